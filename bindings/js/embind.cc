@@ -1,0 +1,209 @@
+// embind glue: JavaScript values <-> foldback's C++ API. Type conversion
+// only — no logic lives here. Errors come back as {error: {code, message}}
+// values; the JS wrapper (wasm/src/index.js) turns them into exceptions.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <memory>
+#include <string>
+
+#include "foldback/index.h"
+#include "foldback/version.h"
+
+using emscripten::val;
+
+namespace {
+
+val ErrorValue(const foldback::Status& s) {
+  val err = val::object();
+  err.set("code", std::string(foldback::Status::CodeName(s.code())));
+  err.set("message", s.message());
+  val out = val::object();
+  out.set("error", err);
+  return out;
+}
+
+bool Has(const val& o, const char* key) {
+  return o.isUndefined() || o.isNull() ? false : !o[key].isUndefined() && !o[key].isNull();
+}
+
+std::string Str(const val& o, const char* key, const std::string& fallback = "") {
+  return Has(o, key) ? o[key].as<std::string>() : fallback;
+}
+
+std::string BytesToString(const val& bytes) {
+  size_t n = bytes["length"].as<size_t>();
+  std::string out(n, '\0');
+  val view(emscripten::typed_memory_view(n, reinterpret_cast<unsigned char*>(out.data())));
+  view.call<void>("set", bytes);
+  return out;
+}
+
+val StringToBytes(const std::string& s) {
+  val view(emscripten::typed_memory_view(s.size(), reinterpret_cast<const unsigned char*>(s.data())));
+  return view.call<val>("slice");
+}
+
+foldback::IndexOptions ToIndexOptions(const val& o) {
+  foldback::IndexOptions io;
+  if (o.isUndefined() || o.isNull()) return io;
+  if (Has(o, "chunkTargetTokens")) io.chunker.target_tokens = o["chunkTargetTokens"].as<uint32_t>();
+  if (Has(o, "chunkMaxTokens")) io.chunker.max_tokens = o["chunkMaxTokens"].as<uint32_t>();
+  if (Has(o, "bm25K1")) io.bm25.k1 = o["bm25K1"].as<double>();
+  if (Has(o, "bm25B")) io.bm25.b = o["bm25B"].as<double>();
+  if (Has(o, "embedder")) {
+    std::string e = o["embedder"].as<std::string>();
+    io.dense.embedder = e == "none" ? foldback::EmbedderKind::kNone
+                        : e == "external" ? foldback::EmbedderKind::kExternal
+                                          : foldback::EmbedderKind::kStatic;
+  }
+  if (Has(o, "dimension")) io.dense.dimension = o["dimension"].as<uint32_t>();
+  return io;
+}
+
+class JsIndex {
+ public:
+  // Returns null or an error value.
+  val init(val options) {
+    auto r = foldback::Index::Create(ToIndexOptions(options));
+    if (!r.ok()) return ErrorValue(r.status());
+    index_ = std::move(r.value());
+    return val::null();
+  }
+
+  val load(val bytes) {
+    auto r = foldback::Index::FromSnapshot(BytesToString(bytes));
+    if (!r.ok()) return ErrorValue(r.status());
+    index_ = std::move(r.value());
+    return val::null();
+  }
+
+  val add(val doc) {
+    foldback::Document d;
+    d.id = Str(doc, "id");
+    d.title = Str(doc, "title");
+    d.text = Str(doc, "text");
+    d.matter = Str(doc, "matter");
+    d.parent_id = Str(doc, "parentId");
+    if (Has(doc, "kind") && !foldback::ParseDocKind(doc["kind"].as<std::string>(), &d.kind)) {
+      return ErrorValue(foldback::Status::InvalidArgument("kind must be document, email or web"));
+    }
+    if (Has(doc, "metadata")) {
+      val meta = doc["metadata"];
+      val keys = val::global("Object").call<val>("keys", meta);
+      size_t n = keys["length"].as<size_t>();
+      for (size_t i = 0; i < n; ++i) {
+        std::string k = keys[i].as<std::string>();
+        val v = meta[k];
+        if (v.isArray()) {
+          size_t m = v["length"].as<size_t>();
+          for (size_t j = 0; j < m; ++j) d.metadata[k].push_back(v[j].as<std::string>());
+        } else {
+          d.metadata[k].push_back(v.as<std::string>());
+        }
+      }
+    }
+    auto r = index_->Add(d);
+    if (!r.ok()) return ErrorValue(r.status());
+    val out = val::object();
+    out.set("chunks", r->chunks);
+    out.set("invalidUtf8", r->invalid_utf8);
+    out.set("replaced", r->replaced);
+    return out;
+  }
+
+  val remove(std::string id) {
+    foldback::Status s = index_->Remove(id);
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+
+  val buildDense() {
+    foldback::Status s = index_->BuildDense();
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+
+  val search(std::string query, val opts) {
+    foldback::SearchOptions o;
+    if (Has(opts, "mode") && !foldback::ParseSearchMode(opts["mode"].as<std::string>(), &o.mode)) {
+      return ErrorValue(foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid"));
+    }
+    if (Has(opts, "topK")) o.top_k = opts["topK"].as<size_t>();
+    if (Has(opts, "fusion") && !foldback::ParseFusion(opts["fusion"].as<std::string>(), &o.fusion)) {
+      return ErrorValue(foldback::Status::InvalidArgument("fusion must be rrf or weighted"));
+    }
+    if (Has(opts, "filter")) {
+      val f = opts["filter"];
+      val keys = val::global("Object").call<val>("keys", f);
+      size_t n = keys["length"].as<size_t>();
+      for (size_t i = 0; i < n; ++i) {
+        std::string k = keys[i].as<std::string>();
+        o.filters.push_back({k, foldback::Filter::Op::kEq, f[k].as<std::string>()});
+      }
+    }
+    if (Has(opts, "allowedMatters")) {
+      val m = opts["allowedMatters"];
+      o.allowed_matters.emplace();
+      size_t n = m["length"].as<size_t>();
+      for (size_t i = 0; i < n; ++i) o.allowed_matters->insert(m[i].as<std::string>());
+    }
+    if (Has(opts, "queryVector")) {
+      o.query_vector = emscripten::convertJSArrayToNumberVector<float>(opts["queryVector"]);
+    }
+    auto r = index_->Search(query, o);
+    if (!r.ok()) return ErrorValue(r.status());
+    val out = val::array();
+    for (const auto& h : *r) {
+      val hit = val::object();
+      hit.set("chunkId", h.chunk_id);
+      hit.set("docId", h.doc_id);
+      hit.set("score", h.score);
+      hit.set("bm25", h.bm25);
+      hit.set("dense", h.dense);
+      hit.set("text", h.text);
+      hit.set("title", h.title);
+      hit.set("section", h.section);
+      hit.set("matter", h.matter);
+      out.call<void>("push", hit);
+    }
+    return out;
+  }
+
+  val snapshot() {
+    auto r = index_->Snapshot();
+    if (!r.ok()) return ErrorValue(r.status());
+    return StringToBytes(*r);
+  }
+
+  val stats() {
+    foldback::IndexStats s = index_->Stats();
+    val out = val::object();
+    out.set("documents", static_cast<double>(s.documents));
+    out.set("chunks", static_cast<double>(s.chunks));
+    out.set("terms", static_cast<double>(s.terms));
+    out.set("vectors", static_cast<double>(s.vectors));
+    out.set("pendingVectors", static_cast<double>(s.pending_vectors));
+    out.set("textBytes", static_cast<double>(s.text_bytes));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<foldback::Index> index_;
+};
+
+std::string Version() { return foldback::Version(); }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(foldback) {
+  emscripten::function("version", &Version);
+  emscripten::class_<JsIndex>("Index")
+      .constructor<>()
+      .function("init", &JsIndex::init)
+      .function("load", &JsIndex::load)
+      .function("add", &JsIndex::add)
+      .function("remove", &JsIndex::remove)
+      .function("buildDense", &JsIndex::buildDense)
+      .function("search", &JsIndex::search)
+      .function("snapshot", &JsIndex::snapshot)
+      .function("stats", &JsIndex::stats);
+}

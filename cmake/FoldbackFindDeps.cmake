@@ -1,0 +1,42 @@
+# Finds foldback's native dependencies and defines imported targets for them:
+#   foldback_dep::protobuf_lite  foldback_dep::stemmer  foldback_dep::utf8proc
+#   foldback_dep::hnswlib        foldback_dep::json     foldback_dep::eigen
+# Used by foldback's own build (native) and by the installed CMake package,
+# so that find_package(foldback) consumers link the same libraries.
+# All come from Debian packages; run.sh installs them.
+
+if(NOT TARGET foldback_dep::protobuf_lite)
+  find_package(Protobuf REQUIRED)
+  add_library(foldback_dep::protobuf_lite INTERFACE IMPORTED)
+  set_target_properties(foldback_dep::protobuf_lite PROPERTIES
+    INTERFACE_LINK_LIBRARIES protobuf::libprotobuf-lite)
+
+  find_path(FOLDBACK_STEMMER_INCLUDE libstemmer.h REQUIRED)
+  find_library(FOLDBACK_STEMMER_LIB stemmer REQUIRED)
+  add_library(foldback_dep::stemmer UNKNOWN IMPORTED)
+  set_target_properties(foldback_dep::stemmer PROPERTIES
+    IMPORTED_LOCATION ${FOLDBACK_STEMMER_LIB}
+    INTERFACE_INCLUDE_DIRECTORIES ${FOLDBACK_STEMMER_INCLUDE})
+
+  find_path(FOLDBACK_UTF8PROC_INCLUDE utf8proc.h REQUIRED)
+  find_library(FOLDBACK_UTF8PROC_LIB utf8proc REQUIRED)
+  add_library(foldback_dep::utf8proc UNKNOWN IMPORTED)
+  set_target_properties(foldback_dep::utf8proc PROPERTIES
+    IMPORTED_LOCATION ${FOLDBACK_UTF8PROC_LIB}
+    INTERFACE_INCLUDE_DIRECTORIES ${FOLDBACK_UTF8PROC_INCLUDE})
+
+  find_path(FOLDBACK_HNSWLIB_INCLUDE hnswlib/hnswlib.h REQUIRED)
+  add_library(foldback_dep::hnswlib INTERFACE IMPORTED)
+  set_target_properties(foldback_dep::hnswlib PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES ${FOLDBACK_HNSWLIB_INCLUDE})
+
+  find_package(nlohmann_json 3 REQUIRED)
+  add_library(foldback_dep::json INTERFACE IMPORTED)
+  set_target_properties(foldback_dep::json PROPERTIES
+    INTERFACE_LINK_LIBRARIES nlohmann_json::nlohmann_json)
+
+  find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+  add_library(foldback_dep::eigen INTERFACE IMPORTED)
+  set_target_properties(foldback_dep::eigen PROPERTIES
+    INTERFACE_LINK_LIBRARIES Eigen3::Eigen)
+endif()

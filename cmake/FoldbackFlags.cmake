@@ -1,0 +1,21 @@
+# Compiler flags, set per target (never through global CMAKE_CXX_FLAGS, never
+# -march=native: binaries must run on any x86-64 / arm64 and in any browser).
+
+# foldback_target_flags(<target>): warnings, C++17, sanitizers when asked.
+function(foldback_target_flags target)
+  target_compile_features(${target} PRIVATE cxx_std_17)
+  set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  endif()
+  if(EMSCRIPTEN)
+    # 128-bit SIMD for the vector distance functions (GCC/Clang vector
+    # extensions lower to wasm simd128).
+    target_compile_options(${target} PRIVATE -msimd128)
+  endif()
+  if(FOLDBACK_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()

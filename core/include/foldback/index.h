@@ -1,0 +1,171 @@
+// Index: foldback's retrieval engine over one user's (or one matter's)
+// documents — chunking, metadata, BM25, HNSW, hybrid search with filters and
+// ethical walls, snapshots to bytes.
+//
+// The index does no I/O: documents come in as values, snapshots go out as
+// bytes; where they come from and go to is the host's business.
+//
+// Thread safety: const methods (Search, Snapshot, lookups) may run
+// concurrently with each other. Mutating methods (Add, Remove, BuildDense,
+// SetChunkVector) need exclusive access.
+#ifndef FOLDBACK_INDEX_H_
+#define FOLDBACK_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "foldback/document.h"
+#include "foldback/export.h"
+#include "foldback/search.h"
+#include "foldback/status.h"
+
+namespace foldback {
+
+struct ChunkerOptions {
+  // A chunk grows block by block (paragraph, clause, list item) up to this
+  // many tokens. Default: 120.
+  uint32_t target_tokens = 120;
+  // A single block longer than this is cut into windows. Default: 256.
+  uint32_t max_tokens = 256;
+  // Tokens shared by consecutive windows of one long block. Default: 32.
+  uint32_t overlap_tokens = 32;
+};
+
+struct TextOptions {
+  // Snowball stemmer language ("english", "french", ...; "none" disables
+  // stemming). Default: english.
+  std::string stemmer = "english";
+  // Terms never indexed nor searched. Unset means foldback's English list;
+  // an empty list disables stopwords.
+  std::optional<std::vector<std::string>> stopwords;
+};
+
+struct Bm25Params {
+  // Term-frequency saturation. Default chosen by measurement (docs/benchmarks.md).
+  double k1 = 1.2;
+  // Length normalisation. Default chosen by measurement (docs/benchmarks.md).
+  double b = 0.75;
+  // Each title term counts this many times in every chunk of its document.
+  // Default: 1; 0 leaves titles out of the lexical index.
+  uint32_t title_weight = 1;
+};
+
+enum class EmbedderKind : int {
+  kNone = 0,      // no dense index; dense and hybrid searches fall back to BM25
+  kStatic = 1,    // foldback's own embedder, trained on the indexed corpus
+  kExternal = 2,  // vectors supplied by the host (ONNX model, remote endpoint)
+};
+
+enum class Metric : int { kCosine = 0, kInnerProduct = 1 };
+
+struct DenseOptions {
+  EmbedderKind embedder = EmbedderKind::kStatic;
+  Metric metric = Metric::kCosine;
+  // Vector size. Static embedder default: 128. External: required.
+  uint32_t dimension = 0;
+  // HNSW graph degree and construction breadth. Defaults: 16, 200.
+  uint32_t m = 16;
+  uint32_t ef_construction = 200;
+  // Default HNSW search breadth. Default: 128.
+  uint32_t ef_search = 128;
+  // Seed for everything random (static embedder, HNSW levels). Default: 42.
+  uint64_t seed = 42;
+};
+
+struct IndexOptions {
+  ChunkerOptions chunker;
+  TextOptions text;
+  Bm25Params bm25;
+  DenseOptions dense;
+};
+
+struct AddReport {
+  uint32_t chunks = 0;
+  // Invalid UTF-8 sequences replaced by U+FFFD in title and text.
+  uint32_t invalid_utf8 = 0;
+  // True when a document with the same id was replaced.
+  bool replaced = false;
+};
+
+struct IndexStats {
+  uint64_t documents = 0;
+  uint64_t chunks = 0;
+  uint64_t terms = 0;          // distinct lexical terms
+  uint64_t postings = 0;
+  uint64_t vectors = 0;        // chunks in the dense index
+  uint64_t pending_vectors = 0;  // chunks waiting for BuildDense or SetChunkVector
+  uint64_t text_bytes = 0;
+};
+
+class FOLDBACK_EXPORT Index {
+ public:
+  static Result<std::unique_ptr<Index>> Create(const IndexOptions& options = IndexOptions());
+  // Loads bytes produced by Snapshot() on any platform. Truncated, corrupt or
+  // wrong-version bytes give a Corruption / NotSupported status.
+  static Result<std::unique_ptr<Index>> FromSnapshot(std::string_view bytes);
+
+  ~Index();
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  // Adds a document, replacing any document with the same id. The text is
+  // chunked, metadata extracted and the chunks indexed lexically at once;
+  // dense vectors follow on BuildDense() (static embedder) or
+  // SetChunkVector() (external embedder). An empty text is accepted and
+  // yields no chunks.
+  Result<AddReport> Add(const Document& doc);
+
+  // Removes a document and its chunks. NotFound if the id is unknown.
+  Status Remove(std::string_view doc_id);
+
+  // Static embedder: trains it on the indexed corpus when it has not been
+  // trained (or when `retrain`), then embeds every chunk not yet in the dense
+  // index. External embedder: FailedPrecondition unless every chunk has a
+  // vector. kNone: no-op.
+  Status BuildDense(bool retrain = false);
+
+  // External embedder: the ids of chunks that still need a vector, in
+  // insertion order (at most `limit`, 0 = all).
+  std::vector<std::string> ChunksMissingVectors(size_t limit = 0) const;
+  // External embedder: sets a chunk's vector (dimension must match).
+  Status SetChunkVector(std::string_view chunk_id, const std::vector<float>& vector);
+
+  // Searches. InvalidArgument on a filter naming an unknown field or a
+  // malformed option. Dense/hybrid with no usable dense index fall back to
+  // BM25 (the hits then carry dense = 0).
+  Result<std::vector<SearchHit>> Search(std::string_view query,
+                                        const SearchOptions& options = SearchOptions()) const;
+
+  // The whole index as portable bytes (protobuf-lite, fixed-width
+  // little-endian arrays).
+  Result<std::string> Snapshot() const;
+
+  IndexStats Stats() const;
+  const IndexOptions& options() const;
+
+  // Lookups; nullptr when absent. Pointers stay valid until the next
+  // mutating call.
+  const Document* FindDocument(std::string_view doc_id) const;
+  const Chunk* FindChunk(std::string_view chunk_id) const;
+  // Chunks of a document in order.
+  std::vector<const Chunk*> ChunksOf(std::string_view doc_id) const;
+  // Every field a filter may name.
+  std::vector<std::string> FilterFields() const;
+
+  // For foldback's own components (rewriting, feedback); see
+  // src/index/index_internal.h.
+  struct Rep;
+  Rep* rep() const { return rep_.get(); }
+
+ private:
+  explicit Index(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace foldback
+
+#endif  // FOLDBACK_INDEX_H_

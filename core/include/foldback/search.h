@@ -1,0 +1,87 @@
+// What a search asks for and what it returns.
+#ifndef FOLDBACK_SEARCH_H_
+#define FOLDBACK_SEARCH_H_
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "foldback/status.h"
+
+namespace foldback {
+
+enum class SearchMode : int {
+  kBm25 = 0,    // lexical only
+  kDense = 1,   // HNSW over embeddings only
+  kHybrid = 2,  // both, fused
+};
+const char* SearchModeName(SearchMode mode);  // "bm25" / "dense" / "hybrid"
+bool ParseSearchMode(const std::string& name, SearchMode* mode);
+
+enum class Fusion : int {
+  kRrf = 0,          // reciprocal rank fusion: sum of 1 / (rrf_k + rank)
+  kWeightedSum = 1,  // dense_weight * norm(dense) + (1 - dense_weight) * norm(bm25)
+};
+const char* FusionName(Fusion fusion);  // "rrf" / "weighted"
+bool ParseFusion(const std::string& name, Fusion* fusion);
+
+// One condition on a metadata field. Built-in fields: id (the document id),
+// kind, matter, parent_id, title; plus every field any indexed document
+// carries (host fields such as a BEIR corpus' `doc_id`, and extracted ones
+// such as `date`, `amount`, `party`). A metadata field named like a built-in
+// one is shadowed by it.
+// A document passes when any value of the field satisfies the condition.
+// kGe / kLe compare strings bytewise, which orders ISO dates (YYYY-MM-DD)
+// correctly: date ranges are `date>=2019-01-01` and `date<=2019-12-31`.
+struct Filter {
+  enum class Op : int { kEq = 0, kGe = 1, kLe = 2 };
+  std::string field;
+  Op op = Op::kEq;
+  std::string value;
+
+  // Parses "FIELD=VALUE", "FIELD>=VALUE" or "FIELD<=VALUE".
+  static Result<Filter> Parse(const std::string& text);
+};
+
+struct SearchOptions {
+  SearchMode mode = SearchMode::kHybrid;
+  // Results returned. Default: 10.
+  size_t top_k = 10;
+  // All filters must hold (AND).
+  std::vector<Filter> filters;
+  // Ethical walls. When set, only chunks of documents whose matter is in the
+  // set — or that belong to no matter — can be returned; chunks of other
+  // matters never enter any candidate list (they are excluded inside the
+  // lexical and the dense search, not after top-k). When unset, every matter
+  // is visible: hosts serving more than one user must always set it.
+  std::optional<std::set<std::string>> allowed_matters;
+  Fusion fusion = Fusion::kRrf;
+  // RRF's constant. Default: 60 (Cormack et al. 2009).
+  double rrf_k = 60;
+  // Weight of the dense side in kWeightedSum. Default: 0.5.
+  double dense_weight = 0.5;
+  // Candidates taken from each side before fusion; 0 means max(100, 4*top_k).
+  size_t candidates = 0;
+  // HNSW search breadth; 0 means the index default.
+  size_t ef_search = 0;
+  // For indexes whose embedder is external: the query's vector, computed by
+  // the host with the same model as the chunk vectors. Ignored otherwise.
+  std::vector<float> query_vector;
+};
+
+struct SearchHit {
+  std::string chunk_id;
+  std::string doc_id;
+  double score = 0;  // fused score (or the single side's score)
+  double bm25 = 0;   // 0 when the chunk was not a lexical candidate
+  double dense = 0;  // similarity; 0 when not a dense candidate
+  std::string text;
+  std::string title;
+  std::string section;
+  std::string matter;
+};
+
+}  // namespace foldback
+
+#endif  // FOLDBACK_SEARCH_H_

@@ -1,0 +1,77 @@
+// DenseIndex: approximate nearest neighbours over chunk vectors — hnswlib's
+// HNSW graph behind foldback's own interface.
+//
+// - hnswlib's exceptions never leave this class (Status instead).
+// - Filtering happens inside the graph search: chunks the mask refuses are
+//   traversed but never enter the result list, so walled-off chunks cannot
+//   take top-k slots. (Debian ships hnswlib 0.6.2, which predates hnswlib's
+//   filter functor; the filtered search runs over its public graph layout.)
+// - Serialization is foldback's own, fixed-width little-endian, identical on
+//   native and wasm32 — hnswlib's saveIndex writes size_t and is not.
+// - Vectors are normalized on insert and query under Metric::kCosine.
+#ifndef FOLDBACK_INDEX_DENSE_INDEX_H_
+#define FOLDBACK_INDEX_DENSE_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "foldback/index.h"
+#include "index/lexical_index.h"
+
+namespace foldback::pb {
+class Dense;
+}  // namespace foldback::pb
+
+namespace foldback::index {
+
+class DenseIndex {
+ public:
+  struct Params {
+    uint32_t dimension = 0;
+    Metric metric = Metric::kCosine;
+    uint32_t m = 16;
+    uint32_t ef_construction = 200;
+    uint64_t seed = 42;
+  };
+
+  static Result<std::unique_ptr<DenseIndex>> Create(const Params& params);
+  // REQUIRES: `in` was produced by Serialize; `chunk_count` bounds labels.
+  static Result<std::unique_ptr<DenseIndex>> Deserialize(const pb::Dense& in, uint32_t chunk_count);
+  ~DenseIndex();
+
+  // Adds (or replaces) the vector of chunk `label`. `v` has dimension() floats.
+  Status Add(uint32_t label, const float* v);
+  // Marks the chunk deleted (no-op if absent).
+  void Remove(uint32_t label);
+  bool Contains(uint32_t label) const;
+
+  // The k nearest allowed chunks, most similar first, with similarity
+  // (cosine or inner product; higher is closer).
+  std::vector<std::pair<uint32_t, double>> Search(const float* query, size_t k, size_t ef,
+                                                  const ChunkMask& mask) const;
+  // Exact search (brute force) with the same contract, for measuring recall.
+  std::vector<std::pair<uint32_t, double>> SearchExact(const float* query, size_t k,
+                                                       const ChunkMask& mask) const;
+
+  // `renumber` maps labels to snapshot chunk numbers (UINT32_MAX: dropped).
+  void Serialize(const std::vector<uint32_t>& renumber, pb::Dense* out) const;
+
+  uint32_t dimension() const;
+  size_t size() const;  // live vectors
+  size_t memory_bytes() const;
+
+ private:
+  struct Impl;
+  explicit DenseIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Dot product of two float vectors (SIMD through vector extensions: SSE on
+// x86-64, simd128 in wasm).
+float Dot(const float* a, const float* b, size_t n);
+
+}  // namespace foldback::index
+
+#endif  // FOLDBACK_INDEX_DENSE_INDEX_H_

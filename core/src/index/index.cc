@@ -1,0 +1,292 @@
+#include <algorithm>
+#include <limits>
+
+#include "foldback/index.h"
+#include "index/index_internal.h"
+#include "embed/static_embedder.h"
+#include "index/dense_index.h"
+#include "text/chunker.h"
+#include "text/metadata.h"
+#include "text/utf8.h"
+
+namespace foldback {
+namespace {
+
+// Built-in filter fields. Metadata fields with these names are shadowed.
+const char* const kBuiltinFields[] = {"id", "kind", "matter", "parent_id", "title"};
+
+bool IsBuiltinField(const std::string& f) {
+  for (const char* b : kBuiltinFields) {
+    if (f == b) return true;
+  }
+  return false;
+}
+
+bool Matches(const Filter& f, const std::string& value) {
+  switch (f.op) {
+    case Filter::Op::kEq:
+      return value == f.value;
+    case Filter::Op::kGe:
+      return value >= f.value;
+    case Filter::Op::kLe:
+      return value <= f.value;
+  }
+  return false;
+}
+
+bool DocPasses(const Document& d, const Filter& f) {
+  if (f.field == "id") return Matches(f, d.id);
+  if (f.field == "kind") return Matches(f, DocKindName(d.kind));
+  if (f.field == "matter") return Matches(f, d.matter);
+  if (f.field == "parent_id") return Matches(f, d.parent_id);
+  if (f.field == "title") return Matches(f, d.title);
+  auto it = d.metadata.find(f.field);
+  if (it == d.metadata.end()) return false;
+  for (const auto& v : it->second) {
+    if (Matches(f, v)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Index::Rep::Rep(const IndexOptions& o) : options(o), analyzer(o.text), lexical(o.bm25) {}
+Index::Rep::~Rep() = default;
+
+std::vector<std::pair<std::string, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot) const {
+  std::unordered_map<std::string, uint32_t> counts;
+  analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { ++counts[std::string(t)]; });
+  uint32_t tw = options.bm25.title_weight;
+  if (tw > 0) {
+    analyzer.ForEachTerm(docs[slot.doc].doc.title,
+                         [&](std::string_view t) { counts[std::string(t)] += tw; });
+  }
+  std::vector<std::pair<std::string, uint32_t>> out(counts.begin(), counts.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) const {
+  std::vector<index::WeightedTerm> terms;
+  analyzer.ForEachTerm(query, [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
+  return terms;
+}
+
+void Index::Rep::AddField(const std::string& name) { ++field_counts[name]; }
+
+void Index::Rep::RemoveField(const std::string& name) {
+  auto it = field_counts.find(name);
+  if (it != field_counts.end() && --it->second == 0) field_counts.erase(it);
+}
+
+Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) const {
+  for (const Filter& f : o.filters) {
+    if (!IsBuiltinField(f.field) && field_counts.count(f.field) == 0) {
+      std::string known;
+      for (const char* b : kBuiltinFields) known += std::string(known.empty() ? "" : ", ") + b;
+      for (const auto& [name, count] : field_counts) known += ", " + name;
+      return Status::InvalidArgument("unknown filter field '" + f.field +
+                                     "'; fields in this index: " + known);
+    }
+  }
+  mask->all = o.filters.empty() && !o.allowed_matters.has_value();
+  if (mask->all) return Status::OK();
+  mask->allowed.assign(chunks.size(), 0);
+  auto add_doc = [&](uint32_t d) {
+    const DocSlot& slot = docs[d];
+    if (!slot.live) return;
+    const Document& doc = slot.doc;
+    if (o.allowed_matters && !doc.matter.empty() && o.allowed_matters->count(doc.matter) == 0) {
+      return;
+    }
+    for (const Filter& f : o.filters) {
+      if (!DocPasses(doc, f)) return;
+    }
+    for (uint32_t c : slot.chunks) mask->allowed[c] = 1;
+  };
+  // An id equality narrows to one document without a scan.
+  for (const Filter& f : o.filters) {
+    if (f.field == "id" && f.op == Filter::Op::kEq) {
+      auto it = doc_ids.find(f.value);
+      if (it != doc_ids.end()) add_doc(it->second);
+      return Status::OK();
+    }
+  }
+  for (uint32_t d = 0; d < docs.size(); ++d) add_doc(d);
+  return Status::OK();
+}
+
+SearchHit Index::Rep::MakeHit(uint32_t chunk, double score) const {
+  const ChunkSlot& c = chunks[chunk];
+  const Document& d = docs[c.doc].doc;
+  SearchHit hit;
+  hit.chunk_id = c.chunk.id;
+  hit.doc_id = d.id;
+  hit.score = score;
+  hit.text = c.chunk.text;
+  hit.title = d.title;
+  hit.section = c.chunk.section;
+  hit.matter = d.matter;
+  return hit;
+}
+
+Index::Index(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Index::~Index() = default;
+
+Result<std::unique_ptr<Index>> Index::Create(const IndexOptions& options) {
+  if (options.chunker.target_tokens == 0 || options.chunker.max_tokens == 0) {
+    return Status::InvalidArgument("chunker token sizes must be positive");
+  }
+  if (options.bm25.k1 < 0 || options.bm25.b < 0 || options.bm25.b > 1) {
+    return Status::InvalidArgument("BM25 parameters out of range (k1 >= 0, 0 <= b <= 1)");
+  }
+  if (options.dense.embedder == EmbedderKind::kExternal && options.dense.dimension == 0) {
+    return Status::InvalidArgument("an external embedder needs dense.dimension");
+  }
+  return std::unique_ptr<Index>(new Index(std::make_unique<Rep>(options)));
+}
+
+const IndexOptions& Index::options() const { return rep_->options; }
+
+Result<AddReport> Index::Add(const Document& in) {
+  Rep& r = *rep_;
+  if (in.id.empty()) return Status::InvalidArgument("document id is empty");
+  if (!text::IsValidUtf8(in.id)) return Status::InvalidArgument("document id is not valid UTF-8");
+  if (in.text.size() > std::numeric_limits<uint32_t>::max() / 2) {
+    return Status::OutOfRange("document '" + in.id + "' is larger than 2 GiB");
+  }
+  AddReport report;
+  if (r.doc_ids.count(in.id)) {
+    FB_RETURN_IF_ERROR(Remove(in.id));
+    report.replaced = true;
+  }
+  uint32_t bad_title = 0, bad_text = 0;
+  DocSlot slot;
+  slot.doc.id = in.id;
+  slot.doc.title = text::RepairUtf8(in.title, &bad_title);
+  slot.doc.text = text::RepairUtf8(in.text, &bad_text);
+  slot.doc.kind = in.kind;
+  slot.doc.matter = text::RepairUtf8(in.matter);
+  slot.doc.parent_id = text::RepairUtf8(in.parent_id);
+  for (const auto& [name, values] : in.metadata) {
+    auto& out = slot.doc.metadata[text::RepairUtf8(name)];
+    for (const auto& v : values) out.push_back(text::RepairUtf8(v));
+  }
+  text::ExtractMetadata(slot.doc.text, slot.doc.kind, &slot.doc.metadata);
+  report.invalid_utf8 = bad_title + bad_text;
+  slot.live = true;
+
+  uint32_t doc_no = static_cast<uint32_t>(r.docs.size());
+  std::vector<text::ChunkSpan> spans =
+      text::ChunkText(slot.doc.text, slot.doc.kind, r.options.chunker);
+  for (const auto& [name, values] : slot.doc.metadata) r.AddField(name);
+  r.docs.push_back(std::move(slot));
+  r.doc_ids.emplace(in.id, doc_no);
+  DocSlot& stored = r.docs.back();
+  for (uint32_t i = 0; i < spans.size(); ++i) {
+    const text::ChunkSpan& s = spans[i];
+    ChunkSlot c;
+    c.doc = doc_no;
+    c.live = true;
+    c.chunk.text = stored.doc.text.substr(s.begin, s.end - s.begin);
+    c.chunk.id = text::MakeChunkId(stored.doc.id, i, c.chunk.text);
+    c.chunk.doc_id = stored.doc.id;
+    c.chunk.begin = s.begin;
+    c.chunk.end = s.end;
+    c.chunk.section = s.section;
+    c.chunk.role = s.role;
+    uint32_t chunk_no = static_cast<uint32_t>(r.chunks.size());
+    r.lexical.AddChunk(chunk_no, r.ChunkTerms(c));
+    r.chunk_ids.emplace(c.chunk.id, chunk_no);
+    r.chunks.push_back(std::move(c));
+    stored.chunks.push_back(chunk_no);
+  }
+  r.live_docs++;
+  r.live_chunks += spans.size();
+  r.text_bytes += stored.doc.text.size();
+  report.chunks = static_cast<uint32_t>(spans.size());
+  return report;
+}
+
+Status Index::Remove(std::string_view doc_id) {
+  Rep& r = *rep_;
+  auto it = r.doc_ids.find(std::string(doc_id));
+  if (it == r.doc_ids.end()) return Status::NotFound("no document '" + std::string(doc_id) + "'");
+  uint32_t d = it->second;
+  DocSlot& slot = r.docs[d];
+  for (uint32_t c : slot.chunks) {
+    ChunkSlot& cs = r.chunks[c];
+    r.lexical.RemoveChunk(c, r.ChunkTerms(cs));
+    r.DropVector(c);
+    cs.live = false;
+    r.chunk_ids.erase(cs.chunk.id);
+    cs.chunk.text.clear();
+    cs.chunk.text.shrink_to_fit();
+  }
+  for (const auto& [name, values] : slot.doc.metadata) r.RemoveField(name);
+  r.live_docs--;
+  r.live_chunks -= slot.chunks.size();
+  r.text_bytes -= slot.doc.text.size();
+  slot.live = false;
+  slot.doc = Document();
+  slot.chunks.clear();
+  r.doc_ids.erase(it);
+  return Status::OK();
+}
+
+const Document* Index::FindDocument(std::string_view doc_id) const {
+  auto it = rep_->doc_ids.find(std::string(doc_id));
+  return it == rep_->doc_ids.end() ? nullptr : &rep_->docs[it->second].doc;
+}
+
+const Chunk* Index::FindChunk(std::string_view chunk_id) const {
+  auto it = rep_->chunk_ids.find(std::string(chunk_id));
+  return it == rep_->chunk_ids.end() ? nullptr : &rep_->chunks[it->second].chunk;
+}
+
+std::vector<const Chunk*> Index::ChunksOf(std::string_view doc_id) const {
+  std::vector<const Chunk*> out;
+  auto it = rep_->doc_ids.find(std::string(doc_id));
+  if (it == rep_->doc_ids.end()) return out;
+  for (uint32_t c : rep_->docs[it->second].chunks) out.push_back(&rep_->chunks[c].chunk);
+  return out;
+}
+
+std::vector<std::string> Index::FilterFields() const {
+  std::vector<std::string> out(std::begin(kBuiltinFields), std::end(kBuiltinFields));
+  for (const auto& [name, count] : rep_->field_counts) {
+    if (!IsBuiltinField(name)) out.push_back(name);
+  }
+  return out;
+}
+
+IndexStats Index::Stats() const {
+  const Rep& r = *rep_;
+  IndexStats s;
+  s.documents = r.live_docs;
+  s.chunks = r.live_chunks;
+  s.terms = r.lexical.term_count();
+  s.postings = r.lexical.posting_count();
+  for (const ChunkSlot& c : r.chunks) {
+    if (!c.live) continue;
+    if (c.has_vector) {
+      ++s.vectors;
+    } else if (r.options.dense.embedder != EmbedderKind::kNone) {
+      ++s.pending_vectors;
+    }
+  }
+  s.text_bytes = r.text_bytes;
+  return s;
+}
+
+Result<std::vector<SearchHit>> Index::Search(std::string_view query,
+                                             const SearchOptions& options) const {
+  const Rep& r = *rep_;
+  if (options.top_k == 0) return std::vector<SearchHit>();
+  if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
+  index::ChunkMask mask;
+  FB_RETURN_IF_ERROR(r.BuildMask(options, &mask));
+  return r.Search(query, options, mask);
+}
+
+}  // namespace foldback

@@ -1,0 +1,94 @@
+// Index::Rep — the index's state, shared by index.cc (add, remove, search),
+// store/snapshot.cc (bytes) and foldback's other components (rewriting and
+// feedback read chunks and lexical statistics). Not part of the public API.
+#ifndef FOLDBACK_INDEX_INDEX_INTERNAL_H_
+#define FOLDBACK_INDEX_INDEX_INTERNAL_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "foldback/index.h"
+#include "index/lexical_index.h"
+#include "text/analyzer.h"
+
+namespace foldback::pb {
+class Snapshot;
+}  // namespace foldback::pb
+namespace foldback::index {
+class DenseIndex;
+}  // namespace foldback::index
+namespace foldback::embed {
+class StaticEmbedder;
+}  // namespace foldback::embed
+
+namespace foldback {
+
+struct DocSlot {
+  Document doc;
+  std::vector<uint32_t> chunks;  // chunk numbers, in order
+  bool live = false;
+};
+
+struct ChunkSlot {
+  Chunk chunk;
+  uint32_t doc = 0;  // document number
+  bool live = false;
+  bool has_vector = false;
+};
+
+struct Index::Rep {
+  explicit Rep(const IndexOptions& o);
+  ~Rep();
+
+  IndexOptions options;
+  text::Analyzer analyzer;
+  index::LexicalIndex lexical;
+  std::unique_ptr<index::DenseIndex> dense;          // null until built
+  std::unique_ptr<embed::StaticEmbedder> embedder;   // static embedder, null until trained
+
+  std::vector<DocSlot> docs;
+  std::unordered_map<std::string, uint32_t> doc_ids;
+  std::vector<ChunkSlot> chunks;
+  std::unordered_map<std::string, uint32_t> chunk_ids;
+  uint64_t live_docs = 0;
+  uint64_t live_chunks = 0;
+  uint64_t text_bytes = 0;
+  // Metadata field name -> number of live documents carrying it.
+  std::map<std::string, uint32_t> field_counts;
+  // Opaque sections other components keep in the snapshot (name -> bytes).
+  std::map<std::string, std::string> extensions;
+
+  // The lexical terms of a chunk (text + title x title_weight), with counts.
+  std::vector<std::pair<std::string, uint32_t>> ChunkTerms(const ChunkSlot& slot) const;
+  // Analyzed query terms, each with weight 1 (duplicates kept).
+  std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
+  // Chunks the options allow (walls + filters). InvalidArgument on an
+  // unknown filter field.
+  Status BuildMask(const SearchOptions& options, index::ChunkMask* mask) const;
+  SearchHit MakeHit(uint32_t chunk, double score) const;
+  // Search behind the mask (search.cc).
+  Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options,
+                                        const index::ChunkMask& mask) const;
+  // Dense candidates (vectors.cc): empty when there is no usable dense
+  // index or the query has no vector.
+  Result<std::vector<std::pair<uint32_t, double>>> DenseCandidates(std::string_view query,
+                                                                   const SearchOptions& so,
+                                                                   const index::ChunkMask& mask,
+                                                                   size_t k) const;
+  // Takes a chunk out of the dense index, if it is there (vectors.cc).
+  void DropVector(uint32_t chunk);
+  // Dense index and embedder to and from a snapshot (vectors.cc). `renumber`
+  // maps chunk numbers to snapshot chunk numbers (UINT32_MAX: dropped).
+  void SaveDense(const std::vector<uint32_t>& renumber, pb::Snapshot* out) const;
+  Status LoadDense(const pb::Snapshot& in);
+  void AddField(const std::string& name);
+  void RemoveField(const std::string& name);
+};
+
+}  // namespace foldback
+
+#endif  // FOLDBACK_INDEX_INDEX_INTERNAL_H_

@@ -1,0 +1,208 @@
+#include "index/lexical_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "store/bytes.h"
+
+namespace foldback::index {
+
+uint32_t LexicalIndex::TermId(const std::string& term) {
+  auto [it, inserted] = term_ids_.try_emplace(term, static_cast<uint32_t>(terms_.size()));
+  if (inserted) {
+    terms_.push_back(term);
+    postings_.emplace_back();
+    df_.push_back(0);
+  }
+  return it->second;
+}
+
+void LexicalIndex::AddChunk(uint32_t chunk,
+                            const std::vector<std::pair<std::string, uint32_t>>& terms) {
+  if (chunk >= lengths_.size()) {
+    lengths_.resize(chunk + 1, 0);
+    live_.resize(chunk + 1, 0);
+  }
+  uint32_t length = 0;
+  for (const auto& [term, tf] : terms) {
+    uint32_t id = TermId(term);
+    postings_[id].push_back({chunk, tf});
+    ++df_[id];
+    length += tf;
+  }
+  lengths_[chunk] = length;
+  live_[chunk] = 1;
+  ++live_chunks_;
+  total_length_ += length;
+}
+
+void LexicalIndex::RemoveChunk(uint32_t chunk,
+                               const std::vector<std::pair<std::string, uint32_t>>& terms) {
+  if (chunk >= live_.size() || !live_[chunk]) return;
+  for (const auto& [term, tf] : terms) {
+    auto it = term_ids_.find(term);
+    if (it != term_ids_.end() && df_[it->second] > 0) --df_[it->second];
+  }
+  live_[chunk] = 0;
+  --live_chunks_;
+  total_length_ -= lengths_[chunk];
+}
+
+double LexicalIndex::average_length() const {
+  return live_chunks_ ? static_cast<double>(total_length_) / static_cast<double>(live_chunks_) : 0;
+}
+
+uint32_t LexicalIndex::Df(std::string_view term) const {
+  auto it = term_ids_.find(std::string(term));
+  return it == term_ids_.end() ? 0 : df_[it->second];
+}
+
+double LexicalIndex::Idf(std::string_view term) const {
+  uint32_t df = Df(term);
+  if (df == 0) return 0;
+  double n = static_cast<double>(live_chunks_);
+  return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
+uint64_t LexicalIndex::posting_count() const {
+  uint64_t n = 0;
+  for (const auto& p : postings_) n += p.size();
+  return n;
+}
+
+std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
+    const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k) const {
+  std::vector<std::pair<uint32_t, double>> out;
+  if (k == 0 || live_chunks_ == 0) return out;
+  // Merge duplicate terms.
+  std::vector<std::pair<uint32_t, double>> terms;
+  for (const auto& q : query) {
+    auto it = term_ids_.find(q.term);
+    if (it == term_ids_.end() || df_[it->second] == 0 || q.weight == 0) continue;
+    auto found = std::find_if(terms.begin(), terms.end(),
+                              [&](const auto& t) { return t.first == it->second; });
+    if (found != terms.end()) {
+      found->second += q.weight;
+    } else {
+      terms.emplace_back(it->second, q.weight);
+    }
+  }
+  if (terms.empty()) return out;
+
+  thread_local std::vector<float> scores;
+  thread_local std::vector<uint32_t> touched;
+  if (scores.size() < lengths_.size()) scores.assign(lengths_.size(), 0.0f);
+  touched.clear();
+
+  const double k1 = params_.k1;
+  const double b = params_.b;
+  const double avg = std::max(average_length(), 1.0);
+  const double n = static_cast<double>(live_chunks_);
+  for (const auto& [id, weight] : terms) {
+    double df = df_[id];
+    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight;
+    for (const Posting& p : postings_[id]) {
+      if (!live_[p.chunk] || !mask.Allows(p.chunk)) continue;
+      double tf = p.tf;
+      double norm = k1 * (1.0 - b + b * lengths_[p.chunk] / avg);
+      float s = static_cast<float>(idf * tf * (k1 + 1.0) / (tf + norm));
+      if (scores[p.chunk] == 0.0f) touched.push_back(p.chunk);
+      scores[p.chunk] += s;
+    }
+  }
+  out.reserve(touched.size());
+  for (uint32_t c : touched) {
+    out.emplace_back(c, scores[c]);
+    scores[c] = 0.0f;
+  }
+  auto better = [](const auto& a, const auto& b2) {
+    return a.second != b2.second ? a.second > b2.second : a.first < b2.first;
+  };
+  if (out.size() > k) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), better);
+    out.resize(k);
+  } else {
+    std::sort(out.begin(), out.end(), better);
+  }
+  return out;
+}
+
+void LexicalIndex::Serialize(const std::vector<uint32_t>& renumber, std::vector<std::string>* terms,
+                             std::string* offsets, std::string* postings,
+                             std::string* lengths) const {
+  constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
+  uint32_t count = 0;
+  store::PutU32(offsets, 0);
+  for (size_t t = 0; t < terms_.size(); ++t) {
+    uint32_t before = count;
+    std::vector<Posting> kept;
+    for (const Posting& p : postings_[t]) {
+      if (p.chunk >= renumber.size() || !live_[p.chunk] || renumber[p.chunk] == kDrop) continue;
+      kept.push_back({renumber[p.chunk], p.tf});
+    }
+    if (kept.empty()) continue;  // term no longer used
+    std::sort(kept.begin(), kept.end(), [](const Posting& a, const Posting& b) { return a.chunk < b.chunk; });
+    for (const Posting& p : kept) {
+      store::PutU32(postings, p.chunk);
+      store::PutU32(postings, p.tf);
+      ++count;
+    }
+    if (count > before) {
+      terms->push_back(terms_[t]);
+      store::PutU32(offsets, count);
+    }
+  }
+  std::vector<uint32_t> out_lengths;
+  for (size_t c = 0; c < renumber.size() && c < lengths_.size(); ++c) {
+    if (renumber[c] == kDrop || !live_[c]) continue;
+    if (renumber[c] >= out_lengths.size()) out_lengths.resize(renumber[c] + 1, 0);
+    out_lengths[renumber[c]] = lengths_[c];
+  }
+  for (uint32_t l : out_lengths) store::PutU32(lengths, l);
+}
+
+bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
+                               std::string_view postings, std::string_view lengths,
+                               uint32_t chunk_count) {
+  size_t n_off = store::Count32(offsets);
+  size_t n_post = store::Count32(postings);
+  size_t n_len = store::Count32(lengths);
+  if (n_off != terms.size() + 1 || n_post == SIZE_MAX || n_post % 2 != 0 || n_len != chunk_count) {
+    return false;
+  }
+  term_ids_.clear();
+  terms_.clear();
+  postings_.clear();
+  df_.clear();
+  lengths_.assign(chunk_count, 0);
+  live_.assign(chunk_count, 1);
+  live_chunks_ = chunk_count;
+  total_length_ = 0;
+  for (uint32_t c = 0; c < chunk_count; ++c) {
+    lengths_[c] = store::GetU32(lengths, c);
+    total_length_ += lengths_[c];
+  }
+  if (store::GetU32(offsets, 0) != 0) return false;
+  terms_.reserve(terms.size());
+  postings_.reserve(terms.size());
+  for (size_t t = 0; t < terms.size(); ++t) {
+    uint32_t from = store::GetU32(offsets, t);
+    uint32_t to = store::GetU32(offsets, t + 1);
+    if (to < from || to > n_post / 2) return false;
+    if (!term_ids_.emplace(terms[t], static_cast<uint32_t>(t)).second) return false;
+    terms_.push_back(terms[t]);
+    std::vector<Posting> list;
+    list.reserve(to - from);
+    for (uint32_t i = from; i < to; ++i) {
+      Posting p{store::GetU32(postings, 2 * i), store::GetU32(postings, 2 * i + 1)};
+      if (p.chunk >= chunk_count || p.tf == 0) return false;
+      list.push_back(p);
+    }
+    df_.push_back(static_cast<uint32_t>(list.size()));
+    postings_.push_back(std::move(list));
+  }
+  return true;
+}
+
+}  // namespace foldback::index

@@ -1,0 +1,92 @@
+// LexicalIndex: BM25 over chunks, with incremental add and remove.
+//
+// Chunks are numbered by the owner (Index); the lexical index keeps, per
+// term, a postings list of (chunk, term frequency). Removing a chunk lowers
+// document frequencies at once and leaves its postings to be skipped; a
+// snapshot round trip drops them.
+#ifndef FOLDBACK_INDEX_LEXICAL_INDEX_H_
+#define FOLDBACK_INDEX_LEXICAL_INDEX_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "foldback/index.h"
+
+namespace foldback::index {
+
+struct Posting {
+  uint32_t chunk;
+  uint32_t tf;
+};
+
+// A query term with a weight (1 for plain queries; RM3 expansions weight
+// terms differently).
+struct WeightedTerm {
+  std::string term;
+  double weight = 1;
+};
+
+// Live chunks a search may return; nullptr-equivalent when `all` is true.
+struct ChunkMask {
+  bool all = true;
+  std::vector<uint8_t> allowed;  // by chunk number, when !all
+  bool Allows(uint32_t chunk) const { return all || (chunk < allowed.size() && allowed[chunk]); }
+};
+
+class LexicalIndex {
+ public:
+  explicit LexicalIndex(const Bm25Params& params) : params_(params) {}
+
+  // REQUIRES: `chunk` is not live. `terms` are the chunk's index terms with
+  // their counts.
+  void AddChunk(uint32_t chunk, const std::vector<std::pair<std::string, uint32_t>>& terms);
+  // REQUIRES: `chunk` is live and `terms` is what AddChunk received for it.
+  void RemoveChunk(uint32_t chunk, const std::vector<std::pair<std::string, uint32_t>>& terms);
+
+  // Top `k` live chunks allowed by `mask`, best first, with BM25 scores.
+  // Terms unknown to the index are ignored; duplicates add up their weights.
+  std::vector<std::pair<uint32_t, double>> Search(const std::vector<WeightedTerm>& query,
+                                                  const ChunkMask& mask, size_t k) const;
+
+  // BM25 idf of a term (0 when unknown).
+  double Idf(std::string_view term) const;
+  // Document (chunk) frequency, live chunks only.
+  uint32_t Df(std::string_view term) const;
+  uint64_t live_chunks() const { return live_chunks_; }
+  double average_length() const;
+  uint32_t length(uint32_t chunk) const { return chunk < lengths_.size() ? lengths_[chunk] : 0; }
+
+  size_t term_count() const { return terms_.size(); }
+  uint64_t posting_count() const;
+  const Bm25Params& params() const { return params_; }
+  void set_params(const Bm25Params& p) { params_ = p; }
+
+  // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
+  // only; entries equal to UINT32_MAX are dropped).
+  void Serialize(const std::vector<uint32_t>& renumber, std::vector<std::string>* terms,
+                 std::string* offsets, std::string* postings, std::string* lengths) const;
+  // Replaces the contents. Returns false if the arrays are inconsistent.
+  bool Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
+                   std::string_view postings, std::string_view lengths, uint32_t chunk_count);
+
+ private:
+  uint32_t TermId(const std::string& term);
+
+  Bm25Params params_;
+  std::unordered_map<std::string, uint32_t> term_ids_;
+  std::vector<std::string> terms_;
+  std::vector<std::vector<Posting>> postings_;
+  std::vector<uint32_t> df_;
+  std::vector<uint32_t> lengths_;  // by chunk
+  std::vector<uint8_t> live_;      // by chunk
+  uint64_t live_chunks_ = 0;
+  uint64_t total_length_ = 0;
+};
+
+}  // namespace foldback::index
+
+#endif  // FOLDBACK_INDEX_LEXICAL_INDEX_H_

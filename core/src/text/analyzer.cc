@@ -1,0 +1,194 @@
+#include "text/analyzer.h"
+
+#include <libstemmer.h>
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <memory>
+#include <unordered_map>
+
+#include "text/utf8.h"
+
+namespace foldback::text {
+namespace {
+
+bool IsWordCategory(char32_t cp) {
+  if (cp < 0x80) {
+    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+  }
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsDigit(char32_t cp) { return cp >= '0' && cp <= '9'; }
+bool IsLetter(char32_t cp) { return IsWordCategory(cp) && !IsDigit(cp); }
+
+// Appends the NFKC case fold of `raw` to *out.
+void FoldInto(std::string_view raw, std::string* out) {
+  bool ascii = true;
+  for (char c : raw) ascii &= static_cast<unsigned char>(c) < 0x80;
+  if (ascii) {
+    for (char c : raw) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
+    return;
+  }
+  utf8proc_uint8_t* folded = nullptr;
+  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(raw.data()),
+                                    static_cast<utf8proc_ssize_t>(raw.size()), &folded,
+                                    static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPAT |
+                                                                   UTF8PROC_COMPOSE |
+                                                                   UTF8PROC_CASEFOLD));
+  if (n >= 0) out->append(reinterpret_cast<const char*>(folded), static_cast<size_t>(n));
+  std::free(folded);
+}
+
+struct StemmerDeleter {
+  void operator()(sb_stemmer* s) const { sb_stemmer_delete(s); }
+};
+
+// One Snowball stemmer per thread and language: sb_stemmer is not
+// thread-safe. A bounded cache of stems saves most stemming work.
+class ThreadStemmer {
+ public:
+  explicit ThreadStemmer(const std::string& language)
+      : stemmer_(sb_stemmer_new(language.c_str(), "UTF_8")) {}
+  bool ok() const { return stemmer_ != nullptr; }
+  const std::string& Stem(std::string_view word) {
+    auto it = cache_.find(std::string(word));
+    if (it != cache_.end()) return it->second;
+    if (cache_.size() > kMaxCache) cache_.clear();
+    const sb_symbol* s = sb_stemmer_stem(stemmer_.get(),
+                                         reinterpret_cast<const sb_symbol*>(word.data()),
+                                         static_cast<int>(word.size()));
+    std::string stem = s ? std::string(reinterpret_cast<const char*>(s),
+                                       static_cast<size_t>(sb_stemmer_length(stemmer_.get())))
+                         : std::string(word);
+    return cache_.emplace(std::string(word), std::move(stem)).first->second;
+  }
+
+ private:
+  static constexpr size_t kMaxCache = 1 << 18;
+  std::unique_ptr<sb_stemmer, StemmerDeleter> stemmer_;
+  std::unordered_map<std::string, std::string> cache_;
+};
+
+ThreadStemmer* StemmerFor(const std::string& language) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<ThreadStemmer>> stemmers;
+  auto& slot = stemmers[language];
+  if (!slot) slot = std::make_unique<ThreadStemmer>(language);
+  return slot->ok() ? slot.get() : nullptr;
+}
+
+}  // namespace
+
+void ForEachWord(std::string_view text, const std::function<void(std::string_view)>& fn) {
+  std::string raw;    // current word, as written (apostrophes normalised)
+  std::string folded;
+  auto flush = [&]() {
+    if (raw.empty()) return;
+    folded.clear();
+    FoldInto(raw, &folded);
+    // Drop a trailing apostrophe ("parties'").
+    while (!folded.empty() && folded.back() == '\'') folded.pop_back();
+    if (!folded.empty()) fn(TruncateUtf8(folded, kMaxWordBytes));
+    raw.clear();
+  };
+  size_t pos = 0;
+  size_t prev_letters = 0;  // letters since the word start or the last '.'
+  while (pos < text.size()) {
+    size_t start = pos;
+    char32_t cp = DecodeUtf8(text, &pos);
+    if (IsWordCategory(cp)) {
+      raw.append(text.data() + start, pos - start);
+      prev_letters = IsLetter(cp) ? prev_letters + 1 : 2;
+      continue;
+    }
+    if (!raw.empty() && pos < text.size()) {
+      size_t peek = pos;
+      char32_t next = DecodeUtf8(text, &peek);
+      char32_t last = static_cast<unsigned char>(raw.back());
+      if ((cp == '\'' || cp == 0x2019) && IsLetter(next)) {
+        raw.push_back('\'');
+        prev_letters = 0;
+        continue;
+      }
+      if ((cp == '.' || cp == ',') && IsDigit(last) && IsDigit(next)) {
+        raw.push_back(static_cast<char>(cp));
+        continue;
+      }
+      // Dotted single letters: "U.S.C." -> "USC".
+      if (cp == '.' && prev_letters == 1 && IsLetter(next)) {
+        size_t after = peek;
+        char32_t after_cp = after < text.size() ? DecodeUtf8(text, &after) : U' ';
+        if (!IsWordCategory(after_cp)) {
+          prev_letters = 0;
+          continue;
+        }
+      }
+    }
+    prev_letters = 0;
+    flush();
+  }
+  flush();
+}
+
+Analyzer::Analyzer(const TextOptions& options) : language_(options.stemmer) {
+  stem_ = !(language_.empty() || language_ == "none");
+  const auto& list = options.stopwords ? *options.stopwords : DefaultStopwords();
+  for (const auto& w : list) {
+    std::string folded;
+    FoldInto(w, &folded);
+    stopwords_.insert(folded);
+  }
+}
+
+bool Analyzer::IsStopword(std::string_view folded_word) const {
+  return !stopwords_.empty() && stopwords_.count(std::string(folded_word)) > 0;
+}
+
+std::string Analyzer::Stem(std::string_view folded_word) const {
+  if (!stem_) return std::string(folded_word);
+  ThreadStemmer* s = StemmerFor(language_);
+  return s ? s->Stem(folded_word) : std::string(folded_word);
+}
+
+void Analyzer::ForEachTerm(std::string_view text,
+                           const std::function<void(std::string_view)>& fn) const {
+  ThreadStemmer* stemmer = stem_ ? StemmerFor(language_) : nullptr;
+  ForEachWord(text, [&](std::string_view word) {
+    if (IsStopword(word)) return;
+    if (stemmer) {
+      fn(stemmer->Stem(word));
+    } else {
+      fn(word);
+    }
+  });
+}
+
+void Analyzer::Terms(std::string_view text, std::vector<std::string>* terms) const {
+  ForEachTerm(text, [terms](std::string_view t) { terms->emplace_back(t); });
+}
+
+const std::vector<std::string>& DefaultStopwords() {
+  // Lucene's classic English set minus "no" and "not".
+  static const std::vector<std::string> kWords = {
+      "a",    "an",    "and",  "are",  "as",   "at",   "be",    "but",  "by",
+      "for",  "if",    "in",   "into", "is",   "it",   "of",    "on",   "or",
+      "such", "that",  "the",  "their", "then", "there", "these", "they", "this",
+      "to",   "was",   "will", "with"};
+  return kWords;
+}
+
+}  // namespace foldback::text

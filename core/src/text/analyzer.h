@@ -1,0 +1,53 @@
+// Analyzer: text -> index terms. Tokenizes on Unicode word boundaries,
+// applies NFKC case folding (utf8proc), drops stopwords and stems (Snowball).
+// The same analyzer runs at index and at query time, natively and in wasm.
+#ifndef FOLDBACK_TEXT_ANALYZER_H_
+#define FOLDBACK_TEXT_ANALYZER_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "foldback/index.h"
+
+namespace foldback::text {
+
+// Calls `fn` for each word of `text`, case folded (NFKC_Casefold). Words are
+// runs of letters, digits and combining marks; an apostrophe between letters
+// stays in the word ("party's"), a '.' or ',' between digits too ("12.3",
+// "1,000"), and dotted single letters form one word ("U.S.C." -> "usc").
+// Words longer than kMaxWordBytes are cut there.
+void ForEachWord(std::string_view text, const std::function<void(std::string_view)>& fn);
+
+constexpr size_t kMaxWordBytes = 64;
+
+class Analyzer {
+ public:
+  explicit Analyzer(const TextOptions& options);
+
+  // Calls `fn` for each index term of `text` (folded, not a stopword, stemmed).
+  void ForEachTerm(std::string_view text, const std::function<void(std::string_view)>& fn) const;
+  // Convenience: appends the terms of `text` to *terms.
+  void Terms(std::string_view text, std::vector<std::string>* terms) const;
+
+  bool IsStopword(std::string_view folded_word) const;
+  // Stems one folded word (returns it unchanged when stemming is off).
+  std::string Stem(std::string_view folded_word) const;
+
+  const std::string& stemmer_language() const { return language_; }
+
+ private:
+  std::string language_;
+  bool stem_ = true;
+  std::unordered_set<std::string> stopwords_;
+};
+
+// foldback's default English stopword list (short on purpose: negations and
+// modal verbs such as "not", "no", "shall", "may" carry meaning in contracts).
+const std::vector<std::string>& DefaultStopwords();
+
+}  // namespace foldback::text
+
+#endif  // FOLDBACK_TEXT_ANALYZER_H_

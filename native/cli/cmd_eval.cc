@@ -1,0 +1,209 @@
+// foldback eval --corpus C --queries Q --qrels R [--scope-field F] [--mode M] [--json]
+//
+// Builds an in-memory index from a BEIR corpus (or a folder of .txt files),
+// runs every query, and reports BEIR / pytrec_eval metrics with timings.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+#include "cli/common.h"
+#include "foldback/eval.h"
+#include "host/files.h"
+#include "ingest/extract.h"
+
+namespace foldback::cli {
+namespace {
+
+struct EvalArgs {
+  std::string corpus, queries, qrels, scope_field;
+  std::string mode = "hybrid";
+  std::string fusion = "rrf";
+  size_t top_k = 100;
+  double k1 = -1, b = -1;
+  uint32_t chunk_tokens = 0;
+  size_t limit = 0;
+  bool json = false;
+};
+
+Result<std::vector<Document>> LoadCorpus(const std::string& path) {
+  if (host::IsDirectory(path)) {
+    auto files = host::ListFiles(path);
+    if (!files.ok()) return files.status();
+    std::vector<Document> docs;
+    for (const auto& f : *files) {
+      std::string ext = ingest::Extension(f);
+      if (ext != ".txt" && ext != ".md") continue;
+      size_t slash = f.find_last_of('/');
+      std::string id = f.substr(slash + 1, f.size() - slash - 1 - ext.size());
+      auto d = ingest::ExtractText(f, id);
+      if (!d.ok()) return d.status();
+      for (auto& doc : *d) docs.push_back(std::move(doc));
+    }
+    return docs;
+  }
+  return ingest::ExtractBeirCorpus(path);
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+nlohmann::json MetricsJson(const Metrics& m) {
+  return {{"ndcg@10", m.ndcg10}, {"recall@5", m.recall5}, {"recall@10", m.recall10},
+          {"recall@100", m.recall100}, {"mrr@10", m.mrr10}, {"queries", m.queries}};
+}
+
+int Run(const EvalArgs& a) {
+  SearchOptions so;
+  if (!ParseSearchMode(a.mode, &so.mode)) {
+    return Fail(Status::InvalidArgument("--mode must be bm25, dense or hybrid"));
+  }
+  if (!ParseFusion(a.fusion, &so.fusion)) {
+    return Fail(Status::InvalidArgument("--fusion must be rrf or weighted"));
+  }
+  auto corpus = LoadCorpus(a.corpus);
+  if (!corpus.ok()) return Fail(corpus.status());
+  auto qdata = host::ReadFile(a.queries);
+  if (!qdata.ok()) return Fail(qdata.status());
+  auto queries = ParseBeirQueries(*qdata);
+  if (!queries.ok()) return Fail(queries.status().WithContext(a.queries));
+  auto rdata = host::ReadFile(a.qrels);
+  if (!rdata.ok()) return Fail(rdata.status());
+  auto qrels = ParseQrels(*rdata);
+  if (!qrels.ok()) return Fail(qrels.status().WithContext(a.qrels));
+  if (!a.scope_field.empty()) {
+    for (const auto& q : *queries) {
+      if (!q.fields.count(a.scope_field)) {
+        return Fail(Status::InvalidArgument(a.queries + ": line " + std::to_string(q.line) +
+                                            ": query '" + q.id + "' has no field '" +
+                                            a.scope_field + "' (--scope-field)"));
+      }
+    }
+    size_t missing = 0;
+    std::string first;
+    for (const auto& d : *corpus) {
+      if (!d.metadata.count(a.scope_field)) {
+        if (!missing++) first = d.id;
+      }
+    }
+    if (missing) {
+      return Fail(Status::InvalidArgument(a.corpus + ": " + std::to_string(missing) +
+                                          " corpus entries lack field '" + a.scope_field +
+                                          "', first '" + first + "'"));
+    }
+  }
+
+  IndexOptions io;
+  if (a.k1 >= 0) io.bm25.k1 = a.k1;
+  if (a.b >= 0) io.bm25.b = a.b;
+  if (a.chunk_tokens) {
+    io.chunker.target_tokens = a.chunk_tokens;
+    io.chunker.max_tokens = std::max<uint32_t>(a.chunk_tokens * 2, io.chunker.max_tokens);
+  }
+  if (so.mode == SearchMode::kBm25) io.dense.embedder = EmbedderKind::kNone;
+  auto created = Index::Create(io);
+  if (!created.ok()) return Fail(created.status());
+  Index& index = **created;
+  auto t0 = std::chrono::steady_clock::now();
+  for (const Document& d : *corpus) {
+    auto r = index.Add(d);
+    if (!r.ok()) return Fail(r.status().WithContext("corpus entry '" + d.id + "'"));
+  }
+  double build_s = SecondsSince(t0);
+  auto t1 = std::chrono::steady_clock::now();
+  Status dense = index.BuildDense();
+  double dense_s = SecondsSince(t1);
+  if (!dense.ok() && so.mode != SearchMode::kBm25) {
+    std::fprintf(stderr, "warning: dense index unavailable (%s); %s falls back to BM25\n",
+                 dense.ToString().c_str(), a.mode.c_str());
+  }
+  auto snapshot = index.Snapshot();
+  size_t index_bytes = snapshot.ok() ? snapshot->size() : 0;
+
+  MetricsAccumulator acc;
+  std::vector<double> latencies;
+  double query_total = 0;
+  size_t run = 0;
+  for (const auto& q : *queries) {
+    if (a.limit && run >= a.limit) break;
+    auto rel = qrels->find(q.id);
+    if (rel == qrels->end()) continue;
+    SearchOptions o = so;
+    o.top_k = std::min<size_t>(10000, std::max<size_t>(a.top_k, 100) * 10);
+    if (!a.scope_field.empty()) {
+      o.filters.push_back({a.scope_field, Filter::Op::kEq, q.fields.at(a.scope_field)});
+    }
+    auto tq = std::chrono::steady_clock::now();
+    auto hits = index.Search(q.text, o);
+    double secs = SecondsSince(tq);
+    if (!hits.ok()) return Fail(hits.status().WithContext("query '" + q.id + "'"));
+    latencies.push_back(secs * 1000);
+    query_total += secs;
+    std::vector<std::string> ranked;
+    std::unordered_set<std::string> seen;
+    for (const auto& h : *hits) {
+      if (seen.insert(h.doc_id).second) ranked.push_back(h.doc_id);
+      if (ranked.size() >= std::max<size_t>(a.top_k, 100)) break;
+    }
+    acc.Add(ScoreQuery(ranked, rel->second));
+    ++run;
+  }
+  Metrics m = acc.Mean();
+  double qps = query_total > 0 ? static_cast<double>(latencies.size()) / query_total : 0;
+  if (a.json) {
+    nlohmann::json out = MetricsJson(m);
+    out["mode"] = a.mode;
+    out["fusion"] = a.fusion;
+    out["bm25_k1"] = index.options().bm25.k1;
+    out["bm25_b"] = index.options().bm25.b;
+    out["documents"] = index.Stats().documents;
+    out["chunks"] = index.Stats().chunks;
+    out["index_build_s"] = build_s;
+    out["dense_build_s"] = dense_s;
+    out["query_p50_ms"] = Percentile(latencies, 0.5);
+    out["query_p95_ms"] = Percentile(latencies, 0.95);
+    out["qps"] = qps;
+    out["index_bytes"] = index_bytes;
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%zu queries over %llu documents (%llu chunks), mode %s\n", m.queries,
+              static_cast<unsigned long long>(index.Stats().documents),
+              static_cast<unsigned long long>(index.Stats().chunks), a.mode.c_str());
+  std::printf("  nDCG@10    %.4f\n  Recall@5   %.4f\n  Recall@10  %.4f\n  Recall@100 %.4f\n"
+              "  MRR@10     %.4f\n",
+              m.ndcg10, m.recall5, m.recall10, m.recall100, m.mrr10);
+  std::printf("  index build %.2fs (+ dense %.2fs), %.1f MB; query p50 %.2f ms, p95 %.2f ms, %.0f qps\n",
+              build_s, dense_s, static_cast<double>(index_bytes) / 1e6, Percentile(latencies, 0.5),
+              Percentile(latencies, 0.95), qps);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterEval(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand("eval", "Measure retrieval quality on a BEIR-format data set");
+  cmd->add_option("--corpus", a->corpus, "corpus.jsonl, or a folder of .txt files (id = file name)")
+      ->required();
+  cmd->add_option("--queries", a->queries, "queries.jsonl")->required();
+  cmd->add_option("--qrels", a->qrels, "qrels TSV with a header line")->required();
+  cmd->add_option("--scope-field", a->scope_field,
+                  "Restrict each query to corpus entries whose FIELD equals the query's");
+  cmd->add_option("--mode", a->mode, "bm25, dense or hybrid")->capture_default_str();
+  cmd->add_option("--fusion", a->fusion, "rrf or weighted (hybrid mode)")->capture_default_str();
+  cmd->add_option("--top-k", a->top_k, "Ranking depth evaluated (at least 100)")->capture_default_str();
+  cmd->add_option("--k1", a->k1, "BM25 k1 (default: the index default)");
+  cmd->add_option("--b", a->b, "BM25 b (default: the index default)");
+  cmd->add_option("--chunk-tokens", a->chunk_tokens, "Chunk target size in tokens");
+  cmd->add_option("--limit", a->limit, "Evaluate only the first N judged queries");
+  cmd->add_flag("--json", a->json, "Print one JSON object");
+  cmd->callback([a, exit_code] { *exit_code = Run(*a); });
+}
+
+}  // namespace foldback::cli

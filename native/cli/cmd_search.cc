@@ -1,0 +1,77 @@
+// foldback search --index DIR [--mode ...] [--top-k K] [--filter F=V]... QUERY
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli/common.h"
+#include "host/index_dir.h"
+
+namespace foldback::cli {
+namespace {
+
+struct SearchArgs {
+  std::string index_dir;
+  std::string mode = "hybrid";
+  size_t top_k = 10;
+  std::vector<std::string> filters;
+  std::string allowed_matters;
+  bool restrict_matters = false;
+  bool json = false;
+  std::string query;
+};
+
+int Run(const SearchArgs& a) {
+  SearchOptions o;
+  if (!ParseSearchMode(a.mode, &o.mode)) {
+    return Fail(Status::InvalidArgument("--mode must be bm25, dense or hybrid"));
+  }
+  o.top_k = a.top_k;
+  for (const auto& f : a.filters) {
+    auto parsed = Filter::Parse(f);
+    if (!parsed.ok()) return Fail(parsed.status());
+    o.filters.push_back(*parsed);
+  }
+  if (a.restrict_matters) o.allowed_matters = SplitCommaSet(a.allowed_matters);
+  auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!opened.ok()) return Fail(opened.status());
+  auto t0 = std::chrono::steady_clock::now();
+  auto hits = (*opened)->Search(a.query, o);
+  double ms = SecondsSince(t0) * 1000;
+  if (!hits.ok()) return Fail(hits.status());
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& h : *hits) {
+      out.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score},
+                     {"bm25", h.bm25}, {"dense", h.dense}, {"title", h.title},
+                     {"section", h.section}, {"matter", h.matter}, {"text", h.text}});
+    }
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("%zu results for \"%s\" (%s, %.1f ms)\n", hits->size(), a.query.c_str(),
+              SearchModeName(o.mode), ms);
+  PrintHits(*hits);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterSearch(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<SearchArgs>();
+  CLI::App* cmd = app.add_subcommand("search", "Search an index");
+  cmd->add_option("--index", args->index_dir, "Index folder")->required();
+  cmd->add_option("--mode", args->mode, "bm25, dense or hybrid")->capture_default_str();
+  cmd->add_option("--top-k", args->top_k, "Number of results")->capture_default_str();
+  cmd->add_option("--filter", args->filters,
+                  "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable; all must hold)");
+  auto* am = cmd->add_option("--allowed-matters", args->allowed_matters,
+                             "Ethical walls: comma-separated matters the user may see");
+  cmd->add_flag("--json", args->json, "Print results as JSON");
+  cmd->add_option("query", args->query, "The query")->required();
+  cmd->callback([args, exit_code, am] {
+    args->restrict_matters = am->count() > 0;
+    *exit_code = Run(*args);
+  });
+}
+
+}  // namespace foldback::cli

@@ -1,0 +1,96 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace foldback::cli {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+  return s.IsInvalidArgument() ? 2 : 1;
+}
+
+std::set<std::string> SplitCommaSet(const std::string& s) {
+  std::set<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    std::string item = s.substr(pos, comma - pos);
+    if (!item.empty()) out.insert(item);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string OneLine(const std::string& text, size_t width) {
+  std::string out;
+  bool space = false;
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if ((c & 0xC0) != 0x80) {
+      if (chars + (space ? 1 : 0) >= width) {
+        out += "...";
+        return out;
+      }
+      if (space) {
+        out.push_back(' ');
+        ++chars;
+        space = false;
+      }
+      ++chars;
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+void PrintHits(const std::vector<SearchHit>& hits, size_t width) {
+  if (hits.empty()) {
+    std::printf("  (no results)\n");
+    return;
+  }
+  for (size_t i = 0; i < hits.size(); ++i) {
+    const SearchHit& h = hits[i];
+    std::printf("  %2zu. %-40s score %.4f%s%s\n", i + 1, OneLine(h.doc_id, 60).c_str(), h.score,
+                h.section.empty() ? "" : "  §",
+                h.section.empty() ? "" : OneLine(h.section, 40).c_str());
+    std::printf("      %s\n", OneLine(h.text, width).c_str());
+  }
+}
+
+Progress::Progress(size_t total_files, uint64_t total_bytes)
+    : total_files_(total_files), total_bytes_(total_bytes), tty_(isatty(2) != 0) {
+  start_ = last_ = std::chrono::steady_clock::now();
+}
+
+void Progress::Step(uint64_t bytes, const std::string& current) {
+  ++files_;
+  bytes_ += bytes;
+  if (!tty_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (files_ != total_files_ && now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  double secs = std::max(SecondsSince(start_), 1e-6);
+  double mbps = static_cast<double>(bytes_) / 1e6 / secs;
+  double eta = bytes_ > 0 ? secs * static_cast<double>(total_bytes_ - bytes_) / static_cast<double>(bytes_) : 0;
+  std::fprintf(stderr, "\r\033[K  %zu/%zu files  %.1f MB/s  ETA %.0fs  %s", files_, total_files_, mbps,
+               eta, OneLine(current, 40).c_str());
+  std::fflush(stderr);
+}
+
+void Progress::Done() {
+  if (tty_) std::fprintf(stderr, "\r\033[K");
+}
+
+}  // namespace foldback::cli

@@ -1,0 +1,57 @@
+// Helpers shared by the foldback subcommands.
+#ifndef FOLDBACK_NATIVE_CLI_COMMON_H_
+#define FOLDBACK_NATIVE_CLI_COMMON_H_
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "foldback/index.h"
+#include "foldback/search.h"
+
+namespace foldback::cli {
+
+// Each subcommand registers itself on the app; the callback runs it and
+// stores the process exit code in *exit_code.
+void RegisterDemo(CLI::App& app, int* exit_code);
+void RegisterIngest(CLI::App& app, int* exit_code);
+void RegisterSearch(CLI::App& app, int* exit_code);
+void RegisterInfo(CLI::App& app, int* exit_code);
+void RegisterEval(CLI::App& app, int* exit_code);
+
+// Prints "error: <status>" to stderr and returns 1 (or 2 for bad usage).
+int Fail(const Status& s);
+
+// "a,b,c" -> {"a","b","c"} (empty items dropped).
+std::set<std::string> SplitCommaSet(const std::string& s);
+
+double SecondsSince(std::chrono::steady_clock::time_point t0);
+
+// One-line passage for terminals: whitespace collapsed, cut at `width`
+// characters (UTF-8 aware) with an ellipsis.
+std::string OneLine(const std::string& text, size_t width);
+
+// Human-readable hit list.
+void PrintHits(const std::vector<SearchHit>& hits, size_t width = 110);
+
+// Counts files and bytes and prints "files, MB/s, ETA" on one line when
+// stderr is a terminal (and nothing otherwise).
+class Progress {
+ public:
+  Progress(size_t total_files, uint64_t total_bytes);
+  void Step(uint64_t bytes, const std::string& current);
+  void Done();
+
+ private:
+  size_t total_files_, files_ = 0;
+  uint64_t total_bytes_, bytes_ = 0;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace foldback::cli
+
+#endif  // FOLDBACK_NATIVE_CLI_COMMON_H_

@@ -1,0 +1,24 @@
+// foldback — the command-line tool.
+#include <CLI/CLI.hpp>
+
+#include "cli/common.h"
+#include "foldback/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"foldback: retrieval, query rewriting and feedback capture for legal work"};
+  app.set_version_flag("--version", std::string("foldback ") + foldback::Version());
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  int exit_code = 0;
+  foldback::cli::RegisterDemo(app, &exit_code);
+  foldback::cli::RegisterIngest(app, &exit_code);
+  foldback::cli::RegisterSearch(app, &exit_code);
+  foldback::cli::RegisterInfo(app, &exit_code);
+  foldback::cli::RegisterEval(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

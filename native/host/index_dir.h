@@ -1,0 +1,25 @@
+// An index on disk: a folder holding the snapshot (index.fbsnap) and, later,
+// the feedback log and traces. The snapshot is replaced atomically.
+#ifndef FOLDBACK_NATIVE_HOST_INDEX_DIR_H_
+#define FOLDBACK_NATIVE_HOST_INDEX_DIR_H_
+
+#include <memory>
+#include <string>
+
+#include "foldback/index.h"
+
+namespace foldback::host {
+
+std::string SnapshotPath(const std::string& dir);
+
+// Loads the index in `dir`. When there is none: creates an empty one with
+// `options` if `create` is true, NotFound otherwise.
+Result<std::unique_ptr<Index>> OpenIndex(const std::string& dir, bool create,
+                                         const IndexOptions& options = IndexOptions());
+
+// Writes the index's snapshot into `dir` (created if needed), atomically.
+Status SaveIndex(const std::string& dir, const Index& index);
+
+}  // namespace foldback::host
+
+#endif  // FOLDBACK_NATIVE_HOST_INDEX_DIR_H_

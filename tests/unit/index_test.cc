@@ -1,0 +1,255 @@
+#include <gtest/gtest.h>
+
+#include "foldback/index.h"
+
+namespace foldback {
+namespace {
+
+IndexOptions LexicalOnly() {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kNone;
+  return o;
+}
+
+Document Doc(std::string id, std::string text, std::string matter = "") {
+  Document d;
+  d.id = std::move(id);
+  d.text = std::move(text);
+  d.matter = std::move(matter);
+  return d;
+}
+
+std::unique_ptr<Index> SmallIndex() {
+  auto idx = Index::Create(LexicalOnly());
+  EXPECT_TRUE(idx.ok());
+  auto& i = *idx;
+  EXPECT_TRUE(i->Add(Doc("a", "The Supplier shall indemnify the Customer against third party claims.", "m1")).ok());
+  EXPECT_TRUE(i->Add(Doc("b", "This Agreement is governed by the laws of New York.", "m2")).ok());
+  Document c = Doc("c", "Either party may terminate this Agreement for convenience on 30 days notice.");
+  c.metadata["jurisdiction"] = {"Delaware"};
+  EXPECT_TRUE(i->Add(c).ok());
+  return std::move(idx.value());
+}
+
+SearchOptions Bm25(size_t k = 10) {
+  SearchOptions o;
+  o.mode = SearchMode::kBm25;
+  o.top_k = k;
+  return o;
+}
+
+TEST(Index, FindsTheRightClause) {
+  auto idx = SmallIndex();
+  auto hits = idx->Search("indemnification of claims", Bm25());
+  ASSERT_TRUE(hits.ok());
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].doc_id, "a");
+  EXPECT_GT((*hits)[0].score, 0);
+}
+
+TEST(Index, EthicalWallExcludesOtherMattersInsideSearch) {
+  auto idx = SmallIndex();
+  SearchOptions o = Bm25();
+  o.allowed_matters = std::set<std::string>{"m2"};
+  auto hits = idx->Search("indemnify governed terminate agreement", o);
+  ASSERT_TRUE(hits.ok());
+  for (const auto& h : *hits) EXPECT_NE(h.matter, "m1");
+  // Documents without a matter stay visible; m2 is visible.
+  std::set<std::string> docs;
+  for (const auto& h : *hits) docs.insert(h.doc_id);
+  EXPECT_EQ(docs, (std::set<std::string>{"b", "c"}));
+  // An empty set of matters still shows matter-less documents only.
+  o.allowed_matters = std::set<std::string>{};
+  hits = idx->Search("indemnify governed terminate agreement", o);
+  ASSERT_TRUE(hits.ok());
+  for (const auto& h : *hits) EXPECT_EQ(h.doc_id, "c");
+}
+
+TEST(Index, WalledChunksNeverTakeTopKSlots) {
+  // 50 strong matches in matter "x", one weak match visible: the visible one
+  // must still come back with top_k = 1 (filtering is not after top-k).
+  auto idx = Index::Create(LexicalOnly());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE((*idx)->Add(Doc("x" + std::to_string(i), "arbitration arbitration arbitration", "x")).ok());
+  }
+  ASSERT_TRUE((*idx)->Add(Doc("visible", "disputes go to arbitration in London, among other things", "y")).ok());
+  SearchOptions o = Bm25(1);
+  o.allowed_matters = std::set<std::string>{"y"};
+  auto hits = (*idx)->Search("arbitration", o);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].doc_id, "visible");
+}
+
+TEST(Index, FiltersOnMetadataAndBuiltins) {
+  auto idx = SmallIndex();
+  SearchOptions o = Bm25();
+  o.filters.push_back({"jurisdiction", Filter::Op::kEq, "Delaware"});
+  auto hits = idx->Search("agreement", o);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].doc_id, "c");
+  o.filters = {{"id", Filter::Op::kEq, "b"}};
+  hits = idx->Search("agreement", o);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].doc_id, "b");
+}
+
+TEST(Index, UnknownFilterFieldIsAClearError) {
+  auto idx = SmallIndex();
+  SearchOptions o = Bm25();
+  o.filters.push_back({"colour", Filter::Op::kEq, "blue"});
+  auto hits = idx->Search("agreement", o);
+  ASSERT_FALSE(hits.ok());
+  EXPECT_TRUE(hits.status().IsInvalidArgument());
+  EXPECT_NE(hits.status().message().find("colour"), std::string::npos);
+  EXPECT_NE(hits.status().message().find("jurisdiction"), std::string::npos);
+}
+
+TEST(Index, FilterParse) {
+  auto f = Filter::Parse("date>=2019-01-01");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->field, "date");
+  EXPECT_EQ(f->op, Filter::Op::kGe);
+  EXPECT_EQ(f->value, "2019-01-01");
+  EXPECT_FALSE(Filter::Parse("novalue").ok());
+  EXPECT_FALSE(Filter::Parse("=x").ok());
+}
+
+TEST(Index, DuplicateIdReplaces) {
+  auto idx = SmallIndex();
+  auto r = idx->Add(Doc("a", "Completely different text about warranties."));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->replaced);
+  EXPECT_EQ(idx->Stats().documents, 3u);
+  auto hits = idx->Search("indemnify", Bm25());
+  ASSERT_TRUE(hits.ok());
+  EXPECT_TRUE(hits->empty());
+  hits = idx->Search("warranties", Bm25());
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].doc_id, "a");
+}
+
+TEST(Index, RemoveUpdatesStatistics) {
+  auto idx = SmallIndex();
+  ASSERT_TRUE(idx->Remove("a").ok());
+  EXPECT_TRUE(idx->Remove("a").IsNotFound());
+  EXPECT_EQ(idx->Stats().documents, 2u);
+  EXPECT_EQ(idx->FindDocument("a"), nullptr);
+  auto hits = idx->Search("indemnify", Bm25());
+  ASSERT_TRUE(hits.ok());
+  EXPECT_TRUE(hits->empty());
+}
+
+TEST(Index, EmptyDocumentAndStopwordOnlyQuery) {
+  auto idx = Index::Create(LexicalOnly());
+  auto r = (*idx)->Add(Doc("empty", ""));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->chunks, 0u);
+  ASSERT_TRUE((*idx)->Add(Doc("x", "The term of the agreement.")).ok());
+  auto hits = (*idx)->Search("the of and", Bm25());
+  ASSERT_TRUE(hits.ok());
+  EXPECT_TRUE(hits->empty());
+  EXPECT_FALSE((*idx)->Add(Doc("", "no id")).ok());
+}
+
+TEST(Index, InvalidUtf8IsReplacedAndCounted) {
+  auto idx = Index::Create(LexicalOnly());
+  auto r = (*idx)->Add(Doc("bad", std::string("Termination \xFF\xFE clause \xC3", 23)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->invalid_utf8, 3u);
+  auto hits = (*idx)->Search("termination", Bm25());
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+}
+
+TEST(Index, HugeQueryIsBounded) {
+  auto idx = SmallIndex();
+  std::string q;
+  for (int i = 0; i < 10000; ++i) q += "term" + std::to_string(i) + " ";
+  q += "indemnify";
+  auto hits = idx->Search(q, Bm25());
+  ASSERT_TRUE(hits.ok());
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].doc_id, "a");
+}
+
+TEST(Index, LargeDocument) {
+  auto idx = Index::Create(LexicalOnly());
+  std::string big;
+  big.reserve(50u << 20);
+  const std::string para =
+      "The Licensee shall pay royalties quarterly within thirty days after the end of each quarter. ";
+  while (big.size() < (50u << 20)) {
+    big += para;
+    if (big.size() % 7 == 0) big += "\n\n";
+  }
+  big += "\n\nSpecial clause: the unicorn provision applies.";
+  auto r = (*idx)->Add(Doc("big", big));
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->chunks, 1000u);
+  auto hits = (*idx)->Search("unicorn provision", Bm25(1));
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_NE((*hits)[0].text.find("unicorn"), std::string::npos);
+}
+
+TEST(Snapshot, RoundTripKeepsResults) {
+  auto idx = SmallIndex();
+  ASSERT_TRUE(idx->Remove("b").ok());  // tombstones must not leak into the snapshot
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  auto loaded = Index::FromSnapshot(*bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->Stats().documents, 2u);
+  for (const char* q : {"indemnify claims", "terminate convenience", "governed"}) {
+    auto a = idx->Search(q, Bm25());
+    auto b = (*loaded)->Search(q, Bm25());
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size()) << q;
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].chunk_id, (*b)[i].chunk_id);
+      EXPECT_DOUBLE_EQ((*a)[i].score, (*b)[i].score);
+    }
+  }
+  // Metadata filters survive.
+  SearchOptions o = Bm25();
+  o.filters.push_back({"jurisdiction", Filter::Op::kEq, "Delaware"});
+  auto f = (*loaded)->Search("agreement", o);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->size(), 1u);
+}
+
+TEST(Snapshot, DamagedBytesGiveClearErrors) {
+  auto idx = SmallIndex();
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  const std::string& b = *bytes;
+  // Truncated at every offset: never a crash, always an error.
+  for (size_t n = 0; n < b.size(); n += (n < 64 ? 1 : 97)) {
+    auto r = Index::FromSnapshot(std::string_view(b.data(), n));
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  }
+  // A flipped byte in the payload.
+  std::string flipped = b;
+  flipped[b.size() / 2] ^= 0x40;
+  auto r = Index::FromSnapshot(flipped);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("checksum"), std::string::npos);
+  // Wrong version.
+  std::string v2 = b;
+  v2[4] = 2;
+  r = Index::FromSnapshot(v2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsNotSupported());
+  // Not a snapshot.
+  r = Index::FromSnapshot("hello, this is not a foldback snapshot at all");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("magic"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace foldback

@@ -1,0 +1,156 @@
+#include <gtest/gtest.h>
+
+#include "store/crc32c.h"
+#include "text/analyzer.h"
+#include "text/chunker.h"
+#include "text/utf8.h"
+
+namespace foldback {
+namespace {
+
+TEST(Utf8, RepairsAndCountsInvalidSequences) {
+  uint32_t n = 0;
+  std::string bad = "ok \xC3\x28 x \xE2\x82 y \xF0\x9F\x98\x80 \xFF";
+  std::string fixed = text::RepairUtf8(bad, &n);
+  EXPECT_TRUE(text::IsValidUtf8(fixed));
+  EXPECT_EQ(n, 3u);  // one U+FFFD per broken sequence (Unicode "maximal subpart")
+  EXPECT_NE(fixed.find("\xF0\x9F\x98\x80"), std::string::npos);  // valid emoji kept
+}
+
+TEST(Utf8, RejectsOverlongAndSurrogates) {
+  EXPECT_FALSE(text::IsValidUtf8("\xC0\xAF"));
+  EXPECT_FALSE(text::IsValidUtf8("\xED\xA0\x80"));
+  EXPECT_FALSE(text::IsValidUtf8(std::string("a\0b", 3)));
+  EXPECT_TRUE(text::IsValidUtf8("Zürich § 78j"));
+}
+
+TEST(Utf8, TruncateKeepsCodePointsWhole) {
+  EXPECT_EQ(text::TruncateUtf8("aé", 2), "a");
+  EXPECT_EQ(text::TruncateUtf8("aé", 3), "aé");
+}
+
+std::vector<std::string> Words(std::string_view s) {
+  std::vector<std::string> out;
+  text::ForEachWord(s, [&](std::string_view w) { out.emplace_back(w); });
+  return out;
+}
+
+TEST(Analyzer, WordsFoldCaseAndKeepLegalTokens) {
+  EXPECT_EQ(Words("The PARTY's Obligations"), (std::vector<std::string>{"the", "party's", "obligations"}));
+  EXPECT_EQ(Words("Section 12.3 and $1,000"), (std::vector<std::string>{"section", "12.3", "and", "1,000"}));
+  EXPECT_EQ(Words("15 U.S.C. § 78j"), (std::vector<std::string>{"15", "usc", "78j"}));
+  EXPECT_EQ(Words("ZÜRICH Straße"), (std::vector<std::string>{"zürich", "strasse"}));
+  EXPECT_EQ(Words("ﬁnal"), (std::vector<std::string>{"final"}));  // NFKC ligature
+}
+
+TEST(Analyzer, StemsAndDropsStopwords) {
+  text::Analyzer a(TextOptions{});
+  std::vector<std::string> terms;
+  a.Terms("The terminations of the Agreements", &terms);
+  EXPECT_EQ(terms, (std::vector<std::string>{"termin", "agreement"}));
+  terms.clear();
+  a.Terms("shall not", &terms);  // negation and modal verbs are kept
+  EXPECT_EQ(terms, (std::vector<std::string>{"shall", "not"}));
+}
+
+TEST(Analyzer, CustomStopwordsAndNoStemming) {
+  TextOptions o;
+  o.stemmer = "none";
+  o.stopwords = std::vector<std::string>{"Agreement"};
+  text::Analyzer a(o);
+  std::vector<std::string> terms;
+  a.Terms("The terminations of the Agreement", &terms);
+  EXPECT_EQ(terms, (std::vector<std::string>{"the", "terminations", "of", "the"}));
+}
+
+TEST(Analyzer, VeryLongWordIsCut) {
+  std::string w(500, 'a');
+  auto words = Words(w);
+  ASSERT_EQ(words.size(), 1u);
+  EXPECT_EQ(words[0].size(), text::kMaxWordBytes);
+}
+
+TEST(Chunker, SplitsAtNumberedClausesAndKeepsHeadings) {
+  std::string t =
+      "MUTUAL NON-DISCLOSURE AGREEMENT\n\n"
+      "1. Definitions. \"Confidential Information\" means all information disclosed by a party, "
+      "whether oral or written, that is marked confidential or should reasonably be understood to be "
+      "confidential given its nature and the circumstances of disclosure.\n"
+      "2. Obligations. The Receiving Party shall protect the Confidential Information with at least "
+      "reasonable care and shall not disclose it to any third party without prior written consent.\n"
+      "(a) Exceptions. Information that is public is not Confidential Information.\n";
+  ChunkerOptions o;
+  o.target_tokens = 30;
+  auto spans = text::ChunkText(t, DocKind::kDocument, o);
+  ASSERT_GE(spans.size(), 3u);
+  std::string first = t.substr(spans[0].begin, spans[0].end - spans[0].begin);
+  EXPECT_EQ(first.rfind("MUTUAL NON-DISCLOSURE AGREEMENT", 0), 0u);  // heading rides along
+  EXPECT_NE(first.find("1. Definitions"), std::string::npos);
+  std::string second = t.substr(spans[1].begin, spans[1].end - spans[1].begin);
+  EXPECT_EQ(second.rfind("2. Obligations", 0), 0u);
+  EXPECT_EQ(spans[1].section.rfind("2. Obligations", 0), 0u);
+}
+
+TEST(Chunker, LongBlockBecomesWindowsWithOverlap) {
+  std::string t;
+  for (int i = 0; i < 1000; ++i) t += "word" + std::to_string(i) + " ";
+  ChunkerOptions o;
+  o.target_tokens = 100;
+  o.max_tokens = 200;
+  o.overlap_tokens = 20;
+  auto spans = text::ChunkText(t, DocKind::kDocument, o);
+  ASSERT_GE(spans.size(), 5u);
+  for (const auto& s : spans) EXPECT_LE(text::CountTokens(t.substr(s.begin, s.end - s.begin)), 200u);
+  // Consecutive windows overlap.
+  EXPECT_LT(spans[1].begin, spans[0].end);
+  EXPECT_EQ(spans.back().end, t.find_last_not_of(' ') + 1);
+}
+
+TEST(Chunker, MailKeepsQuotedAndSignatureApart) {
+  std::string mail =
+      "Hi Anna,\n\nPlease see the revised indemnity cap in section 9.\n\nBest regards,\nJohn Smith\n"
+      "Partner | Smith LLP\n\nOn Mon, 3 Jun 2024, Anna Lee wrote:\n> Can you send the revised draft?\n"
+      "> Thanks\n";
+  auto spans = text::ChunkText(mail, DocKind::kEmail, ChunkerOptions());
+  bool body = false, sig = false, quoted = false;
+  for (const auto& s : spans) {
+    std::string txt = mail.substr(s.begin, s.end - s.begin);
+    if (s.role == ChunkRole::kBody) {
+      body = true;
+      EXPECT_EQ(txt.find("wrote:"), std::string::npos);
+      EXPECT_EQ(txt.find("Smith LLP"), std::string::npos);
+    }
+    if (s.role == ChunkRole::kSignature) {
+      sig = true;
+      EXPECT_NE(txt.find("Smith LLP"), std::string::npos);
+    }
+    if (s.role == ChunkRole::kQuoted) {
+      quoted = true;
+      EXPECT_NE(txt.find("revised draft"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(body && sig && quoted);
+}
+
+TEST(Chunker, EmptyAndBlankTextGiveNoChunks) {
+  EXPECT_TRUE(text::ChunkText("", DocKind::kDocument, ChunkerOptions()).empty());
+  EXPECT_TRUE(text::ChunkText(" \n\n\t\n", DocKind::kDocument, ChunkerOptions()).empty());
+}
+
+TEST(Chunker, ChunkIdsAreStable) {
+  EXPECT_EQ(text::MakeChunkId("d", 3, "abc"), text::MakeChunkId("d", 3, "abc"));
+  EXPECT_NE(text::MakeChunkId("d", 3, "abc"), text::MakeChunkId("d", 3, "abd"));
+}
+
+TEST(Crc32c, MatchesPublishedCheckValues) {
+  // RFC 3720 B.4 and the common "123456789" check value.
+  EXPECT_EQ(store::Crc32c("123456789"), 0xE3069283u);
+  std::string zeros(32, '\0');
+  EXPECT_EQ(store::Crc32c(zeros), 0x8A9136AAu);
+  std::string ones(32, '\xFF');
+  EXPECT_EQ(store::Crc32c(ones), 0x62A8AB43u);
+  EXPECT_EQ(store::UnmaskCrc(store::MaskCrc(0x12345678u)), 0x12345678u);
+}
+
+}  // namespace
+}  // namespace foldback

@@ -1,0 +1,80 @@
+// The wasm package from Node: load, index, search, walls, snapshots.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const pkg = process.env.FOLDBACK_WASM_PKG || path.join(root, 'build/wasm/package/index.js');
+const { createEngine, version, FoldbackError } = await import(pkg);
+
+const docs = [
+  { id: 'a', title: 'Supply', text: 'The Supplier shall indemnify the Customer against third party claims.', matter: 'm1' },
+  { id: 'b', title: 'Law', text: 'This Agreement is governed by the laws of New York.', matter: 'm2' },
+  { id: 'c', text: 'Either party may terminate for convenience.', metadata: { jurisdiction: 'Delaware' } },
+];
+
+test('version matches the package', async () => {
+  assert.match(await version(), /^\d+\.\d+\.\d+$/);
+});
+
+test('add and search', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  const reports = e.add(docs);
+  assert.equal(reports.length, 3);
+  assert.ok(reports[0].chunks >= 1);
+  const hits = e.search('indemnify claims', { topK: 5, mode: 'bm25' });
+  assert.equal(hits[0].docId, 'a');
+  assert.ok(hits[0].score > 0);
+  assert.match(hits[0].text, /indemnify/);
+  assert.equal(e.stats().documents, 3);
+  e.dispose();
+});
+
+test('ethical walls and filters', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add(docs);
+  const walled = e.search('indemnify governed terminate agreement', { mode: 'bm25', allowedMatters: ['m2'] });
+  assert.ok(walled.length > 0);
+  for (const h of walled) assert.notEqual(h.matter, 'm1');
+  const filtered = e.search('terminate', { mode: 'bm25', filter: { jurisdiction: 'Delaware' } });
+  assert.deepEqual(filtered.map((h) => h.docId), ['c']);
+  assert.throws(() => e.search('x', { filter: { colour: 'blue' } }), (err) => {
+    assert.ok(err instanceof FoldbackError);
+    assert.equal(err.code, 'Invalid argument');
+    assert.match(err.message, /colour/);
+    return true;
+  });
+  e.dispose();
+});
+
+test('snapshot round trip, and damaged bytes are refused', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add(docs);
+  const bytes = e.snapshot();
+  assert.ok(bytes instanceof Uint8Array);
+  const f = await createEngine({ snapshot: bytes });
+  assert.deepEqual(
+    f.search('governed laws', { mode: 'bm25' }).map((h) => h.chunkId),
+    e.search('governed laws', { mode: 'bm25' }).map((h) => h.chunkId));
+  await assert.rejects(createEngine({ snapshot: bytes.slice(0, bytes.length - 5) }), /Corruption/);
+  e.dispose();
+  f.dispose();
+});
+
+test('the bundled demo corpus indexes in wasm', async () => {
+  const dir = path.join(root, 'examples/corpus/cuad');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.txt'));
+  const e = await createEngine();
+  for (const f of files) e.add({ id: f.replace(/\.txt$/, ''), text: await readFile(path.join(dir, f), 'utf8') });
+  e.buildDense();
+  const s = e.stats();
+  assert.equal(s.documents, files.length);
+  assert.equal(s.vectors, s.chunks);
+  const hybrid = e.search('governing law of the state', { mode: 'hybrid', topK: 5 });
+  assert.equal(hybrid.length, 5);
+  assert.ok(hybrid.some((h) => h.dense > 0));
+  e.dispose();
+});
