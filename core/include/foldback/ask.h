@@ -1,0 +1,229 @@
+// Ask: multi-hop, query-rewriting retrieval as a sans-IO state machine.
+//
+// The session never calls an LLM or an embedding model itself. It emits
+// *needs*; the host performs them (libcurl natively, fetch() in the browser,
+// a C# HttpClient through the C API ...) and hands back the results, in any
+// order, several at a time if it likes:
+//
+//   auto session = AskSession::Start(index, "Can they terminate early?", options);
+//   while (!(*session)->done()) {
+//     for (const Need& need : (*session)->TakeNeeds()) host.Start(need);
+//     auto [id, result] = host.WaitForOne();          // any order
+//     (*session)->Provide(id, std::move(result));
+//   }
+//   const AskResult& r = (*session)->result();         // passages, answer, trace
+//
+// The host is also the clock: it passes its monotonic time in milliseconds
+// to Start and Provide, and the session derives each need's timeout from the
+// per-question deadline.
+//
+// Thread safety: a session is used by one thread at a time. The Index must
+// outlive the session and must not be mutated while it runs.
+#ifndef FOLDBACK_ASK_H_
+#define FOLDBACK_ASK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "foldback/export.h"
+#include "foldback/index.h"
+#include "foldback/search.h"
+#include "foldback/status.h"
+
+namespace foldback {
+
+class Program;  // program.h: DSPy-style predictors (prompts as data)
+class FoldBack;  // feedback.h: what lawyers' feedback teaches (demos, relevance, adapter)
+
+// ---------------------------------------------------------------- needs
+
+struct ChatMessage {
+  std::string role;  // "system" | "user" | "assistant"
+  std::string content;
+};
+
+// An OpenAI-style chat completion the host should perform.
+struct LlmRequest {
+  std::vector<ChatMessage> messages;
+  double temperature = 0;
+  uint32_t max_tokens = 512;
+  // When not empty: a JSON schema for the reply (the host sends it as
+  // response_format where the endpoint supports it; the session parses the
+  // reply either way).
+  std::string json_schema;
+  std::string json_schema_name;
+};
+
+// Texts the host should embed (external embedder or remote endpoint).
+struct EmbedRequest {
+  std::vector<std::string> texts;
+};
+
+struct Need {
+  enum class Kind : int { kLlm = 0, kEmbed = 1 };
+  uint64_t id = 0;  // unique within the session
+  Kind kind = Kind::kLlm;
+  uint32_t hop = 0;        // 1-based hop this need serves; 0 = the final answer
+  std::string purpose;     // "rewrite" | "answer" | "embed-query" — for display
+  LlmRequest llm;          // kind == kLlm
+  EmbedRequest embed;      // kind == kEmbed
+  // Time the host may spend on this need, including its retries, derived
+  // from the question's deadline; 0 = no limit.
+  double timeout_ms = 0;
+};
+
+// What the host hands back for a need.
+struct NeedResult {
+  // Non-OK when the host gave up (HTTP error after retries, timeout, endpoint
+  // down). The message is shown to the lawyer in the trace: it must never
+  // contain an API key.
+  Status status;
+  std::string text;                         // kLlm: the assistant's content
+  std::vector<std::vector<float>> vectors;  // kEmbed: one per text
+  std::string model;                        // model that answered, if known
+  double elapsed_ms = 0;                    // host-measured, for the trace
+  uint32_t attempts = 1;                    // HTTP attempts the host made
+};
+
+// ---------------------------------------------------------------- options
+
+enum class RewriteMode : int {
+  kLlm = 0,   // an LLM writes each hop's query (falls back to RM3 on failure)
+  kRm3 = 1,   // offline pseudo-relevance feedback
+  kNone = 2,  // the question itself, every hop
+};
+const char* RewriteModeName(RewriteMode mode);  // "llm" | "rm3" | "none"
+bool ParseRewriteMode(const std::string& name, RewriteMode* mode);
+
+// RM3 (Lavrenko & Croft's relevance model, as Anserini implements it).
+struct Rm3Params {
+  uint32_t fb_docs = 10;   // feedback passages. Default: 10
+  uint32_t fb_terms = 10;  // expansion terms. Default: 10
+  double original_query_weight = 0.5;  // Default: 0.5
+};
+
+struct AskOptions {
+  uint32_t hops = 2;     // Default: 2
+  uint32_t depth = 5;    // passages retrieved per hop. Default: 5
+  uint32_t top_k = 5;    // passages in the result. Default: 5
+  bool answer = false;   // also write an answer with [n] citations
+  RewriteMode rewrite = RewriteMode::kLlm;
+  // LLM query variants requested in parallel per hop (fused by RRF).
+  uint32_t variants = 1;  // Default: 1
+  // Tokens of retrieved context per prompt (whitespace tokens). Default: 1500
+  uint32_t context_token_budget = 1500;
+  // Milliseconds for the whole question, measured on the host's clock;
+  // 0 = none. When it passes, outstanding LLM work is abandoned and the
+  // remaining hops use RM3 — recorded in the trace.
+  double deadline_ms = 0;
+  // Unusable LLM replies (unparseable, empty) tolerated per hop before the
+  // hop falls back. Default: 1
+  uint32_t retry_budget = 1;
+  // Search mode, filters and ethical walls applied at every hop.
+  SearchOptions search;
+  Rm3Params rm3;
+  // Host-supplied id of this question's trace (e.g. a UUIDv7); feedback
+  // refers to it.
+  std::string trace_id;
+};
+
+// ---------------------------------------------------------------- results
+
+struct TraceHit {
+  std::string chunk_id;
+  std::string doc_id;
+  double score = 0;
+};
+
+struct TraceHop {
+  uint32_t hop = 0;  // 1-based
+  std::string query;
+  // Where the query came from: "question" | "llm" | "rm3" | "fallback-rm3" |
+  // "fallback-question".
+  std::string source;
+  std::vector<TraceHit> results;       // what this hop retrieved
+  std::vector<std::string> new_chunks;  // results not seen in earlier hops
+  double llm_ms = 0;                   // host-reported time of this hop's LLM calls
+  uint32_t llm_attempts = 0;
+  std::string note;                    // e.g. why it fell back
+};
+
+struct Citation {
+  uint32_t marker = 0;  // the n of "[n]"
+  std::string chunk_id;
+  std::string doc_id;
+};
+
+// One step of the trace, for hosts that show progress live.
+struct TraceEvent {
+  enum class Kind : int {
+    kHopStarted = 0,
+    kQuery = 1,      // the hop's query is known
+    kRetrieved = 2,  // the hop's results are known
+    kFallback = 3,
+    kAnswer = 4,
+    kDone = 5,
+    kError = 6,
+  };
+  Kind kind = Kind::kHopStarted;
+  uint32_t hop = 0;
+  std::string message;
+};
+
+struct Trace {
+  std::string trace_id;
+  std::string question;
+  std::vector<TraceHop> hops;
+  std::vector<TraceHit> fused;          // final ranking across hops (RRF)
+  std::vector<std::string> fallbacks;   // human-readable, one per fallback
+  std::vector<std::string> errors;      // host-reported failures (no secrets)
+  std::string program_version;          // hash of the prompts used
+  std::string model;                    // model that answered, if any
+  bool stopped_early = false;           // a hop added nothing / the model said so
+};
+
+struct AskResult {
+  std::vector<SearchHit> passages;  // top_k, de-duplicated across hops
+  std::string answer;               // when options.answer
+  std::vector<Citation> citations;  // only markers pointing at retrieved chunks
+  Trace trace;
+};
+
+// Trace as JSON (stable field names: trace_id, question, hops[{hop, query,
+// source, results[{chunk_id, doc_id, score}], new_chunks, llm_ms, note}],
+// fused, fallbacks, errors, program_version, model, stopped_early), and back.
+std::string TraceToJson(const Trace& trace);
+Result<Trace> TraceFromJson(std::string_view json);
+
+// ---------------------------------------------------------------- session
+
+class FOLDBACK_EXPORT AskSession {
+ public:
+  // Starts a session. `program` (optional) supplies prompts and demos
+  // (default: foldback's built-in program); `foldback` (optional) supplies
+  // what feedback taught. Both must outlive the session.
+  static Result<std::unique_ptr<AskSession>> Start(const Index& index, std::string question,
+                                                   const AskOptions& options, double now_ms,
+                                                   const Program* program = nullptr,
+                                                   const FoldBack* foldback = nullptr);
+  virtual ~AskSession();
+
+  // Needs emitted since the last call. Several may be outstanding at once.
+  virtual std::vector<Need> TakeNeeds() = 0;
+  // Hands back the result of a need, in any order. InvalidArgument for an
+  // unknown or already answered id; nothing changes then.
+  virtual Status Provide(uint64_t need_id, NeedResult result, double now_ms) = 0;
+  // Progress events since the last call.
+  virtual std::vector<TraceEvent> TakeEvents() = 0;
+  // True once the result is final (no needs outstanding).
+  virtual bool done() const = 0;
+  // REQUIRES: done()
+  virtual const AskResult& result() const = 0;
+};
+
+}  // namespace foldback
+
+#endif  // FOLDBACK_ASK_H_
