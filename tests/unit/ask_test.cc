@@ -586,8 +586,15 @@ TEST(Ask, NearDuplicatesAcrossDocumentsAreMerged) {
   s = AskSession::Start(**index, "indemnify infringement claims", o, 0);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ((*s)->result().passages.size(), 3u);
-  EXPECT_DOUBLE_EQ(rewrite::Jaccard(rewrite::Shingles(clause), rewrite::Shingles(clause + " x")),
-                   rewrite::Jaccard(rewrite::Shingles(clause + " x"), rewrite::Shingles(clause)));
+  // JaccardAtLeast agrees with Jaccard around the threshold.
+  std::vector<uint64_t> a = rewrite::Shingles(clause);
+  for (const char* tail : {"", " x", " x y z", " and more words added to the end of it"}) {
+    std::vector<uint64_t> b = rewrite::Shingles(clause + tail);
+    double j = rewrite::Jaccard(a, b);
+    for (double t : {0.5, 0.8, 0.9, 0.95, 1.0}) {
+      EXPECT_EQ(rewrite::JaccardAtLeast(a, b, t), j >= t) << tail << " " << t << " " << j;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- embeddings

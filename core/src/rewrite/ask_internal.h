@@ -30,11 +30,13 @@ namespace foldback::rewrite {
 std::string FormatPassages(const std::vector<const SearchHit*>& passages, uint32_t token_budget,
                            uint32_t* shown);
 
-// Sorted, unique hashes of the word 3-shingles of `text` (case folded; texts
+// Sorted, unique hashes of the word 3-shingles of `text` (ASCII case folded; texts
 // of fewer than 3 words give their words).
 std::vector<uint64_t> Shingles(std::string_view text);
 // |a ∩ b| / |a ∪ b| of sorted unique sets (1 when both are empty).
 double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
+// Jaccard(a, b) >= t, stopping early once it cannot be.
+bool JaccardAtLeast(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, double t);
 
 // The [n] / [n, m] markers of an answer. Markers in 1..valid_count are kept
 // (each once, in order of appearance, in *kept); others are removed from
