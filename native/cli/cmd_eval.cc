@@ -31,8 +31,8 @@ struct EvalArgs {
   bool json = false;
   std::string rewrite;  // empty: plain search
   uint32_t hops = 1;
-  uint32_t fb_docs = 10, fb_terms = 10;
-  double fb_weight = 0.5;
+  uint32_t fb_docs = Rm3Params().fb_docs, fb_terms = Rm3Params().fb_terms;
+  double fb_weight = Rm3Params().original_query_weight;
   double near_dup = 0.9;
 };
 

@@ -780,7 +780,10 @@ TEST(Rm3, ExpandsAShortQueryWithRelatedTermsOnCuad) {
   index::ChunkMask all;
   auto feedback = rep.lexical.Search(rep.QueryTerms("governing law"), all, 10);
   ASSERT_EQ(feedback.size(), 10u);
-  Rm3Params p;
+  Rm3Params p;  // Anserini's defaults
+  p.fb_docs = 10;
+  p.fb_terms = 10;
+  p.original_query_weight = 0.5;
   rewrite::Rm3Expansion e = rewrite::ExpandRm3(rep, "governing law", feedback, p);
   EXPECT_EQ(e.feedback_docs, 10u);
   double total = 0, govern = 0;
@@ -823,14 +826,25 @@ TEST(Rm3, SessionHopsShowTheExpandedQuery) {
   o.depth = 10;
   o.top_k = 10;
   o.search.mode = SearchMode::kBm25;
+  o.rm3.original_query_weight = 0.2;  // at the default 0.9 hop 2 finds the same top 10
   auto s = AskSession::Start(*index, "insurance", o, 0);
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE((*s)->done());
   const Trace& t = (*s)->result().trace;
-  ASSERT_GE(t.hops.size(), 1u);
-  EXPECT_EQ(t.hops[0].source, "rm3");
-  EXPECT_NE(t.hops[0].query.find("insur^"), std::string::npos) << t.hops[0].query;
+  ASSERT_EQ(t.hops.size(), 2u);
+  // Hop 1 searches the question; hop 2 expands it from hop 1's passages.
+  EXPECT_EQ(t.hops[0].source, "question");
+  EXPECT_EQ(t.hops[0].query, "insurance");
+  EXPECT_EQ(t.hops[1].source, "rm3");
+  EXPECT_EQ(t.hops[1].query.find("insur^0."), 0u) << t.hops[1].query;
+  EXPECT_NE(t.hops[1].query.find("coverag^"), std::string::npos) << t.hops[1].query;
+  EXPECT_FALSE(t.hops[1].new_chunks.empty());
   EXPECT_EQ((*s)->result().passages.size(), 10u);
+  // A single hop is classic BM25 + RM3.
+  o.hops = 1;
+  s = AskSession::Start(*index, "insurance", o, 0);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->result().trace.hops.at(0).source, "rm3");
 }
 
 }  // namespace
