@@ -200,7 +200,8 @@ TEST(Parse, Json) {
 }
 
 TEST(Parse, UnusableReplies) {
-  const Predictor& q = Program::Default().QueryWriter(1);
+  const Program program = Program::Default();
+  const Predictor& q = program.QueryWriter(1);
   for (const char* bad : {"", "   \n\t ", "!!! ??? ...", "\"\"", "{\"query\": \"\"}",
                           "[[ ## reasoning ## ]]\nthinking but never wrote the query",
                           "<think>endless thinking without an end"}) {
@@ -235,7 +236,8 @@ TEST(Parse, HugeRepliesAreCapped) {
 }
 
 TEST(Parse, AnswerPlainAndMarkers) {
-  const Predictor& a = Program::Default().AnswerWriter();
+  const Program program = Program::Default();
+  const Predictor& a = program.AnswerWriter();
   auto r = ParseReply(a, "Answer: Either party may terminate on 30 days' notice [1].");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->fields.at("answer"), "Either party may terminate on 30 days' notice [1].");

@@ -260,7 +260,7 @@ class FOLDBACK_EXPORT AskSession {
   virtual Status Provide(uint64_t need_id, NeedResult result, double now_ms) = 0;
   // Tells the session the time when the host has no result to give (e.g.
   // its wait timed out). Once the deadline has passed, outstanding needs are
-  // abandoned and the session finishes offline (RM3), usually at once.
+  // abandoned and the session finishes offline (RM3) within the call.
   virtual void Tick(double now_ms) = 0;
   // Progress events since the last call.
   virtual std::vector<TraceEvent> TakeEvents() = 0;
