@@ -53,16 +53,29 @@ bool DocPasses(const Document& d, const Filter& f) {
 Index::Rep::Rep(const IndexOptions& o) : options(o), analyzer(o.text), lexical(o.bm25) {}
 Index::Rep::~Rep() = default;
 
-std::vector<std::pair<std::string, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot) const {
-  std::unordered_map<std::string, uint32_t> counts;
-  analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { ++counts[std::string(t)]; });
+std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot, bool intern) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  thread_local std::vector<uint32_t> slot_of;  // term id -> position in out, +1
+  auto add = [&](std::string_view t, uint32_t n) {
+    uint32_t id;
+    if (intern) {
+      id = lexical.Intern(t);
+    } else {
+      auto found = lexical.Find(t);
+      if (!found) return;
+      id = *found;
+    }
+    if (id >= slot_of.size()) slot_of.resize(id + 1024, 0);
+    if (slot_of[id] == 0) {
+      out.emplace_back(id, 0);
+      slot_of[id] = static_cast<uint32_t>(out.size());
+    }
+    out[slot_of[id] - 1].second += n;
+  };
+  analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { add(t, 1); });
   uint32_t tw = options.bm25.title_weight;
-  if (tw > 0) {
-    analyzer.ForEachTerm(docs[slot.doc].doc.title,
-                         [&](std::string_view t) { counts[std::string(t)] += tw; });
-  }
-  std::vector<std::pair<std::string, uint32_t>> out(counts.begin(), counts.end());
-  std::sort(out.begin(), out.end());
+  if (tw > 0) analyzer.ForEachTerm(docs[slot.doc].doc.title, [&](std::string_view t) { add(t, tw); });
+  for (const auto& [id, n] : out) slot_of[id] = 0;
   return out;
 }
 
@@ -196,7 +209,7 @@ Result<AddReport> Index::Add(const Document& in) {
     c.chunk.section = s.section;
     c.chunk.role = s.role;
     uint32_t chunk_no = static_cast<uint32_t>(r.chunks.size());
-    r.lexical.AddChunk(chunk_no, r.ChunkTerms(c));
+    r.lexical.AddChunk(chunk_no, r.ChunkTerms(c, /*intern=*/true));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
     r.chunks.push_back(std::move(c));
     stored.chunks.push_back(chunk_no);
@@ -216,7 +229,7 @@ Status Index::Remove(std::string_view doc_id) {
   DocSlot& slot = r.docs[d];
   for (uint32_t c : slot.chunks) {
     ChunkSlot& cs = r.chunks[c];
-    r.lexical.RemoveChunk(c, r.ChunkTerms(cs));
+    r.lexical.RemoveChunk(c, r.ChunkTerms(cs, /*intern=*/false));
     r.DropVector(c);
     cs.live = false;
     r.chunk_ids.erase(cs.chunk.id);

@@ -62,8 +62,10 @@ struct Index::Rep {
   // Opaque sections other components keep in the snapshot (name -> bytes).
   std::map<std::string, std::string> extensions;
 
-  // The lexical terms of a chunk (text + title x title_weight), with counts.
-  std::vector<std::pair<std::string, uint32_t>> ChunkTerms(const ChunkSlot& slot) const;
+  // The lexical term ids of a chunk (text + title x title_weight), with
+  // counts. `intern` adds new terms to the dictionary (adding a chunk);
+  // without it unknown terms are skipped (removing a chunk).
+  std::vector<std::pair<uint32_t, uint32_t>> ChunkTerms(const ChunkSlot& slot, bool intern);
   // Analyzed query terms, each with weight 1 (duplicates kept).
   std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
   // Chunks the options allow (walls + filters). InvalidArgument on an

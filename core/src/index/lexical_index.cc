@@ -8,25 +8,31 @@
 
 namespace foldback::index {
 
-uint32_t LexicalIndex::TermId(const std::string& term) {
-  auto [it, inserted] = term_ids_.try_emplace(term, static_cast<uint32_t>(terms_.size()));
-  if (inserted) {
-    terms_.push_back(term);
-    postings_.emplace_back();
-    df_.push_back(0);
-  }
+uint32_t LexicalIndex::Intern(std::string_view term) {
+  auto it = term_ids_.find(term);
+  if (it != term_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(terms_.size());
+  terms_.emplace_back(term);
+  term_ids_.emplace(terms_.back(), id);
+  postings_.emplace_back();
+  df_.push_back(0);
+  return id;
+}
+
+std::optional<uint32_t> LexicalIndex::Find(std::string_view term) const {
+  auto it = term_ids_.find(term);
+  if (it == term_ids_.end()) return std::nullopt;
   return it->second;
 }
 
 void LexicalIndex::AddChunk(uint32_t chunk,
-                            const std::vector<std::pair<std::string, uint32_t>>& terms) {
+                            const std::vector<std::pair<uint32_t, uint32_t>>& terms) {
   if (chunk >= lengths_.size()) {
     lengths_.resize(chunk + 1, 0);
     live_.resize(chunk + 1, 0);
   }
   uint32_t length = 0;
-  for (const auto& [term, tf] : terms) {
-    uint32_t id = TermId(term);
+  for (const auto& [id, tf] : terms) {
     postings_[id].push_back({chunk, tf});
     ++df_[id];
     length += tf;
@@ -38,11 +44,10 @@ void LexicalIndex::AddChunk(uint32_t chunk,
 }
 
 void LexicalIndex::RemoveChunk(uint32_t chunk,
-                               const std::vector<std::pair<std::string, uint32_t>>& terms) {
+                               const std::vector<std::pair<uint32_t, uint32_t>>& terms) {
   if (chunk >= live_.size() || !live_[chunk]) return;
-  for (const auto& [term, tf] : terms) {
-    auto it = term_ids_.find(term);
-    if (it != term_ids_.end() && df_[it->second] > 0) --df_[it->second];
+  for (const auto& [id, tf] : terms) {
+    if (id < df_.size() && df_[id] > 0) --df_[id];
   }
   live_[chunk] = 0;
   --live_chunks_;
@@ -54,7 +59,7 @@ double LexicalIndex::average_length() const {
 }
 
 uint32_t LexicalIndex::Df(std::string_view term) const {
-  auto it = term_ids_.find(std::string(term));
+  auto it = term_ids_.find(term);
   return it == term_ids_.end() ? 0 : df_[it->second];
 }
 
@@ -184,14 +189,13 @@ bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::strin
     total_length_ += lengths_[c];
   }
   if (store::GetU32(offsets, 0) != 0) return false;
-  terms_.reserve(terms.size());
   postings_.reserve(terms.size());
   for (size_t t = 0; t < terms.size(); ++t) {
     uint32_t from = store::GetU32(offsets, t);
     uint32_t to = store::GetU32(offsets, t + 1);
     if (to < from || to > n_post / 2) return false;
-    if (!term_ids_.emplace(terms[t], static_cast<uint32_t>(t)).second) return false;
     terms_.push_back(terms[t]);
+    if (!term_ids_.emplace(terms_.back(), static_cast<uint32_t>(t)).second) return false;
     std::vector<Posting> list;
     list.reserve(to - from);
     for (uint32_t i = from; i < to; ++i) {
