@@ -866,6 +866,34 @@ bool InDefiningParenthetical(std::string_view s, size_t q) {
   return !in_quote;
 }
 
+// The word (lower-cased, at most 16 letters) that ends before *pos, behind
+// spaces and commas; moves *pos to its start. Empty when there is none.
+std::string PrevWord(std::string_view s, size_t* pos) {
+  size_t j = *pos;
+  size_t limit = j > 8 ? j - 8 : 0;
+  while (j > limit && (IsAsciiSpace(s[j - 1]) || s[j - 1] == ',')) --j;
+  size_t end = j;
+  while (j > 0 && end - j < 16 && IsAlpha(s[j - 1])) --j;
+  if (j > 0 && (IsAlpha(s[j - 1]) || s[j - 1] == '-')) return {};  // "so-called"
+  *pos = j;
+  return LowerAscii(s.substr(j, end - j));
+}
+
+// Definitions outside parentheses: 'shall be referred to as a "Party"',
+// 'each a "Party" and collectively the "Parties"', 'known as "Acme"'.
+bool PrecededByNamingPhrase(std::string_view s, size_t q) {
+  size_t pos = q;
+  std::string w = PrevWord(s, &pos);
+  if (w == "a" || w == "an" || w == "the") w = PrevWord(s, &pos);
+  if (w == "each" || w == "collectively" || w == "individually" || w == "together" ||
+      w == "jointly" || w == "called") {
+    return true;
+  }
+  if (w != "as") return false;
+  w = PrevWord(s, &pos);
+  return w == "to" || w == "known" || w == "designated" || w == "identified" || w == "hereinafter";
+}
+
 // "means", "shall mean", "has the meaning", "shall refer to", "is defined as"
 // after a closing quote (optionally behind a comma or colon).
 bool FollowedByMeans(std::string_view s, size_t i) {
@@ -934,7 +962,7 @@ void ScanDefinedTerms(std::string_view s, FieldSink* sink, std::vector<std::stri
     size_t after = end + close_len;
     if (!term.empty()) {
       bool paren = InDefiningParenthetical(s, i);
-      if (paren || FollowedByMeans(s, after)) {
+      if (paren || FollowedByMeans(s, after) || (kind == 0 && PrecededByNamingPhrase(s, i))) {
         if (paren && aliases->size() < 4 * kMaxValuesPerField) aliases->push_back(LowerAscii(term));
         sink->Add(term);
       }
