@@ -97,6 +97,25 @@ bool ReadInt(std::string_view s, size_t* i, size_t max_digits, int* value) {
   return true;
 }
 
+// The bytes a scanner can start at; everything else is skipped in a tight
+// loop (most of a contract is letters and spaces).
+struct ByteSet {
+  bool has[256] = {};
+};
+
+constexpr ByteSet MakeByteSet(std::string_view chars, bool digits, bool upper) {
+  ByteSet set;
+  for (char c : chars) set.has[static_cast<unsigned char>(c)] = true;
+  for (int c = '0'; digits && c <= '9'; ++c) set.has[c] = true;
+  for (int c = 'A'; upper && c <= 'Z'; ++c) set.has[c] = true;
+  return set;
+}
+
+size_t NextOf(std::string_view s, size_t i, const ByteSet& set) {
+  while (i < s.size() && !set.has[static_cast<unsigned char>(s[i])]) ++i;
+  return i;
+}
+
 std::string CollapseSpaces(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -637,9 +656,11 @@ const char* ReadCurrencySuffix(std::string_view s, size_t* i) {
 }
 
 void ScanAmounts(std::string_view s, FieldSink* sink) {
+  // '$', the lead bytes of €, ₹ (E2) and £, ¥ (C2), codes, numbers.
+  static constexpr ByteSet kStarts = MakeByteSet("$\xE2\xC2", true, true);
   Amount a;
   size_t i = 0;
-  while (i < s.size() && !sink->full()) {
+  while (!sink->full() && (i = NextOf(s, i, kStarts)) < s.size()) {
     char c = s[i];
     const char* iso = nullptr;
     size_t after = i;
@@ -931,8 +952,9 @@ std::string CleanTerm(std::string_view raw) {
 // were defined in parentheses, for the party scanner to tell a name from
 // its alias.
 void ScanDefinedTerms(std::string_view s, FieldSink* sink, std::vector<std::string>* aliases) {
+  static constexpr ByteSet kQuotes = MakeByteSet("\"'\xE2", false, false);
   size_t i = 0;
-  while (i < s.size() && !sink->full()) {
+  while (!sink->full() && (i = NextOf(s, i, kQuotes)) < s.size()) {
     int kind;
     size_t open_len = OpenQuote(s, i, &kind);
     if (!open_len) {
@@ -1623,9 +1645,10 @@ bool StateCitationAtMark(std::string_view s, size_t mark, size_t* end, std::stri
 }
 
 void ScanCitations(std::string_view s, FieldSink* sink) {
+  static constexpr ByteSet kStarts = MakeByteSet("\xC2S", true, false);  // numbers, §, Section
   size_t i = 0;
   std::string cite;
-  while (i < s.size() && !sink->full()) {
+  while (!sink->full() && (i = NextOf(s, i, kStarts)) < s.size()) {
     char c = s[i];
     if (IsDigit(c)) {
       char prev = i ? s[i - 1] : ' ';
