@@ -76,6 +76,28 @@ uint64_t LexicalIndex::posting_count() const {
   return n;
 }
 
+std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::CurrentNorms() const {
+  double avg = std::max(average_length(), 1.0);
+  auto stale = [&](const std::shared_ptr<const Norms>& n) {
+    // Chunks added since, or the average moved by more than 0.5%.
+    return !n || n->count != lengths_.size() || std::abs(avg - n->average) > 0.005 * avg;
+  };
+  std::shared_ptr<const Norms> current = std::atomic_load(&norms_);
+  if (!stale(current)) return current;
+  std::lock_guard<std::mutex> lock(norms_mu_);
+  current = std::atomic_load(&norms_);
+  if (!stale(current)) return current;
+  auto fresh = std::make_shared<Norms>();
+  fresh->values.resize(lengths_.size());
+  for (size_t c = 0; c < lengths_.size(); ++c) {
+    fresh->values[c] = static_cast<float>(params_.k1 * (1.0 - params_.b + params_.b * lengths_[c] / avg));
+  }
+  fresh->average = avg;
+  fresh->count = lengths_.size();
+  std::atomic_store(&norms_, std::shared_ptr<const Norms>(fresh));
+  return fresh;
+}
+
 std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k) const {
   std::vector<std::pair<uint32_t, double>> out;
@@ -100,18 +122,20 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   if (scores.size() < lengths_.size()) scores.assign(lengths_.size(), 0.0f);
   touched.clear();
 
-  const double k1 = params_.k1;
-  const double b = params_.b;
-  const double avg = std::max(average_length(), 1.0);
+  std::shared_ptr<const Norms> norm_table = CurrentNorms();
+  const std::vector<float>& norms = norm_table->values;
+  const float k1p1 = static_cast<float>(params_.k1 + 1.0);
   const double n = static_cast<double>(live_chunks_);
+  const uint8_t* live = live_.data();
+  const uint8_t* allowed = mask.all ? live : mask.allowed.data();
+  const size_t allowed_size = mask.all ? live_.size() : mask.allowed.size();
   for (const auto& [id, weight] : terms) {
     double df = df_[id];
-    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight;
+    float idf = static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight);
     for (const Posting& p : postings_[id]) {
-      if (!live_[p.chunk] || !mask.Allows(p.chunk)) continue;
-      double tf = p.tf;
-      double norm = k1 * (1.0 - b + b * lengths_[p.chunk] / avg);
-      float s = static_cast<float>(idf * tf * (k1 + 1.0) / (tf + norm));
+      if (p.chunk >= allowed_size || !allowed[p.chunk] || !live[p.chunk]) continue;
+      float tf = static_cast<float>(p.tf);
+      float s = idf * tf * k1p1 / (tf + norms[p.chunk]);
       if (scores[p.chunk] == 0.0f) touched.push_back(p.chunk);
       scores[p.chunk] += s;
     }
@@ -125,8 +149,9 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     return a.second != b2.second ? a.second > b2.second : a.first < b2.first;
   };
   if (out.size() > k) {
-    std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), better);
+    std::nth_element(out.begin(), out.begin() + static_cast<long>(k - 1), out.end(), better);
     out.resize(k);
+    std::sort(out.begin(), out.end(), better);
   } else {
     std::sort(out.begin(), out.end(), better);
   }

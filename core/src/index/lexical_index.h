@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,7 +73,10 @@ class LexicalIndex {
   size_t term_count() const { return terms_.size(); }
   uint64_t posting_count() const;
   const Bm25Params& params() const { return params_; }
-  void set_params(const Bm25Params& p) { params_ = p; }
+  void set_params(const Bm25Params& p) {
+    params_ = p;
+    std::atomic_store(&norms_, std::shared_ptr<const Norms>());
+  }
 
   // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
   // only; entries equal to UINT32_MAX are dropped).
@@ -90,6 +95,17 @@ class LexicalIndex {
   std::vector<uint32_t> df_;
   std::vector<uint32_t> lengths_;  // by chunk
   std::vector<uint8_t> live_;      // by chunk
+  // k1 * (1 - b + b * length / average) by chunk, computed for `average`
+  // over `count` chunks; replaced (atomically: concurrent searches keep
+  // their copy) when stale.
+  struct Norms {
+    std::vector<float> values;
+    double average = 0;
+    size_t count = 0;
+  };
+  mutable std::shared_ptr<const Norms> norms_;
+  mutable std::mutex norms_mu_;
+  std::shared_ptr<const Norms> CurrentNorms() const;
   uint64_t live_chunks_ = 0;
   uint64_t total_length_ = 0;
 };
