@@ -137,6 +137,9 @@ bool LooksLikeHeading(std::string_view line) {
   if (tokens > 12) return false;
   char last = line.back();
   if (last == ',' || last == ';') return false;
+  // Page footers and citations ("Source: ACME INC., 8-K, 1/7/2019") are
+  // not headings: headings rarely hold more than one comma.
+  if (std::count(line.begin(), line.end(), ',') > 1) return false;
   size_t upper = 0, letters = 0;
   for (char c : line) {
     if (IsAlpha(c)) {
