@@ -806,7 +806,10 @@ TEST(Rm3, ExpandsAShortQueryWithRelatedTermsOnCuad) {
   // Every expansion term occurs in some feedback chunk.
   std::set<std::string> fb_terms;
   for (const auto& [c, s] : feedback) {
-    for (const auto& [t, n] : rep.ChunkTerms(rep.chunks[c])) fb_terms.insert(t);
+    for (const auto& [t, n] : rewrite::ChunkTermCounts(rep, c)) {
+      fb_terms.insert(t);
+      EXPECT_GT(rep.lexical.Df(t), 0u) << t;  // the same terms the index holds
+    }
   }
   for (const auto& t : e.terms) {
     if (t.term != "govern" && t.term != "law") {

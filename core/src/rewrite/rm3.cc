@@ -33,6 +33,21 @@ std::unordered_map<uint32_t, double> Normalized(const Ranked& list) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, uint32_t>> ChunkTermCounts(const Index::Rep& rep,
+                                                              uint32_t chunk) {
+  std::unordered_map<std::string, uint32_t> counts;
+  const ChunkSlot& slot = rep.chunks[chunk];
+  rep.analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { ++counts[std::string(t)]; });
+  uint32_t tw = rep.options.bm25.title_weight;
+  if (tw > 0) {
+    rep.analyzer.ForEachTerm(rep.docs[slot.doc].doc.title,
+                             [&](std::string_view t) { counts[std::string(t)] += tw; });
+  }
+  std::vector<std::pair<std::string, uint32_t>> out(counts.begin(), counts.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
                        const std::vector<std::pair<uint32_t, double>>& feedback,
                        const Rm3Params& params) {
@@ -54,7 +69,7 @@ Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
     if (out.feedback_docs == params.fb_docs) break;
     if (chunk >= rep.chunks.size() || !rep.chunks[chunk].live) continue;
     ++out.feedback_docs;
-    std::vector<std::pair<std::string, uint32_t>> terms = rep.ChunkTerms(rep.chunks[chunk]);
+    std::vector<std::pair<std::string, uint32_t>> terms = ChunkTermCounts(rep, chunk);
     double norm = 0;
     std::vector<const std::pair<std::string, uint32_t>*> kept;
     for (const auto& tf : terms) {

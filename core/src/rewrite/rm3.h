@@ -24,6 +24,11 @@ struct Rm3Expansion {
   size_t feedback_docs = 0;  // feedback chunks actually used
 };
 
+// The lexical terms of a live chunk as the index counts them (text, plus
+// the title's terms x title_weight), sorted by term.
+std::vector<std::pair<std::string, uint32_t>> ChunkTermCounts(const Index::Rep& rep,
+                                                              uint32_t chunk);
+
 // Expands `query` from `feedback`: chunk numbers, best first, with their
 // retrieval scores (only the first params.fb_docs are used). As Anserini:
 // feedback terms are the chunks' index terms (text and title) of 2 to 20
