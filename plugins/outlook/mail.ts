@@ -2,6 +2,7 @@
 // lawyer adds. Pure logic over Office.js objects (tested with
 // office-addin-mock) and bytes (postal-mime).
 
+import { convert } from 'html-to-text';
 import PostalMime from 'postal-mime';
 import type { DocInput } from '../shared/engine-adapter';
 
@@ -49,13 +50,14 @@ export function getBodyText(item: MailItemLike, coercionText: unknown = 'text'):
 }
 
 export function mailText(parts: { subject: string; from: string; to: string[]; cc?: string[]; date?: string; attachments: AttachmentLike[]; body: string }): string {
-  const lines = [`Subject: ${parts.subject}`, `From: ${parts.from}`];
+  // Subject and body first (what a passage shows), the envelope after it (still searchable).
+  const lines = [`From: ${parts.from}`];
   if (parts.to.length) lines.push(`To: ${parts.to.join(', ')}`);
   if (parts.cc?.length) lines.push(`Cc: ${parts.cc.join(', ')}`);
   if (parts.date) lines.push(`Date: ${parts.date}`);
   const files = parts.attachments.filter((a) => !a.isInline && a.name);
   if (files.length) lines.push(`Attachments: ${files.map((a) => `${a.name}${a.size ? ` (${humanSize(a.size)})` : ''}`).join('; ')}`);
-  return `${lines.join('\n')}\n\n${parts.body.trim()}\n`;
+  return `${parts.subject}\n\n${parts.body.trim()}\n\n${lines.join('\n')}\n`;
 }
 
 function isoDate(d?: Date | string): string | undefined {
@@ -90,20 +92,26 @@ export async function readMailItem(item: MailItemLike | null | undefined, matter
   return doc;
 }
 
-/** Text of an HTML body without running it: the caller supplies an inert parser. */
-export type HtmlToText = (html: string) => string;
-
-/** Browser: DOMParser builds an inert document (no scripts run, no images load). */
-export function domHtmlToText(html: string): string {
-  const doc = new DOMParser().parseFromString(html, 'text/html');
-  for (const el of doc.querySelectorAll('script, style, noscript, template, head')) el.remove();
-  for (const el of doc.querySelectorAll('br')) el.replaceWith('\n');
-  for (const el of doc.querySelectorAll('p, div, li, tr, h1, h2, h3, h4, h5, h6, blockquote')) el.append('\n');
-  return (doc.body?.textContent ?? '').replace(/\n{3,}/g, '\n\n').trim();
+/**
+ * Text of an HTML mail body, without a DOM: nothing runs, nothing loads.
+ * Images and link targets are dropped; elements hidden with inline styles
+ * (a common way to plant instructions a reader never sees) are skipped.
+ */
+const HIDDEN = ['display:none', 'display: none', 'visibility:hidden', 'visibility: hidden', 'font-size:0', 'font-size: 0', 'opacity:0', 'opacity: 0'];
+export function htmlToText(html: string): string {
+  return convert(html, {
+    wordwrap: false,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { ignoreHref: true } },
+      { selector: '[hidden]', format: 'skip' },
+      ...HIDDEN.map((h) => ({ selector: `[style*="${h}"]`, format: 'skip' })),
+    ],
+  }).replace(/\n{3,}/g, '\n\n').trim();
 }
 
 /** An .eml file (RFC 5322 / MIME) as a document. */
-export async function emlToDoc(bytes: ArrayBuffer | Uint8Array, fileName: string, htmlToText: HtmlToText, matter = ''): Promise<DocInput> {
+export async function emlToDoc(bytes: ArrayBuffer | Uint8Array, fileName: string, matter = ''): Promise<DocInput> {
   if (bytes.byteLength === 0) throw new Error(`${fileName} is empty`);
   let email;
   try {

@@ -7,7 +7,7 @@ import { openKvStore } from '../shared/idb';
 import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
 import { OfficeSettingsStore } from '../shared/settings';
 import { App, documentList, formatDate } from '../shared/ui';
-import { domHtmlToText, emlToDoc, formatAddress, readMailItem, type MailItemLike } from './mail';
+import { emlToDoc, formatAddress, readMailItem, type MailItemLike } from './mail';
 
 async function main(): Promise<void> {
   const root = byId('app');
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         const docsIn = [];
         const errors: string[] = [];
         for (const f of picked) {
-          try { docsIn.push(await emlToDoc(await f.arrayBuffer(), f.name, domHtmlToText, matter.value.trim())); } catch (e) { errors.push((e as Error).message); }
+          try { docsIn.push(await emlToDoc(await f.arrayBuffer(), f.name, matter.value.trim())); } catch (e) { errors.push((e as Error).message); }
         }
         try {
           if (docsIn.length) {

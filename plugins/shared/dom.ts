@@ -33,6 +33,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     if (props.attrs) {
       for (const [name, value] of Object.entries(props.attrs)) {
         if (!SAFE_ATTRIBUTES.has(name)) throw new Error(`attribute not allowed: ${name}`);
+        if (name.startsWith('aria-')) {  // ARIA states are the strings "true" / "false"
+          if (value !== undefined) el.setAttribute(name, String(value));
+          continue;
+        }
         if (value === undefined || value === false) continue;
         el.setAttribute(name, value === true ? '' : String(value));
       }

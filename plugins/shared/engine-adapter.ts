@@ -398,16 +398,25 @@ export function validateCitations(answer: string, passages: Passage[]): { answer
 // their frequency in the top passages, each passage weighted by its rank.
 // Replaced by the core's RM3 once engine.ask lands.
 
+const RM3_NOISE = new Set(['subject', 'from', 'date', 'cc', 'bcc', 'attachments', 'com', 'org', 'net', 'www', 'http', 'https', 'html', 'mailto', 're', 'fwd']);
+
 export function rm3Query(question: string, feedback: Passage[], fbTerms = 10): string {
   const qTerms = new Set(tokenize(question));
   const weights = new Map<string, number>();
-  feedback.slice(0, 10).forEach((p, rank) => {
-    const toks = tokenize(p.text).filter((t) => t.length >= 3 && !isStopword(t) && !/^\d+$/.test(t));
+  const top = feedback.slice(0, 10);
+  // Document frequency within the feedback set: a term in every passage says little.
+  const df = new Map<string, number>();
+  const docs = top.map((p) => tokenize(p.text).filter((t) => t.length >= 3 && !isStopword(t) && !RM3_NOISE.has(t) &&
+    /\p{L}/u.test(t) && !/\d/.test(t) && !/^(.)\1+$/.test(t)));
+  for (const toks of docs) for (const t of new Set(toks)) df.set(t, (df.get(t) ?? 0) + 1);
+  top.forEach((p, rank) => {
+    const toks = docs[rank];
     if (toks.length === 0) return;
     const w = 1 / (rank + 1);
     const tf = new Map<string, number>();
     for (const t of toks) tf.set(t, (tf.get(t) ?? 0) + 1);
-    for (const [t, n] of tf) weights.set(t, (weights.get(t) ?? 0) + w * (n / toks.length));
+    const idf = (t: string) => Math.log(1 + (top.length + 1) / (df.get(t) ?? 1));
+    for (const [t, n] of tf) weights.set(t, (weights.get(t) ?? 0) + w * (n / toks.length) * idf(t));
   });
   const expansion = [...weights.entries()]
     .filter(([t]) => !qTerms.has(t))

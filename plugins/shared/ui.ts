@@ -283,6 +283,7 @@ export class App {
     this.current = null;
     this.draft = emptyDraft();
     this.timeline.replaceChildren();
+    this.timeline.dataset.state = 'running';
     this.traceSection.hidden = false;
     this.answerSection.hidden = true;
     this.resultsSection.hidden = true;
@@ -300,6 +301,7 @@ export class App {
       this.traceSection.hidden = this.timeline.childElementCount === 0;
     } finally {
       this.busy = false;
+      this.timeline.dataset.state = 'done';
       this.askButton.disabled = false;
       this.askButton.textContent = 'Ask';
     }
@@ -518,8 +520,8 @@ export class App {
     replace(this.feedbackSection,
       h('h2', null, 'Your judgment'),
       h('div', { class: 'thumbs', attrs: { role: 'group', 'aria-label': result.answer ? 'Was the answer helpful?' : 'Were these results helpful?' } },
-        h('span', { class: 'prompt' }, result.answer ? 'Was the answer helpful?' : 'Were these results helpful?'),
-        thumb('up', 'Helpful', '▲'), thumb('down', 'Not helpful', '▼')),
+        h('div', { class: 'prompt' }, result.answer ? 'Was the answer helpful?' : 'Were these results helpful?'),
+        h('div', { class: 'row' }, thumb('up', 'Helpful', '👍'), thumb('down', 'Not helpful', '👎'))),
       h('details', { class: 'more-feedback', attrs: { open: Boolean(d.critique || d.correctedAnswer) } },
         h('summary', null, 'Critique or correct the answer'),
         h('label', { attrs: { for: 'critique' } }, 'Critique'), critique,
