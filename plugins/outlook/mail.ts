@@ -119,8 +119,8 @@ export async function emlToDoc(bytes: ArrayBuffer | Uint8Array, fileName: string
   } catch (e) {
     throw new Error(`${fileName} is not a readable e-mail message (${(e as Error).message})`);
   }
-  const headerCount = email.headers?.length ?? 0;
-  if (headerCount === 0) throw new Error(`${fileName} has no mail headers: is it an .eml file?`);
+  const known = (email.headers ?? []).filter((h) => /^(from|to|cc|subject|date|message-id|mime-version|received|return-path)$/i.test(h.key));
+  if (known.length === 0) throw new Error(`${fileName} has no mail headers: is it an .eml file?`);
   const addr = (a?: { name?: string; address?: string }) => formatAddress({ displayName: a?.name ?? '', emailAddress: a?.address ?? '' });
   const body = (email.text && email.text.trim()) ? email.text : (email.html ? htmlToText(email.html) : '');
   const subject = (email.subject ?? '').trim() || '(no subject)';
