@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       };
       indexBtn.addEventListener('click', async () => {
         indexBtn.disabled = true;
+        app.setStatus('Indexing the message…');
         try {
           const doc = await readMailItem(currentItem(), matter.value.trim(), Office.CoercionType.Text);
           const r = await engine.index([doc]);
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
       });
       files.addEventListener('change', async () => {
         const picked = [...(files.files ?? [])];
+        app.setStatus(`Reading ${picked.length} file${picked.length === 1 ? '' : 's'}…`);
         const docsIn = [];
         const errors: string[] = [];
         for (const f of picked) {

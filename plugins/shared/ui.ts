@@ -270,35 +270,38 @@ export class App {
     if (this.busy) return;
     const question = this.question.value.trim();
     if (!question) { this.setStatus('Type a question first.', 'error'); this.question.focus(); return; }
-    await this.saveOptions();
-    const s = this.settings;
-    const llm = await this.settingsStore.llmConfig();
-    if (s.rewrite === 'llm' && !llm) {
-      this.setStatus('LLM rewriting needs an endpoint. Set one in Settings, or choose RM3 (offline).', 'error');
-      return;
-    }
+    // Busy before the first await: a second click, or anyone watching, sees it at once.
     this.busy = true;
     this.askButton.disabled = true;
     this.askButton.textContent = 'Searching…';
-    this.current = null;
-    this.draft = emptyDraft();
-    this.timeline.replaceChildren();
-    this.timeline.dataset.state = 'running';
-    this.traceSection.hidden = false;
-    this.answerSection.hidden = true;
-    this.resultsSection.hidden = true;
-    this.feedbackSection.hidden = true;
     this.setStatus('Searching…');
-    const options = askOptionsFrom(s);
-    if (!(options.rewrite !== 'none' && s.answer && llm)) options.answer = false;
     try {
-      const result = await this.client.ask(question, options, (e) => this.onEvent(e), llm);
-      this.showResult(result, undefined);
-      const extra = result.fallbacks.length ? ` · ${plural(result.fallbacks.length, ['fallback', 'fallbacks'])}` : '';
-      this.setStatus(`${plural(result.passages.length, ['passage', 'passages'])} in ${(result.elapsedMs / 1000).toFixed(1)} s${extra}`, 'ok');
-    } catch (e) {
-      this.setStatus((e as Error).message, 'error');
-      this.traceSection.hidden = this.timeline.childElementCount === 0;
+      await this.saveOptions();
+      const s = this.settings;
+      const llm = await this.settingsStore.llmConfig();
+      if (s.rewrite === 'llm' && !llm) {
+        this.setStatus('LLM rewriting needs an endpoint. Set one in Settings, or choose RM3 (offline).', 'error');
+        return;
+      }
+      this.current = null;
+      this.draft = emptyDraft();
+      this.timeline.replaceChildren();
+      this.timeline.dataset.state = 'running';
+      this.traceSection.hidden = false;
+      this.answerSection.hidden = true;
+      this.resultsSection.hidden = true;
+      this.feedbackSection.hidden = true;
+      const options = askOptionsFrom(s);
+      if (!(options.rewrite !== 'none' && s.answer && llm)) options.answer = false;
+      try {
+        const result = await this.client.ask(question, options, (e) => this.onEvent(e), llm);
+        this.showResult(result, undefined);
+        const extra = result.fallbacks.length ? ` · ${plural(result.fallbacks.length, ['fallback', 'fallbacks'])}` : '';
+        this.setStatus(`${plural(result.passages.length, ['passage', 'passages'])} in ${(result.elapsedMs / 1000).toFixed(1)} s${extra}`, 'ok');
+      } catch (e) {
+        this.setStatus((e as Error).message, 'error');
+        this.traceSection.hidden = this.timeline.childElementCount === 0;
+      }
     } finally {
       this.busy = false;
       this.timeline.dataset.state = 'done';

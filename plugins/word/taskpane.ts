@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         await app.refreshStatus();
       });
       texts.addEventListener('change', async () => {
+        app.setStatus('Indexing…');
         const docs: DocInput[] = [];
         for (const f of [...(texts.files ?? [])]) {
           docs.push({ id: `file:${f.name}`, title: f.name.replace(/\.(txt|md)$/i, ''), text: await f.text(), kind: 'document', source: f.name });
