@@ -356,7 +356,7 @@ class DocxWalker {
     }
     if (by_number.empty()) return Status::OK();
     out->Paragraph();
-    out->Prefix(heading);
+    out->Inline(heading, /*preserve=*/true);
     out->Paragraph();
     for (auto& [number, node] : by_number) {
       TextBuilder note;

@@ -408,6 +408,8 @@ class Walker {
     }
     if (e.tag == GUMBO_TAG_IMG || e.tag == GUMBO_TAG_INPUT) return false;
     int level = BlockLevel(e.tag);
+    bool is_list = e.tag == GUMBO_TAG_UL || e.tag == GUMBO_TAG_OL || e.tag == GUMBO_TAG_MENU || e.tag == GUMBO_TAG_DIR;
+    if (is_list && lists_.empty()) level = 2;  // a list stands apart; a nested one does not
     Block(level);
     f->block = level;
     if (int h = HeadingLevel(e.tag); h > 0 && cell_ == 0) {
