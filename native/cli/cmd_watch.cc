@@ -344,14 +344,24 @@ class FolderEvents {
     if (fd_ < 0) return false;
     root_ = root;
     skip_ = skip;
-    return AddAll();
+    return AddAll() >= 0;
   }
 
-  bool AddAll() {
+  // Watches every folder; returns how many were not watched before (files
+  // created in them before their watch existed need a pass), -1 when
+  // inotify cannot be used any more.
+  int AddAll() {
     constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_MODIFY;
     std::error_code ec;
-    if (inotify_add_watch(fd_, root_.c_str(), kMask) < 0) return Warn();
+    int added = 0;
+    auto add = [&](const std::string& dir) {
+      int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
+      if (wd < 0) return false;
+      added += wds_.insert(wd).second ? 1 : 0;
+      return true;
+    };
+    if (!add(root_)) return Warn();
     for (auto it = std::filesystem::recursive_directory_iterator(
              root_, std::filesystem::directory_options::skip_permission_denied, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
@@ -362,9 +372,9 @@ class FolderEvents {
         it.disable_recursion_pending();
         continue;
       }
-      if (inotify_add_watch(fd_, p.c_str(), kMask) < 0) return Warn();
+      if (!add(p)) return Warn();
     }
-    return true;
+    return added;
   }
 
   int fd() const { return fd_; }
@@ -382,14 +392,15 @@ class FolderEvents {
   }
 
  private:
-  bool Warn() {
+  int Warn() {
     std::fprintf(stderr, "note: inotify unavailable (%s); relying on the periodic rescan\n", std::strerror(errno));
     ::close(fd_);
     fd_ = -1;
-    return false;
+    return -1;
   }
 
   int fd_ = -1;
+  std::set<int> wds_;
   std::string root_, skip_;
 };
 #endif
@@ -479,7 +490,16 @@ int Run(const WatchArgs& a) {
       s = w.Sync();
       if (!s.ok()) return Fail(s);
 #ifdef __linux__
-      if (use_events) use_events = events.AddAll();
+      if (use_events) {
+        int fresh = events.AddAll();
+        use_events = fresh >= 0;
+        if (fresh > 0) {
+          // Folders created since the last pass were not watched when their
+          // first files arrived: look again once things are quiet.
+          dirty = true;
+          first_event = last_event = Clock::now();
+        }
+      }
 #endif
       next_rescan = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(a.interval * 1000));
     }
