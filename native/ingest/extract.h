@@ -46,6 +46,11 @@ struct ExtractOptions {
   // Mail: one physical header line, in bytes (RFC 5322 allows 998). A long
   // header folded over many lines is fine. Default: 64 KiB.
   uint32_t max_header_line_bytes = 64 * 1024;
+  // Mail: one header field, folded lines included. GMime grows its header
+  // buffer 64 bytes at a time, which is quadratic wherever realloc cannot
+  // grow in place; real mail stays far below (Postfix keeps 100 KiB of a
+  // whole header). Default: 1 MiB.
+  uint32_t max_header_field_bytes = 1024 * 1024;
   // Mail: addresses kept per field (from, to, cc); the rest are counted in a
   // warning. Default: 1,000.
   uint32_t max_addresses_kept = 1000;

@@ -90,18 +90,87 @@ struct Context {
   uint32_t parts = 0;
 };
 
+Status TooManyFields(uint64_t count, const ExtractOptions& o) {
+  return Status::OutOfRange("a header block has " + std::to_string(count) + " fields (limit " +
+                            std::to_string(o.max_header_fields) + ")");
+}
+
+Status LineTooLong(std::string_view name, uint64_t bytes, const ExtractOptions& o) {
+  return Status::OutOfRange("header line '" + Shorten(name, 40) + "' is " + std::to_string(bytes) +
+                            " bytes long (limit " + std::to_string(o.max_header_line_bytes) + ")");
+}
+
+Status FieldTooLong(std::string_view name, uint64_t bytes, const ExtractOptions& o) {
+  return Status::OutOfRange("header field '" + Shorten(name, 40) + "' is " + std::to_string(bytes) +
+                            " bytes long (limit " + std::to_string(o.max_header_field_bytes) + ")");
+}
+
+// The message's own header block, checked before GMime reads it (linear):
+// field count, physical line length, folded field size (the bytes from the
+// field name to the end of its last line, inner line breaks included).
+Status PrescanHeaders(std::string_view bytes, const ExtractOptions& o) {
+  uint64_t fields = 0;
+  size_t field_start = 0;
+  std::string_view field_name;
+  size_t pos = 0;
+  auto line_end = [&](size_t from, size_t* next) {
+    size_t nl = bytes.find('\n', from);
+    size_t e = nl == std::string_view::npos ? bytes.size() : nl;
+    *next = nl == std::string_view::npos ? bytes.size() : nl + 1;
+    if (e > from && bytes[e - 1] == '\r') --e;
+    return e;
+  };
+  while (pos < bytes.size()) {
+    size_t next;
+    size_t end = line_end(pos, &next);
+    std::string_view line = bytes.substr(pos, end - pos);
+    if (line.empty()) break;  // end of the header block
+    if (line.size() > o.max_header_line_bytes) {
+      size_t colon = line.find(':');
+      return LineTooLong(colon == std::string_view::npos ? "" : line.substr(0, colon), line.size(), o);
+    }
+    if (line[0] != ' ' && line[0] != '\t') {
+      if (++fields > o.max_header_fields) {
+        uint64_t total = fields;  // count them all, for the message
+        for (size_t p = next; p < bytes.size();) {
+          size_t n;
+          size_t e = line_end(p, &n);
+          if (e == p) break;
+          if (bytes[p] != ' ' && bytes[p] != '\t') ++total;
+          p = n;
+        }
+        return TooManyFields(total, o);
+      }
+      size_t colon = line.find(':');
+      field_name = colon == std::string_view::npos ? line.substr(0, 40) : line.substr(0, colon);
+      field_start = pos;
+    }
+    if (end - field_start > o.max_header_field_bytes) {
+      size_t last = end;  // measure the whole field, for the message
+      for (size_t p = next; p < bytes.size() && (bytes[p] == ' ' || bytes[p] == '\t');) {
+        size_t n;
+        last = line_end(p, &n);
+        p = n;
+      }
+      return FieldTooLong(field_name, last - field_start, o);
+    }
+    pos = next;
+  }
+  return Status::OK();
+}
+
 Status CheckHeaders(GMimeObject* obj, const ExtractOptions& o) {
   GMimeHeaderList* list = g_mime_object_get_header_list(obj);  // transfer none
   if (!list) return Status::OK();
   int count = g_mime_header_list_get_count(list);
-  if (count > 0 && static_cast<uint32_t>(count) > o.max_header_fields) {
-    return Status::OutOfRange("a header block has " + std::to_string(count) + " fields (limit " +
-                              std::to_string(o.max_header_fields) + ")");
-  }
+  if (count > 0 && static_cast<uint32_t>(count) > o.max_header_fields) return TooManyFields(count, o);
   for (int i = 0; i < count; ++i) {
     GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
     const char* name = g_mime_header_get_raw_name(h);
     const char* raw = g_mime_header_get_raw_value(h);
+    if (raw && std::strlen(raw) > o.max_header_field_bytes) {
+      return FieldTooLong(name ? name : "", std::strlen(raw), o);
+    }
     size_t line = (name ? std::strlen(name) + 1 : 0);
     size_t longest = 0;
     for (const char* p = raw; p && *p; ++p) {
@@ -113,11 +182,7 @@ Status CheckHeaders(GMimeObject* obj, const ExtractOptions& o) {
       }
     }
     longest = std::max(longest, line);
-    if (longest > o.max_header_line_bytes) {
-      return Status::OutOfRange("header line '" + Shorten(name ? name : "", 40) + "' is " +
-                                std::to_string(longest) + " bytes long (limit " +
-                                std::to_string(o.max_header_line_bytes) + ")");
-    }
+    if (longest > o.max_header_line_bytes) return LineTooLong(name ? name : "", longest, o);
   }
   return Status::OK();
 }
@@ -534,6 +599,7 @@ Result<Extraction> ExtractMail(std::string_view bytes, const std::string& name, 
   if (bytes.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return Status::Corruption("empty mail file");
   }
+  FB_RETURN_IF_ERROR(PrescanHeaders(bytes, options));
   ParseIssues issues;
   std::unique_ptr<GMimeParserOptions, OptionsFree> popts(NewParserOptions(&issues));
   Context ctx{options, popts.get(), &ex};
