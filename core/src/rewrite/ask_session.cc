@@ -694,7 +694,7 @@ class Session final : public AskSession {
     if (vector) so.query_vector = *vector;
     if (lexical_only || (external_embed_ && !vector)) so.mode = SearchMode::kBm25;
     if (q.terms.empty()) return rep_.Search(q.text, so, mask_);
-    return rewrite::SearchWeighted(rep_, q.terms, q.dense_text, so, mask_);
+    return rep_.Search(q.dense_text, so, mask_, &q.terms);
   }
 
   void SearchHop(const std::vector<std::vector<float>>& vectors, double now_ms) {

@@ -1,6 +1,7 @@
 // RM3 pseudo-relevance feedback (Lavrenko & Croft's relevance model,
 // interpolated with the query, as Anserini implements it) over the index's
-// lexical statistics, and search with weighted lexical terms.
+// lexical statistics. The expansion is searched with Index::Rep::Search's
+// weighted-terms argument.
 #ifndef FOLDBACK_REWRITE_RM3_H_
 #define FOLDBACK_REWRITE_RM3_H_
 
@@ -38,16 +39,6 @@ std::vector<std::pair<std::string, uint32_t>> ChunkTermCounts(const Index::Rep& 
 Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
                        const std::vector<std::pair<uint32_t, double>>& feedback,
                        const Rm3Params& params);
-
-// Index::Rep::Search with weighted lexical terms: the lexical side scores
-// sum(weight * BM25(term)); the dense side (dense/hybrid modes) searches
-// `dense_text` (or options.query_vector for external embedders); fusion as
-// options ask. Everything stays behind `mask`.
-Result<std::vector<SearchHit>> SearchWeighted(const Index::Rep& rep,
-                                              const std::vector<index::WeightedTerm>& terms,
-                                              std::string_view dense_text,
-                                              const SearchOptions& options,
-                                              const index::ChunkMask& mask);
 
 }  // namespace foldback::rewrite
 
