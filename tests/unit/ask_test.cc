@@ -597,6 +597,32 @@ TEST(Ask, NearDuplicatesAcrossDocumentsAreMerged) {
   }
 }
 
+TEST(Ask, OnePerDocumentFusesByDocumentAcrossHops) {
+  auto index = MakeIndex();
+  ASSERT_GE(index->ChunksOf("acme-msa").size(), 2u);
+  AskOptions o = Llm(2);
+  o.depth = 10;
+  o.top_k = 10;
+  o.search.one_per_document = true;
+  auto s = AskSession::Start(*index, "Acme terms", o, 0);
+  ASSERT_TRUE(s.ok());
+  int hop = 0;
+  Drive(**s, [&](const Need&) {
+    return Reply(hop++ == 0 ? "terminate for convenience thirty days"
+                            : "governed by the laws of the State of Delaware");
+  });
+  const AskResult& r = (*s)->result();
+  std::set<std::string> docs;
+  for (const SearchHit& h : r.passages) EXPECT_TRUE(docs.insert(h.doc_id).second) << h.doc_id;
+  ASSERT_EQ(r.trace.hops.size(), 2u);
+  // Hop 2 found acme-msa's governing-law chunk: not new, credited to the document.
+  bool found = false;
+  for (const TraceHit& h : r.trace.hops[1].results) found |= h.doc_id == "acme-msa";
+  EXPECT_TRUE(found);
+  for (const std::string& c : r.trace.hops[1].new_chunks) EXPECT_NE(c.rfind("acme-msa#", 0), 0u);
+  EXPECT_EQ(r.passages.at(0).doc_id, "acme-msa");  // both hops rank it first
+}
+
 // ---------------------------------------------------------------- embeddings
 
 TEST(Ask, ExternalEmbedderGetsAnEmbeddingNeedPerHop) {

@@ -150,7 +150,9 @@ struct AskOptions {
   double near_duplicate_jaccard = 0.9;
   // Search mode, filters and ethical walls applied at every hop (and to the
   // feedback RM3 reads). Its top_k and query_vector are ignored: depth sets
-  // the hits per hop, and the session asks the host for query vectors.
+  // the hits per hop, and the session asks the host for query vectors. With
+  // one_per_document, a document's first passage stands for it across hops
+  // (fused by document; its other chunks are not new).
   SearchOptions search;
   Rm3Params rm3;
   // Host-supplied id of this question's trace (e.g. a UUIDv7); feedback

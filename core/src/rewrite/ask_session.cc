@@ -757,8 +757,14 @@ class Session final : public AskSession {
       cur_.results.push_back({h.chunk_id, h.doc_id, h.score});
       size_t idx;
       auto known = by_chunk_.find(h.chunk_id);
+      auto doc = opt_.search.one_per_document ? by_doc_.find(h.doc_id) : by_doc_.end();
       if (known != by_chunk_.end()) {
         idx = known->second;
+      } else if (doc != by_doc_.end()) {
+        // One passage per document: the document's first passage stands
+        // for it in every hop.
+        idx = doc->second;
+        by_chunk_[h.chunk_id] = idx;
       } else {
         std::vector<uint64_t> sh;
         idx = passages_.size();
@@ -770,6 +776,7 @@ class Session final : public AskSession {
           IndexPrefix(sh, idx);
           cur_.new_chunks.push_back(h.chunk_id);
           by_chunk_[h.chunk_id] = idx;
+          if (opt_.search.one_per_document) by_doc_[h.doc_id] = idx;
           passages_.push_back({std::move(h), std::move(sh), passages_.size()});
         } else {
           by_chunk_[h.chunk_id] = idx;
@@ -959,6 +966,7 @@ class Session final : public AskSession {
 
   std::vector<Passage> passages_;
   std::unordered_map<std::string, size_t> by_chunk_;
+  std::unordered_map<std::string, size_t> by_doc_;  // search.one_per_document only
   std::unordered_map<uint64_t, std::vector<size_t>> prefix_index_;
   std::vector<uint64_t> checked_;
   uint64_t stamp_ = 0;
