@@ -114,10 +114,9 @@ const char* RewriteModeName(RewriteMode mode);  // "llm" | "rm3" | "none"
 bool ParseRewriteMode(const std::string& name, RewriteMode* mode);
 
 // RM3 (Lavrenko & Croft's relevance model, as Anserini implements it). An
-// RM3 hop expands the question from feedback passages, the top fb_docs of
-// the fused ranking so far. With rewrite = rm3, hop 1 searches the question
-// itself and later hops use RM3; a single-hop ask is classic BM25 + RM3
-// (feedback from a first BM25 pass). Anserini's fb_docs and fb_terms, but
+// RM3 hop expands the question from feedback passages: at hop 1 the top
+// fb_docs BM25 results of the question (classic BM25 + RM3), later the top
+// fb_docs of the fused ranking so far. Anserini's fb_docs and fb_terms, but
 // original_query_weight 0.9 instead of 0.5: measured on ContractNLI dev and
 // CUAD (docs/rewrite.md), 0.5 cost ContractNLI 0.10 nDCG@10; 0.9 keeps it
 // and still helps CUAD.

@@ -474,13 +474,6 @@ class Session final : public AskSession {
         RunHop({Question()}, "question", now_ms);
         return;
       case RewriteMode::kRm3: {
-        // Hop 1 searches the question; later hops expand it from what was
-        // found (measured better than RM3 at every hop: docs/rewrite.md). A
-        // single hop is classic BM25 + RM3.
-        if (hop_ == 1 && opt_.hops > 1) {
-          RunHop({Question()}, "question", now_ms);
-          return;
-        }
         Rm3Expansion e = Rm3();
         if (e.feedback_docs == 0) {
           cur_.note = "RM3 found no feedback passages; the question was searched";
