@@ -1,7 +1,10 @@
 // foldback eval --corpus C --queries Q --qrels R [--scope-field F] [--mode M] [--json]
+//               [--feedback-queries TRAIN [--feedback-methods ...]]
 //
 // Builds an in-memory index from a BEIR corpus (or a folder of .txt files),
 // runs every query, and reports BEIR / pytrec_eval metrics with timings.
+// With --feedback-queries, measures what simulated lawyers' feedback on the
+// TRAIN queries teaches (eval_feedback.h).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 #include <unordered_set>
 
 #include "cli/common.h"
+#include "cli/eval_feedback.h"
 #include "foldback/eval.h"
 #include "host/files.h"
 #include "ingest/extract.h"
@@ -25,6 +29,7 @@ struct EvalArgs {
   uint32_t chunk_tokens = 0;
   size_t limit = 0;
   bool json = false;
+  FeedbackEvalArgs feedback;
 };
 
 Result<std::vector<Document>> LoadCorpus(const std::string& path) {
@@ -122,6 +127,19 @@ int Run(const EvalArgs& a) {
     std::fprintf(stderr, "warning: dense index unavailable (%s); %s falls back to BM25\n",
                  dense.ToString().c_str(), a.mode.c_str());
   }
+  if (!a.feedback.train_queries.empty()) {
+    FeedbackEvalContext fc;
+    fc.index = &index;
+    fc.search = so;
+    fc.qrels = &*qrels;
+    fc.queries = &*queries;
+    fc.scope_field = a.scope_field;
+    fc.top_k = a.top_k;
+    fc.limit = a.limit;
+    fc.json = a.json;
+    fc.mode_name = a.mode;
+    return RunFeedbackEval(a.feedback, fc);
+  }
   auto snapshot = index.Snapshot();
   size_t index_bytes = snapshot.ok() ? snapshot->size() : 0;
 
@@ -203,6 +221,7 @@ void RegisterEval(CLI::App& app, int* exit_code) {
   cmd->add_option("--chunk-tokens", a->chunk_tokens, "Chunk target size in tokens");
   cmd->add_option("--limit", a->limit, "Evaluate only the first N judged queries");
   cmd->add_flag("--json", a->json, "Print one JSON object");
+  AddFeedbackEvalOptions(cmd, &a->feedback);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 
