@@ -223,6 +223,19 @@ TEST(FoldBack, DenseRocchioAndAdapterMoveTheQueryVector) {
   auto again = (*fb2)->Search(**reloaded, q, so);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(DocIds(*after), DocIds(*again));
+  // The adapter speaks where it learned: an unfamiliar question is not moved.
+  auto far = (*fb)->Expand(*idx, "governing law and jurisdiction", so);
+  EXPECT_FALSE(far->adapter_applied);
+  EXPECT_EQ(far->adapter_gate, 0);
+  EXPECT_DOUBLE_EQ(exp->adapter_gate, 1);
+  auto plain = idx->Search("governing law and jurisdiction", so);
+  EXPECT_EQ(DocIds(*plain), DocIds(*(*fb)->Search(*idx, "governing law and jurisdiction", so)));
+  // Too few labels: no adapter at all.
+  FoldBackOptions strict = o;
+  strict.adapter_min_pairs = 1000;
+  auto none = FoldBack::Build(*idx, records, strict);
+  EXPECT_FALSE((*none)->stats().adapter_trained);
+  EXPECT_NE((*none)->stats().adapter_note.find("1000"), std::string::npos);
   // Different records: the stored adapter does not fit, a new one is trained.
   records.pop_back();
   auto fb3 = FoldBack::Build(**reloaded, records, o);
@@ -242,14 +255,16 @@ TEST(FoldBack, WallsKeepOtherMattersFeedbackOut) {
   for (auto& r : records) {
     r.preferred_rewrite = "reverse engineer OR decompile (" + r.matter + ")";
   }
-  auto all = FoldBack::Build(*idx, records);
+  FoldBackOptions few;
+  few.adapter_min_pairs = 1;  // few labels here; the default wants 20
+  auto all = FoldBack::Build(*idx, records, few);
   ASSERT_TRUE(all.ok());
   // What a user walled into m2 may learn from: m2's own records, without
   // the one that shows an m1 passage.
   std::vector<FeedbackRecord> m2_only(m2.begin(), m2.end());
-  FoldBackOptions scoped;
+  FoldBackOptions scoped = few;
   scoped.allowed_matters = std::set<std::string>{"m2"};
-  auto only = FoldBack::Build(*idx, m2_only);
+  auto only = FoldBack::Build(*idx, m2_only, few);
   auto built_scoped = FoldBack::Build(*idx, records, scoped);
   ASSERT_TRUE(only.ok() && built_scoped.ok());
   EXPECT_EQ((*built_scoped)->stats().used, 3u);

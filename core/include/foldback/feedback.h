@@ -334,6 +334,14 @@ struct FoldBackOptions {
   // Unlabelled passages shown above a relevant one are used as negatives
   // too (hard negatives from the same trace). Default: true.
   bool adapter_unlabelled_negatives = true;
+  // No adapter is trained from fewer (question, relevant passage) pairs: a
+  // handful of labels would bend every query. Default: 20.
+  size_t adapter_min_pairs = 20;
+  // The adapter speaks where it learned: a query's vector moves from q to
+  // W q by g = its highest similarity to a training question (the same
+  // measure as min_similarity), so unfamiliar questions stay as they were.
+  // Default: true (false: always W q).
+  bool adapter_gate = true;
   uint64_t seed = 42;
 };
 
@@ -360,6 +368,7 @@ struct ExpandedQuery {
   std::vector<Term> terms;              // weighted lexical query
   std::vector<std::string> neighbours;  // record ids of the similar past questions used
   bool adapter_applied = false;
+  double adapter_gate = 0;  // how far the query moved towards W q, in [0, 1]
   bool dense_moved = false;
 };
 

@@ -96,6 +96,7 @@ struct FoldBack::Rep {
   feedback::AdapterModel adapter;
   std::set<std::string> adapter_scope;
   uint64_t adapter_fingerprint = 0;
+  std::vector<SparseVec> adapter_questions;  // distinct training questions
 
   double Idf(const std::string& term) const {
     double n = static_cast<double>(index->lexical.live_chunks());
@@ -166,6 +167,7 @@ struct FoldBack::Rep {
     bool lexical_changed = false;
     bool dense_changed = false;
     bool adapter_applied = false;
+    double adapter_gate = 0;
     std::vector<const Past*> neighbours;
     std::vector<double> similarity;
   };
@@ -176,9 +178,9 @@ struct FoldBack::Rep {
     auto base = BaseVector(query, so);
     if (!base.ok()) return base.status();
     plan.vec = std::move(base.value());
+    SparseVec qv = QuestionVec(query);
 
     if (options.rocchio) {
-      SparseVec qv = QuestionVec(query);
       std::vector<std::pair<double, size_t>> cand;
       for (size_t i = 0; i < past.size(); ++i) {
         const Past& p = past[i];
@@ -201,9 +203,22 @@ struct FoldBack::Rep {
     if (!plan.vec.empty()) {
       if (options.adapter && has_adapter && Visible(adapter_scope, so.allowed_matters) &&
           adapter.dimension == plan.vec.size()) {
-        plan.vec = feedback::ApplyAdapter(adapter, plan.vec);
-        plan.adapter_applied = true;
-        plan.dense_changed = true;
+        double g = 1;
+        if (options.adapter_gate) {
+          g = 0;
+          for (const auto& t : adapter_questions) g = std::max(g, Dot(qv, t));
+          g = std::min(1.0, g);
+        }
+        if (g > 0) {
+          std::vector<float> moved = feedback::ApplyAdapter(adapter, plan.vec);
+          for (size_t k = 0; k < moved.size(); ++k) {
+            moved[k] = static_cast<float>((1 - g) * plan.vec[k] + g * moved[k]);
+          }
+          plan.vec = std::move(moved);
+          plan.adapter_applied = true;
+          plan.adapter_gate = g;
+          plan.dense_changed = true;
+        }
       }
       if (!plan.neighbours.empty()) RocchioDense(&plan);
     }
@@ -383,6 +398,8 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
   std::vector<feedback::AdapterExample> examples;
   std::vector<std::string> ids;
   std::set<std::string> scope;
+  std::set<std::string> questions;
+  size_t pairs = 0;
   for (const Past& p : past) {
     feedback::AdapterExample e;
     for (const auto& [c, w] : p.relevant) {
@@ -406,12 +423,22 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
       }
     }
     e.group = p.question;
+    pairs += e.positives.size();
     examples.push_back(std::move(e));
     ids.push_back(p.record_id);
     scope.insert(p.matters.begin(), p.matters.end());
+    if (questions.insert(p.question).second) adapter_questions.push_back(p.question_vec);
   }
   if (examples.empty()) {
+    adapter_questions.clear();
     stats.adapter_note = "no record labels a passage relevant";
+    return;
+  }
+  if (pairs < options.adapter_min_pairs) {
+    adapter_questions.clear();
+    stats.adapter_note = "only " + std::to_string(pairs) +
+                         " (question, relevant passage) pairs; the adapter needs " +
+                         std::to_string(options.adapter_min_pairs);
     return;
   }
   // What the adapter depends on: its training records, the embedder, the
@@ -656,6 +683,7 @@ Result<ExpandedQuery> FoldBack::Expand(const Index& index, std::string_view quer
   for (const auto& t : order) out.terms.push_back({t, merged[t]});
   for (const Past* p : plan->neighbours) out.neighbours.push_back(p->record_id);
   out.adapter_applied = plan->adapter_applied;
+  out.adapter_gate = plan->adapter_gate;
   out.dense_moved = plan->dense_changed;
   return out;
 }
