@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -60,11 +61,13 @@ Result<FeedbackLogContents> ReadFeedbackLogFile(const std::string& dir) {
 
 class FeedbackLogFile::Sink : public FeedbackSink {
  public:
-  Sink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Sink(int fd, std::string path, size_t chunk) : fd_(fd), path_(std::move(path)), chunk_(chunk) {}
   Status Append(std::string_view bytes) override {
     size_t done = 0;
     while (done < bytes.size()) {
-      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      size_t want = bytes.size() - done;
+      if (chunk_) want = std::min(want, chunk_);
+      ssize_t n = ::write(fd_, bytes.data() + done, want);
       if (n < 0) {
         if (errno == EINTR) continue;
         return Errno("cannot append to", path_);
@@ -81,10 +84,11 @@ class FeedbackLogFile::Sink : public FeedbackSink {
  private:
   int fd_;
   std::string path_;
+  size_t chunk_;
 };
 
-FeedbackLogFile::FeedbackLogFile(std::string dir, int lock_fd)
-    : dir_(std::move(dir)), lock_fd_(lock_fd) {}
+FeedbackLogFile::FeedbackLogFile(std::string dir, int lock_fd, const FeedbackLogOptions& options)
+    : dir_(std::move(dir)), options_(options), lock_fd_(lock_fd) {}
 
 FeedbackLogFile::~FeedbackLogFile() {
   if (fd_ >= 0) ::close(fd_);
@@ -92,7 +96,8 @@ FeedbackLogFile::~FeedbackLogFile() {
 }
 
 Result<std::unique_ptr<FeedbackLogFile>> FeedbackLogFile::Open(const std::string& dir,
-                                                               FeedbackOpenReport* report) {
+                                                               FeedbackOpenReport* report,
+                                                               const FeedbackLogOptions& options) {
   FB_RETURN_IF_ERROR(MakeDirs(dir));
   std::string lock_path = FeedbackLockPath(dir);
   int lfd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -103,7 +108,7 @@ Result<std::unique_ptr<FeedbackLogFile>> FeedbackLogFile::Open(const std::string
     ::close(lfd);
     return s;
   }
-  std::unique_ptr<FeedbackLogFile> log(new FeedbackLogFile(dir, lfd));
+  std::unique_ptr<FeedbackLogFile> log(new FeedbackLogFile(dir, lfd, options));
   FB_RETURN_IF_ERROR(log->OpenLog(report));
   return log;
 }
@@ -131,7 +136,7 @@ Status FeedbackLogFile::OpenLog(FeedbackOpenReport* report) {
   for (const auto& e : contents.entries) {
     if (e.kind == FeedbackEntry::Kind::kRecord) ids_.insert(e.record.record_id);
   }
-  sink_ = std::make_unique<Sink>(fd_, path);
+  sink_ = std::make_unique<Sink>(fd_, path, options_.write_chunk_bytes);
   writer_ = std::make_unique<FeedbackLogWriter>(sink_.get(), contents.valid_end);
   if (report) {
     report->size = contents.valid_end;
@@ -204,31 +209,35 @@ Status FeedbackLogFile::Append(const Tombstone& tombstone) {
 }
 
 Status FeedbackLogFile::AppendBatch(const std::vector<FeedbackRecord>& records) {
-  // Encode everything before writing anything.
-  std::vector<std::string> payloads;
-  std::vector<const std::string*> batch_ids;
-  payloads.reserve(records.size());
-  std::unordered_set<std::string> in_batch;
+  // Validate everything before writing anything.
   for (const FeedbackRecord& r : records) {
-    auto encoded = EncodeFeedbackRecord(r);
-    if (!encoded.ok()) return encoded.status().WithContext("record '" + r.record_id + "'");
-    if (!in_batch.insert(r.record_id).second) continue;
-    std::string p(1, '\x01');  // entry kind: record
-    p += *encoded;
-    payloads.push_back(std::move(p));
-    batch_ids.push_back(&r.record_id);
+    Status s = ValidateFeedbackRecord(r);
+    if (!s.ok()) return s.WithContext("record '" + r.record_id + "'");
   }
   std::unique_lock<std::mutex> lock(mu_);
   if (!status_.ok()) return status_;
-  for (size_t i = 0; i < payloads.size(); ++i) {
-    if (ids_.count(*batch_ids[i])) continue;
-    Status s = writer_->AddEncoded(payloads[i]);
-    if (!s.ok()) {
-      if (!writer_->status().ok()) status_ = writer_->status();
-      return s;
-    }
-    ids_.insert(*batch_ids[i]);
+  // Records new to the log, each once; framed together, one write.
+  std::vector<FeedbackRecord> fresh;
+  std::unordered_set<std::string> in_batch;
+  bool all_new = true;
+  for (const FeedbackRecord& r : records) {
+    all_new &= !ids_.count(r.record_id) && in_batch.insert(r.record_id).second;
   }
+  Status s;
+  if (all_new) {
+    s = writer_->AddBatch(records);
+  } else {
+    in_batch.clear();
+    for (const FeedbackRecord& r : records) {
+      if (!ids_.count(r.record_id) && in_batch.insert(r.record_id).second) fresh.push_back(r);
+    }
+    s = writer_->AddBatch(fresh);
+  }
+  if (!s.ok()) {
+    if (!writer_->status().ok()) status_ = writer_->status();
+    return s;
+  }
+  for (const FeedbackRecord& r : records) ids_.insert(r.record_id);
   return Commit(&lock);
 }
 

@@ -58,11 +58,19 @@ struct CompactReport {
   std::string damaged_copy;    // where the damaged log was copied, if it was
 };
 
+struct FeedbackLogOptions {
+  // Largest single write(2). Default 0: one write per entry. Crash tests set
+  // it small so that a kill -9 can land in the middle of an entry and leave
+  // a torn tail, as a power cut can.
+  size_t write_chunk_bytes = 0;
+};
+
 class FeedbackLogFile {
  public:
   // Creates `dir` and the log if needed. IOError on file-system failure.
-  static Result<std::unique_ptr<FeedbackLogFile>> Open(const std::string& dir,
-                                                       FeedbackOpenReport* report = nullptr);
+  static Result<std::unique_ptr<FeedbackLogFile>> Open(
+      const std::string& dir, FeedbackOpenReport* report = nullptr,
+      const FeedbackLogOptions& options = FeedbackLogOptions());
   ~FeedbackLogFile();
   FeedbackLogFile(const FeedbackLogFile&) = delete;
   FeedbackLogFile& operator=(const FeedbackLogFile&) = delete;
@@ -84,7 +92,7 @@ class FeedbackLogFile {
   size_t syncs() const;  // fsyncs performed (for tests and benchmarks)
 
  private:
-  FeedbackLogFile(std::string dir, int lock_fd);
+  FeedbackLogFile(std::string dir, int lock_fd, const FeedbackLogOptions& options);
   Status OpenLog(FeedbackOpenReport* report);
   // Appends under mu_ (already held) then waits for a covering fsync.
   Status Commit(std::unique_lock<std::mutex>* lock);
@@ -92,6 +100,7 @@ class FeedbackLogFile {
 
   class Sink;
   std::string dir_;
+  FeedbackLogOptions options_;
   int lock_fd_ = -1;
   int fd_ = -1;
   std::unique_ptr<Sink> sink_;

@@ -205,6 +205,10 @@ class FOLDBACK_EXPORT FeedbackLogWriter {
   // returned and every later call fails with it.
   Status Add(const FeedbackRecord& record);
   Status Add(const Tombstone& tombstone);
+  // Batched mode: validates every record first (nothing is appended if one
+  // is refused; the error names it), then appends them all with one
+  // sink Append. Not durable until Sync().
+  Status AddBatch(const std::vector<FeedbackRecord>& records);
   // Appends an already-encoded entry payload (kind byte + protobuf), as
   // compaction does.
   Status AddEncoded(std::string_view payload);
@@ -216,6 +220,8 @@ class FOLDBACK_EXPORT FeedbackLogWriter {
   const Status& status() const { return status_; }
 
  private:
+  Status AppendFramed(const std::string& framed, uint64_t new_size);
+
   FeedbackSink* sink_;
   uint64_t log_size_;
   size_t block_size_;

@@ -14,6 +14,9 @@
 #include <cstring>
 #include <unordered_set>
 
+#include <google/protobuf/arena.h>
+
+#include "feedback/record_internal.h"
 #include "foldback/feedback.h"
 #include "store/crc32c.h"
 
@@ -100,6 +103,16 @@ FeedbackLogWriter::FeedbackLogWriter(FeedbackSink* sink, uint64_t log_size, size
   }
 }
 
+Status FeedbackLogWriter::AppendFramed(const std::string& framed, uint64_t new_size) {
+  Status s = sink_->Append(framed);
+  if (!s.ok()) {
+    status_ = s.WithContext("feedback log append failed; reopen the log");
+    return status_;
+  }
+  log_size_ = new_size;
+  return Status::OK();
+}
+
 Status FeedbackLogWriter::AddEncoded(std::string_view payload) {
   if (!status_.ok()) return status_;
   if (payload.empty() || payload.size() > kMaxLogical) {
@@ -110,23 +123,34 @@ Status FeedbackLogWriter::AddEncoded(std::string_view payload) {
   framed.reserve(payload.size() + kHeaderSize * (payload.size() / block_size_ + 2));
   uint64_t size = log_size_;
   Frame(payload, block_size_, &size, &framed);
-  Status s = sink_->Append(framed);
-  if (!s.ok()) {
-    status_ = s.WithContext("feedback log append failed; reopen the log");
-    return status_;
+  return AppendFramed(framed, size);
+}
+
+Status FeedbackLogWriter::AddBatch(const std::vector<FeedbackRecord>& records) {
+  if (!status_.ok()) return status_;
+  std::string framed, payload;
+  uint64_t size = log_size_;
+  google::protobuf::Arena arena;
+  size_t on_arena = 0;
+  for (const FeedbackRecord& r : records) {
+    if (++on_arena == 256) {  // bound the arena's memory
+      arena.Reset();
+      on_arena = 0;
+    }
+    payload.assign(1, static_cast<char>(kEntryRecord));
+    Status s = feedback::AppendEncodedRecord(r, &arena, &payload);
+    if (!s.ok()) return s.WithContext("record '" + r.record_id + "'");
+    Frame(payload, block_size_, &size, &framed);
   }
-  log_size_ = size;
-  return Status::OK();
+  if (framed.empty()) return Status::OK();
+  return AppendFramed(framed, size);
 }
 
 Status FeedbackLogWriter::Add(const FeedbackRecord& record) {
   if (!status_.ok()) return status_;
-  auto encoded = EncodeFeedbackRecord(record);
-  if (!encoded.ok()) return encoded.status();
-  std::string payload;
-  payload.reserve(encoded->size() + 1);
-  payload.push_back(static_cast<char>(kEntryRecord));
-  payload.append(*encoded);
+  google::protobuf::Arena arena;
+  std::string payload(1, static_cast<char>(kEntryRecord));
+  FB_RETURN_IF_ERROR(feedback::AppendEncodedRecord(record, &arena, &payload));
   return AddEncoded(payload);
 }
 

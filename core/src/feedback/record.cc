@@ -1,20 +1,38 @@
 // Feedback records and tombstones: validation, protobuf conversion, ratings.
-#include <charconv>
+#include <cstring>
 #include <string>
 
+#include <google/protobuf/arena.h>
+
 #include "feedback.pb.h"
+#include "feedback/record_internal.h"
 #include "foldback/feedback.h"
 #include "text/utf8.h"
 
 namespace foldback {
 namespace {
 
+// ASCII without NUL, eight bytes at a time: the common case, and valid UTF-8.
+bool PlainAscii(std::string_view v) {
+  constexpr uint64_t kHigh = 0x8080808080808080ull, kOnes = 0x0101010101010101ull;
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    if ((w & kHigh) || ((w - kOnes) & ~w & kHigh)) return false;  // high bit, or a zero byte
+  }
+  for (; i < v.size(); ++i) {
+    if (v[i] == 0 || static_cast<unsigned char>(v[i]) >= 0x80) return false;
+  }
+  return true;
+}
+
 Status CheckText(std::string_view field, std::string_view value, size_t limit) {
   if (value.size() > limit) {
     return Status::OutOfRange(std::string(field) + " is " + std::to_string(value.size()) +
                               " bytes; the limit is " + std::to_string(limit));
   }
-  if (!text::IsValidUtf8(value)) {
+  if (!PlainAscii(value) && !text::IsValidUtf8(value)) {
     return Status::InvalidArgument(std::string(field) + " is not valid UTF-8 (or holds NUL bytes)");
   }
   return Status::OK();
@@ -250,6 +268,30 @@ Result<std::string> EncodeFeedbackRecord(const FeedbackRecord& record) {
   }
   return out;
 }
+
+namespace feedback {
+
+Status AppendEncodedRecord(const FeedbackRecord& record, google::protobuf::Arena* arena,
+                           std::string* out) {
+  FB_RETURN_IF_ERROR(ValidateFeedbackRecord(record));
+  auto* p = google::protobuf::Arena::CreateMessage<pb::FeedbackRecord>(arena);
+  ToProto(record, p);
+  size_t before = out->size();
+  if (!p->AppendToString(out)) {
+    out->resize(before);
+    return Status::Internal("cannot serialize a feedback record");
+  }
+  if (out->size() - before > FeedbackLimits::kMaxEntryBytes) {
+    size_t n = out->size() - before;
+    out->resize(before);
+    return Status::OutOfRange("the encoded record is " + std::to_string(n) +
+                              " bytes; the limit is " +
+                              std::to_string(FeedbackLimits::kMaxEntryBytes));
+  }
+  return Status::OK();
+}
+
+}  // namespace feedback
 
 Result<FeedbackRecord> DecodeFeedbackRecord(std::string_view bytes) {
   pb::FeedbackRecord p;
