@@ -79,6 +79,12 @@ struct Past {
   std::vector<std::pair<uint32_t, double>> relevant;  // chunk, weight (partly: 0.5)
   std::vector<uint32_t> not_relevant;
   std::vector<uint32_t> unlabelled_above;  // shown above a relevant passage, unlabelled
+  // Rocchio's sums, precomputed: weighted term vectors and embeddings of
+  // the relevant and the not relevant passages, and their total weights.
+  SparseVec rel_terms, non_terms;
+  double rel_terms_weight = 0, non_terms_weight = 0;
+  std::vector<double> rel_vec, non_vec;
+  double rel_vec_weight = 0, non_vec_weight = 0;
   bool is_demo = false;
   Demo demo;
 };
@@ -225,32 +231,57 @@ struct FoldBack::Rep {
     return plan;
   }
 
+  // Sums, per passage label, the (weighted) term vectors and embeddings of
+  // a record's passages, once at Build.
+  void PrepareRocchio(Past* p) const {
+    std::unordered_map<std::string, double> rel, non;
+    auto add_terms = [&](uint32_t c, double w, std::unordered_map<std::string, double>* acc,
+                         double* total) {
+      auto it = chunk_terms.find(c);
+      if (it == chunk_terms.end()) return;
+      for (const auto& [t, v] : it->second) (*acc)[t] += w * v;
+      *total += w;
+    };
+    auto add_vec = [&](uint32_t c, double w, std::vector<double>* acc, double* total) {
+      auto it = chunk_vecs.find(c);
+      if (it == chunk_vecs.end()) return;
+      if (acc->empty()) acc->assign(it->second.size(), 0.0);
+      if (acc->size() != it->second.size()) return;
+      for (size_t k = 0; k < acc->size(); ++k) (*acc)[k] += w * it->second[k];
+      *total += w;
+    };
+    for (const auto& [c, w] : p->relevant) {
+      add_terms(c, w, &rel, &p->rel_terms_weight);
+      add_vec(c, w, &p->rel_vec, &p->rel_vec_weight);
+    }
+    for (uint32_t c : p->not_relevant) {
+      add_terms(c, 1.0, &non, &p->non_terms_weight);
+      add_vec(c, 1.0, &p->non_vec, &p->non_vec_weight);
+    }
+    p->rel_terms.assign(rel.begin(), rel.end());
+    p->non_terms.assign(non.begin(), non.end());
+    std::sort(p->rel_terms.begin(), p->rel_terms.end());
+    std::sort(p->non_terms.begin(), p->non_terms.end());
+  }
+
   void RocchioLexical(Plan* plan) const {
     std::map<std::string, double> q;
     for (const auto& t : plan->terms) q[t.term] += 1;
     double qn = 0;
     for (const auto& [t, n] : q) qn += n * n;
     qn = std::sqrt(qn);
-    std::map<std::string, double> rel, non;
+    std::unordered_map<std::string, double> rel, non;
     double rel_total = 0, non_total = 0;
     for (size_t i = 0; i < plan->neighbours.size(); ++i) {
       const Past& p = *plan->neighbours[i];
       double s = plan->similarity[i];
-      for (const auto& [c, w] : p.relevant) {
-        auto it = chunk_terms.find(c);
-        if (it == chunk_terms.end()) continue;
-        for (const auto& [t, v] : it->second) rel[t] += s * w * v;
-        rel_total += s * w;
-      }
-      for (uint32_t c : p.not_relevant) {
-        auto it = chunk_terms.find(c);
-        if (it == chunk_terms.end()) continue;
-        for (const auto& [t, v] : it->second) non[t] += s * v;
-        non_total += s;
-      }
+      for (const auto& [t, v] : p.rel_terms) rel[t] += s * v;
+      for (const auto& [t, v] : p.non_terms) non[t] += s * v;
+      rel_total += s * p.rel_terms_weight;
+      non_total += s * p.non_terms_weight;
     }
     if (rel_total == 0 && non_total == 0) return;
-    std::map<std::string, double> w;
+    std::unordered_map<std::string, double> w;
     for (const auto& [t, n] : q) w[t] += options.alpha * (qn > 0 ? n / qn : 0);
     if (rel_total > 0) {
       for (const auto& [t, v] : rel) w[t] += options.beta * v / rel_total;
@@ -268,6 +299,8 @@ struct FoldBack::Rep {
         expansion.emplace_back(v * Idf(t), t);
       }
     }
+    std::sort(out.begin(), out.end(),
+              [](const index::WeightedTerm& a, const index::WeightedTerm& b) { return a.term < b.term; });
     std::sort(expansion.begin(), expansion.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
@@ -284,17 +317,13 @@ struct FoldBack::Rep {
     for (size_t i = 0; i < plan->neighbours.size(); ++i) {
       const Past& p = *plan->neighbours[i];
       double s = plan->similarity[i];
-      for (const auto& [c, w] : p.relevant) {
-        auto it = chunk_vecs.find(c);
-        if (it == chunk_vecs.end() || it->second.size() != d) continue;
-        for (size_t k = 0; k < d; ++k) rel[k] += s * w * it->second[k];
-        rel_total += s * w;
+      if (p.rel_vec.size() == d) {
+        for (size_t k = 0; k < d; ++k) rel[k] += s * p.rel_vec[k];
+        rel_total += s * p.rel_vec_weight;
       }
-      for (uint32_t c : p.not_relevant) {
-        auto it = chunk_vecs.find(c);
-        if (it == chunk_vecs.end() || it->second.size() != d) continue;
-        for (size_t k = 0; k < d; ++k) non[k] += s * it->second[k];
-        non_total += s;
+      if (p.non_vec.size() == d) {
+        for (size_t k = 0; k < d; ++k) non[k] += s * p.non_vec[k];
+        non_total += s * p.non_vec_weight;
       }
     }
     if (rel_total == 0 && non_total == 0) return;
@@ -590,6 +619,7 @@ Result<std::unique_ptr<FoldBack>> FoldBack::Build(const Index& index,
       }
     }
     if (!p.relevant.empty() || !p.not_relevant.empty()) ++rep->stats.relevance;
+    if (options.rocchio) rep->PrepareRocchio(&p);
     p.question_vec = rep->QuestionVec(r.question);
     if (options.demos && !r.question.empty() &&
         (r.rating.positive() || !r.preferred_rewrite.empty())) {
