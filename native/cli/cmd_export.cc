@@ -41,11 +41,11 @@ int Run(const ExportArgs& a) {
   if (!bytes.ok()) return Fail(bytes.status());
   Status s = host::WriteFileAtomic(a.out, *bytes);
   if (!s.ok()) return Fail(s);
-  std::printf("exported %zu %s from %zu of %zu record(s) to %s (skipped: %zu without consent, %zu "
-              "privileged, %zu with nothing for this format; %zu stale passage(s))\n",
-              rep.rows, format == ExportFormat::kDemos ? "demo(s)" : "line(s)", rep.exported,
-              rep.records, a.out.c_str(), rep.no_consent, rep.privileged, rep.unusable,
-              rep.stale_passages);
+  std::printf(
+      "exported %zu %s from %zu of %zu record(s) to %s (skipped: %zu without consent, %zu "
+      "privileged, %zu with nothing for this format; %zu stale passage(s))\n",
+      rep.rows, format == ExportFormat::kDemos ? "demo(s)" : "line(s)", rep.exported, rep.records,
+      a.out.c_str(), rep.no_consent, rep.privileged, rep.unusable, rep.stale_passages);
   return 0;
 }
 

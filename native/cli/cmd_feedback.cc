@@ -176,8 +176,11 @@ int Record(const FeedbackArgs& a) {
   s = (*log)->Append(r);
   if (!s.ok()) return Fail(s);
   if (a.json) {
-    json out = {{"record_id", r.record_id}, {"trace_id", r.trace_id}, {"matter", r.matter},
-                {"labels", r.labels.size()}, {"rating", r.rating.ToString()}};
+    json out = {{"record_id", r.record_id},
+                {"trace_id", r.trace_id},
+                {"matter", r.matter},
+                {"labels", r.labels.size()},
+                {"rating", r.rating.ToString()}};
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("%s\n", r.record_id.c_str());
@@ -217,11 +220,10 @@ int Forget(const FeedbackArgs& a) {
   Status s = (*log)->Append(t);
   if (!s.ok()) return Fail(s);
   if (a.json) {
-    std::printf("%s\n", json({{"forgotten", affected},
-                              {"record_id", t.record_id},
-                              {"matter", t.matter}})
-                            .dump()
-                            .c_str());
+    std::printf("%s\n",
+                json({{"forgotten", affected}, {"record_id", t.record_id}, {"matter", t.matter}})
+                    .dump()
+                    .c_str());
   } else if (!t.record_id.empty()) {
     std::printf("forgot record %s\n", t.record_id.c_str());
   } else {
@@ -244,13 +246,21 @@ int List(const FeedbackArgs& a) {
     json out = json::array();
     for (const auto& r : state.records) {
       json labels = json::array();
-      for (const auto& l : r.labels) labels.push_back({{"chunk_id", l.chunk_id}, {"label", PassageLabelName(l.label)}});
-      out.push_back({{"record_id", r.record_id}, {"trace_id", r.trace_id}, {"matter", r.matter},
-                     {"user", r.user}, {"question", r.question}, {"rating", r.rating.ToString()},
-                     {"labels", labels}, {"critique", r.critique},
+      for (const auto& l : r.labels)
+        labels.push_back({{"chunk_id", l.chunk_id}, {"label", PassageLabelName(l.label)}});
+      out.push_back({{"record_id", r.record_id},
+                     {"trace_id", r.trace_id},
+                     {"matter", r.matter},
+                     {"user", r.user},
+                     {"question", r.question},
+                     {"rating", r.rating.ToString()},
+                     {"labels", labels},
+                     {"critique", r.critique},
                      {"corrected_answer", r.corrected_answer},
-                     {"preferred_rewrite", r.preferred_rewrite}, {"tags", r.tags},
-                     {"consent_to_train", r.consent_to_train}, {"privileged", r.privileged},
+                     {"preferred_rewrite", r.preferred_rewrite},
+                     {"tags", r.tags},
+                     {"consent_to_train", r.consent_to_train},
+                     {"privileged", r.privileged},
                      {"time_ms", r.time_ms}});
     }
     std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
@@ -280,13 +290,13 @@ int Compact(const CompactArgs& a) {
   host::CompactReport rep;
   Status s = (*log)->Compact(&rep);
   if (!s.ok()) return Fail(s);
-  std::printf("compacted %s: %llu -> %llu bytes, %zu record(s), %zu tombstone(s) kept, "
-              "%llu duplicate(s) and %llu deleted record(s) dropped\n",
-              host::FeedbackLogPath(a.index_dir).c_str(),
-              static_cast<unsigned long long>(rep.bytes_before),
-              static_cast<unsigned long long>(rep.bytes_after), rep.records, rep.tombstones,
-              static_cast<unsigned long long>(rep.duplicates),
-              static_cast<unsigned long long>(rep.deleted));
+  std::printf(
+      "compacted %s: %llu -> %llu bytes, %zu record(s), %zu tombstone(s) kept, "
+      "%llu duplicate(s) and %llu deleted record(s) dropped\n",
+      host::FeedbackLogPath(a.index_dir).c_str(), static_cast<unsigned long long>(rep.bytes_before),
+      static_cast<unsigned long long>(rep.bytes_after), rep.records, rep.tombstones,
+      static_cast<unsigned long long>(rep.duplicates),
+      static_cast<unsigned long long>(rep.deleted));
   if (!rep.damaged_copy.empty()) {
     std::printf("the log had %llu damaged bytes; the original is kept in %s\n",
                 static_cast<unsigned long long>(rep.bytes_dropped), rep.damaged_copy.c_str());
@@ -361,8 +371,9 @@ void RegisterFeedback(CLI::App& app, int* exit_code) {
 void RegisterCompact(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<CompactArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "compact", "Rewrite the feedback log atomically (tombstones applied) and refresh the query "
-                 "adapter in the snapshot");
+      "compact",
+      "Rewrite the feedback log atomically (tombstones applied) and refresh the query "
+      "adapter in the snapshot");
   cmd->add_option("--index", a->index_dir, "Index folder")->required();
   cmd->add_flag("--no-adapter", a->no_adapter, "Leave the snapshot's query adapter alone");
   cmd->callback([a, exit_code] { *exit_code = Compact(*a); });

@@ -50,8 +50,8 @@ Result<Metrics> Evaluate(const FeedbackEvalContext& ctx, const SearchFn& search)
 }
 
 nlohmann::json MetricsJson(const Metrics& m) {
-  return {{"ndcg@10", m.ndcg10}, {"recall@5", m.recall5}, {"recall@10", m.recall10},
-          {"recall@100", m.recall100}, {"mrr@10", m.mrr10}, {"queries", m.queries}};
+  return {{"ndcg@10", m.ndcg10},       {"recall@5", m.recall5}, {"recall@10", m.recall10},
+          {"recall@100", m.recall100}, {"mrr@10", m.mrr10},     {"queries", m.queries}};
 }
 
 double Gain(double after, double before) { return before > 0 ? (after - before) / before : 0; }
@@ -124,7 +124,8 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
       r.results.push_back(s);
       auto g = rel->second.find(h.doc_id);
       bool is_rel = g != rel->second.end() && g->second > 0;
-      r.labels.push_back({h.chunk_id, is_rel ? PassageLabel::kRelevant : PassageLabel::kNotRelevant});
+      r.labels.push_back(
+          {h.chunk_id, is_rel ? PassageLabel::kRelevant : PassageLabel::kNotRelevant});
       (is_rel ? relevant : not_relevant)++;
       any |= is_rel;
     }
@@ -144,9 +145,8 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   double simulate_s = SecondsSince(t0);
 
   // 3. Baseline and each method.
-  auto baseline = Evaluate(ctx, [&](const std::string& q, const SearchOptions& o) {
-    return index.Search(q, o);
-  });
+  auto baseline = Evaluate(
+      ctx, [&](const std::string& q, const SearchOptions& o) { return index.Search(q, o); });
   if (!baseline.ok()) return Fail(baseline.status());
   struct Run {
     std::string name;
@@ -176,9 +176,8 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     run.stats = (*fb)->stats();
     auto te = std::chrono::steady_clock::now();
     const FoldBack& f = **fb;
-    auto m = Evaluate(ctx, [&](const std::string& q, const SearchOptions& o) {
-      return f.Search(index, q, o);
-    });
+    auto m = Evaluate(
+        ctx, [&](const std::string& q, const SearchOptions& o) { return f.Search(index, q, o); });
     if (!m.ok()) return Fail(m.status());
     run.metrics = *m;
     run.eval_s = SecondsSince(te);
@@ -232,8 +231,9 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     }
     if (methods.count("demos")) {
       per["demos"] = {{"measurable_offline", false},
-                      {"note", "demos only change the queries an LLM rewriter writes; retrieval "
-                               "metrics are unchanged without one"},
+                      {"note",
+                       "demos only change the queries an LLM rewriter writes; retrieval "
+                       "metrics are unchanged without one"},
                       {"demo_candidates", all.stats.demos},
                       {"queries_with_demos", with_demos},
                       {"judged_queries", judged},
@@ -245,9 +245,10 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("feedback: %zu records from %zu queries (%zu relevant, %zu not relevant labels; "
-              "%zu unjudged skipped), top %zu shown\n",
-              state.records.size(), train->size(), relevant, not_relevant, skipped, args.depth);
+  std::printf(
+      "feedback: %zu records from %zu queries (%zu relevant, %zu not relevant labels; "
+      "%zu unjudged skipped), top %zu shown\n",
+      state.records.size(), train->size(), relevant, not_relevant, skipped, args.depth);
   std::printf("%-10s %8s %9s %9s %8s\n", "", "nDCG@10", "Recall@10", "MRR@10", "gain");
   auto line = [&](const char* name, const Metrics& m) {
     std::printf("%-10s %8.4f %9.4f %8.4f %+7.1f%%\n", name, m.ndcg10, m.recall10, m.mrr10,
@@ -256,16 +257,17 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   line("baseline", *baseline);
   for (const Run& r : runs) line(r.name.c_str(), r.metrics);
   if (methods.count("demos")) {
-    std::printf("demos: %zu candidates; %zu of %zu evaluated questions get demos (not measurable "
-                "offline: they change what an LLM rewriter writes)\n",
-                all.stats.demos, with_demos, judged);
+    std::printf(
+        "demos: %zu candidates; %zu of %zu evaluated questions get demos (not measurable "
+        "offline: they change what an LLM rewriter writes)\n",
+        all.stats.demos, with_demos, judged);
   }
   for (const Run& r : runs) {
     if (r.options.adapter) {
-      std::printf("adapter (%s): %s, %zu pairs, loss %.3f -> %.3f, built in %.2fs\n",
-                  r.name.c_str(), r.stats.adapter_trained ? "trained" : r.stats.adapter_note.c_str(),
-                  r.stats.triplets, r.stats.adapter_loss_before, r.stats.adapter_loss_after,
-                  r.build_s);
+      std::printf(
+          "adapter (%s): %s, %zu pairs, loss %.3f -> %.3f, built in %.2fs\n", r.name.c_str(),
+          r.stats.adapter_trained ? "trained" : r.stats.adapter_note.c_str(), r.stats.triplets,
+          r.stats.adapter_loss_before, r.stats.adapter_loss_after, r.build_s);
     }
   }
   return 0;

@@ -42,7 +42,7 @@ struct FeedbackOpenReport {
   uint64_t size = 0;             // log size after recovery
   uint64_t truncated_bytes = 0;  // torn tail cut off
   std::string torn_tail_reason;
-  size_t entries = 0;            // readable entries
+  size_t entries = 0;             // readable entries
   std::vector<LogDamage> damage;  // damage before the tail (kept in the file)
   uint64_t bytes_dropped = 0;
 };
@@ -109,7 +109,7 @@ class FeedbackLogFile {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  Status status_;  // sticky I/O failure
+  Status status_;          // sticky I/O failure
   uint64_t appended_ = 0;  // append batches so far
   uint64_t synced_ = 0;    // append batches known durable
   bool syncing_ = false;

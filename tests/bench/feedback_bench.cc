@@ -35,7 +35,8 @@ FeedbackRecord Record(uint64_t n) {
   r.hop_queries = {"termination for convenience notice period", "supplier right to terminate"};
   for (uint32_t k = 1; k <= 10; ++k) {
     ShownResult s;
-    s.chunk_id = "contracts/msa-" + std::to_string(n % 97) + ".txt#" + std::to_string(k) + "-9f3a1c2e";
+    s.chunk_id =
+        "contracts/msa-" + std::to_string(n % 97) + ".txt#" + std::to_string(k) + "-9f3a1c2e";
     s.doc_id = "contracts/msa-" + std::to_string(n % 97) + ".txt";
     s.rank = k;
     s.score = 1.0 / (60 + k);
@@ -43,7 +44,8 @@ FeedbackRecord Record(uint64_t n) {
     s.matter = r.matter;
     r.results.push_back(s);
     if (k <= 5) {
-      r.labels.push_back({s.chunk_id, k % 2 ? PassageLabel::kRelevant : PassageLabel::kNotRelevant});
+      r.labels.push_back(
+          {s.chunk_id, k % 2 ? PassageLabel::kRelevant : PassageLabel::kNotRelevant});
     }
   }
   r.answer = "Yes. Clause 14.2 lets the supplier terminate on 90 days' written notice [1][3].";

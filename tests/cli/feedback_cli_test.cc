@@ -69,9 +69,7 @@ std::vector<json> JsonLines(const std::string& path) {
   return out;
 }
 
-uint64_t LogSize(const std::string& idx) {
-  return foldback::host::FileSize(idx + "/feedback.log");
-}
+uint64_t LogSize(const std::string& idx) { return foldback::host::FileSize(idx + "/feedback.log"); }
 
 // An index of two matters and a saved trace, as `foldback ask` leaves them.
 struct Fixture {
@@ -87,11 +85,11 @@ Fixture MakeFixture(const std::string& name) {
   std::filesystem::create_directories(f.dir + "/beta");
   Write(f.dir + "/acme/reverse.txt",
         "Reverse engineering. The Recipient shall not reverse engineer the samples.\n");
-  Write(f.dir + "/acme/term.txt", "Term. The Recipient's obligations end two years after signature.\n");
+  Write(f.dir + "/acme/term.txt",
+        "Term. The Recipient's obligations end two years after signature.\n");
   Write(f.dir + "/acme/return.txt",
         "Return. The Recipient shall return all materials on request.\n");
-  Write(f.dir + "/acme/sw.txt",
-        "Licensee may not decompile or disassemble the software.\n");
+  Write(f.dir + "/acme/sw.txt", "Licensee may not decompile or disassemble the software.\n");
   Write(f.dir + "/beta/lease.txt", "The Tenant shall not reverse engineer the premises alarm.\n");
   EXPECT_EQ(Cli("ingest --index " + f.idx + " --matter acme " + f.dir + "/acme").code, 0);
   EXPECT_EQ(Cli("ingest --index " + f.idx + " --matter beta " + f.dir + "/beta").code, 0);
@@ -107,7 +105,9 @@ Fixture MakeFixture(const std::string& name) {
                 {"model", "test-model"},
                 {"answer", "Yes, freely."},
                 {"stopped_early", false}};
-  json hop = {{"hop", 1}, {"query", "reverse engineering samples prohibition"}, {"source", "llm"},
+  json hop = {{"hop", 1},
+              {"query", "reverse engineering samples prohibition"},
+              {"source", "llm"},
               {"results", json::array()}};
   for (const auto& h : hits) {
     json hit = {{"chunk_id", h["chunk_id"]}, {"doc_id", h["doc_id"]}, {"score", h["score"]}};
@@ -150,7 +150,8 @@ TEST(FeedbackCli, RecordsFeedbackAndRefusesBadInput) {
   std::vector<Bad> bad = {
       {"--trace nope --rating up", "no trace 'nope'"},
       {"--trace ../etc --rating up", "trace id"},
-      {"--trace t1 --relevant no-such-chunk#0-00000000", "unknown chunk 'no-such-chunk#0-00000000'"},
+      {"--trace t1 --relevant no-such-chunk#0-00000000",
+       "unknown chunk 'no-such-chunk#0-00000000'"},
       {"--trace t1 --relevant " + Q(f.chunks[0]) + " --irrelevant " + Q(f.chunks[0]),
        "labelled both"},
       {"--trace t1 --rating 7", "rating must be"},
@@ -194,10 +195,10 @@ TEST(FeedbackCli, ExportsLoadInTheirToolsFormats) {
                 "--preferred-rewrite 'reverse engineering prohibition recipient'")
                 .code,
             0);
-  ASSERT_EQ(Cli(base + "--rating down --relevant " + Q(f.chunks[0]) +
-                " --correction 'NO-CONSENT answer'")
-                .code,
-            0);
+  ASSERT_EQ(
+      Cli(base + "--rating down --relevant " + Q(f.chunks[0]) + " --correction 'NO-CONSENT answer'")
+          .code,
+      0);
   ASSERT_EQ(Cli(base + "--rating 5 --relevant " + Q(f.chunks[0]) +
                 " --correction 'PRIVILEGED answer' --consent --privileged")
                 .code,
@@ -314,7 +315,8 @@ TEST(FeedbackCli, SearchWithFeedbackAndCompactionStoresTheAdapter) {
   EXPECT_FALSE(json::parse(r.out).empty());
   r = Cli("compact --index " + f.idx);
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("query adapter: none ("), std::string::npos) << r.out;  // too little to learn from
+  EXPECT_NE(r.out.find("query adapter: none ("), std::string::npos)
+      << r.out;  // too little to learn from
 }
 
 // A tiny BEIR data set where feedback on TRAIN queries must help TEST
@@ -327,22 +329,22 @@ TEST(FeedbackCli, EvalMeasuresFeedback) {
       {"terminate this agreement for convenience", "end the contract without cause"},
       {"governed by the laws of New York", "courts of Delaware have exclusive jurisdiction"},
       {"indemnify against third party claims", "hold harmless and defend from losses"}};
-  const std::vector<std::string> questions = {"May the recipient reverse engineer samples?",
-                                              "Can a party terminate for convenience?",
-                                              "Which law governs the agreement?",
-                                              "Must the supplier indemnify claims?"};
+  const std::vector<std::string> questions = {
+      "May the recipient reverse engineer samples?", "Can a party terminate for convenience?",
+      "Which law governs the agreement?", "Must the supplier indemnify claims?"};
   std::string corpus, train, test, qrels = "query-id\tcorpus-id\tscore\n";
   for (int d = 0; d < 12; ++d) {
     std::string doc = "nda" + std::to_string(d);
     for (size_t t = 0; t < topics.size(); ++t) {
       for (int w = 0; w < 2; ++w) {
         std::string id = doc + ":" + std::to_string(t) + std::to_string(w);
-        std::string text = "The parties agree that " +
-                           (w ? topics[t].second : topics[t].first) + " hereunder.";
+        std::string text =
+            "The parties agree that " + (w ? topics[t].second : topics[t].first) + " hereunder.";
         corpus += json({{"_id", id}, {"text", text}, {"doc_id", doc}}).dump() + "\n";
       }
       std::string qid = doc + ":q" + std::to_string(t);
-      std::string line = json({{"_id", qid}, {"text", questions[t]}, {"doc_id", doc}}).dump() + "\n";
+      std::string line =
+          json({{"_id", qid}, {"text", questions[t]}, {"doc_id", doc}}).dump() + "\n";
       (d < 6 ? train : test) += line;
       qrels += qid + "\t" + doc + ":" + std::to_string(t) + "1\t1\n";  // the second wording
       qrels += qid + "\t" + doc + ":" + std::to_string(t) + "0\t1\n";
@@ -353,7 +355,8 @@ TEST(FeedbackCli, EvalMeasuresFeedback) {
   Write(dir + "/test.jsonl", test);
   Write(dir + "/qrels.tsv", qrels);
   std::string common = "eval --corpus " + dir + "/corpus.jsonl --queries " + dir +
-                       "/test.jsonl --qrels " + dir + "/qrels.tsv --scope-field doc_id --mode bm25 ";
+                       "/test.jsonl --qrels " + dir +
+                       "/qrels.tsv --scope-field doc_id --mode bm25 ";
   CliRun r = Cli(common + "--feedback-queries " + dir +
                  "/train.jsonl --feedback-methods demos,rocchio,adapter --json");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -199,7 +199,9 @@ TEST(FeedbackFile, OneWriterAtATime) {
   std::thread second([&] {
     auto log = FeedbackLogFile::Open(dir);
     opened = log.ok();
-    if (log.ok()) EXPECT_TRUE((*log)->Append(Rec("second")).ok());
+    if (log.ok()) {
+      EXPECT_TRUE((*log)->Append(Rec("second")).ok());
+    }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(opened.load());
@@ -228,7 +230,7 @@ TEST(Ids, UuidV7) {
   std::string a = NewUuidV7(1700000000000);
   ASSERT_EQ(a.size(), 36u);
   EXPECT_EQ(a[8], '-');
-  EXPECT_EQ(a[14], '7');  // version
+  EXPECT_EQ(a[14], '7');                                          // version
   EXPECT_NE(std::string("89ab").find(a[19]), std::string::npos);  // variant 10xx
   EXPECT_EQ(a.substr(0, 13), "018bcfe5-6800");  // 1700000000000 ms = 0x018bcfe56800
   EXPECT_LT(NewUuidV7(1700000000000), NewUuidV7(1700000000001));

@@ -175,7 +175,7 @@ TEST(FeedbackRecord, Ratings) {
 }
 
 TEST(FeedbackRecord, TextHashIsStable) {
-  EXPECT_EQ(FeedbackTextHash(""), "cbf29ce484222325");  // FNV-1a 64 offset basis
+  EXPECT_EQ(FeedbackTextHash(""), "cbf29ce484222325");   // FNV-1a 64 offset basis
   EXPECT_EQ(FeedbackTextHash("a"), "af63dc4c8601ec8c");  // published FNV-1a 64 test vector
   EXPECT_NE(FeedbackTextHash("clause 1"), FeedbackTextHash("clause 2"));
 }
@@ -201,7 +201,8 @@ Written SmallMultiBlockLog(size_t block = kSmallBlock, int n = 12) {
     r.record_id = "r" + std::to_string(i);
     r.trace_id = "t" + std::to_string(i);
     r.question = "q" + std::to_string(i);
-    r.critique = std::string(static_cast<size_t>((i * 197) % 1400), static_cast<char>('a' + i % 26));
+    r.critique =
+        std::string(static_cast<size_t>((i * 197) % 1400), static_cast<char>('a' + i % 26));
     uint64_t before = writer.log_size();
     uint64_t start = before;
     if (block - before % block < 7) start = (before / block + 1) * block;
@@ -321,7 +322,8 @@ TEST(FeedbackLog, FlippingEveryByteLosesOnlyTheDamagedBlockAndReportsIt) {
       for (size_t i = 0; i < w.records.size(); ++i) {
         auto [start, end] = w.extents[i];
         bool before = end <= off;
-        bool other_blocks = start / kSmallBlock > damaged_block || (end - 1) / kSmallBlock < damaged_block;
+        bool other_blocks =
+            start / kSmallBlock > damaged_block || (end - 1) / kSmallBlock < damaged_block;
         if (before || other_blocks) {
           EXPECT_TRUE(got.count(w.records[i].record_id))
               << "flip at " << off << " lost undamaged record " << i;
@@ -370,10 +372,14 @@ TEST(FeedbackLog, FlippedBytesInTheRealFormat) {
     for (size_t i = 0; i < w.records.size(); ++i) {
       auto [start, end] = w.extents[i];
       bool undamaged = end <= off || start / block > off / block || (end - 1) / block < off / block;
-      if (undamaged) EXPECT_TRUE(got.count(w.records[i].record_id)) << "flip at " << off;
+      if (undamaged) {
+        EXPECT_TRUE(got.count(w.records[i].record_id)) << "flip at " << off;
+      }
       lost |= !got.count(w.records[i].record_id);
     }
-    if (lost) EXPECT_TRUE(!c.damage.empty() || c.torn_tail_bytes > 0) << "flip at " << off;
+    if (lost) {
+      EXPECT_TRUE(!c.damage.empty() || c.torn_tail_bytes > 0) << "flip at " << off;
+    }
   }
 }
 
@@ -390,7 +396,8 @@ TEST(FeedbackLog, CorruptBlockInTheMiddleIsSkippedAndReported) {
   std::set<std::string> got;
   for (const auto& id : Ids(c)) got.insert(id);
   for (size_t i = 0; i < w.records.size(); ++i) {
-    bool touches = !(w.extents[i].second <= 2 * kSmallBlock || w.extents[i].first >= 3 * kSmallBlock);
+    bool touches =
+        !(w.extents[i].second <= 2 * kSmallBlock || w.extents[i].first >= 3 * kSmallBlock);
     EXPECT_EQ(got.count(w.records[i].record_id) == 1, !touches) << i;
   }
 }
@@ -473,7 +480,7 @@ TEST(FeedbackState, TombstonesDeleteRecordsAndMattersForGood) {
   ASSERT_TRUE(w.Add(matter).ok());
   ASSERT_TRUE(w.Add(FullRecord(3)).ok());  // a late retry of a forgotten matter's record
   ASSERT_TRUE(w.Add(FullRecord(0)).ok());  // a late retry of a deleted record
-  FeedbackRecord cross = FullRecord(10);    // matter beta, but shows an acme passage
+  FeedbackRecord cross = FullRecord(10);   // matter beta, but shows an acme passage
   cross.results[1].matter = "acme";
   ASSERT_TRUE(w.Add(cross).ok());
   auto st = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));

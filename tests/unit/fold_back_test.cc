@@ -25,8 +25,8 @@ const std::vector<std::vector<std::string>> kTopics = {
     {"Confidential information excludes information that is publicly available",
      "Obligations of secrecy do not cover knowledge already in the public domain"},
 };
-const std::vector<std::string> kFiller = {"hereunder", "herein", "such", "said", "respective",
-                                          "foregoing", "applicable", "relevant"};
+const std::vector<std::string> kFiller = {"hereunder",  "herein",    "such",       "said",
+                                          "respective", "foregoing", "applicable", "relevant"};
 
 // doc ids "<matter>-<topic>-<wording>-<n>".
 std::unique_ptr<Index> Corpus(bool dense, int per = 6) {
@@ -45,7 +45,8 @@ std::unique_ptr<Index> Corpus(bool dense, int per = 6) {
       for (int w = 0; w < 2; ++w) {
         for (int n = 0; n < per; ++n) {
           Document d;
-          d.id = matter + "-" + std::to_string(t) + "-" + std::to_string(w) + "-" + std::to_string(n);
+          d.id =
+              matter + "-" + std::to_string(t) + "-" + std::to_string(w) + "-" + std::to_string(n);
           d.matter = matter;
           d.text = kTopics[t][w] + " " + kFiller[rng() % kFiller.size()] + " " +
                    kFiller[rng() % kFiller.size()] + ".";
@@ -54,7 +55,9 @@ std::unique_ptr<Index> Corpus(bool dense, int per = 6) {
       }
     }
   }
-  if (dense) EXPECT_TRUE((*idx)->BuildDense().ok());
+  if (dense) {
+    EXPECT_TRUE((*idx)->BuildDense().ok());
+  }
   return std::move(idx.value());
 }
 
@@ -249,8 +252,9 @@ TEST(FoldBack, WallsKeepOtherMattersFeedbackOut) {
   auto records = ReverseEngineeringFeedback(*idx, "m1", 5);
   auto m2 = ReverseEngineeringFeedback(*idx, "m2", 3);
   records.insert(records.end(), m2.begin(), m2.end());
-  FeedbackRecord cross = Labelled(*idx, "cross", "m2", "Can the recipient reverse engineer samples?",
-                                  {"m2-0-0-4", "m1-0-1-5"}, {"m1-0-1-5"}, {});
+  FeedbackRecord cross =
+      Labelled(*idx, "cross", "m2", "Can the recipient reverse engineer samples?",
+               {"m2-0-0-4", "m1-0-1-5"}, {"m1-0-1-5"}, {});
   records.push_back(cross);
   for (auto& r : records) {
     r.preferred_rewrite = "reverse engineer OR decompile (" + r.matter + ")";

@@ -333,10 +333,10 @@ struct FoldBackOptions {
   // Query adapter: a linear map W (init identity) on query embeddings,
   // trained on (question, relevant, not relevant) triplets with a softmax
   // (InfoNCE) loss and an L2 pull towards identity.
-  uint32_t adapter_epochs = 30;      // Default: 30
+  uint32_t adapter_epochs = 30;         // Default: 30
   double adapter_learning_rate = 0.05;  // Default: 0.05 (Adam)
   double adapter_temperature = 0.05;    // Default: 0.05
-  double adapter_l2 = 0.01;          // Default: 0.01, weight of ||W - I||^2
+  double adapter_l2 = 0.01;             // Default: 0.01, weight of ||W - I||^2
   // Unlabelled passages shown above a relevant one are used as negatives
   // too (hard negatives from the same trace). Default: true.
   bool adapter_unlabelled_negatives = true;
@@ -352,12 +352,12 @@ struct FoldBackOptions {
 };
 
 struct FoldBackStats {
-  size_t records = 0;          // records given to Build
-  size_t used = 0;             // records inside the build-time wall
-  size_t demos = 0;            // demo candidates
-  size_t relevance = 0;        // records with usable passage labels
-  size_t stale_labels = 0;     // labels skipped: passage gone or changed
-  size_t triplets = 0;         // adapter training pairs (question, positive)
+  size_t records = 0;       // records given to Build
+  size_t used = 0;          // records inside the build-time wall
+  size_t demos = 0;         // demo candidates
+  size_t relevance = 0;     // records with usable passage labels
+  size_t stale_labels = 0;  // labels skipped: passage gone or changed
+  size_t triplets = 0;      // adapter training pairs (question, positive)
   bool adapter_trained = false;
   bool adapter_loaded = false;  // reused from the index snapshot
   double adapter_loss_before = 0;
@@ -388,9 +388,9 @@ class FOLDBACK_EXPORT FoldBack {
   // options.adapter, a query adapter stored in the index (SaveAdapter)
   // for exactly these records and options is reused; otherwise one is
   // trained (seconds of CPU for thousands of labels).
-  static Result<std::unique_ptr<FoldBack>> Build(const Index& index,
-                                                 const std::vector<FeedbackRecord>& records,
-                                                 const FoldBackOptions& options = FoldBackOptions());
+  static Result<std::unique_ptr<FoldBack>> Build(
+      const Index& index, const std::vector<FeedbackRecord>& records,
+      const FoldBackOptions& options = FoldBackOptions());
   ~FoldBack();
 
   // Up to k demos for a new question, most similar first (DSPy's
@@ -457,12 +457,12 @@ struct ExportOptions {
 };
 
 struct ExportReport {
-  size_t records = 0;        // records given
-  size_t exported = 0;       // records that produced at least one row
-  size_t rows = 0;           // lines (JSONL) or demos (DSPy)
-  size_t no_consent = 0;     // skipped: no consent to train
-  size_t privileged = 0;     // skipped: privileged
-  size_t unusable = 0;       // skipped: nothing this format can use
+  size_t records = 0;         // records given
+  size_t exported = 0;        // records that produced at least one row
+  size_t rows = 0;            // lines (JSONL) or demos (DSPy)
+  size_t no_consent = 0;      // skipped: no consent to train
+  size_t privileged = 0;      // skipped: privileged
+  size_t unusable = 0;        // skipped: nothing this format can use
   size_t stale_passages = 0;  // passages gone from the index or changed
 };
 

@@ -104,7 +104,8 @@ Result<AdapterModel> TrainAdapter(const std::vector<AdapterExample>& examples, u
   }
   Trainer t(examples, d, p);
   const std::vector<Pair>& all = t.pairs();
-  if (all.empty()) return Status::FailedPrecondition("no (question, relevant passage) pair to learn from");
+  if (all.empty())
+    return Status::FailedPrecondition("no (question, relevant passage) pair to learn from");
 
   // A fixed candidate set per pair to measure the loss on, before and after.
   Rng eval_rng(p.seed ^ 0x9e3779b97f4a7c15ull);

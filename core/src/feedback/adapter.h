@@ -33,7 +33,7 @@ struct AdapterParams {
   double learning_rate = 0.05;
   double temperature = 0.05;
   double l2 = 0.01;
-  uint32_t batch = 32;              // pairs per Adam step
+  uint32_t batch = 32;               // pairs per Adam step
   uint32_t in_batch_negatives = 16;  // positives of other groups per pair
   uint64_t seed = 42;
 };

@@ -196,9 +196,9 @@ class Exporter {
   }
 
   void Sft(const FeedbackRecord& r, std::string* out) {
-    std::string target = !r.corrected_answer.empty()                  ? r.corrected_answer
+    std::string target = !r.corrected_answer.empty()                ? r.corrected_answer
                          : r.rating.positive() && !r.answer.empty() ? r.answer
-                                                                      : "";
+                                                                    : "";
     if (target.empty()) return Count(0);
     json messages = json::array();
     messages.push_back({{"role", "system"}, {"content", o_.system_prompt}});
@@ -259,8 +259,8 @@ const char* ExportFormatName(ExportFormat f) {
 }
 
 bool ParseExportFormat(const std::string& name, ExportFormat* f) {
-  for (ExportFormat c : {ExportFormat::kTriplets, ExportFormat::kDpo, ExportFormat::kSft,
-                         ExportFormat::kDemos}) {
+  for (ExportFormat c :
+       {ExportFormat::kTriplets, ExportFormat::kDpo, ExportFormat::kSft, ExportFormat::kDemos}) {
     if (name == ExportFormatName(c)) {
       *f = c;
       return true;
@@ -324,8 +324,10 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
   }
   if (format == ExportFormat::kDemos) {
     json fields = json::array();
-    for (const auto& f : in_fields) fields.push_back({{"prefix", Prefix(f)}, {"description", "${" + f + "}"}});
-    for (const auto& f : out_fields) fields.push_back({{"prefix", Prefix(f)}, {"description", "${" + f + "}"}});
+    for (const auto& f : in_fields)
+      fields.push_back({{"prefix", Prefix(f)}, {"description", "${" + f + "}"}});
+    for (const auto& f : out_fields)
+      fields.push_back({{"prefix", Prefix(f)}, {"description", "${" + f + "}"}});
     json program = {
         {options.dspy_predictor,
          {{"traces", json::array()},

@@ -199,7 +199,8 @@ class Reader {
       }
       const char* h = in_.data() + pos;
       uint32_t stored = Load32(h);
-      size_t len = static_cast<unsigned char>(h[4]) | static_cast<size_t>(static_cast<unsigned char>(h[5])) << 8;
+      size_t len = static_cast<unsigned char>(h[4]) |
+                   static_cast<size_t>(static_cast<unsigned char>(h[5])) << 8;
       uint8_t type = static_cast<uint8_t>(h[6]);
       if (type == kZeroType && len == 0 && stored == 0) {
         Damage(pos, have, "zeroed bytes where a fragment should start");

@@ -151,9 +151,9 @@ struct FoldBack::Rep {
         return std::vector<float>();
       }
       if (so.query_vector.size() != ix.dense->dimension()) {
-        return Status::InvalidArgument("query_vector has " + std::to_string(so.query_vector.size()) +
-                                       " dimensions; the index expects " +
-                                       std::to_string(ix.dense->dimension()));
+        return Status::InvalidArgument(
+            "query_vector has " + std::to_string(so.query_vector.size()) +
+            " dimensions; the index expects " + std::to_string(ix.dense->dimension()));
       }
       q = so.query_vector;
     } else {
@@ -299,8 +299,9 @@ struct FoldBack::Rep {
         expansion.emplace_back(v * Idf(t), t);
       }
     }
-    std::sort(out.begin(), out.end(),
-              [](const index::WeightedTerm& a, const index::WeightedTerm& b) { return a.term < b.term; });
+    std::sort(
+        out.begin(), out.end(),
+        [](const index::WeightedTerm& a, const index::WeightedTerm& b) { return a.term < b.term; });
     std::sort(expansion.begin(), expansion.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
@@ -346,11 +347,11 @@ struct FoldBack::Rep {
     Ranked dense_hits;
     if (o.mode != SearchMode::kBm25 && !plan.vec.empty()) {
       size_t ef = o.ef_search ? o.ef_search : ix.options.dense.ef_search;
-      dense_hits = ix.dense->Search(plan.vec.data(),
-                                    o.mode == SearchMode::kDense ? o.top_k : depth, ef, mask);
+      dense_hits = ix.dense->Search(plan.vec.data(), o.mode == SearchMode::kDense ? o.top_k : depth,
+                                    ef, mask);
     }
-    bool dense_used = !dense_hits.empty() ||
-                      (ix.dense && ix.dense->size() > 0 && o.mode == SearchMode::kDense);
+    bool dense_used =
+        !dense_hits.empty() || (ix.dense && ix.dense->size() > 0 && o.mode == SearchMode::kDense);
     Ranked lexical_hits;
     if (o.mode != SearchMode::kDense || !dense_used) {
       lexical_hits = ix.lexical.Search(plan.terms, mask, dense_used ? depth : o.top_k);
@@ -489,9 +490,8 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
   auto stored = ix.extensions.find(kAdapterSection);
   if (stored != ix.extensions.end()) {
     pb::QueryAdapter a;
-    if (a.ParseFromString(stored->second) && a.version() == kAdapterVersion &&
-        a.dimension() == d && a.fingerprint() == fp &&
-        store::Count32(a.weights()) == static_cast<size_t>(d) * d) {
+    if (a.ParseFromString(stored->second) && a.version() == kAdapterVersion && a.dimension() == d &&
+        a.fingerprint() == fp && store::Count32(a.weights()) == static_cast<size_t>(d) * d) {
       adapter.dimension = d;
       adapter.weights.resize(static_cast<size_t>(d) * d);
       for (size_t i = 0; i < adapter.weights.size(); ++i) {
@@ -539,9 +539,8 @@ Result<std::unique_ptr<FoldBack>> FoldBack::Build(const Index& index,
                                                   const FoldBackOptions& options) {
   auto finite = [](double v) { return std::isfinite(v); };
   if (!finite(options.alpha) || !finite(options.beta) || !finite(options.gamma) ||
-      !finite(options.dense_alpha) || !finite(options.dense_beta) ||
-      !finite(options.dense_gamma) || !finite(options.min_similarity) ||
-      options.min_similarity < 0 || options.min_similarity > 1) {
+      !finite(options.dense_alpha) || !finite(options.dense_beta) || !finite(options.dense_gamma) ||
+      !finite(options.min_similarity) || options.min_similarity < 0 || options.min_similarity > 1) {
     return Status::InvalidArgument("fold-back weights must be finite, min_similarity in [0, 1]");
   }
   auto rep = std::make_unique<Rep>();
@@ -721,7 +720,8 @@ Result<ExpandedQuery> FoldBack::Expand(const Index& index, std::string_view quer
 Status FoldBack::SaveAdapter(Index* index) const {
   const Rep& r = *rep_;
   if (index->rep() != r.index) {
-    return Status::FailedPrecondition("FoldBack::SaveAdapter needs the index FoldBack was built on");
+    return Status::FailedPrecondition(
+        "FoldBack::SaveAdapter needs the index FoldBack was built on");
   }
   auto& ext = index->rep()->extensions;
   if (!r.has_adapter) {
