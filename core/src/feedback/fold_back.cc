@@ -123,11 +123,18 @@ struct FoldBack::Rep {
 
   void CacheChunk(uint32_t chunk) {
     if (!chunk_terms.count(chunk)) {
-      SparseVec v;
-      for (const auto& [t, n] : index->ChunkTerms(index->chunks[chunk])) {
-        v.emplace_back(t, static_cast<double>(n));
+      // The chunk's lexical terms as the index counts them: its text, and
+      // its document's title title_weight times (Index::Rep::ChunkTerms).
+      const ChunkSlot& slot = index->chunks[chunk];
+      std::map<std::string, double> tf;
+      index->analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { tf[std::string(t)] += 1; });
+      const uint32_t tw = index->options.bm25.title_weight;
+      if (tw > 0) {
+        index->analyzer.ForEachTerm(index->docs[slot.doc].doc.title,
+                                    [&](std::string_view t) { tf[std::string(t)] += tw; });
       }
-      Normalize(&v);  // ChunkTerms is sorted by term
+      SparseVec v(tf.begin(), tf.end());  // sorted by term
+      Normalize(&v);
       chunk_terms.emplace(chunk, std::move(v));
     }
     if (!chunk_vecs.count(chunk) && index->dense) {
