@@ -52,6 +52,7 @@ for i in $(seq 1 "$N"); do
     last=""
   fi
   if [ $((RANDOM % 10)) = 0 ] && [ -s "$LOG/feedback.log" ]; then
+    rm -f "$WORK/err"
     "$WRITER" compact "$LOG" 2>"$WORK/err" &
     pid=$!
     sleep "0.$(printf '%03d' $((RANDOM % 30)))"
@@ -66,12 +67,16 @@ for i in $(seq 1 "$N"); do
   [ -n "$last" ] && args+=(--retry "$last")
   # One run in three "crashes" in the middle of a write after a few batches.
   [ $((RANDOM % 3)) = 0 ] && args+=(--tear-after $((RANDOM % 4 + 1)))
+  # A kill can land before the shell has even redirected the writer's
+  # output: start from no file, never from the last run's.
+  rm -f "$out" "$WORK/err"
   "$WRITER" "${args[@]}" >"$out" 2>"$WORK/err" &
   pid=$!
   sleep "0.$(printf '%03d' $((RANDOM % 60 + 2)))"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   wait "$pid" 2>/dev/null || true
   [ -s "$WORK/err" ] && fail "the writer reported: $(cat "$WORK/err")"
+  touch "$out"
   # Only complete lines were acknowledged.
   if [ -s "$out" ] && [ -n "$(tail -c 1 "$out")" ]; then sed -i '$d' "$out"; fi
   cat "$out" >>"$ACKED"
@@ -84,6 +89,7 @@ for i in $(seq 1 "$N"); do
   [ "$(wc -l <"$WORK/present")" = "$(wc -l <"$WORK/present.sorted")" ] ||
     fail "a record appears twice"
   sort "$ACKED" >"$WORK/acked.sorted"
+  [ -z "$(uniq -d "$WORK/acked.sorted")" ] || fail "a record id was acknowledged twice"
   lost=$(comm -23 "$WORK/acked.sorted" "$WORK/present.sorted" | wc -l)
   [ "$lost" = 0 ] || fail "$lost acknowledged record(s) lost: $(comm -23 "$WORK/acked.sorted" "$WORK/present.sorted" | head -3)"
 done
