@@ -319,7 +319,8 @@ struct FoldBackOptions {
   // Rocchio: query = alpha * query + beta * mean(relevant) - gamma *
   // mean(not relevant), on normalized term-frequency vectors (lexical side)
   // and on embeddings (dense side). Partly relevant passages count half.
-  // Defaults: 1, 0.75, 0.15 (Rocchio's classic setting, as Anserini uses).
+  // Defaults: 1, 0.75, 0.15 (the classic SMART setting; Manning et al.,
+  // Introduction to Information Retrieval, 9.1.1).
   double alpha = 1.0;
   double beta = 0.75;
   double gamma = 0.15;
