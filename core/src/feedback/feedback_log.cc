@@ -140,6 +140,7 @@ Status FeedbackLogWriter::AddBatch(const std::vector<FeedbackRecord>& records) {
     payload.assign(1, static_cast<char>(kEntryRecord));
     Status s = feedback::AppendEncodedRecord(r, &arena, &payload);
     if (!s.ok()) return s.WithContext("record '" + r.record_id + "'");
+    if (framed.empty()) framed.reserve((payload.size() + 2 * kHeaderSize) * records.size() * 5 / 4);
     Frame(payload, block_size_, &size, &framed);
   }
   if (framed.empty()) return Status::OK();
