@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterEval(app, &exit_code);
   foldback::cli::RegisterWatch(app, &exit_code);
   foldback::cli::RegisterExtract(app, &exit_code);
+  foldback::cli::RegisterFeedback(app, &exit_code);
+  foldback::cli::RegisterCompact(app, &exit_code);
+  foldback::cli::RegisterExport(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
