@@ -42,6 +42,21 @@ function check(result) {
   return result;
 }
 
+// Lone UTF-16 surrogates become U+FFFD before a string enters the module
+// (Emscripten's UTF-8 encoder would otherwise pair a lone surrogate with the
+// next code unit and swallow it).
+const wellFormed = typeof String.prototype.toWellFormed === 'function'
+  ? (s) => String(s).toWellFormed()
+  : (s) => String(s).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+
+function cleanDocument(d) {
+  const out = { ...d };
+  for (const k of ['id', 'title', 'text', 'matter', 'parentId']) {
+    if (typeof out[k] === 'string') out[k] = wellFormed(out[k]);
+  }
+  return out;
+}
+
 function toBytes(data, what) {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -61,13 +76,13 @@ export class Tokenizer {
   }
 
   /** Normalized words and punctuation (clean, CJK spacing, case, accents, splits). */
-  basicTokenize(text) { return this._wp.basicTokenize(String(text)); }
+  basicTokenize(text) { return this._wp.basicTokenize(wellFormed(text)); }
   /** Word pieces, without [CLS]/[SEP] and without truncation. */
-  tokenize(text) { return this._wp.tokenize(String(text)); }
+  tokenize(text) { return this._wp.tokenize(wellFormed(text)); }
   /** {ids, attentionMask, typeIds} (Int32Array each), [CLS] ... [SEP], cut to maxLength. */
-  encode(text) { return this._wp.encode(String(text)); }
+  encode(text) { return this._wp.encode(wellFormed(text)); }
   /** Texts padded to the longest: {batch, length, ids, attentionMask, typeIds}, row-major. */
-  encodeBatch(texts) { return this._wp.encodeBatch(texts.map(String)); }
+  encodeBatch(texts) { return this._wp.encodeBatch(texts.map(wellFormed)); }
   idOf(token) { return this._wp.idOf(String(token)); }
   tokenOf(id) { return this._wp.tokenOf(id | 0); }
   get vocabularySize() { return this._wp.vocabularySize(); }
@@ -122,7 +137,7 @@ class Engine {
       if (!d || typeof d.id !== 'string' || d.id === '') {
         throw new FoldbackError('Invalid argument', 'every document needs a non-empty string id');
       }
-      reports.push(check(this._index.add(d)));
+      reports.push(check(this._index.add(cleanDocument(d))));
     }
     return Array.isArray(docs) ? reports : reports[0];
   }
@@ -202,12 +217,13 @@ class Engine {
    */
   search(query, options = {}) {
     const mode = options.mode || 'hybrid';
+    const q = wellFormed(query);
     if (this._embedder && mode !== 'bm25' && !options.queryVector) {
       // With a host embedder the query is embedded first: the result is a Promise.
-      return this._embedder.embed([String(query)]).then((vectors) =>
-        check(this._index.search(String(query), { ...options, queryVector: vectors[0] })));
+      return this._embedder.embed([q]).then((vectors) =>
+        check(this._index.search(q, { ...options, queryVector: vectors[0] })));
     }
-    return check(this._index.search(String(query), options));
+    return check(this._index.search(q, options));
   }
 
   /** The whole index as portable bytes (loads natively and in wasm). */
