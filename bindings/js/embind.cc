@@ -4,8 +4,11 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "embed/wordpiece.h"
 #include "foldback/index.h"
@@ -62,6 +65,29 @@ val StringArray(const std::vector<std::string>& v) {
   val out = val::array();
   for (const auto& s : v) out.call<void>("push", s);
   return out;
+}
+
+// Length of UTF-8 `s` in UTF-16 code units (what String.prototype.slice counts).
+uint32_t Utf16Length(std::string_view s) {
+  uint32_t n = 0;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {  // ASCII runs eight bytes at a time
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if ((w & 0x8080808080808080ull) == 0) {
+      n += 8;
+      continue;
+    }
+    for (size_t k = i; k < i + 8; ++k) {
+      unsigned char c = static_cast<unsigned char>(s[k]);
+      n += ((c & 0xC0) != 0x80) + (c >= 0xF0);
+    }
+  }
+  for (; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    n += ((c & 0xC0) != 0x80) + (c >= 0xF0);
+  }
+  return n;
 }
 
 foldback::IndexOptions ToIndexOptions(const val& o) {
@@ -171,20 +197,29 @@ class JsIndex {
     }
     auto r = index_->Search(query, o);
     if (!r.ok()) return ErrorValue(r.status());
-    val out = val::array();
+    // The hits cross in three buffers — every string field in one UTF-8
+    // text (decoded once in JS and sliced at `ends`, UTF-16 offsets), the
+    // scores in a Float64Array — because an embind call per field, or JSON,
+    // costs several times the search itself.
+    result_text_.clear();
+    result_ends_.clear();
+    result_numbers_.clear();
+    uint32_t end = 0;
     for (const auto& h : *r) {
-      val hit = val::object();
-      hit.set("chunkId", h.chunk_id);
-      hit.set("docId", h.doc_id);
-      hit.set("score", h.score);
-      hit.set("bm25", h.bm25);
-      hit.set("dense", h.dense);
-      hit.set("text", h.text);
-      hit.set("title", h.title);
-      hit.set("section", h.section);
-      hit.set("matter", h.matter);
-      out.call<void>("push", hit);
+      for (const std::string* f : {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
+        result_text_.append(*f);
+        end += Utf16Length(*f);
+        result_ends_.push_back(end);
+      }
+      result_numbers_.insert(result_numbers_.end(), {h.score, h.bm25, h.dense});
     }
+    // Views of this object's buffers: valid until the next call on this
+    // index; the JS wrapper reads them at once.
+    val out = val::object();
+    out.set("text", val(emscripten::typed_memory_view(
+                        result_text_.size(), reinterpret_cast<const unsigned char*>(result_text_.data()))));
+    out.set("ends", val(emscripten::typed_memory_view(result_ends_.size(), result_ends_.data())));
+    out.set("numbers", val(emscripten::typed_memory_view(result_numbers_.size(), result_numbers_.data())));
     return out;
   }
 
@@ -239,6 +274,9 @@ class JsIndex {
 
  private:
   std::unique_ptr<foldback::Index> index_;
+  std::string result_text_;
+  std::vector<uint32_t> result_ends_;
+  std::vector<double> result_numbers_;
 };
 
 // foldback's BERT WordPiece tokenizer (core/src/embed/wordpiece.h).

@@ -32,7 +32,7 @@ const opt = (name, fallback) => {
 const corpusDir = opt('--corpus', '/work/shared/data/cuad/full_contract_txt');
 const seconds = Number(opt('--seconds', '2'));
 const jsonOut = opt('--json', null);
-const withChromium = !args.includes('--no-chromium');
+const useChromium = !args.includes('--no-chromium');
 
 const builds = {
   simd: path.join(root, 'build/wasm/package'),
@@ -64,6 +64,7 @@ const queries = [
   'liquidated damages for late delivery',
 ];
 
+let corpusDocs = [];
 const results = { machine: `${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`, corpus: corpusDir };
 const log = (...a) => console.error(...a);
 const ms = (x) => `${x.toFixed(1)} ms`;
@@ -79,19 +80,55 @@ async function loadPackage(dir) {
   return import(pathToFileURL(path.join(dir, 'index.js')).href);
 }
 
-// Mean milliseconds per query over rounds of all queries, for `seconds`.
+// V8 runs wasm first as baseline (Liftoff) code and tiers hot functions up
+// to optimized (TurboFan) code in the background: measured first, BM25 looked
+// 6x slower than it is. Every measurement below runs after a warm-up.
+const WARMUP_MS = 1500;
+
+function cpuMs(since) {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1000;
+}
+
+// Mean {wall, cpu} milliseconds per query through the JS API (hits
+// materialized as JS objects), over rounds of all queries for `seconds`.
 function timeQueries(engine, mode) {
   const o = { mode, topK: 10 };
-  for (let i = 0; i < 3; ++i) for (const q of queries) engine.search(q, o);
+  const round = () => { for (const q of queries) engine.search(q, o); };
+  for (const t0 = performance.now(); performance.now() - t0 < WARMUP_MS;) round();
   let rounds = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   let now = start;
   while (now - start < seconds * 1000) {
-    for (const q of queries) engine.search(q, o);
+    round();
     ++rounds;
     now = performance.now();
   }
-  return (now - start) / (rounds * queries.length);
+  const n = rounds * queries.length;
+  return { wall: (now - start) / n, cpu: cpuMs(cpu0) / n };
+}
+
+// The same in the benchmark module: Index::Search inside wasm, no JS
+// marshalling of the hits (the like-for-like counterpart of snapshot_bench).
+async function coreQueries(dir, snapshot) {
+  const mjs = path.join(dir, '../bench/foldback_bench.mjs');
+  if (!existsSync(mjs)) return null;
+  const { default: create } = await import(pathToFileURL(mjs).href);
+  const m = await create({ wasmBinary: await readFile(mjs.replace(/\.mjs$/, '.wasm')) });
+  const err = m.load(snapshot);
+  if (err) throw new Error(err);
+  const out = {};
+  for (const mode of ['bm25', 'dense', 'hybrid']) {
+    for (const t0 = performance.now(); performance.now() - t0 < WARMUP_MS;) m.microsPerSearch(queries, mode, 5);
+    // Rounds for about `seconds`, from a short probe.
+    const probe = m.microsPerSearch(queries, mode, 5);
+    const rounds = Math.max(5, Math.round((seconds * 1e6) / (probe * queries.length)));
+    const cpu0 = process.cpuUsage();
+    const wallUs = m.microsPerSearch(queries, mode, rounds);
+    out[mode] = { wall: wallUs / 1000, cpu: cpuMs(cpu0) / (rounds * queries.length) };
+  }
+  return out;
 }
 
 async function ingest(pkg) {
@@ -103,6 +140,7 @@ async function ingest(pkg) {
     bytes += Buffer.byteLength(text);
     docs.push({ id: f.replace(/\.txt$/, ''), title: f, text });
   }
+  corpusDocs = docs;
   const engine = await pkg.createEngine();
   let lastTenth = -1;
   const t0 = performance.now();
@@ -142,20 +180,22 @@ function nativeQueries(snapshotPath, queriesPath) {
   });
   const json = JSON.parse(out);
   const get = (name) => json.benchmarks.find((b) => b.name.startsWith(name));
-  const perQuery = (b) => b.real_time / queries.length / 1000;  // real_time in µs per iteration
+  // real_time / cpu_time are µs per iteration (all queries once).
+  const perQuery = (b) => ({ wall: b.real_time / queries.length / 1000, cpu: b.cpu_time / queries.length / 1000 });
   return {
     bm25: perQuery(get('BM_Search/bm25')), dense: perQuery(get('BM_Search/dense')),
     hybrid: perQuery(get('BM_Search/hybrid')), loadMs: get('BM_LoadSnapshot').real_time,
   };
 }
 
-async function wasmQueries(pkg, snapshot) {
+async function wasmQueries(pkg, dir, snapshot) {
   const t0 = performance.now();
   const engine = await pkg.createEngine({ snapshot });
   const loadMs = performance.now() - t0;
-  const out = { loadMs };
-  for (const mode of ['bm25', 'dense', 'hybrid']) out[mode] = timeQueries(engine, mode);
+  const out = { loadMs, api: {} };
+  for (const mode of ['bm25', 'dense', 'hybrid']) out.api[mode] = timeQueries(engine, mode);
   engine.dispose();
+  out.core = await coreQueries(dir, snapshot);
   return out;
 }
 
@@ -174,10 +214,10 @@ async function instantiateNode(dir) {
   return { first: times[0], median: median(times.slice(1)) };
 }
 
-// Serves `dir` on 127.0.0.1 and measures, in fresh headless Chromium
-// contexts, the time from starting to import the package to a created
-// engine (fetch + compile + instantiate + first Index).
-async function instantiateChromium(dir) {
+// Headless Chromium on pages served from 127.0.0.1: `pages` maps a page
+// name to its module script; `extra` maps other paths to bodies. Runs
+// `body(browser, baseUrl)`.
+async function withChromium(dir, pages, extra, body) {
   let chromium;
   try {
     ({ chromium } = await import('playwright-core'));
@@ -185,46 +225,81 @@ async function instantiateChromium(dir) {
     return { skipped: 'playwright-core is not installed' };
   }
   if (!existsSync('/usr/bin/chromium')) return { skipped: '/usr/bin/chromium is missing' };
-  const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
-  const page = '<!doctype html><script type="module">\n' +
-    'const t0 = performance.now();\n' +
-    'const { createEngine } = await import("./index.js");\n' +
-    'const e = await createEngine();\n' +
-    'window.__result = { ms: performance.now() - t0, stats: e.stats() };\n' +
-    '</script>';
+  const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+    '.html': 'text/html', '.json': 'application/json' };
   const server = http.createServer(async (req, res) => {
-    const name = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/+/, '') || 'bench.html';
+    const name = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/+/, '');
     try {
-      const body = name === 'bench.html' ? page : await readFile(path.join(dir, path.basename(name)));
+      let content;
+      if (pages[name]) content = `<!doctype html><script type="module">\n${pages[name]}\n</script>`;
+      else if (extra[name]) content = extra[name];
+      else content = await readFile(path.join(dir, path.basename(name)));
       res.writeHead(200, { 'content-type': types[path.extname(name)] || 'application/octet-stream', 'cache-control': 'no-store' });
-      res.end(body);
+      res.end(content);
     } catch {
       res.writeHead(404);
       res.end();
     }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${server.address().port}/bench.html`;
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium', headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run'],
   });
-  const times = [];
   try {
-    for (let i = 0; i < 7; ++i) {
-      const context = await browser.newContext();
-      const p = await context.newPage();
-      await p.goto(url);
-      const r = await p.waitForFunction(() => window.__result, null, { timeout: 30000 });
-      times.push((await r.jsonValue()).ms);
-      await context.close();
-    }
+    return { version: browser.version(), ...(await body(browser, `http://127.0.0.1:${server.address().port}/`)) };
   } finally {
     await browser.close();
     server.close();
   }
-  return { first: times[0], median: median(times), all: times, version: browser.version() };
+}
+
+async function pageResult(browser, url, timeout, onConsole) {
+  const context = await browser.newContext();
+  try {
+    const p = await context.newPage();
+    if (onConsole) p.on('console', (m) => onConsole(m.text()));
+    await p.goto(url);
+    const r = await p.waitForFunction(() => window.__result, null, { timeout, polling: 200 });
+    return await r.jsonValue();
+  } finally {
+    await context.close();
+  }
+}
+
+// The time from starting to import the package to a created engine (fetch +
+// compile + instantiate + first Index), each run in a fresh context.
+async function instantiateChromium(dir) {
+  const script = 'const t0 = performance.now();\n' +
+    'const { createEngine } = await import("./index.js");\n' +
+    'const e = await createEngine();\n' +
+    'window.__result = { ms: performance.now() - t0, stats: e.stats() };';
+  return withChromium(dir, { 'instantiate.html': script }, {}, async (browser, base) => {
+    const times = [];
+    for (let i = 0; i < 7; ++i) times.push((await pageResult(browser, `${base}instantiate.html`, 30000)).ms);
+    return { first: times[0], median: median(times), all: times };
+  });
+}
+
+// The corpus ingested inside a Chromium page with a progress callback.
+async function ingestChromium(dir, docs) {
+  const script = 'const { createEngine } = await import("./index.js");\n' +
+    'const docs = await (await fetch("./corpus.json")).json();\n' +
+    'const e = await createEngine();\n' +
+    'let calls = 0, tenth = -1;\n' +
+    'const t0 = performance.now();\n' +
+    'await e.addMany(docs, { batchSize: 10, onProgress: ({ done, total, chunks }) => {\n' +
+    '  ++calls; const t = Math.floor(10 * done / total);\n' +
+    '  if (t !== tenth) { tenth = t; console.log(`  [chromium] ingest ${done}/${total} documents, ${chunks} chunks`); } } });\n' +
+    'const t1 = performance.now();\n' +
+    'e.buildDense();\n' +
+    'const t2 = performance.now();\n' +
+    'window.__result = { addMs: t1 - t0, denseMs: t2 - t1, progressCalls: calls, stats: e.stats(),\n' +
+    '  hits: e.search("governing law", { mode: "hybrid", topK: 3 }).map((h) => h.docId) };';
+  const corpus = JSON.stringify(docs);
+  return withChromium(dir, { 'ingest.html': script }, { 'corpus.json': corpus }, async (browser, base) =>
+    pageResult(browser, `${base}ingest.html`, 600000, log));
 }
 
 async function main() {
@@ -255,10 +330,10 @@ async function main() {
     log('queries: native');
     results.native = nativeQueries(snapshotPath, queriesPath);
     log('queries: wasm SIMD');
-    results.simd = await wasmQueries(simd, snapshot);
+    results.simd = await wasmQueries(simd, builds.simd, snapshot);
     if (scalar) {
       log('queries: wasm scalar');
-      results.scalar = await wasmQueries(scalar, snapshot);
+      results.scalar = await wasmQueries(scalar, builds.scalar, snapshot);
     }
 
     results.size = {};
@@ -270,9 +345,11 @@ async function main() {
     }
     log('instantiation: Node');
     results.instantiate = { node: await instantiateNode(builds.simd) };
-    if (withChromium) {
+    if (useChromium) {
       log('instantiation: Chromium (headless)');
       results.instantiate.chromium = await instantiateChromium(builds.simd);
+      log('ingest: Chromium (headless)');
+      results.ingest.chromium = await ingestChromium(builds.simd, corpusDocs);
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -286,21 +363,34 @@ function report() {
   const lines = [];
   lines.push(`machine: ${r.machine}; corpus: ${r.ingest.documents} contracts, ${r.ingest.megabytes.toFixed(1)} MB, ${r.ingest.chunks} chunks; snapshot ${r.snapshotMB.toFixed(1)} MB`);
   lines.push('');
-  lines.push('| query (top 10, mean of 20 queries) | native | wasm SIMD | wasm scalar | SIMD / native | scalar / native |');
-  lines.push('|---|---|---|---|---|---|');
+  const cell = (x) => (x ? `${us(x.cpu)} (${us(x.wall)})` : '—');
+  const ratio = (x, n) => (x && n ? `${(x.cpu / n.cpu).toFixed(2)}×` : '—');
+  lines.push('Search, top 10, mean of 20 queries, after warm-up; CPU time per query (wall time in parentheses; the machine is shared).');
+  lines.push('Core: Index::Search alone (snapshot_bench natively, the benchmark module in wasm). API: engine.search() from JS, hits materialized as JS objects.');
+  lines.push('');
+  lines.push('| search | native | wasm SIMD core | wasm scalar core | SIMD / native | scalar / native | wasm SIMD API | wasm scalar API |');
+  lines.push('|---|---|---|---|---|---|---|---|');
   for (const mode of ['bm25', 'dense', 'hybrid']) {
-    const n = r.native ? r.native[mode] : NaN;
-    const s = r.simd[mode];
-    const c = r.scalar ? r.scalar[mode] : NaN;
-    lines.push(`| ${mode === 'dense' ? 'dense (HNSW)' : mode} | ${us(n)} | ${us(s)} | ${r.scalar ? us(c) : '—'} | ${(s / n).toFixed(2)}× | ${r.scalar ? `${(c / n).toFixed(2)}×` : '—'} |`);
+    const n = r.native && r.native[mode];
+    const s = r.simd.core && r.simd.core[mode];
+    const c = r.scalar && r.scalar.core && r.scalar.core[mode];
+    lines.push(`| ${mode === 'dense' ? 'dense (HNSW)' : mode} | ${cell(n)} | ${cell(s)} | ${cell(c)} | ${ratio(s, n)} | ${ratio(c, n)} | ` +
+      `${cell(r.simd.api[mode])} | ${r.scalar ? cell(r.scalar.api[mode]) : '—'} |`);
   }
-  lines.push(`| snapshot load | ${r.native ? ms(r.native.loadMs) : '—'} | ${ms(r.simd.loadMs)} | ${r.scalar ? ms(r.scalar.loadMs) : '—'} | | |`);
+  lines.push('');
+  lines.push(`snapshot load: native ${r.native ? ms(r.native.loadMs) : '—'}, wasm SIMD ${ms(r.simd.loadMs)}, wasm scalar ${r.scalar ? ms(r.scalar.loadMs) : '—'}`);
   lines.push('');
   const w = r.ingest.wasm;
   const n = r.ingest.native;
   lines.push(`ingest (chunk, metadata, BM25): wasm ${ms(w.addMs)} (${w.mbPerS.toFixed(1)} MB/s)` +
     (n ? `, native ${ms(n.addMs)} (${n.mbPerS} MB/s)` : ''));
   lines.push(`dense build (static embedder training + HNSW): wasm ${ms(w.denseMs)}` + (n && n.denseMs ? `, native ${ms(n.denseMs)}` : ''));
+  const ci = r.ingest.chromium;
+  if (ci && !ci.skipped) {
+    lines.push(`ingest in headless Chromium: ${r.ingest.documents} contracts in ${ms(ci.addMs)} ` +
+      `(${(r.ingest.megabytes / (ci.addMs / 1000)).toFixed(1)} MB/s, ${ci.progressCalls} progress callbacks), ` +
+      `dense build ${ms(ci.denseMs)}; ${ci.stats.chunks} chunks, ${ci.stats.vectors} vectors`);
+  }
   for (const [name, s] of Object.entries(r.size)) {
     lines.push(`core .wasm (${name}): ${(s.bytes / 1e6).toFixed(2)} MB, ${(s.gzip / 1e6).toFixed(2)} MB gzipped (-9)`);
   }

@@ -117,6 +117,27 @@ export async function createTokenizer(options = {}) {
 // Yields to the event loop (lets a page repaint between batches).
 const pause = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+const utf8 = new TextDecoder();
+
+// Search results arrive as views of the module's memory: every string field
+// in one UTF-8 text with UTF-16 end offsets (6 per hit), 3 numbers per hit.
+function hits(result) {
+  if (!result || !result.ends) return check(result);
+  const all = utf8.decode(result.text);
+  const { ends, numbers } = result;
+  const out = new Array(numbers.length / 3);
+  let start = 0;
+  for (let i = 0, e = 0; i < out.length; ++i, e += 6) {
+    const f = (k) => all.slice(k ? ends[e + k - 1] : start, ends[e + k]);
+    out[i] = {
+      chunkId: f(0), docId: f(1), score: numbers[3 * i], bm25: numbers[3 * i + 1], dense: numbers[3 * i + 2],
+      text: f(2), title: f(3), section: f(4), matter: f(5),
+    };
+    start = ends[e + 5];
+  }
+  return out;
+}
+
 class Engine {
   constructor(module, index, embedder = null) {
     this._module = module;
@@ -221,9 +242,9 @@ class Engine {
     if (this._embedder && mode !== 'bm25' && !options.queryVector) {
       // With a host embedder the query is embedded first: the result is a Promise.
       return this._embedder.embed([q]).then((vectors) =>
-        check(this._index.search(q, { ...options, queryVector: vectors[0] })));
+        hits(this._index.search(q, { ...options, queryVector: vectors[0] })));
     }
-    return check(this._index.search(q, options));
+    return hits(this._index.search(q, options));
   }
 
   /** The whole index as portable bytes (loads natively and in wasm). */
