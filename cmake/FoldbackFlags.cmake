@@ -14,6 +14,10 @@ function(foldback_target_flags target)
     # scalar variant (for engines without SIMD, and to measure the gain).
     target_compile_options(${target} PRIVATE -msimd128)
   endif()
+  if(FOLDBACK_FUZZ)
+    # Coverage instrumentation for libFuzzer in every foldback target.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
   if(FOLDBACK_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -fno-sanitize-recover=undefined)

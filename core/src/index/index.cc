@@ -280,6 +280,7 @@ Result<AddReport> Index::Add(const Document& in) {
     r.lexical.AddChunk(chunk_no, r.ChunkTerms(c, /*intern=*/true));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
     r.chunks.push_back(std::move(c));
+    r.chunk_doc.push_back(doc_no);
     stored.chunks.push_back(chunk_no);
   }
   r.live_docs++;

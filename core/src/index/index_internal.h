@@ -53,6 +53,7 @@ struct Index::Rep {
   std::vector<DocSlot> docs;
   std::unordered_map<std::string, uint32_t> doc_ids;
   std::vector<ChunkSlot> chunks;
+  std::vector<uint32_t> chunk_doc;  // chunk number -> document number
   std::unordered_map<std::string, uint32_t> chunk_ids;
   uint64_t live_docs = 0;
   uint64_t live_chunks = 0;
