@@ -5,7 +5,7 @@
 //   cmake --build build --target snapshot_bench
 //   node wasm/bench/parity.mjs [--corpus DIR] [--seconds S] [--no-chromium] [--json FILE]
 //
-// 1. ingests the corpus (default: the 510 CUAD contracts) in wasm (SIMD) with
+// 1. ingests the corpus (default: the 510 CUAD contracts of ../shared/data) in wasm (SIMD) with
 //    a progress callback, trains the static embedder and builds the HNSW
 //    graph; the native CLI ingests the same folder for comparison;
 // 2. writes the wasm snapshot and times BM25, dense (HNSW) and hybrid
@@ -29,7 +29,8 @@ const opt = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const corpusDir = opt('--corpus', '/work/shared/data/cuad/full_contract_txt');
+const corpusDir = opt('--corpus', [path.resolve(root, '../shared/data/cuad/full_contract_txt'),
+  '/work/shared/data/cuad/full_contract_txt'].find((d) => existsSync(d)));
 const seconds = Number(opt('--seconds', '2'));
 const jsonOut = opt('--json', null);
 const useChromium = !args.includes('--no-chromium');
