@@ -203,6 +203,10 @@ struct TraceEvent {
   Kind kind = Kind::kHopStarted;
   uint32_t hop = 0;
   std::string message;
+  // kRetrieved: the hop as traced so far (query, source, results, new
+  // chunks, LLM time), so that hosts can show its passages live. The final
+  // trace may add to its note (e.g. why the session stopped).
+  TraceHop retrieved;
 };
 
 struct Trace {

@@ -781,6 +781,7 @@ class Session final : public AskSession {
     Event(TraceEvent::Kind::kRetrieved, hop_,
           std::to_string(hits.size()) + " passages, " + std::to_string(cur_.new_chunks.size()) +
               " new");
+    events_.back().retrieved = cur_;
   }
 
   // Prefix filtering (as in set-similarity joins): shingle sets are sorted
