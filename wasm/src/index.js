@@ -802,7 +802,7 @@ class Engine {
       programVersion: trace.programVersion, model: trace.model,
     };
     for (const k of ['question', 'answer', 'critique', 'correctedAnswer', 'preferredRewrite']) record[k] = wellFormed(record[k]);
-    const shownMatters = new Set(results.map((r) => r.matter));
+    const shownMatters = new Set(results.map((r) => r.matter).filter(Boolean));
     if (input.matter) {
       record.matter = String(input.matter);
       if (allowed && !allowed.has(record.matter)) {
@@ -810,8 +810,10 @@ class Engine {
       }
     } else if (stored.matter) {
       record.matter = stored.matter;
+    } else if (stored.allowedMatters && stored.allowedMatters.length === 1) {
+      record.matter = stored.allowedMatters[0];  // asked behind a wall around one matter
     } else if (shownMatters.size === 1) {
-      record.matter = [...shownMatters][0];  // every passage shown was of one matter
+      record.matter = [...shownMatters][0];  // every passage shown of a matter was of this one
     }
     if (!record.rating && !record.labels.length && !record.critique && !record.correctedAnswer &&
         !record.preferredRewrite && !record.tags.length) {
