@@ -151,6 +151,21 @@ TEST(Ask, RewriteNoneSearchesTheQuestionAndStopsWhenNothingIsNew) {
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.front().kind, TraceEvent::Kind::kHopStarted);
   EXPECT_EQ(events.back().kind, TraceEvent::Kind::kDone);
+  // Each hop's results travel with its kRetrieved event, for hosts that
+  // show them live.
+  std::vector<const TraceEvent*> retrieved;
+  for (const TraceEvent& e : events) {
+    if (e.kind == TraceEvent::Kind::kRetrieved) retrieved.push_back(&e);
+  }
+  ASSERT_EQ(retrieved.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(retrieved[i]->retrieved.hop, i + 1);
+    EXPECT_EQ(retrieved[i]->retrieved.query, r.trace.hops[i].query);
+    EXPECT_EQ(retrieved[i]->retrieved.source, r.trace.hops[i].source);
+    ASSERT_EQ(retrieved[i]->retrieved.results.size(), r.trace.hops[i].results.size());
+    EXPECT_EQ(retrieved[i]->retrieved.results[0].chunk_id, r.trace.hops[i].results[0].chunk_id);
+    EXPECT_EQ(retrieved[i]->retrieved.new_chunks, r.trace.hops[i].new_chunks);
+  }
 }
 
 TEST(Ask, LlmHopsShowEachQueryAndTheModelCanStop) {
