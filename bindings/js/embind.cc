@@ -284,6 +284,27 @@ class JsIndex {
     return hits_.Encode(*r);
   }
 
+  // The chunks with these ids as search hits (encoded as search() encodes
+  // them; score 0); a chunk not in the index comes back with empty fields.
+  val passages(val ids) {
+    std::vector<foldback::SearchHit> out;
+    for (const std::string& id : Strings(ids)) {
+      foldback::SearchHit h;
+      if (const foldback::Chunk* c = index_->FindChunk(id)) {
+        h.chunk_id = id;
+        h.doc_id = c->doc_id;
+        h.text = c->text;
+        h.section = c->section;
+        if (const foldback::Document* d = index_->FindDocument(c->doc_id)) {
+          h.title = d->title;
+          h.matter = d->matter;
+        }
+      }
+      out.push_back(std::move(h));
+    }
+    return hits_.Encode(out);
+  }
+
   // [{chunkId, docId, text, title, section, matter, textHash}] for the ids
   // given; null for an id not in the index.
   val chunks(val ids) {
@@ -517,30 +538,6 @@ val TraceHopValue(const foldback::TraceHop& h) {
   return out;
 }
 
-val TraceValue(const foldback::Trace& t) {
-  val out = val::object();
-  out.set("traceId", t.trace_id);
-  out.set("question", t.question);
-  val hops = val::array();
-  for (const auto& h : t.hops) hops.call<void>("push", TraceHopValue(h));
-  out.set("hops", hops);
-  out.set("fused", TraceHitsValue(t.fused));
-  out.set("fallbacks", StringArray(t.fallbacks));
-  out.set("errors", StringArray(t.errors));
-  out.set("programVersion", t.program_version);
-  out.set("model", t.model);
-  out.set("stoppedEarly", t.stopped_early);
-  return out;
-}
-
-// A trace saved as JSON (TraceToJson, also what `foldback ask` writes) in
-// its JS form, or an error value.
-val TraceFromJsonValue(std::string json) {
-  auto r = foldback::TraceFromJson(json);
-  if (!r.ok()) return ErrorValue(r.status());
-  return TraceValue(*r);
-}
-
 const char* EventKindName(foldback::TraceEvent::Kind kind) {
   using K = foldback::TraceEvent::Kind;
   switch (kind) {
@@ -553,20 +550,6 @@ const char* EventKindName(foldback::TraceEvent::Kind kind) {
     case K::kError: return "error";
   }
   return "error";
-}
-
-val HitValue(const foldback::SearchHit& h) {
-  val item = val::object();
-  item.set("chunkId", h.chunk_id);
-  item.set("docId", h.doc_id);
-  item.set("score", h.score);
-  item.set("bm25", h.bm25);
-  item.set("dense", h.dense);
-  item.set("text", h.text);
-  item.set("title", h.title);
-  item.set("section", h.section);
-  item.set("matter", h.matter);
-  return item;
 }
 
 class JsFeedback;
@@ -661,13 +644,12 @@ class JsAsk {
 
   bool done() const { return session_ && session_->done(); }
 
-  // {passages, answer, citations, trace, traceJson}. REQUIRES: done().
+  // {passages (as JsIndex::search encodes hits), answer, citations,
+  // traceJson}. REQUIRES: done().
   val result() {
     const foldback::AskResult& r = session_->result();
     val out = val::object();
-    val passages = val::array();
-    for (const auto& h : r.passages) passages.call<void>("push", HitValue(h));
-    out.set("passages", passages);
+    out.set("passages", hits_.Encode(r.passages));
     out.set("answer", r.answer);
     val citations = val::array();
     for (const auto& c : r.citations) {
@@ -678,7 +660,6 @@ class JsAsk {
       citations.call<void>("push", item);
     }
     out.set("citations", citations);
-    out.set("trace", TraceValue(r.trace));
     out.set("traceJson", foldback::TraceToJson(r.trace));
     return out;
   }
@@ -687,6 +668,7 @@ class JsAsk {
   std::shared_ptr<const foldback::Program> program_;
   std::shared_ptr<const foldback::FoldBack> foldback_;
   std::unique_ptr<foldback::AskSession> session_;
+  HitBuffers hits_;
 };
 
 // ---------------------------------------------------------------- feedback
@@ -1128,13 +1110,13 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("buildDense", &JsIndex::buildDense)
       .function("search", &JsIndex::search)
       .function("chunks", &JsIndex::chunks)
+      .function("passages", &JsIndex::passages)
       .function("chunksMissingVectors", &JsIndex::chunksMissingVectors)
       .function("setChunkVector", &JsIndex::setChunkVector)
       .function("options", &JsIndex::options)
       .function("snapshot", &JsIndex::snapshot)
       .function("stats", &JsIndex::stats);
   emscripten::function("feedbackTextHash", &FeedbackTextHash);
-  emscripten::function("traceFromJson", &TraceFromJsonValue);
   emscripten::class_<JsProgram>("Program")
       .constructor<>()
       .function("load", &JsProgram::load)

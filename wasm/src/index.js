@@ -182,6 +182,36 @@ function askOptions(o, { hasHost, traceId }) {
   return out;
 }
 
+// The core's trace JSON (TraceToJson: snake_case, what `foldback ask`
+// saves) in the package's camelCase shape.
+function traceFromJson(json) {
+  let t;
+  try {
+    t = JSON.parse(json);
+  } catch (e) {
+    throw new FoldbackError('Corruption', `a stored trace is not JSON (${e.message})`);
+  }
+  const hitsOf = (list) => (Array.isArray(list) ? list : []).map((h) => ({
+    chunkId: String(h.chunk_id ?? ''), docId: String(h.doc_id ?? ''), score: Number(h.score ?? 0),
+  }));
+  const strings = (list) => (Array.isArray(list) ? list.map(String) : []);
+  return {
+    traceId: String(t.trace_id ?? ''),
+    question: String(t.question ?? ''),
+    hops: (Array.isArray(t.hops) ? t.hops : []).map((h) => ({
+      hop: Number(h.hop ?? 0), query: String(h.query ?? ''), variantQueries: strings(h.variant_queries),
+      source: String(h.source ?? ''), results: hitsOf(h.results), newChunks: strings(h.new_chunks),
+      llmMs: Number(h.llm_ms ?? 0), llmAttempts: Number(h.llm_attempts ?? 0), note: String(h.note ?? ''),
+    })),
+    fused: hitsOf(t.fused),
+    fallbacks: strings(t.fallbacks),
+    errors: strings(t.errors),
+    programVersion: String(t.program_version ?? ''),
+    model: String(t.model ?? ''),
+    stoppedEarly: Boolean(t.stopped_early),
+  };
+}
+
 function waitable() {
   let resolve;
   const promise = new Promise((r) => { resolve = r; });
@@ -476,11 +506,16 @@ class Engine {
     return new AskRun((run) => this._ask(run, question, options || {}, host));
   }
 
-  _resolveHits(list) {
-    if (!list.length) return [];
-    const info = this._index.chunks(list.map((h) => h.chunkId));
-    return list.map((h, i) => {
-      const c = info[i];
+  // Trace hits with their passages' text; `cache` (chunk id -> info) spares
+  // fetching a passage twice within a question.
+  _resolveHits(list, cache = new Map()) {
+    const missing = [...new Set(list.map((h) => h.chunkId).filter((id) => !cache.has(id)))];
+    if (missing.length) {
+      const info = hits(this._index.passages(missing));
+      missing.forEach((id, i) => cache.set(id, info[i].chunkId ? info[i] : null));
+    }
+    return list.map((h) => {
+      const c = cache.get(h.chunkId);
       return {
         chunkId: h.chunkId, docId: h.docId, score: h.score,
         text: c ? c.text : '', title: c ? c.title : '', section: c ? c.section : '', matter: c ? c.matter : '',
@@ -488,8 +523,8 @@ class Engine {
     });
   }
 
-  _resolveHop(hop) {
-    return { ...hop, results: this._resolveHits(hop.results) };
+  _resolveHop(hop, cache) {
+    return { ...hop, results: this._resolveHits(hop.results, cache) };
   }
 
   async _ask(run, question, options, host) {
@@ -509,7 +544,8 @@ class Engine {
       }
     };
     const session = new this._module.Ask();
-    const inflight = new Map();  // need id -> {controller, promise}
+    const inflight = new Map();  // need id -> {controller}
+    const passages = new Map();  // chunk id -> its text and provenance, fetched once
     const finished = [];         // [id, result]
     let wake = waitable();
     const timeMs = Date.now();
@@ -523,7 +559,7 @@ class Engine {
         for (const e of session.takeEvents()) {
           const ev = { kind: e.kind, hop: e.hop, message: e.message };
           if (e.kind === 'query') ev.query = e.message;
-          if (e.kind === 'retrieved') ev.trace = this._resolveHop(e.retrieved);
+          if (e.kind === 'retrieved') ev.trace = this._resolveHop(e.retrieved, passages);
           emit(ev);
         }
       };
@@ -587,12 +623,12 @@ class Engine {
       flush();
       const r = session.result();
       const elapsedMs = now() - started;
-      const trace = r.trace;
-      trace.hops = trace.hops.map((h) => this._resolveHop(h));
+      const trace = traceFromJson(r.traceJson);
+      trace.hops = trace.hops.map((h) => this._resolveHop(h, passages));
       const result = {
         traceId: trace.traceId || traceId,
         question: trace.question,
-        passages: r.passages,
+        passages: hits(r.passages),
         answer: r.answer,
         citations: r.citations,
         trace,
@@ -658,7 +694,7 @@ class Engine {
   }
 
   _traceView(traceId, stored) {
-    const trace = check(this._module.traceFromJson(stored.traceJson));
+    const trace = traceFromJson(stored.traceJson);
     return {
       traceId, question: trace.question, trace, answer: stored.answer, citations: stored.citations,
       matter: stored.matter, user: stored.user, options: stored.options, timeMs: stored.timeMs, elapsedMs: stored.elapsedMs,
@@ -753,7 +789,7 @@ class Engine {
     if (!stored) {
       throw new FoldbackError('Not found', `unknown trace '${traceId}': no question with this id was asked in this engine`);
     }
-    const trace = check(this._module.traceFromJson(stored.traceJson));
+    const trace = traceFromJson(stored.traceJson);
     const allowed = input.allowedMatters ? new Set(input.allowedMatters.map(String))
       : stored.allowedMatters ? new Set(stored.allowedMatters) : null;
     // The passages shown: the final ranking, else every hop's results.
