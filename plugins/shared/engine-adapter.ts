@@ -307,7 +307,10 @@ export class LocalEngine implements FoldbackClient {
       if (damaged) throw new Error('damaged');
       self.engine = await createEngine({ ...self.engineOptions(), storage, name: CORPUS, ...(snapshot ? { snapshot } : {}) });
     } catch (e) {
-      if (!snapshot && !damaged) throw e;
+      // Only a snapshot that does not load is treated as damaged; storage
+      // failures (quota, a blocked database) are reported as they are.
+      const code = (e as { code?: string }).code;
+      if (!damaged && !(snapshot && (code === 'Corruption' || code === 'Not supported'))) throw e;
       // A damaged corpus must not lock the lawyer out: start empty, keep the bytes.
       if (snapshot) await storage.setItem('snapshot.damaged', snapshot);
       await storage.deleteSnapshot(CORPUS);
