@@ -64,6 +64,12 @@ double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& r
   return (static_cast<double>(when) - now_unix_s) * 1000;
 }
 
+std::string RedactOutbound(const std::string& text, const std::vector<std::regex>& patterns) {
+  std::string out = text;
+  for (const std::regex& re : patterns) out = std::regex_replace(out, re, "[REDACTED]");
+  return out;
+}
+
 bool ShouldRetryStatus(long status, const std::string& x_should_retry) {
   if (x_should_retry == "true") return true;
   if (x_should_retry == "false") return false;
@@ -140,6 +146,7 @@ struct LlmClient::Rep {
   std::map<uint64_t, std::unique_ptr<Job>> jobs;
   std::vector<Completion> finished;
   std::mt19937_64 rng;
+  std::vector<std::regex> redactions;
   size_t running = 0;
   int64_t origin_ns = SteadyNs();
 
@@ -151,6 +158,19 @@ struct LlmClient::Rep {
   }
 
   double Now() const { return static_cast<double>(SteadyNs() - origin_ns) / 1e6; }
+
+  // What may leave for the endpoint: the key and the configured patterns
+  // redacted. A pattern that throws (regex stack exhaustion on a huge
+  // text) redacts the whole text rather than send it unredacted.
+  std::string Outbound(const ApiKey& key, const std::string& text) const {
+    std::string out = key.Redact(text);
+    if (redactions.empty()) return out;
+    try {
+      return internal::RedactOutbound(out, redactions);
+    } catch (const std::exception&) {
+      return "[REDACTED]";
+    }
+  }
 
   void DropTransfer(Call* call) {
     if (call->easy) {
@@ -259,7 +279,7 @@ struct LlmClient::Rep {
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip");  // cheap to inflate; brotli is slow to make
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1.0, std::ceil(limit))));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
@@ -558,6 +578,14 @@ Result<std::unique_ptr<LlmClient>> LlmClient::Create(LlmClientOptions options) {
     rep->embed_url = *url;
     rep->embed_auth = AuthHeader(options.embed);
   }
+  for (const std::string& p : options.redact_patterns) {
+    try {
+      rep->redactions.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& e) {
+      return Status::InvalidArgument("redaction pattern \"" + p + "\" is not a valid regular expression (" +
+                                     e.what() + ")");
+    }
+  }
   if (options.embed.embed_batch == 0) options.embed.embed_batch = 1;
   if (options.max_in_flight == 0) options.max_in_flight = 1;
   rep->multi = curl_multi_init();
@@ -592,7 +620,9 @@ Status LlmClient::Start(const Need& need) {
       r.FinishNow(need, Status::NotSupported("no LLM endpoint configured"));
       return Status::OK();
     }
-    auto body = BuildChatBody(r.opt.chat, need.llm);
+    LlmRequest request = need.llm;
+    for (ChatMessage& m : request.messages) m.content = r.Outbound(r.opt.chat.key, m.content);
+    auto body = BuildChatBody(r.opt.chat, request);
     if (!body.ok()) {
       r.FinishNow(need, body.status());
       return Status::OK();
@@ -623,7 +653,9 @@ Status LlmClient::Start(const Need& need) {
     size_t batch = r.opt.embed.embed_batch;
     for (size_t first = 0; first < texts.size(); first += batch) {
       size_t count = std::min(batch, texts.size() - first);
-      std::vector<std::string> slice(texts.begin() + first, texts.begin() + first + count);
+      std::vector<std::string> slice;
+      slice.reserve(count);
+      for (size_t i = first; i < first + count; ++i) slice.push_back(r.Outbound(r.opt.embed.key, texts[i]));
       auto call = std::make_unique<Call>();
       call->job = job.get();
       call->first = first;

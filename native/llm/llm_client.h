@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,12 @@ struct LlmClientOptions {
   uint64_t jitter_seed = 0;
   // Most HTTP requests in flight at once (more wait their turn). Default: 16.
   uint32_t max_in_flight = 16;
+  // Outbound redaction: ECMAScript regular expressions; every match in a
+  // chat message or a text to embed is replaced by "[REDACTED]" before the
+  // request leaves (e.g. \b\d{3}-\d{2}-\d{4}\b for US social security
+  // numbers). The API key itself is always redacted from what is sent.
+  // Create() says InvalidArgument for a pattern that does not compile.
+  std::vector<std::string> redact_patterns;
 };
 
 // A finished need.
@@ -166,6 +173,9 @@ double RetryDelayMs(const RetryPolicy& policy, uint32_t retry, double retry_afte
 // `now_unix_s`. Returns -1 when absent or unparseable.
 double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& retry_after,
                          double now_unix_s);
+
+// `text` with every match of `patterns` replaced by "[REDACTED]".
+std::string RedactOutbound(const std::string& text, const std::vector<std::regex>& patterns);
 
 // Whether a reply with this HTTP status (and x-should-retry value, "" when
 // absent) is worth another attempt.

@@ -319,6 +319,7 @@ Result<std::unique_ptr<LlmTestServer>> LlmTestServer::Start(LlmTestServerOptions
   int threads = std::max(1, r->options.threads);
   r->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   r->server.set_keep_alive_max_count(1000);
+  r->server.set_tcp_nodelay(true);  // headers and body go out in two writes
   r->server.set_payload_max_length(64u << 20);
   r->server.Post(R"(.*/chat/completions)",
                  [r](const httplib::Request& req, httplib::Response& res) { r->Handle(req, res, false); });

@@ -552,6 +552,29 @@ TEST_F(LlmClientTest, KeyEchoedInContentIsRedacted) {
   ExpectKeyOnlyInAuthHeader(r);
 }
 
+TEST_F(LlmClientTest, OutboundRedactionBeforeTextLeaves) {
+  LlmClientOptions o = Options();
+  o.redact_patterns = {R"(\b\d{3}-\d{2}-\d{4}\b)", "Project Nightingale"};
+  auto client = Client(o);
+  std::string doc = std::string("Employee SSN 078-05-1120, codename Project Nightingale, key ") + kCanary;
+  ASSERT_TRUE(Perform(*client, ChatNeed(1, doc)).status.ok());
+  ASSERT_TRUE(Perform(*client, EmbedNeed(2, {doc, "plain text"})).status.ok());
+  auto reqs = server_->requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  for (const auto& req : reqs) {
+    EXPECT_EQ(req.body.find("078-05-1120"), std::string::npos);
+    EXPECT_EQ(req.body.find("Nightingale"), std::string::npos);
+    EXPECT_NE(req.body.find("Employee SSN [REDACTED], codename [REDACTED], key [REDACTED]"), std::string::npos)
+        << req.body;
+  }
+  ExpectKeyOnlyInAuthHeader(NeedResult());
+
+  o.redact_patterns = {"(unclosed"};
+  auto bad = LlmClient::Create(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("(unclosed"), std::string::npos);
+}
+
 // ------------------------------------------------------------------ concurrency
 
 TEST_F(LlmClientTest, ParallelNeedsOverlap) {
