@@ -13,6 +13,10 @@ function(foldback_target_flags target)
     # extensions lower to wasm simd128).
     target_compile_options(${target} PRIVATE -msimd128)
   endif()
+  if(FOLDBACK_FUZZ)
+    # Coverage instrumentation for libFuzzer in every foldback target.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
   if(FOLDBACK_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -fno-sanitize-recover=undefined)

@@ -104,12 +104,15 @@ Result<std::unique_ptr<StaticEmbedder>> StaticEmbedder::Train(const std::vector<
   }
   std::vector<uint32_t> vocab = TopTerms(counts, terms, params.min_count, params.max_vocabulary);
   std::vector<uint32_t> contexts = TopTerms(counts, terms, params.min_count, params.max_contexts);
-  const uint32_t k = params.dimension;
-  if (vocab.size() < 2 * static_cast<size_t>(k) || contexts.size() < static_cast<size_t>(k) + 10) {
+  // Small corpora (a lawyer's first few mails) get fewer dimensions rather
+  // than no dense index: at most half the vocabulary, at least 16.
+  const uint32_t k = std::min<uint32_t>(
+      params.dimension,
+      static_cast<uint32_t>(std::min(vocab.size() / 2, contexts.size() > 10 ? contexts.size() - 10 : 0)) & ~7u);
+  if (k < 16) {
     return Status::FailedPrecondition("corpus too small to train the static embedder (" +
                                       std::to_string(vocab.size()) + " words occur at least " +
-                                      std::to_string(params.min_count) + " times; need " +
-                                      std::to_string(2 * k) + ")");
+                                      std::to_string(params.min_count) + " times; need 32)");
   }
   constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
   std::vector<uint32_t> row_of(terms.size(), kNone), col_of(terms.size(), kNone);

@@ -26,6 +26,7 @@ class StaticEmbedder;
 namespace foldback::embed {
 
 struct StaticEmbedderParams {
+  // Upper bound: small corpora get fewer dimensions (see Train).
   uint32_t dimension = 128;
   uint32_t window = 5;
   uint32_t min_count = 2;        // words rarer than this get no vector

@@ -15,6 +15,13 @@ namespace {
 // Built-in filter fields. Metadata fields with these names are shadowed.
 const char* const kBuiltinFields[] = {"id", "kind", "matter", "parent_id", "title"};
 
+// Fields ExtractMetadata may write: always valid in a filter, even when no
+// document of this index has a value for them.
+bool IsExtractedField(const std::string& f) {
+  return f == text::kFieldDate || f == text::kFieldAmount || f == text::kFieldDefinedTerm ||
+         f == text::kFieldParty || f == text::kFieldCitation;
+}
+
 bool IsBuiltinField(const std::string& f) {
   for (const char* b : kBuiltinFields) {
     if (f == b) return true;
@@ -53,16 +60,29 @@ bool DocPasses(const Document& d, const Filter& f) {
 Index::Rep::Rep(const IndexOptions& o) : options(o), analyzer(o.text), lexical(o.bm25) {}
 Index::Rep::~Rep() = default;
 
-std::vector<std::pair<std::string, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot) const {
-  std::unordered_map<std::string, uint32_t> counts;
-  analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { ++counts[std::string(t)]; });
+std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot, bool intern) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  thread_local std::vector<uint32_t> slot_of;  // term id -> position in out, +1
+  auto add = [&](std::string_view t, uint32_t n) {
+    uint32_t id;
+    if (intern) {
+      id = lexical.Intern(t);
+    } else {
+      auto found = lexical.Find(t);
+      if (!found) return;
+      id = *found;
+    }
+    if (id >= slot_of.size()) slot_of.resize(id + 1024, 0);
+    if (slot_of[id] == 0) {
+      out.emplace_back(id, 0);
+      slot_of[id] = static_cast<uint32_t>(out.size());
+    }
+    out[slot_of[id] - 1].second += n;
+  };
+  analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { add(t, 1); });
   uint32_t tw = options.bm25.title_weight;
-  if (tw > 0) {
-    analyzer.ForEachTerm(docs[slot.doc].doc.title,
-                         [&](std::string_view t) { counts[std::string(t)] += tw; });
-  }
-  std::vector<std::pair<std::string, uint32_t>> out(counts.begin(), counts.end());
-  std::sort(out.begin(), out.end());
+  if (tw > 0) analyzer.ForEachTerm(docs[slot.doc].doc.title, [&](std::string_view t) { add(t, tw); });
+  for (const auto& [id, n] : out) slot_of[id] = 0;
   return out;
 }
 
@@ -72,16 +92,50 @@ std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) 
   return terms;
 }
 
-void Index::Rep::AddField(const std::string& name) { ++field_counts[name]; }
+void Index::Rep::IndexDocFields(uint32_t d) {
+  const Document& doc = docs[d].doc;
+  for (const auto& [name, values] : doc.metadata) {
+    ++field_counts[name];
+    auto& by_value = value_docs[name];
+    for (const auto& v : values) {
+      auto& list = by_value[v];
+      if (list.empty() || list.back() != d) list.push_back(d);
+    }
+  }
+  value_docs[kMatterKey][doc.matter].push_back(d);
+}
 
-void Index::Rep::RemoveField(const std::string& name) {
-  auto it = field_counts.find(name);
-  if (it != field_counts.end() && --it->second == 0) field_counts.erase(it);
+void Index::Rep::UnindexDocFields(uint32_t d) {
+  const Document& doc = docs[d].doc;
+  auto drop = [&](const std::string& field, const std::string& value) {
+    auto f = value_docs.find(field);
+    if (f == value_docs.end()) return;
+    auto v = f->second.find(value);
+    if (v == f->second.end()) return;
+    auto& list = v->second;
+    list.erase(std::remove(list.begin(), list.end(), d), list.end());
+    if (list.empty()) f->second.erase(v);
+    if (f->second.empty()) value_docs.erase(f);
+  };
+  for (const auto& [name, values] : doc.metadata) {
+    auto it = field_counts.find(name);
+    if (it != field_counts.end() && --it->second == 0) field_counts.erase(it);
+    for (const auto& v : values) drop(name, v);
+  }
+  drop(kMatterKey, doc.matter);
+}
+
+const std::vector<uint32_t>* Index::Rep::DocsWith(const std::string& field,
+                                                   const std::string& value) const {
+  auto f = value_docs.find(field);
+  if (f == value_docs.end()) return nullptr;
+  auto v = f->second.find(value);
+  return v == f->second.end() ? nullptr : &v->second;
 }
 
 Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) const {
   for (const Filter& f : o.filters) {
-    if (!IsBuiltinField(f.field) && field_counts.count(f.field) == 0) {
+    if (!IsBuiltinField(f.field) && !IsExtractedField(f.field) && field_counts.count(f.field) == 0) {
       std::string known;
       for (const char* b : kBuiltinFields) known += std::string(known.empty() ? "" : ", ") + b;
       for (const auto& [name, count] : field_counts) known += ", " + name;
@@ -104,13 +158,40 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
     }
     for (uint32_t c : slot.chunks) mask->allowed[c] = 1;
   };
-  // An id equality narrows to one document without a scan.
+  // Narrow the documents to look at with the most selective equality
+  // filter (or the walls) instead of scanning every document.
+  const std::vector<uint32_t>* best = nullptr;
   for (const Filter& f : o.filters) {
-    if (f.field == "id" && f.op == Filter::Op::kEq) {
+    if (f.op != Filter::Op::kEq) continue;
+    if (f.field == "id") {
       auto it = doc_ids.find(f.value);
       if (it != doc_ids.end()) add_doc(it->second);
       return Status::OK();
     }
+    const std::vector<uint32_t>* list = nullptr;
+    if (f.field == "matter") {
+      list = DocsWith(kMatterKey, f.value);
+    } else if (!IsBuiltinField(f.field)) {
+      list = DocsWith(f.field, f.value);
+    } else {
+      continue;  // kind, parent_id, title: not indexed
+    }
+    if (!list) return Status::OK();  // nothing has this value
+    if (!best || list->size() < best->size()) best = list;
+  }
+  if (best) {
+    for (uint32_t d : *best) add_doc(d);
+    return Status::OK();
+  }
+  if (o.allowed_matters && o.allowed_matters->size() < 64) {
+    std::vector<std::string> matters(o.allowed_matters->begin(), o.allowed_matters->end());
+    matters.push_back("");  // documents of no matter are visible to all
+    for (const auto& m : matters) {
+      if (const auto* list = DocsWith(kMatterKey, m)) {
+        for (uint32_t d : *list) add_doc(d);
+      }
+    }
+    return Status::OK();
   }
   for (uint32_t d = 0; d < docs.size(); ++d) add_doc(d);
   return Status::OK();
@@ -179,9 +260,9 @@ Result<AddReport> Index::Add(const Document& in) {
   uint32_t doc_no = static_cast<uint32_t>(r.docs.size());
   std::vector<text::ChunkSpan> spans =
       text::ChunkText(slot.doc.text, slot.doc.kind, r.options.chunker);
-  for (const auto& [name, values] : slot.doc.metadata) r.AddField(name);
   r.docs.push_back(std::move(slot));
   r.doc_ids.emplace(in.id, doc_no);
+  r.IndexDocFields(doc_no);
   DocSlot& stored = r.docs.back();
   for (uint32_t i = 0; i < spans.size(); ++i) {
     const text::ChunkSpan& s = spans[i];
@@ -196,7 +277,7 @@ Result<AddReport> Index::Add(const Document& in) {
     c.chunk.section = s.section;
     c.chunk.role = s.role;
     uint32_t chunk_no = static_cast<uint32_t>(r.chunks.size());
-    r.lexical.AddChunk(chunk_no, r.ChunkTerms(c));
+    r.lexical.AddChunk(chunk_no, r.ChunkTerms(c, /*intern=*/true));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
     r.chunks.push_back(std::move(c));
     stored.chunks.push_back(chunk_no);
@@ -216,14 +297,14 @@ Status Index::Remove(std::string_view doc_id) {
   DocSlot& slot = r.docs[d];
   for (uint32_t c : slot.chunks) {
     ChunkSlot& cs = r.chunks[c];
-    r.lexical.RemoveChunk(c, r.ChunkTerms(cs));
+    r.lexical.RemoveChunk(c, r.ChunkTerms(cs, /*intern=*/false));
     r.DropVector(c);
     cs.live = false;
     r.chunk_ids.erase(cs.chunk.id);
     cs.chunk.text.clear();
     cs.chunk.text.shrink_to_fit();
   }
-  for (const auto& [name, values] : slot.doc.metadata) r.RemoveField(name);
+  r.UnindexDocFields(d);
   r.live_docs--;
   r.live_chunks -= slot.chunks.size();
   r.text_bytes -= slot.doc.text.size();

@@ -59,11 +59,17 @@ struct Index::Rep {
   uint64_t text_bytes = 0;
   // Metadata field name -> number of live documents carrying it.
   std::map<std::string, uint32_t> field_counts;
+  // Field -> value -> live documents, for equality filters and walls without
+  // a scan of every document. The matter is kept under kMatterKey.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::vector<uint32_t>>> value_docs;
+  static constexpr const char* kMatterKey = "\x01matter";
   // Opaque sections other components keep in the snapshot (name -> bytes).
   std::map<std::string, std::string> extensions;
 
-  // The lexical terms of a chunk (text + title x title_weight), with counts.
-  std::vector<std::pair<std::string, uint32_t>> ChunkTerms(const ChunkSlot& slot) const;
+  // The lexical term ids of a chunk (text + title x title_weight), with
+  // counts. `intern` adds new terms to the dictionary (adding a chunk);
+  // without it unknown terms are skipped (removing a chunk).
+  std::vector<std::pair<uint32_t, uint32_t>> ChunkTerms(const ChunkSlot& slot, bool intern);
   // Analyzed query terms, each with weight 1 (duplicates kept).
   std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
   // Chunks the options allow (walls + filters). InvalidArgument on an
@@ -85,8 +91,12 @@ struct Index::Rep {
   // maps chunk numbers to snapshot chunk numbers (UINT32_MAX: dropped).
   void SaveDense(const std::vector<uint32_t>& renumber, pb::Snapshot* out) const;
   Status LoadDense(const pb::Snapshot& in);
-  void AddField(const std::string& name);
-  void RemoveField(const std::string& name);
+  // Maintain field_counts and value_docs for a live document.
+  void IndexDocFields(uint32_t doc);
+  void UnindexDocFields(uint32_t doc);
+  // Documents whose `field` has `value` (metadata fields and "matter");
+  // nullptr when none.
+  const std::vector<uint32_t>* DocsWith(const std::string& field, const std::string& value) const;
 };
 
 }  // namespace foldback

@@ -8,25 +8,31 @@
 
 namespace foldback::index {
 
-uint32_t LexicalIndex::TermId(const std::string& term) {
-  auto [it, inserted] = term_ids_.try_emplace(term, static_cast<uint32_t>(terms_.size()));
-  if (inserted) {
-    terms_.push_back(term);
-    postings_.emplace_back();
-    df_.push_back(0);
-  }
+uint32_t LexicalIndex::Intern(std::string_view term) {
+  auto it = term_ids_.find(term);
+  if (it != term_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(terms_.size());
+  terms_.emplace_back(term);
+  term_ids_.emplace(terms_.back(), id);
+  postings_.emplace_back();
+  df_.push_back(0);
+  return id;
+}
+
+std::optional<uint32_t> LexicalIndex::Find(std::string_view term) const {
+  auto it = term_ids_.find(term);
+  if (it == term_ids_.end()) return std::nullopt;
   return it->second;
 }
 
 void LexicalIndex::AddChunk(uint32_t chunk,
-                            const std::vector<std::pair<std::string, uint32_t>>& terms) {
+                            const std::vector<std::pair<uint32_t, uint32_t>>& terms) {
   if (chunk >= lengths_.size()) {
     lengths_.resize(chunk + 1, 0);
     live_.resize(chunk + 1, 0);
   }
   uint32_t length = 0;
-  for (const auto& [term, tf] : terms) {
-    uint32_t id = TermId(term);
+  for (const auto& [id, tf] : terms) {
     postings_[id].push_back({chunk, tf});
     ++df_[id];
     length += tf;
@@ -38,11 +44,10 @@ void LexicalIndex::AddChunk(uint32_t chunk,
 }
 
 void LexicalIndex::RemoveChunk(uint32_t chunk,
-                               const std::vector<std::pair<std::string, uint32_t>>& terms) {
+                               const std::vector<std::pair<uint32_t, uint32_t>>& terms) {
   if (chunk >= live_.size() || !live_[chunk]) return;
-  for (const auto& [term, tf] : terms) {
-    auto it = term_ids_.find(term);
-    if (it != term_ids_.end() && df_[it->second] > 0) --df_[it->second];
+  for (const auto& [id, tf] : terms) {
+    if (id < df_.size() && df_[id] > 0) --df_[id];
   }
   live_[chunk] = 0;
   --live_chunks_;
@@ -54,7 +59,7 @@ double LexicalIndex::average_length() const {
 }
 
 uint32_t LexicalIndex::Df(std::string_view term) const {
-  auto it = term_ids_.find(std::string(term));
+  auto it = term_ids_.find(term);
   return it == term_ids_.end() ? 0 : df_[it->second];
 }
 
@@ -69,6 +74,28 @@ uint64_t LexicalIndex::posting_count() const {
   uint64_t n = 0;
   for (const auto& p : postings_) n += p.size();
   return n;
+}
+
+std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::CurrentNorms() const {
+  double avg = std::max(average_length(), 1.0);
+  auto stale = [&](const std::shared_ptr<const Norms>& n) {
+    // Chunks added since, or the average moved by more than 0.5%.
+    return !n || n->count != lengths_.size() || std::abs(avg - n->average) > 0.005 * avg;
+  };
+  std::shared_ptr<const Norms> current = std::atomic_load(&norms_);
+  if (!stale(current)) return current;
+  std::lock_guard<std::mutex> lock(norms_mu_);
+  current = std::atomic_load(&norms_);
+  if (!stale(current)) return current;
+  auto fresh = std::make_shared<Norms>();
+  fresh->values.resize(lengths_.size());
+  for (size_t c = 0; c < lengths_.size(); ++c) {
+    fresh->values[c] = static_cast<float>(params_.k1 * (1.0 - params_.b + params_.b * lengths_[c] / avg));
+  }
+  fresh->average = avg;
+  fresh->count = lengths_.size();
+  std::atomic_store(&norms_, std::shared_ptr<const Norms>(fresh));
+  return fresh;
 }
 
 std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
@@ -95,18 +122,20 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   if (scores.size() < lengths_.size()) scores.assign(lengths_.size(), 0.0f);
   touched.clear();
 
-  const double k1 = params_.k1;
-  const double b = params_.b;
-  const double avg = std::max(average_length(), 1.0);
+  std::shared_ptr<const Norms> norm_table = CurrentNorms();
+  const std::vector<float>& norms = norm_table->values;
+  const float k1p1 = static_cast<float>(params_.k1 + 1.0);
   const double n = static_cast<double>(live_chunks_);
+  const uint8_t* live = live_.data();
+  const uint8_t* allowed = mask.all ? live : mask.allowed.data();
+  const size_t allowed_size = mask.all ? live_.size() : mask.allowed.size();
   for (const auto& [id, weight] : terms) {
     double df = df_[id];
-    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight;
+    float idf = static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight);
     for (const Posting& p : postings_[id]) {
-      if (!live_[p.chunk] || !mask.Allows(p.chunk)) continue;
-      double tf = p.tf;
-      double norm = k1 * (1.0 - b + b * lengths_[p.chunk] / avg);
-      float s = static_cast<float>(idf * tf * (k1 + 1.0) / (tf + norm));
+      if (p.chunk >= allowed_size || !allowed[p.chunk] || !live[p.chunk]) continue;
+      float tf = static_cast<float>(p.tf);
+      float s = idf * tf * k1p1 / (tf + norms[p.chunk]);
       if (scores[p.chunk] == 0.0f) touched.push_back(p.chunk);
       scores[p.chunk] += s;
     }
@@ -120,8 +149,9 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     return a.second != b2.second ? a.second > b2.second : a.first < b2.first;
   };
   if (out.size() > k) {
-    std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), better);
+    std::nth_element(out.begin(), out.begin() + static_cast<long>(k - 1), out.end(), better);
     out.resize(k);
+    std::sort(out.begin(), out.end(), better);
   } else {
     std::sort(out.begin(), out.end(), better);
   }
@@ -184,14 +214,13 @@ bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::strin
     total_length_ += lengths_[c];
   }
   if (store::GetU32(offsets, 0) != 0) return false;
-  terms_.reserve(terms.size());
   postings_.reserve(terms.size());
   for (size_t t = 0; t < terms.size(); ++t) {
     uint32_t from = store::GetU32(offsets, t);
     uint32_t to = store::GetU32(offsets, t + 1);
     if (to < from || to > n_post / 2) return false;
-    if (!term_ids_.emplace(terms[t], static_cast<uint32_t>(t)).second) return false;
     terms_.push_back(terms[t]);
+    if (!term_ids_.emplace(terms_.back(), static_cast<uint32_t>(t)).second) return false;
     std::vector<Posting> list;
     list.reserve(to - from);
     for (uint32_t i = from; i < to; ++i) {

@@ -8,6 +8,10 @@
 #define FOLDBACK_INDEX_LEXICAL_INDEX_H_
 
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,11 +45,17 @@ class LexicalIndex {
  public:
   explicit LexicalIndex(const Bm25Params& params) : params_(params) {}
 
-  // REQUIRES: `chunk` is not live. `terms` are the chunk's index terms with
-  // their counts.
-  void AddChunk(uint32_t chunk, const std::vector<std::pair<std::string, uint32_t>>& terms);
+  // The id of a term, adding it to the dictionary if new.
+  uint32_t Intern(std::string_view term);
+  // The id of a known term.
+  std::optional<uint32_t> Find(std::string_view term) const;
+  const std::string& term(uint32_t id) const { return terms_[id]; }
+
+  // REQUIRES: `chunk` is not live. `terms` are the chunk's (term id, count)
+  // pairs, each id once.
+  void AddChunk(uint32_t chunk, const std::vector<std::pair<uint32_t, uint32_t>>& terms);
   // REQUIRES: `chunk` is live and `terms` is what AddChunk received for it.
-  void RemoveChunk(uint32_t chunk, const std::vector<std::pair<std::string, uint32_t>>& terms);
+  void RemoveChunk(uint32_t chunk, const std::vector<std::pair<uint32_t, uint32_t>>& terms);
 
   // Top `k` live chunks allowed by `mask`, best first, with BM25 scores.
   // Terms unknown to the index are ignored; duplicates add up their weights.
@@ -63,7 +73,10 @@ class LexicalIndex {
   size_t term_count() const { return terms_.size(); }
   uint64_t posting_count() const;
   const Bm25Params& params() const { return params_; }
-  void set_params(const Bm25Params& p) { params_ = p; }
+  void set_params(const Bm25Params& p) {
+    params_ = p;
+    std::atomic_store(&norms_, std::shared_ptr<const Norms>());
+  }
 
   // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
   // only; entries equal to UINT32_MAX are dropped).
@@ -74,15 +87,25 @@ class LexicalIndex {
                    std::string_view postings, std::string_view lengths, uint32_t chunk_count);
 
  private:
-  uint32_t TermId(const std::string& term);
-
   Bm25Params params_;
-  std::unordered_map<std::string, uint32_t> term_ids_;
-  std::vector<std::string> terms_;
+  // Keys view into terms_, whose deque storage never moves its strings.
+  std::unordered_map<std::string_view, uint32_t> term_ids_;
+  std::deque<std::string> terms_;
   std::vector<std::vector<Posting>> postings_;
   std::vector<uint32_t> df_;
   std::vector<uint32_t> lengths_;  // by chunk
   std::vector<uint8_t> live_;      // by chunk
+  // k1 * (1 - b + b * length / average) by chunk, computed for `average`
+  // over `count` chunks; replaced (atomically: concurrent searches keep
+  // their copy) when stale.
+  struct Norms {
+    std::vector<float> values;
+    double average = 0;
+    size_t count = 0;
+  };
+  mutable std::shared_ptr<const Norms> norms_;
+  mutable std::mutex norms_mu_;
+  std::shared_ptr<const Norms> CurrentNorms() const;
   uint64_t live_chunks_ = 0;
   uint64_t total_length_ = 0;
 };

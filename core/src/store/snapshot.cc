@@ -191,13 +191,13 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     slot.doc.parent_id = pd.parent_id();
     for (const pb::MetadataField& f : pd.metadata()) {
       slot.doc.metadata[f.name()] = std::vector<std::string>(f.values().begin(), f.values().end());
-      r.AddField(f.name());
     }
     if (!r.doc_ids.emplace(slot.doc.id, static_cast<uint32_t>(r.docs.size())).second) {
       return Status::Corruption("snapshot holds document '" + slot.doc.id + "' twice");
     }
     r.text_bytes += slot.doc.text.size();
     r.docs.push_back(std::move(slot));
+    r.IndexDocFields(static_cast<uint32_t>(r.docs.size() - 1));
   }
   r.chunks.reserve(snap.chunks_size());
   for (const pb::Chunk& pc : snap.chunks()) {

@@ -3,6 +3,7 @@
 #include <libstemmer.h>
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
@@ -150,12 +151,16 @@ Analyzer::Analyzer(const TextOptions& options) : language_(options.stemmer) {
   for (const auto& w : list) {
     std::string folded;
     FoldInto(w, &folded);
-    stopwords_.insert(folded);
+    stopwords_.push_back(folded);
   }
+  std::sort(stopwords_.begin(), stopwords_.end());
+  stopwords_.erase(std::unique(stopwords_.begin(), stopwords_.end()), stopwords_.end());
 }
 
 bool Analyzer::IsStopword(std::string_view folded_word) const {
-  return !stopwords_.empty() && stopwords_.count(std::string(folded_word)) > 0;
+  auto it = std::lower_bound(stopwords_.begin(), stopwords_.end(), folded_word,
+                             [](const std::string& a, std::string_view b) { return a < b; });
+  return it != stopwords_.end() && *it == folded_word;
 }
 
 std::string Analyzer::Stem(std::string_view folded_word) const {

@@ -7,7 +7,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "foldback/index.h"
@@ -41,7 +40,7 @@ class Analyzer {
  private:
   std::string language_;
   bool stem_ = true;
-  std::unordered_set<std::string> stopwords_;
+  std::vector<std::string> stopwords_;  // sorted, folded
 };
 
 // foldback's default English stopword list (short on purpose: negations and

@@ -1,5 +1,7 @@
 #include "text/chunker.h"
 
+#include "text/utf8.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -135,6 +137,9 @@ bool LooksLikeHeading(std::string_view line) {
   if (tokens > 12) return false;
   char last = line.back();
   if (last == ',' || last == ';') return false;
+  // Page footers and citations ("Source: ACME INC., 8-K, 1/7/2019") are
+  // not headings: headings rarely hold more than one comma.
+  if (std::count(line.begin(), line.end(), ',') > 1) return false;
   size_t upper = 0, letters = 0;
   for (char c : line) {
     if (IsAlpha(c)) {
@@ -153,11 +158,7 @@ std::string SectionLabel(std::string_view line) {
   line = Trim(line);
   while (!line.empty() && line[0] == '#') line.remove_prefix(1);
   line = Trim(line);
-  if (line.size() > 80) {
-    size_t cut = 80;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-    return std::string(line.substr(0, cut)) + "...";
-  }
+  if (line.size() > 80) return std::string(TruncateUtf8(line, 80)) + "...";
   return std::string(line);
 }
 
@@ -276,7 +277,7 @@ std::vector<Block> MakeBlocks(std::string_view text, DocKind kind) {
         label = SectionLabel(t);
       } else if (clause > 0) {
         k = BlockKind::kClause;
-        if (IsDigitC(t[0]) || IsAlpha(t[0])) label = SectionLabel(t.substr(0, std::min<size_t>(t.size(), 60)));
+        if (IsDigitC(t[0]) || IsAlpha(t[0])) label = SectionLabel(TruncateUtf8(t, 60));
       } else if (IsBullet(t)) {
         k = BlockKind::kListItem;
       }

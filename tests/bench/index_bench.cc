@@ -1,0 +1,323 @@
+// Index benchmarks on the demo corpus (examples/corpus/cuad, 20 CUAD
+// contracts): index build, BM25 / dense (HNSW) / hybrid queries, snapshot
+// save and load, and metadata extraction throughput.
+//
+//   build/bin/index_bench --benchmark_min_time=0.2
+//
+// Queries are what a lawyer types when looking for a clause.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "foldback/index.h"
+#include "embed/static_embedder.h"
+#include "index/dense_index.h"
+#include "index/index_internal.h"
+#include "host/files.h"
+#include "ingest/extract.h"
+#include "text/metadata.h"
+
+namespace foldback {
+namespace {
+
+const std::vector<std::string>& LegalQueries() {
+  static const std::vector<std::string> q = {
+      "termination for convenience upon thirty days written notice",
+      "limitation of liability cap on damages",
+      "governing law State of New York",
+      "indemnify and hold harmless against third party claims",
+      "assignment without prior written consent",
+      "return or destroy confidential information",
+      "exclusive license within the territory",
+      "minimum insurance coverage requirements",
+      "audit rights books and records",
+      "non-compete after termination of this agreement",
+      "most favored customer pricing",
+      "change of control of either party",
+      "minimum purchase commitment per year",
+      "automatic renewal for successive one year terms",
+      "warranty against defects in materials and workmanship",
+      "intellectual property ownership of improvements",
+      "revenue sharing royalty percentage of net sales",
+      "source code escrow release conditions",
+      "no solicitation of employees",
+      "liquidated damages for late delivery",
+  };
+  return q;
+}
+
+const std::vector<Document>& DemoCorpus() {
+  static const std::vector<Document>* docs = [] {
+    auto* out = new std::vector<Document>;
+    // FOLDBACK_BENCH_CORPUS: another folder of .txt files (e.g. all 510 CUAD
+    // contracts) for figures at a larger scale.
+    const char* env = std::getenv("FOLDBACK_BENCH_CORPUS");
+    auto files = host::ListFiles(env && *env ? env : FOLDBACK_DEMO_CORPUS);
+    if (!files.ok()) {
+      std::fprintf(stderr, "%s\n", files.status().ToString().c_str());
+      std::abort();
+    }
+    for (const std::string& f : *files) {
+      if (ingest::Extension(f) != ".txt") continue;
+      size_t slash = f.find_last_of('/');
+      auto d = ingest::ExtractText(f, f.substr(slash + 1, f.size() - slash - 5));
+      if (!d.ok()) {
+        std::fprintf(stderr, "%s\n", d.status().ToString().c_str());
+        std::abort();
+      }
+      for (auto& doc : *d) out->push_back(std::move(doc));
+    }
+    if (out->empty()) {
+      std::fprintf(stderr, "no .txt files in %s\n", FOLDBACK_DEMO_CORPUS);
+      std::abort();
+    }
+    return out;
+  }();
+  return *docs;
+}
+
+size_t CorpusBytes() {
+  size_t n = 0;
+  for (const Document& d : DemoCorpus()) n += d.text.size();
+  return n;
+}
+
+template <typename T>
+T Check(Result<T> r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(r).value();
+}
+
+void Check(const Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::abort();
+  }
+}
+
+std::unique_ptr<Index> Build(EmbedderKind embedder) {
+  IndexOptions o;
+  o.dense.embedder = embedder;
+  auto index = Check(Index::Create(o));
+  for (const Document& d : DemoCorpus()) Check(index->Add(d).status());
+  Check(index->BuildDense());
+  return index;
+}
+
+// One index with BM25 and the static embedder's HNSW graph, shared by the
+// query benchmarks.
+const Index& SharedIndex() {
+  static const Index* index = Build(EmbedderKind::kStatic).release();
+  return *index;
+}
+
+// Chunking, metadata extraction, analysis and BM25 postings.
+void BM_IndexBuildLexical(benchmark::State& state) {
+  DemoCorpus();
+  for (auto _ : state) {
+    auto index = Build(EmbedderKind::kNone);
+    benchmark::DoNotOptimize(index.get());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * CorpusBytes()));
+  state.counters["docs"] = static_cast<double>(DemoCorpus().size());
+}
+BENCHMARK(BM_IndexBuildLexical)->Unit(benchmark::kMillisecond);
+
+// The above plus training the static embedder and building the HNSW graph.
+void BM_IndexBuildWithDense(benchmark::State& state) {
+  DemoCorpus();
+  for (auto _ : state) {
+    auto index = Build(EmbedderKind::kStatic);
+    benchmark::DoNotOptimize(index.get());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * CorpusBytes()));
+}
+BENCHMARK(BM_IndexBuildWithDense)->Unit(benchmark::kMillisecond);
+
+void RunQueries(benchmark::State& state, SearchMode mode) {
+  const Index& index = SharedIndex();
+  SearchOptions o;
+  o.mode = mode;
+  o.top_k = 10;
+  const auto& queries = LegalQueries();
+  size_t k = 0;
+  size_t hits = 0;
+  for (auto _ : state) {
+    auto r = index.Search(queries[k++ % queries.size()], o);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    hits += r->size();
+    benchmark::DoNotOptimize(r->data());
+  }
+  state.counters["chunks"] = static_cast<double>(index.Stats().chunks);
+  state.counters["hits/query"] =
+      static_cast<double>(hits) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_QueryBm25(benchmark::State& state) { RunQueries(state, SearchMode::kBm25); }
+BENCHMARK(BM_QueryBm25)->Unit(benchmark::kMicrosecond);
+
+void BM_QueryDense(benchmark::State& state) { RunQueries(state, SearchMode::kDense); }
+BENCHMARK(BM_QueryDense)->Unit(benchmark::kMicrosecond);
+
+void BM_QueryHybrid(benchmark::State& state) { RunQueries(state, SearchMode::kHybrid); }
+BENCHMARK(BM_QueryHybrid)->Unit(benchmark::kMicrosecond);
+
+// A filtered query (one contract, as ContractNLI and clause-level CUAD ask).
+void BM_QueryBm25ScopedToOneDocument(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  SearchOptions o;
+  o.mode = SearchMode::kBm25;
+  o.filters = {{"id", Filter::Op::kEq, DemoCorpus()[3].id}};
+  const auto& queries = LegalQueries();
+  size_t k = 0;
+  for (auto _ : state) {
+    auto r = index.Search(queries[k++ % queries.size()], o);
+    benchmark::DoNotOptimize(r.ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QueryBm25ScopedToOneDocument)->Unit(benchmark::kMicrosecond);
+
+void BM_SnapshotSave(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string s = Check(index.Snapshot());
+    bytes = s.size();
+    benchmark::DoNotOptimize(s.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+  state.counters["snapshot_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_SnapshotSave)->Unit(benchmark::kMillisecond);
+
+void BM_SnapshotLoad(benchmark::State& state) {
+  static const std::string snapshot = Check(SharedIndex().Snapshot());
+  for (auto _ : state) {
+    auto index = Check(Index::FromSnapshot(snapshot));
+    benchmark::DoNotOptimize(index.get());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * snapshot.size()));
+  state.counters["snapshot_bytes"] = static_cast<double>(snapshot.size());
+}
+BENCHMARK(BM_SnapshotLoad)->Unit(benchmark::kMillisecond);
+
+// Metadata extraction over each demo contract (what Index::Add does).
+void BM_ExtractMetadataDemoCorpus(benchmark::State& state) {
+  const auto& docs = DemoCorpus();
+  for (auto _ : state) {
+    for (const Document& d : docs) {
+      Metadata md;
+      text::ExtractMetadata(d.text, d.kind, &md);
+      benchmark::DoNotOptimize(md.size());
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * CorpusBytes()));
+}
+BENCHMARK(BM_ExtractMetadataDemoCorpus)->Unit(benchmark::kMillisecond);
+
+// One 50 MB document. Real text: the demo corpus repeated, so every field
+// fills up to kMaxValuesPerField early and the scanners stop. "No matches":
+// the same text with digits, quotes, currency signs and month names gone, so
+// every scanner reads to the end. "Adversarial": quotes and parentheses only.
+std::string FiftyMegabytes(int kind) {
+  constexpr size_t kSize = 50u << 20;
+  std::string out;
+  out.reserve(kSize + 4096);
+  if (kind == 2) {
+    while (out.size() < kSize) out += "(\"\"(\xE2\x80\x9C\"the \"";
+    return out;
+  }
+  while (out.size() < kSize) {
+    for (const Document& d : DemoCorpus()) {
+      if (kind == 0) {
+        out += d.text;
+      } else {
+        for (char c : d.text) {
+          unsigned char u = static_cast<unsigned char>(c);
+          bool keep = (c >= 'a' && c <= 'z') || c == ' ' || c == '\n' || c == ',' || c == '.';
+          out.push_back(keep ? c : (u >= 0x80 ? ' ' : 'x'));
+        }
+      }
+      if (out.size() >= kSize) break;
+    }
+  }
+  out.resize(kSize);
+  if (kind == 1) {
+    // Month names and ordinal words would still start date attempts.
+    for (const char* w : {"january", "february", "march", "april", "may", "june", "july", "august",
+                          "september", "october", "november", "december", "first", "second",
+                          "third", "between", "among", "means", "section"}) {
+      std::string word(w);
+      for (size_t p = out.find(word); p != std::string::npos; p = out.find(word, p + 1)) {
+        out[p] = 'q';
+      }
+    }
+  }
+  return out;
+}
+
+void BM_ExtractMetadata50MB(benchmark::State& state) {
+  std::string text = FiftyMegabytes(static_cast<int>(state.range(0)));
+  size_t values = 0;
+  for (auto _ : state) {
+    Metadata md;
+    text::ExtractMetadata(text, DocKind::kDocument, &md);
+    values = 0;
+    for (const auto& [k, v] : md) values += v.size();
+    benchmark::DoNotOptimize(values);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["values"] = static_cast<double>(values);
+  state.SetLabel(state.range(0) == 0   ? "real text"
+                 : state.range(0) == 1 ? "no matches"
+                                       : "adversarial");
+}
+BENCHMARK(BM_ExtractMetadata50MB)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+// HNSW recall@10 against exact search, with chunk texts as queries (every
+// 7th chunk, so queries look like the corpus), at the default ef_search.
+void BM_HnswRecallAt10(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  const Index::Rep& r = *index.rep();
+  std::vector<std::vector<float>> queries;
+  for (size_t c = 0; c < r.chunks.size() && queries.size() < 300; c += 7) {
+    queries.push_back(r.embedder->Embed(r.chunks[c].chunk.text, r.analyzer));
+  }
+  index::ChunkMask all;
+  double recall = 0;
+  for (auto _ : state) {
+    size_t found = 0, total = 0;
+    for (const auto& q : queries) {
+      auto approx = r.dense->Search(q.data(), 10, index.options().dense.ef_search, all);
+      auto exact = r.dense->SearchExact(q.data(), 10, all);
+      for (const auto& e : exact) {
+        for (const auto& a : approx) found += a.first == e.first;
+      }
+      total += exact.size();
+    }
+    recall = total ? static_cast<double>(found) / static_cast<double>(total) : 0;
+  }
+  state.counters["recall@10"] = recall;
+  state.counters["queries"] = static_cast<double>(queries.size());
+  state.counters["vectors"] = static_cast<double>(r.dense->size());
+  state.counters["dense_bytes_per_chunk"] =
+      static_cast<double>(r.dense->memory_bytes()) / static_cast<double>(std::max<size_t>(1, r.dense->size()));
+}
+BENCHMARK(BM_HnswRecallAt10)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
+}  // namespace foldback
+
+BENCHMARK_MAIN();
