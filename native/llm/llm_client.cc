@@ -95,6 +95,8 @@ void FreeHeaders(curl_slist* list) {
   curl_slist_free_all(list);
 }
 
+constexpr double kCurlGraceMs = 25;
+
 std::string FormatMs(double ms) {
   if (ms >= 10000) return std::to_string(static_cast<long long>(std::llround(ms / 1000))) + " s";
   return std::to_string(static_cast<long long>(std::llround(ms))) + " ms";
@@ -281,7 +283,13 @@ struct LlmClient::Rep {
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "gzip");  // cheap to inflate; brotli is slow to make
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1.0, std::ceil(limit))));
+    if (!opt.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, opt.ca_bundle.c_str());
+    // The need's own deadline is enforced by Pump() on the client's clock, so
+    // a result never comes back before the time the session gave it has
+    // passed; libcurl's timer (which may fire a millisecond early) gets a
+    // little grace. An attempt limit shorter than that is libcurl's to enforce.
+    double curl_limit = limit < left ? limit : left + kCurlGraceMs;
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max(1.0, std::ceil(curl_limit))));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::max(1.0, std::ceil(std::min(limit, opt.connect_timeout_ms)))));
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Rep::OnBody);
@@ -552,6 +560,9 @@ struct LlmClient::Rep {
     double wake = std::numeric_limits<double>::infinity();
     for (const auto& [id, job] : jobs) {
       wake = std::min(wake, job->deadline_ms);
+      // Due calls beyond max_in_flight start when a transfer ends, which
+      // wakes the poll anyway.
+      if (running >= opt.max_in_flight) continue;
       for (const auto& call : job->calls) {
         if (call->state == Call::State::kWaiting && !call->easy) wake = std::min(wake, call->not_before_ms);
       }
@@ -613,7 +624,8 @@ Status LlmClient::Start(const Need& need) {
   job->need.id = need.id;
   job->need.kind = need.kind;
   job->start_ms = r.Now();
-  job->budget_ms = need.timeout_ms > 0 ? need.timeout_ms : r.opt.default_timeout_ms;
+  bool limited = need.timeout_ms > 0 && std::isfinite(need.timeout_ms);
+  job->budget_ms = limited ? need.timeout_ms : r.opt.default_timeout_ms;
   job->deadline_ms = job->start_ms + job->budget_ms;
   if (need.kind == Need::Kind::kLlm) {
     if (r.chat_url.empty()) {

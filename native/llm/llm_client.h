@@ -91,6 +91,10 @@ struct LlmClientOptions {
   size_t max_reply_bytes = size_t{32} << 20;
   // Seed of the retry jitter; 0 = from std::random_device. Default: 0.
   uint64_t jitter_seed = 0;
+  // PEM file of certificate authorities to trust instead of the system's
+  // (e.g. a firm's TLS-inspecting proxy). Default: "" (the system store).
+  // Proxies come from the usual environment variables (https_proxy, no_proxy).
+  std::string ca_bundle;
   // Most HTTP requests in flight at once (more wait their turn). Default: 16.
   uint32_t max_in_flight = 16;
   // Outbound redaction: ECMAScript regular expressions; every match in a

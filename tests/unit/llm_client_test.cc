@@ -598,6 +598,29 @@ TEST_F(LlmClientTest, ParallelNeedsOverlap) {
   EXPECT_LT(took, 8 * 300 / 2);  // loose: serial would take 2400 ms
 }
 
+TEST_F(LlmClientTest, MaxInFlightQueuesWithoutSpinning) {
+  ScriptedReply slow = Content("slow", -1);
+  slow.delay_ms = 200;
+  server_->Script(slow);
+  LlmClientOptions o = Options();
+  o.max_in_flight = 2;
+  auto client = Client(o);
+  std::vector<Need> needs;
+  for (uint64_t i = 1; i <= 6; ++i) needs.push_back(ChatNeed(i));
+  std::clock_t cpu0 = std::clock();
+  auto t0 = std::chrono::steady_clock::now();
+  auto results = client->PerformAll(needs);
+  double wall = Ms(t0);
+  double cpu = 1000.0 * static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+  for (const auto& r : results) ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  auto reqs = server_->requests();
+  ASSERT_EQ(reqs.size(), 6u);
+  EXPECT_GE(reqs[2].arrival_ms - reqs[0].arrival_ms, 190);  // the third waited for a slot
+  EXPECT_GE(reqs[4].arrival_ms - reqs[2].arrival_ms, 190);
+  EXPECT_GE(wall, 590);
+  EXPECT_LT(cpu, wall / 2) << "the wait should sleep, not spin";
+}
+
 TEST_F(LlmClientTest, WaitReturnsNeedsAsTheyFinish) {
   ScriptedReply slow = Content("slow");
   slow.match = "slow one";
