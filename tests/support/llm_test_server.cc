@@ -88,6 +88,59 @@ std::vector<float> HashEmbedding(std::string_view text, uint32_t dim) {
   return v;
 }
 
+std::string EchoReply(const std::string& msg) {
+  // The question: the [[ ## question ## ]] section, up to the next marker.
+  std::string question;
+  static const std::string kQ = "[[ ## question ## ]]";
+  size_t q = msg.find(kQ);
+  if (q != std::string::npos) {
+    size_t begin = q + kQ.size();
+    size_t end = msg.find("[[ ##", begin);
+    question = msg.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  } else {
+    question = msg.substr(0, msg.find('\n'));
+  }
+  while (!question.empty() && std::isspace(static_cast<unsigned char>(question.front()))) question.erase(0, 1);
+  while (!question.empty() && std::isspace(static_cast<unsigned char>(question.back()))) question.pop_back();
+  if (question.find('\n') != std::string::npos) question = question.substr(0, question.find('\n'));
+
+  auto value = [&](const std::string& field) -> std::string {
+    if (field == "answer") return "Echo: " + question + " [1]";
+    if (field == "reasoning" || field == "rationale") return "The echo server does not reason.";
+    return question;
+  };
+  // The fields asked for, in order: `[[ ## f ## ]]` (markers) or `f` (JSON).
+  static const std::string kMarkers = "Respond with the corresponding output fields";
+  static const std::string kJson = "Respond with a JSON object in the following order of fields";
+  size_t at = msg.rfind(kMarkers);
+  bool json_reply = false;
+  if (at == std::string::npos) {
+    at = msg.rfind(kJson);
+    json_reply = at != std::string::npos;
+  }
+  if (at == std::string::npos) return question;
+  std::vector<std::string> fields;
+  std::string tail = msg.substr(at);
+  size_t pos = 0;
+  while ((pos = tail.find('`', pos)) != std::string::npos) {
+    size_t end = tail.find('`', pos + 1);
+    if (end == std::string::npos) break;
+    std::string f = tail.substr(pos + 1, end - pos - 1);
+    pos = end + 1;
+    if (f.rfind("[[ ## ", 0) == 0 && f.size() > 12) f = f.substr(6, f.size() - 12);
+    if (f.empty() || f == "completed") continue;
+    fields.push_back(f);
+  }
+  if (json_reply) {
+    json j = json::object();
+    for (const auto& f : fields) j[f] = value(f);
+    return j.dump();
+  }
+  std::string out;
+  for (const auto& f : fields) out += "[[ ## " + f + " ## ]]\n" + value(f) + "\n\n";
+  return out + "[[ ## completed ## ]]";
+}
+
 std::string RecordedRequest::Header(const std::string& name) const {
   auto it = headers.find(Lower(name));
   return it == headers.end() ? "" : it->second;
@@ -211,7 +264,17 @@ struct LlmTestServer::Rep {
         *status = 400;
         return ErrorBody("'messages' is required", "invalid_request_error").dump();
       }
-      return ChatCompletion(options.default_content, model, prompt).dump();
+      std::string content = options.default_content;
+      if (options.echo) {
+        std::string last_user;
+        for (const json& m : j["messages"]) {
+          if (m.is_object() && m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
+            last_user = m["content"].get<std::string>();
+          }
+        }
+        content = EchoReply(last_user);
+      }
+      return ChatCompletion(content, model, prompt).dump();
     }
     std::vector<std::string> inputs;
     if (j.contains("input") && j["input"].is_string()) {
@@ -416,6 +479,10 @@ Result<ServerScript> ParseServerScript(std::string_view text) {
     if (j.contains("default_content")) {
       if (!j["default_content"].is_string()) return bad("default_content must be a string");
       s.options.default_content = j["default_content"].get<std::string>();
+    }
+    if (j.contains("echo")) {
+      if (!j["echo"].is_boolean()) return bad("echo must be true or false");
+      s.options.echo = j["echo"].get<bool>();
     }
     if (j.contains("default_delay_ms")) {
       if (!j["default_delay_ms"].is_number()) return bad("default_delay_ms must be a number");

@@ -81,6 +81,10 @@ struct LlmTestServerOptions {
   uint32_t embedding_dim = 64;
   // Chat reply when nothing in the script matches.
   std::string default_content = "ok";
+  // Instead of default_content, answer unscripted chat requests the way a
+  // DSPy program expects (see EchoReply): handy for demos and examples.
+  // Default: false.
+  bool echo = false;
   // Delay of unscripted replies. Default: 0.
   double default_delay_ms = 0;
   // Worker threads (concurrent requests served). Default: 32.
@@ -129,8 +133,18 @@ class LlmTestServer {
 // An empty text gives a vector with 1 in bucket 0.
 std::vector<float> HashEmbedding(std::string_view text, uint32_t dim);
 
+// The echo server's reply to a chat in DSPy's ChatAdapter layout: the
+// output fields the last user message asks for ("Respond with the
+// corresponding output fields, starting with the field `[[ ## query ## ]]`
+// ..." or "Respond with a JSON object in the following order of fields:
+// `query` ..."), each filled from the `[[ ## question ## ]]` section: an
+// output named "answer" gets "Echo: <question> [1]", "reasoning" a fixed
+// sentence, any other field the question itself. Without such a request:
+// the last user message's first line.
+std::string EchoReply(const std::string& last_user_message);
+
 // A script file (JSON) for the standalone server:
-//   {"embedding_dim": 64, "default_content": "...", "default_delay_ms": 0,
+//   {"embedding_dim": 64, "default_content": "...", "default_delay_ms": 0, "echo": false,
 //    "expected_key": "...",
 //    "replies": [{"path": "", "match": "", "times": 1, "status": 200,
 //                 "content": "", "body": "", "headers": {"Retry-After": "1"},

@@ -1,7 +1,10 @@
 // foldback_llm_test_server: the tests' OpenAI-compatible server, standalone,
 // for manual tries and the examples.
 //
-//   foldback_llm_test_server [--port N] [--script FILE] [--quiet]
+//   foldback_llm_test_server [--port N] [--script FILE] [--echo] [--delay-ms N] [--quiet]
+//
+// --echo answers unscripted chats as a DSPy program expects (EchoReply):
+// each hop's query is the question, the answer "Echo: <question> [1]".
 //
 // Prints "listening on http://127.0.0.1:PORT/v1" once it serves, logs one
 // line per request to stderr (unless --quiet), and stops on SIGINT/SIGTERM.
@@ -25,7 +28,7 @@
 namespace {
 
 int Usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--port N] [--script FILE] [--quiet]\n", argv0);
+  std::fprintf(stderr, "usage: %s [--port N] [--script FILE] [--echo] [--delay-ms N] [--quiet]\n", argv0);
   return 2;
 }
 
@@ -35,7 +38,8 @@ int main(int argc, char** argv) {
   using foldback::testing::LlmTestServer;
   int port = 0;
   std::string script_path;
-  bool quiet = false;
+  bool quiet = false, echo = false;
+  double delay_ms = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) {
@@ -48,6 +52,15 @@ int main(int argc, char** argv) {
       port = static_cast<int>(p);
     } else if (a == "--script" && i + 1 < argc) {
       script_path = argv[++i];
+    } else if (a == "--echo") {
+      echo = true;
+    } else if (a == "--delay-ms" && i + 1 < argc) {
+      char* end = nullptr;
+      delay_ms = std::strtod(argv[++i], &end);
+      if (*end != '\0' || !(delay_ms >= 0)) {
+        std::fprintf(stderr, "error: --delay-ms wants a number >= 0\n");
+        return 2;
+      }
     } else if (a == "--quiet") {
       quiet = true;
     } else if (a == "--help" || a == "-h") {
@@ -73,6 +86,9 @@ int main(int argc, char** argv) {
     }
     script = std::move(*parsed);
   }
+
+  if (echo) script.options.echo = true;
+  if (delay_ms >= 0) script.options.default_delay_ms = delay_ms;
 
   // Block the stop signals before any thread starts, then wait for them.
   sigset_t stop;

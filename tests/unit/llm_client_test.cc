@@ -768,6 +768,21 @@ TEST(LlmTestServer, ScriptFilesParseAndBadOnesAreRefused) {
   }
 }
 
+TEST(LlmTestServer, EchoRepliesAsADspyProgramExpects) {
+  std::string markers =
+      "[[ ## context ## ]]\nNo passages.\n\n[[ ## question ## ]]\nCan we terminate early?\n\n"
+      "Respond with the corresponding output fields, starting with the field `[[ ## reasoning ## ]]`, then "
+      "`[[ ## query ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`.";
+  EXPECT_EQ(testing::EchoReply(markers),
+            "[[ ## reasoning ## ]]\nThe echo server does not reason.\n\n"
+            "[[ ## query ## ]]\nCan we terminate early?\n\n[[ ## completed ## ]]");
+  std::string as_json =
+      "[[ ## question ## ]]\nWho pays?\n\nRespond with a JSON object in the following order of fields: "
+      "`answer`.";
+  EXPECT_EQ(json::parse(testing::EchoReply(as_json))["answer"], "Echo: Who pays? [1]");
+  EXPECT_EQ(testing::EchoReply("just a line\nand more"), "just a line");
+}
+
 TEST(LlmTestServer, HashEmbeddingsAreUnitVectorsAndStable) {
   auto a = testing::HashEmbedding("Termination for convenience", 32);
   auto b = testing::HashEmbedding("termination FOR convenience!", 32);
