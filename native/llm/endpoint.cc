@@ -18,6 +18,14 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// j[key] when it is a string, else "". (json::value() throws when the key
+// holds another type: a reply must never get that far.)
+std::string StringField(const json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 // Keeps the JSON dump total: invalid UTF-8 in prompts becomes U+FFFD instead
 // of an exception.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -365,7 +373,7 @@ std::string ErrorObjectMessage(const json& j) {
     }
     return Dump(e);
   }
-  if (j.value("object", "") == "error" && j.contains("message") && j["message"].is_string()) {
+  if (StringField(j, "object") == "error" && j.contains("message") && j["message"].is_string()) {
     return j["message"].get<std::string>();
   }
   return "";
@@ -409,7 +417,7 @@ Result<ChatReply> ParseChatCompletion(std::string_view body) {
     reply.content = content.get<std::string>();
   } else if (content.is_array()) {
     for (const json& part : content) {
-      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+      if (StringField(part, "type") == "text" && part.contains("text") &&
           part["text"].is_string()) {
         reply.content += part["text"].get<std::string>();
       }

@@ -268,7 +268,8 @@ struct LlmTestServer::Rep {
       if (options.echo) {
         std::string last_user;
         for (const json& m : j["messages"]) {
-          if (m.is_object() && m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
+          if (m.is_object() && m.contains("role") && m["role"] == "user" && m.contains("content") &&
+              m["content"].is_string()) {
             last_user = m["content"].get<std::string>();
           }
         }
