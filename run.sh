@@ -24,8 +24,9 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libprotobuf-dev protobuf-compiler libhnswlib-dev libstemmer-dev libutf8proc-dev libeigen3-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libcurl4-openssl-dev libcpp-httplib-dev
-  libgmime-3.0-dev libpoppler-cpp-dev libzip-dev libpugixml-dev zlib1g-dev libsqlite3-dev
+  libgmime-3.0-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libgumbo-dev zlib1g-dev libsqlite3-dev
   emscripten chromium chromium-driver python3-xapian
+  fonts-noto-color-emoji  # the plugins' screenshots (thumbs) in headless Chromium
 )
 
 as_root() {
@@ -101,6 +102,11 @@ build_wasm() {
   cmake --build --preset wasm -j "$JOBS" 2>&1 | sed -E '/^\[[0-9]+\/[0-9]+\] /d'
 }
 
+build_plugins() {
+  log "building plugins (build/plugins: outlook, word, browser)"
+  node plugins/build.mjs
+}
+
 build_asan() {
   configure native-asan build/asan
   log "building native with ASan + UBSan (build/asan)"
@@ -169,6 +175,7 @@ case "$cmd" in
     install_all
     build_native
     build_wasm
+    build_plugins
     ;;
   demo)
     install_all
@@ -181,10 +188,13 @@ case "$cmd" in
     install_all
     build_native
     build_wasm
+    build_plugins
     build_asan
     run_ctest "native (ctest)" build
     run_ctest "native ASan+UBSan (ctest)" build/asan
     run_node_tests "wasm (node:test)" wasm/test/*.test.mjs
+    # One file at a time: each end-to-end file drives its own Chromium.
+    run_node_tests "plugins (node:test + Chromium)" --test-concurrency=1 plugins/test/*.test.mjs
     log "test run took $(( $(date +%s) - start ))s"
     summary
     ;;

@@ -19,7 +19,7 @@ namespace {
 struct EvalArgs {
   std::string corpus, queries, qrels, scope_field;
   std::string mode = "hybrid";
-  std::string fusion = "rrf";
+  std::string fusion = "weighted";
   size_t top_k = 100;
   double k1 = -1, b = -1;
   uint32_t chunk_tokens = 0;
@@ -134,7 +134,9 @@ int Run(const EvalArgs& a) {
     auto rel = qrels->find(q.id);
     if (rel == qrels->end()) continue;
     SearchOptions o = so;
-    o.top_k = std::min<size_t>(10000, std::max<size_t>(a.top_k, 100) * 10);
+    // Ranked documents: the best passage of each document.
+    o.one_per_document = true;
+    o.top_k = std::max<size_t>(a.top_k, 100);
     if (!a.scope_field.empty()) {
       o.filters.push_back({a.scope_field, Filter::Op::kEq, q.fields.at(a.scope_field)});
     }

@@ -1,5 +1,10 @@
-// foldback ingest --index DIR [--matter M] PATH...
+// foldback ingest --index DIR [--matter M] [--no-dense] PATH...
+//
+// Every file is read by the extractor for its type (ingest/extract.h). A file
+// that has no extractor, or that fails, is reported and skipped; the run goes
+// on and ends with a summary per format.
 #include <cstdio>
+#include <map>
 
 #include "cli/common.h"
 #include "host/files.h"
@@ -14,24 +19,14 @@ struct IngestArgs {
   std::string matter;
   std::vector<std::string> paths;
   bool no_dense = false;
+  bool no_attachments = false;
+  bool quiet = false;
 };
 
-// Id of a file found under `root`: its path relative to root, without the
-// extension ("contracts/nda-1"); a file given directly: its name without
-// the extension.
-std::string IdFor(const std::string& root, const std::string& file) {
-  std::string rel = file;
-  if (root != file && file.compare(0, root.size(), root) == 0) {
-    rel = file.substr(root.size());
-    while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
-  } else {
-    size_t slash = file.find_last_of('/');
-    if (slash != std::string::npos) rel = file.substr(slash + 1);
-  }
-  std::string ext = ingest::Extension(rel);
-  if (!ext.empty()) rel.resize(rel.size() - ext.size());
-  return rel;
-}
+// Unsupported files: the first few are named, the rest counted by extension.
+constexpr size_t kNamedSkips = 10;
+// Warnings printed per file; the rest are counted.
+constexpr size_t kWarningsPerFile = 5;
 
 int Run(const IngestArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
@@ -40,7 +35,8 @@ int Run(const IngestArgs& a) {
   Index& index = **opened;
 
   struct Item {
-    std::string root, file;
+    std::string root, file, id;
+    uint64_t size = 0;
   };
   std::vector<Item> items;
   uint64_t total_bytes = 0;
@@ -48,47 +44,88 @@ int Run(const IngestArgs& a) {
     auto files = host::ListFiles(p);
     if (!files.ok()) return Fail(files.status());
     for (const auto& f : *files) {
-      items.push_back({p, f});
-      total_bytes += host::FileSize(f);
+      Item it{p, f, IdFor(p, f), host::FileSize(f)};
+      total_bytes += it.size;
+      items.push_back(std::move(it));
     }
   }
+  // Two files that would share an id ("a.pdf", "a.docx") keep their
+  // extensions, so neither replaces the other.
+  std::map<std::string, size_t> id_count;
+  for (const Item& it : items) ++id_count[it.id];
+  for (Item& it : items) {
+    if (id_count[it.id] > 1) it.id = IdWithExtension(it.root, it.file);
+  }
+
+  ingest::ExtractOptions options;
+  options.attachments = !a.no_attachments;
   Progress progress(items.size(), total_bytes);
-  size_t files_ok = 0, skipped = 0, failed = 0, docs = 0, chunks = 0, replaced = 0;
-  uint64_t bad_utf8 = 0, bytes = 0;
+  std::map<std::string, FormatTally> tally;
+  std::map<std::string, size_t> skipped_by_ext;
+  size_t files_ok = 0, skipped = 0, failed = 0, docs = 0, chunks = 0, replaced = 0, warnings = 0;
+  uint64_t bad_utf8 = 0, undecodable = 0, bytes = 0;
+  auto report = [&](const std::string& line) {
+    if (a.quiet) return;
+    progress.Done();
+    std::fprintf(stderr, "  %s\n", line.c_str());
+  };
   for (const Item& it : items) {
-    uint64_t size = host::FileSize(it.file);
-    if (!ingest::IsSupported(it.file)) {
-      ++skipped;
-      progress.Step(size, it.file);
+    std::string format = ingest::DetectFormat(it.file);
+    if (format.empty()) {
+      std::string ext = ingest::Extension(it.file);
+      if (skipped++ < kNamedSkips) {
+        auto why = ingest::Extract(it.file, it.id);  // NotSupported, with the reason
+        report("skipped " + it.file + ": " + (why.ok() ? "no extractor" : why.status().message()));
+      }
+      ++skipped_by_ext[ext.empty() ? "(no extension)" : ext];
+      progress.Step(it.size, it.file);
       continue;
     }
-    auto extracted = ingest::ExtractFile(it.file, IdFor(it.root, it.file));
+    FormatTally& t = tally[format];
+    ++t.files;
+    t.bytes += it.size;
+    auto extracted = ingest::Extract(it.file, it.id, options);
     if (!extracted.ok()) {
-      progress.Done();
-      std::fprintf(stderr, "  skipped %s: %s\n", it.file.c_str(), extracted.status().ToString().c_str());
+      report("failed " + it.file + ": " + extracted.status().ToString());
       ++failed;
-      progress.Step(size, it.file);
+      ++t.failed;
+      progress.Step(it.size, it.file);
       continue;
     }
+    for (size_t i = 0; i < extracted->warnings.size(); ++i) {
+      if (i == kWarningsPerFile) {
+        report("warning " + it.file + ": ... and " + std::to_string(extracted->warnings.size() - i) +
+               " more warnings");
+        break;
+      }
+      report("warning " + it.file + ": " + extracted->warnings[i]);
+    }
+    warnings += extracted->warnings.size();
+    t.warnings += extracted->warnings.size();
+    undecodable += extracted->replaced;
     bool file_ok = true;
-    for (Document& d : *extracted) {
+    for (Document& d : extracted->documents) {
       if (!a.matter.empty()) d.matter = a.matter;
       auto added = index.Add(d);
       if (!added.ok()) {
-        progress.Done();
-        std::fprintf(stderr, "  skipped %s (%s): %s\n", it.file.c_str(), d.id.c_str(),
-                     added.status().ToString().c_str());
+        report("failed " + it.file + " (" + d.id + "): " + added.status().ToString());
         file_ok = false;
         continue;
       }
       ++docs;
+      ++t.documents;
       chunks += added->chunks;
       bad_utf8 += added->invalid_utf8;
       replaced += added->replaced;
     }
-    if (file_ok) ++files_ok; else ++failed;
-    bytes += size;
-    progress.Step(size, it.file);
+    if (file_ok) {
+      ++files_ok;
+    } else {
+      ++failed;
+      ++t.failed;
+    }
+    bytes += it.size;
+    progress.Step(it.size, it.file);
   }
   progress.Done();
   double ingest_s = SecondsSince(t0);
@@ -101,9 +138,23 @@ int Run(const IngestArgs& a) {
   std::printf("ingested %zu files (%zu documents, %zu chunks, %.1f MB) in %.2fs — %.1f MB/s\n", files_ok,
               docs, chunks, static_cast<double>(bytes) / 1e6, ingest_s,
               static_cast<double>(bytes) / 1e6 / std::max(ingest_s, 1e-9));
+  PrintFormatTable(tally);
   if (replaced) std::printf("  %zu documents replaced an earlier version\n", replaced);
-  if (skipped) std::printf("  %zu files skipped: no extractor for their type\n", skipped);
+  if (skipped) {
+    std::printf("  %zu files skipped: no extractor for their type (", skipped);
+    bool first = true;
+    for (const auto& [ext, n] : skipped_by_ext) {
+      std::printf("%s%s %zu", first ? "" : ", ", ext.c_str(), n);
+      first = false;
+    }
+    std::printf(")\n");
+  }
   if (failed) std::printf("  %zu files failed (reported above)\n", failed);
+  if (warnings) std::printf("  %zu warnings (%s)\n", warnings, a.quiet ? "not shown: --quiet" : "reported above");
+  if (undecodable) {
+    std::printf("  %llu undecodable sequences in declared charsets replaced by U+FFFD\n",
+                static_cast<unsigned long long>(undecodable));
+  }
   if (bad_utf8) std::printf("  %llu invalid UTF-8 sequences replaced by U+FFFD\n",
                             static_cast<unsigned long long>(bad_utf8));
   if (!dense.ok()) {
@@ -122,12 +173,18 @@ int Run(const IngestArgs& a) {
 void RegisterIngest(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<IngestArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "ingest", "Add files to an index: BEIR corpus.jsonl, folders of .txt/.md files");
+      "ingest",
+      "Add files to an index: mail (.eml, mbox), .docx, .pdf, .html, .txt/.md, BEIR corpus.jsonl");
   cmd->add_option("--index", args->index_dir, "Index folder (created if missing)")->required();
   cmd->add_option("--matter", args->matter, "Matter the documents belong to (ethical walls)");
   cmd->add_flag("--no-dense", args->no_dense, "Skip building the dense (embedding) index");
+  cmd->add_flag("--no-attachments", args->no_attachments,
+                "Do not index mail attachments as documents (they are still listed as metadata)");
+  cmd->add_flag("--quiet,-q", args->quiet, "Do not print per-file warnings and failures (the summary counts them)");
   cmd->add_option("paths", args->paths, "Files or folders to ingest")->required();
-  cmd->footer("Exit status: 0 ok, 3 some files failed (each reported), 1/2 errors.");
+  cmd->footer(
+      "Files without an extension are recognised by their first bytes (mbox, raw mail, PDF, HTML).\n"
+      "Exit status: 0 ok, 3 some files failed (each reported), 1/2 errors.");
   cmd->callback([args, exit_code] { *exit_code = Run(*args); });
 }
 

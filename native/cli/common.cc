@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "ingest/extract.h"
+
 namespace foldback::cli {
 
 int Fail(const Status& s) {
@@ -22,6 +24,40 @@ std::set<std::string> SplitCommaSet(const std::string& s) {
     pos = comma + 1;
   }
   return out;
+}
+
+namespace {
+
+std::string RelativePath(const std::string& root, const std::string& file) {
+  std::string rel = file;
+  if (root != file && file.compare(0, root.size(), root) == 0) {
+    rel = file.substr(root.size());
+    while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
+  } else {
+    size_t slash = file.find_last_of('/');
+    if (slash != std::string::npos) rel = file.substr(slash + 1);
+  }
+  return rel;
+}
+
+}  // namespace
+
+std::string IdWithExtension(const std::string& root, const std::string& file) { return RelativePath(root, file); }
+
+std::string IdFor(const std::string& root, const std::string& file) {
+  std::string rel = RelativePath(root, file);
+  std::string ext = ingest::Extension(rel);
+  if (!ext.empty()) rel.resize(rel.size() - ext.size());
+  return rel;
+}
+
+void PrintFormatTable(const std::map<std::string, FormatTally>& tally) {
+  if (tally.empty()) return;
+  std::printf("  %-9s %7s %10s %7s %9s %9s\n", "format", "files", "documents", "failed", "warnings", "MB");
+  for (const auto& [format, t] : tally) {
+    std::printf("  %-9s %7zu %10zu %7zu %9zu %9.1f\n", format.c_str(), t.files, t.documents, t.failed, t.warnings,
+                static_cast<double>(t.bytes) / 1e6);
+  }
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {

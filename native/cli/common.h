@@ -3,6 +3,7 @@
 #define FOLDBACK_NATIVE_CLI_COMMON_H_
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ void RegisterIngest(CLI::App& app, int* exit_code);
 void RegisterSearch(CLI::App& app, int* exit_code);
 void RegisterInfo(CLI::App& app, int* exit_code);
 void RegisterEval(CLI::App& app, int* exit_code);
+void RegisterWatch(CLI::App& app, int* exit_code);
+void RegisterExtract(CLI::App& app, int* exit_code);
 
 // Prints "error: <status>" to stderr and returns 1 (or 2 for bad usage).
 int Fail(const Status& s);
@@ -36,6 +39,27 @@ std::string OneLine(const std::string& text, size_t width);
 
 // Human-readable hit list.
 void PrintHits(const std::vector<SearchHit>& hits, size_t width = 110);
+
+// Document id of `file` found under `root`: its path relative to root
+// without the extension ("contracts/nda-1"); a file given directly: its name
+// without the extension.
+std::string IdFor(const std::string& root, const std::string& file);
+
+// The same with the extension kept ("contracts/nda-1.pdf"): the id used when
+// two files would otherwise share one.
+std::string IdWithExtension(const std::string& root, const std::string& file);
+
+// Files, documents and failures of one format in a run.
+struct FormatTally {
+  size_t files = 0;
+  size_t documents = 0;
+  size_t failed = 0;
+  size_t warnings = 0;
+  uint64_t bytes = 0;
+};
+
+// "  format  files  documents  failed  MB" table, one row per format.
+void PrintFormatTable(const std::map<std::string, FormatTally>& tally);
 
 // Counts files and bytes and prints "files, MB/s, ETA" on one line when
 // stderr is a terminal (and nothing otherwise).

@@ -43,7 +43,7 @@ void Write(const std::string& path, const std::string& data) {
 }
 
 TEST(Cli, HelpForEverySubcommand) {
-  for (const char* sub : {"demo", "ingest", "search", "info", "eval"}) {
+  for (const char* sub : {"demo", "ingest", "search", "info", "eval", "watch", "extract"}) {
     CliRun r = Cli(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;

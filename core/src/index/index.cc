@@ -79,9 +79,31 @@ std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlo
     }
     out[slot_of[id] - 1].second += n;
   };
-  analyzer.ForEachTerm(slot.chunk.text, [&](std::string_view t) { add(t, 1); });
+  auto add_word = [&](std::string_view word, uint32_t n) {
+    if (!intern) {
+      // Removing: no new entries; go through the analyzer.
+      if (analyzer.IsStopword(word)) return;
+      add(analyzer.Stem(word), n);
+      return;
+    }
+    auto it = word_terms.find(std::string(word));
+    if (it == word_terms.end()) {
+      if (word_terms.size() > (1u << 21)) word_terms.clear();
+      uint32_t id = analyzer.IsStopword(word) ? kStopword : lexical.Intern(analyzer.Stem(word));
+      it = word_terms.emplace(std::string(word), id).first;
+    }
+    if (it->second == kStopword) return;
+    uint32_t id = it->second;
+    if (id >= slot_of.size()) slot_of.resize(id + 1024, 0);
+    if (slot_of[id] == 0) {
+      out.emplace_back(id, 0);
+      slot_of[id] = static_cast<uint32_t>(out.size());
+    }
+    out[slot_of[id] - 1].second += n;
+  };
+  text::ForEachWord(slot.chunk.text, [&](std::string_view w) { add_word(w, 1); });
   uint32_t tw = options.bm25.title_weight;
-  if (tw > 0) analyzer.ForEachTerm(docs[slot.doc].doc.title, [&](std::string_view t) { add(t, tw); });
+  if (tw > 0) text::ForEachWord(docs[slot.doc].doc.title, [&](std::string_view w) { add_word(w, tw); });
   for (const auto& [id, n] : out) slot_of[id] = 0;
   return out;
 }
@@ -280,6 +302,7 @@ Result<AddReport> Index::Add(const Document& in) {
     r.lexical.AddChunk(chunk_no, r.ChunkTerms(c, /*intern=*/true));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
     r.chunks.push_back(std::move(c));
+    r.chunk_doc.push_back(doc_no);
     stored.chunks.push_back(chunk_no);
   }
   r.live_docs++;

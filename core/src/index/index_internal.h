@@ -53,6 +53,12 @@ struct Index::Rep {
   std::vector<DocSlot> docs;
   std::unordered_map<std::string, uint32_t> doc_ids;
   std::vector<ChunkSlot> chunks;
+  std::vector<uint32_t> chunk_doc;  // chunk number -> document number
+  // Folded word -> lexical term id (kStopword for stopwords): saves the
+  // stopword check, the stemmer and the term dictionary on repeated words
+  // while adding. Only used by mutating calls.
+  std::unordered_map<std::string, uint32_t> word_terms;
+  static constexpr uint32_t kStopword = 0xFFFFFFFFu;
   std::unordered_map<std::string, uint32_t> chunk_ids;
   uint64_t live_docs = 0;
   uint64_t live_chunks = 0;

@@ -99,7 +99,8 @@ std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::CurrentNorms() const {
 }
 
 std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
-    const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k) const {
+    const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k,
+    const std::vector<uint32_t>* group_of) const {
   std::vector<std::pair<uint32_t, double>> out;
   if (k == 0 || live_chunks_ == 0) return out;
   // Merge duplicate terms.
@@ -126,24 +127,70 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   const std::vector<float>& norms = norm_table->values;
   const float k1p1 = static_cast<float>(params_.k1 + 1.0);
   const double n = static_cast<double>(live_chunks_);
-  const uint8_t* live = live_.data();
-  const uint8_t* allowed = mask.all ? live : mask.allowed.data();
-  const size_t allowed_size = mask.all ? live_.size() : mask.allowed.size();
+  if (norms.size() < lengths_.size()) return out;  // REQUIRES-violation guard
+  // Chunks a posting may score: live and allowed by the mask, one array.
+  const uint8_t* ok = live_.data();
+  thread_local std::vector<uint8_t> combined;
+  if (!mask.all) {
+    combined.assign(live_.size(), 0);
+    size_t m = std::min(live_.size(), mask.allowed.size());
+    for (size_t c = 0; c < m; ++c) combined[c] = live_[c] & mask.allowed[c];
+    ok = combined.data();
+  }
+  size_t total_postings = 0;
+  for (const auto& [id, weight] : terms) total_postings += postings_[id].size();
+  // Queries touching a large share of the chunks accumulate without
+  // tracking which chunks they touched, then scan the score array.
+  const bool dense_scan = total_postings * 4 > lengths_.size();
   for (const auto& [id, weight] : terms) {
     double df = df_[id];
     float idf = static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight);
-    for (const Posting& p : postings_[id]) {
-      if (p.chunk >= allowed_size || !allowed[p.chunk] || !live[p.chunk]) continue;
-      float tf = static_cast<float>(p.tf);
-      float s = idf * tf * k1p1 / (tf + norms[p.chunk]);
-      if (scores[p.chunk] == 0.0f) touched.push_back(p.chunk);
-      scores[p.chunk] += s;
+    float* sc = scores.data();
+    const float* nm = norms.data();
+    if (dense_scan) {
+      for (const Posting& p : postings_[id]) {
+        float tf = static_cast<float>(p.tf);
+        float s = idf * tf * k1p1 / (tf + nm[p.chunk]);
+        sc[p.chunk] += ok[p.chunk] ? s : 0.0f;
+      }
+    } else {
+      for (const Posting& p : postings_[id]) {
+        if (!ok[p.chunk]) continue;
+        float tf = static_cast<float>(p.tf);
+        float s = idf * tf * k1p1 / (tf + nm[p.chunk]);
+        if (sc[p.chunk] == 0.0f) touched.push_back(p.chunk);
+        sc[p.chunk] += s;
+      }
+    }
+  }
+  if (dense_scan) {
+    for (uint32_t c = 0; c < lengths_.size(); ++c) {
+      if (scores[c] != 0.0f) touched.push_back(c);
     }
   }
   out.reserve(touched.size());
-  for (uint32_t c : touched) {
-    out.emplace_back(c, scores[c]);
-    scores[c] = 0.0f;
+  if (group_of) {
+    // Best chunk per group; ties go to the earlier chunk.
+    thread_local std::vector<uint32_t> best_of;  // group -> position in out + 1
+    for (uint32_t c : touched) {
+      uint32_t g = c < group_of->size() ? (*group_of)[c] : c;
+      if (g >= best_of.size()) best_of.resize(g + 1024, 0);
+      uint32_t& slot = best_of[g];
+      if (slot == 0) {
+        out.emplace_back(c, scores[c]);
+        slot = static_cast<uint32_t>(out.size());
+      } else {
+        auto& cur = out[slot - 1];
+        if (scores[c] > cur.second || (scores[c] == cur.second && c < cur.first)) cur = {c, scores[c]};
+      }
+      scores[c] = 0.0f;
+    }
+    for (const auto& [c, s] : out) best_of[c < group_of->size() ? (*group_of)[c] : c] = 0;
+  } else {
+    for (uint32_t c : touched) {
+      out.emplace_back(c, scores[c]);
+      scores[c] = 0.0f;
+    }
   }
   auto better = [](const auto& a, const auto& b2) {
     return a.second != b2.second ? a.second > b2.second : a.first < b2.first;

@@ -59,8 +59,11 @@ class LexicalIndex {
 
   // Top `k` live chunks allowed by `mask`, best first, with BM25 scores.
   // Terms unknown to the index are ignored; duplicates add up their weights.
+  // With `group_of` (chunk -> group, e.g. its document), only the best
+  // chunk of each group competes for the k places.
   std::vector<std::pair<uint32_t, double>> Search(const std::vector<WeightedTerm>& query,
-                                                  const ChunkMask& mask, size_t k) const;
+                                                  const ChunkMask& mask, size_t k,
+                                                  const std::vector<uint32_t>* group_of = nullptr) const;
 
   // BM25 idf of a term (0 when unknown).
   double Idf(std::string_view term) const;

@@ -222,6 +222,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
       return Status::Corruption("snapshot holds chunk '" + c.chunk.id + "' twice");
     }
     d.chunks.push_back(n);
+    r.chunk_doc.push_back(c.doc);
     r.chunks.push_back(std::move(c));
   }
   r.live_docs = r.docs.size();

@@ -1,0 +1,183 @@
+// The extension's service worker: the gatekeeper.
+//
+// - Only the extension's own pages (the side panel) may ask, index,
+//   configure or export; messages from content scripts and web pages are
+//   rejected (sender checked on every port and message).
+// - The engine runs in an offscreen document (this worker is killed when
+//   idle and cannot start workers); it connects to us on the 'engine' port.
+// - The API key lives in chrome.storage.session (memory; TRUSTED_CONTEXTS
+//   only, so content scripts cannot read it), or chrome.storage.local when
+//   the lawyer asks to remember it. It is handed to the offscreen engine for
+//   one question at a time and never sent to the side panel.
+
+import { extractVisibleText, type PageText } from './extract';
+import { isExtensionPage, isOffscreenDocument, type Envelope, type Reply, type UiRequest, type EngineOp } from './protocol';
+import { mergeSettings, type Settings } from '../shared/settings';
+import type { LlmConfig } from '../shared/engine-adapter';
+
+const BASE_URL = chrome.runtime.getURL('');
+const OFFSCREEN_URL = chrome.runtime.getURL('offscreen.html');
+const KEY = 'foldback.apiKey';
+
+void chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' });
+chrome.runtime.onInstalled.addListener(() => {
+  void chrome.sidePanel?.setPanelBehavior({ openPanelOnActionClick: true });
+});
+
+// ------------------------------------------------------------------ engine
+
+let enginePort: chrome.runtime.Port | null = null;
+let engineWaiters: Array<(p: chrome.runtime.Port) => void> = [];
+let nextEngineId = 1;
+const pending = new Map<number, (r: Reply) => void>();
+
+async function ensureOffscreen(): Promise<void> {
+  const contexts = await chrome.runtime.getContexts({ contextTypes: ['OFFSCREEN_DOCUMENT' as chrome.runtime.ContextType], documentUrls: [OFFSCREEN_URL] });
+  if (contexts.length > 0) return;
+  try {
+    await chrome.offscreen.createDocument({
+      url: 'offscreen.html',
+      reasons: ['WORKERS' as chrome.offscreen.Reason],
+      justification: 'Runs the foldback search engine (WebAssembly) and its workers, which a service worker cannot host.',
+    });
+  } catch (e) {
+    if (!String((e as Error).message).includes('single offscreen')) throw e;
+  }
+}
+
+async function engine(): Promise<chrome.runtime.Port> {
+  if (enginePort) return enginePort;
+  const ready = new Promise<chrome.runtime.Port>((resolve) => engineWaiters.push(resolve));
+  await ensureOffscreen();
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the engine did not start')), 20000));
+  return Promise.race([ready, timeout]);
+}
+
+async function callEngine(body: EngineOp, onEvent?: (r: Reply) => void): Promise<unknown> {
+  const port = await engine();
+  const id = nextEngineId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, (r) => {
+      if (r.event) { onEvent?.(r); return; }
+      pending.delete(id);
+      if (r.ok) resolve(r.value); else reject(new Error(r.error ?? 'engine error'));
+    });
+    port.postMessage({ id, body } satisfies Envelope<EngineOp>);
+  });
+}
+
+// ------------------------------------------------------------------ settings and key
+
+async function loadSettings(): Promise<Settings> {
+  const { settings } = await chrome.storage.local.get('settings');
+  return mergeSettings(settings);
+}
+
+async function getKey(): Promise<{ key: string; remembered: boolean }> {
+  const s = await chrome.storage.session.get(KEY);
+  if (typeof s[KEY] === 'string' && s[KEY]) return { key: s[KEY] as string, remembered: false };
+  const l = await chrome.storage.local.get(KEY);
+  if (typeof l[KEY] === 'string' && l[KEY]) return { key: l[KEY] as string, remembered: true };
+  return { key: '', remembered: false };
+}
+
+// ------------------------------------------------------------------ the active tab
+
+async function indexActiveTab(matter?: string): Promise<unknown> {
+  const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+  if (!tab?.id) throw new Error('No page is open in this window.');
+  let results;
+  try {
+    results = await chrome.scripting.executeScript({ target: { tabId: tab.id }, func: extractVisibleText });
+  } catch (e) {
+    throw new Error(`This page cannot be read (${(e as Error).message}). Click the foldback icon on the page first, then try again.`);
+  }
+  const page = results?.[0]?.result as PageText | undefined;
+  if (!page || !page.text) throw new Error('This page has no visible text to index.');
+  const doc = {
+    id: `web:${page.url}`, title: page.title, text: page.text, kind: 'web' as const, source: page.url,
+    ...(page.date ? { date: page.date } : {}), ...(matter ? { matter } : {}),
+  };
+  const r = await callEngine({ op: 'index', docs: [doc] }) as { chunks: number };
+  return { title: page.title, url: page.url, chunks: r.chunks, chars: page.text.length };
+}
+
+// ------------------------------------------------------------------ requests from the side panel
+
+async function handle(body: UiRequest, onEvent: (r: Reply) => void): Promise<unknown> {
+  switch (body.op) {
+    case 'settings.load': return loadSettings();
+    case 'settings.save': await chrome.storage.local.set({ settings: mergeSettings(body.settings) }); return true;
+    case 'key.status': { const k = await getKey(); return { set: Boolean(k.key), remembered: k.remembered }; }
+    case 'key.set': {
+      const key = String(body.key ?? '').trim();
+      await chrome.storage.session.remove(KEY);
+      await chrome.storage.local.remove(KEY);
+      if (key) await (body.remember ? chrome.storage.local : chrome.storage.session).set({ [KEY]: key });
+      return true;
+    }
+    case 'key.clear':
+      await chrome.storage.session.remove(KEY);
+      await chrome.storage.local.remove(KEY);
+      return true;
+    case 'indexActiveTab': return indexActiveTab(body.matter);
+    case 'ask': {
+      // The side panel sends endpoint and model; the key is added here, for this question only.
+      let llm: LlmConfig | undefined;
+      if (body.llm?.endpoint) {
+        const { key } = await getKey();
+        llm = { endpoint: body.llm.endpoint, model: body.llm.model, ...(key ? { apiKey: key } : {}) };
+      }
+      return callEngine({ op: 'ask', question: body.question, options: body.options, ...(llm ? { llm } : {}) }, onEvent);
+    }
+    case 'status': case 'index': case 'remove': case 'documents': case 'loadSnapshot': case 'search':
+    case 'feedback': case 'history': case 'exportFeedback':
+      return callEngine(body);
+    default:
+      throw new Error(`unknown request ${(body as { op?: string }).op ?? ''}`);
+  }
+}
+
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name === 'engine') {
+    if (!isOffscreenDocument(port.sender, chrome.runtime.id, OFFSCREEN_URL)) { port.disconnect(); return; }
+    enginePort = port;
+    port.onMessage.addListener((r: Reply) => pending.get(r.id)?.(r));
+    port.onDisconnect.addListener(() => {
+      if (enginePort === port) enginePort = null;
+      for (const [id, cb] of pending) cb({ id, ok: false, error: 'the engine stopped; try again' });
+      pending.clear();
+    });
+    const waiters = engineWaiters;
+    engineWaiters = [];
+    waiters.forEach((w) => w(port));
+    return;
+  }
+  if (port.name !== 'ui' || !isExtensionPage(port.sender, chrome.runtime.id, BASE_URL) ||
+      (port.sender?.url ?? '').split(/[?#]/)[0] === OFFSCREEN_URL) {
+    console.warn('foldback: rejected a connection from', port.sender?.url);
+    port.disconnect();
+    return;
+  }
+  port.onMessage.addListener(async (msg: Envelope<UiRequest>) => {
+    const id = msg?.id;
+    try {
+      const value = await handle(msg.body, (r) => { if (r.event) port.postMessage({ id, ok: true, event: r.event } satisfies Reply); });
+      port.postMessage({ id, ok: true, value } satisfies Reply);
+    } catch (e) {
+      port.postMessage({ id, ok: false, error: (e as Error).message } satisfies Reply);
+    }
+  });
+});
+
+// One-shot messages: nothing privileged is offered this way. Anything that is
+// not from one of our pages is refused with a clear answer.
+chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+  if (!isExtensionPage(sender, chrome.runtime.id, BASE_URL)) {
+    sendResponse({ ok: false, error: 'forbidden: foldback only accepts requests from its own pages' });
+    return false;
+  }
+  if (msg?.op === 'ping') { sendResponse({ ok: true }); return false; }
+  sendResponse({ ok: false, error: 'use the ui port' });
+  return false;
+});

@@ -1,0 +1,175 @@
+// Manifest and page checks, offline: well-formed XML, required elements in
+// the schema's order, requirement sets, least permissions, CSP, and what the
+// built bundles must never contain.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { DOMParser } from '@xmldom/xmldom';
+import { BUILD, ensureBuilt } from './helpers/common.mjs';
+
+before(ensureBuilt);
+
+function parseXml(text) {
+  const errors = [];
+  const doc = new DOMParser({ onError: (level, msg) => { if (level !== 'warning') errors.push(msg); } }).parseFromString(text, 'text/xml');
+  assert.deepEqual(errors, [], 'well-formed XML');
+  return doc;
+}
+
+const children = (el) => [...el.childNodes].filter((n) => n.nodeType === 1);
+const names = (el) => children(el).map((n) => n.localName);
+const child = (el, name) => children(el).find((n) => n.localName === name);
+const xsiType = (el) => el.getAttributeNS('http://www.w3.org/2001/XMLSchema-instance', 'type');
+
+/** Checks that `actual` follows the order of `sequence` (optional elements may be missing). */
+function assertInOrder(actual, sequence, where) {
+  let i = 0;
+  for (const name of actual) {
+    const at = sequence.indexOf(name, i);
+    assert.ok(at >= 0, `${where}: <${name}> is out of order or not allowed (order: ${sequence.join(', ')}; found: ${actual.join(', ')})`);
+    i = at + 1;
+  }
+}
+
+// The apps-for-Office schema (OfficeAppManifest v1.1): base sequence, then
+// the MailApp / TaskPaneApp extensions.
+const BASE = ['Id', 'AlternateId', 'Version', 'ProviderName', 'DefaultLocale', 'DisplayName', 'Description', 'IconUrl',
+  'HighResolutionIconUrl', 'SupportUrl', 'AppDomains', 'Hosts'];
+const MAIL = [...BASE, 'Requirements', 'FormSettings', 'Permissions', 'Rule', 'DisableEntityHighlighting', 'VersionOverrides'];
+const TASKPANE = [...BASE, 'Requirements', 'DefaultSettings', 'Permissions', 'Dictionary', 'VersionOverrides'];
+const VO = ['Description', 'Requirements', 'Hosts', 'Resources', 'VersionOverrides', 'WebApplicationInfo', 'EquivalentAddins', 'ExtendedPermissions'];
+
+function checkResources(root) {
+  const ids = new Set([...root.getElementsByTagName('*')].filter((e) => e.parentNode && ['Images', 'Urls', 'ShortStrings', 'LongStrings'].includes(e.parentNode.localName)).map((e) => e.getAttribute('id')));
+  for (const e of root.getElementsByTagName('*')) {
+    const resid = e.getAttribute && e.getAttribute('resid');
+    if (resid) {
+      assert.ok(ids.has(resid), `resid ${resid} is defined in Resources`);
+      assert.ok(resid.length <= 32, `resid ${resid} is at most 32 characters`);
+    }
+  }
+}
+
+async function checkUrls(text, origin, dir) {
+  const urls = [...text.matchAll(/DefaultValue="(https?:[^"]+)"/g)].map((m) => m[1]);
+  assert.ok(urls.length > 0);
+  for (const u of urls) {
+    assert.ok(u.startsWith(`${origin}/`), `${u} is served from the add-in origin`);
+    const file = path.join(BUILD, new URL(u).pathname);
+    assert.ok(existsSync(file), `${u} exists in the build (${path.relative(BUILD, file)})`);
+  }
+  void dir;
+}
+
+test('Outlook manifest: MailApp, schema order, Mailbox requirement set, ReadItem', async () => {
+  const text = await readFile(path.join(BUILD, 'outlook/manifest.xml'), 'utf8');
+  const root = parseXml(text).documentElement;
+  assert.equal(root.localName, 'OfficeApp');
+  assert.equal(root.namespaceURI, 'http://schemas.microsoft.com/office/appforoffice/1.1');
+  assert.equal(xsiType(root), 'MailApp');
+  const order = names(root);
+  assertInOrder(order, MAIL, 'OfficeApp');
+  for (const required of ['Id', 'Version', 'ProviderName', 'DefaultLocale', 'DisplayName', 'Description', 'Requirements', 'FormSettings', 'Rule']) {
+    assert.ok(order.includes(required), `required <${required}>`);
+  }
+  assert.match(child(root, 'Id').textContent, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.match(child(root, 'Version').textContent, /^\d+(\.\d+){0,3}$/);
+  assert.equal(child(root, 'Permissions').textContent, 'ReadItem', 'least permission');
+  const set = child(child(child(root, 'Requirements'), 'Sets'), 'Set');
+  assert.equal(set.getAttribute('Name'), 'Mailbox');
+  assert.match(set.getAttribute('MinVersion'), /^1\.\d+$/);
+  const form = child(child(root, 'FormSettings'), 'Form');
+  assert.equal(xsiType(form), 'ItemRead');
+  assert.deepEqual(names(child(form, 'DesktopSettings')), ['SourceLocation', 'RequestedHeight']);
+  const h = Number(child(child(form, 'DesktopSettings'), 'RequestedHeight').textContent);
+  assert.ok(h >= 32 && h <= 450, 'RequestedHeight within 32..450');
+  const rule = child(root, 'Rule');
+  assert.ok(['ItemIs', 'RuleCollection'].includes(xsiType(rule)));
+  const vo = child(root, 'VersionOverrides');
+  assert.equal(vo.namespaceURI, 'http://schemas.microsoft.com/office/mailappversionoverrides');
+  assert.equal(xsiType(vo), 'VersionOverridesV1_0');
+  assertInOrder(names(vo), VO, 'VersionOverrides 1.0');
+  const vo11 = child(vo, 'VersionOverrides');
+  assert.equal(xsiType(vo11), 'VersionOverridesV1_1');
+  assertInOrder(names(vo11), VO, 'VersionOverrides 1.1');
+  const sets11 = child(child(vo11, 'Requirements'), 'Sets');
+  assert.equal(sets11.getAttribute('DefaultMinVersion'), '1.5', 'pinning (SupportsPinning) needs Mailbox 1.5');
+  assert.equal(vo11.getElementsByTagName('SupportsPinning')[0].textContent, 'true');
+  for (const action of root.getElementsByTagName('Action')) {
+    assert.equal(xsiType(action), 'ShowTaskpane');
+  }
+  assert.equal(root.getElementsByTagName('ExtendedPermissions').length, 0);
+  checkResources(root);
+  await checkUrls(text, 'https://localhost:3000', 'outlook');
+});
+
+test('Word manifest: TaskPaneApp, Document host, WordApi requirement set, schema order', async () => {
+  const text = await readFile(path.join(BUILD, 'word/manifest.xml'), 'utf8');
+  const root = parseXml(text).documentElement;
+  assert.equal(xsiType(root), 'TaskPaneApp');
+  const order = names(root);
+  assertInOrder(order, TASKPANE, 'OfficeApp');
+  for (const required of ['Id', 'Version', 'ProviderName', 'DefaultLocale', 'DisplayName', 'Description', 'DefaultSettings', 'Permissions']) {
+    assert.ok(order.includes(required), `required <${required}>`);
+  }
+  assert.equal(child(child(root, 'Hosts'), 'Host').getAttribute('Name'), 'Document');
+  assert.equal(child(root, 'Permissions').textContent, 'ReadWriteDocument', 'reads the selection, inserts passages');
+  const set = child(child(child(root, 'Requirements'), 'Sets'), 'Set');
+  assert.equal(set.getAttribute('Name'), 'WordApi');
+  assert.match(set.getAttribute('MinVersion'), /^1\.\d+$/);
+  assert.match(child(child(root, 'DefaultSettings'), 'SourceLocation').getAttribute('DefaultValue'), /\/word\/taskpane\.html$/);
+  const vo = child(root, 'VersionOverrides');
+  assert.equal(vo.namespaceURI, 'http://schemas.microsoft.com/office/taskpaneappversionoverrides');
+  assertInOrder(names(vo), ['Description', 'Requirements', 'Hosts', 'Resources'], 'VersionOverrides');
+  const dff = vo.getElementsByTagName('DesktopFormFactor')[0];
+  assertInOrder(names(dff), ['GetStarted', 'FunctionFile', 'ExtensionPoint'], 'DesktopFormFactor');
+  assertInOrder(names(vo.getElementsByTagName('Control')[0]), ['Label', 'Supertip', 'Icon', 'Action'], 'Control');
+  checkResources(root);
+  await checkUrls(text, 'https://localhost:3000', 'word');
+});
+
+test('extension manifest: MV3, least permissions, strict CSP, files present', async () => {
+  const m = JSON.parse(await readFile(path.join(BUILD, 'browser/manifest.json'), 'utf8'));
+  assert.equal(m.manifest_version, 3);
+  assert.ok(m.permissions.every((p) => ['activeTab', 'scripting', 'storage', 'offscreen', 'sidePanel'].includes(p)), `permissions: ${m.permissions}`);
+  for (const key of ['host_permissions', 'optional_host_permissions', 'optional_permissions', 'content_scripts', 'web_accessible_resources', 'externally_connectable']) {
+    assert.equal(m[key], undefined, `no ${key}`);
+  }
+  const csp = m.content_security_policy.extension_pages;
+  const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+  assert.deepEqual(directives['script-src'], ["'self'", "'wasm-unsafe-eval'"]);
+  assert.deepEqual(directives['object-src'], ["'self'"]);
+  assert.deepEqual(directives['img-src'], ["'self'", 'data:']);
+  assert.ok(directives['connect-src'].every((s) => s === "'self'" || /^https?:\/\/[^*]+(:\*|:\d+)?$/.test(s)), 'connect-src lists origins only');
+  assert.ok(!csp.includes("'unsafe-eval'") && !csp.includes("'unsafe-inline'"));
+  assert.equal(m.background.service_worker, 'background.js');
+  for (const f of [m.background.service_worker, m.side_panel.default_path, 'offscreen.html', 'offscreen.js', 'sidepanel.js', 'foldback_core.wasm', ...Object.values(m.icons)]) {
+    assert.ok(existsSync(path.join(BUILD, 'browser', f)), `${f} is in the extension`);
+  }
+});
+
+test('pages: CSP in every task pane, no inline script, no HTML sinks or eval in the bundles', async () => {
+  for (const pane of ['outlook', 'word']) {
+    const html = await readFile(path.join(BUILD, pane, 'taskpane.html'), 'utf8');
+    const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html);
+    assert.ok(meta, `${pane}: CSP meta`);
+    const d = Object.fromEntries(meta[1].split(';').map((x) => x.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    assert.deepEqual(d['default-src'], ["'self'"]);
+    assert.deepEqual(d['img-src'], ["'self'", 'data:']);
+    assert.deepEqual(d['script-src'], ["'self'", "'wasm-unsafe-eval'", 'https://appsforoffice.microsoft.com']);
+    assert.deepEqual(d['object-src'], ["'none'"]);
+    assert.ok(d['connect-src'].includes("'self'"));
+    assert.ok(!/<script>(?!<\/script>)|<script(?![^>]*\bsrc=)[^>]*>/.test(html), `${pane}: no inline script`);
+    assert.ok(!/\son\w+=/.test(html), `${pane}: no inline event handlers`);
+  }
+  for (const dir of ['outlook', 'word', 'browser']) {
+    for (const f of (await readdir(path.join(BUILD, dir))).filter((x) => x.endsWith('.js'))) {
+      const js = await readFile(path.join(BUILD, dir, f), 'utf8');
+      for (const sink of ['.innerHTML', '.outerHTML =', 'insertAdjacentHTML', 'document.write(', 'new Function(', 'eval(', 'insertHtml(', 'insertOoxml(', 'roamingSettings']) {
+        assert.ok(!js.includes(sink), `${dir}/${f} must not contain ${sink}`);
+      }
+    }
+  }
+});
