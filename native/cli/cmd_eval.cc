@@ -1,7 +1,10 @@
-// foldback eval --corpus C --queries Q --qrels R [--scope-field F] [--mode M] [--json]
+// foldback eval --corpus C --queries Q --qrels R [--scope-field F] [--mode M]
+//               [--rewrite none|rm3 --hops N --fb-docs N --fb-terms N --fb-weight W] [--json]
 //
 // Builds an in-memory index from a BEIR corpus (or a folder of .txt files),
 // runs every query, and reports BEIR / pytrec_eval metrics with timings.
+// With --rewrite, each query runs through the ask session (offline
+// rewriting: the question each hop, or RM3) instead of one search.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 #include <unordered_set>
 
 #include "cli/common.h"
+#include "foldback/ask.h"
 #include "foldback/eval.h"
 #include "host/files.h"
 #include "ingest/extract.h"
@@ -25,6 +29,11 @@ struct EvalArgs {
   uint32_t chunk_tokens = 0;
   size_t limit = 0;
   bool json = false;
+  std::string rewrite;  // empty: plain search
+  uint32_t hops = 1;
+  uint32_t fb_docs = Rm3Params().fb_docs, fb_terms = Rm3Params().fb_terms;
+  double fb_weight = Rm3Params().original_query_weight;
+  double near_dup = 0.9;
 };
 
 Result<std::vector<Document>> LoadCorpus(const std::string& path) {
@@ -65,6 +74,17 @@ int Run(const EvalArgs& a) {
   }
   if (!ParseFusion(a.fusion, &so.fusion)) {
     return Fail(Status::InvalidArgument("--fusion must be rrf or weighted"));
+  }
+  AskOptions ao;
+  if (!a.rewrite.empty()) {
+    if (!ParseRewriteMode(a.rewrite, &ao.rewrite) || ao.rewrite == RewriteMode::kLlm) {
+      return Fail(Status::InvalidArgument("--rewrite must be none or rm3 (eval runs offline)"));
+    }
+    ao.hops = a.hops;
+    ao.rm3.fb_docs = a.fb_docs;
+    ao.rm3.fb_terms = a.fb_terms;
+    ao.rm3.original_query_weight = a.fb_weight;
+    ao.near_duplicate_jaccard = a.near_dup;
   }
   auto corpus = LoadCorpus(a.corpus);
   if (!corpus.ok()) return Fail(corpus.status());
@@ -141,7 +161,22 @@ int Run(const EvalArgs& a) {
       o.filters.push_back({a.scope_field, Filter::Op::kEq, q.fields.at(a.scope_field)});
     }
     auto tq = std::chrono::steady_clock::now();
-    auto hits = index.Search(q.text, o);
+    Result<std::vector<SearchHit>> hits = std::vector<SearchHit>();
+    if (a.rewrite.empty()) {
+      hits = index.Search(q.text, o);
+    } else {
+      AskOptions ask = ao;
+      ask.search = o;
+      ask.depth = ask.top_k = static_cast<uint32_t>(std::min<size_t>(o.top_k, 1000));
+      auto session = AskSession::Start(index, q.text, ask, 0);
+      if (!session.ok()) {
+        hits = session.status();
+      } else if (!(*session)->done()) {
+        hits = Status::FailedPrecondition("the ask session needs a host (external embedder)");
+      } else {
+        hits = (*session)->result().passages;
+      }
+    }
     double secs = SecondsSince(tq);
     if (!hits.ok()) return Fail(hits.status().WithContext("query '" + q.id + "'"));
     latencies.push_back(secs * 1000);
@@ -160,6 +195,14 @@ int Run(const EvalArgs& a) {
   if (a.json) {
     nlohmann::json out = MetricsJson(m);
     out["mode"] = a.mode;
+    if (!a.rewrite.empty()) {
+      out["rewrite"] = a.rewrite;
+      out["hops"] = a.hops;
+      if (a.rewrite == "rm3") {
+        out["rm3"] = {{"fb_docs", a.fb_docs}, {"fb_terms", a.fb_terms},
+                      {"original_query_weight", a.fb_weight}};
+      }
+    }
     out["fusion"] = a.fusion;
     out["bm25_k1"] = index.options().bm25.k1;
     out["bm25_b"] = index.options().bm25.b;
@@ -204,6 +247,15 @@ void RegisterEval(CLI::App& app, int* exit_code) {
   cmd->add_option("--b", a->b, "BM25 b (default: the index default)");
   cmd->add_option("--chunk-tokens", a->chunk_tokens, "Chunk target size in tokens");
   cmd->add_option("--limit", a->limit, "Evaluate only the first N judged queries");
+  cmd->add_option("--rewrite", a->rewrite,
+                  "Run each query through the ask session: none (the question each hop) or rm3");
+  cmd->add_option("--hops", a->hops, "Hops with --rewrite")->capture_default_str();
+  cmd->add_option("--fb-docs", a->fb_docs, "RM3 feedback passages")->capture_default_str();
+  cmd->add_option("--fb-terms", a->fb_terms, "RM3 expansion terms")->capture_default_str();
+  cmd->add_option("--fb-weight", a->fb_weight, "RM3 original query weight")->capture_default_str();
+  cmd->add_option("--near-dup", a->near_dup,
+                  "Near-duplicate Jaccard threshold with --rewrite (0 disables)")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object");
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }

@@ -126,6 +126,24 @@ TEST(Cli, EvalOnATinyDataSet) {
                         "query_p95_ms", "qps", "index_bytes"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
+  // Through the ask session: offline rewriting, hops and RM3 settings.
+  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
+          "/qrels.tsv --scope-field doc_id --mode bm25 --rewrite rm3 --hops 2 --fb-docs 2 --fb-terms 5 "
+          "--fb-weight 0.7 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["rewrite"], "rm3");
+  EXPECT_EQ(j["hops"], 2);
+  EXPECT_EQ(j["rm3"]["fb_terms"], 5);
+  EXPECT_DOUBLE_EQ(j["ndcg@10"].get<double>(), 1.0);
+  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
+          "/qrels.tsv --rewrite llm");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--rewrite must be none or rm3"), std::string::npos) << r.out;
+  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
+          "/qrels.tsv --mode bm25 --rewrite none --hops 0");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("hops must be 1..16"), std::string::npos) << r.out;
   // A scope field missing from a query names the line.
   Write(dir + "/queries.jsonl", "{\"_id\": \"q1\", \"text\": \"x\", \"doc_id\": \"n1\"}\n{\"_id\": \"q2\", \"text\": \"y\"}\n");
   r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +

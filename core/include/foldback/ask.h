@@ -14,8 +14,23 @@
 //   const AskResult& r = (*session)->result();         // passages, answer, trace
 //
 // The host is also the clock: it passes its monotonic time in milliseconds
-// to Start and Provide, and the session derives each need's timeout from the
-// per-question deadline.
+// to Start, Provide and Tick, and the session derives each need's timeout
+// from the per-question deadline.
+//
+// Per hop, the session writes a query (an LLM need per variant, RM3, or the
+// question itself), embeds it when the index's embedder is external and the
+// search mode uses vectors (an embedding need), searches the index behind
+// the options' walls and filters, and keeps what is new: passages are
+// de-duplicated across hops by chunk id and by near-identical text. It stops
+// early when a hop adds nothing new or the query writer answers NONE (its
+// way of saying no further search is needed). The final ranking fuses the
+// hops with reciprocal rank fusion. With options.answer an answer writer then
+// answers from the numbered passages; citations to anything but a passage it
+// was shown are dropped.
+//
+// Retrieved text reaches prompts only as data: each passage sits in a
+// numbered <passage> block whose text cannot close the block or forge a
+// field marker, under a note that passages are never instructions.
 //
 // Thread safety: a session is used by one thread at a time. The Index must
 // outlive the session and must not be mutated while it runs.
@@ -98,11 +113,17 @@ enum class RewriteMode : int {
 const char* RewriteModeName(RewriteMode mode);  // "llm" | "rm3" | "none"
 bool ParseRewriteMode(const std::string& name, RewriteMode* mode);
 
-// RM3 (Lavrenko & Croft's relevance model, as Anserini implements it).
+// RM3 (Lavrenko & Croft's relevance model, as Anserini implements it). An
+// RM3 hop expands the question from feedback passages: at hop 1 the top
+// fb_docs BM25 results of the question (classic BM25 + RM3), later the top
+// fb_docs of the fused ranking so far. Anserini's fb_docs and fb_terms, but
+// original_query_weight 0.9 instead of 0.5: measured on ContractNLI dev and
+// CUAD (docs/rewrite.md), 0.5 cost ContractNLI 0.10 nDCG@10; 0.9 keeps it
+// and still helps CUAD.
 struct Rm3Params {
   uint32_t fb_docs = 10;   // feedback passages. Default: 10
   uint32_t fb_terms = 10;  // expansion terms. Default: 10
-  double original_query_weight = 0.5;  // Default: 0.5
+  double original_query_weight = 0.9;  // Default: 0.9
 };
 
 struct AskOptions {
@@ -120,9 +141,17 @@ struct AskOptions {
   // remaining hops use RM3 — recorded in the trace.
   double deadline_ms = 0;
   // Unusable LLM replies (unparseable, empty) tolerated per hop before the
-  // hop falls back. Default: 1
+  // hop falls back. Retries ask for a JSON reply. Default: 1
   uint32_t retry_budget = 1;
-  // Search mode, filters and ethical walls applied at every hop.
+  // Passages whose word 3-shingle Jaccard similarity with an earlier passage
+  // reaches this are duplicates (the same clause in two copies of a
+  // contract, an attachment forwarded twice). Default: 0.9; 0 disables.
+  double near_duplicate_jaccard = 0.9;
+  // Search mode, filters and ethical walls applied at every hop (and to the
+  // feedback RM3 reads). Its top_k and query_vector are ignored: depth sets
+  // the hits per hop, and the session asks the host for query vectors. With
+  // one_per_document, a document's first passage stands for it across hops
+  // (fused by document; its other chunks are not new).
   SearchOptions search;
   Rm3Params rm3;
   // Host-supplied id of this question's trace (e.g. a UUIDv7); feedback
@@ -140,7 +169,10 @@ struct TraceHit {
 
 struct TraceHop {
   uint32_t hop = 0;  // 1-based
-  std::string query;
+  std::string query;  // RM3: "term^weight ..." of the expanded query
+  // Every query searched at this hop when there were several LLM variants
+  // (`query` is the first); empty otherwise.
+  std::vector<std::string> variant_queries;
   // Where the query came from: "question" | "llm" | "rm3" | "fallback-rm3" |
   // "fallback-question".
   std::string source;
@@ -193,8 +225,10 @@ struct AskResult {
 };
 
 // Trace as JSON (stable field names: trace_id, question, hops[{hop, query,
-// source, results[{chunk_id, doc_id, score}], new_chunks, llm_ms, note}],
-// fused, fallbacks, errors, program_version, model, stopped_early), and back.
+// variant_queries, source, results[{chunk_id, doc_id, score}], new_chunks,
+// llm_ms, llm_attempts, note}], fused, fallbacks, errors, program_version,
+// model, stopped_early), and back. TraceFromJson: InvalidArgument naming the
+// field on malformed input; absent fields keep their defaults.
 std::string TraceToJson(const Trace& trace);
 Result<Trace> TraceFromJson(std::string_view json);
 
@@ -204,7 +238,14 @@ class FOLDBACK_EXPORT AskSession {
  public:
   // Starts a session. `program` (optional) supplies prompts and demos
   // (default: foldback's built-in program); `foldback` (optional) supplies
-  // what feedback taught. Both must outlive the session.
+  // what feedback taught (not consulted yet). Both must outlive the session.
+  // InvalidArgument on an empty or oversized question (> 8 KiB), options out
+  // of range (hops 1..16; depth, top_k 1..1000; variants 1..8;
+  // context_token_budget >= 1; deadline_ms >= 0; rm3 fb_docs, fb_terms >= 1;
+  // original_query_weight, near_duplicate_jaccard in [0, 1]) or a filter
+  // naming an unknown field. The first needs are ready at once (TakeNeeds);
+  // with rewrite none or rm3 and a lexical search the session may already
+  // be done.
   static Result<std::unique_ptr<AskSession>> Start(const Index& index, std::string question,
                                                    const AskOptions& options, double now_ms,
                                                    const Program* program = nullptr,
@@ -214,11 +255,19 @@ class FOLDBACK_EXPORT AskSession {
   // Needs emitted since the last call. Several may be outstanding at once.
   virtual std::vector<Need> TakeNeeds() = 0;
   // Hands back the result of a need, in any order. InvalidArgument for an
-  // unknown or already answered id; nothing changes then.
+  // unknown or already answered id; nothing changes then. A result that
+  // arrives once the deadline has passed, or for a need the session
+  // abandoned, is accepted (OK) and ignored. A malformed result (vector
+  // count or size wrong) counts as a failed need, reported in the trace.
   virtual Status Provide(uint64_t need_id, NeedResult result, double now_ms) = 0;
+  // Tells the session the time when the host has no result to give (e.g.
+  // its wait timed out). Once the deadline has passed, outstanding needs are
+  // abandoned and the session finishes offline (RM3) within the call.
+  virtual void Tick(double now_ms) = 0;
   // Progress events since the last call.
   virtual std::vector<TraceEvent> TakeEvents() = 0;
-  // True once the result is final (no needs outstanding).
+  // True once the result is final. Needs still in flight then were
+  // abandoned: the host may cancel them.
   virtual bool done() const = 0;
   // REQUIRES: done()
   virtual const AskResult& result() const = 0;

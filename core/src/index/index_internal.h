@@ -82,9 +82,12 @@ struct Index::Rep {
   // unknown filter field.
   Status BuildMask(const SearchOptions& options, index::ChunkMask* mask) const;
   SearchHit MakeHit(uint32_t chunk, double score) const;
-  // Search behind the mask (search.cc).
+  // Search behind the mask (search.cc). `terms`, when not null, replaces
+  // the analyzed query on the lexical side (RM3's weighted terms); the dense
+  // side still searches `query`.
   Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options,
-                                        const index::ChunkMask& mask) const;
+                                        const index::ChunkMask& mask,
+                                        const std::vector<index::WeightedTerm>* terms = nullptr) const;
   // Dense candidates (vectors.cc): empty when there is no usable dense
   // index or the query has no vector.
   Result<std::vector<std::pair<uint32_t, double>>> DenseCandidates(std::string_view query,

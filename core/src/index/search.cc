@@ -29,7 +29,8 @@ std::unordered_map<uint32_t, double> Normalized(const Ranked& list) {
 
 Result<std::vector<SearchHit>> Index::Rep::Search(std::string_view query,
                                                   const SearchOptions& options,
-                                                  const index::ChunkMask& mask) const {
+                                                  const index::ChunkMask& mask,
+                                                  const std::vector<index::WeightedTerm>* terms) const {
   size_t depth = options.candidates ? options.candidates : std::max<size_t>(100, 4 * options.top_k);
   const std::vector<uint32_t>* group = options.one_per_document ? &chunk_doc : nullptr;
   // Dense candidates are chunks: take more when they collapse to documents.
@@ -45,7 +46,7 @@ Result<std::vector<SearchHit>> Index::Rep::Search(std::string_view query,
                                             options.mode == SearchMode::kDense);
   Ranked lexical_hits;
   if (options.mode != SearchMode::kDense || !dense_used) {
-    lexical_hits = lexical.Search(QueryTerms(query), mask,
+    lexical_hits = lexical.Search(terms ? *terms : QueryTerms(query), mask,
                                   dense_used ? depth : options.top_k, group);
   }
   std::vector<SearchHit> hits;
