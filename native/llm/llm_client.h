@@ -156,8 +156,9 @@ class LlmClient {
 
 // Runs an ask session to completion: hands its needs to `client` (several in
 // flight at once), provides each result as soon as it arrives with
-// now_ms = clock.NowMs(), and passes every trace event to `on_event` (may be
-// empty) as it happens. Returns OK once session.done(); the session's result
+// now_ms = clock.NowMs(), calls session.Tick() at least every 50 ms while
+// waiting (so a passed deadline is noticed without a result), and passes
+// every trace event to `on_event` (may be empty) as it happens. Returns OK once session.done(); the session's result
 // says what happened (fallbacks, errors). Returns Internal when the session
 // is not done but asks for nothing, or rejects a result it asked for.
 // Needs still in flight when the session finishes are cancelled.

@@ -8,6 +8,7 @@
 namespace foldback::llm {
 
 Status RunAsk(AskSession& session, LlmClient& client, Clock& clock, const TraceEventFn& on_event) {
+  constexpr double kTickMs = 50;
   auto flush = [&] {
     for (const TraceEvent& e : session.TakeEvents()) {
       if (on_event) on_event(e);
@@ -34,7 +35,15 @@ Status RunAsk(AskSession& session, LlmClient& client, Clock& clock, const TraceE
     if (mine.empty()) {
       return Status::Internal("the ask session is not done but asks for nothing");
     }
-    for (Completion& c : client.Wait()) {
+    // Wake at least every kTickMs so the session sees its deadline pass
+    // even while nothing comes back.
+    std::vector<Completion> done = client.Wait(kTickMs);
+    if (done.empty()) {
+      session.Tick(clock.NowMs());
+      flush();
+      continue;
+    }
+    for (Completion& c : done) {
       if (!mine.erase(c.need_id)) continue;  // someone else's need on a shared client
       Status s = session.Provide(c.need_id, std::move(c.result), clock.NowMs());
       if (!s.ok()) {

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "foldback/ask.h"
+#include "foldback/index.h"
+#include "host/files.h"
+#include "ingest/extract.h"
 #include "llm/llm_client.h"
 #include "llm_test_server.h"
 
@@ -117,6 +121,76 @@ void BM_RemoteEmbeddings(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(texts.size()));
 }
 BENCHMARK(BM_RemoteEmbeddings)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The demo corpus (20 CUAD contracts), indexed once.
+const foldback::Index& DemoIndex() {
+  static std::unique_ptr<foldback::Index> index = [] {
+    auto idx = foldback::Index::Create().value();
+    std::vector<std::string> files = foldback::host::ListFiles(FOLDBACK_DEMO_CORPUS).value();
+    for (const std::string& path : files) {
+      if (!foldback::ingest::IsSupported(path)) continue;
+      auto docs = foldback::ingest::ExtractFile(path, path);
+      if (!docs.ok()) continue;
+      for (const auto& d : *docs) (void)idx->Add(d);
+    }
+    (void)idx->BuildDense();
+    return idx;
+  }();
+  return *index;
+}
+
+// A whole 2-hop ask (LLM rewrite per hop, hybrid retrieval, fusion) against
+// the endpoint answering in 200 ms. Target: < 2 x 200 + 50 ms.
+void BM_TwoHopAsk(benchmark::State& state) {
+  const foldback::Index& index = DemoIndex();
+  auto client = Client(Server(kServerDelayMs));
+  foldback::llm::SteadyClock clock;
+  foldback::AskOptions o;
+  o.hops = 2;
+  o.depth = 5;
+  o.top_k = 5;
+  double llm_ms = 0;
+  for (auto _ : state) {
+    auto session = foldback::AskSession::Start(index, "Can the customer terminate for convenience?", o,
+                                               clock.NowMs());
+    if (!session.ok()) {
+      state.SkipWithError(session.status().ToString().c_str());
+      break;
+    }
+    foldback::Status s = foldback::llm::RunAsk(**session, *client, clock, nullptr);
+    const auto& r = (*session)->result();
+    if (!s.ok() || !r.trace.fallbacks.empty() || r.trace.hops.size() != 2) {
+      state.SkipWithError(("ask did not run 2 LLM hops: " + s.ToString()).c_str());
+      break;
+    }
+    for (const auto& h : r.trace.hops) llm_ms += h.llm_ms;
+  }
+  state.counters["budget_ms"] = 2 * kServerDelayMs + 50;
+  state.counters["llm_ms"] = benchmark::Counter(llm_ms, benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_TwoHopAsk)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+
+// The same ask with 4 query variants per hop: 4 requests in parallel per
+// hop should cost about what one does.
+void BM_TwoHopAskFourVariants(benchmark::State& state) {
+  const foldback::Index& index = DemoIndex();
+  auto client = Client(Server(kServerDelayMs));
+  foldback::llm::SteadyClock clock;
+  foldback::AskOptions o;
+  o.hops = 2;
+  o.variants = 4;
+  for (auto _ : state) {
+    auto session = foldback::AskSession::Start(index, "Can the customer terminate for convenience?", o,
+                                               clock.NowMs());
+    foldback::Status s = foldback::llm::RunAsk(**session, *client, clock, nullptr);
+    if (!s.ok() || !(*session)->result().trace.fallbacks.empty()) {
+      state.SkipWithError("ask fell back");
+      break;
+    }
+  }
+  state.counters["budget_ms"] = 2 * kServerDelayMs + 50;
+}
+BENCHMARK(BM_TwoHopAskFourVariants)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
 
 }  // namespace
 
