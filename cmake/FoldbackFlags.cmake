@@ -8,9 +8,10 @@ function(foldback_target_flags target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
   endif()
-  if(EMSCRIPTEN)
+  if(EMSCRIPTEN AND FOLDBACK_WASM_SIMD)
     # 128-bit SIMD for the vector distance functions (GCC/Clang vector
-    # extensions lower to wasm simd128).
+    # extensions lower to wasm simd128). FOLDBACK_WASM_SIMD=OFF builds the
+    # scalar variant (for engines without SIMD, and to measure the gain).
     target_compile_options(${target} PRIVATE -msimd128)
   endif()
   if(FOLDBACK_FUZZ)

@@ -1,10 +1,13 @@
 // foldback eval --corpus C --queries Q --qrels R [--scope-field F] [--mode M]
-//               [--rewrite none|rm3 --hops N --fb-docs N --fb-terms N --fb-weight W] [--json]
+//               [--rewrite none|rm3 --hops N --fb-docs N --fb-terms N --fb-weight W]
+//               [--feedback-queries TRAIN [--feedback-methods ...]] [--json]
 //
 // Builds an in-memory index from a BEIR corpus (or a folder of .txt files),
 // runs every query, and reports BEIR / pytrec_eval metrics with timings.
 // With --rewrite, each query runs through the ask session (offline
 // rewriting: the question each hop, or RM3) instead of one search.
+// With --feedback-queries, measures what simulated lawyers' feedback on the
+// TRAIN queries teaches (eval_feedback.h).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -13,6 +16,7 @@
 
 #include "cli/common.h"
 #include "foldback/ask.h"
+#include "cli/eval_feedback.h"
 #include "foldback/eval.h"
 #include "host/files.h"
 #include "ingest/extract.h"
@@ -34,6 +38,7 @@ struct EvalArgs {
   uint32_t fb_docs = Rm3Params().fb_docs, fb_terms = Rm3Params().fb_terms;
   double fb_weight = Rm3Params().original_query_weight;
   double near_dup = 0.9;
+  FeedbackEvalArgs feedback;
 };
 
 Result<std::vector<Document>> LoadCorpus(const std::string& path) {
@@ -141,6 +146,19 @@ int Run(const EvalArgs& a) {
   if (!dense.ok() && so.mode != SearchMode::kBm25) {
     std::fprintf(stderr, "warning: dense index unavailable (%s); %s falls back to BM25\n",
                  dense.ToString().c_str(), a.mode.c_str());
+  }
+  if (!a.feedback.train_queries.empty()) {
+    FeedbackEvalContext fc;
+    fc.index = &index;
+    fc.search = so;
+    fc.qrels = &*qrels;
+    fc.queries = &*queries;
+    fc.scope_field = a.scope_field;
+    fc.top_k = a.top_k;
+    fc.limit = a.limit;
+    fc.json = a.json;
+    fc.mode_name = a.mode;
+    return RunFeedbackEval(a.feedback, fc);
   }
   auto snapshot = index.Snapshot();
   size_t index_bytes = snapshot.ok() ? snapshot->size() : 0;
@@ -257,6 +275,7 @@ void RegisterEval(CLI::App& app, int* exit_code) {
                   "Near-duplicate Jaccard threshold with --rewrite (0 disables)")
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object");
+  AddFeedbackEvalOptions(cmd, &a->feedback);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

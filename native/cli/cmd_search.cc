@@ -1,9 +1,15 @@
-// foldback search --index DIR [--mode ...] [--top-k K] [--filter F=V]... QUERY
+// foldback search --index DIR [--mode ...] [--top-k K] [--filter F=V]... [--feedback] QUERY
+//
+// --feedback folds lawyers' feedback (DIR/feedback.log) into the search:
+// relevance feedback from similar past questions and the query adapter,
+// behind the same ethical walls as the documents.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 
 #include "cli/common.h"
+#include "foldback/feedback.h"
+#include "host/feedback_log.h"
 #include "host/index_dir.h"
 
 namespace foldback::cli {
@@ -17,6 +23,7 @@ struct SearchArgs {
   std::string allowed_matters;
   bool restrict_matters = false;
   bool json = false;
+  bool feedback = false;
   std::string query;
 };
 
@@ -34,8 +41,18 @@ int Run(const SearchArgs& a) {
   if (a.restrict_matters) o.allowed_matters = SplitCommaSet(a.allowed_matters);
   auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!opened.ok()) return Fail(opened.status());
+  std::unique_ptr<FoldBack> fb;
+  if (a.feedback) {
+    auto contents = host::ReadFeedbackLogFile(a.index_dir);
+    if (!contents.ok()) return Fail(contents.status());
+    FoldBackOptions fo;
+    fo.allowed_matters = o.allowed_matters;  // learn only from what this user may see
+    auto built = FoldBack::Build(**opened, ApplyFeedbackLog(*contents).records, fo);
+    if (!built.ok()) return Fail(built.status());
+    fb = std::move(built.value());
+  }
   auto t0 = std::chrono::steady_clock::now();
-  auto hits = (*opened)->Search(a.query, o);
+  auto hits = fb ? fb->Search(**opened, a.query, o) : (*opened)->Search(a.query, o);
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());
   if (a.json) {
@@ -67,6 +84,8 @@ void RegisterSearch(CLI::App& app, int* exit_code) {
   auto* am = cmd->add_option("--allowed-matters", args->allowed_matters,
                              "Ethical walls: comma-separated matters the user may see");
   cmd->add_flag("--json", args->json, "Print results as JSON");
+  cmd->add_flag("--feedback", args->feedback,
+                "Apply what lawyers' feedback taught (relevance feedback, query adapter)");
   cmd->add_option("query", args->query, "The query")->required();
   cmd->callback([args, exit_code, am] {
     args->restrict_matters = am->count() > 0;

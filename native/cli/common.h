@@ -25,6 +25,9 @@ void RegisterEval(CLI::App& app, int* exit_code);
 void RegisterAsk(CLI::App& app, int* exit_code);
 void RegisterWatch(CLI::App& app, int* exit_code);
 void RegisterExtract(CLI::App& app, int* exit_code);
+void RegisterFeedback(CLI::App& app, int* exit_code);  // cmd_feedback.cc
+void RegisterCompact(CLI::App& app, int* exit_code);   // cmd_feedback.cc
+void RegisterExport(CLI::App& app, int* exit_code);    // cmd_export.cc
 
 // Prints "error: <status>" to stderr and returns 1 (or 2 for bad usage).
 int Fail(const Status& s);

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterAsk(app, &exit_code);
   foldback::cli::RegisterWatch(app, &exit_code);
   foldback::cli::RegisterExtract(app, &exit_code);
+  foldback::cli::RegisterFeedback(app, &exit_code);
+  foldback::cli::RegisterCompact(app, &exit_code);
+  foldback::cli::RegisterExport(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 namespace foldback::host {
@@ -15,35 +16,33 @@ int64_t UnixMillis() {
 }
 
 std::string NewUuidV7(int64_t unix_ms) {
-  uint8_t b[16] = {0};
-  // Bytes 6..15 random; getrandom(2) from the kernel, the C++ random device
-  // if it is missing (very old kernels, seccomp).
-  size_t filled = 0;
-  while (filled < 10) {
-    ssize_t n = ::getrandom(b + 6 + filled, 10 - filled, 0);
-    if (n > 0) {
-      filled += static_cast<size_t>(n);
-    } else if (n < 0 && errno != EINTR) {
+  unsigned char b[16];
+  size_t got = 0;
+  while (got < 10) {
+    ssize_t n = ::getrandom(b + 6 + got, 10 - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
       break;
     }
+    got += static_cast<size_t>(n);
   }
-  if (filled < 10) {
+  if (got < 10) {  // no getrandom (very old kernels): the C++ random device
     std::random_device rd;
-    for (size_t i = filled; i < 10; ++i) b[6 + i] = static_cast<uint8_t>(rd());
+    for (size_t i = got; i < 10; ++i) b[6 + i] = static_cast<unsigned char>(rd());
   }
-  uint64_t ms = static_cast<uint64_t>(unix_ms) & 0xFFFFFFFFFFFFull;
-  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
-  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x70);  // version 7
-  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // variant 0b10
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(36);
+  uint64_t ms = static_cast<uint64_t>(unix_ms);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>(0x70 | (b[6] & 0x0F));  // version 7
+  b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3F));  // variant 10
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    s.push_back(kHex[b[i] >> 4]);
-    s.push_back(kHex[b[i] & 0x0F]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xF]);
   }
-  return s;
+  return out;
 }
 
 }  // namespace foldback::host

@@ -12,21 +12,22 @@ std::string TracePath(const std::string& index_dir, const std::string& trace_id)
 
 Status ValidateTraceId(std::string_view id) {
   if (id.empty() || id.size() > 128) {
-    return Status::InvalidArgument("a trace id has 1 to 128 characters");
+    return Status::InvalidArgument("a trace id is 1..128 characters");
   }
-  if (id.front() == '.') return Status::InvalidArgument("a trace id may not start with a dot");
+  if (id[0] == '.') return Status::InvalidArgument("a trace id does not start with a dot");
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
     if (!ok) {
-      return Status::InvalidArgument("trace id \"" + std::string(id) +
-                                     "\" may hold only letters, digits, '.', '_' and '-'");
+      return Status::InvalidArgument("trace id '" + std::string(id) +
+                                     "' holds a character other than A-Z a-z 0-9 . _ -");
     }
   }
   return Status::OK();
 }
 
-Status SaveTrace(const std::string& index_dir, const std::string& trace_json, const std::string& trace_id) {
+Status SaveTrace(const std::string& index_dir, const std::string& trace_json,
+                 const std::string& trace_id) {
   FB_RETURN_IF_ERROR(ValidateTraceId(trace_id));
   FB_RETURN_IF_ERROR(MakeDirs(TracesDir(index_dir)));
   return WriteFileAtomic(TracePath(index_dir, trace_id), trace_json);
@@ -35,7 +36,9 @@ Status SaveTrace(const std::string& index_dir, const std::string& trace_json, co
 Result<std::string> LoadTrace(const std::string& index_dir, const std::string& trace_id) {
   FB_RETURN_IF_ERROR(ValidateTraceId(trace_id));
   std::string path = TracePath(index_dir, trace_id);
-  if (!PathExists(path)) return Status::NotFound("no trace " + trace_id + " in " + TracesDir(index_dir));
+  if (!PathExists(path)) {
+    return Status::NotFound("no trace '" + trace_id + "' in " + TracesDir(index_dir));
+  }
   return ReadFile(path);
 }
 

@@ -1,6 +1,6 @@
 // Traces on disk: `foldback ask` saves each question's trace (TraceToJson,
-// foldback/ask.h) as <index dir>/traces/<trace id>.json, for the lawyer to
-// look back at and for feedback to refer to.
+// see foldback/ask.h) as <index dir>/traces/<trace id>.json, and
+// `foldback feedback --trace ID` reads it back.
 #ifndef FOLDBACK_NATIVE_HOST_TRACES_H_
 #define FOLDBACK_NATIVE_HOST_TRACES_H_
 
@@ -16,8 +16,8 @@ std::string TracesDir(const std::string& index_dir);
 // <index dir>/traces/<trace id>.json. REQUIRES: ValidateTraceId(trace_id).
 std::string TracePath(const std::string& index_dir, const std::string& trace_id);
 
-// A trace id becomes a file name: 1..128 characters of [A-Za-z0-9._-], not
-// starting with a dot, so no path can be smuggled in. InvalidArgument
+// A trace id names a file: 1..128 characters of [A-Za-z0-9._-], not
+// starting with a dot (no path can be smuggled in). InvalidArgument
 // otherwise.
 Status ValidateTraceId(std::string_view trace_id);
 

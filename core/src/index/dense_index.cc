@@ -243,6 +243,15 @@ bool DenseIndex::Contains(uint32_t label) const {
   return found != h.label_lookup_.end() && !h.isMarkedDeleted(found->second);
 }
 
+bool DenseIndex::GetVector(uint32_t label, std::vector<float>* out) const {
+  const Hnsw& h = *impl_->hnsw;
+  auto found = h.label_lookup_.find(label);
+  if (found == h.label_lookup_.end() || h.isMarkedDeleted(found->second)) return false;
+  const float* v = impl_->VectorOf(static_cast<uint32_t>(found->second));
+  out->assign(v, v + impl_->params.dimension);
+  return true;
+}
+
 std::vector<std::pair<uint32_t, double>> DenseIndex::Search(const float* query, size_t k, size_t ef,
                                                             const ChunkMask& mask) const {
   if (k == 0 || impl_->live == 0) return {};

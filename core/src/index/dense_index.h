@@ -46,6 +46,10 @@ class DenseIndex {
   // Marks the chunk deleted (no-op if absent).
   void Remove(uint32_t label);
   bool Contains(uint32_t label) const;
+  // The stored vector of chunk `label` (normalized under kCosine) into *out.
+  // False when the chunk has no live vector. (Added for feedback's Rocchio
+  // and query adapter, which need chunk vectors of external embedders.)
+  bool GetVector(uint32_t label, std::vector<float>* out) const;
 
   // The k nearest allowed chunks, most similar first, with similarity
   // (cosine or inner product; higher is closer).

@@ -1,0 +1,79 @@
+// foldback export --index DIR --format triplets|dpo|sft|demos --out FILE
+//
+// Fine-tuning data from the feedback log: only records with consent to
+// train, never privileged ones, never forgotten ones. The file is written
+// atomically (temp file, fsync, rename) and its content depends only on the
+// log and the index, so re-running an interrupted export gives the same
+// file.
+#include <cstdio>
+
+#include "cli/common.h"
+#include "foldback/feedback.h"
+#include "host/feedback_log.h"
+#include "host/files.h"
+#include "host/index_dir.h"
+
+namespace foldback::cli {
+namespace {
+
+struct ExportArgs {
+  std::string index_dir, format, out;
+  ExportOptions options;
+};
+
+int Run(const ExportArgs& a) {
+  ExportFormat format;
+  if (!ParseExportFormat(a.format, &format)) {
+    return Fail(Status::InvalidArgument("--format must be triplets, dpo, sft or demos"));
+  }
+  auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!opened.ok()) return Fail(opened.status());
+  auto contents = host::ReadFeedbackLogFile(a.index_dir);
+  if (!contents.ok()) return Fail(contents.status());
+  for (const auto& d : contents->damage) {
+    std::fprintf(stderr, "warning: feedback log damage at byte %llu: %llu bytes skipped (%s)\n",
+                 static_cast<unsigned long long>(d.offset),
+                 static_cast<unsigned long long>(d.bytes), d.reason.c_str());
+  }
+  FeedbackState state = ApplyFeedbackLog(*contents);
+  ExportReport rep;
+  auto bytes = ExportFeedback(**opened, state.records, format, a.options, &rep);
+  if (!bytes.ok()) return Fail(bytes.status());
+  Status s = host::WriteFileAtomic(a.out, *bytes);
+  if (!s.ok()) return Fail(s);
+  std::printf(
+      "exported %zu %s from %zu of %zu record(s) to %s (skipped: %zu without consent, %zu "
+      "privileged, %zu with nothing for this format; %zu stale passage(s))\n",
+      rep.rows, format == ExportFormat::kDemos ? "demo(s)" : "line(s)", rep.exported, rep.records,
+      a.out.c_str(), rep.no_consent, rep.privileged, rep.unusable, rep.stale_passages);
+  return 0;
+}
+
+}  // namespace
+
+void RegisterExport(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<ExportArgs>();
+  CLI::App* cmd = app.add_subcommand("export", "Export feedback as fine-tuning data");
+  cmd->add_option("--index", a->index_dir, "Index folder")->required();
+  cmd->add_option("--format", a->format,
+                  "triplets (sentence-transformers), dpo (TRL), sft (OpenAI chat), demos (DSPy)")
+      ->required();
+  cmd->add_option("--out", a->out, "Output file (replaced atomically)")->required();
+  cmd->add_option("--negatives", a->options.negatives_per_positive,
+                  "triplets: negatives per relevant passage")
+      ->capture_default_str();
+  cmd->add_option("--context", a->options.context_passages,
+                  "sft, dpo: passages of the trace in the prompt")
+      ->capture_default_str();
+  cmd->add_option("--system", a->options.system_prompt, "sft: the system message");
+  cmd->add_option("--dspy-predictor", a->options.dspy_predictor,
+                  "demos: the query writer's name in the DSPy program")
+      ->capture_default_str();
+  cmd->add_option("--dspy-signature", a->options.dspy_signature,
+                  "demos: its signature; the first input gets the question, the first output "
+                  "the query")
+      ->capture_default_str();
+  cmd->callback([a, exit_code] { *exit_code = Run(*a); });
+}
+
+}  // namespace foldback::cli

@@ -1,0 +1,382 @@
+// foldback feedback --index DIR --trace ID [--rating up|down|1..5] [--relevant CHUNK]...
+//                   [--irrelevant CHUNK]... [--partly CHUNK]... [--critique TEXT]
+//                   [--correction TEXT] [--preferred-rewrite TEXT] [--tag T]... [--consent]
+//                   [--privileged] [--user U] [--matter M] [--json]
+// foldback feedback --index DIR --forget RECORD | --forget-matter M
+// foldback feedback --index DIR --list [--json]
+// foldback compact --index DIR
+//
+// Records what a lawyer says about a question's results (its trace, saved
+// by `foldback ask` in DIR/traces/ID.json) in DIR/feedback.log, durably:
+// the record id is printed only after fsync. Anything wrong — an unknown
+// trace or chunk, a conflicting label, an oversized text — is a clear error
+// and nothing is written.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "cli/common.h"
+#include "foldback/feedback.h"
+#include "host/feedback_log.h"
+#include "host/files.h"
+#include "host/ids.h"
+#include "host/index_dir.h"
+#include "host/traces.h"
+
+namespace foldback::cli {
+namespace {
+
+struct FeedbackArgs {
+  std::string index_dir, trace_id, rating, critique, correction, preferred_rewrite, user, matter;
+  std::vector<std::string> relevant, irrelevant, partly, tags;
+  bool consent = false, privileged = false, json = false, list = false;
+  std::string forget, forget_matter;
+};
+
+using json = nlohmann::json;
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The parts of a saved trace (TraceToJson, foldback/ask.h) a record keeps.
+// Extra top-level fields a host may add are used when present: "answer",
+// "matter", "user".
+Status ParseTrace(const std::string& text, const std::string& id, FeedbackRecord* r,
+                  std::vector<std::pair<std::string, std::string>>* shown) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Corruption("trace '" + id + "' is not a JSON object");
+  }
+  std::string tid = Str(j, "trace_id");
+  if (!tid.empty() && tid != id) {
+    return Status::Corruption("trace file '" + id + "' holds trace '" + tid + "'");
+  }
+  r->question = Str(j, "question");
+  if (r->question.empty()) return Status::Corruption("trace '" + id + "' has no question");
+  r->program_version = Str(j, "program_version");
+  r->model = Str(j, "model");
+  r->answer = Str(j, "answer");
+  r->matter = Str(j, "matter");
+  r->user = Str(j, "user");
+  auto hits_of = [&](const json& list) {
+    if (!list.is_array()) return;
+    for (const auto& h : list) {
+      if (!h.is_object()) continue;
+      std::string c = Str(h, "chunk_id");
+      if (c.empty()) continue;
+      bool dup = false;
+      for (const auto& [s, d] : *shown) dup |= s == c;
+      if (!dup) shown->emplace_back(c, Str(h, "doc_id"));
+    }
+  };
+  if (j.contains("hops") && j["hops"].is_array()) {
+    for (const auto& hop : j["hops"]) {
+      if (hop.is_object() && hop.contains("query") && hop["query"].is_string()) {
+        r->hop_queries.push_back(hop["query"].get<std::string>());
+      }
+    }
+  }
+  if (j.contains("fused")) hits_of(j["fused"]);
+  if (shown->empty() && j.contains("hops") && j["hops"].is_array()) {
+    for (const auto& hop : j["hops"]) {
+      if (hop.is_object() && hop.contains("results")) hits_of(hop["results"]);
+    }
+  }
+  return Status::OK();
+}
+
+int Record(const FeedbackArgs& a) {
+  auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!opened.ok()) return Fail(opened.status());
+  const Index& index = **opened;
+  auto trace = host::LoadTrace(a.index_dir, a.trace_id);
+  if (!trace.ok()) return Fail(trace.status());
+
+  FeedbackRecord r;
+  std::vector<std::pair<std::string, std::string>> shown;
+  Status s = ParseTrace(*trace, a.trace_id, &r, &shown);
+  if (!s.ok()) return Fail(s);
+  r.trace_id = a.trace_id;
+  uint32_t rank = 0;
+  std::set<std::string> shown_matters;
+  size_t missing = 0;
+  for (const auto& [chunk_id, doc_id] : shown) {
+    ShownResult sr;
+    sr.chunk_id = chunk_id;
+    sr.doc_id = doc_id;
+    sr.rank = ++rank;
+    if (const Chunk* c = index.FindChunk(chunk_id)) {
+      sr.text_hash = FeedbackTextHash(c->text);
+      sr.doc_id = c->doc_id;
+      if (const Document* d = index.FindDocument(c->doc_id)) sr.matter = d->matter;
+    } else {
+      ++missing;
+    }
+    shown_matters.insert(sr.matter);
+    r.results.push_back(sr);
+  }
+  if (missing) {
+    std::fprintf(stderr, "warning: %zu passage(s) of trace '%s' are no longer in the index\n",
+                 missing, a.trace_id.c_str());
+  }
+  // Labels: every chunk must exist, and be labelled once.
+  std::map<std::string, PassageLabel> labels;
+  auto label = [&](const std::vector<std::string>& ids, PassageLabel l) -> Status {
+    for (const auto& id : ids) {
+      if (!index.FindChunk(id)) {
+        return Status::NotFound("unknown chunk '" + id + "': not in the index " + a.index_dir);
+      }
+      auto [it, fresh] = labels.emplace(id, l);
+      if (!fresh && it->second != l) {
+        return Status::InvalidArgument("chunk '" + id + "' is labelled both " +
+                                       PassageLabelName(it->second) + " and " +
+                                       PassageLabelName(l));
+      }
+    }
+    return Status::OK();
+  };
+  s = label(a.relevant, PassageLabel::kRelevant);
+  if (s.ok()) s = label(a.partly, PassageLabel::kPartly);
+  if (s.ok()) s = label(a.irrelevant, PassageLabel::kNotRelevant);
+  if (!s.ok()) return Fail(s);
+  for (const auto& [id, l] : labels) r.labels.push_back({id, l});
+  if (!a.rating.empty()) {
+    auto rating = Rating::Parse(a.rating);
+    if (!rating.ok()) return Fail(rating.status());
+    r.rating = *rating;
+  }
+  r.critique = a.critique;
+  r.corrected_answer = a.correction;
+  r.preferred_rewrite = a.preferred_rewrite;
+  r.tags = a.tags;
+  r.consent_to_train = a.consent;
+  r.privileged = a.privileged;
+  if (!a.user.empty()) r.user = a.user;
+  if (!a.matter.empty()) {
+    r.matter = a.matter;
+  } else if (r.matter.empty() && shown_matters.size() == 1) {
+    r.matter = *shown_matters.begin();  // every passage shown was of one matter
+  }
+  if (r.rating.kind == Rating::Kind::kNone && r.labels.empty() && r.critique.empty() &&
+      r.corrected_answer.empty() && r.preferred_rewrite.empty() && r.tags.empty()) {
+    return Fail(Status::InvalidArgument(
+        "nothing to record: give a --rating, passage labels, a --critique, a --correction, a "
+        "--preferred-rewrite or a --tag"));
+  }
+  r.record_id = host::NewUuidV7();
+  r.time_ms = host::UnixMillis();
+  s = ValidateFeedbackRecord(r);  // before touching the log
+  if (!s.ok()) return Fail(s);
+
+  auto log = host::FeedbackLogFile::Open(a.index_dir);
+  if (!log.ok()) return Fail(log.status());
+  s = (*log)->Append(r);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    json out = {{"record_id", r.record_id},
+                {"trace_id", r.trace_id},
+                {"matter", r.matter},
+                {"labels", r.labels.size()},
+                {"rating", r.rating.ToString()}};
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("%s\n", r.record_id.c_str());
+  }
+  return 0;
+}
+
+int Forget(const FeedbackArgs& a) {
+  if (!host::PathExists(host::SnapshotPath(a.index_dir))) {
+    return Fail(Status::NotFound("no index in " + a.index_dir));
+  }
+  auto log = host::FeedbackLogFile::Open(a.index_dir);  // holds the lock from here
+  if (!log.ok()) return Fail(log.status());
+  auto contents = host::ReadFeedbackLogFile(a.index_dir);
+  if (!contents.ok()) return Fail(contents.status());
+  FeedbackState state = ApplyFeedbackLog(*contents);
+  Tombstone t;
+  t.time_ms = host::UnixMillis();
+  t.user = a.user;
+  size_t affected = 0;
+  if (!a.forget.empty()) {
+    if (!state.Find(a.forget)) {
+      return Fail(Status::NotFound(state.deleted_records.count(a.forget)
+                                       ? "record '" + a.forget + "' is already forgotten"
+                                       : "no record '" + a.forget + "' in " + a.index_dir));
+    }
+    t.record_id = a.forget;
+    affected = 1;
+  } else {
+    t.matter = a.forget_matter;
+    for (const auto& r : state.records) {
+      bool touches = r.matter == a.forget_matter;
+      for (const auto& s : r.results) touches |= s.matter == a.forget_matter;
+      affected += touches;
+    }
+  }
+  Status s = (*log)->Append(t);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    std::printf("%s\n",
+                json({{"forgotten", affected}, {"record_id", t.record_id}, {"matter", t.matter}})
+                    .dump()
+                    .c_str());
+  } else if (!t.record_id.empty()) {
+    std::printf("forgot record %s\n", t.record_id.c_str());
+  } else {
+    std::printf("forgot matter %s: %zu record(s); run `foldback compact` to rewrite the log\n",
+                t.matter.c_str(), affected);
+  }
+  return 0;
+}
+
+int List(const FeedbackArgs& a) {
+  auto contents = host::ReadFeedbackLogFile(a.index_dir);
+  if (!contents.ok()) return Fail(contents.status());
+  FeedbackState state = ApplyFeedbackLog(*contents);
+  for (const auto& d : contents->damage) {
+    std::fprintf(stderr, "warning: feedback log damage at byte %llu: %llu bytes skipped (%s)\n",
+                 static_cast<unsigned long long>(d.offset),
+                 static_cast<unsigned long long>(d.bytes), d.reason.c_str());
+  }
+  if (a.json) {
+    json out = json::array();
+    for (const auto& r : state.records) {
+      json labels = json::array();
+      for (const auto& l : r.labels)
+        labels.push_back({{"chunk_id", l.chunk_id}, {"label", PassageLabelName(l.label)}});
+      out.push_back({{"record_id", r.record_id},
+                     {"trace_id", r.trace_id},
+                     {"matter", r.matter},
+                     {"user", r.user},
+                     {"question", r.question},
+                     {"rating", r.rating.ToString()},
+                     {"labels", labels},
+                     {"critique", r.critique},
+                     {"corrected_answer", r.corrected_answer},
+                     {"preferred_rewrite", r.preferred_rewrite},
+                     {"tags", r.tags},
+                     {"consent_to_train", r.consent_to_train},
+                     {"privileged", r.privileged},
+                     {"time_ms", r.time_ms}});
+    }
+    std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("%zu record(s), %zu tombstone(s), %llu duplicate(s) ignored, %llu deleted\n",
+              state.records.size(), state.tombstones.size(),
+              static_cast<unsigned long long>(state.duplicates),
+              static_cast<unsigned long long>(state.deleted));
+  for (const auto& r : state.records) {
+    std::printf("  %s  %-6s %2zu labels  %s\n", r.record_id.c_str(), r.rating.ToString().c_str(),
+                r.labels.size(), OneLine(r.question, 70).c_str());
+  }
+  return 0;
+}
+
+struct CompactArgs {
+  std::string index_dir;
+  bool no_adapter = false;
+};
+
+int Compact(const CompactArgs& a) {
+  auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!opened.ok()) return Fail(opened.status());
+  auto log = host::FeedbackLogFile::Open(a.index_dir);
+  if (!log.ok()) return Fail(log.status());
+  host::CompactReport rep;
+  Status s = (*log)->Compact(&rep);
+  if (!s.ok()) return Fail(s);
+  std::printf(
+      "compacted %s: %llu -> %llu bytes, %zu record(s), %zu tombstone(s) kept, "
+      "%llu duplicate(s) and %llu deleted record(s) dropped\n",
+      host::FeedbackLogPath(a.index_dir).c_str(), static_cast<unsigned long long>(rep.bytes_before),
+      static_cast<unsigned long long>(rep.bytes_after), rep.records, rep.tombstones,
+      static_cast<unsigned long long>(rep.duplicates),
+      static_cast<unsigned long long>(rep.deleted));
+  if (!rep.damaged_copy.empty()) {
+    std::printf("the log had %llu damaged bytes; the original is kept in %s\n",
+                static_cast<unsigned long long>(rep.bytes_dropped), rep.damaged_copy.c_str());
+  }
+  if (a.no_adapter) return 0;
+  // Refresh the query adapter kept in the snapshot.
+  auto contents = host::ReadFeedbackLogFile(a.index_dir);
+  if (!contents.ok()) return Fail(contents.status());
+  FeedbackState state = ApplyFeedbackLog(*contents);
+  auto t0 = std::chrono::steady_clock::now();
+  auto fb = FoldBack::Build(**opened, state.records);
+  if (!fb.ok()) return Fail(fb.status());
+  const FoldBackStats& st = (*fb)->stats();
+  s = (*fb)->SaveAdapter(opened->get());
+  if (!s.ok()) return Fail(s);
+  s = host::SaveIndex(a.index_dir, **opened);
+  if (!s.ok()) return Fail(s);
+  if (st.adapter_trained || st.adapter_loaded) {
+    std::printf("query adapter: %zu pairs, loss %.3f -> %.3f (%.2fs), saved in the snapshot\n",
+                st.triplets, st.adapter_loss_before, st.adapter_loss_after, SecondsSince(t0));
+  } else {
+    std::printf("query adapter: none (%s)\n", st.adapter_note.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterFeedback(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<FeedbackArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "feedback", "Record a lawyer's feedback on a question's results (or forget feedback)");
+  cmd->add_option("--index", a->index_dir, "Index folder")->required();
+  auto* trace = cmd->add_option("--trace", a->trace_id, "Trace id (DIR/traces/ID.json)");
+  cmd->add_option("--rating", a->rating, "up, down or 1..5");
+  cmd->add_option("--relevant", a->relevant, "Chunk id marked relevant (repeatable)");
+  cmd->add_option("--irrelevant", a->irrelevant, "Chunk id marked not relevant (repeatable)");
+  cmd->add_option("--partly", a->partly, "Chunk id marked partly relevant (repeatable)");
+  cmd->add_option("--critique", a->critique, "What was wrong or missing");
+  cmd->add_option("--correction", a->correction, "The corrected answer");
+  cmd->add_option("--preferred-rewrite", a->preferred_rewrite,
+                  "The search query that should have been written");
+  cmd->add_option("--tag", a->tags, "A tag (repeatable)");
+  cmd->add_flag("--consent", a->consent, "The lawyer consents to training on this record");
+  cmd->add_flag("--privileged", a->privileged, "Privileged: never exported");
+  cmd->add_option("--user", a->user, "Pseudonymous user id");
+  cmd->add_option("--matter", a->matter,
+                  "Matter of the question (default: the trace's, or the one matter of every "
+                  "passage shown)");
+  auto* forget = cmd->add_option("--forget", a->forget, "Delete one record (a tombstone)");
+  auto* forget_matter =
+      cmd->add_option("--forget-matter", a->forget_matter, "Delete every record of a matter");
+  auto* list = cmd->add_flag("--list", a->list, "List the live records");
+  cmd->add_flag("--json", a->json, "Print JSON");
+  trace->excludes(forget)->excludes(forget_matter)->excludes(list);
+  forget->excludes(forget_matter)->excludes(list);
+  forget_matter->excludes(list);
+  cmd->callback([a, exit_code] {
+    if (!a->forget.empty() || !a->forget_matter.empty()) {
+      *exit_code = Forget(*a);
+    } else if (a->list) {
+      *exit_code = List(*a);
+    } else if (!a->trace_id.empty()) {
+      *exit_code = Record(*a);
+    } else {
+      *exit_code = Fail(Status::InvalidArgument(
+          "give --trace ID (record feedback), --forget RECORD, --forget-matter M or --list"));
+    }
+  });
+}
+
+void RegisterCompact(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<CompactArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "compact",
+      "Rewrite the feedback log atomically (tombstones applied) and refresh the query "
+      "adapter in the snapshot");
+  cmd->add_option("--index", a->index_dir, "Index folder")->required();
+  cmd->add_flag("--no-adapter", a->no_adapter, "Leave the snapshot's query adapter alone");
+  cmd->callback([a, exit_code] { *exit_code = Compact(*a); });
+}
+
+}  // namespace foldback::cli

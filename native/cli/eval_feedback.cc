@@ -1,0 +1,276 @@
+#include "cli/eval_feedback.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <unordered_set>
+
+#include "cli/common.h"
+#include "foldback/feedback.h"
+#include "host/files.h"
+
+namespace foldback::cli {
+namespace {
+
+using SearchFn =
+    std::function<Result<std::vector<SearchHit>>(const std::string&, const SearchOptions&)>;
+
+SearchOptions Scoped(const FeedbackEvalContext& ctx, const EvalQuery& q, size_t top_k) {
+  SearchOptions o = ctx.search;
+  o.top_k = top_k;
+  if (!ctx.scope_field.empty()) {
+    auto f = q.fields.find(ctx.scope_field);
+    if (f != q.fields.end()) o.filters.push_back({ctx.scope_field, Filter::Op::kEq, f->second});
+  }
+  return o;
+}
+
+// The same protocol as `foldback eval`: rank documents by their best chunk.
+Result<Metrics> Evaluate(const FeedbackEvalContext& ctx, const SearchFn& search) {
+  MetricsAccumulator acc;
+  size_t run = 0;
+  size_t depth = std::max<size_t>(ctx.top_k, 100);
+  for (const EvalQuery& q : *ctx.queries) {
+    if (ctx.limit && run >= ctx.limit) break;
+    auto rel = ctx.qrels->find(q.id);
+    if (rel == ctx.qrels->end()) continue;
+    auto hits = search(q.text, Scoped(ctx, q, std::min<size_t>(10000, depth * 10)));
+    if (!hits.ok()) return hits.status().WithContext("query '" + q.id + "'");
+    std::vector<std::string> ranked;
+    std::unordered_set<std::string> seen;
+    for (const auto& h : *hits) {
+      if (seen.insert(h.doc_id).second) ranked.push_back(h.doc_id);
+      if (ranked.size() >= depth) break;
+    }
+    acc.Add(ScoreQuery(ranked, rel->second));
+    ++run;
+  }
+  return acc.Mean();
+}
+
+nlohmann::json MetricsJson(const Metrics& m) {
+  return {{"ndcg@10", m.ndcg10},       {"recall@5", m.recall5}, {"recall@10", m.recall10},
+          {"recall@100", m.recall100}, {"mrr@10", m.mrr10},     {"queries", m.queries}};
+}
+
+double Gain(double after, double before) { return before > 0 ? (after - before) / before : 0; }
+
+}  // namespace
+
+void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
+  cmd->add_option("--feedback-queries", a->train_queries,
+                  "Simulate lawyers' feedback on these queries (labels from --qrels), then "
+                  "evaluate --queries without and with it");
+  cmd->add_option("--feedback-methods", a->methods,
+                  "Fold-back methods measured, comma-separated: demos, rocchio, adapter")
+      ->capture_default_str();
+  cmd->add_option("--feedback-depth", a->depth, "Results each simulated lawyer sees and labels")
+      ->capture_default_str();
+}
+
+int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx) {
+  std::set<std::string> methods = SplitCommaSet(args.methods);
+  for (const auto& m : methods) {
+    if (m != "demos" && m != "rocchio" && m != "adapter") {
+      return Fail(Status::InvalidArgument("--feedback-methods: unknown method '" + m +
+                                          "' (demos, rocchio, adapter)"));
+    }
+  }
+  if (methods.empty()) return Fail(Status::InvalidArgument("--feedback-methods is empty"));
+  if (args.depth == 0) return Fail(Status::InvalidArgument("--feedback-depth must be positive"));
+  auto data = host::ReadFile(args.train_queries);
+  if (!data.ok()) return Fail(data.status());
+  auto train = ParseBeirQueries(*data);
+  if (!train.ok()) return Fail(train.status().WithContext(args.train_queries));
+  const Index& index = *ctx.index;
+
+  // 1. Simulated lawyers: search, look at the top `depth`, label them.
+  auto t0 = std::chrono::steady_clock::now();
+  MemorySink sink;
+  FeedbackLogWriter writer(&sink);
+  size_t written = 0, relevant = 0, not_relevant = 0, skipped = 0;
+  for (const EvalQuery& q : *train) {
+    auto rel = ctx.qrels->find(q.id);
+    if (rel == ctx.qrels->end()) {
+      ++skipped;  // unjudged: nothing to label from
+      continue;
+    }
+    if (!ctx.scope_field.empty() && !q.fields.count(ctx.scope_field)) {
+      return Fail(Status::InvalidArgument(args.train_queries + ": line " + std::to_string(q.line) +
+                                          ": query '" + q.id + "' has no field '" +
+                                          ctx.scope_field + "'"));
+    }
+    auto hits = index.Search(q.text, Scoped(ctx, q, args.depth));
+    if (!hits.ok()) return Fail(hits.status().WithContext("feedback query '" + q.id + "'"));
+    FeedbackRecord r;
+    char id[32];
+    std::snprintf(id, sizeof id, "sim-%08zu", written);
+    r.record_id = id;
+    r.trace_id = "sim-trace-" + q.id;
+    r.question = q.text;
+    r.hop_queries = {q.text};
+    r.consent_to_train = true;
+    bool any = false;
+    uint32_t rank = 0;
+    for (const SearchHit& h : *hits) {
+      ShownResult s;
+      s.chunk_id = h.chunk_id;
+      s.doc_id = h.doc_id;
+      s.rank = ++rank;
+      s.score = h.score;
+      s.text_hash = FeedbackTextHash(h.text);
+      s.matter = h.matter;
+      r.results.push_back(s);
+      auto g = rel->second.find(h.doc_id);
+      bool is_rel = g != rel->second.end() && g->second > 0;
+      r.labels.push_back(
+          {h.chunk_id, is_rel ? PassageLabel::kRelevant : PassageLabel::kNotRelevant});
+      (is_rel ? relevant : not_relevant)++;
+      any |= is_rel;
+    }
+    r.rating = any ? Rating::Up() : Rating::Down();
+    Status s = writer.Add(r);
+    if (!s.ok()) return Fail(s.WithContext("feedback record for '" + q.id + "'"));
+    ++written;
+  }
+  Status synced = writer.Sync();
+  if (!synced.ok()) return Fail(synced);
+  // 2. The real read path.
+  FeedbackLogContents contents = ReadFeedbackLog(sink.data());
+  FeedbackState state = ApplyFeedbackLog(contents);
+  if (state.records.size() != written || !contents.damage.empty()) {
+    return Fail(Status::Internal("the feedback log did not read back what was written"));
+  }
+  double simulate_s = SecondsSince(t0);
+
+  // 3. Baseline and each method.
+  auto baseline = Evaluate(
+      ctx, [&](const std::string& q, const SearchOptions& o) { return index.Search(q, o); });
+  if (!baseline.ok()) return Fail(baseline.status());
+  struct Run {
+    std::string name;
+    FoldBackOptions options;
+    Metrics metrics;
+    FoldBackStats stats;
+    double build_s = 0, eval_s = 0;
+  };
+  std::vector<Run> runs;
+  auto config = [&](const std::set<std::string>& on) {
+    FoldBackOptions o;
+    o.demos = on.count("demos") > 0;
+    o.rocchio = on.count("rocchio") > 0;
+    o.adapter = on.count("adapter") > 0;
+    return o;
+  };
+  for (const std::string m : {"rocchio", "adapter"}) {
+    if (methods.count(m)) runs.push_back({m, config({m}), {}, {}, 0, 0});
+  }
+  runs.push_back({"all", config(methods), {}, {}, 0, 0});
+  std::unique_ptr<FoldBack> all_fb;
+  for (Run& run : runs) {
+    auto tb = std::chrono::steady_clock::now();
+    auto fb = FoldBack::Build(index, state.records, run.options);
+    if (!fb.ok()) return Fail(fb.status());
+    run.build_s = SecondsSince(tb);
+    run.stats = (*fb)->stats();
+    auto te = std::chrono::steady_clock::now();
+    const FoldBack& f = **fb;
+    auto m = Evaluate(
+        ctx, [&](const std::string& q, const SearchOptions& o) { return f.Search(index, q, o); });
+    if (!m.ok()) return Fail(m.status());
+    run.metrics = *m;
+    run.eval_s = SecondsSince(te);
+    if (run.name == "all") all_fb = std::move(fb.value());
+  }
+  // Demos change nothing without an LLM rewriter: report what is measurable
+  // offline — how many evaluated questions would get demos.
+  size_t with_demos = 0, demo_total = 0, judged = 0;
+  double sim_sum = 0;
+  if (methods.count("demos")) {
+    for (const EvalQuery& q : *ctx.queries) {
+      if (!ctx.qrels->count(q.id)) continue;
+      ++judged;
+      auto demos = all_fb->DemosFor(q.text, 3, std::nullopt);
+      with_demos += !demos.empty();
+      demo_total += demos.size();
+      for (const auto& d : demos) sim_sum += d.similarity;
+    }
+  }
+
+  const Run& all = runs.back();
+  if (ctx.json) {
+    nlohmann::json out;
+    out["mode"] = ctx.mode_name;
+    out["feedback_queries"] = train->size();
+    out["feedback_records"] = state.records.size();
+    out["feedback_unjudged_skipped"] = skipped;
+    out["feedback_depth"] = args.depth;
+    out["labels"] = {{"relevant", relevant}, {"not_relevant", not_relevant}};
+    out["feedback_log_bytes"] = sink.data().size();
+    out["simulate_s"] = simulate_s;
+    out["baseline"] = MetricsJson(*baseline);
+    out["with_feedback"] = MetricsJson(all.metrics);
+    out["with_feedback"]["methods"] = std::vector<std::string>(methods.begin(), methods.end());
+    out["ndcg@10_relative_gain"] = Gain(all.metrics.ndcg10, baseline->ndcg10);
+    nlohmann::json per = nlohmann::json::object();
+    for (const Run& r : runs) {
+      if (r.name == "all") continue;
+      nlohmann::json j = MetricsJson(r.metrics);
+      j["ndcg@10_relative_gain"] = Gain(r.metrics.ndcg10, baseline->ndcg10);
+      j["build_s"] = r.build_s;
+      j["eval_s"] = r.eval_s;
+      if (r.name == "adapter") {
+        j["adapter_trained"] = r.stats.adapter_trained;
+        j["adapter_pairs"] = r.stats.triplets;
+        j["adapter_loss_before"] = r.stats.adapter_loss_before;
+        j["adapter_loss_after"] = r.stats.adapter_loss_after;
+        if (!r.stats.adapter_note.empty()) j["adapter_note"] = r.stats.adapter_note;
+      }
+      per[r.name] = j;
+    }
+    if (methods.count("demos")) {
+      per["demos"] = {{"measurable_offline", false},
+                      {"note",
+                       "demos only change the queries an LLM rewriter writes; retrieval "
+                       "metrics are unchanged without one"},
+                      {"demo_candidates", all.stats.demos},
+                      {"queries_with_demos", with_demos},
+                      {"judged_queries", judged},
+                      {"mean_demos", judged ? static_cast<double>(demo_total) / judged : 0.0},
+                      {"mean_similarity", demo_total ? sim_sum / demo_total : 0.0}};
+    }
+    out["methods"] = per;
+    out["with_feedback"]["build_s"] = all.build_s;
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf(
+      "feedback: %zu records from %zu queries (%zu relevant, %zu not relevant labels; "
+      "%zu unjudged skipped), top %zu shown\n",
+      state.records.size(), train->size(), relevant, not_relevant, skipped, args.depth);
+  std::printf("%-10s %8s %9s %9s %8s\n", "", "nDCG@10", "Recall@10", "MRR@10", "gain");
+  auto line = [&](const char* name, const Metrics& m) {
+    std::printf("%-10s %8.4f %9.4f %8.4f %+7.1f%%\n", name, m.ndcg10, m.recall10, m.mrr10,
+                100 * Gain(m.ndcg10, baseline->ndcg10));
+  };
+  line("baseline", *baseline);
+  for (const Run& r : runs) line(r.name.c_str(), r.metrics);
+  if (methods.count("demos")) {
+    std::printf(
+        "demos: %zu candidates; %zu of %zu evaluated questions get demos (not measurable "
+        "offline: they change what an LLM rewriter writes)\n",
+        all.stats.demos, with_demos, judged);
+  }
+  for (const Run& r : runs) {
+    if (r.options.adapter) {
+      std::printf(
+          "adapter (%s): %s, %zu pairs, loss %.3f -> %.3f, built in %.2fs\n", r.name.c_str(),
+          r.stats.adapter_trained ? "trained" : r.stats.adapter_note.c_str(), r.stats.triplets,
+          r.stats.adapter_loss_before, r.stats.adapter_loss_after, r.build_s);
+    }
+  }
+  return 0;
+}
+
+}  // namespace foldback::cli

@@ -1,0 +1,48 @@
+// `foldback eval --feedback-queries TRAIN.jsonl`: measuring what feedback
+// teaches. Simulated lawyers ask the TRAIN queries, are shown the top
+// results and label them from the qrels; their records go through the real
+// feedback path (FeedbackLogWriter into a memory sink, ReadFeedbackLog,
+// ApplyFeedbackLog); FoldBack is built from what was read back, and the
+// --queries set is evaluated without and with each fold-back method.
+#ifndef FOLDBACK_NATIVE_CLI_EVAL_FEEDBACK_H_
+#define FOLDBACK_NATIVE_CLI_EVAL_FEEDBACK_H_
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "foldback/eval.h"
+#include "foldback/index.h"
+#include "foldback/search.h"
+
+namespace foldback::cli {
+
+struct FeedbackEvalArgs {
+  std::string train_queries;  // empty: no feedback evaluation
+  std::string methods = "demos,rocchio,adapter";
+  size_t depth = 10;  // results each simulated lawyer sees and labels
+};
+
+// Registers --feedback-queries, --feedback-methods, --feedback-depth.
+void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* args);
+
+struct FeedbackEvalContext {
+  Index* index = nullptr;
+  SearchOptions search;  // mode, fusion: the baseline's options
+  const Qrels* qrels = nullptr;
+  const std::vector<EvalQuery>* queries = nullptr;  // the evaluated set
+  std::string scope_field;
+  size_t top_k = 100;
+  size_t limit = 0;
+  bool json = false;
+  std::string mode_name;
+};
+
+// Runs the simulation and the evaluation, prints the report (JSON with
+// "baseline", "with_feedback" and "methods", or text). Returns the exit code.
+int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx);
+
+}  // namespace foldback::cli
+
+#endif  // FOLDBACK_NATIVE_CLI_EVAL_FEEDBACK_H_

@@ -1,0 +1,135 @@
+// Query latency on a given snapshot: the native side of the native-vs-wasm
+// parity benchmark (wasm/bench/parity.mjs runs the same snapshot and the
+// same queries in wasm, SIMD and scalar).
+//
+//   FOLDBACK_BENCH_SNAPSHOT=idx/index.fbsnap FOLDBACK_BENCH_QUERIES=queries.txt
+//   build/bin/snapshot_bench --benchmark_format=json
+//
+// Without FOLDBACK_BENCH_SNAPSHOT the demo corpus is indexed (static
+// embedder) and its snapshot used; without FOLDBACK_BENCH_QUERIES a built-in
+// list of clause queries is. Each iteration runs every query once; the
+// "per_query" counter is the mean time of one search.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "foldback/index.h"
+#include "host/files.h"
+#include "ingest/extract.h"
+
+namespace foldback {
+namespace {
+
+[[noreturn]] void Die(const Status& s) {
+  std::fprintf(stderr, "snapshot_bench: %s\n", s.ToString().c_str());
+  std::exit(1);
+}
+
+std::vector<std::string> Queries() {
+  const char* path = std::getenv("FOLDBACK_BENCH_QUERIES");
+  if (path && *path) {
+    auto data = host::ReadFile(path);
+    if (!data.ok()) Die(data.status());
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < data->size()) {
+      size_t end = data->find('\n', start);
+      if (end == std::string::npos) end = data->size();
+      if (end > start) out.push_back(data->substr(start, end - start));
+      start = end + 1;
+    }
+    return out;
+  }
+  return {"termination for convenience upon thirty days written notice",
+          "limitation of liability cap on damages",
+          "governing law State of New York",
+          "indemnify and hold harmless against third party claims",
+          "assignment without prior written consent",
+          "return or destroy confidential information"};
+}
+
+std::string SnapshotBytes() {
+  const char* path = std::getenv("FOLDBACK_BENCH_SNAPSHOT");
+  if (path && *path) {
+    auto data = host::ReadFile(path);
+    if (!data.ok()) Die(data.status());
+    return std::move(data.value());
+  }
+  auto index = Index::Create();
+  if (!index.ok()) Die(index.status());
+  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
+  if (!files.ok()) Die(files.status());
+  for (const std::string& f : *files) {
+    if (ingest::Extension(f) != ".txt") continue;
+    auto docs = ingest::ExtractText(f, f);
+    if (!docs.ok()) Die(docs.status());
+    for (const Document& d : *docs) {
+      auto r = (*index)->Add(d);
+      if (!r.ok()) Die(r.status());
+    }
+  }
+  Status s = (*index)->BuildDense();
+  if (!s.ok()) Die(s);
+  auto bytes = (*index)->Snapshot();
+  if (!bytes.ok()) Die(bytes.status());
+  return std::move(bytes.value());
+}
+
+const std::string& Bytes() {
+  static const std::string* bytes = new std::string(SnapshotBytes());
+  return *bytes;
+}
+
+const Index& Shared() {
+  static const Index* index = [] {
+    auto r = Index::FromSnapshot(Bytes());
+    if (!r.ok()) Die(r.status());
+    return r.value().release();
+  }();
+  return *index;
+}
+
+void BM_Search(benchmark::State& state, SearchMode mode) {
+  const Index& index = Shared();
+  const std::vector<std::string> queries = Queries();
+  SearchOptions o;
+  o.mode = mode;
+  o.top_k = 10;
+  size_t hits = 0;
+  for (auto _ : state) {
+    for (const std::string& q : queries) {
+      auto r = index.Search(q, o);
+      if (!r.ok()) Die(r.status());
+      hits += r->size();
+      benchmark::DoNotOptimize(r->data());
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * queries.size()));
+  state.counters["per_query"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * queries.size()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["hits"] = static_cast<double>(hits) / static_cast<double>(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_Search, bm25, SearchMode::kBm25)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Search, dense, SearchMode::kDense)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Search, hybrid, SearchMode::kHybrid)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_LoadSnapshot(benchmark::State& state) {
+  const std::string& bytes = Bytes();
+  for (auto _ : state) {
+    auto r = Index::FromSnapshot(bytes);
+    if (!r.ok()) Die(r.status());
+    benchmark::DoNotOptimize(r.value().get());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes.size()));
+}
+BENCHMARK(BM_LoadSnapshot)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace foldback
+
+BENCHMARK_MAIN();
