@@ -214,6 +214,9 @@ struct Trace {
   std::vector<std::string> errors;      // host-reported failures (no secrets)
   std::string program_version;          // hash of the prompts used
   std::string model;                    // model that answered, if any
+  // Feedback records whose well-rated rewrites were given to the query
+  // writer as demos (FoldBack::DemosFor).
+  std::vector<std::string> feedback_demos;
   bool stopped_early = false;           // a hop added nothing / the model said so
 };
 
