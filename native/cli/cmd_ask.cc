@@ -11,7 +11,9 @@
 
 #include "cli/common.h"
 #include "foldback/ask.h"
+#include "foldback/feedback.h"
 #include "foldback/program.h"
+#include "host/feedback_log.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
@@ -33,6 +35,7 @@ struct AskArgs {
   std::string mode = "hybrid";
   std::vector<std::string> filters;
   bool answer = false;
+  bool feedback = false;
   std::string allowed_matters;
   bool restrict_matters = false;
   double deadline_ms = 0;
@@ -149,10 +152,21 @@ int Run(const AskArgs& a) {
   // ---- index and session
   auto index = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!index.ok()) return Fail(index.status());
+  // What lawyers' feedback taught, learned only from what this user may see.
+  std::unique_ptr<FoldBack> fb;
+  if (a.feedback) {
+    auto contents = host::ReadFeedbackLogFile(a.index_dir);
+    if (!contents.ok()) return Fail(contents.status());
+    FoldBackOptions fo;
+    fo.allowed_matters = o.search.allowed_matters;
+    auto built = FoldBack::Build(**index, ApplyFeedbackLog(*contents).records, fo);
+    if (!built.ok()) return Fail(built.status());
+    fb = std::move(built.value());
+  }
   o.trace_id = host::NewUuidV7();
   llm::SteadyClock clock;
   auto session = AskSession::Start(**index, a.question, o, clock.NowMs(),
-                                   loaded ? &loaded->program : nullptr);
+                                   loaded ? &loaded->program : nullptr, fb.get());
   if (!session.ok()) return Fail(session.status());
 
   if (!a.json) {
@@ -227,6 +241,10 @@ int Run(const AskArgs& a) {
     }
     if (!h.note.empty()) std::printf("    note: %s\n", h.note.c_str());
   }
+  if (!result.trace.feedback_demos.empty()) {
+    std::printf("feedback: %zu earlier rewrites given to the query writer as examples\n",
+                result.trace.feedback_demos.size());
+  }
   for (const auto& f : result.trace.fallbacks) std::printf("fallback: %s\n", f.c_str());
   if (!result.answer.empty()) {
     std::printf("\nanswer:\n%s\n", result.answer.c_str());
@@ -268,6 +286,8 @@ void RegisterAsk(CLI::App& app, int* exit_code) {
   cmd->add_option("--mode", a->mode, "bm25, dense or hybrid")->capture_default_str();
   cmd->add_option("--filter", a->filters, "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
   cmd->add_flag("--answer", a->answer, "Also write an answer with [n] citations");
+  cmd->add_flag("--feedback", a->feedback,
+                "Apply what lawyers' feedback taught (rewrites as demos, relevance feedback, adapter)");
   auto* am = cmd->add_option("--allowed-matters", a->allowed_matters,
                              "Ethical walls: comma-separated matters the user may see");
   cmd->add_option("--deadline-ms", a->deadline_ms,

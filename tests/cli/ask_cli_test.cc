@@ -446,6 +446,43 @@ TEST_F(AskCli, RemoteEmbeddingsAnswerQueryVectors) {
   EXPECT_FALSE(j["results"].empty());
 }
 
+TEST_F(AskCli, FeedbackFoldsBackIntoTheNextAsk) {
+  // A question, its rewrite, and the lawyer's thumbs up on it.
+  server_->Script(Reply(Markers("query", "terminate for convenience sixty days written notice")));
+  CliRun first = Cli("ask --index " + Index() + " " + Endpoint() +
+                     " --hops 1 --allowed-matters acme --json 'Can we terminate for convenience?'");
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  json j = Json(first);
+  std::string trace_id = j["trace_id"];
+  std::string chunk = j["results"][0]["chunk_id"];
+  CliRun fb = Cli("feedback --index " + Index() + " --trace " + trace_id + " --rating up --relevant " +
+                  Shell(chunk) + " --consent");
+  ASSERT_EQ(fb.code, 0) << fb.out << fb.err;
+
+  // A similar question with --feedback: the earlier rewrite is a demo in
+  // the query writer's prompt, and the trace says which record it came from.
+  server_->ClearRequests();
+  server_->Script(Reply(Markers("query", "termination for convenience notice")));
+  CliRun second = Cli("ask --index " + Index() + " " + Endpoint() +
+                      " --hops 1 --allowed-matters acme --feedback --json 'May the customer terminate for convenience?'");
+  ASSERT_EQ(second.code, 0) << second.out << second.err;
+  json t = Trace(Json(second)["trace_id"]);
+  ASSERT_EQ(t["feedback_demos"].size(), 1u) << t.dump();
+  auto reqs = server_->requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_NE(reqs[0].body.find("terminate for convenience sixty days written notice"), std::string::npos);
+
+  // Without --feedback nothing is folded back.
+  server_->ClearRequests();
+  server_->Script(Reply(Markers("query", "termination for convenience notice")));
+  CliRun plain = Cli("ask --index " + Index() + " " + Endpoint() +
+                     " --hops 1 --allowed-matters acme --json 'May the customer terminate for convenience?'");
+  ASSERT_EQ(plain.code, 0) << plain.out << plain.err;
+  EXPECT_TRUE(Trace(Json(plain)["trace_id"])["feedback_demos"].empty());
+  EXPECT_EQ(server_->requests().at(0).body.find("sixty days written notice"), std::string::npos);
+  ExpectNoKeyLeak(second);
+}
+
 TEST_F(AskCli, BadInputGetsClearErrors) {
   struct Case {
     std::string args;
