@@ -157,12 +157,16 @@ class AskCli : public ::testing::Test {
       EXPECT_EQ(r.out.find(secret), std::string::npos);
       EXPECT_EQ(r.err.find(secret), std::string::npos);
       for (const auto& e : fs::recursive_directory_iterator(dir_ / "idx")) {
-        if (e.is_regular_file()) EXPECT_EQ(ReadAll(e.path()).find(secret), std::string::npos) << e.path();
+        if (e.is_regular_file()) {
+          EXPECT_EQ(ReadAll(e.path()).find(secret), std::string::npos) << e.path();
+        }
       }
       for (const auto& req : server_->requests()) {
         EXPECT_EQ(req.body.find(secret), std::string::npos);
         for (const auto& [name, value] : req.headers) {
-          if (name != "authorization") EXPECT_EQ(value.find(secret), std::string::npos) << name;
+          if (name != "authorization") {
+            EXPECT_EQ(value.find(secret), std::string::npos) << name;
+          }
         }
       }
     }
