@@ -185,7 +185,18 @@ int Run(const AskArgs& a) {
     switch (e.kind) {
       case TraceEvent::Kind::kHopStarted: std::printf("%s\n", e.message.c_str()); break;
       case TraceEvent::Kind::kQuery: std::printf("  query:   %s\n", Quote(e.message).c_str()); break;
-      case TraceEvent::Kind::kRetrieved: std::printf("  found:   %s\n", e.message.c_str()); break;
+      case TraceEvent::Kind::kRetrieved: {
+        // The hop's top passages, as soon as the hop completes.
+        std::printf("  found:   %s\n", e.message.c_str());
+        size_t shown = 0;
+        for (const TraceHit& hit : e.hits) {
+          if (shown++ == 3) break;
+          const Chunk* c = (*index)->FindChunk(hit.chunk_id);
+          std::printf("    %-36s %.4f  %s\n", OneLine(hit.doc_id, 36).c_str(), hit.score,
+                      c ? OneLine(c->text, 70).c_str() : "");
+        }
+        break;
+      }
       case TraceEvent::Kind::kFallback: std::printf("  fallback: %s\n", e.message.c_str()); break;
       case TraceEvent::Kind::kError: std::printf("  error:   %s\n", e.message.c_str()); break;
       case TraceEvent::Kind::kAnswer: std::printf("%s\n", e.message.c_str()); break;
@@ -227,19 +238,8 @@ int Run(const AskArgs& a) {
     return 0;
   }
 
-  // Each hop's top passages (the trace holds ids; the index the text). The
-  // session's events carry counts only, so they come once it is done.
-  if (!result.trace.hops.empty()) std::printf("\ntop passages by hop:\n");
   for (const TraceHop& h : result.trace.hops) {
-    std::printf("  hop %u (query from %s)\n", h.hop, h.source.c_str());
-    size_t shown = 0;
-    for (const TraceHit& hit : h.results) {
-      if (shown++ == 3) break;
-      const Chunk* c = (*index)->FindChunk(hit.chunk_id);
-      std::printf("    %-36s %.4f  %s\n", OneLine(hit.doc_id, 36).c_str(), hit.score,
-                  c ? OneLine(c->text, 70).c_str() : "");
-    }
-    if (!h.note.empty()) std::printf("    note: %s\n", h.note.c_str());
+    if (!h.note.empty()) std::printf("note (hop %u): %s\n", h.hop, h.note.c_str());
   }
   if (!result.trace.feedback_demos.empty()) {
     std::printf("feedback: %zu earlier rewrites given to the query writer as examples\n",

@@ -203,6 +203,9 @@ struct TraceEvent {
   Kind kind = Kind::kHopStarted;
   uint32_t hop = 0;
   std::string message;
+  // kRetrieved: the hop's results, best first (as in TraceHop::results),
+  // so that hosts can show passages as each hop completes.
+  std::vector<TraceHit> hits;
 };
 
 struct Trace {

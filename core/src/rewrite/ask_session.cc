@@ -432,7 +432,7 @@ class Session final : public AskSession {
   }
 
   void Event(TraceEvent::Kind kind, uint32_t hop, std::string message) {
-    events_.push_back({kind, hop, std::move(message)});
+    events_.push_back({kind, hop, std::move(message), {}});
   }
 
   void Fallback(uint32_t hop, std::string message) {
@@ -817,6 +817,7 @@ class Session final : public AskSession {
     Event(TraceEvent::Kind::kRetrieved, hop_,
           std::to_string(hits.size()) + " passages, " + std::to_string(cur_.new_chunks.size()) +
               " new");
+    events_.back().hits = cur_.results;
   }
 
   // Prefix filtering (as in set-similarity joins): shingle sets are sorted
