@@ -524,20 +524,6 @@ val TraceHitsValue(const std::vector<foldback::TraceHit>& hits) {
   return out;
 }
 
-val TraceHopValue(const foldback::TraceHop& h) {
-  val out = val::object();
-  out.set("hop", h.hop);
-  out.set("query", h.query);
-  out.set("variantQueries", StringArray(h.variant_queries));
-  out.set("source", h.source);
-  out.set("results", TraceHitsValue(h.results));
-  out.set("newChunks", StringArray(h.new_chunks));
-  out.set("llmMs", h.llm_ms);
-  out.set("llmAttempts", h.llm_attempts);
-  out.set("note", h.note);
-  return out;
-}
-
 const char* EventKindName(foldback::TraceEvent::Kind kind) {
   using K = foldback::TraceEvent::Kind;
   switch (kind) {
@@ -628,7 +614,7 @@ class JsAsk {
 
   void tick(double now_ms) { session_->Tick(now_ms); }
 
-  // [{kind, hop, message, retrieved?}]
+  // [{kind, hop, message, hits?}] (hits: kRetrieved only)
   val takeEvents() {
     val out = val::array();
     for (const foldback::TraceEvent& e : session_->TakeEvents()) {
@@ -636,7 +622,7 @@ class JsAsk {
       item.set("kind", std::string(EventKindName(e.kind)));
       item.set("hop", e.hop);
       item.set("message", e.message);
-      if (e.kind == foldback::TraceEvent::Kind::kRetrieved) item.set("retrieved", TraceHopValue(e.retrieved));
+      if (e.kind == foldback::TraceEvent::Kind::kRetrieved) item.set("hits", TraceHitsValue(e.hits));
       out.call<void>("push", item);
     }
     return out;

@@ -467,7 +467,13 @@ export class LocalEngine implements FoldbackClient {
         });
       }
       const emit = (e: AskEvent) => { try { onEvent(e); } catch { /* a UI error must not stop the question */ } };
+      // The live view of a hop, until the result replaces it: the query and
+      // the hits come from the engine's events; the source is what the mode
+      // implies unless the hop fell back, and "new" is what no earlier hop
+      // showed (the final trace also counts near-duplicates as seen).
       const fellBack = new Set<number>();
+      const queries = new Map<number, string>();
+      const seen = new Set<string>();
       const run = this.engine.ask(q, {
         hops: o.hops, depth: o.depth, topK: o.topK, rewrite: o.rewrite, answer: o.answer && host !== null,
         deadlineMs: o.deadlineMs, mode: this.mode(),
@@ -477,9 +483,21 @@ export class LocalEngine implements FoldbackClient {
           switch (e.kind) {
             case 'hop-started': emit({ kind: 'hop-started', hop: e.hop }); break;
             case 'query':
+              queries.set(e.hop, e.query);
               emit({ kind: 'query', hop: e.hop, query: e.query, source: fellBack.has(e.hop) ? 'fallback-rm3' : PROVISIONAL_SOURCE[o.rewrite] });
               break;
-            case 'retrieved': emit({ kind: 'retrieved', hop: e.hop, trace: this.toHop(e.trace) }); break;
+            case 'retrieved': {
+              const results = e.hits.filter((p) => p.text).map((p) => this.toPassage(p));
+              const newChunks = results.map((p) => p.chunkId).filter((id) => !seen.has(id));
+              for (const id of newChunks) seen.add(id);
+              emit({
+                kind: 'retrieved', hop: e.hop, trace: {
+                  hop: e.hop, query: queries.get(e.hop) ?? '', source: fellBack.has(e.hop) ? 'fallback-rm3' : PROVISIONAL_SOURCE[o.rewrite],
+                  results, newChunks, llmMs: 0, llmAttempts: 0, note: '',
+                },
+              });
+              break;
+            }
             case 'fallback':
               if (e.hop > 0) fellBack.add(e.hop);
               emit({ kind: 'fallback', hop: e.hop, message: e.message });

@@ -159,12 +159,11 @@ TEST(Ask, RewriteNoneSearchesTheQuestionAndStopsWhenNothingIsNew) {
   }
   ASSERT_EQ(retrieved.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(retrieved[i]->retrieved.hop, i + 1);
-    EXPECT_EQ(retrieved[i]->retrieved.query, r.trace.hops[i].query);
-    EXPECT_EQ(retrieved[i]->retrieved.source, r.trace.hops[i].source);
-    ASSERT_EQ(retrieved[i]->retrieved.results.size(), r.trace.hops[i].results.size());
-    EXPECT_EQ(retrieved[i]->retrieved.results[0].chunk_id, r.trace.hops[i].results[0].chunk_id);
-    EXPECT_EQ(retrieved[i]->retrieved.new_chunks, r.trace.hops[i].new_chunks);
+    EXPECT_EQ(retrieved[i]->hop, i + 1);
+    ASSERT_EQ(retrieved[i]->hits.size(), r.trace.hops[i].results.size());
+    for (size_t k = 0; k < retrieved[i]->hits.size(); ++k) {
+      EXPECT_EQ(retrieved[i]->hits[k].chunk_id, r.trace.hops[i].results[k].chunk_id);
+    }
   }
 }
 

@@ -258,6 +258,8 @@ export interface Trace<R = TracePassage> {
   errors: string[];
   programVersion: string;
   model: string;
+  /** Feedback records whose well-rated rewrites were given to the query writer as demos. */
+  feedbackDemos: string[];
   stoppedEarly: boolean;
 }
 
@@ -270,7 +272,8 @@ export interface Citation {
 export type AskEvent =
   | { kind: 'hop-started'; hop: number; message: string }
   | { kind: 'query'; hop: number; message: string; query: string }
-  | { kind: 'retrieved'; hop: number; message: string; trace: TraceHop }
+  /** The hop's results, best first, with their text — as soon as the hop has searched. */
+  | { kind: 'retrieved'; hop: number; message: string; hits: TracePassage[] }
   | { kind: 'fallback'; hop: number; message: string }
   | { kind: 'answer'; hop: number; message: string }
   | { kind: 'error'; hop: number; message: string }

@@ -208,6 +208,7 @@ function traceFromJson(json) {
     errors: strings(t.errors),
     programVersion: String(t.program_version ?? ''),
     model: String(t.model ?? ''),
+    feedbackDemos: strings(t.feedback_demos),
     stoppedEarly: Boolean(t.stopped_early),
   };
 }
@@ -559,7 +560,7 @@ class Engine {
         for (const e of session.takeEvents()) {
           const ev = { kind: e.kind, hop: e.hop, message: e.message };
           if (e.kind === 'query') ev.query = e.message;
-          if (e.kind === 'retrieved') ev.trace = this._resolveHop(e.retrieved, passages);
+          if (e.kind === 'retrieved') ev.hits = this._resolveHits(e.hits, passages);
           emit(ev);
         }
       };

@@ -67,9 +67,9 @@ test('every hop streams its query, then its passages; answer with checked citati
   assert.deepEqual(kinds, ['query1', 'retrieved1', 'query2', 'retrieved2', 'query3', 'retrieved3']);
   assert.equal(events.find((x) => x.kind === 'query' && x.hop === 2).query, 'governing law of the state');
   for (const ev of events.filter((x) => x.kind === 'retrieved')) {
-    assert.equal(ev.trace.source, 'llm');
-    assert.ok(ev.trace.results.length > 0 && ev.trace.results.length <= 5);
-    for (const p of ev.trace.results) assert.ok(p.text.length > 0 && p.title.length > 0, 'passages arrive with their text');
+    assert.ok(ev.hits.length > 0 && ev.hits.length <= 5);
+    assert.deepEqual(ev.hits.map((p) => p.chunkId), r.trace.hops[ev.hop - 1].results.map((p) => p.chunkId), 'live hits are the trace\'s');
+    for (const p of ev.hits) assert.ok(p.text.length > 0 && p.title.length > 0, 'passages arrive with their text');
   }
   assert.equal(events.at(-1).kind, 'done');
   assert.deepEqual(r.trace.hops.map((h) => h.source), ['llm', 'llm', 'llm']);

@@ -203,10 +203,9 @@ struct TraceEvent {
   Kind kind = Kind::kHopStarted;
   uint32_t hop = 0;
   std::string message;
-  // kRetrieved: the hop as traced so far (query, source, results, new
-  // chunks, LLM time), so that hosts can show its passages live. The final
-  // trace may add to its note (e.g. why the session stopped).
-  TraceHop retrieved;
+  // kRetrieved: the hop's results, best first (as in TraceHop::results),
+  // so that hosts can show passages as each hop completes.
+  std::vector<TraceHit> hits;
 };
 
 struct Trace {
@@ -218,6 +217,9 @@ struct Trace {
   std::vector<std::string> errors;      // host-reported failures (no secrets)
   std::string program_version;          // hash of the prompts used
   std::string model;                    // model that answered, if any
+  // Feedback records whose well-rated rewrites were given to the query
+  // writer as demos (FoldBack::DemosFor).
+  std::vector<std::string> feedback_demos;
   bool stopped_early = false;           // a hop added nothing / the model said so
 };
 

@@ -127,7 +127,8 @@ std::string TraceToJson(const Trace& t) {
              {"errors", StringsJson(t.errors)},
              {"program_version", t.program_version},
              {"model", t.model},
-             {"stopped_early", t.stopped_early}};
+             {"stopped_early", t.stopped_early},
+             {"feedback_demos", StringsJson(t.feedback_demos)}};
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
@@ -170,6 +171,7 @@ Result<Trace> TraceFromJson(std::string_view json) {
   r.Str(j, "program_version", &t.program_version);
   r.Str(j, "model", &t.model);
   r.Bool(j, "stopped_early", &t.stopped_early);
+  r.Strings(j, "feedback_demos", &t.feedback_demos);
   if (!r.status().ok()) return r.status();
   return t;
 }

@@ -45,7 +45,7 @@ export async function askUsage(storage: import('@foldback/core/storage').Storage
   const run = engine.ask('Can they terminate early?', { hops: 2, depth: 5, topK: 5, answer: true, deadlineMs: 20000, allowedMatters: ['m1'] }, host);
   for await (const e of run) {
     if (e.kind === 'query') void e.query;
-    if (e.kind === 'retrieved') void e.trace.results.map((p) => p.text);
+    if (e.kind === 'retrieved') void e.hits.map((p) => p.text);
   }
   const result: AskResult = await run;
   const citation: Citation | undefined = result.citations[0];
