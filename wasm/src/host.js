@@ -505,6 +505,9 @@ export function createLlmHost(options = {}) {
         return fail('Invalid argument', `endpoint redirected${status ? ` (${httpStatusText(status)})` : ''}${location ? ` to ${location}` : ''}: foldback does not follow redirects with the API key; give the final URL`);
       }
       const msg = httpError(status, serverErrorMessage(text));
+      // Cross-origin, a browser shows these headers only when the endpoint
+      // lists them in Access-Control-Expose-Headers; without them the
+      // backoff above applies.
       const h = (name) => (resp.headers.get(name) || '').trim();
       if (!shouldRetryStatus(status, h('x-should-retry'))) return fail(codeForHttp(status), msg);
       const again = await retryOrFail(codeForHttp(status), msg, parseRetryAfterMs(h('retry-after-ms'), h('retry-after')));
