@@ -114,11 +114,14 @@ def on_file(f, _user):
         failed.append((f.contents.path.decode(), f.contents.message.decode()))
 
 
-report = IngestReport()
+files = 0
 for folder in ("mail", "docx", "pdf"):
+    report = IngestReport()
     rc = fb.fb_index_ingest_path(index, f"{data}/{folder}".encode(), b"matter-1", on_file, None,
                                  C.byref(report))
     assert rc == 0, fb.fb_index_last_error(index)
+    assert report.files > 0 and report.indexed > 0, folder
+    files += report.files
 assert any(p.endswith("settlement-password.pdf") and m for p, m in failed), failed
 assert fb.fb_index_build_dense(index) == 0, fb.fb_index_last_error(index)
 
@@ -150,5 +153,5 @@ assert hops == ["settlement terms hop 1", "settlement terms hop 2"], hops
 assert fb.fb_ask_passage_count(ask) > 0
 fb.fb_ask_free(ask)
 fb.fb_index_free(index)
-print(f"ctypes: foldback {version}: {report.files} files ingested ({len(failed)} failed, "
+print(f"ctypes: foldback {version}: {files} files ingested ({len(failed)} failed, "
       f"reported), top hit {top}, ask hops {hops}")
