@@ -687,11 +687,16 @@ typedef struct {
   uint64_t stale_passages; /* passages gone from the index or changed */
 } fb_export_report;
 
-/* Writes fine-tuning data from the log's live records to `out_path`
- * (atomically): only records with consent, never privileged or forgotten
- * ones. *report_out may be NULL. */
-FB_API int fb_feedback_export(fb_feedback_log* log, fb_export_format format,
-                              const char* out_path, fb_export_report* report_out);
+/* Writes fine-tuning data from the live records of <index_dir>/feedback.log
+ * to `out_path` (atomically): only records with consent, never privileged
+ * or forgotten ones. Reads the log without its lock (an export job runs
+ * while a host holds the log open) and loads the index saved in the
+ * folder. *report_out may be NULL. On failure *error_out (may be NULL) gets
+ * the message, freed by the caller with fb_string_free: FB_ENOTFOUND (no
+ * index there), FB_EIO (cannot write out_path), FB_EINVALID. */
+FB_API int fb_feedback_export(const char* index_dir, fb_export_format format,
+                              const char* out_path, fb_export_report* report_out,
+                              char** error_out);
 
 #ifdef __cplusplus
 }

@@ -366,7 +366,7 @@ fb_event EventView(const TraceEvent& e, const std::vector<fb_trace_hit>& hits) {
 
 // An endpoint from the C params: the chat one, or the embeddings one.
 foldback::Result<foldback::llm::EndpointConfig> EndpointOf(const fb_llm_endpoint_params& p,
-                                                           bool embed) {
+                                                           bool embed, bool with_key = true) {
   namespace llm = foldback::llm;
   llm::EndpointConfig c;
   c.url = Str(embed ? p.embed_url : p.url);
@@ -379,7 +379,7 @@ foldback::Result<foldback::llm::EndpointConfig> EndpointOf(const fb_llm_endpoint
   c.api_version = Str(p.api_version);
   c.structured_output = p.structured_output != 0;
   if (c.provider == llm::Provider::kTei) c.embed_batch = 32;
-  if (p.api_key && *p.api_key) {
+  if (with_key && p.api_key && *p.api_key) {
     c.key = llm::ApiKey::FromValue(p.api_key, "the host (fb_llm_endpoint_params.api_key)");
   }
   return c;
@@ -1028,7 +1028,7 @@ int fb_ask_need_http_request(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_
     }
     const Need& n = it->second;
     bool embed = n.kind == Need::Kind::kEmbed;
-    auto config = EndpointOf(*endpoint, embed);
+    auto config = EndpointOf(*endpoint, embed, /*with_key=*/false);
     if (!config.ok()) return Report(&a->err, config.status());
     auto url = llm::ResolveUrl(*config, embed ? llm::Route::kEmbeddings : llm::Route::kChat);
     if (!url.ok()) return Report(&a->err, url.status());
@@ -1331,30 +1331,38 @@ int fb_feedback_forget_matter(fb_feedback_log* log, const char* matter, const ch
   });
 }
 
-int fb_feedback_export(fb_feedback_log* log, fb_export_format format, const char* out_path,
-                       fb_export_report* report_out) {
-  if (!log) return FB_EINVALID;
-  if (!out_path || !*out_path) return Fail(&log->err, FB_EINVALID, "out_path is NULL or empty");
-  if (format < FB_EXPORT_TRIPLETS || format > FB_EXPORT_DEMOS) {
-    return Fail(&log->err, FB_EINVALID, "unknown export format");
-  }
-  return Guard(&log->err, [&]() -> int {
-    foldback::ExportReport rep;
-    Status s = foldback::host::ExportFeedbackFile(*log->state->index, log->dir,
-                                                  static_cast<foldback::ExportFormat>(format),
-                                                  foldback::ExportOptions(), out_path, &rep);
-    if (!s.ok()) return Report(&log->err, s);
-    if (report_out) {
-      report_out->records = rep.records;
-      report_out->exported = rep.exported;
-      report_out->rows = rep.rows;
-      report_out->no_consent = rep.no_consent;
-      report_out->privileged = rep.privileged;
-      report_out->unusable = rep.unusable;
-      report_out->stale_passages = rep.stale_passages;
+int fb_feedback_export(const char* index_dir, fb_export_format format, const char* out_path,
+                       fb_export_report* report_out, char** error_out) {
+  if (error_out) *error_out = nullptr;
+  ErrorSlot err;
+  int code = [&]() -> int {
+    if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
+    if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
+    if (format < FB_EXPORT_TRIPLETS || format > FB_EXPORT_DEMOS) {
+      return Fail(&err, FB_EINVALID, "unknown export format");
     }
-    return FB_OK;
-  });
+    return Guard(&err, [&]() -> int {
+      auto index = foldback::host::OpenIndex(index_dir, /*create=*/false);
+      if (!index.ok()) return Report(&err, index.status());
+      foldback::ExportReport rep;
+      Status s = foldback::host::ExportFeedbackFile(**index, index_dir,
+                                                    static_cast<foldback::ExportFormat>(format),
+                                                    foldback::ExportOptions(), out_path, &rep);
+      if (!s.ok()) return Report(&err, s);
+      if (report_out) {
+        report_out->records = rep.records;
+        report_out->exported = rep.exported;
+        report_out->rows = rep.rows;
+        report_out->no_consent = rep.no_consent;
+        report_out->privileged = rep.privileged;
+        report_out->unusable = rep.unusable;
+        report_out->stale_passages = rep.stale_passages;
+      }
+      return FB_OK;
+    });
+  }();
+  if (code != FB_OK && error_out) *error_out = Dup(err.message);
+  return code;
 }
 
 }  // extern "C"

@@ -826,24 +826,33 @@ static void feedback(void) {
    * records never leave. */
   memset(&rep, 0, sizeof rep);
   snprintf(path, sizeof path, "%s/sft.jsonl", dir);
-  CHECK(fb_feedback_export(log, FB_EXPORT_SFT, path, &rep) == FB_OK);
+  CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, path, &rep, NULL) == FB_OK);
   CHECK(rep.records == 1 && rep.exported == 1 && rep.rows == 1 && file_lines(path) == 1);
   rec.privileged = 1;
   rec.matter = "m-globex";
   CHECK(fb_feedback_log_append(log, &rec, &again) == FB_OK);
-  CHECK(fb_feedback_export(log, FB_EXPORT_SFT, path, &rep) == FB_OK);
+  CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, path, &rep, NULL) == FB_OK);
   CHECK(rep.records == 2 && rep.rows == 1 && rep.privileged == 1 && file_lines(path) == 1);
   /* Forgetting one record. */
   CHECK(fb_feedback_forget_record(log, again, "lawyer-7") == FB_OK);
   CHECK(fb_feedback_forget_record(log, again, NULL) == FB_ENOTFOUND);
   CHECK(strstr(fb_feedback_log_last_error(log), "already forgotten") != NULL);
   fb_string_free(again);
-  CHECK(fb_feedback_export(log, FB_EXPORT_SFT, path, &rep) == FB_OK && rep.records == 1);
-  CHECK(fb_feedback_export(log, (fb_export_format)9, path, &rep) == FB_EINVALID);
-  CHECK(fb_feedback_export(log, FB_EXPORT_SFT, NULL, &rep) == FB_EINVALID);
-  CHECK(fb_feedback_export(NULL, FB_EXPORT_SFT, path, &rep) == FB_EINVALID);
-  snprintf(path, sizeof path, "%s/no-such-dir/x.jsonl", dir);
-  CHECK(fb_feedback_export(log, FB_EXPORT_TRIPLETS, path, NULL) == FB_EIO);
+  CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, path, &rep, NULL) == FB_OK && rep.records == 1);
+  CHECK(fb_feedback_export(dir, (fb_export_format)9, path, &rep, NULL) == FB_EINVALID);
+  CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, NULL, &rep, NULL) == FB_EINVALID);
+  CHECK(fb_feedback_export(NULL, FB_EXPORT_SFT, path, &rep, NULL) == FB_EINVALID);
+  {
+    char* message = NULL;
+    CHECK(fb_feedback_export("/tmp/no-such-foldback-index", FB_EXPORT_SFT, path, &rep, &message) ==
+          FB_ENOTFOUND);
+    CHECK(message && strstr(message, "no-such-foldback-index") != NULL);
+    fb_string_free(message);
+    snprintf(path, sizeof path, "%s/no-such-dir/x.jsonl", dir);
+    CHECK(fb_feedback_export(dir, FB_EXPORT_TRIPLETS, path, NULL, &message) == FB_EIO);
+    CHECK(message && strstr(message, "no-such-dir") != NULL);
+    fb_string_free(message);
+  }
 
   /* Forgetting m-acme: its feedback never influences a search again. */
   CHECK(fb_feedback_forget_matter(NULL, "m-acme", NULL, &affected) == FB_EINVALID);
@@ -862,7 +871,7 @@ static void feedback(void) {
   p.use_feedback = 1;
   CHECK(demo_in_prompt(index, &p, preferred) == 0);
   snprintf(path, sizeof path, "%s/sft.jsonl", dir);
-  CHECK(fb_feedback_export(log, FB_EXPORT_SFT, path, &rep) == FB_OK && rep.rows == 0);
+  CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, path, &rep, NULL) == FB_OK && rep.rows == 0);
   CHECK(fb_feedback_forget_record(log, id, NULL) == FB_ENOTFOUND);
   CHECK(fb_feedback_forget_record(log, NULL, NULL) == FB_EINVALID);
   CHECK(fb_feedback_forget_record(NULL, id, NULL) == FB_EINVALID);
