@@ -177,6 +177,7 @@ static void ingest_and_folders(const char* data) {
   /* The password-protected PDF is reported and skipped; the others are read. */
   CHECK(rep.files == 3 && rep.failed == 1 && rep.indexed == 2);
   CHECK(seen.failed == 1 && seen.with_message == 1);
+  CHECK(fb_index_ingest_path(index, path, "m-pdf", NULL, NULL, NULL) == FB_OK); /* again: replaced */
   CHECK(fb_index_ingest_path(index, "/no/such/folder", NULL, NULL, NULL, &rep) == FB_ENOTFOUND);
   CHECK(strstr(fb_index_last_error(index), "/no/such/folder") != NULL);
   CHECK(fb_index_build_dense(index) == FB_OK);

@@ -326,6 +326,7 @@ static void misuse(void) {
   ep.provider = "carrier-pigeon";
   CHECK(fb_ask_need_http_request(ask, id, &ep, &url, &body) == FB_EINVALID);
   CHECK(fb_ask_provide_http_response(ask, id, 200, NULL, 10, 1, 1) == FB_EINVALID);
+  CHECK(fb_ask_provide_http_response(ask, id + 100, 502, NULL, 0, 1, 1) == FB_EINVALID);
   CHECK(fb_ask_run_http(ask, NULL, NULL, NULL) == FB_EINVALID);
   ep = fb_llm_endpoint_default_params();
   CHECK(fb_ask_run_http(ask, &ep, NULL, NULL) == FB_ESTATE); /* need `id` is the host's */
@@ -421,6 +422,29 @@ static void walls(void) {
   run_canned(ask, "zanzibar escrow terminate notice", "termination thirty days zanzibar",
              "Notice is required [1].", &s);
   CHECK(strstr(fb_ask_trace_json(ask), "nda-acme") != NULL);
+  fb_ask_free(ask);
+  fb_index_free(index);
+}
+
+/* Invalid UTF-8 from the host — in the question, in the model's reply — is
+ * repaired, never fatal, and never reaches the trace. */
+static void bad_utf8(void) {
+  fb_index* index = make_index(FB_EMBEDDER_NONE, 0);
+  fb_ask_params p = fb_ask_default_params();
+  fb_ask* ask = NULL;
+  struct seen s;
+  const char* trace;
+  memset(&s, 0, sizeof s);
+  p.mode = FB_MODE_BM25;
+  CHECK(fb_ask_start(index, "Termination \xff\xfe notice \xc3\x28?", &p, 0, &ask) == FB_OK);
+  if (!ask) return;
+  run_canned(ask, "terminate \xc3\x28 notice \xed\xa0\x80", "survive \xf8\x88\x80\x80\x80", "-", &s);
+  CHECK(fb_ask_passage_count(ask) > 0);
+  trace = fb_ask_trace_json(ask);
+  CHECK(trace != NULL);
+  CHECK(trace && strstr(trace, "\xc3\x28") == NULL && strstr(trace, "\xff") == NULL);
+  CHECK(fb_ask_hop_count(ask) >= 1 && strstr(fb_ask_hop(ask, 0)->query, "terminate") != NULL);
+  CHECK(fb_ask_hop_count(ask) >= 1 && strstr(fb_ask_hop(ask, 0)->query, "\xc3\x28") == NULL);
   fb_ask_free(ask);
   fb_index_free(index);
 }
@@ -858,6 +882,7 @@ static void feedback(void) {
   CHECK(fb_feedback_forget_matter(NULL, "m-acme", NULL, &affected) == FB_EINVALID);
   CHECK(fb_feedback_forget_matter(log, NULL, NULL, &affected) == FB_EINVALID);
   CHECK(fb_feedback_forget_matter(log, "", NULL, &affected) == FB_EINVALID);
+  CHECK(fb_feedback_forget_matter(log, "m-nobody", NULL, NULL) == FB_OK);
   CHECK(fb_feedback_forget_matter(log, "m-acme", "lawyer-7", &affected) == FB_OK);
   CHECK(affected == 1);
   sp.restrict_matters = 0;
@@ -900,6 +925,7 @@ int main(void) {
   misuse();
   deadline();
   walls();
+  bad_utf8();
   lifetimes();
   http_helpers();
   run_http_refused();
