@@ -59,17 +59,19 @@ int main(int argc, char** argv) {
         },
         &report);
     if (!s.ok()) return Fail(s);
-    std::printf("ingested %s: %llu files, %llu indexed, %llu failed, %llu unsupported, %llu documents\n",
-                argv[i], (unsigned long long)report.files, (unsigned long long)report.indexed,
-                (unsigned long long)report.failed, (unsigned long long)report.unsupported,
-                (unsigned long long)report.documents);
+    std::printf(
+        "ingested %s: %llu files, %llu indexed, %llu failed, %llu unsupported, %llu documents\n",
+        argv[i], (unsigned long long)report.files, (unsigned long long)report.indexed,
+        (unsigned long long)report.failed, (unsigned long long)report.unsupported,
+        (unsigned long long)report.documents);
   }
   Status s = index.BuildDense();
   if (!s.ok()) std::printf("(no dense index, lexical search only: %s)\n", s.ToString().c_str());
   s = host::SaveIndex(dir, index);
   if (!s.ok()) return Fail(s);
   std::printf("index %s: %llu documents, %llu chunks\n", dir.c_str(),
-              (unsigned long long)index.Stats().documents, (unsigned long long)index.Stats().chunks);
+              (unsigned long long)index.Stats().documents,
+              (unsigned long long)index.Stats().chunks);
 
   // 2. Search.
   SearchOptions so;
@@ -99,7 +101,8 @@ int main(int argc, char** argv) {
   if (!session.ok()) return Fail(session.status());
   std::printf("ask %s:\n", ao.trace_id.c_str());
   s = llm::RunAsk(**session, **client, clock, [](const TraceEvent& e) {
-    if (e.kind == TraceEvent::Kind::kQuery) std::printf("  hop %u query: %s\n", e.hop, e.message.c_str());
+    if (e.kind == TraceEvent::Kind::kQuery)
+      std::printf("  hop %u query: %s\n", e.hop, e.message.c_str());
     if (e.kind == TraceEvent::Kind::kFallback) std::printf("  fallback: %s\n", e.message.c_str());
   });
   if (!s.ok()) return Fail(s);

@@ -104,7 +104,8 @@ Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string
       auto [it, fresh] = labels.emplace(id, l);
       if (!fresh && it->second != l) {
         return Status::InvalidArgument("chunk '" + id + "' is labelled both " +
-                                       PassageLabelName(it->second) + " and " + PassageLabelName(l));
+                                       PassageLabelName(it->second) + " and " +
+                                       PassageLabelName(l));
       }
     }
     return Status::OK();

@@ -70,8 +70,7 @@ Result<size_t> ForgetFeedbackMatter(FeedbackLogFile* log, const std::string& ind
 // null) gets the stretches of the log that could not be read.
 Status ExportFeedbackFile(const Index& index, const std::string& index_dir, ExportFormat format,
                           const ExportOptions& options, const std::string& out_path,
-                          ExportReport* report = nullptr,
-                          std::vector<LogDamage>* damage = nullptr);
+                          ExportReport* report = nullptr, std::vector<LogDamage>* damage = nullptr);
 
 }  // namespace foldback::host
 

@@ -56,9 +56,9 @@ struct IngestPathReport {
   uint64_t unsupported = 0;  // files of no supported type, skipped
   uint64_t documents = 0;
   uint64_t chunks = 0;
-  uint64_t bytes = 0;        // bytes of the files indexed or failed
+  uint64_t bytes = 0;  // bytes of the files indexed or failed
   uint64_t warnings = 0;
-  uint64_t replaced = 0;     // undecodable + invalid UTF-8 sequences replaced by U+FFFD
+  uint64_t replaced = 0;  // undecodable + invalid UTF-8 sequences replaced by U+FFFD
 };
 
 struct IngestPathOptions {
