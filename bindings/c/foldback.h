@@ -11,10 +11,12 @@
  *     FB_E* code on failure (table below). After a failure the handle's
  *     last-error string (fb_<noun>_last_error) says what went wrong; it stays
  *     valid until the next call on the same handle.
- *   - Option structs are obtained from fb_<noun>_default_params() and then
- *     adjusted; never zero-initialise them yourself.
- *   - Strings are UTF-8 and NUL-terminated; invalid UTF-8 in document text is
- *     replaced (U+FFFD) and counted, never fatal.
+ *   - Option structs are obtained from fb_<noun>_default_params() (records
+ *     and results from fb_feedback_default_record, fb_need_default_result)
+ *     and then adjusted; never zero-initialise them yourself.
+ *   - Strings are UTF-8 and NUL-terminated. Invalid UTF-8 in documents,
+ *     questions, queries and model replies is replaced (U+FFFD), never
+ *     fatal; in a feedback record, which is kept, it is refused.
  *   - Strings returned by foldback are owned by the handle that returned them
  *     unless the function says the caller frees them with fb_string_free.
  *   - Every pointer argument may be NULL without crashing: a NULL handle
@@ -33,7 +35,7 @@
  *   FB_ENOTFOUND            -2   the named document/chunk/trace does not exist
  *   FB_ECORRUPT             -3   bytes (snapshot, log) are damaged or not foldback's
  *   FB_EUNSUPPORTED         -4   e.g. a snapshot version this build cannot read
- *   FB_EIO                  -5   a host-reported I/O error
+ *   FB_EIO                  -5   an I/O error (a file, or one the host reported)
  *   FB_ERANGE               -6   a size or count limit was exceeded
  *   FB_EDEADLINE            -7   a deadline passed
  *   FB_EUNAVAILABLE         -8   an endpoint or resource could not be reached
