@@ -214,6 +214,16 @@ int Guard(const ErrorSlot* e, Fn&& fn) {
 
 const char* Str(const char* s) { return s ? s : ""; }
 
+// The int a C enum field holds. A C host may store any int there; loading it
+// as the C++ enum type would be undefined for values outside the enum.
+template <typename E>
+int IntOf(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are ints");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
 // A malloc'ed copy the caller frees with fb_string_free; NULL when out of memory.
 char* Dup(const std::string& s) {
   char* out = static_cast<char*>(std::malloc(s.size() + 1));
@@ -251,11 +261,11 @@ int BeginChange(fb_index* h) {
 }
 
 // Search options from the C fields shared by fb_search_params and fb_ask_params.
-Status SearchOptionsOf(fb_search_mode mode, const char* const* filters, size_t filter_count,
+Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count,
                        int restrict_matters, const char* const* matters, size_t matter_count,
                        foldback::SearchOptions* o) {
   if (mode < FB_MODE_BM25 || mode > FB_MODE_HYBRID) {
-    return Status::InvalidArgument("unknown search mode " + std::to_string(static_cast<int>(mode)));
+    return Status::InvalidArgument("unknown search mode " + std::to_string(mode));
   }
   o->mode = static_cast<foldback::SearchMode>(mode);
   for (size_t i = 0; i < filter_count; ++i) {
@@ -490,10 +500,9 @@ fb_index* fb_index_init(const fb_index_params* params, int* error_out) {
       o.chunker.max_tokens = params->chunk_max_tokens;
       o.bm25.k1 = params->bm25_k1;
       o.bm25.b = params->bm25_b;
-      if (params->embedder < FB_EMBEDDER_NONE || params->embedder > FB_EMBEDDER_EXTERNAL) {
-        code = FB_EINVALID;
-      }
-      o.dense.embedder = static_cast<foldback::EmbedderKind>(params->embedder);
+      int embedder = IntOf(params->embedder);
+      if (embedder < FB_EMBEDDER_NONE || embedder > FB_EMBEDDER_EXTERNAL) code = FB_EINVALID;
+      o.dense.embedder = static_cast<foldback::EmbedderKind>(embedder);
       o.dense.dimension = params->dimension;
     }
     if (code == FB_OK) {
@@ -585,10 +594,11 @@ int fb_index_add(fb_index* h, const fb_document* doc, uint32_t* chunks_out) {
     d.id = doc->id;
     d.title = Str(doc->title);
     if (doc->text) d.text.assign(doc->text, doc->text_len ? doc->text_len : std::strlen(doc->text));
-    if (doc->kind < FB_KIND_DOCUMENT || doc->kind > FB_KIND_WEB) {
-      return Fail(&h->err, FB_EINVALID, "unknown document kind");
+    int kind = IntOf(doc->kind);
+    if (kind < FB_KIND_DOCUMENT || kind > FB_KIND_WEB) {
+      return Fail(&h->err, FB_EINVALID, "unknown document kind " + std::to_string(kind));
     }
-    d.kind = static_cast<foldback::DocKind>(doc->kind);
+    d.kind = static_cast<foldback::DocKind>(kind);
     d.matter = Str(doc->matter);
     d.parent_id = Str(doc->parent_id);
     for (size_t i = 0; i < doc->meta_count; ++i) {
@@ -694,7 +704,7 @@ int fb_index_search(const fb_index* h, const char* query, const fb_search_params
   return Guard(&h->err, [&]() -> int {
     foldback::SearchOptions o;
     fb_search_params p = params ? *params : fb_search_default_params();
-    Status s = SearchOptionsOf(p.mode, p.filters, p.filter_count, p.restrict_matters,
+    Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
                                p.allowed_matters, p.allowed_matter_count, &o);
     if (!s.ok()) return Report(&h->err, s);
     o.top_k = p.top_k;
@@ -829,15 +839,16 @@ int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* p
     o.depth = p.depth;
     o.top_k = p.top_k;
     o.answer = p.answer != 0;
-    if (p.rewrite < FB_REWRITE_LLM || p.rewrite > FB_REWRITE_NONE) {
-      return Fail(&h->err, FB_EINVALID, "unknown rewrite mode");
+    int rewrite = IntOf(p.rewrite);
+    if (rewrite < FB_REWRITE_LLM || rewrite > FB_REWRITE_NONE) {
+      return Fail(&h->err, FB_EINVALID, "unknown rewrite mode " + std::to_string(rewrite));
     }
-    o.rewrite = static_cast<foldback::RewriteMode>(p.rewrite);
+    o.rewrite = static_cast<foldback::RewriteMode>(rewrite);
     o.variants = p.variants;
     o.context_token_budget = p.context_token_budget;
     o.deadline_ms = p.deadline_ms;
     o.retry_budget = p.retry_budget;
-    Status s = SearchOptionsOf(p.mode, p.filters, p.filter_count, p.restrict_matters,
+    Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
                                p.allowed_matters, p.allowed_matter_count, &o.search);
     if (!s.ok()) return Report(&h->err, s);
     if (p.trace_id) {
@@ -1338,15 +1349,16 @@ int fb_feedback_export(const char* index_dir, fb_export_format format, const cha
   int code = [&]() -> int {
     if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
     if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
-    if (format < FB_EXPORT_TRIPLETS || format > FB_EXPORT_DEMOS) {
-      return Fail(&err, FB_EINVALID, "unknown export format");
+    int f = IntOf(format);
+    if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_DEMOS) {
+      return Fail(&err, FB_EINVALID, "unknown export format " + std::to_string(f));
     }
     return Guard(&err, [&]() -> int {
       auto index = foldback::host::OpenIndex(index_dir, /*create=*/false);
       if (!index.ok()) return Report(&err, index.status());
       foldback::ExportReport rep;
       Status s = foldback::host::ExportFeedbackFile(**index, index_dir,
-                                                    static_cast<foldback::ExportFormat>(format),
+                                                    static_cast<foldback::ExportFormat>(IntOf(format)),
                                                     foldback::ExportOptions(), out_path, &rep);
       if (!s.ok()) return Report(&err, s);
       if (report_out) {
