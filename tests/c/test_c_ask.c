@@ -1,13 +1,21 @@
 /* The ask state machine and the feedback log driven from C, as a C#, Java or
  * Python host would drive them: needs answered with canned strings and
  * canned HTTP bodies (no network), failures, deadlines, ethical walls,
- * lifetimes, then feedback recorded, folded back and exported.
- * usage: foldback_c_ask_test */
+ * lifetimes, then feedback recorded, folded back and exported; and
+ * fb_ask_run_http against the OpenAI-compatible test server on loopback.
+ * usage: foldback_c_ask_test TEST_DATA_DIR LLM_TEST_SERVER_BINARY */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
 
 #include "foldback.h"
 
@@ -563,6 +571,123 @@ static void run_http_refused(void) {
   fb_index_free(index);
 }
 
+/* Starts the test server (`foldback_llm_test_server --port 0 --script
+ * SCRIPT`) and reads its URL; returns its pid, or -1. */
+static pid_t start_server(const char* bin, const char* script, char* url, size_t size) {
+  int fds[2];
+  pid_t pid = -1;
+  char line[512];
+  FILE* out;
+  char* argv[7];
+  posix_spawn_file_actions_t fa;
+  argv[0] = (char*)bin;
+  argv[1] = (char*)"--port";
+  argv[2] = (char*)"0";
+  argv[3] = (char*)"--script";
+  argv[4] = (char*)script;
+  argv[5] = (char*)"--quiet";
+  argv[6] = NULL;
+  if (pipe(fds) != 0) return -1;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  out = fdopen(fds[0], "r");
+  url[0] = '\0';
+  if (out && pid > 0 && fgets(line, sizeof line, out) && strncmp(line, "listening on ", 13) == 0) {
+    line[strcspn(line, "\n")] = '\0';
+    if (strlen(line + 13) < size) memcpy(url, line + 13, strlen(line + 13) + 1);
+  }
+  if (out) fclose(out);
+  if (pid > 0 && !url[0]) {
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    pid = -1;
+  }
+  return pid;
+}
+
+static void stop_server(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
+struct events_seen {
+  unsigned queries, retrieved, answers, errors;
+};
+
+static void on_event(const fb_event* e, void* user_data) {
+  struct events_seen* s = (struct events_seen*)user_data;
+  if (e->kind == FB_EVENT_QUERY) s->queries++;
+  if (e->kind == FB_EVENT_RETRIEVED && e->hit_count > 0 && e->hits[0].chunk_id[0]) s->retrieved++;
+  if (e->kind == FB_EVENT_ANSWER) s->answers++;
+  if (e->kind == FB_EVENT_ERROR) s->errors++;
+}
+
+/* fb_ask_run_http against the test server, which wants an API key: with
+ * the right key every hop is the LLM's; with a wrong one the session falls
+ * back and says 401. The key appears in no trace and no message. */
+static void run_http_server(const char* server_bin) {
+  static const char* kKey = "sk-test-KEY-0123456789abcdefghij";
+  char script[] = "/tmp/foldback-c-llm-XXXXXX";
+  char url[256];
+  int fd = mkstemp(script);
+  FILE* f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  pid_t pid;
+  int round;
+  fb_index* index = make_index(FB_EMBEDDER_NONE, 0);
+  CHECK(f != NULL);
+  if (!f) return;
+  fprintf(f, "{\"echo\": true, \"expected_key\": \"%s\"}\n", kKey);
+  fclose(f);
+  pid = start_server(server_bin, script, url, sizeof url);
+  CHECK(pid > 0);
+  for (round = 0; pid > 0 && round < 2; ++round) {
+    fb_ask_params p = fb_ask_default_params();
+    fb_llm_endpoint_params ep = fb_llm_endpoint_default_params();
+    fb_ask* ask = NULL;
+    struct events_seen seen;
+    const char* trace;
+    memset(&seen, 0, sizeof seen);
+    p.mode = FB_MODE_BM25;
+    p.answer = 1;
+    ep.url = url;
+    ep.model = "echo";
+    ep.api_key = round == 0 ? kKey : "sk-test-WRONG-0123456789abcdef";
+    ep.max_retries = 0;
+    CHECK(fb_ask_start(index, kQuestion, &p, fb_monotonic_ms(), &ask) == FB_OK);
+    if (!ask) break;
+    CHECK(fb_ask_run_http(ask, &ep, on_event, &seen) == FB_OK);
+    CHECK(fb_ask_done(ask) && fb_ask_passage_count(ask) > 0);
+    CHECK(seen.queries == 2 && seen.retrieved >= 1);
+    trace = fb_ask_trace_json(ask);
+    CHECK(trace && strstr(trace, "KEY-0123") == NULL && strstr(trace, "WRONG-0123") == NULL);
+    if (round == 0) {
+      /* The echo server writes the question as each hop's query. */
+      CHECK(fb_ask_hop_count(ask) == 2);
+      if (fb_ask_hop_count(ask) == 2) {
+        CHECK(strcmp(fb_ask_hop(ask, 0)->source, "llm") == 0);
+        CHECK(strcmp(fb_ask_hop(ask, 0)->query, kQuestion) == 0);
+      }
+      CHECK(seen.answers == 1 && seen.errors == 0);
+      CHECK(strncmp(fb_ask_answer(ask), "Echo: ", 6) == 0);
+      CHECK(fb_ask_citation_count(ask) == 1);
+    } else {
+      CHECK(fb_ask_hop_count(ask) >= 1 && strncmp(fb_ask_hop(ask, 0)->source, "fallback", 8) == 0);
+      CHECK(seen.errors >= 1);
+      CHECK(trace && strstr(trace, "401") != NULL);
+      CHECK(strcmp(fb_ask_answer(ask), "") == 0);
+    }
+    fb_ask_free(ask);
+  }
+  stop_server(pid);
+  remove(script);
+  fb_index_free(index);
+}
+
 /* A deterministic toy embedding: words hashed into 16 buckets. */
 static void embed(const char* text, float* out) {
   unsigned h = 2166136261u;
@@ -919,7 +1044,11 @@ static void feedback(void) {
   CHECK(system(cmd) == 0);
 }
 
-int main(void) {
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s TEST_DATA_DIR LLM_TEST_SERVER_BINARY\n", argv[0]);
+    return 2;
+  }
   canned_ask();
   failing_llm();
   misuse();
@@ -929,6 +1058,7 @@ int main(void) {
   lifetimes();
   http_helpers();
   run_http_refused();
+  run_http_server(argv[2]);
   external_embeddings();
   feedback();
   if (failures) {
