@@ -365,7 +365,11 @@ async function bundle(entry, outfile, extra = {}) {
     charset: 'utf8',
     legalComments: 'eof',
     logLevel: 'warning',
-    alias: { '@foldback/core': path.join(wasmPkg, 'index.js') },
+    alias: {
+      '@foldback/core': path.join(wasmPkg, 'index.js'),
+      '@foldback/core/storage': path.join(wasmPkg, 'storage.js'),
+      '@foldback/core/host': path.join(wasmPkg, 'host.js'),
+    },
     // The package reads the .wasm with node:fs only under Node; never in a page.
     external: ['node:*'],
     define: {

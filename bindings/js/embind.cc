@@ -6,12 +6,17 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "embed/wordpiece.h"
+#include "foldback/ask.h"
+#include "foldback/feedback.h"
 #include "foldback/index.h"
+#include "foldback/program.h"
 #include "foldback/version.h"
 
 using emscripten::val;
@@ -89,6 +94,108 @@ uint32_t Utf16Length(std::string_view s) {
   }
   return n;
 }
+
+// A Status from a JS error: {code: 'Unavailable', message} or a string.
+foldback::Status ToStatus(const val& error, const std::string& fallback_code) {
+  using C = foldback::Status::Code;
+  std::string code = fallback_code, message;
+  if (error.isString()) {
+    message = error.as<std::string>();
+  } else if (!error.isUndefined() && !error.isNull()) {
+    code = Str(error, "code", fallback_code);
+    message = Str(error, "message");
+  }
+  if (message.empty()) message = "the host reported a failure";
+  for (int i = 1; i <= static_cast<int>(C::kInternal); ++i) {
+    C c = static_cast<C>(i);
+    if (code != foldback::Status::CodeName(c)) continue;
+    switch (c) {
+      case C::kInvalidArgument: return foldback::Status::InvalidArgument(message);
+      case C::kNotFound: return foldback::Status::NotFound(message);
+      case C::kCorruption: return foldback::Status::Corruption(message);
+      case C::kNotSupported: return foldback::Status::NotSupported(message);
+      case C::kIOError: return foldback::Status::IOError(message);
+      case C::kOutOfRange: return foldback::Status::OutOfRange(message);
+      case C::kDeadlineExceeded: return foldback::Status::DeadlineExceeded(message);
+      case C::kUnavailable: return foldback::Status::Unavailable(message);
+      case C::kPermissionDenied: return foldback::Status::PermissionDenied(message);
+      case C::kFailedPrecondition: return foldback::Status::FailedPrecondition(message);
+      default: return foldback::Status::Internal(message);
+    }
+  }
+  return foldback::Status::Unavailable(message);
+}
+
+std::optional<std::set<std::string>> ToMatterSet(const val& o, const char* key) {
+  if (!Has(o, key)) return std::nullopt;
+  std::vector<std::string> v = Strings(o[key]);
+  return std::set<std::string>(v.begin(), v.end());
+}
+
+// {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
+//  oneDocument, candidates, denseWeight, rrfK, efSearch}; an error value or null.
+val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
+  if (opts.isUndefined() || opts.isNull()) return val::null();
+  if (Has(opts, "mode") && !foldback::ParseSearchMode(opts["mode"].as<std::string>(), &o->mode)) {
+    return ErrorValue(foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid"));
+  }
+  if (Has(opts, "topK")) o->top_k = opts["topK"].as<size_t>();
+  if (Has(opts, "fusion") && !foldback::ParseFusion(opts["fusion"].as<std::string>(), &o->fusion)) {
+    return ErrorValue(foldback::Status::InvalidArgument("fusion must be rrf or weighted"));
+  }
+  if (Has(opts, "filter")) {
+    val f = opts["filter"];
+    val keys = val::global("Object").call<val>("keys", f);
+    size_t n = keys["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      std::string k = keys[i].as<std::string>();
+      o->filters.push_back({k, foldback::Filter::Op::kEq, f[k].as<std::string>()});
+    }
+  }
+  o->allowed_matters = ToMatterSet(opts, "allowedMatters");
+  if (Has(opts, "queryVector")) {
+    o->query_vector = emscripten::convertJSArrayToNumberVector<float>(opts["queryVector"]);
+  }
+  if (Has(opts, "oneDocument")) o->one_per_document = opts["oneDocument"].as<bool>();
+  if (Has(opts, "candidates")) o->candidates = opts["candidates"].as<size_t>();
+  if (Has(opts, "denseWeight")) o->dense_weight = opts["denseWeight"].as<double>();
+  if (Has(opts, "rrfK")) o->rrf_k = opts["rrfK"].as<double>();
+  if (Has(opts, "efSearch")) o->ef_search = opts["efSearch"].as<size_t>();
+  return val::null();
+}
+
+// Search hits cross in three buffers — every string field in one UTF-8 text
+// (decoded once in JS and sliced at `ends`, UTF-16 offsets), the scores in a
+// Float64Array — because an embind call per field, or JSON, costs several
+// times the search itself. The views are valid until the next Encode.
+class HitBuffers {
+ public:
+  val Encode(const std::vector<foldback::SearchHit>& hits) {
+    text_.clear();
+    ends_.clear();
+    numbers_.clear();
+    uint32_t end = 0;
+    for (const auto& h : hits) {
+      for (const std::string* f : {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
+        text_.append(*f);
+        end += Utf16Length(*f);
+        ends_.push_back(end);
+      }
+      numbers_.insert(numbers_.end(), {h.score, h.bm25, h.dense});
+    }
+    val out = val::object();
+    out.set("text", val(emscripten::typed_memory_view(
+                        text_.size(), reinterpret_cast<const unsigned char*>(text_.data()))));
+    out.set("ends", val(emscripten::typed_memory_view(ends_.size(), ends_.data())));
+    out.set("numbers", val(emscripten::typed_memory_view(numbers_.size(), numbers_.data())));
+    return out;
+  }
+
+ private:
+  std::string text_;
+  std::vector<uint32_t> ends_;
+  std::vector<double> numbers_;
+};
 
 foldback::IndexOptions ToIndexOptions(const val& o) {
   foldback::IndexOptions io;
@@ -170,56 +277,55 @@ class JsIndex {
 
   val search(std::string query, val opts) {
     foldback::SearchOptions o;
-    if (Has(opts, "mode") && !foldback::ParseSearchMode(opts["mode"].as<std::string>(), &o.mode)) {
-      return ErrorValue(foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid"));
-    }
-    if (Has(opts, "topK")) o.top_k = opts["topK"].as<size_t>();
-    if (Has(opts, "fusion") && !foldback::ParseFusion(opts["fusion"].as<std::string>(), &o.fusion)) {
-      return ErrorValue(foldback::Status::InvalidArgument("fusion must be rrf or weighted"));
-    }
-    if (Has(opts, "filter")) {
-      val f = opts["filter"];
-      val keys = val::global("Object").call<val>("keys", f);
-      size_t n = keys["length"].as<size_t>();
-      for (size_t i = 0; i < n; ++i) {
-        std::string k = keys[i].as<std::string>();
-        o.filters.push_back({k, foldback::Filter::Op::kEq, f[k].as<std::string>()});
-      }
-    }
-    if (Has(opts, "allowedMatters")) {
-      val m = opts["allowedMatters"];
-      o.allowed_matters.emplace();
-      size_t n = m["length"].as<size_t>();
-      for (size_t i = 0; i < n; ++i) o.allowed_matters->insert(m[i].as<std::string>());
-    }
-    if (Has(opts, "queryVector")) {
-      o.query_vector = emscripten::convertJSArrayToNumberVector<float>(opts["queryVector"]);
-    }
+    val err = ToSearchOptions(opts, &o);
+    if (!err.isNull()) return err;
     auto r = index_->Search(query, o);
     if (!r.ok()) return ErrorValue(r.status());
-    // The hits cross in three buffers — every string field in one UTF-8
-    // text (decoded once in JS and sliced at `ends`, UTF-16 offsets), the
-    // scores in a Float64Array — because an embind call per field, or JSON,
-    // costs several times the search itself.
-    result_text_.clear();
-    result_ends_.clear();
-    result_numbers_.clear();
-    uint32_t end = 0;
-    for (const auto& h : *r) {
-      for (const std::string* f : {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
-        result_text_.append(*f);
-        end += Utf16Length(*f);
-        result_ends_.push_back(end);
+    return hits_.Encode(*r);
+  }
+
+  // The chunks with these ids as search hits (encoded as search() encodes
+  // them; score 0); a chunk not in the index comes back with empty fields.
+  val passages(val ids) {
+    std::vector<foldback::SearchHit> out;
+    for (const std::string& id : Strings(ids)) {
+      foldback::SearchHit h;
+      if (const foldback::Chunk* c = index_->FindChunk(id)) {
+        h.chunk_id = id;
+        h.doc_id = c->doc_id;
+        h.text = c->text;
+        h.section = c->section;
+        if (const foldback::Document* d = index_->FindDocument(c->doc_id)) {
+          h.title = d->title;
+          h.matter = d->matter;
+        }
       }
-      result_numbers_.insert(result_numbers_.end(), {h.score, h.bm25, h.dense});
+      out.push_back(std::move(h));
     }
-    // Views of this object's buffers: valid until the next call on this
-    // index; the JS wrapper reads them at once.
-    val out = val::object();
-    out.set("text", val(emscripten::typed_memory_view(
-                        result_text_.size(), reinterpret_cast<const unsigned char*>(result_text_.data()))));
-    out.set("ends", val(emscripten::typed_memory_view(result_ends_.size(), result_ends_.data())));
-    out.set("numbers", val(emscripten::typed_memory_view(result_numbers_.size(), result_numbers_.data())));
+    return hits_.Encode(out);
+  }
+
+  // [{chunkId, docId, text, title, section, matter, textHash}] for the ids
+  // given; null for an id not in the index.
+  val chunks(val ids) {
+    val out = val::array();
+    for (const std::string& id : Strings(ids)) {
+      const foldback::Chunk* c = index_->FindChunk(id);
+      if (!c) {
+        out.call<void>("push", val::null());
+        continue;
+      }
+      const foldback::Document* d = index_->FindDocument(c->doc_id);
+      val item = val::object();
+      item.set("chunkId", id);
+      item.set("docId", c->doc_id);
+      item.set("text", c->text);
+      item.set("title", d ? d->title : std::string());
+      item.set("section", c->section);
+      item.set("matter", d ? d->matter : std::string());
+      item.set("textHash", foldback::FeedbackTextHash(c->text));
+      out.call<void>("push", item);
+    }
     return out;
   }
 
@@ -272,11 +378,11 @@ class JsIndex {
     return out;
   }
 
+  foldback::Index* get() { return index_.get(); }
+
  private:
   std::unique_ptr<foldback::Index> index_;
-  std::string result_text_;
-  std::vector<uint32_t> result_ends_;
-  std::vector<double> result_numbers_;
+  HitBuffers hits_;
 };
 
 // foldback's BERT WordPiece tokenizer (core/src/embed/wordpiece.h).
@@ -352,6 +458,629 @@ class JsWordPiece {
   std::unique_ptr<foldback::embed::WordPieceTokenizer> tokenizer_;
 };
 
+// ---------------------------------------------------------------- ask
+
+// A DSPy saved program (program.save("x.json")), loaded by the core.
+class JsProgram {
+ public:
+  // {used, ignored, notes, dspyVersion, version} or an error value.
+  val load(std::string json) {
+    auto r = foldback::LoadDspyProgram(json);
+    if (!r.ok()) return ErrorValue(r.status());
+    program_ = std::make_shared<foldback::Program>(r->program);
+    val out = val::object();
+    out.set("used", StringArray(r->used));
+    out.set("ignored", StringArray(r->ignored));
+    out.set("notes", StringArray(r->notes));
+    out.set("dspyVersion", r->dspy_version);
+    out.set("version", program_->version());
+    return out;
+  }
+
+  std::string version() const { return program_ ? program_->version() : std::string(); }
+  std::shared_ptr<const foldback::Program> get() const { return program_; }
+
+ private:
+  std::shared_ptr<const foldback::Program> program_;
+};
+
+// {hops, depth, topK, answer, rewrite, variants, contextTokenBudget,
+//  deadlineMs, retryBudget, nearDuplicateJaccard, search: {...},
+//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId}
+val ToAskOptions(const val& o, foldback::AskOptions* a) {
+  if (o.isUndefined() || o.isNull()) return val::null();
+  if (Has(o, "hops")) a->hops = o["hops"].as<uint32_t>();
+  if (Has(o, "depth")) a->depth = o["depth"].as<uint32_t>();
+  if (Has(o, "topK")) a->top_k = o["topK"].as<uint32_t>();
+  if (Has(o, "answer")) a->answer = o["answer"].as<bool>();
+  if (Has(o, "rewrite") && !foldback::ParseRewriteMode(o["rewrite"].as<std::string>(), &a->rewrite)) {
+    return ErrorValue(foldback::Status::InvalidArgument("rewrite must be llm, rm3 or none"));
+  }
+  if (Has(o, "variants")) a->variants = o["variants"].as<uint32_t>();
+  if (Has(o, "contextTokenBudget")) a->context_token_budget = o["contextTokenBudget"].as<uint32_t>();
+  if (Has(o, "deadlineMs")) a->deadline_ms = o["deadlineMs"].as<double>();
+  if (Has(o, "retryBudget")) a->retry_budget = o["retryBudget"].as<uint32_t>();
+  if (Has(o, "nearDuplicateJaccard")) a->near_duplicate_jaccard = o["nearDuplicateJaccard"].as<double>();
+  if (Has(o, "rm3")) {
+    val r = o["rm3"];
+    if (Has(r, "fbDocs")) a->rm3.fb_docs = r["fbDocs"].as<uint32_t>();
+    if (Has(r, "fbTerms")) a->rm3.fb_terms = r["fbTerms"].as<uint32_t>();
+    if (Has(r, "originalQueryWeight")) a->rm3.original_query_weight = r["originalQueryWeight"].as<double>();
+  }
+  a->trace_id = Str(o, "traceId");
+  if (Has(o, "search")) return ToSearchOptions(o["search"], &a->search);
+  return val::null();
+}
+
+val TraceHitsValue(const std::vector<foldback::TraceHit>& hits) {
+  val out = val::array();
+  for (const auto& h : hits) {
+    val item = val::object();
+    item.set("chunkId", h.chunk_id);
+    item.set("docId", h.doc_id);
+    item.set("score", h.score);
+    out.call<void>("push", item);
+  }
+  return out;
+}
+
+const char* EventKindName(foldback::TraceEvent::Kind kind) {
+  using K = foldback::TraceEvent::Kind;
+  switch (kind) {
+    case K::kHopStarted: return "hop-started";
+    case K::kQuery: return "query";
+    case K::kRetrieved: return "retrieved";
+    case K::kFallback: return "fallback";
+    case K::kAnswer: return "answer";
+    case K::kDone: return "done";
+    case K::kError: return "error";
+  }
+  return "error";
+}
+
+class JsFeedback;
+
+// foldback::AskSession: needs out, results in, events out (see ask.h).
+class JsAsk {
+ public:
+  void useProgram(const JsProgram& program) { program_ = program.get(); }
+  void useFeedback(const JsFeedback& feedback);
+
+  // Returns null or an error value. The index must stay unchanged (and
+  // alive) until the session is done or deleted.
+  val start(JsIndex& index, std::string question, val options, double now_ms) {
+    foldback::AskOptions o;
+    val err = ToAskOptions(options, &o);
+    if (!err.isNull()) return err;
+    auto r = foldback::AskSession::Start(*index.get(), std::move(question), o, now_ms, program_.get(),
+                                         foldback_.get());
+    if (!r.ok()) return ErrorValue(r.status());
+    session_ = std::move(r.value());
+    return val::null();
+  }
+
+  // [{id, kind: 'llm'|'embed', hop, purpose, messages, temperature,
+  //   maxTokens, jsonSchema, jsonSchemaName, texts, timeoutMs}]
+  val takeNeeds() {
+    val out = val::array();
+    for (const foldback::Need& n : session_->TakeNeeds()) {
+      val item = val::object();
+      item.set("id", static_cast<double>(n.id));
+      item.set("kind", std::string(n.kind == foldback::Need::Kind::kLlm ? "llm" : "embed"));
+      item.set("hop", n.hop);
+      item.set("purpose", n.purpose);
+      item.set("timeoutMs", n.timeout_ms);
+      if (n.kind == foldback::Need::Kind::kLlm) {
+        val messages = val::array();
+        for (const auto& m : n.llm.messages) {
+          val msg = val::object();
+          msg.set("role", m.role);
+          msg.set("content", m.content);
+          messages.call<void>("push", msg);
+        }
+        item.set("messages", messages);
+        item.set("temperature", n.llm.temperature);
+        item.set("maxTokens", n.llm.max_tokens);
+        item.set("jsonSchema", n.llm.json_schema);
+        item.set("jsonSchemaName", n.llm.json_schema_name);
+      } else {
+        item.set("texts", StringArray(n.embed.texts));
+      }
+      out.call<void>("push", item);
+    }
+    return out;
+  }
+
+  // result: {ok, error: {code, message} | string, text, vectors, model,
+  // elapsedMs, attempts}. Returns null or an error value.
+  val provide(double id, val result, double now_ms) {
+    foldback::NeedResult r;
+    bool ok = !Has(result, "ok") || result["ok"].as<bool>();
+    if (!ok) r.status = ToStatus(result["error"], "Unavailable");
+    r.text = Str(result, "text");
+    if (Has(result, "vectors")) {
+      val v = result["vectors"];
+      size_t n = v["length"].as<size_t>();
+      for (size_t i = 0; i < n; ++i) {
+        r.vectors.push_back(emscripten::convertJSArrayToNumberVector<float>(v[i]));
+      }
+    }
+    r.model = Str(result, "model");
+    if (Has(result, "elapsedMs")) r.elapsed_ms = result["elapsedMs"].as<double>();
+    if (Has(result, "attempts")) r.attempts = result["attempts"].as<uint32_t>();
+    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), std::move(r), now_ms);
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+
+  void tick(double now_ms) { session_->Tick(now_ms); }
+
+  // [{kind, hop, message, hits?}] (hits: kRetrieved only)
+  val takeEvents() {
+    val out = val::array();
+    for (const foldback::TraceEvent& e : session_->TakeEvents()) {
+      val item = val::object();
+      item.set("kind", std::string(EventKindName(e.kind)));
+      item.set("hop", e.hop);
+      item.set("message", e.message);
+      if (e.kind == foldback::TraceEvent::Kind::kRetrieved) item.set("hits", TraceHitsValue(e.hits));
+      out.call<void>("push", item);
+    }
+    return out;
+  }
+
+  bool done() const { return session_ && session_->done(); }
+
+  // {passages (as JsIndex::search encodes hits), answer, citations,
+  // traceJson}. REQUIRES: done().
+  val result() {
+    const foldback::AskResult& r = session_->result();
+    val out = val::object();
+    out.set("passages", hits_.Encode(r.passages));
+    out.set("answer", r.answer);
+    val citations = val::array();
+    for (const auto& c : r.citations) {
+      val item = val::object();
+      item.set("marker", c.marker);
+      item.set("chunkId", c.chunk_id);
+      item.set("docId", c.doc_id);
+      citations.call<void>("push", item);
+    }
+    out.set("citations", citations);
+    out.set("traceJson", foldback::TraceToJson(r.trace));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const foldback::Program> program_;
+  std::shared_ptr<const foldback::FoldBack> foldback_;
+  std::unique_ptr<foldback::AskSession> session_;
+  HitBuffers hits_;
+};
+
+// ---------------------------------------------------------------- feedback
+
+const char* LabelName(foldback::PassageLabel l) { return foldback::PassageLabelName(l); }
+
+bool ParseLabel(const std::string& name, foldback::PassageLabel* out) {
+  for (auto l : {foldback::PassageLabel::kRelevant, foldback::PassageLabel::kPartly,
+                 foldback::PassageLabel::kNotRelevant}) {
+    if (name == LabelName(l)) {
+      *out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A record from its JS form (camelCase field names of FeedbackRecord;
+// rating 'up' | 'down' | '1'..'5' | 1..5 | ''). Returns null or an error value.
+val ToRecord(const val& o, foldback::FeedbackRecord* r) {
+  if (Has(o, "version")) r->version = o["version"].as<uint32_t>();
+  r->record_id = Str(o, "recordId");
+  r->trace_id = Str(o, "traceId");
+  if (Has(o, "timeMs")) r->time_ms = static_cast<int64_t>(o["timeMs"].as<double>());
+  r->user = Str(o, "user");
+  r->matter = Str(o, "matter");
+  r->question = Str(o, "question");
+  if (Has(o, "hopQueries")) r->hop_queries = Strings(o["hopQueries"]);
+  if (Has(o, "results")) {
+    val list = o["results"];
+    size_t n = list["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      val x = list[i];
+      foldback::ShownResult sr;
+      sr.chunk_id = Str(x, "chunkId");
+      sr.doc_id = Str(x, "docId");
+      if (Has(x, "rank")) sr.rank = x["rank"].as<uint32_t>();
+      if (Has(x, "score")) sr.score = x["score"].as<double>();
+      sr.text_hash = Str(x, "textHash");
+      sr.matter = Str(x, "matter");
+      r->results.push_back(std::move(sr));
+    }
+  }
+  r->answer = Str(o, "answer");
+  if (Has(o, "rating")) {
+    val v = o["rating"];
+    std::string text = v.isNumber() ? std::to_string(v.as<int>()) : v.as<std::string>();
+    if (!text.empty()) {
+      auto rating = foldback::Rating::Parse(text);
+      if (!rating.ok()) return ErrorValue(rating.status());
+      r->rating = *rating;
+    }
+  }
+  if (Has(o, "labels")) {
+    val list = o["labels"];
+    size_t n = list["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      foldback::LabelledPassage lp;
+      lp.chunk_id = Str(list[i], "chunkId");
+      std::string label = Str(list[i], "label");
+      if (!ParseLabel(label, &lp.label)) {
+        return ErrorValue(foldback::Status::InvalidArgument(
+            "label must be relevant, partly or not_relevant, not '" + label.substr(0, 40) + "'"));
+      }
+      r->labels.push_back(std::move(lp));
+    }
+  }
+  r->critique = Str(o, "critique");
+  r->corrected_answer = Str(o, "correctedAnswer");
+  r->preferred_rewrite = Str(o, "preferredRewrite");
+  if (Has(o, "tags")) r->tags = Strings(o["tags"]);
+  if (Has(o, "consentToTrain")) r->consent_to_train = o["consentToTrain"].as<bool>();
+  if (Has(o, "privileged")) r->privileged = o["privileged"].as<bool>();
+  r->program_version = Str(o, "programVersion");
+  r->model = Str(o, "model");
+  return val::null();
+}
+
+val RecordValue(const foldback::FeedbackRecord& r) {
+  val o = val::object();
+  o.set("version", r.version);
+  o.set("recordId", r.record_id);
+  o.set("traceId", r.trace_id);
+  o.set("timeMs", static_cast<double>(r.time_ms));
+  o.set("user", r.user);
+  o.set("matter", r.matter);
+  o.set("question", r.question);
+  o.set("hopQueries", StringArray(r.hop_queries));
+  val results = val::array();
+  for (const auto& s : r.results) {
+    val x = val::object();
+    x.set("chunkId", s.chunk_id);
+    x.set("docId", s.doc_id);
+    x.set("rank", s.rank);
+    x.set("score", s.score);
+    x.set("textHash", s.text_hash);
+    x.set("matter", s.matter);
+    results.call<void>("push", x);
+  }
+  o.set("results", results);
+  o.set("answer", r.answer);
+  o.set("rating", r.rating.ToString());
+  val labels = val::array();
+  for (const auto& l : r.labels) {
+    val x = val::object();
+    x.set("chunkId", l.chunk_id);
+    x.set("label", std::string(LabelName(l.label)));
+    labels.call<void>("push", x);
+  }
+  o.set("labels", labels);
+  o.set("critique", r.critique);
+  o.set("correctedAnswer", r.corrected_answer);
+  o.set("preferredRewrite", r.preferred_rewrite);
+  o.set("tags", StringArray(r.tags));
+  o.set("consentToTrain", r.consent_to_train);
+  o.set("privileged", r.privileged);
+  o.set("programVersion", r.program_version);
+  o.set("model", r.model);
+  return o;
+}
+
+foldback::FoldBackOptions ToFoldBackOptions(const val& o) {
+  foldback::FoldBackOptions f;
+  if (o.isUndefined() || o.isNull()) return f;
+  if (Has(o, "demos")) f.demos = o["demos"].as<bool>();
+  if (Has(o, "rocchio")) f.rocchio = o["rocchio"].as<bool>();
+  if (Has(o, "adapter")) f.adapter = o["adapter"].as<bool>();
+  f.allowed_matters = ToMatterSet(o, "allowedMatters");
+  if (Has(o, "minSimilarity")) f.min_similarity = o["minSimilarity"].as<double>();
+  if (Has(o, "maxNeighbours")) f.max_neighbours = o["maxNeighbours"].as<size_t>();
+  if (Has(o, "alpha")) f.alpha = o["alpha"].as<double>();
+  if (Has(o, "beta")) f.beta = o["beta"].as<double>();
+  if (Has(o, "gamma")) f.gamma = o["gamma"].as<double>();
+  if (Has(o, "expansionTerms")) f.expansion_terms = o["expansionTerms"].as<size_t>();
+  if (Has(o, "adapterEpochs")) f.adapter_epochs = o["adapterEpochs"].as<uint32_t>();
+  if (Has(o, "adapterMinPairs")) f.adapter_min_pairs = o["adapterMinPairs"].as<size_t>();
+  if (Has(o, "adapterGate")) f.adapter_gate = o["adapterGate"].as<bool>();
+  if (Has(o, "seed")) f.seed = static_cast<uint64_t>(o["seed"].as<double>());
+  return f;
+}
+
+foldback::ExportOptions ToExportOptions(const val& o) {
+  foldback::ExportOptions e;
+  if (o.isUndefined() || o.isNull()) return e;
+  if (Has(o, "negativesPerPositive")) e.negatives_per_positive = o["negativesPerPositive"].as<size_t>();
+  if (Has(o, "unlabelledNegatives")) e.unlabelled_negatives = o["unlabelledNegatives"].as<bool>();
+  if (Has(o, "contextPassages")) e.context_passages = o["contextPassages"].as<size_t>();
+  e.system_prompt = Str(o, "systemPrompt", e.system_prompt);
+  e.dspy_predictor = Str(o, "dspyPredictor", e.dspy_predictor);
+  e.dspy_signature = Str(o, "dspySignature", e.dspy_signature);
+  e.dspy_instructions = Str(o, "dspyInstructions", e.dspy_instructions);
+  return e;
+}
+
+// The feedback log in memory (the host persists the bytes each append
+// returns), what it means (FeedbackState), and what it teaches (FoldBack).
+//
+// Appending is two-phase because the host's storage is asynchronous: add()
+// frames an entry and returns its bytes; the host stores them durably and
+// then calls commit() — or rollback() when storing failed, which drops the
+// bytes so that the next entry is framed where these would have gone.
+class JsFeedback {
+ public:
+  JsFeedback() : writer_(std::make_unique<foldback::FeedbackLogWriter>(&sink_)) {}
+
+  // Replaces the log with `bytes`: {records, tombstones, duplicates, deleted,
+  // damage: [{offset, bytes, reason}], bytesDropped, tornTailBytes,
+  // tornTailReason, validEnd, logBytes}. A torn tail is cut off (appends
+  // continue at validEnd).
+  val load(val bytes) {
+    std::string data = BytesToString(bytes);
+    foldback::FeedbackLogContents contents = foldback::ReadFeedbackLog(data);
+    if (contents.torn_tail_bytes > 0) data.resize(contents.valid_end);
+    *sink_.mutable_data() = std::move(data);
+    writer_ = std::make_unique<foldback::FeedbackLogWriter>(&sink_, sink_.data().size());
+    pending_ = false;
+    state_ = foldback::ApplyFeedbackLog(contents);
+    val out = Info();
+    val damage = val::array();
+    for (const auto& d : contents.damage) {
+      val x = val::object();
+      x.set("offset", static_cast<double>(d.offset));
+      x.set("bytes", static_cast<double>(d.bytes));
+      x.set("reason", d.reason);
+      damage.call<void>("push", x);
+    }
+    out.set("damage", damage);
+    out.set("bytesDropped", static_cast<double>(contents.bytes_dropped));
+    out.set("tornTailBytes", static_cast<double>(contents.torn_tail_bytes));
+    out.set("tornTailReason", contents.torn_tail_reason);
+    out.set("validEnd", static_cast<double>(contents.valid_end));
+    return out;
+  }
+
+  // {bytes} to persist, or an error value (nothing framed then).
+  val add(val record) {
+    if (pending_) return ErrorValue(foldback::Status::FailedPrecondition("an append is still pending"));
+    foldback::FeedbackRecord r;
+    val err = ToRecord(record, &r);
+    if (!err.isNull()) return err;
+    size_t start = sink_.data().size();
+    return Framed(writer_->Add(r), start);
+  }
+
+  // {recordId} or {matter}.
+  val addTombstone(val tombstone) {
+    if (pending_) return ErrorValue(foldback::Status::FailedPrecondition("an append is still pending"));
+    foldback::Tombstone t;
+    t.record_id = Str(tombstone, "recordId");
+    t.matter = Str(tombstone, "matter");
+    t.user = Str(tombstone, "user");
+    if (Has(tombstone, "timeMs")) t.time_ms = static_cast<int64_t>(tombstone["timeMs"].as<double>());
+    size_t start = sink_.data().size();
+    return Framed(writer_->Add(t), start);
+  }
+
+  // The pending bytes are durable: the state takes them in.
+  void commit() {
+    if (!pending_) return;
+    pending_ = false;
+    state_ = foldback::ApplyFeedbackLog(foldback::ReadFeedbackLog(sink_.data()));
+  }
+
+  // Storing the pending bytes failed: forget them.
+  void rollback() {
+    if (!pending_) return;
+    pending_ = false;
+    sink_.mutable_data()->resize(pending_start_);
+    writer_ = std::make_unique<foldback::FeedbackLogWriter>(&sink_, pending_start_);
+  }
+
+  // The whole log, compacted (tombstones, then live records).
+  val compact() {
+    auto r = foldback::CompactFeedbackLog(state_);
+    if (!r.ok()) return ErrorValue(r.status());
+    return StringToBytes(*r);
+  }
+
+  val records() {
+    val out = val::array();
+    for (const auto& r : state_.records) out.call<void>("push", RecordValue(r));
+    return out;
+  }
+
+  // The live record with this id, or null.
+  val record(std::string id) {
+    const foldback::FeedbackRecord* r = state_.Find(id);
+    return r ? RecordValue(*r) : val::null();
+  }
+
+  val info() { return Info(); }
+
+  // The whole log as it stands (the native host reads the same bytes).
+  val bytes() { return StringToBytes(sink_.data()); }
+
+  // Validates a record without framing it: null or an error value.
+  val validate(val record) {
+    foldback::FeedbackRecord r;
+    val err = ToRecord(record, &r);
+    if (!err.isNull()) return err;
+    foldback::Status s = foldback::ValidateFeedbackRecord(r);
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+
+  // Builds what the live records teach, for `index`: null or an error.
+  val buildFoldBack(JsIndex& index, val options) {
+    auto r = foldback::FoldBack::Build(*index.get(), state_.records, ToFoldBackOptions(options));
+    if (!r.ok()) return ErrorValue(r.status());
+    foldback_ = std::shared_ptr<const foldback::FoldBack>(std::move(r.value()));
+    return FoldBackStats();
+  }
+
+  void dropFoldBack() { foldback_.reset(); }
+  bool hasFoldBack() const { return foldback_ != nullptr; }
+
+  val foldBackStats() { return foldback_ ? FoldBackStats() : val::null(); }
+
+  // FoldBack::Search, hits as JsIndex::search gives them.
+  val search(JsIndex& index, std::string query, val opts) {
+    if (!foldback_) return ErrorValue(foldback::Status::FailedPrecondition("no fold-back built"));
+    foldback::SearchOptions o;
+    val err = ToSearchOptions(opts, &o);
+    if (!err.isNull()) return err;
+    auto r = foldback_->Search(*index.get(), query, o);
+    if (!r.ok()) return ErrorValue(r.status());
+    return hits_.Encode(*r);
+  }
+
+  // {terms: [{term, weight}], neighbours, adapterApplied, adapterGate, denseMoved}
+  val expand(JsIndex& index, std::string query, val opts) {
+    if (!foldback_) return ErrorValue(foldback::Status::FailedPrecondition("no fold-back built"));
+    foldback::SearchOptions o;
+    val err = ToSearchOptions(opts, &o);
+    if (!err.isNull()) return err;
+    auto r = foldback_->Expand(*index.get(), query, o);
+    if (!r.ok()) return ErrorValue(r.status());
+    val terms = val::array();
+    for (const auto& t : r->terms) {
+      val x = val::object();
+      x.set("term", t.term);
+      x.set("weight", t.weight);
+      terms.call<void>("push", x);
+    }
+    val out = val::object();
+    out.set("terms", terms);
+    out.set("neighbours", StringArray(r->neighbours));
+    out.set("adapterApplied", r->adapter_applied);
+    out.set("adapterGate", r->adapter_gate);
+    out.set("denseMoved", r->dense_moved);
+    return out;
+  }
+
+  // [{question, query, answer, recordId, traceId, similarity}]
+  val demosFor(std::string question, size_t k, val allowed) {
+    val out = val::array();
+    if (!foldback_) return out;
+    std::optional<std::set<std::string>> matters;
+    if (!allowed.isUndefined() && !allowed.isNull()) {
+      std::vector<std::string> v = Strings(allowed);
+      matters.emplace(v.begin(), v.end());
+    }
+    for (const auto& d : foldback_->DemosFor(question, k, matters)) {
+      val x = val::object();
+      x.set("question", d.question);
+      x.set("query", d.query);
+      x.set("answer", d.answer);
+      x.set("recordId", d.record_id);
+      x.set("traceId", d.trace_id);
+      x.set("similarity", d.similarity);
+      out.call<void>("push", x);
+    }
+    return out;
+  }
+
+  // ExportFeedback over the live records whose ids are in `record_ids`
+  // (all of them when null): {text, report} or an error value.
+  val exportAs(JsIndex& index, std::string format, val record_ids, val options) {
+    foldback::ExportFormat f;
+    if (!foldback::ParseExportFormat(format, &f)) {
+      return ErrorValue(foldback::Status::InvalidArgument("export format must be triplets, dpo, sft or demos, not '" +
+                                                          format.substr(0, 40) + "'"));
+    }
+    std::vector<foldback::FeedbackRecord> chosen;
+    if (record_ids.isUndefined() || record_ids.isNull()) {
+      chosen = state_.records;
+    } else {
+      for (const std::string& id : Strings(record_ids)) {
+        if (const foldback::FeedbackRecord* r = state_.Find(id)) chosen.push_back(*r);
+      }
+    }
+    foldback::ExportReport report;
+    auto r = foldback::ExportFeedback(*index.get(), chosen, f, ToExportOptions(options), &report);
+    if (!r.ok()) return ErrorValue(r.status());
+    val rep = val::object();
+    rep.set("records", static_cast<double>(report.records));
+    rep.set("exported", static_cast<double>(report.exported));
+    rep.set("rows", static_cast<double>(report.rows));
+    rep.set("noConsent", static_cast<double>(report.no_consent));
+    rep.set("privileged", static_cast<double>(report.privileged));
+    rep.set("unusable", static_cast<double>(report.unusable));
+    rep.set("stalePassages", static_cast<double>(report.stale_passages));
+    val out = val::object();
+    out.set("text", *r);
+    out.set("report", rep);
+    return out;
+  }
+
+  std::shared_ptr<const foldback::FoldBack> foldback() const { return foldback_; }
+
+ private:
+  // {bytes} appended since `start`, now pending; or the error (nothing
+  // appended: the writer validates before it frames).
+  val Framed(const foldback::Status& s, size_t start) {
+    if (!s.ok()) {
+      sink_.mutable_data()->resize(start);
+      writer_ = std::make_unique<foldback::FeedbackLogWriter>(&sink_, start);
+      return ErrorValue(s);
+    }
+    pending_ = true;
+    pending_start_ = start;
+    val out = val::object();
+    out.set("bytes", StringToBytes(sink_.data().substr(start)));
+    out.set("offset", static_cast<double>(start));
+    return out;
+  }
+
+  val Info() {
+    val out = val::object();
+    out.set("records", static_cast<double>(state_.records.size()));
+    out.set("tombstones", static_cast<double>(state_.tombstones.size()));
+    out.set("duplicates", static_cast<double>(state_.duplicates));
+    out.set("deleted", static_cast<double>(state_.deleted));
+    out.set("forgottenMatters",
+            StringArray(std::vector<std::string>(state_.forgotten_matters.begin(), state_.forgotten_matters.end())));
+    out.set("logBytes", static_cast<double>(sink_.data().size()));
+    return out;
+  }
+
+  val FoldBackStats() {
+    const foldback::FoldBackStats& s = foldback_->stats();
+    val out = val::object();
+    out.set("records", static_cast<double>(s.records));
+    out.set("used", static_cast<double>(s.used));
+    out.set("demos", static_cast<double>(s.demos));
+    out.set("relevance", static_cast<double>(s.relevance));
+    out.set("staleLabels", static_cast<double>(s.stale_labels));
+    out.set("triplets", static_cast<double>(s.triplets));
+    out.set("adapterTrained", s.adapter_trained);
+    out.set("adapterLoaded", s.adapter_loaded);
+    out.set("adapterNote", s.adapter_note);
+    return out;
+  }
+
+  foldback::MemorySink sink_;
+  std::unique_ptr<foldback::FeedbackLogWriter> writer_;
+  bool pending_ = false;
+  size_t pending_start_ = 0;
+  foldback::FeedbackState state_;
+  std::shared_ptr<const foldback::FoldBack> foldback_;
+  HitBuffers hits_;
+};
+
+void JsAsk::useFeedback(const JsFeedback& feedback) { foldback_ = feedback.foldback(); }
+
+std::string FeedbackTextHash(std::string text) { return foldback::FeedbackTextHash(text); }
+
 std::string Version() { return foldback::Version(); }
 
 }  // namespace
@@ -366,11 +1095,50 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("remove", &JsIndex::remove)
       .function("buildDense", &JsIndex::buildDense)
       .function("search", &JsIndex::search)
+      .function("chunks", &JsIndex::chunks)
+      .function("passages", &JsIndex::passages)
       .function("chunksMissingVectors", &JsIndex::chunksMissingVectors)
       .function("setChunkVector", &JsIndex::setChunkVector)
       .function("options", &JsIndex::options)
       .function("snapshot", &JsIndex::snapshot)
       .function("stats", &JsIndex::stats);
+  emscripten::function("feedbackTextHash", &FeedbackTextHash);
+  emscripten::class_<JsProgram>("Program")
+      .constructor<>()
+      .function("load", &JsProgram::load)
+      .function("version", &JsProgram::version);
+  emscripten::class_<JsAsk>("Ask")
+      .constructor<>()
+      .function("useProgram", &JsAsk::useProgram)
+      .function("useFeedback", &JsAsk::useFeedback)
+      .function("start", &JsAsk::start)
+      .function("takeNeeds", &JsAsk::takeNeeds)
+      .function("provide", &JsAsk::provide)
+      .function("tick", &JsAsk::tick)
+      .function("takeEvents", &JsAsk::takeEvents)
+      .function("done", &JsAsk::done)
+      .function("result", &JsAsk::result);
+  emscripten::class_<JsFeedback>("Feedback")
+      .constructor<>()
+      .function("load", &JsFeedback::load)
+      .function("add", &JsFeedback::add)
+      .function("addTombstone", &JsFeedback::addTombstone)
+      .function("commit", &JsFeedback::commit)
+      .function("rollback", &JsFeedback::rollback)
+      .function("compact", &JsFeedback::compact)
+      .function("records", &JsFeedback::records)
+      .function("record", &JsFeedback::record)
+      .function("info", &JsFeedback::info)
+      .function("bytes", &JsFeedback::bytes)
+      .function("validate", &JsFeedback::validate)
+      .function("buildFoldBack", &JsFeedback::buildFoldBack)
+      .function("dropFoldBack", &JsFeedback::dropFoldBack)
+      .function("hasFoldBack", &JsFeedback::hasFoldBack)
+      .function("foldBackStats", &JsFeedback::foldBackStats)
+      .function("search", &JsFeedback::search)
+      .function("expand", &JsFeedback::expand)
+      .function("demosFor", &JsFeedback::demosFor)
+      .function("exportAs", &JsFeedback::exportAs);
   emscripten::class_<JsWordPiece>("WordPiece")
       .constructor<>()
       .function("init", &JsWordPiece::init)

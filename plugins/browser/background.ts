@@ -131,7 +131,7 @@ async function handle(body: UiRequest, onEvent: (r: Reply) => void): Promise<unk
       return callEngine({ op: 'ask', question: body.question, options: body.options, ...(llm ? { llm } : {}) }, onEvent);
     }
     case 'status': case 'index': case 'remove': case 'documents': case 'loadSnapshot': case 'search':
-    case 'feedback': case 'history': case 'exportFeedback':
+    case 'feedback': case 'history': case 'exportFeedback': case 'forgetMatter':
       return callEngine(body);
     default:
       throw new Error(`unknown request ${(body as { op?: string }).op ?? ''}`);

@@ -3,12 +3,12 @@
 // documents have no other extension APIs, and need none.
 
 import { LocalEngine } from '../shared/engine-adapter';
-import { openKvStore } from '../shared/idb';
+import { openStorage } from '@foldback/core/storage';
 import { ALLOWED_ORIGINS } from '../shared/boot';
 import type { EngineOp, Envelope, Reply } from './protocol';
 
 const enginePromise = (async () => LocalEngine.open({
-  store: await openKvStore('foldback-browser'),
+  storage: await openStorage({ name: 'foldback-browser' }),
   wasmUrl: chrome.runtime.getURL('foldback_core.wasm'),
   allowedOrigins: ALLOWED_ORIGINS,
 }))();
@@ -24,7 +24,8 @@ async function run(engine: LocalEngine, body: EngineOp, event: (r: Reply) => voi
     case 'ask': return engine.ask(body.question, body.options, (e) => event({ id, ok: true, event: e }), body.llm);
     case 'feedback': return engine.feedback(body.input);
     case 'history': return engine.history();
-    case 'exportFeedback': return engine.exportFeedback();
+    case 'exportFeedback': return engine.exportFeedback(body.format);
+    case 'forgetMatter': return engine.forgetMatter(body.matter);
     default: throw new Error('unknown engine request');
   }
 }

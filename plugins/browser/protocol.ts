@@ -1,7 +1,7 @@
 // Messages between the side panel, the background service worker and the
 // offscreen document, and who may send them.
 
-import type { AskEvent, AskOptions, DocInput, FeedbackInput, LlmConfig } from '../shared/engine-adapter';
+import type { AskEvent, AskOptions, DocInput, ExportFormat, FeedbackInput, LlmConfig } from '../shared/engine-adapter';
 import type { Settings } from '../shared/settings';
 
 /** Requests the side panel (an extension page) may make. */
@@ -15,7 +15,8 @@ export type UiRequest =
   | { op: 'ask'; question: string; options: AskOptions; llm?: LlmConfig }
   | { op: 'feedback'; input: FeedbackInput }
   | { op: 'history' }
-  | { op: 'exportFeedback' }
+  | { op: 'exportFeedback'; format?: ExportFormat }
+  | { op: 'forgetMatter'; matter: string }
   | { op: 'settings.load' }
   | { op: 'settings.save'; settings: Settings }
   | { op: 'key.status' }
@@ -24,7 +25,7 @@ export type UiRequest =
   | { op: 'indexActiveTab'; matter?: string };
 
 /** What the background forwards to the engine in the offscreen document. */
-export type EngineOp = Extract<UiRequest, { op: 'status' | 'index' | 'remove' | 'documents' | 'loadSnapshot' | 'search' | 'ask' | 'feedback' | 'history' | 'exportFeedback' }>;
+export type EngineOp = Extract<UiRequest, { op: 'status' | 'index' | 'remove' | 'documents' | 'loadSnapshot' | 'search' | 'ask' | 'feedback' | 'history' | 'exportFeedback' | 'forgetMatter' }>;
 
 export interface Envelope<T> { id: number; body: T }
 export interface Reply { id: number; ok: boolean; value?: unknown; error?: string; event?: AskEvent }

@@ -2,8 +2,8 @@
 
 import { byId, h, replace } from '../shared/dom';
 import type {
-  AskEvent, AskOptions, AskResult, DocInput, DocMeta, EngineStatus, FeedbackInput, FeedbackRecord, FoldbackClient,
-  HistoryEntry, LlmConfig, Passage,
+  AskEvent, AskOptions, AskResult, DocInput, DocMeta, EngineStatus, ExportFormat, FeedbackInput, FeedbackRecord,
+  FoldbackClient, HistoryEntry, LlmConfig, Passage,
 } from '../shared/engine-adapter';
 import { ALLOWED_ORIGINS, fatal } from '../shared/boot';
 import { type KeyStatus, type Settings, type SettingsStore } from '../shared/settings';
@@ -58,7 +58,8 @@ const client: FoldbackClient = {
     channel.request<AskResult>({ op: 'ask', question, options, ...(llm ? { llm: { endpoint: llm.endpoint, model: llm.model } } : {}) }, onEvent),
   feedback: (input: FeedbackInput) => channel.request<FeedbackRecord>({ op: 'feedback', input }),
   history: () => channel.request<HistoryEntry[]>({ op: 'history' }),
-  exportFeedback: () => channel.request<string>({ op: 'exportFeedback' }),
+  exportFeedback: (format?: ExportFormat) => channel.request<string>({ op: 'exportFeedback', ...(format ? { format } : {}) }),
+  forgetMatter: (matter: string) => channel.request<{ forgotten: number }>({ op: 'forgetMatter', matter }),
 };
 
 const settingsStore: SettingsStore = {

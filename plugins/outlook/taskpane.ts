@@ -3,7 +3,7 @@
 
 import { byId, h, replace } from '../shared/dom';
 import { LocalEngine } from '../shared/engine-adapter';
-import { openKvStore } from '../shared/idb';
+import { openStorage } from '@foldback/core/storage';
 import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
 import { OfficeSettingsStore } from '../shared/settings';
 import { App, documentList, formatDate } from '../shared/ui';
@@ -17,9 +17,9 @@ async function main(): Promise<void> {
     fatal(root, (e as Error).message);
     return;
   }
-  const store = await openKvStore('foldback-outlook');
+  const store = await openStorage({ name: 'foldback-outlook' });
   const engine = await LocalEngine.open({
-    store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS,
+    storage: store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS,
   });
   const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS);
   const mailbox = Office.context.mailbox;
@@ -31,8 +31,8 @@ async function main(): Promise<void> {
     questionPlaceholder: 'Ask about your indexed mail, e.g. "What did they agree about the delivery date?"',
     async renderSources(container, app) {
       const matter = h('input', { attrs: { id: 'matter', type: 'text', placeholder: 'Matter (optional)', autocomplete: 'off', 'aria-label': 'Matter for indexed mail' } });
-      matter.value = (await store.get<string>('kv', 'matter')) ?? '';
-      matter.addEventListener('change', () => { void store.put('kv', 'matter', matter.value.trim()); });
+      matter.value = (await store.getItem<string>('matter')) ?? '';
+      matter.addEventListener('change', () => { void store.setItem('matter', matter.value.trim()); });
       const current = h('div', { attrs: { id: 'current-message' } });
       const indexBtn = h('button', { class: 'primary', attrs: { type: 'button', id: 'index-message' } }, 'Index this message');
       const files = h('input', { attrs: { type: 'file', id: 'eml-files', accept: '.eml,message/rfc822', multiple: true, 'aria-label': 'Add .eml files' } });

@@ -1,7 +1,11 @@
 // Settings a lawyer chooses, and where each platform keeps the API key.
 
 import type { AskOptions, LlmConfig, RewriteMode } from './engine-adapter';
-import type { KvStore } from './idb';
+/** Where settings live: the task pane's IndexedDB (Storage from @foldback/core/storage fits). */
+export interface ItemStore {
+  getItem<T = unknown>(key: string): Promise<T | undefined>;
+  setItem(key: string, value: unknown): Promise<void>;
+}
 
 export interface Settings {
   endpoint: string;
@@ -71,7 +75,7 @@ export class OfficeSettingsStore implements SettingsStore {
   readonly canRemember: boolean;
   readonly keyNote: string;
 
-  constructor(private readonly store: KvStore, readonly allowedOrigins: readonly string[],
+  constructor(private readonly store: ItemStore, readonly allowedOrigins: readonly string[],
               private readonly runtimeStorage: OfficeRuntimeStorage | undefined = officeRuntimeStorage()) {
     this.canRemember = Boolean(runtimeStorage);
     this.keyNote = this.canRemember
@@ -84,11 +88,11 @@ export class OfficeSettingsStore implements SettingsStore {
       const k = await this.runtimeStorage.getItem('foldback.apiKey');
       if (k) { this.key = k; this.remembered = true; }
     }
-    return mergeSettings(await this.store.get('kv', 'settings'));
+    return mergeSettings(await this.store.getItem('settings'));
   }
 
   async save(settings: Settings): Promise<void> {
-    await this.store.put('kv', 'settings', { ...settings });
+    await this.store.setItem('settings', { ...settings });
   }
 
   async keyStatus(): Promise<KeyStatus> { return { set: Boolean(this.key), remembered: this.remembered }; }

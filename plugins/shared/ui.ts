@@ -6,7 +6,7 @@
 
 import { append, h, replace, type Child } from './dom';
 import type {
-  AskEvent, AskResult, DocMeta, FeedbackInput, FeedbackRecord, FoldbackClient, HistoryEntry, HopSource,
+  AskEvent, AskResult, DocMeta, ExportFormat, FeedbackInput, FeedbackRecord, FoldbackClient, HistoryEntry, HopSource,
   HopTrace, Passage, PassageLabel,
 } from './engine-adapter';
 import { highlightNodes, highlightTerms } from './highlight';
@@ -45,6 +45,19 @@ export function formatDate(iso?: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
   return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+}
+
+/**
+ * A hop's query as a lawyer reads it: an RM3 query ("termin^0.18 notic^0.15
+ * ...", the index's stemmed terms with their weights) becomes its terms,
+ * strongest first; anything else is shown as written.
+ */
+export function displayQuery(query: string): string {
+  const parts = query.trim().split(/\s+/);
+  if (parts.length > 0 && parts.every((p) => /^[^\s^]+\^\d+(\.\d+)?(e-?\d+)?$/.test(p))) {
+    return parts.map((p) => p.slice(0, p.lastIndexOf('^'))).join(' · ');
+  }
+  return query;
 }
 
 function plural(n: number, [one, many]: [string, string]): string {
@@ -103,6 +116,12 @@ export class App {
   private readonly resultsSection = h('section', { attrs: { id: 'results-section', hidden: true, 'aria-labelledby': 'results-h' } });
   private readonly feedbackSection = h('section', { class: 'card feedback', attrs: { id: 'feedback', hidden: true } });
   private readonly historyList = h('ol', { class: 'history', attrs: { id: 'history-list' } });
+  private readonly exportFormat = h('select', { attrs: { id: 'export-format', 'aria-label': 'Training data format' } },
+    h('option', { attrs: { value: 'sft' } }, 'Chat fine-tuning (SFT, JSONL)'),
+    h('option', { attrs: { value: 'dpo' } }, 'Preference pairs (DPO, JSONL)'),
+    h('option', { attrs: { value: 'triplets' } }, 'Embedding triplets (JSONL)'),
+    h('option', { attrs: { value: 'demos' } }, 'Query-writer demos (DSPy, JSON)'));
+  private readonly forgetMatterInput = h('input', { attrs: { id: 'forget-matter', type: 'text', placeholder: 'Matter', autocomplete: 'off', 'aria-label': 'Matter whose feedback to forget' } });
   private readonly views: Record<string, HTMLElement> = {};
   private readonly tabs: Record<string, HTMLButtonElement> = {};
 
@@ -172,9 +191,16 @@ export class App {
       h('h2', null, 'Earlier questions'),
       h('p', { class: 'muted' }, 'Questions asked in this pane, with the feedback you gave. Open one to review or change it.'),
       this.historyList,
-      h('div', { class: 'row' }, h('button', {
+      h('h3', null, 'Training data'),
+      h('p', { class: 'muted small' }, 'Only feedback you allowed to be used, never privileged feedback, never a forgotten matter.'),
+      h('div', { class: 'row' }, this.exportFormat, h('button', {
         class: 'secondary', attrs: { type: 'button', id: 'export-feedback' }, on: { click: () => { void this.exportFeedback(); } },
-      }, 'Export training data (consented, not privileged)')));
+      }, 'Export')),
+      h('h3', null, 'Forget a matter'),
+      h('p', { class: 'muted small' }, 'Deletes every piece of feedback about a matter, for good: it will not be used or exported again.'),
+      h('div', { class: 'row' }, this.forgetMatterInput, h('button', {
+        class: 'secondary', attrs: { type: 'button', id: 'forget-matter-button' }, on: { click: () => { void this.forgetMatter(); } },
+      }, 'Forget')));
     const settingsView = h('section', { class: 'view', attrs: { id: 'view-settings', role: 'tabpanel', hidden: true } });
     this.views.ask = askView;
     this.views.history = historyView;
@@ -296,7 +322,10 @@ export class App {
       try {
         const result = await this.client.ask(question, options, (e) => this.onEvent(e), llm);
         this.showResult(result, undefined);
-        const extra = result.fallbacks.length ? ` · ${plural(result.fallbacks.length, ['fallback', 'fallbacks'])}` : '';
+        let extra = result.fallbacks.length ? ` · ${plural(result.fallbacks.length, ['fallback', 'fallbacks'])}` : '';
+        if (result.stoppedEarly && result.hops.length < result.options.hops) {
+          extra += ` · stopped after ${plural(result.hops.length, ['hop', 'hops'])}: nothing new to find`;
+        }
         this.setStatus(`${plural(result.passages.length, ['passage', 'passages'])} in ${(result.elapsedMs / 1000).toFixed(1)} s${extra}`, 'ok');
       } catch (e) {
         this.setStatus((e as Error).message, 'error');
@@ -333,7 +362,9 @@ export class App {
       case 'query': {
         const li = this.hopNode(e.hop);
         li.querySelector('.hop-source')!.textContent = SOURCE_LABEL[e.source] ?? e.source;
-        li.querySelector('.hop-query')!.textContent = e.query;
+        const q = li.querySelector<HTMLElement>('.hop-query')!;
+        q.textContent = displayQuery(e.query);
+        q.title = e.query;
         li.dataset.source = e.source;
         break;
       }
@@ -350,6 +381,14 @@ export class App {
       case 'retrieved': this.renderHop(e.trace); break;
       case 'answer': break;  // shown with the result
       case 'done': break;
+      case 'note': {
+        if (e.hop > 0) {
+          const note = this.hopNode(e.hop).querySelector<HTMLElement>('.hop-note')!;
+          note.hidden = false;
+          note.textContent = e.message;
+        }
+        break;
+      }
       case 'error': this.setStatus(e.message, 'error'); break;
     }
   }
@@ -359,7 +398,9 @@ export class App {
     li.classList.remove('pending');
     li.dataset.source = t.source;
     li.querySelector('.hop-source')!.textContent = SOURCE_LABEL[t.source] ?? t.source;
-    li.querySelector('.hop-query')!.textContent = t.query;
+    const q = li.querySelector<HTMLElement>('.hop-query')!;
+    q.textContent = displayQuery(t.query);
+    q.title = t.query;
     if (t.note) {
       const note = li.querySelector<HTMLElement>('.hop-note')!;
       note.hidden = false;
@@ -380,6 +421,7 @@ export class App {
     this.question.value = result.question;
     this.timeline.replaceChildren();
     for (const hop of result.hops) this.renderHop(hop);
+    this.timeline.dataset.hops = String(result.hops.length);
     this.traceSection.hidden = result.hops.length === 0;
     this.renderAnswer(result);
     this.renderPassages(result);
@@ -412,7 +454,7 @@ export class App {
   }
 
   private renderPassages(result: AskResult): void {
-    const stems = highlightTerms([result.question, ...result.hops.map((x) => x.query)]);
+    const stems = highlightTerms([result.question, ...result.hops.map((x) => displayQuery(x.query))]);
     this.results.replaceChildren();
     if (result.passages.length === 0) {
       this.results.append(h('p', { class: 'empty' }, 'Nothing found. Try other words, more hops, or index more documents.'));
@@ -602,15 +644,40 @@ export class App {
   }
 
   private async exportFeedback(): Promise<void> {
-    const jsonl = await this.client.exportFeedback();
-    const n = jsonl ? jsonl.trim().split('\n').length : 0;
-    if (n === 0) { this.setStatus('Nothing to export: no feedback with consent that is not privileged.', 'error'); return; }
-    const blob = new Blob([jsonl], { type: 'application/jsonl' });
+    const format = this.exportFormat.value as ExportFormat;
+    let text: string;
+    try {
+      text = await this.client.exportFeedback(format);
+    } catch (e) {
+      this.setStatus(`Export failed: ${(e as Error).message}`, 'error');
+      return;
+    }
+    if (!text.trim() || (format === 'demos' && !/"question"/.test(text))) {
+      this.setStatus('Nothing to export in this format: no feedback with consent that is not privileged (and, for triplets and preference pairs, no passage judgments or corrected answers).', 'error');
+      return;
+    }
+    const json = format === 'demos';
+    const blob = new Blob([text], { type: json ? 'application/json' : 'application/jsonl' });
     const a = document.createElement('a');
-    a.download = `foldback-feedback-${new Date().toISOString().slice(0, 10)}.jsonl`;
+    a.download = `foldback-${format}-${new Date().toISOString().slice(0, 10)}.${json ? 'json' : 'jsonl'}`;
     a.href = URL.createObjectURL(blob);  // a blob: URL of our own making, never document text
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 5000);
+    const rows = json ? 1 : text.trim().split('\n').length;
+    this.setStatus(json ? 'Exported the query-writer demos.' : `Exported ${plural(rows, ['line', 'lines'])}.`, 'ok');
+  }
+
+  private async forgetMatter(): Promise<void> {
+    const matter = this.forgetMatterInput.value.trim();
+    if (!matter) { this.setStatus('Type the matter whose feedback should be forgotten.', 'error'); return; }
+    try {
+      const { forgotten } = await this.client.forgetMatter(matter);
+      this.forgetMatterInput.value = '';
+      this.setStatus(`Forgot ${plural(forgotten, ['feedback record', 'feedback records'])} of matter ${matter}.`, 'ok');
+      await this.renderHistory();
+    } catch (e) {
+      this.setStatus((e as Error).message, 'error');
+    }
   }
 
   // ---------------------------------------------------------------- settings

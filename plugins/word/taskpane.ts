@@ -3,7 +3,7 @@
 
 import { byId, h, replace } from '../shared/dom';
 import { LocalEngine, type DocInput } from '../shared/engine-adapter';
-import { openKvStore } from '../shared/idb';
+import { openStorage } from '@foldback/core/storage';
 import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
 import { OfficeSettingsStore } from '../shared/settings';
 import { App } from '../shared/ui';
@@ -17,9 +17,9 @@ async function main(): Promise<void> {
     fatal(root, (e as Error).message);
     return;
   }
-  const store = await openKvStore('foldback-word');
+  const store = await openStorage({ name: 'foldback-word' });
   const engine = await LocalEngine.open({
-    store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS,
+    storage: store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS,
   });
   const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS);
   let app: App;

@@ -151,6 +151,20 @@ TEST(Ask, RewriteNoneSearchesTheQuestionAndStopsWhenNothingIsNew) {
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.front().kind, TraceEvent::Kind::kHopStarted);
   EXPECT_EQ(events.back().kind, TraceEvent::Kind::kDone);
+  // Each hop's results travel with its kRetrieved event, for hosts that
+  // show them live.
+  std::vector<const TraceEvent*> retrieved;
+  for (const TraceEvent& e : events) {
+    if (e.kind == TraceEvent::Kind::kRetrieved) retrieved.push_back(&e);
+  }
+  ASSERT_EQ(retrieved.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(retrieved[i]->hop, i + 1);
+    ASSERT_EQ(retrieved[i]->hits.size(), r.trace.hops[i].results.size());
+    for (size_t k = 0; k < retrieved[i]->hits.size(); ++k) {
+      EXPECT_EQ(retrieved[i]->hits[k].chunk_id, r.trace.hops[i].results[k].chunk_id);
+    }
+  }
 }
 
 TEST(Ask, LlmHopsShowEachQueryAndTheModelCanStop) {

@@ -1,17 +1,21 @@
 // Benchmark-only wasm module (not part of the npm package): times the core's
-// Index::Search inside WebAssembly, without JavaScript marshalling of the
-// hits — the like-for-like counterpart of build/bin/snapshot_bench, used by
-// wasm/bench/parity.mjs. Built next to the package, with the same flags (SIMD
-// or scalar).
+// Index::Search and AskSession inside WebAssembly, without JavaScript
+// marshalling — the like-for-like counterparts of build/bin/snapshot_bench
+// and build/bin/ask_bench, used by wasm/bench/parity.mjs and
+// wasm/bench/ask_bench.mjs. Built next to the package, with the same flags
+// (SIMD or scalar).
 #include <emscripten/bind.h>
 #include <emscripten/emscripten.h>
 #include <emscripten/val.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "foldback/ask.h"
 #include "foldback/index.h"
+#include "foldback/program.h"
 
 using emscripten::val;
 
@@ -52,9 +56,48 @@ double MicrosPerSearch(val queries, std::string mode, int rounds) {
   return hits == 0 ? -1 : elapsed_ms * 1000.0 / (static_cast<double>(rounds) * static_cast<double>(qs.size()));
 }
 
+// 2-hop asks as build/bin/ask_bench runs them (BM25, depth = top_k, every
+// need answered at once with a canned reply) for about `seconds`; returns the
+// mean microseconds per hop (wall clock), or -1 on an error.
+double AskMicrosPerHop(int depth, std::string rewrite, bool walls, double seconds) {
+  foldback::AskOptions o;
+  o.hops = 2;
+  o.depth = static_cast<uint32_t>(depth);
+  o.top_k = o.depth;
+  if (!foldback::ParseRewriteMode(rewrite, &o.rewrite)) return -1;
+  o.search.mode = foldback::SearchMode::kBm25;
+  if (walls) {
+    std::set<std::string> allowed;
+    for (int m = 0; m < 25; ++m) allowed.insert("m" + std::to_string(m));
+    o.search.allowed_matters = allowed;
+  }
+  foldback::Program program = foldback::Program::Default();
+  const char* replies[] = {"[[ ## query ## ]]\ntermination notice party agreement\n\n[[ ## completed ## ]]",
+                           "[[ ## query ## ]]\nfees payment invoice days\n\n[[ ## completed ## ]]"};
+  size_t hops = 0;
+  double start = emscripten_get_now();
+  while (emscripten_get_now() - start < seconds * 1000) {
+    auto s = foldback::AskSession::Start(*g_index, "Can either party terminate the agreement early?", o, 0,
+                                         &program);
+    if (!s.ok()) return -1;
+    int turn = 0;
+    while (!(*s)->done()) {
+      for (const foldback::Need& n : (*s)->TakeNeeds()) {
+        foldback::NeedResult r;
+        r.text = replies[turn++ < 1 ? 0 : 1];
+        (void)(*s)->Provide(n.id, std::move(r), 0);
+      }
+    }
+    hops += (*s)->result().trace.hops.size();
+  }
+  double elapsed_ms = emscripten_get_now() - start;
+  return hops == 0 ? -1 : elapsed_ms * 1000.0 / static_cast<double>(hops);
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(foldback_bench) {
   emscripten::function("load", &Load);
   emscripten::function("microsPerSearch", &MicrosPerSearch);
+  emscripten::function("askMicrosPerHop", &AskMicrosPerHop);
 }

@@ -17,8 +17,20 @@ export interface Embedder {
 }
 
 export interface EngineOptions {
-  /** Bytes from engine.snapshot() or the native library. */
+  /** Bytes from engine.snapshot() or the native library. Default with `storage`: the snapshot saved under `name`. */
   snapshot?: Uint8Array | ArrayBuffer;
+  /**
+   * IndexedDB persistence (openStorage() from '@foldback/core/storage'): the
+   * snapshot saved under `name` is loaded (unless `snapshot` is given), and
+   * the feedback log and traces of `name` are restored and appended to.
+   */
+  storage?: import('./storage.js').Storage;
+  /** The name the engine's data is kept under in `storage`. Default: 'default'. */
+  name?: string;
+  /** A pseudonymous user id, recorded with traces and feedback. */
+  user?: string;
+  /** How feedback is folded back (FoldBackOptions of the core). */
+  foldBack?: FoldBackOptions;
   index?: IndexOptions;
   /**
    * A host embedder: the index takes its dense vectors from it (embedder
@@ -60,6 +72,10 @@ export interface SearchOptions {
   allowedMatters?: string[];
   /** External embedder: the query's vector. */
   queryVector?: number[] | Float32Array;
+  /** At most one passage (the best) per document. Default: false. */
+  oneDocument?: boolean;
+  /** Apply what feedback taught (relevance feedback, query adapter). Default: true when feedback exists. */
+  useFeedback?: boolean;
 }
 
 export interface SearchHit {
@@ -107,6 +123,344 @@ export interface EmbedPendingOptions {
   onProgress?: (progress: Progress) => void;
 }
 
+// ------------------------------------------------------------------ ask
+
+/** A chat message of an LLM need (OpenAI's shape). */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** Something the ask session needs the host to do. */
+export interface LlmNeed {
+  id: number;
+  kind: 'llm';
+  /** 1-based hop; 0 = the final answer. */
+  hop: number;
+  purpose: 'rewrite' | 'answer';
+  messages: ChatMessage[];
+  temperature: number;
+  maxTokens: number;
+  /** A JSON schema for the reply ('' when none): send it as response_format where supported. */
+  jsonSchema: string;
+  jsonSchemaName: string;
+  /** Time the host may spend on this need, retries included; 0 = no limit. */
+  timeoutMs: number;
+}
+
+export interface EmbedNeed {
+  id: number;
+  kind: 'embed';
+  hop: number;
+  purpose: 'embed-query';
+  texts: string[];
+  timeoutMs: number;
+}
+
+export type Need = LlmNeed | EmbedNeed;
+
+/** What the host hands back for a need. Messages must never contain an API key. */
+export interface NeedResult {
+  ok: boolean;
+  /** When !ok: a status code name ('Unavailable', 'Deadline exceeded', ...) and a message, or just a message. */
+  error?: { code: string; message: string } | string;
+  text?: string;
+  vectors?: ArrayLike<number>[];
+  model?: string;
+  elapsedMs?: number;
+  attempts?: number;
+}
+
+/** Answers the session's LLM needs (createLlmHost from '@foldback/core/host', or your own). */
+export interface AskHost {
+  perform(need: Need, options: { signal: AbortSignal }): Promise<NeedResult>;
+}
+
+export interface AskOptions {
+  /** 1..16. Default: 2. */
+  hops?: number;
+  /** Passages retrieved per hop, 1..1000. Default: 5. */
+  depth?: number;
+  /** Passages in the result, 1..1000. Default: 5. */
+  topK?: number;
+  /** Also write an answer with [n] citations. Default: false. */
+  answer?: boolean;
+  /** Who writes each hop's query. Default: 'llm' with a host, else 'rm3'. 'llm' falls back to RM3 on failure. */
+  rewrite?: 'llm' | 'rm3' | 'none';
+  /** LLM query variants per hop, fused by RRF, 1..8. Default: 1. */
+  variants?: number;
+  /** Milliseconds for the whole question; when it passes the session finishes offline. Default: none. */
+  deadlineMs?: number;
+  /** Whitespace tokens of retrieved context per prompt. Default: 1500. */
+  contextTokenBudget?: number;
+  /** Unusable replies retried per hop (asking for JSON). Default: 1. */
+  retryBudget?: number;
+  /** Jaccard of word 3-shingles at which passages are duplicates; 0 disables. Default: 0.9. */
+  nearDuplicateJaccard?: number;
+  rm3?: { fbDocs?: number; fbTerms?: number; originalQueryWeight?: number };
+  /** Search mode at every hop. Default: 'hybrid' (BM25 when there is no dense index). */
+  mode?: 'bm25' | 'dense' | 'hybrid';
+  filter?: Record<string, string>;
+  /** Ethical walls, applied at every hop, to RM3's feedback and so to every prompt. */
+  allowedMatters?: string[];
+  fusion?: 'rrf' | 'weighted';
+  oneDocument?: boolean;
+  /** Search options (the top-level ones above win over nothing; these win over defaults). */
+  search?: SearchOptions;
+  /** The trace's id (default: a new UUIDv7); feedback refers to it. */
+  traceId?: string;
+  /** A DSPy saved program (JSON text or object) for this question. */
+  program?: string | object;
+  /** The matter the question is asked in, kept with the trace (feedback records it). */
+  matter?: string;
+  /** Pseudonymous user, kept with the trace. Default: the engine's user. */
+  user?: string;
+  /** Called with every trace event as it happens. */
+  onEvent?: (event: AskEvent) => void;
+}
+
+export interface TraceHit {
+  chunkId: string;
+  docId: string;
+  score: number;
+}
+
+/** A passage as the trace shows it: the hit and its text. */
+export interface TracePassage extends TraceHit {
+  text: string;
+  title: string;
+  section: string;
+  matter: string;
+}
+
+export type HopSource = 'question' | 'llm' | 'rm3' | 'fallback-rm3' | 'fallback-question';
+
+export interface TraceHop<R = TracePassage> {
+  hop: number;
+  /** RM3: "term^weight ..." of the expanded query. */
+  query: string;
+  /** Every query of the hop when there were several variants. */
+  variantQueries: string[];
+  source: HopSource;
+  results: R[];
+  newChunks: string[];
+  llmMs: number;
+  llmAttempts: number;
+  note: string;
+}
+
+export interface Trace<R = TracePassage> {
+  traceId: string;
+  question: string;
+  hops: TraceHop<R>[];
+  fused: TraceHit[];
+  fallbacks: string[];
+  errors: string[];
+  programVersion: string;
+  model: string;
+  /** Feedback records whose well-rated rewrites were given to the query writer as demos. */
+  feedbackDemos: string[];
+  stoppedEarly: boolean;
+}
+
+export interface Citation {
+  marker: number;
+  chunkId: string;
+  docId: string;
+}
+
+export type AskEvent =
+  | { kind: 'hop-started'; hop: number; message: string }
+  | { kind: 'query'; hop: number; message: string; query: string }
+  /** The hop's results, best first, with their text — as soon as the hop has searched. */
+  | { kind: 'retrieved'; hop: number; message: string; hits: TracePassage[] }
+  | { kind: 'fallback'; hop: number; message: string }
+  | { kind: 'answer'; hop: number; message: string }
+  | { kind: 'error'; hop: number; message: string }
+  | { kind: 'done'; hop: number; message: string };
+
+export interface AskResult {
+  traceId: string;
+  question: string;
+  passages: SearchHit[];
+  answer: string;
+  citations: Citation[];
+  trace: Trace;
+  /** The core's trace JSON (what the native `foldback ask` saves). */
+  traceJson: string;
+  /** Unix ms when the question was asked. */
+  timeMs: number;
+  elapsedMs: number;
+}
+
+/** A running question: iterate it for its events, await it for its result. */
+export interface AskRun extends PromiseLike<AskResult>, AsyncIterable<AskEvent> {
+  readonly result: Promise<AskResult>;
+  catch<T = never>(onRejected?: (reason: unknown) => T | PromiseLike<T>): Promise<AskResult | T>;
+  /** Aborts outstanding LLM requests; the question finishes offline. */
+  cancel(): void;
+}
+
+/** A stored trace: what feedback refers to (and history shows). */
+export interface StoredTrace {
+  traceId: string;
+  question: string;
+  trace: Trace<TraceHit>;
+  answer: string;
+  citations: Citation[];
+  matter: string;
+  user: string;
+  options: Record<string, unknown>;
+  timeMs: number;
+  elapsedMs: number;
+}
+
+export interface ProgramReport {
+  used: string[];
+  ignored: string[];
+  notes: string[];
+  dspyVersion: string;
+  /** 16 hex digits; the trace records it. */
+  version: string;
+}
+
+// ------------------------------------------------------------------ feedback
+
+export type PassageLabel = 'relevant' | 'partly' | 'not_relevant';
+
+export interface FeedbackInput {
+  /** The question's trace id (AskResult.traceId). */
+  traceId: string;
+  /** Thumbs or 1..5 stars. */
+  rating?: 'up' | 'down' | 1 | 2 | 3 | 4 | 5 | '1' | '2' | '3' | '4' | '5' | '' | null;
+  labels?: Record<string, PassageLabel> | Array<{ chunkId: string; label: PassageLabel }>;
+  critique?: string;
+  correctedAnswer?: string;
+  preferredRewrite?: string;
+  tags?: string[];
+  consentToTrain?: boolean;
+  privileged?: boolean;
+  user?: string;
+  /** Default: the trace's matter, the one matter it was walled to, or the one matter of its passages. */
+  matter?: string;
+  /** A host-supplied UUIDv7: a retried call with the same id records once. */
+  recordId?: string;
+  /** Walls for this user (default: the question's). Labels for passages behind them are unknown chunks. */
+  allowedMatters?: string[];
+}
+
+/** The core's FeedbackRecord (core/include/foldback/feedback.h), camelCased. */
+export interface FeedbackRecord {
+  version: number;
+  recordId: string;
+  traceId: string;
+  timeMs: number;
+  user: string;
+  matter: string;
+  question: string;
+  hopQueries: string[];
+  results: Array<{ chunkId: string; docId: string; rank: number; score: number; textHash: string; matter: string }>;
+  answer: string;
+  /** '' | 'up' | 'down' | '1'..'5' */
+  rating: string;
+  labels: Array<{ chunkId: string; label: PassageLabel }>;
+  critique: string;
+  correctedAnswer: string;
+  preferredRewrite: string;
+  tags: string[];
+  consentToTrain: boolean;
+  privileged: boolean;
+  programVersion: string;
+  model: string;
+}
+
+export interface FoldBackOptions {
+  demos?: boolean;
+  rocchio?: boolean;
+  adapter?: boolean;
+  allowedMatters?: string[];
+  minSimilarity?: number;
+  maxNeighbours?: number;
+  alpha?: number;
+  beta?: number;
+  gamma?: number;
+  expansionTerms?: number;
+  adapterEpochs?: number;
+  adapterMinPairs?: number;
+  adapterGate?: boolean;
+  seed?: number;
+}
+
+export interface FoldBackStats {
+  records: number;
+  used: number;
+  demos: number;
+  relevance: number;
+  staleLabels: number;
+  triplets: number;
+  adapterTrained: boolean;
+  adapterLoaded: boolean;
+  adapterNote: string;
+}
+
+export interface FeedbackInfo {
+  records: number;
+  tombstones: number;
+  duplicates: number;
+  deleted: number;
+  forgottenMatters: string[];
+  logBytes: number;
+  damage?: Array<{ offset: number; bytes: number; reason: string }>;
+  bytesDropped?: number;
+  tornTailBytes?: number;
+  tornTailReason?: string;
+  /** The stored log was damaged and rewritten from what was readable (the damaged bytes kept aside). */
+  repaired?: boolean;
+  foldBack: FoldBackStats | null;
+}
+
+export interface ExpandedQuery {
+  terms: Array<{ term: string; weight: number }>;
+  neighbours: string[];
+  adapterApplied: boolean;
+  adapterGate: number;
+  denseMoved: boolean;
+}
+
+export type ExportFormat = 'triplets' | 'dpo' | 'sft' | 'demos';
+
+export interface ExportOptions {
+  /** Only records all of whose matters are among these. */
+  allowedMatters?: string[];
+  negativesPerPositive?: number;
+  unlabelledNegatives?: boolean;
+  contextPassages?: number;
+  systemPrompt?: string;
+  dspyPredictor?: string;
+  dspySignature?: string;
+  dspyInstructions?: string;
+}
+
+export interface ExportReport {
+  records: number;
+  exported: number;
+  rows: number;
+  noConsent: number;
+  privileged: number;
+  unusable: number;
+  stalePassages: number;
+}
+
+export interface ChunkInfo {
+  chunkId: string;
+  docId: string;
+  text: string;
+  title: string;
+  section: string;
+  matter: string;
+  textHash: string;
+}
+
 interface EngineBase {
   add(doc: DocumentInput): AddReport;
   add(docs: DocumentInput[]): AddReport[];
@@ -116,6 +470,33 @@ interface EngineBase {
   /** Static embedder: trains (first call) and embeds pending chunks. External: checks every chunk has a vector. */
   buildDense(): void;
   snapshot(): Uint8Array;
+  /** Saves the snapshot to the engine's storage (createEngine({storage})) under `name` (default: the engine's). */
+  save(name?: string): Promise<{ name: string; generation: number; size: number }>;
+  readonly storage: import('./storage.js').Storage | null;
+  readonly name: string;
+  /** Chunk text and provenance for chunk ids (null for ids not in the index). */
+  chunks(ids: string[]): Array<ChunkInfo | null>;
+  /** Asks a question in hops; see AskOptions. Iterate the run for events, await it for the result. */
+  ask(question: string, options?: AskOptions, host?: AskHost | null): AskRun;
+  /** Makes a DSPy saved program the default for later questions. */
+  loadProgram(json: string | object): ProgramReport;
+  trace(traceId: string): Promise<StoredTrace | null>;
+  /** Every stored trace, newest first. */
+  traces(): Promise<StoredTrace[]>;
+  /** Records feedback on a question; resolves once durably stored (with storage) and folded back. */
+  feedback(input: FeedbackInput): Promise<FeedbackRecord>;
+  feedbackRecords(): FeedbackRecord[];
+  feedbackInfo(): FeedbackInfo;
+  /** The feedback log in foldback's log format (the native host reads the same bytes). */
+  feedbackLog(): Uint8Array;
+  /** What feedback would do to a query; null without feedback. */
+  expandQuery(query: string, options?: SearchOptions): ExpandedQuery | null;
+  /** Forgets every record of a matter, for good (a durable tombstone). */
+  forgetMatter(matter: string, options?: { user?: string }): Promise<{ forgotten: number }>;
+  forgetRecord(recordId: string, options?: { user?: string }): Promise<void>;
+  /** Fine-tuning data: JSONL (triplets, dpo, sft) or DSPy program JSON (demos). Consented, non-privileged records only. */
+  export(format: ExportFormat, options?: ExportOptions): string;
+  exportWithReport(format: ExportFormat, options?: ExportOptions): { text: string; report: ExportReport };
   stats(): Stats;
   indexOptions(): { embedder: 'static' | 'external' | 'none'; dimension: number };
   dispose(): void;
@@ -190,3 +571,7 @@ export interface Tokenizer {
 
 export declare function createTokenizer(options: TokenizerOptions): Promise<Tokenizer>;
 export declare function version(options?: EngineOptions): Promise<string>;
+/** foldback's hash of a passage text (FNV-1a 64, 16 hex digits), as feedback records keep it. */
+export declare function feedbackTextHash(text: string, options?: EngineOptions): Promise<string>;
+/** A UUIDv7 (time-ordered) id. */
+export declare function uuidv7(nowMs?: number): string;

@@ -138,11 +138,167 @@ function hits(result) {
   return out;
 }
 
+/** UUIDv7 (RFC 9562): time-ordered ids for traces and feedback records. */
+export function uuidv7(nowMs = Date.now()) {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  let t = Math.floor(nowMs);
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = t % 256;
+    t = Math.floor(t / 256);
+  }
+  bytes[6] = (bytes[6] & 0x0f) | 0x70;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+// How often the ask loop tells the session the time while it waits (as the
+// native host's RunAsk does), so that a passed deadline is noticed.
+const TICK_MS = 50;
+
+const LABELS = ['relevant', 'partly', 'not_relevant'];
+
+function visible(matter, allowed) {
+  return !allowed || !matter || allowed.has(matter);
+}
+
+// The ask session's options in embind's form.
+function askOptions(o, { hasHost, traceId }) {
+  const search = { ...(o.search || {}) };
+  for (const k of ['mode', 'filter', 'allowedMatters', 'fusion', 'oneDocument', 'denseWeight', 'candidates']) {
+    if (o[k] !== undefined && search[k] === undefined) search[k] = o[k];
+  }
+  if (search.mode === undefined) search.mode = 'hybrid';
+  const out = { search, traceId };
+  for (const k of ['hops', 'depth', 'topK', 'answer', 'variants', 'contextTokenBudget', 'deadlineMs', 'retryBudget',
+    'nearDuplicateJaccard', 'rm3']) {
+    if (o[k] !== undefined && o[k] !== null) out[k] = o[k];
+  }
+  out.rewrite = o.rewrite || (hasHost ? 'llm' : 'rm3');
+  if (out.answer === undefined) out.answer = false;
+  return out;
+}
+
+// The core's trace JSON (TraceToJson: snake_case, what `foldback ask`
+// saves) in the package's camelCase shape.
+function traceFromJson(json) {
+  let t;
+  try {
+    t = JSON.parse(json);
+  } catch (e) {
+    throw new FoldbackError('Corruption', `a stored trace is not JSON (${e.message})`);
+  }
+  const hitsOf = (list) => (Array.isArray(list) ? list : []).map((h) => ({
+    chunkId: String(h.chunk_id ?? ''), docId: String(h.doc_id ?? ''), score: Number(h.score ?? 0),
+  }));
+  const strings = (list) => (Array.isArray(list) ? list.map(String) : []);
+  return {
+    traceId: String(t.trace_id ?? ''),
+    question: String(t.question ?? ''),
+    hops: (Array.isArray(t.hops) ? t.hops : []).map((h) => ({
+      hop: Number(h.hop ?? 0), query: String(h.query ?? ''), variantQueries: strings(h.variant_queries),
+      source: String(h.source ?? ''), results: hitsOf(h.results), newChunks: strings(h.new_chunks),
+      llmMs: Number(h.llm_ms ?? 0), llmAttempts: Number(h.llm_attempts ?? 0), note: String(h.note ?? ''),
+    })),
+    fused: hitsOf(t.fused),
+    fallbacks: strings(t.fallbacks),
+    errors: strings(t.errors),
+    programVersion: String(t.program_version ?? ''),
+    model: String(t.model ?? ''),
+    feedbackDemos: strings(t.feedback_demos),
+    stoppedEarly: Boolean(t.stopped_early),
+  };
+}
+
+function waitable() {
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+/**
+ * A running question: an async iterable of its trace events, and a thenable
+ * for its result (`await engine.ask(...)` gives the result;
+ * `for await (const e of engine.ask(...))` the events as they happen).
+ */
+class AskRun {
+  constructor(start) {
+    this._events = [];
+    this._wake = waitable();
+    this._finished = false;
+    this._error = null;
+    this._controller = new AbortController();
+    this.result = start(this).then((r) => {
+      this._finished = true;
+      this._wake.resolve();
+      return r;
+    }, (e) => {
+      this._finished = true;
+      this._error = e;
+      this._wake.resolve();
+      throw e;
+    });
+    this.result.catch(() => {});  // awaited by the caller (or the iterator)
+  }
+
+  _push(event) {
+    this._events.push(event);
+    const w = this._wake;
+    this._wake = waitable();
+    w.resolve();
+  }
+
+  then(onFulfilled, onRejected) {
+    return this.result.then(onFulfilled, onRejected);
+  }
+
+  catch(onRejected) {
+    return this.result.catch(onRejected);
+  }
+
+  /** Stops the question: outstanding LLM requests are aborted, the session finishes offline. */
+  cancel() {
+    this._controller.abort();
+  }
+
+  async* [Symbol.asyncIterator]() {
+    let i = 0;
+    for (;;) {
+      if (i < this._events.length) {
+        yield this._events[i++];
+        continue;
+      }
+      if (this._finished) {
+        if (this._error) throw this._error;
+        return;
+      }
+      await this._wake.promise;
+    }
+  }
+}
+
 class Engine {
-  constructor(module, index, embedder = null) {
+  constructor(module, index, embedder = null, { storage = null, name = 'default', user = '', foldBack } = {}) {
     this._module = module;
     this._index = index;
     this._embedder = embedder;
+    this._storage = storage;
+    this._name = name;
+    this._user = user;
+    this._feedback = new module.Feedback();
+    this._feedbackInfo = null;
+    this._foldBackOptions = foldBack || {};
+    this._foldKey = '';
+    this._generation = 0;   // bumps on every index change
+    this._records = 0;      // bumps on every committed feedback entry
+    this._asks = 0;
+    this._traces = new Map();
+    this._programs = new Map();
+    this._program = null;
+    this._feedbackQueue = Promise.resolve();
   }
 
   /** The host embedder given to createEngine, or null. */
@@ -150,16 +306,36 @@ class Engine {
     return this._embedder;
   }
 
+  /** The Storage given to createEngine (null without), and the name its data is kept under. */
+  get storage() {
+    return this._storage;
+  }
+
+  get name() {
+    return this._name;
+  }
+
+  // Every change to the index goes through here: refused while a question
+  // runs (the session reads the index), and it makes the fold-back stale.
+  _mutate(what) {
+    if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
+    if (this._asks > 0) {
+      throw new FoldbackError('Failed precondition', `cannot ${what} while a question is being answered; wait for it to finish`);
+    }
+    this._generation++;
+  }
+
   /** Adds documents ({id, title, text, metadata?, matter?, kind?, parentId?}); ids replace. */
   add(docs) {
     const list = Array.isArray(docs) ? docs : [docs];
-    const reports = [];
     for (const d of list) {
       if (!d || typeof d.id !== 'string' || d.id === '') {
         throw new FoldbackError('Invalid argument', 'every document needs a non-empty string id');
       }
-      reports.push(check(this._index.add(cleanDocument(d))));
     }
+    this._mutate('add documents');
+    const reports = [];
+    for (const d of list) reports.push(check(this._index.add(cleanDocument(d))));
     return Array.isArray(docs) ? reports : reports[0];
   }
 
@@ -194,6 +370,7 @@ class Engine {
   }
 
   remove(id) {
+    this._mutate('remove a document');
     check(this._index.remove(String(id)));
   }
 
@@ -215,6 +392,7 @@ class Engine {
       if (!vectors || vectors.length !== pending.length) {
         throw new FoldbackError('Internal error', `the embedder returned ${vectors ? vectors.length : 0} vectors for ${pending.length} texts`);
       }
+      this._mutate('embed chunks');
       for (let i = 0; i < pending.length; ++i) {
         const err = this._index.setChunkVector(pending[i].chunkId, vectors[i]);
         // A chunk removed while its batch was being embedded is skipped.
@@ -228,23 +406,552 @@ class Engine {
 
   /** Trains the static embedder (first call) and embeds pending chunks. */
   buildDense() {
+    this._mutate('build the dense index');
     check(this._index.buildDense());
+  }
+
+  // The fold-back for the index as it is and the records as they are;
+  // null when there is no feedback.
+  _foldBack() {
+    if (this._feedback.info().records === 0) {
+      if (this._feedback.hasFoldBack()) this._feedback.dropFoldBack();
+      this._foldKey = '';
+      return null;
+    }
+    const key = `${this._generation}:${this._records}`;
+    if (this._foldKey !== key || !this._feedback.hasFoldBack()) {
+      check(this._feedback.buildFoldBack(this._index, this._foldBackOptions));
+      this._foldKey = key;
+    }
+    return this._feedback;
   }
 
   /**
    * search(query, {topK, mode: 'bm25'|'dense'|'hybrid', filter: {field: value},
-   *                allowedMatters: string[], fusion: 'rrf'|'weighted'})
+   *                allowedMatters: string[], fusion: 'rrf'|'weighted', useFeedback})
    * -> [{chunkId, docId, score, bm25, dense, text, title, section, matter}]
+   * With feedback recorded (and useFeedback not false) the search applies what
+   * it taught (relevance feedback, the query adapter; FoldBack::Search).
    */
   search(query, options = {}) {
     const mode = options.mode || 'hybrid';
     const q = wellFormed(query);
+    const fb = options.useFeedback === false ? null : this._foldBack();
+    const run = (o) => hits(fb ? fb.search(this._index, q, o) : this._index.search(q, o));
     if (this._embedder && mode !== 'bm25' && !options.queryVector) {
       // With a host embedder the query is embedded first: the result is a Promise.
-      return this._embedder.embed([q]).then((vectors) =>
-        hits(this._index.search(q, { ...options, queryVector: vectors[0] })));
+      return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
     }
-    return hits(this._index.search(q, options));
+    return run(options);
+  }
+
+  /**
+   * What relevance feedback would do to a query: {terms: [{term, weight}],
+   * neighbours, adapterApplied, adapterGate, denseMoved}; null without feedback.
+   */
+  expandQuery(query, options = {}) {
+    const fb = this._foldBack();
+    return fb ? check(fb.expand(this._index, wellFormed(query), options)) : null;
+  }
+
+  /** [{chunkId, docId, text, title, section, matter, textHash} | null] for chunk ids. */
+  chunks(ids) {
+    return this._index.chunks(ids.map(String));
+  }
+
+  // ------------------------------------------------------------ ask
+
+  /**
+   * Loads a DSPy saved program (the JSON of `program.save("x.json")`) as the
+   * default program of later questions: {used, ignored, notes, dspyVersion, version}.
+   */
+  loadProgram(json) {
+    const p = this._programFor(json);
+    this._program = p.program;
+    return p.report;
+  }
+
+  _programFor(json) {
+    const text = typeof json === 'string' ? json : JSON.stringify(json);
+    let p = this._programs.get(text);
+    if (!p) {
+      const program = new this._module.Program();
+      let report;
+      try {
+        report = check(program.load(text));
+      } catch (e) {
+        program.delete();
+        throw e;
+      }
+      p = { program, report };
+      this._programs.set(text, p);
+    }
+    return p;
+  }
+
+  /**
+   * ask(question, options?, host?) -> AskRun: iterate it for the trace events
+   * as they happen, await it (or its .result) for the result.
+   *
+   * options: hops, depth, topK, answer, rewrite ('llm' default with a host,
+   * else 'rm3'), variants, deadlineMs, contextTokenBudget, retryBudget,
+   * nearDuplicateJaccard, rm3 {fbDocs, fbTerms, originalQueryWeight}, mode,
+   * filter, allowedMatters, fusion, oneDocument (or search: {...}), traceId,
+   * program (DSPy JSON), matter and user (kept with the trace), onEvent.
+   * host: createLlmHost(...) from '@foldback/core/host', or anything with
+   * perform(need, {signal}) -> Promise<NeedResult>. Without one, LLM needs
+   * fail ("no LLM endpoint configured") and the session falls back to RM3,
+   * saying so in the trace.
+   */
+  ask(question, options = {}, host = null) {
+    return new AskRun((run) => this._ask(run, question, options || {}, host));
+  }
+
+  // Trace hits with their passages' text; `cache` (chunk id -> info) spares
+  // fetching a passage twice within a question.
+  _resolveHits(list, cache = new Map()) {
+    const missing = [...new Set(list.map((h) => h.chunkId).filter((id) => !cache.has(id)))];
+    if (missing.length) {
+      const info = hits(this._index.passages(missing));
+      missing.forEach((id, i) => cache.set(id, info[i].chunkId ? info[i] : null));
+    }
+    return list.map((h) => {
+      const c = cache.get(h.chunkId);
+      return {
+        chunkId: h.chunkId, docId: h.docId, score: h.score,
+        text: c ? c.text : '', title: c ? c.title : '', section: c ? c.section : '', matter: c ? c.matter : '',
+      };
+    });
+  }
+
+  _resolveHop(hop, cache) {
+    return { ...hop, results: this._resolveHits(hop.results, cache) };
+  }
+
+  async _ask(run, question, options, host) {
+    if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
+    if (host && typeof host.perform !== 'function') {
+      throw new FoldbackError('Invalid argument', 'host must have a perform(need, {signal}) method (see createLlmHost)');
+    }
+    const traceId = options.traceId ? String(options.traceId) : uuidv7();
+    const o = askOptions(options, { hasHost: Boolean(host), traceId });
+    const program = options.program !== undefined && options.program !== null
+      ? this._programFor(options.program).program : this._program;
+    const onEvent = typeof options.onEvent === 'function' ? options.onEvent : null;
+    const emit = (e) => {
+      run._push(e);
+      if (onEvent) {
+        try { onEvent(e); } catch { /* a UI error must not stop the question */ }
+      }
+    };
+    const session = new this._module.Ask();
+    const inflight = new Map();  // need id -> {controller}
+    const passages = new Map();  // chunk id -> its text and provenance, fetched once
+    const finished = [];         // [id, result]
+    let wake = waitable();
+    const timeMs = Date.now();
+    const started = now();
+    this._asks++;
+    try {
+      if (program) session.useProgram(program);
+      if (this._foldBack()) session.useFeedback(this._feedback);
+      check(session.start(this._index, wellFormed(question), o, now()));
+      const flush = () => {
+        for (const e of session.takeEvents()) {
+          const ev = { kind: e.kind, hop: e.hop, message: e.message };
+          if (e.kind === 'query') ev.query = e.message;
+          if (e.kind === 'retrieved') ev.hits = this._resolveHits(e.hits, passages);
+          emit(ev);
+        }
+      };
+      const perform = (need) => {
+        const controller = new AbortController();
+        const signal = controller.signal;
+        let p;
+        if (need.kind === 'embed') {
+          p = this._embedNeed(need, signal);
+        } else if (!host) {
+          p = Promise.resolve({ ok: false, error: { code: 'Not supported', message: 'no LLM endpoint configured' }, attempts: 0 });
+        } else {
+          p = Promise.resolve().then(() => host.perform(need, { signal })).catch((e) => ({
+            ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
+          }));
+        }
+        inflight.set(need.id, { controller });
+        p.then((r) => {
+          if (!inflight.has(need.id)) return;
+          inflight.delete(need.id);
+          finished.push([need.id, r || { ok: false, error: 'the host returned nothing' }]);
+          wake.resolve();
+        });
+      };
+      const onCancel = () => session.tick(Number.POSITIVE_INFINITY);
+      run._controller.signal.addEventListener('abort', () => wake.resolve(), { once: true });
+      flush();
+      while (!session.done()) {
+        for (const need of session.takeNeeds()) perform(need);
+        flush();
+        if (session.done()) break;
+        if (run._controller.signal.aborted) {
+          onCancel();
+          flush();
+          if (!session.done()) throw new FoldbackError('Internal error', 'the ask session did not finish when cancelled');
+          break;
+        }
+        if (inflight.size === 0 && finished.length === 0) {
+          throw new FoldbackError('Internal error', 'the ask session is not done but asks for nothing');
+        }
+        if (finished.length === 0) {
+          let timer;
+          await Promise.race([wake.promise, new Promise((r) => { timer = setTimeout(r, TICK_MS); })]);
+          clearTimeout(timer);
+          wake = waitable();
+        }
+        if (finished.length === 0) {
+          session.tick(now());
+          flush();
+          continue;
+        }
+        for (const [id, r] of finished.splice(0)) {
+          const err = session.provide(id, r, now());
+          if (err && err.error) {
+            emit({ kind: 'error', hop: 0, message: `host: the session did not take the result of need ${id}: ${err.error.message}` });
+          }
+          flush();
+          if (session.done()) break;
+        }
+      }
+      flush();
+      const r = session.result();
+      const elapsedMs = now() - started;
+      const trace = traceFromJson(r.traceJson);
+      trace.hops = trace.hops.map((h) => this._resolveHop(h, passages));
+      const result = {
+        traceId: trace.traceId || traceId,
+        question: trace.question,
+        passages: hits(r.passages),
+        answer: r.answer,
+        citations: r.citations,
+        trace,
+        traceJson: r.traceJson,
+        timeMs,
+        elapsedMs,
+      };
+      // Kept for feedback (and history), as `foldback ask` keeps traces:
+      // the core's trace JSON plus what the host knows.
+      const { program: _p, onEvent: _e, host: _h, ...kept } = options;
+      const stored = {
+        traceJson: r.traceJson, answer: r.answer, citations: r.citations,
+        matter: options.matter ? String(options.matter) : '', user: options.user ? String(options.user) : this._user,
+        allowedMatters: o.search.allowedMatters ? [...o.search.allowedMatters] : null,
+        options: { ...kept, rewrite: o.rewrite }, timeMs, elapsedMs,
+      };
+      this._traces.set(result.traceId, stored);
+      if (this._storage) await this._storage.saveTrace(this._name, result.traceId, stored);
+      return result;
+    } finally {
+      for (const { controller } of inflight.values()) controller.abort();
+      inflight.clear();
+      session.delete();
+      this._asks--;
+    }
+  }
+
+  async _embedNeed(need, signal) {
+    const t0 = now();
+    if (!this._embedder) {
+      return { ok: false, error: { code: 'Not supported', message: 'no embedder in this engine' }, attempts: 0 };
+    }
+    let timer;
+    try {
+      const limit = need.timeoutMs > 0 ? need.timeoutMs : 120000;
+      const vectors = await Promise.race([
+        this._embedder.embed(need.texts),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`the embedder took longer than ${Math.round(limit)} ms`)), limit); }),
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned')), { once: true })),
+      ]);
+      return { ok: true, vectors: Array.from(vectors || []), elapsedMs: now() - t0, attempts: 1 };
+    } catch (e) {
+      return { ok: false, error: { code: 'Unavailable', message: `the embedder failed: ${e && e.message ? e.message : e}` }, elapsedMs: now() - t0, attempts: 1 };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The trace of a question asked in this engine (persisted ones too), or null. */
+  async trace(traceId) {
+    const stored = await this._storedTrace(String(traceId));
+    return stored ? this._traceView(String(traceId), stored) : null;
+  }
+
+  /** Every stored trace, newest first. */
+  async traces() {
+    const out = new Map();
+    if (this._storage) {
+      for (const { traceId, trace } of await this._storage.listTraces(this._name)) out.set(traceId, trace);
+    }
+    for (const [id, t] of this._traces) out.set(id, t);
+    return [...out.entries()].map(([id, t]) => this._traceView(id, t)).sort((a, b) => b.timeMs - a.timeMs);
+  }
+
+  _traceView(traceId, stored) {
+    const trace = traceFromJson(stored.traceJson);
+    return {
+      traceId, question: trace.question, trace, answer: stored.answer, citations: stored.citations,
+      matter: stored.matter, user: stored.user, options: stored.options, timeMs: stored.timeMs, elapsedMs: stored.elapsedMs,
+    };
+  }
+
+  async _storedTrace(traceId) {
+    if (this._traces.has(traceId)) return this._traces.get(traceId);
+    if (!this._storage) return null;
+    const t = await this._storage.loadTrace(this._name, traceId);
+    if (t) this._traces.set(traceId, t);
+    return t;
+  }
+
+  // ------------------------------------------------------------ feedback
+
+  // One append at a time: the log writer frames entries in order.
+  _serialFeedback(fn) {
+    const next = this._feedbackQueue.then(fn, fn);
+    this._feedbackQueue = next.catch(() => {});
+    return next;
+  }
+
+  // Frames one entry (record or tombstone), stores it durably, commits it.
+  async _append(entry, id, tombstone = false) {
+    const framed = check(tombstone ? this._feedback.addTombstone(entry) : this._feedback.add(entry));
+    try {
+      if (this._storage) {
+        const { duplicate } = await this._storage.appendFeedbackLog(this._name, id, framed.bytes);
+        if (duplicate) {
+          // Stored before (a retried write): the log already holds it.
+          this._feedback.rollback();
+          await this._reloadFeedback();
+          return;
+        }
+      }
+    } catch (e) {
+      this._feedback.rollback();
+      throw e;
+    }
+    this._feedback.commit();
+    this._records++;
+  }
+
+  async _reloadFeedback() {
+    const { bytes } = await this._storage.readFeedbackLog(this._name);
+    let info = check(this._feedback.load(bytes));
+    if (info.damage.length || info.tornTailBytes) {
+      // Damage is skipped and reported by the reader; keep the bytes aside
+      // and rewrite the log from what was readable, so that appends
+      // continue on a clean log.
+      await this._storage.setItem(`foldback.feedback.damaged/${this._name}/${Date.now()}`, bytes);
+      const compacted = check(this._feedback.compact());
+      await this._storage.replaceFeedbackLog(this._name, compacted);
+      const repaired = check(this._feedback.load(compacted));
+      info = { ...repaired, damage: info.damage, bytesDropped: info.bytesDropped, tornTailBytes: info.tornTailBytes,
+        tornTailReason: info.tornTailReason, repaired: true };
+    }
+    this._feedbackInfo = info;
+    this._records++;
+    return info;
+  }
+
+  /**
+   * Records what the lawyer says about a question's results, as the native
+   * `foldback feedback` does:
+   *   feedback({traceId, rating?: 'up'|'down'|1..5, labels?: {chunkId: 'relevant'|'partly'|'not_relevant'},
+   *             critique?, correctedAnswer?, preferredRewrite?, tags?, consentToTrain?, privileged?,
+   *             user?, matter?, recordId?, allowedMatters?}) -> the stored record
+   * The question's trace supplies the question, hop queries, answer and the
+   * passages shown (with their text hashes and matters). Anything wrong — an
+   * unknown trace or chunk, a label for a walled-off passage, a conflicting
+   * label, an oversized text, nothing to record — is a FoldbackError and
+   * nothing is written. With storage the promise resolves once the record is
+   * durably committed (IndexedDB, durability 'strict'); it is folded back at
+   * once (the next search and question use it). A recordId already recorded
+   * resolves to that record without writing again.
+   */
+  feedback(input) {
+    return this._serialFeedback(() => this._recordFeedback(input || {}));
+  }
+
+  async _recordFeedback(input) {
+    if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
+    const traceId = String(input.traceId ?? '');
+    if (!traceId) throw new FoldbackError('Invalid argument', 'feedback needs the traceId of the question it is about');
+    if (input.recordId) {
+      const existing = this._feedback.record(String(input.recordId));
+      if (existing) return existing;
+    }
+    const stored = await this._storedTrace(traceId);
+    if (!stored) {
+      throw new FoldbackError('Not found', `unknown trace '${traceId}': no question with this id was asked in this engine`);
+    }
+    const trace = traceFromJson(stored.traceJson);
+    const allowed = input.allowedMatters ? new Set(input.allowedMatters.map(String))
+      : stored.allowedMatters ? new Set(stored.allowedMatters) : null;
+    // The passages shown: the final ranking, else every hop's results.
+    let shown = trace.fused;
+    if (!shown.length) shown = trace.hops.flatMap((h) => h.results);
+    const seen = new Set();
+    shown = shown.filter((h) => !seen.has(h.chunkId) && seen.add(h.chunkId));
+    const info = this._index.chunks(shown.map((h) => h.chunkId));
+    const results = shown.map((h, i) => ({
+      chunkId: h.chunkId, docId: info[i] ? info[i].docId : h.docId, rank: i + 1, score: h.score,
+      textHash: info[i] ? info[i].textHash : '', matter: info[i] ? info[i].matter : '',
+    }));
+    // Labels: every chunk must exist (and be visible behind the walls), and be labelled once.
+    let labelList = input.labels || [];
+    if (!Array.isArray(labelList)) labelList = Object.entries(labelList).map(([chunkId, label]) => ({ chunkId, label }));
+    const labels = new Map();
+    const chunkInfo = this._index.chunks(labelList.map((l) => String(l && l.chunkId)));
+    labelList.forEach((l, i) => {
+      const chunkId = String(l && l.chunkId);
+      const label = l && l.label;
+      if (!LABELS.includes(label)) {
+        throw new FoldbackError('Invalid argument', `label must be relevant, partly or not_relevant, not '${String(label).slice(0, 40)}'`);
+      }
+      const c = chunkInfo[i];
+      if (!c || !visible(c.matter, allowed)) {
+        throw new FoldbackError('Not found', `unknown chunk '${chunkId}': not in this engine's index`);
+      }
+      const prev = labels.get(chunkId);
+      if (prev && prev !== label) {
+        throw new FoldbackError('Invalid argument', `chunk '${chunkId}' is labelled both ${prev} and ${label}`);
+      }
+      labels.set(chunkId, label);
+    });
+    const rating = input.rating === null || input.rating === undefined ? '' : String(input.rating);
+    const record = {
+      traceId, timeMs: Date.now(),
+      user: input.user !== undefined ? String(input.user) : stored.user || this._user,
+      matter: '', question: trace.question, hopQueries: trace.hops.map((h) => h.query), results,
+      answer: stored.answer || '', rating,
+      labels: [...labels.entries()].map(([chunkId, label]) => ({ chunkId, label })),
+      critique: input.critique ? String(input.critique) : '',
+      correctedAnswer: input.correctedAnswer ? String(input.correctedAnswer) : '',
+      preferredRewrite: input.preferredRewrite ? String(input.preferredRewrite) : '',
+      tags: (input.tags || []).map(String),
+      consentToTrain: Boolean(input.consentToTrain), privileged: Boolean(input.privileged),
+      programVersion: trace.programVersion, model: trace.model,
+    };
+    for (const k of ['question', 'answer', 'critique', 'correctedAnswer', 'preferredRewrite']) record[k] = wellFormed(record[k]);
+    const shownMatters = new Set(results.map((r) => r.matter).filter(Boolean));
+    if (input.matter) {
+      record.matter = String(input.matter);
+      if (allowed && !allowed.has(record.matter)) {
+        throw new FoldbackError('Permission denied', `matter '${record.matter}' is behind an ethical wall for this user`);
+      }
+    } else if (stored.matter) {
+      record.matter = stored.matter;
+    } else if (stored.allowedMatters && stored.allowedMatters.length === 1) {
+      record.matter = stored.allowedMatters[0];  // asked behind a wall around one matter
+    } else if (shownMatters.size === 1) {
+      record.matter = [...shownMatters][0];  // every passage shown of a matter was of this one
+    }
+    if (!record.rating && !record.labels.length && !record.critique && !record.correctedAnswer &&
+        !record.preferredRewrite && !record.tags.length) {
+      throw new FoldbackError('Invalid argument',
+        'nothing to record: give a rating, passage labels, a critique, a corrected answer, a preferred rewrite or a tag');
+    }
+    record.recordId = input.recordId ? String(input.recordId) : uuidv7(record.timeMs);
+    await this._append(record, record.recordId);
+    this._foldBack();  // folded back at once
+    return this._feedback.record(record.recordId);
+  }
+
+  /** The live feedback records (tombstones applied), oldest first. */
+  feedbackRecords() {
+    return this._feedback.records();
+  }
+
+  /**
+   * {records, tombstones, duplicates, deleted, forgottenMatters, logBytes,
+   *  damage?, tornTailBytes?, repaired?, foldBack: stats | null}
+   */
+  feedbackInfo() {
+    const fb = this._foldBack();
+    return { ...(this._feedbackInfo || {}), ...this._feedback.info(), foldBack: fb ? fb.foldBackStats() : null };
+  }
+
+  /** The feedback log's bytes (foldback's log format; `foldback` natively reads the same). */
+  feedbackLog() {
+    return this._feedback.bytes();
+  }
+
+  /**
+   * Forgets every feedback record of a matter (its own, or showing a passage
+   * of it), now and for good: a tombstone is written durably; later retries
+   * of those records stay forgotten. Resolves with {forgotten}.
+   */
+  forgetMatter(matter, { user } = {}) {
+    return this._serialFeedback(async () => {
+      const m = String(matter ?? '');
+      if (!m) throw new FoldbackError('Invalid argument', 'forgetMatter needs a matter');
+      const forgotten = this._feedback.records()
+        .filter((r) => r.matter === m || r.results.some((x) => x.matter === m)).length;
+      await this._append({ matter: m, timeMs: Date.now(), user: user ?? this._user }, `tombstone:${uuidv7()}`, true);
+      this._foldBack();
+      return { forgotten };
+    });
+  }
+
+  /** Forgets one feedback record. NotFound when there is no such live record. */
+  forgetRecord(recordId, { user } = {}) {
+    return this._serialFeedback(async () => {
+      const id = String(recordId ?? '');
+      if (!this._feedback.record(id)) throw new FoldbackError('Not found', `no feedback record '${id}'`);
+      await this._append({ recordId: id, timeMs: Date.now(), user: user ?? this._user }, `tombstone:${uuidv7()}`, true);
+      this._foldBack();
+    });
+  }
+
+  /**
+   * Fine-tuning data from the feedback: export('triplets'|'dpo'|'sft'|'demos',
+   * {allowedMatters?, negativesPerPositive?, contextPassages?, systemPrompt?,
+   *  dspyPredictor?, dspySignature?, dspyInstructions?}) -> string (JSONL, or
+   * DSPy JSON for 'demos'). Only records with consent to train that are not
+   * privileged; never forgotten ones; with allowedMatters only records every
+   * matter of which (its own, its passages', its labelled chunks') is allowed.
+   */
+  export(format, options = {}) {
+    return this.exportWithReport(format, options).text;
+  }
+
+  /** As export(), with the core's report: {text, report: {records, exported, rows, noConsent, privileged, unusable, stalePassages}}. */
+  exportWithReport(format, options = {}) {
+    let ids = null;
+    if (options.allowedMatters) {
+      const allowed = new Set(options.allowedMatters.map(String));
+      const records = this._feedback.records();
+      const labelled = this._index.chunks(records.flatMap((r) => r.labels.map((l) => l.chunkId)));
+      let at = 0;
+      ids = [];
+      for (const r of records) {
+        let ok = visible(r.matter, allowed) && r.results.every((x) => visible(x.matter, allowed));
+        for (let i = 0; i < r.labels.length; ++i, ++at) {
+          const c = labelled[at];
+          if (c && !visible(c.matter, allowed)) ok = false;
+        }
+        if (ok) ids.push(r.recordId);
+      }
+    }
+    return check(this._feedback.exportAs(this._index, String(format), ids, options));
+  }
+
+  // ------------------------------------------------------------ persistence
+
+  /**
+   * Saves the index snapshot to the engine's storage under `name` (default:
+   * the engine's name). The feedback log and traces are written as they
+   * happen; createEngine({storage, name}) restores all three.
+   */
+  async save(name = this._name) {
+    if (!this._storage) throw new FoldbackError('Failed precondition', 'save needs an engine created with {storage}');
+    return this._storage.saveSnapshot(name, this.snapshot(), { documents: this.stats().documents });
   }
 
   /** The whole index as portable bytes (loads natively and in wasm). */
@@ -263,16 +970,27 @@ class Engine {
 
   /** Frees the engine's memory; the engine is unusable afterwards. */
   dispose() {
+    if (this._asks > 0) throw new FoldbackError('Failed precondition', 'cannot dispose while a question is being answered');
     if (this._index) this._index.delete();
     this._index = null;
+    if (this._feedback) this._feedback.delete();
+    this._feedback = null;
+    for (const { program } of this._programs.values()) program.delete();
+    this._programs.clear();
   }
 }
 
 /**
- * createEngine({snapshot?: Uint8Array, index?: {...options}, embedder?, wasmBinary?, wasmUrl?})
+ * createEngine({snapshot?, index?, embedder?, storage?, name?, user?,
+ *               foldBack?, wasmBinary?, wasmUrl?})
  * `embedder`: a host embedder {dimension, embed(texts) -> Promise<Float32Array[]>},
  * e.g. createOnnxEmbedder() from './embedder.js'; the index then takes its
  * vectors from it (embedder 'external').
+ * `storage` (openStorage() from './storage.js') and `name` (default
+ * 'default'): the snapshot saved under that name (unless `snapshot` is given),
+ * its feedback log and its traces are restored; feedback is appended there.
+ * `user`: a pseudonymous user id recorded with traces and feedback.
+ * `foldBack`: FoldBackOptions (demos, rocchio, adapter, minSimilarity, ...).
  */
 export async function createEngine(options = {}) {
   const module = await loadModule(options);
@@ -280,10 +998,17 @@ export async function createEngine(options = {}) {
   if (embedder && (typeof embedder.embed !== 'function' || !(embedder.dimension > 0))) {
     throw new FoldbackError('Invalid argument', 'embedder must have a positive dimension and an embed(texts) method');
   }
+  const storage = options.storage || null;
+  if (storage && typeof storage.readFeedbackLog !== 'function') {
+    throw new FoldbackError('Invalid argument', 'storage must come from openStorage() (@foldback/core/storage)');
+  }
+  const name = options.name !== undefined ? String(options.name) : 'default';
+  let snapshot = options.snapshot || null;
+  if (!snapshot && storage) snapshot = await storage.loadSnapshot(name);
   const index = new module.Index();
   try {
-    if (options.snapshot) {
-      check(index.load(toBytes(options.snapshot, 'snapshot')));
+    if (snapshot) {
+      check(index.load(toBytes(snapshot, 'snapshot')));
       const o = index.options();
       if (embedder && (o.embedder !== 'external' || o.dimension !== embedder.dimension)) {
         throw new FoldbackError('Invalid argument',
@@ -302,7 +1027,24 @@ export async function createEngine(options = {}) {
     index.delete();
     throw e;
   }
-  return new Engine(module, index, embedder);
+  const engine = new Engine(module, index, embedder, {
+    storage, name, user: options.user ? String(options.user) : '', foldBack: options.foldBack,
+  });
+  if (storage) {
+    try {
+      await engine._reloadFeedback();
+    } catch (e) {
+      engine.dispose();
+      throw e;
+    }
+  }
+  return engine;
+}
+
+/** foldback's text hash of a passage (FNV-1a 64, 16 hex digits), as feedback records keep it. */
+export async function feedbackTextHash(text, options = {}) {
+  const module = await loadModule(options);
+  return module.feedbackTextHash(wellFormed(text));
 }
 
 export async function version(options = {}) {

@@ -45,6 +45,23 @@ export interface Storage {
    */
   appendFeedback(record: { id: string } | Uint8Array | unknown, options?: { id?: string }): Promise<number>;
   readFeedback<R = unknown>(options?: { after?: number; limit?: number }): Promise<FeedbackEntry<R>[]>;
+  /**
+   * Appends framed log bytes to the feedback log `log` (strict durability).
+   * An entry id already stored adds nothing: {duplicate: true}.
+   */
+  appendFeedbackLog(log: string, id: string, bytes: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
+  /** The log's entries concatenated in order. */
+  readFeedbackLog(log: string): Promise<{ bytes: Uint8Array; entries: number; lastSeq: number }>;
+  /** Replaces a whole log in one transaction (compaction). */
+  replaceFeedbackLog(log: string, bytes: Uint8Array, options?: { id?: string }): Promise<{ seq: number }>;
+  saveTrace(log: string, traceId: string, trace: unknown): Promise<void>;
+  loadTrace<T = unknown>(log: string, traceId: string): Promise<T | null>;
+  listTraces<T = unknown>(log: string): Promise<Array<{ traceId: string; trace: T; at: number }>>;
+  /** Host data (settings, document lists — never secrets). */
+  getItem<T = unknown>(key: string): Promise<T | undefined>;
+  setItem(key: string, value: unknown): Promise<void>;
+  removeItem(key: string): Promise<void>;
+  listItems<T = unknown>(prefix?: string): Promise<Array<{ key: string; value: T }>>;
   close(): void;
 }
 

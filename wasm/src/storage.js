@@ -1,5 +1,7 @@
 // IndexedDB persistence for the browser host: index snapshots saved under a
-// name, and an append-only feedback log.
+// name, the feedback log of each engine, the traces feedback refers to, and a
+// small key-value store for host data (settings, document lists — never
+// secrets).
 //
 // Guarantees:
 //  - A snapshot is saved in one readwrite transaction (its bytes in chunks of
@@ -7,21 +9,29 @@
 //    the whole transaction commits or none of it does: on any failure, quota
 //    exceeded included, the previous snapshot under that name stays intact
 //    and loadable. Loading checks the header against the chunks it names.
-//  - appendFeedback() resolves only after its transaction has completed with
-//    durability 'strict' (flushed to disk where the browser supports it). A
-//    record carries an id; appending an id that is already stored resolves to
-//    the stored record's sequence number instead of adding a duplicate, so a
-//    host may retry an append whose outcome it did not see.
+//  - appendFeedback() / appendFeedbackLog() resolve only after their
+//    transaction has completed with durability 'strict' (flushed to disk
+//    where the browser supports it). An entry carries an id; appending an id
+//    that is already stored resolves to the stored entry's sequence number
+//    instead of adding a duplicate, so a host may retry an append whose
+//    outcome it did not see.
+//  - A feedback log (appendFeedbackLog) is the concatenation of its entries'
+//    bytes in sequence order: each entry is one or more framed records of
+//    foldback's log format (core/include/foldback/feedback.h), written by the
+//    engine. replaceFeedbackLog swaps a whole log in one transaction
+//    (compaction).
 //
 // The IndexedDB factory is `globalThis.indexedDB` unless one is passed (tests
 // run on fake-indexeddb in Node; real Chromium coverage comes with the
 // plugins' end-to-end tests).
 import { FoldbackError } from './index.js';
 
-const VERSION = 1;
+const VERSION = 2;
 const SNAPSHOTS = 'snapshots';   // name -> {name, generation, size, chunks, savedAt, meta}
 const CHUNKS = 'snapshot_chunks'; // [name, generation, index] -> Uint8Array
-const FEEDBACK = 'feedback';     // seq (auto) -> {seq, id, record, at}
+const FEEDBACK = 'feedback';     // seq (auto) -> {id, record, at, log?}; indexes 'id' (unique), 'log'
+const TRACES = 'traces';         // [log, traceId] -> {log, traceId, trace, at}
+const KV = 'kv';                 // key -> any structured-cloneable value
 
 function isQuota(e) {
   return !!e && (e.name === 'QuotaExceededError' || e.code === 22 ||
@@ -188,6 +198,132 @@ export class Storage {
     }), 'reading feedback');
   }
 
+  /**
+   * Appends `bytes` (framed log records from the engine) to the feedback log
+   * `log` under the entry id `id`. Resolves once durably committed with
+   * {seq, duplicate}: duplicate when an entry with this id was already
+   * stored (nothing is added then).
+   */
+  async appendFeedbackLog(log, id, bytes) {
+    log = String(log);
+    id = String(id);
+    const data = copyBytes(bytes).slice();
+    return transact(this._db, [FEEDBACK], 'readwrite', async (tx) => {
+      const store = tx.objectStore(FEEDBACK);
+      const existing = await request(store.index('id').getKey(id));
+      if (existing !== undefined) return { seq: existing, duplicate: true };
+      const seq = await request(store.add({ id, log, record: data, at: Date.now() }));
+      return { seq, duplicate: false };
+    }, `appending to feedback log '${log}' (entry '${id}')`);
+  }
+
+  /** The feedback log `log`: {bytes (its entries concatenated), entries, lastSeq}. */
+  async readFeedbackLog(log) {
+    log = String(log);
+    const all = await transact(this._db, [FEEDBACK], 'readonly', (tx) => new Promise((resolve, reject) => {
+      const out = [];
+      const req = tx.objectStore(FEEDBACK).index('log').openCursor(this._range.only(log));
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const cursor = req.result;
+        if (!cursor) { resolve(out); return; }
+        out.push({ seq: cursor.primaryKey, record: cursor.value.record });
+        cursor.continue();
+      };
+    }), `reading feedback log '${log}'`);
+    all.sort((a, b) => a.seq - b.seq);
+    let total = 0;
+    for (const e of all) total += e.record && e.record.byteLength ? e.record.byteLength : 0;
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const e of all) {
+      if (!e.record || !e.record.byteLength) continue;
+      bytes.set(e.record instanceof Uint8Array ? e.record : new Uint8Array(e.record), at);
+      at += e.record.byteLength;
+    }
+    return { bytes, entries: all.length, lastSeq: all.length ? all[all.length - 1].seq : 0 };
+  }
+
+  /**
+   * Replaces the whole feedback log `log` with `bytes` (a compacted log) in
+   * one transaction: on failure the old log is intact.
+   */
+  async replaceFeedbackLog(log, bytes, { id } = {}) {
+    log = String(log);
+    const data = copyBytes(bytes).slice();
+    const entryId = id ? String(id) : `compacted:${log}:${Date.now()}`;
+    return transact(this._db, [FEEDBACK], 'readwrite', (tx) => new Promise((resolve, reject) => {
+      const store = tx.objectStore(FEEDBACK);
+      const req = store.index('log').openCursor(this._range.only(log));
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const cursor = req.result;
+        if (cursor) {
+          cursor.delete();
+          cursor.continue();
+          return;
+        }
+        const add = store.add({ id: entryId, log, record: data, at: Date.now() });
+        add.onerror = () => reject(add.error);
+        add.onsuccess = () => resolve({ seq: add.result });
+      };
+    }), `replacing feedback log '${log}' (${data.length} bytes)`);
+  }
+
+  /** Stores a trace (any structured-cloneable object) of log `log` under its id. */
+  async saveTrace(log, traceId, trace) {
+    log = String(log);
+    traceId = String(traceId);
+    await transact(this._db, [TRACES], 'readwrite', async (tx) => {
+      tx.objectStore(TRACES).put({ log, traceId, trace, at: Date.now() });
+    }, `saving trace '${traceId}'`);
+  }
+
+  /** The trace stored under `traceId` in log `log`, or null. */
+  async loadTrace(log, traceId) {
+    const row = await transact(this._db, [TRACES], 'readonly',
+      (tx) => request(tx.objectStore(TRACES).get([String(log), String(traceId)])), `loading trace '${traceId}'`);
+    return row ? row.trace : null;
+  }
+
+  /** Every trace of log `log`, oldest first: [{traceId, trace, at}]. */
+  async listTraces(log) {
+    log = String(log);
+    const rows = await transact(this._db, [TRACES], 'readonly',
+      (tx) => request(tx.objectStore(TRACES).getAll(this._range.bound([log, ''], [log, '\uffff']))), 'listing traces');
+    return rows.sort((a, b) => a.at - b.at).map(({ traceId, trace, at }) => ({ traceId, trace, at }));
+  }
+
+  /** Host data: the value stored under `key`, or undefined. */
+  async getItem(key) {
+    return transact(this._db, [KV], 'readonly', (tx) => request(tx.objectStore(KV).get(String(key))), `reading '${key}'`);
+  }
+
+  async setItem(key, value) {
+    await transact(this._db, [KV], 'readwrite', async (tx) => { tx.objectStore(KV).put(value, String(key)); }, `writing '${key}'`);
+  }
+
+  async removeItem(key) {
+    await transact(this._db, [KV], 'readwrite', async (tx) => { tx.objectStore(KV).delete(String(key)); }, `deleting '${key}'`);
+  }
+
+  /** [{key, value}] of the items whose key starts with `prefix`, in key order. */
+  async listItems(prefix = '') {
+    prefix = String(prefix);
+    return transact(this._db, [KV], 'readonly', (tx) => new Promise((resolve, reject) => {
+      const out = [];
+      const range = prefix ? this._range.bound(prefix, `${prefix}\uffff`) : undefined;
+      const req = tx.objectStore(KV).openCursor(range);
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const cursor = req.result;
+        if (!cursor) { resolve(out); return; }
+        out.push({ key: cursor.key, value: cursor.value });
+        cursor.continue();
+      };
+    }), `listing '${prefix}*'`);
+  }
+
   close() {
     this._db.close();
   }
@@ -219,6 +355,10 @@ export async function openStorage(options = {}) {
         const s = d.createObjectStore(FEEDBACK, { autoIncrement: true });
         s.createIndex('id', 'id', { unique: true });
       }
+      const feedback = req.transaction.objectStore(FEEDBACK);
+      if (!feedback.indexNames.contains('log')) feedback.createIndex('log', 'log', { unique: false });
+      if (!d.objectStoreNames.contains(TRACES)) d.createObjectStore(TRACES, { keyPath: ['log', 'traceId'] });
+      if (!d.objectStoreNames.contains(KV)) d.createObjectStore(KV);
     };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(storageError(req.error, `opening IndexedDB '${name}'`));

@@ -103,3 +103,35 @@ test('a snapshot written in wasm is searched identically by the native CLI', { s
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a feedback log written in wasm is read, listed and exported identically by the native CLI', { skip }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'foldback-wasm-feedback-'));
+  try {
+    const files = (await readdir(corpus)).filter((f) => f.endsWith('.txt')).sort();
+    const engine = await createEngine({ index: { embedder: 'none' } });
+    for (const [i, f] of files.entries()) {
+      engine.add({ id: f.replace(/\.txt$/, ''), title: f, text: await readFile(path.join(corpus, f), 'utf8'), matter: i % 2 ? 'acme' : 'beta' });
+    }
+    const asked = [];
+    for (const q of queries.slice(0, 4)) asked.push(await engine.ask(q, { hops: 2, depth: 6, topK: 6, mode: 'bm25' }));
+    for (const [i, r] of asked.entries()) {
+      await engine.feedback({ traceId: r.traceId, rating: i % 2 ? 'down' : 'up', consentToTrain: i !== 3, privileged: i === 2,
+        labels: { [r.passages[0].chunkId]: 'relevant', [r.passages[1].chunkId]: 'not_relevant' },
+        correctedAnswer: `Corrected answer ${i} [1].`, critique: `critique ${i}` });
+    }
+    await engine.forgetMatter('beta');
+    await writeFile(path.join(dir, 'index.fbsnap'), engine.snapshot());
+    await writeFile(path.join(dir, 'feedback.log'), engine.feedbackLog());
+    const listed = JSON.parse(execFileSync(cli, ['feedback', '--index', dir, '--list', '--json'], { encoding: 'utf8' }));
+    assert.deepEqual(listed.map((r) => r.record_id), engine.feedbackRecords().map((r) => r.recordId));
+    assert.deepEqual(listed.map((r) => r.critique), engine.feedbackRecords().map((r) => r.critique));
+    for (const format of ['triplets', 'dpo', 'sft', 'demos']) {
+      const out = path.join(dir, `export.${format}`);
+      execFileSync(cli, ['export', '--index', dir, '--format', format, '--out', out], { stdio: 'pipe' });
+      assert.equal(engine.export(format), await readFile(out, 'utf8'), `${format}: the same bytes natively and in wasm`);
+    }
+    engine.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -244,7 +244,10 @@ class FOLDBACK_EXPORT AskSession {
  public:
   // Starts a session. `program` (optional) supplies prompts and demos
   // (default: foldback's built-in program); `foldback` (optional) supplies
-  // what feedback taught (not consulted yet). Both must outlive the session.
+  // what feedback taught: its demos join the query writer's (walled by
+  // options.search.allowed_matters, listed in trace.feedback_demos) and
+  // every hop searches through FoldBack::Search (relevance feedback, query
+  // adapter). Both must outlive the session.
   // InvalidArgument on an empty or oversized question (> 8 KiB), options out
   // of range (hops 1..16; depth, top_k 1..1000; variants 1..8;
   // context_token_budget >= 1; deadline_ms >= 0; rm3 fb_docs, fb_terms >= 1;

@@ -29,8 +29,13 @@ export async function loadTs(entry) {
   await esbuild.build({
     entryPoints: [path.join(PLUGINS, entry)], outfile, bundle: true, format: 'esm', platform: 'node',
     target: 'node20', logLevel: 'warning',
-    alias: { '@foldback/core': path.join(WASM_PKG, 'index.js') },
-    external: [path.join(WASM_PKG, 'index.js')],
+    alias: {
+      '@foldback/core': path.join(WASM_PKG, 'index.js'),
+      '@foldback/core/storage': path.join(WASM_PKG, 'storage.js'),
+      '@foldback/core/host': path.join(WASM_PKG, 'host.js'),
+    },
+    // The package is loaded as it is (it reads its .wasm next to itself).
+    external: [path.join(WASM_PKG, '*')],
     define: { __FOLDBACK_ALLOWED_ORIGINS__: '["http://127.0.0.1:*","http://localhost:*"]', __FOLDBACK_VERSION__: '"test"' },
   });
   return import(pathToFileURL(outfile).href + `?t=${Date.now()}`);

@@ -1,13 +1,17 @@
-// An OpenAI-compatible chat completions server on loopback, for tests.
-// It answers rewrite prompts with a JSON query built from the question, and
-// answer prompts with text that cites passage [1] and carries active content
-// (a Markdown image, an HTML image, a link) that the UI must show as text.
-// Every request is recorded (headers included) so tests can check where the
-// key went. `failures` makes the next N requests fail with a status.
+// An OpenAI-compatible chat completions server on loopback, for tests. It
+// reads the prompts foldback's ask session sends (DSPy ChatAdapter layout:
+// `[[ ## field ## ]]` markers) and answers in kind: a query writer gets a
+// query built from the question and the hop ("... hop2"), the answer writer
+// gets text that cites passage [1] (and [9], which points at nothing) and
+// carries active content (a Markdown image, an HTML image, a link) that the
+// UI must show as text. Every request is recorded (headers included) so tests
+// can check where the key went. `failures` makes the next N requests fail
+// with a status.
 import http from 'node:http';
 
 export async function startLlmServer() {
   const requests = [];
+  const hops = new Map();  // question -> the last hop a query was written for
   const state = { failures: 0, failStatus: 503, retryAfter: '0', answerExtra: '' };
   const server = http.createServer(async (req, res) => {
     const cors = {
@@ -35,13 +39,16 @@ export async function startLlmServer() {
     const messages = body.messages ?? [];
     const system = messages[0]?.content ?? '';
     const user = messages[messages.length - 1]?.content ?? '';
-    const question = /Question: (.*)/.exec(user)?.[1] ?? '';
+    const question = /\[\[ ## question ## \]\]\n([^\n]*)/.exec(user)?.[1] ?? '';
     let content;
-    if (system.includes('search queries')) {
-      const hop = (user.match(/^- /gm) ?? []).length + 1;
-      content = JSON.stringify({ query: `${question} notice period written notice hop${hop}` });
+    if (/\[\[ ## (search_)?query ## \]\]/.test(system)) {
+      // Hop 1 sees no passages yet; later hops see what was found.
+      const key = question;
+      const hop = /<passage n=/.test(user) ? (hops.get(key) ?? 1) + 1 : 1;
+      hops.set(key, hop);
+      content = `[[ ## query ## ]]\n${question} notice period written notice hop${hop}\n\n[[ ## completed ## ]]`;
     } else {
-      content = `Either party may end the agreement on written notice [1]. ${state.answerExtra}See [9] too.`;
+      content = `[[ ## answer ## ]]\nEither party may end the agreement on written notice [1]. ${state.answerExtra}See [9] too.\n\n[[ ## completed ## ]]`;
     }
     res.writeHead(200, { ...cors, 'content-type': 'application/json' });
     res.end(JSON.stringify({ id: 'x', object: 'chat.completion', model: body.model || 'test-model',

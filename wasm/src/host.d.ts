@@ -1,0 +1,64 @@
+// Types for @foldback/core/host: the fetch host for OpenAI-compatible endpoints.
+import type { AskHost, Need, NeedResult } from './index.js';
+
+export type Provider = 'openai' | 'azure' | 'ollama' | 'vllm';
+
+export interface LlmHostOptions {
+  /** OpenAI-compatible base URL (https://api.openai.com/v1, http://localhost:11434/v1), or an Azure resource / deployment URL. */
+  endpoint: string;
+  /** Model name; Azure: the deployment (unless the URL names it). */
+  model?: string;
+  /** Held in memory by the host only: sent in one header, redacted from everything it returns. */
+  apiKey?: string;
+  /** Default: 'openai' ('azure' for *.openai.azure.com). */
+  provider?: Provider;
+  /** Azure api-version. Default: 2024-10-21. */
+  apiVersion?: string;
+  /** Send response_format json_schema when the session asks for JSON. Default: true. */
+  structuredOutput?: boolean;
+  /** Retries after the first attempt. Default: 2. */
+  maxRetries?: number;
+  /** Backoff min(initial * 2^n, max) * (1 - 0.25 U). Defaults: 500, 8000 ms. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Retry-After honoured up to this; longer ends the retries. Default: 60000 ms. */
+  maxRetryAfterMs?: number;
+  /** A need's time when it has no timeoutMs. Default: 120000 ms. */
+  defaultTimeoutMs?: number;
+  /** Limit of one attempt; 0 = what is left of the need's time. Default: 0. */
+  attemptTimeoutMs?: number;
+  /** Requests in flight at once. Default: 16. */
+  maxInFlight?: number;
+  /** Largest reply accepted. Default: 32 MiB. */
+  maxReplyBytes?: number;
+  /** Matches are replaced by [REDACTED] in what is sent (the key always is). */
+  redactPatterns?: Array<RegExp | string>;
+  fetch?: typeof fetch;
+  /** Jitter source in [0, 1). Default: Math.random. */
+  random?: () => number;
+}
+
+export interface LlmHost extends AskHost {
+  /** The chat completions URL ('' when no endpoint); no secrets in it. */
+  readonly url: string;
+  readonly provider: Provider;
+  readonly model: string;
+  /** Resolves with the need's result; never rejects. */
+  perform(need: Need, options?: { signal?: AbortSignal }): Promise<NeedResult>;
+  /** Text with the key (and any 12-character piece of it) replaced by [REDACTED]. */
+  redact(text: string): string;
+}
+
+export declare function createLlmHost(options: LlmHostOptions): LlmHost;
+export declare const DEFAULT_AZURE_API_VERSION: string;
+export declare function resolveEndpointUrl(config: { endpoint: string; provider?: Provider; model?: string; apiVersion?: string },
+  route?: 'chat' | 'embeddings'): string;
+export declare function buildChatBody(config: { provider?: Provider; model?: string; structuredOutput?: boolean }, need: Need): string;
+export declare function parseChatCompletion(text: string): { content: string; model: string; finishReason: string };
+export declare function serverErrorMessage(text: string): string;
+export declare function httpStatusText(status: number): string;
+export declare function shouldRetryStatus(status: number, xShouldRetry?: string): boolean;
+export declare function retryDelayMs(policy: { initialDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
+  retry: number, retryAfterMs: number, u: number): number;
+export declare function parseRetryAfterMs(retryAfterMs: string, retryAfter: string, nowMs?: number): number;
+export declare function redactKey(text: string, key: string): string;
