@@ -1,6 +1,9 @@
 # Finds foldback's native dependencies and defines imported targets for them:
 #   foldback_dep::protobuf_lite  foldback_dep::stemmer  foldback_dep::utf8proc
 #   foldback_dep::hnswlib        foldback_dep::json     foldback_dep::eigen
+# and for the native host (foldback::native: ingestion, files, libcurl):
+#   CURL::libcurl  pugixml::pugixml  PkgConfig::FOLDBACK_GMIME
+#   PkgConfig::FOLDBACK_LIBZIP  PkgConfig::FOLDBACK_POPPLER_CPP  PkgConfig::FOLDBACK_GUMBO
 # Used by foldback's own build (native) and by the installed CMake package,
 # so that find_package(foldback) consumers link the same libraries.
 # All come from Debian packages; run.sh installs them.
@@ -39,4 +42,16 @@ if(NOT TARGET foldback_dep::protobuf_lite)
   add_library(foldback_dep::eigen INTERFACE IMPORTED)
   set_target_properties(foldback_dep::eigen PROPERTIES
     INTERFACE_LINK_LIBRARIES Eigen3::Eigen)
+endif()
+
+# The native host's readers of real documents and its HTTP client.
+if(NOT TARGET PkgConfig::FOLDBACK_GMIME)
+  find_package(CURL REQUIRED)
+  find_package(pugixml REQUIRED)
+  find_package(PkgConfig REQUIRED)
+  # GMime 3 (mail), libzip (.docx), poppler-cpp (.pdf), gumbo (HTML5).
+  pkg_check_modules(FOLDBACK_GMIME REQUIRED IMPORTED_TARGET GLOBAL gmime-3.0)
+  pkg_check_modules(FOLDBACK_LIBZIP REQUIRED IMPORTED_TARGET GLOBAL libzip)
+  pkg_check_modules(FOLDBACK_POPPLER_CPP REQUIRED IMPORTED_TARGET GLOBAL poppler-cpp)
+  pkg_check_modules(FOLDBACK_GUMBO REQUIRED IMPORTED_TARGET GLOBAL gumbo)
 endif()

@@ -11,12 +11,23 @@
  *     FB_E* code on failure (table below). After a failure the handle's
  *     last-error string (fb_<noun>_last_error) says what went wrong; it stays
  *     valid until the next call on the same handle.
- *   - Option structs are obtained from fb_<noun>_default_params() and then
- *     adjusted; never zero-initialise them yourself.
- *   - Strings are UTF-8 and NUL-terminated; invalid UTF-8 in document text is
- *     replaced (U+FFFD) and counted, never fatal.
+ *   - Option structs are obtained from fb_<noun>_default_params() (records
+ *     and results from fb_feedback_default_record, fb_need_default_result)
+ *     and then adjusted; never zero-initialise them yourself.
+ *   - Strings are UTF-8 and NUL-terminated. Invalid UTF-8 in documents,
+ *     questions, queries and model replies is replaced (U+FFFD), never
+ *     fatal; in a feedback record, which is kept, it is refused.
  *   - Strings returned by foldback are owned by the handle that returned them
  *     unless the function says the caller frees them with fb_string_free.
+ *   - Every pointer argument may be NULL without crashing: a NULL handle
+ *     gives FB_EINVALID (nothing to keep a message in), a NULL required
+ *     argument FB_EINVALID with the handle's last error naming it.
+ *   - Lifetimes cannot be got wrong by freeing in the "wrong" order: an ask
+ *     session keeps its index alive (fb_index_free may come first), need and
+ *     event lists are owned by the caller and outlive their session, and a
+ *     feedback log keeps the index it checks records against.
+ *   - Callbacks are a function pointer plus a void* user_data passed back
+ *     unchanged; they run on the calling thread, before the call returns.
  *
  * Return codes
  *   FB_OK                    0   success
@@ -24,7 +35,7 @@
  *   FB_ENOTFOUND            -2   the named document/chunk/trace does not exist
  *   FB_ECORRUPT             -3   bytes (snapshot, log) are damaged or not foldback's
  *   FB_EUNSUPPORTED         -4   e.g. a snapshot version this build cannot read
- *   FB_EIO                  -5   a host-reported I/O error
+ *   FB_EIO                  -5   an I/O error (a file, or one the host reported)
  *   FB_ERANGE               -6   a size or count limit was exceeded
  *   FB_EDEADLINE            -7   a deadline passed
  *   FB_EUNAVAILABLE         -8   an endpoint or resource could not be reached
@@ -86,8 +97,10 @@ FB_API const char* fb_strerror(int code);
 FB_API void fb_string_free(char* s);
 
 /* ------------------------------------------------------------------------
- * fb_index: documents, chunks, lexical + dense search, snapshots.
- * Thread safety: fb_index_search, fb_index_snapshot and the counts may be
+ * fb_index: documents, chunks, lexical + dense search, snapshots, index
+ * folders, ingestion of files.
+ * Thread safety: fb_index_search, fb_index_snapshot, fb_index_save,
+ * fb_ask_start, fb_index_chunks_missing_vectors and the counts may be
  * called from several threads at once; every other call needs exclusive
  * access. With concurrent calls, fb_index_last_error reports one of their
  * failures.
@@ -115,6 +128,19 @@ FB_API fb_index* fb_index_init(const fb_index_params* params, int* error_out);
  * On failure returns NULL and sets *error_out (FB_ECORRUPT, FB_EUNSUPPORTED). */
 FB_API fb_index* fb_index_load(const void* bytes, size_t size, int* error_out);
 
+/* Opens the index saved in the folder `dir` (by fb_index_save, or by the
+ * `foldback ingest` command). On failure returns NULL and sets *error_out:
+ * FB_ENOTFOUND (no index there), FB_ECORRUPT, FB_EUNSUPPORTED, FB_EIO.
+ * The handle remembers the folder: its feedback log and traces live there. */
+FB_API fb_index* fb_index_open(const char* dir, int* error_out);
+
+/* Writes the index into the folder `dir` (created if needed) atomically: a
+ * crash leaves the old snapshot or the new one, never a mix. The handle
+ * remembers the folder. */
+FB_API int fb_index_save(fb_index* index, const char* dir);
+
+/* Frees the handle. Ask sessions and feedback logs still using the index
+ * keep it alive until they are freed. NULL is fine. */
 FB_API void fb_index_free(fb_index* index);
 
 /* The message of the last failed call on this handle ("" if none). */
@@ -144,8 +170,66 @@ FB_API int fb_index_add(fb_index* index, const fb_document* doc, uint32_t* chunk
 /* Removes a document and its chunks. FB_ENOTFOUND if unknown. */
 FB_API int fb_index_remove(fb_index* index, const char* doc_id);
 
-/* Builds the dense side (static embedder: trains on the corpus first). */
+/* Builds the dense side (static embedder: trains on the corpus first).
+ * External embedder: FB_ESTATE until every chunk has a vector. */
 FB_API int fb_index_build_dense(fb_index* index);
+
+/* ---- ingestion of real files: mail (.eml, mbox), .docx, .pdf, .html,
+ * .txt/.md, BEIR corpus .jsonl. Files without an extension are recognised
+ * by their first bytes. */
+
+typedef enum {
+  FB_FILE_INDEXED = 0,     /* every document of the file was added */
+  FB_FILE_FAILED = 1,      /* broken or unreadable: reported, skipped */
+  FB_FILE_UNSUPPORTED = 2  /* no reader for this type: reported, skipped */
+} fb_file_outcome;
+
+/* One file of an ingestion run. Valid during the callback only. */
+typedef struct {
+  const char* path;
+  const char* doc_id;     /* id of its (first) document; "" when none was added */
+  const char* format;     /* "mail", "mbox", "docx", "pdf", "html", "text", ...; "" */
+  fb_file_outcome outcome;
+  int status;             /* FB_OK, or why it failed (FB_ECORRUPT, FB_EIO, ...) */
+  const char* message;    /* "" or what went wrong */
+  const char* const* warnings; /* e.g. an attachment that could not be read */
+  size_t warning_count;
+  uint32_t documents;     /* documents added (mbox messages and attachments count) */
+  uint32_t chunks;
+  uint64_t bytes;         /* size of the file */
+  /* Progress after this file. */
+  uint64_t files_done, files_total, bytes_done, bytes_total;
+} fb_ingest_file;
+
+/* Called after each file. It must not free or change the index. */
+typedef void (*fb_ingest_cb)(const fb_ingest_file* file, void* user_data);
+
+typedef struct {
+  uint64_t files;       /* files found under the path */
+  uint64_t indexed;     /* files fully indexed */
+  uint64_t failed;      /* broken files: reported, skipped */
+  uint64_t unsupported; /* files of no supported type: reported, skipped */
+  uint64_t documents;   /* documents added (attachments and mbox messages included) */
+  uint64_t chunks;
+  uint64_t bytes;       /* bytes of the supported files read */
+  uint64_t warnings;
+  uint64_t replaced;    /* undecodable or invalid UTF-8 sequences replaced by U+FFFD */
+} fb_ingest_report;
+
+/* Ingests a file, or every file under a folder (recursively). Document ids
+ * are paths relative to `path` without the extension ("contracts/nda-1";
+ * "contracts/nda-1.pdf" when two files would share an id); an mbox's
+ * messages and mail attachments get ids under their file's
+ * ("inbox/msg-3", "x/att-1-terms.pdf"), attachments linked by parent_id.
+ * `matter` (NULL or "" = none) puts every document behind that ethical wall.
+ * A broken or unsupported file never stops the run: it is reported through
+ * `progress` (may be NULL) and counted in *report_out (may be NULL).
+ * Returns FB_OK once every file was tried; FB_ENOTFOUND / FB_EIO only when
+ * `path` itself cannot be read. Does not build the dense side: call
+ * fb_index_build_dense afterwards. */
+FB_API int fb_index_ingest_path(fb_index* index, const char* path, const char* matter,
+                                fb_ingest_cb progress, void* user_data,
+                                fb_ingest_report* report_out);
 
 typedef enum { FB_MODE_BM25 = 0, FB_MODE_DENSE = 1, FB_MODE_HYBRID = 2 } fb_search_mode;
 
@@ -160,6 +244,12 @@ typedef struct {
   int restrict_matters; /* Default: 0 */
   const char* const* allowed_matters;
   size_t allowed_matter_count;
+  /* 1: fold back what lawyers' feedback taught (relevance feedback on both
+   * sides, the query adapter), from the feedback log in the index's folder
+   * (fb_index_open / fb_index_save). Feedback about matters behind the
+   * walls above never influences the search. FB_ESTATE when the index has
+   * no folder. Default: 0 */
+  int use_feedback;
 } fb_search_params;
 
 FB_API fb_search_params fb_search_default_params(void);
@@ -193,6 +283,422 @@ FB_API int fb_index_snapshot(const fb_index* index, char** bytes_out, size_t* si
 /* Counts of live documents and chunks. */
 FB_API uint64_t fb_index_document_count(const fb_index* index);
 FB_API uint64_t fb_index_chunk_count(const fb_index* index);
+
+/* External embedder (FB_EMBEDDER_EXTERNAL): the chunks that still need a
+ * vector, as results (chunk_id, doc_id, text; score 0), at most `limit`
+ * (0 = all). The host embeds their text and hands each vector back. */
+FB_API int fb_index_chunks_missing_vectors(const fb_index* index, size_t limit,
+                                           fb_results** results_out);
+/* Sets a chunk's vector: `dimension` floats (the index's dimension). */
+FB_API int fb_index_set_chunk_vector(fb_index* index, const char* chunk_id, const float* vector,
+                                     size_t dimension);
+
+/* ------------------------------------------------------------------------
+ * fb_ask: multi-hop, query-rewriting retrieval as a state machine the host
+ * drives. The session never performs I/O: it emits *needs* (an LLM chat
+ * completion, texts to embed) that the host answers with its own HTTP
+ * stack — C#'s HttpClient, Java's, Python's — in any order, several at once:
+ *
+ *   fb_ask_start(index, question, &params, now_ms, &ask);
+ *   while (!fb_ask_done(ask)) {
+ *     fb_ask_take_needs(ask, &needs);          // perform each need ...
+ *     ... fb_ask_provide(ask, need->id, &result, now_ms) as results arrive
+ *     ... or fb_ask_tick(ask, now_ms) when waiting gives nothing
+ *   }
+ *   fb_ask_passage(ask, 0); fb_ask_answer(ask); fb_ask_trace_json(ask);
+ *
+ * The host is the clock: `now_ms` is its monotonic time in milliseconds
+ * (any origin, never going back); the session derives each need's timeout
+ * from the question's deadline. An LLM that fails, times out or talks
+ * nonsense is not an error of the session: it falls back (RM3, the
+ * question itself) and says so in the trace.
+ *
+ * fb_ask_need_http_request / fb_ask_provide_http_response turn a need into
+ * an OpenAI-compatible request body and a reply body back into a result,
+ * so that a host only moves bytes. fb_ask_run_http does everything with
+ * foldback's own libcurl client.
+ *
+ * While a session is alive its index refuses changes (fb_index_add,
+ * _remove, _build_dense, _ingest_path, _set_chunk_vector give FB_ESTATE).
+ *
+ * Thread safety: one thread at a time per session; different sessions (on
+ * the same index too) are independent. fb_ask_start may run while other
+ * threads search the index.
+ * ---------------------------------------------------------------------- */
+typedef struct fb_ask fb_ask;
+
+typedef enum {
+  FB_REWRITE_LLM = 0,  /* an LLM writes each hop's query (RM3 when it fails) */
+  FB_REWRITE_RM3 = 1,  /* offline pseudo-relevance feedback; no needs */
+  FB_REWRITE_NONE = 2  /* the question itself, every hop */
+} fb_rewrite_mode;
+
+typedef struct {
+  uint32_t hops;                 /* Default: 2 (1..16) */
+  uint32_t depth;                /* passages retrieved per hop. Default: 5 (1..1000) */
+  uint32_t top_k;                /* passages in the result. Default: 5 (1..1000) */
+  int answer;                    /* also write an answer with [n] citations. Default: 0 */
+  fb_rewrite_mode rewrite;       /* Default: FB_REWRITE_LLM */
+  uint32_t variants;             /* LLM query variants per hop, in parallel. Default: 1 (1..8) */
+  uint32_t context_token_budget; /* retrieved tokens per prompt. Default: 1500 */
+  /* Milliseconds for the whole question on the host's clock; 0 = none.
+   * Past it, outstanding needs are abandoned and later hops use RM3. */
+  double deadline_ms;            /* Default: 0 */
+  uint32_t retry_budget;         /* unusable LLM replies tolerated per hop. Default: 1 */
+  /* Applied at every hop, as in fb_search_params: */
+  fb_search_mode mode;           /* Default: FB_MODE_HYBRID */
+  const char* const* filters;    /* "FIELD=VALUE", "FIELD>=VALUE", "FIELD<=VALUE" */
+  size_t filter_count;
+  int restrict_matters;          /* ethical walls. Default: 0 (every matter visible) */
+  const char* const* allowed_matters;
+  size_t allowed_matter_count;
+  /* 1: fold back the index folder's feedback log: well-rated rewrites as
+   * demos for the query writer, relevance feedback and the query adapter in
+   * every hop's search — only feedback the walls let through. Default: 0 */
+  int use_feedback;
+  /* Id of this question's trace, which feedback refers to: 1..128 of
+   * [A-Za-z0-9._-]. NULL: a new UUIDv7. Default: NULL */
+  const char* trace_id;
+  /* A DSPy program saved with program.save("x.json") (its JSON text):
+   * prompts and demos. NULL: foldback's built-in program. Default: NULL */
+  const char* program_json;
+} fb_ask_params;
+
+FB_API fb_ask_params fb_ask_default_params(void);
+
+/* Starts a session. `now_ms`: the host's monotonic clock (fb_monotonic_ms()
+ * when the session will be run by fb_ask_run_http). On failure the index's
+ * last error says why (FB_EINVALID: empty question, option out of range,
+ * bad filter, malformed program; FB_ESTATE: use_feedback without a folder)
+ * and *session_out is NULL. The first needs are ready at once; with
+ * FB_REWRITE_RM3 or _NONE on a lexical index the session may be done
+ * already. */
+FB_API int fb_ask_start(const fb_index* index, const char* question, const fb_ask_params* params,
+                        double now_ms, fb_ask** session_out);
+
+FB_API void fb_ask_free(fb_ask* session);
+
+/* The message of the last failed call on this session ("" if none). */
+FB_API const char* fb_ask_last_error(const fb_ask* session);
+
+/* ---- needs */
+
+typedef enum { FB_NEED_LLM = 0, FB_NEED_EMBED = 1 } fb_need_kind;
+
+typedef struct {
+  const char* role; /* "system" | "user" | "assistant" */
+  const char* content;
+} fb_chat_message;
+
+typedef struct {
+  uint64_t id;          /* unique within the session */
+  fb_need_kind kind;
+  uint32_t hop;         /* 1-based hop served; 0 = the final answer */
+  const char* purpose;  /* "rewrite" | "answer" | "embed-query": for display */
+  /* FB_NEED_LLM: an OpenAI-style chat completion. */
+  const fb_chat_message* messages;
+  size_t message_count;
+  double temperature;
+  uint32_t max_tokens;
+  const char* json_schema;      /* "" or a JSON schema for the reply (response_format) */
+  const char* json_schema_name;
+  /* FB_NEED_EMBED: texts to embed, one vector each. */
+  const char* const* texts;
+  size_t text_count;
+  /* Time the host may spend on it, retries included; 0 = no limit. */
+  double timeout_ms;
+} fb_need;
+
+/* A list of needs, owned by the caller (fb_needs_free); it does not depend
+ * on the session. */
+typedef struct fb_needs fb_needs;
+
+/* The needs emitted since the last call (possibly none). */
+FB_API int fb_ask_take_needs(fb_ask* session, fb_needs** needs_out);
+FB_API size_t fb_needs_count(const fb_needs* needs);
+/* The i-th need; NULL when i >= count. Valid until fb_needs_free. */
+FB_API const fb_need* fb_needs_get(const fb_needs* needs, size_t i);
+FB_API void fb_needs_free(fb_needs* needs);
+
+/* What the host hands back for a need. Pointers are read during the call
+ * only. */
+typedef struct {
+  /* FB_OK, or why the host gave up: FB_EUNAVAILABLE (endpoint down, HTTP
+   * 5xx/429 after retries), FB_EDEADLINE (timeout), FB_EDENIED (401/403),
+   * FB_EIO (anything else). */
+  int status;
+  /* Failure: shown to the lawyer in the trace. Never put an API key here. */
+  const char* message;
+  /* FB_NEED_LLM: the assistant's content (text_len 0: strlen). */
+  const char* text;
+  size_t text_len;
+  /* FB_NEED_EMBED: vector_count x dimension floats, row after row, one row
+   * per text in order. */
+  const float* vectors;
+  size_t vector_count;
+  size_t dimension;
+  const char* model;    /* the model that answered; may be NULL */
+  double elapsed_ms;    /* host-measured, for the trace */
+  uint32_t attempts;    /* HTTP attempts made. Default: 1 */
+} fb_need_result;
+
+FB_API fb_need_result fb_need_default_result(void);
+
+/* Hands back a need's result, in any order. FB_EINVALID for an unknown or
+ * already answered id, or a result that makes no sense (NULL vectors with a
+ * count, an unknown status code): nothing changes then. A result that comes
+ * after the deadline, or for a need the session abandoned, is accepted and
+ * ignored. Vectors of the wrong count or size count as a failed need,
+ * reported in the trace. */
+FB_API int fb_ask_provide(fb_ask* session, uint64_t need_id, const fb_need_result* result,
+                          double now_ms);
+
+/* Tells the session the time when the host has nothing to hand back (its
+ * wait timed out). Past the deadline it abandons outstanding needs and
+ * finishes offline within the call. */
+FB_API int fb_ask_tick(fb_ask* session, double now_ms);
+
+/* 1 once the result is final (needs still in flight were abandoned: cancel
+ * them), 0 otherwise or for NULL. */
+FB_API int fb_ask_done(const fb_ask* session);
+
+/* ---- talking to an OpenAI-compatible endpoint */
+
+typedef struct {
+  /* Chat endpoint base URL, e.g. "https://api.openai.com/v1" or
+   * "http://127.0.0.1:8080/v1". NULL or "": none (LLM needs fail at once
+   * and the session falls back to RM3). Credentials never go in the URL. */
+  const char* url;
+  const char* provider;    /* "openai" | "azure" | "ollama" | "vllm". Default: "openai" */
+  const char* model;       /* Azure: the deployment */
+  /* The API key, in memory only: foldback never logs, traces, stores or
+   * exports it, and wipes its copy when done. NULL: none. */
+  const char* api_key;
+  const char* api_version; /* Azure; NULL: 2024-10-21 */
+  int structured_output;   /* send response_format with JSON schemas. Default: 1 */
+  /* Embeddings endpoint (indexes with an external embedder); NULL: none.
+   * Shares provider and key. */
+  const char* embed_url;
+  const char* embed_model;
+  /* fb_ask_run_http only: */
+  double timeout_ms;       /* per need when the session sets none. Default: 120000 */
+  uint32_t max_retries;    /* of 408/409/429/5xx and connection errors. Default: 2 */
+  const char* ca_bundle;   /* PEM file of CAs to trust; NULL: the system's */
+} fb_llm_endpoint_params;
+
+FB_API fb_llm_endpoint_params fb_llm_endpoint_default_params(void);
+
+/* The request a pending need becomes on `endpoint`: the URL to POST to and
+ * the JSON body (chat completion or embeddings), each freed by the caller
+ * with fb_string_free. The host adds the authentication header itself
+ * ("Authorization: Bearer KEY", Azure: "api-key: KEY"); api_key is not read.
+ * FB_EINVALID for an unknown or answered need or a bad URL. */
+FB_API int fb_ask_need_http_request(fb_ask* session, uint64_t need_id,
+                                    const fb_llm_endpoint_params* endpoint, char** url_out,
+                                    char** body_out);
+
+/* Hands back a need from the endpoint's HTTP reply: status 2xx bodies are
+ * parsed (chat: choices[0].message.content; embeddings: data[].embedding),
+ * anything else becomes a failure carrying the server's message (429/5xx:
+ * FB_EUNAVAILABLE, 401/403: FB_EDENIED, else FB_EIO) — as does an
+ * unparseable body. Transport failures (no reply at all) go through
+ * fb_ask_provide with a status. Return codes as fb_ask_provide. */
+FB_API int fb_ask_provide_http_response(fb_ask* session, uint64_t need_id, long http_status,
+                                        const char* body, size_t body_len, double elapsed_ms,
+                                        double now_ms);
+
+/* ---- progress */
+
+typedef enum {
+  FB_EVENT_HOP_STARTED = 0,
+  FB_EVENT_QUERY = 1,     /* the hop's query is known (message) */
+  FB_EVENT_RETRIEVED = 2, /* the hop's results are known (hits) */
+  FB_EVENT_FALLBACK = 3,
+  FB_EVENT_ANSWER = 4,
+  FB_EVENT_DONE = 5,
+  FB_EVENT_ERROR = 6
+} fb_event_kind;
+
+typedef struct {
+  const char* chunk_id;
+  const char* doc_id;
+  double score;
+} fb_trace_hit;
+
+typedef struct {
+  fb_event_kind kind;
+  uint32_t hop;
+  const char* message;
+  const fb_trace_hit* hits; /* FB_EVENT_RETRIEVED: the hop's results, best first */
+  size_t hit_count;
+} fb_event;
+
+/* A list of events, owned by the caller (fb_events_free). */
+typedef struct fb_events fb_events;
+
+/* Progress events since the last call. */
+FB_API int fb_ask_take_events(fb_ask* session, fb_events** events_out);
+FB_API size_t fb_events_count(const fb_events* events);
+FB_API const fb_event* fb_events_get(const fb_events* events, size_t i);
+FB_API void fb_events_free(fb_events* events);
+
+/* Called for every event as it happens; `event` is valid during the call. */
+typedef void (*fb_event_cb)(const fb_event* event, void* user_data);
+
+/* Milliseconds of the monotonic clock fb_ask_run_http uses. */
+FB_API double fb_monotonic_ms(void);
+
+/* Runs the session to its end with foldback's own HTTP client (libcurl:
+ * several needs in flight, timeouts, retries with backoff as the OpenAI
+ * SDKs do them, no redirects followed). The session must have been started
+ * with now_ms = fb_monotonic_ms(). Events go to `on_event` (may be NULL)
+ * instead of fb_ask_take_events. FB_OK once done — what the endpoint did
+ * (errors, fallbacks) is in the trace; FB_EINVALID for a bad endpoint. The
+ * key goes into the authentication header only; every message is redacted. */
+FB_API int fb_ask_run_http(fb_ask* session, const fb_llm_endpoint_params* endpoint,
+                           fb_event_cb on_event, void* user_data);
+
+/* ---- the result. REQUIRES fb_ask_done: before, counts are 0, pointers
+ * NULL. Everything stays valid until fb_ask_free. */
+
+FB_API size_t fb_ask_passage_count(const fb_ask* session);
+/* The i-th passage, best first (fused across hops); NULL when i >= count. */
+FB_API const fb_hit* fb_ask_passage(const fb_ask* session, size_t i);
+/* The answer ("" unless params.answer and an LLM wrote one). */
+FB_API const char* fb_ask_answer(const fb_ask* session);
+
+typedef struct {
+  uint32_t marker; /* the n of "[n]" in the answer */
+  const char* chunk_id;
+  const char* doc_id;
+} fb_citation;
+
+/* Citations: only markers pointing at passages the answer writer was shown. */
+FB_API size_t fb_ask_citation_count(const fb_ask* session);
+FB_API const fb_citation* fb_ask_citation(const fb_ask* session, size_t i);
+
+typedef struct {
+  uint32_t hop;        /* 1-based */
+  const char* query;   /* the query searched */
+  /* "question" | "llm" | "rm3" | "fallback-rm3" | "fallback-question" */
+  const char* source;
+  const char* note;    /* e.g. why it fell back; "" */
+  size_t results;      /* passages retrieved */
+  size_t new_results;  /* of them, not seen in earlier hops */
+} fb_hop;
+
+FB_API size_t fb_ask_hop_count(const fb_ask* session);
+FB_API const fb_hop* fb_ask_hop(const fb_ask* session, size_t i);
+
+/* The trace id (available from the start). */
+FB_API const char* fb_ask_trace_id(const fb_ask* session);
+/* The whole trace as JSON: trace_id, question, hops[{hop, query,
+ * variant_queries, source, results, new_chunks, llm_ms, llm_attempts,
+ * note}], fused, fallbacks, errors, program_version, model, stopped_early,
+ * and "answer" when there is one. Never contains an API key. */
+FB_API const char* fb_ask_trace_json(const fb_ask* session);
+
+/* Saves the trace as <dir>/traces/<trace id>.json (atomically), where
+ * fb_feedback_log_append looks for it. `dir` NULL: the index's folder
+ * (FB_ESTATE when it has none). REQUIRES fb_ask_done (else FB_ESTATE). */
+FB_API int fb_ask_save_trace(fb_ask* session, const char* dir);
+
+/* ------------------------------------------------------------------------
+ * fb_feedback_log: what lawyers say about results, appended durably to
+ * <index dir>/feedback.log (CRC-framed records, LevelDB's log format).
+ * One log handle per folder at a time: it holds an exclusive lock on the
+ * folder's log (another process — e.g. `foldback feedback` — waits for it;
+ * a second open in the same process gives FB_ESTATE).
+ * Thread safety: every call may come from several threads at once
+ * (concurrent appends share fsyncs).
+ * ---------------------------------------------------------------------- */
+typedef struct fb_feedback_log fb_feedback_log;
+
+/* Opens (creating if needed) the feedback log of the index folder
+ * `index_dir`. Records are checked against `index` — the index saved in that
+ * folder; NULL: loaded from the folder now (FB_ENOTFOUND when there is
+ * none). The log keeps `index` alive. */
+FB_API int fb_feedback_log_open(const char* index_dir, const fb_index* index,
+                                fb_feedback_log** log_out);
+FB_API void fb_feedback_log_free(fb_feedback_log* log);
+FB_API const char* fb_feedback_log_last_error(const fb_feedback_log* log);
+
+/* What a lawyer said about one question's results. */
+typedef struct {
+  /* NULL: a new UUIDv7. A retried write passes the id it got the first time
+   * and is acknowledged without being stored twice. */
+  const char* record_id;
+  /* Required: the trace of the question (fb_ask_save_trace). The question,
+   * hop queries and passages shown come from it. */
+  const char* trace_id;
+  const char* rating;                   /* "up" | "down" | "1".."5" | NULL */
+  const char* const* relevant;          /* chunk ids marked relevant */
+  size_t relevant_count;
+  const char* const* partly;            /* ... partly relevant */
+  size_t partly_count;
+  const char* const* not_relevant;      /* ... not relevant */
+  size_t not_relevant_count;
+  const char* critique;                 /* what was wrong or missing */
+  const char* corrected_answer;
+  const char* preferred_rewrite;        /* the query that should have been written */
+  const char* const* tags;
+  size_t tag_count;
+  const char* user;     /* pseudonymous; NULL: the trace's */
+  const char* matter;   /* NULL: the trace's, else the one matter of every passage shown */
+  int consent_to_train; /* exported for training only with consent. Default: 0 */
+  int privileged;       /* never exported. Default: 0 */
+  int64_t time_ms;      /* unix ms; 0: now */
+} fb_feedback_record;
+
+FB_API fb_feedback_record fb_feedback_default_record(void);
+
+/* Appends a record and returns once it is on disk (fsync). Checked first,
+ * as `foldback feedback` checks it — nothing is written when it fails:
+ * FB_ENOTFOUND (unknown trace or chunk), FB_EINVALID (a chunk labelled
+ * twice differently, a bad rating, invalid UTF-8, nothing to record),
+ * FB_ERANGE (a text over 64 KiB, ...). *record_id_out (may be NULL) gets
+ * the record id, freed by the caller with fb_string_free. */
+FB_API int fb_feedback_log_append(fb_feedback_log* log, const fb_feedback_record* record,
+                                  char** record_id_out);
+
+/* Forgets one record (a tombstone; FB_ENOTFOUND when there is no such live
+ * record). `user` may be NULL. */
+FB_API int fb_feedback_forget_record(fb_feedback_log* log, const char* record_id,
+                                     const char* user);
+
+/* Forgets every record of a matter, past and future retries included: they
+ * never influence a search again nor reach an export. *affected_out (may
+ * be NULL) gets the number of live records it touched. */
+FB_API int fb_feedback_forget_matter(fb_feedback_log* log, const char* matter, const char* user,
+                                     uint64_t* affected_out);
+
+typedef enum {
+  FB_EXPORT_TRIPLETS = 0, /* sentence-transformers JSONL {anchor, positive, negative} */
+  FB_EXPORT_DPO = 1,      /* TRL JSONL {prompt, chosen, rejected} */
+  FB_EXPORT_SFT = 2,      /* OpenAI chat fine-tuning JSONL {messages} */
+  FB_EXPORT_DEMOS = 3     /* a DSPy saved program whose query writer holds the demos */
+} fb_export_format;
+
+typedef struct {
+  uint64_t records;        /* live records */
+  uint64_t exported;       /* records that gave at least one row */
+  uint64_t rows;
+  uint64_t no_consent;     /* skipped: no consent to train */
+  uint64_t privileged;     /* skipped: privileged */
+  uint64_t unusable;       /* skipped: nothing this format can use */
+  uint64_t stale_passages; /* passages gone from the index or changed */
+} fb_export_report;
+
+/* Writes fine-tuning data from the live records of <index_dir>/feedback.log
+ * to `out_path` (atomically): only records with consent, never privileged
+ * or forgotten ones. Reads the log without its lock (an export job runs
+ * while a host holds the log open) and loads the index saved in the
+ * folder. *report_out may be NULL. On failure *error_out (may be NULL) gets
+ * the message, freed by the caller with fb_string_free: FB_ENOTFOUND (no
+ * index there), FB_EIO (cannot write out_path), FB_EINVALID. */
+FB_API int fb_feedback_export(const char* index_dir, fb_export_format format,
+                              const char* out_path, fb_export_report* report_out,
+                              char** error_out);
 
 #ifdef __cplusplus
 }

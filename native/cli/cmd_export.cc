@@ -9,7 +9,7 @@
 
 #include "cli/common.h"
 #include "foldback/feedback.h"
-#include "host/feedback_log.h"
+#include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/index_dir.h"
 
@@ -28,18 +28,14 @@ int Run(const ExportArgs& a) {
   }
   auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!opened.ok()) return Fail(opened.status());
-  auto contents = host::ReadFeedbackLogFile(a.index_dir);
-  if (!contents.ok()) return Fail(contents.status());
-  for (const auto& d : contents->damage) {
+  ExportReport rep;
+  std::vector<LogDamage> damage;
+  Status s = host::ExportFeedbackFile(**opened, a.index_dir, format, a.options, a.out, &rep, &damage);
+  for (const auto& d : damage) {
     std::fprintf(stderr, "warning: feedback log damage at byte %llu: %llu bytes skipped (%s)\n",
                  static_cast<unsigned long long>(d.offset),
                  static_cast<unsigned long long>(d.bytes), d.reason.c_str());
   }
-  FeedbackState state = ApplyFeedbackLog(*contents);
-  ExportReport rep;
-  auto bytes = ExportFeedback(**opened, state.records, format, a.options, &rep);
-  if (!bytes.ok()) return Fail(bytes.status());
-  Status s = host::WriteFileAtomic(a.out, *bytes);
   if (!s.ok()) return Fail(s);
   std::printf(
       "exported %zu %s from %zu of %zu record(s) to %s (skipped: %zu without consent, %zu "

@@ -19,6 +19,7 @@
 #include "cli/common.h"
 #include "foldback/feedback.h"
 #include "host/feedback_log.h"
+#include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
@@ -36,154 +37,44 @@ struct FeedbackArgs {
 
 using json = nlohmann::json;
 
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// The parts of a saved trace (TraceToJson, foldback/ask.h) a record keeps.
-// Extra top-level fields a host may add are used when present: "answer",
-// "matter", "user".
-Status ParseTrace(const std::string& text, const std::string& id, FeedbackRecord* r,
-                  std::vector<std::pair<std::string, std::string>>* shown) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Status::Corruption("trace '" + id + "' is not a JSON object");
-  }
-  std::string tid = Str(j, "trace_id");
-  if (!tid.empty() && tid != id) {
-    return Status::Corruption("trace file '" + id + "' holds trace '" + tid + "'");
-  }
-  r->question = Str(j, "question");
-  if (r->question.empty()) return Status::Corruption("trace '" + id + "' has no question");
-  r->program_version = Str(j, "program_version");
-  r->model = Str(j, "model");
-  r->answer = Str(j, "answer");
-  r->matter = Str(j, "matter");
-  r->user = Str(j, "user");
-  auto hits_of = [&](const json& list) {
-    if (!list.is_array()) return;
-    for (const auto& h : list) {
-      if (!h.is_object()) continue;
-      std::string c = Str(h, "chunk_id");
-      if (c.empty()) continue;
-      bool dup = false;
-      for (const auto& [s, d] : *shown) dup |= s == c;
-      if (!dup) shown->emplace_back(c, Str(h, "doc_id"));
-    }
-  };
-  if (j.contains("hops") && j["hops"].is_array()) {
-    for (const auto& hop : j["hops"]) {
-      if (hop.is_object() && hop.contains("query") && hop["query"].is_string()) {
-        r->hop_queries.push_back(hop["query"].get<std::string>());
-      }
-    }
-  }
-  if (j.contains("fused")) hits_of(j["fused"]);
-  if (shown->empty() && j.contains("hops") && j["hops"].is_array()) {
-    for (const auto& hop : j["hops"]) {
-      if (hop.is_object() && hop.contains("results")) hits_of(hop["results"]);
-    }
-  }
-  return Status::OK();
-}
-
 int Record(const FeedbackArgs& a) {
   auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!opened.ok()) return Fail(opened.status());
-  const Index& index = **opened;
-  auto trace = host::LoadTrace(a.index_dir, a.trace_id);
-  if (!trace.ok()) return Fail(trace.status());
-
-  FeedbackRecord r;
-  std::vector<std::pair<std::string, std::string>> shown;
-  Status s = ParseTrace(*trace, a.trace_id, &r, &shown);
-  if (!s.ok()) return Fail(s);
-  r.trace_id = a.trace_id;
-  uint32_t rank = 0;
-  std::set<std::string> shown_matters;
+  host::FeedbackInput in;
+  in.trace_id = a.trace_id;
+  in.rating = a.rating;
+  in.relevant = a.relevant;
+  in.partly = a.partly;
+  in.not_relevant = a.irrelevant;
+  in.critique = a.critique;
+  in.corrected_answer = a.correction;
+  in.preferred_rewrite = a.preferred_rewrite;
+  in.tags = a.tags;
+  in.user = a.user;
+  in.matter = a.matter;
+  in.consent_to_train = a.consent;
+  in.privileged = a.privileged;
   size_t missing = 0;
-  for (const auto& [chunk_id, doc_id] : shown) {
-    ShownResult sr;
-    sr.chunk_id = chunk_id;
-    sr.doc_id = doc_id;
-    sr.rank = ++rank;
-    if (const Chunk* c = index.FindChunk(chunk_id)) {
-      sr.text_hash = FeedbackTextHash(c->text);
-      sr.doc_id = c->doc_id;
-      if (const Document* d = index.FindDocument(c->doc_id)) sr.matter = d->matter;
-    } else {
-      ++missing;
-    }
-    shown_matters.insert(sr.matter);
-    r.results.push_back(sr);
-  }
+  // Checked against the trace and the index before the log is touched.
+  auto r = host::BuildFeedbackRecord(**opened, a.index_dir, in, &missing);
+  if (!r.ok()) return Fail(r.status());
   if (missing) {
     std::fprintf(stderr, "warning: %zu passage(s) of trace '%s' are no longer in the index\n",
                  missing, a.trace_id.c_str());
   }
-  // Labels: every chunk must exist, and be labelled once.
-  std::map<std::string, PassageLabel> labels;
-  auto label = [&](const std::vector<std::string>& ids, PassageLabel l) -> Status {
-    for (const auto& id : ids) {
-      if (!index.FindChunk(id)) {
-        return Status::NotFound("unknown chunk '" + id + "': not in the index " + a.index_dir);
-      }
-      auto [it, fresh] = labels.emplace(id, l);
-      if (!fresh && it->second != l) {
-        return Status::InvalidArgument("chunk '" + id + "' is labelled both " +
-                                       PassageLabelName(it->second) + " and " +
-                                       PassageLabelName(l));
-      }
-    }
-    return Status::OK();
-  };
-  s = label(a.relevant, PassageLabel::kRelevant);
-  if (s.ok()) s = label(a.partly, PassageLabel::kPartly);
-  if (s.ok()) s = label(a.irrelevant, PassageLabel::kNotRelevant);
-  if (!s.ok()) return Fail(s);
-  for (const auto& [id, l] : labels) r.labels.push_back({id, l});
-  if (!a.rating.empty()) {
-    auto rating = Rating::Parse(a.rating);
-    if (!rating.ok()) return Fail(rating.status());
-    r.rating = *rating;
-  }
-  r.critique = a.critique;
-  r.corrected_answer = a.correction;
-  r.preferred_rewrite = a.preferred_rewrite;
-  r.tags = a.tags;
-  r.consent_to_train = a.consent;
-  r.privileged = a.privileged;
-  if (!a.user.empty()) r.user = a.user;
-  if (!a.matter.empty()) {
-    r.matter = a.matter;
-  } else if (r.matter.empty() && shown_matters.size() == 1) {
-    r.matter = *shown_matters.begin();  // every passage shown was of one matter
-  }
-  if (r.rating.kind == Rating::Kind::kNone && r.labels.empty() && r.critique.empty() &&
-      r.corrected_answer.empty() && r.preferred_rewrite.empty() && r.tags.empty()) {
-    return Fail(Status::InvalidArgument(
-        "nothing to record: give a --rating, passage labels, a --critique, a --correction, a "
-        "--preferred-rewrite or a --tag"));
-  }
-  r.record_id = host::NewUuidV7();
-  r.time_ms = host::UnixMillis();
-  s = ValidateFeedbackRecord(r);  // before touching the log
-  if (!s.ok()) return Fail(s);
-
   auto log = host::FeedbackLogFile::Open(a.index_dir);
   if (!log.ok()) return Fail(log.status());
-  s = (*log)->Append(r);
+  Status s = (*log)->Append(*r);
   if (!s.ok()) return Fail(s);
   if (a.json) {
-    json out = {{"record_id", r.record_id},
-                {"trace_id", r.trace_id},
-                {"matter", r.matter},
-                {"labels", r.labels.size()},
-                {"rating", r.rating.ToString()}};
+    json out = {{"record_id", r->record_id},
+                {"trace_id", r->trace_id},
+                {"matter", r->matter},
+                {"labels", r->labels.size()},
+                {"rating", r->rating.ToString()}};
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("%s\n", r.record_id.c_str());
+    std::printf("%s\n", r->record_id.c_str());
   }
   return 0;
 }
@@ -194,41 +85,26 @@ int Forget(const FeedbackArgs& a) {
   }
   auto log = host::FeedbackLogFile::Open(a.index_dir);  // holds the lock from here
   if (!log.ok()) return Fail(log.status());
-  auto contents = host::ReadFeedbackLogFile(a.index_dir);
-  if (!contents.ok()) return Fail(contents.status());
-  FeedbackState state = ApplyFeedbackLog(*contents);
-  Tombstone t;
-  t.time_ms = host::UnixMillis();
-  t.user = a.user;
   size_t affected = 0;
   if (!a.forget.empty()) {
-    if (!state.Find(a.forget)) {
-      return Fail(Status::NotFound(state.deleted_records.count(a.forget)
-                                       ? "record '" + a.forget + "' is already forgotten"
-                                       : "no record '" + a.forget + "' in " + a.index_dir));
-    }
-    t.record_id = a.forget;
+    Status s = host::ForgetFeedbackRecord(log->get(), a.index_dir, a.forget, a.user);
+    if (!s.ok()) return Fail(s);
     affected = 1;
   } else {
-    t.matter = a.forget_matter;
-    for (const auto& r : state.records) {
-      bool touches = r.matter == a.forget_matter;
-      for (const auto& s : r.results) touches |= s.matter == a.forget_matter;
-      affected += touches;
-    }
+    auto n = host::ForgetFeedbackMatter(log->get(), a.index_dir, a.forget_matter, a.user);
+    if (!n.ok()) return Fail(n.status());
+    affected = *n;
   }
-  Status s = (*log)->Append(t);
-  if (!s.ok()) return Fail(s);
   if (a.json) {
     std::printf("%s\n",
-                json({{"forgotten", affected}, {"record_id", t.record_id}, {"matter", t.matter}})
+                json({{"forgotten", affected}, {"record_id", a.forget}, {"matter", a.forget_matter}})
                     .dump()
                     .c_str());
-  } else if (!t.record_id.empty()) {
-    std::printf("forgot record %s\n", t.record_id.c_str());
+  } else if (!a.forget.empty()) {
+    std::printf("forgot record %s\n", a.forget.c_str());
   } else {
     std::printf("forgot matter %s: %zu record(s); run `foldback compact` to rewrite the log\n",
-                t.matter.c_str(), affected);
+                a.forget_matter.c_str(), affected);
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "host/ingest_path.h"
 #include "ingest/extract.h"
 
 namespace foldback::cli {
@@ -26,30 +27,12 @@ std::set<std::string> SplitCommaSet(const std::string& s) {
   return out;
 }
 
-namespace {
-
-std::string RelativePath(const std::string& root, const std::string& file) {
-  std::string rel = file;
-  if (root != file && file.compare(0, root.size(), root) == 0) {
-    rel = file.substr(root.size());
-    while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
-  } else {
-    size_t slash = file.find_last_of('/');
-    if (slash != std::string::npos) rel = file.substr(slash + 1);
-  }
-  return rel;
+// The ids are the host's (host/ingest_path.h), shared with the C API.
+std::string IdWithExtension(const std::string& root, const std::string& file) {
+  return host::DocumentIdWithExtension(root, file);
 }
 
-}  // namespace
-
-std::string IdWithExtension(const std::string& root, const std::string& file) { return RelativePath(root, file); }
-
-std::string IdFor(const std::string& root, const std::string& file) {
-  std::string rel = RelativePath(root, file);
-  std::string ext = ingest::Extension(rel);
-  if (!ext.empty()) rel.resize(rel.size() - ext.size());
-  return rel;
-}
+std::string IdFor(const std::string& root, const std::string& file) { return host::DocumentIdFor(root, file); }
 
 void PrintFormatTable(const std::map<std::string, FormatTally>& tally) {
   if (tally.empty()) return;

@@ -1,6 +1,11 @@
 /* The C API from C: a C compiler must accept foldback.h, and the basic
- * lifecycle (init, add, search, snapshot, load, errors, free) must work. */
+ * lifecycle (init, add, search, snapshot, load, errors, free) must work;
+ * index folders (save, open), ingestion of real mail and documents, NULL for
+ * every pointer argument, bad UTF-8.
+ * usage: foldback_c_api_test TEST_DATA_DIR */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "foldback.h"
@@ -14,7 +19,211 @@ static int failures = 0;
     }                                                                  \
   } while (0)
 
-int main(void) {
+struct ingest_seen {
+  unsigned files, failed, unsupported, with_message, last_total;
+  int order_ok;
+  unsigned long long last_done;
+};
+
+static void on_file(const fb_ingest_file* f, void* user_data) {
+  struct ingest_seen* seen = (struct ingest_seen*)user_data;
+  seen->files++;
+  if (f->files_done != seen->last_done + 1) seen->order_ok = 0;
+  seen->last_done = f->files_done;
+  seen->last_total = (unsigned)f->files_total;
+  if (f->outcome == FB_FILE_FAILED) {
+    seen->failed++;
+    if (f->status != FB_OK && f->message[0] != '\0') seen->with_message++;
+  }
+  if (f->outcome == FB_FILE_UNSUPPORTED) seen->unsupported++;
+}
+
+/* Every function given NULL for each pointer argument: an error code, no crash. */
+static void null_arguments(void) {
+  int err = 0;
+  fb_index* index = fb_index_init(NULL, &err); /* NULL params: the defaults */
+  fb_results* results = (fb_results*)1;
+  char* bytes = NULL;
+  size_t size = 0;
+  fb_document doc;
+  const char* bad_filters[] = {NULL};
+  fb_search_params sp = fb_search_default_params();
+  CHECK(index != NULL && err == FB_OK);
+  if (!index) return;
+  {
+    fb_index* x = fb_index_init(NULL, NULL);
+    CHECK(x != NULL);
+    fb_index_free(x);
+  }
+  CHECK(fb_index_load(NULL, 0, &err) == NULL && err == FB_ECORRUPT);
+  CHECK(fb_index_load(NULL, 10, &err) == NULL && err == FB_EINVALID);
+  CHECK(fb_index_open(NULL, &err) == NULL && err == FB_EINVALID);
+  CHECK(fb_index_open(NULL, NULL) == NULL);
+  CHECK(fb_index_save(NULL, "/tmp") == FB_EINVALID);
+  CHECK(fb_index_save(index, NULL) == FB_EINVALID);
+  CHECK(strstr(fb_index_last_error(index), "dir") != NULL);
+  CHECK(strcmp(fb_index_last_error(NULL), "") == 0);
+  CHECK(fb_index_add(NULL, NULL, NULL) == FB_EINVALID);
+  CHECK(fb_index_add(index, NULL, NULL) == FB_EINVALID);
+  memset(&doc, 0, sizeof doc);
+  CHECK(fb_index_add(index, &doc, NULL) == FB_EINVALID); /* NULL id */
+  doc.id = "d";
+  doc.meta_count = 1; /* NULL arrays with a count */
+  CHECK(fb_index_add(index, &doc, NULL) == FB_EINVALID);
+  CHECK(strstr(fb_index_last_error(index), "metadata") != NULL);
+  doc.meta_count = 0;
+  doc.kind = (fb_doc_kind)42;
+  CHECK(fb_index_add(index, &doc, NULL) == FB_EINVALID);
+  CHECK(fb_index_remove(NULL, "d") == FB_EINVALID);
+  CHECK(fb_index_remove(index, NULL) == FB_EINVALID);
+  CHECK(fb_index_build_dense(NULL) == FB_EINVALID);
+  CHECK(fb_index_ingest_path(NULL, "/tmp", NULL, NULL, NULL, NULL) == FB_EINVALID);
+  CHECK(fb_index_ingest_path(index, NULL, NULL, NULL, NULL, NULL) == FB_EINVALID);
+  CHECK(fb_index_search(NULL, "q", NULL, &results) == FB_EINVALID);
+  CHECK(fb_index_search(index, NULL, NULL, &results) == FB_EINVALID);
+  CHECK(fb_index_search(index, "q", NULL, NULL) == FB_EINVALID);
+  sp.filters = bad_filters;
+  sp.filter_count = 1;
+  CHECK(fb_index_search(index, "q", &sp, &results) == FB_EINVALID && results == NULL);
+  sp = fb_search_default_params();
+  sp.restrict_matters = 1;
+  sp.allowed_matter_count = 2; /* NULL array with a count */
+  CHECK(fb_index_search(index, "q", &sp, &results) == FB_EINVALID);
+  sp = fb_search_default_params();
+  sp.mode = (fb_search_mode)7;
+  CHECK(fb_index_search(index, "q", &sp, &results) == FB_EINVALID);
+  CHECK(fb_results_count(NULL) == 0);
+  CHECK(fb_results_get(NULL, 0) == NULL);
+  fb_results_free(NULL);
+  CHECK(fb_index_snapshot(NULL, &bytes, &size) == FB_EINVALID);
+  CHECK(fb_index_snapshot(index, NULL, &size) == FB_EINVALID);
+  CHECK(fb_index_snapshot(index, &bytes, NULL) == FB_EINVALID);
+  CHECK(fb_index_document_count(NULL) == 0);
+  CHECK(fb_index_chunk_count(NULL) == 0);
+  CHECK(fb_index_chunks_missing_vectors(NULL, 0, &results) == FB_EINVALID);
+  CHECK(fb_index_chunks_missing_vectors(index, 0, NULL) == FB_EINVALID);
+  CHECK(fb_index_set_chunk_vector(NULL, "c", NULL, 0) == FB_EINVALID);
+  CHECK(fb_index_set_chunk_vector(index, NULL, NULL, 0) == FB_EINVALID);
+  CHECK(fb_index_set_chunk_vector(index, "c", NULL, 4) == FB_EINVALID);
+  fb_string_free(NULL);
+  fb_index_free(NULL);
+  CHECK(strcmp(fb_strerror(12345), "unknown error code") == 0);
+  fb_index_free(index);
+}
+
+/* Invalid UTF-8 in a document is replaced and counted, never fatal; a
+ * query with invalid UTF-8 is searched. */
+static void bad_utf8(void) {
+  int err = 0;
+  fb_index_params p = fb_index_default_params();
+  fb_index* index;
+  fb_document doc;
+  fb_results* results = NULL;
+  p.embedder = FB_EMBEDDER_NONE;
+  index = fb_index_init(&p, &err);
+  CHECK(index != NULL);
+  if (!index) return;
+  memset(&doc, 0, sizeof doc);
+  doc.id = "latin1";
+  doc.title = "Caf\xe9 \xff agreement";
+  doc.text = "The indemnit\xe9 clause \xc3\x28 survives termination of the lease \xf0\x28\x8c\x28.";
+  CHECK(fb_index_add(index, &doc, NULL) == FB_OK);
+  CHECK(fb_index_search(index, "lease \xfe\xfe termination", NULL, &results) == FB_OK);
+  CHECK(fb_results_count(results) == 1);
+  if (fb_results_count(results) == 1) CHECK(strstr(fb_results_get(results, 0)->text, "\xef\xbf\xbd") != NULL);
+  fb_results_free(results);
+  fb_index_free(index);
+}
+
+/* Ingestion of a folder of real mail, .docx and .pdf files, saved to a
+ * folder and opened again. */
+static void ingest_and_folders(const char* data) {
+  char path[4096], dir[] = "/tmp/foldback-c-api-XXXXXX", cmd[4200];
+  int err = 0;
+  fb_index_params p = fb_index_default_params();
+  fb_index* index;
+  fb_index* opened;
+  fb_ingest_report rep;
+  struct ingest_seen seen;
+  fb_results* results = NULL;
+  fb_search_params sp = fb_search_default_params();
+  size_t i;
+  int found_pdf = 0;
+
+  if (!mkdtemp(dir)) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  index = fb_index_init(&p, &err);
+  CHECK(index != NULL);
+  if (!index) return;
+  memset(&seen, 0, sizeof seen);
+  seen.order_ok = 1;
+  snprintf(path, sizeof path, "%s/mail", data);
+  CHECK(fb_index_ingest_path(index, path, "m-mail", on_file, &seen, &rep) == FB_OK);
+  CHECK(rep.files > 100 && rep.files == seen.files && seen.last_total == rep.files);
+  CHECK(seen.order_ok);
+  CHECK(rep.indexed > 90);
+  CHECK(rep.documents > rep.indexed); /* attachments became documents */
+  CHECK(rep.failed + rep.indexed + rep.unsupported == rep.files);
+  CHECK(seen.failed == rep.failed && seen.with_message == seen.failed);
+  snprintf(path, sizeof path, "%s/docx", data);
+  CHECK(fb_index_ingest_path(index, path, NULL, NULL, NULL, &rep) == FB_OK);
+  CHECK(rep.indexed >= 10);
+  memset(&seen, 0, sizeof seen);
+  seen.order_ok = 1;
+  snprintf(path, sizeof path, "%s/pdf", data);
+  CHECK(fb_index_ingest_path(index, path, "m-pdf", on_file, &seen, &rep) == FB_OK);
+  /* The password-protected PDF is reported and skipped; the others are read. */
+  CHECK(rep.files == 3 && rep.failed == 1 && rep.indexed == 2);
+  CHECK(seen.failed == 1 && seen.with_message == 1);
+  CHECK(fb_index_ingest_path(index, path, "m-pdf", NULL, NULL, NULL) == FB_OK); /* again: replaced */
+  CHECK(fb_index_ingest_path(index, "/no/such/folder", NULL, NULL, NULL, &rep) == FB_ENOTFOUND);
+  CHECK(strstr(fb_index_last_error(index), "/no/such/folder") != NULL);
+  CHECK(fb_index_build_dense(index) == FB_OK);
+
+  sp.top_k = 20;
+  CHECK(fb_index_search(index, "settlement agreement", &sp, &results) == FB_OK);
+  for (i = 0; i < fb_results_count(results); ++i) {
+    const fb_hit* h = fb_results_get(results, i);
+    if (strncmp(h->doc_id, "settlement", 10) == 0 && strcmp(h->matter, "m-pdf") == 0) found_pdf = 1;
+  }
+  CHECK(found_pdf);
+  fb_results_free(results);
+
+  CHECK(fb_index_save(index, dir) == FB_OK);
+  opened = fb_index_open(dir, &err);
+  CHECK(opened != NULL && err == FB_OK);
+  if (opened) {
+    CHECK(fb_index_document_count(opened) == fb_index_document_count(index));
+    CHECK(fb_index_search(opened, "settlement agreement", &sp, &results) == FB_OK);
+    CHECK(fb_results_count(results) > 0);
+    fb_results_free(results);
+    fb_index_free(opened);
+  }
+  snprintf(path, sizeof path, "%s/empty", dir);
+  CHECK(fb_index_open(path, &err) == NULL && err == FB_ENOTFOUND);
+  {
+    /* A damaged snapshot: FB_ECORRUPT. */
+    FILE* f;
+    snprintf(path, sizeof path, "%s/broken", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/broken/index.fbsnap", dir);
+    f = fopen(path, "wb");
+    if (f) {
+      fputs("not a snapshot at all", f);
+      fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/broken", dir);
+    CHECK(fb_index_open(path, &err) == NULL && err == FB_ECORRUPT);
+  }
+  fb_index_free(index);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
+int main(int argc, char** argv) {
   int err = 1;
   fb_index_params params = fb_index_default_params();
   fb_index* index;
@@ -95,6 +304,15 @@ int main(void) {
   fb_string_free(bytes);
 
   fb_index_free(index);
+
+  null_arguments();
+  bad_utf8();
+  if (argc > 1) {
+    ingest_and_folders(argv[1]);
+  } else {
+    fprintf(stderr, "usage: %s TEST_DATA_DIR\n", argv[0]);
+    failures++;
+  }
   if (failures) {
     fprintf(stderr, "%d checks failed\n", failures);
     return 1;

@@ -111,14 +111,18 @@ int main(int argc, char** argv) {
   if (!quiet) {
     logger = std::thread([&] {
       size_t seen = 0;
-      while (!done.load()) {
+      auto print_new = [&] {
         auto reqs = (*server)->requests();
         for (; seen < reqs.size(); ++seen) {
           std::fprintf(stderr, "%s %s -> %d\n", reqs[seen].method.c_str(), reqs[seen].path.c_str(),
                        reqs[seen].status);
         }
+      };
+      while (!done.load()) {
+        print_new();
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
+      print_new();  // requests of the last 50 ms: the log is complete once the server exits
     });
   }
   int sig = 0;
