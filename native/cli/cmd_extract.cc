@@ -54,21 +54,21 @@ int Run(const ExtractArgs& a) {
       } else {
         std::printf("== %s\n", f.c_str());
         if (!ex.ok()) {
-          std::printf("  error: %s\n", ex.status().ToString().c_str());
+          std::printf("  error: %s\n", TerminalSafe(ex.status().ToString(), false).c_str());
         } else {
           std::printf("  format %s, %zu documents\n", ex->format.c_str(), ex->documents.size());
-          for (const std::string& w : ex->warnings) std::printf("  warning: %s\n", w.c_str());
+          for (const std::string& w : ex->warnings) std::printf("  warning: %s\n", TerminalSafe(w, false).c_str());
           for (const Document& d : ex->documents) {
             std::printf("  -- %s [%s]%s%s\n", d.id.c_str(), DocKindName(d.kind),
                         d.parent_id.empty() ? "" : " in ", d.parent_id.c_str());
-            std::printf("     title: %s\n", d.title.c_str());
+            std::printf("     title: %s\n", OneLine(d.title, 500).c_str());
             for (const auto& [k, vs] : d.metadata) {
               std::printf("     %s:", k.c_str());
               for (size_t i = 0; i < vs.size() && i < 8; ++i) std::printf(" %s;", OneLine(vs[i], 80).c_str());
               if (vs.size() > 8) std::printf(" ... (%zu values)", vs.size());
               std::printf("\n");
             }
-            std::string text = d.text.substr(0, a.max_text);
+            std::string text = TerminalSafe(d.text.substr(0, a.max_text));
             std::printf("%s%s\n", text.c_str(), d.text.size() > a.max_text ? "\n[...]" : "");
           }
         }

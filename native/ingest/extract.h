@@ -153,7 +153,7 @@ Result<Extraction> ExtractPdf(std::string_view bytes, const std::string& name, c
                               const ExtractOptions& options);
 // HTML: the visible text (no script, style, template, noscript, nor elements
 // hidden by the `hidden` attribute or an inline display:none /
-// visibility:hidden style), blocks on their own lines, headings as "#" lines,
+// visibility:hidden / font-size:0 / opacity:0 style), blocks on their own lines, headings as "#" lines,
 // list items numbered or bulleted, table rows as "cell | cell". kind =
 // kWebPage; title from <title>; metadata description, author, keywords,
 // language from <meta> and <html lang>.

@@ -22,9 +22,11 @@ namespace foldback::rewrite {
 //
 // in the order given, while their whitespace tokens fit `token_budget` (the
 // passage that crosses it is cut, marked "[...]", when at least 16 tokens
-// fit). In the text, title and section, '<' '>' '&' become entities and
-// "[[" / "]]" are split, so nothing inside a block can close it, open
-// another or forge a field marker. `*shown` receives the number of passages
+// fit). In the text, title and section, invisible formatting characters
+// (zero-width characters, bidirectional controls, Unicode tags) are
+// dropped, '<' '>' '&' become entities and "[[" / "]]" are split, so
+// nothing inside a block can close it, open another, forge a field marker
+// or say to the model what the lawyer cannot see. `*shown` receives the number of passages
 // that made it in (they are numbered 1..*shown). No passages: a line saying
 // none were retrieved yet.
 std::string FormatPassages(const std::vector<const SearchHit*>& passages, uint32_t token_budget,

@@ -15,6 +15,7 @@
 
 #include "foldback/ask.h"
 #include "foldback/program.h"
+#include "foldback/redact.h"
 #include "index/index_internal.h"
 #include "rewrite/ask_internal.h"
 #include "rewrite/rm3.h"
@@ -47,7 +48,46 @@ AskSession::~AskSession() = default;
 namespace rewrite {
 namespace {
 
-void AppendEscaped(std::string_view in, bool attribute, std::string* out) {
+// Length of an invisible formatting character at s[i] (0 if none): zero-
+// width spaces and joiners, bidirectional controls, word joiners and
+// invisible operators, the BOM, the Mongolian vowel separator, and the
+// Unicode tag block U+E0000..U+E007F (text a model reads and a lawyer never
+// sees).
+size_t InvisibleAt(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x8B && b(2) <= 0x8F) || (b(2) >= 0xAA && b(2) <= 0xAE))) {
+    return 3;  // U+200B..U+200F, U+202A..U+202E
+  }
+  if (b(0) == 0xE2 && b(1) == 0x81 && ((b(2) >= 0xA0 && b(2) <= 0xA4) || (b(2) >= 0xA6 && b(2) <= 0xA9))) {
+    return 3;  // U+2060..U+2064, U+2066..U+2069
+  }
+  if (b(0) == 0xEF && b(1) == 0xBB && b(2) == 0xBF) return 3;  // U+FEFF
+  if (b(0) == 0xE1 && b(1) == 0xA0 && b(2) == 0x8E) return 3;  // U+180E
+  if (b(0) == 0xF3 && b(1) == 0xA0 && (b(2) == 0x80 || b(2) == 0x81) && b(3) >= 0x80 && b(3) <= 0xBF) {
+    return 4;  // U+E0000..U+E007F
+  }
+  return 0;
+}
+
+std::string WithoutInvisible(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    size_t n = InvisibleAt(in, i);
+    if (n) {
+      i += n;
+    } else {
+      out.push_back(in[i++]);
+    }
+  }
+  return out;
+}
+
+void AppendEscaped(std::string_view raw, bool attribute, std::string* out) {
+  // Invisible characters go first, so that "[<ZWSP>[" cannot become "[["
+  // after escaping.
+  const std::string visible = WithoutInvisible(raw);
+  std::string_view in = visible;
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '<') {
@@ -419,10 +459,33 @@ class Session final : public AskSession {
   std::string HopName() const { return "hop " + std::to_string(hop_); }
 
   uint64_t Emit(Need need, Purpose purpose, uint32_t variant) {
+    if (opt_.redactor) Redact(&need);
     need.id = next_id_++;
     outstanding_[need.id] = {purpose, need.hop, variant};
     new_needs_.push_back(std::move(need));
     return next_id_ - 1;
+  }
+
+  // Applies the redactor to everything the need would send, and notes in
+  // the trace which rules fired.
+  void Redact(Need* need) {
+    std::map<std::string, uint32_t> fired;
+    std::vector<RedactionCount> counts;
+    auto apply = [&](std::string* text) {
+      *text = opt_.redactor->Redact(*text, &counts);
+      for (const RedactionCount& c : counts) fired[c.rule] += c.count;
+    };
+    for (ChatMessage& m : need->llm.messages) apply(&m.content);
+    for (std::string& t : need->embed.texts) apply(&t);
+    if (fired.empty()) return;
+    std::string line = (need->hop ? "hop " + std::to_string(need->hop) + " " : std::string()) +
+                       need->purpose + ":";
+    bool first = true;
+    for (const auto& [rule, n] : fired) {
+      line += std::string(first ? " " : ", ") + rule + " x" + std::to_string(n);
+      first = false;
+    }
+    trace_.redactions.push_back(std::move(line));
   }
 
   // Abandons every outstanding need (their results will be ignored).
