@@ -40,9 +40,10 @@ double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
 // Jaccard(a, b) >= t, stopping early once it cannot be.
 bool JaccardAtLeast(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b, double t);
 
-// The [n] / [n, m] markers of an answer. Markers in 1..valid_count are kept
-// (each once, in order of appearance, in *kept); others are removed from
-// the returned text and listed in *dropped.
+// The [n] / [n, m] markers of an answer (n: any run of digits). Markers in
+// 1..valid_count are kept (each once, in order of appearance, in *kept);
+// others are removed from the returned text and listed in *dropped (values
+// past UINT32_MAX as UINT32_MAX).
 std::string CheckCitations(std::string_view answer, uint32_t valid_count,
                            std::vector<uint32_t>* kept, std::vector<uint32_t>* dropped);
 

@@ -260,8 +260,12 @@ std::string CheckCitations(std::string_view answer, uint32_t valid_count,
       while (j < answer.size() && answer[j] == ' ') ++j;
       size_t start = j;
       uint32_t n = 0;
-      while (j < answer.size() && answer[j] >= '0' && answer[j] <= '9' && j - start < 5) {
-        n = n * 10 + static_cast<uint32_t>(answer[j] - '0');
+      // Every run of digits is a marker ("[4294967297]" included), its value
+      // saturating: a number too long to be a passage is dropped, not left
+      // in the answer looking like a citation.
+      while (j < answer.size() && answer[j] >= '0' && answer[j] <= '9') {
+        uint64_t next = static_cast<uint64_t>(n) * 10 + static_cast<uint32_t>(answer[j] - '0');
+        n = next > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(next);
         ++j;
       }
       if (j == start) {
