@@ -177,7 +177,7 @@ Status CheckHeaders(GMimeObject* obj, const ExtractOptions& o) {
       if (*p == '\n') {
         longest = std::max(longest, line);
         line = 0;
-      } else {
+      } else if (!(*p == '\r' && p[1] == '\n')) {  // CRLF ends a line as LF does (as PrescanHeaders counts)
         ++line;
       }
     }
