@@ -2,6 +2,8 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "foldback/ask.h"
+#include "foldback/feedback.h"
 #include "host/files.h"
 #include "ingest/extract.h"
 
@@ -98,7 +100,127 @@ int Run(const DemoArgs& a) {
     PrintHits(*scoped, 100);
   }
 
-  Heading(5, "Snapshot: the whole index as portable bytes (the same bytes load in the browser)");
+  Heading(5, "Metadata found in the text: parties, dates, amounts, defined terms — all filterable");
+  {
+      size_t docs_with_party = 0;
+    std::string some_party;
+    for (const auto& f : *files) {
+      if (ingest::Extension(f) != ".txt") continue;
+      size_t slash = f.find_last_of('/');
+      const Document* d = index.FindDocument(f.substr(slash + 1, f.size() - slash - 5));
+      if (!d) continue;
+      auto it = d->metadata.find("party");
+      if (it != d->metadata.end() && !it->second.empty()) {
+        ++docs_with_party;
+        if (some_party.empty()) some_party = it->second.front();
+      }
+    }
+    std::printf("   %zu of %zu contracts name their parties in the preamble; e.g. \"%s\".\n",
+                docs_with_party, n, some_party.c_str());
+    if (!some_party.empty()) {
+      SearchOptions by_party;
+      by_party.mode = SearchMode::kBm25;
+      by_party.top_k = 1;
+      by_party.filters.push_back({"party", Filter::Op::kEq, some_party});
+      auto r = index.Search("payment terms", by_party);
+      if (!r.ok()) return Fail(r.status());
+      std::printf("   Q: payment terms   (--filter \"party=%s\")\n", some_party.c_str());
+      PrintHits(*r, 100);
+    }
+  }
+
+  Heading(6, "Hybrid search: BM25 + HNSW over word vectors learned from these contracts (offline)");
+  auto t_dense = std::chrono::steady_clock::now();
+  Status dense = index.BuildDense();
+  if (!dense.ok()) {
+    std::printf("   (dense index not built: %s)\n", dense.ToString().c_str());
+  } else {
+    std::printf("   trained a %u-dimension embedder on the corpus and built the graph in %.1f s\n",
+                index.options().dense.dimension ? index.options().dense.dimension : 128,
+                SecondsSince(t_dense));
+    SearchOptions hybrid;
+    hybrid.mode = SearchMode::kHybrid;
+    hybrid.top_k = 3;
+    const char* q2 = "What happens to confidential information when the contract ends?";
+    std::printf("   Q: %s\n", q2);
+    auto r = index.Search(q2, hybrid);
+    if (!r.ok()) return Fail(r.status());
+    PrintHits(*r, 100);
+  }
+
+  Heading(7, "Ask: two hops of query rewriting, each hop shown (offline: RM3; with an LLM, DSPy prompts)");
+  AskOptions ask;
+  ask.hops = 2;
+  ask.depth = 3;
+  ask.top_k = 3;
+  ask.rewrite = RewriteMode::kRm3;
+  ask.search.mode = SearchMode::kBm25;
+  ask.trace_id = "demo";
+  const char* q3 = "Who owns the intellectual property created under the agreement?";
+  std::printf("   Q: %s\n", q3);
+  auto session = AskSession::Start(index, q3, ask, 0);
+  if (!session.ok()) return Fail(session.status());
+  const AskResult& asked = (*session)->result();
+  for (const TraceHop& h : asked.trace.hops) {
+    std::printf("   hop %u (%s): %s\n", h.hop, h.source.c_str(), OneLine(h.query, 90).c_str());
+    std::printf("      found %zu passages, %zu new\n", h.results.size(), h.new_chunks.size());
+  }
+  PrintHits(asked.passages, 100);
+  std::printf("   With --endpoint, an LLM writes each hop's query instead (foldback ask --help).\n");
+
+  Heading(8, "Feedback: a lawyer marks the right clause; a similar question is ranked with it at once");
+  {
+    const char* q4 = "Can either party terminate the agreement for convenience without cause?";
+    SearchOptions bm25;
+    bm25.mode = SearchMode::kBm25;
+    bm25.top_k = 5;
+    auto before = index.Search(q4, bm25);
+    if (!before.ok()) return Fail(before.status());
+    // The lawyer's pick: the first passage that really speaks of
+    // termination for convenience, wherever it ranked.
+    const SearchHit* pick = nullptr;
+    for (const auto& h : *before) {
+      if (h.text.find("convenience") != std::string::npos &&
+          h.text.find("terminat") != std::string::npos && &h != &before->front()) {
+        pick = &h;
+        break;
+      }
+    }
+    if (!pick && before->size() > 1) pick = &(*before)[1];
+    if (pick) {
+      size_t rank_before = static_cast<size_t>(pick - before->data()) + 1;
+      FeedbackRecord r;
+      r.record_id = "demo-1";
+      r.trace_id = "demo";
+      r.question = q4;
+      r.rating = Rating::Up();
+      r.labels.push_back({pick->chunk_id, PassageLabel::kRelevant});
+      r.labels.push_back({before->front().chunk_id == pick->chunk_id ? (*before)[1].chunk_id
+                                                                     : before->front().chunk_id,
+                          PassageLabel::kNotRelevant});
+      auto fb = FoldBack::Build(index, {r});
+      if (!fb.ok()) return Fail(fb.status());
+      const char* q5 = "Can a party terminate this agreement for convenience?";
+      auto plain_after = index.Search(q5, bm25);
+      auto after = (*fb)->Search(index, q5, bm25);
+      if (!after.ok() || !plain_after.ok()) return Fail(after.ok() ? plain_after.status() : after.status());
+      auto rank_of = [&](const std::vector<SearchHit>& hits) -> std::string {
+        for (size_t i = 0; i < hits.size(); ++i) {
+          if (hits[i].chunk_id == pick->chunk_id) return std::to_string(i + 1);
+        }
+        return "not in top 5";
+      };
+      std::printf("   marked relevant: %s (rank %zu for the original question)\n",
+                  OneLine(pick->doc_id, 60).c_str(), rank_before);
+      std::printf("   similar question: %s\n", q5);
+      std::printf("   rank of that clause without feedback: %s; with feedback folded back: %s\n",
+                  rank_of(*plain_after).c_str(), rank_of(*after).c_str());
+      std::printf("   (Feedback is appended to a crash-safe log and exported as fine-tuning data:\n"
+                  "    foldback feedback / foldback export --format triplets|dpo|sft|demos.)\n");
+    }
+  }
+
+  Heading(9, "Snapshot: the whole index as portable bytes (the same bytes load in the browser)");
   auto t1 = std::chrono::steady_clock::now();
   auto bytes_out = index.Snapshot();
   if (!bytes_out.ok()) return Fail(bytes_out.status());

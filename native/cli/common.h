@@ -22,6 +22,7 @@ void RegisterIngest(CLI::App& app, int* exit_code);
 void RegisterSearch(CLI::App& app, int* exit_code);
 void RegisterInfo(CLI::App& app, int* exit_code);
 void RegisterEval(CLI::App& app, int* exit_code);
+void RegisterAsk(CLI::App& app, int* exit_code);
 void RegisterWatch(CLI::App& app, int* exit_code);
 void RegisterExtract(CLI::App& app, int* exit_code);
 void RegisterFeedback(CLI::App& app, int* exit_code);  // cmd_feedback.cc

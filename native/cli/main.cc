@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterSearch(app, &exit_code);
   foldback::cli::RegisterInfo(app, &exit_code);
   foldback::cli::RegisterEval(app, &exit_code);
+  foldback::cli::RegisterAsk(app, &exit_code);
   foldback::cli::RegisterWatch(app, &exit_code);
   foldback::cli::RegisterExtract(app, &exit_code);
   foldback::cli::RegisterFeedback(app, &exit_code);

@@ -167,6 +167,30 @@ void RunQueries(benchmark::State& state, SearchMode mode) {
 void BM_QueryBm25(benchmark::State& state) { RunQueries(state, SearchMode::kBm25); }
 BENCHMARK(BM_QueryBm25)->Unit(benchmark::kMicrosecond);
 
+// The two lexical strategies side by side (top 10, and top 100 documents
+// as `foldback eval` asks): 0 = exhaustive, 1 = MaxScore.
+void BM_QueryBm25Strategy(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  auto& lex = const_cast<index::LexicalIndex&>(index.rep()->lexical);
+  lex.set_strategy(state.range(0) ? index::LexicalIndex::Strategy::kMaxScore
+                                  : index::LexicalIndex::Strategy::kExhaustive);
+  SearchOptions o;
+  o.mode = SearchMode::kBm25;
+  o.top_k = static_cast<size_t>(state.range(1));
+  o.one_per_document = state.range(1) == 100;
+  const auto& queries = LegalQueries();
+  size_t k = 0;
+  for (auto _ : state) {
+    auto r = index.Search(queries[k++ % queries.size()], o);
+    benchmark::DoNotOptimize(r.ok());
+  }
+  lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
+  state.SetLabel(std::string(state.range(0) ? "maxscore" : "exhaustive") + " top " +
+                 std::to_string(state.range(1)) + (o.one_per_document ? " documents" : " chunks"));
+}
+BENCHMARK(BM_QueryBm25Strategy)->Args({0, 10})->Args({1, 10})->Args({0, 100})->Args({1, 100})
+    ->Unit(benchmark::kMicrosecond);
+
 void BM_QueryDense(benchmark::State& state) { RunQueries(state, SearchMode::kDense); }
 BENCHMARK(BM_QueryDense)->Unit(benchmark::kMicrosecond);
 

@@ -57,6 +57,9 @@ TEST(Cli, DemoRunsOffline) {
   EXPECT_NE(r.out.find("Ethical wall"), std::string::npos);
   EXPECT_NE(r.out.find("0 of"), std::string::npos);  // no result leaks across the wall
   EXPECT_NE(r.out.find("same results after reload: yes"), std::string::npos);
+  EXPECT_NE(r.out.find("hop 2 (rm3)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("with feedback folded back: 1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("name their parties"), std::string::npos) << r.out;
 }
 
 TEST(Cli, IngestSearchInfoRoundTrip) {

@@ -209,6 +209,9 @@ struct TraceEvent {
   Kind kind = Kind::kHopStarted;
   uint32_t hop = 0;
   std::string message;
+  // kRetrieved: the hop's results, best first (as in TraceHop::results),
+  // so that hosts can show passages as each hop completes.
+  std::vector<TraceHit> hits;
 };
 
 struct Trace {
@@ -223,6 +226,9 @@ struct Trace {
   std::vector<std::string> redactions;
   std::string program_version;          // hash of the prompts used
   std::string model;                    // model that answered, if any
+  // Feedback records whose well-rated rewrites were given to the query
+  // writer as demos (FoldBack::DemosFor).
+  std::vector<std::string> feedback_demos;
   bool stopped_early = false;           // a hop added nothing / the model said so
 };
 
@@ -236,8 +242,9 @@ struct AskResult {
 // Trace as JSON (stable field names: trace_id, question, hops[{hop, query,
 // variant_queries, source, results[{chunk_id, doc_id, score}], new_chunks,
 // llm_ms, llm_attempts, note}], fused, fallbacks, errors, redactions (when
-// any), program_version, model, stopped_early), and back. TraceFromJson: InvalidArgument naming the
-// field on malformed input; absent fields keep their defaults.
+// any), program_version, model, stopped_early, feedback_demos), and back.
+// TraceFromJson: InvalidArgument naming the field on malformed input;
+// absent fields keep their defaults.
 std::string TraceToJson(const Trace& trace);
 Result<Trace> TraceFromJson(std::string_view json);
 

@@ -108,9 +108,33 @@ std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlo
   return out;
 }
 
+namespace {
+
+// Words that make a lawyer's question a question ("Can either party ...?",
+// "Is there a ...?") but say nothing about the clause sought. Dropped from
+// queries only — documents keep them. Sorted.
+constexpr const char* kQuestionWords[] = {
+    "any",  "can",   "could", "did",  "do",   "does",    "find",  "how",  "i",   "is",
+    "me",   "my",    "our",   "please", "show", "tell",  "there", "we",   "what", "when",
+    "where", "whether", "which", "who", "why",  "would", "you"};
+
+bool IsQuestionWord(std::string_view w) {
+  return std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w,
+                            [](std::string_view a, std::string_view b) { return a < b; });
+}
+
+}  // namespace
+
 std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) const {
   std::vector<index::WeightedTerm> terms;
-  analyzer.ForEachTerm(query, [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
+  text::ForEachWord(query, [&](std::string_view w) {
+    if (IsQuestionWord(w) || analyzer.IsStopword(w)) return;
+    terms.push_back({analyzer.Stem(w), 1.0});
+  });
+  if (terms.empty()) {
+    // A query made only of question words still searches for them.
+    analyzer.ForEachTerm(query, [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
+  }
   return terms;
 }
 

@@ -96,6 +96,8 @@ class LexicalIndex {
   std::deque<std::string> terms_;
   std::vector<std::vector<Posting>> postings_;
   std::vector<uint32_t> df_;
+  std::vector<uint32_t> max_tf_;   // by term: largest tf in its postings
+  std::vector<uint32_t> min_len_;  // by term: shortest chunk in its postings
   std::vector<uint32_t> lengths_;  // by chunk
   std::vector<uint8_t> live_;      // by chunk
   // k1 * (1 - b + b * length / average) by chunk, computed for `average`
@@ -106,6 +108,22 @@ class LexicalIndex {
     double average = 0;
     size_t count = 0;
   };
+  // Upper bound of tf * (k1 + 1) / (tf + norm) over a term's postings,
+  // from its largest tf and its shortest chunk (each bound independently,
+  // so it holds for every posting; removals leave it valid).
+  float TermBound(const Norms& norms, uint32_t term) const;
+  // Top-k by MaxScore dynamic pruning (Turtle & Flood 1995): chunks that
+  // cannot beat the k-th best group are never fully scored. Same results as
+  // the exhaustive path up to float rounding and ties.
+  std::vector<std::pair<uint32_t, double>> SearchMaxScore(
+      const std::vector<std::pair<uint32_t, float>>& terms, const Norms& norms,
+      const uint8_t* ok, size_t k, const std::vector<uint32_t>* group_of) const;
+  // Tests compare both paths.
+ public:
+  enum class Strategy { kAuto, kExhaustive, kMaxScore };
+  void set_strategy(Strategy s) { strategy_ = s; }
+ private:
+  Strategy strategy_ = Strategy::kAuto;
   mutable std::shared_ptr<const Norms> norms_;
   mutable std::mutex norms_mu_;
   std::shared_ptr<const Norms> CurrentNorms() const;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "foldback/ask.h"
+#include "foldback/feedback.h"
 #include "foldback/program.h"
 #include "foldback/redact.h"
 #include "index/index_internal.h"
@@ -324,6 +325,8 @@ constexpr uint32_t kQueryMaxTokens = 256;
 constexpr uint32_t kReasoningMaxTokens = 1024;
 constexpr uint32_t kAnswerMaxTokens = 1024;
 constexpr double kVariantTemperature = 0.7;
+// Feedback demos added to the query writers (DSPy's KNNFewShot uses k = 3).
+constexpr size_t kFeedbackDemos = 3;
 
 enum class Purpose { kRewrite, kEmbed, kAnswer };
 enum class Phase { kRewrite, kEmbed, kAnswer, kDone };
@@ -363,11 +366,37 @@ bool HasReasoning(const Predictor& p) {
 class Session final : public AskSession {
  public:
   Session(const Index& index, std::string question, const AskOptions& options, double now_ms,
-          const Program* program)
-      : rep_(*index.rep()), question_(std::move(question)), opt_(options) {
+          const Program* program, const FoldBack* foldback)
+      : index_(index), rep_(*index.rep()), question_(std::move(question)), opt_(options),
+        foldback_(foldback) {
     if (!program) {
       owned_program_ = std::make_unique<Program>(Program::Default());
       program = owned_program_.get();
+    }
+    // Feedback fold-back (a): well-rated past questions like this one
+    // become demos of every query writer — only those the user's walls allow.
+    if (foldback_ && foldback_->options().demos) {
+      std::vector<Demo> demos =
+          foldback_->DemosFor(question_, kFeedbackDemos, opt_.search.allowed_matters);
+      if (!demos.empty()) {
+        std::vector<Predictor> writers = program->query_writers();
+        for (Predictor& w : writers) {
+          std::string output = w.MainOutput();
+          std::vector<ProgramDemo> extra;
+          for (const Demo& d : demos) {
+            if (d.query.empty()) continue;
+            extra.push_back({{"question", d.question}, {output, d.query}});
+          }
+          // Feedback demos first: the closest to the question lead.
+          w.demos.insert(w.demos.begin(), extra.begin(), extra.end());
+        }
+        auto augmented = Program::Create(std::move(writers), program->AnswerWriter());
+        if (augmented.ok()) {
+          owned_program_ = std::make_unique<Program>(std::move(augmented.value()));
+          program = owned_program_.get();
+          for (const Demo& d : demos) trace_.feedback_demos.push_back(d.record_id);
+        }
+      }
     }
     program_ = program;
     deadline_ = opt_.deadline_ms > 0 ? now_ms + opt_.deadline_ms
@@ -447,7 +476,7 @@ class Session final : public AskSession {
   }
 
   void Event(TraceEvent::Kind kind, uint32_t hop, std::string message) {
-    events_.push_back({kind, hop, std::move(message)});
+    events_.push_back({kind, hop, std::move(message), {}});
   }
 
   void Fallback(uint32_t hop, std::string message) {
@@ -753,7 +782,14 @@ class Session final : public AskSession {
     so.query_vector.clear();
     if (vector) so.query_vector = *vector;
     if (lexical_only || (external_embed_ && !vector)) so.mode = SearchMode::kBm25;
-    if (q.terms.empty()) return rep_.Search(q.text, so, mask_);
+    if (q.terms.empty()) {
+      // Feedback fold-back (b, c): relevance feedback and the query adapter
+      // (FoldBack::Search walls its own feedback with so.allowed_matters).
+      if (foldback_ && (foldback_->options().rocchio || foldback_->options().adapter)) {
+        return foldback_->Search(index_, q.text, so);
+      }
+      return rep_.Search(q.text, so, mask_);
+    }
     return rep_.Search(q.dense_text, so, mask_, &q.terms);
   }
 
@@ -848,6 +884,7 @@ class Session final : public AskSession {
     Event(TraceEvent::Kind::kRetrieved, hop_,
           std::to_string(hits.size()) + " passages, " + std::to_string(cur_.new_chunks.size()) +
               " new");
+    events_.back().hits = cur_.results;
   }
 
   // Prefix filtering (as in set-similarity joins): shingle sets are sorted
@@ -1005,9 +1042,11 @@ class Session final : public AskSession {
 
   // ------------------------------------------------------------ state
 
+  const Index& index_;
   const Index::Rep& rep_;
   const std::string question_;
   AskOptions opt_;
+  const FoldBack* foldback_ = nullptr;
   const Program* program_ = nullptr;
   std::unique_ptr<Program> owned_program_;
   double deadline_ = 0;
@@ -1068,14 +1107,14 @@ Result<std::unique_ptr<AskSession>> AskSession::Start(const Index& index, std::s
                                                       const AskOptions& options, double now_ms,
                                                       const Program* program,
                                                       const FoldBack* foldback) {
-  (void)foldback;
   FB_RETURN_IF_ERROR(CheckOptions(options));
   if (question.size() > kMaxQuestionBytes) {
     return Status::InvalidArgument("ask: the question is longer than 8 KiB");
   }
   question = std::string(rewrite::Trim(text::RepairUtf8(question)));
   if (question.empty()) return Status::InvalidArgument("ask: the question is empty");
-  auto session = std::make_unique<Session>(index, std::move(question), options, now_ms, program);
+  auto session = std::make_unique<Session>(index, std::move(question), options, now_ms, program,
+                                            foldback);
   FB_RETURN_IF_ERROR(session->Init(now_ms));
   return std::unique_ptr<AskSession>(std::move(session));
 }

@@ -128,7 +128,8 @@ std::string TraceToJson(const Trace& t) {
   if (!t.redactions.empty()) j["redactions"] = StringsJson(t.redactions);
   j.update(ojson{{"program_version", t.program_version},
              {"model", t.model},
-             {"stopped_early", t.stopped_early}});
+             {"stopped_early", t.stopped_early},
+             {"feedback_demos", StringsJson(t.feedback_demos)}});
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
@@ -172,6 +173,7 @@ Result<Trace> TraceFromJson(std::string_view json) {
   r.Str(j, "program_version", &t.program_version);
   r.Str(j, "model", &t.model);
   r.Bool(j, "stopped_early", &t.stopped_early);
+  r.Strings(j, "feedback_demos", &t.feedback_demos);
   if (!r.status().ok()) return r.status();
   return t;
 }

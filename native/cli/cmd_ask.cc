@@ -1,0 +1,307 @@
+// foldback ask --index DIR [--endpoint URL --model NAME --api-key-env VAR] ... QUESTION
+//
+// Multi-hop retrieval with query rewriting: the ask session (core) emits
+// needs, the native host (native/llm) answers them over HTTP, every hop's
+// query is shown as it arrives, and the trace is saved under
+// <index dir>/traces/<trace id>.json.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/common.h"
+#include "foldback/ask.h"
+#include "foldback/feedback.h"
+#include "foldback/program.h"
+#include "host/feedback_log.h"
+#include "host/files.h"
+#include "host/ids.h"
+#include "host/index_dir.h"
+#include "host/traces.h"
+#include "llm/llm_client.h"
+
+namespace foldback::cli {
+namespace {
+
+using json = nlohmann::ordered_json;  // keys in the documented order
+
+struct AskArgs {
+  std::string index_dir;
+  std::string endpoint, model, api_key_env, provider = "openai", api_version;
+  std::string embed_endpoint, embed_model, embed_provider, embed_api_key_env;
+  std::string program_path;
+  uint32_t hops = 2, depth = 5, top_k = 5, variants = 1;
+  std::string rewrite = "llm";
+  std::string mode = "hybrid";
+  std::vector<std::string> filters;
+  bool answer = false;
+  bool feedback = false;
+  std::string allowed_matters;
+  bool restrict_matters = false;
+  double deadline_ms = 0;
+  std::vector<std::string> redact;
+  std::string ca_bundle;
+  bool no_json_schema = false;
+  bool json = false;
+  std::string question;
+};
+
+std::string Quote(const std::string& s) { return "\"" + OneLine(s, 200) + "\""; }
+
+// An endpoint from the flags; the key from the environment.
+Result<llm::EndpointConfig> Endpoint(const std::string& url, const std::string& provider,
+                                     const std::string& model, const std::string& key_env,
+                                     const std::string& api_version, bool structured) {
+  llm::EndpointConfig c;
+  c.url = url;
+  if (!llm::ParseProvider(provider, &c.provider)) {
+    return Status::InvalidArgument("--provider must be openai, azure, ollama, vllm or tei, not \"" +
+                                   provider + "\"");
+  }
+  c.model = model;
+  c.api_version = api_version;
+  c.structured_output = structured;
+  if (c.provider == llm::Provider::kTei) c.embed_batch = 32;
+  if (!key_env.empty()) {
+    auto key = llm::ApiKey::FromEnv(key_env);
+    if (!key.ok()) return key.status();
+    c.key = std::move(*key);
+  }
+  return c;
+}
+
+void PrintProgramReport(const LoadedProgram& p, FILE* out) {
+  std::fprintf(out, "program: DSPy %s\n", p.dspy_version.empty() ? "(version not saved)" : p.dspy_version.c_str());
+  for (const auto& u : p.used) std::fprintf(out, "  used:    %s\n", u.c_str());
+  for (const auto& i : p.ignored) std::fprintf(out, "  ignored: %s\n", i.c_str());
+  for (const auto& n : p.notes) std::fprintf(out, "  note:    %s\n", n.c_str());
+}
+
+json HitsJson(const std::vector<TraceHit>& hits) {
+  json a = json::array();
+  for (const TraceHit& h : hits) a.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
+  return a;
+}
+
+int Run(const AskArgs& a) {
+  // ---- options
+  AskOptions o;
+  o.hops = a.hops;
+  o.depth = a.depth;
+  o.top_k = a.top_k;
+  o.variants = a.variants;
+  o.answer = a.answer;
+  o.deadline_ms = a.deadline_ms;
+  if (!ParseRewriteMode(a.rewrite, &o.rewrite)) {
+    return Fail(Status::InvalidArgument("--rewrite must be llm, rm3 or none"));
+  }
+  if (!ParseSearchMode(a.mode, &o.search.mode)) {
+    return Fail(Status::InvalidArgument("--mode must be bm25, dense or hybrid"));
+  }
+  for (const auto& f : a.filters) {
+    auto parsed = Filter::Parse(f);
+    if (!parsed.ok()) return Fail(parsed.status());
+    o.search.filters.push_back(*parsed);
+  }
+  if (a.restrict_matters) o.search.allowed_matters = SplitCommaSet(a.allowed_matters);
+  if (a.deadline_ms < 0) return Fail(Status::InvalidArgument("--deadline-ms must be >= 0"));
+
+  std::vector<std::string> host_fallbacks;
+  if (o.rewrite == RewriteMode::kLlm && a.endpoint.empty()) {
+    o.rewrite = RewriteMode::kRm3;
+    host_fallbacks.push_back("no LLM endpoint (--endpoint): queries rewritten with RM3, offline");
+    std::fprintf(stderr, "note: no --endpoint given: rewriting with RM3 (offline)\n");
+  }
+  if (a.answer && a.endpoint.empty()) {
+    host_fallbacks.push_back("no LLM endpoint (--endpoint): no answer written, passages only");
+  }
+
+  // ---- endpoints (before the index: a bad flag should not wait for a load)
+  llm::LlmClientOptions co;
+  if (!a.endpoint.empty()) {
+    auto c = Endpoint(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version, !a.no_json_schema);
+    if (!c.ok()) return Fail(c.status().WithContext("--endpoint"));
+    co.chat = std::move(*c);
+  }
+  if (!a.embed_endpoint.empty()) {
+    auto c = Endpoint(a.embed_endpoint, a.embed_provider.empty() ? a.provider : a.embed_provider,
+                      a.embed_model, a.embed_api_key_env.empty() ? a.api_key_env : a.embed_api_key_env,
+                      a.api_version, true);
+    if (!c.ok()) return Fail(c.status().WithContext("--embed-endpoint"));
+    co.embed = std::move(*c);
+  }
+  co.redact_patterns = a.redact;
+  if (!a.ca_bundle.empty() && !host::PathExists(a.ca_bundle)) {
+    return Fail(Status::InvalidArgument("--ca-bundle: no such file: " + a.ca_bundle));
+  }
+  co.ca_bundle = a.ca_bundle;
+  auto client = llm::LlmClient::Create(co);
+  if (!client.ok()) return Fail(client.status());
+
+  // ---- program
+  std::unique_ptr<LoadedProgram> loaded;
+  if (!a.program_path.empty()) {
+    auto text = host::ReadFile(a.program_path);
+    if (!text.ok()) return Fail(text.status());
+    auto p = LoadDspyProgram(*text);
+    if (!p.ok()) return Fail(p.status().WithContext(a.program_path));
+    loaded = std::make_unique<LoadedProgram>(std::move(*p));
+    PrintProgramReport(*loaded, a.json ? stderr : stdout);
+  }
+
+  // ---- index and session
+  auto index = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!index.ok()) return Fail(index.status());
+  // What lawyers' feedback taught, learned only from what this user may see.
+  std::unique_ptr<FoldBack> fb;
+  if (a.feedback) {
+    auto contents = host::ReadFeedbackLogFile(a.index_dir);
+    if (!contents.ok()) return Fail(contents.status());
+    FoldBackOptions fo;
+    fo.allowed_matters = o.search.allowed_matters;
+    auto built = FoldBack::Build(**index, ApplyFeedbackLog(*contents).records, fo);
+    if (!built.ok()) return Fail(built.status());
+    fb = std::move(built.value());
+  }
+  o.trace_id = host::NewUuidV7();
+  llm::SteadyClock clock;
+  auto session = AskSession::Start(**index, a.question, o, clock.NowMs(),
+                                   loaded ? &loaded->program : nullptr, fb.get());
+  if (!session.ok()) return Fail(session.status());
+
+  if (!a.json) {
+    std::printf("question: %s\n", Quote(a.question).c_str());
+    if (!(*client)->chat_url().empty()) std::printf("endpoint: %s\n", (*client)->chat_url().c_str());
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto on_event = [&](const TraceEvent& e) {
+    if (a.json) {
+      if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
+        std::fprintf(stderr, "%s: %s\n", e.kind == TraceEvent::Kind::kFallback ? "fallback" : "error",
+                     e.message.c_str());
+      }
+      return;
+    }
+    switch (e.kind) {
+      case TraceEvent::Kind::kHopStarted: std::printf("%s\n", e.message.c_str()); break;
+      case TraceEvent::Kind::kQuery: std::printf("  query:   %s\n", Quote(e.message).c_str()); break;
+      case TraceEvent::Kind::kRetrieved: {
+        // The hop's top passages, as soon as the hop completes.
+        std::printf("  found:   %s\n", e.message.c_str());
+        size_t shown = 0;
+        for (const TraceHit& hit : e.hits) {
+          if (shown++ == 3) break;
+          const Chunk* c = (*index)->FindChunk(hit.chunk_id);
+          std::printf("    %-36s %.4f  %s\n", OneLine(hit.doc_id, 36).c_str(), hit.score,
+                      c ? OneLine(c->text, 70).c_str() : "");
+        }
+        break;
+      }
+      case TraceEvent::Kind::kFallback: std::printf("  fallback: %s\n", e.message.c_str()); break;
+      case TraceEvent::Kind::kError: std::printf("  error:   %s\n", e.message.c_str()); break;
+      case TraceEvent::Kind::kAnswer: std::printf("%s\n", e.message.c_str()); break;
+      case TraceEvent::Kind::kDone: break;
+    }
+    std::fflush(stdout);
+  };
+  Status run = llm::RunAsk(**session, **client, clock, on_event);
+  if (!run.ok()) return Fail(run);
+  double seconds = SecondsSince(t0);
+  AskResult result = (*session)->result();
+  result.trace.fallbacks.insert(result.trace.fallbacks.begin(), host_fallbacks.begin(), host_fallbacks.end());
+
+  // ---- trace
+  Status saved = host::SaveTrace(a.index_dir, TraceToJson(result.trace), o.trace_id);
+  if (!saved.ok()) std::fprintf(stderr, "warning: trace not saved: %s\n", saved.ToString().c_str());
+
+  if (a.json) {
+    json out;
+    out["trace_id"] = o.trace_id;
+    json hops = json::array();
+    for (const TraceHop& h : result.trace.hops) hops.push_back({{"query", h.query}, {"results", HitsJson(h.results)}});
+    out["hops"] = hops;
+    json results = json::array();
+    for (const SearchHit& h : result.passages) {
+      results.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}, {"text", h.text}});
+    }
+    out["results"] = results;
+    if (a.answer) {
+      out["answer"] = result.answer;
+      json cites = json::array();
+      for (const Citation& c : result.citations) {
+        cites.push_back({{"marker", c.marker}, {"chunk_id", c.chunk_id}, {"doc_id", c.doc_id}});
+      }
+      out["citations"] = cites;
+    }
+    out["fallbacks"] = result.trace.fallbacks;
+    std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    return 0;
+  }
+
+  for (const TraceHop& h : result.trace.hops) {
+    if (!h.note.empty()) std::printf("note (hop %u): %s\n", h.hop, h.note.c_str());
+  }
+  if (!result.trace.feedback_demos.empty()) {
+    std::printf("feedback: %zu earlier rewrites given to the query writer as examples\n",
+                result.trace.feedback_demos.size());
+  }
+  for (const auto& f : result.trace.fallbacks) std::printf("fallback: %s\n", f.c_str());
+  if (!result.answer.empty()) {
+    std::printf("\nanswer:\n%s\n", result.answer.c_str());
+    for (const Citation& c : result.citations) {
+      std::printf("  [%u] %s (%s)\n", c.marker, c.doc_id.c_str(), c.chunk_id.c_str());
+    }
+  }
+  std::printf("\n%zu passages (%.1f s):\n", result.passages.size(), seconds);
+  PrintHits(result.passages);
+  if (saved.ok()) std::printf("trace: %s\n", host::TracePath(a.index_dir, o.trace_id).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void RegisterAsk(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<AskArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "ask", "Multi-hop search with LLM query rewriting (RM3 offline); every hop's query shown");
+  cmd->add_option("--index", a->index_dir, "Index folder")->required();
+  cmd->add_option("--endpoint", a->endpoint,
+                  "Chat endpoint base URL, e.g. https://api.openai.com/v1 (none: RM3)");
+  cmd->add_option("--provider", a->provider, "openai, azure, ollama or vllm")->capture_default_str();
+  cmd->add_option("--model", a->model, "Model name (Azure: deployment name)");
+  cmd->add_option("--api-key-env", a->api_key_env,
+                  "Environment variable holding the API key (never written anywhere)");
+  cmd->add_option("--api-version", a->api_version, "Azure api-version (default 2024-10-21)");
+  cmd->add_option("--embed-endpoint", a->embed_endpoint,
+                  "Embeddings endpoint base URL (indexes with remote-model vectors)");
+  cmd->add_option("--embed-model", a->embed_model, "Embedding model (Azure: deployment)");
+  cmd->add_option("--embed-provider", a->embed_provider, "openai, azure, ollama, vllm or tei (default: --provider)");
+  cmd->add_option("--embed-api-key-env", a->embed_api_key_env, "Default: --api-key-env");
+  cmd->add_option("--program", a->program_path, "A DSPy program saved with program.save(\"x.json\")");
+  cmd->add_option("--hops", a->hops, "Hops (1..16)")->capture_default_str();
+  cmd->add_option("--depth", a->depth, "Passages retrieved per hop")->capture_default_str();
+  cmd->add_option("--top-k", a->top_k, "Passages in the result")->capture_default_str();
+  cmd->add_option("--variants", a->variants, "LLM query variants per hop, in parallel")->capture_default_str();
+  cmd->add_option("--rewrite", a->rewrite, "llm, rm3 or none")->capture_default_str();
+  cmd->add_option("--mode", a->mode, "bm25, dense or hybrid")->capture_default_str();
+  cmd->add_option("--filter", a->filters, "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
+  cmd->add_flag("--answer", a->answer, "Also write an answer with [n] citations");
+  cmd->add_flag("--feedback", a->feedback,
+                "Apply what lawyers' feedback taught (rewrites as demos, relevance feedback, adapter)");
+  auto* am = cmd->add_option("--allowed-matters", a->allowed_matters,
+                             "Ethical walls: comma-separated matters the user may see");
+  cmd->add_option("--deadline-ms", a->deadline_ms,
+                  "Time for the whole question; later hops use RM3 (0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--redact", a->redact, "Regex redacted from everything sent to endpoints (repeatable)");
+  cmd->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities to trust (default: the system's)");
+  cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
+  cmd->add_flag("--json", a->json, "Print the result as JSON");
+  cmd->add_option("question", a->question, "The question")->required();
+  cmd->callback([a, exit_code, am] {
+    a->restrict_matters = am->count() > 0;
+    *exit_code = Run(*a);
+  });
+}
+
+}  // namespace foldback::cli

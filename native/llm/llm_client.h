@@ -1,0 +1,193 @@
+// The native host's answer to the ask engine's needs: LLM chat calls and
+// embedding batches over HTTP (libcurl's multi interface), several in flight
+// at once, with timeouts and retries as the OpenAI SDKs do them.
+//
+//   auto client = LlmClient::Create(options);
+//   SteadyClock clock;
+//   Status s = RunAsk(*session, **client, clock, [](const TraceEvent& e) { ... });
+//
+// Retries (OpenAI Python SDK, _base_client.py): at most `max_retries` (2)
+// retries of 408, 409, 429, >= 500 and connection errors (refused, reset,
+// truncated body, attempt timeout); never of other statuses (400, 401, 403,
+// 404, 422 ...). An `x-should-retry: true|false` header overrides. The wait
+// before retry n (0-based) is min(0.5 s * 2^n, 8 s) * (1 - 0.25 * U[0,1)),
+// unless the reply says otherwise with `retry-after-ms` (milliseconds) or
+// `Retry-After` (seconds or an HTTP-date) between 0 and 60 s. A Retry-After
+// beyond 60 s, or a wait beyond the need's remaining time, ends the retries
+// at once with a message saying so.
+//
+// Time: each need gets Need::timeout_ms (from the question's deadline) or
+// LlmClientOptions::default_timeout_ms, covering all its attempts and waits.
+//
+// Secrets: the API key goes into one request header and nowhere else; every
+// message in a NeedResult (and the reply text itself) is passed through
+// ApiKey::Redact. Redirects are not followed (they could carry the header to
+// another host); a 3xx is reported as an error naming the new location.
+//
+// Thread safety: one thread at a time per LlmClient. Different clients are
+// independent.
+#ifndef FOLDBACK_NATIVE_LLM_LLM_CLIENT_H_
+#define FOLDBACK_NATIVE_LLM_LLM_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "foldback/ask.h"
+#include "foldback/status.h"
+#include "llm/endpoint.h"
+
+namespace foldback::llm {
+
+// The host's monotonic clock, in milliseconds (the ask session's `now_ms`).
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual double NowMs() = 0;
+};
+
+// std::chrono::steady_clock, in milliseconds since the clock was made.
+class SteadyClock final : public Clock {
+ public:
+  SteadyClock();
+  double NowMs() override;
+
+ private:
+  int64_t origin_ns_;
+};
+
+struct RetryPolicy {
+  // Retries after the first attempt. Default: 2 (three attempts in all).
+  uint32_t max_retries = 2;
+  // Backoff: min(initial * 2^n, max) times a jitter in (0.75, 1].
+  // Defaults: 500 ms, 8000 ms.
+  double initial_delay_ms = 500;
+  double max_delay_ms = 8000;
+  // Server-directed waits (Retry-After, retry-after-ms) are honoured up to
+  // this; longer ones end the retries. Default: 60000 ms.
+  double max_retry_after_ms = 60000;
+};
+
+struct LlmClientOptions {
+  // The chat endpoint. An empty url means none: LLM needs then fail at once
+  // with NotSupported (the engine falls back to RM3).
+  EndpointConfig chat;
+  // The embeddings endpoint. An empty url means none: embedding needs fail
+  // at once with NotSupported.
+  EndpointConfig embed;
+  RetryPolicy retry;
+  // TCP + TLS connect limit per attempt. Default: 5000 ms (the OpenAI SDKs').
+  double connect_timeout_ms = 5000;
+  // Time a need may take, all attempts included, when Need::timeout_ms is 0.
+  // Default: 120000 ms.
+  double default_timeout_ms = 120000;
+  // Limit of one attempt; 0 = whatever is left of the need's time.
+  // Default: 0.
+  double attempt_timeout_ms = 0;
+  // Largest reply body accepted. Default: 32 MiB.
+  size_t max_reply_bytes = size_t{32} << 20;
+  // Seed of the retry jitter; 0 = from std::random_device. Default: 0.
+  uint64_t jitter_seed = 0;
+  // PEM file of certificate authorities to trust instead of the system's
+  // (e.g. a firm's TLS-inspecting proxy). Default: "" (the system store).
+  // Proxies come from the usual environment variables (https_proxy, no_proxy).
+  std::string ca_bundle;
+  // Most HTTP requests in flight at once (more wait their turn). Default: 16.
+  uint32_t max_in_flight = 16;
+  // Outbound redaction: ECMAScript regular expressions; every match in a
+  // chat message or a text to embed is replaced by "[REDACTED]" before the
+  // request leaves (e.g. \b\d{3}-\d{2}-\d{4}\b for US social security
+  // numbers). The API key itself is always redacted from what is sent.
+  // Create() says InvalidArgument for a pattern that does not compile.
+  std::vector<std::string> redact_patterns;
+};
+
+// A finished need.
+struct Completion {
+  uint64_t need_id = 0;
+  NeedResult result;
+};
+
+class LlmClient {
+ public:
+  // InvalidArgument when a configured endpoint's URL does not resolve (see
+  // ResolveUrl); the message never contains the key.
+  static Result<std::unique_ptr<LlmClient>> Create(LlmClientOptions options);
+  ~LlmClient();
+  LlmClient(const LlmClient&) = delete;
+  LlmClient& operator=(const LlmClient&) = delete;
+
+  // Starts performing `need` and returns at once; its result comes from
+  // Wait(). InvalidArgument (and nothing started) when a need with the same
+  // id is still pending.
+  Status Start(const Need& need);
+
+  // Drives the transfers until at least one need has finished, or
+  // `max_wait_ms` has passed (< 0: no limit), or nothing is pending. Returns
+  // the needs finished so far, in any order. A finished need's result is
+  // never OK with missing data: kLlm has text, kEmbed one vector per text.
+  std::vector<Completion> Wait(double max_wait_ms = -1);
+
+  // Needs started and not yet returned by Wait().
+  size_t pending() const;
+
+  // Abandons a need: its transfers stop and Wait() will not report it.
+  // No-op for an unknown id.
+  void Cancel(uint64_t need_id);
+  void CancelAll();
+
+  // Blocking convenience: performs `needs` concurrently and returns their
+  // results in the same order. REQUIRES: nothing else pending, unique ids.
+  std::vector<NeedResult> PerformAll(const std::vector<Need>& needs);
+
+  // Endpoint URLs in use ("" when none), for display. No secrets in them.
+  const std::string& chat_url() const;
+  const std::string& embed_url() const;
+
+  struct Rep;
+
+ private:
+  explicit LlmClient(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// Runs an ask session to completion: hands its needs to `client` (several in
+// flight at once), provides each result as soon as it arrives with
+// now_ms = clock.NowMs(), calls session.Tick() at least every 50 ms while
+// waiting (so a passed deadline is noticed without a result), and passes
+// every trace event to `on_event` (may be empty) as it happens. Returns OK once session.done(); the session's result
+// says what happened (fallbacks, errors). Returns Internal when the session
+// is not done but asks for nothing, or rejects a result it asked for.
+// Needs still in flight when the session finishes are cancelled.
+using TraceEventFn = std::function<void(const TraceEvent& event)>;
+Status RunAsk(AskSession& session, LlmClient& client, Clock& clock, const TraceEventFn& on_event);
+
+// Retry policy internals, exposed for tests.
+namespace internal {
+
+// The wait the Python SDK would choose after a failed attempt, in ms:
+// `retry_after_ms` when in (0, max_retry_after_ms], else exponential backoff
+// for retry number `retry` (0-based) with jitter `u` in [0, 1).
+double RetryDelayMs(const RetryPolicy& policy, uint32_t retry, double retry_after_ms, double u);
+
+// Server-directed wait from reply headers, in ms: `retry-after-ms`, else
+// `Retry-After` as (fractional) seconds, else as an HTTP-date relative to
+// `now_unix_s`. Returns -1 when absent or unparseable.
+double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& retry_after,
+                         double now_unix_s);
+
+// `text` with every match of `patterns` replaced by "[REDACTED]".
+std::string RedactOutbound(const std::string& text, const std::vector<std::regex>& patterns);
+
+// Whether a reply with this HTTP status (and x-should-retry value, "" when
+// absent) is worth another attempt.
+bool ShouldRetryStatus(long status, const std::string& x_should_retry);
+
+}  // namespace internal
+
+}  // namespace foldback::llm
+
+#endif  // FOLDBACK_NATIVE_LLM_LLM_CLIENT_H_
