@@ -32,6 +32,11 @@ namespace foldback::rewrite {
 std::string FormatPassages(const std::vector<const SearchHit*>& passages, uint32_t token_budget,
                            uint32_t* shown);
 
+// A feedback demo's question or query as it may enter a prompt (outside any
+// data block): one line, no control or invisible characters, "[[" / "]]"
+// split, at most `max_bytes` (cut at a UTF-8 boundary).
+std::string DemoText(std::string_view text, size_t max_bytes);
+
 // Sorted, unique hashes of the word 3-shingles of `text` (ASCII case folded; texts
 // of fewer than 3 words give their words).
 std::vector<uint64_t> Shingles(std::string_view text);

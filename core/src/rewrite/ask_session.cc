@@ -173,6 +173,29 @@ std::string FormatPassages(const std::vector<const SearchHit*>& passages, uint32
   return std::string(Trim(out));
 }
 
+std::string DemoText(std::string_view raw, size_t max_bytes) {
+  std::string visible = WithoutInvisible(raw);
+  std::string out;
+  for (size_t i = 0; i < visible.size(); ++i) {
+    char c = visible[i];
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) continue;
+    if ((c == '[' || c == ']') && i + 1 < visible.size() && visible[i + 1] == c) {
+      out.push_back(c);
+      out.push_back(' ');
+      continue;
+    }
+    out.push_back(c);
+  }
+  out = CollapseSpaces(out);
+  if (out.size() > max_bytes) {
+    size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // a UTF-8 boundary
+    out.resize(cut);
+  }
+  return out;
+}
+
 std::vector<uint64_t> Shingles(std::string_view text) {
   // Words: runs of ASCII letters and digits (folded to lower case) and of
   // non-ASCII bytes. Cruder than the analyzer, and ten times faster; near-
@@ -384,8 +407,12 @@ class Session final : public AskSession {
           std::string output = w.MainOutput();
           std::vector<ProgramDemo> extra;
           for (const Demo& d : demos) {
-            if (d.query.empty()) continue;
-            extra.push_back({{"question", d.question}, {output, d.query}});
+            // Feedback text reaches the prompt outside any data block: as
+            // plain one-line text, without markers or invisible characters.
+            std::string question = rewrite::DemoText(d.question, kMaxQuestionBytes);
+            std::string query = rewrite::DemoText(d.query, kMaxQueryBytes);
+            if (query.empty() || question.empty()) continue;
+            extra.push_back({{"question", question}, {output, query}});
           }
           // Feedback demos first: the closest to the question lead.
           w.demos.insert(w.demos.begin(), extra.begin(), extra.end());
