@@ -244,7 +244,7 @@ int Run(const AskArgs& a) {
     }
     out["fallbacks"] = result.trace.fallbacks;
     if (!result.trace.redactions.empty()) out["redactions"] = result.trace.redactions;
-    std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, json::error_handler_t::replace)).c_str());
     return 0;
   }
 
