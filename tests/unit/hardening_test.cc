@@ -8,6 +8,7 @@
 
 #include "foldback/feedback.h"
 #include "foldback/index.h"
+#include "ingest/charset.h"
 #include "ingest/extract.h"
 #include "ingest_test_util.h"
 #include "rewrite/ask_internal.h"
@@ -64,6 +65,24 @@ TEST(Hardening, DocxAndPdfExtractionIsAlwaysValidUtf8) {
   EXPECT_GE(docx->replaced, 2u);
   auto pdf = ingest::ExtractBytes(Read(kCorpus + "pdf/regression-invalid-utf8.pdf"), "x.pdf", "x");
   if (pdf.ok()) ExpectCleanUtf8(*pdf, "pdf");
+}
+
+// Found by tests/fuzz/docx_fuzz.cc: text declared UTF-8 was repaired
+// through iconv, whose UTF-8 decoder passes the obsolete 5- and 6-byte forms
+// through (and the part stayed invalid UTF-8).
+TEST(Hardening, DeclaredUtf8IsRepairedByteByByte) {
+  auto d = ingest::DecodeToUtf8("a\xFA\xA2\xA2\xA2\xA2" "b\xFC\x84\x80\x80\x80\x80" "c\xED\xA0\x80" "d", "utf-8");
+  EXPECT_TRUE(text::IsValidUtf8(d.text)) << d.text;
+  EXPECT_EQ(d.replaced, 14u);
+  EXPECT_EQ(d.text.substr(0, 4), "a\xEF\xBF\xBD");
+  // The fuzz seed: a byte 0x01, then document.xml (up to a NUL), ...
+  std::string xml = Read(kCorpus + "docx/regression-five-byte-utf8.bin");
+  std::string body = xml.substr(1, xml.find('\0', 1) - 1);
+  std::map<std::string, std::string> parts = {{"word/document.xml", body}};
+  auto five = ingest::ExtractBytes(testing::MakeZip(parts), "x.docx", "x");
+  ASSERT_TRUE(five.ok()) << five.status().ToString();
+  ExpectCleanUtf8(*five, "five-byte docx");
+  EXPECT_GT(five->replaced, 0u);
 }
 
 std::string Nested(int depth) {
