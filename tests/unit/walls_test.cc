@@ -473,6 +473,58 @@ TEST(Walls, DemosRelevanceFeedbackAndTheAdapterIgnoreWalledRecords) {
   }
 }
 
+// The ask session folds feedback back in (demos in the query writer's
+// prompt, relevance feedback and the adapter in every hop's search): a
+// walled user's session uses none of gamma's records.
+TEST(Walls, AskFoldingFeedbackBackUsesOnlyVisibleRecords) {
+  Corpus c = MakeCorpus(EmbedderKind::kStatic);
+  auto records = Feedback(*c.index);
+  auto fb = FoldBack::Build(*c.index, records);
+  ASSERT_TRUE(fb.ok());
+  size_t open_gamma_demos = 0, walled_demos = 0;
+  for (const std::string& question : {std::string("Can we terminate Project ") + kCanary + " for convenience?",
+                                      std::string("Can we terminate the agreement for convenience?")}) {
+    for (const MatterSet& wall : {kWalled, kOpen}) {
+      AskOptions o;
+      o.hops = 2;
+      o.answer = true;
+      o.search.allowed_matters = wall;
+      auto s = AskSession::Start(*c.index, question, o, 0, nullptr, fb->get());
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      std::vector<Need> needs;
+      for (int guard = 0; !(*s)->done() && guard < 50; ++guard) {
+        auto batch = (*s)->TakeNeeds();
+        if (batch.empty()) break;
+        for (const Need& n : batch) {
+          needs.push_back(n);
+          ASSERT_TRUE((*s)->Provide(n.id, Hostile(n, 32), 1).ok());
+        }
+      }
+      ASSERT_TRUE((*s)->done());
+      const AskResult& r = (*s)->result();
+      if (wall == kWalled) {
+        walled_demos += r.trace.feedback_demos.size();
+        for (const std::string& id : r.trace.feedback_demos) EXPECT_FALSE(TouchesGamma(id)) << id;
+        for (const Need& n : needs) {
+          std::string text = NeedText(n);
+          // Demos carry their record's preferred rewrite: "... (g-own-3)".
+          EXPECT_EQ(text.find("(g-"), std::string::npos) << text;
+          EXPECT_EQ(text.find("shows-gamma"), std::string::npos);
+          EXPECT_EQ(text.find("Project Zanzibarite"), std::string::npos);
+        }
+        ExpectNoGamma(*c.index, r.passages, "ask with feedback");
+        for (const TraceHop& h : r.trace.hops) {
+          for (const TraceHit& x : h.results) EXPECT_FALSE(IsGamma(*c.index, x.chunk_id));
+        }
+      } else {
+        for (const std::string& id : r.trace.feedback_demos) open_gamma_demos += TouchesGamma(id);
+      }
+    }
+  }
+  EXPECT_GT(walled_demos, 0u) << "visible records are folded back";
+  EXPECT_GT(open_gamma_demos, 0u) << "the twin without the wall gets gamma's demos";
+}
+
 // Caches warmed by a user who may see gamma (the analyzer's stem cache, the
 // index's word -> term cache, FoldBack's per-chunk vectors) give nothing to
 // the next user behind the wall.
