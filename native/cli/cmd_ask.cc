@@ -130,7 +130,15 @@ int Run(const AskArgs& a) {
     if (!c.ok()) return Fail(c.status().WithContext("--embed-endpoint"));
     co.embed = std::move(*c);
   }
+  // --redact: applied by the session to every need (the trace says which
+  // pattern fired how often) and again by the client (a safety net for
+  // anything a host adds).
   co.redact_patterns = a.redact;
+  if (!a.redact.empty()) {
+    auto redactor = llm::internal::CompileRedactions(a.redact);
+    if (!redactor.ok()) return Fail(redactor.status().WithContext("--redact"));
+    o.redactor = std::move(redactor.value());
+  }
   if (!a.ca_bundle.empty() && !host::PathExists(a.ca_bundle)) {
     return Fail(Status::InvalidArgument("--ca-bundle: no such file: " + a.ca_bundle));
   }
@@ -178,16 +186,16 @@ int Run(const AskArgs& a) {
     if (a.json) {
       if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
         std::fprintf(stderr, "%s: %s\n", e.kind == TraceEvent::Kind::kFallback ? "fallback" : "error",
-                     e.message.c_str());
+                     TerminalSafe(e.message, false).c_str());
       }
       return;
     }
     switch (e.kind) {
-      case TraceEvent::Kind::kHopStarted: std::printf("%s\n", e.message.c_str()); break;
+      case TraceEvent::Kind::kHopStarted: std::printf("%s\n", TerminalSafe(e.message, false).c_str()); break;
       case TraceEvent::Kind::kQuery: std::printf("  query:   %s\n", Quote(e.message).c_str()); break;
       case TraceEvent::Kind::kRetrieved: {
         // The hop's top passages, as soon as the hop completes.
-        std::printf("  found:   %s\n", e.message.c_str());
+        std::printf("  found:   %s\n", TerminalSafe(e.message, false).c_str());
         size_t shown = 0;
         for (const TraceHit& hit : e.hits) {
           if (shown++ == 3) break;
@@ -197,9 +205,10 @@ int Run(const AskArgs& a) {
         }
         break;
       }
-      case TraceEvent::Kind::kFallback: std::printf("  fallback: %s\n", e.message.c_str()); break;
-      case TraceEvent::Kind::kError: std::printf("  error:   %s\n", e.message.c_str()); break;
-      case TraceEvent::Kind::kAnswer: std::printf("%s\n", e.message.c_str()); break;
+      // Messages can quote a server or a model: printed terminal-safe.
+      case TraceEvent::Kind::kFallback: std::printf("  fallback: %s\n", TerminalSafe(e.message, false).c_str()); break;
+      case TraceEvent::Kind::kError: std::printf("  error:   %s\n", TerminalSafe(e.message, false).c_str()); break;
+      case TraceEvent::Kind::kAnswer: std::printf("%s\n", TerminalSafe(e.message, false).c_str()); break;
       case TraceEvent::Kind::kDone: break;
     }
     std::fflush(stdout);
@@ -234,22 +243,25 @@ int Run(const AskArgs& a) {
       out["citations"] = cites;
     }
     out["fallbacks"] = result.trace.fallbacks;
-    std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    if (!result.trace.redactions.empty()) out["redactions"] = result.trace.redactions;
+    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, json::error_handler_t::replace)).c_str());
     return 0;
   }
 
   for (const TraceHop& h : result.trace.hops) {
-    if (!h.note.empty()) std::printf("note (hop %u): %s\n", h.hop, h.note.c_str());
+    if (!h.note.empty()) std::printf("note (hop %u): %s\n", h.hop, TerminalSafe(h.note, false).c_str());
   }
   if (!result.trace.feedback_demos.empty()) {
     std::printf("feedback: %zu earlier rewrites given to the query writer as examples\n",
                 result.trace.feedback_demos.size());
   }
-  for (const auto& f : result.trace.fallbacks) std::printf("fallback: %s\n", f.c_str());
+  for (const auto& f : result.trace.fallbacks) std::printf("fallback: %s\n", TerminalSafe(f, false).c_str());
+  for (const auto& r : result.trace.redactions) std::printf("redacted: %s\n", TerminalSafe(r, false).c_str());
   if (!result.answer.empty()) {
-    std::printf("\nanswer:\n%s\n", result.answer.c_str());
+    // The model's text: shown as text, never as terminal control sequences.
+    std::printf("\nanswer:\n%s\n", TerminalSafe(result.answer).c_str());
     for (const Citation& c : result.citations) {
-      std::printf("  [%u] %s (%s)\n", c.marker, c.doc_id.c_str(), c.chunk_id.c_str());
+      std::printf("  [%u] %s (%s)\n", c.marker, OneLine(c.doc_id, 200).c_str(), OneLine(c.chunk_id, 200).c_str());
     }
   }
   std::printf("\n%zu passages (%.1f s):\n", result.passages.size(), seconds);
@@ -293,7 +305,9 @@ void RegisterAsk(CLI::App& app, int* exit_code) {
   cmd->add_option("--deadline-ms", a->deadline_ms,
                   "Time for the whole question; later hops use RM3 (0 = none)")
       ->capture_default_str();
-  cmd->add_option("--redact", a->redact, "Regex redacted from everything sent to endpoints (repeatable)");
+  cmd->add_option("--redact", a->redact,
+                  "Pattern redacted from everything sent to endpoints (repeatable; the ECMAScript subset of "
+                  "foldback/redact.h, matched in linear time)");
   cmd->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities to trust (default: the system's)");
   cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
   cmd->add_flag("--json", a->json, "Print the result as JSON");

@@ -17,12 +17,14 @@ namespace foldback::cli {
 namespace {
 
 struct ExportArgs {
-  std::string index_dir, format, out;
+  std::string index_dir, format, out, allowed_matters;
   ExportOptions options;
 };
 
 int Run(const ExportArgs& a) {
   ExportFormat format;
+  ExportOptions options = a.options;
+  if (!a.allowed_matters.empty()) options.allowed_matters = SplitCommaSet(a.allowed_matters);
   if (!ParseExportFormat(a.format, &format)) {
     return Fail(Status::InvalidArgument("--format must be triplets, dpo, sft or demos"));
   }
@@ -30,7 +32,7 @@ int Run(const ExportArgs& a) {
   if (!opened.ok()) return Fail(opened.status());
   ExportReport rep;
   std::vector<LogDamage> damage;
-  Status s = host::ExportFeedbackFile(**opened, a.index_dir, format, a.options, a.out, &rep, &damage);
+  Status s = host::ExportFeedbackFile(**opened, a.index_dir, format, options, a.out, &rep, &damage);
   for (const auto& d : damage) {
     std::fprintf(stderr, "warning: feedback log damage at byte %llu: %llu bytes skipped (%s)\n",
                  static_cast<unsigned long long>(d.offset),
@@ -39,9 +41,9 @@ int Run(const ExportArgs& a) {
   if (!s.ok()) return Fail(s);
   std::printf(
       "exported %zu %s from %zu of %zu record(s) to %s (skipped: %zu without consent, %zu "
-      "privileged, %zu with nothing for this format; %zu stale passage(s))\n",
+      "privileged, %zu behind the wall, %zu with nothing for this format; %zu stale passage(s))\n",
       rep.rows, format == ExportFormat::kDemos ? "demo(s)" : "line(s)", rep.exported, rep.records,
-      a.out.c_str(), rep.no_consent, rep.privileged, rep.unusable, rep.stale_passages);
+      a.out.c_str(), rep.no_consent, rep.privileged, rep.walled, rep.unusable, rep.stale_passages);
   return 0;
 }
 
@@ -55,6 +57,9 @@ void RegisterExport(CLI::App& app, int* exit_code) {
                   "triplets (sentence-transformers), dpo (TRL), sft (OpenAI chat), demos (DSPy)")
       ->required();
   cmd->add_option("--out", a->out, "Output file (replaced atomically)")->required();
+  cmd->add_option("--allowed-matters", a->allowed_matters,
+                  "Ethical wall: only records whose matters (and their passages') are all in "
+                  "this comma-separated list");
   cmd->add_option("--negatives", a->options.negatives_per_positive,
                   "triplets: negatives per relevant passage")
       ->capture_default_str();

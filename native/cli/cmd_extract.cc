@@ -52,23 +52,23 @@ int Run(const ExtractArgs& a) {
         }
         out.push_back(std::move(j));
       } else {
-        std::printf("== %s\n", f.c_str());
+        std::printf("== %s\n", TerminalSafe(f, false).c_str());
         if (!ex.ok()) {
-          std::printf("  error: %s\n", ex.status().ToString().c_str());
+          std::printf("  error: %s\n", TerminalSafe(ex.status().ToString(), false).c_str());
         } else {
           std::printf("  format %s, %zu documents\n", ex->format.c_str(), ex->documents.size());
-          for (const std::string& w : ex->warnings) std::printf("  warning: %s\n", w.c_str());
+          for (const std::string& w : ex->warnings) std::printf("  warning: %s\n", TerminalSafe(w, false).c_str());
           for (const Document& d : ex->documents) {
-            std::printf("  -- %s [%s]%s%s\n", d.id.c_str(), DocKindName(d.kind),
-                        d.parent_id.empty() ? "" : " in ", d.parent_id.c_str());
-            std::printf("     title: %s\n", d.title.c_str());
+            std::printf("  -- %s [%s]%s%s\n", TerminalSafe(d.id, false).c_str(), DocKindName(d.kind),
+                        d.parent_id.empty() ? "" : " in ", TerminalSafe(d.parent_id, false).c_str());
+            std::printf("     title: %s\n", OneLine(d.title, 500).c_str());
             for (const auto& [k, vs] : d.metadata) {
-              std::printf("     %s:", k.c_str());
+              std::printf("     %s:", TerminalSafe(k, false).c_str());
               for (size_t i = 0; i < vs.size() && i < 8; ++i) std::printf(" %s;", OneLine(vs[i], 80).c_str());
               if (vs.size() > 8) std::printf(" ... (%zu values)", vs.size());
               std::printf("\n");
             }
-            std::string text = d.text.substr(0, a.max_text);
+            std::string text = TerminalSafe(d.text.substr(0, a.max_text));
             std::printf("%s%s\n", text.c_str(), d.text.size() > a.max_text ? "\n[...]" : "");
           }
         }
@@ -76,7 +76,7 @@ int Run(const ExtractArgs& a) {
       if (!ex.ok()) ++failed;
     }
   }
-  if (a.json) std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  if (a.json) std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
   return failed ? 3 : 0;
 }
 

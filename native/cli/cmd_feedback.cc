@@ -139,7 +139,7 @@ int List(const FeedbackArgs& a) {
                      {"privileged", r.privileged},
                      {"time_ms", r.time_ms}});
     }
-    std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, json::error_handler_t::replace)).c_str());
     return 0;
   }
   std::printf("%zu record(s), %zu tombstone(s), %llu duplicate(s) ignored, %llu deleted\n",

@@ -67,7 +67,7 @@ int Run(const IngestArgs& a) {
   auto report = [&](const std::string& line) {
     if (a.quiet) return;
     progress.Done();
-    std::fprintf(stderr, "  %s\n", line.c_str());
+    std::fprintf(stderr, "  %s\n", TerminalSafe(line, false).c_str());  // names and messages from files
   };
   for (const Item& it : items) {
     std::string format = ingest::DetectFormat(it.file);

@@ -62,7 +62,7 @@ int Run(const SearchArgs& a) {
                      {"bm25", h.bm25}, {"dense", h.dense}, {"title", h.title},
                      {"section", h.section}, {"matter", h.matter}, {"text", h.text}});
     }
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
     return 0;
   }
   std::printf("%zu results for \"%s\" (%s, %.1f ms)\n", hits->size(), a.query.c_str(),

@@ -222,7 +222,7 @@ class Watcher {
   };
 
   void Say(const std::string& line) {
-    std::printf("%s\n", line.c_str());
+    std::printf("%s\n", TerminalSafe(line, false).c_str());  // names and messages from files
     std::fflush(stdout);
   }
 

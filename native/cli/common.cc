@@ -10,7 +10,7 @@
 namespace foldback::cli {
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+  std::fprintf(stderr, "error: %s\n", TerminalSafe(s.ToString(), false).c_str());
   return s.IsInvalidArgument() ? 2 : 1;
 }
 
@@ -47,7 +47,63 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string OneLine(const std::string& text, size_t width) {
+std::string TerminalSafe(const std::string& text, bool keep_newlines) {
+  static const char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    unsigned char c1 = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    unsigned char c2 = i + 2 < text.size() ? static_cast<unsigned char>(text[i + 2]) : 0;
+    if (c < 0x20 || c == 0x7F) {
+      if (keep_newlines && (c == '\n' || c == '\t')) {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += kReplacement;
+      }
+    } else if (c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F) {  // C1 controls U+0080..U+009F
+      out += kReplacement;
+      i += 1;
+    } else if (c == 0xE2 && ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) ||    // U+202A..U+202E
+                             (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9))) {  // U+2066..U+2069
+      out += kReplacement;
+      i += 2;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+std::string JsonTerminalSafe(const std::string& dumped) {
+  static const char kHex[] = "0123456789abcdef";
+  auto escape = [&](unsigned cp, std::string* out) {
+    *out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out->push_back(kHex[(cp >> shift) & 0xF]);
+  };
+  std::string out;
+  out.reserve(dumped.size());
+  for (size_t i = 0; i < dumped.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(dumped[i]);
+    unsigned char c1 = i + 1 < dumped.size() ? static_cast<unsigned char>(dumped[i + 1]) : 0;
+    unsigned char c2 = i + 2 < dumped.size() ? static_cast<unsigned char>(dumped[i + 2]) : 0;
+    if (c == 0x7F) {
+      escape(0x7F, &out);
+    } else if (c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F) {
+      escape(c1, &out);
+      i += 1;
+    } else if (c == 0xE2 && ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) || (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9))) {
+      escape(((c & 0x0F) << 12) | ((c1 & 0x3F) << 6) | (c2 & 0x3F), &out);
+      i += 2;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+std::string OneLine(const std::string& raw, size_t width) {
+  const std::string text = TerminalSafe(raw, /*keep_newlines=*/true);
   std::string out;
   bool space = false;
   size_t chars = 0;

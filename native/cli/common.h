@@ -37,8 +37,21 @@ std::set<std::string> SplitCommaSet(const std::string& s);
 
 double SecondsSince(std::chrono::steady_clock::time_point t0);
 
+// Text from documents, mail or a model made safe to print on a terminal:
+// control characters (C0 but \n and \t when `keep_newlines`, DEL, C1 —
+// which start escape sequences: OSC 8 hyperlinks, OSC 52 clipboard writes,
+// screen clears) and bidirectional overrides (which reorder what the
+// reader sees) become U+FFFD. Without `keep_newlines`, \n and \t do too.
+std::string TerminalSafe(const std::string& text, bool keep_newlines = true);
+
+// Dumped JSON made safe for a terminal without changing what it means: DEL,
+// C1 controls and bidirectional overrides (which JSON allows raw inside
+// strings) written as \uXXXX escapes. (C0 controls are escaped by the
+// serializer already.)
+std::string JsonTerminalSafe(const std::string& dumped);
+
 // One-line passage for terminals: whitespace collapsed, cut at `width`
-// characters (UTF-8 aware) with an ellipsis.
+// characters (UTF-8 aware) with an ellipsis, TerminalSafe.
 std::string OneLine(const std::string& text, size_t width);
 
 // Human-readable hit list.

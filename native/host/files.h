@@ -18,6 +18,12 @@ Result<std::string> ReadFile(const std::string& path);
 // fsync it, rename it over `path`, fsync the folder.
 Status WriteFileAtomic(const std::string& path, const std::string& data);
 
+// Removes the temp files WriteFileAtomic left beside `path` when its writer
+// died before the rename (kill -9, a crash, power loss):
+// `<path>.tmp-<pid>-<n>` whose process no longer runs. A live writer's temp
+// file is left alone. Returns how many were removed.
+size_t RemoveStaleTemps(const std::string& path);
+
 // Creates a directory and its parents (no error if it exists).
 Status MakeDirs(const std::string& path);
 

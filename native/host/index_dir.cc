@@ -24,6 +24,9 @@ Status SaveIndex(const std::string& dir, const Index& index) {
   FB_RETURN_IF_ERROR(MakeDirs(dir));
   auto bytes = index.Snapshot();
   if (!bytes.ok()) return bytes.status();
+  // Earlier writers killed mid-write left their temp files: a snapshot
+  // each, which would pile up.
+  RemoveStaleTemps(SnapshotPath(dir));
   return WriteFileAtomic(SnapshotPath(dir), *bytes);
 }
 

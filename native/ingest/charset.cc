@@ -76,6 +76,33 @@ bool Convert(std::string_view bytes, const std::string& from, Decoded* out) {
   return true;
 }
 
+// UTF-8 with each byte that starts no valid sequence replaced by U+FFFD
+// (not through iconv: glibc's UTF-8 decoder passes the obsolete 5- and
+// 6-byte forms through, which are not UTF-8 — found by tests/fuzz).
+void RepairUtf8(std::string_view bytes, Decoded* out) {
+  std::string& dst = out->text;
+  dst.clear();
+  dst.reserve(bytes.size() + 16);
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const char* end = nullptr;
+    bool ok = g_utf8_validate_len(p, left, &end);
+    dst.append(p, static_cast<size_t>(end - p));
+    if (ok) break;
+    left -= static_cast<size_t>(end - p);
+    p = end;
+    if (*p == '\0') {  // NUL is valid UTF-8; g_utf8_validate stops there
+      dst.push_back('\0');
+    } else {
+      dst += kReplacement;
+      ++out->replaced;
+    }
+    ++p;
+    --left;
+  }
+}
+
 Decoded Undeclared(std::string_view bytes) {
   Decoded d;
   if (IsValidUtf8(bytes)) {
@@ -119,7 +146,7 @@ Decoded DecodeToUtf8(std::string_view bytes, std::string_view charset) {
     if (IsValidUtf8(bytes)) {
       d.text.assign(bytes);
     } else {
-      Convert(bytes, "UTF-8", &d);
+      RepairUtf8(bytes, &d);
     }
     return d;
   }

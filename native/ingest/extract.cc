@@ -10,6 +10,7 @@
 
 #include "foldback/eval.h"
 #include "host/files.h"
+#include "ingest/charset.h"
 #include "ingest/formats_internal.h"
 #include "ingest/text_builder.h"
 
@@ -100,11 +101,46 @@ Result<Extraction> Dispatch(const std::string& format, std::string_view bytes, c
   return Status::NotSupported("no extractor for '" + name + "'");
 }
 
+// Parsers of structured formats hand on what the file says; a PDF's info
+// dictionary, an XML part or a raw mail header can hold bytes that are not
+// UTF-8, or NUL bytes (found by tests/fuzz). What leaves an extractor is
+// valid UTF-8 without NUL: such bytes become U+FFFD and are counted in
+// `replaced`. (Plain text keeps
+// its bytes: Index::Add repairs and counts them.)
+void RepairUtf8(Extraction* ex) {
+  auto repair = [&](std::string* v) {
+    if (!IsValidUtf8(*v)) {
+      Decoded d = DecodeToUtf8(*v, "utf-8");
+      ex->replaced += d.replaced;
+      *v = std::move(d.text);
+    }
+    // NUL too: it ends strings in the C API and in most hosts' languages.
+    for (size_t p = v->find('\0'); p != std::string::npos; p = v->find('\0', p + 3)) {
+      v->replace(p, 1, "\xEF\xBF\xBD");
+      ++ex->replaced;
+    }
+  };
+  for (Document& d : ex->documents) {
+    repair(&d.title);
+    repair(&d.text);
+    repair(&d.parent_id);
+    for (auto& [field, values] : d.metadata) {
+      for (std::string& v : values) repair(&v);
+    }
+  }
+  for (std::string& w : ex->warnings) repair(&w);
+}
+
 // Runs an extractor with third-party exceptions (poppler, pugixml, the
 // standard library's bad_alloc) turned into a Status.
 Result<Extraction> Guarded(const std::string& format, std::string_view bytes, const std::string& name,
                            const std::string& id, const ExtractOptions& options) {
   try {
+    if (format != "text" && format != "markdown" && format != "beir") {
+      auto ex = Dispatch(format, bytes, name, id, options);
+      if (ex.ok()) RepairUtf8(&ex.value());
+      return ex;
+    }
     return Dispatch(format, bytes, name, id, options);
   } catch (const std::bad_alloc&) {
     return Status::OutOfRange("out of memory while reading " + format);

@@ -87,9 +87,12 @@ struct Extraction {
   // unknown charset read as windows-1252, hidden HTML elements skipped, a
   // truncated message. Each is one line, without the file name.
   std::vector<std::string> warnings;
-  // Bytes or sequences that could not be decoded from their charset and were
-  // replaced by U+FFFD. (Invalid UTF-8 left in a text is counted again by
-  // Index::Add.)
+  // Bytes or sequences that could not be decoded from their charset, or
+  // invalid UTF-8 or NUL bytes a parser passed on, replaced by U+FFFD.
+  // Titles, texts and metadata of mail, .docx, .pdf and HTML are always
+  // valid UTF-8 without NUL; plain
+  // text, Markdown and BEIR keep their bytes (Index::Add repairs and counts
+  // invalid UTF-8).
   uint64_t replaced = 0;
   // Messages of an mbox or attachments that failed (each has a warning).
   uint32_t failed_parts = 0;
@@ -153,7 +156,7 @@ Result<Extraction> ExtractPdf(std::string_view bytes, const std::string& name, c
                               const ExtractOptions& options);
 // HTML: the visible text (no script, style, template, noscript, nor elements
 // hidden by the `hidden` attribute or an inline display:none /
-// visibility:hidden style), blocks on their own lines, headings as "#" lines,
+// visibility:hidden / font-size:0 / opacity:0 style), blocks on their own lines, headings as "#" lines,
 // list items numbered or bulleted, table rows as "cell | cell". kind =
 // kWebPage; title from <title>; metadata description, author, keywords,
 // language from <meta> and <html lang>.

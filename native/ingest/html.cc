@@ -179,7 +179,8 @@ const char* Attr(const GumboElement& e, const char* name) {
   return a ? a->value : nullptr;
 }
 
-// The `hidden` attribute, or an inline style that hides the element.
+// The `hidden` attribute, or an inline style that hides the element
+// (display:none, visibility:hidden/collapse, font-size:0, opacity:0).
 bool IsHidden(const GumboElement& e) {
   if (gumbo_get_attribute(&e.attributes, "hidden")) return true;
   const char* style = Attr(e, "style");
@@ -202,6 +203,14 @@ bool IsHidden(const GumboElement& e) {
     if (value_is("display:", "none") || value_is("visibility:", "hidden") ||
         value_is("visibility:", "collapse")) {
       return true;
+    }
+    // Text no reader can see: zero size or fully transparent (a common way
+    // to plant instructions for a model in a page).
+    for (std::string_view zero : {"0", "0px", "0pt", "0em", "0rem", "0%"}) {
+      if (value_is("font-size:", zero)) return true;
+    }
+    for (std::string_view zero : {"0", "0.0", "0%"}) {
+      if (value_is("opacity:", zero)) return true;
     }
     pos = semi + 1;
   }
@@ -582,7 +591,7 @@ Status HtmlToText(std::string_view bytes, std::string_view declared_charset, con
   if (page->hidden_skipped > 0) {
     report->warnings.push_back(std::to_string(page->hidden_skipped) +
                                " hidden elements skipped (hidden attribute or inline display:none / "
-                               "visibility:hidden)");
+                               "visibility:hidden / font-size:0 / opacity:0)");
   }
   return Status::OK();
 }

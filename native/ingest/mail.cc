@@ -177,7 +177,7 @@ Status CheckHeaders(GMimeObject* obj, const ExtractOptions& o) {
       if (*p == '\n') {
         longest = std::max(longest, line);
         line = 0;
-      } else {
+      } else if (!(*p == '\r' && p[1] == '\n')) {  // CRLF ends a line as LF does (as PrescanHeaders counts)
         ++line;
       }
     }
@@ -428,7 +428,8 @@ class MessageWalker {
     std::string type = Lower(ct ? g_mime_content_type_get_media_type(ct) : "text");
     std::string subtype = Lower(ct ? g_mime_content_type_get_media_subtype(ct) : "plain");
     const char* fname = g_mime_part_get_filename(part);
-    std::string filename = fname ? fname : "";
+    // An unencoded 8-bit name: UTF-8 when valid, else windows-1252.
+    std::string filename = fname ? DecodeToUtf8(fname, "").text : "";
     std::string disposition = Lower(g_mime_object_get_disposition(obj));
     bool body = type == "text" && (subtype == "plain" || subtype == "html") && disposition != "attachment" &&
                 filename.empty();
@@ -562,6 +563,20 @@ Status ParseOne(GMimeParser* parser, Context& ctx, ParseIssues* issues, const st
     issues->seen.erase(GMIME_WARN_TRUNCATED_MESSAGE);
   }
   ReportIssues(*issues, id, &ctx.ex->warnings);
+  // Raw 8-bit header values GMime passes through undecoded (an attachment's
+  // file name, Message-ID, Date) are read as header text is: UTF-8 when
+  // valid, else windows-1252 — never left as invalid UTF-8.
+  for (size_t i = first; i < out->size(); ++i) {
+    Document& d = (*out)[i];
+    auto repair = [&](std::string* v) {
+      if (!IsValidUtf8(*v)) *v = DecodeToUtf8(*v, "").text;
+    };
+    repair(&d.title);
+    repair(&d.text);
+    for (auto& [field, values] : d.metadata) {
+      for (std::string& v : values) repair(&v);
+    }
+  }
   return s;
 }
 

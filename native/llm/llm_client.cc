@@ -64,10 +64,25 @@ double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& r
   return (static_cast<double>(when) - now_unix_s) * 1000;
 }
 
-std::string RedactOutbound(const std::string& text, const std::vector<std::regex>& patterns) {
-  std::string out = text;
-  for (const std::regex& re : patterns) out = std::regex_replace(out, re, "[REDACTED]");
-  return out;
+Result<std::unique_ptr<Redactor>> CompileRedactions(const std::vector<std::string>& patterns) {
+  std::vector<RedactionRule> rules;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    rules.push_back({"pattern-" + std::to_string(i + 1), patterns[i], "[REDACTED]"});
+  }
+  auto r = Redactor::Create(rules);
+  if (!r.ok()) {
+    // Name the pattern as the user wrote it.
+    std::string msg = r.status().message();
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      std::string name = "'pattern-" + std::to_string(i + 1) + "'";
+      if (msg.find(name) != std::string::npos) {
+        return Status::InvalidArgument("redaction pattern \"" + patterns[i] +
+                                       "\" is not a regular expression foldback can use (" + msg + ")");
+      }
+    }
+    return Status::InvalidArgument("redaction patterns: " + msg);
+  }
+  return r;
 }
 
 bool ShouldRetryStatus(long status, const std::string& x_should_retry) {
@@ -148,7 +163,7 @@ struct LlmClient::Rep {
   std::map<uint64_t, std::unique_ptr<Job>> jobs;
   std::vector<Completion> finished;
   std::mt19937_64 rng;
-  std::vector<std::regex> redactions;
+  std::unique_ptr<Redactor> redactions;  // null: none
   size_t running = 0;
   int64_t origin_ns = SteadyNs();
 
@@ -162,16 +177,11 @@ struct LlmClient::Rep {
   double Now() const { return static_cast<double>(SteadyNs() - origin_ns) / 1e6; }
 
   // What may leave for the endpoint: the key and the configured patterns
-  // redacted. A pattern that throws (regex stack exhaustion on a huge
-  // text) redacts the whole text rather than send it unredacted.
+  // redacted (foldback's linear-time patterns: no text can make them
+  // backtrack or recurse).
   std::string Outbound(const ApiKey& key, const std::string& text) const {
     std::string out = key.Redact(text);
-    if (redactions.empty()) return out;
-    try {
-      return internal::RedactOutbound(out, redactions);
-    } catch (const std::exception&) {
-      return "[REDACTED]";
-    }
+    return redactions ? redactions->Redact(out) : out;
   }
 
   void DropTransfer(Call* call) {
@@ -589,13 +599,10 @@ Result<std::unique_ptr<LlmClient>> LlmClient::Create(LlmClientOptions options) {
     rep->embed_url = *url;
     rep->embed_auth = AuthHeader(options.embed);
   }
-  for (const std::string& p : options.redact_patterns) {
-    try {
-      rep->redactions.emplace_back(p, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      return Status::InvalidArgument("redaction pattern \"" + p + "\" is not a valid regular expression (" +
-                                     e.what() + ")");
-    }
+  if (!options.redact_patterns.empty()) {
+    auto compiled = internal::CompileRedactions(options.redact_patterns);
+    if (!compiled.ok()) return compiled.status();
+    rep->redactions = std::move(compiled.value());
   }
   if (options.embed.embed_batch == 0) options.embed.embed_batch = 1;
   if (options.max_in_flight == 0) options.max_in_flight = 1;

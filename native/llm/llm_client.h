@@ -32,11 +32,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "foldback/ask.h"
+#include "foldback/redact.h"
 #include "foldback/status.h"
 #include "llm/endpoint.h"
 
@@ -97,11 +97,14 @@ struct LlmClientOptions {
   std::string ca_bundle;
   // Most HTTP requests in flight at once (more wait their turn). Default: 16.
   uint32_t max_in_flight = 16;
-  // Outbound redaction: ECMAScript regular expressions; every match in a
-  // chat message or a text to embed is replaced by "[REDACTED]" before the
-  // request leaves (e.g. \b\d{3}-\d{2}-\d{4}\b for US social security
-  // numbers). The API key itself is always redacted from what is sent.
-  // Create() says InvalidArgument for a pattern that does not compile.
+  // Outbound redaction: patterns in foldback's redaction language
+  // (foldback/redact.h: the common ECMAScript subset, matched in linear
+  // time, so hostile text can neither hang nor crash it as std::regex's
+  // backtracking can); every match in a chat message or a text to embed is
+  // replaced by "[REDACTED]" before the request leaves (e.g.
+  // \b\d{3}-\d{2}-\d{4}\b for US social security numbers). The API key
+  // itself is always redacted from what is sent. Create() says
+  // InvalidArgument for a pattern outside the language.
   std::vector<std::string> redact_patterns;
 };
 
@@ -179,8 +182,9 @@ double RetryDelayMs(const RetryPolicy& policy, uint32_t retry, double retry_afte
 double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& retry_after,
                          double now_unix_s);
 
-// `text` with every match of `patterns` replaced by "[REDACTED]".
-std::string RedactOutbound(const std::string& text, const std::vector<std::regex>& patterns);
+// The redactor of LlmClientOptions::redact_patterns (rules "pattern-1",
+// ...; matches become "[REDACTED]"). InvalidArgument naming the pattern.
+Result<std::unique_ptr<Redactor>> CompileRedactions(const std::vector<std::string>& patterns);
 
 // Whether a reply with this HTTP status (and x-should-retry value, "" when
 // absent) is worth another attempt.

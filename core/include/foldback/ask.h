@@ -51,6 +51,7 @@
 namespace foldback {
 
 class Program;  // program.h: DSPy-style predictors (prompts as data)
+class Redactor;  // redact.h: patterns replaced before text leaves for an endpoint
 class FoldBack;  // feedback.h: what lawyers' feedback teaches (demos, relevance, adapter)
 
 // ---------------------------------------------------------------- needs
@@ -157,6 +158,11 @@ struct AskOptions {
   // Host-supplied id of this question's trace (e.g. a UUIDv7); feedback
   // refers to it.
   std::string trace_id;
+  // When set: applied to every message of every LLM need and every text of
+  // every embedding need before TakeNeeds hands the need out, so what the
+  // rules match never reaches the host's endpoint; the trace's redactions
+  // say which rule fired how often (never what it replaced). Default: none.
+  std::shared_ptr<const Redactor> redactor;
 };
 
 // ---------------------------------------------------------------- results
@@ -215,6 +221,9 @@ struct Trace {
   std::vector<TraceHit> fused;          // final ranking across hops (RRF)
   std::vector<std::string> fallbacks;   // human-readable, one per fallback
   std::vector<std::string> errors;      // host-reported failures (no secrets)
+  // One line per need the redactor changed, e.g. "hop 1 rewrite: ssn x2,
+  // email x1" (AskOptions::redactor); never the redacted text.
+  std::vector<std::string> redactions;
   std::string program_version;          // hash of the prompts used
   std::string model;                    // model that answered, if any
   // Feedback records whose well-rated rewrites were given to the query
@@ -232,9 +241,10 @@ struct AskResult {
 
 // Trace as JSON (stable field names: trace_id, question, hops[{hop, query,
 // variant_queries, source, results[{chunk_id, doc_id, score}], new_chunks,
-// llm_ms, llm_attempts, note}], fused, fallbacks, errors, program_version,
-// model, stopped_early), and back. TraceFromJson: InvalidArgument naming the
-// field on malformed input; absent fields keep their defaults.
+// llm_ms, llm_attempts, note}], fused, fallbacks, errors, redactions (when
+// any), program_version, model, stopped_early, feedback_demos), and back.
+// TraceFromJson: InvalidArgument naming the field on malformed input;
+// absent fields keep their defaults.
 std::string TraceToJson(const Trace& trace);
 Result<Trace> TraceFromJson(std::string_view json);
 

@@ -455,6 +455,11 @@ struct ExportOptions {
   std::string dspy_signature = "question -> query";
   std::string dspy_instructions =
       "Write a search query that finds the passages answering the question.";
+  // Ethical walls: when set, a record is exported only when every matter it
+  // touches — its own and those of the passages it shows or labels, as
+  // recorded and as the index now says — is in the set (records touching no
+  // matter always are). Unset: every matter (a firm-wide export).
+  std::optional<std::set<std::string>> allowed_matters;
 };
 
 struct ExportReport {
@@ -463,6 +468,7 @@ struct ExportReport {
   size_t rows = 0;            // lines (JSONL) or demos (DSPy)
   size_t no_consent = 0;      // skipped: no consent to train
   size_t privileged = 0;      // skipped: privileged
+  size_t walled = 0;          // skipped: touches a matter outside allowed_matters
   size_t unusable = 0;        // skipped: nothing this format can use
   size_t stale_passages = 0;  // passages gone from the index or changed
 };

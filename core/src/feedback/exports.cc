@@ -242,6 +242,27 @@ class Exporter {
   ExportReport* rep_;
 };
 
+// Every matter a record touches: its own, and those of the passages it
+// shows or labels, as recorded and as the index now says.
+std::set<std::string> MattersOf(const Index& index, const FeedbackRecord& r) {
+  std::set<std::string> out;
+  auto add = [&](const std::string& m) {
+    if (!m.empty()) out.insert(m);
+  };
+  auto current = [&](const std::string& chunk_id) {
+    if (const Chunk* c = index.FindChunk(chunk_id)) {
+      if (const Document* d = index.FindDocument(c->doc_id)) add(d->matter);
+    }
+  };
+  add(r.matter);
+  for (const ShownResult& s : r.results) {
+    add(s.matter);
+    current(s.chunk_id);
+  }
+  for (const LabelledPassage& l : r.labels) current(l.chunk_id);
+  return out;
+}
+
 }  // namespace
 
 const char* ExportFormatName(ExportFormat f) {
@@ -306,6 +327,14 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
     if (r->privileged) {
       ++rep->privileged;
       continue;
+    }
+    if (options.allowed_matters) {
+      bool inside = true;
+      for (const std::string& m : MattersOf(index, *r)) inside = inside && options.allowed_matters->count(m);
+      if (!inside) {
+        ++rep->walled;
+        continue;
+      }
     }
     switch (format) {
       case ExportFormat::kTriplets:

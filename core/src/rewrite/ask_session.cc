@@ -16,6 +16,7 @@
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/program.h"
+#include "foldback/redact.h"
 #include "index/index_internal.h"
 #include "rewrite/ask_internal.h"
 #include "rewrite/rm3.h"
@@ -48,7 +49,46 @@ AskSession::~AskSession() = default;
 namespace rewrite {
 namespace {
 
-void AppendEscaped(std::string_view in, bool attribute, std::string* out) {
+// Length of an invisible formatting character at s[i] (0 if none): zero-
+// width spaces and joiners, bidirectional controls, word joiners and
+// invisible operators, the BOM, the Mongolian vowel separator, and the
+// Unicode tag block U+E0000..U+E007F (text a model reads and a lawyer never
+// sees).
+size_t InvisibleAt(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x8B && b(2) <= 0x8F) || (b(2) >= 0xAA && b(2) <= 0xAE))) {
+    return 3;  // U+200B..U+200F, U+202A..U+202E
+  }
+  if (b(0) == 0xE2 && b(1) == 0x81 && ((b(2) >= 0xA0 && b(2) <= 0xA4) || (b(2) >= 0xA6 && b(2) <= 0xA9))) {
+    return 3;  // U+2060..U+2064, U+2066..U+2069
+  }
+  if (b(0) == 0xEF && b(1) == 0xBB && b(2) == 0xBF) return 3;  // U+FEFF
+  if (b(0) == 0xE1 && b(1) == 0xA0 && b(2) == 0x8E) return 3;  // U+180E
+  if (b(0) == 0xF3 && b(1) == 0xA0 && (b(2) == 0x80 || b(2) == 0x81) && b(3) >= 0x80 && b(3) <= 0xBF) {
+    return 4;  // U+E0000..U+E007F
+  }
+  return 0;
+}
+
+std::string WithoutInvisible(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    size_t n = InvisibleAt(in, i);
+    if (n) {
+      i += n;
+    } else {
+      out.push_back(in[i++]);
+    }
+  }
+  return out;
+}
+
+void AppendEscaped(std::string_view raw, bool attribute, std::string* out) {
+  // Invisible characters go first, so that "[<ZWSP>[" cannot become "[["
+  // after escaping.
+  const std::string visible = WithoutInvisible(raw);
+  std::string_view in = visible;
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '<') {
@@ -131,6 +171,29 @@ std::string FormatPassages(const std::vector<const SearchHit*>& passages, uint32
   }
   if (*shown == 0) return "No passages have been retrieved yet.";
   return std::string(Trim(out));
+}
+
+std::string DemoText(std::string_view raw, size_t max_bytes) {
+  std::string visible = WithoutInvisible(raw);
+  std::string out;
+  for (size_t i = 0; i < visible.size(); ++i) {
+    char c = visible[i];
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) continue;
+    if ((c == '[' || c == ']') && i + 1 < visible.size() && visible[i + 1] == c) {
+      out.push_back(c);
+      out.push_back(' ');
+      continue;
+    }
+    out.push_back(c);
+  }
+  out = CollapseSpaces(out);
+  if (out.size() > max_bytes) {
+    size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // a UTF-8 boundary
+    out.resize(cut);
+  }
+  return out;
 }
 
 std::vector<uint64_t> Shingles(std::string_view text) {
@@ -221,8 +284,12 @@ std::string CheckCitations(std::string_view answer, uint32_t valid_count,
       while (j < answer.size() && answer[j] == ' ') ++j;
       size_t start = j;
       uint32_t n = 0;
-      while (j < answer.size() && answer[j] >= '0' && answer[j] <= '9' && j - start < 5) {
-        n = n * 10 + static_cast<uint32_t>(answer[j] - '0');
+      // Every run of digits is a marker ("[4294967297]" included), its value
+      // saturating: a number too long to be a passage is dropped, not left
+      // in the answer looking like a citation.
+      while (j < answer.size() && answer[j] >= '0' && answer[j] <= '9') {
+        uint64_t next = static_cast<uint64_t>(n) * 10 + static_cast<uint32_t>(answer[j] - '0');
+        n = next > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(next);
         ++j;
       }
       if (j == start) {
@@ -340,8 +407,12 @@ class Session final : public AskSession {
           std::string output = w.MainOutput();
           std::vector<ProgramDemo> extra;
           for (const Demo& d : demos) {
-            if (d.query.empty()) continue;
-            extra.push_back({{"question", d.question}, {output, d.query}});
+            // Feedback text reaches the prompt outside any data block: as
+            // plain one-line text, without markers or invisible characters.
+            std::string question = rewrite::DemoText(d.question, kMaxQuestionBytes);
+            std::string query = rewrite::DemoText(d.query, kMaxQueryBytes);
+            if (query.empty() || question.empty()) continue;
+            extra.push_back({{"question", question}, {output, query}});
           }
           // Feedback demos first: the closest to the question lead.
           w.demos.insert(w.demos.begin(), extra.begin(), extra.end());
@@ -448,10 +519,33 @@ class Session final : public AskSession {
   std::string HopName() const { return "hop " + std::to_string(hop_); }
 
   uint64_t Emit(Need need, Purpose purpose, uint32_t variant) {
+    if (opt_.redactor) Redact(&need);
     need.id = next_id_++;
     outstanding_[need.id] = {purpose, need.hop, variant};
     new_needs_.push_back(std::move(need));
     return next_id_ - 1;
+  }
+
+  // Applies the redactor to everything the need would send, and notes in
+  // the trace which rules fired.
+  void Redact(Need* need) {
+    std::map<std::string, uint32_t> fired;
+    std::vector<RedactionCount> counts;
+    auto apply = [&](std::string* text) {
+      *text = opt_.redactor->Redact(*text, &counts);
+      for (const RedactionCount& c : counts) fired[c.rule] += c.count;
+    };
+    for (ChatMessage& m : need->llm.messages) apply(&m.content);
+    for (std::string& t : need->embed.texts) apply(&t);
+    if (fired.empty()) return;
+    std::string line = (need->hop ? "hop " + std::to_string(need->hop) + " " : std::string()) +
+                       need->purpose + ":";
+    bool first = true;
+    for (const auto& [rule, n] : fired) {
+      line += std::string(first ? " " : ", ") + rule + " x" + std::to_string(n);
+      first = false;
+    }
+    trace_.redactions.push_back(std::move(line));
   }
 
   // Abandons every outstanding need (their results will be ignored).

@@ -124,11 +124,12 @@ std::string TraceToJson(const Trace& t) {
              {"hops", std::move(hops)},
              {"fused", HitsJson(t.fused)},
              {"fallbacks", StringsJson(t.fallbacks)},
-             {"errors", StringsJson(t.errors)},
-             {"program_version", t.program_version},
+             {"errors", StringsJson(t.errors)}};
+  if (!t.redactions.empty()) j["redactions"] = StringsJson(t.redactions);
+  j.update(ojson{{"program_version", t.program_version},
              {"model", t.model},
              {"stopped_early", t.stopped_early},
-             {"feedback_demos", StringsJson(t.feedback_demos)}};
+             {"feedback_demos", StringsJson(t.feedback_demos)}});
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
@@ -168,6 +169,7 @@ Result<Trace> TraceFromJson(std::string_view json) {
   r.Hits(j, "fused", &t.fused);
   r.Strings(j, "fallbacks", &t.fallbacks);
   r.Strings(j, "errors", &t.errors);
+  r.Strings(j, "redactions", &t.redactions);
   r.Str(j, "program_version", &t.program_version);
   r.Str(j, "model", &t.model);
   r.Bool(j, "stopped_early", &t.stopped_early);
