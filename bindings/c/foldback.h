@@ -362,6 +362,15 @@ typedef struct {
   /* A DSPy program saved with program.save("x.json") (its JSON text):
    * prompts and demos. NULL: foldback's built-in program. Default: NULL */
   const char* program_json;
+  /* Redaction before text leaves for an endpoint: every match of these
+   * patterns becomes "[REDACTED]" in every message and embedding text of
+   * every need, before the host sees it; the trace's "redactions" says which
+   * pattern fired how often, never what it replaced. Patterns use the
+   * linear-time ECMAScript subset of foldback/redact.h (no anchors,
+   * lookaround or backreferences); one outside it gives FB_EINVALID naming
+   * the pattern. Default: none */
+  const char* const* redact_patterns;
+  size_t redact_pattern_count;
 } fb_ask_params;
 
 FB_API fb_ask_params fb_ask_default_params(void);

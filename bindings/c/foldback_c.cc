@@ -25,6 +25,7 @@
 #include "foldback/feedback.h"
 #include "foldback/index.h"
 #include "foldback/program.h"
+#include "foldback/redact.h"
 #include "foldback/version.h"
 #include "host/feedback_log.h"
 #include "host/feedback_record.h"
@@ -821,6 +822,8 @@ fb_ask_params fb_ask_default_params(void) {
   p.use_feedback = 0;
   p.trace_id = nullptr;
   p.program_json = nullptr;
+  p.redact_patterns = nullptr;
+  p.redact_pattern_count = 0;
   return p;
 }
 
@@ -857,6 +860,17 @@ int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* p
       o.trace_id = p.trace_id;
     } else {
       o.trace_id = foldback::host::NewUuidV7();
+    }
+    if (p.redact_pattern_count > 0) {
+      if (!p.redact_patterns) return Fail(&h->err, FB_EINVALID, "redact_patterns is NULL");
+      std::vector<std::string> patterns;
+      for (size_t i = 0; i < p.redact_pattern_count; ++i) {
+        if (!p.redact_patterns[i]) return Fail(&h->err, FB_EINVALID, "a redact pattern is NULL");
+        patterns.emplace_back(p.redact_patterns[i]);
+      }
+      auto redactor = foldback::llm::internal::CompileRedactions(patterns);
+      if (!redactor.ok()) return Report(&h->err, redactor.status());
+      o.redactor = std::move(redactor.value());
     }
     auto a = std::make_unique<fb_ask>();
     if (p.program_json) {

@@ -74,7 +74,8 @@ static fb_index* make_index(fb_embedder_kind embedder, uint32_t dimension) {
 struct seen {
   unsigned needs, rewrites, answers, embeds, queries, retrieved, retrieved_hits;
   int leaked;          /* a walled-off word reached a prompt or an event */
-  const char* secret;  /* the word that must not leak; NULL: none */
+  const char* secret;  /* the word that must not reach a prompt; NULL: none */
+  const char* walled;  /* the document that must not be retrieved; NULL: none */
   int demo_seen;       /* a prompt held `demo` */
   const char* demo;
 };
@@ -107,7 +108,7 @@ static void drain_events(fb_ask* ask, struct seen* s) {
       s->retrieved++;
       s->retrieved_hits += (unsigned)e->hit_count;
       for (h = 0; h < e->hit_count; ++h) {
-        if (s->secret && strcmp(e->hits[h].doc_id, "nda-acme") == 0) s->leaked = 1;
+        if (s->walled && strcmp(e->hits[h].doc_id, s->walled) == 0) s->leaked = 1;
       }
     }
   }
@@ -403,6 +404,7 @@ static void walls(void) {
   size_t i;
   memset(&s, 0, sizeof s);
   s.secret = "escrow applies"; /* from nda-acme's text, not in the question */
+  s.walled = "nda-acme";
   p.mode = FB_MODE_BM25;
   p.answer = 1;
   p.restrict_matters = 1;
@@ -431,6 +433,55 @@ static void walls(void) {
              "Notice is required [1].", &s);
   CHECK(strstr(fb_ask_trace_json(ask), "nda-acme") != NULL);
   fb_ask_free(ask);
+  fb_index_free(index);
+}
+
+/* Redaction: nothing a pattern matches reaches any need; the trace says
+ * which pattern fired, not what it replaced. A pattern outside the language
+ * is refused with FB_EINVALID. */
+static void redaction(void) {
+  fb_index* index = make_index(FB_EMBEDDER_NONE, 0);
+  fb_ask_params p = fb_ask_default_params();
+  fb_ask* ask = NULL;
+  struct seen s;
+  const char* patterns[] = {"(?i)zanzibar", "\\b\\d{2} ?\\(?\\d*\\)? ?days"};
+  const char* bad[] = {"^anchored"};
+  const char* trace;
+  memset(&s, 0, sizeof s);
+  s.secret = "anzibar"; /* in nda-acme's text and in the question */
+  p.mode = FB_MODE_BM25;
+  p.answer = 1;
+  p.redact_patterns = patterns;
+  p.redact_pattern_count = 2;
+  CHECK(fb_ask_start(index, "Zanzibar escrow: termination notice?", &p, 0, &ask) == FB_OK);
+  if (!ask) return;
+  run_canned(ask, "zanzibar escrow terminate notice", "termination notice days",
+             "Notice is required [1].", &s);
+  CHECK(s.needs >= 3);
+  CHECK(!s.leaked);
+  trace = fb_ask_trace_json(ask);
+  CHECK(strstr(trace, "\"redactions\"") != NULL);
+  CHECK(strstr(trace, "pattern-1") != NULL);
+  fb_ask_free(ask);
+
+  /* Without the patterns the word does reach the prompts (the check can fail). */
+  memset(&s, 0, sizeof s);
+  s.secret = "anzibar";
+  p.redact_pattern_count = 0;
+  CHECK(fb_ask_start(index, "Zanzibar escrow: termination notice?", &p, 0, &ask) == FB_OK);
+  if (!ask) return;
+  run_canned(ask, "zanzibar escrow terminate notice", "termination notice days",
+             "Notice is required [1].", &s);
+  CHECK(s.leaked);
+  fb_ask_free(ask);
+
+  p.redact_patterns = bad;
+  p.redact_pattern_count = 1;
+  CHECK(fb_ask_start(index, "termination", &p, 0, &ask) == FB_EINVALID);
+  CHECK(ask == NULL);
+  CHECK(strstr(fb_index_last_error(index), "^anchored") != NULL);
+  p.redact_patterns = NULL;
+  CHECK(fb_ask_start(index, "termination", &p, 0, &ask) == FB_EINVALID);
   fb_index_free(index);
 }
 
@@ -1054,6 +1105,7 @@ int main(int argc, char** argv) {
   misuse();
   deadline();
   walls();
+  redaction();
   bad_utf8();
   lifetimes();
   http_helpers();
