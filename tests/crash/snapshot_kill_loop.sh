@@ -35,11 +35,18 @@ fail() {
   exit 1
 }
 
+# Generation 1 first, timed: kills then land anywhere in the first few saves
+# of each writer, however slow the build (sanitizers make it ~15x slower).
+t0=$(date +%s%N)
+"$WRITER" write "$DIR" 1 --once >/dev/null || fail "first save"
+save_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+window_ms=$(( save_ms * 4 > 400 ? save_ms * 4 : 400 ))
+
 "$WRITER" read "$DIR" "$STOP" >"$WORK/reader.out" 2>"$WORK/reader.err" &
 reader=$!
 
-gen=1
-acked=0
+gen=2
+acked=1
 killed=0
 saves=0
 temps=0  # temp files found right after a kill (the next save removes them)
@@ -47,11 +54,12 @@ for i in $(seq 1 "$N"); do
   rm -f "$WORK/out" "$WORK/err"
   "$WRITER" write "$DIR" "$gen" >"$WORK/out" 2>"$WORK/err" &
   pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 400 + 5)))"
+  delay_ms=$(( (RANDOM * 32768 + RANDOM) % window_ms + 5 ))
+  sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   wait "$pid" 2>/dev/null || true
   [ -s "$WORK/err" ] && fail "the writer reported: $(cat "$WORK/err")"
-  temps=$((temps + $(find "$DIR" -name 'index.fbsnap.tmp-*' 2>/dev/null | wc -l)))
+  temps=$((temps + $({ find "$DIR" -name 'index.fbsnap.tmp-*' 2>/dev/null || true; } | wc -l)))
   touch "$WORK/out"
   # Only complete lines were acknowledged.
   if [ -s "$WORK/out" ] && [ -n "$(tail -c 1 "$WORK/out")" ]; then sed -i '$d' "$WORK/out"; fi
@@ -71,7 +79,11 @@ reads=$(cat "$WORK/reader.out")
 "$WRITER" write "$DIR" "$gen" --once >/dev/null || fail "final save"
 left=$(find "$DIR" -name 'index.fbsnap.tmp-*' | wc -l)
 [ "$left" = 0 ] || fail "$left temp file(s) left after a save: $(ls "$DIR")"
+# A loop in which no kill ever landed after a save, or the reader never read,
+# proved nothing.
+[ "$saves" -gt 0 ] || fail "no save was acknowledged in $N runs (a save takes ${save_ms} ms here)"
+case "$reads" in reads=0\ *) fail "the reader never loaded a snapshot" ;; esac
 
-echo "snapshot_kill_loop: $N runs ($killed kills), $saves acknowledged saves, last acknowledged" \
+echo "snapshot_kill_loop: $N runs ($killed kills, window ${window_ms} ms), $saves acknowledged saves, last acknowledged" \
   "generation $acked found whole after every kill; concurrent reader: $reads, never a mix;" \
   "$temps temp file(s) left by kills, all cleaned up"
