@@ -18,20 +18,30 @@ set -euo pipefail
 N=${1:?usage: snapshot_kill_loop.sh N [WRITER] [WORKDIR]}
 WRITER=${2:-build/bin/snapshot_writer}
 WORK=${3:-}
+remove_work=0
 if [ -z "$WORK" ]; then
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/foldback-snapshot-loop.XXXXXX")
-  [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+  [ "${KEEP:-0}" = 1 ] || remove_work=1
 fi
 mkdir -p "$WORK"
 DIR="$WORK/idx"
 STOP="$WORK/stop"
 rm -f "$STOP"
+reader=
+
+# However the script ends, no reader or writer outlives it.
+cleanup() {
+  touch "$STOP" 2>/dev/null || true
+  [ -z "$reader" ] || kill -9 "$reader" 2>/dev/null || true
+  [ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true
+  [ "$remove_work" = 0 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 fail() {
   echo "snapshot_kill_loop: FAILED at iteration ${i:-0}: $*" >&2
   echo "snapshot_kill_loop: work folder $WORK" >&2
-  touch "$STOP"
-  trap - EXIT
+  remove_work=0
   exit 1
 }
 
