@@ -22,7 +22,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git dpkg-dev clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libprotobuf-dev protobuf-compiler libhnswlib-dev libstemmer-dev libutf8proc-dev libeigen3-dev
+  libprotobuf-dev protobuf-compiler libhnswlib-dev robin-map-dev libstemmer-dev libutf8proc-dev libeigen3-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libcurl4-openssl-dev libcpp-httplib-dev
   libgmime-3.0-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libgumbo-dev zlib1g-dev libsqlite3-dev
   emscripten chromium chromium-driver python3 python3-xapian

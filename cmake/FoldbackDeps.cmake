@@ -1,7 +1,7 @@
 # Dependencies of the build. Native: Debian packages (FoldbackFindDeps.cmake).
 # WebAssembly: protobuf-lite, libstemmer and utf8proc compiled from Debian
 # source packages by wasm/build-deps.sh into FOLDBACK_WASM_DEPS; header-only
-# libraries (hnswlib, nlohmann-json, Eigen) from Debian's headers, each
+# libraries (hnswlib, nlohmann-json, Eigen, robin-map) from Debian's headers, each
 # exposed through its own folder — never all of /usr/include.
 
 find_program(FOLDBACK_PROTOC protoc REQUIRED)
@@ -36,7 +36,7 @@ set_target_properties(foldback_dep::utf8proc PROPERTIES
 set(_hdrs ${CMAKE_BINARY_DIR}/header-only)
 file(MAKE_DIRECTORY ${_hdrs})
 foreach(pair "hnswlib:/usr/include/hnswlib" "nlohmann:/usr/include/nlohmann"
-             "Eigen:/usr/include/eigen3/Eigen")
+             "Eigen:/usr/include/eigen3/Eigen" "tsl:/usr/include/tsl")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 name)
   list(GET pair 1 path)
@@ -47,7 +47,7 @@ foreach(pair "hnswlib:/usr/include/hnswlib" "nlohmann:/usr/include/nlohmann"
     file(CREATE_LINK ${path} ${_hdrs}/${name} SYMBOLIC)
   endif()
 endforeach()
-foreach(name hnswlib json eigen)
+foreach(name hnswlib json eigen robin_map)
   add_library(foldback_dep::${name} INTERFACE IMPORTED)
   set_target_properties(foldback_dep::${name} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${_hdrs})
 endforeach()

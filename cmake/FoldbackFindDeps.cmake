@@ -1,6 +1,7 @@
 # Finds foldback's native dependencies and defines imported targets for them:
 #   foldback_dep::protobuf_lite  foldback_dep::stemmer  foldback_dep::utf8proc
 #   foldback_dep::hnswlib        foldback_dep::json     foldback_dep::eigen
+#   foldback_dep::robin_map
 # and for the native host (foldback::native: ingestion, files, libcurl):
 #   CURL::libcurl  pugixml::pugixml  PkgConfig::FOLDBACK_GMIME
 #   PkgConfig::FOLDBACK_LIBZIP  PkgConfig::FOLDBACK_POPPLER_CPP  PkgConfig::FOLDBACK_GUMBO
@@ -32,6 +33,13 @@ if(NOT TARGET foldback_dep::protobuf_lite)
   add_library(foldback_dep::hnswlib INTERFACE IMPORTED)
   set_target_properties(foldback_dep::hnswlib PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES ${FOLDBACK_HNSWLIB_INCLUDE})
+
+  # tsl::robin_map (Debian robin-map-dev): open-addressing hash map for the
+  # per-word lookups of ingestion.
+  find_path(FOLDBACK_ROBIN_MAP_INCLUDE tsl/robin_map.h REQUIRED)
+  add_library(foldback_dep::robin_map INTERFACE IMPORTED)
+  set_target_properties(foldback_dep::robin_map PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES ${FOLDBACK_ROBIN_MAP_INCLUDE})
 
   find_package(nlohmann_json 3 REQUIRED)
   add_library(foldback_dep::json INTERFACE IMPORTED)

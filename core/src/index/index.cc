@@ -86,7 +86,7 @@ std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlo
       add(analyzer.Stem(word), n);
       return;
     }
-    auto it = word_terms.find(std::string(word));
+    auto it = word_terms.find(word);
     if (it == word_terms.end()) {
       if (word_terms.size() > (1u << 21)) word_terms.clear();
       uint32_t id = analyzer.IsStopword(word) ? kStopword : lexical.Intern(analyzer.Stem(word));

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <tsl/robin_map.h>
+
 #include "foldback/index.h"
 #include "index/lexical_index.h"
 #include "text/analyzer.h"
@@ -57,7 +59,19 @@ struct Index::Rep {
   // Folded word -> lexical term id (kStopword for stopwords): saves the
   // stopword check, the stemmer and the term dictionary on repeated words
   // while adding. Only used by mutating calls.
-  std::unordered_map<std::string, uint32_t> word_terms;
+  // Looked up once per word of every text added: an open-addressing table
+  // (short words stored inline) found by string_view, without building a key.
+  struct WordHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct WordEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  tsl::robin_map<std::string, uint32_t, WordHash, WordEq, std::allocator<std::pair<std::string, uint32_t>>,
+                 /*StoreHash=*/true>
+      word_terms;
   static constexpr uint32_t kStopword = 0xFFFFFFFFu;
   std::unordered_map<std::string, uint32_t> chunk_ids;
   uint64_t live_docs = 0;
