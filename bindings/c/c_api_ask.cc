@@ -1,0 +1,564 @@
+// The C ABI: ask sessions — needs, answers, the HTTP driver, events, results.
+#include "c_api.h"
+
+namespace foldback::capi {
+namespace {
+
+using foldback::AskOptions;
+using foldback::AskSession;
+using foldback::Need;
+using foldback::NeedResult;
+using foldback::TraceEvent;
+
+std::vector<fb_trace_hit> TraceHits(const std::vector<foldback::TraceHit>& hits) {
+  std::vector<fb_trace_hit> out;
+  out.reserve(hits.size());
+  for (const auto& h : hits) out.push_back({h.chunk_id.c_str(), h.doc_id.c_str(), h.score});
+  return out;
+}
+
+fb_event EventView(const TraceEvent& e, const std::vector<fb_trace_hit>& hits) {
+  fb_event v;
+  v.kind = static_cast<fb_event_kind>(e.kind);
+  v.hop = e.hop;
+  v.message = e.message.c_str();
+  v.hits = hits.empty() ? nullptr : hits.data();
+  v.hit_count = hits.size();
+  return v;
+}
+
+// An endpoint from the C params: the chat one, or the embeddings one.
+foldback::Result<foldback::llm::EndpointConfig> EndpointOf(const fb_llm_endpoint_params& p,
+                                                           bool embed, bool with_key = true) {
+  namespace llm = foldback::llm;
+  llm::EndpointConfig c;
+  c.url = Str(embed ? p.embed_url : p.url);
+  std::string provider = p.provider && *p.provider ? p.provider : "openai";
+  if (!llm::ParseProvider(provider, &c.provider)) {
+    return Status::InvalidArgument("provider must be openai, azure, ollama, vllm or tei, not \"" +
+                                   provider + "\"");
+  }
+  c.model = Str(embed ? p.embed_model : p.model);
+  c.api_version = Str(p.api_version);
+  c.structured_output = p.structured_output != 0;
+  if (c.provider == llm::Provider::kTei) c.embed_batch = 32;
+  if (with_key && p.api_key && *p.api_key) {
+    c.key = llm::ApiKey::FromValue(p.api_key, "the host (fb_llm_endpoint_params.api_key)");
+  }
+  return c;
+}
+
+// The steady clock fb_monotonic_ms reads, for RunAsk.
+class MonotonicClock final : public foldback::llm::Clock {
+ public:
+  double NowMs() override { return fb_monotonic_ms(); }
+};
+
+void BuildViews(fb_ask* a) {
+  if (a->views || !a->session->done()) return;
+  const foldback::AskResult& r = a->session->result();
+  for (const auto& h : r.passages) {
+    a->passages.push_back({h.chunk_id.c_str(), h.doc_id.c_str(), h.text.c_str(), h.title.c_str(),
+                           h.section.c_str(), h.matter.c_str(), h.score});
+  }
+  for (const auto& c : r.citations) {
+    a->citations.push_back({c.marker, c.chunk_id.c_str(), c.doc_id.c_str()});
+  }
+  for (const auto& h : r.trace.hops) {
+    a->hops.push_back({h.hop, h.query.c_str(), h.source.c_str(), h.note.c_str(), h.results.size(),
+                       h.new_chunks.size()});
+  }
+  // The trace, with the answer a feedback record keeps.
+  using json = nlohmann::ordered_json;
+  std::string raw = foldback::TraceToJson(r.trace);
+  json j = json::parse(raw, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    if (!r.answer.empty()) j["answer"] = r.answer;
+    a->trace_json = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  } else {
+    a->trace_json = raw;
+  }
+  a->views = true;
+}
+
+// The session's result views, built on first use once done (a session is
+// used by one thread at a time).
+fb_ask* Views(const fb_ask* a) {
+  if (!a || !a->session) return nullptr;
+  auto* m = const_cast<fb_ask*>(a);
+  try {
+    BuildViews(m);
+  } catch (...) {
+    return nullptr;
+  }
+  return m->views ? m : nullptr;
+}
+
+}  // namespace
+}  // namespace foldback::capi
+
+using namespace foldback::capi;  // NOLINT: the C functions below are this file's API
+using foldback::AskOptions;
+using foldback::AskSession;
+using foldback::Need;
+using foldback::NeedResult;
+using foldback::TraceEvent;
+
+extern "C" {
+
+/* ---------------------------------------------------------------- ask */
+
+fb_ask_params fb_ask_default_params(void) {
+  AskOptions o;
+  fb_ask_params p;
+  p.hops = o.hops;
+  p.depth = o.depth;
+  p.top_k = o.top_k;
+  p.answer = o.answer ? 1 : 0;
+  p.rewrite = static_cast<fb_rewrite_mode>(o.rewrite);
+  p.variants = o.variants;
+  p.context_token_budget = o.context_token_budget;
+  p.deadline_ms = o.deadline_ms;
+  p.retry_budget = o.retry_budget;
+  p.mode = static_cast<fb_search_mode>(o.search.mode);
+  p.filters = nullptr;
+  p.filter_count = 0;
+  p.restrict_matters = 0;
+  p.allowed_matters = nullptr;
+  p.allowed_matter_count = 0;
+  p.use_feedback = 0;
+  p.trace_id = nullptr;
+  p.program_json = nullptr;
+  p.redact_patterns = nullptr;
+  p.redact_pattern_count = 0;
+  return p;
+}
+
+int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* params,
+                 double now_ms, fb_ask** session_out) {
+  if (!h) return FB_EINVALID;
+  if (!question || !session_out) {
+    return Fail(&h->err, FB_EINVALID, "question or session_out is NULL");
+  }
+  *session_out = nullptr;
+  if (!std::isfinite(now_ms)) return Fail(&h->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&h->err, [&]() -> int {
+    fb_ask_params p = params ? *params : fb_ask_default_params();
+    AskOptions o;
+    o.hops = p.hops;
+    o.depth = p.depth;
+    o.top_k = p.top_k;
+    o.answer = p.answer != 0;
+    int rewrite = IntOf(p.rewrite);
+    if (rewrite < FB_REWRITE_LLM || rewrite > FB_REWRITE_NONE) {
+      return Fail(&h->err, FB_EINVALID, "unknown rewrite mode " + std::to_string(rewrite));
+    }
+    o.rewrite = static_cast<foldback::RewriteMode>(rewrite);
+    o.variants = p.variants;
+    o.context_token_budget = p.context_token_budget;
+    o.deadline_ms = p.deadline_ms;
+    o.retry_budget = p.retry_budget;
+    Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
+                               p.allowed_matters, p.allowed_matter_count, &o.search);
+    if (!s.ok()) return Report(&h->err, s);
+    if (p.trace_id) {
+      s = foldback::host::ValidateTraceId(p.trace_id);
+      if (!s.ok()) return Report(&h->err, s.WithContext("trace_id"));
+      o.trace_id = p.trace_id;
+    } else {
+      o.trace_id = foldback::host::NewUuidV7();
+    }
+    if (p.redact_pattern_count > 0) {
+      if (!p.redact_patterns) return Fail(&h->err, FB_EINVALID, "redact_patterns is NULL");
+      std::vector<std::string> patterns;
+      for (size_t i = 0; i < p.redact_pattern_count; ++i) {
+        if (!p.redact_patterns[i]) return Fail(&h->err, FB_EINVALID, "a redact pattern is NULL");
+        patterns.emplace_back(p.redact_patterns[i]);
+      }
+      auto redactor = foldback::llm::internal::CompileRedactions(patterns);
+      if (!redactor.ok()) return Report(&h->err, redactor.status());
+      o.redactor = std::move(redactor.value());
+    }
+    auto a = std::make_unique<fb_ask>();
+    if (p.program_json) {
+      auto loaded = foldback::LoadDspyProgram(p.program_json);
+      if (!loaded.ok()) return Report(&h->err, loaded.status().WithContext("program_json"));
+      a->program = std::make_unique<foldback::LoadedProgram>(std::move(*loaded));
+    }
+    if (p.use_feedback) {
+      auto fb = FoldBackFor(*h->state, o.search.allowed_matters);
+      if (!fb.ok()) return Report(&h->err, fb.status());
+      a->foldback = *fb;
+    }
+    auto session =
+        AskSession::Start(*h->state->index, question, o, now_ms,
+                          a->program ? &a->program->program : nullptr, a->foldback.get());
+    if (!session.ok()) return Report(&h->err, session.status());
+    a->session = std::move(session.value());
+    a->trace_id = o.trace_id;
+    a->state = h->state;
+    ++a->state->sessions;
+    *session_out = a.release();
+    return FB_OK;
+  });
+}
+
+void fb_ask_free(fb_ask* session) { delete session; }
+
+const char* fb_ask_last_error(const fb_ask* session) {
+  return session ? LastError(&session->err) : "";
+}
+
+int fb_ask_take_needs(fb_ask* a, fb_needs** needs_out) {
+  if (!a) return FB_EINVALID;
+  if (!needs_out) return Fail(&a->err, FB_EINVALID, "needs_out is NULL");
+  *needs_out = nullptr;
+  return Guard(&a->err, [&]() -> int {
+    auto list = std::make_unique<fb_needs>();
+    list->needs = a->session->TakeNeeds();
+    for (const Need& n : list->needs) a->pending[n.id] = n;
+    list->messages.resize(list->needs.size());
+    list->texts.resize(list->needs.size());
+    for (size_t i = 0; i < list->needs.size(); ++i) {
+      const Need& n = list->needs[i];
+      for (const auto& m : n.llm.messages) {
+        list->messages[i].push_back({m.role.c_str(), m.content.c_str()});
+      }
+      for (const auto& t : n.embed.texts) list->texts[i].push_back(t.c_str());
+      fb_need v;
+      v.id = n.id;
+      v.kind = static_cast<fb_need_kind>(n.kind);
+      v.hop = n.hop;
+      v.purpose = n.purpose.c_str();
+      v.messages = list->messages[i].empty() ? nullptr : list->messages[i].data();
+      v.message_count = list->messages[i].size();
+      v.temperature = n.llm.temperature;
+      v.max_tokens = n.llm.max_tokens;
+      v.json_schema = n.llm.json_schema.c_str();
+      v.json_schema_name = n.llm.json_schema_name.c_str();
+      v.texts = list->texts[i].empty() ? nullptr : list->texts[i].data();
+      v.text_count = list->texts[i].size();
+      v.timeout_ms = n.timeout_ms;
+      list->view.push_back(v);
+    }
+    *needs_out = list.release();
+    return FB_OK;
+  });
+}
+
+size_t fb_needs_count(const fb_needs* needs) { return needs ? needs->view.size() : 0; }
+
+const fb_need* fb_needs_get(const fb_needs* needs, size_t i) {
+  return needs && i < needs->view.size() ? &needs->view[i] : nullptr;
+}
+
+void fb_needs_free(fb_needs* needs) { delete needs; }
+
+fb_need_result fb_need_default_result(void) {
+  fb_need_result r;
+  std::memset(&r, 0, sizeof r);
+  r.status = FB_OK;
+  r.attempts = 1;
+  return r;
+}
+
+namespace {
+
+// Hands a converted result to the session; the need stops being pending
+// once the session took it.
+int ProvideResult(fb_ask* a, uint64_t need_id, NeedResult result, double now_ms) {
+  Status s = a->session->Provide(need_id, std::move(result), now_ms);
+  if (!s.ok()) return Report(&a->err, s);
+  a->pending.erase(need_id);
+  return FB_OK;
+}
+
+}  // namespace
+
+int fb_ask_provide(fb_ask* a, uint64_t need_id, const fb_need_result* result, double now_ms) {
+  if (!a) return FB_EINVALID;
+  if (!result) return Fail(&a->err, FB_EINVALID, "result is NULL");
+  if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&a->err, [&]() -> int {
+    auto it = a->pending.find(need_id);
+    if (it == a->pending.end()) {
+      return Fail(&a->err, FB_EINVALID,
+                  "need " + std::to_string(need_id) + " is unknown or already answered");
+    }
+    NeedResult r;
+    if (!StatusOf(result->status, Str(result->message), &r.status)) {
+      return Fail(&a->err, FB_EINVALID,
+                  "result status " + std::to_string(result->status) + " is not an FB_* code");
+    }
+    if (r.status.ok()) {
+      if (it->second.kind == Need::Kind::kLlm) {
+        if (result->text) {
+          r.text.assign(result->text,
+                        result->text_len ? result->text_len : std::strlen(result->text));
+        }
+      } else if (result->vector_count) {
+        if (!result->vectors || !result->dimension) {
+          return Fail(&a->err, FB_EINVALID,
+                      "vectors is NULL or dimension is 0 with vector_count > 0");
+        }
+        for (size_t v = 0; v < result->vector_count; ++v) {
+          const float* row = result->vectors + v * result->dimension;
+          for (size_t k = 0; k < result->dimension; ++k) {
+            if (!std::isfinite(row[k])) {
+              r.status = Status::IOError("the host's embedding " + std::to_string(v) +
+                                         " holds a value that is not a finite number");
+              break;
+            }
+          }
+          if (!r.status.ok()) break;
+          r.vectors.emplace_back(row, row + result->dimension);
+        }
+        if (!r.status.ok()) r.vectors.clear();
+      }
+    }
+    r.model = Str(result->model);
+    r.elapsed_ms =
+        std::isfinite(result->elapsed_ms) && result->elapsed_ms > 0 ? result->elapsed_ms : 0;
+    r.attempts = result->attempts;
+    return ProvideResult(a, need_id, std::move(r), now_ms);
+  });
+}
+
+int fb_ask_tick(fb_ask* a, double now_ms) {
+  if (!a) return FB_EINVALID;
+  if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&a->err, [&]() -> int {
+    a->session->Tick(now_ms);
+    return FB_OK;
+  });
+}
+
+int fb_ask_done(const fb_ask* a) { return a && a->session && a->session->done() ? 1 : 0; }
+
+fb_llm_endpoint_params fb_llm_endpoint_default_params(void) {
+  foldback::llm::LlmClientOptions o;
+  fb_llm_endpoint_params p;
+  std::memset(&p, 0, sizeof p);
+  p.provider = "openai";
+  p.structured_output = 1;
+  p.timeout_ms = o.default_timeout_ms;
+  p.max_retries = o.retry.max_retries;
+  return p;
+}
+
+int fb_ask_need_http_request(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_params* endpoint,
+                             char** url_out, char** body_out) {
+  namespace llm = foldback::llm;
+  if (!a) return FB_EINVALID;
+  if (!endpoint || !url_out || !body_out) {
+    return Fail(&a->err, FB_EINVALID, "endpoint, url_out or body_out is NULL");
+  }
+  *url_out = nullptr;
+  *body_out = nullptr;
+  return Guard(&a->err, [&]() -> int {
+    auto it = a->pending.find(need_id);
+    if (it == a->pending.end()) {
+      return Fail(&a->err, FB_EINVALID,
+                  "need " + std::to_string(need_id) + " is unknown or already answered");
+    }
+    const Need& n = it->second;
+    bool embed = n.kind == Need::Kind::kEmbed;
+    auto config = EndpointOf(*endpoint, embed, /*with_key=*/false);
+    if (!config.ok()) return Report(&a->err, config.status());
+    auto url = llm::ResolveUrl(*config, embed ? llm::Route::kEmbeddings : llm::Route::kChat);
+    if (!url.ok()) return Report(&a->err, url.status());
+    std::string body;
+    if (embed) {
+      body = llm::BuildEmbeddingsBody(*config, n.embed.texts);
+    } else {
+      auto chat = llm::BuildChatBody(*config, n.llm);
+      if (!chat.ok()) return Report(&a->err, chat.status());
+      body = std::move(*chat);
+    }
+    char* u = Dup(*url);
+    char* b = Dup(body);
+    if (!u || !b) {
+      std::free(u);
+      std::free(b);
+      return Fail(&a->err, FB_ENOMEM, "out of memory");
+    }
+    *url_out = u;
+    *body_out = b;
+    return FB_OK;
+  });
+}
+
+int fb_ask_provide_http_response(fb_ask* a, uint64_t need_id, long http_status, const char* body,
+                                 size_t body_len, double elapsed_ms, double now_ms) {
+  namespace llm = foldback::llm;
+  if (!a) return FB_EINVALID;
+  if (!body && body_len) return Fail(&a->err, FB_EINVALID, "body is NULL with body_len > 0");
+  if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&a->err, [&]() -> int {
+    auto it = a->pending.find(need_id);
+    if (it == a->pending.end()) {
+      return Fail(&a->err, FB_EINVALID,
+                  "need " + std::to_string(need_id) + " is unknown or already answered");
+    }
+    std::string_view text(body ? body : "", body ? body_len : 0);
+    NeedResult r;
+    r.elapsed_ms = std::isfinite(elapsed_ms) && elapsed_ms > 0 ? elapsed_ms : 0;
+    if (http_status < 200 || http_status > 299) {
+      std::string msg =
+          "HTTP " + llm::HttpStatusText(http_status) + ": " + llm::ServerErrorMessage(text);
+      if (http_status == 408 || http_status == 429 || http_status >= 500) {
+        r.status = Status::Unavailable(msg);
+      } else if (http_status == 401 || http_status == 403) {
+        r.status = Status::PermissionDenied(msg);
+      } else {
+        r.status = Status::IOError(msg);
+      }
+    } else if (it->second.kind == Need::Kind::kEmbed) {
+      auto parsed = llm::ParseEmbeddings(text, it->second.embed.texts.size());
+      if (parsed.ok()) {
+        r.vectors = std::move(parsed->vectors);
+        r.model = parsed->model;
+      } else {
+        r.status = parsed.status();
+      }
+    } else {
+      auto parsed = llm::ParseChatCompletion(text);
+      if (parsed.ok()) {
+        r.text = std::move(parsed->content);
+        r.model = parsed->model;
+      } else {
+        r.status = parsed.status();
+      }
+    }
+    return ProvideResult(a, need_id, std::move(r), now_ms);
+  });
+}
+
+int fb_ask_take_events(fb_ask* a, fb_events** events_out) {
+  if (!a) return FB_EINVALID;
+  if (!events_out) return Fail(&a->err, FB_EINVALID, "events_out is NULL");
+  *events_out = nullptr;
+  return Guard(&a->err, [&]() -> int {
+    auto list = std::make_unique<fb_events>();
+    list->events = a->session->TakeEvents();
+    for (const TraceEvent& e : list->events) list->hits.push_back(TraceHits(e.hits));
+    for (size_t i = 0; i < list->events.size(); ++i) {
+      list->view.push_back(EventView(list->events[i], list->hits[i]));
+    }
+    *events_out = list.release();
+    return FB_OK;
+  });
+}
+
+size_t fb_events_count(const fb_events* events) { return events ? events->view.size() : 0; }
+
+const fb_event* fb_events_get(const fb_events* events, size_t i) {
+  return events && i < events->view.size() ? &events->view[i] : nullptr;
+}
+
+void fb_events_free(fb_events* events) { delete events; }
+
+double fb_monotonic_ms(void) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int fb_ask_run_http(fb_ask* a, const fb_llm_endpoint_params* endpoint, fb_event_cb on_event,
+                    void* user_data) {
+  namespace llm = foldback::llm;
+  if (!a) return FB_EINVALID;
+  if (!endpoint) return Fail(&a->err, FB_EINVALID, "endpoint is NULL");
+  return Guard(&a->err, [&]() -> int {
+    if (!a->pending.empty()) {
+      return Fail(&a->err, FB_ESTATE,
+                  std::to_string(a->pending.size()) +
+                      " need(s) taken with fb_ask_take_needs are still unanswered: answer them "
+                      "first or run the whole session with fb_ask_run_http");
+    }
+    llm::LlmClientOptions co;
+    if (endpoint->url && *endpoint->url) {
+      auto c = EndpointOf(*endpoint, false);
+      if (!c.ok()) return Report(&a->err, c.status());
+      co.chat = std::move(*c);
+    }
+    if (endpoint->embed_url && *endpoint->embed_url) {
+      auto c = EndpointOf(*endpoint, true);
+      if (!c.ok()) return Report(&a->err, c.status());
+      co.embed = std::move(*c);
+    }
+    if (!(endpoint->timeout_ms > 0) || !std::isfinite(endpoint->timeout_ms)) {
+      return Fail(&a->err, FB_EINVALID, "timeout_ms must be a positive number");
+    }
+    co.default_timeout_ms = endpoint->timeout_ms;
+    co.retry.max_retries = endpoint->max_retries;
+    co.ca_bundle = Str(endpoint->ca_bundle);
+    auto client = llm::LlmClient::Create(std::move(co));
+    if (!client.ok()) return Report(&a->err, client.status());
+    MonotonicClock clock;
+    auto forward = [&](const TraceEvent& e) {
+      if (!on_event) return;
+      std::vector<fb_trace_hit> hits = TraceHits(e.hits);
+      fb_event v = EventView(e, hits);
+      on_event(&v, user_data);
+    };
+    return Report(&a->err, llm::RunAsk(*a->session, **client, clock, forward));
+  });
+}
+
+size_t fb_ask_passage_count(const fb_ask* a) {
+  fb_ask* v = Views(a);
+  return v ? v->passages.size() : 0;
+}
+
+const fb_hit* fb_ask_passage(const fb_ask* a, size_t i) {
+  fb_ask* v = Views(a);
+  return v && i < v->passages.size() ? &v->passages[i] : nullptr;
+}
+
+const char* fb_ask_answer(const fb_ask* a) {
+  fb_ask* v = Views(a);
+  return v ? v->session->result().answer.c_str() : nullptr;
+}
+
+size_t fb_ask_citation_count(const fb_ask* a) {
+  fb_ask* v = Views(a);
+  return v ? v->citations.size() : 0;
+}
+
+const fb_citation* fb_ask_citation(const fb_ask* a, size_t i) {
+  fb_ask* v = Views(a);
+  return v && i < v->citations.size() ? &v->citations[i] : nullptr;
+}
+
+size_t fb_ask_hop_count(const fb_ask* a) {
+  fb_ask* v = Views(a);
+  return v ? v->hops.size() : 0;
+}
+
+const fb_hop* fb_ask_hop(const fb_ask* a, size_t i) {
+  fb_ask* v = Views(a);
+  return v && i < v->hops.size() ? &v->hops[i] : nullptr;
+}
+
+const char* fb_ask_trace_id(const fb_ask* a) { return a ? a->trace_id.c_str() : nullptr; }
+
+const char* fb_ask_trace_json(const fb_ask* a) {
+  fb_ask* v = Views(a);
+  return v ? v->trace_json.c_str() : nullptr;
+}
+
+int fb_ask_save_trace(fb_ask* a, const char* dir) {
+  if (!a) return FB_EINVALID;
+  return Guard(&a->err, [&]() -> int {
+    if (!Views(a)) return Fail(&a->err, FB_ESTATE, "the session is not done yet (fb_ask_done)");
+    std::string d = dir ? dir : a->state->Dir();
+    if (d.empty()) {
+      return Fail(&a->err, FB_ESTATE,
+                  "the index has no folder: pass one, or open the index with fb_index_open");
+    }
+    return Report(&a->err, foldback::host::SaveTrace(d, a->trace_json, a->trace_id));
+  });
+}
+
+}  // extern "C"

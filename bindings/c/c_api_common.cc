@@ -1,0 +1,283 @@
+// The C ABI: error mapping, shared helpers, fb_version and fb_strerror.
+#include "c_api.h"
+
+namespace foldback::capi {
+
+using foldback::AskOptions;
+using foldback::AskSession;
+using foldback::Need;
+using foldback::NeedResult;
+using foldback::TraceEvent;
+
+int CodeOf(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk:
+      return FB_OK;
+    case Status::Code::kInvalidArgument:
+      return FB_EINVALID;
+    case Status::Code::kNotFound:
+      return FB_ENOTFOUND;
+    case Status::Code::kCorruption:
+      return FB_ECORRUPT;
+    case Status::Code::kNotSupported:
+      return FB_EUNSUPPORTED;
+    case Status::Code::kIOError:
+      return FB_EIO;
+    case Status::Code::kOutOfRange:
+      return FB_ERANGE;
+    case Status::Code::kDeadlineExceeded:
+      return FB_EDEADLINE;
+    case Status::Code::kUnavailable:
+      return FB_EUNAVAILABLE;
+    case Status::Code::kPermissionDenied:
+      return FB_EDENIED;
+    case Status::Code::kFailedPrecondition:
+      return FB_ESTATE;
+    case Status::Code::kInternal:
+      return FB_EINTERNAL;
+  }
+  return FB_EINTERNAL;
+}
+
+// The Status a host's code stands for; false for a code not in the table.
+bool StatusOf(int code, const std::string& msg, Status* out) {
+  switch (code) {
+    case FB_OK:
+      *out = Status::OK();
+      return true;
+    case FB_EINVALID:
+      *out = Status::InvalidArgument(msg);
+      return true;
+    case FB_ENOTFOUND:
+      *out = Status::NotFound(msg);
+      return true;
+    case FB_ECORRUPT:
+      *out = Status::Corruption(msg);
+      return true;
+    case FB_EUNSUPPORTED:
+      *out = Status::NotSupported(msg);
+      return true;
+    case FB_EIO:
+      *out = Status::IOError(msg);
+      return true;
+    case FB_ERANGE:
+      *out = Status::OutOfRange(msg);
+      return true;
+    case FB_EDEADLINE:
+      *out = Status::DeadlineExceeded(msg);
+      return true;
+    case FB_EUNAVAILABLE:
+      *out = Status::Unavailable(msg);
+      return true;
+    case FB_EDENIED:
+      *out = Status::PermissionDenied(msg);
+      return true;
+    case FB_ESTATE:
+      *out = Status::FailedPrecondition(msg);
+      return true;
+    case FB_EINTERNAL:
+      *out = Status::Internal(msg);
+      return true;
+    case FB_ENOMEM:
+      *out = Status::Internal("host out of memory: " + msg);
+      return true;
+  }
+  return false;
+}
+
+int Fail(const ErrorSlot* e, int code, const std::string& msg) {
+  if (e) {
+    std::lock_guard<std::mutex> lock(e->mu);
+    e->message = msg;
+  }
+  return code;
+}
+
+int Report(const ErrorSlot* e, const Status& s) {
+  return s.ok() ? FB_OK : Fail(e, CodeOf(s), s.ToString());
+}
+
+const char* LastError(const ErrorSlot* e) {
+  if (!e) return "";
+  std::lock_guard<std::mutex> lock(e->mu);
+  return e->message.c_str();
+}
+
+// A malloc'ed copy the caller frees with fb_string_free; NULL when out of memory.
+char* Dup(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (!out) return nullptr;
+  std::memcpy(out, s.data(), s.size());
+  out[s.size()] = '\0';
+  return out;
+}
+
+// Copies a C array of strings; false (and a message) when it holds a NULL.
+bool Strings(const char* const* items, size_t count, const char* what,
+             std::vector<std::string>* out, std::string* error) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!items || !items[i]) {
+      *error = std::string(what) + " [" + std::to_string(i) + "] is NULL";
+      return false;
+    }
+    out->push_back(items[i]);
+  }
+  return true;
+}
+
+// The index may not change while sessions read it; a change invalidates
+// what was folded back.
+int BeginChange(fb_index* h) {
+  int live = h->state->sessions.load();
+  if (live > 0) {
+    return Fail(&h->err, FB_ESTATE,
+                std::to_string(live) +
+                    " ask session(s) are using this index: free them (fb_ask_free) before "
+                    "changing it");
+  }
+  ++h->state->generation;
+  return FB_OK;
+}
+
+// Search options from the C fields shared by fb_search_params and fb_ask_params.
+Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count,
+                       int restrict_matters, const char* const* matters, size_t matter_count,
+                       foldback::SearchOptions* o) {
+  if (mode < FB_MODE_BM25 || mode > FB_MODE_HYBRID) {
+    return Status::InvalidArgument("unknown search mode " + std::to_string(mode));
+  }
+  o->mode = static_cast<foldback::SearchMode>(mode);
+  for (size_t i = 0; i < filter_count; ++i) {
+    if (!filters || !filters[i]) return Status::InvalidArgument("filter is NULL");
+    auto f = foldback::Filter::Parse(filters[i]);
+    if (!f.ok()) return f.status();
+    o->filters.push_back(*f);
+  }
+  if (restrict_matters) {
+    o->allowed_matters.emplace();
+    for (size_t i = 0; i < matter_count; ++i) {
+      if (!matters || !matters[i]) return Status::InvalidArgument("matter is NULL");
+      o->allowed_matters->insert(matters[i]);
+    }
+  }
+  return Status::OK();
+}
+
+// Identifies one version of a feedback log file ("" when there is none).
+std::string LogStamp(const std::string& dir) {
+  struct stat st;
+  if (::stat(foldback::host::FeedbackLogPath(dir).c_str(), &st) != 0) return "";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+// What the index folder's feedback log teaches a user behind `walls`.
+foldback::Result<std::shared_ptr<const foldback::FoldBack>> FoldBackFor(
+    IndexState& st, const std::optional<std::set<std::string>>& walls) {
+  std::string dir = st.Dir();
+  if (dir.empty()) {
+    return Status::FailedPrecondition(
+        "use_feedback: the index has no folder (open it with fb_index_open or save it with "
+        "fb_index_save first)");
+  }
+  std::string key = "-";
+  if (walls) {
+    key = "+";
+    for (const auto& m : *walls) key += m + '\x1f';
+  }
+  std::lock_guard<std::mutex> lock(st.fb_mu);
+  std::string stamp = LogStamp(dir);
+  uint64_t generation = st.generation.load();
+  for (const FoldBackEntry& e : st.fb_cache) {
+    if (e.walls == key && e.generation == generation && e.log_stamp == stamp) return e.foldback;
+  }
+  auto contents = foldback::host::ReadFeedbackLogFile(dir);
+  if (!contents.ok()) return contents.status();
+  foldback::FoldBackOptions fo;
+  fo.allowed_matters = walls;
+  auto built =
+      foldback::FoldBack::Build(*st.index, foldback::ApplyFeedbackLog(*contents).records, fo);
+  if (!built.ok()) return built.status();
+  std::shared_ptr<const foldback::FoldBack> fb(std::move(built.value()));
+  for (auto it = st.fb_cache.begin(); it != st.fb_cache.end();) {
+    it = it->walls == key || it->generation != generation ? st.fb_cache.erase(it) : it + 1;
+  }
+  if (st.fb_cache.size() >= 8) st.fb_cache.erase(st.fb_cache.begin());
+  st.fb_cache.push_back({key, generation, stamp, fb});
+  return fb;
+}
+
+std::shared_ptr<IndexState> NewState(std::unique_ptr<foldback::Index> index,
+                                     const std::string& dir) {
+  auto state = std::make_shared<IndexState>();
+  state->index = std::move(index);
+  state->SetDir(dir);
+  return state;
+}
+
+fb_index* NewHandle(std::unique_ptr<foldback::Index> index, const std::string& dir) {
+  auto* h = new fb_index;
+  h->state = NewState(std::move(index), dir);
+  return h;
+}
+
+// Feedback log folders open in this process: a second FeedbackLogFile on
+// the same folder would wait for the first one's lock forever.
+std::mutex& OpenLogsMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& OpenLogs() {
+  static std::set<std::string>* logs = new std::set<std::string>();
+  return *logs;
+}
+
+std::string CanonicalDir(const std::string& dir) {
+  std::error_code ec;
+  auto p = std::filesystem::weakly_canonical(std::filesystem::absolute(dir, ec), ec);
+  return ec ? dir : p.string();
+}
+
+}  // namespace foldback::capi
+
+using namespace foldback::capi;  // NOLINT: the C functions below are this file's API
+
+extern "C" {
+
+const char* fb_version(void) { return foldback::Version(); }
+
+const char* fb_strerror(int code) {
+  switch (code) {
+    case FB_OK:
+      return "success";
+    case FB_EINVALID:
+      return "invalid argument";
+    case FB_ENOTFOUND:
+      return "not found";
+    case FB_ECORRUPT:
+      return "corrupt data";
+    case FB_EUNSUPPORTED:
+      return "not supported";
+    case FB_EIO:
+      return "I/O error";
+    case FB_ERANGE:
+      return "limit exceeded";
+    case FB_EDEADLINE:
+      return "deadline exceeded";
+    case FB_EUNAVAILABLE:
+      return "unavailable";
+    case FB_EDENIED:
+      return "permission denied";
+    case FB_ESTATE:
+      return "wrong state";
+    case FB_EINTERNAL:
+      return "internal error";
+    case FB_ENOMEM:
+      return "out of memory";
+  }
+  return "unknown error code";
+}
+
+void fb_string_free(char* s) { std::free(s); }
+
+}  // extern "C"
