@@ -4,6 +4,7 @@
 //   ./run.sh build && cmake --preset wasm-scalar && cmake --build --preset wasm-scalar
 //   cmake --build build --target snapshot_bench
 //   node wasm/bench/parity.mjs [--corpus DIR] [--seconds S] [--no-chromium] [--json FILE]
+//   node wasm/bench/parity.mjs --instantiate-only      # just step 3's instantiation figures
 //
 // 1. ingests the corpus (default: the 510 CUAD contracts of ../shared/data) in wasm (SIMD) with
 //    a progress callback, trains the static embedder and builds the HNSW
@@ -34,6 +35,8 @@ const corpusDir = opt('--corpus', [path.resolve(root, '../shared/data/cuad/full_
 const seconds = Number(opt('--seconds', '2'));
 const jsonOut = opt('--json', null);
 const useChromium = !args.includes('--no-chromium');
+// --instantiate-only: just the instantiation figures (Node, then Chromium).
+const instantiateOnly = args.includes('--instantiate-only');
 
 const builds = {
   simd: path.join(root, 'build/wasm/package'),
@@ -307,7 +310,22 @@ async function ingestChromium(dir, docs) {
     pageResult(browser, `${base}ingest.html`, 600000, log));
 }
 
+async function instantiationOnly() {
+  const node = await instantiateNode(builds.simd);
+  console.log(`instantiation in Node (compile + instantiate + first Index): first ${ms(node.first)}, then median ${ms(node.median)}`);
+  if (!useChromium) return;
+  const c = await instantiateChromium(builds.simd);
+  if (c.skipped) {
+    console.log(`Chromium: skipped (${c.skipped})`);
+    return;
+  }
+  console.log(`instantiation in headless Chromium ${c.version}, fresh context each run: fetch .wasm + compile + instantiate + first Index ` +
+    `median ${ms(c.median)} (${c.all.map((x) => x.toFixed(0)).join(', ')} ms); with the import of the package's JS modules before it, ` +
+    `median ${ms(c.totalMedian)} (${c.totalAll.map((x) => x.toFixed(0)).join(', ')} ms)`);
+}
+
 async function main() {
+  if (instantiateOnly) return instantiationOnly();
   const simd = await loadPackage(builds.simd);
   if (!simd) throw new Error(`no wasm build at ${builds.simd}: run ./run.sh build`);
   const scalar = await loadPackage(builds.scalar);
