@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_test_util.h"
 #include "foldback/index.h"
 #include "host/index_dir.h"
 #include "llm_test_server.h"
@@ -23,59 +24,22 @@
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using foldback::testing::CliRun;
 using foldback::testing::LlmTestServer;
 using foldback::testing::ScriptedReply;
+using nlohmann::json;
+// stdout and stderr apart: the tests check each for leaks.
+CliRun Cli(const std::string& args) {
+  return foldback::testing::RunCli(args, foldback::testing::Stderr::kSeparate);
+}
+std::string ReadAll(const fs::path& p) { return foldback::testing::ReadFile(p); }
+void Write(const fs::path& p, const std::string& data) { foldback::testing::WriteFile(p, data); }
+std::string Shell(const std::string& s) { return foldback::testing::ShellQuote(s); }
 
 const char kCanary[] = "sk-cli-canary-7Hq2Lw9Xe4Rt6Yu1Io3Pa5Sd";
 const char kKeyVar[] = "FOLDBACK_ASK_TEST_KEY";
-const char kFixtureKey[] = "sk-fixture-SECRET-do-not-leak";  // in tests/data/dspy/dspy26_multihop.json
-
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-  double ms = 0;
-};
-
-CliRun Cli(const std::string& args) {
-  static int n = 0;
-  std::string err_path = (fs::temp_directory_path() /
-                          ("foldback-ask-err-" + std::to_string(getpid()) + "-" + std::to_string(n++)))
-                             .string();
-  std::string cmd = std::string(FOLDBACK_CLI) + " " + args + " 2>" + err_path;
-  CliRun r;
-  auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t got;
-  while ((got = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), got);
-  int status = pclose(p);
-  r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_path);
-  return r;
-}
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void Write(const fs::path& p, const std::string& data) { std::ofstream(p, std::ios::binary) << data; }
-
-std::string Shell(const std::string& s) {  // single-quoted for sh
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+const char kFixtureKey[] =
+    "sk-fixture-SECRET-do-not-leak";  // in tests/data/dspy/dspy26_multihop.json
 
 // A reply in DSPy's ChatAdapter layout.
 std::string Markers(const std::string& field, const std::string& value) {
@@ -91,19 +55,25 @@ ScriptedReply Reply(const std::string& content) {
 
 const char* kDocs[][3] = {
     {"msa", "acme",
-     "12. Termination. 12.1 Either party may terminate this Agreement for convenience upon sixty (60) days "
-     "prior written notice to the other party. 12.2 Termination for cause requires thirty days to cure."},
+     "12. Termination. 12.1 Either party may terminate this Agreement for convenience upon sixty "
+     "(60) days "
+     "prior written notice to the other party. 12.2 Termination for cause requires thirty days to "
+     "cure."},
     {"nda", "acme",
-     "3. Confidentiality. The Recipient shall keep the Confidential Information of Project Nightingale secret "
+     "3. Confidentiality. The Recipient shall keep the Confidential Information of Project "
+     "Nightingale secret "
      "and return it on request. 4. Term. This Agreement lasts three years."},
     {"lease", "acme",
-     "7. Rent. The Tenant shall pay rent monthly in advance. 8. Early termination. The Tenant may end the lease "
+     "7. Rent. The Tenant shall pay rent monthly in advance. 8. Early termination. The Tenant may "
+     "end the lease "
      "early by paying three months of rent as a termination fee."},
     {"supply", "beta",
-     "9. Force majeure. Neither party is liable for delay caused by events beyond its reasonable control. "
+     "9. Force majeure. Neither party is liable for delay caused by events beyond its reasonable "
+     "control. "
      "10. Governing law. This Agreement is governed by the laws of Delaware."},
     {"license", "beta",
-     "5. Assignment. Licensee may not assign this Agreement without consent, except to an affiliate. "
+     "5. Assignment. Licensee may not assign this Agreement without consent, except to an "
+     "affiliate. "
      "6. Termination for convenience is not permitted during the initial term."},
 };
 
@@ -120,7 +90,8 @@ class AskCli : public ::testing::Test {
       Write(dir_ / "docs" / d[1] / (std::string(d[0]) + ".txt"), d[2]);
     }
     for (const char* matter : {"acme", "beta"}) {
-      CliRun r = Cli("ingest --index " + Index() + " --matter " + matter + " " + (dir_ / "docs" / matter).string());
+      CliRun r = Cli("ingest --index " + Index() + " --matter " + matter + " " +
+                     (dir_ / "docs" / matter).string());
       ASSERT_EQ(r.code, 0) << r.out << r.err;
     }
     auto s = LlmTestServer::Start();
@@ -182,9 +153,9 @@ class AskCli : public ::testing::Test {
 TEST_F(AskCli, HelpListsTheFlags) {
   CliRun r = Cli("ask --help");
   EXPECT_EQ(r.code, 0);
-  for (const char* flag : {"--endpoint", "--api-key-env", "--provider", "--hops", "--depth", "--top-k",
-                           "--rewrite", "--answer", "--allowed-matters", "--deadline-ms", "--program",
-                           "--embed-endpoint", "--json"}) {
+  for (const char* flag : {"--endpoint", "--api-key-env", "--provider", "--hops", "--depth",
+                           "--top-k", "--rewrite", "--answer", "--allowed-matters", "--deadline-ms",
+                           "--program", "--embed-endpoint", "--json"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
 }
@@ -199,7 +170,8 @@ TEST_F(AskCli, TwoHopsWithCannedRewrites) {
   // The documented shape, in order.
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{"fallbacks", "hops", "results", "trace_id"}));  // json sorts
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"fallbacks", "hops", "results", "trace_id"}));  // json sorts
   EXPECT_LT(r.out.find("\"trace_id\""), r.out.find("\"hops\""));
   EXPECT_LT(r.out.find("\"hops\""), r.out.find("\"results\""));
   EXPECT_LT(r.out.find("\"results\""), r.out.find("\"fallbacks\""));
@@ -207,10 +179,12 @@ TEST_F(AskCli, TwoHopsWithCannedRewrites) {
   EXPECT_EQ(j["hops"][0]["query"], "terminate for convenience written notice");
   EXPECT_EQ(j["hops"][1]["query"], "early termination fee lease");
   ASSERT_FALSE(j["hops"][0]["results"].empty());
-  for (const char* k : {"chunk_id", "doc_id", "score"}) EXPECT_TRUE(j["hops"][0]["results"][0].contains(k));
+  for (const char* k : {"chunk_id", "doc_id", "score"})
+    EXPECT_TRUE(j["hops"][0]["results"][0].contains(k));
   ASSERT_FALSE(j["results"].empty());
   EXPECT_LE(j["results"].size(), 4u);
-  for (const char* k : {"chunk_id", "doc_id", "score", "text"}) EXPECT_TRUE(j["results"][0].contains(k)) << k;
+  for (const char* k : {"chunk_id", "doc_id", "score", "text"})
+    EXPECT_TRUE(j["results"][0].contains(k)) << k;
   EXPECT_TRUE(j["fallbacks"].empty()) << j["fallbacks"].dump();
   EXPECT_FALSE(j.contains("answer"));
 
@@ -253,7 +227,8 @@ TEST_F(AskCli, EndpointDownFallsBackToRm3AndSaysSo) {
   int port = server_->port();
   server_->Stop();
   CliRun r = Cli("ask --index " + Index() + " --endpoint http://127.0.0.1:" + std::to_string(port) +
-                 "/v1 --model m --api-key-env " + kKeyVar + " --hops 2 --json 'termination for convenience'");
+                 "/v1 --model m --api-key-env " + kKeyVar +
+                 " --hops 2 --json 'termination for convenience'");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   json j = Json(r);
   ASSERT_EQ(j["fallbacks"].size(), 2u) << j["fallbacks"].dump();
@@ -324,7 +299,8 @@ TEST_F(AskCli, AnswerWithCitationsToRetrievedPassagesOnly) {
   server_->Script(Reply(Markers("query", "terminate for convenience notice")));
   server_->Script(Reply(Markers("query", "termination fee")));
   server_->Script(Reply(Markers("answer", "Yes, on sixty days' written notice [1]. Also [9].")));
-  CliRun r = Cli("ask --index " + Index() + " " + Endpoint() + " --hops 2 --answer --json 'Can we terminate?'");
+  CliRun r = Cli("ask --index " + Index() + " " + Endpoint() +
+                 " --hops 2 --answer --json 'Can we terminate?'");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   json j = Json(r);
   ASSERT_TRUE(j.contains("answer"));
@@ -333,18 +309,21 @@ TEST_F(AskCli, AnswerWithCitationsToRetrievedPassagesOnly) {
   EXPECT_EQ(j["citations"][0]["marker"], 1);
   EXPECT_EQ(j["citations"][0]["chunk_id"], j["results"][0]["chunk_id"]);
   bool dropped = false;
-  for (const auto& f : j["fallbacks"]) dropped = dropped || f.get<std::string>().find("[9]") != std::string::npos;
+  for (const auto& f : j["fallbacks"])
+    dropped = dropped || f.get<std::string>().find("[9]") != std::string::npos;
   EXPECT_TRUE(dropped) << j["fallbacks"].dump();
   ExpectNoKeyLeak(r);
 }
 
 TEST_F(AskCli, EthicalWallsHoldThroughRewriting) {
-  const std::string walled = "governed by the laws of Delaware";  // in matter beta's supply contract
+  const std::string walled =
+      "governed by the laws of Delaware";  // in matter beta's supply contract
   auto ask = [&](const std::string& walls) {
     server_->ClearRequests();
     server_->Script(Reply(Markers("query", "governing law force majeure")));
     server_->Script(Reply(Markers("query", "laws of the state governing")));
-    return Cli("ask --index " + Index() + " " + Endpoint() + " --hops 2 " + walls + " --json 'Which law governs?'");
+    return Cli("ask --index " + Index() + " " + Endpoint() + " --hops 2 " + walls +
+               " --json 'Which law governs?'");
   };
   // Control: without a wall, hop 2's prompt quotes the beta passage.
   CliRun open = ask("");
@@ -376,15 +355,18 @@ TEST_F(AskCli, RedactPatternsNeverLeave) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   auto reqs = server_->requests();
   ASSERT_EQ(reqs.size(), 2u);
-  for (const auto& req : reqs) EXPECT_EQ(req.body.find("Nightingale"), std::string::npos) << req.body;
-  EXPECT_NE(reqs[1].body.find("Project [REDACTED]"), std::string::npos);  // the nda passage, redacted
+  for (const auto& req : reqs)
+    EXPECT_EQ(req.body.find("Nightingale"), std::string::npos) << req.body;
+  EXPECT_NE(reqs[1].body.find("Project [REDACTED]"),
+            std::string::npos);  // the nda passage, redacted
 }
 
 TEST_F(AskCli, DspyProgramRunsAndReportsItsPredictors) {
   std::string program = std::string(FOLDBACK_TEST_DATA) + "/dspy/dspy26_multihop.json";
   server_->Script(Reply("[[ ## reasoning ## ]]\nLook for the clause.\n\n" +
                         Markers("query", "terminate for convenience notice")));
-  server_->Script(Reply("[[ ## reasoning ## ]]\nNow the fee.\n\n" + Markers("query", "termination fee")));
+  server_->Script(
+      Reply("[[ ## reasoning ## ]]\nNow the fee.\n\n" + Markers("query", "termination fee")));
   CliRun r = Cli("ask --index " + Index() + " " + Endpoint() + " --program " + program +
                  " --hops 2 'Can we terminate?'");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
@@ -393,8 +375,9 @@ TEST_F(AskCli, DspyProgramRunsAndReportsItsPredictors) {
   EXPECT_NE(r.out.find("2.6.27"), std::string::npos) << r.out;
   auto reqs = server_->requests();
   ASSERT_EQ(reqs.size(), 2u);
-  EXPECT_NE(reqs[0].body.find("Prefer the drafter's own words."), std::string::npos);  // hop 1's instructions
-  EXPECT_NE(reqs[1].body.find("write the next search query"), std::string::npos);      // hop 2's
+  EXPECT_NE(reqs[0].body.find("Prefer the drafter's own words."),
+            std::string::npos);  // hop 1's instructions
+  EXPECT_NE(reqs[1].body.find("write the next search query"), std::string::npos);  // hop 2's
   EXPECT_NE(r.out.find("\"termination fee\""), std::string::npos);
   ExpectNoKeyLeak(r);  // the key saved in the program's lm block never surfaces
 
@@ -421,16 +404,18 @@ TEST_F(AskCli, RemoteEmbeddingsAnswerQueryVectors) {
   }
   for (const std::string& id : (*index)->ChunksMissingVectors()) {
     ASSERT_TRUE((*index)
-                    ->SetChunkVector(id, foldback::testing::HashEmbedding((*index)->FindChunk(id)->text, 64))
+                    ->SetChunkVector(
+                        id, foldback::testing::HashEmbedding((*index)->FindChunk(id)->text, 64))
                     .ok());
   }
   ASSERT_TRUE((*index)->BuildDense().ok());
   std::string remote = (dir_ / "remote").string();
   ASSERT_TRUE(foldback::host::SaveIndex(remote, **index).ok());
 
-  CliRun r = Cli("ask --index " + remote + " --rewrite none --mode dense --hops 1 --embed-endpoint " +
-                 server_->base_url() + " --embed-model test-embed --api-key-env " + kKeyVar +
-                 " --json 'early termination fee lease'");
+  CliRun r =
+      Cli("ask --index " + remote + " --rewrite none --mode dense --hops 1 --embed-endpoint " +
+          server_->base_url() + " --embed-model test-embed --api-key-env " + kKeyVar +
+          " --json 'early termination fee lease'");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   json j = Json(r);
   EXPECT_TRUE(j["fallbacks"].empty()) << j["fallbacks"].dump();
@@ -443,7 +428,8 @@ TEST_F(AskCli, RemoteEmbeddingsAnswerQueryVectors) {
 
   // No embeddings endpoint: lexical search instead, and the trace says so.
   server_->ClearRequests();
-  r = Cli("ask --index " + remote + " --rewrite none --mode dense --hops 1 --json 'early termination fee'");
+  r = Cli("ask --index " + remote +
+          " --rewrite none --mode dense --hops 1 --json 'early termination fee'");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   j = Json(r);
   ASSERT_FALSE(j["fallbacks"].empty());
@@ -459,8 +445,8 @@ TEST_F(AskCli, FeedbackFoldsBackIntoTheNextAsk) {
   json j = Json(first);
   std::string trace_id = j["trace_id"];
   std::string chunk = j["results"][0]["chunk_id"];
-  CliRun fb = Cli("feedback --index " + Index() + " --trace " + trace_id + " --rating up --relevant " +
-                  Shell(chunk) + " --consent");
+  CliRun fb = Cli("feedback --index " + Index() + " --trace " + trace_id +
+                  " --rating up --relevant " + Shell(chunk) + " --consent");
   ASSERT_EQ(fb.code, 0) << fb.out << fb.err;
 
   // A similar question with --feedback: the earlier rewrite is a demo in
@@ -468,19 +454,22 @@ TEST_F(AskCli, FeedbackFoldsBackIntoTheNextAsk) {
   server_->ClearRequests();
   server_->Script(Reply(Markers("query", "termination for convenience notice")));
   CliRun second = Cli("ask --index " + Index() + " " + Endpoint() +
-                      " --hops 1 --allowed-matters acme --feedback --json 'May the customer terminate for convenience?'");
+                      " --hops 1 --allowed-matters acme --feedback --json 'May the customer "
+                      "terminate for convenience?'");
   ASSERT_EQ(second.code, 0) << second.out << second.err;
   json t = Trace(Json(second)["trace_id"]);
   ASSERT_EQ(t["feedback_demos"].size(), 1u) << t.dump();
   auto reqs = server_->requests();
   ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_NE(reqs[0].body.find("terminate for convenience sixty days written notice"), std::string::npos);
+  EXPECT_NE(reqs[0].body.find("terminate for convenience sixty days written notice"),
+            std::string::npos);
 
   // Without --feedback nothing is folded back.
   server_->ClearRequests();
   server_->Script(Reply(Markers("query", "termination for convenience notice")));
-  CliRun plain = Cli("ask --index " + Index() + " " + Endpoint() +
-                     " --hops 1 --allowed-matters acme --json 'May the customer terminate for convenience?'");
+  CliRun plain =
+      Cli("ask --index " + Index() + " " + Endpoint() +
+          " --hops 1 --allowed-matters acme --json 'May the customer terminate for convenience?'");
   ASSERT_EQ(plain.code, 0) << plain.out << plain.err;
   EXPECT_TRUE(Trace(Json(plain)["trace_id"])["feedback_demos"].empty());
   EXPECT_EQ(server_->requests().at(0).body.find("sixty days written notice"), std::string::npos);
@@ -492,20 +481,25 @@ TEST_F(AskCli, BadInputGetsClearErrors) {
     std::string args;
     const char* says;
   } cases[] = {
-      {"--index " + Index() + " --endpoint http://x/v1 --provider anthropic q", "--provider must be"},
+      {"--index " + Index() + " --endpoint http://x/v1 --provider anthropic q",
+       "--provider must be"},
       {"--index " + Index() + " --endpoint http://x/v1 --api-key-env FOLDBACK_NO_SUCH_VAR q",
        "$FOLDBACK_NO_SUCH_VAR"},
       {"--index " + Index() + " --endpoint ftp://x/v1 q", "http:// or https://"},
-      {"--index " + Index() + " --endpoint " + Shell(std::string("https://u:") + kCanary + "@x/v1") + " q",
+      {"--index " + Index() + " --endpoint " +
+           Shell(std::string("https://u:") + kCanary + "@x/v1") + " q",
        "--api-key-env"},
-      {"--index " + Index() + " --provider azure --endpoint https://r.openai.azure.com q", "deployment"},
+      {"--index " + Index() + " --provider azure --endpoint https://r.openai.azure.com q",
+       "deployment"},
       {"--index " + (dir_ / "nowhere").string() + " q", "no index"},
-      {"--index " + Index() + " --program " + (dir_ / "missing.json").string() + " q", "missing.json"},
+      {"--index " + Index() + " --program " + (dir_ / "missing.json").string() + " q",
+       "missing.json"},
       {"--index " + Index() + " --rewrite magic q", "--rewrite must be"},
       {"--index " + Index() + " --hops 0 q", "hops"},
       {"--index " + Index() + " --endpoint http://x/v1 --redact '(' q", "regular expression"},
       {"--index " + Index() + " --filter nonsense q", "filter"},
-      {"--index " + Index() + " --endpoint http://x/v1 --ca-bundle " + (dir_ / "no.pem").string() + " q",
+      {"--index " + Index() + " --endpoint http://x/v1 --ca-bundle " + (dir_ / "no.pem").string() +
+           " q",
        "--ca-bundle"},
   };
   for (const Case& c : cases) {

@@ -9,37 +9,17 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include "cli_test_util.h"
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-CliRun Cli(const std::string& args) {
-  std::string cmd = std::string(FOLDBACK_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
+using foldback::testing::CliRun;
+CliRun Cli(const std::string& args) { return foldback::testing::RunCli(args); }
 std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("foldback-cli-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  return foldback::testing::FreshTempDir("cli", name);
 }
-
 void Write(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
+  foldback::testing::WriteFile(path, data);
 }
 
 TEST(Cli, HelpForEverySubcommand) {
@@ -66,7 +46,8 @@ TEST(Cli, IngestSearchInfoRoundTrip) {
   std::string dir = TempDir("ingest");
   std::string docs = dir + "/docs";
   std::filesystem::create_directories(docs + "/sub");
-  Write(docs + "/nda.txt", "1. Confidentiality. The Recipient shall keep all Confidential Information secret.\n");
+  Write(docs + "/nda.txt",
+        "1. Confidentiality. The Recipient shall keep all Confidential Information secret.\n");
   Write(docs + "/sub/lease.md", "# Lease\n\nThe Tenant shall pay rent monthly in advance.\n");
   Write(docs + "/image.png", "\x89PNG not text");
   CliRun r = Cli("ingest --index " + dir + "/idx --matter m1 " + docs);
@@ -81,7 +62,8 @@ TEST(Cli, IngestSearchInfoRoundTrip) {
   EXPECT_EQ(j[0]["doc_id"], "sub/lease");
 
   // Walls from the command line.
-  r = Cli("search --index " + dir + "/idx --mode bm25 --json --allowed-matters other \"monthly rent\"");
+  r = Cli("search --index " + dir +
+          "/idx --mode bm25 --json --allowed-matters other \"monthly rent\"");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(nlohmann::json::parse(r.out).empty());
 
@@ -113,44 +95,52 @@ TEST(Cli, CorruptSnapshotIsReported) {
 TEST(Cli, EvalOnATinyDataSet) {
   std::string dir = TempDir("eval");
   Write(dir + "/corpus.jsonl",
-        "{\"_id\": \"s1\", \"text\": \"The recipient shall return all confidential information.\", \"doc_id\": \"n1\"}\n"
-        "{\"_id\": \"s2\", \"text\": \"This agreement is governed by Delaware law.\", \"doc_id\": \"n1\"}\n"
-        "{\"_id\": \"s3\", \"text\": \"The recipient shall return all confidential information.\", \"doc_id\": \"n2\"}\n");
-  Write(dir + "/queries.jsonl", "{\"_id\": \"q1\", \"text\": \"return confidential information\", \"doc_id\": \"n1\"}\n"
-                                "{\"_id\": \"q2\", \"text\": \"governing law\", \"doc_id\": \"n1\"}\n");
+        "{\"_id\": \"s1\", \"text\": \"The recipient shall return all confidential information.\", "
+        "\"doc_id\": \"n1\"}\n"
+        "{\"_id\": \"s2\", \"text\": \"This agreement is governed by Delaware law.\", \"doc_id\": "
+        "\"n1\"}\n"
+        "{\"_id\": \"s3\", \"text\": \"The recipient shall return all confidential information.\", "
+        "\"doc_id\": \"n2\"}\n");
+  Write(dir + "/queries.jsonl",
+        "{\"_id\": \"q1\", \"text\": \"return confidential information\", \"doc_id\": \"n1\"}\n"
+        "{\"_id\": \"q2\", \"text\": \"governing law\", \"doc_id\": \"n1\"}\n");
   Write(dir + "/qrels.tsv", "query-id\tcorpus-id\tscore\nq1\ts1\t1\nq2\ts2\t1\n");
-  CliRun r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
-              "/qrels.tsv --scope-field doc_id --mode bm25 --json");
+  CliRun r =
+      Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " +
+          dir + "/qrels.tsv --scope-field doc_id --mode bm25 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_DOUBLE_EQ(j["ndcg@10"].get<double>(), 1.0);
   EXPECT_EQ(j["queries"], 2);
-  for (const char* k : {"recall@5", "recall@10", "recall@100", "mrr@10", "index_build_s", "query_p50_ms",
-                        "query_p95_ms", "qps", "index_bytes"}) {
+  for (const char* k : {"recall@5", "recall@10", "recall@100", "mrr@10", "index_build_s",
+                        "query_p50_ms", "query_p95_ms", "qps", "index_bytes"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
   // Through the ask session: offline rewriting, hops and RM3 settings.
-  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
-          "/qrels.tsv --scope-field doc_id --mode bm25 --rewrite rm3 --hops 2 --fb-docs 2 --fb-terms 5 "
-          "--fb-weight 0.7 --json");
+  r = Cli(
+      "eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
+      "/qrels.tsv --scope-field doc_id --mode bm25 --rewrite rm3 --hops 2 --fb-docs 2 --fb-terms 5 "
+      "--fb-weight 0.7 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["rewrite"], "rm3");
   EXPECT_EQ(j["hops"], 2);
   EXPECT_EQ(j["rm3"]["fb_terms"], 5);
   EXPECT_DOUBLE_EQ(j["ndcg@10"].get<double>(), 1.0);
-  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
-          "/qrels.tsv --rewrite llm");
+  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " +
+          dir + "/qrels.tsv --rewrite llm");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--rewrite must be none or rm3"), std::string::npos) << r.out;
-  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
-          "/qrels.tsv --mode bm25 --rewrite none --hops 0");
+  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " +
+          dir + "/qrels.tsv --mode bm25 --rewrite none --hops 0");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("hops must be 1..16"), std::string::npos) << r.out;
   // A scope field missing from a query names the line.
-  Write(dir + "/queries.jsonl", "{\"_id\": \"q1\", \"text\": \"x\", \"doc_id\": \"n1\"}\n{\"_id\": \"q2\", \"text\": \"y\"}\n");
-  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " + dir +
-          "/qrels.tsv --scope-field doc_id --mode bm25");
+  Write(dir + "/queries.jsonl",
+        "{\"_id\": \"q1\", \"text\": \"x\", \"doc_id\": \"n1\"}\n{\"_id\": \"q2\", \"text\": "
+        "\"y\"}\n");
+  r = Cli("eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " +
+          dir + "/qrels.tsv --scope-field doc_id --mode bm25");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("line 2"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);

@@ -13,49 +13,22 @@
 #include <sstream>
 #include <string>
 
+#include "cli_test_util.h"
 #include "host/files.h"
 #include "host/traces.h"
 
 namespace {
 
 using json = nlohmann::json;
-
-struct CliRun {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-CliRun Cli(const std::string& args) {
-  std::string cmd = std::string(FOLDBACK_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
+using foldback::testing::CliRun;
+CliRun Cli(const std::string& args) { return foldback::testing::RunCli(args); }
 std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("foldback-fbcli-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  return foldback::testing::FreshTempDir("fbcli", name);
 }
-
 void Write(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
+  foldback::testing::WriteFile(path, data);
 }
-
-std::string Read(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string Read(const std::string& path) { return foldback::testing::ReadFile(path); }
 
 std::vector<json> JsonLines(const std::string& path) {
   std::vector<json> out;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "../unit/ingest_test_util.h"
+#include "cli_test_util.h"
 
 namespace {
 
@@ -31,35 +32,23 @@ namespace fs = std::filesystem;
 
 const std::string kData = FOLDBACK_TEST_DATA;
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-CliRun Cli(const std::string& args) {
-  std::string cmd = std::string(FOLDBACK_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using foldback::testing::CliRun;
+CliRun Cli(const std::string& args) { return foldback::testing::RunCli(args); }
 
 std::string Q(const std::string& s) { return "'" + s + "'"; }
 
 // Doc ids of a BM25 search.
-std::vector<std::string> Search(const std::string& index, const std::string& query, const std::string& extra = "") {
-  CliRun r = Cli("search --index " + Q(index) + " --mode bm25 --top-k 50 --json " + extra + " " + Q(query));
+std::vector<std::string> Search(const std::string& index, const std::string& query,
+                                const std::string& extra = "") {
+  CliRun r = Cli("search --index " + Q(index) + " --mode bm25 --top-k 50 --json " + extra + " " +
+                 Q(query));
   std::vector<std::string> ids;
   if (r.code != 0) {
     ADD_FAILURE() << r.out;
     return ids;
   }
-  for (const auto& hit : nlohmann::json::parse(r.out)) ids.push_back(hit["doc_id"].get<std::string>());
+  for (const auto& hit : nlohmann::json::parse(r.out))
+    ids.push_back(hit["doc_id"].get<std::string>());
   return ids;
 }
 
@@ -69,35 +58,44 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 
 std::string MailWithAttachment() {
   return "From: Opposing Counsel <counsel@other.example>\r\nTo: jane@firm.example\r\n"
-         "Subject: Revised indemnity\r\nDate: Wed, 6 Mar 2024 16:00:00 +0000\r\nMessage-ID: <rev-1@other.example>\r\n"
+         "Subject: Revised indemnity\r\nDate: Wed, 6 Mar 2024 16:00:00 +0000\r\nMessage-ID: "
+         "<rev-1@other.example>\r\n"
          "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
          "--m\r\nContent-Type: text/plain\r\n\r\nSee our markup of the indemnity.\r\n"
-         "--m\r\nContent-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document\r\n"
-         "Content-Disposition: attachment; filename=\"indemnity.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-         Base64(MakeDocx(Para("The Seller shall indemnify the Buyer against zebracorn losses."))) + "--m--\r\n";
+         "--m\r\nContent-Type: "
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document\r\n"
+         "Content-Disposition: attachment; "
+         "filename=\"indemnity.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+         Base64(MakeDocx(Para("The Seller shall indemnify the Buyer against zebracorn losses."))) +
+         "--m--\r\n";
 }
 
 TEST(IngestCli, MixedFolderOfRealDocuments) {
   TempDir dir("ingest-mixed");
   std::string docs = dir / "docs";
   fs::create_directories(docs + "/mail");
-  fs::copy_file(kData + "/mail/ruby-mail/plain_emails/raw_email_reply.eml", docs + "/mail/reply.eml");
+  fs::copy_file(kData + "/mail/ruby-mail/plain_emails/raw_email_reply.eml",
+                docs + "/mail/reply.eml");
   fs::copy_file(kData + "/mail/mail-parser/mail_test_3", docs + "/mail/raw-no-extension");
   fs::copy_file(kData + "/docx/python-docx/test.docx", docs + "/test.docx");
-  fs::copy_file(kData + "/docx/agreements/common-paper-business-associate-agreement/template.docx", docs + "/baa.docx");
+  fs::copy_file(kData + "/docx/agreements/common-paper-business-associate-agreement/template.docx",
+                docs + "/baa.docx");
   fs::copy_file(kData + "/pdf/settlement.pdf", docs + "/settlement.pdf");
   fs::copy_file(kData + "/pdf/settlement-password.pdf", docs + "/locked.pdf");
   WriteAll(docs + "/mail/revised.eml", MailWithAttachment());
   WriteAll(docs + "/mail/archive.mbox",
-           "From a@example.com Mon Mar  4 10:00:00 2024\nFrom: a@example.com\nSubject: one\n\nfirst quokka note\n\n"
-           "From b@example.com Mon Mar  4 11:00:00 2024\nFrom: b@example.com\nSubject: two\n\nsecond quokka note\n");
+           "From a@example.com Mon Mar  4 10:00:00 2024\nFrom: a@example.com\nSubject: "
+           "one\n\nfirst quokka note\n\n"
+           "From b@example.com Mon Mar  4 11:00:00 2024\nFrom: b@example.com\nSubject: "
+           "two\n\nsecond quokka note\n");
   WriteAll(docs + "/page.html",
            "<html><head><title>Firm memo</title></head><body><p>Visible wombat text</p>"
            "<p hidden>hidden wombat instructions</p></body></html>");
   WriteAll(docs + "/notes.md", "# Notes\n\nCall the client about the wombat.\n");
   WriteAll(docs + "/broken.docx", "not a zip at all");
   WriteAll(docs + "/image.png", "\x89PNG not text");
-  WriteAll(docs + "/old.msg", std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) + std::string(100, '\0'));
+  WriteAll(docs + "/old.msg",
+           std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) + std::string(100, '\0'));
   // Same stem, two formats: both kept, under ids with their extensions.
   WriteAll(docs + "/terms.pdf", MakePdf({"Terms in pdf form, platypus"}));
   WriteAll(docs + "/terms.html", "<p>Terms in html form, platypus</p>");
@@ -107,16 +105,22 @@ TEST(IngestCli, MixedFolderOfRealDocuments) {
   EXPECT_EQ(r.code, 3) << r.out;  // some files failed, each reported; the run went on
   EXPECT_TRUE(Contains(r.out, "ingested 11 files")) << r.out;
   EXPECT_TRUE(Contains(r.out, "failed " + docs + "/broken.docx: Corruption: not a .docx")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "failed " + docs + "/locked.pdf: Not supported: encrypted PDF")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "skipped " + docs + "/image.png: no extractor for '.png' files")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "skipped " + docs + "/old.msg: Outlook .msg files are not supported")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "2 files skipped: no extractor for their type (.msg 1, .png 1)")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "failed " + docs + "/locked.pdf: Not supported: encrypted PDF"))
+      << r.out;
+  EXPECT_TRUE(Contains(r.out, "skipped " + docs + "/image.png: no extractor for '.png' files"))
+      << r.out;
+  EXPECT_TRUE(Contains(r.out, "skipped " + docs + "/old.msg: Outlook .msg files are not supported"))
+      << r.out;
+  EXPECT_TRUE(Contains(r.out, "2 files skipped: no extractor for their type (.msg 1, .png 1)"))
+      << r.out;
   EXPECT_TRUE(Contains(r.out, "2 files failed")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "warning " + docs + "/page.html: 1 hidden elements skipped")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "warning " + docs + "/page.html: 1 hidden elements skipped"))
+      << r.out;
   // The per-format summary: format, files, documents, failed.
-  for (const char* row : {"  docx            3          2       1", "  mail            3          5       0",
-                          "  mbox            1          2       0", "  pdf             3          2       1",
-                          "  html            2          2       0", "  markdown        1          1       0"}) {
+  for (const char* row :
+       {"  docx            3          2       1", "  mail            3          5       0",
+        "  mbox            1          2       0", "  pdf             3          2       1",
+        "  html            2          2       0", "  markdown        1          1       0"}) {
     EXPECT_TRUE(Contains(r.out, row)) << row << "\n" << r.out;
   }
 
@@ -128,7 +132,8 @@ TEST(IngestCli, MixedFolderOfRealDocuments) {
   EXPECT_TRUE(Has(Search(idx, "quokka"), "mail/archive/msg-2"));
   EXPECT_TRUE(Has(Search(idx, "wombat"), "page"));
   EXPECT_TRUE(Has(Search(idx, "wombat"), "notes"));
-  EXPECT_TRUE(Search(idx, "instructions", "--filter id=page").empty());  // hidden text is not indexed
+  EXPECT_TRUE(
+      Search(idx, "instructions", "--filter id=page").empty());  // hidden text is not indexed
   EXPECT_TRUE(Has(Search(idx, "settlement release claims"), "settlement"));
   EXPECT_TRUE(Has(Search(idx, "Business Associate Obligations"), "baa"));
   auto platypus = Search(idx, "platypus");
@@ -144,7 +149,8 @@ TEST(IngestCli, ProgressOnATerminal) {
     WriteAll(dir / ("docs/contract-" + std::to_string(i) + ".txt"),
              std::string(200000, 'a') + " indemnification clause number " + std::to_string(i));
   }
-  std::string inner = std::string(FOLDBACK_CLI) + " ingest --no-dense --index " + (dir / "idx") + " " + (dir / "docs");
+  std::string inner = std::string(FOLDBACK_CLI) + " ingest --no-dense --index " + (dir / "idx") +
+                      " " + (dir / "docs");
   CliRun r = Cli("--version");  // warm-up: the binary exists
   ASSERT_EQ(r.code, 0);
   std::string cmd = "script -qec " + Q(inner) + " /dev/null 2>&1";
@@ -176,7 +182,8 @@ TEST(WatchCli, OnceAcrossAddChangeDeleteAndRestart) {
   std::string src = dir / "matter";
   std::string idx = dir / "idx";
   WriteAll(src + "/nda.txt", "The Recipient shall keep the aardvark information confidential.");
-  WriteAll(src + "/lease.docx", MakeDocx(Para("The Tenant shall pay rent for the badger premises.")));
+  WriteAll(src + "/lease.docx",
+           MakeDocx(Para("The Tenant shall pay rent for the badger premises.")));
   WriteAll(src + "/mail/revised.eml", MailWithAttachment());
   WriteAll(src + "/.hidden.txt", "hidden aardvark");
   WriteAll(src + "/~$lease.docx", "owner file");
@@ -185,7 +192,8 @@ TEST(WatchCli, OnceAcrossAddChangeDeleteAndRestart) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(Contains(r.out, "+ nda.txt (1 documents)")) << r.out;
   EXPECT_TRUE(Contains(r.out, "+ mail/revised.eml (2 documents)")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "sync: 3 added, 0 changed, 0 removed, 0 failed, 0 unchanged")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "sync: 3 added, 0 changed, 0 removed, 0 failed, 0 unchanged"))
+      << r.out;
   auto state = nlohmann::json::parse(State(idx));
   EXPECT_EQ(state["files"].size(), 3u);
   EXPECT_EQ(state["files"]["mail/revised.eml"]["ids"],
@@ -196,12 +204,14 @@ TEST(WatchCli, OnceAcrossAddChangeDeleteAndRestart) {
 
   // Nothing changed: nothing done.
   r = Cli("watch --index " + Q(idx) + " --once --no-dense " + Q(src));
-  EXPECT_TRUE(Contains(r.out, "sync: 0 added, 0 changed, 0 removed, 0 failed, 3 unchanged")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "sync: 0 added, 0 changed, 0 removed, 0 failed, 3 unchanged"))
+      << r.out;
 
   // Touched only (same content): the hash confirms nothing changed.
   Later(src + "/nda.txt", 5);
   r = Cli("watch --index " + Q(idx) + " --once --no-dense " + Q(src));
-  EXPECT_TRUE(Contains(r.out, "sync: 0 added, 0 changed, 0 removed, 0 failed, 3 unchanged")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "sync: 0 added, 0 changed, 0 removed, 0 failed, 3 unchanged"))
+      << r.out;
 
   // Change, delete, add — while the watcher is not running.
   WriteAll(src + "/nda.txt", "The Recipient shall return the capybara information.");
@@ -210,14 +220,16 @@ TEST(WatchCli, OnceAcrossAddChangeDeleteAndRestart) {
   WriteAll(src + "/new/memo.html", "<h1>Memo</h1><p>The ocelot deadline is Friday.</p>");
   // The mail loses its attachment: the child document goes too.
   WriteAll(src + "/mail/revised.eml",
-           "From: counsel@other.example\r\nSubject: Revised indemnity\r\n\r\nAttachment withdrawn, pangolin.\r\n");
+           "From: counsel@other.example\r\nSubject: Revised indemnity\r\n\r\nAttachment withdrawn, "
+           "pangolin.\r\n");
   Later(src + "/mail/revised.eml", 10);
   r = Cli("watch --index " + Q(idx) + " --once --no-dense " + Q(src));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(Contains(r.out, "- lease.docx")) << r.out;
   EXPECT_TRUE(Contains(r.out, "~ nda.txt (1 documents)")) << r.out;
   EXPECT_TRUE(Contains(r.out, "+ new/memo.html (1 documents)")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "sync: 1 added, 2 changed, 1 removed, 0 failed, 0 unchanged")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "sync: 1 added, 2 changed, 1 removed, 0 failed, 0 unchanged"))
+      << r.out;
   EXPECT_TRUE(Search(idx, "aardvark").empty());
   EXPECT_TRUE(Has(Search(idx, "capybara"), "nda"));
   EXPECT_TRUE(Search(idx, "badger").empty());
@@ -274,8 +286,8 @@ TEST(WatchCli, FollowsTheFolderAndStopsCleanlyOnSigterm) {
     FILE* f = std::freopen(log.c_str(), "w", stdout);
     (void)f;
     ::dup2(::fileno(stdout), 2);
-    ::execl(FOLDBACK_CLI, FOLDBACK_CLI, "watch", "--index", idx.c_str(), "--no-dense", "--interval", "3600",
-            src.c_str(), static_cast<char*>(nullptr));
+    ::execl(FOLDBACK_CLI, FOLDBACK_CLI, "watch", "--index", idx.c_str(), "--no-dense", "--interval",
+            "3600", src.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   auto wait_for = [&](const std::string& needle) {
@@ -309,7 +321,8 @@ TEST(WatchCli, FollowsTheFolderAndStopsCleanlyOnSigterm) {
   // Restarted, it applies only what changed meanwhile.
   WriteAll(src + "/fourth.txt", "The fourth lemur document.");
   CliRun r = Cli("watch --index " + Q(idx) + " --once --no-dense " + Q(src));
-  EXPECT_TRUE(Contains(r.out, "sync: 1 added, 0 changed, 0 removed, 0 failed, 2 unchanged")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "sync: 1 added, 0 changed, 0 removed, 0 failed, 2 unchanged"))
+      << r.out;
 }
 
 }  // namespace
