@@ -17,6 +17,7 @@
 #include <string>
 
 #include "cli_test_util.h"
+#include "endpoint_cli_fixture.h"
 #include "foldback/index.h"
 #include "host/index_dir.h"
 #include "llm_test_server.h"
@@ -77,43 +78,13 @@ const char* kDocs[][3] = {
      "6. Termination for convenience is not permitted during the initial term."},
 };
 
-class AskCli : public ::testing::Test {
+class AskCli : public foldback::testing::EndpointCliTest {
  protected:
+  AskCli() : EndpointCliTest("ask", kKeyVar, kCanary) {}
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("foldback-ask-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "docs");
-    for (const auto& d : kDocs) {
-      fs::create_directories(dir_ / "docs" / d[1]);
-      Write(dir_ / "docs" / d[1] / (std::string(d[0]) + ".txt"), d[2]);
-    }
-    for (const char* matter : {"acme", "beta"}) {
-      CliRun r = Cli("ingest --index " + Index() + " --matter " + matter + " " +
-                     (dir_ / "docs" / matter).string());
-      ASSERT_EQ(r.code, 0) << r.out << r.err;
-    }
-    auto s = LlmTestServer::Start();
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    ::setenv(kKeyVar, kCanary, 1);
-  }
-  void TearDown() override {
-    if (server_) server_->Stop();
-    ::unsetenv(kKeyVar);
-    fs::remove_all(dir_);
-  }
-
-  std::string Index() const { return (dir_ / "idx").string(); }
-  std::string Endpoint() const {
-    return "--endpoint " + server_->base_url() + " --model test-model --api-key-env " + kKeyVar;
-  }
-
-  json Json(const CliRun& r) {
-    json j = json::parse(r.out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
-    return j;
+    std::map<std::string, std::map<std::string, std::string>> docs;
+    for (const auto& d : kDocs) docs[d[1]][std::string(d[0]) + ".txt"] = d[2];
+    Prepare(docs);
   }
 
   json Trace(const std::string& trace_id) {
@@ -145,9 +116,6 @@ class AskCli : public ::testing::Test {
       EXPECT_EQ(req.Header("authorization"), std::string("Bearer ") + kCanary);
     }
   }
-
-  fs::path dir_;
-  std::unique_ptr<LlmTestServer> server_;
 };
 
 TEST_F(AskCli, HelpListsTheFlags) {

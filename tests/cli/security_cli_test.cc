@@ -25,6 +25,7 @@
 #include <string>
 
 #include "cli_test_util.h"
+#include "endpoint_cli_fixture.h"
 #include "llm_test_server.h"
 
 namespace {
@@ -65,61 +66,34 @@ std::vector<std::string> KeyPieces() {
   return out;
 }
 
-class SecurityCli : public ::testing::Test {
+class SecurityCli : public foldback::testing::EndpointCliTest {
  protected:
+  SecurityCli() : EndpointCliTest("sec", kKeyVar, kCanary) {}
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("foldback-sec-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "docs" / "acme");
-    fs::create_directories(dir_ / "docs" / "beta");
-    Write(dir_ / "docs" / "acme" / "msa.txt",
-          "12. Termination. 12.1 Either party may terminate this Agreement for convenience upon "
-          "sixty (60) days "
-          "prior written notice. 12.2 Payroll questions: employee SSN " +
-              std::string(kSsn) + " must never be disclosed.");
-    Write(dir_ / "docs" / "acme" / "lease.txt",
-          "8. Early termination. The Tenant may end the lease early by paying three months of rent "
-          "as a "
-          "termination fee.");
-    Write(dir_ / "docs" / "beta" / "nda.txt",
-          "3. Confidentiality. Project Quokkafield is secret. Termination for convenience is not "
-          "permitted "
-          "during the initial term of the Quokkafield agreement.");
-    for (const char* matter : {"acme", "beta"}) {
-      CliRun r = Cli("ingest --index " + Index() + " --matter " + matter + " " +
-                     (dir_ / "docs" / matter).string());
-      ASSERT_EQ(r.code, 0) << r.out << r.err;
-    }
-    auto s = LlmTestServer::Start();
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    ::setenv(kKeyVar, kCanary, 1);
-  }
-  void TearDown() override {
-    if (server_) server_->Stop();
-    ::unsetenv(kKeyVar);
-    fs::remove_all(dir_);
+    Prepare(
+        {{"acme",
+          {{"msa.txt",
+            "12. Termination. 12.1 Either party may terminate this Agreement for convenience upon "
+            "sixty (60) days "
+            "prior written notice. 12.2 Payroll questions: employee SSN " +
+                std::string(kSsn) + " must never be disclosed."},
+           {"lease.txt",
+            "8. Early termination. The Tenant may end the lease early by paying three months of "
+            "rent as a "
+            "termination fee."}}},
+         {"beta",
+          {{"nda.txt",
+            "3. Confidentiality. Project Quokkafield is secret. Termination for convenience is "
+            "not permitted "
+            "during the initial term of the Quokkafield agreement."}}}});
   }
 
-  std::string Index() const { return (dir_ / "idx").string(); }
-  std::string Endpoint() const {
-    return "--endpoint " + server_->base_url() + " --model test-model --api-key-env " + kKeyVar;
-  }
-  json Json(const CliRun& r) {
-    json j = json::parse(r.out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
-    return j;
-  }
   CliRun Run(const std::string& args) {
     CliRun r = Cli(args);
     runs_.push_back(r);
     return r;
   }
 
-  fs::path dir_;
-  std::unique_ptr<LlmTestServer> server_;
   std::vector<CliRun> runs_;
 };
 
