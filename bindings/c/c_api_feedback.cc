@@ -11,6 +11,57 @@ fb_feedback_log::~fb_feedback_log() {
   }
 }
 
+namespace {
+
+// fb_feedback_export and fb_feedback_export_walled: the same job, with or
+// without a wall.
+int ExportFeedback(const char* index_dir, fb_export_format format, const char* out_path,
+                   const char* const* matters, size_t matter_count, bool walled,
+                   fb_export_report* report_out, char** error_out) {
+  if (error_out) *error_out = nullptr;
+  ErrorSlot err;
+  int code = [&]() -> int {
+    if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
+    if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
+    int f = IntOf(format);
+    if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_DEMOS) {
+      return Fail(&err, FB_EINVALID, "unknown export format " + std::to_string(f));
+    }
+    foldback::ExportOptions options;
+    if (walled) {
+      std::vector<std::string> list;
+      std::string why;
+      if (!Strings(matters, matter_count, "allowed_matters", &list, &why)) {
+        return Fail(&err, FB_EINVALID, why);
+      }
+      options.allowed_matters.emplace(list.begin(), list.end());
+    }
+    return Guard(&err, [&]() -> int {
+      auto index = foldback::host::OpenIndex(index_dir, /*create=*/false);
+      if (!index.ok()) return Report(&err, index.status());
+      foldback::ExportReport rep;
+      Status s = foldback::host::ExportFeedbackFile(
+          **index, index_dir, static_cast<foldback::ExportFormat>(IntOf(format)), options, out_path,
+          &rep);
+      if (!s.ok()) return Report(&err, s);
+      if (report_out) {
+        report_out->records = rep.records;
+        report_out->exported = rep.exported;
+        report_out->rows = rep.rows;
+        report_out->no_consent = rep.no_consent;
+        report_out->privileged = rep.privileged;
+        report_out->unusable = rep.unusable;
+        report_out->stale_passages = rep.stale_passages;
+      }
+      return FB_OK;
+    });
+  }();
+  if (code != FB_OK && error_out) *error_out = Dup(err.message);
+  return code;
+}
+
+}  // namespace
+
 extern "C" {
 
 /* ---------------------------------------------------------------- feedback */
@@ -122,37 +173,15 @@ int fb_feedback_forget_matter(fb_feedback_log* log, const char* matter, const ch
 
 int fb_feedback_export(const char* index_dir, fb_export_format format, const char* out_path,
                        fb_export_report* report_out, char** error_out) {
-  if (error_out) *error_out = nullptr;
-  ErrorSlot err;
-  int code = [&]() -> int {
-    if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
-    if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
-    int f = IntOf(format);
-    if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_DEMOS) {
-      return Fail(&err, FB_EINVALID, "unknown export format " + std::to_string(f));
-    }
-    return Guard(&err, [&]() -> int {
-      auto index = foldback::host::OpenIndex(index_dir, /*create=*/false);
-      if (!index.ok()) return Report(&err, index.status());
-      foldback::ExportReport rep;
-      Status s = foldback::host::ExportFeedbackFile(
-          **index, index_dir, static_cast<foldback::ExportFormat>(IntOf(format)),
-          foldback::ExportOptions(), out_path, &rep);
-      if (!s.ok()) return Report(&err, s);
-      if (report_out) {
-        report_out->records = rep.records;
-        report_out->exported = rep.exported;
-        report_out->rows = rep.rows;
-        report_out->no_consent = rep.no_consent;
-        report_out->privileged = rep.privileged;
-        report_out->unusable = rep.unusable;
-        report_out->stale_passages = rep.stale_passages;
-      }
-      return FB_OK;
-    });
-  }();
-  if (code != FB_OK && error_out) *error_out = Dup(err.message);
-  return code;
+  return ExportFeedback(index_dir, format, out_path, nullptr, 0, /*walled=*/false, report_out,
+                        error_out);
+}
+
+int fb_feedback_export_walled(const char* index_dir, fb_export_format format, const char* out_path,
+                              const char* const* allowed_matters, size_t allowed_matter_count,
+                              fb_export_report* report_out, char** error_out) {
+  return ExportFeedback(index_dir, format, out_path, allowed_matters, allowed_matter_count,
+                        /*walled=*/true, report_out, error_out);
 }
 
 }  // extern "C"

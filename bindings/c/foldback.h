@@ -709,6 +709,16 @@ FB_API int fb_feedback_export(const char* index_dir, fb_export_format format,
                               const char* out_path, fb_export_report* report_out,
                               char** error_out);
 
+/* fb_feedback_export behind an ethical wall: a record is exported only when
+ * every matter it touches (its own, and those of the passages it shows or
+ * labels, as recorded and as the index now says) is in `allowed_matters`;
+ * records touching no matter always are. For an export made on behalf of a
+ * user or team walled off from some matters. */
+FB_API int fb_feedback_export_walled(const char* index_dir, fb_export_format format,
+                                     const char* out_path, const char* const* allowed_matters,
+                                     size_t allowed_matter_count, fb_export_report* report_out,
+                                     char** error_out);
+
 #ifdef __cplusplus
 }
 #endif

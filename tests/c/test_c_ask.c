@@ -1033,6 +1033,15 @@ static void feedback(void) {
   snprintf(path, sizeof path, "%s/sft.jsonl", dir);
   CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, path, &rep, NULL) == FB_OK);
   CHECK(rep.records == 1 && rep.exported == 1 && rep.rows == 1 && file_lines(path) == 1);
+  /* Behind a wall that hides m-acme the record stays out; cleared for it, it goes. */
+  CHECK(fb_feedback_export_walled(dir, FB_EXPORT_SFT, path, globex, 1, &rep, NULL) == FB_OK);
+  CHECK(rep.records == 1 && rep.rows == 0 && file_lines(path) == 0);
+  {
+    const char* cleared[] = {"m-globex", "m-acme"};
+    CHECK(fb_feedback_export_walled(dir, FB_EXPORT_SFT, path, cleared, 2, &rep, NULL) == FB_OK);
+    CHECK(rep.rows == 1 && file_lines(path) == 1);
+    CHECK(fb_feedback_export_walled(dir, FB_EXPORT_SFT, path, NULL, 1, &rep, NULL) == FB_EINVALID);
+  }
   rec.privileged = 1;
   rec.matter = "m-globex";
   CHECK(fb_feedback_log_append(log, &rec, &again) == FB_OK);
