@@ -24,7 +24,7 @@ int ExportFeedback(const char* index_dir, fb_export_format format, const char* o
     if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
     if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
     int f = IntOf(format);
-    if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_DEMOS) {
+    if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_OPENAI_PREFERENCE) {
       return Fail(&err, FB_EINVALID, "unknown export format " + std::to_string(f));
     }
     foldback::ExportOptions options;

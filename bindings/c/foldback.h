@@ -682,10 +682,17 @@ FB_API int fb_feedback_forget_matter(fb_feedback_log* log, const char* matter, c
                                      uint64_t* affected_out);
 
 typedef enum {
-  FB_EXPORT_TRIPLETS = 0, /* sentence-transformers JSONL {anchor, positive, negative} */
-  FB_EXPORT_DPO = 1,      /* TRL JSONL {prompt, chosen, rejected} */
+  FB_EXPORT_TRIPLETS = 0, /* sentence-transformers JSONL, columns in order anchor, positive,
+                             negative (the library takes them by position) */
+  FB_EXPORT_DPO = 1,      /* TRL standard JSONL {prompt, chosen, rejected}; the prompt starts
+                             with the same system prompt as FB_EXPORT_SFT */
   FB_EXPORT_SFT = 2,      /* OpenAI chat fine-tuning JSONL {messages} */
-  FB_EXPORT_DEMOS = 3     /* a DSPy saved program whose query writer holds the demos */
+  FB_EXPORT_DEMOS = 3,    /* a DSPy saved program whose query writer holds the demos */
+  FB_EXPORT_DPO_CHAT = 4, /* TRL conversational JSONL {prompt: [system, user], chosen:
+                             [assistant], rejected: [assistant]} (since 0.3) */
+  FB_EXPORT_OPENAI_PREFERENCE = 5 /* OpenAI / Azure OpenAI preference fine-tuning JSONL
+                             {input: {messages}, preferred_output, non_preferred_output}
+                             (since 0.3) */
 } fb_export_format;
 
 typedef struct {

@@ -806,6 +806,7 @@ foldback::ExportOptions ToExportOptions(const val& o) {
   e.dspy_predictor = Str(o, "dspyPredictor", e.dspy_predictor);
   e.dspy_signature = Str(o, "dspySignature", e.dspy_signature);
   e.dspy_instructions = Str(o, "dspyInstructions", e.dspy_instructions);
+  e.dspy_into = Str(o, "dspyInto", e.dspy_into);
   return e;
 }
 
@@ -994,7 +995,8 @@ class JsFeedback {
   val exportAs(JsIndex& index, std::string format, val record_ids, val options) {
     foldback::ExportFormat f;
     if (!foldback::ParseExportFormat(format, &f)) {
-      return ErrorValue(foldback::Status::InvalidArgument("export format must be triplets, dpo, sft or demos, not '" +
+      return ErrorValue(foldback::Status::InvalidArgument("export format must be one of " +
+                                                          foldback::ExportFormatNames() + ", not '" +
                                                           format.substr(0, 40) + "'"));
     }
     std::vector<foldback::FeedbackRecord> chosen;

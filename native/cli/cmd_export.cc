@@ -1,4 +1,7 @@
-// foldback export --index DIR --format triplets|dpo|sft|demos --out FILE
+// foldback export --index DIR --format FORMAT --out FILE [--into PROGRAM.json]
+//
+// FORMAT: triplets, dpo, dpo-chat, openai-preference, sft, demos (see
+// core/src/feedback/exports.cc for what each consumer reads).
 //
 // Fine-tuning data from the feedback log: only records with consent to
 // train, never privileged ones, never forgotten ones. The file is written
@@ -17,7 +20,7 @@ namespace foldback::cli {
 namespace {
 
 struct ExportArgs {
-  std::string index_dir, format, out, allowed_matters;
+  std::string index_dir, format, out, allowed_matters, into;
   ExportOptions options;
 };
 
@@ -26,7 +29,16 @@ int Run(const ExportArgs& a) {
   ExportOptions options = a.options;
   if (!a.allowed_matters.empty()) options.allowed_matters = SplitCommaSet(a.allowed_matters);
   if (!ParseExportFormat(a.format, &format)) {
-    return Fail(Status::InvalidArgument("--format must be triplets, dpo, sft or demos"));
+    return Fail(Status::InvalidArgument("--format must be one of " + ExportFormatNames()));
+  }
+  if (!a.into.empty()) {
+    if (format != ExportFormat::kDemos) {
+      return Fail(Status::InvalidArgument("--into merges demos into a DSPy program: use it with "
+                                          "--format demos"));
+    }
+    auto program = host::ReadFile(a.into);
+    if (!program.ok()) return Fail(program.status());
+    options.dspy_into = std::move(*program);
   }
   auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!opened.ok()) return Fail(opened.status());
@@ -54,7 +66,9 @@ void RegisterExport(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("export", "Export feedback as fine-tuning data");
   cmd->add_option("--index", a->index_dir, "Index folder")->required();
   cmd->add_option("--format", a->format,
-                  "triplets (sentence-transformers), dpo (TRL), sft (OpenAI chat), demos (DSPy)")
+                  "triplets (sentence-transformers), dpo (TRL standard), dpo-chat (TRL "
+                  "conversational), openai-preference (OpenAI/Azure preference fine-tuning), sft "
+                  "(OpenAI chat), demos (DSPy)")
       ->required();
   cmd->add_option("--out", a->out, "Output file (replaced atomically)")->required();
   cmd->add_option("--allowed-matters", a->allowed_matters,
@@ -66,7 +80,11 @@ void RegisterExport(CLI::App& app, int* exit_code) {
   cmd->add_option("--context", a->options.context_passages,
                   "sft, dpo: passages of the trace in the prompt")
       ->capture_default_str();
-  cmd->add_option("--system", a->options.system_prompt, "sft: the system message");
+  cmd->add_option("--system", a->options.system_prompt,
+                  "sft, dpo, dpo-chat, openai-preference: the system message (the same in all)");
+  cmd->add_option("--into", a->into,
+                  "demos: a DSPy saved program to merge the demos into (its other predictors "
+                  "and fields are kept); the output is that program with the demos added");
   cmd->add_option("--dspy-predictor", a->options.dspy_predictor,
                   "demos: the query writer's name in the DSPy program")
       ->capture_default_str();

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -271,6 +272,44 @@ TEST(FeedbackCli, ExportsLoadInTheirToolsFormats) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("0 record(s)"), std::string::npos) << r.out;
   EXPECT_EQ(Read(exported("dpo")), "");
+}
+
+// sentence-transformers (through `datasets.load_dataset("json")`) takes the
+// columns of a triplet dataset by position — anchor, positive, negative —
+// whatever their names. Read the file that way: keys in file order, values
+// by position, and check the positive is the passage the lawyer marked
+// relevant.
+TEST(FeedbackCli, TripletColumnsAreReadByPosition) {
+  Fixture f = MakeFixture("triplet-order");
+  ASSERT_EQ(Cli("feedback --index " + f.idx + " --trace t1 --rating up --relevant " +
+                Q(f.chunks[0]) + " --irrelevant " + Q(f.chunks[1]) + " --consent")
+                .code,
+            0);
+  std::string out = f.dir + "/triplets.jsonl";
+  CliRun r = Cli("export --index " + f.idx + " --format triplets --negatives 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  CliRun relevant = Cli("search --index " + f.idx + " --mode bm25 --json --allowed-matters acme "
+                        "\"reverse engineer recipient\"");
+  ASSERT_EQ(relevant.code, 0);
+  std::map<std::string, std::string> text_of;
+  for (const auto& h : json::parse(relevant.out)) text_of[h["chunk_id"]] = h["text"];
+  std::istringstream in(Read(out));
+  std::string line;
+  size_t rows = 0;
+  while (std::getline(in, line)) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::parse(line);
+    std::vector<std::string> columns, values;
+    for (auto it = row.begin(); it != row.end(); ++it) {
+      columns.push_back(it.key());
+      values.push_back(it.value().get<std::string>());
+    }
+    ASSERT_EQ(columns, (std::vector<std::string>{"anchor", "positive", "negative"})) << line;
+    EXPECT_EQ(values[0], "May the recipient reverse engineer the samples?");
+    EXPECT_EQ(values[1], text_of[f.chunks[0]]) << "column 2 must be the relevant passage";
+    EXPECT_EQ(values[2], text_of[f.chunks[1]]) << "column 3 must be the irrelevant passage";
+    ++rows;
+  }
+  EXPECT_EQ(rows, 1u);
 }
 
 TEST(FeedbackCli, SearchWithFeedbackAndCompactionStoresTheAdapter) {

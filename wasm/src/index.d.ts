@@ -427,7 +427,7 @@ export interface ExpandedQuery {
   denseMoved: boolean;
 }
 
-export type ExportFormat = 'triplets' | 'dpo' | 'sft' | 'demos';
+export type ExportFormat = 'triplets' | 'dpo' | 'dpo-chat' | 'openai-preference' | 'sft' | 'demos';
 
 export interface ExportOptions {
   /** Only records all of whose matters are among these. */
@@ -439,6 +439,8 @@ export interface ExportOptions {
   dspyPredictor?: string;
   dspySignature?: string;
   dspyInstructions?: string;
+  /** 'demos': the JSON text of a DSPy saved program to merge the demos into (its other predictors are kept). */
+  dspyInto?: string;
 }
 
 export interface ExportReport {

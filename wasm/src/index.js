@@ -910,9 +910,10 @@ class Engine {
   }
 
   /**
-   * Fine-tuning data from the feedback: export('triplets'|'dpo'|'sft'|'demos',
-   * {allowedMatters?, negativesPerPositive?, contextPassages?, systemPrompt?,
-   *  dspyPredictor?, dspySignature?, dspyInstructions?}) -> string (JSONL, or
+   * Fine-tuning data from the feedback: export('triplets'|'dpo'|'dpo-chat'|
+   * 'openai-preference'|'sft'|'demos', {allowedMatters?, negativesPerPositive?,
+   *  contextPassages?, systemPrompt?, dspyPredictor?, dspySignature?,
+   *  dspyInstructions?, dspyInto?}) -> string (JSONL, or
    * DSPy JSON for 'demos'). Only records with consent to train that are not
    * privileged; never forgotten ones; with allowedMatters only records every
    * matter of which (its own, its passages', its labelled chunks') is allowed.

@@ -238,7 +238,11 @@ test('exports: consent only, never privileged, never forgotten, behind the walls
   }
   const triplets = lines(e.export('triplets'));
   assert.ok(triplets.length >= 2);
-  for (const t of triplets) assert.ok(t.anchor && t.positive && t.negative);
+  for (const t of triplets) {
+    assert.ok(t.anchor && t.positive && t.negative);
+    // sentence-transformers reads the columns by position, not by name.
+    assert.deepEqual(Object.keys(t), ['anchor', 'positive', 'negative']);
+  }
   const dpo = lines(e.export('dpo'));
   for (const d of dpo) assert.ok('prompt' in d && 'chosen' in d && 'rejected' in d);
   const demos = JSON.parse(e.export('demos'));
@@ -250,7 +254,7 @@ test('exports: consent only, never privileged, never forgotten, behind the walls
   assert.ok(!walled.text.includes(globexText));
   assert.equal(walled.report.privileged, 1);
   assert.equal(walled.report.noConsent, 1);
-  assert.throws(() => e.export('csv'), /export format must be triplets, dpo, sft or demos/);
+  assert.throws(() => e.export('csv'), /export format must be one of triplets, dpo, dpo-chat, openai-preference, sft, demos/);
   // Forgetting a matter: gone from exports, fold-back and the log's meaning, for good.
   const { forgotten } = await e.forgetMatter('globex');
   assert.equal(forgotten, 1);

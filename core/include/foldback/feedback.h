@@ -427,14 +427,27 @@ class FOLDBACK_EXPORT FoldBack {
 
 // ---------------------------------------------------------------- exports
 
+// Every format is written so that its consumer loads the file unchanged:
+// keys in the order the consumer expects (sentence-transformers takes
+// columns by position), and the same system prompt in every format that
+// trains a generation model (sft, dpo, dpo-chat, openai-preference).
 enum class ExportFormat : int {
-  kTriplets = 0,  // sentence-transformers JSONL {anchor, positive, negative}
-  kDpo = 1,       // TRL JSONL {prompt, chosen, rejected}
-  kSft = 2,       // OpenAI chat fine-tuning JSONL {messages: [...]}
-  kDemos = 3,     // a DSPy saved program (JSON) whose query writer holds the demos
+  kTriplets = 0,  // "triplets": sentence-transformers JSONL, columns anchor, positive, negative
+  kDpo = 1,       // "dpo": TRL standard JSONL {prompt, chosen, rejected}; the prompt is the
+                  //   system prompt, a blank line, then the user turn
+  kSft = 2,       // "sft": OpenAI chat fine-tuning JSONL {messages: [system, user, assistant]}
+  kDemos = 3,     // "demos": a DSPy saved program (JSON) whose query writer holds the demos
+  kDpoChat = 4,   // "dpo-chat": TRL conversational JSONL {prompt: [system, user],
+                  //   chosen: [assistant], rejected: [assistant]}
+  kOpenAiPreference = 5,  // "openai-preference": OpenAI / Azure OpenAI preference (DPO)
+                          //   fine-tuning JSONL {input: {messages}, preferred_output,
+                          //   non_preferred_output}
 };
-const char* ExportFormatName(ExportFormat format);  // "triplets" | "dpo" | "sft" | "demos"
+// "triplets" | "dpo" | "sft" | "demos" | "dpo-chat" | "openai-preference"
+const char* ExportFormatName(ExportFormat format);
 bool ParseExportFormat(const std::string& name, ExportFormat* format);
+// The names above, comma-separated, for error messages and help texts.
+std::string ExportFormatNames();
 
 struct ExportOptions {
   // Triplets: negatives paired with each positive. Default: 3.
@@ -455,6 +468,12 @@ struct ExportOptions {
   std::string dspy_signature = "question -> query";
   std::string dspy_instructions =
       "Write a search query that finds the passages answering the question.";
+  // DSPy: a saved program (the bytes of `program.save("x.json")`) to merge
+  // the demos into. Its other predictors, its metadata and the target
+  // predictor's signature are kept as they are; the new demos are appended
+  // after the predictor's own (duplicates dropped). The predictor must exist
+  // in the program. Empty: a one-predictor program is written.
+  std::string dspy_into;
   // Ethical walls: when set, a record is exported only when every matter it
   // touches — its own and those of the passages it shows or labels, as
   // recorded and as the index now says — is in the set (records touching no

@@ -1,15 +1,24 @@
 // Fine-tuning exports of the feedback log, in the formats the training tools
-// read:
-//   triplets  sentence-transformers (a JSONL dataset with columns anchor,
-//             positive, negative: what MultipleNegativesRankingLoss and
-//             TripletLoss train on);
-//   dpo       TRL's DPOTrainer, "standard" preference format: {prompt,
-//             chosen, rejected} strings;
-//   sft       OpenAI chat fine-tuning: {"messages": [{role, content}, ...]};
-//   demos     a DSPy saved program (`program.save("x.json")` / `load`):
-//             {"<predictor>": {"traces", "train", "demos", "signature":
-//             {"instructions", "fields": [{"prefix", "description"}]}, "lm"},
-//             "metadata": {"dependency_versions": {}}}.
+// read (each loads unchanged; the tests read the files as the tools do):
+//   triplets           sentence-transformers (a JSONL dataset whose columns,
+//                      taken by position, are anchor, positive, negative:
+//                      what MultipleNegativesRankingLoss and TripletLoss
+//                      train on) — key order matters, so rows are ordered;
+//   dpo                TRL's DPOTrainer, "standard" preference format:
+//                      {prompt, chosen, rejected} strings, the prompt being
+//                      the SFT system prompt, a blank line, the user turn;
+//   dpo-chat           TRL, "conversational" preference format: {prompt:
+//                      [system, user], chosen: [assistant], rejected:
+//                      [assistant]};
+//   openai-preference  OpenAI / Azure OpenAI preference fine-tuning:
+//                      {input: {messages: [system, user]}, preferred_output:
+//                      [assistant], non_preferred_output: [assistant]};
+//   sft                OpenAI chat fine-tuning: {"messages": [{role, content}, ...]};
+//   demos              a DSPy saved program (`program.save("x.json")` / `load`):
+//                      {"<predictor>": {"traces", "train", "demos", "signature":
+//                      {"instructions", "fields": [{"prefix", "description"}]}, "lm"},
+//                      "metadata": {"dependency_versions": {}}}, or the demos
+//                      merged into a program the user supplies.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -23,8 +32,12 @@ namespace foldback {
 namespace {
 
 using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string Dump(const ordered_json& j) {
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
 
 std::string Trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -177,7 +190,13 @@ class Exporter {
       for (const Chunk* ng : negatives) {
         if (n == o_.negatives_per_positive) break;
         if (ng->text == p->text) continue;
-        json row = {{"anchor", r.question}, {"positive", p->text}, {"negative", ng->text}};
+        // sentence-transformers takes a dataset's columns by position
+        // (anchor, positive, negative), not by name: the key order is the
+        // contract, so the row is an ordered_json.
+        ordered_json row;
+        row["anchor"] = r.question;
+        row["positive"] = p->text;
+        row["negative"] = ng->text;
         *out += Dump(row) + "\n";
         ++n;
         ++rows;
@@ -186,11 +205,46 @@ class Exporter {
     Count(rows);
   }
 
-  void Dpo(const FeedbackRecord& r, std::string* out) {
+  // A preference pair: the lawyer's corrected answer over the one shown.
+  // The prompt is the SFT prompt (same system message, same user turn), so
+  // SFT and preference training see one prompt shape.
+  void Preference(const FeedbackRecord& r, ExportFormat format, std::string* out) {
     if (r.corrected_answer.empty() || r.answer.empty() || r.corrected_answer == r.answer) {
       return Count(0);
     }
-    json row = {{"prompt", UserContent(r)}, {"chosen", r.corrected_answer}, {"rejected", r.answer}};
+    auto turn = [](const char* role, const std::string& content) {
+      ordered_json m;
+      m["role"] = role;
+      m["content"] = content;
+      return m;
+    };
+    const std::string user = UserContent(r);
+    ordered_json row;
+    switch (format) {
+      case ExportFormat::kDpo:
+        row["prompt"] = o_.system_prompt.empty() ? user : o_.system_prompt + "\n\n" + user;
+        row["chosen"] = r.corrected_answer;
+        row["rejected"] = r.answer;
+        break;
+      case ExportFormat::kDpoChat: {
+        ordered_json prompt = ordered_json::array();
+        if (!o_.system_prompt.empty()) prompt.push_back(turn("system", o_.system_prompt));
+        prompt.push_back(turn("user", user));
+        row["prompt"] = prompt;
+        row["chosen"] = ordered_json::array({turn("assistant", r.corrected_answer)});
+        row["rejected"] = ordered_json::array({turn("assistant", r.answer)});
+        break;
+      }
+      default: {  // kOpenAiPreference
+        ordered_json messages = ordered_json::array();
+        if (!o_.system_prompt.empty()) messages.push_back(turn("system", o_.system_prompt));
+        messages.push_back(turn("user", user));
+        row["input"]["messages"] = messages;
+        row["preferred_output"] = ordered_json::array({turn("assistant", r.corrected_answer)});
+        row["non_preferred_output"] = ordered_json::array({turn("assistant", r.answer)});
+        break;
+      }
+    }
     *out += Dump(row) + "\n";
     Count(1);
   }
@@ -200,11 +254,20 @@ class Exporter {
                          : r.rating.positive() && !r.answer.empty() ? r.answer
                                                                     : "";
     if (target.empty()) return Count(0);
-    json messages = json::array();
-    messages.push_back({{"role", "system"}, {"content", o_.system_prompt}});
-    messages.push_back({{"role", "user"}, {"content", UserContent(r)}});
-    messages.push_back({{"role", "assistant"}, {"content", target}});
-    *out += Dump(json{{"messages", messages}}) + "\n";
+    ordered_json messages = ordered_json::array();
+    for (const auto& [role, content] :
+         {std::pair<const char*, std::string>{"system", o_.system_prompt},
+          {"user", UserContent(r)},
+          {"assistant", target}}) {
+      if (content.empty() && std::string(role) == "system") continue;
+      ordered_json m;
+      m["role"] = role;
+      m["content"] = content;
+      messages.push_back(m);
+    }
+    ordered_json row;
+    row["messages"] = messages;
+    *out += Dump(row) + "\n";
     Count(1);
   }
 
@@ -263,10 +326,74 @@ std::set<std::string> MattersOf(const Index& index, const FeedbackRecord& r) {
   return out;
 }
 
+std::string StringAt(const ordered_json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The user's DSPy saved program, checked to take demos for the predictor:
+// an object holding the predictor (an object whose "demos", when present,
+// is an array), whose signature — when it lists fields — has the two
+// fields the demos fill, matched by DSPy's default prefix or "${name}"
+// description.
+Result<ordered_json> ParseProgramInto(const ExportOptions& o, const std::string& in_field,
+                                      const std::string& out_field) {
+  ordered_json program = ordered_json::parse(o.dspy_into, nullptr, false);
+  if (program.is_discarded() || !program.is_object()) {
+    return Status::InvalidArgument("the DSPy program to merge demos into is not a JSON object");
+  }
+  auto it = program.find(o.dspy_predictor);
+  if (it == program.end() || !it->is_object()) {
+    std::string names;
+    for (auto p = program.begin(); p != program.end(); ++p) {
+      if (p.key() != "metadata" && p->is_object()) names += (names.empty() ? "" : ", ") + p.key();
+    }
+    return Status::InvalidArgument("the DSPy program has no predictor '" + o.dspy_predictor +
+                                   "' (it has: " + (names.empty() ? "none" : names) +
+                                   "); choose one with --dspy-predictor");
+  }
+  if (it->contains("demos") && !(*it)["demos"].is_array()) {
+    return Status::InvalidArgument("predictor '" + o.dspy_predictor +
+                                   "' of the DSPy program has demos that are not a list");
+  }
+  const ordered_json* fields = nullptr;
+  if (it->contains("signature") && (*it)["signature"].is_object() &&
+      (*it)["signature"].contains("fields") && (*it)["signature"]["fields"].is_array()) {
+    fields = &(*it)["signature"]["fields"];
+  }
+  if (fields && !fields->empty()) {
+    for (const std::string& name : {in_field, out_field}) {
+      bool found = false;
+      std::string listed;
+      for (const ordered_json& f : *fields) {
+        if (!f.is_object()) continue;
+        std::string prefix = StringAt(f, "prefix");
+        std::string description = StringAt(f, "description");
+        listed += (listed.empty() ? "" : ", ") + prefix;
+        found = found || prefix == Prefix(name) || description == "${" + name + "}";
+      }
+      if (!found) {
+        return Status::InvalidArgument("predictor '" + o.dspy_predictor + "' has no field '" +
+                                       name + "' (its fields: " + listed +
+                                       "); name its input and output with --dspy-signature");
+      }
+    }
+  }
+  return program;
+}
+
 }  // namespace
+
+constexpr ExportFormat kAllFormats[] = {ExportFormat::kTriplets, ExportFormat::kDpo,
+                                        ExportFormat::kDpoChat,   ExportFormat::kOpenAiPreference,
+                                        ExportFormat::kSft,       ExportFormat::kDemos};
 
 const char* ExportFormatName(ExportFormat f) {
   switch (f) {
+    case ExportFormat::kDpoChat:
+      return "dpo-chat";
+    case ExportFormat::kOpenAiPreference:
+      return "openai-preference";
     case ExportFormat::kTriplets:
       return "triplets";
     case ExportFormat::kDpo:
@@ -280,14 +407,19 @@ const char* ExportFormatName(ExportFormat f) {
 }
 
 bool ParseExportFormat(const std::string& name, ExportFormat* f) {
-  for (ExportFormat c :
-       {ExportFormat::kTriplets, ExportFormat::kDpo, ExportFormat::kSft, ExportFormat::kDemos}) {
+  for (ExportFormat c : kAllFormats) {
     if (name == ExportFormatName(c)) {
       *f = c;
       return true;
     }
   }
   return false;
+}
+
+std::string ExportFormatNames() {
+  std::string out;
+  for (ExportFormat c : kAllFormats) out += std::string(out.empty() ? "" : ", ") + ExportFormatName(c);
+  return out;
 }
 
 Result<std::string> ExportFeedback(const Index& index, const std::vector<FeedbackRecord>& records,
@@ -304,6 +436,12 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
     }
     if (options.dspy_predictor.empty() || options.dspy_predictor == "metadata") {
       return Status::InvalidArgument("DSPy predictor name must be set (and not 'metadata')");
+    }
+    if (!options.dspy_into.empty()) {
+      // Checked before any record is read: a program that cannot take the
+      // demos is the user's error, not an empty export.
+      auto into = ParseProgramInto(options, in_fields[0], out_fields[0]);
+      if (!into.ok()) return into.status();
     }
   }
   // Record-id order (UUIDv7 ids sort by time); the first of duplicates.
@@ -341,7 +479,9 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
         ex.Triplets(*r, &out);
         break;
       case ExportFormat::kDpo:
-        ex.Dpo(*r, &out);
+      case ExportFormat::kDpoChat:
+      case ExportFormat::kOpenAiPreference:
+        ex.Preference(*r, format, &out);
         break;
       case ExportFormat::kSft:
         ex.Sft(*r, &out);
@@ -350,6 +490,32 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
         ex.Demo(*r, in_fields[0], out_fields[0], &demos, &seen);
         break;
     }
+  }
+  if (format == ExportFormat::kDemos && !options.dspy_into.empty()) {
+    auto into = ParseProgramInto(options, in_fields[0], out_fields[0]);
+    if (!into.ok()) return into.status();
+    ordered_json program = std::move(*into);
+    ordered_json& predictor = program[options.dspy_predictor];
+    if (!predictor.contains("demos")) predictor["demos"] = ordered_json::array();
+    size_t added = 0;
+    for (const json& d : demos) {
+      ordered_json demo;
+      demo["augmented"] = true;
+      demo[in_fields[0]] = d[in_fields[0]];
+      demo[out_fields[0]] = d[out_fields[0]];
+      bool present = false;
+      for (const ordered_json& old : predictor["demos"]) {
+        present = present || (old.is_object() && old.contains(in_fields[0]) &&
+                              old.contains(out_fields[0]) &&
+                              old[in_fields[0]] == demo[in_fields[0]] &&
+                              old[out_fields[0]] == demo[out_fields[0]]);
+      }
+      if (present) continue;
+      predictor["demos"].push_back(demo);
+      ++added;
+    }
+    rep->rows = added;
+    return program.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
   }
   if (format == ExportFormat::kDemos) {
     json fields = json::array();
