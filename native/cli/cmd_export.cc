@@ -89,8 +89,8 @@ void RegisterExport(CLI::App& app, int* exit_code) {
                   "demos: the query writer's name in the DSPy program")
       ->capture_default_str();
   cmd->add_option("--dspy-signature", a->options.dspy_signature,
-                  "demos: its signature; the first input gets the question, the first output "
-                  "the query")
+                  "demos: its signature; the input named 'question' (else the first) gets the "
+                  "question, the first output the query")
       ->capture_default_str();
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }

@@ -1053,6 +1053,16 @@ static void feedback(void) {
   CHECK(strstr(fb_feedback_log_last_error(log), "already forgotten") != NULL);
   fb_string_free(again);
   CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, path, &rep, NULL) == FB_OK && rep.records == 1);
+  {
+    /* The three preference formats take the same records. */
+    uint64_t dpo_rows;
+    CHECK(fb_feedback_export(dir, FB_EXPORT_DPO, path, &rep, NULL) == FB_OK);
+    dpo_rows = rep.rows;
+    CHECK(fb_feedback_export(dir, FB_EXPORT_DPO_CHAT, path, &rep, NULL) == FB_OK);
+    CHECK(rep.rows == dpo_rows && file_lines(path) == (size_t)dpo_rows);
+    CHECK(fb_feedback_export(dir, FB_EXPORT_OPENAI_PREFERENCE, path, &rep, NULL) == FB_OK);
+    CHECK(rep.rows == dpo_rows && file_lines(path) == (size_t)dpo_rows);
+  }
   CHECK(fb_feedback_export(dir, (fb_export_format)9, path, &rep, NULL) == FB_EINVALID);
   CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, NULL, &rep, NULL) == FB_EINVALID);
   CHECK(fb_feedback_export(NULL, FB_EXPORT_SFT, path, &rep, NULL) == FB_EINVALID);

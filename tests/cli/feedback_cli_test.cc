@@ -264,6 +264,47 @@ TEST(FeedbackCli, ExportsLoadInTheirToolsFormats) {
             0);
   EXPECT_NE(Cli("export --index " + f.idx + " --format csv --out " + out).code, 0);
 
+  // TRL standard DPO: the prompt is the SFT prompt — system message, blank
+  // line, the same user turn — so SFT and DPO train on one prompt shape.
+  const std::string system = msgs[0]["content"];
+  EXPECT_EQ(dpo[0]["prompt"], system + "\n\n" + user);
+  // TRL conversational DPO and OpenAI preference fine-tuning: the same turns.
+  auto ordered_lines = [&](const std::string& path) {
+    std::vector<nlohmann::ordered_json> rows;
+    std::istringstream in(Read(path));
+    std::string line;
+    while (std::getline(in, line)) rows.push_back(nlohmann::ordered_json::parse(line));
+    return rows;
+  };
+  auto keys = [](const nlohmann::ordered_json& o) {
+    std::vector<std::string> k;
+    for (auto it = o.begin(); it != o.end(); ++it) k.push_back(it.key());
+    return k;
+  };
+  using Keys = std::vector<std::string>;
+  auto chat = ordered_lines(exported("dpo-chat"));
+  ASSERT_EQ(chat.size(), 1u);
+  EXPECT_EQ(keys(chat[0]), (Keys{"prompt", "chosen", "rejected"}));
+  ASSERT_EQ(chat[0]["prompt"].size(), 2u);
+  EXPECT_EQ(keys(chat[0]["prompt"][0]), (Keys{"role", "content"}));
+  EXPECT_EQ(chat[0]["prompt"][0]["role"], "system");
+  EXPECT_EQ(chat[0]["prompt"][0]["content"], system);
+  EXPECT_EQ(chat[0]["prompt"][1]["role"], "user");
+  EXPECT_EQ(chat[0]["prompt"][1]["content"], user);
+  ASSERT_EQ(chat[0]["chosen"].size(), 1u);
+  EXPECT_EQ(chat[0]["chosen"][0]["role"], "assistant");
+  EXPECT_EQ(chat[0]["chosen"][0]["content"], "CONSENTED: no [1].");
+  EXPECT_EQ(chat[0]["rejected"][0]["content"], "Yes, freely.");
+  auto pref = ordered_lines(exported("openai-preference"));
+  ASSERT_EQ(pref.size(), 1u);
+  EXPECT_EQ(keys(pref[0]), (Keys{"input", "preferred_output", "non_preferred_output"}));
+  ASSERT_EQ(pref[0]["input"]["messages"].size(), 2u);
+  EXPECT_EQ(pref[0]["input"]["messages"][0]["content"], system);
+  EXPECT_EQ(pref[0]["input"]["messages"][1]["content"], user);
+  EXPECT_EQ(pref[0]["preferred_output"][0]["role"], "assistant");
+  EXPECT_EQ(pref[0]["preferred_output"][0]["content"], "CONSENTED: no [1].");
+  EXPECT_EQ(pref[0]["non_preferred_output"][0]["content"], "Yes, freely.");
+
   // Forgetting the matter removes its records from every export.
   ASSERT_EQ(Cli("feedback --index " + f.idx + " --forget-matter acme").code, 0);
   EXPECT_EQ(Read(exported("triplets")), "");
@@ -272,6 +313,74 @@ TEST(FeedbackCli, ExportsLoadInTheirToolsFormats) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("0 record(s)"), std::string::npos) << r.out;
   EXPECT_EQ(Read(exported("dpo")), "");
+}
+
+// `--into`: the demos merged into a multi-predictor program the user saved
+// from DSPy; DSPy's `load` needs every named predictor of the target
+// program, so the others and their fields must come back unchanged.
+TEST(FeedbackCli, DemosMergeIntoADspyProgram) {
+  Fixture f = MakeFixture("demos-into");
+  ASSERT_EQ(Cli("feedback --index " + f.idx + " --trace t1 --rating up --consent " +
+                "--preferred-rewrite 'reverse engineering prohibition recipient'")
+                .code,
+            0);
+  nlohmann::ordered_json program = nlohmann::ordered_json::parse(R"({
+    "hops[0].predict": {"traces": [], "train": [],
+      "demos": [{"augmented": true, "context": [], "question": "Old?", "search_query": "old q"}],
+      "signature": {"instructions": "Write a query.", "fields": [
+        {"prefix": "Context:", "description": "${context}"},
+        {"prefix": "Question:", "description": "${question}"},
+        {"prefix": "Search Query:", "description": "a short query"}]},
+      "lm": null},
+    "generate_answer": {"traces": [], "train": [], "demos": [],
+      "signature": {"instructions": "Answer.", "fields": [
+        {"prefix": "Context:", "description": "${context}"},
+        {"prefix": "Answer:", "description": "${answer}"}]},
+      "lm": {"model": "x"}},
+    "metadata": {"dependency_versions": {"python": "3.11", "dspy": "2.6.0"}}
+  })");
+  const std::string in = f.dir + "/program.json", out = f.dir + "/merged.json";
+  Write(in, program.dump(2));
+  const std::string cmd = "export --index " + f.idx + " --format demos --into " + in +
+                          " --dspy-predictor 'hops[0].predict' --dspy-signature 'context, "
+                          "question -> search_query' --out ";
+  CliRun r = Cli(cmd + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::ordered_json merged = nlohmann::ordered_json::parse(Read(out));
+  EXPECT_EQ(merged["generate_answer"], program["generate_answer"]);
+  EXPECT_EQ(merged["metadata"], program["metadata"]);
+  EXPECT_EQ(merged["hops[0].predict"]["signature"], program["hops[0].predict"]["signature"]);
+  const auto& demos = merged["hops[0].predict"]["demos"];
+  ASSERT_EQ(demos.size(), 2u) << demos.dump();
+  EXPECT_EQ(demos[0], program["hops[0].predict"]["demos"][0]);
+  EXPECT_EQ(demos[1]["question"], "May the recipient reverse engineer the samples?");
+  EXPECT_EQ(demos[1]["search_query"], "reverse engineering prohibition recipient");
+  // Merging into the merged program again adds nothing.
+  r = Cli("export --index " + f.idx + " --format demos --into " + out +
+          " --dspy-predictor 'hops[0].predict' --dspy-signature 'context, question -> "
+          "search_query' --out " + f.dir + "/again.json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(nlohmann::ordered_json::parse(Read(f.dir + "/again.json")), merged);
+  // Clear refusals, and the output file is not written.
+  r = Cli("export --index " + f.idx + " --format demos --into " + in + " --dspy-predictor "
+          "missing --out " + f.dir + "/x.json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("has no predictor 'missing' (it has: hops[0].predict, generate_answer)"),
+            std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(f.dir + "/x.json"));
+  r = Cli("export --index " + f.idx + " --format demos --into " + in +
+          " --dspy-predictor 'hops[0].predict' --out " + f.dir + "/x.json");  // question -> query
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("has no field 'query'"), std::string::npos) << r.out;
+  r = Cli("export --index " + f.idx + " --format sft --into " + in + " --out " + f.dir + "/x.json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("use it with --format demos"), std::string::npos) << r.out;
+  Write(f.dir + "/broken.json", "{\"hops[0].predict\": ");
+  r = Cli("export --index " + f.idx + " --format demos --into " + f.dir + "/broken.json --out " +
+          f.dir + "/x.json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not a JSON object"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(f.dir + "/x.json"));
 }
 
 // sentence-transformers (through `datasets.load_dataset("json")`) takes the

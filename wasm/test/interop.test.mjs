@@ -125,7 +125,7 @@ test('a feedback log written in wasm is read, listed and exported identically by
     const listed = JSON.parse(execFileSync(cli, ['feedback', '--index', dir, '--list', '--json'], { encoding: 'utf8' }));
     assert.deepEqual(listed.map((r) => r.record_id), engine.feedbackRecords().map((r) => r.recordId));
     assert.deepEqual(listed.map((r) => r.critique), engine.feedbackRecords().map((r) => r.critique));
-    for (const format of ['triplets', 'dpo', 'sft', 'demos']) {
+    for (const format of ['triplets', 'dpo', 'dpo-chat', 'openai-preference', 'sft', 'demos']) {
       const out = path.join(dir, `export.${format}`);
       execFileSync(cli, ['export', '--index', dir, '--format', format, '--out', out], { stdio: 'pipe' });
       assert.equal(engine.export(format), await readFile(out, 'utf8'), `${format}: the same bytes natively and in wasm`);

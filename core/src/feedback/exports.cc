@@ -34,7 +34,6 @@ namespace {
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 std::string Dump(const ordered_json& j) {
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
@@ -429,18 +428,23 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
   ExportReport* rep = report ? report : &local;
   *rep = ExportReport();
   std::vector<std::string> in_fields, out_fields;
+  std::string question_field;  // the input that gets the question
   if (format == ExportFormat::kDemos) {
     if (!ParseSignature(options.dspy_signature, &in_fields, &out_fields)) {
       return Status::InvalidArgument("DSPy signature must read like 'question -> query', not '" +
                                      options.dspy_signature + "'");
     }
+    // DSPy's multi-hop programs read "context, question -> search_query":
+    // the question goes to the input named "question", else the first one.
+    question_field = std::count(in_fields.begin(), in_fields.end(), "question") ? "question"
+                                                                                 : in_fields[0];
     if (options.dspy_predictor.empty() || options.dspy_predictor == "metadata") {
       return Status::InvalidArgument("DSPy predictor name must be set (and not 'metadata')");
     }
     if (!options.dspy_into.empty()) {
       // Checked before any record is read: a program that cannot take the
       // demos is the user's error, not an empty export.
-      auto into = ParseProgramInto(options, in_fields[0], out_fields[0]);
+      auto into = ParseProgramInto(options, question_field, out_fields[0]);
       if (!into.ok()) return into.status();
     }
   }
@@ -487,12 +491,12 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
         ex.Sft(*r, &out);
         break;
       case ExportFormat::kDemos:
-        ex.Demo(*r, in_fields[0], out_fields[0], &demos, &seen);
+        ex.Demo(*r, question_field, out_fields[0], &demos, &seen);
         break;
     }
   }
   if (format == ExportFormat::kDemos && !options.dspy_into.empty()) {
-    auto into = ParseProgramInto(options, in_fields[0], out_fields[0]);
+    auto into = ParseProgramInto(options, question_field, out_fields[0]);
     if (!into.ok()) return into.status();
     ordered_json program = std::move(*into);
     ordered_json& predictor = program[options.dspy_predictor];
@@ -501,13 +505,13 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
     for (const json& d : demos) {
       ordered_json demo;
       demo["augmented"] = true;
-      demo[in_fields[0]] = d[in_fields[0]];
+      demo[question_field] = d[question_field];
       demo[out_fields[0]] = d[out_fields[0]];
       bool present = false;
       for (const ordered_json& old : predictor["demos"]) {
-        present = present || (old.is_object() && old.contains(in_fields[0]) &&
+        present = present || (old.is_object() && old.contains(question_field) &&
                               old.contains(out_fields[0]) &&
-                              old[in_fields[0]] == demo[in_fields[0]] &&
+                              old[question_field] == demo[question_field] &&
                               old[out_fields[0]] == demo[out_fields[0]]);
       }
       if (present) continue;
