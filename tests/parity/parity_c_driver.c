@@ -48,11 +48,21 @@ static void json_string(FILE* f, const char* s) {
   fputc('"', f);
   for (; *p; ++p) {
     switch (*p) {
-      case '"': fputs("\\\"", f); break;
-      case '\\': fputs("\\\\", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\t': fputs("\\t", f); break;
+      case '"':
+        fputs("\\\"", f);
+        break;
+      case '\\':
+        fputs("\\\\", f);
+        break;
+      case '\n':
+        fputs("\\n", f);
+        break;
+      case '\r':
+        fputs("\\r", f);
+        break;
+      case '\t':
+        fputs("\\t", f);
+        break;
       default:
         if (*p < 0x20) {
           fprintf(f, "\\u%04x", *p);
@@ -103,14 +113,15 @@ static void split_commas(char* s, list* l) {
 /* ------------------------------------------------------------------ HTTP over a socket */
 
 typedef struct {
-  long status;      /* 0: no complete reply */
-  char* body;       /* malloc'ed, NUL-terminated */
+  long status; /* 0: no complete reply */
+  char* body;  /* malloc'ed, NUL-terminated */
   size_t body_len;
   int timed_out;
-  char why[256];    /* when status is 0 */
+  char why[256]; /* when status is 0 */
 } http_reply;
 
-static int parse_url(const char* url, char* host, size_t host_size, int* port, const char** target) {
+static int parse_url(const char* url, char* host, size_t host_size, int* port,
+                     const char** target) {
   const char* p;
   const char* colon;
   const char* slash;
@@ -346,15 +357,24 @@ static int cmd_ask(const char* dir, int argc, char** argv) {
     }
     if (!v) return usage();
     ++i;
-    if (!strcmp(a, "--question")) question = v;
-    else if (!strcmp(a, "--driver")) driver = v;
-    else if (!strcmp(a, "--endpoint")) ep.url = v;
-    else if (!strcmp(a, "--model")) ep.model = v;
-    else if (!strcmp(a, "--key")) key = v;
-    else if (!strcmp(a, "--hops")) ap.hops = (uint32_t)atoi(v);
-    else if (!strcmp(a, "--deadline-ms")) ap.deadline_ms = atof(v);
+    if (!strcmp(a, "--question"))
+      question = v;
+    else if (!strcmp(a, "--driver"))
+      driver = v;
+    else if (!strcmp(a, "--endpoint"))
+      ep.url = v;
+    else if (!strcmp(a, "--model"))
+      ep.model = v;
+    else if (!strcmp(a, "--key"))
+      key = v;
+    else if (!strcmp(a, "--hops"))
+      ap.hops = (uint32_t)atoi(v);
+    else if (!strcmp(a, "--deadline-ms"))
+      ap.deadline_ms = atof(v);
     else if (!strcmp(a, "--rewrite")) {
-      ap.rewrite = !strcmp(v, "rm3") ? FB_REWRITE_RM3 : !strcmp(v, "none") ? FB_REWRITE_NONE : FB_REWRITE_LLM;
+      ap.rewrite = !strcmp(v, "rm3")    ? FB_REWRITE_RM3
+                   : !strcmp(v, "none") ? FB_REWRITE_NONE
+                                        : FB_REWRITE_LLM;
     } else if (!strcmp(a, "--allowed-matters")) {
       split_commas(argv[i], &matters);
       ap.restrict_matters = 1;
@@ -419,18 +439,30 @@ static int cmd_feedback(const char* dir, int argc, char** argv) {
     }
     if (!v) return usage();
     ++i;
-    if (!strcmp(a, "--trace")) r.trace_id = v;
-    else if (!strcmp(a, "--rating")) r.rating = v;
-    else if (!strcmp(a, "--relevant")) push(&relevant, v);
-    else if (!strcmp(a, "--partly")) push(&partly, v);
-    else if (!strcmp(a, "--irrelevant")) push(&irrelevant, v);
-    else if (!strcmp(a, "--critique")) r.critique = v;
-    else if (!strcmp(a, "--correction")) r.corrected_answer = v;
-    else if (!strcmp(a, "--preferred-rewrite")) r.preferred_rewrite = v;
-    else if (!strcmp(a, "--tag")) push(&tags, v);
-    else if (!strcmp(a, "--user")) r.user = v;
-    else if (!strcmp(a, "--matter")) r.matter = v;
-    else return usage();
+    if (!strcmp(a, "--trace"))
+      r.trace_id = v;
+    else if (!strcmp(a, "--rating"))
+      r.rating = v;
+    else if (!strcmp(a, "--relevant"))
+      push(&relevant, v);
+    else if (!strcmp(a, "--partly"))
+      push(&partly, v);
+    else if (!strcmp(a, "--irrelevant"))
+      push(&irrelevant, v);
+    else if (!strcmp(a, "--critique"))
+      r.critique = v;
+    else if (!strcmp(a, "--correction"))
+      r.corrected_answer = v;
+    else if (!strcmp(a, "--preferred-rewrite"))
+      r.preferred_rewrite = v;
+    else if (!strcmp(a, "--tag"))
+      push(&tags, v);
+    else if (!strcmp(a, "--user"))
+      r.user = v;
+    else if (!strcmp(a, "--matter"))
+      r.matter = v;
+    else
+      return usage();
   }
   r.relevant = relevant.items;
   r.relevant_count = relevant.count;
@@ -479,8 +511,10 @@ static int cmd_export(const char* dir, int argc, char** argv) {
   fb_export_report rep;
   char* error = NULL;
   for (i = 0; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--format")) format = argv[i + 1];
-    else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
+    if (!strcmp(argv[i], "--format"))
+      format = argv[i + 1];
+    else if (!strcmp(argv[i], "--out"))
+      out = argv[i + 1];
     else if (!strcmp(argv[i], "--allowed-matters")) {
       split_commas(argv[i + 1], &matters);
       walled = 1;
@@ -489,24 +523,32 @@ static int cmd_export(const char* dir, int argc, char** argv) {
     }
   }
   if (!format || !out || i != argc) return usage();
-  if (!strcmp(format, "triplets")) f = FB_EXPORT_TRIPLETS;
-  else if (!strcmp(format, "dpo")) f = FB_EXPORT_DPO;
-  else if (!strcmp(format, "sft")) f = FB_EXPORT_SFT;
-  else if (!strcmp(format, "demos")) f = FB_EXPORT_DEMOS;
-  else if (!strcmp(format, "dpo-chat")) f = FB_EXPORT_DPO_CHAT;
-  else if (!strcmp(format, "openai-preference")) f = FB_EXPORT_OPENAI_PREFERENCE;
-  else return usage();
+  if (!strcmp(format, "triplets"))
+    f = FB_EXPORT_TRIPLETS;
+  else if (!strcmp(format, "dpo"))
+    f = FB_EXPORT_DPO;
+  else if (!strcmp(format, "sft"))
+    f = FB_EXPORT_SFT;
+  else if (!strcmp(format, "demos"))
+    f = FB_EXPORT_DEMOS;
+  else if (!strcmp(format, "dpo-chat"))
+    f = FB_EXPORT_DPO_CHAT;
+  else if (!strcmp(format, "openai-preference"))
+    f = FB_EXPORT_OPENAI_PREFERENCE;
+  else
+    return usage();
   memset(&rep, 0, sizeof rep);
   rc = walled ? fb_feedback_export_walled(dir, f, out, matters.items, matters.count, &rep, &error)
               : fb_feedback_export(dir, f, out, &rep, &error);
   if (rc != FB_OK) {
     refused(rc, error);
   } else {
-    printf("{\"ok\":true,\"report\":{\"records\":%lu,\"exported\":%lu,\"rows\":%lu,"
-           "\"no_consent\":%lu,\"privileged\":%lu,\"unusable\":%lu,\"stale_passages\":%lu}}\n",
-           (unsigned long)rep.records, (unsigned long)rep.exported, (unsigned long)rep.rows,
-           (unsigned long)rep.no_consent, (unsigned long)rep.privileged,
-           (unsigned long)rep.unusable, (unsigned long)rep.stale_passages);
+    printf(
+        "{\"ok\":true,\"report\":{\"records\":%lu,\"exported\":%lu,\"rows\":%lu,"
+        "\"no_consent\":%lu,\"privileged\":%lu,\"unusable\":%lu,\"stale_passages\":%lu}}\n",
+        (unsigned long)rep.records, (unsigned long)rep.exported, (unsigned long)rep.rows,
+        (unsigned long)rep.no_consent, (unsigned long)rep.privileged, (unsigned long)rep.unusable,
+        (unsigned long)rep.stale_passages);
   }
   fb_string_free(error);
   return 0;
