@@ -299,7 +299,7 @@ async function compare(kase, records) {
 
 // ------------------------------------------------------------------ ask drivers
 
-// opts: {question, hops, rewrite, answer, deadline_ms, allowed_matters, endpoint (bool)}
+// opts: {question, hops, rewrite, answer, deadline_ms, allowed_matters, redact, endpoint (bool)}
 const askDrivers = {
   async cli(dir, o) {
     const args = ['ask', '--index', dir, '--json', '--hops', String(o.hops ?? 2), '--rewrite', o.rewrite || 'llm'];
@@ -307,6 +307,7 @@ const askDrivers = {
     if (o.answer) args.push('--answer');
     if (o.deadline_ms) args.push('--deadline-ms', String(o.deadline_ms));
     if (o.allowed_matters) args.push('--allowed-matters', o.allowed_matters.join(','));
+    for (const p of o.redact || []) args.push('--redact', p);
     args.push(o.question || QUESTION);
     const { stdout } = await run(CLI, args, { env: { ...env, PARITY_KEY: KEY } });
     const out = JSON.parse(stdout);
@@ -317,7 +318,9 @@ const askDrivers = {
   c_needs: (dir, o) => cAsk(dir, o, 'needs'),
   async js(dir, o, state) {
     const engine = state.engine;
-    const host = o.endpoint ? createLlmHost({ endpoint: baseUrl, model: MODEL, apiKey: KEY }) : null;
+    // Redaction patterns: the JS options have no place for them today; the
+    // host's redactPatterns is what the package offers.
+    const host = o.endpoint ? createLlmHost({ endpoint: baseUrl, model: MODEL, apiKey: KEY, redactPatterns: o.redact || [] }) : null;
     const options = { hops: o.hops ?? 2, rewrite: o.rewrite || 'llm', answer: Boolean(o.answer) };
     if (o.deadline_ms) options.deadlineMs = o.deadline_ms;
     if (o.allowed_matters) options.allowedMatters = o.allowed_matters;
@@ -333,6 +336,7 @@ async function cAsk(dir, o, driver) {
   if (o.answer) args.push('--answer');
   if (o.deadline_ms) args.push('--deadline-ms', String(o.deadline_ms));
   if (o.allowed_matters) args.push('--allowed-matters', o.allowed_matters.join(','));
+  for (const p of o.redact || []) args.push('--redact', p);
   const { stdout } = await run(C_DRIVER, args);
   const out = JSON.parse(stdout);
   if (!out.ok) throw new Error(`parity_c_driver ask (${driver}): ${out.error}`);

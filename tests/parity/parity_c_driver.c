@@ -5,7 +5,7 @@
  *
  *   parity_c_driver ask DIR --question Q [--driver http|needs] [--endpoint URL]
  *       [--model M] [--key K] [--hops N] [--rewrite llm|rm3|none] [--answer]
- *       [--deadline-ms N] [--allowed-matters A,B]
+ *       [--deadline-ms N] [--allowed-matters A,B] [--redact PATTERN]...
  *     -> {"ok":true,"trace_id":...,"passages":[chunk ids],"trace":<fb_ask_trace_json>}
  *     --driver http:  fb_ask_run_http (the library's libcurl client).
  *     --driver needs: the host answers every need itself, as README.md shows:
@@ -344,6 +344,7 @@ static int cmd_ask(const char* dir, int argc, char** argv) {
   fb_ask_params ap = fb_ask_default_params();
   fb_llm_endpoint_params ep = fb_llm_endpoint_default_params();
   list matters = {{0}, 0};
+  list redact = {{0}, 0};
   fb_index* index;
   fb_ask* ask = NULL;
   int err = 0, rc, i;
@@ -369,6 +370,8 @@ static int cmd_ask(const char* dir, int argc, char** argv) {
       key = v;
     else if (!strcmp(a, "--hops"))
       ap.hops = (uint32_t)atoi(v);
+    else if (!strcmp(a, "--redact"))
+      push(&redact, v);
     else if (!strcmp(a, "--deadline-ms"))
       ap.deadline_ms = atof(v);
     else if (!strcmp(a, "--rewrite")) {
@@ -385,6 +388,8 @@ static int cmd_ask(const char* dir, int argc, char** argv) {
   if (!question) return usage();
   ap.allowed_matters = matters.items;
   ap.allowed_matter_count = matters.count;
+  ap.redact_patterns = redact.items;
+  ap.redact_pattern_count = redact.count;
   ep.api_key = key;
   index = fb_index_open(dir, &err);
   if (!index) return refused(err, "fb_index_open failed");
