@@ -227,6 +227,11 @@ struct LlmTestServer::Rep {
     requests.push_back(std::move(r));
   }
 
+  std::vector<RecordedRequest> Requests() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return requests;
+  }
+
   bool Authorized(const httplib::Request& req) const {
     if (options.expected_key.empty()) return true;
     return req.get_header_value("Authorization") == "Bearer " + options.expected_key ||
@@ -389,6 +394,43 @@ Result<std::unique_ptr<LlmTestServer>> LlmTestServer::Start(LlmTestServerOptions
                  [r](const httplib::Request& req, httplib::Response& res) { r->Handle(req, res, false); });
   r->server.Post(R"(.*/embeddings)",
                  [r](const httplib::Request& req, httplib::Response& res) { r->Handle(req, res, true); });
+  // Control routes for a driver in another process (the parity suite):
+  // not recorded, never scripted.
+  r->server.Get("/__test/requests", [r](const httplib::Request&, httplib::Response& res) {
+    json list = json::array();
+    for (const RecordedRequest& q : r->Requests()) {
+      json headers = json::object();
+      for (const auto& [name, value] : q.headers) {
+        if (!headers.contains(name)) headers[name] = value;  // first value, as Header() gives it
+      }
+      list.push_back({{"method", q.method},
+                      {"path", q.path},
+                      {"query", q.query},
+                      {"headers", headers},
+                      {"body", q.body},
+                      {"arrival_ms", q.arrival_ms},
+                      {"status", q.status}});
+    }
+    res.set_content(list.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  });
+  r->server.Post("/__test/script", [r](const httplib::Request& req, httplib::Response& res) {
+    auto script = ParseServerScript(req.body);
+    if (!script.ok()) {
+      res.status = 400;
+      res.set_content(ErrorBody(script.status().message(), "invalid_request_error").dump(),
+                      "application/json");
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->script.clear();
+      r->requests.clear();
+      for (auto& reply : script->replies) {
+        if (reply.times != 0) r->script.push_back(std::move(reply));
+      }
+    }
+    res.set_content("{\"ok\":true}", "application/json");
+  });
   auto not_found = [r](const httplib::Request& req, httplib::Response& res) {
     r->Record(req, 404);
     res.status = 404;

@@ -10,7 +10,13 @@
 //
 // Routes: POST .../chat/completions (chat completion replies), POST
 // .../embeddings (deterministic embeddings: a hashed bag of words folded into
-// a fixed-dimension unit vector), anything else 404.
+// a fixed-dimension unit vector), anything else 404. Two control routes,
+// for a driver in another process (tests/parity), are neither recorded nor
+// scripted: GET /__test/requests (the recorded requests as a JSON list of
+// {method, path, query, headers: {lowercased name: first value}, body,
+// arrival_ms, status}) and POST /__test/script (a script as
+// ParseServerScript reads it: its replies replace the script, and the
+// recorded requests are cleared; 400 naming the bad field).
 //
 // Scripted replies are tried in order; the first whose `path` and `match`
 // fit the request answers it and counts down its `times`. A request nothing
