@@ -97,6 +97,14 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
       ->capture_default_str();
   cmd->add_option("--rerank-depth", a->rerank_depth, "Candidates the reranker reorders")
       ->capture_default_str();
+  cmd->add_option("--rerank-memory", a->rerank_memory,
+                  "Learned reranker: use similar past questions' labelled passages (1/0)")
+      ->capture_default_str();
+  cmd->add_option("--rerank-l2", a->rerank_l2, "Learned reranker: L2 weight")
+      ->capture_default_str();
+  cmd->add_option("--rerank-min-similarity", a->rerank_min_similarity,
+                  "Learned reranker: question similarity of a memory neighbour")
+      ->capture_default_str();
   cmd->add_option("--feedback-seed", a->label_seed,
                   "Seed of which passages get labelled with --feedback-label-rate < 1")
       ->capture_default_str();
@@ -235,6 +243,11 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   for (const std::string m : {"rocchio", "adapter", "rerank"}) {
     if (methods.count(m)) runs.push_back({m, config({m}), {}, {}, 0, 0});
   }
+  // With the reranker and another method: fold-back without the reranker
+  // too, to tell what the reranker adds.
+  if (methods.count("rerank") && (methods.count("rocchio") || methods.count("adapter"))) {
+    runs.push_back({"all_without_rerank", config(methods), {}, {}, 0, 0});
+  }
   runs.push_back({"all", config(methods), {}, {}, 0, 0});
   // The learned reranker, trained once from the same records.
   std::unique_ptr<LearnedReranker> reranker;
@@ -244,8 +257,11 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   rerank_options.depth = args.rerank_depth;
   if (methods.count("rerank")) {
     auto tr = std::chrono::steady_clock::now();
-    auto trained = LearnedReranker::Train(index, state.records, LearnedRerankerOptions(),
-                                          &rerank_stats);
+    LearnedRerankerOptions lo;
+    lo.memory = args.rerank_memory;
+    lo.l2 = args.rerank_l2;
+    lo.min_similarity = args.rerank_min_similarity;
+    auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats);
     if (!trained.ok()) return Fail(trained.status());
     reranker = std::move(trained.value());
     rerank_train_s = SecondsSince(tr);

@@ -14,6 +14,7 @@
 
 #include "foldback/eval.h"
 #include "foldback/index.h"
+#include "foldback/rerank.h"
 #include "foldback/search.h"
 
 namespace foldback::cli {
@@ -28,6 +29,10 @@ struct FeedbackEvalArgs {
   uint64_t label_seed = 7;  // which passages are labelled, with label_rate < 1
   size_t rerank_depth = 50;  // candidates the reranker reorders (method "rerank")
   std::string rerank = "none";  // --rerank: learned adds the method "rerank"
+  // Learned reranker settings measured (LearnedRerankerOptions).
+  bool rerank_memory = LearnedRerankerOptions().memory;
+  double rerank_l2 = LearnedRerankerOptions().l2;
+  double rerank_min_similarity = LearnedRerankerOptions().min_similarity;
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an
