@@ -86,12 +86,6 @@ std::unique_ptr<Index> Corpus(const std::vector<std::string>& matters, int per =
   return std::move(idx.value());
 }
 
-std::string ChunkOf(const Index& idx, const std::string& doc) {
-  auto chunks = idx.ChunksOf(doc);
-  EXPECT_EQ(chunks.size(), 1u) << doc;
-  return chunks.empty() ? "" : chunks[0]->id;
-}
-
 SearchOptions InContract(const std::string& contract, size_t k = 10) {
   SearchOptions o;
   o.top_k = k;
@@ -175,7 +169,7 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   auto idx = Corpus({"m1"}, 1);
   auto trained = LearnedReranker::Train(*idx, {}, SmallGate());
   ASSERT_TRUE(trained.ok());
-  ASSERT_EQ(RerankFeatureNames().size(), 24u);
+  ASSERT_EQ(RerankFeatureNames().size(), 26u);
   ASSERT_EQ(RerankGenericFeatureCount(), 20u);
   auto hits = idx->Search("termination for convenience", InContract("m10", 20));
   ASSERT_TRUE(hits.ok());
@@ -201,8 +195,10 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   EXPECT_DOUBLE_EQ(feature(clause, "short"), 0.0);
   EXPECT_LT(feature(clause, "upper_ratio"), 0.1);
   EXPECT_GT(feature(clause, "length_log"), feature(head, "length_log"));
-  EXPECT_DOUBLE_EQ(feature(clause, "coverage"), 0.5);         // "convenience" only
-  EXPECT_DOUBLE_EQ(feature(clause, "proximity"), 0.0);        // one term: no window
+  // The clause says "convenience" and, seven words later, "termination".
+  EXPECT_DOUBLE_EQ(feature(clause, "coverage"), 1.0);
+  EXPECT_GT(feature(clause, "proximity"), 0.0);
+  EXPECT_LT(feature(clause, "proximity"), 0.5);
   EXPECT_DOUBLE_EQ(feature(head, "bm25_rel"), 1.0);           // the best BM25 of the list
   EXPECT_LT(feature(clause, "bm25_rel"), 1.0);
   EXPECT_DOUBLE_EQ(feature(head, "first_rank_log"), 1.0);     // rank 1: log2(2)
@@ -470,7 +466,9 @@ TEST(LearnedReranker, ForgetMatterAndVersions) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ((*back)->History("b").size(), 2u);
   for (const auto& m : (*back)->Models()) {
-    if (m.scope_key == "b") EXPECT_EQ(m.version, 1u);
+    if (m.scope_key == "b") {
+      EXPECT_EQ(m.version, 1u);
+    }
   }
   // Forgetting b removes every version; a stays.
   EXPECT_EQ(r.ForgetMatter("b"), 1u);

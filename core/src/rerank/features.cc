@@ -108,12 +108,7 @@ TermVec QuestionVector(const Index::Rep& ix, std::string_view text) {
 }
 
 TermVec ChunkTermVector(const Index::Rep& ix, uint32_t chunk) {
-  std::map<std::string, double> tf;
-  ix.analyzer.ForEachTerm(ix.chunks[chunk].chunk.text,
-                          [&](std::string_view t) { tf[std::string(t)] += 1; });
-  TermVec v(tf.begin(), tf.end());
-  NormalizeTerms(&v);
-  return v;
+  return QuestionVector(ix, ix.chunks[chunk].chunk.text);
 }
 
 std::vector<float> ChunkVector(const Index::Rep& ix, uint32_t chunk) {

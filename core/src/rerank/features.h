@@ -47,6 +47,8 @@ enum Feature : int {
   kMemNegDense,                  // the same against not-relevant passages
   kMemPosLexical,                // sim x cosine of term vectors against relevant passages
   kMemExact,                     // sim x (+1 labelled relevant, -1 not relevant) for this passage
+  kMemPosDenseMean,              // similarity-weighted mean over neighbours of the best cosine
+  kMemPosLexicalMean,            // the same with term vectors
   kFeatureCount,
 };
 
@@ -71,7 +73,7 @@ Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view que
 
 // (1 + log tf) * idf over the index's analyzer, unit.
 TermVec QuestionVector(const Index::Rep& ix, std::string_view text);
-// Unit tf vector of a chunk's text.
+// (1 + log tf) * idf vector of a chunk's text, unit.
 TermVec ChunkTermVector(const Index::Rep& ix, uint32_t chunk);
 // A chunk's unit embedding (empty when it has none).
 std::vector<float> ChunkVector(const Index::Rep& ix, uint32_t chunk);

@@ -132,17 +132,25 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
                     VecCache* cache, std::vector<std::vector<double>>* rows) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     std::vector<double>& f = (*rows)[i];
-    f[rerank::kMemPosDense] = f[rerank::kMemNegDense] = f[rerank::kMemPosLexical] =
-        f[rerank::kMemExact] = 0;
+    for (int k = G; k < F; ++k) f[k] = 0;
     if (nbrs.empty()) continue;
     const std::vector<float>& v = cache->Vec(chunks[i]);
     const TermVec& t = cache->Terms(chunks[i]);
     double pos = 0, neg = 0, lex = 0, exact = 0;
+    double pos_sum = 0, lex_sum = 0, weight = 0;
     for (const Neighbour& n : nbrs) {
+      double best_pos = 0, best_lex = 0;
       for (uint32_t r : *n.rel) {
         if (r == chunks[i]) exact = std::max(exact, n.sim);
-        pos = std::max(pos, n.sim * CosF(v, cache->Vec(r)));
-        lex = std::max(lex, n.sim * rerank::Dot(t, cache->Terms(r)));
+        best_pos = std::max(best_pos, CosF(v, cache->Vec(r)));
+        best_lex = std::max(best_lex, rerank::Dot(t, cache->Terms(r)));
+      }
+      pos = std::max(pos, n.sim * best_pos);
+      lex = std::max(lex, n.sim * best_lex);
+      if (!n.rel->empty()) {
+        pos_sum += n.sim * best_pos;
+        lex_sum += n.sim * best_lex;
+        weight += n.sim;
       }
       for (uint32_t r : *n.non) {
         if (r == chunks[i] && exact <= 0) exact = std::min(exact, -n.sim);
@@ -153,6 +161,8 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
     f[rerank::kMemNegDense] = neg;
     f[rerank::kMemPosLexical] = lex;
     f[rerank::kMemExact] = exact;
+    f[rerank::kMemPosDenseMean] = weight > 0 ? pos_sum / weight : 0;
+    f[rerank::kMemPosLexicalMean] = weight > 0 ? lex_sum / weight : 0;
   }
 }
 
@@ -325,7 +335,8 @@ const std::vector<std::string>& RerankFeatureNames() {
       "proximity",       "title_match",    "section_match",   "defined_term_match",
       "defines_term",    "party_match",    "metadata_match",  "length_log",
       "short",           "position",       "upper_ratio",     "body_role",
-      "mem_pos_dense",   "mem_neg_dense",  "mem_pos_lexical", "mem_exact"};
+      "mem_pos_dense",   "mem_neg_dense",  "mem_pos_lexical", "mem_exact",
+      "mem_pos_dense_mean", "mem_pos_lexical_mean"};
   return names;
 }
 
