@@ -11,8 +11,7 @@ void AddRerankOptions(CLI::App* cmd, std::string* kind, size_t* depth) {
                   "lawyers' relevant / not-relevant labels in the feedback log, behind your "
                   "walls); llm is not available yet")
       ->capture_default_str();
-  cmd->add_option("--rerank-depth", *depth, "Results the reranker reorders")
-      ->capture_default_str();
+  cmd->add_option("--rerank-depth", *depth, "Results the reranker reorders")->capture_default_str();
 }
 
 Result<std::unique_ptr<Reranker>> LoadReranker(

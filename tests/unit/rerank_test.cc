@@ -187,10 +187,10 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
     return -1.0;
   };
   const std::string head = DocId("m1", 1, "head", 0), clause = DocId("m1", 1, "clause", 0);
-  EXPECT_DOUBLE_EQ(feature(head, "coverage"), 1.0);           // both terms
+  EXPECT_DOUBLE_EQ(feature(head, "coverage"), 1.0);  // both terms
   EXPECT_DOUBLE_EQ(feature(head, "coverage_idf"), 1.0);
-  EXPECT_DOUBLE_EQ(feature(head, "proximity"), 1.0);          // adjacent
-  EXPECT_DOUBLE_EQ(feature(head, "upper_ratio"), 1.0);        // a heading
+  EXPECT_DOUBLE_EQ(feature(head, "proximity"), 1.0);    // adjacent
+  EXPECT_DOUBLE_EQ(feature(head, "upper_ratio"), 1.0);  // a heading
   EXPECT_DOUBLE_EQ(feature(head, "short"), 1.0);
   EXPECT_DOUBLE_EQ(feature(clause, "short"), 0.0);
   EXPECT_LT(feature(clause, "upper_ratio"), 0.1);
@@ -199,16 +199,16 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   EXPECT_DOUBLE_EQ(feature(clause, "coverage"), 1.0);
   EXPECT_GT(feature(clause, "proximity"), 0.0);
   EXPECT_LT(feature(clause, "proximity"), 0.5);
-  EXPECT_DOUBLE_EQ(feature(head, "bm25_rel"), 1.0);           // the best BM25 of the list
+  EXPECT_DOUBLE_EQ(feature(head, "bm25_rel"), 1.0);  // the best BM25 of the list
   EXPECT_LT(feature(clause, "bm25_rel"), 1.0);
-  EXPECT_DOUBLE_EQ(feature(head, "first_rank_log"), 1.0);     // rank 1: log2(2)
+  EXPECT_DOUBLE_EQ(feature(head, "first_rank_log"), 1.0);  // rank 1: log2(2)
   EXPECT_DOUBLE_EQ(feature(head, "body_role"), 1.0);
-  EXPECT_DOUBLE_EQ(feature(head, "mem_pos_dense"), 0.0);      // no memory asked for
+  EXPECT_DOUBLE_EQ(feature(head, "mem_pos_dense"), 0.0);  // no memory asked for
   // Metadata agreement: the query names the contract field's value.
   auto named = (*trained)->Features(*idx, "m10 termination", *hits, InContract("m10"));
   ASSERT_TRUE(named.ok());
-  size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(),
-                       "metadata_match") - RerankFeatureNames().begin();
+  size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), "metadata_match") -
+             RerankFeatureNames().begin();
   EXPECT_DOUBLE_EQ((*named)[0].values[k], 1.0);
   EXPECT_DOUBLE_EQ((*rows)[0].values[k], 0.0);
 }
@@ -488,11 +488,10 @@ TEST(LearnedReranker, BadBytesAndOptions) {
   EXPECT_EQ(LearnedReranker::Deserialize("not json").status().code(), Status::Code::kCorruption);
   EXPECT_EQ(LearnedReranker::Deserialize("{\"format\":\"other\"}").status().code(),
             Status::Code::kCorruption);
-  EXPECT_EQ(
-      LearnedReranker::Deserialize("{\"format\":\"foldback.rerank.learned\",\"version\":99}")
-          .status()
-          .code(),
-      Status::Code::kNotSupported);
+  EXPECT_EQ(LearnedReranker::Deserialize("{\"format\":\"foldback.rerank.learned\",\"version\":99}")
+                .status()
+                .code(),
+            Status::Code::kNotSupported);
   EXPECT_EQ(LearnedReranker::Deserialize(
                 "{\"format\":\"foldback.rerank.learned\",\"version\":1,\"features\":[],"
                 "\"scopes\":[{\"key\":\"x\"}]}")
@@ -503,16 +502,14 @@ TEST(LearnedReranker, BadBytesAndOptions) {
   EXPECT_EQ(LearnedReranker::LoadFrom(*idx).status().code(), Status::Code::kNotFound);
   LearnedRerankerOptions bad;
   bad.l2 = -1;
-  EXPECT_EQ(LearnedReranker::Train(*idx, {}, bad).status().code(),
-            Status::Code::kInvalidArgument);
+  EXPECT_EQ(LearnedReranker::Train(*idx, {}, bad).status().code(), Status::Code::kInvalidArgument);
   RerankOptions deep;
   deep.depth = 20000;
   auto trained = LearnedReranker::Train(*idx, {});
   ASSERT_TRUE(trained.ok());
-  EXPECT_EQ(SearchAndRerank(*idx, nullptr, "x", SearchOptions(), trained->get(), deep)
-                .status()
-                .code(),
-            Status::Code::kInvalidArgument);
+  EXPECT_EQ(
+      SearchAndRerank(*idx, nullptr, "x", SearchOptions(), trained->get(), deep).status().code(),
+      Status::Code::kInvalidArgument);
 }
 
 }  // namespace

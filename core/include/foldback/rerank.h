@@ -111,8 +111,7 @@ class FOLDBACK_EXPORT Reranker {
 // `depth` of them, then the first top_k. `reranker` may be null (first
 // stage only).
 Result<std::vector<SearchHit>> SearchAndRerank(const Index& index, const FoldBack* fold_back,
-                                               std::string_view query,
-                                               const SearchOptions& options,
+                                               std::string_view query, const SearchOptions& options,
                                                const Reranker* reranker,
                                                const RerankOptions& rerank_options,
                                                RerankReport* report = nullptr);
@@ -151,9 +150,9 @@ struct LearnedRerankerOptions {
   bool use_partly = true;
 
   // ---- memory: similar past questions' labelled passages.
-  bool memory = true;            // Default: true
-  double min_similarity = 0.5;   // question similarity (as FoldBackOptions). Default: 0.5
-  size_t max_neighbours = 32;    // Default: 32
+  bool memory = true;           // Default: true
+  double min_similarity = 0.5;  // question similarity (as FoldBackOptions). Default: 0.5
+  size_t max_neighbours = 32;   // Default: 32
 
   // ---- walls, consent.
   // Training wall: records touching a matter outside it are refused
@@ -186,17 +185,17 @@ struct RerankerModelInfo {
 };
 
 struct RerankTrainStats {
-  size_t records = 0;       // records given
-  size_t used = 0;          // records that contributed labels
-  size_t no_consent = 0;    // refused: no consent to train
-  size_t privileged = 0;    // refused: privileged
-  size_t walled = 0;        // refused: a matter outside the training wall
-  size_t no_labels = 0;     // no relevant / not-relevant label
-  size_t stale_labels = 0;  // passage gone or changed since labelled
+  size_t records = 0;           // records given
+  size_t used = 0;              // records that contributed labels
+  size_t no_consent = 0;        // refused: no consent to train
+  size_t privileged = 0;        // refused: privileged
+  size_t walled = 0;            // refused: a matter outside the training wall
+  size_t no_labels = 0;         // no relevant / not-relevant label
+  size_t stale_labels = 0;      // passage gone or changed since labelled
   size_t unlabelled_shown = 0;  // shown, unlabelled: never used as negatives
-  size_t trained = 0;       // models (re)trained by this call
-  size_t unchanged = 0;     // scopes whose data had not changed
-  size_t dropped = 0;       // scopes with no records left (models dropped)
+  size_t trained = 0;           // models (re)trained by this call
+  size_t unchanged = 0;         // scopes whose data had not changed
+  size_t dropped = 0;           // scopes with no records left (models dropped)
 };
 
 // Features of one candidate (inspection and tests).

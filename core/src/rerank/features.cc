@@ -67,7 +67,8 @@ bool NamedBy(const Index::Rep& ix, const QueryContext& q, const std::string& val
   return true;
 }
 
-bool ContainsAll(const std::unordered_set<std::string>& set, const std::vector<std::string>& terms) {
+bool ContainsAll(const std::unordered_set<std::string>& set,
+                 const std::vector<std::string>& terms) {
   for (const auto& t : terms) {
     if (!set.count(t)) return false;
   }
@@ -177,11 +178,11 @@ std::vector<std::vector<double>> GenericFeatures(const Index::Rep& ix, const Que
                .first;
     }
     if (bp.title_weight > 0) {
-      ix.analyzer.ForEachTerm(doc.doc.title, [&](std::string_view t) {
-        tf[std::string(t)] += bp.title_weight;
-      });
+      ix.analyzer.ForEachTerm(doc.doc.title,
+                              [&](std::string_view t) { tf[std::string(t)] += bp.title_weight; });
     }
-    const double len = ix.lexical.length(c) ? ix.lexical.length(c) : static_cast<double>(seq.size());
+    const double len =
+        ix.lexical.length(c) ? ix.lexical.length(c) : static_cast<double>(seq.size());
     double score = 0;
     for (size_t k = 0; k < q.terms.size(); ++k) {
       auto it = tf.find(q.terms[k]);

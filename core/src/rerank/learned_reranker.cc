@@ -168,9 +168,8 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
 
 // Most similar past questions (at least min_similarity), best first.
 template <typename Getter>
-std::vector<Neighbour> PickNeighbours(size_t count, const Getter& get,
-                                      double min_similarity, size_t max_neighbours,
-                                      size_t skip = SIZE_MAX) {
+std::vector<Neighbour> PickNeighbours(size_t count, const Getter& get, double min_similarity,
+                                      size_t max_neighbours, size_t skip = SIZE_MAX) {
   std::vector<std::pair<double, size_t>> cand;
   for (size_t i = 0; i < count; ++i) {
     if (i == skip) continue;
@@ -204,9 +203,8 @@ struct Pair {
 // Returns standardized weights (size hi - lo).
 std::vector<double> FitPairwise(const std::vector<const Example*>& ex, int lo, int hi,
                                 const std::vector<double>& scale,
-                                const std::vector<double>& base_raw, double l2,
-                                uint32_t iterations, double* loss_before, double* loss_after,
-                                size_t* pair_count) {
+                                const std::vector<double>& base_raw, double l2, uint32_t iterations,
+                                double* loss_before, double* loss_after, size_t* pair_count) {
   const int d = hi - lo;
   std::vector<Pair> pairs;
   size_t groups = 0;
@@ -329,14 +327,32 @@ std::vector<double> FirstStageScores(const Example& e) {
 }  // namespace
 
 const std::vector<std::string>& RerankFeatureNames() {
-  static const std::vector<std::string> names = {
-      "first_score_rel", "first_rank_log", "bm25_log",        "bm25_rel",
-      "dense",           "dense_gap",      "coverage_idf",    "coverage",
-      "proximity",       "title_match",    "section_match",   "defined_term_match",
-      "defines_term",    "party_match",    "metadata_match",  "length_log",
-      "short",           "position",       "upper_ratio",     "body_role",
-      "mem_pos_dense",   "mem_neg_dense",  "mem_pos_lexical", "mem_exact",
-      "mem_pos_dense_mean", "mem_pos_lexical_mean"};
+  static const std::vector<std::string> names = {"first_score_rel",
+                                                 "first_rank_log",
+                                                 "bm25_log",
+                                                 "bm25_rel",
+                                                 "dense",
+                                                 "dense_gap",
+                                                 "coverage_idf",
+                                                 "coverage",
+                                                 "proximity",
+                                                 "title_match",
+                                                 "section_match",
+                                                 "defined_term_match",
+                                                 "defines_term",
+                                                 "party_match",
+                                                 "metadata_match",
+                                                 "length_log",
+                                                 "short",
+                                                 "position",
+                                                 "upper_ratio",
+                                                 "body_role",
+                                                 "mem_pos_dense",
+                                                 "mem_neg_dense",
+                                                 "mem_pos_lexical",
+                                                 "mem_exact",
+                                                 "mem_pos_dense_mean",
+                                                 "mem_pos_lexical_mean"};
   return names;
 }
 
@@ -503,8 +519,8 @@ void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersi
   std::vector<double> raw(F, 0);
   double before = 0, after = 0;
   size_t pairs = 0;
-  std::vector<double> wg = FitPairwise(ex, 0, G, scale, {}, options.l2, options.iterations,
-                                       &before, &after, &pairs);
+  std::vector<double> wg =
+      FitPairwise(ex, 0, G, scale, {}, options.l2, options.iterations, &before, &after, &pairs);
   for (int k = 0; k < G; ++k) raw[k] = scale[k] > 0 ? wg[k] / scale[k] : 0;
   m->info.loss_before = before;
   m->info.loss_after = after;
@@ -559,10 +575,9 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     char buf[256];
     std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%llu",
                   options.min_labels, options.min_relevant, options.min_questions,
-                  options.validate ? 1 : 0, options.min_validation_gain, options.folds,
-                  options.l2, options.use_partly ? 1 : 0, options.min_similarity,
-                  options.max_neighbours, options.memory ? 1 : 0,
-                  static_cast<unsigned long long>(options.seed));
+                  options.validate ? 1 : 0, options.min_validation_gain, options.folds, options.l2,
+                  options.use_partly ? 1 : 0, options.min_similarity, options.max_neighbours,
+                  options.memory ? 1 : 0, static_cast<unsigned long long>(options.seed));
     fp = Fnv(fp, buf);
   }
   for (Example* e : ex) {
@@ -581,11 +596,10 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   if (options.memory) {
     for (size_t i = 0; i < ex.size(); ++i) {
       auto get = [&](size_t j) {
-        return Neighbour{rerank::Dot(ex[i]->question_vec, ex[j]->question_vec),
-                         &ex[j]->rel_chunks, &ex[j]->non_chunks};
+        return Neighbour{rerank::Dot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
+                         &ex[j]->non_chunks};
       };
-      auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity,
-                                 options.max_neighbours, i);
+      auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity, options.max_neighbours, i);
       MemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
     }
     for (const Example* e : ex) m.memory.push_back(e->memory);
@@ -737,8 +751,7 @@ Status LearnedReranker::Restore(const std::string& scope_key, uint32_t version) 
       return Status::OK();
     }
   }
-  return Status::NotFound("scope '" + scope_key + "' keeps no version " +
-                          std::to_string(version));
+  return Status::NotFound("scope '" + scope_key + "' keeps no version " + std::to_string(version));
 }
 
 size_t LearnedReranker::ForgetMatter(const std::string& matter) {
@@ -1038,7 +1051,8 @@ Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Deserialize(
         i.memory = j.at("memory").get<bool>();
         i.fingerprint = std::stoull(j.at("fingerprint").get<std::string>());
         std::vector<double> w = j.at("weights").get<std::vector<double>>();
-        if (w.size() != names.size()) return Status::Corruption("reranker weights and features differ");
+        if (w.size() != names.size())
+          return Status::Corruption("reranker weights and features differ");
         i.weights.assign(F, 0.0);
         for (size_t k = 0; k < names.size(); ++k) {
           auto o = ours.find(names[k]);

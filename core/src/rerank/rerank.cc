@@ -30,8 +30,7 @@ bool ParseRerankerKind(const std::string& name, RerankerKind* kind) {
 Reranker::~Reranker() = default;
 
 Result<std::vector<SearchHit>> SearchAndRerank(const Index& index, const FoldBack* fold_back,
-                                               std::string_view query,
-                                               const SearchOptions& options,
+                                               std::string_view query, const SearchOptions& options,
                                                const Reranker* reranker,
                                                const RerankOptions& rerank_options,
                                                RerankReport* report) {
