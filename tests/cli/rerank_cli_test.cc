@@ -70,8 +70,8 @@ std::string MakeIndex(const std::string& name) {
     std::filesystem::create_directories(dir + "/" + matter);
     for (int n = 0; n < 3; ++n) {
       for (size_t t = 0; t < kTopics.size(); ++t) {
-        std::string base = dir + "/" + matter + "/" + matter + std::to_string(n) + "_t" +
-                           std::to_string(t);
+        std::string base =
+            dir + "/" + matter + "/" + matter + std::to_string(n) + "_t" + std::to_string(t);
         foldback::testing::WriteFile(base + "_head.txt", kTopics[t].heading + "\n");
         foldback::testing::WriteFile(base + "_clause.txt", kTopics[t].clause + "\n");
       }
@@ -122,16 +122,18 @@ TEST(RerankCli, LearnedRerankerReordersNewQuestionsInsideTheWalls) {
     json plain = SearchJson(idx, "--allowed-matters acme --top-k 5", kTopics[t].question);
     ASSERT_FALSE(plain.empty());
     EXPECT_FALSE(IsClause(plain[0])) << "the first stage should prefer the heading";
-    json reranked = SearchJson(idx, "--allowed-matters acme --top-k 5 --rerank learned",
-                               kTopics[t].question);
+    json reranked =
+        SearchJson(idx, "--allowed-matters acme --top-k 5 --rerank learned", kTopics[t].question);
     ASSERT_EQ(reranked.size(), plain.size());
     EXPECT_TRUE(IsClause(reranked[0])) << reranked.dump(1);
     for (const auto& h : reranked) EXPECT_EQ(h["matter"], "acme");
   }
   // A user walled to beta: acme's model never applies, the order is the
   // first stage's, and stderr says why.
-  CliRun r = CliSplit("search --index " + idx + " --json --allowed-matters beta --top-k 5 "
-                      "--rerank learned " + Q(kTopics[5].question));
+  CliRun r = CliSplit("search --index " + idx +
+                      " --json --allowed-matters beta --top-k 5 "
+                      "--rerank learned " +
+                      Q(kTopics[5].question));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("rerank: not applied"), std::string::npos) << r.err;
   json walled = json::parse(r.out);
@@ -146,13 +148,27 @@ TEST(RerankCli, LearnedRerankerReordersNewQuestionsInsideTheWalls) {
           Q(kTopics[6].question));
   EXPECT_EQ(r.code, 0) << r.out;
   // ask (offline, no answer) reorders its passages the same way.
-  r = CliSplit("ask --index " + idx + " --rewrite none --hops 1 --json --allowed-matters acme "
-               "--rerank learned " + Q(kTopics[6].question));
+  r = CliSplit("ask --index " + idx +
+               " --rewrite none --hops 1 --json --allowed-matters acme "
+               "--rerank learned " +
+               Q(kTopics[6].question));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   json asked = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(asked.contains("results")) << r.out;
   ASSERT_FALSE(asked["results"].empty()) << r.out;
   EXPECT_TRUE(IsClause(asked["results"][0])) << r.out;
+  // Forgetting the matter removes what its labels taught at once.
+  r = Cli("feedback --index " + idx + " --forget-matter acme");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = CliSplit("search --index " + idx +
+               " --json --allowed-matters acme --top-k 5 "
+               "--rerank learned " +
+               Q(kTopics[5].question));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("rerank: not applied"), std::string::npos) << r.err;
+  json forgotten = json::parse(r.out);
+  ASSERT_FALSE(forgotten.empty());
+  EXPECT_FALSE(IsClause(forgotten[0])) << forgotten.dump(1);
 }
 
 TEST(RerankCli, BadRerankFlagsAreClearErrors) {
@@ -179,10 +195,10 @@ TEST(RerankCli, EvalReportsTheReranker) {
     std::string doc = "nda" + std::to_string(d);
     for (size_t t = 0; t < kTopics.size(); ++t) {
       std::string base = doc + ":" + std::to_string(t);
-      corpus += json({{"_id", base + "h"}, {"text", kTopics[t].heading}, {"doc_id", doc}}).dump() +
-                "\n";
-      corpus += json({{"_id", base + "c"}, {"text", kTopics[t].clause}, {"doc_id", doc}}).dump() +
-                "\n";
+      corpus +=
+          json({{"_id", base + "h"}, {"text", kTopics[t].heading}, {"doc_id", doc}}).dump() + "\n";
+      corpus +=
+          json({{"_id", base + "c"}, {"text", kTopics[t].clause}, {"doc_id", doc}}).dump() + "\n";
       std::string qid = doc + ":q" + std::to_string(t);
       std::string line =
           json({{"_id", qid}, {"text", kTopics[t].question}, {"doc_id", doc}}).dump() + "\n";
