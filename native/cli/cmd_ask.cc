@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/rerank_flags.h"
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/program.h"
@@ -43,6 +44,8 @@ struct AskArgs {
   std::string ca_bundle;
   bool no_json_schema = false;
   bool json = false;
+  std::string rerank = "none";
+  size_t rerank_depth = RerankOptions().depth;
   std::string question;
 };
 
@@ -171,6 +174,16 @@ int Run(const AskArgs& a) {
     if (!built.ok()) return Fail(built.status());
     fb = std::move(built.value());
   }
+  // --rerank reorders the passages the session found (before an answer is
+  // written from them it would have to run inside the session: not yet).
+  if (a.rerank != "none" && a.answer) {
+    return Fail(Status::InvalidArgument(
+        "--rerank with --answer is not available yet (the answer cites the session's passage "
+        "order); rerank without --answer"));
+  }
+  auto reranker = LoadReranker(a.rerank, a.rerank_depth, a.index_dir, **index,
+                               o.search.allowed_matters);
+  if (!reranker.ok()) return Fail(reranker.status());
   o.trace_id = host::NewUuidV7();
   llm::SteadyClock clock;
   auto session = AskSession::Start(**index, a.question, o, clock.NowMs(),
@@ -217,6 +230,16 @@ int Run(const AskArgs& a) {
   if (!run.ok()) return Fail(run);
   double seconds = SecondsSince(t0);
   AskResult result = (*session)->result();
+  if (*reranker) {
+    RerankReport report;
+    auto reranked = (*reranker)->Rerank(**index, a.question, result.passages, o.search, &report);
+    if (!reranked.ok()) return Fail(reranked.status());
+    if (report.applied) {
+      result.passages = std::move(reranked.value());
+    } else {
+      std::fprintf(stderr, "rerank: not applied (%s)\n", report.note.c_str());
+    }
+  }
   result.trace.fallbacks.insert(result.trace.fallbacks.begin(), host_fallbacks.begin(), host_fallbacks.end());
 
   // ---- trace
@@ -311,6 +334,7 @@ void RegisterAsk(CLI::App& app, int* exit_code) {
   cmd->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities to trust (default: the system's)");
   cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
+  AddRerankOptions(cmd, &a->rerank, &a->rerank_depth);
   cmd->add_option("question", a->question, "The question")->required();
   cmd->callback([a, exit_code, am] {
     a->restrict_matters = am->count() > 0;

@@ -91,6 +91,7 @@ int Run(const EvalArgs& a) {
     ao.rm3.original_query_weight = a.fb_weight;
     ao.near_duplicate_jaccard = a.near_dup;
   }
+  if (Status r = CheckEvalRerank(a.feedback); !r.ok()) return Fail(r);
   auto corpus = LoadCorpus(a.corpus);
   if (!corpus.ok()) return Fail(corpus.status());
   auto qdata = host::ReadFile(a.queries);

@@ -3,12 +3,17 @@
 // --feedback folds lawyers' feedback (DIR/feedback.log) into the search:
 // relevance feedback from similar past questions and the query adapter,
 // behind the same ethical walls as the documents.
+// --rerank learned reorders the top --rerank-depth results with a reranker
+// learned from the lawyers' labels in DIR/feedback.log (only records this
+// user's walls allow; foldback/rerank.h); --rerank llm is not available yet.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 
 #include "cli/common.h"
+#include "cli/rerank_flags.h"
 #include "foldback/feedback.h"
+#include "foldback/rerank.h"
 #include "host/feedback_log.h"
 #include "host/index_dir.h"
 
@@ -24,6 +29,8 @@ struct SearchArgs {
   bool restrict_matters = false;
   bool json = false;
   bool feedback = false;
+  std::string rerank = "none";
+  size_t rerank_depth = RerankOptions().depth;
   std::string query;
 };
 
@@ -51,8 +58,16 @@ int Run(const SearchArgs& a) {
     if (!built.ok()) return Fail(built.status());
     fb = std::move(built.value());
   }
+  auto reranker = LoadReranker(a.rerank, a.rerank_depth, a.index_dir, **opened, o.allowed_matters);
+  if (!reranker.ok()) return Fail(reranker.status());
+  RerankOptions ro;
+  ro.depth = a.rerank_depth;
+  RerankReport report;
   auto t0 = std::chrono::steady_clock::now();
-  auto hits = fb ? fb->Search(**opened, a.query, o) : (*opened)->Search(a.query, o);
+  auto hits = SearchAndRerank(**opened, fb.get(), a.query, o, reranker->get(), ro, &report);
+  if (*reranker && !report.applied) {
+    std::fprintf(stderr, "rerank: not applied (%s)\n", report.note.c_str());
+  }
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());
   if (a.json) {
@@ -86,6 +101,7 @@ void RegisterSearch(CLI::App& app, int* exit_code) {
   cmd->add_flag("--json", args->json, "Print results as JSON");
   cmd->add_flag("--feedback", args->feedback,
                 "Apply what lawyers' feedback taught (relevance feedback, query adapter)");
+  AddRerankOptions(cmd, &args->rerank, &args->rerank_depth);
   cmd->add_option("query", args->query, "The query")->required();
   cmd->callback([args, exit_code, am] {
     args->restrict_matters = am->count() > 0;

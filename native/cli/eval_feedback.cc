@@ -8,6 +8,7 @@
 
 #include "cli/common.h"
 #include "foldback/feedback.h"
+#include "foldback/rerank.h"
 #include "host/files.h"
 
 namespace foldback::cli {
@@ -56,6 +57,24 @@ nlohmann::json MetricsJson(const Metrics& m) {
 
 double Gain(double after, double before) { return before > 0 ? (after - before) / before : 0; }
 
+// A deterministic draw in [0, 1) per (query, passage): which passages an
+// imperfect simulated lawyer labels.
+double Draw(uint64_t seed, const std::string& a, const std::string& b) {
+  uint64_t h = 14695981039346656037ull ^ seed;
+  for (const std::string* s : {&a, &b}) {
+    for (char c : *s) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return static_cast<double>(h >> 11) / 9007199254740992.0;
+}
+
 }  // namespace
 
 void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
@@ -63,22 +82,71 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
                   "Simulate lawyers' feedback on these queries (labels from --qrels), then "
                   "evaluate --queries without and with it");
   cmd->add_option("--feedback-methods", a->methods,
-                  "Fold-back methods measured, comma-separated: demos, rocchio, adapter")
+                  "Fold-back methods measured, comma-separated: demos, rocchio, adapter, rerank "
+                  "(the learned reranker)")
       ->capture_default_str();
   cmd->add_option("--feedback-depth", a->depth, "Results each simulated lawyer sees and labels")
       ->capture_default_str();
+  cmd->add_option("--feedback-label-rate", a->label_rate,
+                  "Share of the shown passages the simulated lawyer labels (an imperfect lawyer: "
+                  "the others stay unlabelled, never negatives)")
+      ->capture_default_str();
+  cmd->add_option("--rerank", a->rerank,
+                  "Second stage: none, or learned (a reranker trained from the simulated "
+                  "lawyers' labels: adds the method rerank; needs --feedback-queries)")
+      ->capture_default_str();
+  cmd->add_option("--rerank-depth", a->rerank_depth, "Candidates the reranker reorders")
+      ->capture_default_str();
+  cmd->add_option("--rerank-memory", a->rerank_memory,
+                  "Learned reranker: use similar past questions' labelled passages (1/0)")
+      ->capture_default_str();
+  cmd->add_option("--rerank-l2", a->rerank_l2, "Learned reranker: L2 weight")
+      ->capture_default_str();
+  cmd->add_option("--rerank-min-similarity", a->rerank_min_similarity,
+                  "Learned reranker: question similarity of a memory neighbour")
+      ->capture_default_str();
+  cmd->add_option("--feedback-seed", a->label_seed,
+                  "Seed of which passages get labelled with --feedback-label-rate < 1")
+      ->capture_default_str();
+}
+
+Status CheckEvalRerank(const FeedbackEvalArgs& args) {
+  RerankerKind kind;
+  if (!ParseRerankerKind(args.rerank, &kind)) {
+    return Status::InvalidArgument("--rerank must be none, learned or llm, not \"" + args.rerank +
+                                   "\"");
+  }
+  if (kind == RerankerKind::kLlm) {
+    return Status::InvalidArgument(
+        "--rerank llm: the LLM listwise reranker is not available yet; use none or learned");
+  }
+  if (kind == RerankerKind::kLearned && args.train_queries.empty()) {
+    return Status::InvalidArgument(
+        "--rerank learned needs labels to learn from: give --feedback-queries (simulated "
+        "lawyers label their results from --qrels)");
+  }
+  if (args.rerank_depth == 0 || args.rerank_depth > 10000) {
+    return Status::InvalidArgument("--rerank-depth must be in 1..10000");
+  }
+  return Status::OK();
 }
 
 int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx) {
+  Status rerank_ok = CheckEvalRerank(args);
+  if (!rerank_ok.ok()) return Fail(rerank_ok);
   std::set<std::string> methods = SplitCommaSet(args.methods);
+  if (args.rerank == "learned") methods.insert("rerank");
   for (const auto& m : methods) {
-    if (m != "demos" && m != "rocchio" && m != "adapter") {
+    if (m != "demos" && m != "rocchio" && m != "adapter" && m != "rerank") {
       return Fail(Status::InvalidArgument("--feedback-methods: unknown method '" + m +
-                                          "' (demos, rocchio, adapter)"));
+                                          "' (demos, rocchio, adapter, rerank)"));
     }
   }
   if (methods.empty()) return Fail(Status::InvalidArgument("--feedback-methods is empty"));
   if (args.depth == 0) return Fail(Status::InvalidArgument("--feedback-depth must be positive"));
+  if (!(args.label_rate > 0 && args.label_rate <= 1)) {
+    return Fail(Status::InvalidArgument("--feedback-label-rate must be in (0, 1]"));
+  }
   auto data = host::ReadFile(args.train_queries);
   if (!data.ok()) return Fail(data.status());
   auto train = ParseBeirQueries(*data);
@@ -90,6 +158,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   MemorySink sink;
   FeedbackLogWriter writer(&sink);
   size_t written = 0, relevant = 0, not_relevant = 0, skipped = 0;
+  size_t unlabelled = 0, unlabelled_relevant = 0;
   for (const EvalQuery& q : *train) {
     auto rel = ctx.qrels->find(q.id);
     if (rel == ctx.qrels->end()) {
@@ -124,6 +193,11 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
       r.results.push_back(s);
       auto g = rel->second.find(h.doc_id);
       bool is_rel = g != rel->second.end() && g->second > 0;
+      if (args.label_rate < 1 && Draw(args.label_seed, q.id, h.chunk_id) >= args.label_rate) {
+        ++unlabelled;  // shown, not labelled: says nothing either way
+        unlabelled_relevant += is_rel;
+        continue;
+      }
       r.labels.push_back(
           {h.chunk_id, is_rel ? PassageLabel::kRelevant : PassageLabel::kNotRelevant});
       (is_rel ? relevant : not_relevant)++;
@@ -161,23 +235,51 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     o.demos = on.count("demos") > 0;
     o.rocchio = on.count("rocchio") > 0;
     o.adapter = on.count("adapter") > 0;
+    // An imperfect lawyer leaves shown passages unlabelled: they are not
+    // negatives then.
+    if (args.label_rate < 1) o.adapter_unlabelled_negatives = false;
     return o;
   };
-  for (const std::string m : {"rocchio", "adapter"}) {
+  for (const std::string m : {"rocchio", "adapter", "rerank"}) {
     if (methods.count(m)) runs.push_back({m, config({m}), {}, {}, 0, 0});
   }
+  // With the reranker and another method: fold-back without the reranker
+  // too, to tell what the reranker adds.
+  if (methods.count("rerank") && (methods.count("rocchio") || methods.count("adapter"))) {
+    runs.push_back({"all_without_rerank", config(methods), {}, {}, 0, 0});
+  }
   runs.push_back({"all", config(methods), {}, {}, 0, 0});
+  // The learned reranker, trained once from the same records.
+  std::unique_ptr<LearnedReranker> reranker;
+  RerankTrainStats rerank_stats;
+  double rerank_train_s = 0;
+  RerankOptions rerank_options;
+  rerank_options.depth = args.rerank_depth;
+  if (methods.count("rerank")) {
+    auto tr = std::chrono::steady_clock::now();
+    LearnedRerankerOptions lo;
+    lo.memory = args.rerank_memory;
+    lo.l2 = args.rerank_l2;
+    lo.min_similarity = args.rerank_min_similarity;
+    auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats);
+    if (!trained.ok()) return Fail(trained.status());
+    reranker = std::move(trained.value());
+    rerank_train_s = SecondsSince(tr);
+  }
   std::unique_ptr<FoldBack> all_fb;
   for (Run& run : runs) {
+    bool use_rerank = run.name == "rerank" || (run.name == "all" && reranker);
     auto tb = std::chrono::steady_clock::now();
     auto fb = FoldBack::Build(index, state.records, run.options);
     if (!fb.ok()) return Fail(fb.status());
-    run.build_s = SecondsSince(tb);
+    run.build_s = SecondsSince(tb) + (use_rerank ? rerank_train_s : 0);
     run.stats = (*fb)->stats();
     auto te = std::chrono::steady_clock::now();
     const FoldBack& f = **fb;
-    auto m = Evaluate(
-        ctx, [&](const std::string& q, const SearchOptions& o) { return f.Search(index, q, o); });
+    const Reranker* rr = use_rerank ? reranker.get() : nullptr;
+    auto m = Evaluate(ctx, [&](const std::string& q, const SearchOptions& o) {
+      return SearchAndRerank(index, &f, q, o, rr, rerank_options);
+    });
     if (!m.ok()) return Fail(m.status());
     run.metrics = *m;
     run.eval_s = SecondsSince(te);
@@ -206,7 +308,11 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     out["feedback_records"] = state.records.size();
     out["feedback_unjudged_skipped"] = skipped;
     out["feedback_depth"] = args.depth;
-    out["labels"] = {{"relevant", relevant}, {"not_relevant", not_relevant}};
+    out["labels"] = {{"relevant", relevant},
+                     {"not_relevant", not_relevant},
+                     {"unlabelled_shown", unlabelled},
+                     {"unlabelled_relevant", unlabelled_relevant}};
+    out["feedback_label_rate"] = args.label_rate;
     out["feedback_log_bytes"] = sink.data().size();
     out["simulate_s"] = simulate_s;
     out["baseline"] = MetricsJson(*baseline);
@@ -226,6 +332,38 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
         j["adapter_loss_before"] = r.stats.adapter_loss_before;
         j["adapter_loss_after"] = r.stats.adapter_loss_after;
         if (!r.stats.adapter_note.empty()) j["adapter_note"] = r.stats.adapter_note;
+      }
+      if (r.name == "rerank") {
+        j["depth"] = args.rerank_depth;
+        j["train"] = {{"records", rerank_stats.records},
+                      {"used", rerank_stats.used},
+                      {"no_consent", rerank_stats.no_consent},
+                      {"privileged", rerank_stats.privileged},
+                      {"walled", rerank_stats.walled},
+                      {"no_labels", rerank_stats.no_labels},
+                      {"unlabelled_shown_not_negatives", rerank_stats.unlabelled_shown}};
+        nlohmann::json models = nlohmann::json::array();
+        for (const auto& mi : reranker->Models()) {
+          nlohmann::json w = nlohmann::json::object();
+          for (size_t k = 0; k < mi.weights.size(); ++k) {
+            if (mi.weights[k] != 0) w[RerankFeatureNames()[k]] = mi.weights[k];
+          }
+          models.push_back({{"scope", mi.scope_key},
+                            {"version", mi.version},
+                            {"gate_open", mi.gate_open},
+                            {"note", mi.note},
+                            {"records", mi.records},
+                            {"relevant", mi.relevant},
+                            {"not_relevant", mi.not_relevant},
+                            {"questions", mi.questions},
+                            {"pairs", mi.pairs},
+                            {"validation_ndcg_gain", mi.validation_gain},
+                            {"loss_before", mi.loss_before},
+                            {"loss_after", mi.loss_after},
+                            {"memory", mi.memory},
+                            {"weights", w}});
+        }
+        j["models"] = models;
       }
       per[r.name] = j;
     }
@@ -261,6 +399,15 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
         "demos: %zu candidates; %zu of %zu evaluated questions get demos (not measurable "
         "offline: they change what an LLM rewriter writes)\n",
         all.stats.demos, with_demos, judged);
+  }
+  if (reranker) {
+    for (const auto& mi : reranker->Models()) {
+      std::printf("rerank (scope \"%s\"): %s, %zu records, %zu pairs, %zu questions, held-out "
+                  "nDCG gain %+.4f%s\n",
+                  mi.scope_key.c_str(), mi.gate_open ? "applied" : mi.note.c_str(), mi.records,
+                  mi.pairs, mi.questions, mi.validation_gain, mi.memory ? ", with memory" : "");
+    }
+    if (reranker->Models().empty()) std::printf("rerank: no usable labels, nothing learned\n");
   }
   for (const Run& r : runs) {
     if (r.options.adapter) {

@@ -14,6 +14,7 @@
 
 #include "foldback/eval.h"
 #include "foldback/index.h"
+#include "foldback/rerank.h"
 #include "foldback/search.h"
 
 namespace foldback::cli {
@@ -22,9 +23,25 @@ struct FeedbackEvalArgs {
   std::string train_queries;  // empty: no feedback evaluation
   std::string methods = "demos,rocchio,adapter";
   size_t depth = 10;  // results each simulated lawyer sees and labels
+  // Share of the shown passages an (imperfect) simulated lawyer labels; the
+  // others stay unlabelled (never negatives). 1: every shown passage.
+  double label_rate = 1.0;
+  uint64_t label_seed = 7;  // which passages are labelled, with label_rate < 1
+  size_t rerank_depth = 50;  // candidates the reranker reorders (method "rerank")
+  std::string rerank = "none";  // --rerank: learned adds the method "rerank"
+  // Learned reranker settings measured (LearnedRerankerOptions).
+  bool rerank_memory = LearnedRerankerOptions().memory;
+  double rerank_l2 = LearnedRerankerOptions().l2;
+  double rerank_min_similarity = LearnedRerankerOptions().min_similarity;
 };
 
-// Registers --feedback-queries, --feedback-methods, --feedback-depth.
+// --rerank / --rerank-depth as given to `eval`: InvalidArgument for an
+// unknown kind, for llm (not available yet) and for learned without
+// --feedback-queries (the learned reranker needs labels).
+Status CheckEvalRerank(const FeedbackEvalArgs& args);
+
+// Registers --feedback-queries, --feedback-methods, --feedback-depth,
+// --feedback-label-rate, --feedback-seed, --rerank, --rerank-depth.
 void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* args);
 
 struct FeedbackEvalContext {

@@ -1,0 +1,273 @@
+// Rerankers: a second stage over the top-N fused candidates of a search.
+//
+//   auto trained = LearnedReranker::Train(index, state.records, LearnedRerankerOptions());
+//   SearchOptions so;                  // walls in so.allowed_matters, as for any search
+//   RerankOptions ro;                  // ro.depth = N candidates reordered
+//   auto hits = SearchAndRerank(index, /*fold_back=*/nullptr, "who may terminate?", so,
+//                               trained->get(), ro);
+//
+// The first stage (Index::Search, or FoldBack::Search when feedback is folded
+// back) runs behind the caller's ethical walls; its top N hits go to the
+// reranker, which reorders them; the hits below N keep their order after
+// them. A reranker never sees a walled-off passage: candidates come from the
+// walled search, and Rerank drops (never scores) any candidate whose matter
+// the walls exclude, whoever hands it in.
+//
+// The learned reranker (LearnedReranker) is a pairwise logistic model
+// (RankNet with a linear scorer) over features that a question does not
+// determine — first-stage scores and ranks, query-term coverage and
+// proximity, field matches, passage length, position and shape, metadata
+// agreement — trained from lawyers' relevant / not-relevant labels, so that
+// what it learns on some questions carries to new ones. A second, optional
+// part ("memory") scores a candidate by its similarity to passages labelled
+// for similar past questions (the same question on other contracts).
+//
+// Walls and learned models (docs/rerank.md has the full statement):
+//   * Models are trained per scope: the set of matters a feedback record
+//     touches (its own matter, the matters of every passage it shows or
+//     labels, as recorded and as the index now says). Records of no matter
+//     form the firm-wide scope "".
+//   * A model applies to a search only when every matter of its scope is
+//     inside the search's walls (SearchOptions::allowed_matters; unset: every
+//     matter), or is marked shareable (LearnedRerankerOptions::
+//     shareable_matters, an administrator's decision).
+//   * What crosses a wall for a shareable matter: the model's feature weights
+//     and scales only (a few dozen numbers, no text, no term, no passage id).
+//     Its memory part (questions, passage ids) never crosses: it is used only
+//     when the scope is inside the walls.
+//   * Training honours consent and privilege: records without consent to
+//     train, or privileged, are never used. Training behind a wall
+//     (LearnedRerankerOptions::allowed_matters) refuses every record that
+//     touches a matter outside it.
+//   * ForgetMatter drops every model, current and past versions, whose scope
+//     contains the matter; a later Update never brings it back unless new
+//     records of that matter arrive.
+//   * Every model has a version; Update keeps the previous ones
+//     (LearnedRerankerOptions::max_versions) and Restore makes one current.
+//
+// Thread safety: const methods may run concurrently; Update, Restore and
+// ForgetMatter need exclusive access.
+#ifndef FOLDBACK_RERANK_H_
+#define FOLDBACK_RERANK_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "foldback/export.h"
+#include "foldback/feedback.h"
+#include "foldback/index.h"
+#include "foldback/search.h"
+#include "foldback/status.h"
+
+namespace foldback {
+
+enum class RerankerKind : int {
+  kNone = 0,     // first-stage order
+  kLearned = 1,  // LearnedReranker
+  kLlm = 2,      // an LLM listwise reranker (not available yet)
+};
+const char* RerankerKindName(RerankerKind kind);  // "none" / "learned" / "llm"
+bool ParseRerankerKind(const std::string& name, RerankerKind* kind);
+
+struct RerankOptions {
+  // First-stage candidates reordered (N). Default: 50. The search is run
+  // with top_k = max(N, SearchOptions::top_k) and cut back to top_k after.
+  size_t depth = 50;
+};
+
+// What a reranker did to one list (for display and tests).
+struct RerankReport {
+  bool applied = false;
+  size_t candidates = 0;     // hits handed in (after the wall check)
+  size_t walled = 0;         // hits dropped because the walls exclude their matter
+  size_t models = 0;         // models that applied
+  bool memory_used = false;  // similar past questions contributed
+  std::string note;          // why nothing was applied, when nothing was
+};
+
+// The interface of a second stage.
+class FOLDBACK_EXPORT Reranker {
+ public:
+  virtual ~Reranker();
+  virtual const char* name() const = 0;
+  // Reorders `candidates` (first-stage hits, best first) for `query`.
+  // `options` are the search's: its walls decide which candidates may be
+  // seen and which models apply. Returns the candidates it may see, in the
+  // new order (SearchHit::score becomes the reranker's score). Never adds a
+  // hit.
+  virtual Result<std::vector<SearchHit>> Rerank(const Index& index, std::string_view query,
+                                                const std::vector<SearchHit>& candidates,
+                                                const SearchOptions& options,
+                                                RerankReport* report = nullptr) const = 0;
+};
+
+// The first stage (fold_back->Search when fold_back is not null, else
+// index.Search) for max(depth, top_k) hits, the reranker over the first
+// `depth` of them, then the first top_k. `reranker` may be null (first
+// stage only).
+Result<std::vector<SearchHit>> SearchAndRerank(const Index& index, const FoldBack* fold_back,
+                                               std::string_view query, const SearchOptions& options,
+                                               const Reranker* reranker,
+                                               const RerankOptions& rerank_options,
+                                               RerankReport* report = nullptr);
+
+// ---------------------------------------------------------------- learned
+
+// The features, in model order. Names are stable (they key stored weights).
+const std::vector<std::string>& RerankFeatureNames();
+// How many of RerankFeatureNames() are generic (the rest are memory).
+size_t RerankGenericFeatureCount();
+
+struct LearnedRerankerOptions {
+  // ---- the gate: a scope gets no model from fewer labels.
+  // Labelled passages (relevant + not relevant). Default: 40.
+  size_t min_labels = 40;
+  // Relevant and not relevant labels, each. Default: 10.
+  size_t min_relevant = 10;
+  // Distinct questions (a model from one question learns that question).
+  // Default: 3.
+  size_t min_questions = 3;
+  // Cross-validation by question before a model is kept: folds of distinct
+  // questions are held out in turn and the model must order their labelled
+  // passages better (nDCG over the labelled passages) than the first stage
+  // did, by more than min_validation_gain. Default: true, 0.
+  bool validate = true;
+  double min_validation_gain = 0.0;
+  uint32_t folds = 5;  // Default: 5 (fewer when there are fewer questions)
+
+  // ---- training: pairwise logistic loss over (relevant, not relevant)
+  // pairs of one record, each record weighing the same, plus l2 * |w|^2 / 2
+  // on standardized features; Newton's method.
+  double l2 = 0.1;           // Default: 0.1
+  uint32_t iterations = 30;  // Default: 30 Newton steps (stops earlier when converged)
+  // A passage labelled "partly" ranks between relevant and not relevant.
+  // Default: true (false: partly labels are ignored).
+  bool use_partly = true;
+
+  // ---- memory: similar past questions' labelled passages.
+  bool memory = true;           // Default: true
+  double min_similarity = 0.5;  // question similarity (as FoldBackOptions). Default: 0.5
+  size_t max_neighbours = 32;   // Default: 32
+
+  // ---- walls, consent.
+  // Training wall: records touching a matter outside it are refused
+  // (TrainStats::walled). Unset: every record (a firm-wide training run; the
+  // per-scope models still apply only inside each search's walls).
+  std::optional<std::set<std::string>> allowed_matters;
+  // Matters whose models' weights (not memory) apply to every search.
+  std::set<std::string> shareable_matters;
+
+  // ---- versions.
+  // Versions kept per scope, the current one included. Default: 5.
+  size_t max_versions = 5;
+  uint64_t seed = 42;
+};
+
+// One trained model.
+struct RerankerModelInfo {
+  std::string scope_key;           // matters joined by ",", "" = no matter
+  std::vector<std::string> scope;  // the matters
+  uint32_t version = 0;            // 1, 2, ... per scope
+  bool current = false;
+  bool gate_open = false;  // the model applies (else it is kept only for inspection)
+  std::string note;        // why the gate is closed
+  size_t records = 0, relevant = 0, not_relevant = 0, partly = 0, pairs = 0, questions = 0;
+  double validation_gain = 0;  // nDCG gain over the first stage, held-out questions
+  double loss_before = 0, loss_after = 0;
+  bool memory = false;  // has a memory part
+  uint64_t fingerprint = 0;
+  std::vector<double> weights;  // by feature, on raw feature values
+};
+
+struct RerankTrainStats {
+  size_t records = 0;           // records given
+  size_t used = 0;              // records that contributed labels
+  size_t no_consent = 0;        // refused: no consent to train
+  size_t privileged = 0;        // refused: privileged
+  size_t walled = 0;            // refused: a matter outside the training wall
+  size_t no_labels = 0;         // no relevant / not-relevant label
+  size_t stale_labels = 0;      // passage gone or changed since labelled
+  size_t unlabelled_shown = 0;  // shown, unlabelled: never used as negatives
+  size_t trained = 0;           // models (re)trained by this call
+  size_t unchanged = 0;         // scopes whose data had not changed
+  size_t dropped = 0;           // scopes with no records left (models dropped)
+};
+
+// Features of one candidate (inspection and tests).
+struct RerankFeatureRow {
+  std::string chunk_id;
+  std::vector<double> values;  // by RerankFeatureNames()
+};
+
+class FOLDBACK_EXPORT LearnedReranker : public Reranker {
+ public:
+  // Trains one model per scope from the live records of a feedback log.
+  // Never fails for lack of labels: a scope below the gate gets a model
+  // whose gate is closed (the note says why). InvalidArgument on bad
+  // options.
+  static Result<std::unique_ptr<LearnedReranker>> Train(
+      const Index& index, const std::vector<FeedbackRecord>& records,
+      const LearnedRerankerOptions& options = LearnedRerankerOptions(),
+      RerankTrainStats* stats = nullptr);
+  ~LearnedReranker() override;
+
+  const char* name() const override { return "learned"; }
+  Result<std::vector<SearchHit>> Rerank(const Index& index, std::string_view query,
+                                        const std::vector<SearchHit>& candidates,
+                                        const SearchOptions& options,
+                                        RerankReport* report = nullptr) const override;
+
+  // Retrains from the records now live: a scope whose training data (records,
+  // labels, passages) changed gets a new version (the previous kept); a
+  // scope with no record left is dropped with its history.
+  Status Update(const Index& index, const std::vector<FeedbackRecord>& records,
+                RerankTrainStats* stats = nullptr);
+  // Makes an earlier (or later) kept version of a scope current.
+  // NotFound for an unknown scope or version.
+  Status Restore(const std::string& scope_key, uint32_t version);
+  // Drops every model (all versions) whose scope contains `matter`; returns
+  // how many scopes were dropped.
+  size_t ForgetMatter(const std::string& matter);
+
+  // Current models, by scope key.
+  std::vector<RerankerModelInfo> Models() const;
+  // Every kept version of a scope, oldest first.
+  std::vector<RerankerModelInfo> History(const std::string& scope_key) const;
+  // Current models with an open gate that a search with these walls uses.
+  std::vector<RerankerModelInfo> Applicable(
+      const std::optional<std::set<std::string>>& allowed_matters) const;
+
+  // Feature rows of candidates as Rerank computes them (walled candidates
+  // are skipped).
+  Result<std::vector<RerankFeatureRow>> Features(const Index& index, std::string_view query,
+                                                 const std::vector<SearchHit>& candidates,
+                                                 const SearchOptions& options) const;
+
+  // Portable bytes (JSON) of every kept version, and back. Corruption on
+  // bytes that are not a reranker, NotSupported on an unknown format version.
+  Result<std::string> Serialize() const;
+  static Result<std::unique_ptr<LearnedReranker>> Deserialize(
+      std::string_view bytes, const LearnedRerankerOptions& options = LearnedRerankerOptions());
+  // In the index snapshot, section "foldback.rerank.learned".
+  Status SaveTo(Index* index) const;
+  // NotFound when the index holds no reranker.
+  static Result<std::unique_ptr<LearnedReranker>> LoadFrom(
+      const Index& index, const LearnedRerankerOptions& options = LearnedRerankerOptions());
+
+  const LearnedRerankerOptions& options() const;
+
+  struct Rep;
+
+ private:
+  explicit LearnedReranker(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace foldback
+
+#endif  // FOLDBACK_RERANK_H_

@@ -1,0 +1,94 @@
+// Features of the learned reranker: what a (query, passage, candidate list)
+// triple looks like without naming the question — first-stage scores and
+// ranks, query-term coverage and proximity, field matches, passage length,
+// position and shape, metadata agreement. The memory features (similarity to
+// passages labelled for similar past questions) are computed by the model
+// (learned_reranker.cc) and appended after these.
+#ifndef FOLDBACK_RERANK_FEATURES_H_
+#define FOLDBACK_RERANK_FEATURES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "foldback/search.h"
+#include "foldback/status.h"
+#include "index/index_internal.h"
+
+namespace foldback::rerank {
+
+// Feature indexes (RerankFeatureNames() lists the names in this order).
+enum Feature : int {
+  kFirstScoreRel = 0,  // first-stage score / best first-stage score in the list
+  kFirstRankLog,       // log2(1 + first-stage rank)
+  kBm25Log,            // log(1 + BM25 of the query against the passage)
+  kBm25Rel,            // BM25 / best BM25 in the list
+  kDense,              // cosine of query and passage embeddings (0: no dense side)
+  kDenseGap,           // cosine - best cosine in the list
+  kCoverageIdf,        // idf mass of the query's terms found in the passage
+  kCoverage,           // fraction of the query's distinct terms found
+  kProximity,          // matched terms / shortest window holding them all
+  kTitleMatch,         // idf mass of query terms in the document title
+  kSectionMatch,       // idf mass of query terms in the passage's heading
+  kDefinedTermMatch,   // a defined term of the document, named by the query, is in the passage
+  kDefinesTerm,        // the passage defines a term ("X" means / ("X"))
+  kPartyMatch,         // a party of the document, named by the query, is in the passage
+  kMetadataMatch,      // a metadata value of the document is named by the query
+  kLengthLog,          // log(1 + index terms in the passage)
+  kShort,              // fewer than 6 index terms
+  kPosition,           // passage ordinal / (passages in the document - 1)
+  kUpperRatio,         // share of upper-case letters (headings, captions)
+  kBodyRole,           // the document's own text (not quoted mail, not a signature)
+  kGenericCount,
+  kMemPosDense = kGenericCount,  // max over similar past questions: sim x cos(passage, relevant)
+  kMemNegDense,                  // the same against not-relevant passages
+  kMemPosLexical,                // sim x cosine of term vectors against relevant passages
+  kMemExact,                     // sim x (+1 labelled relevant, -1 not relevant) for this passage
+  kMemPosDenseMean,              // similarity-weighted mean over neighbours of the best cosine
+  kMemPosLexicalMean,            // the same with term vectors
+  kFeatureCount,
+};
+
+// Sparse unit term vector, sorted by term.
+using TermVec = std::vector<std::pair<std::string, double>>;
+double Dot(const TermVec& a, const TermVec& b);
+
+// The query, analyzed once.
+struct QueryContext {
+  std::vector<std::string> terms;  // distinct index terms
+  std::vector<double> idf;         // by terms
+  double idf_total = 0;
+  std::unordered_set<std::string> term_set;
+  std::vector<float> vec;  // unit embedding; empty without a dense side
+  TermVec question_vec;    // (1 + log tf) * idf, unit (past-question similarity)
+};
+
+// `query_vector`: the host-computed vector for external embedders (may be
+// empty). InvalidArgument on a vector of the wrong dimension.
+Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view query,
+                                      const std::vector<float>& query_vector);
+
+// (1 + log tf) * idf over the index's analyzer, unit.
+TermVec QuestionVector(const Index::Rep& ix, std::string_view text);
+// (1 + log tf) * idf vector of a chunk's text, unit.
+TermVec ChunkTermVector(const Index::Rep& ix, uint32_t chunk);
+// A chunk's unit embedding (empty when it has none).
+std::vector<float> ChunkVector(const Index::Rep& ix, uint32_t chunk);
+
+struct Candidate {
+  uint32_t chunk = 0;
+  uint32_t first_rank = 1;  // 1-based
+  double first_score = 0;
+};
+
+// Generic features (kGenericCount values) of every candidate, relative to
+// the list where a feature says so.
+std::vector<std::vector<double>> GenericFeatures(const Index::Rep& ix, const QueryContext& q,
+                                                 const std::vector<Candidate>& list);
+
+}  // namespace foldback::rerank
+
+#endif  // FOLDBACK_RERANK_FEATURES_H_

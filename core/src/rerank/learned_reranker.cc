@@ -1,0 +1,1114 @@
+// LearnedReranker: a pairwise logistic model (RankNet, linear scorer) over
+// features a question does not determine, trained per scope of matters from
+// lawyers' relevant / not-relevant labels, gated by minimum label counts and
+// by cross-validation on held-out questions; plus a memory part scoring
+// passages by their similarity to passages labelled for similar past
+// questions. See foldback/rerank.h for walls, consent and versions.
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+
+#include "foldback/rerank.h"
+#include "index/index_internal.h"
+#include "rerank/features.h"
+
+namespace foldback {
+namespace {
+
+using rerank::Candidate;
+using rerank::QueryContext;
+using rerank::TermVec;
+
+constexpr char kSection[] = "foldback.rerank.learned";
+constexpr char kFormat[] = "foldback.rerank.learned";
+constexpr int kFormatVersion = 1;
+constexpr int G = rerank::kGenericCount;
+constexpr int F = rerank::kFeatureCount;
+
+uint64_t Fnv(uint64_t h, std::string_view s) {
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  h ^= 0xff;
+  h *= 1099511628211ull;
+  return h;
+}
+
+std::string ScopeKey(const std::vector<std::string>& scope) {
+  std::string k;
+  for (const auto& m : scope) {
+    if (!k.empty()) k += ",";
+    k += m;
+  }
+  return k;
+}
+
+bool Inside(const std::vector<std::string>& scope,
+            const std::optional<std::set<std::string>>& allowed,
+            const std::set<std::string>* shareable) {
+  if (!allowed) return true;
+  for (const auto& m : scope) {
+    if (allowed->count(m)) continue;
+    if (shareable && shareable->count(m)) continue;
+    return false;
+  }
+  return true;
+}
+
+// A labelled passage kept for the memory part.
+struct MemPassage {
+  std::string chunk_id;
+  std::string text_hash;
+};
+
+struct MemoryEntry {
+  std::string question;
+  std::vector<MemPassage> relevant, not_relevant;
+  TermVec question_vec;  // derived
+};
+
+struct ModelVersion {
+  RerankerModelInfo info;
+  std::vector<MemoryEntry> memory;
+};
+
+struct Slot {
+  std::vector<ModelVersion> versions;
+  size_t current = 0;
+};
+
+// One record, ready to train on.
+struct Example {
+  std::string record_id;
+  std::string question;
+  std::vector<std::string> scope;
+  std::vector<uint32_t> chunks;  // labelled passages
+  std::vector<int> grades;       // 2 relevant, 1 partly, 0 not relevant
+  std::vector<uint32_t> first_rank;
+  std::vector<std::vector<double>> rows;  // F features each
+  TermVec question_vec;
+  std::vector<uint32_t> rel_chunks, non_chunks;
+  MemoryEntry memory;
+  uint64_t fingerprint = 0;
+};
+
+// Chunk vectors and term vectors, computed once per call.
+struct VecCache {
+  const Index::Rep* ix;
+  std::unordered_map<uint32_t, std::vector<float>> vec;
+  std::unordered_map<uint32_t, TermVec> terms;
+  const std::vector<float>& Vec(uint32_t c) {
+    auto it = vec.find(c);
+    if (it == vec.end()) it = vec.emplace(c, rerank::ChunkVector(*ix, c)).first;
+    return it->second;
+  }
+  const TermVec& Terms(uint32_t c) {
+    auto it = terms.find(c);
+    if (it == terms.end()) it = terms.emplace(c, rerank::ChunkTermVector(*ix, c)).first;
+    return it->second;
+  }
+};
+
+double CosF(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.empty() || a.size() != b.size()) return 0;
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+struct Neighbour {
+  double sim = 0;
+  const std::vector<uint32_t>* rel = nullptr;
+  const std::vector<uint32_t>* non = nullptr;
+};
+
+// Fills the memory features of `rows` (candidates `chunks`).
+void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32_t>& chunks,
+                    VecCache* cache, std::vector<std::vector<double>>* rows) {
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::vector<double>& f = (*rows)[i];
+    for (int k = G; k < F; ++k) f[k] = 0;
+    if (nbrs.empty()) continue;
+    const std::vector<float>& v = cache->Vec(chunks[i]);
+    const TermVec& t = cache->Terms(chunks[i]);
+    double pos = 0, neg = 0, lex = 0, exact = 0;
+    double pos_sum = 0, lex_sum = 0, weight = 0;
+    for (const Neighbour& n : nbrs) {
+      double best_pos = 0, best_lex = 0;
+      for (uint32_t r : *n.rel) {
+        if (r == chunks[i]) exact = std::max(exact, n.sim);
+        best_pos = std::max(best_pos, CosF(v, cache->Vec(r)));
+        best_lex = std::max(best_lex, rerank::Dot(t, cache->Terms(r)));
+      }
+      pos = std::max(pos, n.sim * best_pos);
+      lex = std::max(lex, n.sim * best_lex);
+      if (!n.rel->empty()) {
+        pos_sum += n.sim * best_pos;
+        lex_sum += n.sim * best_lex;
+        weight += n.sim;
+      }
+      for (uint32_t r : *n.non) {
+        if (r == chunks[i] && exact <= 0) exact = std::min(exact, -n.sim);
+        neg = std::max(neg, n.sim * CosF(v, cache->Vec(r)));
+      }
+    }
+    f[rerank::kMemPosDense] = pos;
+    f[rerank::kMemNegDense] = neg;
+    f[rerank::kMemPosLexical] = lex;
+    f[rerank::kMemExact] = exact;
+    f[rerank::kMemPosDenseMean] = weight > 0 ? pos_sum / weight : 0;
+    f[rerank::kMemPosLexicalMean] = weight > 0 ? lex_sum / weight : 0;
+  }
+}
+
+// Most similar past questions (at least min_similarity), best first.
+template <typename Getter>
+std::vector<Neighbour> PickNeighbours(size_t count, const Getter& get, double min_similarity,
+                                      size_t max_neighbours, size_t skip = SIZE_MAX) {
+  std::vector<std::pair<double, size_t>> cand;
+  for (size_t i = 0; i < count; ++i) {
+    if (i == skip) continue;
+    Neighbour n = get(i);
+    if (!n.rel || (n.rel->empty() && n.non->empty())) continue;
+    double s = n.sim;
+    if (s >= min_similarity && s > 0) cand.emplace_back(s, i);
+  }
+  std::stable_sort(cand.begin(), cand.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (cand.size() > max_neighbours) cand.resize(max_neighbours);
+  std::vector<Neighbour> out;
+  for (const auto& [s, i] : cand) out.push_back(get(i));
+  return out;
+}
+
+double Sigmoid(double x) {
+  return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x));
+}
+double LogLoss(double margin) {  // log(1 + exp(-margin)), stable
+  return margin > 0 ? std::log1p(std::exp(-margin)) : -margin + std::log1p(std::exp(margin));
+}
+
+struct Pair {
+  std::vector<double> d;  // standardized differences, features [lo, hi)
+  double offset = 0;      // fixed part of the margin
+  double weight = 0;
+};
+
+// Pairwise logistic regression on features [lo, hi) by Newton's method.
+// Returns standardized weights (size hi - lo).
+std::vector<double> FitPairwise(const std::vector<const Example*>& ex, int lo, int hi,
+                                const std::vector<double>& scale,
+                                const std::vector<double>& base_raw, double l2, uint32_t iterations,
+                                double* loss_before, double* loss_after, size_t* pair_count) {
+  const int d = hi - lo;
+  std::vector<Pair> pairs;
+  size_t groups = 0;
+  for (const Example* e : ex) {
+    std::vector<Pair> mine;
+    for (size_t i = 0; i < e->grades.size(); ++i) {
+      for (size_t j = 0; j < e->grades.size(); ++j) {
+        if (e->grades[i] <= e->grades[j]) continue;
+        Pair p;
+        p.d.assign(d, 0);
+        for (int k = lo; k < hi; ++k) {
+          if (scale[k] > 0) p.d[k - lo] = (e->rows[i][k] - e->rows[j][k]) / scale[k];
+        }
+        if (!base_raw.empty()) {
+          for (int k = 0; k < F; ++k) p.offset += base_raw[k] * (e->rows[i][k] - e->rows[j][k]);
+        }
+        mine.push_back(std::move(p));
+      }
+    }
+    if (mine.empty()) continue;
+    ++groups;
+    for (auto& p : mine) {
+      p.weight = 1.0 / static_cast<double>(mine.size());
+      pairs.push_back(std::move(p));
+    }
+  }
+  if (pair_count) *pair_count = pairs.size();
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(d);
+  auto loss = [&](const Eigen::VectorXd& v) {
+    double s = 0;
+    for (const Pair& p : pairs) {
+      double m = p.offset;
+      for (int k = 0; k < d; ++k) m += v[k] * p.d[k];
+      s += p.weight * LogLoss(m);
+    }
+    return (groups ? s / static_cast<double>(groups) : 0) + 0.5 * l2 * v.squaredNorm();
+  };
+  double current = loss(w);
+  if (loss_before) *loss_before = current;
+  if (groups == 0) {
+    if (loss_after) *loss_after = current;
+    return std::vector<double>(d, 0);
+  }
+  const double norm = 1.0 / static_cast<double>(groups);
+  for (uint32_t it = 0; it < iterations; ++it) {
+    Eigen::VectorXd g = l2 * w;
+    Eigen::MatrixXd h = l2 * Eigen::MatrixXd::Identity(d, d);
+    if (l2 <= 0) h += 1e-9 * Eigen::MatrixXd::Identity(d, d);
+    for (const Pair& p : pairs) {
+      double m = p.offset;
+      for (int k = 0; k < d; ++k) m += w[k] * p.d[k];
+      double s = Sigmoid(-m);  // d loss / d margin = -s
+      double c = p.weight * norm;
+      for (int a = 0; a < d; ++a) {
+        if (p.d[a] == 0) continue;
+        g[a] -= c * s * p.d[a];
+        double ha = c * s * (1 - s) * p.d[a];
+        for (int b = 0; b < d; ++b) h(a, b) += ha * p.d[b];
+      }
+    }
+    Eigen::VectorXd step = h.ldlt().solve(g);
+    if (!step.allFinite()) break;
+    // Backtracking: Newton steps on a convex loss, halved until it drops.
+    double t = 1;
+    Eigen::VectorXd next = w - step;
+    double next_loss = loss(next);
+    while (next_loss > current && t > 1e-4) {
+      t *= 0.5;
+      next = w - t * step;
+      next_loss = loss(next);
+    }
+    if (next_loss > current) break;
+    w = next;
+    bool done = current - next_loss < 1e-10;
+    current = next_loss;
+    if (done) break;
+  }
+  if (loss_after) *loss_after = current;
+  return std::vector<double>(w.data(), w.data() + d);
+}
+
+double Score(const std::vector<double>& raw, const std::vector<double>& row) {
+  double s = 0;
+  for (int k = 0; k < F; ++k) s += raw[k] * row[k];
+  return s;
+}
+
+// nDCG of an example's labelled passages in the order of `score` (ties:
+// first-stage rank). -1 when every label is the same (nothing to order).
+double LabelledNdcg(const Example& e, const std::vector<double>& score) {
+  std::vector<size_t> order(e.grades.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return score[a] != score[b] ? score[a] > score[b] : e.first_rank[a] < e.first_rank[b];
+  });
+  std::vector<int> ideal = e.grades;
+  std::sort(ideal.rbegin(), ideal.rend());
+  if (ideal.empty() || ideal.front() == ideal.back()) return -1;
+  double dcg = 0, idcg = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    double disc = std::log2(static_cast<double>(i) + 2);
+    dcg += (e.grades[order[i]] / 2.0) / disc;
+    idcg += (ideal[i] / 2.0) / disc;
+  }
+  return idcg > 0 ? dcg / idcg : -1;
+}
+
+std::vector<double> RowScores(const Example& e, const std::vector<double>& raw) {
+  std::vector<double> s;
+  for (const auto& r : e.rows) s.push_back(Score(raw, r));
+  return s;
+}
+
+std::vector<double> FirstStageScores(const Example& e) {
+  std::vector<double> s;
+  for (uint32_t r : e.first_rank) s.push_back(-static_cast<double>(r));
+  return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& RerankFeatureNames() {
+  static const std::vector<std::string> names = {"first_score_rel",
+                                                 "first_rank_log",
+                                                 "bm25_log",
+                                                 "bm25_rel",
+                                                 "dense",
+                                                 "dense_gap",
+                                                 "coverage_idf",
+                                                 "coverage",
+                                                 "proximity",
+                                                 "title_match",
+                                                 "section_match",
+                                                 "defined_term_match",
+                                                 "defines_term",
+                                                 "party_match",
+                                                 "metadata_match",
+                                                 "length_log",
+                                                 "short",
+                                                 "position",
+                                                 "upper_ratio",
+                                                 "body_role",
+                                                 "mem_pos_dense",
+                                                 "mem_neg_dense",
+                                                 "mem_pos_lexical",
+                                                 "mem_exact",
+                                                 "mem_pos_dense_mean",
+                                                 "mem_pos_lexical_mean"};
+  return names;
+}
+
+size_t RerankGenericFeatureCount() { return G; }
+
+struct LearnedReranker::Rep {
+  LearnedRerankerOptions options;
+  std::map<std::string, Slot> slots;
+
+  // Records -> examples (consent, privilege, walls, stale passages).
+  std::vector<Example> Prepare(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
+                               RerankTrainStats* st) const;
+  ModelVersion TrainScope(const Index::Rep& ix, std::vector<Example*> ex, VecCache* cache) const;
+  void Fit(const std::vector<const Example*>& ex, ModelVersion* m, bool with_memory) const;
+  void Absorb(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
+              RerankTrainStats* st);
+};
+
+std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
+                                                   const std::vector<FeedbackRecord>& records,
+                                                   RerankTrainStats* st) const {
+  std::vector<Example> out;
+  for (const FeedbackRecord& r : records) {
+    ++st->records;
+    if (!r.consent_to_train) {
+      ++st->no_consent;
+      continue;
+    }
+    if (r.privileged) {
+      ++st->privileged;
+      continue;
+    }
+    std::set<std::string> matters;
+    if (!r.matter.empty()) matters.insert(r.matter);
+    std::unordered_map<std::string, const ShownResult*> shown;
+    for (const ShownResult& s : r.results) {
+      shown.emplace(s.chunk_id, &s);
+      if (!s.matter.empty()) matters.insert(s.matter);
+    }
+    auto resolve = [&](const std::string& id, uint32_t* chunk) {
+      auto it = ix.chunk_ids.find(id);
+      if (it == ix.chunk_ids.end() || !ix.chunks[it->second].live) return false;
+      const ChunkSlot& slot = ix.chunks[it->second];
+      const std::string& m = ix.docs[slot.doc].doc.matter;
+      if (!m.empty()) matters.insert(m);
+      auto sh = shown.find(id);
+      if (sh != shown.end() && !sh->second->text_hash.empty() &&
+          sh->second->text_hash != FeedbackTextHash(slot.chunk.text)) {
+        return false;
+      }
+      *chunk = it->second;
+      return true;
+    };
+    // The list the lawyer saw, and labels (the last label of a passage wins).
+    std::vector<Candidate> list;
+    std::unordered_map<uint32_t, size_t> in_list;
+    std::vector<std::pair<uint32_t, uint32_t>> by_rank;  // rank, chunk
+    for (const ShownResult& s : r.results) {
+      uint32_t c;
+      if (!resolve(s.chunk_id, &c) || in_list.count(c)) continue;
+      in_list[c] = list.size();
+      list.push_back({c, s.rank ? s.rank : static_cast<uint32_t>(list.size() + 1), s.score});
+    }
+    std::map<uint32_t, int> grade;
+    size_t stale = 0;
+    for (const LabelledPassage& l : r.labels) {
+      uint32_t c;
+      if (!resolve(l.chunk_id, &c)) {
+        ++stale;
+        continue;
+      }
+      if (l.label == PassageLabel::kPartly && !options.use_partly) continue;
+      grade[c] = l.label == PassageLabel::kRelevant ? 2 : l.label == PassageLabel::kPartly ? 1 : 0;
+    }
+    if (options.allowed_matters) {
+      bool ok = true;
+      for (const auto& m : matters) ok &= options.allowed_matters->count(m) > 0;
+      if (!ok) {
+        ++st->walled;
+        continue;
+      }
+    }
+    st->stale_labels += stale;
+    if (grade.empty()) {
+      ++st->no_labels;
+      continue;
+    }
+    // Labelled passages that were not shown rank after the shown ones.
+    double lowest = 0;
+    for (const auto& c : list) lowest = std::min(lowest, c.first_score);
+    uint32_t next_rank = static_cast<uint32_t>(list.size());
+    for (const auto& [c, g] : grade) {
+      if (in_list.count(c)) continue;
+      in_list[c] = list.size();
+      list.push_back({c, ++next_rank, lowest});
+    }
+    for (const auto& c : list) {
+      if (!grade.count(c.chunk)) ++st->unlabelled_shown;
+    }
+    Example e;
+    e.record_id = r.record_id;
+    e.question = r.question;
+    e.scope.assign(matters.begin(), matters.end());
+    QueryContext q;
+    auto made = rerank::MakeQueryContext(ix, r.question, {});
+    if (made.ok()) q = std::move(made.value());
+    std::vector<std::vector<double>> rows = rerank::GenericFeatures(ix, q, list);
+    e.question_vec = q.question_vec;
+    uint64_t fp = Fnv(14695981039346656037ull, r.record_id);
+    for (const auto& [c, g] : grade) {
+      size_t at = in_list.at(c);
+      e.chunks.push_back(c);
+      e.grades.push_back(g);
+      e.first_rank.push_back(list[at].first_rank);
+      std::vector<double> row = rows[at];
+      row.resize(F, 0.0);
+      e.rows.push_back(std::move(row));
+      const ChunkSlot& slot = ix.chunks[c];
+      MemPassage mp{slot.chunk.id, FeedbackTextHash(slot.chunk.text)};
+      if (g == 2) {
+        e.rel_chunks.push_back(c);
+        e.memory.relevant.push_back(mp);
+      } else if (g == 0) {
+        e.non_chunks.push_back(c);
+        e.memory.not_relevant.push_back(mp);
+      }
+      fp = Fnv(fp, slot.chunk.id + "/" + std::to_string(g) + "/" + mp.text_hash + "/" +
+                       std::to_string(list[at].first_rank));
+    }
+    e.memory.question = r.question;
+    e.memory.question_vec = e.question_vec;
+    e.fingerprint = Fnv(fp, r.question);
+    ++st->used;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersion* m,
+                               bool with_memory) const {
+  // Scales: standard deviation of each feature over the labelled passages.
+  std::vector<double> mean(F, 0), scale(F, 0);
+  size_t n = 0;
+  for (const Example* e : ex) {
+    for (const auto& r : e->rows) {
+      for (int k = 0; k < F; ++k) mean[k] += r[k];
+      ++n;
+    }
+  }
+  if (n == 0) {
+    m->info.weights.assign(F, 0);
+    return;
+  }
+  for (double& v : mean) v /= static_cast<double>(n);
+  for (const Example* e : ex) {
+    for (const auto& r : e->rows) {
+      for (int k = 0; k < F; ++k) scale[k] += (r[k] - mean[k]) * (r[k] - mean[k]);
+    }
+  }
+  for (double& v : scale) {
+    v = std::sqrt(v / static_cast<double>(n));
+    if (v < 1e-9) v = 0;
+  }
+  std::vector<double> raw(F, 0);
+  double before = 0, after = 0;
+  size_t pairs = 0;
+  std::vector<double> wg =
+      FitPairwise(ex, 0, G, scale, {}, options.l2, options.iterations, &before, &after, &pairs);
+  for (int k = 0; k < G; ++k) raw[k] = scale[k] > 0 ? wg[k] / scale[k] : 0;
+  m->info.loss_before = before;
+  m->info.loss_after = after;
+  m->info.pairs = pairs;
+  if (with_memory) {
+    // The memory part on top of the generic scores (fixed), from the
+    // records that had similar past questions.
+    std::vector<const Example*> mem;
+    for (const Example* e : ex) {
+      bool any = false;
+      for (const auto& r : e->rows) {
+        for (int k = G; k < F; ++k) any |= r[k] != 0;
+      }
+      if (any) mem.push_back(e);
+    }
+    if (!mem.empty()) {
+      std::vector<double> wm = FitPairwise(mem, G, F, scale, raw, options.l2, options.iterations,
+                                           nullptr, nullptr, nullptr);
+      std::vector<double> with = raw;
+      for (int k = G; k < F; ++k) with[k] = scale[k] > 0 ? wm[k - G] / scale[k] : 0;
+      // Kept only when it orders those records' labels better than the
+      // generic part alone.
+      double gain = 0;
+      size_t counted = 0;
+      for (const Example* e : mem) {
+        double a = LabelledNdcg(*e, RowScores(*e, with));
+        double b = LabelledNdcg(*e, RowScores(*e, raw));
+        if (a < 0 || b < 0) continue;
+        gain += a - b;
+        ++counted;
+      }
+      if (counted && gain > 0) {
+        raw = with;
+        m->info.memory = true;
+      }
+    }
+  }
+  m->info.weights = raw;
+}
+
+ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<Example*> ex,
+                                              VecCache* cache) const {
+  ModelVersion m;
+  std::sort(ex.begin(), ex.end(),
+            [](const Example* a, const Example* b) { return a->record_id < b->record_id; });
+  RerankerModelInfo& info = m.info;
+  info.scope = ex.front()->scope;
+  info.scope_key = ScopeKey(info.scope);
+  std::set<std::string> questions;
+  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v1");
+  {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%llu",
+                  options.min_labels, options.min_relevant, options.min_questions,
+                  options.validate ? 1 : 0, options.min_validation_gain, options.folds, options.l2,
+                  options.use_partly ? 1 : 0, options.min_similarity, options.max_neighbours,
+                  options.memory ? 1 : 0, static_cast<unsigned long long>(options.seed));
+    fp = Fnv(fp, buf);
+  }
+  for (Example* e : ex) {
+    info.records++;
+    questions.insert(e->question);
+    for (int g : e->grades) {
+      if (g == 2) ++info.relevant;
+      if (g == 1) ++info.partly;
+      if (g == 0) ++info.not_relevant;
+    }
+    fp = Fnv(fp, std::to_string(e->fingerprint));
+  }
+  info.questions = questions.size();
+  info.fingerprint = fp;
+  // Memory features of each record from the scope's other records.
+  if (options.memory) {
+    for (size_t i = 0; i < ex.size(); ++i) {
+      auto get = [&](size_t j) {
+        return Neighbour{rerank::Dot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
+                         &ex[j]->non_chunks};
+      };
+      auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity, options.max_neighbours, i);
+      MemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
+    }
+    for (const Example* e : ex) m.memory.push_back(e->memory);
+  }
+  std::vector<const Example*> all(ex.begin(), ex.end());
+  Fit(all, &m, options.memory);
+
+  // The gate.
+  size_t labels = info.relevant + info.not_relevant + info.partly;
+  auto close = [&](std::string why) {
+    info.gate_open = false;
+    info.note = std::move(why);
+  };
+  info.gate_open = true;
+  if (labels < options.min_labels) {
+    close("only " + std::to_string(labels) + " labelled passages; the reranker needs " +
+          std::to_string(options.min_labels));
+  } else if (info.relevant < options.min_relevant || info.not_relevant < options.min_relevant) {
+    close(std::to_string(info.relevant) + " relevant and " + std::to_string(info.not_relevant) +
+          " not-relevant labels; the reranker needs " + std::to_string(options.min_relevant) +
+          " of each");
+  } else if (info.questions < options.min_questions) {
+    close("labels on " + std::to_string(info.questions) +
+          " distinct questions; the reranker needs " + std::to_string(options.min_questions));
+  } else if (info.pairs == 0) {
+    close("no (relevant, not relevant) pair in one record");
+  } else if (options.validate) {
+    // Cross-validation by question: distinct questions in folds (ordered by
+    // a seeded hash, deterministic on every platform).
+    std::vector<std::pair<uint64_t, std::string>> qs;
+    for (const auto& q : questions) {
+      qs.emplace_back(Fnv(Fnv(14695981039346656037ull, std::to_string(options.seed)), q), q);
+    }
+    std::sort(qs.begin(), qs.end());
+    size_t folds = std::min<size_t>(std::max<uint32_t>(options.folds, 2), qs.size());
+    std::map<std::string, size_t> fold_of;
+    for (size_t i = 0; i < qs.size(); ++i) fold_of[qs[i].second] = i % folds;
+    double gain = 0;
+    size_t counted = 0;
+    for (size_t f = 0; f < folds; ++f) {
+      std::vector<const Example*> train, held;
+      for (const Example* e : all) (fold_of[e->question] == f ? held : train).push_back(e);
+      if (train.empty() || held.empty()) continue;
+      ModelVersion cv;
+      // Held-out questions are new questions: the generic part only (their
+      // memory features came from the same question's other records).
+      Fit(train, &cv, false);
+      for (const Example* e : held) {
+        double a = LabelledNdcg(*e, RowScores(*e, cv.info.weights));
+        double b = LabelledNdcg(*e, FirstStageScores(*e));
+        if (a < 0 || b < 0) continue;
+        gain += a - b;
+        ++counted;
+      }
+    }
+    info.validation_gain = counted ? gain / static_cast<double>(counted) : 0;
+    if (!counted) {
+      close("no held-out record to validate on");
+    } else if (info.validation_gain <= options.min_validation_gain) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "on held-out questions the model ordered labelled passages no better than "
+                    "the first stage (nDCG %+.4f)",
+                    info.validation_gain);
+      close(buf);
+    }
+  }
+  (void)ix;
+  return m;
+}
+
+void LearnedReranker::Rep::Absorb(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
+                                  RerankTrainStats* st) {
+  std::vector<Example> ex = Prepare(ix, records, st);
+  std::map<std::string, std::vector<Example*>> by_scope;
+  for (Example& e : ex) by_scope[ScopeKey(e.scope)].push_back(&e);
+  VecCache cache{&ix, {}, {}};
+  // Scopes inside the training wall with no record left: dropped.
+  for (auto it = slots.begin(); it != slots.end();) {
+    const auto& scope = it->second.versions[it->second.current].info.scope;
+    if (!by_scope.count(it->first) && Inside(scope, options.allowed_matters, nullptr)) {
+      ++st->dropped;
+      it = slots.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [key, list] : by_scope) {
+    ModelVersion m = TrainScope(ix, list, &cache);
+    Slot& slot = slots[key];
+    if (!slot.versions.empty() &&
+        slot.versions[slot.current].info.fingerprint == m.info.fingerprint) {
+      ++st->unchanged;
+      continue;
+    }
+    m.info.version = slot.versions.empty() ? 1 : slot.versions.back().info.version + 1;
+    slot.versions.push_back(std::move(m));
+    while (slot.versions.size() > std::max<size_t>(options.max_versions, 1)) {
+      slot.versions.erase(slot.versions.begin());
+    }
+    slot.current = slot.versions.size() - 1;
+    ++st->trained;
+  }
+}
+
+LearnedReranker::LearnedReranker(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+LearnedReranker::~LearnedReranker() = default;
+
+namespace {
+Status CheckOptions(const LearnedRerankerOptions& o) {
+  if (!std::isfinite(o.l2) || o.l2 < 0 || !std::isfinite(o.min_validation_gain) ||
+      !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1) {
+    return Status::InvalidArgument(
+        "reranker options: l2 must be finite and >= 0, min_similarity in [0, 1]");
+  }
+  if (o.max_versions == 0) return Status::InvalidArgument("reranker options: max_versions is 0");
+  return Status::OK();
+}
+}  // namespace
+
+Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Train(
+    const Index& index, const std::vector<FeedbackRecord>& records,
+    const LearnedRerankerOptions& options, RerankTrainStats* stats) {
+  FB_RETURN_IF_ERROR(CheckOptions(options));
+  auto rep = std::make_unique<Rep>();
+  rep->options = options;
+  RerankTrainStats st;
+  rep->Absorb(*index.rep(), records, &st);
+  if (stats) *stats = st;
+  return std::unique_ptr<LearnedReranker>(new LearnedReranker(std::move(rep)));
+}
+
+Status LearnedReranker::Update(const Index& index, const std::vector<FeedbackRecord>& records,
+                               RerankTrainStats* stats) {
+  RerankTrainStats st;
+  rep_->Absorb(*index.rep(), records, &st);
+  if (stats) *stats = st;
+  return Status::OK();
+}
+
+Status LearnedReranker::Restore(const std::string& scope_key, uint32_t version) {
+  auto it = rep_->slots.find(scope_key);
+  if (it == rep_->slots.end()) {
+    return Status::NotFound("no reranker model for scope '" + scope_key + "'");
+  }
+  for (size_t i = 0; i < it->second.versions.size(); ++i) {
+    if (it->second.versions[i].info.version == version) {
+      it->second.current = i;
+      return Status::OK();
+    }
+  }
+  return Status::NotFound("scope '" + scope_key + "' keeps no version " + std::to_string(version));
+}
+
+size_t LearnedReranker::ForgetMatter(const std::string& matter) {
+  size_t n = 0;
+  for (auto it = rep_->slots.begin(); it != rep_->slots.end();) {
+    bool hit = false;
+    for (const auto& v : it->second.versions) {
+      for (const auto& m : v.info.scope) hit |= m == matter;
+    }
+    if (hit) {
+      it = rep_->slots.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
+std::vector<RerankerModelInfo> LearnedReranker::Models() const {
+  std::vector<RerankerModelInfo> out;
+  for (const auto& [k, s] : rep_->slots) {
+    out.push_back(s.versions[s.current].info);
+    out.back().current = true;
+  }
+  return out;
+}
+
+std::vector<RerankerModelInfo> LearnedReranker::History(const std::string& scope_key) const {
+  std::vector<RerankerModelInfo> out;
+  auto it = rep_->slots.find(scope_key);
+  if (it == rep_->slots.end()) return out;
+  for (size_t i = 0; i < it->second.versions.size(); ++i) {
+    out.push_back(it->second.versions[i].info);
+    out.back().current = i == it->second.current;
+  }
+  return out;
+}
+
+std::vector<RerankerModelInfo> LearnedReranker::Applicable(
+    const std::optional<std::set<std::string>>& allowed_matters) const {
+  std::vector<RerankerModelInfo> out;
+  for (const auto& m : Models()) {
+    if (m.gate_open && Inside(m.scope, allowed_matters, &rep_->options.shareable_matters)) {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+const LearnedRerankerOptions& LearnedReranker::options() const { return rep_->options; }
+
+namespace {
+
+// Candidates the walls let through, resolved to chunk numbers.
+struct Resolved {
+  std::vector<size_t> kept;  // indexes into the candidates
+  std::vector<Candidate> list;
+  size_t walled = 0;
+};
+
+Resolved ResolveCandidates(const Index::Rep& ix, const std::vector<SearchHit>& candidates,
+                           const SearchOptions& options) {
+  Resolved r;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const SearchHit& h = candidates[i];
+    auto it = ix.chunk_ids.find(h.chunk_id);
+    bool live = it != ix.chunk_ids.end() && ix.chunks[it->second].live;
+    // The matter as the index says (and as the hit says): a passage of a
+    // matter outside the walls is never scored nor returned.
+    std::string matter = live ? ix.docs[ix.chunks[it->second].doc].doc.matter : h.matter;
+    if (options.allowed_matters &&
+        ((!matter.empty() && !options.allowed_matters->count(matter)) ||
+         (!h.matter.empty() && !options.allowed_matters->count(h.matter)))) {
+      ++r.walled;
+      continue;
+    }
+    if (!live) continue;  // gone since the search: nothing to score
+    r.kept.push_back(i);
+    r.list.push_back({it->second, static_cast<uint32_t>(r.list.size() + 1), h.score});
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
+    const Index& index, std::string_view query, const std::vector<SearchHit>& candidates,
+    const SearchOptions& options) const {
+  const Index::Rep& ix = *index.rep();
+  Resolved r = ResolveCandidates(ix, candidates, options);
+  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
+  if (!q.ok()) return q.status();
+  auto rows = rerank::GenericFeatures(ix, *q, r.list);
+  std::vector<RerankFeatureRow> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].resize(F, 0.0);
+    out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
+  }
+  return out;
+}
+
+Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::string_view query,
+                                                       const std::vector<SearchHit>& candidates,
+                                                       const SearchOptions& options,
+                                                       RerankReport* report) const {
+  RerankReport rr;
+  const Index::Rep& ix = *index.rep();
+  Resolved res = ResolveCandidates(ix, candidates, options);
+  rr.walled = res.walled;
+  rr.candidates = res.list.size();
+  std::vector<SearchHit> out;
+  for (size_t i : res.kept) out.push_back(candidates[i]);
+  // Models that apply behind these walls.
+  std::vector<const ModelVersion*> models;
+  for (const auto& [k, s] : rep_->slots) {
+    const ModelVersion& m = s.versions[s.current];
+    if (m.info.gate_open &&
+        Inside(m.info.scope, options.allowed_matters, &rep_->options.shareable_matters)) {
+      models.push_back(&m);
+    }
+  }
+  if (models.empty() || out.empty()) {
+    rr.note = models.empty() ? (rep_->slots.empty() ? "no reranker model (no usable labels)"
+                                                    : "no reranker model applies (gate closed "
+                                                      "or outside the walls)")
+                             : "no candidates";
+    if (report) *report = rr;
+    return out;
+  }
+  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
+  if (!q.ok()) return q.status();
+  auto rows = rerank::GenericFeatures(ix, *q, res.list);
+  for (auto& r : rows) r.resize(F, 0.0);
+  std::vector<uint32_t> chunks;
+  for (const auto& c : res.list) chunks.push_back(c.chunk);
+
+  // Memory: entries of models whose scope is inside the walls themselves
+  // (a shareable matter's memory never crosses).
+  struct Resolved2 {
+    double sim;
+    std::vector<uint32_t> rel, non;
+  };
+  std::vector<Resolved2> entries;
+  if (rep_->options.memory) {
+    std::vector<std::pair<double, const MemoryEntry*>> cand;
+    for (const ModelVersion* m : models) {
+      if (!m->info.memory || !Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
+      for (const MemoryEntry& e : m->memory) {
+        // Loaded without an index (Deserialize): the question's vector now.
+        double s = rerank::Dot(q->question_vec, e.question_vec.empty()
+                                                    ? rerank::QuestionVector(ix, e.question)
+                                                    : e.question_vec);
+        if (s >= rep_->options.min_similarity && s > 0) cand.emplace_back(s, &e);
+      }
+    }
+    std::stable_sort(cand.begin(), cand.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    if (cand.size() > rep_->options.max_neighbours) cand.resize(rep_->options.max_neighbours);
+    auto resolve = [&](const std::vector<MemPassage>& in, std::vector<uint32_t>* out_chunks) {
+      for (const MemPassage& p : in) {
+        auto it = ix.chunk_ids.find(p.chunk_id);
+        if (it == ix.chunk_ids.end() || !ix.chunks[it->second].live) continue;
+        const ChunkSlot& slot = ix.chunks[it->second];
+        if (FeedbackTextHash(slot.chunk.text) != p.text_hash) continue;
+        const std::string& m = ix.docs[slot.doc].doc.matter;
+        if (options.allowed_matters && !m.empty() && !options.allowed_matters->count(m)) continue;
+        out_chunks->push_back(it->second);
+      }
+    };
+    for (const auto& [s, e] : cand) {
+      Resolved2 r2{s, {}, {}};
+      resolve(e->relevant, &r2.rel);
+      resolve(e->not_relevant, &r2.non);
+      if (!r2.rel.empty() || !r2.non.empty()) entries.push_back(std::move(r2));
+    }
+  }
+  if (!entries.empty()) {
+    std::vector<Neighbour> nbrs;
+    for (const auto& e : entries) nbrs.push_back({e.sim, &e.rel, &e.non});
+    VecCache cache{&ix, {}, {}};
+    MemoryFeatures(nbrs, chunks, &cache, &rows);
+    rr.memory_used = true;
+  }
+  std::vector<double> score(rows.size(), 0);
+  double total = 0;
+  for (const ModelVersion* m : models) {
+    double w = static_cast<double>(std::max<size_t>(m->info.pairs, 1));
+    total += w;
+    for (size_t i = 0; i < rows.size(); ++i) score[i] += w * Score(m->info.weights, rows[i]);
+  }
+  for (double& s : score) s /= total;
+  std::vector<size_t> order(out.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return score[a] > score[b]; });
+  std::vector<SearchHit> sorted;
+  for (size_t i : order) {
+    sorted.push_back(std::move(out[i]));
+    sorted.back().score = score[i];
+  }
+  rr.applied = true;
+  rr.models = models.size();
+  if (report) *report = rr;
+  return sorted;
+}
+
+// ---------------------------------------------------------------- bytes
+
+Result<std::string> LearnedReranker::Serialize() const {
+  using json = nlohmann::json;
+  json out;
+  out["format"] = kFormat;
+  out["version"] = kFormatVersion;
+  out["features"] = RerankFeatureNames();
+  json scopes = json::array();
+  for (const auto& [key, slot] : rep_->slots) {
+    json s;
+    s["key"] = key;
+    s["current"] = slot.versions[slot.current].info.version;
+    json versions = json::array();
+    for (const ModelVersion& v : slot.versions) {
+      const RerankerModelInfo& i = v.info;
+      json j = {{"version", i.version},
+                {"scope", i.scope},
+                {"gate_open", i.gate_open},
+                {"note", i.note},
+                {"records", i.records},
+                {"relevant", i.relevant},
+                {"not_relevant", i.not_relevant},
+                {"partly", i.partly},
+                {"pairs", i.pairs},
+                {"questions", i.questions},
+                {"validation_gain", i.validation_gain},
+                {"loss_before", i.loss_before},
+                {"loss_after", i.loss_after},
+                {"memory", i.memory},
+                {"fingerprint", std::to_string(i.fingerprint)},
+                {"weights", i.weights}};
+      json mem = json::array();
+      for (const MemoryEntry& e : v.memory) {
+        json rel = json::array(), non = json::array();
+        for (const auto& p : e.relevant) rel.push_back({p.chunk_id, p.text_hash});
+        for (const auto& p : e.not_relevant) non.push_back({p.chunk_id, p.text_hash});
+        mem.push_back({{"question", e.question}, {"relevant", rel}, {"not_relevant", non}});
+      }
+      j["memory_entries"] = mem;
+      versions.push_back(std::move(j));
+    }
+    s["versions"] = versions;
+    scopes.push_back(std::move(s));
+  }
+  out["scopes"] = scopes;
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Deserialize(
+    std::string_view bytes, const LearnedRerankerOptions& options) {
+  using json = nlohmann::json;
+  FB_RETURN_IF_ERROR(CheckOptions(options));
+  json in = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
+  if (in.is_discarded() || !in.is_object() || in.value("format", "") != kFormat) {
+    return Status::Corruption("not a foldback learned reranker");
+  }
+  if (!in.contains("version") || !in["version"].is_number_integer() ||
+      in["version"].get<int>() != kFormatVersion) {
+    return Status::NotSupported("learned reranker format version this build cannot read");
+  }
+  auto rep = std::make_unique<Rep>();
+  rep->options = options;
+  try {
+    // Weights are stored by feature name: a feature this build lacks is
+    // ignored, one the bytes lack weighs 0.
+    std::vector<std::string> names = in.at("features").get<std::vector<std::string>>();
+    std::map<std::string, int> ours;
+    for (int k = 0; k < F; ++k) ours[RerankFeatureNames()[k]] = k;
+    for (const json& s : in.at("scopes")) {
+      Slot slot;
+      uint32_t current = s.at("current").get<uint32_t>();
+      for (const json& j : s.at("versions")) {
+        ModelVersion v;
+        RerankerModelInfo& i = v.info;
+        i.version = j.at("version").get<uint32_t>();
+        i.scope = j.at("scope").get<std::vector<std::string>>();
+        i.scope_key = ScopeKey(i.scope);
+        i.gate_open = j.at("gate_open").get<bool>();
+        i.note = j.at("note").get<std::string>();
+        i.records = j.at("records").get<size_t>();
+        i.relevant = j.at("relevant").get<size_t>();
+        i.not_relevant = j.at("not_relevant").get<size_t>();
+        i.partly = j.at("partly").get<size_t>();
+        i.pairs = j.at("pairs").get<size_t>();
+        i.questions = j.at("questions").get<size_t>();
+        i.validation_gain = j.at("validation_gain").get<double>();
+        i.loss_before = j.at("loss_before").get<double>();
+        i.loss_after = j.at("loss_after").get<double>();
+        i.memory = j.at("memory").get<bool>();
+        i.fingerprint = std::stoull(j.at("fingerprint").get<std::string>());
+        std::vector<double> w = j.at("weights").get<std::vector<double>>();
+        if (w.size() != names.size())
+          return Status::Corruption("reranker weights and features differ");
+        i.weights.assign(F, 0.0);
+        for (size_t k = 0; k < names.size(); ++k) {
+          auto o = ours.find(names[k]);
+          if (o != ours.end()) i.weights[o->second] = w[k];
+        }
+        for (double x : i.weights) {
+          if (!std::isfinite(x)) return Status::Corruption("reranker weight is not finite");
+        }
+        for (const json& m : j.at("memory_entries")) {
+          MemoryEntry e;
+          e.question = m.at("question").get<std::string>();
+          for (const json& p : m.at("relevant")) {
+            e.relevant.push_back({p.at(0).get<std::string>(), p.at(1).get<std::string>()});
+          }
+          for (const json& p : m.at("not_relevant")) {
+            e.not_relevant.push_back({p.at(0).get<std::string>(), p.at(1).get<std::string>()});
+          }
+          v.memory.push_back(std::move(e));
+        }
+        if (i.version == current) slot.current = slot.versions.size();
+        slot.versions.push_back(std::move(v));
+      }
+      if (slot.versions.empty()) return Status::Corruption("reranker scope without a model");
+      std::string key = slot.versions.front().info.scope_key;
+      if (key != s.at("key").get<std::string>()) {
+        return Status::Corruption("reranker scope key does not match its matters");
+      }
+      rep->slots[key] = std::move(slot);
+    }
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("learned reranker: ") + e.what());
+  }
+  return std::unique_ptr<LearnedReranker>(new LearnedReranker(std::move(rep)));
+}
+
+Status LearnedReranker::SaveTo(Index* index) const {
+  auto bytes = Serialize();
+  if (!bytes.ok()) return bytes.status();
+  index->rep()->extensions[kSection] = std::move(bytes.value());
+  return Status::OK();
+}
+
+Result<std::unique_ptr<LearnedReranker>> LearnedReranker::LoadFrom(
+    const Index& index, const LearnedRerankerOptions& options) {
+  const auto& ext = index.rep()->extensions;
+  auto it = ext.find(kSection);
+  if (it == ext.end()) return Status::NotFound("the index holds no learned reranker");
+  auto r = Deserialize(it->second, options);
+  if (!r.ok()) return r.status();
+  // Question vectors of the memory, with this index's statistics.
+  for (auto& [k, s] : (*r)->rep_->slots) {
+    for (auto& v : s.versions) {
+      for (auto& e : v.memory) e.question_vec = rerank::QuestionVector(*index.rep(), e.question);
+    }
+  }
+  return r;
+}
+
+}  // namespace foldback

@@ -1,0 +1,254 @@
+// `--rerank none|learned|llm` on `search`, `ask` and `eval`, run as a user
+// runs them: a reranker learned from the lawyers' labels in the index's
+// feedback log reorders results of questions nobody labelled, behind the
+// user's walls.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli_test_util.h"
+#include "foldback/feedback.h"
+#include "host/feedback_log.h"
+
+namespace {
+
+using json = nlohmann::json;
+using foldback::testing::CliRun;
+CliRun Cli(const std::string& args) { return foldback::testing::RunCli(args); }
+CliRun CliSplit(const std::string& args) {
+  return foldback::testing::RunCli(args, foldback::testing::Stderr::kSeparate);
+}
+
+// Headings repeat a question's words (BM25 loves them); clauses answer it.
+struct Topic {
+  std::string question, heading, clause;
+};
+const std::vector<Topic> kTopics = {
+    {"reverse engineering of samples", "REVERSE ENGINEERING OF SAMPLES",
+     "The recipient shall not reverse engineer, decompile or analyse any samples or software "
+     "that embody the discloser's information, except as the law expressly permits."},
+    {"termination for convenience", "TERMINATION FOR CONVENIENCE",
+     "Either party may end this agreement for convenience by giving the other party thirty days "
+     "written notice, effective at the end of that notice period."},
+    {"governing law and jurisdiction", "GOVERNING LAW AND JURISDICTION",
+     "This agreement and any dispute arising from it are governed by the laws of New York, whose "
+     "courts have exclusive jurisdiction over every such dispute."},
+    {"indemnification of third party claims", "INDEMNIFICATION OF THIRD PARTY CLAIMS",
+     "The supplier shall defend, indemnify and hold harmless the customer against all losses "
+     "arising from claims brought by any third party about the products."},
+    {"payment of invoices", "PAYMENT OF INVOICES",
+     "The customer shall pay each invoice in full within thirty days of receipt, by wire transfer "
+     "to the account the supplier designates, without set-off."},
+    {"return of confidential information", "RETURN OF CONFIDENTIAL INFORMATION",
+     "On request, the recipient shall promptly return or destroy all confidential information "
+     "and every copy of it, and certify in writing that it has done so."},
+    {"limitation of liability", "LIMITATION OF LIABILITY",
+     "Neither party is liable for indirect or consequential damages, and total liability under "
+     "this agreement is limited to the fees paid in the preceding year."},
+};
+
+std::string Q(const std::string& s) { return foldback::testing::ShellQuote(s); }
+
+json SearchJson(const std::string& idx, const std::string& extra, const std::string& query) {
+  CliRun r = CliSplit("search --index " + idx + " --json " + extra + " " + Q(query));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  json j = json::parse(r.out, nullptr, false);
+  EXPECT_TRUE(j.is_array()) << r.out;
+  return j;
+}
+
+// An index of two matters (3 contracts each, every topic's heading and
+// clause as separate files) whose feedback log holds acme lawyers' labels
+// on topics 0-4.
+std::string MakeIndex(const std::string& name) {
+  std::string dir = foldback::testing::FreshTempDir("rerankcli", name);
+  std::string idx = dir + "/idx";
+  for (const std::string matter : {"acme", "beta"}) {
+    std::filesystem::create_directories(dir + "/" + matter);
+    for (int n = 0; n < 3; ++n) {
+      for (size_t t = 0; t < kTopics.size(); ++t) {
+        std::string base =
+            dir + "/" + matter + "/" + matter + std::to_string(n) + "_t" + std::to_string(t);
+        foldback::testing::WriteFile(base + "_head.txt", kTopics[t].heading + "\n");
+        foldback::testing::WriteFile(base + "_clause.txt", kTopics[t].clause + "\n");
+      }
+    }
+    EXPECT_EQ(Cli("ingest --index " + idx + " --matter " + matter + " " + dir + "/" + matter).code,
+              0);
+  }
+  std::vector<foldback::FeedbackRecord> records;
+  for (size_t t = 0; t < 5; ++t) {
+    json hits = SearchJson(idx, "--allowed-matters acme --top-k 10", kTopics[t].question);
+    foldback::FeedbackRecord r;
+    r.record_id = "rec-" + std::to_string(t);
+    r.trace_id = "trace-" + std::to_string(t);
+    r.matter = "acme";
+    r.question = kTopics[t].question;
+    r.hop_queries = {r.question};
+    r.consent_to_train = true;
+    uint32_t rank = 0;
+    for (const auto& h : hits) {
+      foldback::ShownResult s;
+      s.chunk_id = h["chunk_id"];
+      s.doc_id = h["doc_id"];
+      s.rank = ++rank;
+      s.score = h["score"];
+      s.matter = h["matter"];
+      s.text_hash = foldback::FeedbackTextHash(h["text"].get<std::string>());
+      r.results.push_back(s);
+      bool relevant = s.doc_id.find("_t" + std::to_string(t) + "_clause") != std::string::npos;
+      r.labels.push_back({s.chunk_id, relevant ? foldback::PassageLabel::kRelevant
+                                               : foldback::PassageLabel::kNotRelevant});
+    }
+    records.push_back(r);
+  }
+  auto log = foldback::host::FeedbackLogFile::Open(idx);
+  EXPECT_TRUE(log.ok());
+  EXPECT_TRUE((*log)->AppendBatch(records).ok());
+  return idx;
+}
+
+bool IsClause(const json& hit) {
+  return hit["doc_id"].get<std::string>().find("_clause") != std::string::npos;
+}
+
+TEST(RerankCli, LearnedRerankerReordersNewQuestionsInsideTheWalls) {
+  std::string idx = MakeIndex("learned");
+  // Topics 5 and 6 were never labelled.
+  for (size_t t = 5; t < kTopics.size(); ++t) {
+    json plain = SearchJson(idx, "--allowed-matters acme --top-k 5", kTopics[t].question);
+    ASSERT_FALSE(plain.empty());
+    EXPECT_FALSE(IsClause(plain[0])) << "the first stage should prefer the heading";
+    json reranked =
+        SearchJson(idx, "--allowed-matters acme --top-k 5 --rerank learned", kTopics[t].question);
+    ASSERT_EQ(reranked.size(), plain.size());
+    EXPECT_TRUE(IsClause(reranked[0])) << reranked.dump(1);
+    for (const auto& h : reranked) EXPECT_EQ(h["matter"], "acme");
+  }
+  // A user walled to beta: acme's model never applies, the order is the
+  // first stage's, and stderr says why.
+  CliRun r = CliSplit("search --index " + idx +
+                      " --json --allowed-matters beta --top-k 5 "
+                      "--rerank learned " +
+                      Q(kTopics[5].question));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("rerank: not applied"), std::string::npos) << r.err;
+  json walled = json::parse(r.out);
+  json plain_beta = SearchJson(idx, "--allowed-matters beta --top-k 5", kTopics[5].question);
+  ASSERT_EQ(walled.size(), plain_beta.size());
+  for (size_t i = 0; i < walled.size(); ++i) {
+    EXPECT_EQ(walled[i]["chunk_id"], plain_beta[i]["chunk_id"]);
+    EXPECT_EQ(walled[i]["matter"], "beta");
+  }
+  // Text output works too.
+  r = Cli("search --index " + idx + " --allowed-matters acme --rerank learned --rerank-depth 20 " +
+          Q(kTopics[6].question));
+  EXPECT_EQ(r.code, 0) << r.out;
+  // ask (offline, no answer) reorders its passages the same way.
+  r = CliSplit("ask --index " + idx +
+               " --rewrite none --hops 1 --json --allowed-matters acme "
+               "--rerank learned " +
+               Q(kTopics[6].question));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  json asked = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(asked.contains("results")) << r.out;
+  ASSERT_FALSE(asked["results"].empty()) << r.out;
+  EXPECT_TRUE(IsClause(asked["results"][0])) << r.out;
+  // Forgetting the matter removes what its labels taught at once.
+  r = Cli("feedback --index " + idx + " --forget-matter acme");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = CliSplit("search --index " + idx +
+               " --json --allowed-matters acme --top-k 5 "
+               "--rerank learned " +
+               Q(kTopics[5].question));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("rerank: not applied"), std::string::npos) << r.err;
+  json forgotten = json::parse(r.out);
+  ASSERT_FALSE(forgotten.empty());
+  EXPECT_FALSE(IsClause(forgotten[0])) << forgotten.dump(1);
+}
+
+TEST(RerankCli, BadRerankFlagsAreClearErrors) {
+  std::string idx = MakeIndex("bad");
+  CliRun r = Cli("search --index " + idx + " --rerank llm x");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+  r = Cli("search --index " + idx + " --rerank magic x");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--rerank must be none, learned or llm"), std::string::npos) << r.out;
+  r = Cli("search --index " + idx + " --rerank learned --rerank-depth 0 x");
+  EXPECT_NE(r.code, 0);
+  r = Cli("ask --index " + idx + " --rewrite none --rerank llm x");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+}
+
+// eval: --rerank learned needs labels; with --feedback-queries the method
+// "rerank" is reported beside the others, with today's keys kept.
+TEST(RerankCli, EvalReportsTheReranker) {
+  std::string dir = foldback::testing::FreshTempDir("rerankcli", "eval");
+  std::string corpus, train, test, qrels = "query-id\tcorpus-id\tscore\n";
+  for (int d = 0; d < 8; ++d) {
+    std::string doc = "nda" + std::to_string(d);
+    for (size_t t = 0; t < kTopics.size(); ++t) {
+      std::string base = doc + ":" + std::to_string(t);
+      corpus +=
+          json({{"_id", base + "h"}, {"text", kTopics[t].heading}, {"doc_id", doc}}).dump() + "\n";
+      corpus +=
+          json({{"_id", base + "c"}, {"text", kTopics[t].clause}, {"doc_id", doc}}).dump() + "\n";
+      std::string qid = doc + ":q" + std::to_string(t);
+      std::string line =
+          json({{"_id", qid}, {"text", kTopics[t].question}, {"doc_id", doc}}).dump() + "\n";
+      // Feedback on topics 0-4 of NDAs 0-3; evaluation of topics 5-6 of NDAs 4-7.
+      if (d < 4 && t < 5) train += line;
+      if (d >= 4 && t >= 5) test += line;
+      qrels += qid + "\t" + base + "c\t1\n";
+    }
+  }
+  foldback::testing::WriteFile(dir + "/corpus.jsonl", corpus);
+  foldback::testing::WriteFile(dir + "/train.jsonl", train);
+  foldback::testing::WriteFile(dir + "/test.jsonl", test);
+  foldback::testing::WriteFile(dir + "/qrels.tsv", qrels);
+  std::string common = "eval --corpus " + dir + "/corpus.jsonl --queries " + dir +
+                       "/test.jsonl --qrels " + dir + "/qrels.tsv --scope-field doc_id ";
+  CliRun r = Cli(common + "--rerank learned");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("needs labels"), std::string::npos) << r.out;
+  r = Cli(common + "--rerank llm --feedback-queries " + dir + "/train.jsonl");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+  r = CliSplit(common + "--feedback-queries " + dir +
+               "/train.jsonl --feedback-methods rocchio --rerank learned --json");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  for (const char* k : {"baseline", "with_feedback", "methods", "ndcg@10_relative_gain"}) {
+    ASSERT_TRUE(j.contains(k)) << k;
+  }
+  ASSERT_TRUE(j["methods"].contains("rerank")) << r.out;
+  ASSERT_TRUE(j["methods"].contains("rocchio"));
+  const json& rr = j["methods"]["rerank"];
+  EXPECT_TRUE(rr.contains("ndcg@10"));
+  EXPECT_TRUE(rr.contains("ndcg@10_relative_gain"));
+  ASSERT_EQ(rr["models"].size(), 1u) << rr.dump(1);
+  EXPECT_TRUE(rr["models"][0]["gate_open"].get<bool>()) << rr.dump(1);
+  // New questions: the heading no longer beats the clause.
+  EXPECT_GT(rr["ndcg@10"].get<double>(), j["baseline"]["ndcg@10"].get<double>() + 0.05) << r.out;
+  // An imperfect lawyer: some shown passages unlabelled, never negatives.
+  r = CliSplit(common + "--feedback-queries " + dir +
+               "/train.jsonl --feedback-methods rerank --feedback-depth 5 "
+               "--feedback-label-rate 0.5 --json");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  j = json::parse(r.out);
+  EXPECT_GT(j["labels"]["unlabelled_shown"].get<int>(), 0);
+  // Records left with no label at all are skipped whole: at most as many.
+  EXPECT_GT(j["methods"]["rerank"]["train"]["unlabelled_shown_not_negatives"].get<int>(), 0);
+  EXPECT_LE(j["methods"]["rerank"]["train"]["unlabelled_shown_not_negatives"].get<int>(),
+            j["labels"]["unlabelled_shown"].get<int>());
+  r = Cli(common + "--feedback-queries " + dir + "/train.jsonl --feedback-label-rate 0");
+  EXPECT_NE(r.code, 0);
+}
+
+}  // namespace

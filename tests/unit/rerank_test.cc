@@ -1,0 +1,516 @@
+// The reranker stage and the learned reranker: features, training
+// determinism, the gate, transfer to new questions, ethical walls, consent,
+// forgetting a matter, versions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "foldback/feedback.h"
+#include "foldback/index.h"
+#include "foldback/rerank.h"
+
+namespace foldback {
+namespace {
+
+// Each topic has a clause (the answer, a full sentence) and a heading that
+// repeats the question's words (short, upper case): BM25 prefers the
+// heading, a lawyer marks the clause. Headings beating clauses is a pattern
+// no single question determines, so it carries to new topics.
+struct Topic {
+  std::string question;
+  std::string heading;
+  std::string clause;
+};
+const std::vector<Topic> kTopics = {
+    {"reverse engineering of samples", "REVERSE ENGINEERING OF SAMPLES",
+     "The recipient shall not reverse engineer, decompile or analyse any samples, prototypes or "
+     "software that embody the discloser's information, except as the law expressly permits."},
+    {"termination for convenience", "TERMINATION FOR CONVENIENCE",
+     "Either party may end this agreement for convenience by giving the other party thirty days "
+     "written notice, and the termination takes effect at the end of that notice period."},
+    {"governing law and jurisdiction", "GOVERNING LAW AND JURISDICTION",
+     "This agreement and any dispute arising from it are governed by the laws of the State of New "
+     "York, and its courts have exclusive jurisdiction over every such dispute."},
+    {"indemnification of third party claims", "INDEMNIFICATION OF THIRD PARTY CLAIMS",
+     "The supplier shall defend, indemnify and hold harmless the customer against all losses "
+     "arising from claims brought by any third party concerning the delivered products."},
+    {"payment of invoices", "PAYMENT OF INVOICES",
+     "The customer shall pay each invoice in full within thirty days of receipt, by wire transfer "
+     "to the account the supplier designates, without any set-off or deduction."},
+    {"return of confidential information", "RETURN OF CONFIDENTIAL INFORMATION",
+     "On request, the recipient shall promptly return or destroy all confidential information and "
+     "every copy of it, and certify in writing that it has done so within ten days."},
+    {"assignment of the agreement", "ASSIGNMENT OF THE AGREEMENT",
+     "Neither party may assign or transfer this agreement or any of its rights without the prior "
+     "written consent of the other party, which shall not be unreasonably withheld."},
+    {"limitation of liability", "LIMITATION OF LIABILITY",
+     "Neither party is liable for indirect or consequential damages, and each party's total "
+     "liability under this agreement is limited to the fees paid in the preceding year."},
+};
+
+std::string DocId(const std::string& matter, size_t t, const std::string& part, int n) {
+  return matter + "-" + std::to_string(t) + "-" + part + "-" + std::to_string(n);
+}
+
+// `per` contracts per matter, each with every topic's heading and clause as
+// separate documents (one chunk each), plus unrelated boilerplate.
+std::unique_ptr<Index> Corpus(const std::vector<std::string>& matters, int per = 4) {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kStatic;
+  o.dense.dimension = 16;
+  auto idx = Index::Create(o);
+  EXPECT_TRUE(idx.ok());
+  for (const auto& matter : matters) {
+    for (int n = 0; n < per; ++n) {
+      for (size_t t = 0; t < kTopics.size(); ++t) {
+        Document h;
+        h.id = DocId(matter, t, "head", n);
+        h.matter = matter;
+        h.metadata["contract"] = {matter + std::to_string(n)};
+        h.text = kTopics[t].heading;
+        EXPECT_TRUE((*idx)->Add(h).ok());
+        Document c = h;
+        c.id = DocId(matter, t, "clause", n);
+        c.text = kTopics[t].clause;
+        EXPECT_TRUE((*idx)->Add(c).ok());
+      }
+      Document b;
+      b.id = matter + "-boiler-" + std::to_string(n);
+      b.matter = matter;
+      b.metadata["contract"] = {matter + std::to_string(n)};
+      b.text = "This page is intentionally left blank. Signatures follow on the next page.";
+      EXPECT_TRUE((*idx)->Add(b).ok());
+    }
+  }
+  EXPECT_TRUE((*idx)->BuildDense().ok());
+  return std::move(idx.value());
+}
+
+SearchOptions InContract(const std::string& contract, size_t k = 10) {
+  SearchOptions o;
+  o.top_k = k;
+  o.filters.push_back({"contract", Filter::Op::kEq, contract});
+  return o;
+}
+
+// A lawyer asks topic t's question on contract n of `matter`, sees the top
+// results and labels the clause relevant and the heading not relevant
+// (`label_heading` false: the heading stays unlabelled).
+FeedbackRecord Labelled(const Index& idx, const std::string& id, const std::string& matter,
+                        size_t t, int n, bool label_heading = true) {
+  FeedbackRecord r;
+  r.record_id = id;
+  r.trace_id = "trace-" + id;
+  r.matter = matter;
+  r.question = kTopics[t].question;
+  r.hop_queries = {r.question};
+  auto hits = idx.Search(r.question, InContract(matter + std::to_string(n), 5));
+  EXPECT_TRUE(hits.ok());
+  uint32_t rank = 0;
+  for (const SearchHit& h : *hits) {
+    ShownResult s;
+    s.chunk_id = h.chunk_id;
+    s.doc_id = h.doc_id;
+    s.rank = ++rank;
+    s.score = h.score;
+    s.text_hash = FeedbackTextHash(h.text);
+    s.matter = h.matter;
+    r.results.push_back(s);
+    if (h.doc_id == DocId(matter, t, "clause", n)) {
+      r.labels.push_back({h.chunk_id, PassageLabel::kRelevant});
+    } else if (label_heading || h.doc_id != DocId(matter, t, "head", n)) {
+      r.labels.push_back({h.chunk_id, PassageLabel::kNotRelevant});
+    }
+  }
+  r.rating = Rating::Up();
+  r.consent_to_train = true;
+  return r;
+}
+
+// Feedback on topics [0, topics) over contracts [0, per) of `matter`.
+std::vector<FeedbackRecord> Feedback(const Index& idx, const std::string& matter, size_t topics,
+                                     int per = 4) {
+  std::vector<FeedbackRecord> out;
+  for (size_t t = 0; t < topics; ++t) {
+    for (int n = 0; n < per; ++n) {
+      out.push_back(Labelled(idx, matter + "-r-" + std::to_string(t) + "-" + std::to_string(n),
+                             matter, t, n));
+    }
+  }
+  return out;
+}
+
+// The rank (1-based) of `doc` in hits, 0 when absent.
+size_t RankOf(const std::vector<SearchHit>& hits, const std::string& doc) {
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (hits[i].doc_id == doc) return i + 1;
+  }
+  return 0;
+}
+
+LearnedRerankerOptions SmallGate() {
+  LearnedRerankerOptions o;
+  o.min_labels = 20;
+  o.min_relevant = 5;
+  return o;
+}
+
+TEST(RerankKind, NamesRoundTrip) {
+  for (RerankerKind k : {RerankerKind::kNone, RerankerKind::kLearned, RerankerKind::kLlm}) {
+    RerankerKind back;
+    ASSERT_TRUE(ParseRerankerKind(RerankerKindName(k), &back));
+    EXPECT_EQ(back, k);
+  }
+  RerankerKind k;
+  EXPECT_FALSE(ParseRerankerKind("cross-encoder", &k));
+}
+
+TEST(RerankFeatures, DescribePassagesNotQuestions) {
+  auto idx = Corpus({"m1"}, 1);
+  auto trained = LearnedReranker::Train(*idx, {}, SmallGate());
+  ASSERT_TRUE(trained.ok());
+  ASSERT_EQ(RerankFeatureNames().size(), 26u);
+  ASSERT_EQ(RerankGenericFeatureCount(), 20u);
+  auto hits = idx->Search("termination for convenience", InContract("m10", 20));
+  ASSERT_TRUE(hits.ok());
+  auto rows = (*trained)->Features(*idx, "termination for convenience", *hits, InContract("m10"));
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), hits->size());
+  auto feature = [&](const std::string& doc, const std::string& name) {
+    size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), name) -
+               RerankFeatureNames().begin();
+    EXPECT_LT(k, RerankFeatureNames().size()) << name;
+    for (size_t i = 0; i < hits->size(); ++i) {
+      if ((*hits)[i].doc_id == doc) return (*rows)[i].values[k];
+    }
+    ADD_FAILURE() << doc << " not among the candidates";
+    return -1.0;
+  };
+  const std::string head = DocId("m1", 1, "head", 0), clause = DocId("m1", 1, "clause", 0);
+  EXPECT_DOUBLE_EQ(feature(head, "coverage"), 1.0);  // both terms
+  EXPECT_DOUBLE_EQ(feature(head, "coverage_idf"), 1.0);
+  EXPECT_DOUBLE_EQ(feature(head, "proximity"), 1.0);    // adjacent
+  EXPECT_DOUBLE_EQ(feature(head, "upper_ratio"), 1.0);  // a heading
+  EXPECT_DOUBLE_EQ(feature(head, "short"), 1.0);
+  EXPECT_DOUBLE_EQ(feature(clause, "short"), 0.0);
+  EXPECT_LT(feature(clause, "upper_ratio"), 0.1);
+  EXPECT_GT(feature(clause, "length_log"), feature(head, "length_log"));
+  // The clause says "convenience" and, seven words later, "termination".
+  EXPECT_DOUBLE_EQ(feature(clause, "coverage"), 1.0);
+  EXPECT_GT(feature(clause, "proximity"), 0.0);
+  EXPECT_LT(feature(clause, "proximity"), 0.5);
+  EXPECT_DOUBLE_EQ(feature(head, "bm25_rel"), 1.0);  // the best BM25 of the list
+  EXPECT_LT(feature(clause, "bm25_rel"), 1.0);
+  EXPECT_DOUBLE_EQ(feature(head, "first_rank_log"), 1.0);  // rank 1: log2(2)
+  EXPECT_DOUBLE_EQ(feature(head, "body_role"), 1.0);
+  EXPECT_DOUBLE_EQ(feature(head, "mem_pos_dense"), 0.0);  // no memory asked for
+  // Metadata agreement: the query names the contract field's value.
+  auto named = (*trained)->Features(*idx, "m10 termination", *hits, InContract("m10"));
+  ASSERT_TRUE(named.ok());
+  size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), "metadata_match") -
+             RerankFeatureNames().begin();
+  EXPECT_DOUBLE_EQ((*named)[0].values[k], 1.0);
+  EXPECT_DOUBLE_EQ((*rows)[0].values[k], 0.0);
+}
+
+TEST(LearnedReranker, TransfersToNewQuestions) {
+  auto idx = Corpus({"m1"});
+  // Feedback on topics 0-4; topics 5-7 are never asked.
+  auto records = Feedback(*idx, "m1", 5);
+  RerankTrainStats stats;
+  auto trained = LearnedReranker::Train(*idx, records, SmallGate(), &stats);
+  ASSERT_TRUE(trained.ok());
+  EXPECT_EQ(stats.used, records.size());
+  auto models = (*trained)->Models();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].scope_key, "m1");
+  EXPECT_TRUE(models[0].gate_open) << models[0].note;
+  EXPECT_EQ(models[0].questions, 5u);
+  EXPECT_GT(models[0].validation_gain, 0);
+  EXPECT_LT(models[0].loss_after, models[0].loss_before);
+  size_t improved = 0;
+  for (size_t t = 5; t < kTopics.size(); ++t) {
+    for (int n = 0; n < 4; ++n) {
+      SearchOptions o = InContract("m1" + std::to_string(n));
+      const std::string clause = DocId("m1", t, "clause", n);
+      auto before = idx->Search(kTopics[t].question, o);
+      RerankReport report;
+      auto after = SearchAndRerank(*idx, nullptr, kTopics[t].question, o, trained->get(),
+                                   RerankOptions(), &report);
+      ASSERT_TRUE(before.ok() && after.ok());
+      EXPECT_TRUE(report.applied) << report.note;
+      EXPECT_EQ(after->size(), before->size());
+      ASSERT_GT(RankOf(*after, clause), 0u);
+      EXPECT_LE(RankOf(*after, clause), RankOf(*before, clause));
+      improved += RankOf(*after, clause) < RankOf(*before, clause);
+      EXPECT_EQ(RankOf(*after, clause), 1u) << kTopics[t].question;
+    }
+  }
+  EXPECT_GT(improved, 0u);  // the first stage put headings first somewhere
+}
+
+TEST(LearnedReranker, TrainingIsDeterministic) {
+  auto idx = Corpus({"m1"});
+  auto records = Feedback(*idx, "m1", 5);
+  auto a = LearnedReranker::Train(*idx, records, SmallGate());
+  auto b = LearnedReranker::Train(*idx, records, SmallGate());
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto sa = (*a)->Serialize(), sb = (*b)->Serialize();
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  EXPECT_EQ(*sa, *sb);
+  EXPECT_EQ((*a)->Models()[0].weights, (*b)->Models()[0].weights);
+  // Record order does not matter either.
+  std::vector<FeedbackRecord> reversed(records.rbegin(), records.rend());
+  auto c = LearnedReranker::Train(*idx, reversed, SmallGate());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->Models()[0].weights, (*a)->Models()[0].weights);
+  // Through the index snapshot, the same model and the same ranking.
+  ASSERT_TRUE((*a)->SaveTo(idx.get()).ok());
+  auto snap = idx->Snapshot();
+  ASSERT_TRUE(snap.ok());
+  auto loaded_idx = Index::FromSnapshot(*snap);
+  ASSERT_TRUE(loaded_idx.ok());
+  auto loaded = LearnedReranker::LoadFrom(**loaded_idx, SmallGate());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->Models()[0].weights, (*a)->Models()[0].weights);
+  SearchOptions o = InContract("m12");
+  auto r1 = SearchAndRerank(*idx, nullptr, kTopics[6].question, o, a->get(), RerankOptions());
+  auto r2 = SearchAndRerank(**loaded_idx, nullptr, kTopics[6].question, o, loaded->get(),
+                            RerankOptions());
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  ASSERT_EQ(r1->size(), r2->size());
+  for (size_t i = 0; i < r1->size(); ++i) EXPECT_EQ((*r1)[i].chunk_id, (*r2)[i].chunk_id);
+}
+
+TEST(LearnedReranker, GateKeepsFewLabelsOut) {
+  auto idx = Corpus({"m1"});
+  // Two records: far below the gate.
+  std::vector<FeedbackRecord> few = {Labelled(*idx, "a", "m1", 0, 0),
+                                     Labelled(*idx, "b", "m1", 1, 0)};
+  auto trained = LearnedReranker::Train(*idx, few);
+  ASSERT_TRUE(trained.ok());
+  ASSERT_EQ((*trained)->Models().size(), 1u);
+  EXPECT_FALSE((*trained)->Models()[0].gate_open);
+  EXPECT_NE((*trained)->Models()[0].note.find("labelled passages"), std::string::npos);
+  EXPECT_TRUE((*trained)->Applicable(std::nullopt).empty());
+  SearchOptions o = InContract("m12");
+  auto before = idx->Search(kTopics[6].question, o);
+  RerankReport report;
+  auto after = SearchAndRerank(*idx, nullptr, kTopics[6].question, o, trained->get(),
+                               RerankOptions(), &report);
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_FALSE(report.applied);
+  EXPECT_FALSE(report.note.empty());
+  ASSERT_EQ(before->size(), after->size());
+  for (size_t i = 0; i < before->size(); ++i) {
+    EXPECT_EQ((*before)[i].chunk_id, (*after)[i].chunk_id);
+  }
+  // One question, many labels: still closed (it would learn that question).
+  std::vector<FeedbackRecord> one;
+  for (int n = 0; n < 4; ++n) {
+    for (int rep = 0; rep < 4; ++rep) {
+      one.push_back(Labelled(*idx, "q" + std::to_string(n) + std::to_string(rep), "m1", 0, n));
+    }
+  }
+  LearnedRerankerOptions lo = SmallGate();
+  lo.min_relevant = 1;
+  auto single = LearnedReranker::Train(*idx, one, lo);
+  ASSERT_TRUE(single.ok());
+  EXPECT_FALSE((*single)->Models()[0].gate_open);
+  EXPECT_NE((*single)->Models()[0].note.find("distinct questions"), std::string::npos);
+  // No labels at all: nothing to learn, nothing applied, no error.
+  auto none = LearnedReranker::Train(*idx, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE((*none)->Models().empty());
+}
+
+TEST(LearnedReranker, ConsentPrivilegeAndUnlabelledPassages) {
+  auto idx = Corpus({"m1"});
+  auto records = Feedback(*idx, "m1", 5);
+  records[0].consent_to_train = false;
+  records[1].privileged = true;
+  // A lawyer who left the heading unlabelled: it is not a negative.
+  records[2] = Labelled(*idx, records[2].record_id, "m1", 0, 2, /*label_heading=*/false);
+  RerankTrainStats stats;
+  auto trained = LearnedReranker::Train(*idx, records, SmallGate(), &stats);
+  ASSERT_TRUE(trained.ok());
+  EXPECT_EQ(stats.no_consent, 1u);
+  EXPECT_EQ(stats.privileged, 1u);
+  EXPECT_EQ(stats.used, records.size() - 2);
+  EXPECT_EQ(stats.unlabelled_shown, 1u);
+  size_t labels = 0;
+  for (size_t i = 2; i < records.size(); ++i) labels += records[i].labels.size();
+  const auto m = (*trained)->Models()[0];
+  EXPECT_EQ(m.relevant + m.not_relevant, labels);
+  EXPECT_EQ(m.records, records.size() - 2);
+}
+
+TEST(LearnedReranker, WallSafety) {
+  auto idx = Corpus({"a", "b"});
+  auto records = Feedback(*idx, "b", 5);
+  // Trained on matter b: never applies to a user walled to a.
+  auto trained = LearnedReranker::Train(*idx, records, SmallGate());
+  ASSERT_TRUE(trained.ok());
+  ASSERT_EQ((*trained)->Models().size(), 1u);
+  EXPECT_EQ((*trained)->Models()[0].scope_key, "b");
+  EXPECT_TRUE((*trained)->Models()[0].gate_open);
+  EXPECT_TRUE((*trained)->Applicable(std::set<std::string>{"a"}).empty());
+  EXPECT_EQ((*trained)->Applicable(std::set<std::string>{"a", "b"}).size(), 1u);
+  SearchOptions walled = InContract("a2");
+  walled.allowed_matters = std::set<std::string>{"a"};
+  auto before = idx->Search(kTopics[6].question, walled);
+  RerankReport report;
+  auto after = SearchAndRerank(*idx, nullptr, kTopics[6].question, walled, trained->get(),
+                               RerankOptions(), &report);
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_FALSE(report.applied);
+  ASSERT_EQ(before->size(), after->size());
+  for (size_t i = 0; i < before->size(); ++i) {
+    EXPECT_EQ((*before)[i].chunk_id, (*after)[i].chunk_id);
+  }
+  // A walled-off passage handed to the reranker is dropped, never scored.
+  SearchOptions both = InContract("b2");
+  auto b_hits = idx->Search(kTopics[6].question, both);
+  ASSERT_TRUE(b_hits.ok() && !b_hits->empty());
+  std::vector<SearchHit> mixed = *before;
+  mixed.push_back((*b_hits)[0]);
+  auto rows = (*trained)->Features(*idx, kTopics[6].question, mixed, walled);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), before->size());
+  auto out = (*trained)->Rerank(*idx, kTopics[6].question, mixed, walled, &report);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(report.walled, 1u);
+  for (const auto& h : *out) EXPECT_EQ(h.matter, "a");
+  // Labels from behind the training wall are refused.
+  LearnedRerankerOptions wall_a = SmallGate();
+  wall_a.allowed_matters = std::set<std::string>{"a"};
+  RerankTrainStats stats;
+  auto refused = LearnedReranker::Train(*idx, records, wall_a, &stats);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(stats.walled, records.size());
+  EXPECT_EQ(stats.used, 0u);
+  EXPECT_TRUE((*refused)->Models().empty());
+  // A record of matter a showing a passage of b is b's too.
+  FeedbackRecord cross = Feedback(*idx, "a", 1, 1)[0];
+  ShownResult s;
+  s.chunk_id = (*b_hits)[0].chunk_id;
+  s.doc_id = (*b_hits)[0].doc_id;
+  s.rank = 9;
+  s.matter = "b";
+  cross.results.push_back(s);
+  auto cross_trained = LearnedReranker::Train(*idx, {cross}, wall_a, &stats);
+  ASSERT_TRUE(cross_trained.ok());
+  EXPECT_EQ(stats.walled, 1u);
+  // Marked shareable, b's weights apply to a's users; b's memory does not.
+  LearnedRerankerOptions share = SmallGate();
+  share.shareable_matters = {"b"};
+  auto shared = LearnedReranker::Train(*idx, records, share);
+  ASSERT_TRUE(shared.ok());
+  EXPECT_EQ((*shared)->Applicable(std::set<std::string>{"a"}).size(), 1u);
+  auto shared_hits = SearchAndRerank(*idx, nullptr, kTopics[0].question, walled, shared->get(),
+                                     RerankOptions(), &report);
+  ASSERT_TRUE(shared_hits.ok());
+  EXPECT_TRUE(report.applied);
+  EXPECT_FALSE(report.memory_used);
+  for (const auto& h : *shared_hits) EXPECT_EQ(h.matter, "a");
+  // Inside b's walls, the same question asked on b's contracts uses memory.
+  SearchOptions in_b = InContract("b1");
+  in_b.allowed_matters = std::set<std::string>{"b"};
+  auto memory_hits = SearchAndRerank(*idx, nullptr, kTopics[0].question, in_b, shared->get(),
+                                     RerankOptions(), &report);
+  ASSERT_TRUE(memory_hits.ok());
+  EXPECT_TRUE(report.applied);
+  EXPECT_EQ(report.memory_used, (*shared)->Models()[0].memory);
+}
+
+TEST(LearnedReranker, ForgetMatterAndVersions) {
+  auto idx = Corpus({"a", "b"});
+  auto a_records = Feedback(*idx, "a", 5);
+  auto b_records = Feedback(*idx, "b", 4);
+  std::vector<FeedbackRecord> all = a_records;
+  all.insert(all.end(), b_records.begin(), b_records.end());
+  auto trained = LearnedReranker::Train(*idx, all, SmallGate());
+  ASSERT_TRUE(trained.ok());
+  LearnedReranker& r = **trained;
+  ASSERT_EQ(r.Models().size(), 2u);
+  ASSERT_EQ(r.History("b").size(), 1u);
+  const std::vector<double> v1 = r.History("b")[0].weights;
+  // More labels for b: version 2, version 1 kept; a unchanged.
+  auto more = Feedback(*idx, "b", 6);
+  std::vector<FeedbackRecord> all2 = a_records;
+  all2.insert(all2.end(), more.begin(), more.end());
+  RerankTrainStats stats;
+  ASSERT_TRUE(r.Update(*idx, all2, &stats).ok());
+  EXPECT_EQ(stats.trained, 1u);
+  EXPECT_EQ(stats.unchanged, 1u);
+  auto history = r.History("b");
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].version, 1u);
+  EXPECT_EQ(history[1].version, 2u);
+  EXPECT_TRUE(history[1].current);
+  EXPECT_NE(history[1].weights, v1);
+  // Restore the previous version.
+  ASSERT_TRUE(r.Restore("b", 1).ok());
+  for (const auto& m : r.Models()) {
+    if (m.scope_key == "b") {
+      EXPECT_EQ(m.version, 1u);
+      EXPECT_EQ(m.weights, v1);
+    }
+  }
+  EXPECT_EQ(r.Restore("b", 7).code(), Status::Code::kNotFound);
+  EXPECT_EQ(r.Restore("zz", 1).code(), Status::Code::kNotFound);
+  // The restored choice survives bytes.
+  auto bytes = r.Serialize();
+  ASSERT_TRUE(bytes.ok());
+  auto back = LearnedReranker::Deserialize(*bytes, SmallGate());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->History("b").size(), 2u);
+  for (const auto& m : (*back)->Models()) {
+    if (m.scope_key == "b") {
+      EXPECT_EQ(m.version, 1u);
+    }
+  }
+  // Forgetting b removes every version; a stays.
+  EXPECT_EQ(r.ForgetMatter("b"), 1u);
+  ASSERT_EQ(r.Models().size(), 1u);
+  EXPECT_EQ(r.Models()[0].scope_key, "a");
+  EXPECT_TRUE(r.History("b").empty());
+  EXPECT_EQ(r.Restore("b", 1).code(), Status::Code::kNotFound);
+  // Retraining from a log whose b records were tombstoned drops b too.
+  auto again = LearnedReranker::Train(*idx, all, SmallGate());
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->Update(*idx, a_records, &stats).ok());
+  EXPECT_EQ(stats.dropped, 1u);
+  EXPECT_TRUE((*again)->History("b").empty());
+}
+
+TEST(LearnedReranker, BadBytesAndOptions) {
+  EXPECT_EQ(LearnedReranker::Deserialize("not json").status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(LearnedReranker::Deserialize("{\"format\":\"other\"}").status().code(),
+            Status::Code::kCorruption);
+  EXPECT_EQ(LearnedReranker::Deserialize("{\"format\":\"foldback.rerank.learned\",\"version\":99}")
+                .status()
+                .code(),
+            Status::Code::kNotSupported);
+  EXPECT_EQ(LearnedReranker::Deserialize(
+                "{\"format\":\"foldback.rerank.learned\",\"version\":1,\"features\":[],"
+                "\"scopes\":[{\"key\":\"x\"}]}")
+                .status()
+                .code(),
+            Status::Code::kCorruption);
+  auto idx = Corpus({"m1"}, 1);
+  EXPECT_EQ(LearnedReranker::LoadFrom(*idx).status().code(), Status::Code::kNotFound);
+  LearnedRerankerOptions bad;
+  bad.l2 = -1;
+  EXPECT_EQ(LearnedReranker::Train(*idx, {}, bad).status().code(), Status::Code::kInvalidArgument);
+  RerankOptions deep;
+  deep.depth = 20000;
+  auto trained = LearnedReranker::Train(*idx, {});
+  ASSERT_TRUE(trained.ok());
+  EXPECT_EQ(
+      SearchAndRerank(*idx, nullptr, "x", SearchOptions(), trained->get(), deep).status().code(),
+      Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace foldback
