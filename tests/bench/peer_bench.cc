@@ -4,6 +4,7 @@
 //
 //   build/bin/peer_bench --contractnli $D/contractnli/derived --cuad $D/cuad
 //       [--reps 5] [--passes 3] [--work-dir /tmp/peer_bench] [--json out.json] [--only TASK]
+//       [--max-queries N]   (per task, evenly spread)
 //
 // (tests/bench/run_peer_bench.sh runs it with the shared data.) Every engine
 // gets the same input: foldback's stopword list is given to Xapian's
@@ -303,9 +304,12 @@ int64_t DirBytes(const std::string& dir) {
 
 class FoldbackEngine : public Engine {
  public:
-  FoldbackEngine(bool core, std::string snapshot_path) : core_(core), path_(std::move(snapshot_path)) {}
+  FoldbackEngine(std::string snapshot_path) : core_(false), path_(std::move(snapshot_path)) {}
+  // The lexical engine alone, on `full`'s index (built once, by `full`).
+  explicit FoldbackEngine(const FoldbackEngine* full) : core_(true), full_(full) {}
   std::string name() const override { return core_ ? "foldback-core" : "foldback"; }
   double Build(const Corpus& c) override {
+    if (core_) return -1;  // shares the index of `full_`
     index_.reset();
     IndexOptions io;
     io.dense.embedder = EmbedderKind::kNone;
@@ -348,7 +352,7 @@ class FoldbackEngine : public Engine {
       for (const auto& h : hits) out->ids.push_back(t.collapse || t.name == "cnli" ? h.doc_id : h.chunk_id);
       return;
     }
-    const Index::Rep& r = *index_->rep();
+    const Index::Rep& r = *full_->index_->rep();
     index::ChunkMask mask;
     Status st = r.BuildMask(o, &mask);
     if (!st.ok()) Die(st.ToString());
@@ -357,12 +361,13 @@ class FoldbackEngine : public Engine {
   }
   // Chunk number -> ranked id (outside the timer).
   std::string IdOf(const Task& t, uint32_t chunk) const {
-    const ChunkSlot& c = index_->rep()->chunks[chunk];
+    const ChunkSlot& c = (core_ ? full_->index_ : index_)->rep()->chunks[chunk];
     return t.collapse || t.name == "cnli" ? c.chunk.doc_id : c.chunk.id;
   }
 
  private:
   bool core_;
+  const FoldbackEngine* full_ = nullptr;
   std::string path_;
   std::unique_ptr<Index> index_;
   double persist_ = -1;
@@ -668,6 +673,7 @@ struct Args {
   std::string contractnli, cuad, work = "/tmp/peer_bench", json, only;
   int reps = 5;
   int passes = 1;
+  size_t max_queries = 0;  // per task, evenly spread; 0 = all
 };
 
 Args ParseArgs(int argc, char** argv) {
@@ -685,6 +691,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (k == "--only") a.only = val();
     else if (k == "--reps") a.reps = std::max(1, std::atoi(val().c_str()));
     else if (k == "--passes") a.passes = std::max(1, std::atoi(val().c_str()));
+    else if (k == "--max-queries") a.max_queries = static_cast<size_t>(std::max(0, std::atoi(val().c_str())));
     else Die("unknown argument " + k + " (see the comment at the top of tests/bench/peer_bench.cc)");
   }
   if (a.contractnli.empty() && a.cuad.empty()) Die("give --contractnli DIR and/or --cuad DIR");
@@ -702,11 +709,23 @@ int main(int argc, char** argv) {
   if (!args.contractnli.empty()) corpora.push_back(LoadContractNli(args.contractnli));
   if (!args.cuad.empty()) corpora.push_back(LoadCuad(args.cuad));
 
+  if (args.max_queries) {
+    for (Corpus& c : corpora) {
+      for (Task& t : c.tasks) {
+        if (t.queries.size() <= args.max_queries) continue;
+        std::vector<Query> kept;
+        for (size_t i = 0; i < args.max_queries; ++i) kept.push_back(t.queries[i * t.queries.size() / args.max_queries]);
+        t.queries = std::move(kept);
+      }
+    }
+  }
   nlohmann::json report = nlohmann::json::array();
   for (Corpus& c : corpora) {
     std::vector<std::unique_ptr<Engine>> engines;
-    engines.push_back(std::make_unique<FoldbackEngine>(false, args.work + "/" + c.name + ".fbidx"));
-    engines.push_back(std::make_unique<FoldbackEngine>(true, ""));
+    auto full = std::make_unique<FoldbackEngine>(args.work + "/" + c.name + ".fbidx");
+    auto core = std::make_unique<FoldbackEngine>(full.get());
+    engines.push_back(std::move(full));
+    engines.push_back(std::move(core));
     engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, false, ""));
     engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, false, args.work + "/" + c.name + ".glass"));
     engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, false, false, args.work + "/" + c.name + ".glass-nopos"));
@@ -725,6 +744,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: round %d/%d\n", c.name.c_str(), rep + 1, args.reps);
       for (auto& e : engines) {
         double b = e->Build(c);
+        std::fprintf(stderr, "  round %d build %s: %.2f s, persisted %.2f s, %lld bytes\n", rep + 1, e->name().c_str(), b,
+                     e->persist_seconds(), static_cast<long long>(e->disk_bytes()));
         Samples& s = S["build"][e->name()];
         if (b >= 0) s.build.push_back(b);
         if (e->persist_seconds() >= 0) s.persist.push_back(e->persist_seconds());
@@ -781,7 +802,11 @@ int main(int argc, char** argv) {
             s.queries = m.queries;
           }
         }
-        for (auto& [name, q] : qps_this_round) S[t.name][name].ratio.push_back(qps_this_round["foldback"] / q);
+        for (auto& [name, q] : qps_this_round) {
+          S[t.name][name].ratio.push_back(qps_this_round["foldback"] / q);
+          std::fprintf(stderr, "  round %d %s %s: %.0f q/s (foldback ÷ it %.2f)\n", rep + 1, t.name.c_str(), name.c_str(), q,
+                       qps_this_round["foldback"] / q);
+        }
       }
     }
     // Tables.
@@ -792,6 +817,7 @@ int main(int argc, char** argv) {
     std::printf("| engine | build in memory (s) | build + persist (s) | bytes on disk | foldback build advantage |\n|---|---|---|---|---|\n");
     for (auto& e : engines) {
       const Samples& s = S["build"][e->name()];
+      if (s.build.empty() && s.persist.empty()) continue;  // foldback-core: foldback's index
       double mb = Median(s.bytes);
       double adv = !s.build.empty() ? Median(s.build) : Median(s.persist);
       double fb = !s.build.empty() ? Median(fbb.build) : Median(fbb.persist);

@@ -5,9 +5,9 @@
 #   tests/bench/run_peer_bench.sh [DATA_DIR] [extra peer_bench arguments]
 #
 # DATA_DIR defaults to ../shared/data (contractnli/derived, cuad/...). Builds
-# peer_bench (needs libxapian-dev, libsqlite3-dev) and writes the tables to
-# stdout and build/peer_bench.json. The machine is shared: compare the
-# ratios of one run, not absolute times across runs.
+# peer_bench (needs libxapian-dev, libsqlite3-dev), prints the tables and
+# writes build/peer_bench.json. The machine is shared: compare the ratios of
+# one run, not absolute times across runs.
 set -eu
 cd "$(dirname "$0")/../.."
 DATA=${1:-../shared/data}
@@ -17,5 +17,7 @@ if [ ! -d "$DATA/contractnli/derived" ] || [ ! -d "$DATA/cuad/derived" ]; then
   exit 1
 fi
 cmake --build build --target peer_bench >/dev/null
-exec nice build/bin/peer_bench --contractnli "$DATA/contractnli/derived" --cuad "$DATA/cuad" \
-  --work-dir "${TMPDIR:-/tmp}/peer_bench.$$" --json build/peer_bench.json "$@"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/peer_bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT INT TERM
+nice build/bin/peer_bench --contractnli "$DATA/contractnli/derived" --cuad "$DATA/cuad" \
+  --work-dir "$WORK" --json build/peer_bench.json "$@"

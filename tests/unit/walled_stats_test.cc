@@ -165,7 +165,9 @@ TEST(WalledStats, SameScoresAsAnIndexOfTheVisibleDocumentsAlone) {
     Document d = docs[i];
     d.matter = i % 3 == 0 ? "ours" : "other";
     ASSERT_TRUE(shared->Add(d).ok());
-    if (d.matter == "ours") ASSERT_TRUE(alone->Add(d).ok());
+    if (d.matter == "ours") {
+      ASSERT_TRUE(alone->Add(d).ok());
+    }
   }
   // Chunk numbers differ between the two indexes (interleaved adds): only
   // ties may order differently, scores per chunk must be equal.
