@@ -73,7 +73,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 constexpr size_t kDepth = 100;
 
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 [[noreturn]] void Die(const std::string& msg) {
   std::fprintf(stderr, "peer_bench: %s\n", msg.c_str());
@@ -90,9 +92,9 @@ T Must(Result<T> r, const std::string& what) {
 // dropped from queries only.
 const std::vector<std::string>& QuestionWords() {
   static const std::vector<std::string> w = {
-      "any",   "can", "could", "did", "do",    "does",    "find",  "how", "i",     "is",
-      "me",    "my",  "our",   "please", "show", "tell",  "there", "we",  "what",  "when",
-      "where", "whether", "which", "who", "why", "would", "you"};
+      "any",  "can",  "could", "did",     "do",     "does", "find", "how",   "i",
+      "is",   "me",   "my",    "our",     "please", "show", "tell", "there", "we",
+      "what", "when", "where", "whether", "which",  "who",  "why",  "would", "you"};
   return w;
 }
 
@@ -100,7 +102,7 @@ const std::vector<std::string>& QuestionWords() {
 
 // A unit a peer indexes: a span, a passage or a whole contract.
 struct Unit {
-  std::string id;     // what the ranking lists (span id, chunk id, contract id)
+  std::string id;  // what the ranking lists (span id, chunk id, contract id)
   std::string title;
   std::string text;
   uint32_t group = 0;  // scope / collapse group (NDA or contract number)
@@ -108,7 +110,7 @@ struct Unit {
 
 struct Query {
   std::string id, text;
-  int64_t scope = -1;  // group number, -1 = whole collection
+  int64_t scope = -1;       // group number, -1 = whole collection
   std::string scope_value;  // foldback filter value
   std::map<std::string, int> rel;
 };
@@ -116,17 +118,17 @@ struct Query {
 struct Task {
   std::string name;
   std::vector<Query> queries;
-  bool collapse = false;      // best unit per group, rank groups
-  std::string filter_field;   // foldback filter field for scoped queries
-  int passes = 1;             // query-set repetitions per round (small sets)
+  bool collapse = false;     // best unit per group, rank groups
+  std::string filter_field;  // foldback filter field for scoped queries
+  int passes = 1;            // query-set repetitions per round (small sets)
 };
 
 struct Corpus {
   std::string name;
-  std::vector<Document> docs;          // what foldback ingests
+  std::vector<Document> docs;  // what foldback ingests
   std::vector<std::string> group_names;
-  std::vector<Unit> units;             // what the peers index (passages / spans)
-  std::vector<Unit> whole;             // whole contracts (CUAD only)
+  std::vector<Unit> units;  // what the peers index (passages / spans)
+  std::vector<Unit> whole;  // whole contracts (CUAD only)
   std::vector<Task> tasks;
 };
 
@@ -155,7 +157,8 @@ Corpus LoadContractNli(const std::string& dir) {
   std::unordered_map<std::string, uint32_t> group_of;
   for (const Document& d : c.docs) {
     auto it = d.metadata.find("doc_id");
-    if (it == d.metadata.end() || it->second.empty()) Die("contractnli: span without doc_id: " + d.id);
+    if (it == d.metadata.end() || it->second.empty())
+      Die("contractnli: span without doc_id: " + d.id);
     auto [g, added] = group_of.emplace(it->second[0], static_cast<uint32_t>(c.group_names.size()));
     if (added) c.group_names.push_back(it->second[0]);
     c.units.push_back({d.id, d.title, d.text, g->second});
@@ -170,7 +173,8 @@ Corpus LoadContractNli(const std::string& dir) {
     auto r = qrels.find(q.id);
     if (r == qrels.end()) continue;
     auto f = q.fields.find("doc_id");
-    if (f == q.fields.end() || !group_of.count(f->second)) Die("contractnli query without a known doc_id: " + q.id);
+    if (f == q.fields.end() || !group_of.count(f->second))
+      Die("contractnli query without a known doc_id: " + q.id);
     t.queries.push_back({q.id, q.text, group_of.at(f->second), f->second, r->second});
   }
   c.tasks.push_back(std::move(t));
@@ -225,12 +229,13 @@ Corpus LoadCuad(const std::string& dir) {
       continue;
     }
     uint32_t b = off[start], e = off[end];
-    if (doc_by_id[doc]->text.compare(b, e - b, j.at("clause").get<std::string>()) != 0) ++mismatched;
+    if (doc_by_id[doc]->text.compare(b, e - b, j.at("clause").get<std::string>()) != 0)
+      ++mismatched;
     ++located;
     spans[j.at("query_id").get<std::string>()].emplace_back(b, e);
   }
-  std::fprintf(stderr, "cuad: %zu gold spans located, %zu whose text differs at the offsets\n", located,
-               mismatched);
+  std::fprintf(stderr, "cuad: %zu gold spans located, %zu whose text differs at the offsets\n",
+               located, mismatched);
   for (const Document& d : c.docs) {
     for (const Chunk* ch : index->ChunksOf(d.id)) {
       c.units.push_back({ch->id, d.title, ch->text, group_of[d.id]});
@@ -240,7 +245,8 @@ Corpus LoadCuad(const std::string& dir) {
   Task clause;
   clause.name = "cuad-clause";
   clause.filter_field = "id";
-  auto scoped = Must(ParseBeirQueries(Read(dir + "/derived/queries_scoped.jsonl")), "queries_scoped");
+  auto scoped =
+      Must(ParseBeirQueries(Read(dir + "/derived/queries_scoped.jsonl")), "queries_scoped");
   for (const auto& q : scoped) {
     auto s = spans.find(q.id);
     if (s == spans.end()) continue;
@@ -260,7 +266,8 @@ Corpus LoadCuad(const std::string& dir) {
   coll.name = "cuad-coll";
   coll.collapse = true;
   coll.passes = 5;
-  auto global = Must(ParseBeirQueries(Read(dir + "/derived/queries_global.jsonl")), "queries_global");
+  auto global =
+      Must(ParseBeirQueries(Read(dir + "/derived/queries_global.jsonl")), "queries_global");
   auto qrels = Must(ParseQrels(Read(dir + "/derived/qrels/doc_level.tsv")), "doc_level.tsv");
   for (const auto& q : global) {
     auto r = qrels.find(q.id);
@@ -349,14 +356,16 @@ class FoldbackEngine : public Engine {
     if (q.scope >= 0) o.filters.push_back({t.filter_field, Filter::Op::kEq, q.scope_value});
     if (!core_) {
       auto hits = Must(index_->Search(q.text, o), "search");
-      for (const auto& h : hits) out->ids.push_back(t.collapse || t.name == "cnli" ? h.doc_id : h.chunk_id);
+      for (const auto& h : hits)
+        out->ids.push_back(t.collapse || t.name == "cnli" ? h.doc_id : h.chunk_id);
       return;
     }
     const Index::Rep& r = *full_->index_->rep();
     index::ChunkMask mask;
     Status st = r.BuildMask(o, &mask);
     if (!st.ok()) Die(st.ToString());
-    auto hits = r.lexical.Search(r.QueryTerms(q.text), mask, kDepth, o.one_per_document ? &r.chunk_doc : nullptr);
+    auto hits = r.lexical.Search(r.QueryTerms(q.text), mask, kDepth,
+                                 o.one_per_document ? &r.chunk_doc : nullptr);
     for (const auto& [chunk, score] : hits) out->numbers.push_back(chunk);
   }
   // Chunk number -> ranked id (outside the timer).
@@ -391,14 +400,17 @@ class XapianEngine : public Engine {
     qp_.set_default_op(Xapian::Query::OP_OR);
   }
   std::string name() const override {
-    std::string n = backend_ == Backend::kInMemory ? "xapian-inmem" : positions_ ? "xapian-glass" : "xapian-glass-nopos";
+    std::string n = backend_ == Backend::kInMemory ? "xapian-inmem"
+                    : positions_                   ? "xapian-glass"
+                                                   : "xapian-glass-nopos";
     return whole_ ? n + "-whole" : n;
   }
   bool ranks_whole() const override { return whole_; }
   double Build(const Corpus& c) override {
     db_ = Xapian::Database();
     const auto& units = whole_ ? c.whole : c.units;
-    bool collapse = std::any_of(c.tasks.begin(), c.tasks.end(), [](const Task& t) { return t.collapse; });
+    bool collapse =
+        std::any_of(c.tasks.begin(), c.tasks.end(), [](const Task& t) { return t.collapse; });
     auto t0 = Clock::now();
     Xapian::WritableDatabase w;
     if (backend_ == Backend::kInMemory) {
@@ -452,7 +464,8 @@ class XapianEngine : public Engine {
     Xapian::Query query = qp_.parse_query(
         q.text, Xapian::QueryParser::FLAG_DEFAULT | Xapian::QueryParser::FLAG_NO_POSITIONS);
     if (q.scope >= 0) {
-      query = Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query("XS" + std::to_string(q.scope)));
+      query = Xapian::Query(Xapian::Query::OP_FILTER, query,
+                            Xapian::Query("XS" + std::to_string(q.scope)));
     }
     Xapian::Enquire enquire(db_);
     enquire.set_query(query);
@@ -496,13 +509,16 @@ void ForEachToken(std::string_view s, Fn fn) {
 
 class Fts5Engine : public Engine {
  public:
-  Fts5Engine(bool on_disk, bool whole, std::string path) : disk_(on_disk), whole_(whole), path_(std::move(path)) {
+  Fts5Engine(bool on_disk, bool whole, std::string path)
+      : disk_(on_disk), whole_(whole), path_(std::move(path)) {
     for (const auto& w : text::DefaultStopwords()) stop_.insert(w);
     query_stop_ = stop_;
     for (const auto& w : QuestionWords()) query_stop_.insert(w);
   }
   ~Fts5Engine() override { Close(); }
-  std::string name() const override { return std::string(disk_ ? "fts5-disk" : "fts5-mem") + (whole_ ? "-whole" : ""); }
+  std::string name() const override {
+    return std::string(disk_ ? "fts5-disk" : "fts5-mem") + (whole_ ? "-whole" : "");
+  }
   bool ranks_whole() const override { return whole_; }
   double Build(const Corpus& c) override {
     Close();
@@ -560,7 +576,8 @@ class Fts5Engine : public Engine {
     }
     scoped_ = Prepare("SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY bm25(t, 0.0, 1.0) LIMIT 100");
     ranged_ = Prepare(
-        "SELECT rowid FROM t WHERE t MATCH ?1 AND rowid BETWEEN ?2 AND ?3 ORDER BY bm25(t, 0.0, 1.0) LIMIT 100");
+        "SELECT rowid FROM t WHERE t MATCH ?1 AND rowid BETWEEN ?2 AND ?3 ORDER BY bm25(t, 0.0, "
+        "1.0) LIMIT 100");
     all_ = Prepare("SELECT rowid, bm25(t, 0.0, 1.0) FROM t WHERE t MATCH ?1");
     return disk_ ? -1 : s;
   }
@@ -581,14 +598,16 @@ class Fts5Engine : public Engine {
       sqlite3_bind_text(ranged_, 1, m.data(), static_cast<int>(m.size()), SQLITE_STATIC);
       sqlite3_bind_int64(ranged_, 2, r.first);
       sqlite3_bind_int64(ranged_, 3, r.second);
-      while (sqlite3_step(ranged_) == SQLITE_ROW) out->numbers.push_back(static_cast<uint32_t>(sqlite3_column_int64(ranged_, 0) - 1));
+      while (sqlite3_step(ranged_) == SQLITE_ROW)
+        out->numbers.push_back(static_cast<uint32_t>(sqlite3_column_int64(ranged_, 0) - 1));
       sqlite3_reset(ranged_);
       return;
     }
     if (q.scope >= 0) m = "scope : s" + std::to_string(q.scope) + " AND " + m;
     if (!(t.collapse && !whole_)) {
       sqlite3_bind_text(scoped_, 1, m.data(), static_cast<int>(m.size()), SQLITE_STATIC);
-      while (sqlite3_step(scoped_) == SQLITE_ROW) out->numbers.push_back(static_cast<uint32_t>(sqlite3_column_int64(scoped_, 0) - 1));
+      while (sqlite3_step(scoped_) == SQLITE_ROW)
+        out->numbers.push_back(static_cast<uint32_t>(sqlite3_column_int64(scoped_, 0) - 1));
       sqlite3_reset(scoped_);
       return;
     }
@@ -618,11 +637,13 @@ class Fts5Engine : public Engine {
  private:
   void Exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) Die(std::string(sql) + ": " + (err ? err : "?"));
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK)
+      Die(std::string(sql) + ": " + (err ? err : "?"));
   }
   sqlite3_stmt* Prepare(const char* sql) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) Die(std::string(sql) + ": " + sqlite3_errmsg(db_));
+    if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+      Die(std::string(sql) + ": " + sqlite3_errmsg(db_));
     return s;
   }
   void Close() {
@@ -684,15 +705,24 @@ Args ParseArgs(int argc, char** argv) {
       if (i + 1 >= argc) Die("missing value after " + k);
       return argv[++i];
     };
-    if (k == "--contractnli") a.contractnli = val();
-    else if (k == "--cuad") a.cuad = val();
-    else if (k == "--work-dir") a.work = val();
-    else if (k == "--json") a.json = val();
-    else if (k == "--only") a.only = val();
-    else if (k == "--reps") a.reps = std::max(1, std::atoi(val().c_str()));
-    else if (k == "--passes") a.passes = std::max(1, std::atoi(val().c_str()));
-    else if (k == "--max-queries") a.max_queries = static_cast<size_t>(std::max(0, std::atoi(val().c_str())));
-    else Die("unknown argument " + k + " (see the comment at the top of tests/bench/peer_bench.cc)");
+    if (k == "--contractnli")
+      a.contractnli = val();
+    else if (k == "--cuad")
+      a.cuad = val();
+    else if (k == "--work-dir")
+      a.work = val();
+    else if (k == "--json")
+      a.json = val();
+    else if (k == "--only")
+      a.only = val();
+    else if (k == "--reps")
+      a.reps = std::max(1, std::atoi(val().c_str()));
+    else if (k == "--passes")
+      a.passes = std::max(1, std::atoi(val().c_str()));
+    else if (k == "--max-queries")
+      a.max_queries = static_cast<size_t>(std::max(0, std::atoi(val().c_str())));
+    else
+      Die("unknown argument " + k + " (see the comment at the top of tests/bench/peer_bench.cc)");
   }
   if (a.contractnli.empty() && a.cuad.empty()) Die("give --contractnli DIR and/or --cuad DIR");
   return a;
@@ -714,7 +744,8 @@ int main(int argc, char** argv) {
       for (Task& t : c.tasks) {
         if (t.queries.size() <= args.max_queries) continue;
         std::vector<Query> kept;
-        for (size_t i = 0; i < args.max_queries; ++i) kept.push_back(t.queries[i * t.queries.size() / args.max_queries]);
+        for (size_t i = 0; i < args.max_queries; ++i)
+          kept.push_back(t.queries[i * t.queries.size() / args.max_queries]);
         t.queries = std::move(kept);
       }
     }
@@ -726,15 +757,23 @@ int main(int argc, char** argv) {
     auto core = std::make_unique<FoldbackEngine>(full.get());
     engines.push_back(std::move(full));
     engines.push_back(std::move(core));
-    engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, false, ""));
-    engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, false, args.work + "/" + c.name + ".glass"));
-    engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, false, false, args.work + "/" + c.name + ".glass-nopos"));
+    engines.push_back(
+        std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, false, ""));
+    engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, false,
+                                                     args.work + "/" + c.name + ".glass"));
+    engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, false, false,
+                                                     args.work + "/" + c.name + ".glass-nopos"));
     engines.push_back(std::make_unique<Fts5Engine>(false, false, ""));
-    engines.push_back(std::make_unique<Fts5Engine>(true, false, args.work + "/" + c.name + ".fts5"));
+    engines.push_back(
+        std::make_unique<Fts5Engine>(true, false, args.work + "/" + c.name + ".fts5"));
     if (!c.whole.empty()) {
-      engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, true, ""));
-      engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, true, args.work + "/" + c.name + ".glass-whole"));
-      engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, false, true, args.work + "/" + c.name + ".glass-whole-nopos"));
+      engines.push_back(
+          std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, true, ""));
+      engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, true,
+                                                       args.work + "/" + c.name + ".glass-whole"));
+      engines.push_back(
+          std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, false, true,
+                                         args.work + "/" + c.name + ".glass-whole-nopos"));
       engines.push_back(std::make_unique<Fts5Engine>(false, true, ""));
     }
     // (task, engine) -> samples; build samples under task "build".
@@ -744,8 +783,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: round %d/%d\n", c.name.c_str(), rep + 1, args.reps);
       for (auto& e : engines) {
         double b = e->Build(c);
-        std::fprintf(stderr, "  round %d build %s: %.2f s, persisted %.2f s, %lld bytes\n", rep + 1, e->name().c_str(), b,
-                     e->persist_seconds(), static_cast<long long>(e->disk_bytes()));
+        std::fprintf(stderr, "  round %d build %s: %.2f s, persisted %.2f s, %lld bytes\n", rep + 1,
+                     e->name().c_str(), b, e->persist_seconds(),
+                     static_cast<long long>(e->disk_bytes()));
         Samples& s = S["build"][e->name()];
         if (b >= 0) s.build.push_back(b);
         if (e->persist_seconds() >= 0) s.persist.push_back(e->persist_seconds());
@@ -791,7 +831,12 @@ int main(int argc, char** argv) {
                 } else if (e->ranks_whole()) {
                   ids.push_back(c.whole[n].id);
                 } else {
-                  ids.push_back(t.collapse ? c.group_names[t.name == "cuad-coll" && dynamic_cast<Fts5Engine*>(e.get()) ? n : c.units[n].group] : c.units[n].id);
+                  ids.push_back(t.collapse
+                                    ? c.group_names[t.name == "cuad-coll" &&
+                                                            dynamic_cast<Fts5Engine*>(e.get())
+                                                        ? n
+                                                        : c.units[n].group]
+                                    : c.units[n].id);
                 }
               }
               acc.Add(ScoreQuery(ids, t.queries[qi].rel));
@@ -804,17 +849,21 @@ int main(int argc, char** argv) {
         }
         for (auto& [name, q] : qps_this_round) {
           S[t.name][name].ratio.push_back(qps_this_round["foldback"] / q);
-          std::fprintf(stderr, "  round %d %s %s: %.0f q/s (foldback ÷ it %.2f)\n", rep + 1, t.name.c_str(), name.c_str(), q,
-                       qps_this_round["foldback"] / q);
+          std::fprintf(stderr, "  round %d %s %s: %.0f q/s (foldback ÷ it %.2f)\n", rep + 1,
+                       t.name.c_str(), name.c_str(), q, qps_this_round["foldback"] / q);
         }
       }
     }
     // Tables.
     const Samples& fbb = S["build"]["foldback"];
-    std::printf("\n## %s: %zu ingested documents, %zu peer units%s; %d rounds, medians\n\n", c.name.c_str(),
-                c.docs.size(), c.units.size(), c.whole.empty() ? "" : (", " + std::to_string(c.whole.size()) + " whole contracts").c_str(),
-                args.reps);
-    std::printf("| engine | build in memory (s) | build + persist (s) | bytes on disk | foldback build advantage |\n|---|---|---|---|---|\n");
+    std::printf(
+        "\n## %s: %zu ingested documents, %zu peer units%s; %d rounds, medians\n\n", c.name.c_str(),
+        c.docs.size(), c.units.size(),
+        c.whole.empty() ? "" : (", " + std::to_string(c.whole.size()) + " whole contracts").c_str(),
+        args.reps);
+    std::printf(
+        "| engine | build in memory (s) | build + persist (s) | bytes on disk | foldback build "
+        "advantage |\n|---|---|---|---|---|\n");
     for (auto& e : engines) {
       const Samples& s = S["build"][e->name()];
       if (s.build.empty() && s.persist.empty()) continue;  // foldback-core: foldback's index
@@ -825,24 +874,42 @@ int main(int argc, char** argv) {
                   s.build.empty() ? "–" : std::to_string(Median(s.build)).substr(0, 6).c_str(),
                   s.persist.empty() ? "–" : std::to_string(Median(s.persist)).substr(0, 6).c_str(),
                   mb < 0 ? "–" : (std::to_string(mb / 1e6).substr(0, 6) + " MB").c_str(), adv / fb);
-      report.push_back({{"corpus", c.name}, {"task", "build"}, {"engine", e->name()}, {"build_s", Median(s.build)},
-                        {"persist_s", Median(s.persist)}, {"bytes", mb}});
+      report.push_back({{"corpus", c.name},
+                        {"task", "build"},
+                        {"engine", e->name()},
+                        {"build_s", Median(s.build)},
+                        {"persist_s", Median(s.persist)},
+                        {"bytes", mb}});
     }
-    std::printf("\nfoldback lexical part of the snapshot (terms, offsets, postings, lengths): %.2f MB\n",
-                static_cast<double>(lexical_bytes[c.name]) / 1e6);
-    report.push_back({{"corpus", c.name}, {"task", "build"}, {"engine", "foldback-lexical"}, {"bytes", lexical_bytes[c.name]}});
+    std::printf(
+        "\nfoldback lexical part of the snapshot (terms, offsets, postings, lengths): %.2f MB\n",
+        static_cast<double>(lexical_bytes[c.name]) / 1e6);
+    report.push_back({{"corpus", c.name},
+                      {"task", "build"},
+                      {"engine", "foldback-lexical"},
+                      {"bytes", lexical_bytes[c.name]}});
     for (const Task& t : c.tasks) {
       if (!S.count(t.name)) continue;
-      std::printf("\n### %s: %zu queries × %d passes\n\n| engine | nDCG@10 | R@100 | q/s | p50 (ms) | p95 (ms) | foldback q/s ÷ engine q/s |\n|---|---|---|---|---|---|---|\n",
-                  t.name.c_str(), t.queries.size(), t.passes * args.passes);
+      std::printf(
+          "\n### %s: %zu queries × %d passes\n\n| engine | nDCG@10 | R@100 | q/s | p50 (ms) | p95 "
+          "(ms) | foldback q/s ÷ engine q/s |\n|---|---|---|---|---|---|---|\n",
+          t.name.c_str(), t.queries.size(), t.passes * args.passes);
       for (auto& e : engines) {
         if (!S[t.name].count(e->name())) continue;
         const Samples& s = S[t.name][e->name()];
-        std::printf("| %s | %.4f | %.4f | %.0f | %.3f | %.3f | %.2f× |\n", e->name().c_str(), s.ndcg, s.recall100,
-                    Median(s.qps), Median(s.p50), Median(s.p95), Median(s.ratio));
-        report.push_back({{"corpus", c.name}, {"task", t.name}, {"engine", e->name()}, {"ndcg@10", s.ndcg},
-                          {"recall@100", s.recall100}, {"queries", s.queries}, {"qps", Median(s.qps)},
-                          {"p50_ms", Median(s.p50)}, {"p95_ms", Median(s.p95)}, {"foldback_ratio", Median(s.ratio)},
+        std::printf("| %s | %.4f | %.4f | %.0f | %.3f | %.3f | %.2f× |\n", e->name().c_str(),
+                    s.ndcg, s.recall100, Median(s.qps), Median(s.p50), Median(s.p95),
+                    Median(s.ratio));
+        report.push_back({{"corpus", c.name},
+                          {"task", t.name},
+                          {"engine", e->name()},
+                          {"ndcg@10", s.ndcg},
+                          {"recall@100", s.recall100},
+                          {"queries", s.queries},
+                          {"qps", Median(s.qps)},
+                          {"p50_ms", Median(s.p50)},
+                          {"p95_ms", Median(s.p95)},
+                          {"foldback_ratio", Median(s.ratio)},
                           {"qps_rounds", s.qps}});
       }
     }

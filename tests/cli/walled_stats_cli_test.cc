@@ -32,8 +32,8 @@ std::vector<fs::path> DemoContracts() {
 // chunk id -> score of `foldback search --json`.
 std::map<std::string, double> Scores(const std::string& index, const std::string& query,
                                      const std::string& extra) {
-  auto r = RunCli("search --index " + ShellQuote(index) + " --mode bm25 --top-k 50 --json " + extra + " " +
-                      ShellQuote(query),
+  auto r = RunCli("search --index " + ShellQuote(index) + " --mode bm25 --top-k 50 --json " +
+                      extra + " " + ShellQuote(query),
                   Stderr::kSeparate);
   EXPECT_EQ(r.code, 0) << r.err;
   std::map<std::string, double> out;
@@ -48,7 +48,8 @@ TEST(WalledStatsCli, AnotherMattersDocumentsChangeNoWalledScore) {
   std::string dir = foldback::testing::FreshTempDir("walled-stats", "cli");
   auto contracts = DemoContracts();
   ASSERT_GE(contracts.size(), 10u);
-  fs::path ours = fs::path(dir) / "ours", other = fs::path(dir) / "other", more = fs::path(dir) / "more";
+  fs::path ours = fs::path(dir) / "ours", other = fs::path(dir) / "other",
+           more = fs::path(dir) / "more";
   fs::create_directories(ours);
   fs::create_directories(other);
   fs::create_directories(more);
@@ -58,12 +59,14 @@ TEST(WalledStatsCli, AnotherMattersDocumentsChangeNoWalledScore) {
   }
   std::string index = dir + "/idx";
   auto ingest = [&](const fs::path& folder, const std::string& matter) {
-    auto r = RunCli("ingest --index " + ShellQuote(index) + " --matter " + matter + " " + ShellQuote(folder.string()));
+    auto r = RunCli("ingest --index " + ShellQuote(index) + " --matter " + matter + " " +
+                    ShellQuote(folder.string()));
     ASSERT_EQ(r.code, 0) << r.out;
   };
   ingest(ours, "ours");
   ingest(other, "other");
-  const std::vector<std::string> queries = {"termination for convenience", "limitation of liability",
+  const std::vector<std::string> queries = {"termination for convenience",
+                                            "limitation of liability",
                                             "governing law and jurisdiction", "assignment consent"};
   std::vector<std::map<std::string, double>> walled, open;
   for (const auto& q : queries) {

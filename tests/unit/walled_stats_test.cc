@@ -68,31 +68,32 @@ using Seen = std::map<std::string, std::map<std::string, double>>;
 
 Seen WalledScores(const Index& index, const std::set<std::string>& allowed) {
   Seen seen;
-  const Shape shapes[] = {{5, false, false}, {10, true, false}, {100, false, false},
+  const Shape shapes[] = {{5, false, false},  {10, true, false}, {100, false, false},
                           {100, true, false}, {10, false, true}, {200, true, true}};
   using Strategy = index::LexicalIndex::Strategy;
   for (Strategy strategy : {Strategy::kExhaustive, Strategy::kMaxScore}) {
-  index.rep()->lexical.set_strategy(strategy);
-  for (const auto& q : Queries()) {
-    for (const Shape& s : shapes) {
-      SearchOptions o;
-      o.mode = SearchMode::kBm25;
-      o.top_k = s.top_k;
-      o.one_per_document = s.one_per_document;
-      o.allowed_matters = allowed;
-      if (s.filter) o.filters.push_back({"kind", Filter::Op::kEq, "document"});
-      auto hits = index.Search(q, o);
-      EXPECT_TRUE(hits.ok()) << hits.status().ToString();
-      std::string key = std::to_string(static_cast<int>(strategy)) + "|" + q + "|" + std::to_string(s.top_k) + "|" + std::to_string(s.one_per_document) +
-                        "|" + std::to_string(s.filter);
-      auto& m = seen[key];
-      for (const auto& h : *hits) {
-        EXPECT_NE(h.matter, "other") << "wall breached";
-        m[h.chunk_id] = h.score;
+    index.rep()->lexical.set_strategy(strategy);
+    for (const auto& q : Queries()) {
+      for (const Shape& s : shapes) {
+        SearchOptions o;
+        o.mode = SearchMode::kBm25;
+        o.top_k = s.top_k;
+        o.one_per_document = s.one_per_document;
+        o.allowed_matters = allowed;
+        if (s.filter) o.filters.push_back({"kind", Filter::Op::kEq, "document"});
+        auto hits = index.Search(q, o);
+        EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+        std::string key = std::to_string(static_cast<int>(strategy)) + "|" + q + "|" +
+                          std::to_string(s.top_k) + "|" + std::to_string(s.one_per_document) + "|" +
+                          std::to_string(s.filter);
+        auto& m = seen[key];
+        for (const auto& h : *hits) {
+          EXPECT_NE(h.matter, "other") << "wall breached";
+          m[h.chunk_id] = h.score;
+        }
+        EXPECT_FALSE(m.empty()) << key;
       }
-      EXPECT_FALSE(m.empty()) << key;
     }
-  }
   }
   index.rep()->lexical.set_strategy(Strategy::kAuto);
   return seen;
@@ -197,8 +198,13 @@ TEST(WalledStats, StatisticsAreTheVisibleOnes) {
   Document mine{"mine", "", "alpha beta gamma delta", DocKind::kDocument, {}, "ours", ""};
   ASSERT_TRUE(index->Add(mine).ok());
   for (int i = 0; i < 30; ++i) {
-    Document d{"o" + std::to_string(i), "", "alpha alpha epsilon zeta eta theta iota kappa lambda",
-               DocKind::kDocument, {}, "other", ""};
+    Document d{"o" + std::to_string(i),
+               "",
+               "alpha alpha epsilon zeta eta theta iota kappa lambda",
+               DocKind::kDocument,
+               {},
+               "other",
+               ""};
     ASSERT_TRUE(index->Add(d).ok());
   }
   SearchOptions o;
