@@ -192,6 +192,28 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
   mask->all = o.filters.empty() && !o.allowed_matters.has_value();
   if (mask->all) return Status::OK();
   mask->allowed.assign(chunks.size(), 0);
+  if (o.allowed_matters) {
+    // Walled statistics: BM25 counts only the chunks the user may see (the
+    // matters allowed and documents of no matter), filters or not.
+    auto scope = std::make_shared<index::StatsScope>();
+    scope->visible.assign(chunks.size(), 0);
+    auto by_matter = value_docs.find(kMatterKey);
+    if (by_matter != value_docs.end()) {
+      for (const auto& [matter, list] : by_matter->second) {
+        if (!matter.empty() && o.allowed_matters->count(matter) == 0) continue;
+        for (uint32_t d : list) {
+          if (!docs[d].live) continue;
+          for (uint32_t c : docs[d].chunks) {
+            if (!chunks[c].live || scope->visible[c]) continue;
+            scope->visible[c] = 1;
+            ++scope->chunks;
+            scope->total_length += lexical.length(c);
+          }
+        }
+      }
+    }
+    mask->stats = std::move(scope);
+  }
   auto add_doc = [&](uint32_t d) {
     const DocSlot& slot = docs[d];
     if (!slot.live) return;

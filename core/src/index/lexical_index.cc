@@ -46,6 +46,7 @@ void LexicalIndex::AddChunk(uint32_t chunk,
   }
   lengths_[chunk] = length;
   live_[chunk] = 1;
+  ++generation_;
   ++live_chunks_;
   total_length_ += length;
 }
@@ -57,6 +58,7 @@ void LexicalIndex::RemoveChunk(uint32_t chunk,
     if (id < df_.size() && df_[id] > 0) --df_[id];
   }
   live_[chunk] = 0;
+  ++generation_;
   --live_chunks_;
   total_length_ -= lengths_[chunk];
 }
@@ -101,13 +103,35 @@ std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::CurrentNorms() const {
   }
   fresh->average = avg;
   fresh->count = lengths_.size();
+  fresh->generation = generation_;
   std::atomic_store(&norms_, std::shared_ptr<const Norms>(fresh));
   return fresh;
 }
 
-float LexicalIndex::TermBound(const Norms& norms, uint32_t term) const {
-  double tf = max_tf_[term];
-  double norm = params_.k1 * (1.0 - params_.b + params_.b * min_len_[term] / norms.average);
+std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::NormsFor(double avg) const {
+  // Exact average (no staleness margin): a walled score must not move when
+  // chunks outside the wall come and go. Concurrent searches with other
+  // walls may each build a table; the last one stays cached.
+  std::shared_ptr<const Norms> current = std::atomic_load(&walled_norms_);
+  if (current && current->average == avg && current->count == lengths_.size() &&
+      current->generation == generation_) {
+    return current;
+  }
+  auto fresh = std::make_shared<Norms>();
+  fresh->values.resize(lengths_.size());
+  for (size_t c = 0; c < lengths_.size(); ++c) {
+    fresh->values[c] = static_cast<float>(params_.k1 * (1.0 - params_.b + params_.b * lengths_[c] / avg));
+  }
+  fresh->average = avg;
+  fresh->count = lengths_.size();
+  fresh->generation = generation_;
+  std::atomic_store(&walled_norms_, std::shared_ptr<const Norms>(fresh));
+  return fresh;
+}
+
+float LexicalIndex::Bound(double average, uint32_t max_tf, uint32_t min_len) const {
+  double tf = max_tf;
+  double norm = params_.k1 * (1.0 - params_.b + params_.b * min_len / average);
   // A hair above: float sums in another order must not pass the bound.
   return static_cast<float>(tf * (params_.k1 + 1.0) / (tf + norm) * 1.0001);
 }
@@ -188,8 +212,8 @@ class TopGroups {
 }  // namespace
 
 std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
-    const std::vector<std::pair<uint32_t, float>>& query, const Norms& norms, const uint8_t* ok,
-    size_t k, const std::vector<uint32_t>* group_of) const {
+    const std::vector<ScoredTerm>& query, const Norms& norms, const uint8_t* ok, size_t k,
+    const std::vector<uint32_t>* group_of) const {
   struct Cursor {
     const Posting* it;
     const Posting* end;
@@ -197,10 +221,10 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
     float ub;
   };
   std::vector<Cursor> cur;
-  for (const auto& [id, idf] : query) {
-    const auto& list = postings_[id];
-    if (list.empty() || idf <= 0) continue;
-    cur.push_back({list.data(), list.data() + list.size(), idf, idf * TermBound(norms, id)});
+  for (const ScoredTerm& q : query) {
+    const auto& list = postings_[q.id];
+    if (list.empty() || q.idf <= 0) continue;
+    cur.push_back({list.data(), list.data() + list.size(), q.idf, q.ub});
   }
   // Ascending bounds; prefix[i] = bound of terms 0..i together.
   std::sort(cur.begin(), cur.end(), [](const Cursor& a, const Cursor& b) { return a.ub < b.ub; });
@@ -287,15 +311,59 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   }
   if (terms.empty()) return out;
 
+  // Statistics: the whole index's, or (walls) the visible chunks' only.
+  struct TermStats {
+    uint32_t df;
+    uint32_t max_tf;
+    uint32_t min_len;
+  };
+  thread_local std::vector<TermStats> stats;
+  stats.resize(terms.size());
+  const StatsScope* scope = mask.stats.get();
+  double n = static_cast<double>(live_chunks_);
+  std::shared_ptr<const Norms> norm_table;
+  size_t total_postings = 0;
+  if (scope) {
+    if (scope->chunks == 0) return out;
+    n = static_cast<double>(scope->chunks);
+    norm_table = NormsFor(std::max(static_cast<double>(scope->total_length) / n, 1.0));
+    // One pass over each query term's postings counts its visible document
+    // frequency and bounds its visible postings (for MaxScore).
+    const uint8_t* vis = scope->visible.data();
+    const size_t vis_n = std::min(scope->visible.size(), live_.size());
+    size_t kept = 0;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      TermStats ts{0, 0, std::numeric_limits<uint32_t>::max()};
+      for (const Posting& p : postings_[terms[i].first]) {
+        if (p.chunk >= vis_n || !(vis[p.chunk] & live_[p.chunk])) continue;
+        ++ts.df;
+        ts.max_tf = std::max(ts.max_tf, p.tf);
+        ts.min_len = std::min(ts.min_len, lengths_[p.chunk]);
+      }
+      if (ts.df == 0) continue;  // nothing visible: the term scores nothing
+      terms[kept] = terms[i];
+      stats[kept++] = ts;
+      total_postings += ts.df;
+    }
+    terms.resize(kept);
+    stats.resize(kept);
+    if (terms.empty()) return out;
+  } else {
+    norm_table = CurrentNorms();
+    for (size_t i = 0; i < terms.size(); ++i) {
+      uint32_t id = terms[i].first;
+      stats[i] = {df_[id], max_tf_[id], min_len_[id]};
+      total_postings += postings_[id].size();
+    }
+  }
+
   thread_local std::vector<float> scores;
   thread_local std::vector<uint32_t> touched;
   if (scores.size() < lengths_.size()) scores.assign(lengths_.size(), 0.0f);
   touched.clear();
 
-  std::shared_ptr<const Norms> norm_table = CurrentNorms();
   const std::vector<float>& norms = norm_table->values;
   const float k1p1 = static_cast<float>(params_.k1 + 1.0);
-  const double n = static_cast<double>(live_chunks_);
   if (norms.size() < lengths_.size()) return out;  // REQUIRES-violation guard
   // Chunks a posting may score: live and allowed by the mask, one array.
   const uint8_t* ok = live_.data();
@@ -306,26 +374,29 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     for (size_t c = 0; c < m; ++c) combined[c] = live_[c] & mask.allowed[c];
     ok = combined.data();
   }
-  size_t total_postings = 0;
-  for (const auto& [id, weight] : terms) total_postings += postings_[id].size();
+  auto idf_of = [&](size_t i) {
+    double df = stats[i].df;
+    return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * terms[i].second);
+  };
   if (strategy_ == Strategy::kMaxScore ||
       (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
        total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings))) {
     // Measured (index_bench BM_QueryBm25Strategy, CUAD): 3x faster for the
     // top 10, slower for the top 100 documents, where the threshold stays low.
-    std::vector<std::pair<uint32_t, float>> weighted;
-    for (const auto& [id, weight] : terms) {
-      double df = df_[id];
-      weighted.emplace_back(id, static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight));
+    std::vector<ScoredTerm> weighted;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      float idf = idf_of(i);
+      weighted.push_back({terms[i].first, idf,
+                          idf * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len)});
     }
     return SearchMaxScore(weighted, *norm_table, ok, k, group_of);
   }
   // Queries touching a large share of the chunks accumulate without
   // tracking which chunks they touched, then scan the score array.
   const bool dense_scan = total_postings * 4 > lengths_.size();
-  for (const auto& [id, weight] : terms) {
-    double df = df_[id];
-    float idf = static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * weight);
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const uint32_t id = terms[i].first;
+    const float idf = idf_of(i);
     float* sc = scores.data();
     const float* nm = norms.data();
     if (dense_scan) {
@@ -435,6 +506,7 @@ bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::strin
   df_.clear();
   max_tf_.clear();
   min_len_.clear();
+  ++generation_;
   lengths_.assign(chunk_count, 0);
   live_.assign(chunk_count, 1);
   live_chunks_ = chunk_count;

@@ -34,10 +34,25 @@ struct WeightedTerm {
   double weight = 1;
 };
 
+// The chunks BM25's statistics are taken from when a search is walled
+// (SearchOptions::allowed_matters): the live chunks of the matters its user
+// may see. With it, the collection size, the average length, each term's
+// document frequency and the pruning bounds are computed over these chunks
+// only, so a score never depends on a chunk outside them (walled statistics;
+// docs/benchmarks.md states the cost).
+struct StatsScope {
+  std::vector<uint8_t> visible;  // by chunk number
+  uint64_t chunks = 0;           // visible live chunks
+  uint64_t total_length = 0;     // their summed lengths
+};
+
 // Live chunks a search may return; nullptr-equivalent when `all` is true.
 struct ChunkMask {
   bool all = true;
   std::vector<uint8_t> allowed;  // by chunk number, when !all
+  // When set, BM25 statistics come from these chunks only (see StatsScope).
+  // REQUIRES: every chunk `allowed` lets through is visible in it.
+  std::shared_ptr<const StatsScope> stats;
   bool Allows(uint32_t chunk) const { return all || (chunk < allowed.size() && allowed[chunk]); }
 };
 
@@ -60,7 +75,10 @@ class LexicalIndex {
   // Top `k` live chunks allowed by `mask`, best first, with BM25 scores.
   // Terms unknown to the index are ignored; duplicates add up their weights.
   // With `group_of` (chunk -> group, e.g. its document), only the best
-  // chunk of each group competes for the k places.
+  // chunk of each group competes for the k places. With `mask.stats`, the
+  // statistics are the visible chunks' (exact: document frequencies are
+  // counted over the query terms' postings at query time) and the scores
+  // are bit-identical whatever chunks lie outside them.
   std::vector<std::pair<uint32_t, double>> Search(const std::vector<WeightedTerm>& query,
                                                   const ChunkMask& mask, size_t k,
                                                   const std::vector<uint32_t>* group_of = nullptr) const;
@@ -79,6 +97,7 @@ class LexicalIndex {
   void set_params(const Bm25Params& p) {
     params_ = p;
     std::atomic_store(&norms_, std::shared_ptr<const Norms>());
+    std::atomic_store(&walled_norms_, std::shared_ptr<const Norms>());
   }
 
   // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
@@ -107,17 +126,25 @@ class LexicalIndex {
     std::vector<float> values;
     double average = 0;
     size_t count = 0;
+    uint64_t generation = 0;
   };
   // Upper bound of tf * (k1 + 1) / (tf + norm) over a term's postings,
   // from its largest tf and its shortest chunk (each bound independently,
   // so it holds for every posting; removals leave it valid).
-  float TermBound(const Norms& norms, uint32_t term) const;
+  float Bound(double average, uint32_t max_tf, uint32_t min_len) const;
   // Top-k by MaxScore dynamic pruning (Turtle & Flood 1995): chunks that
   // cannot beat the k-th best group are never fully scored. Same results as
   // the exhaustive path up to float rounding and ties.
-  std::vector<std::pair<uint32_t, double>> SearchMaxScore(
-      const std::vector<std::pair<uint32_t, float>>& terms, const Norms& norms,
-      const uint8_t* ok, size_t k, const std::vector<uint32_t>* group_of) const;
+  // `terms`: (term id, idf x weight, upper bound of the term's contribution).
+  struct ScoredTerm {
+    uint32_t id;
+    float idf;
+    float ub;
+  };
+  std::vector<std::pair<uint32_t, double>> SearchMaxScore(const std::vector<ScoredTerm>& terms,
+                                                          const Norms& norms, const uint8_t* ok,
+                                                          size_t k,
+                                                          const std::vector<uint32_t>* group_of) const;
   // Tests compare both paths.
  public:
   enum class Strategy { kAuto, kExhaustive, kMaxScore };
@@ -127,6 +154,11 @@ class LexicalIndex {
   mutable std::shared_ptr<const Norms> norms_;
   mutable std::mutex norms_mu_;
   std::shared_ptr<const Norms> CurrentNorms() const;
+  // Norms for a walled search's exact average length (one cached table,
+  // rebuilt when the average, the chunk count or the index changes).
+  mutable std::shared_ptr<const Norms> walled_norms_;
+  std::shared_ptr<const Norms> NormsFor(double average) const;
+  uint64_t generation_ = 0;  // bumped by AddChunk / RemoveChunk / Deserialize
   uint64_t live_chunks_ = 0;
   uint64_t total_length_ = 0;
 };
