@@ -395,6 +395,20 @@ Result<std::unique_ptr<LlmTestServer>> LlmTestServer::Start(LlmTestServerOptions
     res.set_content(ErrorBody("Unknown route " + req.path, "invalid_request_error").dump(),
                     "application/json");
   };
+  // The requests served so far (not counting this one), for scripts that
+  // check a standalone server: [{path, status, arrival_ms, text}] with text
+  // as `match` sees it (chat: the messages' contents; embeddings: inputs).
+  r->server.Get(R"(/_test/requests)", [r](const httplib::Request&, httplib::Response& res) {
+    json out = json::array();
+    {
+      std::lock_guard<std::mutex> lock(r->mu);
+      for (const RecordedRequest& q : r->requests) {
+        out.push_back({{"path", q.path}, {"status", q.status}, {"arrival_ms", q.arrival_ms},
+                       {"text", Rep::MatchText(q.path, q.body)}});
+      }
+    }
+    res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  });
   r->server.Post(".*", not_found);
   r->server.Get(".*", not_found);
   if (port == 0) {

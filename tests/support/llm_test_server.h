@@ -10,7 +10,9 @@
 //
 // Routes: POST .../chat/completions (chat completion replies), POST
 // .../embeddings (deterministic embeddings: a hashed bag of words folded into
-// a fixed-dimension unit vector), anything else 404.
+// a fixed-dimension unit vector), GET /_test/requests (the requests served
+// so far as JSON, for scripts driving the standalone server), anything else
+// 404.
 //
 // Scripted replies are tried in order; the first whose `path` and `match`
 // fit the request answers it and counts down its `times`. A request nothing
