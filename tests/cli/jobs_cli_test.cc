@@ -240,7 +240,10 @@ TEST_F(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
     execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Once the first result is recorded (the machine may be slow to start it).
+  for (int i = 0; i < 200 && Status(job)["done"].get<int>() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);

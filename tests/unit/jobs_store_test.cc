@@ -86,8 +86,8 @@ TEST_F(JobsStoreTest, ResultsAreRecordedOnceAndSurviveReopening) {
     std::vector<std::string> dups;
     ASSERT_TRUE(s->Finish(id, "w1", {{"doc-0", R"({"output":"first"})", "", 10}}, {}, 10, &dups).ok());
     EXPECT_TRUE(dups.empty());
-    // The same result again (a worker retrying after a crash) and a late
-    // second one from another worker: no-ops.
+    // The same result again and a late second one from another worker
+    // (whose lease had ended): no-ops.
     ASSERT_TRUE(s->Finish(id, "w1", {{"doc-0", R"({"output":"again"})", "", 10}}, {}, 20, &dups).ok());
     EXPECT_EQ(dups, std::vector<std::string>{"doc-0"});
     ASSERT_TRUE(s->Finish(id, "w2", {{"doc-0", R"({"output":"late"})", "", 10}}, {}, 30, &dups).ok());
@@ -105,7 +105,8 @@ TEST_F(JobsStoreTest, ResultsAreRecordedOnceAndSurviveReopening) {
   EXPECT_EQ(items[1].state, ItemState::kLeased);
   auto info = s->GetJob(id);
   EXPECT_EQ(info->progress.done, 1u);
-  EXPECT_EQ(info->counters.tokens, 10u);  // only the recorded result counted
+  // Tokens are what was paid for: the late duplicates' calls were made too.
+  EXPECT_EQ(info->counters.tokens, 30u);
 }
 
 TEST_F(JobsStoreTest, FailuresRetryThenFailAndExpiredLeasesRunOutOfAttempts) {
