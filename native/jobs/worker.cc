@@ -24,6 +24,10 @@ using json = nlohmann::ordered_json;
 
 int64_t Now() { return host::UnixMillis(); }
 
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 int StopLevel(const WorkerOptions& o) { return o.stop ? o.stop->load() : 0; }
 
 // Sleeps up to `ms`, waking early on a stop.
@@ -275,7 +279,9 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
   auto record = [&](const std::vector<ItemResult>& results, const std::vector<ItemFailure>& failures) -> Status {
     if (results.empty() && failures.empty()) return Status::OK();
     std::vector<std::string> dups;
+    auto t0 = std::chrono::steady_clock::now();
     Status s = store.Finish(job.id, me, results, failures, Now(), &dups);
+    report->store_ms += MsSince(t0);
     if (!s.ok()) return s;
     report->done += results.size() - dups.size();
     report->duplicates += dups.size();
@@ -289,8 +295,32 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     return Status::OK();
   };
 
+  // Group commit: results wait up to kGroupMs (or until a quarter of the
+  // requests in flight have finished) and are committed together — one
+  // fsync for several. Not yet committed means not acknowledged: a crash
+  // then loses them, and their items are re-leased when the lease ends.
+  constexpr int64_t kGroupMs = 25;
+  const size_t group = std::max<size_t>(1, o.concurrency / 4);
+  std::vector<ItemResult> pend_results;
+  std::vector<ItemFailure> pend_failures;
+  int64_t pend_since = 0;
+  auto flush = [&]() -> Status {
+    Status s = record(pend_results, pend_failures);
+    pend_results.clear();
+    pend_failures.clear();
+    return s;
+  };
+  // Leases run ahead of the requests (up to 1.5 x concurrency held) and are
+  // refilled half a concurrency at a time: fewer lease transactions.
+  const size_t cap = o.concurrency + o.concurrency / 2;
+  const size_t refill = std::max<size_t>(1, o.concurrency / 2);
+
   while (true) {
     int stop = StopLevel(o);
+    if (stop >= 1 && (!pend_results.empty() || !pend_failures.empty())) {
+      Status s = flush();
+      if (!s.ok()) return s;
+    }
     // ---- stopping: give back what was not sent; level 2 also what is in flight
     if (stop >= 1 && !queued.empty()) {
       std::vector<std::string> ids;
@@ -316,10 +346,13 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     int64_t now = Now();
     // ---- lease more
     size_t requests_held = queued.size() + in_flight.size();
-    if (stop == 0 && requests_held < o.concurrency && now >= next_lease_try) {
-      size_t want_requests = o.concurrency - requests_held;
+    if (stop == 0 && requests_held < cap && (cap - requests_held >= refill || requests_held == 0) &&
+        now >= next_lease_try) {
+      size_t want_requests = cap - requests_held;
       std::vector<int64_t> starts;
+      auto t0 = std::chrono::steady_clock::now();
       auto leased = store.Lease(job.id, me, want_requests * per, per, now, &starts, &why_none);
+      report->store_ms += MsSince(t0);
       if (!leased.ok()) return leased.status();
       exhausted = leased->empty();
       if (exhausted) next_lease_try = now + o.poll_ms;
@@ -335,7 +368,11 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     }
     // ---- start what may start
     std::vector<ItemFailure> prep_failures;
-    while (stop == 0 && !queued.empty() && queued.front().start_at_ms <= now) {
+    // Sent and not yet committed stays within `concurrency`: what a kill
+    // can make the LLM be called for again.
+    while (stop == 0 && !queued.empty() &&
+           in_flight.size() + pend_results.size() + pend_failures.size() < o.concurrency &&
+           queued.front().start_at_ms <= now) {
       Batch b = std::move(queued.front());
       queued.pop_front();
       Need need;
@@ -353,7 +390,9 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     // ---- heartbeat
     if (now - last_heartbeat >= heartbeat_every) {
       auto ids = held_ids();
+      auto t0 = std::chrono::steady_clock::now();
       auto lost = store.Heartbeat(job.id, me, ids, now);
+      report->store_ms += MsSince(t0);
       if (!lost.ok()) return lost.status();
       last_heartbeat = now;
       if (!lost->empty()) {
@@ -367,7 +406,8 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
       }
     }
     // ---- nothing to do here?
-    if (in_flight.empty() && queued.empty() && exhausted) {
+    if (in_flight.empty() && queued.empty() && exhausted && pend_results.empty() &&
+        pend_failures.empty()) {
       auto info = store.GetJob(job.id);
       if (!info.ok()) return info.status();
       if (o.on_progress) o.on_progress(*info);
@@ -383,21 +423,30 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     // ---- wait
     if (runner.client().pending() > 0) {
       double wait = 50;
-      if (!queued.empty()) wait = std::min<double>(wait, std::max<int64_t>(0, queued.front().start_at_ms - now));
-      std::vector<ItemResult> results;
-      std::vector<ItemFailure> failures;
+      const bool can_start =
+          in_flight.size() + pend_results.size() + pend_failures.size() < o.concurrency;
+      if (!queued.empty() && can_start) {
+        wait = std::min<double>(wait, std::max<int64_t>(1, queued.front().start_at_ms - now));
+      }
+      if (!pend_results.empty() || !pend_failures.empty()) {
+        wait = std::min<double>(wait, std::max<int64_t>(1, pend_since + kGroupMs - now));
+      }
       for (llm::Completion& c : runner.client().Wait(wait)) {
         auto it = in_flight.find(c.need_id);
         if (it == in_flight.end()) continue;
-        runner.Collect(it->second, c.result, rng, &results, &failures);
+        if (pend_results.empty() && pend_failures.empty()) pend_since = Now();
+        runner.Collect(it->second, c.result, rng, &pend_results, &pend_failures);
         in_flight.erase(it);
       }
-      Status s = record(results, failures);
-      if (!s.ok()) return s;
     } else if (!queued.empty()) {
       Nap(o, std::min<int64_t>(50, std::max<int64_t>(1, queued.front().start_at_ms - now)));
     } else if (exhausted) {
       Nap(o, std::min<int64_t>(o.poll_ms, std::max<int64_t>(1, next_lease_try - now)));
+    }
+    size_t pend = pend_results.size() + pend_failures.size();
+    if (pend > 0 && (pend >= group || in_flight.empty() || Now() - pend_since >= kGroupMs)) {
+      Status s = flush();
+      if (!s.ok()) return s;
     }
   }
 }

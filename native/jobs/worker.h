@@ -59,6 +59,7 @@ struct WorkerReport {
   uint64_t duplicates = 0;  // results not recorded: the item was done already
   uint64_t released = 0;    // items given back on stop
   uint64_t requests = 0;    // HTTP needs started
+  double store_ms = 0;      // wall time spent in store calls (lease, record, heartbeat, release)
 };
 
 // Runs until idle (with until_idle), or until `stop`. An error of the store
