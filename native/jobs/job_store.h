@@ -145,7 +145,10 @@ class JobStore {
 };
 
 // "sqlite:PATH" or a plain path: a SQLite store (created when missing).
-// InvalidArgument for another scheme (postgresql:// is not built yet).
+// "sqlite:PATH?synchronous=normal" trades durability against a power cut
+// (not against a killed process: WAL with NORMAL loses no commit then) for
+// commits without fsync; the default is full. InvalidArgument for another
+// scheme (postgresql:// is not built yet).
 Result<std::unique_ptr<JobStore>> OpenJobStore(const std::string& url);
 
 // The default store of an index folder: "sqlite:<dir>/jobs.sqlite".

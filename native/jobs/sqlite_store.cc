@@ -102,7 +102,7 @@ class Stmt {
 
 class SqliteStore final : public JobStore {
  public:
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  SqliteStore(std::string path, bool full) : path_(std::move(path)), full_(full) {}
   ~SqliteStore() override {
     if (db_) sqlite3_close_v2(db_);
   }
@@ -113,7 +113,8 @@ class SqliteStore final : public JobStore {
                              nullptr);
     if (rc != SQLITE_OK) return Error("cannot open job store " + path_);
     sqlite3_busy_timeout(db_, 30000);
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+    for (const char* pragma : {"PRAGMA journal_mode=WAL",
+                               full_ ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                                "PRAGMA foreign_keys=ON"}) {
       Status s = Exec(pragma);
       if (!s.ok()) return s;
@@ -533,6 +534,7 @@ class SqliteStore final : public JobStore {
   }
 
   std::string path_;
+  bool full_ = true;
   sqlite3* db_ = nullptr;
 };
 
@@ -546,8 +548,19 @@ Result<std::unique_ptr<JobStore>> OpenJobStore(const std::string& url) {
     return Status::InvalidArgument("--store: '" + url.substr(0, url.find("://")) +
                                    "' stores are not supported (use sqlite:PATH)");
   }
+  bool full = true;
+  size_t q = path.rfind("?synchronous=");
+  if (q != std::string::npos) {
+    std::string mode = path.substr(q + 13);
+    path = path.substr(0, q);
+    if (mode == "normal") {
+      full = false;
+    } else if (mode != "full") {
+      return Status::InvalidArgument("--store: synchronous must be full or normal, not '" + mode + "'");
+    }
+  }
   if (path.empty()) return Status::InvalidArgument("--store: empty path (use sqlite:PATH)");
-  auto store = std::make_unique<SqliteStore>(path);
+  auto store = std::make_unique<SqliteStore>(path, full);
   Status s = store->Open();
   if (!s.ok()) return s;
   return std::unique_ptr<JobStore>(std::move(store));

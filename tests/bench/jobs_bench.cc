@@ -45,9 +45,11 @@ fs::path TempDir(const std::string& tag) {
 
 void BM_StoreOverhead(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(0));
+  const bool full = state.range(1) != 0;
   const size_t items = 2000;
   fs::path dir = TempDir("store");
-  auto store = OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string()).value();
+  auto store = OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() +
+                            (full ? "" : "?synchronous=normal")).value();
   const std::string result(400, 'r');
   size_t processed = 0;
   double ms = 0;
@@ -75,10 +77,13 @@ void BM_StoreOverhead(benchmark::State& state) {
   state.counters["ms/item"] = processed ? ms / static_cast<double>(processed) : 0;
   fs::remove_all(dir);
 }
-BENCHMARK(BM_StoreOverhead)->Arg(1)->Arg(4)->Arg(16)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_StoreOverhead)
+    ->ArgsProduct({{1, 4, 16}, {1, 0}})
+    ->ArgNames({"batch", "full"})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 void BM_MapJob(benchmark::State& state) {
   const size_t docs = static_cast<size_t>(state.range(0));
+  const bool full = state.range(1) != 0;
   fs::path dir = TempDir("map");
   testing::LlmTestServerOptions so;
   so.default_delay_ms = 200;
@@ -103,7 +108,8 @@ void BM_MapJob(benchmark::State& state) {
   spec.endpoint.model = "bench";
   spec.predictor = MapPredictorFromInstructions("Is this mail privileged? Why?");
   spec.program_hash = PredictorHash(spec.predictor);
-  auto store = OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string()).value();
+  auto store = OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() +
+                            (full ? "" : "?synchronous=normal")).value();
   size_t done = 0;
   double store_ms = 0;
   for (auto _ : state) {
@@ -129,7 +135,7 @@ void BM_MapJob(benchmark::State& state) {
   server->Stop();
   fs::remove_all(dir);
 }
-BENCHMARK(BM_MapJob)->Arg(1000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_MapJob)->Args({1000, 1})->Args({1000, 0})->ArgNames({"docs", "full"})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 }  // namespace
 
