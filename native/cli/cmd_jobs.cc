@@ -14,8 +14,8 @@
 // --store is sqlite:PATH (or a path); default: DIR/jobs.sqlite of --index.
 // The API key is read from --api-key-env by each worker, in its own
 // process; the store keeps the variable's name only.
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -72,7 +72,8 @@ struct JobsArgs {
 Result<std::unique_ptr<jobs::JobStore>> Store(const JobsArgs& a) {
   std::string url = a.store;
   if (url.empty()) {
-    if (a.index_dir.empty()) return Status::InvalidArgument("--store is required (or --index for its default)");
+    if (a.index_dir.empty())
+      return Status::InvalidArgument("--store is required (or --index for its default)");
     url = jobs::DefaultStoreUrl(a.index_dir);
   }
   return jobs::OpenJobStore(url);
@@ -131,7 +132,8 @@ int Submit(const JobsArgs& a) {
     auto r = llm::internal::CompileRedactions(a.redact);
     if (!r.ok()) return Fail(r.status().WithContext("--redact"));
   }
-  if (a.token_budget < 64) return Fail(Status::InvalidArgument("--token-budget must be at least 64"));
+  if (a.token_budget < 64)
+    return Fail(Status::InvalidArgument("--token-budget must be at least 64"));
   if (a.embed_batch < 1 || a.embed_batch > 2048) {
     return Fail(Status::InvalidArgument("--embed-batch must be in 1..2048"));
   }
@@ -139,7 +141,8 @@ int Submit(const JobsArgs& a) {
 
   if (a.kind == "map") {
     if (a.instructions.empty() == a.program.empty()) {
-      return Fail(Status::InvalidArgument("a map job needs --instructions TEXT or --program FILE (one)"));
+      return Fail(
+          Status::InvalidArgument("a map job needs --instructions TEXT or --program FILE (one)"));
     }
     if (!a.program.empty()) {
       auto text = host::ReadFile(a.program);
@@ -155,7 +158,8 @@ int Submit(const JobsArgs& a) {
       spec.program_source = "--instructions";
     }
     if (spec.predictor.Find("question") && a.question.empty()) {
-      std::fprintf(stderr, "note: the predictor has a 'question' input and no --question was given\n");
+      std::fprintf(stderr,
+                   "note: the predictor has a 'question' input and no --question was given\n");
     }
     spec.question = a.question;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
@@ -210,12 +214,16 @@ json StatusJson(const jobs::JobInfo& j) {
 }
 
 void PrintStatus(const jobs::JobInfo& j) {
-  std::printf("%s  %-5s %-9s total %llu  done %llu  failed %llu  leased %llu  pending %llu  attempts %llu\n",
-              j.id.c_str(), j.kind.c_str(), jobs::JobStateName(j.state),
-              static_cast<unsigned long long>(j.progress.total), static_cast<unsigned long long>(j.progress.done),
-              static_cast<unsigned long long>(j.progress.failed), static_cast<unsigned long long>(j.progress.leased),
-              static_cast<unsigned long long>(j.progress.pending),
-              static_cast<unsigned long long>(j.progress.attempts));
+  std::printf(
+      "%s  %-5s %-9s total %llu  done %llu  failed %llu  leased %llu  pending %llu  attempts "
+      "%llu\n",
+      j.id.c_str(), j.kind.c_str(), jobs::JobStateName(j.state),
+      static_cast<unsigned long long>(j.progress.total),
+      static_cast<unsigned long long>(j.progress.done),
+      static_cast<unsigned long long>(j.progress.failed),
+      static_cast<unsigned long long>(j.progress.leased),
+      static_cast<unsigned long long>(j.progress.pending),
+      static_cast<unsigned long long>(j.progress.attempts));
 }
 
 int StatusCmd(const JobsArgs& a) {
@@ -268,9 +276,11 @@ int Work(const JobsArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   o.on_progress = [&](const jobs::JobInfo& j) {
     if (!tty) return;
-    double pct = j.progress.total ? 100.0 * (j.progress.done + j.progress.failed) / j.progress.total : 100;
-    std::fprintf(stderr, "\r%s %s: %5.1f%%  done %llu  failed %llu  leased %llu  (%.0f s)   ", j.kind.c_str(),
-                 j.id.substr(0, 13).c_str(), pct, static_cast<unsigned long long>(j.progress.done),
+    double pct =
+        j.progress.total ? 100.0 * (j.progress.done + j.progress.failed) / j.progress.total : 100;
+    std::fprintf(stderr, "\r%s %s: %5.1f%%  done %llu  failed %llu  leased %llu  (%.0f s)   ",
+                 j.kind.c_str(), j.id.substr(0, 13).c_str(), pct,
+                 static_cast<unsigned long long>(j.progress.done),
                  static_cast<unsigned long long>(j.progress.failed),
                  static_cast<unsigned long long>(j.progress.leased), SecondsSince(t0));
     std::fflush(stderr);
@@ -281,12 +291,16 @@ int Work(const JobsArgs& a) {
   auto report = jobs::RunWorker(**store, o);
   if (tty) std::fprintf(stderr, "\n");
   if (!report.ok()) return Fail(report.status());
-  std::printf("worker: %llu done, %llu failed, %llu to retry, %llu duplicate, %llu released, %llu requests (%.1f s)%s\n",
-              static_cast<unsigned long long>(report->done), static_cast<unsigned long long>(report->failed),
-              static_cast<unsigned long long>(report->retried), static_cast<unsigned long long>(report->duplicates),
-              static_cast<unsigned long long>(report->released),
-              static_cast<unsigned long long>(report->requests), SecondsSince(t0),
-              g_stop.load() ? "; stopped by a signal" : "");
+  std::printf(
+      "worker: %llu done, %llu failed, %llu to retry, %llu duplicate, %llu released, %llu requests "
+      "(%.1f s)%s\n",
+      static_cast<unsigned long long>(report->done),
+      static_cast<unsigned long long>(report->failed),
+      static_cast<unsigned long long>(report->retried),
+      static_cast<unsigned long long>(report->duplicates),
+      static_cast<unsigned long long>(report->released),
+      static_cast<unsigned long long>(report->requests), SecondsSince(t0),
+      g_stop.load() ? "; stopped by a signal" : "");
   return g_stop.load() ? 130 : 0;
 }
 
@@ -302,11 +316,13 @@ int Results(const JobsArgs& a) {
       ++done;
       if (job->kind == "embed") {
         json line = json::parse(r.result, nullptr, false);
-        if (line.is_discarded()) return Status::Corruption("stored result of " + r.item_id + " is not JSON");
+        if (line.is_discarded())
+          return Status::Corruption("stored result of " + r.item_id + " is not JSON");
         std::vector<float> v(r.blob.size() / 4);
         for (size_t i = 0; i < v.size(); ++i) {
           uint32_t bits = 0;
-          for (int b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
+          for (int b = 0; b < 4; ++b)
+            bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
           std::memcpy(&v[i], &bits, 4);
         }
         line["vector"] = v;
@@ -317,7 +333,8 @@ int Results(const JobsArgs& a) {
     } else if (r.state == jobs::ItemState::kFailed) {
       ++failed;
       if (a.include_failed) {
-        json line = {{job->kind == "map" ? "doc_id" : "chunk_id", r.item_id}, {"error", r.error},
+        json line = {{job->kind == "map" ? "doc_id" : "chunk_id", r.item_id},
+                     {"error", r.error},
                      {"attempts", r.attempts}};
         out += line.dump() + "\n";
       }
@@ -329,8 +346,8 @@ int Results(const JobsArgs& a) {
   if (!s.ok()) return Fail(s);
   s = host::WriteFileAtomic(a.out, out);
   if (!s.ok()) return Fail(s);
-  std::printf("%zu results written to %s (%zu failed%s, %zu not finished)\n", done, a.out.c_str(), failed,
-              a.include_failed ? ", included" : "", open);
+  std::printf("%zu results written to %s (%zu failed%s, %zu not finished)\n", done, a.out.c_str(),
+              failed, a.include_failed ? ", included" : "", open);
   return 0;
 }
 
@@ -353,7 +370,8 @@ int Vectors(const JobsArgs& a) {
   if (!store.ok()) return Fail(store.status());
   auto job = (*store)->GetJob(a.job);
   if (!job.ok()) return Fail(job.status());
-  if (job->kind != "embed") return Fail(Status::InvalidArgument("job " + a.job + " is not an embed job"));
+  if (job->kind != "embed")
+    return Fail(Status::InvalidArgument("job " + a.job + " is not an embed job"));
   if (!job->progress.finished() || job->progress.failed > 0) {
     return Fail(Status::FailedPrecondition(
         "job " + a.job + " has " + std::to_string(job->progress.total - job->progress.done) +
@@ -366,14 +384,16 @@ int Vectors(const JobsArgs& a) {
     std::vector<float> v(r.blob.size() / 4);
     for (size_t i = 0; i < v.size(); ++i) {
       uint32_t bits = 0;
-      for (int b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
+      for (int b = 0; b < 4; ++b)
+        bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
       std::memcpy(&v[i], &bits, 4);
     }
     vecs.emplace_back(r.item_id, std::move(v));
     return Status::OK();
   });
   if (!s.ok()) return Fail(s);
-  if (vecs.empty() || vecs[0].second.empty()) return Fail(Status::Corruption("the job holds no vectors"));
+  if (vecs.empty() || vecs[0].second.empty())
+    return Fail(Status::Corruption("the job holds no vectors"));
   IndexOptions opts = (*old)->options();
   opts.dense.embedder = EmbedderKind::kExternal;
   opts.dense.dimension = static_cast<uint32_t>(vecs[0].second.size());
@@ -391,11 +411,12 @@ int Vectors(const JobsArgs& a) {
     if (!s.ok()) return Fail(s.WithContext(chunk + " (re-run the embed job if the index changed)"));
   }
   s = (*fresh)->BuildDense();
-  if (!s.ok()) return Fail(s.WithContext("some passages have no vector (documents added after the job?)"));
+  if (!s.ok())
+    return Fail(s.WithContext("some passages have no vector (documents added after the job?)"));
   s = host::SaveIndex(a.index_dir, **fresh);
   if (!s.ok()) return Fail(s);
-  std::printf("index %s: %zu passage vectors of dimension %u from job %s; HNSW built\n", a.index_dir.c_str(),
-              vecs.size(), opts.dense.dimension, a.job.c_str());
+  std::printf("index %s: %zu passage vectors of dimension %u from job %s; HNSW built\n",
+              a.index_dir.c_str(), vecs.size(), opts.dense.dimension, a.job.c_str());
   return 0;
 }
 
@@ -403,8 +424,10 @@ int Vectors(const JobsArgs& a) {
 
 void RegisterJobs(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<JobsArgs>();
-  CLI::App* jobs_cmd = app.add_subcommand("jobs", "Durable batch jobs over an index: map (an LLM over every "
-                                                  "document), embed (every passage through /embeddings)");
+  CLI::App* jobs_cmd =
+      app.add_subcommand("jobs",
+                         "Durable batch jobs over an index: map (an LLM over every "
+                         "document), embed (every passage through /embeddings)");
   jobs_cmd->require_subcommand(1);
   auto store_opt = [&](CLI::App* c) {
     c->add_option("--store", a->store, "sqlite:PATH (default: jobs.sqlite in the --index folder)");
@@ -415,46 +438,62 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
   submit->add_option("--kind", a->kind, "map or embed")->required();
   submit->add_option("--index", a->index_dir, "Index folder")->required();
   submit->add_option("--matter", a->matter, "Only this matter's documents");
-  submit->add_option("--filter", a->filters, "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
+  submit->add_option("--filter", a->filters,
+                     "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
   auto* am = submit->add_option("--allowed-matters", a->allowed_matters,
                                 "Ethical walls: comma-separated matters the job may read");
   submit->add_option("--instructions", a->instructions, "map: what to ask of every document");
-  submit->add_option("--program", a->program,
-                     "map: a DSPy program saved with program.save(\"x.json\"); its predictor with a "
-                     "'document' input is run");
-  submit->add_option("--question", a->question, "map: the 'question' input, when the predictor has one");
-  submit->add_option("--endpoint", a->endpoint, "Endpoint base URL, e.g. https://api.openai.com/v1")->required();
-  submit->add_option("--provider", a->provider, "openai, azure, ollama, vllm or tei")->capture_default_str();
+  submit->add_option(
+      "--program", a->program,
+      "map: a DSPy program saved with program.save(\"x.json\"); its predictor with a "
+      "'document' input is run");
+  submit->add_option("--question", a->question,
+                     "map: the 'question' input, when the predictor has one");
+  submit->add_option("--endpoint", a->endpoint, "Endpoint base URL, e.g. https://api.openai.com/v1")
+      ->required();
+  submit->add_option("--provider", a->provider, "openai, azure, ollama, vllm or tei")
+      ->capture_default_str();
   submit->add_option("--model", a->model, "Model name (Azure: deployment)");
-  submit->add_option("--api-key-env", a->api_key_env,
-                     "Environment variable holding the API key (read by each worker; never stored)");
+  submit->add_option(
+      "--api-key-env", a->api_key_env,
+      "Environment variable holding the API key (read by each worker; never stored)");
   submit->add_option("--api-version", a->api_version, "Azure api-version");
   submit->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities to trust");
   submit->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
   submit->add_option("--redact", a->redact, "Pattern redacted from everything sent (repeatable)");
-  submit->add_option("--token-budget", a->token_budget, "map: document tokens per request")->capture_default_str();
-  submit->add_option("--embed-batch", a->embed_batch, "embed: passages per request")->capture_default_str();
-  submit->add_option("--lease-ms", a->lease_ms, "Lease of an item without heartbeat")->capture_default_str();
-  submit->add_option("--max-attempts", a->max_attempts, "Leases an item may take")->capture_default_str();
-  submit->add_option("--requests-per-minute", a->rpm, "Shared by all workers (0: no limit)")->capture_default_str();
-  submit->add_option("--max-requests", a->max_requests, "Budget of requests (0: none)")->capture_default_str();
-  submit->add_option("--max-tokens", a->max_tokens, "Budget of tokens, estimated (0: none)")->capture_default_str();
+  submit->add_option("--token-budget", a->token_budget, "map: document tokens per request")
+      ->capture_default_str();
+  submit->add_option("--embed-batch", a->embed_batch, "embed: passages per request")
+      ->capture_default_str();
+  submit->add_option("--lease-ms", a->lease_ms, "Lease of an item without heartbeat")
+      ->capture_default_str();
+  submit->add_option("--max-attempts", a->max_attempts, "Leases an item may take")
+      ->capture_default_str();
+  submit->add_option("--requests-per-minute", a->rpm, "Shared by all workers (0: no limit)")
+      ->capture_default_str();
+  submit->add_option("--max-requests", a->max_requests, "Budget of requests (0: none)")
+      ->capture_default_str();
+  submit->add_option("--max-tokens", a->max_tokens, "Budget of tokens, estimated (0: none)")
+      ->capture_default_str();
   submit->add_flag("--json", a->json, "Print {job_id, kind, items} as JSON");
   submit->callback([a, exit_code, am] {
     a->restrict_matters = am->count() > 0;
     *exit_code = Submit(*a);
   });
 
-  CLI::App* work = jobs_cmd->add_subcommand("work", "Work the store's jobs (SIGINT/SIGTERM: finish or give back)");
+  CLI::App* work = jobs_cmd->add_subcommand(
+      "work", "Work the store's jobs (SIGINT/SIGTERM: finish or give back)");
   store_opt(work);
   work->add_option("--index", a->index_dir, "Index folder (for the default store)");
   work->add_option("--concurrency", a->concurrency, "Requests in flight")->capture_default_str();
   work->add_flag("--until-idle", a->until_idle, "Exit once no job has work left");
   work->add_option("--job", a->job, "Only this job");
-  work->add_option("--worker-id", a->worker_id, "Name of this worker's leases (default: host-pid-random)");
+  work->add_option("--worker-id", a->worker_id,
+                   "Name of this worker's leases (default: host-pid-random)");
   work->callback([a, exit_code] { *exit_code = Work(*a); });
 
-  CLI::App* status = jobs_cmd->add_subcommand("status", "Items total, done, failed, leased, attempts");
+  CLI::App* status =
+      jobs_cmd->add_subcommand("status", "Items total, done, failed, leased, attempts");
   store_opt(status);
   status->add_option("--index", a->index_dir, "Index folder (for the default store)");
   status->add_option("job", a->job, "Job id (default: every job)");
@@ -466,7 +505,8 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
   results->add_option("--index", a->index_dir, "Index folder (for the default store)");
   results->add_option("job", a->job, "Job id")->required();
   results->add_option("--out", a->out, "Output file (replaced atomically)")->required();
-  results->add_flag("--include-failed", a->include_failed, "Also a line {id, error} per failed item");
+  results->add_flag("--include-failed", a->include_failed,
+                    "Also a line {id, error} per failed item");
   results->callback([a, exit_code] { *exit_code = Results(*a); });
 
   CLI::App* cancel = jobs_cmd->add_subcommand("cancel", "Stop leasing a job's items");
@@ -475,7 +515,8 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
   cancel->add_option("job", a->job, "Job id")->required();
   cancel->callback([a, exit_code] { *exit_code = Cancel(*a); });
 
-  CLI::App* vectors = jobs_cmd->add_subcommand("vectors", "Build the index's HNSW from an embed job's vectors");
+  CLI::App* vectors =
+      jobs_cmd->add_subcommand("vectors", "Build the index's HNSW from an embed job's vectors");
   store_opt(vectors);
   vectors->add_option("--index", a->index_dir, "Index folder")->required();
   vectors->add_option("job", a->job, "Job id")->required();

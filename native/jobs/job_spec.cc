@@ -10,9 +10,12 @@ namespace {
 
 const char* OpName(Filter::Op op) {
   switch (op) {
-    case Filter::Op::kGe: return ">=";
-    case Filter::Op::kLe: return "<=";
-    default: return "=";
+    case Filter::Op::kGe:
+      return ">=";
+    case Filter::Op::kLe:
+      return "<=";
+    default:
+      return "=";
   }
 }
 
@@ -47,7 +50,9 @@ std::string SpecToJson(const JobSpec& s) {
     p["instructions"] = s.predictor.instructions;
     json fields = json::array();
     for (const ProgramField& f : s.predictor.fields) {
-      fields.push_back({{"name", f.name}, {"prefix", f.prefix}, {"description", f.description},
+      fields.push_back({{"name", f.name},
+                        {"prefix", f.prefix},
+                        {"description", f.description},
                         {"input", f.input}});
     }
     p["fields"] = fields;
@@ -68,7 +73,8 @@ std::string SpecToJson(const JobSpec& s) {
 
 Result<JobSpec> SpecFromJson(const std::string& text) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("job spec: not a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return Status::InvalidArgument("job spec: not a JSON object");
   try {
     JobSpec s;
     s.kind = j.at("kind").get<std::string>();
@@ -97,8 +103,9 @@ Result<JobSpec> SpecFromJson(const std::string& text) {
       s.predictor.name = p.at("name").get<std::string>();
       s.predictor.instructions = p.at("instructions").get<std::string>();
       for (const auto& f : p.at("fields")) {
-        s.predictor.fields.push_back({f.at("name").get<std::string>(), f.at("prefix").get<std::string>(),
-                                      f.at("description").get<std::string>(), f.at("input").get<bool>()});
+        s.predictor.fields.push_back(
+            {f.at("name").get<std::string>(), f.at("prefix").get<std::string>(),
+             f.at("description").get<std::string>(), f.at("input").get<bool>()});
       }
       for (const auto& d : p.at("demos")) s.predictor.demos.push_back(d.get<ProgramDemo>());
       s.program_hash = j.at("program_hash").get<std::string>();

@@ -68,8 +68,8 @@ struct LeasedItem {
 
 struct ItemResult {
   std::string item_id;
-  std::string result;  // JSON line (without newline)
-  std::string blob;    // e.g. little-endian float32 vectors; may be empty
+  std::string result;   // JSON line (without newline)
+  std::string blob;     // e.g. little-endian float32 vectors; may be empty
   uint64_t tokens = 0;  // counted against the job's token budget
 };
 

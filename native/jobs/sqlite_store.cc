@@ -108,9 +108,9 @@ class SqliteStore final : public JobStore {
   }
 
   Status Open() {
-    int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return Error("cannot open job store " + path_);
     sqlite3_busy_timeout(db_, 30000);
     for (const char* pragma : {"PRAGMA journal_mode=WAL",
@@ -150,7 +150,8 @@ class SqliteStore final : public JobStore {
       if (!s.ok()) return Error("prepare");
       s.Bind(1, id).Bind(2, job.kind).Bind(3, job.spec).Bind(4, int64_t{0}).Bind(5, now_ms);
       s.Bind(6, job.lease.lease_ms).Bind(7, static_cast<int64_t>(job.lease.max_attempts));
-      s.Bind(8, job.limits.requests_per_minute).Bind(9, static_cast<int64_t>(job.limits.max_requests));
+      s.Bind(8, job.limits.requests_per_minute)
+          .Bind(9, static_cast<int64_t>(job.limits.max_requests));
       s.Bind(10, static_cast<int64_t>(job.limits.max_tokens));
       if (s.Step() != SQLITE_DONE) return Error("insert job");
     }
@@ -177,8 +178,8 @@ class SqliteStore final : public JobStore {
   Result<std::vector<JobInfo>> ListJobs() override { return ReadJobs(""); }
 
   Result<std::vector<LeasedItem>> Lease(const std::string& job_id, const std::string& owner,
-                                        size_t max_items, size_t items_per_request,
-                                        int64_t now_ms, std::vector<int64_t>* start_at_ms,
+                                        size_t max_items, size_t items_per_request, int64_t now_ms,
+                                        std::vector<int64_t>* start_at_ms,
                                         std::string* why_none) override {
     if (start_at_ms) start_at_ms->clear();
     if (why_none) why_none->clear();
@@ -261,7 +262,9 @@ class SqliteStore final : public JobStore {
     }
     if (!starts.empty()) {
       Stmt j(db_, "UPDATE jobs SET requests=?,next_slot_ms=? WHERE id=?");
-      j.Bind(1, static_cast<int64_t>(counters.requests)).Bind(2, counters.next_slot_ms).Bind(3, job_id);
+      j.Bind(1, static_cast<int64_t>(counters.requests))
+          .Bind(2, counters.next_slot_ms)
+          .Bind(3, job_id);
       if (j.Step() != SQLITE_DONE) return Error("update job");
     }
     Status c = txn.Commit();
@@ -332,8 +335,8 @@ class SqliteStore final : public JobStore {
       tokens += f.tokens;
       auto row = ReadItem(job_id, f.item_id);
       if (!row.ok()) return row.status();
-      Decision d = DecideFailure(*row, job->lease, owner, f.retryable, f.retry_delay_ms, f.error,
-                                 now_ms);
+      Decision d =
+          DecideFailure(*row, job->lease, owner, f.retryable, f.retry_delay_ms, f.error, now_ms);
       if (!d.update()) continue;
       Status s = WriteItem(job_id, d.row);
       if (!s.ok()) return s;
@@ -377,8 +380,9 @@ class SqliteStore final : public JobStore {
                      const std::function<Status(const StoredResult&)>& fn) override {
     auto job = GetJob(job_id);
     if (!job.ok()) return job.status();
-    Stmt q(db_,
-           "SELECT item_id,state,attempts,result,blob,error FROM items WHERE job_id=? ORDER BY seq");
+    Stmt q(
+        db_,
+        "SELECT item_id,state,attempts,result,blob,error FROM items WHERE job_id=? ORDER BY seq");
     if (!q.ok()) return Error("prepare");
     q.Bind(1, job_id);
     int rc;
@@ -458,8 +462,7 @@ class SqliteStore final : public JobStore {
     }
     if (rc != SQLITE_DONE) return Error("read jobs");
     for (JobInfo& j : out) {
-      Stmt p(db_,
-             "SELECT state,COUNT(*),SUM(attempts) FROM items WHERE job_id=? GROUP BY state");
+      Stmt p(db_, "SELECT state,COUNT(*),SUM(attempts) FROM items WHERE job_id=? GROUP BY state");
       if (!p.ok()) return Error("prepare");
       p.Bind(1, j.id);
       while ((rc = p.Step()) == SQLITE_ROW) {
@@ -467,10 +470,18 @@ class SqliteStore final : public JobStore {
         j.progress.total += n;
         j.progress.attempts += static_cast<uint64_t>(p.Int(2));
         switch (static_cast<ItemState>(p.Int(0))) {
-          case ItemState::kPending: j.progress.pending += n; break;
-          case ItemState::kLeased: j.progress.leased += n; break;
-          case ItemState::kDone: j.progress.done += n; break;
-          case ItemState::kFailed: j.progress.failed += n; break;
+          case ItemState::kPending:
+            j.progress.pending += n;
+            break;
+          case ItemState::kLeased:
+            j.progress.leased += n;
+            break;
+          case ItemState::kDone:
+            j.progress.done += n;
+            break;
+          case ItemState::kFailed:
+            j.progress.failed += n;
+            break;
         }
       }
       if (rc != SQLITE_DONE) return Error("count items");
@@ -528,7 +539,11 @@ class SqliteStore final : public JobStore {
            "AND item_id=?");
     if (!u.ok()) return Error("prepare");
     u.Bind(1, static_cast<int64_t>(r.state)).Bind(2, static_cast<int64_t>(r.attempts));
-    u.Bind(3, r.owner).Bind(4, r.lease_until_ms).Bind(5, r.error).Bind(6, job_id).Bind(7, r.item_id);
+    u.Bind(3, r.owner)
+        .Bind(4, r.lease_until_ms)
+        .Bind(5, r.error)
+        .Bind(6, job_id)
+        .Bind(7, r.item_id);
     if (u.Step() != SQLITE_DONE) return Error("update item");
     return Status::OK();
   }
@@ -556,7 +571,8 @@ Result<std::unique_ptr<JobStore>> OpenJobStore(const std::string& url) {
     if (mode == "normal") {
       full = false;
     } else if (mode != "full") {
-      return Status::InvalidArgument("--store: synchronous must be full or normal, not '" + mode + "'");
+      return Status::InvalidArgument("--store: synchronous must be full or normal, not '" + mode +
+                                     "'");
     }
   }
   if (path.empty()) return Status::InvalidArgument("--store: empty path (use sqlite:PATH)");

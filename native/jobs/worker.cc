@@ -68,7 +68,7 @@ struct Batch {
   std::vector<LeasedItem> items;
   int64_t start_at_ms = 0;
   uint32_t attempt = 1;
-  MapInput input;              // map
+  MapInput input;                      // map
   std::vector<std::string> texts_for;  // embed: item ids sent, in order
   size_t request_bytes = 0;
 };
@@ -114,7 +114,9 @@ class Runner {
     return r;
   }
 
-  size_t per_request() const { return spec_.kind == "embed" ? std::max<uint32_t>(1, spec_.embed_batch) : 1; }
+  size_t per_request() const {
+    return spec_.kind == "embed" ? std::max<uint32_t>(1, spec_.embed_batch) : 1;
+  }
   llm::LlmClient& client() { return *client_; }
   const JobSpec& spec() const { return spec_; }
 
@@ -174,7 +176,8 @@ class Runner {
   void Collect(const Batch& b, const NeedResult& r, std::mt19937_64& rng,
                std::vector<ItemResult>* results, std::vector<ItemFailure>* failures) {
     uint64_t tokens = (b.request_bytes + r.text.size() + 3) / 4;  // estimate: ~4 bytes a token
-    auto fail_all = [&](const std::vector<std::string>& ids, bool retryable, const std::string& why) {
+    auto fail_all = [&](const std::vector<std::string>& ids, bool retryable,
+                        const std::string& why) {
       double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       int64_t delay = static_cast<int64_t>(
           llm::internal::RetryDelayMs(llm::RetryPolicy(), b.attempt - 1, -1, u));
@@ -198,7 +201,8 @@ class Runner {
       line["output"] = out->output;
       line["fields"] = out->fields;
       json cites = json::array();
-      for (const Citation& c : out->citations) cites.push_back({{"marker", c.marker}, {"chunk_id", c.chunk_id}});
+      for (const Citation& c : out->citations)
+        cites.push_back({{"marker", c.marker}, {"chunk_id", c.chunk_id}});
       line["citations"] = cites;
       line["passages_shown"] = out->passages_shown;
       line["model"] = r.model.empty() ? spec_.endpoint.model : r.model;
@@ -206,7 +210,8 @@ class Runner {
       line["foldback_version"] = Version();
       line["job_id"] = job_id_;
       line["attempt"] = b.attempt;
-      results->push_back({id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", tokens});
+      results->push_back(
+          {id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", tokens});
       return;
     }
     if (!r.status.ok()) {
@@ -214,8 +219,9 @@ class Runner {
       return;
     }
     if (r.vectors.size() != b.texts_for.size()) {
-      fail_all(b.texts_for, true, "embeddings reply has " + std::to_string(r.vectors.size()) +
-                                      " vectors for " + std::to_string(b.texts_for.size()) + " texts");
+      fail_all(b.texts_for, true,
+               "embeddings reply has " + std::to_string(r.vectors.size()) + " vectors for " +
+                   std::to_string(b.texts_for.size()) + " texts");
       return;
     }
     for (size_t i = 0; i < b.texts_for.size(); ++i) {
@@ -227,7 +233,8 @@ class Runner {
       line["model"] = r.model.empty() ? spec_.endpoint.model : r.model;
       line["foldback_version"] = Version();
       line["job_id"] = job_id_;
-      results->push_back({b.texts_for[i], line.dump(), FloatsToBlob(r.vectors[i]), i == 0 ? tokens : 0});
+      results->push_back(
+          {b.texts_for[i], line.dump(), FloatsToBlob(r.vectors[i]), i == 0 ? tokens : 0});
     }
   }
 
@@ -258,8 +265,8 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
   Runner& runner = **made;
   const size_t per = runner.per_request();
   std::mt19937_64 rng(std::random_device{}());
-  std::deque<Batch> queued;               // leased, waiting for their start time
-  std::map<uint64_t, Batch> in_flight;    // by need id
+  std::deque<Batch> queued;             // leased, waiting for their start time
+  std::map<uint64_t, Batch> in_flight;  // by need id
   uint64_t next_need = 1;
   int64_t last_heartbeat = Now();
   const int64_t heartbeat_every = std::max<int64_t>(50, job.lease.lease_ms / 3);
@@ -276,7 +283,8 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
       for (const LeasedItem& it : b.items) ids.push_back(it.item_id);
     return ids;
   };
-  auto record = [&](const std::vector<ItemResult>& results, const std::vector<ItemFailure>& failures) -> Status {
+  auto record = [&](const std::vector<ItemResult>& results,
+                    const std::vector<ItemFailure>& failures) -> Status {
     if (results.empty() && failures.empty()) return Status::OK();
     std::vector<std::string> dups;
     auto t0 = std::chrono::steady_clock::now();
@@ -413,9 +421,9 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
       if (o.on_progress) o.on_progress(*info);
       if (info->progress.finished() || info->state == JobState::kCancelled) return false;
       if (!why_none.empty()) {
-        if (o.on_note) o.on_note("job " + job.id + ": " + why_none + "; " +
-                                 std::to_string(info->progress.pending + info->progress.leased) +
-                                 " items left");
+        if (o.on_note)
+          o.on_note("job " + job.id + ": " + why_none + "; " +
+                    std::to_string(info->progress.pending + info->progress.leased) + " items left");
         return false;
       }
       // Others hold items, or they wait for a retry time: look again.
@@ -468,7 +476,8 @@ Result<WorkerReport> RunWorker(JobStore& store, const WorkerOptions& options) {
     for (const JobInfo& job : *jobs) {
       if (StopLevel(o) != 0) break;
       if (!o.only_job.empty() && job.id != o.only_job) continue;
-      if (job.state == JobState::kCancelled || job.progress.finished() || skipped.count(job.id)) continue;
+      if (job.state == JobState::kCancelled || job.progress.finished() || skipped.count(job.id))
+        continue;
       auto again = WorkJob(store, job, o, o.worker_id, &report);
       if (!again.ok()) return again.status();
       worked = true;

@@ -37,7 +37,8 @@ using namespace foldback;
 using namespace foldback::jobs;
 
 fs::path TempDir(const std::string& tag) {
-  fs::path d = fs::temp_directory_path() / ("foldback-jobs-bench-" + tag + "-" + std::to_string(getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("foldback-jobs-bench-" + tag + "-" + std::to_string(getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -48,8 +49,9 @@ void BM_StoreOverhead(benchmark::State& state) {
   const bool full = state.range(1) != 0;
   const size_t items = 2000;
   fs::path dir = TempDir("store");
-  auto store = OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() +
-                            (full ? "" : "?synchronous=normal")).value();
+  auto store =
+      OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() + (full ? "" : "?synchronous=normal"))
+          .value();
   const std::string result(400, 'r');
   size_t processed = 0;
   double ms = 0;
@@ -73,13 +75,17 @@ void BM_StoreOverhead(benchmark::State& state) {
     }
     ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
-  state.counters["items/s"] = benchmark::Counter(static_cast<double>(processed), benchmark::Counter::kIsRate);
+  state.counters["items/s"] =
+      benchmark::Counter(static_cast<double>(processed), benchmark::Counter::kIsRate);
   state.counters["ms/item"] = processed ? ms / static_cast<double>(processed) : 0;
   fs::remove_all(dir);
 }
 BENCHMARK(BM_StoreOverhead)
     ->ArgsProduct({{1, 4, 16}, {1, 0}})
-    ->ArgNames({"batch", "full"})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+    ->ArgNames({"batch", "full"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 void BM_MapJob(benchmark::State& state) {
   const size_t docs = static_cast<size_t>(state.range(0));
@@ -87,7 +93,8 @@ void BM_MapJob(benchmark::State& state) {
   fs::path dir = TempDir("map");
   testing::LlmTestServerOptions so;
   so.default_delay_ms = 200;
-  so.default_content = "[[ ## answer ## ]]\nNot privileged: an ordinary business memo [1].\n\n[[ ## completed ## ]]";
+  so.default_content =
+      "[[ ## answer ## ]]\nNot privileged: an ordinary business memo [1].\n\n[[ ## completed ## ]]";
   so.threads = 64;
   auto server = testing::LlmTestServer::Start(so).value();
   auto index = Index::Create().value();
@@ -108,8 +115,9 @@ void BM_MapJob(benchmark::State& state) {
   spec.endpoint.model = "bench";
   spec.predictor = MapPredictorFromInstructions("Is this mail privileged? Why?");
   spec.program_hash = PredictorHash(spec.predictor);
-  auto store = OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() +
-                            (full ? "" : "?synchronous=normal")).value();
+  auto store =
+      OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() + (full ? "" : "?synchronous=normal"))
+          .value();
   size_t done = 0;
   double store_ms = 0;
   for (auto _ : state) {
@@ -130,12 +138,19 @@ void BM_MapJob(benchmark::State& state) {
     done += rep.ok() ? rep->done : 0;
     store_ms += rep.ok() ? rep->store_ms : 0;
   }
-  state.counters["items/s"] = benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+  state.counters["items/s"] =
+      benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
   state.counters["store ms/item"] = done ? store_ms / static_cast<double>(done) : 0;
   server->Stop();
   fs::remove_all(dir);
 }
-BENCHMARK(BM_MapJob)->Args({1000, 1})->Args({1000, 0})->ArgNames({"docs", "full"})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_MapJob)
+    ->Args({1000, 1})
+    ->Args({1000, 0})
+    ->ArgNames({"docs", "full"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 }  // namespace
 

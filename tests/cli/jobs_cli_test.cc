@@ -17,9 +17,9 @@
 #include <thread>
 
 #include "cli_test_util.h"
+#include "endpoint_cli_fixture.h"
 #include "foldback/index.h"
 #include "host/index_dir.h"
-#include "endpoint_cli_fixture.h"
 #include "llm_test_server.h"
 
 namespace {
@@ -60,8 +60,9 @@ class JobsCli : public foldback::testing::EndpointCliTest {
   JobsCli() : EndpointCliTest("jobs", kKeyVar, kCanary) {}
   void SetUp() override {
     Prepare({{"acme",
-              {{"advice.txt", "Privileged and confidential. Counsel advises that the merger "
-                              "agreement may be terminated for convenience on 30 days notice."},
+              {{"advice.txt",
+                "Privileged and confidential. Counsel advises that the merger "
+                "agreement may be terminated for convenience on 30 days notice."},
                {"lunch.txt", "Team lunch is moved to Friday at noon in the cafeteria."},
                {"invoice.txt", "Invoice 4411 for consulting services rendered in March."}}},
              {"beta", {{"secret.txt", "Beta walled memo: zebra pineapple strategy."}}}});
@@ -69,7 +70,8 @@ class JobsCli : public foldback::testing::EndpointCliTest {
   }
   std::string Store() const { return "--store " + Shell("sqlite:" + store_); }
   std::string Submit(const std::string& extra) {
-    CliRun r = Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() + " " + extra);
+    CliRun r =
+        Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() + " " + extra);
     EXPECT_EQ(r.code, 0) << r.out << r.err;
     return Trimmed(r.out);
   }
@@ -80,7 +82,8 @@ class JobsCli : public foldback::testing::EndpointCliTest {
   }
   std::vector<json> Results(const std::string& job, const std::string& extra = "") {
     fs::path out = dir_ / "results.jsonl";
-    CliRun r = Cli("jobs results " + Store() + " " + job + " --out " + Shell(out.string()) + " " + extra);
+    CliRun r =
+        Cli("jobs results " + Store() + " " + job + " --out " + Shell(out.string()) + " " + extra);
     EXPECT_EQ(r.code, 0) << r.out << r.err;
     return Lines(foldback::testing::ReadFile(out));
   }
@@ -93,13 +96,15 @@ class JobsCli : public foldback::testing::EndpointCliTest {
   }
   size_t ChatRequests() {
     size_t n = 0;
-    for (const auto& r : server_->requests()) n += r.path.find("/chat/completions") != std::string::npos;
+    for (const auto& r : server_->requests())
+      n += r.path.find("/chat/completions") != std::string::npos;
     return n;
   }
   std::string store_;
 };
 
-const char kPrivileged[] = "[[ ## answer ## ]]\nYes: legal advice from counsel [1].\n\n[[ ## completed ## ]]";
+const char kPrivileged[] =
+    "[[ ## answer ## ]]\nYes: legal advice from counsel [1].\n\n[[ ## completed ## ]]";
 
 TEST_F(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
@@ -126,7 +131,9 @@ TEST_F(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
     docs.insert(l["doc_id"].get<std::string>());
     EXPECT_EQ(l["output"], "Yes: legal advice from counsel [1].");
     ASSERT_EQ(l["citations"].size(), 1u) << l.dump();
-    EXPECT_EQ(l["citations"][0]["chunk_id"].get<std::string>().rfind(l["doc_id"].get<std::string>() + "#", 0), 0u);
+    EXPECT_EQ(l["citations"][0]["chunk_id"].get<std::string>().rfind(
+                  l["doc_id"].get<std::string>() + "#", 0),
+              0u);
     EXPECT_EQ(l["model"], "foldback-test-model");
     EXPECT_EQ(l["program_hash"].get<std::string>().size(), 16u);
     EXPECT_FALSE(l["foldback_version"].get<std::string>().empty());
@@ -155,8 +162,8 @@ TEST_F(JobsCli, WallsAndRedactionHoldForJobs) {
                       " --kind map --matter beta --allowed-matters acme --instructions x");
   EXPECT_NE(denied.code, 0);
   EXPECT_NE(denied.err.find("outside the allowed matters"), std::string::npos) << denied.err;
-  std::string job = Submit("--kind map --allowed-matters acme --instructions " + Shell("Privileged?") +
-                           " --redact " + Shell("\\b4411\\b"));
+  std::string job = Submit("--kind map --allowed-matters acme --instructions " +
+                           Shell("Privileged?") + " --redact " + Shell("\\b4411\\b"));
   EXPECT_EQ(Status(job)["total"], 3);
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   bool saw_invoice = false;
@@ -177,9 +184,12 @@ TEST_F(JobsCli, ProgramPredictorFromADspySave) {
                    {"prefix": "Reasoning:", "description": "${reasoning}"},
                    {"prefix": "Privileged:", "description": "${privileged}"}]}},
     "metadata": {"dependency_versions": {"dspy": "2.6.5"}}})");
-  server_->Script({.path = "/chat/completions", .times = -1,
-                   .content = "[[ ## reasoning ## ]]\nCounsel gives advice.\n\n[[ ## privileged ## ]]\nyes [1]\n\n[[ ## completed ## ]]"});
-  std::string job = Submit("--kind map --matter acme --filter id=advice --program " + Shell(program.string()));
+  server_->Script({.path = "/chat/completions",
+                   .times = -1,
+                   .content = "[[ ## reasoning ## ]]\nCounsel gives advice.\n\n[[ ## privileged ## "
+                              "]]\nyes [1]\n\n[[ ## completed ## ]]"});
+  std::string job =
+      Submit("--kind map --matter acme --filter id=advice --program " + Shell(program.string()));
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   auto lines = Results(job);
   ASSERT_EQ(lines.size(), 1u);
@@ -196,7 +206,8 @@ TEST_F(JobsCli, ProgramPredictorFromADspySave) {
 TEST_F(JobsCli, RetryableFailuresComeBackAndOthersFailOnce) {
   // "advice": three 503s (the HTTP client's three attempts), then fine on
   // the item's second lease. "lunch": 401, failed for good at once.
-  server_->Script({.path = "/chat/completions", .match = "Counsel advises", .times = 3, .status = 503});
+  server_->Script(
+      {.path = "/chat/completions", .match = "Counsel advises", .times = 3, .status = 503});
   server_->Script({.path = "/chat/completions", .match = "Team lunch", .times = -1, .status = 401});
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   std::string job = Submit("--kind map --matter acme --instructions x --max-attempts 3");
@@ -231,9 +242,11 @@ TEST_F(JobsCli, CancelStopsLeasing) {
 
 TEST_F(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
   // Four documents, one request in flight, 400 ms each.
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 400});
+  server_->Script(
+      {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 400});
   std::string job = Submit("--kind map --instructions x");  // 4 documents (both matters)
-  std::string cmd = std::string(FOLDBACK_CLI) + " jobs work " + Store() + " --concurrency 1 >/dev/null 2>&1";
+  std::string cmd =
+      std::string(FOLDBACK_CLI) + " jobs work " + Store() + " --concurrency 1 >/dev/null 2>&1";
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -257,7 +270,8 @@ TEST_F(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   st = Status(job);
   EXPECT_EQ(st["done"], 4);
-  EXPECT_EQ(ChatRequests(), 4u) << "a finished item was sent again (" << before << " before resuming)";
+  EXPECT_EQ(ChatRequests(), 4u) << "a finished item was sent again (" << before
+                                << " before resuming)";
   EXPECT_EQ(Results(job).size(), 4u);
 }
 
@@ -271,7 +285,8 @@ TEST_F(JobsCli, EmbedJobVectorsBecomeTheIndexHnsw) {
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   EXPECT_EQ(Status(id)["done"], total);
   size_t embed_requests = 0;
-  for (const auto& r : server_->requests()) embed_requests += r.path.find("/embeddings") != std::string::npos;
+  for (const auto& r : server_->requests())
+    embed_requests += r.path.find("/embeddings") != std::string::npos;
   EXPECT_EQ(embed_requests, static_cast<size_t>((total + 1) / 2));
   auto lines = Results(id);
   ASSERT_EQ(lines.size(), static_cast<size_t>(total));

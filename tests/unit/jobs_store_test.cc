@@ -35,7 +35,8 @@ class JobsStoreTest : public ::testing::Test {
     j.spec = R"({"kind":"map"})";
     j.lease.lease_ms = lease_ms;
     j.lease.max_attempts = attempts;
-    for (size_t i = 0; i < n; ++i) j.items.push_back({"doc-" + std::to_string(i), "p" + std::to_string(i)});
+    for (size_t i = 0; i < n; ++i)
+      j.items.push_back({"doc-" + std::to_string(i), "p" + std::to_string(i)});
     return j;
   }
 
@@ -84,13 +85,16 @@ TEST_F(JobsStoreTest, ResultsAreRecordedOnceAndSurviveReopening) {
     auto l = s->Lease(id, "w1", 2, 1, 0, nullptr, nullptr);
     ASSERT_EQ(l->size(), 2u);
     std::vector<std::string> dups;
-    ASSERT_TRUE(s->Finish(id, "w1", {{"doc-0", R"({"output":"first"})", "", 10}}, {}, 10, &dups).ok());
+    ASSERT_TRUE(
+        s->Finish(id, "w1", {{"doc-0", R"({"output":"first"})", "", 10}}, {}, 10, &dups).ok());
     EXPECT_TRUE(dups.empty());
     // The same result again and a late second one from another worker
     // (whose lease had ended): no-ops.
-    ASSERT_TRUE(s->Finish(id, "w1", {{"doc-0", R"({"output":"again"})", "", 10}}, {}, 20, &dups).ok());
+    ASSERT_TRUE(
+        s->Finish(id, "w1", {{"doc-0", R"({"output":"again"})", "", 10}}, {}, 20, &dups).ok());
     EXPECT_EQ(dups, std::vector<std::string>{"doc-0"});
-    ASSERT_TRUE(s->Finish(id, "w2", {{"doc-0", R"({"output":"late"})", "", 10}}, {}, 30, &dups).ok());
+    ASSERT_TRUE(
+        s->Finish(id, "w2", {{"doc-0", R"({"output":"late"})", "", 10}}, {}, 30, &dups).ok());
     EXPECT_EQ(dups, std::vector<std::string>{"doc-0"});
   }
   auto s = Open();
@@ -114,8 +118,9 @@ TEST_F(JobsStoreTest, FailuresRetryThenFailAndExpiredLeasesRunOutOfAttempts) {
   std::string id = *s->Submit(Job(2, 1000, 2), 0);
   auto l = s->Lease(id, "w", 2, 1, 0, nullptr, nullptr);
   ASSERT_EQ(l->size(), 2u);
-  ASSERT_TRUE(s->Finish(id, "w", {}, {{"doc-0", true, 300, "503", 0}, {"doc-1", false, 0, "401", 0}},
-                        100, nullptr)
+  ASSERT_TRUE(s->Finish(id, "w", {},
+                        {{"doc-0", true, 300, "503", 0}, {"doc-1", false, 0, "401", 0}}, 100,
+                        nullptr)
                   .ok());
   EXPECT_TRUE(s->Lease(id, "w", 2, 1, 399, nullptr, nullptr)->empty());  // not before 400
   auto l2 = s->Lease(id, "w", 2, 1, 400, nullptr, nullptr);
@@ -148,7 +153,7 @@ TEST_F(JobsStoreTest, ReleaseCancelAndBudget) {
   ASSERT_TRUE(s->Release(id, "w", {"doc-0"}, /*request_sent=*/false).ok());
   auto l2 = s->Lease(id, "w", 5, 1, 100, &starts, &why);
   ASSERT_EQ(Ids(*l2), std::vector<std::string>{"doc-0"});  // the budget had one request left
-  EXPECT_EQ((*l2)[0].attempt, 1u);                        // the released attempt was refunded
+  EXPECT_EQ((*l2)[0].attempt, 1u);                         // the released attempt was refunded
   EXPECT_TRUE(s->Lease(id, "w", 5, 1, 100, &starts, &why)->empty());
   EXPECT_NE(why.find("request budget"), std::string::npos) << why;
   ASSERT_TRUE(s->Cancel(id).ok());

@@ -57,7 +57,8 @@ enum class ItemState : int {
   kDone = 2,     // result recorded
   kFailed = 3,   // attempts used up, or a failure that no retry fixes
 };
-FOLDBACK_EXPORT const char* ItemStateName(ItemState state);  // "pending" | "leased" | "done" | "failed"
+FOLDBACK_EXPORT const char* ItemStateName(
+    ItemState state);  // "pending" | "leased" | "done" | "failed"
 
 // An item as a store keeps it.
 struct ItemRow {
@@ -241,9 +242,9 @@ FOLDBACK_EXPORT LlmRequest BuildMapRequest(const Predictor& predictor, const Map
                                            uint32_t token_budget, bool json_reply);
 
 struct MapOutput {
-  std::string output;  // the main output, citations checked
+  std::string output;                         // the main output, citations checked
   std::map<std::string, std::string> fields;  // every output field
-  std::vector<Citation> citations;  // [n] markers that name a passage shown
+  std::vector<Citation> citations;            // [n] markers that name a passage shown
   uint32_t passages_shown = 0;
 };
 

@@ -14,10 +14,14 @@ namespace foldback::jobs {
 
 const char* ItemStateName(ItemState state) {
   switch (state) {
-    case ItemState::kPending: return "pending";
-    case ItemState::kLeased: return "leased";
-    case ItemState::kDone: return "done";
-    case ItemState::kFailed: return "failed";
+    case ItemState::kPending:
+      return "pending";
+    case ItemState::kLeased:
+      return "leased";
+    case ItemState::kDone:
+      return "done";
+    case ItemState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -58,8 +62,10 @@ bool Holds(const ItemRow& row, const std::string& owner) {
 Decision DecideLease(const ItemRow& row, const LeasePolicy& policy, const std::string& owner,
                      int64_t now_ms) {
   switch (row.state) {
-    case ItemState::kDone: return None("done");
-    case ItemState::kFailed: return None("failed");
+    case ItemState::kDone:
+      return None("done");
+    case ItemState::kFailed:
+      return None("failed");
     case ItemState::kPending:
       if (now_ms < row.lease_until_ms) return None("not before");
       break;
@@ -230,8 +236,8 @@ Predictor MapPredictorFromInstructions(const std::string& instructions) {
   Predictor p;
   p.name = "map";
   p.instructions = instructions;
-  p.fields.push_back({"document", "Document:",
-                      "the document's passages, numbered; cite them as [n]", true});
+  p.fields.push_back(
+      {"document", "Document:", "the document's passages, numbered; cite them as [n]", true});
   p.fields.push_back({"answer", "Answer:", "", false});
   return p;
 }
@@ -255,8 +261,10 @@ Result<Predictor> PickMapPredictor(const std::vector<Predictor>& predictors) {
     why += "; " + p.name + ": " + problem;
   }
   if (predictors.empty()) why = "; the program has no predictor";
-  return Status::InvalidArgument("no predictor of the program can run over documents (inputs "
-                                 "document and optionally question)" + why);
+  return Status::InvalidArgument(
+      "no predictor of the program can run over documents (inputs "
+      "document and optionally question)" +
+      why);
 }
 
 std::string PredictorHash(const Predictor& p) {
@@ -313,7 +321,8 @@ Result<MapOutput> ParseMapReply(const Predictor& p, const MapInput& in, uint32_t
   out.output = rewrite::CheckCitations(parsed->fields.at(main), shown, &kept, &dropped);
   out.fields[main] = out.output;
   for (uint32_t n : kept) {
-    if (n >= 1 && n <= in.chunk_ids.size()) out.citations.push_back({n, in.chunk_ids[n - 1], in.doc_id});
+    if (n >= 1 && n <= in.chunk_ids.size())
+      out.citations.push_back({n, in.chunk_ids[n - 1], in.doc_id});
   }
   return out;
 }
