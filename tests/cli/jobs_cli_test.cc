@@ -305,6 +305,21 @@ TEST_F(JobsCli, EmbedJobVectorsBecomeTheIndexHnsw) {
   ExpectNoKey();
 }
 
+TEST_F(JobsCli, SharedRequestBudgetStopsTheJob) {
+  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  std::string job = Submit("--kind map --matter acme --instructions x --max-requests 2");
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_NE(w.err.find("request budget of 2 used up"), std::string::npos) << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 2);
+  EXPECT_EQ(st["pending"], 1);
+  EXPECT_EQ(st["requests"], 2);
+  // A second worker draws from the same budget: nothing more is sent.
+  ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
+  EXPECT_EQ(ChatRequests(), 2u);
+}
+
 TEST_F(JobsCli, BadInputIsRefusedClearly) {
   std::string base = "jobs submit " + Store() + " --index " + Index() + " " + Endpoint();
   CliRun r = Cli(base + " --kind map");
