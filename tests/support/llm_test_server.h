@@ -11,7 +11,7 @@
 // Routes: POST .../chat/completions (chat completion replies), POST
 // .../embeddings (deterministic embeddings: a hashed bag of words folded into
 // a fixed-dimension unit vector), anything else 404. Two control routes,
-// for a driver in another process (tests/parity), are neither recorded nor
+// for a driver in another process (tests/parity, tests/crash/jobs_kill_loop.sh), are neither recorded nor
 // scripted: GET /__test/requests (the recorded requests as a JSON list of
 // {method, path, query, headers: {lowercased name: first value}, body,
 // arrival_ms, status}) and POST /__test/script (a script as

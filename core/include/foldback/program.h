@@ -160,6 +160,12 @@ struct LoadedProgram {
 // malformed JSON or when no predictor maps to a query or answer writer.
 Result<LoadedProgram> LoadDspyProgram(std::string_view json);
 
+// Every predictor of a DSPy saved program, whatever its fields, in file
+// order (for hosts running predictors other than the ask program's, e.g.
+// the map jobs of foldback/jobs.h). Keys that are not predictors are
+// skipped. InvalidArgument on malformed JSON.
+Result<std::vector<Predictor>> LoadDspyPredictors(std::string_view json);
+
 }  // namespace foldback
 
 #endif  // FOLDBACK_PROGRAM_H_

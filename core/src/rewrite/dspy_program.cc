@@ -396,4 +396,36 @@ Result<LoadedProgram> LoadDspyProgram(std::string_view json_text) {
                        std::move(notes), std::move(dspy_version)};
 }
 
+Result<std::vector<Predictor>> LoadDspyPredictors(std::string_view json_text) {
+  if (json_text.size() > kMaxProgramBytes) {
+    return Status::OutOfRange("program file is larger than 32 MiB");
+  }
+  ojson root = ojson::parse(text::RepairUtf8(json_text), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return Status::InvalidArgument("DSPy program: not valid JSON");
+  if (!root.is_object()) return Status::InvalidArgument("DSPy program: not a JSON object");
+  std::vector<Predictor> out;
+  std::vector<std::string> notes;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const ojson& state = it.value();
+    if (it.key() == "metadata" || !state.is_object()) continue;
+    Predictor p;
+    auto sig = state.find("signature");
+    if (sig != state.end() && sig->is_object()) {
+      auto read = ReadModern(it.key(), state, *sig);
+      if (!read.ok()) continue;
+      p = std::move(read.value());
+    } else if (state.contains("signature_instructions")) {
+      p = ReadLegacy(it.key(), state);
+    } else {
+      continue;
+    }
+    if (p.instructions.size() > kMaxValueBytes) {
+      p.instructions = std::string(text::TruncateUtf8(p.instructions, kMaxValueBytes));
+    }
+    ReadDemos(state, &p, &notes);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 }  // namespace foldback

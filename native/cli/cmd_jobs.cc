@@ -1,0 +1,526 @@
+// foldback jobs submit|work|status|results|cancel|vectors — durable batch
+// work over an index (native/jobs, decisions in foldback/jobs.h).
+//
+//   foldback jobs submit --kind map --index DIR [--matter M] [--filter F]
+//       (--instructions TEXT | --program P.json) --endpoint URL --model NAME
+//       --api-key-env VAR [--store S] [--json]          prints the job id
+//   foldback jobs submit --kind embed --index DIR ... --endpoint URL --model NAME
+//   foldback jobs work --store S [--concurrency N] [--until-idle]
+//   foldback jobs status --store S [JOB] [--json]
+//   foldback jobs results --store S JOB --out FILE     (map: JSONL; embed: JSONL with vectors)
+//   foldback jobs cancel --store S JOB
+//   foldback jobs vectors --store S JOB --index DIR     (embed: the index's owner builds HNSW)
+//
+// --store is sqlite:PATH (or a path); default: DIR/jobs.sqlite of --index.
+// The API key is read from --api-key-env by each worker, in its own
+// process; the store keeps the variable's name only.
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "cli/common.h"
+#include "foldback/jobs.h"
+#include "foldback/program.h"
+#include "foldback/version.h"
+#include "host/files.h"
+#include "host/ids.h"
+#include "host/index_dir.h"
+#include "jobs/job_spec.h"
+#include "jobs/job_store.h"
+#include "jobs/worker.h"
+#include "llm/endpoint.h"
+#include "llm/llm_client.h"
+
+namespace foldback::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::atomic<int> g_stop{0};
+
+void OnSignal(int) {
+  int level = g_stop.load() + 1;
+  g_stop.store(level > 2 ? 2 : level);
+}
+
+struct JobsArgs {
+  std::string store, index_dir, kind, matter, allowed_matters, instructions, program, question;
+  bool restrict_matters = false;
+  std::vector<std::string> filters, redact;
+  std::string endpoint, provider = "openai", model, api_key_env, api_version, ca_bundle;
+  bool no_json_schema = false;
+  uint32_t token_budget = 6000, embed_batch = 64;
+  int64_t lease_ms = 60000;
+  uint32_t max_attempts = 3;
+  double rpm = 0;
+  uint64_t max_requests = 0, max_tokens = 0;
+  bool json = false;
+  // work
+  uint32_t concurrency = 16;
+  bool until_idle = false;
+  std::string worker_id;
+  // status / results / cancel / vectors
+  std::string job, out;
+  bool include_failed = false;
+};
+
+Result<std::unique_ptr<jobs::JobStore>> Store(const JobsArgs& a) {
+  std::string url = a.store;
+  if (url.empty()) {
+    if (a.index_dir.empty())
+      return Status::InvalidArgument("--store is required (or --index for its default)");
+    url = jobs::DefaultStoreUrl(a.index_dir);
+  }
+  return jobs::OpenJobStore(url);
+}
+
+std::string Abs(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char buf[4096];
+  if (!getcwd(buf, sizeof buf)) return p;
+  return std::string(buf) + "/" + p;
+}
+
+int Submit(const JobsArgs& a) {
+  if (a.kind != "map" && a.kind != "embed") {
+    return Fail(Status::InvalidArgument("--kind must be map or embed"));
+  }
+  if (a.endpoint.empty()) return Fail(Status::InvalidArgument("--endpoint is required"));
+  jobs::JobSpec spec;
+  spec.kind = a.kind;
+  spec.index_dir = Abs(a.index_dir);
+  spec.selection.matter = a.matter;
+  for (const auto& f : a.filters) {
+    auto parsed = Filter::Parse(f);
+    if (!parsed.ok()) return Fail(parsed.status().WithContext("--filter"));
+    spec.selection.filters.push_back(*parsed);
+  }
+  if (a.restrict_matters) spec.selection.allowed_matters = SplitCommaSet(a.allowed_matters);
+  spec.endpoint.url = a.endpoint;
+  spec.endpoint.provider = a.provider;
+  spec.endpoint.model = a.model;
+  spec.endpoint.api_key_env = a.api_key_env;
+  spec.endpoint.api_version = a.api_version;
+  spec.endpoint.structured_output = !a.no_json_schema;
+  spec.endpoint.ca_bundle = a.ca_bundle.empty() ? "" : Abs(a.ca_bundle);
+  spec.redact = a.redact;
+  spec.token_budget = a.token_budget;
+  spec.embed_batch = a.embed_batch;
+  spec.foldback_version = Version();
+
+  // The endpoint and the key are checked now, not at the first worker: the
+  // key is read (never stored) to be sure the variable is set.
+  llm::EndpointConfig c;
+  c.url = a.endpoint;
+  if (!llm::ParseProvider(a.provider, &c.provider)) {
+    return Fail(Status::InvalidArgument("--provider must be openai, azure, ollama, vllm or tei"));
+  }
+  c.model = a.model;
+  c.api_version = a.api_version;
+  auto url = llm::ResolveUrl(c, a.kind == "map" ? llm::Route::kChat : llm::Route::kEmbeddings);
+  if (!url.ok()) return Fail(url.status().WithContext("--endpoint"));
+  if (!a.api_key_env.empty()) {
+    auto key = llm::ApiKey::FromEnv(a.api_key_env);
+    if (!key.ok()) return Fail(key.status().WithContext("--api-key-env"));
+  }
+  if (!a.redact.empty()) {
+    auto r = llm::internal::CompileRedactions(a.redact);
+    if (!r.ok()) return Fail(r.status().WithContext("--redact"));
+  }
+  if (a.token_budget < 64)
+    return Fail(Status::InvalidArgument("--token-budget must be at least 64"));
+  if (a.embed_batch < 1 || a.embed_batch > 2048) {
+    return Fail(Status::InvalidArgument("--embed-batch must be in 1..2048"));
+  }
+  if (a.rpm < 0) return Fail(Status::InvalidArgument("--requests-per-minute must be >= 0"));
+
+  if (a.kind == "map") {
+    if (a.instructions.empty() == a.program.empty()) {
+      return Fail(
+          Status::InvalidArgument("a map job needs --instructions TEXT or --program FILE (one)"));
+    }
+    if (!a.program.empty()) {
+      auto text = host::ReadFile(a.program);
+      if (!text.ok()) return Fail(text.status());
+      auto preds = LoadDspyPredictors(*text);
+      if (!preds.ok()) return Fail(preds.status().WithContext(a.program));
+      auto p = jobs::PickMapPredictor(*preds);
+      if (!p.ok()) return Fail(p.status().WithContext(a.program));
+      spec.predictor = std::move(*p);
+      spec.program_source = a.program;
+    } else {
+      spec.predictor = jobs::MapPredictorFromInstructions(a.instructions);
+      spec.program_source = "--instructions";
+    }
+    if (spec.predictor.Find("question") && a.question.empty()) {
+      std::fprintf(stderr,
+                   "note: the predictor has a 'question' input and no --question was given\n");
+    }
+    spec.question = a.question;
+    spec.program_hash = jobs::PredictorHash(spec.predictor);
+  } else if (!a.instructions.empty() || !a.program.empty()) {
+    return Fail(Status::InvalidArgument("--instructions and --program are for map jobs"));
+  }
+
+  auto index = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!index.ok()) return Fail(index.status());
+  auto ids = a.kind == "map" ? jobs::SelectDocuments(**index, spec.selection)
+                             : jobs::SelectChunks(**index, spec.selection);
+  if (!ids.ok()) return Fail(ids.status());
+  if (ids->empty()) return Fail(Status::InvalidArgument("the selection holds nothing to work on"));
+
+  jobs::NewJob job;
+  job.kind = a.kind;
+  job.spec = jobs::SpecToJson(spec);
+  job.lease.lease_ms = a.lease_ms;
+  job.lease.max_attempts = a.max_attempts;
+  job.limits.requests_per_minute = a.rpm;
+  job.limits.max_requests = a.max_requests;
+  job.limits.max_tokens = a.max_tokens;
+  for (auto& id : *ids) job.items.push_back({std::move(id), ""});
+  auto store = Store(a);
+  if (!store.ok()) return Fail(store.status());
+  auto id = (*store)->Submit(job, host::UnixMillis());
+  if (!id.ok()) return Fail(id.status());
+  if (a.json) {
+    json out = {{"job_id", *id}, {"kind", a.kind}, {"items", job.items.size()}};
+    if (a.kind == "map") out["program_hash"] = spec.program_hash;
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
+    std::printf("%s\n", id->c_str());
+  }
+  return 0;
+}
+
+json StatusJson(const jobs::JobInfo& j) {
+  return {{"job_id", j.id},
+          {"kind", j.kind},
+          {"state", jobs::JobStateName(j.state)},
+          {"total", j.progress.total},
+          {"pending", j.progress.pending},
+          {"leased", j.progress.leased},
+          {"done", j.progress.done},
+          {"failed", j.progress.failed},
+          {"attempts", j.progress.attempts},
+          {"requests", j.counters.requests},
+          {"tokens", j.counters.tokens},
+          {"finished", j.progress.finished()}};
+}
+
+void PrintStatus(const jobs::JobInfo& j) {
+  std::printf(
+      "%s  %-5s %-9s total %llu  done %llu  failed %llu  leased %llu  pending %llu  attempts "
+      "%llu\n",
+      j.id.c_str(), j.kind.c_str(), jobs::JobStateName(j.state),
+      static_cast<unsigned long long>(j.progress.total),
+      static_cast<unsigned long long>(j.progress.done),
+      static_cast<unsigned long long>(j.progress.failed),
+      static_cast<unsigned long long>(j.progress.leased),
+      static_cast<unsigned long long>(j.progress.pending),
+      static_cast<unsigned long long>(j.progress.attempts));
+}
+
+int StatusCmd(const JobsArgs& a) {
+  auto store = Store(a);
+  if (!store.ok()) return Fail(store.status());
+  std::vector<jobs::JobInfo> list;
+  if (!a.job.empty()) {
+    auto j = (*store)->GetJob(a.job);
+    if (!j.ok()) return Fail(j.status());
+    list.push_back(std::move(*j));
+  } else {
+    auto all = (*store)->ListJobs();
+    if (!all.ok()) return Fail(all.status());
+    list = std::move(*all);
+  }
+  if (a.json) {
+    if (!a.job.empty()) {
+      std::printf("%s\n", StatusJson(list[0]).dump(2).c_str());
+    } else {
+      json arr = json::array();
+      for (const auto& j : list) arr.push_back(StatusJson(j));
+      std::printf("%s\n", arr.dump(2).c_str());
+    }
+    return 0;
+  }
+  if (list.empty()) std::printf("no jobs\n");
+  for (const auto& j : list) PrintStatus(j);
+  return 0;
+}
+
+int Work(const JobsArgs& a) {
+  if (a.concurrency < 1 || a.concurrency > 1024) {
+    return Fail(Status::InvalidArgument("--concurrency must be in 1..1024"));
+  }
+  auto store = Store(a);
+  if (!store.ok()) return Fail(store.status());
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  const bool tty = isatty(STDERR_FILENO);
+  jobs::WorkerOptions o;
+  o.worker_id = a.worker_id;
+  o.concurrency = a.concurrency;
+  o.until_idle = a.until_idle;
+  o.only_job = a.job;
+  o.stop = &g_stop;
+  auto t0 = std::chrono::steady_clock::now();
+  o.on_progress = [&](const jobs::JobInfo& j) {
+    if (!tty) return;
+    double pct =
+        j.progress.total ? 100.0 * (j.progress.done + j.progress.failed) / j.progress.total : 100;
+    std::fprintf(stderr, "\r%s %s: %5.1f%%  done %llu  failed %llu  leased %llu  (%.0f s)   ",
+                 j.kind.c_str(), j.id.substr(0, 13).c_str(), pct,
+                 static_cast<unsigned long long>(j.progress.done),
+                 static_cast<unsigned long long>(j.progress.failed),
+                 static_cast<unsigned long long>(j.progress.leased), SecondsSince(t0));
+    std::fflush(stderr);
+  };
+  o.on_note = [&](const std::string& m) {
+    std::fprintf(stderr, "%snote: %s\n", tty ? "\n" : "", TerminalSafe(m, false).c_str());
+  };
+  auto report = jobs::RunWorker(**store, o);
+  if (tty) std::fprintf(stderr, "\n");
+  if (!report.ok()) return Fail(report.status());
+  std::printf(
+      "worker: %llu done, %llu failed, %llu to retry, %llu duplicate, %llu released, %llu requests "
+      "(%.1f s)%s\n",
+      static_cast<unsigned long long>(report->done),
+      static_cast<unsigned long long>(report->failed),
+      static_cast<unsigned long long>(report->retried),
+      static_cast<unsigned long long>(report->duplicates),
+      static_cast<unsigned long long>(report->released),
+      static_cast<unsigned long long>(report->requests), SecondsSince(t0),
+      g_stop.load() ? "; stopped by a signal" : "");
+  return g_stop.load() ? 130 : 0;
+}
+
+int Results(const JobsArgs& a) {
+  auto store = Store(a);
+  if (!store.ok()) return Fail(store.status());
+  auto job = (*store)->GetJob(a.job);
+  if (!job.ok()) return Fail(job.status());
+  std::string out;
+  size_t done = 0, failed = 0, open = 0;
+  Status s = (*store)->ForEachItem(a.job, [&](const jobs::StoredResult& r) {
+    if (r.state == jobs::ItemState::kDone) {
+      ++done;
+      if (job->kind == "embed") {
+        json line = json::parse(r.result, nullptr, false);
+        if (line.is_discarded())
+          return Status::Corruption("stored result of " + r.item_id + " is not JSON");
+        std::vector<float> v(r.blob.size() / 4);
+        for (size_t i = 0; i < v.size(); ++i) {
+          uint32_t bits = 0;
+          for (int b = 0; b < 4; ++b)
+            bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
+          std::memcpy(&v[i], &bits, 4);
+        }
+        line["vector"] = v;
+        out += line.dump() + "\n";
+      } else {
+        out += r.result + "\n";
+      }
+    } else if (r.state == jobs::ItemState::kFailed) {
+      ++failed;
+      if (a.include_failed) {
+        json line = {{job->kind == "map" ? "doc_id" : "chunk_id", r.item_id},
+                     {"error", r.error},
+                     {"attempts", r.attempts}};
+        out += line.dump() + "\n";
+      }
+    } else {
+      ++open;
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return Fail(s);
+  s = host::WriteFileAtomic(a.out, out);
+  if (!s.ok()) return Fail(s);
+  std::printf("%zu results written to %s (%zu failed%s, %zu not finished)\n", done, a.out.c_str(),
+              failed, a.include_failed ? ", included" : "", open);
+  return 0;
+}
+
+int Cancel(const JobsArgs& a) {
+  auto store = Store(a);
+  if (!store.ok()) return Fail(store.status());
+  Status s = (*store)->Cancel(a.job);
+  if (!s.ok()) return Fail(s);
+  auto j = (*store)->GetJob(a.job);
+  if (j.ok()) PrintStatus(*j);
+  return 0;
+}
+
+// The index's owner turns an embed job's vectors into the index's HNSW:
+// the index is rebuilt with an external embedder of the vectors' size
+// (same documents, so the same chunk ids), every vector set, HNSW built,
+// and the snapshot replaced atomically.
+int Vectors(const JobsArgs& a) {
+  auto store = Store(a);
+  if (!store.ok()) return Fail(store.status());
+  auto job = (*store)->GetJob(a.job);
+  if (!job.ok()) return Fail(job.status());
+  if (job->kind != "embed")
+    return Fail(Status::InvalidArgument("job " + a.job + " is not an embed job"));
+  if (!job->progress.finished() || job->progress.failed > 0) {
+    return Fail(Status::FailedPrecondition(
+        "job " + a.job + " has " + std::to_string(job->progress.total - job->progress.done) +
+        " passages without a vector; run `foldback jobs work` until it is done"));
+  }
+  auto old = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!old.ok()) return Fail(old.status());
+  std::vector<std::pair<std::string, std::vector<float>>> vecs;
+  Status s = (*store)->ForEachItem(a.job, [&](const jobs::StoredResult& r) {
+    std::vector<float> v(r.blob.size() / 4);
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint32_t bits = 0;
+      for (int b = 0; b < 4; ++b)
+        bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
+      std::memcpy(&v[i], &bits, 4);
+    }
+    vecs.emplace_back(r.item_id, std::move(v));
+    return Status::OK();
+  });
+  if (!s.ok()) return Fail(s);
+  if (vecs.empty() || vecs[0].second.empty())
+    return Fail(Status::Corruption("the job holds no vectors"));
+  IndexOptions opts = (*old)->options();
+  opts.dense.embedder = EmbedderKind::kExternal;
+  opts.dense.dimension = static_cast<uint32_t>(vecs[0].second.size());
+  auto fresh = Index::Create(opts);
+  if (!fresh.ok()) return Fail(fresh.status());
+  jobs::Selection all;
+  auto docs = jobs::SelectDocuments(**old, all);
+  if (!docs.ok()) return Fail(docs.status());
+  for (const auto& id : *docs) {
+    auto added = (*fresh)->Add(*(*old)->FindDocument(id));
+    if (!added.ok()) return Fail(added.status());
+  }
+  for (const auto& [chunk, v] : vecs) {
+    s = (*fresh)->SetChunkVector(chunk, v);
+    if (!s.ok()) return Fail(s.WithContext(chunk + " (re-run the embed job if the index changed)"));
+  }
+  s = (*fresh)->BuildDense();
+  if (!s.ok())
+    return Fail(s.WithContext("some passages have no vector (documents added after the job?)"));
+  s = host::SaveIndex(a.index_dir, **fresh);
+  if (!s.ok()) return Fail(s);
+  std::printf("index %s: %zu passage vectors of dimension %u from job %s; HNSW built\n",
+              a.index_dir.c_str(), vecs.size(), opts.dense.dimension, a.job.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void RegisterJobs(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<JobsArgs>();
+  CLI::App* jobs_cmd =
+      app.add_subcommand("jobs",
+                         "Durable batch jobs over an index: map (an LLM over every "
+                         "document), embed (every passage through /embeddings)");
+  jobs_cmd->require_subcommand(1);
+  auto store_opt = [&](CLI::App* c) {
+    c->add_option("--store", a->store, "sqlite:PATH (default: jobs.sqlite in the --index folder)");
+  };
+
+  CLI::App* submit = jobs_cmd->add_subcommand("submit", "Create a job; prints its id");
+  store_opt(submit);
+  submit->add_option("--kind", a->kind, "map or embed")->required();
+  submit->add_option("--index", a->index_dir, "Index folder")->required();
+  submit->add_option("--matter", a->matter, "Only this matter's documents");
+  submit->add_option("--filter", a->filters,
+                     "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
+  auto* am = submit->add_option("--allowed-matters", a->allowed_matters,
+                                "Ethical walls: comma-separated matters the job may read");
+  submit->add_option("--instructions", a->instructions, "map: what to ask of every document");
+  submit->add_option(
+      "--program", a->program,
+      "map: a DSPy program saved with program.save(\"x.json\"); its predictor with a "
+      "'document' input is run");
+  submit->add_option("--question", a->question,
+                     "map: the 'question' input, when the predictor has one");
+  submit->add_option("--endpoint", a->endpoint, "Endpoint base URL, e.g. https://api.openai.com/v1")
+      ->required();
+  submit->add_option("--provider", a->provider, "openai, azure, ollama, vllm or tei")
+      ->capture_default_str();
+  submit->add_option("--model", a->model, "Model name (Azure: deployment)");
+  submit->add_option(
+      "--api-key-env", a->api_key_env,
+      "Environment variable holding the API key (read by each worker; never stored)");
+  submit->add_option("--api-version", a->api_version, "Azure api-version");
+  submit->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities to trust");
+  submit->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
+  submit->add_option("--redact", a->redact, "Pattern redacted from everything sent (repeatable)");
+  submit->add_option("--token-budget", a->token_budget, "map: document tokens per request")
+      ->capture_default_str();
+  submit->add_option("--embed-batch", a->embed_batch, "embed: passages per request")
+      ->capture_default_str();
+  submit->add_option("--lease-ms", a->lease_ms, "Lease of an item without heartbeat")
+      ->capture_default_str();
+  submit->add_option("--max-attempts", a->max_attempts, "Leases an item may take")
+      ->capture_default_str();
+  submit->add_option("--requests-per-minute", a->rpm, "Shared by all workers (0: no limit)")
+      ->capture_default_str();
+  submit->add_option("--max-requests", a->max_requests, "Budget of requests (0: none)")
+      ->capture_default_str();
+  submit->add_option("--max-tokens", a->max_tokens, "Budget of tokens, estimated (0: none)")
+      ->capture_default_str();
+  submit->add_flag("--json", a->json, "Print {job_id, kind, items} as JSON");
+  submit->callback([a, exit_code, am] {
+    a->restrict_matters = am->count() > 0;
+    *exit_code = Submit(*a);
+  });
+
+  CLI::App* work = jobs_cmd->add_subcommand(
+      "work", "Work the store's jobs (SIGINT/SIGTERM: finish or give back)");
+  store_opt(work);
+  work->add_option("--index", a->index_dir, "Index folder (for the default store)");
+  work->add_option("--concurrency", a->concurrency, "Requests in flight")->capture_default_str();
+  work->add_flag("--until-idle", a->until_idle, "Exit once no job has work left");
+  work->add_option("--job", a->job, "Only this job");
+  work->add_option("--worker-id", a->worker_id,
+                   "Name of this worker's leases (default: host-pid-random)");
+  work->callback([a, exit_code] { *exit_code = Work(*a); });
+
+  CLI::App* status =
+      jobs_cmd->add_subcommand("status", "Items total, done, failed, leased, attempts");
+  store_opt(status);
+  status->add_option("--index", a->index_dir, "Index folder (for the default store)");
+  status->add_option("job", a->job, "Job id (default: every job)");
+  status->add_flag("--json", a->json, "JSON");
+  status->callback([a, exit_code] { *exit_code = StatusCmd(*a); });
+
+  CLI::App* results = jobs_cmd->add_subcommand("results", "Write a job's results as JSONL");
+  store_opt(results);
+  results->add_option("--index", a->index_dir, "Index folder (for the default store)");
+  results->add_option("job", a->job, "Job id")->required();
+  results->add_option("--out", a->out, "Output file (replaced atomically)")->required();
+  results->add_flag("--include-failed", a->include_failed,
+                    "Also a line {id, error} per failed item");
+  results->callback([a, exit_code] { *exit_code = Results(*a); });
+
+  CLI::App* cancel = jobs_cmd->add_subcommand("cancel", "Stop leasing a job's items");
+  store_opt(cancel);
+  cancel->add_option("--index", a->index_dir, "Index folder (for the default store)");
+  cancel->add_option("job", a->job, "Job id")->required();
+  cancel->callback([a, exit_code] { *exit_code = Cancel(*a); });
+
+  CLI::App* vectors =
+      jobs_cmd->add_subcommand("vectors", "Build the index's HNSW from an embed job's vectors");
+  store_opt(vectors);
+  vectors->add_option("--index", a->index_dir, "Index folder")->required();
+  vectors->add_option("job", a->job, "Job id")->required();
+  vectors->callback([a, exit_code] { *exit_code = Vectors(*a); });
+}
+
+}  // namespace foldback::cli

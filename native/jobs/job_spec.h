@@ -1,0 +1,50 @@
+// What a job runs, as stored with it (JSON): the index and selection, the
+// endpoint (URL, model, the NAME of the environment variable holding the
+// key — never the key), redaction patterns, and for map jobs the predictor
+// itself (so workers do not need the program file) with its hash.
+#ifndef FOLDBACK_NATIVE_JOBS_JOB_SPEC_H_
+#define FOLDBACK_NATIVE_JOBS_JOB_SPEC_H_
+
+#include <string>
+#include <vector>
+
+#include "foldback/jobs.h"
+#include "foldback/program.h"
+#include "foldback/status.h"
+
+namespace foldback::jobs {
+
+struct EndpointSpec {
+  std::string url;
+  std::string provider = "openai";
+  std::string model;
+  std::string api_key_env;  // a variable name; "" = no key
+  std::string api_version;
+  bool structured_output = true;
+  std::string ca_bundle;
+};
+
+struct JobSpec {
+  std::string kind;  // "map" | "embed"
+  std::string index_dir;
+  Selection selection;
+  EndpointSpec endpoint;
+  std::vector<std::string> redact;  // patterns (foldback/redact.h)
+  // map
+  Predictor predictor;
+  std::string program_hash;
+  std::string program_source;  // "--instructions" or the program file's name
+  std::string question;
+  uint32_t token_budget = 6000;  // whitespace tokens of the document per request
+  // embed
+  uint32_t embed_batch = 64;  // passages per /embeddings request
+  std::string foldback_version;
+};
+
+std::string SpecToJson(const JobSpec& spec);
+// InvalidArgument naming what is wrong.
+Result<JobSpec> SpecFromJson(const std::string& json);
+
+}  // namespace foldback::jobs
+
+#endif  // FOLDBACK_NATIVE_JOBS_JOB_SPEC_H_

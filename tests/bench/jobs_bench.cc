@@ -1,0 +1,157 @@
+// `foldback jobs` throughput and store overhead:
+//   - BM_StoreOverhead/B: the SQLite store's cost per item (lease, then
+//     record a 400-byte result), B items per lease and per commit (1: each
+//     item alone, synchronous=FULL fsync per commit; 4: what the worker's
+//     group commit gathers with 16 in flight; 16: its largest lease);
+//   - BM_MapJob/N: a map job of N documents against the loopback test
+//     server answering in 200 ms, one worker, 16 requests in flight:
+//     items/s (the target is >= 70; the bound is 16 / 0.2 s = 80) and the
+//     worker's wall time in store calls per item (leases, group commits of
+//     results, heartbeats).
+//
+//   build/bin/jobs_bench --benchmark_counters_tabular=true
+// (the store file is made in $TMPDIR, default /tmp: put it on the disk
+// you mean to measure.)
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "foldback/index.h"
+#include "foldback/jobs.h"
+#include "host/ids.h"
+#include "host/index_dir.h"
+#include "jobs/job_spec.h"
+#include "jobs/job_store.h"
+#include "jobs/worker.h"
+#include "llm_test_server.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace foldback;
+using namespace foldback::jobs;
+
+fs::path TempDir(const std::string& tag) {
+  fs::path d =
+      fs::temp_directory_path() / ("foldback-jobs-bench-" + tag + "-" + std::to_string(getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+void BM_StoreOverhead(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  const bool full = state.range(1) != 0;
+  const size_t items = 2000;
+  fs::path dir = TempDir("store");
+  auto store =
+      OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() + (full ? "" : "?synchronous=normal"))
+          .value();
+  const std::string result(400, 'r');
+  size_t processed = 0;
+  double ms = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    NewJob job;
+    job.kind = "map";
+    job.spec = "{}";
+    for (size_t i = 0; i < items; ++i) job.items.push_back({"doc-" + std::to_string(i), ""});
+    std::string id = store->Submit(job, host::UnixMillis()).value();
+    state.ResumeTiming();
+    auto t0 = std::chrono::steady_clock::now();
+    while (true) {
+      auto leased = store->Lease(id, "w", batch, 1, host::UnixMillis(), nullptr, nullptr).value();
+      if (leased.empty()) break;
+      std::vector<ItemResult> results;
+      for (const auto& l : leased) results.push_back({l.item_id, result, "", 100});
+      Status s = store->Finish(id, "w", results, {}, host::UnixMillis(), nullptr);
+      if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+      processed += leased.size();
+    }
+    ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  state.counters["items/s"] =
+      benchmark::Counter(static_cast<double>(processed), benchmark::Counter::kIsRate);
+  state.counters["ms/item"] = processed ? ms / static_cast<double>(processed) : 0;
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_StoreOverhead)
+    ->ArgsProduct({{1, 4, 16}, {1, 0}})
+    ->ArgNames({"batch", "full"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
+
+void BM_MapJob(benchmark::State& state) {
+  const size_t docs = static_cast<size_t>(state.range(0));
+  const bool full = state.range(1) != 0;
+  fs::path dir = TempDir("map");
+  testing::LlmTestServerOptions so;
+  so.default_delay_ms = 200;
+  so.default_content =
+      "[[ ## answer ## ]]\nNot privileged: an ordinary business memo [1].\n\n[[ ## completed ## ]]";
+  so.threads = 64;
+  auto server = testing::LlmTestServer::Start(so).value();
+  auto index = Index::Create().value();
+  for (size_t i = 0; i < docs; ++i) {
+    Document d;
+    d.id = "memo-" + std::to_string(i);
+    d.text = "Memo " + std::to_string(i) +
+             ". The parties discussed the supply agreement, its termination clause and the notice "
+             "period; counsel was copied. Next steps: review the indemnity cap.";
+    d.matter = "m";
+    (void)index->Add(d);
+  }
+  (void)host::SaveIndex((dir / "idx").string(), *index);
+  JobSpec spec;
+  spec.kind = "map";
+  spec.index_dir = (dir / "idx").string();
+  spec.endpoint.url = server->base_url();
+  spec.endpoint.model = "bench";
+  spec.predictor = MapPredictorFromInstructions("Is this mail privileged? Why?");
+  spec.program_hash = PredictorHash(spec.predictor);
+  auto store =
+      OpenJobStore("sqlite:" + (dir / "jobs.sqlite").string() + (full ? "" : "?synchronous=normal"))
+          .value();
+  size_t done = 0;
+  double store_ms = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    NewJob job;
+    job.kind = "map";
+    job.spec = SpecToJson(spec);
+    auto ids = SelectDocuments(*index, Selection());
+    for (const auto& id : *ids) job.items.push_back({id, ""});
+    std::string id = store->Submit(job, host::UnixMillis()).value();
+    state.ResumeTiming();
+    WorkerOptions o;
+    o.concurrency = 16;
+    o.until_idle = true;
+    o.only_job = id;
+    auto rep = RunWorker(*store, o);
+    if (!rep.ok()) state.SkipWithError(rep.status().ToString().c_str());
+    done += rep.ok() ? rep->done : 0;
+    store_ms += rep.ok() ? rep->store_ms : 0;
+  }
+  state.counters["items/s"] =
+      benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+  state.counters["store ms/item"] = done ? store_ms / static_cast<double>(done) : 0;
+  server->Stop();
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_MapJob)
+    ->Args({1000, 1})
+    ->Args({1000, 0})
+    ->ArgNames({"docs", "full"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
