@@ -28,6 +28,7 @@ void RegisterExtract(CLI::App& app, int* exit_code);
 void RegisterFeedback(CLI::App& app, int* exit_code);  // cmd_feedback.cc
 void RegisterCompact(CLI::App& app, int* exit_code);   // cmd_feedback.cc
 void RegisterExport(CLI::App& app, int* exit_code);    // cmd_export.cc
+void RegisterTrain(CLI::App& app, int* exit_code);     // cmd_train.cc
 
 // Prints "error: <status>" to stderr and returns 1 (or 2 for bad usage).
 int Fail(const Status& s);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterFeedback(app, &exit_code);
   foldback::cli::RegisterCompact(app, &exit_code);
   foldback::cli::RegisterExport(app, &exit_code);
+  foldback::cli::RegisterTrain(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
