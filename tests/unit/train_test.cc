@@ -131,9 +131,9 @@ TEST(TrainSources, ParsesNamesAndRejectsUnknownOnes) {
   EXPECT_TRUE(two->Has(PairSource::kCrossReference));
   EXPECT_FALSE(two->Has(PairSource::kInverseCloze));
   auto bad = ParsePairSources("heading,feelings");
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("feelings"), std::string::npos);
-  EXPECT_EQ(ParsePairSources(" , ").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParsePairSources(" , ").status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST(TrainSources, EachSourceFindsItsPairs) {
@@ -250,8 +250,8 @@ TEST(Train, LowersTheLossAndRanksMinedPositivesHigher) {
   EXPECT_GE(acc_after, acc_before);
   EXPECT_GE(acc_after, 0.9) << "before " << acc_before;
   // Installing twice is refused; stepping after the end too.
-  EXPECT_EQ((*t)->Install(idx.get()).code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ((*t)->Step().status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*t)->Install(idx.get()).code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ((*t)->Step().status().code(), Status::Code::kFailedPrecondition);
 }
 
 TEST(Train, SameSeedSameBytes) {
@@ -272,7 +272,7 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   ASSERT_TRUE(empty.ok());
   EXPECT_FALSE((*empty)->BuildDense().ok());
   auto t = EmbedderTrainer::Start(**empty, Fast());
-  EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
   EXPECT_NE(t.status().message().find("no embedder"), std::string::npos);
 
   // One document: either too small for an embedder, or too few pairs; either
@@ -285,10 +285,10 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
     if (t.ok()) {
       EXPECT_TRUE(TrainAndInstall(one.get(), Fast()).ok());
     } else {
-      EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+      EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
     }
   } else {
-    EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
     EXPECT_EQ(Snap(*one), before);
   }
 
@@ -298,20 +298,20 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   EmbedderTrainOptions o = Fast();
   o.sources = *ParsePairSources("subject,reply");
   t = EmbedderTrainer::Start(*idx, o);
-  EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
   EXPECT_NE(t.status().message().find("0 training pair"), std::string::npos) << t.status().ToString();
   EXPECT_EQ(Snap(*idx), before);
 
   // Bad options.
   o = Fast();
   o.epochs = 0;
-  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
   o = Fast();
   o.temperature = 0;
-  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
   o = Fast();
   o.batch_size = 1;
-  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
 
   // An index without the static embedder.
   IndexOptions lex;
@@ -320,10 +320,10 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   ASSERT_TRUE(bm25.ok());
   std::mt19937_64 rng(1);
   ASSERT_TRUE((*bm25)->Add(Doc("a", Contract(&rng))).ok());
-  EXPECT_EQ(EmbedderTrainer::Start(**bm25, Fast()).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(EmbedderTrainer::Start(**bm25, Fast()).status().code(), Status::Code::kFailedPrecondition);
 
   // Nothing to restore on a fresh index.
-  EXPECT_EQ(RestorePreviousEmbedder(idx.get()).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RestorePreviousEmbedder(idx.get()).code(), Status::Code::kFailedPrecondition);
   EXPECT_EQ(Snap(*idx), before);
 }
 
@@ -376,7 +376,7 @@ TEST(Train, SnapshotKeepsTheModelAndThePreviousVersion) {
   EXPECT_EQ(v3.version, 3u);
   EXPECT_NE(v3.training.find("from=v1"), std::string::npos) << v3.training;
   // Now the previous model is the trained v2: only a warm start can train.
-  EXPECT_EQ(EmbedderTrainer::Start(**loaded, o).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(EmbedderTrainer::Start(**loaded, o).status().code(), Status::Code::kFailedPrecondition);
   (void)snap_v1;
 }
 

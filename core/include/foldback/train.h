@@ -32,8 +32,9 @@
 // Documents added later are embedded with the trained model by BuildDense
 // (words it does not know contribute nothing). To learn from them, train
 // again with `warm_start` (continues from the trained model, mining pairs
-// from every document; new words stay unknown) or without it (starts again
-// from the corpus' PPMI vectors, retrained first when `refresh_base`).
+// from every document; new words stay unknown), or retrain the corpus model
+// (Index::BuildDense(true), which learns the new words and keeps the trained
+// model as the previous one) and train again from it.
 //
 // Walls: the model is trained on every document of the index, whatever its
 // matter (like the BM25 statistics): what crosses a wall is word
@@ -88,8 +89,8 @@ struct TrainingPair {
 
 struct EmbedderTrainOptions {
   PairSources sources;
-  // Passes over the pairs. Default: 1.
-  uint32_t epochs = 1;
+  // Passes over the pairs. Default: 2 (3 was no better on ContractNLI dev).
+  uint32_t epochs = 2;
   // Pairs per step (in-batch negatives). Default: 64.
   uint32_t batch_size = 64;
   // At most this many pairs, sampled per source (inverse-cloze pairs, the
@@ -101,10 +102,12 @@ struct EmbedderTrainOptions {
   // in its section (passages of other documents are too often the same
   // clause in another contract). Default: true.
   bool hard_negatives = true;
-  // Adam step size. Default: 0.002 (tuned on ContractNLI dev; docs/benchmarks.md).
+  // Adam step size. Default: 0.002 (0.0005 was no better on ContractNLI dev).
   float learning_rate = 0.002f;
-  // Softmax temperature (MultipleNegativesRankingLoss' scale 20). Default: 0.05.
-  float temperature = 0.05f;
+  // Softmax temperature. Default: 0.2 (scale 5), tuned on ContractNLI dev:
+  // sentence-transformers' 0.05 (scale 20) moved the PPMI vectors too far
+  // and lowered nDCG@10 (docs/benchmarks.md).
+  float temperature = 0.2f;
   // Also learn the per-word pooling weights (initialised with the idf).
   // Default: true.
   bool train_weights = true;
