@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <unordered_map>
 
@@ -292,56 +293,69 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(const Index& ind
     if (stream_chunks.size() <= where[c].stream) stream_chunks.resize(where[c].stream + 1);
     stream_chunks[where[c].stream].push_back(c);
   }
-  index::ChunkMask mask;
-  mask.all = false;
-  mask.allowed.assign(r.chunks.size(), 0);
-  uint32_t masked_stream = 0xFFFFFFFFu;
-  // Pairs in stream order, so that each stream's mask is built once.
-  std::vector<uint32_t> by_stream(rep->pairs.size());
-  std::vector<uint32_t> pair_chunk(rep->pairs.size());
-  for (uint32_t i = 0; i < by_stream.size(); ++i) {
-    by_stream[i] = i;
-    pair_chunk[i] = chunk_number(rep->pairs[i].positive_chunk);
-  }
-  auto stream_of = [&](uint32_t i) { return pair_chunk[i] == kNoChunk ? 0xFFFFFFFFu : where[pair_chunk[i]].stream; };
-  std::stable_sort(by_stream.begin(), by_stream.end(),
-                   [&](uint32_t a, uint32_t b) { return stream_of(a) < stream_of(b); });
+  // BM25 within the stream, over the words the model knows: a stream holds a
+  // few hundred passages at most, so scoring them all is cheaper than a
+  // masked search of the whole index.
+  std::vector<float> word_idf(base->words().size());
+  for (size_t i = 0; i < word_idf.size(); ++i) word_idf[i] = static_cast<float>(r.lexical.Idf(base->words()[i]));
+  const double k1 = r.options.bm25.k1, bb = r.options.bm25.b;
+  const double avg = std::max(1.0, r.lexical.average_length());
+  std::vector<Bag> chunk_bag(r.chunks.size());
+  std::vector<uint8_t> has_bag(r.chunks.size(), 0);
+  auto bag_of = [&](uint32_t c) -> const Bag& {
+    if (!has_bag[c]) {
+      chunk_bag[c] = base->Bag(r.chunks[c].chunk.text, r.analyzer);
+      has_bag[c] = 1;
+    }
+    return chunk_bag[c];
+  };
   std::vector<Example> examples(rep->pairs.size());
   std::vector<uint8_t> usable(rep->pairs.size(), 0);
-  for (uint32_t i : by_stream) {
+  for (uint32_t i = 0; i < rep->pairs.size(); ++i) {
     TrainingPair& p = rep->pairs[i];
     Example& ex = examples[i];
     ex.anchor = base->Bag(p.anchor, r.analyzer);
     ex.positive = base->Bag(p.positive, r.analyzer);
     if (ex.anchor.empty() || ex.positive.empty()) continue;
     usable[i] = 1;
-    ex.positive_chunk = pair_chunk[i];
+    ex.positive_chunk = chunk_number(p.positive_chunk);
     ex.anchor_key = AnchorKey(p.anchor);
     if (!options.hard_negatives || ex.positive_chunk == kNoChunk) continue;
     const learn::StreamPosition own = where[ex.positive_chunk];
-    if (own.stream != masked_stream) {
-      if (masked_stream != 0xFFFFFFFFu) {
-        for (uint32_t c : stream_chunks[masked_stream]) mask.allowed[c] = 0;
-      }
-      for (uint32_t c : stream_chunks[own.stream]) mask.allowed[c] = 1;
-      masked_stream = own.stream;
-    }
     const std::string& own_section = r.chunks[ex.positive_chunk].chunk.section;
-    for (const auto& [c, score] : r.lexical.Search(r.QueryTerms(p.anchor), mask, 12)) {
-      (void)score;
-      if (c == ex.positive_chunk) continue;
+    uint32_t best = kNoChunk;
+    double best_score = 0;
+    for (uint32_t c : stream_chunks[own.stream]) {
       uint32_t gap = where[c].position > own.position ? where[c].position - own.position
                                                       : own.position - where[c].position;
-      const ChunkSlot& hit = r.chunks[c];
-      if (gap <= 1 || (!own_section.empty() && hit.chunk.section == own_section)) continue;
-      if (p.positive.find(hit.chunk.text) != std::string::npos) continue;
-      Bag nb = base->Bag(hit.chunk.text, r.analyzer);
-      if (nb.empty()) continue;
-      p.negative = hit.chunk.text;
-      ex.negative = std::move(nb);
-      ex.negative_chunk = c;
-      break;
+      if (gap <= 1) continue;
+      const ChunkSlot& cand = r.chunks[c];
+      if (!own_section.empty() && cand.chunk.section == own_section) continue;
+      const Bag& cb = bag_of(c);
+      double norm = k1 * (1.0 - bb + bb * r.lexical.length(c) / avg);
+      double score = 0;
+      size_t a = 0, k = 0;
+      while (a < ex.anchor.size() && k < cb.size()) {
+        if (ex.anchor[a].first < cb[k].first) {
+          ++a;
+        } else if (cb[k].first < ex.anchor[a].first) {
+          ++k;
+        } else {
+          double tf = cb[k].second;
+          score += ex.anchor[a].second * word_idf[cb[k].first] * tf * (k1 + 1.0) / (tf + norm);
+          ++a;
+          ++k;
+        }
+      }
+      if (score > best_score && p.positive.find(cand.chunk.text) == std::string::npos) {
+        best_score = score;
+        best = c;
+      }
     }
+    if (best == kNoChunk) continue;
+    p.negative = r.chunks[best].chunk.text;
+    ex.negative = bag_of(best);
+    ex.negative_chunk = best;
   }
   std::vector<TrainingPair> kept;
   for (uint32_t i = 0; i < rep->pairs.size(); ++i) {
