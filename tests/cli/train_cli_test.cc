@@ -72,7 +72,7 @@ TEST(TrainCli, TrainsStoresRestoresAndReportsBadInput) {
   EXPECT_NE(r.out.find("[heading] "), std::string::npos) << r.out;
 
   r = RunCli("train --index " + idx + " --sources heading,telepathy");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.code, 2);  // bad usage
   EXPECT_NE(r.out.find("unknown training source 'telepathy'"), std::string::npos) << r.out;
 
   r = RunCli("train --index " + idx + " --sources subject");  // contracts have no mail
