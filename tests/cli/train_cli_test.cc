@@ -89,6 +89,11 @@ TEST(TrainCli, TrainsStoresRestoresAndReportsBadInput) {
   EXPECT_NE(r.err.find("epoch 2/2"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("loss"), std::string::npos) << r.err;
 
+  r = RunCli("info --index " + idx);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("embedder         version 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("version 1 kept"), std::string::npos) << r.out;
+
   // The stored model serves searches after a reload.
   r = RunCli("search --index " + idx + " --mode dense --json \"Termination\"");
   ASSERT_EQ(r.code, 0) << r.out;
