@@ -15,15 +15,20 @@
 namespace foldback::cli {
 
 void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, bool for_eval) {
-  cmd->add_option("--" + prefix + "sources", a->sources,
-                  "Pair sources: structure (all), or a list of heading, caption, definition, cloze, "
-                  "xref, subject, reply")
+  cmd->add_option(
+         "--" + prefix + "sources", a->sources,
+         "Pair sources: structure (all), or a list of heading, caption, definition, cloze, "
+         "xref, subject, reply")
       ->capture_default_str();
-  cmd->add_option("--" + prefix + "epochs", a->epochs, "Passes over the pairs")->capture_default_str();
-  cmd->add_option("--" + prefix + "seed", a->seed, "Seed for sampling and shuffling")->capture_default_str();
-  cmd->add_option("--" + prefix + "batch-size", a->batch_size, "Pairs per step (in-batch negatives)")
+  cmd->add_option("--" + prefix + "epochs", a->epochs, "Passes over the pairs")
       ->capture_default_str();
-  cmd->add_option("--" + prefix + "max-pairs", a->max_pairs, "At most this many pairs")->capture_default_str();
+  cmd->add_option("--" + prefix + "seed", a->seed, "Seed for sampling and shuffling")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "batch-size", a->batch_size,
+                  "Pairs per step (in-batch negatives)")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "max-pairs", a->max_pairs, "At most this many pairs")
+      ->capture_default_str();
   cmd->add_option("--" + prefix + "lr", a->learning_rate, "Adam step size")->capture_default_str();
   cmd->add_option("--" + prefix + "temperature", a->temperature, "Softmax temperature")
       ->capture_default_str();
@@ -83,9 +88,10 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
     bool epoch_end = p->step % (p->steps / p->epochs) == 0 || p->step == p->steps;
     if (epoch_end) epoch_losses.push_back(p->epoch_loss);
     if (!quiet && (p->step % every == 0 || epoch_end)) {
-      std::fprintf(stderr, "epoch %u/%u  step %llu/%llu  loss %.4f  (epoch mean %.4f)  %.1fs\n", p->epoch,
-                   p->epochs, static_cast<unsigned long long>(p->step),
-                   static_cast<unsigned long long>(p->steps), p->loss, p->epoch_loss, SecondsSince(t1));
+      std::fprintf(stderr, "epoch %u/%u  step %llu/%llu  loss %.4f  (epoch mean %.4f)  %.1fs\n",
+                   p->epoch, p->epochs, static_cast<unsigned long long>(p->step),
+                   static_cast<unsigned long long>(p->steps), p->loss, p->epoch_loss,
+                   SecondsSince(t1));
     }
   }
   double train_s = SecondsSince(t1);
@@ -148,8 +154,8 @@ int Run(const TrainCmdArgs& a) {
                             {"previous_version", info.previous_version}};
       std::printf("%s\n", JsonTerminalSafe(out.dump(2)).c_str());
     } else {
-      std::printf("restored embedder version %u (%s); version %u kept as the previous one\n", info.version,
-                  TerminalSafe(info.training).c_str(), info.previous_version);
+      std::printf("restored embedder version %u (%s); version %u kept as the previous one\n",
+                  info.version, TerminalSafe(info.training).c_str(), info.previous_version);
     }
     return 0;
   }
@@ -172,7 +178,9 @@ int Run(const TrainCmdArgs& a) {
         if (static_cast<int>(p.source) != s) continue;
         if (seen++ % step == 0 && taken < a.show_pairs) {
           ++taken;
-          shown.push_back({{"source", PairSourceName(p.source)}, {"anchor", p.anchor}, {"positive", p.positive}});
+          shown.push_back({{"source", PairSourceName(p.source)},
+                           {"anchor", p.anchor},
+                           {"positive", p.positive}});
         }
       }
     }
@@ -201,10 +209,11 @@ int Run(const TrainCmdArgs& a) {
   if (a.json) {
     std::printf("%s\n", JsonTerminalSafe(report.dump(2)).c_str());
   } else {
-    std::printf("trained embedder version %u on %zu pairs: loss %.4f -> %.4f in %.1fs (saved to %s)\n",
-                report["version"].get<uint32_t>(), report["pairs_total"].get<size_t>(),
-                report["loss_before"].get<double>(), report["loss_after"].get<double>(),
-                report["total_s"].get<double>(), TerminalSafe(a.index_dir).c_str());
+    std::printf(
+        "trained embedder version %u on %zu pairs: loss %.4f -> %.4f in %.1fs (saved to %s)\n",
+        report["version"].get<uint32_t>(), report["pairs_total"].get<size_t>(),
+        report["loss_before"].get<double>(), report["loss_after"].get<double>(),
+        report["total_s"].get<double>(), TerminalSafe(a.index_dir).c_str());
   }
   return 0;
 }
@@ -214,7 +223,8 @@ int Run(const TrainCmdArgs& a) {
 void RegisterTrain(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<TrainCmdArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "train", "Train the index's embedder on pairs mined from its documents' structure (no labels)");
+      "train",
+      "Train the index's embedder on pairs mined from its documents' structure (no labels)");
   cmd->add_option("--index", a->index_dir, "Index folder")->required();
   AddTrainOptions(cmd, &a->train, "", /*for_eval=*/false);
   cmd->add_flag("--dry-run", a->dry_run, "Mine the pairs and report them; train nothing");

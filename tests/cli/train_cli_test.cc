@@ -17,13 +17,15 @@ using foldback::testing::Stderr;
 
 const char* kTopics[][9] = {
     {"Termination", "terminate", "notice", "expiry", "breach", "cure", "days", "written", "end"},
-    {"Indemnification", "indemnify", "defend", "hold", "harmless", "losses", "claims", "damages", "third"},
+    {"Indemnification", "indemnify", "defend", "hold", "harmless", "losses", "claims", "damages",
+     "third"},
     {"Confidentiality", "confidential", "disclose", "secret", "proprietary", "recipient", "protect",
      "information", "nondisclosure"},
-    {"Governing Law", "governed", "laws", "state", "courts", "jurisdiction", "venue", "construed", "exclusive"},
+    {"Governing Law", "governed", "laws", "state", "courts", "jurisdiction", "venue", "construed",
+     "exclusive"},
     {"Payment", "invoice", "fees", "pay", "amount", "currency", "due", "interest", "late"},
-    {"Insurance", "insurance", "policy", "coverage", "insurer", "liability", "premium", "certificate",
-     "maintain"},
+    {"Insurance", "insurance", "policy", "coverage", "insurer", "liability", "premium",
+     "certificate", "maintain"},
 };
 
 std::string Contract(std::mt19937_64* rng) {
@@ -108,7 +110,8 @@ TEST(TrainCli, TrainsStoresRestoresAndReportsBadInput) {
   // Documents added later; an incremental run continues from the trained model.
   r = RunCli("train --index " + idx + " --restore");
   ASSERT_EQ(r.code, 0) << r.out;
-  foldback::testing::WriteFile(docs + "/late.txt", "1. Payment\n\nThe party shall pay the invoice fees.\n");
+  foldback::testing::WriteFile(docs + "/late.txt",
+                               "1. Payment\n\nThe party shall pay the invoice fees.\n");
   r = RunCli("ingest --index " + idx + " " + docs + "/late.txt");
   ASSERT_EQ(r.code, 0) << r.out;
   r = RunCli("train --index " + idx + " --incremental --epochs 1 --json", Stderr::kSeparate);
@@ -122,7 +125,8 @@ TEST(TrainCli, EvalTrainCorpusKeepsTheReportKeys) {
   std::mt19937_64 rng(8);
   std::string corpus, queries, qrels = "query-id\tcorpus-id\tscore\n";
   for (int d = 0; d < 40; ++d) {
-    nlohmann::json doc = {{"_id", "d" + std::to_string(d)}, {"title", ""}, {"text", Contract(&rng)}};
+    nlohmann::json doc = {
+        {"_id", "d" + std::to_string(d)}, {"title", ""}, {"text", Contract(&rng)}};
     corpus += doc.dump() + "\n";
   }
   // Queries and their judgements: which documents mention insurance coverage.
@@ -131,8 +135,8 @@ TEST(TrainCli, EvalTrainCorpusKeepsTheReportKeys) {
   foldback::testing::WriteFile(dir + "/corpus.jsonl", corpus);
   foldback::testing::WriteFile(dir + "/queries.jsonl", queries);
   foldback::testing::WriteFile(dir + "/qrels.tsv", qrels);
-  std::string args = "eval --corpus " + dir + "/corpus.jsonl --queries " + dir + "/queries.jsonl --qrels " +
-                     dir + "/qrels.tsv --json";
+  std::string args = "eval --corpus " + dir + "/corpus.jsonl --queries " + dir +
+                     "/queries.jsonl --qrels " + dir + "/qrels.tsv --json";
   CliRun r = RunCli(args + " --train corpus --train-epochs 1", Stderr::kSeparate);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   auto j = nlohmann::json::parse(r.out);

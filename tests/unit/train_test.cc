@@ -13,7 +13,8 @@
 namespace foldback {
 namespace {
 
-Document Doc(std::string id, std::string text, DocKind kind = DocKind::kDocument, std::string title = "") {
+Document Doc(std::string id, std::string text, DocKind kind = DocKind::kDocument,
+             std::string title = "") {
   Document d;
   d.id = std::move(id);
   d.text = std::move(text);
@@ -29,14 +30,25 @@ struct Topic {
 
 const std::vector<Topic>& Topics() {
   static const std::vector<Topic> t = {
-      {"Termination", {"terminate", "notice", "expiry", "breach", "cure", "days", "written", "end"}},
-      {"Indemnification", {"indemnify", "defend", "hold", "harmless", "losses", "claims", "damages", "third"}},
-      {"Confidentiality", {"confidential", "disclose", "secret", "proprietary", "recipient", "protect", "information", "nondisclosure"}},
-      {"Governing Law", {"governed", "laws", "state", "courts", "jurisdiction", "venue", "construed", "exclusive"}},
+      {"Termination",
+       {"terminate", "notice", "expiry", "breach", "cure", "days", "written", "end"}},
+      {"Indemnification",
+       {"indemnify", "defend", "hold", "harmless", "losses", "claims", "damages", "third"}},
+      {"Confidentiality",
+       {"confidential", "disclose", "secret", "proprietary", "recipient", "protect", "information",
+        "nondisclosure"}},
+      {"Governing Law",
+       {"governed", "laws", "state", "courts", "jurisdiction", "venue", "construed", "exclusive"}},
       {"Payment", {"invoice", "fees", "pay", "amount", "currency", "due", "interest", "late"}},
-      {"Insurance", {"insurance", "policy", "coverage", "insurer", "liability", "premium", "certificate", "maintain"}},
-      {"Assignment", {"assign", "transfer", "successor", "consent", "delegate", "merger", "acquirer", "novation"}},
-      {"Warranties", {"warrants", "represents", "merchantability", "fitness", "defect", "workmanlike", "conform", "remedy"}},
+      {"Insurance",
+       {"insurance", "policy", "coverage", "insurer", "liability", "premium", "certificate",
+        "maintain"}},
+      {"Assignment",
+       {"assign", "transfer", "successor", "consent", "delegate", "merger", "acquirer",
+        "novation"}},
+      {"Warranties",
+       {"warrants", "represents", "merchantability", "fitness", "defect", "workmanlike", "conform",
+        "remedy"}},
   };
   return t;
 }
@@ -44,7 +56,8 @@ const std::vector<Topic>& Topics() {
 // A contract of numbered sections, each a heading line and two sentences
 // drawn from its topic's words and common filler.
 std::string Contract(std::mt19937_64* rng) {
-  static const char* kFiller[] = {"the", "party", "shall", "agreement", "under", "this", "any", "such"};
+  static const char* kFiller[] = {"the",   "party", "shall", "agreement",
+                                  "under", "this",  "any",   "such"};
   std::vector<size_t> order(Topics().size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[(*rng)() % i]);
@@ -55,7 +68,8 @@ std::string Contract(std::mt19937_64* rng) {
     for (int sentence = 0; sentence < 2; ++sentence) {
       std::string sent;
       for (int w = 0; w < 12; ++w) {
-        const char* word = (*rng)() % 3 ? t.words[(*rng)() % t.words.size()] : kFiller[(*rng)() % 8];
+        const char* word =
+            (*rng)() % 3 ? t.words[(*rng)() % t.words.size()] : kFiller[(*rng)() % 8];
         sent += (w ? " " : "") + std::string(word);
       }
       sent[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sent[0])));
@@ -139,29 +153,32 @@ TEST(TrainSources, EachSourceFindsItsPairs) {
   auto idx = Index::Create();
   ASSERT_TRUE(idx.ok());
   Index& ix = **idx;
-  ASSERT_TRUE(ix.Add(Doc("nda",
-                         "MUTUAL NONDISCLOSURE AGREEMENT\n\n"
-                         "1. Definitions\n\n"
-                         "\"Confidential Information\" means all business, technical and financial "
-                         "information disclosed by one party to the other.\n\n"
-                         "2. Obligations\n\n"
-                         "The Recipient shall protect Confidential Information as defined in Section 1 "
-                         "with reasonable care. The Recipient shall not copy it. The Recipient shall "
-                         "limit access to its employees who need to know.\n\n"
-                         "3. Term. This Agreement remains in force for three years from the effective "
-                         "date unless terminated earlier by either party.\n"))
-                  .ok());
-  Document mail = Doc("m1",
-                      "Yes, we can deliver the signed amendment by Friday morning at the latest.\n\n"
-                      "On Mon, Jan 6, 2020, Ann wrote:\n> Can you send the signed amendment before the "
-                      "closing on Friday?\n",
-                      DocKind::kEmail, "Re: Signed amendment for the closing");
+  ASSERT_TRUE(
+      ix.Add(Doc("nda",
+                 "MUTUAL NONDISCLOSURE AGREEMENT\n\n"
+                 "1. Definitions\n\n"
+                 "\"Confidential Information\" means all business, technical and financial "
+                 "information disclosed by one party to the other.\n\n"
+                 "2. Obligations\n\n"
+                 "The Recipient shall protect Confidential Information as defined in Section 1 "
+                 "with reasonable care. The Recipient shall not copy it. The Recipient shall "
+                 "limit access to its employees who need to know.\n\n"
+                 "3. Term. This Agreement remains in force for three years from the effective "
+                 "date unless terminated earlier by either party.\n"))
+          .ok());
+  Document mail =
+      Doc("m1",
+          "Yes, we can deliver the signed amendment by Friday morning at the latest.\n\n"
+          "On Mon, Jan 6, 2020, Ann wrote:\n> Can you send the signed amendment before the "
+          "closing on Friday?\n",
+          DocKind::kEmail, "Re: Signed amendment for the closing");
   ASSERT_TRUE(ix.Add(mail).ok());
   auto all = ParsePairSources("structure");
   ASSERT_TRUE(all.ok());
   auto by = BySource(MinePairs(ix, *all));
 
-  auto has = [&](const std::string& source, const std::string& anchor_part, const std::string& positive_part) {
+  auto has = [&](const std::string& source, const std::string& anchor_part,
+                 const std::string& positive_part) {
     for (const auto& p : by[source]) {
       if (p.anchor.find(anchor_part) != std::string::npos &&
           p.positive.find(positive_part) != std::string::npos) {
@@ -179,7 +196,8 @@ TEST(TrainSources, EachSourceFindsItsPairs) {
   EXPECT_FALSE(has("subject", "Re:", ""));
   EXPECT_TRUE(has("reply", "send the signed amendment", "deliver the signed amendment"));
   // A cloze anchor is taken out of its positive.
-  for (const auto& p : by["cloze"]) EXPECT_EQ(p.positive.find(p.anchor), std::string::npos) << p.anchor;
+  for (const auto& p : by["cloze"])
+    EXPECT_EQ(p.positive.find(p.anchor), std::string::npos) << p.anchor;
 
   // Switching a source off removes its pairs and only those.
   auto some = ParsePairSources("heading,subject");
@@ -194,11 +212,13 @@ TEST(TrainSources, PassagesSharingATitleAreReadAsOneDocument) {
   // BEIR-style: a contract split into one passage per document.
   auto idx = Index::Create();
   ASSERT_TRUE(idx.ok());
-  const char* spans[] = {"4.2 Return of Materials.",
-                         "Upon request the Recipient shall return or destroy all documents received.",
-                         "Nothing in this clause obliges the Recipient to erase automatic backups."};
+  const char* spans[] = {
+      "4.2 Return of Materials.",
+      "Upon request the Recipient shall return or destroy all documents received.",
+      "Nothing in this clause obliges the Recipient to erase automatic backups."};
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE((*idx)->Add(Doc("nda:" + std::to_string(i), spans[i], DocKind::kDocument, "nda.txt")).ok());
+    ASSERT_TRUE(
+        (*idx)->Add(Doc("nda:" + std::to_string(i), spans[i], DocKind::kDocument, "nda.txt")).ok());
   }
   auto heading = ParsePairSources("heading,cloze");
   auto by = BySource(MinePairs(**idx, *heading));
@@ -297,7 +317,8 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   o.sources = *ParsePairSources("subject,reply");
   t = EmbedderTrainer::Start(*idx, o);
   EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
-  EXPECT_NE(t.status().message().find("0 training pair"), std::string::npos) << t.status().ToString();
+  EXPECT_NE(t.status().message().find("0 training pair"), std::string::npos)
+      << t.status().ToString();
   EXPECT_EQ(Snap(*idx), before);
 
   // Bad options.
@@ -318,7 +339,8 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   ASSERT_TRUE(bm25.ok());
   std::mt19937_64 rng(1);
   ASSERT_TRUE((*bm25)->Add(Doc("a", Contract(&rng))).ok());
-  EXPECT_EQ(EmbedderTrainer::Start(**bm25, Fast()).status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(EmbedderTrainer::Start(**bm25, Fast()).status().code(),
+            Status::Code::kFailedPrecondition);
 
   // Nothing to restore on a fresh index.
   EXPECT_EQ(RestorePreviousEmbedder(idx.get()).code(), Status::Code::kFailedPrecondition);
@@ -382,7 +404,8 @@ TEST(Train, DocumentsAddedLaterAreEmbeddedAndAWarmStartLearnsFromThem) {
   auto idx = GeneratedIndex(40);
   ASSERT_TRUE(TrainAndInstall(idx.get(), Fast()).ok());
   std::mt19937_64 rng(99);
-  for (int d = 0; d < 10; ++d) ASSERT_TRUE(idx->Add(Doc("new" + std::to_string(d), Contract(&rng))).ok());
+  for (int d = 0; d < 10; ++d)
+    ASSERT_TRUE(idx->Add(Doc("new" + std::to_string(d), Contract(&rng))).ok());
   EXPECT_GT(idx->Stats().pending_vectors, 0u);
   ASSERT_TRUE(idx->BuildDense().ok());  // what ingest does: the trained model embeds them
   EXPECT_EQ(idx->Stats().pending_vectors, 0u);

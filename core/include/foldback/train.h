@@ -8,8 +8,8 @@
 // trained with InfoNCE (sentence-transformers' MultipleNegativesRankingLoss):
 // each anchor must score its positive above every other positive of its
 // batch (other pairs with the same anchor, or the same positive passage,
-// masked out) and above a BM25-mined hard negative from the same document. Lazy Adam on the rows a batch
-// touches.
+// masked out) and above a BM25-mined hard negative from the same document. Lazy Adam on the rows a
+// batch touches.
 //
 // Pairs come from document structure (MinePairs): a heading -> its section,
 // a clause caption -> the clause, a defined term -> its definition, a
@@ -120,11 +120,11 @@ struct EmbedderTrainOptions {
 };
 
 struct TrainProgress {
-  uint32_t epoch = 0;   // 1-based epoch of the last step
+  uint32_t epoch = 0;  // 1-based epoch of the last step
   uint32_t epochs = 0;
-  uint64_t step = 0;    // steps done
-  uint64_t steps = 0;   // steps in all
-  double loss = 0;      // the last step's mean loss
+  uint64_t step = 0;      // steps done
+  uint64_t steps = 0;     // steps in all
+  double loss = 0;        // the last step's mean loss
   double epoch_loss = 0;  // mean loss of the current epoch so far
 };
 

@@ -23,7 +23,9 @@
 namespace foldback {
 namespace {
 
-bool IsSpaceC(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpaceC(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool IsDigitC(char c) { return c >= '0' && c <= '9'; }
 bool IsUpperC(char c) { return c >= 'A' && c <= 'Z'; }
 bool IsLowerC(char c) { return c >= 'a' && c <= 'z'; }
@@ -71,8 +73,8 @@ bool IsRoman(char c) {
 // Length of an enumeration at the start of `s` ("12.3", "1.", "(a)", "(iv)",
 // "Section 4.1", "ARTICLE IV", "a)"), spaces after it included; 0 if none.
 size_t EnumerationLength(std::string_view s) {
-  static const char* kWords[] = {"section", "article", "clause", "schedule", "exhibit", "annex",
-                                 "appendix", "part", "paragraph", "sec.", "art.", "§"};
+  static const char* kWords[] = {"section",  "article", "clause",    "schedule", "exhibit", "annex",
+                                 "appendix", "part",    "paragraph", "sec.",     "art.",    "§"};
   size_t i = 0;
   for (const char* w : kWords) {
     if (StartsWithWordCi(s, w)) {
@@ -92,8 +94,8 @@ size_t EnumerationLength(std::string_view s) {
     if (j == i && start > 0) {  // "Article IV", "Exhibit A"
       while (j < s.size() && (IsRoman(s[j]) || (j == i && IsUpperC(s[j])))) ++j;
       while (j < s.size() && s[j] == '.') ++j;
-    } else if (j == i && j + 1 < s.size() && IsAlphaC(s[j]) && (s[j + 1] == ')' || s[j + 1] == '.') &&
-               j + 2 < s.size() && IsSpaceC(s[j + 2])) {
+    } else if (j == i && j + 1 < s.size() && IsAlphaC(s[j]) &&
+               (s[j + 1] == ')' || s[j + 1] == '.') && j + 2 < s.size() && IsSpaceC(s[j + 2])) {
       j += 2;  // "a) ", "b. "
     } else if (j > i && j < s.size() && s[j] == ')') {
       ++j;  // "1) "
@@ -182,7 +184,8 @@ std::vector<std::string_view> Sentences(std::string_view text) {
     while (j < text.size() && IsSpaceC(text[j])) ++j;
     if (j >= text.size()) break;
     char n = text[j];
-    if (!(IsUpperC(n) || IsDigitC(n) || n == '"' || n == '(' || static_cast<unsigned char>(n) == 0xE2)) {
+    if (!(IsUpperC(n) || IsDigitC(n) || n == '"' || n == '(' ||
+          static_cast<unsigned char>(n) == 0xE2)) {
       continue;
     }
     if (c == '.') {
@@ -311,7 +314,8 @@ class Miner {
         if (at != std::string_view::npos && at < 16) body = body.substr(at + h.size());
         Add(PairSource::kHeading, h, std::string(body), s[i].chunk);
       }
-      if (IsHeadingPassage(c.chunk.text) && i + 1 < s.size() && !IsHeadingPassage(Text(s[i + 1].chunk))) {
+      if (IsHeadingPassage(c.chunk.text) && i + 1 < s.size() &&
+          !IsHeadingPassage(Text(s[i + 1].chunk))) {
         std::string heading = HeadingText(c.chunk.text);
         std::string body = Text(s[i + 1].chunk);
         if (CountWords(body) < 25 && i + 2 < s.size() && !IsHeadingPassage(Text(s[i + 2].chunk))) {
@@ -393,7 +397,8 @@ class Miner {
           if (!rest.empty()) rest += ' ';
           rest.append(sent[k]);
         }
-        if (CountWords(rest) >= 6) Add(PairSource::kInverseCloze, std::string(sent[pick]), rest, s[i].chunk);
+        if (CountWords(rest) >= 6)
+          Add(PairSource::kInverseCloze, std::string(sent[pick]), rest, s[i].chunk);
         continue;
       }
       size_t w = CountWords(c.chunk.text);
@@ -413,25 +418,29 @@ class Miner {
     std::unordered_map<std::string, size_t> target;  // enumeration -> stream position
     for (size_t i = 0; i < s.size(); ++i) {
       const ChunkSlot& c = r_.chunks[s[i].chunk];
-      for (std::string_view from : {std::string_view(c.chunk.text), std::string_view(c.chunk.section)}) {
+      for (std::string_view from :
+           {std::string_view(c.chunk.text), std::string_view(c.chunk.section)}) {
         std::string key = EnumerationKey(Trim(from));
-        if (!key.empty() && key.find_first_of("0123456789") != std::string::npos) target.emplace(key, i);
+        if (!key.empty() && key.find_first_of("0123456789") != std::string::npos)
+          target.emplace(key, i);
       }
     }
     if (target.empty()) return;
-    static const char* kRefs[] = {"section ", "sections ", "article ", "clause ", "paragraph ", "§ "};
+    static const char* kRefs[] = {"section ", "sections ",  "article ",
+                                  "clause ",  "paragraph ", "§ "};
     for (size_t i = 0; i < s.size(); ++i) {
       const std::string& t = Text(s[i].chunk);
       std::string lower(t.size(), ' ');
-      for (size_t k = 0; k < t.size(); ++k) lower[k] = static_cast<char>(std::tolower(static_cast<unsigned char>(t[k])));
+      for (size_t k = 0; k < t.size(); ++k)
+        lower[k] = static_cast<char>(std::tolower(static_cast<unsigned char>(t[k])));
       std::set<size_t> done;
       for (const char* ref : kRefs) {
         for (size_t at = lower.find(ref); at != std::string::npos; at = lower.find(ref, at + 1)) {
           if (at > 0 && IsAlphaC(t[at - 1])) continue;
           size_t k = at + std::strlen(ref);
           size_t b = k;
-          while (k < t.size() && (IsDigitC(t[k]) || t[k] == '.' || t[k] == '(' || t[k] == ')' ||
-                                  IsAlphaC(t[k]))) {
+          while (k < t.size() &&
+                 (IsDigitC(t[k]) || t[k] == '.' || t[k] == '(' || t[k] == ')' || IsAlphaC(t[k]))) {
             ++k;
           }
           std::string key;
@@ -455,7 +464,8 @@ class Miner {
             if (off <= at && at < off + sent.size()) anchor = sent;
           }
           if (anchor.empty()) anchor = t;
-          Add(PairSource::kCrossReference, Clip(anchor, 60), Text(s[hit->second].chunk), s[hit->second].chunk);
+          Add(PairSource::kCrossReference, Clip(anchor, 60), Text(s[hit->second].chunk),
+              s[hit->second].chunk);
         }
       }
     }
@@ -467,7 +477,8 @@ class Miner {
     for (uint32_t c : doc.chunks) {
       const ChunkSlot& cs = r_.chunks[c];
       if (!cs.live) continue;
-      if (cs.chunk.role == ChunkRole::kBody && body < 0 && CountWords(cs.chunk.text) >= 4) body = static_cast<int32_t>(c);
+      if (cs.chunk.role == ChunkRole::kBody && body < 0 && CountWords(cs.chunk.text) >= 4)
+        body = static_cast<int32_t>(c);
       if (cs.chunk.role == ChunkRole::kQuoted && quoted < 0) quoted = static_cast<int32_t>(c);
     }
     if (body < 0) return;
@@ -520,13 +531,20 @@ std::vector<StreamPosition> Streams(const Index::Rep& r) {
 
 const char* PairSourceName(PairSource source) {
   switch (source) {
-    case PairSource::kHeading: return "heading";
-    case PairSource::kCaption: return "caption";
-    case PairSource::kDefinition: return "definition";
-    case PairSource::kInverseCloze: return "cloze";
-    case PairSource::kCrossReference: return "xref";
-    case PairSource::kMailSubject: return "subject";
-    case PairSource::kReply: return "reply";
+    case PairSource::kHeading:
+      return "heading";
+    case PairSource::kCaption:
+      return "caption";
+    case PairSource::kDefinition:
+      return "definition";
+    case PairSource::kInverseCloze:
+      return "cloze";
+    case PairSource::kCrossReference:
+      return "xref";
+    case PairSource::kMailSubject:
+      return "subject";
+    case PairSource::kReply:
+      return "reply";
   }
   return "?";
 }

@@ -43,7 +43,8 @@ struct Example {
 
 uint32_t AnchorKey(const std::string& s) {
   uint32_t h = 2166136261u;
-  for (char c : s) h = (h ^ static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(c)))) * 16777619u;
+  for (char c : s)
+    h = (h ^ static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(c)))) * 16777619u;
   return h;
 }
 
@@ -59,13 +60,15 @@ void Shuffle(std::vector<uint32_t>* v, std::mt19937_64* rng) {
 // Takes at most `max_pairs` pairs: every source keeps its share, the
 // inverse-cloze pairs (one per passage, far more than the others) fill what
 // the others leave, up to half the budget when the others need it.
-std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pairs, std::mt19937_64* rng) {
+std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pairs,
+                                 std::mt19937_64* rng) {
   std::vector<std::vector<uint32_t>> by(kPairSourceCount);
   for (uint32_t i = 0; i < pairs.size(); ++i) by[static_cast<int>(pairs[i].source)].push_back(i);
   for (auto& v : by) Shuffle(&v, rng);
   const int ict = static_cast<int>(PairSource::kInverseCloze);
   size_t others = pairs.size() - by[ict].size();
-  size_t ict_take = std::min(by[ict].size(), std::max(max_pairs / 2, max_pairs > others ? max_pairs - others : 0));
+  size_t ict_take = std::min(by[ict].size(),
+                             std::max(max_pairs / 2, max_pairs > others ? max_pairs - others : 0));
   size_t left = max_pairs - ict_take;
   std::vector<TrainingPair> out;
   for (int s = 0; s < kPairSourceCount; ++s) {
@@ -89,9 +92,9 @@ struct EmbedderTrainer::Rep {
   const embed::StaticEmbedder* base_model = nullptr;  // for words()
   std::vector<std::string> words;
   uint32_t dim = 0;
-  std::vector<float> e, w;                 // parameters
-  std::vector<float> me, ve, mw, vw;       // Adam moments
-  std::vector<float> ge, gw;               // gradient accumulators (touched rows only)
+  std::vector<float> e, w;            // parameters
+  std::vector<float> me, ve, mw, vw;  // Adam moments
+  std::vector<float> ge, gw;          // gradient accumulators (touched rows only)
   std::vector<uint32_t> touched;
   std::vector<uint8_t> is_touched;
   std::mt19937_64 rng;
@@ -181,7 +184,8 @@ struct EmbedderTrainer::Rep {
       for (size_t j = 0; j < m; ++j) {
         // Another pair's positive for the same chunk, or for the same anchor
         // (a defined term of many contracts), is no negative.
-        if (j != i && ((own != kNoChunk && cand_chunk[j] == own) || (j < b && cand_key[j] == key))) keep[j] = 0;
+        if (j != i && ((own != kNoChunk && cand_chunk[j] == own) || (j < b && cand_key[j] == key)))
+          keep[j] = 0;
         if (keep[j]) mx = std::max(mx, s(i, j));
       }
       double z = 0;
@@ -200,8 +204,10 @@ struct EmbedderTrainer::Rep {
     if (!update) return loss;
     Matrix dq = (g * c) * scale;              // b x dim
     Matrix dc = (g.transpose() * q) * scale;  // m x dim
-    for (size_t i = 0; i < b; ++i) Backward(examples[idx[i]].anchor, q.row(i).data(), qn[i], dq.row(i).data());
-    for (size_t j = 0; j < m; ++j) Backward(*cand_bags[j], c.row(j).data(), cn[j], dc.row(j).data());
+    for (size_t i = 0; i < b; ++i)
+      Backward(examples[idx[i]].anchor, q.row(i).data(), qn[i], dq.row(i).data());
+    for (size_t j = 0; j < m; ++j)
+      Backward(*cand_bags[j], c.row(j).data(), cn[j], dc.row(j).data());
     Adam();
     return loss;
   }
@@ -240,22 +246,25 @@ struct EmbedderTrainer::Rep {
 EmbedderTrainer::EmbedderTrainer(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 EmbedderTrainer::~EmbedderTrainer() = default;
 
-Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(const Index& index,
-                                                                const EmbedderTrainOptions& options) {
+Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
+    const Index& index, const EmbedderTrainOptions& options) {
   if (options.epochs == 0 || options.batch_size < 2 || options.max_pairs < 2) {
-    return Status::InvalidArgument("training needs at least one epoch, batches of two pairs and two pairs");
+    return Status::InvalidArgument(
+        "training needs at least one epoch, batches of two pairs and two pairs");
   }
-  if (!(options.temperature > 0) || !(options.learning_rate > 0) || !std::isfinite(options.learning_rate) ||
-      !std::isfinite(options.temperature)) {
+  if (!(options.temperature > 0) || !(options.learning_rate > 0) ||
+      !std::isfinite(options.learning_rate) || !std::isfinite(options.temperature)) {
     return Status::InvalidArgument("training temperature and step size must be positive");
   }
   const Index::Rep& r = *index.rep();
   if (r.options.dense.embedder != EmbedderKind::kStatic) {
-    return Status::FailedPrecondition("only an index with foldback's static embedder can be trained");
+    return Status::FailedPrecondition(
+        "only an index with foldback's static embedder can be trained");
   }
   if (!r.embedder) {
     return Status::FailedPrecondition(
-        "the index has no embedder yet: build its dense side first (ingest does; Index::BuildDense)");
+        "the index has no embedder yet: build its dense side first (ingest does; "
+        "Index::BuildDense)");
   }
   // The starting point: the current model when warm-starting, otherwise the
   // corpus-trained (PPMI) one.
@@ -265,7 +274,8 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(const Index& ind
       base = r.previous_embedder.get();
     } else {
       return Status::FailedPrecondition(
-          "the index's model is already trained and its corpus model is gone: train with warm start "
+          "the index's model is already trained and its corpus model is gone: train with warm "
+          "start "
           "(--incremental), or retrain the corpus model first (BuildDense(retrain))");
     }
   }
@@ -297,7 +307,8 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(const Index& ind
   // few hundred passages at most, so scoring them all is cheaper than a
   // masked search of the whole index.
   std::vector<float> word_idf(base->words().size());
-  for (size_t i = 0; i < word_idf.size(); ++i) word_idf[i] = static_cast<float>(r.lexical.Idf(base->words()[i]));
+  for (size_t i = 0; i < word_idf.size(); ++i)
+    word_idf[i] = static_cast<float>(r.lexical.Idf(base->words()[i]));
   const double k1 = r.options.bm25.k1, bb = r.options.bm25.b;
   const double avg = std::max(1.0, r.lexical.average_length());
   std::vector<Bag> chunk_bag(r.chunks.size());
@@ -365,8 +376,9 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(const Index& ind
   }
   rep->pairs = std::move(kept);
   if (rep->examples.size() < 2) {
-    return Status::FailedPrecondition("the corpus yields " + std::to_string(rep->examples.size()) +
-                                      " training pair(s) from the chosen sources; training needs two");
+    return Status::FailedPrecondition(
+        "the corpus yields " + std::to_string(rep->examples.size()) +
+        " training pair(s) from the chosen sources; training needs two");
   }
   rep->dim = base->dimension();
   rep->words = base->words();
@@ -433,7 +445,8 @@ double EmbedderTrainer::MeanLoss() const {
   size_t bs = r.options.batch_size;
   for (size_t at = 0; at + 1 < r.examples.size(); at += bs) {
     std::vector<uint32_t> idx;
-    for (size_t i = at; i < std::min(r.examples.size(), at + bs); ++i) idx.push_back(static_cast<uint32_t>(i));
+    for (size_t i = at; i < std::min(r.examples.size(), at + bs); ++i)
+      idx.push_back(static_cast<uint32_t>(i));
     if (idx.size() < 2) break;
     sum += r.Batch(idx, false);
     ++batches;
@@ -468,9 +481,9 @@ Status EmbedderTrainer::Install(Index* index) {
     sources += PairSourceName(static_cast<PairSource>(s));
   }
   char buf[160];
-  std::snprintf(buf, sizeof buf, " epochs=%u seed=%llu pairs=%zu loss=%.4f from=v%u", t.options.epochs,
-                static_cast<unsigned long long>(t.options.seed), t.examples.size(), t.progress.epoch_loss,
-                t.base_version);
+  std::snprintf(buf, sizeof buf, " epochs=%u seed=%llu pairs=%zu loss=%.4f from=v%u",
+                t.options.epochs, static_cast<unsigned long long>(t.options.seed),
+                t.examples.size(), t.progress.epoch_loss, t.base_version);
   (*model)->set_training("contrastive sources=" + sources + buf);
   (*model)->set_version(r.embedder->version() + 1);
   r.previous_embedder = std::move(r.embedder);
