@@ -17,6 +17,7 @@
 #include "cli/common.h"
 #include "foldback/ask.h"
 #include "cli/eval_feedback.h"
+#include "cli/train_run.h"
 #include "foldback/eval.h"
 #include "host/files.h"
 #include "ingest/extract.h"
@@ -39,6 +40,8 @@ struct EvalArgs {
   double fb_weight = Rm3Params().original_query_weight;
   double near_dup = 0.9;
   FeedbackEvalArgs feedback;
+  std::string train;  // "corpus": contrastive training on the corpus before measuring
+  TrainArgs train_args;
 };
 
 Result<std::vector<Document>> LoadCorpus(const std::string& path) {
@@ -148,6 +151,16 @@ int Run(const EvalArgs& a) {
     std::fprintf(stderr, "warning: dense index unavailable (%s); %s falls back to BM25\n",
                  dense.ToString().c_str(), a.mode.c_str());
   }
+  // --train corpus: the same unsupervised training as `foldback train`, on
+  // the evaluated corpus only (no qrels, no query text).
+  nlohmann::json train_report;
+  if (a.train == "corpus") {
+    if (!dense.ok()) return Fail(dense.WithContext("--train corpus needs the dense index"));
+    Status s = TrainIndexEmbedder(&index, a.train_args, /*quiet=*/false, &train_report);
+    if (!s.ok()) return Fail(s.WithContext("--train corpus"));
+  } else if (!a.train.empty() && a.train != "none") {
+    return Fail(Status::InvalidArgument("--train must be none or corpus"));
+  }
   if (!a.feedback.train_queries.empty()) {
     FeedbackEvalContext fc;
     fc.index = &index;
@@ -233,6 +246,7 @@ int Run(const EvalArgs& a) {
     out["query_p95_ms"] = Percentile(latencies, 0.95);
     out["qps"] = qps;
     out["index_bytes"] = index_bytes;
+    if (!train_report.is_null()) out["train"] = train_report;
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -277,6 +291,10 @@ void RegisterEval(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON object");
   AddFeedbackEvalOptions(cmd, &a->feedback);
+  cmd->add_option("--train", a->train,
+                  "corpus: train the embedder on the corpus' structure (as foldback train) before "
+                  "measuring; none (default)");
+  AddTrainOptions(cmd, &a->train_args, "train-", /*for_eval=*/true);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

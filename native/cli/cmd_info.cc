@@ -4,6 +4,7 @@
 #include "cli/common.h"
 #include "host/files.h"
 #include "host/index_dir.h"
+#include "foldback/train.h"
 
 namespace foldback::cli {
 namespace {
@@ -23,6 +24,13 @@ int Run(const std::string& dir) {
               static_cast<unsigned long long>(s.pending_vectors));
   std::printf("  snapshot         %.1f MB\n",
               static_cast<double>(host::FileSize(host::SnapshotPath(dir))) / 1e6);
+  EmbedderInfo e = DescribeEmbedder(index);
+  if (e.present) {
+    std::printf("  embedder         version %u, %u dimensions, %zu words (%s)", e.version, e.dimension,
+                e.vocabulary, TerminalSafe(e.training, false).c_str());
+    if (e.has_previous) std::printf("; version %u kept", e.previous_version);
+    std::printf("\n");
+  }
   std::printf("  bm25             k1=%.2f b=%.2f\n", o.bm25.k1, o.bm25.b);
   std::printf("  filter fields   ");
   for (const auto& f : index.FilterFields()) std::printf(" %s", f.c_str());

@@ -219,8 +219,61 @@ std::vector<float> StaticEmbedder::Embed(std::string_view text, const text::Anal
   return v;
 }
 
+int32_t StaticEmbedder::WordId(std::string_view term) const {
+  auto it = word_ids_.find(std::string(term));
+  return it == word_ids_.end() ? -1 : static_cast<int32_t>(it->second);
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> StaticEmbedder::Bag(std::string_view text,
+                                                               const text::Analyzer& analyzer) const {
+  std::vector<uint32_t> ids;
+  analyzer.ForEachTerm(text, [&](std::string_view t) {
+    auto it = word_ids_.find(std::string(t));
+    if (it != word_ids_.end()) ids.push_back(it->second);
+  });
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::pair<uint32_t, uint32_t>> bag;
+  for (uint32_t id : ids) {
+    if (!bag.empty() && bag.back().first == id) {
+      ++bag.back().second;
+    } else {
+      bag.emplace_back(id, 1);
+    }
+  }
+  return bag;
+}
+
+Result<std::unique_ptr<StaticEmbedder>> StaticEmbedder::FromParts(std::vector<std::string> words,
+                                                                 uint32_t dimension,
+                                                                 std::vector<float> vectors,
+                                                                 std::vector<float> weights) {
+  if (dimension == 0 || dimension > 1024 || vectors.size() != words.size() * dimension ||
+      weights.size() != words.size()) {
+    return Status::InvalidArgument("embedder parts have inconsistent sizes");
+  }
+  for (float f : vectors) {
+    if (!std::isfinite(f)) return Status::InvalidArgument("embedder vectors hold NaN or infinity");
+  }
+  for (float f : weights) {
+    if (!std::isfinite(f)) return Status::InvalidArgument("embedder weights hold NaN or infinity");
+  }
+  auto out = std::unique_ptr<StaticEmbedder>(new StaticEmbedder());
+  out->dimension_ = dimension;
+  for (uint32_t i = 0; i < words.size(); ++i) {
+    if (!out->word_ids_.emplace(words[i], i).second) {
+      return Status::InvalidArgument("embedder vocabulary repeats '" + words[i] + "'");
+    }
+  }
+  out->words_ = std::move(words);
+  out->vectors_ = std::move(vectors);
+  out->idf_ = std::move(weights);
+  return out;
+}
+
 void StaticEmbedder::Serialize(pb::StaticEmbedder* out) const {
   out->set_trained(true);
+  out->set_version(version_);
+  out->set_training(training_);
   out->set_dimension(dimension_);
   for (const auto& w : words_) out->add_vocabulary(w);
   std::string* vec = out->mutable_vectors();
@@ -248,6 +301,10 @@ Result<std::unique_ptr<StaticEmbedder>> StaticEmbedder::Deserialize(const pb::St
   for (size_t i = 0; i < n * k; ++i) out->vectors_[i] = store::GetF32(in.vectors(), i);
   out->idf_.resize(n);
   for (size_t i = 0; i < n; ++i) out->idf_[i] = store::GetF32(in.idf(), i);
+  // Snapshots written before models had versions hold version 0: the
+  // corpus-trained model, version 1.
+  out->version_ = in.version() ? in.version() : 1;
+  out->training_ = in.training().empty() ? "ppmi-svd" : in.training();
   return out;
 }
 

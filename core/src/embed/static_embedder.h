@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "foldback/status.h"
@@ -45,8 +46,39 @@ class StaticEmbedder {
   static Result<std::unique_ptr<StaticEmbedder>> Deserialize(const pb::StaticEmbedder& in);
   void Serialize(pb::StaticEmbedder* out) const;
 
+  // Builds an embedder from its parts (a trained model): `vectors` holds
+  // words.size() x dimension floats, `weights` one pooling weight per word.
+  // InvalidArgument on inconsistent sizes, repeated words or non-finite
+  // values.
+  static Result<std::unique_ptr<StaticEmbedder>> FromParts(std::vector<std::string> words,
+                                                           uint32_t dimension,
+                                                           std::vector<float> vectors,
+                                                           std::vector<float> weights);
+
   uint32_t dimension() const { return dimension_; }
   size_t vocabulary_size() const { return words_.size(); }
+
+  // The model's parts (see FromParts): word i's vector is
+  // vectors()[i * dimension() .. (i + 1) * dimension()), its pooling weight
+  // weights()[i] (the idf when trained by Train).
+  const std::vector<std::string>& words() const { return words_; }
+  const std::vector<float>& vectors() const { return vectors_; }
+  const std::vector<float>& weights() const { return idf_; }
+  // Word id of an analyzed term, or -1.
+  int32_t WordId(std::string_view term) const;
+  // The known words of `text` with their counts, ordered by word id: the
+  // bag Embed pools (vector = normalize(sum count * weight * vector)).
+  std::vector<std::pair<uint32_t, uint32_t>> Bag(std::string_view text,
+                                                 const text::Analyzer& analyzer) const;
+
+  // Model version: 1 for a model trained by Train; every model installed
+  // after it (contrastive training, a retrain) gets the previous one's
+  // version + 1. `training` says how it was made ("ppmi-svd", or the
+  // contrastive training's sources, epochs, seed and pairs).
+  uint32_t version() const { return version_; }
+  const std::string& training() const { return training_; }
+  void set_version(uint32_t v) { version_ = v; }
+  void set_training(std::string t) { training_ = std::move(t); }
 
   // The vector of `text` (dimension() floats, unit length, or all zeros when
   // no word of the text is known).
@@ -58,6 +90,8 @@ class StaticEmbedder {
   std::unordered_map<std::string, uint32_t> word_ids_;
   std::vector<float> vectors_;  // words_.size() x dimension_
   std::vector<float> idf_;
+  uint32_t version_ = 1;
+  std::string training_ = "ppmi-svd";
 };
 
 }  // namespace foldback::embed

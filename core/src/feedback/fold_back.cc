@@ -485,6 +485,7 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
   fp = Fnv(fp, "adapter-v1");
   fp = Fnv(fp, std::to_string(d) + "/" + std::to_string(ix.embedder->vocabulary_size()) + "/" +
                    std::to_string(ix.live_chunks));
+  fp = Fnv(fp, "embedder v" + std::to_string(ix.embedder->version()) + " " + ix.embedder->training());
   fp = Fnv(fp, std::to_string(options.adapter_epochs) + "/" +
                    std::to_string(options.adapter_learning_rate) + "/" +
                    std::to_string(options.adapter_temperature) + "/" +

@@ -51,6 +51,9 @@ struct Index::Rep {
   index::LexicalIndex lexical;
   std::unique_ptr<index::DenseIndex> dense;          // null until built
   std::unique_ptr<embed::StaticEmbedder> embedder;   // static embedder, null until trained
+  // The model `embedder` replaced (learn/train.cc, BuildDense(retrain)),
+  // kept for RestorePreviousEmbedder; null when none.
+  std::unique_ptr<embed::StaticEmbedder> previous_embedder;
 
   std::vector<DocSlot> docs;
   std::unordered_map<std::string, uint32_t> doc_ids;

@@ -31,6 +31,7 @@ void Index::Rep::DropVector(uint32_t chunk) {
 void Index::Rep::SaveDense(const std::vector<uint32_t>& renumber, pb::Snapshot* out) const {
   if (dense) dense->Serialize(renumber, out->mutable_dense());
   if (embedder) embedder->Serialize(out->mutable_embedder());
+  if (previous_embedder) previous_embedder->Serialize(out->mutable_previous_embedder());
 }
 
 Status Index::Rep::LoadDense(const pb::Snapshot& in) {
@@ -38,6 +39,11 @@ Status Index::Rep::LoadDense(const pb::Snapshot& in) {
     auto e = embed::StaticEmbedder::Deserialize(in.embedder());
     if (!e.ok()) return e.status();
     embedder = std::move(e.value());
+  }
+  if (in.has_previous_embedder() && in.previous_embedder().trained()) {
+    auto e = embed::StaticEmbedder::Deserialize(in.previous_embedder());
+    if (!e.ok()) return e.status();
+    previous_embedder = std::move(e.value());
   }
   if (in.has_dense() && in.dense().dimension() > 0) {
     auto d = index::DenseIndex::Deserialize(in.dense(), static_cast<uint32_t>(chunks.size()));
@@ -81,6 +87,11 @@ Status Index::BuildDense(bool retrain) {
     p.seed = o.dense.seed;
     auto trained = embed::StaticEmbedder::Train(texts, r.analyzer, p);
     if (!trained.ok()) return trained.status();
+    if (r.embedder) {
+      // The replaced model stays restorable (RestorePreviousEmbedder).
+      trained.value()->set_version(r.embedder->version() + 1);
+      r.previous_embedder = std::move(r.embedder);
+    }
     r.embedder = std::move(trained.value());
     r.dense.reset();
     for (ChunkSlot& c : r.chunks) c.has_vector = false;

@@ -1,0 +1,190 @@
+// Contrastive training of the index's static embedder on pairs mined from the
+// corpus' own structure — no labels, no model file, no network.
+//
+// The model: the static embedder's word vectors and pooling weights (a
+// text's vector is the weighted mean of its words' vectors, L2-normalized),
+// initialised from the PPMI + SVD vectors the index already has (the
+// approach of Model2Vec and sentence-transformers' StaticEmbedding), then
+// trained with InfoNCE (sentence-transformers' MultipleNegativesRankingLoss):
+// each anchor must score its positive above every other positive of its
+// batch (other pairs with the same anchor, or the same positive passage,
+// masked out) and above a BM25-mined hard negative from the same document. Lazy Adam on the rows a
+// batch touches.
+//
+// Pairs come from document structure (MinePairs): a heading -> its section,
+// a clause caption -> the clause, a defined term -> its definition, a
+// sentence -> the rest of its passage (inverse cloze), a cross-reference
+// ("as defined in Section 4.2") -> the section it names, a mail's subject
+// -> its body, a reply's quoted text -> the reply. Consecutive documents that
+// share a non-empty title are read as one document (corpora split into
+// passages, as BEIR's are).
+//
+// Sans-IO and deterministic: no thread, no clock. The host starts a trainer,
+// calls Step() until done() (showing the returned progress, keeping its own
+// time), then Install()s the model into the index. The same index, options
+// and seed give the same model, bit for bit, on every platform that
+// evaluates float arithmetic the same way (native and wasm do).
+//
+// Versions: the installed model gets the current model's version + 1 and
+// the current model is kept in the index (and its snapshot) as the previous
+// one; RestorePreviousEmbedder swaps them back.
+//
+// Documents added later are embedded with the trained model by BuildDense
+// (words it does not know contribute nothing). To learn from them, train
+// again with `warm_start` (continues from the trained model, mining pairs
+// from every document; new words stay unknown), or retrain the corpus model
+// (Index::BuildDense(true), which learns the new words and keeps the trained
+// model as the previous one) and train again from it.
+//
+// Walls: the model is trained on every document of the index, whatever its
+// matter (like the BM25 statistics): what crosses a wall is word
+// co-occurrence and structure statistics, never a passage. An index that must
+// not mix matters is built per matter group.
+#ifndef FOLDBACK_TRAIN_H_
+#define FOLDBACK_TRAIN_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "foldback/export.h"
+#include "foldback/index.h"
+#include "foldback/status.h"
+
+namespace foldback {
+
+enum class PairSource : int {
+  kHeading = 0,         // section heading -> a passage of the section
+  kCaption = 1,         // "3.2 Termination. Either party..." -> the clause
+  kDefinition = 2,      // defined term -> the passage defining it
+  kInverseCloze = 3,    // a sentence -> the rest of its passage (or its neighbours)
+  kCrossReference = 4,  // "... as defined in Section 4.2" -> Section 4.2
+  kMailSubject = 5,     // a mail's subject -> its body
+  kReply = 6,           // a reply's quoted text -> the reply
+};
+inline constexpr int kPairSourceCount = 7;
+// "heading", "caption", "definition", "cloze", "xref", "subject", "reply".
+const char* PairSourceName(PairSource source);
+
+// Which sources to mine; all by default.
+struct PairSources {
+  bool enabled[kPairSourceCount] = {true, true, true, true, true, true, true};
+  bool Has(PairSource s) const { return enabled[static_cast<int>(s)]; }
+};
+// Parses a comma-separated list of source names; "structure" (or "all")
+// stands for every structure source. InvalidArgument on an unknown name or
+// an empty list.
+Result<PairSources> ParsePairSources(const std::string& list);
+
+struct TrainingPair {
+  PairSource source = PairSource::kHeading;
+  std::string anchor;
+  std::string positive;
+  // The chunk the positive comes from (never a negative for this anchor).
+  std::string positive_chunk;
+  // BM25-mined hard negative (a chunk's text), empty when none was found.
+  std::string negative;
+};
+
+struct EmbedderTrainOptions {
+  PairSources sources;
+  // Passes over the pairs. Default: 2 (3 was no better on ContractNLI dev).
+  uint32_t epochs = 2;
+  // Pairs per step (in-batch negatives). Default: 64.
+  uint32_t batch_size = 64;
+  // At most this many pairs, sampled per source (inverse-cloze pairs, the
+  // most plentiful, fill what the other sources leave, up to half).
+  // Default: 20000.
+  uint32_t max_pairs = 20000;
+  // Mine one BM25 hard negative per pair: the best-ranked passage of the
+  // positive's own document that is neither the positive, its neighbour nor
+  // in its section (passages of other documents are too often the same
+  // clause in another contract). Default: true.
+  bool hard_negatives = true;
+  // Adam step size. Default: 0.002 (0.0005 was no better on ContractNLI dev).
+  float learning_rate = 0.002f;
+  // Softmax temperature. Default: 0.2 (scale 5), tuned on ContractNLI dev:
+  // sentence-transformers' 0.05 (scale 20) moved the PPMI vectors too far
+  // and lowered nDCG@10 (docs/benchmarks.md).
+  float temperature = 0.2f;
+  // Also learn the per-word pooling weights (initialised with the idf).
+  // Default: true.
+  bool train_weights = true;
+  // Start from the index's current model (a trained one included) instead of
+  // its corpus-trained PPMI model (version 1 or the previous model, whichever
+  // is the PPMI one). Default: false.
+  bool warm_start = false;
+  // Seed for sampling and shuffling. Default: 42.
+  uint64_t seed = 42;
+};
+
+struct TrainProgress {
+  uint32_t epoch = 0;  // 1-based epoch of the last step
+  uint32_t epochs = 0;
+  uint64_t step = 0;      // steps done
+  uint64_t steps = 0;     // steps in all
+  double loss = 0;        // the last step's mean loss
+  double epoch_loss = 0;  // mean loss of the current epoch so far
+};
+
+// Mines the pairs of `options.sources` from `index` (without hard negatives,
+// before sampling): what training would learn from. Deterministic.
+std::vector<TrainingPair> MinePairs(const Index& index, const PairSources& sources);
+
+class FOLDBACK_EXPORT EmbedderTrainer {
+ public:
+  // Mines pairs and hard negatives from `index` and prepares the model.
+  // FailedPrecondition when the index has no static embedder yet (build the
+  // dense side first: Index::BuildDense) or the corpus yields fewer than
+  // two pairs; InvalidArgument on bad options (zero batch size or epochs,
+  // a non-positive temperature or step size).
+  static Result<std::unique_ptr<EmbedderTrainer>> Start(const Index& index,
+                                                        const EmbedderTrainOptions& options);
+  ~EmbedderTrainer();
+  EmbedderTrainer(const EmbedderTrainer&) = delete;
+  EmbedderTrainer& operator=(const EmbedderTrainer&) = delete;
+
+  // One step (one batch). FailedPrecondition once done().
+  Result<TrainProgress> Step();
+  bool done() const;
+  TrainProgress progress() const;
+
+  // Pairs used, and how many came from each source.
+  const std::vector<TrainingPair>& pairs() const;
+  std::vector<size_t> PairsPerSource() const;
+  // Mean loss over every pair (fixed batches, no update): compare before
+  // and after training.
+  double MeanLoss() const;
+
+  // Installs the model in `index` (which must be the index Start read, or
+  // hold the same documents): the current model becomes the previous one,
+  // every chunk is re-embedded and the dense index rebuilt. The trainer can
+  // install only once (FailedPrecondition afterwards).
+  Status Install(Index* index);
+
+ private:
+  struct Rep;
+  explicit EmbedderTrainer(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// Swaps the index's model with the previous one and re-embeds every chunk.
+// FailedPrecondition when there is no previous model.
+Status RestorePreviousEmbedder(Index* index);
+
+struct EmbedderInfo {
+  bool present = false;  // false: no static embedder
+  uint32_t version = 0;
+  std::string training;
+  uint32_t dimension = 0;
+  size_t vocabulary = 0;
+  bool has_previous = false;
+  uint32_t previous_version = 0;
+  std::string previous_training;
+};
+EmbedderInfo DescribeEmbedder(const Index& index);
+
+}  // namespace foldback
+
+#endif  // FOLDBACK_TRAIN_H_

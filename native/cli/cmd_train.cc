@@ -1,0 +1,237 @@
+// foldback train --index DIR [--sources structure|heading,caption,...] [--epochs N] [--seed S]
+//                [--incremental] [--dry-run [--show-pairs N]] [--restore] [--json]
+//
+// Trains the index's embedder on pairs mined from its documents' structure
+// (foldback/train.h), prints progress and the loss, and stores the model in
+// the index's snapshot as a new version (the previous one kept: --restore
+// brings it back).
+#include <chrono>
+#include <cstdio>
+
+#include "cli/common.h"
+#include "cli/train_run.h"
+#include "host/index_dir.h"
+
+namespace foldback::cli {
+
+void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, bool for_eval) {
+  cmd->add_option(
+         "--" + prefix + "sources", a->sources,
+         "Pair sources: structure (all), or a list of heading, caption, definition, cloze, "
+         "xref, subject, reply")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "epochs", a->epochs, "Passes over the pairs")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "seed", a->seed, "Seed for sampling and shuffling")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "batch-size", a->batch_size,
+                  "Pairs per step (in-batch negatives)")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "max-pairs", a->max_pairs, "At most this many pairs")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "lr", a->learning_rate, "Adam step size")->capture_default_str();
+  cmd->add_option("--" + prefix + "temperature", a->temperature, "Softmax temperature")
+      ->capture_default_str();
+  cmd->add_flag("--" + prefix + "no-hard-negatives", a->no_hard_negatives,
+                "In-batch negatives only (no BM25-mined hard negatives)");
+  cmd->add_flag("--" + prefix + "fixed-weights", a->fixed_weights,
+                "Keep the idf pooling weights (train the word vectors only)");
+  if (!for_eval) {
+    cmd->add_flag("--incremental", a->incremental,
+                  "Continue from the index's current (trained) model, e.g. after adding documents");
+  }
+}
+
+Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann::json* report) {
+  auto sources = ParsePairSources(a.sources);
+  if (!sources.ok()) return sources.status();
+  EmbedderTrainOptions o;
+  o.sources = *sources;
+  o.epochs = a.epochs;
+  o.seed = a.seed;
+  o.batch_size = a.batch_size;
+  o.max_pairs = a.max_pairs;
+  o.learning_rate = a.learning_rate;
+  o.temperature = a.temperature;
+  o.hard_negatives = !a.no_hard_negatives;
+  o.train_weights = !a.fixed_weights;
+  o.warm_start = a.incremental;
+  auto t0 = std::chrono::steady_clock::now();
+  auto started = EmbedderTrainer::Start(*index, o);
+  if (!started.ok()) return started.status();
+  EmbedderTrainer& t = **started;
+  double mine_s = SecondsSince(t0);
+  std::vector<size_t> per = t.PairsPerSource();
+  nlohmann::json pairs = nlohmann::json::object();
+  for (int s = 0; s < kPairSourceCount; ++s) {
+    if (o.sources.enabled[s]) pairs[PairSourceName(static_cast<PairSource>(s))] = per[s];
+  }
+  size_t negatives = 0;
+  for (const auto& p : t.pairs()) negatives += !p.negative.empty();
+  if (!quiet) {
+    std::fprintf(stderr, "mined %zu pairs (", t.pairs().size());
+    bool first = true;
+    for (auto& [k, v] : pairs.items()) {
+      std::fprintf(stderr, "%s%s %zu", first ? "" : ", ", k.c_str(), v.get<size_t>());
+      first = false;
+    }
+    std::fprintf(stderr, "), %zu with a BM25 hard negative, in %.1fs\n", negatives, mine_s);
+  }
+  double before = t.MeanLoss();
+  if (!quiet) std::fprintf(stderr, "loss before training %.4f\n", before);
+  auto t1 = std::chrono::steady_clock::now();
+  uint64_t every = std::max<uint64_t>(1, t.progress().steps / 20);
+  std::vector<double> epoch_losses;
+  while (!t.done()) {
+    auto p = t.Step();
+    if (!p.ok()) return p.status();
+    bool epoch_end = p->step % (p->steps / p->epochs) == 0 || p->step == p->steps;
+    if (epoch_end) epoch_losses.push_back(p->epoch_loss);
+    if (!quiet && (p->step % every == 0 || epoch_end)) {
+      std::fprintf(stderr, "epoch %u/%u  step %llu/%llu  loss %.4f  (epoch mean %.4f)  %.1fs\n",
+                   p->epoch, p->epochs, static_cast<unsigned long long>(p->step),
+                   static_cast<unsigned long long>(p->steps), p->loss, p->epoch_loss,
+                   SecondsSince(t1));
+    }
+  }
+  double train_s = SecondsSince(t1);
+  double after = t.MeanLoss();
+  if (!quiet) std::fprintf(stderr, "loss after training %.4f\n", after);
+  auto t2 = std::chrono::steady_clock::now();
+  FB_RETURN_IF_ERROR(t.Install(index));
+  double embed_s = SecondsSince(t2);
+  EmbedderInfo info = DescribeEmbedder(*index);
+  if (!quiet) {
+    std::fprintf(stderr, "installed embedder version %u (previous %u kept); re-embedded in %.1fs\n",
+                 info.version, info.previous_version, embed_s);
+  }
+  if (report) {
+    *report = {{"pairs", pairs},
+               {"pairs_total", t.pairs().size()},
+               {"hard_negatives", negatives},
+               {"epochs", o.epochs},
+               {"steps", t.progress().steps},
+               {"seed", o.seed},
+               {"loss_before", before},
+               {"loss_after", after},
+               {"epoch_loss", epoch_losses},
+               {"mine_s", mine_s},
+               {"train_s", train_s},
+               {"embed_s", embed_s},
+               {"version", info.version},
+               {"previous_version", info.previous_version},
+               {"training", info.training}};
+  }
+  return Status::OK();
+}
+
+namespace {
+
+struct TrainCmdArgs {
+  std::string index_dir;
+  TrainArgs train;
+  bool dry_run = false;
+  size_t show_pairs = 0;
+  bool restore = false;
+  bool json = false;
+};
+
+int Run(const TrainCmdArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
+  if (!opened.ok()) return Fail(opened.status());
+  Index& index = **opened;
+  if (a.restore) {
+    Status s = RestorePreviousEmbedder(&index);
+    if (!s.ok()) return Fail(s);
+    s = host::SaveIndex(a.index_dir, index);
+    if (!s.ok()) return Fail(s);
+    EmbedderInfo info = DescribeEmbedder(index);
+    if (a.json) {
+      nlohmann::json out = {{"restored", true},
+                            {"version", info.version},
+                            {"training", info.training},
+                            {"previous_version", info.previous_version}};
+      std::printf("%s\n", JsonTerminalSafe(out.dump(2)).c_str());
+    } else {
+      std::printf("restored embedder version %u (%s); version %u kept as the previous one\n",
+                  info.version, TerminalSafe(info.training).c_str(), info.previous_version);
+    }
+    return 0;
+  }
+  if (a.dry_run) {
+    auto sources = ParsePairSources(a.train.sources);
+    if (!sources.ok()) return Fail(sources.status());
+    std::vector<TrainingPair> pairs = MinePairs(index, *sources);
+    std::vector<size_t> per(kPairSourceCount, 0);
+    for (const auto& p : pairs) ++per[static_cast<int>(p.source)];
+    nlohmann::json counts = nlohmann::json::object();
+    for (int s = 0; s < kPairSourceCount; ++s) {
+      if (sources->enabled[s]) counts[PairSourceName(static_cast<PairSource>(s))] = per[s];
+    }
+    // An even sample of each source.
+    nlohmann::json shown = nlohmann::json::array();
+    for (int s = 0; s < kPairSourceCount && a.show_pairs; ++s) {
+      if (!per[s]) continue;
+      size_t step = std::max<size_t>(1, per[s] / a.show_pairs), seen = 0, taken = 0;
+      for (const auto& p : pairs) {
+        if (static_cast<int>(p.source) != s) continue;
+        if (seen++ % step == 0 && taken < a.show_pairs) {
+          ++taken;
+          shown.push_back({{"source", PairSourceName(p.source)},
+                           {"anchor", p.anchor},
+                           {"positive", p.positive}});
+        }
+      }
+    }
+    if (a.json) {
+      nlohmann::json out = {{"pairs", counts}, {"pairs_total", pairs.size()}};
+      if (a.show_pairs) out["sample"] = shown;
+      std::printf("%s\n", JsonTerminalSafe(out.dump(2)).c_str());
+      return 0;
+    }
+    std::printf("%zu pairs would be mined (before sampling to --max-pairs %u):\n", pairs.size(),
+                a.train.max_pairs);
+    for (auto& [k, v] : counts.items()) std::printf("  %-10s %zu\n", k.c_str(), v.get<size_t>());
+    for (const auto& p : shown) {
+      std::printf("[%s] %s\n    -> %s\n", p["source"].get<std::string>().c_str(),
+                  OneLine(p["anchor"].get<std::string>(), 100).c_str(),
+                  OneLine(p["positive"].get<std::string>(), 100).c_str());
+    }
+    return 0;
+  }
+  nlohmann::json report;
+  Status s = TrainIndexEmbedder(&index, a.train, /*quiet=*/false, &report);
+  if (!s.ok()) return Fail(s);
+  s = host::SaveIndex(a.index_dir, index);
+  if (!s.ok()) return Fail(s);
+  report["total_s"] = SecondsSince(t0);
+  if (a.json) {
+    std::printf("%s\n", JsonTerminalSafe(report.dump(2)).c_str());
+  } else {
+    std::printf(
+        "trained embedder version %u on %zu pairs: loss %.4f -> %.4f in %.1fs (saved to %s)\n",
+        report["version"].get<uint32_t>(), report["pairs_total"].get<size_t>(),
+        report["loss_before"].get<double>(), report["loss_after"].get<double>(),
+        report["total_s"].get<double>(), TerminalSafe(a.index_dir).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterTrain(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<TrainCmdArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train the index's embedder on pairs mined from its documents' structure (no labels)");
+  cmd->add_option("--index", a->index_dir, "Index folder")->required();
+  AddTrainOptions(cmd, &a->train, "", /*for_eval=*/false);
+  cmd->add_flag("--dry-run", a->dry_run, "Mine the pairs and report them; train nothing");
+  cmd->add_option("--show-pairs", a->show_pairs, "With --dry-run: show N pairs of each source");
+  cmd->add_flag("--restore", a->restore, "Swap the embedder back to the previous version");
+  cmd->add_flag("--json", a->json, "Print one JSON object");
+  cmd->callback([a, exit_code] { *exit_code = Run(*a); });
+}
+
+}  // namespace foldback::cli

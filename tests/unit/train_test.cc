@@ -1,0 +1,443 @@
+// Contrastive training of the static embedder (foldback/train.h): pair
+// mining per source, determinism, bad input, snapshots and versions, and
+// that training learns what the mined pairs teach. Corpora are generated.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "foldback/index.h"
+#include "foldback/train.h"
+
+namespace foldback {
+namespace {
+
+Document Doc(std::string id, std::string text, DocKind kind = DocKind::kDocument,
+             std::string title = "") {
+  Document d;
+  d.id = std::move(id);
+  d.text = std::move(text);
+  d.kind = kind;
+  d.title = std::move(title);
+  return d;
+}
+
+struct Topic {
+  const char* heading;
+  std::vector<const char*> words;
+};
+
+const std::vector<Topic>& Topics() {
+  static const std::vector<Topic> t = {
+      {"Termination",
+       {"terminate", "notice", "expiry", "breach", "cure", "days", "written", "end"}},
+      {"Indemnification",
+       {"indemnify", "defend", "hold", "harmless", "losses", "claims", "damages", "third"}},
+      {"Confidentiality",
+       {"confidential", "disclose", "secret", "proprietary", "recipient", "protect", "information",
+        "nondisclosure"}},
+      {"Governing Law",
+       {"governed", "laws", "state", "courts", "jurisdiction", "venue", "construed", "exclusive"}},
+      {"Payment", {"invoice", "fees", "pay", "amount", "currency", "due", "interest", "late"}},
+      {"Insurance",
+       {"insurance", "policy", "coverage", "insurer", "liability", "premium", "certificate",
+        "maintain"}},
+      {"Assignment",
+       {"assign", "transfer", "successor", "consent", "delegate", "merger", "acquirer",
+        "novation"}},
+      {"Warranties",
+       {"warrants", "represents", "merchantability", "fitness", "defect", "workmanlike", "conform",
+        "remedy"}},
+  };
+  return t;
+}
+
+// A contract of numbered sections, each a heading line and two sentences
+// drawn from its topic's words and common filler.
+std::string Contract(std::mt19937_64* rng) {
+  static const char* kFiller[] = {"the",   "party", "shall", "agreement",
+                                  "under", "this",  "any",   "such"};
+  std::vector<size_t> order(Topics().size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[(*rng)() % i]);
+  std::string text = "SERVICES AGREEMENT\n\n";
+  for (size_t s = 0; s < 5; ++s) {
+    const Topic& t = Topics()[order[s]];
+    text += std::to_string(s + 1) + ". " + t.heading + "\n\n";
+    for (int sentence = 0; sentence < 2; ++sentence) {
+      std::string sent;
+      for (int w = 0; w < 12; ++w) {
+        const char* word =
+            (*rng)() % 3 ? t.words[(*rng)() % t.words.size()] : kFiller[(*rng)() % 8];
+        sent += (w ? " " : "") + std::string(word);
+      }
+      sent[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sent[0])));
+      text += sent + ". ";
+    }
+    text += "\n\n";
+  }
+  return text;
+}
+
+std::unique_ptr<Index> GeneratedIndex(size_t docs, uint64_t seed = 1, bool build = true) {
+  auto idx = Index::Create();
+  EXPECT_TRUE(idx.ok());
+  std::mt19937_64 rng(seed);
+  for (size_t d = 0; d < docs; ++d) {
+    EXPECT_TRUE((*idx)->Add(Doc("c" + std::to_string(d), Contract(&rng))).ok());
+  }
+  if (build) EXPECT_TRUE((*idx)->BuildDense().ok());
+  return std::move(idx.value());
+}
+
+EmbedderTrainOptions Fast(uint64_t seed = 7) {
+  EmbedderTrainOptions o;
+  o.seed = seed;
+  o.epochs = 3;
+  o.batch_size = 16;
+  return o;
+}
+
+std::string Snap(const Index& index) {
+  auto s = index.Snapshot();
+  EXPECT_TRUE(s.ok());
+  return s.ok() ? *s : "";
+}
+
+Status TrainAndInstall(Index* index, const EmbedderTrainOptions& o) {
+  auto t = EmbedderTrainer::Start(*index, o);
+  if (!t.ok()) return t.status();
+  while (!(*t)->done()) {
+    auto p = (*t)->Step();
+    if (!p.ok()) return p.status();
+  }
+  return (*t)->Install(index);
+}
+
+std::vector<std::string> DenseTop(const Index& index, const std::string& q, size_t k = 5) {
+  SearchOptions o;
+  o.mode = SearchMode::kDense;
+  o.top_k = k;
+  auto hits = index.Search(q, o);
+  EXPECT_TRUE(hits.ok());
+  std::vector<std::string> out;
+  if (hits.ok()) {
+    for (const auto& h : *hits) out.push_back(h.chunk_id);
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<TrainingPair>> BySource(const std::vector<TrainingPair>& pairs) {
+  std::map<std::string, std::vector<TrainingPair>> out;
+  for (const auto& p : pairs) out[PairSourceName(p.source)].push_back(p);
+  return out;
+}
+
+TEST(TrainSources, ParsesNamesAndRejectsUnknownOnes) {
+  auto all = ParsePairSources("structure");
+  ASSERT_TRUE(all.ok());
+  for (int s = 0; s < kPairSourceCount; ++s) EXPECT_TRUE(all->enabled[s]);
+  auto two = ParsePairSources("heading, xref");
+  ASSERT_TRUE(two.ok());
+  EXPECT_TRUE(two->Has(PairSource::kHeading));
+  EXPECT_TRUE(two->Has(PairSource::kCrossReference));
+  EXPECT_FALSE(two->Has(PairSource::kInverseCloze));
+  auto bad = ParsePairSources("heading,feelings");
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("feelings"), std::string::npos);
+  EXPECT_EQ(ParsePairSources(" , ").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST(TrainSources, EachSourceFindsItsPairs) {
+  auto idx = Index::Create();
+  ASSERT_TRUE(idx.ok());
+  Index& ix = **idx;
+  ASSERT_TRUE(
+      ix.Add(Doc("nda",
+                 "MUTUAL NONDISCLOSURE AGREEMENT\n\n"
+                 "1. Definitions\n\n"
+                 "\"Confidential Information\" means all business, technical and financial "
+                 "information disclosed by one party to the other.\n\n"
+                 "2. Obligations\n\n"
+                 "The Recipient shall protect Confidential Information as defined in Section 1 "
+                 "with reasonable care. The Recipient shall not copy it. The Recipient shall "
+                 "limit access to its employees who need to know.\n\n"
+                 "3. Term. This Agreement remains in force for three years from the effective "
+                 "date unless terminated earlier by either party.\n"))
+          .ok());
+  Document mail =
+      Doc("m1",
+          "Yes, we can deliver the signed amendment by Friday morning at the latest.\n\n"
+          "On Mon, Jan 6, 2020, Ann wrote:\n> Can you send the signed amendment before the "
+          "closing on Friday?\n",
+          DocKind::kEmail, "Re: Signed amendment for the closing");
+  ASSERT_TRUE(ix.Add(mail).ok());
+  auto all = ParsePairSources("structure");
+  ASSERT_TRUE(all.ok());
+  auto by = BySource(MinePairs(ix, *all));
+
+  auto has = [&](const std::string& source, const std::string& anchor_part,
+                 const std::string& positive_part) {
+    for (const auto& p : by[source]) {
+      if (p.anchor.find(anchor_part) != std::string::npos &&
+          p.positive.find(positive_part) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("heading", "Obligations", "protect Confidential Information"));
+  EXPECT_TRUE(has("caption", "Term", "remains in force for three years"));
+  EXPECT_TRUE(has("definition", "Confidential Information", "means all business"));
+  EXPECT_TRUE(has("cloze", "The Recipient shall", "The Recipient shall"));
+  EXPECT_TRUE(has("xref", "as defined in Section 1", "means all business"));
+  EXPECT_TRUE(has("subject", "Signed amendment for the closing", "deliver the signed amendment"));
+  EXPECT_FALSE(has("subject", "Re:", ""));
+  EXPECT_TRUE(has("reply", "send the signed amendment", "deliver the signed amendment"));
+  // A cloze anchor is taken out of its positive.
+  for (const auto& p : by["cloze"])
+    EXPECT_EQ(p.positive.find(p.anchor), std::string::npos) << p.anchor;
+
+  // Switching a source off removes its pairs and only those.
+  auto some = ParsePairSources("heading,subject");
+  ASSERT_TRUE(some.ok());
+  auto only = BySource(MinePairs(ix, *some));
+  EXPECT_EQ(only.size(), 2u);
+  EXPECT_EQ(only["heading"].size(), by["heading"].size());
+  EXPECT_EQ(only["subject"].size(), by["subject"].size());
+}
+
+TEST(TrainSources, PassagesSharingATitleAreReadAsOneDocument) {
+  // BEIR-style: a contract split into one passage per document.
+  auto idx = Index::Create();
+  ASSERT_TRUE(idx.ok());
+  const char* spans[] = {
+      "4.2 Return of Materials.",
+      "Upon request the Recipient shall return or destroy all documents received.",
+      "Nothing in this clause obliges the Recipient to erase automatic backups."};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        (*idx)->Add(Doc("nda:" + std::to_string(i), spans[i], DocKind::kDocument, "nda.txt")).ok());
+  }
+  auto heading = ParsePairSources("heading,cloze");
+  auto by = BySource(MinePairs(**idx, *heading));
+  ASSERT_FALSE(by["heading"].empty());
+  EXPECT_EQ(by["heading"][0].anchor, "Return of Materials");
+  EXPECT_NE(by["heading"][0].positive.find("return or destroy"), std::string::npos);
+  ASSERT_FALSE(by["cloze"].empty());  // a one-sentence passage -> its neighbours
+}
+
+TEST(Train, LowersTheLossAndRanksMinedPositivesHigher) {
+  auto idx = GeneratedIndex(60);
+  auto t = EmbedderTrainer::Start(*idx, Fast());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_GT((*t)->pairs().size(), 100u);
+  auto per = (*t)->PairsPerSource();
+  EXPECT_GT(per[static_cast<int>(PairSource::kHeading)], 0u);
+  size_t negatives = 0;
+  for (const auto& p : (*t)->pairs()) negatives += !p.negative.empty();
+  EXPECT_GT(negatives, (*t)->pairs().size() / 2);
+
+  // Heading queries: how often is the best dense passage one of the heading's section?
+  auto heading_accuracy = [&](const Index& ix) {
+    size_t right = 0;
+    for (const Topic& topic : Topics()) {
+      SearchOptions o;
+      o.mode = SearchMode::kDense;
+      o.top_k = 10;
+      auto hits = ix.Search(topic.heading, o);
+      EXPECT_TRUE(hits.ok());
+      for (const auto& h : *hits) right += h.section.find(topic.heading) != std::string::npos;
+    }
+    return static_cast<double>(right) / (10.0 * Topics().size());
+  };
+  double acc_before = heading_accuracy(*idx);
+  double before = (*t)->MeanLoss();
+  double first_epoch = 0;
+  while (!(*t)->done()) {
+    auto p = (*t)->Step();
+    ASSERT_TRUE(p.ok());
+    EXPECT_TRUE(std::isfinite(p->loss));
+    if (p->step == p->steps / p->epochs) first_epoch = p->epoch_loss;
+  }
+  double after = (*t)->MeanLoss();
+  EXPECT_LT(after, before) << "before " << before << " after " << after;
+  EXPECT_LT((*t)->progress().epoch_loss, first_epoch);
+  ASSERT_TRUE((*t)->Install(idx.get()).ok());
+  double acc_after = heading_accuracy(*idx);
+  EXPECT_GE(acc_after, std::min(acc_before, 0.95)) << "before " << acc_before;
+  // Installing twice is refused; stepping after the end too.
+  EXPECT_EQ((*t)->Install(idx.get()).code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ((*t)->Step().status().code(), Status::Code::kFailedPrecondition);
+}
+
+TEST(Train, SameSeedSameBytes) {
+  auto a = GeneratedIndex(40);
+  auto b = GeneratedIndex(40);
+  ASSERT_EQ(Snap(*a), Snap(*b));
+  ASSERT_TRUE(TrainAndInstall(a.get(), Fast(3)).ok());
+  ASSERT_TRUE(TrainAndInstall(b.get(), Fast(3)).ok());
+  EXPECT_EQ(Snap(*a), Snap(*b));
+  auto c = GeneratedIndex(40);
+  ASSERT_TRUE(TrainAndInstall(c.get(), Fast(4)).ok());
+  EXPECT_NE(Snap(*a), Snap(*c));
+}
+
+TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
+  // Empty corpus: no embedder to train.
+  auto empty = Index::Create();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE((*empty)->BuildDense().ok());
+  auto t = EmbedderTrainer::Start(**empty, Fast());
+  EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(t.status().message().find("no embedder"), std::string::npos);
+
+  // One document: either too small for an embedder, or too few pairs; either
+  // way a clear error and the index as it was.
+  auto one = GeneratedIndex(1, 5, /*build=*/false);
+  Status dense = one->BuildDense();
+  std::string before = Snap(*one);
+  t = EmbedderTrainer::Start(*one, Fast());
+  if (dense.ok()) {
+    if (t.ok()) {
+      EXPECT_TRUE(TrainAndInstall(one.get(), Fast()).ok());
+    } else {
+      EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
+    }
+  } else {
+    EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
+    EXPECT_EQ(Snap(*one), before);
+  }
+
+  // No pairs from the chosen sources (contracts have no mail subjects).
+  auto idx = GeneratedIndex(20);
+  before = Snap(*idx);
+  EmbedderTrainOptions o = Fast();
+  o.sources = *ParsePairSources("subject,reply");
+  t = EmbedderTrainer::Start(*idx, o);
+  EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(t.status().message().find("0 training pair"), std::string::npos)
+      << t.status().ToString();
+  EXPECT_EQ(Snap(*idx), before);
+
+  // Bad options.
+  o = Fast();
+  o.epochs = 0;
+  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
+  o = Fast();
+  o.temperature = 0;
+  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
+  o = Fast();
+  o.batch_size = 1;
+  EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
+
+  // An index without the static embedder.
+  IndexOptions lex;
+  lex.dense.embedder = EmbedderKind::kNone;
+  auto bm25 = Index::Create(lex);
+  ASSERT_TRUE(bm25.ok());
+  std::mt19937_64 rng(1);
+  ASSERT_TRUE((*bm25)->Add(Doc("a", Contract(&rng))).ok());
+  EXPECT_EQ(EmbedderTrainer::Start(**bm25, Fast()).status().code(),
+            Status::Code::kFailedPrecondition);
+
+  // Nothing to restore on a fresh index.
+  EXPECT_EQ(RestorePreviousEmbedder(idx.get()).code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(Snap(*idx), before);
+}
+
+TEST(Train, SnapshotKeepsTheModelAndThePreviousVersion) {
+  auto idx = GeneratedIndex(40);
+  EmbedderInfo v1 = DescribeEmbedder(*idx);
+  EXPECT_TRUE(v1.present);
+  EXPECT_EQ(v1.version, 1u);
+  EXPECT_EQ(v1.training, "ppmi-svd");
+  EXPECT_FALSE(v1.has_previous);
+  auto ranked_v1 = DenseTop(*idx, "written notice to terminate");
+  std::string snap_v1 = Snap(*idx);
+
+  ASSERT_TRUE(TrainAndInstall(idx.get(), Fast()).ok());
+  EmbedderInfo v2 = DescribeEmbedder(*idx);
+  EXPECT_EQ(v2.version, 2u);
+  EXPECT_EQ(v2.training.rfind("contrastive sources=heading,caption", 0), 0u) << v2.training;
+  EXPECT_TRUE(v2.has_previous);
+  EXPECT_EQ(v2.previous_version, 1u);
+  auto ranked_v2 = DenseTop(*idx, "written notice to terminate");
+  EXPECT_EQ(idx->Stats().pending_vectors, 0u);
+  EXPECT_EQ(idx->Stats().vectors, idx->Stats().chunks);
+
+  // Round trip: the same model, the same results, the same bytes again.
+  std::string snap_v2 = Snap(*idx);
+  auto loaded = Index::FromSnapshot(snap_v2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EmbedderInfo l2 = DescribeEmbedder(**loaded);
+  EXPECT_EQ(l2.version, 2u);
+  EXPECT_EQ(l2.training, v2.training);
+  EXPECT_EQ(l2.previous_version, 1u);
+  EXPECT_EQ(DenseTop(**loaded, "written notice to terminate"), ranked_v2);
+  EXPECT_EQ(Snap(**loaded), snap_v2);
+
+  // Restore: version 1 is back, with its results; restoring again returns to 2.
+  ASSERT_TRUE(RestorePreviousEmbedder(loaded->get()).ok());
+  EmbedderInfo r = DescribeEmbedder(**loaded);
+  EXPECT_EQ(r.version, 1u);
+  EXPECT_EQ(r.previous_version, 2u);
+  EXPECT_EQ(DenseTop(**loaded, "written notice to terminate"), ranked_v1);
+  ASSERT_TRUE(RestorePreviousEmbedder(loaded->get()).ok());
+  EXPECT_EQ(DescribeEmbedder(**loaded).version, 2u);
+  EXPECT_EQ(DenseTop(**loaded, "written notice to terminate"), ranked_v2);
+
+  // Training again from a trained index starts from the corpus model (kept
+  // as the previous one) unless warm-started.
+  EmbedderTrainOptions o = Fast(9);
+  ASSERT_TRUE(TrainAndInstall(loaded->get(), o).ok());
+  EmbedderInfo v3 = DescribeEmbedder(**loaded);
+  EXPECT_EQ(v3.version, 3u);
+  EXPECT_NE(v3.training.find("from=v1"), std::string::npos) << v3.training;
+  // Now the previous model is the trained v2: only a warm start can train.
+  EXPECT_EQ(EmbedderTrainer::Start(**loaded, o).status().code(), Status::Code::kFailedPrecondition);
+  (void)snap_v1;
+}
+
+TEST(Train, DocumentsAddedLaterAreEmbeddedAndAWarmStartLearnsFromThem) {
+  auto idx = GeneratedIndex(40);
+  ASSERT_TRUE(TrainAndInstall(idx.get(), Fast()).ok());
+  std::mt19937_64 rng(99);
+  for (int d = 0; d < 10; ++d)
+    ASSERT_TRUE(idx->Add(Doc("new" + std::to_string(d), Contract(&rng))).ok());
+  EXPECT_GT(idx->Stats().pending_vectors, 0u);
+  ASSERT_TRUE(idx->BuildDense().ok());  // what ingest does: the trained model embeds them
+  EXPECT_EQ(idx->Stats().pending_vectors, 0u);
+  EXPECT_EQ(DescribeEmbedder(*idx).version, 2u);
+
+  EmbedderTrainOptions o = Fast(11);
+  o.warm_start = true;
+  o.epochs = 1;
+  auto t = EmbedderTrainer::Start(*idx, o);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  bool mined_new = false;
+  for (const auto& p : (*t)->pairs()) mined_new |= p.positive_chunk.rfind("new", 0) == 0;
+  EXPECT_TRUE(mined_new);
+  while (!(*t)->done()) ASSERT_TRUE((*t)->Step().ok());
+  ASSERT_TRUE((*t)->Install(idx.get()).ok());
+  EmbedderInfo v3 = DescribeEmbedder(*idx);
+  EXPECT_EQ(v3.version, 3u);
+  EXPECT_NE(v3.training.find("from=v2"), std::string::npos) << v3.training;
+  EXPECT_EQ(idx->Stats().vectors, idx->Stats().chunks);
+}
+
+TEST(Train, ARetrainOfTheCorpusModelKeepsTheTrainedOneRestorable) {
+  auto idx = GeneratedIndex(40);
+  ASSERT_TRUE(TrainAndInstall(idx.get(), Fast()).ok());
+  ASSERT_TRUE(idx->BuildDense(/*retrain=*/true).ok());
+  EmbedderInfo info = DescribeEmbedder(*idx);
+  EXPECT_EQ(info.version, 3u);
+  EXPECT_EQ(info.training, "ppmi-svd");
+  EXPECT_EQ(info.previous_version, 2u);
+  ASSERT_TRUE(RestorePreviousEmbedder(idx.get()).ok());
+  EXPECT_EQ(DescribeEmbedder(*idx).version, 2u);
+}
+
+}  // namespace
+}  // namespace foldback
