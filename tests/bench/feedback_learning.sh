@@ -6,7 +6,7 @@
 # feedback on one half, evaluate the other, for each search mode and seed.
 # Prints a Markdown table of nDCG@10 (baseline, Rocchio, adapter, all).
 #
-#   tests/bench/feedback_learning.sh /work/shared/data/contractnli/derived build/bin/foldback 13 1 2 3
+#   tests/bench/feedback_learning.sh $CONTRACTNLI_DERIVED build/bin/foldback 13 1 2 3
 set -euo pipefail
 DATA=${1:?usage: feedback_learning.sh CONTRACTNLI_DERIVED_DIR [FOLDBACK] [SEEDS...]}
 FOLDBACK=${2:-build/bin/foldback}

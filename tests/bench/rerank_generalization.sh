@@ -12,7 +12,7 @@
 # EXTRA_ARGS (environment) is appended to every `foldback eval`, e.g.
 # EXTRA_ARGS="--feedback-depth 5 --feedback-label-rate 0.6" for an imperfect lawyer.
 #
-#   tests/bench/rerank_generalization.sh /work/shared/data/contractnli/derived build/bin/foldback 13 1 2
+#   tests/bench/rerank_generalization.sh $CONTRACTNLI_DERIVED build/bin/foldback 13 1 2
 set -euo pipefail
 DATA=${1:?usage: rerank_generalization.sh CONTRACTNLI_DERIVED_DIR [FOLDBACK] [SEEDS...]}
 FOLDBACK=${2:-build/bin/foldback}
