@@ -18,6 +18,7 @@
 #include "foldback/index.h"
 #include "foldback/program.h"
 #include "foldback/version.h"
+#include "foldback/wire.h"
 
 using emscripten::val;
 
@@ -106,23 +107,8 @@ foldback::Status ToStatus(const val& error, const std::string& fallback_code) {
     message = Str(error, "message");
   }
   if (message.empty()) message = "the host reported a failure";
-  for (int i = 1; i <= static_cast<int>(C::kInternal); ++i) {
-    C c = static_cast<C>(i);
-    if (code != foldback::Status::CodeName(c)) continue;
-    switch (c) {
-      case C::kInvalidArgument: return foldback::Status::InvalidArgument(message);
-      case C::kNotFound: return foldback::Status::NotFound(message);
-      case C::kCorruption: return foldback::Status::Corruption(message);
-      case C::kNotSupported: return foldback::Status::NotSupported(message);
-      case C::kIOError: return foldback::Status::IOError(message);
-      case C::kOutOfRange: return foldback::Status::OutOfRange(message);
-      case C::kDeadlineExceeded: return foldback::Status::DeadlineExceeded(message);
-      case C::kUnavailable: return foldback::Status::Unavailable(message);
-      case C::kPermissionDenied: return foldback::Status::PermissionDenied(message);
-      case C::kFailedPrecondition: return foldback::Status::FailedPrecondition(message);
-      default: return foldback::Status::Internal(message);
-    }
-  }
+  C c;
+  if (foldback::Status::CodeFromName(code, &c) && c != C::kOk) return foldback::Status::FromCode(c, message);
   return foldback::Status::Unavailable(message);
 }
 
@@ -486,7 +472,7 @@ class JsProgram {
 
 // {hops, depth, topK, answer, rewrite, variants, contextTokenBudget,
 //  deadlineMs, retryBudget, nearDuplicateJaccard, search: {...},
-//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId}
+//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId, redactPatterns}
 val ToAskOptions(const val& o, foldback::AskOptions* a) {
   if (o.isUndefined() || o.isNull()) return val::null();
   if (Has(o, "hops")) a->hops = o["hops"].as<uint32_t>();
@@ -508,6 +494,11 @@ val ToAskOptions(const val& o, foldback::AskOptions* a) {
     if (Has(r, "originalQueryWeight")) a->rm3.original_query_weight = r["originalQueryWeight"].as<double>();
   }
   a->trace_id = Str(o, "traceId");
+  if (Has(o, "redactPatterns")) {
+    auto redactor = foldback::wire::CompileRedactionPatterns(Strings(o["redactPatterns"]));
+    if (!redactor.ok()) return ErrorValue(redactor.status());
+    a->redactor = std::move(redactor.value());
+  }
   if (Has(o, "search")) return ToSearchOptions(o["search"], &a->search);
   return val::null();
 }
@@ -656,6 +647,149 @@ class JsAsk {
   std::unique_ptr<foldback::AskSession> session_;
   HitBuffers hits_;
 };
+
+// ---------------------------------------------------------------- wire (LLM host)
+// foldback/wire.h for wasm/src/host.js, which only moves bytes and keeps
+// time. The endpoint travels as
+// {endpoint, provider, model, apiVersion, structuredOutput, maxRetries,
+//  initialDelayMs, maxDelayMs, maxRetryAfterMs}.
+
+namespace wire = foldback::wire;
+
+val WireEndpointOf(const val& o, wire::Endpoint* e) {
+  e->url = Str(o, "endpoint");
+  std::string provider = Str(o, "provider");
+  if (provider.empty()) {
+    e->provider = wire::GuessProvider(e->url);
+  } else if (!wire::ParseProvider(provider, &e->provider)) {
+    return ErrorValue(foldback::Status::InvalidArgument(
+        "provider must be one of openai, azure, ollama, vllm, tei, not '" + provider + "'"));
+  }
+  e->model = Str(o, "model");
+  e->api_version = Str(o, "apiVersion");
+  if (Has(o, "structuredOutput")) e->structured_output = o["structuredOutput"].as<bool>();
+  return val::null();
+}
+
+wire::RetryPolicy WirePolicyOf(const val& o) {
+  wire::RetryPolicy p;
+  if (Has(o, "maxRetries")) p.max_retries = o["maxRetries"].as<uint32_t>();
+  if (Has(o, "initialDelayMs")) p.initial_delay_ms = o["initialDelayMs"].as<double>();
+  if (Has(o, "maxDelayMs")) p.max_delay_ms = o["maxDelayMs"].as<double>();
+  if (Has(o, "maxRetryAfterMs")) p.max_retry_after_ms = o["maxRetryAfterMs"].as<double>();
+  return p;
+}
+
+// {url, provider, model, authHeader, authPrefix, headers: [[name, value]]}
+// or an error value; also checks o.redactPatterns.
+val WireEndpoint(val o) {
+  wire::Endpoint e;
+  val err = WireEndpointOf(o, &e);
+  if (!err.isNull()) return err;
+  auto url = wire::ResolveUrl(e, wire::Route::kChat);
+  if (!url.ok()) return ErrorValue(url.status());
+  if (Has(o, "redactPatterns")) {
+    auto r = wire::CompileRedactionPatterns(Strings(o["redactPatterns"]));
+    if (!r.ok()) return ErrorValue(r.status());
+  }
+  val out = val::object();
+  out.set("url", *url);
+  out.set("provider", std::string(wire::ProviderName(e.provider)));
+  out.set("model", e.model);
+  out.set("authHeader", std::string(wire::AuthHeaderName(e.provider)));
+  out.set("authPrefix", std::string(wire::AuthValuePrefix(e.provider)));
+  val headers = val::array();
+  for (const wire::Header& h : wire::RequestHeaders()) {
+    val pair = val::array();
+    pair.call<void>("push", h.name);
+    pair.call<void>("push", h.value);
+    headers.call<void>("push", pair);
+  }
+  out.set("headers", headers);
+  return out;
+}
+
+// The JSON body of an LLM need (as takeNeeds encodes it), or an error value.
+val WireChatBody(val o, val need) {
+  wire::Endpoint e;
+  val err = WireEndpointOf(o, &e);
+  if (!err.isNull()) return err;
+  foldback::LlmRequest r;
+  val messages = need["messages"];
+  size_t n = messages["length"].as<size_t>();
+  for (size_t i = 0; i < n; ++i) r.messages.push_back({Str(messages[i], "role"), Str(messages[i], "content")});
+  if (Has(need, "temperature")) r.temperature = need["temperature"].as<double>();
+  if (Has(need, "maxTokens")) r.max_tokens = need["maxTokens"].as<uint32_t>();
+  r.json_schema = Str(need, "jsonSchema");
+  r.json_schema_name = Str(need, "jsonSchemaName");
+  auto body = wire::BuildChatBody(e, r);
+  return body.ok() ? val(*body) : ErrorValue(body.status());
+}
+
+// An attempt as the host's next step: {ok: true, text, model},
+// {retry: true, delayMs} or {error: {code, message}} (key not redacted).
+// t: {attempts, nowMs, deadlineMs, budgetMs, seed}.
+val WireStep(const val& o, wire::Attempt a, const val& t) {
+  if (a.status.ok()) {
+    val out = val::object();
+    out.set("ok", true);
+    out.set("text", a.text);
+    out.set("model", a.model);
+    return out;
+  }
+  wire::AfterFailure f = wire::AfterFailedAttempt(
+      WirePolicyOf(o), t["attempts"].as<uint32_t>(), a, t["nowMs"].as<double>(), t["deadlineMs"].as<double>(),
+      t["budgetMs"].as<double>(), static_cast<uint64_t>(t["seed"].as<double>()));
+  if (!f.retry) return ErrorValue(f.status);
+  val out = val::object();
+  out.set("retry", true);
+  out.set("delayMs", f.delay_ms);
+  return out;
+}
+
+// An HTTP response to a chat request: WireStep's values.
+// r: {status, headers: [[name, value]], body, url, hasKey, nowUnixMs}.
+val WireResponse(val o, val r, val t) {
+  wire::RequestContext c;
+  val err = WireEndpointOf(o, &c.endpoint);
+  if (!err.isNull()) return err;
+  c.url = Str(r, "url");
+  c.has_key = Has(r, "hasKey") && r["hasKey"].as<bool>();
+  c.now_unix_ms = r["nowUnixMs"].as<double>();
+  wire::HttpResponse response;
+  response.status = r["status"].as<long>();
+  val headers = r["headers"];
+  size_t n = headers["length"].as<size_t>();
+  for (size_t i = 0; i < n; ++i) response.headers.push_back({headers[i][0].as<std::string>(), headers[i][1].as<std::string>()});
+  std::string body = Str(r, "body");
+  response.body = body;
+  return WireStep(o, wire::ReadResponse(c, response), t);
+}
+
+// An attempt that got no response: failure is 'unreachable' | 'cut' |
+// 'attempt-timeout' | 'too-large' | 'hopeless'. WireStep's values.
+val WireTransport(val o, std::string failure, std::string url, std::string why, double limit, val t) {
+  wire::TransportFailure f = wire::TransportFailure::kUnreachable;
+  if (failure == "cut") f = wire::TransportFailure::kCutOff;
+  if (failure == "attempt-timeout") f = wire::TransportFailure::kAttemptTimeout;
+  if (failure == "too-large") f = wire::TransportFailure::kTooLarge;
+  if (failure == "hopeless") f = wire::TransportFailure::kHopeless;
+  return WireStep(o, wire::TransportAttempt(f, url, why, limit), t);
+}
+
+val WireTimedOut(std::string url, double budget_ms, double status_seen) {
+  return ErrorValue(wire::NeedTimedOut(url, budget_ms, static_cast<long>(status_seen)));
+}
+
+double WireRetryDelayMs(val policy, uint32_t retry, double retry_after_ms, double u) {
+  return wire::RetryDelayMs(WirePolicyOf(policy), retry, retry_after_ms, u);
+}
+
+double WireParseRetryAfterMs(std::string retry_after_ms, std::string retry_after, double now_unix_ms) {
+  return wire::ParseRetryAfterMs(retry_after_ms, retry_after, now_unix_ms);
+}
+
+std::string WireHttpStatusText(double status) { return wire::HttpStatusText(static_cast<long>(status)); }
 
 // ---------------------------------------------------------------- feedback
 
@@ -1120,6 +1254,14 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("takeEvents", &JsAsk::takeEvents)
       .function("done", &JsAsk::done)
       .function("result", &JsAsk::result);
+  emscripten::function("wireEndpoint", &WireEndpoint);
+  emscripten::function("wireChatBody", &WireChatBody);
+  emscripten::function("wireResponse", &WireResponse);
+  emscripten::function("wireTransport", &WireTransport);
+  emscripten::function("wireTimedOut", &WireTimedOut);
+  emscripten::function("wireRetryDelayMs", &WireRetryDelayMs);
+  emscripten::function("wireParseRetryAfterMs", &WireParseRetryAfterMs);
+  emscripten::function("wireHttpStatusText", &WireHttpStatusText);
   emscripten::class_<JsFeedback>("Feedback")
       .constructor<>()
       .function("load", &JsFeedback::load)
