@@ -1,27 +1,22 @@
 // The browser host's answer to the ask session's LLM needs over fetch():
-// OpenAI, Azure OpenAI, Ollama and vLLM.
-//
-// This file only moves bytes and keeps time: fetch(), AbortController,
-// timers, a limit on requests in flight, and the API key. Everything else —
-// the request URL and body, what an HTTP status means, whether and when to
-// retry (backoff, Retry-After, retry-after-ms, x-should-retry), what a reply
-// says — is the core's (core/include/foldback/wire.h, through embind), the
-// same code the native host and the C API run. In short: at most
+// OpenAI, Azure OpenAI, Ollama and vLLM. It only moves bytes and keeps time
+// (fetch, AbortController, timers, a limit on requests in flight) and holds
+// the API key. The request URL and body, what a status means, whether and
+// when to retry (backoff, Retry-After, retry-after-ms, x-should-retry) and
+// what a reply says are the core's (core/include/foldback/wire.h, through
+// embind): the code the native host and the C API run. In short: at most
 // `maxRetries` (2) retries of 408, 409, 429, >= 500 and network errors,
 // after the OpenAI SDKs' backoff or the server's Retry-After (up to 60 s),
-// all within the need's time (Need.timeoutMs, else `defaultTimeoutMs`).
+// within the need's time (Need.timeoutMs, else `defaultTimeoutMs`).
 //
-// Secrets: the API key is held in this closure only and never enters the
-// module. It goes into one request header (Authorization: Bearer, or
-// Azure's api-key) and nowhere else; every message a result carries, the
-// reply text and the model name pass through redact(), which removes the key
-// and any 12-character piece of it. Redirects are not followed (they could
-// carry the header to another host).
+// Secrets: the key lives in this closure only and never enters the module.
+// It goes into one request header and nowhere else; every message, reply
+// text and model name passes through redact() (the key and any 12-character
+// piece of it). Redirects are not followed.
 //
-// The core is the one createEngine loaded: create the engine first. (A host
-// made before that checks its options when it first performs a need.)
+// The core is the module createEngine loaded: create the engine first (a
+// host made before that checks its options when it first performs a need).
 //
-//   import { createLlmHost } from '@foldback/core/host';
 //   const host = createLlmHost({ endpoint: 'https://api.openai.com/v1', model: 'gpt-4o-mini', apiKey });
 //   const result = await engine.ask('Can they terminate early?', { hops: 2 }, host);
 import { FoldbackError, loadedModule } from './index.js';
@@ -67,12 +62,8 @@ class TooLarge extends Error {}
 
 const sleep = (ms, signal) => new Promise((resolve) => {
   if (signal && signal.aborted) { resolve(); return; }
+  const done = () => { clearTimeout(t); if (signal) signal.removeEventListener('abort', done); resolve(); };
   const t = setTimeout(done, ms);
-  function done() {
-    clearTimeout(t);
-    if (signal) signal.removeEventListener('abort', done);
-    resolve();
-  }
   if (signal) signal.addEventListener('abort', done, { once: true });
 });
 
@@ -134,22 +125,12 @@ function limiter(n) {
 const patternSource = (p) => (p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p));
 
 /**
- * createLlmHost({endpoint, model, apiKey?, provider?, apiVersion?, ...}) -> host
- *
- * endpoint: OpenAI-compatible base URL or an Azure resource/deployment URL.
- * provider: 'openai' (default; 'azure' when the host ends in
- *   .openai.azure.com), 'azure', 'ollama', 'vllm'. apiKey: see above.
- * Options: structuredOutput (true), maxRetries (2), initialDelayMs (500),
- *   maxDelayMs (8000), maxRetryAfterMs (60000), defaultTimeoutMs (120000),
- *   attemptTimeoutMs (0 = the need's time), maxInFlight (16), maxReplyBytes
- *   (32 MiB), redactPatterns ([]: RegExps or strings in the core's redaction
- *   language; engine.ask applies them to everything the session sends and
- *   records trace.redactions), fetch (globalThis.fetch), random (Math.random,
- *   the seed of the retry jitter).
- *
- * host.perform(need, {signal}) resolves with a NeedResult for the session:
- *   {ok: true, text, model, elapsedMs, attempts} or {ok: false, error: {code, message}, ...}.
- * It never rejects.
+ * createLlmHost({endpoint, model, apiKey?, provider?, apiVersion?, ...}) -> host (options: host.d.ts).
+ * provider: 'openai' (default; 'azure' for *.openai.azure.com), 'azure', 'ollama', 'vllm'.
+ * redactPatterns: RegExps or strings in the core's redaction language; engine.ask applies them to
+ * everything the session sends (linear time) and records trace.redactions.
+ * host.perform(need, {signal}) resolves with the need's result ({ok: true, text, model, elapsedMs,
+ * attempts} or {ok: false, error: {code, message}, ...}); it never rejects.
  */
 export function createLlmHost(options = {}) {
   const key = options.apiKey ? String(options.apiKey).trim() : '';

@@ -877,7 +877,7 @@ Result<std::unique_ptr<Redactor>> CompileRedactionPatterns(const std::vector<std
   auto r = Redactor::Create(rules);
   if (r.ok()) return r;
   // Name the pattern as the user wrote it.
-  const std::string& msg = r.status().message();
+  const std::string msg = r.status().message();
   for (size_t i = 0; i < patterns.size(); ++i) {
     if (msg.find("'pattern-" + std::to_string(i + 1) + "'") != std::string::npos) {
       return Status::FromCode(r.status().code(), "redaction pattern \"" + patterns[i] +
