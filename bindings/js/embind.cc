@@ -17,6 +17,7 @@
 #include "foldback/feedback.h"
 #include "foldback/index.h"
 #include "foldback/program.h"
+#include "foldback/redact.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
 
