@@ -710,27 +710,10 @@ val WireEndpoint(val o) {
   return out;
 }
 
-// The JSON body of an LLM need (as takeNeeds encodes it), or an error value.
-val WireChatBody(val o, val need) {
-  wire::Endpoint e;
-  val err = WireEndpointOf(o, &e);
-  if (!err.isNull()) return err;
-  foldback::LlmRequest r;
-  val messages = need["messages"];
-  size_t n = messages["length"].as<size_t>();
-  for (size_t i = 0; i < n; ++i) r.messages.push_back({Str(messages[i], "role"), Str(messages[i], "content")});
-  if (Has(need, "temperature")) r.temperature = need["temperature"].as<double>();
-  if (Has(need, "maxTokens")) r.max_tokens = need["maxTokens"].as<uint32_t>();
-  r.json_schema = Str(need, "jsonSchema");
-  r.json_schema_name = Str(need, "jsonSchemaName");
-  auto body = wire::BuildChatBody(e, r);
-  return body.ok() ? val(*body) : ErrorValue(body.status());
-}
-
 // An attempt as the host's next step: {ok: true, text, model},
 // {retry: true, delayMs} or {error: {code, message}} (key not redacted).
-// t: {attempts, nowMs, deadlineMs, budgetMs, seed}.
-val WireStep(const val& o, wire::Attempt a, const val& t) {
+val WireStep(const wire::RetryPolicy& policy, wire::Attempt a, uint32_t attempts, double now_ms,
+             double deadline_ms, double budget_ms, double seed) {
   if (a.status.ok()) {
     val out = val::object();
     out.set("ok", true);
@@ -738,9 +721,8 @@ val WireStep(const val& o, wire::Attempt a, const val& t) {
     out.set("model", a.model);
     return out;
   }
-  wire::AfterFailure f = wire::AfterFailedAttempt(
-      WirePolicyOf(o), t["attempts"].as<uint32_t>(), a, t["nowMs"].as<double>(), t["deadlineMs"].as<double>(),
-      t["budgetMs"].as<double>(), static_cast<uint64_t>(t["seed"].as<double>()));
+  wire::AfterFailure f = wire::AfterFailedAttempt(policy, attempts, a, now_ms, deadline_ms, budget_ms,
+                                                  static_cast<uint64_t>(seed));
   if (!f.retry) return ErrorValue(f.status);
   val out = val::object();
   out.set("retry", true);
@@ -748,35 +730,76 @@ val WireStep(const val& o, wire::Attempt a, const val& t) {
   return out;
 }
 
-// An HTTP response to a chat request: WireStep's values.
-// r: {status, headers: [[name, value]], body, url, hasKey, nowUnixMs}.
-val WireResponse(val o, val r, val t) {
-  wire::RequestContext c;
-  val err = WireEndpointOf(o, &c.endpoint);
-  if (!err.isNull()) return err;
-  c.url = Str(r, "url");
-  c.has_key = Has(r, "hasKey") && r["hasKey"].as<bool>();
-  c.now_unix_ms = r["nowUnixMs"].as<double>();
-  wire::HttpResponse response;
-  response.status = r["status"].as<long>();
-  val headers = r["headers"];
-  size_t n = headers["length"].as<size_t>();
-  for (size_t i = 0; i < n; ++i) response.headers.push_back({headers[i][0].as<std::string>(), headers[i][1].as<std::string>()});
-  std::string body = Str(r, "body");
-  response.body = body;
-  return WireStep(o, wire::ReadResponse(c, response), t);
-}
+// One endpoint of the JS host, converted once: its requests and what their
+// replies mean. Scalars cross as arguments (cheaper than object fields).
+class JsWire {
+ public:
+  // The endpoint object above; null or an error value.
+  val init(val o) {
+    val err = WireEndpointOf(o, &context_.endpoint);
+    if (!err.isNull()) return err;
+    auto url = wire::ResolveUrl(context_.endpoint, wire::Route::kChat);
+    if (!url.ok()) return ErrorValue(url.status());
+    context_.url = *url;
+    policy_ = WirePolicyOf(o);
+    return val::null();
+  }
 
-// An attempt that got no response: failure is 'unreachable' | 'cut' |
-// 'attempt-timeout' | 'too-large' | 'hopeless'. WireStep's values.
-val WireTransport(val o, std::string failure, std::string url, std::string why, double limit, val t) {
-  wire::TransportFailure f = wire::TransportFailure::kUnreachable;
-  if (failure == "cut") f = wire::TransportFailure::kCutOff;
-  if (failure == "attempt-timeout") f = wire::TransportFailure::kAttemptTimeout;
-  if (failure == "too-large") f = wire::TransportFailure::kTooLarge;
-  if (failure == "hopeless") f = wire::TransportFailure::kHopeless;
-  return WireStep(o, wire::TransportAttempt(f, url, why, limit), t);
-}
+  // An HTTP response to a chat request; `headers` "name: value" lines.
+  val response(double status, std::string headers, std::string body, bool has_key, double now_unix_ms,
+               uint32_t attempts, double now_ms, double deadline_ms, double budget_ms, double seed) {
+    context_.has_key = has_key;
+    context_.now_unix_ms = now_unix_ms;
+    wire::HttpResponse r;
+    r.status = static_cast<long>(status);
+    size_t pos = 0;
+    while (pos < headers.size()) {
+      size_t nl = headers.find('\n', pos);
+      if (nl == std::string::npos) nl = headers.size();
+      size_t colon = headers.find(':', pos);
+      if (colon != std::string::npos && colon < nl) {
+        r.headers.push_back({headers.substr(pos, colon - pos), headers.substr(colon + 1, nl - colon - 1)});
+      }
+      pos = nl + 1;
+    }
+    r.body = body;
+    return WireStep(policy_, wire::ReadResponse(context_, r), attempts, now_ms, deadline_ms, budget_ms, seed);
+  }
+
+  // An attempt that got no response: failure is 'unreachable' | 'cut' |
+  // 'attempt-timeout' | 'too-large' | 'hopeless'.
+  val transport(std::string failure, std::string why, double limit, uint32_t attempts, double now_ms,
+                double deadline_ms, double budget_ms, double seed) {
+    wire::TransportFailure f = wire::TransportFailure::kUnreachable;
+    if (failure == "cut") f = wire::TransportFailure::kCutOff;
+    if (failure == "attempt-timeout") f = wire::TransportFailure::kAttemptTimeout;
+    if (failure == "too-large") f = wire::TransportFailure::kTooLarge;
+    if (failure == "hopeless") f = wire::TransportFailure::kHopeless;
+    return WireStep(policy_, wire::TransportAttempt(f, context_.url, why, limit), attempts, now_ms, deadline_ms,
+                    budget_ms, seed);
+  }
+
+  // The JSON body of an LLM need (as takeNeeds encodes it), or an error value.
+  val chatBody(val need) {
+    foldback::LlmRequest r;
+    val messages = need["messages"];
+    size_t n = messages["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      val m = messages[i];
+      r.messages.push_back({Str(m, "role"), Str(m, "content")});
+    }
+    if (Has(need, "temperature")) r.temperature = need["temperature"].as<double>();
+    if (Has(need, "maxTokens")) r.max_tokens = need["maxTokens"].as<uint32_t>();
+    r.json_schema = Str(need, "jsonSchema");
+    r.json_schema_name = Str(need, "jsonSchemaName");
+    auto body = wire::BuildChatBody(context_.endpoint, r);
+    return body.ok() ? val(*body) : ErrorValue(body.status());
+  }
+
+ private:
+  wire::RequestContext context_;
+  wire::RetryPolicy policy_;
+};
 
 val WireTimedOut(std::string url, double budget_ms, double status_seen) {
   return ErrorValue(wire::NeedTimedOut(url, budget_ms, static_cast<long>(status_seen)));
@@ -1256,9 +1279,12 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("done", &JsAsk::done)
       .function("result", &JsAsk::result);
   emscripten::function("wireEndpoint", &WireEndpoint);
-  emscripten::function("wireChatBody", &WireChatBody);
-  emscripten::function("wireResponse", &WireResponse);
-  emscripten::function("wireTransport", &WireTransport);
+  emscripten::class_<JsWire>("Wire")
+      .constructor<>()
+      .function("init", &JsWire::init)
+      .function("chatBody", &JsWire::chatBody)
+      .function("response", &JsWire::response)
+      .function("transport", &JsWire::transport);
   emscripten::function("wireTimedOut", &WireTimedOut);
   emscripten::function("wireRetryDelayMs", &WireRetryDelayMs);
   emscripten::function("wireParseRetryAfterMs", &WireParseRetryAfterMs);

@@ -150,8 +150,15 @@ export function createLlmHost(options = {}) {
   const random = options.random || Math.random;
   const gate = limiter(Math.max(1, options.maxInFlight ?? 16));
   const redact = (text) => redactKey(text, key);
-  let info = null;  // the core's view of the endpoint
-  const describe = () => info || (info = check(core().wireEndpoint(config)));
+  let info = null;  // the core's view of the endpoint, and its Wire (never freed: one per host)
+  const describe = () => {
+    if (info) return info;
+    const m = core();
+    const desc = check(m.wireEndpoint(config));
+    const wire = new m.Wire();
+    check(wire.init(config));
+    return (info = { ...desc, wire });
+  };
   if (config.endpoint && loadedModule()) describe();  // bad options throw here
   const CANCELLED = { code: 'Deadline exceeded', message: 'the question no longer needs this request' };
 
@@ -164,12 +171,11 @@ export function createLlmHost(options = {}) {
     let attempts = 0;
     const finish = (r) => ({ ...r, elapsedMs: performance.now() - started, attempts });
     const fail = (e) => finish({ ok: false, error: { code: e.code, message: redact(e.message) } });
-    const { url, headers: common, authHeader, authPrefix } = describe();
-    const body = w.wireChatBody(config, need);
+    const { url, headers: common, authHeader, authPrefix, wire } = describe();
+    const body = wire.chatBody(need);
     if (body && body.error) return fail(body.error);
     const headers = Object.fromEntries(common);
     if (key) headers[authHeader] = authPrefix + key;
-    const time = () => ({ attempts, nowMs: performance.now(), deadlineMs: deadline, budgetMs: budget, seed });
     for (;;) {
       if (signal && signal.aborted) return fail(CANCELLED);
       const left = deadline - performance.now();
@@ -198,18 +204,15 @@ export function createLlmHost(options = {}) {
           credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store',
         });
         const text = await readBody(resp, maxReplyBytes);
-        // Cross-origin, a browser shows Retry-After and x-should-retry only
-        // when the endpoint lists them in Access-Control-Expose-Headers.
-        step = w.wireResponse(config, {
-          status: resp.status, headers: resp.headers ? [...resp.headers] : [], body: text, url, hasKey: Boolean(key),
-          nowUnixMs: Date.now(),
-        }, time());
+        // Cross-origin, Retry-After shows only if the endpoint exposes it (Access-Control-Expose-Headers).
+        const lines = resp.headers ? [...resp.headers].map(([n, v]) => `${n}: ${v}`).join('\n') : '';
+        step = wire.response(resp.status, lines, text, Boolean(key), Date.now(), attempts, performance.now(), deadline, budget, seed);
       } catch (e) {
         if (signal && signal.aborted) return fail(CANCELLED);
         if (timedOut && performance.now() >= deadline - 1) return fail(w.wireTimedOut(url, budget, resp ? resp.status : 0).error);
         const why = e && e.cause && e.cause.message ? e.cause.message : String(e && e.message ? e.message : e);
         const failure = e instanceof TooLarge ? 'too-large' : timedOut ? 'attempt-timeout' : resp ? 'cut' : 'unreachable';
-        step = w.wireTransport(config, failure, url, why, failure === 'too-large' ? maxReplyBytes : attemptTimeoutMs, time());
+        step = wire.transport(failure, why, failure === 'too-large' ? maxReplyBytes : attemptTimeoutMs, attempts, performance.now(), deadline, budget, seed);
       } finally {
         release();
         gate.release();
