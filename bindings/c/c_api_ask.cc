@@ -175,7 +175,7 @@ int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* p
         if (!p.redact_patterns[i]) return Fail(&h->err, FB_EINVALID, "a redact pattern is NULL");
         patterns.emplace_back(p.redact_patterns[i]);
       }
-      auto redactor = foldback::llm::internal::CompileRedactions(patterns);
+      auto redactor = foldback::wire::CompileRedactionPatterns(patterns);
       if (!redactor.ok()) return Report(&h->err, redactor.status());
       o.redactor = std::move(redactor.value());
     }
@@ -390,7 +390,6 @@ int fb_ask_need_http_request(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_
 
 int fb_ask_provide_http_response(fb_ask* a, uint64_t need_id, long http_status, const char* body,
                                  size_t body_len, double elapsed_ms, double now_ms) {
-  namespace llm = foldback::llm;
   if (!a) return FB_EINVALID;
   if (!body && body_len) return Fail(&a->err, FB_EINVALID, "body is NULL with body_len > 0");
   if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
@@ -400,36 +399,18 @@ int fb_ask_provide_http_response(fb_ask* a, uint64_t need_id, long http_status, 
       return Fail(&a->err, FB_EINVALID,
                   "need " + std::to_string(need_id) + " is unknown or already answered");
     }
-    std::string_view text(body ? body : "", body ? body_len : 0);
-    NeedResult r;
+    // The core reads the reply, as every host's: one status mapping
+    // (foldback/wire.h: CodeForHttpStatus), one parser.
+    const Need& n = it->second;
+    foldback::wire::RequestContext context;
+    context.kind = n.kind;
+    context.expected_vectors = n.embed.texts.size();
+    context.has_key = true;  // the host holds it; a 401 says "check the API key"
+    foldback::wire::HttpResponse response;
+    response.status = http_status;
+    response.body = std::string_view(body ? body : "", body ? body_len : 0);
+    NeedResult r = foldback::wire::NeedResultFromResponse(context, response);
     r.elapsed_ms = std::isfinite(elapsed_ms) && elapsed_ms > 0 ? elapsed_ms : 0;
-    if (http_status < 200 || http_status > 299) {
-      std::string msg =
-          "HTTP " + llm::HttpStatusText(http_status) + ": " + llm::ServerErrorMessage(text);
-      if (http_status == 408 || http_status == 429 || http_status >= 500) {
-        r.status = Status::Unavailable(msg);
-      } else if (http_status == 401 || http_status == 403) {
-        r.status = Status::PermissionDenied(msg);
-      } else {
-        r.status = Status::IOError(msg);
-      }
-    } else if (it->second.kind == Need::Kind::kEmbed) {
-      auto parsed = llm::ParseEmbeddings(text, it->second.embed.texts.size());
-      if (parsed.ok()) {
-        r.vectors = std::move(parsed->vectors);
-        r.model = parsed->model;
-      } else {
-        r.status = parsed.status();
-      }
-    } else {
-      auto parsed = llm::ParseChatCompletion(text);
-      if (parsed.ok()) {
-        r.text = std::move(parsed->content);
-        r.model = parsed->model;
-      } else {
-        r.status = parsed.status();
-      }
-    }
     return ProvideResult(a, need_id, std::move(r), now_ms);
   });
 }

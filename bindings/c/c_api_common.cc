@@ -41,48 +41,14 @@ int CodeOf(const Status& s) {
 
 // The Status a host's code stands for; false for a code not in the table.
 bool StatusOf(int code, const std::string& msg, Status* out) {
-  switch (code) {
-    case FB_OK:
-      *out = Status::OK();
-      return true;
-    case FB_EINVALID:
-      *out = Status::InvalidArgument(msg);
-      return true;
-    case FB_ENOTFOUND:
-      *out = Status::NotFound(msg);
-      return true;
-    case FB_ECORRUPT:
-      *out = Status::Corruption(msg);
-      return true;
-    case FB_EUNSUPPORTED:
-      *out = Status::NotSupported(msg);
-      return true;
-    case FB_EIO:
-      *out = Status::IOError(msg);
-      return true;
-    case FB_ERANGE:
-      *out = Status::OutOfRange(msg);
-      return true;
-    case FB_EDEADLINE:
-      *out = Status::DeadlineExceeded(msg);
-      return true;
-    case FB_EUNAVAILABLE:
-      *out = Status::Unavailable(msg);
-      return true;
-    case FB_EDENIED:
-      *out = Status::PermissionDenied(msg);
-      return true;
-    case FB_ESTATE:
-      *out = Status::FailedPrecondition(msg);
-      return true;
-    case FB_EINTERNAL:
-      *out = Status::Internal(msg);
-      return true;
-    case FB_ENOMEM:
-      *out = Status::Internal("host out of memory: " + msg);
-      return true;
+  if (code == FB_ENOMEM) {
+    *out = Status::Internal("host out of memory: " + msg);
+    return true;
   }
-  return false;
+  // FB_E* is -Status::Code (foldback.h), FB_OK is kOk.
+  if (code > 0 || -code > static_cast<int>(Status::kLastCode)) return false;
+  *out = Status::FromCode(static_cast<Status::Code>(-code), msg);
+  return true;
 }
 
 int Fail(const ErrorSlot* e, int code, const std::string& msg) {

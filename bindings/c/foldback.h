@@ -433,8 +433,9 @@ FB_API void fb_needs_free(fb_needs* needs);
  * only. */
 typedef struct {
   /* FB_OK, or why the host gave up: FB_EUNAVAILABLE (endpoint down, HTTP
-   * 5xx/429 after retries), FB_EDEADLINE (timeout), FB_EDENIED (401/403),
-   * FB_EIO (anything else). */
+   * 408/409/429/5xx after retries), FB_EDEADLINE (timeout), FB_EDENIED
+   * (401/403), FB_ENOTFOUND (404), FB_EINVALID (other 4xx), FB_EIO (a reply
+   * that does not parse, anything else). */
   int status;
   /* Failure: shown to the lawyer in the trace. Never put an API key here. */
   const char* message;
@@ -507,11 +508,13 @@ FB_API int fb_ask_need_http_request(fb_ask* session, uint64_t need_id,
                                     char** body_out);
 
 /* Hands back a need from the endpoint's HTTP reply: status 2xx bodies are
- * parsed (chat: choices[0].message.content; embeddings: data[].embedding),
- * anything else becomes a failure carrying the server's message (429/5xx:
- * FB_EUNAVAILABLE, 401/403: FB_EDENIED, else FB_EIO) — as does an
- * unparseable body. Transport failures (no reply at all) go through
- * fb_ask_provide with a status. Return codes as fb_ask_provide. */
+ * parsed (chat: choices[0].message.content; embeddings: data[].embedding;
+ * an unparseable body: FB_EIO), anything else becomes a failure carrying
+ * the server's message, mapped as every foldback host maps it
+ * (foldback/wire.h): 408/409/429/5xx FB_EUNAVAILABLE (worth a retry),
+ * 401/403 FB_EDENIED, 404 FB_ENOTFOUND, 3xx and other 4xx FB_EINVALID.
+ * Transport failures (no reply at all) go through fb_ask_provide with a
+ * status. Return codes as fb_ask_provide. */
 FB_API int fb_ask_provide_http_response(fb_ask* session, uint64_t need_id, long http_status,
                                         const char* body, size_t body_len, double elapsed_ms,
                                         double now_ms);

@@ -17,7 +17,9 @@
 #include "foldback/feedback.h"
 #include "foldback/index.h"
 #include "foldback/program.h"
+#include "foldback/redact.h"
 #include "foldback/version.h"
+#include "foldback/wire.h"
 
 using emscripten::val;
 
@@ -106,23 +108,8 @@ foldback::Status ToStatus(const val& error, const std::string& fallback_code) {
     message = Str(error, "message");
   }
   if (message.empty()) message = "the host reported a failure";
-  for (int i = 1; i <= static_cast<int>(C::kInternal); ++i) {
-    C c = static_cast<C>(i);
-    if (code != foldback::Status::CodeName(c)) continue;
-    switch (c) {
-      case C::kInvalidArgument: return foldback::Status::InvalidArgument(message);
-      case C::kNotFound: return foldback::Status::NotFound(message);
-      case C::kCorruption: return foldback::Status::Corruption(message);
-      case C::kNotSupported: return foldback::Status::NotSupported(message);
-      case C::kIOError: return foldback::Status::IOError(message);
-      case C::kOutOfRange: return foldback::Status::OutOfRange(message);
-      case C::kDeadlineExceeded: return foldback::Status::DeadlineExceeded(message);
-      case C::kUnavailable: return foldback::Status::Unavailable(message);
-      case C::kPermissionDenied: return foldback::Status::PermissionDenied(message);
-      case C::kFailedPrecondition: return foldback::Status::FailedPrecondition(message);
-      default: return foldback::Status::Internal(message);
-    }
-  }
+  C c;
+  if (foldback::Status::CodeFromName(code, &c) && c != C::kOk) return foldback::Status::FromCode(c, message);
   return foldback::Status::Unavailable(message);
 }
 
@@ -486,7 +473,7 @@ class JsProgram {
 
 // {hops, depth, topK, answer, rewrite, variants, contextTokenBudget,
 //  deadlineMs, retryBudget, nearDuplicateJaccard, search: {...},
-//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId}
+//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId, redactPatterns}
 val ToAskOptions(const val& o, foldback::AskOptions* a) {
   if (o.isUndefined() || o.isNull()) return val::null();
   if (Has(o, "hops")) a->hops = o["hops"].as<uint32_t>();
@@ -508,6 +495,11 @@ val ToAskOptions(const val& o, foldback::AskOptions* a) {
     if (Has(r, "originalQueryWeight")) a->rm3.original_query_weight = r["originalQueryWeight"].as<double>();
   }
   a->trace_id = Str(o, "traceId");
+  if (Has(o, "redactPatterns")) {
+    auto redactor = foldback::wire::CompileRedactionPatterns(Strings(o["redactPatterns"]));
+    if (!redactor.ok()) return ErrorValue(redactor.status());
+    a->redactor = std::move(redactor.value());
+  }
   if (Has(o, "search")) return ToSearchOptions(o["search"], &a->search);
   return val::null();
 }
@@ -656,6 +648,172 @@ class JsAsk {
   std::unique_ptr<foldback::AskSession> session_;
   HitBuffers hits_;
 };
+
+// ---------------------------------------------------------------- wire (LLM host)
+// foldback/wire.h for wasm/src/host.js, which only moves bytes and keeps
+// time. The endpoint travels as
+// {endpoint, provider, model, apiVersion, structuredOutput, maxRetries,
+//  initialDelayMs, maxDelayMs, maxRetryAfterMs}.
+
+namespace wire = foldback::wire;
+
+val WireEndpointOf(const val& o, wire::Endpoint* e) {
+  e->url = Str(o, "endpoint");
+  std::string provider = Str(o, "provider");
+  if (provider.empty()) {
+    e->provider = wire::GuessProvider(e->url);
+  } else if (!wire::ParseProvider(provider, &e->provider)) {
+    return ErrorValue(foldback::Status::InvalidArgument(
+        "provider must be one of openai, azure, ollama, vllm, tei, not '" + provider + "'"));
+  }
+  e->model = Str(o, "model");
+  e->api_version = Str(o, "apiVersion");
+  if (Has(o, "structuredOutput")) e->structured_output = o["structuredOutput"].as<bool>();
+  return val::null();
+}
+
+wire::RetryPolicy WirePolicyOf(const val& o) {
+  wire::RetryPolicy p;
+  if (Has(o, "maxRetries")) p.max_retries = o["maxRetries"].as<uint32_t>();
+  if (Has(o, "initialDelayMs")) p.initial_delay_ms = o["initialDelayMs"].as<double>();
+  if (Has(o, "maxDelayMs")) p.max_delay_ms = o["maxDelayMs"].as<double>();
+  if (Has(o, "maxRetryAfterMs")) p.max_retry_after_ms = o["maxRetryAfterMs"].as<double>();
+  return p;
+}
+
+// {url, provider, model, authHeader, authPrefix, headers: [[name, value]]}
+// or an error value; also checks o.redactPatterns.
+val WireEndpoint(val o) {
+  wire::Endpoint e;
+  val err = WireEndpointOf(o, &e);
+  if (!err.isNull()) return err;
+  auto url = wire::ResolveUrl(e, wire::Route::kChat);
+  if (!url.ok()) return ErrorValue(url.status());
+  if (Has(o, "redactPatterns")) {
+    auto r = wire::CompileRedactionPatterns(Strings(o["redactPatterns"]));
+    if (!r.ok()) return ErrorValue(r.status());
+  }
+  val out = val::object();
+  out.set("url", *url);
+  out.set("provider", std::string(wire::ProviderName(e.provider)));
+  out.set("model", e.model);
+  out.set("authHeader", std::string(wire::AuthHeaderName(e.provider)));
+  out.set("authPrefix", std::string(wire::AuthValuePrefix(e.provider)));
+  val headers = val::array();
+  for (const wire::Header& h : wire::RequestHeaders()) {
+    val pair = val::array();
+    pair.call<void>("push", h.name);
+    pair.call<void>("push", h.value);
+    headers.call<void>("push", pair);
+  }
+  out.set("headers", headers);
+  return out;
+}
+
+// An attempt as the host's next step: {ok: true, text, model},
+// {retry: true, delayMs} or {error: {code, message}} (key not redacted).
+val WireStep(const wire::RetryPolicy& policy, wire::Attempt a, uint32_t attempts, double now_ms,
+             double deadline_ms, double budget_ms, double seed) {
+  if (a.status.ok()) {
+    val out = val::object();
+    out.set("ok", true);
+    out.set("text", a.text);
+    out.set("model", a.model);
+    return out;
+  }
+  wire::AfterFailure f = wire::AfterFailedAttempt(policy, attempts, a, now_ms, deadline_ms, budget_ms,
+                                                  static_cast<uint64_t>(seed));
+  if (!f.retry) return ErrorValue(f.status);
+  val out = val::object();
+  out.set("retry", true);
+  out.set("delayMs", f.delay_ms);
+  return out;
+}
+
+// One endpoint of the JS host, converted once: its requests and what their
+// replies mean. Scalars cross as arguments (cheaper than object fields).
+class JsWire {
+ public:
+  // The endpoint object above; null or an error value.
+  val init(val o) {
+    val err = WireEndpointOf(o, &context_.endpoint);
+    if (!err.isNull()) return err;
+    auto url = wire::ResolveUrl(context_.endpoint, wire::Route::kChat);
+    if (!url.ok()) return ErrorValue(url.status());
+    context_.url = *url;
+    policy_ = WirePolicyOf(o);
+    return val::null();
+  }
+
+  // An HTTP response to a chat request; `headers` "name: value" lines.
+  val response(double status, std::string headers, std::string body, bool has_key, double now_unix_ms,
+               uint32_t attempts, double now_ms, double deadline_ms, double budget_ms, double seed) {
+    context_.has_key = has_key;
+    context_.now_unix_ms = now_unix_ms;
+    wire::HttpResponse r;
+    r.status = static_cast<long>(status);
+    size_t pos = 0;
+    while (pos < headers.size()) {
+      size_t nl = headers.find('\n', pos);
+      if (nl == std::string::npos) nl = headers.size();
+      size_t colon = headers.find(':', pos);
+      if (colon != std::string::npos && colon < nl) {
+        r.headers.push_back({headers.substr(pos, colon - pos), headers.substr(colon + 1, nl - colon - 1)});
+      }
+      pos = nl + 1;
+    }
+    r.body = body;
+    return WireStep(policy_, wire::ReadResponse(context_, r), attempts, now_ms, deadline_ms, budget_ms, seed);
+  }
+
+  // An attempt that got no response: failure is 'unreachable' | 'cut' |
+  // 'attempt-timeout' | 'too-large' | 'hopeless'.
+  val transport(std::string failure, std::string why, double limit, uint32_t attempts, double now_ms,
+                double deadline_ms, double budget_ms, double seed) {
+    wire::TransportFailure f = wire::TransportFailure::kUnreachable;
+    if (failure == "cut") f = wire::TransportFailure::kCutOff;
+    if (failure == "attempt-timeout") f = wire::TransportFailure::kAttemptTimeout;
+    if (failure == "too-large") f = wire::TransportFailure::kTooLarge;
+    if (failure == "hopeless") f = wire::TransportFailure::kHopeless;
+    return WireStep(policy_, wire::TransportAttempt(f, context_.url, why, limit), attempts, now_ms, deadline_ms,
+                    budget_ms, seed);
+  }
+
+  // The JSON body of an LLM need (as takeNeeds encodes it), or an error value.
+  val chatBody(val need) {
+    foldback::LlmRequest r;
+    val messages = need["messages"];
+    size_t n = messages["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      val m = messages[i];
+      r.messages.push_back({Str(m, "role"), Str(m, "content")});
+    }
+    if (Has(need, "temperature")) r.temperature = need["temperature"].as<double>();
+    if (Has(need, "maxTokens")) r.max_tokens = need["maxTokens"].as<uint32_t>();
+    r.json_schema = Str(need, "jsonSchema");
+    r.json_schema_name = Str(need, "jsonSchemaName");
+    auto body = wire::BuildChatBody(context_.endpoint, r);
+    return body.ok() ? val(*body) : ErrorValue(body.status());
+  }
+
+ private:
+  wire::RequestContext context_;
+  wire::RetryPolicy policy_;
+};
+
+val WireTimedOut(std::string url, double budget_ms, double status_seen) {
+  return ErrorValue(wire::NeedTimedOut(url, budget_ms, static_cast<long>(status_seen)));
+}
+
+double WireRetryDelayMs(val policy, uint32_t retry, double retry_after_ms, double u) {
+  return wire::RetryDelayMs(WirePolicyOf(policy), retry, retry_after_ms, u);
+}
+
+double WireParseRetryAfterMs(std::string retry_after_ms, std::string retry_after, double now_unix_ms) {
+  return wire::ParseRetryAfterMs(retry_after_ms, retry_after, now_unix_ms);
+}
+
+std::string WireHttpStatusText(double status) { return wire::HttpStatusText(static_cast<long>(status)); }
 
 // ---------------------------------------------------------------- feedback
 
@@ -1120,6 +1278,17 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("takeEvents", &JsAsk::takeEvents)
       .function("done", &JsAsk::done)
       .function("result", &JsAsk::result);
+  emscripten::function("wireEndpoint", &WireEndpoint);
+  emscripten::class_<JsWire>("Wire")
+      .constructor<>()
+      .function("init", &JsWire::init)
+      .function("chatBody", &JsWire::chatBody)
+      .function("response", &JsWire::response)
+      .function("transport", &JsWire::transport);
+  emscripten::function("wireTimedOut", &WireTimedOut);
+  emscripten::function("wireRetryDelayMs", &WireRetryDelayMs);
+  emscripten::function("wireParseRetryAfterMs", &WireParseRetryAfterMs);
+  emscripten::function("wireHttpStatusText", &WireHttpStatusText);
   emscripten::class_<JsFeedback>("Feedback")
       .constructor<>()
       .function("load", &JsFeedback::load)

@@ -22,6 +22,16 @@ const char* Status::CodeName(Code code) {
   return "Unknown";
 }
 
+bool Status::CodeFromName(std::string_view name, Code* code) {
+  for (int i = 0; i <= static_cast<int>(kLastCode); ++i) {
+    if (name == CodeName(static_cast<Code>(i))) {
+      *code = static_cast<Code>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(CodeName(code_)) + ": " + message_;

@@ -2,8 +2,10 @@
 // completions and embeddings (OpenAI, Azure OpenAI, Ollama, vLLM, HuggingFace
 // text-embeddings-inference).
 //
-// This file is pure: it builds URLs, headers and request bodies and parses
-// replies. The HTTP itself lives in llm_client.h.
+// The protocol itself — URLs, bodies, replies, statuses, retries — is the
+// core's (foldback/wire.h), shared with the C API and the JS host; this file
+// adds what only the native host has: the API key in memory, and the
+// endpoint configuration that carries it.
 //
 // Secrets: the API key lives only in an ApiKey, in memory. Nothing in this
 // file puts it anywhere but the one authentication header; every message that
@@ -18,27 +20,22 @@
 
 #include "foldback/ask.h"
 #include "foldback/status.h"
+#include "foldback/wire.h"
 
 namespace foldback::llm {
 
-// How an endpoint wants to be spoken to.
-//   kOpenAI  api.openai.com or any OpenAI-compatible server: Bearer key,
-//            `max_completion_tokens`, `response_format` json_schema.
-//   kAzure   Azure OpenAI: deployment URL with ?api-version=, `api-key`
-//            header, `max_completion_tokens`, `response_format` json_schema.
-//   kOllama  Ollama's OpenAI-compatible /v1: `max_tokens`; Ollama (>= 0.5)
-//            turns `response_format` json_schema into its own `format`.
-//   kVllm    vLLM's OpenAI-compatible server: `max_tokens`,
-//            `response_format` json_schema (guided decoding).
-//   kTei     HuggingFace text-embeddings-inference (embeddings only): its
-//            OpenAI-compatible /v1/embeddings route.
-enum class Provider : int { kOpenAI = 0, kAzure = 1, kOllama = 2, kVllm = 3, kTei = 4 };
-const char* ProviderName(Provider provider);  // "openai" | "azure" | "ollama" | "vllm" | "tei"
-bool ParseProvider(std::string_view name, Provider* provider);
-
-// Azure OpenAI data-plane API version used when none is given (GA; supports
-// structured outputs and max_completion_tokens).
-inline constexpr const char* kDefaultAzureApiVersion = "2024-10-21";
+// The core's protocol, under the names the native host has always used.
+using wire::ChatReply;
+using wire::EmbeddingsReply;
+using wire::HttpStatusText;
+using wire::kDefaultAzureApiVersion;
+using wire::ParseChatCompletion;
+using wire::ParseEmbeddings;
+using wire::ParseProvider;
+using wire::Provider;
+using wire::ProviderName;
+using wire::Route;
+using wire::ServerErrorMessage;
 
 // An API key held in memory. It is never written anywhere by foldback; the
 // only place its value leaves is the authentication header of a request.
@@ -77,88 +74,21 @@ class ApiKey {
   std::string source_;
 };
 
-// One endpoint as the user configured it.
-struct EndpointConfig {
-  Provider provider = Provider::kOpenAI;
-  // OpenAI, Ollama, vLLM, TEI: the API base URL, e.g. https://api.openai.com/v1
-  // or http://localhost:11434/v1. A URL with no path gets /v1 appended; a URL
-  // already ending in /chat/completions or /embeddings is used as is.
-  // Azure: the resource endpoint https://{resource}.openai.azure.com (the
-  // deployment is `model`), or a deployment URL
-  // https://{resource}.openai.azure.com/openai/deployments/{deployment}
-  // [/chat/completions|/embeddings][?api-version=V].
-  // Credentials never go in the URL (rejected, see ResolveUrl).
-  std::string url;
-  // The model name (sent in the body). Azure: the deployment name, unless the
-  // URL names the deployment; Azure bodies carry no model. TEI: optional.
-  std::string model;
-  // Azure only: the api-version query parameter. Default: kDefaultAzureApiVersion
-  // (or the one in the URL).
-  std::string api_version;
+// One endpoint as the user configured it (wire::Endpoint: provider, url,
+// model, api_version, structured_output, embed_batch), with its key.
+struct EndpointConfig : wire::Endpoint {
   ApiKey key;
-  // Send `response_format` with the request's JSON schema when it has one.
-  // Turn off for servers that reject it. Default: true.
-  bool structured_output = true;
-  // Texts per /embeddings request; a bigger embedding need is split and the
-  // requests run in parallel. Default: 64 (TEI's own default limit is 32:
-  // set 32 for TEI).
-  uint32_t embed_batch = 64;
 };
 
-enum class Route : int { kChat = 0, kEmbeddings = 1 };
-
-// The full request URL of `route` on `config` (no secrets in it).
-// InvalidArgument for: an empty URL, a scheme other than http/https, no host,
-// credentials in the URL ("user:pass@host": keys go in --api-key-env), an
-// Azure URL without a deployment, TEI for chat.
-Result<std::string> ResolveUrl(const EndpointConfig& config, Route route);
+// The core's request building; an EndpointConfig is a wire::Endpoint.
+using wire::BuildChatBody;
+using wire::BuildEmbeddingsBody;
+using wire::ResolveUrl;
 
 // The authentication header line ("Authorization: Bearer …" or
 // "api-key: …"), or "" when there is no key. Contains the secret: pass it to
 // the HTTP layer only.
 std::string AuthHeader(const EndpointConfig& config);
-
-// JSON body of a chat completion request. InvalidArgument when
-// request.json_schema is not a JSON object.
-Result<std::string> BuildChatBody(const EndpointConfig& config, const LlmRequest& request);
-
-// JSON body of an embeddings request for `texts`.
-std::string BuildEmbeddingsBody(const EndpointConfig& config, const std::vector<std::string>& texts);
-
-// A parsed chat completion.
-struct ChatReply {
-  std::string content;        // choices[0].message.content
-  std::string model;          // "model", when present
-  std::string finish_reason;  // choices[0].finish_reason, when present
-  int64_t prompt_tokens = -1;      // usage.prompt_tokens, -1 when absent
-  int64_t completion_tokens = -1;  // usage.completion_tokens, -1 when absent
-};
-
-// Parses a chat completion (OpenAI shape: choices[0].message.content; a
-// content given as an array of text parts is joined). IOError with a clear
-// message for invalid JSON, a truncated body, an error object, a refusal, a
-// missing or non-string content. Never throws.
-Result<ChatReply> ParseChatCompletion(std::string_view body);
-
-struct EmbeddingsReply {
-  std::vector<std::vector<float>> vectors;  // in input order
-  std::string model;
-};
-
-// Parses an embeddings reply (data[i].embedding as a float array or a
-// base64 string of little-endian float32, ordered by data[i].index).
-// IOError when the JSON is invalid, the count is not `expected`, the indexes
-// are not 0..expected-1, dimensions differ, or a value is not finite.
-Result<EmbeddingsReply> ParseEmbeddings(std::string_view body, size_t expected);
-
-// The human part of an error reply: error.message (OpenAI, Azure, vLLM),
-// error (Ollama, TEI) or message; else the body's start. Control characters
-// dropped, cut at 300 bytes. NOT redacted: callers pass it through
-// ApiKey::Redact.
-std::string ServerErrorMessage(std::string_view body);
-
-// "401 Unauthorized", "429 Too Many Requests", "599" for an unknown code.
-std::string HttpStatusText(long status);
 
 }  // namespace foldback::llm
 

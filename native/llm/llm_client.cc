@@ -31,68 +31,6 @@ int64_t SteadyNs() {
 SteadyClock::SteadyClock() : origin_ns_(SteadyNs()) {}
 double SteadyClock::NowMs() { return static_cast<double>(SteadyNs() - origin_ns_) / 1e6; }
 
-// ------------------------------------------------------------------ retry policy
-
-namespace internal {
-
-double RetryDelayMs(const RetryPolicy& policy, uint32_t retry, double retry_after_ms, double u) {
-  if (retry_after_ms > 0 && retry_after_ms <= policy.max_retry_after_ms) return retry_after_ms;
-  double n = std::min<double>(retry, 1000);
-  double sleep = std::min(policy.initial_delay_ms * std::pow(2.0, n), policy.max_delay_ms);
-  double jitter = 1 - 0.25 * u;
-  return std::max(0.0, sleep * jitter);
-}
-
-double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& retry_after,
-                         double now_unix_s) {
-  auto number = [](const std::string& s, double* out) {
-    if (s.empty()) return false;
-    const char* begin = s.c_str();
-    char* end = nullptr;
-    double v = std::strtod(begin, &end);
-    while (end && (*end == ' ' || *end == '\t')) ++end;
-    if (end == begin || *end != '\0' || !std::isfinite(v)) return false;
-    *out = v;
-    return true;
-  };
-  double v = 0;
-  if (number(retry_after_ms, &v)) return v;
-  if (number(retry_after, &v)) return v * 1000;
-  if (retry_after.empty()) return -1;
-  time_t when = curl_getdate(retry_after.c_str(), nullptr);
-  if (when == static_cast<time_t>(-1)) return -1;
-  return (static_cast<double>(when) - now_unix_s) * 1000;
-}
-
-Result<std::unique_ptr<Redactor>> CompileRedactions(const std::vector<std::string>& patterns) {
-  std::vector<RedactionRule> rules;
-  for (size_t i = 0; i < patterns.size(); ++i) {
-    rules.push_back({"pattern-" + std::to_string(i + 1), patterns[i], "[REDACTED]"});
-  }
-  auto r = Redactor::Create(rules);
-  if (!r.ok()) {
-    // Name the pattern as the user wrote it.
-    std::string msg = r.status().message();
-    for (size_t i = 0; i < patterns.size(); ++i) {
-      std::string name = "'pattern-" + std::to_string(i + 1) + "'";
-      if (msg.find(name) != std::string::npos) {
-        return Status::InvalidArgument("redaction pattern \"" + patterns[i] +
-                                       "\" is not a regular expression foldback can use (" + msg + ")");
-      }
-    }
-    return Status::InvalidArgument("redaction patterns: " + msg);
-  }
-  return r;
-}
-
-bool ShouldRetryStatus(long status, const std::string& x_should_retry) {
-  if (x_should_retry == "true") return true;
-  if (x_should_retry == "false") return false;
-  return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-}  // namespace internal
-
 // ------------------------------------------------------------------ the client
 
 namespace {
@@ -112,10 +50,6 @@ void FreeHeaders(curl_slist* list) {
 
 constexpr double kCurlGraceMs = 25;
 
-std::string FormatMs(double ms) {
-  if (ms >= 10000) return std::to_string(static_cast<long long>(std::llround(ms / 1000))) + " s";
-  return std::to_string(static_cast<long long>(std::llround(ms))) + " ms";
-}
 
 }  // namespace
 
@@ -134,7 +68,7 @@ struct Call {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   std::string reply;
-  std::map<std::string, std::string> reply_headers;  // names lowercased
+  std::vector<wire::Header> reply_headers;  // as received
   bool too_large = false;
   size_t max_reply = 0;
   char errbuf[CURL_ERROR_SIZE] = {0};
@@ -151,6 +85,7 @@ struct Job {
   std::vector<std::unique_ptr<Call>> calls;
   size_t calls_left = 0;
   size_t dim = 0;  // embeddings: vector size of the first batch back
+  uint64_t seed = 0;  // of the retry jitter (wire::Jitter)
   NeedResult result;
 };
 
@@ -249,10 +184,8 @@ struct LlmClient::Rep {
     }
     size_t colon = line.find(':');
     if (colon == std::string::npos) return bytes;
-    std::string name = line.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     size_t v = line.find_first_not_of(" \t", colon + 1);
-    call->reply_headers[name] = v == std::string::npos ? "" : line.substr(v);
+    call->reply_headers.push_back({line.substr(0, colon), v == std::string::npos ? "" : line.substr(v)});
     return bytes;
   }
 
@@ -276,8 +209,9 @@ struct LlmClient::Rep {
     call->max_reply = opt.max_reply_bytes;
     if (!call->headers) {
       curl_slist* h = nullptr;
-      h = curl_slist_append(h, "Content-Type: application/json");
-      h = curl_slist_append(h, "Accept: application/json");
+      for (const wire::Header& header : wire::RequestHeaders()) {
+        h = curl_slist_append(h, (header.name + ": " + header.value).c_str());
+      }
       if (!job->auth->empty()) h = curl_slist_append(h, job->auth->c_str());
       h = curl_slist_append(h, "Expect:");  // no 100-continue round trip
       call->headers = h;
@@ -320,96 +254,53 @@ struct LlmClient::Rep {
     return true;
   }
 
-  std::string HttpError(const Job& job, long status, const std::string& server_msg) const {
-    const EndpointConfig& ep = *job.endpoint;
-    std::string msg = "endpoint returned " + HttpStatusText(status);
-    std::string detail = server_msg.empty() ? "" : ": " + server_msg;
-    switch (status) {
-      case 401:
-        if (ep.key.empty()) {
-          msg += ": no API key was configured and the endpoint wants one (--api-key-env VAR)";
-        } else {
-          msg += ": check the API key in " + ep.key.source();
-        }
-        return msg;  // the server's text may quote the key: leave it out
-      case 403:
-        return msg + ": the API key" + (ep.key.source().empty() ? "" : " in " + ep.key.source()) +
-               " may not use this model or deployment" + detail;
-      case 404:
-        return msg + ": check the endpoint URL (" + *job.url + ")" +
-               (ep.model.empty() ? "" : " and the model name \"" + ep.model + "\"") + detail;
-      case 429:
-        return msg + " (rate limited)" + detail;
-      default:
-        return msg + detail;
-    }
+  // What the core needs to read a response to `call`.
+  wire::RequestContext Context(const Call& call) const {
+    const Job& job = *call.job;
+    wire::RequestContext c;
+    c.endpoint = *job.endpoint;
+    c.url = *job.url;
+    c.kind = job.need.kind;
+    c.expected_vectors = call.count;
+    c.has_key = !job.endpoint->key.empty();
+    c.key_source = job.endpoint->key.source();
+    c.key_hint = "--api-key-env VAR";
+    c.now_unix_ms = std::chrono::duration<double, std::milli>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    return c;
   }
 
-  static Status::Code CodeForHttp(long status) {
-    if (status == 401 || status == 403) return Status::Code::kPermissionDenied;
-    if (status == 404) return Status::Code::kNotFound;
-    if (internal::ShouldRetryStatus(status, "")) return Status::Code::kUnavailable;
-    return Status::Code::kInvalidArgument;
-  }
-
-  static Status Make(Status::Code code, const std::string& msg) {
-    switch (code) {
-      case Status::Code::kPermissionDenied: return Status::PermissionDenied(msg);
-      case Status::Code::kNotFound: return Status::NotFound(msg);
-      case Status::Code::kUnavailable: return Status::Unavailable(msg);
-      case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
-      case Status::Code::kDeadlineExceeded: return Status::DeadlineExceeded(msg);
-      case Status::Code::kOutOfRange: return Status::OutOfRange(msg);
-      case Status::Code::kIOError: return Status::IOError(msg);
-      default: return Status::Internal(msg);
-    }
-  }
-
-  // Ends `call`'s job with an error: redacted, with the attempt count.
-  // `why_stopped` follows the attempt count: "…: scripted 503 (2 attempts);
-  // not retried: …".
-  void Fail(Call* call, Status::Code code, std::string msg, const std::string& why_stopped = "") {
+  // Ends `call`'s job with `status`, the key redacted from its message.
+  void Fail(Call* call, const Status& status) {
     Job* job = call->job;
+    FinishJob(job->need.id, Status::FromCode(status.code(), job->endpoint->key.Redact(status.message())));
+  }
+
+  // After an attempt of `call`: takes a parsed reply, or schedules the next
+  // attempt, or ends the job — as the core decides.
+  void Settle(Call* call, wire::Attempt attempt, double now) {
+    Job* job = call->job;
+    if (attempt.status.ok()) {
+      OnReply(call, std::move(attempt));
+      return;
+    }
+    wire::RetryDecision d = wire::DecideRetry(opt.retry, call->attempts, attempt, now, job->deadline_ms,
+                                              job->budget_ms, job->seed + call->first);
+    if (d.retry) {
+      call->state = Call::State::kWaiting;
+      call->not_before_ms = now + d.delay_ms;
+      return;
+    }
     uint32_t attempts = 0;
     for (auto& c : job->calls) attempts += c->attempts;
-    if (attempts > 1) msg += " (" + std::to_string(attempts) + " attempts)";
-    msg += why_stopped;
-    FinishJob(job->need.id, Make(code, job->endpoint->key.Redact(msg)));
-  }
-
-  // After a failed attempt: schedules the next one, or fails the job.
-  void RetryOrFail(Call* call, Status::Code code, std::string msg, double retry_after_ms, double now) {
-    Job* job = call->job;
-    uint32_t retries_taken = call->attempts - 1;
-    if (retries_taken >= opt.retry.max_retries) {
-      Fail(call, code, std::move(msg));
-      return;
-    }
-    if (retry_after_ms > opt.retry.max_retry_after_ms) {
-      Fail(call, code, msg,
-           "; not retried: the endpoint asked to wait " + FormatMs(retry_after_ms) + ", more than the " +
-               FormatMs(opt.retry.max_retry_after_ms) + " foldback waits");
-      return;
-    }
-    double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-    double delay = internal::RetryDelayMs(opt.retry, retries_taken, retry_after_ms, u);
-    if (now + delay >= job->deadline_ms) {
-      Fail(call, code, msg,
-           "; not retried: waiting " + FormatMs(delay) + " would pass this request's " +
-               FormatMs(job->budget_ms) + " time limit");
-      return;
-    }
-    call->state = Call::State::kWaiting;
-    call->not_before_ms = now + delay;
+    Fail(call, wire::FinalStatus(attempt, attempts, d));
   }
 
   void OnDone(Call* call, CURLcode code, double now) {
     Job* job = call->job;
     long status = 0;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-    char* location = nullptr;
-    curl_easy_getinfo(call->easy, CURLINFO_REDIRECT_URL, &location);
-    std::string redirect = location ? location : "";
     // The transfer is over either way.
     curl_multi_remove_handle(multi, call->easy);
     curl_easy_cleanup(call->easy);
@@ -417,102 +308,63 @@ struct LlmClient::Rep {
     --running;
     call->state = Call::State::kWaiting;
 
-    if (code != CURLE_OK) {
-      if (code == CURLE_WRITE_ERROR && call->too_large) {
-        Fail(call, Status::Code::kOutOfRange,
-             "endpoint reply is larger than " + std::to_string(opt.max_reply_bytes) + " bytes");
+    if (code == CURLE_OK) {
+      wire::HttpResponse response;
+      response.status = status;
+      response.body = call->reply;
+      response.headers = std::move(call->reply_headers);
+      call->reply_headers.clear();
+      Settle(call, wire::ReadResponse(Context(*call), response), now);
+      return;
+    }
+    using wire::TransportFailure;
+    if (code == CURLE_WRITE_ERROR && call->too_large) {
+      Settle(call, wire::TransportAttempt(TransportFailure::kTooLarge, *job->url, "",
+                                          static_cast<double>(opt.max_reply_bytes)),
+             now);
+      return;
+    }
+    std::string why = call->errbuf[0] ? call->errbuf : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      if (now >= job->deadline_ms - 1) {
+        Fail(call, wire::NeedTimedOut(*job->url, job->budget_ms, status));
         return;
       }
-      std::string why = call->errbuf[0] ? call->errbuf : curl_easy_strerror(code);
-      if (code == CURLE_OPERATION_TIMEDOUT) {
-        if (now >= job->deadline_ms - 1) {
-          Fail(call, Status::Code::kDeadlineExceeded,
-               "no complete reply from " + *job->url + " within this request's " +
-                   FormatMs(job->budget_ms) + " time limit" +
-                   (status > 0 ? " (the endpoint sent " + HttpStatusText(status) + " headers, then stalled)"
-                               : ""));
-          return;
-        }
-        RetryOrFail(call, Status::Code::kDeadlineExceeded,
-                    "no complete reply from " + *job->url + " within " +
-                        FormatMs(opt.attempt_timeout_ms) + " (one attempt's limit)",
-                    -1, now);
-        return;
-      }
-      bool hopeless = code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT ||
-                      code == CURLE_OUT_OF_MEMORY || code == CURLE_PEER_FAILED_VERIFICATION ||
-                      code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM ||
-                      code == CURLE_SSL_CIPHER || code == CURLE_SSL_ISSUER_ERROR ||
-                      code == CURLE_SSL_PINNEDPUBKEYNOTMATCH || code == CURLE_WRITE_ERROR;
-      std::string msg;
-      if (code == CURLE_PARTIAL_FILE || ((code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING) && status > 0)) {
-        msg = "connection to " + *job->url + " closed in the middle of the reply (" + why + ")";
-      } else {
-        msg = "could not reach " + *job->url + ": " + why;
-      }
-      if (hopeless) {
-        Fail(call, Status::Code::kUnavailable, msg);
-      } else {
-        RetryOrFail(call, Status::Code::kUnavailable, msg, -1, now);
-      }
+      Settle(call, wire::TransportAttempt(TransportFailure::kAttemptTimeout, *job->url, why, opt.attempt_timeout_ms),
+             now);
       return;
     }
-
-    if (status >= 200 && status < 300) {
-      OnReply(call);
-      return;
-    }
-    if (status >= 300 && status < 400) {
-      Fail(call, Status::Code::kInvalidArgument,
-           "endpoint redirected (" + HttpStatusText(status) + ")" +
-               (redirect.empty() ? "" : " to " + redirect) +
-               ": foldback does not follow redirects with the API key; give the final URL");
-      return;
-    }
-    std::string server_msg = ServerErrorMessage(call->reply);
-    std::string msg = HttpError(*job, status, server_msg);
-    auto header = [&](const char* name) {
-      auto it = call->reply_headers.find(name);
-      return it == call->reply_headers.end() ? std::string() : it->second;
-    };
-    if (!internal::ShouldRetryStatus(status, header("x-should-retry"))) {
-      Fail(call, CodeForHttp(status), msg);
-      return;
-    }
-    double retry_after = internal::ParseRetryAfterMs(header("retry-after-ms"), header("retry-after"),
-                                                     static_cast<double>(std::time(nullptr)));
-    RetryOrFail(call, CodeForHttp(status), msg, retry_after, now);
+    bool hopeless = code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT ||
+                    code == CURLE_OUT_OF_MEMORY || code == CURLE_PEER_FAILED_VERIFICATION ||
+                    code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM ||
+                    code == CURLE_SSL_CIPHER || code == CURLE_SSL_ISSUER_ERROR ||
+                    code == CURLE_SSL_PINNEDPUBKEYNOTMATCH || code == CURLE_WRITE_ERROR;
+    bool cut = code == CURLE_PARTIAL_FILE ||
+               ((code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING) && status > 0);
+    TransportFailure failure = hopeless ? TransportFailure::kHopeless
+                               : cut    ? TransportFailure::kCutOff
+                                        : TransportFailure::kUnreachable;
+    Settle(call, wire::TransportAttempt(failure, *job->url, why, 0), now);
   }
 
-  // A 2xx reply: parse it into the job's result.
-  void OnReply(Call* call) {
+  // A parsed 2xx reply: into the job's result.
+  void OnReply(Call* call, wire::Attempt reply) {
     Job* job = call->job;
     const ApiKey& key = job->endpoint->key;
     if (job->need.kind == Need::Kind::kLlm) {
-      auto reply = ParseChatCompletion(call->reply);
-      if (!reply.ok()) {
-        Fail(call, Status::Code::kIOError, reply.status().message());
-        return;
-      }
-      job->result.text = key.Redact(reply->content);
-      job->result.model = key.Redact(reply->model);
+      job->result.text = key.Redact(reply.text);
+      job->result.model = key.Redact(reply.model);
     } else {
-      auto reply = ParseEmbeddings(call->reply, call->count);
-      if (!reply.ok()) {
-        Fail(call, Status::Code::kIOError, reply.status().message());
-        return;
-      }
-      size_t dim = reply->vectors.front().size();
+      size_t dim = reply.vectors.front().size();
       if (job->dim != 0 && dim != job->dim) {
-        Fail(call, Status::Code::kIOError,
-             "embeddings endpoint returned vectors of different sizes (" + std::to_string(job->dim) +
-                 " and " + std::to_string(dim) + ")");
+        Fail(call, Status::IOError("embeddings endpoint returned vectors of different sizes (" +
+                                   std::to_string(job->dim) + " and " + std::to_string(dim) + ")"));
         return;
       }
       job->dim = dim;
       auto& out = job->result.vectors;
-      for (size_t i = 0; i < reply->vectors.size(); ++i) out[call->first + i] = std::move(reply->vectors[i]);
-      if (!reply->model.empty()) job->result.model = key.Redact(reply->model);
+      for (size_t i = 0; i < reply.vectors.size(); ++i) out[call->first + i] = std::move(reply.vectors[i]);
+      if (!reply.model.empty()) job->result.model = key.Redact(reply.model);
     }
     call->state = Call::State::kDone;
     if (--job->calls_left == 0) FinishJob(job->need.id, Status::OK());
@@ -527,15 +379,13 @@ struct LlmClient::Rep {
     }
     for (uint64_t id : expired) {
       Job* job = jobs[id].get();
-      bool got_headers = false;
+      long seen = 0;
       for (auto& call : job->calls) {
         long status = 0;
         if (call->easy) curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-        got_headers = got_headers || status > 0;
+        if (status > 0) seen = status;
       }
-      Fail(job->calls.front().get(), Status::Code::kDeadlineExceeded,
-           "no complete reply from " + *job->url + " within this request's " + FormatMs(job->budget_ms) +
-               " time limit" + (got_headers ? " (the endpoint sent headers, then stalled)" : ""));
+      Fail(job->calls.front().get(), wire::NeedTimedOut(*job->url, job->budget_ms, seen));
     }
     // Due attempts, oldest need first (ids grow), up to max_in_flight.
     std::vector<std::pair<uint64_t, size_t>> due;
@@ -600,7 +450,7 @@ Result<std::unique_ptr<LlmClient>> LlmClient::Create(LlmClientOptions options) {
     rep->embed_auth = AuthHeader(options.embed);
   }
   if (!options.redact_patterns.empty()) {
-    auto compiled = internal::CompileRedactions(options.redact_patterns);
+    auto compiled = wire::CompileRedactionPatterns(options.redact_patterns);
     if (!compiled.ok()) return compiled.status();
     rep->redactions = std::move(compiled.value());
   }
@@ -634,6 +484,7 @@ Status LlmClient::Start(const Need& need) {
   bool limited = need.timeout_ms > 0 && std::isfinite(need.timeout_ms);
   job->budget_ms = limited ? need.timeout_ms : r.opt.default_timeout_ms;
   job->deadline_ms = job->start_ms + job->budget_ms;
+  job->seed = r.rng();
   if (need.kind == Need::Kind::kLlm) {
     if (r.chat_url.empty()) {
       r.FinishNow(need, Status::NotSupported("no LLM endpoint configured"));

@@ -6,15 +6,13 @@
 //   SteadyClock clock;
 //   Status s = RunAsk(*session, **client, clock, [](const TraceEvent& e) { ... });
 //
-// Retries (OpenAI Python SDK, _base_client.py): at most `max_retries` (2)
-// retries of 408, 409, 429, >= 500 and connection errors (refused, reset,
-// truncated body, attempt timeout); never of other statuses (400, 401, 403,
-// 404, 422 ...). An `x-should-retry: true|false` header overrides. The wait
-// before retry n (0-based) is min(0.5 s * 2^n, 8 s) * (1 - 0.25 * U[0,1)),
-// unless the reply says otherwise with `retry-after-ms` (milliseconds) or
-// `Retry-After` (seconds or an HTTP-date) between 0 and 60 s. A Retry-After
-// beyond 60 s, or a wait beyond the need's remaining time, ends the retries
-// at once with a message saying so.
+// Requests, replies, the status mapping and every retry decision are the
+// core's (foldback/wire.h: ReadResponse, TransportAttempt, DecideRetry),
+// the same in the C API and the JS host; this file moves the bytes with
+// libcurl and keeps time. In short: at most `max_retries` (2) retries of
+// 408, 409, 429, >= 500 and connection errors, after the OpenAI SDKs'
+// backoff or the server's Retry-After (up to 60 s); the jitter comes from a
+// seed drawn per need (LlmClientOptions::jitter_seed).
 //
 // Time: each need gets Need::timeout_ms (from the question's deadline) or
 // LlmClientOptions::default_timeout_ms, covering all its attempts and waits.
@@ -38,6 +36,7 @@
 #include "foldback/ask.h"
 #include "foldback/redact.h"
 #include "foldback/status.h"
+#include "foldback/wire.h"
 #include "llm/endpoint.h"
 
 namespace foldback::llm {
@@ -59,17 +58,8 @@ class SteadyClock final : public Clock {
   int64_t origin_ns_;
 };
 
-struct RetryPolicy {
-  // Retries after the first attempt. Default: 2 (three attempts in all).
-  uint32_t max_retries = 2;
-  // Backoff: min(initial * 2^n, max) times a jitter in (0.75, 1].
-  // Defaults: 500 ms, 8000 ms.
-  double initial_delay_ms = 500;
-  double max_delay_ms = 8000;
-  // Server-directed waits (Retry-After, retry-after-ms) are honoured up to
-  // this; longer ones end the retries. Default: 60000 ms.
-  double max_retry_after_ms = 60000;
-};
+// The retry policy (backoff, Retry-After cap) is the core's, as every host's.
+using RetryPolicy = wire::RetryPolicy;
 
 struct LlmClientOptions {
   // The chat endpoint. An empty url means none: LLM needs then fail at once
@@ -168,27 +158,13 @@ class LlmClient {
 using TraceEventFn = std::function<void(const TraceEvent& event)>;
 Status RunAsk(AskSession& session, LlmClient& client, Clock& clock, const TraceEventFn& on_event);
 
-// Retry policy internals, exposed for tests.
 namespace internal {
 
-// The wait the Python SDK would choose after a failed attempt, in ms:
-// `retry_after_ms` when in (0, max_retry_after_ms], else exponential backoff
-// for retry number `retry` (0-based) with jitter `u` in [0, 1).
-double RetryDelayMs(const RetryPolicy& policy, uint32_t retry, double retry_after_ms, double u);
-
-// Server-directed wait from reply headers, in ms: `retry-after-ms`, else
-// `Retry-After` as (fractional) seconds, else as an HTTP-date relative to
-// `now_unix_s`. Returns -1 when absent or unparseable.
-double ParseRetryAfterMs(const std::string& retry_after_ms, const std::string& retry_after,
-                         double now_unix_s);
-
-// The redactor of LlmClientOptions::redact_patterns (rules "pattern-1",
-// ...; matches become "[REDACTED]"). InvalidArgument naming the pattern.
-Result<std::unique_ptr<Redactor>> CompileRedactions(const std::vector<std::string>& patterns);
-
-// Whether a reply with this HTTP status (and x-should-retry value, "" when
-// absent) is worth another attempt.
-bool ShouldRetryStatus(long status, const std::string& x_should_retry);
+// The redactor of LlmClientOptions::redact_patterns: the core's
+// wire::CompileRedactionPatterns (kept under this name for its callers).
+inline Result<std::unique_ptr<Redactor>> CompileRedactions(const std::vector<std::string>& patterns) {
+  return wire::CompileRedactionPatterns(patterns);
+}
 
 }  // namespace internal
 

@@ -599,6 +599,43 @@ static void http_helpers(void) {
   fb_index_free(index);
 }
 
+/* fb_ask_provide_http_response maps statuses as every foldback host does
+ * (foldback/wire.h): 409 is Unavailable (retryable), 404 Not found, other
+ * 4xx Invalid argument — the trace says which. */
+static void http_status_mapping(void) {
+  static const long kStatus[] = {409, 404, 422};
+  static const char* kExpected[] = {"Unavailable: endpoint returned 409 Conflict: busy",
+                                    "Not found: endpoint returned 404 Not Found: check the endpoint URL: busy",
+                                    "Invalid argument: endpoint returned 422 Unprocessable Entity: busy"};
+  static const char* kBusy = "{\"error\":{\"message\":\"busy\"}}";
+  size_t k;
+  for (k = 0; k < 3; ++k) {
+    fb_index* index = make_index(FB_EMBEDDER_NONE, 0);
+    fb_ask_params p = fb_ask_default_params();
+    fb_ask* ask = NULL;
+    int rounds = 0;
+    p.mode = FB_MODE_BM25;
+    p.hops = 1;
+    CHECK(fb_ask_start(index, kQuestion, &p, 0, &ask) == FB_OK);
+    if (!ask) return;
+    while (!fb_ask_done(ask) && rounds++ < 10) {
+      fb_needs* needs = NULL;
+      size_t i;
+      CHECK(fb_ask_take_needs(ask, &needs) == FB_OK);
+      for (i = 0; i < fb_needs_count(needs); ++i) {
+        CHECK(fb_ask_provide_http_response(ask, fb_needs_get(needs, i)->id, kStatus[k], kBusy,
+                                           strlen(kBusy), 3, 5) == FB_OK);
+      }
+      fb_needs_free(needs);
+    }
+    CHECK(fb_ask_done(ask));
+    CHECK(strstr(fb_ask_trace_json(ask), kExpected[k]) != NULL);
+    if (!strstr(fb_ask_trace_json(ask), kExpected[k])) fprintf(stderr, "%s\n", fb_ask_trace_json(ask));
+    fb_ask_free(ask);
+    fb_index_free(index);
+  }
+}
+
 /* fb_ask_run_http against a port where nothing listens: every need fails
  * fast, the session falls back, the key appears nowhere. */
 static void run_http_refused(void) {
@@ -1133,6 +1170,7 @@ int main(int argc, char** argv) {
   bad_utf8();
   lifetimes();
   http_helpers();
+  http_status_mapping();
   run_http_refused();
   run_http_server(argv[2]);
   external_embeddings();

@@ -23,8 +23,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t nl = in.find('\n');
   std::string first(in.substr(0, nl));
   std::string second(nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1, 200));
-  (void)internal::ParseRetryAfterMs(first, second, 1700000000);
-  (void)internal::ShouldRetryStatus(size, first);
+  (void)foldback::wire::ParseRetryAfterMs(first, second, 1700000000000.0);
+  (void)foldback::wire::ShouldRetryStatus(static_cast<long>(size), first);
+  // The core's URL parser on hostile URLs, and a whole response read.
+  foldback::wire::Endpoint url_ep;
+  url_ep.url = first;
+  url_ep.provider = size % 2 ? Provider::kAzure : Provider::kOpenAI;
+  (void)foldback::wire::ResolveUrl(url_ep, Route::kChat);
+  foldback::wire::RequestContext rc;
+  foldback::wire::HttpResponse resp;
+  resp.status = 100 + static_cast<long>(size % 500);
+  resp.headers.push_back({"retry-after", second});
+  resp.body = in;
+  (void)foldback::wire::ReadResponse(rc, resp);
 
   // The redactor: whatever surrounds it, the key never survives.
   static const ApiKey key = ApiKey::FromValue("sk-fuzz-0123456789abcdefghij", "$FUZZ");

@@ -1,5 +1,6 @@
-// Endpoint configuration, request bodies, reply parsing, redaction and the
-// retry policy's arithmetic — no network.
+// The native host's endpoint configuration over the core's wire protocol:
+// URLs, bodies and replies as the native host sees them, the API key and its
+// redaction — no network.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -312,47 +313,8 @@ TEST(LlmEndpoint, ApiKeyFromEnvAndRedaction) {
   EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): documented state
 }
 
-TEST(LlmRetryPolicy, BackoffAsThePythonSdk) {
-  RetryPolicy p;  // 500 ms, 8 s, 60 s
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 0, -1, 0.0), 500);
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 0, -1, 1.0), 375);  // jitter: x (1 - 0.25 u)
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 1, -1, 0.0), 1000);
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 2, -1, 0.0), 2000);
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 10, -1, 0.0), 8000);  // capped
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 5000, -1, 0.0), 8000);
-  // Server-directed waits in (0, 60 s] are taken as they are.
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 0, 2500, 0.7), 2500);
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 0, 60000, 0.7), 60000);
-  // Zero, negative (a date in the past) or above 60 s: backoff instead.
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 1, 0, 0.0), 1000);
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 1, -3000, 0.0), 1000);
-  EXPECT_DOUBLE_EQ(internal::RetryDelayMs(p, 1, 61000, 0.0), 1000);
-}
-
-TEST(LlmRetryPolicy, ParsesRetryAfterForms) {
-  double now = 1700000000;
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("1500", "", now), 1500);
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("", "2", now), 2000);
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("", "0.5", now), 500);
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("250", "9", now), 250);  // -ms wins
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("junk", "3", now), 3000);
-  // 1700000000 is Tue, 14 Nov 2023 22:13:20 GMT.
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("", "Tue, 14 Nov 2023 22:13:27 GMT", now), 7000);
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("", "Tue, 14 Nov 2023 22:13:10 GMT", now), -10000);
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("", "soon", now), -1);
-  EXPECT_DOUBLE_EQ(internal::ParseRetryAfterMs("", "", now), -1);
-}
-
-TEST(LlmRetryPolicy, RetryableStatuses) {
-  for (long s : {408L, 409L, 429L, 500L, 502L, 503L, 504L, 529L}) {
-    EXPECT_TRUE(internal::ShouldRetryStatus(s, "")) << s;
-  }
-  for (long s : {400L, 401L, 403L, 404L, 405L, 413L, 422L}) {
-    EXPECT_FALSE(internal::ShouldRetryStatus(s, "")) << s;
-  }
-  EXPECT_FALSE(internal::ShouldRetryStatus(503, "false"));
-  EXPECT_TRUE(internal::ShouldRetryStatus(400, "true"));
-}
+// The retry policy's arithmetic, the status mapping and Retry-After are the
+// core's: tests/unit/wire_test.cc.
 
 }  // namespace
 }  // namespace foldback::llm

@@ -1,7 +1,7 @@
 // Types for @foldback/core/host: the fetch host for OpenAI-compatible endpoints.
 import type { AskHost, Need, NeedResult } from './index.js';
 
-export type Provider = 'openai' | 'azure' | 'ollama' | 'vllm';
+export type Provider = 'openai' | 'azure' | 'ollama' | 'vllm' | 'tei';
 
 export interface LlmHostOptions {
   /** OpenAI-compatible base URL (https://api.openai.com/v1, http://localhost:11434/v1), or an Azure resource / deployment URL. */
@@ -31,10 +31,11 @@ export interface LlmHostOptions {
   maxInFlight?: number;
   /** Largest reply accepted. Default: 32 MiB. */
   maxReplyBytes?: number;
-  /** Matches are replaced by [REDACTED] in what is sent (the key always is). */
+  /** Patterns of the core's redaction language (foldback/redact.h; a RegExp's `i` flag becomes (?i)): engine.ask
+   *  replaces matches by [REDACTED] in everything it sends, in linear time, and records trace.redactions. */
   redactPatterns?: Array<RegExp | string>;
   fetch?: typeof fetch;
-  /** Jitter source in [0, 1). Default: Math.random. */
+  /** Source of the per-need retry jitter seed, in [0, 1). Default: Math.random. */
   random?: () => number;
 }
 
@@ -43,6 +44,8 @@ export interface LlmHost extends AskHost {
   readonly url: string;
   readonly provider: Provider;
   readonly model: string;
+  /** redactPatterns as the core's language; engine.ask applies them. */
+  readonly redactPatterns: string[];
   /** Resolves with the need's result; never rejects. */
   perform(need: Need, options?: { signal?: AbortSignal }): Promise<NeedResult>;
   /** Text with the key (and any 12-character piece of it) replaced by [REDACTED]. */
@@ -50,15 +53,10 @@ export interface LlmHost extends AskHost {
 }
 
 export declare function createLlmHost(options: LlmHostOptions): LlmHost;
-export declare const DEFAULT_AZURE_API_VERSION: string;
-export declare function resolveEndpointUrl(config: { endpoint: string; provider?: Provider; model?: string; apiVersion?: string },
-  route?: 'chat' | 'embeddings'): string;
-export declare function buildChatBody(config: { provider?: Provider; model?: string; structuredOutput?: boolean }, need: Need): string;
-export declare function parseChatCompletion(text: string): { content: string; model: string; finishReason: string };
-export declare function serverErrorMessage(text: string): string;
+/** The chat completions URL of an endpoint, as the core resolves it. Needs the module loaded (createEngine first). */
+export declare function resolveEndpointUrl(config: { endpoint: string; provider?: Provider; model?: string; apiVersion?: string }): string;
 export declare function httpStatusText(status: number): string;
-export declare function shouldRetryStatus(status: number, xShouldRetry?: string): boolean;
-export declare function retryDelayMs(policy: { initialDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
+export declare function retryDelayMs(policy: { initialDelayMs?: number; maxDelayMs?: number; maxRetryAfterMs?: number },
   retry: number, retryAfterMs: number, u: number): number;
 export declare function parseRetryAfterMs(retryAfterMs: string, retryAfter: string, nowMs?: number): number;
 export declare function redactKey(text: string, key: string): string;

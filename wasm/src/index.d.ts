@@ -208,6 +208,8 @@ export interface AskOptions {
   /** Search options (the top-level ones above win over nothing; these win over defaults). */
   search?: SearchOptions;
   /** The trace's id (default: a new UUIDv7); feedback refers to it. */
+  /** Replaced by [REDACTED] in everything sent to endpoints, by the core's linear-time redactor (with the host's own). */
+  redactPatterns?: Array<RegExp | string>;
   traceId?: string;
   /** A DSPy saved program (JSON text or object) for this question. */
   program?: string | object;
@@ -261,6 +263,8 @@ export interface Trace<R = TracePassage> {
   /** Feedback records whose well-rated rewrites were given to the query writer as demos. */
   feedbackDemos: string[];
   stoppedEarly: boolean;
+  /** One line per need the redaction patterns changed ("hop 1 rewrite: pattern-1 x2"); never the text. */
+  redactions: string[];
 }
 
 export interface Citation {
@@ -577,3 +581,5 @@ export declare function version(options?: EngineOptions): Promise<string>;
 export declare function feedbackTextHash(text: string, options?: EngineOptions): Promise<string>;
 /** A UUIDv7 (time-ordered) id. */
 export declare function uuidv7(nowMs?: number): string;
+/** The loaded module (@foldback/core/host builds its requests with it), or null before createEngine & co. */
+export declare function loadedModule(): unknown;

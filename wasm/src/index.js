@@ -4,9 +4,13 @@
 import createFoldbackModule from './foldback_core.mjs';
 
 let modulePromise = null;
+let loaded = null;
+
+/** The module once loaded (@foldback/core/host builds its requests with it), or null. */
+export function loadedModule() { return loaded; }
 
 async function loadModule(options = {}) {
-  if (options.module) return options.module;
+  if (options.module) return (loaded = loaded || options.module);
   if (!modulePromise) {
     const init = {};
     if (options.wasmBinary) {
@@ -20,7 +24,7 @@ async function loadModule(options = {}) {
     } else if (options.wasmUrl) {
       init.locateFile = () => options.wasmUrl;
     }
-    modulePromise = createFoldbackModule(init);
+    modulePromise = createFoldbackModule(init).then((m) => (loaded = m));
   }
   return modulePromise;
 }
@@ -210,6 +214,7 @@ function traceFromJson(json) {
     model: String(t.model ?? ''),
     feedbackDemos: strings(t.feedback_demos),
     stoppedEarly: Boolean(t.stopped_early),
+    redactions: strings(t.redactions),
   };
 }
 
@@ -535,6 +540,10 @@ class Engine {
     }
     const traceId = options.traceId ? String(options.traceId) : uuidv7();
     const o = askOptions(options, { hasHost: Boolean(host), traceId });
+    // Redaction runs in the core's session (linear time; trace.redactions).
+    const patterns = [...(options.redactPatterns || []), ...((host && host.redactPatterns) || [])]
+      .map((p) => (p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p)));
+    if (patterns.length) o.redactPatterns = patterns;
     const program = options.program !== undefined && options.program !== null
       ? this._programFor(options.program).program : this._program;
     const onEvent = typeof options.onEvent === 'function' ? options.onEvent : null;

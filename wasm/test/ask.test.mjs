@@ -303,6 +303,46 @@ test('Azure OpenAI and Ollama are spoken to as they expect', async () => {
   e.dispose();
 });
 
+test('the core decides, as natively: 409 is retried, 404 is not and names the URL and the model', async () => {
+  const e = await engine();
+  server.reset();
+  server.script({ status: 409, body: { error: { message: 'busy' } } }, query('termination notice'));
+  const r = await e.ask('termination', { hops: 1, mode: 'bm25' }, host({ initialDelayMs: 5, maxDelayMs: 10 }));
+  assert.equal(chatRequests().length, 2, '409 was retried');
+  assert.equal(r.trace.hops[0].source, 'llm');
+  assert.equal(r.trace.hops[0].llmAttempts, 2);
+  server.reset();
+  server.script({ status: 404, body: { error: { message: 'no such model' } } });
+  const missing = await e.ask('termination', { hops: 1, mode: 'bm25' }, host({ initialDelayMs: 5 }));
+  assert.equal(chatRequests().length, 1, '404 is final');
+  assert.match(missing.trace.errors[0],
+    /Not found: endpoint returned 404 Not Found: check the endpoint URL \(http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions\) and the model name "test-model": no such model/);
+  server.reset();
+  server.script({ status: 503, headers: { 'retry-after-ms': '30' }, body: 'overloaded' },
+    { status: 503, headers: { 'x-should-retry': 'false' }, body: 'down for good' });
+  const vetoed = await e.ask('termination', { hops: 1, mode: 'bm25' }, host({ initialDelayMs: 5000 }));
+  assert.equal(chatRequests().length, 2, 'retry-after-ms was honoured (not the 5 s backoff), then x-should-retry: false');
+  assert.match(vetoed.trace.errors[0], /Unavailable: endpoint returned 503 Service Unavailable: down for good \(2 attempts\)/);
+  e.dispose();
+});
+
+test('redaction runs in the core: nothing matched leaves, in linear time, and the trace says what fired', async () => {
+  const e = await engine();
+  server.reset();
+  server.script(query('termination notice'));
+  const words = 'word '.repeat(1000);
+  const r = await e.ask(`termination of 123-45-6789 for convenience ${words}`, { hops: 1, mode: 'bm25' },
+    host({ redactPatterns: [/\b\d{3}-\d{2}-\d{4}\b/, '(\\w+\\s?)+secret'] }));
+  const sent = JSON.stringify(chatRequests().map((q) => q.body));
+  assert.ok(!sent.includes('123-45-6789'), 'the match never reached the endpoint');
+  assert.ok(sent.includes('[REDACTED]'));
+  assert.ok(r.trace.redactions.some((line) => /pattern-1 x1/.test(line)), r.trace.redactions.join('\n'));
+  assert.match(JSON.parse(r.traceJson).redactions[0], /pattern-1/);
+  assert.throws(() => createLlmHost({ endpoint: server.endpoint, redactPatterns: [/(?<=a)b/] }), /redaction pattern/);
+  await assert.rejects(e.ask('x', { hops: 1, redactPatterns: ['(a'] }), /redaction pattern/);
+  e.dispose();
+});
+
 test('a redirect is not followed with the key', async () => {
   const e = await engine();
   server.reset();

@@ -56,6 +56,17 @@ class FOLDBACK_EXPORT Status {
     return Status(Code::kFailedPrecondition, msg);
   }
   static Status Internal(std::string_view msg) { return Status(Code::kInternal, msg); }
+  // The Status of `code` with `msg` (OK, message dropped, for kOk). The one
+  // code -> Status table: hosts that carry codes as numbers or names (the C
+  // API's FB_E*, JS's {code: 'Unavailable'}) convert through it.
+  static Status FromCode(Code code, std::string_view msg) {
+    return code == Code::kOk ? Status() : Status(code, msg);
+  }
+  // The code whose CodeName is `name` ("Unavailable", "IO error"); false
+  // for a name that is none.
+  static bool CodeFromName(std::string_view name, Code* code);
+  // Codes run from kOk to kLastCode without gaps.
+  static constexpr Code kLastCode = Code::kInternal;
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
