@@ -91,8 +91,8 @@ TEST_F(FeedbackFlowCli, AskAnswerThenCorrectionGivesADpoRow) {
   EXPECT_EQ(trace["answer"], answer);
 
   const std::string correction = "Yes, but only on sixty days' prior written notice [1].";
-  CliRun r = Cli("feedback --index " + Index() + " --trace " + trace_id + " --correction '" +
-                 correction + "' --consent");
+  CliRun r = Cli("feedback --index " + Index() + " --trace " + trace_id + " --correction " +
+                 foldback::testing::ShellQuote(correction) + " --consent");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
 
   fs::path out = dir_ / "dpo.jsonl";
