@@ -63,9 +63,8 @@ int ExportFeedback(const char* index_dir, fb_export_format format, const char* o
 // fb_feedback_log_append and fb_feedback_log_append_walled: C values to
 // the core's FeedbackInput; the record is built and checked by the core
 // (foldback::BuildFeedbackRecord, through host::BuildFeedbackRecord).
-int AppendRecord(fb_feedback_log* log, const fb_feedback_record* record,
-                 const char* const* matters, size_t matter_count, bool walled,
-                 char** record_id_out) {
+int AppendRecord(fb_feedback_log* log, const fb_feedback_record* record, const char* const* matters,
+                 size_t matter_count, bool walled, char** record_id_out) {
   if (!log) return FB_EINVALID;
   if (record_id_out) *record_id_out = nullptr;
   if (!record) return Fail(&log->err, FB_EINVALID, "record is NULL");

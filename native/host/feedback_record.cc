@@ -9,8 +9,7 @@
 namespace foldback::host {
 
 Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string& index_dir,
-                                           const FeedbackInput& input,
-                                           FeedbackRecordNotes* notes) {
+                                           const FeedbackInput& input, FeedbackRecordNotes* notes) {
   FB_RETURN_IF_ERROR(ValidateTraceId(input.trace_id));
   auto trace = LoadTrace(index_dir, input.trace_id);
   if (!trace.ok()) return trace.status();

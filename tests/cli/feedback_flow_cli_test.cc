@@ -86,8 +86,8 @@ TEST_F(FeedbackFlowCli, AskAnswerThenCorrectionGivesADpoRow) {
   ASSERT_EQ(asked["answer"], answer);
   std::string trace_id = asked["trace_id"];
   // The saved trace carries the answer.
-  json trace = json::parse(
-      foldback::testing::ReadFile(fs::path(Index()) / "traces" / (trace_id + ".json")));
+  json trace =
+      json::parse(foldback::testing::ReadFile(fs::path(Index()) / "traces" / (trace_id + ".json")));
   EXPECT_EQ(trace["answer"], answer);
 
   const std::string correction = "Yes, but only on sixty days' prior written notice [1].";

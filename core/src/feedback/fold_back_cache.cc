@@ -56,8 +56,8 @@ Result<std::shared_ptr<const FoldBack>> FoldBackCache::Get(
   }
   // Entries of other versions are stale: the host moved on.
   for (auto it = entries.begin(); it != entries.end();) {
-    bool stale = it->index != &index || it->index_version != index_version ||
-                 it->log_version != log_version;
+    bool stale =
+        it->index != &index || it->index_version != index_version || it->log_version != log_version;
     it = stale || it->walls == walls ? entries.erase(it) : it + 1;
   }
   if (entries.size() >= rep_->capacity) entries.erase(entries.begin());
