@@ -48,14 +48,6 @@ struct ErrorSlot {
   mutable std::string message;
 };
 
-// Feedback folded back, cached per (walls, index generation, log file).
-struct FoldBackEntry {
-  std::string walls;
-  uint64_t generation = 0;
-  std::string log_stamp;
-  std::shared_ptr<const foldback::FoldBack> foldback;
-};
-
 // What an fb_index handle, its ask sessions and feedback logs share: the
 // index lives as long as any of them.
 struct IndexState {
@@ -72,8 +64,8 @@ struct IndexState {
     dir = d;
   }
 
-  std::mutex fb_mu;
-  std::vector<FoldBackEntry> fb_cache;
+  // Feedback folded back, per (walls, index generation, log file version).
+  foldback::FoldBackCache fb_cache;
 
  private:
   mutable std::mutex dir_mu;
@@ -194,7 +186,8 @@ Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count
                        foldback::SearchOptions* o);
 
 // What the index folder's feedback log teaches a user behind `walls`
-// (cached per walls, index generation and log file version).
+// (host::FoldBackOfDir over the state's cache); null when it holds no live
+// record.
 foldback::Result<std::shared_ptr<const foldback::FoldBack>> FoldBackFor(
     IndexState& st, const std::optional<std::set<std::string>>& walls);
 

@@ -68,16 +68,8 @@ void BuildViews(fb_ask* a) {
     a->hops.push_back({h.hop, h.query.c_str(), h.source.c_str(), h.note.c_str(), h.results.size(),
                        h.new_chunks.size()});
   }
-  // The trace, with the answer a feedback record keeps.
-  using json = nlohmann::ordered_json;
-  std::string raw = foldback::TraceToJson(r.trace);
-  json j = json::parse(raw, nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
-    if (!r.answer.empty()) j["answer"] = r.answer;
-    a->trace_json = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  } else {
-    a->trace_json = raw;
-  }
+  // The trace carries the answer a feedback record keeps (Trace::answer).
+  a->trace_json = foldback::TraceToJson(r.trace);
   a->views = true;
 }
 

@@ -129,14 +129,6 @@ Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count
   return Status::OK();
 }
 
-// Identifies one version of a feedback log file ("" when there is none).
-std::string LogStamp(const std::string& dir) {
-  struct stat st;
-  if (::stat(foldback::host::FeedbackLogPath(dir).c_str(), &st) != 0) return "";
-  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
-}
-
 // What the index folder's feedback log teaches a user behind `walls`.
 foldback::Result<std::shared_ptr<const foldback::FoldBack>> FoldBackFor(
     IndexState& st, const std::optional<std::set<std::string>>& walls) {
@@ -146,31 +138,7 @@ foldback::Result<std::shared_ptr<const foldback::FoldBack>> FoldBackFor(
         "use_feedback: the index has no folder (open it with fb_index_open or save it with "
         "fb_index_save first)");
   }
-  std::string key = "-";
-  if (walls) {
-    key = "+";
-    for (const auto& m : *walls) key += m + '\x1f';
-  }
-  std::lock_guard<std::mutex> lock(st.fb_mu);
-  std::string stamp = LogStamp(dir);
-  uint64_t generation = st.generation.load();
-  for (const FoldBackEntry& e : st.fb_cache) {
-    if (e.walls == key && e.generation == generation && e.log_stamp == stamp) return e.foldback;
-  }
-  auto contents = foldback::host::ReadFeedbackLogFile(dir);
-  if (!contents.ok()) return contents.status();
-  foldback::FoldBackOptions fo;
-  fo.allowed_matters = walls;
-  auto built =
-      foldback::FoldBack::Build(*st.index, foldback::ApplyFeedbackLog(*contents).records, fo);
-  if (!built.ok()) return built.status();
-  std::shared_ptr<const foldback::FoldBack> fb(std::move(built.value()));
-  for (auto it = st.fb_cache.begin(); it != st.fb_cache.end();) {
-    it = it->walls == key || it->generation != generation ? st.fb_cache.erase(it) : it + 1;
-  }
-  if (st.fb_cache.size() >= 8) st.fb_cache.erase(st.fb_cache.begin());
-  st.fb_cache.push_back({key, generation, stamp, fb});
-  return fb;
+  return foldback::host::FoldBackOfDir(&st.fb_cache, *st.index, st.generation.load(), dir, walls);
 }
 
 std::shared_ptr<IndexState> NewState(std::unique_ptr<foldback::Index> index,

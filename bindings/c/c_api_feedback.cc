@@ -60,6 +60,60 @@ int ExportFeedback(const char* index_dir, fb_export_format format, const char* o
   return code;
 }
 
+// fb_feedback_log_append and fb_feedback_log_append_walled: C values to
+// the core's FeedbackInput; the record is built and checked by the core
+// (foldback::BuildFeedbackRecord, through host::BuildFeedbackRecord).
+int AppendRecord(fb_feedback_log* log, const fb_feedback_record* record, const char* const* matters,
+                 size_t matter_count, bool walled, char** record_id_out) {
+  if (!log) return FB_EINVALID;
+  if (record_id_out) *record_id_out = nullptr;
+  if (!record) return Fail(&log->err, FB_EINVALID, "record is NULL");
+  if (!record->trace_id) return Fail(&log->err, FB_EINVALID, "record.trace_id is NULL");
+  return Guard(&log->err, [&]() -> int {
+    foldback::host::FeedbackInput in;
+    in.record_id = Str(record->record_id);
+    in.trace_id = record->trace_id;
+    in.rating = Str(record->rating);
+    std::string bad;
+    if (!Strings(record->relevant, record->relevant_count, "relevant", &in.relevant, &bad) ||
+        !Strings(record->partly, record->partly_count, "partly", &in.partly, &bad) ||
+        !Strings(record->not_relevant, record->not_relevant_count, "not_relevant", &in.not_relevant,
+                 &bad) ||
+        !Strings(record->tags, record->tag_count, "tags", &in.tags, &bad)) {
+      return Fail(&log->err, FB_EINVALID, "record." + bad);
+    }
+    if (walled) {
+      std::vector<std::string> list;
+      if (!Strings(matters, matter_count, "allowed_matters", &list, &bad)) {
+        return Fail(&log->err, FB_EINVALID, bad);
+      }
+      in.allowed_matters.emplace(list.begin(), list.end());
+    }
+    in.critique = Str(record->critique);
+    in.corrected_answer = Str(record->corrected_answer);
+    in.preferred_rewrite = Str(record->preferred_rewrite);
+    in.user = Str(record->user);
+    in.matter = Str(record->matter);
+    in.consent_to_train = record->consent_to_train != 0;
+    in.privileged = record->privileged != 0;
+    if (record->time_ms < 0) return Fail(&log->err, FB_EINVALID, "record.time_ms is negative");
+    in.time_ms = record->time_ms;
+    foldback::FeedbackRecordNotes notes;
+    auto r = foldback::host::BuildFeedbackRecord(*log->state->index, log->dir, in, &notes);
+    if (!r.ok()) return Report(&log->err, r.status());
+    if (!notes.retried) {
+      Status s = log->file->Append(*r);
+      if (!s.ok()) return Report(&log->err, s);
+    }
+    if (record_id_out) {
+      *record_id_out = Dup(r->record_id);
+      if (!*record_id_out)
+        return Fail(&log->err, FB_ENOMEM, "out of memory (the record is stored)");
+    }
+    return FB_OK;
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -111,43 +165,14 @@ fb_feedback_record fb_feedback_default_record(void) {
 
 int fb_feedback_log_append(fb_feedback_log* log, const fb_feedback_record* record,
                            char** record_id_out) {
-  if (!log) return FB_EINVALID;
-  if (record_id_out) *record_id_out = nullptr;
-  if (!record) return Fail(&log->err, FB_EINVALID, "record is NULL");
-  if (!record->trace_id) return Fail(&log->err, FB_EINVALID, "record.trace_id is NULL");
-  return Guard(&log->err, [&]() -> int {
-    foldback::host::FeedbackInput in;
-    in.record_id = Str(record->record_id);
-    in.trace_id = record->trace_id;
-    in.rating = Str(record->rating);
-    std::string bad;
-    if (!Strings(record->relevant, record->relevant_count, "relevant", &in.relevant, &bad) ||
-        !Strings(record->partly, record->partly_count, "partly", &in.partly, &bad) ||
-        !Strings(record->not_relevant, record->not_relevant_count, "not_relevant", &in.not_relevant,
-                 &bad) ||
-        !Strings(record->tags, record->tag_count, "tags", &in.tags, &bad)) {
-      return Fail(&log->err, FB_EINVALID, "record." + bad);
-    }
-    in.critique = Str(record->critique);
-    in.corrected_answer = Str(record->corrected_answer);
-    in.preferred_rewrite = Str(record->preferred_rewrite);
-    in.user = Str(record->user);
-    in.matter = Str(record->matter);
-    in.consent_to_train = record->consent_to_train != 0;
-    in.privileged = record->privileged != 0;
-    if (record->time_ms < 0) return Fail(&log->err, FB_EINVALID, "record.time_ms is negative");
-    in.time_ms = record->time_ms;
-    auto r = foldback::host::BuildFeedbackRecord(*log->state->index, log->dir, in);
-    if (!r.ok()) return Report(&log->err, r.status());
-    Status s = log->file->Append(*r);
-    if (!s.ok()) return Report(&log->err, s);
-    if (record_id_out) {
-      *record_id_out = Dup(r->record_id);
-      if (!*record_id_out)
-        return Fail(&log->err, FB_ENOMEM, "out of memory (the record is stored)");
-    }
-    return FB_OK;
-  });
+  return AppendRecord(log, record, nullptr, 0, /*walled=*/false, record_id_out);
+}
+
+int fb_feedback_log_append_walled(fb_feedback_log* log, const fb_feedback_record* record,
+                                  const char* const* allowed_matters, size_t allowed_matter_count,
+                                  char** record_id_out) {
+  return AppendRecord(log, record, allowed_matters, allowed_matter_count, /*walled=*/true,
+                      record_id_out);
 }
 
 int fb_feedback_forget_record(fb_feedback_log* log, const char* record_id, const char* user) {

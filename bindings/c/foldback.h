@@ -665,13 +665,27 @@ typedef struct {
 FB_API fb_feedback_record fb_feedback_default_record(void);
 
 /* Appends a record and returns once it is on disk (fsync). Checked first,
- * as `foldback feedback` checks it — nothing is written when it fails:
- * FB_ENOTFOUND (unknown trace or chunk), FB_EINVALID (a chunk labelled
- * twice differently, a bad rating, invalid UTF-8, nothing to record),
- * FB_ERANGE (a text over 64 KiB, ...). *record_id_out (may be NULL) gets
- * the record id, freed by the caller with fb_string_free. */
+ * as `foldback feedback` checks it (foldback::BuildFeedbackRecord) —
+ * nothing is written when it fails: FB_ENOTFOUND (unknown trace or chunk,
+ * or a chunk behind the wall the question was asked behind), FB_EINVALID
+ * (a chunk labelled twice differently, a bad rating, invalid UTF-8, nothing
+ * to record), FB_EDENIED (a matter behind that wall), FB_ESTATE (a forgotten
+ * record id or matter), FB_ERANGE (a text over 64 KiB, ...).
+ * *record_id_out (may be NULL) gets the record id, freed by the caller with
+ * fb_string_free. */
 FB_API int fb_feedback_log_append(fb_feedback_log* log, const fb_feedback_record* record,
                                   char** record_id_out);
+
+/* fb_feedback_log_append for a user behind an ethical wall (the matters in
+ * `allowed_matters`; the wall the question was asked behind, kept in its
+ * trace, applies as well): a label on a passage of another matter is
+ * refused as FB_ENOTFOUND ("unknown chunk", as for a chunk that does not
+ * exist), a `matter` outside the wall and a trace showing passages outside
+ * it as FB_EDENIED. The rules are foldback::BuildFeedbackRecord's
+ * (core/include/foldback/feedback.h), the same in every host. (since 0.3) */
+FB_API int fb_feedback_log_append_walled(fb_feedback_log* log, const fb_feedback_record* record,
+                                         const char* const* allowed_matters,
+                                         size_t allowed_matter_count, char** record_id_out);
 
 /* Forgets one record (a tombstone; FB_ENOTFOUND when there is no such live
  * record). `user` may be NULL. */

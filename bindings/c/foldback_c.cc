@@ -244,7 +244,7 @@ int fb_index_search(const fb_index* h, const char* query, const fb_search_params
     if (p.use_feedback) {
       auto fb = FoldBackFor(*h->state, o.allowed_matters);
       if (!fb.ok()) return Report(&h->err, fb.status());
-      r = (*fb)->Search(*h->state->index, query, o);
+      r = *fb ? (*fb)->Search(*h->state->index, query, o) : h->state->index->Search(query, o);
     } else {
       r = h->state->index->Search(query, o);
     }

@@ -119,6 +119,13 @@ std::optional<std::set<std::string>> ToMatterSet(const val& o, const char* key) 
   return std::set<std::string>(v.begin(), v.end());
 }
 
+// A wall from its JS form: null / undefined (none) or an array of matters.
+std::optional<std::set<std::string>> ToWall(const val& list) {
+  if (list.isUndefined() || list.isNull()) return std::nullopt;
+  std::vector<std::string> v = Strings(list);
+  return std::set<std::string>(v.begin(), v.end());
+}
+
 // {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
 //  oneDocument, candidates, denseWeight, rrfK, efSearch}; an error value or null.
 val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
@@ -473,7 +480,7 @@ class JsProgram {
 
 // {hops, depth, topK, answer, rewrite, variants, contextTokenBudget,
 //  deadlineMs, retryBudget, nearDuplicateJaccard, search: {...},
-//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId, redactPatterns}
+//  rm3: {fbDocs, fbTerms, originalQueryWeight}, traceId, redactPatterns, matter, user}
 val ToAskOptions(const val& o, foldback::AskOptions* a) {
   if (o.isUndefined() || o.isNull()) return val::null();
   if (Has(o, "hops")) a->hops = o["hops"].as<uint32_t>();
@@ -500,6 +507,8 @@ val ToAskOptions(const val& o, foldback::AskOptions* a) {
     if (!redactor.ok()) return ErrorValue(redactor.status());
     a->redactor = std::move(redactor.value());
   }
+  a->matter = Str(o, "matter");
+  a->user = Str(o, "user");
   if (Has(o, "search")) return ToSearchOptions(o["search"], &a->search);
   return val::null();
 }
@@ -934,6 +943,47 @@ val RecordValue(const foldback::FeedbackRecord& r) {
   return o;
 }
 
+// What the lawyer said, from its JS form: {recordId, traceId, timeMs,
+// rating ('up' | 'down' | '1'..'5' | 1..5 | ''), labels: [{chunkId,
+// label}], critique, correctedAnswer, preferredRewrite, tags, user, matter,
+// consentToTrain, privileged, allowedMatters}. Returns null or an error value.
+val ToFeedbackInput(const val& o, foldback::FeedbackInput* in) {
+  in->record_id = Str(o, "recordId");
+  in->trace_id = Str(o, "traceId");
+  if (Has(o, "timeMs")) in->time_ms = static_cast<int64_t>(o["timeMs"].as<double>());
+  if (Has(o, "rating")) {
+    val v = o["rating"];
+    in->rating = v.isNumber() ? std::to_string(v.as<int>()) : v.as<std::string>();
+  }
+  if (Has(o, "labels")) {
+    val list = o["labels"];
+    size_t n = list["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      foldback::PassageLabel l;
+      std::string label = Str(list[i], "label");
+      if (!ParseLabel(label, &l)) {
+        return ErrorValue(foldback::Status::InvalidArgument(
+            "label must be relevant, partly or not_relevant, not '" + label.substr(0, 40) + "'"));
+      }
+      std::string id = Str(list[i], "chunkId");
+      (l == foldback::PassageLabel::kRelevant ? in->relevant
+       : l == foldback::PassageLabel::kPartly ? in->partly
+                                              : in->not_relevant)
+          .push_back(std::move(id));
+    }
+  }
+  in->critique = Str(o, "critique");
+  in->corrected_answer = Str(o, "correctedAnswer");
+  in->preferred_rewrite = Str(o, "preferredRewrite");
+  if (Has(o, "tags")) in->tags = Strings(o["tags"]);
+  in->user = Str(o, "user");
+  in->matter = Str(o, "matter");
+  if (Has(o, "consentToTrain")) in->consent_to_train = o["consentToTrain"].as<bool>();
+  if (Has(o, "privileged")) in->privileged = o["privileged"].as<bool>();
+  in->allowed_matters = ToMatterSet(o, "allowedMatters");
+  return val::null();
+}
+
 foldback::FoldBackOptions ToFoldBackOptions(const val& o) {
   foldback::FoldBackOptions f;
   if (o.isUndefined() || o.isNull()) return f;
@@ -965,6 +1015,7 @@ foldback::ExportOptions ToExportOptions(const val& o) {
   e.dspy_signature = Str(o, "dspySignature", e.dspy_signature);
   e.dspy_instructions = Str(o, "dspyInstructions", e.dspy_instructions);
   e.dspy_into = Str(o, "dspyInto", e.dspy_into);
+  e.allowed_matters = ToMatterSet(o, "allowedMatters");
   return e;
 }
 
@@ -977,7 +1028,15 @@ foldback::ExportOptions ToExportOptions(const val& o) {
 // bytes so that the next entry is framed where these would have gone.
 class JsFeedback {
  public:
-  JsFeedback() : writer_(std::make_unique<foldback::FeedbackLogWriter>(&sink_)) {}
+  JsFeedback()
+      : writer_(std::make_unique<foldback::FeedbackLogWriter>(&sink_)),
+        cache_(std::make_unique<foldback::FoldBackCache>()) {}
+
+  // FoldBackOptions for every fold-back built from now on.
+  void configure(val fold_back_options) {
+    cache_ = std::make_unique<foldback::FoldBackCache>(ToFoldBackOptions(fold_back_options));
+    foldback_.reset();
+  }
 
   // Replaces the log with `bytes`: {records, tombstones, duplicates, deleted,
   // damage: [{offset, bytes, reason}], bytesDropped, tornTailBytes,
@@ -991,6 +1050,7 @@ class JsFeedback {
     writer_ = std::make_unique<foldback::FeedbackLogWriter>(&sink_, sink_.data().size());
     pending_ = false;
     state_ = foldback::ApplyFeedbackLog(contents);
+    ++log_version_;
     val out = Info();
     val damage = val::array();
     for (const auto& d : contents.damage) {
@@ -1035,6 +1095,7 @@ class JsFeedback {
     if (!pending_) return;
     pending_ = false;
     state_ = foldback::ApplyFeedbackLog(foldback::ReadFeedbackLog(sink_.data()));
+    ++log_version_;
   }
 
   // Storing the pending bytes failed: forget them.
@@ -1078,36 +1139,59 @@ class JsFeedback {
     return s.ok() ? val::null() : ErrorValue(s);
   }
 
-  // Builds what the live records teach, for `index`: null or an error.
-  val buildFoldBack(JsIndex& index, val options) {
-    auto r = foldback::FoldBack::Build(*index.get(), state_.records, ToFoldBackOptions(options));
+  // foldback::BuildFeedbackRecord against the live log: {record, retried,
+  // missingPassages} or an error value. Nothing is framed.
+  val buildRecord(JsIndex& index, std::string trace_json, val input) {
+    foldback::FeedbackInput in;
+    val err = ToFeedbackInput(input, &in);
+    if (!err.isNull()) return err;
+    foldback::FeedbackRecordNotes notes;
+    auto r = foldback::BuildFeedbackRecord(*index.get(), trace_json, in, state_, &notes);
     if (!r.ok()) return ErrorValue(r.status());
-    foldback_ = std::shared_ptr<const foldback::FoldBack>(std::move(r.value()));
-    return FoldBackStats();
+    val out = val::object();
+    out.set("record", RecordValue(*r));
+    out.set("retried", notes.retried);
+    out.set("missingPassages", static_cast<double>(notes.missing_passages));
+    return out;
   }
 
-  void dropFoldBack() { foldback_.reset(); }
-  bool hasFoldBack() const { return foldback_ != nullptr; }
+  // The fold-back for `index` (at `index_version`) and a user behind
+  // `walls` (null: none), from foldback::FoldBackCache; kept for the next
+  // search, expand, demosFor and JsAsk::useFeedback. Its stats, null when
+  // the log holds no live record, or an error value.
+  val foldBack(JsIndex& index, double index_version, val walls) {
+    auto r = cache_->Get(*index.get(), static_cast<uint64_t>(index_version),
+                         std::to_string(log_version_), ToWall(walls),
+                         [this]() -> foldback::Result<foldback::FeedbackLogContents> {
+                           return foldback::ReadFeedbackLog(sink_.data());
+                         });
+    if (!r.ok()) return ErrorValue(r.status());
+    foldback_ = *r;
+    return foldback_ ? FoldBackStats() : val::null();
+  }
 
-  val foldBackStats() { return foldback_ ? FoldBackStats() : val::null(); }
-
-  // FoldBack::Search, hits as JsIndex::search gives them.
-  val search(JsIndex& index, std::string query, val opts) {
-    if (!foldback_) return ErrorValue(foldback::Status::FailedPrecondition("no fold-back built"));
+  // FoldBack::Search with the fold-back for the options' wall (the index's
+  // own search when there is no feedback), hits as JsIndex::search gives them.
+  val search(JsIndex& index, double index_version, std::string query, val opts) {
     foldback::SearchOptions o;
     val err = ToSearchOptions(opts, &o);
     if (!err.isNull()) return err;
-    auto r = foldback_->Search(*index.get(), query, o);
+    val fb = foldBack(index, index_version, Has(opts, "allowedMatters") ? opts["allowedMatters"] : val::null());
+    if (Has(fb, "error")) return fb;
+    auto r = foldback_ ? foldback_->Search(*index.get(), query, o) : index.get()->Search(query, o);
     if (!r.ok()) return ErrorValue(r.status());
     return hits_.Encode(*r);
   }
 
-  // {terms: [{term, weight}], neighbours, adapterApplied, adapterGate, denseMoved}
-  val expand(JsIndex& index, std::string query, val opts) {
-    if (!foldback_) return ErrorValue(foldback::Status::FailedPrecondition("no fold-back built"));
+  // {terms: [{term, weight}], neighbours, adapterApplied, adapterGate,
+  // denseMoved}; null without feedback.
+  val expand(JsIndex& index, double index_version, std::string query, val opts) {
     foldback::SearchOptions o;
     val err = ToSearchOptions(opts, &o);
     if (!err.isNull()) return err;
+    val fb = foldBack(index, index_version, Has(opts, "allowedMatters") ? opts["allowedMatters"] : val::null());
+    if (Has(fb, "error")) return fb;
+    if (!foldback_) return val::null();
     auto r = foldback_->Expand(*index.get(), query, o);
     if (!r.ok()) return ErrorValue(r.status());
     val terms = val::array();
@@ -1130,12 +1214,7 @@ class JsFeedback {
   val demosFor(std::string question, size_t k, val allowed) {
     val out = val::array();
     if (!foldback_) return out;
-    std::optional<std::set<std::string>> matters;
-    if (!allowed.isUndefined() && !allowed.isNull()) {
-      std::vector<std::string> v = Strings(allowed);
-      matters.emplace(v.begin(), v.end());
-    }
-    for (const auto& d : foldback_->DemosFor(question, k, matters)) {
+    for (const auto& d : foldback_->DemosFor(question, k, ToWall(allowed))) {
       val x = val::object();
       x.set("question", d.question);
       x.set("query", d.query);
@@ -1174,6 +1253,7 @@ class JsFeedback {
     rep.set("rows", static_cast<double>(report.rows));
     rep.set("noConsent", static_cast<double>(report.no_consent));
     rep.set("privileged", static_cast<double>(report.privileged));
+    rep.set("walled", static_cast<double>(report.walled));
     rep.set("unusable", static_cast<double>(report.unusable));
     rep.set("stalePassages", static_cast<double>(report.stale_passages));
     val out = val::object();
@@ -1233,7 +1313,9 @@ class JsFeedback {
   bool pending_ = false;
   size_t pending_start_ = 0;
   foldback::FeedbackState state_;
-  std::shared_ptr<const foldback::FoldBack> foldback_;
+  uint64_t log_version_ = 0;  // bumped whenever state_ changes
+  std::unique_ptr<foldback::FoldBackCache> cache_;
+  std::shared_ptr<const foldback::FoldBack> foldback_;  // the last foldBack() chose
   HitBuffers hits_;
 };
 
@@ -1302,10 +1384,9 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("info", &JsFeedback::info)
       .function("bytes", &JsFeedback::bytes)
       .function("validate", &JsFeedback::validate)
-      .function("buildFoldBack", &JsFeedback::buildFoldBack)
-      .function("dropFoldBack", &JsFeedback::dropFoldBack)
-      .function("hasFoldBack", &JsFeedback::hasFoldBack)
-      .function("foldBackStats", &JsFeedback::foldBackStats)
+      .function("buildRecord", &JsFeedback::buildRecord)
+      .function("configure", &JsFeedback::configure)
+      .function("foldBack", &JsFeedback::foldBack)
       .function("search", &JsFeedback::search)
       .function("expand", &JsFeedback::expand)
       .function("demosFor", &JsFeedback::demosFor)

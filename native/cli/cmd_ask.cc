@@ -15,6 +15,7 @@
 #include "foldback/feedback.h"
 #include "foldback/program.h"
 #include "host/feedback_log.h"
+#include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
@@ -164,15 +165,13 @@ int Run(const AskArgs& a) {
   auto index = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!index.ok()) return Fail(index.status());
   // What lawyers' feedback taught, learned only from what this user may see.
-  std::unique_ptr<FoldBack> fb;
+  FoldBackCache fold_back_cache;
+  std::shared_ptr<const FoldBack> fb;
   if (a.feedback) {
-    auto contents = host::ReadFeedbackLogFile(a.index_dir);
-    if (!contents.ok()) return Fail(contents.status());
-    FoldBackOptions fo;
-    fo.allowed_matters = o.search.allowed_matters;
-    auto built = FoldBack::Build(**index, ApplyFeedbackLog(*contents).records, fo);
+    auto built = host::FoldBackOfDir(&fold_back_cache, **index, 0, a.index_dir,
+                                     o.search.allowed_matters);
     if (!built.ok()) return Fail(built.status());
-    fb = std::move(built.value());
+    fb = *built;
   }
   // --rerank reorders the passages the session found (before an answer is
   // written from them it would have to run inside the session: not yet).
@@ -242,7 +241,7 @@ int Run(const AskArgs& a) {
   }
   result.trace.fallbacks.insert(result.trace.fallbacks.begin(), host_fallbacks.begin(), host_fallbacks.end());
 
-  // ---- trace
+  // ---- trace (it carries the answer: `foldback feedback` records it)
   Status saved = host::SaveTrace(a.index_dir, TraceToJson(result.trace), o.trace_id);
   if (!saved.ok()) std::fprintf(stderr, "warning: trace not saved: %s\n", saved.ToString().c_str());
 

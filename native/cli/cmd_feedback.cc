@@ -1,16 +1,18 @@
 // foldback feedback --index DIR --trace ID [--rating up|down|1..5] [--relevant CHUNK]...
 //                   [--irrelevant CHUNK]... [--partly CHUNK]... [--critique TEXT]
 //                   [--correction TEXT] [--preferred-rewrite TEXT] [--tag T]... [--consent]
-//                   [--privileged] [--user U] [--matter M] [--json]
+//                   [--privileged] [--user U] [--matter M] [--allowed-matters M1,M2] [--json]
 // foldback feedback --index DIR --forget RECORD | --forget-matter M
 // foldback feedback --index DIR --list [--json]
 // foldback compact --index DIR
 //
 // Records what a lawyer says about a question's results (its trace, saved
 // by `foldback ask` in DIR/traces/ID.json) in DIR/feedback.log, durably:
-// the record id is printed only after fsync. Anything wrong — an unknown
-// trace or chunk, a conflicting label, an oversized text — is a clear error
-// and nothing is written.
+// the record id is printed only after fsync. The record is built and checked
+// by the core (BuildFeedbackRecord, foldback/feedback.h: walls, labels,
+// forgotten matters, limits); anything wrong — an unknown trace or chunk, a
+// label behind the wall, a conflicting label, an oversized text — is a clear
+// error and nothing is written.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -30,6 +32,8 @@ namespace {
 
 struct FeedbackArgs {
   std::string index_dir, trace_id, rating, critique, correction, preferred_rewrite, user, matter;
+  std::string allowed_matters;
+  bool restrict_matters = false;
   std::vector<std::string> relevant, irrelevant, partly, tags;
   bool consent = false, privileged = false, json = false, list = false;
   std::string forget, forget_matter;
@@ -54,13 +58,14 @@ int Record(const FeedbackArgs& a) {
   in.matter = a.matter;
   in.consent_to_train = a.consent;
   in.privileged = a.privileged;
-  size_t missing = 0;
+  if (a.restrict_matters) in.allowed_matters = SplitCommaSet(a.allowed_matters);
+  FeedbackRecordNotes notes;
   // Checked against the trace and the index before the log is touched.
-  auto r = host::BuildFeedbackRecord(**opened, a.index_dir, in, &missing);
+  auto r = host::BuildFeedbackRecord(**opened, a.index_dir, in, &notes);
   if (!r.ok()) return Fail(r.status());
-  if (missing) {
+  if (notes.missing_passages) {
     std::fprintf(stderr, "warning: %zu passage(s) of trace '%s' are no longer in the index\n",
-                 missing, a.trace_id.c_str());
+                 notes.missing_passages, a.trace_id.c_str());
   }
   auto log = host::FeedbackLogFile::Open(a.index_dir);
   if (!log.ok()) return Fail(log.status());
@@ -220,8 +225,11 @@ void RegisterFeedback(CLI::App& app, int* exit_code) {
   cmd->add_flag("--privileged", a->privileged, "Privileged: never exported");
   cmd->add_option("--user", a->user, "Pseudonymous user id");
   cmd->add_option("--matter", a->matter,
-                  "Matter of the question (default: the trace's, or the one matter of every "
-                  "passage shown)");
+                  "Matter of the question (default: the trace's, else the one matter of its wall, "
+                  "else the one matter of the passages shown)");
+  auto* am = cmd->add_option("--allowed-matters", a->allowed_matters,
+                             "Ethical walls: comma-separated matters the user may see (labels on "
+                             "passages of other matters are refused)");
   auto* forget = cmd->add_option("--forget", a->forget, "Delete one record (a tombstone)");
   auto* forget_matter =
       cmd->add_option("--forget-matter", a->forget_matter, "Delete every record of a matter");
@@ -230,7 +238,8 @@ void RegisterFeedback(CLI::App& app, int* exit_code) {
   trace->excludes(forget)->excludes(forget_matter)->excludes(list);
   forget->excludes(forget_matter)->excludes(list);
   forget_matter->excludes(list);
-  cmd->callback([a, exit_code] {
+  cmd->callback([a, exit_code, am] {
+    a->restrict_matters = am->count() > 0;
     if (!a->forget.empty() || !a->forget_matter.empty()) {
       *exit_code = Forget(*a);
     } else if (a->list) {

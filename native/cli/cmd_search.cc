@@ -15,6 +15,7 @@
 #include "foldback/feedback.h"
 #include "foldback/rerank.h"
 #include "host/feedback_log.h"
+#include "host/feedback_record.h"
 #include "host/index_dir.h"
 
 namespace foldback::cli {
@@ -48,15 +49,13 @@ int Run(const SearchArgs& a) {
   if (a.restrict_matters) o.allowed_matters = SplitCommaSet(a.allowed_matters);
   auto opened = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!opened.ok()) return Fail(opened.status());
-  std::unique_ptr<FoldBack> fb;
+  FoldBackCache fold_back_cache;
+  std::shared_ptr<const FoldBack> fb;
   if (a.feedback) {
-    auto contents = host::ReadFeedbackLogFile(a.index_dir);
-    if (!contents.ok()) return Fail(contents.status());
-    FoldBackOptions fo;
-    fo.allowed_matters = o.allowed_matters;  // learn only from what this user may see
-    auto built = FoldBack::Build(**opened, ApplyFeedbackLog(*contents).records, fo);
+    // Learned only from what this user may see.
+    auto built = host::FoldBackOfDir(&fold_back_cache, **opened, 0, a.index_dir, o.allowed_matters);
     if (!built.ok()) return Fail(built.status());
-    fb = std::move(built.value());
+    fb = *built;
   }
   auto reranker = LoadReranker(a.rerank, a.rerank_depth, a.index_dir, **opened, o.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());

@@ -1,11 +1,14 @@
-// Turning what a lawyer says about a question's results into a feedback
-// record, checked against the question's saved trace (host/traces.h) and
-// the index — shared by `foldback feedback` and the C API
-// (fb_feedback_log_append) — plus forgetting and exporting.
+// Feedback records from files: the question's saved trace (host/traces.h)
+// and the log handed to the core's BuildFeedbackRecord — shared by
+// `foldback feedback` and the C API (fb_feedback_log_append) — plus
+// forgetting and exporting.
 #ifndef FOLDBACK_NATIVE_HOST_FEEDBACK_RECORD_H_
 #define FOLDBACK_NATIVE_HOST_FEEDBACK_RECORD_H_
 
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,41 +21,28 @@
 
 namespace foldback::host {
 
-// What a host collected from the lawyer.
-struct FeedbackInput {
-  std::string record_id;  // "" = a new UUIDv7; a retried write reuses its id
-  std::string trace_id;   // required: <index dir>/traces/<trace id>.json
-  std::string rating;     // "up" | "down" | "1".."5" | "" (none)
-  std::vector<std::string> relevant, partly, not_relevant;  // chunk ids
-  std::string critique, corrected_answer, preferred_rewrite;
-  std::vector<std::string> tags;
-  std::string user;    // "" = the trace's, if it names one
-  std::string matter;  // "" = the trace's, else the one matter of every passage shown
-  bool consent_to_train = false;
-  bool privileged = false;
-  int64_t time_ms = 0;  // unix ms; 0 = now
-};
+// What a host collected from the lawyer (foldback/feedback.h). Here
+// record_id "" means a new UUIDv7 and time_ms 0 means now.
+using FeedbackInput = foldback::FeedbackInput;
 
-// The parts of a saved trace (TraceToJson, foldback/ask.h) a record keeps:
-// question, hop queries, program version, model, and the optional
-// top-level fields a host may add ("answer", "matter", "user"); `shown`
-// gets the (chunk id, doc id) pairs shown, fused ranking first (else every
-// hop's results), without repeats. Corruption when the JSON is not a trace
-// or names another trace id.
-Status ReadTraceForFeedback(std::string_view trace_json, const std::string& trace_id,
-                            FeedbackRecord* record,
-                            std::vector<std::pair<std::string, std::string>>* shown);
-
-// Builds the record: loads the trace (NotFound naming it when absent),
-// records every passage shown with its rank, text hash and matter, checks
-// every labelled chunk exists in `index` (NotFound) and is labelled once
-// (InvalidArgument), parses the rating, refuses a record that says nothing
-// (InvalidArgument), then ValidateFeedbackRecord. `missing_passages` (may be
-// null) gets the number of shown passages no longer in the index. Nothing is
+// The native side of BuildFeedbackRecord (foldback/feedback.h): loads
+// <index dir>/traces/<trace id>.json (NotFound naming it when absent) and
+// the log's state (<index dir>/feedback.log), fills in the record id and
+// the time when the input leaves them empty, and lets the core build and
+// check the record (walls, labels, forgotten matters, limits). Nothing is
 // written anywhere.
 Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string& index_dir,
                                            const FeedbackInput& input,
-                                           size_t* missing_passages = nullptr);
+                                           FeedbackRecordNotes* notes = nullptr);
+
+// What <index dir>/feedback.log teaches a user behind `walls`, through the
+// core's FoldBackCache (foldback/feedback.h): the log file's inode, size and
+// modification time are its log version, `index_version` the host's count
+// of index changes. Null when the log holds no live record (search the
+// index itself). Shared by `foldback search/ask --feedback` and the C API.
+Result<std::shared_ptr<const FoldBack>> FoldBackOfDir(
+    FoldBackCache* cache, const Index& index, uint64_t index_version, const std::string& index_dir,
+    const std::optional<std::set<std::string>>& walls);
 
 // Appends a tombstone deleting one live record. NotFound when there is none
 // with that id (saying so when it was already forgotten).

@@ -927,6 +927,16 @@ static size_t file_lines(const char* path) {
   return n;
 }
 
+/* Bytes in a file (0 when there is none). */
+static uint64_t file_size(const char* path) {
+  FILE* f = fopen(path, "rb");
+  uint64_t n = 0;
+  if (!f) return 0;
+  while (fgetc(f) != EOF) ++n;
+  fclose(f);
+  return n;
+}
+
 /* Feedback recorded against a saved trace, checked as the CLI checks it,
  * folded back into search and ask (walled), forgotten, exported. */
 static void feedback(void) {
@@ -943,7 +953,7 @@ static void feedback(void) {
   struct seen s;
   char* id = NULL;
   char* again = NULL;
-  char top[256], low[256];
+  char top[256], low[256], globex_chunk[256] = "";
   const char* relevant[1];
   const char* not_relevant[1];
   const char* unknown[] = {"no-such-chunk#0-00000000"};
@@ -962,6 +972,15 @@ static void feedback(void) {
   if (fb_results_count(r) < 3) return;
   snprintf(top, sizeof top, "%s", fb_results_get(r, 0)->chunk_id);
   snprintf(low, sizeof low, "%s", fb_results_get(r, fb_results_count(r) - 1)->chunk_id);
+  {
+    size_t i;
+    for (i = 0; i < fb_results_count(r) && !globex_chunk[0]; ++i) {
+      if (strcmp(fb_results_get(r, i)->matter, "m-globex") == 0) {
+        snprintf(globex_chunk, sizeof globex_chunk, "%s", fb_results_get(r, i)->chunk_id);
+      }
+    }
+  }
+  CHECK(globex_chunk[0] != 0);
   fb_results_free(r);
   sp.use_feedback = 1;
   CHECK(fb_index_search(index, kQuestion, &sp, &r) == FB_ESTATE); /* no folder yet */
@@ -977,6 +996,8 @@ static void feedback(void) {
   CHECK(fb_ask_save_trace(ask, NULL) == FB_OK);
   snprintf(path, sizeof path, "%s/traces/%s.json", dir, fb_ask_trace_id(ask));
   CHECK(file_lines(path) != (size_t)-1);
+  /* The trace carries the answer (the core's Trace::answer), as the CLI's does. */
+  CHECK(strstr(fb_ask_trace_json(ask), "\"answer\":\"On notice [1].\"") != NULL);
 
   CHECK(fb_feedback_log_open(NULL, index, &log) == FB_EINVALID);
   CHECK(fb_feedback_log_open(dir, index, NULL) == FB_EINVALID);
@@ -1020,6 +1041,45 @@ static void feedback(void) {
   CHECK(fb_feedback_log_append(log, &rec, &id) == FB_EINVALID);
   CHECK(strstr(fb_feedback_log_last_error(log), "UTF-8") != NULL);
   snprintf(path, sizeof path, "%s/feedback.log", dir);
+
+  /* Walls, as every host applies them (foldback::BuildFeedbackRecord). */
+  {
+    const char* acme_only[] = {"m-acme"};
+    const char* labels[1];
+    fb_ask* walled = NULL;
+    fb_ask_params wp = fb_ask_default_params();
+    fb_feedback_record w = fb_feedback_default_record();
+    uint64_t size = file_size(path);
+    w.trace_id = fb_ask_trace_id(ask);
+    w.rating = "up";
+    /* The question showed m-globex passages: a user walled to m-acme may not judge them. */
+    CHECK(fb_feedback_log_append_walled(log, &w, acme_only, 1, NULL) == FB_EDENIED);
+    CHECK(strstr(fb_feedback_log_last_error(log), "ethical wall") != NULL);
+    CHECK(fb_feedback_log_append_walled(log, &w, NULL, 1, NULL) == FB_EINVALID);
+    /* A question asked behind a wall keeps it in its trace: a label on a
+     * passage behind it is an unknown chunk, a matter behind it refused. */
+    wp.mode = FB_MODE_BM25;
+    wp.restrict_matters = 1;
+    wp.allowed_matters = acme_only;
+    wp.allowed_matter_count = 1;
+    CHECK(fb_ask_start(index, kQuestion, &wp, 0, &walled) == FB_OK);
+    if (walled) {
+      run_canned(walled, "terminate notice", "termination survive", "On notice [1].", &s);
+      CHECK(fb_ask_save_trace(walled, NULL) == FB_OK);
+      w.trace_id = fb_ask_trace_id(walled);
+      labels[0] = globex_chunk;
+      w.relevant = labels;
+      w.relevant_count = 1;
+      CHECK(fb_feedback_log_append(log, &w, NULL) == FB_ENOTFOUND);
+      CHECK(strstr(fb_feedback_log_last_error(log), "unknown chunk") != NULL);
+      w.relevant = NULL;
+      w.relevant_count = 0;
+      w.matter = "m-globex";
+      CHECK(fb_feedback_log_append(log, &w, NULL) == FB_EDENIED);
+      CHECK(file_size(path) == size); /* nothing was written */
+      fb_ask_free(walled);
+    }
+  }
 
   /* A good record: up, the lowest passage relevant, the top one not, a
    * preferred rewrite; in matter m-acme. */
@@ -1122,6 +1182,11 @@ static void feedback(void) {
   CHECK(fb_feedback_forget_matter(log, "m-nobody", NULL, NULL) == FB_OK);
   CHECK(fb_feedback_forget_matter(log, "m-acme", "lawyer-7", &affected) == FB_OK);
   CHECK(affected == 1);
+  /* New feedback on the forgotten matter is refused, not dropped unseen. */
+  rec.privileged = 0;
+  rec.matter = "m-acme";
+  CHECK(fb_feedback_log_append(log, &rec, NULL) == FB_ESTATE);
+  CHECK(strstr(fb_feedback_log_last_error(log), "forgotten") != NULL);
   sp.restrict_matters = 0;
   sp.use_feedback = 1;
   ranking(index, kQuestion, &sp, folded, sizeof folded);

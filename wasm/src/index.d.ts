@@ -349,7 +349,11 @@ export interface FeedbackInput {
   matter?: string;
   /** A host-supplied UUIDv7: a retried call with the same id records once. */
   recordId?: string;
-  /** Walls for this user (default: the question's). Labels for passages behind them are unknown chunks. */
+  /**
+   * This user's wall; the wall the question was asked behind applies as well
+   * (the core's BuildFeedbackRecord). Labels for passages behind either are
+   * unknown chunks; a matter behind either is refused.
+   */
   allowedMatters?: string[];
 }
 
@@ -434,7 +438,11 @@ export interface ExpandedQuery {
 export type ExportFormat = 'triplets' | 'dpo' | 'dpo-chat' | 'openai-preference' | 'sft' | 'demos';
 
 export interface ExportOptions {
-  /** Only records all of whose matters are among these. */
+  /**
+   * Only records every matter of which — their own, their passages' and
+   * labelled chunks', as recorded and as the index now says — is among these
+   * (the core's ExportOptions::allowed_matters).
+   */
   allowedMatters?: string[];
   negativesPerPositive?: number;
   unlabelledNegatives?: boolean;
@@ -453,6 +461,8 @@ export interface ExportReport {
   rows: number;
   noConsent: number;
   privileged: number;
+  /** Skipped: touches a matter outside allowedMatters. */
+  walled: number;
   unusable: number;
   stalePassages: number;
 }

@@ -1,6 +1,8 @@
 // @foldback/core — the JavaScript face of foldback's WebAssembly engine.
-// The same C++ core as the native library; this file only loads the module
-// and turns error values into exceptions.
+// The same C++ core as the native library; this file loads the module,
+// turns error values into exceptions and keeps the JS ergonomics (promises,
+// storage, camelCase). Feedback records, walls, exports and fold-back are
+// the core's (foldback/feedback.h), as in the CLI and the C API.
 import createFoldbackModule from './foldback_core.mjs';
 
 let modulePromise = null;
@@ -163,12 +165,6 @@ const now = () => (typeof performance !== 'undefined' ? performance.now() : Date
 // native host's RunAsk does), so that a passed deadline is noticed.
 const TICK_MS = 50;
 
-const LABELS = ['relevant', 'partly', 'not_relevant'];
-
-function visible(matter, allowed) {
-  return !allowed || !matter || allowed.has(matter);
-}
-
 // The ask session's options in embind's form.
 function askOptions(o, { hasHost, traceId }) {
   const search = { ...(o.search || {}) };
@@ -294,11 +290,9 @@ class Engine {
     this._name = name;
     this._user = user;
     this._feedback = new module.Feedback();
+    this._feedback.configure(foldBack || {});
     this._feedbackInfo = null;
-    this._foldBackOptions = foldBack || {};
-    this._foldKey = '';
-    this._generation = 0;   // bumps on every index change
-    this._records = 0;      // bumps on every committed feedback entry
+    this._generation = 0;   // bumps on every index change (the core's fold-back cache keys on it)
     this._asks = 0;
     this._traces = new Map();
     this._programs = new Map();
@@ -415,20 +409,10 @@ class Engine {
     check(this._index.buildDense());
   }
 
-  // The fold-back for the index as it is and the records as they are;
-  // null when there is no feedback.
-  _foldBack() {
-    if (this._feedback.info().records === 0) {
-      if (this._feedback.hasFoldBack()) this._feedback.dropFoldBack();
-      this._foldKey = '';
-      return null;
-    }
-    const key = `${this._generation}:${this._records}`;
-    if (this._foldKey !== key || !this._feedback.hasFoldBack()) {
-      check(this._feedback.buildFoldBack(this._index, this._foldBackOptions));
-      this._foldKey = key;
-    }
-    return this._feedback;
+  // The core's fold-back (FoldBackCache) for the index as it is, the log as
+  // it is and a user behind `walls`: its stats, or null without feedback.
+  _foldBack(walls = null) {
+    return check(this._feedback.foldBack(this._index, this._generation, walls));
   }
 
   /**
@@ -441,8 +425,8 @@ class Engine {
   search(query, options = {}) {
     const mode = options.mode || 'hybrid';
     const q = wellFormed(query);
-    const fb = options.useFeedback === false ? null : this._foldBack();
-    const run = (o) => hits(fb ? fb.search(this._index, q, o) : this._index.search(q, o));
+    const run = (o) => hits(options.useFeedback === false ? this._index.search(q, o)
+      : this._feedback.search(this._index, this._generation, q, o));
     if (this._embedder && mode !== 'bm25' && !options.queryVector) {
       // With a host embedder the query is embedded first: the result is a Promise.
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
@@ -455,8 +439,7 @@ class Engine {
    * neighbours, adapterApplied, adapterGate, denseMoved}; null without feedback.
    */
   expandQuery(query, options = {}) {
-    const fb = this._foldBack();
-    return fb ? check(fb.expand(this._index, wellFormed(query), options)) : null;
+    return check(this._feedback.expand(this._index, this._generation, wellFormed(query), options));
   }
 
   /** [{chunkId, docId, text, title, section, matter, textHash} | null] for chunk ids. */
@@ -544,6 +527,9 @@ class Engine {
     const patterns = [...(options.redactPatterns || []), ...((host && host.redactPatterns) || [])]
       .map((p) => (p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p)));
     if (patterns.length) o.redactPatterns = patterns;
+    // Kept in the trace, for the feedback given on it.
+    o.matter = options.matter ? wellFormed(options.matter) : '';
+    o.user = options.user !== undefined && options.user !== null ? wellFormed(options.user) : this._user;
     const program = options.program !== undefined && options.program !== null
       ? this._programFor(options.program).program : this._program;
     const onEvent = typeof options.onEvent === 'function' ? options.onEvent : null;
@@ -563,7 +549,7 @@ class Engine {
     this._asks++;
     try {
       if (program) session.useProgram(program);
-      if (this._foldBack()) session.useFeedback(this._feedback);
+      if (this._foldBack(o.search.allowedMatters || null)) session.useFeedback(this._feedback);
       check(session.start(this._index, wellFormed(question), o, now()));
       const flush = () => {
         for (const e of session.takeEvents()) {
@@ -746,7 +732,6 @@ class Engine {
       throw e;
     }
     this._feedback.commit();
-    this._records++;
   }
 
   async _reloadFeedback() {
@@ -764,24 +749,25 @@ class Engine {
         tornTailReason: info.tornTailReason, repaired: true };
     }
     this._feedbackInfo = info;
-    this._records++;
     return info;
   }
 
   /**
    * Records what the lawyer says about a question's results, as the native
-   * `foldback feedback` does:
+   * `foldback feedback` does (the core's BuildFeedbackRecord, the same rules
+   * in every host):
    *   feedback({traceId, rating?: 'up'|'down'|1..5, labels?: {chunkId: 'relevant'|'partly'|'not_relevant'},
    *             critique?, correctedAnswer?, preferredRewrite?, tags?, consentToTrain?, privileged?,
    *             user?, matter?, recordId?, allowedMatters?}) -> the stored record
    * The question's trace supplies the question, hop queries, answer and the
-   * passages shown (with their text hashes and matters). Anything wrong — an
-   * unknown trace or chunk, a label for a walled-off passage, a conflicting
-   * label, an oversized text, nothing to record — is a FoldbackError and
-   * nothing is written. With storage the promise resolves once the record is
-   * durably committed (IndexedDB, durability 'strict'); it is folded back at
-   * once (the next search and question use it). A recordId already recorded
-   * resolves to that record without writing again.
+   * passages shown (with their text hashes and matters); the wall it was
+   * asked behind applies, and `allowedMatters` (the user's wall) too.
+   * Anything wrong — an unknown trace or chunk, a label for a walled-off
+   * passage, a conflicting label, an oversized text, a forgotten matter,
+   * nothing to record — is a FoldbackError and nothing is written. With
+   * storage the promise resolves once the record is durably committed
+   * (IndexedDB, durability 'strict'); the next search and question use it.
+   * A recordId already recorded resolves to that record without writing again.
    */
   feedback(input) {
     return this._serialFeedback(() => this._recordFeedback(input || {}));
@@ -791,85 +777,26 @@ class Engine {
     if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
     const traceId = String(input.traceId ?? '');
     if (!traceId) throw new FoldbackError('Invalid argument', 'feedback needs the traceId of the question it is about');
-    if (input.recordId) {
-      const existing = this._feedback.record(String(input.recordId));
-      if (existing) return existing;
-    }
     const stored = await this._storedTrace(traceId);
     if (!stored) {
       throw new FoldbackError('Not found', `unknown trace '${traceId}': no question with this id was asked in this engine`);
     }
-    const trace = traceFromJson(stored.traceJson);
-    const allowed = input.allowedMatters ? new Set(input.allowedMatters.map(String))
-      : stored.allowedMatters ? new Set(stored.allowedMatters) : null;
-    // The passages shown: the final ranking, else every hop's results.
-    let shown = trace.fused;
-    if (!shown.length) shown = trace.hops.flatMap((h) => h.results);
-    const seen = new Set();
-    shown = shown.filter((h) => !seen.has(h.chunkId) && seen.add(h.chunkId));
-    const info = this._index.chunks(shown.map((h) => h.chunkId));
-    const results = shown.map((h, i) => ({
-      chunkId: h.chunkId, docId: info[i] ? info[i].docId : h.docId, rank: i + 1, score: h.score,
-      textHash: info[i] ? info[i].textHash : '', matter: info[i] ? info[i].matter : '',
+    let labels = input.labels || [];
+    if (!Array.isArray(labels)) labels = Object.entries(labels).map(([chunkId, label]) => ({ chunkId, label }));
+    const text = (v) => (v === undefined || v === null ? '' : wellFormed(v));
+    const timeMs = Date.now();
+    const built = check(this._feedback.buildRecord(this._index, stored.traceJson, {
+      recordId: input.recordId ? String(input.recordId) : uuidv7(timeMs), traceId, timeMs,
+      rating: input.rating === null || input.rating === undefined ? '' : input.rating,
+      labels: labels.map((l) => ({ chunkId: String(l && l.chunkId), label: String(l && l.label) })),
+      critique: text(input.critique), correctedAnswer: text(input.correctedAnswer),
+      preferredRewrite: text(input.preferredRewrite), tags: (input.tags || []).map(text),
+      user: input.user !== undefined && input.user !== null ? text(input.user) : '',
+      matter: text(input.matter), consentToTrain: Boolean(input.consentToTrain), privileged: Boolean(input.privileged),
+      allowedMatters: input.allowedMatters ? input.allowedMatters.map(String) : null,
     }));
-    // Labels: every chunk must exist (and be visible behind the walls), and be labelled once.
-    let labelList = input.labels || [];
-    if (!Array.isArray(labelList)) labelList = Object.entries(labelList).map(([chunkId, label]) => ({ chunkId, label }));
-    const labels = new Map();
-    const chunkInfo = this._index.chunks(labelList.map((l) => String(l && l.chunkId)));
-    labelList.forEach((l, i) => {
-      const chunkId = String(l && l.chunkId);
-      const label = l && l.label;
-      if (!LABELS.includes(label)) {
-        throw new FoldbackError('Invalid argument', `label must be relevant, partly or not_relevant, not '${String(label).slice(0, 40)}'`);
-      }
-      const c = chunkInfo[i];
-      if (!c || !visible(c.matter, allowed)) {
-        throw new FoldbackError('Not found', `unknown chunk '${chunkId}': not in this engine's index`);
-      }
-      const prev = labels.get(chunkId);
-      if (prev && prev !== label) {
-        throw new FoldbackError('Invalid argument', `chunk '${chunkId}' is labelled both ${prev} and ${label}`);
-      }
-      labels.set(chunkId, label);
-    });
-    const rating = input.rating === null || input.rating === undefined ? '' : String(input.rating);
-    const record = {
-      traceId, timeMs: Date.now(),
-      user: input.user !== undefined ? String(input.user) : stored.user || this._user,
-      matter: '', question: trace.question, hopQueries: trace.hops.map((h) => h.query), results,
-      answer: stored.answer || '', rating,
-      labels: [...labels.entries()].map(([chunkId, label]) => ({ chunkId, label })),
-      critique: input.critique ? String(input.critique) : '',
-      correctedAnswer: input.correctedAnswer ? String(input.correctedAnswer) : '',
-      preferredRewrite: input.preferredRewrite ? String(input.preferredRewrite) : '',
-      tags: (input.tags || []).map(String),
-      consentToTrain: Boolean(input.consentToTrain), privileged: Boolean(input.privileged),
-      programVersion: trace.programVersion, model: trace.model,
-    };
-    for (const k of ['question', 'answer', 'critique', 'correctedAnswer', 'preferredRewrite']) record[k] = wellFormed(record[k]);
-    const shownMatters = new Set(results.map((r) => r.matter).filter(Boolean));
-    if (input.matter) {
-      record.matter = String(input.matter);
-      if (allowed && !allowed.has(record.matter)) {
-        throw new FoldbackError('Permission denied', `matter '${record.matter}' is behind an ethical wall for this user`);
-      }
-    } else if (stored.matter) {
-      record.matter = stored.matter;
-    } else if (stored.allowedMatters && stored.allowedMatters.length === 1) {
-      record.matter = stored.allowedMatters[0];  // asked behind a wall around one matter
-    } else if (shownMatters.size === 1) {
-      record.matter = [...shownMatters][0];  // every passage shown of a matter was of this one
-    }
-    if (!record.rating && !record.labels.length && !record.critique && !record.correctedAnswer &&
-        !record.preferredRewrite && !record.tags.length) {
-      throw new FoldbackError('Invalid argument',
-        'nothing to record: give a rating, passage labels, a critique, a corrected answer, a preferred rewrite or a tag');
-    }
-    record.recordId = input.recordId ? String(input.recordId) : uuidv7(record.timeMs);
-    await this._append(record, record.recordId);
-    this._foldBack();  // folded back at once
-    return this._feedback.record(record.recordId);
+    if (!built.retried) await this._append(built.record, built.record.recordId);
+    return this._feedback.record(built.record.recordId) || built.record;
   }
 
   /** The live feedback records (tombstones applied), oldest first. */
@@ -882,8 +809,7 @@ class Engine {
    *  damage?, tornTailBytes?, repaired?, foldBack: stats | null}
    */
   feedbackInfo() {
-    const fb = this._foldBack();
-    return { ...(this._feedbackInfo || {}), ...this._feedback.info(), foldBack: fb ? fb.foldBackStats() : null };
+    return { ...(this._feedbackInfo || {}), ...this._feedback.info(), foldBack: this._foldBack() };
   }
 
   /** The feedback log's bytes (foldback's log format; `foldback` natively reads the same). */
@@ -903,7 +829,6 @@ class Engine {
       const forgotten = this._feedback.records()
         .filter((r) => r.matter === m || r.results.some((x) => x.matter === m)).length;
       await this._append({ matter: m, timeMs: Date.now(), user: user ?? this._user }, `tombstone:${uuidv7()}`, true);
-      this._foldBack();
       return { forgotten };
     });
   }
@@ -914,7 +839,6 @@ class Engine {
       const id = String(recordId ?? '');
       if (!this._feedback.record(id)) throw new FoldbackError('Not found', `no feedback record '${id}'`);
       await this._append({ recordId: id, timeMs: Date.now(), user: user ?? this._user }, `tombstone:${uuidv7()}`, true);
-      this._foldBack();
     });
   }
 
@@ -931,25 +855,16 @@ class Engine {
     return this.exportWithReport(format, options).text;
   }
 
-  /** As export(), with the core's report: {text, report: {records, exported, rows, noConsent, privileged, unusable, stalePassages}}. */
+  /**
+   * As export(), with the core's report: {text, report: {records, exported,
+   * rows, noConsent, privileged, walled, unusable, stalePassages}}. The walls
+   * are the core's (ExportOptions::allowed_matters), as for `foldback export
+   * --allowed-matters`.
+   */
   exportWithReport(format, options = {}) {
-    let ids = null;
-    if (options.allowedMatters) {
-      const allowed = new Set(options.allowedMatters.map(String));
-      const records = this._feedback.records();
-      const labelled = this._index.chunks(records.flatMap((r) => r.labels.map((l) => l.chunkId)));
-      let at = 0;
-      ids = [];
-      for (const r of records) {
-        let ok = visible(r.matter, allowed) && r.results.every((x) => visible(x.matter, allowed));
-        for (let i = 0; i < r.labels.length; ++i, ++at) {
-          const c = labelled[at];
-          if (c && !visible(c.matter, allowed)) ok = false;
-        }
-        if (ok) ids.push(r.recordId);
-      }
-    }
-    return check(this._feedback.exportAs(this._index, String(format), ids, options));
+    const o = { ...options };
+    if (o.allowedMatters) o.allowedMatters = [...o.allowedMatters].map(String);
+    return check(this._feedback.exportAs(this._index, String(format), null, o));
   }
 
   // ------------------------------------------------------------ persistence

@@ -254,6 +254,10 @@ test('exports: consent only, never privileged, never forgotten, behind the walls
   assert.ok(!walled.text.includes(globexText));
   assert.equal(walled.report.privileged, 1);
   assert.equal(walled.report.noConsent, 1);
+  // The wall is the core's: the globex record is counted, not hidden from it.
+  assert.equal(walled.report.records, 4);
+  assert.equal(walled.report.walled, 1);
+  assert.equal(e.exportWithReport('sft').report.walled, 0);
   assert.throws(() => e.export('csv'), /export format must be one of triplets, dpo, dpo-chat, openai-preference, sft, demos/);
   // Forgetting a matter: gone from exports, fold-back and the log's meaning, for good.
   const { forgotten } = await e.forgetMatter('globex');
@@ -262,8 +266,14 @@ test('exports: consent only, never privileged, never forgotten, behind the walls
   assert.ok(!e.export('triplets').includes(globexText));
   assert.ok(!e.export('dpo').includes(globexText));
   assert.deepEqual(e.feedbackInfo().forgottenMatters, ['globex']);
-  // A late retry of the forgotten record stays forgotten.
-  await e.feedback({ traceId: globex.traceId, rating: 'up', consentToTrain: true, recordId: rG.recordId });
+  // A late retry of the forgotten record stays forgotten: refused, not dropped unseen.
+  const entries = (await storedEntries(storage)).length;
+  await assert.rejects(e.feedback({ traceId: globex.traceId, rating: 'up', consentToTrain: true, recordId: rG.recordId }),
+    (err) => err.code === 'Failed precondition' && /was forgotten/.test(err.message));
+  // So is new feedback on a question of the forgotten matter.
+  await assert.rejects(e.feedback({ traceId: globex.traceId, rating: 'up' }),
+    (err) => err.code === 'Failed precondition' && /'globex' was forgotten/.test(err.message));
+  assert.equal((await storedEntries(storage)).length, entries, 'nothing was written');
   assert.ok(!e.feedbackRecords().some((x) => x.recordId === rG.recordId));
   storage.close();
   const again = await openStorage({ indexedDB: factory, IDBKeyRange, name: 'fb' });
@@ -288,7 +298,11 @@ test('ask and feedback behind walls: labels for walled passages are refused', as
   // The trace remembers its walls: a label for a passage behind them is unknown to this user.
   await assert.rejects(e.feedback({ traceId: walled.traceId, labels: { [globexChunk.chunkId]: 'relevant' } }),
     (err) => err.code === 'Not found' && /unknown chunk/.test(err.message));
-  await e.feedback({ traceId: walled.traceId, labels: { [walled.passages[0].chunkId]: 'relevant' } });
+  // The user's own wall applies on top of the question's.
+  await assert.rejects(e.feedback({ traceId: walled.traceId, rating: 'up', allowedMatters: ['globex'] }),
+    (err) => err.code === 'Permission denied' && /ethical wall/.test(err.message));
+  const rec = await e.feedback({ traceId: walled.traceId, labels: { [walled.passages[0].chunkId]: 'relevant' } });
+  assert.equal(rec.matter, 'acme', 'asked behind a wall around one matter');
   e.dispose();
 });
 

@@ -39,6 +39,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,6 +160,11 @@ struct AskOptions {
   // Host-supplied id of this question's trace (e.g. a UUIDv7); feedback
   // refers to it.
   std::string trace_id;
+  // Kept in the trace for the feedback a lawyer later gives on it
+  // (BuildFeedbackRecord, foldback/feedback.h): the matter the question was
+  // asked in and the pseudonymous user who asked. Default: "" (none).
+  std::string matter;
+  std::string user;
   // When set: applied to every message of every LLM need and every text of
   // every embedding need before TakeNeeds hands the need out, so what the
   // rules match never reaches the host's endpoint; the trace's redactions
@@ -230,6 +237,14 @@ struct Trace {
   // writer as demos (FoldBack::DemosFor).
   std::vector<std::string> feedback_demos;
   bool stopped_early = false;           // a hop added nothing / the model said so
+  // What a feedback record on this question keeps (BuildFeedbackRecord,
+  // foldback/feedback.h), so that a saved trace is all a host needs:
+  std::string answer;  // AskResult::answer (empty without options.answer)
+  std::string matter;  // AskOptions::matter
+  std::string user;    // AskOptions::user
+  // The ethical wall the question was asked behind
+  // (options.search.allowed_matters); unset: none.
+  std::optional<std::set<std::string>> allowed_matters;
 };
 
 struct AskResult {
@@ -242,7 +257,8 @@ struct AskResult {
 // Trace as JSON (stable field names: trace_id, question, hops[{hop, query,
 // variant_queries, source, results[{chunk_id, doc_id, score}], new_chunks,
 // llm_ms, llm_attempts, note}], fused, fallbacks, errors, redactions (when
-// any), program_version, model, stopped_early, feedback_demos), and back.
+// any), program_version, model, stopped_early, feedback_demos, and when set
+// answer, matter, user, allowed_matters), and back.
 // TraceFromJson: InvalidArgument naming the field on malformed input;
 // absent fields keep their defaults.
 std::string TraceToJson(const Trace& trace);

@@ -23,6 +23,7 @@
 #define FOLDBACK_FEEDBACK_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -285,6 +286,80 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents);
 Result<std::string> CompactFeedbackLog(const FeedbackState& state,
                                        size_t block_size = kFeedbackLogBlockSize);
 
+// ---------------------------------------------------------------- recording
+
+// What a host collected from the lawyer about one question's results.
+struct FeedbackInput {
+  // Required: the host's id for the record (a UUIDv7). A retried write
+  // passes the id it used the first time.
+  std::string record_id;
+  // Required: the question's trace id; must match the id the trace holds.
+  std::string trace_id;
+  // Required: host time, unix milliseconds (> 0).
+  int64_t time_ms = 0;
+  std::string rating;  // "up" | "down" | "1".."5" | "" (none)
+  std::vector<std::string> relevant, partly, not_relevant;  // chunk ids
+  std::string critique, corrected_answer, preferred_rewrite;
+  std::vector<std::string> tags;
+  std::string user;    // "" = the trace's (Trace::user)
+  std::string matter;  // "" = derived (rule W5 below)
+  bool consent_to_train = false;
+  bool privileged = false;  // kept as given; ExportFeedback never exports it
+  // The user's ethical wall: the matters this user may see now. Unset: only
+  // the trace's wall (Trace::allowed_matters) applies.
+  std::optional<std::set<std::string>> allowed_matters;
+};
+
+struct FeedbackRecordNotes {
+  size_t missing_passages = 0;  // passages the trace shows that are no longer in the index
+  // A live record already has input.record_id (a retried write): the result
+  // is that record, unchanged, and there is nothing new to append.
+  bool retried = false;
+};
+
+// Builds a feedback record from a saved trace (the JSON of TraceToJson,
+// foldback/ask.h) and what the lawyer said — the one implementation every
+// host calls (`foldback feedback`, fb_feedback_log_append, the JS package's
+// engine.feedback). Nothing is written anywhere; the host appends the
+// record to its log. `state`: the log's meaning now (ApplyFeedbackLog).
+//
+// Ethical walls:
+//  W1 The wall is the intersection of the user's (input.allowed_matters)
+//     and the trace's (the wall the question was asked behind); an unset
+//     one does not restrict; both unset: no wall (a firm-wide user).
+//  W2 Every labelled chunk must be in `index` and, when its document has a
+//     matter, that matter must be inside the wall. Otherwise NotFound
+//     "unknown chunk 'ID': not in the index ..." — the same refusal as for
+//     a chunk that does not exist, so that no refusal tells whether a
+//     walled-off passage exists.
+//  W3 A passage the trace shows whose document's matter is now outside the
+//     wall: PermissionDenied (naming no matter); the user may not see it.
+//  W4 An explicit input.matter outside the wall: PermissionDenied naming it.
+//  W5 The record's matter: input.matter, else the trace's, else the wall's
+//     only matter when it has exactly one, else the only matter among the
+//     passages shown (passages of no matter aside), else "" (none).
+// Other refusals, in this order (nothing is built then):
+//  - InvalidArgument: no record id, no trace id, time_ms <= 0;
+//  - FailedPrecondition: input.record_id was forgotten (a tombstone);
+//  - (a live record with this id: returned as it is, notes->retried);
+//  - Corruption: trace_json is not a trace (naming the field), has no
+//    question, or holds another trace id;
+//  - W3; NotFound / W2 for labels; InvalidArgument: a chunk labelled two
+//    different ways (the same label twice counts once), a bad rating; W4;
+//  - FailedPrecondition: the record touches a forgotten matter (its own or
+//    a shown passage's) — a tombstone would drop it unseen;
+//  - InvalidArgument: nothing to record (no rating, label, critique,
+//    correction, preferred rewrite or tag);
+//  - ValidateFeedbackRecord (InvalidArgument / OutOfRange naming the field).
+// The record keeps the trace's question, hop queries, answer, program
+// version and model, and every passage shown (the fused ranking, else each
+// hop's results, without repeats) with its rank, score, text hash and matter
+// as the index now says; labels are sorted by chunk id.
+Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, std::string_view trace_json,
+                                           const FeedbackInput& input,
+                                           const FeedbackState& state,
+                                           FeedbackRecordNotes* notes = nullptr);
+
 // ---------------------------------------------------------------- fold-back
 
 // A few-shot demo for the query writer, from a well-rated trace (rating up
@@ -422,6 +497,42 @@ class FOLDBACK_EXPORT FoldBack {
 
  private:
   explicit FoldBack(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// What a feedback log teaches, built when needed and shared: every host
+// gets its FoldBack through this, so that which records teach a user behind
+// which wall, and when a fold-back is stale, is decided once.
+// Thread safety: Get and Clear may be called from several threads at once
+// (they lock; a build runs under the lock).
+class FOLDBACK_EXPORT FoldBackCache {
+ public:
+  // `options`: as for FoldBack::Build; each Get replaces its
+  // allowed_matters with its wall. `capacity`: fold-backs kept (one per
+  // index version, log version and wall). Default: 8.
+  explicit FoldBackCache(FoldBackOptions options = FoldBackOptions(), size_t capacity = 8);
+  ~FoldBackCache();
+  FoldBackCache(const FoldBackCache&) = delete;
+  FoldBackCache& operator=(const FoldBackCache&) = delete;
+
+  // The fold-back of the live records of the log `read_log` returns, for a
+  // user behind `walls` (unset: every matter), over `index`.
+  // `index_version` and `log_version` are values the host changes whenever
+  // the index or the log changes (native: a generation counter and the log
+  // file's inode, size and time; JS: counters); a fold-back built for the
+  // same index, versions and wall is returned again and `read_log` is not
+  // called. OK and null when the log holds no live record: search the index
+  // itself. Errors of read_log and FoldBack::Build are returned (nothing is
+  // cached then).
+  Result<std::shared_ptr<const FoldBack>> Get(
+      const Index& index, uint64_t index_version, std::string_view log_version,
+      const std::optional<std::set<std::string>>& walls,
+      const std::function<Result<FeedbackLogContents>()>& read_log);
+  // Drops every cached fold-back.
+  void Clear();
+
+ private:
+  struct Rep;
   std::unique_ptr<Rep> rep_;
 };
 

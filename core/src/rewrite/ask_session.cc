@@ -432,6 +432,9 @@ class Session final : public AskSession {
                       opt_.search.mode != SearchMode::kBm25;
     trace_.trace_id = opt_.trace_id;
     trace_.question = question_;
+    trace_.matter = opt_.matter;
+    trace_.user = opt_.user;
+    trace_.allowed_matters = opt_.search.allowed_matters;
     trace_.program_version = program_->version();
   }
 
@@ -1061,6 +1064,7 @@ class Session final : public AskSession {
   void Complete() {
     AbandonAll();
     phase_ = Phase::kDone;
+    trace_.answer = result_.answer;  // a saved trace is all feedback needs
     result_.trace = trace_;
     Event(TraceEvent::Kind::kDone, 0,
           std::to_string(result_.passages.size()) + " passages" +

@@ -130,6 +130,12 @@ std::string TraceToJson(const Trace& t) {
              {"model", t.model},
              {"stopped_early", t.stopped_early},
              {"feedback_demos", StringsJson(t.feedback_demos)}});
+  if (!t.answer.empty()) j["answer"] = t.answer;
+  if (!t.matter.empty()) j["matter"] = t.matter;
+  if (!t.user.empty()) j["user"] = t.user;
+  if (t.allowed_matters) {
+    j["allowed_matters"] = StringsJson({t.allowed_matters->begin(), t.allowed_matters->end()});
+  }
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
@@ -174,6 +180,15 @@ Result<Trace> TraceFromJson(std::string_view json) {
   r.Str(j, "model", &t.model);
   r.Bool(j, "stopped_early", &t.stopped_early);
   r.Strings(j, "feedback_demos", &t.feedback_demos);
+  r.Str(j, "answer", &t.answer);
+  r.Str(j, "matter", &t.matter);
+  r.Str(j, "user", &t.user);
+  auto walls = j.find("allowed_matters");
+  if (walls != j.end() && !walls->is_null()) {
+    std::vector<std::string> list;
+    r.Strings(j, "allowed_matters", &list);
+    t.allowed_matters.emplace(list.begin(), list.end());
+  }
   if (!r.status().ok()) return r.status();
   return t;
 }
