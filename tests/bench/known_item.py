@@ -27,13 +27,15 @@ Also prints, on the agreements, the top 5 of "who can terminate the
 agreement and with how much notice?" in both modes and how many passages
 an offline `ask` returns.
 
-usage: known_item.py --foldback build/bin/foldback [--data /work/shared/data]
+usage: known_item.py --foldback build/bin/foldback [--lib build/bindings/c/libfoldback.so]
+                     [--data /work/shared/data]
                      [--work /tmp/known_item] [--tasks mail,agreements,cuad]
                      [--cuad-docs 60] [--json]
 
 Reads /work/shared/data (development data) — a benchmark, never a test.
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -67,15 +69,16 @@ def words(text):
     return [w for w in WORD.findall(text.lower()) if w not in STOP]
 
 
-def run(cmd, **kw):
+def run(cmd, ok=(0,), **kw):
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
+    if r.returncode not in ok:
         raise SystemExit("failed: %s\n%s" % (" ".join(cmd), r.stderr[-2000:]))
     return r.stdout
 
 
 def extract(tool, root):
-    out = json.loads(run([tool, "extract", "--json", "--chunks", root]))
+    # Exit status 3: some files were unreadable (reported per file, skipped).
+    out = json.loads(run([tool, "extract", "--json", "--chunks", root], ok=(0, 3)))
     docs = []
     for f in out:
         for d in f.get("documents", []):
@@ -85,15 +88,78 @@ def extract(tool, root):
 
 def ingest(tool, root, index):
     shutil.rmtree(index, ignore_errors=True)
-    run([tool, "ingest", "--quiet", "--index", index, root])
+    run([tool, "ingest", "--quiet", "--index", index, root], ok=(0, 3))
+
+
+class Hit(ctypes.Structure):
+    _fields_ = [("chunk_id", ctypes.c_char_p), ("doc_id", ctypes.c_char_p), ("text", ctypes.c_char_p),
+                ("title", ctypes.c_char_p), ("section", ctypes.c_char_p), ("matter", ctypes.c_char_p),
+                ("score", ctypes.c_double)]
+
+
+class SearchParams(ctypes.Structure):
+    _fields_ = [("mode", ctypes.c_int), ("top_k", ctypes.c_uint32),
+                ("filters", ctypes.POINTER(ctypes.c_char_p)), ("filter_count", ctypes.c_size_t),
+                ("restrict_matters", ctypes.c_int),
+                ("allowed_matters", ctypes.POINTER(ctypes.c_char_p)),
+                ("allowed_matter_count", ctypes.c_size_t), ("use_feedback", ctypes.c_int)]
+
+
+LIB = None
+OPEN = {}
+
+
+def load_lib(path):
+    global LIB
+    LIB = ctypes.CDLL(path)
+    LIB.fb_index_open.restype = ctypes.c_void_p
+    LIB.fb_index_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    LIB.fb_index_free.argtypes = [ctypes.c_void_p]
+    LIB.fb_index_last_error.restype = ctypes.c_char_p
+    LIB.fb_index_last_error.argtypes = [ctypes.c_void_p]
+    LIB.fb_search_default_params.restype = SearchParams
+    LIB.fb_index_search.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(SearchParams),
+                                    ctypes.POINTER(ctypes.c_void_p)]
+    LIB.fb_results_count.restype = ctypes.c_size_t
+    LIB.fb_results_count.argtypes = [ctypes.c_void_p]
+    LIB.fb_results_get.restype = ctypes.POINTER(Hit)
+    LIB.fb_results_get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    LIB.fb_results_free.argtypes = [ctypes.c_void_p]
 
 
 def search(tool, index, query, mode, doc_filter=None, k=10):
+    """Through libfoldback (one index load per index, not one per query)."""
+    if index not in OPEN:
+        err = ctypes.c_int(0)
+        h = LIB.fb_index_open(index.encode(), ctypes.byref(err))
+        if not h:
+            raise SystemExit("cannot open %s (error %d)" % (index, err.value))
+        OPEN[index] = h
+    ix = OPEN[index]
+    p = LIB.fb_search_default_params()
+    p.mode = {"bm25": 0, "dense": 1, "hybrid": 2}[mode]
+    p.top_k = k
+    keep = None
+    if doc_filter:
+        keep = (ctypes.c_char_p * 1)(("id=" + doc_filter).encode())
+        p.filters = keep
+        p.filter_count = 1
+    res = ctypes.c_void_p()
+    if LIB.fb_index_search(ix, query.encode(), ctypes.byref(p), ctypes.byref(res)) != 0:
+        raise SystemExit("search failed: %s" % LIB.fb_index_last_error(ix))
+    hits = []
+    for i in range(LIB.fb_results_count(res)):
+        h = LIB.fb_results_get(res, i).contents
+        hits.append({"doc_id": h.doc_id.decode(), "section": h.section.decode(errors="replace"),
+                     "text": h.text.decode(errors="replace"), "score": h.score})
+    LIB.fb_results_free(res)
+    return hits
+
+
+def search_cli(tool, index, query, mode, k=5):
     cmd = [tool, "search", "--index", index, "--top-k", str(k), "--json"]
     if mode != "hybrid":
         cmd += ["--mode", mode]
-    if doc_filter:
-        cmd += ["--filter", "id=" + doc_filter]
     cmd += ["--", query]
     return json.loads(run(cmd))
 
@@ -140,7 +206,7 @@ def mail_task(tool, tools, data, work, modes):
     shutil.rmtree(src, ignore_errors=True)
     os.makedirs(src)
     for r in roots:
-        os.symlink(r, os.path.join(src, os.path.basename(r)))
+        shutil.copytree(r, os.path.join(src, os.path.basename(r)))
     docs = extract(tools, src)
     index = os.path.join(work, "mail-index")
     ingest(tool, src, index)
@@ -251,12 +317,12 @@ def termination(tool, work):
     q = "who can terminate the agreement and with how much notice?"
     out = {}
     for m in ("hybrid", "bm25"):
-        hits = search(tool, index, q, m, k=5)
-        out[m] = [{"doc": h["doc_id"].split("/")[-2] if "/" in h["doc_id"] else h["doc_id"],
+        hits = search_cli(tool, index, q, m, k=5)
+        out[m] = [{"doc": h["doc_id"],
                    "section": h["section"], "text": " ".join(h["text"].split())[:70],
                    "duplicates": len(h.get("duplicates", []))} for h in hits]
     ask = json.loads(run([tool, "ask", "--index", index, "--rewrite", "rm3", "--json", "--", q]))
-    passages = ask.get("passages", [])
+    passages = ask.get("results", [])
     out["ask_passages"] = len(passages)
     out["ask"] = [{"section": p.get("section", ""), "text": " ".join(p.get("text", "").split())[:70]}
                   for p in passages]
@@ -266,6 +332,8 @@ def termination(tool, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--foldback", required=True, help="the foldback binary measured")
+    ap.add_argument("--lib", help="its libfoldback.so (default: ../bindings/c/libfoldback.so beside "
+                                  "the binary's folder)")
     ap.add_argument("--tools", help="binary for `extract --chunks` (default: --foldback)")
     ap.add_argument("--data", default="/work/shared/data")
     ap.add_argument("--work", default="/tmp/known_item")
@@ -276,6 +344,8 @@ def main():
     a = ap.parse_args()
     tool = os.path.abspath(a.foldback)
     tools = os.path.abspath(a.tools or a.foldback)
+    load_lib(os.path.abspath(a.lib or os.path.join(os.path.dirname(tool), "..", "bindings", "c",
+                                                    "libfoldback.so")))
     os.makedirs(a.work, exist_ok=True)
     modes = ["hybrid", "bm25"]
     report = {}
@@ -284,8 +354,17 @@ def main():
         if task == "mail":
             res, misses = mail_task(tool, tools, a.data, a.work, modes)
         elif task == "agreements":
-            res, misses = clause_task(tool, tools, os.path.join(a.data, "fixtures", "docx-agreements"), a.work,
-                                      "agreements", modes)
+            # The templates only (template.docx of each folder), named after their folder.
+            src = os.path.join(a.work, "agreements")
+            shutil.rmtree(src, ignore_errors=True)
+            os.makedirs(src)
+            base = os.path.join(a.data, "fixtures", "docx-agreements")
+            for lic in sorted(os.listdir(base)):
+                for t in sorted(os.listdir(os.path.join(base, lic))):
+                    f = os.path.join(base, lic, t, "template.docx")
+                    if os.path.exists(f):
+                        os.symlink(f, os.path.join(src, t + ".docx"))
+            res, misses = clause_task(tool, tools, src, a.work, "agreements", modes)
             report["termination"] = termination(tool, a.work)
         elif task == "cuad":
             src = os.path.join(a.work, "cuad")

@@ -159,6 +159,40 @@ TEST(Distinct, QuotedAndSignatureChunksAreDownWeighted) {
   EXPECT_EQ((*unweighted)[0].doc_id, "reply");
 }
 
+TEST(Distinct, AMessageWithoutBodyTextIsFoundBySubject) {
+  auto idx = Lexical();
+  Document html_only = Doc("html-only", "", "", "Quarterly gas storage report");
+  html_only.kind = DocKind::kEmail;
+  auto added = idx->Add(html_only);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->chunks, 1u);
+  Document other = Doc("other", "Storage of documents in the archive room.", "", "Archive");
+  other.kind = DocKind::kEmail;
+  ASSERT_TRUE(idx->Add(other).ok());
+  auto hits = idx->Search("gas storage report", Bm25(5));
+  ASSERT_TRUE(hits.ok());
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].doc_id, "html-only");
+  EXPECT_EQ((*hits)[0].title, "Quarterly gas storage report");
+  // It survives a snapshot and can be removed.
+  auto snap = idx->Snapshot();
+  ASSERT_TRUE(snap.ok());
+  auto back = Index::FromSnapshot(*snap);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  auto again = (*back)->Search("gas storage report", Bm25(5));
+  ASSERT_TRUE(again.ok());
+  ASSERT_FALSE(again->empty());
+  EXPECT_EQ((*again)[0].doc_id, "html-only");
+  ASSERT_TRUE((*back)->Remove("html-only").ok());
+  auto gone = (*back)->Search("gas storage report", Bm25(5));
+  ASSERT_TRUE(gone.ok());
+  for (const auto& h : *gone) EXPECT_NE(h.doc_id, "html-only");
+  // A document that is not mail still yields no chunk for an empty text.
+  auto plain = idx->Add(Doc("plain-empty", "", "", "A title"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->chunks, 0u);
+}
+
 // ------------------------------------------------------------ dense side
 
 // An index with host-supplied 4-d vectors, so the dense side is exact and
