@@ -294,7 +294,9 @@ TEST(Distinct, WallsHoldThroughCollapse) {
                                   " to the warehouse, with notice of shipment.",
                               "visible")).ok());
     }
-    if (e == EmbedderKind::kStatic) ASSERT_TRUE(idx.BuildDense().ok());
+    if (e == EmbedderKind::kStatic) {
+      ASSERT_TRUE(idx.BuildDense().ok());
+    }
     SearchOptions open;
     open.mode = e == EmbedderKind::kNone ? SearchMode::kBm25 : SearchMode::kHybrid;
     open.top_k = 3;
