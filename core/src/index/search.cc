@@ -4,8 +4,6 @@
 // results are found.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string>
 #include <unordered_map>
 
 #include "index/dense_index.h"
@@ -36,20 +34,6 @@ std::unordered_map<uint32_t, double> Normalized(const Ranked& list) {
     hi = std::max(hi, s);
   }
   for (const auto& [c, s] : list) out[c] = hi > lo ? (s - lo) / (hi - lo) : 1.0;
-  return out;
-}
-
-// Scores over the list's best, with 0 as the floor (BM25 cannot go below
-// it; a cosine below 0 says "unrelated" as plainly as 0 does): the
-// theoretical-minimum normalisation of Bruch et al. (2023). Unlike min-max,
-// it keeps a side's margins as they are: dense similarities of 0.80 and
-// 0.96 stay close, a BM25 winner at twice the runner-up's score stays far
-// ahead.
-std::unordered_map<uint32_t, double> ScaledToMax(const Ranked& list) {
-  std::unordered_map<uint32_t, double> out;
-  double hi = 0;
-  for (const auto& [c, s] : list) hi = std::max(hi, s);
-  for (const auto& [c, s] : list) out[c] = hi > 0 ? std::max(0.0, s) / hi : 0.0;
   return out;
 }
 
@@ -219,18 +203,12 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
         AddRrf(lex, options.rrf_k, &fused);
         AddRrf(den, options.rrf_k, &fused);
       } else {
-        double w = options.dense_weight;
-        static const char* env_w = std::getenv("FB_EXP_DW");  // TEMPORARY experiment switch
-        if (env_w) w = std::atof(env_w);
-        static const char* env_n = std::getenv("FB_EXP_NORM");
-        bool tm = env_n && std::string(env_n) == "tm";
-        if (tm) {
-          for (const auto& [key, s] : ScaledToMax(lex)) fused[key] += (1 - w) * s;
-          for (const auto& [key, s] : ScaledToMax(den)) fused[key] += w * s;
-        } else {
-          for (const auto& [key, s] : Normalized(lex)) fused[key] += (1 - w) * s;
-          for (const auto& [key, s] : Normalized(den)) fused[key] += w * s;
-        }
+        // Min-max per side. (Scaling each side to its best with 0 as the
+        // floor, Bruch et al.'s theoretical-minimum normalisation, was
+        // measured too and did worse on both known-item tasks:
+        // docs/benchmarks.md.)
+        for (const auto& [key, s] : Normalized(lex)) fused[key] += (1 - options.dense_weight) * s;
+        for (const auto& [key, s] : Normalized(den)) fused[key] += options.dense_weight * s;
       }
       for (const auto& [key, s] : fused) {
         uint32_t c = representative.at(key);
