@@ -288,14 +288,22 @@ TEST(Distinct, WallsHoldThroughCollapse) {
     // adds query words to its chunk); the visible copy ranks below it.
     ASSERT_TRUE(idx.Add(Doc("walled-contract", clause, "walled", "Termination notice terminate")).ok());
     ASSERT_TRUE(idx.Add(Doc("visible-contract", clause, "visible")).ok());
-    for (int i = 0; i < 6; ++i) {
+    const char* goods[] = {"steel", "grain", "timber", "copper", "cotton", "coffee", "sugar", "glass"};
+    const char* places[] = {"warehouse", "port", "depot", "plant", "yard"};
+    const char* extra[] = {"january", "february", "march",  "april",   "may",     "june",  "july",
+                           "august",  "september", "october", "november", "december", "north", "south",
+                           "east",    "west",     "harbor", "river",   "valley",  "bridge"};
+    for (int i = 0; i < 40; ++i) {
       ASSERT_TRUE(idx.Add(Doc("filler" + std::to_string(i),
-                              "The supplier delivers goods number " + std::to_string(i) +
-                                  " to the warehouse, with notice of shipment.",
+                              std::string("The supplier delivers ") + goods[i % 8] + " to the " +
+                                  places[i % 5] + " each month, with notice of shipment and an invoice "
+                                  "for the " + goods[(i + 3) % 8] + " received. " + extra[i % 20] + " " +
+                                  extra[(i + 7) % 20] + ".",
                               "visible")).ok());
     }
     if (e == EmbedderKind::kStatic) {
-      ASSERT_TRUE(idx.BuildDense().ok());
+      Status built = idx.BuildDense();
+      ASSERT_TRUE(built.ok()) << built.ToString();
     }
     SearchOptions open;
     open.mode = e == EmbedderKind::kNone ? SearchMode::kBm25 : SearchMode::kHybrid;
