@@ -67,7 +67,7 @@ TEST(DistinctCli, DefaultSearchFindsTheMessageBySubjectAndShowsBoilerplateOnce) 
     ASSERT_EQ(r.code, 0) << r.err;
     auto hits = nlohmann::json::parse(r.out);
     ASSERT_FALSE(hits.empty()) << mode;
-    EXPECT_EQ(hits[0]["doc_id"], "target.eml") << mode << ": " << r.out;
+    EXPECT_EQ(hits[0]["doc_id"], "target") << mode << ": " << r.out;
     std::set<std::string> texts;
     size_t boiler = 0;
     for (const auto& h : hits) {
