@@ -51,7 +51,8 @@ TEST(Distinct, IdenticalPassagesCollapseIntoTheBestOne) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(idx->Add(Doc("mail" + std::to_string(i), kBoilerplate)).ok());
   }
-  ASSERT_TRUE(idx->Add(Doc("memo", "The recipient list for the confidential memo is attached.")).ok());
+  ASSERT_TRUE(
+      idx->Add(Doc("memo", "The recipient list for the confidential memo is attached.")).ok());
   auto hits = idx->Search("confidential recipient message", Bm25(3));
   ASSERT_TRUE(hits.ok());
   ASSERT_EQ(hits->size(), 2u);  // the boilerplate once, the memo once
@@ -72,15 +73,18 @@ TEST(Distinct, IdenticalPassagesCollapseIntoTheBestOne) {
 TEST(Distinct, NearIdenticalClausesCollapseDifferentOnesDoNot) {
   auto idx = Lexical();
   const std::string clause =
-      "Either party may terminate this Agreement for any reason upon thirty days prior written notice "
+      "Either party may terminate this Agreement for any reason upon thirty days prior written "
+      "notice "
       "to the other party, and upon termination all fees accrued through the effective date of "
       "termination become due and payable within fifteen days of the invoice date.";
   std::string near = clause;
   near.replace(near.find("thirty"), 6, "sixty");  // one word changed
   ASSERT_TRUE(idx->Add(Doc("template-a", clause)).ok());
   ASSERT_TRUE(idx->Add(Doc("template-b", near)).ok());
-  ASSERT_TRUE(idx->Add(Doc("other", "Customer may terminate this Agreement immediately upon notice if "
-                                    "Provider breaches its confidentiality obligations.")).ok());
+  ASSERT_TRUE(idx->Add(Doc("other",
+                           "Customer may terminate this Agreement immediately upon notice if "
+                           "Provider breaches its confidentiality obligations."))
+                  .ok());
   auto hits = idx->Search("terminate agreement notice", Bm25(5));
   ASSERT_TRUE(hits.ok());
   ASSERT_EQ(hits->size(), 2u);
@@ -97,12 +101,16 @@ TEST(Distinct, SearchesDeeperForTopKDistinctPassages) {
   // 300 copies of a line that matches the query best, then six different
   // passages that match it less well.
   for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE(idx->Add(Doc("news" + std::to_string(i), ">>more related articles on translation...")).ok());
+    ASSERT_TRUE(
+        idx->Add(Doc("news" + std::to_string(i), ">>more related articles on translation..."))
+            .ok());
   }
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(idx->Add(Doc("doc" + std::to_string(i), "Clause " + std::to_string(i) +
-                                                             " about the translation of the manual into "
-                                                             "French, German and Spanish versions.")).ok());
+    ASSERT_TRUE(
+        idx->Add(Doc("doc" + std::to_string(i), "Clause " + std::to_string(i) +
+                                                    " about the translation of the manual into "
+                                                    "French, German and Spanish versions."))
+            .ok());
   }
   SearchOptions o = Bm25(5);
   o.candidates = 10;  // far fewer than the copies: the search must go deeper
@@ -127,11 +135,12 @@ TEST(Distinct, QuotedAndSignatureChunksAreDownWeighted) {
   auto idx = Lexical();
   Document original = Doc("orig", "The indemnity cap should be twelve months of fees.\n");
   original.kind = DocKind::kEmail;
-  Document reply = Doc("reply",
-                       "Agreed, please send the draft.\n\n"
-                       "On Mon, 3 Mar 2025, Anna wrote:\n"
-                       "> The indemnity cap should be twelve months of fees, and the cap should cover "
-                       "indemnity claims too.\n");
+  Document reply =
+      Doc("reply",
+          "Agreed, please send the draft.\n\n"
+          "On Mon, 3 Mar 2025, Anna wrote:\n"
+          "> The indemnity cap should be twelve months of fees, and the cap should cover "
+          "indemnity claims too.\n");
   reply.kind = DocKind::kEmail;
   ASSERT_TRUE(idx->Add(original).ok());
   ASSERT_TRUE(idx->Add(reply).ok());
@@ -224,16 +233,22 @@ TEST(Distinct, AFewWordsDoNotOutrankTheFullMatch) {
   for (Fusion f : {Fusion::kWeightedSum, Fusion::kRrf}) {
     auto idx = External();
     // The full match: every query word, a long passage, a middling vector.
-    ASSERT_TRUE(idx->Add(Doc("message",
-                             "Please find the translation of the articles we discussed, reviewed by "
-                             "counsel and ready for filing with the court next week.",
-                             "", "Translation of articles")).ok());
+    ASSERT_TRUE(
+        idx->Add(Doc("message",
+                     "Please find the translation of the articles we discussed, reviewed by "
+                     "counsel and ready for filing with the court next week.",
+                     "", "Translation of articles"))
+            .ok());
     // A three-word line whose vector sits right on the query's.
     ASSERT_TRUE(idx->Add(Doc("newsletter", ">>more related articles...")).ok());
-    ASSERT_TRUE(idx->Add(Doc("other1", "Articles of incorporation filed with the state office "
-                                       "together with the bylaws of the company.")).ok());
-    ASSERT_TRUE(idx->Add(Doc("other2", "The court granted the motion to dismiss the claims brought "
-                                       "against the directors last year.")).ok());
+    ASSERT_TRUE(idx->Add(Doc("other1",
+                             "Articles of incorporation filed with the state office "
+                             "together with the bylaws of the company."))
+                    .ok());
+    ASSERT_TRUE(idx->Add(Doc("other2",
+                             "The court granted the motion to dismiss the claims brought "
+                             "against the directors last year."))
+                    .ok());
     SetVector(idx.get(), "message", {0.55f, 0.83f, 0, 0});
     SetVector(idx.get(), "newsletter", {1, 0.02f, 0, 0});
     SetVector(idx.get(), "other1", {0.6f, 0, 0.8f, 0});
@@ -251,10 +266,14 @@ TEST(Distinct, RrfTieBlockDoesNotBuryTheOtherSidesWinner) {
   auto idx = External();
   // Lexical: the winner has both query words; five different one-word
   // passages (collapse cannot help: they differ) tie on the dense side.
-  ASSERT_TRUE(idx->Add(Doc("winner", "Termination notice: either party may end the contract with "
-                                     "ninety days written notice to the other party.")).ok());
-  ASSERT_TRUE(idx->Add(Doc("second", "Termination for cause follows a material breach that remains "
-                                     "uncured after the cure period described above.")).ok());
+  ASSERT_TRUE(idx->Add(Doc("winner",
+                           "Termination notice: either party may end the contract with "
+                           "ninety days written notice to the other party."))
+                  .ok());
+  ASSERT_TRUE(idx->Add(Doc("second",
+                           "Termination for cause follows a material breach that remains "
+                           "uncured after the cure period described above."))
+                  .ok());
   const char* shorts[] = {"Notice alpha given here today by the clerk of the county.",
                           "Notice bravo given here today by the agent of the buyer.",
                           "Notice charlie given here today by the officer of the bank.",
@@ -283,23 +302,30 @@ TEST(Distinct, WallsHoldThroughCollapse) {
     ASSERT_TRUE(made.ok());
     Index& idx = **made;
     const std::string clause =
-        "Either party may terminate this Agreement upon thirty days written notice to the other party.";
+        "Either party may terminate this Agreement upon thirty days written notice to the other "
+        "party.";
     // The walled matter's copy ranks first when the wall is down (its title
     // adds query words to its chunk); the visible copy ranks below it.
-    ASSERT_TRUE(idx.Add(Doc("walled-contract", clause, "walled", "Termination notice terminate")).ok());
+    ASSERT_TRUE(
+        idx.Add(Doc("walled-contract", clause, "walled", "Termination notice terminate")).ok());
     ASSERT_TRUE(idx.Add(Doc("visible-contract", clause, "visible")).ok());
-    const char* goods[] = {"steel", "grain", "timber", "copper", "cotton", "coffee", "sugar", "glass"};
+    const char* goods[] = {"steel",  "grain",  "timber", "copper",
+                           "cotton", "coffee", "sugar",  "glass"};
     const char* places[] = {"warehouse", "port", "depot", "plant", "yard"};
-    const char* extra[] = {"january", "february", "march",  "april",   "may",     "june",  "july",
-                           "august",  "september", "october", "november", "december", "north", "south",
-                           "east",    "west",     "harbor", "river",   "valley",  "bridge"};
+    const char* extra[] = {"january",  "february", "march",  "april",     "may",
+                           "june",     "july",     "august", "september", "october",
+                           "november", "december", "north",  "south",     "east",
+                           "west",     "harbor",   "river",  "valley",    "bridge"};
     for (int i = 0; i < 40; ++i) {
       ASSERT_TRUE(idx.Add(Doc("filler" + std::to_string(i),
                               std::string("The supplier delivers ") + goods[i % 8] + " to the " +
-                                  places[i % 5] + " each month, with notice of shipment and an invoice "
-                                  "for the " + goods[(i + 3) % 8] + " received. " + extra[i % 20] + " " +
+                                  places[i % 5] +
+                                  " each month, with notice of shipment and an invoice "
+                                  "for the " +
+                                  goods[(i + 3) % 8] + " received. " + extra[i % 20] + " " +
                                   extra[(i + 7) % 20] + ".",
-                              "visible")).ok());
+                              "visible"))
+                      .ok());
     }
     if (e == EmbedderKind::kStatic) {
       Status built = idx.BuildDense();

@@ -66,10 +66,9 @@ struct Candidate {
 
 }  // namespace
 
-Result<std::vector<SearchHit>> Index::Rep::Search(std::string_view query,
-                                                  const SearchOptions& options,
-                                                  const index::ChunkMask& mask,
-                                                  const std::vector<index::WeightedTerm>* terms) const {
+Result<std::vector<SearchHit>> Index::Rep::Search(
+    std::string_view query, const SearchOptions& options, const index::ChunkMask& mask,
+    const std::vector<index::WeightedTerm>* terms) const {
   std::vector<float> qvec;
   if (options.mode != SearchMode::kBm25) {
     auto v = QueryVector(query, options);
@@ -126,7 +125,8 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
   std::unordered_map<uint32_t, std::vector<uint64_t>> shingles;
   auto shingles_of = [&](uint32_t c) -> const std::vector<uint64_t>& {
     auto it = shingles.find(c);
-    if (it == shingles.end()) it = shingles.emplace(c, rewrite::Shingles(chunks[c].chunk.text)).first;
+    if (it == shingles.end())
+      it = shingles.emplace(c, rewrite::Shingles(chunks[c].chunk.text)).first;
     return it->second;
   };
 
@@ -135,9 +135,11 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
     const size_t depth = depth0 * scale;
     // Dense candidates are chunks: take more when they collapse to documents.
     const size_t dense_k =
-        std::min(kMaxDepth, (options.mode == SearchMode::kDense ? top_k * scale : depth) * (per_doc ? 2 : 1));
+        std::min(kMaxDepth,
+                 (options.mode == SearchMode::kDense ? top_k * scale : depth) * (per_doc ? 2 : 1));
     Ranked dense_hits;
-    if (run_dense) dense_hits = dense->Search(query_vector.data(), dense_k, std::max(ef, dense_k), mask);
+    if (run_dense)
+      dense_hits = dense->Search(query_vector.data(), dense_k, std::max(ef, dense_k), mask);
     const bool dense_used =
         !dense_hits.empty() || (have_dense && options.mode == SearchMode::kDense);
     Ranked lexical_hits;
@@ -236,7 +238,8 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
         for (size_t i = 0; i < kept.size() && dup == kept.size(); ++i) {
           const auto& other = shingles_of(kept[i]);
           size_t lo = std::min(sh.size(), other.size()), hi = std::max(sh.size(), other.size());
-          if (static_cast<double>(lo) < options.collapse_jaccard * static_cast<double>(hi)) continue;
+          if (static_cast<double>(lo) < options.collapse_jaccard * static_cast<double>(hi))
+            continue;
           if (rewrite::JaccardAtLeast(sh, other, options.collapse_jaccard)) dup = i;
         }
         if (dup < kept.size()) {
