@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "foldback/index.h"
 #include "host/files.h"
 #include "ingest/extract.h"
 
@@ -17,6 +18,7 @@ struct ExtractArgs {
   std::vector<std::string> paths;
   bool json = false;
   size_t max_text = 2000;
+  bool chunks = false;
 };
 
 int Run(const ExtractArgs& a) {
@@ -46,6 +48,20 @@ int Run(const ExtractArgs& a) {
             if (!d.parent_id.empty()) jd["parent_id"] = d.parent_id;
             jd["metadata"] = d.metadata;
             jd["text"] = d.text;
+            if (a.chunks) {
+              // The chunks ingest would index (default index options).
+              IndexOptions io;
+              io.dense.embedder = EmbedderKind::kNone;
+              auto ix = Index::Create(io);
+              nlohmann::json cs = nlohmann::json::array();
+              if (ix.ok() && (*ix)->Add(d).ok()) {
+                for (const Chunk* c : (*ix)->ChunksOf(d.id)) {
+                  cs.push_back({{"id", c->id}, {"section", c->section},
+                                {"role", static_cast<int>(c->role)}, {"text", c->text}});
+                }
+              }
+              jd["chunks"] = std::move(cs);
+            }
             docs.push_back(std::move(jd));
           }
           j["documents"] = std::move(docs);
@@ -86,6 +102,7 @@ void RegisterExtract(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ExtractArgs>();
   CLI::App* cmd = app.add_subcommand("extract", "Show the documents, metadata and text ingest would index from files");
   cmd->add_flag("--json", args->json, "JSON output (whole texts)");
+  cmd->add_flag("--chunks", args->chunks, "With --json: also the chunks ingest would cut (role 0 body, 1 quoted, 2 signature)");
   cmd->add_option("--max-text", args->max_text, "Bytes of text shown per document (text output)");
   cmd->add_option("paths", args->paths, "Files or folders")->required();
   cmd->footer("Exit status: 0 ok, 3 some files could not be read.");

@@ -74,7 +74,8 @@ int Run(const SearchArgs& a) {
     for (const auto& h : *hits) {
       out.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score},
                      {"bm25", h.bm25}, {"dense", h.dense}, {"title", h.title},
-                     {"section", h.section}, {"matter", h.matter}, {"text", h.text}});
+                     {"section", h.section}, {"matter", h.matter}, {"text", h.text},
+                     {"duplicates", h.duplicates}});
     }
     std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
     return 0;

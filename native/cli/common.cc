@@ -141,6 +141,10 @@ void PrintHits(const std::vector<SearchHit>& hits, size_t width) {
                 h.section.empty() ? "" : "  §",
                 h.section.empty() ? "" : OneLine(h.section, 40).c_str());
     std::printf("      %s\n", OneLine(h.text, width).c_str());
+    if (!h.duplicates.empty()) {
+      std::printf("      (+%zu near-duplicate passage%s folded in)\n", h.duplicates.size(),
+                  h.duplicates.size() == 1 ? "" : "s");
+    }
   }
 }
 

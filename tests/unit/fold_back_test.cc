@@ -116,6 +116,9 @@ SearchOptions Bm25(size_t k = 12) {
   SearchOptions o;
   o.mode = SearchMode::kBm25;
   o.top_k = k;
+  // The corpus repeats passages across documents on purpose and these tests
+  // count documents: no near-duplicate collapse.
+  o.collapse_jaccard = 0;
   return o;
 }
 

@@ -117,7 +117,9 @@ class FOLDBACK_EXPORT Index {
   // chunked, metadata extracted and the chunks indexed lexically at once;
   // dense vectors follow on BuildDense() (static embedder) or
   // SetChunkVector() (external embedder). An empty text is accepted and
-  // yields no chunks.
+  // yields no chunks — except mail with a subject: one empty chunk, so that
+  // the message is found by its subject (the title's terms count in every
+  // chunk, Bm25Params::title_weight).
   Result<AddReport> Add(const Document& doc);
 
   // Removes a document and its chunks. NotFound if the id is unknown.

@@ -67,7 +67,28 @@ struct SearchOptions {
   // Default: false.
   bool one_per_document = false;
   // Candidates taken from each side before fusion; 0 means max(100, 4*top_k).
+  // When collapsing near-duplicates or down-weighting mail parts leaves
+  // fewer than top_k results, the search goes deeper (4x per round, up to
+  // 4096 candidates per side, or every matching chunk on the lexical side).
   size_t candidates = 0;
+  // Near-duplicate collapse: a result whose text shares at least this
+  // fraction of its word 3-shingles (Jaccard similarity; texts of fewer
+  // than three words compare their words) with a better-ranked result is
+  // folded into it — boilerplate, newsletter lines, disclaimers, quoted
+  // replies, the same clause in twenty templates. The better-ranked one
+  // stays and lists the others in SearchHit::duplicates; the search goes on
+  // until top_k distinct results are found. Only chunks behind the walls
+  // and filters are ever compared, so a walled twin can neither stand in
+  // for a visible passage nor push one out. Not applied with
+  // one_per_document (documents are the unit there: "which contracts say
+  // X" lists every contract). Default: 0.8; 0 disables.
+  double collapse_jaccard = 0.8;
+  // Mail: a chunk of quoted reply text or of a signature (ChunkRole) has
+  // its score multiplied by these — the message's own words come first,
+  // like BM25F's field weights (chunks never mix roles, so a per-chunk
+  // weight is a per-field weight). 1 disables. Defaults: 0.5 and 0.3.
+  double quoted_weight = 0.5;
+  double signature_weight = 0.3;
   // HNSW search breadth; 0 means the index default.
   size_t ef_search = 0;
   // For indexes whose embedder is external: the query's vector, computed by
@@ -80,7 +101,10 @@ struct SearchHit {
   std::string doc_id;
   double score = 0;  // fused score (or the single side's score)
   double bm25 = 0;   // 0 when the chunk was not a lexical candidate
-  double dense = 0;  // similarity; 0 when not a dense candidate
+  double dense = 0;  // similarity; 0 when the chunk has no vector or no dense side ran
+  // Chunk ids of near-duplicates folded into this hit (see
+  // SearchOptions::collapse_jaccard), in rank order; all behind the walls.
+  std::vector<std::string> duplicates;
   std::string text;
   std::string title;
   std::string section;

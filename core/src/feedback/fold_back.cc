@@ -344,75 +344,11 @@ struct FoldBack::Rep {
     plan->dense_changed = true;
   }
 
-  // Index::Rep::Search (search.cc) with the plan's lexical terms and query
-  // vector: the same candidate depths, fallbacks and fusion.
+  // Index::Rep::Rank (search.cc) with the plan's lexical terms and query
+  // vector: the same candidate depths, fallbacks, fusion and collapse.
   Result<std::vector<SearchHit>> Run(const Plan& plan, const SearchOptions& o,
                                      const index::ChunkMask& mask) const {
-    using Ranked = std::vector<std::pair<uint32_t, double>>;
-    const Index::Rep& ix = *index;
-    size_t depth = o.candidates ? o.candidates : std::max<size_t>(100, 4 * o.top_k);
-    Ranked dense_hits;
-    if (o.mode != SearchMode::kBm25 && !plan.vec.empty()) {
-      size_t ef = o.ef_search ? o.ef_search : ix.options.dense.ef_search;
-      dense_hits = ix.dense->Search(plan.vec.data(), o.mode == SearchMode::kDense ? o.top_k : depth,
-                                    ef, mask);
-    }
-    bool dense_used =
-        !dense_hits.empty() || (ix.dense && ix.dense->size() > 0 && o.mode == SearchMode::kDense);
-    Ranked lexical_hits;
-    if (o.mode != SearchMode::kDense || !dense_used) {
-      lexical_hits = ix.lexical.Search(plan.terms, mask, dense_used ? depth : o.top_k);
-    }
-    std::vector<SearchHit> hits;
-    if (!dense_used) {
-      for (const auto& [c, s] : lexical_hits) {
-        SearchHit h = ix.MakeHit(c, s);
-        h.bm25 = s;
-        hits.push_back(std::move(h));
-      }
-      return hits;
-    }
-    std::unordered_map<uint32_t, double> fused, bm25, sim;
-    for (const auto& [c, s] : lexical_hits) bm25[c] = s;
-    for (const auto& [c, s] : dense_hits) sim[c] = s;
-    if (o.mode == SearchMode::kDense) {
-      for (const auto& [c, s] : dense_hits) fused[c] = s;
-    } else if (o.fusion == Fusion::kRrf) {
-      for (size_t i = 0; i < lexical_hits.size(); ++i) {
-        fused[lexical_hits[i].first] += 1.0 / (o.rrf_k + static_cast<double>(i + 1));
-      }
-      for (size_t i = 0; i < dense_hits.size(); ++i) {
-        fused[dense_hits[i].first] += 1.0 / (o.rrf_k + static_cast<double>(i + 1));
-      }
-    } else {
-      auto normalized = [](const Ranked& list) {
-        std::unordered_map<uint32_t, double> out;
-        if (list.empty()) return out;
-        double lo = list.front().second, hi = lo;
-        for (const auto& [c, s] : list) {
-          lo = std::min(lo, s);
-          hi = std::max(hi, s);
-        }
-        for (const auto& [c, s] : list) out[c] = hi > lo ? (s - lo) / (hi - lo) : 1.0;
-        return out;
-      };
-      for (const auto& [c, s] : normalized(lexical_hits)) fused[c] += (1 - o.dense_weight) * s;
-      for (const auto& [c, s] : normalized(dense_hits)) fused[c] += o.dense_weight * s;
-    }
-    Ranked order(fused.begin(), fused.end());
-    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-      return a.second != b.second ? a.second > b.second : a.first < b.first;
-    });
-    if (order.size() > o.top_k) order.resize(o.top_k);
-    for (const auto& [c, s] : order) {
-      SearchHit h = ix.MakeHit(c, s);
-      auto bi = bm25.find(c);
-      if (bi != bm25.end()) h.bm25 = bi->second;
-      auto di = sim.find(c);
-      if (di != sim.end()) h.dense = di->second;
-      hits.push_back(std::move(h));
-    }
-    return hits;
+    return index->Rank(plan.terms, plan.vec, o, mask);
   }
 
   // Adapter training data from the records inside the build-time wall.

@@ -111,12 +111,13 @@ std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlo
 namespace {
 
 // Words that make a lawyer's question a question ("Can either party ...?",
-// "Is there a ...?") but say nothing about the clause sought. Dropped from
+// "Is there a ...?", "how much notice", "how many days") but say nothing
+// about the clause sought. Dropped from
 // queries only — documents keep them. Sorted.
 constexpr const char* kQuestionWords[] = {
     "any",  "can",   "could", "did",  "do",   "does",    "find",  "how",  "i",   "is",
-    "me",   "my",    "our",   "please", "show", "tell",  "there", "we",   "what", "when",
-    "where", "whether", "which", "who", "why",  "would", "you"};
+    "many", "me",    "much",  "my",   "our",  "please",  "show",  "tell", "there", "we",
+    "what", "when",  "where", "whether", "which", "who", "why",   "would", "you"};
 
 bool IsQuestionWord(std::string_view w) {
   return std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w,
@@ -328,6 +329,12 @@ Result<AddReport> Index::Add(const Document& in) {
   uint32_t doc_no = static_cast<uint32_t>(r.docs.size());
   std::vector<text::ChunkSpan> spans =
       text::ChunkText(slot.doc.text, slot.doc.kind, r.options.chunker);
+  if (spans.empty() && slot.doc.kind == DocKind::kEmail && !slot.doc.title.empty() &&
+      r.options.bm25.title_weight > 0) {
+    // A message without body text (HTML-only, attachments only) is still
+    // found by its subject: one empty chunk that carries the title terms.
+    spans.push_back(text::ChunkSpan{});
+  }
   r.docs.push_back(std::move(slot));
   r.doc_ids.emplace(in.id, doc_no);
   r.IndexDocFields(doc_no);

@@ -105,12 +105,21 @@ struct Index::Rep {
   Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options,
                                         const index::ChunkMask& mask,
                                         const std::vector<index::WeightedTerm>* terms = nullptr) const;
-  // Dense candidates (vectors.cc): empty when there is no usable dense
-  // index or the query has no vector.
-  Result<std::vector<std::pair<uint32_t, double>>> DenseCandidates(std::string_view query,
-                                                                   const SearchOptions& so,
-                                                                   const index::ChunkMask& mask,
-                                                                   size_t k) const;
+  // The ranking itself (search.cc), from lexical terms and a query vector
+  // (empty: no dense side): candidate lists behind the mask, fusion, mail
+  // role weights, near-duplicate collapse, and deeper candidate lists until
+  // top_k distinct results are found or the candidates run out. Search and
+  // FoldBack (with its expanded terms and moved vector) both end here.
+  Result<std::vector<SearchHit>> Rank(const std::vector<index::WeightedTerm>& terms,
+                                      const std::vector<float>& query_vector,
+                                      const SearchOptions& options,
+                                      const index::ChunkMask& mask) const;
+  // The query's vector for the dense side (vectors.cc): empty when there is
+  // no usable dense index or the query has no vector (no known word, or an
+  // external embedder and no SearchOptions::query_vector in a hybrid search).
+  // Errors: an external embedder's vector of the wrong size; a dense-only
+  // search over host vectors without a query vector.
+  Result<std::vector<float>> QueryVector(std::string_view query, const SearchOptions& so) const;
   // Takes a chunk out of the dense index, if it is there (vectors.cc).
   void DropVector(uint32_t chunk);
   // Dense index and embedder to and from a snapshot (vectors.cc). `renumber`

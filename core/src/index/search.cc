@@ -1,16 +1,28 @@
 // Index search: the lexical side, the dense side and their fusion, all behind
-// the chunk mask that carries ethical walls and filters.
+// the chunk mask that carries ethical walls and filters; then mail role
+// weights and near-duplicate collapse, searching deeper until top_k distinct
+// results are found.
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
 #include "index/dense_index.h"
 #include "index/index_internal.h"
+#include "rewrite/ask_internal.h"
+#include "text/chunker.h"
 
 namespace foldback {
 namespace {
 
 using Ranked = std::vector<std::pair<uint32_t, double>>;
+
+// A passage of fewer words than this has its dense similarity scaled by
+// words / kShortPassageWords: the mean of three word vectors ("more related
+// articles") lands close to any query sharing one of them, and such a line
+// must not outrank a passage that matches the whole query.
+constexpr double kShortPassageWords = 8;
+// Deeper rounds stop when a side's candidate list reaches this size.
+constexpr size_t kMaxDepth = 4096;
 
 // Min-max normalisation to [0, 1]; a single value maps to 1.
 std::unordered_map<uint32_t, double> Normalized(const Ranked& list) {
@@ -25,86 +37,233 @@ std::unordered_map<uint32_t, double> Normalized(const Ranked& list) {
   return out;
 }
 
-}  // namespace
+// Reciprocal-rank contributions of a best-first list. Tied scores share one
+// rank and the next score takes the next rank ("1, 1, 1, 2"): a block of
+// equal scores — five copies of one newsletter line — carries no order
+// among itself, and must not push the other side's winner down by taking
+// ranks 1..5 at once.
+void AddRrf(const Ranked& list, double k, std::unordered_map<uint32_t, double>* fused) {
+  double rank = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i == 0 || list[i].second != list[i - 1].second) rank += 1;
+    (*fused)[list[i].first] += 1.0 / (k + rank);
+  }
+}
 
-Result<std::vector<SearchHit>> Index::Rep::Search(std::string_view query,
-                                                  const SearchOptions& options,
-                                                  const index::ChunkMask& mask,
-                                                  const std::vector<index::WeightedTerm>* terms) const {
-  size_t depth = options.candidates ? options.candidates : std::max<size_t>(100, 4 * options.top_k);
-  const std::vector<uint32_t>* group = options.one_per_document ? &chunk_doc : nullptr;
-  // Dense candidates are chunks: take more when they collapse to documents.
-  size_t dense_depth = (options.mode == SearchMode::kDense ? options.top_k : depth) *
-                       (options.one_per_document ? 2 : 1);
-  Ranked dense_hits;
-  if (options.mode != SearchMode::kBm25) {
-    auto d = DenseCandidates(query, options, mask, dense_depth);
-    if (!d.ok()) return d.status();
-    dense_hits = std::move(d.value());
-  }
-  bool dense_used = !dense_hits.empty() || (dense && dense->size() > 0 &&
-                                            options.mode == SearchMode::kDense);
-  Ranked lexical_hits;
-  if (options.mode != SearchMode::kDense || !dense_used) {
-    lexical_hits = lexical.Search(terms ? *terms : QueryTerms(query), mask,
-                                  dense_used ? depth : options.top_k, group);
-  }
-  std::vector<SearchHit> hits;
-  if (!dense_used) {
-    // BM25 mode, or no usable dense side: lexical results as they are.
-    for (const auto& [c, s] : lexical_hits) {
-      SearchHit h = MakeHit(c, s);
-      h.bm25 = s;
-      hits.push_back(std::move(h));
-    }
-    return hits;
-  }
-  // Fusion, keyed by chunk — or by document when one_per_document, each
-  // document represented by its best chunk (lexical side first).
-  auto key_of = [&](uint32_t c) { return group ? chunk_doc[c] : c; };
-  std::unordered_map<uint32_t, uint32_t> representative;  // key -> chunk
-  auto collapse = [&](const Ranked& in) {
-    Ranked out;
-    std::unordered_map<uint32_t, bool> seen;
-    for (const auto& [c, s] : in) {
-      if (!seen.emplace(key_of(c), true).second) continue;
-      out.emplace_back(c, s);
-      representative.emplace(key_of(c), c);
-    }
-    return out;
-  };
-  lexical_hits = collapse(lexical_hits);
-  dense_hits = collapse(dense_hits);
-  std::unordered_map<uint32_t, double> fused, bm25, sim;
-  for (const auto& [c, s] : lexical_hits) bm25[key_of(c)] = s;
-  for (const auto& [c, s] : dense_hits) sim[key_of(c)] = s;
-  if (options.mode == SearchMode::kDense) {
-    for (const auto& [c, s] : dense_hits) fused[key_of(c)] = s;
-  } else if (options.fusion == Fusion::kRrf) {
-    for (size_t i = 0; i < lexical_hits.size(); ++i) {
-      fused[key_of(lexical_hits[i].first)] += 1.0 / (options.rrf_k + static_cast<double>(i + 1));
-    }
-    for (size_t i = 0; i < dense_hits.size(); ++i) {
-      fused[key_of(dense_hits[i].first)] += 1.0 / (options.rrf_k + static_cast<double>(i + 1));
-    }
-  } else {
-    for (const auto& [c, s] : Normalized(lexical_hits)) fused[key_of(c)] += (1 - options.dense_weight) * s;
-    for (const auto& [c, s] : Normalized(dense_hits)) fused[key_of(c)] += options.dense_weight * s;
-  }
-  Ranked order(fused.begin(), fused.end());
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+void SortBestFirst(Ranked* list) {
+  std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
-  if (order.size() > options.top_k) order.resize(options.top_k);
-  for (const auto& [key, s] : order) {
-    SearchHit h = MakeHit(representative.at(key), s);
-    auto bi = bm25.find(key);
-    if (bi != bm25.end()) h.bm25 = bi->second;
-    auto di = sim.find(key);
-    if (di != sim.end()) h.dense = di->second;
-    hits.push_back(std::move(h));
+}
+
+struct Candidate {
+  uint32_t key;    // chunk, or document with one_per_document
+  uint32_t chunk;  // the chunk shown
+  double score;
+  double bm25 = 0;
+  double dense = 0;
+};
+
+}  // namespace
+
+Result<std::vector<SearchHit>> Index::Rep::Search(
+    std::string_view query, const SearchOptions& options, const index::ChunkMask& mask,
+    const std::vector<index::WeightedTerm>* terms) const {
+  std::vector<float> qvec;
+  if (options.mode != SearchMode::kBm25) {
+    auto v = QueryVector(query, options);
+    if (!v.ok()) return v.status();
+    qvec = std::move(v.value());
   }
-  return hits;
+  if (terms) return Rank(*terms, qvec, options, mask);
+  return Rank(QueryTerms(query), qvec, options, mask);
+}
+
+Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::WeightedTerm>& terms,
+                                                const std::vector<float>& query_vector,
+                                                const SearchOptions& options,
+                                                const index::ChunkMask& mask) const {
+  const size_t top_k = options.top_k;
+  if (top_k == 0) return std::vector<SearchHit>();
+  const bool per_doc = options.one_per_document;
+  const std::vector<uint32_t>* group = per_doc ? &chunk_doc : nullptr;
+  const bool collapse = options.collapse_jaccard > 0 && !per_doc;
+  const bool have_dense = dense && dense->size() > 0;
+  const bool run_dense = options.mode != SearchMode::kBm25 && have_dense && !query_vector.empty();
+  const size_t ef = options.ef_search ? options.ef_search : this->options.dense.ef_search;
+  const size_t depth0 = options.candidates ? options.candidates : std::max<size_t>(100, 4 * top_k);
+
+  // The query vector as the dense index compares it (unit length under
+  // cosine), to score lexical candidates the dense search did not return.
+  std::vector<float> qnorm;
+  if (run_dense) {
+    qnorm = query_vector;
+    if (this->options.dense.metric == Metric::kCosine) {
+      double n = 0;
+      for (float f : qnorm) n += static_cast<double>(f) * f;
+      n = std::sqrt(n);
+      if (n > 0) {
+        for (float& f : qnorm) f = static_cast<float>(f / n);
+      }
+    }
+  }
+  auto role_weight = [&](uint32_t c) {
+    switch (chunks[c].chunk.role) {
+      case ChunkRole::kQuoted:
+        return options.quoted_weight;
+      case ChunkRole::kSignature:
+        return options.signature_weight;
+      default:
+        return 1.0;
+    }
+  };
+  auto short_factor = [&](uint32_t c) {
+    double words = static_cast<double>(text::CountTokens(chunks[c].chunk.text));
+    return words >= kShortPassageWords ? 1.0 : words / kShortPassageWords;
+  };
+  // Shingles of chunks met so far, kept across deeper rounds.
+  std::unordered_map<uint32_t, std::vector<uint64_t>> shingles;
+  auto shingles_of = [&](uint32_t c) -> const std::vector<uint64_t>& {
+    auto it = shingles.find(c);
+    if (it == shingles.end())
+      it = shingles.emplace(c, rewrite::Shingles(chunks[c].chunk.text)).first;
+    return it->second;
+  };
+
+  for (size_t round = 0;; ++round) {
+    const size_t scale = size_t{1} << (2 * std::min<size_t>(round, 10));
+    const size_t depth = depth0 * scale;
+    // Dense candidates are chunks: take more when they collapse to documents.
+    const size_t dense_k =
+        std::min(kMaxDepth,
+                 (options.mode == SearchMode::kDense ? top_k * scale : depth) * (per_doc ? 2 : 1));
+    Ranked dense_hits;
+    if (run_dense)
+      dense_hits = dense->Search(query_vector.data(), dense_k, std::max(ef, dense_k), mask);
+    const bool dense_used =
+        !dense_hits.empty() || (have_dense && options.mode == SearchMode::kDense);
+    Ranked lexical_hits;
+    size_t lexical_k = dense_used ? depth : top_k * scale;
+    if (options.mode != SearchMode::kDense || !dense_used) {
+      lexical_hits = lexical.Search(terms, mask, lexical_k, group);
+    }
+    const bool lexical_more = !lexical_hits.empty() && lexical_hits.size() >= lexical_k;
+    const bool dense_more = dense_hits.size() >= dense_k && dense_k < kMaxDepth;
+
+    std::vector<Candidate> cands;
+    if (!dense_used) {
+      // BM25 mode, or no usable dense side: lexical scores, role weighted.
+      for (const auto& [c, s] : lexical_hits) {
+        Candidate k{per_doc ? chunk_doc[c] : c, c, s * role_weight(c)};
+        k.bm25 = s;
+        cands.push_back(k);
+      }
+    } else {
+      // Fusion, keyed by chunk — or by document when one_per_document, each
+      // document represented by its best chunk (lexical side first).
+      auto key_of = [&](uint32_t c) { return group ? chunk_doc[c] : c; };
+      std::unordered_map<uint32_t, uint32_t> representative;  // key -> chunk
+      auto by_key = [&](const Ranked& in) {
+        Ranked out;
+        for (const auto& [c, s] : in) {
+          if (!representative.emplace(key_of(c), c).second) continue;
+          out.emplace_back(key_of(c), s);
+        }
+        return out;
+      };
+      Ranked lex = by_key(lexical_hits);
+      // Dense side: similarities of the returned chunks and of every lexical
+      // candidate that has a vector (so a lexical winner the graph search
+      // did not return is compared on its real similarity, not on zero),
+      // short passages scaled down, best first.
+      std::unordered_map<uint32_t, double> sim;
+      Ranked den;
+      for (const auto& [c, s] : dense_hits) {
+        uint32_t key = key_of(c);
+        if (sim.count(key)) continue;
+        representative.emplace(key, c);
+        sim[key] = s;
+        den.emplace_back(key, s * short_factor(c));
+      }
+      if (options.mode != SearchMode::kDense) {
+        std::vector<float> v;
+        for (const auto& [key, s] : lex) {
+          if (sim.count(key)) continue;
+          uint32_t c = representative.at(key);
+          if (!dense->GetVector(c, &v) || v.size() != qnorm.size()) continue;
+          double d = index::Dot(qnorm.data(), v.data(), v.size());
+          sim[key] = d;
+          den.emplace_back(key, d * short_factor(c));
+        }
+      }
+      SortBestFirst(&den);
+      std::unordered_map<uint32_t, double> fused, bm25;
+      for (const auto& [key, s] : lex) bm25[key] = s;
+      if (options.mode == SearchMode::kDense) {
+        for (const auto& [key, s] : den) fused[key] = s;
+      } else if (options.fusion == Fusion::kRrf) {
+        AddRrf(lex, options.rrf_k, &fused);
+        AddRrf(den, options.rrf_k, &fused);
+      } else {
+        // Min-max per side. (Scaling each side to its best with 0 as the
+        // floor, Bruch et al.'s theoretical-minimum normalisation, was
+        // measured too and did worse on both known-item tasks:
+        // docs/benchmarks.md.)
+        for (const auto& [key, s] : Normalized(lex)) fused[key] += (1 - options.dense_weight) * s;
+        for (const auto& [key, s] : Normalized(den)) fused[key] += options.dense_weight * s;
+      }
+      for (const auto& [key, s] : fused) {
+        uint32_t c = representative.at(key);
+        Candidate k{key, c, s * role_weight(c)};
+        auto bi = bm25.find(key);
+        if (bi != bm25.end()) k.bm25 = bi->second;
+        auto di = sim.find(key);
+        if (di != sim.end()) k.dense = di->second;
+        cands.push_back(k);
+      }
+    }
+    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+      return a.score != b.score ? a.score > b.score : a.key < b.key;
+    });
+
+    // Distinct results, best first: a near-duplicate of a kept result is
+    // folded into it.
+    std::vector<SearchHit> hits;
+    std::vector<uint32_t> kept;  // chunks of `hits`
+    for (const Candidate& k : cands) {
+      if (hits.size() == top_k) break;
+      if (collapse) {
+        const auto& sh = shingles_of(k.chunk);
+        size_t dup = kept.size();
+        for (size_t i = 0; i < kept.size() && dup == kept.size(); ++i) {
+          const auto& other = shingles_of(kept[i]);
+          size_t lo = std::min(sh.size(), other.size()), hi = std::max(sh.size(), other.size());
+          if (static_cast<double>(lo) < options.collapse_jaccard * static_cast<double>(hi))
+            continue;
+          if (rewrite::JaccardAtLeast(sh, other, options.collapse_jaccard)) dup = i;
+        }
+        if (dup < kept.size()) {
+          hits[dup].duplicates.push_back(chunks[k.chunk].chunk.id);
+          continue;
+        }
+      }
+      SearchHit h = MakeHit(k.chunk, k.score);
+      h.bm25 = k.bm25;
+      h.dense = k.dense;
+      hits.push_back(std::move(h));
+      kept.push_back(k.chunk);
+    }
+    // Deeper when the lists may hold more and either too few distinct
+    // results came back, or (lexical only) a role-weighted score fell below
+    // what an unseen chunk could still score.
+    bool short_of_results = hits.size() < top_k;
+    bool unsettled = false;
+    if (!dense_used && lexical_more && !hits.empty()) {
+      unsettled = hits.back().score < lexical_hits.back().second;
+    }
+    bool more = dense_used ? (lexical_more && depth < kMaxDepth) || dense_more : lexical_more;
+    if (!more || !(short_of_results || unsettled) || round >= 10) return hits;
+  }
 }
 
 }  // namespace foldback

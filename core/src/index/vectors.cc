@@ -77,10 +77,29 @@ Status Index::BuildDense(bool retrain) {
     }
     return Status::OK();
   }
+  // What the static embedder reads of a chunk: its text, and for mail the
+  // subject too — a message's subject is often the only place its topic is
+  // named ("Translation of articles" over "the versions are attached"), and
+  // the lexical side already counts it in every chunk (title_weight).
+  auto embed_text = [&r](const ChunkSlot& c) -> std::string {
+    const Document& d = r.docs[c.doc].doc;
+    if (d.kind != DocKind::kEmail || d.title.empty()) return c.chunk.text;
+    return d.title + "\n" + c.chunk.text;
+  };
   if (!r.embedder || retrain) {
+    std::vector<std::string> owned;
     std::vector<std::string_view> texts;
     for (const ChunkSlot& c : r.chunks) {
-      if (c.live) texts.push_back(c.chunk.text);
+      if (!c.live) continue;
+      if (r.docs[c.doc].doc.kind == DocKind::kEmail) {
+        owned.push_back(embed_text(c));
+      }
+    }
+    size_t next = 0;
+    for (const ChunkSlot& c : r.chunks) {
+      if (!c.live) continue;
+      texts.push_back(r.docs[c.doc].doc.kind == DocKind::kEmail ? std::string_view(owned[next++])
+                                                               : std::string_view(c.chunk.text));
     }
     embed::StaticEmbedderParams p;
     p.dimension = o.dense.dimension ? o.dense.dimension : 128;
@@ -104,7 +123,7 @@ Status Index::BuildDense(bool retrain) {
   for (uint32_t i = 0; i < r.chunks.size(); ++i) {
     ChunkSlot& c = r.chunks[i];
     if (!c.live || c.has_vector) continue;
-    std::vector<float> v = r.embedder->Embed(c.chunk.text, r.analyzer);
+    std::vector<float> v = r.embedder->Embed(embed_text(c), r.analyzer);
     FB_RETURN_IF_ERROR(r.dense->Add(i, v.data()));
     c.has_vector = true;
   }
@@ -146,34 +165,30 @@ Status Index::SetChunkVector(std::string_view chunk_id, const std::vector<float>
   return Status::OK();
 }
 
-Result<std::vector<std::pair<uint32_t, double>>> Index::Rep::DenseCandidates(
-    std::string_view query, const SearchOptions& so, const index::ChunkMask& mask, size_t k) const {
-  using Ranked = std::vector<std::pair<uint32_t, double>>;
-  if (!dense || dense->size() == 0) return Ranked();
-  std::vector<float> q;
+Result<std::vector<float>> Index::Rep::QueryVector(std::string_view query,
+                                                  const SearchOptions& so) const {
+  if (!dense || dense->size() == 0) return std::vector<float>();
   if (options.dense.embedder == EmbedderKind::kExternal) {
     if (so.query_vector.empty()) {
       if (so.mode == SearchMode::kDense) {
         return Status::FailedPrecondition(
             "dense search over host-supplied vectors needs the query's vector (query_vector)");
       }
-      return Ranked();
+      return std::vector<float>();
     }
     if (so.query_vector.size() != dense->dimension()) {
       return Status::InvalidArgument("query_vector has " + std::to_string(so.query_vector.size()) +
                                      " dimensions; the index expects " +
                                      std::to_string(dense->dimension()));
     }
-    q = so.query_vector;
-  } else {
-    if (!embedder) return Ranked();
-    q = embedder->Embed(query, analyzer);
-    bool zero = true;
-    for (float f : q) zero &= f == 0.0f;
-    if (zero) return Ranked();  // no known word: nothing to compare
+    return so.query_vector;
   }
-  size_t ef = so.ef_search ? so.ef_search : options.dense.ef_search;
-  return dense->Search(q.data(), k, ef, mask);
+  if (!embedder) return std::vector<float>();
+  std::vector<float> q = embedder->Embed(query, analyzer);
+  bool zero = true;
+  for (float f : q) zero &= f == 0.0f;
+  if (zero) return std::vector<float>();  // no known word: nothing to compare
+  return q;
 }
 
 }  // namespace foldback

@@ -809,6 +809,8 @@ class Session final : public AskSession {
                                            bool lexical_only) {
     SearchOptions so = opt_.search;
     so.top_k = opt_.depth;
+    // Near-duplicates disabled for the session: none collapsed in search either.
+    if (opt_.near_duplicate_jaccard <= 0) so.collapse_jaccard = 0;
     so.query_vector.clear();
     if (vector) so.query_vector = *vector;
     if (lexical_only || (external_embed_ && !vector)) so.mode = SearchMode::kBm25;
