@@ -28,11 +28,14 @@ agreement and with how much notice?" in both modes and how many passages
 an offline `ask` returns.
 
 usage: known_item.py --foldback build/bin/foldback [--lib build/bindings/c/libfoldback.so]
-                     [--data /work/shared/data]
+                     --data DATA_DIR
                      [--work /tmp/known_item] [--tasks mail,agreements,cuad]
                      [--cuad-docs 60] [--json]
 
-Reads /work/shared/data (development data) — a benchmark, never a test.
+DATA_DIR holds the development data: mail fixtures (the mikel/mail spec
+fixtures, MIT; SpamScope/mail-parser tests, Apache-2.0), the Common Paper
+(CC BY 4.0) and Bonterms (CC0) agreement templates as .docx, and CUAD v1
+(CC BY 4.0, The Atticus Project) — a benchmark, never a test.
 """
 import argparse
 import ctypes
@@ -335,7 +338,7 @@ def main():
     ap.add_argument("--lib", help="its libfoldback.so (default: ../bindings/c/libfoldback.so beside "
                                   "the binary's folder)")
     ap.add_argument("--tools", help="binary for `extract --chunks` (default: --foldback)")
-    ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--data", required=True, help="development data folder (see the docstring)")
     ap.add_argument("--work", default="/tmp/known_item")
     ap.add_argument("--tasks", default="mail,agreements,cuad")
     ap.add_argument("--cuad-docs", type=int, default=60)
