@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "foldback/version.h"
+#include "foldback/wire.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
 #include "jobs/job_spec.h"
@@ -180,7 +181,7 @@ class Runner {
                         const std::string& why) {
       double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       int64_t delay = static_cast<int64_t>(
-          llm::internal::RetryDelayMs(llm::RetryPolicy(), b.attempt - 1, -1, u));
+          wire::RetryDelayMs(wire::RetryPolicy(), b.attempt - 1, -1, u));
       for (size_t i = 0; i < ids.size(); ++i) {
         failures->push_back({ids[i], retryable, delay, why, i == 0 ? tokens : 0});
       }

@@ -13,7 +13,7 @@
 // Failures: after the HTTP client's own retries (408/429/5xx/connection),
 // a request that still failed with a retryable error (unreachable, 429,
 // 5xx, timeout, unusable reply) puts its items back with the retry
-// policy's backoff (llm::internal::RetryDelayMs); other errors (401, 403,
+// policy's backoff (foldback::wire::RetryDelayMs, the policy every host shares); other errors (401, 403,
 // 404, 400, a document no longer in the index) fail them at once. The key
 // comes from the job's environment variable, in this process only.
 //

@@ -50,6 +50,13 @@ const std::vector<Topic> kTopics = {
      "this agreement is limited to the fees paid in the preceding year."},
 };
 
+const std::string kPreambles[] = {"As agreed between the parties, ", "Save as stated otherwise herein, ",
+                                  "Notwithstanding clause one above, "};
+const std::string kClosings[] = {
+    " Signed in London by both directors on the first day of March.",
+    " Executed at Geneva during the annual board meeting held each April.",
+    " Accepted through an exchange of letters in the summer of the second year."};
+
 std::string Q(const std::string& s) { return foldback::testing::ShellQuote(s); }
 
 json SearchJson(const std::string& idx, const std::string& extra, const std::string& query) {
@@ -73,7 +80,10 @@ std::string MakeIndex(const std::string& name) {
         std::string base =
             dir + "/" + matter + "/" + matter + std::to_string(n) + "_t" + std::to_string(t);
         foldback::testing::WriteFile(base + "_head.txt", kTopics[t].heading + "\n");
-        foldback::testing::WriteFile(base + "_clause.txt", kTopics[t].clause + "\n");
+        // Each contract words its clause its own way, so that the copies
+        // stay distinct passages (search folds near-duplicates into one).
+        foldback::testing::WriteFile(base + "_clause.txt",
+                                     kPreambles[n] + kTopics[t].clause + kClosings[n] + "\n");
       }
     }
     EXPECT_EQ(Cli("ingest --index " + idx + " --matter " + matter + " " + dir + "/" + matter).code,
