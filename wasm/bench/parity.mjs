@@ -3,10 +3,11 @@
 //
 //   ./run.sh build && cmake --preset wasm-scalar && cmake --build --preset wasm-scalar
 //   cmake --build build --target snapshot_bench
-//   node wasm/bench/parity.mjs [--corpus DIR] [--seconds S] [--no-chromium] [--json FILE]
+//   node wasm/bench/parity.mjs --corpus DIR [--seconds S] [--no-chromium] [--json FILE]
 //   node wasm/bench/parity.mjs --instantiate-only      # just step 3's instantiation figures
 //
-// 1. ingests the corpus (default: the 510 CUAD contracts of ../shared/data) in wasm (SIMD) with
+// 1. ingests the corpus (e.g. the 510 contracts of CUAD v1, CC BY 4.0, The Atticus Project,
+//    as plain text) in wasm (SIMD) with
 //    a progress callback, trains the static embedder and builds the HNSW
 //    graph; the native CLI ingests the same folder for comparison;
 // 2. writes the wasm snapshot and times BM25, dense (HNSW) and hybrid
@@ -30,8 +31,7 @@ const opt = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const corpusDir = opt('--corpus', [path.resolve(root, '../shared/data/cuad/full_contract_txt'),
-  '/work/shared/data/cuad/full_contract_txt'].find((d) => existsSync(d)));
+const corpusDir = opt('--corpus', undefined);
 const seconds = Number(opt('--seconds', '2'));
 const jsonOut = opt('--json', null);
 const useChromium = !args.includes('--no-chromium');
@@ -331,6 +331,7 @@ async function main() {
   const scalar = await loadPackage(builds.scalar);
   if (!scalar) log(`(no scalar build at ${builds.scalar}: cmake --preset wasm-scalar && cmake --build --preset wasm-scalar)`);
 
+  if (!corpusDir || !existsSync(corpusDir)) throw new Error('--corpus DIR (a folder of .txt contracts) is needed');
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'foldback-parity-'));
   try {
     log(`ingesting ${corpusDir} in wasm (SIMD)`);
