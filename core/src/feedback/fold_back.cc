@@ -18,6 +18,7 @@
 #include "index/dense_index.h"
 #include "index/index_internal.h"
 #include "store/bytes.h"
+#include "text/term_vector.h"
 
 namespace foldback {
 namespace {
@@ -26,23 +27,7 @@ constexpr char kAdapterSection[] = "foldback.feedback.adapter";
 constexpr uint32_t kAdapterVersion = 1;
 
 // Sparse vector over terms, sorted by term.
-using SparseVec = std::vector<std::pair<std::string, double>>;
-
-double Dot(const SparseVec& a, const SparseVec& b) {
-  double s = 0;
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    int c = a[i].first.compare(b[j].first);
-    if (c == 0) {
-      s += a[i++].second * b[j++].second;
-    } else if (c < 0) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return s;
-}
+using SparseVec = TermVector;
 
 void Normalize(SparseVec* v) {
   double n = 0;
@@ -199,7 +184,7 @@ struct FoldBack::Rep {
         const Past& p = past[i];
         if (p.relevant.empty() && p.not_relevant.empty()) continue;
         if (!Visible(p.matters, so.allowed_matters)) continue;
-        double s = Dot(qv, p.question_vec);
+        double s = TermDot(qv, p.question_vec);
         if (s >= options.min_similarity && s > 0) cand.emplace_back(s, i);
       }
       std::stable_sort(cand.begin(), cand.end(),
@@ -219,7 +204,7 @@ struct FoldBack::Rep {
         double g = 1;
         if (options.adapter_gate) {
           g = 0;
-          for (const auto& t : adapter_questions) g = std::max(g, Dot(qv, t));
+          for (const auto& t : adapter_questions) g = std::max(g, TermDot(qv, t));
           g = std::min(1.0, g);
         }
         if (g > 0) {
@@ -604,7 +589,7 @@ std::vector<Demo> FoldBack::DemosFor(
   for (size_t i = 0; i < r.past.size(); ++i) {
     const Past& p = r.past[i];
     if (!p.is_demo || !Visible(p.matters, allowed_matters)) continue;
-    double s = Dot(qv, p.question_vec);
+    double s = TermDot(qv, p.question_vec);
     if (s > 0) cand.emplace_back(s, i);
   }
   // Most similar first; among equals the most recent record.

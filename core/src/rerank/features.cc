@@ -79,22 +79,6 @@ double Log2p(double x) { return std::log2(1.0 + x); }
 
 }  // namespace
 
-double Dot(const TermVec& a, const TermVec& b) {
-  double s = 0;
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    int c = a[i].first.compare(b[j].first);
-    if (c == 0) {
-      s += a[i++].second * b[j++].second;
-    } else if (c < 0) {
-      ++i;
-    } else {
-      ++j;
-    }
-  }
-  return s;
-}
-
 TermVec QuestionVector(const Index::Rep& ix, std::string_view text) {
   std::map<std::string, double> tf;
   ix.analyzer.ForEachTerm(text, [&](std::string_view t) { tf[std::string(t)] += 1; });

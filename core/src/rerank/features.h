@@ -17,6 +17,7 @@
 #include "foldback/search.h"
 #include "foldback/status.h"
 #include "index/index_internal.h"
+#include "text/term_vector.h"
 
 namespace foldback::rerank {
 
@@ -52,9 +53,8 @@ enum Feature : int {
   kFeatureCount,
 };
 
-// Sparse unit term vector, sorted by term.
-using TermVec = std::vector<std::pair<std::string, double>>;
-double Dot(const TermVec& a, const TermVec& b);
+// Sparse unit term vector, sorted by term (TermDot compares two).
+using TermVec = TermVector;
 
 // The query, analyzed once.
 struct QueryContext {

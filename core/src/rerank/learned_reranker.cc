@@ -143,7 +143,7 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
       for (uint32_t r : *n.rel) {
         if (r == chunks[i]) exact = std::max(exact, n.sim);
         best_pos = std::max(best_pos, CosF(v, cache->Vec(r)));
-        best_lex = std::max(best_lex, rerank::Dot(t, cache->Terms(r)));
+        best_lex = std::max(best_lex, TermDot(t, cache->Terms(r)));
       }
       pos = std::max(pos, n.sim * best_pos);
       lex = std::max(lex, n.sim * best_lex);
@@ -596,7 +596,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   if (options.memory) {
     for (size_t i = 0; i < ex.size(); ++i) {
       auto get = [&](size_t j) {
-        return Neighbour{rerank::Dot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
+        return Neighbour{TermDot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
                          &ex[j]->non_chunks};
       };
       auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity, options.max_neighbours, i);
@@ -902,7 +902,7 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
       if (!m->info.memory || !Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
         // Loaded without an index (Deserialize): the question's vector now.
-        double s = rerank::Dot(q->question_vec, e.question_vec.empty()
+        double s = TermDot(q->question_vec, e.question_vec.empty()
                                                     ? rerank::QuestionVector(ix, e.question)
                                                     : e.question_vec);
         if (s >= rep_->options.min_similarity && s > 0) cand.emplace_back(s, &e);
