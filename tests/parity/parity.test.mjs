@@ -432,38 +432,32 @@ async function runC(args) {
   return JSON.parse(stdout);
 }
 
+// A fixture's feedback as command-line flags: the CLI and the C driver take the same ones.
+function feedbackFlags(f) {
+  const args = [];
+  if (f.rating) args.push('--rating', f.rating);
+  for (const c of f.relevant) args.push('--relevant', c);
+  for (const c of f.partly) args.push('--partly', c);
+  for (const c of f.irrelevant) args.push('--irrelevant', c);
+  if (f.critique) args.push('--critique', f.critique);
+  if (f.correction) args.push('--correction', f.correction);
+  if (f.preferred_rewrite) args.push('--preferred-rewrite', f.preferred_rewrite);
+  for (const t of f.tags) args.push('--tag', t);
+  if (f.consent) args.push('--consent');
+  if (f.privileged) args.push('--privileged');
+  if (f.user) args.push('--user', f.user);
+  if (f.matter) args.push('--matter', f.matter);
+  return args;
+}
+
 const feedbackDrivers = {
   async cli(dir, f) {
-    const args = ['feedback', '--index', dir, '--trace', f.trace];
-    if (f.rating) args.push('--rating', f.rating);
-    for (const c of f.relevant) args.push('--relevant', c);
-    for (const c of f.partly) args.push('--partly', c);
-    for (const c of f.irrelevant) args.push('--irrelevant', c);
-    if (f.critique) args.push('--critique', f.critique);
-    if (f.correction) args.push('--correction', f.correction);
-    if (f.preferred_rewrite) args.push('--preferred-rewrite', f.preferred_rewrite);
-    for (const t of f.tags) args.push('--tag', t);
-    if (f.consent) args.push('--consent');
-    if (f.privileged) args.push('--privileged');
-    if (f.user) args.push('--user', f.user);
-    if (f.matter) args.push('--matter', f.matter);
+    const args = ['feedback', '--index', dir, '--trace', f.trace, ...feedbackFlags(f)];
     const r = await runCli(args);
     return r.ok ? { decision: 'accepted', message: '' } : cliRefusal(r.stderr, dir);
   },
   async c(dir, f) {
-    const args = ['feedback', dir, '--trace', f.trace];
-    if (f.rating) args.push('--rating', f.rating);
-    for (const c of f.relevant) args.push('--relevant', c);
-    for (const c of f.partly) args.push('--partly', c);
-    for (const c of f.irrelevant) args.push('--irrelevant', c);
-    if (f.critique) args.push('--critique', f.critique);
-    if (f.correction) args.push('--correction', f.correction);
-    if (f.preferred_rewrite) args.push('--preferred-rewrite', f.preferred_rewrite);
-    for (const t of f.tags) args.push('--tag', t);
-    if (f.consent) args.push('--consent');
-    if (f.privileged) args.push('--privileged');
-    if (f.user) args.push('--user', f.user);
-    if (f.matter) args.push('--matter', f.matter);
+    const args = ['feedback', dir, '--trace', f.trace, ...feedbackFlags(f)];
     const r = await runC(args);
     return r.ok ? { decision: 'accepted', message: '' } : refusal(C_CODES[r.code] || String(r.code), r.error, dir);
   },
