@@ -45,21 +45,7 @@ struct EvalArgs {
 };
 
 Result<std::vector<Document>> LoadCorpus(const std::string& path) {
-  if (host::IsDirectory(path)) {
-    auto files = host::ListFiles(path);
-    if (!files.ok()) return files.status();
-    std::vector<Document> docs;
-    for (const auto& f : *files) {
-      std::string ext = ingest::Extension(f);
-      if (ext != ".txt" && ext != ".md") continue;
-      size_t slash = f.find_last_of('/');
-      std::string id = f.substr(slash + 1, f.size() - slash - 1 - ext.size());
-      auto d = ingest::ExtractText(f, id);
-      if (!d.ok()) return d.status();
-      for (auto& doc : *d) docs.push_back(std::move(doc));
-    }
-    return docs;
-  }
+  if (host::IsDirectory(path)) return ingest::ExtractTextFolder(path);
   return ingest::ExtractBeirCorpus(path);
 }
 

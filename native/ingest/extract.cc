@@ -260,4 +260,20 @@ Result<std::vector<Document>> ExtractBeirCorpus(const std::string& path) {
   return docs;
 }
 
+Result<std::vector<Document>> ExtractTextFolder(const std::string& dir) {
+  auto files = host::ListFiles(dir);
+  if (!files.ok()) return files.status();
+  std::vector<Document> docs;
+  for (const auto& f : *files) {
+    std::string ext = Extension(f);
+    if (ext != ".txt" && ext != ".md") continue;
+    size_t slash = f.find_last_of('/');
+    std::string id = f.substr(slash + 1, f.size() - slash - 1 - ext.size());
+    auto d = ExtractText(f, id);
+    if (!d.ok()) return d.status();
+    for (auto& doc : *d) docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
 }  // namespace foldback::ingest

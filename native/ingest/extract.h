@@ -128,6 +128,9 @@ Result<std::vector<Document>> ExtractFile(const std::string& path, const std::st
 
 // Plain text and Markdown.
 Result<std::vector<Document>> ExtractText(const std::string& path, const std::string& id);
+// Every .txt / .md file of a folder (ListFiles order), each as its file name
+// without the extension: how `eval` and the benchmarks read a folder corpus.
+Result<std::vector<Document>> ExtractTextFolder(const std::string& dir);
 // BEIR corpus.jsonl.
 Result<std::vector<Document>> ExtractBeirCorpus(const std::string& path);
 

@@ -132,21 +132,6 @@ struct Corpus {
   std::vector<Task> tasks;
 };
 
-Result<std::vector<Document>> LoadFolder(const std::string& dir) {
-  auto files = host::ListFiles(dir);
-  if (!files.ok()) return files.status();
-  std::vector<Document> docs;
-  for (const auto& f : *files) {
-    std::string ext = ingest::Extension(f);
-    if (ext != ".txt" && ext != ".md") continue;
-    size_t slash = f.find_last_of('/');
-    std::string id = f.substr(slash + 1, f.size() - slash - 1 - ext.size());
-    auto d = ingest::ExtractText(f, id);
-    if (!d.ok()) return d.status();
-    for (auto& doc : *d) docs.push_back(std::move(doc));
-  }
-  return docs;
-}
 
 std::string Read(const std::string& path) { return Must(host::ReadFile(path), path); }
 
@@ -197,7 +182,7 @@ std::vector<uint32_t> CodepointOffsets(const std::string& s) {
 Corpus LoadCuad(const std::string& dir) {
   Corpus c;
   c.name = "cuad";
-  c.docs = Must(LoadFolder(dir + "/full_contract_txt"), dir + "/full_contract_txt");
+  c.docs = Must(ingest::ExtractTextFolder(dir + "/full_contract_txt"), dir + "/full_contract_txt");
   IndexOptions io;
   io.dense.embedder = EmbedderKind::kNone;
   auto index = Must(Index::Create(io), "index");
