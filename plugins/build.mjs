@@ -406,6 +406,7 @@ export async function build() {
 
   await bundle('browser/background.ts', path.join(browser, 'background.js'));
   await bundle('browser/offscreen.ts', path.join(browser, 'offscreen.js'));
+  await bundle('browser/engine-worker.ts', path.join(browser, 'engine-worker.js'));
   await bundle('browser/sidepanel.ts', path.join(browser, 'sidepanel.js'));
   await writeFile(path.join(browser, 'sidepanel.html'), page({ title: 'foldback', script: 'sidepanel.js', office: false, cspMeta: false }));
   await writeFile(path.join(browser, 'offscreen.html'), page({ title: 'foldback engine', script: 'offscreen.js', office: false, cspMeta: false }));
