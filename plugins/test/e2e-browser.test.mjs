@@ -93,11 +93,13 @@ async function readActiveTab() {
   });
 }
 
-test('extension: the toolbar click opens the side panel and grants activeTab; pages not clicked stay unreadable', async () => {
+test('extension: the toolbar click opens the side panel and grants activeTab; pages not clicked stay unreadable', async (t) => {
   const [a, b] = pages.docs.slice(0, 2).map((d) => `${pages.url}${d}`);
   const tabA = await context.newPage();
+  t.after(() => tabA.close());
   await tabA.goto(a);
   const tabB = await context.newPage();
+  t.after(() => tabB.close());
   await tabB.goto(b);
   await tabB.bringToFront();
   assert.match(await readActiveTab(), /Cannot access contents of the page/, 'no host permission: nothing is readable before a click');
@@ -105,6 +107,7 @@ test('extension: the toolbar click opens the side panel and grants activeTab; pa
   assert.deepEqual(await contexts(), [], 'no side panel before the click');
 
   await clickAction(context, extId, b);
+  for (let i = 0; i < 50 && !(await contexts()).some(Boolean); i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await contexts(), [`chrome-extension://${extId}/sidepanel.html`], 'the click opened the side panel');
   assert.equal(await readActiveTab(), 'read', 'the click granted activeTab on the clicked tab');
   const panel = await sidePanel(context, extId);
@@ -126,7 +129,7 @@ test('extension: the toolbar click opens the side panel and grants activeTab; pa
     // Its own click grants it.
     await clickAction(context, extId, a);
     assert.match(await statusAfterClick(), /^ok: Indexed “/);
-    assert.equal(await panel.evaluate(`document.querySelector('#corpus-status').dataset.documents`), '2');
+    await panel.waitFor(`document.querySelector('#corpus-status').dataset.documents === '2'`, 15000);
     // A navigation to another origin ends the grant.
     await tabA.goto(`${pages.url.replace('127.0.0.1', 'localhost')}/injection-page.html`);
     assert.match(await readActiveTab(), /Cannot access contents of the page/, 'the grant ends when the tab goes to another origin');
@@ -134,8 +137,6 @@ test('extension: the toolbar click opens the side panel and grants activeTab; pa
     await panel.close();
   }
   // Both pages are among those the next test indexes again (same ids: re-indexed, not added).
-  await tabA.close();
-  await tabB.close();
 });
 
 test('extension: index pages, ask over hops, feedback persists across a reload', async () => {
@@ -182,6 +183,8 @@ test('extension: content scripts are refused; the key lives in session storage o
   const { panel } = await openPanel();
   const tab = await context.newPage();
   await tab.goto(`${pages.url}/injection-page.html`);
+  await tab.bringToFront();
+  await clickAction(context, extId, `${pages.url}/injection-page.html`);   // the lawyer clicked foldback on this page
   // A content script (isolated world of a web page) tries every door.
   const [{ result }] = await sw.evaluate(async (tabId) => chrome.scripting.executeScript({
     target: { tabId },
@@ -200,7 +203,7 @@ test('extension: content scripts are refused; the key lives in session storage o
       try { out.session = await chrome.storage.session.get(null); } catch (e) { out.session = `threw: ${e.message}`; }
       return out;
     },
-  }), (await sw.evaluate(async (url) => (await chrome.tabs.query({ url })).map((t) => t.id), `${pages.url}/injection-page.html`))[0]);
+  }), (await sw.evaluate(async () => (await chrome.tabs.query({ active: true, lastFocusedWindow: true })).map((t) => t.id)))[0]);
   assert.match(result.message.error, /forbidden/);
   assert.equal(result.ui, 'disconnected');
   assert.equal(result.engine, 'disconnected');

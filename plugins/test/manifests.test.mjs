@@ -173,3 +173,15 @@ test('pages: CSP in every task pane, no inline script, no HTML sinks or eval in 
     }
   }
 });
+
+test('extension: the engine lives in the worker the offscreen document starts (its WORKERS reason), the action is not the side panel\'s', async () => {
+  const worker = await readFile(path.join(BUILD, 'browser/engine-worker.js'), 'utf8');
+  const offscreen = await readFile(path.join(BUILD, 'browser/offscreen.js'), 'utf8');
+  const background = await readFile(path.join(BUILD, 'browser/background.js'), 'utf8');
+  assert.ok(worker.includes('foldback_core.wasm') && worker.includes('foldback-browser'), 'the engine and its storage are in the worker');
+  assert.ok(!offscreen.includes('foldback_core.wasm') && !offscreen.includes('createEngine'), 'not in the offscreen document');
+  assert.match(offscreen, /new Worker\(new URL\("engine-worker\.js"/);
+  assert.match(background, /reasons: \["WORKERS"\]/);
+  assert.match(background, /openPanelOnActionClick: false/);
+  assert.match(background, /chrome\.action\.onClicked\.addListener/);
+});

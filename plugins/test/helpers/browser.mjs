@@ -47,21 +47,9 @@ export async function clickAction(context, extensionId, url) {
   }
 }
 
-/**
- * The extension's real side panel (not a tab showing sidepanel.html):
- * Playwright does not list side panels as pages, so this attaches to its
- * target over the DevTools protocol and evaluates expressions in it.
- */
-export async function sidePanel(context, extensionId) {
-  const cdp = await context.browser().newBrowserCDPSession();
-  const url = `chrome-extension://${extensionId}/sidepanel.html`;
-  let target;
-  for (let i = 0; i < 100 && !target; i++) {
-    ({ targetInfos: [target] } = await cdp.send('Target.getTargets').then(({ targetInfos }) => ({ targetInfos: targetInfos.filter((t) => t.type === 'page' && t.url === url) })));
-    if (!target) await new Promise((r) => setTimeout(r, 100));
-  }
-  if (!target) { await cdp.detach(); return null; }
-  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+/** Runtime.evaluate in any target (side panels and dedicated workers are not Playwright pages). */
+async function attach(cdp, targetId) {
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: false });
   let next = 1;
   const waiting = new Map();
   cdp.on('Target.receivedMessageFromTarget', (e) => {
@@ -77,9 +65,27 @@ export async function sidePanel(context, extensionId) {
   });
   const evaluate = async (expression) => {
     const r = await call('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
-    if (r.exceptionDetails) throw new Error(`side panel: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    if (r.exceptionDetails) throw new Error(`${targetId}: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
     return r.result.value;
   };
+  return { evaluate };
+}
+
+/**
+ * The extension's real side panel (not a tab showing sidepanel.html):
+ * Playwright does not list side panels as pages, so this attaches to its
+ * target over the DevTools protocol and evaluates expressions in it.
+ */
+export async function sidePanel(context, extensionId) {
+  const cdp = await context.browser().newBrowserCDPSession();
+  const url = `chrome-extension://${extensionId}/sidepanel.html`;
+  let target;
+  for (let i = 0; i < 100 && !target; i++) {
+    ({ targetInfos: [target] } = await cdp.send('Target.getTargets').then(({ targetInfos }) => ({ targetInfos: targetInfos.filter((t) => t.type === 'page' && t.url === url) })));
+    if (!target) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!target) { await cdp.detach(); return null; }
+  const { evaluate } = await attach(cdp, target.targetId);
   const waitFor = async (expression, timeout = 60000) => {
     const end = Date.now() + timeout;
     for (;;) {
