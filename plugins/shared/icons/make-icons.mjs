@@ -1,4 +1,5 @@
-// Renders icon.svg to the PNG sizes the manifests use, with Debian's Chromium.
+// Renders icon.svg to the PNG sizes the manifests use, with Debian's Chromium;
+// and the unified manifest's outline icon (32x32, white on transparent).
 //   node plugins/shared/icons/make-icons.mjs
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
@@ -9,9 +10,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const svg = await readFile(path.join(here, 'icon.svg'), 'utf8');
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
 const page = await browser.newPage();
-for (const size of [16, 32, 48, 64, 80, 128]) {
+for (const size of [16, 32, 48, 64, 80, 128, 192]) {
   await page.setViewportSize({ width: size, height: size });
   await page.setContent(`<html><body style="margin:0;background:transparent">${svg.replace('<svg ', `<svg width="${size}" height="${size}" `)}</body></html>`);
   await page.screenshot({ path: path.join(here, `icon-${size}.png`), omitBackground: true });
 }
+await page.setViewportSize({ width: 32, height: 32 });
+await page.setContent(`<html><body style="margin:0;background:transparent"><div style="filter:brightness(0) invert(1)">${svg.replace('<svg ', '<svg width="32" height="32" ')}</div></body></html>`);
+await page.screenshot({ path: path.join(here, 'icon-outline-32.png'), omitBackground: true });
 await browser.close();
