@@ -500,7 +500,8 @@ export class App {
     }, caption);
     const actions = (this.host.passageActions ?? []).map((a) => h('button', {
       class: 'secondary small',
-      attrs: { type: 'button', title: a.unavailable ?? a.title ?? a.label, disabled: Boolean(a.unavailable), ...(a.unavailable ? { 'data-unavailable': a.unavailable } : {}) },
+      attrs: { type: 'button', title: a.unavailable ?? a.title ?? a.label, disabled: Boolean(a.unavailable) },
+      ...(a.unavailable ? { data: { unavailable: a.unavailable } } : {}),
       on: {
         click: async () => {
           try {
