@@ -184,6 +184,11 @@ test('Outlook at its minimum (Mailbox 1.3): indexes from the body, says what it 
     assert.equal(await page.getAttribute('#corpus-status', 'data-documents'), '1');
     void items;
     await shot(page, 'outlook-minimum');
+    // No "Remember the key": nothing outside the page could keep it (no shared runtime is declared).
+    await page.click('#tab-settings');
+    await page.waitForSelector('#key-state');
+    assert.equal(await page.locator('#remember-key').count(), 0);
+    assert.match(await page.locator('.note').first().textContent(), /never written anywhere/);
     assert.deepEqual(problems.pageErrors, []);
   } finally {
     await context.close();
