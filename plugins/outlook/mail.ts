@@ -160,6 +160,11 @@ const TEXT_TYPES = /^(text\/(plain|markdown|csv|html)|message\/rfc822)$/i;
 export const MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024;
 const MAX_EMBEDDED_DEPTH = 3;
 
+/** An attachment's name as the CLI's mail reader puts it in ids (IdSafeName): 80 characters, no / \\ # or controls. */
+export function idSafeName(name: string): string {
+  return [...name].slice(0, 80).join('').replace(/[/\\#\u0000-\u001f\u007f]/g, '_');
+}
+
 function base64ToBytes(b64: string): Uint8Array {
   const bin = atob(b64.replace(/\s+/g, ''));
   const out = new Uint8Array(bin.length);
@@ -200,7 +205,8 @@ export async function emlToDocs(bytes: ArrayBuffer | Uint8Array, fileName: strin
     const content = typeof a.content === 'string' ? new TextEncoder().encode(a.content) : new Uint8Array(a.content as ArrayBuffer);
     if (content.byteLength === 0 || content.byteLength > MAX_ATTACHMENT_BYTES) continue;
     const name = a.filename || (type === 'message/rfc822' ? `message-${i}.eml` : `attachment-${i}`);
-    const id = `${message.id}/attachment/${i}`;
+    // The ids and parents the CLI's mail reader gives .eml attachments: <message id>/att-<n>-<name>.
+    const id = `${message.id}/att-${i}-${idSafeName(name)}`;
     if (type === 'message/rfc822') {
       if (depth + 1 > MAX_EMBEDDED_DEPTH) continue;
       let inner: DocInput[];
@@ -216,7 +222,7 @@ export async function emlToDocs(bytes: ArrayBuffer | Uint8Array, fileName: strin
     const text = type === 'text/html' ? htmlToText(raw) : raw;
     if (!text.trim()) continue;
     const doc: DocInput = {
-      id, title: `${name} (attachment to “${message.title}”)`, kind: 'document', source: `${fileName} › ${name}`,
+      id, title: name, kind: 'document', source: `${fileName} › ${name}`,
       text, parentId: message.id,
     };
     if (message.date) doc.date = message.date;

@@ -244,6 +244,11 @@ test('guard Mailbox 1.14: the full MIME through the mail reader, attachments (an
   assert.match(embedded.text, /caps liability at twelve months/);
   assert.equal(byName['cap-table.txt'].parentId, embedded.id, "the embedded message's attachment hangs under it");
   assert.equal(new Set(r.docs.map((d) => d.id)).size, r.docs.length, 'ids are unique');
+  // The CLI mail reader's scheme: <message id>/att-<n>-<name>, nested under an embedded message.
+  assert.equal(byName['notice-terms.txt'].id, 'mail:<abc@firm.example>/att-1-notice-terms.txt');
+  assert.equal(embedded.id, 'mail:<abc@firm.example>/att-4-side-letter.eml');
+  assert.match(byName['cap-table.txt'].id, /^mail:<abc@firm\.example>\/att-4-side-letter\.eml\/att-1-cap-table\.txt$/);
+  assert.equal(mail.idSafeName('a/b\\c#d\u0001e'), 'a_b_c_d_e');
 });
 
 test('guard Mailbox 1.14: when Outlook refuses the file, the body as text, and the reason', async () => {
