@@ -16,6 +16,7 @@
 // requires), images from itself or data: URLs, connections to itself and the
 // allowed LLM origins only.
 import * as esbuild from 'esbuild';
+import { zipSync } from 'fflate';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -477,6 +478,10 @@ export async function build() {
   await writeFile(path.join(unified, 'manifest.json'), JSON.stringify(outlookUnifiedManifest(), null, 2) + '\n');
   await copyFile(path.join(here, 'shared/icons/icon-192.png'), path.join(unified, 'color.png'));
   await copyFile(path.join(here, 'shared/icons/icon-outline-32.png'), path.join(unified, 'outline.png'));
+  // The app package the admin center and Teams take: the three files at the zip's root.
+  const files = {};
+  for (const f of ['manifest.json', 'color.png', 'outline.png']) files[f] = new Uint8Array(await readFile(path.join(unified, f)));
+  await writeFile(path.join(outlook, 'foldback-outlook.zip'), zipSync(files, { level: 9, mtime: new Date('2020-01-01T00:00:00Z') }));
 
   await bundle('word/taskpane.ts', path.join(word, 'taskpane.js'));
   await writeFile(path.join(word, 'taskpane.html'), page({ title: 'foldback for Word', script: 'taskpane.js', office: true, cspMeta: true }));

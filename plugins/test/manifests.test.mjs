@@ -10,6 +10,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { pathToFileURL } from 'node:url';
 import AjvDraft04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
+import { unzipSync } from 'fflate';
 import { BUILD, PLUGINS, ROOT, ensureBuilt, loadTs } from './helpers/common.mjs';
 
 before(ensureBuilt);
@@ -254,4 +255,10 @@ test('Outlook unified manifest (JSON): valid against the Microsoft 365 app manif
   const size = async (f) => { const b = await readFile(path.join(BUILD, 'outlook/unified', f)); return [b.readUInt32BE(16), b.readUInt32BE(20)]; };
   assert.deepEqual(await size(manifest.icons.color), [192, 192]);
   assert.deepEqual(await size(manifest.icons.outline), [32, 32]);
+  // The app package to upload: exactly these three files, at the root of the zip.
+  const zip = unzipSync(new Uint8Array(await readFile(path.join(BUILD, 'outlook/foldback-outlook.zip'))));
+  assert.deepEqual(Object.keys(zip).sort(), ['color.png', 'manifest.json', 'outline.png']);
+  for (const [name, bytes] of Object.entries(zip)) {
+    assert.deepEqual(Buffer.from(bytes), await readFile(path.join(BUILD, 'outlook/unified', name)), `${name} in the zip`);
+  }
 });
