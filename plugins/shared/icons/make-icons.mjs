@@ -16,6 +16,9 @@ for (const size of [16, 32, 48, 64, 80, 128, 192]) {
   await page.screenshot({ path: path.join(here, `icon-${size}.png`), omitBackground: true });
 }
 await page.setViewportSize({ width: 32, height: 32 });
-await page.setContent(`<html><body style="margin:0;background:transparent"><div style="filter:brightness(0) invert(1)">${svg.replace('<svg ', '<svg width="32" height="32" ')}</div></body></html>`);
+// The outline: the same square as a white stroke, the same glyph in white, on transparent.
+const outline = svg.replace('<svg ', '<svg width="32" height="32" ')
+  .replace('fill="#1f4e79"', 'fill="none" stroke="#ffffff" stroke-width="4"');
+await page.setContent(`<html><body style="margin:0;background:transparent">${outline}</body></html>`);
 await page.screenshot({ path: path.join(here, 'icon-outline-32.png'), omitBackground: true });
 await browser.close();
