@@ -523,6 +523,8 @@ int fb_ask_http_attempt(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_param
       r.text = std::move(outcome.text);
       r.vectors = std::move(outcome.vectors);
       r.model = std::move(outcome.model);
+      r.input_tokens = outcome.input_tokens;
+      r.output_tokens = outcome.output_tokens;
     }
     a->http_attempts.erase(need_id);
     return ProvideResult(a, need_id, std::move(r), now_ms);

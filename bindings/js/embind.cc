@@ -593,7 +593,7 @@ class JsAsk {
   }
 
   // result: {ok, error: {code, message} | string, text, vectors, model,
-  // elapsedMs, attempts}. Returns null or an error value.
+  // elapsedMs, attempts, inputTokens, outputTokens}. Returns null or an error value.
   val provide(double id, val result, double now_ms) {
     foldback::NeedResult r;
     bool ok = !Has(result, "ok") || result["ok"].as<bool>();
@@ -609,6 +609,8 @@ class JsAsk {
     r.model = Str(result, "model");
     if (Has(result, "elapsedMs")) r.elapsed_ms = result["elapsedMs"].as<double>();
     if (Has(result, "attempts")) r.attempts = result["attempts"].as<uint32_t>();
+    if (Has(result, "inputTokens")) r.input_tokens = static_cast<int64_t>(result["inputTokens"].as<double>());
+    if (Has(result, "outputTokens")) r.output_tokens = static_cast<int64_t>(result["outputTokens"].as<double>());
     foldback::Status s = session_->Provide(static_cast<uint64_t>(id), std::move(r), now_ms);
     return s.ok() ? val::null() : ErrorValue(s);
   }
@@ -728,6 +730,8 @@ val WireStep(const wire::RetryPolicy& policy, wire::Attempt a, uint32_t attempts
     out.set("ok", true);
     out.set("text", a.text);
     out.set("model", a.model);
+    if (a.input_tokens >= 0) out.set("inputTokens", static_cast<double>(a.input_tokens));
+    if (a.output_tokens >= 0) out.set("outputTokens", static_cast<double>(a.output_tokens));
     return out;
   }
   wire::AfterFailure f = wire::AfterFailedAttempt(policy, attempts, a, now_ms, deadline_ms, budget_ms,

@@ -6,6 +6,7 @@
 // <index dir>/traces/<trace id>.json.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -19,6 +20,7 @@
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
+#include "host/otlp_exporter.h"
 #include "host/traces.h"
 #include "llm/llm_client.h"
 
@@ -26,6 +28,11 @@ namespace foldback::cli {
 namespace {
 
 using json = nlohmann::ordered_json;  // keys in the documented order
+
+// The longest a question waits, once answered, for its spans to reach the
+// collector (OTEL_EXPORTER_OTLP_ENDPOINT); a collector that is down costs
+// one refused connection, not this.
+constexpr double kTelemetryFlushMs = 3000;
 
 struct AskArgs {
   std::string index_dir;
@@ -184,6 +191,9 @@ int Run(const AskArgs& a) {
                                o.search.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());
   o.trace_id = host::NewUuidV7();
+  const double start_unix_ms = std::chrono::duration<double, std::milli>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
   llm::SteadyClock clock;
   auto session = AskSession::Start(**index, a.question, o, clock.NowMs(),
                                    loaded ? &loaded->program : nullptr, fb.get());
@@ -240,6 +250,17 @@ int Run(const AskArgs& a) {
     }
   }
   result.trace.fallbacks.insert(result.trace.fallbacks.begin(), host_fallbacks.begin(), host_fallbacks.end());
+
+  // ---- telemetry: spans to the collector OTEL_* names (never fails the question)
+  telemetry::SpanOptions spans;
+  spans.start_unix_ms = start_unix_ms;
+  if (!a.endpoint.empty()) {
+    spans.provider = a.provider;
+    spans.request_model = a.model;
+    host::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
+  }
+  Status exported = host::ExportQuestionSpans(result.trace, spans, kTelemetryFlushMs);
+  if (!exported.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(exported.message(), false).c_str());
 
   // ---- trace (it carries the answer: `foldback feedback` records it)
   Status saved = host::SaveTrace(a.index_dir, TraceToJson(result.trace), o.trace_id);
