@@ -104,8 +104,13 @@ Result<Target> ParseTarget(const std::string& raw) {
       if (seg.empty()) return Status::InvalidArgument("empty path segment");
       std::string decoded;
       if (!Decode(seg, false, &decoded)) return Status::InvalidArgument("bad percent-escape in the path");
-      if (decoded == "." || decoded == "..") {
-        return Status::InvalidArgument("'.' and '..' are not allowed in paths");
+      // Neither raw nor encoded ("%2e%2e", "..%2f..") dot segments.
+      for (size_t b = 0; b <= decoded.size();) {
+        size_t e = decoded.find('/', b);
+        if (e == std::string::npos) e = decoded.size();
+        std::string_view part(decoded.data() + b, e - b);
+        if (part == "." || part == "..") return Status::InvalidArgument("'.' and '..' are not allowed in paths");
+        b = e + 1;
       }
       t.segments.push_back(std::move(decoded));
       if (slash == std::string_view::npos) break;
