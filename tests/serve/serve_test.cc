@@ -306,7 +306,9 @@ TEST_F(ServeTest, WallsHoldOverRandomRequests) {
     ++requests;
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
-    for (const auto& h : Body(r)["results"]) {
+    json page = Body(r);  // (a temporary's member would dangle in the loop)
+    ASSERT_TRUE(page["results"].is_array()) << r->body;
+    for (const auto& h : page["results"]) {
       EXPECT_TRUE(Allowed(wall, h["matter"])) << user << " got " << h.dump();
       std::string text = h["text"];
       for (const auto& m : kMatters) {
@@ -429,7 +431,8 @@ TEST_F(ServeTest, SearchesDuringIngestSeeWholeStates) {
       ++searches;
       // Each ingest adds two documents in one request: never one of them alone.
       std::map<std::string, int> per_batch;
-      for (const auto& h : Body(r)["results"]) {
+      json page = Body(r);
+      for (const auto& h : page["results"]) {
         std::string id = h["doc_id"];
         per_batch[id.substr(0, id.rfind('-'))]++;
       }
