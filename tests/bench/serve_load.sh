@@ -2,8 +2,9 @@
 # The load and abuse run of `foldback serve` (docs/benchmarks.md, section
 # "foldback serve"): 200 keep-alive clients mixing search, ask (against the
 # loopback LLM test server) and feedback for SECONDS, a wall check on every
-# search hit, a kill -9 of the server KILL_AT seconds in, a restart, and a
-# check that every feedback record acknowledged with 200 is in the log.
+# search hit; then the same load again with a kill -9 of the server 5 s in,
+# a restart, and a check that every feedback record acknowledged with 200
+# (in both runs) is in the log.
 #
 #   tests/bench/serve_load.sh INDEX_DIR QUERIES.jsonl [SECONDS] [CLIENTS]
 #
@@ -14,7 +15,6 @@ index=${1:?INDEX_DIR}
 queries=${2:?QUERIES.jsonl}
 seconds=${3:-60}
 clients=${4:-200}
-kill_at=$(( seconds * 5 / 6 ))
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${FOLDBACK_BIN:-$here/build/bin}
 work=$(mktemp -d /tmp/foldback-serve-load.XXXXXX)
@@ -49,15 +49,21 @@ start_serve() {
 }
 start_serve
 users="alice:tok-alice:matter-a,bob:tok-bob:matter-b,carol:tok-carol:*"
-"$bin/serve_load" --port 18180 --users "$users" --queries "$queries" --connections "$clients" \
-  --seconds "$seconds" --mix search:80,ask:10,feedback:10 --mode bm25 --check-walls \
-  --acked "$work/acked.txt" > "$work/load.out" 2>&1 &
+load() {  # SECONDS ACKED_FILE
+  "$bin/serve_load" --port 18180 --users "$users" --queries "$queries" --connections "$clients" \
+    --seconds "$1" --mix search:80,ask:10,feedback:10 --mode bm25 --check-walls --acked "$2"
+}
+echo "== $clients clients, $seconds s"
+load "$seconds" "$work/acked1.txt"
+echo "== $clients clients again, kill -9 of the server 5 s in"
+load 10 "$work/acked2.txt" > "$work/load2.out" 2>&1 &
 load_pid=$!
-sleep "$kill_at"
+sleep 5
 kill -9 "$serve_pid"
-echo "killed the server (kill -9) at ${kill_at}s"
 wait "$load_pid" || true
-cat "$work/load.out"
+head -1 "$work/load2.out"
+grep acknowledged "$work/load2.out"
+cat "$work/acked1.txt" "$work/acked2.txt" > "$work/acked.txt"
 : > "$work/serve.out"
 start_serve
 "$bin/foldback" feedback --index "$work/idx" --list --json > "$work/list.json"
