@@ -14,12 +14,12 @@
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/program.h"
+#include "host/ask_run.h"
 #include "host/feedback_log.h"
 #include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
-#include "host/ask_run.h"
 #include "host/traces.h"
 #include "llm/llm_client.h"
 
@@ -91,14 +91,15 @@ int Run(const AskArgs& a) {
   // ---- endpoints (before the index: a bad flag should not wait for a load)
   llm::LlmClientOptions co;
   if (!a.endpoint.empty()) {
-    auto c = host::EndpointFromFlags(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version, !a.no_json_schema);
+    auto c = host::EndpointFromFlags(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version,
+                                     !a.no_json_schema);
     if (!c.ok()) return Fail(c.status().WithContext("--endpoint"));
     co.chat = std::move(*c);
   }
   if (!a.embed_endpoint.empty()) {
-    auto c = host::EndpointFromFlags(a.embed_endpoint, a.embed_provider.empty() ? a.provider : a.embed_provider,
-                      a.embed_model, a.embed_api_key_env.empty() ? a.api_key_env : a.embed_api_key_env,
-                      a.api_version, true);
+    auto c = host::EndpointFromFlags(
+        a.embed_endpoint, a.embed_provider.empty() ? a.provider : a.embed_provider, a.embed_model,
+        a.embed_api_key_env.empty() ? a.api_key_env : a.embed_api_key_env, a.api_version, true);
     if (!c.ok()) return Fail(c.status().WithContext("--embed-endpoint"));
     co.embed = std::move(*c);
   }

@@ -39,9 +39,11 @@ bool IsLoopback(const std::string& host) {
 int Run(const ServeArgs& a) {
   serve::HttpServerOptions ho;
   size_t colon = a.listen.rfind(':');
-  if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
+  if (colon == std::string::npos)
+    return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
   ho.host = a.listen.substr(0, colon);
-  if (ho.host.size() > 2 && ho.host.front() == '[' && ho.host.back() == ']') ho.host = ho.host.substr(1, ho.host.size() - 2);
+  if (ho.host.size() > 2 && ho.host.front() == '[' && ho.host.back() == ']')
+    ho.host = ho.host.substr(1, ho.host.size() - 2);
   if (ho.host == "localhost") ho.host = "127.0.0.1";
   try {
     int port = std::stoi(a.listen.substr(colon + 1));
@@ -84,14 +86,14 @@ int Run(const ServeArgs& a) {
   auto server = serve::HttpServer::Create(api->get(), ho);
   if (!server.ok()) return Fail(server.status());
   auto st = (*api)->index()->Stats();
-  std::printf("foldback serve: %llu documents; listening on %s://%s:%u\n",
-              static_cast<unsigned long long>(st.documents), tls ? "https" : "http",
-              ho.host.find(':') != std::string::npos ? ("[" + ho.host + "]").c_str() : ho.host.c_str(),
-              static_cast<unsigned>((*server)->port()));
+  std::printf(
+      "foldback serve: %llu documents; listening on %s://%s:%u\n",
+      static_cast<unsigned long long>(st.documents), tls ? "https" : "http",
+      ho.host.find(':') != std::string::npos ? ("[" + ho.host + "]").c_str() : ho.host.c_str(),
+      static_cast<unsigned>((*server)->port()));
   std::fflush(stdout);
-  Status s = (*server)->Run([](const std::string& event) {
-    std::fprintf(stderr, "serve: %s\n", event.c_str());
-  });
+  Status s = (*server)->Run(
+      [](const std::string& event) { std::fprintf(stderr, "serve: %s\n", event.c_str()); });
   if (!s.ok()) return Fail(s);
   std::fprintf(stderr, "serve: stopped\n");
   return 0;
@@ -101,11 +103,14 @@ int Run(const ServeArgs& a) {
 
 void RegisterServe(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* cmd = app.add_subcommand("serve", "Serve an index over HTTP to many users, walls from their tokens");
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve an index over HTTP to many users, walls from their tokens");
   cmd->add_option("--index", a->index_dir, "Index folder")->required();
-  cmd->add_option("--users", a->users, "Users file (TOML: [[user]] name, token_sha256, matters, write)")
+  cmd->add_option("--users", a->users,
+                  "Users file (TOML: [[user]] name, token_sha256, matters, write)")
       ->required();
-  cmd->add_option("--listen", a->listen, "HOST:PORT (port 0: any free port)")->capture_default_str();
+  cmd->add_option("--listen", a->listen, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
   cmd->add_option("--cert", a->cert, "TLS certificate chain (PEM)");
   cmd->add_option("--key", a->key, "TLS private key (PEM)");
   cmd->add_flag("--allow-plain-http", a->allow_plain_http,
@@ -115,7 +120,8 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--rate-limit", a->rate_limit,
                   "Requests per second per user unless the users file says (0 = none)")
       ->capture_default_str();
-  cmd->add_option("--max-body", a->max_body, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--max-body", a->max_body, "Largest request body in bytes")
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "I/O threads")->capture_default_str();
   cmd->add_option("--workers", a->workers, "Threads for asks, feedback, exports and ingests")
       ->capture_default_str();
@@ -123,10 +129,12 @@ void RegisterServe(CLI::App& app, int* exit_code) {
                   "Seconds a request may take to arrive (slow clients are cut off); also the "
                   "keep-alive idle time")
       ->capture_default_str();
-  cmd->add_option("--drain-timeout", a->drain_timeout, "Seconds SIGTERM waits for requests in flight")
+  cmd->add_option("--drain-timeout", a->drain_timeout,
+                  "Seconds SIGTERM waits for requests in flight")
       ->capture_default_str();
   cmd->add_option("--endpoint", a->endpoint, "Chat endpoint base URL for asks (none: RM3)");
-  cmd->add_option("--provider", a->provider, "openai, azure, ollama or vllm")->capture_default_str();
+  cmd->add_option("--provider", a->provider, "openai, azure, ollama or vllm")
+      ->capture_default_str();
   cmd->add_option("--model", a->model, "Model name (Azure: deployment name)");
   cmd->add_option("--api-key-env", a->api_key_env,
                   "Environment variable of this process holding the API key (never from clients)");

@@ -14,7 +14,8 @@ using json = nlohmann::ordered_json;  // keys in the documented order
 
 json HitsJson(const std::vector<TraceHit>& hits) {
   json a = json::array();
-  for (const TraceHit& h : hits) a.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
+  for (const TraceHit& h : hits)
+    a.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
   return a;
 }
 
@@ -48,16 +49,16 @@ std::vector<std::string> EndpointFallbacks(bool has_chat_endpoint, AskOptions* o
     options->rewrite = RewriteMode::kRm3;
     out.push_back("no LLM endpoint (--endpoint): queries rewritten with RM3, offline");
   }
-  if (options->answer) out.push_back("no LLM endpoint (--endpoint): no answer written, passages only");
+  if (options->answer)
+    out.push_back("no LLM endpoint (--endpoint): no answer written, passages only");
   return out;
 }
 
 Result<AskRun> AskQuestion(const Index& index, const std::string& index_dir,
                            const std::string& question, AskOptions options,
                            const LoadedProgram* program, const FoldBack* fold_back,
-                           const Reranker* reranker,
-                           const std::vector<std::string>& host_fallbacks, llm::LlmClient& client,
-                           const llm::TraceEventFn& on_event) {
+                           const Reranker* reranker, const std::vector<std::string>& host_fallbacks,
+                           llm::LlmClient& client, const llm::TraceEventFn& on_event) {
   if (options.trace_id.empty()) options.trace_id = NewUuidV7();
   llm::SteadyClock clock;
   auto session = AskSession::Start(index, question, options, clock.NowMs(),
@@ -91,11 +92,13 @@ std::string AskRunJson(const AskRun& run, bool with_answer, int indent) {
   json out;
   out["trace_id"] = run.trace_id;
   json hops = json::array();
-  for (const TraceHop& h : result.trace.hops) hops.push_back({{"query", h.query}, {"results", HitsJson(h.results)}});
+  for (const TraceHop& h : result.trace.hops)
+    hops.push_back({{"query", h.query}, {"results", HitsJson(h.results)}});
   out["hops"] = hops;
   json results = json::array();
   for (const SearchHit& h : result.passages) {
-    results.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}, {"text", h.text}});
+    results.push_back(
+        {{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}, {"text", h.text}});
   }
   out["results"] = results;
   if (with_answer) {
@@ -115,9 +118,15 @@ std::string SearchHitsJson(const std::vector<SearchHit>& hits, int indent) {
   // Keys sorted, as `foldback search --json` always printed them.
   nlohmann::json out = nlohmann::json::array();
   for (const auto& h : hits) {
-    out.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score},
-                   {"bm25", h.bm25}, {"dense", h.dense}, {"title", h.title},
-                   {"section", h.section}, {"matter", h.matter}, {"text", h.text},
+    out.push_back({{"chunk_id", h.chunk_id},
+                   {"doc_id", h.doc_id},
+                   {"score", h.score},
+                   {"bm25", h.bm25},
+                   {"dense", h.dense},
+                   {"title", h.title},
+                   {"section", h.section},
+                   {"matter", h.matter},
+                   {"text", h.text},
                    {"duplicates", h.duplicates}});
   }
   return out.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -34,9 +34,9 @@ Result<llm::EndpointConfig> EndpointFromFlags(const std::string& url, const std:
                                               const std::string& api_version, bool structured);
 
 struct AskRun {
-  AskResult result;      // passages (reranked when a reranker applied), answer, trace
-  std::string trace_id;  // options.trace_id, or the UUIDv7 made for it
-  Status trace_saved;    // non-OK: the trace could not be written (the answer stands)
+  AskResult result;         // passages (reranked when a reranker applied), answer, trace
+  std::string trace_id;     // options.trace_id, or the UUIDv7 made for it
+  Status trace_saved;       // non-OK: the trace could not be written (the answer stands)
   std::string rerank_note;  // why a given reranker did not apply ("" when it did or none)
   double seconds = 0;
 };
@@ -51,9 +51,8 @@ struct AskRun {
 Result<AskRun> AskQuestion(const Index& index, const std::string& index_dir,
                            const std::string& question, AskOptions options,
                            const LoadedProgram* program, const FoldBack* fold_back,
-                           const Reranker* reranker,
-                           const std::vector<std::string>& host_fallbacks, llm::LlmClient& client,
-                           const llm::TraceEventFn& on_event);
+                           const Reranker* reranker, const std::vector<std::string>& host_fallbacks,
+                           llm::LlmClient& client, const llm::TraceEventFn& on_event);
 
 // The result as JSON text (indent < 0: compact): {trace_id, hops[{query,
 // results[{chunk_id, doc_id, score}]}], results[{chunk_id, doc_id, score,

@@ -36,15 +36,24 @@ using Clock = std::chrono::steady_clock;
 // A status from the core or the host as an HTTP error.
 HttpResponse FromStatus(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kInvalidArgument: return Api::Error(400, "invalid_argument", s.message());
-    case Status::Code::kOutOfRange: return Api::Error(400, "out_of_range", s.message());
-    case Status::Code::kNotFound: return Api::Error(404, "not_found", s.message());
-    case Status::Code::kPermissionDenied: return Api::Error(403, "forbidden", s.message());
-    case Status::Code::kFailedPrecondition: return Api::Error(409, "failed_precondition", s.message());
-    case Status::Code::kNotSupported: return Api::Error(415, "not_supported", s.message());
-    case Status::Code::kDeadlineExceeded: return Api::Error(504, "deadline_exceeded", s.message());
-    case Status::Code::kUnavailable: return Api::Error(503, "unavailable", s.message());
-    default: return Api::Error(500, "internal", s.message());
+    case Status::Code::kInvalidArgument:
+      return Api::Error(400, "invalid_argument", s.message());
+    case Status::Code::kOutOfRange:
+      return Api::Error(400, "out_of_range", s.message());
+    case Status::Code::kNotFound:
+      return Api::Error(404, "not_found", s.message());
+    case Status::Code::kPermissionDenied:
+      return Api::Error(403, "forbidden", s.message());
+    case Status::Code::kFailedPrecondition:
+      return Api::Error(409, "failed_precondition", s.message());
+    case Status::Code::kNotSupported:
+      return Api::Error(415, "not_supported", s.message());
+    case Status::Code::kDeadlineExceeded:
+      return Api::Error(504, "deadline_exceeded", s.message());
+    case Status::Code::kUnavailable:
+      return Api::Error(503, "unavailable", s.message());
+    default:
+      return Api::Error(500, "internal", s.message());
   }
 }
 
@@ -103,13 +112,15 @@ Result<Target> ParseTarget(const std::string& raw) {
       std::string_view seg = rest.substr(0, slash);
       if (seg.empty()) return Status::InvalidArgument("empty path segment");
       std::string decoded;
-      if (!Decode(seg, false, &decoded)) return Status::InvalidArgument("bad percent-escape in the path");
+      if (!Decode(seg, false, &decoded))
+        return Status::InvalidArgument("bad percent-escape in the path");
       // Neither raw nor encoded ("%2e%2e", "..%2f..") dot segments.
       for (size_t b = 0; b <= decoded.size();) {
         size_t e = decoded.find('/', b);
         if (e == std::string::npos) e = decoded.size();
         std::string_view part(decoded.data() + b, e - b);
-        if (part == "." || part == "..") return Status::InvalidArgument("'.' and '..' are not allowed in paths");
+        if (part == "." || part == "..")
+          return Status::InvalidArgument("'.' and '..' are not allowed in paths");
         b = e + 1;
       }
       t.segments.push_back(std::move(decoded));
@@ -152,7 +163,8 @@ Result<json> ParseObject(const std::string& body) {
 Status GetString(const json& j, const char* key, std::string* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status::OK();
-  if (!it->is_string()) return Status::InvalidArgument(std::string("'") + key + "' must be a string");
+  if (!it->is_string())
+    return Status::InvalidArgument(std::string("'") + key + "' must be a string");
   *out = it->get<std::string>();
   return Status::OK();
 }
@@ -160,7 +172,8 @@ Status GetString(const json& j, const char* key, std::string* out) {
 Status GetBool(const json& j, const char* key, bool* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status::OK();
-  if (!it->is_boolean()) return Status::InvalidArgument(std::string("'") + key + "' must be true or false");
+  if (!it->is_boolean())
+    return Status::InvalidArgument(std::string("'") + key + "' must be true or false");
   *out = it->get<bool>();
   return Status::OK();
 }
@@ -179,23 +192,26 @@ Status GetUint(const json& j, const char* key, uint32_t lo, uint32_t hi, uint32_
 Status GetStrings(const json& j, const char* key, std::vector<std::string>* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status::OK();
-  if (!it->is_array()) return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
+  if (!it->is_array())
+    return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
   for (const auto& v : *it) {
-    if (!v.is_string()) return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
+    if (!v.is_string())
+      return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
     out->push_back(v.get<std::string>());
   }
   return Status::OK();
 }
 
-Status ParseUintParam(const Target& t, const std::string& key, uint32_t lo, uint32_t hi, uint32_t* out) {
+Status ParseUintParam(const Target& t, const std::string& key, uint32_t lo, uint32_t hi,
+                      uint32_t* out) {
   if (!t.Has(key)) return Status::OK();
   const std::string v = t.Get(key);
   char* end = nullptr;
   errno = 0;
   unsigned long n = v.empty() ? 0 : std::strtoul(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-' || n < lo || n > hi) {
-    return Status::InvalidArgument("'" + key + "' must be an integer in " + std::to_string(lo) + ".." +
-                                   std::to_string(hi));
+    return Status::InvalidArgument("'" + key + "' must be an integer in " + std::to_string(lo) +
+                                   ".." + std::to_string(hi));
   }
   *out = static_cast<uint32_t>(n);
   return Status::OK();
@@ -321,7 +337,8 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   auto log = host::FeedbackLogFile::Open(r.index_dir);
   if (!log.ok()) return log.status();
   r.log = std::move(*log);
-  std::string audit = api->options_.audit_path.empty() ? r.index_dir + "/audit.log" : api->options_.audit_path;
+  std::string audit =
+      api->options_.audit_path.empty() ? r.index_dir + "/audit.log" : api->options_.audit_path;
   r.audit_fd = ::open(audit.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (r.audit_fd < 0) return Status::IOError("cannot open the audit log " + audit);
   return api;
@@ -366,7 +383,8 @@ struct Routes {
     SearchOptions so;
     std::string q = t.Get("q");
     if (q.empty()) return Api::Error(400, "invalid_argument", "'q' is required");
-    if (q.size() > 4096) return Api::Error(400, "invalid_argument", "'q' is longer than 4096 bytes");
+    if (q.size() > 4096)
+      return Api::Error(400, "invalid_argument", "'q' is longer than 4096 bytes");
     uint32_t top_k = 10;
     Status s = ParseUintParam(t, "top_k", 1, o.max_top_k, &top_k);
     if (!s.ok()) return FromStatus(s);
@@ -403,16 +421,18 @@ struct Routes {
     std::vector<std::string> filters;
     Status s;
     uint32_t variants = 1, deadline_ms = 0;
-    for (Status st : {GetString(j, "question", &question), GetString(j, "rewrite", &rewrite),
-                      GetString(j, "mode", &mode), GetString(j, "matter", &matter),
-                      GetUint(j, "hops", 1, o.max_hops, &ao.hops), GetUint(j, "depth", 1, 100, &ao.depth),
-                      GetUint(j, "top_k", 1, o.max_top_k, &ao.top_k), GetUint(j, "variants", 1, 4, &variants),
-                      GetUint(j, "deadline_ms", 0, 600000, &deadline_ms), GetBool(j, "answer", &ao.answer),
-                      GetStrings(j, "filters", &filters)}) {
+    for (Status st :
+         {GetString(j, "question", &question), GetString(j, "rewrite", &rewrite),
+          GetString(j, "mode", &mode), GetString(j, "matter", &matter),
+          GetUint(j, "hops", 1, o.max_hops, &ao.hops), GetUint(j, "depth", 1, 100, &ao.depth),
+          GetUint(j, "top_k", 1, o.max_top_k, &ao.top_k), GetUint(j, "variants", 1, 4, &variants),
+          GetUint(j, "deadline_ms", 0, 600000, &deadline_ms), GetBool(j, "answer", &ao.answer),
+          GetStrings(j, "filters", &filters)}) {
       if (!st.ok()) return FromStatus(st);
     }
     if (question.empty()) return Api::Error(400, "invalid_argument", "'question' is required");
-    if (question.size() > 8192) return Api::Error(400, "invalid_argument", "'question' is longer than 8192 bytes");
+    if (question.size() > 8192)
+      return Api::Error(400, "invalid_argument", "'question' is longer than 8192 bytes");
     if (!ParseRewriteMode(rewrite, &ao.rewrite)) {
       return Api::Error(400, "invalid_argument", "'rewrite' must be llm, rm3 or none");
     }
@@ -451,7 +471,9 @@ struct Routes {
     auto on_event = [&](const TraceEvent& e) {
       if (!stream) return;
       switch (e.kind) {
-        case TraceEvent::Kind::kQuery: send("query", {{"hop", e.hop}, {"query", e.message}}); break;
+        case TraceEvent::Kind::kQuery:
+          send("query", {{"hop", e.hop}, {"query", e.message}});
+          break;
         case TraceEvent::Kind::kRetrieved: {
           json hits = json::array();
           for (const TraceHit& h : e.hits) {
@@ -460,8 +482,11 @@ struct Routes {
           send("retrieved", {{"hop", e.hop}, {"results", hits}});
           break;
         }
-        case TraceEvent::Kind::kFallback: send("fallback", {{"hop", e.hop}, {"message", e.message}}); break;
-        default: break;
+        case TraceEvent::Kind::kFallback:
+          send("fallback", {{"hop", e.hop}, {"message", e.message}});
+          break;
+        default:
+          break;
       }
     };
     auto run = host::AskQuestion(*index, rep->index_dir, question, ao, nullptr, nullptr, nullptr,
@@ -496,18 +521,19 @@ struct Routes {
     if (!body.ok()) return FromStatus(body.status());
     const json& j = *body;
     host::FeedbackInput in;
-    for (Status st : {GetString(j, "trace_id", &in.trace_id), GetString(j, "record_id", &in.record_id),
-                      GetString(j, "rating", &in.rating), GetStrings(j, "relevant", &in.relevant),
-                      GetStrings(j, "partly", &in.partly), GetStrings(j, "irrelevant", &in.not_relevant),
-                      GetString(j, "critique", &in.critique), GetString(j, "correction", &in.corrected_answer),
-                      GetString(j, "preferred_rewrite", &in.preferred_rewrite),
-                      GetStrings(j, "tags", &in.tags), GetString(j, "matter", &in.matter),
-                      GetBool(j, "consent", &in.consent_to_train), GetBool(j, "privileged", &in.privileged)}) {
+    for (Status st :
+         {GetString(j, "trace_id", &in.trace_id), GetString(j, "record_id", &in.record_id),
+          GetString(j, "rating", &in.rating), GetStrings(j, "relevant", &in.relevant),
+          GetStrings(j, "partly", &in.partly), GetStrings(j, "irrelevant", &in.not_relevant),
+          GetString(j, "critique", &in.critique), GetString(j, "correction", &in.corrected_answer),
+          GetString(j, "preferred_rewrite", &in.preferred_rewrite), GetStrings(j, "tags", &in.tags),
+          GetString(j, "matter", &in.matter), GetBool(j, "consent", &in.consent_to_train),
+          GetBool(j, "privileged", &in.privileged)}) {
       if (!st.ok()) return FromStatus(st);
     }
     if (in.trace_id.empty()) return Api::Error(400, "invalid_argument", "'trace_id' is required");
-    in.user = u.name;                 // from the token, never from the body
-    in.allowed_matters = u.matters;   // the wall (intersected with the trace's)
+    in.user = u.name;                // from the token, never from the body
+    in.allowed_matters = u.matters;  // the wall (intersected with the trace's)
     auto index = api->index();
     FeedbackRecordNotes notes;
     auto r = host::BuildFeedbackRecord(*index, rep->index_dir, in, &notes);
@@ -542,7 +568,10 @@ struct Routes {
     ExportReport rep_out;
     auto bytes = host::ExportFeedbackBytes(*index, rep->index_dir, format, eo, &rep_out);
     if (!bytes.ok()) return FromStatus(bytes.status());
-    if (u.matters) ctx.matters = *u.matters; else ctx.matters = {"*"};
+    if (u.matters)
+      ctx.matters = *u.matters;
+    else
+      ctx.matters = {"*"};
     ctx.results = rep_out.rows;
     HttpResponse r;
     r.content_type = format == ExportFormat::kDemos ? "application/json" : "application/x-ndjson";
@@ -561,7 +590,8 @@ struct Routes {
     auto next = Index::FromSnapshot(*bytes);
     if (!next.ok()) return next.status();
     FB_RETURN_IF_ERROR(change(next->get()));
-    if ((*next)->options().dense.embedder == EmbedderKind::kStatic) FB_RETURN_IF_ERROR((*next)->BuildDense());
+    if ((*next)->options().dense.embedder == EmbedderKind::kStatic)
+      FB_RETURN_IF_ERROR((*next)->BuildDense());
     FB_RETURN_IF_ERROR(host::SaveIndex(rep->index_dir, **next));
     rep->Swap(std::shared_ptr<const Index>(std::move(*next)));
     return Status::OK();
@@ -600,7 +630,8 @@ struct Routes {
       matter = t.Get("matter");
       std::string filename = t.Get("filename");
       if (filename.empty() || filename.find('/') != std::string::npos) {
-        return Api::Error(400, "invalid_argument", "'filename' (a file name, no folder) is required");
+        return Api::Error(400, "invalid_argument",
+                          "'filename' (a file name, no folder) is required");
       }
       std::string id = t.Has("id") ? t.Get("id") : host::DocumentIdFor("", filename);
       auto ex = ingest::ExtractBytes(req.body, filename, id);
@@ -608,10 +639,12 @@ struct Routes {
       docs = std::move(ex->documents);
     }
     if (matter.empty()) return Api::Error(400, "invalid_argument", "'matter' is required");
-    if (!u.MayWrite(matter)) return Api::Error(403, "forbidden", "you may not write to this matter");
+    if (!u.MayWrite(matter))
+      return Api::Error(403, "forbidden", "you may not write to this matter");
     if (docs.empty()) return Api::Error(400, "invalid_argument", "no document in the request");
     for (Document& d : docs) {
-      if (d.id.empty() || d.id.size() > 512) return Api::Error(400, "invalid_argument", "bad document id");
+      if (d.id.empty() || d.id.size() > 512)
+        return Api::Error(400, "invalid_argument", "bad document id");
       d.matter = matter;
     }
     ctx.matters.insert(matter);
@@ -622,7 +655,8 @@ struct Routes {
         // Replacing a document is writing to its matter too.
         const Document* old = index->FindDocument(d.id);
         if (old && !u.MayWrite(old->matter)) {
-          return Status::PermissionDenied("document '" + d.id + "' exists in a matter you may not write to");
+          return Status::PermissionDenied("document '" + d.id +
+                                          "' exists in a matter you may not write to");
         }
       }
       for (const Document& d : docs) {
@@ -643,7 +677,8 @@ struct Routes {
       const Document* d = index->FindDocument(id);
       // Behind the wall a document does not exist.
       if (!d || !u.MaySee(d->matter)) return Status::NotFound("no document '" + id + "'");
-      if (!u.MayWrite(d->matter)) return Status::PermissionDenied("you may not delete from this matter");
+      if (!u.MayWrite(d->matter))
+        return Status::PermissionDenied("you may not delete from this matter");
       ctx.matters.insert(d->matter);
       return index->Remove(id);
     });
@@ -678,16 +713,26 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
     };
     // Route templates and the methods they take.
     std::string allow;
-    if (is({"healthz"})) ctx.route = "/healthz", allow = "GET";
-    else if (is({"metrics"})) ctx.route = "/metrics", allow = "GET";
-    else if (is({"openapi.json"})) ctx.route = "/openapi.json", allow = "GET";
-    else if (is({"v1", "search"})) ctx.route = "/v1/search", allow = "GET";
-    else if (is({"v1", "ask"})) ctx.route = "/v1/ask", allow = "POST";
-    else if (is({"v1", "feedback"})) ctx.route = "/v1/feedback", allow = "POST";
-    else if (is({"v1", "export"})) ctx.route = "/v1/export", allow = "GET";
-    else if (is({"v1", "documents"})) ctx.route = "/v1/documents", allow = "POST";
-    else if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "documents") ctx.route = "/v1/documents/{id}", allow = "DELETE";
-    else return Error(404, "not_found", "no such route");
+    if (is({"healthz"}))
+      ctx.route = "/healthz", allow = "GET";
+    else if (is({"metrics"}))
+      ctx.route = "/metrics", allow = "GET";
+    else if (is({"openapi.json"}))
+      ctx.route = "/openapi.json", allow = "GET";
+    else if (is({"v1", "search"}))
+      ctx.route = "/v1/search", allow = "GET";
+    else if (is({"v1", "ask"}))
+      ctx.route = "/v1/ask", allow = "POST";
+    else if (is({"v1", "feedback"}))
+      ctx.route = "/v1/feedback", allow = "POST";
+    else if (is({"v1", "export"}))
+      ctx.route = "/v1/export", allow = "GET";
+    else if (is({"v1", "documents"}))
+      ctx.route = "/v1/documents", allow = "POST";
+    else if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "documents")
+      ctx.route = "/v1/documents/{id}", allow = "DELETE";
+    else
+      return Error(404, "not_found", "no such route");
     if (m == "OPTIONS") {
       // CORS preflight: answered for configured origins only.
       if (out.cors().empty()) return Error(403, "forbidden", "origin not allowed");
@@ -735,11 +780,13 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
       Bucket& b = rep_->buckets[ctx.user->name];
       auto now = Clock::now();
       if (!b.init) b.tokens = 2 * rate, b.last = now, b.init = true;
-      b.tokens = std::min(2 * rate, b.tokens + rate * std::chrono::duration<double>(now - b.last).count());
+      b.tokens =
+          std::min(2 * rate, b.tokens + rate * std::chrono::duration<double>(now - b.last).count());
       b.last = now;
       if (b.tokens < 1) {
         HttpResponse r = Error(429, "rate_limited", "too many requests");
-        r.headers.push_back({"Retry-After", std::to_string(static_cast<int>(std::ceil((1 - b.tokens) / rate)))});
+        r.headers.push_back(
+            {"Retry-After", std::to_string(static_cast<int>(std::ceil((1 - b.tokens) / rate)))});
         return r;
       }
       b.tokens -= 1;
@@ -772,14 +819,10 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
 
   // The audit line: who, what route, which matters, how many results —
   // never a token, a question or a document's text.
-  json line = {{"time_ms", host::UnixMillis()},
-               {"user", ctx.user ? ctx.user->name : ""},
-               {"method", req.method},
-               {"route", ctx.route},
-               {"status", ctx.status},
-               {"matters", ctx.matters},
-               {"results", ctx.results},
-               {"ms", std::round(seconds * 1e5) / 100}};
+  json line = {{"time_ms", host::UnixMillis()}, {"user", ctx.user ? ctx.user->name : ""},
+               {"method", req.method},          {"route", ctx.route},
+               {"status", ctx.status},          {"matters", ctx.matters},
+               {"results", ctx.results},        {"ms", std::round(seconds * 1e5) / 100}};
   if (ctx.user) line["wall"] = WallJson(ctx.user->matters);
   std::string text = Dump(line) + "\n";
   std::lock_guard<std::mutex> lock(rep_->audit_mu);

@@ -36,8 +36,8 @@
 namespace foldback::serve {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: path and query
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // as sent: path and query
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string Header(const std::string& lower_name) const {

@@ -38,7 +38,8 @@ struct HttpServer::Rep {
 namespace {
 
 std::chrono::steady_clock::duration Seconds(double s) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(s));
 }
 
 template <class Stream>
@@ -54,7 +55,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
     auto self = this->shared_from_this();
     net::dispatch(stream_.get_executor(), [self] {
       if constexpr (kTls) {
-        beast::get_lowest_layer(self->stream_).expires_after(Seconds(self->server_->options.request_timeout_s));
+        beast::get_lowest_layer(self->stream_)
+            .expires_after(Seconds(self->server_->options.request_timeout_s));
         self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) return;  // a failed handshake: nothing to say over plain text
           self->DoRead();
@@ -68,7 +70,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
   // ---- Responder (any thread)
   void Respond(HttpResponse r) override {
     auto self = this->shared_from_this();
-    net::post(stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
+    net::post(stream_.get_executor(),
+              [self, r = std::move(r)]() mutable { self->Write(std::move(r)); });
   }
 
   bool BeginStream(int status, const std::string& content_type,
@@ -82,9 +85,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
       res.keep_alive(self->keep_alive_ && !self->server_->draining);
       res.chunked(true);
       self->stream_sr_.emplace(res);
-      beast::get_lowest_layer(self->stream_).expires_after(Seconds(self->server_->options.write_timeout_s));
-      http::async_write_header(self->stream_, *self->stream_sr_,
-                               [self, done](beast::error_code ec, size_t) { done->set_value(!ec); });
+      beast::get_lowest_layer(self->stream_)
+          .expires_after(Seconds(self->server_->options.write_timeout_s));
+      http::async_write_header(
+          self->stream_, *self->stream_sr_,
+          [self, done](beast::error_code ec, size_t) { done->set_value(!ec); });
     });
   }
 
@@ -93,7 +98,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
     auto self = this->shared_from_this();
     auto copy = std::make_shared<std::string>(data);
     bool ok = Await([self, copy](std::promise<bool>* done) {
-      beast::get_lowest_layer(self->stream_).expires_after(Seconds(self->server_->options.write_timeout_s));
+      beast::get_lowest_layer(self->stream_)
+          .expires_after(Seconds(self->server_->options.write_timeout_s));
       net::async_write(self->stream_, http::make_chunk(net::buffer(*copy)),
                        [self, copy, done](beast::error_code ec, size_t) { done->set_value(!ec); });
     });
@@ -106,11 +112,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
     bool broken = broken_;
     net::post(stream_.get_executor(), [self, broken] {
       if (broken) return self->Finish(true);
-      beast::get_lowest_layer(self->stream_).expires_after(Seconds(self->server_->options.write_timeout_s));
-      net::async_write(self->stream_, http::make_chunk_last(), [self](beast::error_code ec, size_t) {
-        bool close = ec || !self->stream_res_->keep_alive();
-        self->Finish(close);
-      });
+      beast::get_lowest_layer(self->stream_)
+          .expires_after(Seconds(self->server_->options.write_timeout_s));
+      net::async_write(self->stream_, http::make_chunk_last(),
+                       [self](beast::error_code ec, size_t) {
+                         bool close = ec || !self->stream_res_->keep_alive();
+                         self->Finish(close);
+                       });
     });
   }
 
@@ -142,7 +150,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
       return DoClose();
     }
     if (ec) {
@@ -155,8 +164,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
       server_->in_flight++;
       if (ec == http::error::body_limit) {
         Write(Api::Error(413, "body_too_large",
-                         "the body is larger than " + std::to_string(server_->api->options().max_body_bytes) +
-                             " bytes"));
+                         "the body is larger than " +
+                             std::to_string(server_->api->options().max_body_bytes) + " bytes"));
       } else if (ec == http::error::header_limit) {
         Write(Api::Error(431, "headers_too_large", "the request headers are too large"));
       } else {
@@ -182,7 +191,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
     req.body = std::move(msg.body());
     auto self = this->shared_from_this();
     if (server_->api->RunsLong(req)) {
-      net::post(server_->workers, [self, req = std::move(req)] { self->server_->api->Handle(req, *self); });
+      net::post(server_->workers,
+                [self, req = std::move(req)] { self->server_->api->Handle(req, *self); });
     } else {
       server_->api->Handle(req, *this);
     }
@@ -190,7 +200,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
 
   // On the strand.
   void Write(HttpResponse r) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "foldback");
     if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
     res->set("X-Content-Type-Options", "nosniff");
@@ -239,7 +250,8 @@ void HttpServer::Rep::Accept() {
     if (ec) {
       if (!acceptor.is_open()) return;  // draining
     } else if (tls) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket), *tls)->Start();
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket), *tls)
+          ->Start();
     } else {
       std::make_shared<Session<beast::tcp_stream>>(this, std::move(socket))->Start();
     }
@@ -264,7 +276,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(Api* api, const HttpServe
     rep->tls.emplace(ssl::context::tls_server);
     beast::error_code ec;
     rep->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                              ssl::context::no_tlsv1_1,
                           ec);
     rep->tls->use_certificate_chain_file(options.cert_file, ec);
     if (ec) return Status::IOError("--cert " + options.cert_file + ": " + ec.message());
@@ -279,7 +292,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(Api* api, const HttpServe
   if (!ec) rep->acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) rep->acceptor.bind(ep, ec);
   if (!ec) rep->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return Status::IOError("cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " + ec.message());
+  if (ec)
+    return Status::IOError("cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                           ": " + ec.message());
   rep->port = rep->acceptor.local_endpoint().port();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(rep)));
 }
@@ -330,7 +345,8 @@ Status HttpServer::Run(const std::function<void(const std::string&)>& on_event) 
   arm();
   r->Accept();
   std::vector<std::thread> threads;
-  for (int i = 1; i < std::max(1, r->options.io_threads); ++i) threads.emplace_back([r] { r->ioc.run(); });
+  for (int i = 1; i < std::max(1, r->options.io_threads); ++i)
+    threads.emplace_back([r] { r->ioc.run(); });
   r->ioc.run();
   for (auto& t : threads) t.join();
   signals.cancel();

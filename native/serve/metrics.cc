@@ -22,11 +22,13 @@ std::string Metrics::Render(uint64_t documents, uint64_t chunks) const {
   out += "# HELP foldback_http_requests_total HTTP requests by route and status.\n";
   out += "# TYPE foldback_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
-    std::snprintf(buf, sizeof buf, "foldback_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+    std::snprintf(buf, sizeof buf,
+                  "foldback_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
                   key.first.c_str(), key.second, static_cast<unsigned long long>(n));
     out += buf;
   }
-  out += "# HELP foldback_http_request_duration_seconds Time from a request read to its response.\n";
+  out +=
+      "# HELP foldback_http_request_duration_seconds Time from a request read to its response.\n";
   out += "# TYPE foldback_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {
     for (size_t i = 0; i < kBuckets.size(); ++i) {
@@ -58,7 +60,8 @@ std::string Metrics::Render(uint64_t documents, uint64_t chunks) const {
                 "# TYPE foldback_index_documents gauge\nfoldback_index_documents %llu\n"
                 "# HELP foldback_index_chunks Chunks in the index.\n"
                 "# TYPE foldback_index_chunks gauge\nfoldback_index_chunks %llu\n",
-                static_cast<unsigned long long>(documents), static_cast<unsigned long long>(chunks));
+                static_cast<unsigned long long>(documents),
+                static_cast<unsigned long long>(chunks));
   out += buf;
   return out;
 }

@@ -27,7 +27,8 @@ Status ParseMatters(const toml::node* node, const std::string& where,
   bool star = false;
   for (const toml::node& item : *arr) {
     const auto* s = item.as_string();
-    if (!s || s->get().empty()) return Status::InvalidArgument(where + " must hold non-empty strings");
+    if (!s || s->get().empty())
+      return Status::InvalidArgument(where + " must hold non-empty strings");
     if (s->get() == "*") {
       star = true;
     } else {
@@ -68,19 +69,22 @@ Result<Users> Users::Parse(std::string_view text, const std::string& source) {
     if (!t) return Status::InvalidArgument(where + " is not a table");
     for (const auto& [key, value] : *t) {
       std::string k(key.str());
-      if (k != "name" && k != "token_sha256" && k != "matters" && k != "write" && k != "rate_limit") {
+      if (k != "name" && k != "token_sha256" && k != "matters" && k != "write" &&
+          k != "rate_limit") {
         return Status::InvalidArgument(where + ": unknown key '" + k + "'");
       }
     }
     User u;
     auto name = t->get_as<std::string>("name");
-    if (!name || name->get().empty()) return Status::InvalidArgument(where + ": 'name' is required");
+    if (!name || name->get().empty())
+      return Status::InvalidArgument(where + ": 'name' is required");
     u.name = name->get();
     where += " (" + u.name + ")";
     auto hash = t->get_as<std::string>("token_sha256");
     if (!hash) return Status::InvalidArgument(where + ": 'token_sha256' is required");
     u.token_sha256 = hash->get();
-    for (char& c : u.token_sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : u.token_sha256)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!IsHex64(u.token_sha256)) {
       return Status::InvalidArgument(where + ": 'token_sha256' must be 64 hex digits");
     }
@@ -90,7 +94,8 @@ Result<Users> Users::Parse(std::string_view text, const std::string& source) {
     }
     if (const toml::node* r = t->get("rate_limit")) {
       auto v = r->value<double>();
-      if (!v || *v < 0) return Status::InvalidArgument(where + ": 'rate_limit' must be a number >= 0");
+      if (!v || *v < 0)
+        return Status::InvalidArgument(where + ": 'rate_limit' must be a number >= 0");
       u.rate_limit = *v;
     }
     for (const User& other : users.users_) {

@@ -6,8 +6,8 @@
 // restart). Also the in-process baseline: the same searches through
 // SearchAndRerank on the same index, without HTTP.
 //
-//   serve_load --port 8080 --users alice:TOKEN:matter-a,bob:TOKEN:matter-b \
-//              --queries queries.jsonl --connections 200 --seconds 60 \
+//   serve_load --port 8080 --users alice:TOKEN:matter-a,bob:TOKEN:matter-b
+//              --queries queries.jsonl --connections 200 --seconds 60
 //              --mix search:80,ask:10,feedback:10 --mode bm25 [--check-walls] [--acked FILE]
 //   serve_load --in-process INDEX_DIR --queries queries.jsonl --mode bm25 --seconds 10
 //              [--threads 2] [--matters matter-a]
@@ -45,7 +45,7 @@ using Clock = std::chrono::steady_clock;
 
 struct User {
   std::string name, token;
-  std::set<std::string> matters;  // "*" = all
+  std::set<std::string> matters;   // "*" = all
   std::string trace_id, chunk_id;  // for feedback
 };
 
@@ -170,7 +170,9 @@ double Percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
-bool Allowed(const User& u, const std::string& matter) { return u.matters.count("*") || u.matters.count(matter); }
+bool Allowed(const User& u, const std::string& matter) {
+  return u.matters.count("*") || u.matters.count(matter);
+}
 
 int RunInProcess(const Args& a) {
   auto index = foldback::host::OpenIndex(a.in_process, false);
@@ -198,7 +200,8 @@ int RunInProcess(const Args& a) {
       foldback::RerankOptions ro;
       while (!stop) {
         auto s0 = Clock::now();
-        auto hits = foldback::SearchAndRerank(**index, nullptr, a.queries[i++ % a.queries.size()], so, nullptr, ro);
+        auto hits = foldback::SearchAndRerank(**index, nullptr, a.queries[i++ % a.queries.size()],
+                                              so, nullptr, ro);
         lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s0).count());
       }
     });
@@ -213,9 +216,11 @@ int RunInProcess(const Args& a) {
   double mean = 0;
   for (double x : all) mean += x;
   mean /= std::max<size_t>(1, n);
-  std::printf("in-process %s top_k=%d threads=%d: %zu searches, %.0f /s, mean %.3f ms, p50 %.3f ms, p95 %.3f ms, p99 %.3f ms\n",
-              a.mode.c_str(), a.top_k, a.threads, n, n / secs, mean, Percentile(all, 0.5), Percentile(all, 0.95),
-              Percentile(all, 0.99));
+  std::printf(
+      "in-process %s top_k=%d threads=%d: %zu searches, %.0f /s, mean %.3f ms, p50 %.3f ms, p95 "
+      "%.3f ms, p99 %.3f ms\n",
+      a.mode.c_str(), a.top_k, a.threads, n, n / secs, mean, Percentile(all, 0.5),
+      Percentile(all, 0.95), Percentile(all, 0.99));
   return 0;
 }
 
@@ -226,12 +231,15 @@ int RunLoad(Args& a) {
     Conn c(a.port);
     json body = {{"question", a.queries[0]}, {"rewrite", "rm3"}, {"hops", 1}};
     std::string b = body.dump();
-    std::string req = "POST /v1/ask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
-                      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+    std::string req =
+        "POST /v1/ask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(b.size()) +
+        "\r\n\r\n" + b;
     int status;
     std::string resp;
     if (!c.Do(req, &status, &resp) || status != 200) {
-      std::fprintf(stderr, "setup ask for %s failed: %d %s\n", u.name.c_str(), status, resp.c_str());
+      std::fprintf(stderr, "setup ask for %s failed: %d %s\n", u.name.c_str(), status,
+                   resp.c_str());
       return 1;
     }
     json j = json::parse(resp);
@@ -263,8 +271,9 @@ int RunLoad(Args& a) {
         if (route == "healthz") {
           req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";  // HTTP alone, no search
         } else if (route == "search") {
-          req = "GET /v1/search?mode=" + mode + "&top_k=" + std::to_string(a.top_k) + "&q=" + UrlEncode(q) +
-                " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token + "\r\n\r\n";
+          req = "GET /v1/search?mode=" + mode + "&top_k=" + std::to_string(a.top_k) +
+                "&q=" + UrlEncode(q) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
+                "\r\n\r\n";
         } else {
           std::string b;
           std::string path;
@@ -273,10 +282,13 @@ int RunLoad(Args& a) {
             b = json({{"question", q}, {"hops", 2}, {"rewrite", "llm"}, {"mode", mode}}).dump();
           } else {
             path = "/v1/feedback";
-            b = json({{"trace_id", u.trace_id}, {"rating", "up"}, {"relevant", {u.chunk_id}}}).dump();
+            b = json({{"trace_id", u.trace_id}, {"rating", "up"}, {"relevant", {u.chunk_id}}})
+                    .dump();
           }
-          req = "POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
-                "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+          req =
+              "POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
+              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(b.size()) +
+              "\r\n\r\n" + b;
         }
         int status = 0;
         std::string body;
@@ -292,7 +304,8 @@ int RunLoad(Args& a) {
         if (status != 200) continue;
         if (route == "feedback") {
           size_t p = body.find("\"record_id\":\"");
-          if (p != std::string::npos) my_acked.push_back(body.substr(p + 13, body.find('"', p + 13) - p - 13));
+          if (p != std::string::npos)
+            my_acked.push_back(body.substr(p + 13, body.find('"', p + 13) - p - 13));
         } else if (a.check_walls) {
           // Search hits carry their matter (ask results do not: the
           // randomized walls test in tests/serve covers asks).
@@ -318,19 +331,24 @@ int RunLoad(Args& a) {
     lat[s.route].push_back(s.ms);
     statuses[s.route][s.status]++;
   }
-  std::printf("%d connections, %.1f s, mode %s, top_k %d: %zu requests, %.0f /s, %zu connection failures, %zu wall leaks\n",
-              a.connections, secs, mode.c_str(), a.top_k, samples.size(), samples.size() / secs, failures.load(),
-              leaks.load());
+  std::printf(
+      "%d connections, %.1f s, mode %s, top_k %d: %zu requests, %.0f /s, %zu connection failures, "
+      "%zu wall leaks\n",
+      a.connections, secs, mode.c_str(), a.top_k, samples.size(), samples.size() / secs,
+      failures.load(), leaks.load());
   for (auto& [route, v] : lat) {
     std::string st;
-    for (const auto& [code, n] : statuses[route]) st += " " + std::to_string(code) + ":" + std::to_string(n);
-    std::printf("  %-9s %8zu  %7.0f /s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  statuses%s\n", route.c_str(), v.size(),
-                v.size() / secs, Percentile(v, 0.5), Percentile(v, 0.95), Percentile(v, 0.99), st.c_str());
+    for (const auto& [code, n] : statuses[route])
+      st += " " + std::to_string(code) + ":" + std::to_string(n);
+    std::printf("  %-9s %8zu  %7.0f /s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  statuses%s\n",
+                route.c_str(), v.size(), v.size() / secs, Percentile(v, 0.5), Percentile(v, 0.95),
+                Percentile(v, 0.99), st.c_str());
   }
   if (!a.acked_path.empty()) {
     std::ofstream out(a.acked_path);
     for (const auto& id : acked) out << id << "\n";
-    std::printf("  %zu acknowledged feedback ids written to %s\n", acked.size(), a.acked_path.c_str());
+    std::printf("  %zu acknowledged feedback ids written to %s\n", acked.size(),
+                a.acked_path.c_str());
   }
   return 0;
 }
@@ -343,22 +361,34 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (k == "--port") a.port = std::stoi(next());
-    else if (k == "--connections") a.connections = std::stoi(next());
-    else if (k == "--seconds") a.seconds = std::stod(next());
-    else if (k == "--mode") a.mode = next();
-    else if (k == "--top-k") a.top_k = std::stoi(next());
-    else if (k == "--check-walls") a.check_walls = true;
-    else if (k == "--acked") a.acked_path = next();
-    else if (k == "--in-process") a.in_process = next();
-    else if (k == "--threads") a.threads = std::stoi(next());
-    else if (k == "--matters") a.matters = next();
-    else if (k == "--queries") queries_path = next();
+    if (k == "--port")
+      a.port = std::stoi(next());
+    else if (k == "--connections")
+      a.connections = std::stoi(next());
+    else if (k == "--seconds")
+      a.seconds = std::stod(next());
+    else if (k == "--mode")
+      a.mode = next();
+    else if (k == "--top-k")
+      a.top_k = std::stoi(next());
+    else if (k == "--check-walls")
+      a.check_walls = true;
+    else if (k == "--acked")
+      a.acked_path = next();
+    else if (k == "--in-process")
+      a.in_process = next();
+    else if (k == "--threads")
+      a.threads = std::stoi(next());
+    else if (k == "--matters")
+      a.matters = next();
+    else if (k == "--queries")
+      queries_path = next();
     else if (k == "--mix") {
       a.mix.clear();
       std::stringstream ss(next());
       std::string item;
-      while (std::getline(ss, item, ',')) a.mix[item.substr(0, item.find(':'))] = std::stoi(item.substr(item.find(':') + 1));
+      while (std::getline(ss, item, ','))
+        a.mix[item.substr(0, item.find(':'))] = std::stoi(item.substr(item.find(':') + 1));
     } else if (k == "--users") {
       // name:token:matter1+matter2,...
       std::stringstream ss(next());

@@ -31,8 +31,8 @@ using json = nlohmann::json;
 // its matter's marker word, so any query can reach any matter's documents
 // unless the wall stops it.
 const std::vector<std::string> kMatters = {"alpha", "beta", "gamma"};
-const std::vector<std::string> kCommon = {"termination", "notice", "confidential", "agreement",
-                                          "party",       "breach", "payment",      "license",
+const std::vector<std::string> kCommon = {"termination", "notice",   "confidential", "agreement",
+                                          "party",       "breach",   "payment",      "license",
                                           "warranty",    "governing"};
 
 std::string Marker(const std::string& matter) { return matter + "marker"; }
@@ -59,8 +59,8 @@ std::string Token(const std::string& user) { return "tok-" + user + "-0123456789
 std::string UsersToml(const std::vector<UserSpec>& users) {
   std::string out = "# test users\n[server]\nignored = true\n\n";
   for (const auto& u : users) {
-    out += "[[user]]\nname = \"" + u.name + "\"\ntoken_sha256 = \"" + host::Sha256Hex(Token(u.name)) +
-           "\"\nmatters = [";
+    out += "[[user]]\nname = \"" + u.name + "\"\ntoken_sha256 = \"" +
+           host::Sha256Hex(Token(u.name)) + "\"\nmatters = [";
     for (size_t i = 0; i < u.matters.size(); ++i) out += (i ? ", \"" : "\"") + u.matters[i] + "\"";
     out += "]\nwrite = [";
     for (size_t i = 0; i < u.write.size(); ++i) out += (i ? ", \"" : "\"") + u.write[i] + "\"";
@@ -117,8 +117,8 @@ class ServeTest : public ::testing::Test {
 
   // Starts the server on the test's index; `extra` flags appended.
   void StartServer(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--index", (dir_ / "idx").string(), "--users", users_path_,
-                                     "--rate-limit", "0"};
+    std::vector<std::string> args = {"--index",   (dir_ / "idx").string(), "--users",
+                                     users_path_, "--rate-limit",          "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     ASSERT_TRUE(server_.Start(args, dir_.string())) << server_.output();
   }
@@ -132,7 +132,8 @@ class ServeTest : public ::testing::Test {
     EXPECT_TRUE(s.ok());
     llm_ = std::move(*s);
     ::setenv("SERVE_TEST_KEY", "sk-serve-test-key", 1);
-    return {"--endpoint", llm_->base_url(), "--model", "test-model", "--api-key-env", "SERVE_TEST_KEY"};
+    return {"--endpoint", llm_->base_url(), "--model",
+            "test-model", "--api-key-env",  "SERVE_TEST_KEY"};
   }
 
   httplib::Client Client() {
@@ -218,7 +219,8 @@ TEST_F(ServeTest, TokensAuthenticateAndSighupRevokes) {
   EXPECT_NE(audit.find("\"user\":\"alice\""), std::string::npos);
   EXPECT_EQ(audit.find("tok-"), std::string::npos);
   EXPECT_EQ(audit.find("termination"), std::string::npos);
-  for (const auto& u : kUsers) EXPECT_EQ(audit.find(host::Sha256Hex(Token(u.name))), std::string::npos);
+  for (const auto& u : kUsers)
+    EXPECT_EQ(audit.find(host::Sha256Hex(Token(u.name))), std::string::npos);
 }
 
 TEST_F(ServeTest, RateLimitPerUser) {
@@ -240,17 +242,20 @@ TEST_F(ServeTest, RateLimitPerUser) {
 }
 
 TEST_F(ServeTest, RefusesBadUsersFilesAndPlainHttpOffLoopback) {
-  std::ofstream(users_path_) << "[[user]]\nname = \"a\"\ntoken_sha256 = \"abc\"\nmatters = [\"x\"]\n";
-  EXPECT_FALSE(server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
+  std::ofstream(users_path_)
+      << "[[user]]\nname = \"a\"\ntoken_sha256 = \"abc\"\nmatters = [\"x\"]\n";
+  EXPECT_FALSE(
+      server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
   EXPECT_NE(server_.output().find("64 hex digits"), std::string::npos) << server_.output();
   std::ofstream(users_path_) << "[[user]]\nname = \"a\"\ntoken_sha256 = \"" + std::string(64, 'a') +
                                     "\"\nmaters = [\"x\"]\nmatters = [\"y\"]\n";
-  EXPECT_FALSE(server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
+  EXPECT_FALSE(
+      server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
   EXPECT_NE(server_.output().find("unknown key 'maters'"), std::string::npos) << server_.output();
   std::ofstream(users_path_) << UsersToml(kUsers);
-  EXPECT_FALSE(server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_, "--listen",
-                              "0.0.0.0:0"},
-                             dir_.string()));
+  EXPECT_FALSE(server_.Start(
+      {"--index", (dir_ / "idx").string(), "--users", users_path_, "--listen", "0.0.0.0:0"},
+      dir_.string()));
   EXPECT_NE(server_.output().find("refusing plain HTTP"), std::string::npos) << server_.output();
 }
 
@@ -270,16 +275,21 @@ TEST_F(ServeTest, WallsHoldOverRandomRequests) {
   }
   std::vector<std::string> modes = {"bm25", "hybrid", "dense"};
   size_t requests = 0, hits_seen = 0;
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> traces;  // user -> (trace, chunk)
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+      traces;  // user -> (trace, chunk)
   for (int i = 0; i < 300; ++i) {
     std::string user = users[rng() % users.size()];
     std::set<std::string> wall = Wall(user);
     std::string q;
-    for (int w = 0, n = 1 + rng() % 4; w < n; ++w) q += (w ? " " : "") + words[rng() % words.size()];
+    for (int w = 0, n = 1 + rng() % 4; w < n; ++w)
+      q += (w ? " " : "") + words[rng() % words.size()];
     if (i % 10 == 0) {
       // An ask (the LLM rewrites, or RM3 offline).
-      json body = {{"question", q}, {"hops", 1 + rng() % 2}, {"top_k", 1 + rng() % 8},
-                   {"rewrite", i % 20 == 0 ? "llm" : "rm3"}, {"mode", modes[rng() % 2]}};
+      json body = {{"question", q},
+                   {"hops", 1 + rng() % 2},
+                   {"top_k", 1 + rng() % 8},
+                   {"rewrite", i % 20 == 0 ? "llm" : "rm3"},
+                   {"mode", modes[rng() % 2]}};
       auto r = c.Post("/v1/ask", Auth(user), body.dump(), "application/json");
       ++requests;
       ASSERT_TRUE(r);
@@ -312,7 +322,9 @@ TEST_F(ServeTest, WallsHoldOverRandomRequests) {
       EXPECT_TRUE(Allowed(wall, h["matter"])) << user << " got " << h.dump();
       std::string text = h["text"];
       for (const auto& m : kMatters) {
-        if (!Allowed(wall, m)) EXPECT_EQ(text.find(Marker(m)), std::string::npos) << user << ": " << text;
+        if (!Allowed(wall, m)) {
+          EXPECT_EQ(text.find(Marker(m)), std::string::npos) << user << ": " << text;
+        }
       }
       ++hits_seen;
     }
@@ -323,16 +335,21 @@ TEST_F(ServeTest, WallsHoldOverRandomRequests) {
   // exports: a user's export never holds another matter's text.
   for (const auto& [user, list] : traces) {
     for (size_t k = 0; k < list.size() && k < 4; ++k) {
-      json fb = {{"trace_id", list[k].first}, {"rating", "up"}, {"relevant", {list[k].second}},
-                 {"consent", true}, {"preferred_rewrite", "termination notice"}};
+      json fb = {{"trace_id", list[k].first},
+                 {"rating", "up"},
+                 {"relevant", {list[k].second}},
+                 {"consent", true},
+                 {"preferred_rewrite", "termination notice"}};
       auto r = c.Post("/v1/feedback", Auth(user), fb.dump(), "application/json");
       ASSERT_EQ(r->status, 200) << r->body;
     }
   }
   // Labels across the wall are refused: bob labels alice's passage.
   if (!traces["alice"].empty()) {
-    json fb = {{"trace_id", traces["alice"][0].first}, {"rating", "up"},
-               {"relevant", {traces["alice"][0].second}}, {"consent", true}};
+    json fb = {{"trace_id", traces["alice"][0].first},
+               {"rating", "up"},
+               {"relevant", {traces["alice"][0].second}},
+               {"consent", true}};
     auto r = c.Post("/v1/feedback", Auth("bob"), fb.dump(), "application/json");
     EXPECT_EQ(r->status, 403) << r->body;
   }
@@ -344,7 +361,9 @@ TEST_F(ServeTest, WallsHoldOverRandomRequests) {
       ++requests;
       ASSERT_EQ(r->status, 200) << r->body;
       for (const auto& m : kMatters) {
-        if (!Allowed(wall, m)) EXPECT_EQ(r->body.find(Secret(m)), std::string::npos) << user << " " << format;
+        if (!Allowed(wall, m)) {
+          EXPECT_EQ(r->body.find(Secret(m)), std::string::npos) << user << " " << format;
+        }
       }
       lines += std::count(r->body.begin(), r->body.end(), '\n');
     }
@@ -361,16 +380,20 @@ TEST_F(ServeTest, ScoresDoNotDependOnOtherMatters) {
             0);
   StartServer();
   ServeProcess alone;
-  ASSERT_TRUE(alone.Start({"--index", (dir_ / "alone").string(), "--users", users_path_}, dir_.string()));
+  ASSERT_TRUE(
+      alone.Start({"--index", (dir_ / "alone").string(), "--users", users_path_}, dir_.string()));
   auto c = Client();
   httplib::Client c2("127.0.0.1", alone.port());
-  for (const std::string q : {"termination notice", "alphamarker breach", "warranty governing party"}) {
+  for (const std::string q :
+       {"termination notice", "alphamarker breach", "warranty governing party"}) {
     auto a = Body(c.Get("/v1/search?mode=bm25&top_k=5&q=" + Q(q), Auth("alice")));
     auto b = Body(c2.Get("/v1/search?mode=bm25&top_k=5&q=" + Q(q), Auth("alice")));
     ASSERT_EQ(a["results"].size(), b["results"].size()) << q;
     for (size_t i = 0; i < a["results"].size(); ++i) {
       EXPECT_EQ(a["results"][i]["chunk_id"], b["results"][i]["chunk_id"]) << q;
-      EXPECT_NEAR(a["results"][i]["score"].get<double>(), b["results"][i]["score"].get<double>(), 1e-4) << q;
+      EXPECT_NEAR(a["results"][i]["score"].get<double>(), b["results"][i]["score"].get<double>(),
+                  1e-4)
+          << q;
     }
   }
 }
@@ -380,7 +403,8 @@ TEST_F(ServeTest, ScoresDoNotDependOnOtherMatters) {
 TEST_F(ServeTest, DocumentsWriteOnlyToWritableMatters) {
   StartServer();
   auto c = Client();
-  json doc = {{"matter", "gamma"}, {"id", "gamma-new"}, {"text", "The zebracrossing clause of gamma."}};
+  json doc = {
+      {"matter", "gamma"}, {"id", "gamma-new"}, {"text", "The zebracrossing clause of gamma."}};
   EXPECT_EQ(c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json")->status, 403);
   auto ok = c.Post("/v1/documents", Auth("carol"), doc.dump(), "application/json");
   ASSERT_EQ(ok->status, 201) << ok->body;
@@ -397,7 +421,8 @@ TEST_F(ServeTest, DocumentsWriteOnlyToWritableMatters) {
   ASSERT_EQ(file->status, 201) << file->body;
   EXPECT_EQ(Body(c.Get("/v1/search?q=okapicrossing", Auth("carol")))["results"].size(), 1u);
   // A BEIR line.
-  json beir = {{"matter", "gamma"}, {"beir", R"({"_id":"gamma-beir","title":"T","text":"lynxcrossing"})"}};
+  json beir = {{"matter", "gamma"},
+               {"beir", R"({"_id":"gamma-beir","title":"T","text":"lynxcrossing"})"}};
   EXPECT_EQ(c.Post("/v1/documents", Auth("carol"), beir.dump(), "application/json")->status, 201);
   // Delete: behind the wall a document does not exist; visible but not
   // writable is forbidden.
@@ -449,11 +474,13 @@ TEST_F(ServeTest, SearchesDuringIngestSeeWholeStates) {
       for (int w = 0; w < 6; ++w) t += " w" + tag + std::to_string(i) + "x" + std::to_string(w);
       return t;
     };
-    std::string line1 = json({{"_id", "b" + std::to_string(i) + "-x"}, {"text", words("p")}}).dump();
-    std::string line2 = json({{"_id", "b" + std::to_string(i) + "-y"}, {"text", words("q")}}).dump();
+    std::string line1 =
+        json({{"_id", "b" + std::to_string(i) + "-x"}, {"text", words("p")}}).dump();
+    std::string line2 =
+        json({{"_id", "b" + std::to_string(i) + "-y"}, {"text", words("q")}}).dump();
     // Two documents in one request: a text file of two BEIR lines.
-    auto r = c.Post("/v1/documents?matter=gamma&filename=batch.jsonl", Auth("dave"), line1 + "\n" + line2 + "\n",
-                    "application/octet-stream");
+    auto r = c.Post("/v1/documents?matter=gamma&filename=batch.jsonl", Auth("dave"),
+                    line1 + "\n" + line2 + "\n", "application/octet-stream");
     ASSERT_EQ(r->status, 201) << r->body;
   }
   stop = true;
@@ -475,17 +502,22 @@ TEST_F(ServeTest, BadInputGetsClearErrors) {
     EXPECT_EQ(j["error"]["code"], code) << r->body;
     EXPECT_TRUE(j["error"]["message"].is_string());
   };
-  is_error(c.Post("/v1/ask", Auth("alice"), "{\"question\": ", "application/json"), 400, "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), "{\"question\": ", "application/json"), 400,
+           "invalid_argument");
   is_error(c.Post("/v1/ask", Auth("alice"), "[1,2]", "application/json"), 400, "invalid_argument");
-  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": 3})", "application/json"), 400, "invalid_argument");
-  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "hops": 99})", "application/json"), 400,
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": 3})", "application/json"), 400,
            "invalid_argument");
-  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "matter": "beta"})", "application/json"), 403,
-           "forbidden");
-  is_error(c.Post("/v1/feedback", Auth("alice"), R"({"trace_id": "../../etc/passwd"})", "application/json"), 400,
-           "invalid_argument");
-  is_error(c.Post("/v1/feedback", Auth("alice"), R"({"trace_id": "nosuchtrace"})", "application/json"), 404,
-           "not_found");
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "hops": 99})", "application/json"),
+           400, "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "matter": "beta"})",
+                  "application/json"),
+           403, "forbidden");
+  is_error(c.Post("/v1/feedback", Auth("alice"), R"({"trace_id": "../../etc/passwd"})",
+                  "application/json"),
+           400, "invalid_argument");
+  is_error(
+      c.Post("/v1/feedback", Auth("alice"), R"({"trace_id": "nosuchtrace"})", "application/json"),
+      404, "not_found");
   is_error(c.Get("/v1/search?q=x&top_k=0", Auth("alice")), 400, "invalid_argument");
   is_error(c.Get("/v1/search?q=x&top_k=abc", Auth("alice")), 400, "invalid_argument");
   is_error(c.Get("/v1/search?q=x&mode=psychic", Auth("alice")), 400, "invalid_argument");
@@ -495,13 +527,16 @@ TEST_F(ServeTest, BadInputGetsClearErrors) {
   is_error(c.Get("/v1/nope", Auth("alice")), 404, "not_found");
   is_error(c.Get("/nope"), 404, "not_found");
   is_error(c.Delete("/v1/search", Auth("alice")), 405, "method_not_allowed");
-  is_error(c.Post("/v1/ask", Auth("alice"), std::string(200000, 'x'), "application/json"), 413, "body_too_large");
+  is_error(c.Post("/v1/ask", Auth("alice"), std::string(200000, 'x'), "application/json"), 413,
+           "body_too_large");
 
   // Path tricks, sent raw (a client library would normalize them).
-  for (const std::string path : {"/v1/../v1/search?q=x", "/v1/%2e%2e/v1/search?q=x", "//v1/search?q=x",
-                                 "/v1/./search?q=x", "/v1/search%00?q=x", "/v1/documents/..%2f..%2fetc"}) {
-    std::string resp = RawExchange(server_.port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                                       Token("dave") + "\r\nConnection: close\r\n\r\n");
+  for (const std::string path :
+       {"/v1/../v1/search?q=x", "/v1/%2e%2e/v1/search?q=x", "//v1/search?q=x", "/v1/./search?q=x",
+        "/v1/search%00?q=x", "/v1/documents/..%2f..%2fetc"}) {
+    std::string resp = RawExchange(
+        server_.port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                            Token("dave") + "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(resp.rfind("HTTP/1.1 400", 0), 0u) << path << "\n" << resp;
     EXPECT_NE(resp.find("\"error\""), std::string::npos) << path;
   }
@@ -530,14 +565,15 @@ TEST_F(ServeTest, CorsOnlyForConfiguredOrigins) {
   StartServer({"--cors-origin", "https://plugins.example"});
   auto c = Client();
   auto ok = c.Get("/v1/search?q=x", {{"Origin", "https://plugins.example"},
-                                    {"Authorization", "Bearer " + Token("alice")}});
+                                     {"Authorization", "Bearer " + Token("alice")}});
   EXPECT_EQ(ok->get_header_value("Access-Control-Allow-Origin"), "https://plugins.example");
   auto other = c.Get("/v1/search?q=x", {{"Origin", "https://evil.example"},
-                                       {"Authorization", "Bearer " + Token("alice")}});
+                                        {"Authorization", "Bearer " + Token("alice")}});
   EXPECT_FALSE(other->has_header("Access-Control-Allow-Origin"));
   auto pre = c.Options("/v1/ask", {{"Origin", "https://plugins.example"}});
   EXPECT_EQ(pre->status, 204);
-  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
   EXPECT_EQ(c.Options("/v1/ask", {{"Origin", "https://evil.example"}})->status, 403);
 }
 
@@ -551,8 +587,9 @@ TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
   h.emplace("Accept", "text/event-stream");
   std::vector<double> arrivals;
   auto t0 = std::chrono::steady_clock::now();
-  auto r = c.Post("/v1/ask", h, json({{"question", "termination notice breach"}, {"hops", 3}}).dump(),
-                  "application/json");
+  auto r =
+      c.Post("/v1/ask", h, json({{"question", "termination notice breach"}, {"hops", 3}}).dump(),
+             "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
@@ -630,7 +667,8 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   std::set<std::string> checked;
   auto check = [&](const std::string& path, const std::string& method, const httplib::Result& r) {
     ASSERT_TRUE(r) << path;
-    SCOPED_TRACE(method + " " + path + " -> " + std::to_string(r->status) + ": " + r->body.substr(0, 300));
+    SCOPED_TRACE(method + " " + path + " -> " + std::to_string(r->status) + ": " +
+                 r->body.substr(0, 300));
     ASSERT_TRUE(spec["paths"].contains(path));
     ASSERT_TRUE(spec["paths"][path].contains(method));
     json responses = spec["paths"][path][method]["responses"];
@@ -671,25 +709,32 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   check("/v1/search", "get", c.Get("/v1/search?q=termination", Auth("alice")));
   check("/v1/search", "get", c.Get("/v1/search?q=termination"));
   check("/v1/search", "get", c.Get("/v1/search?top_k=0&q=x", Auth("alice")));
-  auto ask = c.Post("/v1/ask", Auth("alice"), json({{"question", "termination"}, {"answer", true}}).dump(),
-                    "application/json");
+  auto ask =
+      c.Post("/v1/ask", Auth("alice"), json({{"question", "termination"}, {"answer", true}}).dump(),
+             "application/json");
   check("/v1/ask", "post", ask);
   check("/v1/ask", "post", c.Post("/v1/ask", Auth("alice"), "{", "application/json"));
-  check("/v1/ask", "post",
-        c.Post("/v1/ask", Auth("alice"), R"({"question":"x","matter":"beta"})", "application/json"));
+  check(
+      "/v1/ask", "post",
+      c.Post("/v1/ask", Auth("alice"), R"({"question":"x","matter":"beta"})", "application/json"));
   json a = Body(ask);
-  json fb = {{"trace_id", a["trace_id"]}, {"rating", "up"}, {"relevant", {a["results"][0]["chunk_id"]}},
+  json fb = {{"trace_id", a["trace_id"]},
+             {"rating", "up"},
+             {"relevant", {a["results"][0]["chunk_id"]}},
              {"consent", true}};
-  check("/v1/feedback", "post", c.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json"));
+  check("/v1/feedback", "post",
+        c.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json"));
   check("/v1/feedback", "post",
         c.Post("/v1/feedback", Auth("alice"), R"({"trace_id":"missing"})", "application/json"));
   check("/v1/export", "get", c.Get("/v1/export?format=sft", Auth("alice")));
   check("/v1/export", "get", c.Get("/v1/export?format=demos", Auth("alice")));
   check("/v1/export", "get", c.Get("/v1/export?format=x", Auth("alice")));
   json doc = {{"matter", "alpha"}, {"id", "alpha-new"}, {"text", "new"}};
-  check("/v1/documents", "post", c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
+  check("/v1/documents", "post",
+        c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
   doc["matter"] = "beta";
-  check("/v1/documents", "post", c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
+  check("/v1/documents", "post",
+        c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
   check("/v1/documents/{id}", "delete", c.Delete("/v1/documents/alpha-new", Auth("alice")));
   check("/v1/documents/{id}", "delete", c.Delete("/v1/documents/alpha-new", Auth("alice")));
   EXPECT_GE(checked.size(), 17u);
@@ -708,7 +753,8 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
 TEST_F(ServeTest, AcknowledgedFeedbackSurvivesKill9) {
   StartServer();
   auto c = Client();
-  auto ask = Body(c.Post("/v1/ask", Auth("alice"), json({{"question", "termination notice"}, {"rewrite", "rm3"}}).dump(),
+  auto ask = Body(c.Post("/v1/ask", Auth("alice"),
+                         json({{"question", "termination notice"}, {"rewrite", "rm3"}}).dump(),
                          "application/json"));
   std::string trace = ask["trace_id"];
   std::string chunk = ask["results"][0]["chunk_id"];
@@ -720,7 +766,8 @@ TEST_F(ServeTest, AcknowledgedFeedbackSurvivesKill9) {
     writers.emplace_back([&] {
       httplib::Client w("127.0.0.1", server_.port());
       while (!stop) {
-        json fb = {{"trace_id", trace}, {"rating", "up"}, {"relevant", {chunk}}, {"critique", "ok"}};
+        json fb = {
+            {"trace_id", trace}, {"rating", "up"}, {"relevant", {chunk}}, {"critique", "ok"}};
         auto r = w.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json");
         if (!r) break;  // the server is gone
         if (r->status == 200) {
@@ -737,11 +784,13 @@ TEST_F(ServeTest, AcknowledgedFeedbackSurvivesKill9) {
   ASSERT_GT(acked.size(), 5u);
   // Restart: every acknowledged record is there.
   StartServer();
-  std::string list_cmd = std::string(FOLDBACK_CLI) + " feedback --index " + (dir_ / "idx").string() +
-                         " --list --json > " + (dir_ / "list.json").string() + " 2>/dev/null";
+  std::string list_cmd = std::string(FOLDBACK_CLI) + " feedback --index " +
+                         (dir_ / "idx").string() + " --list --json > " +
+                         (dir_ / "list.json").string() + " 2>/dev/null";
   ASSERT_EQ(std::system(list_cmd.c_str()), 0);
   std::set<std::string> stored;
-  for (const auto& r : json::parse(ReadWhole(dir_ / "list.json"))) stored.insert(r["record_id"].get<std::string>());
+  for (const auto& r : json::parse(ReadWhole(dir_ / "list.json")))
+    stored.insert(r["record_id"].get<std::string>());
   for (const auto& id : acked) EXPECT_TRUE(stored.count(id)) << id;
   // And the restarted server takes more.
   auto c2 = Client();
@@ -754,8 +803,8 @@ TEST_F(ServeTest, SigtermDrainsInFlightRequests) {
   StartServer(StartLlm(/*delay_ms=*/700));
   std::thread asker([&] {
     auto c = Client();
-    auto r = c.Post("/v1/ask", Auth("alice"), json({{"question", "termination"}, {"hops", 1}}).dump(),
-                    "application/json");
+    auto r = c.Post("/v1/ask", Auth("alice"),
+                    json({{"question", "termination"}, {"hops", 1}}).dump(), "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_TRUE(Body(r).contains("trace_id"));
@@ -771,14 +820,16 @@ TEST_F(ServeTest, SigtermDrainsInFlightRequests) {
 
 TEST_F(ServeTest, ServesTls) {
   std::string cert = (dir_ / "cert.pem").string(), key = (dir_ / "key.pem").string();
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
-                    " -out " + cert + " >/dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "no openssl command to make a certificate";
   StartServer({"--cert", cert, "--key", key});
   EXPECT_NE(server_.output().find("https://"), std::string::npos);
   httplib::SSLClient c("127.0.0.1", server_.port());
   c.set_ca_cert_path(cert.c_str());
-  c.enable_server_certificate_verification(false);  // CN only, no SAN: the channel is what is tested
+  c.enable_server_certificate_verification(
+      false);  // CN only, no SAN: the channel is what is tested
   auto r = c.Get("/v1/search?q=termination", Auth("alice"));
   ASSERT_TRUE(r) << httplib::to_string(r.error());
   EXPECT_EQ(r->status, 200);
