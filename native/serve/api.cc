@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -302,11 +303,16 @@ class Recording final : public Responder {
     auto all = headers;
     for (auto& h : cors_) all.push_back(h);
     done_ = true;
+    streaming_ = true;
     return inner_.BeginStream(status, content_type, all);
   }
   bool WriteChunk(std::string_view data) override { return inner_.WriteChunk(data); }
-  void EndStream() override { inner_.EndStream(); }
+  void EndStream() override {
+    streaming_ = false;
+    inner_.EndStream();
+  }
   bool done() const { return done_; }
+  bool streaming() const { return streaming_; }
   const std::vector<std::pair<std::string, std::string>>& cors() const { return cors_; }
 
  private:
@@ -314,6 +320,7 @@ class Recording final : public Responder {
   Ctx* ctx_;
   std::vector<std::pair<std::string, std::string>> cors_;
   bool done_ = false;
+  bool streaming_ = false;
 };
 
 }  // namespace
@@ -808,6 +815,7 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
   } catch (const std::exception& e) {
     // A bug must not take the server down; nothing of the request is echoed.
     if (!out.done()) r = Error(500, "internal", "internal error");
+    if (out.streaming()) out.EndStream();  // the connection must not wait for more events
   }
   if (r) {
     if (req.method == "HEAD") r->body.clear();
