@@ -631,11 +631,21 @@ TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
     EXPECT_EQ(req.Header("authorization"), "Bearer sk-serve-test-key");
     EXPECT_EQ(req.body.find(Token("carol")), std::string::npos);
   }
-  // The walls of the trace are the token's: feedback by another user on
-  // passages outside their wall is refused.
   std::string trace = result["trace_id"];
   json fb = {{"trace_id", trace}, {"rating", "down"}};
   EXPECT_EQ(c.Post("/v1/feedback", Auth("carol"), fb.dump(), "application/json")->status, 200);
+  // The metrics count the requests and the LLM calls the asks made.
+  std::string metrics = c.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("foldback_http_requests_total{route=\"/v1/ask\",status=\"200\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("foldback_http_requests_total{route=\"/v1/feedback\",status=\"200\"} 1\n"),
+            std::string::npos);
+  size_t llm = metrics.find("\nfoldback_llm_calls_total ");
+  ASSERT_NE(llm, std::string::npos);
+  EXPECT_EQ(std::stoul(metrics.substr(llm + 26)), llm_->requests().size()) << metrics;
+  EXPECT_NE(metrics.find("foldback_http_request_duration_seconds_count{route=\"/v1/ask\"} 1"),
+            std::string::npos);
 }
 
 // ------------------------------------------------------------ OpenAPI
