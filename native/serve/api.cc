@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <optional>
 
 #include "foldback/ask.h"
@@ -284,9 +285,12 @@ namespace {
 // Records the status of what is sent.
 class Recording final : public Responder {
  public:
+  // `finish` runs once, just before the response (or a stream's end) is
+  // handed on: what is recorded about a request is there when its client
+  // sees the answer.
   Recording(Responder& inner, Ctx* ctx, const std::set<std::string>& cors_origins,
-            const std::string& origin)
-      : inner_(inner), ctx_(ctx) {
+            const std::string& origin, std::function<void()> finish)
+      : inner_(inner), ctx_(ctx), finish_(std::move(finish)) {
     if (!origin.empty() && cors_origins.count(origin)) {
       cors_ = {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"}};
     }
@@ -294,6 +298,7 @@ class Recording final : public Responder {
   void Respond(HttpResponse r) override {
     ctx_->status = r.status;
     for (auto& h : cors_) r.headers.push_back(h);
+    Finish();
     inner_.Respond(std::move(r));
     done_ = true;
   }
@@ -309,7 +314,12 @@ class Recording final : public Responder {
   bool WriteChunk(std::string_view data) override { return inner_.WriteChunk(data); }
   void EndStream() override {
     streaming_ = false;
+    Finish();
     inner_.EndStream();
+  }
+  void Finish() {
+    if (finish_) finish_();
+    finish_ = nullptr;
   }
   bool done() const { return done_; }
   bool streaming() const { return streaming_; }
@@ -321,6 +331,7 @@ class Recording final : public Responder {
   std::vector<std::pair<std::string, std::string>> cors_;
   bool done_ = false;
   bool streaming_ = false;
+  std::function<void()> finish_;
 };
 
 }  // namespace
@@ -701,9 +712,25 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
   auto t0 = Clock::now();
   metrics_.InFlight(1);
   Ctx ctx;
-  Recording out(responder, &ctx, options_.cors_origins, req.Header("origin"));
-  Routes routes{this, rep_.get(), options_, metrics_};
   std::shared_ptr<const Users> users;  // keeps ctx.user alive
+  auto finish = [&] {
+    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    metrics_.Observe(ctx.route, ctx.status, seconds);
+    metrics_.InFlight(-1);
+    // The audit line: who, what route, which matters, how many results —
+    // never a token, a question or a document's text.
+    json line = {{"time_ms", host::UnixMillis()}, {"user", ctx.user ? ctx.user->name : ""},
+                 {"method", req.method},          {"route", ctx.route},
+                 {"status", ctx.status},          {"matters", ctx.matters},
+                 {"results", ctx.results},        {"ms", std::round(seconds * 1e5) / 100}};
+    if (ctx.user) line["wall"] = WallJson(ctx.user->matters);
+    std::string text = Dump(line) + "\n";
+    std::lock_guard<std::mutex> lock(rep_->audit_mu);
+    ssize_t w = ::write(rep_->audit_fd, text.data(), text.size());
+    (void)w;
+  };
+  Recording out(responder, &ctx, options_.cors_origins, req.Header("origin"), finish);
+  Routes routes{this, rep_.get(), options_, metrics_};
 
   auto handle = [&]() -> std::optional<HttpResponse> {
     auto target = ParseTarget(req.target);
@@ -821,21 +848,7 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
     if (req.method == "HEAD") r->body.clear();
     out.Respond(std::move(*r));
   }
-  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  metrics_.Observe(ctx.route, ctx.status, seconds);
-  metrics_.InFlight(-1);
-
-  // The audit line: who, what route, which matters, how many results —
-  // never a token, a question or a document's text.
-  json line = {{"time_ms", host::UnixMillis()}, {"user", ctx.user ? ctx.user->name : ""},
-               {"method", req.method},          {"route", ctx.route},
-               {"status", ctx.status},          {"matters", ctx.matters},
-               {"results", ctx.results},        {"ms", std::round(seconds * 1e5) / 100}};
-  if (ctx.user) line["wall"] = WallJson(ctx.user->matters);
-  std::string text = Dump(line) + "\n";
-  std::lock_guard<std::mutex> lock(rep_->audit_mu);
-  ssize_t w = ::write(rep_->audit_fd, text.data(), text.size());
-  (void)w;
+  out.Finish();  // a handler that answered nothing (cannot happen) is still recorded
 }
 
 }  // namespace foldback::serve

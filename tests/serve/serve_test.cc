@@ -227,17 +227,23 @@ TEST_F(ServeTest, RateLimitPerUser) {
   StartServer();
   auto c = Client();
   int limited = 0, ok = 0;
-  for (int i = 0; i < 8; ++i) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
     auto r = c.Get("/v1/search?q=notice", Auth("slow"));
     if (r->status == 429) {
       ++limited;
       EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+      EXPECT_EQ(Body(r)["error"]["code"], "rate_limited");
     } else if (r->status == 200) {
       ++ok;
     }
   }
-  EXPECT_GE(ok, 4);  // the burst: twice the rate
-  EXPECT_GE(limited, 2);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // 2 requests/s, a burst of 4: however slow the machine, no more than
+  // that got through, and at least the burst did.
+  EXPECT_GE(ok, 4);
+  EXPECT_LE(ok, 4 + static_cast<int>(2 * seconds) + 1) << seconds << " s";
+  if (seconds < 5) EXPECT_GE(limited, 1);
   EXPECT_EQ(c.Get("/v1/search?q=notice", Auth("alice"))->status, 200);  // others unaffected
 }
 
@@ -492,7 +498,7 @@ TEST_F(ServeTest, SearchesDuringIngestSeeWholeStates) {
 // -------------------------------------------------------------- bad input
 
 TEST_F(ServeTest, BadInputGetsClearErrors) {
-  StartServer({"--max-body", "100000", "--request-timeout", "1"});
+  StartServer({"--max-body", "100000", "--request-timeout", "3"});
   auto c = Client();
   auto is_error = [](const httplib::Result& r, int status, const std::string& code) {
     ASSERT_TRUE(r);
@@ -551,11 +557,11 @@ TEST_F(ServeTest, BadInputGetsClearErrors) {
   ::send(slow, partial.data(), partial.size(), MSG_NOSIGNAL);
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 20; ++i) EXPECT_EQ(c.Get("/v1/search?q=notice", Auth("alice"))->status, 200);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  // Not held up until the slow client's request timeout (3 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500));
   char buf[64];
   ssize_t n = ::recv(slow, buf, sizeof buf, 0);  // closed by the server (SO_RCVTIMEO is 5 s)
   EXPECT_EQ(n, 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(3500));
   ::close(slow);
   // The server still serves.
   EXPECT_EQ(c.Get("/healthz")->status, 200);
@@ -787,8 +793,12 @@ TEST_F(ServeTest, AcknowledgedFeedbackSurvivesKill9) {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  server_.Kill();  // SIGKILL
+  for (int i = 0; i < 100; ++i) {  // until a few writes were acknowledged, however slow the machine
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard<std::mutex> lock(mu);
+    if (acked.size() >= 10 && i >= 6) break;
+  }
+  server_.Kill();  // SIGKILL, with writes in flight
   stop = true;
   for (auto& w : writers) w.join();
   ASSERT_GT(acked.size(), 5u);
