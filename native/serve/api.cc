@@ -17,6 +17,7 @@
 #include "foldback/rerank.h"
 #include "foldback/search.h"
 #include "host/ask_run.h"
+#include "host/otlp_exporter.h"
 #include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/ids.h"
@@ -261,6 +262,9 @@ struct Api::Rep {
   std::mutex audit_mu;
   int audit_fd = -1;
 
+  // OpenTelemetry spans of every ask (OTEL_* variables); null when off.
+  std::unique_ptr<host::OtlpExporter> telemetry;
+
   std::shared_ptr<const Users> CurrentUsers() {
     std::lock_guard<std::mutex> lock(users_mu);
     return users;
@@ -340,6 +344,11 @@ Api::Api(ApiOptions options) : options_(std::move(options)), rep_(std::make_uniq
 
 Api::~Api() {
   if (rep_ && rep_->audit_fd >= 0) ::close(rep_->audit_fd);
+  // Spans still queued get a moment on the way out (SIGTERM drains first).
+  if (rep_ && rep_->telemetry) {
+    Status s = rep_->telemetry->Flush(2000);
+    if (!s.ok()) std::fprintf(stderr, "warning: %s\n", s.message().c_str());
+  }
 }
 
 Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
@@ -359,6 +368,9 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
       api->options_.audit_path.empty() ? r.index_dir + "/audit.log" : api->options_.audit_path;
   r.audit_fd = ::open(audit.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (r.audit_fd < 0) return Status::IOError("cannot open the audit log " + audit);
+  auto otel = host::OtlpConfigFromEnv([](const char* name) { return std::getenv(name); });
+  if (!otel.ok()) return Status::InvalidArgument("telemetry: " + otel.status().message());
+  if (otel->enabled) r.telemetry = std::make_unique<host::OtlpExporter>(std::move(*otel));
   return api;
 }
 
@@ -520,6 +532,17 @@ struct Routes {
     uint64_t attempts = 0;
     for (const auto& h : run->result.trace.hops) attempts += h.llm_attempts;
     metrics.AddLlmCalls(attempts);
+    if (rep->telemetry) {  // queued: sent by the exporter's thread, never waited for
+      telemetry::SpanOptions so;
+      so.start_unix_ms = run->start_unix_ms;
+      so.capture_content = rep->telemetry->config().capture_content;
+      if (!o.llm.chat.url.empty()) {
+        so.provider = llm::ProviderName(o.llm.chat.provider);
+        so.request_model = o.llm.chat.model;
+        host::ServerOfUrl(o.llm.chat.url, &so.server_address, &so.server_port);
+      }
+      rep->telemetry->Export(telemetry::SpansFromTrace(run->result.trace, so));
+    }
     for (const auto& p : run->result.passages) ctx.matters.insert(p.matter);
     ctx.results = run->result.passages.size();
     std::string result = host::AskRunJson(*run, ao.answer, -1);

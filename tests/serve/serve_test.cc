@@ -112,6 +112,7 @@ class ServeTest : public ::testing::Test {
     server_.Kill();
     if (llm_) llm_->Stop();
     ::unsetenv("SERVE_TEST_KEY");
+    ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
     fs::remove_all(dir_);
   }
 
@@ -584,6 +585,35 @@ TEST_F(ServeTest, CorsOnlyForConfiguredOrigins) {
 }
 
 // ---------------------------------------------------------- event streams
+
+// Every ask's OpenTelemetry spans go to the collector OTEL_* names, from
+// the server's exporter thread (the test LLM server records them), without
+// the question's text.
+TEST_F(ServeTest, AsksSendSpansToTheCollector) {
+  std::vector<std::string> llm = StartLlm();
+  std::string collector = llm_->base_url().substr(0, llm_->base_url().rfind("/v1"));
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.c_str(), 1);
+  StartServer(llm);
+  auto c = Client();
+  auto r = c.Post("/v1/ask", Auth("carol"), json({{"question", "Quixotic termination notice"}, {"hops", 2}}).dump(),
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::string trace_id = Body(r)["trace_id"];
+  std::string body;
+  for (int i = 0; i < 100 && body.empty(); ++i) {
+    for (const auto& req : llm_->requests()) {
+      if (req.path == "/v1/traces") body = req.body;
+    }
+    if (body.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(body.empty()) << "no spans reached the collector";
+  EXPECT_NE(body.find("\"invoke_agent foldback\""), std::string::npos);
+  EXPECT_NE(body.find(trace_id), std::string::npos);
+  EXPECT_NE(body.find("\"chat test-model\""), std::string::npos);
+  EXPECT_EQ(body.find("Quixotic"), std::string::npos);
+  EXPECT_EQ(body.find("sk-serve-test-key"), std::string::npos);
+}
 
 TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
   StartServer(StartLlm());
