@@ -3,6 +3,9 @@
 
 #include <random>
 
+#include "foldback/telemetry.h"
+#include "host/otlp_exporter.h"
+
 namespace foldback::capi {
 namespace {
 
@@ -643,6 +646,34 @@ const char* fb_ask_trace_id(const fb_ask* a) { return a ? a->trace_id.c_str() : 
 const char* fb_ask_trace_json(const fb_ask* a) {
   fb_ask* v = Views(a);
   return v ? v->trace_json.c_str() : nullptr;
+}
+
+int fb_ask_otlp_json(fb_ask* a, double start_unix_ms, const fb_llm_endpoint_params* endpoint,
+                     const char* service_name, int capture_content, char** json_out) {
+  namespace telemetry = foldback::telemetry;
+  if (!a) return FB_EINVALID;
+  if (!json_out) return Fail(&a->err, FB_EINVALID, "json_out is NULL");
+  *json_out = nullptr;
+  if (!std::isfinite(start_unix_ms) || start_unix_ms < 0) {
+    return Fail(&a->err, FB_EINVALID, "start_unix_ms is not a time (ms since 1970)");
+  }
+  return Guard(&a->err, [&]() -> int {
+    if (!Views(a)) return Fail(&a->err, FB_ESTATE, "the session is not done yet (fb_ask_done)");
+    telemetry::SpanOptions o;
+    o.start_unix_ms = start_unix_ms;
+    o.capture_content = capture_content != 0;
+    if (endpoint && endpoint->url && *endpoint->url) {
+      o.provider = endpoint->provider && *endpoint->provider ? endpoint->provider : "openai";
+      o.request_model = Str(endpoint->model);
+      foldback::host::ServerOfUrl(endpoint->url, &o.server_address, &o.server_port);
+    }
+    std::string body = telemetry::OtlpTracesJson(telemetry::SpansFromTrace(a->session->result().trace, o),
+                                                 Str(service_name));
+    char* out = Dup(body);
+    if (!out) return Fail(&a->err, FB_ENOMEM, "out of memory");
+    *json_out = out;
+    return FB_OK;
+  });
 }
 
 int fb_ask_save_trace(fb_ask* a, const char* dir) {

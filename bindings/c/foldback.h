@@ -681,6 +681,21 @@ FB_API const char* fb_ask_trace_id(const fb_ask* session);
  * and "answer" when there is one. Never contains an API key. */
 FB_API const char* fb_ask_trace_json(const fb_ask* session);
 
+/* The question's OpenTelemetry spans as an OTLP/HTTP JSON body — POST it to
+ * the collector's /v1/traces with Content-Type: application/json — the same
+ * spans every foldback host sends (foldback/telemetry.h: an invoke_agent
+ * root, a span per hop, a CLIENT span per LLM or embedding call with the
+ * GenAI attributes). `start_unix_ms`: the wall clock (ms since 1970) when
+ * the host called fb_ask_start. `endpoint` (may be NULL): the chat
+ * endpoint's provider, model and URL for gen_ai.* and server.* attributes.
+ * `service_name`: NULL for "foldback". `capture_content`: 1 adds the
+ * question, hop queries and answer (never prompts, never a key); 0 (the
+ * default a host should keep) exports no text. Freed with fb_string_free.
+ * FB_ESTATE before the session is done. */
+FB_API int fb_ask_otlp_json(fb_ask* session, double start_unix_ms,
+                            const fb_llm_endpoint_params* endpoint, const char* service_name,
+                            int capture_content, char** json_out);
+
 /* Saves the trace as <dir>/traces/<trace id>.json (atomically), where
  * fb_feedback_log_append looks for it. `dir` NULL: the index's folder
  * (FB_ESTATE when it has none). REQUIRES fb_ask_done (else FB_ESTATE). */

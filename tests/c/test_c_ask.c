@@ -720,6 +720,27 @@ static void http_attempts(void) {
   CHECK(strstr(trace, "[REDACTED]") != NULL);
   CHECK(strstr(trace, kCanaryMark) == NULL);
   if (!strstr(trace, "(3 attempts)") || strstr(trace, kCanaryMark)) fprintf(stderr, "%s\n", trace);
+  /* The spans a C host sends to its collector: the core's, no text by default. */
+  {
+    char* otlp = NULL;
+    CHECK(fb_ask_otlp_json(ask, -1, &ep, NULL, 0, &otlp) == FB_EINVALID && otlp == NULL);
+    CHECK(fb_ask_otlp_json(ask, 1733400000000.0, &ep, "c-host", 0, &otlp) == FB_OK && otlp != NULL);
+    if (otlp) {
+      CHECK(strstr(otlp, "\"invoke_agent foldback\"") != NULL);
+      CHECK(strstr(otlp, "\"chat m-1\"") != NULL);
+      CHECK(strstr(otlp, "\"c-host\"") != NULL);
+      CHECK(strstr(otlp, "\"error.type\"") != NULL); /* hop 1's failed call */
+      CHECK(strstr(otlp, "\"server.port\"") != NULL);
+      CHECK(strstr(otlp, "terminate") == NULL && strstr(otlp, "termination") == NULL);
+      CHECK(strstr(otlp, kCanaryMark) == NULL);
+      fb_string_free(otlp);
+    }
+    CHECK(fb_ask_otlp_json(ask, 1733400000000.0, NULL, NULL, 1, &otlp) == FB_OK && otlp != NULL);
+    if (otlp) {
+      CHECK(strstr(otlp, "termination notice days") != NULL); /* a hop query, content on */
+      fb_string_free(otlp);
+    }
+  }
   fb_ask_free(ask);
 
   /* x-should-retry: false makes a 503 final after one attempt. */
