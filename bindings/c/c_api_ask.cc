@@ -665,7 +665,7 @@ int fb_ask_otlp_json(fb_ask* a, double start_unix_ms, const fb_llm_endpoint_para
     if (endpoint && endpoint->url && *endpoint->url) {
       o.provider = endpoint->provider && *endpoint->provider ? endpoint->provider : "openai";
       o.request_model = Str(endpoint->model);
-      foldback::host::ServerOfUrl(endpoint->url, &o.server_address, &o.server_port);
+      foldback::telemetry::ServerOfUrl(endpoint->url, &o.server_address, &o.server_port);
     }
     std::string body = telemetry::OtlpTracesJson(telemetry::SpansFromTrace(a->session->result().trace, o),
                                                  Str(service_name));

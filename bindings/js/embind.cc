@@ -18,6 +18,7 @@
 #include "foldback/index.h"
 #include "foldback/program.h"
 #include "foldback/redact.h"
+#include "foldback/telemetry.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
 
@@ -830,6 +831,49 @@ double WireParseRetryAfterMs(std::string retry_after_ms, std::string retry_after
 
 std::string WireHttpStatusText(double status) { return wire::HttpStatusText(static_cast<long>(status)); }
 
+// ---------------------------------------------------------------- telemetry
+// A trace's OpenTelemetry spans (foldback/telemetry.h) for index.js to hand
+// to the page's @opentelemetry/api tracer: root first, parents before
+// children. options: {startUnixMs, provider, requestModel, url,
+// captureContent}. Each span: {spanId, parentSpanId, name, kind
+// ('internal'|'client'), startNano, endNano (decimal strings),
+// attributes {key: value}, error, statusMessage}; or an error value.
+val OtlpSpans(std::string trace_json, val o) {
+  namespace telemetry = foldback::telemetry;
+  auto trace = foldback::TraceFromJson(trace_json);
+  if (!trace.ok()) return ErrorValue(trace.status());
+  telemetry::SpanOptions so;
+  if (Has(o, "startUnixMs")) so.start_unix_ms = o["startUnixMs"].as<double>();
+  so.provider = Str(o, "provider");
+  so.request_model = Str(o, "requestModel");
+  telemetry::ServerOfUrl(Str(o, "url"), &so.server_address, &so.server_port);
+  if (Has(o, "captureContent")) so.capture_content = o["captureContent"].as<bool>();
+  val out = val::array();
+  for (const telemetry::Span& s : telemetry::SpansFromTrace(*trace, so)) {
+    val span = val::object();
+    span.set("spanId", s.span_id);
+    span.set("parentSpanId", s.parent_span_id);
+    span.set("name", s.name);
+    span.set("kind", std::string(s.kind == telemetry::SpanKind::kClient ? "client" : "internal"));
+    span.set("startNano", std::to_string(s.start_unix_nano));
+    span.set("endNano", std::to_string(s.end_unix_nano));
+    val attributes = val::object();
+    for (const telemetry::Attribute& a : s.attributes) {
+      switch (a.value.type) {
+        case telemetry::AttributeValue::Type::kInt: attributes.set(a.key, static_cast<double>(a.value.i)); break;
+        case telemetry::AttributeValue::Type::kDouble: attributes.set(a.key, a.value.d); break;
+        case telemetry::AttributeValue::Type::kBool: attributes.set(a.key, a.value.b); break;
+        case telemetry::AttributeValue::Type::kString: attributes.set(a.key, a.value.s); break;
+      }
+    }
+    span.set("attributes", attributes);
+    span.set("error", s.error);
+    span.set("statusMessage", s.status_message);
+    out.call<void>("push", span);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- feedback
 
 const char* LabelName(foldback::PassageLabel l) { return foldback::PassageLabelName(l); }
@@ -1377,6 +1421,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
   emscripten::function("wireRetryDelayMs", &WireRetryDelayMs);
   emscripten::function("wireParseRetryAfterMs", &WireParseRetryAfterMs);
   emscripten::function("wireHttpStatusText", &WireHttpStatusText);
+  emscripten::function("otlpSpans", &OtlpSpans);
   emscripten::class_<JsFeedback>("Feedback")
       .constructor<>()
       .function("load", &JsFeedback::load)

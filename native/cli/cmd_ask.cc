@@ -212,7 +212,7 @@ int Run(const AskArgs& a) {
   if (!a.endpoint.empty()) {
     spans.provider = a.provider;
     spans.request_model = a.model;
-    host::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
+    telemetry::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
   }
   Status exported = host::ExportQuestionSpans(result.trace, spans, kTelemetryFlushMs);
   if (!exported.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(exported.message(), false).c_str());

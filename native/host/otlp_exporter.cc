@@ -258,29 +258,6 @@ Status OtlpExporter::Flush(double timeout_ms) {
   return why.empty() ? Status::OK() : Status::Unavailable("telemetry: " + why);
 }
 
-void ServerOfUrl(const std::string& url, std::string* host, int64_t* port) {
-  host->clear();
-  *port = 0;
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return;
-  size_t start = scheme + 3;
-  size_t end = url.find_first_of("/?#", start);
-  std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  size_t at = authority.rfind('@');
-  if (at != std::string::npos) authority = authority.substr(at + 1);
-  size_t colon = authority.rfind(':');
-  bool bracketed = !authority.empty() && authority[0] == '[';
-  size_t close = authority.find(']');
-  if (colon != std::string::npos && (!bracketed || (close != std::string::npos && colon > close))) {
-    *host = authority.substr(0, colon);
-    *port = std::atoll(authority.c_str() + colon + 1);
-  } else {
-    *host = authority;
-    *port = url.compare(0, 5, "https") == 0 ? 443 : 80;
-  }
-  if (bracketed && host->size() >= 2 && host->back() == ']') *host = host->substr(1, host->size() - 2);
-}
-
 Status ExportQuestionSpans(const Trace& trace, telemetry::SpanOptions options, double flush_ms) {
   auto config = OtlpConfigFromEnv([](const char* name) { return std::getenv(name); });
   if (!config.ok()) return Status::InvalidArgument("telemetry: " + config.status().message());

@@ -76,10 +76,6 @@ class OtlpExporter {
   std::unique_ptr<Rep> rep_;
 };
 
-// The host and port of an http(s) URL, for server.address / server.port
-// ("" and 0 when it has none; the scheme's port when none is written).
-void ServerOfUrl(const std::string& url, std::string* host, int64_t* port);
-
 // For a host that answers one question and exits (the CLI): the question's
 // spans (telemetry::SpansFromTrace with `options`, content as the
 // environment says) sent to the collector the environment names, waiting

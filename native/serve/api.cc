@@ -541,7 +541,7 @@ struct Routes {
       if (!o.llm.chat.url.empty()) {
         so.provider = llm::ProviderName(o.llm.chat.provider);
         so.request_model = o.llm.chat.model;
-        host::ServerOfUrl(o.llm.chat.url, &so.server_address, &so.server_port);
+        telemetry::ServerOfUrl(o.llm.chat.url, &so.server_address, &so.server_port);
       }
       rep->telemetry->Export(telemetry::SpansFromTrace(run->result.trace, so));
     }

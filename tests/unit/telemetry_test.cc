@@ -204,19 +204,19 @@ TEST(OtlpConfig, FromTheStandardVariables) {
   EXPECT_FALSE(c->enabled);
 }
 
-TEST(OtlpConfig, ServerOfUrl) {
+TEST(Telemetry, ServerOfUrl) {
   std::string host;
   int64_t port = 0;
-  host::ServerOfUrl("https://api.openai.com/v1", &host, &port);
+  telemetry::ServerOfUrl("https://api.openai.com/v1", &host, &port);
   EXPECT_EQ(host, "api.openai.com");
   EXPECT_EQ(port, 443);
-  host::ServerOfUrl("http://127.0.0.1:8080/v1", &host, &port);
+  telemetry::ServerOfUrl("http://127.0.0.1:8080/v1", &host, &port);
   EXPECT_EQ(host, "127.0.0.1");
   EXPECT_EQ(port, 8080);
-  host::ServerOfUrl("http://[::1]:11434", &host, &port);
+  telemetry::ServerOfUrl("http://[::1]:11434", &host, &port);
   EXPECT_EQ(host, "::1");
   EXPECT_EQ(port, 11434);
-  host::ServerOfUrl("not a url", &host, &port);
+  telemetry::ServerOfUrl("not a url", &host, &port);
   EXPECT_EQ(host, "");
 }
 

@@ -95,6 +95,10 @@ FOLDBACK_EXPORT std::vector<Span> SpansFromTrace(const Trace& trace, const SpanO
 FOLDBACK_EXPORT std::string OtlpTracesJson(const std::vector<Span>& spans, const std::string& service_name,
                                            const std::vector<Attribute>& resource = {});
 
+// The host and port of an http(s) URL, for server.address / server.port
+// ("" and 0 when it has none; the scheme's port when none is written).
+FOLDBACK_EXPORT void ServerOfUrl(const std::string& url, std::string* host, int64_t* port);
+
 // The provider name of the GenAI conventions for a wire provider name
 // ("openai" -> "openai", "azure" -> "azure.ai.openai", others unchanged).
 FOLDBACK_EXPORT std::string GenAiProviderName(const std::string& provider);
