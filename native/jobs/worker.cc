@@ -176,7 +176,11 @@ class Runner {
 
   void Collect(const Batch& b, const NeedResult& r, std::mt19937_64& rng,
                std::vector<ItemResult>* results, std::vector<ItemFailure>* failures) {
-    uint64_t tokens = (b.request_bytes + r.text.size() + 3) / 4;  // estimate: ~4 bytes a token
+    // What the endpoint reported (usage), else an estimate of ~4 bytes a token.
+    uint64_t tokens = r.input_tokens >= 0 && r.output_tokens >= 0
+                          ? static_cast<uint64_t>(r.input_tokens + r.output_tokens)
+                      : r.input_tokens >= 0 ? static_cast<uint64_t>(r.input_tokens) + (r.text.size() + 3) / 4
+                                            : (b.request_bytes + r.text.size() + 3) / 4;
     auto fail_all = [&](const std::vector<std::string>& ids, bool retryable,
                         const std::string& why) {
       double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);

@@ -156,6 +156,23 @@ TEST_F(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
   EXPECT_EQ(ChatRequests(), 3u);
 }
 
+// The job's token counter adds what the endpoint reported (usage), not an
+// estimate from the bytes sent.
+TEST_F(JobsCli, TokensAreTheEndpointsUsage) {
+  json reply = {{"model", "m"},
+                {"choices", json::array({{{"index", 0},
+                                          {"message", {{"role", "assistant"}, {"content", kPrivileged}}},
+                                          {"finish_reason", "stop"}}})},
+                {"usage", {{"prompt_tokens", 1000}, {"completion_tokens", 11}, {"total_tokens", 1011}}}};
+  server_->Script({.path = "/chat/completions", .times = -1, .body = reply.dump()});
+  std::string job = Submit("--kind map --matter acme --instructions " + Shell("Privileged? Cite as [n]."));
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 3);
+  EXPECT_EQ(st["tokens"], 3 * 1011) << st.dump();
+}
+
 TEST_F(JobsCli, WallsAndRedactionHoldForJobs) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   CliRun denied = Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() +
