@@ -143,13 +143,19 @@ Status CompoundFile::Chain(const std::vector<uint32_t>& fat, uint32_t start, uin
     }
     if (cur > kMaxRegSect || cur >= bound || cur >= fat.size()) {
       return Status::Corruption(std::string("compound file: the ") + what + " chain points to sector " + Num(cur) +
-                                ", outside the " + (mini ? "mini stream" : "file"));
+                                ", outside the " + (mini ? "mini stream" : "file (truncated?)"));
     }
     if (out->size() >= bound) {
       return Status::Corruption(std::string("compound file: the ") + what + " chain loops");
     }
     out->push_back(cur);
     cur = fat[cur];
+  }
+  // A sector twice in one chain is a loop, even one the size stops in.
+  std::vector<uint32_t> sorted(*out);
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return Status::Corruption(std::string("compound file: the ") + what + " chain loops");
   }
   return Status::OK();
 }
