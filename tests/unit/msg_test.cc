@@ -193,15 +193,17 @@ TEST(Msg, EmbeddedMessagesNestWithinTheDepthLimit) {
   EXPECT_EQ(ok->documents[3].title, "level 3");
   EXPECT_EQ(ok->documents[3].text, "body 3");
   EXPECT_EQ(ok->documents[3].parent_id, ok->documents[2].id);
-  auto deep = MsgToDocuments(Gen("nested_20.msg"), "n.msg", "n");  // default limit 16
+  MsgOptions o;
+  o.max_depth = 16;
+  auto deep = MsgToDocuments(Gen("nested_20.msg"), "n.msg", "n", o);
   ASSERT_FALSE(deep.ok());
   EXPECT_TRUE(deep.status().code() == Status::Code::kOutOfRange) << deep.status().ToString();
   EXPECT_TRUE(Contains(deep.status().message(), "nested deeper than 16"));
-  MsgOptions o;
   o.max_depth = 20;
   auto allowed = MsgToDocuments(Gen("nested_20.msg"), "n.msg", "n", o);
   ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
   EXPECT_EQ(allowed->documents.size(), 21u);
+  EXPECT_TRUE(MsgToDocuments(Gen("nested_20.msg"), "n.msg", "n").ok());  // the default: 100
 }
 
 TEST(Msg, DifatChainAndVersion4Sectors) {

@@ -47,8 +47,9 @@ struct MsgOptions {
   uint64_t max_total_bytes = 1ull << 30;
   // Decompressed RTF body (PR_RTF_COMPRESSED's declared raw size). Default: 64 MiB.
   uint64_t max_rtf_bytes = 64ull << 20;
-  // Embedded messages inside embedded messages. Default: 16.
-  uint32_t max_depth = 16;
+  // Embedded messages inside embedded messages; as the mail reader's MIME
+  // nesting limit (Dovecot's). Default: 100.
+  uint32_t max_depth = 100;
   // Attachments in one file, all levels. Default: 10,000.
   uint32_t max_attachments = 10000;
   // Recipients of one message. Default: 100,000.
