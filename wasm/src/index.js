@@ -991,11 +991,14 @@ function isTextAttachment(a) {
 }
 
 function decodeText(bytes) {
+  let text;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // A byte-order mark stays (U+FEFF), as the native decoder keeps it.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    return new TextDecoder('windows-1252').decode(bytes);
+    text = new TextDecoder('windows-1252').decode(bytes);
   }
+  return text.replaceAll('\0', '\uFFFD');  // as every native extractor's output
 }
 
 /**
