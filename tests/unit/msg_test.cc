@@ -13,6 +13,7 @@
 
 #include "foldback/msg.h"
 #include "ingest/extract.h"
+#include "ingest_test_util.h"
 #include "text/utf8.h"
 
 namespace foldback {
@@ -378,6 +379,34 @@ TEST(MsgIngest, AttachmentsGoToTheHostsExtractors) {
   auto bare = ingest::ExtractBytes(Gen("all_properties.msg"), "a.msg", "a", no_att);
   ASSERT_TRUE(bare.ok());
   EXPECT_EQ(bare->documents.size(), 2u);  // embedded messages are part of the message
+}
+
+TEST(MsgIngest, MsgFilesAttachedToMsgAndEml) {
+  // A .msg attached as a file (attach method 1): read through the host's
+  // extractors, its documents under the attachment's id.
+  auto ex = ingest::ExtractBytes(Gen("msg_file_attached.msg"), "outer.msg", "o");
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  ASSERT_EQ(ex->documents.size(), 2u);
+  const Document& inner = ex->documents[1];
+  EXPECT_EQ(inner.id, "o/att-1-earlier.msg");
+  EXPECT_EQ(inner.parent_id, "o");
+  EXPECT_EQ(inner.title, "Attached as a file");
+  EXPECT_EQ(inner.text, "The attached file's body: arbitration in Geneva.");
+  EXPECT_EQ(Field(inner, "content_type"), std::vector<std::string>{"application/vnd.ms-outlook"});
+  // A .msg attached to an .eml.
+  std::string eml =
+      "From: a@example.com\r\nTo: b@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+      "Forwarding the Outlook file.\r\n--b\r\nContent-Type: application/vnd.ms-outlook\r\n"
+      "Content-Disposition: attachment; filename=\"sig.msg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      foldback::testing::Base64(Gen("ansi_1252.msg")) + "--b--\r\n";
+  auto mail = ingest::ExtractBytes(eml, "m.eml", "m");
+  ASSERT_TRUE(mail.ok()) << mail.status().ToString();
+  const Document* att = ById(mail->documents, "m/att-1-sig.msg");
+  ASSERT_NE(att, nullptr) << mail->documents.size();
+  EXPECT_EQ(att->parent_id, "m");
+  EXPECT_EQ(att->title, "Résumé – clause pénale €");
+  EXPECT_EQ(att->kind, DocKind::kEmail);
 }
 
 TEST(MsgIngest, FormatDetectionAndRefusals) {

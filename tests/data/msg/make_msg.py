@@ -458,6 +458,15 @@ def simple():
     return message([u(0x001A, "IPM.Note"), u(0x0037, "Simple"), u(0x1000, "A simple body.")])
 
 
+def msg_file_attached():
+    """A .msg file attached as a file (method 1), not as an embedded message."""
+    inner = write_cfb(message([u(0x001A, "IPM.Note"), u(0x0037, "Attached as a file"),
+                               u(0x1000, "The attached file's body: arbitration in Geneva.")]))
+    return message([u(0x001A, "IPM.Note"), u(0x0037, "Outer"), u(0x1000, "See the attached message.")],
+                   attachments=[([u(0x3707, "earlier.msg"), u(0x370E, "application/vnd.ms-outlook"),
+                                  (0x3705, PT_LONG, 1), (0x3701, PT_BINARY, inner)], None)])
+
+
 # Hostile variants: one broken rule each, on top of simple() written as v3.
 
 def _u32(b, at):
@@ -523,6 +532,7 @@ def main():
         "nested_3.msg": write_cfb(nested(3)),
         "nested_20.msg": write_cfb(nested(20)),
         "difat.msg": write_cfb(simple(), min_fat_sectors=112),
+        "msg_file_attached.msg": write_cfb(msg_file_attached()),
         "broken_fat_loop.msg": fat_loop(),
         "broken_dir_cycle.msg": dir_cycle(),
         "broken_huge_size.msg": huge_size(),
