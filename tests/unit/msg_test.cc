@@ -157,6 +157,22 @@ TEST(Msg, AnsiStringsInUtf8) {
   EXPECT_EQ(m->body, "Текст договора: неустойка 5 %.\r\n");
 }
 
+TEST(Msg, AnsiStringsInOtherCodePages) {
+  auto m = ParseMsg(Gen("ansi_1251.msg"));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->codepage, 1251u);
+  EXPECT_EQ(m->subject, "Договор № 7 — неустойка");
+  EXPECT_EQ(m->from_name, "Пётр");
+  EXPECT_EQ(m->body, "Срок поставки: 30 дней.\r\n");
+  EXPECT_TRUE(m->warnings.empty());
+  // A code page the reader does not know: windows-1252, and a warning.
+  auto sj = MsgToDocuments(Gen("ansi_932.msg"), "sj.msg", "sj");
+  ASSERT_TRUE(sj.ok()) << sj.status().ToString();
+  EXPECT_EQ(sj->documents[0].title, "Plain ASCII subject");
+  ASSERT_EQ(sj->warnings.size(), 1u);
+  EXPECT_EQ(sj->warnings[0], "sj: code page 932 is not supported; ANSI text read as windows-1252");
+}
+
 TEST(Msg, CompressedRtfIsTheBodyWhenNothingElseIs) {
   auto ex = MsgToDocuments(Gen("rtf_only.msg"), "rtf_only.msg", "r");
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();

@@ -54,6 +54,10 @@ test('ANSI strings, RTF and HTML-in-RTF bodies', async () => {
   const ansi = await readMsg(await gen('ansi_1252.msg'), { id: 'a' });
   assert.equal(ansi.documents[0].title, 'Résumé – clause pénale €');
   assert.equal(ansi.documents[0].text, 'Présentation du contrat – coût 100 €\n\nFin.');
+  const cyr = await readMsg(await gen('ansi_1251.msg'), { id: 'c' });
+  assert.equal(cyr.documents[0].title, 'Договор № 7 — неустойка');
+  const sj = await readMsg(await gen('ansi_932.msg'), { id: 'sj' });
+  assert.deepEqual(sj.warnings, ['sj: code page 932 is not supported; ANSI text read as windows-1252']);
   const utf8 = await readMsg(await gen('ansi_utf8.msg'), { id: 'u' });
   assert.equal(utf8.documents[0].title, 'Договор поставки — 東京');
   const rtf = await readMsg(await gen('rtf_only.msg'), { id: 'r' });

@@ -109,7 +109,8 @@ struct MsgMessage {
   // The decompressed RTF (MS-OXRTFCP), as stored.
   std::string rtf;
   // The code page ANSI (001E) strings were read in (PR_MESSAGE_CODEPAGE,
-  // else PR_INTERNET_CPID, else 1252).
+  // else PR_INTERNET_CPID, else 1252). Supported: 1250, 1251, 1252, 1253,
+  // 1254, 1257, 28591, 20127, 65001; others are read as 1252 with a warning.
   uint32_t codepage = 1252;
   std::vector<MsgAttachment> attachments;
   // Things that did not stop the file: an unsupported code page read as

@@ -395,6 +395,24 @@ def ansi_1252():
                     (0x0C15, PT_LONG, 1)]])
 
 
+def ansi_1251():
+    """PT_STRING8 in windows-1251 (PR_MESSAGE_CODEPAGE 1251)."""
+    return message([
+        a8(0x001A, "IPM.Note"),
+        a8(0x0037, "Договор № 7 — неустойка"),
+        a8(0x0042, "Пётр"),
+        a8(0x5D02, "petr@example.ru"),
+        (0x3FFD, PT_LONG, 1251),
+        a8(0x1000, "Срок поставки: 30 дней.\r\n"),
+    ], codepage="cp1251")
+
+
+def ansi_932():
+    """PT_STRING8 in a code page the reader does not know (932, Shift-JIS)."""
+    return message([a8(0x001A, "IPM.Note"), a8(0x0037, "Plain ASCII subject"), (0x3FFD, PT_LONG, 932),
+                    a8(0x1000, "Body.")])
+
+
 def ansi_utf8():
     """PT_STRING8 in UTF-8 (code page 65001), the body too."""
     return message([
@@ -525,6 +543,8 @@ def main():
         "all_properties_v4.msg": write_cfb(all_properties(), version=4),
         "ansi_1252.msg": write_cfb(ansi_1252()),
         "ansi_utf8.msg": write_cfb(ansi_utf8()),
+        "ansi_1251.msg": write_cfb(ansi_1251()),
+        "ansi_932.msg": write_cfb(ansi_932()),
         "rtf_only.msg": write_cfb(rtf_only()),
         "rtf_html.msg": write_cfb(rtf_html()),
         "smime_encrypted.msg": write_cfb(protected("IPM.Note.SMIME")),
