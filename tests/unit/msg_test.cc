@@ -425,6 +425,15 @@ TEST(MsgIngest, MsgFilesAttachedToMsgAndEml) {
   EXPECT_EQ(att->kind, DocKind::kEmail);
 }
 
+TEST(MsgIngest, TextAttachmentsDecodedAsForEml) {
+  auto ex = ingest::ExtractBytes(Gen("text_attachments.msg"), "t.msg", "t");
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  ASSERT_EQ(ex->documents.size(), 4u);
+  EXPECT_EQ(ById(ex->documents, "t/att-1-latin.txt")->text, "Café – 5 €, undefined:\uFFFD.");  // windows-1252
+  EXPECT_EQ(ById(ex->documents, "t/att-2-bom.txt")->text, "\uFEFFWith a byte-order mark.");
+  EXPECT_EQ(ById(ex->documents, "t/att-3-nul.txt")->text, "before\uFFFDafter");
+}
+
 TEST(MsgIngest, FormatDetectionAndRefusals) {
   EXPECT_EQ(ingest::DetectFormat("x/mail.MSG"), "msg");
   // Without an extension: the compound file's signature.

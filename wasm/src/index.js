@@ -990,15 +990,33 @@ function isTextAttachment(a) {
   return TEXT_EXTENSIONS.test(a.filename);
 }
 
+// windows-1252 by hand: some Node versions decode the 'windows-1252' label
+// as ISO-8859-1 (0x80 -> U+0080, not the euro sign). The five bytes the code
+// page leaves undefined are U+FFFD, as in the native decoder (iconv).
+const CP1252_HIGH = '\u20AC\uFFFD\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\uFFFD\u017D\uFFFD' +
+  '\uFFFD\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\uFFFD\u017E\u0178';
+
+function decodeWindows1252(bytes) {
+  const chars = new Array(bytes.length);
+  for (let i = 0; i < bytes.length; ++i) {
+    const b = bytes[i];
+    chars[i] = b >= 0x80 && b < 0xA0 ? CP1252_HIGH[b - 0x80] : String.fromCharCode(b);
+  }
+  return chars.join('');
+}
+
+// {text, note}: note says when the bytes were not UTF-8 (the native decoder's words).
 function decodeText(bytes) {
   let text;
+  let note = '';
   try {
     // A byte-order mark stays (U+FEFF), as the native decoder keeps it.
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    text = new TextDecoder('windows-1252').decode(bytes);
+    text = decodeWindows1252(bytes);
+    note = 'no usable charset declared and not valid UTF-8; read as windows-1252';
   }
-  return text.replaceAll('\0', '\uFFFD');  // as every native extractor's output
+  return { text: text.replaceAll('\0', '\uFFFD'), note };  // NUL as in every native extractor's output
 }
 
 /**
@@ -1032,7 +1050,9 @@ function readMsgWith(module, data, opts = {}) {
     }
     const metadata = { ...a.inherited, filename: [a.filename] };
     if (a.mimeType) metadata.content_type = [a.mimeType];
-    documents.push({ id: a.id, title: a.filename, text: decodeText(a.data), kind: 'document', parentId: a.parentId, metadata });
+    const { text, note } = decodeText(a.data);
+    if (note) r.warnings.push(`${a.parentId}: attachment ${a.filename}: ${note}`);
+    documents.push({ id: a.id, title: a.filename, text, kind: 'document', parentId: a.parentId, metadata });
   }
   return { format: 'msg', documents, attachments, warnings: r.warnings, replaced: r.replaced };
 }

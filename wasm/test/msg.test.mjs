@@ -66,6 +66,16 @@ test('ANSI strings, RTF and HTML-in-RTF bodies', async () => {
   assert.equal(html.documents[0].text, 'Confidentiality survives termination é\n\nTerm: 3 years net');
 });
 
+test('text attachments are decoded as the native host decodes them', async () => {
+  const r = await readMsg(await gen('text_attachments.msg'), { id: 't' });
+  const text = (id) => r.documents.find((d) => d.id === id).text;
+  // windows-1252 (not ISO-8859-1, which Node's decoder gives for that label), undefined bytes as U+FFFD.
+  assert.equal(text('t/att-1-latin.txt'), 'Café – 5 €, undefined:\uFFFD.');
+  assert.equal(text('t/att-2-bom.txt'), '\uFEFFWith a byte-order mark.');
+  assert.equal(text('t/att-3-nul.txt'), 'before\uFFFDafter');
+  assert.deepEqual(r.warnings, ['t: attachment latin.txt: no usable charset declared and not valid UTF-8; read as windows-1252']);
+});
+
 test('protected and broken files are refused with a reason', async () => {
   const cases = [
     ['smime_encrypted.msg', /Not supported: a signed or encrypted message \(message class IPM\.Note\.SMIME\)/],

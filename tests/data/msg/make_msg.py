@@ -476,6 +476,17 @@ def simple():
     return message([u(0x001A, "IPM.Note"), u(0x0037, "Simple"), u(0x1000, "A simple body.")])
 
 
+def text_attachments():
+    """Text attachments in the encodings hosts must decode alike: windows-1252
+    (with a byte it leaves undefined), UTF-8 with a byte-order mark, a NUL byte."""
+    def att(name, data):
+        return ([u(0x3707, name), u(0x370E, "text/plain"), (0x3705, PT_LONG, 1), (0x3701, PT_BINARY, data)], None)
+    return message([u(0x001A, "IPM.Note"), u(0x0037, "Text attachments"), u(0x1000, "Three text files.")],
+                   attachments=[att("latin.txt", "Café – 5 €, undefined:".encode("cp1252") + b"\x81."),
+                                att("bom.txt", b"\xef\xbb\xbfWith a byte-order mark."),
+                                att("nul.txt", b"before\x00after")])
+
+
 def msg_file_attached():
     """A .msg file attached as a file (method 1), not as an embedded message."""
     inner = write_cfb(message([u(0x001A, "IPM.Note"), u(0x0037, "Attached as a file"),
@@ -553,6 +564,7 @@ def main():
         "nested_20.msg": write_cfb(nested(20)),
         "difat.msg": write_cfb(simple(), min_fat_sectors=112),
         "msg_file_attached.msg": write_cfb(msg_file_attached()),
+        "text_attachments.msg": write_cfb(text_attachments()),
         "broken_fat_loop.msg": fat_loop(),
         "broken_dir_cycle.msg": dir_cycle(),
         "broken_huge_size.msg": huge_size(),
