@@ -751,6 +751,8 @@ class JsWire {
     auto url = wire::ResolveUrl(context_.endpoint, wire::Route::kChat);
     if (!url.ok()) return ErrorValue(url.status());
     context_.url = *url;
+    context_.key_source = Str(o, "keySource");
+    context_.key_hint = "createLlmHost({apiKey})";
     policy_ = WirePolicyOf(o);
     return val::null();
   }

@@ -139,6 +139,8 @@ export function createLlmHost(options = {}) {
     endpoint: options.endpoint ? String(options.endpoint) : '', provider: options.provider || '',
     model: options.model ? String(options.model) : '', apiVersion: options.apiVersion || '',
     structuredOutput: options.structuredOutput !== false, redactPatterns,
+    // Where the key came from, for a 401's message ("check the API key in ..."); never the key.
+    keySource: options.keySource ? String(options.keySource) : "createLlmHost's apiKey",
   };
   for (const k of ['maxRetries', 'initialDelayMs', 'maxDelayMs', 'maxRetryAfterMs']) {
     if (options[k] !== undefined) config[k] = options[k];
