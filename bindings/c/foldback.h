@@ -174,7 +174,7 @@ FB_API int fb_index_remove(fb_index* index, const char* doc_id);
  * External embedder: FB_ESTATE until every chunk has a vector. */
 FB_API int fb_index_build_dense(fb_index* index);
 
-/* ---- ingestion of real files: mail (.eml, mbox), .docx, .pdf, .html,
+/* ---- ingestion of real files: mail (.eml, mbox, Outlook .msg), .docx, .pdf, .html,
  * .txt/.md, BEIR corpus .jsonl. Files without an extension are recognised
  * by their first bytes. */
 
@@ -188,7 +188,7 @@ typedef enum {
 typedef struct {
   const char* path;
   const char* doc_id;     /* id of its (first) document; "" when none was added */
-  const char* format;     /* "mail", "mbox", "docx", "pdf", "html", "text", ...; "" */
+  const char* format;     /* "mail", "mbox", "msg", "docx", "pdf", "html", "text", ...; "" */
   fb_file_outcome outcome;
   int status;             /* FB_OK, or why it failed (FB_ECORRUPT, FB_EIO, ...) */
   const char* message;    /* "" or what went wrong */

@@ -16,6 +16,7 @@
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/index.h"
+#include "foldback/msg.h"
 #include "foldback/program.h"
 #include "foldback/redact.h"
 #include "foldback/telemetry.h"
@@ -1375,6 +1376,54 @@ std::string FeedbackTextHash(std::string text) { return foldback::FeedbackTextHa
 
 std::string Version() { return foldback::Version(); }
 
+// Outlook .msg bytes -> {documents, attachments, warnings, replaced}
+// (foldback/msg.h: MsgToDocuments); attachments keep their bytes for the
+// JS host's extractors.
+val MetadataValue(const foldback::Metadata& m) {
+  val out = val::object();
+  for (const auto& [k, vs] : m) {
+    val arr = val::array();
+    for (const std::string& v : vs) arr.call<void>("push", v);
+    out.set(k, arr);
+  }
+  return out;
+}
+
+val ReadMsg(val bytes, std::string name, std::string id) {
+  auto r = foldback::MsgToDocuments(BytesToString(bytes), name, id);
+  if (!r.ok()) return ErrorValue(r.status());
+  val docs = val::array();
+  for (const foldback::Document& d : r->documents) {
+    val o = val::object();
+    o.set("id", d.id);
+    o.set("title", d.title);
+    o.set("text", d.text);
+    o.set("kind", std::string(foldback::DocKindName(d.kind)));
+    if (!d.parent_id.empty()) o.set("parentId", d.parent_id);
+    o.set("metadata", MetadataValue(d.metadata));
+    docs.call<void>("push", o);
+  }
+  val atts = val::array();
+  for (const foldback::MsgAttachmentFile& f : r->attachments) {
+    val o = val::object();
+    o.set("id", f.id);
+    o.set("parentId", f.parent_id);
+    o.set("filename", f.filename);
+    o.set("mimeType", f.mime_type);
+    o.set("data", StringToBytes(f.data));
+    o.set("inherited", MetadataValue(f.inherited));
+    atts.call<void>("push", o);
+  }
+  val warnings = val::array();
+  for (const std::string& w : r->warnings) warnings.call<void>("push", w);
+  val out = val::object();
+  out.set("documents", docs);
+  out.set("attachments", atts);
+  out.set("warnings", warnings);
+  out.set("replaced", static_cast<double>(r->replaced));
+  return out;
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(foldback) {
@@ -1395,6 +1444,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("snapshot", &JsIndex::snapshot)
       .function("stats", &JsIndex::stats);
   emscripten::function("feedbackTextHash", &FeedbackTextHash);
+  emscripten::function("readMsg", &ReadMsg);
   emscripten::class_<JsProgram>("Program")
       .constructor<>()
       .function("load", &JsProgram::load)

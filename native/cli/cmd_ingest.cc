@@ -174,7 +174,7 @@ void RegisterIngest(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<IngestArgs>();
   CLI::App* cmd = app.add_subcommand(
       "ingest",
-      "Add files to an index: mail (.eml, mbox), .docx, .pdf, .html, .txt/.md, BEIR corpus.jsonl");
+      "Add files to an index: mail (.eml, mbox, Outlook .msg), .docx, .pdf, .html, .txt/.md, BEIR corpus.jsonl");
   cmd->add_option("--index", args->index_dir, "Index folder (created if missing)")->required();
   cmd->add_option("--matter", args->matter, "Matter the documents belong to (ethical walls)");
   cmd->add_flag("--no-dense", args->no_dense, "Skip building the dense (embedding) index");

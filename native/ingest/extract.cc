@@ -81,6 +81,7 @@ Result<Extraction> Dispatch(const std::string& format, std::string_view bytes, c
                             const std::string& id, const ExtractOptions& options) {
   if (format == "mail") return ExtractMail(bytes, name, id, options);
   if (format == "mbox") return ExtractMbox(bytes, name, id, options);
+  if (format == "msg") return ExtractMsg(bytes, name, id, options);
   if (format == "docx") return ExtractDocx(bytes, name, id, options);
   if (format == "pdf") return ExtractPdf(bytes, name, id, options);
   if (format == "html") return ExtractHtml(bytes, name, id, options);
@@ -171,6 +172,7 @@ std::string FormatFor(const std::string& name, std::string_view head) {
   if (ext == ".jsonl") return "beir";
   if (ext == ".eml") return "mail";
   if (ext == ".mbox" || ext == ".mbx") return "mbox";
+  if (ext == ".msg") return "msg";
   if (ext == ".docx") return "docx";
   if (ext == ".pdf") return "pdf";
   if (ext == ".html" || ext == ".htm" || ext == ".xhtml") return "html";
@@ -178,6 +180,8 @@ std::string FormatFor(const std::string& name, std::string_view head) {
   // No extension: look at the bytes.
   if (head.substr(0, 5) == "From ") return "mbox";
   if (head.substr(0, 5) == "%PDF-") return "pdf";
+  // An OLE2 compound file: the .msg reader says so when it is not a message.
+  if (head.substr(0, 8) == std::string_view("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)) return "msg";
   size_t start = head.find_first_not_of(" \t\r\n");
   if (start != std::string_view::npos &&
       (StartsWithCi(head.substr(start), "<!doctype html") || StartsWithCi(head.substr(start), "<html"))) {
@@ -212,10 +216,6 @@ Result<Extraction> Extract(const std::string& path, const std::string& id, const
   std::string format = DetectFormat(path);
   if (format.empty()) {
     std::string ext = Extension(path);
-    if (ext == ".msg") return Status::NotSupported("Outlook .msg files are not supported (save as .eml)");
-    if (ext.empty() && ReadHead(path, 8) == std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8)) {
-      return Status::NotSupported("an OLE compound file (Outlook .msg, old Office format): not supported");
-    }
     return Status::NotSupported(ext.empty() ? "unrecognised file without extension"
                                             : "no extractor for '" + ext + "' files");
   }

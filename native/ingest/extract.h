@@ -12,6 +12,9 @@
 //   .eml, mbox         mail.cc   (GMime 3)     one document per message plus
 //                                              text-like attachments as
 //                                              child documents
+//   .msg               msg.cc    (the core's foldback/msg.h) one document per
+//                                              message and embedded message,
+//                                              attachments as for .eml
 //   .docx              docx.cc   (libzip + pugixml)
 //   .pdf               pdf.cc    (poppler-cpp)
 //   .html .htm         html.cc   (gumbo, the HTML5 parsing algorithm)
@@ -79,7 +82,7 @@ struct ExtractOptions {
 
 // What one file yielded.
 struct Extraction {
-  // "text", "markdown", "beir", "mail", "mbox", "docx", "pdf", "html".
+  // "text", "markdown", "beir", "mail", "mbox", "msg", "docx", "pdf", "html".
   std::string format;
   std::vector<Document> documents;
   // Things the user should know that did not stop the file: a message of an
@@ -103,7 +106,7 @@ std::string Extension(const std::string& path);
 
 // The format ExtractFile would use for `path` ("" when unsupported). Files
 // without an extension are sniffed (first 4 KiB): "From " → mbox, mail header
-// fields → mail.
+// fields → mail, an OLE2 compound file → msg.
 std::string DetectFormat(const std::string& path);
 
 // True when DetectFormat finds a format.
@@ -148,6 +151,14 @@ Result<Extraction> ExtractMail(std::string_view bytes, const std::string& name, 
 // can be read at all.
 Result<Extraction> ExtractMbox(std::string_view bytes, const std::string& name, const std::string& id,
                                const ExtractOptions& options);
+// Outlook .msg (foldback::MsgToDocuments): the message and its embedded
+// messages (kind kEmail, metadata as for .eml plus `received`), text-like
+// attachments as child documents through these extractors (an attached .msg
+// file too, nested at most max_mime_depth deep). Limits: max_mime_depth
+// (embedded messages), max_mime_parts (attachments), max_addresses_kept.
+// Signed or encrypted messages are NotSupported.
+Result<Extraction> ExtractMsg(std::string_view bytes, const std::string& name, const std::string& id,
+                              const ExtractOptions& options);
 // Word .docx: body text with headings (as "#" lines), list numbers, tables as
 // "cell | cell" rows, footnotes and endnotes appended; metadata title,
 // author, created (YYYY-MM-DD) from docProps/core.xml.

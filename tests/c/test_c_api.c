@@ -149,6 +149,7 @@ static void ingest_and_folders(const char* data) {
   fb_search_params sp = fb_search_default_params();
   size_t i;
   int found_pdf = 0;
+  int found_msg = 0;
 
   if (!mkdtemp(dir)) {
     CHECK(!"mkdtemp");
@@ -178,6 +179,15 @@ static void ingest_and_folders(const char* data) {
   CHECK(rep.files == 3 && rep.failed == 1 && rep.indexed == 2);
   CHECK(seen.failed == 1 && seen.with_message == 1);
   CHECK(fb_index_ingest_path(index, path, "m-pdf", NULL, NULL, NULL) == FB_OK); /* again: replaced */
+  /* Outlook .msg (tests/data/msg/generated): 13 readable files; 7 broken
+   * containers and 2 signed/encrypted messages refused, each with a message. */
+  memset(&seen, 0, sizeof seen);
+  seen.order_ok = 1;
+  snprintf(path, sizeof path, "%s/msg/generated", data);
+  CHECK(fb_index_ingest_path(index, path, "m-msg", on_file, &seen, &rep) == FB_OK);
+  CHECK(rep.files == 22 && rep.indexed == 13 && rep.failed == 9);
+  CHECK(seen.failed == 9 && seen.with_message == 9);
+  CHECK(rep.documents > rep.indexed); /* embedded messages and attachments */
   CHECK(fb_index_ingest_path(index, "/no/such/folder", NULL, NULL, NULL, &rep) == FB_ENOTFOUND);
   CHECK(strstr(fb_index_last_error(index), "/no/such/folder") != NULL);
   CHECK(fb_index_build_dense(index) == FB_OK);
@@ -189,6 +199,16 @@ static void ingest_and_folders(const char* data) {
     if (strncmp(h->doc_id, "settlement", 10) == 0 && strcmp(h->matter, "m-pdf") == 0) found_pdf = 1;
   }
   CHECK(found_pdf);
+  fb_results_free(results);
+  CHECK(fb_index_search(index, "Meridian escrow schedule", &sp, &results) == FB_OK);
+  for (i = 0; i < fb_results_count(results); ++i) {
+    const fb_hit* h = fb_results_get(results, i);
+    if (strcmp(h->doc_id, "all_properties/att-4-Fwd: Meridian escrow terms/att-1-inner-notes.txt") == 0 &&
+        strcmp(h->matter, "m-msg") == 0) {
+      found_msg = 1;
+    }
+  }
+  CHECK(found_msg);
   fb_results_free(results);
 
   CHECK(fb_index_save(index, dir) == FB_OK);

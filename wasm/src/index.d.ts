@@ -56,6 +56,37 @@ export interface DocumentInput {
   parentId?: string;
 }
 
+/** An attachment of a .msg file left to the page's own extractors. */
+export interface MsgAttachment {
+  /** The id its documents get, and the message it belongs to. */
+  id: string;
+  parentId: string;
+  filename: string;
+  /** Lower-case MIME type; '' when the message gives none. */
+  mimeType: string;
+  data: Uint8Array;
+  /** Metadata its documents inherit from the message (from, date, sent). */
+  inherited: Record<string, string[]>;
+}
+
+export interface MsgReadOptions {
+  /** File name: the title of a message without a subject. Default 'message.msg'. */
+  name?: string;
+  /** Id of the message's document. Default: `name` without '.msg'. */
+  id?: string;
+  /** false: text attachments are returned as attachments, not documents. Default true. */
+  attachments?: boolean;
+}
+
+export interface MsgReadResult {
+  format: 'msg';
+  /** Messages (kind 'email'), embedded messages (with parentId), text attachments. */
+  documents: (DocumentInput & { metadata: Record<string, string[]> })[];
+  attachments: MsgAttachment[];
+  warnings: string[];
+  replaced: number;
+}
+
 export interface AddReport {
   chunks: number;
   invalidUtf8: number;
@@ -489,6 +520,8 @@ export interface ChunkInfo {
 interface EngineBase {
   add(doc: DocumentInput): AddReport;
   add(docs: DocumentInput[]): AddReport[];
+  /** Reads an Outlook .msg file (the core's reader) and adds its documents. */
+  addMsg(data: Uint8Array | ArrayBuffer, options?: MsgReadOptions & { matter?: string }): MsgReadResult;
   /** Adds documents in batches, reporting progress and yielding between batches. */
   addMany(docs: DocumentInput[], options?: AddManyOptions): Promise<AddReport[]>;
   remove(id: string): void;
@@ -597,6 +630,12 @@ export interface Tokenizer {
 export declare function createTokenizer(options: TokenizerOptions): Promise<Tokenizer>;
 export declare function version(options?: EngineOptions): Promise<string>;
 /** foldback's hash of a passage text (FNV-1a 64, 16 hex digits), as feedback records keep it. */
+/** Reads an Outlook .msg file with the core's reader; throws FoldbackError when it is refused. */
+export declare function readMsg(
+  data: Uint8Array | ArrayBuffer,
+  opts?: MsgReadOptions,
+  options?: EngineOptions
+): Promise<MsgReadResult>;
 export declare function feedbackTextHash(text: string, options?: EngineOptions): Promise<string>;
 /** A UUIDv7 (time-ordered) id. */
 export declare function uuidv7(nowMs?: number): string;
