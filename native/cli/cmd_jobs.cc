@@ -21,12 +21,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <memory>
 
 #include "cli/common.h"
 #include "foldback/jobs.h"
 #include "foldback/program.h"
 #include "foldback/version.h"
+#include "host/otlp_exporter.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
@@ -288,8 +290,20 @@ int Work(const JobsArgs& a) {
   o.on_note = [&](const std::string& m) {
     std::fprintf(stderr, "%snote: %s\n", tty ? "\n" : "", TerminalSafe(m, false).c_str());
   };
+  // OpenTelemetry (OTEL_* variables): a trace per request, sent in the background.
+  std::unique_ptr<host::OtlpExporter> spans;
+  auto otel = host::OtlpConfigFromEnv([](const char* name) { return std::getenv(name); });
+  if (!otel.ok()) return Fail(Status::InvalidArgument("telemetry: " + otel.status().message()));
+  if (otel->enabled) {
+    spans = std::make_unique<host::OtlpExporter>(std::move(*otel));
+    o.telemetry = spans.get();
+  }
   auto report = jobs::RunWorker(**store, o);
   if (tty) std::fprintf(stderr, "\n");
+  if (spans) {
+    Status sent = spans->Flush(3000);
+    if (!sent.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(sent.message(), false).c_str());
+  }
   if (!report.ok()) return Fail(report.status());
   std::printf(
       "worker: %llu done, %llu failed, %llu to retry, %llu duplicate, %llu released, %llu requests "

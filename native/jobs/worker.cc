@@ -16,6 +16,7 @@
 #include "host/ids.h"
 #include "host/index_dir.h"
 #include "jobs/job_spec.h"
+#include "foldback/telemetry.h"
 #include "llm/llm_client.h"
 
 namespace foldback::jobs {
@@ -243,6 +244,36 @@ class Runner {
     }
   }
 
+  // The request's spans to the exporter (queued, never waited for).
+  void Report(const Batch& b, const NeedResult& r, host::OtlpExporter* exporter) const {
+    telemetry::JobCall jc;
+    jc.job_id = job_id_;
+    jc.kind = spec_.kind;
+    jc.attempt = b.attempt;
+    if (spec_.kind == "map") {
+      for (const LeasedItem& it : b.items) jc.item_ids.push_back(it.item_id);
+    } else {
+      jc.item_ids = b.texts_for;
+    }
+    jc.call.operation = spec_.kind == "embed" ? "embeddings" : "chat";
+    jc.call.purpose = spec_.kind;
+    jc.call.end_ms = std::max(0.0, r.elapsed_ms);
+    jc.call.attempts = r.attempts;
+    jc.call.model = r.model;
+    jc.call.input_tokens = r.input_tokens;
+    jc.call.output_tokens = r.output_tokens;
+    if (!r.status.ok()) jc.call.error = Status::CodeName(r.status.code());
+    telemetry::SpanOptions so;
+    so.start_unix_ms = std::chrono::duration<double, std::milli>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() -
+                       jc.call.end_ms;
+    so.provider = spec_.endpoint.provider;
+    so.request_model = spec_.endpoint.model;
+    telemetry::ServerOfUrl(spec_.endpoint.url, &so.server_address, &so.server_port);
+    exporter->Export(telemetry::SpansFromJobCall(jc, so));
+  }
+
  private:
   Runner() = default;
   std::string job_id_;
@@ -448,6 +479,7 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
         auto it = in_flight.find(c.need_id);
         if (it == in_flight.end()) continue;
         if (pend_results.empty() && pend_failures.empty()) pend_since = Now();
+        if (o.telemetry) runner.Report(it->second, c.result, o.telemetry);
         runner.Collect(it->second, c.result, rng, &pend_results, &pend_failures);
         in_flight.erase(it);
       }

@@ -28,6 +28,7 @@
 #include <functional>
 #include <string>
 
+#include "host/otlp_exporter.h"
 #include "jobs/job_store.h"
 
 namespace foldback::jobs {
@@ -50,6 +51,9 @@ struct WorkerOptions {
   std::function<void(const JobInfo& job)> on_progress;
   // Messages for the user (a job skipped, a budget used up).
   std::function<void(const std::string& message)> on_note;
+  // OpenTelemetry: every request's spans (telemetry::SpansFromJobCall) are
+  // queued here when set; never waited for.
+  host::OtlpExporter* telemetry = nullptr;
 };
 
 struct WorkerReport {

@@ -173,6 +173,37 @@ TEST_F(JobsCli, TokensAreTheEndpointsUsage) {
   EXPECT_EQ(st["tokens"], 3 * 1011) << st.dump();
 }
 
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, every request of a job is a trace
+// of its own: "map item" over "chat <model>", no document text.
+TEST_F(JobsCli, EachItemIsATraceForTheCollector) {
+  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  std::string job = Submit("--kind map --matter acme --instructions " + Shell("Privileged? Cite as [n]."));
+  std::string collector = server_->base_url().substr(0, server_->base_url().rfind("/v1"));
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.c_str(), 1);
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  std::set<std::string> items, traces;
+  size_t chats = 0;
+  for (const auto& r : server_->requests()) {
+    if (r.path != "/v1/traces") continue;
+    EXPECT_EQ(r.body.find("merger"), std::string::npos) << "document text in a span";
+    json body = json::parse(r.body);
+    for (const json& span : body["resourceSpans"][0]["scopeSpans"][0]["spans"]) {
+      if (span["name"] == "chat foldback-test-model" || span["name"] == "chat test-model") ++chats;
+      if (span["name"] != "map item") continue;
+      traces.insert(span["traceId"].get<std::string>());
+      for (const json& a : span["attributes"]) {
+        if (a["key"] == "foldback.item_id") items.insert(a["value"]["stringValue"].get<std::string>());
+        if (a["key"] == "foldback.job_id") EXPECT_EQ(a["value"]["stringValue"], job);
+      }
+    }
+  }
+  EXPECT_EQ(items, (std::set<std::string>{"advice", "lunch", "invoice"}));
+  EXPECT_EQ(traces.size(), 3u);
+  EXPECT_EQ(chats, 3u);
+}
+
 TEST_F(JobsCli, WallsAndRedactionHoldForJobs) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   CliRun denied = Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() +

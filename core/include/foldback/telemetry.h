@@ -89,6 +89,21 @@ struct SpanOptions {
 // a hash of it; span ids are hashes of the trace id and the span's place.
 FOLDBACK_EXPORT std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& options);
 
+// One request of a durable job (foldback/jobs.h) as its own trace: a root
+// "{kind} item" (map: one document) or "{kind} batch" (embed: several
+// passages), INTERNAL, with foldback.job_id, foldback.items,
+// foldback.item_id (one item) and foldback.attempt, over the call's CLIENT
+// span as in SpansFromTrace. Times: options.start_unix_ms is when the
+// request started; call.start_ms / end_ms count from it. No content.
+struct JobCall {
+  std::string job_id;
+  std::string kind;                   // "map" | "embed" | ...
+  std::vector<std::string> item_ids;  // the items this request served
+  uint32_t attempt = 1;
+  TraceCall call;
+};
+FOLDBACK_EXPORT std::vector<Span> SpansFromJobCall(const JobCall& job_call, const SpanOptions& options);
+
 // The OTLP/HTTP JSON body (ExportTraceServiceRequest) carrying `spans`, with
 // resource attributes service.name = `service_name` (plus `resource`, e.g.
 // from OTEL_RESOURCE_ATTRIBUTES) and the instrumentation scope "foldback".

@@ -213,6 +213,35 @@ std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& o) {
   return spans;
 }
 
+std::vector<Span> SpansFromJobCall(const JobCall& j, const SpanOptions& o) {
+  std::string key = j.job_id + "/" + (j.item_ids.empty() ? std::string() : j.item_ids.front()) + "/" +
+                    std::to_string(j.item_ids.size()) + "/" + std::to_string(j.attempt);
+  Span root;
+  root.trace_id = Hex64(Fnv1a(key, 1)) + Hex64(Fnv1a(key, 2));
+  root.span_id = Hex64(Fnv1a(key, 3));
+  root.name = j.kind + (j.item_ids.size() == 1 ? " item" : " batch");
+  root.start_unix_nano = UnixNano(o.start_unix_ms, 0);
+  root.end_unix_nano = UnixNano(o.start_unix_ms, std::max(j.call.start_ms, j.call.end_ms));
+  root.attributes = {Str("foldback.job_id", j.job_id), Str("foldback.job_kind", j.kind),
+                     Int("foldback.items", static_cast<int64_t>(j.item_ids.size())),
+                     Int("foldback.attempt", j.attempt)};
+  if (j.item_ids.size() == 1) root.attributes.push_back(Str("foldback.item_id", j.item_ids.front()));
+  // The call, as a question's calls are.
+  Trace t;
+  t.trace_id = key;
+  t.calls = {j.call};
+  std::vector<Span> call = SpansFromTrace(t, o);
+  Span s = call.back();
+  s.trace_id = root.trace_id;
+  s.span_id = Hex64(Fnv1a(key, 4));
+  s.parent_span_id = root.span_id;
+  if (s.error) {
+    root.error = true;
+    root.status_message = s.status_message;
+  }
+  return {root, s};
+}
+
 std::string OtlpTracesJson(const std::vector<Span>& spans, const std::string& service_name,
                            const std::vector<Attribute>& resource) {
   std::vector<Attribute> attributes = {Str("service.name", service_name.empty() ? "foldback" : service_name),
