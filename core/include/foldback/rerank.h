@@ -154,6 +154,13 @@ struct LearnedRerankerOptions {
   double min_similarity = 0.5;  // question similarity (as FoldBackOptions). Default: 0.5
   size_t max_neighbours = 32;   // Default: 32
 
+  // ---- label prior: each candidate's best cosine to passages labelled
+  // relevant / not relevant for dissimilar past questions (question
+  // similarity below min_similarity) in other documents — what lawyers'
+  // labels say of this kind of passage, whatever the question. Part of the
+  // generic model; its passages, like the memory's, never cross a wall.
+  bool label_prior = true;  // Default: true
+
   // ---- walls, consent.
   // Training wall: records touching a matter outside it are refused
   // (TrainStats::walled). Unset: every record (a firm-wide training run; the
