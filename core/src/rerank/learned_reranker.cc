@@ -618,11 +618,11 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   uint64_t fp = Fnv(14695981039346656037ull, "rerank-v2");
   {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%d/%llu",
+    std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%d/%.17g/%llu",
                   options.min_labels, options.min_relevant, options.min_questions,
                   options.validate ? 1 : 0, options.min_validation_gain, options.folds, options.l2,
                   options.use_partly ? 1 : 0, options.min_similarity, options.max_neighbours,
-                  options.memory ? 1 : 0, options.label_prior ? 1 : 0,
+                  options.memory ? 1 : 0, options.label_prior ? 1 : 0, options.prior_max_similarity,
                   static_cast<unsigned long long>(options.seed));
     fp = Fnv(fp, buf);
   }
@@ -655,7 +655,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     for (size_t i = 0; i < ex.size(); ++i) {
       std::set<uint32_t> rel, non;
       for (size_t j = 0; j < ex.size(); ++j) {
-        if (j == i || TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.min_similarity) {
+        if (j == i || TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.prior_max_similarity) {
           continue;
         }
         rel.insert(ex[j]->rel_chunks.begin(), ex[j]->rel_chunks.end());
@@ -776,9 +776,12 @@ LearnedReranker::~LearnedReranker() = default;
 namespace {
 Status CheckOptions(const LearnedRerankerOptions& o) {
   if (!std::isfinite(o.l2) || o.l2 < 0 || !std::isfinite(o.min_validation_gain) ||
-      !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1) {
+      !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1 ||
+      !std::isfinite(o.prior_max_similarity) || o.prior_max_similarity < 0 ||
+      o.prior_max_similarity > 1) {
     return Status::InvalidArgument(
-        "reranker options: l2 must be finite and >= 0, min_similarity in [0, 1]");
+        "reranker options: l2 must be finite and >= 0, min_similarity and "
+        "prior_max_similarity in [0, 1]");
   }
   if (o.max_versions == 0) return Status::InvalidArgument("reranker options: max_versions is 0");
   return Status::OK();
@@ -1022,7 +1025,7 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
         double s = TermDot(q->question_vec, e.question_vec.empty()
                                                 ? rerank::QuestionVector(ix, e.question)
                                                 : e.question_vec);
-        if (s >= rep_->options.min_similarity) continue;
+        if (s >= rep_->options.prior_max_similarity) continue;
         add(e.relevant, &rel);
         add(e.not_relevant, &non);
       }
