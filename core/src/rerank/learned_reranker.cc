@@ -906,57 +906,15 @@ Resolved ResolveCandidates(const Index::Rep& ix, const std::vector<SearchHit>& c
 
 }  // namespace
 
-Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
-    const Index& index, std::string_view query, const std::vector<SearchHit>& candidates,
-    const SearchOptions& options) const {
-  const Index::Rep& ix = *index.rep();
-  Resolved r = ResolveCandidates(ix, candidates, options);
-  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
-  if (!q.ok()) return q.status();
-  auto rows = rerank::GenericFeatures(ix, *q, r.list);
-  std::vector<RerankFeatureRow> out;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].resize(F, 0.0);
-    out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
-  }
-  return out;
-}
-
-Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::string_view query,
-                                                       const std::vector<SearchHit>& candidates,
-                                                       const SearchOptions& options,
-                                                       RerankReport* report) const {
-  RerankReport rr;
-  const Index::Rep& ix = *index.rep();
-  Resolved res = ResolveCandidates(ix, candidates, options);
-  rr.walled = res.walled;
-  rr.candidates = res.list.size();
-  std::vector<SearchHit> out;
-  for (size_t i : res.kept) out.push_back(candidates[i]);
-  // Models that apply behind these walls.
-  std::vector<const ModelVersion*> models;
-  for (const auto& [k, s] : rep_->slots) {
-    const ModelVersion& m = s.versions[s.current];
-    if (m.info.gate_open &&
-        Inside(m.info.scope, options.allowed_matters, &rep_->options.shareable_matters)) {
-      models.push_back(&m);
-    }
-  }
-  if (models.empty() || out.empty()) {
-    rr.note = models.empty() ? (rep_->slots.empty() ? "no reranker model (no usable labels)"
-                                                    : "no reranker model applies (gate closed "
-                                                      "or outside the walls)")
-                             : "no candidates";
-    if (report) *report = rr;
-    return out;
-  }
-  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
-  if (!q.ok()) return q.status();
-  auto rows = rerank::GenericFeatures(ix, *q, res.list);
-  for (auto& r : rows) r.resize(F, 0.0);
-  std::vector<uint32_t> chunks;
-  for (const auto& c : res.list) chunks.push_back(c.chunk);
-
+// The features a model adds to the generic ones: memory (similar past
+// questions' labelled passages) and the label prior, from the models that
+// apply (`models`), each only when its scope is inside the walls themselves.
+// Returns whether the memory contributed.
+bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const QueryContext& q,
+                   const SearchOptions& options, const std::vector<const ModelVersion*>& models,
+                   const std::vector<uint32_t>& chunks, std::vector<std::vector<double>>* rows_out) {
+  std::vector<std::vector<double>>& rows = *rows_out;
+  bool memory_used = false;
   // Memory: entries of models whose scope is inside the walls themselves
   // (a shareable matter's memory never crosses).
   struct Resolved2 {
@@ -964,21 +922,21 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
     std::vector<uint32_t> rel, non;
   };
   std::vector<Resolved2> entries;
-  if (rep_->options.memory) {
+  if (lo.memory) {
     std::vector<std::pair<double, const MemoryEntry*>> cand;
     for (const ModelVersion* m : models) {
       if (!m->info.memory || !Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
         // Loaded without an index (Deserialize): the question's vector now.
-        double s = TermDot(q->question_vec, e.question_vec.empty()
+        double s = TermDot(q.question_vec, e.question_vec.empty()
                                                     ? rerank::QuestionVector(ix, e.question)
                                                     : e.question_vec);
-        if (s >= rep_->options.min_similarity && s > 0) cand.emplace_back(s, &e);
+        if (s >= lo.min_similarity && s > 0) cand.emplace_back(s, &e);
       }
     }
     std::stable_sort(cand.begin(), cand.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (cand.size() > rep_->options.max_neighbours) cand.resize(rep_->options.max_neighbours);
+    if (cand.size() > lo.max_neighbours) cand.resize(lo.max_neighbours);
     auto resolve = [&](const std::vector<MemPassage>& in, std::vector<uint32_t>* out_chunks) {
       for (const MemPassage& p : in) {
         auto it = ix.chunk_ids.find(p.chunk_id);
@@ -1002,9 +960,9 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
     for (const auto& e : entries) nbrs.push_back({e.sim, &e.rel, &e.non});
     VecCache cache{&ix, {}, {}};
     MemoryFeatures(nbrs, chunks, &cache, &rows);
-    rr.memory_used = true;
+    memory_used = true;
   }
-  if (rep_->options.label_prior) {
+  if (lo.label_prior) {
     // Label prior: passages labelled for dissimilar past questions, from
     // models whose scope is inside the walls themselves (never across).
     std::set<uint32_t> rel, non;
@@ -1022,10 +980,10 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
     for (const ModelVersion* m : models) {
       if (!Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
-        double s = TermDot(q->question_vec, e.question_vec.empty()
+        double s = TermDot(q.question_vec, e.question_vec.empty()
                                                 ? rerank::QuestionVector(ix, e.question)
                                                 : e.question_vec);
-        if (s >= rep_->options.prior_max_similarity) continue;
+        if (s >= lo.prior_max_similarity) continue;
         add(e.relevant, &rel);
         add(e.not_relevant, &non);
       }
@@ -1036,6 +994,70 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
                     std::vector<uint32_t>(non.begin(), non.end()), chunks, &cache, &rows);
     }
   }
+  return memory_used;
+}
+
+// Current models with an open gate that apply behind the walls of `options`.
+std::vector<const ModelVersion*> ApplyingModels(const std::map<std::string, Slot>& slots,
+                                                const LearnedRerankerOptions& lo,
+                                                const SearchOptions& options) {
+  std::vector<const ModelVersion*> models;
+  for (const auto& [k, s] : slots) {
+    const ModelVersion& m = s.versions[s.current];
+    if (m.info.gate_open && Inside(m.info.scope, options.allowed_matters, &lo.shareable_matters)) {
+      models.push_back(&m);
+    }
+  }
+  return models;
+}
+
+Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
+    const Index& index, std::string_view query, const std::vector<SearchHit>& candidates,
+    const SearchOptions& options) const {
+  const Index::Rep& ix = *index.rep();
+  Resolved r = ResolveCandidates(ix, candidates, options);
+  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
+  if (!q.ok()) return q.status();
+  auto rows = rerank::GenericFeatures(ix, *q, r.list);
+  for (auto& row : rows) row.resize(F, 0.0);
+  std::vector<uint32_t> chunks;
+  for (const auto& c : r.list) chunks.push_back(c.chunk);
+  ModelFeatures(rep_->options, ix, *q, options,
+                ApplyingModels(rep_->slots, rep_->options, options), chunks, &rows);
+  std::vector<RerankFeatureRow> out;
+  for (size_t i = 0; i < rows.size(); ++i) out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
+  return out;
+}
+
+Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::string_view query,
+                                                       const std::vector<SearchHit>& candidates,
+                                                       const SearchOptions& options,
+                                                       RerankReport* report) const {
+  RerankReport rr;
+  const Index::Rep& ix = *index.rep();
+  Resolved res = ResolveCandidates(ix, candidates, options);
+  rr.walled = res.walled;
+  rr.candidates = res.list.size();
+  std::vector<SearchHit> out;
+  for (size_t i : res.kept) out.push_back(candidates[i]);
+  // Models that apply behind these walls.
+  std::vector<const ModelVersion*> models = ApplyingModels(rep_->slots, rep_->options, options);
+  if (models.empty() || out.empty()) {
+    rr.note = models.empty() ? (rep_->slots.empty() ? "no reranker model (no usable labels)"
+                                                    : "no reranker model applies (gate closed "
+                                                      "or outside the walls)")
+                             : "no candidates";
+    if (report) *report = rr;
+    return out;
+  }
+  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
+  if (!q.ok()) return q.status();
+  auto rows = rerank::GenericFeatures(ix, *q, res.list);
+  for (auto& r : rows) r.resize(F, 0.0);
+  std::vector<uint32_t> chunks;
+  for (const auto& c : res.list) chunks.push_back(c.chunk);
+
+  rr.memory_used = ModelFeatures(rep_->options, ix, *q, options, models, chunks, &rows);
   std::vector<double> score(rows.size(), 0);
   double total = 0;
   for (const ModelVersion* m : models) {
