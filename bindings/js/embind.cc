@@ -1034,6 +1034,9 @@ class JsFeedback {
       : writer_(std::make_unique<foldback::FeedbackLogWriter>(&sink_)),
         cache_(std::make_unique<foldback::FoldBackCache>()) {}
 
+  // The live records (the learned reranker trains from them).
+  const std::vector<foldback::FeedbackRecord>& liveRecords() const { return state_.records; }
+
   // FoldBackOptions for every fold-back built from now on.
   void configure(val fold_back_options) {
     cache_ = std::make_unique<foldback::FoldBackCache>(ToFoldBackOptions(fold_back_options));
@@ -1310,7 +1313,6 @@ class JsFeedback {
     return out;
   }
 
-  friend class JsReranker;  // trains from state_.records
   foldback::MemorySink sink_;
   std::unique_ptr<foldback::FeedbackLogWriter> writer_;
   bool pending_ = false;
@@ -1432,7 +1434,7 @@ class JsReranker {
   val train(JsIndex& index, const JsFeedback& feedback, val o) {
     foldback::LearnedRerankerOptions lo = Options(o);
     foldback::RerankTrainStats st;
-    auto r = foldback::LearnedReranker::Train(*index.get(), feedback.state_.records, lo, &st);
+    auto r = foldback::LearnedReranker::Train(*index.get(), feedback.liveRecords(), lo, &st);
     if (!r.ok()) return ErrorValue(r.status());
     model_ = std::move(r.value());
     val out = val::object();
