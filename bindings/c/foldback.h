@@ -748,7 +748,7 @@ FB_API int fb_feedback_export_walled(const char* index_dir, fb_export_format for
  * trainer, step it until done (show the progress, keep your own time),
  * install the model into the index. Deterministic for a seed.
  * Thread safety: a trainer is used by one thread at a time; install needs
- * exclusive access to the index. (since 0.4)
+ * exclusive access to the index. (since 0.2)
  * ---------------------------------------------------------------------- */
 typedef struct fb_trainer fb_trainer;
 
@@ -803,7 +803,7 @@ FB_API uint32_t fb_index_embedder_version(const fb_index* index);
  * labels in the index folder's feedback log, per scope of matters, behind
  * the walls given; a gate keeps it closed with too few labels (results are
  * then the first stage's). Thread safety: a reranker may be used by several
- * searches at once. (since 0.4)
+ * searches at once. (since 0.2)
  * ---------------------------------------------------------------------- */
 typedef struct fb_reranker fb_reranker;
 
