@@ -92,15 +92,15 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
   const first = e.search(Q, { mode: 'bm25', topK: 10, useFeedback: false }).map((h) => h.chunkId);
   assert.deepEqual(e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned' }).map((h) => h.chunkId), first);
 
-  // A lawyer labels each question's top 10: passages holding the question's
-  // key word relevant, the others not.
+  // A lawyer labels each question's top 10 and prefers short clauses (under
+  // 500 characters) — a pattern no question determines, so it transfers.
   const questions = [['termination upon written notice', /terminat/i], ['governing law of the state', /governed|governing law/i],
     ['confidential information shall not be disclosed', /confidential/i], ['payment of fees and invoices', /invoice|payment/i],
     ['indemnify and hold harmless', /indemnif/i], ['assignment of this agreement', /assign/i]];
-  for (const [q, key] of questions) {
+  for (const [q] of questions) {
     const r = await e.ask(q, { hops: 1, depth: 10, topK: 10, rewrite: 'none', mode: 'bm25' });
     const labels = {};
-    for (const p of r.passages) labels[p.chunkId] = key.test(p.text) ? 'relevant' : 'not_relevant';
+    for (const p of r.passages) labels[p.chunkId] = p.text.length < 500 ? 'relevant' : 'not_relevant';
     await e.feedback({ traceId: r.traceId, labels, consentToTrain: true });
   }
   // The gate needs 40 labels from 3 questions: a tiny gate opens, a strict one stays closed.
@@ -117,7 +117,11 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
   assert.ok(model.relevant > 0 && model.notRelevant > 0);
   const reranked = e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned', rerankDepth: 30 });
   assert.equal(reranked.length, 10);
-  if (model.gateOpen) assert.notDeepEqual(reranked.map((h) => h.chunkId), first, 'an open model reorders');
+  assert.equal(model.gateOpen, true, model.note);
+  assert.ok(model.validationGain > 0);
+  assert.notDeepEqual(reranked.map((h) => h.chunkId), first, 'an open model reorders');
+  const short = (hs) => hs.slice(0, 5).filter((h) => h.text.length < 500).length;
+  assert.ok(short(reranked) > short(e.search(Q, { mode: 'bm25', topK: 10, useFeedback: false })), 'short clauses moved up');
 
   // Bytes and back: the same order.
   const bytes = e.rerankerBytes();
