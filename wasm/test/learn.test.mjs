@@ -94,10 +94,10 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
 
   // A lawyer labels each question's top 10 and prefers short clauses (under
   // 500 characters) — a pattern no question determines, so it transfers.
-  const questions = [['termination upon written notice', /terminat/i], ['governing law of the state', /governed|governing law/i],
-    ['confidential information shall not be disclosed', /confidential/i], ['payment of fees and invoices', /invoice|payment/i],
-    ['indemnify and hold harmless', /indemnif/i], ['assignment of this agreement', /assign/i]];
-  for (const [q] of questions) {
+  const questions = ['termination upon written notice', 'governing law of the state',
+    'confidential information shall not be disclosed', 'payment of fees and invoices',
+    'indemnify and hold harmless', 'assignment of this agreement'];
+  for (const q of questions) {
     const r = await e.ask(q, { hops: 1, depth: 10, topK: 10, rewrite: 'none', mode: 'bm25' });
     const labels = {};
     for (const p of r.passages) labels[p.chunkId] = p.text.length < 500 ? 'relevant' : 'not_relevant';
