@@ -193,8 +193,7 @@ int fb_reranker_serialize(const fb_reranker* r, char** bytes_out, size_t* size_o
   });
 }
 
-int fb_reranker_load(const void* bytes, size_t size, fb_reranker** reranker_out,
-                     char** error_out) {
+int fb_reranker_load(const void* bytes, size_t size, fb_reranker** reranker_out, char** error_out) {
   if (error_out) *error_out = nullptr;
   if (!reranker_out) return FB_EINVALID;
   *reranker_out = nullptr;
@@ -238,8 +237,7 @@ int fb_reranker_models_json(const fb_reranker* r, char** json_out) {
 void fb_reranker_free(fb_reranker* r) { delete r; }
 
 int fb_index_search_rerank(const fb_index* h, const fb_reranker* reranker, const char* query,
-                           const fb_search_params* params, size_t depth,
-                           fb_results** results_out) {
+                           const fb_search_params* params, size_t depth, fb_results** results_out) {
   if (!h) return FB_EINVALID;
   if (!query || !results_out) return Fail(&h->err, FB_EINVALID, "query or results_out is NULL");
   *results_out = nullptr;

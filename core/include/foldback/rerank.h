@@ -150,11 +150,11 @@ struct LearnedRerankerOptions {
   bool use_partly = true;
 
   // ---- memory: similar past questions' labelled passages.
-  bool memory = true;           // Default: true
+  bool memory = true;  // Default: true
   // Question similarity of a past question whose labels count as memory.
   // Default: 0.4 (tuned on ContractNLI dev splits; fold-back uses 0.5).
   double min_similarity = 0.4;
-  size_t max_neighbours = 32;   // Default: 32
+  size_t max_neighbours = 32;  // Default: 32
 
   // ---- label prior: each candidate's best cosine to passages labelled
   // relevant / not relevant for dissimilar past questions (question
