@@ -16,6 +16,7 @@
 // requires), images from itself or data: URLs, connections to itself and the
 // allowed LLM origins only.
 import * as esbuild from 'esbuild';
+import { zipSync } from 'fflate';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,16 @@ const addinOrigin = (process.env.FOLDBACK_ADDIN_ORIGIN || 'https://localhost:300
 const version = JSON.parse(await readFile(path.join(root, 'wasm/package.json'), 'utf8')).version;
 
 export const OFFICE_JS = 'https://appsforoffice.microsoft.com/lib/1/hosted/office.js';
+// The minimum requirement sets: what the task panes call without asking
+// (plugins/shared/requirements.ts says the same; everything above it is
+// behind isSetSupported there). Outlook: body.getAsync is Mailbox 1.3.
+// Word: paragraphs.getFirst is WordApi 1.3.
+export const OUTLOOK_MINIMUM = { name: 'Mailbox', version: '1.3' };
+export const WORD_MINIMUM = { name: 'WordApi', version: '1.3' };
+// The unified manifest's schema version (its JSON schema ships in the npm
+// package @microsoft/app-manifest; manifests.test.mjs validates against it).
+export const UNIFIED_MANIFEST_VERSION = '1.25';
+const OUTLOOK_ADDIN_ID = 'ca57a201-ac3f-4810-925a-ff866af87abc';
 export const LOCAL_LLM_ORIGINS = ['http://127.0.0.1:*', 'http://localhost:*'];
 
 function fail(message) {
@@ -105,7 +116,7 @@ function outlookManifest() {
            xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
            xmlns:bt="http://schemas.microsoft.com/office/officeappbasictypes/1.0"
            xsi:type="MailApp">
-  <Id>ca57a201-ac3f-4810-925a-ff866af87abc</Id>
+  <Id>${OUTLOOK_ADDIN_ID}</Id>
   <Version>${version}.0</Version>
   <ProviderName>foldback</ProviderName>
   <DefaultLocale>en-US</DefaultLocale>
@@ -122,7 +133,7 @@ function outlookManifest() {
   </Hosts>
   <Requirements>
     <Sets>
-      <Set Name="Mailbox" MinVersion="1.1"/>
+      <Set Name="Mailbox" MinVersion="${OUTLOOK_MINIMUM.version}"/>
     </Sets>
   </Requirements>
   <FormSettings>
@@ -140,7 +151,7 @@ function outlookManifest() {
   <DisableEntityHighlighting>true</DisableEntityHighlighting>
   <VersionOverrides xmlns="http://schemas.microsoft.com/office/mailappversionoverrides" xsi:type="VersionOverridesV1_0">
     <Requirements>
-      <bt:Sets DefaultMinVersion="1.3">
+      <bt:Sets DefaultMinVersion="${OUTLOOK_MINIMUM.version}">
         <bt:Set Name="Mailbox"/>
       </bt:Sets>
     </Requirements>
@@ -247,6 +258,69 @@ function outlookManifest() {
 `;
 }
 
+/**
+ * The same Outlook add-in in the unified manifest for Microsoft 365 (JSON),
+ * Microsoft's current format for Outlook: the app package is this file with
+ * color.png (192x192) and outline.png (32x32) beside it, zipped.
+ */
+function outlookUnifiedManifest() {
+  const u = (p) => `${addinOrigin}/outlook/${p}`;
+  const icons = [16, 32, 80].map((size) => ({ size, url: u(`icon-${size}.png`) }));
+  const mailbox = (version) => ({ capabilities: [{ name: 'Mailbox', minVersion: version }] });
+  return {
+    $schema: `https://developer.microsoft.com/json-schemas/teams/v${UNIFIED_MANIFEST_VERSION}/MicrosoftTeams.schema.json`,
+    manifestVersion: UNIFIED_MANIFEST_VERSION,
+    version,
+    id: OUTLOOK_ADDIN_ID,
+    developer: {
+      name: 'foldback',
+      websiteUrl: u('taskpane.html'),
+      privacyUrl: u('taskpane.html'),
+      termsOfUseUrl: u('taskpane.html'),
+    },
+    name: { short: 'foldback', full: 'foldback for Outlook' },
+    description: {
+      short: 'Search and ask across your mail, on this computer.',
+      full: 'Search and ask across your mail, see how the search went, and tell foldback what was relevant. Runs on this computer.',
+    },
+    icons: { outline: 'outline.png', color: 'color.png' },
+    accentColor: '#1F4E79',
+    validDomains: [new URL(addinOrigin).host],
+    // Least permission: read the item the pane is opened on.
+    authorization: { permissions: { resourceSpecific: [{ name: 'MailboxItem.Read.User', type: 'Delegated' }] } },
+    extensions: [{
+      requirements: { scopes: ['mail'], ...mailbox(OUTLOOK_MINIMUM.version) },
+      runtimes: [{
+        requirements: mailbox(OUTLOOK_MINIMUM.version),
+        id: 'TaskPaneRuntime',
+        type: 'general',
+        code: { page: u('taskpane.html') },
+        lifetime: 'short',
+        actions: [{ id: 'openTaskPane', type: 'openPage', pinnable: true }],
+      }],
+      ribbons: [{
+        contexts: ['mailRead'],
+        tabs: [{
+          builtInTabId: 'TabDefault',
+          groups: [{
+            id: 'msgReadGroup',
+            label: 'foldback',
+            icons,
+            controls: [{
+              id: 'msgReadOpenPaneButton',
+              type: 'button',
+              label: 'Search mail',
+              icons,
+              supertip: { title: 'Search mail', description: 'Index this message and ask questions across the mail you indexed.' },
+              actionId: 'openTaskPane',
+            }],
+          }],
+        }],
+      }],
+    }],
+  };
+}
+
 function wordManifest() {
   const u = (p) => esc(`${addinOrigin}/word/${p}`);
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -271,8 +345,8 @@ function wordManifest() {
     <Host Name="Document"/>
   </Hosts>
   <Requirements>
-    <Sets DefaultMinVersion="1.1">
-      <Set Name="WordApi" MinVersion="1.1"/>
+    <Sets DefaultMinVersion="${WORD_MINIMUM.version}">
+      <Set Name="WordApi" MinVersion="${WORD_MINIMUM.version}"/>
     </Sets>
   </Requirements>
   <DefaultSettings>
@@ -399,6 +473,15 @@ export async function build() {
   await bundle('outlook/taskpane.ts', path.join(outlook, 'taskpane.js'));
   await writeFile(path.join(outlook, 'taskpane.html'), page({ title: 'foldback for Outlook', script: 'taskpane.js', office: true, cspMeta: true }));
   await writeFile(path.join(outlook, 'manifest.xml'), outlookManifest());
+  const unified = path.join(outlook, 'unified');
+  await mkdir(unified, { recursive: true });
+  await writeFile(path.join(unified, 'manifest.json'), JSON.stringify(outlookUnifiedManifest(), null, 2) + '\n');
+  await copyFile(path.join(here, 'shared/icons/icon-192.png'), path.join(unified, 'color.png'));
+  await copyFile(path.join(here, 'shared/icons/icon-outline-32.png'), path.join(unified, 'outline.png'));
+  // The app package the admin center and Teams take: the three files at the zip's root.
+  const files = {};
+  for (const f of ['manifest.json', 'color.png', 'outline.png']) files[f] = new Uint8Array(await readFile(path.join(unified, f)));
+  await writeFile(path.join(outlook, 'foldback-outlook.zip'), zipSync(files, { level: 9, mtime: new Date('2020-01-01T00:00:00Z') }));
 
   await bundle('word/taskpane.ts', path.join(word, 'taskpane.js'));
   await writeFile(path.join(word, 'taskpane.html'), page({ title: 'foldback for Word', script: 'taskpane.js', office: true, cspMeta: true }));
@@ -406,6 +489,7 @@ export async function build() {
 
   await bundle('browser/background.ts', path.join(browser, 'background.js'));
   await bundle('browser/offscreen.ts', path.join(browser, 'offscreen.js'));
+  await bundle('browser/engine-worker.ts', path.join(browser, 'engine-worker.js'));
   await bundle('browser/sidepanel.ts', path.join(browser, 'sidepanel.js'));
   await writeFile(path.join(browser, 'sidepanel.html'), page({ title: 'foldback', script: 'sidepanel.js', office: false, cspMeta: false }));
   await writeFile(path.join(browser, 'offscreen.html'), page({ title: 'foldback engine', script: 'offscreen.js', office: false, cspMeta: false }));

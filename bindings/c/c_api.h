@@ -107,6 +107,14 @@ struct fb_ask {
   std::string trace_id;
   // Needs handed to the host and not answered yet.
   std::map<uint64_t, foldback::Need> pending;
+  // Needs the host reports attempt by attempt (fb_ask_http_attempt).
+  struct HttpAttempts {
+    uint32_t attempts = 0;
+    double deadline_ms = 0;
+    double budget_ms = 0;
+    uint64_t seed = 0;  // of the retry jitter (wire::Jitter)
+  };
+  std::map<uint64_t, HttpAttempts> http_attempts;
   // Result views, built once done.
   bool views = false;
   std::vector<fb_hit> passages;

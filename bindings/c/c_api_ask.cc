@@ -1,6 +1,11 @@
 // The C ABI: ask sessions — needs, answers, the HTTP driver, events, results.
 #include "c_api.h"
 
+#include <random>
+
+#include "foldback/telemetry.h"
+#include "host/otlp_exporter.h"
+
 namespace foldback::capi {
 namespace {
 
@@ -262,6 +267,7 @@ int ProvideResult(fb_ask* a, uint64_t need_id, NeedResult result, double now_ms)
   Status s = a->session->Provide(need_id, std::move(result), now_ms);
   if (!s.ok()) return Report(&a->err, s);
   a->pending.erase(need_id);
+  a->http_attempts.erase(need_id);
   return FB_OK;
 }
 
@@ -407,6 +413,127 @@ int fb_ask_provide_http_response(fb_ask* a, uint64_t need_id, long http_status, 
   });
 }
 
+fb_http_attempt fb_http_attempt_default(void) {
+  fb_http_attempt a;
+  std::memset(&a, 0, sizeof a);
+  a.transport = FB_TRANSPORT_OK;
+  return a;
+}
+
+int fb_ask_http_attempt(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_params* endpoint,
+                        const fb_http_attempt* attempt, double now_ms, double* retry_in_ms_out) {
+  namespace llm = foldback::llm;
+  namespace wire = foldback::wire;
+  if (retry_in_ms_out) *retry_in_ms_out = -1;
+  if (!a) return FB_EINVALID;
+  if (!endpoint || !attempt || !retry_in_ms_out) {
+    return Fail(&a->err, FB_EINVALID, "endpoint, attempt or retry_in_ms_out is NULL");
+  }
+  if (!attempt->body && attempt->body_len) {
+    return Fail(&a->err, FB_EINVALID, "attempt->body is NULL with body_len > 0");
+  }
+  if (!attempt->headers && attempt->header_count) {
+    return Fail(&a->err, FB_EINVALID, "attempt->headers is NULL with header_count > 0");
+  }
+  int transport = IntOf(attempt->transport);  // a C caller may store any int in it
+  if (transport < FB_TRANSPORT_OK || transport > FB_TRANSPORT_NEED_TIMEOUT) {
+    return Fail(&a->err, FB_EINVALID,
+                "attempt->transport " + std::to_string(transport) + " is not an fb_transport");
+  }
+  if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&a->err, [&]() -> int {
+    auto it = a->pending.find(need_id);
+    if (it == a->pending.end()) {
+      return Fail(&a->err, FB_EINVALID,
+                  "need " + std::to_string(need_id) + " is unknown or already answered");
+    }
+    const Need& n = it->second;
+    bool embed = n.kind == Need::Kind::kEmbed;
+    auto config = EndpointOf(*endpoint, embed);
+    if (!config.ok()) return Report(&a->err, config.status());
+    auto url = llm::ResolveUrl(*config, embed ? llm::Route::kEmbeddings : llm::Route::kChat);
+    if (!url.ok()) return Report(&a->err, url.status());
+    double elapsed = std::isfinite(attempt->elapsed_ms) && attempt->elapsed_ms > 0 ? attempt->elapsed_ms : 0;
+
+    // The need's clock starts with its first attempt.
+    auto& track = a->http_attempts[need_id];
+    if (track.attempts == 0) {
+      double default_ms = endpoint->timeout_ms > 0 ? endpoint->timeout_ms : 120000;
+      track.budget_ms = n.timeout_ms > 0 ? n.timeout_ms : default_ms;
+      track.deadline_ms = now_ms - elapsed + track.budget_ms;
+      track.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+    }
+    ++track.attempts;
+
+    wire::RequestContext context;
+    context.endpoint = *config;
+    context.url = *url;
+    context.kind = n.kind;
+    context.expected_vectors = n.embed.texts.size();
+    // Without api_key the host holds the key it sent: a 401 then says
+    // "check the API key", as fb_ask_provide_http_response does.
+    context.has_key = true;
+    context.key_source = config->key.source();
+    context.now_unix_ms = attempt->now_unix_ms > 0
+                              ? attempt->now_unix_ms
+                              : std::chrono::duration<double, std::milli>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+
+    wire::Attempt outcome;
+    Status final_status;
+    bool final = false;
+    if (transport == FB_TRANSPORT_NEED_TIMEOUT) {
+      final_status = wire::NeedTimedOut(*url, track.budget_ms, attempt->http_status);
+      final = true;
+    } else if (transport == FB_TRANSPORT_OK) {
+      wire::HttpResponse response;
+      response.status = attempt->http_status;
+      for (size_t i = 0; i < attempt->header_count; ++i) {
+        response.headers.push_back({Str(attempt->headers[i].name), Str(attempt->headers[i].value)});
+      }
+      response.body = std::string_view(attempt->body ? attempt->body : "",
+                                       attempt->body ? attempt->body_len : 0);
+      outcome = wire::ReadResponse(context, response);
+    } else {
+      static constexpr wire::TransportFailure kFailures[] = {
+          wire::TransportFailure::kUnreachable, wire::TransportFailure::kUnreachable,
+          wire::TransportFailure::kCutOff,      wire::TransportFailure::kAttemptTimeout,
+          wire::TransportFailure::kHopeless,    wire::TransportFailure::kTooLarge};
+      outcome = wire::TransportAttempt(kFailures[transport], *url, Str(attempt->why),
+                                       attempt->limit);
+    }
+
+    if (!final && !outcome.status.ok()) {
+      wire::RetryPolicy policy;
+      policy.max_retries = endpoint->max_retries;
+      wire::AfterFailure f = wire::AfterFailedAttempt(policy, track.attempts, outcome, now_ms,
+                                                      track.deadline_ms, track.budget_ms, track.seed);
+      if (f.retry) {
+        *retry_in_ms_out = f.delay_ms;
+        return FB_OK;
+      }
+      final_status = std::move(f.status);
+      final = true;
+    }
+    NeedResult r;
+    r.elapsed_ms = elapsed;
+    r.attempts = track.attempts;
+    if (final) {
+      // A server may echo the key in its error text.
+      r.status = Status::FromCode(final_status.code(), config->key.Redact(final_status.message()));
+    } else {
+      r.text = std::move(outcome.text);
+      r.vectors = std::move(outcome.vectors);
+      r.model = std::move(outcome.model);
+      r.input_tokens = outcome.input_tokens;
+      r.output_tokens = outcome.output_tokens;
+    }
+    a->http_attempts.erase(need_id);
+    return ProvideResult(a, need_id, std::move(r), now_ms);
+  });
+}
+
 int fb_ask_take_events(fb_ask* a, fb_events** events_out) {
   if (!a) return FB_EINVALID;
   if (!events_out) return Fail(&a->err, FB_EINVALID, "events_out is NULL");
@@ -519,6 +646,34 @@ const char* fb_ask_trace_id(const fb_ask* a) { return a ? a->trace_id.c_str() : 
 const char* fb_ask_trace_json(const fb_ask* a) {
   fb_ask* v = Views(a);
   return v ? v->trace_json.c_str() : nullptr;
+}
+
+int fb_ask_otlp_json(fb_ask* a, double start_unix_ms, const fb_llm_endpoint_params* endpoint,
+                     const char* service_name, int capture_content, char** json_out) {
+  namespace telemetry = foldback::telemetry;
+  if (!a) return FB_EINVALID;
+  if (!json_out) return Fail(&a->err, FB_EINVALID, "json_out is NULL");
+  *json_out = nullptr;
+  if (!std::isfinite(start_unix_ms) || start_unix_ms < 0) {
+    return Fail(&a->err, FB_EINVALID, "start_unix_ms is not a time (ms since 1970)");
+  }
+  return Guard(&a->err, [&]() -> int {
+    if (!Views(a)) return Fail(&a->err, FB_ESTATE, "the session is not done yet (fb_ask_done)");
+    telemetry::SpanOptions o;
+    o.start_unix_ms = start_unix_ms;
+    o.capture_content = capture_content != 0;
+    if (endpoint && endpoint->url && *endpoint->url) {
+      o.provider = endpoint->provider && *endpoint->provider ? endpoint->provider : "openai";
+      o.request_model = Str(endpoint->model);
+      foldback::telemetry::ServerOfUrl(endpoint->url, &o.server_address, &o.server_port);
+    }
+    std::string body = telemetry::OtlpTracesJson(telemetry::SpansFromTrace(a->session->result().trace, o),
+                                                 Str(service_name));
+    char* out = Dup(body);
+    if (!out) return Fail(&a->err, FB_ENOMEM, "out of memory");
+    *json_out = out;
+    return FB_OK;
+  });
 }
 
 int fb_ask_save_trace(fb_ask* a, const char* dir) {

@@ -15,7 +15,7 @@ namespace {
 
 // fb_feedback_export and fb_feedback_export_walled: the same job, with or
 // without a wall.
-int ExportFeedback(const char* index_dir, fb_export_format format, const char* out_path,
+int ExportFeedback(const char* index_dir, int f, const char* out_path,
                    const char* const* matters, size_t matter_count, bool walled,
                    fb_export_report* report_out, char** error_out) {
   if (error_out) *error_out = nullptr;
@@ -23,7 +23,6 @@ int ExportFeedback(const char* index_dir, fb_export_format format, const char* o
   int code = [&]() -> int {
     if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
     if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
-    int f = IntOf(format);
     if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_OPENAI_PREFERENCE) {
       return Fail(&err, FB_EINVALID, "unknown export format " + std::to_string(f));
     }
@@ -41,7 +40,7 @@ int ExportFeedback(const char* index_dir, fb_export_format format, const char* o
       if (!index.ok()) return Report(&err, index.status());
       foldback::ExportReport rep;
       Status s = foldback::host::ExportFeedbackFile(
-          **index, index_dir, static_cast<foldback::ExportFormat>(IntOf(format)), options, out_path,
+          **index, index_dir, static_cast<foldback::ExportFormat>(f), options, out_path,
           &rep);
       if (!s.ok()) return Report(&err, s);
       if (report_out) {
@@ -198,14 +197,14 @@ int fb_feedback_forget_matter(fb_feedback_log* log, const char* matter, const ch
 
 int fb_feedback_export(const char* index_dir, fb_export_format format, const char* out_path,
                        fb_export_report* report_out, char** error_out) {
-  return ExportFeedback(index_dir, format, out_path, nullptr, 0, /*walled=*/false, report_out,
+  return ExportFeedback(index_dir, IntOf(format), out_path, nullptr, 0, /*walled=*/false, report_out,
                         error_out);
 }
 
 int fb_feedback_export_walled(const char* index_dir, fb_export_format format, const char* out_path,
                               const char* const* allowed_matters, size_t allowed_matter_count,
                               fb_export_report* report_out, char** error_out) {
-  return ExportFeedback(index_dir, format, out_path, allowed_matters, allowed_matter_count,
+  return ExportFeedback(index_dir, IntOf(format), out_path, allowed_matters, allowed_matter_count,
                         /*walled=*/true, report_out, error_out);
 }
 

@@ -519,6 +519,77 @@ FB_API int fb_ask_provide_http_response(fb_ask* session, uint64_t need_id, long 
                                         const char* body, size_t body_len, double elapsed_ms,
                                         double now_ms);
 
+/* ---- a host that retries as foldback does: one call per HTTP attempt
+ *
+ * fb_ask_provide_http_response hands back one reply and is done; a host
+ * that wants foldback's retry policy (the one its own libcurl client and
+ * the JS host follow: 408/409/429/5xx and cut-off replies retried, with
+ * backoff, Retry-After / retry-after-ms and x-should-retry honoured, within
+ * the need's timeout_ms) reports every attempt instead:
+ *
+ *   fb_ask_need_http_request(ask, id, &ep, &url, &body);
+ *   for (;;) {
+ *     ... POST body to url (+ the key's header), fill `attempt` ...
+ *     fb_ask_http_attempt(ask, id, &ep, &attempt, fb_monotonic_ms(), &retry_in);
+ *     if (retry_in < 0) break;   // the need is answered
+ *     ... wait retry_in ms ...
+ *   }
+ *
+ * The decision is the core's (foldback/wire.h), so every host retries the
+ * same requests after the same waits and ends with the same message. */
+
+typedef struct {
+  const char* name;
+  const char* value;
+} fb_http_header;
+
+typedef enum {
+  FB_TRANSPORT_OK = 0,              /* a response came: http_status, headers, body */
+  FB_TRANSPORT_UNREACHABLE = 1,     /* refused, DNS, TLS handshake, reset before a reply */
+  FB_TRANSPORT_CUT_OFF = 2,         /* the connection closed in the middle of the reply */
+  FB_TRANSPORT_ATTEMPT_TIMEOUT = 3, /* this attempt's own limit passed (limit: its ms) */
+  FB_TRANSPORT_HOPELESS = 4,        /* retrying cannot help (bad CA file, unknown protocol) */
+  FB_TRANSPORT_TOO_LARGE = 5,       /* the reply exceeds what the host accepts (limit: bytes) */
+  FB_TRANSPORT_NEED_TIMEOUT = 6     /* the need's whole timeout_ms ran out (http_status: one
+                                       seen before the stall, else 0) */
+} fb_transport;
+
+/* One HTTP attempt at a need, as the host saw it. Pointers are read during
+ * the call only. */
+typedef struct {
+  fb_transport transport;               /* Default: FB_TRANSPORT_OK */
+  long http_status;
+  const fb_http_header* headers;        /* names compared case-insensitively */
+  size_t header_count;
+  const char* body;
+  size_t body_len;
+  const char* why;                      /* a transport failure in the stack's words */
+  double limit;                         /* FB_TRANSPORT_ATTEMPT_TIMEOUT / _TOO_LARGE */
+  double elapsed_ms;                    /* of this attempt */
+  /* Wall-clock time (ms since 1970), for a Retry-After given as an HTTP
+   * date; 0: foldback reads the system clock. */
+  double now_unix_ms;
+} fb_http_attempt;
+
+FB_API fb_http_attempt fb_http_attempt_default(void);
+
+/* Reports an attempt at pending need `need_id`, sent as
+ * fb_ask_need_http_request built it for `endpoint` (the same params). The
+ * reply is read as in fb_ask_provide_http_response. *retry_in_ms_out >= 0:
+ * send the same request again after that many milliseconds and report that
+ * attempt too; -1: the need is answered — with the reply, or with the
+ * failure once endpoint->max_retries retries are spent, the error is not
+ * worth another attempt, or the wait would pass the need's timeout_ms
+ * (endpoint->timeout_ms when the need has none), counted from the first
+ * attempt's start. endpoint->api_key, when given, is never sent or kept: it
+ * tells a 401 "check the API key" from "no API key was given", and is
+ * removed from any message a server echoes it in. Return codes as
+ * fb_ask_provide; on an error *retry_in_ms_out is -1 and nothing changes. */
+FB_API int fb_ask_http_attempt(fb_ask* session, uint64_t need_id,
+                               const fb_llm_endpoint_params* endpoint,
+                               const fb_http_attempt* attempt, double now_ms,
+                               double* retry_in_ms_out);
+
 /* ---- progress */
 
 typedef enum {
@@ -609,6 +680,21 @@ FB_API const char* fb_ask_trace_id(const fb_ask* session);
  * note}], fused, fallbacks, errors, program_version, model, stopped_early,
  * and "answer" when there is one. Never contains an API key. */
 FB_API const char* fb_ask_trace_json(const fb_ask* session);
+
+/* The question's OpenTelemetry spans as an OTLP/HTTP JSON body — POST it to
+ * the collector's /v1/traces with Content-Type: application/json — the same
+ * spans every foldback host sends (foldback/telemetry.h: an invoke_agent
+ * root, a span per hop, a CLIENT span per LLM or embedding call with the
+ * GenAI attributes). `start_unix_ms`: the wall clock (ms since 1970) when
+ * the host called fb_ask_start. `endpoint` (may be NULL): the chat
+ * endpoint's provider, model and URL for gen_ai.* and server.* attributes.
+ * `service_name`: NULL for "foldback". `capture_content`: 1 adds the
+ * question, hop queries and answer (never prompts, never a key); 0 (the
+ * default a host should keep) exports no text. Freed with fb_string_free.
+ * FB_ESTATE before the session is done. */
+FB_API int fb_ask_otlp_json(fb_ask* session, double start_unix_ms,
+                            const fb_llm_endpoint_params* endpoint, const char* service_name,
+                            int capture_content, char** json_out);
 
 /* Saves the trace as <dir>/traces/<trace id>.json (atomically), where
  * fb_feedback_log_append looks for it. `dir` NULL: the index's folder

@@ -20,6 +20,7 @@
 #include "foldback/redact.h"
 #include "foldback/rerank.h"
 #include "foldback/train.h"
+#include "foldback/telemetry.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
 
@@ -595,7 +596,7 @@ class JsAsk {
   }
 
   // result: {ok, error: {code, message} | string, text, vectors, model,
-  // elapsedMs, attempts}. Returns null or an error value.
+  // elapsedMs, attempts, inputTokens, outputTokens}. Returns null or an error value.
   val provide(double id, val result, double now_ms) {
     foldback::NeedResult r;
     bool ok = !Has(result, "ok") || result["ok"].as<bool>();
@@ -611,6 +612,8 @@ class JsAsk {
     r.model = Str(result, "model");
     if (Has(result, "elapsedMs")) r.elapsed_ms = result["elapsedMs"].as<double>();
     if (Has(result, "attempts")) r.attempts = result["attempts"].as<uint32_t>();
+    if (Has(result, "inputTokens")) r.input_tokens = static_cast<int64_t>(result["inputTokens"].as<double>());
+    if (Has(result, "outputTokens")) r.output_tokens = static_cast<int64_t>(result["outputTokens"].as<double>());
     foldback::Status s = session_->Provide(static_cast<uint64_t>(id), std::move(r), now_ms);
     return s.ok() ? val::null() : ErrorValue(s);
   }
@@ -730,6 +733,8 @@ val WireStep(const wire::RetryPolicy& policy, wire::Attempt a, uint32_t attempts
     out.set("ok", true);
     out.set("text", a.text);
     out.set("model", a.model);
+    if (a.input_tokens >= 0) out.set("inputTokens", static_cast<double>(a.input_tokens));
+    if (a.output_tokens >= 0) out.set("outputTokens", static_cast<double>(a.output_tokens));
     return out;
   }
   wire::AfterFailure f = wire::AfterFailedAttempt(policy, attempts, a, now_ms, deadline_ms, budget_ms,
@@ -752,6 +757,8 @@ class JsWire {
     auto url = wire::ResolveUrl(context_.endpoint, wire::Route::kChat);
     if (!url.ok()) return ErrorValue(url.status());
     context_.url = *url;
+    context_.key_source = Str(o, "keySource");
+    context_.key_hint = "createLlmHost({apiKey})";
     policy_ = WirePolicyOf(o);
     return val::null();
   }
@@ -825,6 +832,49 @@ double WireParseRetryAfterMs(std::string retry_after_ms, std::string retry_after
 }
 
 std::string WireHttpStatusText(double status) { return wire::HttpStatusText(static_cast<long>(status)); }
+
+// ---------------------------------------------------------------- telemetry
+// A trace's OpenTelemetry spans (foldback/telemetry.h) for index.js to hand
+// to the page's @opentelemetry/api tracer: root first, parents before
+// children. options: {startUnixMs, provider, requestModel, url,
+// captureContent}. Each span: {spanId, parentSpanId, name, kind
+// ('internal'|'client'), startNano, endNano (decimal strings),
+// attributes {key: value}, error, statusMessage}; or an error value.
+val OtlpSpans(std::string trace_json, val o) {
+  namespace telemetry = foldback::telemetry;
+  auto trace = foldback::TraceFromJson(trace_json);
+  if (!trace.ok()) return ErrorValue(trace.status());
+  telemetry::SpanOptions so;
+  if (Has(o, "startUnixMs")) so.start_unix_ms = o["startUnixMs"].as<double>();
+  so.provider = Str(o, "provider");
+  so.request_model = Str(o, "requestModel");
+  telemetry::ServerOfUrl(Str(o, "url"), &so.server_address, &so.server_port);
+  if (Has(o, "captureContent")) so.capture_content = o["captureContent"].as<bool>();
+  val out = val::array();
+  for (const telemetry::Span& s : telemetry::SpansFromTrace(*trace, so)) {
+    val span = val::object();
+    span.set("spanId", s.span_id);
+    span.set("parentSpanId", s.parent_span_id);
+    span.set("name", s.name);
+    span.set("kind", std::string(s.kind == telemetry::SpanKind::kClient ? "client" : "internal"));
+    span.set("startNano", std::to_string(s.start_unix_nano));
+    span.set("endNano", std::to_string(s.end_unix_nano));
+    val attributes = val::object();
+    for (const telemetry::Attribute& a : s.attributes) {
+      switch (a.value.type) {
+        case telemetry::AttributeValue::Type::kInt: attributes.set(a.key, static_cast<double>(a.value.i)); break;
+        case telemetry::AttributeValue::Type::kDouble: attributes.set(a.key, a.value.d); break;
+        case telemetry::AttributeValue::Type::kBool: attributes.set(a.key, a.value.b); break;
+        case telemetry::AttributeValue::Type::kString: attributes.set(a.key, a.value.s); break;
+      }
+    }
+    span.set("attributes", attributes);
+    span.set("error", s.error);
+    span.set("statusMessage", s.status_message);
+    out.call<void>("push", span);
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------- feedback
 
@@ -1559,6 +1609,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
   emscripten::function("wireRetryDelayMs", &WireRetryDelayMs);
   emscripten::function("wireParseRetryAfterMs", &WireParseRetryAfterMs);
   emscripten::function("wireHttpStatusText", &WireHttpStatusText);
+  emscripten::function("otlpSpans", &OtlpSpans);
   emscripten::class_<JsFeedback>("Feedback")
       .constructor<>()
       .function("load", &JsFeedback::load)

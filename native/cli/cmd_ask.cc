@@ -6,6 +6,7 @@
 // <index dir>/traces/<trace id>.json.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -14,11 +15,13 @@
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/program.h"
+#include "host/ask_run.h"
 #include "host/feedback_log.h"
 #include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
+#include "host/otlp_exporter.h"
 #include "host/traces.h"
 #include "llm/llm_client.h"
 
@@ -26,6 +29,11 @@ namespace foldback::cli {
 namespace {
 
 using json = nlohmann::ordered_json;  // keys in the documented order
+
+// The longest a question waits, once answered, for its spans to reach the
+// collector (OTEL_EXPORTER_OTLP_ENDPOINT); a collector that is down costs
+// one refused connection, not this.
+constexpr double kTelemetryFlushMs = 3000;
 
 struct AskArgs {
   std::string index_dir;
@@ -52,39 +60,11 @@ struct AskArgs {
 
 std::string Quote(const std::string& s) { return "\"" + OneLine(s, 200) + "\""; }
 
-// An endpoint from the flags; the key from the environment.
-Result<llm::EndpointConfig> Endpoint(const std::string& url, const std::string& provider,
-                                     const std::string& model, const std::string& key_env,
-                                     const std::string& api_version, bool structured) {
-  llm::EndpointConfig c;
-  c.url = url;
-  if (!llm::ParseProvider(provider, &c.provider)) {
-    return Status::InvalidArgument("--provider must be openai, azure, ollama, vllm or tei, not \"" +
-                                   provider + "\"");
-  }
-  c.model = model;
-  c.api_version = api_version;
-  c.structured_output = structured;
-  if (c.provider == llm::Provider::kTei) c.embed_batch = 32;
-  if (!key_env.empty()) {
-    auto key = llm::ApiKey::FromEnv(key_env);
-    if (!key.ok()) return key.status();
-    c.key = std::move(*key);
-  }
-  return c;
-}
-
 void PrintProgramReport(const LoadedProgram& p, FILE* out) {
   std::fprintf(out, "program: DSPy %s\n", p.dspy_version.empty() ? "(version not saved)" : p.dspy_version.c_str());
   for (const auto& u : p.used) std::fprintf(out, "  used:    %s\n", u.c_str());
   for (const auto& i : p.ignored) std::fprintf(out, "  ignored: %s\n", i.c_str());
   for (const auto& n : p.notes) std::fprintf(out, "  note:    %s\n", n.c_str());
-}
-
-json HitsJson(const std::vector<TraceHit>& hits) {
-  json a = json::array();
-  for (const TraceHit& h : hits) a.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
-  return a;
 }
 
 int Run(const AskArgs& a) {
@@ -110,27 +90,23 @@ int Run(const AskArgs& a) {
   if (a.restrict_matters) o.search.allowed_matters = SplitCommaSet(a.allowed_matters);
   if (a.deadline_ms < 0) return Fail(Status::InvalidArgument("--deadline-ms must be >= 0"));
 
-  std::vector<std::string> host_fallbacks;
-  if (o.rewrite == RewriteMode::kLlm && a.endpoint.empty()) {
-    o.rewrite = RewriteMode::kRm3;
-    host_fallbacks.push_back("no LLM endpoint (--endpoint): queries rewritten with RM3, offline");
+  std::vector<std::string> host_fallbacks = host::EndpointFallbacks(!a.endpoint.empty(), &o);
+  if (!host_fallbacks.empty() && o.rewrite == RewriteMode::kRm3 && a.rewrite == "llm") {
     std::fprintf(stderr, "note: no --endpoint given: rewriting with RM3 (offline)\n");
-  }
-  if (a.answer && a.endpoint.empty()) {
-    host_fallbacks.push_back("no LLM endpoint (--endpoint): no answer written, passages only");
   }
 
   // ---- endpoints (before the index: a bad flag should not wait for a load)
   llm::LlmClientOptions co;
   if (!a.endpoint.empty()) {
-    auto c = Endpoint(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version, !a.no_json_schema);
+    auto c = host::EndpointFromFlags(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version,
+                                     !a.no_json_schema);
     if (!c.ok()) return Fail(c.status().WithContext("--endpoint"));
     co.chat = std::move(*c);
   }
   if (!a.embed_endpoint.empty()) {
-    auto c = Endpoint(a.embed_endpoint, a.embed_provider.empty() ? a.provider : a.embed_provider,
-                      a.embed_model, a.embed_api_key_env.empty() ? a.api_key_env : a.embed_api_key_env,
-                      a.api_version, true);
+    auto c = host::EndpointFromFlags(
+        a.embed_endpoint, a.embed_provider.empty() ? a.provider : a.embed_provider, a.embed_model,
+        a.embed_api_key_env.empty() ? a.api_key_env : a.embed_api_key_env, a.api_version, true);
     if (!c.ok()) return Fail(c.status().WithContext("--embed-endpoint"));
     co.embed = std::move(*c);
   }
@@ -184,16 +160,11 @@ int Run(const AskArgs& a) {
                                o.search.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());
   o.trace_id = host::NewUuidV7();
-  llm::SteadyClock clock;
-  auto session = AskSession::Start(**index, a.question, o, clock.NowMs(),
-                                   loaded ? &loaded->program : nullptr, fb.get());
-  if (!session.ok()) return Fail(session.status());
 
   if (!a.json) {
     std::printf("question: %s\n", Quote(a.question).c_str());
     if (!(*client)->chat_url().empty()) std::printf("endpoint: %s\n", (*client)->chat_url().c_str());
   }
-  auto t0 = std::chrono::steady_clock::now();
   auto on_event = [&](const TraceEvent& e) {
     if (a.json) {
       if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
@@ -225,48 +196,30 @@ int Run(const AskArgs& a) {
     }
     std::fflush(stdout);
   };
-  Status run = llm::RunAsk(**session, **client, clock, on_event);
-  if (!run.ok()) return Fail(run);
-  double seconds = SecondsSince(t0);
-  AskResult result = (*session)->result();
-  if (*reranker) {
-    RerankReport report;
-    auto reranked = (*reranker)->Rerank(**index, a.question, result.passages, o.search, &report);
-    if (!reranked.ok()) return Fail(reranked.status());
-    if (report.applied) {
-      result.passages = std::move(reranked.value());
-    } else {
-      std::fprintf(stderr, "rerank: not applied (%s)\n", report.note.c_str());
-    }
+  auto run = host::AskQuestion(**index, a.index_dir, a.question, o, loaded.get(), fb.get(),
+                               reranker->get(), host_fallbacks, **client, on_event);
+  if (!run.ok()) return Fail(run.status());
+  if (*reranker && !run->rerank_note.empty()) {
+    std::fprintf(stderr, "rerank: not applied (%s)\n", run->rerank_note.c_str());
   }
-  result.trace.fallbacks.insert(result.trace.fallbacks.begin(), host_fallbacks.begin(), host_fallbacks.end());
+  const AskResult& result = run->result;
+  const Status& saved = run->trace_saved;
+  double seconds = run->seconds;
 
-  // ---- trace (it carries the answer: `foldback feedback` records it)
-  Status saved = host::SaveTrace(a.index_dir, TraceToJson(result.trace), o.trace_id);
+  // ---- telemetry: spans to the collector OTEL_* names (never fails the question)
+  telemetry::SpanOptions spans;
+  spans.start_unix_ms = run->start_unix_ms;
+  if (!a.endpoint.empty()) {
+    spans.provider = a.provider;
+    spans.request_model = a.model;
+    telemetry::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
+  }
+  Status exported = host::ExportQuestionSpans(result.trace, spans, kTelemetryFlushMs);
+  if (!exported.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(exported.message(), false).c_str());
   if (!saved.ok()) std::fprintf(stderr, "warning: trace not saved: %s\n", saved.ToString().c_str());
 
   if (a.json) {
-    json out;
-    out["trace_id"] = o.trace_id;
-    json hops = json::array();
-    for (const TraceHop& h : result.trace.hops) hops.push_back({{"query", h.query}, {"results", HitsJson(h.results)}});
-    out["hops"] = hops;
-    json results = json::array();
-    for (const SearchHit& h : result.passages) {
-      results.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}, {"text", h.text}});
-    }
-    out["results"] = results;
-    if (a.answer) {
-      out["answer"] = result.answer;
-      json cites = json::array();
-      for (const Citation& c : result.citations) {
-        cites.push_back({{"marker", c.marker}, {"chunk_id", c.chunk_id}, {"doc_id", c.doc_id}});
-      }
-      out["citations"] = cites;
-    }
-    out["fallbacks"] = result.trace.fallbacks;
-    if (!result.trace.redactions.empty()) out["redactions"] = result.trace.redactions;
-    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, json::error_handler_t::replace)).c_str());
+    std::printf("%s\n", JsonTerminalSafe(host::AskRunJson(*run, a.answer, 2)).c_str());
     return 0;
   }
 

@@ -14,6 +14,7 @@
 #include "cli/rerank_flags.h"
 #include "foldback/feedback.h"
 #include "foldback/rerank.h"
+#include "host/ask_run.h"
 #include "host/feedback_log.h"
 #include "host/feedback_record.h"
 #include "host/index_dir.h"
@@ -70,14 +71,7 @@ int Run(const SearchArgs& a) {
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());
   if (a.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& h : *hits) {
-      out.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score},
-                     {"bm25", h.bm25}, {"dense", h.dense}, {"title", h.title},
-                     {"section", h.section}, {"matter", h.matter}, {"text", h.text},
-                     {"duplicates", h.duplicates}});
-    }
-    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
+    std::printf("%s\n", JsonTerminalSafe(host::SearchHitsJson(*hits, 2)).c_str());
     return 0;
   }
   std::printf("%zu results for \"%s\" (%s, %.1f ms)\n", hits->size(), a.query.c_str(),

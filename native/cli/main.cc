@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterExport(app, &exit_code);
   foldback::cli::RegisterJobs(app, &exit_code);
   foldback::cli::RegisterTrain(app, &exit_code);
+  foldback::cli::RegisterServe(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -82,13 +82,19 @@ Status ExportFeedbackFile(const Index& index, const std::string& index_dir, Expo
                           const ExportOptions& options, const std::string& out_path,
                           ExportReport* report, std::vector<LogDamage>* damage) {
   if (out_path.empty()) return Status::InvalidArgument("no output file for the export");
+  auto bytes = ExportFeedbackBytes(index, index_dir, format, options, report, damage);
+  if (!bytes.ok()) return bytes.status();
+  return WriteFileAtomic(out_path, *bytes);
+}
+
+Result<std::string> ExportFeedbackBytes(const Index& index, const std::string& index_dir,
+                                        ExportFormat format, const ExportOptions& options,
+                                        ExportReport* report, std::vector<LogDamage>* damage) {
   auto contents = ReadFeedbackLogFile(index_dir);
   if (!contents.ok()) return contents.status();
   if (damage) *damage = contents->damage;
   FeedbackState state = ApplyFeedbackLog(*contents);
-  auto bytes = ExportFeedback(index, state.records, format, options, report);
-  if (!bytes.ok()) return bytes.status();
-  return WriteFileAtomic(out_path, *bytes);
+  return ExportFeedback(index, state.records, format, options, report);
 }
 
 }  // namespace foldback::host

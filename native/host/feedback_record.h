@@ -62,6 +62,13 @@ Status ExportFeedbackFile(const Index& index, const std::string& index_dir, Expo
                           const ExportOptions& options, const std::string& out_path,
                           ExportReport* report = nullptr, std::vector<LogDamage>* damage = nullptr);
 
+// The same export as bytes (what `foldback serve` returns from
+// GET /v1/export): nothing is written.
+Result<std::string> ExportFeedbackBytes(const Index& index, const std::string& index_dir,
+                                        ExportFormat format, const ExportOptions& options,
+                                        ExportReport* report = nullptr,
+                                        std::vector<LogDamage>* damage = nullptr);
+
 }  // namespace foldback::host
 
 #endif  // FOLDBACK_NATIVE_HOST_FEEDBACK_RECORD_H_

@@ -354,6 +354,8 @@ struct LlmClient::Rep {
     if (job->need.kind == Need::Kind::kLlm) {
       job->result.text = key.Redact(reply.text);
       job->result.model = key.Redact(reply.model);
+      job->result.input_tokens = reply.input_tokens;
+      job->result.output_tokens = reply.output_tokens;
     } else {
       size_t dim = reply.vectors.front().size();
       if (job->dim != 0 && dim != job->dim) {

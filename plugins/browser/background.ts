@@ -3,8 +3,14 @@
 // - Only the extension's own pages (the side panel) may ask, index,
 //   configure or export; messages from content scripts and web pages are
 //   rejected (sender checked on every port and message).
-// - The engine runs in an offscreen document (this worker is killed when
-//   idle and cannot start workers); it connects to us on the 'engine' port.
+// - The engine runs in a dedicated worker that an offscreen document starts
+//   (this service worker is killed when idle and cannot start workers); the
+//   offscreen document connects to us on the 'engine' port.
+// - The toolbar button opens the side panel from action.onClicked. That
+//   click is what grants activeTab on the page, which "Index this page"
+//   needs: the manifest asks for no host permission. (The side panel's
+//   openPanelOnActionClick behaviour would open the panel without
+//   dispatching onClicked, and without the grant; it is turned off.)
 // - The API key lives in chrome.storage.session (memory; TRUSTED_CONTEXTS
 //   only, so content scripts cannot read it), or chrome.storage.local when
 //   the lawyer asks to remember it. It is handed to the offscreen engine for
@@ -21,7 +27,15 @@ const KEY = 'foldback.apiKey';
 
 void chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' });
 chrome.runtime.onInstalled.addListener(() => {
-  void chrome.sidePanel?.setPanelBehavior({ openPanelOnActionClick: true });
+  // Off explicitly: a profile that had an earlier version keeps the old behaviour otherwise.
+  void chrome.sidePanel?.setPanelBehavior({ openPanelOnActionClick: false });
+});
+chrome.action.onClicked.addListener((tab) => {
+  // Called synchronously, inside the click's user gesture (sidePanel.open
+  // needs one). The panel is the window's, so it stays open across tabs; each
+  // further page to index gets its own grant from its own click.
+  if (tab.windowId === undefined) return;
+  chrome.sidePanel.open({ windowId: tab.windowId }).catch((e: Error) => console.warn('foldback: the side panel did not open:', e.message));
 });
 
 // ------------------------------------------------------------------ engine
@@ -38,7 +52,7 @@ async function ensureOffscreen(): Promise<void> {
     await chrome.offscreen.createDocument({
       url: 'offscreen.html',
       reasons: ['WORKERS' as chrome.offscreen.Reason],
-      justification: 'Runs the foldback search engine (WebAssembly) and its workers, which a service worker cannot host.',
+      justification: 'Starts the dedicated worker that runs the foldback search engine (WebAssembly); a service worker cannot start workers.',
     });
   } catch (e) {
     if (!String((e as Error).message).includes('single offscreen')) throw e;

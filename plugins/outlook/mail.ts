@@ -5,6 +5,7 @@
 import { convert } from 'html-to-text';
 import PostalMime from 'postal-mime';
 import type { DocInput } from '../shared/engine-adapter';
+import { supports, type RequirementsLike } from '../shared/requirements';
 
 interface EmailAddress { displayName?: string; emailAddress?: string }
 interface AttachmentLike { name?: string; contentType?: string; size?: number; isInline?: boolean; attachmentType?: string }
@@ -19,7 +20,16 @@ export interface MailItemLike {
   cc?: EmailAddress[];
   dateTimeCreated?: Date | string;
   attachments?: AttachmentLike[];
-  body: { getAsync(coercion: unknown, callback: (r: { status: unknown; value: string; error?: { message: string } }) => void): void };
+  body: { getAsync(coercion: unknown, callback: (r: AsyncResultLike<string>) => void): void };
+  /** Mailbox 1.14: the whole message (RFC 822 / MIME), base64. */
+  getAsFileAsync?(callback: (r: AsyncResultLike<string>) => void): void;
+}
+
+interface AsyncResultLike<T> { status: unknown; value: T; error?: { message: string } }
+
+function asyncFailed(r: AsyncResultLike<unknown>): boolean {
+  return r.status === 'failed' || (typeof r.status === 'number' && r.status !== 0) ||
+    Boolean(r.status && typeof r.status === 'object' && String(r.status) === 'failed');
 }
 
 export function formatAddress(a?: EmailAddress): string {
@@ -41,9 +51,7 @@ function humanSize(n?: number): string {
 export function getBodyText(item: MailItemLike, coercionText: unknown = 'text'): Promise<string> {
   return new Promise((resolve, reject) => {
     item.body.getAsync(coercionText, (r) => {
-      const failed = r.status === 'failed' || (typeof r.status === 'number' && r.status !== 0) ||
-        (r.status && typeof r.status === 'object' && String(r.status) === 'failed');
-      if (failed || typeof r.value !== 'string') reject(new Error(`could not read the message body: ${r.error?.message ?? 'unknown error'}`));
+      if (asyncFailed(r) || typeof r.value !== 'string') reject(new Error(`could not read the message body: ${r.error?.message ?? 'unknown error'}`));
       else resolve(r.value);
     });
   });
@@ -143,3 +151,126 @@ export async function emlToDoc(bytes: ArrayBuffer | Uint8Array, fileName: string
   if (matter) doc.matter = matter;
   return doc;
 }
+
+// ------------------------------------------------------------------ the whole message (Mailbox 1.14)
+
+/** Text a pane can read itself; other attachments (PDF, Word…) are listed by name. */
+const TEXT_TYPES = /^(text\/(plain|markdown|csv|html)|message\/rfc822)$/i;
+/** Attachments with more text than this are listed, not indexed (the engine's per-document limit is larger). */
+export const MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024;
+const MAX_EMBEDDED_DEPTH = 3;
+
+/** An attachment's name as the CLI's mail reader puts it in ids (IdSafeName): 80 characters, no / \\ # or controls. */
+export function idSafeName(name: string): string {
+  return [...name].slice(0, 80).join('').replace(/[/\\#\u0000-\u001f\u007f]/g, '_');
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const bin = atob(b64.replace(/\s+/g, ''));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** item.getAsFileAsync (Mailbox 1.14): the message as its MIME bytes. */
+export function getItemMime(item: MailItemLike): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    if (typeof item.getAsFileAsync !== 'function') { reject(new Error('this Outlook cannot hand add-ins the whole message')); return; }
+    item.getAsFileAsync((r) => {
+      if (asyncFailed(r) || typeof r.value !== 'string' || !r.value) {
+        reject(new Error(`could not read the whole message: ${r.error?.message ?? 'unknown error'}`));
+        return;
+      }
+      try { resolve(base64ToBytes(r.value)); } catch { reject(new Error('could not read the whole message: it is not base64')); }
+    });
+  });
+}
+
+/**
+ * An e-mail message (RFC 822 / MIME bytes) as documents: the message, then
+ * one document per attachment whose text the pane can read (text, HTML,
+ * embedded messages, recursively), each with parentId = the message's id,
+ * as the CLI's mail reader does for .eml. Other attachments stay in the
+ * message's attachment list.
+ */
+export async function emlToDocs(bytes: ArrayBuffer | Uint8Array, fileName: string, matter = '', depth = 0): Promise<DocInput[]> {
+  const message = await emlToDoc(bytes, fileName, matter);
+  const email = await PostalMime.parse(bytes, { forceRfc822Attachments: true });
+  const docs: DocInput[] = [message];
+  let i = 0;
+  for (const a of email.attachments ?? []) {
+    i++;
+    const type = (a.mimeType ?? '').toLowerCase();
+    if (!TEXT_TYPES.test(type)) continue;
+    const content = typeof a.content === 'string' ? new TextEncoder().encode(a.content) : new Uint8Array(a.content as ArrayBuffer);
+    if (content.byteLength === 0 || content.byteLength > MAX_ATTACHMENT_BYTES) continue;
+    const name = a.filename || (type === 'message/rfc822' ? `message-${i}.eml` : `attachment-${i}`);
+    // The ids and parents the CLI's mail reader gives .eml attachments: <message id>/att-<n>-<name>.
+    const id = `${message.id}/att-${i}-${idSafeName(name)}`;
+    if (type === 'message/rfc822') {
+      if (depth + 1 > MAX_EMBEDDED_DEPTH) continue;
+      let inner: DocInput[];
+      try { inner = await emlToDocs(content, name, matter, depth + 1); } catch { continue; }
+      const [first, ...rest] = inner;
+      const innerId = first.id;
+      docs.push({ ...first, id, parentId: message.id, source: `${fileName} › ${name}` });
+      // The embedded message's own attachments hang under it.
+      for (const r of rest) docs.push({ ...r, id: `${id}/${r.id.slice(innerId.length + 1)}`, parentId: r.parentId === innerId || !r.parentId ? id : r.parentId });
+      continue;
+    }
+    const raw = new TextDecoder('utf-8').decode(content);
+    const text = type === 'text/html' ? htmlToText(raw) : raw;
+    if (!text.trim()) continue;
+    const doc: DocInput = {
+      id, title: name, kind: 'document', source: `${fileName} › ${name}`,
+      text, parentId: message.id,
+    };
+    if (message.date) doc.date = message.date;
+    if (matter) doc.matter = matter;
+    docs.push(doc);
+  }
+  return docs;
+}
+
+/** Whether the pane can read the whole message (Mailbox 1.14), from the client's own answer. */
+export function canReadFullMessage(requirements: RequirementsLike | undefined | null): boolean {
+  return supports(requirements, 'fullMessage');
+}
+
+/**
+ * The open message for the index. Where Mailbox 1.14 is present, its full
+ * MIME through the mail reader (attachments included); otherwise, or if
+ * Outlook refuses the file, the body as text with the attachments by name.
+ * `fellBack` says why the full message was not used, when it was tried.
+ */
+export async function indexableMail(item: MailItemLike | null | undefined, requirements: RequirementsLike | undefined | null,
+                                    matter = '', coercionText: unknown = 'text'): Promise<{ docs: DocInput[]; full: boolean; fellBack?: string }> {
+  if (!item) throw new Error('No message is open. Select a message in Outlook first.');
+  if (canReadFullMessage(requirements)) {
+    try {
+      const docs = await emlToDocs(await getItemMime(item), 'Outlook', matter);
+      const id = item.internetMessageId || item.itemId;
+      // Keep the id the pane knows the message by (the MIME's Message-ID is the same, but a draft's may differ).
+      if (id && docs[0].id !== `mail:${id}`) {
+        const old = docs[0].id;
+        for (const d of docs) {
+          if (d.id.startsWith(old)) d.id = `mail:${id}${d.id.slice(old.length)}`;
+          if (d.parentId?.startsWith(old)) d.parentId = `mail:${id}${d.parentId.slice(old.length)}`;
+        }
+      }
+      return { docs, full: true };
+    } catch (e) {
+      return { docs: [await readMailItem(item, matter, coercionText)], full: false, fellBack: (e as Error).message };
+    }
+  }
+  return { docs: [await readMailItem(item, matter, coercionText)], full: false };
+}
+
+/** Registers `handler` for ItemChanged where Mailbox 1.5 is present; says whether it did. */
+export function followSelection(mailbox: { addHandlerAsync(type: unknown, handler: () => void): void }, requirements: RequirementsLike | undefined | null,
+                                itemChanged: unknown, handler: () => void): boolean {
+  if (!supports(requirements, 'followSelection')) return false;
+  mailbox.addHandlerAsync(itemChanged, handler);
+  return true;
+}
+

@@ -7,7 +7,8 @@ import { openStorage } from '@foldback/core/storage';
 import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
 import { OfficeSettingsStore } from '../shared/settings';
 import { App, documentList, formatDate } from '../shared/ui';
-import { emlToDoc, formatAddress, readMailItem, type MailItemLike } from './mail';
+import { emlToDoc, followSelection, formatAddress, indexableMail, canReadFullMessage, type MailItemLike } from './mail';
+import { unavailableReason } from '../shared/requirements';
 
 async function main(): Promise<void> {
   const root = byId('app');
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   });
   const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS);
   const mailbox = Office.context.mailbox;
+  const requirements = Office.context.requirements;
   const currentItem = () => mailbox.item as unknown as MailItemLike | null;
 
   const app = new App(root, engine, {
@@ -65,9 +67,11 @@ async function main(): Promise<void> {
         indexBtn.disabled = true;
         app.setStatus('Indexing the message…');
         try {
-          const doc = await readMailItem(currentItem(), matter.value.trim(), Office.CoercionType.Text);
-          const r = await engine.index([doc]);
-          app.setStatus(`Indexed “${doc.title}” (${r.chunks} passages).`, 'ok');
+          const { docs: found, full, fellBack } = await indexableMail(currentItem(), requirements, matter.value.trim(), Office.CoercionType.Text);
+          const r = await engine.index(found);
+          const parts = found.length - 1;
+          app.setStatus(`Indexed “${found[0].title}”${full ? ` from the whole message${parts ? `, with ${parts} attachment${parts === 1 ? '' : 's'}` : ''}` : ''} (${r.chunks} passages).${
+            fellBack ? ` Attachments were listed by name only: ${fellBack}.` : ''}`, 'ok');
         } catch (e) {
           app.setStatus((e as Error).message, 'error');
         }
@@ -97,15 +101,19 @@ async function main(): Promise<void> {
         await refreshDocs();
         await app.refreshStatus();
       });
+      // What this Outlook cannot do, said once, in place of the missing behaviour.
+      const limits = h('ul', { class: 'muted small limits', attrs: { id: 'client-limits' } });
+      if (!canReadFullMessage(requirements)) limits.append(h('li', { data: { feature: 'fullMessage' } }, unavailableReason('fullMessage')));
       replace(container,
         h('h2', null, 'This message'), current,
         h('div', { class: 'row' }, indexBtn,
           h('span', { class: 'secondary file-button' }, 'Add .eml files…', files), matter),
-        docs);
-      // A pinned pane follows the selection (Mailbox 1.5).
-      if (Office.context.requirements?.isSetSupported?.('Mailbox', '1.5')) {
-        mailbox.addHandlerAsync(Office.EventType.ItemChanged, () => { void showCurrent(); });
+        limits, docs);
+      // A pinned pane follows the selection (Mailbox 1.5); elsewhere, say so.
+      if (!followSelection(mailbox as never, requirements, Office.EventType.ItemChanged, () => { void showCurrent(); })) {
+        limits.append(h('li', { data: { feature: 'followSelection' } }, `${unavailableReason('followSelection')} Reopen it for another message.`));
       }
+      limits.hidden = limits.childElementCount === 0;
       await refreshDocs();
       await showCurrent();
     },

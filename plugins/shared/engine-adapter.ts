@@ -40,6 +40,8 @@ export interface DocInput {
   to?: string[];
   messageId?: string;
   attachments?: Array<{ name: string; contentType?: string; size?: number }>;
+  /** The document this one is part of (an attachment's message), as the CLI's parent_id. */
+  parentId?: string;
 }
 
 export type DocMeta = Omit<DocInput, 'text'> & { chunks: number; addedAt: number; textBytes: number };
@@ -357,7 +359,7 @@ export class LocalEngine implements FoldbackClient {
         if (d.source) metadata.source = d.source;
         const report = this.engine.add({
           id: d.id, title: d.title || d.id, text: d.text, kind: d.kind ?? 'document', metadata,
-          ...(d.matter ? { matter: d.matter } : {}),
+          ...(d.matter ? { matter: d.matter } : {}), ...(d.parentId ? { parentId: d.parentId } : {}),
         });
         chunks += report.chunks;
         if (report.replaced) replaced++;

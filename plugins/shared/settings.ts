@@ -54,40 +54,25 @@ export function mergeSettings(raw: unknown): Settings {
   return out;
 }
 
-/** Minimal typing of OfficeRuntime.storage (shared runtime only). */
-interface OfficeRuntimeStorage {
-  getItem(key: string): Promise<string | null>;
-  setItem(key: string, value: string): Promise<void>;
-  removeItem(key: string): Promise<void>;
-}
-
 /**
  * Office task panes. Non-secret settings live in the task pane's own
  * IndexedDB (per device, never in Office.context.roamingSettings nor in the
  * document's settings, which travel with mailboxes and files). The key is
- * kept in memory for the life of the task pane; a lawyer may ask to remember
- * it on this device only where OfficeRuntime.storage exists (add-ins with a
- * shared runtime), which is storage of the add-in on this machine.
+ * kept in memory for the life of the task pane and asked for again next
+ * time. There is no "remember" here: the only add-in storage outside the
+ * page, OfficeRuntime.storage, exists in Word with a shared runtime
+ * (SharedRuntime 1.1) and in Outlook only for event-based add-ins on
+ * Windows, and the task pane's IndexedDB is readable by any script of the
+ * add-in's origin.
  */
 export class OfficeSettingsStore implements SettingsStore {
   private key = '';
-  private remembered = false;
-  readonly canRemember: boolean;
-  readonly keyNote: string;
+  readonly canRemember = false;
+  readonly keyNote = 'The key is kept in memory while this pane is open and is never written anywhere: not to this computer, your mailbox, your documents or roaming settings. You will be asked for it again next time.';
 
-  constructor(private readonly store: ItemStore, readonly allowedOrigins: readonly string[],
-              private readonly runtimeStorage: OfficeRuntimeStorage | undefined = officeRuntimeStorage()) {
-    this.canRemember = Boolean(runtimeStorage);
-    this.keyNote = this.canRemember
-      ? 'The key is kept in memory while this pane is open. "Remember" stores it in this add-in\'s storage on this computer (OfficeRuntime.storage), never in your mailbox, your documents or roaming settings.'
-      : 'The key is kept in memory while this pane is open and is never written to your mailbox, your documents or roaming settings. You will be asked for it again next time.';
-  }
+  constructor(private readonly store: ItemStore, readonly allowedOrigins: readonly string[]) {}
 
   async load(): Promise<Settings> {
-    if (!this.key && this.runtimeStorage) {
-      const k = await this.runtimeStorage.getItem('foldback.apiKey');
-      if (k) { this.key = k; this.remembered = true; }
-    }
     return mergeSettings(await this.store.getItem('settings'));
   }
 
@@ -95,25 +80,14 @@ export class OfficeSettingsStore implements SettingsStore {
     await this.store.setItem('settings', { ...settings });
   }
 
-  async keyStatus(): Promise<KeyStatus> { return { set: Boolean(this.key), remembered: this.remembered }; }
+  async keyStatus(): Promise<KeyStatus> { return { set: Boolean(this.key), remembered: false }; }
 
-  async setKey(key: string, remember: boolean): Promise<void> {
+  async setKey(key: string, _remember: boolean): Promise<void> {
     this.key = key.trim();
-    this.remembered = false;
-    if (this.runtimeStorage) {
-      if (remember && this.key) {
-        await this.runtimeStorage.setItem('foldback.apiKey', this.key);
-        this.remembered = true;
-      } else {
-        await this.runtimeStorage.removeItem('foldback.apiKey');
-      }
-    }
   }
 
   async clearKey(): Promise<void> {
     this.key = '';
-    this.remembered = false;
-    if (this.runtimeStorage) await this.runtimeStorage.removeItem('foldback.apiKey');
   }
 
   async llmConfig(): Promise<LlmConfig | undefined> {
@@ -121,9 +95,4 @@ export class OfficeSettingsStore implements SettingsStore {
     if (!s.endpoint) return undefined;
     return { endpoint: s.endpoint, model: s.model, ...(this.key ? { apiKey: this.key } : {}) };
   }
-}
-
-function officeRuntimeStorage(): OfficeRuntimeStorage | undefined {
-  const g = globalThis as { OfficeRuntime?: { storage?: OfficeRuntimeStorage } };
-  return g.OfficeRuntime?.storage;
 }

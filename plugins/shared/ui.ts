@@ -16,6 +16,8 @@ import { endpointAllowed } from './engine-adapter';
 export interface PassageAction {
   label: string;
   title?: string;
+  /** Why this client cannot run the action (a requirement set it lacks): the button is shown disabled with the reason. */
+  unavailable?: string;
   run(passage: Passage, result: AskResult): Promise<string | void>;
 }
 
@@ -497,7 +499,9 @@ export class App {
       },
     }, caption);
     const actions = (this.host.passageActions ?? []).map((a) => h('button', {
-      class: 'secondary small', attrs: { type: 'button', title: a.title ?? a.label },
+      class: 'secondary small',
+      attrs: { type: 'button', title: a.unavailable ?? a.title ?? a.label, disabled: Boolean(a.unavailable) },
+      ...(a.unavailable ? { data: { unavailable: a.unavailable } } : {}),
       on: {
         click: async () => {
           try {

@@ -3,14 +3,18 @@
 // pages served on loopback (real contracts), asking over several hops,
 // feedback persisted across a reload, hidden text not indexed, planted
 // content inert, content-script requests refused, the key only where meant.
+// The extension is loaded exactly as built: no host permission. Every page
+// is read through the grant the toolbar click gives (activeTab): the tests
+// click the action with the DevTools protocol (clickAction in
+// helpers/browser.mjs), which runs the browser's own action path.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILD, DATA, ensureBuilt, listData } from './helpers/common.mjs';
 import { startServer } from '../serve.mjs';
-import { fence, launchWithExtension, outsideRequests, shot, watchPage } from './helpers/browser.mjs';
+import { clickAction, fence, launchWithExtension, outsideRequests, shot, sidePanel, watchPage } from './helpers/browser.mjs';
 import { askAndWatch, checkFeedbackPersisted, checkInert, dumpPageState, giveFeedback, setOptions, waitOk, waitReady } from './helpers/flows.mjs';
 import { startLlmServer } from './helpers/llm-server.mjs';
 
@@ -28,15 +32,11 @@ const escapeHtml = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace
 before(async () => {
   await ensureBuilt();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'foldback-ext-'));
-  // The extension as built, plus one test-only grant: headless Chromium has no
-  // toolbar to click, which is what grants activeTab to a real user. The
-  // manifest check (manifests.test.mjs) holds the shipped manifest to
-  // activeTab without host permissions.
-  const ext = path.join(tmp, 'extension');
-  await cp(path.join(BUILD, 'browser'), ext, { recursive: true });
+  // The extension as built and shipped: activeTab, no host permission.
+  const ext = path.join(BUILD, 'browser');
   const manifest = JSON.parse(await readFile(path.join(ext, 'manifest.json'), 'utf8'));
-  manifest.host_permissions = ['http://127.0.0.1/*'];
-  await writeFile(path.join(ext, 'manifest.json'), JSON.stringify(manifest));
+  assert.equal(manifest.host_permissions, undefined);
+  assert.equal(manifest.optional_host_permissions, undefined);
   // Contracts as DMS pages, and the injection page.
   const routes = {};
   for (const f of await listData('contracts', '.txt')) {
@@ -76,10 +76,68 @@ async function indexPage(panel, url) {
   const tab = await context.newPage();
   await tab.goto(url);
   await tab.bringToFront();
+  await clickAction(context, extId, url);   // the toolbar click: grants activeTab on this tab
   await panel.click('#index-page');
   await waitOk(panel, /Indexed/);
   return tab;
 }
+
+/** chrome.scripting on the active tab, from the service worker: 'read' or the browser's refusal. */
+async function readActiveTab() {
+  return sw.evaluate(async () => {
+    const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+    try {
+      await chrome.scripting.executeScript({ target: { tabId: tab.id }, func: () => document.title });
+      return 'read';
+    } catch (e) { return e.message; }
+  });
+}
+
+test('extension: the toolbar click opens the side panel and grants activeTab; pages not clicked stay unreadable', async (t) => {
+  const [a, b] = pages.docs.slice(0, 2).map((d) => `${pages.url}${d}`);
+  const tabA = await context.newPage();
+  t.after(() => tabA.close());
+  await tabA.goto(a);
+  const tabB = await context.newPage();
+  t.after(() => tabB.close());
+  await tabB.goto(b);
+  await tabB.bringToFront();
+  assert.match(await readActiveTab(), /Cannot access contents of the page/, 'no host permission: nothing is readable before a click');
+  const contexts = () => sw.evaluate(async () => (await chrome.runtime.getContexts({ contextTypes: ['SIDE_PANEL'] })).map((c) => c.documentUrl));
+  assert.deepEqual(await contexts(), [], 'no side panel before the click');
+
+  await clickAction(context, extId, b);
+  for (let i = 0; i < 50 && !(await contexts()).some(Boolean); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await contexts(), [`chrome-extension://${extId}/sidepanel.html`], 'the click opened the side panel');
+  assert.equal(await readActiveTab(), 'read', 'the click granted activeTab on the clicked tab');
+  const panel = await sidePanel(context, extId);
+  assert.ok(panel, 'the side panel is a page we can drive');
+  try {
+    await panel.waitFor(`document.querySelector('#app')?.dataset.ready === 'true'`);
+    const statusAfterClick = async () => {
+      await panel.evaluate(`document.querySelector('#status').dataset.kind = ''; document.querySelector('#index-page').click()`);
+      return panel.waitFor(`(() => { const s = document.querySelector('#status'); return ['ok', 'error'].includes(s.dataset.kind) && !/Reading/.test(s.textContent) ? s.dataset.kind + ': ' + s.textContent : ''; })()`);
+    };
+    const titleB = decodeURIComponent(b.split('/').pop().replace(/\.html$/, ''));
+    const escapeRe = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(await statusAfterClick(), new RegExp(`^ok: Indexed “${escapeRe(titleB)}” \\(\\d+ passages\\)`), 'indexed from the real side panel');
+
+    // Another tab, never clicked: the same button gives a clear refusal.
+    await tabA.bringToFront();
+    assert.match(await readActiveTab(), /Cannot access contents of the page/);
+    assert.match(await statusAfterClick(), /^error: This page cannot be read .*Click the foldback icon on the page first/);
+    // Its own click grants it.
+    await clickAction(context, extId, a);
+    assert.match(await statusAfterClick(), /^ok: Indexed “/);
+    await panel.waitFor(`document.querySelector('#corpus-status').dataset.documents === '2'`, 15000);
+    // A navigation to another origin ends the grant.
+    await tabA.goto(`${pages.url.replace('127.0.0.1', 'localhost')}/injection-page.html`);
+    assert.match(await readActiveTab(), /Cannot access contents of the page/, 'the grant ends when the tab goes to another origin');
+  } finally {
+    await panel.close();
+  }
+  // Both pages are among those the next test indexes again (same ids: re-indexed, not added).
+});
 
 test('extension: index pages, ask over hops, feedback persists across a reload', async () => {
   const { panel, problems } = await openPanel();
@@ -125,6 +183,8 @@ test('extension: content scripts are refused; the key lives in session storage o
   const { panel } = await openPanel();
   const tab = await context.newPage();
   await tab.goto(`${pages.url}/injection-page.html`);
+  await tab.bringToFront();
+  await clickAction(context, extId, `${pages.url}/injection-page.html`);   // the lawyer clicked foldback on this page
   // A content script (isolated world of a web page) tries every door.
   const [{ result }] = await sw.evaluate(async (tabId) => chrome.scripting.executeScript({
     target: { tabId },
@@ -143,7 +203,7 @@ test('extension: content scripts are refused; the key lives in session storage o
       try { out.session = await chrome.storage.session.get(null); } catch (e) { out.session = `threw: ${e.message}`; }
       return out;
     },
-  }), (await sw.evaluate(async (url) => (await chrome.tabs.query({ url })).map((t) => t.id), `${pages.url}/injection-page.html`))[0]);
+  }), (await sw.evaluate(async () => (await chrome.tabs.query({ active: true, lastFocusedWindow: true })).map((t) => t.id)))[0]);
   assert.match(result.message.error, /forbidden/);
   assert.equal(result.ui, 'disconnected');
   assert.equal(result.engine, 'disconnected');

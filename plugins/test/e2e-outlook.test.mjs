@@ -31,13 +31,13 @@ after(async () => {
   await llm?.close();
 });
 
-async function openPane() {
+async function openPane(sets) {
   const files = await listData('mail', '.eml');
   const items = [];
   for (const [i, f] of files.entries()) items.push(await mailItemFromEml(await readData('mail', f), i));
   items.push(await mailItemFromEml(await readData('injection', 'injection-mail.eml'), items.length));
   const context = await browser.newContext({ viewport: { width: 400, height: 900 } });
-  const log = await fence(context, { officeStub: outlookStub(items) });
+  const log = await fence(context, { officeStub: outlookStub(items, sets) });
   const page = await context.newPage();
   const problems = await watchPage(page);
   await page.goto(`${server.url}/outlook/taskpane.html`);
@@ -162,6 +162,55 @@ test('Outlook: LLM rewriting and answer through a loopback endpoint; the key sta
     await page.waitForSelector('#key-state');
     assert.match(await page.locator('#key-state').textContent(), /No key set/);
     void items;
+  } finally {
+    await context.close();
+  }
+});
+
+test('Outlook at its minimum (Mailbox 1.3): indexes from the body, says what it cannot do, never calls above the minimum', async () => {
+  const { context, page, problems, items } = await openPane({ Mailbox: '1.3' });
+  try {
+    const limits = await page.locator('#client-limits li').allTextContents();
+    assert.equal(limits.length, 2, `limits shown: ${limits}`);
+    assert.ok(limits.some((l) => /whole message.*needs Mailbox 1\.14/.test(l)));
+    assert.ok(limits.some((l) => /pinned pane follow the selection.*needs Mailbox 1\.5/.test(l)));
+    await page.click('#index-message');
+    await waitOk(page, /Indexed/);
+    assert.doesNotMatch(await page.locator('#status').textContent(), /whole message/);
+    const calls = await page.evaluate(() => window.__officeStub.calls);
+    assert.ok(calls.some((c) => c[0] === 'body.getAsync'));
+    assert.ok(!calls.some((c) => c[0] === 'getAsFileAsync' || c[0] === 'addHandlerAsync'), 'nothing above Mailbox 1.3 was called');
+    assert.ok(calls.some((c) => c[0] === 'isSetSupported' && c[2] === '1.14') && calls.some((c) => c[0] === 'isSetSupported' && c[2] === '1.5'), 'both asked');
+    assert.equal(await page.getAttribute('#corpus-status', 'data-documents'), '1');
+    void items;
+    await shot(page, 'outlook-minimum');
+    // No "Remember the key": nothing outside the page could keep it (no shared runtime is declared).
+    await page.click('#tab-settings');
+    await page.waitForSelector('#key-state');
+    assert.equal(await page.locator('#remember-key').count(), 0);
+    assert.match(await page.locator('.note').first().textContent(), /never written anywhere/);
+    assert.deepEqual(problems.pageErrors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('Outlook with Mailbox 1.14: the whole message (getAsFileAsync) through the mail reader, attachments included', async () => {
+  const { context, page, problems, items } = await openPane({ Mailbox: '1.14' });
+  try {
+    assert.equal(await page.locator('#client-limits').isHidden(), true, 'nothing to say');
+    // The real message with a PDF attachment: the PDF is listed (no extractor in the pane); the body comes from the MIME.
+    const i = items.findIndex((it) => it.attachments.some((a) => /\.pdf$/i.test(a.name)));
+    await page.evaluate((n) => window.__officeStub.select(n), i);
+    await page.waitForFunction((s) => document.querySelector('#current-message')?.textContent.includes(s), items[i].subject || '(no subject)');
+    await page.click('#index-message');
+    await waitOk(page, /Indexed .* from the whole message/);
+    const calls = await page.evaluate(() => window.__officeStub.calls);
+    assert.ok(calls.some((c) => c[0] === 'getAsFileAsync'));
+    assert.ok(!calls.some((c) => c[0] === 'body.getAsync'), 'the body came from the MIME');
+    await page.click('#docs summary');
+    assert.match(await page.locator('#docs').textContent(), new RegExp(items[i].subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.deepEqual(problems.pageErrors, []);
   } finally {
     await context.close();
   }

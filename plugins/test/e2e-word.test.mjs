@@ -116,3 +116,31 @@ test('Word: load a corpus snapshot, find clauses like the selection, insert with
     await context.close();
   }
 });
+
+test('Word at its minimum (WordApi 1.3): "Cite as comment" is shown disabled with its reason; insert still works', async () => {
+  const context = await browser.newContext({ viewport: { width: 400, height: 900 } });
+  await fence(context, { officeStub: wordStub({ WordApi: '1.3' }) });
+  const page = await context.newPage();
+  const problems = await watchPage(page);
+  try {
+    await page.goto(`${server.url}/word/taskpane.html`);
+    await waitReady(page);
+    await page.setInputFiles('#corpus-file', snapshotFile);
+    await waitOk(page, /Loaded/);
+    await setOptions(page, { hops: 1, rewrite: 'none' });
+    await askAndWatch(page, 'termination on thirty days written notice', 1);
+    const first = page.locator('#results article.passage').nth(0);
+    const cite = first.locator('button', { hasText: 'Cite as comment' });
+    assert.equal(await cite.isDisabled(), true);
+    assert.match(await cite.getAttribute('title'), /cannot add comments.*needs WordApi 1\.4/);
+    await first.locator('button', { hasText: 'Insert with citation' }).click();
+    await waitOk(page, /Inserted/);
+    const stub = await page.evaluate(() => ({ inserted: window.__officeStub.inserted.map((x) => x.kind), calls: window.__officeStub.calls }));
+    assert.ok(!stub.inserted.includes('comment'));
+    assert.ok(stub.calls.some((c) => c[0] === 'isSetSupported' && c[1] === 'WordApi' && c[2] === '1.4'));
+    await shot(page, 'word-minimum');
+    assert.deepEqual(problems.pageErrors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -7,7 +7,11 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DOMParser } from '@xmldom/xmldom';
-import { BUILD, ensureBuilt } from './helpers/common.mjs';
+import { pathToFileURL } from 'node:url';
+import AjvDraft04 from 'ajv-draft-04';
+import addFormats from 'ajv-formats';
+import { unzipSync } from 'fflate';
+import { BUILD, PLUGINS, ROOT, ensureBuilt, loadTs } from './helpers/common.mjs';
 
 before(ensureBuilt);
 
@@ -171,5 +175,90 @@ test('pages: CSP in every task pane, no inline script, no HTML sinks or eval in 
         assert.ok(!js.includes(sink), `${dir}/${f} must not contain ${sink}`);
       }
     }
+  }
+});
+
+test('extension: the engine lives in the worker the offscreen document starts (its WORKERS reason), the action is not the side panel\'s', async () => {
+  const worker = await readFile(path.join(BUILD, 'browser/engine-worker.js'), 'utf8');
+  const offscreen = await readFile(path.join(BUILD, 'browser/offscreen.js'), 'utf8');
+  const background = await readFile(path.join(BUILD, 'browser/background.js'), 'utf8');
+  assert.ok(worker.includes('foldback_core.wasm') && worker.includes('foldback-browser'), 'the engine and its storage are in the worker');
+  assert.ok(!offscreen.includes('foldback_core.wasm') && !offscreen.includes('createEngine'), 'not in the offscreen document');
+  assert.match(offscreen, /new Worker\(new URL\("engine-worker\.js"/);
+  assert.match(background, /reasons: \["WORKERS"\]/);
+  assert.match(background, /openPanelOnActionClick: false/);
+  assert.match(background, /chrome\.action\.onClicked\.addListener/);
+});
+
+// ------------------------------------------------------------------ requirement sets and the unified manifest
+
+test('requirement sets: both manifests declare what the panes call without asking (shared/requirements.ts)', async () => {
+  const req = await loadTs('shared/requirements.ts');
+  const outlook = parseXml(await readFile(path.join(BUILD, 'outlook/manifest.xml'), 'utf8')).documentElement;
+  const set = child(child(child(outlook, 'Requirements'), 'Sets'), 'Set');
+  assert.deepEqual({ name: set.getAttribute('Name'), version: set.getAttribute('MinVersion') }, { ...req.OUTLOOK_MINIMUM });
+  assert.equal(req.OUTLOOK_MINIMUM.version, '1.3', 'body.getAsync is Mailbox 1.3');
+  const vo = child(outlook, 'VersionOverrides');
+  assert.equal(child(child(vo, 'Requirements'), 'Sets').getAttribute('DefaultMinVersion'), req.OUTLOOK_MINIMUM.version);
+  const word = parseXml(await readFile(path.join(BUILD, 'word/manifest.xml'), 'utf8')).documentElement;
+  const wsets = child(child(word, 'Requirements'), 'Sets');
+  assert.deepEqual({ name: child(wsets, 'Set').getAttribute('Name'), version: child(wsets, 'Set').getAttribute('MinVersion') }, { ...req.WORD_MINIMUM });
+  assert.equal(req.WORD_MINIMUM.version, '1.3', 'paragraphs.getFirst is WordApi 1.3');
+  // Everything optional is above the minimum of its host (else it needs no guard).
+  const v = (x) => x.split('.').map(Number);
+  for (const [feature, { name, version }] of Object.entries(req.OPTIONAL)) {
+    const min = name === 'Mailbox' ? req.OUTLOOK_MINIMUM : req.WORD_MINIMUM;
+    assert.equal(min.name, name, feature);
+    const [a, b] = [v(version), v(min.version)];
+    assert.ok(a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]), `${feature}: ${name} ${version} is above ${min.version}`);
+  }
+  // No pane relies on OfficeRuntime.storage (no shared runtime is declared).
+  for (const pane of ['outlook', 'word']) {
+    const js = await readFile(path.join(BUILD, pane, 'taskpane.js'), 'utf8');
+    assert.ok(!js.includes('OfficeRuntime'), `${pane}: no OfficeRuntime.storage path`);
+  }
+  assert.equal(outlook.getElementsByTagName('Runtimes').length + word.getElementsByTagName('Runtimes').length, 0);
+});
+
+test('Outlook unified manifest (JSON): valid against the Microsoft 365 app manifest schema, same add-in as the XML', async () => {
+  const manifest = JSON.parse(await readFile(path.join(BUILD, 'outlook/unified/manifest.json'), 'utf8'));
+  const { UNIFIED_MANIFEST_VERSION } = await import(pathToFileURL(path.join(PLUGINS, 'build.mjs')).href);
+  const schemaFile = path.join(ROOT, `node_modules/@microsoft/app-manifest/build/json-schemas/teams/v${UNIFIED_MANIFEST_VERSION}/MicrosoftTeams.schema.json`);
+  const schema = JSON.parse(await readFile(schemaFile, 'utf8'));
+  const ajv = new AjvDraft04({ allErrors: true, strict: false });
+  addFormats(ajv);
+  const validate = ajv.compile(schema);
+  const ok = validate(manifest);
+  assert.ok(ok, `schema errors: ${JSON.stringify(validate.errors, null, 1)}`);
+  // The validator rejects what the schema forbids (this test can fail).
+  const broken = structuredClone(manifest);
+  broken.extensions[0].requirements.scopes = ['calendar'];
+  delete broken.developer;
+  assert.equal(validate(broken), false);
+  assert.ok(validate.errors.some((e) => e.params?.missingProperty === 'developer'));
+  assert.ok(validate.errors.some((e) => e.instancePath.includes('/scopes/0')));
+
+  const xml = parseXml(await readFile(path.join(BUILD, 'outlook/manifest.xml'), 'utf8')).documentElement;
+  assert.equal(manifest.id, child(xml, 'Id').textContent, 'the same add-in id');
+  assert.equal(`${manifest.version}.0`, child(xml, 'Version').textContent);
+  const [ext] = manifest.extensions;
+  assert.deepEqual(ext.requirements.capabilities, [{ name: 'Mailbox', minVersion: '1.3' }]);
+  assert.deepEqual(manifest.authorization.permissions.resourceSpecific, [{ name: 'MailboxItem.Read.User', type: 'Delegated' }], 'least permission, as ReadItem');
+  assert.equal(ext.runtimes[0].code.page, 'https://localhost:3000/outlook/taskpane.html');
+  assert.deepEqual(ext.ribbons[0].contexts, ['mailRead']);
+  const actionIds = new Set(ext.runtimes.flatMap((r) => r.actions.map((a) => a.id)));
+  for (const c of ext.ribbons.flatMap((r) => r.tabs.flatMap((t) => t.groups.flatMap((g) => g.controls)))) {
+    assert.ok(actionIds.has(c.actionId), `control ${c.id} runs a declared action`);
+    for (const i of c.icons) assert.ok(existsSync(path.join(BUILD, new URL(i.url).pathname)), `${i.url} is built`);
+  }
+  // The package's icons, at the sizes the schema documents.
+  const size = async (f) => { const b = await readFile(path.join(BUILD, 'outlook/unified', f)); return [b.readUInt32BE(16), b.readUInt32BE(20)]; };
+  assert.deepEqual(await size(manifest.icons.color), [192, 192]);
+  assert.deepEqual(await size(manifest.icons.outline), [32, 32]);
+  // The app package to upload: exactly these three files, at the root of the zip.
+  const zip = unzipSync(new Uint8Array(await readFile(path.join(BUILD, 'outlook/foldback-outlook.zip'))));
+  assert.deepEqual(Object.keys(zip).sort(), ['color.png', 'manifest.json', 'outline.png']);
+  for (const [name, bytes] of Object.entries(zip)) {
+    assert.deepEqual(Buffer.from(bytes), await readFile(path.join(BUILD, 'outlook/unified', name)), `${name} in the zip`);
   }
 });

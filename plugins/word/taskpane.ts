@@ -7,7 +7,7 @@ import { openStorage } from '@foldback/core/storage';
 import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
 import { OfficeSettingsStore } from '../shared/settings';
 import { App } from '../shared/ui';
-import { commentWithPassage, insertPassageWithCitation, questionFromSelection } from './word';
+import { commentUnavailable, commentWithPassage, insertPassageWithCitation, questionFromSelection } from './word';
 
 async function main(): Promise<void> {
   const root = byId('app');
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   });
   const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS);
   let app: App;
+  const noComments = commentUnavailable(Office.context.requirements);
   const findLikeThis = async () => {
     const text = await Word.run((context) => questionFromSelection(context as never));
     if (!text) throw new Error('Select a clause (or put the cursor in a paragraph) first.');
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
       },
       {
         label: 'Cite as comment', title: 'Add this passage and its source as a comment on the selection',
-        async run(p) { await Word.run((context) => commentWithPassage(context as never, p)); return 'Comment added.'; },
+        ...(noComments ? { unavailable: noComments } : {}),
+        async run(p) { await Word.run((context) => commentWithPassage(context as never, p, Office.context.requirements)); return 'Comment added.'; },
       },
     ],
     async renderSources(container, app) {

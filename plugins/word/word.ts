@@ -3,6 +3,7 @@
 // Word.RequestContext (tested with office-addin-mock).
 
 import type { Passage } from '../shared/engine-adapter';
+import { supports, unavailableReason, type RequirementsLike } from '../shared/requirements';
 
 /* Minimal shapes of the Word objects used here (see @types/office-js). */
 interface Loadable { load(props: string): unknown }
@@ -75,10 +76,17 @@ export async function insertPassageWithCitation(context: ContextLike, p: Passage
   await context.sync();
 }
 
+/** Why "Cite as comment" cannot run here, or undefined where it can (WordApi 1.4, asked of the client). */
+export function commentUnavailable(requirements: RequirementsLike | undefined | null): string | undefined {
+  return supports(requirements, 'comments') ? undefined : unavailableReason('comments');
+}
+
 /** Attaches the passage and its citation as a comment on the selection (WordApi 1.4). */
-export async function commentWithPassage(context: ContextLike, p: Passage): Promise<void> {
+export async function commentWithPassage(context: ContextLike, p: Passage, requirements: RequirementsLike | undefined | null): Promise<void> {
+  const why = commentUnavailable(requirements);
+  if (why) throw new Error(why);
   const selection = context.document.getSelection();
-  if (typeof selection.insertComment !== 'function') throw new Error('This version of Word cannot add comments (WordApi 1.4).');
+  if (typeof selection.insertComment !== 'function') throw new Error(unavailableReason('comments'));
   const excerpt = p.text.trim().length > 1500 ? `${p.text.trim().slice(0, 1500)}…` : p.text.trim();
   selection.insertComment(`${citationFor(p)}\n\n${excerpt}`);
   await context.sync();

@@ -636,6 +636,131 @@ static void http_status_mapping(void) {
   }
 }
 
+/* fb_ask_http_attempt: the core decides after every attempt — the same
+ * retries, waits and final messages as foldback's own clients. */
+static void http_attempts(void) {
+  static const char* kBusy = "{\"error\":{\"message\":\"busy, key sk-canary-capi-not-a-real-key-7f3a9c\"}}";
+  static const char* kReply =
+      "{\"model\":\"m-1\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+      "\"{\\\"query\\\": \\\"termination notice days\\\"}\"}}]}";
+  fb_index* index = make_index(FB_EMBEDDER_NONE, 0);
+  fb_ask_params p = fb_ask_default_params();
+  fb_llm_endpoint_params ep = fb_llm_endpoint_default_params();
+  fb_ask* ask = NULL;
+  fb_needs* needs = NULL;
+  fb_http_header retry_after = {"Retry-After", "2"};
+  fb_http_header retry_ms = {"retry-after-ms", "40"};
+  fb_http_header no_retry = {"x-should-retry", "false"};
+  fb_http_attempt at = fb_http_attempt_default();
+  double wait = 0;
+  uint64_t id, id2;
+  const char* trace;
+  ep.url = "http://127.0.0.1:9/v1";
+  ep.model = "m-1";
+  ep.api_key = kCanaryKey;
+  p.mode = FB_MODE_BM25;
+  p.hops = 2;
+  CHECK(fb_ask_start(index, kQuestion, &p, 0, &ask) == FB_OK);
+  if (!ask) return;
+  CHECK(fb_ask_take_needs(ask, &needs) == FB_OK);
+  CHECK(fb_needs_count(needs) == 1);
+  id = fb_needs_get(needs, 0)->id;
+  fb_needs_free(needs);
+
+  /* Bad calls change nothing. */
+  CHECK(fb_ask_http_attempt(ask, id, &ep, NULL, 1, &wait) == FB_EINVALID && wait == -1);
+  CHECK(fb_ask_http_attempt(ask, id + 99, &ep, &at, 1, &wait) == FB_EINVALID);
+  at.transport = (fb_transport)42;
+  CHECK(fb_ask_http_attempt(ask, id, &ep, &at, 1, &wait) == FB_EINVALID);
+  at = fb_http_attempt_default();
+
+  /* 503 with Retry-After: 2 s -> send again in 2000 ms. */
+  at.http_status = 503;
+  at.headers = &retry_after;
+  at.header_count = 1;
+  at.body = kBusy;
+  at.body_len = strlen(kBusy);
+  at.elapsed_ms = 5;
+  CHECK(fb_ask_http_attempt(ask, id, &ep, &at, 10, &wait) == FB_OK);
+  CHECK(wait == 2000);
+  /* 429 with retry-after-ms: 40 -> 40 ms. */
+  at.http_status = 429;
+  at.headers = &retry_ms;
+  CHECK(fb_ask_http_attempt(ask, id, &ep, &at, 2100, &wait) == FB_OK);
+  CHECK(wait == 40);
+  /* A third failure ends the need: max_retries (2) are spent. */
+  at.http_status = 500;
+  at.headers = NULL;
+  at.header_count = 0;
+  CHECK(fb_ask_http_attempt(ask, id, &ep, &at, 2200, &wait) == FB_OK);
+  CHECK(wait == -1);
+  CHECK(fb_ask_http_attempt(ask, id, &ep, &at, 2300, &wait) == FB_EINVALID); /* answered */
+
+  /* Hop 2: a cut-off reply is retried after a backoff, then the reply parses. */
+  CHECK(fb_ask_take_needs(ask, &needs) == FB_OK);
+  CHECK(fb_needs_count(needs) == 1);
+  id2 = fb_needs_count(needs) ? fb_needs_get(needs, 0)->id : 0;
+  fb_needs_free(needs);
+  at = fb_http_attempt_default();
+  at.transport = FB_TRANSPORT_CUT_OFF;
+  at.why = "connection closed";
+  CHECK(fb_ask_http_attempt(ask, id2, &ep, &at, 3000, &wait) == FB_OK);
+  CHECK(wait >= 375 && wait <= 500);
+  /* x-should-retry: false on a 503 is final at once... but first a good reply. */
+  at = fb_http_attempt_default();
+  at.http_status = 200;
+  at.body = kReply;
+  at.body_len = strlen(kReply);
+  CHECK(fb_ask_http_attempt(ask, id2, &ep, &at, 3600, &wait) == FB_OK);
+  CHECK(wait == -1);
+  CHECK(fb_ask_done(ask));
+  trace = fb_ask_trace_json(ask);
+  CHECK(strstr(trace, "termination notice days") != NULL);
+  CHECK(strstr(trace, "(3 attempts)") != NULL);
+  CHECK(strstr(trace, "[REDACTED]") != NULL);
+  CHECK(strstr(trace, kCanaryMark) == NULL);
+  if (!strstr(trace, "(3 attempts)") || strstr(trace, kCanaryMark)) fprintf(stderr, "%s\n", trace);
+  /* The spans a C host sends to its collector: the core's, no text by default. */
+  {
+    char* otlp = NULL;
+    CHECK(fb_ask_otlp_json(ask, -1, &ep, NULL, 0, &otlp) == FB_EINVALID && otlp == NULL);
+    CHECK(fb_ask_otlp_json(ask, 1733400000000.0, &ep, "c-host", 0, &otlp) == FB_OK && otlp != NULL);
+    if (otlp) {
+      CHECK(strstr(otlp, "\"invoke_agent foldback\"") != NULL);
+      CHECK(strstr(otlp, "\"chat m-1\"") != NULL);
+      CHECK(strstr(otlp, "\"c-host\"") != NULL);
+      CHECK(strstr(otlp, "\"error.type\"") != NULL); /* hop 1's failed call */
+      CHECK(strstr(otlp, "\"server.port\"") != NULL);
+      CHECK(strstr(otlp, "terminate") == NULL && strstr(otlp, "termination") == NULL);
+      CHECK(strstr(otlp, kCanaryMark) == NULL);
+      fb_string_free(otlp);
+    }
+    CHECK(fb_ask_otlp_json(ask, 1733400000000.0, NULL, NULL, 1, &otlp) == FB_OK && otlp != NULL);
+    if (otlp) {
+      CHECK(strstr(otlp, "termination notice days") != NULL); /* a hop query, content on */
+      fb_string_free(otlp);
+    }
+  }
+  fb_ask_free(ask);
+
+  /* x-should-retry: false makes a 503 final after one attempt. */
+  p.hops = 1;
+  CHECK(fb_ask_start(index, kQuestion, &p, 0, &ask) == FB_OK);
+  if (!ask) return;
+  CHECK(fb_ask_take_needs(ask, &needs) == FB_OK);
+  id = fb_needs_count(needs) ? fb_needs_get(needs, 0)->id : 0;
+  fb_needs_free(needs);
+  at = fb_http_attempt_default();
+  at.http_status = 503;
+  at.headers = &no_retry;
+  at.header_count = 1;
+  CHECK(fb_ask_http_attempt(ask, id, &ep, &at, 1, &wait) == FB_OK);
+  CHECK(wait == -1);
+  CHECK(fb_ask_done(ask));
+  fb_ask_free(ask);
+  fb_index_free(index);
+}
+
 /* fb_ask_run_http against a port where nothing listens: every need fails
  * fast, the session falls back, the key appears nowhere. */
 static void run_http_refused(void) {
@@ -1236,6 +1361,7 @@ int main(int argc, char** argv) {
   lifetimes();
   http_helpers();
   http_status_mapping();
+  http_attempts();
   run_http_refused();
   run_http_server(argv[2]);
   external_embeddings();

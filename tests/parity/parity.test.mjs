@@ -187,8 +187,8 @@ function text(s, dir) {
   if (dir) out = out.split(dir).join('<index>');
   return out
     .replace(/http:\/\/127\.0\.0\.1:\d+/g, 'http://<server>')
-    // where the key came from is the host's to say: $VAR (CLI), the params (C API)
-    .replace(/the API key in (\$\w+|the host \(fb_llm_endpoint_params\.api_key\))/g, 'the API key in <key source>')
+    // where the key came from is the host's to say: $VAR (CLI), the params (C API), createLlmHost (JS)
+    .replace(/the API key in (\$\w+|the host \(fb_llm_endpoint_params\.api_key\)|createLlmHost's apiKey)/g, 'the API key in <key source>')
     .replace(UUID, '<id>')
     .replace(/\b\d+(\.\d+)?\s?(ms|s)\b/g, '<time>');
 }

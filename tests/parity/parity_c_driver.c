@@ -11,9 +11,9 @@
  *     --driver needs: the host answers every need itself, as README.md shows:
  *       fb_ask_need_http_request, one POST over a plain socket (this file;
  *       "Authorization: Bearer K" added by the host), then
- *       fb_ask_provide_http_response — or fb_ask_provide with FB_EUNAVAILABLE
- *       / FB_EDEADLINE when no complete reply came. The C API offers no retry
- *       decision, so this host makes one attempt per need.
+ *       fb_ask_http_attempt with each attempt (status, headers, body, or how
+ *       the transport failed), sending again after the wait it returns —
+ *       the core's retry decision, as the other hosts'.
  *     The trace is saved in DIR/traces (fb_ask_save_trace).
  *   parity_c_driver feedback DIR --trace ID [--rating R] [--relevant C]...
  *       [--partly C]... [--irrelevant C]... [--critique T] [--correction T]
@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,13 +113,46 @@ static void split_commas(char* s, list* l) {
 
 /* ------------------------------------------------------------------ HTTP over a socket */
 
+#define MAX_HEADERS 32
+
 typedef struct {
   long status; /* 0: no complete reply */
   char* body;  /* malloc'ed, NUL-terminated */
   size_t body_len;
-  int timed_out;
-  char why[256]; /* when status is 0 */
+  fb_transport transport; /* FB_TRANSPORT_OK when a whole reply came */
+  char why[256];          /* when status is 0 */
+  char* head;             /* malloc'ed header block (names lower-cased), or NULL */
+  fb_http_header headers[MAX_HEADERS];
+  size_t header_count;
 } http_reply;
+
+static void http_reply_free(http_reply* r) {
+  free(r->body);
+  free(r->head);
+  r->body = r->head = NULL;
+}
+
+/* Splits the header block (after the status line) into name/value pairs. */
+static void split_headers(http_reply* r) {
+  char* end = r->head + strlen(r->head);
+  char* line = strstr(r->head, "\r\n");
+  if (!line) return;
+  line += 2;
+  while (line < end && r->header_count < MAX_HEADERS) {
+    char* eol = strstr(line, "\r\n");
+    char* colon;
+    if (!eol) eol = end;
+    *eol = '\0';
+    colon = strchr(line, ':');
+    if (colon) {
+      *colon = '\0';
+      r->headers[r->header_count].name = line;
+      r->headers[r->header_count].value = colon + 1;
+      r->header_count++;
+    }
+    line = eol + 2;
+  }
+}
 
 static int parse_url(const char* url, char* host, size_t host_size, int* port,
                      const char** target) {
@@ -187,6 +221,7 @@ static void http_post(const char* url, const char* body, const char* key, double
   memset(r, 0, sizeof *r);
   if (parse_url(url, host, sizeof host, &port, &target) != 0) {
     snprintf(r->why, sizeof r->why, "cannot parse URL %s", url);
+    r->transport = FB_TRANSPORT_HOPELESS;
     return;
   }
   fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -196,6 +231,7 @@ static void http_post(const char* url, const char* body, const char* key, double
   if (fd < 0 || inet_pton(AF_INET, host, &addr.sin_addr) != 1 ||
       connect(fd, (struct sockaddr*)&addr, sizeof addr) != 0) {
     snprintf(r->why, sizeof r->why, "could not reach %s: %s", url, strerror(errno));
+    r->transport = FB_TRANSPORT_UNREACHABLE;
     if (fd >= 0) close(fd);
     return;
   }
@@ -219,7 +255,7 @@ static void http_post(const char* url, const char* body, const char* key, double
     double left = limit - (fb_monotonic_ms() - start);
     ssize_t n;
     if (left <= 0) {
-      r->timed_out = 1;
+      r->transport = FB_TRANSPORT_NEED_TIMEOUT;
       break;
     }
     pfd.fd = fd;
@@ -236,14 +272,17 @@ static void http_post(const char* url, const char* body, const char* key, double
   }
   close(fd);
   buf[len] = '\0';
-  if (r->timed_out) {
+  header_end = strstr(buf, "\r\n\r\n");
+  if (r->transport == FB_TRANSPORT_NEED_TIMEOUT) {
+    /* The status line, when one came before the stall. */
+    if (len >= 12 && strncmp(buf, "HTTP/1.", 7) == 0) r->status = strtol(buf + 9, NULL, 10);
     snprintf(r->why, sizeof r->why, "no complete reply from %s within %.0f ms", url, limit);
     free(buf);
     return;
   }
-  header_end = strstr(buf, "\r\n\r\n");
   if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || !header_end) {
     snprintf(r->why, sizeof r->why, "connection to %s closed before a reply", url);
+    r->transport = len > 0 ? FB_TRANSPORT_CUT_OFF : FB_TRANSPORT_UNREACHABLE;
     free(buf);
     return;
   }
@@ -262,6 +301,7 @@ static void http_post(const char* url, const char* body, const char* key, double
       long n = dechunk(body_start, body_len);
       if (n < 0) {
         snprintf(r->why, sizeof r->why, "connection to %s closed in the middle of the reply", url);
+        r->transport = FB_TRANSPORT_CUT_OFF;
         free(buf);
         return;
       }
@@ -270,12 +310,16 @@ static void http_post(const char* url, const char* body, const char* key, double
       size_t want = (size_t)strtoul(cl + 17, NULL, 10);
       if (body_len < want) {
         snprintf(r->why, sizeof r->why, "connection to %s closed in the middle of the reply", url);
+        r->transport = FB_TRANSPORT_CUT_OFF;
         free(buf);
         return;
       }
       body_len = want;
     }
     r->status = status;
+    r->head = (char*)malloc(strlen(buf) + 1);
+    strcpy(r->head, buf);
+    split_headers(r);
     r->body = (char*)malloc(body_len + 1);
     memcpy(r->body, body_start, body_len);
     r->body[body_len] = '\0';
@@ -317,18 +361,35 @@ static int answer_needs(fb_ask* ask, const fb_llm_endpoint_params* ep, const cha
         fb_ask_provide(ask, n->id, &failed, fb_monotonic_ms());
         continue;
       }
-      http_post(url, body, key, n->timeout_ms, &reply);
-      if (reply.status == 0) {
-        fb_need_result failed = fb_need_default_result();
-        failed.status = reply.timed_out ? FB_EDEADLINE : FB_EUNAVAILABLE;
-        failed.message = reply.why;
-        failed.elapsed_ms = fb_monotonic_ms() - start;
-        fb_ask_provide(ask, n->id, &failed, fb_monotonic_ms());
-      } else {
-        fb_ask_provide_http_response(ask, n->id, reply.status, reply.body, reply.body_len,
-                                     fb_monotonic_ms() - start, fb_monotonic_ms());
+      /* Every attempt goes to the core, which says whether to send again. */
+      for (;;) {
+        fb_http_attempt at = fb_http_attempt_default();
+        double retry_in = -1;
+        double attempt_start = fb_monotonic_ms();
+        double left = n->timeout_ms > 0 ? n->timeout_ms - (attempt_start - start) : 0;
+        http_post(url, body, key, n->timeout_ms > 0 ? (left > 1 ? left : 1) : 0, &reply);
+        at.transport = reply.transport;
+        at.http_status = reply.status;
+        at.headers = reply.headers;
+        at.header_count = reply.header_count;
+        at.body = reply.body;
+        at.body_len = reply.body_len;
+        at.why = reply.why;
+        at.elapsed_ms = fb_monotonic_ms() - attempt_start;
+        rc = fb_ask_http_attempt(ask, n->id, ep, &at, fb_monotonic_ms(), &retry_in);
+        http_reply_free(&reply);
+        if (rc != FB_OK) {
+          fprintf(stderr, "fb_ask_http_attempt: %s\n", fb_ask_last_error(ask));
+          return -1;
+        }
+        if (retry_in < 0) break;
+        {
+          struct timespec ts;
+          ts.tv_sec = (time_t)(retry_in / 1000);
+          ts.tv_nsec = (long)((retry_in - (double)ts.tv_sec * 1000) * 1e6);
+          nanosleep(&ts, NULL);
+        }
       }
-      free(reply.body);
       fb_string_free(url);
       fb_string_free(body);
     }

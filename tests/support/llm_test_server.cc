@@ -394,6 +394,12 @@ Result<std::unique_ptr<LlmTestServer>> LlmTestServer::Start(LlmTestServerOptions
                  [r](const httplib::Request& req, httplib::Response& res) { r->Handle(req, res, false); });
   r->server.Post(R"(.*/embeddings)",
                  [r](const httplib::Request& req, httplib::Response& res) { r->Handle(req, res, true); });
+  // An OTLP/HTTP receiver (telemetry tests): bodies recorded, 200 as a
+  // collector answers.
+  r->server.Post("/v1/traces", [r](const httplib::Request& req, httplib::Response& res) {
+    r->Record(req, 200);
+    res.set_content("{}", "application/json");
+  });
   // Control routes for a driver in another process (the parity suite):
   // not recorded, never scripted.
   r->server.Get("/__test/requests", [r](const httplib::Request&, httplib::Response& res) {

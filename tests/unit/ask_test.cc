@@ -209,6 +209,65 @@ TEST(Ask, LlmHopsShowEachQueryAndTheModelCanStop) {
   EXPECT_EQ(r.trace.fused.size(), r.passages.size());
 }
 
+// Every answered need is in trace.calls with the host's times (from the
+// question's start), tokens and errors; hops carry their start and end —
+// what telemetry spans are built from.
+TEST(Ask, TraceRecordsEachCallAndHopOnTheHostsClock) {
+  auto index = MakeIndex();
+  AskOptions o = Llm(2);
+  o.answer = true;
+  auto s = AskSession::Start(*index, "Can we end the Acme deal early?", o, 1000);
+  ASSERT_TRUE(s.ok());
+  auto needs = (*s)->TakeNeeds();
+  ASSERT_EQ(needs.size(), 1u);
+  NeedResult first = Reply(Markers("query", "terminate for convenience notice"), 40);
+  first.input_tokens = 120;
+  first.output_tokens = 7;
+  first.attempts = 2;
+  ASSERT_TRUE((*s)->Provide(needs[0].id, first, 1050).ok());
+  needs = (*s)->TakeNeeds();
+  ASSERT_EQ(needs.size(), 1u);
+  ASSERT_TRUE((*s)->Provide(needs[0].id, Failure(Status::Unavailable("endpoint returned 503")), 1200).ok());
+  needs = (*s)->TakeNeeds();
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_EQ(needs[0].purpose, "answer");
+  ASSERT_TRUE((*s)->Provide(needs[0].id, Reply("Yes [1].", 100), 1400).ok());
+  ASSERT_TRUE((*s)->done());
+  const Trace& t = (*s)->result().trace;
+  ASSERT_EQ(t.calls.size(), 3u);
+  EXPECT_EQ(t.calls[0].hop, 1u);
+  EXPECT_EQ(t.calls[0].purpose, "rewrite");
+  EXPECT_EQ(t.calls[0].operation, "chat");
+  EXPECT_DOUBLE_EQ(t.calls[0].start_ms, 10);  // 1050 - 40 - 1000
+  EXPECT_DOUBLE_EQ(t.calls[0].end_ms, 50);
+  EXPECT_EQ(t.calls[0].input_tokens, 120);
+  EXPECT_EQ(t.calls[0].output_tokens, 7);
+  EXPECT_EQ(t.calls[0].attempts, 2u);
+  EXPECT_EQ(t.calls[0].error, "");
+  EXPECT_EQ(t.calls[1].hop, 2u);
+  EXPECT_EQ(t.calls[1].error, "Unavailable");
+  EXPECT_EQ(t.calls[1].input_tokens, -1);
+  EXPECT_EQ(t.calls[2].hop, 0u);
+  EXPECT_EQ(t.calls[2].purpose, "answer");
+  EXPECT_DOUBLE_EQ(t.calls[2].start_ms, 300);
+  ASSERT_EQ(t.hops.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.hops[0].start_ms, 0);
+  EXPECT_DOUBLE_EQ(t.hops[0].end_ms, 50);
+  EXPECT_DOUBLE_EQ(t.hops[1].start_ms, 50);
+  EXPECT_DOUBLE_EQ(t.hops[1].end_ms, 200);
+  EXPECT_DOUBLE_EQ(t.elapsed_ms, 400);
+  // The trace's JSON keeps all of it.
+  auto back = TraceFromJson(TraceToJson(t));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->calls.size(), 3u);
+  EXPECT_EQ(back->calls[0].input_tokens, 120);
+  EXPECT_EQ(back->calls[1].error, "Unavailable");
+  EXPECT_EQ(back->calls[1].input_tokens, -1);
+  EXPECT_DOUBLE_EQ(back->hops[1].end_ms, 200);
+  EXPECT_DOUBLE_EQ(back->elapsed_ms, 400);
+  EXPECT_EQ(TraceToJson(*back), TraceToJson(t));
+}
+
 TEST(Ask, ParallelVariantsAnsweredInReverseOrder) {
   auto index = MakeIndex();
   AskOptions o = Llm(1);

@@ -10,6 +10,8 @@ export interface LlmHostOptions {
   model?: string;
   /** Held in memory by the host only: sent in one header, redacted from everything it returns. */
   apiKey?: string;
+  /** Where the key came from, for a 401's message ("check the API key in ..."), e.g. "the key saved in Settings"; never the key. Default: "createLlmHost's apiKey". */
+  keySource?: string;
   /** Default: 'openai' ('azure' for *.openai.azure.com). */
   provider?: Provider;
   /** Azure api-version. Default: 2024-10-21. */

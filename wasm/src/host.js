@@ -4,10 +4,8 @@
 // the API key. The request URL and body, what a status means, whether and
 // when to retry (backoff, Retry-After, retry-after-ms, x-should-retry) and
 // what a reply says are the core's (core/include/foldback/wire.h, through
-// embind): the code the native host and the C API run. In short: at most
-// `maxRetries` (2) retries of 408, 409, 429, >= 500 and network errors,
-// after the OpenAI SDKs' backoff or the server's Retry-After (up to 60 s),
-// within the need's time (Need.timeoutMs, else `defaultTimeoutMs`).
+// embind): the code the native host and the C API run, within the need's
+// time (Need.timeoutMs, else `defaultTimeoutMs`).
 //
 // Secrets: the key lives in this closure only and never enters the module.
 // It goes into one request header and nowhere else; every message, reply
@@ -139,6 +137,7 @@ export function createLlmHost(options = {}) {
     endpoint: options.endpoint ? String(options.endpoint) : '', provider: options.provider || '',
     model: options.model ? String(options.model) : '', apiVersion: options.apiVersion || '',
     structuredOutput: options.structuredOutput !== false, redactPatterns,
+    keySource: options.keySource ? String(options.keySource) : "createLlmHost's apiKey",  // for a 401's message
   };
   for (const k of ['maxRetries', 'initialDelayMs', 'maxDelayMs', 'maxRetryAfterMs']) {
     if (options[k] !== undefined) config[k] = options[k];
@@ -217,7 +216,7 @@ export function createLlmHost(options = {}) {
         release();
         gate.release();
       }
-      if (step.ok) return finish({ ok: true, text: redact(step.text), model: redact(step.model) });
+      if (step.ok) return finish({ ok: true, text: redact(step.text), model: redact(step.model), inputTokens: step.inputTokens, outputTokens: step.outputTokens });
       if (step.error) return fail(step.error);
       await sleep(step.delayMs, signal);
     }

@@ -301,6 +301,15 @@ export interface AskOptions {
   user?: string;
   /** Called with every trace event as it happens. */
   onEvent?: (event: AskEvent) => void;
+  /** The page's `@opentelemetry/api` module (`import * as otel from '@opentelemetry/api'`): the question's spans — built by the core, the same as every foldback host's — go to its registered tracer provider, under the active span. */
+  otel?: {
+    trace: { getTracer(name: string, version?: string): unknown; setSpan(context: unknown, span: unknown): unknown };
+    context: { active(): unknown };
+    SpanKind: { INTERNAL: number; CLIENT: number };
+    SpanStatusCode: { ERROR: number };
+  };
+  /** Adds the question, hop queries and answer to the spans (never prompts, never a key). Default: false. */
+  otelCaptureContent?: boolean;
 }
 
 export interface TraceHit {

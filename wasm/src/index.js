@@ -32,6 +32,35 @@ async function loadModule(options = {}) {
 }
 
 /** An error from the engine; `code` is foldback's status code name. */
+
+// The question's spans (built by the core from the trace, as every host's)
+// through the page's OpenTelemetry API: `api` is its '@opentelemetry/api'
+// module, whose registered tracer provider exports them. Never throws: a
+// telemetry failure must not cost the lawyer the answer.
+function sendSpans(module, api, traceJson, startUnixMs, host, captureContent) {
+  try {
+    const spans = check(module.otlpSpans(traceJson, {
+      startUnixMs, captureContent,
+      provider: host && host.url ? host.provider || '' : '', requestModel: host && host.url ? host.model || '' : '',
+      url: host && host.url ? host.url : '',
+    }));
+    const tracer = api.trace.getTracer('foldback', module.version());
+    const hr = (ns) => { const n = BigInt(ns); return [Number(n / 1000000000n), Number(n % 1000000000n)]; };
+    const live = new Map();
+    for (const s of spans) {
+      const parent = s.parentSpanId ? live.get(s.parentSpanId) : null;
+      const ctx = parent ? api.trace.setSpan(api.context.active(), parent.span) : api.context.active();
+      const span = tracer.startSpan(s.name, {
+        kind: s.kind === 'client' ? api.SpanKind.CLIENT : api.SpanKind.INTERNAL,
+        startTime: hr(s.startNano), attributes: s.attributes,
+      }, ctx);
+      if (s.error) span.setStatus({ code: api.SpanStatusCode.ERROR, message: s.statusMessage });
+      live.set(s.spanId, { span, end: s.endNano });
+    }
+    for (const { span, end } of live.values()) span.end(hr(end));
+  } catch { /* telemetry is best effort */ }
+}
+
 export class FoldbackError extends Error {
   constructor(code, message) {
     super(`${code}: ${message}`);
@@ -586,7 +615,10 @@ class Engine {
    * else 'rm3'), variants, deadlineMs, contextTokenBudget, retryBudget,
    * nearDuplicateJaccard, rm3 {fbDocs, fbTerms, originalQueryWeight}, mode,
    * filter, allowedMatters, fusion, oneDocument (or search: {...}), traceId,
-   * program (DSPy JSON), matter and user (kept with the trace), onEvent.
+   * program (DSPy JSON), matter and user (kept with the trace), onEvent,
+   * otel (the page's `@opentelemetry/api` module: the question's spans go to
+   * its registered tracer provider; otelCaptureContent: true adds the
+   * question, hop queries and answer — off by default).
    * host: createLlmHost(...) from '@foldback/core/host', or anything with
    * perform(need, {signal}) -> Promise<NeedResult>. Without one, LLM needs
    * fail ("no LLM endpoint configured") and the session falls back to RM3,
@@ -735,13 +767,14 @@ class Engine {
       };
       // Kept for feedback (and history), as `foldback ask` keeps traces:
       // the core's trace JSON plus what the host knows.
-      const { program: _p, onEvent: _e, host: _h, ...kept } = options;
+      const { program: _p, onEvent: _e, host: _h, otel: _o, ...kept } = options;
       const stored = {
         traceJson: r.traceJson, answer: r.answer, citations: r.citations,
         matter: options.matter ? String(options.matter) : '', user: options.user ? String(options.user) : this._user,
         allowedMatters: o.search.allowedMatters ? [...o.search.allowedMatters] : null,
         options: { ...kept, rewrite: o.rewrite }, timeMs, elapsedMs,
       };
+      if (options.otel) sendSpans(this._module, options.otel, r.traceJson, timeMs, host, options.otelCaptureContent === true);
       this._traces.set(result.traceId, stored);
       if (this._storage) await this._storage.saveTrace(this._name, result.traceId, stored);
       return result;

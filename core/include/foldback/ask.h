@@ -104,6 +104,10 @@ struct NeedResult {
   std::string model;                        // model that answered, if known
   double elapsed_ms = 0;                    // host-measured, for the trace
   uint32_t attempts = 1;                    // HTTP attempts the host made
+  // Token usage the endpoint reported (chat: usage.prompt_tokens,
+  // usage.completion_tokens); -1: not reported.
+  int64_t input_tokens = -1;
+  int64_t output_tokens = -1;
 };
 
 // ---------------------------------------------------------------- options
@@ -194,6 +198,24 @@ struct TraceHop {
   double llm_ms = 0;                   // host-reported time of this hop's LLM calls
   uint32_t llm_attempts = 0;
   std::string note;                    // e.g. why it fell back
+  // On the host's clock, in ms since the question started (Trace::calls).
+  double start_ms = 0;
+  double end_ms = 0;
+};
+
+// One need the host answered, for telemetry (foldback/telemetry.h): times
+// on the host's clock in ms since the question started; no content.
+struct TraceCall {
+  uint32_t hop = 0;          // 0: the final answer
+  std::string purpose;       // "rewrite" | "answer" | "embed-query"
+  std::string operation;     // "chat" | "embeddings"
+  double start_ms = 0;       // now_ms of the result - its elapsed_ms
+  double end_ms = 0;         // now_ms of the result
+  uint32_t attempts = 0;
+  std::string model;         // the model that answered ("" unknown)
+  int64_t input_tokens = -1;   // -1: not reported
+  int64_t output_tokens = -1;
+  std::string error;         // "" or the status' code name ("Unavailable")
 };
 
 struct Citation {
@@ -245,6 +267,10 @@ struct Trace {
   // The ethical wall the question was asked behind
   // (options.search.allowed_matters); unset: none.
   std::optional<std::set<std::string>> allowed_matters;
+  // Every need the host answered, in order, and the question's whole time
+  // (host clock, ms): what telemetry spans are built from.
+  std::vector<TraceCall> calls;
+  double elapsed_ms = 0;
 };
 
 struct AskResult {
@@ -256,9 +282,11 @@ struct AskResult {
 
 // Trace as JSON (stable field names: trace_id, question, hops[{hop, query,
 // variant_queries, source, results[{chunk_id, doc_id, score}], new_chunks,
-// llm_ms, llm_attempts, note}], fused, fallbacks, errors, redactions (when
-// any), program_version, model, stopped_early, feedback_demos, and when set
-// answer, matter, user, allowed_matters), and back.
+// llm_ms, llm_attempts, note, start_ms, end_ms}], fused, fallbacks, errors,
+// redactions (when any), program_version, model, stopped_early,
+// feedback_demos, calls[{hop, purpose, operation, start_ms, end_ms,
+// attempts, model, input_tokens, output_tokens, error}], elapsed_ms, and
+// when set answer, matter, user, allowed_matters), and back.
 // TraceFromJson: InvalidArgument naming the field on malformed input;
 // absent fields keep their defaults.
 std::string TraceToJson(const Trace& trace);

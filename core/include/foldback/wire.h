@@ -253,6 +253,8 @@ struct Attempt {
   std::string text;             // kLlm
   std::string model;
   std::vector<std::vector<float>> vectors;  // kEmbed
+  int64_t input_tokens = -1;   // kLlm: usage.prompt_tokens, -1 when absent
+  int64_t output_tokens = -1;  // kLlm: usage.completion_tokens
 };
 
 // Reads an HTTP response: a 2xx body parsed (IOError when it does not

@@ -426,6 +426,7 @@ class Session final : public AskSession {
       }
     }
     program_ = program;
+    t0_ = now_ = now_ms;
     deadline_ = opt_.deadline_ms > 0 ? now_ms + opt_.deadline_ms
                                      : std::numeric_limits<double>::infinity();
     external_embed_ = rep_.options.dense.embedder == EmbedderKind::kExternal &&
@@ -469,7 +470,22 @@ class Session final : public AskSession {
     }
     Outstanding o = it->second;
     outstanding_.erase(it);
+    Clock(now_ms);
     if (!r.model.empty()) trace_.model = r.model;
+    TraceCall call;
+    call.hop = o.hop;
+    call.purpose = o.purpose == Purpose::kRewrite ? "rewrite"
+                   : o.purpose == Purpose::kAnswer ? "answer"
+                                                   : "embed-query";
+    call.operation = o.purpose == Purpose::kEmbed ? "embeddings" : "chat";
+    call.end_ms = Since(now_ms);
+    call.start_ms = std::max(0.0, call.end_ms - std::max(0.0, r.elapsed_ms));
+    call.attempts = r.attempts;
+    call.model = r.model;
+    call.input_tokens = r.input_tokens;
+    call.output_tokens = r.output_tokens;
+    if (!r.status.ok()) call.error = Status::CodeName(r.status.code());
+    trace_.calls.push_back(std::move(call));
     if (o.purpose == Purpose::kRewrite) {
       cur_.llm_ms += r.elapsed_ms;
       cur_.llm_attempts += r.attempts;
@@ -493,13 +509,24 @@ class Session final : public AskSession {
   }
 
   void Tick(double now_ms) override {
-    if (phase_ != Phase::kDone && Late(now_ms)) OnDeadline(now_ms);
+    if (phase_ == Phase::kDone) return;
+    Clock(now_ms);
+    if (Late(now_ms)) OnDeadline(now_ms);
   }
 
  private:
   // ------------------------------------------------------------ plumbing
 
   bool Late(double now_ms) const { return now_ms >= deadline_; }
+  // The host's clock: never read back in time; trace times count from t0_.
+  void Clock(double now_ms) {
+    if (std::isfinite(now_ms) && now_ms > now_) now_ = now_ms;
+  }
+  double Since(double now_ms) const { return std::max(0.0, std::max(now_, now_ms) - t0_); }
+  void EndHop() {
+    cur_.end_ms = Since(now_);
+    trace_.hops.push_back(cur_);
+  }
   double TimeLeft(double now_ms) const {
     if (std::isinf(deadline_)) return 0;
     return std::max(1.0, deadline_ - now_ms);
@@ -593,6 +620,7 @@ class Session final : public AskSession {
     ++hop_;
     cur_ = TraceHop();
     cur_.hop = hop_;
+    cur_.start_ms = Since(now_ms);
     retries_ = 0;
     Event(TraceEvent::Kind::kHopStarted, hop_, HopName() + " of " + std::to_string(opt_.hops));
     switch (opt_.rewrite) {
@@ -735,7 +763,7 @@ class Session final : public AskSession {
       cur_.note = "the query writer said no further search is needed (NONE)";
       cur_.source = "llm";
       cur_.query = "NONE";
-      trace_.hops.push_back(cur_);
+      EndHop();
       trace_.stopped_early = true;
       Event(TraceEvent::Kind::kQuery, hop_, "NONE");
       Finish(now_ms);
@@ -868,11 +896,11 @@ class Session final : public AskSession {
         std::string why = cur_.results.empty() ? "found nothing" : "found nothing new";
         cur_.note += std::string(cur_.note.empty() ? "" : "; ") + "stopped: this hop " + why;
       }
-      trace_.hops.push_back(cur_);
+      EndHop();
       Finish(now_ms);
       return;
     }
-    trace_.hops.push_back(cur_);
+    EndHop();
     StartHop(now_ms);
   }
 
@@ -1066,6 +1094,7 @@ class Session final : public AskSession {
   void Complete() {
     AbandonAll();
     phase_ = Phase::kDone;
+    trace_.elapsed_ms = Since(now_);
     trace_.answer = result_.answer;  // a saved trace is all feedback needs
     result_.trace = trace_;
     Event(TraceEvent::Kind::kDone, 0,
@@ -1083,6 +1112,8 @@ class Session final : public AskSession {
   const Program* program_ = nullptr;
   std::unique_ptr<Program> owned_program_;
   double deadline_ = 0;
+  double t0_ = 0;   // the host's clock when the question started
+  double now_ = 0;  // the latest time the host told
   bool external_embed_ = false;
   index::ChunkMask mask_;
 

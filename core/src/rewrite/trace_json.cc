@@ -117,7 +117,22 @@ std::string TraceToJson(const Trace& t) {
     hop["llm_ms"] = h.llm_ms;
     hop["llm_attempts"] = h.llm_attempts;
     hop["note"] = h.note;
+    hop["start_ms"] = h.start_ms;
+    hop["end_ms"] = h.end_ms;
     hops.push_back(std::move(hop));
+  }
+  ojson calls = ojson::array();
+  for (const TraceCall& c : t.calls) {
+    calls.push_back(ojson{{"hop", c.hop},
+                          {"purpose", c.purpose},
+                          {"operation", c.operation},
+                          {"start_ms", c.start_ms},
+                          {"end_ms", c.end_ms},
+                          {"attempts", c.attempts},
+                          {"model", c.model},
+                          {"input_tokens", c.input_tokens},
+                          {"output_tokens", c.output_tokens},
+                          {"error", c.error}});
   }
   ojson j = {{"trace_id", t.trace_id},
              {"question", t.question},
@@ -129,7 +144,9 @@ std::string TraceToJson(const Trace& t) {
   j.update(ojson{{"program_version", t.program_version},
              {"model", t.model},
              {"stopped_early", t.stopped_early},
-             {"feedback_demos", StringsJson(t.feedback_demos)}});
+             {"feedback_demos", StringsJson(t.feedback_demos)},
+             {"calls", std::move(calls)},
+             {"elapsed_ms", t.elapsed_ms}});
   if (!t.answer.empty()) j["answer"] = t.answer;
   if (!t.matter.empty()) j["matter"] = t.matter;
   if (!t.user.empty()) j["user"] = t.user;
@@ -168,6 +185,8 @@ Result<Trace> TraceFromJson(std::string_view json) {
       r.Num(h, "llm_ms", &hop.llm_ms);
       r.U32(h, "llm_attempts", &hop.llm_attempts);
       r.Str(h, "note", &hop.note);
+      r.Num(h, "start_ms", &hop.start_ms);
+      r.Num(h, "end_ms", &hop.end_ms);
       t.hops.push_back(std::move(hop));
     }
     r.set_where("");
@@ -180,6 +199,35 @@ Result<Trace> TraceFromJson(std::string_view json) {
   r.Str(j, "model", &t.model);
   r.Bool(j, "stopped_early", &t.stopped_early);
   r.Strings(j, "feedback_demos", &t.feedback_demos);
+  auto calls = j.find("calls");
+  if (calls != j.end() && !calls->is_null()) {
+    if (!calls->is_array()) return Status::InvalidArgument("trace JSON: calls must be an array");
+    for (size_t i = 0; i < calls->size() && r.status().ok(); ++i) {
+      const ojson& c = (*calls)[i];
+      if (!c.is_object()) {
+        return Status::InvalidArgument("trace JSON: calls[" + std::to_string(i) +
+                                       "] must be an object");
+      }
+      r.set_where("calls[" + std::to_string(i) + "].");
+      TraceCall call;
+      double input = -1, output = -1;
+      r.U32(c, "hop", &call.hop);
+      r.Str(c, "purpose", &call.purpose);
+      r.Str(c, "operation", &call.operation);
+      r.Num(c, "start_ms", &call.start_ms);
+      r.Num(c, "end_ms", &call.end_ms);
+      r.U32(c, "attempts", &call.attempts);
+      r.Str(c, "model", &call.model);
+      r.Num(c, "input_tokens", &input);
+      r.Num(c, "output_tokens", &output);
+      r.Str(c, "error", &call.error);
+      call.input_tokens = input >= 0 && input < 9e15 ? static_cast<int64_t>(input) : -1;
+      call.output_tokens = output >= 0 && output < 9e15 ? static_cast<int64_t>(output) : -1;
+      t.calls.push_back(std::move(call));
+    }
+    r.set_where("");
+  }
+  r.Num(j, "elapsed_ms", &t.elapsed_ms);
   r.Str(j, "answer", &t.answer);
   r.Str(j, "matter", &t.matter);
   r.Str(j, "user", &t.user);

@@ -724,6 +724,8 @@ Attempt ReadResponse(const RequestContext& context, const HttpResponse& response
       }
       a.text = std::move(reply->content);
       a.model = std::move(reply->model);
+      a.input_tokens = reply->prompt_tokens;
+      a.output_tokens = reply->completion_tokens;
     } else {
       auto reply = ParseEmbeddings(response.body, context.expected_vectors);
       if (!reply.ok()) {
@@ -861,6 +863,8 @@ NeedResult NeedResultFromResponse(const RequestContext& context, const HttpRespo
   if (a.status.ok()) {
     r.text = std::move(a.text);
     r.vectors = std::move(a.vectors);
+    r.input_tokens = a.input_tokens;
+    r.output_tokens = a.output_tokens;
   }
   r.model = std::move(a.model);
   return r;

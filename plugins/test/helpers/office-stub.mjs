@@ -23,6 +23,8 @@ export async function mailItemFromEml(bytes, index) {
       isInline: a.disposition === 'inline', attachmentType: 'file',
     })),
     bodyText: (m.text && m.text.trim()) ? m.text : html,
+    // What getAsFileAsync (Mailbox 1.14) hands over: the message's own MIME bytes.
+    mime: Buffer.from(bytes).toString('base64'),
   };
 }
 
@@ -36,7 +38,14 @@ const COMMON = `
     HostType: { Outlook: 'Outlook', Word: 'Word' },
     onReady(cb) { const info = { host: HOST, platform: 'OfficeOnline' }; if (cb) cb(info); return Promise.resolve(info); },
     context: {
-      requirements: { isSetSupported(name, v) { calls.push(['isSetSupported', name, v]); return SETS[name] !== undefined && Number(v || '1.1') <= SETS[name]; } },
+      // Versions compare part by part, as Office does (Mailbox 1.14 is above 1.5).
+      requirements: { isSetSupported(name, v) {
+        calls.push(['isSetSupported', name, v]);
+        if (SETS[name] === undefined) return false;
+        const [a, b] = String(v || '1.1').split('.').map(Number);
+        const [c, d] = String(SETS[name]).split('.').map(Number);
+        return a < c || (a === c && b <= d);
+      } },
       // Never to be used for the key (nor anything else): recorded.
       roamingSettings: { get(k) { stub.roaming.push(['get', k]); }, set(k, v) { stub.roaming.push(['set', k, v]); }, saveAsync() { stub.roaming.push(['saveAsync']); } },
       document: { settings: { get(k) { stub.docSettings.push(['get', k]); }, set(k, v) { stub.docSettings.push(['set', k, v]); }, saveAsync() { stub.docSettings.push(['saveAsync']); } } },
@@ -44,11 +53,11 @@ const COMMON = `
   });
 `;
 
-/** Office.js for Outlook: `items` from mailItemFromEml; the first is open. */
-export function outlookStub(items) {
+/** Office.js for Outlook: `items` from mailItemFromEml; the first is open. `sets`: what this client supports. */
+export function outlookStub(items, sets = { Mailbox: '1.5' }) {
   return `(() => {
   const HOST = 'Outlook';
-  const SETS = { Mailbox: 1.5 };
+  const SETS = ${JSON.stringify(sets)};
   ${COMMON}
   const items = ${JSON.stringify(items)};
   let handlers = [];
@@ -63,6 +72,12 @@ export function outlookStub(items) {
         ? cb({ status: 'succeeded', value: it.bodyText })
         : cb({ status: 'failed', value: undefined, error: { message: 'only text is stubbed' } }), 5);
     } },
+    // Present on every item, as in a real Office.js; only Mailbox 1.14 clients may call it.
+    getAsFileAsync(a, b) {
+      const cb = typeof a === 'function' ? a : b;
+      calls.push(['getAsFileAsync']);
+      setTimeout(() => cb({ status: 'succeeded', value: it.mime }), 5);
+    },
   });
   Office.context.mailbox = {
     item: wrap(items[0]),
@@ -73,11 +88,11 @@ export function outlookStub(items) {
 })();`;
 }
 
-/** Office.js for Word: a document whose selection the test sets. */
-export function wordStub() {
+/** Office.js for Word: a document whose selection the test sets. `sets`: what this client supports. */
+export function wordStub(sets = { WordApi: '1.4' }) {
   return `(() => {
   const HOST = 'Word';
-  const SETS = { WordApi: 1.4 };
+  const SETS = ${JSON.stringify(sets)};
   ${COMMON}
   stub.selection = '';
   stub.paragraph = '';

@@ -1,0 +1,147 @@
+// foldback serve --index DIR --users USERS.toml --listen HOST:PORT
+//               [--cert PEM --key PEM] [--allow-plain-http]
+//               [--endpoint URL --model NAME --api-key-env VAR] ...
+//
+// One index served to many lawyers over HTTP (serve/api.h for the routes,
+// serve/http_server.h for the HTTP layer, docs/serve.md for operations).
+// Every request's walls come from its bearer token's user in USERS.toml;
+// the LLM key from this process's environment, never from a client.
+// Plain HTTP is refused on anything but a loopback address unless
+// --allow-plain-http says so (e.g. behind a TLS-terminating proxy).
+#include <cstdio>
+#include <memory>
+
+#include "cli/common.h"
+#include "host/ask_run.h"
+#include "serve/api.h"
+#include "serve/http_server.h"
+
+namespace foldback::cli {
+namespace {
+
+struct ServeArgs {
+  std::string index_dir, users, listen = "127.0.0.1:8080", cert, key, audit;
+  bool allow_plain_http = false;
+  std::string endpoint, model, api_key_env, provider = "openai", api_version;
+  bool no_json_schema = false;
+  std::string ca_bundle;
+  std::vector<std::string> cors_origins;
+  double rate_limit = 50;
+  size_t max_body = size_t{16} << 20;
+  int threads = 2, workers = 32;
+  double request_timeout = 10, drain_timeout = 30;
+};
+
+bool IsLoopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+}
+
+int Run(const ServeArgs& a) {
+  serve::HttpServerOptions ho;
+  size_t colon = a.listen.rfind(':');
+  if (colon == std::string::npos)
+    return Fail(Status::InvalidArgument("--listen must be HOST:PORT"));
+  ho.host = a.listen.substr(0, colon);
+  if (ho.host.size() > 2 && ho.host.front() == '[' && ho.host.back() == ']')
+    ho.host = ho.host.substr(1, ho.host.size() - 2);
+  if (ho.host == "localhost") ho.host = "127.0.0.1";
+  try {
+    int port = std::stoi(a.listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    ho.port = static_cast<uint16_t>(port);
+  } catch (const std::exception&) {
+    return Fail(Status::InvalidArgument("--listen: bad port in " + a.listen));
+  }
+  bool tls = !a.cert.empty() || !a.key.empty();
+  if (!tls && !IsLoopback(ho.host) && !a.allow_plain_http) {
+    return Fail(Status::InvalidArgument(
+        "refusing plain HTTP on " + ho.host +
+        ": bearer tokens would cross the network in clear. Give --cert and --key, listen on "
+        "127.0.0.1, or say --allow-plain-http (e.g. behind a TLS-terminating proxy)"));
+  }
+  ho.io_threads = a.threads;
+  ho.workers = a.workers;
+  ho.request_timeout_s = a.request_timeout;
+  ho.drain_timeout_s = a.drain_timeout;
+  ho.cert_file = a.cert;
+  ho.key_file = a.key;
+
+  serve::ApiOptions ao;
+  ao.index_dir = a.index_dir;
+  ao.users_path = a.users;
+  ao.audit_path = a.audit;
+  ao.rate_limit = a.rate_limit;
+  ao.max_body_bytes = a.max_body;
+  ao.cors_origins.insert(a.cors_origins.begin(), a.cors_origins.end());
+  if (!a.endpoint.empty()) {
+    // The key from this process's environment, as `foldback ask` reads it.
+    auto c = host::EndpointFromFlags(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version,
+                                     !a.no_json_schema);
+    if (!c.ok()) return Fail(c.status().WithContext("--endpoint"));
+    ao.llm.chat = std::move(*c);
+  }
+  ao.llm.ca_bundle = a.ca_bundle;
+  auto api = serve::Api::Create(std::move(ao));
+  if (!api.ok()) return Fail(api.status());
+  auto server = serve::HttpServer::Create(api->get(), ho);
+  if (!server.ok()) return Fail(server.status());
+  auto st = (*api)->index()->Stats();
+  std::printf(
+      "foldback serve: %llu documents; listening on %s://%s:%u\n",
+      static_cast<unsigned long long>(st.documents), tls ? "https" : "http",
+      ho.host.find(':') != std::string::npos ? ("[" + ho.host + "]").c_str() : ho.host.c_str(),
+      static_cast<unsigned>((*server)->port()));
+  std::fflush(stdout);
+  Status s = (*server)->Run(
+      [](const std::string& event) { std::fprintf(stderr, "serve: %s\n", event.c_str()); });
+  if (!s.ok()) return Fail(s);
+  std::fprintf(stderr, "serve: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, int* exit_code) {
+  auto a = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve an index over HTTP to many users, walls from their tokens");
+  cmd->add_option("--index", a->index_dir, "Index folder")->required();
+  cmd->add_option("--users", a->users,
+                  "Users file (TOML: [[user]] name, token_sha256, matters, write)")
+      ->required();
+  cmd->add_option("--listen", a->listen, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--cert", a->cert, "TLS certificate chain (PEM)");
+  cmd->add_option("--key", a->key, "TLS private key (PEM)");
+  cmd->add_flag("--allow-plain-http", a->allow_plain_http,
+                "Allow plain HTTP on a non-loopback address (behind a TLS proxy)");
+  cmd->add_option("--audit-log", a->audit, "Audit log, JSON lines (default: DIR/audit.log)");
+  cmd->add_option("--cors-origin", a->cors_origins, "Origin allowed by CORS (repeatable)");
+  cmd->add_option("--rate-limit", a->rate_limit,
+                  "Requests per second per user unless the users file says (0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--max-body", a->max_body, "Largest request body in bytes")
+      ->capture_default_str();
+  cmd->add_option("--threads", a->threads, "I/O threads")->capture_default_str();
+  cmd->add_option("--workers", a->workers, "Threads for asks, feedback, exports and ingests")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", a->request_timeout,
+                  "Seconds a request may take to arrive (slow clients are cut off); also the "
+                  "keep-alive idle time")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", a->drain_timeout,
+                  "Seconds SIGTERM waits for requests in flight")
+      ->capture_default_str();
+  cmd->add_option("--endpoint", a->endpoint, "Chat endpoint base URL for asks (none: RM3)");
+  cmd->add_option("--provider", a->provider, "openai, azure, ollama or vllm")
+      ->capture_default_str();
+  cmd->add_option("--model", a->model, "Model name (Azure: deployment name)");
+  cmd->add_option("--api-key-env", a->api_key_env,
+                  "Environment variable of this process holding the API key (never from clients)");
+  cmd->add_option("--api-version", a->api_version, "Azure api-version");
+  cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
+  cmd->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities for the LLM endpoint");
+  cmd->callback([a, exit_code] { *exit_code = Run(*a); });
+}
+
+}  // namespace foldback::cli

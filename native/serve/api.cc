@@ -1,0 +1,879 @@
+#include "serve/api.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+
+#include "foldback/ask.h"
+#include "foldback/eval.h"
+#include "foldback/feedback.h"
+#include "foldback/rerank.h"
+#include "foldback/search.h"
+#include "host/ask_run.h"
+#include "host/otlp_exporter.h"
+#include "host/feedback_record.h"
+#include "host/files.h"
+#include "host/ids.h"
+#include "host/index_dir.h"
+#include "host/ingest_path.h"
+#include "ingest/extract.h"
+
+namespace foldback::serve {
+
+extern const char kOpenApiJson[];  // openapi.json, embedded by CMake
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// ------------------------------------------------------------------ errors
+
+// A status from the core or the host as an HTTP error.
+HttpResponse FromStatus(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument:
+      return Api::Error(400, "invalid_argument", s.message());
+    case Status::Code::kOutOfRange:
+      return Api::Error(400, "out_of_range", s.message());
+    case Status::Code::kNotFound:
+      return Api::Error(404, "not_found", s.message());
+    case Status::Code::kPermissionDenied:
+      return Api::Error(403, "forbidden", s.message());
+    case Status::Code::kFailedPrecondition:
+      return Api::Error(409, "failed_precondition", s.message());
+    case Status::Code::kNotSupported:
+      return Api::Error(415, "not_supported", s.message());
+    case Status::Code::kDeadlineExceeded:
+      return Api::Error(504, "deadline_exceeded", s.message());
+    case Status::Code::kUnavailable:
+      return Api::Error(503, "unavailable", s.message());
+    default:
+      return Api::Error(500, "internal", s.message());
+  }
+}
+
+// --------------------------------------------------------------- targets
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding ('+' as a space in queries). False on a broken escape
+// or a decoded NUL.
+bool Decode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      c = static_cast<char>(hi * 16 + lo);
+      if (c == '\0') return false;
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
+    }
+    out->push_back(c);
+  }
+  return true;
+}
+
+struct Target {
+  std::vector<std::string> segments;  // decoded path segments
+  std::multimap<std::string, std::string> query;
+  std::string Get(const std::string& key) const {
+    auto it = query.find(key);
+    return it == query.end() ? std::string() : it->second;
+  }
+  bool Has(const std::string& key) const { return query.count(key) > 0; }
+};
+
+// The request target split and decoded. InvalidArgument for anything but
+// an origin-form path of plain segments: no "." or ".." (raw or encoded), no
+// empty segment, no encoded '/' outside the last segment of a document id.
+Result<Target> ParseTarget(const std::string& raw) {
+  if (raw.empty() || raw[0] != '/') return Status::InvalidArgument("the target must be a path");
+  size_t q = raw.find('?');
+  std::string_view path(raw.data(), q == std::string::npos ? raw.size() : q);
+  Target t;
+  if (path.size() > 1) {
+    std::string_view rest = path.substr(1);
+    while (true) {
+      size_t slash = rest.find('/');
+      std::string_view seg = rest.substr(0, slash);
+      if (seg.empty()) return Status::InvalidArgument("empty path segment");
+      std::string decoded;
+      if (!Decode(seg, false, &decoded))
+        return Status::InvalidArgument("bad percent-escape in the path");
+      // Neither raw nor encoded ("%2e%2e", "..%2f..") dot segments.
+      for (size_t b = 0; b <= decoded.size();) {
+        size_t e = decoded.find('/', b);
+        if (e == std::string::npos) e = decoded.size();
+        std::string_view part(decoded.data() + b, e - b);
+        if (part == "." || part == "..")
+          return Status::InvalidArgument("'.' and '..' are not allowed in paths");
+        b = e + 1;
+      }
+      t.segments.push_back(std::move(decoded));
+      if (slash == std::string_view::npos) break;
+      rest = rest.substr(slash + 1);
+    }
+  }
+  if (q != std::string::npos) {
+    std::string_view qs(raw.data() + q + 1, raw.size() - q - 1);
+    size_t p = 0;
+    while (p <= qs.size() && !qs.empty()) {
+      size_t amp = qs.find('&', p);
+      if (amp == std::string_view::npos) amp = qs.size();
+      std::string_view kv = qs.substr(p, amp - p);
+      if (!kv.empty()) {
+        size_t eq = kv.find('=');
+        std::string k, v;
+        if (!Decode(kv.substr(0, eq), true, &k) ||
+            (eq != std::string_view::npos && !Decode(kv.substr(eq + 1), true, &v))) {
+          return Status::InvalidArgument("bad percent-escape in the query");
+        }
+        t.query.emplace(std::move(k), std::move(v));
+      }
+      if (amp == qs.size()) break;
+      p = amp + 1;
+    }
+  }
+  return t;
+}
+
+// ------------------------------------------------------------- JSON input
+
+Result<json> ParseObject(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
+  if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  return j;
+}
+
+Status GetString(const json& j, const char* key, std::string* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return Status::OK();
+  if (!it->is_string())
+    return Status::InvalidArgument(std::string("'") + key + "' must be a string");
+  *out = it->get<std::string>();
+  return Status::OK();
+}
+
+Status GetBool(const json& j, const char* key, bool* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return Status::OK();
+  if (!it->is_boolean())
+    return Status::InvalidArgument(std::string("'") + key + "' must be true or false");
+  *out = it->get<bool>();
+  return Status::OK();
+}
+
+Status GetUint(const json& j, const char* key, uint32_t lo, uint32_t hi, uint32_t* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return Status::OK();
+  if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi) {
+    return Status::InvalidArgument(std::string("'") + key + "' must be an integer in " +
+                                   std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  *out = static_cast<uint32_t>(it->get<int64_t>());
+  return Status::OK();
+}
+
+Status GetStrings(const json& j, const char* key, std::vector<std::string>* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return Status::OK();
+  if (!it->is_array())
+    return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
+  for (const auto& v : *it) {
+    if (!v.is_string())
+      return Status::InvalidArgument(std::string("'") + key + "' must be an array of strings");
+    out->push_back(v.get<std::string>());
+  }
+  return Status::OK();
+}
+
+Status ParseUintParam(const Target& t, const std::string& key, uint32_t lo, uint32_t hi,
+                      uint32_t* out) {
+  if (!t.Has(key)) return Status::OK();
+  const std::string v = t.Get(key);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long n = v.empty() ? 0 : std::strtoul(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-' || n < lo || n > hi) {
+    return Status::InvalidArgument("'" + key + "' must be an integer in " + std::to_string(lo) +
+                                   ".." + std::to_string(hi));
+  }
+  *out = static_cast<uint32_t>(n);
+  return Status::OK();
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+HttpResponse Json(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = Dump(body);
+  return r;
+}
+
+json WallJson(const std::optional<std::set<std::string>>& wall) {
+  if (!wall) return json::array({"*"});
+  return json(*wall);
+}
+
+// --------------------------------------------------------------- limiter
+
+struct Bucket {
+  double tokens = 0;
+  Clock::time_point last;
+  bool init = false;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------- Rep
+
+struct Api::Rep {
+  std::string index_dir;
+  mutable std::mutex index_mu;  // guards the pointer only
+  std::shared_ptr<const Index> index;
+  std::mutex writer_mu;  // one writer at a time
+  std::unique_ptr<host::FeedbackLogFile> log;
+
+  std::mutex users_mu;
+  std::shared_ptr<const Users> users;
+
+  std::mutex rate_mu;
+  std::map<std::string, Bucket> buckets;
+
+  std::mutex audit_mu;
+  int audit_fd = -1;
+
+  // OpenTelemetry spans of every ask (OTEL_* variables); null when off.
+  std::unique_ptr<host::OtlpExporter> telemetry;
+
+  std::shared_ptr<const Users> CurrentUsers() {
+    std::lock_guard<std::mutex> lock(users_mu);
+    return users;
+  }
+  void Swap(std::shared_ptr<const Index> next) {
+    std::lock_guard<std::mutex> lock(index_mu);
+    index = std::move(next);
+  }
+};
+
+// The per-request state the audit line and the metrics are made of.
+struct Ctx {
+  std::string route = "unknown";
+  const User* user = nullptr;
+  std::set<std::string> matters;  // matters the request touched
+  size_t results = 0;
+  int status = 0;
+};
+
+namespace {
+
+// Records the status of what is sent.
+class Recording final : public Responder {
+ public:
+  // `finish` runs once, just before the response (or a stream's end) is
+  // handed on: what is recorded about a request is there when its client
+  // sees the answer.
+  Recording(Responder& inner, Ctx* ctx, const std::set<std::string>& cors_origins,
+            const std::string& origin, std::function<void()> finish)
+      : inner_(inner), ctx_(ctx), finish_(std::move(finish)) {
+    if (!origin.empty() && cors_origins.count(origin)) {
+      cors_ = {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"}};
+    }
+  }
+  void Respond(HttpResponse r) override {
+    ctx_->status = r.status;
+    for (auto& h : cors_) r.headers.push_back(h);
+    Finish();
+    inner_.Respond(std::move(r));
+    done_ = true;
+  }
+  bool BeginStream(int status, const std::string& content_type,
+                   const std::vector<std::pair<std::string, std::string>>& headers) override {
+    ctx_->status = status;
+    auto all = headers;
+    for (auto& h : cors_) all.push_back(h);
+    done_ = true;
+    streaming_ = true;
+    return inner_.BeginStream(status, content_type, all);
+  }
+  bool WriteChunk(std::string_view data) override { return inner_.WriteChunk(data); }
+  void EndStream() override {
+    streaming_ = false;
+    Finish();
+    inner_.EndStream();
+  }
+  void Finish() {
+    if (finish_) finish_();
+    finish_ = nullptr;
+  }
+  bool done() const { return done_; }
+  bool streaming() const { return streaming_; }
+  const std::vector<std::pair<std::string, std::string>>& cors() const { return cors_; }
+
+ private:
+  Responder& inner_;
+  Ctx* ctx_;
+  std::vector<std::pair<std::string, std::string>> cors_;
+  bool done_ = false;
+  bool streaming_ = false;
+  std::function<void()> finish_;
+};
+
+}  // namespace
+
+Api::Api(ApiOptions options) : options_(std::move(options)), rep_(std::make_unique<Rep>()) {}
+
+Api::~Api() {
+  if (rep_ && rep_->audit_fd >= 0) ::close(rep_->audit_fd);
+  // Spans still queued get a moment on the way out (SIGTERM drains first).
+  if (rep_ && rep_->telemetry) {
+    Status s = rep_->telemetry->Flush(2000);
+    if (!s.ok()) std::fprintf(stderr, "warning: %s\n", s.message().c_str());
+  }
+}
+
+Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
+  std::unique_ptr<Api> api(new Api(std::move(options)));
+  Rep& r = *api->rep_;
+  r.index_dir = api->options_.index_dir;
+  auto index = host::OpenIndex(r.index_dir, /*create=*/false);
+  if (!index.ok()) return index.status();
+  r.index = std::shared_ptr<const Index>(std::move(*index));
+  auto users = Users::Load(api->options_.users_path);
+  if (!users.ok()) return users.status();
+  r.users = std::make_shared<const Users>(std::move(*users));
+  auto log = host::FeedbackLogFile::Open(r.index_dir);
+  if (!log.ok()) return log.status();
+  r.log = std::move(*log);
+  std::string audit =
+      api->options_.audit_path.empty() ? r.index_dir + "/audit.log" : api->options_.audit_path;
+  r.audit_fd = ::open(audit.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (r.audit_fd < 0) return Status::IOError("cannot open the audit log " + audit);
+  auto otel = host::OtlpConfigFromEnv([](const char* name) { return std::getenv(name); });
+  if (!otel.ok()) return Status::InvalidArgument("telemetry: " + otel.status().message());
+  if (otel->enabled) r.telemetry = std::make_unique<host::OtlpExporter>(std::move(*otel));
+  return api;
+}
+
+std::shared_ptr<const Index> Api::index() const {
+  std::lock_guard<std::mutex> lock(rep_->index_mu);
+  return rep_->index;
+}
+
+Status Api::ReloadUsers() {
+  auto users = Users::Load(options_.users_path);
+  if (!users.ok()) return users.status();
+  std::lock_guard<std::mutex> lock(rep_->users_mu);
+  rep_->users = std::make_shared<const Users>(std::move(*users));
+  return Status::OK();
+}
+
+HttpResponse Api::Error(int status, const std::string& code, const std::string& message) {
+  return Json(status, json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+bool Api::RunsLong(const HttpRequest& req) const {
+  size_t q = req.target.find('?');
+  std::string path = req.target.substr(0, q);
+  return path == "/v1/ask" || path == "/v1/feedback" || path == "/v1/export" ||
+         path.rfind("/v1/documents", 0) == 0;
+}
+
+namespace {
+
+// ----------------------------------------------------------------- routes
+
+struct Routes {
+  Api* api;
+  Api::Rep* rep;
+  const ApiOptions& o;
+  Metrics& metrics;
+
+  HttpResponse Search(Ctx& ctx, const Target& t) {
+    const User& u = *ctx.user;
+    SearchOptions so;
+    std::string q = t.Get("q");
+    if (q.empty()) return Api::Error(400, "invalid_argument", "'q' is required");
+    if (q.size() > 4096)
+      return Api::Error(400, "invalid_argument", "'q' is longer than 4096 bytes");
+    uint32_t top_k = 10;
+    Status s = ParseUintParam(t, "top_k", 1, o.max_top_k, &top_k);
+    if (!s.ok()) return FromStatus(s);
+    so.top_k = top_k;
+    std::string mode = t.Has("mode") ? t.Get("mode") : "hybrid";
+    if (!ParseSearchMode(mode, &so.mode)) {
+      return Api::Error(400, "invalid_argument", "'mode' must be bm25, dense or hybrid");
+    }
+    auto range = t.query.equal_range("filter");
+    for (auto it = range.first; it != range.second; ++it) {
+      auto f = Filter::Parse(it->second);
+      if (!f.ok()) return FromStatus(f.status());
+      so.filters.push_back(*f);
+    }
+    so.allowed_matters = u.matters;  // the wall, inside the search
+    auto index = api->index();
+    RerankOptions ro;
+    auto hits = SearchAndRerank(*index, nullptr, q, so, nullptr, ro);
+    if (!hits.ok()) return FromStatus(hits.status());
+    for (const auto& h : *hits) ctx.matters.insert(h.matter);
+    ctx.results = hits->size();
+    HttpResponse r;
+    r.body = "{\"results\":" + host::SearchHitsJson(*hits, -1) + "}";
+    return r;
+  }
+
+  std::optional<HttpResponse> Ask(Ctx& ctx, const HttpRequest& req, Responder& out) {
+    const User& u = *ctx.user;
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return FromStatus(body.status());
+    const json& j = *body;
+    std::string question, rewrite = "llm", mode = "hybrid", matter;
+    AskOptions ao;
+    std::vector<std::string> filters;
+    Status s;
+    uint32_t variants = 1, deadline_ms = 0;
+    for (Status st :
+         {GetString(j, "question", &question), GetString(j, "rewrite", &rewrite),
+          GetString(j, "mode", &mode), GetString(j, "matter", &matter),
+          GetUint(j, "hops", 1, o.max_hops, &ao.hops), GetUint(j, "depth", 1, 100, &ao.depth),
+          GetUint(j, "top_k", 1, o.max_top_k, &ao.top_k), GetUint(j, "variants", 1, 4, &variants),
+          GetUint(j, "deadline_ms", 0, 600000, &deadline_ms), GetBool(j, "answer", &ao.answer),
+          GetStrings(j, "filters", &filters)}) {
+      if (!st.ok()) return FromStatus(st);
+    }
+    if (question.empty()) return Api::Error(400, "invalid_argument", "'question' is required");
+    if (question.size() > 8192)
+      return Api::Error(400, "invalid_argument", "'question' is longer than 8192 bytes");
+    if (!ParseRewriteMode(rewrite, &ao.rewrite)) {
+      return Api::Error(400, "invalid_argument", "'rewrite' must be llm, rm3 or none");
+    }
+    if (!ParseSearchMode(mode, &ao.search.mode)) {
+      return Api::Error(400, "invalid_argument", "'mode' must be bm25, dense or hybrid");
+    }
+    for (const auto& f : filters) {
+      auto parsed = Filter::Parse(f);
+      if (!parsed.ok()) return FromStatus(parsed.status());
+      ao.search.filters.push_back(*parsed);
+    }
+    if (!matter.empty() && !u.MaySee(matter)) {
+      return Api::Error(403, "forbidden", "the matter is outside your wall");
+    }
+    ao.variants = variants;
+    ao.deadline_ms = deadline_ms;
+    ao.matter = matter;
+    ao.user = u.name;
+    ao.search.allowed_matters = u.matters;  // the wall of every hop
+    std::vector<std::string> fallbacks = host::EndpointFallbacks(!o.llm.chat.url.empty(), &ao);
+    auto client = llm::LlmClient::Create(o.llm);
+    if (!client.ok()) return FromStatus(client.status());
+    auto index = api->index();
+
+    bool stream = req.Header("accept").find("text/event-stream") != std::string::npos;
+    bool open = false;
+    auto send = [&](const char* event, const json& data) {
+      if (!open) return;
+      std::string chunk = std::string("event: ") + event + "\ndata: " + Dump(data) + "\n\n";
+      if (!out.WriteChunk(chunk)) open = false;  // the client left; the ask completes
+    };
+    if (stream) {
+      open = out.BeginStream(200, "text/event-stream", {{"Cache-Control", "no-store"}});
+      if (!open) return std::nullopt;
+    }
+    auto on_event = [&](const TraceEvent& e) {
+      if (!stream) return;
+      switch (e.kind) {
+        case TraceEvent::Kind::kQuery:
+          send("query", {{"hop", e.hop}, {"query", e.message}});
+          break;
+        case TraceEvent::Kind::kRetrieved: {
+          json hits = json::array();
+          for (const TraceHit& h : e.hits) {
+            hits.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
+          }
+          send("retrieved", {{"hop", e.hop}, {"results", hits}});
+          break;
+        }
+        case TraceEvent::Kind::kFallback:
+          send("fallback", {{"hop", e.hop}, {"message", e.message}});
+          break;
+        default:
+          break;
+      }
+    };
+    auto run = host::AskQuestion(*index, rep->index_dir, question, ao, nullptr, nullptr, nullptr,
+                                 fallbacks, **client, on_event);
+    if (!run.ok()) {
+      HttpResponse err = FromStatus(run.status());
+      if (!stream) return err;
+      ctx.status = err.status;
+      send("error", json::parse(err.body));
+      out.EndStream();
+      return std::nullopt;
+    }
+    uint64_t attempts = 0;
+    for (const auto& h : run->result.trace.hops) attempts += h.llm_attempts;
+    metrics.AddLlmCalls(attempts);
+    if (rep->telemetry) {  // queued: sent by the exporter's thread, never waited for
+      telemetry::SpanOptions so;
+      so.start_unix_ms = run->start_unix_ms;
+      so.capture_content = rep->telemetry->config().capture_content;
+      if (!o.llm.chat.url.empty()) {
+        so.provider = llm::ProviderName(o.llm.chat.provider);
+        so.request_model = o.llm.chat.model;
+        telemetry::ServerOfUrl(o.llm.chat.url, &so.server_address, &so.server_port);
+      }
+      rep->telemetry->Export(telemetry::SpansFromTrace(run->result.trace, so));
+    }
+    for (const auto& p : run->result.passages) ctx.matters.insert(p.matter);
+    ctx.results = run->result.passages.size();
+    std::string result = host::AskRunJson(*run, ao.answer, -1);
+    if (!stream) {
+      HttpResponse r;
+      r.body = std::move(result);
+      return r;
+    }
+    if (open && !out.WriteChunk("event: result\ndata: " + result + "\n\n")) open = false;
+    out.EndStream();
+    return std::nullopt;
+  }
+
+  HttpResponse Feedback(Ctx& ctx, const HttpRequest& req) {
+    const User& u = *ctx.user;
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return FromStatus(body.status());
+    const json& j = *body;
+    host::FeedbackInput in;
+    for (Status st :
+         {GetString(j, "trace_id", &in.trace_id), GetString(j, "record_id", &in.record_id),
+          GetString(j, "rating", &in.rating), GetStrings(j, "relevant", &in.relevant),
+          GetStrings(j, "partly", &in.partly), GetStrings(j, "irrelevant", &in.not_relevant),
+          GetString(j, "critique", &in.critique), GetString(j, "correction", &in.corrected_answer),
+          GetString(j, "preferred_rewrite", &in.preferred_rewrite), GetStrings(j, "tags", &in.tags),
+          GetString(j, "matter", &in.matter), GetBool(j, "consent", &in.consent_to_train),
+          GetBool(j, "privileged", &in.privileged)}) {
+      if (!st.ok()) return FromStatus(st);
+    }
+    if (in.trace_id.empty()) return Api::Error(400, "invalid_argument", "'trace_id' is required");
+    in.user = u.name;                // from the token, never from the body
+    in.allowed_matters = u.matters;  // the wall (intersected with the trace's)
+    auto index = api->index();
+    FeedbackRecordNotes notes;
+    auto r = host::BuildFeedbackRecord(*index, rep->index_dir, in, &notes);
+    if (!r.ok()) return FromStatus(r.status());
+    Status s = rep->log->Append(*r);  // fsync'ed before we answer
+    if (!s.ok()) return FromStatus(s);
+    if (!r->matter.empty()) ctx.matters.insert(r->matter);
+    ctx.results = 1;
+    return Json(200, {{"record_id", r->record_id},
+                      {"trace_id", r->trace_id},
+                      {"matter", r->matter},
+                      {"labels", r->labels.size()},
+                      {"rating", r->rating.ToString()}});
+  }
+
+  HttpResponse Export(Ctx& ctx, const Target& t) {
+    const User& u = *ctx.user;
+    ExportFormat format;
+    if (!ParseExportFormat(t.Get("format"), &format)) {
+      return Api::Error(400, "invalid_argument", "'format' must be one of " + ExportFormatNames());
+    }
+    ExportOptions eo;
+    uint32_t negatives = static_cast<uint32_t>(eo.negatives_per_positive);
+    uint32_t context = static_cast<uint32_t>(eo.context_passages);
+    Status s = ParseUintParam(t, "negatives", 0, 50, &negatives);
+    if (s.ok()) s = ParseUintParam(t, "context", 0, 50, &context);
+    if (!s.ok()) return FromStatus(s);
+    eo.negatives_per_positive = negatives;
+    eo.context_passages = context;
+    eo.allowed_matters = u.matters;  // the export's wall
+    auto index = api->index();
+    ExportReport rep_out;
+    auto bytes = host::ExportFeedbackBytes(*index, rep->index_dir, format, eo, &rep_out);
+    if (!bytes.ok()) return FromStatus(bytes.status());
+    if (u.matters)
+      ctx.matters = *u.matters;
+    else
+      ctx.matters = {"*"};
+    ctx.results = rep_out.rows;
+    HttpResponse r;
+    r.content_type = format == ExportFormat::kDemos ? "application/json" : "application/x-ndjson";
+    r.body = std::move(*bytes);
+    r.headers.push_back({"X-Foldback-Export-Rows", std::to_string(rep_out.rows)});
+    r.headers.push_back({"X-Foldback-Export-Walled", std::to_string(rep_out.walled)});
+    return r;
+  }
+
+  // Applies `change` to a copy of the index, saves it and swaps it in.
+  Status Write(const std::function<Status(Index*)>& change) {
+    std::lock_guard<std::mutex> lock(rep->writer_mu);
+    auto current = api->index();
+    auto bytes = current->Snapshot();
+    if (!bytes.ok()) return bytes.status();
+    auto next = Index::FromSnapshot(*bytes);
+    if (!next.ok()) return next.status();
+    FB_RETURN_IF_ERROR(change(next->get()));
+    if ((*next)->options().dense.embedder == EmbedderKind::kStatic)
+      FB_RETURN_IF_ERROR((*next)->BuildDense());
+    FB_RETURN_IF_ERROR(host::SaveIndex(rep->index_dir, **next));
+    rep->Swap(std::shared_ptr<const Index>(std::move(*next)));
+    return Status::OK();
+  }
+
+  HttpResponse AddDocuments(Ctx& ctx, const HttpRequest& req, const Target& t) {
+    const User& u = *ctx.user;
+    std::vector<Document> docs;
+    std::string matter;
+    std::string ctype = req.Header("content-type");
+    if (ctype.rfind("application/json", 0) == 0) {
+      auto body = ParseObject(req.body);
+      if (!body.ok()) return FromStatus(body.status());
+      std::string id, title, text, beir;
+      for (Status st : {GetString(*body, "matter", &matter), GetString(*body, "id", &id),
+                        GetString(*body, "title", &title), GetString(*body, "text", &text),
+                        GetString(*body, "beir", &beir)}) {
+        if (!st.ok()) return FromStatus(st);
+      }
+      if (!beir.empty()) {
+        if (beir.find('\n') != std::string::npos) {
+          return Api::Error(400, "invalid_argument", "'beir' must be one line");
+        }
+        auto parsed = ParseBeirCorpus(beir);
+        if (!parsed.ok()) return FromStatus(parsed.status());
+        docs = std::move(*parsed);
+      } else {
+        if (id.empty()) return Api::Error(400, "invalid_argument", "'id' is required (or 'beir')");
+        Document d;
+        d.id = id;
+        d.title = title;
+        d.text = text;
+        docs.push_back(std::move(d));
+      }
+    } else {
+      matter = t.Get("matter");
+      std::string filename = t.Get("filename");
+      if (filename.empty() || filename.find('/') != std::string::npos) {
+        return Api::Error(400, "invalid_argument",
+                          "'filename' (a file name, no folder) is required");
+      }
+      std::string id = t.Has("id") ? t.Get("id") : host::DocumentIdFor("", filename);
+      auto ex = ingest::ExtractBytes(req.body, filename, id);
+      if (!ex.ok()) return FromStatus(ex.status());
+      docs = std::move(ex->documents);
+    }
+    if (matter.empty()) return Api::Error(400, "invalid_argument", "'matter' is required");
+    if (!u.MayWrite(matter))
+      return Api::Error(403, "forbidden", "you may not write to this matter");
+    if (docs.empty()) return Api::Error(400, "invalid_argument", "no document in the request");
+    for (Document& d : docs) {
+      if (d.id.empty() || d.id.size() > 512)
+        return Api::Error(400, "invalid_argument", "bad document id");
+      d.matter = matter;
+    }
+    ctx.matters.insert(matter);
+    json added = json::array();
+    Status denied;
+    Status s = Write([&](Index* index) -> Status {
+      for (const Document& d : docs) {
+        // Replacing a document is writing to its matter too.
+        const Document* old = index->FindDocument(d.id);
+        if (old && !u.MayWrite(old->matter)) {
+          return Status::PermissionDenied("document '" + d.id +
+                                          "' exists in a matter you may not write to");
+        }
+      }
+      for (const Document& d : docs) {
+        auto rep_add = index->Add(d);
+        if (!rep_add.ok()) return rep_add.status();
+        added.push_back({{"id", d.id}, {"chunks", index->ChunksOf(d.id).size()}});
+      }
+      return Status::OK();
+    });
+    if (!s.ok()) return FromStatus(s);
+    ctx.results = docs.size();
+    return Json(201, {{"matter", matter}, {"documents", added}});
+  }
+
+  HttpResponse DeleteDocument(Ctx& ctx, const std::string& id) {
+    const User& u = *ctx.user;
+    Status s = Write([&](Index* index) -> Status {
+      const Document* d = index->FindDocument(id);
+      // Behind the wall a document does not exist.
+      if (!d || !u.MaySee(d->matter)) return Status::NotFound("no document '" + id + "'");
+      if (!u.MayWrite(d->matter))
+        return Status::PermissionDenied("you may not delete from this matter");
+      ctx.matters.insert(d->matter);
+      return index->Remove(id);
+    });
+    if (!s.ok()) return FromStatus(s);
+    ctx.results = 1;
+    return Json(200, {{"deleted", id}});
+  }
+};
+
+}  // namespace
+
+void Api::Handle(const HttpRequest& req, Responder& responder) {
+  auto t0 = Clock::now();
+  metrics_.InFlight(1);
+  Ctx ctx;
+  std::shared_ptr<const Users> users;  // keeps ctx.user alive
+  auto finish = [&] {
+    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    metrics_.Observe(ctx.route, ctx.status, seconds);
+    metrics_.InFlight(-1);
+    // The audit line: who, what route, which matters, how many results —
+    // never a token, a question or a document's text.
+    json line = {{"time_ms", host::UnixMillis()}, {"user", ctx.user ? ctx.user->name : ""},
+                 {"method", req.method},          {"route", ctx.route},
+                 {"status", ctx.status},          {"matters", ctx.matters},
+                 {"results", ctx.results},        {"ms", std::round(seconds * 1e5) / 100}};
+    if (ctx.user) line["wall"] = WallJson(ctx.user->matters);
+    std::string text = Dump(line) + "\n";
+    std::lock_guard<std::mutex> lock(rep_->audit_mu);
+    ssize_t w = ::write(rep_->audit_fd, text.data(), text.size());
+    (void)w;
+  };
+  Recording out(responder, &ctx, options_.cors_origins, req.Header("origin"), finish);
+  Routes routes{this, rep_.get(), options_, metrics_};
+
+  auto handle = [&]() -> std::optional<HttpResponse> {
+    auto target = ParseTarget(req.target);
+    if (!target.ok()) return Error(400, "bad_path", target.status().message());
+    const auto& seg = target->segments;
+    const std::string& m = req.method;
+    auto is = [&](std::initializer_list<const char*> parts) {
+      if (seg.size() != parts.size()) return false;
+      size_t i = 0;
+      for (const char* p : parts) {
+        if (seg[i++] != p) return false;
+      }
+      return true;
+    };
+    // Route templates and the methods they take.
+    std::string allow;
+    if (is({"healthz"}))
+      ctx.route = "/healthz", allow = "GET";
+    else if (is({"metrics"}))
+      ctx.route = "/metrics", allow = "GET";
+    else if (is({"openapi.json"}))
+      ctx.route = "/openapi.json", allow = "GET";
+    else if (is({"v1", "search"}))
+      ctx.route = "/v1/search", allow = "GET";
+    else if (is({"v1", "ask"}))
+      ctx.route = "/v1/ask", allow = "POST";
+    else if (is({"v1", "feedback"}))
+      ctx.route = "/v1/feedback", allow = "POST";
+    else if (is({"v1", "export"}))
+      ctx.route = "/v1/export", allow = "GET";
+    else if (is({"v1", "documents"}))
+      ctx.route = "/v1/documents", allow = "POST";
+    else if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "documents")
+      ctx.route = "/v1/documents/{id}", allow = "DELETE";
+    else
+      return Error(404, "not_found", "no such route");
+    if (m == "OPTIONS") {
+      // CORS preflight: answered for configured origins only.
+      if (out.cors().empty()) return Error(403, "forbidden", "origin not allowed");
+      HttpResponse r;
+      r.status = 204;
+      r.content_type.clear();
+      r.headers = {{"Access-Control-Allow-Methods", allow + ", OPTIONS"},
+                   {"Access-Control-Allow-Headers", "Authorization, Content-Type, Accept"},
+                   {"Access-Control-Max-Age", "600"}};
+      return r;
+    }
+    bool head = m == "HEAD" && allow == "GET";
+    if (m != allow && !head) {
+      HttpResponse r = Error(405, "method_not_allowed", "use " + allow);
+      r.headers.push_back({"Allow", allow});
+      return r;
+    }
+    if (ctx.route == "/healthz") return Json(200, {{"status", "ok"}});
+    if (ctx.route == "/openapi.json") {
+      HttpResponse r;
+      r.body = kOpenApiJson;
+      return r;
+    }
+    if (ctx.route == "/metrics") {
+      auto st = index()->Stats();
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = metrics_.Render(st.documents, st.chunks);
+      return r;
+    }
+    // Everything under /v1 needs a token.
+    std::string auth = req.Header("authorization");
+    std::string token;
+    if (auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) token = auth.substr(7);
+    users = rep_->CurrentUsers();
+    ctx.user = users->FindByToken(token);
+    if (!ctx.user) {
+      HttpResponse r = Error(401, "unauthorized", "a valid bearer token is required");
+      r.headers.push_back({"WWW-Authenticate", "Bearer"});
+      return r;
+    }
+    double rate = ctx.user->rate_limit > 0 ? ctx.user->rate_limit : options_.rate_limit;
+    if (rate > 0) {
+      std::lock_guard<std::mutex> lock(rep_->rate_mu);
+      Bucket& b = rep_->buckets[ctx.user->name];
+      auto now = Clock::now();
+      if (!b.init) b.tokens = 2 * rate, b.last = now, b.init = true;
+      b.tokens =
+          std::min(2 * rate, b.tokens + rate * std::chrono::duration<double>(now - b.last).count());
+      b.last = now;
+      if (b.tokens < 1) {
+        HttpResponse r = Error(429, "rate_limited", "too many requests");
+        r.headers.push_back(
+            {"Retry-After", std::to_string(static_cast<int>(std::ceil((1 - b.tokens) / rate)))});
+        return r;
+      }
+      b.tokens -= 1;
+    }
+    if (ctx.route == "/v1/search") return routes.Search(ctx, *target);
+    if (ctx.route == "/v1/ask") return routes.Ask(ctx, req, out);
+    if (ctx.route == "/v1/feedback") return routes.Feedback(ctx, req);
+    if (ctx.route == "/v1/export") return routes.Export(ctx, *target);
+    if (ctx.route == "/v1/documents") return routes.AddDocuments(ctx, req, *target);
+    // /v1/documents/{id}: the id may hold '/', as ingested ids do.
+    std::string id = seg[2];
+    for (size_t i = 3; i < seg.size(); ++i) id += "/" + seg[i];
+    return routes.DeleteDocument(ctx, id);
+  };
+
+  std::optional<HttpResponse> r;
+  try {
+    r = handle();
+  } catch (const std::exception& e) {
+    // A bug must not take the server down; nothing of the request is echoed.
+    if (!out.done()) r = Error(500, "internal", "internal error");
+    if (out.streaming()) out.EndStream();  // the connection must not wait for more events
+  }
+  if (r) {
+    if (req.method == "HEAD") r->body.clear();
+    out.Respond(std::move(*r));
+  }
+  out.Finish();  // a handler that answered nothing (cannot happen) is still recorded
+}
+
+}  // namespace foldback::serve

@@ -1,0 +1,125 @@
+// The HTTP API of `foldback serve`, independent of the HTTP layer
+// (serve/http_server.h moves the bytes): routing, bearer-token
+// authentication, the user's walls on every route, limits, rate limits, the
+// audit log and the metrics. Every route calls the same functions as the
+// CLI command it mirrors (host/ask_run.h, host/feedback_record.h,
+// host/feedback_log.h, SearchAndRerank), with the walls of the token's
+// user passed in as the core's wall parameters
+// (SearchOptions::allowed_matters, FeedbackInput::allowed_matters,
+// ExportOptions::allowed_matters): the server never filters results
+// itself.
+//
+// Concurrency: the index is an immutable snapshot shared by readers
+// (std::shared_ptr<const Index>); a write (POST/DELETE /v1/documents)
+// copies it, applies the change to the copy, saves it and swaps the pointer,
+// one writer at a time. A search or an ask therefore sees the index before
+// or after an ingest, never half of one, and never waits for a writer.
+#ifndef FOLDBACK_NATIVE_SERVE_API_H_
+#define FOLDBACK_NATIVE_SERVE_API_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "foldback/index.h"
+#include "foldback/status.h"
+#include "host/feedback_log.h"
+#include "llm/llm_client.h"
+#include "serve/metrics.h"
+#include "serve/users.h"
+
+namespace foldback::serve {
+
+struct HttpRequest {
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // as sent: path and query
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// How a handler answers: either Respond once, or BeginStream, any number
+// of WriteChunk and EndStream (server-sent events). WriteChunk returns
+// false once the client is gone.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual void Respond(HttpResponse response) = 0;
+  virtual bool BeginStream(int status, const std::string& content_type,
+                           const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+  virtual bool WriteChunk(std::string_view data) = 0;
+  virtual void EndStream() = 0;
+};
+
+struct ApiOptions {
+  std::string index_dir;
+  std::string users_path;
+  // The LLM endpoints (the key from the server's environment); an empty
+  // chat URL: asks rewrite with RM3 offline, as `foldback ask` does.
+  llm::LlmClientOptions llm;
+  // Requests per second per user when the users file does not say
+  // (burst: twice that); 0 = no limit. Default: 50.
+  double rate_limit = 50;
+  // Audit log (JSON lines); "" = <index dir>/audit.log.
+  std::string audit_path;
+  // Origins allowed by CORS (the plugins'); empty: no CORS headers.
+  std::set<std::string> cors_origins;
+  // Largest top_k / hops / depth a request may ask for.
+  uint32_t max_top_k = 100;
+  uint32_t max_hops = 8;
+  // Largest request body; the HTTP layer refuses larger ones with 413.
+  size_t max_body_bytes = size_t{16} << 20;
+};
+
+class Api {
+ public:
+  // Opens the index (NotFound when DIR holds none), the feedback log, the
+  // users file and the audit log.
+  static Result<std::unique_ptr<Api>> Create(ApiOptions options);
+  ~Api();
+
+  // True for routes that may block for long (LLM calls, fsync, ingest):
+  // the HTTP layer runs them off its I/O threads. Only these may stream.
+  bool RunsLong(const HttpRequest& request) const;
+
+  // Handles one request; calls `responder` before returning.
+  void Handle(const HttpRequest& request, Responder& responder);
+
+  // An error body: {"error":{"code","message"}}.
+  static HttpResponse Error(int status, const std::string& code, const std::string& message);
+
+  // Re-reads the users file (SIGHUP). On error the old users stay and the
+  // error is returned.
+  Status ReloadUsers();
+
+  Metrics& metrics() { return metrics_; }
+  const ApiOptions& options() const { return options_; }
+  std::shared_ptr<const Index> index() const;
+
+  struct Rep;
+
+ private:
+  explicit Api(ApiOptions options);
+  ApiOptions options_;
+  Metrics metrics_;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace foldback::serve
+
+#endif  // FOLDBACK_NATIVE_SERVE_API_H_

@@ -1,0 +1,893 @@
+// `foldback serve` driven over loopback HTTP as the firm's clients drive it:
+// authentication and revocation, the walls of every route (a randomized
+// property test), bad input, the event stream of an ask, the OpenAPI
+// document against the real responses, feedback durability across kill -9,
+// draining on SIGTERM, TLS.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/hash.h"
+#include "llm_test_server.h"
+#include "serve_process.h"
+
+namespace foldback::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// Three matters; every document shares the common vocabulary and carries
+// its matter's marker word, so any query can reach any matter's documents
+// unless the wall stops it.
+const std::vector<std::string> kMatters = {"alpha", "beta", "gamma"};
+const std::vector<std::string> kCommon = {"termination", "notice",   "confidential", "agreement",
+                                          "party",       "breach",   "payment",      "license",
+                                          "warranty",    "governing"};
+
+std::string Marker(const std::string& matter) { return matter + "marker"; }
+// In every document of the matter and never in a query: what an export
+// line (whose questions are the users' own words) must not carry.
+std::string Secret(const std::string& matter) { return matter + "secret"; }
+
+struct UserSpec {
+  std::string name;
+  std::vector<std::string> matters, write;
+  double rate_limit = 0;
+};
+
+const std::vector<UserSpec> kUsers = {
+    {"alice", {"alpha"}, {"alpha"}},
+    {"bob", {"beta"}, {}},
+    {"carol", {"alpha", "gamma"}, {"gamma"}},
+    {"dave", {"*"}, {"*"}},
+    {"slow", {"alpha"}, {}, 2},
+};
+
+std::string Token(const std::string& user) { return "tok-" + user + "-0123456789"; }
+
+std::string UsersToml(const std::vector<UserSpec>& users) {
+  std::string out = "# test users\n[server]\nignored = true\n\n";
+  for (const auto& u : users) {
+    out += "[[user]]\nname = \"" + u.name + "\"\ntoken_sha256 = \"" +
+           host::Sha256Hex(Token(u.name)) + "\"\nmatters = [";
+    for (size_t i = 0; i < u.matters.size(); ++i) out += (i ? ", \"" : "\"") + u.matters[i] + "\"";
+    out += "]\nwrite = [";
+    for (size_t i = 0; i < u.write.size(); ++i) out += (i ? ", \"" : "\"") + u.write[i] + "\"";
+    out += "]\n";
+    if (u.rate_limit > 0) out += "rate_limit = " + std::to_string(u.rate_limit) + "\n";
+    out += "\n";
+  }
+  return out;
+}
+
+int RunCliCmd(const std::string& args) {
+  std::string cmd = std::string(FOLDBACK_CLI) + " " + args + " >/dev/null 2>&1";
+  return std::system(cmd.c_str());
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    base_ = fs::temp_directory_path() / ("foldback-serve-base-" + std::to_string(getpid()));
+    fs::remove_all(base_);
+    std::mt19937 rng(7);
+    for (const auto& m : kMatters) {
+      fs::create_directories(base_ / "docs" / m);
+      for (int d = 0; d < 6; ++d) {
+        std::string text = "Clause " + std::to_string(d) + " of the " + m + " matter.\n\n";
+        for (int s = 0; s < 4; ++s) {
+          text += "The " + Marker(m) + " " + Secret(m);
+          for (int w = 0; w < 6; ++w) text += " " + kCommon[rng() % kCommon.size()];
+          text += " " + m + "only" + std::to_string(d) + ".\n";
+        }
+        std::ofstream(base_ / "docs" / m / (m + "-" + std::to_string(d) + ".txt")) << text;
+      }
+      ASSERT_EQ(RunCliCmd("ingest --index " + (base_ / "idx").string() + " --matter " + m + " " +
+                          (base_ / "docs" / m).string()),
+                0);
+    }
+  }
+  static void TearDownTestSuite() { fs::remove_all(base_); }
+
+  void SetUp() override {
+    dir_ = base_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::copy(base_ / "idx", dir_ / "idx", fs::copy_options::recursive);
+    users_path_ = (dir_ / "users.toml").string();
+    std::ofstream(users_path_) << UsersToml(kUsers);
+  }
+  void TearDown() override {
+    server_.Kill();
+    if (llm_) llm_->Stop();
+    ::unsetenv("SERVE_TEST_KEY");
+    ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    fs::remove_all(dir_);
+  }
+
+  // Starts the server on the test's index; `extra` flags appended.
+  void StartServer(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--index",   (dir_ / "idx").string(), "--users",
+                                     users_path_, "--rate-limit",          "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(server_.Start(args, dir_.string())) << server_.output();
+  }
+  // The loopback LLM server (echo replies) and the flags pointing at it.
+  std::vector<std::string> StartLlm(double delay_ms = 0) {
+    LlmTestServerOptions o;
+    o.echo = true;
+    o.default_delay_ms = delay_ms;
+    o.expected_key = "sk-serve-test-key";
+    auto s = LlmTestServer::Start(o);
+    EXPECT_TRUE(s.ok());
+    llm_ = std::move(*s);
+    ::setenv("SERVE_TEST_KEY", "sk-serve-test-key", 1);
+    return {"--endpoint", llm_->base_url(), "--model",
+            "test-model", "--api-key-env",  "SERVE_TEST_KEY"};
+  }
+
+  httplib::Client Client() {
+    httplib::Client c("127.0.0.1", server_.port());
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+  static httplib::Headers Auth(const std::string& user) {
+    return {{"Authorization", "Bearer " + Token(user)}};
+  }
+  static json Body(const httplib::Result& r) {
+    if (!r) return json();
+    return json::parse(r->body, nullptr, false);
+  }
+
+  static fs::path base_;
+  fs::path dir_;
+  std::string users_path_;
+  ServeProcess server_;
+  std::unique_ptr<LlmTestServer> llm_;
+};
+
+fs::path ServeTest::base_;
+
+std::set<std::string> Wall(const std::string& user) {
+  for (const auto& u : kUsers) {
+    if (u.name == user) return std::set<std::string>(u.matters.begin(), u.matters.end());
+  }
+  return {};
+}
+
+bool Allowed(const std::set<std::string>& wall, const std::string& matter) {
+  return wall.count("*") || wall.count(matter);
+}
+
+std::string Q(const std::string& s) { return httplib::detail::encode_query_param(s); }
+
+// ------------------------------------------------------------------- auth
+
+TEST_F(ServeTest, TokensAuthenticateAndSighupRevokes) {
+  StartServer();
+  auto c = Client();
+  auto none = c.Get("/v1/search?q=termination");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(Body(none)["error"]["code"], "unauthorized");
+  EXPECT_EQ(none->get_header_value("WWW-Authenticate"), "Bearer");
+  auto wrong = c.Get("/v1/search?q=termination", {{"Authorization", "Bearer tok-mallory"}});
+  EXPECT_EQ(wrong->status, 401);
+  // The hash itself is not a token.
+  auto hash = c.Get("/v1/search?q=termination",
+                    {{"Authorization", "Bearer " + host::Sha256Hex(Token("alice"))}});
+  EXPECT_EQ(hash->status, 401);
+  auto basic = c.Get("/v1/search?q=termination", {{"Authorization", "Basic " + Token("alice")}});
+  EXPECT_EQ(basic->status, 401);
+  EXPECT_EQ(c.Get("/v1/search?q=termination", Auth("alice"))->status, 200);
+  EXPECT_EQ(c.Get("/v1/search?q=termination", Auth("bob"))->status, 200);
+
+  // Revoke bob, reload with SIGHUP.
+  std::vector<UserSpec> fewer;
+  for (const auto& u : kUsers) {
+    if (u.name != "bob") fewer.push_back(u);
+  }
+  std::ofstream(users_path_) << UsersToml(fewer);
+  server_.Signal(SIGHUP);
+  int status = 0;
+  for (int i = 0; i < 100 && status != 401; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = c.Get("/v1/search?q=termination", Auth("bob"))->status;
+  }
+  EXPECT_EQ(status, 401);
+  EXPECT_EQ(c.Get("/v1/search?q=termination", Auth("alice"))->status, 200);
+
+  // A broken users file keeps the old users (and says so).
+  std::ofstream(users_path_) << "[[user]]\nname = \"x\"\n";
+  server_.Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(c.Get("/v1/search?q=termination", Auth("alice"))->status, 200);
+  EXPECT_NE(server_.output().find("reload failed"), std::string::npos) << server_.output();
+
+  // The audit log names users and routes, never a token or the query.
+  std::string audit = ReadWhole(dir_ / "idx" / "audit.log");
+  EXPECT_NE(audit.find("\"user\":\"alice\""), std::string::npos);
+  EXPECT_EQ(audit.find("tok-"), std::string::npos);
+  EXPECT_EQ(audit.find("termination"), std::string::npos);
+  for (const auto& u : kUsers)
+    EXPECT_EQ(audit.find(host::Sha256Hex(Token(u.name))), std::string::npos);
+}
+
+TEST_F(ServeTest, RateLimitPerUser) {
+  StartServer();
+  auto c = Client();
+  int limited = 0, ok = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.Get("/v1/search?q=notice", Auth("slow"));
+    if (r->status == 429) {
+      ++limited;
+      EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+      EXPECT_EQ(Body(r)["error"]["code"], "rate_limited");
+    } else if (r->status == 200) {
+      ++ok;
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // 2 requests/s, a burst of 4: however slow the machine, no more than
+  // that got through, and at least the burst did.
+  EXPECT_GE(ok, 4);
+  EXPECT_LE(ok, 4 + static_cast<int>(2 * seconds) + 1) << seconds << " s";
+  if (seconds < 5) EXPECT_GE(limited, 1);
+  EXPECT_EQ(c.Get("/v1/search?q=notice", Auth("alice"))->status, 200);  // others unaffected
+}
+
+TEST_F(ServeTest, RefusesBadUsersFilesAndPlainHttpOffLoopback) {
+  std::ofstream(users_path_)
+      << "[[user]]\nname = \"a\"\ntoken_sha256 = \"abc\"\nmatters = [\"x\"]\n";
+  EXPECT_FALSE(
+      server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
+  EXPECT_NE(server_.output().find("64 hex digits"), std::string::npos) << server_.output();
+  std::ofstream(users_path_) << "[[user]]\nname = \"a\"\ntoken_sha256 = \"" + std::string(64, 'a') +
+                                    "\"\nmaters = [\"x\"]\nmatters = [\"y\"]\n";
+  EXPECT_FALSE(
+      server_.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
+  EXPECT_NE(server_.output().find("unknown key 'maters'"), std::string::npos) << server_.output();
+  std::ofstream(users_path_) << UsersToml(kUsers);
+  EXPECT_FALSE(server_.Start(
+      {"--index", (dir_ / "idx").string(), "--users", users_path_, "--listen", "0.0.0.0:0"},
+      dir_.string()));
+  EXPECT_NE(server_.output().find("refusing plain HTTP"), std::string::npos) << server_.output();
+}
+
+// ------------------------------------------------------------------ walls
+
+// Random users, queries, modes and routes: no response ever carries a
+// passage or an export line of a matter outside the token's wall.
+TEST_F(ServeTest, WallsHoldOverRandomRequests) {
+  StartServer(StartLlm());
+  auto c = Client();
+  std::mt19937 rng(20261205);
+  std::vector<std::string> users = {"alice", "bob", "carol", "dave"};
+  std::vector<std::string> words = kCommon;
+  for (const auto& m : kMatters) {
+    words.push_back(Marker(m));
+    words.push_back(m + "only1");
+  }
+  std::vector<std::string> modes = {"bm25", "hybrid", "dense"};
+  size_t requests = 0, hits_seen = 0;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+      traces;  // user -> (trace, chunk)
+  for (int i = 0; i < 300; ++i) {
+    std::string user = users[rng() % users.size()];
+    std::set<std::string> wall = Wall(user);
+    std::string q;
+    for (int w = 0, n = 1 + rng() % 4; w < n; ++w)
+      q += (w ? " " : "") + words[rng() % words.size()];
+    if (i % 10 == 0) {
+      // An ask (the LLM rewrites, or RM3 offline).
+      json body = {{"question", q},
+                   {"hops", 1 + rng() % 2},
+                   {"top_k", 1 + rng() % 8},
+                   {"rewrite", i % 20 == 0 ? "llm" : "rm3"},
+                   {"mode", modes[rng() % 2]}};
+      auto r = c.Post("/v1/ask", Auth(user), body.dump(), "application/json");
+      ++requests;
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << r->body;
+      json j = Body(r);
+      for (const auto& h : j["results"]) {
+        std::string doc = h["doc_id"];
+        std::string matter = doc.substr(0, doc.find('-'));
+        EXPECT_TRUE(Allowed(wall, matter)) << user << " got " << doc;
+        ++hits_seen;
+        traces[user].push_back({j["trace_id"], h["chunk_id"]});
+      }
+      for (const auto& hop : j["hops"]) {
+        for (const auto& h : hop["results"]) {
+          std::string doc = h["doc_id"];
+          EXPECT_TRUE(Allowed(wall, doc.substr(0, doc.find('-')))) << user << " hop got " << doc;
+        }
+      }
+      continue;
+    }
+    std::string target = "/v1/search?q=" + Q(q) + "&top_k=" + std::to_string(1 + rng() % 20) +
+                         "&mode=" + modes[rng() % modes.size()];
+    auto r = c.Get(target, Auth(user));
+    ++requests;
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json page = Body(r);  // (a temporary's member would dangle in the loop)
+    ASSERT_TRUE(page["results"].is_array()) << r->body;
+    for (const auto& h : page["results"]) {
+      EXPECT_TRUE(Allowed(wall, h["matter"])) << user << " got " << h.dump();
+      std::string text = h["text"];
+      for (const auto& m : kMatters) {
+        if (!Allowed(wall, m)) {
+          EXPECT_EQ(text.find(Marker(m)), std::string::npos) << user << ": " << text;
+        }
+      }
+      ++hits_seen;
+    }
+  }
+  EXPECT_GT(hits_seen, 50u);
+
+  // Feedback with consent from every user on their own traces, then
+  // exports: a user's export never holds another matter's text.
+  for (const auto& [user, list] : traces) {
+    for (size_t k = 0; k < list.size() && k < 4; ++k) {
+      json fb = {{"trace_id", list[k].first},
+                 {"rating", "up"},
+                 {"relevant", {list[k].second}},
+                 {"consent", true},
+                 {"preferred_rewrite", "termination notice"}};
+      auto r = c.Post("/v1/feedback", Auth(user), fb.dump(), "application/json");
+      ASSERT_EQ(r->status, 200) << r->body;
+    }
+  }
+  // Labels across the wall are refused: bob labels alice's passage.
+  if (!traces["alice"].empty()) {
+    json fb = {{"trace_id", traces["alice"][0].first},
+               {"rating", "up"},
+               {"relevant", {traces["alice"][0].second}},
+               {"consent", true}};
+    auto r = c.Post("/v1/feedback", Auth("bob"), fb.dump(), "application/json");
+    EXPECT_EQ(r->status, 403) << r->body;
+  }
+  size_t lines = 0;
+  for (const std::string& user : users) {
+    std::set<std::string> wall = Wall(user);
+    for (const char* format : {"sft", "triplets", "dpo", "demos"}) {
+      auto r = c.Get(std::string("/v1/export?format=") + format, Auth(user));
+      ++requests;
+      ASSERT_EQ(r->status, 200) << r->body;
+      for (const auto& m : kMatters) {
+        if (!Allowed(wall, m)) {
+          EXPECT_EQ(r->body.find(Secret(m)), std::string::npos) << user << " " << format;
+        }
+      }
+      lines += std::count(r->body.begin(), r->body.end(), '\n');
+    }
+  }
+  EXPECT_GT(lines, 0u);
+  EXPECT_GT(requests, 300u);
+}
+
+// A score is not influenced by documents behind the wall: alice's bm25
+// scores on the shared index equal those on an index of her matter alone.
+TEST_F(ServeTest, ScoresDoNotDependOnOtherMatters) {
+  ASSERT_EQ(RunCliCmd("ingest --index " + (dir_ / "alone").string() + " --matter alpha " +
+                      (base_ / "docs" / "alpha").string()),
+            0);
+  StartServer();
+  ServeProcess alone;
+  ASSERT_TRUE(
+      alone.Start({"--index", (dir_ / "alone").string(), "--users", users_path_}, dir_.string()));
+  auto c = Client();
+  httplib::Client c2("127.0.0.1", alone.port());
+  for (const std::string q :
+       {"termination notice", "alphamarker breach", "warranty governing party"}) {
+    auto a = Body(c.Get("/v1/search?mode=bm25&top_k=5&q=" + Q(q), Auth("alice")));
+    auto b = Body(c2.Get("/v1/search?mode=bm25&top_k=5&q=" + Q(q), Auth("alice")));
+    ASSERT_EQ(a["results"].size(), b["results"].size()) << q;
+    for (size_t i = 0; i < a["results"].size(); ++i) {
+      EXPECT_EQ(a["results"][i]["chunk_id"], b["results"][i]["chunk_id"]) << q;
+      EXPECT_NEAR(a["results"][i]["score"].get<double>(), b["results"][i]["score"].get<double>(),
+                  1e-4)
+          << q;
+    }
+  }
+}
+
+// -------------------------------------------------------------- documents
+
+TEST_F(ServeTest, DocumentsWriteOnlyToWritableMatters) {
+  StartServer();
+  auto c = Client();
+  json doc = {
+      {"matter", "gamma"}, {"id", "gamma-new"}, {"text", "The zebracrossing clause of gamma."}};
+  EXPECT_EQ(c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json")->status, 403);
+  auto ok = c.Post("/v1/documents", Auth("carol"), doc.dump(), "application/json");
+  ASSERT_EQ(ok->status, 201) << ok->body;
+  EXPECT_EQ(Body(ok)["documents"][0]["id"], "gamma-new");
+  auto found = Body(c.Get("/v1/search?q=zebracrossing", Auth("carol")));
+  ASSERT_EQ(found["results"].size(), 1u);
+  EXPECT_EQ(Body(c.Get("/v1/search?q=zebracrossing", Auth("alice")))["results"].size(), 0u);
+  // Replacing a document of a matter one may not write is refused.
+  json steal = {{"matter", "gamma"}, {"id", "alpha-1"}, {"text", "overwritten"}};
+  EXPECT_EQ(c.Post("/v1/documents", Auth("carol"), steal.dump(), "application/json")->status, 403);
+  // A file's bytes, read by the extractor of its type.
+  auto file = c.Post("/v1/documents?matter=gamma&filename=memo.md&id=gamma-memo", Auth("carol"),
+                     "# Memo\n\nThe okapicrossing memo.\n", "application/octet-stream");
+  ASSERT_EQ(file->status, 201) << file->body;
+  EXPECT_EQ(Body(c.Get("/v1/search?q=okapicrossing", Auth("carol")))["results"].size(), 1u);
+  // A BEIR line.
+  json beir = {{"matter", "gamma"},
+               {"beir", R"({"_id":"gamma-beir","title":"T","text":"lynxcrossing"})"}};
+  EXPECT_EQ(c.Post("/v1/documents", Auth("carol"), beir.dump(), "application/json")->status, 201);
+  // Delete: behind the wall a document does not exist; visible but not
+  // writable is forbidden.
+  EXPECT_EQ(c.Delete("/v1/documents/beta-1", Auth("carol"))->status, 404);
+  EXPECT_EQ(c.Delete("/v1/documents/alpha-1", Auth("carol"))->status, 403);
+  EXPECT_EQ(c.Delete("/v1/documents/gamma-new", Auth("carol"))->status, 200);
+  EXPECT_EQ(Body(c.Get("/v1/search?q=zebracrossing", Auth("carol")))["results"].size(), 0u);
+  // The change is saved: a restart sees it.
+  server_.Signal(SIGTERM);
+  EXPECT_EQ(server_.Wait(), 0);
+  StartServer();
+  auto c3 = Client();
+  EXPECT_EQ(Body(c3.Get("/v1/search?q=okapicrossing", Auth("carol")))["results"].size(), 1u);
+  EXPECT_EQ(Body(c3.Get("/v1/search?q=zebracrossing", Auth("carol")))["results"].size(), 0u);
+}
+
+// While documents are added, concurrent searches see the index before or
+// after each ingest, never an error or half of one.
+TEST_F(ServeTest, SearchesDuringIngestSeeWholeStates) {
+  StartServer({"--threads", "2"});
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, searches{0};
+  std::thread reader([&] {
+    httplib::Client c("127.0.0.1", server_.port());
+    while (!stop) {
+      auto r = c.Get("/v1/search?mode=bm25&top_k=50&q=batchword", Auth("dave"));
+      if (!r || r->status != 200) {
+        ++bad;
+        continue;
+      }
+      ++searches;
+      // Each ingest adds two documents in one request: never one of them alone.
+      std::map<std::string, int> per_batch;
+      json page = Body(r);
+      for (const auto& h : page["results"]) {
+        std::string id = h["doc_id"];
+        per_batch[id.substr(0, id.rfind('-'))]++;
+      }
+      for (const auto& [batch, n] : per_batch) {
+        if (n != 2) ++bad;
+      }
+    }
+  });
+  auto c = Client();
+  for (int i = 0; i < 8; ++i) {
+    // Distinct words per document, so no two collapse as near-duplicates.
+    auto words = [&](const std::string& tag) {
+      std::string t = "batchword";
+      for (int w = 0; w < 6; ++w) t += " w" + tag + std::to_string(i) + "x" + std::to_string(w);
+      return t;
+    };
+    std::string line1 =
+        json({{"_id", "b" + std::to_string(i) + "-x"}, {"text", words("p")}}).dump();
+    std::string line2 =
+        json({{"_id", "b" + std::to_string(i) + "-y"}, {"text", words("q")}}).dump();
+    // Two documents in one request: a text file of two BEIR lines.
+    auto r = c.Post("/v1/documents?matter=gamma&filename=batch.jsonl", Auth("dave"),
+                    line1 + "\n" + line2 + "\n", "application/octet-stream");
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(searches.load(), 0);
+}
+
+// -------------------------------------------------------------- bad input
+
+TEST_F(ServeTest, BadInputGetsClearErrors) {
+  StartServer({"--max-body", "100000", "--request-timeout", "3"});
+  auto c = Client();
+  auto is_error = [](const httplib::Result& r, int status, const std::string& code) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status) << r->body;
+    json j = json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r->body;
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    EXPECT_TRUE(j["error"]["message"].is_string());
+  };
+  is_error(c.Post("/v1/ask", Auth("alice"), "{\"question\": ", "application/json"), 400,
+           "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), "[1,2]", "application/json"), 400, "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": 3})", "application/json"), 400,
+           "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "hops": 99})", "application/json"),
+           400, "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "matter": "beta"})",
+                  "application/json"),
+           403, "forbidden");
+  is_error(c.Post("/v1/feedback", Auth("alice"), R"({"trace_id": "../../etc/passwd"})",
+                  "application/json"),
+           400, "invalid_argument");
+  is_error(
+      c.Post("/v1/feedback", Auth("alice"), R"({"trace_id": "nosuchtrace"})", "application/json"),
+      404, "not_found");
+  is_error(c.Get("/v1/search?q=x&top_k=0", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/search?q=x&top_k=abc", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/search?q=x&mode=psychic", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/search?q=x&filter=nosuchfield=1", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/search", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/export?format=csv", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/nope", Auth("alice")), 404, "not_found");
+  is_error(c.Get("/nope"), 404, "not_found");
+  is_error(c.Delete("/v1/search", Auth("alice")), 405, "method_not_allowed");
+  is_error(c.Post("/v1/ask", Auth("alice"), std::string(200000, 'x'), "application/json"), 413,
+           "body_too_large");
+
+  // Path tricks, sent raw (a client library would normalize them).
+  for (const std::string path :
+       {"/v1/../v1/search?q=x", "/v1/%2e%2e/v1/search?q=x", "//v1/search?q=x", "/v1/./search?q=x",
+        "/v1/search%00?q=x", "/v1/documents/..%2f..%2fetc"}) {
+    std::string resp = RawExchange(
+        server_.port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                            Token("dave") + "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(resp.rfind("HTTP/1.1 400", 0), 0u) << path << "\n" << resp;
+    EXPECT_NE(resp.find("\"error\""), std::string::npos) << path;
+  }
+  std::string garbage = RawExchange(server_.port(), "NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_EQ(garbage.rfind("HTTP/1.1 400", 0), 0u) << garbage;
+
+  // Slowloris: a client trickling a request neither blocks others nor
+  // keeps its connection past --request-timeout.
+  int slow = ConnectLoopback(server_.port());
+  ASSERT_GE(slow, 0);
+  std::string partial = "GET /v1/search?q=x HTTP/1.1\r\nHost: x\r\n";
+  ::send(slow, partial.data(), partial.size(), MSG_NOSIGNAL);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(c.Get("/v1/search?q=notice", Auth("alice"))->status, 200);
+  // Not held up until the slow client's request timeout (3 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500));
+  char buf[64];
+  ssize_t n = ::recv(slow, buf, sizeof buf, 0);  // closed by the server (SO_RCVTIMEO is 5 s)
+  EXPECT_EQ(n, 0);
+  ::close(slow);
+  // The server still serves.
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+}
+
+TEST_F(ServeTest, CorsOnlyForConfiguredOrigins) {
+  StartServer({"--cors-origin", "https://plugins.example"});
+  auto c = Client();
+  auto ok = c.Get("/v1/search?q=x", {{"Origin", "https://plugins.example"},
+                                     {"Authorization", "Bearer " + Token("alice")}});
+  EXPECT_EQ(ok->get_header_value("Access-Control-Allow-Origin"), "https://plugins.example");
+  auto other = c.Get("/v1/search?q=x", {{"Origin", "https://evil.example"},
+                                        {"Authorization", "Bearer " + Token("alice")}});
+  EXPECT_FALSE(other->has_header("Access-Control-Allow-Origin"));
+  auto pre = c.Options("/v1/ask", {{"Origin", "https://plugins.example"}});
+  EXPECT_EQ(pre->status, 204);
+  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+  EXPECT_EQ(c.Options("/v1/ask", {{"Origin", "https://evil.example"}})->status, 403);
+}
+
+// ---------------------------------------------------------- event streams
+
+// Every ask's OpenTelemetry spans go to the collector OTEL_* names, from
+// the server's exporter thread (the test LLM server records them), without
+// the question's text.
+TEST_F(ServeTest, AsksSendSpansToTheCollector) {
+  std::vector<std::string> llm = StartLlm();
+  std::string collector = llm_->base_url().substr(0, llm_->base_url().rfind("/v1"));
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.c_str(), 1);
+  StartServer(llm);
+  auto c = Client();
+  auto r = c.Post("/v1/ask", Auth("carol"), json({{"question", "Quixotic termination notice"}, {"hops", 2}}).dump(),
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::string trace_id = Body(r)["trace_id"];
+  std::string body;
+  for (int i = 0; i < 100 && body.empty(); ++i) {
+    for (const auto& req : llm_->requests()) {
+      if (req.path == "/v1/traces") body = req.body;
+    }
+    if (body.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(body.empty()) << "no spans reached the collector";
+  EXPECT_NE(body.find("\"invoke_agent foldback\""), std::string::npos);
+  EXPECT_NE(body.find(trace_id), std::string::npos);
+  EXPECT_NE(body.find("\"chat test-model\""), std::string::npos);
+  EXPECT_EQ(body.find("Quixotic"), std::string::npos);
+  EXPECT_EQ(body.find("sk-serve-test-key"), std::string::npos);
+}
+
+TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
+  StartServer(StartLlm());
+  auto c = Client();
+  std::string stream;
+  httplib::Headers h = Auth("carol");
+  h.emplace("Accept", "text/event-stream");
+  std::vector<double> arrivals;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r =
+      c.Post("/v1/ask", h, json({{"question", "termination notice breach"}, {"hops", 3}}).dump(),
+             "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  stream = r->body;
+  (void)t0;
+  // Parse the events.
+  std::vector<std::pair<std::string, json>> events;
+  size_t pos = 0;
+  while ((pos = stream.find("event: ", pos)) != std::string::npos) {
+    size_t eol = stream.find('\n', pos);
+    std::string name = stream.substr(pos + 7, eol - pos - 7);
+    size_t data = stream.find("data: ", eol);
+    size_t end = stream.find("\n\n", data);
+    events.push_back({name, json::parse(stream.substr(data + 6, end - data - 6))});
+    pos = end;
+  }
+  ASSERT_GE(events.size(), 3u) << stream;
+  EXPECT_EQ(events.back().first, "result");
+  json result = events.back().second;
+  // query, retrieved per hop, in hop order, each hop's query as the result's.
+  std::vector<json> queries, retrieved;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    if (events[i].first == "query") queries.push_back(events[i].second);
+    if (events[i].first == "retrieved") retrieved.push_back(events[i].second);
+  }
+  ASSERT_EQ(queries.size(), result["hops"].size()) << stream;
+  ASSERT_EQ(retrieved.size(), result["hops"].size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    EXPECT_EQ(queries[i]["hop"], i + 1);
+    EXPECT_EQ(retrieved[i]["hop"], i + 1);
+    EXPECT_EQ(queries[i]["query"], result["hops"][i]["query"]);
+    EXPECT_EQ(retrieved[i]["results"], result["hops"][i]["results"]);
+  }
+  size_t qpos = stream.find("event: query"), rpos = stream.find("event: retrieved");
+  EXPECT_LT(qpos, rpos);
+  // The LLM got the key from the server's environment, never the client's token.
+  ASSERT_FALSE(llm_->requests().empty());
+  for (const auto& req : llm_->requests()) {
+    EXPECT_EQ(req.Header("authorization"), "Bearer sk-serve-test-key");
+    EXPECT_EQ(req.body.find(Token("carol")), std::string::npos);
+  }
+  std::string trace = result["trace_id"];
+  json fb = {{"trace_id", trace}, {"rating", "down"}};
+  EXPECT_EQ(c.Post("/v1/feedback", Auth("carol"), fb.dump(), "application/json")->status, 200);
+  // The metrics count the requests and the LLM calls the asks made.
+  std::string metrics = c.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("foldback_http_requests_total{route=\"/v1/ask\",status=\"200\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("foldback_http_requests_total{route=\"/v1/feedback\",status=\"200\"} 1\n"),
+            std::string::npos);
+  size_t llm = metrics.find("\nfoldback_llm_calls_total ");
+  ASSERT_NE(llm, std::string::npos);
+  EXPECT_EQ(std::stoul(metrics.substr(llm + 26)), llm_->requests().size()) << metrics;
+  EXPECT_NE(metrics.find("foldback_http_request_duration_seconds_count{route=\"/v1/ask\"} 1"),
+            std::string::npos);
+}
+
+// ------------------------------------------------------------ OpenAPI
+
+// Every route answered, every status seen: the path, method and status are
+// in /openapi.json, and every top-level field of the JSON body is in the
+// response's schema (required ones present).
+TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
+  StartServer(StartLlm());
+  auto c = Client();
+  json spec = Body(c.Get("/openapi.json"));
+  ASSERT_TRUE(spec.is_object());
+  EXPECT_EQ(spec["openapi"], "3.1.0");
+  auto resolve = [&](json s) {
+    while (s.is_object() && s.contains("$ref")) {
+      std::string ref = s["$ref"];  // "#/components/..."
+      json cur = spec;
+      size_t p = 2;
+      while (p < ref.size()) {
+        size_t q = ref.find('/', p);
+        if (q == std::string::npos) q = ref.size();
+        cur = cur[ref.substr(p, q - p)];
+        p = q + 1;
+      }
+      s = cur;
+    }
+    return s;
+  };
+  std::set<std::string> checked;
+  auto check = [&](const std::string& path, const std::string& method, const httplib::Result& r) {
+    ASSERT_TRUE(r) << path;
+    SCOPED_TRACE(method + " " + path + " -> " + std::to_string(r->status) + ": " +
+                 r->body.substr(0, 300));
+    ASSERT_TRUE(spec["paths"].contains(path));
+    ASSERT_TRUE(spec["paths"][path].contains(method));
+    json responses = spec["paths"][path][method]["responses"];
+    std::string status = std::to_string(r->status);
+    ASSERT_TRUE(responses.contains(status));
+    json resp = resolve(responses[status]);
+    std::string ctype = r->get_header_value("Content-Type");
+    ctype = ctype.substr(0, ctype.find(';'));
+    ASSERT_TRUE(resp["content"].contains(ctype)) << ctype;
+    checked.insert(method + " " + path + " " + status);
+    if (ctype != "application/json") return;
+    json schema = resolve(resp["content"][ctype]["schema"]);
+    json body = json::parse(r->body, nullptr, false);
+    ASSERT_FALSE(body.is_discarded());
+    if (!schema.contains("properties")) return;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      EXPECT_TRUE(schema["properties"].contains(it.key())) << "undocumented field " << it.key();
+    }
+    for (const auto& req : schema.value("required", json::array())) {
+      EXPECT_TRUE(body.contains(req.get<std::string>())) << "missing required " << req;
+    }
+    // One level down for arrays of objects (results, documents).
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      json ps = resolve(schema["properties"][it.key()]);
+      if (!it->is_array() || !ps.contains("items")) continue;
+      json item = resolve(ps["items"]);
+      if (!item.contains("properties")) continue;
+      for (const auto& el : *it) {
+        for (auto f = el.begin(); f != el.end(); ++f) {
+          EXPECT_TRUE(item["properties"].contains(f.key())) << it.key() << "[]." << f.key();
+        }
+      }
+    }
+  };
+  check("/healthz", "get", c.Get("/healthz"));
+  check("/metrics", "get", c.Get("/metrics"));
+  check("/openapi.json", "get", c.Get("/openapi.json"));
+  check("/v1/search", "get", c.Get("/v1/search?q=termination", Auth("alice")));
+  check("/v1/search", "get", c.Get("/v1/search?q=termination"));
+  check("/v1/search", "get", c.Get("/v1/search?top_k=0&q=x", Auth("alice")));
+  auto ask =
+      c.Post("/v1/ask", Auth("alice"), json({{"question", "termination"}, {"answer", true}}).dump(),
+             "application/json");
+  check("/v1/ask", "post", ask);
+  check("/v1/ask", "post", c.Post("/v1/ask", Auth("alice"), "{", "application/json"));
+  check(
+      "/v1/ask", "post",
+      c.Post("/v1/ask", Auth("alice"), R"({"question":"x","matter":"beta"})", "application/json"));
+  json a = Body(ask);
+  json fb = {{"trace_id", a["trace_id"]},
+             {"rating", "up"},
+             {"relevant", {a["results"][0]["chunk_id"]}},
+             {"consent", true}};
+  check("/v1/feedback", "post",
+        c.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json"));
+  check("/v1/feedback", "post",
+        c.Post("/v1/feedback", Auth("alice"), R"({"trace_id":"missing"})", "application/json"));
+  check("/v1/export", "get", c.Get("/v1/export?format=sft", Auth("alice")));
+  check("/v1/export", "get", c.Get("/v1/export?format=demos", Auth("alice")));
+  check("/v1/export", "get", c.Get("/v1/export?format=x", Auth("alice")));
+  json doc = {{"matter", "alpha"}, {"id", "alpha-new"}, {"text", "new"}};
+  check("/v1/documents", "post",
+        c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
+  doc["matter"] = "beta";
+  check("/v1/documents", "post",
+        c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
+  check("/v1/documents/{id}", "delete", c.Delete("/v1/documents/alpha-new", Auth("alice")));
+  check("/v1/documents/{id}", "delete", c.Delete("/v1/documents/alpha-new", Auth("alice")));
+  EXPECT_GE(checked.size(), 17u);
+  // Every path of the document was exercised.
+  for (auto it = spec["paths"].begin(); it != spec["paths"].end(); ++it) {
+    bool seen = false;
+    for (const auto& s : checked) seen |= s.find(" " + it.key() + " ") != std::string::npos;
+    EXPECT_TRUE(seen) << it.key();
+  }
+}
+
+// ------------------------------------------------------------ durability
+
+// Feedback acknowledged with 200 survives a kill -9 in the middle of a
+// stream of writes.
+TEST_F(ServeTest, AcknowledgedFeedbackSurvivesKill9) {
+  StartServer();
+  auto c = Client();
+  auto ask = Body(c.Post("/v1/ask", Auth("alice"),
+                         json({{"question", "termination notice"}, {"rewrite", "rm3"}}).dump(),
+                         "application/json"));
+  std::string trace = ask["trace_id"];
+  std::string chunk = ask["results"][0]["chunk_id"];
+  std::mutex mu;
+  std::vector<std::string> acked;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      httplib::Client w("127.0.0.1", server_.port());
+      while (!stop) {
+        json fb = {
+            {"trace_id", trace}, {"rating", "up"}, {"relevant", {chunk}}, {"critique", "ok"}};
+        auto r = w.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json");
+        if (!r) break;  // the server is gone
+        if (r->status == 200) {
+          std::lock_guard<std::mutex> lock(mu);
+          acked.push_back(Body(r)["record_id"]);
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 100; ++i) {  // until a few writes were acknowledged, however slow the machine
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard<std::mutex> lock(mu);
+    if (acked.size() >= 10 && i >= 6) break;
+  }
+  server_.Kill();  // SIGKILL, with writes in flight
+  stop = true;
+  for (auto& w : writers) w.join();
+  ASSERT_GT(acked.size(), 5u);
+  // Restart: every acknowledged record is there.
+  StartServer();
+  std::string list_cmd = std::string(FOLDBACK_CLI) + " feedback --index " +
+                         (dir_ / "idx").string() + " --list --json > " +
+                         (dir_ / "list.json").string() + " 2>/dev/null";
+  ASSERT_EQ(std::system(list_cmd.c_str()), 0);
+  std::set<std::string> stored;
+  for (const auto& r : json::parse(ReadWhole(dir_ / "list.json")))
+    stored.insert(r["record_id"].get<std::string>());
+  for (const auto& id : acked) EXPECT_TRUE(stored.count(id)) << id;
+  // And the restarted server takes more.
+  auto c2 = Client();
+  json fb = {{"trace_id", trace}, {"rating", "down"}};
+  EXPECT_EQ(c2.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json")->status, 200);
+}
+
+// SIGTERM lets an ask in flight finish, then the server exits 0.
+TEST_F(ServeTest, SigtermDrainsInFlightRequests) {
+  StartServer(StartLlm(/*delay_ms=*/700));
+  std::thread asker([&] {
+    auto c = Client();
+    auto r = c.Post("/v1/ask", Auth("alice"),
+                    json({{"question", "termination"}, {"hops", 1}}).dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(Body(r).contains("trace_id"));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  server_.Signal(SIGTERM);
+  asker.join();
+  EXPECT_EQ(server_.Wait(), 0) << server_.output();
+  EXPECT_NE(server_.output().find("draining"), std::string::npos);
+}
+
+// --------------------------------------------------------------- TLS
+
+TEST_F(ServeTest, ServesTls) {
+  std::string cert = (dir_ / "cert.pem").string(), key = (dir_ / "key.pem").string();
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "no openssl command to make a certificate";
+  StartServer({"--cert", cert, "--key", key});
+  EXPECT_NE(server_.output().find("https://"), std::string::npos);
+  httplib::SSLClient c("127.0.0.1", server_.port());
+  c.set_ca_cert_path(cert.c_str());
+  c.enable_server_certificate_verification(
+      false);  // CN only, no SAN: the channel is what is tested
+  auto r = c.Get("/v1/search?q=termination", Auth("alice"));
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(Body(r)["results"].is_array());
+  // Plain HTTP to the TLS port gets nowhere.
+  std::string plain = RawExchange(server_.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(plain.find("\"ok\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace foldback::testing
