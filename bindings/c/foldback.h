@@ -829,6 +829,106 @@ FB_API int fb_feedback_export_walled(const char* index_dir, fb_export_format for
                                      size_t allowed_matter_count, fb_export_report* report_out,
                                      char** error_out);
 
+/* ------------------------------------------------------------------------
+ * Training the embedder on the corpus (foldback/train.h), sans-IO: start a
+ * trainer, step it until done (show the progress, keep your own time),
+ * install the model into the index. Deterministic for a seed.
+ * Thread safety: a trainer is used by one thread at a time; install needs
+ * exclusive access to the index. (since 0.2)
+ * ---------------------------------------------------------------------- */
+typedef struct fb_trainer fb_trainer;
+
+typedef struct {
+  uint32_t epochs;      /* Default: 2 */
+  uint32_t batch_size;  /* Default: 64 */
+  uint32_t max_pairs;   /* Default: 20000 */
+  float temperature;    /* Default: 0.2 */
+  float learning_rate;  /* Default: 0.002 */
+  int hard_negatives;   /* Default: 1 */
+  int warm_start;       /* continue from the current (trained) model. Default: 0 */
+  uint64_t seed;        /* Default: 42 */
+  /* Comma-separated pair sources: heading, caption, definition, cloze, xref,
+   * subject, reply, or "structure" for all. NULL or "": all. */
+  const char* sources;
+} fb_train_params;
+
+typedef struct {
+  uint32_t epoch, epochs;
+  uint64_t step, steps;
+  double loss;       /* the last step's mean loss */
+  double epoch_loss; /* mean loss of the current epoch so far */
+} fb_train_progress;
+
+FB_API fb_train_params fb_train_default_params(void);
+/* Mines pairs from `index` and prepares the model. FB_ESTATE when the index
+ * has no static embedder (fb_index_build_dense first) or too few pairs;
+ * FB_EINVALID on bad params (message in fb_index_last_error). The trainer
+ * keeps the index alive. */
+FB_API int fb_train_start(const fb_index* index, const fb_train_params* params,
+                          fb_trainer** trainer_out);
+/* One step (one batch); FB_ESTATE once done. progress_out may be NULL. */
+FB_API int fb_train_step(fb_trainer* trainer, fb_train_progress* progress_out);
+FB_API int fb_train_done(const fb_trainer* trainer);
+/* Pairs trained on; per_source_out (may be NULL) gets 7 counts in the
+ * order heading, caption, definition, cloze, xref, subject, reply. */
+FB_API size_t fb_train_pair_count(const fb_trainer* trainer, size_t per_source_out[7]);
+/* Mean loss over every pair (compare before and after training). */
+FB_API double fb_train_mean_loss(const fb_trainer* trainer);
+/* Installs the model into `index` (the one it was started on): the current
+ * model becomes the previous one, chunks are re-embedded. Once only. */
+FB_API int fb_train_install(fb_trainer* trainer, fb_index* index);
+FB_API const char* fb_trainer_last_error(const fb_trainer* trainer);
+FB_API void fb_trainer_free(fb_trainer* trainer);
+/* Swaps the index's embedder with the previous one (FB_ESTATE: none). */
+FB_API int fb_index_restore_previous_embedder(fb_index* index);
+/* The static embedder's version (0: none). */
+FB_API uint32_t fb_index_embedder_version(const fb_index* index);
+
+/* ------------------------------------------------------------------------
+ * The learned reranker (foldback/rerank.h; docs/rerank.md): trained from the
+ * labels in the index folder's feedback log, per scope of matters, behind
+ * the walls given; a gate keeps it closed with too few labels (results are
+ * then the first stage's). Thread safety: a reranker may be used by several
+ * searches at once. (since 0.2)
+ * ---------------------------------------------------------------------- */
+typedef struct fb_reranker fb_reranker;
+
+typedef struct {
+  double l2;                /* Default: 0.1 */
+  int memory;               /* similar past questions' labels. Default: 1 */
+  int label_prior;          /* other questions' labelled passages. Default: 1 */
+  size_t min_labels;        /* the gate. Default: 40 */
+  size_t min_relevant;      /* Default: 10 */
+  size_t min_questions;     /* Default: 3 */
+  /* Training wall: with restrict_matters set, records touching a matter
+   * outside allowed_matters are refused. */
+  int restrict_matters;
+  const char* const* allowed_matters;
+  size_t allowed_matter_count;
+} fb_reranker_params;
+
+FB_API fb_reranker_params fb_reranker_default_params(void);
+/* Trains from the feedback log of the index's folder (FB_ESTATE when the
+ * index has no folder; no log or no labels give a reranker with no open
+ * model). Errors in fb_index_last_error. */
+FB_API int fb_reranker_train(const fb_index* index, const fb_reranker_params* params,
+                             fb_reranker** reranker_out);
+/* Portable bytes of every kept model version (JSON), and back
+ * (FB_ECORRUPT on bytes that are not a reranker; message in *error_out,
+ * freed with fb_string_free, when error_out is not NULL). */
+FB_API int fb_reranker_serialize(const fb_reranker* reranker, char** bytes_out, size_t* size_out);
+FB_API int fb_reranker_load(const void* bytes, size_t size, fb_reranker** reranker_out,
+                            char** error_out);
+/* The current models as JSON: [{scope, version, gate_open, note, records,
+ * relevant, not_relevant, questions, validation_gain}]. */
+FB_API int fb_reranker_models_json(const fb_reranker* reranker, char** json_out);
+FB_API void fb_reranker_free(fb_reranker* reranker);
+/* fb_index_search, then `reranker` (NULL: none) over the first `depth`
+ * hits (0: 50), behind the same walls. */
+FB_API int fb_index_search_rerank(const fb_index* index, const fb_reranker* reranker,
+                                  const char* query, const fb_search_params* params, size_t depth,
+                                  fb_results** results_out);
+
 #ifdef __cplusplus
 }
 #endif

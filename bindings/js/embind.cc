@@ -19,6 +19,8 @@
 #include "foldback/msg.h"
 #include "foldback/program.h"
 #include "foldback/redact.h"
+#include "foldback/rerank.h"
+#include "foldback/train.h"
 #include "foldback/telemetry.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
@@ -1083,6 +1085,9 @@ class JsFeedback {
       : writer_(std::make_unique<foldback::FeedbackLogWriter>(&sink_)),
         cache_(std::make_unique<foldback::FoldBackCache>()) {}
 
+  // The live records (the learned reranker trains from them).
+  const std::vector<foldback::FeedbackRecord>& liveRecords() const { return state_.records; }
+
   // FoldBackOptions for every fold-back built from now on.
   void configure(val fold_back_options) {
     cache_ = std::make_unique<foldback::FoldBackCache>(ToFoldBackOptions(fold_back_options));
@@ -1426,6 +1431,189 @@ val ReadMsg(val bytes, std::string name, std::string id) {
 
 }  // namespace
 
+// foldback::EmbedderTrainer, stepped by the host (index.js) so that it can
+// show progress and yield to the event loop between steps.
+class JsTrainer {
+ public:
+  // {epochs, batchSize, maxPairs, temperature, learningRate, hardNegatives,
+  //  trainWeights, warmStart, seed, sources: "heading,cloze,..."}; null or
+  // an error value.
+  val start(JsIndex& index, val o) {
+    foldback::EmbedderTrainOptions t;
+    if (!o.isUndefined() && !o.isNull()) {
+      if (Has(o, "sources")) {
+        auto s = foldback::ParsePairSources(o["sources"].as<std::string>());
+        if (!s.ok()) return ErrorValue(s.status());
+        t.sources = *s;
+      }
+      if (Has(o, "epochs")) t.epochs = o["epochs"].as<uint32_t>();
+      if (Has(o, "batchSize")) t.batch_size = o["batchSize"].as<uint32_t>();
+      if (Has(o, "maxPairs")) t.max_pairs = o["maxPairs"].as<uint32_t>();
+      if (Has(o, "temperature")) t.temperature = o["temperature"].as<float>();
+      if (Has(o, "learningRate")) t.learning_rate = o["learningRate"].as<float>();
+      if (Has(o, "hardNegatives")) t.hard_negatives = o["hardNegatives"].as<bool>();
+      if (Has(o, "trainWeights")) t.train_weights = o["trainWeights"].as<bool>();
+      if (Has(o, "warmStart")) t.warm_start = o["warmStart"].as<bool>();
+      if (Has(o, "seed")) t.seed = static_cast<uint64_t>(o["seed"].as<double>());
+    }
+    auto r = foldback::EmbedderTrainer::Start(*index.get(), t);
+    if (!r.ok()) return ErrorValue(r.status());
+    trainer_ = std::move(r.value());
+    return val::null();
+  }
+  // {epoch, epochs, step, steps, loss, epochLoss} or an error value.
+  val step() {
+    if (!trainer_) return ErrorValue(foldback::Status::FailedPrecondition("trainer not started"));
+    auto r = trainer_->Step();
+    if (!r.ok()) return ErrorValue(r.status());
+    val out = val::object();
+    out.set("epoch", r->epoch);
+    out.set("epochs", r->epochs);
+    out.set("step", static_cast<double>(r->step));
+    out.set("steps", static_cast<double>(r->steps));
+    out.set("loss", r->loss);
+    out.set("epochLoss", r->epoch_loss);
+    return out;
+  }
+  bool done() const { return trainer_ && trainer_->done(); }
+  // {total, bySource: {heading: n, ...}}
+  val pairs() const {
+    val out = val::object();
+    val by = val::object();
+    size_t total = 0;
+    if (trainer_) {
+      std::vector<size_t> n = trainer_->PairsPerSource();
+      for (int i = 0; i < foldback::kPairSourceCount && i < static_cast<int>(n.size()); ++i) {
+        by.set(foldback::PairSourceName(static_cast<foldback::PairSource>(i)),
+               static_cast<double>(n[i]));
+      }
+      total = trainer_->pairs().size();
+    }
+    out.set("total", static_cast<double>(total));
+    out.set("bySource", by);
+    return out;
+  }
+  double meanLoss() const { return trainer_ ? trainer_->MeanLoss() : 0.0; }
+  val install(JsIndex& index) {
+    if (!trainer_) return ErrorValue(foldback::Status::FailedPrecondition("trainer not started"));
+    foldback::Status s = trainer_->Install(index.get());
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+
+ private:
+  std::unique_ptr<foldback::EmbedderTrainer> trainer_;
+};
+
+val RestorePreviousEmbedder(JsIndex& index) {
+  foldback::Status s = foldback::RestorePreviousEmbedder(index.get());
+  return s.ok() ? val::null() : ErrorValue(s);
+}
+
+// {present, version, training, dimension, vocabulary, hasPrevious,
+//  previousVersion}
+val DescribeEmbedder(JsIndex& index) {
+  foldback::EmbedderInfo e = foldback::DescribeEmbedder(*index.get());
+  val out = val::object();
+  out.set("present", e.present);
+  out.set("version", e.version);
+  out.set("training", e.training);
+  out.set("dimension", e.dimension);
+  out.set("vocabulary", static_cast<double>(e.vocabulary));
+  out.set("hasPrevious", e.has_previous);
+  out.set("previousVersion", e.previous_version);
+  return out;
+}
+
+// foldback::LearnedReranker, trained from a Feedback log's live records.
+class JsReranker {
+ public:
+  // {l2, memory, labelPrior, minLabels, minRelevant, minQuestions,
+  //  allowedMatters (the training wall), shareableMatters}; stats or an
+  // error value.
+  val train(JsIndex& index, const JsFeedback& feedback, val o) {
+    foldback::LearnedRerankerOptions lo = Options(o);
+    foldback::RerankTrainStats st;
+    auto r = foldback::LearnedReranker::Train(*index.get(), feedback.liveRecords(), lo, &st);
+    if (!r.ok()) return ErrorValue(r.status());
+    model_ = std::move(r.value());
+    val out = val::object();
+    out.set("records", static_cast<double>(st.records));
+    out.set("used", static_cast<double>(st.used));
+    out.set("noConsent", static_cast<double>(st.no_consent));
+    out.set("privileged", static_cast<double>(st.privileged));
+    out.set("walled", static_cast<double>(st.walled));
+    out.set("noLabels", static_cast<double>(st.no_labels));
+    out.set("staleLabels", static_cast<double>(st.stale_labels));
+    out.set("unlabelledShown", static_cast<double>(st.unlabelled_shown));
+    out.set("trained", static_cast<double>(st.trained));
+    return out;
+  }
+  // The index's search, then the reranker over its first `depth` hits
+  // (0: 50), behind the options' walls; hits as Index.search encodes them.
+  val search(JsIndex& index, std::string query, val opts, double depth) {
+    foldback::SearchOptions so;
+    val err = ToSearchOptions(opts, &so);
+    if (!err.isNull()) return err;
+    foldback::RerankOptions ro;
+    if (depth > 0) ro.depth = static_cast<size_t>(depth);
+    auto r = foldback::SearchAndRerank(*index.get(), nullptr, query, so, model_.get(), ro);
+    if (!r.ok()) return ErrorValue(r.status());
+    return hits_.Encode(*r);
+  }
+  // [{scope, version, gateOpen, note, records, relevant, notRelevant,
+  //   questions, validationGain}]
+  val models() const {
+    val out = val::array();
+    if (!model_) return out;
+    for (const auto& m : model_->Models()) {
+      val x = val::object();
+      x.set("scope", m.scope_key);
+      x.set("version", m.version);
+      x.set("gateOpen", m.gate_open);
+      x.set("note", m.note);
+      x.set("records", static_cast<double>(m.records));
+      x.set("relevant", static_cast<double>(m.relevant));
+      x.set("notRelevant", static_cast<double>(m.not_relevant));
+      x.set("questions", static_cast<double>(m.questions));
+      x.set("validationGain", m.validation_gain);
+      out.call<void>("push", x);
+    }
+    return out;
+  }
+  // {bytes: string} or an error value.
+  val serialize() const {
+    if (!model_) return ErrorValue(foldback::Status::FailedPrecondition("no reranker trained"));
+    auto r = model_->Serialize();
+    if (!r.ok()) return ErrorValue(r.status());
+    val out = val::object();
+    out.set("bytes", *r);
+    return out;
+  }
+  val load(std::string bytes, val o) {
+    auto r = foldback::LearnedReranker::Deserialize(bytes, Options(o));
+    if (!r.ok()) return ErrorValue(r.status());
+    model_ = std::move(r.value());
+    return val::null();
+  }
+
+ private:
+  static foldback::LearnedRerankerOptions Options(const val& o) {
+    foldback::LearnedRerankerOptions lo;
+    if (o.isUndefined() || o.isNull()) return lo;
+    if (Has(o, "l2")) lo.l2 = o["l2"].as<double>();
+    if (Has(o, "memory")) lo.memory = o["memory"].as<bool>();
+    if (Has(o, "labelPrior")) lo.label_prior = o["labelPrior"].as<bool>();
+    if (Has(o, "minLabels")) lo.min_labels = o["minLabels"].as<size_t>();
+    if (Has(o, "minRelevant")) lo.min_relevant = o["minRelevant"].as<size_t>();
+    if (Has(o, "minQuestions")) lo.min_questions = o["minQuestions"].as<size_t>();
+    lo.allowed_matters = ToMatterSet(o, "allowedMatters");
+    if (auto sh = ToMatterSet(o, "shareableMatters")) lo.shareable_matters = *sh;
+    return lo;
+  }
+  std::unique_ptr<foldback::LearnedReranker> model_;
+  HitBuffers hits_;
+};
+
 EMSCRIPTEN_BINDINGS(foldback) {
   emscripten::function("version", &Version);
   emscripten::class_<JsIndex>("Index")
@@ -1492,6 +1680,23 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("expand", &JsFeedback::expand)
       .function("demosFor", &JsFeedback::demosFor)
       .function("exportAs", &JsFeedback::exportAs);
+  emscripten::class_<JsTrainer>("Trainer")
+      .constructor<>()
+      .function("start", &JsTrainer::start)
+      .function("step", &JsTrainer::step)
+      .function("done", &JsTrainer::done)
+      .function("pairs", &JsTrainer::pairs)
+      .function("meanLoss", &JsTrainer::meanLoss)
+      .function("install", &JsTrainer::install);
+  emscripten::function("restorePreviousEmbedder", &RestorePreviousEmbedder);
+  emscripten::function("describeEmbedder", &DescribeEmbedder);
+  emscripten::class_<JsReranker>("Reranker")
+      .constructor<>()
+      .function("train", &JsReranker::train)
+      .function("search", &JsReranker::search)
+      .function("models", &JsReranker::models)
+      .function("serialize", &JsReranker::serialize)
+      .function("load", &JsReranker::load);
   emscripten::class_<JsWordPiece>("WordPiece")
       .constructor<>()
       .function("init", &JsWordPiece::init)

@@ -105,6 +105,9 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
   cmd->add_option("--rerank-min-similarity", a->rerank_min_similarity,
                   "Learned reranker: question similarity of a memory neighbour")
       ->capture_default_str();
+  cmd->add_option("--rerank-prior", a->rerank_prior,
+                  "Learned reranker: label prior from other questions' labelled passages (1/0)")
+      ->capture_default_str();
   cmd->add_option("--feedback-seed", a->label_seed,
                   "Seed of which passages get labelled with --feedback-label-rate < 1")
       ->capture_default_str();
@@ -261,6 +264,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     lo.memory = args.rerank_memory;
     lo.l2 = args.rerank_l2;
     lo.min_similarity = args.rerank_min_similarity;
+    lo.label_prior = args.rerank_prior;
     auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats);
     if (!trained.ok()) return Fail(trained.status());
     reranker = std::move(trained.value());

@@ -33,6 +33,7 @@ struct FeedbackEvalArgs {
   bool rerank_memory = LearnedRerankerOptions().memory;
   double rerank_l2 = LearnedRerankerOptions().l2;
   double rerank_min_similarity = LearnedRerankerOptions().min_similarity;
+  bool rerank_prior = LearnedRerankerOptions().label_prior;
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an

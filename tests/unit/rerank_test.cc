@@ -169,8 +169,8 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   auto idx = Corpus({"m1"}, 1);
   auto trained = LearnedReranker::Train(*idx, {}, SmallGate());
   ASSERT_TRUE(trained.ok());
-  ASSERT_EQ(RerankFeatureNames().size(), 26u);
-  ASSERT_EQ(RerankGenericFeatureCount(), 20u);
+  ASSERT_EQ(RerankFeatureNames().size(), 31u);
+  ASSERT_EQ(RerankGenericFeatureCount(), 25u);
   auto hits = idx->Search("termination for convenience", InContract("m10", 20));
   ASSERT_TRUE(hits.ok());
   auto rows = (*trained)->Features(*idx, "termination for convenience", *hits, InContract("m10"));
@@ -202,6 +202,10 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   EXPECT_DOUBLE_EQ(feature(head, "bm25_rel"), 1.0);  // the best BM25 of the list
   EXPECT_LT(feature(clause, "bm25_rel"), 1.0);
   EXPECT_DOUBLE_EQ(feature(head, "first_rank_log"), 1.0);  // rank 1: log2(2)
+  EXPECT_DOUBLE_EQ(feature(head, "bm25_rank_log"), 1.0);   // the best BM25: rank 1
+  EXPECT_GT(feature(clause, "bm25_rank_log"), 1.0);
+  EXPECT_DOUBLE_EQ(feature(head, "coverage_rare"), 1.0);  // every rarer term found
+  EXPECT_DOUBLE_EQ(feature(head, "prior_pos"), 0.0);      // no labels, no prior
   EXPECT_DOUBLE_EQ(feature(head, "body_role"), 1.0);
   EXPECT_DOUBLE_EQ(feature(head, "mem_pos_dense"), 0.0);  // no memory asked for
   // Metadata agreement: the query names the contract field's value.
@@ -247,6 +251,57 @@ TEST(LearnedReranker, TransfersToNewQuestions) {
     }
   }
   EXPECT_GT(improved, 0u);  // the first stage put headings first somewhere
+}
+
+// The label prior: a candidate's similarity to passages labelled for other,
+// dissimilar questions in other documents — never across a wall, and only
+// when label_prior is on.
+TEST(LearnedReranker, LabelPriorFromOtherQuestions) {
+  auto idx = Corpus({"m1"});
+  auto records = Feedback(*idx, "m1", 5);
+  const std::string q = kTopics[6].question;  // never asked
+  SearchOptions o = InContract("m12", 20);
+  o.filters.clear();
+  o.filters.push_back({"contract", Filter::Op::kEq, "m13"});
+  auto hits = idx->Search(q, o);
+  ASSERT_TRUE(hits.ok() && !hits->empty());
+  auto value = [&](const LearnedReranker& r, const SearchOptions& so, const std::string& doc,
+                   const std::string& name) {
+    size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), name) -
+               RerankFeatureNames().begin();
+    auto rows = r.Features(*idx, q, *hits, so);
+    EXPECT_TRUE(rows.ok());
+    for (size_t i = 0; i < hits->size(); ++i) {
+      if ((*hits)[i].doc_id == doc) return (*rows)[i].values[k];
+    }
+    ADD_FAILURE() << doc << " not among the candidates";
+    return -1.0;
+  };
+  const std::string head = DocId("m1", 6, "head", 3), clause = DocId("m1", 6, "clause", 3);
+  auto with = LearnedReranker::Train(*idx, records, SmallGate());
+  ASSERT_TRUE(with.ok());
+  ASSERT_TRUE((*with)->Models().at(0).gate_open) << (*with)->Models().at(0).note;
+  // Headings were labelled not relevant, clauses relevant, for topics 0-4:
+  // topic 6's heading looks like those headings, its clause like the clauses.
+  double head_neg = value(**with, o, head, "prior_neg");
+  double head_pos = value(**with, o, head, "prior_pos");
+  double clause_pos = value(**with, o, clause, "prior_pos");
+  EXPECT_GT(head_neg, 0.0);
+  EXPECT_GT(clause_pos, 0.0);
+  EXPECT_GT(head_neg - head_pos, value(**with, o, clause, "prior_neg") - clause_pos);
+  // Behind a wall that excludes m1, nothing of m1's labels is used.
+  SearchOptions walled = o;
+  walled.allowed_matters = std::set<std::string>{"m2"};
+  auto none = (*with)->Features(*idx, q, *hits, walled);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());  // m1's candidates are walled off too
+  // Off: zero.
+  LearnedRerankerOptions off = SmallGate();
+  off.label_prior = false;
+  auto without = LearnedReranker::Train(*idx, records, off);
+  ASSERT_TRUE(without.ok());
+  EXPECT_DOUBLE_EQ(value(**without, o, head, "prior_neg"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**without, o, clause, "prior_pos"), 0.0);
 }
 
 TEST(LearnedReranker, TrainingIsDeterministic) {

@@ -107,6 +107,88 @@ export interface SearchOptions {
   oneDocument?: boolean;
   /** Apply what feedback taught (relevance feedback, query adapter). Default: true when feedback exists. */
   useFeedback?: boolean;
+  /** Second stage: 'learned' reranks with the reranker of trainReranker()/loadReranker() (over plain search). Default: 'none'. */
+  rerank?: 'none' | 'learned';
+  /** Candidates the reranker reorders. Default: 50. */
+  rerankDepth?: number;
+}
+
+export interface TrainOptions {
+  epochs?: number;
+  batchSize?: number;
+  maxPairs?: number;
+  temperature?: number;
+  learningRate?: number;
+  hardNegatives?: boolean;
+  trainWeights?: boolean;
+  warmStart?: boolean;
+  seed?: number;
+  /** Comma-separated: heading, caption, definition, cloze, xref, subject, reply, or 'structure'. */
+  sources?: string;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  epochLoss: number;
+}
+
+export interface TrainReport {
+  pairs: { total: number; bySource: Record<string, number> };
+  lossBefore: number;
+  lossAfter: number;
+  steps: number;
+  embedder: EmbedderInfo;
+}
+
+export interface EmbedderInfo {
+  present: boolean;
+  version: number;
+  training: string;
+  dimension: number;
+  vocabulary: number;
+  hasPrevious: boolean;
+  previousVersion: number;
+}
+
+export interface RerankerOptions {
+  l2?: number;
+  memory?: boolean;
+  labelPrior?: boolean;
+  minLabels?: number;
+  minRelevant?: number;
+  minQuestions?: number;
+  /** Training wall: records touching another matter are refused. */
+  allowedMatters?: string[];
+  shareableMatters?: string[];
+}
+
+export interface RerankerModel {
+  scope: string;
+  version: number;
+  gateOpen: boolean;
+  note: string;
+  records: number;
+  relevant: number;
+  notRelevant: number;
+  questions: number;
+  validationGain: number;
+}
+
+export interface RerankerTrainReport {
+  records: number;
+  used: number;
+  noConsent: number;
+  privileged: number;
+  walled: number;
+  noLabels: number;
+  staleLabels: number;
+  unlabelledShown: number;
+  trained: number;
+  models: RerankerModel[];
 }
 
 export interface SearchHit {
@@ -518,6 +600,15 @@ export interface ChunkInfo {
 }
 
 interface EngineBase {
+  /** Trains the static embedder on the corpus' structure (buildDense() first); re-embeds every chunk. */
+  train(options?: TrainOptions, host?: { onProgress?: (p: TrainProgress) => void; yieldEvery?: number }): Promise<TrainReport>;
+  restorePreviousEmbedder(): void;
+  embedderInfo(): EmbedderInfo;
+  /** Trains the learned reranker from the feedback log's labels. */
+  trainReranker(options?: RerankerOptions): RerankerTrainReport;
+  rerankerModels(): RerankerModel[];
+  rerankerBytes(): string;
+  loadReranker(bytes: string, options?: RerankerOptions): void;
   add(doc: DocumentInput): AddReport;
   add(docs: DocumentInput[]): AddReport[];
   /** Reads an Outlook .msg file (the core's reader) and adds its documents. */

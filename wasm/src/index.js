@@ -327,6 +327,7 @@ class Engine {
     this._programs = new Map();
     this._program = null;
     this._feedbackQueue = Promise.resolve();
+    this._reranker = null;  // the learned reranker (trainReranker / loadReranker)
   }
 
   /** The host embedder given to createEngine, or null. */
@@ -466,13 +467,113 @@ class Engine {
   search(query, options = {}) {
     const mode = options.mode || 'hybrid';
     const q = wellFormed(query);
-    const run = (o) => hits(options.useFeedback === false ? this._index.search(q, o)
-      : this._feedback.search(this._index, this._generation, q, o));
+    if (options.rerank && options.rerank !== 'none' && options.rerank !== 'learned') {
+      throw new FoldbackError('Invalid argument', `rerank must be 'none' or 'learned', not '${options.rerank}'`);
+    }
+    const learned = options.rerank === 'learned';
+    if (learned && !this._reranker) {
+      throw new FoldbackError('Failed precondition', "rerank: 'learned' needs trainReranker() or loadReranker() first");
+    }
+    const run = (o) => hits(learned ? this._reranker.search(this._index, q, o, options.rerankDepth || 0)
+      : options.useFeedback === false ? this._index.search(q, o)
+        : this._feedback.search(this._index, this._generation, q, o));
     if (this._embedder && mode !== 'bm25' && !options.queryVector) {
       // With a host embedder the query is embedded first: the result is a Promise.
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
     }
     return run(options);
+  }
+
+  /**
+   * Trains the static embedder on pairs mined from the corpus' structure
+   * (foldback/train.h; buildDense() first), then re-embeds every chunk.
+   * options: {epochs, batchSize, maxPairs, temperature, learningRate,
+   * hardNegatives, trainWeights, warmStart, seed, sources: 'heading,cloze,...'};
+   * onProgress({epoch, epochs, step, steps, loss, epochLoss}) after each step.
+   * The loop yields to the event loop every `yieldEvery` steps (default 8).
+   * -> {pairs: {total, bySource}, lossBefore, lossAfter, steps, embedder}
+   */
+  async train(options = {}, { onProgress, yieldEvery = 8 } = {}) {
+    this._mutate('train the embedder');
+    const trainer = new this._module.Trainer();
+    this._asks++;  // the index must not change while the trainer reads it
+    try {
+      check(trainer.start(this._index, options));
+      const lossBefore = trainer.meanLoss();
+      let steps = 0;
+      while (!trainer.done()) {
+        const progress = check(trainer.step());
+        steps++;
+        if (onProgress) onProgress(progress);
+        if (steps % yieldEvery === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      const lossAfter = trainer.meanLoss();
+      const pairs = trainer.pairs();
+      this._asks--;
+      this._mutate('install the trained embedder');
+      this._asks++;
+      check(trainer.install(this._index));
+      return { pairs, lossBefore, lossAfter, steps, embedder: this.embedderInfo() };
+    } finally {
+      this._asks--;
+      trainer.delete();
+    }
+  }
+
+  /** Makes the previous embedder current again (and re-embeds); the trained one becomes the previous. */
+  restorePreviousEmbedder() {
+    this._mutate('restore the previous embedder');
+    check(this._module.restorePreviousEmbedder(this._index));
+  }
+
+  /** {present, version, training, dimension, vocabulary, hasPrevious, previousVersion} */
+  embedderInfo() {
+    return this._module.describeEmbedder(this._index);
+  }
+
+  /**
+   * Trains the learned reranker (foldback/rerank.h) from the feedback log's
+   * labels. options: {l2, memory, labelPrior, minLabels, minRelevant,
+   * minQuestions, allowedMatters (training wall), shareableMatters}.
+   * search(q, {rerank: 'learned', rerankDepth}) then uses it.
+   * -> {records, used, walled, noLabels, ..., models: [{scope, gateOpen, note, ...}]}
+   */
+  trainReranker(options = {}) {
+    if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
+    const r = new this._module.Reranker();
+    const stats = this._call(() => r.train(this._index, this._feedback, options), r);
+    if (this._reranker) this._reranker.delete();
+    this._reranker = r;
+    return { ...stats, models: r.models() };
+  }
+
+  /** The learned reranker's current models ([] before trainReranker). */
+  rerankerModels() {
+    return this._reranker ? this._reranker.models() : [];
+  }
+
+  /** The learned reranker as portable bytes (a JSON string). */
+  rerankerBytes() {
+    if (!this._reranker) throw new FoldbackError('Failed precondition', 'no reranker trained');
+    return check(this._reranker.serialize()).bytes;
+  }
+
+  /** Loads a reranker from rerankerBytes() (native `foldback` writes the same format). */
+  loadReranker(bytes, options = {}) {
+    const r = new this._module.Reranker();
+    this._call(() => r.load(String(bytes), options), r);
+    if (this._reranker) this._reranker.delete();
+    this._reranker = r;
+  }
+
+  // Runs fn; on a thrown error, deletes `owned` first.
+  _call(fn, owned) {
+    try {
+      return check(fn());
+    } catch (e) {
+      owned.delete();
+      throw e;
+    }
   }
 
   /**
@@ -945,6 +1046,8 @@ class Engine {
     this._index = null;
     if (this._feedback) this._feedback.delete();
     this._feedback = null;
+    if (this._reranker) this._reranker.delete();
+    this._reranker = null;
     for (const { program } of this._programs.values()) program.delete();
     this._programs.clear();
   }

@@ -150,9 +150,20 @@ struct LearnedRerankerOptions {
   bool use_partly = true;
 
   // ---- memory: similar past questions' labelled passages.
-  bool memory = true;           // Default: true
-  double min_similarity = 0.5;  // question similarity (as FoldBackOptions). Default: 0.5
-  size_t max_neighbours = 32;   // Default: 32
+  bool memory = true;  // Default: true
+  // Question similarity of a past question whose labels count as memory.
+  // Default: 0.4 (tuned on ContractNLI dev splits; fold-back uses 0.5).
+  double min_similarity = 0.4;
+  size_t max_neighbours = 32;  // Default: 32
+
+  // ---- label prior: each candidate's best cosine to passages labelled
+  // relevant / not relevant for dissimilar past questions (question
+  // similarity below prior_max_similarity) in other documents — what
+  // lawyers' labels say of this kind of passage, whatever the question. Part
+  // of the generic model; its passages, like the memory's, never cross a
+  // wall.
+  bool label_prior = true;            // Default: true
+  double prior_max_similarity = 0.3;  // Default: 0.3 (tuned on ContractNLI dev splits)
 
   // ---- walls, consent.
   // Training wall: records touching a matter outside it are refused

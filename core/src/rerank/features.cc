@@ -118,6 +118,11 @@ Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view que
     q.idf.push_back(idf);
     q.idf_total += idf;
   }
+  if (!q.idf.empty()) {
+    std::vector<double> sorted = q.idf;
+    std::sort(sorted.begin(), sorted.end());
+    q.median_idf = sorted[sorted.size() / 2];
+  }
   if (ix.dense && ix.dense->size() > 0) {
     if (ix.options.dense.embedder == EmbedderKind::kExternal) {
       if (!query_vector.empty()) {
@@ -186,6 +191,15 @@ std::vector<std::vector<double>> GenericFeatures(const Index::Rep& ix, const Que
     size_t matched = 0;
     for (const auto& t : q.terms) matched += text_set.count(t);
     f[kCoverage] = q.terms.empty() ? 0 : static_cast<double>(matched) / q.terms.size();
+    {
+      double found = 0, total = 0;
+      for (size_t k = 0; k < q.terms.size(); ++k) {
+        if (q.idf[k] < q.median_idf) continue;
+        total += q.idf[k];
+        if (text_set.count(q.terms[k])) found += q.idf[k];
+      }
+      f[kCoverageRare] = total > 0 ? found / total : 0;
+    }
     // Proximity: the shortest window of the passage holding every matched
     // query term (a sweep over positions).
     if (matched >= 2) {
@@ -268,6 +282,16 @@ std::vector<std::vector<double>> GenericFeatures(const Index::Rep& ix, const Que
     best_cos = std::max(best_cos, cos[i]);
     best_first = std::max(best_first, list[i].first_score);
   }
+  // Ranks within the list by BM25 and by cosine (ties share the better rank).
+  auto ranks = [&](const std::vector<double>& v, int feature) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      size_t better = 0;
+      for (size_t j = 0; j < list.size(); ++j) better += v[j] > v[i];
+      rows[i][feature] = Log2p(static_cast<double>(better + 1));
+    }
+  };
+  ranks(bm25, kBm25RankLog);
+  if (!q.vec.empty()) ranks(cos, kDenseRankLog);
   for (size_t i = 0; i < list.size(); ++i) {
     rows[i][kBm25Rel] = best_bm25 > 0 ? bm25[i] / best_bm25 : 0;
     rows[i][kDenseGap] = q.vec.empty() ? 0 : cos[i] - best_cos;

@@ -43,6 +43,14 @@ enum Feature : int {
   kPosition,           // passage ordinal / (passages in the document - 1)
   kUpperRatio,         // share of upper-case letters (headings, captions)
   kBodyRole,           // the document's own text (not quoted mail, not a signature)
+  kBm25RankLog,        // log2(1 + rank of the passage's BM25 in the list)
+  kDenseRankLog,       // log2(1 + rank of the passage's cosine in the list)
+  kCoverageRare,       // idf mass found of the query's rarer half of terms (idf >= median)
+  // Label prior (filled by the model, learned_reranker.cc): what labelled
+  // passages of *other* questions, in *other* documents, say of this kind of
+  // passage — clause-type cues learned from labels, not from question text.
+  kPriorPos,  // max cosine to a passage labelled relevant
+  kPriorNeg,  // max cosine to a passage labelled not relevant
   kGenericCount,
   kMemPosDense = kGenericCount,  // max over similar past questions: sim x cos(passage, relevant)
   kMemNegDense,                  // the same against not-relevant passages
@@ -61,6 +69,7 @@ struct QueryContext {
   std::vector<std::string> terms;  // distinct index terms
   std::vector<double> idf;         // by terms
   double idf_total = 0;
+  double median_idf = 0;  // of terms (the upper median)
   std::unordered_set<std::string> term_set;
   std::vector<float> vec;  // unit embedding; empty without a dense side
   TermVec question_vec;    // (1 + log tf) * idf, unit (past-question similarity)

@@ -166,6 +166,46 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
   }
 }
 
+// The document a passage belongs to, for the label prior: passages of
+// documents sharing a non-empty title count as one document (corpora split
+// into passages, as BEIR's are, and as the embedder trainer reads them).
+std::string DocKey(const Index::Rep& ix, uint32_t chunk) {
+  const DocSlot& d = ix.docs[ix.chunks[chunk].doc];
+  return d.doc.title.empty() ? "#" + d.doc.id : "t:" + d.doc.title;
+}
+
+// Fills the label-prior features of `rows`: for each candidate, the best
+// cosine to a passage labelled relevant (and not relevant) for a question
+// that is not similar to this one, in another document. `rel` and `non` are
+// those passages (chunk ids in the index).
+void PriorFeatures(const Index::Rep& ix, const std::vector<uint32_t>& rel,
+                   const std::vector<uint32_t>& non, const std::vector<uint32_t>& chunks,
+                   VecCache* cache, std::vector<std::vector<double>>* rows) {
+  std::unordered_map<uint32_t, std::string> keys;
+  auto key = [&](uint32_t c) -> const std::string& {
+    auto it = keys.find(c);
+    if (it == keys.end()) it = keys.emplace(c, DocKey(ix, c)).first;
+    return it->second;
+  };
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::vector<double>& f = (*rows)[i];
+    f[rerank::kPriorPos] = f[rerank::kPriorNeg] = 0;
+    const std::vector<float>& v = cache->Vec(chunks[i]);
+    if (v.empty()) continue;
+    const std::string& mine = key(chunks[i]);
+    auto best = [&](const std::vector<uint32_t>& from) {
+      double b = 0;
+      for (uint32_t r : from) {
+        if (key(r) == mine) continue;
+        b = std::max(b, CosF(v, cache->Vec(r)));
+      }
+      return b;
+    };
+    f[rerank::kPriorPos] = best(rel);
+    f[rerank::kPriorNeg] = best(non);
+  }
+}
+
 // Most similar past questions (at least min_similarity), best first.
 template <typename Getter>
 std::vector<Neighbour> PickNeighbours(size_t count, const Getter& get, double min_similarity,
@@ -347,6 +387,11 @@ const std::vector<std::string>& RerankFeatureNames() {
                                                  "position",
                                                  "upper_ratio",
                                                  "body_role",
+                                                 "bm25_rank_log",
+                                                 "dense_rank_log",
+                                                 "coverage_rare",
+                                                 "prior_pos",
+                                                 "prior_neg",
                                                  "mem_pos_dense",
                                                  "mem_neg_dense",
                                                  "mem_pos_lexical",
@@ -570,14 +615,15 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   info.scope = ex.front()->scope;
   info.scope_key = ScopeKey(info.scope);
   std::set<std::string> questions;
-  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v1");
+  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v2");
   {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%llu",
+    std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%d/%.17g/%llu",
                   options.min_labels, options.min_relevant, options.min_questions,
                   options.validate ? 1 : 0, options.min_validation_gain, options.folds, options.l2,
                   options.use_partly ? 1 : 0, options.min_similarity, options.max_neighbours,
-                  options.memory ? 1 : 0, static_cast<unsigned long long>(options.seed));
+                  options.memory ? 1 : 0, options.label_prior ? 1 : 0, options.prior_max_similarity,
+                  static_cast<unsigned long long>(options.seed));
     fp = Fnv(fp, buf);
   }
   for (Example* e : ex) {
@@ -602,6 +648,25 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
       auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity, options.max_neighbours, i);
       MemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
     }
+  }
+  if (options.label_prior) {
+    // Each record's label prior from the records of dissimilar questions
+    // (as a new question would see it).
+    for (size_t i = 0; i < ex.size(); ++i) {
+      std::set<uint32_t> rel, non;
+      for (size_t j = 0; j < ex.size(); ++j) {
+        if (j == i || TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.prior_max_similarity) {
+          continue;
+        }
+        rel.insert(ex[j]->rel_chunks.begin(), ex[j]->rel_chunks.end());
+        non.insert(ex[j]->non_chunks.begin(), ex[j]->non_chunks.end());
+      }
+      PriorFeatures(ix, std::vector<uint32_t>(rel.begin(), rel.end()),
+                    std::vector<uint32_t>(non.begin(), non.end()), ex[i]->chunks, cache,
+                    &ex[i]->rows);
+    }
+  }
+  if (options.memory || options.label_prior) {
     for (const Example* e : ex) m.memory.push_back(e->memory);
   }
   std::vector<const Example*> all(ex.begin(), ex.end());
@@ -711,9 +776,12 @@ LearnedReranker::~LearnedReranker() = default;
 namespace {
 Status CheckOptions(const LearnedRerankerOptions& o) {
   if (!std::isfinite(o.l2) || o.l2 < 0 || !std::isfinite(o.min_validation_gain) ||
-      !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1) {
+      !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1 ||
+      !std::isfinite(o.prior_max_similarity) || o.prior_max_similarity < 0 ||
+      o.prior_max_similarity > 1) {
     return Status::InvalidArgument(
-        "reranker options: l2 must be finite and >= 0, min_similarity in [0, 1]");
+        "reranker options: l2 must be finite and >= 0, min_similarity and "
+        "prior_max_similarity in [0, 1]");
   }
   if (o.max_versions == 0) return Status::InvalidArgument("reranker options: max_versions is 0");
   return Status::OK();
@@ -838,57 +906,15 @@ Resolved ResolveCandidates(const Index::Rep& ix, const std::vector<SearchHit>& c
 
 }  // namespace
 
-Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
-    const Index& index, std::string_view query, const std::vector<SearchHit>& candidates,
-    const SearchOptions& options) const {
-  const Index::Rep& ix = *index.rep();
-  Resolved r = ResolveCandidates(ix, candidates, options);
-  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
-  if (!q.ok()) return q.status();
-  auto rows = rerank::GenericFeatures(ix, *q, r.list);
-  std::vector<RerankFeatureRow> out;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].resize(F, 0.0);
-    out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
-  }
-  return out;
-}
-
-Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::string_view query,
-                                                       const std::vector<SearchHit>& candidates,
-                                                       const SearchOptions& options,
-                                                       RerankReport* report) const {
-  RerankReport rr;
-  const Index::Rep& ix = *index.rep();
-  Resolved res = ResolveCandidates(ix, candidates, options);
-  rr.walled = res.walled;
-  rr.candidates = res.list.size();
-  std::vector<SearchHit> out;
-  for (size_t i : res.kept) out.push_back(candidates[i]);
-  // Models that apply behind these walls.
-  std::vector<const ModelVersion*> models;
-  for (const auto& [k, s] : rep_->slots) {
-    const ModelVersion& m = s.versions[s.current];
-    if (m.info.gate_open &&
-        Inside(m.info.scope, options.allowed_matters, &rep_->options.shareable_matters)) {
-      models.push_back(&m);
-    }
-  }
-  if (models.empty() || out.empty()) {
-    rr.note = models.empty() ? (rep_->slots.empty() ? "no reranker model (no usable labels)"
-                                                    : "no reranker model applies (gate closed "
-                                                      "or outside the walls)")
-                             : "no candidates";
-    if (report) *report = rr;
-    return out;
-  }
-  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
-  if (!q.ok()) return q.status();
-  auto rows = rerank::GenericFeatures(ix, *q, res.list);
-  for (auto& r : rows) r.resize(F, 0.0);
-  std::vector<uint32_t> chunks;
-  for (const auto& c : res.list) chunks.push_back(c.chunk);
-
+// The features a model adds to the generic ones: memory (similar past
+// questions' labelled passages) and the label prior, from the models that
+// apply (`models`), each only when its scope is inside the walls themselves.
+// Returns whether the memory contributed.
+bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const QueryContext& q,
+                   const SearchOptions& options, const std::vector<const ModelVersion*>& models,
+                   const std::vector<uint32_t>& chunks, std::vector<std::vector<double>>* rows_out) {
+  std::vector<std::vector<double>>& rows = *rows_out;
+  bool memory_used = false;
   // Memory: entries of models whose scope is inside the walls themselves
   // (a shareable matter's memory never crosses).
   struct Resolved2 {
@@ -896,21 +922,21 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
     std::vector<uint32_t> rel, non;
   };
   std::vector<Resolved2> entries;
-  if (rep_->options.memory) {
+  if (lo.memory) {
     std::vector<std::pair<double, const MemoryEntry*>> cand;
     for (const ModelVersion* m : models) {
       if (!m->info.memory || !Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
         // Loaded without an index (Deserialize): the question's vector now.
-        double s = TermDot(q->question_vec, e.question_vec.empty()
+        double s = TermDot(q.question_vec, e.question_vec.empty()
                                                     ? rerank::QuestionVector(ix, e.question)
                                                     : e.question_vec);
-        if (s >= rep_->options.min_similarity && s > 0) cand.emplace_back(s, &e);
+        if (s >= lo.min_similarity && s > 0) cand.emplace_back(s, &e);
       }
     }
     std::stable_sort(cand.begin(), cand.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (cand.size() > rep_->options.max_neighbours) cand.resize(rep_->options.max_neighbours);
+    if (cand.size() > lo.max_neighbours) cand.resize(lo.max_neighbours);
     auto resolve = [&](const std::vector<MemPassage>& in, std::vector<uint32_t>* out_chunks) {
       for (const MemPassage& p : in) {
         auto it = ix.chunk_ids.find(p.chunk_id);
@@ -934,8 +960,104 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
     for (const auto& e : entries) nbrs.push_back({e.sim, &e.rel, &e.non});
     VecCache cache{&ix, {}, {}};
     MemoryFeatures(nbrs, chunks, &cache, &rows);
-    rr.memory_used = true;
+    memory_used = true;
   }
+  if (lo.label_prior) {
+    // Label prior: passages labelled for dissimilar past questions, from
+    // models whose scope is inside the walls themselves (never across).
+    std::set<uint32_t> rel, non;
+    auto add = [&](const std::vector<MemPassage>& in, std::set<uint32_t>* to) {
+      for (const MemPassage& p : in) {
+        auto it = ix.chunk_ids.find(p.chunk_id);
+        if (it == ix.chunk_ids.end() || !ix.chunks[it->second].live) continue;
+        const ChunkSlot& slot = ix.chunks[it->second];
+        if (FeedbackTextHash(slot.chunk.text) != p.text_hash) continue;
+        const std::string& m = ix.docs[slot.doc].doc.matter;
+        if (options.allowed_matters && !m.empty() && !options.allowed_matters->count(m)) continue;
+        to->insert(it->second);
+      }
+    };
+    for (const ModelVersion* m : models) {
+      if (!Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
+      for (const MemoryEntry& e : m->memory) {
+        double s = TermDot(q.question_vec, e.question_vec.empty()
+                                                ? rerank::QuestionVector(ix, e.question)
+                                                : e.question_vec);
+        if (s >= lo.prior_max_similarity) continue;
+        add(e.relevant, &rel);
+        add(e.not_relevant, &non);
+      }
+    }
+    if (!rel.empty() || !non.empty()) {
+      VecCache cache{&ix, {}, {}};
+      PriorFeatures(ix, std::vector<uint32_t>(rel.begin(), rel.end()),
+                    std::vector<uint32_t>(non.begin(), non.end()), chunks, &cache, &rows);
+    }
+  }
+  return memory_used;
+}
+
+// Current models with an open gate that apply behind the walls of `options`.
+std::vector<const ModelVersion*> ApplyingModels(const std::map<std::string, Slot>& slots,
+                                                const LearnedRerankerOptions& lo,
+                                                const SearchOptions& options) {
+  std::vector<const ModelVersion*> models;
+  for (const auto& [k, s] : slots) {
+    const ModelVersion& m = s.versions[s.current];
+    if (m.info.gate_open && Inside(m.info.scope, options.allowed_matters, &lo.shareable_matters)) {
+      models.push_back(&m);
+    }
+  }
+  return models;
+}
+
+Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
+    const Index& index, std::string_view query, const std::vector<SearchHit>& candidates,
+    const SearchOptions& options) const {
+  const Index::Rep& ix = *index.rep();
+  Resolved r = ResolveCandidates(ix, candidates, options);
+  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
+  if (!q.ok()) return q.status();
+  auto rows = rerank::GenericFeatures(ix, *q, r.list);
+  for (auto& row : rows) row.resize(F, 0.0);
+  std::vector<uint32_t> chunks;
+  for (const auto& c : r.list) chunks.push_back(c.chunk);
+  ModelFeatures(rep_->options, ix, *q, options,
+                ApplyingModels(rep_->slots, rep_->options, options), chunks, &rows);
+  std::vector<RerankFeatureRow> out;
+  for (size_t i = 0; i < rows.size(); ++i) out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
+  return out;
+}
+
+Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::string_view query,
+                                                       const std::vector<SearchHit>& candidates,
+                                                       const SearchOptions& options,
+                                                       RerankReport* report) const {
+  RerankReport rr;
+  const Index::Rep& ix = *index.rep();
+  Resolved res = ResolveCandidates(ix, candidates, options);
+  rr.walled = res.walled;
+  rr.candidates = res.list.size();
+  std::vector<SearchHit> out;
+  for (size_t i : res.kept) out.push_back(candidates[i]);
+  // Models that apply behind these walls.
+  std::vector<const ModelVersion*> models = ApplyingModels(rep_->slots, rep_->options, options);
+  if (models.empty() || out.empty()) {
+    rr.note = models.empty() ? (rep_->slots.empty() ? "no reranker model (no usable labels)"
+                                                    : "no reranker model applies (gate closed "
+                                                      "or outside the walls)")
+                             : "no candidates";
+    if (report) *report = rr;
+    return out;
+  }
+  auto q = rerank::MakeQueryContext(ix, query, options.query_vector);
+  if (!q.ok()) return q.status();
+  auto rows = rerank::GenericFeatures(ix, *q, res.list);
+  for (auto& r : rows) r.resize(F, 0.0);
+  std::vector<uint32_t> chunks;
+  for (const auto& c : res.list) chunks.push_back(c.chunk);
+
+  rr.memory_used = ModelFeatures(rep_->options, ix, *q, options, models, chunks, &rows);
   std::vector<double> score(rows.size(), 0);
   double total = 0;
   for (const ModelVersion* m : models) {
