@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "foldback/wire.h"
 #include "host/ask_run.h"
 #include "serve/api.h"
 #include "serve/http_server.h"
@@ -26,6 +27,7 @@ struct ServeArgs {
   bool no_json_schema = false;
   std::string ca_bundle;
   std::vector<std::string> cors_origins;
+  std::vector<std::string> redact;
   double rate_limit = 50;
   size_t max_body = size_t{16} << 20;
   int threads = 2, workers = 32;
@@ -81,6 +83,12 @@ int Run(const ServeArgs& a) {
     ao.llm.chat = std::move(*c);
   }
   ao.llm.ca_bundle = a.ca_bundle;
+  if (!a.redact.empty()) {
+    auto redactor = wire::CompileRedactionPatterns(a.redact);
+    if (!redactor.ok()) return Fail(redactor.status().WithContext("--redact"));
+    ao.redactor = std::move(redactor.value());
+    ao.llm.redact_patterns = a.redact;
+  }
   auto api = serve::Api::Create(std::move(ao));
   if (!api.ok()) return Fail(api.status());
   auto server = serve::HttpServer::Create(api->get(), ho);
@@ -141,6 +149,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--api-version", a->api_version, "Azure api-version");
   cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
   cmd->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities for the LLM endpoint");
+  cmd->add_option("--redact", a->redact,
+                  "Pattern redacted from everything every ask sends to the endpoint (repeatable; as "
+                  "foldback ask --redact)");
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

@@ -484,6 +484,7 @@ struct Routes {
     ao.matter = matter;
     ao.user = u.name;
     ao.search.allowed_matters = u.matters;  // the wall of every hop
+    ao.redactor = o.redactor;
     std::vector<std::string> fallbacks = host::EndpointFallbacks(!o.llm.chat.url.empty(), &ao);
     auto client = llm::LlmClient::Create(o.llm);
     if (!client.ok()) return FromStatus(client.status());

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "foldback/index.h"
+#include "foldback/redact.h"
 #include "foldback/status.h"
 #include "host/feedback_log.h"
 #include "llm/llm_client.h"
@@ -84,6 +85,10 @@ struct ApiOptions {
   uint32_t max_hops = 8;
   // Largest request body; the HTTP layer refuses larger ones with 413.
   size_t max_body_bytes = size_t{16} << 20;
+  // The server's outbound redaction (--redact): applied by every ask's
+  // session to all it sends (trace.redactions says which fired); the same
+  // patterns go in llm.redact_patterns as the client's safety net. Null: none.
+  std::shared_ptr<const Redactor> redactor;
 };
 
 class Api {

@@ -12,6 +12,10 @@
 //            fb_ask_need_http_request + fb_ask_provide_http_response
 //   js       the npm package in this Node process (build/wasm/package:
 //            engine.ask with createLlmHost, engine.feedback / export)
+//   serve    `foldback serve` over HTTP (POST /v1/ask with a bearer token
+//            whose user's matters are the wall; --redact on the server):
+//            the endpoint transcripts only (ASK_HOSTS); its feedback and
+//            exports go through the same host code as the CLI's
 //
 // Inputs are data: tests/parity/transcripts/*.json (what the loopback
 // endpoint — tests/support/llm_test_server, standalone, --echo — answers;
@@ -40,6 +44,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -68,6 +73,7 @@ const { createEngine } = await import(PKG);
 const { createLlmHost } = await import(path.join(path.dirname(PKG), 'host.js'));
 
 export const HOSTS = ['cli', 'c_http', 'c_needs', 'js'];
+export const ASK_HOSTS = [...HOSTS, 'serve'];
 const KEY = 'sk-parity-0123456789abcdef';
 const MODEL = 'parity-model';
 const QUESTION = 'Can the customer terminate the agreement for convenience?';
@@ -314,6 +320,42 @@ const askDrivers = {
     const trace = JSON.parse(await readFile(path.join(dir, 'traces', `${out.trace_id}.json`), 'utf8'));
     return { traceId: out.trace_id, passages: out.results.map((r) => r.chunk_id), trace };
   },
+  async serve(dir, o) {
+    // One user whose matters are the wall ("*": none), as the CLI's --allowed-matters.
+    const token = 'parity-serve-token';
+    const users = path.join(dir, 'users.toml');
+    await writeFile(users, `[[user]]\nname = "parity"\ntoken_sha256 = "${createHash('sha256').update(token).digest('hex')}"\n` +
+      `matters = ${JSON.stringify(o.allowed_matters || ['*'])}\n`);
+    const args = ['serve', '--index', dir, '--users', users, '--listen', '127.0.0.1:0', '--rate-limit', '0'];
+    if (o.endpoint) args.push('--endpoint', baseUrl, '--model', MODEL, '--api-key-env', 'PARITY_KEY');
+    for (const p of o.redact || []) args.push('--redact', p);
+    const child = spawn(CLI, args, { env: { ...env, PARITY_KEY: KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    try {
+      const port = await new Promise((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`foldback serve exited (${code}): ${stderr}`)));
+      });
+      const body = { question: o.question || QUESTION, hops: o.hops ?? 2, rewrite: o.rewrite || 'llm', answer: Boolean(o.answer) };
+      if (o.deadline_ms) body.deadline_ms = o.deadline_ms;
+      const res = await fetch(`http://127.0.0.1:${port}/v1/ask`, {
+        method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const out = await res.json();
+      if (!res.ok) throw new Error(`serve /v1/ask: ${res.status} ${JSON.stringify(out)}`);
+      const trace = JSON.parse(await readFile(path.join(dir, 'traces', `${out.trace_id}.json`), 'utf8'));
+      return { traceId: out.trace_id, passages: out.results.map((r) => r.chunk_id), trace };
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => { if (child.exitCode !== null) resolve(); else child.on('exit', resolve); });
+    }
+  },
   c_http: (dir, o) => cAsk(dir, o, 'http'),
   c_needs: (dir, o) => cAsk(dir, o, 'needs'),
   async js(dir, o, state) {
@@ -369,7 +411,7 @@ function script(transcript) {
 
 async function playTranscript(name, transcript) {
   const records = {};
-  for (const host of HOSTS) {
+  for (const host of ASK_HOSTS) {
     const dir = await freshIndex(`${name}-${host}`);
     const state = await hostState(host, dir);
     try {
@@ -663,7 +705,7 @@ test('expected_divergences.json names only cases of this suite', () => {
     ...Object.keys(fixtures).filter((n) => !n.startsWith('//')).map((n) => `feedback/${n}`)]);
   for (const d of divergences) {
     for (const c of d.cases || [d.case]) assert.ok(known.has(c), `expected_divergences.json: unknown case '${c}'`);
-    for (const h of [].concat(d.host)) assert.ok(HOSTS.includes(h), `expected_divergences.json: unknown host '${h}'`);
+    for (const h of [].concat(d.host)) assert.ok(ASK_HOSTS.includes(h), `expected_divergences.json: unknown host '${h}'`);
     assert.ok(d.reason && d.reason.length > 10, `expected_divergences.json: an entry for ${d.case || d.cases} gives no reason`);
   }
 });
