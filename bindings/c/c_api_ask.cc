@@ -263,6 +263,12 @@ namespace {
 
 // Hands a converted result to the session; the need stops being pending
 // once the session took it.
+// The refusal of every call naming a need the session is not waiting for.
+int UnknownNeed(fb_ask* a, uint64_t need_id) {
+  return Fail(&a->err, FB_EINVALID,
+              "need " + std::to_string(need_id) + " is unknown or already answered");
+}
+
 int ProvideResult(fb_ask* a, uint64_t need_id, NeedResult result, double now_ms) {
   Status s = a->session->Provide(need_id, std::move(result), now_ms);
   if (!s.ok()) return Report(&a->err, s);
@@ -279,10 +285,7 @@ int fb_ask_provide(fb_ask* a, uint64_t need_id, const fb_need_result* result, do
   if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
   return Guard(&a->err, [&]() -> int {
     auto it = a->pending.find(need_id);
-    if (it == a->pending.end()) {
-      return Fail(&a->err, FB_EINVALID,
-                  "need " + std::to_string(need_id) + " is unknown or already answered");
-    }
+    if (it == a->pending.end()) return UnknownNeed(a, need_id);
     NeedResult r;
     if (!StatusOf(result->status, Str(result->message), &r.status)) {
       return Fail(&a->err, FB_EINVALID,
@@ -355,10 +358,7 @@ int fb_ask_need_http_request(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_
   *body_out = nullptr;
   return Guard(&a->err, [&]() -> int {
     auto it = a->pending.find(need_id);
-    if (it == a->pending.end()) {
-      return Fail(&a->err, FB_EINVALID,
-                  "need " + std::to_string(need_id) + " is unknown or already answered");
-    }
+    if (it == a->pending.end()) return UnknownNeed(a, need_id);
     const Need& n = it->second;
     bool embed = n.kind == Need::Kind::kEmbed;
     auto config = EndpointOf(*endpoint, embed, /*with_key=*/false);
@@ -393,10 +393,7 @@ int fb_ask_provide_http_response(fb_ask* a, uint64_t need_id, long http_status, 
   if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
   return Guard(&a->err, [&]() -> int {
     auto it = a->pending.find(need_id);
-    if (it == a->pending.end()) {
-      return Fail(&a->err, FB_EINVALID,
-                  "need " + std::to_string(need_id) + " is unknown or already answered");
-    }
+    if (it == a->pending.end()) return UnknownNeed(a, need_id);
     // The core reads the reply, as every host's: one status mapping
     // (foldback/wire.h: CodeForHttpStatus), one parser.
     const Need& n = it->second;
@@ -443,10 +440,7 @@ int fb_ask_http_attempt(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_param
   if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
   return Guard(&a->err, [&]() -> int {
     auto it = a->pending.find(need_id);
-    if (it == a->pending.end()) {
-      return Fail(&a->err, FB_EINVALID,
-                  "need " + std::to_string(need_id) + " is unknown or already answered");
-    }
+    if (it == a->pending.end()) return UnknownNeed(a, need_id);
     const Need& n = it->second;
     bool embed = n.kind == Need::Kind::kEmbed;
     auto config = EndpointOf(*endpoint, embed);
