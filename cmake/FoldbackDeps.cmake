@@ -1,8 +1,9 @@
 # Dependencies of the build. Native: Debian packages (FoldbackFindDeps.cmake).
 # WebAssembly: protobuf-lite, libstemmer and utf8proc compiled from Debian
 # source packages by wasm/build-deps.sh into FOLDBACK_WASM_DEPS; header-only
-# libraries (hnswlib, nlohmann-json, Eigen, robin-map) from Debian's headers, each
-# exposed through its own folder — never all of /usr/include.
+# libraries (hnswlib, nlohmann-json, Eigen, robin-map, and {fmt} used header-only)
+# from Debian's headers, each exposed through its own folder — never all of
+# /usr/include.
 
 find_program(FOLDBACK_PROTOC protoc REQUIRED)
 
@@ -36,7 +37,7 @@ set_target_properties(foldback_dep::utf8proc PROPERTIES
 set(_hdrs ${CMAKE_BINARY_DIR}/header-only)
 file(MAKE_DIRECTORY ${_hdrs})
 foreach(pair "hnswlib:/usr/include/hnswlib" "nlohmann:/usr/include/nlohmann"
-             "Eigen:/usr/include/eigen3/Eigen" "tsl:/usr/include/tsl")
+             "Eigen:/usr/include/eigen3/Eigen" "tsl:/usr/include/tsl" "fmt:/usr/include/fmt")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 name)
   list(GET pair 1 path)
@@ -47,7 +48,14 @@ foreach(pair "hnswlib:/usr/include/hnswlib" "nlohmann:/usr/include/nlohmann"
     file(CREATE_LINK ${path} ${_hdrs}/${name} SYMBOLIC)
   endif()
 endforeach()
-foreach(name hnswlib json eigen robin_map)
+foreach(name hnswlib json eigen robin_map fmt)
   add_library(foldback_dep::${name} INTERFACE IMPORTED)
   set_target_properties(foldback_dep::${name} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${_hdrs})
 endforeach()
+# {fmt} header-only (Debian's libfmt-dev headers; its compiled part is
+# format-inl.h, included by FMT_HEADER_ONLY). FMT_STATIC_THOUSANDS_SEPARATOR
+# keeps std::locale out of the module (foldback formats no numbers by locale);
+# FMT_USE_LONG_DOUBLE=0 drops the 128-bit soft-float printing foldback never
+# asks for.
+set_target_properties(foldback_dep::fmt PROPERTIES INTERFACE_COMPILE_DEFINITIONS
+  "FMT_HEADER_ONLY=1;FMT_STATIC_THOUSANDS_SEPARATOR=',';FMT_USE_LONG_DOUBLE=0")

@@ -1,7 +1,7 @@
 # Finds foldback's native dependencies and defines imported targets for them:
 #   foldback_dep::protobuf_lite  foldback_dep::stemmer  foldback_dep::utf8proc
 #   foldback_dep::hnswlib        foldback_dep::json     foldback_dep::eigen
-#   foldback_dep::robin_map
+#   foldback_dep::robin_map      foldback_dep::fmt
 # and for the native host (foldback::native: ingestion, files, libcurl):
 #   CURL::libcurl  pugixml::pugixml  PkgConfig::FOLDBACK_GMIME
 #   PkgConfig::FOLDBACK_LIBZIP  PkgConfig::FOLDBACK_POPPLER_CPP  PkgConfig::FOLDBACK_GUMBO
@@ -50,6 +50,12 @@ if(NOT TARGET foldback_dep::protobuf_lite)
   add_library(foldback_dep::eigen INTERFACE IMPORTED)
   set_target_properties(foldback_dep::eigen PROPERTIES
     INTERFACE_LINK_LIBRARIES Eigen3::Eigen)
+
+  # {fmt} (Debian libfmt-dev, 9.1): text output and messages, with format
+  # strings checked at compile time (FMT_STRING; the build is C++17).
+  find_package(fmt 9 REQUIRED)
+  add_library(foldback_dep::fmt INTERFACE IMPORTED)
+  set_target_properties(foldback_dep::fmt PROPERTIES INTERFACE_LINK_LIBRARIES fmt::fmt)
 endif()
 
 # The native host's readers of real documents and its HTTP client.

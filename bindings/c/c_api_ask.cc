@@ -3,6 +3,8 @@
 
 #include <random>
 
+#include <fmt/format.h>
+
 #include "foldback/telemetry.h"
 #include "host/otlp_exporter.h"
 
@@ -148,7 +150,8 @@ int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* p
     o.answer = p.answer != 0;
     int rewrite = IntOf(p.rewrite);
     if (rewrite < FB_REWRITE_LLM || rewrite > FB_REWRITE_NONE) {
-      return Fail(&h->err, FB_EINVALID, "unknown rewrite mode " + std::to_string(rewrite));
+      return Fail(&h->err, FB_EINVALID,
+                  fmt::format(FMT_STRING("unknown rewrite mode {}"), rewrite));
     }
     o.rewrite = static_cast<foldback::RewriteMode>(rewrite);
     o.variants = p.variants;
@@ -266,7 +269,7 @@ namespace {
 // The refusal of every call naming a need the session is not waiting for.
 int UnknownNeed(fb_ask* a, uint64_t need_id) {
   return Fail(&a->err, FB_EINVALID,
-              "need " + std::to_string(need_id) + " is unknown or already answered");
+              fmt::format(FMT_STRING("need {} is unknown or already answered"), need_id));
 }
 
 int ProvideResult(fb_ask* a, uint64_t need_id, NeedResult result, double now_ms) {
@@ -289,7 +292,7 @@ int fb_ask_provide(fb_ask* a, uint64_t need_id, const fb_need_result* result, do
     NeedResult r;
     if (!StatusOf(result->status, Str(result->message), &r.status)) {
       return Fail(&a->err, FB_EINVALID,
-                  "result status " + std::to_string(result->status) + " is not an FB_* code");
+                  fmt::format(FMT_STRING("result status {} is not an FB_* code"), result->status));
     }
     if (r.status.ok()) {
       if (it->second.kind == Need::Kind::kLlm) {
@@ -306,8 +309,9 @@ int fb_ask_provide(fb_ask* a, uint64_t need_id, const fb_need_result* result, do
           const float* row = result->vectors + v * result->dimension;
           for (size_t k = 0; k < result->dimension; ++k) {
             if (!std::isfinite(row[k])) {
-              r.status = Status::IOError("the host's embedding " + std::to_string(v) +
-                                         " holds a value that is not a finite number");
+              r.status = Status::IOError(fmt::format(
+                  FMT_STRING("the host's embedding {} holds a value that is not a finite number"),
+                  v));
               break;
             }
           }
@@ -435,7 +439,7 @@ int fb_ask_http_attempt(fb_ask* a, uint64_t need_id, const fb_llm_endpoint_param
   int transport = IntOf(attempt->transport);  // a C caller may store any int in it
   if (transport < FB_TRANSPORT_OK || transport > FB_TRANSPORT_NEED_TIMEOUT) {
     return Fail(&a->err, FB_EINVALID,
-                "attempt->transport " + std::to_string(transport) + " is not an fb_transport");
+                fmt::format(FMT_STRING("attempt->transport {} is not an fb_transport"), transport));
   }
   if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
   return Guard(&a->err, [&]() -> int {
@@ -565,10 +569,11 @@ int fb_ask_run_http(fb_ask* a, const fb_llm_endpoint_params* endpoint, fb_event_
   if (!endpoint) return Fail(&a->err, FB_EINVALID, "endpoint is NULL");
   return Guard(&a->err, [&]() -> int {
     if (!a->pending.empty()) {
-      return Fail(&a->err, FB_ESTATE,
-                  std::to_string(a->pending.size()) +
-                      " need(s) taken with fb_ask_take_needs are still unanswered: answer them "
-                      "first or run the whole session with fb_ask_run_http");
+      return Fail(
+          &a->err, FB_ESTATE,
+          fmt::format(FMT_STRING("{} need(s) taken with fb_ask_take_needs are still unanswered: "
+                                 "answer them first or run the whole session with fb_ask_run_http"),
+                      a->pending.size()));
     }
     llm::LlmClientOptions co;
     if (endpoint->url && *endpoint->url) {

@@ -1,6 +1,8 @@
 // The C ABI: error mapping, shared helpers, fb_version and fb_strerror.
 #include "c_api.h"
 
+#include <fmt/format.h>
+
 namespace foldback::capi {
 
 using foldback::AskOptions;
@@ -83,7 +85,7 @@ bool Strings(const char* const* items, size_t count, const char* what,
              std::vector<std::string>* out, std::string* error) {
   for (size_t i = 0; i < count; ++i) {
     if (!items || !items[i]) {
-      *error = std::string(what) + " [" + std::to_string(i) + "] is NULL";
+      *error = fmt::format(FMT_STRING("{} [{}] is NULL"), std::string(what), i);
       return false;
     }
     out->push_back(items[i]);
@@ -97,9 +99,9 @@ int BeginChange(fb_index* h) {
   int live = h->state->sessions.load();
   if (live > 0) {
     return Fail(&h->err, FB_ESTATE,
-                std::to_string(live) +
-                    " ask session(s) are using this index: free them (fb_ask_free) before "
-                    "changing it");
+                fmt::format(FMT_STRING("{} ask session(s) are using this index: free them "
+                                       "(fb_ask_free) before changing it"),
+                            live));
   }
   ++h->state->generation;
   return FB_OK;
@@ -110,7 +112,7 @@ Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count
                        int restrict_matters, const char* const* matters, size_t matter_count,
                        foldback::SearchOptions* o) {
   if (mode < FB_MODE_BM25 || mode > FB_MODE_HYBRID) {
-    return Status::InvalidArgument("unknown search mode " + std::to_string(mode));
+    return Status::InvalidArgument(fmt::format(FMT_STRING("unknown search mode {}"), mode));
   }
   o->mode = static_cast<foldback::SearchMode>(mode);
   for (size_t i = 0; i < filter_count; ++i) {

@@ -1,6 +1,8 @@
 // The C ABI: the feedback log of an index folder, and its export.
 #include "c_api.h"
 
+#include <fmt/format.h>
+
 using namespace foldback::capi;  // NOLINT: the C functions below are this file's API
 
 fb_feedback_log::~fb_feedback_log() {
@@ -24,7 +26,7 @@ int ExportFeedback(const char* index_dir, int f, const char* out_path,
     if (!index_dir || !*index_dir) return Fail(&err, FB_EINVALID, "index_dir is NULL or empty");
     if (!out_path || !*out_path) return Fail(&err, FB_EINVALID, "out_path is NULL or empty");
     if (f < FB_EXPORT_TRIPLETS || f > FB_EXPORT_OPENAI_PREFERENCE) {
-      return Fail(&err, FB_EINVALID, "unknown export format " + std::to_string(f));
+      return Fail(&err, FB_EINVALID, fmt::format(FMT_STRING("unknown export format {}"), f));
     }
     foldback::ExportOptions options;
     if (walled) {

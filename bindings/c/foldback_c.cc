@@ -4,6 +4,8 @@
 // c_api_feedback.cc.
 #include "c_api.h"
 
+#include <fmt/format.h>
+
 using namespace foldback::capi;  // NOLINT: the C functions below are this file's API
 
 extern "C" {
@@ -128,7 +130,7 @@ int fb_index_add(fb_index* h, const fb_document* doc, uint32_t* chunks_out) {
     if (doc->text) d.text.assign(doc->text, doc->text_len ? doc->text_len : std::strlen(doc->text));
     int kind = IntOf(doc->kind);
     if (kind < FB_KIND_DOCUMENT || kind > FB_KIND_WEB) {
-      return Fail(&h->err, FB_EINVALID, "unknown document kind " + std::to_string(kind));
+      return Fail(&h->err, FB_EINVALID, fmt::format(FMT_STRING("unknown document kind {}"), kind));
     }
     d.kind = static_cast<foldback::DocKind>(kind);
     d.matter = Str(doc->matter);

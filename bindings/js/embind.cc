@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "embed/wordpiece.h"
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
@@ -858,8 +860,8 @@ val OtlpSpans(std::string trace_json, val o) {
     span.set("parentSpanId", s.parent_span_id);
     span.set("name", s.name);
     span.set("kind", std::string(s.kind == telemetry::SpanKind::kClient ? "client" : "internal"));
-    span.set("startNano", std::to_string(s.start_unix_nano));
-    span.set("endNano", std::to_string(s.end_unix_nano));
+    span.set("startNano", fmt::to_string(s.start_unix_nano));
+    span.set("endNano", fmt::to_string(s.end_unix_nano));
     val attributes = val::object();
     for (const telemetry::Attribute& a : s.attributes) {
       switch (a.value.type) {
@@ -921,7 +923,7 @@ val ToRecord(const val& o, foldback::FeedbackRecord* r) {
   r->answer = Str(o, "answer");
   if (Has(o, "rating")) {
     val v = o["rating"];
-    std::string text = v.isNumber() ? std::to_string(v.as<int>()) : v.as<std::string>();
+    std::string text = v.isNumber() ? fmt::to_string(v.as<int>()) : v.as<std::string>();
     if (!text.empty()) {
       auto rating = foldback::Rating::Parse(text);
       if (!rating.ok()) return ErrorValue(rating.status());
@@ -1006,7 +1008,7 @@ val ToFeedbackInput(const val& o, foldback::FeedbackInput* in) {
   if (Has(o, "timeMs")) in->time_ms = static_cast<int64_t>(o["timeMs"].as<double>());
   if (Has(o, "rating")) {
     val v = o["rating"];
-    in->rating = v.isNumber() ? std::to_string(v.as<int>()) : v.as<std::string>();
+    in->rating = v.isNumber() ? fmt::to_string(v.as<int>()) : v.as<std::string>();
   }
   if (Has(o, "labels")) {
     val list = o["labels"];
@@ -1217,7 +1219,7 @@ class JsFeedback {
   // the log holds no live record, or an error value.
   val foldBack(JsIndex& index, double index_version, val walls) {
     auto r = cache_->Get(*index.get(), static_cast<uint64_t>(index_version),
-                         std::to_string(log_version_), ToWall(walls),
+                         fmt::to_string(log_version_), ToWall(walls),
                          [this]() -> foldback::Result<foldback::FeedbackLogContents> {
                            return foldback::ReadFeedbackLog(sink_.data());
                          });

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "cli/rerank_flags.h"
 #include "foldback/ask.h"
@@ -61,10 +63,11 @@ struct AskArgs {
 std::string Quote(const std::string& s) { return "\"" + OneLine(s, 200) + "\""; }
 
 void PrintProgramReport(const LoadedProgram& p, FILE* out) {
-  std::fprintf(out, "program: DSPy %s\n", p.dspy_version.empty() ? "(version not saved)" : p.dspy_version.c_str());
-  for (const auto& u : p.used) std::fprintf(out, "  used:    %s\n", u.c_str());
-  for (const auto& i : p.ignored) std::fprintf(out, "  ignored: %s\n", i.c_str());
-  for (const auto& n : p.notes) std::fprintf(out, "  note:    %s\n", n.c_str());
+  fmt::print(out, FMT_STRING("program: DSPy {}\n"),
+             p.dspy_version.empty() ? "(version not saved)" : p.dspy_version.c_str());
+  for (const auto& u : p.used) fmt::print(out, FMT_STRING("  used:    {}\n"), u);
+  for (const auto& i : p.ignored) fmt::print(out, FMT_STRING("  ignored: {}\n"), i);
+  for (const auto& n : p.notes) fmt::print(out, FMT_STRING("  note:    {}\n"), n);
 }
 
 int Run(const AskArgs& a) {
@@ -92,7 +95,7 @@ int Run(const AskArgs& a) {
 
   std::vector<std::string> host_fallbacks = host::EndpointFallbacks(!a.endpoint.empty(), &o);
   if (!host_fallbacks.empty() && o.rewrite == RewriteMode::kRm3 && a.rewrite == "llm") {
-    std::fprintf(stderr, "note: no --endpoint given: rewriting with RM3 (offline)\n");
+    fmt::print(stderr, FMT_STRING("note: no --endpoint given: rewriting with RM3 (offline)\n"));
   }
 
   // ---- endpoints (before the index: a bad flag should not wait for a load)
@@ -162,36 +165,48 @@ int Run(const AskArgs& a) {
   o.trace_id = host::NewUuidV7();
 
   if (!a.json) {
-    std::printf("question: %s\n", Quote(a.question).c_str());
-    if (!(*client)->chat_url().empty()) std::printf("endpoint: %s\n", (*client)->chat_url().c_str());
+    fmt::print(FMT_STRING("question: {}\n"), Quote(a.question));
+    if (!(*client)->chat_url().empty())
+      fmt::print(FMT_STRING("endpoint: {}\n"), (*client)->chat_url());
   }
   auto on_event = [&](const TraceEvent& e) {
     if (a.json) {
       if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
-        std::fprintf(stderr, "%s: %s\n", e.kind == TraceEvent::Kind::kFallback ? "fallback" : "error",
-                     TerminalSafe(e.message, false).c_str());
+        fmt::print(stderr, FMT_STRING("{}: {}\n"),
+                   e.kind == TraceEvent::Kind::kFallback ? "fallback" : "error",
+                   TerminalSafe(e.message, false));
       }
       return;
     }
     switch (e.kind) {
-      case TraceEvent::Kind::kHopStarted: std::printf("%s\n", TerminalSafe(e.message, false).c_str()); break;
-      case TraceEvent::Kind::kQuery: std::printf("  query:   %s\n", Quote(e.message).c_str()); break;
+      case TraceEvent::Kind::kHopStarted:
+        fmt::print(FMT_STRING("{}\n"), TerminalSafe(e.message, false));
+        break;
+      case TraceEvent::Kind::kQuery:
+        fmt::print(FMT_STRING("  query:   {}\n"), Quote(e.message));
+        break;
       case TraceEvent::Kind::kRetrieved: {
         // The hop's top passages, as soon as the hop completes.
-        std::printf("  found:   %s\n", TerminalSafe(e.message, false).c_str());
+        fmt::print(FMT_STRING("  found:   {}\n"), TerminalSafe(e.message, false));
         size_t shown = 0;
         for (const TraceHit& hit : e.hits) {
           if (shown++ == 3) break;
           const Chunk* c = (*index)->FindChunk(hit.chunk_id);
-          std::printf("    %-36s %.4f  %s\n", OneLine(hit.doc_id, 36).c_str(), hit.score,
-                      c ? OneLine(c->text, 70).c_str() : "");
+          fmt::print(FMT_STRING("    {:<36} {:.4f}  {}\n"), OneLine(hit.doc_id, 36), hit.score,
+                     c ? OneLine(c->text, 70).c_str() : "");
         }
         break;
       }
       // Messages can quote a server or a model: printed terminal-safe.
-      case TraceEvent::Kind::kFallback: std::printf("  fallback: %s\n", TerminalSafe(e.message, false).c_str()); break;
-      case TraceEvent::Kind::kError: std::printf("  error:   %s\n", TerminalSafe(e.message, false).c_str()); break;
-      case TraceEvent::Kind::kAnswer: std::printf("%s\n", TerminalSafe(e.message, false).c_str()); break;
+      case TraceEvent::Kind::kFallback:
+        fmt::print(FMT_STRING("  fallback: {}\n"), TerminalSafe(e.message, false));
+        break;
+      case TraceEvent::Kind::kError:
+        fmt::print(FMT_STRING("  error:   {}\n"), TerminalSafe(e.message, false));
+        break;
+      case TraceEvent::Kind::kAnswer:
+        fmt::print(FMT_STRING("{}\n"), TerminalSafe(e.message, false));
+        break;
       case TraceEvent::Kind::kDone: break;
     }
     std::fflush(stdout);
@@ -200,7 +215,7 @@ int Run(const AskArgs& a) {
                                reranker->get(), host_fallbacks, **client, on_event);
   if (!run.ok()) return Fail(run.status());
   if (*reranker && !run->rerank_note.empty()) {
-    std::fprintf(stderr, "rerank: not applied (%s)\n", run->rerank_note.c_str());
+    fmt::print(stderr, FMT_STRING("rerank: not applied ({})\n"), run->rerank_note);
   }
   const AskResult& result = run->result;
   const Status& saved = run->trace_saved;
@@ -215,33 +230,39 @@ int Run(const AskArgs& a) {
     telemetry::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
   }
   Status exported = host::ExportQuestionSpans(result.trace, spans, kTelemetryFlushMs);
-  if (!exported.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(exported.message(), false).c_str());
-  if (!saved.ok()) std::fprintf(stderr, "warning: trace not saved: %s\n", saved.ToString().c_str());
+  if (!exported.ok())
+    fmt::print(stderr, FMT_STRING("warning: {}\n"), TerminalSafe(exported.message(), false));
+  if (!saved.ok())
+    fmt::print(stderr, FMT_STRING("warning: trace not saved: {}\n"), saved.ToString());
 
   if (a.json) {
-    std::printf("%s\n", JsonTerminalSafe(host::AskRunJson(*run, a.answer, 2)).c_str());
+    fmt::print(FMT_STRING("{}\n"), JsonTerminalSafe(host::AskRunJson(*run, a.answer, 2)));
     return 0;
   }
 
   for (const TraceHop& h : result.trace.hops) {
-    if (!h.note.empty()) std::printf("note (hop %u): %s\n", h.hop, TerminalSafe(h.note, false).c_str());
+    if (!h.note.empty())
+      fmt::print(FMT_STRING("note (hop {}): {}\n"), h.hop, TerminalSafe(h.note, false));
   }
   if (!result.trace.feedback_demos.empty()) {
-    std::printf("feedback: %zu earlier rewrites given to the query writer as examples\n",
-                result.trace.feedback_demos.size());
+    fmt::print(FMT_STRING("feedback: {} earlier rewrites given to the query writer as examples\n"),
+               result.trace.feedback_demos.size());
   }
-  for (const auto& f : result.trace.fallbacks) std::printf("fallback: %s\n", TerminalSafe(f, false).c_str());
-  for (const auto& r : result.trace.redactions) std::printf("redacted: %s\n", TerminalSafe(r, false).c_str());
+  for (const auto& f : result.trace.fallbacks)
+    fmt::print(FMT_STRING("fallback: {}\n"), TerminalSafe(f, false));
+  for (const auto& r : result.trace.redactions)
+    fmt::print(FMT_STRING("redacted: {}\n"), TerminalSafe(r, false));
   if (!result.answer.empty()) {
     // The model's text: shown as text, never as terminal control sequences.
-    std::printf("\nanswer:\n%s\n", TerminalSafe(result.answer).c_str());
+    fmt::print(FMT_STRING("\nanswer:\n{}\n"), TerminalSafe(result.answer));
     for (const Citation& c : result.citations) {
-      std::printf("  [%u] %s (%s)\n", c.marker, OneLine(c.doc_id, 200).c_str(), OneLine(c.chunk_id, 200).c_str());
+      fmt::print(FMT_STRING("  [{}] {} ({})\n"), c.marker, OneLine(c.doc_id, 200),
+                 OneLine(c.chunk_id, 200));
     }
   }
-  std::printf("\n%zu passages (%.1f s):\n", result.passages.size(), seconds);
+  fmt::print(FMT_STRING("\n{} passages ({:.1f} s):\n"), result.passages.size(), seconds);
   PrintHits(result.passages);
-  if (saved.ok()) std::printf("trace: %s\n", host::TracePath(a.index_dir, o.trace_id).c_str());
+  if (saved.ok()) fmt::print(FMT_STRING("trace: {}\n"), host::TracePath(a.index_dir, o.trace_id));
   return 0;
 }
 

@@ -1,5 +1,5 @@
 // foldback demo — a guided, offline tour on the bundled sample corpus.
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "cli/common.h"
 #include "foldback/ask.h"
@@ -26,13 +26,15 @@ std::string DefaultCorpus() {
   return FOLDBACK_DEMO_CORPUS_INSTALLED;
 }
 
-void Heading(int n, const char* title) { std::printf("\n%d. %s\n", n, title); }
+void Heading(int n, const char* title) { fmt::print(FMT_STRING("\n{}. {}\n"), n, title); }
 
 int Run(const DemoArgs& a) {
   std::string dir = a.corpus.empty() ? DefaultCorpus() : a.corpus;
-  std::printf("foldback demo — everything below runs offline, on this machine.\n");
-  std::printf("Corpus: %s\n(20 commercial contracts from CUAD v1, The Atticus Project, CC BY 4.0)\n",
-              dir.c_str());
+  fmt::print(FMT_STRING("foldback demo — everything below runs offline, on this machine.\n"));
+  fmt::print(
+      FMT_STRING(
+          "Corpus: {}\n(20 commercial contracts from CUAD v1, The Atticus Project, CC BY 4.0)\n"),
+      dir);
 
   auto files = host::ListFiles(dir);
   if (!files.ok()) return Fail(files.status());
@@ -60,19 +62,23 @@ int Run(const DemoArgs& a) {
     }
   }
   IndexStats st = index.Stats();
-  std::printf("   %zu contracts, %.2f MB of text -> %llu passages, %llu distinct terms (%.0f ms)\n", n,
-              static_cast<double>(bytes) / 1e6, static_cast<unsigned long long>(st.chunks),
-              static_cast<unsigned long long>(st.terms), SecondsSince(t0) * 1000);
-  std::printf("   Passages follow headings and numbered clauses (\"12.3\", \"(a)\", \"Section 4\"),\n"
-              "   so a hit is a clause a lawyer can cite, not an arbitrary window.\n");
-  std::printf("   Every contract was put in one of two matters: matter-north, matter-south.\n");
+  fmt::print(
+      FMT_STRING(
+          "   {} contracts, {:.2f} MB of text -> {} passages, {} distinct terms ({:.0f} ms)\n"),
+      n, static_cast<double>(bytes) / 1e6, static_cast<unsigned long long>(st.chunks),
+      static_cast<unsigned long long>(st.terms), SecondsSince(t0) * 1000);
+  fmt::print(FMT_STRING(
+      "   Passages follow headings and numbered clauses (\"12.3\", \"(a)\", \"Section 4\"),\n"
+      "   so a hit is a clause a lawyer can cite, not an arbitrary window.\n"));
+  fmt::print(
+      FMT_STRING("   Every contract was put in one of two matters: matter-north, matter-south.\n"));
 
   Heading(2, "Search (BM25, Snowball stemming): a lawyer's question");
   const char* question = "Can either party terminate the agreement for convenience without cause?";
   SearchOptions o;
   o.mode = SearchMode::kBm25;
   o.top_k = 3;
-  std::printf("   Q: %s\n", question);
+  fmt::print(FMT_STRING("   Q: {}\n"), question);
   auto hits = index.Search(question, o);
   if (!hits.ok()) return Fail(hits.status());
   PrintHits(*hits, 100);
@@ -84,9 +90,10 @@ int Run(const DemoArgs& a) {
   size_t leaked = 0;
   for (const auto& h : *walled) leaked += h.matter != "matter-south";
   PrintHits(*walled, 100);
-  std::printf("   %zu of %zu results come from other matters: walled-off passages never enter\n"
-              "   the candidate lists (filtered inside the search, not after it).\n",
-              leaked, walled->size());
+  fmt::print(
+      FMT_STRING("   {} of {} results come from other matters: walled-off passages never enter\n"
+                 "   the candidate lists (filtered inside the search, not after it).\n"),
+      leaked, walled->size());
 
   Heading(4, "Filter: restrict to one contract");
   SearchOptions one;
@@ -96,7 +103,8 @@ int Run(const DemoArgs& a) {
     one.filters.push_back({"id", Filter::Op::kEq, walled->front().doc_id});
     auto scoped = index.Search("governing law", one);
     if (!scoped.ok()) return Fail(scoped.status());
-    std::printf("   Q: governing law   (--filter id=%s)\n", OneLine(walled->front().doc_id, 60).c_str());
+    fmt::print(FMT_STRING("   Q: governing law   (--filter id={})\n"),
+               OneLine(walled->front().doc_id, 60));
     PrintHits(*scoped, 100);
   }
 
@@ -115,8 +123,9 @@ int Run(const DemoArgs& a) {
         if (some_party.empty()) some_party = it->second.front();
       }
     }
-    std::printf("   %zu of %zu contracts name their parties in the preamble; e.g. \"%s\".\n",
-                docs_with_party, n, some_party.c_str());
+    fmt::print(
+        FMT_STRING("   {} of {} contracts name their parties in the preamble; e.g. \"{}\".\n"),
+        docs_with_party, n, some_party);
     if (!some_party.empty()) {
       SearchOptions by_party;
       by_party.mode = SearchMode::kBm25;
@@ -124,7 +133,7 @@ int Run(const DemoArgs& a) {
       by_party.filters.push_back({"party", Filter::Op::kEq, some_party});
       auto r = index.Search("payment terms", by_party);
       if (!r.ok()) return Fail(r.status());
-      std::printf("   Q: payment terms   (--filter \"party=%s\")\n", some_party.c_str());
+      fmt::print(FMT_STRING("   Q: payment terms   (--filter \"party={}\")\n"), some_party);
       PrintHits(*r, 100);
     }
   }
@@ -133,16 +142,18 @@ int Run(const DemoArgs& a) {
   auto t_dense = std::chrono::steady_clock::now();
   Status dense = index.BuildDense();
   if (!dense.ok()) {
-    std::printf("   (dense index not built: %s)\n", dense.ToString().c_str());
+    fmt::print(FMT_STRING("   (dense index not built: {})\n"), dense.ToString());
   } else {
-    std::printf("   trained a %u-dimension embedder on the corpus and built the graph in %.1f s\n",
-                index.options().dense.dimension ? index.options().dense.dimension : 128,
-                SecondsSince(t_dense));
+    fmt::print(
+        FMT_STRING(
+            "   trained a {}-dimension embedder on the corpus and built the graph in {:.1f} s\n"),
+        index.options().dense.dimension ? index.options().dense.dimension : 128,
+        SecondsSince(t_dense));
     SearchOptions hybrid;
     hybrid.mode = SearchMode::kHybrid;
     hybrid.top_k = 3;
     const char* q2 = "What happens to confidential information when the contract ends?";
-    std::printf("   Q: %s\n", q2);
+    fmt::print(FMT_STRING("   Q: {}\n"), q2);
     auto r = index.Search(q2, hybrid);
     if (!r.ok()) return Fail(r.status());
     PrintHits(*r, 100);
@@ -157,16 +168,18 @@ int Run(const DemoArgs& a) {
   ask.search.mode = SearchMode::kBm25;
   ask.trace_id = "demo";
   const char* q3 = "Who owns the intellectual property created under the agreement?";
-  std::printf("   Q: %s\n", q3);
+  fmt::print(FMT_STRING("   Q: {}\n"), q3);
   auto session = AskSession::Start(index, q3, ask, 0);
   if (!session.ok()) return Fail(session.status());
   const AskResult& asked = (*session)->result();
   for (const TraceHop& h : asked.trace.hops) {
-    std::printf("   hop %u (%s): %s\n", h.hop, h.source.c_str(), OneLine(h.query, 90).c_str());
-    std::printf("      found %zu passages, %zu new\n", h.results.size(), h.new_chunks.size());
+    fmt::print(FMT_STRING("   hop {} ({}): {}\n"), h.hop, h.source, OneLine(h.query, 90));
+    fmt::print(FMT_STRING("      found {} passages, {} new\n"), h.results.size(),
+               h.new_chunks.size());
   }
   PrintHits(asked.passages, 100);
-  std::printf("   With --endpoint, an LLM writes each hop's query instead (foldback ask --help).\n");
+  fmt::print(FMT_STRING(
+      "   With --endpoint, an LLM writes each hop's query instead (foldback ask --help).\n"));
 
   Heading(8, "Feedback: a lawyer marks the right clause; a similar question is ranked with it at once");
   {
@@ -206,17 +219,20 @@ int Run(const DemoArgs& a) {
       if (!after.ok() || !plain_after.ok()) return Fail(after.ok() ? plain_after.status() : after.status());
       auto rank_of = [&](const std::vector<SearchHit>& hits) -> std::string {
         for (size_t i = 0; i < hits.size(); ++i) {
-          if (hits[i].chunk_id == pick->chunk_id) return std::to_string(i + 1);
+          if (hits[i].chunk_id == pick->chunk_id) return fmt::to_string(i + 1);
         }
         return "not in top 5";
       };
-      std::printf("   marked relevant: %s (rank %zu for the original question)\n",
-                  OneLine(pick->doc_id, 60).c_str(), rank_before);
-      std::printf("   similar question: %s\n", q5);
-      std::printf("   rank of that clause without feedback: %s; with feedback folded back: %s\n",
-                  rank_of(*plain_after).c_str(), rank_of(*after).c_str());
-      std::printf("   (Feedback is appended to a crash-safe log and exported as fine-tuning data:\n"
-                  "    foldback feedback / foldback export --format triplets|dpo|sft|demos.)\n");
+      fmt::print(FMT_STRING("   marked relevant: {} (rank {} for the original question)\n"),
+                 OneLine(pick->doc_id, 60), rank_before);
+      fmt::print(FMT_STRING("   similar question: {}\n"), q5);
+      fmt::print(
+          FMT_STRING(
+              "   rank of that clause without feedback: {}; with feedback folded back: {}\n"),
+          rank_of(*plain_after), rank_of(*after));
+      fmt::print(FMT_STRING(
+          "   (Feedback is appended to a crash-safe log and exported as fine-tuning data:\n"
+          "    foldback feedback / foldback export --format triplets|dpo|sft|demos.)\n"));
     }
   }
 
@@ -235,11 +251,13 @@ int Run(const DemoArgs& a) {
   auto again = (*loaded)->Search(question, plain);
   bool same = again.ok() && again->size() == hits->size();
   for (size_t i = 0; same && i < hits->size(); ++i) same = (*again)[i].chunk_id == (*hits)[i].chunk_id;
-  std::printf("   %.2f MB, written in %.0f ms, loaded in %.0f ms; same results after reload: %s\n",
-              static_cast<double>(bytes_out->size()) / 1e6, save_ms, load_ms, same ? "yes" : "NO");
+  fmt::print(FMT_STRING("   {:.2f} MB, written in {:.0f} ms, loaded in {:.0f} ms; same results "
+                        "after reload: {}\n"),
+             static_cast<double>(bytes_out->size()) / 1e6, save_ms, load_ms, same ? "yes" : "NO");
 
-  std::printf("\nNext: foldback ingest --index my-index <folder>   then   foldback search --index "
-              "my-index \"<question>\"\n");
+  fmt::print(FMT_STRING(
+      "\nNext: foldback ingest --index my-index <folder>   then   foldback search --index "
+      "my-index \"<question>\"\n"));
   return same ? 0 : 1;
 }
 

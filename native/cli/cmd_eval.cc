@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/ask.h"
 #include "cli/eval_feedback.h"
@@ -94,9 +96,9 @@ int Run(const EvalArgs& a) {
   if (!a.scope_field.empty()) {
     for (const auto& q : *queries) {
       if (!q.fields.count(a.scope_field)) {
-        return Fail(Status::InvalidArgument(a.queries + ": line " + std::to_string(q.line) +
-                                            ": query '" + q.id + "' has no field '" +
-                                            a.scope_field + "' (--scope-field)"));
+        return Fail(Status::InvalidArgument(
+            fmt::format(FMT_STRING("{}: line {}: query '{}' has no field '{}' (--scope-field)"),
+                        a.queries, q.line, q.id, a.scope_field)));
       }
     }
     size_t missing = 0;
@@ -107,9 +109,9 @@ int Run(const EvalArgs& a) {
       }
     }
     if (missing) {
-      return Fail(Status::InvalidArgument(a.corpus + ": " + std::to_string(missing) +
-                                          " corpus entries lack field '" + a.scope_field +
-                                          "', first '" + first + "'"));
+      return Fail(Status::InvalidArgument(
+          fmt::format(FMT_STRING("{}: {} corpus entries lack field '{}', first '{}'"), a.corpus,
+                      missing, a.scope_field, first)));
     }
   }
 
@@ -134,8 +136,8 @@ int Run(const EvalArgs& a) {
   Status dense = index.BuildDense();
   double dense_s = SecondsSince(t1);
   if (!dense.ok() && so.mode != SearchMode::kBm25) {
-    std::fprintf(stderr, "warning: dense index unavailable (%s); %s falls back to BM25\n",
-                 dense.ToString().c_str(), a.mode.c_str());
+    fmt::print(stderr, FMT_STRING("warning: dense index unavailable ({}); {} falls back to BM25\n"),
+               dense.ToString(), a.mode);
   }
   // --train corpus: the same unsupervised training as `foldback train`, on
   // the evaluated corpus only (no qrels, no query text).
@@ -233,18 +235,21 @@ int Run(const EvalArgs& a) {
     out["qps"] = qps;
     out["index_bytes"] = index_bytes;
     if (!train_report.is_null()) out["train"] = train_report;
-    std::printf("%s\n", out.dump(2).c_str());
+    fmt::print(FMT_STRING("{}\n"), out.dump(2));
     return 0;
   }
-  std::printf("%zu queries over %llu documents (%llu chunks), mode %s\n", m.queries,
-              static_cast<unsigned long long>(index.Stats().documents),
-              static_cast<unsigned long long>(index.Stats().chunks), a.mode.c_str());
-  std::printf("  nDCG@10    %.4f\n  Recall@5   %.4f\n  Recall@10  %.4f\n  Recall@100 %.4f\n"
-              "  MRR@10     %.4f\n",
-              m.ndcg10, m.recall5, m.recall10, m.recall100, m.mrr10);
-  std::printf("  index build %.2fs (+ dense %.2fs), %.1f MB; query p50 %.2f ms, p95 %.2f ms, %.0f qps\n",
-              build_s, dense_s, static_cast<double>(index_bytes) / 1e6, Percentile(latencies, 0.5),
-              Percentile(latencies, 0.95), qps);
+  fmt::print(FMT_STRING("{} queries over {} documents ({} chunks), mode {}\n"), m.queries,
+             static_cast<unsigned long long>(index.Stats().documents),
+             static_cast<unsigned long long>(index.Stats().chunks), a.mode);
+  fmt::print(
+      FMT_STRING(
+          "  nDCG@10    {:.4f}\n  Recall@5   {:.4f}\n  Recall@10  {:.4f}\n  Recall@100 {:.4f}\n"
+          "  MRR@10     {:.4f}\n"),
+      m.ndcg10, m.recall5, m.recall10, m.recall100, m.mrr10);
+  fmt::print(FMT_STRING("  index build {:.2f}s (+ dense {:.2f}s), {:.1f} MB; query p50 {:.2f} ms, "
+                        "p95 {:.2f} ms, {:.0f} qps\n"),
+             build_s, dense_s, static_cast<double>(index_bytes) / 1e6, Percentile(latencies, 0.5),
+             Percentile(latencies, 0.95), qps);
   return 0;
 }
 

@@ -10,6 +10,8 @@
 // file.
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/feedback.h"
 #include "host/feedback_record.h"
@@ -46,16 +48,18 @@ int Run(const ExportArgs& a) {
   std::vector<LogDamage> damage;
   Status s = host::ExportFeedbackFile(**opened, a.index_dir, format, options, a.out, &rep, &damage);
   for (const auto& d : damage) {
-    std::fprintf(stderr, "warning: feedback log damage at byte %llu: %llu bytes skipped (%s)\n",
-                 static_cast<unsigned long long>(d.offset),
-                 static_cast<unsigned long long>(d.bytes), d.reason.c_str());
+    fmt::print(stderr,
+               FMT_STRING("warning: feedback log damage at byte {}: {} bytes skipped ({})\n"),
+               static_cast<unsigned long long>(d.offset), static_cast<unsigned long long>(d.bytes),
+               d.reason);
   }
   if (!s.ok()) return Fail(s);
-  std::printf(
-      "exported %zu %s from %zu of %zu record(s) to %s (skipped: %zu without consent, %zu "
-      "privileged, %zu behind the wall, %zu with nothing for this format; %zu stale passage(s))\n",
+  fmt::print(
+      FMT_STRING("exported {} {} from {} of {} record(s) to {} (skipped: {} without consent, {} "
+                 "privileged, {} behind the wall, {} with nothing for this format; {} stale "
+                 "passage(s))\n"),
       rep.rows, format == ExportFormat::kDemos ? "demo(s)" : "line(s)", rep.exported, rep.records,
-      a.out.c_str(), rep.no_consent, rep.privileged, rep.walled, rep.unusable, rep.stale_passages);
+      a.out, rep.no_consent, rep.privileged, rep.walled, rep.unusable, rep.stale_passages);
   return 0;
 }
 

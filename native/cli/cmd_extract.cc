@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/index.h"
 #include "host/files.h"
@@ -68,31 +70,36 @@ int Run(const ExtractArgs& a) {
         }
         out.push_back(std::move(j));
       } else {
-        std::printf("== %s\n", TerminalSafe(f, false).c_str());
+        fmt::print(FMT_STRING("== {}\n"), TerminalSafe(f, false));
         if (!ex.ok()) {
-          std::printf("  error: %s\n", TerminalSafe(ex.status().ToString(), false).c_str());
+          fmt::print(FMT_STRING("  error: {}\n"), TerminalSafe(ex.status().ToString(), false));
         } else {
-          std::printf("  format %s, %zu documents\n", ex->format.c_str(), ex->documents.size());
-          for (const std::string& w : ex->warnings) std::printf("  warning: %s\n", TerminalSafe(w, false).c_str());
+          fmt::print(FMT_STRING("  format {}, {} documents\n"), ex->format, ex->documents.size());
+          for (const std::string& w : ex->warnings)
+            fmt::print(FMT_STRING("  warning: {}\n"), TerminalSafe(w, false));
           for (const Document& d : ex->documents) {
-            std::printf("  -- %s [%s]%s%s\n", TerminalSafe(d.id, false).c_str(), DocKindName(d.kind),
-                        d.parent_id.empty() ? "" : " in ", TerminalSafe(d.parent_id, false).c_str());
-            std::printf("     title: %s\n", OneLine(d.title, 500).c_str());
+            fmt::print(FMT_STRING("  -- {} [{}]{}{}\n"), TerminalSafe(d.id, false),
+                       DocKindName(d.kind), d.parent_id.empty() ? "" : " in ",
+                       TerminalSafe(d.parent_id, false));
+            fmt::print(FMT_STRING("     title: {}\n"), OneLine(d.title, 500));
             for (const auto& [k, vs] : d.metadata) {
-              std::printf("     %s:", TerminalSafe(k, false).c_str());
-              for (size_t i = 0; i < vs.size() && i < 8; ++i) std::printf(" %s;", OneLine(vs[i], 80).c_str());
-              if (vs.size() > 8) std::printf(" ... (%zu values)", vs.size());
-              std::printf("\n");
+              fmt::print(FMT_STRING("     {}:"), TerminalSafe(k, false));
+              for (size_t i = 0; i < vs.size() && i < 8; ++i)
+                fmt::print(FMT_STRING(" {};"), OneLine(vs[i], 80));
+              if (vs.size() > 8) fmt::print(FMT_STRING(" ... ({} values)"), vs.size());
+              fmt::print(FMT_STRING("\n"));
             }
             std::string text = TerminalSafe(d.text.substr(0, a.max_text));
-            std::printf("%s%s\n", text.c_str(), d.text.size() > a.max_text ? "\n[...]" : "");
+            fmt::print(FMT_STRING("{}{}\n"), text, d.text.size() > a.max_text ? "\n[...]" : "");
           }
         }
       }
       if (!ex.ok()) ++failed;
     }
   }
-  if (a.json) std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
+  if (a.json)
+    fmt::print(FMT_STRING("{}\n"),
+               JsonTerminalSafe(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)));
   return failed ? 3 : 0;
 }
 

@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/feedback.h"
 #include "host/feedback_log.h"
@@ -64,8 +66,9 @@ int Record(const FeedbackArgs& a) {
   auto r = host::BuildFeedbackRecord(**opened, a.index_dir, in, &notes);
   if (!r.ok()) return Fail(r.status());
   if (notes.missing_passages) {
-    std::fprintf(stderr, "warning: %zu passage(s) of trace '%s' are no longer in the index\n",
-                 notes.missing_passages, a.trace_id.c_str());
+    fmt::print(stderr,
+               FMT_STRING("warning: {} passage(s) of trace '{}' are no longer in the index\n"),
+               notes.missing_passages, a.trace_id);
   }
   auto log = host::FeedbackLogFile::Open(a.index_dir);
   if (!log.ok()) return Fail(log.status());
@@ -77,9 +80,9 @@ int Record(const FeedbackArgs& a) {
                 {"matter", r->matter},
                 {"labels", r->labels.size()},
                 {"rating", r->rating.ToString()}};
-    std::printf("%s\n", out.dump().c_str());
+    fmt::print(FMT_STRING("{}\n"), out.dump());
   } else {
-    std::printf("%s\n", r->record_id.c_str());
+    fmt::print(FMT_STRING("{}\n"), r->record_id);
   }
   return 0;
 }
@@ -101,15 +104,15 @@ int Forget(const FeedbackArgs& a) {
     affected = *n;
   }
   if (a.json) {
-    std::printf("%s\n",
-                json({{"forgotten", affected}, {"record_id", a.forget}, {"matter", a.forget_matter}})
-                    .dump()
-                    .c_str());
+    fmt::print(FMT_STRING("{}\n"),
+               json({{"forgotten", affected}, {"record_id", a.forget}, {"matter", a.forget_matter}})
+                   .dump());
   } else if (!a.forget.empty()) {
-    std::printf("forgot record %s\n", a.forget.c_str());
+    fmt::print(FMT_STRING("forgot record {}\n"), a.forget);
   } else {
-    std::printf("forgot matter %s: %zu record(s); run `foldback compact` to rewrite the log\n",
-                a.forget_matter.c_str(), affected);
+    fmt::print(
+        FMT_STRING("forgot matter {}: {} record(s); run `foldback compact` to rewrite the log\n"),
+        a.forget_matter, affected);
   }
   return 0;
 }
@@ -119,9 +122,10 @@ int List(const FeedbackArgs& a) {
   if (!contents.ok()) return Fail(contents.status());
   FeedbackState state = ApplyFeedbackLog(*contents);
   for (const auto& d : contents->damage) {
-    std::fprintf(stderr, "warning: feedback log damage at byte %llu: %llu bytes skipped (%s)\n",
-                 static_cast<unsigned long long>(d.offset),
-                 static_cast<unsigned long long>(d.bytes), d.reason.c_str());
+    fmt::print(stderr,
+               FMT_STRING("warning: feedback log damage at byte {}: {} bytes skipped ({})\n"),
+               static_cast<unsigned long long>(d.offset), static_cast<unsigned long long>(d.bytes),
+               d.reason);
   }
   if (a.json) {
     json out = json::array();
@@ -144,16 +148,17 @@ int List(const FeedbackArgs& a) {
                      {"privileged", r.privileged},
                      {"time_ms", r.time_ms}});
     }
-    std::printf("%s\n", JsonTerminalSafe(out.dump(2, ' ', false, json::error_handler_t::replace)).c_str());
+    fmt::print(FMT_STRING("{}\n"),
+               JsonTerminalSafe(out.dump(2, ' ', false, json::error_handler_t::replace)));
     return 0;
   }
-  std::printf("%zu record(s), %zu tombstone(s), %llu duplicate(s) ignored, %llu deleted\n",
-              state.records.size(), state.tombstones.size(),
-              static_cast<unsigned long long>(state.duplicates),
-              static_cast<unsigned long long>(state.deleted));
+  fmt::print(FMT_STRING("{} record(s), {} tombstone(s), {} duplicate(s) ignored, {} deleted\n"),
+             state.records.size(), state.tombstones.size(),
+             static_cast<unsigned long long>(state.duplicates),
+             static_cast<unsigned long long>(state.deleted));
   for (const auto& r : state.records) {
-    std::printf("  %s  %-6s %2zu labels  %s\n", r.record_id.c_str(), r.rating.ToString().c_str(),
-                r.labels.size(), OneLine(r.question, 70).c_str());
+    fmt::print(FMT_STRING("  {}  {:<6} {:2} labels  {}\n"), r.record_id, r.rating.ToString(),
+               r.labels.size(), OneLine(r.question, 70));
   }
   return 0;
 }
@@ -171,16 +176,15 @@ int Compact(const CompactArgs& a) {
   host::CompactReport rep;
   Status s = (*log)->Compact(&rep);
   if (!s.ok()) return Fail(s);
-  std::printf(
-      "compacted %s: %llu -> %llu bytes, %zu record(s), %zu tombstone(s) kept, "
-      "%llu duplicate(s) and %llu deleted record(s) dropped\n",
-      host::FeedbackLogPath(a.index_dir).c_str(), static_cast<unsigned long long>(rep.bytes_before),
-      static_cast<unsigned long long>(rep.bytes_after), rep.records, rep.tombstones,
-      static_cast<unsigned long long>(rep.duplicates),
-      static_cast<unsigned long long>(rep.deleted));
+  fmt::print(FMT_STRING("compacted {}: {} -> {} bytes, {} record(s), {} tombstone(s) kept, "
+                        "{} duplicate(s) and {} deleted record(s) dropped\n"),
+             host::FeedbackLogPath(a.index_dir), static_cast<unsigned long long>(rep.bytes_before),
+             static_cast<unsigned long long>(rep.bytes_after), rep.records, rep.tombstones,
+             static_cast<unsigned long long>(rep.duplicates),
+             static_cast<unsigned long long>(rep.deleted));
   if (!rep.damaged_copy.empty()) {
-    std::printf("the log had %llu damaged bytes; the original is kept in %s\n",
-                static_cast<unsigned long long>(rep.bytes_dropped), rep.damaged_copy.c_str());
+    fmt::print(FMT_STRING("the log had {} damaged bytes; the original is kept in {}\n"),
+               static_cast<unsigned long long>(rep.bytes_dropped), rep.damaged_copy);
   }
   if (a.no_adapter) return 0;
   // Refresh the query adapter kept in the snapshot.
@@ -196,10 +200,12 @@ int Compact(const CompactArgs& a) {
   s = host::SaveIndex(a.index_dir, **opened);
   if (!s.ok()) return Fail(s);
   if (st.adapter_trained || st.adapter_loaded) {
-    std::printf("query adapter: %zu pairs, loss %.3f -> %.3f (%.2fs), saved in the snapshot\n",
-                st.triplets, st.adapter_loss_before, st.adapter_loss_after, SecondsSince(t0));
+    fmt::print(
+        FMT_STRING(
+            "query adapter: {} pairs, loss {:.3f} -> {:.3f} ({:.2f}s), saved in the snapshot\n"),
+        st.triplets, st.adapter_loss_before, st.adapter_loss_after, SecondsSince(t0));
   } else {
-    std::printf("query adapter: none (%s)\n", st.adapter_note.c_str());
+    fmt::print(FMT_STRING("query adapter: none ({})\n"), st.adapter_note);
   }
   return 0;
 }

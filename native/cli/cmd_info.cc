@@ -1,5 +1,5 @@
 // foldback info --index DIR
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "cli/common.h"
 #include "host/files.h"
@@ -15,26 +15,27 @@ int Run(const std::string& dir) {
   const Index& index = **opened;
   IndexStats s = index.Stats();
   const IndexOptions& o = index.options();
-  std::printf("index %s\n", dir.c_str());
-  std::printf("  documents        %llu\n", static_cast<unsigned long long>(s.documents));
-  std::printf("  chunks           %llu\n", static_cast<unsigned long long>(s.chunks));
-  std::printf("  text             %.1f MB\n", static_cast<double>(s.text_bytes) / 1e6);
-  std::printf("  terms            %llu\n", static_cast<unsigned long long>(s.terms));
-  std::printf("  vectors          %llu (%llu pending)\n", static_cast<unsigned long long>(s.vectors),
-              static_cast<unsigned long long>(s.pending_vectors));
-  std::printf("  snapshot         %.1f MB\n",
-              static_cast<double>(host::FileSize(host::SnapshotPath(dir))) / 1e6);
+  fmt::print(FMT_STRING("index {}\n"), dir);
+  fmt::print(FMT_STRING("  documents        {}\n"), static_cast<unsigned long long>(s.documents));
+  fmt::print(FMT_STRING("  chunks           {}\n"), static_cast<unsigned long long>(s.chunks));
+  fmt::print(FMT_STRING("  text             {:.1f} MB\n"), static_cast<double>(s.text_bytes) / 1e6);
+  fmt::print(FMT_STRING("  terms            {}\n"), static_cast<unsigned long long>(s.terms));
+  fmt::print(FMT_STRING("  vectors          {} ({} pending)\n"),
+             static_cast<unsigned long long>(s.vectors),
+             static_cast<unsigned long long>(s.pending_vectors));
+  fmt::print(FMT_STRING("  snapshot         {:.1f} MB\n"),
+             static_cast<double>(host::FileSize(host::SnapshotPath(dir))) / 1e6);
   EmbedderInfo e = DescribeEmbedder(index);
   if (e.present) {
-    std::printf("  embedder         version %u, %u dimensions, %zu words (%s)", e.version, e.dimension,
-                e.vocabulary, TerminalSafe(e.training, false).c_str());
-    if (e.has_previous) std::printf("; version %u kept", e.previous_version);
-    std::printf("\n");
+    fmt::print(FMT_STRING("  embedder         version {}, {} dimensions, {} words ({})"), e.version,
+               e.dimension, e.vocabulary, TerminalSafe(e.training, false));
+    if (e.has_previous) fmt::print(FMT_STRING("; version {} kept"), e.previous_version);
+    fmt::print(FMT_STRING("\n"));
   }
-  std::printf("  bm25             k1=%.2f b=%.2f\n", o.bm25.k1, o.bm25.b);
-  std::printf("  filter fields   ");
-  for (const auto& f : index.FilterFields()) std::printf(" %s", f.c_str());
-  std::printf("\n");
+  fmt::print(FMT_STRING("  bm25             k1={:.2f} b={:.2f}\n"), o.bm25.k1, o.bm25.b);
+  fmt::print(FMT_STRING("  filter fields   "));
+  for (const auto& f : index.FilterFields()) fmt::print(FMT_STRING(" {}"), f);
+  fmt::print(FMT_STRING("\n"));
   return 0;
 }
 

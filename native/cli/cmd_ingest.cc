@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "host/files.h"
 #include "host/index_dir.h"
@@ -67,7 +69,8 @@ int Run(const IngestArgs& a) {
   auto report = [&](const std::string& line) {
     if (a.quiet) return;
     progress.Done();
-    std::fprintf(stderr, "  %s\n", TerminalSafe(line, false).c_str());  // names and messages from files
+    fmt::print(stderr, FMT_STRING("  {}\n"),
+               TerminalSafe(line, false));  // names and messages from files
   };
   for (const Item& it : items) {
     std::string format = ingest::DetectFormat(it.file);
@@ -94,8 +97,8 @@ int Run(const IngestArgs& a) {
     }
     for (size_t i = 0; i < extracted->warnings.size(); ++i) {
       if (i == kWarningsPerFile) {
-        report("warning " + it.file + ": ... and " + std::to_string(extracted->warnings.size() - i) +
-               " more warnings");
+        report(fmt::format(FMT_STRING("warning {}: ... and {} more warnings"), it.file,
+                           extracted->warnings.size() - i));
         break;
       }
       report("warning " + it.file + ": " + extracted->warnings[i]);
@@ -135,36 +138,42 @@ int Run(const IngestArgs& a) {
   Status saved = host::SaveIndex(a.index_dir, index);
   if (!saved.ok()) return Fail(saved);
   IndexStats st = index.Stats();
-  std::printf("ingested %zu files (%zu documents, %zu chunks, %.1f MB) in %.2fs — %.1f MB/s\n", files_ok,
-              docs, chunks, static_cast<double>(bytes) / 1e6, ingest_s,
-              static_cast<double>(bytes) / 1e6 / std::max(ingest_s, 1e-9));
+  fmt::print(
+      FMT_STRING(
+          "ingested {} files ({} documents, {} chunks, {:.1f} MB) in {:.2f}s — {:.1f} MB/s\n"),
+      files_ok, docs, chunks, static_cast<double>(bytes) / 1e6, ingest_s,
+      static_cast<double>(bytes) / 1e6 / std::max(ingest_s, 1e-9));
   PrintFormatTable(tally);
-  if (replaced) std::printf("  %zu documents replaced an earlier version\n", replaced);
+  if (replaced) fmt::print(FMT_STRING("  {} documents replaced an earlier version\n"), replaced);
   if (skipped) {
-    std::printf("  %zu files skipped: no extractor for their type (", skipped);
+    fmt::print(FMT_STRING("  {} files skipped: no extractor for their type ("), skipped);
     bool first = true;
     for (const auto& [ext, n] : skipped_by_ext) {
-      std::printf("%s%s %zu", first ? "" : ", ", ext.c_str(), n);
+      fmt::print(FMT_STRING("{}{} {}"), first ? "" : ", ", ext, n);
       first = false;
     }
-    std::printf(")\n");
+    fmt::print(FMT_STRING(")\n"));
   }
-  if (failed) std::printf("  %zu files failed (reported above)\n", failed);
-  if (warnings) std::printf("  %zu warnings (%s)\n", warnings, a.quiet ? "not shown: --quiet" : "reported above");
+  if (failed) fmt::print(FMT_STRING("  {} files failed (reported above)\n"), failed);
+  if (warnings)
+    fmt::print(FMT_STRING("  {} warnings ({})\n"), warnings,
+               a.quiet ? "not shown: --quiet" : "reported above");
   if (undecodable) {
-    std::printf("  %llu undecodable sequences in declared charsets replaced by U+FFFD\n",
-                static_cast<unsigned long long>(undecodable));
+    fmt::print(FMT_STRING("  {} undecodable sequences in declared charsets replaced by U+FFFD\n"),
+               static_cast<unsigned long long>(undecodable));
   }
-  if (bad_utf8) std::printf("  %llu invalid UTF-8 sequences replaced by U+FFFD\n",
-                            static_cast<unsigned long long>(bad_utf8));
+  if (bad_utf8)
+    fmt::print(FMT_STRING("  {} invalid UTF-8 sequences replaced by U+FFFD\n"),
+               static_cast<unsigned long long>(bad_utf8));
   if (!dense.ok()) {
-    std::printf("  dense index not built: %s\n", dense.ToString().c_str());
+    fmt::print(FMT_STRING("  dense index not built: {}\n"), dense.ToString());
   } else if (!a.no_dense && st.vectors) {
-    std::printf("  dense index: %llu vectors in %.2fs\n", static_cast<unsigned long long>(st.vectors),
-                dense_s);
+    fmt::print(FMT_STRING("  dense index: {} vectors in {:.2f}s\n"),
+               static_cast<unsigned long long>(st.vectors), dense_s);
   }
-  std::printf("index %s now holds %llu documents, %llu chunks\n", a.index_dir.c_str(),
-              static_cast<unsigned long long>(st.documents), static_cast<unsigned long long>(st.chunks));
+  fmt::print(FMT_STRING("index {} now holds {} documents, {} chunks\n"), a.index_dir,
+             static_cast<unsigned long long>(st.documents),
+             static_cast<unsigned long long>(st.chunks));
   return failed ? 3 : 0;
 }
 

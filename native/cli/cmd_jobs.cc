@@ -24,6 +24,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/jobs.h"
 #include "foldback/program.h"
@@ -160,8 +162,9 @@ int Submit(const JobsArgs& a) {
       spec.program_source = "--instructions";
     }
     if (spec.predictor.Find("question") && a.question.empty()) {
-      std::fprintf(stderr,
-                   "note: the predictor has a 'question' input and no --question was given\n");
+      fmt::print(
+          stderr,
+          FMT_STRING("note: the predictor has a 'question' input and no --question was given\n"));
     }
     spec.question = a.question;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
@@ -192,10 +195,10 @@ int Submit(const JobsArgs& a) {
   if (a.json) {
     json out = {{"job_id", *id}, {"kind", a.kind}, {"items", job.items.size()}};
     if (a.kind == "map") out["program_hash"] = spec.program_hash;
-    std::printf("%s\n", out.dump().c_str());
+    fmt::print(FMT_STRING("{}\n"), out.dump());
   } else {
-    std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
-    std::printf("%s\n", id->c_str());
+    fmt::print(stderr, FMT_STRING("submitted {} job: {} items\n"), a.kind, job.items.size());
+    fmt::print(FMT_STRING("{}\n"), id->c_str());
   }
   return 0;
 }
@@ -216,11 +219,10 @@ json StatusJson(const jobs::JobInfo& j) {
 }
 
 void PrintStatus(const jobs::JobInfo& j) {
-  std::printf(
-      "%s  %-5s %-9s total %llu  done %llu  failed %llu  leased %llu  pending %llu  attempts "
-      "%llu\n",
-      j.id.c_str(), j.kind.c_str(), jobs::JobStateName(j.state),
-      static_cast<unsigned long long>(j.progress.total),
+  fmt::print(
+      FMT_STRING("{}  {:<5} {:<9} total {}  done {}  failed {}  leased {}  pending {}  attempts "
+                 "{}\n"),
+      j.id, j.kind, jobs::JobStateName(j.state), static_cast<unsigned long long>(j.progress.total),
       static_cast<unsigned long long>(j.progress.done),
       static_cast<unsigned long long>(j.progress.failed),
       static_cast<unsigned long long>(j.progress.leased),
@@ -243,15 +245,15 @@ int StatusCmd(const JobsArgs& a) {
   }
   if (a.json) {
     if (!a.job.empty()) {
-      std::printf("%s\n", StatusJson(list[0]).dump(2).c_str());
+      fmt::print(FMT_STRING("{}\n"), StatusJson(list[0]).dump(2));
     } else {
       json arr = json::array();
       for (const auto& j : list) arr.push_back(StatusJson(j));
-      std::printf("%s\n", arr.dump(2).c_str());
+      fmt::print(FMT_STRING("{}\n"), arr.dump(2));
     }
     return 0;
   }
-  if (list.empty()) std::printf("no jobs\n");
+  if (list.empty()) fmt::print(FMT_STRING("no jobs\n"));
   for (const auto& j : list) PrintStatus(j);
   return 0;
 }
@@ -280,15 +282,15 @@ int Work(const JobsArgs& a) {
     if (!tty) return;
     double pct =
         j.progress.total ? 100.0 * (j.progress.done + j.progress.failed) / j.progress.total : 100;
-    std::fprintf(stderr, "\r%s %s: %5.1f%%  done %llu  failed %llu  leased %llu  (%.0f s)   ",
-                 j.kind.c_str(), j.id.substr(0, 13).c_str(), pct,
-                 static_cast<unsigned long long>(j.progress.done),
-                 static_cast<unsigned long long>(j.progress.failed),
-                 static_cast<unsigned long long>(j.progress.leased), SecondsSince(t0));
+    fmt::print(stderr,
+               FMT_STRING("\r{} {}: {:5.1f}%  done {}  failed {}  leased {}  ({:.0f} s)   "),
+               j.kind, j.id.substr(0, 13), pct, static_cast<unsigned long long>(j.progress.done),
+               static_cast<unsigned long long>(j.progress.failed),
+               static_cast<unsigned long long>(j.progress.leased), SecondsSince(t0));
     std::fflush(stderr);
   };
   o.on_note = [&](const std::string& m) {
-    std::fprintf(stderr, "%snote: %s\n", tty ? "\n" : "", TerminalSafe(m, false).c_str());
+    fmt::print(stderr, FMT_STRING("{}note: {}\n"), tty ? "\n" : "", TerminalSafe(m, false));
   };
   // OpenTelemetry (OTEL_* variables): a trace per request, sent in the background.
   std::unique_ptr<host::OtlpExporter> spans;
@@ -299,15 +301,16 @@ int Work(const JobsArgs& a) {
     o.telemetry = spans.get();
   }
   auto report = jobs::RunWorker(**store, o);
-  if (tty) std::fprintf(stderr, "\n");
+  if (tty) fmt::print(stderr, FMT_STRING("\n"));
   if (spans) {
     Status sent = spans->Flush(3000);
-    if (!sent.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(sent.message(), false).c_str());
+    if (!sent.ok())
+      fmt::print(stderr, FMT_STRING("warning: {}\n"), TerminalSafe(sent.message(), false));
   }
   if (!report.ok()) return Fail(report.status());
-  std::printf(
-      "worker: %llu done, %llu failed, %llu to retry, %llu duplicate, %llu released, %llu requests "
-      "(%.1f s)%s\n",
+  fmt::print(
+      FMT_STRING("worker: {} done, {} failed, {} to retry, {} duplicate, {} released, {} requests "
+                 "({:.1f} s){}\n"),
       static_cast<unsigned long long>(report->done),
       static_cast<unsigned long long>(report->failed),
       static_cast<unsigned long long>(report->retried),
@@ -360,8 +363,8 @@ int Results(const JobsArgs& a) {
   if (!s.ok()) return Fail(s);
   s = host::WriteFileAtomic(a.out, out);
   if (!s.ok()) return Fail(s);
-  std::printf("%zu results written to %s (%zu failed%s, %zu not finished)\n", done, a.out.c_str(),
-              failed, a.include_failed ? ", included" : "", open);
+  fmt::print(FMT_STRING("{} results written to {} ({} failed{}, {} not finished)\n"), done, a.out,
+             failed, a.include_failed ? ", included" : "", open);
   return 0;
 }
 
@@ -387,9 +390,10 @@ int Vectors(const JobsArgs& a) {
   if (job->kind != "embed")
     return Fail(Status::InvalidArgument("job " + a.job + " is not an embed job"));
   if (!job->progress.finished() || job->progress.failed > 0) {
-    return Fail(Status::FailedPrecondition(
-        "job " + a.job + " has " + std::to_string(job->progress.total - job->progress.done) +
-        " passages without a vector; run `foldback jobs work` until it is done"));
+    return Fail(Status::FailedPrecondition(fmt::format(
+        FMT_STRING(
+            "job {} has {} passages without a vector; run `foldback jobs work` until it is done"),
+        a.job, job->progress.total - job->progress.done)));
   }
   auto old = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!old.ok()) return Fail(old.status());
@@ -429,8 +433,8 @@ int Vectors(const JobsArgs& a) {
     return Fail(s.WithContext("some passages have no vector (documents added after the job?)"));
   s = host::SaveIndex(a.index_dir, **fresh);
   if (!s.ok()) return Fail(s);
-  std::printf("index %s: %zu passage vectors of dimension %u from job %s; HNSW built\n",
-              a.index_dir.c_str(), vecs.size(), opts.dense.dimension, a.job.c_str());
+  fmt::print(FMT_STRING("index {}: {} passage vectors of dimension {} from job {}; HNSW built\n"),
+             a.index_dir, vecs.size(), opts.dense.dimension, a.job);
   return 0;
 }
 

@@ -10,6 +10,8 @@
 
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "cli/rerank_flags.h"
 #include "foldback/feedback.h"
@@ -66,16 +68,16 @@ int Run(const SearchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   auto hits = SearchAndRerank(**opened, fb.get(), a.query, o, reranker->get(), ro, &report);
   if (*reranker && !report.applied) {
-    std::fprintf(stderr, "rerank: not applied (%s)\n", report.note.c_str());
+    fmt::print(stderr, FMT_STRING("rerank: not applied ({})\n"), report.note);
   }
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());
   if (a.json) {
-    std::printf("%s\n", JsonTerminalSafe(host::SearchHitsJson(*hits, 2)).c_str());
+    fmt::print(FMT_STRING("{}\n"), JsonTerminalSafe(host::SearchHitsJson(*hits, 2)));
     return 0;
   }
-  std::printf("%zu results for \"%s\" (%s, %.1f ms)\n", hits->size(), a.query.c_str(),
-              SearchModeName(o.mode), ms);
+  fmt::print(FMT_STRING("{} results for \"{}\" ({}, {:.1f} ms)\n"), hits->size(), a.query,
+             SearchModeName(o.mode), ms);
   PrintHits(*hits);
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/wire.h"
 #include "host/ask_run.h"
@@ -94,16 +96,16 @@ int Run(const ServeArgs& a) {
   auto server = serve::HttpServer::Create(api->get(), ho);
   if (!server.ok()) return Fail(server.status());
   auto st = (*api)->index()->Stats();
-  std::printf(
-      "foldback serve: %llu documents; listening on %s://%s:%u\n",
+  fmt::print(
+      FMT_STRING("foldback serve: {} documents; listening on {}://{}:{}\n"),
       static_cast<unsigned long long>(st.documents), tls ? "https" : "http",
       ho.host.find(':') != std::string::npos ? ("[" + ho.host + "]").c_str() : ho.host.c_str(),
       static_cast<unsigned>((*server)->port()));
   std::fflush(stdout);
   Status s = (*server)->Run(
-      [](const std::string& event) { std::fprintf(stderr, "serve: %s\n", event.c_str()); });
+      [](const std::string& event) { fmt::print(stderr, FMT_STRING("serve: {}\n"), event); });
   if (!s.ok()) return Fail(s);
-  std::fprintf(stderr, "serve: stopped\n");
+  fmt::print(stderr, FMT_STRING("serve: stopped\n"));
   return 0;
 }
 

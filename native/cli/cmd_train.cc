@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "cli/train_run.h"
 #include "host/index_dir.h"
@@ -69,16 +71,17 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   size_t negatives = 0;
   for (const auto& p : t.pairs()) negatives += !p.negative.empty();
   if (!quiet) {
-    std::fprintf(stderr, "mined %zu pairs (", t.pairs().size());
+    fmt::print(stderr, FMT_STRING("mined {} pairs ("), t.pairs().size());
     bool first = true;
     for (auto& [k, v] : pairs.items()) {
-      std::fprintf(stderr, "%s%s %zu", first ? "" : ", ", k.c_str(), v.get<size_t>());
+      fmt::print(stderr, FMT_STRING("{}{} {}"), first ? "" : ", ", k, v.get<size_t>());
       first = false;
     }
-    std::fprintf(stderr, "), %zu with a BM25 hard negative, in %.1fs\n", negatives, mine_s);
+    fmt::print(stderr, FMT_STRING("), {} with a BM25 hard negative, in {:.1f}s\n"), negatives,
+               mine_s);
   }
   double before = t.MeanLoss();
-  if (!quiet) std::fprintf(stderr, "loss before training %.4f\n", before);
+  if (!quiet) fmt::print(stderr, FMT_STRING("loss before training {:.4f}\n"), before);
   auto t1 = std::chrono::steady_clock::now();
   uint64_t every = std::max<uint64_t>(1, t.progress().steps / 20);
   std::vector<double> epoch_losses;
@@ -88,22 +91,25 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
     bool epoch_end = p->step % (p->steps / p->epochs) == 0 || p->step == p->steps;
     if (epoch_end) epoch_losses.push_back(p->epoch_loss);
     if (!quiet && (p->step % every == 0 || epoch_end)) {
-      std::fprintf(stderr, "epoch %u/%u  step %llu/%llu  loss %.4f  (epoch mean %.4f)  %.1fs\n",
-                   p->epoch, p->epochs, static_cast<unsigned long long>(p->step),
-                   static_cast<unsigned long long>(p->steps), p->loss, p->epoch_loss,
-                   SecondsSince(t1));
+      fmt::print(stderr,
+                 FMT_STRING("epoch {}/{}  step {}/{}  loss {:.4f}  (epoch mean {:.4f})  {:.1f}s\n"),
+                 p->epoch, p->epochs, static_cast<unsigned long long>(p->step),
+                 static_cast<unsigned long long>(p->steps), p->loss, p->epoch_loss,
+                 SecondsSince(t1));
     }
   }
   double train_s = SecondsSince(t1);
   double after = t.MeanLoss();
-  if (!quiet) std::fprintf(stderr, "loss after training %.4f\n", after);
+  if (!quiet) fmt::print(stderr, FMT_STRING("loss after training {:.4f}\n"), after);
   auto t2 = std::chrono::steady_clock::now();
   FB_RETURN_IF_ERROR(t.Install(index));
   double embed_s = SecondsSince(t2);
   EmbedderInfo info = DescribeEmbedder(*index);
   if (!quiet) {
-    std::fprintf(stderr, "installed embedder version %u (previous %u kept); re-embedded in %.1fs\n",
-                 info.version, info.previous_version, embed_s);
+    fmt::print(
+        stderr,
+        FMT_STRING("installed embedder version {} (previous {} kept); re-embedded in {:.1f}s\n"),
+        info.version, info.previous_version, embed_s);
   }
   if (report) {
     *report = {{"pairs", pairs},
@@ -152,10 +158,11 @@ int Run(const TrainCmdArgs& a) {
                             {"version", info.version},
                             {"training", info.training},
                             {"previous_version", info.previous_version}};
-      std::printf("%s\n", JsonTerminalSafe(out.dump(2)).c_str());
+      fmt::print(FMT_STRING("{}\n"), JsonTerminalSafe(out.dump(2)));
     } else {
-      std::printf("restored embedder version %u (%s); version %u kept as the previous one\n",
-                  info.version, TerminalSafe(info.training).c_str(), info.previous_version);
+      fmt::print(
+          FMT_STRING("restored embedder version {} ({}); version {} kept as the previous one\n"),
+          info.version, TerminalSafe(info.training), info.previous_version);
     }
     return 0;
   }
@@ -187,16 +194,16 @@ int Run(const TrainCmdArgs& a) {
     if (a.json) {
       nlohmann::json out = {{"pairs", counts}, {"pairs_total", pairs.size()}};
       if (a.show_pairs) out["sample"] = shown;
-      std::printf("%s\n", JsonTerminalSafe(out.dump(2)).c_str());
+      fmt::print(FMT_STRING("{}\n"), JsonTerminalSafe(out.dump(2)));
       return 0;
     }
-    std::printf("%zu pairs would be mined (before sampling to --max-pairs %u):\n", pairs.size(),
-                a.train.max_pairs);
-    for (auto& [k, v] : counts.items()) std::printf("  %-10s %zu\n", k.c_str(), v.get<size_t>());
+    fmt::print(FMT_STRING("{} pairs would be mined (before sampling to --max-pairs {}):\n"),
+               pairs.size(), a.train.max_pairs);
+    for (auto& [k, v] : counts.items()) fmt::print(FMT_STRING("  {:<10} {}\n"), k, v.get<size_t>());
     for (const auto& p : shown) {
-      std::printf("[%s] %s\n    -> %s\n", p["source"].get<std::string>().c_str(),
-                  OneLine(p["anchor"].get<std::string>(), 100).c_str(),
-                  OneLine(p["positive"].get<std::string>(), 100).c_str());
+      fmt::print(FMT_STRING("[{}] {}\n    -> {}\n"), p["source"].get<std::string>(),
+                 OneLine(p["anchor"].get<std::string>(), 100),
+                 OneLine(p["positive"].get<std::string>(), 100));
     }
     return 0;
   }
@@ -207,13 +214,13 @@ int Run(const TrainCmdArgs& a) {
   if (!s.ok()) return Fail(s);
   report["total_s"] = SecondsSince(t0);
   if (a.json) {
-    std::printf("%s\n", JsonTerminalSafe(report.dump(2)).c_str());
+    fmt::print(FMT_STRING("{}\n"), JsonTerminalSafe(report.dump(2)));
   } else {
-    std::printf(
-        "trained embedder version %u on %zu pairs: loss %.4f -> %.4f in %.1fs (saved to %s)\n",
-        report["version"].get<uint32_t>(), report["pairs_total"].get<size_t>(),
-        report["loss_before"].get<double>(), report["loss_after"].get<double>(),
-        report["total_s"].get<double>(), TerminalSafe(a.index_dir).c_str());
+    fmt::print(FMT_STRING("trained embedder version {} on {} pairs: loss {:.4f} -> {:.4f} in "
+                          "{:.1f}s (saved to {})\n"),
+               report["version"].get<uint32_t>(), report["pairs_total"].get<size_t>(),
+               report["loss_before"].get<double>(), report["loss_after"].get<double>(),
+               report["total_s"].get<double>(), TerminalSafe(a.index_dir));
   }
   return 0;
 }

@@ -35,6 +35,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "host/files.h"
 #include "host/hash.h"
@@ -205,9 +207,10 @@ class Watcher {
       }
       FB_RETURN_IF_ERROR(Save());
     }
-    std::printf("sync: %zu added, %zu changed, %zu removed, %zu failed, %zu unchanged (%.2fs)%s\n", c.added,
-                c.changed, c.removed, c.failed, c.unchanged, SecondsSince(t0),
-                g_stop ? " — stopped early, the rest follows on the next run" : "");
+    fmt::print(
+        FMT_STRING("sync: {} added, {} changed, {} removed, {} failed, {} unchanged ({:.2f}s){}\n"),
+        c.added, c.changed, c.removed, c.failed, c.unchanged, SecondsSince(t0),
+        g_stop ? " — stopped early, the rest follows on the next run" : "");
     std::fflush(stdout);
     failed_total_ += c.failed;
     return Status::OK();
@@ -222,7 +225,7 @@ class Watcher {
   };
 
   void Say(const std::string& line) {
-    std::printf("%s\n", TerminalSafe(line, false).c_str());  // names and messages from files
+    fmt::print(FMT_STRING("{}\n"), TerminalSafe(line, false));  // names and messages from files
     std::fflush(stdout);
   }
 
@@ -301,7 +304,7 @@ class Watcher {
       ++added;
     }
     fs.error.clear();
-    Say((known ? "~ " : "+ ") + rel + " (" + std::to_string(added) + " documents)");
+    Say(fmt::format(FMT_STRING("{}{} ({} documents)"), (known ? "~ " : "+ "), rel, added));
     ++(known ? c->changed : c->added);
     state_->files[rel] = std::move(fs);
     return Dirty();
@@ -393,7 +396,9 @@ class FolderEvents {
 
  private:
   int Warn() {
-    std::fprintf(stderr, "note: inotify unavailable (%s); relying on the periodic rescan\n", std::strerror(errno));
+    fmt::print(stderr,
+               FMT_STRING("note: inotify unavailable ({}); relying on the periodic rescan\n"),
+               std::strerror(errno));
     ::close(fd_);
     fd_ = -1;
     return -1;
@@ -454,11 +459,11 @@ int Run(const WatchArgs& a) {
   Status s = w.Sync();
   if (!s.ok()) return Fail(s);
   if (a.once || g_stop) {
-    if (g_stop) std::printf("stopped; state saved\n");
+    if (g_stop) fmt::print(FMT_STRING("stopped; state saved\n"));
     return w.failed_total() ? 3 : 0;
   }
-  std::printf("watching %s (%s, full rescan every %.0fs); Ctrl-C to stop\n", root.c_str(),
-              use_events ? "inotify" : "polling", a.interval);
+  fmt::print(FMT_STRING("watching {} ({}, full rescan every {:.0f}s); Ctrl-C to stop\n"), root,
+             use_events ? "inotify" : "polling", a.interval);
   std::fflush(stdout);
   using Clock = std::chrono::steady_clock;
   auto next_rescan = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(a.interval * 1000));
@@ -504,7 +509,7 @@ int Run(const WatchArgs& a) {
       next_rescan = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(a.interval * 1000));
     }
   }
-  std::printf("stopped; state saved\n");
+  fmt::print(FMT_STRING("stopped; state saved\n"));
   return 0;
 }
 

@@ -2,7 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
+#include <fmt/format.h>
+
 #include <functional>
 #include <unordered_set>
 
@@ -169,16 +170,14 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
       continue;
     }
     if (!ctx.scope_field.empty() && !q.fields.count(ctx.scope_field)) {
-      return Fail(Status::InvalidArgument(args.train_queries + ": line " + std::to_string(q.line) +
-                                          ": query '" + q.id + "' has no field '" +
-                                          ctx.scope_field + "'"));
+      return Fail(Status::InvalidArgument(
+          fmt::format(FMT_STRING("{}: line {}: query '{}' has no field '{}'"), args.train_queries,
+                      q.line, q.id, ctx.scope_field)));
     }
     auto hits = index.Search(q.text, Scoped(ctx, q, args.depth));
     if (!hits.ok()) return Fail(hits.status().WithContext("feedback query '" + q.id + "'"));
     FeedbackRecord r;
-    char id[32];
-    std::snprintf(id, sizeof id, "sim-%08zu", written);
-    r.record_id = id;
+    r.record_id = fmt::format(FMT_STRING("sim-{:08}"), written);
     r.trace_id = "sim-trace-" + q.id;
     r.question = q.text;
     r.hop_queries = {q.text};
@@ -384,41 +383,44 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     }
     out["methods"] = per;
     out["with_feedback"]["build_s"] = all.build_s;
-    std::printf("%s\n", out.dump(2).c_str());
+    fmt::print(FMT_STRING("{}\n"), out.dump(2));
     return 0;
   }
-  std::printf(
-      "feedback: %zu records from %zu queries (%zu relevant, %zu not relevant labels; "
-      "%zu unjudged skipped), top %zu shown\n",
+  fmt::print(
+      FMT_STRING("feedback: {} records from {} queries ({} relevant, {} not relevant labels; "
+                 "{} unjudged skipped), top {} shown\n"),
       state.records.size(), train->size(), relevant, not_relevant, skipped, args.depth);
-  std::printf("%-10s %8s %9s %9s %8s\n", "", "nDCG@10", "Recall@10", "MRR@10", "gain");
+  fmt::print(FMT_STRING("{:<10} {:>8} {:>9} {:>9} {:>8}\n"), "", "nDCG@10", "Recall@10", "MRR@10",
+             "gain");
   auto line = [&](const char* name, const Metrics& m) {
-    std::printf("%-10s %8.4f %9.4f %8.4f %+7.1f%%\n", name, m.ndcg10, m.recall10, m.mrr10,
-                100 * Gain(m.ndcg10, baseline->ndcg10));
+    fmt::print(FMT_STRING("{:<10} {:8.4f} {:9.4f} {:8.4f} {:+7.1f}%\n"), name, m.ndcg10, m.recall10,
+               m.mrr10, 100 * Gain(m.ndcg10, baseline->ndcg10));
   };
   line("baseline", *baseline);
   for (const Run& r : runs) line(r.name.c_str(), r.metrics);
   if (methods.count("demos")) {
-    std::printf(
-        "demos: %zu candidates; %zu of %zu evaluated questions get demos (not measurable "
-        "offline: they change what an LLM rewriter writes)\n",
+    fmt::print(
+        FMT_STRING("demos: {} candidates; {} of {} evaluated questions get demos (not measurable "
+                   "offline: they change what an LLM rewriter writes)\n"),
         all.stats.demos, with_demos, judged);
   }
   if (reranker) {
     for (const auto& mi : reranker->Models()) {
-      std::printf("rerank (scope \"%s\"): %s, %zu records, %zu pairs, %zu questions, held-out "
-                  "nDCG gain %+.4f%s\n",
-                  mi.scope_key.c_str(), mi.gate_open ? "applied" : mi.note.c_str(), mi.records,
-                  mi.pairs, mi.questions, mi.validation_gain, mi.memory ? ", with memory" : "");
+      fmt::print(
+          FMT_STRING("rerank (scope \"{}\"): {}, {} records, {} pairs, {} questions, held-out "
+                     "nDCG gain {:+.4f}{}\n"),
+          mi.scope_key, mi.gate_open ? "applied" : mi.note.c_str(), mi.records, mi.pairs,
+          mi.questions, mi.validation_gain, mi.memory ? ", with memory" : "");
     }
-    if (reranker->Models().empty()) std::printf("rerank: no usable labels, nothing learned\n");
+    if (reranker->Models().empty())
+      fmt::print(FMT_STRING("rerank: no usable labels, nothing learned\n"));
   }
   for (const Run& r : runs) {
     if (r.options.adapter) {
-      std::printf(
-          "adapter (%s): %s, %zu pairs, loss %.3f -> %.3f, built in %.2fs\n", r.name.c_str(),
-          r.stats.adapter_trained ? "trained" : r.stats.adapter_note.c_str(), r.stats.triplets,
-          r.stats.adapter_loss_before, r.stats.adapter_loss_after, r.build_s);
+      fmt::print(
+          FMT_STRING("adapter ({}): {}, {} pairs, loss {:.3f} -> {:.3f}, built in {:.2f}s\n"),
+          r.name, r.stats.adapter_trained ? "trained" : r.stats.adapter_note.c_str(),
+          r.stats.triplets, r.stats.adapter_loss_before, r.stats.adapter_loss_after, r.build_s);
     }
   }
   return 0;

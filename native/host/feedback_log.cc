@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -260,7 +262,7 @@ Status FeedbackLogFile::Compact(CompactReport* report) {
   rep.deleted = state.deleted;
   rep.bytes_dropped = contents.bytes_dropped;
   if (!contents.damage.empty()) {
-    rep.damaged_copy = path + ".damaged-" + std::to_string(UnixMillis());
+    rep.damaged_copy = fmt::format(FMT_STRING("{}.damaged-{}"), path, UnixMillis());
     FB_RETURN_IF_ERROR(WriteFileAtomic(rep.damaged_copy, *bytes));
   }
   FB_RETURN_IF_ERROR(WriteFileAtomic(path, *compacted));

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/traces.h"
@@ -27,8 +29,8 @@ namespace {
 std::string LogStamp(const std::string& dir) {
   struct stat st;
   if (::stat(FeedbackLogPath(dir).c_str(), &st) != 0) return "";
-  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  return fmt::format(FMT_STRING("{}:{}:{}.{}"), st.st_ino, st.st_size, st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec);
 }
 
 }  // namespace

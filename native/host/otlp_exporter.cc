@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -179,7 +181,8 @@ struct OtlpExporter::Rep {
     curl_slist_free_all(h);
     curl_easy_cleanup(easy);
     if (rc != CURLE_OK) return errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
-    if (status < 200 || status >= 300) return "the collector answered HTTP " + std::to_string(status);
+    if (status < 200 || status >= 300)
+      return fmt::format(FMT_STRING("the collector answered HTTP {}"), status);
     return "";
   }
 
@@ -248,11 +251,13 @@ Status OtlpExporter::Flush(double timeout_ms) {
     size_t left = rep_->queue.size();
     rep_->queue.clear();
     rep_->abort = true;  // the request in flight ends now
-    why = "spans not delivered to " + rep_->config.url + " within " + std::to_string(static_cast<long>(timeout_ms)) +
-          " ms" + (left ? " (" + std::to_string(left) + " dropped)" : "");
+    why = fmt::format(FMT_STRING("spans not delivered to {} within {} ms{}"), rep_->config.url,
+                      static_cast<long>(timeout_ms),
+                      (left ? fmt::format(FMT_STRING(" ({} dropped)"), left) : std::string()));
   }
   if (rep_->dropped) {
-    why += (why.empty() ? "" : "; ") + std::to_string(rep_->dropped) + " spans dropped (queue full)";
+    why += fmt::format(FMT_STRING("{}{} spans dropped (queue full)"), (why.empty() ? "" : "; "),
+                       rep_->dropped);
     rep_->dropped = 0;
   }
   return why.empty() ? Status::OK() : Status::Unavailable("telemetry: " + why);

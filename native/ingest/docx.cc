@@ -13,6 +13,8 @@
 #include <memory>
 #include <optional>
 
+#include <fmt/format.h>
+
 #include "ingest/extract.h"
 #include "ingest/text_builder.h"
 
@@ -53,8 +55,8 @@ class Zip {
     zip_error_fini(&err);
     zip_int64_t n = zip_get_num_entries(za_, 0);
     if (n < 0 || static_cast<uint64_t>(n) > o.max_zip_entries) {
-      return Status::OutOfRange("the zip holds " + std::to_string(n) + " entries (limit " +
-                                std::to_string(o.max_zip_entries) + ")");
+      return Status::OutOfRange(
+          fmt::format(FMT_STRING("the zip holds {} entries (limit {})"), n, o.max_zip_entries));
     }
     return Status::OK();
   }
@@ -98,9 +100,10 @@ class Zip {
 
  private:
   Status Bomb(const std::string& name, uint64_t size) {
-    return Status::OutOfRange(name + " inflates to more than " + std::to_string(size) +
-                              " bytes (limit " + std::to_string(options_->max_zip_entry_bytes) + " per entry, " +
-                              std::to_string(options_->max_zip_total_bytes) + " in all): a zip bomb?");
+    return Status::OutOfRange(fmt::format(
+        FMT_STRING(
+            "{} inflates to more than {} bytes (limit {} per entry, {} in all): a zip bomb?"),
+        name, size, options_->max_zip_entry_bytes, options_->max_zip_total_bytes));
   }
 
   zip_t* za_ = nullptr;
@@ -150,7 +153,8 @@ Status ParseXml(const std::string& data, const std::string& name, pugi::xml_docu
   pugi::xml_parse_result r =
       doc->load_buffer(data.data(), data.size(), pugi::parse_default | pugi::parse_ws_pcdata, pugi::encoding_auto);
   if (!r) {
-    return Status::Corruption(name + ": malformed XML at byte " + std::to_string(r.offset) + ": " + r.description());
+    return Status::Corruption(fmt::format(FMT_STRING("{}: malformed XML at byte {}: {}"), name,
+                                          r.offset, r.description()));
   }
   return Status::OK();
 }
@@ -163,7 +167,7 @@ std::string Roman(int n, bool upper) {
     const char* s;
   } kTable[] = {{1000, "m"}, {900, "cm"}, {500, "d"}, {400, "cd"}, {100, "c"}, {90, "xc"}, {50, "l"},
                 {40, "xl"},  {10, "x"},   {9, "ix"},  {5, "v"},    {4, "iv"},  {1, "i"}};
-  if (n <= 0 || n >= 4000) return std::to_string(n);
+  if (n <= 0 || n >= 4000) return fmt::to_string(n);
   std::string out;
   for (const auto& e : kTable) {
     while (n >= e.v) {
@@ -179,7 +183,7 @@ std::string Roman(int n, bool upper) {
 
 // Word's letter numbering repeats the letter: a..z, aa..zz, aaa...
 std::string Letters(int n, bool upper) {
-  if (n <= 0) return std::to_string(n);
+  if (n <= 0) return fmt::to_string(n);
   char c = static_cast<char>((upper ? 'A' : 'a') + (n - 1) % 26);
   return std::string(static_cast<size_t>((n - 1) / 26 + 1), c);
 }
@@ -189,14 +193,14 @@ std::string FormatNumber(int n, const std::string& fmt) {
   if (fmt == "upperLetter") return Letters(n, true);
   if (fmt == "lowerRoman") return Roman(n, false);
   if (fmt == "upperRoman") return Roman(n, true);
-  if (fmt == "decimalZero") return (n < 10 ? "0" : "") + std::to_string(n);
+  if (fmt == "decimalZero") return fmt::format(FMT_STRING("{}{}"), (n < 10 ? "0" : ""), n);
   if (fmt == "ordinal") {
     int m100 = n % 100, m10 = n % 10;
     const char* suf = (m100 >= 11 && m100 <= 13) ? "th" : m10 == 1 ? "st" : m10 == 2 ? "nd" : m10 == 3 ? "rd" : "th";
-    return std::to_string(n) + suf;
+    return fmt::format(FMT_STRING("{}{}"), n, suf);
   }
   if (fmt == "none") return "";
-  return std::to_string(n);  // decimal and the formats we do not spell out
+  return fmt::to_string(n);  // decimal and the formats we do not spell out
 }
 
 struct Level {
@@ -293,7 +297,7 @@ class Numbering {
     for (size_t d = l + 1; d < 9; ++d) counters[d] = 0;
     const Level& lv = levels[l];
     if (lv.fmt == "bullet") return "\xE2\x80\xA2";  // •, whatever symbol-font glyph Word draws
-    std::string text = lv.has_text ? lv.text : "%" + std::to_string(l + 1) + ".";
+    std::string text = lv.has_text ? lv.text : fmt::format(FMT_STRING("%{}."), l + 1);
     std::string out;
     for (size_t i = 0; i < text.size(); ++i) {
       if (text[i] == '%' && i + 1 < text.size() && text[i + 1] >= '1' && text[i + 1] <= '9') {
@@ -366,7 +370,7 @@ class DocxWalker {
       flat_ = 0;
       std::string text = note.Finish();
       out->Paragraph();
-      out->Prefix("[" + (roman ? Roman(number, false) : std::to_string(number)) + "] ");
+      out->Prefix("[" + (roman ? Roman(number, false) : fmt::to_string(number)) + "] ");
       out->Inline(text, true);
     }
     out->Paragraph();
@@ -380,7 +384,8 @@ class DocxWalker {
  private:
   Status Deeper(int depth) {
     if (depth > kMaxXmlDepth) {
-      return Status::OutOfRange("document XML nests deeper than " + std::to_string(kMaxXmlDepth) + " levels");
+      return Status::OutOfRange(
+          fmt::format(FMT_STRING("document XML nests deeper than {} levels"), kMaxXmlDepth));
     }
     return Status::OK();
   }
@@ -542,7 +547,7 @@ class DocxWalker {
         if (!id) continue;
         auto& order = foot ? footnotes_ : endnotes_;
         auto [it, inserted] = order.emplace(id, static_cast<int>(order.size()) + 1);
-        *text += "[" + (foot ? std::to_string(it->second) : Roman(it->second, false)) + "]";
+        *text += "[" + (foot ? fmt::to_string(it->second) : Roman(it->second, false)) + "]";
       } else if (name == "AlternateContent") {
         if (pugi::xml_node c = Child(n, "Choice")) FB_RETURN_IF_ERROR(RunContent(c, depth + 1, text, boxes));
       } else if (name == "drawing" || name == "pict" || name == "object") {
@@ -768,7 +773,8 @@ Result<Extraction> ExtractDocx(std::string_view bytes, const std::string& name, 
     FB_RETURN_IF_ERROR(walker.Notes(notes, order, np.heading, np.roman, &text));
   }
   if (walker.hidden_runs() > 0) {
-    ex.warnings.push_back(std::to_string(walker.hidden_runs()) + " runs of hidden text (w:vanish) not indexed");
+    ex.warnings.push_back(fmt::format(FMT_STRING("{} runs of hidden text (w:vanish) not indexed"),
+                                      walker.hidden_runs()));
   }
 
   Document d;

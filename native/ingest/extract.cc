@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -201,7 +203,8 @@ bool IsSupported(const std::string& path) { return !DetectFormat(path).empty(); 
 Result<Extraction> ExtractBytes(std::string_view bytes, const std::string& name, const std::string& id,
                                 const ExtractOptions& options) {
   if (bytes.size() > options.max_file_bytes) {
-    return Status::OutOfRange("larger than " + std::to_string(options.max_file_bytes) + " bytes");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("larger than {} bytes"), options.max_file_bytes));
   }
   std::string format = FormatFor(name, bytes.substr(0, 4096));
   if (format.empty()) {
@@ -221,7 +224,8 @@ Result<Extraction> Extract(const std::string& path, const std::string& id, const
   }
   uint64_t size = host::FileSize(path);
   if (size > options.max_file_bytes) {
-    return Status::OutOfRange("larger than " + std::to_string(options.max_file_bytes) + " bytes");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("larger than {} bytes"), options.max_file_bytes));
   }
   auto data = host::ReadFile(path);
   if (!data.ok()) return data.status();

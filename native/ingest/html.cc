@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "ingest/charset.h"
 #include "ingest/extract.h"
 #include "ingest/formats_internal.h"
@@ -319,7 +321,7 @@ std::string Roman(int n, bool upper) {
     const char* s;
   } kTable[] = {{1000, "m"}, {900, "cm"}, {500, "d"}, {400, "cd"}, {100, "c"}, {90, "xc"}, {50, "l"},
                 {40, "xl"},  {10, "x"},   {9, "ix"},  {5, "v"},    {4, "iv"},  {1, "i"}};
-  if (n <= 0 || n >= 4000) return std::to_string(n);
+  if (n <= 0 || n >= 4000) return fmt::to_string(n);
   std::string out;
   for (const auto& e : kTable) {
     while (n >= e.v) {
@@ -334,7 +336,7 @@ std::string Roman(int n, bool upper) {
 }
 
 std::string Alpha(int n, bool upper) {
-  if (n <= 0) return std::to_string(n);
+  if (n <= 0) return fmt::to_string(n);
   std::string out;
   while (n > 0) {
     --n;
@@ -451,7 +453,9 @@ class Walker {
               case 'A': marker += Alpha(k, true) + ". "; break;
               case 'i': marker += Roman(k, false) + ". "; break;
               case 'I': marker += Roman(k, true) + ". "; break;
-              default: marker += std::to_string(k) + ". "; break;
+              default:
+                marker += fmt::format(FMT_STRING("{}. "), k);
+                break;
             }
           } else {
             marker += "- ";
@@ -569,16 +573,19 @@ Status HtmlToText(std::string_view bytes, std::string_view declared_charset, con
   report->replaced += d.replaced;
   if (!d.note.empty()) report->warnings.push_back(d.note);
   if (d.replaced > 0) {
-    report->warnings.push_back(std::to_string(d.replaced) + " undecodable byte sequences replaced by U+FFFD");
+    report->warnings.push_back(
+        fmt::format(FMT_STRING("{} undecodable byte sequences replaced by U+FFFD"), d.replaced));
   }
   NestingEstimate est = EstimateNesting(d.text);
   if (est.max_depth > options.max_html_depth) {
-    return Status::OutOfRange("HTML nests elements about " + std::to_string(est.max_depth) +
-                              " deep (limit " + std::to_string(options.max_html_depth) + ")");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("HTML nests elements about {} deep (limit {})"), est.max_depth,
+                    options.max_html_depth));
   }
   if (est.work > options.max_html_nesting_work) {
-    return Status::OutOfRange("HTML too deeply nested for its size (nesting work " + std::to_string(est.work) +
-                              ", limit " + std::to_string(options.max_html_nesting_work) + ")");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("HTML too deeply nested for its size (nesting work {}, limit {})"),
+                    est.work, options.max_html_nesting_work));
   }
   GumboOptions go = kGumboDefaultOptions;
   go.max_errors = 0;  // do not collect parse errors: we only want the tree
@@ -589,9 +596,10 @@ Status HtmlToText(std::string_view bytes, std::string_view declared_charset, con
   page->text = w.Finish();
   gumbo_destroy_output(&go, out);
   if (page->hidden_skipped > 0) {
-    report->warnings.push_back(std::to_string(page->hidden_skipped) +
-                               " hidden elements skipped (hidden attribute or inline display:none / "
-                               "visibility:hidden / font-size:0 / opacity:0)");
+    report->warnings.push_back(
+        fmt::format(FMT_STRING("{} hidden elements skipped (hidden attribute or inline "
+                               "display:none / visibility:hidden / font-size:0 / opacity:0)"),
+                    page->hidden_skipped));
   }
   return Status::OK();
 }

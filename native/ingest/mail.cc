@@ -13,6 +13,8 @@
 #include <memory>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "ingest/charset.h"
 #include "ingest/extract.h"
 #include "ingest/formats_internal.h"
@@ -91,18 +93,18 @@ struct Context {
 };
 
 Status TooManyFields(uint64_t count, const ExtractOptions& o) {
-  return Status::OutOfRange("a header block has " + std::to_string(count) + " fields (limit " +
-                            std::to_string(o.max_header_fields) + ")");
+  return Status::OutOfRange(fmt::format(FMT_STRING("a header block has {} fields (limit {})"),
+                                        count, o.max_header_fields));
 }
 
 Status LineTooLong(std::string_view name, uint64_t bytes, const ExtractOptions& o) {
-  return Status::OutOfRange("header line '" + Shorten(name, 40) + "' is " + std::to_string(bytes) +
-                            " bytes long (limit " + std::to_string(o.max_header_line_bytes) + ")");
+  return Status::OutOfRange(fmt::format(FMT_STRING("header line '{}' is {} bytes long (limit {})"),
+                                        Shorten(name, 40), bytes, o.max_header_line_bytes));
 }
 
 Status FieldTooLong(std::string_view name, uint64_t bytes, const ExtractOptions& o) {
-  return Status::OutOfRange("header field '" + Shorten(name, 40) + "' is " + std::to_string(bytes) +
-                            " bytes long (limit " + std::to_string(o.max_header_field_bytes) + ")");
+  return Status::OutOfRange(fmt::format(FMT_STRING("header field '{}' is {} bytes long (limit {})"),
+                                        Shorten(name, 40), bytes, o.max_header_field_bytes));
 }
 
 // The message's own header block, checked before GMime reads it (linear):
@@ -327,9 +329,9 @@ class MessageWalker {
     AddAddresses(g_mime_message_get_cc(msg), "cc", ctx_.options, d, &dropped);
     AddAddresses(g_mime_message_get_bcc(msg), "bcc", ctx_.options, d, &dropped);
     if (dropped > 0) {
-      ctx_.ex->warnings.push_back(d->id + ": " + std::to_string(dropped) + " addresses beyond the first " +
-                                  std::to_string(ctx_.options.max_addresses_kept) +
-                                  " per field not kept as metadata");
+      ctx_.ex->warnings.push_back(fmt::format(
+          FMT_STRING("{}: {} addresses beyond the first {} per field not kept as metadata"), d->id,
+          dropped, ctx_.options.max_addresses_kept));
     }
     if (const char* sent = g_mime_object_get_header(obj, "Date")) {
       d->metadata["sent"] = {Shorten(sent, 200)};
@@ -353,10 +355,12 @@ class MessageWalker {
 
   Status Count(uint32_t depth) {
     if (++ctx_.parts > ctx_.options.max_mime_parts) {
-      return Status::OutOfRange("more than " + std::to_string(ctx_.options.max_mime_parts) + " MIME parts");
+      return Status::OutOfRange(
+          fmt::format(FMT_STRING("more than {} MIME parts"), ctx_.options.max_mime_parts));
     }
     if (depth > ctx_.options.max_mime_depth) {
-      return Status::OutOfRange("MIME parts nested deeper than " + std::to_string(ctx_.options.max_mime_depth));
+      return Status::OutOfRange(
+          fmt::format(FMT_STRING("MIME parts nested deeper than {}"), ctx_.options.max_mime_depth));
     }
     return Status::OK();
   }
@@ -371,7 +375,8 @@ class MessageWalker {
       if (!extract) return Message(inner, "", "", depth + 1, false);
       const char* subject = g_mime_message_get_subject(inner);
       std::string name = subject && *subject ? std::string(subject) : "message";
-      std::string child = st->id + "/att-" + std::to_string(++st->attachment_no) + "-" + IdSafeName(name);
+      std::string child =
+          fmt::format(FMT_STRING("{}/att-{}-{}"), st->id, ++st->attachment_no, IdSafeName(name));
       st->attachments.push_back(Shorten(name, 200) + ".eml");
       return Message(inner, child, st->id, depth + 1, true);
     }
@@ -472,8 +477,8 @@ class MessageWalker {
     std::string format = AttachmentFormat(type, subtype, filename, bytes);
     if (format.empty()) return Status::OK();
     std::string base = filename.empty() ? type + "-" + subtype : filename;
-    std::string child_id = st->id + "/att-" + std::to_string(no) + "-" + IdSafeName(base);
-    std::string where = st->id + ": attachment " + std::to_string(no) + " (" + shown + ")";
+    std::string child_id = fmt::format(FMT_STRING("{}/att-{}-{}"), st->id, no, IdSafeName(base));
+    std::string where = fmt::format(FMT_STRING("{}: attachment {} ({})"), st->id, no, shown);
     Result<Extraction> sub = ExtractAttachment(format, bytes, obj, base, child_id);
     if (!sub.ok()) {
       ctx_.ex->warnings.push_back(where + " not indexed: " + sub.status().ToString());
@@ -536,8 +541,8 @@ class MessageWalker {
     ctx_.ex->replaced += d.replaced;
     if (!d.note.empty()) ctx_.ex->warnings.push_back(id + ": " + d.note);
     if (d.replaced > 0) {
-      ctx_.ex->warnings.push_back(id + ": " + std::to_string(d.replaced) +
-                                  " undecodable byte sequences replaced by U+FFFD");
+      ctx_.ex->warnings.push_back(fmt::format(
+          FMT_STRING("{}: {} undecodable byte sequences replaced by U+FFFD"), id, d.replaced));
     }
   }
 
@@ -644,7 +649,7 @@ Result<Extraction> ExtractMbox(std::string_view bytes, const std::string& name, 
   uint32_t n = 0, ok = 0;
   while (!g_mime_parser_eos(parser.get())) {
     ++n;
-    std::string msg_id = id + "/msg-" + std::to_string(n);
+    std::string msg_id = fmt::format(FMT_STRING("{}/msg-{}"), id, n);
     issues.seen.clear();
     Context ctx{options, popts.get(), &ex};  // limits are per message
     std::vector<Document> docs;

@@ -3,6 +3,8 @@
 // extractors over the attachments' bytes, as it does for .eml attachments.
 #include "foldback/msg.h"
 
+#include <fmt/format.h>
+
 #include "ingest/charset.h"
 #include "ingest/extract.h"
 #include "ingest/formats_internal.h"
@@ -76,7 +78,8 @@ MsgOptions MsgOptionsFor(const ExtractOptions& o) {
 Result<Extraction> ExtractMsgAt(std::string_view bytes, const std::string& name, const std::string& id,
                                 const ExtractOptions& options, uint32_t depth) {
   if (depth > options.max_mime_depth) {
-    return Status::OutOfRange("attached .msg files nested deeper than " + std::to_string(options.max_mime_depth));
+    return Status::OutOfRange(fmt::format(FMT_STRING("attached .msg files nested deeper than {}"),
+                                          options.max_mime_depth));
   }
   auto parsed = MsgToDocuments(bytes, name, id, MsgOptionsFor(options));
   if (!parsed.ok()) return parsed.status();

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "ingest/extract.h"
 #include "ingest/text_builder.h"
 
@@ -91,8 +93,8 @@ Result<Extraction> ExtractPdf(std::string_view bytes, const std::string& name, c
   int pages = doc->pages();
   if (pages <= 0) return Status::Corruption("PDF without pages" + detail());
   if (static_cast<uint32_t>(pages) > options.max_pdf_pages) {
-    return Status::OutOfRange("PDF has " + std::to_string(pages) + " pages (limit " +
-                              std::to_string(options.max_pdf_pages) + ")");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("PDF has {} pages (limit {})"), pages, options.max_pdf_pages));
   }
   std::string text;
   int empty_pages = 0, unreadable_pages = 0;
@@ -110,11 +112,13 @@ Result<Extraction> ExtractPdf(std::string_view bytes, const std::string& name, c
     if (!text.empty()) text += "\n\n";
     text += t;
   }
-  if (unreadable_pages > 0) ex.warnings.push_back(std::to_string(unreadable_pages) + " pages could not be read");
+  if (unreadable_pages > 0)
+    ex.warnings.push_back(fmt::format(FMT_STRING("{} pages could not be read"), unreadable_pages));
   if (empty_pages == pages) {
     ex.warnings.push_back("no text layer (a scanned PDF?): nothing to index without OCR");
   } else if (empty_pages > 0) {
-    ex.warnings.push_back(std::to_string(empty_pages) + " of " + std::to_string(pages) + " pages have no text");
+    ex.warnings.push_back(
+        fmt::format(FMT_STRING("{} of {} pages have no text"), empty_pages, pages));
   }
   if (doc->is_encrypted()) ex.warnings.push_back("encrypted PDF opened without a password (owner restrictions only)");
   if (!messages.empty()) ex.warnings.push_back("PDF has syntax problems" + detail());
@@ -133,7 +137,7 @@ Result<Extraction> ExtractPdf(std::string_view bytes, const std::string& name, c
   if (!author.empty()) d.metadata["author"] = {Shorten(author, 200)};
   std::string created = IsoDateUtc(doc->get_creation_date_t());
   if (!created.empty()) d.metadata["created"] = {created};
-  d.metadata["pages"] = {std::to_string(pages)};
+  d.metadata["pages"] = {fmt::to_string(pages)};
   d.text = std::move(text);
   ex.documents.push_back(std::move(d));
   return ex;

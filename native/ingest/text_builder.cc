@@ -1,7 +1,8 @@
 #include "ingest/text_builder.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include <fmt/format.h>
 
 namespace foldback::ingest {
 namespace {
@@ -106,9 +107,7 @@ std::string IsoDateUtc(std::time_t t) {
   if (t <= 0) return "";
   std::tm tm{};
   if (!gmtime_r(&t, &tm)) return "";
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  return buf;
+  return fmt::format(FMT_STRING("{:04}-{:02}-{:02}"), tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 std::string Shorten(std::string_view s, size_t max_bytes) {

@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <strings.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -359,8 +361,10 @@ struct LlmClient::Rep {
     } else {
       size_t dim = reply.vectors.front().size();
       if (job->dim != 0 && dim != job->dim) {
-        Fail(call, Status::IOError("embeddings endpoint returned vectors of different sizes (" +
-                                   std::to_string(job->dim) + " and " + std::to_string(dim) + ")"));
+        Fail(call,
+             Status::IOError(fmt::format(
+                 FMT_STRING("embeddings endpoint returned vectors of different sizes ({} and {})"),
+                 job->dim, dim)));
         return;
       }
       job->dim = dim;
@@ -472,11 +476,13 @@ Result<std::unique_ptr<LlmClient>> LlmClient::Create(LlmClientOptions options) {
 Status LlmClient::Start(const Need& need) {
   Rep& r = *rep_;
   if (r.jobs.count(need.id)) {
-    return Status::InvalidArgument("need " + std::to_string(need.id) + " is already being performed");
+    return Status::InvalidArgument(
+        fmt::format(FMT_STRING("need {} is already being performed"), need.id));
   }
   for (const Completion& c : r.finished) {
     if (c.need_id == need.id) {
-      return Status::InvalidArgument("need " + std::to_string(need.id) + " is already being performed");
+      return Status::InvalidArgument(
+          fmt::format(FMT_STRING("need {} is already being performed"), need.id));
     }
   }
   auto job = std::make_unique<Job>();

@@ -3,6 +3,8 @@
 // only make HTTP calls do not link the engine.
 #include <set>
 
+#include <fmt/format.h>
+
 #include "llm/llm_client.h"
 
 namespace foldback::llm {
@@ -25,8 +27,9 @@ Status RunAsk(AskSession& session, LlmClient& client, Clock& clock, const TraceE
       Status s = client.Start(need);
       if (!s.ok()) {
         cancel_mine();
-        return Status::Internal("the ask session emitted need " + std::to_string(need.id) +
-                                " while it was still pending: " + s.message());
+        return Status::Internal(fmt::format(
+            FMT_STRING("the ask session emitted need {} while it was still pending: {}"), need.id,
+            s.message()));
       }
       mine.insert(need.id);
     }
@@ -51,8 +54,9 @@ Status RunAsk(AskSession& session, LlmClient& client, Clock& clock, const TraceE
         // back; the session says so and nothing changes. Report, go on.
         TraceEvent e;
         e.kind = TraceEvent::Kind::kError;
-        e.message = "host: the session did not take the result of need " + std::to_string(c.need_id) +
-                    ": " + s.message();
+        e.message =
+            fmt::format(FMT_STRING("host: the session did not take the result of need {}: {}"),
+                        c.need_id, s.message());
         if (on_event) on_event(e);
       }
       flush();

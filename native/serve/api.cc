@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -187,8 +189,8 @@ Status GetUint(const json& j, const char* key, uint32_t lo, uint32_t hi, uint32_
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status::OK();
   if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi) {
-    return Status::InvalidArgument(std::string("'") + key + "' must be an integer in " +
-                                   std::to_string(lo) + ".." + std::to_string(hi));
+    return Status::InvalidArgument(
+        fmt::format(FMT_STRING("'{}' must be an integer in {}..{}"), key, lo, hi));
   }
   *out = static_cast<uint32_t>(it->get<int64_t>());
   return Status::OK();
@@ -215,8 +217,8 @@ Status ParseUintParam(const Target& t, const std::string& key, uint32_t lo, uint
   errno = 0;
   unsigned long n = v.empty() ? 0 : std::strtoul(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-' || n < lo || n > hi) {
-    return Status::InvalidArgument("'" + key + "' must be an integer in " + std::to_string(lo) +
-                                   ".." + std::to_string(hi));
+    return Status::InvalidArgument(
+        fmt::format(FMT_STRING("'{}' must be an integer in {}..{}"), key, lo, hi));
   }
   *out = static_cast<uint32_t>(n);
   return Status::OK();
@@ -349,7 +351,7 @@ Api::~Api() {
   // Spans still queued get a moment on the way out (SIGTERM drains first).
   if (rep_ && rep_->telemetry) {
     Status s = rep_->telemetry->Flush(2000);
-    if (!s.ok()) std::fprintf(stderr, "warning: %s\n", s.message().c_str());
+    if (!s.ok()) fmt::print(stderr, FMT_STRING("warning: {}\n"), s.message());
   }
 }
 
@@ -620,8 +622,8 @@ struct Routes {
     HttpResponse r;
     r.content_type = format == ExportFormat::kDemos ? "application/json" : "application/x-ndjson";
     r.body = std::move(*bytes);
-    r.headers.push_back({"X-Foldback-Export-Rows", std::to_string(rep_out.rows)});
-    r.headers.push_back({"X-Foldback-Export-Walled", std::to_string(rep_out.walled)});
+    r.headers.push_back({"X-Foldback-Export-Rows", fmt::to_string(rep_out.rows)});
+    r.headers.push_back({"X-Foldback-Export-Walled", fmt::to_string(rep_out.walled)});
     return r;
   }
 
@@ -846,7 +848,7 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
       if (b.tokens < 1) {
         HttpResponse r = Error(429, "rate_limited", "too many requests");
         r.headers.push_back(
-            {"Retry-After", std::to_string(static_cast<int>(std::ceil((1 - b.tokens) / rate)))});
+            {"Retry-After", fmt::to_string(static_cast<int>(std::ceil((1 - b.tokens) / rate)))});
         return r;
       }
       b.tokens -= 1;

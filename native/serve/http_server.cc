@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <future>
 #include <optional>
@@ -164,8 +166,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
       server_->in_flight++;
       if (ec == http::error::body_limit) {
         Write(Api::Error(413, "body_too_large",
-                         "the body is larger than " +
-                             std::to_string(server_->api->options().max_body_bytes) + " bytes"));
+                         fmt::format(FMT_STRING("the body is larger than {} bytes"),
+                                     server_->api->options().max_body_bytes)));
       } else if (ec == http::error::header_limit) {
         Write(Api::Error(431, "headers_too_large", "the request headers are too large"));
       } else {
@@ -293,8 +295,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(Api* api, const HttpServe
   if (!ec) rep->acceptor.bind(ep, ec);
   if (!ec) rep->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec)
-    return Status::IOError("cannot listen on " + options.host + ":" + std::to_string(options.port) +
-                           ": " + ec.message());
+    return Status::IOError(fmt::format(FMT_STRING("cannot listen on {}:{}: {}"), options.host,
+                                       options.port, ec.message()));
   rep->port = rep->acceptor.local_endpoint().port();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(rep)));
 }

@@ -2,7 +2,7 @@
 
 #include <toml++/toml.h>
 
-#include <sstream>
+#include <fmt/format.h>
 
 #include "host/files.h"
 #include "host/hash.h"
@@ -51,10 +51,8 @@ Result<Users> Users::Parse(std::string_view text, const std::string& source) {
   try {
     doc = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    std::ostringstream msg;
-    msg << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
-        << e.description();
-    return Status::InvalidArgument(msg.str());
+    return Status::InvalidArgument(fmt::format(FMT_STRING("{}:{}:{}: {}"), source, e.source().begin.line,
+                                               e.source().begin.column, e.description()));
   }
   Users users;
   const toml::node* list = doc.get("user");
@@ -64,7 +62,7 @@ Result<Users> Users::Parse(std::string_view text, const std::string& source) {
   size_t n = 0;
   for (const toml::node& entry : *arr) {
     ++n;
-    std::string where = source + ": [[user]] #" + std::to_string(n);
+    std::string where = fmt::format(FMT_STRING("{}: [[user]] #{}"), source, n);
     const toml::table* t = entry.as_table();
     if (!t) return Status::InvalidArgument(where + " is not a table");
     for (const auto& [key, value] : *t) {

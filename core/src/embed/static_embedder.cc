@@ -3,6 +3,8 @@
 #include <Eigen/Dense>
 #include <Eigen/Sparse>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -110,9 +112,10 @@ Result<std::unique_ptr<StaticEmbedder>> StaticEmbedder::Train(const std::vector<
       params.dimension,
       static_cast<uint32_t>(std::min(vocab.size() / 2, contexts.size() > 10 ? contexts.size() - 10 : 0)) & ~7u);
   if (k < 16) {
-    return Status::FailedPrecondition("corpus too small to train the static embedder (" +
-                                      std::to_string(vocab.size()) + " words occur at least " +
-                                      std::to_string(params.min_count) + " times; need 32)");
+    return Status::FailedPrecondition(
+        fmt::format(FMT_STRING("corpus too small to train the static embedder ({} words occur at "
+                               "least {} times; need 32)"),
+                    vocab.size(), params.min_count));
   }
   constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
   std::vector<uint32_t> row_of(terms.size(), kNone), col_of(terms.size(), kNone);

@@ -2,6 +2,8 @@
 
 #include <utf8proc.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -145,8 +147,8 @@ Status ParseArray(const json& arr, ParsedVocabulary* out) {
   bool any_mark = false, any_hashes = false;
   for (size_t i = 0; i < arr.size(); ++i) {
     if (!arr[i].is_string()) {
-      return Status::InvalidArgument("vocabulary: JSON array element " + std::to_string(i) +
-                                     " is not a string");
+      return Status::InvalidArgument(
+          fmt::format(FMT_STRING("vocabulary: JSON array element {} is not a string"), i));
     }
     tokens.push_back(arr[i].get<std::string>());
     const std::string& t = tokens.back();

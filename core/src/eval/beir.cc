@@ -1,5 +1,7 @@
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "foldback/eval.h"
 #include "text/utf8.h"
 
@@ -30,7 +32,7 @@ Status ForEachLine(std::string_view data, Fn&& fn) {
 }
 
 Status LineError(size_t line, const std::string& msg) {
-  return Status::InvalidArgument("line " + std::to_string(line) + ": " + msg);
+  return Status::InvalidArgument(fmt::format(FMT_STRING("line {}: {}"), line, msg));
 }
 
 Result<json> ParseObject(size_t line_no, std::string_view line) {

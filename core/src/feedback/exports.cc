@@ -26,6 +26,8 @@
 #include <set>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "foldback/feedback.h"
 
 namespace foldback {
@@ -143,7 +145,8 @@ class Exporter {
       if (!c) continue;
       ++n;
       const Document* d = index_.FindDocument(c->doc_id);
-      out += "\n\n[" + std::to_string(n) + "] " + (d && !d->title.empty() ? d->title : c->doc_id);
+      out += fmt::format(FMT_STRING("\n\n[{}] {}"), n,
+                         (d && !d->title.empty() ? d->title : c->doc_id));
       if (!c->section.empty()) out += " \xC2\xA7 " + c->section;
       out += "\n<passage>\n" + c->text + "\n</passage>";
     }

@@ -16,6 +16,8 @@
 
 #include <google/protobuf/arena.h>
 
+#include <fmt/format.h>
+
 #include "feedback/record_internal.h"
 #include "foldback/feedback.h"
 #include "store/crc32c.h"
@@ -116,8 +118,8 @@ Status FeedbackLogWriter::AppendFramed(const std::string& framed, uint64_t new_s
 Status FeedbackLogWriter::AddEncoded(std::string_view payload) {
   if (!status_.ok()) return status_;
   if (payload.empty() || payload.size() > kMaxLogical) {
-    return Status::OutOfRange("a feedback log entry is 1.." + std::to_string(kMaxLogical) +
-                              " bytes");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("a feedback log entry is 1..{} bytes"), kMaxLogical));
   }
   std::string framed;
   framed.reserve(payload.size() + kHeaderSize * (payload.size() / block_size_ + 2));
@@ -263,7 +265,8 @@ class Reader {
           }
           break;
         default:
-          Damage(frag_start, pos - frag_start, "unknown fragment type " + std::to_string(type));
+          Damage(frag_start, pos - frag_start,
+                 fmt::format(FMT_STRING("unknown fragment type {}"), type));
           DropPartial("fragmented entry cut by an unknown fragment");
           break;
       }
@@ -305,7 +308,7 @@ class Reader {
       e.kind = FeedbackEntry::Kind::kTombstone;
       e.tombstone = std::move(t.value());
     } else {
-      return entry_damage("unknown entry kind " + std::to_string(kind));
+      return entry_damage(fmt::format(FMT_STRING("unknown entry kind {}"), kind));
     }
     out_->entries.push_back(std::move(e));
   }

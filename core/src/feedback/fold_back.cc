@@ -11,6 +11,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "embed/static_embedder.h"
 #include "feedback.pb.h"
 #include "feedback/adapter.h"
@@ -144,8 +146,8 @@ struct FoldBack::Rep {
       }
       if (so.query_vector.size() != ix.dense->dimension()) {
         return Status::InvalidArgument(
-            "query_vector has " + std::to_string(so.query_vector.size()) +
-            " dimensions; the index expects " + std::to_string(ix.dense->dimension()));
+            fmt::format(FMT_STRING("query_vector has {} dimensions; the index expects {}"),
+                        so.query_vector.size(), ix.dense->dimension()));
       }
       q = so.query_vector;
     } else {
@@ -394,9 +396,9 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
   }
   if (pairs < options.adapter_min_pairs) {
     adapter_questions.clear();
-    stats.adapter_note = "only " + std::to_string(pairs) +
-                         " (question, relevant passage) pairs; the adapter needs " +
-                         std::to_string(options.adapter_min_pairs);
+    stats.adapter_note =
+        fmt::format(FMT_STRING("only {} (question, relevant passage) pairs; the adapter needs {}"),
+                    pairs, options.adapter_min_pairs);
     return;
   }
   // What the adapter depends on: its training records, the embedder, the
@@ -404,15 +406,13 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
   std::sort(ids.begin(), ids.end());
   uint64_t fp = 14695981039346656037ull;
   fp = Fnv(fp, "adapter-v1");
-  fp = Fnv(fp, std::to_string(d) + "/" + std::to_string(ix.embedder->vocabulary_size()) + "/" +
-                   std::to_string(ix.live_chunks));
-  fp = Fnv(fp, "embedder v" + std::to_string(ix.embedder->version()) + " " + ix.embedder->training());
-  fp = Fnv(fp, std::to_string(options.adapter_epochs) + "/" +
-                   std::to_string(options.adapter_learning_rate) + "/" +
-                   std::to_string(options.adapter_temperature) + "/" +
-                   std::to_string(options.adapter_l2) + "/" +
-                   std::to_string(options.adapter_unlabelled_negatives) + "/" +
-                   std::to_string(options.seed));
+  fp = Fnv(fp,
+           fmt::format(FMT_STRING("{}/{}/{}"), d, ix.embedder->vocabulary_size(), ix.live_chunks));
+  fp = Fnv(fp, fmt::format(FMT_STRING("embedder v{} {}"), ix.embedder->version(),
+                           ix.embedder->training()));
+  fp = Fnv(fp, fmt::format(FMT_STRING("{}/{:f}/{:f}/{:f}/{:d}/{}"), options.adapter_epochs,
+                           options.adapter_learning_rate, options.adapter_temperature,
+                           options.adapter_l2, options.adapter_unlabelled_negatives, options.seed));
   for (const auto& m : scope) fp = Fnv(fp, m);
   for (const auto& id : ids) fp = Fnv(fp, id);
 

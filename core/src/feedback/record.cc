@@ -4,6 +4,8 @@
 
 #include <google/protobuf/arena.h>
 
+#include <fmt/format.h>
+
 #include "feedback.pb.h"
 #include "feedback/record_internal.h"
 #include "foldback/feedback.h"
@@ -29,8 +31,8 @@ bool PlainAscii(std::string_view v) {
 
 Status CheckText(std::string_view field, std::string_view value, size_t limit) {
   if (value.size() > limit) {
-    return Status::OutOfRange(std::string(field) + " is " + std::to_string(value.size()) +
-                              " bytes; the limit is " + std::to_string(limit));
+    return Status::OutOfRange(fmt::format(FMT_STRING("{} is {} bytes; the limit is {}"),
+                                          std::string(field), value.size(), limit));
   }
   if (!PlainAscii(value) && !text::IsValidUtf8(value)) {
     return Status::InvalidArgument(std::string(field) + " is not valid UTF-8 (or holds NUL bytes)");
@@ -40,8 +42,8 @@ Status CheckText(std::string_view field, std::string_view value, size_t limit) {
 
 Status CheckCount(std::string_view field, size_t n) {
   if (n > FeedbackLimits::kMaxItems) {
-    return Status::OutOfRange(std::string(field) + " has " + std::to_string(n) +
-                              " items; the limit is " + std::to_string(FeedbackLimits::kMaxItems));
+    return Status::OutOfRange(fmt::format(FMT_STRING("{} has {} items; the limit is {}"),
+                                          std::string(field), n, FeedbackLimits::kMaxItems));
   }
   return Status::OK();
 }
@@ -86,16 +88,16 @@ std::string Rating::ToString() const {
     case Kind::kThumbs:
       return value > 0 ? "up" : "down";
     case Kind::kStars:
-      return std::to_string(value);
+      return fmt::to_string(value);
   }
   return "";
 }
 
 Status ValidateFeedbackRecord(const FeedbackRecord& r) {
   if (r.version != FeedbackRecord::kCurrentVersion) {
-    return Status::NotSupported("record version " + std::to_string(r.version) +
-                                " (this build writes version " +
-                                std::to_string(FeedbackRecord::kCurrentVersion) + ")");
+    return Status::NotSupported(
+        fmt::format(FMT_STRING("record version {} (this build writes version {})"), r.version,
+                    FeedbackRecord::kCurrentVersion));
   }
   if (r.record_id.empty()) return Status::InvalidArgument("record_id is empty");
   if (r.trace_id.empty()) return Status::InvalidArgument("trace_id is empty");
@@ -126,7 +128,7 @@ Status ValidateFeedbackRecord(const FeedbackRecord& r) {
     FB_RETURN_IF_ERROR(CheckText("label chunk_id", l.chunk_id, kName));
     int v = static_cast<int>(l.label);
     if (v < 1 || v > 3) {
-      return Status::InvalidArgument("passage label " + std::to_string(v) + " is not 1..3");
+      return Status::InvalidArgument(fmt::format(FMT_STRING("passage label {} is not 1..3"), v));
     }
   }
   FB_RETURN_IF_ERROR(CheckCount("tags", r.tags.size()));
@@ -153,7 +155,7 @@ Status ValidateFeedbackRecord(const FeedbackRecord& r) {
 
 Status ValidateTombstone(const Tombstone& t) {
   if (t.version != Tombstone::kCurrentVersion) {
-    return Status::NotSupported("tombstone version " + std::to_string(t.version));
+    return Status::NotSupported(fmt::format(FMT_STRING("tombstone version {}"), t.version));
   }
   if (t.record_id.empty() == t.matter.empty()) {
     return Status::InvalidArgument("a tombstone names exactly one of a record id and a matter");
@@ -262,9 +264,9 @@ Result<std::string> EncodeFeedbackRecord(const FeedbackRecord& record) {
   std::string out;
   if (!p.SerializeToString(&out)) return Status::Internal("cannot serialize a feedback record");
   if (out.size() > FeedbackLimits::kMaxEntryBytes) {
-    return Status::OutOfRange("the encoded record is " + std::to_string(out.size()) +
-                              " bytes; the limit is " +
-                              std::to_string(FeedbackLimits::kMaxEntryBytes));
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("the encoded record is {} bytes; the limit is {}"), out.size(),
+                    FeedbackLimits::kMaxEntryBytes));
   }
   return out;
 }
@@ -284,9 +286,9 @@ Status AppendEncodedRecord(const FeedbackRecord& record, google::protobuf::Arena
   if (out->size() - before > FeedbackLimits::kMaxEntryBytes) {
     size_t n = out->size() - before;
     out->resize(before);
-    return Status::OutOfRange("the encoded record is " + std::to_string(n) +
-                              " bytes; the limit is " +
-                              std::to_string(FeedbackLimits::kMaxEntryBytes));
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("the encoded record is {} bytes; the limit is {}"), n,
+                    FeedbackLimits::kMaxEntryBytes));
   }
   return Status::OK();
 }
@@ -300,7 +302,7 @@ Result<FeedbackRecord> DecodeFeedbackRecord(std::string_view bytes) {
     return Status::Corruption("feedback record does not parse");
   }
   if (p.version() != FeedbackRecord::kCurrentVersion) {
-    return Status::NotSupported("unknown record version " + std::to_string(p.version()));
+    return Status::NotSupported(fmt::format(FMT_STRING("unknown record version {}"), p.version()));
   }
   FeedbackRecord r;
   FromProto(p, &r);
@@ -329,7 +331,8 @@ Result<Tombstone> DecodeTombstone(std::string_view bytes) {
     return Status::Corruption("tombstone does not parse");
   }
   if (p.version() != Tombstone::kCurrentVersion) {
-    return Status::NotSupported("unknown tombstone version " + std::to_string(p.version()));
+    return Status::NotSupported(
+        fmt::format(FMT_STRING("unknown tombstone version {}"), p.version()));
   }
   Tombstone t;
   t.version = p.version();

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "index/index_internal.h"
 #include "index/lexical_index.h"
 #include "rewrite/ask_internal.h"
@@ -78,10 +80,11 @@ Decision DecideLease(const ItemRow& row, const LeasePolicy& policy, const std::s
   ItemRow next = row;
   if (row.attempts >= policy.max_attempts) {
     next.state = ItemState::kFailed;
-    next.error = "no result after " + std::to_string(row.attempts) + " attempt" +
-                 (row.attempts == 1 ? "" : "s") +
-                 (row.state == ItemState::kLeased ? " (the last lease ended without one)" : "") +
-                 (row.error.empty() ? "" : "; last error: " + row.error);
+    next.error =
+        fmt::format(FMT_STRING("no result after {} attempt{}{}{}"), row.attempts,
+                    (row.attempts == 1 ? "" : "s"),
+                    (row.state == ItemState::kLeased ? " (the last lease ended without one)" : ""),
+                    (row.error.empty() ? "" : "; last error: " + row.error));
     return Update(std::move(next));
   }
   next.state = ItemState::kLeased;
@@ -140,7 +143,8 @@ std::vector<int64_t> PlanRequests(JobCounters* c, const JobLimits& limits, size_
   std::vector<int64_t> starts;
   if (why_none) why_none->clear();
   if (limits.max_tokens > 0 && c->tokens >= limits.max_tokens) {
-    if (why_none) *why_none = "token budget of " + std::to_string(limits.max_tokens) + " used up";
+    if (why_none)
+      *why_none = fmt::format(FMT_STRING("token budget of {} used up"), limits.max_tokens);
     return starts;
   }
   size_t n = wanted;
@@ -149,7 +153,7 @@ std::vector<int64_t> PlanRequests(JobCounters* c, const JobLimits& limits, size_
     if (left < n) n = static_cast<size_t>(left);
     if (n == 0) {
       if (why_none) {
-        *why_none = "request budget of " + std::to_string(limits.max_requests) + " used up";
+        *why_none = fmt::format(FMT_STRING("request budget of {} used up"), limits.max_requests);
       }
       return starts;
     }

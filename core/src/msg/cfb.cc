@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "text/utf8.h"
 
 namespace foldback::msg {
@@ -22,7 +24,7 @@ uint16_t U16(std::string_view b, size_t at) {
 uint32_t U32(std::string_view b, size_t at) { return U16(b, at) | (static_cast<uint32_t>(U16(b, at + 2)) << 16); }
 uint64_t U64(std::string_view b, size_t at) { return U32(b, at) | (static_cast<uint64_t>(U32(b, at + 4)) << 32); }
 
-std::string Num(uint64_t v) { return std::to_string(v); }
+std::string Num(uint64_t v) { return fmt::to_string(v); }
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 

@@ -3,7 +3,8 @@
 #include "foldback/msg.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include <fmt/format.h>
 
 #include "msg/cfb.h"
 #include "msg/codepage.h"
@@ -91,11 +92,8 @@ std::string FileTimeIso(uint64_t ft) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", static_cast<int>(y), static_cast<int>(m),
-                static_cast<int>(d), static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
-                static_cast<int>(rem % 60));
-  return buf;
+  return fmt::format(FMT_STRING("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z"), y, m, d, rem / 3600,
+                     rem / 60 % 60, rem % 60);
 }
 
 // A header field's unfolded value from raw RFC 5322 header text ("" when absent).
@@ -151,7 +149,8 @@ class Props {
     if (!data.ok()) return data.status();
     stream_ = std::move(data.value());
     if (stream_.size() < header_bytes) {
-      return Status::Corruption("the property stream is " + std::to_string(stream_.size()) + " bytes, shorter than its header");
+      return Status::Corruption(fmt::format(
+          FMT_STRING("the property stream is {} bytes, shorter than its header"), stream_.size()));
     }
     header_ = header_bytes;
     return Status::OK();
@@ -173,8 +172,7 @@ class Props {
 
   // The stream "__substg1.0_IIIITTTT", if present.
   Result<std::string> Stream(uint16_t id, uint16_t type, bool* found) const {
-    char name[32];
-    std::snprintf(name, sizeof name, "__substg1.0_%04X%04X", id, type);
+    std::string name = fmt::format(FMT_STRING("__substg1.0_{:04X}{:04X}"), id, type);
     int64_t idx = ctx_.cf->Find(storage_, name);
     *found = idx >= 0 && ctx_.cf->entry(static_cast<uint32_t>(idx)).type == msg::CompoundFile::Type::kStream;
     if (!*found) return std::string();
@@ -240,8 +238,8 @@ Status ReadMessage(Context& ctx, uint32_t storage, uint32_t depth, MsgMessage* m
 Status ReadRecipients(Context& ctx, uint32_t storage, MsgMessage* m) {
   std::vector<uint32_t> recips = ChildrenWithPrefix(*ctx.cf, storage, "__recip_version1.0_");
   if (recips.size() > ctx.options.max_recipients) {
-    return Status::OutOfRange(std::to_string(recips.size()) + " recipients (limit " +
-                              std::to_string(ctx.options.max_recipients) + ")");
+    return Status::OutOfRange(fmt::format(FMT_STRING("{} recipients (limit {})"), recips.size(),
+                                          ctx.options.max_recipients));
   }
   for (uint32_t r : recips) {
     Props p(ctx, r, m->codepage);
@@ -266,7 +264,8 @@ Status ReadRecipients(Context& ctx, uint32_t storage, MsgMessage* m) {
 Status ReadAttachments(Context& ctx, uint32_t storage, uint32_t depth, MsgMessage* m) {
   for (uint32_t a : ChildrenWithPrefix(*ctx.cf, storage, "__attach_version1.0_")) {
     if (++ctx.attachments > ctx.options.max_attachments) {
-      return Status::OutOfRange("more than " + std::to_string(ctx.options.max_attachments) + " attachments");
+      return Status::OutOfRange(
+          fmt::format(FMT_STRING("more than {} attachments"), ctx.options.max_attachments));
     }
     Props p(ctx, a, m->codepage);
     FB_RETURN_IF_ERROR(p.Load(8, false));
@@ -288,7 +287,8 @@ Status ReadAttachments(Context& ctx, uint32_t storage, uint32_t depth, MsgMessag
                     ctx.cf->Find(static_cast<uint32_t>(obj), "__properties_version1.0") >= 0;
     if (embedded) {
       if (depth + 1 > ctx.options.max_depth) {
-        return Status::OutOfRange("embedded messages nested deeper than " + std::to_string(ctx.options.max_depth));
+        return Status::OutOfRange(fmt::format(FMT_STRING("embedded messages nested deeper than {}"),
+                                              ctx.options.max_depth));
       }
       auto inner = std::make_shared<MsgMessage>();
       Status s = ReadMessage(ctx, static_cast<uint32_t>(obj), depth + 1, inner.get());
@@ -322,7 +322,8 @@ Status ReadMessage(Context& ctx, uint32_t storage, uint32_t depth, MsgMessage* m
     uint32_t chosen = static_cast<uint32_t>(cp != 0 ? cp : internet_cp);
     if (chosen == 0) chosen = 1252;
     if (!msg::CodepageSupported(chosen)) {
-      m->warnings.push_back("code page " + std::to_string(chosen) + " is not supported; ANSI text read as windows-1252");
+      m->warnings.push_back(fmt::format(
+          FMT_STRING("code page {} is not supported; ANSI text read as windows-1252"), chosen));
       chosen = 1252;
     }
     m->codepage = chosen;
@@ -485,8 +486,9 @@ void Walk(const MsgMessage& m, const std::string& title_fallback, const std::str
       values.push_back(Lower(r.address));
     }
     if (dropped > 0) {
-      ex->warnings.push_back(id + ": " + std::to_string(dropped) + " addresses beyond the first " +
-                             std::to_string(options.max_addresses_kept) + " per field not kept as metadata");
+      ex->warnings.push_back(fmt::format(
+          FMT_STRING("{}: {} addresses beyond the first {} per field not kept as metadata"), id,
+          dropped, options.max_addresses_kept));
     }
     const std::string& when = !m.submit_time.empty() ? m.submit_time : m.delivery_time;
     if (!when.empty()) {
@@ -509,7 +511,7 @@ void Walk(const MsgMessage& m, const std::string& title_fallback, const std::str
                          : !a.message->subject.empty() ? a.message->subject + ".msg"
                                                        : "message.msg";
       names.push_back(Shorten(name, 200));
-      std::string child = id + "/att-" + std::to_string(no) + "-" + MsgIdSafeName(name);
+      std::string child = fmt::format(FMT_STRING("{}/att-{}-{}"), id, no, MsgIdSafeName(name));
       size_t first = ex->documents.size();
       Walk(*a.message, name, child, id, options, ex);
       // Children inherit the message's sender and date, as .eml attachments do.
@@ -532,7 +534,7 @@ void Walk(const MsgMessage& m, const std::string& title_fallback, const std::str
     names.push_back(shown);
     MsgAttachmentFile f;
     std::string base = a.filename.empty() ? (a.mime_type.empty() ? std::string("attachment") : a.mime_type) : a.filename;
-    f.id = id + "/att-" + std::to_string(no) + "-" + MsgIdSafeName(base);
+    f.id = fmt::format(FMT_STRING("{}/att-{}-{}"), id, no, MsgIdSafeName(base));
     f.parent_id = id;
     f.filename = shown;
     f.mime_type = a.mime_type;
@@ -560,7 +562,8 @@ std::string MsgIdSafeName(std::string_view name) {
 
 Result<MsgMessage> ParseMsg(std::string_view bytes, const MsgOptions& options) {
   if (bytes.size() > options.max_file_bytes) {
-    return Status::OutOfRange("larger than " + std::to_string(options.max_file_bytes) + " bytes");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("larger than {} bytes"), options.max_file_bytes));
   }
   msg::CfbLimits limits;
   limits.max_directory_entries = options.max_directory_entries;

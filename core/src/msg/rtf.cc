@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "foldback/msg.h"
 #include "msg/codepage.h"
 #include "text/utf8.h"
@@ -47,18 +49,21 @@ uint32_t Crc(std::string_view data) {
 
 Result<std::string> DecompressRtf(std::string_view in, uint64_t max_bytes, bool* crc_ok) {
   if (crc_ok) *crc_ok = true;
-  if (in.size() < 16) return Status::Corruption("compressed RTF: " + std::to_string(in.size()) + " bytes, less than its header");
+  if (in.size() < 16)
+    return Status::Corruption(
+        fmt::format(FMT_STRING("compressed RTF: {} bytes, less than its header"), in.size()));
   uint64_t comp_size = U32(in, 0);
   uint64_t raw_size = U32(in, 4);
   uint32_t type = U32(in, 8);
   uint32_t crc = U32(in, 12);
   if (comp_size < 12 || comp_size + 4 > in.size()) {
-    return Status::Corruption("compressed RTF: declares " + std::to_string(comp_size) + " bytes but holds " +
-                              std::to_string(in.size() - 4) + " (truncated?)");
+    return Status::Corruption(
+        fmt::format(FMT_STRING("compressed RTF: declares {} bytes but holds {} (truncated?)"),
+                    comp_size, in.size() - 4));
   }
   if (raw_size > max_bytes) {
-    return Status::OutOfRange("compressed RTF: declares " + std::to_string(raw_size) + " bytes (limit " +
-                              std::to_string(max_bytes) + ")");
+    return Status::OutOfRange(fmt::format(
+        FMT_STRING("compressed RTF: declares {} bytes (limit {})"), raw_size, max_bytes));
   }
   std::string_view data = in.substr(16, comp_size - 12);
   if (type == kUncompressed) {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "text/utf8.h"
 
 namespace foldback {
@@ -122,7 +124,7 @@ class Parser {
 
  private:
   Status Error(const std::string& what) const {
-    return Status::InvalidArgument(what + " at offset " + std::to_string(i_));
+    return Status::InvalidArgument(fmt::format(FMT_STRING("{} at offset {}"), what, i_));
   }
   bool More() const { return i_ < p_.size(); }
   char Peek() const { return p_[i_]; }
@@ -165,8 +167,9 @@ class Parser {
     long v = 0;
     while (More() && Peek() >= '0' && Peek() <= '9') {
       v = v * 10 + (Peek() - '0');
-      if (v > kMaxRepeat) return Status::OutOfRange("repetition count above " + std::to_string(kMaxRepeat) +
-                                                    " at offset " + std::to_string(start));
+      if (v > kMaxRepeat)
+        return Status::OutOfRange(
+            fmt::format(FMT_STRING("repetition count above {} at offset {}"), kMaxRepeat, start));
       ++i_;
     }
     if (i_ == start) return Error("'{' must start a repetition {n}, {n,} or {n,m} (write \\{ for the character)");
@@ -180,7 +183,7 @@ class Parser {
     bool quantified = false;
     while (More()) {
       char c = Peek();
-      int lo, hi;
+      int lo = 0, hi = 0;  // every path sets both (GCC -Wmaybe-uninitialized)
       if (c == '*') {
         lo = 0, hi = -1, ++i_;
       } else if (c == '+') {
@@ -412,8 +415,8 @@ class Compiler {
 
   Status Emit(const Node& n, bool icase) {
     if (prog_->size() > Redactor::kMaxProgramSize) {
-      return Status::OutOfRange("the patterns compile to more than " +
-                                std::to_string(Redactor::kMaxProgramSize) + " states");
+      return Status::OutOfRange(fmt::format(
+          FMT_STRING("the patterns compile to more than {} states"), Redactor::kMaxProgramSize));
     }
     switch (n.kind) {
       case Node::Kind::kEmpty: return Status::OK();
@@ -527,7 +530,7 @@ const std::vector<RedactionRule>& Redactor::rules() const { return rep_->rules; 
 
 Result<std::unique_ptr<Redactor>> Redactor::Create(const std::vector<RedactionRule>& rules) {
   if (rules.size() > kMaxRules) {
-    return Status::OutOfRange("more than " + std::to_string(kMaxRules) + " redaction rules");
+    return Status::OutOfRange(fmt::format(FMT_STRING("more than {} redaction rules"), kMaxRules));
   }
   auto rep = std::make_unique<Rep>();
   std::vector<uint32_t> starts;
@@ -535,15 +538,18 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(const std::vector<RedactionRu
     const RedactionRule& rule = rules[k];
     const std::string where = "redaction rule '" + rule.name + "': ";
     if (!ValidName(rule.name)) {
-      return Status::InvalidArgument("redaction rule " + std::to_string(k + 1) +
-                                     ": a name of 1..64 letters, digits, '_', '-' or '.' is required");
+      return Status::InvalidArgument(fmt::format(
+          FMT_STRING(
+              "redaction rule {}: a name of 1..64 letters, digits, '_', '-' or '.' is required"),
+          k + 1));
     }
     for (size_t j = 0; j < k; ++j) {
       if (rules[j].name == rule.name) return Status::InvalidArgument(where + "the name is used twice");
     }
     if (rule.pattern.empty()) return Status::InvalidArgument(where + "empty pattern");
     if (rule.pattern.size() > kMaxPatternBytes) {
-      return Status::OutOfRange(where + "pattern longer than " + std::to_string(kMaxPatternBytes) + " bytes");
+      return Status::OutOfRange(
+          fmt::format(FMT_STRING("{}pattern longer than {} bytes"), where, kMaxPatternBytes));
     }
     if (!text::IsValidUtf8(rule.pattern) || !text::IsValidUtf8(rule.replacement)) {
       return Status::InvalidArgument(where + "pattern and replacement must be UTF-8");
@@ -588,8 +594,8 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(const std::vector<RedactionRu
     rep->prog.push_back(in);
   }
   if (rep->prog.size() > kMaxProgramSize) {
-    return Status::OutOfRange("the patterns compile to more than " + std::to_string(kMaxProgramSize) +
-                              " states");
+    return Status::OutOfRange(
+        fmt::format(FMT_STRING("the patterns compile to more than {} states"), kMaxProgramSize));
   }
   return std::unique_ptr<Redactor>(new Redactor(std::move(rep)));
 }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "embed/static_embedder.h"
 #include "index/dense_index.h"
 #include "text/metadata.h"
@@ -127,9 +129,9 @@ Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view que
     if (ix.options.dense.embedder == EmbedderKind::kExternal) {
       if (!query_vector.empty()) {
         if (query_vector.size() != ix.dense->dimension()) {
-          return Status::InvalidArgument("query_vector has " + std::to_string(query_vector.size()) +
-                                         " dimensions; the index expects " +
-                                         std::to_string(ix.dense->dimension()));
+          return Status::InvalidArgument(
+              fmt::format(FMT_STRING("query_vector has {} dimensions; the index expects {}"),
+                          query_vector.size(), ix.dense->dimension()));
         }
         q.vec = query_vector;
       }

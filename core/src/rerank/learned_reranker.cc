@@ -12,6 +12,8 @@
 #include <map>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "foldback/rerank.h"
 #include "index/index_internal.h"
 #include "rerank/features.h"
@@ -524,8 +526,8 @@ std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
         e.non_chunks.push_back(c);
         e.memory.not_relevant.push_back(mp);
       }
-      fp = Fnv(fp, slot.chunk.id + "/" + std::to_string(g) + "/" + mp.text_hash + "/" +
-                       std::to_string(list[at].first_rank));
+      fp = Fnv(fp, fmt::format(FMT_STRING("{}/{}/{}/{}"), slot.chunk.id, g, mp.text_hash,
+                               list[at].first_rank));
     }
     e.memory.question = r.question;
     e.memory.question_vec = e.question_vec;
@@ -616,16 +618,13 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   info.scope_key = ScopeKey(info.scope);
   std::set<std::string> questions;
   uint64_t fp = Fnv(14695981039346656037ull, "rerank-v2");
-  {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%zu/%zu/%zu/%d/%.17g/%u/%.17g/%d/%.17g/%zu/%d/%d/%.17g/%llu",
-                  options.min_labels, options.min_relevant, options.min_questions,
-                  options.validate ? 1 : 0, options.min_validation_gain, options.folds, options.l2,
-                  options.use_partly ? 1 : 0, options.min_similarity, options.max_neighbours,
-                  options.memory ? 1 : 0, options.label_prior ? 1 : 0, options.prior_max_similarity,
-                  static_cast<unsigned long long>(options.seed));
-    fp = Fnv(fp, buf);
-  }
+  fp = Fnv(fp,
+           fmt::format(
+               FMT_STRING("{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}"),
+               options.min_labels, options.min_relevant, options.min_questions, options.validate,
+               options.min_validation_gain, options.folds, options.l2, options.use_partly,
+               options.min_similarity, options.max_neighbours, options.memory, options.label_prior,
+               options.prior_max_similarity, options.seed));
   for (Example* e : ex) {
     info.records++;
     questions.insert(e->question);
@@ -634,7 +633,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
       if (g == 1) ++info.partly;
       if (g == 0) ++info.not_relevant;
     }
-    fp = Fnv(fp, std::to_string(e->fingerprint));
+    fp = Fnv(fp, fmt::to_string(e->fingerprint));
   }
   info.questions = questions.size();
   info.fingerprint = fp;
@@ -680,15 +679,15 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   };
   info.gate_open = true;
   if (labels < options.min_labels) {
-    close("only " + std::to_string(labels) + " labelled passages; the reranker needs " +
-          std::to_string(options.min_labels));
+    close(fmt::format(FMT_STRING("only {} labelled passages; the reranker needs {}"), labels,
+                      options.min_labels));
   } else if (info.relevant < options.min_relevant || info.not_relevant < options.min_relevant) {
-    close(std::to_string(info.relevant) + " relevant and " + std::to_string(info.not_relevant) +
-          " not-relevant labels; the reranker needs " + std::to_string(options.min_relevant) +
-          " of each");
+    close(fmt::format(
+        FMT_STRING("{} relevant and {} not-relevant labels; the reranker needs {} of each"),
+        info.relevant, info.not_relevant, options.min_relevant));
   } else if (info.questions < options.min_questions) {
-    close("labels on " + std::to_string(info.questions) +
-          " distinct questions; the reranker needs " + std::to_string(options.min_questions));
+    close(fmt::format(FMT_STRING("labels on {} distinct questions; the reranker needs {}"),
+                      info.questions, options.min_questions));
   } else if (info.pairs == 0) {
     close("no (relevant, not relevant) pair in one record");
   } else if (options.validate) {
@@ -696,7 +695,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     // a seeded hash, deterministic on every platform).
     std::vector<std::pair<uint64_t, std::string>> qs;
     for (const auto& q : questions) {
-      qs.emplace_back(Fnv(Fnv(14695981039346656037ull, std::to_string(options.seed)), q), q);
+      qs.emplace_back(Fnv(Fnv(14695981039346656037ull, fmt::to_string(options.seed)), q), q);
     }
     std::sort(qs.begin(), qs.end());
     size_t folds = std::min<size_t>(std::max<uint32_t>(options.folds, 2), qs.size());
@@ -724,12 +723,10 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     if (!counted) {
       close("no held-out record to validate on");
     } else if (info.validation_gain <= options.min_validation_gain) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf,
-                    "on held-out questions the model ordered labelled passages no better than "
-                    "the first stage (nDCG %+.4f)",
-                    info.validation_gain);
-      close(buf);
+      close(fmt::format(
+          FMT_STRING("on held-out questions the model ordered labelled passages no better "
+                     "than the first stage (nDCG {:+.4f})"),
+          info.validation_gain));
     }
   }
   (void)ix;
@@ -819,7 +816,8 @@ Status LearnedReranker::Restore(const std::string& scope_key, uint32_t version) 
       return Status::OK();
     }
   }
-  return Status::NotFound("scope '" + scope_key + "' keeps no version " + std::to_string(version));
+  return Status::NotFound(
+      fmt::format(FMT_STRING("scope '{}' keeps no version {}"), scope_key, version));
 }
 
 size_t LearnedReranker::ForgetMatter(const std::string& matter) {
@@ -1111,7 +1109,7 @@ Result<std::string> LearnedReranker::Serialize() const {
                 {"loss_before", i.loss_before},
                 {"loss_after", i.loss_after},
                 {"memory", i.memory},
-                {"fingerprint", std::to_string(i.fingerprint)},
+                {"fingerprint", fmt::to_string(i.fingerprint)},
                 {"weights", i.weights}};
       json mem = json::array();
       for (const MemoryEntry& e : v.memory) {

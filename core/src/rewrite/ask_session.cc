@@ -13,6 +13,8 @@
 #include <set>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/program.h"
@@ -158,7 +160,7 @@ std::string FormatPassages(const std::vector<const SearchHit*>& passages, uint32
       cut = true;
     }
     ++*shown;
-    out += "<passage n=\"" + std::to_string(*shown) + "\" title=\"";
+    out += fmt::format(FMT_STRING("<passage n=\"{}\" title=\""), *shown);
     AppendEscaped(p->title, true, &out);
     out += "\" section=\"";
     AppendEscaped(p->section, true, &out);
@@ -323,7 +325,7 @@ std::string CheckCitations(std::string_view answer, uint32_t valid_count,
       out += '[';
       for (size_t k = 0; k < good.size(); ++k) {
         if (k) out += ", ";
-        out += std::to_string(good[k]);
+        out += fmt::to_string(good[k]);
       }
       out += ']';
     }
@@ -465,8 +467,8 @@ class Session final : public AskSession {
     auto it = outstanding_.find(id);
     if (it == outstanding_.end()) {
       return Status::InvalidArgument(
-          (id < next_id_ ? "need " + std::to_string(id) + " was already answered"
-                         : "no need " + std::to_string(id) + " in this session"));
+          (id < next_id_ ? fmt::format(FMT_STRING("need {} was already answered"), id)
+                         : fmt::format(FMT_STRING("no need {} in this session"), id)));
     }
     Outstanding o = it->second;
     outstanding_.erase(it);
@@ -546,7 +548,7 @@ class Session final : public AskSession {
     Event(TraceEvent::Kind::kError, hop, std::move(message));
   }
 
-  std::string HopName() const { return "hop " + std::to_string(hop_); }
+  std::string HopName() const { return fmt::format(FMT_STRING("hop {}"), hop_); }
 
   uint64_t Emit(Need need, Purpose purpose, uint32_t variant) {
     if (opt_.redactor) Redact(&need);
@@ -568,11 +570,11 @@ class Session final : public AskSession {
     for (ChatMessage& m : need->llm.messages) apply(&m.content);
     for (std::string& t : need->embed.texts) apply(&t);
     if (fired.empty()) return;
-    std::string line = (need->hop ? "hop " + std::to_string(need->hop) + " " : std::string()) +
+    std::string line = (need->hop ? fmt::format(FMT_STRING("hop {} "), need->hop) : std::string()) +
                        need->purpose + ":";
     bool first = true;
     for (const auto& [rule, n] : fired) {
-      line += std::string(first ? " " : ", ") + rule + " x" + std::to_string(n);
+      line += fmt::format(FMT_STRING("{}{} x{}"), std::string(first ? " " : ", "), rule, n);
       first = false;
     }
     trace_.redactions.push_back(std::move(line));
@@ -622,7 +624,8 @@ class Session final : public AskSession {
     cur_.hop = hop_;
     cur_.start_ms = Since(now_ms);
     retries_ = 0;
-    Event(TraceEvent::Kind::kHopStarted, hop_, HopName() + " of " + std::to_string(opt_.hops));
+    Event(TraceEvent::Kind::kHopStarted, hop_,
+          fmt::format(FMT_STRING("{} of {}"), HopName(), opt_.hops));
     switch (opt_.rewrite) {
       case RewriteMode::kNone:
         RunHop({Question()}, "question", now_ms);
@@ -807,14 +810,14 @@ class Session final : public AskSession {
     if (!r.status.ok()) {
       problem = "query embedding failed (" + r.status.ToString() + ")";
     } else if (r.vectors.size() != pending_queries_.size()) {
-      problem = "the host returned " + std::to_string(r.vectors.size()) + " vectors for " +
-                std::to_string(pending_queries_.size()) + " texts";
+      problem = fmt::format(FMT_STRING("the host returned {} vectors for {} texts"),
+                            r.vectors.size(), pending_queries_.size());
     } else {
       for (const auto& v : r.vectors) {
         if (v.size() != rep_.options.dense.dimension) {
-          problem = "the host returned a " + std::to_string(v.size()) +
-                    "-dimensional query vector; the index expects " +
-                    std::to_string(rep_.options.dense.dimension);
+          problem = fmt::format(
+              FMT_STRING("the host returned a {}-dimensional query vector; the index expects {}"),
+              v.size(), rep_.options.dense.dimension);
           break;
         }
         for (float f : v) {
@@ -942,8 +945,7 @@ class Session final : public AskSession {
     }
     hop_rankings_.push_back(std::move(ranking));
     Event(TraceEvent::Kind::kRetrieved, hop_,
-          std::to_string(hits.size()) + " passages, " + std::to_string(cur_.new_chunks.size()) +
-              " new");
+          fmt::format(FMT_STRING("{} passages, {} new"), hits.size(), cur_.new_chunks.size()));
     events_.back().hits = cur_.results;
   }
 
@@ -1061,11 +1063,14 @@ class Session final : public AskSession {
       result_.citations.push_back({n, h.chunk_id, h.doc_id});
     }
     for (uint32_t n : dropped) {
-      Fallback(0, "answer: citation [" + std::to_string(n) +
-                      "] points at no passage the model was shown; dropped");
+      Fallback(
+          0,
+          fmt::format(
+              FMT_STRING("answer: citation [{}] points at no passage the model was shown; dropped"),
+              n));
     }
     Event(TraceEvent::Kind::kAnswer, 0,
-          "answer with " + std::to_string(result_.citations.size()) + " citations");
+          fmt::format(FMT_STRING("answer with {} citations"), result_.citations.size()));
     Complete();
   }
 
@@ -1098,8 +1103,8 @@ class Session final : public AskSession {
     trace_.answer = result_.answer;  // a saved trace is all feedback needs
     result_.trace = trace_;
     Event(TraceEvent::Kind::kDone, 0,
-          std::to_string(result_.passages.size()) + " passages" +
-              (result_.answer.empty() ? "" : ", answered"));
+          fmt::format(FMT_STRING("{} passages{}"), result_.passages.size(),
+                      (result_.answer.empty() ? "" : ", answered")));
   }
 
   // ------------------------------------------------------------ state

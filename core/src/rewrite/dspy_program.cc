@@ -30,6 +30,8 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "foldback/program.h"
 #include "rewrite/program_internal.h"
 #include "rewrite/text_util.h"
@@ -115,7 +117,7 @@ std::string DemoValue(const ojson& v) {
     std::string out;
     for (size_t i = 0; i < v.size(); ++i) {
       if (i) out += "\n";
-      out += "[" + std::to_string(i + 1) + "] " + FormatBlob(ScalarText(v[i]));
+      out += fmt::format(FMT_STRING("[{}] {}"), i + 1, FormatBlob(ScalarText(v[i])));
     }
     return out;
   }
@@ -157,8 +159,8 @@ void ReadDemos(const ojson& state, Predictor* p, std::vector<std::string>* notes
   for (const ojson& d : *it) {
     if (!d.is_object()) continue;
     if (kept == kMaxDemos) {
-      notes->push_back(p->name + ": only the first " + std::to_string(kMaxDemos) +
-                       " demos are used");
+      notes->push_back(
+          fmt::format(FMT_STRING("{}: only the first {} demos are used"), p->name, kMaxDemos));
       break;
     }
     ProgramDemo demo;
@@ -364,9 +366,9 @@ Result<LoadedProgram> LoadDspyProgram(std::string_view json_text) {
     if (queries.size() == 1) {
       role = "query writer, every hop";
     } else if (i + 1 == queries.size()) {
-      role = "query writer, hop " + std::to_string(i + 1) + " and later";
+      role = fmt::format(FMT_STRING("query writer, hop {} and later"), i + 1);
     } else {
-      role = "query writer, hop " + std::to_string(i + 1);
+      role = fmt::format(FMT_STRING("query writer, hop {}"), i + 1);
     }
     used.push_back(queries[i].predictor.name + " -> " + role);
     writers.push_back(queries[i].predictor);

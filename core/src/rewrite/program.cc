@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "rewrite/program_internal.h"
@@ -87,7 +89,7 @@ std::string FieldDescriptions(const Predictor& p, bool inputs) {
   for (const ProgramField& f : p.fields) {
     if (f.input != inputs) continue;
     if (n) out += "\n";
-    out += std::to_string(++n) + ". `" + f.name + "` (str): " + f.description;
+    out += fmt::format(FMT_STRING("{}. `{}` (str): {}"), ++n, f.name, f.description);
   }
   return std::string(Trim(out));
 }

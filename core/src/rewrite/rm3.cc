@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <unordered_map>
+
+#include <fmt/format.h>
 
 namespace foldback::rewrite {
 namespace {
@@ -88,10 +89,8 @@ Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
   for (const auto& [t, w] : all) {
     if (w <= 0) continue;
     out.terms.push_back({t, w});
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "^%.4f", w);
     if (!out.display.empty()) out.display += ' ';
-    out.display += t + buf;
+    fmt::format_to(std::back_inserter(out.display), FMT_STRING("{}^{:.4f}"), t, w);
   }
   return out;
 }

@@ -1,6 +1,8 @@
 // Trace <-> JSON.
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "foldback/ask.h"
 #include "text/utf8.h"
 
@@ -72,7 +74,7 @@ class Reader {
     std::string outer = where_;
     for (size_t i = 0; i < v->size() && status_.ok(); ++i) {
       const ojson& e = (*v)[i];
-      where_ = outer + key + "[" + std::to_string(i) + "].";
+      where_ = fmt::format(FMT_STRING("{}{}[{}]."), outer, key, i);
       if (!e.is_object()) {
         where_ = outer;
         return Fail(key, "an array of hit objects");
@@ -171,10 +173,10 @@ Result<Trace> TraceFromJson(std::string_view json) {
     for (size_t i = 0; i < hops->size() && r.status().ok(); ++i) {
       const ojson& h = (*hops)[i];
       if (!h.is_object()) {
-        return Status::InvalidArgument("trace JSON: hops[" + std::to_string(i) +
-                                       "] must be an object");
+        return Status::InvalidArgument(
+            fmt::format(FMT_STRING("trace JSON: hops[{}] must be an object"), i));
       }
-      r.set_where("hops[" + std::to_string(i) + "].");
+      r.set_where(fmt::format(FMT_STRING("hops[{}]."), i));
       TraceHop hop;
       r.U32(h, "hop", &hop.hop);
       r.Str(h, "query", &hop.query);
@@ -205,10 +207,10 @@ Result<Trace> TraceFromJson(std::string_view json) {
     for (size_t i = 0; i < calls->size() && r.status().ok(); ++i) {
       const ojson& c = (*calls)[i];
       if (!c.is_object()) {
-        return Status::InvalidArgument("trace JSON: calls[" + std::to_string(i) +
-                                       "] must be an object");
+        return Status::InvalidArgument(
+            fmt::format(FMT_STRING("trace JSON: calls[{}] must be an object"), i));
       }
-      r.set_where("calls[" + std::to_string(i) + "].");
+      r.set_where(fmt::format(FMT_STRING("calls[{}]."), i));
       TraceCall call;
       double input = -1, output = -1;
       r.U32(c, "hop", &call.hop);

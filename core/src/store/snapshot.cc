@@ -9,6 +9,8 @@
 //   20      n     payload: foldback.pb.Snapshot
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "foldback/index.h"
 #include "foldback/version.h"
 #include "index/index_internal.h"
@@ -144,25 +146,25 @@ Result<std::string> Index::Snapshot() const {
 
 Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   if (bytes.size() < kHeaderSize) {
-    return Status::Corruption("snapshot is truncated: " + std::to_string(bytes.size()) +
-                              " bytes, the header alone takes 20");
+    return Status::Corruption(fmt::format(
+        FMT_STRING("snapshot is truncated: {} bytes, the header alone takes 20"), bytes.size()));
   }
   if (bytes.substr(0, 4) != std::string_view(kMagic, 4)) {
     return Status::Corruption("not a foldback snapshot (bad magic)");
   }
   uint32_t version = store::GetU32(bytes, 1);
   if (version != kFormatVersion) {
-    return Status::NotSupported("snapshot format version " + std::to_string(version) +
-                                "; this build of foldback reads version " +
-                                std::to_string(kFormatVersion));
+    return Status::NotSupported(fmt::format(
+        FMT_STRING("snapshot format version {}; this build of foldback reads version {}"), version,
+        kFormatVersion));
   }
   uint64_t length = static_cast<uint64_t>(store::GetU32(bytes, 2)) |
                     static_cast<uint64_t>(store::GetU32(bytes, 3)) << 32;
   std::string_view payload = bytes.substr(kHeaderSize);
   if (payload.size() != length) {
-    return Status::Corruption("snapshot is truncated or padded: header says " +
-                              std::to_string(length) + " payload bytes, found " +
-                              std::to_string(payload.size()));
+    return Status::Corruption(fmt::format(
+        FMT_STRING("snapshot is truncated or padded: header says {} payload bytes, found {}"),
+        length, payload.size()));
   }
   if (store::UnmaskCrc(store::GetU32(bytes, 4)) != store::Crc32c(payload)) {
     return Status::Corruption("snapshot checksum mismatch: the bytes are damaged");

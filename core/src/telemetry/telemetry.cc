@@ -2,8 +2,9 @@
 
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -28,11 +29,7 @@ uint64_t Fnv1a(const std::string& text, uint64_t seed) {
   return h == 0 ? 1 : h;
 }
 
-std::string Hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+std::string Hex64(uint64_t v) { return fmt::format(FMT_STRING("{:016x}"), v); }
 
 std::string OtelTraceId(const std::string& id) {
   std::string hex;
@@ -82,7 +79,7 @@ Attribute Bool(std::string key, bool value) {
 ojson ValueJson(const AttributeValue& v) {
   switch (v.type) {
     case AttributeValue::Type::kInt:
-      return {{"intValue", std::to_string(v.i)}};  // int64 as a string (proto3 JSON)
+      return {{"intValue", fmt::to_string(v.i)}};  // int64 as a string (proto3 JSON)
     case AttributeValue::Type::kDouble:
       return {{"doubleValue", v.d}};
     case AttributeValue::Type::kBool:
@@ -170,9 +167,9 @@ std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& o) {
   for (const TraceHop& h : trace.hops) {
     Span s;
     s.trace_id = trace_id;
-    s.span_id = span_id("hop-" + std::to_string(h.hop));
+    s.span_id = span_id(fmt::format(FMT_STRING("hop-{}"), h.hop));
     s.parent_span_id = root.span_id;
-    s.name = "hop " + std::to_string(h.hop);
+    s.name = fmt::format(FMT_STRING("hop {}"), h.hop);
     s.start_unix_nano = UnixNano(o.start_unix_ms, h.start_ms);
     s.end_unix_nano = UnixNano(o.start_unix_ms, std::max(h.start_ms, h.end_ms));
     s.attributes = {Int("foldback.hop", h.hop), Str("foldback.query.source", h.source),
@@ -188,7 +185,7 @@ std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& o) {
     const TraceCall& c = trace.calls[i];
     Span s;
     s.trace_id = trace_id;
-    s.span_id = span_id("call-" + std::to_string(i));
+    s.span_id = span_id(fmt::format(FMT_STRING("call-{}"), i));
     s.parent_span_id = c.hop < hop_ids.size() && !hop_ids[c.hop].empty() ? hop_ids[c.hop] : root.span_id;
     s.kind = SpanKind::kClient;
     std::string model = !o.request_model.empty() ? o.request_model : c.model;
@@ -214,8 +211,9 @@ std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& o) {
 }
 
 std::vector<Span> SpansFromJobCall(const JobCall& j, const SpanOptions& o) {
-  std::string key = j.job_id + "/" + (j.item_ids.empty() ? std::string() : j.item_ids.front()) + "/" +
-                    std::to_string(j.item_ids.size()) + "/" + std::to_string(j.attempt);
+  std::string key = fmt::format(FMT_STRING("{}/{}/{}/{}"), j.job_id,
+                                (j.item_ids.empty() ? std::string() : j.item_ids.front()),
+                                j.item_ids.size(), j.attempt);
   Span root;
   root.trace_id = Hex64(Fnv1a(key, 1)) + Hex64(Fnv1a(key, 2));
   root.span_id = Hex64(Fnv1a(key, 3));
@@ -257,8 +255,8 @@ std::string OtlpTracesJson(const std::vector<Span>& spans, const std::string& se
     if (!s.parent_span_id.empty()) j["parentSpanId"] = s.parent_span_id;
     j["name"] = s.name;
     j["kind"] = static_cast<int>(s.kind);
-    j["startTimeUnixNano"] = std::to_string(s.start_unix_nano);
-    j["endTimeUnixNano"] = std::to_string(s.end_unix_nano);
+    j["startTimeUnixNano"] = fmt::to_string(s.start_unix_nano);
+    j["endTimeUnixNano"] = fmt::to_string(s.end_unix_nano);
     j["attributes"] = AttributesJson(s.attributes);
     if (s.error) j["status"] = {{"code", 2}, {"message", s.status_message}};
     list.push_back(std::move(j));

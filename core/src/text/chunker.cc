@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace foldback::text {
 namespace {
 
@@ -479,7 +481,7 @@ std::string MakeChunkId(std::string_view doc_id, uint32_t ordinal, std::string_v
   id.reserve(doc_id.size() + 16);
   id.append(doc_id);
   id.push_back('#');
-  id.append(std::to_string(ordinal));
+  id.append(fmt::to_string(ordinal));
   id.push_back('-');
   for (int shift = 28; shift >= 0; shift -= 4) id.push_back(kHex[(h >> shift) & 0xF]);
   return id;

@@ -11,11 +11,12 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "text/utf8.h"
 
@@ -330,9 +331,7 @@ bool ValidDate(int y, int m, int d) {
 }
 
 std::string IsoDate(int y, int m, int d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d);
-  return buf;
+  return fmt::format(FMT_STRING("{:04}-{:02}-{:02}"), y, m, d);
 }
 
 // ", 2018" / " 2018" / ",2018" after a day or month.

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "foldback/redact.h"
 
 namespace foldback::wire {
@@ -242,11 +244,13 @@ Result<json> ParseJsonBody(std::string_view body) {
   // The position is 1-based and counts the byte that failed; at the end of
   // input it is one past the last byte.
   if (finder.position >= body.size()) {
-    return Status::IOError("endpoint reply is truncated: its JSON ends early (" + std::to_string(body.size()) +
-                           " bytes received)");
+    return Status::IOError(fmt::format(
+        FMT_STRING("endpoint reply is truncated: its JSON ends early ({} bytes received)"),
+        body.size()));
   }
-  return Status::IOError("endpoint reply is not valid JSON (error at byte " + std::to_string(finder.position) +
-                         " of " + std::to_string(body.size()) + ")");
+  return Status::IOError(
+      fmt::format(FMT_STRING("endpoint reply is not valid JSON (error at byte {} of {})"),
+                  finder.position, body.size()));
 }
 
 std::string ErrorObjectMessage(const json& j) {
@@ -568,8 +572,8 @@ Result<EmbeddingsReply> ParseEmbeddings(std::string_view body, size_t expected) 
   if (!j.contains("data") || !j["data"].is_array()) return Status::IOError("embeddings reply has no data array");
   const json& data = j["data"];
   if (data.size() != expected) {
-    return Status::IOError("embeddings reply has " + std::to_string(data.size()) + " vectors for " +
-                           std::to_string(expected) + " texts");
+    return Status::IOError(fmt::format(FMT_STRING("embeddings reply has {} vectors for {} texts"),
+                                       data.size(), expected));
   }
   EmbeddingsReply reply;
   reply.model = StringField(j, "model");
@@ -578,18 +582,21 @@ Result<EmbeddingsReply> ParseEmbeddings(std::string_view body, size_t expected) 
   size_t dim = 0;
   for (size_t i = 0; i < data.size(); ++i) {
     const json& item = data[i];
-    std::string where = "embeddings reply: data[" + std::to_string(i) + "]";
+    std::string where = fmt::format(FMT_STRING("embeddings reply: data[{}]"), i);
     if (!item.is_object() || !item.contains("embedding")) return Status::IOError(where + " has no embedding");
     size_t index = i;
     if (item.contains("index")) {
       if (!item["index"].is_number_integer()) return Status::IOError(where + ".index is not an integer");
       int64_t idx = item["index"].get<int64_t>();
       if (idx < 0 || static_cast<size_t>(idx) >= expected) {
-        return Status::IOError("embeddings reply: index " + std::to_string(idx) + " out of range");
+        return Status::IOError(
+            fmt::format(FMT_STRING("embeddings reply: index {} out of range"), idx));
       }
       index = static_cast<size_t>(idx);
     }
-    if (seen[index]) return Status::IOError("embeddings reply: index " + std::to_string(index) + " appears twice");
+    if (seen[index])
+      return Status::IOError(
+          fmt::format(FMT_STRING("embeddings reply: index {} appears twice"), index));
     seen[index] = true;
     const json& e = item["embedding"];
     if (e.is_string()) {
@@ -606,8 +613,8 @@ Result<EmbeddingsReply> ParseEmbeddings(std::string_view body, size_t expected) 
     }
     if (dim == 0) dim = v.size();
     if (v.size() != dim) {
-      return Status::IOError("embeddings reply: vectors of different sizes (" + std::to_string(dim) + " and " +
-                             std::to_string(v.size()) + ")");
+      return Status::IOError(fmt::format(
+          FMT_STRING("embeddings reply: vectors of different sizes ({} and {})"), dim, v.size()));
     }
   }
   return reply;
@@ -653,15 +660,16 @@ std::string HttpStatusText(long status) {
     case 504: reason = "Gateway Timeout"; break;
     default: break;
   }
-  std::string s = std::to_string(status);
+  std::string s = fmt::to_string(status);
   if (reason) s += std::string(" ") + reason;
   return s;
 }
 
 std::string FormatMs(double ms) {
   if (!std::isfinite(ms)) return "an unlimited time";
-  if (ms >= 10000) return std::to_string(static_cast<long long>(std::llround(ms / 1000))) + " s";
-  return std::to_string(static_cast<long long>(std::llround(ms))) + " ms";
+  if (ms >= 10000)
+    return fmt::format(FMT_STRING("{} s"), static_cast<long long>(std::llround(ms / 1000)));
+  return fmt::format(FMT_STRING("{} ms"), static_cast<long long>(std::llround(ms)));
 }
 
 // ------------------------------------------------------------------ status mapping
@@ -802,8 +810,9 @@ Attempt TransportAttempt(TransportFailure failure, std::string_view url, std::st
       a.status = Status::Unavailable("could not reach " + u + ": " + w);
       break;
     case TransportFailure::kTooLarge:
-      a.status = Status::OutOfRange("endpoint reply is larger than " +
-                                    std::to_string(static_cast<unsigned long long>(limit_ms)) + " bytes");
+      a.status =
+          Status::OutOfRange(fmt::format(FMT_STRING("endpoint reply is larger than {} bytes"),
+                                         static_cast<unsigned long long>(limit_ms)));
       break;
   }
   return a;
@@ -841,7 +850,7 @@ RetryDecision DecideRetry(const RetryPolicy& policy, uint32_t attempts, const At
 Status FinalStatus(const Attempt& attempt, uint32_t attempts, const RetryDecision& decision) {
   if (attempt.status.ok()) return attempt.status;
   std::string msg = attempt.status.message();
-  if (attempts > 1) msg += " (" + std::to_string(attempts) + " attempts)";
+  if (attempts > 1) msg += fmt::format(FMT_STRING(" ({} attempts)"), attempts);
   msg += decision.note;
   return Status::FromCode(attempt.status.code(), msg);
 }
@@ -876,14 +885,14 @@ Result<std::unique_ptr<Redactor>> CompileRedactionPatterns(const std::vector<std
   std::vector<RedactionRule> rules;
   rules.reserve(patterns.size());
   for (size_t i = 0; i < patterns.size(); ++i) {
-    rules.push_back({"pattern-" + std::to_string(i + 1), patterns[i], "[REDACTED]"});
+    rules.push_back({fmt::format(FMT_STRING("pattern-{}"), i + 1), patterns[i], "[REDACTED]"});
   }
   auto r = Redactor::Create(rules);
   if (r.ok()) return r;
   // Name the pattern as the user wrote it.
   const std::string msg = r.status().message();
   for (size_t i = 0; i < patterns.size(); ++i) {
-    if (msg.find("'pattern-" + std::to_string(i + 1) + "'") != std::string::npos) {
+    if (msg.find(fmt::format(FMT_STRING("'pattern-{}'"), i + 1)) != std::string::npos) {
       return Status::FromCode(r.status().code(), "redaction pattern \"" + patterns[i] +
                                                      "\" is not a regular expression foldback can use (" + msg + ")");
     }
