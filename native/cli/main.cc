@@ -1,6 +1,11 @@
 // foldback — the command-line tool.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <system_error>
+
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "foldback/version.h"
 
@@ -28,6 +33,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::system_error& e) {
+    // fmt::print throws on a failed write (a full disk, a closed pipe with
+    // SIGPIPE ignored: "cannot write to file: ...") where printf went on
+    // silently; so do std::filesystem calls that have no error_code. Said
+    // once, non-zero exit — not std::terminate. fputs: stderr failing too
+    // must not throw again.
+    std::fputs(fmt::format(FMT_STRING("error: {}\n"), e.what()).c_str(), stderr);
+    return 1;
   }
   return exit_code;
 }

@@ -42,6 +42,19 @@ TEST(Cli, DemoRunsOffline) {
   EXPECT_NE(r.out.find("name their parties"), std::string::npos) << r.out;
 }
 
+// Output that cannot be written (here a full disk) is an error with a
+// non-zero exit, not a silent success and not a crash: fmt::print reports the
+// failed write, main() says so once.
+TEST(Cli, OutputThatCannotBeWrittenIsAnError) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  // The demo prints more than one stdio buffer, so a write fails mid-run.
+  CliRun r = foldback::testing::RunCli("demo >/dev/full", foldback::testing::Stderr::kSeparate);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("error: cannot write to file: No space left on device"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
+}
+
 TEST(Cli, IngestSearchInfoRoundTrip) {
   std::string dir = TempDir("ingest");
   std::string docs = dir + "/docs";
