@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "host/ingest_path.h"
@@ -10,7 +12,7 @@
 namespace foldback::cli {
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", TerminalSafe(s.ToString(), false).c_str());
+  fmt::print(stderr, FMT_STRING("error: {}\n"), TerminalSafe(s.ToString(), false));
   return s.IsInvalidArgument() ? 2 : 1;
 }
 
@@ -36,10 +38,11 @@ std::string IdFor(const std::string& root, const std::string& file) { return hos
 
 void PrintFormatTable(const std::map<std::string, FormatTally>& tally) {
   if (tally.empty()) return;
-  std::printf("  %-9s %7s %10s %7s %9s %9s\n", "format", "files", "documents", "failed", "warnings", "MB");
+  fmt::print(FMT_STRING("  {:<9} {:>7} {:>10} {:>7} {:>9} {:>9}\n"), "format", "files", "documents",
+             "failed", "warnings", "MB");
   for (const auto& [format, t] : tally) {
-    std::printf("  %-9s %7zu %10zu %7zu %9zu %9.1f\n", format.c_str(), t.files, t.documents, t.failed, t.warnings,
-                static_cast<double>(t.bytes) / 1e6);
+    fmt::print(FMT_STRING("  {:<9} {:7} {:10} {:7} {:9} {:9.1f}\n"), format, t.files, t.documents,
+               t.failed, t.warnings, static_cast<double>(t.bytes) / 1e6);
   }
 }
 
@@ -132,18 +135,18 @@ std::string OneLine(const std::string& raw, size_t width) {
 
 void PrintHits(const std::vector<SearchHit>& hits, size_t width) {
   if (hits.empty()) {
-    std::printf("  (no results)\n");
+    fmt::print(FMT_STRING("  (no results)\n"));
     return;
   }
   for (size_t i = 0; i < hits.size(); ++i) {
     const SearchHit& h = hits[i];
-    std::printf("  %2zu. %-40s score %.4f%s%s\n", i + 1, OneLine(h.doc_id, 60).c_str(), h.score,
-                h.section.empty() ? "" : "  §",
-                h.section.empty() ? "" : OneLine(h.section, 40).c_str());
-    std::printf("      %s\n", OneLine(h.text, width).c_str());
+    fmt::print(FMT_STRING("  {:2}. {:<40} score {:.4f}{}{}\n"), i + 1, OneLine(h.doc_id, 60),
+               h.score, h.section.empty() ? "" : "  §",
+               h.section.empty() ? "" : OneLine(h.section, 40).c_str());
+    fmt::print(FMT_STRING("      {}\n"), OneLine(h.text, width));
     if (!h.duplicates.empty()) {
-      std::printf("      (+%zu near-duplicate passage%s folded in)\n", h.duplicates.size(),
-                  h.duplicates.size() == 1 ? "" : "s");
+      fmt::print(FMT_STRING("      (+{} near-duplicate passage{} folded in)\n"),
+                 h.duplicates.size(), h.duplicates.size() == 1 ? "" : "s");
     }
   }
 }
@@ -163,13 +166,13 @@ void Progress::Step(uint64_t bytes, const std::string& current) {
   double secs = std::max(SecondsSince(start_), 1e-6);
   double mbps = static_cast<double>(bytes_) / 1e6 / secs;
   double eta = bytes_ > 0 ? secs * static_cast<double>(total_bytes_ - bytes_) / static_cast<double>(bytes_) : 0;
-  std::fprintf(stderr, "\r\033[K  %zu/%zu files  %.1f MB/s  ETA %.0fs  %s", files_, total_files_, mbps,
-               eta, OneLine(current, 40).c_str());
+  fmt::print(stderr, FMT_STRING("\r\033[K  {}/{} files  {:.1f} MB/s  ETA {:.0f}s  {}"), files_,
+             total_files_, mbps, eta, OneLine(current, 40));
   std::fflush(stderr);
 }
 
 void Progress::Done() {
-  if (tty_) std::fprintf(stderr, "\r\033[K");
+  if (tty_) fmt::print(stderr, FMT_STRING("\r\033[K"));
 }
 
 }  // namespace foldback::cli

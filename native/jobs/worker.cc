@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -226,8 +228,8 @@ class Runner {
     }
     if (r.vectors.size() != b.texts_for.size()) {
       fail_all(b.texts_for, true,
-               "embeddings reply has " + std::to_string(r.vectors.size()) + " vectors for " +
-                   std::to_string(b.texts_for.size()) + " texts");
+               fmt::format(FMT_STRING("embeddings reply has {} vectors for {} texts"),
+                           r.vectors.size(), b.texts_for.size()));
       return;
     }
     for (size_t i = 0; i < b.texts_for.size(); ++i) {
@@ -285,7 +287,8 @@ class Runner {
 std::string DefaultWorkerId() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "host");
-  return std::string(host) + "-" + std::to_string(getpid()) + "-" + host::NewUuidV7().substr(24);
+  return fmt::format(FMT_STRING("{}-{}-{}"), std::string(host), getpid(),
+                     host::NewUuidV7().substr(24));
 }
 
 // Works one job until it is finished, cancelled or out of budget (waiting
@@ -458,8 +461,8 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
       if (info->progress.finished() || info->state == JobState::kCancelled) return false;
       if (!why_none.empty()) {
         if (o.on_note)
-          o.on_note("job " + job.id + ": " + why_none + "; " +
-                    std::to_string(info->progress.pending + info->progress.leased) + " items left");
+          o.on_note(fmt::format(FMT_STRING("job {}: {}; {} items left"), job.id, why_none,
+                                info->progress.pending + info->progress.leased));
         return false;
       }
       // Others hold items, or they wait for a retry time: look again.

@@ -2,6 +2,8 @@
 // graph, and their snapshot form.
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "embed/static_embedder.h"
 #include "index/dense_index.h"
 #include "index/index_internal.h"
@@ -148,9 +150,9 @@ Status Index::SetChunkVector(std::string_view chunk_id, const std::vector<float>
   auto it = r.chunk_ids.find(std::string(chunk_id));
   if (it == r.chunk_ids.end()) return Status::NotFound("no chunk '" + std::string(chunk_id) + "'");
   if (vector.size() != r.options.dense.dimension) {
-    return Status::InvalidArgument("vector has " + std::to_string(vector.size()) +
-                                   " dimensions; the index expects " +
-                                   std::to_string(r.options.dense.dimension));
+    return Status::InvalidArgument(
+        fmt::format(FMT_STRING("vector has {} dimensions; the index expects {}"), vector.size(),
+                    r.options.dense.dimension));
   }
   for (float f : vector) {
     if (!std::isfinite(f)) return Status::InvalidArgument("vector holds NaN or infinity");
@@ -177,9 +179,9 @@ Result<std::vector<float>> Index::Rep::QueryVector(std::string_view query,
       return std::vector<float>();
     }
     if (so.query_vector.size() != dense->dimension()) {
-      return Status::InvalidArgument("query_vector has " + std::to_string(so.query_vector.size()) +
-                                     " dimensions; the index expects " +
-                                     std::to_string(dense->dimension()));
+      return Status::InvalidArgument(
+          fmt::format(FMT_STRING("query_vector has {} dimensions; the index expects {}"),
+                      so.query_vector.size(), dense->dimension()));
     }
     return so.query_vector;
   }

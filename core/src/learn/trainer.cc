@@ -16,9 +16,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <random>
 #include <unordered_map>
+
+#include <fmt/format.h>
 
 #include "embed/static_embedder.h"
 #include "foldback/train.h"
@@ -376,9 +377,10 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   }
   rep->pairs = std::move(kept);
   if (rep->examples.size() < 2) {
-    return Status::FailedPrecondition(
-        "the corpus yields " + std::to_string(rep->examples.size()) +
-        " training pair(s) from the chosen sources; training needs two");
+    return Status::FailedPrecondition(fmt::format(
+        FMT_STRING(
+            "the corpus yields {} training pair(s) from the chosen sources; training needs two"),
+        rep->examples.size()));
   }
   rep->dim = base->dimension();
   rep->words = base->words();
@@ -480,11 +482,9 @@ Status EmbedderTrainer::Install(Index* index) {
     if (!sources.empty()) sources += ',';
     sources += PairSourceName(static_cast<PairSource>(s));
   }
-  char buf[160];
-  std::snprintf(buf, sizeof buf, " epochs=%u seed=%llu pairs=%zu loss=%.4f from=v%u",
-                t.options.epochs, static_cast<unsigned long long>(t.options.seed),
-                t.examples.size(), t.progress.epoch_loss, t.base_version);
-  (*model)->set_training("contrastive sources=" + sources + buf);
+  (*model)->set_training(fmt::format(
+      FMT_STRING("contrastive sources={} epochs={} seed={} pairs={} loss={:.4f} from=v{}"), sources,
+      t.options.epochs, t.options.seed, t.examples.size(), t.progress.epoch_loss, t.base_version));
   (*model)->set_version(r.embedder->version() + 1);
   r.previous_embedder = std::move(r.embedder);
   r.embedder = std::move(model.value());
