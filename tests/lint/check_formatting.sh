@@ -8,7 +8,10 @@
 #   - passes a bare string literal as the format of fmt::format, fmt::print,
 #     fmt::format_to or fmt::format_to_n: wrap it in FMT_STRING("...") — the
 #     build is C++17, where only FMT_STRING makes {fmt} 9 check the string
-#     against the arguments at compile time (C++20 would check bare literals).
+#     against the arguments at compile time (C++20 would check bare literals);
+#   - (core/ and bindings/ only) uses `long double`: the WebAssembly build
+#     compiles {fmt} with FMT_USE_LONG_DOUBLE=0 (cmake/FoldbackDeps.cmake), where
+#     a long double argument would print as nothing.
 # `//` comments are ignored. A file may be exempted in
 # tests/lint/formatting_allow.txt (one path per line, with the reason).
 #
@@ -48,6 +51,11 @@ check() {
       while ($code =~ /fmt::(format|print|format_to|format_to_n)\s*\(\s*(?:(?:[\w:.\->]|\([^()"]*\))+\s*,\s*){0,2}(?=")/g) {
         $report->($-[0], "fmt::$1 with a bare literal format: wrap it in FMT_STRING(...)");
       }
+      if ($ARGV =~ m{/(core|bindings)/}) {
+        while ($code =~ /\blong\s+double\b/g) {
+          $report->($-[0], "long double: the wasm build formats none (FMT_USE_LONG_DOUBLE=0)");
+        }
+      }
       exit $bad;
     ' "$root/$f" || status=1
   done
@@ -75,7 +83,7 @@ void B(FILE* f, std::string* s) {
              'std::string s = "n=" + std::to_string(1);' 'fmt::print("{}\n", 1);' \
              'fmt::print(stderr, "{}\n", 1);' 'std::string s = fmt::format("{}", 1);' \
              'fmt::format_to(std::back_inserter(s), "{}", 1);' 'fmt::print(
-    "{}\n", 1);'; do
+    "{}\n", 1);' 'long double x = 1;'; do
     n=$((n + 1))
     printf '%s\nvoid F() { %s }\n' "$clean" "$bad" >"$tmp/core/src/bad.cc"
     if check "$tmp" >/dev/null; then
