@@ -81,6 +81,17 @@ uint32_t LexicalIndex::Df(std::string_view term) const {
   return it == term_ids_.end() ? 0 : df_[it->second];
 }
 
+uint32_t LexicalIndex::Df(std::string_view term, const StatsScope* scope) const {
+  if (!scope) return Df(term);
+  auto it = term_ids_.find(term);
+  if (it == term_ids_.end()) return 0;
+  const uint8_t* vis = scope->visible.data();
+  const size_t n = std::min(scope->visible.size(), live_.size());
+  uint32_t df = 0;
+  for (const Posting& p : postings_[it->second]) df += p.chunk < n && vis[p.chunk] && live_[p.chunk];
+  return df;
+}
+
 double LexicalIndex::Idf(std::string_view term) const {
   uint32_t df = Df(term);
   if (df == 0) return 0;

@@ -108,6 +108,11 @@ class LexicalIndex {
   double Idf(std::string_view term) const;
   // Document (chunk) frequency, live chunks only.
   uint32_t Df(std::string_view term) const;
+  // The same over the chunks `scope` makes visible (a pass over the term's
+  // postings); Df(term) when `scope` is null. With VisibleChunks, what a
+  // walled caller's term statistics must come from (see StatsScope).
+  uint32_t Df(std::string_view term, const StatsScope* scope) const;
+  uint64_t VisibleChunks(const StatsScope* scope) const { return scope ? scope->chunks : live_chunks_; }
   uint64_t live_chunks() const { return live_chunks_; }
   double average_length() const;
   uint32_t length(uint32_t chunk) const { return chunk < lengths_.size() ? lengths_[chunk] : 0; }
