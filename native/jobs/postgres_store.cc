@@ -563,9 +563,14 @@ class PostgresStore final : public JobStore {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
     const char* state = r.get() ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     std::string code = state ? state : "";
-    if (PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 || code == "40001" ||
-        code == "40P01" || code == "57P01" || code == "57P02" || code == "57P03") {
+    // No SQLSTATE: libpq's own error (the server closed the connection; the
+    // connection may still read as OK until the next call).
+    if (PQstatus(conn_) != CONNECTION_OK || code.empty() || code.rfind("08", 0) == 0 ||
+        code == "57P01" || code == "57P02" || code == "57P03") {
       retryable_ = true;
+      reconnect_ = true;
+    } else if (code == "40001" || code == "40P01") {
+      retryable_ = true;  // serialization failure, deadlock: the transaction again
     }
     std::string msg = r.get() ? PQresultErrorMessage(r.get()) : "";
     if (msg.empty()) msg = PQerrorMessage(conn_);
@@ -581,6 +586,7 @@ class PostgresStore final : public JobStore {
     int64_t delay_ms = 50;
     while (true) {
       retryable_ = false;
+      reconnect_ = false;
       auto r = f();
       if (r.ok() || !retryable_) return r;
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -589,7 +595,7 @@ class PostgresStore final : public JobStore {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       delay_ms = std::min<int64_t>(delay_ms * 2, 1000);
-      if (PQstatus(conn_) != CONNECTION_OK) {
+      if (reconnect_ || PQstatus(conn_) != CONNECTION_OK) {
         PQreset(conn_);
         if (PQstatus(conn_) == CONNECTION_OK) Session();
       }
@@ -710,6 +716,7 @@ class PostgresStore final : public JobStore {
   std::vector<std::string> secrets_;   // scrubbed from every message
   PGconn* conn_ = nullptr;
   bool retryable_ = false;  // the last failed statement may succeed when retried
+  bool reconnect_ = false;  // ... on a new connection
 };
 
 }  // namespace

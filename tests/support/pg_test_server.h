@@ -9,9 +9,9 @@
 //
 // As root (CI), initdb and postgres refuse to run: they run as `nobody`
 // (the folder handed to it). The binaries come from `pg_config --bindir`
-// or /usr/lib/postgresql/*/bin. The server dies with the process that
-// started it (PR_SET_PDEATHSIG); Stop() and the destructor end it, and only
-// it, by its pid.
+// or /usr/lib/postgresql/*/bin. The server dies with the thread that
+// started it (PR_SET_PDEATHSIG: start and restart it from a thread that
+// outlives it); Stop() and the destructor end it, and only it, by its pid.
 //
 // Roles: "foldback" (superuser, trust); SetPassword() adds a role that
 // must log in with a password (scram-sha-256), for tests of bad passwords.

@@ -322,15 +322,17 @@ TEST_F(JobsPgStoreTest, ServerRestartKeepsAcknowledgedResultsAndTheStoreReconnec
   ASSERT_EQ(l->size(), 2u);
   ASSERT_TRUE(s->Finish(id, "w", {{"doc-0", "{}", std::string("\x01\x02", 2), 5}}, {}, 20, nullptr).ok());
   ASSERT_TRUE(pg_->Stop(/*immediate=*/true).ok());
-  std::thread restart([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
-    Status st = pg_->StartAgain();
-    EXPECT_TRUE(st.ok()) << st.ToString();
-  });
-  // Called while the server is down: retried until it is back.
+  // Called while the server is down: retried until it is back. (The
+  // server is started from this thread: it dies with the thread that
+  // started it.)
   std::vector<std::string> dups;
-  Status f = s->Finish(id, "w", {{"doc-1", "{}", "", 5}, {"doc-0", "{}", "", 5}}, {}, 30, &dups);
-  restart.join();
+  Status f;
+  std::thread call(
+      [&] { f = s->Finish(id, "w", {{"doc-1", "{}", "", 5}, {"doc-0", "{}", "", 5}}, {}, 30, &dups); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Status st = pg_->StartAgain();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  call.join();
   ASSERT_TRUE(f.ok()) << f.ToString();
   EXPECT_EQ(dups, std::vector<std::string>{"doc-0"});
   auto again = s->Lease(id, "w", 10, 1, 40, nullptr, nullptr);
