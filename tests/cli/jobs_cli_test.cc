@@ -444,12 +444,14 @@ int Wait(pid_t pid) {
 // once, one request each, both workers did some of it.
 TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
   // 12 more documents, each 150 ms at the endpoint, 2 in flight per worker.
+  fs::create_directories(dir_ / "more");
   for (int i = 0; i < 12; ++i) {
     foldback::testing::WriteFile(dir_ / "more" / ("note" + std::to_string(i) + ".txt"),
                                  "Note " + std::to_string(i) + " about clause " +
                                      std::to_string(i) + " of the lease.");
   }
-  ASSERT_EQ(Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string())).code, 0);
+  CliRun ingest = Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string()));
+  ASSERT_EQ(ingest.code, 0) << ingest.err;
   server_->Script(
       {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 150});
   std::string job = Submit("--kind map --matter acme --instructions x");
