@@ -131,7 +131,7 @@ Result<std::string> BinDir() {
 Result<fs::path> Template(const std::string& bindir, const RunAs& as) {
   std::error_code ec;
   uintmax_t size = fs::file_size(bindir + "/postgres", ec);
-  std::string tag = std::to_string(as.drop ? as.uid : geteuid()) + "-" + std::to_string(size) +
+  std::string tag = "v2-" + std::to_string(as.drop ? as.uid : geteuid()) + "-" + std::to_string(size) +
                     "-" + std::to_string(std::hash<std::string>()(bindir) % 100000);
   fs::path base = fs::temp_directory_path();
   fs::path tmpl = base / ("foldback-pg-template-" + tag);
@@ -150,7 +150,9 @@ Result<fs::path> Template(const std::string& bindir, const RunAs& as) {
     s = Chown(stage, as);
     if (s.ok()) {
       s = RunToEnd({bindir + "/initdb", "-D", (stage / "data").string(), "-U", "foldback",
-                    "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions"},
+                    "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions",
+                    // 1 MB WAL segments instead of 16: less to copy per server
+                    "--wal-segsize=1"},
                    as, (stage / "initdb.log").string());
     }
     if (s.ok()) {
@@ -248,7 +250,7 @@ Status PgTestServer::Launch() {
 }
 
 PgTestServer::~PgTestServer() {
-  Stop();
+  Stop(/*immediate=*/true);  // no shutdown checkpoint: the folder goes away
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
