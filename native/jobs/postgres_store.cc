@@ -210,7 +210,13 @@ class PostgresStore final : public JobStore {
   }
 
   Status Open() {
-    conn_ = PQconnectdb(url_.c_str());
+    // A server that does not answer (a host off the network) fails a
+    // connection attempt after 10 s unless the URI says otherwise.
+    std::string conninfo = url_;
+    if (conninfo.find("connect_timeout=") == std::string::npos) {
+      conninfo += conninfo.find('?') == std::string::npos ? "?connect_timeout=10" : "&connect_timeout=10";
+    }
+    conn_ = PQconnectdb(conninfo.c_str());
     if (!conn_) return Status::IOError("job store " + shown_ + ": out of memory");
     if (PQstatus(conn_) != CONNECTION_OK) {
       return Status::Unavailable(Scrub("job store " + shown_ + ": cannot connect: " +

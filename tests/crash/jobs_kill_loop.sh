@@ -99,7 +99,11 @@ killed=0
 if [ -n "$PGPID" ]; then
   "$FB" jobs work --store "$STORE" --concurrency $CONC >/dev/null 2>"$WORK/restart.err" &
   p1=$!
-  sleep 0.3
+  # Mid-job: once the worker has recorded a result.
+  for _ in $(seq 1 100); do
+    "$FB" jobs status --store "$STORE" "$JOB" --json 2>/dev/null | grep -q '"done": *[1-9]' && break
+    sleep 0.05
+  done
   kill -USR1 "$PGPID"
   for _ in $(seq 1 300); do
     grep -q '^restarted' "$WORK/pg.out" && break
