@@ -126,7 +126,9 @@ class Res {
     return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col));
   }
   bool IsNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
-  int64_t Int(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+  int64_t Int(int row, int col) const {
+    return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+  }
   double Real(int row, int col) const { return std::strtod(PQgetvalue(r_, row, col), nullptr); }
   std::string Bytea(int row, int col) const {
     if (IsNull(row, col)) return "";
@@ -214,13 +216,14 @@ class PostgresStore final : public JobStore {
     // connection attempt after 10 s unless the URI says otherwise.
     std::string conninfo = url_;
     if (conninfo.find("connect_timeout=") == std::string::npos) {
-      conninfo += conninfo.find('?') == std::string::npos ? "?connect_timeout=10" : "&connect_timeout=10";
+      conninfo +=
+          conninfo.find('?') == std::string::npos ? "?connect_timeout=10" : "&connect_timeout=10";
     }
     conn_ = PQconnectdb(conninfo.c_str());
     if (!conn_) return Status::IOError("job store " + shown_ + ": out of memory");
     if (PQstatus(conn_) != CONNECTION_OK) {
-      return Status::Unavailable(Scrub("job store " + shown_ + ": cannot connect: " +
-                                       Trim(PQerrorMessage(conn_))));
+      return Status::Unavailable(
+          Scrub("job store " + shown_ + ": cannot connect: " + Trim(PQerrorMessage(conn_))));
     }
     Status s = Session();
     if (!s.ok()) return s;
@@ -250,8 +253,8 @@ class PostgresStore final : public JobStore {
           "INSERT INTO foldback_jobs(id,kind,spec,state,created_ms,lease_ms,max_attempts,"
           "requests_per_minute,max_requests,max_tokens) VALUES($1,$2,$3,0,$4,$5,$6,$7,$8,$9)",
           {P(id), P(job.kind), P(job.spec), P(now_ms), P(job.lease.lease_ms),
-           P(job.lease.max_attempts), P(job.limits.requests_per_minute),
-           P(job.limits.max_requests), P(job.limits.max_tokens)},
+           P(job.lease.max_attempts), P(job.limits.requests_per_minute), P(job.limits.max_requests),
+           P(job.limits.max_tokens)},
           "insert job");
       if (!ins.ok()) return ins.status();
       // Items in batches of 1000 rows per INSERT.
@@ -563,8 +566,7 @@ class PostgresStore final : public JobStore {
     }
     Res r(params.empty() ? PQexec(conn_, sql.c_str())
                          : PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()),
-                                        nullptr, values.data(), lengths.data(), formats.data(),
-                                        0));
+                                        nullptr, values.data(), lengths.data(), formats.data(), 0));
     ExecStatusType st = PQresultStatus(r.get());
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
     const char* state = r.get() ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
@@ -694,12 +696,12 @@ class PostgresStore final : public JobStore {
   }
 
   Result<std::vector<JobInfo>> ReadJobs(const std::string& only) {
-    auto q = only.empty() ? Exec(std::string("SELECT ") + kJobColumns +
-                                     " FROM foldback_jobs ORDER BY created_ms, id",
-                                 {}, "read jobs")
-                          : Exec(std::string("SELECT ") + kJobColumns +
-                                     " FROM foldback_jobs WHERE id=$1",
-                                 {P(only)}, "read jobs");
+    auto q = only.empty()
+                 ? Exec(std::string("SELECT ") + kJobColumns +
+                            " FROM foldback_jobs ORDER BY created_ms, id",
+                        {}, "read jobs")
+                 : Exec(std::string("SELECT ") + kJobColumns + " FROM foldback_jobs WHERE id=$1",
+                        {P(only)}, "read jobs");
     if (!q.ok()) return q.status();
     std::vector<JobInfo> out;
     for (int i = 0; i < q->rows(); ++i) out.push_back(JobOf(*q, i));
@@ -718,8 +720,8 @@ class PostgresStore final : public JobStore {
   }
 
   std::string url_;
-  std::string shown_;                  // url_ without its password
-  std::vector<std::string> secrets_;   // scrubbed from every message
+  std::string shown_;                 // url_ without its password
+  std::vector<std::string> secrets_;  // scrubbed from every message
   PGconn* conn_ = nullptr;
   bool retryable_ = false;  // the last failed statement may succeed when retried
   bool reconnect_ = false;  // ... on a new connection

@@ -216,7 +216,11 @@ class SqliteStore final : public JobStore {
     if (!u.ok()) return Error("prepare");
     auto write = [&](size_t i, const ItemRow& r) {
       u.Bind(1, static_cast<int64_t>(r.state)).Bind(2, static_cast<int64_t>(r.attempts));
-      u.Bind(3, r.owner).Bind(4, r.lease_until_ms).Bind(5, r.error).Bind(6, job_id).Bind(7, seqs[i]);
+      u.Bind(3, r.owner)
+          .Bind(4, r.lease_until_ms)
+          .Bind(5, r.error)
+          .Bind(6, job_id)
+          .Bind(7, seqs[i]);
       int s = u.Step();
       u.Reset();
       return s == SQLITE_DONE;

@@ -109,7 +109,8 @@ class JobsCli : public foldback::testing::EndpointCliTest,
     if (pg_) roots.push_back(pg_->dir());
     for (const fs::path& root : roots) {
       for (const auto& e : fs::recursive_directory_iterator(root)) {
-        if (!e.is_regular_file() || e.path().filename().string().rfind(".s.PGSQL", 0) == 0) continue;
+        if (!e.is_regular_file() || e.path().filename().string().rfind(".s.PGSQL", 0) == 0)
+          continue;
         EXPECT_EQ(foldback::testing::ReadFile(e.path()).find(kCanary), std::string::npos)
             << e.path();
       }
@@ -426,8 +427,8 @@ class JobsCliPg : public JobsCli {};
 pid_t StartWorker(const std::string& args, const fs::path& out) {
   pid_t pid = fork();
   if (pid == 0) {
-    std::string cmd = std::string("exec ") + FOLDBACK_CLI + " " + args + " >" +
-                      Shell(out.string()) + " 2>&1";
+    std::string cmd =
+        std::string("exec ") + FOLDBACK_CLI + " " + args + " >" + Shell(out.string()) + " 2>&1";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -446,11 +447,12 @@ TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
   // 12 more documents, each 150 ms at the endpoint, 2 in flight per worker.
   fs::create_directories(dir_ / "more");
   for (int i = 0; i < 12; ++i) {
-    foldback::testing::WriteFile(dir_ / "more" / ("note" + std::to_string(i) + ".txt"),
-                                 "Note " + std::to_string(i) + " about clause " +
-                                     std::to_string(i) + " of the lease.");
+    foldback::testing::WriteFile(
+        dir_ / "more" / ("note" + std::to_string(i) + ".txt"),
+        "Note " + std::to_string(i) + " about clause " + std::to_string(i) + " of the lease.");
   }
-  CliRun ingest = Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string()));
+  CliRun ingest =
+      Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string()));
   ASSERT_EQ(ingest.code, 0) << ingest.err;
   server_->Script(
       {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 150});
@@ -489,7 +491,8 @@ TEST_P(JobsCliPg, BadConnectionStringsAndPasswords) {
   EXPECT_NE(r.err.find("password authentication failed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("postgresql://paralegal:***@"), std::string::npos) << r.err;
   EXPECT_EQ((r.out + r.err).find(secret), std::string::npos) << r.err;
-  r = Cli("jobs status --store " + Shell("postgresql://paralegal:" + secret + "@/postgres?host=/nonexistent-foldback"));
+  r = Cli("jobs status --store " +
+          Shell("postgresql://paralegal:" + secret + "@/postgres?host=/nonexistent-foldback"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
   EXPECT_EQ((r.out + r.err).find(secret), std::string::npos) << r.err;

@@ -41,7 +41,8 @@ Result<RunAs> Runner() {
   RunAs r;
   if (geteuid() != 0) return r;
   struct passwd* pw = getpwnam("nobody");
-  if (!pw) return Status::Unavailable("running as root and there is no user 'nobody' to run postgres as");
+  if (!pw)
+    return Status::Unavailable("running as root and there is no user 'nobody' to run postgres as");
   r.drop = true;
   r.uid = pw->pw_uid;
   r.gid = pw->pw_gid;
@@ -131,8 +132,9 @@ Result<std::string> BinDir() {
 Result<fs::path> Template(const std::string& bindir, const RunAs& as) {
   std::error_code ec;
   uintmax_t size = fs::file_size(bindir + "/postgres", ec);
-  std::string tag = "v2-" + std::to_string(as.drop ? as.uid : geteuid()) + "-" + std::to_string(size) +
-                    "-" + std::to_string(std::hash<std::string>()(bindir) % 100000);
+  std::string tag = "v2-" + std::to_string(as.drop ? as.uid : geteuid()) + "-" +
+                    std::to_string(size) + "-" +
+                    std::to_string(std::hash<std::string>()(bindir) % 100000);
   fs::path base = fs::temp_directory_path();
   fs::path tmpl = base / ("foldback-pg-template-" + tag);
   fs::path lock = base / ("foldback-pg-template-" + tag + ".lock");
@@ -228,11 +230,11 @@ Status PgTestServer::Launch() {
   auto as = Runner();
   if (!as.ok()) return as.status();
   std::string log = dir_ + "/server.log";
-  pid_ = Spawn({bindir_ + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-p",
-                std::to_string(port_), "-c",
-                std::string("listen_addresses=") + (tcp_ ? "127.0.0.1" : ""), "-c",
-                "shared_buffers=16MB", "-c", "max_connections=40"},
-               *as, log);
+  pid_ =
+      Spawn({bindir_ + "/postgres", "-D", dir_ + "/data", "-k", dir_, "-p", std::to_string(port_),
+             "-c", std::string("listen_addresses=") + (tcp_ ? "127.0.0.1" : ""), "-c",
+             "shared_buffers=16MB", "-c", "max_connections=40"},
+            *as, log);
   if (pid_ < 0) return Status::IOError("fork");
   std::string ping = "host=" + dir_ + " port=" + std::to_string(port_) +
                      " dbname=postgres user=foldback connect_timeout=2";

@@ -293,7 +293,8 @@ TEST_F(JobsPgStoreTest, RacingWorkersLeaseEachItemOnce) {
           std::lock_guard<std::mutex> g(mu);
           for (const LeasedItem& it : *l) ++leased_by_item[it.item_id];
         }
-        for (const LeasedItem& it : *l) results.push_back({it.item_id, "{\"by\":\"" + me + "\"}", "", 1});
+        for (const LeasedItem& it : *l)
+          results.push_back({it.item_id, "{\"by\":\"" + me + "\"}", "", 1});
         std::vector<std::string> dups;
         if (!(*s)->Finish(id, me, results, {}, 1001, &dups).ok() || !dups.empty()) ++errors;
       }
@@ -320,15 +321,17 @@ TEST_F(JobsPgStoreTest, ServerRestartKeepsAcknowledgedResultsAndTheStoreReconnec
   std::string id = *s->Submit(Items(4, 60000), 0);
   auto l = s->Lease(id, "w", 2, 1, 10, nullptr, nullptr);
   ASSERT_EQ(l->size(), 2u);
-  ASSERT_TRUE(s->Finish(id, "w", {{"doc-0", "{}", std::string("\x01\x02", 2), 5}}, {}, 20, nullptr).ok());
+  ASSERT_TRUE(
+      s->Finish(id, "w", {{"doc-0", "{}", std::string("\x01\x02", 2), 5}}, {}, 20, nullptr).ok());
   ASSERT_TRUE(pg_->Stop(/*immediate=*/true).ok());
   // Called while the server is down: retried until it is back. (The
   // server is started from this thread: it dies with the thread that
   // started it.)
   std::vector<std::string> dups;
   Status f;
-  std::thread call(
-      [&] { f = s->Finish(id, "w", {{"doc-1", "{}", "", 5}, {"doc-0", "{}", "", 5}}, {}, 30, &dups); });
+  std::thread call([&] {
+    f = s->Finish(id, "w", {{"doc-1", "{}", "", 5}, {"doc-0", "{}", "", 5}}, {}, 30, &dups);
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   Status st = pg_->StartAgain();
   EXPECT_TRUE(st.ok()) << st.ToString();
@@ -359,13 +362,17 @@ TEST_F(JobsPgStoreTest, BadConnectionStringsFailClearlyWithoutThePassword) {
     std::string url, expect;
   };
   std::vector<Case> cases = {
-      {"postgresql://clerk:wrong-" + secret + "@/postgres?" + host, "password authentication failed"},
-      {"postgresql:///postgres?" + host + "&user=clerk&password=x" + secret, "password authentication failed"},
+      {"postgresql://clerk:wrong-" + secret + "@/postgres?" + host,
+       "password authentication failed"},
+      {"postgresql:///postgres?" + host + "&user=clerk&password=x" + secret,
+       "password authentication failed"},
       {"postgresql://clerk:" + secret + "@/no_such_db?" + host, "cannot connect"},
-      {"postgres://clerk:" + secret + "@/postgres?host=/nonexistent-foldback-dir", "cannot connect"},
+      {"postgres://clerk:" + secret + "@/postgres?host=/nonexistent-foldback-dir",
+       "cannot connect"},
       {"postgresql://clerk:" + secret + "@127.0.0.1:1/postgres", "cannot connect"},
       {"postgresql://clerk:" + secret + "@localhost:notaport/postgres", "cannot connect"},
-      {"postgresql://clerk:" + secret + "@/postgres?" + host + "&nosuchoption=" + secret, "cannot connect"},
+      {"postgresql://clerk:" + secret + "@/postgres?" + host + "&nosuchoption=" + secret,
+       "cannot connect"},
   };
   for (const Case& c : cases) {
     auto s = OpenJobStore(c.url);
