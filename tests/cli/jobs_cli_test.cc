@@ -444,7 +444,7 @@ int Wait(pid_t pid) {
 // Two worker processes on one job through the server: every document done
 // once, one request each, both workers did some of it.
 TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
-  // 12 more documents, each 150 ms at the endpoint, 2 in flight per worker.
+  // 12 more documents, each 300 ms at the endpoint, 2 in flight per worker.
   fs::create_directories(dir_ / "more");
   for (int i = 0; i < 12; ++i) {
     foldback::testing::WriteFile(
@@ -455,7 +455,7 @@ TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
       Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string()));
   ASSERT_EQ(ingest.code, 0) << ingest.err;
   server_->Script(
-      {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 150});
+      {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 300});
   std::string job = Submit("--kind map --matter acme --instructions x");
   ASSERT_EQ(Status(job)["total"], 15);
   pid_t a = StartWorker("jobs work " + Store() + " --concurrency 2 --until-idle", dir_ / "a.out");
@@ -474,7 +474,8 @@ TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
   for (const json& l : lines) docs.insert(l["doc_id"].get<std::string>());
   EXPECT_EQ(lines.size(), 15u);
   EXPECT_EQ(docs.size(), 15u);
-  // Both took part (each finishes ~7 of 15; one alone would need 1.1 s).
+  // Both took part (each finishes ~7 of 15; one alone would need 2.3 s,
+  // so the second has long started before the first could finish).
   EXPECT_EQ(out_a.find("worker: 0 done"), std::string::npos) << out_a;
   EXPECT_EQ(out_b.find("worker: 0 done"), std::string::npos) << out_b;
 }

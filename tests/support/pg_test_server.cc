@@ -129,13 +129,22 @@ Result<std::string> BinDir() {
 
 // The initialized cluster every server copies: initdb once per machine,
 // user and PostgreSQL version, under a lock (tests run in parallel).
+// Where servers and the template go: the temp folder, or /tmp when the
+// server's user (nobody) could not enter it.
+fs::path Base(const RunAs& as) {
+  fs::path base = fs::temp_directory_path();
+  struct stat st;
+  if (as.drop && (stat(base.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0)) return "/tmp";
+  return base;
+}
+
 Result<fs::path> Template(const std::string& bindir, const RunAs& as) {
   std::error_code ec;
   uintmax_t size = fs::file_size(bindir + "/postgres", ec);
   std::string tag = "v2-" + std::to_string(as.drop ? as.uid : geteuid()) + "-" +
                     std::to_string(size) + "-" +
                     std::to_string(std::hash<std::string>()(bindir) % 100000);
-  fs::path base = fs::temp_directory_path();
+  fs::path base = Base(as);
   fs::path tmpl = base / ("foldback-pg-template-" + tag);
   fs::path lock = base / ("foldback-pg-template-" + tag + ".lock");
   int fd = open(lock.c_str(), O_RDWR | O_CREAT, 0600);
@@ -199,7 +208,7 @@ Result<std::unique_ptr<PgTestServer>> PgTestServer::Start(const Options& options
   std::unique_ptr<PgTestServer> pg(new PgTestServer());
   pg->bindir_ = *bindir;
   pg->tcp_ = options.tcp;
-  std::string dir = (fs::temp_directory_path() / "foldback-pg-XXXXXX").string();
+  std::string dir = (Base(*as) / "foldback-pg-XXXXXX").string();
   if (!mkdtemp(dir.data())) return Status::IOError("mkdtemp");
   pg->dir_ = dir;
   Status s = Chown(dir, *as);
