@@ -22,7 +22,9 @@
 // failure is retried, reconnecting, for up to 30 s before the call fails.
 // A retried call whose COMMIT may have happened is safe: Submit looks for
 // the job id first, a result is recorded once, a lease that was granted
-// but not seen ends like a killed worker's.
+// but not seen ends like a killed worker's. The first connection is not
+// retried (a bad URI, password or host fails at once, with the reason);
+// connect_timeout is 10 s unless the URI sets it.
 //
 // Passwords: the connection URI's password (if any) is removed from every
 // message (RedactStoreUrl, and any text of libpq's that repeats it).
