@@ -110,11 +110,21 @@ if [ -n "$PGPID" ]; then
     sleep 0.1
   done
   grep -q '^restarted' "$WORK/pg.out" || fail "the PostgreSQL server did not come back: $(cat "$WORK/pg.out")"
-  sleep 0.5
+  done_at() { "$FB" jobs status --store "$STORE" "$JOB" --json | sed -n 's/.*"done": *\([0-9]*\).*/\1/p'; }
+  d0=$(done_at)
+  # The worker goes on: more results recorded after the restart (or it
+  # exited with an error, below). At most 10 s.
+  for _ in $(seq 1 100); do
+    kill -0 "$p1" 2>/dev/null || break
+    [ "$(done_at)" -gt "$d0" ] && break
+    sleep 0.1
+  done
   if kill -9 "$p1" 2>/dev/null; then
     wait "$p1" 2>/dev/null || true
     grep -qi "error" "$WORK/restart.err" && fail "worker across the restart: $(cat "$WORK/restart.err")"
-    echo "jobs_kill_loop: the worker reconnected after the server restart (then killed)"
+    d1=$(done_at)
+    [ "$d1" -gt "$d0" ] || fail "the worker recorded nothing in 10 s after the server restart ($d0 done)"
+    echo "jobs_kill_loop: the worker reconnected after the server restart ($d0 -> $d1 done; then killed)"
   else
     wait "$p1" 2>/dev/null || true
     # A clean failure names the store; its items come back when their leases end.
