@@ -300,6 +300,7 @@ class PostgresStore final : public JobStore {
                                         std::vector<int64_t>* start_at_ms,
                                         std::string* why_none) override {
     return Retry([&]() -> Result<std::vector<LeasedItem>> {
+      const int64_t now = now_ms + late_ms_;
       if (start_at_ms) start_at_ms->clear();
       if (why_none) why_none->clear();
       std::vector<LeasedItem> out;
@@ -317,7 +318,7 @@ class PostgresStore final : public JobStore {
           "SELECT seq,item_id,payload,state,attempts,owner,lease_until_ms,error "
           "FROM foldback_job_items WHERE job_id=$1 AND state IN (0,1) AND lease_until_ms<=$2 "
           "ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED",
-          {P(job_id), P(now_ms), P(static_cast<int64_t>(LeaseCandidateLimit(max_items)))},
+          {P(job_id), P(now), P(static_cast<int64_t>(LeaseCandidateLimit(max_items)))},
           "select items");
       if (!q.ok()) return q.status();
       if (q->rows() == 0) return out;
@@ -333,7 +334,7 @@ class PostgresStore final : public JobStore {
       auto locked = ReadJob(job_id, true);
       if (!locked.ok()) return locked.status();
       LeasePlan plan = PlanLease(rows, locked->lease, locked->limits, locked->counters, owner,
-                                 max_items, items_per_request, now_ms);
+                                 max_items, items_per_request, now);
       if (why_none) *why_none = plan.why_none;
       for (auto& [i, row] : plan.fail) {
         Status s = WriteItemBySeq(job_id, seqs[i], row);
@@ -361,6 +362,7 @@ class PostgresStore final : public JobStore {
                                              const std::vector<std::string>& item_ids,
                                              int64_t now_ms) override {
     return Retry([&]() -> Result<std::vector<std::string>> {
+      const int64_t now = now_ms + late_ms_;
       std::vector<std::string> lost;
       if (item_ids.empty()) return lost;
       Txn txn(this);
@@ -371,7 +373,7 @@ class PostgresStore final : public JobStore {
       if (!rows.ok()) return rows.status();
       for (const std::string& id : item_ids) {
         ItemRow& row = rows->at(id);
-        Decision d = DecideHeartbeat(row, job->lease, owner, now_ms);
+        Decision d = DecideHeartbeat(row, job->lease, owner, now);
         if (!d.update()) {
           lost.push_back(id);
           continue;
@@ -390,6 +392,7 @@ class PostgresStore final : public JobStore {
                 const std::vector<ItemResult>& results, const std::vector<ItemFailure>& failures,
                 int64_t now_ms, std::vector<std::string>* duplicates) override {
     return Retry([&]() -> Status {
+      const int64_t now = now_ms + late_ms_;
       if (duplicates) duplicates->clear();
       if (results.empty() && failures.empty()) return Status::OK();
       Txn txn(this);
@@ -413,7 +416,7 @@ class PostgresStore final : public JobStore {
               "UPDATE foldback_job_items SET state=$3,owner=$4,lease_until_ms=0,error='',"
               "result=$5,blob=$6,done_ms=$7 WHERE job_id=$1 AND item_id=$2 AND state<>2",
               {P(job_id), P(r.item_id), P(static_cast<int64_t>(d.row.state)), P(d.row.owner),
-               P(r.result), r.blob.empty() ? Null() : Bytes(r.blob), P(now_ms)},
+               P(r.result), r.blob.empty() ? Null() : Bytes(r.blob), P(now)},
               "record result");
           if (!u.ok()) return u.status();
           written = u->Affected() == 1;
@@ -425,7 +428,7 @@ class PostgresStore final : public JobStore {
         tokens += f.tokens;
         ItemRow& row = rows->at(f.item_id);
         Decision d =
-            DecideFailure(row, job->lease, owner, f.retryable, f.retry_delay_ms, f.error, now_ms);
+            DecideFailure(row, job->lease, owner, f.retryable, f.retry_delay_ms, f.error, now);
         if (!d.update()) continue;
         Status s = WriteItem(job_id, d.row);
         if (!s.ok()) return s;
@@ -594,9 +597,15 @@ class PostgresStore final : public JobStore {
   auto Retry(F&& f) -> decltype(f()) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRetryForMs);
     int64_t delay_ms = 50;
+    const auto start = std::chrono::steady_clock::now();
     while (true) {
       retryable_ = false;
       reconnect_ = false;
+      // A call retried for a while decides at the time it runs, not at the
+      // time it was made: a lease granted 5 s late must not start expired.
+      late_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
       auto r = f();
       if (r.ok() || !retryable_) return r;
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -727,6 +736,7 @@ class PostgresStore final : public JobStore {
   PGconn* conn_ = nullptr;
   bool retryable_ = false;  // the last failed statement may succeed when retried
   bool reconnect_ = false;  // ... on a new connection
+  int64_t late_ms_ = 0;     // how long the call being retried has been running
 };
 
 }  // namespace

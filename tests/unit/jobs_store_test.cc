@@ -323,24 +323,32 @@ TEST_F(JobsPgStoreTest, ServerRestartKeepsAcknowledgedResultsAndTheStoreReconnec
   ASSERT_EQ(l->size(), 2u);
   ASSERT_TRUE(
       s->Finish(id, "w", {{"doc-0", "{}", std::string("\x01\x02", 2), 5}}, {}, 20, nullptr).ok());
+  auto other = Open();  // a second worker, leasing while the server is down
+  ASSERT_NE(other, nullptr);
   ASSERT_TRUE(pg_->Stop(/*immediate=*/true).ok());
   // Called while the server is down: retried until it is back. (The
   // server is started from this thread: it dies with the thread that
   // started it.)
   std::vector<std::string> dups;
   Status f;
+  Result<std::vector<LeasedItem>> late = Status::Internal("not run");
   std::thread call([&] {
     f = s->Finish(id, "w", {{"doc-1", "{}", "", 5}, {"doc-0", "{}", "", 5}}, {}, 30, &dups);
   });
+  std::thread lease([&] { late = other->Lease(id, "w2", 10, 1, 40, nullptr, nullptr); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   Status st = pg_->StartAgain();
   EXPECT_TRUE(st.ok()) << st.ToString();
   call.join();
+  lease.join();
   ASSERT_TRUE(f.ok()) << f.ToString();
   EXPECT_EQ(dups, std::vector<std::string>{"doc-0"});
-  auto again = s->Lease(id, "w", 10, 1, 40, nullptr, nullptr);
-  ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_EQ(again->size(), 2u);
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  ASSERT_EQ(late->size(), 2u);
+  // Granted after the restart: the lease runs from then, not from the time
+  // the call was made (else it would start expired and be leased again).
+  EXPECT_GE((*late)[0].lease_until_ms, 40 + 500 + 60000);
+  EXPECT_TRUE(s->Lease(id, "w", 10, 1, 41, nullptr, nullptr)->empty());
   std::map<std::string, StoredResult> items;
   ASSERT_TRUE(s->ForEachItem(id, [&](const StoredResult& r) {
                  items[r.item_id] = r;
