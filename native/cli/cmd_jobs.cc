@@ -11,7 +11,8 @@
 //   foldback jobs cancel --store S JOB
 //   foldback jobs vectors --store S JOB --index DIR     (embed: the index's owner builds HNSW)
 //
-// --store is sqlite:PATH (or a path); default: DIR/jobs.sqlite of --index.
+// --store is sqlite:PATH (or a path), default DIR/jobs.sqlite of --index, or
+// postgresql://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass).
 // The API key is read from --api-key-env by each worker, in its own
 // process; the store keeps the variable's name only.
 #include <unistd.h>
@@ -444,7 +445,9 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
                          "document), embed (every passage through /embeddings)");
   jobs_cmd->require_subcommand(1);
   auto store_opt = [&](CLI::App* c) {
-    c->add_option("--store", a->store, "sqlite:PATH (default: jobs.sqlite in the --index folder)");
+    c->add_option("--store", a->store,
+                  "sqlite:PATH (default: jobs.sqlite in the --index folder) or "
+                  "postgresql://USER@HOST/DB (password: PGPASSWORD or ~/.pgpass)");
   };
 
   CLI::App* submit = jobs_cmd->add_subcommand("submit", "Create a job; prints its id");

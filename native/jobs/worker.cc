@@ -410,6 +410,27 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
         queued.push_back(std::move(b));
       }
     }
+    // ---- heartbeat, before anything held is sent: a store call that
+    // blocked (a database restarting) may have outlasted the leases, and
+    // an item another worker has taken since must not be sent again.
+    now = Now();
+    if (now - last_heartbeat >= heartbeat_every) {
+      auto ids = held_ids();
+      auto t0 = std::chrono::steady_clock::now();
+      auto lost = store.Heartbeat(job.id, me, ids, now);
+      report->store_ms += MsSince(t0);
+      if (!lost.ok()) return lost.status();
+      last_heartbeat = now;
+      if (!lost->empty()) {
+        // Not yet sent and no longer ours: drop (someone else has them).
+        std::set<std::string> gone(lost->begin(), lost->end());
+        for (auto it = queued.begin(); it != queued.end();) {
+          bool any = false;
+          for (const LeasedItem& li : it->items) any = any || gone.count(li.item_id);
+          it = any ? queued.erase(it) : it + 1;
+        }
+      }
+    }
     // ---- start what may start
     std::vector<ItemFailure> prep_failures;
     // Sent and not yet committed stays within `concurrency`: what a kill
@@ -430,24 +451,6 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     if (!prep_failures.empty()) {
       Status s = record({}, prep_failures);
       if (!s.ok()) return s;
-    }
-    // ---- heartbeat
-    if (now - last_heartbeat >= heartbeat_every) {
-      auto ids = held_ids();
-      auto t0 = std::chrono::steady_clock::now();
-      auto lost = store.Heartbeat(job.id, me, ids, now);
-      report->store_ms += MsSince(t0);
-      if (!lost.ok()) return lost.status();
-      last_heartbeat = now;
-      if (!lost->empty()) {
-        // Not yet sent and no longer ours: drop (someone else has them).
-        std::set<std::string> gone(lost->begin(), lost->end());
-        for (auto it = queued.begin(); it != queued.end();) {
-          bool any = false;
-          for (const LeasedItem& li : it->items) any = any || gone.count(li.item_id);
-          it = any ? queued.erase(it) : it + 1;
-        }
-      }
     }
     // ---- nothing to do here?
     if (in_flight.empty() && queued.empty() && exhausted && pend_results.empty() &&
