@@ -1,5 +1,7 @@
 // foldback train --index DIR [--sources structure|heading,caption,...] [--epochs N] [--seed S]
 //                [--incremental] [--dry-run [--show-pairs N]] [--restore] [--json]
+//                [--pairs FILE | --synthetic-from-job STORE JOB |
+//                 --generate-questions N --endpoint URL --model M --api-key-env VAR]
 //
 // Trains the index's embedder on pairs mined from its documents' structure
 // (foldback/train.h), prints progress and the loss, and stores the model in
@@ -56,6 +58,23 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   o.hard_negatives = !a.no_hard_negatives;
   o.train_weights = !a.fixed_weights;
   o.warm_start = a.incremental;
+  size_t missing = 0;
+  if (!a.generated_pairs.empty()) {
+    o.generated_pairs = GeneratedTrainingPairs(*index, a.generated_pairs, &missing);
+    o.sources.enabled[static_cast<int>(PairSource::kGenerated)] = true;
+    if (o.generated_pairs.empty()) {
+      return Status::InvalidArgument("none of the " + std::to_string(a.generated_pairs.size()) +
+                                     " question pairs names a passage of this index");
+    }
+    if (missing && !quiet) {
+      std::fprintf(stderr, "note: %zu question pairs name passages no longer in the index\n",
+                   missing);
+    }
+  } else if (o.sources.Has(PairSource::kGenerated) && a.sources.find("llm") != std::string::npos) {
+    return Status::InvalidArgument(
+        "the llm source needs questions: --pairs FILE, --synthetic-from-job STORE JOB or "
+        "--generate-questions N");
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto started = EmbedderTrainer::Start(*index, o);
   if (!started.ok()) return started.status();
@@ -108,6 +127,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   if (report) {
     *report = {{"pairs", pairs},
                {"pairs_total", t.pairs().size()},
+               {"generated_pairs_missing", missing},
                {"hard_negatives", negatives},
                {"epochs", o.epochs},
                {"steps", t.progress().steps},
@@ -134,6 +154,7 @@ struct TrainCmdArgs {
   size_t show_pairs = 0;
   bool restore = false;
   bool json = false;
+  QuestionArgs questions;
 };
 
 int Run(const TrainCmdArgs& a) {
@@ -201,7 +222,17 @@ int Run(const TrainCmdArgs& a) {
     return 0;
   }
   nlohmann::json report;
-  Status s = TrainIndexEmbedder(&index, a.train, /*quiet=*/false, &report);
+  TrainArgs train = a.train;
+  nlohmann::json question_report;
+  if (WantsQuestions(a.questions)) {
+    QuestionArgs qa = a.questions;
+    qa.seed = a.train.seed;  // --seed also samples the passages
+    Status q = CollectQuestionPairs(index, qa, /*quiet=*/false, &train.generated_pairs,
+                                    &question_report);
+    if (!q.ok()) return Fail(q);
+  }
+  Status s = TrainIndexEmbedder(&index, train, /*quiet=*/false, &report);
+  if (WantsQuestions(a.questions)) report["questions"] = question_report;
   if (!s.ok()) return Fail(s);
   s = host::SaveIndex(a.index_dir, index);
   if (!s.ok()) return Fail(s);
@@ -231,6 +262,7 @@ void RegisterTrain(CLI::App& app, int* exit_code) {
   cmd->add_option("--show-pairs", a->show_pairs, "With --dry-run: show N pairs of each source");
   cmd->add_flag("--restore", a->restore, "Swap the embedder back to the previous version");
   cmd->add_flag("--json", a->json, "Print one JSON object");
+  AddQuestionOptions(cmd, &a->questions);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

@@ -285,6 +285,13 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   rep->base_training = base->training();
   rep->base_version = base->version();
   auto pairs = MinePairs(index, options.sources);
+  if (options.sources.Has(PairSource::kGenerated)) {
+    for (const TrainingPair& g : options.generated_pairs) {
+      pairs.push_back(g);
+      pairs.back().source = PairSource::kGenerated;
+      pairs.back().negative.clear();
+    }
+  }
   rep->pairs = Sample(std::move(pairs), options.max_pairs, &rep->rng);
 
   // Chunk numbers by id, for masks and hard negatives.
@@ -477,6 +484,7 @@ Status EmbedderTrainer::Install(Index* index) {
   std::string sources;
   for (int s = 0; s < kPairSourceCount; ++s) {
     if (!t.options.sources.enabled[s]) continue;
+    if (s == static_cast<int>(PairSource::kGenerated) && t.options.generated_pairs.empty()) continue;
     if (!sources.empty()) sources += ',';
     sources += PairSourceName(static_cast<PairSource>(s));
   }
