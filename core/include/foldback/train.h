@@ -100,9 +100,9 @@ struct EmbedderTrainOptions {
   uint32_t epochs = 2;
   // Pairs per step (in-batch negatives). Default: 64.
   uint32_t batch_size = 64;
-  // At most this many pairs, sampled per source (inverse-cloze pairs, the
-  // most plentiful, fill what the other sources leave, up to half).
-  // Default: 20000.
+  // At most this many pairs, sampled per source (llm pairs are all kept,
+  // up to half; inverse-cloze pairs, the most plentiful, fill what the other
+  // sources leave, up to half of the rest). Default: 20000.
   uint32_t max_pairs = 20000;
   // Mine one BM25 hard negative per pair: the best-ranked passage of the
   // positive's own document that is neither the positive, its neighbour nor
