@@ -33,10 +33,10 @@
 #include "foldback/program.h"
 #include "foldback/questions.h"
 #include "foldback/version.h"
-#include "host/otlp_exporter.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
+#include "host/otlp_exporter.h"
 #include "jobs/job_spec.h"
 #include "jobs/job_store.h"
 #include "jobs/worker.h"
@@ -205,7 +205,8 @@ int Submit(const JobsArgs& a) {
     spec.seed = a.seed;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
   } else if (!a.instructions.empty() || !a.program.empty()) {
-    return Fail(Status::InvalidArgument("--instructions and --program are for map and synthesize jobs"));
+    return Fail(
+        Status::InvalidArgument("--instructions and --program are for map and synthesize jobs"));
   }
 
   auto index = host::OpenIndex(a.index_dir, /*create=*/false);
@@ -403,9 +404,9 @@ int Results(const JobsArgs& a) {
         for (const auto& q : line["questions"]) {
           if (!q.is_string()) continue;
           ++pairs;
-          out += QuestionPairLine({q.get<std::string>(), r.item_id, line.value("doc_id", "")},
-                                  prov) +
-                 "\n";
+          out +=
+              QuestionPairLine({q.get<std::string>(), r.item_id, line.value("doc_id", "")}, prov) +
+              "\n";
         }
       } else {
         out += r.result + "\n";
@@ -534,23 +535,27 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
   submit->add_option(
       "--program", a->program,
       "map: a DSPy program saved with program.save(\"x.json\"); its predictor with a "
-      "'document' input is run");
+      "'document' input is run. synthesize: its predictor with a 'passage' input");
   submit->add_option("--sample", a->sample, "synthesize: passages to sample")
       ->capture_default_str();
-  submit->add_option("--questions-per-passage", a->questions_per_passage,
-                     "synthesize: questions asked for per passage (1..20)")
+  submit
+      ->add_option("--questions-per-passage", a->questions_per_passage,
+                   "synthesize: questions asked for per passage (1..20)")
       ->capture_default_str();
   submit->add_option("--seed", a->seed, "synthesize: sampling seed")->capture_default_str();
   submit->add_option("--min-words", a->min_words, "synthesize: skip shorter passages")
       ->capture_default_str();
-  submit->add_option("--max-per-document", a->max_per_document,
-                     "synthesize: passages of one document at most (0: no limit)")
+  submit
+      ->add_option("--max-per-document", a->max_per_document,
+                   "synthesize: passages of one document at most (0: no limit)")
       ->capture_default_str();
-  submit->add_option("--passage-tokens", a->passage_tokens,
-                     "synthesize: whitespace tokens of the passage shown")
+  submit
+      ->add_option("--passage-tokens", a->passage_tokens,
+                   "synthesize: whitespace tokens of the passage shown")
       ->capture_default_str();
-  submit->add_option("--max-question-bytes", a->max_question_bytes,
-                     "synthesize: longer questions are dropped")
+  submit
+      ->add_option("--max-question-bytes", a->max_question_bytes,
+                   "synthesize: longer questions are dropped")
       ->capture_default_str();
   submit->add_option("--question", a->question,
                      "map: the 'question' input, when the predictor has one");

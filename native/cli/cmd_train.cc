@@ -227,8 +227,8 @@ int Run(const TrainCmdArgs& a) {
   if (WantsQuestions(a.questions)) {
     QuestionArgs qa = a.questions;
     qa.seed = a.train.seed;  // --seed also samples the passages
-    Status q = CollectQuestionPairs(index, qa, /*quiet=*/false, &train.generated_pairs,
-                                    &question_report);
+    Status q =
+        CollectQuestionPairs(index, qa, /*quiet=*/false, &train.generated_pairs, &question_report);
     if (!q.ok()) return Fail(q);
   }
   Status s = TrainIndexEmbedder(&index, train, /*quiet=*/false, &report);

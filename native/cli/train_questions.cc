@@ -42,7 +42,8 @@ void AddQuestionOptions(CLI::App* cmd, QuestionArgs* a) {
                              "With --generate-questions: ethical walls (comma-separated)");
   a->allowed_opt = am;
   cmd->add_option("--endpoint", a->endpoint, "With --generate-questions: chat endpoint base URL");
-  cmd->add_option("--provider", a->provider, "openai, azure, ollama or vllm")->capture_default_str();
+  cmd->add_option("--provider", a->provider, "openai, azure, ollama or vllm")
+      ->capture_default_str();
   cmd->add_option("--model", a->model, "Model name (Azure: deployment)");
   cmd->add_option("--api-key-env", a->api_key_env, "Environment variable holding the API key");
   cmd->add_option("--api-version", a->api_version, "Azure api-version");
@@ -87,7 +88,8 @@ Status FromJob(const QuestionArgs& a, std::vector<QuestionPair>* out) {
     if (line.is_discarded() || !line.contains("questions") || !line["questions"].is_array())
       return Status::Corruption("stored result of " + r.item_id + " is not a question set");
     for (const auto& q : line["questions"]) {
-      if (q.is_string()) out->push_back({q.get<std::string>(), r.item_id, line.value("doc_id", "")});
+      if (q.is_string())
+        out->push_back({q.get<std::string>(), r.item_id, line.value("doc_id", "")});
     }
     return Status::OK();
   });
@@ -98,8 +100,8 @@ Status FromJob(const QuestionArgs& a, std::vector<QuestionPair>* out) {
   return Status::OK();
 }
 
-Status Inline(const Index& index, const QuestionArgs& a, bool quiet,
-              std::vector<QuestionPair>* out, nlohmann::json* report) {
+Status Inline(const Index& index, const QuestionArgs& a, bool quiet, std::vector<QuestionPair>* out,
+              nlohmann::json* report) {
   if (a.endpoint.empty())
     return Status::InvalidArgument("--generate-questions needs --endpoint (and --model)");
   auto t0 = std::chrono::steady_clock::now();
@@ -134,8 +136,8 @@ Status Inline(const Index& index, const QuestionArgs& a, bool quiet,
   qo.deadline_ms = a.deadline_s * 1000.0;
   qo.max_in_flight = std::max<uint32_t>(1, a.concurrency);
   llm::LlmClientOptions co;
-  auto c = host::EndpointFromFlags(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version,
-                                   true);
+  auto c =
+      host::EndpointFromFlags(a.endpoint, a.provider, a.model, a.api_key_env, a.api_version, true);
   if (!c.ok()) return c.status().WithContext("--endpoint");
   co.chat = std::move(*c);
   co.redact_patterns = a.redact;
@@ -202,10 +204,16 @@ Status Inline(const Index& index, const QuestionArgs& a, bool quiet,
       std::fprintf(stderr, "  redacted: %s\n", TerminalSafe(r, false).c_str());
   }
   if (report) {
-    *report = {{"passages", total},     {"answered", ok},         {"failed", failed},
-               {"questions", questions}, {"dropped", dropped},    {"model", model},
-               {"program_hash", program_hash}, {"errors", errors},
-               {"redactions", s.redactions().size()}, {"seconds", SecondsSince(t0)}};
+    *report = {{"passages", total},
+               {"answered", ok},
+               {"failed", failed},
+               {"questions", questions},
+               {"dropped", dropped},
+               {"model", model},
+               {"program_hash", program_hash},
+               {"errors", errors},
+               {"redactions", s.redactions().size()},
+               {"seconds", SecondsSince(t0)}};
   }
   if (questions == 0) {
     return Status::FailedPrecondition(

@@ -39,7 +39,7 @@ struct QuestionArgs {
   uint64_t seed = 42;
   double deadline_s = 0;
   std::string program, matter, allowed_matters, endpoint, provider = "openai", model, api_key_env,
-      api_version, ca_bundle, pairs_out;
+                                                          api_version, ca_bundle, pairs_out;
   CLI::Option* allowed_opt = nullptr;
   std::vector<std::string> redact;
 };

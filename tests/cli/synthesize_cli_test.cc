@@ -8,8 +8,8 @@
 
 #include <filesystem>
 #include <map>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -144,8 +144,10 @@ class SynthesizeCli : public foldback::testing::EndpointCliTest {
 };
 
 TEST_F(SynthesizeCli, JobPairsTrainTheEmbedderBehindWallsWithRedaction) {
-  std::string job = Submit("--allowed-matters acme --sample 10 --questions-per-passage 2 "
-                           "--redact " + Shell("\\b4411\\b"));
+  std::string job = Submit(
+      "--allowed-matters acme --sample 10 --questions-per-passage 2 "
+      "--redact " +
+      Shell("\\b4411\\b"));
   ASSERT_EQ(job.size(), 36u) << job;
   json st = Status(job);
   EXPECT_EQ(st["kind"], "synthesize");
@@ -180,8 +182,10 @@ TEST_F(SynthesizeCli, JobPairsTrainTheEmbedderBehindWallsWithRedaction) {
   }
   EXPECT_EQ(docs, (std::set<std::string>{"supply", "term", "law"}));
   // Deterministic: a second job over the same sample writes the same pairs.
-  std::string again = Submit("--allowed-matters acme --sample 10 --questions-per-passage 2 "
-                             "--redact " + Shell("\\b4411\\b"));
+  std::string again = Submit(
+      "--allowed-matters acme --sample 10 --questions-per-passage 2 "
+      "--redact " +
+      Shell("\\b4411\\b"));
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   auto pairs2 = Lines(foldback::testing::ReadFile(ResultsFile(again)));
   ASSERT_EQ(pairs2.size(), pairs.size());
@@ -267,10 +271,10 @@ TEST_F(SynthesizeCli, ALyingEndpointFailsItemsClearlyAndARetryAsksForJson) {
 
 TEST_F(SynthesizeCli, InlineGenerationForASmallCorpus) {
   fs::path out = dir_ / "inline-pairs.jsonl";
-  CliRun t = Cli("train --index " + Index() + " --sources cloze --generate-questions 5 " +
-                 "--questions-per-passage 2 --min-words 5 --allowed-matters acme " + Endpoint() +
-                 " --redact " + Shell("ninety") + " --pairs-out " + Shell(out.string()) +
-                 " --json");
+  CliRun t =
+      Cli("train --index " + Index() + " --sources cloze --generate-questions 5 " +
+          "--questions-per-passage 2 --min-words 5 --allowed-matters acme " + Endpoint() +
+          " --redact " + Shell("ninety") + " --pairs-out " + Shell(out.string()) + " --json");
   ASSERT_EQ(t.code, 0) << t.out << t.err;
   json report = Json(t);
   EXPECT_EQ(report["questions"]["generated"]["passages"], 3);

@@ -5,14 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
-#include <set>
-#include <cctype>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 namespace foldback::testing {
@@ -112,16 +112,16 @@ std::vector<std::string> EchoQuestions(const std::string& section, size_t count)
     size_t body = section.find('>', open);
     size_t close = section.find("</passage>", open);
     if (body != std::string::npos && body < close)
-      passage = section.substr(body + 1, close == std::string::npos ? std::string::npos
-                                                                    : close - body - 1);
+      passage = section.substr(body + 1,
+                               close == std::string::npos ? std::string::npos : close - body - 1);
   }
   // The passage's words outside markup (<passage ...> tags, entities), in
   // order, once each, without short and common ones.
   static const std::set<std::string> kCommon = {
-      "the",   "and",   "for",   "with",  "that",  "this",  "shall", "from",  "such",
-      "any",   "each",  "other", "which", "will",  "been",  "have",  "must",  "under",
-      "into",  "upon",  "passage", "title", "document", "section", "their", "there", "these",
-      "those", "than",  "then",  "were",  "what",  "when",  "where", "does",  "about"};
+      "the",   "and",  "for",     "with",  "that",     "this",    "shall", "from",  "such",
+      "any",   "each", "other",   "which", "will",     "been",    "have",  "must",  "under",
+      "into",  "upon", "passage", "title", "document", "section", "their", "there", "these",
+      "those", "than", "then",    "were",  "what",     "when",    "where", "does",  "about"};
   std::vector<std::string> words;
   std::set<std::string> seen;
   std::string w;

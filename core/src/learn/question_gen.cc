@@ -127,8 +127,8 @@ LlmRequest BuildQuestionRequest(const Predictor& predictor, const QuestionPassag
   r.messages = RenderChat(predictor, inputs, json_reply);
   // Some variety across questions; the job's retries still differ only by format.
   r.temperature = 0.7;
-  r.max_tokens = static_cast<uint32_t>(
-      std::min<size_t>(4096, 64 + options.questions_per_passage * (options.max_question_bytes / 3 + 16)));
+  r.max_tokens = static_cast<uint32_t>(std::min<size_t>(
+      4096, 64 + options.questions_per_passage * (options.max_question_bytes / 3 + 16)));
   if (redactions) redactions->clear();
   if (options.redactor) {
     std::map<std::string, uint32_t> fired;
@@ -199,9 +199,9 @@ std::string CleanCandidate(std::string_view raw) {
   while (v.size() >= 2 && v.substr(0, 2) == "**" && v.substr(v.size() - 2) == "**") {
     v = Trim(v.substr(2, v.size() - 4));
   }
-  while (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') ||
-                           (v.front() == '\'' && v.back() == '\'') ||
-                           (v.front() == '`' && v.back() == '`'))) {
+  while (v.size() >= 2 &&
+         ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\'') ||
+          (v.front() == '`' && v.back() == '`'))) {
     v = Trim(v.substr(1, v.size() - 2));
   }
   // One line, no control or invisible characters, no field markers.
@@ -235,10 +235,11 @@ Found FromJsonValue(const nlohmann::json& v, std::string* text, std::vector<std:
 bool ExtractObject(std::string_view text, nlohmann::json* out) {
   size_t open = text.find('{');
   size_t last = text.rfind('}');
-  if (open == std::string_view::npos || last == std::string_view::npos || last <= open) return false;
-  nlohmann::json j = nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(open),
-                                           text.begin() + static_cast<std::ptrdiff_t>(last) + 1,
-                                           nullptr, false);
+  if (open == std::string_view::npos || last == std::string_view::npos || last <= open)
+    return false;
+  nlohmann::json j =
+      nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(open),
+                            text.begin() + static_cast<std::ptrdiff_t>(last) + 1, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return false;
   *out = std::move(j);
   return true;
@@ -271,7 +272,8 @@ std::vector<std::string> Items(std::string_view value) {
 Result<QuestionReply> ParseQuestionReply(const Predictor& predictor, const QuestionPassage& passage,
                                          const QuestionOptions& options, std::string_view reply) {
   const std::string main = predictor.MainOutput();
-  if (main.empty()) return Status::InvalidArgument("predictor '" + predictor.name + "' has no output");
+  if (main.empty())
+    return Status::InvalidArgument("predictor '" + predictor.name + "' has no output");
   std::string text = text::RepairUtf8(text::TruncateUtf8(reply, kMaxReplyBytes));
   text = StripThinking(std::move(text));
   if (Trim(text).empty()) return Status::InvalidArgument("unusable reply: empty");
@@ -313,7 +315,8 @@ Result<QuestionReply> ParseQuestionReply(const Predictor& predictor, const Quest
         if (!l.empty() && l.back() == '?') candidates.emplace_back(l);
       }
       if (candidates.empty())
-        return Status::InvalidArgument("unusable reply: no questions (not JSON, no line ends with '?')");
+        return Status::InvalidArgument(
+            "unusable reply: no questions (not JSON, no line ends with '?')");
     }
   }
 
@@ -347,7 +350,7 @@ Result<QuestionReply> ParseQuestionReply(const Predictor& predictor, const Quest
         std::set_intersection(qs.begin(), qs.end(), passage_shingles.begin(),
                               passage_shingles.end(), std::back_inserter(common));
         copied = static_cast<double>(common.size()) >=
-                 options.max_copied_share * static_cast<double>(qs.size()) &&
+                     options.max_copied_share * static_cast<double>(qs.size()) &&
                  !common.empty();
       }
     }
@@ -396,8 +399,7 @@ Result<std::vector<std::string>> SamplePassages(const Index& index,
     const Chunk* c = index.FindChunk(id);
     if (!c || CountWords(c->text) < options.min_words) continue;
     // Repeated text (the same clause in twenty templates): the first stands for it.
-    if (!texts.insert(rewrite::Fnv1a(rewrite::AsciiLower(rewrite::CollapseSpaces(c->text))))
-             .second)
+    if (!texts.insert(rewrite::Fnv1a(rewrite::AsciiLower(rewrite::CollapseSpaces(c->text)))).second)
       continue;
     cands.push_back({rewrite::Fnv1a(c->id, salt), c});
   }
@@ -553,9 +555,9 @@ void QuestionSession::Tick(double now_ms) {
   if (!r.deadline_passed && r.options.deadline_ms > 0 &&
       now_ms >= r.start_ms + r.options.deadline_ms) {
     r.deadline_passed = true;
-    Status late = Status::DeadlineExceeded("the deadline of " +
-                                           std::to_string(static_cast<int64_t>(r.options.deadline_ms)) +
-                                           " ms passed before questions came back");
+    Status late = Status::DeadlineExceeded(
+        "the deadline of " + std::to_string(static_cast<int64_t>(r.options.deadline_ms)) +
+        " ms passed before questions came back");
     for (const auto& [id, o] : r.outstanding) {
       r.abandoned.insert(id);
       r.Finish(o.passage, late);

@@ -72,8 +72,8 @@ std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pai
   const size_t gen_take = std::min(by[gen].size(), max_pairs / 2);
   const size_t budget = max_pairs - gen_take;
   size_t others = pairs.size() - by[ict].size() - by[gen].size();
-  size_t ict_take = std::min(by[ict].size(),
-                             std::max(budget / 2, budget > others ? budget - others : 0));
+  size_t ict_take =
+      std::min(by[ict].size(), std::max(budget / 2, budget > others ? budget - others : 0));
   size_t left = budget - ict_take;
   std::vector<TrainingPair> out;
   for (int s = 0; s < kPairSourceCount; ++s) {
@@ -491,7 +491,8 @@ Status EmbedderTrainer::Install(Index* index) {
   std::string sources;
   for (int s = 0; s < kPairSourceCount; ++s) {
     if (!t.options.sources.enabled[s]) continue;
-    if (s == static_cast<int>(PairSource::kGenerated) && t.options.generated_pairs.empty()) continue;
+    if (s == static_cast<int>(PairSource::kGenerated) && t.options.generated_pairs.empty())
+      continue;
     if (!sources.empty()) sources += ',';
     sources += PairSourceName(static_cast<PairSource>(s));
   }
