@@ -269,6 +269,30 @@ TEST_F(SynthesizeCli, ALyingEndpointFailsItemsClearlyAndARetryAsksForJson) {
   EXPECT_TRUE(json_retry);
 }
 
+TEST_F(SynthesizeCli, APassageMovedBehindAWallAfterSubmitIsNeverSent) {
+  std::string job = Submit("--allowed-matters acme --sample 10");
+  EXPECT_EQ(Status(job)["total"], 3);
+  // The supply agreement now belongs to matter beta (same id, same passage).
+  fs::path moved = dir_ / "moved";
+  fs::create_directories(moved);
+  fs::copy(dir_ / "docs" / "acme" / "supply.txt", moved / "supply.txt");
+  CliRun r = Cli("ingest --index " + Index() + " --matter beta " + Shell(moved.string()));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 2);
+  EXPECT_EQ(st["failed"], 1);
+  for (const auto& req : server_->requests())
+    EXPECT_EQ(req.body.find("purchase order"), std::string::npos) << "a walled passage was sent";
+  EXPECT_EQ(ChatRequests(), 2u);
+  bool named = false;
+  for (const json& l : Lines(foldback::testing::ReadFile(ResultsFile(job, "--include-failed")))) {
+    if (l.contains("error"))
+      named = l["error"].get<std::string>().find("outside the allowed matters") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
+}
+
 TEST_F(SynthesizeCli, InlineGenerationForASmallCorpus) {
   fs::path out = dir_ / "inline-pairs.jsonl";
   CliRun t =
