@@ -144,6 +144,13 @@ TEST(Questions, RepliesInEveryFormatAreRead) {
       p, ps, o, "Sure! ```json\n{\"questions\": [\"How long does the NDA last?\"]}\n```");
   ASSERT_TRUE(obj.ok()) << obj.status().ToString();
   EXPECT_EQ(obj->questions, std::vector<std::string>{"How long does the NDA last?"});
+  // A list cut short by max_tokens: the complete strings are kept.
+  auto cut = ParseQuestionReply(p, ps, o,
+                                "[[ ## questions ## ]]\n[\"How long does the NDA last?\", "
+                                "\"Can we \\\"end\\\" it early?\", \"What noti");
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  EXPECT_EQ(cut->questions, (std::vector<std::string>{"How long does the NDA last?",
+                                                       "Can we \"end\" it early?"}));
   auto plain = ParseQuestionReply(p, ps, o,
                                   "<think>hmm</think>Here are some:\nHow long does the NDA "
                                   "last?\nWhat notice ends it early?\n");

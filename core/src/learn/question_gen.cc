@@ -260,6 +260,20 @@ std::vector<std::string> Items(std::string_view value) {
     nlohmann::json j = nlohmann::json::parse(t.begin(), t.end(), nullptr, false);
     std::string ignored;
     if (!j.is_discarded() && FromJsonValue(j, &ignored, &out) == Found::kList) return out;
+    // A list cut short (max_tokens) or otherwise broken: its complete
+    // string literals, each decoded on its own; an unterminated last one is
+    // lost.
+    out.clear();
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i] != '"') continue;
+      size_t k = i + 1;
+      while (k < t.size() && t[k] != '"') k += t[k] == '\\' ? 2 : 1;
+      if (k >= t.size()) break;
+      nlohmann::json lit = nlohmann::json::parse(t.substr(i, k - i + 1), nullptr, false);
+      if (!lit.is_discarded() && lit.is_string()) out.push_back(lit.get<std::string>());
+      i = k;
+    }
+    return out;
   }
   for (std::string_view line : rewrite::SplitLines(t)) {
     if (!Trim(line).empty()) out.emplace_back(line);
