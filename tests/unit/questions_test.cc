@@ -149,8 +149,8 @@ TEST(Questions, RepliesInEveryFormatAreRead) {
                                 "[[ ## questions ## ]]\n[\"How long does the NDA last?\", "
                                 "\"Can we \\\"end\\\" it early?\", \"What noti");
   ASSERT_TRUE(cut.ok()) << cut.status().ToString();
-  EXPECT_EQ(cut->questions, (std::vector<std::string>{"How long does the NDA last?",
-                                                       "Can we \"end\" it early?"}));
+  EXPECT_EQ(cut->questions,
+            (std::vector<std::string>{"How long does the NDA last?", "Can we \"end\" it early?"}));
   auto plain = ParseQuestionReply(p, ps, o,
                                   "<think>hmm</think>Here are some:\nHow long does the NDA "
                                   "last?\nWhat notice ends it early?\n");
