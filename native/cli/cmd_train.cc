@@ -12,6 +12,7 @@
 
 #include "cli/common.h"
 #include "cli/train_run.h"
+#include "host/files.h"
 #include "host/index_dir.h"
 
 namespace foldback::cli {
@@ -38,6 +39,11 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
                 "In-batch negatives only (no BM25-mined hard negatives)");
   cmd->add_flag("--" + prefix + "fixed-weights", a->fixed_weights,
                 "Keep the idf pooling weights (train the word vectors only)");
+  if (for_eval) {
+    cmd->add_option("--" + prefix + "pairs", a->pairs_files,
+                    "LLM-written question pairs (JSONL, e.g. `foldback jobs results` of a "
+                    "synthesize job over the same documents) as the llm source");
+  }
   if (!for_eval) {
     cmd->add_flag("--incremental", a->incremental,
                   "Continue from the index's current (trained) model, e.g. after adding documents");
@@ -59,11 +65,21 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   o.train_weights = !a.fixed_weights;
   o.warm_start = a.incremental;
   size_t missing = 0;
-  if (!a.generated_pairs.empty()) {
-    o.generated_pairs = GeneratedTrainingPairs(*index, a.generated_pairs, &missing);
+  std::vector<QuestionPair> from_files;
+  for (const std::string& f : a.pairs_files) {
+    auto text = host::ReadFile(f);
+    if (!text.ok()) return text.status();
+    auto pairs = ParseQuestionPairs(*text);
+    if (!pairs.ok()) return pairs.status().WithContext(f);
+    from_files.insert(from_files.end(), pairs->begin(), pairs->end());
+  }
+  const std::vector<QuestionPair>& generated =
+      a.generated_pairs.empty() ? from_files : a.generated_pairs;
+  if (!generated.empty()) {
+    o.generated_pairs = GeneratedTrainingPairs(*index, generated, &missing);
     o.sources.enabled[static_cast<int>(PairSource::kGenerated)] = true;
     if (o.generated_pairs.empty()) {
-      return Status::InvalidArgument("none of the " + std::to_string(a.generated_pairs.size()) +
+      return Status::InvalidArgument("none of the " + std::to_string(generated.size()) +
                                      " question pairs names a passage of this index");
     }
     if (missing && !quiet) {

@@ -28,6 +28,9 @@ struct TrainArgs {
   // LLM-written questions (foldback/questions.h): the llm source, used
   // beside --sources when not empty.
   std::vector<QuestionPair> generated_pairs;
+  // `eval --train-pairs FILE`: pairs files read by TrainIndexEmbedder when
+  // generated_pairs is empty (chunk ids are stable for the same documents).
+  std::vector<std::string> pairs_files;
 };
 
 // Where `foldback train` gets LLM-written questions from.

@@ -314,6 +314,50 @@ TEST_F(SynthesizeCli, InlineGenerationForASmallCorpus) {
   ExpectNoKey();
 }
 
+TEST_F(SynthesizeCli, EvalTrainsOnPairsOfTheSameCorpus) {
+  // A BEIR corpus: ingested for the job, and read by eval, give the same
+  // chunk ids, so the job's pairs train eval's index.
+  fs::path beir = dir_ / "beir";
+  fs::create_directories(beir);
+  std::string corpus, queries, qrels = "query-id\tcorpus-id\tscore\n";
+  int n = 0;
+  for (const auto& [name, text] : Filler(40)) {
+    std::string id = "s" + std::to_string(n++);
+    corpus += json({{"_id", id}, {"text", text}, {"doc_id", "n" + std::to_string(n % 5)}}).dump() +
+              "\n";
+    if (n <= 5) {
+      queries += json({{"_id", "q" + id}, {"text", text.substr(3, 40)}}).dump() + "\n";
+      qrels += "q" + id + "\t" + id + "\t1\n";
+    }
+  }
+  foldback::testing::WriteFile(beir / "corpus.jsonl", corpus);
+  foldback::testing::WriteFile(beir / "queries.jsonl", queries);
+  foldback::testing::WriteFile(beir / "qrels.tsv", qrels);
+  fs::path idx = dir_ / "beir-idx";
+  ASSERT_EQ(Cli("ingest --index " + Shell(idx.string()) + " " +
+                Shell((beir / "corpus.jsonl").string()))
+                .code,
+            0);
+  CliRun sub = Cli("jobs submit " + Store() + " --index " + Shell(idx.string()) + " " +
+                   Endpoint() + " --kind synthesize --sample 10 --questions-per-passage 2");
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
+  fs::path pairs = ResultsFile(Trimmed(sub.out));
+  size_t lines = Lines(foldback::testing::ReadFile(pairs)).size();
+  ASSERT_GE(lines, 18u);
+  std::string eval = "eval --corpus " + Shell((beir / "corpus.jsonl").string()) + " --queries " +
+                     Shell((beir / "queries.jsonl").string()) + " --qrels " +
+                     Shell((beir / "qrels.tsv").string()) + " --train corpus --json ";
+  CliRun e = Cli(eval + "--train-pairs " + Shell(pairs.string()));
+  ASSERT_EQ(e.code, 0) << e.out << e.err;
+  json report = Json(e);
+  EXPECT_EQ(report["train"]["pairs"]["llm"], lines) << report["train"].dump();
+  EXPECT_EQ(report["train"]["generated_pairs_missing"], 0);
+  CliRun plain = Cli(eval);
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_FALSE(Json(plain)["train"]["pairs"].contains("llm"));
+}
+
 TEST_F(SynthesizeCli, BadInputIsRefusedClearly) {
   auto submit = [&](const std::string& extra) {
     return Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() +
