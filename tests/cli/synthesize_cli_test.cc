@@ -323,8 +323,8 @@ TEST_F(SynthesizeCli, EvalTrainsOnPairsOfTheSameCorpus) {
   int n = 0;
   for (const auto& [name, text] : Filler(40)) {
     std::string id = "s" + std::to_string(n++);
-    corpus += json({{"_id", id}, {"text", text}, {"doc_id", "n" + std::to_string(n % 5)}}).dump() +
-              "\n";
+    corpus +=
+        json({{"_id", id}, {"text", text}, {"doc_id", "n" + std::to_string(n % 5)}}).dump() + "\n";
     if (n <= 5) {
       queries += json({{"_id", "q" + id}, {"text", text.substr(3, 40)}}).dump() + "\n";
       qrels += "q" + id + "\t" + id + "\t1\n";
@@ -334,12 +334,12 @@ TEST_F(SynthesizeCli, EvalTrainsOnPairsOfTheSameCorpus) {
   foldback::testing::WriteFile(beir / "queries.jsonl", queries);
   foldback::testing::WriteFile(beir / "qrels.tsv", qrels);
   fs::path idx = dir_ / "beir-idx";
-  ASSERT_EQ(Cli("ingest --index " + Shell(idx.string()) + " " +
-                Shell((beir / "corpus.jsonl").string()))
-                .code,
-            0);
-  CliRun sub = Cli("jobs submit " + Store() + " --index " + Shell(idx.string()) + " " +
-                   Endpoint() + " --kind synthesize --sample 10 --questions-per-passage 2");
+  ASSERT_EQ(
+      Cli("ingest --index " + Shell(idx.string()) + " " + Shell((beir / "corpus.jsonl").string()))
+          .code,
+      0);
+  CliRun sub = Cli("jobs submit " + Store() + " --index " + Shell(idx.string()) + " " + Endpoint() +
+                   " --kind synthesize --sample 10 --questions-per-passage 2");
   ASSERT_EQ(sub.code, 0) << sub.err;
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   fs::path pairs = ResultsFile(Trimmed(sub.out));
