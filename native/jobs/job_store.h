@@ -42,7 +42,7 @@ struct NewItem {
 };
 
 struct NewJob {
-  std::string kind;  // "map" | "embed"
+  std::string kind;  // "map" | "embed" | "synthesize"
   std::string spec;  // JSON, kind-specific (job_spec.h); never a secret
   LeasePolicy lease;
   JobLimits limits;

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "foldback/questions.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
 #include "host/ids.h"
@@ -71,6 +72,7 @@ struct Batch {
   int64_t start_at_ms = 0;
   uint32_t attempt = 1;
   MapInput input;                      // map
+  QuestionPassage passage;             // synthesize
   std::vector<std::string> texts_for;  // embed: item ids sent, in order
   size_t request_bytes = 0;
 };
@@ -98,7 +100,7 @@ class Runner {
       c.key = std::move(*key);
     }
     llm::LlmClientOptions co;
-    if (s.kind == "map") {
+    if (s.kind != "embed") {
       co.chat = std::move(c);
     } else {
       c.embed_batch = std::max<uint32_t>(1, s.embed_batch);
@@ -113,6 +115,21 @@ class Runner {
     auto index = host::OpenIndex(s.index_dir, /*create=*/false);
     if (!index.ok()) return index.status().WithContext("job " + job.id);
     r->index_ = std::move(*index);
+    if (s.kind == "synthesize") {
+      // The core redacts what it builds (as ask does); the client redacts
+      // everything it sends once more.
+      QuestionOptions& q = r->questions_;
+      q.questions_per_passage = s.questions_per_passage;
+      q.passage_token_budget = s.token_budget;
+      q.max_question_bytes = s.max_question_bytes;
+      if (!s.redact.empty()) {
+        auto red = wire::CompileRedactionPatterns(s.redact);
+        if (!red.ok()) return red.status().WithContext("job " + job.id);
+        q.redactor = std::shared_ptr<const Redactor>(std::move(*red));
+      }
+      Status valid = ValidateQuestionOptions(q);
+      if (!valid.ok()) return valid.WithContext("job " + job.id);
+    }
     return r;
   }
 
@@ -149,6 +166,23 @@ class Runner {
       need->purpose = "map";
       // After an unusable reply, ask for JSON (as the ask session does).
       need->llm = BuildMapRequest(spec_.predictor, b->input, spec_.token_budget, b->attempt > 1);
+      b->request_bytes = 0;
+      for (const ChatMessage& m : need->llm.messages) b->request_bytes += m.content.size();
+      return true;
+    }
+    if (spec_.kind == "synthesize") {
+      const LeasedItem& it = b->items.front();
+      // The walls once more: the passage's document may have moved matter
+      // since the job was submitted.
+      auto passage = QuestionPassageFor(*index_, spec_.selection, it.item_id);
+      if (!passage.ok()) {
+        failures->push_back({it.item_id, false, 0, passage.status().message(), 0});
+        return false;
+      }
+      b->passage = std::move(*passage);
+      need->kind = Need::Kind::kLlm;
+      need->purpose = "synthesize";
+      need->llm = BuildQuestionRequest(spec_.predictor, b->passage, questions_, b->attempt > 1);
       b->request_bytes = 0;
       for (const ChatMessage& m : need->llm.messages) b->request_bytes += m.content.size();
       return true;
@@ -220,6 +254,32 @@ class Runner {
           {id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", tokens});
       return;
     }
+    if (spec_.kind == "synthesize") {
+      const std::string& id = b.items.front().item_id;
+      if (!r.status.ok()) {
+        fail_all({id}, Retryable(r.status.code()), r.status.ToString());
+        return;
+      }
+      auto out = ParseQuestionReply(spec_.predictor, b.passage, questions_, r.text);
+      if (!out.ok()) {
+        // A lying or confused endpoint: another attempt asks for JSON.
+        fail_all({id}, true, out.status().message());
+        return;
+      }
+      json line;
+      line["chunk_id"] = id;
+      line["doc_id"] = b.passage.doc_id;
+      line["questions"] = out->questions;
+      line["dropped"] = out->dropped;
+      line["model"] = r.model.empty() ? spec_.endpoint.model : r.model;
+      line["program_hash"] = spec_.program_hash;
+      line["foldback_version"] = Version();
+      line["job_id"] = job_id_;
+      line["attempt"] = b.attempt;
+      results->push_back(
+          {id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", tokens});
+      return;
+    }
     if (!r.status.ok()) {
       fail_all(b.texts_for, Retryable(r.status.code()), r.status.ToString());
       return;
@@ -250,7 +310,7 @@ class Runner {
     jc.job_id = job_id_;
     jc.kind = spec_.kind;
     jc.attempt = b.attempt;
-    if (spec_.kind == "map") {
+    if (spec_.kind != "embed") {
       for (const LeasedItem& it : b.items) jc.item_ids.push_back(it.item_id);
     } else {
       jc.item_ids = b.texts_for;
@@ -280,6 +340,7 @@ class Runner {
   JobSpec spec_;
   std::unique_ptr<llm::LlmClient> client_;
   std::unique_ptr<Index> index_;
+  QuestionOptions questions_;  // synthesize
 };
 
 std::string DefaultWorkerId() {

@@ -6,6 +6,12 @@
 //          document's passages numbered as data); a result is a JSON line
 //          {doc_id, output, fields, citations, model, program_hash,
 //          foldback_version, job_id, attempt}.
+//   synthesize: one chat request per sampled passage (the job's
+//          GenerateQuestions predictor, foldback/questions.h; the passage as
+//          data, redacted in the core); a result is a JSON line {chunk_id,
+//          doc_id, questions, dropped, model, program_hash,
+//          foldback_version, job_id, attempt}. An unusable reply (not JSON,
+//          no question left after the core's checks) is retryable.
 //   embed: one /embeddings request per `embed_batch` passages; a result
 //          is the vector (little-endian float32 blob) and a JSON line
 //          {chunk_id, doc_id, dim, model, foldback_version, job_id}.
