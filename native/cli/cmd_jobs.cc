@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "host/log.h"
 #include "foldback/jobs.h"
 #include "foldback/program.h"
 #include "foldback/version.h"
@@ -288,7 +289,20 @@ int Work(const JobsArgs& a) {
     std::fflush(stderr);
   };
   o.on_note = [&](const std::string& m) {
-    std::fprintf(stderr, "%snote: %s\n", tty ? "\n" : "", TerminalSafe(m, false).c_str());
+    if (tty) std::fprintf(stderr, "\n");
+    host::Log(host::LogLevel::kInfo, TerminalSafe(m, false));
+  };
+  // JSON logs: a line per request, with the trace id of its spans.
+  o.on_request = [](const jobs::WorkerOptions::RequestDone& d) {
+    std::string items;
+    for (const auto& id : d.item_ids) items += (items.empty() ? "" : ",") + id;
+    host::LogContext lc{"jobs", d.trace_id,
+                        {{"job_id", d.job_id}, {"items", items},
+                         {"attempt", std::to_string(d.attempt)},
+                         {"ms", std::to_string(static_cast<int64_t>(d.ms))}}};
+    if (!d.status.ok()) lc.fields.emplace_back("error", TerminalSafe(d.status.ToString(), false));
+    host::LogEvent(d.status.ok() ? host::LogLevel::kInfo : host::LogLevel::kWarning,
+                   d.status.ok() ? "request done" : "request failed", lc);
   };
   // OpenTelemetry (OTEL_* variables): a trace per request, sent in the background.
   std::unique_ptr<host::OtlpExporter> spans;
@@ -302,7 +316,7 @@ int Work(const JobsArgs& a) {
   if (tty) std::fprintf(stderr, "\n");
   if (spans) {
     Status sent = spans->Flush(3000);
-    if (!sent.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(sent.message(), false).c_str());
+    if (!sent.ok()) host::Log(host::LogLevel::kWarning, TerminalSafe(sent.message(), false));
   }
   if (!report.ok()) return Fail(report.status());
   std::printf(
