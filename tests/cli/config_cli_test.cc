@@ -116,6 +116,15 @@ TEST_F(ConfigCli, ExplicitConfigWinsOverIndexFolderAndFlagsWinOverAll) {
   EXPECT_NE(r.err.find("--config: no such file"), std::string::npos) << r.err;
 }
 
+// examples/foldback.toml (every key, as docs/config.md shows it) is valid.
+TEST_F(ConfigCli, TheShippedExampleIsValid) {
+  const std::string example = (fs::path(FOLDBACK_DEMO_CORPUS) / ".." / ".." / "foldback.toml").string();
+  ASSERT_TRUE(fs::exists(example)) << example;
+  CliRun r = Search("--config " + example);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Matters(r), (std::set<std::string>{"acme", "beta"}));
+}
+
 TEST_F(ConfigCli, UnknownKeyIsAnErrorWithFileAndLine) {
   std::string f = Write("typo.toml", "# the firm's settings\n[search]\ntopk = 3\n");
   CliRun r = Search("--config " + f);
