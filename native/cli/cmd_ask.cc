@@ -140,7 +140,18 @@ int Run(const AskArgs& a) {
     auto p = LoadDspyProgram(*text);
     if (!p.ok()) return Fail(p.status().WithContext(a.program_path));
     loaded = std::make_unique<LoadedProgram>(std::move(*p));
-    PrintProgramReport(*loaded, a.json ? stderr : stdout);
+    if (a.json && host::GetLogFormat() == host::LogFormat::kJson) {
+      auto joined = [](const std::vector<std::string>& v) {
+        std::string out;
+        for (const auto& x : v) out += (out.empty() ? "" : "; ") + x;
+        return out;
+      };
+      host::Log(host::LogLevel::kInfo, "program loaded",
+                {"ask", o.trace_id, {{"dspy_version", loaded->dspy_version}, {"used", joined(loaded->used)},
+                             {"ignored", joined(loaded->ignored)}, {"notes", joined(loaded->notes)}}});
+    } else {
+      PrintProgramReport(*loaded, a.json ? stderr : stdout);
+    }
   }
 
   // ---- index and session

@@ -161,8 +161,7 @@ int Submit(const JobsArgs& a) {
       spec.program_source = "--instructions";
     }
     if (spec.predictor.Find("question") && a.question.empty()) {
-      std::fprintf(stderr,
-                   "note: the predictor has a 'question' input and no --question was given\n");
+      host::Log(host::LogLevel::kInfo, "the predictor has a 'question' input and no --question was given");
     }
     spec.question = a.question;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
@@ -195,7 +194,12 @@ int Submit(const JobsArgs& a) {
     if (a.kind == "map") out["program_hash"] = spec.program_hash;
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
+    if (host::GetLogFormat() == host::LogFormat::kJson) {
+      host::LogEvent(host::LogLevel::kInfo, "job submitted",
+                     {"jobs", "", {{"job_id", *id}, {"kind", a.kind}, {"items", std::to_string(job.items.size())}}});
+    } else {
+      std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
+    }
     std::printf("%s\n", id->c_str());
   }
   return 0;
