@@ -35,7 +35,9 @@ const std::vector<FlagOf>& Flags() {
       {"embed.provider", {"ask"}, "--embed-provider"},
       {"embed.model", {"ask"}, "--embed-model"},
       {"embed.api_key_env", {"ask"}, "--embed-api-key-env"},
-      {"walls.allowed_matters", {"search", "ask", "export", "feedback", "jobs submit"}, "--allowed-matters"},
+      {"walls.allowed_matters",
+       {"search", "ask", "export", "feedback", "jobs submit"},
+       "--allowed-matters"},
       {"redact.patterns", {"ask", "serve", "jobs submit"}, "--redact"},
       {"retry.max_retries", {"ask", "serve"}, "--max-retries"},
       {"retry.initial_delay_ms", {"ask", "serve"}, "--retry-initial-ms"},
@@ -176,12 +178,15 @@ void SetUpConfig(CLI::App& app) {
 }
 
 void AddRetryOptions(CLI::App* cmd, RetryFlags* f) {
-  f->max_retries_opt = cmd->add_option("--max-retries", f->max_retries,
-                                       "Retries of a failed LLM call (default 2)");
-  f->initial_opt = cmd->add_option("--retry-initial-ms", f->initial_delay_ms, "First backoff (default 500)");
-  f->max_delay_opt = cmd->add_option("--retry-max-ms", f->max_delay_ms, "Longest backoff (default 8000)");
-  f->retry_after_opt = cmd->add_option("--retry-after-max-ms", f->max_retry_after_ms,
-                                       "Longest Retry-After honoured; longer ends the retries (default 60000)");
+  f->max_retries_opt =
+      cmd->add_option("--max-retries", f->max_retries, "Retries of a failed LLM call (default 2)");
+  f->initial_opt =
+      cmd->add_option("--retry-initial-ms", f->initial_delay_ms, "First backoff (default 500)");
+  f->max_delay_opt =
+      cmd->add_option("--retry-max-ms", f->max_delay_ms, "Longest backoff (default 8000)");
+  f->retry_after_opt =
+      cmd->add_option("--retry-after-max-ms", f->max_retry_after_ms,
+                      "Longest Retry-After honoured; longer ends the retries (default 60000)");
   f->connect_opt = cmd->add_option("--connect-timeout-ms", f->connect_timeout_ms,
                                    "TCP + TLS connect limit per attempt (default 5000)");
   f->timeout_opt = cmd->add_option(
@@ -192,16 +197,15 @@ void AddRetryOptions(CLI::App* cmd, RetryFlags* f) {
 Status ApplyRetryFlags(const RetryFlags& f, llm::LlmClientOptions* o) {
   auto set = [](const CLI::Option* opt, double v, double* out) -> Status {
     if (!opt || opt->count() == 0) return Status::OK();
-    if (!std::isfinite(v) || v < 0) return Status::InvalidArgument(opt->get_name() + " must be >= 0");
+    if (!std::isfinite(v) || v < 0)
+      return Status::InvalidArgument(opt->get_name() + " must be >= 0");
     *out = v;
     return Status::OK();
   };
-  double retries = o->retry.max_retries;
-  FB_RETURN_IF_ERROR(set(f.max_retries_opt, f.max_retries, &retries));
-  if (retries > 100 || retries != std::floor(retries)) {
-    return Status::InvalidArgument("--max-retries must be a whole number in 0..100");
+  if (f.max_retries_opt && f.max_retries_opt->count() > 0) {
+    if (f.max_retries > 100) return Status::InvalidArgument("--max-retries must be in 0..100");
+    o->retry.max_retries = f.max_retries;
   }
-  o->retry.max_retries = static_cast<uint32_t>(retries);
   FB_RETURN_IF_ERROR(set(f.initial_opt, f.initial_delay_ms, &o->retry.initial_delay_ms));
   FB_RETURN_IF_ERROR(set(f.max_delay_opt, f.max_delay_ms, &o->retry.max_delay_ms));
   FB_RETURN_IF_ERROR(set(f.retry_after_opt, f.max_retry_after_ms, &o->retry.max_retry_after_ms));

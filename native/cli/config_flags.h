@@ -39,8 +39,9 @@ void SetUpConfig(CLI::App& app);
 // Retry and timeout flags of the LLM client (ask, serve); unset = the
 // client's default (or foldback.toml's [retry]).
 struct RetryFlags {
-  double max_retries = 2, initial_delay_ms = 0, max_delay_ms = 0, max_retry_after_ms = 0,
-         connect_timeout_ms = 0, timeout_ms = 0;
+  uint32_t max_retries = 2;
+  double initial_delay_ms = 0, max_delay_ms = 0, max_retry_after_ms = 0, connect_timeout_ms = 0,
+         timeout_ms = 0;
   // The options, to know which were given.
   CLI::Option *max_retries_opt = nullptr, *initial_opt = nullptr, *max_delay_opt = nullptr,
               *retry_after_opt = nullptr, *connect_opt = nullptr, *timeout_opt = nullptr;

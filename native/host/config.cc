@@ -33,11 +33,16 @@ bool IsEnvName(const std::string& s) {
 
 const char* TypeName(SettingType t) {
   switch (t) {
-    case SettingType::kString: return "a string";
-    case SettingType::kInt: return "an integer >= 0";
-    case SettingType::kNumber: return "a number >= 0";
-    case SettingType::kBool: return "true or false";
-    case SettingType::kStrings: return "an array of strings";
+    case SettingType::kString:
+      return "a string";
+    case SettingType::kInt:
+      return "an integer >= 0";
+    case SettingType::kNumber:
+      return "a number >= 0";
+    case SettingType::kBool:
+      return "true or false";
+    case SettingType::kStrings:
+      return "an array of strings";
   }
   return "?";
 }
@@ -100,7 +105,8 @@ Status Check(const Setting& s, const toml::table& section) {
     // Never echoed: a key pasted here by mistake must not reach a log.
     if (!IsEnvName(v)) {
       return Status::InvalidArgument(
-          "'" + s.key + "' names the environment variable holding the key (letters, digits, _), "
+          "'" + s.key +
+          "' names the environment variable holding the key (letters, digits, _), "
           "e.g. \"OPENAI_API_KEY\"; it must not hold the key itself (value not shown)");
     }
   } else if (name == "provider") {
@@ -114,7 +120,8 @@ Status Check(const Setting& s, const toml::table& section) {
     wire::Endpoint ep;
     ep.url = v;
     auto prov = section.get_as<std::string>("provider");
-    if (!prov || !wire::ParseProvider(prov->get(), &ep.provider)) ep.provider = wire::GuessProvider(v);
+    if (!prov || !wire::ParseProvider(prov->get(), &ep.provider))
+      ep.provider = wire::GuessProvider(v);
     auto model = section.get_as<std::string>("model");
     ep.model = model ? model->get() : "model";
     bool embed = s.key.rfind("embed.", 0) == 0 || ep.provider == wire::Provider::kTei;
@@ -132,7 +139,8 @@ Status Check(const Setting& s, const toml::table& section) {
       }
     }
   } else if (s.key == "log.format") {
-    if (v != "text" && v != "json") return Status::InvalidArgument("'log.format' must be text or json");
+    if (v != "text" && v != "json")
+      return Status::InvalidArgument("'log.format' must be text or json");
   } else if (name == "mode") {
     if (v != "bm25" && v != "dense" && v != "hybrid")
       return Status::InvalidArgument("'" + s.key + "' must be bm25, dense or hybrid");
@@ -167,7 +175,8 @@ const std::vector<SettingSpec>& ConfigSchema() {
       {"walls.allowed_matters", SettingType::kStrings,
        "the default ethical wall: matters a user may see (search, ask, export, jobs submit, "
        "feedback)"},
-      {"redact.patterns", SettingType::kStrings, "patterns redacted from what is sent to endpoints"},
+      {"redact.patterns", SettingType::kStrings,
+       "patterns redacted from what is sent to endpoints"},
       {"retry.max_retries", SettingType::kInt, "retries after the first attempt (2)"},
       {"retry.initial_delay_ms", SettingType::kNumber, "first backoff (500)"},
       {"retry.max_delay_ms", SettingType::kNumber, "longest backoff (8000)"},
@@ -184,7 +193,8 @@ const std::vector<SettingSpec>& ConfigSchema() {
       {"search.mode", SettingType::kString, "bm25, dense or hybrid"},
       {"search.top_k", SettingType::kInt, "results (10)"},
       {"serve.listen", SettingType::kString, "HOST:PORT"},
-      {"serve.users", SettingType::kString, "users file (default: [[user]] tables in foldback.toml)"},
+      {"serve.users", SettingType::kString,
+       "users file (default: [[user]] tables in foldback.toml)"},
       {"serve.tls_cert", SettingType::kString, "TLS certificate chain (PEM)"},
       {"serve.tls_key", SettingType::kString, "TLS private key file (PEM; a path, never the key)"},
       {"serve.audit_log", SettingType::kString, "audit log file"},
@@ -219,11 +229,12 @@ Result<Config> Config::Parse(std::string_view text, const std::string& source) {
     const std::string section(skey.str());
     const uint32_t sline = LineOf(skey);
     if (IsSecretKey(section)) {
-      return AtLine(source, sline,
-                    Status::InvalidArgument(
-                        "'" + section + "': foldback.toml never holds a key or a secret. Put it in an "
-                        "environment variable and name the variable: [llm] api_key_env = "
-                        "\"OPENAI_API_KEY\""));
+      return AtLine(
+          source, sline,
+          Status::InvalidArgument("'" + section +
+                                  "': foldback.toml never holds a key or a secret. Put it in an "
+                                  "environment variable and name the variable: [llm] api_key_env = "
+                                  "\"OPENAI_API_KEY\""));
     }
     if (section == "user") {  // foldback serve's users (serve/users.h checks them)
       if (!snode.is_array_of_tables()) {
@@ -241,18 +252,20 @@ Result<Config> Config::Parse(std::string_view text, const std::string& source) {
     }
     const toml::table* table = snode.as_table();
     if (!table) {
-      return AtLine(source, sline, Status::InvalidArgument("'" + section + "' must be a [" + section + "] table"));
+      return AtLine(source, sline,
+                    Status::InvalidArgument("'" + section + "' must be a [" + section + "] table"));
     }
     for (const auto& [k, node] : *table) {
       const std::string name(k.str());
       const uint32_t line = LineOf(k);
       const std::string key = section + "." + name;
       if (IsSecretKey(name)) {
-        return AtLine(source, line,
-                      Status::InvalidArgument(
-                          "'" + key + "': foldback.toml never holds a key or a secret. Put it in an "
-                          "environment variable and name the variable: api_key_env = "
-                          "\"OPENAI_API_KEY\""));
+        return AtLine(
+            source, line,
+            Status::InvalidArgument("'" + key +
+                                    "': foldback.toml never holds a key or a secret. Put it in an "
+                                    "environment variable and name the variable: api_key_env = "
+                                    "\"OPENAI_API_KEY\""));
       }
       const SettingSpec* spec = FindSpec(key);
       if (!spec) return AtLine(source, line, Status::InvalidArgument("unknown key '" + key + "'"));
@@ -262,8 +275,9 @@ Result<Config> Config::Parse(std::string_view text, const std::string& source) {
       s.file = source;
       s.line = line;
       if (!Values(node, spec->type, &s.values)) {
-        return AtLine(source, line,
-                      Status::InvalidArgument(fmt::format("'{}' must be {}", key, TypeName(spec->type))));
+        return AtLine(
+            source, line,
+            Status::InvalidArgument(fmt::format("'{}' must be {}", key, TypeName(spec->type))));
       }
       Status checked = Check(s, *table);
       if (!checked.ok()) return AtLine(source, line, checked);
@@ -294,7 +308,8 @@ Result<Config> Config::LoadLayers(const ConfigFiles& files) {
   }
   Config merged;
   for (const std::string& p : paths) {
-    if (!merged.files_.empty() && merged.files_.front() == p) continue;  // --config named the same file
+    if (!merged.files_.empty() && merged.files_.front() == p)
+      continue;  // --config named the same file
     auto c = Load(p);
     if (!c.ok()) return c.status();
     merged.MergeUnder(*c);

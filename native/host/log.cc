@@ -21,16 +21,20 @@ std::mutex g_write_mu;
 // JSON's level names; text calls info lines "note", as the CLI always has.
 const char* LevelName(LogLevel level, LogFormat format = LogFormat::kJson) {
   switch (level) {
-    case LogLevel::kInfo: return format == LogFormat::kText ? "note" : "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kInfo:
+      return format == LogFormat::kText ? "note" : "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
 
 // A JSON string literal; invalid UTF-8 replaced.
 std::string Quoted(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // RFC 3339 UTC with milliseconds.
@@ -52,7 +56,8 @@ bool IsOtelTraceId(std::string_view id) {
 }
 
 double NowUnixMs() {
-  return std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -87,12 +92,14 @@ LogFormat GetLogFormat() { return static_cast<LogFormat>(g_format.load()); }
 std::string FormatLogLine(LogFormat format, LogLevel level, std::string_view msg,
                           const LogContext& c, double unix_ms) {
   if (format == LogFormat::kText) {
-    return fmt::format("{}: {}", c.component.empty() ? LevelName(level, format) : c.component.c_str(), msg);
+    return fmt::format("{}: {}",
+                       c.component.empty() ? LevelName(level, format) : c.component.c_str(), msg);
   }
   fmt::memory_buffer out;
-  fmt::format_to(std::back_inserter(out), R"({{"ts":"{}","level":"{}","msg":{})", Timestamp(unix_ms),
-                 LevelName(level), Quoted(msg));
-  if (!c.component.empty()) fmt::format_to(std::back_inserter(out), R"(,"component":{})", Quoted(c.component));
+  fmt::format_to(std::back_inserter(out), R"({{"ts":"{}","level":"{}","msg":{})",
+                 Timestamp(unix_ms), LevelName(level), Quoted(msg));
+  if (!c.component.empty())
+    fmt::format_to(std::back_inserter(out), R"(,"component":{})", Quoted(c.component));
   if (!c.trace_id.empty()) {
     // The OTel id the question's spans carry; the foldback id (a UUID: the
     // trace file's name) beside it when they differ.

@@ -30,8 +30,11 @@ class ConfigCli : public EndpointCliTest {
  protected:
   ConfigCli() : EndpointCliTest("config", "FOLDBACK_CONFIG_TEST_KEY", kKey) {}
   void SetUp() override {
-    Prepare({{"acme", {{"acme-msa.txt", "The supplier may terminate this agreement on ninety days notice."}}},
-             {"beta", {{"beta-msa.txt", "Either party may terminate this agreement on thirty days notice."}}}});
+    Prepare(
+        {{"acme",
+          {{"acme-msa.txt", "The supplier may terminate this agreement on ninety days notice."}}},
+         {"beta",
+          {{"beta-msa.txt", "Either party may terminate this agreement on thirty days notice."}}}});
     // No user's real ~/.config/foldback in these tests.
     xdg_ = (dir_ / "xdg").string();
     fs::create_directories(xdg_);
@@ -52,7 +55,8 @@ class ConfigCli : public EndpointCliTest {
     return out;
   }
   CliRun Search(const std::string& extra = "") {
-    return RunCli("search --index " + Index() + " --json " + extra + " 'terminate notice'", Stderr::kSeparate);
+    return RunCli("search --index " + Index() + " --json " + extra + " 'terminate notice'",
+                  Stderr::kSeparate);
   }
   std::string Write(const std::string& name, const std::string& text) {
     fs::path p = dir_ / name;
@@ -71,7 +75,8 @@ TEST_F(ConfigCli, NoFileSearchesEveryMatter) {
 }
 
 TEST_F(ConfigCli, IndexFolderFileGivesTheWallAndDefaults) {
-  Write("idx/foldback.toml", "[walls]\nallowed_matters = [\"acme\"]\n\n[search]\nmode = \"bm25\"\ntop_k = 1\n");
+  Write("idx/foldback.toml",
+        "[walls]\nallowed_matters = [\"acme\"]\n\n[search]\nmode = \"bm25\"\ntop_k = 1\n");
   CliRun r = Search();
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Matters(r), (std::set<std::string>{"acme"}));
@@ -89,7 +94,8 @@ TEST_F(ConfigCli, UserConfigFolderFromXdgConfigHome) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Matters(r), (std::set<std::string>{"acme"}));
   // ... key by key: a key the index folder's file does not set still comes from the user's.
-  Write("xdg/foldback/foldback.toml", "[walls]\nallowed_matters = [\"beta\"]\n[search]\ntop_k = 1\n");
+  Write("xdg/foldback/foldback.toml",
+        "[walls]\nallowed_matters = [\"beta\"]\n[search]\ntop_k = 1\n");
   r = Search();
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out).size(), 1u);
@@ -98,12 +104,14 @@ TEST_F(ConfigCli, UserConfigFolderFromXdgConfigHome) {
 
 TEST_F(ConfigCli, ExplicitConfigWinsOverIndexFolderAndFlagsWinOverAll) {
   Write("idx/foldback.toml", "[walls]\nallowed_matters = [\"acme\"]\n");
-  std::string given = Write("given.toml", "[walls]\nallowed_matters = [\"beta\"]\n[search]\ntop_k = 1\n");
+  std::string given =
+      Write("given.toml", "[walls]\nallowed_matters = [\"beta\"]\n[search]\ntop_k = 1\n");
   CliRun r = Search("--config " + given);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Matters(r), (std::set<std::string>{"beta"}));
   // Before the subcommand too.
-  r = RunCli("--config " + given + " search --index " + Index() + " --json 'terminate notice'", Stderr::kSeparate);
+  r = RunCli("--config " + given + " search --index " + Index() + " --json 'terminate notice'",
+             Stderr::kSeparate);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Matters(r), (std::set<std::string>{"beta"}));
   // Flags override every file.
@@ -118,7 +126,8 @@ TEST_F(ConfigCli, ExplicitConfigWinsOverIndexFolderAndFlagsWinOverAll) {
 
 // examples/foldback.toml (every key, as docs/config.md shows it) is valid.
 TEST_F(ConfigCli, TheShippedExampleIsValid) {
-  const std::string example = (fs::path(FOLDBACK_DEMO_CORPUS) / ".." / ".." / "foldback.toml").string();
+  const std::string example =
+      (fs::path(FOLDBACK_DEMO_CORPUS) / ".." / ".." / "foldback.toml").string();
   ASSERT_TRUE(fs::exists(example)) << example;
   CliRun r = Search("--config " + example);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -149,26 +158,34 @@ TEST_F(ConfigCli, WrongTypeIsAnErrorWithTheLine) {
   f = Write("types2.toml", "[walls]\nallowed_matters = \"acme\"\n");
   r = Search("--config " + f);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find(f + ":2: 'walls.allowed_matters' must be an array of strings"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f + ":2: 'walls.allowed_matters' must be an array of strings"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(ConfigCli, AKeyIsRefusedAndNeverRepeated) {
-  std::string f = Write("key.toml", "[llm]\nendpoint = \"https://api.openai.com/v1\"\napi_key = \"" + std::string(kKey) + "\"\n");
+  std::string f =
+      Write("key.toml", "[llm]\nendpoint = \"https://api.openai.com/v1\"\napi_key = \"" +
+                            std::string(kKey) + "\"\n");
   CliRun r = RunCli("ask --index " + Index() + " --config " + f + " q", Stderr::kSeparate);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find(f + ":3: 'llm.api_key': foldback.toml never holds a key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f + ":3: 'llm.api_key': foldback.toml never holds a key"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("api_key_env"), std::string::npos) << "the way out is named: " << r.err;
   EXPECT_EQ((r.out + r.err).find(kKey), std::string::npos);
   // A key pasted where the variable's name goes.
   f = Write("env.toml", "[llm]\napi_key_env = \"" + std::string(kKey) + "\"\n");
   r = RunCli("ask --index " + Index() + " --config " + f + " q", Stderr::kSeparate);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find(f + ":2: 'llm.api_key_env' names the environment variable"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f + ":2: 'llm.api_key_env' names the environment variable"),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ((r.out + r.err).find(kKey), std::string::npos);
 }
 
 TEST_F(ConfigCli, InvalidEndpointAndPatternAreErrorsWithTheLine) {
-  std::string f = Write("ep.toml", "[llm]\nmodel = \"m\"\nendpoint = \"ftp://llm.firm.example/v1\"\n");
+  std::string f =
+      Write("ep.toml", "[llm]\nmodel = \"m\"\nendpoint = \"ftp://llm.firm.example/v1\"\n");
   CliRun r = RunCli("ask --index " + Index() + " --config " + f + " q", Stderr::kSeparate);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(f + ":3: 'llm.endpoint': "), std::string::npos) << r.err;
@@ -176,7 +193,8 @@ TEST_F(ConfigCli, InvalidEndpointAndPatternAreErrorsWithTheLine) {
   r = RunCli("ask --index " + Index() + " --config " + f + " q", Stderr::kSeparate);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(f + ":2: 'llm.endpoint': "), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("hunter2pw"), std::string::npos) << "credentials are not repeated: " << r.err;
+  EXPECT_EQ(r.err.find("hunter2pw"), std::string::npos)
+      << "credentials are not repeated: " << r.err;
   f = Write("re.toml", "[redact]\npatterns = [\"\\\\d{3}\", \"(unclosed\"]\n");
   r = RunCli("ask --index " + Index() + " --config " + f + " q", Stderr::kSeparate);
   EXPECT_EQ(r.code, 2);
@@ -199,10 +217,12 @@ TEST_F(ConfigCli, AskUsesTheFileAndJsonLogsCarryTheTraceId) {
   ok.content = "[[ ## query ## ]]\nsupplier terminate notice\n\n[[ ## completed ## ]]";
   server_->Script(ok);
   Write("idx/foldback.toml",
-        "[llm]\nendpoint = \"" + server_->base_url() + "\"\nmodel = \"model-from-file\"\n"
-        "api_key_env = \"FOLDBACK_CONFIG_TEST_KEY\"\n\n[redact]\npatterns = ['ninety']\n\n"
-        "[retry]\nmax_retries = 0\ninitial_delay_ms = 10\n\n[log]\nformat = \"json\"\n");
-  CliRun r = RunCli("ask --index " + Index() + " --hops 2 --json 'Can the supplier terminate on ninety days notice?'",
+        "[llm]\nendpoint = \"" + server_->base_url() +
+            "\"\nmodel = \"model-from-file\"\n"
+            "api_key_env = \"FOLDBACK_CONFIG_TEST_KEY\"\n\n[redact]\npatterns = ['ninety']\n\n"
+            "[retry]\nmax_retries = 0\ninitial_delay_ms = 10\n\n[log]\nformat = \"json\"\n");
+  CliRun r = RunCli("ask --index " + Index() +
+                        " --hops 2 --json 'Can the supplier terminate on ninety days notice?'",
                     Stderr::kSeparate);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   json out = json::parse(r.out);
@@ -261,7 +281,8 @@ TEST_F(ConfigCli, AskUsesTheFileAndJsonLogsCarryTheTraceId) {
 TEST_F(ConfigCli, TextLogsStayAsTheyWereAndTheFlagBeatsTheFile) {
   Write("idx/foldback.toml", "[log]\nformat = \"json\"\n");
   // The flag wins: text, the CLI's usual "note:" line.
-  CliRun r = RunCli("--log-format text ask --index " + Index() + " --json 'terminate notice'", Stderr::kSeparate);
+  CliRun r = RunCli("--log-format text ask --index " + Index() + " --json 'terminate notice'",
+                    Stderr::kSeparate);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("note: no --endpoint given"), std::string::npos) << r.err;
   // The file alone: JSON (also for an error).
