@@ -147,8 +147,12 @@ int Run(const AskArgs& a) {
         return out;
       };
       host::Log(host::LogLevel::kInfo, "program loaded",
-                {"ask", o.trace_id, {{"dspy_version", loaded->dspy_version}, {"used", joined(loaded->used)},
-                             {"ignored", joined(loaded->ignored)}, {"notes", joined(loaded->notes)}}});
+                {"ask",
+                 o.trace_id,
+                 {{"dspy_version", loaded->dspy_version},
+                  {"used", joined(loaded->used)},
+                  {"ignored", joined(loaded->ignored)},
+                  {"notes", joined(loaded->notes)}}});
     } else {
       PrintProgramReport(*loaded, a.json ? stderr : stdout);
     }
@@ -221,7 +225,8 @@ int Run(const AskArgs& a) {
                                reranker->get(), host_fallbacks, **client, on_event);
   if (!run.ok()) return Fail(run.status());
   if (*reranker && !run->rerank_note.empty()) {
-    host::Log(host::LogLevel::kInfo, "not applied (" + run->rerank_note + ")", {"rerank", o.trace_id, {}});
+    host::Log(host::LogLevel::kInfo, "not applied (" + run->rerank_note + ")",
+              {"rerank", o.trace_id, {}});
   }
   const AskResult& result = run->result;
   const Status& saved = run->trace_saved;
@@ -236,8 +241,11 @@ int Run(const AskArgs& a) {
     telemetry::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
   }
   Status exported = host::ExportQuestionSpans(result.trace, spans, kTelemetryFlushMs);
-  if (!exported.ok()) host::Log(host::LogLevel::kWarning, TerminalSafe(exported.message(), false), {"", o.trace_id, {}});
-  if (!saved.ok()) host::Log(host::LogLevel::kWarning, "trace not saved: " + saved.ToString(), {"", o.trace_id, {}});
+  const host::LogContext about{"", o.trace_id, {}};
+  if (!exported.ok()) {
+    host::Log(host::LogLevel::kWarning, TerminalSafe(exported.message(), false), about);
+  }
+  if (!saved.ok()) host::Log(host::LogLevel::kWarning, "trace not saved: " + saved.ToString(), about);
   host::LogEvent(host::LogLevel::kInfo, "question answered",
                  {"ask", o.trace_id,
                   {{"hops", std::to_string(result.trace.hops.size())},

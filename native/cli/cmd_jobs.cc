@@ -161,7 +161,8 @@ int Submit(const JobsArgs& a) {
       spec.program_source = "--instructions";
     }
     if (spec.predictor.Find("question") && a.question.empty()) {
-      host::Log(host::LogLevel::kInfo, "the predictor has a 'question' input and no --question was given");
+      host::Log(host::LogLevel::kInfo,
+                "the predictor has a 'question' input and no --question was given");
     }
     spec.question = a.question;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
@@ -196,7 +197,11 @@ int Submit(const JobsArgs& a) {
   } else {
     if (host::GetLogFormat() == host::LogFormat::kJson) {
       host::LogEvent(host::LogLevel::kInfo, "job submitted",
-                     {"jobs", "", {{"job_id", *id}, {"kind", a.kind}, {"items", std::to_string(job.items.size())}}});
+                     {"jobs",
+                      "",
+                      {{"job_id", *id},
+                       {"kind", a.kind},
+                       {"items", std::to_string(job.items.size())}}});
     } else {
       std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
     }

@@ -623,10 +623,11 @@ TEST_F(ServeTest, FoldbackTomlHoldsUsersAndJsonLogsTraceAsks) {
   users = users.substr(users.find("[[user]]"));  // without the file's unknown [server] table
   std::ofstream(dir_ / "idx" / "foldback.toml")
       << "[serve]\nrate_limit = 0\n\n[log]\nformat = \"json\"\n\n" << users;
-  ASSERT_TRUE(server_.Start({"--index", (dir_ / "idx").string()}, dir_.string())) << server_.output();
+  ASSERT_TRUE(server_.Start({"--index", (dir_ / "idx").string()}, dir_.string()))
+      << server_.output();
   auto c = Client();
-  auto r = c.Post("/v1/ask", Auth("carol"), json({{"question", "termination notice"}, {"hops", 2}}).dump(),
-                  "application/json");
+  auto r = c.Post("/v1/ask", Auth("carol"),
+                  json({{"question", "termination notice"}, {"hops", 2}}).dump(), "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   std::string trace_id = Body(r)["trace_id"];
@@ -649,14 +650,15 @@ TEST_F(ServeTest, FoldbackTomlHoldsUsersAndJsonLogsTraceAsks) {
       EXPECT_EQ(j["foldback_trace_id"], trace_id) << line;
       EXPECT_EQ(j["user"], "carol") << line;
     }
-    EXPECT_EQ(line.find("termination notice"), std::string::npos) << "no question text in logs: " << line;
+    EXPECT_EQ(line.find("termination notice"), std::string::npos) << "no question in logs: " << line;
   }
   EXPECT_TRUE(found) << server_.output();
   // A typo in the file stops the server with the line.
   server_.Kill();
   std::ofstream(dir_ / "idx" / "foldback.toml") << "[serve]\nrate_limt = 0\n" << users;
   EXPECT_FALSE(server_.Start({"--index", (dir_ / "idx").string()}, dir_.string()));
-  EXPECT_NE(server_.output().find("foldback.toml:2: unknown key 'serve.rate_limt'"), std::string::npos)
+  EXPECT_NE(server_.output().find("foldback.toml:2: unknown key 'serve.rate_limt'"),
+            std::string::npos)
       << server_.output();
 }
 

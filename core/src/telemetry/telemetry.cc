@@ -220,7 +220,9 @@ std::string JobCallKey(const JobCall& j) {
 }
 }  // namespace
 
-std::string OtelTraceId(const std::string& foldback_trace_id) { return OtelTraceIdOf(foldback_trace_id); }
+std::string OtelTraceId(const std::string& foldback_trace_id) {
+  return OtelTraceIdOf(foldback_trace_id);
+}
 
 std::string JobCallTraceId(const JobCall& j) {
   std::string key = JobCallKey(j);
