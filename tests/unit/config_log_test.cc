@@ -27,7 +27,7 @@ TEST(Config, ParsesEveryTypeAsFlagStrings) {
   EXPECT_EQ(c->Find("retry.max_delay_ms")->values, std::vector<std::string>{"8000"});
   EXPECT_EQ(c->Find("llm.structured_output")->values, std::vector<std::string>{"false"});
   EXPECT_EQ(c->Find("walls.allowed_matters")->values, (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(c->Find("walls.allowed_matters")->where(), "f.toml:6");
+  EXPECT_EQ(c->Find("walls.allowed_matters")->where(), "f.toml:7");
   EXPECT_EQ(c->Find("llm.endpoint"), nullptr);
 }
 
