@@ -113,11 +113,7 @@ void ApplyConfig(CLI::App* sub) {
     host::LogFormat f;
     if (host::ParseLogFormat(g_log_format, &f)) host::SetLogFormat(f);
   }
-  host::ConfigFiles files;
-  files.explicit_path = g_config_path;
-  files.index_dir = index_dir;
-  files.user_dir = host::UserConfigDir([](const char* n) { return std::getenv(n); });
-  auto config = host::Config::LoadLayers(files);
+  auto config = LoadConfigFor(index_dir);
   if (!config.ok()) Refuse(config.status());
 
   // The file's log format unless the flag gave one (the file checked it).
@@ -171,6 +167,24 @@ void SetUp(CLI::App* sub) {
 }
 
 }  // namespace
+
+Result<host::Config> LoadConfigFor(const std::string& index_dir) {
+  host::ConfigFiles files;
+  files.explicit_path = g_config_path;
+  files.index_dir = index_dir;
+  files.user_dir = host::UserConfigDir([](const char* n) { return std::getenv(n); });
+  return host::Config::LoadLayers(files);
+}
+
+const char* FlagFor(const std::string& key, const std::string& command) {
+  for (const FlagOf& m : Flags()) {
+    if (key != m.key) continue;
+    for (const char* c : m.commands) {
+      if (command == c) return m.flag;
+    }
+  }
+  return nullptr;
+}
 
 void SetUpConfig(CLI::App& app) {
   AddGlobals(&app);

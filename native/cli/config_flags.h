@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "foldback/status.h"
+#include "host/config.h"
 #include "llm/llm_client.h"
 
 namespace foldback::cli {
@@ -35,6 +36,14 @@ struct ConfigFailure {
 // each subcommand read foldback.toml once its own flags are parsed.
 // Call after every subcommand is registered.
 void SetUpConfig(CLI::App& app);
+
+// The files a command with `index_dir` ("" = none) reads, merged by
+// precedence (--config as given on the command line).
+Result<host::Config> LoadConfigFor(const std::string& index_dir);
+
+// The flag a key of foldback.toml stands for in `command` ("ask", "jobs
+// submit"), or null.
+const char* FlagFor(const std::string& key, const std::string& command);
 
 // Retry and timeout flags of the LLM client (ask, serve); unset = the
 // client's default (or foldback.toml's [retry]).

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterJobs(app, &exit_code);
   foldback::cli::RegisterTrain(app, &exit_code);
   foldback::cli::RegisterServe(app, &exit_code);
+  foldback::cli::RegisterConfig(app, &exit_code);
   // --config, --log-format and foldback.toml (cli/config_flags.h).
   foldback::cli::SetUpConfig(app);
   try {

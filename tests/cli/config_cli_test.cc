@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -132,6 +133,28 @@ TEST_F(ConfigCli, TheShippedExampleIsValid) {
   CliRun r = Search("--config " + example);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Matters(r), (std::set<std::string>{"acme", "beta"}));
+}
+
+// `foldback config` shows IT which file and line each setting comes from.
+TEST_F(ConfigCli, ConfigCommandShowsEachSettingsSource) {
+  Write("idx/foldback.toml", "[search]\ntop_k = 3\n\n[walls]\nallowed_matters = [\"acme\"]\n");
+  std::string given = Write(
+      "given.toml",
+      "[walls]\nallowed_matters = [\"beta\"]\n[llm]\napi_key_env = \"FOLDBACK_CONFIG_TEST_KEY\"\n");
+  CliRun r =
+      RunCli("config --index " + Index() + " --config " + given + " --json", Stderr::kSeparate);
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["files"], json({given, Index() + "/foldback.toml"}));
+  std::map<std::string, json> by_key;
+  for (const auto& s : j["settings"]) by_key[s["key"]] = s;
+  EXPECT_EQ(by_key["walls.allowed_matters"]["value"], json({"beta"}));
+  EXPECT_EQ(by_key["walls.allowed_matters"]["file"], given);
+  EXPECT_EQ(by_key["walls.allowed_matters"]["line"], 2);
+  EXPECT_EQ(by_key["search.top_k"]["file"], Index() + "/foldback.toml");
+  EXPECT_EQ(by_key["search.top_k"]["line"], 2);
+  EXPECT_EQ(by_key["llm.api_key_env"]["variable_set"], true);
+  EXPECT_EQ(r.out.find(kKey), std::string::npos) << "the variable's name, never its value";
 }
 
 TEST_F(ConfigCli, UnknownKeyIsAnErrorWithFileAndLine) {
