@@ -30,6 +30,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "host/log.h"
 #include "foldback/jobs.h"
 #include "foldback/program.h"
 #include "foldback/questions.h"
@@ -171,8 +172,8 @@ int Submit(const JobsArgs& a) {
       spec.program_source = "--instructions";
     }
     if (spec.predictor.Find("question") && a.question.empty()) {
-      std::fprintf(stderr,
-                   "note: the predictor has a 'question' input and no --question was given\n");
+      host::Log(host::LogLevel::kInfo,
+                "the predictor has a 'question' input and no --question was given");
     }
     spec.question = a.question;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
@@ -245,7 +246,16 @@ int Submit(const JobsArgs& a) {
     if (a.kind != "embed") out["program_hash"] = spec.program_hash;
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
+    if (host::GetLogFormat() == host::LogFormat::kJson) {
+      host::LogEvent(host::LogLevel::kInfo, "job submitted",
+                     {"jobs",
+                      "",
+                      {{"job_id", *id},
+                       {"kind", a.kind},
+                       {"items", std::to_string(job.items.size())}}});
+    } else {
+      std::fprintf(stderr, "submitted %s job: %zu items\n", a.kind.c_str(), job.items.size());
+    }
     std::printf("%s\n", id->c_str());
   }
   return 0;
@@ -339,7 +349,20 @@ int Work(const JobsArgs& a) {
     std::fflush(stderr);
   };
   o.on_note = [&](const std::string& m) {
-    std::fprintf(stderr, "%snote: %s\n", tty ? "\n" : "", TerminalSafe(m, false).c_str());
+    if (tty) std::fprintf(stderr, "\n");
+    host::Log(host::LogLevel::kInfo, TerminalSafe(m, false));
+  };
+  // JSON logs: a line per request, with the trace id of its spans.
+  o.on_request = [](const jobs::WorkerOptions::RequestDone& d) {
+    std::string items;
+    for (const auto& id : d.item_ids) items += (items.empty() ? "" : ",") + id;
+    host::LogContext lc{"jobs", d.trace_id,
+                        {{"job_id", d.job_id}, {"items", items},
+                         {"attempt", std::to_string(d.attempt)},
+                         {"ms", std::to_string(static_cast<int64_t>(d.ms))}}};
+    if (!d.status.ok()) lc.fields.emplace_back("error", TerminalSafe(d.status.ToString(), false));
+    host::LogEvent(d.status.ok() ? host::LogLevel::kInfo : host::LogLevel::kWarning,
+                   d.status.ok() ? "request done" : "request failed", lc);
   };
   // OpenTelemetry (OTEL_* variables): a trace per request, sent in the background.
   std::unique_ptr<host::OtlpExporter> spans;
@@ -353,7 +376,7 @@ int Work(const JobsArgs& a) {
   if (tty) std::fprintf(stderr, "\n");
   if (spans) {
     Status sent = spans->Flush(3000);
-    if (!sent.ok()) std::fprintf(stderr, "warning: %s\n", TerminalSafe(sent.message(), false).c_str());
+    if (!sent.ok()) host::Log(host::LogLevel::kWarning, TerminalSafe(sent.message(), false));
   }
   if (!report.ok()) return Fail(report.status());
   std::printf(

@@ -18,6 +18,7 @@
 #include "host/feedback_log.h"
 #include "host/feedback_record.h"
 #include "host/index_dir.h"
+#include "host/log.h"
 
 namespace foldback::cli {
 namespace {
@@ -66,7 +67,7 @@ int Run(const SearchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   auto hits = SearchAndRerank(**opened, fb.get(), a.query, o, reranker->get(), ro, &report);
   if (*reranker && !report.applied) {
-    std::fprintf(stderr, "rerank: not applied (%s)\n", report.note.c_str());
+    host::Log(host::LogLevel::kInfo, "not applied (" + report.note + ")", {"rerank", "", {}});
   }
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());

@@ -5,12 +5,13 @@
 #include <cstdio>
 
 #include "host/ingest_path.h"
+#include "host/log.h"
 #include "ingest/extract.h"
 
 namespace foldback::cli {
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", TerminalSafe(s.ToString(), false).c_str());
+  host::Log(host::LogLevel::kError, TerminalSafe(s.ToString(), false));
   return s.IsInvalidArgument() ? 2 : 1;
 }
 

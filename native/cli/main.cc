@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
+#include "cli/config_flags.h"
 #include "foldback/version.h"
 
 int main(int argc, char** argv) {
@@ -24,10 +25,15 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterJobs(app, &exit_code);
   foldback::cli::RegisterTrain(app, &exit_code);
   foldback::cli::RegisterServe(app, &exit_code);
+  foldback::cli::RegisterConfig(app, &exit_code);
+  // --config, --log-format and foldback.toml (cli/config_flags.h).
+  foldback::cli::SetUpConfig(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const foldback::cli::ConfigFailure& e) {
+    return foldback::cli::Fail(e.status);
   }
   return exit_code;
 }

@@ -306,6 +306,33 @@ class Runner {
 
   // The request's spans to the exporter (queued, never waited for).
   void Report(const Batch& b, const NeedResult& r, host::OtlpExporter* exporter) const {
+    telemetry::JobCall jc = JobCallOf(b, r);
+    telemetry::SpanOptions so;
+    so.start_unix_ms = std::chrono::duration<double, std::milli>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() -
+                       jc.call.end_ms;
+    so.provider = spec_.endpoint.provider;
+    so.request_model = spec_.endpoint.model;
+    telemetry::ServerOfUrl(spec_.endpoint.url, &so.server_address, &so.server_port);
+    exporter->Export(telemetry::SpansFromJobCall(jc, so));
+  }
+
+  // The request as a log line sees it.
+  WorkerOptions::RequestDone Done(const Batch& b, const NeedResult& r) const {
+    telemetry::JobCall jc = JobCallOf(b, r);
+    WorkerOptions::RequestDone d;
+    d.job_id = job_id_;
+    d.item_ids = jc.item_ids;
+    d.attempt = jc.attempt;
+    d.status = r.status;
+    d.trace_id = telemetry::JobCallTraceId(jc);
+    d.ms = r.elapsed_ms;
+    return d;
+  }
+
+ private:
+  telemetry::JobCall JobCallOf(const Batch& b, const NeedResult& r) const {
     telemetry::JobCall jc;
     jc.job_id = job_id_;
     jc.kind = spec_.kind;
@@ -323,18 +350,9 @@ class Runner {
     jc.call.input_tokens = r.input_tokens;
     jc.call.output_tokens = r.output_tokens;
     if (!r.status.ok()) jc.call.error = Status::CodeName(r.status.code());
-    telemetry::SpanOptions so;
-    so.start_unix_ms = std::chrono::duration<double, std::milli>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count() -
-                       jc.call.end_ms;
-    so.provider = spec_.endpoint.provider;
-    so.request_model = spec_.endpoint.model;
-    telemetry::ServerOfUrl(spec_.endpoint.url, &so.server_address, &so.server_port);
-    exporter->Export(telemetry::SpansFromJobCall(jc, so));
+    return jc;
   }
 
- private:
   Runner() = default;
   std::string job_id_;
   JobSpec spec_;
@@ -544,6 +562,7 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
         if (it == in_flight.end()) continue;
         if (pend_results.empty() && pend_failures.empty()) pend_since = Now();
         if (o.telemetry) runner.Report(it->second, c.result, o.telemetry);
+        if (o.on_request) o.on_request(runner.Done(it->second, c.result));
         runner.Collect(it->second, c.result, rng, &pend_results, &pend_failures);
         in_flight.erase(it);
       }

@@ -57,6 +57,17 @@ struct WorkerOptions {
   std::function<void(const JobInfo& job)> on_progress;
   // Messages for the user (a job skipped, a budget used up).
   std::function<void(const std::string& message)> on_note;
+  // After every request: the items it served and its trace id (the id of
+  // its spans, telemetry::JobCallTraceId), for log lines.
+  struct RequestDone {
+    std::string job_id;
+    std::vector<std::string> item_ids;
+    uint32_t attempt = 1;
+    Status status;
+    std::string trace_id;
+    double ms = 0;
+  };
+  std::function<void(const RequestDone& request)> on_request;
   // OpenTelemetry: every request's spans (telemetry::SpansFromJobCall) are
   // queued here when set; never waited for.
   host::OtlpExporter* telemetry = nullptr;

@@ -203,7 +203,7 @@ TEST_P(JobsCli, EachItemIsATraceForTheCollector) {
   std::string job = Submit("--kind map --matter acme --instructions " + Shell("Privileged? Cite as [n]."));
   std::string collector = server_->base_url().substr(0, server_->base_url().rfind("/v1"));
   ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.c_str(), 1);
-  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  CliRun w = Cli("--log-format json jobs work " + Store() + " --until-idle");
   ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   ASSERT_EQ(w.code, 0) << w.out << w.err;
   std::set<std::string> items, traces;
@@ -225,6 +225,14 @@ TEST_P(JobsCli, EachItemIsATraceForTheCollector) {
   EXPECT_EQ(items, (std::set<std::string>{"advice", "lunch", "invoice"}));
   EXPECT_EQ(traces.size(), 3u);
   EXPECT_EQ(chats, 3u);
+  // --log-format json: a line per request, carrying the trace id of its spans.
+  std::set<std::string> logged;
+  for (const json& line : Lines(w.err)) {
+    if (line.value("msg", "") != "request done") continue;
+    EXPECT_EQ(line["job_id"], job);
+    logged.insert(line["trace_id"].get<std::string>());
+  }
+  EXPECT_EQ(logged, traces) << w.err;
 }
 
 TEST_P(JobsCli, WallsAndRedactionHoldForJobs) {
