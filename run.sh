@@ -25,6 +25,7 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler libhnswlib-dev robin-map-dev libstemmer-dev libutf8proc-dev libeigen3-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libcurl4-openssl-dev libcpp-httplib-dev
   libgmime-3.0-dev libpoppler-cpp-dev libzip-dev libpugixml-dev libgumbo-dev zlib1g-dev libsqlite3-dev libxapian-dev
+  postgresql libpq-dev  # foldback jobs: the PostgreSQL store (libpq) and the server its tests start
   libboost-dev libtomlplusplus-dev  # foldback serve: Boost.Beast/Asio (header-only), the users file
   emscripten chromium chromium-driver python3
   fonts-noto-color-emoji  # the plugins' screenshots (thumbs) in headless Chromium

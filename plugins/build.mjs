@@ -424,6 +424,8 @@ function extensionManifest() {
     side_panel: { default_path: 'sidepanel.html' },
     background: { service_worker: 'background.js', type: 'module' },
     permissions: ['activeTab', 'scripting', 'storage', 'offscreen', 'sidePanel'],
+    // IT's policy (chrome.storage.managed), shared/policy.ts.
+    storage: { managed_schema: 'managed_schema.json' },
     content_security_policy: { extension_pages: EXTENSION_CSP() },
   };
 }
@@ -494,6 +496,7 @@ export async function build() {
   await writeFile(path.join(browser, 'sidepanel.html'), page({ title: 'foldback', script: 'sidepanel.js', office: false, cspMeta: false }));
   await writeFile(path.join(browser, 'offscreen.html'), page({ title: 'foldback engine', script: 'offscreen.js', office: false, cspMeta: false }));
   await writeFile(path.join(browser, 'manifest.json'), JSON.stringify(extensionManifest(), null, 2) + '\n');
+  await copyFile(path.join(here, 'browser/managed_schema.json'), path.join(browser, 'managed_schema.json'));
   return { out, allowedOrigins, addinOrigin };
 }
 

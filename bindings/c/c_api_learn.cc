@@ -2,6 +2,7 @@
 // reranker (foldback/rerank.h). Core calls only; the host part is reading
 // the index folder's feedback log.
 #include "c_api.h"
+#include "foldback/questions.h"
 #include "foldback/rerank.h"
 #include "foldback/train.h"
 
@@ -29,6 +30,7 @@ fb_train_params fb_train_default_params(void) {
   p.warm_start = o.warm_start ? 1 : 0;
   p.seed = o.seed;
   p.sources = nullptr;
+  p.pairs_jsonl = nullptr;
   return p;
 }
 
@@ -52,6 +54,16 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
     o.hard_negatives = p.hard_negatives != 0;
     o.warm_start = p.warm_start != 0;
     o.seed = p.seed;
+    if (p.pairs_jsonl && *p.pairs_jsonl) {
+      auto pairs = foldback::ParseQuestionPairs(p.pairs_jsonl);
+      if (!pairs.ok()) return Report(&h->err, pairs.status());
+      o.generated_pairs = foldback::GeneratedTrainingPairs(*h->state->index, *pairs, nullptr);
+      if (o.generated_pairs.empty()) {
+        return Fail(&h->err, FB_EINVALID,
+                    "none of the question pairs names a passage of the index");
+      }
+      o.sources.enabled[static_cast<int>(foldback::PairSource::kGenerated)] = true;
+    }
     auto t = foldback::EmbedderTrainer::Start(*h->state->index, o);
     if (!t.ok()) return Report(&h->err, t.status());
     auto out = std::make_unique<fb_trainer>();

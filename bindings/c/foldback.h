@@ -850,6 +850,10 @@ typedef struct {
   /* Comma-separated pair sources: heading, caption, definition, cloze, xref,
    * subject, reply, or "structure" for all. NULL or "": all. */
   const char* sources;
+  /* LLM-written question pairs as JSONL (fb_questions_pairs_jsonl, `foldback
+   * jobs results` of a synthesize job): trained on as the llm source beside
+   * `sources`. NULL or "": none. FB_EINVALID naming the line when malformed. */
+  const char* pairs_jsonl;
 } fb_train_params;
 
 typedef struct {
@@ -928,6 +932,66 @@ FB_API void fb_reranker_free(fb_reranker* reranker);
 FB_API int fb_index_search_rerank(const fb_index* index, const fb_reranker* reranker,
                                   const char* query, const fb_search_params* params, size_t depth,
                                   fb_results** results_out);
+
+/* ---- training questions written by an LLM (foldback/questions.h)
+ *
+ * A sans-IO session like fb_ask: it samples passages of the index behind
+ * the walls (deterministic by seed; passages under min_words and repeated
+ * texts skipped), emits one FB_NEED_LLM need per passage (the passage as
+ * data, `redact` patterns applied), checks every reply (empty, not JSON,
+ * too many, too long, copied from the passage: filtered, or the need is
+ * retried once asking for JSON) and yields (question, chunk) pairs for
+ * fb_train_params.pairs_jsonl. The session copies what it needs: the index
+ * may change or be freed once fb_questions_start returns.
+ *
+ *   fb_questions_start(index, &params, now_ms, &q);
+ *   while (!fb_questions_done(q)) {
+ *     fb_questions_take_needs(q, &needs);   ... perform, then
+ *     fb_questions_provide(q, id, &result, now_ms) or fb_questions_tick(q, now_ms)
+ *   }
+ *   fb_questions_pairs_jsonl(q, &jsonl, &passages, &failed);  */
+typedef struct fb_questions fb_questions;
+
+typedef struct {
+  const char* matter;   /* only this matter's passages; NULL or "": any */
+  int restrict_matters; /* ethical walls: only allowed_matters (and no matter) */
+  const char* const* allowed_matters;
+  size_t allowed_matter_count;
+  uint32_t sample;                /* passages. Default: 100 */
+  uint64_t seed;                  /* Default: 42 */
+  uint32_t min_words;             /* Default: 12 */
+  uint32_t questions_per_passage; /* 1..20. Default: 3 */
+  /* A DSPy saved program (JSON text) whose predictor has a `passage` input;
+   * NULL: the built-in lawyer-style predictor, with `instructions` (NULL:
+   * the built-in ones). */
+  const char* program_json;
+  const char* instructions;
+  const char* const* redact; /* patterns (foldback/redact.h) */
+  size_t redact_count;
+  double deadline_ms;     /* for the whole session; 0: none */
+  uint32_t max_in_flight; /* needs outstanding at once. Default: 8 */
+} fb_questions_params;
+
+FB_API fb_questions_params fb_questions_default_params(void);
+/* FB_EDENIED for a matter outside the walls, FB_ESTATE when no passage
+ * qualifies, FB_EINVALID on bad params (message in fb_index_last_error). */
+FB_API int fb_questions_start(const fb_index* index, const fb_questions_params* params,
+                              double now_ms, fb_questions** questions_out);
+FB_API int fb_questions_take_needs(fb_questions* questions, fb_needs** needs_out);
+/* As fb_ask_provide: FB_EINVALID for an unknown or answered id. A failed
+ * need (status not FB_OK) fails its passage; the host has retried it. */
+FB_API int fb_questions_provide(fb_questions* questions, uint64_t need_id,
+                                const fb_need_result* result, double now_ms);
+FB_API int fb_questions_tick(fb_questions* questions, double now_ms);
+FB_API int fb_questions_done(const fb_questions* questions);
+/* REQUIRES done (else FB_ESTATE). *jsonl_out (fb_string_free): one line per
+ * question {query, chunk_id, doc_id, source, model, program_hash,
+ * foldback_version}; *passages_out and *failed_out (may be NULL): passages
+ * asked about, and those that gave no question. */
+FB_API int fb_questions_pairs_jsonl(fb_questions* questions, char** jsonl_out, size_t* passages_out,
+                                    size_t* failed_out);
+FB_API const char* fb_questions_last_error(const fb_questions* questions);
+FB_API void fb_questions_free(fb_questions* questions);
 
 #ifdef __cplusplus
 }

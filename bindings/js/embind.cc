@@ -134,33 +134,54 @@ std::optional<std::set<std::string>> ToWall(const val& list) {
 
 // {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
 //  oneDocument, candidates, denseWeight, rrfK, efSearch}; an error value or null.
+// The keys present are listed once and only those are read: every property
+// read is a call out of wasm, and a scoped search from an add-in is small
+// enough for a dozen absent-key probes to show (docs/benchmarks.md, issue 13
+// item 7). Unknown keys are ignored; null and undefined mean absent.
 val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
   if (opts.isUndefined() || opts.isNull()) return val::null();
-  if (Has(opts, "mode") && !foldback::ParseSearchMode(opts["mode"].as<std::string>(), &o->mode)) {
-    return ErrorValue(foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid"));
-  }
-  if (Has(opts, "topK")) o->top_k = opts["topK"].as<size_t>();
-  if (Has(opts, "fusion") && !foldback::ParseFusion(opts["fusion"].as<std::string>(), &o->fusion)) {
-    return ErrorValue(foldback::Status::InvalidArgument("fusion must be rrf or weighted"));
-  }
-  if (Has(opts, "filter")) {
-    val f = opts["filter"];
-    val keys = val::global("Object").call<val>("keys", f);
-    size_t n = keys["length"].as<size_t>();
-    for (size_t i = 0; i < n; ++i) {
-      std::string k = keys[i].as<std::string>();
-      o->filters.push_back({k, foldback::Filter::Op::kEq, f[k].as<std::string>()});
+  static const val object = val::global("Object");
+  const val keys = object.call<val>("keys", opts);
+  const size_t n = keys["length"].as<size_t>();
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = keys[i].as<std::string>();
+    const val v = opts[k];
+    if (v.isUndefined() || v.isNull()) continue;
+    if (k == "mode") {
+      if (!foldback::ParseSearchMode(v.as<std::string>(), &o->mode)) {
+        return ErrorValue(foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid"));
+      }
+    } else if (k == "topK") {
+      o->top_k = v.as<size_t>();
+    } else if (k == "fusion") {
+      if (!foldback::ParseFusion(v.as<std::string>(), &o->fusion)) {
+        return ErrorValue(foldback::Status::InvalidArgument("fusion must be rrf or weighted"));
+      }
+    } else if (k == "filter") {
+      const val fields = object.call<val>("keys", v);
+      const size_t m = fields["length"].as<size_t>();
+      for (size_t j = 0; j < m; ++j) {
+        std::string f = fields[j].as<std::string>();
+        std::string value = v[f].as<std::string>();
+        o->filters.push_back({std::move(f), foldback::Filter::Op::kEq, std::move(value)});
+      }
+    } else if (k == "allowedMatters") {
+      std::vector<std::string> list = Strings(v);
+      o->allowed_matters = std::set<std::string>(list.begin(), list.end());
+    } else if (k == "queryVector") {
+      o->query_vector = emscripten::convertJSArrayToNumberVector<float>(v);
+    } else if (k == "oneDocument") {
+      o->one_per_document = v.as<bool>();
+    } else if (k == "candidates") {
+      o->candidates = v.as<size_t>();
+    } else if (k == "denseWeight") {
+      o->dense_weight = v.as<double>();
+    } else if (k == "rrfK") {
+      o->rrf_k = v.as<double>();
+    } else if (k == "efSearch") {
+      o->ef_search = v.as<size_t>();
     }
   }
-  o->allowed_matters = ToMatterSet(opts, "allowedMatters");
-  if (Has(opts, "queryVector")) {
-    o->query_vector = emscripten::convertJSArrayToNumberVector<float>(opts["queryVector"]);
-  }
-  if (Has(opts, "oneDocument")) o->one_per_document = opts["oneDocument"].as<bool>();
-  if (Has(opts, "candidates")) o->candidates = opts["candidates"].as<size_t>();
-  if (Has(opts, "denseWeight")) o->dense_weight = opts["denseWeight"].as<double>();
-  if (Has(opts, "rrfK")) o->rrf_k = opts["rrfK"].as<double>();
-  if (Has(opts, "efSearch")) o->ef_search = opts["efSearch"].as<size_t>();
   return val::null();
 }
 

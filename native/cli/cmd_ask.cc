@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.h"
+#include "cli/config_flags.h"
 #include "cli/rerank_flags.h"
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
@@ -23,6 +24,7 @@
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
+#include "host/log.h"
 #include "host/otlp_exporter.h"
 #include "host/traces.h"
 #include "llm/llm_client.h"
@@ -57,6 +59,7 @@ struct AskArgs {
   bool json = false;
   std::string rerank = "none";
   size_t rerank_depth = RerankOptions().depth;
+  RetryFlags retry;
   std::string question;
 };
 
@@ -94,8 +97,10 @@ int Run(const AskArgs& a) {
   if (a.deadline_ms < 0) return Fail(Status::InvalidArgument("--deadline-ms must be >= 0"));
 
   std::vector<std::string> host_fallbacks = host::EndpointFallbacks(!a.endpoint.empty(), &o);
+  o.trace_id = host::NewUuidV7();  // before the first line about the question
   if (!host_fallbacks.empty() && o.rewrite == RewriteMode::kRm3 && a.rewrite == "llm") {
-    fmt::print(stderr, FMT_STRING("note: no --endpoint given: rewriting with RM3 (offline)\n"));
+    host::Log(host::LogLevel::kInfo, "no --endpoint given: rewriting with RM3 (offline)",
+              {"", o.trace_id, {}});
   }
 
   // ---- endpoints (before the index: a bad flag should not wait for a load)
@@ -126,6 +131,7 @@ int Run(const AskArgs& a) {
     return Fail(Status::InvalidArgument("--ca-bundle: no such file: " + a.ca_bundle));
   }
   co.ca_bundle = a.ca_bundle;
+  if (Status r = ApplyRetryFlags(a.retry, &co); !r.ok()) return Fail(r);
   auto client = llm::LlmClient::Create(co);
   if (!client.ok()) return Fail(client.status());
 
@@ -137,7 +143,22 @@ int Run(const AskArgs& a) {
     auto p = LoadDspyProgram(*text);
     if (!p.ok()) return Fail(p.status().WithContext(a.program_path));
     loaded = std::make_unique<LoadedProgram>(std::move(*p));
-    PrintProgramReport(*loaded, a.json ? stderr : stdout);
+    if (a.json && host::GetLogFormat() == host::LogFormat::kJson) {
+      auto joined = [](const std::vector<std::string>& v) {
+        std::string out;
+        for (const auto& x : v) out += (out.empty() ? "" : "; ") + x;
+        return out;
+      };
+      host::Log(host::LogLevel::kInfo, "program loaded",
+                {"ask",
+                 o.trace_id,
+                 {{"dspy_version", loaded->dspy_version},
+                  {"used", joined(loaded->used)},
+                  {"ignored", joined(loaded->ignored)},
+                  {"notes", joined(loaded->notes)}}});
+    } else {
+      PrintProgramReport(*loaded, a.json ? stderr : stdout);
+    }
   }
 
   // ---- index and session
@@ -162,7 +183,6 @@ int Run(const AskArgs& a) {
   auto reranker = LoadReranker(a.rerank, a.rerank_depth, a.index_dir, **index,
                                o.search.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());
-  o.trace_id = host::NewUuidV7();
 
   if (!a.json) {
     fmt::print(FMT_STRING("question: {}\n"), Quote(a.question));
@@ -170,14 +190,18 @@ int Run(const AskArgs& a) {
       fmt::print(FMT_STRING("endpoint: {}\n"), (*client)->chat_url());
   }
   auto on_event = [&](const TraceEvent& e) {
-    if (a.json) {
-      if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
-        fmt::print(stderr, FMT_STRING("{}: {}\n"),
-                   e.kind == TraceEvent::Kind::kFallback ? "fallback" : "error",
-                   TerminalSafe(e.message, false));
+    if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
+      // On stderr with --json (stdout holds the JSON); as a JSON log line too.
+      const bool fallback = e.kind == TraceEvent::Kind::kFallback;
+      host::LogContext lc{fallback ? "fallback" : "", o.trace_id, {{"hop", fmt::to_string(e.hop)}}};
+      auto level = fallback ? host::LogLevel::kWarning : host::LogLevel::kError;
+      if (a.json) {
+        host::Log(level, TerminalSafe(e.message, false), lc);
+      } else {
+        host::LogEvent(level, TerminalSafe(e.message, false), lc);
       }
-      return;
     }
+    if (a.json) return;
     switch (e.kind) {
       case TraceEvent::Kind::kHopStarted:
         fmt::print(FMT_STRING("{}\n"), TerminalSafe(e.message, false));
@@ -215,7 +239,8 @@ int Run(const AskArgs& a) {
                                reranker->get(), host_fallbacks, **client, on_event);
   if (!run.ok()) return Fail(run.status());
   if (*reranker && !run->rerank_note.empty()) {
-    fmt::print(stderr, FMT_STRING("rerank: not applied ({})\n"), run->rerank_note);
+    host::Log(host::LogLevel::kInfo, "not applied (" + run->rerank_note + ")",
+              {"rerank", o.trace_id, {}});
   }
   const AskResult& result = run->result;
   const Status& saved = run->trace_saved;
@@ -230,10 +255,19 @@ int Run(const AskArgs& a) {
     telemetry::ServerOfUrl(a.endpoint, &spans.server_address, &spans.server_port);
   }
   Status exported = host::ExportQuestionSpans(result.trace, spans, kTelemetryFlushMs);
-  if (!exported.ok())
-    fmt::print(stderr, FMT_STRING("warning: {}\n"), TerminalSafe(exported.message(), false));
-  if (!saved.ok())
-    fmt::print(stderr, FMT_STRING("warning: trace not saved: {}\n"), saved.ToString());
+  const host::LogContext about{"", o.trace_id, {}};
+  if (!exported.ok()) {
+    host::Log(host::LogLevel::kWarning, TerminalSafe(exported.message(), false), about);
+  }
+  if (!saved.ok()) host::Log(host::LogLevel::kWarning, "trace not saved: " + saved.ToString(), about);
+  host::LogEvent(host::LogLevel::kInfo, "question answered",
+                 {"ask",
+                  o.trace_id,
+                  {{"hops", fmt::to_string(result.trace.hops.size())},
+                   {"passages", fmt::to_string(result.passages.size())},
+                   {"fallbacks", fmt::to_string(result.trace.fallbacks.size())},
+                   {"answered", result.answer.empty() ? "false" : "true"},
+                   {"ms", fmt::to_string(static_cast<int64_t>(seconds * 1000))}}});
 
   if (a.json) {
     fmt::print(FMT_STRING("{}\n"), JsonTerminalSafe(host::AskRunJson(*run, a.answer, 2)));
@@ -308,6 +342,7 @@ void RegisterAsk(CLI::App& app, int* exit_code) {
   cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   AddRerankOptions(cmd, &a->rerank, &a->rerank_depth);
+  AddRetryOptions(cmd, &a->retry);
   cmd->add_option("question", a->question, "The question")->required();
   cmd->callback([a, exit_code, am] {
     a->restrict_matters = am->count() > 0;

@@ -5,13 +5,18 @@
 //       (--instructions TEXT | --program P.json) --endpoint URL --model NAME
 //       --api-key-env VAR [--store S] [--json]          prints the job id
 //   foldback jobs submit --kind embed --index DIR ... --endpoint URL --model NAME
+//   foldback jobs submit --kind synthesize --index DIR [--matter M] [--filter F] --sample N
+//       --questions-per-passage K [--program P.json | --instructions TEXT] --endpoint URL ...
+//       (LLM-written questions for sampled passages: foldback/questions.h)
 //   foldback jobs work --store S [--concurrency N] [--until-idle]
 //   foldback jobs status --store S [JOB] [--json]
-//   foldback jobs results --store S JOB --out FILE     (map: JSONL; embed: JSONL with vectors)
+//   foldback jobs results --store S JOB --out FILE     (map: JSONL; embed: JSONL with vectors;
+//                                                      synthesize: pairs for `train --pairs`)
 //   foldback jobs cancel --store S JOB
 //   foldback jobs vectors --store S JOB --index DIR     (embed: the index's owner builds HNSW)
 //
-// --store is sqlite:PATH (or a path); default: DIR/jobs.sqlite of --index.
+// --store is sqlite:PATH (or a path), default DIR/jobs.sqlite of --index, or
+// postgresql://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass).
 // The API key is read from --api-key-env by each worker, in its own
 // process; the store keeps the variable's name only.
 #include <unistd.h>
@@ -27,13 +32,15 @@
 #include <fmt/format.h>
 
 #include "cli/common.h"
+#include "host/log.h"
 #include "foldback/jobs.h"
 #include "foldback/program.h"
+#include "foldback/questions.h"
 #include "foldback/version.h"
-#include "host/otlp_exporter.h"
 #include "host/files.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
+#include "host/otlp_exporter.h"
 #include "jobs/job_spec.h"
 #include "jobs/job_store.h"
 #include "jobs/worker.h"
@@ -59,6 +66,11 @@ struct JobsArgs {
   std::string endpoint, provider = "openai", model, api_key_env, api_version, ca_bundle;
   bool no_json_schema = false;
   uint32_t token_budget = 6000, embed_batch = 64;
+  // synthesize
+  uint32_t sample = 100, questions_per_passage = 3, min_words = 12, max_per_document = 0,
+           passage_tokens = 512, max_question_bytes = 300;
+  uint64_t seed = 42;
+  bool raw = false;
   int64_t lease_ms = 60000;
   uint32_t max_attempts = 3;
   double rpm = 0;
@@ -91,8 +103,8 @@ std::string Abs(const std::string& p) {
 }
 
 int Submit(const JobsArgs& a) {
-  if (a.kind != "map" && a.kind != "embed") {
-    return Fail(Status::InvalidArgument("--kind must be map or embed"));
+  if (a.kind != "map" && a.kind != "embed" && a.kind != "synthesize") {
+    return Fail(Status::InvalidArgument("--kind must be map, embed or synthesize"));
   }
   if (a.endpoint.empty()) return Fail(Status::InvalidArgument("--endpoint is required"));
   jobs::JobSpec spec;
@@ -126,7 +138,7 @@ int Submit(const JobsArgs& a) {
   }
   c.model = a.model;
   c.api_version = a.api_version;
-  auto url = llm::ResolveUrl(c, a.kind == "map" ? llm::Route::kChat : llm::Route::kEmbeddings);
+  auto url = llm::ResolveUrl(c, a.kind != "embed" ? llm::Route::kChat : llm::Route::kEmbeddings);
   if (!url.ok()) return Fail(url.status().WithContext("--endpoint"));
   if (!a.api_key_env.empty()) {
     auto key = llm::ApiKey::FromEnv(a.api_key_env);
@@ -162,20 +174,59 @@ int Submit(const JobsArgs& a) {
       spec.program_source = "--instructions";
     }
     if (spec.predictor.Find("question") && a.question.empty()) {
-      fmt::print(
-          stderr,
-          FMT_STRING("note: the predictor has a 'question' input and no --question was given\n"));
+      host::Log(host::LogLevel::kInfo,
+                "the predictor has a 'question' input and no --question was given");
     }
     spec.question = a.question;
     spec.program_hash = jobs::PredictorHash(spec.predictor);
+  } else if (a.kind == "synthesize") {
+    if (!a.instructions.empty() && !a.program.empty()) {
+      return Fail(Status::InvalidArgument("give --instructions or --program, not both"));
+    }
+    if (!a.program.empty()) {
+      auto text = host::ReadFile(a.program);
+      if (!text.ok()) return Fail(text.status());
+      auto preds = LoadDspyPredictors(*text);
+      if (!preds.ok()) return Fail(preds.status().WithContext(a.program));
+      auto p = PickQuestionPredictor(*preds);
+      if (!p.ok()) return Fail(p.status().WithContext(a.program));
+      spec.predictor = std::move(*p);
+      spec.program_source = a.program;
+    } else {
+      spec.predictor = GenerateQuestionsPredictor(a.instructions);
+      spec.program_source = a.instructions.empty() ? "built-in" : "--instructions";
+    }
+    QuestionOptions q;
+    q.questions_per_passage = a.questions_per_passage;
+    q.passage_token_budget = a.passage_tokens;
+    q.max_question_bytes = a.max_question_bytes;
+    Status valid = ValidateQuestionOptions(q);
+    if (!valid.ok()) return Fail(valid);
+    spec.questions_per_passage = a.questions_per_passage;
+    spec.token_budget = a.passage_tokens;
+    spec.max_question_bytes = a.max_question_bytes;
+    spec.sample = a.sample;
+    spec.seed = a.seed;
+    spec.program_hash = jobs::PredictorHash(spec.predictor);
   } else if (!a.instructions.empty() || !a.program.empty()) {
-    return Fail(Status::InvalidArgument("--instructions and --program are for map jobs"));
+    return Fail(
+        Status::InvalidArgument("--instructions and --program are for map and synthesize jobs"));
   }
 
   auto index = host::OpenIndex(a.index_dir, /*create=*/false);
   if (!index.ok()) return Fail(index.status());
-  auto ids = a.kind == "map" ? jobs::SelectDocuments(**index, spec.selection)
-                             : jobs::SelectChunks(**index, spec.selection);
+  Result<std::vector<std::string>> ids = std::vector<std::string>();
+  if (a.kind == "synthesize") {
+    PassageSampleOptions so;
+    so.count = a.sample;
+    so.seed = a.seed;
+    so.min_words = a.min_words;
+    so.max_per_document = a.max_per_document;
+    ids = SamplePassages(**index, spec.selection, so);
+  } else {
+    ids = a.kind == "map" ? jobs::SelectDocuments(**index, spec.selection)
+                          : jobs::SelectChunks(**index, spec.selection);
+  }
   if (!ids.ok()) return Fail(ids.status());
   if (ids->empty()) return Fail(Status::InvalidArgument("the selection holds nothing to work on"));
 
@@ -194,10 +245,18 @@ int Submit(const JobsArgs& a) {
   if (!id.ok()) return Fail(id.status());
   if (a.json) {
     json out = {{"job_id", *id}, {"kind", a.kind}, {"items", job.items.size()}};
-    if (a.kind == "map") out["program_hash"] = spec.program_hash;
+    if (a.kind != "embed") out["program_hash"] = spec.program_hash;
     fmt::print(FMT_STRING("{}\n"), out.dump());
   } else {
-    fmt::print(stderr, FMT_STRING("submitted {} job: {} items\n"), a.kind, job.items.size());
+    if (host::GetLogFormat() == host::LogFormat::kJson) {
+      host::LogEvent(
+          host::LogLevel::kInfo, "job submitted",
+          {"jobs",
+           "",
+           {{"job_id", *id}, {"kind", a.kind}, {"items", fmt::to_string(job.items.size())}}});
+    } else {
+      fmt::print(stderr, FMT_STRING("submitted {} job: {} items\n"), a.kind, job.items.size());
+    }
     fmt::print(FMT_STRING("{}\n"), id->c_str());
   }
   return 0;
@@ -290,7 +349,22 @@ int Work(const JobsArgs& a) {
     std::fflush(stderr);
   };
   o.on_note = [&](const std::string& m) {
-    fmt::print(stderr, FMT_STRING("{}note: {}\n"), tty ? "\n" : "", TerminalSafe(m, false));
+    if (tty) fmt::print(stderr, FMT_STRING("\n"));
+    host::Log(host::LogLevel::kInfo, TerminalSafe(m, false));
+  };
+  // JSON logs: a line per request, with the trace id of its spans.
+  o.on_request = [](const jobs::WorkerOptions::RequestDone& d) {
+    std::string items;
+    for (const auto& id : d.item_ids) items += (items.empty() ? "" : ",") + id;
+    host::LogContext lc{"jobs",
+                        d.trace_id,
+                        {{"job_id", d.job_id},
+                         {"items", items},
+                         {"attempt", fmt::to_string(d.attempt)},
+                         {"ms", fmt::to_string(static_cast<int64_t>(d.ms))}}};
+    if (!d.status.ok()) lc.fields.emplace_back("error", TerminalSafe(d.status.ToString(), false));
+    host::LogEvent(d.status.ok() ? host::LogLevel::kInfo : host::LogLevel::kWarning,
+                   d.status.ok() ? "request done" : "request failed", lc);
   };
   // OpenTelemetry (OTEL_* variables): a trace per request, sent in the background.
   std::unique_ptr<host::OtlpExporter> spans;
@@ -304,8 +378,7 @@ int Work(const JobsArgs& a) {
   if (tty) fmt::print(stderr, FMT_STRING("\n"));
   if (spans) {
     Status sent = spans->Flush(3000);
-    if (!sent.ok())
-      fmt::print(stderr, FMT_STRING("warning: {}\n"), TerminalSafe(sent.message(), false));
+    if (!sent.ok()) host::Log(host::LogLevel::kWarning, TerminalSafe(sent.message(), false));
   }
   if (!report.ok()) return Fail(report.status());
   fmt::print(
@@ -327,7 +400,7 @@ int Results(const JobsArgs& a) {
   auto job = (*store)->GetJob(a.job);
   if (!job.ok()) return Fail(job.status());
   std::string out;
-  size_t done = 0, failed = 0, open = 0;
+  size_t done = 0, failed = 0, open = 0, pairs = 0;
   Status s = (*store)->ForEachItem(a.job, [&](const jobs::StoredResult& r) {
     if (r.state == jobs::ItemState::kDone) {
       ++done;
@@ -344,6 +417,23 @@ int Results(const JobsArgs& a) {
         }
         line["vector"] = v;
         out += line.dump() + "\n";
+      } else if (job->kind == "synthesize" && !a.raw) {
+        // One training pair per question, with its provenance.
+        json line = json::parse(r.result, nullptr, false);
+        if (line.is_discarded() || !line.contains("questions"))
+          return Status::Corruption("stored result of " + r.item_id + " is not a question set");
+        PairProvenance prov;
+        prov.model = line.value("model", "");
+        prov.program_hash = line.value("program_hash", "");
+        prov.job_id = line.value("job_id", "");
+        prov.foldback_version = line.value("foldback_version", "");
+        for (const auto& q : line["questions"]) {
+          if (!q.is_string()) continue;
+          ++pairs;
+          out +=
+              QuestionPairLine({q.get<std::string>(), r.item_id, line.value("doc_id", "")}, prov) +
+              "\n";
+        }
       } else {
         out += r.result + "\n";
       }
@@ -363,6 +453,12 @@ int Results(const JobsArgs& a) {
   if (!s.ok()) return Fail(s);
   s = host::WriteFileAtomic(a.out, out);
   if (!s.ok()) return Fail(s);
+  if (job->kind == "synthesize" && !a.raw) {
+    fmt::print(
+        FMT_STRING("{} pairs from {} passages written to {} ({} failed{}, {} not finished)\n"),
+        pairs, done, a.out, failed, a.include_failed ? ", included" : "", open);
+    return 0;
+  }
   fmt::print(FMT_STRING("{} results written to {} ({} failed{}, {} not finished)\n"), done, a.out,
              failed, a.include_failed ? ", included" : "", open);
   return 0;
@@ -445,26 +541,52 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
   CLI::App* jobs_cmd =
       app.add_subcommand("jobs",
                          "Durable batch jobs over an index: map (an LLM over every "
-                         "document), embed (every passage through /embeddings)");
+                         "document), embed (every passage through /embeddings), synthesize "
+                         "(LLM-written questions for sampled passages: training pairs)");
   jobs_cmd->require_subcommand(1);
   auto store_opt = [&](CLI::App* c) {
-    c->add_option("--store", a->store, "sqlite:PATH (default: jobs.sqlite in the --index folder)");
+    c->add_option("--store", a->store,
+                  "sqlite:PATH (default: jobs.sqlite in the --index folder) or "
+                  "postgresql://USER@HOST/DB (password: PGPASSWORD or ~/.pgpass)");
   };
 
   CLI::App* submit = jobs_cmd->add_subcommand("submit", "Create a job; prints its id");
   store_opt(submit);
-  submit->add_option("--kind", a->kind, "map or embed")->required();
+  submit->add_option("--kind", a->kind, "map, embed or synthesize")->required();
   submit->add_option("--index", a->index_dir, "Index folder")->required();
   submit->add_option("--matter", a->matter, "Only this matter's documents");
   submit->add_option("--filter", a->filters,
                      "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
   auto* am = submit->add_option("--allowed-matters", a->allowed_matters,
                                 "Ethical walls: comma-separated matters the job may read");
-  submit->add_option("--instructions", a->instructions, "map: what to ask of every document");
+  submit->add_option("--instructions", a->instructions,
+                     "map: what to ask of every document; synthesize: instead of the built-in "
+                     "lawyer-style instructions");
   submit->add_option(
       "--program", a->program,
       "map: a DSPy program saved with program.save(\"x.json\"); its predictor with a "
-      "'document' input is run");
+      "'document' input is run. synthesize: its predictor with a 'passage' input");
+  submit->add_option("--sample", a->sample, "synthesize: passages to sample")
+      ->capture_default_str();
+  submit
+      ->add_option("--questions-per-passage", a->questions_per_passage,
+                   "synthesize: questions asked for per passage (1..20)")
+      ->capture_default_str();
+  submit->add_option("--seed", a->seed, "synthesize: sampling seed")->capture_default_str();
+  submit->add_option("--min-words", a->min_words, "synthesize: skip shorter passages")
+      ->capture_default_str();
+  submit
+      ->add_option("--max-per-document", a->max_per_document,
+                   "synthesize: passages of one document at most (0: no limit)")
+      ->capture_default_str();
+  submit
+      ->add_option("--passage-tokens", a->passage_tokens,
+                   "synthesize: whitespace tokens of the passage shown")
+      ->capture_default_str();
+  submit
+      ->add_option("--max-question-bytes", a->max_question_bytes,
+                   "synthesize: longer questions are dropped")
+      ->capture_default_str();
   submit->add_option("--question", a->question,
                      "map: the 'question' input, when the predictor has one");
   submit->add_option("--endpoint", a->endpoint, "Endpoint base URL, e.g. https://api.openai.com/v1")
@@ -525,6 +647,8 @@ void RegisterJobs(CLI::App& app, int* exit_code) {
   results->add_option("--out", a->out, "Output file (replaced atomically)")->required();
   results->add_flag("--include-failed", a->include_failed,
                     "Also a line {id, error} per failed item");
+  results->add_flag("--raw", a->raw,
+                    "synthesize: the stored question sets instead of one pair per question");
   results->callback([a, exit_code] { *exit_code = Results(*a); });
 
   CLI::App* cancel = jobs_cmd->add_subcommand("cancel", "Stop leasing a job's items");

@@ -8,8 +8,6 @@
 // user's walls allow; foldback/rerank.h); --rerank llm is not available yet.
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-
 #include <fmt/format.h>
 
 #include "cli/common.h"
@@ -20,6 +18,7 @@
 #include "host/feedback_log.h"
 #include "host/feedback_record.h"
 #include "host/index_dir.h"
+#include "host/log.h"
 
 namespace foldback::cli {
 namespace {
@@ -68,7 +67,7 @@ int Run(const SearchArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   auto hits = SearchAndRerank(**opened, fb.get(), a.query, o, reranker->get(), ro, &report);
   if (*reranker && !report.applied) {
-    fmt::print(stderr, FMT_STRING("rerank: not applied ({})\n"), report.note);
+    host::Log(host::LogLevel::kInfo, "not applied (" + report.note + ")", {"rerank", "", {}});
   }
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());

@@ -16,6 +16,8 @@
 #include "cli/common.h"
 #include "foldback/wire.h"
 #include "host/ask_run.h"
+#include "host/log.h"
+#include "cli/config_flags.h"
 #include "serve/api.h"
 #include "serve/http_server.h"
 
@@ -34,6 +36,7 @@ struct ServeArgs {
   size_t max_body = size_t{16} << 20;
   int threads = 2, workers = 32;
   double request_timeout = 10, drain_timeout = 30;
+  RetryFlags retry;
 };
 
 bool IsLoopback(const std::string& host) {
@@ -41,6 +44,10 @@ bool IsLoopback(const std::string& host) {
 }
 
 int Run(const ServeArgs& a) {
+  if (a.users.empty()) {
+    return Fail(Status::InvalidArgument(
+        "--users is required (or [[user]] tables in foldback.toml, or [serve] users)"));
+  }
   serve::HttpServerOptions ho;
   size_t colon = a.listen.rfind(':');
   if (colon == std::string::npos)
@@ -85,6 +92,7 @@ int Run(const ServeArgs& a) {
     ao.llm.chat = std::move(*c);
   }
   ao.llm.ca_bundle = a.ca_bundle;
+  if (Status r = ApplyRetryFlags(a.retry, &ao.llm); !r.ok()) return Fail(r);
   if (!a.redact.empty()) {
     auto redactor = wire::CompileRedactionPatterns(a.redact);
     if (!redactor.ok()) return Fail(redactor.status().WithContext("--redact"));
@@ -103,9 +111,9 @@ int Run(const ServeArgs& a) {
       static_cast<unsigned>((*server)->port()));
   std::fflush(stdout);
   Status s = (*server)->Run(
-      [](const std::string& event) { fmt::print(stderr, FMT_STRING("serve: {}\n"), event); });
+      [](const std::string& event) { host::Log(host::LogLevel::kInfo, event, {"serve", "", {}}); });
   if (!s.ok()) return Fail(s);
-  fmt::print(stderr, FMT_STRING("serve: stopped\n"));
+  host::Log(host::LogLevel::kInfo, "stopped", {"serve", "", {}});
   return 0;
 }
 
@@ -117,8 +125,8 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       "serve", "Serve an index over HTTP to many users, walls from their tokens");
   cmd->add_option("--index", a->index_dir, "Index folder")->required();
   cmd->add_option("--users", a->users,
-                  "Users file (TOML: [[user]] name, token_sha256, matters, write)")
-      ->required();
+                  "Users file (TOML: [[user]] name, token_sha256, matters, write; default: the "
+                  "[[user]] tables of foldback.toml)");
   cmd->add_option("--listen", a->listen, "HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   cmd->add_option("--cert", a->cert, "TLS certificate chain (PEM)");
@@ -154,6 +162,7 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--redact", a->redact,
                   "Pattern redacted from everything every ask sends to the endpoint (repeatable; as "
                   "foldback ask --redact)");
+  AddRetryOptions(cmd, &a->retry);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

@@ -1,5 +1,7 @@
 // foldback train --index DIR [--sources structure|heading,caption,...] [--epochs N] [--seed S]
 //                [--incremental] [--dry-run [--show-pairs N]] [--restore] [--json]
+//                [--pairs FILE | --synthetic-from-job STORE JOB |
+//                 --generate-questions N --endpoint URL --model M --api-key-env VAR]
 //
 // Trains the index's embedder on pairs mined from its documents' structure
 // (foldback/train.h), prints progress and the loss, and stores the model in
@@ -12,6 +14,7 @@
 
 #include "cli/common.h"
 #include "cli/train_run.h"
+#include "host/files.h"
 #include "host/index_dir.h"
 
 namespace foldback::cli {
@@ -38,6 +41,11 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
                 "In-batch negatives only (no BM25-mined hard negatives)");
   cmd->add_flag("--" + prefix + "fixed-weights", a->fixed_weights,
                 "Keep the idf pooling weights (train the word vectors only)");
+  if (for_eval) {
+    cmd->add_option("--" + prefix + "pairs", a->pairs_files,
+                    "LLM-written question pairs (JSONL, e.g. `foldback jobs results` of a "
+                    "synthesize job over the same documents) as the llm source");
+  }
   if (!for_eval) {
     cmd->add_flag("--incremental", a->incremental,
                   "Continue from the index's current (trained) model, e.g. after adding documents");
@@ -58,6 +66,35 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   o.hard_negatives = !a.no_hard_negatives;
   o.train_weights = !a.fixed_weights;
   o.warm_start = a.incremental;
+  size_t missing = 0;
+  std::vector<QuestionPair> from_files;
+  for (const std::string& f : a.pairs_files) {
+    auto text = host::ReadFile(f);
+    if (!text.ok()) return text.status();
+    auto pairs = ParseQuestionPairs(*text);
+    if (!pairs.ok()) return pairs.status().WithContext(f);
+    from_files.insert(from_files.end(), pairs->begin(), pairs->end());
+  }
+  const std::vector<QuestionPair>& generated =
+      a.generated_pairs.empty() ? from_files : a.generated_pairs;
+  if (!generated.empty()) {
+    o.generated_pairs = GeneratedTrainingPairs(*index, generated, &missing);
+    o.sources.enabled[static_cast<int>(PairSource::kGenerated)] = true;
+    if (o.generated_pairs.empty()) {
+      return Status::InvalidArgument(
+          fmt::format(FMT_STRING("none of the {} question pairs names a passage of this index"),
+                      generated.size()));
+    }
+    if (missing && !quiet) {
+      fmt::print(stderr,
+                 FMT_STRING("note: {} question pairs name passages no longer in the index\n"),
+                 missing);
+    }
+  } else if (o.sources.Has(PairSource::kGenerated) && a.sources.find("llm") != std::string::npos) {
+    return Status::InvalidArgument(
+        "the llm source needs questions: --pairs FILE, --synthetic-from-job STORE JOB or "
+        "--generate-questions N");
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto started = EmbedderTrainer::Start(*index, o);
   if (!started.ok()) return started.status();
@@ -114,6 +151,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   if (report) {
     *report = {{"pairs", pairs},
                {"pairs_total", t.pairs().size()},
+               {"generated_pairs_missing", missing},
                {"hard_negatives", negatives},
                {"epochs", o.epochs},
                {"steps", t.progress().steps},
@@ -140,6 +178,7 @@ struct TrainCmdArgs {
   size_t show_pairs = 0;
   bool restore = false;
   bool json = false;
+  QuestionArgs questions;
 };
 
 int Run(const TrainCmdArgs& a) {
@@ -208,7 +247,17 @@ int Run(const TrainCmdArgs& a) {
     return 0;
   }
   nlohmann::json report;
-  Status s = TrainIndexEmbedder(&index, a.train, /*quiet=*/false, &report);
+  TrainArgs train = a.train;
+  nlohmann::json question_report;
+  if (WantsQuestions(a.questions)) {
+    QuestionArgs qa = a.questions;
+    qa.seed = a.train.seed;  // --seed also samples the passages
+    Status q =
+        CollectQuestionPairs(index, qa, /*quiet=*/false, &train.generated_pairs, &question_report);
+    if (!q.ok()) return Fail(q);
+  }
+  Status s = TrainIndexEmbedder(&index, train, /*quiet=*/false, &report);
+  if (WantsQuestions(a.questions)) report["questions"] = question_report;
   if (!s.ok()) return Fail(s);
   s = host::SaveIndex(a.index_dir, index);
   if (!s.ok()) return Fail(s);
@@ -238,6 +287,7 @@ void RegisterTrain(CLI::App& app, int* exit_code) {
   cmd->add_option("--show-pairs", a->show_pairs, "With --dry-run: show N pairs of each source");
   cmd->add_flag("--restore", a->restore, "Swap the embedder back to the previous version");
   cmd->add_flag("--json", a->json, "Print one JSON object");
+  AddQuestionOptions(cmd, &a->questions);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

@@ -7,12 +7,13 @@
 #include <cstdio>
 
 #include "host/ingest_path.h"
+#include "host/log.h"
 #include "ingest/extract.h"
 
 namespace foldback::cli {
 
 int Fail(const Status& s) {
-  fmt::print(stderr, FMT_STRING("error: {}\n"), TerminalSafe(s.ToString(), false));
+  host::Log(host::LogLevel::kError, TerminalSafe(s.ToString(), false));
   return s.IsInvalidArgument() ? 2 : 1;
 }
 

@@ -31,6 +31,7 @@ void RegisterExport(CLI::App& app, int* exit_code);    // cmd_export.cc
 void RegisterJobs(CLI::App& app, int* exit_code);      // cmd_jobs.cc
 void RegisterTrain(CLI::App& app, int* exit_code);     // cmd_train.cc
 void RegisterServe(CLI::App& app, int* exit_code);     // cmd_serve.cc
+void RegisterConfig(CLI::App& app, int* exit_code);    // cmd_config.cc
 
 // Prints "error: <status>" to stderr and returns 1 (or 2 for bad usage).
 int Fail(const Status& s);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.h"
+#include "cli/config_flags.h"
 #include "foldback/version.h"
 
 int main(int argc, char** argv) {
@@ -29,10 +30,15 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterJobs(app, &exit_code);
   foldback::cli::RegisterTrain(app, &exit_code);
   foldback::cli::RegisterServe(app, &exit_code);
+  foldback::cli::RegisterConfig(app, &exit_code);
+  // --config, --log-format and foldback.toml (cli/config_flags.h).
+  foldback::cli::SetUpConfig(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const foldback::cli::ConfigFailure& e) {
+    return foldback::cli::Fail(e.status);
   } catch (const std::system_error& e) {
     // fmt::print throws on a failed write (a full disk, a closed pipe with
     // SIGPIPE ignored: "cannot write to file: ...") where printf went on

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "foldback/index.h"
+#include "foldback/questions.h"
 #include "foldback/train.h"
 
 namespace foldback::cli {
@@ -24,7 +25,34 @@ struct TrainArgs {
   bool no_hard_negatives = false;
   bool fixed_weights = false;
   bool incremental = false;
+  // LLM-written questions (foldback/questions.h): the llm source, used
+  // beside --sources when not empty.
+  std::vector<QuestionPair> generated_pairs;
+  // `eval --train-pairs FILE`: pairs files read by TrainIndexEmbedder when
+  // generated_pairs is empty (chunk ids are stable for the same documents).
+  std::vector<std::string> pairs_files;
 };
+
+// Where `foldback train` gets LLM-written questions from.
+struct QuestionArgs {
+  std::vector<std::string> pairs_files;  // --pairs
+  std::vector<std::string> from_job;     // --synthetic-from-job STORE JOB
+  uint32_t generate = 0;                 // --generate-questions N (inline)
+  uint32_t per_passage = 3, min_words = 12, concurrency = 8;
+  uint64_t seed = 42;
+  double deadline_s = 0;
+  std::string program, matter, allowed_matters, endpoint, provider = "openai", model, api_key_env,
+                                                          api_version, ca_bundle, pairs_out;
+  CLI::Option* allowed_opt = nullptr;
+  std::vector<std::string> redact;
+};
+void AddQuestionOptions(CLI::App* cmd, QuestionArgs* a);
+bool WantsQuestions(const QuestionArgs& a);
+// Reads --pairs files and --synthetic-from-job, and runs --generate-questions
+// (printing progress unless `quiet`); appends the pairs to *out. *report:
+// {pairs_read, generated: {...}}.
+Status CollectQuestionPairs(const Index& index, const QuestionArgs& a, bool quiet,
+                            std::vector<QuestionPair>* out, nlohmann::json* report);
 
 // Adds --sources, --epochs, --seed, --batch-size, --max-pairs, --lr,
 // --temperature, --no-hard-negatives, --fixed-weights (and, unless

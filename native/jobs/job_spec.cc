@@ -44,7 +44,7 @@ std::string SpecToJson(const JobSpec& s) {
                    {"structured_output", s.endpoint.structured_output},
                    {"ca_bundle", s.endpoint.ca_bundle}};
   j["redact"] = s.redact;
-  if (s.kind == "map") {
+  if (s.kind == "map" || s.kind == "synthesize") {
     json p;
     p["name"] = s.predictor.name;
     p["instructions"] = s.predictor.instructions;
@@ -62,8 +62,14 @@ std::string SpecToJson(const JobSpec& s) {
     j["predictor"] = p;
     j["program_hash"] = s.program_hash;
     j["program_source"] = s.program_source;
-    j["question"] = s.question;
+    if (s.kind == "map") j["question"] = s.question;
     j["token_budget"] = s.token_budget;
+    if (s.kind == "synthesize") {
+      j["questions_per_passage"] = s.questions_per_passage;
+      j["max_question_bytes"] = s.max_question_bytes;
+      j["sample"] = s.sample;
+      j["seed"] = s.seed;
+    }
   } else {
     j["embed_batch"] = s.embed_batch;
   }
@@ -98,7 +104,7 @@ Result<JobSpec> SpecFromJson(const std::string& text) {
     s.endpoint.structured_output = e.at("structured_output").get<bool>();
     s.endpoint.ca_bundle = e.value("ca_bundle", "");
     s.redact = j.at("redact").get<std::vector<std::string>>();
-    if (s.kind == "map") {
+    if (s.kind == "map" || s.kind == "synthesize") {
       const json& p = j.at("predictor");
       s.predictor.name = p.at("name").get<std::string>();
       s.predictor.instructions = p.at("instructions").get<std::string>();
@@ -110,8 +116,14 @@ Result<JobSpec> SpecFromJson(const std::string& text) {
       for (const auto& d : p.at("demos")) s.predictor.demos.push_back(d.get<ProgramDemo>());
       s.program_hash = j.at("program_hash").get<std::string>();
       s.program_source = j.value("program_source", "");
-      s.question = j.at("question").get<std::string>();
+      if (s.kind == "map") s.question = j.at("question").get<std::string>();
       s.token_budget = j.at("token_budget").get<uint32_t>();
+      if (s.kind == "synthesize") {
+        s.questions_per_passage = j.at("questions_per_passage").get<uint32_t>();
+        s.max_question_bytes = j.value("max_question_bytes", 300u);
+        s.sample = j.value("sample", 0u);
+        s.seed = j.value("seed", uint64_t{42});
+      }
     } else if (s.kind == "embed") {
       s.embed_batch = j.at("embed_batch").get<uint32_t>();
     } else {

@@ -1,7 +1,8 @@
 // What a job runs, as stored with it (JSON): the index and selection, the
 // endpoint (URL, model, the NAME of the environment variable holding the
-// key — never the key), redaction patterns, and for map jobs the predictor
-// itself (so workers do not need the program file) with its hash.
+// key — never the key), redaction patterns, and for map and synthesize jobs
+// the predictor itself (so workers do not need the program file) with its
+// hash.
 #ifndef FOLDBACK_NATIVE_JOBS_JOB_SPEC_H_
 #define FOLDBACK_NATIVE_JOBS_JOB_SPEC_H_
 
@@ -25,7 +26,7 @@ struct EndpointSpec {
 };
 
 struct JobSpec {
-  std::string kind;  // "map" | "embed"
+  std::string kind;  // "map" | "embed" | "synthesize"
   std::string index_dir;
   Selection selection;
   EndpointSpec endpoint;
@@ -38,6 +39,12 @@ struct JobSpec {
   uint32_t token_budget = 6000;  // whitespace tokens of the document per request
   // embed
   uint32_t embed_batch = 64;  // passages per /embeddings request
+  // synthesize (the predictor, hash and source above; token_budget: the
+  // passage's tokens shown). Items are the sampled chunk ids.
+  uint32_t questions_per_passage = 3;
+  uint32_t max_question_bytes = 300;
+  uint32_t sample = 0;  // passages asked for at submit (for the record)
+  uint64_t seed = 42;
   std::string foldback_version;
 };
 

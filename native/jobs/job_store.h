@@ -1,7 +1,8 @@
 // Where jobs and their items live: the store executes, foldback/jobs.h
-// decides. Every state change reads the rows inside a transaction, asks the
-// core's Decide* function what they become, and writes that; so SQLite
-// (sqlite_store.cc) and any later store keep the same semantics.
+// decides. Every state change reads the rows inside a transaction (under
+// the rows' locks), asks the core's Decide* / PlanLease functions what they
+// become, and writes that; so SQLite (sqlite_store.cc) and PostgreSQL
+// (postgres_store.cc) keep the same semantics.
 //
 //   auto store = OpenJobStore("sqlite:/data/idx/jobs.sqlite");
 //   auto id = (*store)->Submit(job, UnixMillis());
@@ -13,7 +14,8 @@
 // is on disk (SQLite: WAL, synchronous=FULL: the WAL is fsync'ed at every
 // commit, so an acknowledged result survives a power cut, not only a
 // killed process — NORMAL would lose the last commits on power loss, and
-// results are paid LLM calls).
+// results are paid LLM calls; PostgreSQL: the server's synchronous_commit,
+// on by default, which the store does not lower).
 //
 // Secrets: nothing passed to a store may hold an API key; job specs name
 // the environment variable only.
@@ -40,7 +42,7 @@ struct NewItem {
 };
 
 struct NewJob {
-  std::string kind;  // "map" | "embed"
+  std::string kind;  // "map" | "embed" | "synthesize"
   std::string spec;  // JSON, kind-specific (job_spec.h); never a secret
   LeasePolicy lease;
   JobLimits limits;
@@ -147,12 +149,28 @@ class JobStore {
 // "sqlite:PATH" or a plain path: a SQLite store (created when missing).
 // "sqlite:PATH?synchronous=normal" trades durability against a power cut
 // (not against a killed process: WAL with NORMAL loses no commit then) for
-// commits without fsync; the default is full. InvalidArgument for another
-// scheme (postgresql:// is not built yet).
+// commits without fsync; the default is full.
+// "postgresql://..." or "postgres://..." (a libpq connection URI): a
+// PostgreSQL store, its tables created when missing; the password belongs
+// in PGPASSWORD or ~/.pgpass, and is redacted from every message when the
+// URI holds one. InvalidArgument for another scheme.
 Result<std::unique_ptr<JobStore>> OpenJobStore(const std::string& url);
 
 // The default store of an index folder: "sqlite:<dir>/jobs.sqlite".
 std::string DefaultStoreUrl(const std::string& index_dir);
+
+// `url` fit for a message: a password (postgresql://user:PASSWORD@...,
+// ?password=...) replaced by "***".
+std::string RedactStoreUrl(const std::string& url);
+
+// ---- for the stores (job_store.cc, sqlite_store.cc, postgres_store.cc)
+
+// What Submit refuses in every store: no kind, a bad lease policy, an empty
+// or repeated item id.
+Status ValidateNewJob(const NewJob& job);
+
+Result<std::unique_ptr<JobStore>> OpenSqliteStore(const std::string& path, bool full_sync);
+Result<std::unique_ptr<JobStore>> OpenPostgresStore(const std::string& url);
 
 }  // namespace foldback::jobs
 

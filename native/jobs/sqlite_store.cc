@@ -9,8 +9,6 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <map>
-#include <set>
 
 #include "host/ids.h"
 #include "jobs/job_store.h"
@@ -130,16 +128,8 @@ class SqliteStore final : public JobStore {
   }
 
   Result<std::string> Submit(const NewJob& job, int64_t now_ms) override {
-    Status v = ValidateLeasePolicy(job.lease);
+    Status v = ValidateNewJob(job);
     if (!v.ok()) return v;
-    if (job.kind.empty()) return Status::InvalidArgument("a job needs a kind");
-    std::set<std::string> seen;
-    for (const NewItem& it : job.items) {
-      if (it.item_id.empty()) return Status::InvalidArgument("an item has an empty id");
-      if (!seen.insert(it.item_id).second) {
-        return Status::InvalidArgument("item id '" + it.item_id + "' appears twice");
-      }
-    }
     std::string id = host::NewUuidV7(now_ms);
     Txn txn(this);
     if (!txn.status.ok()) return txn.status;
@@ -199,77 +189,59 @@ class SqliteStore final : public JobStore {
            "SELECT seq,item_id,payload,state,attempts,owner,lease_until_ms,error FROM items "
            "WHERE job_id=? AND state IN (0,1) AND lease_until_ms<=? ORDER BY seq LIMIT ?");
     if (!q.ok()) return Error("prepare");
-    // A few more than asked: exhausted items fail on the way.
-    q.Bind(1, job_id).Bind(2, now_ms).Bind(3, static_cast<int64_t>(max_items * 2 + 16));
-    struct Cand {
-      int64_t seq;
-      std::string payload;
-      ItemRow row;
-    };
-    std::vector<Cand> cands;
+    q.Bind(1, job_id).Bind(2, now_ms).Bind(3, static_cast<int64_t>(LeaseCandidateLimit(max_items)));
+    std::vector<int64_t> seqs;
+    std::vector<std::string> payloads;
+    std::vector<ItemRow> rows;
     int rc;
     while ((rc = q.Step()) == SQLITE_ROW) {
-      Cand c;
-      c.seq = q.Int(0);
-      c.row.item_id = q.Text(1);
-      c.payload = q.Text(2);
-      c.row.state = static_cast<ItemState>(q.Int(3));
-      c.row.attempts = static_cast<uint32_t>(q.Int(4));
-      c.row.owner = q.Text(5);
-      c.row.lease_until_ms = q.Int(6);
-      c.row.error = q.Text(7);
-      cands.push_back(std::move(c));
+      seqs.push_back(q.Int(0));
+      ItemRow r;
+      r.item_id = q.Text(1);
+      payloads.push_back(q.Text(2));
+      r.state = static_cast<ItemState>(q.Int(3));
+      r.attempts = static_cast<uint32_t>(q.Int(4));
+      r.owner = q.Text(5);
+      r.lease_until_ms = q.Int(6);
+      r.error = q.Text(7);
+      rows.push_back(std::move(r));
     }
     if (rc != SQLITE_DONE) return Error("select items");
-    std::vector<std::pair<Cand*, ItemRow>> to_lease;
-    std::vector<std::pair<Cand*, ItemRow>> to_fail;
-    for (Cand& c : cands) {
-      if (to_lease.size() == max_items) break;
-      Decision d = DecideLease(c.row, job->lease, owner, now_ms);
-      if (!d.update()) continue;
-      if (d.row.state == ItemState::kFailed) {
-        to_fail.emplace_back(&c, std::move(d.row));
-      } else {
-        to_lease.emplace_back(&c, std::move(d.row));
-      }
-    }
-    // The budget and the rate limiter, shared by every worker of the job.
-    size_t per = items_per_request == 0 ? 1 : items_per_request;
-    size_t want_requests = (to_lease.size() + per - 1) / per;
-    JobCounters counters = job->counters;
-    std::vector<int64_t> starts;
-    if (want_requests > 0) {
-      starts = PlanRequests(&counters, job->limits, want_requests, now_ms, why_none);
-      to_lease.resize(std::min(to_lease.size(), starts.size() * per));
-    }
+    LeasePlan plan = PlanLease(rows, job->lease, job->limits, job->counters, owner, max_items,
+                               items_per_request, now_ms);
+    if (why_none) *why_none = plan.why_none;
     Stmt u(db_,
            "UPDATE items SET state=?,attempts=?,owner=?,lease_until_ms=?,error=? "
            "WHERE job_id=? AND seq=?");
     if (!u.ok()) return Error("prepare");
-    auto write = [&](const Cand& c, const ItemRow& r) {
+    auto write = [&](size_t i, const ItemRow& r) {
       u.Bind(1, static_cast<int64_t>(r.state)).Bind(2, static_cast<int64_t>(r.attempts));
-      u.Bind(3, r.owner).Bind(4, r.lease_until_ms).Bind(5, r.error).Bind(6, job_id).Bind(7, c.seq);
+      u.Bind(3, r.owner)
+          .Bind(4, r.lease_until_ms)
+          .Bind(5, r.error)
+          .Bind(6, job_id)
+          .Bind(7, seqs[i]);
       int s = u.Step();
       u.Reset();
       return s == SQLITE_DONE;
     };
-    for (auto& [c, row] : to_fail) {
-      if (!write(*c, row)) return Error("update item");
+    for (auto& [i, row] : plan.fail) {
+      if (!write(i, row)) return Error("update item");
     }
-    for (auto& [c, row] : to_lease) {
-      if (!write(*c, row)) return Error("update item");
-      out.push_back({row.item_id, c->payload, row.attempts, row.lease_until_ms});
+    for (auto& [i, row] : plan.lease) {
+      if (!write(i, row)) return Error("update item");
+      out.push_back({row.item_id, payloads[i], row.attempts, row.lease_until_ms});
     }
-    if (!starts.empty()) {
+    if (plan.counters_changed) {
       Stmt j(db_, "UPDATE jobs SET requests=?,next_slot_ms=? WHERE id=?");
-      j.Bind(1, static_cast<int64_t>(counters.requests))
-          .Bind(2, counters.next_slot_ms)
+      j.Bind(1, static_cast<int64_t>(plan.counters.requests))
+          .Bind(2, plan.counters.next_slot_ms)
           .Bind(3, job_id);
       if (j.Step() != SQLITE_DONE) return Error("update job");
     }
     Status c = txn.Commit();
     if (!c.ok()) return c;
-    if (start_at_ms) *start_at_ms = std::move(starts);
+    if (start_at_ms) *start_at_ms = std::move(plan.starts);
     return out;
   }
 
@@ -466,23 +438,8 @@ class SqliteStore final : public JobStore {
       if (!p.ok()) return Error("prepare");
       p.Bind(1, j.id);
       while ((rc = p.Step()) == SQLITE_ROW) {
-        uint64_t n = static_cast<uint64_t>(p.Int(1));
-        j.progress.total += n;
-        j.progress.attempts += static_cast<uint64_t>(p.Int(2));
-        switch (static_cast<ItemState>(p.Int(0))) {
-          case ItemState::kPending:
-            j.progress.pending += n;
-            break;
-          case ItemState::kLeased:
-            j.progress.leased += n;
-            break;
-          case ItemState::kDone:
-            j.progress.done += n;
-            break;
-          case ItemState::kFailed:
-            j.progress.failed += n;
-            break;
-        }
+        AddToProgress(&j.progress, static_cast<ItemState>(p.Int(0)),
+                      static_cast<uint64_t>(p.Int(1)), static_cast<uint64_t>(p.Int(2)));
       }
       if (rc != SQLITE_DONE) return Error("count items");
     }
@@ -555,35 +512,11 @@ class SqliteStore final : public JobStore {
 
 }  // namespace
 
-Result<std::unique_ptr<JobStore>> OpenJobStore(const std::string& url) {
-  std::string path = url;
-  if (url.rfind("sqlite:", 0) == 0) {
-    path = url.substr(7);
-  } else if (url.find("://") != std::string::npos) {
-    return Status::InvalidArgument("--store: '" + url.substr(0, url.find("://")) +
-                                   "' stores are not supported (use sqlite:PATH)");
-  }
-  bool full = true;
-  size_t q = path.rfind("?synchronous=");
-  if (q != std::string::npos) {
-    std::string mode = path.substr(q + 13);
-    path = path.substr(0, q);
-    if (mode == "normal") {
-      full = false;
-    } else if (mode != "full") {
-      return Status::InvalidArgument("--store: synchronous must be full or normal, not '" + mode +
-                                     "'");
-    }
-  }
-  if (path.empty()) return Status::InvalidArgument("--store: empty path (use sqlite:PATH)");
+Result<std::unique_ptr<JobStore>> OpenSqliteStore(const std::string& path, bool full) {
   auto store = std::make_unique<SqliteStore>(path, full);
   Status s = store->Open();
   if (!s.ok()) return s;
   return std::unique_ptr<JobStore>(std::move(store));
-}
-
-std::string DefaultStoreUrl(const std::string& index_dir) {
-  return "sqlite:" + index_dir + "/jobs.sqlite";
 }
 
 }  // namespace foldback::jobs

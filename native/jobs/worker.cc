@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "foldback/questions.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
 #include "host/ids.h"
@@ -73,6 +74,7 @@ struct Batch {
   int64_t start_at_ms = 0;
   uint32_t attempt = 1;
   MapInput input;                      // map
+  QuestionPassage passage;             // synthesize
   std::vector<std::string> texts_for;  // embed: item ids sent, in order
   size_t request_bytes = 0;
 };
@@ -100,7 +102,7 @@ class Runner {
       c.key = std::move(*key);
     }
     llm::LlmClientOptions co;
-    if (s.kind == "map") {
+    if (s.kind != "embed") {
       co.chat = std::move(c);
     } else {
       c.embed_batch = std::max<uint32_t>(1, s.embed_batch);
@@ -115,6 +117,21 @@ class Runner {
     auto index = host::OpenIndex(s.index_dir, /*create=*/false);
     if (!index.ok()) return index.status().WithContext("job " + job.id);
     r->index_ = std::move(*index);
+    if (s.kind == "synthesize") {
+      // The core redacts what it builds (as ask does); the client redacts
+      // everything it sends once more.
+      QuestionOptions& q = r->questions_;
+      q.questions_per_passage = s.questions_per_passage;
+      q.passage_token_budget = s.token_budget;
+      q.max_question_bytes = s.max_question_bytes;
+      if (!s.redact.empty()) {
+        auto red = wire::CompileRedactionPatterns(s.redact);
+        if (!red.ok()) return red.status().WithContext("job " + job.id);
+        q.redactor = std::shared_ptr<const Redactor>(std::move(*red));
+      }
+      Status valid = ValidateQuestionOptions(q);
+      if (!valid.ok()) return valid.WithContext("job " + job.id);
+    }
     return r;
   }
 
@@ -151,6 +168,23 @@ class Runner {
       need->purpose = "map";
       // After an unusable reply, ask for JSON (as the ask session does).
       need->llm = BuildMapRequest(spec_.predictor, b->input, spec_.token_budget, b->attempt > 1);
+      b->request_bytes = 0;
+      for (const ChatMessage& m : need->llm.messages) b->request_bytes += m.content.size();
+      return true;
+    }
+    if (spec_.kind == "synthesize") {
+      const LeasedItem& it = b->items.front();
+      // The walls once more: the passage's document may have moved matter
+      // since the job was submitted.
+      auto passage = QuestionPassageFor(*index_, spec_.selection, it.item_id);
+      if (!passage.ok()) {
+        failures->push_back({it.item_id, false, 0, passage.status().message(), 0});
+        return false;
+      }
+      b->passage = std::move(*passage);
+      need->kind = Need::Kind::kLlm;
+      need->purpose = "synthesize";
+      need->llm = BuildQuestionRequest(spec_.predictor, b->passage, questions_, b->attempt > 1);
       b->request_bytes = 0;
       for (const ChatMessage& m : need->llm.messages) b->request_bytes += m.content.size();
       return true;
@@ -222,6 +256,32 @@ class Runner {
           {id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", tokens});
       return;
     }
+    if (spec_.kind == "synthesize") {
+      const std::string& id = b.items.front().item_id;
+      if (!r.status.ok()) {
+        fail_all({id}, Retryable(r.status.code()), r.status.ToString());
+        return;
+      }
+      auto out = ParseQuestionReply(spec_.predictor, b.passage, questions_, r.text);
+      if (!out.ok()) {
+        // A lying or confused endpoint: another attempt asks for JSON.
+        fail_all({id}, true, out.status().message());
+        return;
+      }
+      json line;
+      line["chunk_id"] = id;
+      line["doc_id"] = b.passage.doc_id;
+      line["questions"] = out->questions;
+      line["dropped"] = out->dropped;
+      line["model"] = r.model.empty() ? spec_.endpoint.model : r.model;
+      line["program_hash"] = spec_.program_hash;
+      line["foldback_version"] = Version();
+      line["job_id"] = job_id_;
+      line["attempt"] = b.attempt;
+      results->push_back(
+          {id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", tokens});
+      return;
+    }
     if (!r.status.ok()) {
       fail_all(b.texts_for, Retryable(r.status.code()), r.status.ToString());
       return;
@@ -248,11 +308,38 @@ class Runner {
 
   // The request's spans to the exporter (queued, never waited for).
   void Report(const Batch& b, const NeedResult& r, host::OtlpExporter* exporter) const {
+    telemetry::JobCall jc = JobCallOf(b, r);
+    telemetry::SpanOptions so;
+    so.start_unix_ms = std::chrono::duration<double, std::milli>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() -
+                       jc.call.end_ms;
+    so.provider = spec_.endpoint.provider;
+    so.request_model = spec_.endpoint.model;
+    telemetry::ServerOfUrl(spec_.endpoint.url, &so.server_address, &so.server_port);
+    exporter->Export(telemetry::SpansFromJobCall(jc, so));
+  }
+
+  // The request as a log line sees it.
+  WorkerOptions::RequestDone Done(const Batch& b, const NeedResult& r) const {
+    telemetry::JobCall jc = JobCallOf(b, r);
+    WorkerOptions::RequestDone d;
+    d.job_id = job_id_;
+    d.item_ids = jc.item_ids;
+    d.attempt = jc.attempt;
+    d.status = r.status;
+    d.trace_id = telemetry::JobCallTraceId(jc);
+    d.ms = r.elapsed_ms;
+    return d;
+  }
+
+ private:
+  telemetry::JobCall JobCallOf(const Batch& b, const NeedResult& r) const {
     telemetry::JobCall jc;
     jc.job_id = job_id_;
     jc.kind = spec_.kind;
     jc.attempt = b.attempt;
-    if (spec_.kind == "map") {
+    if (spec_.kind != "embed") {
       for (const LeasedItem& it : b.items) jc.item_ids.push_back(it.item_id);
     } else {
       jc.item_ids = b.texts_for;
@@ -265,23 +352,15 @@ class Runner {
     jc.call.input_tokens = r.input_tokens;
     jc.call.output_tokens = r.output_tokens;
     if (!r.status.ok()) jc.call.error = Status::CodeName(r.status.code());
-    telemetry::SpanOptions so;
-    so.start_unix_ms = std::chrono::duration<double, std::milli>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count() -
-                       jc.call.end_ms;
-    so.provider = spec_.endpoint.provider;
-    so.request_model = spec_.endpoint.model;
-    telemetry::ServerOfUrl(spec_.endpoint.url, &so.server_address, &so.server_port);
-    exporter->Export(telemetry::SpansFromJobCall(jc, so));
+    return jc;
   }
 
- private:
   Runner() = default;
   std::string job_id_;
   JobSpec spec_;
   std::unique_ptr<llm::LlmClient> client_;
   std::unique_ptr<Index> index_;
+  QuestionOptions questions_;  // synthesize
 };
 
 std::string DefaultWorkerId() {
@@ -413,6 +492,27 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
         queued.push_back(std::move(b));
       }
     }
+    // ---- heartbeat, before anything held is sent: a store call that
+    // blocked (a database restarting) may have outlasted the leases, and
+    // an item another worker has taken since must not be sent again.
+    now = Now();
+    if (now - last_heartbeat >= heartbeat_every) {
+      auto ids = held_ids();
+      auto t0 = std::chrono::steady_clock::now();
+      auto lost = store.Heartbeat(job.id, me, ids, now);
+      report->store_ms += MsSince(t0);
+      if (!lost.ok()) return lost.status();
+      last_heartbeat = now;
+      if (!lost->empty()) {
+        // Not yet sent and no longer ours: drop (someone else has them).
+        std::set<std::string> gone(lost->begin(), lost->end());
+        for (auto it = queued.begin(); it != queued.end();) {
+          bool any = false;
+          for (const LeasedItem& li : it->items) any = any || gone.count(li.item_id);
+          it = any ? queued.erase(it) : it + 1;
+        }
+      }
+    }
     // ---- start what may start
     std::vector<ItemFailure> prep_failures;
     // Sent and not yet committed stays within `concurrency`: what a kill
@@ -433,24 +533,6 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     if (!prep_failures.empty()) {
       Status s = record({}, prep_failures);
       if (!s.ok()) return s;
-    }
-    // ---- heartbeat
-    if (now - last_heartbeat >= heartbeat_every) {
-      auto ids = held_ids();
-      auto t0 = std::chrono::steady_clock::now();
-      auto lost = store.Heartbeat(job.id, me, ids, now);
-      report->store_ms += MsSince(t0);
-      if (!lost.ok()) return lost.status();
-      last_heartbeat = now;
-      if (!lost->empty()) {
-        // Not yet sent and no longer ours: drop (someone else has them).
-        std::set<std::string> gone(lost->begin(), lost->end());
-        for (auto it = queued.begin(); it != queued.end();) {
-          bool any = false;
-          for (const LeasedItem& li : it->items) any = any || gone.count(li.item_id);
-          it = any ? queued.erase(it) : it + 1;
-        }
-      }
     }
     // ---- nothing to do here?
     if (in_flight.empty() && queued.empty() && exhausted && pend_results.empty() &&
@@ -483,6 +565,7 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
         if (it == in_flight.end()) continue;
         if (pend_results.empty() && pend_failures.empty()) pend_since = Now();
         if (o.telemetry) runner.Report(it->second, c.result, o.telemetry);
+        if (o.on_request) o.on_request(runner.Done(it->second, c.result));
         runner.Collect(it->second, c.result, rng, &pend_results, &pend_failures);
         in_flight.erase(it);
       }

@@ -6,6 +6,12 @@
 //          document's passages numbered as data); a result is a JSON line
 //          {doc_id, output, fields, citations, model, program_hash,
 //          foldback_version, job_id, attempt}.
+//   synthesize: one chat request per sampled passage (the job's
+//          GenerateQuestions predictor, foldback/questions.h; the passage as
+//          data, redacted in the core); a result is a JSON line {chunk_id,
+//          doc_id, questions, dropped, model, program_hash,
+//          foldback_version, job_id, attempt}. An unusable reply (not JSON,
+//          no question left after the core's checks) is retryable.
 //   embed: one /embeddings request per `embed_batch` passages; a result
 //          is the vector (little-endian float32 blob) and a JSON line
 //          {chunk_id, doc_id, dim, model, foldback_version, job_id}.
@@ -51,6 +57,17 @@ struct WorkerOptions {
   std::function<void(const JobInfo& job)> on_progress;
   // Messages for the user (a job skipped, a budget used up).
   std::function<void(const std::string& message)> on_note;
+  // After every request: the items it served and its trace id (the id of
+  // its spans, telemetry::JobCallTraceId), for log lines.
+  struct RequestDone {
+    std::string job_id;
+    std::vector<std::string> item_ids;
+    uint32_t attempt = 1;
+    Status status;
+    std::string trace_id;
+    double ms = 0;
+  };
+  std::function<void(const RequestDone& request)> on_request;
   // OpenTelemetry: every request's spans (telemetry::SpansFromJobCall) are
   // queued here when set; never waited for.
   host::OtlpExporter* telemetry = nullptr;

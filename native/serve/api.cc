@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "foldback/search.h"
 #include "host/ask_run.h"
 #include "host/otlp_exporter.h"
+#include "host/log.h"
 #include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/ids.h"
@@ -351,7 +351,7 @@ Api::~Api() {
   // Spans still queued get a moment on the way out (SIGTERM drains first).
   if (rep_ && rep_->telemetry) {
     Status s = rep_->telemetry->Flush(2000);
-    if (!s.ok()) fmt::print(stderr, FMT_STRING("warning: {}\n"), s.message());
+    if (!s.ok()) host::Log(host::LogLevel::kWarning, s.message());
   }
 }
 
@@ -488,6 +488,7 @@ struct Routes {
     ao.search.allowed_matters = u.matters;  // the wall of every hop
     ao.redactor = o.redactor;
     std::vector<std::string> fallbacks = host::EndpointFallbacks(!o.llm.chat.url.empty(), &ao);
+    ao.trace_id = host::NewUuidV7();  // known to the log lines about this question
     auto client = llm::LlmClient::Create(o.llm);
     if (!client.ok()) return FromStatus(client.status());
     auto index = api->index();
@@ -504,6 +505,11 @@ struct Routes {
       if (!open) return std::nullopt;
     }
     auto on_event = [&](const TraceEvent& e) {
+      if (e.kind == TraceEvent::Kind::kFallback || e.kind == TraceEvent::Kind::kError) {
+        host::LogEvent(e.kind == TraceEvent::Kind::kFallback ? host::LogLevel::kWarning
+                                                             : host::LogLevel::kError,
+                       e.message, {"ask", ao.trace_id, {{"user", u.name}}});
+      }
       if (!stream) return;
       switch (e.kind) {
         case TraceEvent::Kind::kQuery:
@@ -534,6 +540,13 @@ struct Routes {
       out.EndStream();
       return std::nullopt;
     }
+    host::LogEvent(host::LogLevel::kInfo, "question answered",
+                   {"ask",
+                    ao.trace_id,
+                    {{"user", u.name},
+                     {"passages", fmt::to_string(run->result.passages.size())},
+                     {"fallbacks", fmt::to_string(run->result.trace.fallbacks.size())},
+                     {"ms", fmt::to_string(static_cast<int64_t>(run->seconds * 1000))}}});
     uint64_t attempts = 0;
     for (const auto& h : run->result.trace.hops) attempts += h.llm_attempts;
     metrics.AddLlmCalls(attempts);

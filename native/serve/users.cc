@@ -51,8 +51,9 @@ Result<Users> Users::Parse(std::string_view text, const std::string& source) {
   try {
     doc = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(fmt::format(FMT_STRING("{}:{}:{}: {}"), source, e.source().begin.line,
-                                               e.source().begin.column, e.description()));
+    return Status::InvalidArgument(fmt::format(FMT_STRING("{}:{}:{}: {}"), source,
+                                               e.source().begin.line, e.source().begin.column,
+                                               e.description()));
   }
   Users users;
   const toml::node* list = doc.get("user");

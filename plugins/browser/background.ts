@@ -19,6 +19,8 @@
 import { extractVisibleText, type PageText } from './extract';
 import { isExtensionPage, isOffscreenDocument, type Envelope, type Reply, type UiRequest, type EngineOp } from './protocol';
 import { mergeSettings, type Settings } from '../shared/settings';
+import { parsePolicy, shownOrigins, withPolicyDefaults, type ParsedPolicy } from '../shared/policy';
+import { ALLOWED_ORIGINS } from '../shared/boot';
 import type { LlmConfig } from '../shared/engine-adapter';
 
 const BASE_URL = chrome.runtime.getURL('');
@@ -82,9 +84,20 @@ async function callEngine(body: EngineOp, onEvent?: (r: Reply) => void): Promise
 
 // ------------------------------------------------------------------ settings and key
 
+// The firm's policy: chrome.storage.managed (schema: managed_schema.json).
+// Read for every request that needs it, so a policy pushed while the
+// browser runs applies at once. Read-only to the extension and its user.
+async function loadPolicy(): Promise<ParsedPolicy> {
+  try {
+    return parsePolicy(await chrome.storage.managed.get(null), 'managed policy');
+  } catch (e) {
+    return { policy: {}, problems: [`managed policy could not be read (${(e as Error).message})`] };
+  }
+}
+
 async function loadSettings(): Promise<Settings> {
   const { settings } = await chrome.storage.local.get('settings');
-  return mergeSettings(settings);
+  return withPolicyDefaults((await loadPolicy()).policy, mergeSettings(settings));
 }
 
 async function getKey(): Promise<{ key: string; remembered: boolean }> {
@@ -135,6 +148,14 @@ async function handle(body: UiRequest, onEvent: (r: Reply) => void): Promise<unk
       await chrome.storage.local.remove(KEY);
       return true;
     case 'indexActiveTab': return indexActiveTab(body.matter);
+    case 'policy': {
+      const { policy, problems } = await loadPolicy();
+      return { allowedOrigins: shownOrigins(policy, ALLOWED_ORIGINS), problems };
+    }
+    case 'search': {
+      const { policy, problems } = await loadPolicy();
+      return callEngine({ ...body, policy, policyProblems: problems });
+    }
     case 'ask': {
       // The side panel sends endpoint and model; the key is added here, for this question only.
       let llm: LlmConfig | undefined;
@@ -142,9 +163,10 @@ async function handle(body: UiRequest, onEvent: (r: Reply) => void): Promise<unk
         const { key } = await getKey();
         llm = { endpoint: body.llm.endpoint, model: body.llm.model, ...(key ? { apiKey: key } : {}) };
       }
-      return callEngine({ op: 'ask', question: body.question, options: body.options, ...(llm ? { llm } : {}) }, onEvent);
+      const { policy, problems } = await loadPolicy();
+      return callEngine({ op: 'ask', question: body.question, options: body.options, ...(llm ? { llm } : {}), policy, policyProblems: problems }, onEvent);
     }
-    case 'status': case 'index': case 'remove': case 'documents': case 'loadSnapshot': case 'search':
+    case 'status': case 'index': case 'remove': case 'documents': case 'loadSnapshot':
     case 'feedback': case 'history': case 'exportFeedback': case 'forgetMatter':
       return callEngine(body);
     default:

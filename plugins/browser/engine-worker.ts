@@ -17,6 +17,12 @@ const enginePromise = (async () => LocalEngine.open({
 }))();
 
 async function run(engine: LocalEngine, body: EngineOp, event: (r: Reply) => void, id: number): Promise<unknown> {
+  if (body.op === 'search' || body.op === 'ask') {
+    // The background attaches the managed policy to every search and ask;
+    // without it nothing is decided here (fail closed).
+    if (!body.policy) throw new Error('no policy decision came with the request');
+    engine.setPolicy(body.policy, body.policyProblems ?? []);
+  }
   switch (body.op) {
     case 'status': return engine.status();
     case 'index': return engine.index(body.docs);

@@ -3,6 +3,7 @@
 
 import type { AskEvent, AskOptions, DocInput, ExportFormat, FeedbackInput, LlmConfig } from '../shared/engine-adapter';
 import type { Settings } from '../shared/settings';
+import type { Policy } from '../shared/policy';
 
 /** Requests the side panel (an extension page) may make. */
 export type UiRequest =
@@ -22,10 +23,15 @@ export type UiRequest =
   | { op: 'key.status' }
   | { op: 'key.set'; key: string; remember: boolean }
   | { op: 'key.clear' }
-  | { op: 'indexActiveTab'; matter?: string };
+  | { op: 'indexActiveTab'; matter?: string }
+  | { op: 'policy' };
 
 /** What the background forwards to the engine in the offscreen document. */
-export type EngineOp = Extract<UiRequest, { op: 'status' | 'index' | 'remove' | 'documents' | 'loadSnapshot' | 'search' | 'ask' | 'feedback' | 'history' | 'exportFeedback' | 'forgetMatter' }>;
+export type EngineOp = Extract<UiRequest, { op: 'status' | 'index' | 'remove' | 'documents' | 'loadSnapshot' | 'search' | 'ask' | 'feedback' | 'history' | 'exportFeedback' | 'forgetMatter' }> & {
+  /** search and ask: the managed policy, attached by the background only (whatever the panel sent is replaced). */
+  policy?: Policy;
+  policyProblems?: string[];
+};
 
 export interface Envelope<T> { id: number; body: T }
 export interface Reply { id: number; ok: boolean; value?: unknown; error?: string; event?: AskEvent }

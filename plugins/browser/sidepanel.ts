@@ -62,6 +62,9 @@ const client: FoldbackClient = {
   forgetMatter: (matter: string) => channel.request<{ forgotten: number }>({ op: 'forgetMatter', matter }),
 };
 
+// The endpoints shown in Settings: the firm's policy's list when it has one.
+let shownEndpoints: readonly string[] = ALLOWED_ORIGINS;
+
 const settingsStore: SettingsStore = {
   load: () => channel.request<Settings>({ op: 'settings.load' }),
   save: (settings: Settings) => channel.request<void>({ op: 'settings.save', settings }),
@@ -74,11 +77,17 @@ const settingsStore: SettingsStore = {
   },
   keyNote: 'The key is kept by the extension\'s background in session storage (memory, cleared when the browser closes; web pages and content scripts cannot read it), or in the extension\'s local storage on this device if you tick Remember. This panel never reads it back.',
   canRemember: true,
-  allowedOrigins: ALLOWED_ORIGINS,
+  get allowedOrigins() { return shownEndpoints; },
 };
 
 async function main(): Promise<void> {
   const root = byId('app');
+  const policy = await channel.request<{ allowedOrigins: string[]; problems: string[] }>({ op: 'policy' });
+  shownEndpoints = policy.allowedOrigins;
+  if (policy.problems.length) {
+    fatal(root, `foldback cannot start: your firm's policy for this extension is not valid (${policy.problems.join('; ')}). Please tell your IT.`);
+    return;
+  }
   const app = new App(root, client, {
     hostName: 'for Chromium',
     unit: ['page', 'pages'],

@@ -19,6 +19,7 @@
 import { createEngine, type Engine, type SearchHit, type StoredTrace, type TraceHop as CoreHop, type TracePassage, type TraceHit } from '@foldback/core';
 import { createLlmHost } from '@foldback/core/host';
 import type { Storage } from '@foldback/core/storage';
+import { enforcePolicy, type Policy } from './policy';
 
 // ------------------------------------------------------------------ types
 
@@ -240,22 +241,7 @@ export function normalizeAskOptions(o: AskOptions): AskResult['options'] {
   return out;
 }
 
-/** Origins an LLM endpoint may have: exact origins or "scheme://host:*". */
-export function endpointAllowed(endpoint: string, allowed: readonly string[]): boolean {
-  let url: URL;
-  try { url = new URL(endpoint); } catch { return false; }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
-  if (url.username || url.password) return false;  // no credentials in URLs
-  for (const pattern of allowed) {
-    const m = /^(https?):\/\/([^/:]+)(?::(\*|\d+))?$/.exec(pattern);
-    if (!m) continue;
-    if (url.protocol !== `${m[1]}:` || url.hostname !== m[2]) continue;
-    if (m[3] === '*') return true;
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    if ((m[3] ?? (m[1] === 'https' ? '443' : '80')) === port) return true;
-  }
-  return false;
-}
+export { endpointAllowed } from './endpoint-allowed';
 
 function isEmptyFeedback(i: FeedbackInput): boolean {
   return !i.rating && Object.keys(i.labels ?? {}).length === 0 && !i.critique && !i.correctedAnswer &&
@@ -274,6 +260,10 @@ export interface LocalEngineOptions {
   fetchFn?: typeof fetch;
   /** Pseudonymous user id recorded in traces and feedback. */
   user?: string;
+  /** What the firm's IT set (shared/policy.ts): enforced on every search and ask. */
+  policy?: Policy;
+  /** Set when the policy present could not be used: searches and asks are refused (fail closed). */
+  policyProblems?: string[];
 }
 
 /** The name the corpus, its feedback log and its traces are kept under. */
@@ -289,6 +279,22 @@ export class LocalEngine implements FoldbackClient {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: LocalEngineOptions) {}
+
+  /** Replaces the policy (the extension's background sends the managed one with each request). */
+  setPolicy(policy: Policy, problems: string[] = []): void {
+    this.opts.policy = policy;
+    this.opts.policyProblems = problems;
+  }
+
+  /** The policy's decision for a request; throws when a policy is present but unusable. */
+  private decide(endpoint: string | undefined, allowedMatters: readonly string[] | undefined): ReturnType<typeof enforcePolicy> {
+    if (this.opts.policyProblems?.length) {
+      throw new AdapterError('Failed precondition', `your firm's foldback policy cannot be used: ${this.opts.policyProblems.join('; ')}`);
+    }
+    return enforcePolicy(this.opts.policy ?? {}, this.opts.allowedOrigins ?? [], {
+      ...(endpoint ? { endpoint } : {}), ...(allowedMatters ? { allowedMatters } : {}),
+    });
+  }
 
   private engineOptions(): { wasmUrl?: string; user?: string } {
     return { ...(this.opts.wasmUrl ? { wasmUrl: this.opts.wasmUrl } : {}), ...(this.opts.user ? { user: this.opts.user } : {}) };
@@ -439,9 +445,10 @@ export class LocalEngine implements FoldbackClient {
   search(query: string, options: { topK?: number; allowedMatters?: string[] } = {}): Promise<Passage[]> {
     return this.serial(async () => {
       if (!query.trim()) throw new AdapterError('Invalid argument', 'the query is empty');
+      const wall = this.decide(undefined, options.allowedMatters).allowedMatters;
       const hits = this.engine.search(query, {
         topK: intIn('top-k', options.topK, LIMITS.topK, 10), mode: this.mode(),
-        ...(options.allowedMatters ? { allowedMatters: options.allowedMatters } : {}),
+        ...(wall ? { allowedMatters: wall } : {}),
       });
       return hits.map((h) => this.toPassage(h));
     });
@@ -459,9 +466,11 @@ export class LocalEngine implements FoldbackClient {
         throw new AdapterError('Failed precondition', 'LLM rewriting needs an endpoint: set one in Settings, or choose RM3');
       }
       let host = null;
-      if (llm?.endpoint && (o.rewrite === 'llm' || o.answer)) {
-        if (!endpointAllowed(llm.endpoint, this.opts.allowedOrigins ?? [])) {
-          throw new AdapterError('Permission denied', `the endpoint ${new URL(llm.endpoint, 'http://x').origin} is not in this plugin's allowed endpoints`);
+      const calls = Boolean(llm?.endpoint && (o.rewrite === 'llm' || o.answer));
+      const decision = this.decide(calls ? llm?.endpoint : undefined, o.allowedMatters);
+      if (llm?.endpoint && calls) {
+        if (!decision.endpointAllowed) {
+          throw new AdapterError('Permission denied', `${decision.reason}: ${new URL(llm.endpoint, 'http://x').origin}`);
         }
         host = createLlmHost({
           endpoint: llm.endpoint, model: llm.model, ...(llm.apiKey ? { apiKey: llm.apiKey } : {}),
@@ -479,7 +488,8 @@ export class LocalEngine implements FoldbackClient {
       const run = this.engine.ask(q, {
         hops: o.hops, depth: o.depth, topK: o.topK, rewrite: o.rewrite, answer: o.answer && host !== null,
         deadlineMs: o.deadlineMs, mode: this.mode(),
-        ...(o.allowedMatters ? { allowedMatters: o.allowedMatters } : {}),
+        ...(decision.allowedMatters ? { allowedMatters: decision.allowedMatters } : {}),
+        ...(decision.redactPatterns.length ? { redactPatterns: decision.redactPatterns } : {}),
         ...(this.opts.user ? { user: this.opts.user } : {}),
         onEvent: (e) => {
           switch (e.kind) {

@@ -1,6 +1,7 @@
 // Settings a lawyer chooses, and where each platform keeps the API key.
 
 import type { AskOptions, LlmConfig, RewriteMode } from './engine-adapter';
+import { shownOrigins, withPolicyDefaults, type Policy } from './policy';
 /** Where settings live: the task pane's IndexedDB (Storage from @foldback/core/storage fits). */
 export interface ItemStore {
   getItem<T = unknown>(key: string): Promise<T | undefined>;
@@ -70,10 +71,20 @@ export class OfficeSettingsStore implements SettingsStore {
   readonly canRemember = false;
   readonly keyNote = 'The key is kept in memory while this pane is open and is never written anywhere: not to this computer, your mailbox, your documents or roaming settings. You will be asked for it again next time.';
 
-  constructor(private readonly store: ItemStore, readonly allowedOrigins: readonly string[]) {}
+  readonly allowedOrigins: readonly string[];
+
+  /**
+   * `policy`: what the firm's IT served with the task pane
+   * (foldback-settings.json, shared/policy.ts): its defaults fill what the
+   * user left empty, its endpoint list is the one shown; the engine
+   * enforces it.
+   */
+  constructor(private readonly store: ItemStore, buildOrigins: readonly string[], private readonly policy: Policy = {}) {
+    this.allowedOrigins = shownOrigins(policy, buildOrigins);
+  }
 
   async load(): Promise<Settings> {
-    return mergeSettings(await this.store.getItem('settings'));
+    return withPolicyDefaults(this.policy, mergeSettings(await this.store.getItem('settings')));
   }
 
   async save(settings: Settings): Promise<void> {

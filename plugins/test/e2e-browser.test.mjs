@@ -139,6 +139,22 @@ test('extension: the toolbar click opens the side panel and grants activeTab; pa
   // Both pages are among those the next test indexes again (same ids: re-indexed, not added).
 });
 
+test('extension: the managed-policy schema is shipped, accepted and readable (no policy set here)', async () => {
+  // Chromium refuses to load an extension whose storage.managed_schema is
+  // missing or invalid; it loaded, and chrome.storage.managed answers. A
+  // real policy needs the machine's policy folder (/etc/chromium/policies),
+  // which a test must not write: the merge with a policy is unit-tested
+  // (unit-policy.test.mjs).
+  const manifest = JSON.parse(await readFile(path.join(BUILD, 'browser', 'manifest.json'), 'utf8'));
+  assert.equal(manifest.storage?.managed_schema, 'managed_schema.json');
+  const schema = JSON.parse(await readFile(path.join(BUILD, 'browser', 'managed_schema.json'), 'utf8'));
+  assert.ok(schema.properties.allowedMatters && schema.properties.allowedEndpoints);
+  const managed = await sw.evaluate(async () => {
+    try { return { ok: true, value: await chrome.storage.managed.get(null) }; } catch (e) { return { ok: false, error: String(e) }; }
+  });
+  assert.deepEqual(managed, { ok: true, value: {} });
+});
+
 test('extension: index pages, ask over hops, feedback persists across a reload', async () => {
   const { panel, problems } = await openPanel();
   const tabs = [];

@@ -144,3 +144,48 @@ test('Word at its minimum (WordApi 1.3): "Cite as comment" is shown disabled wit
     await context.close();
   }
 });
+
+test('Word: the firm\'s foldback-settings.json served with the task pane sets the wall and the endpoints; a broken one stops the pane', async () => {
+  const context = await browser.newContext({ viewport: { width: 400, height: 900 } });
+  await fence(context, { officeStub: wordStub() });
+  // Served next to taskpane.html, as IT deploys it (the route stands in for the file on the add-in server).
+  let served = JSON.stringify({
+    allowedMatters: ['litigation'], allowedEndpoints: ['http://127.0.0.1:9'],
+    defaultEndpoint: 'http://127.0.0.1:9/v1', defaultModel: 'firm-model',
+  });
+  await context.route('**/word/foldback-settings.json', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: served }));
+  const page = await context.newPage();
+  const problems = await watchPage(page);
+  try {
+    await page.goto(`${server.url}/word/taskpane.html`);
+    await waitReady(page);
+    await page.setInputFiles('#corpus-file', snapshotFile);
+    await waitOk(page, /Loaded/);
+    // Every document is in "precedents", outside the policy's wall: nothing is found.
+    await setOptions(page, { hops: 1, rewrite: 'none' });
+    await page.fill('#question', 'termination on thirty days written notice');
+    await page.click('#ask');
+    await page.waitForFunction(() => {
+      const s = document.querySelector('#status');
+      return s && (s.dataset.kind === 'ok' || s.dataset.kind === 'error') && !document.querySelector('#ask').disabled;
+    }, null, { timeout: 90000 });
+    assert.equal(await page.locator('#results article.passage').count(), 0, 'nothing outside the policy wall');
+    // Settings start from the policy's defaults; the shown list is the policy's; another endpoint is refused.
+    await page.click('#tab-settings');
+    assert.equal(await page.inputValue('#endpoint'), 'http://127.0.0.1:9/v1');
+    assert.equal(await page.inputValue('#model'), 'firm-model');
+    assert.match(await page.locator('#view-settings').textContent(), /Allowed endpoints: http:\/\/127\.0\.0\.1:9\./);
+    await page.fill('#endpoint', `${server.url}/v1`);
+    await page.click('#save-settings');
+    await page.waitForFunction(() => /not allowed/.test(document.querySelector('#settings-message').textContent));
+    assert.deepEqual(problems.pageErrors, []);
+
+    // A file that is present but broken: the pane says so and does not start (fails closed).
+    served = '{ "allowedMatters": [';
+    await page.reload();
+    await page.waitForSelector('#app[data-ready="error"]', { timeout: 60000 });
+    assert.match(await page.locator('#app').textContent(), /settings your firm served are not valid/);
+  } finally {
+    await context.close();
+  }
+});

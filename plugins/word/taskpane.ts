@@ -6,6 +6,7 @@ import { LocalEngine, type DocInput } from '../shared/engine-adapter';
 import { openStorage } from '@foldback/core/storage';
 import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
 import { OfficeSettingsStore } from '../shared/settings';
+import { fetchServedPolicy } from '../shared/policy';
 import { App } from '../shared/ui';
 import { commentUnavailable, commentWithPassage, insertPassageWithCitation, questionFromSelection } from './word';
 
@@ -17,11 +18,17 @@ async function main(): Promise<void> {
     fatal(root, (e as Error).message);
     return;
   }
+  // The firm's policy, served next to this page (none when absent).
+  const served = await fetchServedPolicy(new URL('foldback-settings.json', location.href).href);
+  if (served.problems.length) {
+    fatal(root, `foldback cannot start: the settings your firm served are not valid (${served.problems.join('; ')}). Please tell your IT.`);
+    return;
+  }
   const store = await openStorage({ name: 'foldback-word' });
   const engine = await LocalEngine.open({
-    storage: store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS,
+    storage: store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS, policy: served.policy,
   });
-  const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS);
+  const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS, served.policy);
   let app: App;
   const noComments = commentUnavailable(Office.context.requirements);
   const findLikeThis = async () => {

@@ -5,6 +5,7 @@
 //   build/bin/peer_bench --contractnli $D/contractnli/derived --cuad $D/cuad
 //       [--reps 5] [--passes 3] [--work-dir /tmp/peer_bench] [--json out.json] [--only TASK]
 //       [--max-queries N]   (per task, evenly spread)
+//       [--top-k N]         (hits asked of every engine; 100 unless told)
 //
 // (tests/bench/run_peer_bench.sh runs it with the shared data.) Every engine
 // gets the same input: foldback's stopword list is given to Xapian's
@@ -20,6 +21,9 @@
 // text, title and section: that is inside the timer ("foldback"); the
 // "foldback-core" row times the same query through the lexical engine alone
 // (analysis, filter mask, top 100, chunk numbers), as the peers are timed.
+// No peer folds near-duplicate passages into one result, so "foldback" runs
+// with SearchOptions::collapse_jaccard = 0; "foldback-collapse" is the same
+// search with the default folding (0.8), to show what that costs.
 //
 // Tasks:
 //   cnli        ContractNLI dev spans, one query per (NDA, hypothesis), scoped
@@ -71,7 +75,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-constexpr size_t kDepth = 100;
+// Hits asked of every engine (--top-k; 100 unless told).
+size_t g_depth = 100;
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -299,9 +304,14 @@ class FoldbackEngine : public Engine {
   FoldbackEngine(std::string snapshot_path) : core_(false), path_(std::move(snapshot_path)) {}
   // The lexical engine alone, on `full`'s index (built once, by `full`).
   explicit FoldbackEngine(const FoldbackEngine* full) : core_(true), full_(full) {}
-  std::string name() const override { return core_ ? "foldback-core" : "foldback"; }
+  // Index::Search with its default near-duplicate folding, on `full`'s index.
+  FoldbackEngine(const FoldbackEngine* full, bool collapse)
+      : core_(false), collapse_(collapse), full_(full) {}
+  std::string name() const override {
+    return core_ ? "foldback-core" : collapse_ ? "foldback-collapse" : "foldback";
+  }
   double Build(const Corpus& c) override {
-    if (core_) return -1;  // shares the index of `full_`
+    if (full_) return -1;  // shares the index of `full_`
     index_.reset();
     IndexOptions io;
     io.dense.embedder = EmbedderKind::kNone;
@@ -336,11 +346,16 @@ class FoldbackEngine : public Engine {
   void Run(const Task& t, const Query& q, Ranked* out) override {
     SearchOptions o;
     o.mode = SearchMode::kBm25;
-    o.top_k = kDepth;
+    o.top_k = g_depth;
     o.one_per_document = t.collapse || t.name == "cnli";
+    // Equal work: no peer folds near-duplicate passages into one result
+    // (SearchOptions::collapse_jaccard, on by default; docs/benchmarks.md
+    // gives its cost on CUAD clause level).
+    o.collapse_jaccard = collapse_ ? 0.8 : 0;
     if (q.scope >= 0) o.filters.push_back({t.filter_field, Filter::Op::kEq, q.scope_value});
     if (!core_) {
-      auto hits = Must(index_->Search(q.text, o), "search");
+      const Index& index = full_ ? *full_->index_ : *index_;
+      auto hits = Must(index.Search(q.text, o), "search");
       for (const auto& h : hits)
         out->ids.push_back(t.collapse || t.name == "cnli" ? h.doc_id : h.chunk_id);
       return;
@@ -349,18 +364,19 @@ class FoldbackEngine : public Engine {
     index::ChunkMask mask;
     Status st = r.BuildMask(o, &mask);
     if (!st.ok()) Die(st.ToString());
-    auto hits = r.lexical.Search(r.QueryTerms(q.text), mask, kDepth,
+    auto hits = r.lexical.Search(r.QueryTerms(q.text), mask, g_depth,
                                  o.one_per_document ? &r.chunk_doc : nullptr);
     for (const auto& [chunk, score] : hits) out->numbers.push_back(chunk);
   }
   // Chunk number -> ranked id (outside the timer).
   std::string IdOf(const Task& t, uint32_t chunk) const {
-    const ChunkSlot& c = (core_ ? full_->index_ : index_)->rep()->chunks[chunk];
+    const ChunkSlot& c = (full_ ? full_->index_ : index_)->rep()->chunks[chunk];
     return t.collapse || t.name == "cnli" ? c.chunk.doc_id : c.chunk.id;
   }
 
  private:
   bool core_;
+  bool collapse_ = false;
   const FoldbackEngine* full_ = nullptr;
   std::string path_;
   std::unique_ptr<Index> index_;
@@ -456,7 +472,7 @@ class XapianEngine : public Engine {
     enquire.set_query(query);
     enquire.set_weighting_scheme(Xapian::BM25Weight(0.9, 0, 1, 0.4, 0.5));
     if (t.collapse && !whole_) enquire.set_collapse_key(0);
-    Xapian::MSet m = enquire.get_mset(0, kDepth);
+    Xapian::MSet m = enquire.get_mset(0, g_depth);
     for (auto it = m.begin(); it != m.end(); ++it) out->numbers.push_back(*it - 1);
   }
 
@@ -614,7 +630,7 @@ class Fts5Engine : public Engine {
       best[g] = 1e300;
     }
     seen.clear();
-    size_t k = std::min(order.size(), kDepth);
+    size_t k = std::min(order.size(), g_depth);
     std::partial_sort(order.begin(), order.begin() + static_cast<long>(k), order.end());
     for (size_t i = 0; i < k; ++i) out->numbers.push_back(order[i].second);
   }
@@ -704,6 +720,8 @@ Args ParseArgs(int argc, char** argv) {
       a.reps = std::max(1, std::atoi(val().c_str()));
     else if (k == "--passes")
       a.passes = std::max(1, std::atoi(val().c_str()));
+    else if (k == "--top-k")
+      g_depth = static_cast<size_t>(std::max(1, std::atoi(val().c_str())));
     else if (k == "--max-queries")
       a.max_queries = static_cast<size_t>(std::max(0, std::atoi(val().c_str())));
     else
@@ -740,8 +758,10 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<Engine>> engines;
     auto full = std::make_unique<FoldbackEngine>(args.work + "/" + c.name + ".fbidx");
     auto core = std::make_unique<FoldbackEngine>(full.get());
+    auto collapse = std::make_unique<FoldbackEngine>(full.get(), true);
     engines.push_back(std::move(full));
     engines.push_back(std::move(core));
+    engines.push_back(std::move(collapse));
     engines.push_back(
         std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, false, ""));
     engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, false,
@@ -792,7 +812,7 @@ int main(int argc, char** argv) {
           for (int p = 0; p < passes; ++p) {
             for (size_t qi = 0; qi < t.queries.size(); ++qi) {
               Ranked r;
-              r.numbers.reserve(kDepth);
+              r.numbers.reserve(g_depth);
               auto t0 = Clock::now();
               e->Run(t, t.queries[qi], &r);
               double secs = Since(t0);

@@ -2,7 +2,10 @@
 // map jobs from instructions and from a DSPy program, walls, retries,
 // failures, cancel, a worker stopped by SIGTERM and resumed, embed jobs and
 // the HNSW built from their vectors, bad input — and the API key never in
-// the store, the results or the output.
+// the store, the results or the output. Every case runs on both stores:
+// SQLite (a file) and PostgreSQL (a server of the test's own,
+// tests/support/pg_test_server.h); then PostgreSQL's own cases: two worker
+// processes on one job, bad connection strings, the password never shown.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,6 +24,7 @@
 #include "foldback/index.h"
 #include "host/index_dir.h"
 #include "llm_test_server.h"
+#include "pg_test_server.h"
 
 namespace {
 
@@ -55,10 +59,16 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
-class JobsCli : public foldback::testing::EndpointCliTest {
+class JobsCli : public foldback::testing::EndpointCliTest,
+                public ::testing::WithParamInterface<std::string> {
  protected:
   JobsCli() : EndpointCliTest("jobs", kKeyVar, kCanary) {}
   void SetUp() override {
+    if (GetParam() == "postgresql") {
+      auto pg = foldback::testing::PgTestServer::Start();
+      ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+      pg_ = std::move(*pg);
+    }
     Prepare({{"acme",
               {{"advice.txt",
                 "Privileged and confidential. Counsel advises that the merger "
@@ -68,7 +78,12 @@ class JobsCli : public foldback::testing::EndpointCliTest {
              {"beta", {{"secret.txt", "Beta walled memo: zebra pineapple strategy."}}}});
     store_ = (dir_ / "jobs.sqlite").string();
   }
-  std::string Store() const { return "--store " + Shell("sqlite:" + store_); }
+  void TearDown() override {
+    EndpointCliTest::TearDown();
+    pg_.reset();
+  }
+  std::string StoreUrl() const { return pg_ ? pg_->url() : "sqlite:" + store_; }
+  std::string Store() const { return "--store " + Shell(StoreUrl()); }
   std::string Submit(const std::string& extra) {
     CliRun r =
         Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() + " " + extra);
@@ -87,11 +102,18 @@ class JobsCli : public foldback::testing::EndpointCliTest {
     EXPECT_EQ(r.code, 0) << r.out << r.err;
     return Lines(foldback::testing::ReadFile(out));
   }
-  // No byte of the key anywhere the job wrote.
+  // No byte of the key anywhere the job wrote (the PostgreSQL server's
+  // files too: tables, WAL, log).
   void ExpectNoKey() {
-    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
-      if (!e.is_regular_file()) continue;
-      EXPECT_EQ(foldback::testing::ReadFile(e.path()).find(kCanary), std::string::npos) << e.path();
+    std::vector<fs::path> roots{dir_};
+    if (pg_) roots.push_back(pg_->dir());
+    for (const fs::path& root : roots) {
+      for (const auto& e : fs::recursive_directory_iterator(root)) {
+        if (!e.is_regular_file() || e.path().filename().string().rfind(".s.PGSQL", 0) == 0)
+          continue;
+        EXPECT_EQ(foldback::testing::ReadFile(e.path()).find(kCanary), std::string::npos)
+            << e.path();
+      }
     }
   }
   size_t ChatRequests() {
@@ -101,12 +123,13 @@ class JobsCli : public foldback::testing::EndpointCliTest {
     return n;
   }
   std::string store_;
+  std::unique_ptr<foldback::testing::PgTestServer> pg_;
 };
 
 const char kPrivileged[] =
     "[[ ## answer ## ]]\nYes: legal advice from counsel [1].\n\n[[ ## completed ## ]]";
 
-TEST_F(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
+TEST_P(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   std::string job = Submit("--kind map --matter acme --instructions " +
                            Shell("Is this mail privileged? Why? Cite passages as [n]."));
@@ -158,7 +181,7 @@ TEST_F(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
 
 // The job's token counter adds what the endpoint reported (usage), not an
 // estimate from the bytes sent.
-TEST_F(JobsCli, TokensAreTheEndpointsUsage) {
+TEST_P(JobsCli, TokensAreTheEndpointsUsage) {
   json reply = {{"model", "m"},
                 {"choices", json::array({{{"index", 0},
                                           {"message", {{"role", "assistant"}, {"content", kPrivileged}}},
@@ -175,12 +198,12 @@ TEST_F(JobsCli, TokensAreTheEndpointsUsage) {
 
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, every request of a job is a trace
 // of its own: "map item" over "chat <model>", no document text.
-TEST_F(JobsCli, EachItemIsATraceForTheCollector) {
+TEST_P(JobsCli, EachItemIsATraceForTheCollector) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   std::string job = Submit("--kind map --matter acme --instructions " + Shell("Privileged? Cite as [n]."));
   std::string collector = server_->base_url().substr(0, server_->base_url().rfind("/v1"));
   ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.c_str(), 1);
-  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  CliRun w = Cli("--log-format json jobs work " + Store() + " --until-idle");
   ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   ASSERT_EQ(w.code, 0) << w.out << w.err;
   std::set<std::string> items, traces;
@@ -202,9 +225,17 @@ TEST_F(JobsCli, EachItemIsATraceForTheCollector) {
   EXPECT_EQ(items, (std::set<std::string>{"advice", "lunch", "invoice"}));
   EXPECT_EQ(traces.size(), 3u);
   EXPECT_EQ(chats, 3u);
+  // --log-format json: a line per request, carrying the trace id of its spans.
+  std::set<std::string> logged;
+  for (const json& line : Lines(w.err)) {
+    if (line.value("msg", "") != "request done") continue;
+    EXPECT_EQ(line["job_id"], job);
+    logged.insert(line["trace_id"].get<std::string>());
+  }
+  EXPECT_EQ(logged, traces) << w.err;
 }
 
-TEST_F(JobsCli, WallsAndRedactionHoldForJobs) {
+TEST_P(JobsCli, WallsAndRedactionHoldForJobs) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   CliRun denied = Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() +
                       " --kind map --matter beta --allowed-matters acme --instructions x");
@@ -223,7 +254,7 @@ TEST_F(JobsCli, WallsAndRedactionHoldForJobs) {
   EXPECT_TRUE(saw_invoice);
 }
 
-TEST_F(JobsCli, ProgramPredictorFromADspySave) {
+TEST_P(JobsCli, ProgramPredictorFromADspySave) {
   fs::path program = dir_ / "screen.json";
   foldback::testing::WriteFile(program, R"({
     "screen.predict": {"demos": [], "lm": {"model": "gpt-4o", "api_key": "sk-never-read"},
@@ -251,7 +282,7 @@ TEST_F(JobsCli, ProgramPredictorFromADspySave) {
   EXPECT_EQ(reqs[0].body.find("sk-never-read"), std::string::npos);
 }
 
-TEST_F(JobsCli, RetryableFailuresComeBackAndOthersFailOnce) {
+TEST_P(JobsCli, RetryableFailuresComeBackAndOthersFailOnce) {
   // "advice": three 503s (the HTTP client's three attempts), then fine on
   // the item's second lease. "lunch": 401, failed for good at once.
   server_->Script(
@@ -278,7 +309,7 @@ TEST_F(JobsCli, RetryableFailuresComeBackAndOthersFailOnce) {
   ExpectNoKey();
 }
 
-TEST_F(JobsCli, CancelStopsLeasing) {
+TEST_P(JobsCli, CancelStopsLeasing) {
   std::string job = Submit("--kind map --instructions x");
   CliRun c = Cli("jobs cancel " + Store() + " " + job);
   ASSERT_EQ(c.code, 0) << c.err;
@@ -288,7 +319,7 @@ TEST_F(JobsCli, CancelStopsLeasing) {
   EXPECT_EQ(Status(job)["state"], "cancelled");
 }
 
-TEST_F(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
+TEST_P(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
   // Four documents, one request in flight, 400 ms each.
   server_->Script(
       {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 400});
@@ -323,7 +354,7 @@ TEST_F(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
   EXPECT_EQ(Results(job).size(), 4u);
 }
 
-TEST_F(JobsCli, EmbedJobVectorsBecomeTheIndexHnsw) {
+TEST_P(JobsCli, EmbedJobVectorsBecomeTheIndexHnsw) {
   std::string job = Submit("--kind embed --allowed-matters acme,beta --embed-batch 2 --json");
   json sub = json::parse(job, nullptr, false);
   ASSERT_FALSE(sub.is_discarded()) << job;
@@ -353,7 +384,7 @@ TEST_F(JobsCli, EmbedJobVectorsBecomeTheIndexHnsw) {
   ExpectNoKey();
 }
 
-TEST_F(JobsCli, SharedRequestBudgetStopsTheJob) {
+TEST_P(JobsCli, SharedRequestBudgetStopsTheJob) {
   server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   std::string job = Submit("--kind map --matter acme --instructions x --max-requests 2");
   CliRun w = Cli("jobs work " + Store() + " --until-idle");
@@ -368,14 +399,14 @@ TEST_F(JobsCli, SharedRequestBudgetStopsTheJob) {
   EXPECT_EQ(ChatRequests(), 2u);
 }
 
-TEST_F(JobsCli, BadInputIsRefusedClearly) {
+TEST_P(JobsCli, BadInputIsRefusedClearly) {
   std::string base = "jobs submit " + Store() + " --index " + Index() + " " + Endpoint();
   CliRun r = Cli(base + " --kind map");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("--instructions"), std::string::npos) << r.err;
   r = Cli(base + " --kind sort --instructions x");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("map or embed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("map, embed or synthesize"), std::string::npos) << r.err;
   r = Cli("jobs submit " + Store() + " --index " + Index() + " --endpoint " + server_->base_url() +
           " --model m --api-key-env FOLDBACK_JOBS_UNSET_VAR --kind map --instructions x");
   EXPECT_NE(r.code, 0);
@@ -385,13 +416,102 @@ TEST_F(JobsCli, BadInputIsRefusedClearly) {
   EXPECT_NE(r.err.find("unknown filter field"), std::string::npos) << r.err;
   r = Cli(base + " --kind map --program " + Shell((dir_ / "missing.json").string()));
   EXPECT_NE(r.code, 0);
-  r = Cli("jobs status --store postgresql://h/db");
+  r = Cli("jobs status --store mysql://h/db");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("sqlite:PATH"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sqlite:PATH or postgresql://"), std::string::npos) << r.err;
   r = Cli("jobs status " + Store() + " 0190aaaa-0000-7000-8000-000000000000");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("no job"), std::string::npos) << r.err;
   EXPECT_EQ(server_->request_count(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobsCli, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// ---------------------------------------------------------------- PostgreSQL only
+
+class JobsCliPg : public JobsCli {};
+
+pid_t StartWorker(const std::string& args, const fs::path& out) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd =
+        std::string("exec ") + FOLDBACK_CLI + " " + args + " >" + Shell(out.string()) + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Two worker processes on one job through the server: every document done
+// once, one request each, both workers did some of it.
+TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
+  // 12 more documents, each 300 ms at the endpoint, 2 in flight per worker.
+  fs::create_directories(dir_ / "more");
+  for (int i = 0; i < 12; ++i) {
+    foldback::testing::WriteFile(
+        dir_ / "more" / ("note" + std::to_string(i) + ".txt"),
+        "Note " + std::to_string(i) + " about clause " + std::to_string(i) + " of the lease.");
+  }
+  CliRun ingest =
+      Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string()));
+  ASSERT_EQ(ingest.code, 0) << ingest.err;
+  server_->Script(
+      {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 300});
+  std::string job = Submit("--kind map --matter acme --instructions x");
+  ASSERT_EQ(Status(job)["total"], 15);
+  pid_t a = StartWorker("jobs work " + Store() + " --concurrency 2 --until-idle", dir_ / "a.out");
+  pid_t b = StartWorker("jobs work " + Store() + " --concurrency 2 --until-idle", dir_ / "b.out");
+  int ca = Wait(a), cb = Wait(b);
+  std::string out_a = foldback::testing::ReadFile(dir_ / "a.out");
+  std::string out_b = foldback::testing::ReadFile(dir_ / "b.out");
+  ASSERT_EQ(ca, 0) << out_a;
+  ASSERT_EQ(cb, 0) << out_b;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 15) << st.dump();
+  EXPECT_EQ(st["attempts"], 15) << st.dump();
+  EXPECT_EQ(ChatRequests(), 15u);
+  auto lines = Results(job);
+  std::set<std::string> docs;
+  for (const json& l : lines) docs.insert(l["doc_id"].get<std::string>());
+  EXPECT_EQ(lines.size(), 15u);
+  EXPECT_EQ(docs.size(), 15u);
+  // Both took part (each finishes ~7 of 15; one alone would need 2.3 s,
+  // so the second has long started before the first could finish).
+  EXPECT_EQ(out_a.find("worker: 0 done"), std::string::npos) << out_a;
+  EXPECT_EQ(out_b.find("worker: 0 done"), std::string::npos) << out_b;
+}
+
+// A connection string that cannot work: a clear error, at once, without
+// the password; the password from PGPASSWORD works.
+TEST_P(JobsCliPg, BadConnectionStringsAndPasswords) {
+  const std::string secret = "hunter2-Xq7Lm9Vb";
+  ASSERT_TRUE(pg_->SetPassword("paralegal", secret).ok());
+  std::string host = "host=" + pg_->dir() + "&port=" + std::to_string(pg_->port());
+  CliRun r = Cli("jobs status --store " +
+                 Shell("postgresql://paralegal:" + secret + "x@/postgres?" + host));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("password authentication failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("postgresql://paralegal:***@"), std::string::npos) << r.err;
+  EXPECT_EQ((r.out + r.err).find(secret), std::string::npos) << r.err;
+  r = Cli("jobs status --store " +
+          Shell("postgresql://paralegal:" + secret + "@/postgres?host=/nonexistent-foldback"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
+  EXPECT_EQ((r.out + r.err).find(secret), std::string::npos) << r.err;
+  ::setenv("PGPASSWORD", secret.c_str(), 1);
+  r = Cli("jobs status --store " + Shell("postgresql://paralegal@/postgres?" + host));
+  ::unsetenv("PGPASSWORD");
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobsCliPg, ::testing::Values("postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

@@ -48,7 +48,7 @@ check() {
         $report->($-[0], "std::to_string: use fmt::format / fmt::to_string");
       }
       # fmt::f(  [one leading argument: a stream or an output iterator,]  "literal"
-      while ($code =~ /fmt::(format|print|format_to|format_to_n)\s*\(\s*(?:(?:[\w:.\->]|\([^()"]*\))+\s*,\s*){0,2}(?=")/g) {
+      while ($code =~ /fmt::(format|print|format_to|format_to_n)\s*\(\s*(?:(?:[\w:.\->]|\([^()"]*\))+\s*,\s*){0,2}(?=R?")/g) {
         $report->($-[0], "fmt::$1 with a bare literal format: wrap it in FMT_STRING(...)");
       }
       if ($ARGV =~ m{/(core|bindings)/}) {

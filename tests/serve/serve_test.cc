@@ -615,6 +615,53 @@ TEST_F(ServeTest, AsksSendSpansToTheCollector) {
   EXPECT_EQ(body.find("sk-serve-test-key"), std::string::npos);
 }
 
+// foldback.toml in the index folder holds the users ([[user]]) and the
+// server's settings; --log-format json (here [log] format) writes a JSON
+// line per question with the trace id of its spans.
+TEST_F(ServeTest, FoldbackTomlHoldsUsersAndJsonLogsTraceAsks) {
+  std::string users = UsersToml(kUsers);
+  users = users.substr(users.find("[[user]]"));  // without the file's unknown [server] table
+  std::ofstream(dir_ / "idx" / "foldback.toml")
+      << "[serve]\nrate_limit = 0\n\n[log]\nformat = \"json\"\n\n" << users;
+  ASSERT_TRUE(server_.Start({"--index", (dir_ / "idx").string()}, dir_.string()))
+      << server_.output();
+  auto c = Client();
+  auto r = c.Post("/v1/ask", Auth("carol"),
+                  json({{"question", "termination notice"}, {"hops", 2}}).dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::string trace_id = Body(r)["trace_id"];
+  std::string otel;
+  for (char ch : trace_id) {
+    if (ch != '-') otel += ch;
+  }
+  EXPECT_EQ(c.Get("/v1/search?q=termination", Auth("mallory"))->status, 401);
+  bool found = false;
+  std::istringstream lines(server_.output());
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;  // the stdout banner
+    json j = json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg")) << line;
+    if (j["msg"] == "question answered") {
+      found = true;
+      EXPECT_EQ(j["trace_id"], otel) << line;
+      EXPECT_EQ(j["foldback_trace_id"], trace_id) << line;
+      EXPECT_EQ(j["user"], "carol") << line;
+    }
+    EXPECT_EQ(line.find("termination notice"), std::string::npos) << "no question in logs: " << line;
+  }
+  EXPECT_TRUE(found) << server_.output();
+  // A typo in the file stops the server with the line.
+  server_.Kill();
+  std::ofstream(dir_ / "idx" / "foldback.toml") << "[serve]\nrate_limt = 0\n" << users;
+  EXPECT_FALSE(server_.Start({"--index", (dir_ / "idx").string()}, dir_.string()));
+  EXPECT_NE(server_.output().find("foldback.toml:2: unknown key 'serve.rate_limt'"),
+            std::string::npos)
+      << server_.output();
+}
+
 TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
   StartServer(StartLlm());
   auto c = Client();

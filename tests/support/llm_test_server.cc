@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 namespace foldback::testing {
@@ -88,6 +90,78 @@ std::vector<float> HashEmbedding(std::string_view text, uint32_t dim) {
   return v;
 }
 
+namespace {
+
+// The section of `field` in a ChatAdapter message, "" when absent.
+std::string Section(const std::string& msg, const std::string& field) {
+  const std::string marker = "[[ ## " + field + " ## ]]";
+  size_t at = msg.find(marker);
+  if (at == std::string::npos) return "";
+  size_t begin = at + marker.size();
+  size_t end = msg.find("[[ ##", begin);
+  return msg.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
+}  // namespace
+
+std::vector<std::string> EchoQuestions(const std::string& section, size_t count) {
+  // The text inside the <passage ...> block (not the note around it).
+  std::string passage = section;
+  size_t open = section.find("<passage");
+  if (open != std::string::npos) {
+    size_t body = section.find('>', open);
+    size_t close = section.find("</passage>", open);
+    if (body != std::string::npos && body < close)
+      passage = section.substr(body + 1,
+                               close == std::string::npos ? std::string::npos : close - body - 1);
+  }
+  // The passage's words outside markup (<passage ...> tags, entities), in
+  // order, once each, without short and common ones.
+  static const std::set<std::string> kCommon = {
+      "the",   "and",  "for",     "with",  "that",     "this",    "shall", "from",  "such",
+      "any",   "each", "other",   "which", "will",     "been",    "have",  "must",  "under",
+      "into",  "upon", "passage", "title", "document", "section", "their", "there", "these",
+      "those", "than", "then",    "were",  "what",     "when",    "where", "does",  "about"};
+  std::vector<std::string> words;
+  std::set<std::string> seen;
+  std::string w;
+  bool in_tag = false, in_entity = false;
+  auto flush = [&] {
+    if (w.size() >= 4 && !kCommon.count(w) && seen.insert(w).second) words.push_back(w);
+    w.clear();
+  };
+  for (char ch : passage) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (in_tag) {
+      in_tag = c != '>';
+      continue;
+    }
+    if (in_entity) {
+      in_entity = c != ';';
+      continue;
+    }
+    if (c == '<') {
+      flush();
+      in_tag = true;
+    } else if (c == '&') {
+      flush();
+      in_entity = true;
+    } else if (std::isalpha(c)) {
+      w += static_cast<char>(std::tolower(c));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    std::string a = words.empty() ? "the matter" : words[(2 * i) % words.size()];
+    std::string b = words.size() < 2 ? "its terms" : words[(2 * i + 1) % words.size()];
+    out.push_back("What do we know about " + a + " and " + b + " here?");
+  }
+  return out;
+}
+
 std::string EchoReply(const std::string& msg) {
   // The question: the [[ ## question ## ]] section, up to the next marker.
   std::string question;
@@ -104,7 +178,27 @@ std::string EchoReply(const std::string& msg) {
   while (!question.empty() && std::isspace(static_cast<unsigned char>(question.back()))) question.pop_back();
   if (question.find('\n') != std::string::npos) question = question.substr(0, question.find('\n'));
 
+  // A GenerateQuestions prompt: deterministic questions from the passage.
+  std::string passage = Section(msg, "passage");
+  size_t count = 3;
+  {
+    std::string c = Section(msg, "count");
+    size_t n = 0;
+    bool any = false;
+    for (char ch : c) {
+      if (std::isdigit(static_cast<unsigned char>(ch))) {
+        n = n * 10 + static_cast<size_t>(ch - '0');
+        any = true;
+        if (n > 100) break;
+      } else if (any) {
+        break;
+      }
+    }
+    if (any && n >= 1 && n <= 100) count = n;
+  }
+  auto questions = [&] { return EchoQuestions(passage, count); };
   auto value = [&](const std::string& field) -> std::string {
+    if (field == "questions" && !passage.empty()) return json(questions()).dump();
     if (field == "answer") return "Echo: " + question + " [1]";
     if (field == "reasoning" || field == "rationale") return "The echo server does not reason.";
     return question;
@@ -133,7 +227,13 @@ std::string EchoReply(const std::string& msg) {
   }
   if (json_reply) {
     json j = json::object();
-    for (const auto& f : fields) j[f] = value(f);
+    for (const auto& f : fields) {
+      if (f == "questions" && !passage.empty()) {
+        j[f] = questions();
+      } else {
+        j[f] = value(f);
+      }
+    }
     return j.dump();
   }
   std::string out;

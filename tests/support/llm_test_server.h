@@ -147,7 +147,12 @@ std::vector<float> HashEmbedding(std::string_view text, uint32_t dim);
 // output named "answer" gets "Echo: <question> [1]", "reasoning" a fixed
 // sentence, any other field the question itself. Without such a request:
 // the last user message's first line.
+// A GenerateQuestions prompt (foldback/questions.h: a `[[ ## passage ## ]]`
+// section and a `questions` output) gets `count` (its `[[ ## count ## ]]`,
+// default 3) deterministic questions built from the passage's words
+// (EchoQuestions), as a JSON list.
 std::string EchoReply(const std::string& last_user_message);
+std::vector<std::string> EchoQuestions(const std::string& passage, size_t count);
 
 // A script file (JSON) for the standalone server:
 //   {"embedding_dim": 64, "default_content": "...", "default_delay_ms": 0, "echo": false,

@@ -1,25 +1,72 @@
-// The SQLite job store on a real file: leases across two store objects (as
-// two processes), expiry, heartbeats, results recorded once, failures,
-// releases, cancel, the shared budget, reopen after close.
+// The job stores — SQLite on a real file, PostgreSQL on a server of the
+// test's own (tests/support/pg_test_server.h) — with the same cases:
+// leases across two store objects (as two processes), expiry, heartbeats,
+// results recorded once, failures, releases, cancel, the shared budget,
+// reopen after close. Then what only PostgreSQL has: workers racing on one
+// server, the server restarted mid-job, bad connection strings and
+// passwords that never reach a message.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "jobs/job_store.h"
+#include "pg_test_server.h"
 
 namespace foldback::jobs {
 namespace {
 
-class JobsStoreTest : public ::testing::Test {
+using foldback::testing::PgTestServer;
+
+// One server per test process, started on first use (each test case runs
+// in a process of its own under ctest; all of them when run by hand).
+PgTestServer* SharedPg(std::string* why) {
+  static std::unique_ptr<PgTestServer> server;
+  static std::string error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    auto s = PgTestServer::Start();
+    if (s.ok()) {
+      server = std::move(*s);
+    } else {
+      error = s.status().ToString();
+    }
+  }
+  *why = error;
+  return server.get();
+}
+
+// A fresh schema of the shared server: every test starts from empty tables.
+std::string FreshPgUrl(PgTestServer* pg) {
+  static int n = 0;
+  std::string schema = "t" + std::to_string(getpid()) + "_" + std::to_string(++n);
+  Status s = pg->Sql("CREATE SCHEMA " + schema);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return pg->url() + "&options=-csearch_path%3D" + schema;
+}
+
+class JobsStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name) c = c == '/' ? '_' : c;
     dir_ = std::filesystem::temp_directory_path() /
-           ("foldback-jobs-store-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("foldback-jobs-store-" + std::to_string(getpid()) + "-" + name);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    url_ = "sqlite:" + (dir_ / "jobs.sqlite").string();
+    if (GetParam() == "sqlite") {
+      url_ = "sqlite:" + (dir_ / "jobs.sqlite").string();
+    } else {
+      std::string why;
+      pg_ = SharedPg(&why);
+      ASSERT_NE(pg_, nullptr) << why;
+      url_ = FreshPgUrl(pg_);
+    }
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -42,6 +89,7 @@ class JobsStoreTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string url_;
+  PgTestServer* pg_ = nullptr;
 };
 
 std::vector<std::string> Ids(const std::vector<LeasedItem>& v) {
@@ -50,7 +98,7 @@ std::vector<std::string> Ids(const std::vector<LeasedItem>& v) {
   return out;
 }
 
-TEST_F(JobsStoreTest, TwoWorkersNeverHoldTheSameItemUntilTheLeaseEnds) {
+TEST_P(JobsStoreTest, TwoWorkersNeverHoldTheSameItemUntilTheLeaseEnds) {
   auto a = Open();
   auto b = Open();
   auto id = a->Submit(Job(5), 1000);
@@ -77,7 +125,7 @@ TEST_F(JobsStoreTest, TwoWorkersNeverHoldTheSameItemUntilTheLeaseEnds) {
   EXPECT_EQ(info->progress.attempts, 8u);
 }
 
-TEST_F(JobsStoreTest, ResultsAreRecordedOnceAndSurviveReopening) {
+TEST_P(JobsStoreTest, ResultsAreRecordedOnceAndSurviveReopening) {
   std::string id;
   {
     auto s = Open();
@@ -113,7 +161,7 @@ TEST_F(JobsStoreTest, ResultsAreRecordedOnceAndSurviveReopening) {
   EXPECT_EQ(info->counters.tokens, 30u);
 }
 
-TEST_F(JobsStoreTest, FailuresRetryThenFailAndExpiredLeasesRunOutOfAttempts) {
+TEST_P(JobsStoreTest, FailuresRetryThenFailAndExpiredLeasesRunOutOfAttempts) {
   auto s = Open();
   std::string id = *s->Submit(Job(2, 1000, 2), 0);
   auto l = s->Lease(id, "w", 2, 1, 0, nullptr, nullptr);
@@ -139,7 +187,7 @@ TEST_F(JobsStoreTest, FailuresRetryThenFailAndExpiredLeasesRunOutOfAttempts) {
   EXPECT_EQ(errors[1], "401");
 }
 
-TEST_F(JobsStoreTest, ReleaseCancelAndBudget) {
+TEST_P(JobsStoreTest, ReleaseCancelAndBudget) {
   auto s = Open();
   NewJob j = Job(6);
   j.limits.max_requests = 4;
@@ -164,7 +212,7 @@ TEST_F(JobsStoreTest, ReleaseCancelAndBudget) {
   EXPECT_TRUE(s->Cancel("nope").IsNotFound());
 }
 
-TEST_F(JobsStoreTest, BatchedRequestsAndBadInput) {
+TEST_P(JobsStoreTest, BatchedRequestsAndBadInput) {
   auto s = Open();
   NewJob j = Job(5);
   j.limits.max_requests = 1;
@@ -178,8 +226,176 @@ TEST_F(JobsStoreTest, BatchedRequestsAndBadInput) {
   EXPECT_TRUE(s->Submit(dup, 0).status().IsInvalidArgument());
   NewJob bad = Job(1, 10);
   EXPECT_TRUE(s->Submit(bad, 0).status().IsInvalidArgument());
-  EXPECT_TRUE(OpenJobStore("postgresql://x/y").status().IsInvalidArgument());
+  EXPECT_TRUE(OpenJobStore("mysql://x/y").status().IsInvalidArgument());
   EXPECT_FALSE(OpenJobStore("sqlite:" + (dir_ / "no" / "such" / "dir" / "j.sqlite").string()).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobsStoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// ---------------------------------------------------------------- PostgreSQL only
+
+class JobsPgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    pg_ = SharedPg(&why);
+    ASSERT_NE(pg_, nullptr) << why;
+    url_ = FreshPgUrl(pg_);
+  }
+  std::unique_ptr<JobStore> Open() {
+    auto s = OpenJobStore(url_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  PgTestServer* pg_ = nullptr;
+  std::string url_;
+};
+
+NewJob Items(size_t n, int64_t lease_ms) {
+  NewJob j;
+  j.kind = "map";
+  j.spec = "{}";
+  j.lease.lease_ms = lease_ms;
+  j.lease.max_attempts = 3;
+  for (size_t i = 0; i < n; ++i) j.items.push_back({"doc-" + std::to_string(i), ""});
+  return j;
+}
+
+// Four workers (connections) lease and finish 300 items at once: SKIP
+// LOCKED hands each item to one of them; every item is done once with one
+// attempt, and the shared request counter counts every lease.
+TEST_F(JobsPgStoreTest, RacingWorkersLeaseEachItemOnce) {
+  auto admin = Open();
+  ASSERT_NE(admin, nullptr);
+  std::string id = *admin->Submit(Items(300, 60000), 0);
+  std::mutex mu;
+  std::map<std::string, int> leased_by_item;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      auto s = OpenJobStore(url_);
+      if (!s.ok()) {
+        ++errors;
+        return;
+      }
+      std::string me = "w" + std::to_string(w);
+      while (true) {
+        auto l = (*s)->Lease(id, me, 7, 1, 1000, nullptr, nullptr);
+        if (!l.ok()) {
+          ++errors;
+          return;
+        }
+        if (l->empty()) return;
+        std::vector<ItemResult> results;
+        {
+          std::lock_guard<std::mutex> g(mu);
+          for (const LeasedItem& it : *l) ++leased_by_item[it.item_id];
+        }
+        for (const LeasedItem& it : *l)
+          results.push_back({it.item_id, "{\"by\":\"" + me + "\"}", "", 1});
+        std::vector<std::string> dups;
+        if (!(*s)->Finish(id, me, results, {}, 1001, &dups).ok() || !dups.empty()) ++errors;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  ASSERT_EQ(leased_by_item.size(), 300u);
+  for (const auto& [item, n] : leased_by_item) EXPECT_EQ(n, 1) << item;
+  auto info = admin->GetJob(id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->progress.done, 300u);
+  EXPECT_EQ(info->progress.attempts, 300u);
+  EXPECT_EQ(info->counters.requests, 300u);
+  EXPECT_EQ(info->counters.tokens, 300u);
+}
+
+// The server stops (immediately: crash recovery at the next start) and
+// comes back while a store is in use: results acknowledged before are
+// there, and the store's next calls reconnect and succeed.
+TEST_F(JobsPgStoreTest, ServerRestartKeepsAcknowledgedResultsAndTheStoreReconnects) {
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  std::string id = *s->Submit(Items(4, 60000), 0);
+  auto l = s->Lease(id, "w", 2, 1, 10, nullptr, nullptr);
+  ASSERT_EQ(l->size(), 2u);
+  ASSERT_TRUE(
+      s->Finish(id, "w", {{"doc-0", "{}", std::string("\x01\x02", 2), 5}}, {}, 20, nullptr).ok());
+  auto other = Open();  // a second worker, leasing while the server is down
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(pg_->Stop(/*immediate=*/true).ok());
+  // Called while the server is down: retried until it is back. (The
+  // server is started from this thread: it dies with the thread that
+  // started it.)
+  std::vector<std::string> dups;
+  Status f;
+  Result<std::vector<LeasedItem>> late = Status::Internal("not run");
+  std::thread call([&] {
+    f = s->Finish(id, "w", {{"doc-1", "{}", "", 5}, {"doc-0", "{}", "", 5}}, {}, 30, &dups);
+  });
+  std::thread lease([&] { late = other->Lease(id, "w2", 10, 1, 40, nullptr, nullptr); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Status st = pg_->StartAgain();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  call.join();
+  lease.join();
+  ASSERT_TRUE(f.ok()) << f.ToString();
+  EXPECT_EQ(dups, std::vector<std::string>{"doc-0"});
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  ASSERT_EQ(late->size(), 2u);
+  // Granted after the restart: the lease runs from then, not from the time
+  // the call was made (else it would start expired and be leased again).
+  EXPECT_GE((*late)[0].lease_until_ms, 40 + 500 + 60000);
+  EXPECT_TRUE(s->Lease(id, "w", 10, 1, 41, nullptr, nullptr)->empty());
+  std::map<std::string, StoredResult> items;
+  ASSERT_TRUE(s->ForEachItem(id, [&](const StoredResult& r) {
+                 items[r.item_id] = r;
+                 return Status::OK();
+               }).ok());
+  EXPECT_EQ(items["doc-0"].state, ItemState::kDone);
+  EXPECT_EQ(items["doc-0"].blob, std::string("\x01\x02", 2));
+  EXPECT_EQ(items["doc-1"].state, ItemState::kDone);
+  EXPECT_EQ(s->GetJob(id)->counters.tokens, 15u);
+}
+
+// Connection strings that cannot work fail at once with a message that
+// names the store and why — and never the password.
+TEST_F(JobsPgStoreTest, BadConnectionStringsFailClearlyWithoutThePassword) {
+  const std::string secret = "Tr0ub4dor-s3cret";
+  ASSERT_TRUE(pg_->SetPassword("clerk", secret).ok());
+  std::string host = "host=" + pg_->dir() + "&port=" + std::to_string(pg_->port());
+  struct Case {
+    std::string url, expect;
+  };
+  std::vector<Case> cases = {
+      {"postgresql://clerk:wrong-" + secret + "@/postgres?" + host,
+       "password authentication failed"},
+      {"postgresql:///postgres?" + host + "&user=clerk&password=x" + secret,
+       "password authentication failed"},
+      {"postgresql://clerk:" + secret + "@/no_such_db?" + host, "cannot connect"},
+      {"postgres://clerk:" + secret + "@/postgres?host=/nonexistent-foldback-dir",
+       "cannot connect"},
+      {"postgresql://clerk:" + secret + "@127.0.0.1:1/postgres", "cannot connect"},
+      {"postgresql://clerk:" + secret + "@localhost:notaport/postgres", "cannot connect"},
+      {"postgresql://clerk:" + secret + "@/postgres?" + host + "&nosuchoption=" + secret,
+       "cannot connect"},
+  };
+  for (const Case& c : cases) {
+    auto s = OpenJobStore(c.url);
+    ASSERT_FALSE(s.ok()) << c.url;
+    std::string msg = s.status().ToString();
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << msg;
+    EXPECT_EQ(msg.find(secret), std::string::npos) << msg;
+    EXPECT_NE(msg.find("***"), std::string::npos) << msg;  // the URL, redacted
+  }
+  // The right password (as PGPASSWORD would give it) works.
+  auto ok = OpenJobStore("postgresql://clerk:" + secret + "@/postgres?" + host);
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(RedactStoreUrl("postgresql://u:p%40ss@h:5/db?password=x&sslmode=require"),
+            "postgresql://u:***@h:5/db?password=***&sslmode=require");
+  EXPECT_EQ(RedactStoreUrl("postgresql://u@h/db"), "postgresql://u@h/db");
 }
 
 }  // namespace

@@ -137,7 +137,10 @@ std::map<std::string, std::vector<TrainingPair>> BySource(const std::vector<Trai
 TEST(TrainSources, ParsesNamesAndRejectsUnknownOnes) {
   auto all = ParsePairSources("structure");
   ASSERT_TRUE(all.ok());
-  for (int s = 0; s < kPairSourceCount; ++s) EXPECT_TRUE(all->enabled[s]);
+  for (int s = 0; s < kStructureSourceCount; ++s) EXPECT_TRUE(all->enabled[s]);
+  EXPECT_FALSE(all->Has(PairSource::kGenerated));
+  EXPECT_TRUE(ParsePairSources("all")->Has(PairSource::kGenerated));
+  EXPECT_TRUE(ParsePairSources("structure,llm")->Has(PairSource::kGenerated));
   auto two = ParsePairSources("heading, xref");
   ASSERT_TRUE(two.ok());
   EXPECT_TRUE(two->Has(PairSource::kHeading));

@@ -17,6 +17,8 @@
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/index.h"
+#include "index/index_internal.h"
+#include "rewrite/rm3.h"
 
 namespace foldback {
 namespace {
@@ -821,6 +823,82 @@ TEST(Walls, RandomizedNoLeakEver) {
   // answer: some 60 prompts expected, fewer than 30 means the asks stopped
   // reaching the prompt builder.
   EXPECT_GT(prompts, 30u);
+}
+
+// Walled statistics reach the query rewriters too: RM3's "held by at most
+// 10% of the chunks" test and Rocchio's idf-ranked expansion terms count
+// only what the user may see, so documents added behind the wall change
+// neither expansion.
+Document Flood(int i, const std::vector<std::string>& words) {
+  Document d;
+  d.id = "flood-" + std::to_string(i);
+  d.matter = kGamma;
+  d.title = "Gamma memo " + std::to_string(i);
+  for (const auto& w : words) d.text += w + " " + w + " ";
+  d.text += "Project notes.";
+  return d;
+}
+
+TEST(Walls, Rm3ExpansionIgnoresDocumentsBehindTheWall) {
+  Corpus c = MakeCorpus(EmbedderKind::kNone);
+  Index::Rep& rep = *c.index->rep();
+  SearchOptions so;
+  so.allowed_matters = kWalled;
+  const std::string q = "Can either party terminate the agreement for convenience?";
+  auto expand = [&]() {
+    index::ChunkMask mask;
+    EXPECT_TRUE(rep.BuildMask(so, &mask).ok());
+    auto feedback = rep.lexical.Search(rep.QueryTerms(q), mask, 10);
+    return rewrite::ExpandRm3(rep, q, feedback, Rm3Params(), mask.stats.get()).display;
+  };
+  const std::string before = expand();
+  ASSERT_FALSE(before.empty());
+  // Every visible chunk's words, flooded into the walled matter: whole-index
+  // document frequencies rise past RM3's 10% for all of them.
+  std::set<std::string> words;
+  for (uint32_t c2 = 0; c2 < rep.chunks.size(); ++c2) {
+    if (!rep.chunks[c2].live || rep.docs[rep.chunks[c2].doc].doc.matter == kGamma) continue;
+    for (const auto& [t, n] : rewrite::ChunkTermCounts(rep, c2)) words.insert(t);
+  }
+  std::vector<std::string> list(words.begin(), words.end());
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(c.index->Add(Flood(i, list)).ok());
+  EXPECT_EQ(expand(), before);
+  // Without the wall's statistics the expansion does change (the test can fail).
+  index::ChunkMask mask;
+  ASSERT_TRUE(rep.BuildMask(so, &mask).ok());
+  auto feedback = rep.lexical.Search(rep.QueryTerms(q), mask, 10);
+  EXPECT_NE(rewrite::ExpandRm3(rep, q, feedback, Rm3Params(), nullptr).display, before);
+}
+
+TEST(Walls, RocchioExpansionIgnoresDocumentsBehindTheWall) {
+  Corpus c = MakeCorpus(EmbedderKind::kNone);
+  auto records = Feedback(*c.index);
+  SearchOptions so;
+  so.allowed_matters = kWalled;
+  const std::string q = "Can we terminate the agreement for convenience?";
+  auto expand = [&]() {
+    auto fb = FoldBack::Build(*c.index, records);
+    EXPECT_TRUE(fb.ok());
+    auto e = (*fb)->Expand(*c.index, q, so);
+    EXPECT_TRUE(e.ok());
+    // The expansion's terms, in order. (Their weights still move by
+    // rounding-sized amounts: each labelled passage's term vector and the
+    // question similarity are weighted with whole-index idf, computed once
+    // at Build for every user — docs/benchmarks.md, walled statistics.)
+    std::vector<std::string> out;
+    for (const auto& t : e->terms) out.push_back(t.term);
+    return out;
+  };
+  auto before = expand();
+  ASSERT_GT(before.size(), 3u);  // the question's terms and some expansion
+  const std::vector<std::string>& expansion = before;
+  // Flood the walled matter with the expansion's terms: their whole-index
+  // idf falls, which would reorder (and cut) the expansion.
+  for (int i = 0; i < 60; ++i) {
+    std::vector<std::string> some(expansion.begin(), expansion.begin() + 1 + i % expansion.size());
+    ASSERT_TRUE(c.index->Add(Flood(i, some)).ok());
+  }
+  EXPECT_EQ(expand(), before);
 }
 
 }  // namespace

@@ -38,6 +38,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "foldback/ask.h"
@@ -182,6 +183,42 @@ struct JobProgress {
   // Every item done or failed.
   bool finished() const { return done + failed == total; }
 };
+
+// Adds `items` items in `state` that have taken `attempts` leases together
+// (a store's per-state counts) to `progress`.
+FOLDBACK_EXPORT void AddToProgress(JobProgress* progress, ItemState state, uint64_t items,
+                                   uint64_t attempts);
+
+// One lease transaction, decided: what a store writes after reading the
+// candidate rows (pending or leased rows of the job whose time has come, in
+// item order, at most LeaseCandidateLimit(max_items) of them) and the job's
+// counters, all under its locks. Every store leases through this.
+struct LeasePlan {
+  // Rows to write as leased (DecideLease), in candidate order: index into
+  // the candidates and the new row. At most max_items, trimmed to what the
+  // budget grants.
+  std::vector<std::pair<size_t, ItemRow>> lease;
+  // Rows to write as failed on the way (their attempts were used up).
+  std::vector<std::pair<size_t, ItemRow>> fail;
+  // The start time of each request granted (PlanRequests); one request per
+  // `items_per_request` leased items.
+  std::vector<int64_t> starts;
+  // The job's counters to write back when `counters_changed`.
+  JobCounters counters;
+  bool counters_changed = false;
+  // Why nothing could be leased when that is the budget ("" otherwise).
+  std::string why_none;
+};
+
+// How many candidate rows a store reads for a lease of `max_items`: a few
+// more, as items whose attempts are used up fail on the way.
+FOLDBACK_EXPORT size_t LeaseCandidateLimit(size_t max_items);
+
+// `items_per_request` 0 counts as 1.
+FOLDBACK_EXPORT LeasePlan PlanLease(const std::vector<ItemRow>& candidates,
+                                    const LeasePolicy& policy, const JobLimits& limits,
+                                    const JobCounters& counters, const std::string& owner,
+                                    size_t max_items, size_t items_per_request, int64_t now_ms);
 
 // ---------------------------------------------------------------- selection
 

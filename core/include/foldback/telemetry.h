@@ -89,6 +89,10 @@ struct SpanOptions {
 // a hash of it; span ids are hashes of the trace id and the span's place.
 FOLDBACK_EXPORT std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& options);
 
+// The OTel trace id SpansFromTrace gives a foldback trace id (32 lower-case
+// hex digits): what a host's logs carry so a log line finds its spans.
+FOLDBACK_EXPORT std::string OtelTraceId(const std::string& foldback_trace_id);
+
 // One request of a durable job (foldback/jobs.h) as its own trace: a root
 // "{kind} item" (map: one document) or "{kind} batch" (embed: several
 // passages), INTERNAL, with foldback.job_id, foldback.items,
@@ -103,6 +107,8 @@ struct JobCall {
   TraceCall call;
 };
 FOLDBACK_EXPORT std::vector<Span> SpansFromJobCall(const JobCall& job_call, const SpanOptions& options);
+// The trace id of SpansFromJobCall's spans for `job_call` (for log lines).
+FOLDBACK_EXPORT std::string JobCallTraceId(const JobCall& job_call);
 
 // The OTLP/HTTP JSON body (ExportTraceServiceRequest) carrying `spans`, with
 // resource attributes service.name = `service_name` (plus `resource`, e.g.

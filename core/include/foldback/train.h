@@ -62,19 +62,26 @@ enum class PairSource : int {
   kCrossReference = 4,  // "... as defined in Section 4.2" -> Section 4.2
   kMailSubject = 5,     // a mail's subject -> its body
   kReply = 6,           // a reply's quoted text -> the reply
+  // Not mined: questions an LLM wrote for sampled passages
+  // (foldback/questions.h), supplied in EmbedderTrainOptions::generated_pairs.
+  kGenerated = 7,
 };
-inline constexpr int kPairSourceCount = 7;
-// "heading", "caption", "definition", "cloze", "xref", "subject", "reply".
+inline constexpr int kPairSourceCount = 8;
+// The sources MinePairs reads from the corpus' structure: 0 .. 6.
+inline constexpr int kStructureSourceCount = 7;
+// "heading", "caption", "definition", "cloze", "xref", "subject", "reply",
+// "llm".
 const char* PairSourceName(PairSource source);
 
-// Which sources to mine; all by default.
+// Which sources to use; all by default (llm contributes only the pairs
+// given in EmbedderTrainOptions::generated_pairs).
 struct PairSources {
-  bool enabled[kPairSourceCount] = {true, true, true, true, true, true, true};
+  bool enabled[kPairSourceCount] = {true, true, true, true, true, true, true, true};
   bool Has(PairSource s) const { return enabled[static_cast<int>(s)]; }
 };
-// Parses a comma-separated list of source names; "structure" (or "all")
-// stands for every structure source. InvalidArgument on an unknown name or
-// an empty list.
+// Parses a comma-separated list of source names; "structure" stands for
+// every structure source (not llm), "all" for every source. InvalidArgument
+// on an unknown name or an empty list.
 Result<PairSources> ParsePairSources(const std::string& list);
 
 struct TrainingPair {
@@ -93,9 +100,9 @@ struct EmbedderTrainOptions {
   uint32_t epochs = 2;
   // Pairs per step (in-batch negatives). Default: 64.
   uint32_t batch_size = 64;
-  // At most this many pairs, sampled per source (inverse-cloze pairs, the
-  // most plentiful, fill what the other sources leave, up to half).
-  // Default: 20000.
+  // At most this many pairs, sampled per source (llm pairs are all kept,
+  // up to half; inverse-cloze pairs, the most plentiful, fill what the other
+  // sources leave, up to half of the rest). Default: 20000.
   uint32_t max_pairs = 20000;
   // Mine one BM25 hard negative per pair: the best-ranked passage of the
   // positive's own document that is neither the positive, its neighbour nor
@@ -117,6 +124,11 @@ struct EmbedderTrainOptions {
   bool warm_start = false;
   // Seed for sampling and shuffling. Default: 42.
   uint64_t seed = 42;
+  // Pairs from outside the corpus' structure (LLM-written questions:
+  // foldback/questions.h GeneratedTrainingPairs), used when sources has
+  // kGenerated, beside the mined ones and sampled like them. Each needs its
+  // positive text and positive_chunk. Default: none.
+  std::vector<TrainingPair> generated_pairs;
 };
 
 struct TrainProgress {

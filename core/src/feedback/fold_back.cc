@@ -172,7 +172,10 @@ struct FoldBack::Rep {
     std::vector<double> similarity;
   };
 
-  Result<Plan> MakePlan(std::string_view query, const SearchOptions& so) const {
+  // `scope`: the walled search's statistics (ChunkMask::stats), so the
+  // expansion terms' idf counts only chunks the user may see; null: none.
+  Result<Plan> MakePlan(std::string_view query, const SearchOptions& so,
+                        const index::StatsScope* scope) const {
     Plan plan;
     plan.terms = index->QueryTerms(query);
     auto base = BaseVector(query, so);
@@ -198,7 +201,7 @@ struct FoldBack::Rep {
       }
     }
 
-    if (!plan.neighbours.empty()) RocchioLexical(&plan);
+    if (!plan.neighbours.empty()) RocchioLexical(&plan, scope);
 
     if (!plan.vec.empty()) {
       if (options.adapter && has_adapter && Visible(adapter_scope, so.allowed_matters) &&
@@ -258,7 +261,12 @@ struct FoldBack::Rep {
     std::sort(p->non_terms.begin(), p->non_terms.end());
   }
 
-  void RocchioLexical(Plan* plan) const {
+  void RocchioLexical(Plan* plan, const index::StatsScope* scope) const {
+    auto idf = [&](const std::string& term) {
+      double n = static_cast<double>(index->lexical.VisibleChunks(scope));
+      double df = index->lexical.Df(term, scope);
+      return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    };
     std::map<std::string, double> q;
     for (const auto& t : plan->terms) q[t.term] += 1;
     double qn = 0;
@@ -290,7 +298,7 @@ struct FoldBack::Rep {
       if (q.count(t)) {
         out.push_back({t, v});
       } else {
-        expansion.emplace_back(v * Idf(t), t);
+        expansion.emplace_back(v * idf(t), t);
       }
     }
     std::sort(
@@ -617,7 +625,7 @@ Result<std::vector<SearchHit>> FoldBack::Search(const Index& index, std::string_
   if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
   index::ChunkMask mask;
   FB_RETURN_IF_ERROR(r.index->BuildMask(options, &mask));
-  auto plan = r.MakePlan(query, options);
+  auto plan = r.MakePlan(query, options, mask.stats.get());
   if (!plan.ok()) return plan.status();
   if (!plan->lexical_changed && !plan->dense_changed) return index.Search(query, options);
   return r.Run(*plan, options, mask);
@@ -629,7 +637,9 @@ Result<ExpandedQuery> FoldBack::Expand(const Index& index, std::string_view quer
   if (index.rep() != r.index) {
     return Status::FailedPrecondition("FoldBack::Expand needs the index FoldBack was built on");
   }
-  auto plan = r.MakePlan(query, options);
+  index::ChunkMask mask;  // for a walled user's term statistics
+  if (options.allowed_matters) FB_RETURN_IF_ERROR(r.index->BuildMask(options, &mask));
+  auto plan = r.MakePlan(query, options, mask.stats.get());
   if (!plan.ok()) return plan.status();
   ExpandedQuery out;
   std::map<std::string, double> merged;

@@ -257,22 +257,27 @@ std::vector<std::pair<uint32_t, double>> DenseIndex::Search(const float* query, 
   if (k == 0 || impl_->live == 0) return {};
   std::vector<float> q = impl_->Prepare(query);
   const Hnsw& h = *impl_->hnsw;
-  if (!mask.all) {
+  // Graph nodes come in no chunk order: a ranged mask is read as bytes.
+  ChunkMask bytes;
+  if (mask.ranged) bytes = mask.AsBytes();
+  const ChunkMask& m = mask.ranged ? bytes : mask;
+  if (!m.all) {
     // A restrictive mask makes graph search wander; scanning the few allowed
     // vectors is then both exact and faster.
     size_t allowed = 0;
-    for (uint32_t n = 0; n < h.cur_element_count; ++n) allowed += mask.Allows(impl_->LabelOf(n));
+    for (uint32_t n = 0; n < h.cur_element_count; ++n) allowed += m.Allows(impl_->LabelOf(n));
     if (allowed <= std::max<size_t>(2000, 4 * ef) || allowed * 10 < h.cur_element_count) {
-      return impl_->Exact(q.data(), k, mask);
+      return impl_->Exact(q.data(), k, m);
     }
   }
-  return impl_->GraphSearch(q.data(), k, ef, mask);
+  return impl_->GraphSearch(q.data(), k, ef, m);
 }
 
 std::vector<std::pair<uint32_t, double>> DenseIndex::SearchExact(const float* query, size_t k,
                                                                  const ChunkMask& mask) const {
   if (k == 0 || impl_->live == 0) return {};
   std::vector<float> q = impl_->Prepare(query);
+  if (mask.ranged) return impl_->Exact(q.data(), k, mask.AsBytes());
   return impl_->Exact(q.data(), k, mask);
 }
 

@@ -12,6 +12,10 @@
 namespace foldback {
 namespace {
 
+// A scope of at most 1/16 of the chunks is given to searches as chunk
+// ranges (ChunkMask::ranged), wider ones as a byte per chunk.
+constexpr size_t kRangedMaskDivisor = 16;
+
 // Built-in filter fields. Metadata fields with these names are shadowed.
 const char* const kBuiltinFields[] = {"id", "kind", "matter", "parent_id", "title"};
 
@@ -192,7 +196,6 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
   }
   mask->all = o.filters.empty() && !o.allowed_matters.has_value();
   if (mask->all) return Status::OK();
-  mask->allowed.assign(chunks.size(), 0);
   if (o.allowed_matters) {
     // Walled statistics: BM25 counts only the chunks the user may see (the
     // matters allowed and documents of no matter), filters or not.
@@ -215,27 +218,30 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
     }
     mask->stats = std::move(scope);
   }
-  auto add_doc = [&](uint32_t d) {
+  auto passes = [&](uint32_t d) {
     const DocSlot& slot = docs[d];
-    if (!slot.live) return;
+    if (!slot.live) return false;
     const Document& doc = slot.doc;
     if (o.allowed_matters && !doc.matter.empty() && o.allowed_matters->count(doc.matter) == 0) {
-      return;
+      return false;
     }
     for (const Filter& f : o.filters) {
-      if (!DocPasses(doc, f)) return;
+      if (!DocPasses(doc, f)) return false;
     }
-    for (uint32_t c : slot.chunks) mask->allowed[c] = 1;
+    return true;
   };
-  // Narrow the documents to look at with the most selective equality
-  // filter (or the walls) instead of scanning every document.
-  const std::vector<uint32_t>* best = nullptr;
+  // The documents to look at: the most selective equality filter's (or the
+  // walls') instead of every document.
+  std::vector<uint32_t> one;
+  const std::vector<uint32_t>* candidates = nullptr;
+  bool every_doc = false;
   for (const Filter& f : o.filters) {
     if (f.op != Filter::Op::kEq) continue;
     if (f.field == "id") {
       auto it = doc_ids.find(f.value);
-      if (it != doc_ids.end()) add_doc(it->second);
-      return Status::OK();
+      if (it != doc_ids.end()) one.push_back(it->second);
+      candidates = &one;
+      break;
     }
     const std::vector<uint32_t>* list = nullptr;
     if (f.field == "matter") {
@@ -245,24 +251,65 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
     } else {
       continue;  // kind, parent_id, title: not indexed
     }
-    if (!list) return Status::OK();  // nothing has this value
-    if (!best || list->size() < best->size()) best = list;
+    if (!list) {  // nothing has this value
+      candidates = &one;
+      break;
+    }
+    if (!candidates || list->size() < candidates->size()) candidates = list;
   }
-  if (best) {
-    for (uint32_t d : *best) add_doc(d);
-    return Status::OK();
-  }
-  if (o.allowed_matters && o.allowed_matters->size() < 64) {
+  std::vector<uint32_t> walled;
+  if (!candidates && o.allowed_matters && o.allowed_matters->size() < 64) {
     std::vector<std::string> matters(o.allowed_matters->begin(), o.allowed_matters->end());
     matters.push_back("");  // documents of no matter are visible to all
     for (const auto& m : matters) {
-      if (const auto* list = DocsWith(kMatterKey, m)) {
-        for (uint32_t d : *list) add_doc(d);
+      if (const auto* list = DocsWith(kMatterKey, m)) walled.insert(walled.end(), list->begin(), list->end());
+    }
+    candidates = &walled;
+  }
+  if (!candidates) every_doc = true;
+  // A narrow scope becomes chunk ranges (each document's chunks are
+  // numbered together), so that neither the mask nor the search behind it
+  // costs in proportion to the index; a wide one a byte per chunk.
+  size_t scope_chunks = 0;
+  if (!every_doc) {
+    for (uint32_t d : *candidates) scope_chunks += docs[d].chunks.size();
+  }
+  if (!every_doc && scope_chunks * kRangedMaskDivisor <= chunks.size()) {
+    mask->ranged = true;
+    auto& ranges = mask->ranges;
+    for (uint32_t d : *candidates) {
+      if (!passes(d)) continue;
+      const std::vector<uint32_t>& cs = docs[d].chunks;
+      if (cs.empty()) continue;
+      if (cs.back() - cs.front() + 1 == cs.size()) {
+        ranges.emplace_back(cs.front(), cs.back() + 1);
+      } else {
+        for (uint32_t c : cs) ranges.emplace_back(c, c + 1);
       }
     }
+    std::sort(ranges.begin(), ranges.end());
+    // Merge touching and overlapping ranges (a document listed twice).
+    size_t kept = 0;
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      if (kept > 0 && ranges[i].first <= ranges[kept - 1].second) {
+        ranges[kept - 1].second = std::max(ranges[kept - 1].second, ranges[i].second);
+      } else {
+        ranges[kept++] = ranges[i];
+      }
+    }
+    ranges.resize(kept);
     return Status::OK();
   }
-  for (uint32_t d = 0; d < docs.size(); ++d) add_doc(d);
+  mask->allowed.assign(chunks.size(), 0);
+  auto add_doc = [&](uint32_t d) {
+    if (!passes(d)) return;
+    for (uint32_t c : docs[d].chunks) mask->allowed[c] = 1;
+  };
+  if (every_doc) {
+    for (uint32_t d = 0; d < docs.size(); ++d) add_doc(d);
+  } else {
+    for (uint32_t d : *candidates) add_doc(d);
+  }
   return Status::OK();
 }
 

@@ -40,7 +40,16 @@ void LexicalIndex::AddChunk(uint32_t chunk,
   for (const auto& [id, tf] : terms) {
     max_tf_[id] = std::max(max_tf_[id], tf);
     min_len_[id] = std::min(min_len_[id], chunk_length);
-    postings_[id].push_back({chunk, tf});
+    // Postings stay ordered by chunk number (ranged masks rely on it);
+    // chunks are numbered in the order they are added, so this appends.
+    std::vector<Posting>& list = postings_[id];
+    if (list.empty() || list.back().chunk < chunk) {
+      list.push_back({chunk, tf});
+    } else {
+      list.insert(std::upper_bound(list.begin(), list.end(), chunk,
+                                   [](uint32_t c, const Posting& p) { return c < p.chunk; }),
+                  {chunk, tf});
+    }
     ++df_[id];
     length += tf;
   }
@@ -70,6 +79,17 @@ double LexicalIndex::average_length() const {
 uint32_t LexicalIndex::Df(std::string_view term) const {
   auto it = term_ids_.find(term);
   return it == term_ids_.end() ? 0 : df_[it->second];
+}
+
+uint32_t LexicalIndex::Df(std::string_view term, const StatsScope* scope) const {
+  if (!scope) return Df(term);
+  auto it = term_ids_.find(term);
+  if (it == term_ids_.end()) return 0;
+  const uint8_t* vis = scope->visible.data();
+  const size_t n = std::min(scope->visible.size(), live_.size());
+  uint32_t df = 0;
+  for (const Posting& p : postings_[it->second]) df += p.chunk < n && vis[p.chunk] && live_[p.chunk];
+  return df;
 }
 
 double LexicalIndex::Idf(std::string_view term) const {
@@ -134,6 +154,33 @@ float LexicalIndex::Bound(double average, uint32_t max_tf, uint32_t min_len) con
   double norm = params_.k1 * (1.0 - params_.b + params_.b * min_len / average);
   // A hair above: float sums in another order must not pass the bound.
   return static_cast<float>(tf * (params_.k1 + 1.0) / (tf + norm) * 1.0001);
+}
+
+size_t ChunkMask::AllowedUpperBound(size_t chunk_count) const {
+  if (all) return chunk_count;
+  size_t n = 0;
+  if (ranged) {
+    for (const auto& [begin, end] : ranges) n += end - begin;
+    return n;
+  }
+  for (uint8_t a : allowed) n += a != 0;
+  return n;
+}
+
+ChunkMask ChunkMask::AsBytes() const {
+  ChunkMask out;
+  out.all = all;
+  out.stats = stats;
+  if (all) return out;
+  if (!ranged) {
+    out.allowed = allowed;
+    return out;
+  }
+  out.allowed.assign(ranges.empty() ? 0 : ranges.back().second, 0);
+  for (const auto& [begin, end] : ranges) {
+    for (uint32_t c = begin; c < end; ++c) out.allowed[c] = 1;
+  }
+  return out;
 }
 
 namespace {
@@ -365,53 +412,80 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   const std::vector<float>& norms = norm_table->values;
   const float k1p1 = static_cast<float>(params_.k1 + 1.0);
   if (norms.size() < lengths_.size()) return out;  // REQUIRES-violation guard
-  // Chunks a posting may score: live and allowed by the mask, one array.
-  const uint8_t* ok = live_.data();
-  thread_local std::vector<uint8_t> combined;
-  if (!mask.all) {
-    combined.assign(live_.size(), 0);
-    size_t m = std::min(live_.size(), mask.allowed.size());
-    for (size_t c = 0; c < m; ++c) combined[c] = live_[c] & mask.allowed[c];
-    ok = combined.data();
-  }
   auto idf_of = [&](size_t i) {
     double df = stats[i].df;
     return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * terms[i].second);
   };
-  if (strategy_ == Strategy::kMaxScore ||
-      (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
-       total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings))) {
-    // Measured (index_bench BM_QueryBm25Strategy, CUAD): 3x faster for the
-    // top 10, slower for the top 100 documents, where the threshold stays low.
-    std::vector<ScoredTerm> weighted;
-    for (size_t i = 0; i < terms.size(); ++i) {
-      float idf = idf_of(i);
-      weighted.push_back({terms[i].first, idf,
-                          idf * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len)});
-    }
-    return SearchMaxScore(weighted, *norm_table, ok, k, group_of);
-  }
-  // Queries touching a large share of the chunks accumulate without
-  // tracking which chunks they touched, then scan the score array.
-  const bool dense_scan = total_postings * 4 > lengths_.size();
-  for (size_t i = 0; i < terms.size(); ++i) {
-    const uint32_t id = terms[i].first;
-    const float idf = idf_of(i);
+  bool dense_scan = false;
+  if (mask.ranged) {
+    // A narrow scope: enter each posting list at every range by binary
+    // search (from where the previous range left it) and score only what
+    // lies inside, so the cost follows the scope's postings.
     float* sc = scores.data();
     const float* nm = norms.data();
-    if (dense_scan) {
-      for (const Posting& p : postings_[id]) {
-        float tf = static_cast<float>(p.tf);
-        float s = idf * tf * k1p1 / (tf + nm[p.chunk]);
-        sc[p.chunk] += ok[p.chunk] ? s : 0.0f;
+    const uint8_t* live = live_.data();
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const std::vector<Posting>& list = postings_[terms[i].first];
+      const float idf = idf_of(i);
+      auto it = list.begin();
+      for (const auto& [begin, end] : mask.ranges) {
+        it = std::lower_bound(it, list.end(), begin,
+                              [](const Posting& p, uint32_t c) { return p.chunk < c; });
+        for (; it != list.end() && it->chunk < end; ++it) {
+          if (!live[it->chunk]) continue;
+          float tf = static_cast<float>(it->tf);
+          float s = idf * tf * k1p1 / (tf + nm[it->chunk]);
+          if (sc[it->chunk] == 0.0f) touched.push_back(it->chunk);
+          sc[it->chunk] += s;
+        }
+        if (it == list.end()) break;
       }
-    } else {
-      for (const Posting& p : postings_[id]) {
-        if (!ok[p.chunk]) continue;
-        float tf = static_cast<float>(p.tf);
-        float s = idf * tf * k1p1 / (tf + nm[p.chunk]);
-        if (sc[p.chunk] == 0.0f) touched.push_back(p.chunk);
-        sc[p.chunk] += s;
+    }
+  } else {
+    // Chunks a posting may score: live and allowed by the mask, one array.
+    const uint8_t* ok = live_.data();
+    thread_local std::vector<uint8_t> combined;
+    if (!mask.all) {
+      combined.assign(live_.size(), 0);
+      size_t m = std::min(live_.size(), mask.allowed.size());
+      for (size_t c = 0; c < m; ++c) combined[c] = live_[c] & mask.allowed[c];
+      ok = combined.data();
+    }
+    if (strategy_ == Strategy::kMaxScore ||
+        (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
+         total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings))) {
+      // Measured (index_bench BM_QueryBm25Strategy, CUAD): 3x faster for the
+      // top 10, slower for the top 100 documents, where the threshold stays low.
+      std::vector<ScoredTerm> weighted;
+      for (size_t i = 0; i < terms.size(); ++i) {
+        float idf = idf_of(i);
+        weighted.push_back({terms[i].first, idf,
+                            idf * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len)});
+      }
+      return SearchMaxScore(weighted, *norm_table, ok, k, group_of);
+    }
+    // Queries touching a large share of the chunks accumulate without
+    // tracking which chunks they touched, then scan the score array.
+    dense_scan = total_postings * 4 > lengths_.size();
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const uint32_t id = terms[i].first;
+      const float idf = idf_of(i);
+      float* sc = scores.data();
+      const float* nm = norms.data();
+      if (dense_scan) {
+        for (const Posting& p : postings_[id]) {
+          float tf = static_cast<float>(p.tf);
+          float s = idf * tf * k1p1 / (tf + nm[p.chunk]);
+          sc[p.chunk] += ok[p.chunk] ? s : 0.0f;
+        }
+      } else {
+        for (const Posting& p : postings_[id]) {
+          if (!ok[p.chunk]) continue;
+          float tf = static_cast<float>(p.tf);
+          float s = idf * tf * k1p1 / (tf + nm[p.chunk]);
+          if (sc[p.chunk] == 0.0f) touched.push_back(p.chunk);
+          sc[p.chunk] += s;
+        }
       }
     }
   }

@@ -7,7 +7,9 @@
 #ifndef FOLDBACK_INDEX_LEXICAL_INDEX_H_
 #define FOLDBACK_INDEX_LEXICAL_INDEX_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -46,16 +48,35 @@ struct StatsScope {
   uint64_t total_length = 0;     // their summed lengths
 };
 
-// Live chunks a search may return; nullptr-equivalent when `all` is true.
+// Live chunks a search may return: every chunk (`all`), the chunks set in
+// `allowed` (a byte per chunk number), or — `ranged` — the chunks inside
+// `ranges`. BuildMask gives the ranged form to a narrow scope (one
+// contract, one mail thread, a few documents): neither building that mask
+// nor searching behind it then costs in proportion to the whole index,
+// because a posting list (ordered by chunk number) is entered at each
+// range by binary search and left at its end.
 struct ChunkMask {
   bool all = true;
-  std::vector<uint8_t> allowed;  // by chunk number, when !all
+  std::vector<uint8_t> allowed;  // by chunk number, when !all && !ranged
+  bool ranged = false;
+  // When ranged: sorted, disjoint, non-empty [begin, end) chunk ranges.
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;
   // When set, BM25 statistics come from these chunks only (see StatsScope).
-  // REQUIRES: every chunk `allowed` lets through is visible in it.
+  // REQUIRES: every chunk the mask lets through is visible in it.
   std::shared_ptr<const StatsScope> stats;
-  bool Allows(uint32_t chunk) const { return all || (chunk < allowed.size() && allowed[chunk]); }
+  bool Allows(uint32_t chunk) const {
+    if (all) return true;
+    if (!ranged) return chunk < allowed.size() && allowed[chunk];
+    auto it = std::upper_bound(ranges.begin(), ranges.end(), chunk,
+                               [](uint32_t c, const std::pair<uint32_t, uint32_t>& r) { return c < r.first; });
+    return it != ranges.begin() && chunk < std::prev(it)->second;
+  }
+  // At least as many chunks as the mask lets through (exact for `allowed`).
+  size_t AllowedUpperBound(size_t chunk_count) const;
+  // The same chunks as a byte map (for the dense side, which visits graph
+  // nodes in no order); a copy of `allowed` when not ranged.
+  ChunkMask AsBytes() const;
 };
-
 class LexicalIndex {
  public:
   explicit LexicalIndex(const Bm25Params& params) : params_(params) {}
@@ -87,6 +108,11 @@ class LexicalIndex {
   double Idf(std::string_view term) const;
   // Document (chunk) frequency, live chunks only.
   uint32_t Df(std::string_view term) const;
+  // The same over the chunks `scope` makes visible (a pass over the term's
+  // postings); Df(term) when `scope` is null. With VisibleChunks, what a
+  // walled caller's term statistics must come from (see StatsScope).
+  uint32_t Df(std::string_view term, const StatsScope* scope) const;
+  uint64_t VisibleChunks(const StatsScope* scope) const { return scope ? scope->chunks : live_chunks_; }
   uint64_t live_chunks() const { return live_chunks_; }
   double average_length() const;
   uint32_t length(uint32_t chunk) const { return chunk < lengths_.size() ? lengths_[chunk] : 0; }

@@ -170,6 +170,49 @@ std::vector<int64_t> PlanRequests(JobCounters* c, const JobLimits& limits, size_
   return starts;
 }
 
+void AddToProgress(JobProgress* p, ItemState state, uint64_t items, uint64_t attempts) {
+  p->total += items;
+  p->attempts += attempts;
+  switch (state) {
+    case ItemState::kPending:
+      p->pending += items;
+      break;
+    case ItemState::kLeased:
+      p->leased += items;
+      break;
+    case ItemState::kDone:
+      p->done += items;
+      break;
+    case ItemState::kFailed:
+      p->failed += items;
+      break;
+  }
+}
+
+size_t LeaseCandidateLimit(size_t max_items) { return max_items * 2 + 16; }
+
+LeasePlan PlanLease(const std::vector<ItemRow>& candidates, const LeasePolicy& policy,
+                    const JobLimits& limits, const JobCounters& counters, const std::string& owner,
+                    size_t max_items, size_t items_per_request, int64_t now_ms) {
+  LeasePlan plan;
+  plan.counters = counters;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (plan.lease.size() == max_items) break;
+    Decision d = DecideLease(candidates[i], policy, owner, now_ms);
+    if (!d.update()) continue;
+    (d.row.state == ItemState::kFailed ? plan.fail : plan.lease).emplace_back(i, std::move(d.row));
+  }
+  // The budget and the rate limiter, shared by every worker of the job.
+  size_t per = items_per_request == 0 ? 1 : items_per_request;
+  size_t want_requests = (plan.lease.size() + per - 1) / per;
+  if (want_requests > 0) {
+    plan.starts = PlanRequests(&plan.counters, limits, want_requests, now_ms, &plan.why_none);
+    plan.lease.resize(std::min(plan.lease.size(), plan.starts.size() * per));
+    plan.counters_changed = !plan.starts.empty();
+  }
+  return plan;
+}
+
 // ---------------------------------------------------------------- selection
 
 bool SelectionAllows(const Selection& s, const std::string& matter) {

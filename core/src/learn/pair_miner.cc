@@ -545,6 +545,8 @@ const char* PairSourceName(PairSource source) {
       return "subject";
     case PairSource::kReply:
       return "reply";
+    case PairSource::kGenerated:
+      return "llm";
   }
   return "?";
 }
@@ -562,7 +564,8 @@ Result<PairSources> ParsePairSources(const std::string& list) {
     if (name.empty()) continue;
     ++named;
     if (name == "structure" || name == "all") {
-      for (bool& e : out.enabled) e = true;
+      for (int s = 0; s < (name == "all" ? kPairSourceCount : kStructureSourceCount); ++s)
+        out.enabled[s] = true;
       continue;
     }
     bool known = false;
@@ -574,7 +577,7 @@ Result<PairSources> ParsePairSources(const std::string& list) {
     if (!known) {
       return Status::InvalidArgument("unknown training source '" + name +
                                      "' (structure, heading, caption, definition, cloze, xref, "
-                                     "subject, reply)");
+                                     "subject, reply, llm, all)");
     }
   }
   if (!named) return Status::InvalidArgument("no training source named");

@@ -58,23 +58,30 @@ void Shuffle(std::vector<uint32_t>* v, std::mt19937_64* rng) {
   }
 }
 
-// Takes at most `max_pairs` pairs: every source keeps its share, the
-// inverse-cloze pairs (one per passage, far more than the others) fill what
-// the others leave, up to half the budget when the others need it.
+// Takes at most `max_pairs` pairs: LLM-written pairs (paid for, and given
+// on purpose) are all kept up to half the budget; of the rest every
+// structure source keeps its share, the inverse-cloze pairs (one per
+// passage, far more than the others) fill what the others leave, up to half
+// the remaining budget when the others need it.
 std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pairs,
                                  std::mt19937_64* rng) {
   std::vector<std::vector<uint32_t>> by(kPairSourceCount);
   for (uint32_t i = 0; i < pairs.size(); ++i) by[static_cast<int>(pairs[i].source)].push_back(i);
   for (auto& v : by) Shuffle(&v, rng);
   const int ict = static_cast<int>(PairSource::kInverseCloze);
-  size_t others = pairs.size() - by[ict].size();
-  size_t ict_take = std::min(by[ict].size(),
-                             std::max(max_pairs / 2, max_pairs > others ? max_pairs - others : 0));
-  size_t left = max_pairs - ict_take;
+  const int gen = static_cast<int>(PairSource::kGenerated);
+  const size_t gen_take = std::min(by[gen].size(), max_pairs / 2);
+  const size_t budget = max_pairs - gen_take;
+  size_t others = pairs.size() - by[ict].size() - by[gen].size();
+  size_t ict_take =
+      std::min(by[ict].size(), std::max(budget / 2, budget > others ? budget - others : 0));
+  size_t left = budget - ict_take;
   std::vector<TrainingPair> out;
   for (int s = 0; s < kPairSourceCount; ++s) {
     size_t take = by[s].size();
-    if (s == ict) {
+    if (s == gen) {
+      take = gen_take;
+    } else if (s == ict) {
       take = ict_take;
     } else if (others > left) {
       take = by[s].size() * left / others;
@@ -286,6 +293,13 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   rep->base_training = base->training();
   rep->base_version = base->version();
   auto pairs = MinePairs(index, options.sources);
+  if (options.sources.Has(PairSource::kGenerated)) {
+    for (const TrainingPair& g : options.generated_pairs) {
+      pairs.push_back(g);
+      pairs.back().source = PairSource::kGenerated;
+      pairs.back().negative.clear();
+    }
+  }
   rep->pairs = Sample(std::move(pairs), options.max_pairs, &rep->rng);
 
   // Chunk numbers by id, for masks and hard negatives.
@@ -479,6 +493,8 @@ Status EmbedderTrainer::Install(Index* index) {
   std::string sources;
   for (int s = 0; s < kPairSourceCount; ++s) {
     if (!t.options.sources.enabled[s]) continue;
+    if (s == static_cast<int>(PairSource::kGenerated) && t.options.generated_pairs.empty())
+      continue;
     if (!sources.empty()) sources += ',';
     sources += PairSourceName(static_cast<PairSource>(s));
   }

@@ -673,7 +673,7 @@ class Session final : public AskSession {
     if (feedback.empty()) {
       feedback = rep_.lexical.Search(rep_.QueryTerms(question_), mask_, opt_.rm3.fb_docs);
     }
-    return rewrite::ExpandRm3(rep_, question_, feedback, opt_.rm3);
+    return rewrite::ExpandRm3(rep_, question_, feedback, opt_.rm3, mask_.stats.get());
   }
 
   void FallbackHop(const std::string& why, double now_ms) {

@@ -34,7 +34,7 @@ std::vector<std::pair<std::string, uint32_t>> ChunkTermCounts(const Index::Rep& 
 
 Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
                        const std::vector<std::pair<uint32_t, double>>& feedback,
-                       const Rm3Params& params) {
+                       const Rm3Params& params, const index::StatsScope* scope) {
   Rm3Expansion out;
   // P(t | query): the analyzed query terms, L1-normalised.
   std::unordered_map<std::string, double> q;
@@ -47,7 +47,7 @@ Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
 
   // P(t | R): sum over feedback chunks of score * tf / |chunk|.
   std::unordered_map<std::string, double> rm;
-  const double live = static_cast<double>(std::max<uint64_t>(rep.lexical.live_chunks(), 1));
+  const double live = static_cast<double>(std::max<uint64_t>(rep.lexical.VisibleChunks(scope), 1));
   std::unordered_map<std::string, bool> keep_cache;
   for (const auto& [chunk, score] : feedback) {
     if (out.feedback_docs == params.fb_docs) break;
@@ -60,7 +60,7 @@ Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
       auto [it, fresh] = keep_cache.try_emplace(tf.first, false);
       if (fresh) {
         size_t len = CodePoints(tf.first);
-        it->second = len >= 2 && len <= 20 && rep.lexical.Df(tf.first) / live <= 0.1;
+        it->second = len >= 2 && len <= 20 && rep.lexical.Df(tf.first, scope) / live <= 0.1;
       }
       if (!it->second) continue;
       kept.push_back(&tf);

@@ -36,9 +36,12 @@ std::vector<std::pair<std::string, uint32_t>> ChunkTermCounts(const Index::Rep& 
 // characters held by at most 10% of the live chunks; each chunk's term
 // distribution is weighted by its score; the top fb_terms terms are kept
 // and normalised. With no feedback the expansion is the query alone.
+// `scope` (a walled search's ChunkMask::stats; null: none) makes "the live
+// chunks" those the user may see, so no expansion depends on a chunk behind
+// the wall.
 Rm3Expansion ExpandRm3(const Index::Rep& rep, std::string_view query,
                        const std::vector<std::pair<uint32_t, double>>& feedback,
-                       const Rm3Params& params);
+                       const Rm3Params& params, const index::StatsScope* scope = nullptr);
 
 }  // namespace foldback::rewrite
 

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -31,7 +32,7 @@ uint64_t Fnv1a(const std::string& text, uint64_t seed) {
 
 std::string Hex64(uint64_t v) { return fmt::format(FMT_STRING("{:016x}"), v); }
 
-std::string OtelTraceId(const std::string& id) {
+std::string OtelTraceIdOf(const std::string& id) {
   std::string hex;
   for (char c : id) {
     if (c == '-') continue;
@@ -140,7 +141,7 @@ std::string GenAiProviderName(const std::string& provider) {
 
 std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& o) {
   std::vector<Span> spans;
-  const std::string trace_id = OtelTraceId(trace.trace_id);
+  const std::string trace_id = OtelTraceIdOf(trace.trace_id);
   auto span_id = [&](const std::string& place) { return Hex64(Fnv1a(trace_id + "/" + place, 3)); };
 
   Span root;
@@ -210,12 +211,27 @@ std::vector<Span> SpansFromTrace(const Trace& trace, const SpanOptions& o) {
   return spans;
 }
 
+namespace {
+std::string JobCallKey(const JobCall& j) {
+  return fmt::format(FMT_STRING("{}/{}/{}/{}"), j.job_id,
+                     (j.item_ids.empty() ? std::string() : j.item_ids.front()), j.item_ids.size(),
+                     j.attempt);
+}
+}  // namespace
+
+std::string OtelTraceId(const std::string& foldback_trace_id) {
+  return OtelTraceIdOf(foldback_trace_id);
+}
+
+std::string JobCallTraceId(const JobCall& j) {
+  std::string key = JobCallKey(j);
+  return Hex64(Fnv1a(key, 1)) + Hex64(Fnv1a(key, 2));
+}
+
 std::vector<Span> SpansFromJobCall(const JobCall& j, const SpanOptions& o) {
-  std::string key = fmt::format(FMT_STRING("{}/{}/{}/{}"), j.job_id,
-                                (j.item_ids.empty() ? std::string() : j.item_ids.front()),
-                                j.item_ids.size(), j.attempt);
+  std::string key = JobCallKey(j);
   Span root;
-  root.trace_id = Hex64(Fnv1a(key, 1)) + Hex64(Fnv1a(key, 2));
+  root.trace_id = JobCallTraceId(j);
   root.span_id = Hex64(Fnv1a(key, 3));
   root.name = j.kind + (j.item_ids.size() == 1 ? " item" : " batch");
   root.start_unix_nano = UnixNano(o.start_unix_ms, 0);

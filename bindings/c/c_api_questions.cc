@@ -1,0 +1,191 @@
+// The C ABI: LLM-written training questions (foldback/questions.h) — the
+// sans-IO question session (sampling behind the walls, needs, results) and
+// its pairs, which fb_train_params.pairs_jsonl trains on. Core calls only.
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "c_api.h"
+#include "foldback/questions.h"
+#include "foldback/version.h"
+#include "foldback/wire.h"
+
+using namespace foldback::capi;  // NOLINT: the C functions below are this file's API
+
+struct fb_questions {
+  ErrorSlot err;
+  std::unique_ptr<foldback::QuestionSession> session;
+  std::string program_hash;
+};
+
+fb_questions_params fb_questions_default_params(void) {
+  foldback::QuestionOptions q;
+  foldback::PassageSampleOptions s;
+  fb_questions_params p;
+  std::memset(&p, 0, sizeof p);
+  p.sample = s.count;
+  p.seed = s.seed;
+  p.min_words = s.min_words;
+  p.questions_per_passage = q.questions_per_passage;
+  p.deadline_ms = q.deadline_ms;
+  p.max_in_flight = q.max_in_flight;
+  return p;
+}
+
+int fb_questions_start(const fb_index* h, const fb_questions_params* params, double now_ms,
+                       fb_questions** out) {
+  if (!h) return FB_EINVALID;
+  if (!out) return Fail(&h->err, FB_EINVALID, "questions_out is NULL");
+  *out = nullptr;
+  if (!std::isfinite(now_ms)) return Fail(&h->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&h->err, [&]() -> int {
+    fb_questions_params p = params ? *params : fb_questions_default_params();
+    foldback::jobs::Selection sel;
+    sel.matter = Str(p.matter);
+    std::string error;
+    if (p.restrict_matters) {
+      std::vector<std::string> m;
+      if (!Strings(p.allowed_matters, p.allowed_matter_count, "allowed_matters", &m, &error))
+        return Fail(&h->err, FB_EINVALID, error);
+      sel.allowed_matters = std::set<std::string>(m.begin(), m.end());
+    }
+    foldback::PassageSampleOptions so;
+    so.count = p.sample;
+    so.seed = p.seed;
+    so.min_words = p.min_words;
+    const foldback::Index& index = *h->state->index;
+    auto ids = foldback::SamplePassages(index, sel, so);
+    if (!ids.ok()) return Report(&h->err, ids.status());
+    std::vector<foldback::QuestionPassage> passages;
+    for (const std::string& id : *ids) {
+      auto ps = foldback::QuestionPassageFor(index, sel, id);
+      if (!ps.ok()) return Report(&h->err, ps.status());
+      passages.push_back(std::move(*ps));
+    }
+    foldback::Predictor predictor = foldback::GenerateQuestionsPredictor(Str(p.instructions));
+    if (p.program_json && *p.program_json) {
+      auto preds = foldback::LoadDspyPredictors(p.program_json);
+      if (!preds.ok()) return Report(&h->err, preds.status());
+      auto picked = foldback::PickQuestionPredictor(*preds);
+      if (!picked.ok()) return Report(&h->err, picked.status());
+      predictor = std::move(*picked);
+    }
+    foldback::QuestionOptions qo;
+    qo.questions_per_passage = p.questions_per_passage;
+    qo.deadline_ms = p.deadline_ms;
+    qo.max_in_flight = p.max_in_flight;
+    if (p.redact_count) {
+      std::vector<std::string> patterns;
+      if (!Strings(p.redact, p.redact_count, "redact", &patterns, &error))
+        return Fail(&h->err, FB_EINVALID, error);
+      auto red = foldback::wire::CompileRedactionPatterns(patterns);
+      if (!red.ok()) return Report(&h->err, red.status());
+      qo.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
+    }
+    auto q = std::make_unique<fb_questions>();
+    q->program_hash = foldback::jobs::PredictorHash(predictor);
+    auto s =
+        foldback::QuestionSession::Start(std::move(passages), std::move(predictor), qo, now_ms);
+    if (!s.ok()) return Report(&h->err, s.status());
+    q->session = std::move(s.value());
+    *out = q.release();
+    return FB_OK;
+  });
+}
+
+int fb_questions_take_needs(fb_questions* q, fb_needs** needs_out) {
+  if (!q) return FB_EINVALID;
+  if (!needs_out) return Fail(&q->err, FB_EINVALID, "needs_out is NULL");
+  *needs_out = nullptr;
+  return Guard(&q->err, [&]() -> int {
+    auto list = std::make_unique<fb_needs>();
+    list->needs = q->session->TakeNeeds();
+    list->messages.resize(list->needs.size());
+    list->texts.resize(list->needs.size());
+    for (size_t i = 0; i < list->needs.size(); ++i) {
+      const foldback::Need& n = list->needs[i];
+      for (const auto& m : n.llm.messages)
+        list->messages[i].push_back({m.role.c_str(), m.content.c_str()});
+      fb_need v;
+      std::memset(&v, 0, sizeof v);
+      v.id = n.id;
+      v.kind = FB_NEED_LLM;
+      v.purpose = n.purpose.c_str();
+      v.messages = list->messages[i].empty() ? nullptr : list->messages[i].data();
+      v.message_count = list->messages[i].size();
+      v.temperature = n.llm.temperature;
+      v.max_tokens = n.llm.max_tokens;
+      v.json_schema = n.llm.json_schema.c_str();
+      v.json_schema_name = n.llm.json_schema_name.c_str();
+      v.timeout_ms = n.timeout_ms;
+      list->view.push_back(v);
+    }
+    *needs_out = list.release();
+    return FB_OK;
+  });
+}
+
+int fb_questions_provide(fb_questions* q, uint64_t need_id, const fb_need_result* result,
+                         double now_ms) {
+  if (!q) return FB_EINVALID;
+  if (!result) return Fail(&q->err, FB_EINVALID, "result is NULL");
+  if (!std::isfinite(now_ms)) return Fail(&q->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&q->err, [&]() -> int {
+    foldback::NeedResult r;
+    if (!StatusOf(result->status, Str(result->message), &r.status)) {
+      return Fail(&q->err, FB_EINVALID,
+                  fmt::format(FMT_STRING("result status {} is not an FB_* code"), result->status));
+    }
+    if (r.status.ok() && result->text) {
+      r.text.assign(result->text, result->text_len ? result->text_len : std::strlen(result->text));
+    }
+    r.model = Str(result->model);
+    r.attempts = result->attempts;
+    return Report(&q->err, q->session->Provide(need_id, std::move(r), now_ms));
+  });
+}
+
+int fb_questions_tick(fb_questions* q, double now_ms) {
+  if (!q) return FB_EINVALID;
+  if (!std::isfinite(now_ms)) return Fail(&q->err, FB_EINVALID, "now_ms is not a finite number");
+  return Guard(&q->err, [&]() -> int {
+    q->session->Tick(now_ms);
+    return FB_OK;
+  });
+}
+
+int fb_questions_done(const fb_questions* q) { return q && q->session->done() ? 1 : 0; }
+
+int fb_questions_pairs_jsonl(fb_questions* q, char** jsonl_out, size_t* passages_out,
+                             size_t* failed_out) {
+  if (!q) return FB_EINVALID;
+  if (!jsonl_out) return Fail(&q->err, FB_EINVALID, "jsonl_out is NULL");
+  *jsonl_out = nullptr;
+  if (!q->session->done()) return Fail(&q->err, FB_ESTATE, "the question session is not done");
+  return Guard(&q->err, [&]() -> int {
+    std::string out;
+    size_t failed = 0;
+    for (const foldback::GeneratedQuestions& g : q->session->results()) {
+      if (!g.status.ok()) {
+        ++failed;
+        continue;
+      }
+      for (const std::string& text : g.questions) {
+        out += foldback::QuestionPairLine({text, g.chunk_id, g.doc_id},
+                                          {g.model, q->program_hash, "", foldback::Version()}) +
+               "\n";
+      }
+    }
+    if (passages_out) *passages_out = q->session->results().size();
+    if (failed_out) *failed_out = failed;
+    *jsonl_out = Dup(out);
+    return *jsonl_out ? FB_OK : Fail(&q->err, FB_ENOMEM, "out of memory");
+  });
+}
+
+const char* fb_questions_last_error(const fb_questions* q) {
+  return q ? LastError(&q->err) : "questions is NULL";
+}
+
+void fb_questions_free(fb_questions* q) { delete q; }

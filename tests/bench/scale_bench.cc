@@ -1,0 +1,363 @@
+// scale_bench: BM25 at 100k to millions of passages, on a synthetic corpus
+// whose vocabulary and lengths are drawn from real contracts (issue 13
+// item 8, first part: the in-memory index; the snapshot's 32-bit size
+// still caps what can be saved — see docs/benchmarks.md).
+//
+//   build/bin/scale_bench [--passages 100000,1000000] [--scope 1000]
+//       [--queries 500] [--seed 7] [--model DIR]
+//
+// The generator. `--model DIR` (default: the bundled demo corpus, 20 CUAD
+// contracts, CC BY 4.0) is read once: every word's frequency (lower-cased,
+// as the analyzer would see it before stemming) and the lengths in words
+// of the chunks foldback cuts from those contracts. A synthetic document is
+// 50 passages; each passage's length is drawn from the real chunk lengths
+// and each word from the real unigram distribution, with one word in 50
+// replaced by a synthetic rare word drawn from a Zipf(1.1) tail over
+// 2,000,000 forms, so the dictionary keeps growing with the corpus as real
+// vocabularies do (Heaps' law). Every 20 documents form a matter
+// (`m<N>`), so a matter holds 1,000 passages: the scope.
+//
+// The queries are fixed before any timing: 2 to 6 words each, drawn from
+// the words of a fixed list of real legal questions (the walled-statistics
+// test's and the known-item task's phrasing), each word kept with the
+// probability of its frequency rank among contract words (common words
+// less often), seeded. Timed per query (steady_clock around Index::Search,
+// bm25, the hits' text copied):
+//   - unscoped: top 10 passages over the whole index;
+//   - scoped:   top 10 passages with the filter matter=<one matter> (1,000
+//               passages), a different matter each query;
+// and the same scoped queries on an index holding only that scope's
+// passages (the "scope alone" column), which the issue's target compares
+// against: at 1M passages, a scoped query within 2x of the scope alone.
+// Build time is Index::Add of every document (chunking, metadata, BM25),
+// memory is the process's resident set after the build.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <cmath>
+#include <cctype>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "foldback/index.h"
+#include "host/files.h"
+#include "index/index_internal.h"
+#include "ingest/extract.h"
+
+namespace foldback {
+namespace {
+
+[[noreturn]] void Die(const std::string& m) {
+  std::fprintf(stderr, "scale_bench: %s\n", m.c_str());
+  std::exit(1);
+}
+
+double ResidentMb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  }
+  return -1;
+}
+
+struct Model {
+  std::vector<std::string> words;      // distinct words, most frequent first
+  std::vector<double> weights;         // their counts
+  std::vector<uint32_t> chunk_words;   // real chunk lengths, in words
+};
+
+Model ReadModel(const std::string& dir) {
+  auto files = host::ListFiles(dir);
+  if (!files.ok()) Die(files.status().ToString());
+  std::unordered_map<std::string, double> counts;
+  Model m;
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kNone;
+  auto index = Index::Create(o);
+  int n = 0;
+  for (const auto& f : *files) {
+    if (ingest::Extension(f) != ".txt") continue;
+    auto docs = ingest::ExtractText(f, "model" + std::to_string(n++));
+    if (!docs.ok()) Die(docs.status().ToString());
+    for (const auto& d : *docs) {
+      std::string w;
+      for (char ch : d.text + " ") {
+        if (std::isalnum(static_cast<unsigned char>(ch))) {
+          w += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        } else if (!w.empty()) {
+          counts[w] += 1;
+          w.clear();
+        }
+      }
+      if (!(*index)->Add(d).ok()) Die("model index");
+    }
+  }
+  for (const auto& c : (*index)->rep()->chunks) {
+    if (!c.live) continue;
+    uint32_t words = 0;
+    bool in = false;
+    for (char ch : c.chunk.text) {
+      bool a = std::isalnum(static_cast<unsigned char>(ch));
+      words += a && !in;
+      in = a;
+    }
+    if (words > 0) m.chunk_words.push_back(words);
+  }
+  std::vector<std::pair<std::string, double>> sorted(counts.begin(), counts.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+  for (auto& [w, c] : sorted) {
+    m.words.push_back(w);
+    m.weights.push_back(c);
+  }
+  if (m.words.empty() || m.chunk_words.empty()) Die("no text under " + dir);
+  return m;
+}
+
+// Synthetic rare words: "q" + base-26 of the Zipf draw (never a real word).
+std::string RareWord(uint64_t r) {
+  std::string s = "zq";
+  do {
+    s += static_cast<char>('a' + r % 26);
+    r /= 26;
+  } while (r);
+  return s;
+}
+
+class Generator {
+ public:
+  Generator(const Model& m, uint32_t seed)
+      : m_(m), rng_(seed), word_(m.weights.begin(), m.weights.end()),
+        length_(0, m.chunk_words.size() - 1) {
+    // Zipf(1.1) over 2M forms by inverse CDF on a precomputed table.
+    const size_t forms = 2000000;
+    zipf_cdf_.resize(forms);
+    double sum = 0;
+    for (size_t i = 0; i < forms; ++i) zipf_cdf_[i] = (sum += 1.0 / std::pow(i + 1.0, 1.1));
+    for (double& c : zipf_cdf_) c /= sum;
+  }
+  Document Next(uint64_t number, const std::string& matter) {
+    Document d;
+    d.id = "syn" + std::to_string(number);
+    d.title = "Agreement " + std::to_string(number);
+    d.matter = matter;
+    std::uniform_real_distribution<double> u(0, 1);
+    for (int p = 0; p < 50; ++p) {
+      uint32_t words = m_.chunk_words[length_(rng_)];
+      for (uint32_t i = 0; i < words; ++i) {
+        if (rng_() % 50 == 0) {
+          auto it = std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u(rng_));
+          d.text += RareWord(static_cast<uint64_t>(it - zipf_cdf_.begin()));
+        } else {
+          d.text += m_.words[word_(rng_)];
+        }
+        d.text += ' ';
+      }
+      d.text += ".\n\n";  // a paragraph per passage
+    }
+    return d;
+  }
+
+ private:
+  const Model& m_;
+  std::mt19937_64 rng_;
+  std::discrete_distribution<size_t> word_;
+  std::uniform_int_distribution<size_t> length_;
+  std::vector<double> zipf_cdf_;
+};
+
+const char* const kQuestions[] = {
+    "termination for convenience upon written notice",
+    "limitation of liability cap on damages",
+    "governing law and jurisdiction",
+    "indemnify and hold harmless against third party claims",
+    "assignment without prior written consent of the other party",
+    "exclusive license territory royalty payments",
+    "insurance coverage requirements",
+    "confidential information return or destroy upon termination",
+    "non-compete restriction after the term",
+    "audit rights books and records",
+    "change of control of either party",
+    "most favored nation pricing",
+    "minimum purchase commitment",
+    "warranty duration and remedies",
+    "intellectual property ownership of improvements",
+    "renewal term automatic extension notice period",
+};
+
+std::vector<std::string> MakeQueries(const Model& m, size_t count, uint32_t seed) {
+  std::unordered_map<std::string, size_t> rank;
+  for (size_t i = 0; i < m.words.size(); ++i) rank.emplace(m.words[i], i);
+  std::vector<std::string> pool;
+  for (const char* q : kQuestions) {
+    std::istringstream in(q);
+    std::string w;
+    while (in >> w) pool.push_back(w);
+  }
+  std::mt19937 rng(seed);
+  std::vector<std::string> out;
+  while (out.size() < count) {
+    size_t n = 2 + rng() % 5;
+    std::string q;
+    size_t tries = 0;
+    while (n > 0 && tries++ < 100) {
+      const std::string& w = pool[rng() % pool.size()];
+      auto r = rank.find(w);
+      // Common words are kept less often: p = min(1, rank / 200).
+      double p = r == rank.end() ? 1.0 : std::min(1.0, (r->second + 1) / 200.0);
+      if (std::uniform_real_distribution<double>(0, 1)(rng) > p) continue;
+      q += (q.empty() ? "" : " ") + w;
+      --n;
+    }
+    out.push_back(q);
+  }
+  return out;
+}
+
+struct Timing {
+  double p50 = 0, p95 = 0, qps = 0;
+};
+
+template <typename F>
+Timing Time(size_t n, F&& f) {
+  std::vector<double> ms;
+  auto all0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f(i);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - all0).count();
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 95 / 100)], n / total};
+}
+
+std::unique_ptr<Index> NewIndex() {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kNone;
+  auto index = Index::Create(o);
+  if (!index.ok()) Die(index.status().ToString());
+  return std::move(index.value());
+}
+
+}  // namespace
+}  // namespace foldback
+
+int main(int argc, char** argv) {
+  using namespace foldback;
+  std::vector<uint64_t> sizes = {100000, 1000000};
+  size_t queries = 500;
+  uint32_t seed = 7;
+  std::string model_dir = FOLDBACK_DEMO_CORPUS;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) Die("missing value after " + k);
+      return argv[++i];
+    };
+    if (k == "--passages") {
+      sizes.clear();
+      std::istringstream in(val());
+      std::string s;
+      while (std::getline(in, s, ',')) sizes.push_back(std::stoull(s));
+    } else if (k == "--queries") {
+      queries = std::stoul(val());
+    } else if (k == "--seed") {
+      seed = static_cast<uint32_t>(std::stoul(val()));
+    } else if (k == "--model") {
+      model_dir = val();
+    } else {
+      Die("unknown argument " + k);
+    }
+  }
+  Model model = ReadModel(model_dir);
+  std::fprintf(stderr, "model: %zu words, %zu chunk lengths\n", model.words.size(), model.chunk_words.size());
+  auto qs = MakeQueries(model, queries, seed);
+  std::printf("| passages | build (s) | RSS (MB) | terms | snapshot (save) | load | unscoped top 10 p50 / p95 (ms) | scoped (1,000) p50 / p95 (ms) | scope alone p50 / p95 (ms) | scoped ÷ alone (p50) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  for (uint64_t passages : sizes) {
+    const uint64_t docs = passages / 50;
+    const uint64_t matters = std::max<uint64_t>(1, docs / 20);
+    Generator gen(model, seed);
+    auto index = NewIndex();
+    // The scoped queries use 16 matters spread over the corpus; their
+    // documents are kept to build the "scope alone" indexes.
+    std::vector<uint64_t> chosen;
+    for (uint64_t j = 0; j < 16; ++j) chosen.push_back(j * matters / 16);
+    chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+    std::map<uint64_t, std::vector<Document>> kept;
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint64_t d = 0; d < docs; ++d) {
+      Document doc = gen.Next(d, "m" + std::to_string(d / 20));
+      if (std::binary_search(chosen.begin(), chosen.end(), d / 20)) kept[d / 20].push_back(doc);
+      auto r = index->Add(doc);
+      if (!r.ok()) Die(r.status().ToString());
+    }
+    double build = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double rss = ResidentMb();
+    size_t live = index->Stats().chunks;
+    SearchOptions unscoped;
+    unscoped.mode = SearchMode::kBm25;
+    unscoped.top_k = 10;
+    Timing u = Time(qs.size(), [&](size_t i) {
+      auto h = index->Search(qs[i], unscoped);
+      if (!h.ok()) Die(h.status().ToString());
+    });
+    auto matter_of = [&](size_t i) { return chosen[(i * 7) % chosen.size()]; };
+    auto scoped_opts = [&](size_t i) {
+      SearchOptions o = unscoped;
+      o.filters.push_back({"matter", Filter::Op::kEq, "m" + std::to_string(matter_of(i))});
+      return o;
+    };
+    Timing s = Time(qs.size(), [&](size_t i) {
+      auto h = index->Search(qs[i], scoped_opts(i));
+      if (!h.ok()) Die(h.status().ToString());
+    });
+    // The scope alone: an index per chosen matter holding only its
+    // documents (the same generated text).
+    std::map<uint64_t, std::unique_ptr<Index>> alone;
+    for (auto& [m, list] : kept) {
+      alone[m] = NewIndex();
+      for (const auto& doc : list) {
+        if (!alone[m]->Add(doc).ok()) Die("scope index");
+      }
+    }
+    Timing a = Time(qs.size(), [&](size_t i) {
+      auto h = alone.at(matter_of(i))->Search(qs[i], unscoped);
+      if (!h.ok()) Die(h.status().ToString());
+    });
+    // The snapshot: one protobuf message today, so it fails past 2 GB.
+    std::string snap_cell, load_cell;
+    {
+      auto t1 = std::chrono::steady_clock::now();
+      auto snap = index->Snapshot();
+      double save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      if (!snap.ok()) {
+        snap_cell = "fails: " + snap.status().ToString();
+        load_cell = "–";
+      } else {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%.0f MB, %.1f s", snap->size() / 1e6, save);
+        snap_cell = buf;
+        auto t2 = std::chrono::steady_clock::now();
+        auto loaded = Index::FromSnapshot(*snap);
+        double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+        std::snprintf(buf, sizeof buf, "%.1f s", load);
+        load_cell = loaded.ok() ? buf : "fails: " + loaded.status().ToString();
+      }
+    }
+    std::printf("| %zu | %.1f | %.0f | %llu | %s | %s | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.2f× |\n", live,
+                build, rss, static_cast<unsigned long long>(index->Stats().terms), snap_cell.c_str(),
+                load_cell.c_str(), u.p50, u.p95, s.p50, s.p95, a.p50, a.p95, s.p50 / a.p50);
+    std::fflush(stdout);
+  }
+  return 0;
+}
