@@ -83,7 +83,7 @@ void B(FILE* f, std::string* s) {
              'std::string s = "n=" + std::to_string(1);' 'fmt::print("{}\n", 1);' \
              'fmt::print(stderr, "{}\n", 1);' 'std::string s = fmt::format("{}", 1);' \
              'fmt::format_to(std::back_inserter(s), "{}", 1);' 'fmt::print(
-    "{}\n", 1);' 'long double x = 1;'; do
+    "{}\n", 1);' 'fmt::format_to(std::back_inserter(s), R"({"a":{}})", 1);' 'long double x = 1;'; do
     n=$((n + 1))
     printf '%s\nvoid F() { %s }\n' "$clean" "$bad" >"$tmp/core/src/bad.cc"
     if check "$tmp" >/dev/null; then
