@@ -441,6 +441,28 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
   const size_t cap = o.concurrency + o.concurrency / 2;
   const size_t refill = std::max<size_t>(1, o.concurrency / 2);
 
+  // Renews the leases of what is held, when due; drops from the queue what
+  // is no longer this worker's (not yet sent: someone else has it).
+  auto heartbeat = [&]() -> Status {
+    const int64_t now = Now();
+    if (now - last_heartbeat < heartbeat_every) return Status::OK();
+    auto ids = held_ids();
+    auto t0 = std::chrono::steady_clock::now();
+    auto lost = store.Heartbeat(job.id, me, ids, now);
+    report->store_ms += MsSince(t0);
+    if (!lost.ok()) return lost.status();
+    last_heartbeat = now;
+    if (!lost->empty()) {
+      std::set<std::string> gone(lost->begin(), lost->end());
+      for (auto it = queued.begin(); it != queued.end();) {
+        bool any = false;
+        for (const LeasedItem& li : it->items) any = any || gone.count(li.item_id);
+        it = any ? queued.erase(it) : it + 1;
+      }
+    }
+    return Status::OK();
+  };
+
   while (true) {
     int stop = StopLevel(o);
     if (stop >= 1 && (!pend_results.empty() || !pend_failures.empty())) {
@@ -470,6 +492,14 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
     if (stop >= 1 && in_flight.empty()) return false;
 
     int64_t now = Now();
+    // ---- heartbeat, before leasing: a store call that blocked (a database
+    // restarting) may have outlasted the leases of what is held, and a
+    // lease would then grant those items again.
+    {
+      Status s = heartbeat();
+      if (!s.ok()) return s;
+    }
+    now = Now();
     // ---- lease more
     size_t requests_held = queued.size() + in_flight.size();
     if (stop == 0 && requests_held < cap && (cap - requests_held >= refill || requests_held == 0) &&
@@ -482,36 +512,47 @@ Result<bool> WorkJob(JobStore& store, const JobInfo& job, const WorkerOptions& o
       if (!leased.ok()) return leased.status();
       exhausted = leased->empty();
       if (exhausted) next_lease_try = now + o.poll_ms;
+      // An item granted again although held here (its lease ended while a
+      // store call blocked, and this worker was the one to get it again) is
+      // held once: queued, it keeps its place; in flight, its request is not
+      // sent a second time. The new lease is this worker's either way.
+      std::map<std::string, LeasedItem*> held;
+      for (Batch& b : queued)
+        for (LeasedItem& it : b.items) held[it.item_id] = &it;
+      for (auto& [id, b] : in_flight)
+        for (LeasedItem& it : b.items) held[it.item_id] = &it;
+      std::vector<LeasedItem> fresh;
+      std::vector<int64_t> fresh_starts;
       for (size_t i = 0, r = 0; i < leased->size(); i += per, ++r) {
-        Batch b;
         for (size_t k = i; k < std::min(leased->size(), i + per); ++k) {
-          b.items.push_back((*leased)[k]);
-          b.attempt = std::max(b.attempt, (*leased)[k].attempt);
+          LeasedItem& li = (*leased)[k];
+          auto h = held.find(li.item_id);
+          if (h != held.end()) {
+            h->second->attempt = li.attempt;
+            h->second->lease_until_ms = li.lease_until_ms;
+            ++report->regranted;
+            continue;
+          }
+          fresh.push_back(std::move(li));
+          fresh_starts.push_back(r < starts.size() ? starts[r] : now);
         }
-        b.start_at_ms = r < starts.size() ? starts[r] : now;
+      }
+      for (size_t i = 0; i < fresh.size(); i += per) {
+        Batch b;
+        for (size_t k = i; k < std::min(fresh.size(), i + per); ++k) {
+          b.items.push_back(std::move(fresh[k]));
+          b.attempt = std::max(b.attempt, b.items.back().attempt);
+        }
+        b.start_at_ms = fresh_starts[i];
         queued.push_back(std::move(b));
       }
     }
-    // ---- heartbeat, before anything held is sent: a store call that
-    // blocked (a database restarting) may have outlasted the leases, and
-    // an item another worker has taken since must not be sent again.
-    now = Now();
-    if (now - last_heartbeat >= heartbeat_every) {
-      auto ids = held_ids();
-      auto t0 = std::chrono::steady_clock::now();
-      auto lost = store.Heartbeat(job.id, me, ids, now);
-      report->store_ms += MsSince(t0);
-      if (!lost.ok()) return lost.status();
-      last_heartbeat = now;
-      if (!lost->empty()) {
-        // Not yet sent and no longer ours: drop (someone else has them).
-        std::set<std::string> gone(lost->begin(), lost->end());
-        for (auto it = queued.begin(); it != queued.end();) {
-          bool any = false;
-          for (const LeasedItem& li : it->items) any = any || gone.count(li.item_id);
-          it = any ? queued.erase(it) : it + 1;
-        }
-      }
+    // ---- heartbeat again, before anything held is sent: the lease call
+    // may itself have blocked past the leases, and an item another worker
+    // has taken since must not be sent again.
+    {
+      Status s = heartbeat();
+      if (!s.ok()) return s;
     }
     // ---- start what may start
     std::vector<ItemFailure> prep_failures;

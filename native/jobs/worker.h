@@ -80,6 +80,7 @@ struct WorkerReport {
   uint64_t duplicates = 0;  // results not recorded: the item was done already
   uint64_t released = 0;    // items given back on stop
   uint64_t requests = 0;    // HTTP needs started
+  uint64_t regranted = 0;   // items a lease granted again while still held here (held once)
   double store_ms = 0;      // wall time spent in store calls (lease, record, heartbeat, release)
 };
 
