@@ -204,7 +204,8 @@ TEST(Questions, ALyingEndpointGetsClearErrorsOrFilteredQuestions) {
   EXPECT_NE(none.status().message().find("copies the passage"), std::string::npos)
       << none.status().message();
   // Binary junk and invalid UTF-8 do not crash and give no question.
-  std::string junk("\xff\xfe\x00\x01[[ ## questions ## ]]\n\xc3", 30);
+  const char kJunk[] = "\xff\xfe\x00\x01[[ ## questions ## ]]\n\xc3";
+  std::string junk(kJunk, sizeof kJunk - 1);  // the NULs included, not the terminator
   EXPECT_FALSE(ParseQuestionReply(p, ps, o, junk).ok());
 }
 
