@@ -1,4 +1,5 @@
 #include "host/config.h"
+#include "host/toml_parse.h"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -215,15 +216,20 @@ std::string UserConfigDir(const std::function<const char*(const char*)>& getenv)
   return "";
 }
 
-Result<Config> Config::Parse(std::string_view text, const std::string& source) {
-  toml::table doc;
+Result<toml::table> ParseToml(std::string_view text, const std::string& source) {
   try {
-    doc = toml::parse(text, source);
+    return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     return Status::InvalidArgument(fmt::format(FMT_STRING("{}:{}:{}: {}"), source,
                                                e.source().begin.line, e.source().begin.column,
                                                e.description()));
   }
+}
+
+Result<Config> Config::Parse(std::string_view text, const std::string& source) {
+  auto parsed = host::ParseToml(text, source);
+  if (!parsed.ok()) return parsed.status();
+  toml::table doc = std::move(parsed.value());
   Config config;
   config.files_.push_back(source);
   for (const auto& [skey, snode] : doc) {

@@ -6,6 +6,7 @@
 
 #include "host/files.h"
 #include "host/hash.h"
+#include "host/toml_parse.h"
 
 namespace foldback::serve {
 namespace {
@@ -47,14 +48,9 @@ Status ParseMatters(const toml::node* node, const std::string& where,
 }  // namespace
 
 Result<Users> Users::Parse(std::string_view text, const std::string& source) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(fmt::format(FMT_STRING("{}:{}:{}: {}"), source,
-                                               e.source().begin.line, e.source().begin.column,
-                                               e.description()));
-  }
+  auto parsed = host::ParseToml(text, source);
+  if (!parsed.ok()) return parsed.status();
+  toml::table doc = std::move(parsed.value());
   Users users;
   const toml::node* list = doc.get("user");
   if (!list) return users;  // nobody may call the API
