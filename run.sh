@@ -16,7 +16,8 @@ ROOT=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 export NODE_PATH=/usr/share/nodejs  # Emscripten's JS optimizer needs Debian's acorn
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+T0=$(date +%s)
+log() { printf '\033[1m==> [%4ds] %s\033[0m\n' $(( $(date +%s) - T0 )) "$*" >&2; }
 
 # Debian packages the build, the tests and the benchmarks use.
 APT_PACKAGES=(
