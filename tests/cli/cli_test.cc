@@ -47,8 +47,11 @@ TEST(Cli, DemoRunsOffline) {
 // failed write, main() says so once.
 TEST(Cli, OutputThatCannotBeWrittenIsAnError) {
   if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
-  // The demo prints more than one stdio buffer, so a write fails mid-run.
-  CliRun r = foldback::testing::RunCli("demo >/dev/full", foldback::testing::Stderr::kSeparate);
+  // The demo corpus's texts are ~550 KB of output, many stdio buffers, so a
+  // write fails mid-run.
+  CliRun r = foldback::testing::RunCli(
+      "extract --json " + foldback::testing::ShellQuote(FOLDBACK_DEMO_CORPUS) + " >/dev/full",
+      foldback::testing::Stderr::kSeparate);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("error: cannot write to file: No space left on device"), std::string::npos)
       << r.err;

@@ -7,6 +7,7 @@
 #include "feedback.pb.h"
 #include "foldback/feedback.h"
 #include "store/crc32c.h"
+#include "test_budget.h"
 
 namespace foldback {
 namespace {
@@ -302,7 +303,9 @@ TEST(FeedbackLog, TruncationAtEveryOffsetIsATornTail) {
 
 TEST(FeedbackLog, FlippingEveryByteLosesOnlyTheDamagedBlockAndReportsIt) {
   Written w = SmallMultiBlockLog();
-  for (size_t off = 0; off < w.bytes.size(); ++off) {
+  // Every byte; every third under the sanitizers (support/test_budget.h).
+  const size_t stride = foldback::testing::kSanitized ? 3 : 1;
+  for (size_t off = 0; off < w.bytes.size(); off += stride) {
     for (unsigned char mask : {0x01, 0xFF}) {
       std::string bad = w.bytes;
       bad[off] = static_cast<char>(bad[off] ^ mask);
@@ -358,9 +361,13 @@ TEST(FeedbackLog, FlippedBytesInTheRealFormat) {
   }
   ASSERT_GT(w.bytes.size(), 3 * block);
   std::vector<size_t> offsets;
-  for (size_t off = 0; off < w.bytes.size(); off += 211) offsets.push_back(off);
+  const size_t stride = foldback::testing::kSanitized ? 631 : 211;
+  const size_t near = foldback::testing::kSanitized ? 16 : 40;
+  for (size_t off = 0; off < w.bytes.size(); off += stride) offsets.push_back(off);
   for (size_t b = block; b < w.bytes.size(); b += block) {
-    for (size_t off = b - 40; off < std::min(w.bytes.size(), b + 40); ++off) offsets.push_back(off);
+    for (size_t off = b - near; off < std::min(w.bytes.size(), b + near); ++off) {
+      offsets.push_back(off);
+    }
   }
   for (size_t off : offsets) {
     std::string bad = w.bytes;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "foldback/index.h"
+#include "test_budget.h"
 
 namespace foldback {
 namespace {
@@ -178,11 +179,12 @@ TEST(Index, HugeQueryIsBounded) {
 
 TEST(Index, LargeDocument) {
   auto idx = Index::Create(LexicalOnly());
+  const size_t size = foldback::testing::SanitizerScaled(50u << 20, 8);  // 50 MB, 6 under ASan
   std::string big;
-  big.reserve(50u << 20);
+  big.reserve(size);
   const std::string para =
       "The Licensee shall pay royalties quarterly within thirty days after the end of each quarter. ";
-  while (big.size() < (50u << 20)) {
+  while (big.size() < size) {
     big += para;
     if (big.size() % 7 == 0) big += "\n\n";
   }

@@ -146,7 +146,7 @@ async function runNode(words) {
       rm35: bench.askMicrosPerHop(5, 'rm3', false, seconds) / 1000,
     };
   } else {
-    r.core = { skipped: `${benchModule} is missing (cmake --build build/wasm builds it)` };
+    r.core = { skipped: `${benchModule} is missing (cmake --build build/wasm --target foldback_wasm_bench builds it)` };
   }
   delete r.snapshot;
   return r;

@@ -117,7 +117,10 @@ function timeQueries(engine, mode) {
 // marshalling of the hits (the like-for-like counterpart of snapshot_bench).
 async function coreQueries(dir, snapshot) {
   const mjs = path.join(dir, '../bench/foldback_bench.mjs');
-  if (!existsSync(mjs)) return null;
+  if (!existsSync(mjs)) {
+    console.error(`${mjs} is missing: cmake --build build/wasm --target foldback_wasm_bench`);
+    return null;
+  }
   const { default: create } = await import(pathToFileURL(mjs).href);
   const m = await create({ wasmBinary: await readFile(mjs.replace(/\.mjs$/, '.wasm')) });
   const err = m.load(snapshot);
