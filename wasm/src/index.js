@@ -467,7 +467,12 @@ class Engine {
   search(query, options = {}) {
     const mode = options.mode || 'hybrid';
     const q = wellFormed(query);
-    if (options.rerank === 'llm') return this._searchLlmRerank(q, options);
+    if (options.rerank === 'llm') {
+      if (!options.host || typeof options.host.perform !== 'function') {
+        throw new FoldbackError('Invalid argument', "rerank: 'llm' needs a host: search(q, {rerank: 'llm', host: createLlmHost(...)})");
+      }
+      return this._searchLlmRerank(q, options);
+    }
     if (options.rerank && options.rerank !== 'none' && options.rerank !== 'learned') {
       throw new FoldbackError('Invalid argument', `rerank must be 'none', 'learned' or 'llm', not '${options.rerank}'`);
     }
@@ -498,9 +503,6 @@ class Engine {
    */
   async _searchLlmRerank(q, options) {
     const host = options.host;
-    if (!host || typeof host.perform !== 'function') {
-      throw new FoldbackError('Invalid argument', "rerank: 'llm' needs a host: search(q, {rerank: 'llm', host: createLlmHost(...)})");
-    }
     const depth = options.rerankDepth || 20;
     const topK = options.topK || 10;
     const { rerank: _r, host: _h, ...first } = options;
