@@ -54,7 +54,8 @@ void AddLlmRerankOptions(CLI::App* cmd, LlmRerankFlags* f, bool endpoint_flags) 
                     "Pattern redacted from everything sent to the endpoint (repeatable)");
     cmd->add_flag("--no-json-schema", f->no_json_schema, "Do not send response_format");
   }
-  cmd->add_option("--rerank-window", f->window, "--rerank llm: passages per prompt (RankGPT window)")
+  cmd->add_option("--rerank-window", f->window,
+                  "--rerank llm: passages per prompt (RankGPT window)")
       ->capture_default_str();
   cmd->add_option("--rerank-step", f->step, "--rerank llm: how far each window moves up")
       ->capture_default_str();

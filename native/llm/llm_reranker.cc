@@ -8,8 +8,7 @@ LlmClientReranker::LlmClientReranker(LlmClient* client, Predictor predictor,
                                      LlmRerankOptions options)
     : client_(client), predictor_(std::move(predictor)), options_(std::move(options)) {}
 
-Result<std::vector<SearchHit>> LlmClientReranker::Rerank(const Index& index,
-                                                         std::string_view query,
+Result<std::vector<SearchHit>> LlmClientReranker::Rerank(const Index& index, std::string_view query,
                                                          const std::vector<SearchHit>& candidates,
                                                          const SearchOptions& options,
                                                          RerankReport* report) const {

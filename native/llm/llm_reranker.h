@@ -43,7 +43,7 @@ class LlmClientReranker final : public Reranker {
     size_t failed = 0;    // ... that kept the first stage's order
     size_t requests = 0;  // needs sent (windows + retries)
     size_t windows = 0;
-    double ms = 0;        // wall time spent in Rerank (host clock)
+    double ms = 0;  // wall time spent in Rerank (host clock)
   };
   const Totals& totals() const { return totals_; }
   // The last call's result and redaction lines.

@@ -52,8 +52,8 @@ static int passages_in(const fb_need* n) {
   for (m = 0; m < n->message_count; ++m) {
     const char* c = n->messages[m].content;
     const char* p = c;
-    CHECK(strstr(c, "Zebra") == NULL);       /* a beta passage */
-    CHECK(strstr(c, "555-12-") == NULL);     /* redacted */
+    CHECK(strstr(c, "Zebra") == NULL);   /* a beta passage */
+    CHECK(strstr(c, "555-12-") == NULL); /* redacted */
     while ((p = strstr(p, "<passage n=")) != NULL) {
       ++blocks;
       ++p;

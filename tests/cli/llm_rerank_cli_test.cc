@@ -113,9 +113,9 @@ TEST_F(LlmRerankCliTest, EndpointDownKeepsTheFirstStageOrderWithAWarning) {
   // A port nothing listens on (the stopped server's), no retries wanted.
   const std::string down = server_->base_url();
   server_->Stop();
-  CliRun r = RunCli(base + "--rerank llm --endpoint " + down + " --model m " +
-                        ShellQuote(kQuestion),
-                    Stderr::kSeparate);
+  CliRun r =
+      RunCli(base + "--rerank llm --endpoint " + down + " --model m " + ShellQuote(kQuestion),
+             Stderr::kSeparate);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(Docs(Json(r)), Docs(Json(plain)));
   EXPECT_NE(r.err.find("not applied (failed"), std::string::npos) << r.err;

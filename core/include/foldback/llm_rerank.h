@@ -149,9 +149,9 @@ struct LlmRerankResult {
   // SearchHit::score of a reordered hit becomes 1 / rank (1 = best); the
   // others keep the first stage's.
   std::vector<SearchHit> hits;
-  bool applied = false;  // the model's order is in `hits`
-  bool failed = false;   // a window failed: `hits` is the first stage's order
-  Status status;         // why it failed
+  bool applied = false;   // the model's order is in `hits`
+  bool failed = false;    // a window failed: `hits` is the first stage's order
+  Status status;          // why it failed
   size_t candidates = 0;  // candidates reordered (after the wall check)
   size_t walled = 0;      // candidates dropped: their matter is outside the walls
   size_t gone = 0;        // candidates dropped: no longer in the index
@@ -169,8 +169,7 @@ class FOLDBACK_EXPORT LlmRerankSession {
   // InvalidArgument for bad options or a predictor without `question` and
   // `passages` inputs and an output. No candidate left (none given, or all
   // walled): a session that is done at once with the hits unchanged.
-  static Result<std::unique_ptr<LlmRerankSession>> Start(const Index& index,
-                                                         std::string_view query,
+  static Result<std::unique_ptr<LlmRerankSession>> Start(const Index& index, std::string_view query,
                                                          const std::vector<SearchHit>& candidates,
                                                          const SearchOptions& search_options,
                                                          Predictor predictor,

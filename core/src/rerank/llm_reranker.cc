@@ -35,8 +35,8 @@ Predictor RankPassagesPredictor(const std::string& instructions) {
   p.name = "rank_passages";
   p.instructions = instructions.empty() ? DefaultRerankInstructions() : instructions;
   p.fields.push_back({"question", "Question:", "the lawyer's question", true});
-  p.fields.push_back({"passages", "Passages:", "numbered passages of the firm's documents, as data",
-                      true});
+  p.fields.push_back(
+      {"passages", "Passages:", "numbered passages of the firm's documents, as data", true});
   p.fields.push_back({"ranking", "Ranking:",
                       "the passage numbers, most relevant first, e.g. [2] > [1] > [3]", false});
   return p;
@@ -72,7 +72,8 @@ Result<Predictor> PickRerankPredictor(const std::vector<Predictor>& predictors) 
 // ---------------------------------------------------------------- options
 
 Status ValidateLlmRerankOptions(const LlmRerankOptions& o) {
-  if (o.depth < 1 || o.depth > 1000) return Status::InvalidArgument("rerank depth must be in 1..1000");
+  if (o.depth < 1 || o.depth > 1000)
+    return Status::InvalidArgument("rerank depth must be in 1..1000");
   if (o.window_size < 2 || o.window_size > 100)
     return Status::InvalidArgument("rerank window size must be in 2..100");
   if (o.step < 1 || o.step > o.window_size)
@@ -363,7 +364,7 @@ struct LlmRerankSession::Rep {
   LlmRerankResult result;
   // The window being ranked: [begin, end) of `order`.
   size_t begin = 0, end = 0;
-  uint32_t unusable = 0;  // unusable replies of this window
+  uint32_t unusable = 0;     // unusable replies of this window
   uint64_t outstanding = 0;  // need id, 0 = none
   std::set<uint64_t> abandoned;
   std::vector<Need> fresh;
@@ -515,7 +516,8 @@ Status LlmRerankSession::Provide(uint64_t need_id, NeedResult result, double now
   r.result.llm_ms += result.elapsed_ms;
   if (!result.status.ok()) {
     // The host has retried already (wire.h's policy): the rerank fails.
-    r.Fail(result.status.WithContext("rerank window " + std::to_string(r.result.windows + 1)));
+    r.Fail(result.status.WithContext(
+        fmt::format(FMT_STRING("rerank window {}"), r.result.windows + 1)));
     return Status::OK();
   }
   const size_t n = r.end - r.begin;
@@ -526,7 +528,8 @@ Status LlmRerankSession::Provide(uint64_t need_id, NeedResult result, double now
     if (r.unusable++ < r.options.retry_budget) {
       r.Send(/*json=*/true, now_ms);
     } else {
-      r.Fail(parsed.status().WithContext("rerank window " + std::to_string(r.result.windows + 1)));
+      r.Fail(parsed.status().WithContext(
+          fmt::format(FMT_STRING("rerank window {}"), r.result.windows + 1)));
     }
     return Status::OK();
   }
