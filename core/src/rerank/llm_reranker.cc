@@ -142,8 +142,9 @@ LlmRequest BuildRerankRequest(const Predictor& predictor, std::string_view query
   LlmRequest r;
   r.messages = RenderChat(predictor, inputs, json_reply);
   r.temperature = 0;
-  // "[12] > " per passage, and some room for a model that talks first.
-  r.max_tokens = static_cast<uint32_t>(std::min<size_t>(4096, 64 + passages.size() * 8));
+  // "[12] > " per passage, and room for a model that talks (or thinks) first.
+  r.max_tokens = static_cast<uint32_t>(
+      std::min<size_t>(4096, std::max<size_t>(512, 64 + passages.size() * 8)));
   if (redactions) redactions->clear();
   if (options.redactor) {
     std::map<std::string, uint32_t> fired;
