@@ -66,12 +66,14 @@ int Run(const SearchArgs& a) {
   auto reranker = LoadReranker(a.rerank, depth, a.index_dir, **opened, o.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());
   std::unique_ptr<llm::LlmClient> llm_client;
+  const llm::LlmClientReranker* llm_reranker = nullptr;
   if (a.rerank == "llm") {
     auto client = LlmRerankClient(a.llm_rerank);
     if (!client.ok()) return Fail(client.status());
     llm_client = std::move(*client);
     auto made = MakeLlmReranker(a.llm_rerank, depth, a.llm_rerank.redact, llm_client.get());
     if (!made.ok()) return Fail(made.status());
+    llm_reranker = made->get();
     *reranker = std::move(*made);
   }
   RerankOptions ro;
@@ -83,6 +85,16 @@ int Run(const SearchArgs& a) {
     const bool failed = report.note.rfind("failed", 0) == 0;
     host::Log(failed ? host::LogLevel::kWarning : host::LogLevel::kInfo,
               "not applied (" + TerminalSafe(report.note, false) + ")", {"rerank", "", {}});
+  }
+  if (llm_reranker) {
+    const LlmRerankResult& lr = llm_reranker->last();
+    if (lr.applied) {
+      host::Logf(host::LogLevel::kInfo, {"rerank", "", {}},
+                 FMT_STRING("llm reordered {} passages ({} requests, {:.0f} ms)"), lr.candidates,
+                 lr.requests, llm_reranker->totals().ms);
+    }
+    for (const std::string& line : llm_reranker->last_redactions())
+      host::Log(host::LogLevel::kInfo, "redacted: " + TerminalSafe(line, false), {"rerank", "", {}});
   }
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());
