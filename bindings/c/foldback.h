@@ -993,6 +993,65 @@ FB_API int fb_questions_pairs_jsonl(fb_questions* questions, char** jsonl_out, s
 FB_API const char* fb_questions_last_error(const fb_questions* questions);
 FB_API void fb_questions_free(fb_questions* questions);
 
+/* ---- the LLM listwise reranker (foldback/llm_rerank.h; docs/rerank.md)
+ *
+ * RankGPT-style, off unless a host starts it: a search behind the walls of
+ * `search` (top_k raised to `depth`), then a sans-IO session that emits one
+ * FB_NEED_LLM need per window (purpose "rerank": the question and the top
+ * `depth` passages as numbered data blocks, `redact` patterns applied) and
+ * orders the passages by the replies, sliding windows of `window_size`
+ * moved up by `step`. A walled passage is never in a need. If a window
+ * fails (host failure, unusable replies after one retry asking for JSON,
+ * the deadline), the results keep the search's order and
+ * fb_llm_rerank_failure says why. The session copies what it needs.
+ *
+ *   fb_llm_rerank_start(index, query, &search, &params, now_ms, &r);
+ *   while (!fb_llm_rerank_done(r)) {
+ *     fb_llm_rerank_take_needs(r, &needs);   ... perform, then
+ *     fb_llm_rerank_provide(r, id, &result, now_ms) or fb_llm_rerank_tick(r, now_ms)
+ *   }
+ *   fb_llm_rerank_results(r, &results, &applied);   (since 0.2) */
+typedef struct fb_llm_rerank fb_llm_rerank;
+
+typedef struct {
+  size_t depth;            /* passages reordered, 1..1000. Default: 20 */
+  size_t window_size;      /* passages per need, 2..100. Default: 20 */
+  size_t step;             /* 1..window_size. Default: 10 */
+  uint32_t passage_tokens; /* words of each passage shown. Default: 150 */
+  double deadline_ms;      /* for the whole rerank; 0: none */
+  /* A DSPy saved program (JSON text) with a question, passages -> ranking
+   * predictor; NULL: the built-in one, with `instructions` (NULL: the
+   * built-in ones). */
+  const char* program_json;
+  const char* instructions;
+  const char* const* redact; /* patterns (foldback/redact.h) */
+  size_t redact_count;
+} fb_llm_rerank_params;
+
+FB_API fb_llm_rerank_params fb_llm_rerank_default_params(void);
+/* FB_EINVALID on bad params or an empty query; search errors as
+ * fb_index_search (messages in fb_index_last_error). */
+FB_API int fb_llm_rerank_start(const fb_index* index, const char* query,
+                               const fb_search_params* search, const fb_llm_rerank_params* params,
+                               double now_ms, fb_llm_rerank** rerank_out);
+FB_API int fb_llm_rerank_take_needs(fb_llm_rerank* rerank, fb_needs** needs_out);
+/* As fb_ask_provide: FB_EINVALID for an unknown or answered id. */
+FB_API int fb_llm_rerank_provide(fb_llm_rerank* rerank, uint64_t need_id,
+                                 const fb_need_result* result, double now_ms);
+FB_API int fb_llm_rerank_tick(fb_llm_rerank* rerank, double now_ms);
+FB_API int fb_llm_rerank_done(const fb_llm_rerank* rerank);
+/* REQUIRES done (else FB_ESTATE). The first top_k hits (search's top_k),
+ * reordered or not; *applied_out (may be NULL): 1 when the model's order is
+ * in them, 0 when the search's order was kept. */
+FB_API int fb_llm_rerank_results(fb_llm_rerank* rerank, fb_results** results_out,
+                                 int* applied_out);
+/* "" unless the rerank failed: why (the search's order was kept). */
+FB_API const char* fb_llm_rerank_failure(const fb_llm_rerank* rerank);
+/* Needs sent so far (windows + retries). */
+FB_API uint32_t fb_llm_rerank_requests(const fb_llm_rerank* rerank);
+FB_API const char* fb_llm_rerank_last_error(const fb_llm_rerank* rerank);
+FB_API void fb_llm_rerank_free(fb_llm_rerank* rerank);
+
 #ifdef __cplusplus
 }
 #endif

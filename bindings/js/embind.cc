@@ -18,6 +18,7 @@
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 #include "foldback/index.h"
+#include "foldback/llm_rerank.h"
 #include "foldback/msg.h"
 #include "foldback/program.h"
 #include "foldback/redact.h"
@@ -566,6 +567,61 @@ const char* EventKindName(foldback::TraceEvent::Kind kind) {
   return "error";
 }
 
+// Needs as JS values: [{id, kind: 'llm'|'embed', hop, purpose, messages,
+// temperature, maxTokens, jsonSchema, jsonSchemaName, texts, timeoutMs}]
+// (the ask and LLM rerank sessions').
+val NeedsValue(const std::vector<foldback::Need>& needs) {
+  val out = val::array();
+  for (const foldback::Need& n : needs) {
+    val item = val::object();
+    item.set("id", static_cast<double>(n.id));
+    item.set("kind", std::string(n.kind == foldback::Need::Kind::kLlm ? "llm" : "embed"));
+    item.set("hop", n.hop);
+    item.set("purpose", n.purpose);
+    item.set("timeoutMs", n.timeout_ms);
+    if (n.kind == foldback::Need::Kind::kLlm) {
+      val messages = val::array();
+      for (const auto& m : n.llm.messages) {
+        val msg = val::object();
+        msg.set("role", m.role);
+        msg.set("content", m.content);
+        messages.call<void>("push", msg);
+      }
+      item.set("messages", messages);
+      item.set("temperature", n.llm.temperature);
+      item.set("maxTokens", n.llm.max_tokens);
+      item.set("jsonSchema", n.llm.json_schema);
+      item.set("jsonSchemaName", n.llm.json_schema_name);
+    } else {
+      item.set("texts", StringArray(n.embed.texts));
+    }
+    out.call<void>("push", item);
+  }
+  return out;
+}
+
+// A host's result: {ok, error: {code, message} | string, text, vectors,
+// model, elapsedMs, attempts, inputTokens, outputTokens}.
+foldback::NeedResult NeedResultOf(const val& result) {
+  foldback::NeedResult r;
+  bool ok = !Has(result, "ok") || result["ok"].as<bool>();
+  if (!ok) r.status = ToStatus(result["error"], "Unavailable");
+  r.text = Str(result, "text");
+  if (Has(result, "vectors")) {
+    val v = result["vectors"];
+    size_t n = v["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      r.vectors.push_back(emscripten::convertJSArrayToNumberVector<float>(v[i]));
+    }
+  }
+  r.model = Str(result, "model");
+  if (Has(result, "elapsedMs")) r.elapsed_ms = result["elapsedMs"].as<double>();
+  if (Has(result, "attempts")) r.attempts = result["attempts"].as<uint32_t>();
+  if (Has(result, "inputTokens")) r.input_tokens = static_cast<int64_t>(result["inputTokens"].as<double>());
+  if (Has(result, "outputTokens")) r.output_tokens = static_cast<int64_t>(result["outputTokens"].as<double>());
+  return r;
+}
+
 class JsFeedback;
 
 // foldback::AskSession: needs out, results in, events out (see ask.h).
@@ -589,56 +645,12 @@ class JsAsk {
 
   // [{id, kind: 'llm'|'embed', hop, purpose, messages, temperature,
   //   maxTokens, jsonSchema, jsonSchemaName, texts, timeoutMs}]
-  val takeNeeds() {
-    val out = val::array();
-    for (const foldback::Need& n : session_->TakeNeeds()) {
-      val item = val::object();
-      item.set("id", static_cast<double>(n.id));
-      item.set("kind", std::string(n.kind == foldback::Need::Kind::kLlm ? "llm" : "embed"));
-      item.set("hop", n.hop);
-      item.set("purpose", n.purpose);
-      item.set("timeoutMs", n.timeout_ms);
-      if (n.kind == foldback::Need::Kind::kLlm) {
-        val messages = val::array();
-        for (const auto& m : n.llm.messages) {
-          val msg = val::object();
-          msg.set("role", m.role);
-          msg.set("content", m.content);
-          messages.call<void>("push", msg);
-        }
-        item.set("messages", messages);
-        item.set("temperature", n.llm.temperature);
-        item.set("maxTokens", n.llm.max_tokens);
-        item.set("jsonSchema", n.llm.json_schema);
-        item.set("jsonSchemaName", n.llm.json_schema_name);
-      } else {
-        item.set("texts", StringArray(n.embed.texts));
-      }
-      out.call<void>("push", item);
-    }
-    return out;
-  }
+  val takeNeeds() { return NeedsValue(session_->TakeNeeds()); }
 
   // result: {ok, error: {code, message} | string, text, vectors, model,
   // elapsedMs, attempts, inputTokens, outputTokens}. Returns null or an error value.
   val provide(double id, val result, double now_ms) {
-    foldback::NeedResult r;
-    bool ok = !Has(result, "ok") || result["ok"].as<bool>();
-    if (!ok) r.status = ToStatus(result["error"], "Unavailable");
-    r.text = Str(result, "text");
-    if (Has(result, "vectors")) {
-      val v = result["vectors"];
-      size_t n = v["length"].as<size_t>();
-      for (size_t i = 0; i < n; ++i) {
-        r.vectors.push_back(emscripten::convertJSArrayToNumberVector<float>(v[i]));
-      }
-    }
-    r.model = Str(result, "model");
-    if (Has(result, "elapsedMs")) r.elapsed_ms = result["elapsedMs"].as<double>();
-    if (Has(result, "attempts")) r.attempts = result["attempts"].as<uint32_t>();
-    if (Has(result, "inputTokens")) r.input_tokens = static_cast<int64_t>(result["inputTokens"].as<double>());
-    if (Has(result, "outputTokens")) r.output_tokens = static_cast<int64_t>(result["outputTokens"].as<double>());
-    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), std::move(r), now_ms);
+    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), NeedResultOf(result), now_ms);
     return s.ok() ? val::null() : ErrorValue(s);
   }
 
@@ -684,6 +696,86 @@ class JsAsk {
   std::shared_ptr<const foldback::Program> program_;
   std::shared_ptr<const foldback::FoldBack> foldback_;
   std::unique_ptr<foldback::AskSession> session_;
+  HitBuffers hits_;
+};
+
+// foldback::LlmRerankSession (llm_rerank.h): the first stage's hits in,
+// needs out, results in, the reordered hits out.
+class JsLlmRerank {
+ public:
+  // candidates: [{chunkId, score}] best first, from a search behind
+  // searchOpts' walls (checked again); options: {depth, windowSize, step,
+  // passageTokens, deadlineMs, retryBudget, redactPatterns, program (DSPy
+  // JSON), instructions}. Returns null or an error value.
+  val start(JsIndex& index, std::string query, val candidates, val search_opts, val options,
+            double now_ms) {
+    foldback::SearchOptions so;
+    val err = ToSearchOptions(search_opts, &so);
+    if (!err.isNull()) return err;
+    foldback::LlmRerankOptions o;
+    if (Has(options, "depth")) o.depth = options["depth"].as<size_t>();
+    if (Has(options, "windowSize")) o.window_size = options["windowSize"].as<size_t>();
+    if (Has(options, "step")) o.step = options["step"].as<size_t>();
+    if (Has(options, "passageTokens")) o.passage_token_budget = options["passageTokens"].as<uint32_t>();
+    if (Has(options, "deadlineMs")) o.deadline_ms = options["deadlineMs"].as<double>();
+    if (Has(options, "retryBudget")) o.retry_budget = options["retryBudget"].as<uint32_t>();
+    if (Has(options, "redactPatterns")) {
+      std::vector<std::string> patterns = Strings(options["redactPatterns"]);
+      if (!patterns.empty()) {
+        auto red = foldback::wire::CompileRedactionPatterns(patterns);
+        if (!red.ok()) return ErrorValue(red.status());
+        o.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
+      }
+    }
+    foldback::Predictor predictor = foldback::RankPassagesPredictor(Str(options, "instructions"));
+    if (!Str(options, "program").empty()) {
+      auto preds = foldback::LoadDspyPredictors(Str(options, "program"));
+      if (!preds.ok()) return ErrorValue(preds.status());
+      auto picked = foldback::PickRerankPredictor(*preds);
+      if (!picked.ok()) return ErrorValue(picked.status());
+      predictor = std::move(*picked);
+    }
+    std::vector<foldback::SearchHit> hits;
+    const size_t n = candidates["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      foldback::SearchHit h;
+      h.chunk_id = Str(candidates[i], "chunkId");
+      if (Has(candidates[i], "score")) h.score = candidates[i]["score"].as<double>();
+      if (Has(candidates[i], "bm25")) h.bm25 = candidates[i]["bm25"].as<double>();
+      if (Has(candidates[i], "dense")) h.dense = candidates[i]["dense"].as<double>();
+      hits.push_back(std::move(h));
+    }
+    auto r = foldback::LlmRerankSession::Start(*index.get(), query, hits, so, std::move(predictor),
+                                               std::move(o), now_ms);
+    if (!r.ok()) return ErrorValue(r.status());
+    session_ = std::move(r.value());
+    return val::null();
+  }
+  val takeNeeds() { return NeedsValue(session_->TakeNeeds()); }
+  val provide(double id, val result, double now_ms) {
+    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), NeedResultOf(result), now_ms);
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+  void tick(double now_ms) { session_->Tick(now_ms); }
+  bool done() const { return session_ && session_->done(); }
+  // {hits (encoded as JsIndex::search encodes them), applied, failed,
+  // error ('' or why), requests, windows, walled, redactions}. REQUIRES: done().
+  val result() {
+    const foldback::LlmRerankResult& r = session_->result();
+    val out = val::object();
+    out.set("hits", hits_.Encode(r.hits));
+    out.set("applied", r.applied);
+    out.set("failed", r.failed);
+    out.set("error", r.failed ? r.status.ToString() : std::string());
+    out.set("requests", r.requests);
+    out.set("windows", r.windows);
+    out.set("walled", static_cast<double>(r.walled));
+    out.set("redactions", StringArray(session_->redactions()));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<foldback::LlmRerankSession> session_;
   HitBuffers hits_;
 };
 
@@ -1671,6 +1763,14 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("takeEvents", &JsAsk::takeEvents)
       .function("done", &JsAsk::done)
       .function("result", &JsAsk::result);
+  emscripten::class_<JsLlmRerank>("LlmRerank")
+      .constructor<>()
+      .function("start", &JsLlmRerank::start)
+      .function("takeNeeds", &JsLlmRerank::takeNeeds)
+      .function("provide", &JsLlmRerank::provide)
+      .function("tick", &JsLlmRerank::tick)
+      .function("done", &JsLlmRerank::done)
+      .function("result", &JsLlmRerank::result);
   emscripten::function("wireEndpoint", &WireEndpoint);
   emscripten::class_<JsWire>("Wire")
       .constructor<>()

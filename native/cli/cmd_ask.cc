@@ -59,6 +59,7 @@ struct AskArgs {
   bool json = false;
   std::string rerank = "none";
   size_t rerank_depth = RerankOptions().depth;
+  LlmRerankFlags llm_rerank;  // --rerank llm uses ask's endpoint and --redact
   RetryFlags retry;
   std::string question;
 };
@@ -180,9 +181,20 @@ int Run(const AskArgs& a) {
         "--rerank with --answer is not available yet (the answer cites the session's passage "
         "order); rerank without --answer"));
   }
-  auto reranker = LoadReranker(a.rerank, a.rerank_depth, a.index_dir, **index,
+  const size_t rerank_depth = RerankDepth(a.rerank, a.rerank_depth, a.llm_rerank.depth_opt);
+  auto reranker = LoadReranker(a.rerank, rerank_depth, a.index_dir, **index,
                                o.search.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());
+  if (a.rerank == "llm") {
+    // The passages the session found (behind the walls), ordered by the
+    // same endpoint that rewrote the queries.
+    if (a.endpoint.empty()) {
+      return Fail(Status::InvalidArgument("--rerank llm needs --endpoint (and --model)"));
+    }
+    auto made = MakeLlmReranker(a.llm_rerank, rerank_depth, a.redact, client->get());
+    if (!made.ok()) return Fail(made.status());
+    *reranker = std::move(*made);
+  }
 
   if (!a.json) {
     fmt::print(FMT_STRING("question: {}\n"), Quote(a.question));
@@ -239,7 +251,9 @@ int Run(const AskArgs& a) {
                                reranker->get(), host_fallbacks, **client, on_event);
   if (!run.ok()) return Fail(run.status());
   if (*reranker && !run->rerank_note.empty()) {
-    host::Log(host::LogLevel::kInfo, "not applied (" + run->rerank_note + ")",
+    const bool failed = run->rerank_note.rfind("failed", 0) == 0;
+    host::Log(failed ? host::LogLevel::kWarning : host::LogLevel::kInfo,
+              "not applied (" + TerminalSafe(run->rerank_note, false) + ")",
               {"rerank", o.trace_id, {}});
   }
   const AskResult& result = run->result;
@@ -341,7 +355,8 @@ void RegisterAsk(CLI::App& app, int* exit_code) {
   cmd->add_option("--ca-bundle", a->ca_bundle, "PEM certificate authorities to trust (default: the system's)");
   cmd->add_flag("--no-json-schema", a->no_json_schema, "Do not send response_format");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
-  AddRerankOptions(cmd, &a->rerank, &a->rerank_depth);
+  a->llm_rerank.depth_opt = AddRerankOptions(cmd, &a->rerank, &a->rerank_depth);
+  AddLlmRerankOptions(cmd, &a->llm_rerank, /*endpoint_flags=*/false);
   AddRetryOptions(cmd, &a->retry);
   cmd->add_option("question", a->question, "The question")->required();
   cmd->callback([a, exit_code, am] {

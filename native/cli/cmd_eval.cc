@@ -19,6 +19,7 @@
 #include "cli/common.h"
 #include "foldback/ask.h"
 #include "cli/eval_feedback.h"
+#include "cli/rerank_flags.h"
 #include "cli/train_run.h"
 #include "foldback/eval.h"
 #include "host/files.h"
@@ -44,6 +45,7 @@ struct EvalArgs {
   FeedbackEvalArgs feedback;
   std::string train;  // "corpus": contrastive training on the corpus before measuring
   TrainArgs train_args;
+  LlmRerankFlags llm_rerank;  // --rerank llm (no quality claim without a real model)
 };
 
 Result<std::vector<Document>> LoadCorpus(const std::string& path) {
@@ -162,6 +164,24 @@ int Run(const EvalArgs& a) {
     fc.mode_name = a.mode;
     return RunFeedbackEval(a.feedback, fc);
   }
+  // --rerank llm: each query's top --rerank-depth documents ordered by the endpoint.
+  std::unique_ptr<llm::LlmClient> llm_client;
+  std::unique_ptr<llm::LlmClientReranker> llm_reranker;
+  RerankOptions llm_rerank_options;
+  if (a.feedback.rerank == "llm") {
+    if (!a.rewrite.empty()) {
+      return Fail(Status::InvalidArgument("--rerank llm is measured without --rewrite"));
+    }
+    llm_rerank_options.depth =
+        RerankDepth(a.feedback.rerank, a.feedback.rerank_depth, a.llm_rerank.depth_opt);
+    auto client = LlmRerankClient(a.llm_rerank);
+    if (!client.ok()) return Fail(client.status());
+    llm_client = std::move(*client);
+    auto made = MakeLlmReranker(a.llm_rerank, llm_rerank_options.depth, a.llm_rerank.redact,
+                                llm_client.get());
+    if (!made.ok()) return Fail(made.status());
+    llm_reranker = std::move(*made);
+  }
   auto snapshot = index.Snapshot();
   size_t index_bytes = snapshot.ok() ? snapshot->size() : 0;
 
@@ -182,7 +202,9 @@ int Run(const EvalArgs& a) {
     }
     auto tq = std::chrono::steady_clock::now();
     Result<std::vector<SearchHit>> hits = std::vector<SearchHit>();
-    if (a.rewrite.empty()) {
+    if (llm_reranker) {
+      hits = SearchAndRerank(index, nullptr, q.text, o, llm_reranker.get(), llm_rerank_options);
+    } else if (a.rewrite.empty()) {
       hits = index.Search(q.text, o);
     } else {
       AskOptions ask = ao;
@@ -235,6 +257,20 @@ int Run(const EvalArgs& a) {
     out["qps"] = qps;
     out["index_bytes"] = index_bytes;
     if (!train_report.is_null()) out["train"] = train_report;
+    if (llm_reranker) {
+      const auto& t = llm_reranker->totals();
+      const double n = latencies.empty() ? 1.0 : static_cast<double>(latencies.size());
+      out["rerank"] = {{"kind", "llm"},
+                       {"depth", llm_rerank_options.depth},
+                       {"window", a.llm_rerank.window},
+                       {"step", a.llm_rerank.step},
+                       {"lists", t.lists},
+                       {"applied", t.applied},
+                       {"failed", t.failed},
+                       {"requests", t.requests},
+                       {"requests_per_query", static_cast<double>(t.requests) / n},
+                       {"rerank_ms_per_query", t.ms / n}};
+    }
     fmt::print(FMT_STRING("{}\n"), out.dump(2));
     return 0;
   }
@@ -250,6 +286,13 @@ int Run(const EvalArgs& a) {
                         "p95 {:.2f} ms, {:.0f} qps\n"),
              build_s, dense_s, static_cast<double>(index_bytes) / 1e6, Percentile(latencies, 0.5),
              Percentile(latencies, 0.95), qps);
+  if (llm_reranker) {
+    const auto& t = llm_reranker->totals();
+    const double n = latencies.empty() ? 1.0 : static_cast<double>(latencies.size());
+    fmt::print(FMT_STRING("  rerank llm: {} of {} lists reordered ({} failed), {:.2f} requests "
+                          "and {:.1f} ms per query\n"),
+               t.applied, t.lists, t.failed, static_cast<double>(t.requests) / n, t.ms / n);
+  }
   return 0;
 }
 
@@ -286,6 +329,8 @@ void RegisterEval(CLI::App& app, int* exit_code) {
                   "corpus: train the embedder on the corpus' structure (as foldback train) before "
                   "measuring; none (default)");
   AddTrainOptions(cmd, &a->train_args, "train-", /*for_eval=*/true);
+  a->llm_rerank.depth_opt = cmd->get_option_no_throw("--rerank-depth");
+  AddLlmRerankOptions(cmd, &a->llm_rerank, /*endpoint_flags=*/true);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

@@ -5,7 +5,9 @@
 // behind the same ethical walls as the documents.
 // --rerank learned reorders the top --rerank-depth results with a reranker
 // learned from the lawyers' labels in DIR/feedback.log (only records this
-// user's walls allow; foldback/rerank.h); --rerank llm is not available yet.
+// user's walls allow; foldback/rerank.h); --rerank llm has an LLM order them
+// (foldback/llm_rerank.h: only passages the walls let through are sent; if
+// the endpoint fails, the first-stage order is kept with a warning).
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -34,6 +36,7 @@ struct SearchArgs {
   bool feedback = false;
   std::string rerank = "none";
   size_t rerank_depth = RerankOptions().depth;
+  LlmRerankFlags llm_rerank;
   std::string query;
 };
 
@@ -59,15 +62,39 @@ int Run(const SearchArgs& a) {
     if (!built.ok()) return Fail(built.status());
     fb = *built;
   }
-  auto reranker = LoadReranker(a.rerank, a.rerank_depth, a.index_dir, **opened, o.allowed_matters);
+  const size_t depth = RerankDepth(a.rerank, a.rerank_depth, a.llm_rerank.depth_opt);
+  auto reranker = LoadReranker(a.rerank, depth, a.index_dir, **opened, o.allowed_matters);
   if (!reranker.ok()) return Fail(reranker.status());
+  std::unique_ptr<llm::LlmClient> llm_client;
+  const llm::LlmClientReranker* llm_reranker = nullptr;
+  if (a.rerank == "llm") {
+    auto client = LlmRerankClient(a.llm_rerank);
+    if (!client.ok()) return Fail(client.status());
+    llm_client = std::move(*client);
+    auto made = MakeLlmReranker(a.llm_rerank, depth, a.llm_rerank.redact, llm_client.get());
+    if (!made.ok()) return Fail(made.status());
+    llm_reranker = made->get();
+    *reranker = std::move(*made);
+  }
   RerankOptions ro;
-  ro.depth = a.rerank_depth;
+  ro.depth = depth;
   RerankReport report;
   auto t0 = std::chrono::steady_clock::now();
   auto hits = SearchAndRerank(**opened, fb.get(), a.query, o, reranker->get(), ro, &report);
   if (*reranker && !report.applied) {
-    host::Log(host::LogLevel::kInfo, "not applied (" + report.note + ")", {"rerank", "", {}});
+    const bool failed = report.note.rfind("failed", 0) == 0;
+    host::Log(failed ? host::LogLevel::kWarning : host::LogLevel::kInfo,
+              "not applied (" + TerminalSafe(report.note, false) + ")", {"rerank", "", {}});
+  }
+  if (llm_reranker) {
+    const LlmRerankResult& lr = llm_reranker->last();
+    if (lr.applied) {
+      host::Logf(host::LogLevel::kInfo, {"rerank", "", {}},
+                 FMT_STRING("llm reordered {} passages ({} requests, {:.0f} ms)"), lr.candidates,
+                 lr.requests, llm_reranker->totals().ms);
+    }
+    for (const std::string& line : llm_reranker->last_redactions())
+      host::Log(host::LogLevel::kInfo, "redacted: " + TerminalSafe(line, false), {"rerank", "", {}});
   }
   double ms = SecondsSince(t0) * 1000;
   if (!hits.ok()) return Fail(hits.status());
@@ -96,7 +123,8 @@ void RegisterSearch(CLI::App& app, int* exit_code) {
   cmd->add_flag("--json", args->json, "Print results as JSON");
   cmd->add_flag("--feedback", args->feedback,
                 "Apply what lawyers' feedback taught (relevance feedback, query adapter)");
-  AddRerankOptions(cmd, &args->rerank, &args->rerank_depth);
+  args->llm_rerank.depth_opt = AddRerankOptions(cmd, &args->rerank, &args->rerank_depth);
+  AddLlmRerankOptions(cmd, &args->llm_rerank, /*endpoint_flags=*/true);
   cmd->add_option("query", args->query, "The query")->required();
   cmd->callback([args, exit_code, am] {
     args->restrict_matters = am->count() > 0;

@@ -37,8 +37,9 @@ struct FeedbackEvalArgs {
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an
-// unknown kind, for llm (not available yet) and for learned without
-// --feedback-queries (the learned reranker needs labels).
+// unknown kind, for llm with --feedback-queries (it learns nothing from
+// labels; `eval --rerank llm` runs it over plain search) and for learned
+// without --feedback-queries (the learned reranker needs labels).
 Status CheckEvalRerank(const FeedbackEvalArgs& args);
 
 // Registers --feedback-queries, --feedback-methods, --feedback-depth,

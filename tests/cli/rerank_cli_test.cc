@@ -183,9 +183,9 @@ TEST(RerankCli, LearnedRerankerReordersNewQuestionsInsideTheWalls) {
 
 TEST(RerankCli, BadRerankFlagsAreClearErrors) {
   std::string idx = MakeIndex("bad");
-  CliRun r = Cli("search --index " + idx + " --rerank llm x");
+  CliRun r = Cli("search --index " + idx + " --rerank llm x");  // no endpoint
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--rerank llm needs --endpoint"), std::string::npos) << r.out;
   r = Cli("search --index " + idx + " --rerank magic x");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--rerank must be none, learned or llm"), std::string::npos) << r.out;
@@ -193,7 +193,7 @@ TEST(RerankCli, BadRerankFlagsAreClearErrors) {
   EXPECT_NE(r.code, 0);
   r = Cli("ask --index " + idx + " --rewrite none --rerank llm x");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--rerank llm needs --endpoint"), std::string::npos) << r.out;
 }
 
 // eval: --rerank learned needs labels; with --feedback-queries the method
@@ -229,7 +229,7 @@ TEST(RerankCli, EvalReportsTheReranker) {
   EXPECT_NE(r.out.find("needs labels"), std::string::npos) << r.out;
   r = Cli(common + "--rerank llm --feedback-queries " + dir + "/train.jsonl");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.out.find("not available yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("measured without --feedback-queries"), std::string::npos) << r.out;
   r = CliSplit(common + "--feedback-queries " + dir +
                "/train.jsonl --feedback-methods rocchio --rerank learned --json");
   ASSERT_EQ(r.code, 0) << r.out << r.err;

@@ -162,6 +162,60 @@ std::vector<std::string> EchoQuestions(const std::string& section, size_t count)
   return out;
 }
 
+// ---- LLM reranker (foldback/llm_rerank.h): EchoRanking
+namespace {
+std::set<std::string> EchoWords(const std::string& text) {
+  std::set<std::string> out;
+  std::string w;
+  auto flush = [&] {
+    if (w.size() >= 3) out.insert(w);
+    w.clear();
+  };
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c)) {
+      w += static_cast<char>(std::tolower(c));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+}  // namespace
+
+std::string EchoRanking(const std::string& question, const std::string& section) {
+  const std::set<std::string> q = EchoWords(question);
+  struct Scored {
+    int n;
+    size_t overlap;
+  };
+  std::vector<Scored> blocks;
+  size_t pos = 0;
+  while ((pos = section.find("<passage n=\"", pos)) != std::string::npos) {
+    size_t num = pos + 12;
+    int n = 0;
+    for (size_t i = num; i < section.size() && std::isdigit(static_cast<unsigned char>(section[i]));
+         ++i)
+      n = n * 10 + (section[i] - '0');
+    size_t body = section.find('>', num);
+    size_t close = section.find("</passage>", num);
+    if (body == std::string::npos || close == std::string::npos || body > close) break;
+    size_t overlap = 0;
+    for (const std::string& w : EchoWords(section.substr(body + 1, close - body - 1)))
+      overlap += q.count(w);
+    blocks.push_back({n, overlap});
+    pos = close;
+  }
+  std::stable_sort(blocks.begin(), blocks.end(), [](const Scored& a, const Scored& b) {
+    return a.overlap != b.overlap ? a.overlap > b.overlap : a.n < b.n;
+  });
+  std::string out;
+  for (const Scored& b : blocks) out += (out.empty() ? "[" : " > [") + std::to_string(b.n) + "]";
+  return out;
+}
+// ---- end LLM reranker
+
 std::string EchoReply(const std::string& msg) {
   // The question: the [[ ## question ## ]] section, up to the next marker.
   std::string question;
@@ -199,6 +253,8 @@ std::string EchoReply(const std::string& msg) {
   auto questions = [&] { return EchoQuestions(passage, count); };
   auto value = [&](const std::string& field) -> std::string {
     if (field == "questions" && !passage.empty()) return json(questions()).dump();
+    if (field == "ranking" && !Section(msg, "passages").empty())  // LLM reranker
+      return EchoRanking(question, Section(msg, "passages"));
     if (field == "answer") return "Echo: " + question + " [1]";
     if (field == "reasoning" || field == "rationale") return "The echo server does not reason.";
     return question;

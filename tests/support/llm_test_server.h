@@ -154,6 +154,16 @@ std::vector<float> HashEmbedding(std::string_view text, uint32_t dim);
 std::string EchoReply(const std::string& last_user_message);
 std::vector<std::string> EchoQuestions(const std::string& passage, size_t count);
 
+// ---- LLM reranker (foldback/llm_rerank.h)
+// A RankPassages prompt (a `[[ ## passages ## ]]` section of numbered
+// <passage n="k"> blocks and a `ranking` output) gets EchoRanking: the
+// passages ordered by how many distinct words of the question (lowercase
+// letters and digits, 3+ characters) each holds, most first, ties by
+// number; as "[2] > [1] > [3]". Text outside the blocks and the blocks'
+// attributes are not read.
+std::string EchoRanking(const std::string& question, const std::string& passages_section);
+// ---- end LLM reranker
+
 // A script file (JSON) for the standalone server:
 //   {"embedding_dim": 64, "default_content": "...", "default_delay_ms": 0, "echo": false,
 //    "expected_key": "...",

@@ -107,10 +107,41 @@ export interface SearchOptions {
   oneDocument?: boolean;
   /** Apply what feedback taught (relevance feedback, query adapter). Default: true when feedback exists. */
   useFeedback?: boolean;
-  /** Second stage: 'learned' reranks with the reranker of trainReranker()/loadReranker() (over plain search). Default: 'none'. */
+  /** Second stage: 'learned' reranks with the reranker of trainReranker()/loadReranker() (over plain search); 'llm' has `host`'s model order the top passages (RankGPT-style; search() then returns a Promise). Default: 'none'. */
   rerank?: 'none' | 'learned';
-  /** Candidates the reranker reorders. Default: 50. */
+  /** Candidates the reranker reorders. Default: 50 (learned), 20 (llm). */
   rerankDepth?: number;
+}
+
+/** search(q, {rerank: 'llm', host, ...}): the LLM listwise reranker (foldback/llm_rerank.h). */
+export interface LlmRerankSearchOptions extends Omit<SearchOptions, 'rerank'> {
+  rerank: 'llm';
+  /** Performs the rerank needs (createLlmHost from '@foldback/core/host'). */
+  host: AskHost;
+  /** Passages per prompt (RankGPT window). Default: 20. */
+  rerankWindow?: number;
+  /** How far each window moves up. Default: 10. */
+  rerankStep?: number;
+  /** Words of each passage shown. Default: 150. */
+  rerankPassageTokens?: number;
+  /** Time for the whole rerank; past it the search's order is kept. Default: none. */
+  rerankDeadlineMs?: number;
+  /** A DSPy saved program with a question, passages -> ranking predictor. */
+  rerankProgram?: string | object;
+  /** Patterns redacted from every message sent. */
+  redactPatterns?: (string | RegExp)[];
+}
+
+/** What the LLM reranker did (the `rerank` property of the hits it returns). */
+export interface LlmRerankInfo {
+  applied: boolean;
+  /** The endpoint failed (or replied with no usable ranking): the search's order was kept. */
+  failed: boolean;
+  error: string;
+  requests: number;
+  windows: number;
+  walled: number;
+  redactions: string[];
 }
 
 export interface TrainOptions {
@@ -652,6 +683,7 @@ interface EngineBase {
 }
 
 export interface Engine extends EngineBase {
+  search(query: string, options: LlmRerankSearchOptions): Promise<SearchHit[] & { rerank: LlmRerankInfo }>;
   search(query: string, options?: SearchOptions): SearchHit[];
 }
 
@@ -660,6 +692,7 @@ export interface EmbeddingEngine extends EngineBase {
   readonly embedder: Embedder;
   /** Embeds every chunk waiting for a vector; resolves with how many were embedded. */
   embedPending(options?: EmbedPendingOptions): Promise<number>;
+  search(query: string, options: LlmRerankSearchOptions): Promise<SearchHit[] & { rerank: LlmRerankInfo }>;
   /** A Promise in dense and hybrid modes (the query is embedded); BM25 answers at once. */
   search(query: string, options?: SearchOptions): Promise<SearchHit[]> | SearchHit[];
 }

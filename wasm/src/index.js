@@ -467,8 +467,14 @@ class Engine {
   search(query, options = {}) {
     const mode = options.mode || 'hybrid';
     const q = wellFormed(query);
+    if (options.rerank === 'llm') {
+      if (!options.host || typeof options.host.perform !== 'function') {
+        throw new FoldbackError('Invalid argument', "rerank: 'llm' needs a host: search(q, {rerank: 'llm', host: createLlmHost(...)})");
+      }
+      return this._searchLlmRerank(q, options);
+    }
     if (options.rerank && options.rerank !== 'none' && options.rerank !== 'learned') {
-      throw new FoldbackError('Invalid argument', `rerank must be 'none' or 'learned', not '${options.rerank}'`);
+      throw new FoldbackError('Invalid argument', `rerank must be 'none', 'learned' or 'llm', not '${options.rerank}'`);
     }
     const learned = options.rerank === 'learned';
     if (learned && !this._reranker) {
@@ -482,6 +488,79 @@ class Engine {
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
     }
     return run(options);
+  }
+
+  /**
+   * search(q, {rerank: 'llm', host, rerankDepth (20), rerankWindow (20),
+   * rerankStep (10), rerankPassageTokens (150), rerankDeadlineMs,
+   * rerankProgram (DSPy JSON), redactPatterns, ...search options}) ->
+   * Promise<hits>: the search (behind allowedMatters, with feedback as
+   * search() applies it), then the core's LLM rerank session
+   * (foldback/llm_rerank.h) over the top rerankDepth hits, its needs
+   * performed by `host` (createLlmHost) as ask's are. If the endpoint fails,
+   * the search's order is kept: the array's `rerank` property says
+   * {applied, failed, error, requests, windows, walled, redactions}.
+   */
+  async _searchLlmRerank(q, options) {
+    const host = options.host;
+    const depth = options.rerankDepth || 20;
+    const topK = options.topK || 10;
+    const { rerank: _r, host: _h, ...first } = options;
+    const candidates = await this.search(q, { ...first, topK: Math.max(topK, depth) });
+    const patterns = [...(options.redactPatterns || []), ...(host.redactPatterns || [])]
+      .map((p) => (p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p)));
+    const o = { depth };
+    if (options.rerankWindow) o.windowSize = options.rerankWindow;
+    if (options.rerankStep) o.step = options.rerankStep;
+    if (options.rerankPassageTokens) o.passageTokens = options.rerankPassageTokens;
+    if (options.rerankDeadlineMs) o.deadlineMs = options.rerankDeadlineMs;
+    if (options.rerankProgram) o.program = typeof options.rerankProgram === 'string' ? options.rerankProgram : JSON.stringify(options.rerankProgram);
+    if (patterns.length) o.redactPatterns = patterns;
+    const walls = options.allowedMatters ? { allowedMatters: [...options.allowedMatters] } : {};
+    const session = new this._module.LlmRerank();
+    this._asks++;  // the index must not change while the session reads it
+    try {
+      check(session.start(this._index, q, candidates.map((h) => ({ chunkId: h.chunkId, score: h.score, bm25: h.bm25, dense: h.dense })), walls, o, now()));
+      while (!session.done()) {
+        for (const need of session.takeNeeds()) {
+          // One window at a time: each reads the order the last one left.
+          const controller = new AbortController();
+          let timer;
+          const r = await Promise.race([
+            Promise.resolve().then(() => host.perform(need, { signal: controller.signal })).catch((e) => ({
+              ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
+            })),
+            new Promise((resolve) => {
+              const wait = () => {
+                session.tick(now());
+                if (session.done()) {
+                  controller.abort();
+                  resolve(null);
+                } else {
+                  timer = setTimeout(wait, TICK_MS);
+                }
+              };
+              timer = setTimeout(wait, TICK_MS);
+            }),
+          ]);
+          clearTimeout(timer);
+          if (r) check(session.provide(need.id, r || { ok: false, error: 'the host returned nothing' }, now()));
+        }
+      }
+      const r = session.result();
+      const out = hits(r.hits).slice(0, topK);
+      Object.defineProperty(out, 'rerank', {
+        value: {
+          applied: r.applied, failed: r.failed, error: r.error, requests: r.requests,
+          windows: r.windows, walled: r.walled, redactions: r.redactions,
+        },
+        enumerable: false,
+      });
+      return out;
+    } finally {
+      this._asks--;
+      session.delete();
+    }
   }
 
   /**

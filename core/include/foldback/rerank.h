@@ -69,7 +69,7 @@ namespace foldback {
 enum class RerankerKind : int {
   kNone = 0,     // first-stage order
   kLearned = 1,  // LearnedReranker
-  kLlm = 2,      // an LLM listwise reranker (not available yet)
+  kLlm = 2,      // the LLM listwise reranker (foldback/llm_rerank.h)
 };
 const char* RerankerKindName(RerankerKind kind);  // "none" / "learned" / "llm"
 bool ParseRerankerKind(const std::string& name, RerankerKind* kind);
