@@ -320,9 +320,13 @@ TEST_P(JobsCli, CancelStopsLeasing) {
 }
 
 TEST_P(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
-  // Four documents, one request in flight, 400 ms each.
+  // Four documents, one request in flight: the first answered at once, the
+  // second held for 2.5 s, so SIGTERM comes while it is in flight however
+  // slow the machine is to start the status command; the rest at once.
+  server_->Script({.path = "/chat/completions", .times = 1, .content = kPrivileged});
   server_->Script(
-      {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 400});
+      {.path = "/chat/completions", .times = 1, .content = kPrivileged, .delay_ms = 2500});
+  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
   std::string job = Submit("--kind map --instructions x");  // 4 documents (both matters)
   std::string cmd =
       std::string(FOLDBACK_CLI) + " jobs work " + Store() + " --concurrency 1 >/dev/null 2>&1";

@@ -123,8 +123,14 @@ if [ -n "$PGPID" ]; then
     wait "$p1" 2>/dev/null || true
     grep -qi "error" "$WORK/restart.err" && fail "worker across the restart: $(cat "$WORK/restart.err")"
     d1=$(done_at)
-    [ "$d1" -gt "$d0" ] || fail "the worker recorded nothing in 10 s after the server restart ($d0 done)"
-    echo "jobs_kill_loop: the worker reconnected after the server restart ($d0 -> $d1 done; then killed)"
+    if [ "$d0" -ge "$DOCS" ]; then
+      # A slow machine: the whole job was done before the server came back.
+      # Reconnection itself is JobsPgStoreTest.ServerRestart…'s subject.
+      echo "jobs_kill_loop: the job was finished before the server restart completed; nothing to resume"
+    else
+      [ "$d1" -gt "$d0" ] || fail "the worker recorded nothing in 10 s after the server restart ($d0 done)"
+      echo "jobs_kill_loop: the worker reconnected after the server restart ($d0 -> $d1 done; then killed)"
+    fi
   else
     wait "$p1" 2>/dev/null || true
     # A clean failure names the store; its items come back when their leases end.
