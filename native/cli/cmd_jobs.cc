@@ -57,6 +57,7 @@
 #include "host/otlp_exporter.h"
 #include "jobs/job_spec.h"
 #include "jobs/job_store.h"
+#include "jobs/submit.h"
 #include "jobs/worker.h"
 #include "llm/endpoint.h"
 #include "llm/llm_client.h"
@@ -126,161 +127,64 @@ int SubmitFinetune(const JobsArgs& a);
 
 int Submit(const JobsArgs& a) {
   if (a.kind == "finetune") return SubmitFinetune(a);
-  if (a.kind != "map" && a.kind != "embed" && a.kind != "synthesize") {
-    return Fail(Status::InvalidArgument("--kind must be map, embed, synthesize or finetune"));
+  jobs::SubmitRequest r;
+  r.kind = a.kind;
+  r.index_dir = a.index_dir;
+  r.matter = a.matter;
+  r.filters = a.filters;
+  if (a.restrict_matters) r.allowed_matters = SplitCommaSet(a.allowed_matters);
+  r.instructions = a.instructions;
+  if (!a.program.empty()) {
+    auto text = host::ReadFile(a.program);
+    if (!text.ok()) return Fail(text.status());
+    r.program_json = std::move(*text);
+    r.program_source = a.program;
   }
-  if (a.endpoint.empty()) return Fail(Status::InvalidArgument("--endpoint is required"));
-  jobs::JobSpec spec;
-  spec.kind = a.kind;
-  spec.index_dir = Abs(a.index_dir);
-  spec.selection.matter = a.matter;
-  for (const auto& f : a.filters) {
-    auto parsed = Filter::Parse(f);
-    if (!parsed.ok()) return Fail(parsed.status().WithContext("--filter"));
-    spec.selection.filters.push_back(*parsed);
-  }
-  if (a.restrict_matters) spec.selection.allowed_matters = SplitCommaSet(a.allowed_matters);
-  spec.endpoint.url = a.endpoint;
-  spec.endpoint.provider = a.provider;
-  spec.endpoint.model = a.model;
-  spec.endpoint.api_key_env = a.api_key_env;
-  spec.endpoint.api_version = a.api_version;
-  spec.endpoint.structured_output = !a.no_json_schema;
-  spec.endpoint.ca_bundle = a.ca_bundle.empty() ? "" : Abs(a.ca_bundle);
-  spec.redact = a.redact;
-  spec.token_budget = a.token_budget;
-  spec.embed_batch = a.embed_batch;
-  spec.foldback_version = Version();
-
-  // The endpoint and the key are checked now, not at the first worker: the
-  // key is read (never stored) to be sure the variable is set.
-  llm::EndpointConfig c;
-  c.url = a.endpoint;
-  if (!llm::ParseProvider(a.provider, &c.provider)) {
-    return Fail(Status::InvalidArgument("--provider must be openai, azure, ollama, vllm or tei"));
-  }
-  c.model = a.model;
-  c.api_version = a.api_version;
-  auto url = llm::ResolveUrl(c, a.kind != "embed" ? llm::Route::kChat : llm::Route::kEmbeddings);
-  if (!url.ok()) return Fail(url.status().WithContext("--endpoint"));
-  if (!a.api_key_env.empty()) {
-    auto key = llm::ApiKey::FromEnv(a.api_key_env);
-    if (!key.ok()) return Fail(key.status().WithContext("--api-key-env"));
-  }
-  if (!a.redact.empty()) {
-    auto r = llm::internal::CompileRedactions(a.redact);
-    if (!r.ok()) return Fail(r.status().WithContext("--redact"));
-  }
-  if (a.token_budget < 64)
-    return Fail(Status::InvalidArgument("--token-budget must be at least 64"));
-  if (a.embed_batch < 1 || a.embed_batch > 2048) {
-    return Fail(Status::InvalidArgument("--embed-batch must be in 1..2048"));
-  }
-  if (a.rpm < 0) return Fail(Status::InvalidArgument("--requests-per-minute must be >= 0"));
-
-  if (a.kind == "map") {
-    if (a.instructions.empty() == a.program.empty()) {
-      return Fail(
-          Status::InvalidArgument("a map job needs --instructions TEXT or --program FILE (one)"));
-    }
-    if (!a.program.empty()) {
-      auto text = host::ReadFile(a.program);
-      if (!text.ok()) return Fail(text.status());
-      auto preds = LoadDspyPredictors(*text);
-      if (!preds.ok()) return Fail(preds.status().WithContext(a.program));
-      auto p = jobs::PickMapPredictor(*preds);
-      if (!p.ok()) return Fail(p.status().WithContext(a.program));
-      spec.predictor = std::move(*p);
-      spec.program_source = a.program;
-    } else {
-      spec.predictor = jobs::MapPredictorFromInstructions(a.instructions);
-      spec.program_source = "--instructions";
-    }
-    if (spec.predictor.Find("question") && a.question.empty()) {
-      host::Log(host::LogLevel::kInfo,
-                "the predictor has a 'question' input and no --question was given");
-    }
-    spec.question = a.question;
-    spec.program_hash = jobs::PredictorHash(spec.predictor);
-  } else if (a.kind == "synthesize") {
-    if (!a.instructions.empty() && !a.program.empty()) {
-      return Fail(Status::InvalidArgument("give --instructions or --program, not both"));
-    }
-    if (!a.program.empty()) {
-      auto text = host::ReadFile(a.program);
-      if (!text.ok()) return Fail(text.status());
-      auto preds = LoadDspyPredictors(*text);
-      if (!preds.ok()) return Fail(preds.status().WithContext(a.program));
-      auto p = PickQuestionPredictor(*preds);
-      if (!p.ok()) return Fail(p.status().WithContext(a.program));
-      spec.predictor = std::move(*p);
-      spec.program_source = a.program;
-    } else {
-      spec.predictor = GenerateQuestionsPredictor(a.instructions);
-      spec.program_source = a.instructions.empty() ? "built-in" : "--instructions";
-    }
-    QuestionOptions q;
-    q.questions_per_passage = a.questions_per_passage;
-    q.passage_token_budget = a.passage_tokens;
-    q.max_question_bytes = a.max_question_bytes;
-    Status valid = ValidateQuestionOptions(q);
-    if (!valid.ok()) return Fail(valid);
-    spec.questions_per_passage = a.questions_per_passage;
-    spec.token_budget = a.passage_tokens;
-    spec.max_question_bytes = a.max_question_bytes;
-    spec.sample = a.sample;
-    spec.seed = a.seed;
-    spec.program_hash = jobs::PredictorHash(spec.predictor);
-  } else if (!a.instructions.empty() || !a.program.empty()) {
-    return Fail(
-        Status::InvalidArgument("--instructions and --program are for map and synthesize jobs"));
-  }
-
-  auto index = host::OpenIndex(a.index_dir, /*create=*/false);
-  if (!index.ok()) return Fail(index.status());
-  Result<std::vector<std::string>> ids = std::vector<std::string>();
-  if (a.kind == "synthesize") {
-    PassageSampleOptions so;
-    so.count = a.sample;
-    so.seed = a.seed;
-    so.min_words = a.min_words;
-    so.max_per_document = a.max_per_document;
-    ids = SamplePassages(**index, spec.selection, so);
-  } else {
-    ids = a.kind == "map" ? jobs::SelectDocuments(**index, spec.selection)
-                          : jobs::SelectChunks(**index, spec.selection);
-  }
-  if (!ids.ok()) return Fail(ids.status());
-  if (ids->empty()) return Fail(Status::InvalidArgument("the selection holds nothing to work on"));
-
-  jobs::NewJob job;
-  job.kind = a.kind;
-  job.spec = jobs::SpecToJson(spec);
-  job.lease.lease_ms = a.lease_ms;
-  job.lease.max_attempts = a.max_attempts;
-  job.limits.requests_per_minute = a.rpm;
-  job.limits.max_requests = a.max_requests;
-  job.limits.max_tokens = a.max_tokens;
-  for (auto& id : *ids) job.items.push_back({std::move(id), ""});
+  r.question = a.question;
+  r.endpoint.url = a.endpoint;
+  r.endpoint.provider = a.provider;
+  r.endpoint.model = a.model;
+  r.endpoint.api_key_env = a.api_key_env;
+  r.endpoint.api_version = a.api_version;
+  r.endpoint.structured_output = !a.no_json_schema;
+  r.endpoint.ca_bundle = a.ca_bundle;
+  r.redact = a.redact;
+  r.token_budget = a.token_budget;
+  r.embed_batch = a.embed_batch;
+  r.sample = a.sample;
+  r.questions_per_passage = a.questions_per_passage;
+  r.min_words = a.min_words;
+  r.max_per_document = a.max_per_document;
+  r.passage_tokens = a.passage_tokens;
+  r.max_question_bytes = a.max_question_bytes;
+  r.seed = a.seed;
+  r.lease.lease_ms = a.lease_ms;
+  r.lease.max_attempts = a.max_attempts;
+  r.limits.requests_per_minute = a.rpm;
+  r.limits.max_requests = a.max_requests;
+  r.limits.max_tokens = a.max_tokens;
   auto store = Store(a);
   if (!store.ok()) return Fail(store.status());
-  auto id = (*store)->Submit(job, host::UnixMillis());
-  if (!id.ok()) return Fail(id.status());
+  auto done = jobs::SubmitJob(**store, r);
+  if (!done.ok()) return Fail(done.status());
+  if (done->question_unset) {
+    host::Log(host::LogLevel::kInfo,
+              "the predictor has a 'question' input and no --question was given");
+  }
+  const std::string& id = done->job_id;
   if (a.json) {
-    json out = {{"job_id", *id}, {"kind", a.kind}, {"items", job.items.size()}};
-    if (a.kind != "embed") out["program_hash"] = spec.program_hash;
+    json out = {{"job_id", id}, {"kind", a.kind}, {"items", done->items}};
+    if (a.kind != "embed") out["program_hash"] = done->program_hash;
     fmt::print(FMT_STRING("{}\n"), out.dump());
   } else {
     if (host::GetLogFormat() == host::LogFormat::kJson) {
       host::LogEvent(
           host::LogLevel::kInfo, "job submitted",
-          {"jobs",
-           "",
-           {{"job_id", *id}, {"kind", a.kind}, {"items", fmt::to_string(job.items.size())}}});
+          {"jobs", "", {{"job_id", id}, {"kind", a.kind}, {"items", fmt::to_string(done->items)}}});
     } else {
-      fmt::print(stderr, FMT_STRING("submitted {} job: {} items\n"), a.kind, job.items.size());
+      fmt::print(stderr, FMT_STRING("submitted {} job: {} items\n"), a.kind, done->items);
     }
-    fmt::print(FMT_STRING("{}\n"), id->c_str());
+    fmt::print(FMT_STRING("{}\n"), id.c_str());
   }
   return 0;
 }
@@ -805,68 +709,19 @@ int Results(const JobsArgs& a) {
   if (!store.ok()) return Fail(store.status());
   auto job = (*store)->GetJob(a.job);
   if (!job.ok()) return Fail(job.status());
-  std::string out;
-  size_t done = 0, failed = 0, open = 0, pairs = 0;
-  Status s = (*store)->ForEachItem(a.job, [&](const jobs::StoredResult& r) {
-    if (r.state == jobs::ItemState::kDone) {
-      ++done;
-      if (job->kind == "embed") {
-        json line = json::parse(r.result, nullptr, false);
-        if (line.is_discarded())
-          return Status::Corruption("stored result of " + r.item_id + " is not JSON");
-        std::vector<float> v(r.blob.size() / 4);
-        for (size_t i = 0; i < v.size(); ++i) {
-          uint32_t bits = 0;
-          for (int b = 0; b < 4; ++b)
-            bits |= static_cast<uint32_t>(static_cast<unsigned char>(r.blob[i * 4 + b])) << (8 * b);
-          std::memcpy(&v[i], &bits, 4);
-        }
-        line["vector"] = v;
-        out += line.dump() + "\n";
-      } else if (job->kind == "synthesize" && !a.raw) {
-        // One training pair per question, with its provenance.
-        json line = json::parse(r.result, nullptr, false);
-        if (line.is_discarded() || !line.contains("questions"))
-          return Status::Corruption("stored result of " + r.item_id + " is not a question set");
-        PairProvenance prov;
-        prov.model = line.value("model", "");
-        prov.program_hash = line.value("program_hash", "");
-        prov.job_id = line.value("job_id", "");
-        prov.foldback_version = line.value("foldback_version", "");
-        for (const auto& q : line["questions"]) {
-          if (!q.is_string()) continue;
-          ++pairs;
-          out +=
-              QuestionPairLine({q.get<std::string>(), r.item_id, line.value("doc_id", "")}, prov) +
-              "\n";
-        }
-      } else {
-        out += r.result + "\n";
-      }
-    } else if (r.state == jobs::ItemState::kFailed) {
-      ++failed;
-      if (a.include_failed) {
-        json line = {{job->kind == "map" ? "doc_id" : "chunk_id", r.item_id},
-                     {"error", r.error},
-                     {"attempts", r.attempts}};
-        out += line.dump() + "\n";
-      }
-    } else {
-      ++open;
-    }
-    return Status::OK();
-  });
-  if (!s.ok()) return Fail(s);
-  s = host::WriteFileAtomic(a.out, out);
+  jobs::ResultsReport rep;
+  auto out = jobs::JobResultsJsonl(**store, a.job, a.include_failed, a.raw, &rep);
+  if (!out.ok()) return Fail(out.status());
+  Status s = host::WriteFileAtomic(a.out, *out);
   if (!s.ok()) return Fail(s);
   if (job->kind == "synthesize" && !a.raw) {
     fmt::print(
         FMT_STRING("{} pairs from {} passages written to {} ({} failed{}, {} not finished)\n"),
-        pairs, done, a.out, failed, a.include_failed ? ", included" : "", open);
+        rep.pairs, rep.done, a.out, rep.failed, a.include_failed ? ", included" : "", rep.open);
     return 0;
   }
-  fmt::print(FMT_STRING("{} results written to {} ({} failed{}, {} not finished)\n"), done, a.out,
-             failed, a.include_failed ? ", included" : "", open);
+  fmt::print(FMT_STRING("{} results written to {} ({} failed{}, {} not finished)\n"), rep.done,
+             a.out, rep.failed, a.include_failed ? ", included" : "", rep.open);
   return 0;
 }
 
