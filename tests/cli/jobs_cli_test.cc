@@ -406,7 +406,7 @@ TEST_P(JobsCli, BadInputIsRefusedClearly) {
   EXPECT_NE(r.err.find("--instructions"), std::string::npos) << r.err;
   r = Cli(base + " --kind sort --instructions x");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("map, embed or synthesize"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("map, embed, synthesize or finetune"), std::string::npos) << r.err;
   r = Cli("jobs submit " + Store() + " --index " + Index() + " --endpoint " + server_->base_url() +
           " --model m --api-key-env FOLDBACK_JOBS_UNSET_VAR --kind map --instructions x");
   EXPECT_NE(r.code, 0);
