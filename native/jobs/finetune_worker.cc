@@ -37,7 +37,8 @@ int64_t Now() { return host::UnixMillis(); }
 int StopLevel(const WorkerOptions& o) { return o.stop ? o.stop->load() : 0; }
 
 void Nap(const WorkerOptions& o, int64_t ms) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max<int64_t>(1, ms));
+  auto until =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max<int64_t>(1, ms));
   while (std::chrono::steady_clock::now() < until && StopLevel(o) == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(ms, 20)));
   }
@@ -69,7 +70,8 @@ size_t OnHeader(char* p, size_t size, size_t n, void* user) {
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.pop_back();
     size_t start = value.find_first_not_of(' ');
-    r->headers.push_back({line.substr(0, colon), start == std::string::npos ? "" : value.substr(start)});
+    r->headers.push_back(
+        {line.substr(0, colon), start == std::string::npos ? "" : value.substr(start)});
   } else if (line.rfind("HTTP/", 0) == 0) {
     r->headers.clear();  // a new response (after 100 Continue)
   }
@@ -160,18 +162,18 @@ struct Held {
   }
   Status Succeed(const json& line) {
     std::vector<std::string> dups;
-    Status s = store.Finish(job.id, me,
-                            {{item.item_id, line.dump(-1, ' ', false, json::error_handler_t::replace),
-                              "", 0}},
-                            {}, Now(), &dups);
+    Status s = store.Finish(
+        job.id, me,
+        {{item.item_id, line.dump(-1, ' ', false, json::error_handler_t::replace), "", 0}}, {},
+        Now(), &dups);
     if (!s.ok()) return s;
     report->done += dups.empty() ? 1 : 0;
     report->duplicates += dups.size();
     return Status::OK();
   }
   Status Fail(const std::string& error, bool retryable = false) {
-    Status s = store.Finish(job.id, me, {}, {{item.item_id, retryable, 1000, error, 0}}, Now(),
-                            nullptr);
+    Status s =
+        store.Finish(job.id, me, {}, {{item.item_id, retryable, 1000, error, 0}}, Now(), nullptr);
     if (!s.ok()) return s;
     (retryable ? report->retried : report->failed) += 1;
     return Status::OK();
@@ -313,8 +315,10 @@ Result<bool> RunRemote(Held& h, const JobSpec& spec, const std::string& file) {
       d.job_id = job.id;
       d.item_ids = {h.item.item_id};
       d.attempt = h.item.attempt;
-      d.status = p.failures > 0 || p.stage == "failed" ? Status::Unavailable(p.error) : Status::OK();
-      d.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      d.status =
+          p.failures > 0 || p.stage == "failed" ? Status::Unavailable(p.error) : Status::OK();
+      d.ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       h.o.on_request(d);
     }
     if (p.remote_status != last_status && !p.remote_status.empty()) {
@@ -354,7 +358,8 @@ Result<std::vector<std::string>> CommandArgv(const std::string& templ, const std
   std::vector<std::string> out_argv;
   for (gint i = 0; i < argc; ++i) {
     std::string w = argv[i];
-    for (const auto& [k, v] : {std::pair<std::string, std::string>{"{file}", file}, {"{out}", out}}) {
+    for (const auto& [k, v] :
+         {std::pair<std::string, std::string>{"{file}", file}, {"{out}", out}}) {
       for (size_t pos = 0; (pos = w.find(k, pos)) != std::string::npos; pos += v.size()) {
         w.replace(pos, k.size(), v);
       }
@@ -393,8 +398,8 @@ Result<bool> RunCommand(Held& h, const JobSpec& spec, const std::string& file_by
     if (!s.ok()) return s;
     return false;
   }
-  json cp = {{"stage", "running"}, {"run", h.item.attempt}, {"out", out.string()},
-             {"log", log.string()}};
+  json cp = {
+      {"stage", "running"}, {"run", h.item.attempt}, {"out", out.string()}, {"log", log.string()}};
   auto saved = h.Save(cp.dump());
   if (!saved.ok()) return saved.status();
   if (!*saved) return true;
@@ -409,6 +414,9 @@ Result<bool> RunCommand(Held& h, const JobSpec& spec, const std::string& file_by
   for (std::string& a : *argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   const pid_t parent = getpid();
+  // Formatted before the fork: the child only calls async-signal-safe functions.
+  const std::string cannot_run =
+      fmt::format(FMT_STRING("cannot run {}: exec failed\n"), (*argv)[0]);
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid < 0) {
@@ -428,7 +436,8 @@ Result<bool> RunCommand(Held& h, const JobSpec& spec, const std::string& file_by
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     execvp(cargv[0], cargv.data());
-    dprintf(STDERR_FILENO, "cannot run %s: %s\n", cargv[0], strerror(errno));
+    ssize_t ignored = write(STDERR_FILENO, cannot_run.data(), cannot_run.size());
+    (void)ignored;
     _exit(127);
   }
   ::close(fd);
@@ -457,8 +466,7 @@ Result<bool> RunCommand(Held& h, const JobSpec& spec, const std::string& file_by
     Nap(h.o, 50);
   }
   ++h.report->requests;
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto output = host::ReadFile(log.string());
   std::string text = output.ok() ? *output : "";
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -157,8 +157,8 @@ Result<Submitted> SubmitJob(JobStore& store, const SubmitRequest& a) {
   return out;
 }
 
-Result<std::string> JobResultsJsonl(JobStore& store, const std::string& job_id,
-                                    bool include_failed, bool raw, ResultsReport* report) {
+Result<std::string> JobResultsJsonl(JobStore& store, const std::string& job_id, bool include_failed,
+                                    bool raw, ResultsReport* report) {
   ResultsReport local;
   ResultsReport& rep = report ? *report : local;
   rep = ResultsReport();
@@ -204,7 +204,9 @@ Result<std::string> JobResultsJsonl(JobStore& store, const std::string& job_id,
     } else if (r.state == ItemState::kFailed) {
       ++rep.failed;
       if (include_failed) {
-        json line = {{job->kind == "map" ? "doc_id" : job->kind == "finetune" ? "item" : "chunk_id",
+        json line = {{job->kind == "map"        ? "doc_id"
+                      : job->kind == "finetune" ? "item"
+                                                : "chunk_id",
                       r.item_id},
                      {"error", r.error},
                      {"attempts", r.attempts}};

@@ -44,7 +44,7 @@ struct SubmitRequest {
 struct Submitted {
   std::string job_id;
   size_t items = 0;
-  std::string program_hash;  // map, synthesize
+  std::string program_hash;     // map, synthesize
   bool question_unset = false;  // the predictor has a 'question' input and none was given
 };
 
@@ -63,8 +63,8 @@ struct ResultsReport {
 // lines with their "vector"; synthesize one training pair per question
 // (QuestionPairLine) unless `raw`. `include_failed` adds {id, error,
 // attempts} per failed item.
-Result<std::string> JobResultsJsonl(JobStore& store, const std::string& job_id,
-                                    bool include_failed, bool raw, ResultsReport* report);
+Result<std::string> JobResultsJsonl(JobStore& store, const std::string& job_id, bool include_failed,
+                                    bool raw, ResultsReport* report);
 
 }  // namespace foldback::jobs
 

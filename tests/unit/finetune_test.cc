@@ -92,11 +92,11 @@ TEST(Finetune, AnInterruptedUploadOrCreateIsLookedUpBeforeItIsSentAgain) {
   Step s = NextStep(spec, p, 0);
   EXPECT_EQ(s.call, Call::kFindFile);
   // It arrived: reused, never uploaded again.
-  Progress found = ApplyResponse(
-      spec, s.before, s.call,
-      Ok(R"({"data":[{"id":"file-9","filename":"other.jsonl","created_at":5},
+  Progress found =
+      ApplyResponse(spec, s.before, s.call,
+                    Ok(R"({"data":[{"id":"file-9","filename":"other.jsonl","created_at":5},
                      {"id":"file-7","filename":"foldback-job1.jsonl","created_at":3}]})"),
-      1, 0);
+                    1, 0);
   EXPECT_EQ(found.stage, "uploaded");
   EXPECT_EQ(found.file_id, "file-7");
   // It did not: uploaded now.
@@ -216,8 +216,9 @@ TEST(Finetune, AzureUrlsAndBadSpecs) {
   p.remote_job_id = "ftjob-abc";
   auto req = BuildRequest(spec, Call::kPoll, p, "");
   ASSERT_TRUE(req.ok()) << req.status().ToString();
-  EXPECT_EQ(req->url, "https://firm.openai.azure.com/openai/fine_tuning/jobs/ftjob-abc?api-version=" +
-                          std::string(wire::kDefaultAzureApiVersion));
+  EXPECT_EQ(req->url,
+            "https://firm.openai.azure.com/openai/fine_tuning/jobs/ftjob-abc?api-version=" +
+                std::string(wire::kDefaultAzureApiVersion));
   auto list = BuildRequest(spec, Call::kFindFile, p, "");
   EXPECT_EQ(list->url, "https://firm.openai.azure.com/openai/files?purpose=fine-tune&api-version=" +
                            std::string(wire::kDefaultAzureApiVersion));

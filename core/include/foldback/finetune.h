@@ -90,11 +90,11 @@ FOLDBACK_EXPORT Status ValidateRemoteSpec(const RemoteSpec& spec);
 
 // The calls, in the order a fine-tune makes them.
 enum class Call : int {
-  kUpload = 0,     // POST /files (multipart: purpose=fine-tune, file)
-  kFindFile = 1,   // GET /files?purpose=fine-tune: an upload whose answer was lost
-  kCreate = 2,     // POST /fine_tuning/jobs
-  kFindJob = 3,    // GET /fine_tuning/jobs?limit=100: a create whose answer was lost
-  kPoll = 4,       // GET /fine_tuning/jobs/{id}
+  kUpload = 0,    // POST /files (multipart: purpose=fine-tune, file)
+  kFindFile = 1,  // GET /files?purpose=fine-tune: an upload whose answer was lost
+  kCreate = 2,    // POST /fine_tuning/jobs
+  kFindJob = 3,   // GET /fine_tuning/jobs?limit=100: a create whose answer was lost
+  kPoll = 4,      // GET /fine_tuning/jobs/{id}
 };
 FOLDBACK_EXPORT const char* CallName(Call call);  // "upload" | "find file" | ...
 
@@ -108,11 +108,11 @@ struct Progress {
   std::string remote_job_id;
   std::string remote_status;  // as the service says it ("queued", "running", ...)
   std::string fine_tuned_model;
-  std::string error;        // why it failed, or the last retryable failure
-  uint32_t failures = 0;    // retryable failures in a row
+  std::string error;      // why it failed, or the last retryable failure
+  uint32_t failures = 0;  // retryable failures in a row
   uint32_t polls = 0;
-  uint32_t uploads = 0;     // upload requests sent (for reports and tests)
-  uint32_t creates = 0;     // create requests sent
+  uint32_t uploads = 0;       // upload requests sent (for reports and tests)
+  uint32_t creates = 0;       // create requests sent
   int64_t not_before_ms = 0;  // the next call waits until then (host's wall clock)
   int64_t trained_tokens = -1;
 };
@@ -166,7 +166,13 @@ FOLDBACK_EXPORT Progress ApplyTransportFailure(const RemoteSpec& spec, const Pro
 // A remote job's status in the service's words, mapped: "validating_files",
 // "queued" -> kPending; "running" -> kRunning; "succeeded"; "failed";
 // "cancelled"; anything else kPending (polled again).
-enum class RemoteState : int { kPending = 0, kRunning = 1, kSucceeded = 2, kFailed = 3, kCancelled = 4 };
+enum class RemoteState : int {
+  kPending = 0,
+  kRunning = 1,
+  kSucceeded = 2,
+  kFailed = 3,
+  kCancelled = 4
+};
 FOLDBACK_EXPORT RemoteState MapRemoteStatus(std::string_view status);
 
 // ---------------------------------------------------------------- approval

@@ -123,7 +123,8 @@ const char* CallName(Call call) {
 Result<std::string> ApiBase(const wire::Endpoint& endpoint) {
   if (endpoint.provider != wire::Provider::kOpenAI && endpoint.provider != wire::Provider::kAzure) {
     return Status::InvalidArgument(
-        std::string("fine-tuning goes to OpenAI or Azure OpenAI (--provider openai or azure), not ") +
+        std::string(
+            "fine-tuning goes to OpenAI or Azure OpenAI (--provider openai or azure), not ") +
         wire::ProviderName(endpoint.provider));
   }
   wire::Endpoint e = endpoint;
@@ -202,7 +203,8 @@ Result<Progress> ProgressFromJson(std::string_view text) {
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("fine-tune progress: ") + e.what());
   }
-  if (!IsStage(p.stage)) return Status::InvalidArgument("fine-tune progress: stage '" + p.stage + "'");
+  if (!IsStage(p.stage))
+    return Status::InvalidArgument("fine-tune progress: stage '" + p.stage + "'");
   if ((p.stage == "uploaded" || p.stage == "creating") && p.file_id.empty()) {
     return Status::InvalidArgument("fine-tune progress: stage " + p.stage + " without a file id");
   }
@@ -337,9 +339,9 @@ Progress ApplyResponse(const RemoteSpec& spec, const Progress& p, Call call,
     Status::Code code = wire::CodeForHttpStatus(response.status);
     bool retryable =
         wire::ShouldRetryStatus(response.status, response.HeaderValue("x-should-retry"));
-    double after = wire::ParseRetryAfterMs(response.HeaderValue("retry-after-ms"),
-                                           response.HeaderValue("retry-after"),
-                                           static_cast<double>(now_ms));
+    double after =
+        wire::ParseRetryAfterMs(response.HeaderValue("retry-after-ms"),
+                                response.HeaderValue("retry-after"), static_cast<double>(now_ms));
     std::string why = wire::HttpStatusText(response.status);
     std::string server = wire::ServerErrorMessage(response.body);
     if (!server.empty()) why += ": " + server;
@@ -356,7 +358,8 @@ Progress ApplyResponse(const RemoteSpec& spec, const Progress& p, Call call,
   switch (call) {
     case Call::kUpload: {
       std::string id = Str(j, "id");
-      if (id.empty()) return Failed(spec, p, call, true, -1, "reply without a file id", now_ms, jitter);
+      if (id.empty())
+        return Failed(spec, p, call, true, -1, "reply without a file id", now_ms, jitter);
       next.stage = "uploaded";
       next.file_id = id;
       return next;
@@ -367,7 +370,8 @@ Progress ApplyResponse(const RemoteSpec& spec, const Progress& p, Call call,
       int64_t newest = -1;
       if (j.contains("data") && j["data"].is_array()) {
         for (const json& f : j["data"]) {
-          if (!f.is_object() || Str(f, "filename") != spec.filename || Str(f, "id").empty()) continue;
+          if (!f.is_object() || Str(f, "filename") != spec.filename || Str(f, "id").empty())
+            continue;
           int64_t created = f.contains("created_at") && f["created_at"].is_number_integer()
                                 ? f["created_at"].get<int64_t>()
                                 : 0;
@@ -436,7 +440,8 @@ Progress ApplyResponse(const RemoteSpec& spec, const Progress& p, Call call,
         return Failed(spec, p, call, true, -1, "job list without 'data'", now_ms, jitter);
       }
       for (const json& f : j["data"]) {
-        if (!f.is_object() || Str(f, "training_file") != p.file_id || Str(f, "id").empty()) continue;
+        if (!f.is_object() || Str(f, "training_file") != p.file_id || Str(f, "id").empty())
+          continue;
         next.stage = "created";
         next.remote_job_id = Str(f, "id");
         next.remote_status = Str(f, "status");
@@ -466,8 +471,9 @@ std::string SummaryText(const Summary& s) {
                        s.matters[i].second);
   }
   out += "\n";
-  out += "walls: " + (s.walls.empty() ? std::string("every matter (no --allowed-matters)") : s.walls) +
-         "\n";
+  out +=
+      "walls: " + (s.walls.empty() ? std::string("every matter (no --allowed-matters)") : s.walls) +
+      "\n";
   out += fmt::format(
       FMT_STRING("left out: {} without consent to train, {} privileged, {} behind the walls\n"),
       s.no_consent, s.privileged, s.walled);
