@@ -830,6 +830,47 @@ TEST_P(JobsFinetuneCli, ACommandTrainsOnTheFileAndItsModelPathIsRecorded) {
   EXPECT_NE(error.find("CUDA out of memory"), std::string::npos) << error;
 }
 
+// A worker killed while its training command runs: the command dies with
+// it (no stray trainer beside the next one), and the next worker runs it
+// again, into a fresh output path.
+TEST_P(JobsFinetuneCli, AKilledWorkersCommandDiesAndTheNextWorkerRunsItAgain) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  const fs::path marker = dir_ / "first-run", pidfile = dir_ / "trainer.pid";
+  // First run: note the pid and hang; later runs: make the model.
+  std::string cmd = "sh -c 'if [ -e \"$3\" ]; then mkdir -p \"$2\"; else touch \"$3\"; echo $$ > "
+                    "\"$4\"; exec sleep 60; fi' sh {file} {out} " +
+                    marker.string() + " " + pidfile.string();
+  std::string job = SubmitFinetune("--format sft --lease-ms 1000 --command " + Shell(cmd));
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  pid_t worker = StartWorker("jobs work " + Store() + " --until-idle", dir_ / "killed.out");
+  for (int i = 0; i < 400 && foldback::testing::ReadFile(pidfile).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  std::string text = foldback::testing::ReadFile(pidfile);
+  ASSERT_FALSE(text.empty()) << foldback::testing::ReadFile(dir_ / "killed.out");
+  pid_t trainer = static_cast<pid_t>(std::stol(text));
+  kill(worker, SIGKILL);
+  Wait(worker);
+  // The trainer is gone (or a zombie waiting for init) within a moment.
+  auto alive = [&] {
+    std::string stat = foldback::testing::ReadFile("/proc/" + std::to_string(trainer) + "/stat");
+    size_t close = stat.rfind(')');
+    return !stat.empty() && close != std::string::npos && stat.size() > close + 2 &&
+           stat[close + 2] != 'Z';
+  };
+  for (int i = 0; i < 100 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(alive()) << "the training command outlived its worker";
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_EQ(st["attempts"], 2) << st.dump();
+  auto lines = Results(job);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(fs::path(lines[0]["model_path"].get<std::string>()).filename(), "model-2");
+  EXPECT_EQ(lines[0]["run"], 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobsFinetuneCli, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
