@@ -219,7 +219,9 @@ int SubmitFinetune(const JobsArgs& a) {
   sum.format = f.format;
   if (!a.command.empty()) {
     if (!a.endpoint.empty()) {
-      return Fail(Status::InvalidArgument("give --command or --endpoint (one trainer), not both"));
+      // (foldback.toml's [llm] endpoint reaches every `jobs submit`.)
+      host::Log(host::LogLevel::kInfo,
+                "--endpoint is not used: the --command trains, nothing goes to an endpoint");
     }
     if (a.activate) {
       return Fail(Status::InvalidArgument(

@@ -649,6 +649,11 @@ TEST_P(JobsFinetuneCli, ApprovedExportIsTrainedPolledAndActivated) {
     used = used || json::parse(r.body)["model"] == model;
   }
   EXPECT_TRUE(used) << "ask did not send the fine-tuned model";
+  // foldback.toml now names the endpoint, which reaches every `jobs submit`:
+  // a command trainer still submits (the endpoint unused).
+  CliRun cmd = Cli("jobs submit " + Store() + " --index " + Index() +
+                   " --kind finetune --format sft --command " + Shell("true {file} {out}"));
+  EXPECT_EQ(cmd.code, 0) << cmd.err;
   EXPECT_EQ((w.out + w.err + sub.out + sub.err + ok.out).find(kCanary), std::string::npos);
   ExpectNoKey();
 }
@@ -664,7 +669,14 @@ TEST_P(JobsFinetuneCli, ApprovalIsRequiredAndCannotBeGivenTwiceOrAfterCancel) {
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
   EXPECT_EQ(FinetuneRequests(), 0u);
 
-  std::string second = SubmitFinetune(Endpoint() + " --format sft --poll-ms 50");
+  CliRun js;
+  SubmitFinetune(Endpoint() + " --format sft --poll-ms 50 --json", &js);
+  json sub = Json(js);
+  std::string second = sub["job_id"];
+  EXPECT_EQ(sub["state"], "pending_approval");
+  EXPECT_EQ(sub["records"], 1);
+  EXPECT_EQ(sub["matters"]["acme"], 1) << sub.dump();
+  EXPECT_EQ(sub["sha256"].get<std::string>().size(), 64u);
   ASSERT_EQ(Cli("jobs approve " + Store() + " " + second).code, 0);
   r = Cli("jobs approve " + Store() + " " + second);
   EXPECT_NE(r.code, 0);
