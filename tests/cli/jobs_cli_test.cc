@@ -842,6 +842,40 @@ TEST_P(JobsFinetuneCli, ACommandTrainsOnTheFileAndItsModelPathIsRecorded) {
   EXPECT_NE(error.find("CUDA out of memory"), std::string::npos) << error;
 }
 
+// Azure OpenAI: the resource's /openai routes with api-version and the
+// api-key header; the model is recorded, and activation says to deploy it.
+TEST_P(JobsFinetuneCli, AzureOpenAiIsTrainedAndItsModelNeedsADeployment) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string resource = "http://127.0.0.1:" + std::to_string(server_->port());
+  std::string job = SubmitFinetune("--format openai-preference --provider azure --endpoint " +
+                                   resource + " --model gpt-4o-mini --api-key-env " + kKeyVar +
+                                   " --poll-ms 20 --activate");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_NE(w.err.find("through a deployment"), std::string::npos) << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_FALSE(fs::exists(fs::path(Index()) / "foldback.toml"));
+  size_t azure = 0;
+  for (const auto& r : server_->requests()) {
+    if (r.path.rfind("/openai/", 0) != 0) continue;
+    ++azure;
+    EXPECT_EQ(r.query.find("api-version="), 0u) << r.path << "?" << r.query;
+    EXPECT_EQ(r.Header("api-key"), kCanary) << r.path;
+    EXPECT_EQ(r.Header("authorization"), "") << r.path;
+  }
+  EXPECT_GE(azure, 3u);  // upload, create, polls
+  json created;
+  for (const auto& r : server_->requests()) {
+    if (r.method == "POST" && r.path == "/openai/fine_tuning/jobs") created = json::parse(r.body);
+  }
+  EXPECT_EQ(created["method"]["type"], "dpo");
+  CliRun act = Cli("jobs activate " + Store() + " " + job);
+  EXPECT_NE(act.code, 0);
+  EXPECT_NE(act.err.find("deploy ft:gpt-4o-mini"), std::string::npos) << act.err;
+}
+
 // A worker killed while its training command runs: the command dies with
 // it (no stray trainer beside the next one), and the next worker runs it
 // again, into a fresh output path.
