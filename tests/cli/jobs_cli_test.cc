@@ -754,6 +754,35 @@ TEST_P(JobsFinetuneCli, AWorkerKilledMidPollResumesWithoutASecondUpload) {
   EXPECT_EQ(Results(job)[0]["remote_job_id"], "ftjob-test-2");
 }
 
+// SIGTERM while polling: the fine-tune is given back at once (its attempt
+// refunded, its progress kept), and the next worker polls on.
+TEST_P(JobsFinetuneCli, SigtermGivesTheFinetuneBackWithItsProgress) {
+  foldback::testing::LlmTestServerOptions opts;
+  opts.finetune_queued_polls = 40;
+  Restart(opts);
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 50");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  pid_t pid = StartWorker("jobs work " + Store() + " --until-idle", dir_ / "stopped.out");
+  size_t polls = 0;
+  for (int i = 0; i < 400 && polls < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    polls = Requests("GET", "/fine_tuning/jobs/ftjob-test-2");
+  }
+  ASSERT_GE(polls, 2u) << foldback::testing::ReadFile(dir_ / "stopped.out");
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid), 130) << foldback::testing::ReadFile(dir_ / "stopped.out");
+  json st = Status(job);
+  EXPECT_EQ(st["leased"], 0) << st.dump();  // given back: no lease to wait for
+  EXPECT_EQ(st["attempts"], 0) << st.dump();
+  EXPECT_EQ(st["finetune"]["remote_job_id"], "ftjob-test-2") << st.dump();
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_EQ(Status(job)["done"], 1);
+  EXPECT_EQ(Requests("POST", "/files"), 1u);
+  EXPECT_EQ(Requests("POST", "/fine_tuning/jobs"), 1u);
+}
+
 TEST_P(JobsFinetuneCli, RetryableFailuresAreRetriedAndNeverDuplicate) {
   Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
   // The upload fails once (503): it may have arrived, so the worker looks
