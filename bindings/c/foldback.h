@@ -1052,6 +1052,100 @@ FB_API uint32_t fb_llm_rerank_requests(const fb_llm_rerank* rerank);
 FB_API const char* fb_llm_rerank_last_error(const fb_llm_rerank* rerank);
 FB_API void fb_llm_rerank_free(fb_llm_rerank* rerank);
 
+/* ---------------------------------------------------------------- durable jobs
+ *
+ * `foldback jobs` from C: embed and map jobs over a saved index folder,
+ * kept in a job store (SQLite: "sqlite:PATH" or a path; PostgreSQL:
+ * "postgresql://..."), worked by fb_jobs_work — the same code as the CLI,
+ * so a job submitted here can be worked by `foldback jobs work` and the
+ * other way round. Each item's state is in the store: a worker killed at any
+ * point loses nothing and pays for nothing twice (see README, Batch jobs).
+ *
+ * The API key is never passed here: a job names the environment variable
+ * that holds it (api_key_env), and each worker reads it in its own process.
+ *
+ * Thread safety: one thread at a time per fb_jobs handle; any number of
+ * handles and processes on one store.
+ */
+typedef struct fb_jobs fb_jobs;
+
+typedef struct {
+  const char* kind;      /* "map" | "embed" */
+  const char* index_dir; /* a saved index folder (fb_index_save) */
+  const char* matter;    /* NULL: every matter the walls allow */
+  const char* const* filters; /* "FIELD=VALUE", "FIELD>=VALUE", "FIELD<=VALUE" */
+  size_t filter_count;
+  /* Ethical walls, as in fb_search_params. Default: 0 (no restriction). */
+  int restrict_matters;
+  const char* const* allowed_matters;
+  size_t allowed_matter_count;
+  /* map: what to ask of every document, or a DSPy saved program (JSON
+   * text) whose predictor has a `document` input (one of the two). */
+  const char* instructions;
+  const char* program_json;
+  const char* question;  /* map: the predictor's `question` input, if any */
+  const char* endpoint_url;
+  const char* provider;    /* Default: "openai" (tei for embeddings servers) */
+  const char* model;
+  const char* api_key_env; /* the NAME of the variable holding the key; NULL: none */
+  const char* api_version; /* Azure */
+  const char* const* redact; /* patterns (foldback/redact.h) */
+  size_t redact_count;
+  uint32_t embed_batch;   /* passages per /embeddings request. Default: 64 */
+  uint32_t token_budget;  /* map: document tokens per request. Default: 6000 */
+  int64_t lease_ms;       /* Default: 60000 */
+  uint32_t max_attempts;  /* Default: 3 */
+  double requests_per_minute; /* all workers together; 0: no limit */
+  uint64_t max_requests;      /* 0: no budget */
+  uint64_t max_tokens;        /* 0: no budget */
+} fb_job_params;
+
+FB_API fb_job_params fb_job_default_params(void);
+
+/* Opens (creating when missing) a job store. On failure *jobs_out is a
+ * handle whose fb_jobs_last_error says why (free it), or NULL when out of
+ * memory. */
+FB_API int fb_jobs_open(const char* store_url, fb_jobs** jobs_out);
+FB_API void fb_jobs_free(fb_jobs* jobs);
+FB_API const char* fb_jobs_last_error(const fb_jobs* jobs);
+
+/* Selects the items behind the walls and creates the job; *job_id_out
+ * (fb_string_free) is its id. FB_EINVALID for bad params (the message names
+ * the CLI's flag), FB_ENOTFOUND for a key variable that is unset,
+ * FB_EDENIED for a matter outside the walls. */
+FB_API int fb_jobs_submit(fb_jobs* jobs, const fb_job_params* params, char** job_id_out);
+
+typedef struct {
+  uint64_t done;       /* results recorded by this worker */
+  uint64_t failed;     /* items it failed for good */
+  uint64_t retried;    /* items put back after a retryable failure */
+  uint64_t duplicates; /* results not recorded: done already */
+  uint64_t requests;   /* HTTP requests started */
+} fb_job_work_report;
+
+/* Works the store's jobs (job_id NULL: all; else that one) with
+ * `concurrency` requests in flight (0: 16) until no job has work left.
+ * *report_out may be NULL. */
+FB_API int fb_jobs_work(fb_jobs* jobs, const char* job_id, uint32_t concurrency,
+                        fb_job_work_report* report_out);
+
+typedef struct {
+  uint64_t total, pending, leased, done, failed, attempts;
+  uint64_t requests, tokens; /* the job's shared counters */
+  int cancelled;             /* 1 once fb_jobs_cancel (or `jobs cancel`) stopped it */
+  int finished;              /* 1 when every item is done or failed */
+} fb_job_status;
+
+/* FB_ENOTFOUND for an unknown job. */
+FB_API int fb_jobs_status(fb_jobs* jobs, const char* job_id, fb_job_status* status_out);
+/* The job's results as `foldback jobs results` writes them (map: {doc_id,
+ * output, citations, model, program_hash, ...}; embed: {chunk_id, doc_id,
+ * dim, model, vector}), one JSON line per done item; with include_failed,
+ * a line {id, error, attempts} per failed item. *jsonl_out: fb_string_free. */
+FB_API int fb_jobs_results_jsonl(fb_jobs* jobs, const char* job_id, int include_failed,
+                                 char** jsonl_out);
+FB_API int fb_jobs_cancel(fb_jobs* jobs, const char* job_id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -70,6 +70,24 @@ std::string SpecToJson(const JobSpec& s) {
       j["sample"] = s.sample;
       j["seed"] = s.seed;
     }
+  } else if (s.kind == "finetune") {
+    const FinetuneSpec& f = s.finetune;
+    json sum = {{"records", f.summary.records},
+                {"rows", f.summary.rows},
+                {"bytes", f.summary.bytes},
+                {"sha256", f.summary.sha256},
+                {"no_consent", f.summary.no_consent},
+                {"privileged", f.summary.privileged},
+                {"walled", f.summary.walled},
+                {"format", f.summary.format},
+                {"destination", f.summary.destination},
+                {"walls", f.summary.walls}};
+    json matters = json::array();
+    for (const auto& [m, n] : f.summary.matters) matters.push_back({{"matter", m}, {"records", n}});
+    sum["matters"] = matters;
+    j["finetune"] = {{"trainer", f.trainer},  {"format", f.format},     {"method", f.method},
+                     {"suffix", f.suffix},    {"n_epochs", f.n_epochs}, {"poll_ms", f.poll_ms},
+                     {"command", f.command},  {"activate", f.activate}, {"summary", sum}};
   } else {
     j["embed_batch"] = s.embed_batch;
   }
@@ -126,6 +144,35 @@ Result<JobSpec> SpecFromJson(const std::string& text) {
       }
     } else if (s.kind == "embed") {
       s.embed_batch = j.at("embed_batch").get<uint32_t>();
+    } else if (s.kind == "finetune") {
+      const json& f = j.at("finetune");
+      FinetuneSpec& o = s.finetune;
+      o.trainer = f.at("trainer").get<std::string>();
+      o.format = f.at("format").get<std::string>();
+      o.method = f.value("method", "");
+      o.suffix = f.value("suffix", "");
+      o.n_epochs = f.value("n_epochs", 0u);
+      o.poll_ms = f.value("poll_ms", int64_t{30000});
+      o.command = f.value("command", "");
+      o.activate = f.value("activate", false);
+      const json& sum = f.at("summary");
+      o.summary.records = sum.value("records", size_t{0});
+      o.summary.rows = sum.value("rows", size_t{0});
+      o.summary.bytes = sum.value("bytes", size_t{0});
+      o.summary.sha256 = sum.value("sha256", "");
+      o.summary.no_consent = sum.value("no_consent", size_t{0});
+      o.summary.privileged = sum.value("privileged", size_t{0});
+      o.summary.walled = sum.value("walled", size_t{0});
+      o.summary.format = sum.value("format", "");
+      o.summary.destination = sum.value("destination", "");
+      o.summary.walls = sum.value("walls", "");
+      for (const auto& m : sum.at("matters")) {
+        o.summary.matters.emplace_back(m.at("matter").get<std::string>(),
+                                       m.at("records").get<size_t>());
+      }
+      if (o.trainer != "openai" && o.trainer != "command") {
+        return Status::InvalidArgument("job spec: unknown trainer '" + o.trainer + "'");
+      }
     } else {
       return Status::InvalidArgument("job spec: unknown kind '" + s.kind + "'");
     }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "foldback/finetune.h"
 #include "foldback/jobs.h"
 #include "foldback/program.h"
 #include "foldback/status.h"
@@ -25,8 +26,28 @@ struct EndpointSpec {
   std::string ca_bundle;
 };
 
+// A finetune job: the export made at submit (the job's one item carries
+// its bytes) and where it goes.
+struct FinetuneSpec {
+  std::string trainer;  // "openai" (OpenAI / Azure OpenAI fine-tuning API) | "command"
+  std::string format;   // the export format's name
+  // openai: the method (supervised | dpo), model suffix, epochs (0: the
+  // service's choice), poll interval; the base model is endpoint.model.
+  std::string method;
+  std::string suffix;
+  uint32_t n_epochs = 0;
+  int64_t poll_ms = 30000;
+  // command: argv template ({file}, {out}; parsed like a shell's words,
+  // run without a shell).
+  std::string command;
+  // Make the resulting model the endpoint's model for `ask` (foldback.toml
+  // of the index folder) once it is trained.
+  bool activate = false;
+  finetune::Summary summary;  // what the approval showed
+};
+
 struct JobSpec {
-  std::string kind;  // "map" | "embed" | "synthesize"
+  std::string kind;  // "map" | "embed" | "synthesize" | "finetune"
   std::string index_dir;
   Selection selection;
   EndpointSpec endpoint;
@@ -46,6 +67,8 @@ struct JobSpec {
   uint32_t sample = 0;  // passages asked for at submit (for the record)
   uint64_t seed = 42;
   std::string foldback_version;
+  // finetune (the selection's allowed_matters are the export's walls)
+  FinetuneSpec finetune;
 };
 
 std::string SpecToJson(const JobSpec& spec);

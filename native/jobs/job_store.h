@@ -42,8 +42,11 @@ struct NewItem {
 };
 
 struct NewJob {
-  std::string kind;  // "map" | "embed" | "synthesize"
+  std::string kind;  // "map" | "embed" | "synthesize" | "finetune"
   std::string spec;  // JSON, kind-specific (job_spec.h); never a secret
+  // kActive, or kPendingApproval: nothing is leased before SetJobState
+  // approves it.
+  JobState state = JobState::kActive;
   LeasePolicy lease;
   JobLimits limits;
   std::vector<NewItem> items;
@@ -66,6 +69,7 @@ struct LeasedItem {
   std::string payload;
   uint32_t attempt = 0;  // 1 for the first lease
   int64_t lease_until_ms = 0;
+  std::string checkpoint;  // what SaveCheckpoint stored ("" when nothing)
 };
 
 struct ItemResult {
@@ -90,6 +94,7 @@ struct StoredResult {
   std::string result;  // "" unless done
   std::string blob;
   std::string error;
+  std::string checkpoint;
 };
 
 class JobStore {
@@ -112,7 +117,7 @@ class JobStore {
   // grant them; `*start_at_ms` (may be null) receives when each request may
   // start. Fewer items (or none) when the budget is short; `*why_none` says
   // why there are none when that is the budget. A cancelled job leases
-  // nothing.
+  // nothing, nor does one pending approval.
   virtual Result<std::vector<LeasedItem>> Lease(const std::string& job_id, const std::string& owner,
                                                 size_t max_items, size_t items_per_request,
                                                 int64_t now_ms, std::vector<int64_t>* start_at_ms,
@@ -139,6 +144,16 @@ class JobStore {
 
   // Stops a job: nothing more is leased; leased items finish or expire.
   virtual Status Cancel(const std::string& job_id) = 0;
+
+  // Moves a job to `next` when CheckJobTransition allows it (approving a
+  // job pending approval makes it active). NotFound, FailedPrecondition.
+  virtual Status SetJobState(const std::string& job_id, JobState next) = 0;
+
+  // Stores `checkpoint` (e.g. a fine-tune's remote ids, JSON) with an item
+  // `owner` holds (DecideCheckpoint), durably; the next lease of the item
+  // returns it. FailedPrecondition ("lost") when `owner` no longer holds it.
+  virtual Status SaveCheckpoint(const std::string& job_id, const std::string& owner,
+                                const std::string& item_id, const std::string& checkpoint) = 0;
 
   // Every item of the job in item order (results, errors), to `fn`; stops
   // early and returns what `fn` returns when it is not OK.

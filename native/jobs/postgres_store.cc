@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS foldback_job_items(
   PRIMARY KEY(job_id, seq),
   UNIQUE(job_id, item_id));
 CREATE INDEX IF NOT EXISTS foldback_job_items_open ON foldback_job_items(job_id, state, seq);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                 AND table_name = 'foldback_job_items' AND column_name = 'checkpoint') THEN
+    ALTER TABLE foldback_job_items ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
+  END IF;
+END $$;
 )sql";
 
 // How long a call keeps reconnecting before it fails.
@@ -251,10 +257,10 @@ class PostgresStore final : public JobStore {
       if (there->rows() > 0) return id;
       auto ins = Exec(
           "INSERT INTO foldback_jobs(id,kind,spec,state,created_ms,lease_ms,max_attempts,"
-          "requests_per_minute,max_requests,max_tokens) VALUES($1,$2,$3,0,$4,$5,$6,$7,$8,$9)",
+          "requests_per_minute,max_requests,max_tokens) VALUES($1,$2,$3,$10,$4,$5,$6,$7,$8,$9)",
           {P(id), P(job.kind), P(job.spec), P(now_ms), P(job.lease.lease_ms),
            P(job.lease.max_attempts), P(job.limits.requests_per_minute), P(job.limits.max_requests),
-           P(job.limits.max_tokens)},
+           P(job.limits.max_tokens), P(static_cast<int64_t>(job.state))},
           "insert job");
       if (!ins.ok()) return ins.status();
       // Items in batches of 1000 rows per INSERT.
@@ -307,13 +313,14 @@ class PostgresStore final : public JobStore {
       if (!txn.status.ok()) return txn.status;
       auto job = ReadJob(job_id, false);
       if (!job.ok()) return job.status();
-      if (job->state == JobState::kCancelled) {
-        if (why_none) *why_none = "cancelled";
+      if (job->state != JobState::kActive) {
+        if (why_none)
+          *why_none = job->state == JobState::kCancelled ? "cancelled" : "awaiting approval";
         return out;
       }
       // Candidates no other worker is deciding on right now.
       auto q = Exec(
-          "SELECT seq,item_id,payload,state,attempts,owner,lease_until_ms,error "
+          "SELECT seq,item_id,payload,state,attempts,owner,lease_until_ms,error,checkpoint "
           "FROM foldback_job_items WHERE job_id=$1 AND state IN (0,1) AND lease_until_ms<=$2 "
           "ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED",
           {P(job_id), P(now), P(static_cast<int64_t>(LeaseCandidateLimit(max_items)))},
@@ -321,11 +328,12 @@ class PostgresStore final : public JobStore {
       if (!q.ok()) return q.status();
       if (q->rows() == 0) return out;
       std::vector<int64_t> seqs;
-      std::vector<std::string> payloads;
+      std::vector<std::string> payloads, checkpoints;
       std::vector<ItemRow> rows;
       for (int i = 0; i < q->rows(); ++i) {
         seqs.push_back(q->Int(i, 0));
         payloads.push_back(q->Text(i, 2));
+        checkpoints.push_back(q->Text(i, 8));
         rows.push_back(Row(*q, i, 1, 3));
       }
       // The counters every worker of the job shares, locked.
@@ -341,7 +349,7 @@ class PostgresStore final : public JobStore {
       for (auto& [i, row] : plan.lease) {
         Status s = WriteItemBySeq(job_id, seqs[i], row);
         if (!s.ok()) return s;
-        out.push_back({row.item_id, payloads[i], row.attempts, row.lease_until_ms});
+        out.push_back({row.item_id, payloads[i], row.attempts, row.lease_until_ms, checkpoints[i]});
       }
       if (plan.counters_changed) {
         auto j = Exec("UPDATE foldback_jobs SET requests=$2,next_slot_ms=$3 WHERE id=$1",
@@ -470,6 +478,39 @@ class PostgresStore final : public JobStore {
     });
   }
 
+  Status SetJobState(const std::string& job_id, JobState next) override {
+    return Retry([&]() -> Status {
+      Txn txn(this);
+      if (!txn.status.ok()) return txn.status;
+      auto job = ReadJob(job_id, true);
+      if (!job.ok()) return job.status();
+      Status allowed = CheckJobTransition(job_id, job->state, next);
+      if (!allowed.ok()) return allowed;
+      auto r = Exec("UPDATE foldback_jobs SET state=$2 WHERE id=$1",
+                    {P(job_id), P(static_cast<int64_t>(next))}, "set job state");
+      if (!r.ok()) return r.status();
+      return txn.Commit();
+    });
+  }
+
+  Status SaveCheckpoint(const std::string& job_id, const std::string& owner,
+                        const std::string& item_id, const std::string& checkpoint) override {
+    return Retry([&]() -> Status {
+      Txn txn(this);
+      if (!txn.status.ok()) return txn.status;
+      auto rows = LockItems(job_id, {item_id});
+      if (!rows.ok()) return rows.status();
+      Decision d = DecideCheckpoint(rows->at(item_id), owner);
+      if (!d.update()) {
+        return Status::FailedPrecondition("job " + job_id + ": item " + item_id + " " + d.reason);
+      }
+      auto r = Exec("UPDATE foldback_job_items SET checkpoint=$3 WHERE job_id=$1 AND item_id=$2",
+                    {P(job_id), P(item_id), P(checkpoint)}, "save checkpoint");
+      if (!r.ok()) return r.status();
+      return txn.Commit();
+    });
+  }
+
   Status ForEachItem(const std::string& job_id,
                      const std::function<Status(const StoredResult&)>& fn) override {
     auto job = GetJob(job_id);
@@ -480,7 +521,7 @@ class PostgresStore final : public JobStore {
     while (true) {
       auto page = Retry([&] {
         return Exec(
-            "SELECT seq,item_id,state,attempts,result,blob,error FROM foldback_job_items "
+            "SELECT seq,item_id,state,attempts,result,blob,error,checkpoint FROM foldback_job_items "
             "WHERE job_id=$1 AND seq>$2 ORDER BY seq LIMIT 1000",
             {P(job_id), P(after)}, "read items");
       });
@@ -495,6 +536,7 @@ class PostgresStore final : public JobStore {
         r.result = page->IsNull(i, 4) ? "" : page->Text(i, 4);
         r.blob = page->Bytea(i, 5);
         r.error = page->Text(i, 6);
+        r.checkpoint = page->Text(i, 7);
         Status s = fn(r);
         if (!s.ok()) return s;
       }
@@ -681,7 +723,7 @@ class PostgresStore final : public JobStore {
     j.id = q.Text(i, 0);
     j.kind = q.Text(i, 1);
     j.spec = q.Text(i, 2);
-    j.state = q.Int(i, 3) == 1 ? JobState::kCancelled : JobState::kActive;
+    j.state = JobStateFromInt(q.Int(i, 3));
     j.created_ms = q.Int(i, 4);
     j.lease.lease_ms = q.Int(i, 5);
     j.lease.max_attempts = static_cast<uint32_t>(q.Int(i, 6));

@@ -120,6 +120,7 @@ class SqliteStore final : public JobStore {
     Status s = Exec("BEGIN IMMEDIATE");
     if (!s.ok()) return s;
     s = Exec(kSchema);
+    if (s.ok()) s = AddCheckpointColumn();
     if (!s.ok()) {
       Exec("ROLLBACK");
       return s;
@@ -138,7 +139,8 @@ class SqliteStore final : public JobStore {
              "INSERT INTO jobs(id,kind,spec,state,created_ms,lease_ms,max_attempts,"
              "requests_per_minute,max_requests,max_tokens) VALUES(?,?,?,?,?,?,?,?,?,?)");
       if (!s.ok()) return Error("prepare");
-      s.Bind(1, id).Bind(2, job.kind).Bind(3, job.spec).Bind(4, int64_t{0}).Bind(5, now_ms);
+      s.Bind(1, id).Bind(2, job.kind).Bind(3, job.spec).Bind(4, static_cast<int64_t>(job.state));
+      s.Bind(5, now_ms);
       s.Bind(6, job.lease.lease_ms).Bind(7, static_cast<int64_t>(job.lease.max_attempts));
       s.Bind(8, job.limits.requests_per_minute)
           .Bind(9, static_cast<int64_t>(job.limits.max_requests));
@@ -179,23 +181,24 @@ class SqliteStore final : public JobStore {
     if (!txn.status.ok()) return txn.status;
     auto job = ReadJob(job_id);
     if (!job.ok()) return job.status();
-    if (job->state == JobState::kCancelled) {
-      if (why_none) *why_none = "cancelled";
+    if (job->state != JobState::kActive) {
+      if (why_none) *why_none = job->state == JobState::kCancelled ? "cancelled" : "awaiting approval";
       return out;
     }
     // Candidates: pending or leased rows whose time has come (the core
     // decides each one).
     Stmt q(db_,
-           "SELECT seq,item_id,payload,state,attempts,owner,lease_until_ms,error FROM items "
+           "SELECT seq,item_id,payload,state,attempts,owner,lease_until_ms,error,checkpoint FROM items "
            "WHERE job_id=? AND state IN (0,1) AND lease_until_ms<=? ORDER BY seq LIMIT ?");
     if (!q.ok()) return Error("prepare");
     q.Bind(1, job_id).Bind(2, now_ms).Bind(3, static_cast<int64_t>(LeaseCandidateLimit(max_items)));
     std::vector<int64_t> seqs;
-    std::vector<std::string> payloads;
+    std::vector<std::string> payloads, checkpoints;
     std::vector<ItemRow> rows;
     int rc;
     while ((rc = q.Step()) == SQLITE_ROW) {
       seqs.push_back(q.Int(0));
+      checkpoints.push_back(q.Text(8));
       ItemRow r;
       r.item_id = q.Text(1);
       payloads.push_back(q.Text(2));
@@ -230,7 +233,7 @@ class SqliteStore final : public JobStore {
     }
     for (auto& [i, row] : plan.lease) {
       if (!write(i, row)) return Error("update item");
-      out.push_back({row.item_id, payloads[i], row.attempts, row.lease_until_ms});
+      out.push_back({row.item_id, payloads[i], row.attempts, row.lease_until_ms, checkpoints[i]});
     }
     if (plan.counters_changed) {
       Stmt j(db_, "UPDATE jobs SET requests=?,next_slot_ms=? WHERE id=?");
@@ -348,13 +351,42 @@ class SqliteStore final : public JobStore {
     return txn.Commit();
   }
 
+  Status SetJobState(const std::string& job_id, JobState next) override {
+    Txn txn(this);
+    if (!txn.status.ok()) return txn.status;
+    auto job = ReadJob(job_id);
+    if (!job.ok()) return job.status();
+    Status allowed = CheckJobTransition(job_id, job->state, next);
+    if (!allowed.ok()) return allowed;
+    Stmt s(db_, "UPDATE jobs SET state=? WHERE id=?");
+    s.Bind(1, static_cast<int64_t>(next)).Bind(2, job_id);
+    if (s.Step() != SQLITE_DONE) return Error("set job state");
+    return txn.Commit();
+  }
+
+  Status SaveCheckpoint(const std::string& job_id, const std::string& owner,
+                        const std::string& item_id, const std::string& checkpoint) override {
+    Txn txn(this);
+    if (!txn.status.ok()) return txn.status;
+    auto row = ReadItem(job_id, item_id);
+    if (!row.ok()) return row.status();
+    Decision d = DecideCheckpoint(*row, owner);
+    if (!d.update()) {
+      return Status::FailedPrecondition("job " + job_id + ": item " + item_id + " " + d.reason);
+    }
+    Stmt s(db_, "UPDATE items SET checkpoint=? WHERE job_id=? AND item_id=?");
+    s.Bind(1, checkpoint).Bind(2, job_id).Bind(3, item_id);
+    if (s.Step() != SQLITE_DONE) return Error("save checkpoint");
+    return txn.Commit();
+  }
+
   Status ForEachItem(const std::string& job_id,
                      const std::function<Status(const StoredResult&)>& fn) override {
     auto job = GetJob(job_id);
     if (!job.ok()) return job.status();
-    Stmt q(
-        db_,
-        "SELECT item_id,state,attempts,result,blob,error FROM items WHERE job_id=? ORDER BY seq");
+    Stmt q(db_,
+           "SELECT item_id,state,attempts,result,blob,error,checkpoint FROM items WHERE job_id=? "
+           "ORDER BY seq");
     if (!q.ok()) return Error("prepare");
     q.Bind(1, job_id);
     int rc;
@@ -366,6 +398,7 @@ class SqliteStore final : public JobStore {
       r.result = q.Text(3);
       r.blob = q.Blob(4);
       r.error = q.Text(5);
+      r.checkpoint = q.Text(6);
       Status s = fn(r);
       if (!s.ok()) return s;
     }
@@ -390,6 +423,16 @@ class SqliteStore final : public JobStore {
     Status status;
     bool done = false;
   };
+
+  // Stores made before fine-tune jobs have no checkpoint column.
+  Status AddCheckpointColumn() {
+    Stmt q(db_, "SELECT 1 FROM pragma_table_info('items') WHERE name='checkpoint'");
+    if (!q.ok()) return Error("prepare");
+    int rc = q.Step();
+    if (rc == SQLITE_ROW) return Status::OK();
+    if (rc != SQLITE_DONE) return Error("read the schema");
+    return Exec("ALTER TABLE items ADD COLUMN checkpoint TEXT NOT NULL DEFAULT ''");
+  }
 
   Status Error(const std::string& what) {
     return Status::IOError("job store " + path_ + ": " + what + ": " +
@@ -420,7 +463,7 @@ class SqliteStore final : public JobStore {
       j.id = q.Text(0);
       j.kind = q.Text(1);
       j.spec = q.Text(2);
-      j.state = q.Int(3) == 1 ? JobState::kCancelled : JobState::kActive;
+      j.state = JobStateFromInt(q.Int(3));
       j.created_ms = q.Int(4);
       j.lease.lease_ms = q.Int(5);
       j.lease.max_attempts = static_cast<uint32_t>(q.Int(6));
@@ -459,7 +502,7 @@ class SqliteStore final : public JobStore {
     JobInfo j;
     j.id = job_id;
     j.kind = q.Text(0);
-    j.state = q.Int(1) == 1 ? JobState::kCancelled : JobState::kActive;
+    j.state = JobStateFromInt(q.Int(1));
     j.lease.lease_ms = q.Int(2);
     j.lease.max_attempts = static_cast<uint32_t>(q.Int(3));
     j.limits.requests_per_minute = q.Real(4);

@@ -18,6 +18,7 @@
 #include "foldback/wire.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
+#include "jobs/finetune_worker.h"
 #include "jobs/job_spec.h"
 #include "foldback/telemetry.h"
 #include "llm/llm_client.h"
@@ -640,16 +641,18 @@ Result<WorkerReport> RunWorker(JobStore& store, const WorkerOptions& options) {
     for (const JobInfo& job : *jobs) {
       if (StopLevel(o) != 0) break;
       if (!o.only_job.empty() && job.id != o.only_job) continue;
-      if (job.state == JobState::kCancelled || job.progress.finished() || skipped.count(job.id))
+      // Cancelled, or waiting for approval: nothing to lease.
+      if (job.state != JobState::kActive || job.progress.finished() || skipped.count(job.id))
         continue;
-      auto again = WorkJob(store, job, o, o.worker_id, &report);
+      auto again = job.kind == "finetune" ? WorkFinetune(store, job, o, o.worker_id, &report)
+                                          : WorkJob(store, job, o, o.worker_id, &report);
       if (!again.ok()) return again.status();
       worked = true;
       if (*again) {
         waiting = true;
       } else {
         auto info = store.GetJob(job.id);
-        if (info.ok() && !info->progress.finished() && info->state != JobState::kCancelled) {
+        if (info.ok() && !info->progress.finished() && info->state == JobState::kActive) {
           skipped.insert(job.id);  // could not run here, or out of budget
         }
       }

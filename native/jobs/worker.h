@@ -68,6 +68,10 @@ struct WorkerOptions {
     double ms = 0;
   };
   std::function<void(const RequestDone& request)> on_request;
+  // A fine-tune asked to be activated (`--activate`) has trained `model`:
+  // make it the endpoint's model (the CLI writes foldback.toml). Its error
+  // is reported, the job stays done.
+  std::function<Status(const std::string& job_id, const std::string& model)> on_model;
   // OpenTelemetry: every request's spans (telemetry::SpansFromJobCall) are
   // queued here when set; never waited for.
   host::OtlpExporter* telemetry = nullptr;

@@ -410,7 +410,7 @@ TEST_P(JobsCli, BadInputIsRefusedClearly) {
   EXPECT_NE(r.err.find("--instructions"), std::string::npos) << r.err;
   r = Cli(base + " --kind sort --instructions x");
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("map, embed or synthesize"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("map, embed, synthesize or finetune"), std::string::npos) << r.err;
   r = Cli("jobs submit " + Store() + " --index " + Index() + " --endpoint " + server_->base_url() +
           " --model m --api-key-env FOLDBACK_JOBS_UNSET_VAR --kind map --instructions x");
   EXPECT_NE(r.code, 0);
@@ -516,6 +516,441 @@ TEST_P(JobsCliPg, BadConnectionStringsAndPasswords) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobsCliPg, ::testing::Values("postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// ---------------------------------------------------------------- finetune
+
+// Fine-tuning jobs on both stores: the export made at submit and shown,
+// nothing handed over before approval, the OpenAI fine-tuning API of the
+// test server (upload, create, poll queued -> running -> succeeded), a
+// worker killed mid-poll resumed without a second upload, a failed remote
+// job, retryable failures, the walls, the key, and a command trainer.
+class JobsFinetuneCli : public JobsCli {
+ protected:
+  // Restarts the test server with fine-tuning options (a new port).
+  void Restart(foldback::testing::LlmTestServerOptions opts) {
+    server_->Stop();
+    auto s = foldback::testing::LlmTestServer::Start(std::move(opts));
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+  }
+  // A question asked behind `matter`'s wall, answered, and corrected (the
+  // correction is an SFT row), with or without consent to train.
+  void Feedback(const std::string& matter, const std::string& question, bool consent) {
+    server_->Script({.path = "/chat/completions",
+                     .content = "[[ ## query ## ]]\n" + question + "\n\n[[ ## completed ## ]]"});
+    server_->Script({.path = "/chat/completions",
+                     .content = "[[ ## answer ## ]]\nYes [1].\n\n[[ ## completed ## ]]"});
+    CliRun r = Cli("ask --index " + Index() + " " + Endpoint() +
+                   " --hops 1 --answer --json --allowed-matters " + matter + " " + Shell(question));
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    std::string trace = Json(r)["trace_id"];
+    r = Cli("feedback --index " + Index() + " --trace " + trace + " --correction " +
+            Shell("Corrected for " + matter + ": yes, as the passage says [1].") +
+            (consent ? " --consent" : ""));
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+  }
+  size_t Requests(const std::string& method, const std::string& path_end) {
+    size_t n = 0;
+    for (const auto& r : server_->requests()) {
+      n += r.method == method && r.path.size() >= path_end.size() &&
+           r.path.compare(r.path.size() - path_end.size(), path_end.size(), path_end) == 0;
+    }
+    return n;
+  }
+  // Requests to the fine-tuning routes (files, fine_tuning).
+  size_t FinetuneRequests() {
+    size_t n = 0;
+    for (const auto& r : server_->requests()) {
+      n += r.path.find("/files") != std::string::npos ||
+           r.path.find("/fine_tuning") != std::string::npos;
+    }
+    return n;
+  }
+  std::string SubmitFinetune(const std::string& extra, CliRun* run = nullptr) {
+    CliRun r = Cli("jobs submit " + Store() + " --index " + Index() + " --kind finetune " + extra);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    if (run) *run = r;
+    return Trimmed(r.out);
+  }
+};
+
+TEST_P(JobsFinetuneCli, ApprovedExportIsTrainedPolledAndActivated) {
+  foldback::testing::LlmTestServerOptions opts;
+  opts.finetune_queued_polls = 2;
+  opts.finetune_running_polls = 2;
+  Restart(opts);
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  Feedback("acme", "What does invoice 4411 cover?", true);
+  Feedback("acme", "When is the team lunch?", false);  // no consent: never exported
+  CliRun sub;
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --allowed-matters acme --poll-ms 50",
+                                   &sub);
+  ASSERT_FALSE(job.empty());
+  // What will leave is shown before anyone approves it.
+  EXPECT_NE(sub.err.find("waits for approval"), std::string::npos) << sub.err;
+  EXPECT_NE(sub.err.find("records: 2 feedback records"), std::string::npos) << sub.err;
+  EXPECT_NE(sub.err.find("matters: acme (2)"), std::string::npos) << sub.err;
+  EXPECT_NE(sub.err.find("1 without consent to train"), std::string::npos) << sub.err;
+  EXPECT_NE(sub.err.find("OpenAI fine-tuning API at " + server_->base_url()), std::string::npos)
+      << sub.err;
+  json st = Status(job);
+  EXPECT_EQ(st["state"], "pending_approval") << st.dump();
+
+  // Not approved: a worker hands nothing over.
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_EQ(FinetuneRequests(), 0u);
+  EXPECT_EQ(Status(job)["done"], 0);
+
+  CliRun ok = Cli("jobs approve " + Store() + " " + job);
+  ASSERT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("records: 2 feedback records"), std::string::npos) << ok.out;
+  EXPECT_EQ(Status(job)["state"], "active");
+
+  w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_EQ(Requests("POST", "/files"), 1u);
+  EXPECT_EQ(Requests("POST", "/fine_tuning/jobs"), 1u);
+  EXPECT_EQ(st["finetune"]["stage"], "succeeded") << st.dump();
+  EXPECT_GE(st["finetune"]["polls"].get<int>(), 5) << st.dump();  // queued x2, running x2, done
+  // The uploaded file is the approved export: two rows, acme's.
+  auto files = server_->finetune_files();
+  ASSERT_EQ(files.size(), 1u);
+  std::vector<json> rows = Lines(files.begin()->second);
+  EXPECT_EQ(rows.size(), 2u);
+  for (const json& row : rows) EXPECT_TRUE(row.contains("messages")) << row.dump();
+  EXPECT_EQ(files.begin()->second.find("team lunch"), std::string::npos);
+  // The job was created on it, supervised, on the base model.
+  json created;
+  for (const auto& r : server_->requests()) {
+    if (r.method == "POST" && r.path.find("/fine_tuning/jobs") != std::string::npos)
+      created = json::parse(r.body);
+  }
+  EXPECT_EQ(created["model"], "test-model");
+  EXPECT_EQ(created["training_file"], files.begin()->first);
+  EXPECT_EQ(created["method"]["type"], "supervised");
+  auto lines = Results(job);
+  ASSERT_EQ(lines.size(), 1u);
+  const std::string model = lines[0]["fine_tuned_model"];
+  EXPECT_EQ(model.rfind("ft:test-model:foldback-test::ftjob-test-", 0), 0u) << model;
+  EXPECT_EQ(lines[0]["records"], 2);
+
+  // Activated: ask with no flags runs on the fine-tuned model.
+  CliRun act = Cli("jobs activate " + Store() + " " + job);
+  ASSERT_EQ(act.code, 0) << act.out << act.err;
+  std::string toml = foldback::testing::ReadFile(fs::path(Index()) / "foldback.toml");
+  EXPECT_NE(toml.find("model = \"" + model + "\""), std::string::npos) << toml;
+  EXPECT_EQ(toml.find(kCanary), std::string::npos);
+  server_->ClearRequests();
+  CliRun ask = Cli("ask --index " + Index() + " --hops 1 --json 'termination for convenience'");
+  ASSERT_EQ(ask.code, 0) << ask.out << ask.err;
+  bool used = false;
+  for (const auto& r : server_->requests()) {
+    if (r.path.find("/chat/completions") == std::string::npos) continue;
+    used = used || json::parse(r.body)["model"] == model;
+  }
+  EXPECT_TRUE(used) << "ask did not send the fine-tuned model";
+  // foldback.toml now names the endpoint, which reaches every `jobs submit`:
+  // a command trainer still submits (the endpoint unused).
+  CliRun cmd = Cli("jobs submit " + Store() + " --index " + Index() +
+                   " --kind finetune --format sft --command " + Shell("true {file} {out}"));
+  EXPECT_EQ(cmd.code, 0) << cmd.err;
+  EXPECT_EQ((w.out + w.err + sub.out + sub.err + ok.out).find(kCanary), std::string::npos);
+  ExpectNoKey();
+}
+
+TEST_P(JobsFinetuneCli, ApprovalIsRequiredAndCannotBeGivenTwiceOrAfterCancel) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 50");
+  CliRun r = Cli("jobs cancel " + Store() + " " + job);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Cli("jobs approve " + Store() + " " + job);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("is cancelled: nothing to approve"), std::string::npos) << r.err;
+  ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
+  EXPECT_EQ(FinetuneRequests(), 0u);
+
+  CliRun js;
+  SubmitFinetune(Endpoint() + " --format sft --poll-ms 50 --json", &js);
+  json sub = Json(js);
+  std::string second = sub["job_id"];
+  EXPECT_EQ(sub["state"], "pending_approval");
+  EXPECT_EQ(sub["records"], 1);
+  EXPECT_EQ(sub["matters"]["acme"], 1) << sub.dump();
+  EXPECT_EQ(sub["sha256"].get<std::string>().size(), 64u);
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + second).code, 0);
+  r = Cli("jobs approve " + Store() + " " + second);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("is active: nothing to approve"), std::string::npos) << r.err;
+  // Nothing consented: nothing to approve at all.
+  r = Cli("jobs submit " + Store() + " --index " + Index() + " --kind finetune " + Endpoint() +
+          " --format sft --allowed-matters beta");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("nothing to train on"), std::string::npos) << r.err;
+  // The API takes sft and openai-preference; triplets go to a command.
+  r = Cli("jobs submit " + Store() + " --index " + Index() + " --kind finetune " + Endpoint() +
+          " --format triplets");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--command"), std::string::npos) << r.err;
+  // Neither an endpoint nor a command.
+  r = Cli("jobs submit " + Store() + " --index " + Index() + " --kind finetune --format sft");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--endpoint URL"), std::string::npos) << r.err;
+}
+
+TEST_P(JobsFinetuneCli, AWalledMattersFeedbackIsNeverUploaded) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  Feedback("beta", "What is the zebra pineapple strategy?", true);
+  CliRun sub;
+  std::string job = SubmitFinetune(
+      Endpoint() + " --format sft --allowed-matters acme --poll-ms 20", &sub);
+  EXPECT_NE(sub.err.find("1 behind the walls"), std::string::npos) << sub.err;
+  EXPECT_NE(sub.err.find("matters: acme (1)\n"), std::string::npos) << sub.err;
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.err;
+  auto files = server_->finetune_files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files.begin()->second.find("zebra"), std::string::npos) << files.begin()->second;
+  EXPECT_EQ(files.begin()->second.find("beta"), std::string::npos) << files.begin()->second;
+  EXPECT_NE(files.begin()->second.find("merger"), std::string::npos);
+  for (const auto& r : server_->requests()) {  // (the beta question itself was asked before)
+    if (r.path.find("/files") == std::string::npos && r.path.find("/fine_tuning") == std::string::npos)
+      continue;
+    EXPECT_EQ(r.body.find("zebra"), std::string::npos) << r.path;
+  }
+}
+
+TEST_P(JobsFinetuneCli, AWorkerKilledMidPollResumesWithoutASecondUpload) {
+  foldback::testing::LlmTestServerOptions opts;
+  opts.finetune_queued_polls = 30;  // ~1.5 s of polls at 50 ms
+  opts.finetune_running_polls = 2;
+  Restart(opts);
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 50 --lease-ms 1000");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  pid_t pid = StartWorker("jobs work " + Store() + " --until-idle", dir_ / "killed.out");
+  // Killed once the remote job has been polled a few times.
+  size_t polls = 0;
+  for (int i = 0; i < 400 && polls < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    polls = Requests("GET", "/fine_tuning/jobs/ftjob-test-2");
+  }
+  ASSERT_GE(polls, 4u) << foldback::testing::ReadFile(dir_ / "killed.out");
+  kill(pid, SIGKILL);
+  Wait(pid);
+  json st = Status(job);
+  EXPECT_EQ(st["leased"], 1) << st.dump();
+  EXPECT_EQ(st["finetune"]["remote_job_id"], "ftjob-test-2") << st.dump();
+  // Another worker takes over once the lease ends, and polls on.
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_EQ(st["attempts"], 2) << st.dump();
+  EXPECT_EQ(Requests("POST", "/files"), 1u) << "uploaded twice";
+  EXPECT_EQ(Requests("POST", "/fine_tuning/jobs"), 1u) << "created twice";
+  EXPECT_EQ(server_->finetune_files().size(), 1u);
+  EXPECT_EQ(server_->finetune_jobs().size(), 1u);
+  EXPECT_EQ(Results(job)[0]["remote_job_id"], "ftjob-test-2");
+}
+
+// SIGTERM while polling: the fine-tune is given back at once (its attempt
+// refunded, its progress kept), and the next worker polls on.
+TEST_P(JobsFinetuneCli, SigtermGivesTheFinetuneBackWithItsProgress) {
+  foldback::testing::LlmTestServerOptions opts;
+  opts.finetune_queued_polls = 40;
+  Restart(opts);
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 50");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  pid_t pid = StartWorker("jobs work " + Store() + " --until-idle", dir_ / "stopped.out");
+  size_t polls = 0;
+  for (int i = 0; i < 400 && polls < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    polls = Requests("GET", "/fine_tuning/jobs/ftjob-test-2");
+  }
+  ASSERT_GE(polls, 2u) << foldback::testing::ReadFile(dir_ / "stopped.out");
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid), 130) << foldback::testing::ReadFile(dir_ / "stopped.out");
+  json st = Status(job);
+  EXPECT_EQ(st["leased"], 0) << st.dump();  // given back: no lease to wait for
+  EXPECT_EQ(st["attempts"], 0) << st.dump();
+  EXPECT_EQ(st["finetune"]["remote_job_id"], "ftjob-test-2") << st.dump();
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_EQ(Status(job)["done"], 1);
+  EXPECT_EQ(Requests("POST", "/files"), 1u);
+  EXPECT_EQ(Requests("POST", "/fine_tuning/jobs"), 1u);
+}
+
+TEST_P(JobsFinetuneCli, RetryableFailuresAreRetriedAndNeverDuplicate) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  // The upload fails once (503): it may have arrived, so the worker looks
+  // for it before uploading again; the create is rate limited twice.
+  server_->Script({.path = "/files", .status = 503});
+  server_->Script({.path = "/fine_tuning/jobs", .times = 2, .status = 429,
+                   .headers = {{"Retry-After", "0.05"}}});
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 20");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_EQ(server_->finetune_files().size(), 1u);
+  EXPECT_EQ(server_->finetune_jobs().size(), 1u);
+  EXPECT_GE(Requests("GET", "/files"), 1u);  // looked for before uploading again
+  EXPECT_EQ(st["finetune"]["uploads"], 2) << st.dump();
+}
+
+TEST_P(JobsFinetuneCli, AFailedRemoteJobIsReportedClearly) {
+  foldback::testing::LlmTestServerOptions opts;
+  opts.finetune_fail_message = "The training file has 1 example(s), but must have at least 10";
+  Restart(opts);
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 20 --activate");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_NE(w.out.find("1 failed"), std::string::npos) << w.out;
+  EXPECT_NE(w.err.find("must have at least 10"), std::string::npos) << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["failed"], 1) << st.dump();
+  const std::string error = st["finetune"]["error"];
+  EXPECT_NE(error.find("fine-tuning job ftjob-test-2 failed"), std::string::npos) << error;
+  EXPECT_NE(error.find("invalid_training_file"), std::string::npos) << error;
+  auto lines = Results(job, "--include-failed");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0]["error"].get<std::string>().find("must have at least 10"), std::string::npos);
+  // Nothing to activate; foldback.toml untouched.
+  CliRun act = Cli("jobs activate " + Store() + " " + job);
+  EXPECT_NE(act.code, 0);
+  EXPECT_NE(act.err.find("no trained model yet"), std::string::npos) << act.err;
+  EXPECT_FALSE(fs::exists(fs::path(Index()) / "foldback.toml"));
+  // A key the service refuses: a clear failure, no retry, never the key.
+  ::setenv(kKeyVar, "sk-wrong-key-Zz9", 1);
+  foldback::testing::LlmTestServerOptions strict;
+  strict.expected_key = kCanary;
+  Restart(strict);
+  std::string second = SubmitFinetune(Endpoint() + " --format sft --poll-ms 20");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + second).code, 0);
+  w = Cli("jobs work " + Store() + " --until-idle");
+  st = Status(second);
+  EXPECT_EQ(st["failed"], 1) << st.dump();
+  EXPECT_NE(st["finetune"]["error"].get<std::string>().find("401"), std::string::npos) << st.dump();
+  EXPECT_EQ(Requests("POST", "/files"), 1u);
+}
+
+TEST_P(JobsFinetuneCli, ACommandTrainsOnTheFileAndItsModelPathIsRecorded) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  // The "trainer" (TRL's DPO format, which the API does not take) counts
+  // the rows into {out}.
+  std::string job = SubmitFinetune(
+      "--format dpo --command " +
+      Shell("sh -c 'mkdir -p \"$2\" && wc -l < \"$1\" > \"$2/rows\" && echo trained' sh {file} "
+            "{out}"));
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  EXPECT_EQ(Status(job)["done"], 0);  // waits for approval like any fine-tune
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  auto lines = Results(job);
+  ASSERT_EQ(lines.size(), 1u);
+  const std::string model = lines[0]["model_path"];
+  EXPECT_TRUE(fs::exists(fs::path(model) / "rows")) << lines[0].dump();
+  EXPECT_NE(lines[0]["output_tail"].get<std::string>().find("trained"), std::string::npos);
+  EXPECT_EQ(FinetuneRequests(), 0u);  // nothing left the machine
+  // A trainer that fails: its status and last words.
+  std::string bad = SubmitFinetune("--format sft --command " +
+                                   Shell("sh -c 'echo CUDA out of memory >&2; exit 3'"));
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + bad).code, 0);
+  w = Cli("jobs work " + Store() + " --until-idle");
+  json st = Status(bad);
+  EXPECT_EQ(st["failed"], 1) << st.dump();
+  const std::string error = st["finetune"]["error"];
+  EXPECT_NE(error.find("exited with status 3"), std::string::npos) << error;
+  EXPECT_NE(error.find("CUDA out of memory"), std::string::npos) << error;
+}
+
+// Azure OpenAI: the resource's /openai routes with api-version and the
+// api-key header; the model is recorded, and activation says to deploy it.
+TEST_P(JobsFinetuneCli, AzureOpenAiIsTrainedAndItsModelNeedsADeployment) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  std::string resource = "http://127.0.0.1:" + std::to_string(server_->port());
+  std::string job = SubmitFinetune("--format openai-preference --provider azure --endpoint " +
+                                   resource + " --model gpt-4o-mini --api-key-env " + kKeyVar +
+                                   " --poll-ms 20 --activate");
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  EXPECT_NE(w.err.find("through a deployment"), std::string::npos) << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_FALSE(fs::exists(fs::path(Index()) / "foldback.toml"));
+  size_t azure = 0;
+  for (const auto& r : server_->requests()) {
+    if (r.path.rfind("/openai/", 0) != 0) continue;
+    ++azure;
+    EXPECT_EQ(r.query.find("api-version="), 0u) << r.path << "?" << r.query;
+    EXPECT_EQ(r.Header("api-key"), kCanary) << r.path;
+    EXPECT_EQ(r.Header("authorization"), "") << r.path;
+  }
+  EXPECT_GE(azure, 3u);  // upload, create, polls
+  json created;
+  for (const auto& r : server_->requests()) {
+    if (r.method == "POST" && r.path == "/openai/fine_tuning/jobs") created = json::parse(r.body);
+  }
+  EXPECT_EQ(created["method"]["type"], "dpo");
+  CliRun act = Cli("jobs activate " + Store() + " " + job);
+  EXPECT_NE(act.code, 0);
+  EXPECT_NE(act.err.find("deploy ft:gpt-4o-mini"), std::string::npos) << act.err;
+}
+
+// A worker killed while its training command runs: the command dies with
+// it (no stray trainer beside the next one), and the next worker runs it
+// again, into a fresh output path.
+TEST_P(JobsFinetuneCli, AKilledWorkersCommandDiesAndTheNextWorkerRunsItAgain) {
+  Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
+  const fs::path marker = dir_ / "first-run", pidfile = dir_ / "trainer.pid";
+  // First run: note the pid and hang; later runs: make the model.
+  std::string cmd = "sh -c 'if [ -e \"$3\" ]; then mkdir -p \"$2\"; else touch \"$3\"; echo $$ > "
+                    "\"$4\"; exec sleep 60; fi' sh {file} {out} " +
+                    marker.string() + " " + pidfile.string();
+  std::string job = SubmitFinetune("--format sft --lease-ms 1000 --command " + Shell(cmd));
+  ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
+  pid_t worker = StartWorker("jobs work " + Store() + " --until-idle", dir_ / "killed.out");
+  for (int i = 0; i < 400 && foldback::testing::ReadFile(pidfile).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  std::string text = foldback::testing::ReadFile(pidfile);
+  ASSERT_FALSE(text.empty()) << foldback::testing::ReadFile(dir_ / "killed.out");
+  pid_t trainer = static_cast<pid_t>(std::stol(text));
+  kill(worker, SIGKILL);
+  Wait(worker);
+  // The trainer is gone (or a zombie waiting for init) within a moment.
+  auto alive = [&] {
+    std::string stat = foldback::testing::ReadFile("/proc/" + std::to_string(trainer) + "/stat");
+    size_t close = stat.rfind(')');
+    return !stat.empty() && close != std::string::npos && stat.size() > close + 2 &&
+           stat[close + 2] != 'Z';
+  };
+  for (int i = 0; i < 100 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(alive()) << "the training command outlived its worker";
+  CliRun w = Cli("jobs work " + Store() + " --until-idle");
+  ASSERT_EQ(w.code, 0) << w.out << w.err;
+  json st = Status(job);
+  EXPECT_EQ(st["done"], 1) << st.dump();
+  EXPECT_EQ(st["attempts"], 2) << st.dump();
+  auto lines = Results(job);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(fs::path(lines[0]["model_path"].get<std::string>()).filename(), "model-2");
+  EXPECT_EQ(lines[0]["run"], 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobsFinetuneCli, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

@@ -318,6 +318,165 @@ struct LlmTestServer::Rep {
   std::condition_variable stop_cv;
   std::atomic<bool> stopping{false};
 
+  // ---- fine-tuning (under mu)
+  std::map<std::string, json> ft_files;  // id -> file object (+ "content")
+  std::vector<json> ft_jobs;             // job objects, in creation order
+  std::map<std::string, int> ft_polls;   // job id -> polls answered
+  uint64_t ft_next = 1;
+
+  // A scripted reply for a fine-tuning route, when one matches: true when
+  // it answered (a failure, or a verbatim body).
+  bool FinetuneScripted(const httplib::Request& req, httplib::Response& res) {
+    ScriptedReply reply;
+    if (!Take(req.path, req.body, &reply)) return false;
+    if (reply.delay_ms > 0 && !Sleep(reply.delay_ms)) {
+      res.status = 503;
+      return true;
+    }
+    if (reply.status == 200 && reply.body.empty()) return false;  // a delay only
+    Record(req, reply.status);
+    res.status = reply.status;
+    for (const auto& [name, value] : reply.headers) res.set_header(name, value);
+    res.set_content(reply.body.empty()
+                        ? ErrorBody("scripted " + std::to_string(reply.status),
+                                    reply.status == 429 ? "rate_limit_error" : "api_error")
+                              .dump()
+                        : reply.body,
+                    "application/json");
+    return true;
+  }
+
+  json FinetuneJob(json& job) {  // advances a job by one poll (under mu)
+    const std::string id = job["id"];
+    int polls = ++ft_polls[id];
+    if (polls <= options.finetune_queued_polls) {
+      job["status"] = "queued";
+    } else if (polls <= options.finetune_queued_polls + options.finetune_running_polls) {
+      job["status"] = "running";
+    } else if (!options.finetune_fail_message.empty()) {
+      job["status"] = "failed";
+      job["error"] = {{"code", "invalid_training_file"},
+                      {"message", options.finetune_fail_message},
+                      {"param", "training_file"}};
+    } else {
+      job["status"] = "succeeded";
+      job["fine_tuned_model"] = "ft:" + job["model"].get<std::string>() + ":foldback-test::" + id;
+      job["trained_tokens"] = 1234;
+    }
+    return job;
+  }
+
+  void RouteFinetune() {
+    server.Post(R"(.*/files)", [this](const httplib::Request& req, httplib::Response& res) {
+      if (FinetuneScripted(req, res)) return;
+      if (!Authorized(req)) {
+        Record(req, 401);
+        res.status = 401;
+        res.set_content(ErrorBody("Incorrect API key provided.", "invalid_request_error").dump(),
+                        "application/json");
+        return;
+      }
+      if (!req.is_multipart_form_data() || !req.has_file("file") || !req.has_file("purpose") ||
+          req.get_file_value("purpose").content != "fine-tune") {
+        Record(req, 400);
+        res.status = 400;
+        res.set_content(
+            ErrorBody("a multipart body with purpose=fine-tune and a file is required",
+                      "invalid_request_error")
+                .dump(),
+            "application/json");
+        return;
+      }
+      const auto file = req.get_file_value("file");
+      json obj;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        std::string id = "file-test-" + std::to_string(ft_next++);
+        obj = {{"id", id},           {"object", "file"},   {"bytes", file.content.size()},
+               {"created_at", static_cast<int64_t>(ft_next)}, {"filename", file.filename},
+               {"purpose", "fine-tune"}, {"status", "processed"}};
+        ft_files[id] = obj;
+        ft_files[id]["content"] = file.content;
+      }
+      Record(req, 200);
+      res.set_content(obj.dump(), "application/json");
+    });
+    server.Get(R"(.*/files)", [this](const httplib::Request& req, httplib::Response& res) {
+      if (FinetuneScripted(req, res)) return;
+      Record(req, 200);
+      json data = json::array();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto& [id, f] : ft_files) {
+          json o = f;
+          o.erase("content");
+          data.push_back(o);
+        }
+      }
+      res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
+    });
+    server.Post(R"(.*/fine_tuning/jobs)", [this](const httplib::Request& req, httplib::Response& res) {
+      if (FinetuneScripted(req, res)) return;
+      json body = json::parse(req.body, nullptr, false);
+      int status = 200;
+      json out;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!Authorized(req)) {
+          status = 401;
+          out = ErrorBody("Incorrect API key provided.", "invalid_request_error");
+        } else if (body.is_discarded() || !body.is_object() || !body.contains("training_file") ||
+                   !body["training_file"].is_string() ||
+                   !ft_files.count(body["training_file"].get<std::string>()) ||
+                   !body.contains("model")) {
+          status = 400;
+          out = ErrorBody("a known training_file and a model are required", "invalid_request_error");
+        } else {
+          std::string id = "ftjob-test-" + std::to_string(ft_next++);
+          out = {{"id", id},
+                 {"object", "fine_tuning.job"},
+                 {"model", body["model"]},
+                 {"training_file", body["training_file"]},
+                 {"status", "validating_files"},
+                 {"fine_tuned_model", nullptr},
+                 {"method", body.value("method", json::object())},
+                 {"metadata", body.value("metadata", json(nullptr))}};
+          ft_jobs.push_back(out);
+        }
+      }
+      Record(req, status);
+      res.status = status;
+      res.set_content(out.dump(), "application/json");
+    });
+    server.Get(R"(.*/fine_tuning/jobs(/[^/]+)?)",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 if (FinetuneScripted(req, res)) return;
+                 std::string one = req.matches.size() > 1 ? req.matches[1].str() : "";
+                 json out;
+                 int status = 200;
+                 {
+                   std::lock_guard<std::mutex> lock(mu);
+                   if (one.empty()) {
+                     json data = json::array();
+                     for (auto it = ft_jobs.rbegin(); it != ft_jobs.rend(); ++it) data.push_back(*it);
+                     out = {{"object", "list"}, {"data", data}, {"has_more", false}};
+                   } else {
+                     status = 404;
+                     out = ErrorBody("no fine-tuning job " + one.substr(1), "invalid_request_error");
+                     for (json& j : ft_jobs) {
+                       if ("/" + j["id"].get<std::string>() == one) {
+                         status = 200;
+                         out = FinetuneJob(j);
+                       }
+                     }
+                   }
+                 }
+                 Record(req, status);
+                 res.status = status;
+                 res.set_content(out.dump(), "application/json");
+               });
+  }
+
   double Now() const {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
@@ -593,6 +752,7 @@ Result<std::unique_ptr<LlmTestServer>> LlmTestServer::Start(LlmTestServerOptions
     }
     res.set_content("{\"ok\":true}", "application/json");
   });
+  r->RouteFinetune();
   auto not_found = [r](const httplib::Request& req, httplib::Response& res) {
     r->Record(req, 404);
     res.status = 404;
@@ -648,6 +808,20 @@ std::vector<RecordedRequest> LlmTestServer::requests() const {
 size_t LlmTestServer::request_count() const {
   std::lock_guard<std::mutex> lock(rep_->mu);
   return rep_->requests.size();
+}
+
+std::map<std::string, std::string> LlmTestServer::finetune_files() const {
+  std::lock_guard<std::mutex> lock(rep_->mu);
+  std::map<std::string, std::string> out;
+  for (const auto& [id, f] : rep_->ft_files) out[id] = f["content"].get<std::string>();
+  return out;
+}
+
+std::vector<std::string> LlmTestServer::finetune_jobs() const {
+  std::lock_guard<std::mutex> lock(rep_->mu);
+  std::vector<std::string> out;
+  for (const auto& j : rep_->ft_jobs) out.push_back(j["training_file"].get<std::string>());
+  return out;
 }
 
 void LlmTestServer::ClearRequests() {

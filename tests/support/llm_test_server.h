@@ -98,6 +98,19 @@ struct LlmTestServerOptions {
   // When not empty, requests must authenticate with it ("Authorization:
   // Bearer KEY" or "api-key: KEY"), else 401.
   std::string expected_key;
+
+  // Fine-tuning (finetune jobs): POST .../files (multipart, purpose
+  // fine-tune), GET .../files, POST .../fine_tuning/jobs, GET
+  // .../fine_tuning/jobs and .../fine_tuning/jobs/ID. A job answers
+  // "validating_files" when created, then "queued" for
+  // `finetune_queued_polls` polls and "running" for
+  // `finetune_running_polls`, then "succeeded" with fine_tuned_model
+  // "ft:MODEL:foldback-test::ID" — or "failed" with
+  // `finetune_fail_message` when that is set. Scripted replies (by path)
+  // answer these routes first: failures, 429s, delays.
+  int finetune_queued_polls = 1;
+  int finetune_running_polls = 1;
+  std::string finetune_fail_message;
 };
 
 class LlmTestServer {
@@ -122,6 +135,11 @@ class LlmTestServer {
   std::vector<RecordedRequest> requests() const;
   size_t request_count() const;
   void ClearRequests();
+
+  // Fine-tuning: the files uploaded so far (id -> content) and the jobs
+  // created (their training files, in order).
+  std::map<std::string, std::string> finetune_files() const;
+  std::vector<std::string> finetune_jobs() const;
 
   // Stops serving; hanging and delayed replies end at once. Idempotent.
   void Stop();

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "jobs/job_store.h"
 #include "pg_test_server.h"
 
@@ -230,8 +232,95 @@ TEST_P(JobsStoreTest, BatchedRequestsAndBadInput) {
   EXPECT_FALSE(OpenJobStore("sqlite:" + (dir_ / "no" / "such" / "dir" / "j.sqlite").string()).ok());
 }
 
+// A job pending approval leases nothing until it is approved, once.
+TEST_P(JobsStoreTest, PendingApprovalLeasesNothingUntilApproved) {
+  auto s = Open();
+  NewJob j = Job(1);
+  j.kind = "finetune";
+  j.state = JobState::kPendingApproval;
+  auto id = s->Submit(j, 1000);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(s->GetJob(*id)->state, JobState::kPendingApproval);
+  std::string why;
+  auto none = s->Lease(*id, "w", 1, 1, 1000, nullptr, &why);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(why, "awaiting approval");
+  ASSERT_TRUE(s->SetJobState(*id, JobState::kActive).ok());
+  Status twice = s->SetJobState(*id, JobState::kActive);
+  EXPECT_EQ(twice.code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(twice.message().find("nothing to approve"), std::string::npos) << twice.ToString();
+  EXPECT_EQ(s->Lease(*id, "w", 1, 1, 1000, nullptr, nullptr)->size(), 1u);
+  ASSERT_TRUE(s->SetJobState(*id, JobState::kCancelled).ok());
+  EXPECT_EQ(s->SetJobState(*id, JobState::kActive).code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(s->SetJobState("0190aaaa-0000-7000-8000-000000000000", JobState::kActive).code(),
+            Status::Code::kNotFound);
+}
+
+// Checkpoints: written by the lease holder only, returned by the next lease.
+TEST_P(JobsStoreTest, CheckpointsBelongToTheLeaseHolder) {
+  auto s = Open();
+  auto id = s->Submit(Job(1, /*lease_ms=*/1000, /*attempts=*/5), 1000);
+  ASSERT_TRUE(id.ok());
+  auto a = s->Lease(*id, "wa", 1, 1, 1000, nullptr, nullptr);
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ((*a)[0].checkpoint, "");
+  ASSERT_TRUE(s->SaveCheckpoint(*id, "wa", "doc-0", R"({"stage":"created"})").ok());
+  EXPECT_EQ(s->SaveCheckpoint(*id, "wb", "doc-0", "x").code(), Status::Code::kFailedPrecondition);
+  // wa's lease ends; wb takes over and finds what wa stored.
+  auto b = s->Lease(*id, "wb", 1, 1, 2500, nullptr, nullptr);
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ((*b)[0].checkpoint, R"({"stage":"created"})");
+  Status late = s->SaveCheckpoint(*id, "wa", "doc-0", R"({"stage":"stale"})");
+  EXPECT_EQ(late.code(), Status::Code::kFailedPrecondition) << late.ToString();
+  std::string seen;
+  ASSERT_TRUE(s->ForEachItem(*id, [&](const StoredResult& r) {
+                 seen = r.checkpoint;
+                 return Status::OK();
+               }).ok());
+  EXPECT_EQ(seen, R"({"stage":"created"})");
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobsStoreTest, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// A store written before finetune jobs (no checkpoint column) opens, gains
+// the column, and keeps its jobs.
+TEST(JobsSqliteStore, AnOlderStoreGainsTheCheckpointColumn) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("foldback-jobs-old-store-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "jobs.sqlite").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* old_schema = R"sql(
+CREATE TABLE jobs(id TEXT PRIMARY KEY, kind TEXT NOT NULL, spec TEXT NOT NULL,
+  state INTEGER NOT NULL, created_ms INTEGER NOT NULL, lease_ms INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL, requests_per_minute REAL NOT NULL,
+  max_requests INTEGER NOT NULL, max_tokens INTEGER NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
+  next_slot_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE items(job_id TEXT NOT NULL, seq INTEGER NOT NULL, item_id TEXT NOT NULL,
+  payload TEXT NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '', result TEXT, blob BLOB, done_ms INTEGER,
+  PRIMARY KEY(job_id, seq), UNIQUE(job_id, item_id));
+INSERT INTO jobs VALUES('old-job','map','{}',0,1,1000,3,0,0,0,0,0,0);
+INSERT INTO items(job_id,seq,item_id,payload,state) VALUES('old-job',0,'doc-0','',0);
+)sql";
+  ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = OpenJobStore("sqlite:" + path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto leased = (*store)->Lease("old-job", "w", 1, 1, 10, nullptr, nullptr);
+  ASSERT_TRUE(leased.ok()) << leased.status().ToString();
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_TRUE((*store)->SaveCheckpoint("old-job", "w", "doc-0", "{}").ok());
+  store->reset();
+  EXPECT_TRUE(OpenJobStore("sqlite:" + path).ok());  // and again, once the column is there
+  std::filesystem::remove_all(dir);
+}
 
 // ---------------------------------------------------------------- PostgreSQL only
 

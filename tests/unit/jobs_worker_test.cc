@@ -66,6 +66,13 @@ class StallingStore : public JobStore {
     return inner_->Release(job_id, owner, item_ids, request_sent);
   }
   Status Cancel(const std::string& job_id) override { return inner_->Cancel(job_id); }
+  Status SetJobState(const std::string& job_id, JobState next) override {
+    return inner_->SetJobState(job_id, next);
+  }
+  Status SaveCheckpoint(const std::string& job_id, const std::string& owner,
+                        const std::string& item_id, const std::string& checkpoint) override {
+    return inner_->SaveCheckpoint(job_id, owner, item_id, checkpoint);
+  }
   Status ForEachItem(const std::string& job_id,
                      const std::function<Status(const StoredResult&)>& fn) override {
     return inner_->ForEachItem(job_id, fn);

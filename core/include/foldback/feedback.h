@@ -603,6 +603,8 @@ struct ExportReport {
   size_t walled = 0;          // skipped: touches a matter outside allowed_matters
   size_t unusable = 0;        // skipped: nothing this format can use
   size_t stale_passages = 0;  // passages gone from the index or changed
+  // Exported records per matter they touch ("" for a record touching none).
+  std::map<std::string, size_t> matters;
 };
 
 // The export's bytes, deterministic for given records and index: records in

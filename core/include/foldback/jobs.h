@@ -138,8 +138,27 @@ FOLDBACK_EXPORT Decision DecideRelease(const ItemRow& row, const std::string& ow
 enum class JobState : int {
   kActive = 0,
   kCancelled = 1,  // no item is leased any more; results so far are kept
+  // Nothing is leased until someone approves the job (a fine-tune: nothing
+  // leaves the firm unapproved). Approval makes it kActive.
+  kPendingApproval = 2,
 };
-FOLDBACK_EXPORT const char* JobStateName(JobState state);  // "active" | "cancelled"
+// "active" | "cancelled" | "pending_approval"
+FOLDBACK_EXPORT const char* JobStateName(JobState state);
+// The state a store keeps as an integer; unknown values read as kCancelled
+// (nothing is leased from a job this version does not understand).
+FOLDBACK_EXPORT JobState JobStateFromInt(int64_t value);
+
+// Whether a job in `current` may become `next`: pending_approval -> active
+// (approve), any -> cancelled. FailedPrecondition saying why not ("job X
+// is active: nothing to approve", "job X is cancelled").
+FOLDBACK_EXPORT Status CheckJobTransition(const std::string& job_id, JobState current,
+                                          JobState next);
+
+// `owner` stores progress of a long item (a fine-tune's remote ids) while
+// it holds the lease: kUpdate (the row unchanged: the store writes the
+// progress) when `owner` holds it, kNone "lost" otherwise — a worker whose
+// lease ended must not overwrite what the item's new holder found.
+FOLDBACK_EXPORT Decision DecideCheckpoint(const ItemRow& row, const std::string& owner);
 
 // Limits shared by every worker of a job.
 struct JobLimits {

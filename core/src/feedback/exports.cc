@@ -481,6 +481,7 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
         continue;
       }
     }
+    const size_t exported_before = rep->exported;
     switch (format) {
       case ExportFormat::kTriplets:
         ex.Triplets(*r, &out);
@@ -496,6 +497,11 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
       case ExportFormat::kDemos:
         ex.Demo(*r, question_field, out_fields[0], &demos, &seen);
         break;
+    }
+    if (rep->exported > exported_before) {
+      std::set<std::string> touched = MattersOf(index, *r);
+      if (touched.empty()) touched.insert("");
+      for (const std::string& m : touched) ++rep->matters[m];
     }
   }
   if (format == ExportFormat::kDemos && !options.dspy_into.empty()) {

@@ -29,7 +29,36 @@ const char* ItemStateName(ItemState state) {
 }
 
 const char* JobStateName(JobState state) {
-  return state == JobState::kCancelled ? "cancelled" : "active";
+  switch (state) {
+    case JobState::kActive:
+      return "active";
+    case JobState::kCancelled:
+      return "cancelled";
+    case JobState::kPendingApproval:
+      return "pending_approval";
+  }
+  return "cancelled";
+}
+
+JobState JobStateFromInt(int64_t value) {
+  switch (value) {
+    case 0:
+      return JobState::kActive;
+    case 2:
+      return JobState::kPendingApproval;
+    default:
+      return JobState::kCancelled;
+  }
+}
+
+Status CheckJobTransition(const std::string& job_id, JobState current, JobState next) {
+  if (next == JobState::kCancelled) return Status::OK();
+  if (next == JobState::kActive && current == JobState::kPendingApproval) return Status::OK();
+  if (next == JobState::kActive) {
+    return Status::FailedPrecondition("job " + job_id + " is " + JobStateName(current) +
+                                      ": nothing to approve");
+  }
+  return Status::FailedPrecondition("job " + job_id + " cannot become " + JobStateName(next));
 }
 
 Status ValidateLeasePolicy(const LeasePolicy& p) {
@@ -100,6 +129,11 @@ Decision DecideHeartbeat(const ItemRow& row, const LeasePolicy& policy, const st
   ItemRow next = row;
   next.lease_until_ms = std::max(row.lease_until_ms, now_ms + policy.lease_ms);
   return Update(std::move(next));
+}
+
+Decision DecideCheckpoint(const ItemRow& row, const std::string& owner) {
+  if (!Holds(row, owner)) return None("lost");
+  return Update(row);
 }
 
 Decision DecideComplete(const ItemRow& row, const std::string& owner) {
