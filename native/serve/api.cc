@@ -518,7 +518,12 @@ struct Routes {
         case TraceEvent::Kind::kRetrieved: {
           json hits = json::array();
           for (const TraceHit& h : e.hits) {
-            hits.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
+            // The hits are behind the wall already; the title is for the timeline.
+            const Document* d = index->FindDocument(h.doc_id);
+            hits.push_back({{"chunk_id", h.chunk_id},
+                            {"doc_id", h.doc_id},
+                            {"score", h.score},
+                            {"title", d ? d->title : std::string()}});
           }
           send("retrieved", {{"hop", e.hop}, {"results", hits}});
           break;
@@ -563,7 +568,17 @@ struct Routes {
     }
     for (const auto& p : run->result.passages) ctx.matters.insert(p.matter);
     ctx.results = run->result.passages.size();
-    std::string result = host::AskRunJson(*run, ao.answer, -1);
+    // As `foldback ask --json`, plus what a client shows beside a passage
+    // (its title, section and matter: the plugins' passage cards).
+    json result_json = json::parse(host::AskRunJson(*run, ao.answer, -1));
+    for (size_t i = 0; i < run->result.passages.size() && i < result_json["results"].size(); ++i) {
+      const SearchHit& h = run->result.passages[i];
+      json& r = result_json["results"][i];
+      r["title"] = h.title;
+      r["section"] = h.section;
+      r["matter"] = h.matter;
+    }
+    std::string result = Dump(result_json);
     if (!stream) {
       HttpResponse r;
       r.body = std::move(result);
