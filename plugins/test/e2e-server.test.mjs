@@ -18,7 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { BUILD, DATA, PLUGINS, ROOT, ensureBuilt, listData } from './helpers/common.mjs';
 import { startServer } from '../serve.mjs';
 import { wordStub } from './helpers/office-stub.mjs';
-import { fence, launch, shot, watchPage } from './helpers/browser.mjs';
+import { chromium } from 'playwright-core';
+import { ARGS, CHROMIUM, fence, shot, watchPage } from './helpers/browser.mjs';
 import { askAndWatch, setOptions, waitReady } from './helpers/flows.mjs';
 
 const CLI = process.env.FOLDBACK_CLI || path.join(ROOT, 'build/bin/foldback');
@@ -102,7 +103,9 @@ before(async () => {
   foldback = await serve(['--index', path.join(tmp, 'idx'), '--users', path.join(tmp, 'users.toml'),
     '--listen', `${SERVER_HOST}:0`, '--rate-limit', '0', '--cors-origin', pluginServer.url]);
   foldbackUrl = foldback.url;
-  browser = await launch();
+  // The fenced Chromium of the other tests, with the server's loopback address resolvable too.
+  const args = ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${SERVER_HOST}` : a));
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 });
 
 after(async () => {
@@ -137,7 +140,8 @@ test('Word pane on a firm server: walled results from the server, hops streamed,
 
     // A wrong token: the server says 401, the pane says what to do.
     await useServer(page, 'not-the-token');
-    await page.waitForFunction(() => document.querySelector('#corpus-status')?.dataset.server === 'true');
+    await page.waitForFunction(() => document.querySelector('#corpus-status')?.dataset.server === 'true', null, { timeout: 10000 })
+      .catch(async (e) => { throw new Error(`${e.message}: ${await page.locator('#corpus-status').textContent()} ${JSON.stringify(problems)}`); });
     assert.match(await page.locator('#corpus-status').textContent(), new RegExp(`Firm server ${SERVER_HOST.replace(/\./g, '\\.')}`));
     await page.fill('#question', 'termination upon written notice');
     await page.click('#ask');
