@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <condition_variable>
+#include <future>
 #include <thread>
 
 #include "foldback/ask.h"
@@ -295,7 +296,12 @@ struct Api::Rep {
   std::unique_ptr<WriteLog> wlog;
   // The longest a write waits for readers to let go of the spare before
   // copying the live index instead (a long ask holds its copy throughout).
+  // The background snapshot also reads a copy: a write waits for it as long
+  // as it takes (shorter than a copy).
   std::chrono::milliseconds spare_wait{2000};
+  std::atomic<const Index*> snapshotting{nullptr};
+  // Builds the spare at start, off the start's critical path (holds writer_mu).
+  std::thread spare_thread;
 
   // The background snapshot: its thread, and the writes since the last one.
   std::mutex snap_mu;
@@ -309,9 +315,12 @@ struct Api::Rep {
     if (spare_behind.empty()) return Status::OK();
     auto deadline = std::chrono::steady_clock::now() + spare_wait;
     while (spare.use_count() > 1) {  // a reader still holds it (it is no longer published)
-      if (std::chrono::steady_clock::now() >= deadline) return RebuildSpare();
+      if (std::chrono::steady_clock::now() >= deadline && snapshotting.load() != spare.get()) {
+        return RebuildSpare();
+      }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+    std::atomic_thread_fence(std::memory_order_acquire);  // the readers' last reads happened before
     for (const WriteOp& op : spare_behind) ApplyWriteOp(spare.get(), op);
     spare_behind.clear();
     if (spare->options().dense.embedder == EmbedderKind::kStatic) {
@@ -343,9 +352,11 @@ struct Api::Rep {
       std::lock_guard<std::mutex> lock(writer_mu);
       current = live;
       seq = wlog->last_seq();
+      snapshotting = current.get();
     }
     auto bytes = current->Snapshot();
     current.reset();
+    snapshotting = nullptr;
     if (!bytes.ok()) return bytes.status();
     host::RemoveStaleTemps(host::SnapshotPath(index_dir));
     FB_RETURN_IF_ERROR(host::WriteFileAtomic(host::SnapshotPath(index_dir), *bytes));
@@ -452,6 +463,7 @@ Api::Api(ApiOptions options) : options_(std::move(options)), rep_(std::make_uniq
 Api::~Api() {
   if (rep_) {
     rep_->stopping = true;
+    if (rep_->spare_thread.joinable()) rep_->spare_thread.join();
     if (rep_->watch_thread.joinable()) rep_->watch_thread.join();  // finishes its file, saves
     {
       std::lock_guard<std::mutex> lock(rep_->snap_mu);
@@ -485,8 +497,24 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
     FB_RETURN_IF_ERROR(r.live->BuildDense());
   }
   r.wlog->clear_pending();
-  FB_RETURN_IF_ERROR(r.RebuildSpare());
   r.index = r.live;
+  {
+    // The second copy is made while the server starts serving; the first
+    // write waits for it.
+    Rep* rp = &r;
+    std::promise<void> locked;
+    auto started = locked.get_future();
+    r.spare_thread = std::thread([rp, locked = std::move(locked)]() mutable {
+      std::lock_guard<std::mutex> lock(rp->writer_mu);
+      locked.set_value();
+      Status s = rp->RebuildSpare();
+      if (!s.ok()) {
+        host::Log(host::LogLevel::kError, "the index's second copy could not be made: " + s.ToString(),
+                  {"serve", "", {}});
+      }
+    });
+    started.wait();  // writer_mu is the thread's before anyone can write
+  }
   auto users = Users::Load(api->options_.users_path);
   if (!users.ok()) return users.status();
   r.users = std::make_shared<const Users>(std::move(*users));
@@ -564,6 +592,7 @@ Status Api::Write(const std::function<Result<WriteOp>(const Index&)>& plan, bool
                   WriteResult* result, const std::function<void(const Index&)>& after) {
   Rep* r = rep_.get();
   std::lock_guard<std::mutex> lock(r->writer_mu);
+  if (!r->spare) FB_RETURN_IF_ERROR(r->RebuildSpare());  // its first making failed
   FB_RETURN_IF_ERROR(r->CatchUpSpare());
   auto op = plan(*r->live);
   if (!op.ok()) return op.status();
