@@ -561,7 +561,10 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
     wo.index_dir = r.index_dir;
     wo.folder = api->options_.watch_folder;
     wo.matter = api->options_.watch_matter;
-    wo.batch = 1;  // every file is durable on its own: the state follows each
+    // Each file's write is durable on its own (the write log); the state
+    // follows every 200 files and at the end of each pass. A crash in
+    // between re-reads those files and re-applies the same ids.
+    wo.batch = 200;
     wo.say = api->options_.watch_say;
     Rep* rp = &r;
     wo.stop = [rp] { return rp->stopping.load(); };
