@@ -10,11 +10,17 @@
 //   FOLDBACK_LLM_ORIGINS   comma-separated origins LLM endpoints may have, in
 //                          addition to local ones (http://127.0.0.1:*,
 //                          http://localhost:*), e.g. https://llm.firm.example
+//   FOLDBACK_SERVER_ORIGIN comma-separated origins of the firm's `foldback
+//                          serve` (https; http only on loopback), e.g.
+//                          https://foldback.firm.example. Unset: the plugins
+//                          cannot reach any firm server (their CSP blocks it)
+//                          and Settings say so (docs/serve.md).
 //
 // Each page gets a strict Content-Security-Policy: scripts from itself only
 // (plus Office.js from Microsoft's CDN in the task panes, which Office
 // requires), images from itself or data: URLs, connections to itself and the
-// allowed LLM origins only.
+// allowed LLM origins (and the firm server's, when FOLDBACK_SERVER_ORIGIN
+// names one) only.
 import * as esbuild from 'esbuild';
 import { zipSync } from 'fflate';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const out = path.join(root, 'build/plugins');
+const defaultOut = path.join(root, 'build/plugins');
 const wasmPkg = path.resolve(root, process.env.FOLDBACK_WASM_PKG || 'build/wasm/package');
 const addinOrigin = (process.env.FOLDBACK_ADDIN_ORIGIN || 'https://localhost:3000').replace(/\/+$/, '');
 const version = JSON.parse(await readFile(path.join(root, 'wasm/package.json'), 'utf8')).version;
@@ -59,6 +65,31 @@ for (const o of extraOrigins) {
 }
 const allowedOrigins = [...LOCAL_LLM_ORIGINS, ...extraOrigins];
 
+/** The firm server origins of FOLDBACK_SERVER_ORIGIN (or build({serverOrigins})), checked. */
+export function parseServerOrigins(list) {
+  const origins = (Array.isArray(list) ? list : String(list || '').split(','))
+    .map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const o of origins) {
+    const m = /^(https?):\/\/([a-z0-9.-]+)(:(\d+|\*))?$/i.exec(o);
+    const loopback = m && (/^127\.\d+\.\d+\.\d+$/.test(m[2]) || m[2] === 'localhost');
+    if (!m || (m[1] === 'http' && !loopback)) {
+      throw new Error(`FOLDBACK_SERVER_ORIGIN entries must be https origins such as https://foldback.firm.example (http only on loopback; got ${o})`);
+    }
+  }
+  return origins;
+}
+let envServerOrigins = [];
+try {
+  envServerOrigins = parseServerOrigins(process.env.FOLDBACK_SERVER_ORIGIN);
+} catch (e) {
+  fail(e.message);
+}
+let serverOrigins = envServerOrigins;
+
+function connectSrc() {
+  return ["'self'", ...allowedOrigins, ...serverOrigins.filter((o) => !allowedOrigins.includes(o))].join(' ');
+}
+
 function csp({ office }) {
   const script = ["'self'", "'wasm-unsafe-eval'", ...(office ? ['https://appsforoffice.microsoft.com'] : [])];
   return [
@@ -67,7 +98,7 @@ function csp({ office }) {
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
-    `connect-src 'self' ${allowedOrigins.join(' ')}`,
+    `connect-src ${connectSrc()}`,
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
@@ -82,7 +113,7 @@ export const EXTENSION_CSP = () => [
   "default-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
-  `connect-src 'self' ${allowedOrigins.join(' ')}`,
+  `connect-src ${connectSrc()}`,
   "base-uri 'none'",
   "form-action 'none'",
   "frame-src 'none'",
@@ -450,6 +481,7 @@ async function bundle(entry, outfile, extra = {}) {
     external: ['node:*'],
     define: {
       __FOLDBACK_ALLOWED_ORIGINS__: JSON.stringify(allowedOrigins),
+      __FOLDBACK_SERVER_ORIGINS__: JSON.stringify(serverOrigins),
       __FOLDBACK_VERSION__: JSON.stringify(version),
     },
     ...extra,
@@ -465,7 +497,14 @@ async function common(dir) {
   }
 }
 
-export async function build() {
+/**
+ * Builds every plugin. `options.out`: another output folder (tests);
+ * `options.serverOrigins`: the firm server origins instead of
+ * FOLDBACK_SERVER_ORIGIN's.
+ */
+export async function build(options = {}) {
+  const out = options.out ? path.resolve(options.out) : defaultOut;
+  serverOrigins = options.serverOrigins ? parseServerOrigins(options.serverOrigins) : envServerOrigins;
   await rm(out, { recursive: true, force: true });
   const outlook = path.join(out, 'outlook');
   const word = path.join(out, 'word');
@@ -497,11 +536,11 @@ export async function build() {
   await writeFile(path.join(browser, 'offscreen.html'), page({ title: 'foldback engine', script: 'offscreen.js', office: false, cspMeta: false }));
   await writeFile(path.join(browser, 'manifest.json'), JSON.stringify(extensionManifest(), null, 2) + '\n');
   await copyFile(path.join(here, 'browser/managed_schema.json'), path.join(browser, 'managed_schema.json'));
-  return { out, allowedOrigins, addinOrigin };
+  return { out, allowedOrigins, serverOrigins, addinOrigin };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const t = Date.now();
   const r = await build();
-  console.log(`plugins built in ${Date.now() - t} ms: ${path.relative(root, r.out)}/{outlook,word,browser} (task panes served from ${r.addinOrigin})`);
+  console.log(`plugins built in ${Date.now() - t} ms: ${path.relative(root, r.out)}/{outlook,word,browser} (task panes served from ${r.addinOrigin}; firm server: ${r.serverOrigins.join(', ') || 'none'})`);
 }

@@ -1,6 +1,7 @@
 // foldback serve --index DIR --users USERS.toml --listen HOST:PORT
 //               [--cert PEM --key PEM] [--allow-plain-http]
-//               [--endpoint URL --model NAME --api-key-env VAR] ...
+//               [--endpoint URL --model NAME --api-key-env VAR]
+//               [--watch FOLDER --matter M] ...
 //
 // One index served to many lawyers over HTTP (serve/api.h for the routes,
 // serve/http_server.h for the HTTP layer, docs/serve.md for operations).
@@ -32,6 +33,10 @@ struct ServeArgs {
   std::string ca_bundle;
   std::vector<std::string> cors_origins;
   std::vector<std::string> redact;
+  std::string watch, watch_matter;
+  double watch_interval = 300;
+  size_t snapshot_every = 100;
+  double snapshot_interval = 30;
   double rate_limit = 50;
   size_t max_body = size_t{16} << 20;
   int threads = 2, workers = 32;
@@ -99,6 +104,17 @@ int Run(const ServeArgs& a) {
     ao.redactor = std::move(redactor.value());
     ao.llm.redact_patterns = a.redact;
   }
+  if (a.watch.empty() && !a.watch_matter.empty()) {
+    return Fail(Status::InvalidArgument("--matter names the matter of --watch FOLDER's documents"));
+  }
+  ao.watch_folder = a.watch;
+  ao.watch_matter = a.watch_matter;
+  ao.watch_interval_s = a.watch_interval;
+  ao.snapshot_every = a.snapshot_every;
+  ao.snapshot_interval_s = a.snapshot_interval;
+  ao.watch_say = [](const std::string& line) {
+    host::Log(host::LogLevel::kInfo, TerminalSafe(line, false), {"watch", "", {}});
+  };
   auto api = serve::Api::Create(std::move(ao));
   if (!api.ok()) return Fail(api.status());
   auto server = serve::HttpServer::Create(api->get(), ho);
@@ -162,6 +178,23 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--redact", a->redact,
                   "Pattern redacted from everything every ask sends to the endpoint (repeatable; as "
                   "foldback ask --redact)");
+  cmd->add_option("--watch", a->watch,
+                  "Folder this server keeps its index in sync with, as `foldback watch` (new, "
+                  "changed and deleted files; each file's change applied at once)");
+  cmd->add_option("--matter", a->watch_matter, "Matter of the --watch folder's documents");
+  cmd->add_option("--watch-interval", a->watch_interval,
+                  "Seconds between full rescans of the --watch folder (inotify between them)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--snapshot-every", a->snapshot_every,
+                  "Writes between background saves of the index snapshot (each write is in the "
+                  "fsync'ed write log before it is acknowledged)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--snapshot-interval", a->snapshot_interval,
+                  "Seconds after a write before the snapshot is saved in the background")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   AddRetryOptions(cmd, &a->retry);
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }

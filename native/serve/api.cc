@@ -13,6 +13,9 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <condition_variable>
+#include <future>
+#include <thread>
 
 #include "foldback/ask.h"
 #include "foldback/eval.h"
@@ -24,6 +27,7 @@
 #include "host/log.h"
 #include "host/feedback_record.h"
 #include "host/files.h"
+#include "host/folder_watch.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
 #include "host/ingest_path.h"
@@ -269,6 +273,12 @@ struct Api::Rep {
   // OpenTelemetry spans of every ask (OTEL_* variables); null when off.
   std::unique_ptr<host::OtlpExporter> telemetry;
 
+  // --watch: the folder's sync, its thread and the flag that stops it.
+  std::unique_ptr<host::FolderWatchSink> watch_sink;
+  std::unique_ptr<host::FolderSync> watch;
+  std::thread watch_thread;
+  std::atomic<bool> stopping{false};
+
   std::shared_ptr<const Users> CurrentUsers() {
     std::lock_guard<std::mutex> lock(users_mu);
     return users;
@@ -276,6 +286,82 @@ struct Api::Rep {
   void Swap(std::shared_ptr<const Index> next) {
     std::lock_guard<std::mutex> lock(index_mu);
     index = std::move(next);
+  }
+
+  // Writes (api.h, Api::Write): two copies of the index. `live` is what
+  // `index` publishes; `spare` is the other, behind by `spare_behind`
+  // (all three under writer_mu).
+  std::shared_ptr<Index> live, spare;
+  std::vector<WriteOp> spare_behind;
+  std::unique_ptr<WriteLog> wlog;
+  // The longest a write waits for readers to let go of the spare before
+  // copying the live index instead (a long ask holds its copy throughout).
+  // The background snapshot also reads a copy: a write waits for it as long
+  // as it takes (shorter than a copy).
+  std::chrono::milliseconds spare_wait{2000};
+  std::atomic<const Index*> snapshotting{nullptr};
+  // Builds the spare at start, off the start's critical path (holds writer_mu).
+  std::thread spare_thread;
+
+  // The background snapshot: its thread, and the writes since the last one.
+  std::mutex snap_mu;
+  std::condition_variable snap_cv;
+  size_t writes_since_snapshot = 0;
+  bool snap_stop = false;
+  std::thread snap_thread;
+
+  // Under writer_mu: the spare takes the writes it missed.
+  Status CatchUpSpare() {
+    if (spare_behind.empty()) return Status::OK();
+    auto deadline = std::chrono::steady_clock::now() + spare_wait;
+    while (spare.use_count() > 1) {  // a reader still holds it (it is no longer published)
+      if (std::chrono::steady_clock::now() >= deadline && snapshotting.load() != spare.get()) {
+        return RebuildSpare();
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);  // the readers' last reads happened before
+    for (const WriteOp& op : spare_behind) ApplyWriteOp(spare.get(), op);
+    spare_behind.clear();
+    if (spare->options().dense.embedder == EmbedderKind::kStatic) {
+      Status s = spare->BuildDense();
+      if (!s.ok()) return RebuildSpare();
+    }
+    return Status::OK();
+  }
+
+  // Under writer_mu: the spare becomes a fresh copy of the live index (a
+  // snapshot round trip: the slow path).
+  Status RebuildSpare() {
+    auto bytes = live->Snapshot();
+    if (!bytes.ok()) return bytes.status();
+    auto copy = Index::FromSnapshot(*bytes);
+    if (!copy.ok()) return copy.status();
+    spare = std::shared_ptr<Index>(std::move(*copy));
+    spare_behind.clear();
+    return Status::OK();
+  }
+
+  // One background snapshot: the live index's bytes (taken while readers
+  // read; a writer that needs this copy waits for it), saved atomically,
+  // then the log forgets what the snapshot holds.
+  Status SaveSnapshot() {
+    std::shared_ptr<const Index> current;
+    uint64_t seq;
+    {
+      std::lock_guard<std::mutex> lock(writer_mu);
+      current = live;
+      seq = wlog->last_seq();
+      snapshotting = current.get();
+    }
+    auto bytes = current->Snapshot();
+    current.reset();
+    snapshotting = nullptr;
+    if (!bytes.ok()) return bytes.status();
+    host::RemoveStaleTemps(host::SnapshotPath(index_dir));
+    FB_RETURN_IF_ERROR(host::WriteFileAtomic(host::SnapshotPath(index_dir), *bytes));
+    std::lock_guard<std::mutex> lock(writer_mu);
+    return wlog->Saved(seq);
   }
 };
 
@@ -344,9 +430,48 @@ class Recording final : public Responder {
 
 }  // namespace
 
+namespace {
+
+// The folder watch's changes, one file per Api::Write: a search sees a
+// file's old documents or its new ones. Each write is durable when it
+// returns, so there is nothing more to save before the watch state.
+class ServeWatchSink : public host::FolderWatchSink {
+ public:
+  explicit ServeWatchSink(Api* api) : api_(api) {}
+  Status Apply(const std::vector<std::string>& remove, std::vector<Document> add,
+               std::vector<std::string>* added, std::vector<std::string>* problems) override {
+    WriteOp op;
+    op.remove = remove;
+    op.add = std::move(add);
+    Api::WriteResult result;
+    FB_RETURN_IF_ERROR(api_->Write([&](const Index&) -> Result<WriteOp> { return std::move(op); },
+                                   /*all_or_nothing=*/false, &result));
+    *added = std::move(result.added);
+    *problems = std::move(result.problems);
+    return Status::OK();
+  }
+  Status Save(bool) override { return Status::OK(); }
+
+ private:
+  Api* api_;
+};
+
+}  // namespace
+
 Api::Api(ApiOptions options) : options_(std::move(options)), rep_(std::make_unique<Rep>()) {}
 
 Api::~Api() {
+  if (rep_) {
+    rep_->stopping = true;
+    if (rep_->spare_thread.joinable()) rep_->spare_thread.join();
+    if (rep_->watch_thread.joinable()) rep_->watch_thread.join();  // finishes its file, saves
+    {
+      std::lock_guard<std::mutex> lock(rep_->snap_mu);
+      rep_->snap_stop = true;  // a last snapshot of what the log holds, then out
+    }
+    rep_->snap_cv.notify_one();
+    if (rep_->snap_thread.joinable()) rep_->snap_thread.join();
+  }
   if (rep_ && rep_->audit_fd >= 0) ::close(rep_->audit_fd);
   // Spans still queued get a moment on the way out (SIGTERM drains first).
   if (rep_ && rep_->telemetry) {
@@ -361,7 +486,35 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   r.index_dir = api->options_.index_dir;
   auto index = host::OpenIndex(r.index_dir, /*create=*/false);
   if (!index.ok()) return index.status();
-  r.index = std::shared_ptr<const Index>(std::move(*index));
+  r.live = std::shared_ptr<Index>(std::move(*index));
+  // The writes acknowledged since the snapshot was saved.
+  auto wlog = WriteLog::Open(r.index_dir);
+  if (!wlog.ok()) return wlog.status();
+  r.wlog = std::move(*wlog);
+  for (const WriteOp& op : r.wlog->pending()) ApplyWriteOp(r.live.get(), op);
+  r.writes_since_snapshot = r.wlog->pending().size();
+  if (!r.wlog->pending().empty() && r.live->options().dense.embedder == EmbedderKind::kStatic) {
+    FB_RETURN_IF_ERROR(r.live->BuildDense());
+  }
+  r.wlog->clear_pending();
+  r.index = r.live;
+  {
+    // The second copy is made while the server starts serving; the first
+    // write waits for it.
+    Rep* rp = &r;
+    std::promise<void> locked;
+    auto started = locked.get_future();
+    r.spare_thread = std::thread([rp, locked = std::move(locked)]() mutable {
+      std::lock_guard<std::mutex> lock(rp->writer_mu);
+      locked.set_value();
+      Status s = rp->RebuildSpare();
+      if (!s.ok()) {
+        host::Log(host::LogLevel::kError, "the index's second copy could not be made: " + s.ToString(),
+                  {"serve", "", {}});
+      }
+    });
+    started.wait();  // writer_mu is the thread's before anyone can write
+  }
   auto users = Users::Load(api->options_.users_path);
   if (!users.ok()) return users.status();
   r.users = std::make_shared<const Users>(std::move(*users));
@@ -375,7 +528,101 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   auto otel = host::OtlpConfigFromEnv([](const char* name) { return std::getenv(name); });
   if (!otel.ok()) return Status::InvalidArgument("telemetry: " + otel.status().message());
   if (otel->enabled) r.telemetry = std::make_unique<host::OtlpExporter>(std::move(*otel));
+  {
+    Rep* rp = &r;
+    size_t every = std::max<size_t>(1, api->options_.snapshot_every);
+    auto interval = std::chrono::milliseconds(
+        static_cast<int64_t>(std::max(0.01, api->options_.snapshot_interval_s) * 1000));
+    r.snap_thread = std::thread([rp, every, interval] {
+      std::unique_lock<std::mutex> lock(rp->snap_mu);
+      while (true) {
+        rp->snap_cv.wait_for(lock, interval,
+                             [&] { return rp->snap_stop || rp->writes_since_snapshot >= every; });
+        if (rp->writes_since_snapshot == 0) {
+          if (rp->snap_stop) break;
+          continue;
+        }
+        size_t taken = rp->writes_since_snapshot;
+        rp->writes_since_snapshot = 0;
+        lock.unlock();
+        Status s = rp->SaveSnapshot();
+        lock.lock();
+        if (!s.ok()) {
+          // The writes stay in the log (durable); the next round tries again.
+          host::Log(host::LogLevel::kError, "snapshot not saved: " + s.ToString(), {"serve", "", {}});
+          rp->writes_since_snapshot += taken;
+          if (rp->snap_stop) break;
+        }
+      }
+    });
+  }
+  if (!api->options_.watch_folder.empty()) {
+    host::FolderWatchOptions wo;
+    wo.index_dir = r.index_dir;
+    wo.folder = api->options_.watch_folder;
+    wo.matter = api->options_.watch_matter;
+    // Each file's write is durable on its own (the write log); the state
+    // follows every 200 files and at the end of each pass. A crash in
+    // between re-reads those files and re-applies the same ids.
+    wo.batch = 200;
+    wo.say = api->options_.watch_say;
+    Rep* rp = &r;
+    wo.stop = [rp] { return rp->stopping.load(); };
+    r.watch_sink = std::make_unique<ServeWatchSink>(api.get());
+    auto sync = host::FolderSync::Open(std::move(wo), r.watch_sink.get());
+    if (!sync.ok()) return sync.status().WithContext("--watch");
+    r.watch = std::move(*sync);
+    double interval = api->options_.watch_interval_s;
+    auto say = api->options_.watch_say;
+    r.watch_thread = std::thread([rp, interval, say] {
+      Status s = rp->watch->Sync();
+      if (s.ok() && !rp->stopping) {
+        host::WatchLoopOptions lo;
+        lo.interval_s = interval;
+        s = rp->watch->Watch(lo);
+      }
+      // The server keeps serving what it has; the operator reads why.
+      if (!s.ok() && say) say("watch stopped: " + s.ToString());
+    });
+  }
   return api;
+}
+
+// The left-right writer (see api.h): the change goes to the spare copy,
+// into the write log, then the spare is published; the copy readers used
+// until then catches up before the next write, once they are done with it.
+Status Api::Write(const std::function<Result<WriteOp>(const Index&)>& plan, bool all_or_nothing,
+                  WriteResult* result, const std::function<void(const Index&)>& after) {
+  Rep* r = rep_.get();
+  std::lock_guard<std::mutex> lock(r->writer_mu);
+  if (!r->spare) FB_RETURN_IF_ERROR(r->RebuildSpare());  // its first making failed
+  FB_RETURN_IF_ERROR(r->CatchUpSpare());
+  auto op = plan(*r->live);
+  if (!op.ok()) return op.status();
+  WriteResult local;
+  WriteResult& out = result ? *result : local;
+  out.added.clear();
+  out.problems.clear();
+  ApplyWriteOp(r->spare.get(), *op, &out.added, &out.problems);
+  Status s;
+  if (all_or_nothing && !out.problems.empty()) s = Status::InvalidArgument(out.problems.front());
+  if (s.ok() && r->spare->options().dense.embedder == EmbedderKind::kStatic) s = r->spare->BuildDense();
+  if (s.ok()) s = r->wlog->Append(&*op);  // durable before anyone sees it
+  if (!s.ok()) {
+    // The spare may hold part of the change: it becomes a copy of the live index again.
+    Status rebuilt = r->RebuildSpare();
+    return rebuilt.ok() ? s : rebuilt;
+  }
+  if (after) after(*r->spare);
+  std::swap(r->live, r->spare);
+  r->Swap(r->live);
+  r->spare_behind.push_back(std::move(*op));
+  {
+    std::lock_guard<std::mutex> slock(r->snap_mu);
+    ++r->writes_since_snapshot;
+  }
+  r->snap_cv.notify_one();
+  return Status::OK();
 }
 
 std::shared_ptr<const Index> Api::index() const {
@@ -518,7 +765,12 @@ struct Routes {
         case TraceEvent::Kind::kRetrieved: {
           json hits = json::array();
           for (const TraceHit& h : e.hits) {
-            hits.push_back({{"chunk_id", h.chunk_id}, {"doc_id", h.doc_id}, {"score", h.score}});
+            // The hits are behind the wall already; the title is for the timeline.
+            const Document* d = index->FindDocument(h.doc_id);
+            hits.push_back({{"chunk_id", h.chunk_id},
+                            {"doc_id", h.doc_id},
+                            {"score", h.score},
+                            {"title", d ? d->title : std::string()}});
           }
           send("retrieved", {{"hop", e.hop}, {"results", hits}});
           break;
@@ -563,7 +815,17 @@ struct Routes {
     }
     for (const auto& p : run->result.passages) ctx.matters.insert(p.matter);
     ctx.results = run->result.passages.size();
-    std::string result = host::AskRunJson(*run, ao.answer, -1);
+    // As `foldback ask --json`, plus what a client shows beside a passage
+    // (its title, section and matter: the plugins' passage cards).
+    json result_json = json::parse(host::AskRunJson(*run, ao.answer, -1));
+    for (size_t i = 0; i < run->result.passages.size() && i < result_json["results"].size(); ++i) {
+      const SearchHit& h = run->result.passages[i];
+      json& r = result_json["results"][i];
+      r["title"] = h.title;
+      r["section"] = h.section;
+      r["matter"] = h.matter;
+    }
+    std::string result = Dump(result_json);
     if (!stream) {
       HttpResponse r;
       r.body = std::move(result);
@@ -640,22 +902,6 @@ struct Routes {
     return r;
   }
 
-  // Applies `change` to a copy of the index, saves it and swaps it in.
-  Status Write(const std::function<Status(Index*)>& change) {
-    std::lock_guard<std::mutex> lock(rep->writer_mu);
-    auto current = api->index();
-    auto bytes = current->Snapshot();
-    if (!bytes.ok()) return bytes.status();
-    auto next = Index::FromSnapshot(*bytes);
-    if (!next.ok()) return next.status();
-    FB_RETURN_IF_ERROR(change(next->get()));
-    if ((*next)->options().dense.embedder == EmbedderKind::kStatic)
-      FB_RETURN_IF_ERROR((*next)->BuildDense());
-    FB_RETURN_IF_ERROR(host::SaveIndex(rep->index_dir, **next));
-    rep->Swap(std::shared_ptr<const Index>(std::move(*next)));
-    return Status::OK();
-  }
-
   HttpResponse AddDocuments(Ctx& ctx, const HttpRequest& req, const Target& t) {
     const User& u = *ctx.user;
     std::vector<Document> docs;
@@ -709,22 +955,25 @@ struct Routes {
     ctx.matters.insert(matter);
     json added = json::array();
     Status denied;
-    Status s = Write([&](Index* index) -> Status {
-      for (const Document& d : docs) {
-        // Replacing a document is writing to its matter too.
-        const Document* old = index->FindDocument(d.id);
-        if (old && !u.MayWrite(old->matter)) {
-          return Status::PermissionDenied("document '" + d.id +
-                                          "' exists in a matter you may not write to");
-        }
-      }
-      for (const Document& d : docs) {
-        auto rep_add = index->Add(d);
-        if (!rep_add.ok()) return rep_add.status();
-        added.push_back({{"id", d.id}, {"chunks", index->ChunksOf(d.id).size()}});
-      }
-      return Status::OK();
-    });
+    Status s = api->Write(
+        [&](const Index& index) -> Result<WriteOp> {
+          WriteOp op;
+          for (const Document& d : docs) {
+            // Replacing a document is writing to its matter too.
+            const Document* old = index.FindDocument(d.id);
+            if (old && !u.MayWrite(old->matter)) {
+              return Status::PermissionDenied("document '" + d.id +
+                                              "' exists in a matter you may not write to");
+            }
+          }
+          op.add = docs;
+          return op;
+        },
+        /*all_or_nothing=*/true, nullptr,
+        [&](const Index& index) {
+          for (const Document& d : docs)
+            added.push_back({{"id", d.id}, {"chunks", index.ChunksOf(d.id).size()}});
+        });
     if (!s.ok()) return FromStatus(s);
     ctx.results = docs.size();
     return Json(201, {{"matter", matter}, {"documents", added}});
@@ -732,15 +981,19 @@ struct Routes {
 
   HttpResponse DeleteDocument(Ctx& ctx, const std::string& id) {
     const User& u = *ctx.user;
-    Status s = Write([&](Index* index) -> Status {
-      const Document* d = index->FindDocument(id);
-      // Behind the wall a document does not exist.
-      if (!d || !u.MaySee(d->matter)) return Status::NotFound("no document '" + id + "'");
-      if (!u.MayWrite(d->matter))
-        return Status::PermissionDenied("you may not delete from this matter");
-      ctx.matters.insert(d->matter);
-      return index->Remove(id);
-    });
+    Status s = api->Write(
+        [&](const Index& index) -> Result<WriteOp> {
+          const Document* d = index.FindDocument(id);
+          // Behind the wall a document does not exist.
+          if (!d || !u.MaySee(d->matter)) return Status::NotFound("no document '" + id + "'");
+          if (!u.MayWrite(d->matter))
+            return Status::PermissionDenied("you may not delete from this matter");
+          ctx.matters.insert(d->matter);
+          WriteOp op;
+          op.remove = {id};
+          return op;
+        },
+        /*all_or_nothing=*/true);
     if (!s.ok()) return FromStatus(s);
     ctx.results = 1;
     return Json(200, {{"deleted", id}});

@@ -9,15 +9,20 @@
 // ExportOptions::allowed_matters): the server never filters results
 // itself.
 //
-// Concurrency: the index is an immutable snapshot shared by readers
-// (std::shared_ptr<const Index>); a write (POST/DELETE /v1/documents)
-// copies it, applies the change to the copy, saves it and swaps the pointer,
-// one writer at a time. A search or an ask therefore sees the index before
-// or after an ingest, never half of one, and never waits for a writer.
+// Concurrency: readers share the published index (std::shared_ptr<const
+// Index>) and never wait for a writer. The server keeps two copies of the
+// index (left-right): a write (POST/DELETE /v1/documents, a --watch file)
+// is applied to the unpublished copy, appended to the write log and
+// fsync'ed, then that copy is published; the other copy takes the same
+// change before the next write, once the readers that held it are done. A
+// search or an ask therefore sees the index before or after a write, never
+// half of one. The snapshot file is saved in the background (Write's
+// comment; write_log.h for the log and its replay at start).
 #ifndef FOLDBACK_NATIVE_SERVE_API_H_
 #define FOLDBACK_NATIVE_SERVE_API_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +38,7 @@
 #include "llm/llm_client.h"
 #include "serve/metrics.h"
 #include "serve/users.h"
+#include "serve/write_log.h"
 
 namespace foldback::serve {
 
@@ -89,6 +95,23 @@ struct ApiOptions {
   // session to all it sends (trace.redactions says which fired); the same
   // patterns go in llm.redact_patterns as the client's safety net. Null: none.
   std::shared_ptr<const Redactor> redactor;
+  // --watch FOLDER --matter M: the server keeps its index in sync with a
+  // folder as `foldback watch` does (host/folder_watch.h), each file's
+  // change applied through the same single writer as POST /v1/documents.
+  // "" = no watch.
+  std::string watch_folder;
+  std::string watch_matter;
+  // Seconds between full rescans of the folder (inotify between them).
+  double watch_interval_s = 300;
+  // The snapshot (index.fbsnap) is saved in the background after this many
+  // writes, or this many seconds after a write, whichever comes first; until
+  // then the writes are in the write log (serve/write_log.h). Defaults: 100
+  // writes, 30 s. SIGTERM saves one before exiting.
+  size_t snapshot_every = 100;
+  double snapshot_interval_s = 30;
+  // Where the watch's lines go (file names and extraction messages: the
+  // callee makes them safe). Null: silent.
+  std::function<void(const std::string&)> watch_say;
 };
 
 class Api {
@@ -107,6 +130,22 @@ class Api {
 
   // An error body: {"error":{"code","message"}}.
   static HttpResponse Error(int status, const std::string& code, const std::string& message);
+
+  // One write to the index, for the API's document routes and the folder
+  // watch (one writer at a time): `plan` looks at the index as it is
+  // (checks, the ids concerned) and returns the change; the change is
+  // applied to the spare copy, appended to the write log (fsync'ed), and the
+  // spare published — readers see the index before or after it, never half
+  // of it. `all_or_nothing`: a document that cannot be added fails the whole
+  // write (else it is reported in `result->problems` and the rest applies).
+  // `after` sees the new index before it is published (e.g. chunk counts).
+  // OK means durable; on error nothing of the change is visible.
+  struct WriteResult {
+    std::vector<std::string> added, problems;
+  };
+  Status Write(const std::function<Result<WriteOp>(const Index&)>& plan, bool all_or_nothing,
+               WriteResult* result = nullptr,
+               const std::function<void(const Index&)>& after = nullptr);
 
   // Re-reads the users file (SIGHUP). On error the old users stay and the
   // error is returned.

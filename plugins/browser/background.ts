@@ -15,17 +15,23 @@
 //   only, so content scripts cannot read it), or chrome.storage.local when
 //   the lawyer asks to remember it. It is handed to the offscreen engine for
 //   one question at a time and never sent to the side panel.
+// - The firm server's token (Settings → Firm server) is kept the same way.
+//   When Settings or the policy name a server, the engine's requests go to
+//   it from here (shared/remote-engine.ts), the token in their
+//   Authorization header only; the offscreen engine is not used.
 
 import { extractVisibleText, type PageText } from './extract';
 import { isExtensionPage, isOffscreenDocument, type Envelope, type Reply, type UiRequest, type EngineOp } from './protocol';
 import { mergeSettings, type Settings } from '../shared/settings';
 import { parsePolicy, shownOrigins, withPolicyDefaults, type ParsedPolicy } from '../shared/policy';
-import { ALLOWED_ORIGINS } from '../shared/boot';
-import type { LlmConfig } from '../shared/engine-adapter';
+import { ALLOWED_ORIGINS, SERVER_ORIGINS } from '../shared/boot';
+import type { AskOptions, DocInput, ExportFormat, FeedbackInput, LlmConfig } from '../shared/engine-adapter';
+import { RemoteEngine } from '../shared/remote-engine';
 
 const BASE_URL = chrome.runtime.getURL('');
 const OFFSCREEN_URL = chrome.runtime.getURL('offscreen.html');
 const KEY = 'foldback.apiKey';
+const TOKEN = 'foldback.serverToken';
 
 void chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_CONTEXTS' });
 chrome.runtime.onInstalled.addListener(() => {
@@ -100,12 +106,55 @@ async function loadSettings(): Promise<Settings> {
   return withPolicyDefaults((await loadPolicy()).policy, mergeSettings(settings));
 }
 
-async function getKey(): Promise<{ key: string; remembered: boolean }> {
-  const s = await chrome.storage.session.get(KEY);
-  if (typeof s[KEY] === 'string' && s[KEY]) return { key: s[KEY] as string, remembered: false };
-  const l = await chrome.storage.local.get(KEY);
-  if (typeof l[KEY] === 'string' && l[KEY]) return { key: l[KEY] as string, remembered: true };
+async function getSecret(name: string): Promise<{ key: string; remembered: boolean }> {
+  const s = await chrome.storage.session.get(name);
+  if (typeof s[name] === 'string' && s[name]) return { key: s[name] as string, remembered: false };
+  const l = await chrome.storage.local.get(name);
+  if (typeof l[name] === 'string' && l[name]) return { key: l[name] as string, remembered: true };
   return { key: '', remembered: false };
+}
+
+async function setSecret(name: string, value: unknown, remember: boolean): Promise<void> {
+  const v = String(value ?? '').trim();
+  await chrome.storage.session.remove(name);
+  await chrome.storage.local.remove(name);
+  if (v) await (remember ? chrome.storage.local : chrome.storage.session).set({ [name]: v });
+}
+
+const getKey = () => getSecret(KEY);
+
+// ------------------------------------------------------------------ the firm server
+
+let remoteCache: { key: string; engine: RemoteEngine } | null = null;
+
+/** The firm server's engine when Settings or the policy name one; null: the offscreen engine. */
+async function remoteEngine(): Promise<RemoteEngine | null> {
+  const { serverUrl } = await loadSettings();
+  if (!serverUrl) { remoteCache = null; return null; }
+  const { key: token } = await getSecret(TOKEN);
+  const cacheKey = `${serverUrl}\n${token}`;
+  if (remoteCache?.key !== cacheKey) remoteCache = { key: cacheKey, engine: new RemoteEngine({ url: serverUrl, token, allowedOrigins: SERVER_ORIGINS }) };
+  return remoteCache.engine;
+}
+
+/** An engine request, to the firm server or to the offscreen engine. */
+async function callClient(body: EngineOp, onEvent?: (r: Reply) => void): Promise<unknown> {
+  const remote = await remoteEngine();
+  if (!remote) return callEngine(body, onEvent);
+  switch (body.op) {
+    case 'status': return remote.status();
+    case 'index': return remote.index(body.docs as DocInput[]);
+    case 'remove': return remote.remove(body.id);
+    case 'documents': return remote.documents();
+    case 'loadSnapshot': return remote.loadSnapshot();
+    case 'search': return remote.search(body.query, body.options);
+    case 'ask': return remote.ask(body.question, body.options as AskOptions, (event) => onEvent?.({ id: 0, ok: true, event }));
+    case 'feedback': return remote.feedback(body.input as FeedbackInput);
+    case 'history': return remote.history();
+    case 'exportFeedback': return remote.exportFeedback(body.format as ExportFormat | undefined);
+    case 'forgetMatter': return remote.forgetMatter();
+    default: throw new Error('unknown request');
+  }
 }
 
 // ------------------------------------------------------------------ the active tab
@@ -125,7 +174,7 @@ async function indexActiveTab(matter?: string): Promise<unknown> {
     id: `web:${page.url}`, title: page.title, text: page.text, kind: 'web' as const, source: page.url,
     ...(page.date ? { date: page.date } : {}), ...(matter ? { matter } : {}),
   };
-  const r = await callEngine({ op: 'index', docs: [doc] }) as { chunks: number };
+  const r = await callClient({ op: 'index', docs: [doc] }) as { chunks: number };
   return { title: page.title, url: page.url, chunks: r.chunks, chars: page.text.length };
 }
 
@@ -136,25 +185,19 @@ async function handle(body: UiRequest, onEvent: (r: Reply) => void): Promise<unk
     case 'settings.load': return loadSettings();
     case 'settings.save': await chrome.storage.local.set({ settings: mergeSettings(body.settings) }); return true;
     case 'key.status': { const k = await getKey(); return { set: Boolean(k.key), remembered: k.remembered }; }
-    case 'key.set': {
-      const key = String(body.key ?? '').trim();
-      await chrome.storage.session.remove(KEY);
-      await chrome.storage.local.remove(KEY);
-      if (key) await (body.remember ? chrome.storage.local : chrome.storage.session).set({ [KEY]: key });
-      return true;
-    }
-    case 'key.clear':
-      await chrome.storage.session.remove(KEY);
-      await chrome.storage.local.remove(KEY);
-      return true;
+    case 'key.set': await setSecret(KEY, body.key, body.remember); return true;
+    case 'key.clear': await setSecret(KEY, '', false); return true;
+    case 'token.status': { const k = await getSecret(TOKEN); return { set: Boolean(k.key), remembered: k.remembered }; }
+    case 'token.set': await setSecret(TOKEN, body.token, body.remember); return true;
+    case 'token.clear': await setSecret(TOKEN, '', false); return true;
     case 'indexActiveTab': return indexActiveTab(body.matter);
     case 'policy': {
       const { policy, problems } = await loadPolicy();
-      return { allowedOrigins: shownOrigins(policy, ALLOWED_ORIGINS), problems };
+      return { allowedOrigins: shownOrigins(policy, ALLOWED_ORIGINS), problems, serverPinned: Boolean(policy.serverUrl) };
     }
     case 'search': {
       const { policy, problems } = await loadPolicy();
-      return callEngine({ ...body, policy, policyProblems: problems });
+      return callClient({ ...body, policy, policyProblems: problems });
     }
     case 'ask': {
       // The side panel sends endpoint and model; the key is added here, for this question only.
@@ -164,11 +207,11 @@ async function handle(body: UiRequest, onEvent: (r: Reply) => void): Promise<unk
         llm = { endpoint: body.llm.endpoint, model: body.llm.model, ...(key ? { apiKey: key } : {}) };
       }
       const { policy, problems } = await loadPolicy();
-      return callEngine({ op: 'ask', question: body.question, options: body.options, ...(llm ? { llm } : {}), policy, policyProblems: problems }, onEvent);
+      return callClient({ op: 'ask', question: body.question, options: body.options, ...(llm ? { llm } : {}), policy, policyProblems: problems }, onEvent);
     }
     case 'status': case 'index': case 'remove': case 'documents': case 'loadSnapshot':
     case 'feedback': case 'history': case 'exportFeedback': case 'forgetMatter':
-      return callEngine(body);
+      return callClient(body);
     default:
       throw new Error(`unknown request ${(body as { op?: string }).op ?? ''}`);
   }

@@ -23,6 +23,9 @@ export type UiRequest =
   | { op: 'key.status' }
   | { op: 'key.set'; key: string; remember: boolean }
   | { op: 'key.clear' }
+  | { op: 'token.status' }
+  | { op: 'token.set'; token: string; remember: boolean }
+  | { op: 'token.clear' }
   | { op: 'indexActiveTab'; matter?: string }
   | { op: 'policy' };
 

@@ -5,7 +5,7 @@ import type {
   AskEvent, AskOptions, AskResult, DocInput, DocMeta, EngineStatus, ExportFormat, FeedbackInput, FeedbackRecord,
   FoldbackClient, HistoryEntry, LlmConfig, Passage,
 } from '../shared/engine-adapter';
-import { ALLOWED_ORIGINS, fatal } from '../shared/boot';
+import { ALLOWED_ORIGINS, SERVER_ORIGINS, fatal } from '../shared/boot';
 import { type KeyStatus, type Settings, type SettingsStore } from '../shared/settings';
 import { App, documentList } from '../shared/ui';
 import type { Envelope, Reply, UiRequest } from './protocol';
@@ -64,6 +64,7 @@ const client: FoldbackClient = {
 
 // The endpoints shown in Settings: the firm's policy's list when it has one.
 let shownEndpoints: readonly string[] = ALLOWED_ORIGINS;
+let serverPinned = false;
 
 const settingsStore: SettingsStore = {
   load: () => channel.request<Settings>({ op: 'settings.load' }),
@@ -78,12 +79,23 @@ const settingsStore: SettingsStore = {
   keyNote: 'The key is kept by the extension\'s background in session storage (memory, cleared when the browser closes; web pages and content scripts cannot read it), or in the extension\'s local storage on this device if you tick Remember. This panel never reads it back.',
   canRemember: true,
   get allowedOrigins() { return shownEndpoints; },
+  tokenStatus: () => channel.request<KeyStatus>({ op: 'token.status' }),
+  setToken: (token: string, remember: boolean) => channel.request<void>({ op: 'token.set', token, remember }),
+  clearToken: () => channel.request<void>({ op: 'token.clear' }),
+  // The token is never in this page: the background adds it to the server's requests.
+  async serverConfig() {
+    const s = await this.load();
+    return s.serverUrl ? { url: s.serverUrl, token: '' } : undefined;
+  },
+  serverOrigins: SERVER_ORIGINS,
+  get serverPinned() { return serverPinned; },
 };
 
 async function main(): Promise<void> {
   const root = byId('app');
-  const policy = await channel.request<{ allowedOrigins: string[]; problems: string[] }>({ op: 'policy' });
+  const policy = await channel.request<{ allowedOrigins: string[]; problems: string[]; serverPinned: boolean }>({ op: 'policy' });
   shownEndpoints = policy.allowedOrigins;
+  serverPinned = policy.serverPinned;
   if (policy.problems.length) {
     fatal(root, `foldback cannot start: your firm's policy for this extension is not valid (${policy.problems.join('; ')}). Please tell your IT.`);
     return;

@@ -4,7 +4,8 @@
 import { byId, h, replace } from '../shared/dom';
 import { LocalEngine } from '../shared/engine-adapter';
 import { openStorage } from '@foldback/core/storage';
-import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
+import { ALLOWED_ORIGINS, SERVER_ORIGINS, fatal, officeReady } from '../shared/boot';
+import { ServerSwitch } from '../shared/remote-engine';
 import { OfficeSettingsStore } from '../shared/settings';
 import { fetchServedPolicy } from '../shared/policy';
 import { App, documentList, formatDate } from '../shared/ui';
@@ -26,10 +27,12 @@ async function main(): Promise<void> {
     return;
   }
   const store = await openStorage({ name: 'foldback-outlook' });
-  const engine = await LocalEngine.open({
+  const localEngine = await LocalEngine.open({
     storage: store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS, policy: served.policy,
   });
-  const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS, served.policy);
+  const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS, served.policy, SERVER_ORIGINS);
+  // This computer's engine, or the firm server when Settings (or the firm's policy) name one.
+  const engine = new ServerSwitch(localEngine, () => settings.serverConfig(), SERVER_ORIGINS);
   const mailbox = Office.context.mailbox;
   const requirements = Office.context.requirements;
   const currentItem = () => mailbox.item as unknown as MailItemLike | null;

@@ -3,8 +3,11 @@
 /** Build-time configuration (plugins/build.mjs defines these). */
 declare const __FOLDBACK_ALLOWED_ORIGINS__: string[];
 declare const __FOLDBACK_VERSION__: string;
+declare const __FOLDBACK_SERVER_ORIGINS__: string[];
 
 export const ALLOWED_ORIGINS: readonly string[] = __FOLDBACK_ALLOWED_ORIGINS__;
+/** Origins a firm server may have (FOLDBACK_SERVER_ORIGIN at build time); empty: the CSP allows none. */
+export const SERVER_ORIGINS: readonly string[] = __FOLDBACK_SERVER_ORIGINS__;
 export const PLUGIN_VERSION: string = __FOLDBACK_VERSION__;
 
 export function fatal(root: HTMLElement, message: string): void {

@@ -15,6 +15,11 @@
 //   allowedMatters    the ethical wall: matters a search or a question may see
 //   redactPatterns    replaced in everything sent to an endpoint (the core's
 //                     redaction language)
+//   serverUrl         the firm server (`foldback serve`) every search and
+//                     question goes to; pinned: a user cannot change it or
+//                     switch back to the local engine. Its origin must be
+//                     one the plugin was built for (FOLDBACK_SERVER_ORIGIN,
+//                     the page's CSP), or nothing can reach it.
 //
 // A user cannot override a wall or an endpoint allow-list set by policy:
 // enforcePolicy is the only place a search's or a question's endpoint and
@@ -31,6 +36,7 @@ export interface Policy {
   defaultModel?: string;
   allowedMatters?: string[];
   redactPatterns?: string[];
+  serverUrl?: string;
 }
 
 export interface ParsedPolicy {
@@ -40,7 +46,7 @@ export interface ParsedPolicy {
 }
 
 const ORIGIN_PATTERN = /^(https?):\/\/([^/:]+)(?::(\*|\d+))?$/;
-const KNOWN = new Set(['allowedEndpoints', 'defaultEndpoint', 'defaultModel', 'allowedMatters', 'redactPatterns']);
+const KNOWN = new Set(['allowedEndpoints', 'defaultEndpoint', 'defaultModel', 'allowedMatters', 'redactPatterns', 'serverUrl']);
 const SECRET = /^(api_?key|apikey|key|secret|token|password|bearer|authorization)$/i;
 
 function strings(v: unknown): string[] | undefined {
@@ -65,6 +71,16 @@ export function parsePolicy(raw: unknown, source: string): ParsedPolicy {
     }
     if (!KNOWN.has(k)) {
       problems.push(`${source}: unknown key '${k}' (known: ${[...KNOWN].join(', ')})`);
+      continue;
+    }
+    if (k === 'serverUrl') {
+      let url: URL | null = null;
+      try { url = typeof v === 'string' ? new URL(v.trim()) : null; } catch { url = null; }
+      if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search) {
+        problems.push(`${source}: 'serverUrl' must be the firm server's URL, such as https://foldback.firm.example`);
+        continue;
+      }
+      policy.serverUrl = url.href.replace(/\/+$/, '');
       continue;
     }
     if (k === 'defaultEndpoint' || k === 'defaultModel') {
@@ -150,6 +166,7 @@ export function shownOrigins(policy: Policy, buildOrigins: readonly string[]): r
 /** Settings with the policy's defaults where the user chose nothing. */
 export function withPolicyDefaults(policy: Policy, settings: Settings): Settings {
   const out = { ...settings };
+  if (policy.serverUrl) out.serverUrl = policy.serverUrl;  // pinned, not a default
   if (!out.endpoint && policy.defaultEndpoint) {
     out.endpoint = policy.defaultEndpoint;
     if (!out.model && policy.defaultModel) out.model = policy.defaultModel;

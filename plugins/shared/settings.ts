@@ -2,6 +2,7 @@
 
 import type { AskOptions, LlmConfig, RewriteMode } from './engine-adapter';
 import { shownOrigins, withPolicyDefaults, type Policy } from './policy';
+import type { ServerConfig } from './remote-engine';
 /** Where settings live: the task pane's IndexedDB (Storage from @foldback/core/storage fits). */
 export interface ItemStore {
   getItem<T = unknown>(key: string): Promise<T | undefined>;
@@ -16,10 +17,12 @@ export interface Settings {
   topK: number;
   rewrite: RewriteMode;
   answer: boolean;
+  /** The firm server (`foldback serve`) to search instead of this computer's engine; '' = local. */
+  serverUrl: string;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
-  endpoint: '', model: '', hops: 2, depth: 5, topK: 5, rewrite: 'rm3', answer: true,
+  endpoint: '', model: '', hops: 2, depth: 5, topK: 5, rewrite: 'rm3', answer: true, serverUrl: '',
 };
 
 export interface KeyStatus { set: boolean; remembered: boolean }
@@ -36,6 +39,16 @@ export interface SettingsStore {
   readonly keyNote: string;
   readonly canRemember: boolean;
   readonly allowedOrigins: readonly string[];
+  /** The firm server's token: kept where the key is kept, never shown back, never logged. */
+  tokenStatus(): Promise<KeyStatus>;
+  setToken(token: string, remember: boolean): Promise<void>;
+  clearToken(): Promise<void>;
+  /** The firm server for the next request (with its token where this context may hold it); undefined = local engine. */
+  serverConfig(): Promise<ServerConfig | undefined>;
+  /** Origins a firm server may have (the build's FOLDBACK_SERVER_ORIGIN; empty: none). */
+  readonly serverOrigins: readonly string[];
+  /** The firm's policy names the server: the user cannot change it. */
+  readonly serverPinned: boolean;
 }
 
 export function askOptionsFrom(s: Settings): AskOptions {
@@ -51,6 +64,7 @@ export function mergeSettings(raw: unknown): Settings {
     for (const k of ['hops', 'depth', 'topK'] as const) if (Number.isInteger(r[k])) out[k] = r[k] as number;
     if (r.rewrite === 'llm' || r.rewrite === 'rm3' || r.rewrite === 'none') out.rewrite = r.rewrite;
     if (typeof r.answer === 'boolean') out.answer = r.answer;
+    if (typeof r.serverUrl === 'string') out.serverUrl = r.serverUrl.trim();
   }
   return out;
 }
@@ -68,10 +82,12 @@ export function mergeSettings(raw: unknown): Settings {
  */
 export class OfficeSettingsStore implements SettingsStore {
   private key = '';
+  private token = '';
   readonly canRemember = false;
   readonly keyNote = 'The key is kept in memory while this pane is open and is never written anywhere: not to this computer, your mailbox, your documents or roaming settings. You will be asked for it again next time.';
 
   readonly allowedOrigins: readonly string[];
+  readonly serverPinned: boolean;
 
   /**
    * `policy`: what the firm's IT served with the task pane
@@ -79,8 +95,10 @@ export class OfficeSettingsStore implements SettingsStore {
    * user left empty, its endpoint list is the one shown; the engine
    * enforces it.
    */
-  constructor(private readonly store: ItemStore, buildOrigins: readonly string[], private readonly policy: Policy = {}) {
+  constructor(private readonly store: ItemStore, buildOrigins: readonly string[], private readonly policy: Policy = {},
+              readonly serverOrigins: readonly string[] = []) {
     this.allowedOrigins = shownOrigins(policy, buildOrigins);
+    this.serverPinned = Boolean(policy.serverUrl);
   }
 
   async load(): Promise<Settings> {
@@ -105,5 +123,21 @@ export class OfficeSettingsStore implements SettingsStore {
     const s = await this.load();
     if (!s.endpoint) return undefined;
     return { endpoint: s.endpoint, model: s.model, ...(this.key ? { apiKey: this.key } : {}) };
+  }
+
+  // The token as the key: in memory for the life of the pane, never written anywhere.
+  async tokenStatus(): Promise<KeyStatus> { return { set: Boolean(this.token), remembered: false }; }
+
+  async setToken(token: string, _remember: boolean): Promise<void> {
+    this.token = token.trim();
+  }
+
+  async clearToken(): Promise<void> {
+    this.token = '';
+  }
+
+  async serverConfig(): Promise<ServerConfig | undefined> {
+    const s = await this.load();
+    return s.serverUrl ? { url: s.serverUrl, token: this.token } : undefined;
   }
 }

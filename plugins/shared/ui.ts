@@ -230,6 +230,13 @@ export class App {
   async refreshStatus(): Promise<void> {
     try {
       const s = await this.client.status();
+      if (s.documents < 0) {  // a firm server: its size is not this pane's to show
+        this.corpusStatus.textContent = s.corpusName;
+        this.corpusStatus.dataset.server = 'true';
+        delete this.corpusStatus.dataset.documents;
+        return;
+      }
+      delete this.corpusStatus.dataset.server;
       const unit = this.host.unit;
       const parts = [plural(s.documents, unit), plural(s.chunks, ['passage', 'passages'])];
       if (s.corpusName) parts.unshift(s.corpusName);
@@ -306,8 +313,10 @@ export class App {
     try {
       await this.saveOptions();
       const s = this.settings;
-      const llm = await this.settingsStore.llmConfig();
-      if (s.rewrite === 'llm' && !llm) {
+      // With a firm server, the LLM (and its key) are the server's: nothing of this pane's endpoint is sent.
+      const server = await this.settingsStore.serverConfig();
+      const llm = server ? undefined : await this.settingsStore.llmConfig();
+      if (s.rewrite === 'llm' && !llm && !server) {
         this.setStatus('LLM rewriting needs an endpoint. Set one in Settings, or choose RM3 (offline).', 'error');
         return;
       }
@@ -320,7 +329,7 @@ export class App {
       this.resultsSection.hidden = true;
       this.feedbackSection.hidden = true;
       const options = askOptionsFrom(s);
-      if (!(options.rewrite !== 'none' && s.answer && llm)) options.answer = false;
+      if (!(options.rewrite !== 'none' && s.answer && (llm || server))) options.answer = false;
       try {
         const result = await this.client.ask(question, options, (e) => this.onEvent(e), llm);
         this.showResult(result, undefined);
@@ -686,6 +695,85 @@ export class App {
 
   // ---------------------------------------------------------------- settings
 
+  /**
+   * Settings' "Firm server" section: search the firm's `foldback serve`
+   * (URL + token) instead of this computer's engine. The token is kept
+   * where the LLM key is kept and is never shown back.
+   */
+  private async serverSettings(): Promise<HTMLElement[]> {
+    const store = this.settingsStore;
+    const s = await store.load();
+    const token = await store.tokenStatus();
+    const url = h('input', { attrs: { id: 'server-url', type: 'url', placeholder: 'https://foldback.yourfirm.example', autocomplete: 'off', spellcheck: false, disabled: store.serverPinned } });
+    url.value = s.serverUrl;
+    const tokenInput = h('input', { attrs: { id: 'server-token', type: 'password', autocomplete: 'off', spellcheck: false, placeholder: token.set ? 'A token is set — type to replace it' : 'Paste the token your IT gave you' } });
+    const remember = h('input', { attrs: { type: 'checkbox', id: 'remember-token' } });
+    remember.checked = token.remembered;
+    const message = h('p', { class: 'small', attrs: { id: 'server-message', role: 'status' } });
+    const state = h('p', { class: 'small', attrs: { id: 'server-state' } },
+      s.serverUrl ? `Searching the firm server ${s.serverUrl}. ${token.set ? (token.remembered ? 'A token is set and remembered on this device.' : 'A token is set for this session.') : 'No token set.'}`
+        : 'Searching the documents on this computer.');
+    const say = (text: string, kind: 'ok' | 'error') => { message.textContent = text; message.dataset.kind = kind; };
+    const save = h('button', {
+      class: 'primary', attrs: { type: 'button', id: 'save-server' },
+      on: {
+        click: async () => {
+          const u = store.serverPinned ? s.serverUrl : url.value.trim();
+          if (u) {
+            let parsed: URL | null = null;
+            try { parsed = new URL(u); } catch { parsed = null; }
+            if (!parsed || !/^https?:$/.test(parsed.protocol)) { say('The firm server must be a URL such as https://foldback.yourfirm.example.', 'error'); return; }
+            if (!endpointAllowed(u, store.serverOrigins)) {
+              say(store.serverOrigins.length
+                ? `This server is not one this plugin may use. Allowed: ${store.serverOrigins.join(', ')}`
+                : 'This plugin was built without a firm server, so its security policy blocks every server. Ask your IT for a build made with FOLDBACK_SERVER_ORIGIN.', 'error');
+              return;
+            }
+          }
+          this.settings = { ...this.readControls(), serverUrl: u };
+          await store.save(this.settings);
+          if (tokenInput.value) {
+            await store.setToken(tokenInput.value, remember.checked);
+            tokenInput.value = '';  // never kept in the page
+          }
+          await this.renderSettings();
+          const m = this.views.settings.querySelector<HTMLElement>('#server-message')!;
+          m.textContent = u ? `Using the firm server ${u}.` : 'Using this computer\'s engine.';
+          m.dataset.kind = 'ok';
+          await this.refreshStatus();
+        },
+      },
+    }, 'Use this server');
+    const local = h('button', {
+      class: 'secondary', attrs: { type: 'button', id: 'use-local', disabled: store.serverPinned || !s.serverUrl },
+      on: {
+        click: async () => {
+          this.settings = { ...this.readControls(), serverUrl: '' };
+          await store.save(this.settings);
+          await this.renderSettings();
+          await this.refreshStatus();
+        },
+      },
+    }, 'Use this computer');
+    const forget = h('button', {
+      class: 'secondary', attrs: { type: 'button', id: 'forget-token', disabled: !token.set },
+      on: { click: async () => { await store.clearToken(); await this.renderSettings(); } },
+    }, 'Forget token');
+    const parts: Array<HTMLElement | null> = [
+      h('h2', null, 'Firm server'),
+      h('p', { class: 'muted' }, store.serverPinned
+        ? 'Your firm searches one shared index on its foldback server; your walls come from your token.'
+        : 'Optional. Search your firm\'s shared foldback server instead of this computer. The server decides which matters you may see from your token.'),
+      h('label', { attrs: { for: 'server-url' } }, 'Server URL'), url,
+      h('label', { attrs: { for: 'server-token' } }, 'Token'), tokenInput,
+      store.canRemember ? h('label', { class: 'check', attrs: { for: 'remember-token' } }, remember, h('span', null, 'Remember the token on this device')) : null,
+      state,
+      h('p', { class: 'note small' }, store.keyNote.replace(/\bkey\b/g, 'token')),
+      h('div', { class: 'row' }, save, local, forget), message,
+    ];
+    return parts.filter((x): x is HTMLElement => x !== null);
+  }
+
   private async renderSettings(): Promise<void> {
     const view = this.views.settings;
     const s = await this.settingsStore.load();
@@ -727,7 +815,7 @@ export class App {
       class: 'secondary', attrs: { type: 'button', id: 'forget-key', disabled: !key.set },
       on: { click: async () => { await this.settingsStore.clearKey(); await this.renderSettings(); } },
     }, 'Forget key');
-    replace(view,
+    replace(view, ...(await this.serverSettings()),
       h('h2', null, 'Language model endpoint'),
       h('p', { class: 'muted' }, 'Optional. Without it, foldback rewrites queries offline (RM3) and nothing leaves this computer.'),
       h('label', { attrs: { for: 'endpoint' } }, 'Endpoint (OpenAI-compatible)'), endpoint,

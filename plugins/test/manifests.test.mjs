@@ -262,3 +262,31 @@ test('Outlook unified manifest (JSON): valid against the Microsoft 365 app manif
     assert.deepEqual(Buffer.from(bytes), await readFile(path.join(BUILD, 'outlook/unified', name)), `${name} in the zip`);
   }
 });
+
+test('firm server origin: in every CSP only when configured at build time; http only on loopback', async () => {
+  const { build, parseServerOrigins } = await import(pathToFileURL(path.join(PLUGINS, 'build.mjs')).href);
+  const connectSrc = (csp) => csp.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src')).split(/\s+/).slice(1);
+  const pageCsp = async (dir, pane) => /Content-Security-Policy" content="([^"]+)"/.exec(await readFile(path.join(dir, pane, 'taskpane.html'), 'utf8'))[1];
+  const extCsp = async (dir) => JSON.parse(await readFile(path.join(dir, 'browser/manifest.json'), 'utf8')).content_security_policy.extension_pages;
+  const origin = 'https://foldback.firm.example';
+  // The default build (FOLDBACK_SERVER_ORIGIN unset, as run.sh builds it): no server origin anywhere.
+  if (!process.env.FOLDBACK_SERVER_ORIGIN) {
+    for (const pane of ['outlook', 'word']) assert.ok(!connectSrc(await pageCsp(BUILD, pane)).includes(origin), pane);
+    assert.ok(!connectSrc(await extCsp(BUILD)).includes(origin));
+  }
+  const out = path.join(ROOT, 'build/plugins-origin-test');
+  try {
+    await build({ out, serverOrigins: [origin] });
+    for (const pane of ['outlook', 'word']) assert.ok(connectSrc(await pageCsp(out, pane)).includes(origin), pane);
+    assert.ok(connectSrc(await extCsp(out)).includes(origin));
+    // The bundles know it too (Settings refuse any other server).
+    assert.match(await readFile(path.join(out, 'word/taskpane.js'), 'utf8'), /foldback\.firm\.example/);
+  } finally {
+    const { rm } = await import('node:fs/promises');
+    await rm(out, { recursive: true, force: true });
+  }
+  assert.deepEqual(parseServerOrigins('https://a.example, http://127.0.0.1:8080 ,'), ['https://a.example', 'http://127.0.0.1:8080']);
+  for (const bad of ['http://foldback.firm.example', 'https://a.example/v1', 'javascript:alert(1)', "https://a.example 'unsafe-inline'"]) {
+    assert.throws(() => parseServerOrigins(bad), /FOLDBACK_SERVER_ORIGIN/, bad);
+  }
+});

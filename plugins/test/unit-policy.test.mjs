@@ -111,15 +111,28 @@ test('managed_schema.json: a Chrome policy schema for exactly the keys parsePoli
   const schema = JSON.parse(await readFile(path.join(PLUGINS, 'browser/managed_schema.json'), 'utf8'));
   assert.equal(schema.type, 'object');
   const keys = Object.keys(schema.properties).sort();
-  assert.deepEqual(keys, ['allowedEndpoints', 'allowedMatters', 'defaultEndpoint', 'defaultModel', 'redactPatterns']);
+  assert.deepEqual(keys, ['allowedEndpoints', 'allowedMatters', 'defaultEndpoint', 'defaultModel', 'redactPatterns', 'serverUrl']);
   // Every key the schema lets through parses; an example of each type.
   const sample = {};
   for (const [k, v] of Object.entries(schema.properties)) {
     assert.ok(['string', 'array'].includes(v.type), k);
     if (v.type === 'array') assert.equal(v.items.type, 'string', k);
-    sample[k] = v.type === 'array' ? (k === 'allowedEndpoints' ? ['https://api.openai.com'] : ['x']) : (k === 'defaultEndpoint' ? 'https://api.openai.com/v1' : 'm');
+    sample[k] = v.type === 'array' ? (k === 'allowedEndpoints' ? ['https://api.openai.com'] : ['x'])
+      : k === 'defaultEndpoint' ? 'https://api.openai.com/v1' : k === 'serverUrl' ? 'https://foldback.firm.example' : 'm';
   }
   assert.deepEqual(P.parsePolicy(sample, 'schema sample').problems, []);
+});
+
+test('serverUrl: a policy pins the firm server; a bad one is a problem (fail closed)', () => {
+  const ok = P.parsePolicy({ serverUrl: ' https://foldback.firm.example/ ' }, 'managed policy');
+  assert.deepEqual(ok, { policy: { serverUrl: 'https://foldback.firm.example' }, problems: [] });
+  for (const bad of ['foldback.firm.example', 'ftp://foldback.firm.example', 'https://u:p@foldback.firm.example', 'https://f.example/?token=x', 7]) {
+    assert.match(P.parsePolicy({ serverUrl: bad }, 'managed policy').problems[0] ?? '', /'serverUrl' must be the firm server's URL/, String(bad));
+  }
+  // Pinned: whatever the user saved, the policy's server is used.
+  const s = P.withPolicyDefaults(ok.policy, { endpoint: '', model: '', hops: 2, depth: 5, topK: 5, rewrite: 'rm3', answer: true, serverUrl: 'https://other.example' });
+  assert.equal(s.serverUrl, 'https://foldback.firm.example');
+  assert.equal(P.withPolicyDefaults({}, { ...s, serverUrl: '' }).serverUrl, '', 'no policy: the user chooses (here: this computer)');
 });
 
 // ------------------------------------------------------------------ the engine adapter under a policy

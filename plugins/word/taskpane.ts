@@ -4,7 +4,8 @@
 import { byId, h, replace } from '../shared/dom';
 import { LocalEngine, type DocInput } from '../shared/engine-adapter';
 import { openStorage } from '@foldback/core/storage';
-import { ALLOWED_ORIGINS, fatal, officeReady } from '../shared/boot';
+import { ALLOWED_ORIGINS, SERVER_ORIGINS, fatal, officeReady } from '../shared/boot';
+import { ServerSwitch } from '../shared/remote-engine';
 import { OfficeSettingsStore } from '../shared/settings';
 import { fetchServedPolicy } from '../shared/policy';
 import { App } from '../shared/ui';
@@ -25,10 +26,12 @@ async function main(): Promise<void> {
     return;
   }
   const store = await openStorage({ name: 'foldback-word' });
-  const engine = await LocalEngine.open({
+  const localEngine = await LocalEngine.open({
     storage: store, wasmUrl: new URL('foldback_core.wasm', location.href).href, allowedOrigins: ALLOWED_ORIGINS, policy: served.policy,
   });
-  const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS, served.policy);
+  const settings = new OfficeSettingsStore(store, ALLOWED_ORIGINS, served.policy, SERVER_ORIGINS);
+  // This computer's engine, or the firm server when Settings (or the firm's policy) name one.
+  const engine = new ServerSwitch(localEngine, () => settings.serverConfig(), SERVER_ORIGINS);
   let app: App;
   const noComments = commentUnavailable(Office.context.requirements);
   const findLikeThis = async () => {
@@ -58,7 +61,9 @@ async function main(): Promise<void> {
       const info = h('p', { class: 'muted small', attrs: { id: 'corpus-info' } });
       const showInfo = async () => {
         const s = await engine.status();
-        info.textContent = s.documents === 0
+        info.textContent = s.documents < 0
+          ? `${s.corpusName}: your searches go to the firm's shared index (Settings to change).`
+          : s.documents === 0
           ? 'Load your firm\'s corpus snapshot (made with the foldback CLI or exported from another pane), or add text files.'
           : `${s.corpusName || 'Local corpus'}: ${s.documents.toLocaleString('en-GB')} documents, ${s.chunks.toLocaleString('en-GB')} passages${s.vectors ? ', hybrid search' : ''}.`;
       };

@@ -99,7 +99,7 @@ export async function sidePanel(context, extensionId) {
 }
 
 /** Routes every request of the context; returns the log of URLs seen. */
-export async function fence(context, { officeStub } = {}) {
+export async function fence(context, { officeStub, allowHosts = [] } = {}) {
   const log = [];
   await context.route('**/*', (route) => {
     const url = route.request().url();
@@ -108,7 +108,8 @@ export async function fence(context, { officeStub } = {}) {
       return route.fulfill({ status: 200, contentType: 'text/javascript', body: officeStub });
     }
     const u = new URL(url);
-    if (['chrome-extension:', 'data:', 'blob:'].includes(u.protocol) || u.hostname === '127.0.0.1' || u.hostname === 'localhost') {
+    if (['chrome-extension:', 'data:', 'blob:'].includes(u.protocol) || u.hostname === '127.0.0.1' || u.hostname === 'localhost' ||
+        allowHosts.includes(u.hostname)) {
       return route.continue();
     }
     return route.abort('blockedbyclient');

@@ -36,7 +36,7 @@ export async function loadTs(entry) {
     },
     // The package is loaded as it is (it reads its .wasm next to itself).
     external: [path.join(WASM_PKG, '*')],
-    define: { __FOLDBACK_ALLOWED_ORIGINS__: '["http://127.0.0.1:*","http://localhost:*"]', __FOLDBACK_VERSION__: '"test"' },
+    define: { __FOLDBACK_ALLOWED_ORIGINS__: '["http://127.0.0.1:*","http://localhost:*"]', __FOLDBACK_VERSION__: '"test"', __FOLDBACK_SERVER_ORIGINS__: '[]' },
   });
   return import(pathToFileURL(outfile).href + `?t=${Date.now()}`);
 }
