@@ -150,19 +150,19 @@ foldback::testing::ScriptedReply Hop(const std::string& query) {
 }
 
 TEST_F(QuerySyntaxAskCli, HopQueriesMayUseConnectors) {
-  server_->Script(Hop("\"termination for convenience\""));
+  server_->Script(Hop("\"termination for convenience\" fees"));
   CliRun r = RunCli("ask --index " + Index() + " " + Endpoint() +
                         " --hops 1 --mode bm25 --json 'Can we leave early?'",
                     Stderr::kSeparate);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   nlohmann::json j = Json(r);
   ASSERT_EQ(j["hops"].size(), 1u);
-  EXPECT_EQ(j["hops"][0]["query"], "\"termination for convenience\"");
+  EXPECT_EQ(j["hops"][0]["query"], "\"termination for convenience\" fees");
   std::set<std::string> docs;
   for (const auto& h : j["hops"][0]["results"]) docs.insert(h["doc_id"].get<std::string>());
   EXPECT_EQ(docs, (std::set<std::string>{"msa"}));
   // --syntax plain reads the same hop query as words.
-  server_->Script(Hop("\"termination for convenience\""));
+  server_->Script(Hop("\"termination for convenience\" fees"));
   r = RunCli("ask --index " + Index() + " " + Endpoint() +
                  " --hops 1 --mode bm25 --syntax plain --json 'Can we leave early?'",
              Stderr::kSeparate);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "foldback/index.h"
+#include "foldback/program.h"
 #include "index/index_internal.h"
 #include "index/positions.h"
 #include "index/query.h"
@@ -103,6 +104,26 @@ TEST(QueryParser, MalformedQueriesGiveClearErrors) {
   auto p = ParseQueryAst(plain);
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->has_operators);
+}
+
+// An LLM's hop query keeps the quotes of its phrases; a wrapping pair or a
+// stray mark still comes off (rewrite/program.cc, StripQuotes).
+TEST(QueryParser, HopQueriesKeepTheirPhrases) {
+  auto query = [](std::string_view reply) {
+    const Predictor& p = Program::Default().QueryWriter(1);
+    auto r = ParseReply(p, reply);
+    return r.ok() ? r->fields.at(p.MainOutput()) : "<" + r.status().message() + ">";
+  };
+  EXPECT_EQ(query("[[ ## query ## ]]\nindemnif* /10 \"third party\"\n\n[[ ## completed ## ]]"),
+            "indemnif* /10 \"third party\"");
+  EXPECT_EQ(query("[[ ## query ## ]]\n\"change of control\" /s \"consent\"\n[[ ## completed ## ]]"),
+            "\"change of control\" /s \"consent\"");
+  EXPECT_EQ(query("[[ ## query ## ]]\n\"termination for convenience\" fees\n[[ ## completed ## ]]"),
+            "\"termination for convenience\" fees");
+  EXPECT_EQ(query("[[ ## query ## ]]\n\"termination notice period\"\n[[ ## completed ## ]]"),
+            "termination notice period");
+  EXPECT_EQ(query("[[ ## query ## ]]\n\"termination notice period\n[[ ## completed ## ]]"),
+            "termination notice period");
 }
 
 // ---- the codec and sentence ends ----
