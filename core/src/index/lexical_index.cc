@@ -37,6 +37,7 @@ void LexicalIndex::AddChunk(uint32_t chunk,
   }
   if (store_positions_) {
     if (chunk >= streams_.size()) streams_.resize(chunk + 1);
+    stream.shrink_to_fit();  // appended word by word: drop the growth slack
     streams_[chunk] = std::move(stream);
   }
   uint32_t length = 0;

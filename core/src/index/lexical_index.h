@@ -124,6 +124,7 @@ class LexicalIndex {
                                      const ChunkMask& mask) const;
   // Bytes held for positions: word streams and the surface dictionary.
   uint64_t position_bytes() const;
+  size_t surface_word_count() const { return words_.size(); }
   // REQUIRES: `chunk` is live and `terms` is what AddChunk received for it.
   void RemoveChunk(uint32_t chunk, const std::vector<std::pair<uint32_t, uint32_t>>& terms);
 
