@@ -182,13 +182,18 @@ Data LoadCuad(const std::string& dir, size_t max_queries) {
     text::ForEachWord(name, [&](std::string_view x) { w.emplace_back(x); });
     while (!w.empty() && an.IsStopword(w.back())) w.pop_back();
     if (w.size() < 2) {
-      if (w.size() == 1) w.push_back(w[0]);  // "Parties": phrase of one word, near itself
-      else continue;
+      if (w.size() == 1)
+        w.push_back(w[0]);  // "Parties": phrase of one word, near itself
+      else
+        continue;
     }
     if (w.size() == 2 && w[0] == w[1]) {
-      coll.queries.push_back({"", {{"bag", w[0]}, {"phrase", "\"" + w[0] + "\""},
-                                   {"near", w[0] + " /5 " + w[0]},
-                                   {"sentence", (w[0].size() > 6 ? w[0].substr(0, 5) : w[0]) + "* /s " + w[0]}}});
+      coll.queries.push_back(
+          {"",
+           {{"bag", w[0]},
+            {"phrase", "\"" + w[0] + "\""},
+            {"near", w[0] + " /5 " + w[0]},
+            {"sentence", (w[0].size() > 6 ? w[0].substr(0, 5) : w[0]) + "* /s " + w[0]}}});
     } else {
       coll.queries.push_back({"", Forms(w)});
     }
@@ -228,11 +233,16 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--contractnli") cnli = next();
-    else if (a == "--cuad") cuad = next();
-    else if (a == "--reps") reps = std::stoi(next());
-    else if (a == "--max-queries") max_queries = std::stoul(next());
-    else Die("unknown argument " + a);
+    if (a == "--contractnli")
+      cnli = next();
+    else if (a == "--cuad")
+      cuad = next();
+    else if (a == "--reps")
+      reps = std::stoi(next());
+    else if (a == "--max-queries")
+      max_queries = std::stoul(next());
+    else
+      Die("unknown argument " + a);
   }
   std::vector<Data> data;
   if (!cnli.empty()) data.push_back(LoadContractNli(cnli, max_queries));
@@ -255,20 +265,26 @@ int main(int argc, char** argv) {
     auto idx = Build(d.docs, true, &t_with, &h_with);
     snap_with = Must(idx->Snapshot(), "snapshot");
     IndexStats st = idx->Stats();
-    std::printf("\n### %s: %llu documents, %llu passages, %llu postings, %llu terms\n\n", d.name.c_str(),
-                static_cast<unsigned long long>(st.documents), static_cast<unsigned long long>(st.chunks),
-                static_cast<unsigned long long>(st.postings), static_cast<unsigned long long>(st.terms));
+    std::printf(
+        "\n### %s: %llu documents, %llu passages, %llu postings, %llu terms\n\n", d.name.c_str(),
+        static_cast<unsigned long long>(st.documents), static_cast<unsigned long long>(st.chunks),
+        static_cast<unsigned long long>(st.postings), static_cast<unsigned long long>(st.terms));
     std::printf("| | without positions | with positions | difference |\n|---|---|---|---|\n");
-    std::printf("| build (Index::Add of the corpus) | %.2f s | %.2f s | %+.0f%% |\n", t_without, t_with,
-                100.0 * (t_with / t_without - 1));
-    std::printf("| heap held by the index (mallinfo2, text included) | %.1f MB | %.1f MB | +%.1f MB |\n",
-                h_without / 1e6, h_with / 1e6, (static_cast<double>(h_with) - h_without) / 1e6);
-    std::printf("| position data (IndexStats::position_bytes) | 0 | %.1f MB (%.1f bytes per passage, %.2f per posting) | |\n",
-                st.position_bytes / 1e6, static_cast<double>(st.position_bytes) / st.chunks,
-                static_cast<double>(st.position_bytes) / st.postings);
-    std::printf("| surface words (prefix dictionary) | | %zu | |\n", idx->rep()->lexical.surface_word_count());
-    std::printf("| snapshot | %.1f MB | %.1f MB | +%.1f MB (+%.0f%%) |\n", snap_without.size() / 1e6,
-                snap_with.size() / 1e6, (static_cast<double>(snap_with.size()) - snap_without.size()) / 1e6,
+    std::printf("| build (Index::Add of the corpus) | %.2f s | %.2f s | %+.0f%% |\n", t_without,
+                t_with, 100.0 * (t_with / t_without - 1));
+    std::printf(
+        "| heap held by the index (mallinfo2, text included) | %.1f MB | %.1f MB | +%.1f MB |\n",
+        h_without / 1e6, h_with / 1e6, (static_cast<double>(h_with) - h_without) / 1e6);
+    std::printf(
+        "| position data (IndexStats::position_bytes) | 0 | %.1f MB (%.1f bytes per passage, %.2f "
+        "per posting) | |\n",
+        st.position_bytes / 1e6, static_cast<double>(st.position_bytes) / st.chunks,
+        static_cast<double>(st.position_bytes) / st.postings);
+    std::printf("| surface words (prefix dictionary) | | %zu | |\n",
+                idx->rep()->lexical.surface_word_count());
+    std::printf("| snapshot | %.1f MB | %.1f MB | +%.1f MB (+%.0f%%) |\n",
+                snap_without.size() / 1e6, snap_with.size() / 1e6,
+                (static_cast<double>(snap_with.size()) - snap_without.size()) / 1e6,
                 100.0 * (static_cast<double>(snap_with.size()) / snap_without.size() - 1));
     for (const Set& s : d.sets) {
       std::map<std::string, std::vector<double>> qps;
@@ -298,8 +314,10 @@ int main(int argc, char** argv) {
           nonempty[form] = static_cast<double>(any) / (passes * s.queries.size());
         }
       }
-      std::printf("\n%s, %zu queries, median of %d rounds:\n\n", s.name.c_str(), s.queries.size(), reps);
-      std::printf("| form | example | q/s | ÷ bag of words | hits per query | queries with a hit |\n");
+      std::printf("\n%s, %zu queries, median of %d rounds:\n\n", s.name.c_str(), s.queries.size(),
+                  reps);
+      std::printf(
+          "| form | example | q/s | ÷ bag of words | hits per query | queries with a hit |\n");
       std::printf("|---|---|---|---|---|---|\n");
       double base = Median(qps["bag"]);
       for (const char* form : kForms) {

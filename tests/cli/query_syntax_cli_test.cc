@@ -103,7 +103,8 @@ TEST_F(QuerySyntaxCli, MalformedQueriesFallBackOrFail) {
 TEST(QuerySyntaxCliOld, FormatOneIndexStillSearches) {
   std::string dir = foldback::testing::FreshTempDir("query-syntax", "format1");
   fs::create_directories(dir + "/idx");
-  fs::copy_file(fs::path(FOLDBACK_TEST_DATA) / "snapshots/format1/index.fbsnap", dir + "/idx/index.fbsnap");
+  fs::copy_file(fs::path(FOLDBACK_TEST_DATA) / "snapshots/format1/index.fbsnap",
+                dir + "/idx/index.fbsnap");
   CliRun r = Search(dir + "/idx", "termination convenience");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Docs(r), (std::set<std::string>{"a", "b"}));

@@ -63,7 +63,11 @@ TEST(QueryParser, PhrasePrefixAndConnectors) {
   EXPECT_EQ(d->clauses[0].connectors[2].kind, Connector::Kind::kParagraph);
 
   // Word processors' curly quotes; two phrases are two clauses.
-  auto e = ParseQueryAst("\xE2\x80\x9C" "change of control" "\xE2\x80\x9D" " \"assignment\" notice");
+  auto e = ParseQueryAst(
+      "\xE2\x80\x9C"
+      "change of control"
+      "\xE2\x80\x9D"
+      " \"assignment\" notice");
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   ASSERT_EQ(e->clauses.size(), 3u);
   EXPECT_TRUE(e->clauses[0].operands[0].quoted);
@@ -129,8 +133,8 @@ TEST(QueryParser, HopQueriesKeepTheirPhrases) {
 // ---- the codec and sentence ends ----
 
 TEST(WordStream, VarintRoundTripAndMalformedBytes) {
-  std::vector<uint32_t> values = {0, 1, 2, 3, 127, 128, 300, 16383, 16384, 2097151, 2097152,
-                                  268435455, 268435456, 0xFFFFFFFFu};
+  std::vector<uint32_t> values = {
+      0, 1, 2, 3, 127, 128, 300, 16383, 16384, 2097151, 2097152, 268435455, 268435456, 0xFFFFFFFFu};
   std::mt19937 rng(7);
   for (int i = 0; i < 1000; ++i) values.push_back(rng() >> (rng() % 32));
   std::string stream;
@@ -185,7 +189,8 @@ std::unique_ptr<Index> MakeIndex(bool positions = true) {
   return std::move(*idx);
 }
 
-void AddDoc(Index* idx, const std::string& id, const std::string& text, const std::string& matter = "") {
+void AddDoc(Index* idx, const std::string& id, const std::string& text,
+            const std::string& matter = "") {
   Document d;
   d.id = id;
   d.text = text;
@@ -194,7 +199,8 @@ void AddDoc(Index* idx, const std::string& id, const std::string& text, const st
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 }
 
-std::set<std::string> Docs(const Index& idx, const std::string& q, SearchOptions o = SearchOptions()) {
+std::set<std::string> Docs(const Index& idx, const std::string& q,
+                           SearchOptions o = SearchOptions()) {
   o.mode = SearchMode::kBm25;
   o.top_k = 100;
   o.syntax = QuerySyntax::kConnectors;
@@ -216,8 +222,9 @@ std::string Dump(const Result<std::vector<SearchHit>>& hits) {
     std::memcpy(&bits[0], &h.score, 8);
     std::memcpy(&bits[1], &h.bm25, 8);
     std::memcpy(&bits[2], &h.dense, 8);
-    out += h.chunk_id + "|" + h.doc_id + "|" + std::to_string(bits[0]) + "|" + std::to_string(bits[1]) +
-           "|" + std::to_string(bits[2]) + "|" + std::to_string(h.duplicates.size()) + "\n";
+    out += h.chunk_id + "|" + h.doc_id + "|" + std::to_string(bits[0]) + "|" +
+           std::to_string(bits[1]) + "|" + std::to_string(bits[2]) + "|" +
+           std::to_string(h.duplicates.size()) + "\n";
   }
   return out;
 }
@@ -226,8 +233,9 @@ void AddContracts(Index* idx) {
   AddDoc(idx, "a",
          "Either party may terminate this Agreement for convenience on thirty days notice. "
          "Termination for convenience requires payment of all fees.");
-  AddDoc(idx, "b",
-         "The Customer may terminate this Agreement for cause. Convenience fees are not refundable.");
+  AddDoc(
+      idx, "b",
+      "The Customer may terminate this Agreement for cause. Convenience fees are not refundable.");
   AddDoc(idx, "c",
          "The Supplier shall indemnify the Customer against claims brought by any third party "
          "arising from the Services.\n\nThird parties have no rights under this Agreement.");
@@ -242,7 +250,8 @@ TEST(ConnectorSearch, PhrasesMatchWordsInOrder) {
   AddContracts(idx.get());
   EXPECT_EQ(Docs(*idx, "\"termination for convenience\""), (std::set<std::string>{"a", "e"}))
       << "stopwords keep their place: 'termination of convenience' matches too (documented)";
-  EXPECT_EQ(Docs(*idx, "\"terminate this agreement for convenience\""), (std::set<std::string>{"a"}));
+  EXPECT_EQ(Docs(*idx, "\"terminate this agreement for convenience\""),
+            (std::set<std::string>{"a"}));
   EXPECT_EQ(Docs(*idx, "\"convenience termination\""), (std::set<std::string>{}));
   EXPECT_EQ(Docs(*idx, "\"third party\""), (std::set<std::string>{"c", "d"}));
   // Stemmed like index terms: "third parties" matches "third party".
@@ -276,7 +285,8 @@ TEST(ConnectorSearch, ProximitySentenceParagraphAndPrefix) {
   EXPECT_EQ(Docs(*idx, "indemnif* /p rights"), (std::set<std::string>{}));
   // Chains: every connector holds.
   EXPECT_EQ(Docs(*idx, "supplier /3 indemnify /s \"third party\""), (std::set<std::string>{"c"}));
-  EXPECT_EQ(Docs(*idx, "supplier /3 indemnify /p \"third party\""), (std::set<std::string>{"c", "d"}));
+  EXPECT_EQ(Docs(*idx, "supplier /3 indemnify /p \"third party\""),
+            (std::set<std::string>{"c", "d"}));
   EXPECT_EQ(Docs(*idx, "supplier /3 indemnify /10 \"third party\""), (std::set<std::string>{"c"}));
   // A lone prefix is optional, like a plain word: it ranks what it expands to.
   EXPECT_EQ(Docs(*idx, "indemnif*"), (std::set<std::string>{"c", "d"}));
@@ -289,8 +299,9 @@ TEST(ConnectorSearch, ProximitySentenceParagraphAndPrefix) {
 TEST(ConnectorSearch, PrefixCapsAndUnknownWordsAreNoted) {
   auto idx = MakeIndex();
   std::string text;
-  for (int i = 0; i < 80; ++i) text += "zq" + std::string(1, static_cast<char>('a' + i % 26)) +
-                                       std::string(1, static_cast<char>('a' + i / 26)) + "x ";
+  for (int i = 0; i < 80; ++i)
+    text += "zq" + std::string(1, static_cast<char>('a' + i % 26)) +
+            std::string(1, static_cast<char>('a' + i / 26)) + "x ";
   AddDoc(idx.get(), "z", text);
   SearchOptions o;
   o.syntax = QuerySyntax::kConnectors;
@@ -323,9 +334,10 @@ TEST(ConnectorSearch, AutoFallsBackConnectorsFails) {
   strict.syntax = QuerySyntax::kConnectors;
   std::string many = "\"third party\"";
   for (int i = 0; i < 10000; ++i) many += i % 2 ? " indemnify" : " customer";
-  for (const std::string& q : {std::string("Can the customer terminate for \"convenience?"),
-                              std::string("terminate /0 convenience"), std::string("terminate * convenience"),
-                              std::string("\"the for\" supplier"), many}) {
+  for (const std::string& q :
+       {std::string("Can the customer terminate for \"convenience?"),
+        std::string("terminate /0 convenience"), std::string("terminate * convenience"),
+        std::string("\"the for\" supplier"), many}) {
     // auto: a lawyer's question never fails; it is searched as plain words.
     auto a = idx->Search(q, autos);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -353,11 +365,13 @@ TEST(ConnectorSearch, QueriesWithoutOperatorsAreBitIdentical) {
   // search path: bm25 and hybrid, filters, walls, one per document.
   std::mt19937 rng(42);
   const std::vector<std::string> vocab = {
-      "terminate", "termination", "convenience", "notice", "days", "party", "third", "indemnify",
-      "losses", "claims", "supplier", "customer", "agreement", "fees", "payment", "confidential",
-      "information", "disclose", "governing", "law", "delaware", "assignment", "consent", "the",
-      "of", "for", "may", "shall", "not", "any", "written", "breach", "cure", "period", "term",
-      "renewal", "liability", "cap", "insurance", "audit", "records"};
+      "terminate", "termination", "convenience", "notice",       "days",        "party",
+      "third",     "indemnify",   "losses",      "claims",       "supplier",    "customer",
+      "agreement", "fees",        "payment",     "confidential", "information", "disclose",
+      "governing", "law",         "delaware",    "assignment",   "consent",     "the",
+      "of",        "for",         "may",         "shall",        "not",         "any",
+      "written",   "breach",      "cure",        "period",       "term",        "renewal",
+      "liability", "cap",         "insurance",   "audit",        "records"};
   IndexOptions o;
   o.dense.embedder = EmbedderKind::kStatic;
   o.dense.dimension = 16;
@@ -407,7 +421,8 @@ TEST(ConnectorSearch, WallsAndFiltersHold) {
   AddDoc(idx.get(), "open-1", "Termination for convenience is not allowed.", "");
   SearchOptions o;
   o.allowed_matters = std::set<std::string>{"acme"};
-  EXPECT_EQ(Docs(*idx, "\"termination for convenience\"", o), (std::set<std::string>{"acme-1", "open-1"}));
+  EXPECT_EQ(Docs(*idx, "\"termination for convenience\"", o),
+            (std::set<std::string>{"acme-1", "open-1"}));
   EXPECT_EQ(Docs(*idx, "terminat* /s notice", o), (std::set<std::string>{"acme-1"}));
   SearchOptions f;
   f.filters.push_back(*Filter::Parse("id=beta-1"));
@@ -422,7 +437,8 @@ TEST(ConnectorSearch, WallsAndFiltersHold) {
   w.allowed_matters = std::set<std::string>{"acme"};
   std::string before = Dump(idx->Search("\"termination for convenience\" notice", w));
   for (int i = 0; i < 20; ++i) {
-    AddDoc(idx.get(), "beta-x" + std::to_string(i), "Notice of termination for convenience. Notice.", "beta");
+    AddDoc(idx.get(), "beta-x" + std::to_string(i),
+           "Notice of termination for convenience. Notice.", "beta");
   }
   EXPECT_EQ(Dump(idx->Search("\"termination for convenience\" notice", w)), before);
 }
@@ -521,13 +537,15 @@ TEST(ConnectorSearch, OldSnapshotsLoadWithoutPositions) {
   // Documents added afterwards do not make the index whole: still refused.
   AddDoc(old->get(), "n", "Termination for convenience.");
   o.syntax = QuerySyntax::kConnectors;
-  EXPECT_TRUE((*old)->Search("\"termination for convenience\"", o).status().code() == Status::Code::kFailedPrecondition);
+  EXPECT_TRUE((*old)->Search("\"termination for convenience\"", o).status().code() ==
+              Status::Code::kFailedPrecondition);
   // Saved again, it is a format-2 snapshot still without positions.
   auto resaved = (*old)->Snapshot();
   ASSERT_TRUE(resaved.ok());
   auto reloaded = Index::FromSnapshot(*resaved);
   ASSERT_TRUE(reloaded.ok());
-  EXPECT_TRUE((*reloaded)->Search("\"termination for convenience\"", o).status().code() == Status::Code::kFailedPrecondition);
+  EXPECT_TRUE((*reloaded)->Search("\"termination for convenience\"", o).status().code() ==
+              Status::Code::kFailedPrecondition);
 }
 
 TEST(ConnectorSearch, PositionsCanBeTurnedOff) {
@@ -539,7 +557,8 @@ TEST(ConnectorSearch, PositionsCanBeTurnedOff) {
   EXPECT_GT(with->Stats().position_bytes, 0u);
   SearchOptions o;
   o.mode = SearchMode::kBm25;
-  EXPECT_EQ(Dump(without->Search("termination convenience", o)), Dump(with->Search("termination convenience", o)));
+  EXPECT_EQ(Dump(without->Search("termination convenience", o)),
+            Dump(with->Search("termination convenience", o)));
   o.syntax = QuerySyntax::kConnectors;
   auto s = without->Search("\"third party\"", o);
   ASSERT_FALSE(s.ok());
@@ -601,11 +620,12 @@ TEST(ConnectorSearch, HybridSearchKeepsTheConstraint) {
   Index& idx = **made;
   AddContracts(&idx);
   // Enough words for the static embedder to train on.
-  const char* filler[] = {"invoice", "delivery", "schedule", "warranty", "audit", "records", "insurance",
-                          "liability", "renewal", "term", "notice", "payment", "fees", "price",
-                          "goods", "services", "customer", "supplier", "breach", "cure", "period",
-                          "written", "consent", "assignment", "governing", "law", "court", "venue",
-                          "dispute", "arbitration", "confidential", "information", "disclose", "return"};
+  const char* filler[] = {
+      "invoice",   "delivery",    "schedule",     "warranty",    "audit",    "records", "insurance",
+      "liability", "renewal",     "term",         "notice",      "payment",  "fees",    "price",
+      "goods",     "services",    "customer",     "supplier",    "breach",   "cure",    "period",
+      "written",   "consent",     "assignment",   "governing",   "law",      "court",   "venue",
+      "dispute",   "arbitration", "confidential", "information", "disclose", "return"};
   for (int i = 0; i < 40; ++i) {
     std::string text;
     for (int w = 0; w < 25; ++w) text += std::string(filler[(i * 7 + w * 3) % 34]) + " ";

@@ -17,11 +17,11 @@ constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 // the bound only matters for pathological chains of common words).
 constexpr size_t kMaxSpans = 4096;
 
-// Folded words after which a '.' does not end a sentence. Sorted.
+// Folded words after which a '.' does not end a sentence.
 constexpr const char* kAbbreviations[] = {
-    "al",   "approx", "art",  "arts", "cf",  "cl",   "co",  "corp", "dept", "dr",  "ex",
-    "exh",  "jr",     "ltd",  "mr",   "mrs", "ms",   "no",  "nos",  "para", "paras", "pp",
-    "sch",  "sec",    "secs", "sr",   "st",  "v",    "vs",  "inc"};
+    "al",    "approx", "art", "arts", "cf",   "cl",  "co", "corp", "dept", "dr",
+    "ex",    "exh",    "jr",  "ltd",  "mr",   "mrs", "ms", "no",   "nos",  "para",
+    "paras", "pp",     "sch", "sec",  "secs", "sr",  "st", "v",    "vs",   "inc"};
 
 bool IsAbbreviation(std::string_view w) {
   for (const char* a : kAbbreviations) {
@@ -30,7 +30,9 @@ bool IsAbbreviation(std::string_view w) {
   return false;
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 
 struct Span {
   uint32_t s;
@@ -84,7 +86,8 @@ void AppendCode(std::string* stream, uint32_t code) {
 
 bool DecodeStream(std::string_view stream, std::vector<uint32_t>* codes) {
   codes->clear();
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(stream.data()), static_cast<int>(stream.size()));
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(stream.data()),
+                      static_cast<int>(stream.size()));
   while (!in.ExpectAtEnd()) {
     uint32_t v;
     if (!in.ReadVarint32(&v)) return false;
@@ -130,7 +133,8 @@ bool DecodedChunk::Decode(std::string_view stream, size_t term_count) {
   term.clear();
   sentence.clear();
   paragraph.clear();
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(stream.data()), static_cast<int>(stream.size()));
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(stream.data()),
+                      static_cast<int>(stream.size()));
   uint32_t sent = 0, para = 0;
   while (!in.ExpectAtEnd()) {
     uint32_t v;
@@ -157,7 +161,8 @@ bool DecodedChunk::Decode(std::string_view stream, size_t term_count) {
 }
 
 bool ClauseMatches(const PositionalClause& clause, const DecodedChunk& chunk) {
-  if (clause.operands.empty() || clause.connectors.size() + 1 != clause.operands.size()) return false;
+  if (clause.operands.empty() || clause.connectors.size() + 1 != clause.operands.size())
+    return false;
   thread_local std::vector<Span> left, right, joined;
   OperandSpans(clause.operands[0], chunk, &left);
   for (size_t i = 0; i < clause.connectors.size() && !left.empty(); ++i) {

@@ -111,10 +111,11 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
         }
       }
       if (close == std::string_view::npos) {
-        return Status::InvalidArgument(fmt::format(
-            "unbalanced quote: the phrase starting '{}' is never closed; close it with another quote "
-            "mark, or search with --syntax plain",
-            text::TruncateUtf8(q.substr(start), 40)));
+        return Status::InvalidArgument(
+            fmt::format("unbalanced quote: the phrase starting '{}' is never closed; close it with "
+                        "another quote "
+                        "mark, or search with --syntax plain",
+                        text::TruncateUtf8(q.substr(start), 40)));
       }
       Item item;
       item.op.quoted = true;
@@ -189,8 +190,8 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
   for (const Item& item : items) {
     if (item.connector) {
       if (cur.operands.empty() || pending) {
-        return Status::InvalidArgument(fmt::format(
-            "the connector '{}' needs a word, prefix or phrase on its left", item.raw));
+        return Status::InvalidArgument(
+            fmt::format("the connector '{}' needs a word, prefix or phrase on its left", item.raw));
       }
       cur.connectors.push_back(item.conn);
       pending = &item;
@@ -211,7 +212,8 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
   return ast;
 }
 
-Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer, const LexicalIndex& lexical,
+Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer,
+                    const LexicalIndex& lexical,
                     const std::function<std::vector<WeightedTerm>(std::string_view)>& plain_terms,
                     ResolvedQuery* out) {
   std::string plain;
@@ -236,8 +238,8 @@ Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer, const L
       for (const QueryToken& token : op.tokens) {
         std::vector<std::string> words = Words(token.text);
         if (words.empty() && token.prefix) {
-          return Status::InvalidArgument(fmt::format(
-              "'{}*' has no word before the '*' to expand", token.text));
+          return Status::InvalidArgument(
+              fmt::format("'{}*' has no word before the '*' to expand", token.text));
         }
         for (size_t i = 0; i < words.size(); ++i) {
           const std::string& w = words[i];
@@ -248,8 +250,9 @@ Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer, const L
             if (total == 0) {
               out->notes.push_back(fmt::format("no indexed word starts with '{}'", w));
             } else if (total > ids.size()) {
-              out->notes.push_back(fmt::format(
-                  "'{}*' matches {} terms; the {} most frequent are searched", w, total, ids.size()));
+              out->notes.push_back(
+                  fmt::format("'{}*' matches {} terms; the {} most frequent are searched", w, total,
+                              ids.size()));
             }
             for (uint32_t id : ids) out->terms.push_back({lexical.term(id), 1.0});
             std::sort(ids.begin(), ids.end());

@@ -69,7 +69,8 @@ struct ResolvedQuery {
 // Resolves `ast` against the index. `plain_terms` analyzes plain words as a
 // plain query would (question words and stopwords dropped). InvalidArgument
 // for an operand made only of stopwords.
-Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer, const LexicalIndex& lexical,
+Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer,
+                    const LexicalIndex& lexical,
                     const std::function<std::vector<WeightedTerm>(std::string_view)>& plain_terms,
                     ResolvedQuery* out);
 
