@@ -134,7 +134,7 @@ std::optional<std::set<std::string>> ToWall(const val& list) {
 }
 
 // {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
-//  oneDocument, candidates, denseWeight, rrfK, efSearch}; an error value or null.
+//  oneDocument, candidates, denseWeight, rrfK, efSearch, syntax}; an error value or null.
 // The keys present are listed once and only those are read: every property
 // read is a call out of wasm, and a scoped search from an add-in is small
 // enough for a dozen absent-key probes to show (docs/benchmarks.md, issue 13
@@ -181,6 +181,11 @@ val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
       o->rrf_k = v.as<double>();
     } else if (k == "efSearch") {
       o->ef_search = v.as<size_t>();
+    } else if (k == "syntax") {
+      if (!foldback::ParseQuerySyntax(v.as<std::string>(), &o->syntax)) {
+        return ErrorValue(
+            foldback::Status::InvalidArgument("syntax must be auto, plain or connectors"));
+      }
     }
   }
   return val::null();

@@ -47,6 +47,23 @@ bool ParseFusion(const std::string& name, Fusion* fusion) {
   return true;
 }
 
+const char* QuerySyntaxName(QuerySyntax syntax) {
+  switch (syntax) {
+    case QuerySyntax::kAuto: return "auto";
+    case QuerySyntax::kPlain: return "plain";
+    case QuerySyntax::kConnectors: return "connectors";
+  }
+  return "auto";
+}
+
+bool ParseQuerySyntax(const std::string& name, QuerySyntax* syntax) {
+  if (name == "auto") *syntax = QuerySyntax::kAuto;
+  else if (name == "plain") *syntax = QuerySyntax::kPlain;
+  else if (name == "connectors") *syntax = QuerySyntax::kConnectors;
+  else return false;
+  return true;
+}
+
 Result<Filter> Filter::Parse(const std::string& text) {
   Filter f;
   size_t pos = std::string::npos;

@@ -47,6 +47,7 @@ struct AskArgs {
   uint32_t hops = 2, depth = 5, top_k = 5, variants = 1;
   std::string rewrite = "llm";
   std::string mode = "hybrid";
+  std::string syntax = "auto";
   std::vector<std::string> filters;
   bool answer = false;
   bool feedback = false;
@@ -85,6 +86,9 @@ int Run(const AskArgs& a) {
   o.deadline_ms = a.deadline_ms;
   if (!ParseRewriteMode(a.rewrite, &o.rewrite)) {
     return Fail(Status::InvalidArgument("--rewrite must be llm, rm3 or none"));
+  }
+  if (!ParseQuerySyntax(a.syntax, &o.search.syntax)) {
+    return Fail(Status::InvalidArgument("--syntax must be auto, plain or connectors"));
   }
   if (!ParseSearchMode(a.mode, &o.search.mode)) {
     return Fail(Status::InvalidArgument("--mode must be bm25, dense or hybrid"));
@@ -340,6 +344,10 @@ void RegisterAsk(CLI::App& app, int* exit_code) {
   cmd->add_option("--variants", a->variants, "LLM query variants per hop, in parallel")->capture_default_str();
   cmd->add_option("--rewrite", a->rewrite, "llm, rm3 or none")->capture_default_str();
   cmd->add_option("--mode", a->mode, "bm25, dense or hybrid")->capture_default_str();
+  cmd->add_option("--syntax", a->syntax,
+                  "How hop queries are read: auto (terms and connectors when used, else plain), "
+                  "plain, or connectors (strict)")
+      ->capture_default_str();
   cmd->add_option("--filter", a->filters, "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable)");
   cmd->add_flag("--answer", a->answer, "Also write an answer with [n] citations");
   cmd->add_flag("--feedback", a->feedback,

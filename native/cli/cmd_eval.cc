@@ -67,6 +67,9 @@ nlohmann::json MetricsJson(const Metrics& m) {
 
 int Run(const EvalArgs& a) {
   SearchOptions so;
+  // Benchmark queries are natural language (CUAD's quote “requirements”):
+  // read as plain words, as every figure in docs/benchmarks.md was.
+  so.syntax = QuerySyntax::kPlain;
   if (!ParseSearchMode(a.mode, &so.mode)) {
     return Fail(Status::InvalidArgument("--mode must be bm25, dense or hybrid"));
   }

@@ -28,6 +28,7 @@ namespace {
 struct SearchArgs {
   std::string index_dir;
   std::string mode = "hybrid";
+  std::string syntax = "auto";
   size_t top_k = 10;
   std::vector<std::string> filters;
   std::string allowed_matters;
@@ -44,6 +45,9 @@ int Run(const SearchArgs& a) {
   SearchOptions o;
   if (!ParseSearchMode(a.mode, &o.mode)) {
     return Fail(Status::InvalidArgument("--mode must be bm25, dense or hybrid"));
+  }
+  if (!ParseQuerySyntax(a.syntax, &o.syntax)) {
+    return Fail(Status::InvalidArgument("--syntax must be auto, plain or connectors"));
   }
   o.top_k = a.top_k;
   for (const auto& f : a.filters) {
@@ -79,6 +83,13 @@ int Run(const SearchArgs& a) {
   RerankOptions ro;
   ro.depth = depth;
   RerankReport report;
+  // Terms and connectors: why a query fell back to plain words, capped
+  // prefixes, unknown words (an error here is the search's own error).
+  auto explained = (*opened)->ExplainQuery(a.query, o);
+  if (!explained.ok()) return Fail(explained.status());
+  for (const auto& note : explained->notes) {
+    host::Log(host::LogLevel::kInfo, note, {"query", "", {}});
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto hits = SearchAndRerank(**opened, fb.get(), a.query, o, reranker->get(), ro, &report);
   if (*reranker && !report.applied) {
@@ -115,6 +126,10 @@ void RegisterSearch(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("search", "Search an index");
   cmd->add_option("--index", args->index_dir, "Index folder")->required();
   cmd->add_option("--mode", args->mode, "bm25, dense or hybrid")->capture_default_str();
+  cmd->add_option("--syntax", args->syntax,
+                  "auto (terms and connectors when the query uses them: \"a phrase\", prefix*, "
+                  "/N, /s, /p; otherwise plain words), plain, or connectors (strict)")
+      ->capture_default_str();
   cmd->add_option("--top-k", args->top_k, "Number of results")->capture_default_str();
   cmd->add_option("--filter", args->filters,
                   "FIELD=VALUE, FIELD>=VALUE or FIELD<=VALUE (repeatable; all must hold)");

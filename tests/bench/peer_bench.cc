@@ -346,6 +346,7 @@ class FoldbackEngine : public Engine {
   void Run(const Task& t, const Query& q, Ranked* out) override {
     SearchOptions o;
     o.mode = SearchMode::kBm25;
+    o.syntax = QuerySyntax::kPlain;  // the peers parse no phrases (CUAD quotes “requirements”)
     o.top_k = g_depth;
     o.one_per_document = t.collapse || t.name == "cnli";
     // Equal work: no peer folds near-duplicate passages into one result

@@ -241,9 +241,9 @@ TEST(Snapshot, DamagedBytesGiveClearErrors) {
   auto r = Index::FromSnapshot(flipped);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("checksum"), std::string::npos);
-  // Wrong version.
+  // Wrong version (a future one).
   std::string v2 = b;
-  v2[4] = 2;
+  v2[4] = 3;
   r = Index::FromSnapshot(v2);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsNotSupported());

@@ -105,6 +105,13 @@ export interface SearchOptions {
   queryVector?: number[] | Float32Array;
   /** At most one passage (the best) per document. Default: false. */
   oneDocument?: boolean;
+  /**
+   * How the query is read: 'auto' (terms and connectors — "a phrase", prefix*,
+   * /N, /s, /p — when the query uses them and they are well formed, otherwise
+   * plain words; never an error), 'plain', or 'connectors' (strict: a
+   * malformed query throws). Default: 'auto'. README, "Query syntax".
+   */
+  syntax?: 'auto' | 'plain' | 'connectors';
   /** Apply what feedback taught (relevance feedback, query adapter). Default: true when feedback exists. */
   useFeedback?: boolean;
   /** Second stage: 'learned' reranks with the reranker of trainReranker()/loadReranker() (over plain search); 'llm' has `host`'s model order the top passages (RankGPT-style; search() then returns a Promise). Default: 'none'. */

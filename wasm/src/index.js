@@ -459,7 +459,8 @@ class Engine {
 
   /**
    * search(query, {topK, mode: 'bm25'|'dense'|'hybrid', filter: {field: value},
-   *                allowedMatters: string[], fusion: 'rrf'|'weighted', useFeedback})
+   *                allowedMatters: string[], fusion: 'rrf'|'weighted', useFeedback,
+   *                syntax: 'auto'|'plain'|'connectors'})
    * -> [{chunkId, docId, score, bm25, dense, text, title, section, matter}]
    * With feedback recorded (and useFeedback not false) the search applies what
    * it taught (relevance feedback, the query adapter; FoldBack::Search).

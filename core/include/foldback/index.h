@@ -53,6 +53,11 @@ struct Bm25Params {
   // Each title term counts this many times in every chunk of its document.
   // Default: 1; 0 leaves titles out of the lexical index.
   uint32_t title_weight = 1;
+  // Store word positions, for phrase and proximity operators (README's
+  // "Query syntax"; their memory cost is in docs/benchmarks.md). Default:
+  // true; false saves that memory and makes such queries fall back to
+  // plain words (QuerySyntax::kAuto) or fail (kConnectors).
+  bool positions = true;
 };
 
 enum class EmbedderKind : int {
@@ -100,6 +105,7 @@ struct IndexStats {
   uint64_t vectors = 0;        // chunks in the dense index
   uint64_t pending_vectors = 0;  // chunks waiting for BuildDense or SetChunkVector
   uint64_t text_bytes = 0;
+  uint64_t position_bytes = 0;  // word positions (phrases, proximity); 0 when not stored
 };
 
 class FOLDBACK_EXPORT Index {
@@ -143,6 +149,11 @@ class FOLDBACK_EXPORT Index {
   Result<std::vector<SearchHit>> Search(std::string_view query,
                                         const SearchOptions& options = SearchOptions()) const;
 
+  // How Search reads `query` under options.syntax: connectors or plain
+  // words, and the notes (fallbacks, capped prefixes, unknown words). The
+  // errors Search would give for the query's syntax.
+  Result<QueryExplanation> ExplainQuery(std::string_view query,
+                                        const SearchOptions& options = SearchOptions()) const;
   // The whole index as portable bytes (protobuf-lite, fixed-width
   // little-endian arrays).
   Result<std::string> Snapshot() const;

@@ -26,6 +26,44 @@ enum class Fusion : int {
 const char* FusionName(Fusion fusion);  // "rrf" / "weighted"
 bool ParseFusion(const std::string& name, Fusion* fusion);
 
+// How a query string is read (README.md, "Query syntax"). Terms and
+// connectors: "a phrase" (its words in order; stopwords inside keep their
+// place), prefix* (the indexed words starting with it, unstemmed), and
+// connectors between words, prefixes or phrases — /N (within N words,
+// either order), /s (same sentence), /p (same paragraph); `w/N`, `w/s`,
+// `w/p` are accepted too. A connector is a token of its own ("and/or" is a
+// word). Phrases and connected groups are required (a passage must satisfy
+// every one); plain words and lone prefixes stay optional and rank by BM25
+// as in a plain query; the passages that qualify rank by BM25 over all the
+// query's terms (a phrase scores like its words). Matching is within one
+// passage (chunk) and its text (not its document's title).
+enum class QuerySyntax : int {
+  // Terms and connectors when the query uses them and they are well formed
+  // (and the index stores positions); otherwise plain words, with a note
+  // (Index::ExplainQuery) — never an error. A query without any operator
+  // is a plain query, bit for bit.
+  kAuto = 0,
+  // Plain words (BM25 bag of words); quotes, '*' and connectors are
+  // punctuation.
+  kPlain = 1,
+  // Terms and connectors; a malformed query (an unbalanced quote, /0, a
+  // lone '*', a connector without a word on each side, more than 1,000
+  // tokens) is InvalidArgument, and an index without positions is
+  // FailedPrecondition.
+  kConnectors = 2,
+};
+const char* QuerySyntaxName(QuerySyntax syntax);  // "auto" / "plain" / "connectors"
+bool ParseQuerySyntax(const std::string& name, QuerySyntax* syntax);
+
+// What a query meant (Index::ExplainQuery).
+struct QueryExplanation {
+  // True when it was read as terms and connectors; false: plain words.
+  bool connectors = false;
+  // Why it fell back to plain words, which prefixes were capped, words the
+  // index does not have.
+  std::vector<std::string> notes;
+};
+
 // One condition on a metadata field. Built-in fields: id (the document id),
 // kind, matter, parent_id, title; plus every field any indexed document
 // carries (host fields such as a BEIR corpus' `doc_id`, and extracted ones
@@ -89,6 +127,9 @@ struct SearchOptions {
   // weight is a per-field weight). 1 disables. Defaults: 0.5 and 0.3.
   double quoted_weight = 0.5;
   double signature_weight = 0.3;
+  // How the query string is read. Default: kAuto (a query without
+  // operators ranks exactly as a plain one).
+  QuerySyntax syntax = QuerySyntax::kAuto;
   // HNSW search breadth; 0 means the index default.
   size_t ef_search = 0;
   // For indexes whose embedder is external: the query's vector, computed by

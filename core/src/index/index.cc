@@ -64,7 +64,8 @@ bool DocPasses(const Document& d, const Filter& f) {
 Index::Rep::Rep(const IndexOptions& o) : options(o), analyzer(o.text), lexical(o.bm25) {}
 Index::Rep::~Rep() = default;
 
-std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot, bool intern) {
+std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlot& slot, bool intern,
+                                                                  std::string* stream) {
   std::vector<std::pair<uint32_t, uint32_t>> out;
   thread_local std::vector<uint32_t> slot_of;  // term id -> position in out, +1
   auto add = [&](std::string_view t, uint32_t n) {
@@ -83,20 +84,22 @@ std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlo
     }
     out[slot_of[id] - 1].second += n;
   };
-  auto add_word = [&](std::string_view word, uint32_t n) {
+  // Returns the word's term id (kStopword for a stopword).
+  auto add_word = [&](std::string_view word, uint32_t n) -> uint32_t {
     if (!intern) {
       // Removing: no new entries; go through the analyzer.
-      if (analyzer.IsStopword(word)) return;
+      if (analyzer.IsStopword(word)) return kStopword;
       add(analyzer.Stem(word), n);
-      return;
+      return kStopword;
     }
     auto it = word_terms.find(word);
     if (it == word_terms.end()) {
       if (word_terms.size() > (1u << 21)) word_terms.clear();
       uint32_t id = analyzer.IsStopword(word) ? kStopword : lexical.Intern(analyzer.Stem(word));
+      if (id != kStopword) lexical.NoteWord(word, id);
       it = word_terms.emplace(std::string(word), id).first;
     }
-    if (it->second == kStopword) return;
+    if (it->second == kStopword) return kStopword;
     uint32_t id = it->second;
     if (id >= slot_of.size()) slot_of.resize(id + 1024, 0);
     if (slot_of[id] == 0) {
@@ -104,8 +107,32 @@ std::vector<std::pair<uint32_t, uint32_t>> Index::Rep::ChunkTerms(const ChunkSlo
       slot_of[id] = static_cast<uint32_t>(out.size());
     }
     out[slot_of[id] - 1].second += n;
+    return id;
   };
-  text::ForEachWord(slot.chunk.text, [&](std::string_view w) { add_word(w, 1); });
+  if (stream) {
+    // The word stream (index/positions.h): a code per word, and sentence
+    // and paragraph ends between words.
+    stream->clear();
+    std::string_view text = slot.chunk.text;
+    std::string prev_word;
+    size_t prev_begin = 0, prev_end = 0;
+    bool first = true;
+    text::ForEachWordSpan(text, [&](std::string_view w, size_t begin, size_t end) {
+      if (!first) {
+        uint32_t brk = index::BreakBetween(text.substr(prev_end, begin - prev_end), prev_word,
+                                           text.substr(prev_begin, prev_end - prev_begin));
+        if (brk) index::AppendCode(stream, brk);
+      }
+      first = false;
+      uint32_t id = add_word(w, 1);
+      index::AppendCode(stream, id == kStopword ? index::kCodeUnindexed : id + index::kCodeTermBase);
+      prev_word.assign(w);
+      prev_begin = begin;
+      prev_end = end;
+    });
+  } else {
+    text::ForEachWord(slot.chunk.text, [&](std::string_view w) { add_word(w, 1); });
+  }
   uint32_t tw = options.bm25.title_weight;
   if (tw > 0) text::ForEachWord(docs[slot.doc].doc.title, [&](std::string_view w) { add_word(w, tw); });
   for (const auto& [id, n] : out) slot_of[id] = 0;
@@ -399,7 +426,9 @@ Result<AddReport> Index::Add(const Document& in) {
     c.chunk.section = s.section;
     c.chunk.role = s.role;
     uint32_t chunk_no = static_cast<uint32_t>(r.chunks.size());
-    r.lexical.AddChunk(chunk_no, r.ChunkTerms(c, /*intern=*/true));
+    std::string stream;
+    auto terms = r.ChunkTerms(c, /*intern=*/true, r.options.bm25.positions ? &stream : nullptr);
+    r.lexical.AddChunk(chunk_no, terms, std::move(stream));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
     r.chunks.push_back(std::move(c));
     r.chunk_doc.push_back(doc_no);
@@ -480,6 +509,7 @@ IndexStats Index::Stats() const {
     }
   }
   s.text_bytes = r.text_bytes;
+  s.position_bytes = r.lexical.position_bytes();
   return s;
 }
 
@@ -491,6 +521,15 @@ Result<std::vector<SearchHit>> Index::Search(std::string_view query,
   index::ChunkMask mask;
   FB_RETURN_IF_ERROR(r.BuildMask(options, &mask));
   return r.Search(query, options, mask);
+}
+
+Result<QueryExplanation> Index::ExplainQuery(std::string_view query,
+                                             const SearchOptions& options) const {
+  index::ResolvedQuery plan;
+  QueryExplanation out;
+  FB_RETURN_IF_ERROR(rep_->PlanQuery(query, options.syntax, &plan, &out.connectors));
+  out.notes = std::move(plan.notes);
+  return out;
 }
 
 }  // namespace foldback

@@ -15,6 +15,7 @@
 
 #include "foldback/index.h"
 #include "index/lexical_index.h"
+#include "index/query.h"
 #include "text/analyzer.h"
 
 namespace foldback::pb {
@@ -92,13 +93,21 @@ struct Index::Rep {
   // The lexical term ids of a chunk (text + title x title_weight), with
   // counts. `intern` adds new terms to the dictionary (adding a chunk);
   // without it unknown terms are skipped (removing a chunk).
-  std::vector<std::pair<uint32_t, uint32_t>> ChunkTerms(const ChunkSlot& slot, bool intern);
+  // With `stream` (adding), also the chunk's word stream (index/positions.h).
+  std::vector<std::pair<uint32_t, uint32_t>> ChunkTerms(const ChunkSlot& slot, bool intern,
+                                                        std::string* stream = nullptr);
   // Analyzed query terms, each with weight 1 (duplicates kept).
   std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
   // Chunks the options allow (walls + filters). InvalidArgument on an
   // unknown filter field.
   Status BuildMask(const SearchOptions& options, index::ChunkMask* mask) const;
   SearchHit MakeHit(uint32_t chunk, double score) const;
+  // How `query` is read under `syntax` (search.cc): *connectors tells
+  // whether `out` holds a terms-and-connectors query; false means the plain
+  // path (with out->notes saying why, when the query had operators). Errors
+  // only under QuerySyntax::kConnectors.
+  Status PlanQuery(std::string_view query, QuerySyntax syntax, index::ResolvedQuery* out,
+                   bool* connectors) const;
   // Search behind the mask (search.cc). `terms`, when not null, replaces
   // the analyzed query on the lexical side (RM3's weighted terms); the dense
   // side still searches `query`.

@@ -29,10 +29,16 @@ std::optional<uint32_t> LexicalIndex::Find(std::string_view term) const {
 }
 
 void LexicalIndex::AddChunk(uint32_t chunk,
-                            const std::vector<std::pair<uint32_t, uint32_t>>& terms) {
+                            const std::vector<std::pair<uint32_t, uint32_t>>& terms,
+                            std::string stream) {
   if (chunk >= lengths_.size()) {
     lengths_.resize(chunk + 1, 0);
     live_.resize(chunk + 1, 0);
+  }
+  if (store_positions_) {
+    if (chunk >= streams_.size()) streams_.resize(chunk + 1);
+    stream.shrink_to_fit();  // appended word by word: drop the growth slack
+    streams_[chunk] = std::move(stream);
   }
   uint32_t length = 0;
   uint32_t chunk_length = 0;
@@ -67,9 +73,128 @@ void LexicalIndex::RemoveChunk(uint32_t chunk,
     if (id < df_.size() && df_[id] > 0) --df_[id];
   }
   live_[chunk] = 0;
+  if (chunk < streams_.size()) std::string().swap(streams_[chunk]);
   ++generation_;
   --live_chunks_;
   total_length_ -= lengths_[chunk];
+}
+
+void LexicalIndex::NoteWord(std::string_view word, uint32_t term) {
+  if (!store_positions_) return;
+  auto it = words_.find(word);
+  if (it == words_.end()) {
+    words_.emplace(std::string(word), term);
+  } else {
+    it->second = term;
+  }
+}
+
+std::vector<uint32_t> LexicalIndex::ExpandPrefix(std::string_view prefix, size_t cap,
+                                                 size_t* total) const {
+  std::vector<uint32_t> ids;
+  for (auto it = words_.lower_bound(prefix);
+       it != words_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix; ++it) {
+    if (it->second < df_.size() && df_[it->second] > 0) ids.push_back(it->second);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  *total = ids.size();
+  std::sort(ids.begin(), ids.end(), [&](uint32_t a, uint32_t b) {
+    return df_[a] != df_[b] ? df_[a] > df_[b] : a < b;
+  });
+  if (ids.size() > cap) ids.resize(cap);
+  return ids;
+}
+
+uint64_t LexicalIndex::position_bytes() const {
+  uint64_t n = 0;
+  for (const std::string& s : streams_) n += s.size();
+  for (const auto& [w, t] : words_) n += w.size() + sizeof(uint32_t);
+  return n;
+}
+
+std::vector<uint32_t> LexicalIndex::MatchClauses(const std::vector<PositionalClause>& clauses,
+                                                 const ChunkMask& mask) const {
+  std::vector<uint32_t> out;
+  if (!has_positions() || clauses.empty()) return out;
+  // Every element of every operand must be present: its term set's chunks.
+  std::vector<const std::vector<uint32_t>*> sets;
+  for (const PositionalClause& c : clauses) {
+    for (const PositionalOperand& op : c.operands) {
+      for (const auto& [off, ids] : op.elements) {
+        if (ids.empty()) return out;  // a word the index does not have
+        sets.push_back(&ids);
+      }
+    }
+  }
+  auto postings_of = [&](const std::vector<uint32_t>* ids) {
+    size_t n = 0;
+    for (uint32_t id : *ids) n += id < postings_.size() ? postings_[id].size() : 0;
+    return n;
+  };
+  std::sort(sets.begin(), sets.end(), [&](const auto* a, const auto* b) {
+    return postings_of(a) < postings_of(b);
+  });
+  // The rarest set's allowed live chunks...
+  for (uint32_t id : *sets.front()) {
+    if (id >= postings_.size()) continue;
+    const std::vector<Posting>& list = postings_[id];
+    if (mask.ranged) {
+      auto it = list.begin();
+      for (const auto& [begin, end] : mask.ranges) {
+        it = std::lower_bound(it, list.end(), begin,
+                              [](const Posting& p, uint32_t c) { return p.chunk < c; });
+        for (; it != list.end() && it->chunk < end; ++it) {
+          if (live_[it->chunk]) out.push_back(it->chunk);
+        }
+        if (it == list.end()) break;
+      }
+    } else {
+      for (const Posting& p : list) {
+        if (live_[p.chunk] && mask.Allows(p.chunk)) out.push_back(p.chunk);
+      }
+    }
+  }
+  if (sets.front()->size() > 1) {
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+  // ... that every other set also has (a forward walk of its postings).
+  std::vector<uint8_t> has;
+  for (size_t s = 1; s < sets.size() && !out.empty(); ++s) {
+    has.assign(out.size(), 0);
+    for (uint32_t id : *sets[s]) {
+      if (id >= postings_.size()) continue;
+      const std::vector<Posting>& list = postings_[id];
+      auto it = list.begin();
+      for (size_t i = 0; i < out.size() && it != list.end(); ++i) {
+        it = std::lower_bound(it, list.end(), out[i],
+                              [](const Posting& p, uint32_t c) { return p.chunk < c; });
+        if (it != list.end() && it->chunk == out[i]) has[i] = 1;
+      }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (has[i]) out[kept++] = out[i];
+    }
+    out.resize(kept);
+  }
+  // Then the positions.
+  thread_local DecodedChunk decoded;
+  size_t kept = 0;
+  for (uint32_t c : out) {
+    if (c >= streams_.size() || !decoded.Decode(streams_[c], terms_.size())) continue;
+    bool all = true;
+    for (const PositionalClause& clause : clauses) {
+      if (!ClauseMatches(clause, decoded)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) out[kept++] = c;
+  }
+  out.resize(kept);
+  return out;
 }
 
 double LexicalIndex::average_length() const {
@@ -533,8 +658,9 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
 
 void LexicalIndex::Serialize(const std::vector<uint32_t>& renumber, std::vector<std::string>* terms,
                              std::string* offsets, std::string* postings,
-                             std::string* lengths) const {
+                             std::string* lengths, PositionData* positions) const {
   constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
+  std::vector<uint32_t> term_renumber(terms_.size(), kDrop);
   uint32_t count = 0;
   store::PutU32(offsets, 0);
   for (size_t t = 0; t < terms_.size(); ++t) {
@@ -552,6 +678,7 @@ void LexicalIndex::Serialize(const std::vector<uint32_t>& renumber, std::vector<
       ++count;
     }
     if (count > before) {
+      term_renumber[t] = static_cast<uint32_t>(terms->size());
       terms->push_back(terms_[t]);
       store::PutU32(offsets, count);
     }
@@ -563,11 +690,37 @@ void LexicalIndex::Serialize(const std::vector<uint32_t>& renumber, std::vector<
     out_lengths[renumber[c]] = lengths_[c];
   }
   for (uint32_t l : out_lengths) store::PutU32(lengths, l);
+  if (!positions || !has_positions()) return;
+  positions->present = true;
+  std::vector<uint32_t> old_of(out_lengths.size(), kDrop);  // snapshot chunk -> chunk
+  for (size_t c = 0; c < renumber.size() && c < live_.size(); ++c) {
+    if (renumber[c] != kDrop && live_[c] && renumber[c] < old_of.size()) old_of[renumber[c]] = static_cast<uint32_t>(c);
+  }
+  std::vector<uint32_t> codes;
+  store::PutU32(&positions->offsets, 0);
+  for (uint32_t old : old_of) {
+    if (old != kDrop && old < streams_.size() && DecodeStream(streams_[old], &codes)) {
+      for (uint32_t code : codes) {
+        if (code >= kCodeTermBase) {
+          uint32_t t = code - kCodeTermBase;
+          code = t < term_renumber.size() && term_renumber[t] != kDrop ? term_renumber[t] + kCodeTermBase
+                                                                     : kCodeUnindexed;
+        }
+        AppendCode(&positions->streams, code);
+      }
+    }
+    store::PutU32(&positions->offsets, static_cast<uint32_t>(positions->streams.size()));
+  }
+  for (const auto& [word, t] : words_) {
+    if (t >= term_renumber.size() || term_renumber[t] == kDrop) continue;
+    positions->words.push_back(word);
+    store::PutU32(&positions->word_terms, term_renumber[t]);
+  }
 }
 
 bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
                                std::string_view postings, std::string_view lengths,
-                               uint32_t chunk_count) {
+                               uint32_t chunk_count, const PositionData* positions) {
   size_t n_off = store::Count32(offsets);
   size_t n_post = store::Count32(postings);
   size_t n_len = store::Count32(lengths);
@@ -613,6 +766,29 @@ bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::strin
     max_tf_.push_back(max_tf);
     min_len_.push_back(min_len);
     postings_.push_back(std::move(list));
+  }
+  streams_.clear();
+  words_.clear();
+  positions_complete_ = positions && positions->present;
+  if (!positions_complete_) return true;
+  if (store::Count32(positions->offsets) != static_cast<size_t>(chunk_count) + 1 ||
+      store::Count32(positions->word_terms) != positions->words.size()) {
+    return false;
+  }
+  streams_.resize(chunk_count);
+  DecodedChunk check;
+  for (uint32_t c = 0; c < chunk_count; ++c) {
+    uint32_t from = store::GetU32(positions->offsets, c);
+    uint32_t to = store::GetU32(positions->offsets, c + 1);
+    if (to < from || to > positions->streams.size()) return false;
+    std::string_view stream = std::string_view(positions->streams).substr(from, to - from);
+    if (!check.Decode(stream, terms_.size())) return false;
+    streams_[c] = std::string(stream);
+  }
+  for (size_t w = 0; w < positions->words.size(); ++w) {
+    uint32_t t = store::GetU32(positions->word_terms, w);
+    if (t >= terms_.size()) return false;
+    words_.emplace(positions->words[w], t);
   }
   return true;
 }

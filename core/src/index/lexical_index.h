@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <iterator>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "foldback/index.h"
+#include "index/positions.h"
 
 namespace foldback::index {
 
@@ -77,9 +79,19 @@ struct ChunkMask {
   // nodes in no order); a copy of `allowed` when not ranged.
   ChunkMask AsBytes() const;
 };
+// Word positions in snapshot form (format 2; absent from format 1).
+struct PositionData {
+  bool present = false;
+  std::string streams;  // every chunk's word stream (positions.h), in chunk order
+  std::string offsets;  // u32 LE, chunks + 1 entries into `streams`
+  std::vector<std::string> words;  // the surface dictionary: folded words, sorted
+  std::string word_terms;          // u32 LE per word: its term
+};
+
 class LexicalIndex {
  public:
-  explicit LexicalIndex(const Bm25Params& params) : params_(params) {}
+  explicit LexicalIndex(const Bm25Params& params)
+      : params_(params), store_positions_(params.positions) {}
 
   // The id of a term, adding it to the dictionary if new.
   uint32_t Intern(std::string_view term);
@@ -88,8 +100,31 @@ class LexicalIndex {
   const std::string& term(uint32_t id) const { return terms_[id]; }
 
   // REQUIRES: `chunk` is not live. `terms` are the chunk's (term id, count)
-  // pairs, each id once.
-  void AddChunk(uint32_t chunk, const std::vector<std::pair<uint32_t, uint32_t>>& terms);
+  // pairs, each id once; `stream` its word stream (positions.h), kept when
+  // the index stores positions.
+  void AddChunk(uint32_t chunk, const std::vector<std::pair<uint32_t, uint32_t>>& terms,
+                std::string stream = std::string());
+  // Records that the folded word `word` is indexed as term `term` (the
+  // surface dictionary that prefix operators expand against).
+  void NoteWord(std::string_view word, uint32_t term);
+
+  // True when every chunk's word stream is stored: phrase and proximity
+  // operators work. False when positions are off (Bm25Params::positions)
+  // or the index was loaded from a snapshot saved without them (format 1).
+  bool has_positions() const { return store_positions_ && positions_complete_; }
+  // Terms of the indexed words starting with `prefix` (folded, unstemmed),
+  // most frequent first (live document frequency, then term id), at most
+  // `cap`; *total gets how many there are. Empty without positions.
+  std::vector<uint32_t> ExpandPrefix(std::string_view prefix, size_t cap, size_t* total) const;
+  // The live chunks allowed by `mask` that satisfy every clause, ascending.
+  // Candidates come from the postings of the clauses' terms (entered at the
+  // mask's ranges when ranged); each candidate's stream is then decoded
+  // and matched. REQUIRES: has_positions().
+  std::vector<uint32_t> MatchClauses(const std::vector<PositionalClause>& clauses,
+                                     const ChunkMask& mask) const;
+  // Bytes held for positions: word streams and the surface dictionary.
+  uint64_t position_bytes() const;
+  size_t surface_word_count() const { return words_.size(); }
   // REQUIRES: `chunk` is live and `terms` is what AddChunk received for it.
   void RemoveChunk(uint32_t chunk, const std::vector<std::pair<uint32_t, uint32_t>>& terms);
 
@@ -128,11 +163,16 @@ class LexicalIndex {
 
   // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
   // only; entries equal to UINT32_MAX are dropped).
+  // With `positions`, the word streams (renumbered) and the surface
+  // dictionary too, when the index stores positions.
   void Serialize(const std::vector<uint32_t>& renumber, std::vector<std::string>* terms,
-                 std::string* offsets, std::string* postings, std::string* lengths) const;
+                 std::string* offsets, std::string* postings, std::string* lengths,
+                 PositionData* positions = nullptr) const;
   // Replaces the contents. Returns false if the arrays are inconsistent.
+  // Without `positions` (or not present), the index has no positions.
   bool Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
-                   std::string_view postings, std::string_view lengths, uint32_t chunk_count);
+                   std::string_view postings, std::string_view lengths, uint32_t chunk_count,
+                   const PositionData* positions = nullptr);
 
  private:
   Bm25Params params_;
@@ -145,6 +185,12 @@ class LexicalIndex {
   std::vector<uint32_t> min_len_;  // by term: shortest chunk in its postings
   std::vector<uint32_t> lengths_;  // by chunk
   std::vector<uint8_t> live_;      // by chunk
+  // Positions: each chunk's word stream (empty once removed) and the
+  // surface dictionary (folded word -> term).
+  bool store_positions_ = true;
+  bool positions_complete_ = true;
+  std::vector<std::string> streams_;  // by chunk
+  std::map<std::string, uint32_t, std::less<>> words_;
   // k1 * (1 - b + b * length / average) by chunk, computed for `average`
   // over `count` chunks; replaced (atomically: concurrent searches keep
   // their copy) when stale.

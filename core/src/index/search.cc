@@ -66,9 +66,78 @@ struct Candidate {
 
 }  // namespace
 
+Status Index::Rep::PlanQuery(std::string_view query, QuerySyntax syntax, index::ResolvedQuery* out,
+                             bool* connectors) const {
+  *connectors = false;
+  if (syntax == QuerySyntax::kPlain) return Status::OK();
+  const bool strict = syntax == QuerySyntax::kConnectors;
+  auto ast = index::ParseQueryAst(query);
+  if (!ast.ok()) {
+    if (strict) return ast.status();
+    out->notes.push_back("searched as plain words: " + ast.status().message());
+    return Status::OK();
+  }
+  if (!ast->has_operators) return Status::OK();
+  if (!lexical.has_positions()) {
+    const std::string why =
+        options.bm25.positions
+            ? "this index was saved without word positions (snapshot format 1); rebuild the index "
+              "(ingest the documents into a new one) to use phrases, prefixes and connectors"
+            : "this index does not store word positions (Bm25Params::positions is off); phrases, "
+              "prefixes and connectors need them";
+    if (strict) return Status::FailedPrecondition(why);
+    out->notes.push_back("searched as plain words: " + why);
+    return Status::OK();
+  }
+  index::ResolvedQuery resolved;
+  Status st = index::ResolveQuery(
+      *ast, analyzer, lexical, [this](std::string_view q) { return QueryTerms(q); }, &resolved);
+  if (!st.ok()) {
+    if (strict) return st;
+    out->notes.push_back("searched as plain words: " + st.message());
+    return Status::OK();
+  }
+  *out = std::move(resolved);
+  *connectors = true;
+  return Status::OK();
+}
+
 Result<std::vector<SearchHit>> Index::Rep::Search(
     std::string_view query, const SearchOptions& options, const index::ChunkMask& mask,
     const std::vector<index::WeightedTerm>* terms) const {
+  if (!terms && options.syntax != QuerySyntax::kPlain) {
+    index::ResolvedQuery plan;
+    bool connectors = false;
+    FB_RETURN_IF_ERROR(PlanQuery(query, options.syntax, &plan, &connectors));
+    if (connectors) {
+      // Passages that satisfy the phrases and connectors, behind the same
+      // walls and filters (a subset of `mask`, with its statistics), rank
+      // by BM25 over every term of the query.
+      index::ChunkMask narrowed;
+      const index::ChunkMask* m = &mask;
+      if (!plan.required.empty()) {
+        std::vector<uint32_t> match = lexical.MatchClauses(plan.required, mask);
+        narrowed.all = false;
+        narrowed.ranged = true;
+        narrowed.stats = mask.stats;
+        for (uint32_t c : match) {
+          if (!narrowed.ranges.empty() && narrowed.ranges.back().second == c) {
+            narrowed.ranges.back().second = c + 1;
+          } else {
+            narrowed.ranges.emplace_back(c, c + 1);
+          }
+        }
+        m = &narrowed;
+      }
+      std::vector<float> qvec;
+      if (options.mode != SearchMode::kBm25) {
+        auto v = QueryVector(plan.words, options);
+        if (!v.ok()) return v.status();
+        qvec = std::move(v.value());
+      }
+      return Rank(plan.terms, qvec, options, *m);
+    }
+  }
   std::vector<float> qvec;
   if (options.mode != SearchMode::kBm25) {
     auto v = QueryVector(query, options);

@@ -448,6 +448,23 @@ bool IsQuoteAt(std::string_view s, size_t pos, size_t* len) {
   return false;
 }
 
+// Double quote marks in `s` (", “, ”, «, »): a query's phrases.
+size_t DoubleQuotes(std::string_view s) {
+  static const char* marks[] = {"\"", "\xE2\x80\x9C", "\xE2\x80\x9D", "\xC2\xAB", "\xC2\xBB"};
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    for (const char* m : marks) {
+      std::string_view mv(m);
+      if (s.compare(i, mv.size(), mv) == 0) {
+        ++n;
+        i += mv.size() - 1;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
 std::string_view StripQuotes(std::string_view s) {
   s = Trim(s);
   for (int round = 0; round < 3 && !s.empty(); ++round) {
@@ -461,6 +478,12 @@ std::string_view StripQuotes(std::string_view s) {
       }
     }
     if (!front && !back) break;
+    // A query written with phrases (terms and connectors: `indemnif* /10
+    // "third party"`, `"a" /5 "b"`) keeps its quotes: only a wrapping pair
+    // or a stray unpaired mark is taken off.
+    const size_t dq = DoubleQuotes(s);
+    if (dq > 2 && dq % 2 == 0) break;
+    if (dq == 2 && front != back) break;
     if (front) s.remove_prefix(lead);
     if (back && s.size() >= trail) s.remove_suffix(trail);
     s = Trim(s);

@@ -25,7 +25,9 @@ namespace foldback {
 namespace {
 
 constexpr char kMagic[4] = {'F', 'B', 'S', 'N'};
-constexpr uint32_t kFormatVersion = 1;
+// 2: word positions (phrases, proximity). Version 1 still loads.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestFormatVersion = 1;
 constexpr size_t kHeaderSize = 20;
 constexpr uint32_t kDropped = std::numeric_limits<uint32_t>::max();
 
@@ -48,6 +50,7 @@ void SaveOptions(const IndexOptions& o, pb::IndexOptions* p) {
   p->set_hnsw_ef_construction(o.dense.ef_construction);
   p->set_hnsw_ef_search(o.dense.ef_search);
   p->set_seed(o.dense.seed);
+  p->set_no_positions(!o.bm25.positions);
 }
 
 Status LoadOptions(const pb::IndexOptions& p, IndexOptions* o) {
@@ -61,6 +64,7 @@ Status LoadOptions(const pb::IndexOptions& p, IndexOptions* o) {
   o->bm25.k1 = p.bm25_k1();
   o->bm25.b = p.bm25_b();
   o->bm25.title_weight = p.title_weight();
+  o->bm25.positions = !p.no_positions();
   if (p.embedder() > 2 || p.metric() > 1) return Status::Corruption("snapshot options are invalid");
   o->dense.embedder = static_cast<EmbedderKind>(p.embedder());
   o->dense.metric = static_cast<Metric>(p.metric());
@@ -120,9 +124,17 @@ Result<std::string> Index::Snapshot() const {
   }
   std::vector<std::string> terms;
   pb::Lexical* lex = snap.mutable_lexical();
+  index::PositionData positions;
   r.lexical.Serialize(renumber, &terms, lex->mutable_offsets(), lex->mutable_postings(),
-                      lex->mutable_lengths());
+                      lex->mutable_lengths(), &positions);
   for (auto& t : terms) lex->add_terms(std::move(t));
+  if (positions.present) {
+    lex->set_has_positions(true);
+    lex->set_positions(std::move(positions.streams));
+    lex->set_position_offsets(std::move(positions.offsets));
+    for (auto& w : positions.words) lex->add_words(std::move(w));
+    lex->set_word_terms(std::move(positions.word_terms));
+  }
   r.SaveDense(renumber, &snap);
   for (const auto& [name, payload] : r.extensions) {
     pb::Extension* e = snap.add_extensions();
@@ -153,10 +165,10 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     return Status::Corruption("not a foldback snapshot (bad magic)");
   }
   uint32_t version = store::GetU32(bytes, 1);
-  if (version != kFormatVersion) {
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
     return Status::NotSupported(fmt::format(
-        FMT_STRING("snapshot format version {}; this build of foldback reads version {}"), version,
-        kFormatVersion));
+        FMT_STRING("snapshot format version {}; this build of foldback reads versions {} to {}"),
+        version, kOldestFormatVersion, kFormatVersion));
   }
   uint64_t length = static_cast<uint64_t>(store::GetU32(bytes, 2)) |
                     static_cast<uint64_t>(store::GetU32(bytes, 3)) << 32;
@@ -173,7 +185,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   if (!snap.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return Status::Corruption("snapshot payload does not parse");
   }
-  if (snap.magic() != 0x4E534246u || snap.format_version() != kFormatVersion) {
+  if (snap.magic() != 0x4E534246u || snap.format_version() != version) {
     return Status::Corruption("snapshot payload header is inconsistent");
   }
   IndexOptions options;
@@ -231,8 +243,16 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   r.live_chunks = r.chunks.size();
   const pb::Lexical& lex = snap.lexical();
   std::vector<std::string> terms(lex.terms().begin(), lex.terms().end());
+  index::PositionData positions;
+  if (version >= 2 && lex.has_positions()) {
+    positions.present = true;
+    positions.streams = lex.positions();
+    positions.offsets = lex.position_offsets();
+    positions.words.assign(lex.words().begin(), lex.words().end());
+    positions.word_terms = lex.word_terms();
+  }
   if (!r.lexical.Deserialize(terms, lex.offsets(), lex.postings(), lex.lengths(),
-                             static_cast<uint32_t>(r.chunks.size()))) {
+                             static_cast<uint32_t>(r.chunks.size()), &positions)) {
     return Status::Corruption("snapshot lexical index is inconsistent");
   }
   FB_RETURN_IF_ERROR(r.LoadDense(snap));

@@ -95,15 +95,21 @@ ThreadStemmer* StemmerFor(const std::string& language) {
 }  // namespace
 
 void ForEachWord(std::string_view text, const std::function<void(std::string_view)>& fn) {
+  ForEachWordSpan(text, [&](std::string_view word, size_t, size_t) { fn(word); });
+}
+
+void ForEachWordSpan(std::string_view text,
+                     const std::function<void(std::string_view, size_t, size_t)>& fn) {
   std::string raw;    // current word, as written (apostrophes normalised)
   std::string folded;
+  size_t raw_begin = 0, raw_end = 0;  // the word's bytes in `text`
   auto flush = [&]() {
     if (raw.empty()) return;
     folded.clear();
     FoldInto(raw, &folded);
     // Drop a trailing apostrophe ("parties'").
     while (!folded.empty() && folded.back() == '\'') folded.pop_back();
-    if (!folded.empty()) fn(TruncateUtf8(folded, kMaxWordBytes));
+    if (!folded.empty()) fn(TruncateUtf8(folded, kMaxWordBytes), raw_begin, raw_end);
     raw.clear();
   };
   size_t pos = 0;
@@ -112,7 +118,9 @@ void ForEachWord(std::string_view text, const std::function<void(std::string_vie
     size_t start = pos;
     char32_t cp = DecodeUtf8(text, &pos);
     if (IsWordCategory(cp)) {
+      if (raw.empty()) raw_begin = start;
       raw.append(text.data() + start, pos - start);
+      raw_end = pos;
       prev_letters = IsLetter(cp) ? prev_letters + 1 : 2;
       continue;
     }

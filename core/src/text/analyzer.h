@@ -20,6 +20,11 @@ namespace foldback::text {
 // Words longer than kMaxWordBytes are cut there.
 void ForEachWord(std::string_view text, const std::function<void(std::string_view)>& fn);
 
+// The same, with each word's byte span [begin, end) in `text` (as written,
+// before folding; a trailing apostrophe is inside the span).
+void ForEachWordSpan(std::string_view text,
+                     const std::function<void(std::string_view, size_t, size_t)>& fn);
+
 constexpr size_t kMaxWordBytes = 64;
 
 class Analyzer {
