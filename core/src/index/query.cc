@@ -48,13 +48,13 @@ bool ParseConnector(std::string_view token, Connector* out, std::string* error) 
     if (n > kMaxDistance) break;
   }
   if (n == 0) {
-    *error = fmt::format(
-        "'{}' is not a distance: connectors count from /1 (adjacent words); use a phrase in quotes "
-        "for words in order",
-        token);
+    *error = fmt::format(FMT_STRING("'{}' is not a distance: connectors count from /1 (adjacent "
+                                    "words); use a phrase in quotes "
+                                    "for words in order"),
+                         token);
   } else if (n > kMaxDistance) {
-    *error = fmt::format("'{}': the largest distance is /{} words (/p: same paragraph)", token,
-                         kMaxDistance);
+    *error = fmt::format(FMT_STRING("'{}': the largest distance is /{} words (/p: same paragraph)"),
+                         token, kMaxDistance);
   }
   out->n = static_cast<uint32_t>(std::min<uint64_t>(n, kMaxDistance));
   return true;
@@ -111,11 +111,11 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
         }
       }
       if (close == std::string_view::npos) {
-        return Status::InvalidArgument(
-            fmt::format("unbalanced quote: the phrase starting '{}' is never closed; close it with "
-                        "another quote "
-                        "mark, or search with --syntax plain",
-                        text::TruncateUtf8(q.substr(start), 40)));
+        return Status::InvalidArgument(fmt::format(
+            FMT_STRING("unbalanced quote: the phrase starting '{}' is never closed; close it with "
+                       "another quote "
+                       "mark, or search with --syntax plain"),
+            text::TruncateUtf8(q.substr(start), 40)));
       }
       Item item;
       item.op.quoted = true;
@@ -181,8 +181,9 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
   if (!ops) return ast;  // a plain query: the caller takes the plain path
   if (tokens > kMaxQueryTokens) {
     return Status::InvalidArgument(fmt::format(
-        "the query has {} words and operators; a terms-and-connectors query takes at most {} "
-        "(search long text with --syntax plain)",
+        FMT_STRING(
+            "the query has {} words and operators; a terms-and-connectors query takes at most {} "
+            "(search long text with --syntax plain)"),
         tokens, kMaxQueryTokens));
   }
   QueryClause cur;
@@ -190,8 +191,8 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
   for (const Item& item : items) {
     if (item.connector) {
       if (cur.operands.empty() || pending) {
-        return Status::InvalidArgument(
-            fmt::format("the connector '{}' needs a word, prefix or phrase on its left", item.raw));
+        return Status::InvalidArgument(fmt::format(
+            FMT_STRING("the connector '{}' needs a word, prefix or phrase on its left"), item.raw));
       }
       cur.connectors.push_back(item.conn);
       pending = &item;
@@ -205,8 +206,9 @@ Result<QueryAst> ParseQueryAst(std::string_view q) {
     pending = nullptr;
   }
   if (pending) {
-    return Status::InvalidArgument(fmt::format(
-        "the connector '{}' needs a word, prefix or phrase on its right", pending->raw));
+    return Status::InvalidArgument(
+        fmt::format(FMT_STRING("the connector '{}' needs a word, prefix or phrase on its right"),
+                    pending->raw));
   }
   if (!cur.operands.empty()) ast.clauses.push_back(std::move(cur));
   return ast;
@@ -239,7 +241,7 @@ Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer,
         std::vector<std::string> words = Words(token.text);
         if (words.empty() && token.prefix) {
           return Status::InvalidArgument(
-              fmt::format("'{}*' has no word before the '*' to expand", token.text));
+              fmt::format(FMT_STRING("'{}*' has no word before the '*' to expand"), token.text));
         }
         for (size_t i = 0; i < words.size(); ++i) {
           const std::string& w = words[i];
@@ -248,11 +250,11 @@ Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer,
             size_t total = 0;
             std::vector<uint32_t> ids = lexical.ExpandPrefix(w, kMaxPrefixExpansions, &total);
             if (total == 0) {
-              out->notes.push_back(fmt::format("no indexed word starts with '{}'", w));
+              out->notes.push_back(fmt::format(FMT_STRING("no indexed word starts with '{}'"), w));
             } else if (total > ids.size()) {
-              out->notes.push_back(
-                  fmt::format("'{}*' matches {} terms; the {} most frequent are searched", w, total,
-                              ids.size()));
+              out->notes.push_back(fmt::format(
+                  FMT_STRING("'{}*' matches {} terms; the {} most frequent are searched"), w, total,
+                  ids.size()));
             }
             for (uint32_t id : ids) out->terms.push_back({lexical.term(id), 1.0});
             std::sort(ids.begin(), ids.end());
@@ -264,7 +266,7 @@ Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer,
               ids.push_back(*id);
               out->terms.push_back({stem, 1.0});
             } else {
-              out->notes.push_back(fmt::format("'{}' is not in the index", w));
+              out->notes.push_back(fmt::format(FMT_STRING("'{}' is not in the index"), w));
             }
             po.elements.emplace_back(offset, std::move(ids));
           }
@@ -273,8 +275,9 @@ Status ResolveQuery(const QueryAst& ast, const text::Analyzer& analyzer,
       }
       if (po.elements.empty()) {
         return Status::InvalidArgument(fmt::format(
-            "{} is made only of stopwords, which the index does not keep; add a word to it or "
-            "drop the quotes",
+            FMT_STRING(
+                "{} is made only of stopwords, which the index does not keep; add a word to it or "
+                "drop the quotes"),
             op.display));
       }
       const uint32_t base = po.elements.front().first;
