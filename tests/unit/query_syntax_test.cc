@@ -113,8 +113,9 @@ TEST(QueryParser, MalformedQueriesGiveClearErrors) {
 // An LLM's hop query keeps the quotes of its phrases; a wrapping pair or a
 // stray mark still comes off (rewrite/program.cc, StripQuotes).
 TEST(QueryParser, HopQueriesKeepTheirPhrases) {
-  auto query = [](std::string_view reply) {
-    const Predictor& p = Program::Default().QueryWriter(1);
+  const Program program = Program::Default();  // QueryWriter returns a reference into it
+  auto query = [&program](std::string_view reply) {
+    const Predictor& p = program.QueryWriter(1);
     auto r = ParseReply(p, reply);
     return r.ok() ? r->fields.at(p.MainOutput()) : "<" + r.status().message() + ">";
   };
