@@ -6,7 +6,7 @@
 #
 # usage: tests/bench/llm_rerank_cost.sh DATA_DIR [BUILD_DIR] [LIMIT] [DELAYS]
 #   DATA_DIR: a BEIR folder (corpus.jsonl, queries.jsonl, qrels/dev.tsv),
-#             e.g. /work/shared/data/contractnli/derived (queries scoped by doc_id)
+#             ContractNLI (CC BY 4.0) in BEIR form: corpus.jsonl, queries.jsonl, qrels/ (queries scoped by doc_id)
 #   DELAYS:   server delays in ms, default "0 50"
 set -eu
 D=$1
