@@ -27,7 +27,12 @@ struct HttpServer::Rep {
   HttpServerOptions options;
   net::io_context ioc;
   std::optional<ssl::context> tls;
-  tcp::acceptor acceptor{ioc};
+  // On a strand: the accept handler (which re-arms the accept) and the
+  // drain (which closes the acceptor) run on different I/O threads
+  // otherwise, and an acceptor is not safe for concurrent use — a handler
+  // seeing it still open while it closes re-armed a closing descriptor,
+  // and serve died by a signal now and then on SIGTERM.
+  tcp::acceptor acceptor{net::make_strand(ioc)};
   net::thread_pool workers;
   std::atomic<int> in_flight{0};
   std::atomic<bool> draining{false};
@@ -249,8 +254,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Res
 
 void HttpServer::Rep::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (draining || !acceptor.is_open()) return;  // a connection that came in as the drain began
     if (ec) {
-      if (!acceptor.is_open()) return;  // draining
+      // A failed accept (a client gone before it was taken, no descriptors left): go on.
     } else if (tls) {
       std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(this, std::move(socket), *tls)
           ->Start();
@@ -305,7 +311,7 @@ uint16_t HttpServer::port() const { return rep_->port; }
 
 void HttpServer::Stop() {
   Rep* r = rep_.get();
-  net::post(r->ioc, [r] {
+  net::post(r->acceptor.get_executor(), [r] {  // the acceptor's strand
     if (r->draining.exchange(true)) return;
     beast::error_code ec;
     r->acceptor.close(ec);

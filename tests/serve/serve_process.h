@@ -91,6 +91,10 @@ class ServeProcess {
       int status;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (WIFSIGNALED(status)) {  // said in output(), which a failing test prints
+          std::ofstream(out_path_, std::ios::app)
+              << "(test: the server died by signal " << WTERMSIG(status) << ")\n";
+        }
         pid_ = -1;
         return exit_code_;
       }
