@@ -62,9 +62,12 @@ struct ServeArgs {
 // leaves something to read. Async-signal-safe calls only; the sanitizers'
 // own reports are better, so they keep theirs.
 void OnFatalSignal(int sig) {
-  char line[64];
-  int n = std::snprintf(line, sizeof line, "serve: fatal signal %d; backtrace:\n", sig);
-  if (n > 0) (void)!::write(STDERR_FILENO, line, static_cast<size_t>(n));
+  // (No formatting library here: none is async-signal-safe.)
+  char num[4] = {static_cast<char>('0' + sig / 10 % 10), static_cast<char>('0' + sig % 10), 0, 0};
+  const char* digits = sig >= 10 ? num : num + 1;
+  (void)!::write(STDERR_FILENO, "serve: fatal signal ", 20);
+  (void)!::write(STDERR_FILENO, digits, std::strlen(digits));
+  (void)!::write(STDERR_FILENO, "; backtrace:\n", 13);
   void* frames[64];
   int depth = ::backtrace(frames, 64);
   ::backtrace_symbols_fd(frames, depth, STDERR_FILENO);
