@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "host/files.h"
 #include "host/ids.h"
@@ -104,11 +106,24 @@ Result<std::unique_ptr<FeedbackLogFile>> FeedbackLogFile::Open(const std::string
   std::string lock_path = FeedbackLockPath(dir);
   int lfd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lfd < 0) return Errno("cannot open", lock_path);
-  while (::flock(lfd, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
-    Status s = Errno("cannot lock", lock_path);
-    ::close(lfd);
-    return s;
+  auto give_up = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                     std::chrono::duration<double>(std::max(0.0, options.lock_wait_s)));
+  while (::flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    if (e == EINTR) continue;
+    if (e != EWOULDBLOCK || std::chrono::steady_clock::now() >= give_up) {
+      errno = e;
+      Status s = e == EWOULDBLOCK
+                     ? Status::Unavailable(
+                           "another process holds the feedback log of " + dir +
+                           " (a running `foldback serve` owns its index's log: send feedback "
+                           "through its API, or stop it)")
+                     : Errno("cannot lock", lock_path);
+      ::close(lfd);
+      return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::unique_ptr<FeedbackLogFile> log(new FeedbackLogFile(dir, lfd, options));
   FB_RETURN_IF_ERROR(log->OpenLog(report));

@@ -63,6 +63,13 @@ struct FeedbackLogOptions {
   // it small so that a kill -9 can land in the middle of an entry and leave
   // a torn tail, as a power cut can.
   size_t write_chunk_bytes = 0;
+  // How long Open waits for another process's hold on the log (one writer
+  // at a time) before Unavailable, which names the likely holder. A long-
+  // lived owner (`foldback serve` owns its index's log for its lifetime)
+  // passes 0: a second server on the same index fails at once instead of
+  // waiting unseen. Default: 10 s — a CLI or C host's write waits out
+  // another's, not a server's.
+  double lock_wait_s = 10;
 };
 
 class FeedbackLogFile {

@@ -487,6 +487,13 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   auto index = host::OpenIndex(r.index_dir, /*create=*/false);
   if (!index.ok()) return index.status();
   r.live = std::shared_ptr<Index>(std::move(*index));
+  // The feedback log's lock first: it is also what keeps a second server
+  // off this index (its write log and snapshot are this process's alone).
+  host::FeedbackLogOptions lo;
+  lo.lock_wait_s = 0;
+  auto log = host::FeedbackLogFile::Open(r.index_dir, nullptr, lo);
+  if (!log.ok()) return log.status();
+  r.log = std::move(*log);
   // The writes acknowledged since the snapshot was saved.
   auto wlog = WriteLog::Open(r.index_dir);
   if (!wlog.ok()) return wlog.status();
@@ -518,9 +525,6 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   auto users = Users::Load(api->options_.users_path);
   if (!users.ok()) return users.status();
   r.users = std::make_shared<const Users>(std::move(*users));
-  auto log = host::FeedbackLogFile::Open(r.index_dir);
-  if (!log.ok()) return log.status();
-  r.log = std::move(*log);
   std::string audit =
       api->options_.audit_path.empty() ? r.index_dir + "/audit.log" : api->options_.audit_path;
   r.audit_fd = ::open(audit.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

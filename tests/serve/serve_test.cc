@@ -602,6 +602,20 @@ TEST_F(ServeTest, WatchesAFolderThroughTheSingleWriter) {
       << server_.output();
 }
 
+// One server per index: a second one on the same folder fails at once,
+// saying why, and the first goes on serving.
+TEST_F(ServeTest, ASecondServerOnTheIndexIsRefused) {
+  StartServer();
+  ServeProcess second;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(
+      second.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
+  EXPECT_NE(second.output().find("another process holds the feedback log"), std::string::npos)
+      << second.output();
+  EXPECT_EQ(Client().Get("/v1/search?q=notice", Auth("alice"))->status, 200);
+}
+
 TEST_F(ServeTest, WatchNeedsAFolder) {
   ServeProcess p;
   EXPECT_FALSE(p.Start({"--index", (dir_ / "idx").string(), "--users", users_path_, "--watch",

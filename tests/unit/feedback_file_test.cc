@@ -212,6 +212,32 @@ TEST(FeedbackFile, OneWriterAtATime) {
   EXPECT_EQ(LiveIds(dir), (std::vector<std::string>{"first", "second"}));
 }
 
+// A holder that does not let go (a running server) gets a clear error,
+// not a wait without end; a long-lived owner asks not to wait at all.
+TEST(FeedbackFile, AHeldLogIsUnavailableAfterTheWait) {
+  std::string dir = TempDir("held");
+  auto owner = FeedbackLogFile::Open(dir);
+  ASSERT_TRUE(owner.ok());
+  FeedbackLogOptions o;
+  o.lock_wait_s = 0.1;
+  auto t0 = std::chrono::steady_clock::now();
+  auto waited = FeedbackLogFile::Open(dir, nullptr, o);
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(waited.ok());
+  EXPECT_EQ(waited.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(waited.status().message().find("another process holds the feedback log"),
+            std::string::npos)
+      << waited.status().ToString();
+  EXPECT_GE(took, std::chrono::milliseconds(100));
+  o.lock_wait_s = 0;
+  EXPECT_EQ(FeedbackLogFile::Open(dir, nullptr, o).status().code(), Status::Code::kUnavailable);
+  ASSERT_TRUE((*owner)->Append(Rec("kept")).ok());  // the holder is untouched
+  owner->reset();
+  auto after = FeedbackLogFile::Open(dir, nullptr, o);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(LiveIds(dir), (std::vector<std::string>{"kept"}));
+}
+
 TEST(Traces, SaveLoadAndRefuseBadIds) {
   std::string dir = TempDir("traces");
   ASSERT_TRUE(SaveTrace(dir, "{\"trace_id\":\"abc-1\"}", "abc-1").ok());
