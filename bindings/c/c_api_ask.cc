@@ -1,6 +1,6 @@
 // The C ABI: ask sessions — needs, answers, the HTTP driver, events, results.
 #include "c_api.h"
-#include "c_api_needs.h"
+#include "c_api_session.h"
 
 #include <random>
 

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "c_api.h"
-#include "c_api_needs.h"
+#include "c_api_session.h"
 #include "foldback/llm_rerank.h"
 #include "foldback/wire.h"
 
@@ -52,25 +52,15 @@ int fb_llm_rerank_start(const fb_index* h, const char* query, const fb_search_pa
     o.step = p.step;
     o.passage_token_budget = p.passage_tokens;
     o.deadline_ms = p.deadline_ms;
-    std::string error;
-    if (p.redact_count) {
-      std::vector<std::string> patterns;
-      if (!Strings(p.redact, p.redact_count, "redact", &patterns, &error))
-        return Fail(&h->err, FB_EINVALID, error);
-      auto red = foldback::wire::CompileRedactionPatterns(patterns);
-      if (!red.ok()) return Report(&h->err, red.status());
-      o.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
-    }
+    int code = RedactorOf(&h->err, p.redact, p.redact_count, "redact", &o.redactor);
+    if (code != FB_OK) return code;
     Status valid = foldback::ValidateLlmRerankOptions(o);
     if (!valid.ok()) return Report(&h->err, valid);
-    foldback::Predictor predictor = foldback::RankPassagesPredictor(Str(p.instructions));
-    if (p.program_json && *p.program_json) {
-      auto preds = foldback::LoadDspyPredictors(p.program_json);
-      if (!preds.ok()) return Report(&h->err, preds.status());
-      auto picked = foldback::PickRerankPredictor(*preds);
-      if (!picked.ok()) return Report(&h->err, picked.status());
-      predictor = std::move(*picked);
-    }
+    foldback::Predictor predictor;
+    code =
+        PredictorOf(&h->err, p.program_json, foldback::RankPassagesPredictor(Str(p.instructions)),
+                    foldback::PickRerankPredictor, &predictor);
+    if (code != FB_OK) return code;
     // The first stage, behind the walls.
     so.top_k = std::max<size_t>(sp.top_k, o.depth);
     std::shared_ptr<const foldback::FoldBack> fb;

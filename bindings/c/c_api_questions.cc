@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "c_api.h"
-#include "c_api_needs.h"
+#include "c_api_session.h"
 #include "foldback/questions.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
@@ -64,26 +64,17 @@ int fb_questions_start(const fb_index* h, const fb_questions_params* params, dou
       if (!ps.ok()) return Report(&h->err, ps.status());
       passages.push_back(std::move(*ps));
     }
-    foldback::Predictor predictor = foldback::GenerateQuestionsPredictor(Str(p.instructions));
-    if (p.program_json && *p.program_json) {
-      auto preds = foldback::LoadDspyPredictors(p.program_json);
-      if (!preds.ok()) return Report(&h->err, preds.status());
-      auto picked = foldback::PickQuestionPredictor(*preds);
-      if (!picked.ok()) return Report(&h->err, picked.status());
-      predictor = std::move(*picked);
-    }
+    foldback::Predictor predictor;
+    int code = PredictorOf(&h->err, p.program_json,
+                           foldback::GenerateQuestionsPredictor(Str(p.instructions)),
+                           foldback::PickQuestionPredictor, &predictor);
+    if (code != FB_OK) return code;
     foldback::QuestionOptions qo;
     qo.questions_per_passage = p.questions_per_passage;
     qo.deadline_ms = p.deadline_ms;
     qo.max_in_flight = p.max_in_flight;
-    if (p.redact_count) {
-      std::vector<std::string> patterns;
-      if (!Strings(p.redact, p.redact_count, "redact", &patterns, &error))
-        return Fail(&h->err, FB_EINVALID, error);
-      auto red = foldback::wire::CompileRedactionPatterns(patterns);
-      if (!red.ok()) return Report(&h->err, red.status());
-      qo.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
-    }
+    code = RedactorOf(&h->err, p.redact, p.redact_count, "redact", &qo.redactor);
+    if (code != FB_OK) return code;
     auto q = std::make_unique<fb_questions>();
     q->program_hash = foldback::jobs::PredictorHash(predictor);
     auto s =

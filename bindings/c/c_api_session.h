@@ -1,20 +1,24 @@
-// Internals of the C ABI: the need handling every sans-IO session handle
-// shares (fb_ask, fb_questions, fb_llm_rerank) — the fb_needs list handed
-// out, the fb_need_result taken back, and the take/provide/tick calls of the
-// sessions whose needs are all LLM needs. Not installed; nothing here is
-// part of the ABI.
-#ifndef FOLDBACK_BINDINGS_C_C_API_NEEDS_H_
-#define FOLDBACK_BINDINGS_C_C_API_NEEDS_H_
+// Internals of the C ABI: what the sans-IO session handles share (fb_ask,
+// fb_questions, fb_llm_rerank) — the fb_needs list handed out, the
+// fb_need_result taken back, the take/provide/tick calls of the sessions
+// whose needs are all LLM needs, and the redactor and predictor their start
+// calls read. Not installed; nothing here is part of the ABI.
+#ifndef FOLDBACK_BINDINGS_C_C_API_SESSION_H_
+#define FOLDBACK_BINDINGS_C_C_API_SESSION_H_
 
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "c_api.h"
+#include "foldback/program.h"
+#include "foldback/redact.h"
+#include "foldback/wire.h"
 
 namespace foldback::capi {
 
@@ -93,6 +97,39 @@ inline int NeedResultOf(const ErrorSlot* err, const fb_need_result& result, Need
   return FB_OK;
 }
 
+// The redactor of a start call's `count` patterns (`what`: the field, for
+// the refusal of a NULL one) into `*out` (none: unchanged): FB_OK, or the
+// refusal recorded in `err`.
+inline int RedactorOf(const ErrorSlot* err, const char* const* patterns, size_t count,
+                      const char* what, std::shared_ptr<const Redactor>* out) {
+  if (!count) return FB_OK;
+  std::vector<std::string> list;
+  std::string error;
+  if (!Strings(patterns, count, what, &list, &error)) return Fail(err, FB_EINVALID, error);
+  auto red = wire::CompileRedactionPatterns(list);
+  if (!red.ok()) return Report(err, red.status());
+  *out = std::shared_ptr<const Redactor>(std::move(*red));
+  return FB_OK;
+}
+
+// The predictor of a start call into `*out`: when `program_json` is given,
+// the one `pick` (PickQuestionPredictor, PickRerankPredictor) takes from the
+// DSPy program, else `builtin`. FB_OK, or the refusal recorded in `err`.
+template <typename Pick>
+int PredictorOf(const ErrorSlot* err, const char* program_json, Predictor builtin, Pick pick,
+                Predictor* out) {
+  if (!program_json || !*program_json) {
+    *out = std::move(builtin);
+    return FB_OK;
+  }
+  auto preds = LoadDspyPredictors(program_json);
+  if (!preds.ok()) return Report(err, preds.status());
+  auto picked = pick(*preds);
+  if (!picked.ok()) return Report(err, picked.status());
+  *out = std::move(*picked);
+  return FB_OK;
+}
+
 // fb_<x>_take_needs, fb_<x>_provide and fb_<x>_tick of a handle `h` with an
 // ErrorSlot `err` and a `session` whose needs are all LLM needs
 // (QuestionSession, LlmRerankSession): the session judges need ids.
@@ -108,8 +145,7 @@ int TakeSessionNeeds(Handle* h, fb_needs** needs_out) {
 }
 
 template <typename Handle>
-int ProvideSessionResult(Handle* h, uint64_t need_id, const fb_need_result* result,
-                         double now_ms) {
+int ProvideSessionResult(Handle* h, uint64_t need_id, const fb_need_result* result, double now_ms) {
   if (!h) return FB_EINVALID;
   if (!result) return Fail(&h->err, FB_EINVALID, "result is NULL");
   if (!std::isfinite(now_ms)) return Fail(&h->err, FB_EINVALID, "now_ms is not a finite number");
@@ -133,4 +169,4 @@ int TickSession(Handle* h, double now_ms) {
 
 }  // namespace foldback::capi
 
-#endif  // FOLDBACK_BINDINGS_C_C_API_NEEDS_H_
+#endif  // FOLDBACK_BINDINGS_C_C_API_SESSION_H_
