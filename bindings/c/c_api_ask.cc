@@ -1,5 +1,6 @@
 // The C ABI: ask sessions — needs, answers, the HTTP driver, events, results.
 #include "c_api.h"
+#include "c_api_session.h"
 
 #include <random>
 
@@ -214,33 +215,8 @@ int fb_ask_take_needs(fb_ask* a, fb_needs** needs_out) {
   if (!needs_out) return Fail(&a->err, FB_EINVALID, "needs_out is NULL");
   *needs_out = nullptr;
   return Guard(&a->err, [&]() -> int {
-    auto list = std::make_unique<fb_needs>();
-    list->needs = a->session->TakeNeeds();
+    std::unique_ptr<fb_needs> list = NeedsList(a->session->TakeNeeds());
     for (const Need& n : list->needs) a->pending[n.id] = n;
-    list->messages.resize(list->needs.size());
-    list->texts.resize(list->needs.size());
-    for (size_t i = 0; i < list->needs.size(); ++i) {
-      const Need& n = list->needs[i];
-      for (const auto& m : n.llm.messages) {
-        list->messages[i].push_back({m.role.c_str(), m.content.c_str()});
-      }
-      for (const auto& t : n.embed.texts) list->texts[i].push_back(t.c_str());
-      fb_need v;
-      v.id = n.id;
-      v.kind = static_cast<fb_need_kind>(n.kind);
-      v.hop = n.hop;
-      v.purpose = n.purpose.c_str();
-      v.messages = list->messages[i].empty() ? nullptr : list->messages[i].data();
-      v.message_count = list->messages[i].size();
-      v.temperature = n.llm.temperature;
-      v.max_tokens = n.llm.max_tokens;
-      v.json_schema = n.llm.json_schema.c_str();
-      v.json_schema_name = n.llm.json_schema_name.c_str();
-      v.texts = list->texts[i].empty() ? nullptr : list->texts[i].data();
-      v.text_count = list->texts[i].size();
-      v.timeout_ms = n.timeout_ms;
-      list->view.push_back(v);
-    }
     *needs_out = list.release();
     return FB_OK;
   });
@@ -290,53 +266,13 @@ int fb_ask_provide(fb_ask* a, uint64_t need_id, const fb_need_result* result, do
     auto it = a->pending.find(need_id);
     if (it == a->pending.end()) return UnknownNeed(a, need_id);
     NeedResult r;
-    if (!StatusOf(result->status, Str(result->message), &r.status)) {
-      return Fail(&a->err, FB_EINVALID,
-                  fmt::format(FMT_STRING("result status {} is not an FB_* code"), result->status));
-    }
-    if (r.status.ok()) {
-      if (it->second.kind == Need::Kind::kLlm) {
-        if (result->text) {
-          r.text.assign(result->text,
-                        result->text_len ? result->text_len : std::strlen(result->text));
-        }
-      } else if (result->vector_count) {
-        if (!result->vectors || !result->dimension) {
-          return Fail(&a->err, FB_EINVALID,
-                      "vectors is NULL or dimension is 0 with vector_count > 0");
-        }
-        for (size_t v = 0; v < result->vector_count; ++v) {
-          const float* row = result->vectors + v * result->dimension;
-          for (size_t k = 0; k < result->dimension; ++k) {
-            if (!std::isfinite(row[k])) {
-              r.status = Status::IOError(fmt::format(
-                  FMT_STRING("the host's embedding {} holds a value that is not a finite number"),
-                  v));
-              break;
-            }
-          }
-          if (!r.status.ok()) break;
-          r.vectors.emplace_back(row, row + result->dimension);
-        }
-        if (!r.status.ok()) r.vectors.clear();
-      }
-    }
-    r.model = Str(result->model);
-    r.elapsed_ms =
-        std::isfinite(result->elapsed_ms) && result->elapsed_ms > 0 ? result->elapsed_ms : 0;
-    r.attempts = result->attempts;
+    int code = NeedResultOf(&a->err, *result, it->second.kind, &r);
+    if (code != FB_OK) return code;
     return ProvideResult(a, need_id, std::move(r), now_ms);
   });
 }
 
-int fb_ask_tick(fb_ask* a, double now_ms) {
-  if (!a) return FB_EINVALID;
-  if (!std::isfinite(now_ms)) return Fail(&a->err, FB_EINVALID, "now_ms is not a finite number");
-  return Guard(&a->err, [&]() -> int {
-    a->session->Tick(now_ms);
-    return FB_OK;
-  });
-}
+int fb_ask_tick(fb_ask* a, double now_ms) { return TickSession(a, now_ms); }
 
 int fb_ask_done(const fb_ask* a) { return a && a->session && a->session->done() ? 1 : 0; }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "c_api.h"
+#include "c_api_session.h"
 #include "foldback/llm_rerank.h"
 #include "foldback/wire.h"
 
@@ -51,25 +52,15 @@ int fb_llm_rerank_start(const fb_index* h, const char* query, const fb_search_pa
     o.step = p.step;
     o.passage_token_budget = p.passage_tokens;
     o.deadline_ms = p.deadline_ms;
-    std::string error;
-    if (p.redact_count) {
-      std::vector<std::string> patterns;
-      if (!Strings(p.redact, p.redact_count, "redact", &patterns, &error))
-        return Fail(&h->err, FB_EINVALID, error);
-      auto red = foldback::wire::CompileRedactionPatterns(patterns);
-      if (!red.ok()) return Report(&h->err, red.status());
-      o.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
-    }
+    int code = RedactorOf(&h->err, p.redact, p.redact_count, "redact", &o.redactor);
+    if (code != FB_OK) return code;
     Status valid = foldback::ValidateLlmRerankOptions(o);
     if (!valid.ok()) return Report(&h->err, valid);
-    foldback::Predictor predictor = foldback::RankPassagesPredictor(Str(p.instructions));
-    if (p.program_json && *p.program_json) {
-      auto preds = foldback::LoadDspyPredictors(p.program_json);
-      if (!preds.ok()) return Report(&h->err, preds.status());
-      auto picked = foldback::PickRerankPredictor(*preds);
-      if (!picked.ok()) return Report(&h->err, picked.status());
-      predictor = std::move(*picked);
-    }
+    foldback::Predictor predictor;
+    code =
+        PredictorOf(&h->err, p.program_json, foldback::RankPassagesPredictor(Str(p.instructions)),
+                    foldback::PickRerankPredictor, &predictor);
+    if (code != FB_OK) return code;
     // The first stage, behind the walls.
     so.top_k = std::max<size_t>(sp.top_k, o.depth);
     std::shared_ptr<const foldback::FoldBack> fb;
@@ -93,66 +84,15 @@ int fb_llm_rerank_start(const fb_index* h, const char* query, const fb_search_pa
 }
 
 int fb_llm_rerank_take_needs(fb_llm_rerank* r, fb_needs** needs_out) {
-  if (!r) return FB_EINVALID;
-  if (!needs_out) return Fail(&r->err, FB_EINVALID, "needs_out is NULL");
-  *needs_out = nullptr;
-  return Guard(&r->err, [&]() -> int {
-    auto list = std::make_unique<fb_needs>();
-    list->needs = r->session->TakeNeeds();
-    list->messages.resize(list->needs.size());
-    list->texts.resize(list->needs.size());
-    for (size_t i = 0; i < list->needs.size(); ++i) {
-      const foldback::Need& n = list->needs[i];
-      for (const auto& m : n.llm.messages)
-        list->messages[i].push_back({m.role.c_str(), m.content.c_str()});
-      fb_need v;
-      std::memset(&v, 0, sizeof v);
-      v.id = n.id;
-      v.kind = FB_NEED_LLM;
-      v.purpose = n.purpose.c_str();
-      v.messages = list->messages[i].empty() ? nullptr : list->messages[i].data();
-      v.message_count = list->messages[i].size();
-      v.temperature = n.llm.temperature;
-      v.max_tokens = n.llm.max_tokens;
-      v.json_schema = n.llm.json_schema.c_str();
-      v.json_schema_name = n.llm.json_schema_name.c_str();
-      v.timeout_ms = n.timeout_ms;
-      list->view.push_back(v);
-    }
-    *needs_out = list.release();
-    return FB_OK;
-  });
+  return TakeSessionNeeds(r, needs_out);
 }
 
 int fb_llm_rerank_provide(fb_llm_rerank* r, uint64_t need_id, const fb_need_result* result,
                           double now_ms) {
-  if (!r) return FB_EINVALID;
-  if (!result) return Fail(&r->err, FB_EINVALID, "result is NULL");
-  if (!std::isfinite(now_ms)) return Fail(&r->err, FB_EINVALID, "now_ms is not a finite number");
-  return Guard(&r->err, [&]() -> int {
-    foldback::NeedResult nr;
-    if (!StatusOf(result->status, Str(result->message), &nr.status)) {
-      return Fail(&r->err, FB_EINVALID,
-                  fmt::format(FMT_STRING("result status {} is not an FB_* code"), result->status));
-    }
-    if (nr.status.ok() && result->text) {
-      nr.text.assign(result->text, result->text_len ? result->text_len : std::strlen(result->text));
-    }
-    nr.model = Str(result->model);
-    nr.attempts = result->attempts;
-    nr.elapsed_ms = std::isfinite(result->elapsed_ms) ? result->elapsed_ms : 0;
-    return Report(&r->err, r->session->Provide(need_id, std::move(nr), now_ms));
-  });
+  return ProvideSessionResult(r, need_id, result, now_ms);
 }
 
-int fb_llm_rerank_tick(fb_llm_rerank* r, double now_ms) {
-  if (!r) return FB_EINVALID;
-  if (!std::isfinite(now_ms)) return Fail(&r->err, FB_EINVALID, "now_ms is not a finite number");
-  return Guard(&r->err, [&]() -> int {
-    r->session->Tick(now_ms);
-    return FB_OK;
-  });
-}
+int fb_llm_rerank_tick(fb_llm_rerank* r, double now_ms) { return TickSession(r, now_ms); }
 
 int fb_llm_rerank_done(const fb_llm_rerank* r) { return r && r->session->done() ? 1 : 0; }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "c_api.h"
+#include "c_api_session.h"
 #include "foldback/questions.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
@@ -63,26 +64,17 @@ int fb_questions_start(const fb_index* h, const fb_questions_params* params, dou
       if (!ps.ok()) return Report(&h->err, ps.status());
       passages.push_back(std::move(*ps));
     }
-    foldback::Predictor predictor = foldback::GenerateQuestionsPredictor(Str(p.instructions));
-    if (p.program_json && *p.program_json) {
-      auto preds = foldback::LoadDspyPredictors(p.program_json);
-      if (!preds.ok()) return Report(&h->err, preds.status());
-      auto picked = foldback::PickQuestionPredictor(*preds);
-      if (!picked.ok()) return Report(&h->err, picked.status());
-      predictor = std::move(*picked);
-    }
+    foldback::Predictor predictor;
+    int code = PredictorOf(&h->err, p.program_json,
+                           foldback::GenerateQuestionsPredictor(Str(p.instructions)),
+                           foldback::PickQuestionPredictor, &predictor);
+    if (code != FB_OK) return code;
     foldback::QuestionOptions qo;
     qo.questions_per_passage = p.questions_per_passage;
     qo.deadline_ms = p.deadline_ms;
     qo.max_in_flight = p.max_in_flight;
-    if (p.redact_count) {
-      std::vector<std::string> patterns;
-      if (!Strings(p.redact, p.redact_count, "redact", &patterns, &error))
-        return Fail(&h->err, FB_EINVALID, error);
-      auto red = foldback::wire::CompileRedactionPatterns(patterns);
-      if (!red.ok()) return Report(&h->err, red.status());
-      qo.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
-    }
+    code = RedactorOf(&h->err, p.redact, p.redact_count, "redact", &qo.redactor);
+    if (code != FB_OK) return code;
     auto q = std::make_unique<fb_questions>();
     q->program_hash = foldback::jobs::PredictorHash(predictor);
     auto s =
@@ -95,65 +87,15 @@ int fb_questions_start(const fb_index* h, const fb_questions_params* params, dou
 }
 
 int fb_questions_take_needs(fb_questions* q, fb_needs** needs_out) {
-  if (!q) return FB_EINVALID;
-  if (!needs_out) return Fail(&q->err, FB_EINVALID, "needs_out is NULL");
-  *needs_out = nullptr;
-  return Guard(&q->err, [&]() -> int {
-    auto list = std::make_unique<fb_needs>();
-    list->needs = q->session->TakeNeeds();
-    list->messages.resize(list->needs.size());
-    list->texts.resize(list->needs.size());
-    for (size_t i = 0; i < list->needs.size(); ++i) {
-      const foldback::Need& n = list->needs[i];
-      for (const auto& m : n.llm.messages)
-        list->messages[i].push_back({m.role.c_str(), m.content.c_str()});
-      fb_need v;
-      std::memset(&v, 0, sizeof v);
-      v.id = n.id;
-      v.kind = FB_NEED_LLM;
-      v.purpose = n.purpose.c_str();
-      v.messages = list->messages[i].empty() ? nullptr : list->messages[i].data();
-      v.message_count = list->messages[i].size();
-      v.temperature = n.llm.temperature;
-      v.max_tokens = n.llm.max_tokens;
-      v.json_schema = n.llm.json_schema.c_str();
-      v.json_schema_name = n.llm.json_schema_name.c_str();
-      v.timeout_ms = n.timeout_ms;
-      list->view.push_back(v);
-    }
-    *needs_out = list.release();
-    return FB_OK;
-  });
+  return TakeSessionNeeds(q, needs_out);
 }
 
 int fb_questions_provide(fb_questions* q, uint64_t need_id, const fb_need_result* result,
                          double now_ms) {
-  if (!q) return FB_EINVALID;
-  if (!result) return Fail(&q->err, FB_EINVALID, "result is NULL");
-  if (!std::isfinite(now_ms)) return Fail(&q->err, FB_EINVALID, "now_ms is not a finite number");
-  return Guard(&q->err, [&]() -> int {
-    foldback::NeedResult r;
-    if (!StatusOf(result->status, Str(result->message), &r.status)) {
-      return Fail(&q->err, FB_EINVALID,
-                  fmt::format(FMT_STRING("result status {} is not an FB_* code"), result->status));
-    }
-    if (r.status.ok() && result->text) {
-      r.text.assign(result->text, result->text_len ? result->text_len : std::strlen(result->text));
-    }
-    r.model = Str(result->model);
-    r.attempts = result->attempts;
-    return Report(&q->err, q->session->Provide(need_id, std::move(r), now_ms));
-  });
+  return ProvideSessionResult(q, need_id, result, now_ms);
 }
 
-int fb_questions_tick(fb_questions* q, double now_ms) {
-  if (!q) return FB_EINVALID;
-  if (!std::isfinite(now_ms)) return Fail(&q->err, FB_EINVALID, "now_ms is not a finite number");
-  return Guard(&q->err, [&]() -> int {
-    q->session->Tick(now_ms);
-    return FB_OK;
-  });
-}
+int fb_questions_tick(fb_questions* q, double now_ms) { return TickSession(q, now_ms); }
 
 int fb_questions_done(const fb_questions* q) { return q && q->session->done() ? 1 : 0; }
 

@@ -9,15 +9,7 @@
 #include <string.h>
 
 #include "foldback.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                    \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                      \
-    }                                                                  \
-  } while (0)
+#include "test_check.h"
 
 struct ingest_seen {
   unsigned files, failed, unsupported, with_message, last_total;

@@ -6,27 +6,14 @@
  * usage: foldback_c_ask_test TEST_DATA_DIR LLM_TEST_SERVER_BINARY */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
-
 #include "foldback.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
+#include "test_check.h"
+#include "test_server.h"
 
 /* A canary, not a real key: it must appear in no request body, trace or
  * error message. */
@@ -787,50 +774,6 @@ static void run_http_refused(void) {
   CHECK(strstr(fb_ask_last_error(ask), kCanaryMark) == NULL);
   fb_ask_free(ask);
   fb_index_free(index);
-}
-
-/* Starts the test server (`foldback_llm_test_server --port 0 --script
- * SCRIPT`) and reads its URL; returns its pid, or -1. */
-static pid_t start_server(const char* bin, const char* script, char* url, size_t size) {
-  int fds[2];
-  pid_t pid = -1;
-  char line[512];
-  FILE* out;
-  char* argv[7];
-  posix_spawn_file_actions_t fa;
-  argv[0] = (char*)bin;
-  argv[1] = (char*)"--port";
-  argv[2] = (char*)"0";
-  argv[3] = (char*)"--script";
-  argv[4] = (char*)script;
-  argv[5] = (char*)"--quiet";
-  argv[6] = NULL;
-  if (pipe(fds) != 0) return -1;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  out = fdopen(fds[0], "r");
-  url[0] = '\0';
-  if (out && pid > 0 && fgets(line, sizeof line, out) && strncmp(line, "listening on ", 13) == 0) {
-    line[strcspn(line, "\n")] = '\0';
-    if (strlen(line + 13) < size) memcpy(url, line + 13, strlen(line + 13) + 1);
-  }
-  if (out) fclose(out);
-  if (pid > 0 && !url[0]) {
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    pid = -1;
-  }
-  return pid;
-}
-
-static void stop_server(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
 }
 
 struct events_seen {

@@ -5,67 +5,17 @@
  * result, message or store byte.
  * usage: foldback_c_jobs_test TEST_DATA_DIR LLM_TEST_SERVER_BINARY */
 #define _POSIX_C_SOURCE 200809L
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
-
 #include "foldback.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
+#include "test_check.h"
+#include "test_server.h"
 
 static const char* kKey = "sk-c-jobs-canary-Qm4Zt8Lw2Vx6";
 static const char* kKeyVar = "FOLDBACK_C_JOBS_TEST_KEY";
-
-/* Starts the test server with a script file; returns its pid (URL in url). */
-static pid_t start_server(const char* bin, const char* script, char* url, size_t size) {
-  int fds[2];
-  pid_t pid = -1;
-  char line[512];
-  FILE* out;
-  char* argv[7];
-  posix_spawn_file_actions_t fa;
-  argv[0] = (char*)bin;
-  argv[1] = (char*)"--port";
-  argv[2] = (char*)"0";
-  argv[3] = (char*)"--script";
-  argv[4] = (char*)script;
-  argv[5] = (char*)"--quiet";
-  argv[6] = NULL;
-  if (pipe(fds) != 0) return -1;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  out = fdopen(fds[0], "r");
-  url[0] = '\0';
-  if (out && pid > 0 && fgets(line, sizeof line, out) && strncmp(line, "listening on ", 13) == 0) {
-    line[strcspn(line, "\n")] = '\0';
-    if (strlen(line + 13) < size) memcpy(url, line + 13, strlen(line + 13) + 1);
-  }
-  if (out) fclose(out);
-  if (pid > 0 && !url[0]) {
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    pid = -1;
-  }
-  return pid;
-}
 
 static size_t count(const char* text, const char* what) {
   size_t n = 0;
@@ -286,8 +236,7 @@ int main(int argc, char** argv) {
   fb_string_free(map_id);
   fb_string_free(embed_id);
   fb_string_free(other);
-  kill(server, SIGTERM);
-  waitpid(server, NULL, 0);
+  stop_server(server);
   {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -12,15 +12,7 @@
 #include <unistd.h>
 
 #include "foldback.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                               \
-    }                                                                           \
-  } while (0)
+#include "test_check.h"
 
 static const char* kParty[] = {"Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark"};
 static const char* kThing[] = {"software", "equipment", "services", "data", "designs", "samples"};

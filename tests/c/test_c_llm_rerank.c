@@ -11,15 +11,7 @@
 #include <string.h>
 
 #include "foldback.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#include "test_check.h"
 
 static fb_index* make_index(int docs) {
   int err = 0, i;

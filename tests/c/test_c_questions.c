@@ -10,15 +10,7 @@
 #include <string.h>
 
 #include "foldback.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#include "test_check.h"
 
 static const char* kThing[] = {"software", "equipment", "services", "data", "designs", "samples"};
 static const char* kDays[] = {"thirty", "sixty", "ninety", "ten", "fifteen", "forty"};

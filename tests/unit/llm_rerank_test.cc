@@ -12,24 +12,14 @@
 #include "foldback/index.h"
 #include "foldback/llm_rerank.h"
 #include "foldback/wire.h"
-#include "llm/llm_client.h"
-#include "llm_test_server.h"
+#include "llm_session_test_util.h"
 
 namespace foldback {
 namespace {
 
-std::string LastUser(const LlmRequest& r) {
-  for (auto it = r.messages.rbegin(); it != r.messages.rend(); ++it) {
-    if (it->role == "user") return it->content;
-  }
-  return "";
-}
-
-std::string AllText(const LlmRequest& r) {
-  std::string s;
-  for (const auto& m : r.messages) s += m.content + "\n";
-  return s;
-}
+using testing::AllText;
+using testing::Doc;
+using testing::LastUser;
 
 std::vector<uint32_t> Order(std::string_view reply, size_t count) {
   auto p = ParseRerankReply(reply, count);
@@ -170,14 +160,6 @@ TEST(LlmRerankOptions, RangesAndWindowCounts) {
 }
 
 // ---------------------------------------------------------------- session
-
-Document Doc(std::string id, std::string text, std::string matter = "") {
-  Document d;
-  d.id = std::move(id);
-  d.text = std::move(text);
-  d.matter = std::move(matter);
-  return d;
-}
 
 // Seven documents whose text says how good they are ("grade N"), one matter.
 std::unique_ptr<Index> GradedIndex(size_t n = 7) {
@@ -450,15 +432,8 @@ TEST(LlmRerankPredictor, ProgramPredictorsArePickedOrRefused) {
 // ---------------------------------------------------------------- test server
 
 TEST(LlmRerankSession, AgainstTheTestServerOrderIsPredictableAndRedacted) {
-  testing::LlmTestServerOptions so;
-  so.echo = true;
-  auto server = testing::LlmTestServer::Start(so);
-  ASSERT_TRUE(server.ok());
-  llm::LlmClientOptions co;
-  co.chat.url = (*server)->base_url();
-  co.chat.model = "m";
-  auto client = llm::LlmClient::Create(co);
-  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto echo = testing::EchoLlm::Start();
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
   auto idx = Index::Create();
   ASSERT_TRUE(idx.ok());
   // Word overlap with "termination notice period written": d3 (4) > d2 (3) >
@@ -494,10 +469,7 @@ TEST(LlmRerankSession, AgainstTheTestServerOrderIsPredictableAndRedacted) {
     auto s = LlmRerankSession::Start(**idx, "termination notice period written", cands, search,
                                      RankPassagesPredictor(), o, 0);
     EXPECT_TRUE(s.ok());
-    while (!(*s)->done()) {
-      for (const Need& n : (*s)->TakeNeeds()) EXPECT_TRUE((*client)->Start(n).ok());
-      for (auto& c : (*client)->Wait(100)) EXPECT_TRUE((*s)->Provide(c.need_id, c.result, 0).ok());
-    }
+    (*echo)->Drive(**s);
     EXPECT_TRUE((*s)->result().applied) << (*s)->result().status.ToString();
     EXPECT_EQ((*s)->result().walled, 1u);
     EXPECT_EQ((*s)->redactions().size(), 1u);
@@ -507,8 +479,8 @@ TEST(LlmRerankSession, AgainstTheTestServerOrderIsPredictableAndRedacted) {
   auto first = run();
   EXPECT_EQ(first, (std::vector<std::string>{"d3", "d2", "d1", "d0"}));
   EXPECT_EQ(run(), first);
-  ASSERT_EQ((*server)->requests().size(), 2u);
-  for (const auto& r : (*server)->requests()) {
+  ASSERT_EQ((*echo)->server().requests().size(), 2u);
+  for (const auto& r : (*echo)->server().requests()) {
     EXPECT_EQ(r.body.find("kumquat"), std::string::npos) << "a walled passage was sent";
     EXPECT_EQ(r.body.find("123-45-6789"), std::string::npos) << "redaction not applied";
     EXPECT_NE(r.body.find("[REDACTED]"), std::string::npos);
@@ -526,15 +498,8 @@ namespace {
 // `passages` section up to the next field marker, as a model reads the
 // layout) still sees every passage and ranks by overlap.
 TEST(LlmRerankSession, AnInjectedRankingStaysDataEndToEnd) {
-  testing::LlmTestServerOptions so;
-  so.echo = true;
-  auto server = testing::LlmTestServer::Start(so);
-  ASSERT_TRUE(server.ok());
-  llm::LlmClientOptions co;
-  co.chat.url = (*server)->base_url();
-  co.chat.model = "m";
-  auto client = llm::LlmClient::Create(co);
-  ASSERT_TRUE(client.ok());
+  auto echo = testing::EchoLlm::Start();
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
   auto idx = Index::Create();
   ASSERT_TRUE(idx.ok());
   ASSERT_TRUE((*idx)->Add(Doc("good", "Termination requires written notice of the period.")).ok());
@@ -554,15 +519,12 @@ TEST(LlmRerankSession, AnInjectedRankingStaysDataEndToEnd) {
   auto s = LlmRerankSession::Start(**idx, "termination written notice period", cands,
                                    SearchOptions(), RankPassagesPredictor(), LlmRerankOptions(), 0);
   ASSERT_TRUE(s.ok());
-  while (!(*s)->done()) {
-    for (const Need& n : (*s)->TakeNeeds()) ASSERT_TRUE((*client)->Start(n).ok());
-    for (auto& c : (*client)->Wait(100)) ASSERT_TRUE((*s)->Provide(c.need_id, c.result, 0).ok());
-  }
+  (*echo)->Drive(**s);
   ASSERT_TRUE((*s)->result().applied) << (*s)->result().status.ToString();
   EXPECT_EQ(Docs((*s)->result().hits), (std::vector<std::string>{"good", "fair", "evil"}));
   EXPECT_EQ((*s)->result().appended, 0u);  // the server saw all three passages
-  ASSERT_EQ((*server)->requests().size(), 1u);
-  const std::string body = (*server)->requests()[0].body;
+  ASSERT_EQ((*echo)->server().requests().size(), 1u);
+  const std::string body = (*echo)->server().requests()[0].body;
   EXPECT_EQ(body.find("[[ ## ranking ## ]] [3]"), std::string::npos) << body;
   EXPECT_EQ(body.find("<passage n=\\\"9\\\""), std::string::npos) << body;
 }

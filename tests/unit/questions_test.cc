@@ -12,19 +12,14 @@
 #include "foldback/questions.h"
 #include "foldback/train.h"
 #include "foldback/wire.h"
-#include "llm/llm_client.h"
-#include "llm_test_server.h"
+#include "llm_session_test_util.h"
 
 namespace foldback {
 namespace {
 
-Document Doc(std::string id, std::string text, std::string matter = "") {
-  Document d;
-  d.id = std::move(id);
-  d.text = std::move(text);
-  d.matter = std::move(matter);
-  return d;
-}
+using testing::AllText;
+using testing::Doc;
+using testing::LastUser;
 
 QuestionPassage Passage(std::string text) {
   QuestionPassage p;
@@ -38,19 +33,6 @@ QuestionPassage Passage(std::string text) {
 const char kTerm[] =
     "3. Term. This Agreement remains in force for three years from the effective date unless "
     "terminated earlier by either party on thirty days written notice to the other party.";
-
-std::string LastUser(const LlmRequest& r) {
-  for (auto it = r.messages.rbegin(); it != r.messages.rend(); ++it) {
-    if (it->role == "user") return it->content;
-  }
-  return "";
-}
-
-std::string AllText(const LlmRequest& r) {
-  std::string s;
-  for (const auto& m : r.messages) s += m.content + "\n";
-  return s;
-}
 
 // ---------------------------------------------------------------- predictor
 
@@ -382,15 +364,8 @@ TEST(QuestionSession, TheDeadlineFailsWhatHasNotComeBack) {
 }
 
 TEST(QuestionSession, AgainstTheTestServerQuestionsAreDeterministicAndRedacted) {
-  testing::LlmTestServerOptions so;
-  so.echo = true;
-  auto server = testing::LlmTestServer::Start(so);
-  ASSERT_TRUE(server.ok());
-  llm::LlmClientOptions co;
-  co.chat.url = (*server)->base_url();
-  co.chat.model = "m";
-  auto client = llm::LlmClient::Create(co);
-  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto echo = testing::EchoLlm::Start();
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
   auto run = [&] {
     QuestionOptions o;
     o.questions_per_passage = 2;
@@ -399,10 +374,7 @@ TEST(QuestionSession, AgainstTheTestServerQuestionsAreDeterministicAndRedacted) 
     o.redactor = std::shared_ptr<const Redactor>(std::move(compiled.value()));
     auto s = QuestionSession::Start(SomePassages(4), GenerateQuestionsPredictor(), o, 0);
     EXPECT_TRUE(s.ok());
-    while (!(*s)->done()) {
-      for (const Need& n : (*s)->TakeNeeds()) EXPECT_TRUE((*client)->Start(n).ok());
-      for (auto& c : (*client)->Wait(100)) EXPECT_TRUE((*s)->Provide(c.need_id, c.result, 0).ok());
-    }
+    (*echo)->Drive(**s);
     EXPECT_EQ((*s)->redactions().size(), 4u);
     std::vector<std::string> qs;
     for (const auto& g : (*s)->results()) {
@@ -417,7 +389,7 @@ TEST(QuestionSession, AgainstTheTestServerQuestionsAreDeterministicAndRedacted) 
   EXPECT_EQ(first, second);
   ASSERT_EQ(first.size(), 8u);
   EXPECT_NE(first[0].find("licensee"), std::string::npos) << first[0];
-  for (const auto& r : (*server)->requests()) {
+  for (const auto& r : (*echo)->server().requests()) {
     EXPECT_EQ(r.body.find("forty five"), std::string::npos) << "redaction not applied";
     EXPECT_NE(r.body.find("[REDACTED]"), std::string::npos);
   }

@@ -12,6 +12,7 @@
 
 #include "foldback/questions.h"
 #include "rewrite/ask_internal.h"
+#include "rewrite/llm_session.h"
 #include "rewrite/text_util.h"
 #include "text/utf8.h"
 
@@ -131,32 +132,11 @@ LlmRequest BuildQuestionRequest(const Predictor& predictor, const QuestionPassag
   r.temperature = 0.7;
   r.max_tokens = static_cast<uint32_t>(std::min<size_t>(
       4096, 64 + options.questions_per_passage * (options.max_question_bytes / 3 + 16)));
-  if (redactions) redactions->clear();
-  if (options.redactor) {
-    std::map<std::string, uint32_t> fired;
-    std::vector<RedactionCount> counts;
-    for (ChatMessage& m : r.messages) {
-      m.content = options.redactor->Redact(m.content, &counts);
-      for (const RedactionCount& c : counts) fired[c.rule] += c.count;
-    }
-    if (redactions) {
-      for (const auto& [rule, n] : fired) redactions->push_back({rule, n});
-    }
-  }
+  rewrite::RedactMessages(options.redactor.get(), &r.messages, redactions);
   return r;
 }
 
 namespace {
-
-std::string StripThinking(std::string text) {
-  for (;;) {
-    size_t open = text.find("<think>");
-    if (open == std::string::npos) break;
-    size_t close = text.find("</think>", open);
-    text.erase(open, close == std::string::npos ? std::string::npos : close + 8 - open);
-  }
-  return text;
-}
 
 bool HasLetterOrDigit(std::string_view s) {
   for (unsigned char c : s) {
@@ -234,29 +214,9 @@ Found FromJsonValue(const nlohmann::json& v, std::string* text, std::vector<std:
   return Found::kNone;
 }
 
-bool ExtractObject(std::string_view text, nlohmann::json* out) {
-  size_t open = text.find('{');
-  size_t last = text.rfind('}');
-  if (open == std::string_view::npos || last == std::string_view::npos || last <= open)
-    return false;
-  nlohmann::json j =
-      nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(open),
-                            text.begin() + static_cast<std::ptrdiff_t>(last) + 1, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return false;
-  *out = std::move(j);
-  return true;
-}
-
 // Items of a field's text: a JSON list, else one per line.
 std::vector<std::string> Items(std::string_view value) {
-  std::string_view t = Trim(value);
-  // A ```json fence around the list.
-  if (t.substr(0, 3) == "```") {
-    size_t nl = t.find('\n');
-    size_t close = t.rfind("```");
-    if (nl != std::string_view::npos && close != std::string_view::npos && close > nl)
-      t = Trim(t.substr(nl + 1, close - nl - 1));
-  }
+  std::string_view t = rewrite::WithoutFence(value);  // a ```json fence around the list
   std::vector<std::string> out;
   if (!t.empty() && t[0] == '[') {
     nlohmann::json j = nlohmann::json::parse(t.begin(), t.end(), nullptr, false);
@@ -291,7 +251,7 @@ Result<QuestionReply> ParseQuestionReply(const Predictor& predictor, const Quest
   if (main.empty())
     return Status::InvalidArgument("predictor '" + predictor.name + "' has no output");
   std::string text = text::RepairUtf8(text::TruncateUtf8(reply, kMaxReplyBytes));
-  text = StripThinking(std::move(text));
+  text = rewrite::WithoutThinking(std::move(text));
   if (Trim(text).empty()) return Status::InvalidArgument("unusable reply: empty");
 
   std::vector<std::string> candidates;
@@ -306,7 +266,7 @@ Result<QuestionReply> ParseQuestionReply(const Predictor& predictor, const Quest
     structured = true;
   } else {
     nlohmann::json j;
-    if (ExtractObject(text, &j)) {
+    if (rewrite::ExtractObject(text, &j)) {
       for (auto it = j.begin(); it != j.end(); ++it) {
         if (rewrite::AsciiLower(it.key()) != main) continue;
         std::string value;
@@ -444,62 +404,27 @@ struct QuestionSession::Rep {
   std::vector<QuestionPassage> passages;
   Predictor predictor;
   QuestionOptions options;
-  double start_ms = 0;
   std::vector<GeneratedQuestions> results;
-  std::vector<uint32_t> unusable;  // unusable replies per passage
-  std::vector<uint8_t> finished;
   std::vector<uint32_t> queue;  // passages waiting to be sent (front first)
   size_t queue_at = 0;
-  struct Outstanding {
-    uint32_t passage;
-    bool json;
-  };
-  std::map<uint64_t, Outstanding> outstanding;
-  std::set<uint64_t> abandoned;
-  std::vector<Need> fresh;
-  std::vector<std::string> redactions;
-  uint64_t next_id = 1;
+  rewrite::LlmNeeds needs;  // items: passages
   bool deadline_passed = false;
 
-  double Remaining(double now) const {
-    if (options.deadline_ms <= 0) return 0;
-    return std::max(1.0, start_ms + options.deadline_ms - now);
-  }
-
   void Send(uint32_t p, bool json, double now) {
-    Need need;
-    need.id = next_id++;
-    need.kind = Need::Kind::kLlm;
-    need.purpose = "questions";
     std::vector<RedactionCount> counts;
-    need.llm = BuildQuestionRequest(predictor, passages[p], options, json, &counts);
-    need.timeout_ms = Remaining(now);
-    if (!counts.empty()) {
-      std::string line = "chunk " + passages[p].chunk_id + ":";
-      bool first = true;
-      for (const RedactionCount& c : counts) {
-        line +=
-            fmt::format(FMT_STRING("{}{} x{}"), std::string(first ? " " : ", "), c.rule, c.count);
-        first = false;
-      }
-      redactions.push_back(std::move(line));
-    }
+    LlmRequest request = BuildQuestionRequest(predictor, passages[p], options, json, &counts);
+    needs.Send(p, std::move(request), counts, "chunk " + passages[p].chunk_id, now);
     ++results[p].requests;
-    outstanding[need.id] = {p, json};
-    fresh.push_back(std::move(need));
   }
 
   void Fill(double now) {
-    while (!deadline_passed && outstanding.size() < options.max_in_flight &&
+    while (!deadline_passed && needs.outstanding() < options.max_in_flight &&
            queue_at < queue.size()) {
       Send(queue[queue_at++], false, now);
     }
   }
 
-  void Finish(uint32_t p, Status s) {
-    results[p].status = std::move(s);
-    finished[p] = 1;
-  }
+  void Finish(uint32_t p, Status s) { results[p].status = std::move(s); }
 };
 
 QuestionSession::QuestionSession(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -518,11 +443,10 @@ Result<std::unique_ptr<QuestionSession>> QuestionSession::Start(
   rep->passages = std::move(passages);
   rep->predictor = std::move(predictor);
   rep->options = std::move(options);
-  rep->start_ms = now_ms;
+  rep->needs = rewrite::LlmNeeds("questions", "question", now_ms, rep->options.deadline_ms,
+                                 rep->options.retry_budget);
   const size_t n = rep->passages.size();
   rep->results.resize(n);
-  rep->unusable.assign(n, 0);
-  rep->finished.assign(n, 0);
   for (uint32_t i = 0; i < n; ++i) {
     rep->results[i].chunk_id = rep->passages[i].chunk_id;
     rep->results[i].doc_id = rep->passages[i].doc_id;
@@ -532,22 +456,14 @@ Result<std::unique_ptr<QuestionSession>> QuestionSession::Start(
   return std::unique_ptr<QuestionSession>(new QuestionSession(std::move(rep)));
 }
 
-std::vector<Need> QuestionSession::TakeNeeds() {
-  std::vector<Need> out;
-  out.swap(rep_->fresh);
-  return out;
-}
+std::vector<Need> QuestionSession::TakeNeeds() { return rep_->needs.TakeNeeds(); }
 
 Status QuestionSession::Provide(uint64_t need_id, NeedResult result, double now_ms) {
   Rep& r = *rep_;
-  auto it = r.outstanding.find(need_id);
-  if (it == r.outstanding.end()) {
-    if (r.abandoned.erase(need_id)) return Status::OK();
-    return Status::InvalidArgument(
-        fmt::format(FMT_STRING("no outstanding question need {}"), need_id));
-  }
-  const uint32_t p = it->second.passage;
-  r.outstanding.erase(it);
+  std::optional<uint32_t> item;
+  FB_RETURN_IF_ERROR(r.needs.Claim(need_id, &item));
+  if (!item) return Status::OK();  // abandoned at the deadline
+  const uint32_t p = *item;
   GeneratedQuestions& g = r.results[p];
   if (!result.model.empty()) g.model = result.model;
   if (!result.status.ok()) {
@@ -559,7 +475,7 @@ Status QuestionSession::Provide(uint64_t need_id, NeedResult result, double now_
       g.questions = std::move(parsed->questions);
       g.dropped = std::move(parsed->dropped);
       r.Finish(p, Status::OK());
-    } else if (r.unusable[p]++ < r.options.retry_budget && !r.deadline_passed) {
+    } else if (r.needs.RetryUnusable(p) && !r.deadline_passed) {
       r.Send(p, /*json=*/true, now_ms);
     } else {
       r.Finish(p, parsed.status());
@@ -571,29 +487,25 @@ Status QuestionSession::Provide(uint64_t need_id, NeedResult result, double now_
 
 void QuestionSession::Tick(double now_ms) {
   Rep& r = *rep_;
-  if (!r.deadline_passed && r.options.deadline_ms > 0 &&
-      now_ms >= r.start_ms + r.options.deadline_ms) {
+  if (!r.deadline_passed && r.needs.PastDeadline(now_ms)) {
     r.deadline_passed = true;
     Status late = Status::DeadlineExceeded(
         fmt::format(FMT_STRING("the deadline of {} ms passed before questions came back"),
                     static_cast<int64_t>(r.options.deadline_ms)));
-    for (const auto& [id, o] : r.outstanding) {
-      r.abandoned.insert(id);
-      r.Finish(o.passage, late);
-    }
-    r.outstanding.clear();
+    for (uint32_t p : r.needs.AbandonAll()) r.Finish(p, late);
     for (; r.queue_at < r.queue.size(); ++r.queue_at) r.Finish(r.queue[r.queue_at], late);
-    r.fresh.clear();
   }
   r.Fill(now_ms);
 }
 
 bool QuestionSession::done() const {
-  return rep_->outstanding.empty() && rep_->queue_at >= rep_->queue.size() && rep_->fresh.empty();
+  return rep_->needs.idle() && rep_->queue_at >= rep_->queue.size();
 }
 
 const std::vector<GeneratedQuestions>& QuestionSession::results() const { return rep_->results; }
-const std::vector<std::string>& QuestionSession::redactions() const { return rep_->redactions; }
+const std::vector<std::string>& QuestionSession::redactions() const {
+  return rep_->needs.redactions();
+}
 
 // ---------------------------------------------------------------- pairs
 

@@ -11,6 +11,7 @@
 
 #include "foldback/llm_rerank.h"
 #include "rewrite/ask_internal.h"
+#include "rewrite/llm_session.h"
 #include "rewrite/text_util.h"
 #include "text/utf8.h"
 
@@ -145,34 +146,13 @@ LlmRequest BuildRerankRequest(const Predictor& predictor, std::string_view query
   // "[12] > " per passage, and room for a model that talks (or thinks) first.
   r.max_tokens = static_cast<uint32_t>(
       std::min<size_t>(4096, std::max<size_t>(512, 64 + passages.size() * 8)));
-  if (redactions) redactions->clear();
-  if (options.redactor) {
-    std::map<std::string, uint32_t> fired;
-    std::vector<RedactionCount> counts;
-    for (ChatMessage& m : r.messages) {
-      m.content = options.redactor->Redact(m.content, &counts);
-      for (const RedactionCount& c : counts) fired[c.rule] += c.count;
-    }
-    if (redactions) {
-      for (const auto& [rule, n] : fired) redactions->push_back({rule, n});
-    }
-  }
+  rewrite::RedactMessages(options.redactor.get(), &r.messages, redactions);
   return r;
 }
 
 // ---------------------------------------------------------------- replies
 
 namespace {
-
-std::string WithoutThinking(std::string text) {
-  for (;;) {
-    size_t open = text.find("<think>");
-    if (open == std::string::npos) break;
-    size_t close = text.find("</think>", open);
-    text.erase(open, close == std::string::npos ? std::string::npos : close + 8 - open);
-  }
-  return text;
-}
 
 constexpr uint64_t kTooBig = UINT64_MAX;
 
@@ -231,14 +211,7 @@ bool BareNumbers(std::string_view t, std::vector<uint64_t>* out) {
 bool FromJson(const nlohmann::json& v, std::vector<uint64_t>* out);
 
 bool FromText(std::string_view t, std::vector<uint64_t>* out) {
-  t = Trim(t);
-  // A ```json fence.
-  if (t.substr(0, 3) == "```") {
-    size_t nl = t.find('\n');
-    size_t close = t.rfind("```");
-    if (nl != std::string_view::npos && close != std::string_view::npos && close > nl)
-      t = Trim(t.substr(nl + 1, close - nl - 1));
-  }
+  t = rewrite::WithoutFence(t);
   if (!t.empty() && (t[0] == '[' || t[0] == '{')) {
     nlohmann::json j = nlohmann::json::parse(t.begin(), t.end(), nullptr, false);
     if (!j.is_discarded() && FromJson(j, out)) return true;
@@ -288,7 +261,7 @@ Result<RerankPermutation> ParseRerankReply(std::string_view reply, size_t count,
                                            const std::string& output) {
   if (count == 0) return Status::InvalidArgument("no passage to rank");
   std::string text = text::RepairUtf8(text::TruncateUtf8(reply, kMaxReplyBytes));
-  text = WithoutThinking(std::move(text));
+  text = rewrite::WithoutThinking(std::move(text));
   if (Trim(text).empty()) return Status::InvalidArgument("unusable reply: empty");
 
   std::vector<uint64_t> ids;
@@ -305,17 +278,12 @@ Result<RerankPermutation> ParseRerankReply(std::string_view reply, size_t count,
     return Status::InvalidArgument("unusable reply: no " + marker + " section");
   } else {
     // A JSON object with the field (bare, fenced or with prose around it).
-    size_t open = text.find('{'), last = text.rfind('}');
-    if (open != std::string::npos && last != std::string::npos && last > open) {
-      nlohmann::json j = nlohmann::json::parse(text.begin() + static_cast<std::ptrdiff_t>(open),
-                                               text.begin() + static_cast<std::ptrdiff_t>(last) + 1,
-                                               nullptr, false);
-      if (!j.is_discarded() && j.is_object()) {
-        for (auto it = j.begin(); it != j.end() && !found; ++it) {
-          if (rewrite::AsciiLower(it.key()) == output) found = FromJson(it.value(), &ids);
-        }
-        if (!found) found = FromJson(j, &ids);
+    nlohmann::json j;
+    if (rewrite::ExtractObject(text, &j)) {
+      for (auto it = j.begin(); it != j.end() && !found; ++it) {
+        if (rewrite::AsciiLower(it.key()) == output) found = FromJson(it.value(), &ids);
       }
+      if (!found) found = FromJson(j, &ids);
     }
     if (!found) {
       ids.clear();
@@ -358,49 +326,23 @@ struct LlmRerankSession::Rep {
   std::string query;
   Predictor predictor;
   LlmRerankOptions options;
-  double start_ms = 0;
   std::vector<SearchHit> head;  // the candidates reordered, as the index holds them
   std::vector<SearchHit> tail;  // the rest, after them
   std::vector<uint32_t> order;  // current order of head (indexes)
   LlmRerankResult result;
   // The window being ranked: [begin, end) of `order`.
   size_t begin = 0, end = 0;
-  uint32_t unusable = 0;     // unusable replies of this window
-  uint64_t outstanding = 0;  // need id, 0 = none
-  std::set<uint64_t> abandoned;
-  std::vector<Need> fresh;
-  std::vector<std::string> redactions;
-  uint64_t next_id = 1;
+  rewrite::LlmNeeds needs;  // items: windows (0-based), one outstanding at a time
   bool finished = false;
 
-  double Remaining(double now) const {
-    if (options.deadline_ms <= 0) return 0;
-    return std::max(1.0, start_ms + options.deadline_ms - now);
-  }
-
   void Send(bool json, double now) {
-    Need need;
-    need.id = next_id++;
-    need.kind = Need::Kind::kLlm;
-    need.purpose = "rerank";
     std::vector<const SearchHit*> window;
     for (size_t i = begin; i < end; ++i) window.push_back(&head[order[i]]);
     std::vector<RedactionCount> counts;
-    need.llm = BuildRerankRequest(predictor, query, window, options, json, &counts);
-    need.timeout_ms = Remaining(now);
-    if (!counts.empty()) {
-      std::string line = fmt::format(FMT_STRING("window {}:"), result.windows + 1);
-      bool first = true;
-      for (const RedactionCount& c : counts) {
-        line +=
-            fmt::format(FMT_STRING("{}{} x{}"), std::string(first ? " " : ", "), c.rule, c.count);
-        first = false;
-      }
-      redactions.push_back(std::move(line));
-    }
+    LlmRequest request = BuildRerankRequest(predictor, query, window, options, json, &counts);
+    needs.Send(result.windows, std::move(request), counts,
+               fmt::format(FMT_STRING("window {}"), result.windows + 1), now);
     ++result.requests;
-    outstanding = need.id;
-    fresh.push_back(std::move(need));
   }
 
   // The first stage's order, the failure recorded.
@@ -424,8 +366,7 @@ struct LlmRerankSession::Rep {
       result.hits = head;
     }
     for (const SearchHit& h : tail) result.hits.push_back(h);
-    outstanding = 0;
-    fresh.clear();
+    needs.AbandonAll();  // a need still out (the deadline) is answered in vain
     finished = true;
   }
 
@@ -433,7 +374,6 @@ struct LlmRerankSession::Rep {
   void Next(double now) {
     end = end > options.step ? end - options.step : 0;
     begin = end > options.window_size ? end - options.window_size : 0;
-    unusable = 0;
     Send(false, now);
   }
 };
@@ -457,7 +397,8 @@ Result<std::unique_ptr<LlmRerankSession>> LlmRerankSession::Start(
   rep->query = std::string(query);
   rep->predictor = std::move(predictor);
   rep->options = std::move(options);
-  rep->start_ms = now_ms;
+  rep->needs = rewrite::LlmNeeds("rerank", "rerank", now_ms, rep->options.deadline_ms,
+                                 rep->options.retry_budget);
   const auto& walls = search_options.allowed_matters;
   for (const SearchHit& h : candidates) {
     const Chunk* c = index.FindChunk(h.chunk_id);
@@ -499,20 +440,13 @@ Result<std::unique_ptr<LlmRerankSession>> LlmRerankSession::Start(
   return std::unique_ptr<LlmRerankSession>(new LlmRerankSession(std::move(rep)));
 }
 
-std::vector<Need> LlmRerankSession::TakeNeeds() {
-  std::vector<Need> out;
-  out.swap(rep_->fresh);
-  return out;
-}
+std::vector<Need> LlmRerankSession::TakeNeeds() { return rep_->needs.TakeNeeds(); }
 
 Status LlmRerankSession::Provide(uint64_t need_id, NeedResult result, double now_ms) {
   Rep& r = *rep_;
-  if (r.outstanding == 0 || need_id != r.outstanding) {
-    if (r.abandoned.erase(need_id)) return Status::OK();
-    return Status::InvalidArgument(
-        fmt::format(FMT_STRING("no outstanding rerank need {}"), need_id));
-  }
-  r.outstanding = 0;
+  std::optional<uint32_t> claimed;  // the window the need was sent for
+  FB_RETURN_IF_ERROR(r.needs.Claim(need_id, &claimed));
+  if (!claimed) return Status::OK();  // abandoned at the deadline
   if (!result.model.empty()) r.result.model = result.model;
   r.result.llm_ms += result.elapsed_ms;
   if (!result.status.ok()) {
@@ -526,7 +460,7 @@ Status LlmRerankSession::Provide(uint64_t need_id, NeedResult result, double now
   if (!parsed.ok()) {
     Tick(now_ms);
     if (r.finished) return Status::OK();
-    if (r.unusable++ < r.options.retry_budget) {
+    if (r.needs.RetryUnusable(*claimed)) {
       r.Send(/*json=*/true, now_ms);
     } else {
       r.Fail(parsed.status().WithContext(
@@ -552,9 +486,7 @@ Status LlmRerankSession::Provide(uint64_t need_id, NeedResult result, double now
 
 void LlmRerankSession::Tick(double now_ms) {
   Rep& r = *rep_;
-  if (r.finished || r.options.deadline_ms <= 0 || now_ms < r.start_ms + r.options.deadline_ms)
-    return;
-  if (r.outstanding) r.abandoned.insert(r.outstanding);
+  if (r.finished || !r.needs.PastDeadline(now_ms)) return;
   r.Fail(Status::DeadlineExceeded(
       fmt::format(FMT_STRING("the rerank deadline of {} ms passed after {} of {} windows"),
                   static_cast<int64_t>(r.options.deadline_ms), r.result.windows,
@@ -563,6 +495,8 @@ void LlmRerankSession::Tick(double now_ms) {
 
 bool LlmRerankSession::done() const { return rep_->finished; }
 const LlmRerankResult& LlmRerankSession::result() const { return rep_->result; }
-const std::vector<std::string>& LlmRerankSession::redactions() const { return rep_->redactions; }
+const std::vector<std::string>& LlmRerankSession::redactions() const {
+  return rep_->needs.redactions();
+}
 
 }  // namespace foldback
