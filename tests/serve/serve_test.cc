@@ -1152,32 +1152,6 @@ TEST_F(ServeTest, SigtermDrainsInFlightRequests) {
   EXPECT_NE(server_.output().find("draining"), std::string::npos);
 }
 
-// SIGTERM while connections keep arriving on two I/O threads: the drain
-// closes the acceptor as an accept completes on the other thread. That
-// race once killed the server by a signal instead of a clean exit.
-TEST_F(ServeTest, SigtermWhileConnectionsArriveExitsCleanly) {
-  for (int round = 0; round < 3; ++round) {
-    StartServer({"--threads", "2"});
-    int port = server_.port();
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> knockers;
-    for (int t = 0; t < 3; ++t) {
-      knockers.emplace_back([&] {
-        while (!stop) {
-          int fd = ConnectLoopback(port);
-          if (fd >= 0) ::close(fd);
-        }
-      });
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 + 20 * round));
-    server_.Signal(SIGTERM);
-    int code = server_.Wait();
-    stop = true;
-    for (auto& k : knockers) k.join();
-    ASSERT_EQ(code, 0) << "round " << round << "\n" << server_.output();
-  }
-}
-
 // A crash is reported on stderr with the signal and a backtrace before the
 // signal takes the process (the sanitizer builds keep their own reports).
 TEST_F(ServeTest, FatalSignalIsReportedWithABacktrace) {
