@@ -20,7 +20,8 @@ namespace {
 class TextGen {
  public:
   explicit TextGen(uint32_t seed) : rng_(seed) {
-    for (int i = 0; i < 150; ++i) vocab_.push_back("w" + std::to_string(i) + (i % 7 == 0 ? "X" : ""));
+    for (int i = 0; i < 150; ++i)
+      vocab_.push_back("w" + std::to_string(i) + (i % 7 == 0 ? "X" : ""));
     for (int b = 0; b < 12; ++b) {
       std::vector<std::string> base;
       const int n = 3 + static_cast<int>(rng_() % 60);
@@ -40,9 +41,14 @@ class TextGen {
       for (int e = 0; e < edits && !w.empty(); ++e) {
         const size_t at = rng_() % w.size();
         switch (rng_() % 3) {
-          case 0: w[at] = Word(); break;
-          case 1: w.erase(w.begin() + static_cast<long>(at)); break;
-          default: w.insert(w.begin() + static_cast<long>(at), Word());
+          case 0:
+            w[at] = Word();
+            break;
+          case 1:
+            w.erase(w.begin() + static_cast<long>(at));
+            break;
+          default:
+            w.insert(w.begin() + static_cast<long>(at), Word());
         }
       }
     }
@@ -164,7 +170,8 @@ TEST(NearDupSketch, CollapseMatchesComparingEveryPair) {
     ASSERT_TRUE(hits.ok());
     ASSERT_EQ(hits->size(), with_sketch[q].size()) << queries[q].text;
     for (size_t i = 0; i < hits->size(); ++i) {
-      EXPECT_EQ((*hits)[i].chunk_id, with_sketch[q][i].chunk_id) << queries[q].text << " rank " << i;
+      EXPECT_EQ((*hits)[i].chunk_id, with_sketch[q][i].chunk_id)
+          << queries[q].text << " rank " << i;
       EXPECT_EQ((*hits)[i].score, with_sketch[q][i].score);
       EXPECT_EQ((*hits)[i].duplicates, with_sketch[q][i].duplicates) << queries[q].text;
     }

@@ -26,7 +26,8 @@ uint32_t MaxOverlap(const DupSketch& a, const DupSketch& b) {
     a_only += static_cast<uint32_t>(__builtin_popcountll(a.bits[i] & ~b.bits[i]));
     b_only += static_cast<uint32_t>(__builtin_popcountll(b.bits[i] & ~a.bits[i]));
   }
-  return std::min(a.shingles - std::min(a.shingles, a_only), b.shingles - std::min(b.shingles, b_only));
+  return std::min(a.shingles - std::min(a.shingles, a_only),
+                  b.shingles - std::min(b.shingles, b_only));
 }
 
 bool MayBeNearDuplicate(const DupSketch& a, const DupSketch& b, double t) {
