@@ -425,6 +425,7 @@ Result<AddReport> Index::Add(const Document& in) {
     c.chunk.end = s.end;
     c.chunk.section = s.section;
     c.chunk.role = s.role;
+    c.sketch = index::DupSketch::Of(c.chunk.text);
     uint32_t chunk_no = static_cast<uint32_t>(r.chunks.size());
     std::string stream;
     auto terms = r.ChunkTerms(c, /*intern=*/true, r.options.bm25.positions ? &stream : nullptr);

@@ -15,6 +15,7 @@
 
 #include "foldback/index.h"
 #include "index/lexical_index.h"
+#include "index/near_dup.h"
 #include "index/query.h"
 #include "text/analyzer.h"
 
@@ -41,6 +42,9 @@ struct ChunkSlot {
   uint32_t doc = 0;  // document number
   bool live = false;
   bool has_vector = false;
+  // The text's near-duplicate signature (index/near_dup.h), set when the
+  // chunk is added or loaded.
+  index::DupSketch sketch;
 };
 
 struct Index::Rep {

@@ -302,14 +302,17 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
     for (const Candidate& k : cands) {
       if (hits.size() == top_k) break;
       if (collapse) {
-        const auto& sh = shingles_of(k.chunk);
+        // The chunks' sketches rule out most pairs (sizes too far apart,
+        // or too few shared shingles possible) without shingling either
+        // text; only the pairs left are compared exactly.
+        const index::DupSketch& ks = chunks[k.chunk].sketch;
         size_t dup = kept.size();
         for (size_t i = 0; i < kept.size() && dup == kept.size(); ++i) {
-          const auto& other = shingles_of(kept[i]);
-          size_t lo = std::min(sh.size(), other.size()), hi = std::max(sh.size(), other.size());
-          if (static_cast<double>(lo) < options.collapse_jaccard * static_cast<double>(hi))
+          if (!index::MayBeNearDuplicate(ks, chunks[kept[i]].sketch, options.collapse_jaccard))
             continue;
-          if (rewrite::JaccardAtLeast(sh, other, options.collapse_jaccard)) dup = i;
+          if (rewrite::JaccardAtLeast(shingles_of(k.chunk), shingles_of(kept[i]),
+                                      options.collapse_jaccard))
+            dup = i;
         }
         if (dup < kept.size()) {
           hits[dup].duplicates.push_back(chunks[k.chunk].chunk.id);

@@ -231,6 +231,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     c.chunk.text = d.doc.text.substr(pc.begin(), pc.end() - pc.begin());
     c.chunk.section = pc.section();
     c.chunk.role = static_cast<ChunkRole>(pc.role());
+    c.sketch = index::DupSketch::Of(c.chunk.text);
     uint32_t n = static_cast<uint32_t>(r.chunks.size());
     if (!r.chunk_ids.emplace(c.chunk.id, n).second) {
       return Status::Corruption("snapshot holds chunk '" + c.chunk.id + "' twice");
