@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <limits>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "foldback/index.h"
 #include "index/index_internal.h"
@@ -464,6 +466,43 @@ Status Index::Remove(std::string_view doc_id) {
   slot.doc = Document();
   slot.chunks.clear();
   r.doc_ids.erase(it);
+  return Status::OK();
+}
+
+std::vector<std::string> Index::AttachmentsOf(std::string_view doc_id) const {
+  std::vector<std::string> out;
+  if (!FindDocument(doc_id)) return out;
+  // parent id -> its children's ids, in insertion order.
+  std::unordered_map<std::string_view, std::vector<std::string_view>> children;
+  for (const DocSlot& slot : rep_->docs) {
+    if (slot.live && !slot.doc.parent_id.empty()) {
+      children[slot.doc.parent_id].push_back(slot.doc.id);
+    }
+  }
+  if (children.empty()) return out;
+  // Breadth first; `seen` stops a parent_id cycle (ids are host data).
+  std::unordered_set<std::string_view> seen = {doc_id};
+  std::vector<std::string_view> queue = {doc_id};
+  for (size_t i = 0; i < queue.size(); ++i) {
+    auto it = children.find(queue[i]);
+    if (it == children.end()) continue;
+    for (std::string_view child : it->second) {
+      if (!seen.insert(child).second) continue;
+      queue.push_back(child);
+      out.emplace_back(child);
+    }
+  }
+  return out;
+}
+
+Status Index::RemoveWithAttachments(std::string_view doc_id, std::vector<std::string>* removed) {
+  if (!FindDocument(doc_id)) {
+    return Status::NotFound("no document '" + std::string(doc_id) + "'");
+  }
+  std::vector<std::string> ids = {std::string(doc_id)};
+  for (std::string& id : AttachmentsOf(doc_id)) ids.push_back(std::move(id));
+  for (const std::string& id : ids) FB_RETURN_IF_ERROR(Remove(id));
+  if (removed) *removed = std::move(ids);
   return Status::OK();
 }
 
