@@ -178,7 +178,7 @@ class FOLDBACK_EXPORT Index {
   // The ids of a document's attachments: every document whose parent_id is
   // `doc_id`, and theirs in turn (a message attached to a message), each
   // parent before its children; empty for an unknown id. Whatever their
-  // matter: a caller enforcing walls checks each. O(documents).
+  // matter: a caller enforcing walls checks each. Indexed: O(attachments).
   std::vector<std::string> AttachmentsOf(std::string_view doc_id) const;
   // Every field a filter may name.
   std::vector<std::string> FilterFields() const;
