@@ -160,7 +160,8 @@ int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* p
     o.deadline_ms = p.deadline_ms;
     o.retry_budget = p.retry_budget;
     Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
-                               p.allowed_matters, p.allowed_matter_count, IntOf(p.syntax), &o.search);
+                               p.allowed_matters, p.allowed_matter_count, IntOf(p.syntax),
+                               &o.search);
     if (!s.ok()) return Report(&h->err, s);
     if (p.trace_id) {
       s = foldback::host::ValidateTraceId(p.trace_id);

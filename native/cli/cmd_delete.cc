@@ -39,8 +39,8 @@ int Run(const DeleteArgs& a) {
     for (const std::string& att : index.AttachmentsOf(id)) {
       const Document* ad = index.FindDocument(att);
       if (ad && !visible(*ad)) {
-        return Fail(Status::PermissionDenied("document '" + id +
-                                             "' has an attachment behind your walls"));
+        return Fail(
+            Status::PermissionDenied("document '" + id + "' has an attachment behind your walls"));
       }
     }
   }
