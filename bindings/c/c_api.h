@@ -188,10 +188,11 @@ bool Strings(const char* const* items, size_t count, const char* what,
 // what was folded back.
 int BeginChange(fb_index* h);
 
-// Search options from the C fields shared by fb_search_params and fb_ask_params.
+// Search options from the C fields shared by fb_search_params and fb_ask_params
+// (`syntax`: an fb_query_syntax).
 Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count,
                        int restrict_matters, const char* const* matters, size_t matter_count,
-                       foldback::SearchOptions* o);
+                       int syntax, foldback::SearchOptions* o);
 
 // What the index folder's feedback log teaches a user behind `walls`
 // (host::FoldBackOfDir over the state's cache); null when it holds no live

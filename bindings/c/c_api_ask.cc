@@ -131,6 +131,7 @@ fb_ask_params fb_ask_default_params(void) {
   p.program_json = nullptr;
   p.redact_patterns = nullptr;
   p.redact_pattern_count = 0;
+  p.syntax = static_cast<fb_query_syntax>(o.search.syntax);
   return p;
 }
 
@@ -160,7 +161,8 @@ int fb_ask_start(const fb_index* h, const char* question, const fb_ask_params* p
     o.deadline_ms = p.deadline_ms;
     o.retry_budget = p.retry_budget;
     Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
-                               p.allowed_matters, p.allowed_matter_count, &o.search);
+                               p.allowed_matters, p.allowed_matter_count, IntOf(p.syntax),
+                               &o.search);
     if (!s.ok()) return Report(&h->err, s);
     if (p.trace_id) {
       s = foldback::host::ValidateTraceId(p.trace_id);

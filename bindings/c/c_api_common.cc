@@ -110,11 +110,15 @@ int BeginChange(fb_index* h) {
 // Search options from the C fields shared by fb_search_params and fb_ask_params.
 Status SearchOptionsOf(int mode, const char* const* filters, size_t filter_count,
                        int restrict_matters, const char* const* matters, size_t matter_count,
-                       foldback::SearchOptions* o) {
+                       int syntax, foldback::SearchOptions* o) {
   if (mode < FB_MODE_BM25 || mode > FB_MODE_HYBRID) {
     return Status::InvalidArgument(fmt::format(FMT_STRING("unknown search mode {}"), mode));
   }
   o->mode = static_cast<foldback::SearchMode>(mode);
+  if (syntax < FB_SYNTAX_AUTO || syntax > FB_SYNTAX_CONNECTORS) {
+    return Status::InvalidArgument(fmt::format(FMT_STRING("unknown query syntax {}"), syntax));
+  }
+  o->syntax = static_cast<foldback::QuerySyntax>(syntax);
   for (size_t i = 0; i < filter_count; ++i) {
     if (!filters || !filters[i]) return Status::InvalidArgument("filter is NULL");
     auto f = foldback::Filter::Parse(filters[i]);

@@ -257,7 +257,7 @@ int fb_index_search_rerank(const fb_index* h, const fb_reranker* reranker, const
     foldback::SearchOptions o;
     fb_search_params p = params ? *params : fb_search_default_params();
     Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
-                               p.allowed_matters, p.allowed_matter_count, &o);
+                               p.allowed_matters, p.allowed_matter_count, IntOf(p.syntax), &o);
     if (!s.ok()) return Report(&h->err, s);
     o.top_k = p.top_k;
     std::shared_ptr<const foldback::FoldBack> fb;

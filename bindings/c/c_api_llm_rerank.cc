@@ -44,7 +44,7 @@ int fb_llm_rerank_start(const fb_index* h, const char* query, const fb_search_pa
     fb_llm_rerank_params p = params ? *params : fb_llm_rerank_default_params();
     foldback::SearchOptions so;
     Status s = SearchOptionsOf(IntOf(sp.mode), sp.filters, sp.filter_count, sp.restrict_matters,
-                               sp.allowed_matters, sp.allowed_matter_count, &so);
+                               sp.allowed_matters, sp.allowed_matter_count, IntOf(sp.syntax), &so);
     if (!s.ok()) return Report(&h->err, s);
     foldback::LlmRerankOptions o;
     o.depth = p.depth;

@@ -167,7 +167,9 @@ typedef struct {
  * number of chunks it was cut into. */
 FB_API int fb_index_add(fb_index* index, const fb_document* doc, uint32_t* chunks_out);
 
-/* Removes a document and its chunks. FB_ENOTFOUND if unknown. */
+/* Removes a document, its chunks and its attachments (the documents whose
+ * parent_id is its id, and theirs in turn: a mail's attachments go with
+ * it). FB_ENOTFOUND if unknown (nothing removed). */
 FB_API int fb_index_remove(fb_index* index, const char* doc_id);
 
 /* Builds the dense side (static embedder: trains on the corpus first).
@@ -233,6 +235,19 @@ FB_API int fb_index_ingest_path(fb_index* index, const char* path, const char* m
 
 typedef enum { FB_MODE_BM25 = 0, FB_MODE_DENSE = 1, FB_MODE_HYBRID = 2 } fb_search_mode;
 
+/* How a query string is read (README.md, "Query syntax"):
+ * FB_SYNTAX_AUTO: terms and connectors ("a phrase", prefix*, /N, /s, /p)
+ *   when the query uses them and they are well formed, else plain words —
+ *   never an error; a query without operators ranks as a plain one.
+ * FB_SYNTAX_PLAIN: plain words; quotes, '*' and connectors are punctuation.
+ * FB_SYNTAX_CONNECTORS: terms and connectors, strictly: a malformed query
+ *   is FB_EINVALID, an index without word positions FB_ESTATE. */
+typedef enum {
+  FB_SYNTAX_AUTO = 0,
+  FB_SYNTAX_PLAIN = 1,
+  FB_SYNTAX_CONNECTORS = 2
+} fb_query_syntax;
+
 typedef struct {
   fb_search_mode mode; /* Default: FB_MODE_HYBRID */
   uint32_t top_k;      /* Default: 10 */
@@ -250,6 +265,7 @@ typedef struct {
    * walls above never influences the search. FB_ESTATE when the index has
    * no folder. Default: 0 */
   int use_feedback;
+  fb_query_syntax syntax; /* Default: FB_SYNTAX_AUTO */
 } fb_search_params;
 
 FB_API fb_search_params fb_search_default_params(void);
@@ -371,6 +387,9 @@ typedef struct {
    * the pattern. Default: none */
   const char* const* redact_patterns;
   size_t redact_pattern_count;
+  /* How every hop's query is read, as in fb_search_params (the LLM's
+   * rewrites too). Default: FB_SYNTAX_AUTO */
+  fb_query_syntax syntax;
 } fb_ask_params;
 
 FB_API fb_ask_params fb_ask_default_params(void);

@@ -154,7 +154,7 @@ int fb_index_remove(fb_index* h, const char* doc_id) {
   if (!doc_id) return Fail(&h->err, FB_EINVALID, "doc_id is NULL");
   return Guard(&h->err, [&]() -> int {
     if (int c = BeginChange(h)) return c;
-    return Report(&h->err, h->state->index->Remove(doc_id));
+    return Report(&h->err, h->state->index->RemoveWithAttachments(doc_id));
   });
 }
 
@@ -227,6 +227,7 @@ fb_search_params fb_search_default_params(void) {
   p.allowed_matters = nullptr;
   p.allowed_matter_count = 0;
   p.use_feedback = 0;
+  p.syntax = static_cast<fb_query_syntax>(o.syntax);
   return p;
 }
 
@@ -239,7 +240,7 @@ int fb_index_search(const fb_index* h, const char* query, const fb_search_params
     foldback::SearchOptions o;
     fb_search_params p = params ? *params : fb_search_default_params();
     Status s = SearchOptionsOf(IntOf(p.mode), p.filters, p.filter_count, p.restrict_matters,
-                               p.allowed_matters, p.allowed_matter_count, &o);
+                               p.allowed_matters, p.allowed_matter_count, IntOf(p.syntax), &o);
     if (!s.ok()) return Report(&h->err, s);
     o.top_k = p.top_k;
     foldback::Result<std::vector<foldback::SearchHit>> r = std::vector<foldback::SearchHit>();

@@ -32,6 +32,7 @@ void RegisterJobs(CLI::App& app, int* exit_code);      // cmd_jobs.cc
 void RegisterTrain(CLI::App& app, int* exit_code);     // cmd_train.cc
 void RegisterServe(CLI::App& app, int* exit_code);     // cmd_serve.cc
 void RegisterConfig(CLI::App& app, int* exit_code);    // cmd_config.cc
+void RegisterDelete(CLI::App& app, int* exit_code);    // cmd_delete.cc
 
 // Prints "error: <status>" to stderr and returns 1 (or 2 for bad usage).
 int Fail(const Status& s);

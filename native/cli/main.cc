@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   foldback::cli::RegisterIngest(app, &exit_code);
   foldback::cli::RegisterSearch(app, &exit_code);
   foldback::cli::RegisterInfo(app, &exit_code);
+  foldback::cli::RegisterDelete(app, &exit_code);
   foldback::cli::RegisterEval(app, &exit_code);
   foldback::cli::RegisterAsk(app, &exit_code);
   foldback::cli::RegisterWatch(app, &exit_code);

@@ -4,6 +4,7 @@
 #include "foldback/program.h"
 #include "host/ask_run.h"
 #include "host/feedback_log.h"
+#include "host/feedback_record.h"
 #include "host/files.h"
 
 namespace foldback::cli {
@@ -30,11 +31,7 @@ Result<std::unique_ptr<Reranker>> LoadReranker(
     return Status::InvalidArgument("--rerank-depth must be in 1..10000");
   }
   if (k == RerankerKind::kNone || k == RerankerKind::kLlm) return std::unique_ptr<Reranker>();
-  auto contents = host::ReadFeedbackLogFile(index_dir);
-  if (!contents.ok()) return contents.status();
-  LearnedRerankerOptions o;
-  o.allowed_matters = allowed_matters;  // learn only from what this user may see
-  auto trained = LearnedReranker::Train(index, ApplyFeedbackLog(*contents).records, o);
+  auto trained = host::LearnedRerankerOfDir(index, index_dir, allowed_matters);
   if (!trained.ok()) return trained.status();
   return std::unique_ptr<Reranker>(std::move(trained.value()));
 }

@@ -99,4 +99,14 @@ Result<std::string> ExportFeedbackBytes(const Index& index, const std::string& i
   return ExportFeedback(index, state.records, format, options, report);
 }
 
+Result<std::unique_ptr<LearnedReranker>> LearnedRerankerOfDir(
+    const Index& index, const std::string& index_dir,
+    const std::optional<std::set<std::string>>& walls) {
+  auto contents = ReadFeedbackLogFile(index_dir);
+  if (!contents.ok()) return contents.status();
+  LearnedRerankerOptions o;
+  o.allowed_matters = walls;  // learn only from what this user may see
+  return LearnedReranker::Train(index, ApplyFeedbackLog(*contents).records, o);
+}
+
 }  // namespace foldback::host

@@ -16,6 +16,7 @@
 
 #include "foldback/feedback.h"
 #include "foldback/index.h"
+#include "foldback/rerank.h"
 #include "foldback/status.h"
 #include "host/feedback_log.h"
 
@@ -42,6 +43,16 @@ Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string
 // index itself). Shared by `foldback search/ask --feedback` and the C API.
 Result<std::shared_ptr<const FoldBack>> FoldBackOfDir(
     FoldBackCache* cache, const Index& index, uint64_t index_version, const std::string& index_dir,
+    const std::optional<std::set<std::string>>& walls);
+
+// The learned reranker (foldback/rerank.h) trained on the live records of
+// <index dir>/feedback.log that `walls` let through: records touching a
+// matter outside them are refused before training, so a user's reranker
+// holds only models of what they may see. A log without enough labels gives
+// a reranker whose gate is closed (its reports say why). Shared by
+// `--rerank learned` (search, ask, eval) and `foldback serve`.
+Result<std::unique_ptr<LearnedReranker>> LearnedRerankerOfDir(
+    const Index& index, const std::string& index_dir,
     const std::optional<std::set<std::string>>& walls);
 
 // Appends a tombstone deleting one live record. NotFound when there is none

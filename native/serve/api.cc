@@ -20,6 +20,7 @@
 #include "foldback/ask.h"
 #include "foldback/eval.h"
 #include "foldback/feedback.h"
+#include "foldback/llm_rerank.h"
 #include "foldback/rerank.h"
 #include "foldback/search.h"
 #include "host/ask_run.h"
@@ -32,6 +33,7 @@
 #include "host/index_dir.h"
 #include "host/ingest_path.h"
 #include "ingest/extract.h"
+#include "llm/llm_reranker.h"
 
 namespace foldback::serve {
 
@@ -242,6 +244,24 @@ json WallJson(const std::optional<std::set<std::string>>& wall) {
   return json(*wall);
 }
 
+// The static embedder's vectors for what a write added. A corpus too small
+// to train the embedder (FailedPrecondition) is not an error, as for
+// `foldback watch`: the documents are searchable by BM25 (dense and hybrid
+// searches fall back to it) and a later write, with more text, trains it.
+// `warn`: say so in the log (once per write, not again for the spare).
+Status BuildDenseAfterWrite(Index* index, bool warn) {
+  if (index->options().dense.embedder != EmbedderKind::kStatic) return Status::OK();
+  Status s = index->BuildDense();
+  if (s.code() == Status::Code::kFailedPrecondition) {
+    if (warn) {
+      host::Log(host::LogLevel::kWarning,
+                "dense index not built (searchable by bm25): " + s.ToString(), {"serve", "", {}});
+    }
+    return Status::OK();
+  }
+  return s;
+}
+
 // --------------------------------------------------------------- limiter
 
 struct Bucket {
@@ -323,10 +343,7 @@ struct Api::Rep {
     std::atomic_thread_fence(std::memory_order_acquire);  // the readers' last reads happened before
     for (const WriteOp& op : spare_behind) ApplyWriteOp(spare.get(), op);
     spare_behind.clear();
-    if (spare->options().dense.embedder == EmbedderKind::kStatic) {
-      Status s = spare->BuildDense();
-      if (!s.ok()) return RebuildSpare();
-    }
+    if (!BuildDenseAfterWrite(spare.get(), /*warn=*/false).ok()) return RebuildSpare();
     return Status::OK();
   }
 
@@ -500,9 +517,7 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   r.wlog = std::move(*wlog);
   for (const WriteOp& op : r.wlog->pending()) ApplyWriteOp(r.live.get(), op);
   r.writes_since_snapshot = r.wlog->pending().size();
-  if (!r.wlog->pending().empty() && r.live->options().dense.embedder == EmbedderKind::kStatic) {
-    FB_RETURN_IF_ERROR(r.live->BuildDense());
-  }
+  if (!r.wlog->pending().empty()) FB_RETURN_IF_ERROR(BuildDenseAfterWrite(r.live.get(), true));
   r.wlog->clear_pending();
   r.index = r.live;
   {
@@ -610,7 +625,7 @@ Status Api::Write(const std::function<Result<WriteOp>(const Index&)>& plan, bool
   ApplyWriteOp(r->spare.get(), *op, &out.added, &out.problems);
   Status s;
   if (all_or_nothing && !out.problems.empty()) s = Status::InvalidArgument(out.problems.front());
-  if (s.ok() && r->spare->options().dense.embedder == EmbedderKind::kStatic) s = r->spare->BuildDense();
+  if (s.ok()) s = BuildDenseAfterWrite(r->spare.get(), /*warn=*/true);
   if (s.ok()) s = r->wlog->Append(&*op);  // durable before anyone sees it
   if (!s.ok()) {
     // The spare may hold part of the change: it becomes a copy of the live index again.
@@ -649,8 +664,11 @@ HttpResponse Api::Error(int status, const std::string& code, const std::string& 
 bool Api::RunsLong(const HttpRequest& req) const {
   size_t q = req.target.find('?');
   std::string path = req.target.substr(0, q);
+  // A search with a reranker trains one (learned) or calls the LLM (llm).
+  bool reranked_search = path == "/v1/search" && q != std::string::npos &&
+                         req.target.find("rerank=", q) != std::string::npos;
   return path == "/v1/ask" || path == "/v1/feedback" || path == "/v1/export" ||
-         path.rfind("/v1/documents", 0) == 0;
+         path.rfind("/v1/documents", 0) == 0 || reranked_search;
 }
 
 namespace {
@@ -662,6 +680,56 @@ struct Routes {
   Api::Rep* rep;
   const ApiOptions& o;
   Metrics& metrics;
+
+  // The second stage a request asks for ('rerank': none, learned or llm).
+  struct RequestReranker {
+    RerankerKind kind = RerankerKind::kNone;
+    std::unique_ptr<llm::LlmClient> client;  // llm: outlives the reranker
+    std::unique_ptr<Reranker> reranker;      // null: none
+    size_t depth = RerankOptions().depth;
+  };
+  // learned: trained on the feedback log's records the user's wall lets
+  // through (host::LearnedRerankerOfDir, as `--rerank learned`), so only
+  // models of matters the user may see apply; llm: the server's endpoint
+  // (--endpoint) orders the top passages, with the server's redaction.
+  Status MakeReranker(const std::string& name, const User& u, const Index& index,
+                      RequestReranker* out) {
+    if (!ParseRerankerKind(name, &out->kind)) {
+      return Status::InvalidArgument("'rerank' must be none, learned or llm");
+    }
+    if (out->kind == RerankerKind::kNone) return Status::OK();
+    if (out->kind == RerankerKind::kLearned) {
+      auto trained = host::LearnedRerankerOfDir(index, rep->index_dir, u.matters);
+      if (!trained.ok()) return trained.status();
+      out->reranker = std::move(*trained);
+      return Status::OK();
+    }
+    if (o.llm.chat.url.empty()) {
+      return Status::InvalidArgument(
+          "'rerank=llm' needs an LLM endpoint, and this server has none (serve --endpoint)");
+    }
+    auto client = llm::LlmClient::Create(o.llm);
+    if (!client.ok()) return client.status();
+    out->client = std::move(*client);
+    LlmRerankOptions lo;
+    lo.redactor = o.redactor;
+    FB_RETURN_IF_ERROR(ValidateLlmRerankOptions(lo));
+    out->depth = lo.depth;
+    out->reranker = std::make_unique<llm::LlmClientReranker>(out->client.get(),
+                                                             RankPassagesPredictor(), lo);
+    return Status::OK();
+  }
+
+  // What a reranker did, for the response ({kind, applied, note}); a failed
+  // LLM rerank (the first stage's order kept) is also a warning in the log.
+  static json RerankJson(RerankerKind kind, bool applied, const std::string& note,
+                         const std::string& trace_id) {
+    if (!applied && note.rfind("failed", 0) == 0) {
+      host::Log(host::LogLevel::kWarning, "rerank not applied (" + note + ")",
+                {"rerank", trace_id, {}});
+    }
+    return {{"kind", RerankerKindName(kind)}, {"applied", applied}, {"note", note}};
+  }
 
   HttpResponse Search(Ctx& ctx, const Target& t) {
     const User& u = *ctx.user;
@@ -678,6 +746,9 @@ struct Routes {
     if (!ParseSearchMode(mode, &so.mode)) {
       return Api::Error(400, "invalid_argument", "'mode' must be bm25, dense or hybrid");
     }
+    if (t.Has("syntax") && !ParseQuerySyntax(t.Get("syntax"), &so.syntax)) {
+      return Api::Error(400, "invalid_argument", "'syntax' must be auto, plain or connectors");
+    }
     auto range = t.query.equal_range("filter");
     for (auto it = range.first; it != range.second; ++it) {
       auto f = Filter::Parse(it->second);
@@ -686,13 +757,22 @@ struct Routes {
     }
     so.allowed_matters = u.matters;  // the wall, inside the search
     auto index = api->index();
+    RequestReranker rr;
+    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, *index, &rr);
+    if (!s.ok()) return FromStatus(s);
     RerankOptions ro;
-    auto hits = SearchAndRerank(*index, nullptr, q, so, nullptr, ro);
+    ro.depth = rr.depth;
+    RerankReport report;
+    auto hits = SearchAndRerank(*index, nullptr, q, so, rr.reranker.get(), ro, &report);
     if (!hits.ok()) return FromStatus(hits.status());
     for (const auto& h : *hits) ctx.matters.insert(h.matter);
     ctx.results = hits->size();
     HttpResponse r;
-    r.body = "{\"results\":" + host::SearchHitsJson(*hits, -1) + "}";
+    r.body = "{\"results\":" + host::SearchHitsJson(*hits, -1);
+    if (rr.reranker) {
+      r.body += ",\"rerank\":" + Dump(RerankJson(rr.kind, report.applied, report.note, ""));
+    }
+    r.body += "}";
     return r;
   }
 
@@ -701,7 +781,8 @@ struct Routes {
     auto body = ParseObject(req.body);
     if (!body.ok()) return FromStatus(body.status());
     const json& j = *body;
-    std::string question, rewrite = "llm", mode = "hybrid", matter;
+    std::string question, rewrite = "llm", mode = "hybrid", matter, syntax = "auto",
+                rerank = "none";
     AskOptions ao;
     std::vector<std::string> filters;
     Status s;
@@ -709,6 +790,7 @@ struct Routes {
     for (Status st :
          {GetString(j, "question", &question), GetString(j, "rewrite", &rewrite),
           GetString(j, "mode", &mode), GetString(j, "matter", &matter),
+          GetString(j, "syntax", &syntax), GetString(j, "rerank", &rerank),
           GetUint(j, "hops", 1, o.max_hops, &ao.hops), GetUint(j, "depth", 1, 100, &ao.depth),
           GetUint(j, "top_k", 1, o.max_top_k, &ao.top_k), GetUint(j, "variants", 1, 4, &variants),
           GetUint(j, "deadline_ms", 0, 600000, &deadline_ms), GetBool(j, "answer", &ao.answer),
@@ -723,6 +805,9 @@ struct Routes {
     }
     if (!ParseSearchMode(mode, &ao.search.mode)) {
       return Api::Error(400, "invalid_argument", "'mode' must be bm25, dense or hybrid");
+    }
+    if (!ParseQuerySyntax(syntax, &ao.search.syntax)) {
+      return Api::Error(400, "invalid_argument", "'syntax' must be auto, plain or connectors");
     }
     for (const auto& f : filters) {
       auto parsed = Filter::Parse(f);
@@ -743,6 +828,15 @@ struct Routes {
     auto client = llm::LlmClient::Create(o.llm);
     if (!client.ok()) return FromStatus(client.status());
     auto index = api->index();
+    RequestReranker rr;
+    s = MakeReranker(rerank, u, *index, &rr);
+    if (!s.ok()) return FromStatus(s);
+    // As `foldback ask`: the answer cites the session's passage order.
+    if (rr.reranker && ao.answer) {
+      return Api::Error(400, "invalid_argument",
+                        "'rerank' with 'answer' is not available yet (the answer cites the "
+                        "session's passage order); rerank without 'answer'");
+    }
 
     bool stream = req.Header("accept").find("text/event-stream") != std::string::npos;
     bool open = false;
@@ -786,8 +880,8 @@ struct Routes {
           break;
       }
     };
-    auto run = host::AskQuestion(*index, rep->index_dir, question, ao, nullptr, nullptr, nullptr,
-                                 fallbacks, **client, on_event);
+    auto run = host::AskQuestion(*index, rep->index_dir, question, ao, nullptr, nullptr,
+                                 rr.reranker.get(), fallbacks, **client, on_event);
     if (!run.ok()) {
       HttpResponse err = FromStatus(run.status());
       if (!stream) return err;
@@ -828,6 +922,10 @@ struct Routes {
       r["title"] = h.title;
       r["section"] = h.section;
       r["matter"] = h.matter;
+    }
+    if (rr.reranker) {
+      result_json["rerank"] =
+          RerankJson(rr.kind, run->rerank_note.empty(), run->rerank_note, ao.trace_id);
     }
     std::string result = Dump(result_json);
     if (!stream) {
@@ -983,8 +1081,11 @@ struct Routes {
     return Json(201, {{"matter", matter}, {"documents", added}});
   }
 
+  // The document and its attachments (Index::AttachmentsOf: a mail's
+  // attached files), in one write: all of them or none.
   HttpResponse DeleteDocument(Ctx& ctx, const std::string& id) {
     const User& u = *ctx.user;
+    std::vector<std::string> attachments;
     Status s = api->Write(
         [&](const Index& index) -> Result<WriteOp> {
           const Document* d = index.FindDocument(id);
@@ -992,15 +1093,25 @@ struct Routes {
           if (!d || !u.MaySee(d->matter)) return Status::NotFound("no document '" + id + "'");
           if (!u.MayWrite(d->matter))
             return Status::PermissionDenied("you may not delete from this matter");
+          attachments = index.AttachmentsOf(id);
+          for (const std::string& a : attachments) {
+            const Document* ad = index.FindDocument(a);
+            // Never named: it may be behind the wall.
+            if (ad && !u.MayWrite(ad->matter)) {
+              return Status::PermissionDenied(
+                  "an attachment of this document is in a matter you may not write to");
+            }
+          }
           ctx.matters.insert(d->matter);
           WriteOp op;
           op.remove = {id};
+          op.remove.insert(op.remove.end(), attachments.begin(), attachments.end());
           return op;
         },
         /*all_or_nothing=*/true);
     if (!s.ok()) return FromStatus(s);
-    ctx.results = 1;
-    return Json(200, {{"deleted", id}});
+    ctx.results = 1 + attachments.size();
+    return Json(200, {{"deleted", id}, {"attachments", attachments}});
   }
 };
 

@@ -235,6 +235,76 @@ static void ingest_and_folders(const char* data) {
   CHECK(system(cmd) == 0);
 }
 
+/* fb_search_params.syntax: a phrase is a phrase under connectors, words
+ * under plain; a malformed query is an error only under connectors; an
+ * unknown value is FB_EINVALID. fb_index_remove takes a message's
+ * attachments with it. */
+static void syntax_and_attachments(void) {
+  int err = 0;
+  fb_index_params ip = fb_index_default_params();
+  fb_index* index;
+  fb_document doc;
+  fb_search_params sp = fb_search_default_params();
+  fb_ask_params ap = fb_ask_default_params();
+  fb_results* results = NULL;
+  ip.embedder = FB_EMBEDDER_NONE;
+  index = fb_index_init(&ip, &err);
+  CHECK(index != NULL);
+  if (!index) return;
+  CHECK(sp.syntax == FB_SYNTAX_AUTO && ap.syntax == FB_SYNTAX_AUTO);
+  memset(&doc, 0, sizeof doc);
+  doc.id = "in-order";
+  doc.text = "The supplier shall indemnify the customer.";
+  CHECK(fb_index_add(index, &doc, NULL) == FB_OK);
+  doc.id = "scattered";
+  doc.text = "The customer shall pay; indemnify nobody, said the supplier.";
+  CHECK(fb_index_add(index, &doc, NULL) == FB_OK);
+
+  sp.mode = FB_MODE_BM25;
+  sp.syntax = FB_SYNTAX_CONNECTORS;
+  CHECK(fb_index_search(index, "\"supplier shall indemnify\"", &sp, &results) == FB_OK);
+  CHECK(fb_results_count(results) == 1);
+  CHECK(fb_results_count(results) == 1 &&
+        strcmp(fb_results_get(results, 0)->doc_id, "in-order") == 0);
+  fb_results_free(results);
+  sp.syntax = FB_SYNTAX_PLAIN;
+  CHECK(fb_index_search(index, "\"supplier shall indemnify\"", &sp, &results) == FB_OK);
+  CHECK(fb_results_count(results) == 2);
+  fb_results_free(results);
+  sp.syntax = FB_SYNTAX_CONNECTORS;
+  CHECK(fb_index_search(index, "\"supplier shall", &sp, &results) == FB_EINVALID);
+  CHECK(strstr(fb_index_last_error(index), "quote") != NULL);
+  sp.syntax = FB_SYNTAX_AUTO;
+  CHECK(fb_index_search(index, "\"supplier shall", &sp, &results) == FB_OK);
+  CHECK(fb_results_count(results) == 2);
+  fb_results_free(results);
+  sp.syntax = (fb_query_syntax)7;
+  CHECK(fb_index_search(index, "supplier", &sp, &results) == FB_EINVALID);
+  CHECK(strstr(fb_index_last_error(index), "syntax") != NULL);
+
+  /* A message and its attachment (and the attachment's own). */
+  doc.id = "mail";
+  doc.text = "Escrow terms attached.";
+  doc.kind = FB_KIND_EMAIL;
+  CHECK(fb_index_add(index, &doc, NULL) == FB_OK);
+  doc.id = "mail/att-1-terms";
+  doc.text = "Escrow release conditions.";
+  doc.kind = FB_KIND_DOCUMENT;
+  doc.parent_id = "mail";
+  CHECK(fb_index_add(index, &doc, NULL) == FB_OK);
+  doc.id = "mail/att-1-terms/att-1-annex";
+  doc.parent_id = "mail/att-1-terms";
+  CHECK(fb_index_add(index, &doc, NULL) == FB_OK);
+  CHECK(fb_index_document_count(index) == 5);
+  CHECK(fb_index_remove(index, "mail") == FB_OK);
+  CHECK(fb_index_document_count(index) == 2);
+  sp.syntax = FB_SYNTAX_AUTO;
+  CHECK(fb_index_search(index, "escrow", &sp, &results) == FB_OK);
+  CHECK(fb_results_count(results) == 0);
+  fb_results_free(results);
+  fb_index_free(index);
+}
+
 int main(int argc, char** argv) {
   int err = 1;
   fb_index_params params = fb_index_default_params();
@@ -319,6 +389,7 @@ int main(int argc, char** argv) {
 
   null_arguments();
   bad_utf8();
+  syntax_and_attachments();
   if (argc > 1) {
     ingest_and_folders(argv[1]);
   } else {

@@ -154,6 +154,35 @@ TEST(IngestCli, MixedFolderOfRealDocuments) {
   EXPECT_TRUE(Search(idx, "zebracorn", "--allowed-matters other").empty());
 }
 
+// `foldback delete`: a mail goes with its attachments; every id is checked
+// before anything changes (an unknown one, or one behind --allowed-matters,
+// leaves the index as it was).
+TEST(DeleteCli, TakesAMailsAttachmentsAndChecksEveryIdFirst) {
+  TempDir dir("delete-cli");
+  std::string docs = dir / "docs";
+  fs::create_directories(docs + "/mail");
+  WriteAll(docs + "/mail/revised.eml", MailWithAttachment());
+  WriteAll(docs + "/notes.md", "# Notes\n\nThe zebracorn memo stays.\n");
+  std::string idx = dir / "idx";
+  ASSERT_EQ(Cli("ingest --index " + Q(idx) + " --no-dense --matter m1 " + Q(docs)).code, 0);
+  ASSERT_EQ(Search(idx, "zebracorn").size(), 2u);
+
+  CliRun r = Cli("delete --index " + Q(idx) + " mail/revised no-such-id");
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(Contains(r.out, "no document 'no-such-id'")) << r.out;
+  r = Cli("delete --index " + Q(idx) + " --allowed-matters m2 mail/revised");
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(Contains(r.out, "no document 'mail/revised'")) << r.out;
+  EXPECT_EQ(Search(idx, "zebracorn").size(), 2u);  // nothing changed
+
+  r = Cli("delete --index " + Q(idx) + " --allowed-matters m1 mail/revised");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(Contains(r.out, "deleted mail/revised and 1 attachment(s)")) << r.out;
+  EXPECT_EQ(Search(idx, "zebracorn"), std::vector<std::string>{"notes"});
+  EXPECT_TRUE(Search(idx, "indemnity").empty());
+  EXPECT_NE(Cli("delete --index " + Q(idx) + " mail/revised/att-1-indemnity.docx").code, 0);
+}
+
 TEST(IngestCli, ProgressOnATerminal) {
   // `script` gives the command a pseudo-terminal, as a user's shell would.
   TempDir dir("ingest-tty");

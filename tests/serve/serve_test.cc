@@ -441,6 +441,28 @@ TEST_F(ServeTest, DocumentsWriteOnlyToWritableMatters) {
   EXPECT_EQ(c.Delete("/v1/documents/alpha-1", Auth("carol"))->status, 403);
   EXPECT_EQ(c.Delete("/v1/documents/gamma-new", Auth("carol"))->status, 200);
   EXPECT_EQ(Body(c.Get("/v1/search?q=zebracrossing", Auth("carol")))["results"].size(), 0u);
+  // A mail's attachments are documents of their own: deleting the message
+  // deletes them too, in the same write.
+  const std::string eml =
+      "From: a@example.com\r\nTo: b@example.com\r\nSubject: Escrow\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"BB\"\r\n\r\n"
+      "--BB\r\nContent-Type: text/plain\r\n\r\nThe quokkamessage body.\r\n"
+      "--BB\r\nContent-Type: text/plain; name=\"terms.txt\"\r\n"
+      "Content-Disposition: attachment; filename=\"terms.txt\"\r\n\r\n"
+      "The quokkaattachment terms.\r\n--BB--\r\n";
+  auto mail = c.Post("/v1/documents?matter=gamma&filename=escrow.eml&id=gamma-mail", Auth("carol"),
+                     eml, "application/octet-stream");
+  ASSERT_EQ(mail->status, 201) << mail->body;
+  ASSERT_EQ(Body(mail)["documents"].size(), 2u) << mail->body;
+  std::string att = Body(mail)["documents"][1]["id"];
+  EXPECT_EQ(att.rfind("gamma-mail/att-", 0), 0u) << att;
+  EXPECT_EQ(Body(c.Get("/v1/search?q=quokkaattachment", Auth("carol")))["results"].size(), 1u);
+  auto gone = c.Delete("/v1/documents/gamma-mail", Auth("carol"));
+  ASSERT_EQ(gone->status, 200) << gone->body;
+  EXPECT_EQ(Body(gone)["attachments"], json::array({att}));
+  EXPECT_EQ(Body(c.Get("/v1/search?q=quokkaattachment", Auth("carol")))["results"].size(), 0u);
+  EXPECT_EQ(Body(c.Get("/v1/search?q=quokkamessage", Auth("carol")))["results"].size(), 0u);
+  EXPECT_EQ(c.Delete("/v1/documents/" + att, Auth("carol"))->status, 404);
   // The change is saved: a restart sees it.
   server_.Signal(SIGTERM);
   EXPECT_EQ(server_.Wait(), 0);
@@ -448,6 +470,7 @@ TEST_F(ServeTest, DocumentsWriteOnlyToWritableMatters) {
   auto c3 = Client();
   EXPECT_EQ(Body(c3.Get("/v1/search?q=okapicrossing", Auth("carol")))["results"].size(), 1u);
   EXPECT_EQ(Body(c3.Get("/v1/search?q=zebracrossing", Auth("carol")))["results"].size(), 0u);
+  EXPECT_EQ(Body(c3.Get("/v1/search?q=quokkaattachment", Auth("carol")))["results"].size(), 0u);
 }
 
 // While documents are added, concurrent searches see the index before or
@@ -616,6 +639,33 @@ TEST_F(ServeTest, ASecondServerOnTheIndexIsRefused) {
   EXPECT_EQ(Client().Get("/v1/search?q=notice", Auth("alice"))->status, 200);
 }
 
+// serve --watch on an index too small to train the static embedder: a new
+// file is indexed, searchable (by BM25: dense and hybrid fall back to it),
+// with a warning — as `foldback watch` does — and a POST too.
+TEST_F(ServeTest, WatchOnATinyIndexWarnsAndKeepsTheFile) {
+  fs::path idx = dir_ / "idx", seed = dir_ / "seed", inbox = dir_ / "inbox";
+  fs::remove_all(idx);
+  fs::create_directories(seed);
+  fs::create_directories(inbox);
+  std::ofstream(seed / "one.txt") << "A single short note.\n";
+  ASSERT_EQ(RunCliCmd("ingest --index " + idx.string() + " --matter gamma " + seed.string()), 0);
+  std::ofstream(inbox / "new.txt") << "The wombatclause of a tiny matter.\n";
+  StartServer({"--watch", inbox.string(), "--matter", "gamma", "--watch-interval", "1"});
+  auto c = Client();
+  size_t found = 0;
+  for (int i = 0; i < 200 && found == 0; ++i) {
+    found = Body(c.Get("/v1/search?q=wombatclause", Auth("carol")))["results"].size();
+    if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(found, 1u) << server_.output();
+  EXPECT_NE(server_.output().find("dense index not built"), std::string::npos) << server_.output();
+  EXPECT_EQ(server_.output().find("watch stopped"), std::string::npos) << server_.output();
+  json doc = {{"matter", "gamma"}, {"id", "gamma-post"}, {"text", "The numbatclause."}};
+  auto posted = c.Post("/v1/documents", Auth("carol"), doc.dump(), "application/json");
+  ASSERT_EQ(posted->status, 201) << posted->body;
+  EXPECT_EQ(Body(c.Get("/v1/search?q=numbatclause", Auth("carol")))["results"].size(), 1u);
+}
+
 TEST_F(ServeTest, WatchNeedsAFolder) {
   ServeProcess p;
   EXPECT_FALSE(p.Start({"--index", (dir_ / "idx").string(), "--users", users_path_, "--watch",
@@ -662,6 +712,25 @@ TEST_F(ServeTest, BadInputGetsClearErrors) {
   is_error(c.Get("/v1/search?q=x&top_k=0", Auth("alice")), 400, "invalid_argument");
   is_error(c.Get("/v1/search?q=x&top_k=abc", Auth("alice")), 400, "invalid_argument");
   is_error(c.Get("/v1/search?q=x&mode=psychic", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/search?q=x&syntax=psychic", Auth("alice")), 400, "invalid_argument");
+  is_error(c.Get("/v1/search?q=" + Q("\"unclosed phrase") + "&syntax=connectors", Auth("alice")),
+           400, "invalid_argument");
+  EXPECT_EQ(c.Get("/v1/search?q=" + Q("\"unclosed phrase") + "&syntax=auto", Auth("alice"))->status,
+            200);
+  is_error(c.Get("/v1/search?q=x&rerank=psychic", Auth("alice")), 400, "invalid_argument");
+  // No LLM endpoint on this server: rerank=llm says so.
+  auto no_llm = c.Get("/v1/search?q=x&rerank=llm", Auth("alice"));
+  is_error(no_llm, 400, "invalid_argument");
+  EXPECT_NE(no_llm->body.find("endpoint"), std::string::npos);
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "syntax": "psychic"})",
+                  "application/json"),
+           400, "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"), R"({"question": "x", "rerank": "psychic"})",
+                  "application/json"),
+           400, "invalid_argument");
+  is_error(c.Post("/v1/ask", Auth("alice"),
+                  R"({"question": "x", "rerank": "learned", "answer": true})", "application/json"),
+           400, "invalid_argument");
   is_error(c.Get("/v1/search?q=x&filter=nosuchfield=1", Auth("alice")), 400, "invalid_argument");
   is_error(c.Get("/v1/search", Auth("alice")), 400, "invalid_argument");
   is_error(c.Get("/v1/export?format=csv", Auth("alice")), 400, "invalid_argument");
@@ -879,6 +948,123 @@ TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
             std::string::npos);
 }
 
+// ------------------------------------------------------------- rerank
+
+// Headings repeat a question's words (BM25 prefers them); clauses answer it.
+struct RerankTopic {
+  std::string question, heading, clause;
+};
+const std::vector<RerankTopic> kRerankTopics = {
+    {"reverse engineering of samples", "REVERSE ENGINEERING OF SAMPLES",
+     "The recipient shall not reverse engineer, decompile or analyse any samples or software "
+     "that embody the discloser's information, except as the law expressly permits."},
+    {"termination for convenience", "TERMINATION FOR CONVENIENCE",
+     "Either party may end this agreement for convenience by giving the other party thirty days "
+     "written notice, effective at the end of that notice period."},
+    {"governing law and jurisdiction", "GOVERNING LAW AND JURISDICTION",
+     "This agreement and any dispute arising from it are governed by the laws of New York, whose "
+     "courts have exclusive jurisdiction over every such dispute."},
+    {"indemnification of third party claims", "INDEMNIFICATION OF THIRD PARTY CLAIMS",
+     "The supplier shall defend, indemnify and hold harmless the customer against all losses "
+     "arising from claims brought by any third party about the products."},
+    {"payment of invoices", "PAYMENT OF INVOICES",
+     "The customer shall pay each invoice in full within thirty days of receipt, by wire transfer "
+     "to the account the supplier designates, without set-off."},
+    {"return of confidential information", "RETURN OF CONFIDENTIAL INFORMATION",
+     "On request, the recipient shall promptly return or destroy all confidential information "
+     "and every copy of it, and certify in writing that it has done so."},
+};
+
+bool IsClause(const json& hit) {
+  return hit["doc_id"].get<std::string>().find("_clause") != std::string::npos;
+}
+
+// rerank=learned: alice (alpha) asks and labels five topics through the
+// server; a sixth, never labelled, comes back with its clause first. Bob
+// (beta) gets no model of alpha's labels: the first stage's order, and the
+// note says why. The ask applies the same reranker.
+TEST_F(ServeTest, LearnedRerankAppliesOnlyInsideTheWall) {
+  const std::string preambles[] = {"As agreed between the parties, ",
+                                   "Save as stated otherwise herein, ",
+                                   "Notwithstanding clause one above, "};
+  const std::string closings[] = {" Signed in London by both directors in March.",
+                                  " Executed at Geneva during the April board meeting.",
+                                  " Accepted through an exchange of letters that summer."};
+  fs::path idx = dir_ / "idx";
+  fs::remove_all(idx);
+  for (const std::string matter : {"alpha", "beta"}) {
+    fs::path folder = dir_ / ("topics-" + matter);
+    fs::create_directories(folder);
+    for (int n = 0; n < 3; ++n) {
+      for (size_t t = 0; t < kRerankTopics.size(); ++t) {
+        std::string base = matter + std::to_string(n) + "_t" + std::to_string(t);
+        std::ofstream(folder / (base + "_head.txt")) << kRerankTopics[t].heading << "\n";
+        std::ofstream(folder / (base + "_clause.txt"))
+            << preambles[n] << kRerankTopics[t].clause << closings[n] << "\n";
+      }
+    }
+    ASSERT_EQ(RunCliCmd("ingest --index " + idx.string() + " --matter " + matter + " " +
+                        folder.string()),
+              0);
+  }
+  StartServer();
+  auto c = Client();
+  for (size_t t = 0; t + 1 < kRerankTopics.size(); ++t) {
+    auto asked = c.Post("/v1/ask", Auth("alice"),
+                        json({{"question", kRerankTopics[t].question},
+                              {"hops", 1},
+                              {"depth", 10},
+                              {"top_k", 10},
+                              {"rewrite", "none"},
+                              {"matter", "alpha"}})
+                            .dump(),
+                        "application/json");
+    ASSERT_EQ(asked->status, 200) << asked->body;
+    json a = Body(asked);
+    json relevant = json::array(), irrelevant = json::array();
+    for (const auto& h : a["results"]) {
+      bool yes = h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
+                 std::string::npos;
+      (yes ? relevant : irrelevant).push_back(h["chunk_id"]);
+    }
+    json fb = {{"trace_id", a["trace_id"]}, {"rating", "up"},         {"relevant", relevant},
+               {"irrelevant", irrelevant},  {"consent", true}};
+    auto rated = c.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json");
+    ASSERT_EQ(rated->status, 200) << rated->body;
+  }
+  const std::string q = Q(kRerankTopics.back().question);
+  json plain = Body(c.Get("/v1/search?top_k=5&q=" + q, Auth("alice")));
+  ASSERT_FALSE(plain["results"].empty());
+  EXPECT_FALSE(IsClause(plain["results"][0])) << "the first stage should prefer the heading";
+  EXPECT_FALSE(plain.contains("rerank"));
+  json learned = Body(c.Get("/v1/search?top_k=5&rerank=learned&q=" + q, Auth("alice")));
+  EXPECT_EQ(learned["rerank"]["applied"], true) << learned.dump();
+  ASSERT_EQ(learned["results"].size(), plain["results"].size());
+  EXPECT_TRUE(IsClause(learned["results"][0])) << learned.dump(1);
+  for (const auto& h : learned["results"]) EXPECT_EQ(h["matter"], "alpha");
+  // Bob's wall holds none of the labels: no model applies to his search.
+  json bob = Body(c.Get("/v1/search?top_k=5&rerank=learned&q=" + q, Auth("bob")));
+  EXPECT_EQ(bob["rerank"]["applied"], false) << bob.dump();
+  EXPECT_FALSE(bob["rerank"]["note"].get<std::string>().empty());
+  ASSERT_FALSE(bob["results"].empty());
+  EXPECT_FALSE(IsClause(bob["results"][0]));
+  for (const auto& h : bob["results"]) EXPECT_EQ(h["matter"], "beta");
+  // The ask's passages go through the same reranker.
+  auto asked = c.Post("/v1/ask", Auth("alice"),
+                      json({{"question", kRerankTopics.back().question},
+                            {"hops", 1},
+                            {"top_k", 5},
+                            {"rewrite", "none"},
+                            {"rerank", "learned"}})
+                          .dump(),
+                      "application/json");
+  ASSERT_EQ(asked->status, 200) << asked->body;
+  json a = Body(asked);
+  EXPECT_EQ(a["rerank"]["applied"], true) << asked->body;
+  ASSERT_FALSE(a["results"].empty());
+  EXPECT_TRUE(IsClause(a["results"][0])) << asked->body;
+}
+
 // ------------------------------------------------------------ OpenAPI
 
 // Every route answered, every status seen: the path, method and status are
@@ -950,6 +1136,29 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   check("/v1/search", "get", c.Get("/v1/search?q=termination", Auth("alice")));
   check("/v1/search", "get", c.Get("/v1/search?q=termination"));
   check("/v1/search", "get", c.Get("/v1/search?top_k=0&q=x", Auth("alice")));
+  check("/v1/search", "get",
+        c.Get("/v1/search?syntax=connectors&q=" + Q("\"termination notice\""), Auth("alice")));
+  check("/v1/search", "get", c.Get("/v1/search?rerank=learned&q=termination", Auth("alice")));
+  // The echo LLM orders passages by their words in common with the query;
+  // it sees only passages of alice's wall.
+  size_t llm_before = llm_->requests().size();
+  auto llm_reranked = c.Get("/v1/search?rerank=llm&q=termination", Auth("alice"));
+  check("/v1/search", "get", llm_reranked);
+  EXPECT_EQ(Body(llm_reranked)["rerank"]["kind"], "llm") << llm_reranked->body;
+  EXPECT_EQ(Body(llm_reranked)["rerank"]["applied"], true) << llm_reranked->body;
+  auto sent_requests = llm_->requests();
+  ASSERT_GT(sent_requests.size(), llm_before);
+  for (size_t i = llm_before; i < sent_requests.size(); ++i) {
+    const std::string& sent = sent_requests[i].body;
+    EXPECT_NE(sent.find(Marker("alpha")), std::string::npos);
+    EXPECT_EQ(sent.find(Marker("beta")), std::string::npos);
+    EXPECT_EQ(sent.find(Marker("gamma")), std::string::npos);
+  }
+  check("/v1/ask", "post",
+        c.Post("/v1/ask", Auth("alice"),
+               json({{"question", "termination"}, {"rerank", "learned"}, {"syntax", "plain"}})
+                   .dump(),
+               "application/json"));
   auto ask =
       c.Post("/v1/ask", Auth("alice"), json({{"question", "termination"}, {"answer", true}}).dump(),
              "application/json");

@@ -133,6 +133,47 @@ TEST(Index, DuplicateIdReplaces) {
   EXPECT_EQ((*hits)[0].doc_id, "a");
 }
 
+// A message, its attachments, an attachment of an attached message: deleting
+// the message deletes them all; a sibling message and a parent_id cycle
+// (ids are host data) are left alone / do not loop.
+TEST(Index, RemoveWithAttachmentsTakesTheWholeTree) {
+  auto idx = SmallIndex();
+  auto child = [](std::string id, std::string parent, std::string text) {
+    Document d = Doc(std::move(id), std::move(text), "m1");
+    d.parent_id = std::move(parent);
+    return d;
+  };
+  ASSERT_TRUE(idx->Add(Doc("mail", "Please find the escrow terms attached.", "m1")).ok());
+  ASSERT_TRUE(idx->Add(child("mail/att-1-terms", "mail", "Escrow release conditions.")).ok());
+  ASSERT_TRUE(idx->Add(child("mail/att-2-fwd", "mail", "Forwarded: the original offer.")).ok());
+  ASSERT_TRUE(idx->Add(child("mail/att-2-fwd/att-1-offer", "mail/att-2-fwd", "Offer letter.")).ok());
+  ASSERT_TRUE(idx->Add(child("other/att-1-x", "other", "An orphan attachment.")).ok());
+  ASSERT_TRUE(idx->Add(child("loop-a", "loop-b", "alpha")).ok());
+  ASSERT_TRUE(idx->Add(child("loop-b", "loop-a", "beta")).ok());
+
+  EXPECT_EQ(idx->AttachmentsOf("mail"),
+            (std::vector<std::string>{"mail/att-1-terms", "mail/att-2-fwd",
+                                      "mail/att-2-fwd/att-1-offer"}));
+  EXPECT_TRUE(idx->AttachmentsOf("a").empty());
+  EXPECT_TRUE(idx->AttachmentsOf("unknown").empty());
+  EXPECT_EQ(idx->AttachmentsOf("loop-a"), (std::vector<std::string>{"loop-b"}));
+
+  uint64_t before = idx->Stats().documents;
+  std::vector<std::string> removed;
+  ASSERT_TRUE(idx->RemoveWithAttachments("mail", &removed).ok());
+  EXPECT_EQ(removed.size(), 4u);
+  EXPECT_EQ(removed.front(), "mail");
+  EXPECT_EQ(idx->Stats().documents, before - 4);
+  EXPECT_EQ(idx->FindDocument("mail/att-2-fwd/att-1-offer"), nullptr);
+  EXPECT_NE(idx->FindDocument("other/att-1-x"), nullptr);
+  auto hits = idx->Search("escrow offer", Bm25());
+  ASSERT_TRUE(hits.ok());
+  EXPECT_TRUE(hits->empty());
+  EXPECT_TRUE(idx->RemoveWithAttachments("mail").IsNotFound());
+  ASSERT_TRUE(idx->RemoveWithAttachments("loop-b").ok());
+  EXPECT_EQ(idx->FindDocument("loop-a"), nullptr);
+}
+
 TEST(Index, RemoveUpdatesStatistics) {
   auto idx = SmallIndex();
   ASSERT_TRUE(idx->Remove("a").ok());

@@ -128,8 +128,16 @@ class FOLDBACK_EXPORT Index {
   // chunk, Bm25Params::title_weight).
   Result<AddReport> Add(const Document& doc);
 
-  // Removes a document and its chunks. NotFound if the id is unknown.
+  // Removes a document and its chunks (not its attachments: see
+  // RemoveWithAttachments). NotFound if the id is unknown.
   Status Remove(std::string_view doc_id);
+
+  // Removes a document, its chunks and its attachments (AttachmentsOf): what
+  // deleting a message or a document means to a user. NotFound if the id is
+  // unknown (nothing removed). `removed` (may be null) receives the ids
+  // removed, the document first.
+  Status RemoveWithAttachments(std::string_view doc_id,
+                               std::vector<std::string>* removed = nullptr);
 
   // Static embedder: trains it on the indexed corpus when it has not been
   // trained (or when `retrain`), then embeds every chunk not yet in the dense
@@ -167,6 +175,11 @@ class FOLDBACK_EXPORT Index {
   const Chunk* FindChunk(std::string_view chunk_id) const;
   // Chunks of a document in order.
   std::vector<const Chunk*> ChunksOf(std::string_view doc_id) const;
+  // The ids of a document's attachments: every document whose parent_id is
+  // `doc_id`, and theirs in turn (a message attached to a message), each
+  // parent before its children; empty for an unknown id. Whatever their
+  // matter: a caller enforcing walls checks each. Indexed: O(attachments).
+  std::vector<std::string> AttachmentsOf(std::string_view doc_id) const;
   // Every field a filter may name.
   std::vector<std::string> FilterFields() const;
 

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <limits>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "foldback/index.h"
 #include "index/index_internal.h"
@@ -18,6 +20,9 @@ constexpr size_t kRangedMaskDivisor = 16;
 
 // Built-in filter fields. Metadata fields with these names are shadowed.
 const char* const kBuiltinFields[] = {"id", "kind", "matter", "parent_id", "title"};
+// Parent id -> its attachments, in Rep::value_docs beside the metadata fields
+// (AttachmentsOf; not a filter field: `parent_id=` filters scan).
+const char* const kParentKey = "\x01parent_id";
 
 // Fields ExtractMetadata may write: always valid in a filter, even when no
 // document of this index has a value for them.
@@ -181,6 +186,7 @@ void Index::Rep::IndexDocFields(uint32_t d) {
     }
   }
   value_docs[kMatterKey][doc.matter].push_back(d);
+  if (!doc.parent_id.empty()) value_docs[kParentKey][doc.parent_id].push_back(d);
 }
 
 void Index::Rep::UnindexDocFields(uint32_t d) {
@@ -201,6 +207,7 @@ void Index::Rep::UnindexDocFields(uint32_t d) {
     for (const auto& v : values) drop(name, v);
   }
   drop(kMatterKey, doc.matter);
+  if (!doc.parent_id.empty()) drop(kParentKey, doc.parent_id);
 }
 
 const std::vector<uint32_t>* Index::Rep::DocsWith(const std::string& field,
@@ -465,6 +472,39 @@ Status Index::Remove(std::string_view doc_id) {
   slot.doc = Document();
   slot.chunks.clear();
   r.doc_ids.erase(it);
+  return Status::OK();
+}
+
+std::vector<std::string> Index::AttachmentsOf(std::string_view doc_id) const {
+  std::vector<std::string> out;
+  if (!FindDocument(doc_id)) return out;
+  // Breadth first over the parent index (kParentKey: no scan of every
+  // document); `seen` stops a parent_id cycle (ids are host data).
+  std::unordered_set<std::string_view> seen = {doc_id};
+  std::vector<std::string_view> queue = {doc_id};
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const std::vector<uint32_t>* children = rep_->DocsWith(kParentKey, std::string(queue[i]));
+    if (!children) continue;
+    for (uint32_t d : *children) {
+      const DocSlot& slot = rep_->docs[d];
+      if (!slot.live) continue;
+      std::string_view child = slot.doc.id;
+      if (!seen.insert(child).second) continue;
+      queue.push_back(child);
+      out.emplace_back(child);
+    }
+  }
+  return out;
+}
+
+Status Index::RemoveWithAttachments(std::string_view doc_id, std::vector<std::string>* removed) {
+  if (!FindDocument(doc_id)) {
+    return Status::NotFound("no document '" + std::string(doc_id) + "'");
+  }
+  std::vector<std::string> ids = {std::string(doc_id)};
+  for (std::string& id : AttachmentsOf(doc_id)) ids.push_back(std::move(id));
+  for (const std::string& id : ids) FB_RETURN_IF_ERROR(Remove(id));
+  if (removed) *removed = std::move(ids);
   return Status::OK();
 }
 
