@@ -18,7 +18,14 @@ Result<std::unique_ptr<Index>> OpenIndex(const std::string& dir, bool create,
                                          const IndexOptions& options = IndexOptions());
 
 // Writes the index's snapshot into `dir` (created if needed), atomically.
+// FailedPrecondition, nothing written, while a `foldback serve` owns `dir`
+// (its write log and snapshot would not know of the change).
 Status SaveIndex(const std::string& dir, const Index& index);
+
+// The lock a running `foldback serve` holds on its index folder for its
+// lifetime (`<dir>/serve.lock`); a descriptor the caller closes to let go.
+// Unavailable when another server holds it, or a SaveIndex is writing.
+Result<int> HoldServeLock(const std::string& dir);
 
 }  // namespace foldback::host
 

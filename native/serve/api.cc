@@ -289,6 +289,8 @@ struct Api::Rep {
 
   std::mutex audit_mu;
   int audit_fd = -1;
+  // <index>/serve.lock, held for the server's lifetime (host::HoldServeLock).
+  int serve_lock_fd = -1;
 
   // OpenTelemetry spans of every ask (OTEL_* variables); null when off.
   std::unique_ptr<host::OtlpExporter> telemetry;
@@ -490,6 +492,7 @@ Api::~Api() {
     if (rep_->snap_thread.joinable()) rep_->snap_thread.join();
   }
   if (rep_ && rep_->audit_fd >= 0) ::close(rep_->audit_fd);
+  if (rep_ && rep_->serve_lock_fd >= 0) ::close(rep_->serve_lock_fd);  // the last snapshot is saved
   // Spans still queued get a moment on the way out (SIGTERM drains first).
   if (rep_ && rep_->telemetry) {
     Status s = rep_->telemetry->Flush(2000);
@@ -504,8 +507,12 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   auto index = host::OpenIndex(r.index_dir, /*create=*/false);
   if (!index.ok()) return index.status();
   r.live = std::shared_ptr<Index>(std::move(*index));
-  // The feedback log's lock first: it is also what keeps a second server
-  // off this index (its write log and snapshot are this process's alone).
+  // This server's before anything is read or replayed: a second server, or
+  // a CLI command saving the index, is refused (the write log and the
+  // snapshot are this process's alone).
+  auto held = host::HoldServeLock(r.index_dir);
+  if (!held.ok()) return held.status();
+  r.serve_lock_fd = *held;
   host::FeedbackLogOptions lo;
   lo.lock_wait_s = 0;
   auto log = host::FeedbackLogFile::Open(r.index_dir, nullptr, lo);

@@ -634,9 +634,34 @@ TEST_F(ServeTest, ASecondServerOnTheIndexIsRefused) {
   EXPECT_FALSE(
       second.Start({"--index", (dir_ / "idx").string(), "--users", users_path_}, dir_.string()));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
-  EXPECT_NE(second.output().find("another process holds the feedback log"), std::string::npos)
+  EXPECT_NE(second.output().find("another `foldback serve` serves"), std::string::npos)
       << second.output();
-  EXPECT_EQ(Client().Get("/v1/search?q=notice", Auth("alice"))->status, 200);
+  // Nor does a CLI command change the served index behind its back.
+  std::string idx = (dir_ / "idx").string();
+  auto cli = [&](const std::string& args) {
+    std::string out = (dir_ / "cli.out").string();
+    int rc = std::system((std::string(FOLDBACK_CLI) + " " + args + " >" + out + " 2>&1").c_str());
+    return std::make_pair(rc, ReadWhole(out));
+  };
+  auto hits = Body(Client().Get("/v1/search?q=alphaonly1", Auth("alice")))["results"];
+  ASSERT_FALSE(hits.empty());
+  std::string doc = hits[0]["doc_id"];
+  std::ofstream(dir_ / "late.txt") << "A late clause about notice.\n";
+  for (const std::string& args :
+       {"delete --index " + idx + " " + doc,
+        "ingest --index " + idx + " --matter alpha " + (dir_ / "late.txt").string()}) {
+    auto [rc, out] = cli(args);
+    EXPECT_NE(rc, 0) << args;
+    EXPECT_NE(out.find("a running `foldback serve` owns"), std::string::npos) << args << "\n"
+                                                                              << out;
+  }
+  EXPECT_EQ(Body(Client().Get("/v1/search?q=alphaonly1", Auth("alice")))["results"].size(),
+            hits.size());
+  server_.Signal(SIGTERM);
+  EXPECT_EQ(server_.Wait(), 0) << server_.output();
+  // Stopped, the index is the CLI's again.
+  EXPECT_EQ(RunCliCmd("ingest --index " + idx + " --matter alpha " + (dir_ / "late.txt").string()),
+            0);
 }
 
 // serve --watch on an index too small to train the static embedder: a new
