@@ -90,7 +90,7 @@ TEST(RocchioGate, OtherQuestionsThatHelpKeepItOpen) {
   // wording ("decompile or disassemble").
   auto records = Feedback(*idx,
                           {"May the recipient reverse engineer the products?",
-                           "Can the recipient reverse engineer our samples?"},
+                           "May the recipient reverse engineer the products and samples?"},
                           {0, 0});
   auto fb = FoldBack::Build(*idx, records, RocchioOnly());
   ASSERT_TRUE(fb.ok()) << fb.status().ToString();
