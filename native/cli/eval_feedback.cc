@@ -329,6 +329,11 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
       j["ndcg@10_relative_gain"] = Gain(r.metrics.ndcg10, baseline->ndcg10);
       j["build_s"] = r.build_s;
       j["eval_s"] = r.eval_s;
+      if (r.options.rocchio) {
+        j["rocchio_gate"] = {{"records", r.stats.rocchio_gate_records},
+                             {"held_out_ndcg_gain", r.stats.rocchio_gate_gain},
+                             {"other_questions", r.stats.rocchio_cross_questions}};
+      }
       if (r.name == "adapter") {
         j["adapter_trained"] = r.stats.adapter_trained;
         j["adapter_pairs"] = r.stats.triplets;
@@ -383,6 +388,12 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     }
     out["methods"] = per;
     out["with_feedback"]["build_s"] = all.build_s;
+    if (all.options.rocchio) {
+      out["with_feedback"]["rocchio_gate"] = {
+          {"records", all.stats.rocchio_gate_records},
+          {"held_out_ndcg_gain", all.stats.rocchio_gate_gain},
+          {"other_questions", all.stats.rocchio_cross_questions}};
+    }
     fmt::print(FMT_STRING("{}\n"), out.dump(2));
     return 0;
   }

@@ -399,6 +399,16 @@ struct FoldBackOptions {
   double alpha = 1.0;
   double beta = 0.75;
   double gamma = 0.15;
+  // Rocchio from *other* questions (past questions less than 0.95 similar
+  // to the query) is gated like the learned reranker: at Build, each record
+  // with relevant and not relevant labels is held out with every record of
+  // its question, and its labelled passages are ranked by the plain search
+  // and by Rocchio from the remaining questions' labels. When at least
+  // rocchio_gate_min_records such records were measured and the mean nDCG
+  // gain is not positive, Rocchio uses only the same question asked again
+  // (FoldBackStats::rocchio_cross_questions false). Default: true; 10.
+  bool rocchio_gate = true;
+  size_t rocchio_gate_min_records = 10;
   // Expansion terms kept on the lexical side (by weight x idf). Default: 20.
   size_t expansion_terms = 20;
   // The same three weights on the dense side. Defaults: 1, 0.75, 0.15.
@@ -439,6 +449,11 @@ struct FoldBackStats {
   double adapter_loss_before = 0;
   double adapter_loss_after = 0;
   std::string adapter_note;  // why there is no adapter, when there is none
+  // The Rocchio gate (FoldBackOptions::rocchio_gate): records measured held
+  // out, their mean nDCG gain, and whether other questions' labels are used.
+  size_t rocchio_gate_records = 0;
+  double rocchio_gate_gain = 0;
+  bool rocchio_cross_questions = true;
 };
 
 // What relevance feedback does to one query (for display and tests).

@@ -101,6 +101,18 @@ struct SearchOptions {
   double rrf_k = 60;
   // Weight of the dense side in kWeightedSum. Default: 0.5.
   double dense_weight = 0.5;
+  // Hybrid only (either fusion), for short queries (at most 6 terms after
+  // stopwords: a mail's subject, a clause heading, a defined term): when the
+  // lexical side's best candidate leads the second by at least this
+  // fraction of its BM25 score (or is the only lexical candidate), it is
+  // ranked first whatever the dense side prefers; the others keep their
+  // fused order below it. The known item a lawyer types as it stands is
+  // otherwise buried under passages the dense side likes better. Longer
+  // queries are left to fusion. Mail's quoted and signature weights still
+  // apply. Tuned on the development known-item tasks (docs/benchmarks.md,
+  // "Hybrid never below BM25 on known items"). 0 disables; must be in
+  // [0, 1] (InvalidArgument otherwise). Default: 0.01.
+  double lexical_lead = 0.01;
   // At most one passage (the best) per document: "which contracts say X".
   // Default: false.
   bool one_per_document = false;

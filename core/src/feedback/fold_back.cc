@@ -9,6 +9,8 @@
 // of the records it was trained on.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -26,6 +28,9 @@ namespace foldback {
 namespace {
 
 constexpr char kAdapterSection[] = "foldback.feedback.adapter";
+// Past questions at least this similar to the query count as the same
+// question asked again (FoldBackOptions::rocchio_gate).
+constexpr double kSameQuestion = 0.95;
 constexpr uint32_t kAdapterVersion = 1;
 
 // Sparse vector over terms, sorted by term.
@@ -66,6 +71,7 @@ struct Past {
   std::vector<std::pair<uint32_t, double>> relevant;  // chunk, weight (partly: 0.5)
   std::vector<uint32_t> not_relevant;
   std::vector<uint32_t> unlabelled_above;  // shown above a relevant passage, unlabelled
+  std::vector<uint32_t> labelled_shown;    // labelled passages in the order shown
   // Rocchio's sums, precomputed: weighted term vectors and embeddings of
   // the relevant and the not relevant passages, and their total weights.
   SparseVec rel_terms, non_terms;
@@ -74,6 +80,13 @@ struct Past {
   double rel_vec_weight = 0, non_vec_weight = 0;
   bool is_demo = false;
   Demo demo;
+};
+
+// What the Rocchio gate changes in a plan: a question held out (its records
+// are never neighbours), and the adapter off.
+struct HeldOut {
+  const std::string* question = nullptr;
+  bool adapter = true;
 };
 
 }  // namespace
@@ -90,6 +103,9 @@ struct FoldBack::Rep {
   std::set<std::string> adapter_scope;
   uint64_t adapter_fingerprint = 0;
   std::vector<SparseVec> adapter_questions;  // distinct training questions
+  // Rocchio from other questions' labels (similarity below kSameQuestion);
+  // false when the gate closed it (FoldBackOptions::rocchio_gate).
+  bool cross_question_rocchio = true;
 
   double Idf(const std::string& term) const {
     double n = static_cast<double>(index->lexical.live_chunks());
@@ -175,7 +191,7 @@ struct FoldBack::Rep {
   // `scope`: the walled search's statistics (ChunkMask::stats), so the
   // expansion terms' idf counts only chunks the user may see; null: none.
   Result<Plan> MakePlan(std::string_view query, const SearchOptions& so,
-                        const index::StatsScope* scope) const {
+                        const index::StatsScope* scope, HeldOut held_out = HeldOut()) const {
     Plan plan;
     plan.terms = index->QueryTerms(query);
     auto base = BaseVector(query, so);
@@ -189,7 +205,9 @@ struct FoldBack::Rep {
         const Past& p = past[i];
         if (p.relevant.empty() && p.not_relevant.empty()) continue;
         if (!Visible(p.matters, so.allowed_matters)) continue;
+        if (held_out.question && p.question == *held_out.question) continue;
         double s = TermDot(qv, p.question_vec);
+        if (!cross_question_rocchio && s < kSameQuestion) continue;
         if (s >= options.min_similarity && s > 0) cand.emplace_back(s, i);
       }
       std::stable_sort(cand.begin(), cand.end(),
@@ -204,7 +222,8 @@ struct FoldBack::Rep {
     if (!plan.neighbours.empty()) RocchioLexical(&plan, scope);
 
     if (!plan.vec.empty()) {
-      if (options.adapter && has_adapter && Visible(adapter_scope, so.allowed_matters) &&
+      if (held_out.adapter && options.adapter && has_adapter &&
+          Visible(adapter_scope, so.allowed_matters) &&
           adapter.dimension == plan.vec.size()) {
         double g = 1;
         if (options.adapter_gate) {
@@ -348,7 +367,95 @@ struct FoldBack::Rep {
 
   // Adapter training data from the records inside the build-time wall.
   void TrainOrLoadAdapter();
+
+  // FoldBackOptions::rocchio_gate: held out by question, does Rocchio from
+  // the other questions' labels order each record's labelled passages
+  // better than the plain search does?
+  void GateRocchio();
 };
+
+namespace {
+
+// nDCG of `ranked` (chunks, best first) under `gain`; chunks the ranking
+// left out count as ranked last, in the order they were shown (`shown`).
+double LabelNdcg(const std::vector<std::pair<uint32_t, double>>& gain,
+                 const std::vector<uint32_t>& ranked, const std::vector<uint32_t>& shown) {
+  std::vector<uint32_t> order;
+  std::set<uint32_t> seen;
+  for (uint32_t c : ranked) {
+    if (seen.insert(c).second) order.push_back(c);
+  }
+  for (uint32_t c : shown) {
+    if (seen.insert(c).second) order.push_back(c);
+  }
+  for (const auto& [c, g] : gain) {
+    if (seen.insert(c).second) order.push_back(c);
+  }
+  std::map<uint32_t, double> g_of(gain.begin(), gain.end());
+  std::vector<double> ideal;
+  double dcg = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    double g = g_of.count(order[i]) ? g_of[order[i]] : 0;
+    dcg += g / std::log2(static_cast<double>(i) + 2);
+    ideal.push_back(g);
+  }
+  std::sort(ideal.rbegin(), ideal.rend());
+  double idcg = 0;
+  for (size_t i = 0; i < ideal.size(); ++i) idcg += ideal[i] / std::log2(static_cast<double>(i) + 2);
+  return idcg > 0 ? dcg / idcg : 0;
+}
+
+}  // namespace
+
+void FoldBack::Rep::GateRocchio() {
+  const Index::Rep& ix = *index;
+  double sum = 0;
+  size_t n = 0;
+  index::ChunkMask mask;
+  mask.all = false;
+  mask.allowed.assign(ix.chunks.size(), 0);
+  cross_question_rocchio = true;
+  for (const Past& p : past) {
+    if (p.relevant.empty() || p.not_relevant.empty() || p.question.empty()) continue;
+    // The record's labelled passages, ranked by the plain search's plan and
+    // by Rocchio from the other questions.
+    std::vector<std::pair<uint32_t, double>> gain = p.relevant;
+    for (uint32_t c : p.not_relevant) gain.emplace_back(c, 0.0);
+    SearchOptions so;
+    so.top_k = gain.size();
+    so.collapse_jaccard = 0;
+    so.lexical_lead = 0;
+    HeldOut held{&p.question, false};
+    auto with = MakePlan(p.question, so, nullptr, held);
+    if (!with.ok() || with->neighbours.empty()) continue;
+    Plan plain = *with;
+    plain.terms = index->QueryTerms(p.question);
+    auto base = BaseVector(p.question, so);
+    if (!base.ok()) continue;
+    plain.vec = std::move(base.value());
+    for (const auto& [c, g] : gain) mask.allowed[c] = 1;
+    auto a = Run(plain, so, mask);
+    auto b = Run(*with, so, mask);
+    for (const auto& [c, g] : gain) mask.allowed[c] = 0;
+    if (!a.ok() || !b.ok()) continue;
+    auto chunks = [&](const std::vector<SearchHit>& hits) {
+      std::vector<uint32_t> out;
+      for (const auto& h : hits) {
+        auto it = ix.chunk_ids.find(h.chunk_id);
+        if (it != ix.chunk_ids.end()) out.push_back(it->second);
+      }
+      return out;
+    };
+    sum += LabelNdcg(gain, chunks(*b), p.labelled_shown) -
+           LabelNdcg(gain, chunks(*a), p.labelled_shown);
+    ++n;
+  }
+  stats.rocchio_gate_records = n;
+  stats.rocchio_gate_gain = n ? sum / static_cast<double>(n) : 0;
+  // Closed only on evidence: enough held-out records, and no gain.
+  cross_question_rocchio = n < options.rocchio_gate_min_records || stats.rocchio_gate_gain > 0;
+  stats.rocchio_cross_questions = cross_question_rocchio;
+}
 
 void FoldBack::Rep::TrainOrLoadAdapter() {
   const Index::Rep& ix = *index;
@@ -527,7 +634,11 @@ Result<std::unique_ptr<FoldBack>> FoldBack::Build(const Index& index,
       auto l = labelled.find(c);
       if (l == labelled.end()) {
         unlabelled.emplace_back(s.rank, c);
-      } else if (l->second == PassageLabel::kRelevant) {
+        continue;
+      }
+      if (std::find(p.labelled_shown.begin(), p.labelled_shown.end(), c) == p.labelled_shown.end())
+        p.labelled_shown.push_back(c);
+      if (l->second == PassageLabel::kRelevant) {
         lowest_relevant = std::max(lowest_relevant, s.rank);
       }
     }
@@ -583,6 +694,7 @@ Result<std::unique_ptr<FoldBack>> FoldBack::Build(const Index& index,
     rep->past.push_back(std::move(p));
   }
   if (options.adapter) rep->TrainOrLoadAdapter();
+  if (options.rocchio && options.rocchio_gate) rep->GateRocchio();
   return std::unique_ptr<FoldBack>(new FoldBack(std::move(rep)));
 }
 

@@ -50,6 +50,38 @@ void AddRrf(const Ranked& list, double k, std::unordered_map<uint32_t, double>* 
   }
 }
 
+// SearchOptions::lexical_lead applies to queries of at most this many
+// terms (after stopwords): the names a lawyer types to find a known item
+// (a subject line, a clause heading). Longer queries — a hypothesis, a
+// clause description — are left to fusion. Chosen on the development data
+// (docs/benchmarks.md, "Hybrid never below BM25 on known items").
+constexpr size_t kLexicalLeadMaxTerms = 6;
+
+// SearchOptions::lexical_lead: when the lexical side's best candidate leads
+// the second by at least `lead` of its BM25 score (or is the only lexical
+// candidate), it goes first in `fused`, whatever the dense side prefers; the
+// others keep their fused order below it.
+void KeepLexicalWinnerFirst(const Ranked& lex, double lead,
+                            std::unordered_map<uint32_t, double>* fused) {
+  if (lex.empty()) return;
+  size_t best = 0;
+  double second = 0;
+  for (size_t i = 1; i < lex.size(); ++i) {
+    if (lex[i].second > lex[best].second) {
+      second = lex[best].second;
+      best = i;
+    } else {
+      second = std::max(second, lex[i].second);
+    }
+  }
+  const double top = lex[best].second;
+  if (!(top > 0) || (lex.size() > 1 && top - second < lead * top)) return;
+  double most = 0;
+  for (const auto& [key, s] : *fused) most = std::max(most, s);
+  double& f = (*fused)[lex[best].first];
+  if (f < most) f = std::nextafter(most, most + 1);
+}
+
 void SortBestFirst(Ranked* list) {
   std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -152,6 +184,9 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
                                                 const std::vector<float>& query_vector,
                                                 const SearchOptions& options,
                                                 const index::ChunkMask& mask) const {
+  if (!(options.lexical_lead >= 0 && options.lexical_lead <= 1)) {
+    return Status::InvalidArgument("lexical_lead must be in [0, 1]");
+  }
   const size_t top_k = options.top_k;
   if (top_k == 0) return std::vector<SearchHit>();
   const bool per_doc = options.one_per_document;
@@ -280,6 +315,10 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
         // docs/benchmarks.md.)
         for (const auto& [key, s] : Normalized(lex)) fused[key] += (1 - options.dense_weight) * s;
         for (const auto& [key, s] : Normalized(den)) fused[key] += options.dense_weight * s;
+      }
+      if (options.mode != SearchMode::kDense && options.lexical_lead > 0 &&
+          terms.size() <= kLexicalLeadMaxTerms) {
+        KeepLexicalWinnerFirst(lex, options.lexical_lead, &fused);
       }
       for (const auto& [key, s] : fused) {
         uint32_t c = representative.at(key);
