@@ -12,6 +12,7 @@
 #include "cli_test_util.h"
 #include "foldback/feedback.h"
 #include "host/feedback_log.h"
+#include "rerank_topics.h"
 
 namespace {
 
@@ -22,33 +23,7 @@ CliRun CliSplit(const std::string& args) {
   return foldback::testing::RunCli(args, foldback::testing::Stderr::kSeparate);
 }
 
-// Headings repeat a question's words (BM25 loves them); clauses answer it.
-struct Topic {
-  std::string question, heading, clause;
-};
-const std::vector<Topic> kTopics = {
-    {"reverse engineering of samples", "REVERSE ENGINEERING OF SAMPLES",
-     "The recipient shall not reverse engineer, decompile or analyse any samples or software "
-     "that embody the discloser's information, except as the law expressly permits."},
-    {"termination for convenience", "TERMINATION FOR CONVENIENCE",
-     "Either party may end this agreement for convenience by giving the other party thirty days "
-     "written notice, effective at the end of that notice period."},
-    {"governing law and jurisdiction", "GOVERNING LAW AND JURISDICTION",
-     "This agreement and any dispute arising from it are governed by the laws of New York, whose "
-     "courts have exclusive jurisdiction over every such dispute."},
-    {"indemnification of third party claims", "INDEMNIFICATION OF THIRD PARTY CLAIMS",
-     "The supplier shall defend, indemnify and hold harmless the customer against all losses "
-     "arising from claims brought by any third party about the products."},
-    {"payment of invoices", "PAYMENT OF INVOICES",
-     "The customer shall pay each invoice in full within thirty days of receipt, by wire transfer "
-     "to the account the supplier designates, without set-off."},
-    {"return of confidential information", "RETURN OF CONFIDENTIAL INFORMATION",
-     "On request, the recipient shall promptly return or destroy all confidential information "
-     "and every copy of it, and certify in writing that it has done so."},
-    {"limitation of liability", "LIMITATION OF LIABILITY",
-     "Neither party is liable for indirect or consequential damages, and total liability under "
-     "this agreement is limited to the fees paid in the preceding year."},
-};
+const std::vector<foldback::testing::RerankTopic>& kTopics = foldback::testing::RerankTopics();
 
 const std::string kPreambles[] = {"As agreed between the parties, ", "Save as stated otherwise herein, ",
                                   "Notwithstanding clause one above, "};

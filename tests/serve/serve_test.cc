@@ -20,6 +20,7 @@
 
 #include "host/hash.h"
 #include "llm_test_server.h"
+#include "rerank_topics.h"
 #include "serve_process.h"
 #include "test_budget.h"
 
@@ -975,30 +976,8 @@ TEST_F(ServeTest, AskStreamsHopsThenTheResult) {
 
 // ------------------------------------------------------------- rerank
 
-// Headings repeat a question's words (BM25 prefers them); clauses answer it.
-struct RerankTopic {
-  std::string question, heading, clause;
-};
-const std::vector<RerankTopic> kRerankTopics = {
-    {"reverse engineering of samples", "REVERSE ENGINEERING OF SAMPLES",
-     "The recipient shall not reverse engineer, decompile or analyse any samples or software "
-     "that embody the discloser's information, except as the law expressly permits."},
-    {"termination for convenience", "TERMINATION FOR CONVENIENCE",
-     "Either party may end this agreement for convenience by giving the other party thirty days "
-     "written notice, effective at the end of that notice period."},
-    {"governing law and jurisdiction", "GOVERNING LAW AND JURISDICTION",
-     "This agreement and any dispute arising from it are governed by the laws of New York, whose "
-     "courts have exclusive jurisdiction over every such dispute."},
-    {"indemnification of third party claims", "INDEMNIFICATION OF THIRD PARTY CLAIMS",
-     "The supplier shall defend, indemnify and hold harmless the customer against all losses "
-     "arising from claims brought by any third party about the products."},
-    {"payment of invoices", "PAYMENT OF INVOICES",
-     "The customer shall pay each invoice in full within thirty days of receipt, by wire transfer "
-     "to the account the supplier designates, without set-off."},
-    {"return of confidential information", "RETURN OF CONFIDENTIAL INFORMATION",
-     "On request, the recipient shall promptly return or destroy all confidential information "
-     "and every copy of it, and certify in writing that it has done so."},
-};
+// The first six of the shared topics (tests/support/rerank_topics.h).
+const std::vector<RerankTopic> kRerankTopics(RerankTopics().begin(), RerankTopics().begin() + 6);
 
 bool IsClause(const json& hit) {
   return hit["doc_id"].get<std::string>().find("_clause") != std::string::npos;

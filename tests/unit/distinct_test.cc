@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "external_vectors.h"
 #include "foldback/index.h"
 
 namespace foldback {
@@ -204,22 +205,8 @@ TEST(Distinct, AMessageWithoutBodyTextIsFoundBySubject) {
 
 // ------------------------------------------------------------ dense side
 
-// An index with host-supplied 4-d vectors, so the dense side is exact and
-// under the test's control.
-std::unique_ptr<Index> External() {
-  IndexOptions o;
-  o.dense.embedder = EmbedderKind::kExternal;
-  o.dense.dimension = 4;
-  auto idx = Index::Create(o);
-  EXPECT_TRUE(idx.ok());
-  return std::move(idx.value());
-}
-
-void SetVector(Index* idx, const std::string& doc, std::vector<float> v) {
-  auto chunks = idx->ChunksOf(doc);
-  ASSERT_EQ(chunks.size(), 1u) << doc;
-  ASSERT_TRUE(idx->SetChunkVector(chunks[0]->id, v).ok());
-}
+using testing::External;  // tests/support/external_vectors.h
+using testing::SetVector;
 
 SearchOptions Hybrid(size_t k, Fusion f) {
   SearchOptions o;
