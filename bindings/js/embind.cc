@@ -292,9 +292,15 @@ class JsIndex {
     return out;
   }
 
+  // As fb_index_remove, `foldback delete` and DELETE /v1/documents/{id}:
+  // the document with its attachments; the ids removed, the document first.
   val remove(std::string id) {
-    foldback::Status s = index_->Remove(id);
-    return s.ok() ? val::null() : ErrorValue(s);
+    std::vector<std::string> removed;
+    foldback::Status s = index_->RemoveWithAttachments(id, &removed);
+    if (!s.ok()) return ErrorValue(s);
+    val out = val::array();
+    for (const std::string& r : removed) out.call<void>("push", r);
+    return out;
   }
 
   val buildDense() {

@@ -390,9 +390,11 @@ export class LocalEngine implements FoldbackClient {
 
   remove(id: string): Promise<void> {
     return this.serial(async () => {
-      this.engine.remove(id);
-      this.docs.delete(id);
-      await this.opts.storage.removeItem(DOC_PREFIX + id);
+      // The engine removes the document with its attachments: forget each.
+      for (const gone of this.engine.remove(id)) {
+        this.docs.delete(gone);
+        await this.opts.storage.removeItem(DOC_PREFIX + gone);
+      }
       await this.engine.save();
     });
   }

@@ -203,3 +203,22 @@ test('invisible characters are removed before indexing', async () => {
   const inj = hits.find((h) => h.docId === 'inj' && h.text.includes('9.4'));
   assert.ok(inj && !/[\u200b-\u200d]/.test(inj.text) && inj.text.includes('termination is ninety days'));
 });
+
+// Deleting a message in the pane deletes its attachments too (the core's
+// RemoveWithAttachments, as the CLI and the server): none of them stays in
+// the document list, in search, or in storage to come back on reopening.
+test('remove: a message goes with its attachments, also after reopening', async () => {
+  const factory = new IDBFactory();
+  const s = await storageIn(factory, 'remove-test');
+  const e = await A.LocalEngine.open({ storage: s, allowedOrigins: ALLOWED, user: 'u1' });
+  await e.index([
+    { id: 'mail-1', title: 'Escrow', text: 'Please find the escrow terms attached.', matter: 'm' },
+    { id: 'mail-1/att-1', title: 'terms.txt', text: 'Escrow release conditions and the escrow agent.', matter: 'm', parentId: 'mail-1' },
+    { id: 'mail-2', title: 'Other', text: 'Escrow of the source code.', matter: 'm' },
+  ]);
+  await e.remove('mail-1');
+  assert.deepEqual((await e.documents()).map((d) => d.id), ['mail-2']);
+  assert.deepEqual((await e.search('escrow', { topK: 5 })).map((p) => p.docId), ['mail-2']);
+  const again = await A.LocalEngine.open({ storage: await storageIn(factory, 'remove-test'), allowedOrigins: ALLOWED, user: 'u1' });
+  assert.deepEqual((await again.documents()).map((d) => d.id), ['mail-2']);
+});

@@ -653,7 +653,8 @@ interface EngineBase {
   addMsg(data: Uint8Array | ArrayBuffer, options?: MsgReadOptions & { matter?: string }): MsgReadResult;
   /** Adds documents in batches, reporting progress and yielding between batches. */
   addMany(docs: DocumentInput[], options?: AddManyOptions): Promise<AddReport[]>;
-  remove(id: string): void;
+  /** Removes a document with its attachments; the ids removed, the document first. */
+  remove(id: string): string[];
   /** Static embedder: trains (first call) and embeds pending chunks. External: checks every chunk has a vector. */
   buildDense(): void;
   snapshot(): Uint8Array;

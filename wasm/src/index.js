@@ -410,9 +410,14 @@ class Engine {
     return reports;
   }
 
+  /**
+   * Removes a document with its attachments (documents whose parentId leads
+   * to it), as the CLI's `delete`, the C API and the server do:
+   * remove(id) -> the ids removed, the document first. NotFound for an unknown id.
+   */
   remove(id) {
     this._mutate('remove a document');
-    check(this._index.remove(String(id)));
+    return check(this._index.remove(String(id)));
   }
 
   /**

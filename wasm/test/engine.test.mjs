@@ -33,6 +33,23 @@ test('add and search', async () => {
   e.dispose();
 });
 
+// As `foldback delete`, fb_index_remove and DELETE /v1/documents/{id}: a
+// message goes with its attachments (and theirs); a sibling stays.
+test('remove takes a document with its attachments', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add([
+    { id: 'mail', text: 'Please find the escrow terms attached.', matter: 'm1' },
+    { id: 'mail/att-1', text: 'Escrow release conditions.', matter: 'm1', parentId: 'mail' },
+    { id: 'mail/att-1/att-1', text: 'Escrow agent fee schedule.', matter: 'm1', parentId: 'mail/att-1' },
+    { id: 'other', text: 'Escrow of the source code.', matter: 'm1' },
+  ]);
+  assert.deepEqual(e.remove('mail'), ['mail', 'mail/att-1', 'mail/att-1/att-1']);
+  assert.deepEqual(e.search('escrow', { mode: 'bm25' }).map((h) => h.docId), ['other']);
+  assert.equal(e.stats().documents, 1);
+  assert.throws(() => e.remove('mail'), (err) => err instanceof FoldbackError && err.code === 'Not found');
+  e.dispose();
+});
+
 test('ethical walls and filters', async () => {
   const e = await createEngine({ index: { embedder: 'none' } });
   e.add(docs);
