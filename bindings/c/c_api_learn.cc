@@ -57,12 +57,8 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
     if (p.pairs_jsonl && *p.pairs_jsonl) {
       auto pairs = foldback::ParseQuestionPairs(p.pairs_jsonl);
       if (!pairs.ok()) return Report(&h->err, pairs.status());
-      o.generated_pairs = foldback::GeneratedTrainingPairs(*h->state->index, *pairs, nullptr);
-      if (o.generated_pairs.empty()) {
-        return Fail(&h->err, FB_EINVALID,
-                    "none of the question pairs names a passage of the index");
-      }
-      o.sources.enabled[static_cast<int>(foldback::PairSource::kGenerated)] = true;
+      foldback::Status used = foldback::UseQuestionPairs(*h->state->index, *pairs, &o);
+      if (!used.ok()) return Report(&h->err, used);
     }
     auto t = foldback::EmbedderTrainer::Start(*h->state->index, o);
     if (!t.ok()) return Report(&h->err, t.status());

@@ -9,7 +9,6 @@
 #include "c_api.h"
 #include "c_api_session.h"
 #include "foldback/questions.h"
-#include "foldback/version.h"
 #include "foldback/wire.h"
 
 using namespace foldback::capi;  // NOLINT: the C functions below are this file's API
@@ -56,14 +55,8 @@ int fb_questions_start(const fb_index* h, const fb_questions_params* params, dou
     so.seed = p.seed;
     so.min_words = p.min_words;
     const foldback::Index& index = *h->state->index;
-    auto ids = foldback::SamplePassages(index, sel, so);
-    if (!ids.ok()) return Report(&h->err, ids.status());
-    std::vector<foldback::QuestionPassage> passages;
-    for (const std::string& id : *ids) {
-      auto ps = foldback::QuestionPassageFor(index, sel, id);
-      if (!ps.ok()) return Report(&h->err, ps.status());
-      passages.push_back(std::move(*ps));
-    }
+    auto passages = foldback::SampleQuestionPassages(index, sel, so);
+    if (!passages.ok()) return Report(&h->err, passages.status());
     foldback::Predictor predictor;
     int code = PredictorOf(&h->err, p.program_json,
                            foldback::GenerateQuestionsPredictor(Str(p.instructions)),
@@ -78,7 +71,7 @@ int fb_questions_start(const fb_index* h, const fb_questions_params* params, dou
     auto q = std::make_unique<fb_questions>();
     q->program_hash = foldback::jobs::PredictorHash(predictor);
     auto s =
-        foldback::QuestionSession::Start(std::move(passages), std::move(predictor), qo, now_ms);
+        foldback::QuestionSession::Start(std::move(*passages), std::move(predictor), qo, now_ms);
     if (!s.ok()) return Report(&h->err, s.status());
     q->session = std::move(s.value());
     *out = q.release();
@@ -106,22 +99,11 @@ int fb_questions_pairs_jsonl(fb_questions* q, char** jsonl_out, size_t* passages
   *jsonl_out = nullptr;
   if (!q->session->done()) return Fail(&q->err, FB_ESTATE, "the question session is not done");
   return Guard(&q->err, [&]() -> int {
-    std::string out;
-    size_t failed = 0;
-    for (const foldback::GeneratedQuestions& g : q->session->results()) {
-      if (!g.status.ok()) {
-        ++failed;
-        continue;
-      }
-      for (const std::string& text : g.questions) {
-        out += foldback::QuestionPairLine({text, g.chunk_id, g.doc_id},
-                                          {g.model, q->program_hash, "", foldback::Version()}) +
-               "\n";
-      }
-    }
-    if (passages_out) *passages_out = q->session->results().size();
-    if (failed_out) *failed_out = failed;
-    *jsonl_out = Dup(out);
+    foldback::QuestionHarvest hv =
+        foldback::HarvestQuestions(q->session->results(), q->program_hash);
+    if (passages_out) *passages_out = hv.passages;
+    if (failed_out) *failed_out = hv.failed;
+    *jsonl_out = Dup(hv.jsonl);
     return *jsonl_out ? FB_OK : Fail(&q->err, FB_ENOMEM, "out of memory");
   });
 }

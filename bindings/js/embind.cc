@@ -21,10 +21,11 @@
 #include "foldback/llm_rerank.h"
 #include "foldback/msg.h"
 #include "foldback/program.h"
+#include "foldback/questions.h"
 #include "foldback/redact.h"
 #include "foldback/rerank.h"
-#include "foldback/train.h"
 #include "foldback/telemetry.h"
+#include "foldback/train.h"
 #include "foldback/version.h"
 #include "foldback/wire.h"
 
@@ -788,6 +789,90 @@ class JsLlmRerank {
  private:
   std::unique_ptr<foldback::LlmRerankSession> session_;
   HitBuffers hits_;
+};
+
+// foldback::QuestionSession (questions.h): passages sampled behind the
+// walls, needs out, results in, the training pairs out — as
+// fb_questions_* and `foldback train --generate-questions`.
+class JsQuestions {
+ public:
+  // selection: {matter, allowedMatters}; options: {sample, seed, minWords,
+  // perPassage, deadlineMs, maxInFlight, redactPatterns, program (DSPy
+  // JSON), instructions}. Returns null or an error value.
+  val start(JsIndex& index, val selection, val options, double now_ms) {
+    foldback::jobs::Selection sel;
+    sel.matter = Str(selection, "matter");
+    sel.allowed_matters = ToMatterSet(selection, "allowedMatters");
+    foldback::PassageSampleOptions so;
+    foldback::QuestionOptions qo;
+    if (Has(options, "sample")) so.count = options["sample"].as<uint32_t>();
+    if (Has(options, "seed")) so.seed = static_cast<uint64_t>(options["seed"].as<double>());
+    if (Has(options, "minWords")) so.min_words = options["minWords"].as<uint32_t>();
+    if (Has(options, "perPassage")) qo.questions_per_passage = options["perPassage"].as<uint32_t>();
+    if (Has(options, "deadlineMs")) qo.deadline_ms = options["deadlineMs"].as<double>();
+    if (Has(options, "maxInFlight")) qo.max_in_flight = options["maxInFlight"].as<uint32_t>();
+    if (Has(options, "redactPatterns")) {
+      std::vector<std::string> patterns = Strings(options["redactPatterns"]);
+      if (!patterns.empty()) {
+        auto red = foldback::wire::CompileRedactionPatterns(patterns);
+        if (!red.ok()) return ErrorValue(red.status());
+        qo.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
+      }
+    }
+    foldback::Predictor predictor =
+        foldback::GenerateQuestionsPredictor(Str(options, "instructions"));
+    if (!Str(options, "program").empty()) {
+      auto preds = foldback::LoadDspyPredictors(Str(options, "program"));
+      if (!preds.ok()) return ErrorValue(preds.status());
+      auto picked = foldback::PickQuestionPredictor(*preds);
+      if (!picked.ok()) return ErrorValue(picked.status());
+      predictor = std::move(*picked);
+    }
+    auto passages = foldback::SampleQuestionPassages(*index.get(), sel, so);
+    if (!passages.ok()) return ErrorValue(passages.status());
+    program_hash_ = foldback::jobs::PredictorHash(predictor);
+    auto r = foldback::QuestionSession::Start(std::move(*passages), std::move(predictor),
+                                              std::move(qo), now_ms);
+    if (!r.ok()) return ErrorValue(r.status());
+    session_ = std::move(r.value());
+    return val::null();
+  }
+  val takeNeeds() { return NeedsValue(session_->TakeNeeds()); }
+  val provide(double id, val result, double now_ms) {
+    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), NeedResultOf(result), now_ms);
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+  void tick(double now_ms) { session_->Tick(now_ms); }
+  bool done() const { return session_ && session_->done(); }
+  // {pairsJsonl, pairs: [{query, chunkId, docId}], passages, answered,
+  // failed, dropped, model, programHash, errors, redactions}. REQUIRES: done().
+  val result() {
+    foldback::QuestionHarvest h = foldback::HarvestQuestions(session_->results(), program_hash_);
+    val pairs = val::array();
+    for (const foldback::QuestionPair& p : h.pairs) {
+      val o = val::object();
+      o.set("query", p.query);
+      o.set("chunkId", p.chunk_id);
+      o.set("docId", p.doc_id);
+      pairs.call<void>("push", o);
+    }
+    val out = val::object();
+    out.set("pairsJsonl", h.jsonl);
+    out.set("pairs", pairs);
+    out.set("passages", static_cast<double>(h.passages));
+    out.set("answered", static_cast<double>(h.answered));
+    out.set("failed", static_cast<double>(h.failed));
+    out.set("dropped", static_cast<double>(h.dropped));
+    out.set("model", h.model);
+    out.set("programHash", program_hash_);
+    out.set("errors", StringArray(h.errors));
+    out.set("redactions", StringArray(session_->redactions()));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<foldback::QuestionSession> session_;
+  std::string program_hash_;
 };
 
 // ---------------------------------------------------------------- wire (LLM host)
@@ -1581,6 +1666,14 @@ class JsTrainer {
       if (Has(o, "trainWeights")) t.train_weights = o["trainWeights"].as<bool>();
       if (Has(o, "warmStart")) t.warm_start = o["warmStart"].as<bool>();
       if (Has(o, "seed")) t.seed = static_cast<uint64_t>(o["seed"].as<double>());
+      // LLM-written question pairs (JSONL, as generateQuestions' pairsJsonl,
+      // `foldback jobs results` or `train --pairs-out`): the llm source.
+      if (!Str(o, "pairs").empty()) {
+        auto pairs = foldback::ParseQuestionPairs(Str(o, "pairs"));
+        if (!pairs.ok()) return ErrorValue(pairs.status());
+        foldback::Status used = foldback::UseQuestionPairs(*index.get(), *pairs, &t);
+        if (!used.ok()) return ErrorValue(used);
+      }
     }
     auto r = foldback::EmbedderTrainer::Start(*index.get(), t);
     if (!r.ok()) return ErrorValue(r.status());
@@ -1774,6 +1867,14 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("takeEvents", &JsAsk::takeEvents)
       .function("done", &JsAsk::done)
       .function("result", &JsAsk::result);
+  emscripten::class_<JsQuestions>("Questions")
+      .constructor<>()
+      .function("start", &JsQuestions::start)
+      .function("takeNeeds", &JsQuestions::takeNeeds)
+      .function("provide", &JsQuestions::provide)
+      .function("tick", &JsQuestions::tick)
+      .function("done", &JsQuestions::done)
+      .function("result", &JsQuestions::result);
   emscripten::class_<JsLlmRerank>("LlmRerank")
       .constructor<>()
       .function("start", &JsLlmRerank::start)

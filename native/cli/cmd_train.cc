@@ -78,13 +78,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   const std::vector<QuestionPair>& generated =
       a.generated_pairs.empty() ? from_files : a.generated_pairs;
   if (!generated.empty()) {
-    o.generated_pairs = GeneratedTrainingPairs(*index, generated, &missing);
-    o.sources.enabled[static_cast<int>(PairSource::kGenerated)] = true;
-    if (o.generated_pairs.empty()) {
-      return Status::InvalidArgument(
-          fmt::format(FMT_STRING("none of the {} question pairs names a passage of this index"),
-                      generated.size()));
-    }
+    FB_RETURN_IF_ERROR(UseQuestionPairs(*index, generated, &o, &missing));
     if (missing && !quiet) {
       fmt::print(stderr,
                  FMT_STRING("note: {} question pairs name passages no longer in the index\n"),

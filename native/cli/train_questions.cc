@@ -13,7 +13,6 @@
 #include "cli/common.h"
 #include "cli/train_run.h"
 #include "foldback/questions.h"
-#include "foldback/version.h"
 #include "host/ask_run.h"
 #include "host/files.h"
 #include "jobs/job_spec.h"
@@ -115,14 +114,9 @@ Status Inline(const Index& index, const QuestionArgs& a, bool quiet, std::vector
   so.count = a.generate;
   so.seed = a.seed;
   so.min_words = a.min_words;
-  auto ids = SamplePassages(index, sel, so);
-  if (!ids.ok()) return ids.status().WithContext("--generate-questions");
-  std::vector<QuestionPassage> passages;
-  for (const std::string& id : *ids) {
-    auto p = QuestionPassageFor(index, sel, id);
-    if (!p.ok()) return p.status();
-    passages.push_back(std::move(*p));
-  }
+  auto sampled = SampleQuestionPassages(index, sel, so);
+  if (!sampled.ok()) return sampled.status().WithContext("--generate-questions");
+  std::vector<QuestionPassage> passages = std::move(*sampled);
   Predictor predictor = GenerateQuestionsPredictor();
   if (!a.program.empty()) {
     auto text = host::ReadFile(a.program);
@@ -175,52 +169,36 @@ Status Inline(const Index& index, const QuestionArgs& a, bool quiet, std::vector
   }
   (*client)->CancelAll();
   if (!quiet && isatty(2)) fmt::print(stderr, FMT_STRING("\n"));
-  size_t ok = 0, failed = 0, questions = 0, dropped = 0;
-  std::string model;
-  nlohmann::json errors = nlohmann::json::array();
-  std::string lines;
-  for (const GeneratedQuestions& g : s.results()) {
-    if (!g.status.ok()) {
-      ++failed;
-      if (errors.size() < 5) errors.push_back(g.chunk_id + ": " + g.status.ToString());
-      continue;
-    }
-    ++ok;
-    if (!g.model.empty()) model = g.model;
-    dropped += g.dropped.size();
-    for (const std::string& q : g.questions) {
-      ++questions;
-      out->push_back({q, g.chunk_id, g.doc_id});
-      lines += QuestionPairLine(out->back(), {g.model, program_hash, "", Version()}) + "\n";
-    }
-  }
-  if (!a.pairs_out.empty()) FB_RETURN_IF_ERROR(host::WriteFileAtomic(a.pairs_out, lines));
+  QuestionHarvest h = HarvestQuestions(s.results(), program_hash);
+  const size_t questions = h.pairs.size();
+  out->insert(out->end(), h.pairs.begin(), h.pairs.end());
+  if (!a.pairs_out.empty()) FB_RETURN_IF_ERROR(host::WriteFileAtomic(a.pairs_out, h.jsonl));
   if (!quiet) {
     fmt::print(stderr,
                FMT_STRING("generated {} questions for {} of {} passages ({} dropped, {} passages "
                           "failed) in {:.1f}s\n"),
-               questions, ok, total, dropped, failed, SecondsSince(t0));
-    for (const auto& e : errors)
-      fmt::print(stderr, FMT_STRING("  failed: {}\n"), TerminalSafe(e.get<std::string>(), false));
+               questions, h.answered, total, h.dropped, h.failed, SecondsSince(t0));
+    for (const std::string& e : h.errors)
+      fmt::print(stderr, FMT_STRING("  failed: {}\n"), TerminalSafe(e, false));
     for (const std::string& r : s.redactions())
       fmt::print(stderr, FMT_STRING("  redacted: {}\n"), TerminalSafe(r, false));
   }
   if (report) {
     *report = {{"passages", total},
-               {"answered", ok},
-               {"failed", failed},
+               {"answered", h.answered},
+               {"failed", h.failed},
                {"questions", questions},
-               {"dropped", dropped},
-               {"model", model},
+               {"dropped", h.dropped},
+               {"model", h.model},
                {"program_hash", program_hash},
-               {"errors", errors},
+               {"errors", h.errors},
                {"redactions", s.redactions().size()},
                {"seconds", SecondsSince(t0)}};
   }
   if (questions == 0) {
     return Status::FailedPrecondition(
         "--generate-questions: the endpoint gave no usable question" +
-        (errors.empty() ? std::string() : " (" + errors[0].get<std::string>() + ")"));
+        (h.errors.empty() ? std::string() : " (" + h.errors[0] + ")"));
   }
   return Status::OK();
 }

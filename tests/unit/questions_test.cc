@@ -415,6 +415,67 @@ TEST(QuestionPairs, LinesRoundTripAndBadLinesAreNamed) {
   EXPECT_TRUE(ParseQuestionPairs("{\"query\": \"q a b\", \"positive\": \"c#1\"}").ok());
 }
 
+// What every host reports of a finished session (HarvestQuestions), and the
+// llm source switched on only by pairs that name live passages
+// (UseQuestionPairs).
+TEST(QuestionPairs, HarvestCountsAndUsePairsNeedsALivePassage) {
+  std::vector<GeneratedQuestions> results(3);
+  results[0] = {"a#1",         "a", Status::OK(), {"Who pays the fee?", "When is it due?"},
+                {"duplicate"}, 1,   "m1"};
+  results[1] = {"b#1", "b", Status::DeadlineExceeded("no reply"), {}, {}, 2, ""};
+  results[2] = {"c#1", "c", Status::OK(), {"What law governs?"}, {}, 1, "m2"};
+  QuestionHarvest h = HarvestQuestions(results, "hash9");
+  EXPECT_EQ(h.passages, 3u);
+  EXPECT_EQ(h.answered, 2u);
+  EXPECT_EQ(h.failed, 1u);
+  EXPECT_EQ(h.dropped, 1u);
+  EXPECT_EQ(h.model, "m2");
+  ASSERT_EQ(h.pairs.size(), 3u);
+  EXPECT_EQ(h.pairs[2].chunk_id, "c#1");
+  ASSERT_EQ(h.errors.size(), 1u);
+  EXPECT_EQ(h.errors[0].rfind("b#1: ", 0), 0u) << h.errors[0];
+  auto back = ParseQuestionPairs(h.jsonl);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->size(), 3u);
+  EXPECT_EQ((*back)[1].query, "When is it due?");
+  EXPECT_NE(h.jsonl.find("\"program_hash\":\"hash9\""), std::string::npos) << h.jsonl;
+
+  auto idx = WalledIndex();
+  EmbedderTrainOptions o;
+  o.sources = *ParsePairSources("cloze");
+  size_t missing = 0;
+  Status none = UseQuestionPairs(*idx, *back, &o, &missing);
+  EXPECT_EQ(none.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(none.message().find("none of the 3"), std::string::npos) << none.message();
+  EXPECT_EQ(missing, 3u);
+  EXPECT_FALSE(o.sources.Has(PairSource::kGenerated));
+  EXPECT_TRUE(o.generated_pairs.empty());
+  std::vector<QuestionPair> live = {
+      {"who settles the bills", idx->ChunksOf("acme1")[0]->id, "acme1"},
+      {"gone", "gone#1-x", "gone"}};
+  ASSERT_TRUE(UseQuestionPairs(*idx, live, &o, &missing).ok());
+  EXPECT_EQ(missing, 1u);
+  EXPECT_TRUE(o.sources.Has(PairSource::kGenerated));
+  EXPECT_EQ(o.generated_pairs.size(), 1u);
+
+  // SampleQuestionPassages: SamplePassages' picks, each readable, walls kept.
+  jobs::Selection walled;
+  walled.allowed_matters = std::set<std::string>{"acme"};
+  PassageSampleOptions so;
+  so.count = 5;
+  auto ids = SamplePassages(*idx, walled, so);
+  auto passages = SampleQuestionPassages(*idx, walled, so);
+  ASSERT_TRUE(ids.ok() && passages.ok());
+  ASSERT_EQ(passages->size(), ids->size());
+  for (size_t i = 0; i < ids->size(); ++i) {
+    EXPECT_EQ((*passages)[i].chunk_id, (*ids)[i]);
+    EXPECT_FALSE((*passages)[i].text.empty());
+  }
+  walled.matter = "beta";
+  EXPECT_EQ(SampleQuestionPassages(*idx, walled, so).status().code(),
+            Status::Code::kPermissionDenied);
+}
+
 TEST(QuestionPairs, GeneratedPairsJoinTrainingAndChangeTheModel) {
   auto idx = WalledIndex();
   ASSERT_TRUE(idx->BuildDense().ok());

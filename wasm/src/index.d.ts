@@ -163,6 +163,54 @@ export interface TrainOptions {
   seed?: number;
   /** Comma-separated: heading, caption, definition, cloze, xref, subject, reply, or 'structure'. */
   sources?: string;
+  /**
+   * LLM-written question pairs as JSONL (QuestionsResult.pairsJsonl, `foldback jobs results`): the
+   * llm source.
+   */
+  pairs?: string;
+}
+
+export interface QuestionsOptions {
+  /** Passages sampled (behind the walls). Default: 100. */
+  sample?: number;
+  seed?: number;
+  /** Passages with fewer words are skipped. Default: 12. */
+  minWords?: number;
+  /** Questions asked for per passage. Default: 3 (1..20). */
+  perPassage?: number;
+  /** Milliseconds for the whole session; 0 = none. */
+  deadlineMs?: number;
+  /** Requests outstanding at once. Default: 8. */
+  maxInFlight?: number;
+  redactPatterns?: (string|RegExp)[];
+  /** A DSPy saved program (JSON text or object) with a `passage, count -> questions` predictor. */
+  program?: string|object;
+  instructions?: string;
+  /** Only this matter's passages. */
+  matter?: string;
+  /** The walls: only these matters' passages reach the LLM. */
+  allowedMatters?: string[];
+}
+
+export interface QuestionPairOut {
+  query: string;
+  chunkId: string;
+  docId: string;
+}
+
+export interface QuestionsResult {
+  /** One JSON line per pair, for train({pairs}). */
+  pairsJsonl: string;
+  pairs: QuestionPairOut[];
+  passages: number;
+  answered: number;
+  failed: number;
+  dropped: number;
+  model: string;
+  programHash: string;
+  /** "chunk: error" for the first failures. */
+  errors: string[];
+  redactions: string[];
 }
 
 export interface TrainProgress {
@@ -639,6 +687,10 @@ export interface ChunkInfo {
 
 interface EngineBase {
   /** Trains the static embedder on the corpus' structure (buildDense() first); re-embeds every chunk. */
+  /** LLM-written training questions for sampled passages (the core's question session). */
+  generateQuestions(options: QuestionsOptions, host: AskHost, progress?: {
+    onProgress?: (p: {answered: number}) => void
+  }): Promise<QuestionsResult>;
   train(options?: TrainOptions, host?: { onProgress?: (p: TrainProgress) => void; yieldEvery?: number }): Promise<TrainReport>;
   restorePreviousEmbedder(): void;
   embedderInfo(): EmbedderInfo;

@@ -576,6 +576,8 @@ class Engine {
    * hardNegatives, trainWeights, warmStart, seed, sources: 'heading,cloze,...'};
    * onProgress({epoch, epochs, step, steps, loss, epochLoss}) after each step.
    * The loop yields to the event loop every `yieldEvery` steps (default 8).
+   * options.pairs: LLM-written question pairs as JSONL (generateQuestions'
+   * pairsJsonl, `foldback jobs results`), trained on as the llm source.
    * -> {pairs: {total, bySource}, lossBefore, lossAfter, steps, embedder}
    */
   async train(options = {}, { onProgress, yieldEvery = 8 } = {}) {
@@ -602,6 +604,93 @@ class Engine {
     } finally {
       this._asks--;
       trainer.delete();
+    }
+  }
+
+  /**
+   * Synthetic training questions (foldback/questions.h): samples passages
+   * behind the walls and has the LLM behind `host` (createLlmHost) write the
+   * questions a lawyer would ask for each — the core's session builds every
+   * request (passages as data, redaction), judges every reply and owns the
+   * retries and the deadline, as `foldback train --generate-questions` and
+   * fb_questions_* do. Feed pairsJsonl to train({pairs}).
+   * options: {sample (passages, default 100), seed, minWords, perPassage,
+   * deadlineMs, maxInFlight, redactPatterns, program (DSPy), instructions,
+   * matter, allowedMatters}; onProgress({answered}) after each reply.
+   * -> {pairsJsonl, pairs: [{query, chunkId, docId}], passages, answered,
+   *     failed, dropped, model, programHash, errors, redactions}
+   */
+  async generateQuestions(options = {}, host, {onProgress} = {}) {
+    if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
+    if (!host || typeof host.perform !== 'function') {
+      throw new FoldbackError(
+          'Invalid argument', 'generateQuestions needs an LLM host (createLlmHost)');
+    }
+    const {matter, allowedMatters, redactPatterns, program, ...rest} = options;
+    const patterns = [...(redactPatterns || []), ...(host.redactPatterns || [])].map(
+        (p) => (
+            p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p)));
+    const o = {...rest};
+    if (patterns.length) o.redactPatterns = patterns;
+    if (program !== undefined && program !== null)
+      o.program = typeof program === 'string' ? program : JSON.stringify(program);
+    const selection = {};
+    if (matter) selection.matter = wellFormed(String(matter));
+    if (allowedMatters) selection.allowedMatters = [...allowedMatters].map(String);
+    const session = new this._module.Questions();
+    const inflight = new Map();  // need id -> AbortController
+    const finished = [];
+    let wake = waitable();
+    let answered = 0;
+    this._asks++;  // the index must not change while the session reads it
+    try {
+      check(session.start(this._index, selection, o, now()));
+      while (!session.done()) {
+        for (const need of session.takeNeeds()) {
+          const controller = new AbortController();
+          inflight.set(need.id, controller);
+          Promise.resolve()
+              .then(() => host.perform(need, {signal: controller.signal}))
+              .catch((e) => ({
+                       ok: false,
+                       error: {
+                         code: 'Internal error',
+                         message: `the host failed: ${e && e.message ? e.message : e}`
+                       },
+                     }))
+              .then((r) => {
+                if (!inflight.delete(need.id)) return;
+                finished.push([need.id, r || {ok: false, error: 'the host returned nothing'}]);
+                wake.resolve();
+              });
+        }
+        if (session.done()) break;
+        if (inflight.size === 0 && finished.length === 0) {
+          throw new FoldbackError(
+              'Internal error', 'the question session is not done but asks for nothing');
+        }
+        if (finished.length === 0) {
+          let timer;
+          await Promise.race([
+            wake.promise, new Promise((r) => {
+              timer = setTimeout(r, TICK_MS);
+            })
+          ]);
+          clearTimeout(timer);
+          wake = waitable();
+        }
+        session.tick(now());
+        for (const [id, r] of finished.splice(0)) {
+          check(session.provide(id, r, now()));
+          answered++;
+          if (onProgress) onProgress({answered});
+        }
+      }
+      for (const controller of inflight.values()) controller.abort();
+      return session.result();
+    } finally {
+      this._asks--;
+      session.delete();
     }
   }
 

@@ -158,6 +158,13 @@ struct PassageSampleOptions {
 FOLDBACK_EXPORT Result<std::vector<std::string>> SamplePassages(
     const Index& index, const jobs::Selection& selection, const PassageSampleOptions& options);
 
+// SamplePassages, then QuestionPassageFor each passage sampled: what a
+// QuestionSession over a selection starts from (`foldback train
+// --generate-questions`, fb_questions_start, engine.generateQuestions).
+// Errors as those two.
+FOLDBACK_EXPORT Result<std::vector<QuestionPassage>> SampleQuestionPassages(
+    const Index& index, const jobs::Selection& selection, const PassageSampleOptions& options);
+
 // ---------------------------------------------------------------- session
 
 struct GeneratedQuestions {
@@ -222,6 +229,22 @@ struct PairProvenance {
 FOLDBACK_EXPORT std::string QuestionPairLine(const QuestionPair& pair,
                                              const PairProvenance& provenance);
 
+// What a finished QuestionSession wrote, as every host reports it.
+struct QuestionHarvest {
+  std::vector<QuestionPair> pairs;  // in the session's passage order
+  // QuestionPairLine of each pair (model as answered, `program_hash`, this
+  // foldback's version), each line ending in '\n'.
+  std::string jsonl;
+  size_t passages = 0;              // passages asked about
+  size_t answered = 0;              // passages with at least one question
+  size_t failed = 0;                // passages without (their GeneratedQuestions::status)
+  size_t dropped = 0;               // candidate questions the core refused
+  std::string model;                // the last model named by a reply, if any
+  std::vector<std::string> errors;  // "chunk: status" for the first 5 failures
+};
+FOLDBACK_EXPORT QuestionHarvest HarvestQuestions(const std::vector<GeneratedQuestions>& results,
+                                                 const std::string& program_hash);
+
 // Reads JSONL pairs: each non-blank line an object with string `query` and
 // `chunk_id` (`positive` is accepted for chunk_id; other keys ignored).
 // InvalidArgument naming the line for anything else; no pair at all is
@@ -233,6 +256,13 @@ FOLDBACK_EXPORT Result<std::vector<QuestionPair>> ParseQuestionPairs(std::string
 // others (documents removed since, another index).
 FOLDBACK_EXPORT std::vector<TrainingPair> GeneratedTrainingPairs(
     const Index& index, const std::vector<QuestionPair>& pairs, size_t* missing);
+
+// Trains on `pairs` as the llm source: sets options->generated_pairs
+// (GeneratedTrainingPairs) and enables PairSource::kGenerated. InvalidArgument
+// when none of the pairs names a passage of `index` (nothing changed);
+// `*missing` (may be null) counts the pairs whose passage is gone.
+FOLDBACK_EXPORT Status UseQuestionPairs(const Index& index, const std::vector<QuestionPair>& pairs,
+                                        EmbedderTrainOptions* options, size_t* missing = nullptr);
 
 }  // namespace foldback
 

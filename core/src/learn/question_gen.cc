@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "foldback/questions.h"
+#include "foldback/version.h"
 #include "rewrite/ask_internal.h"
 #include "rewrite/llm_session.h"
 #include "rewrite/text_util.h"
@@ -398,6 +399,21 @@ Result<std::vector<std::string>> SamplePassages(const Index& index,
   return out;
 }
 
+Result<std::vector<QuestionPassage>> SampleQuestionPassages(const Index& index,
+                                                            const jobs::Selection& selection,
+                                                            const PassageSampleOptions& options) {
+  auto ids = SamplePassages(index, selection, options);
+  if (!ids.ok()) return ids.status();
+  std::vector<QuestionPassage> out;
+  out.reserve(ids->size());
+  for (const std::string& id : *ids) {
+    auto p = QuestionPassageFor(index, selection, id);
+    if (!p.ok()) return p.status();
+    out.push_back(std::move(*p));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- session
 
 struct QuestionSession::Rep {
@@ -522,6 +538,28 @@ std::string QuestionPairLine(const QuestionPair& pair, const PairProvenance& pro
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+QuestionHarvest HarvestQuestions(const std::vector<GeneratedQuestions>& results,
+                                 const std::string& program_hash) {
+  QuestionHarvest h;
+  h.passages = results.size();
+  for (const GeneratedQuestions& g : results) {
+    if (!g.status.ok()) {
+      ++h.failed;
+      if (h.errors.size() < 5) h.errors.push_back(g.chunk_id + ": " + g.status.ToString());
+      continue;
+    }
+    ++h.answered;
+    if (!g.model.empty()) h.model = g.model;
+    h.dropped += g.dropped.size();
+    for (const std::string& q : g.questions) {
+      h.pairs.push_back({q, g.chunk_id, g.doc_id});
+      h.jsonl += QuestionPairLine(h.pairs.back(), {g.model, program_hash, "", Version()});
+      h.jsonl += '\n';
+    }
+  }
+  return h;
+}
+
 Result<std::vector<QuestionPair>> ParseQuestionPairs(std::string_view jsonl) {
   std::vector<QuestionPair> out;
   size_t line_no = 0;
@@ -569,6 +607,20 @@ std::vector<TrainingPair> GeneratedTrainingPairs(const Index& index,
   }
   if (missing) *missing = gone;
   return out;
+}
+
+Status UseQuestionPairs(const Index& index, const std::vector<QuestionPair>& pairs,
+                        EmbedderTrainOptions* options, size_t* missing) {
+  size_t gone = 0;
+  std::vector<TrainingPair> live = GeneratedTrainingPairs(index, pairs, &gone);
+  if (missing) *missing = gone;
+  if (live.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        FMT_STRING("none of the {} question pairs names a passage of this index"), pairs.size()));
+  }
+  options->generated_pairs = std::move(live);
+  options->sources.enabled[static_cast<int>(PairSource::kGenerated)] = true;
+  return Status::OK();
 }
 
 }  // namespace foldback
