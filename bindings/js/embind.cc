@@ -459,8 +459,14 @@ class JsWordPiece {
     return out;
   }
 
-  val encodeBatch(val texts) {
-    foldback::embed::WordPieceBatch b = tokenizer_->EncodeBatch(Strings(texts));
+  val encodeBatch(val texts) { return BatchValue(tokenizer_->EncodeBatch(Strings(texts))); }
+
+  // [CLS] first [SEP] second [SEP] for each second text (a cross-encoder's input).
+  val encodePairBatch(std::string first, val seconds) {
+    return BatchValue(tokenizer_->EncodePairBatch(first, Strings(seconds)));
+  }
+
+  static val BatchValue(const foldback::embed::WordPieceBatch& b) {
     val out = val::object();
     out.set("batch", static_cast<double>(b.batch));
     out.set("length", static_cast<double>(b.length));
@@ -788,6 +794,55 @@ class JsLlmRerank {
 
  private:
   std::unique_ptr<foldback::LlmRerankSession> session_;
+  HitBuffers hits_;
+};
+
+// A second stage scored by the host (rerank.h, "external scores"): the
+// core admits the candidates (walls, depth, the index's text), the JS host
+// runs its model (the ONNX cross-encoder), the core orders by its scores.
+class JsExternalRerank {
+ public:
+  // candidates: [{chunkId, score, bm25, dense, matter}] best first;
+  // searchOpts: the search's (its walls). -> {texts, walled, gone} or an
+  // error value.
+  val start(JsIndex& index, val candidates, val search_opts, double depth) {
+    foldback::SearchOptions so;
+    val err = ToSearchOptions(search_opts, &so);
+    if (!err.isNull()) return err;
+    std::vector<foldback::SearchHit> hits;
+    const size_t n = candidates["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      foldback::SearchHit h;
+      h.chunk_id = Str(candidates[i], "chunkId");
+      h.matter = Str(candidates[i], "matter");
+      if (Has(candidates[i], "score")) h.score = candidates[i]["score"].as<double>();
+      if (Has(candidates[i], "bm25")) h.bm25 = candidates[i]["bm25"].as<double>();
+      if (Has(candidates[i], "dense")) h.dense = candidates[i]["dense"].as<double>();
+      hits.push_back(std::move(h));
+    }
+    foldback::RerankOptions ro;
+    ro.depth = depth >= 0 ? static_cast<size_t>(depth) : 0;
+    input_ = foldback::PrepareExternalRerank(*index.get(), hits, so, ro);
+    val texts = val::array();
+    for (const foldback::SearchHit& h : input_.candidates) texts.call<void>("push", h.text);
+    val out = val::object();
+    out.set("texts", texts);
+    out.set("walled", static_cast<double>(input_.walled));
+    out.set("gone", static_cast<double>(input_.gone));
+    return out;
+  }
+  // The hits (encoded as JsIndex::search encodes them) or an error value.
+  val apply(val scores) {
+    std::vector<double> v;
+    const size_t n = scores["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) v.push_back(scores[i].as<double>());
+    auto r = foldback::ApplyExternalScores(std::move(input_), v);
+    if (!r.ok()) return ErrorValue(r.status());
+    return hits_.Encode(*r);
+  }
+
+ private:
+  foldback::ExternalRerankInput input_;
   HitBuffers hits_;
 };
 
@@ -1867,6 +1922,10 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("takeEvents", &JsAsk::takeEvents)
       .function("done", &JsAsk::done)
       .function("result", &JsAsk::result);
+  emscripten::class_<JsExternalRerank>("ExternalRerank")
+      .constructor<>()
+      .function("start", &JsExternalRerank::start)
+      .function("apply", &JsExternalRerank::apply);
   emscripten::class_<JsQuestions>("Questions")
       .constructor<>()
       .function("start", &JsQuestions::start)
@@ -1939,6 +1998,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("tokenize", &JsWordPiece::tokenize)
       .function("encode", &JsWordPiece::encode)
       .function("encodeBatch", &JsWordPiece::encodeBatch)
+      .function("encodePairBatch", &JsWordPiece::encodePairBatch)
       .function("idOf", &JsWordPiece::idOf)
       .function("tokenOf", &JsWordPiece::tokenOf)
       .function("vocabularySize", &JsWordPiece::vocabularySize)

@@ -1,5 +1,5 @@
 // Types for @foldback/core/embedder.
-import type { Embedder, TokenizerOptions, Tokenizer } from './index.js';
+import type {CrossEncoder, Embedder, TokenizerOptions, Tokenizer} from './index.js';
 
 export interface OnnxEmbedderOptions {
   /** The .onnx bytes of a BERT-style sentence-embedding model. */
@@ -34,3 +34,34 @@ export interface OnnxEmbedder extends Embedder {
  * Anything else: FoldbackError 'Invalid argument'.
  */
 export declare function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<OnnxEmbedder>;
+
+export interface OnnxCrossEncoderOptions {
+  /** The .onnx bytes of a BERT-style cross-encoder (one relevance logit per query-passage pair). */
+  model: Uint8Array|ArrayBuffer;
+  /** vocab.txt, tokenizer.json or a JSON vocabulary (see createTokenizer). */
+  vocabulary: Uint8Array|ArrayBuffer|string;
+  tokenizer?: Omit<TokenizerOptions, 'vocabulary'>;
+  ort?: unknown;
+  sessionOptions?: Record<string, unknown>;
+  /** The output to read; default logits / scores / output, or the only output. */
+  outputName?: string;
+  /** Pairs per model run. Default: 16. */
+  batchSize?: number;
+  wasmBinary?: ArrayBuffer|Uint8Array;
+  wasmUrl?: string;
+}
+
+export interface OnnxCrossEncoder extends CrossEncoder {
+  readonly tokenizer: Tokenizer;
+  /** The logit per passage ([batch, 2] outputs: relevant minus not relevant). */
+  score(query: string, passages: string[]): Promise<number[]>;
+  dispose(): void;
+}
+
+/**
+ * Loads a cross-encoder and checks it: inputs as createOnnxEmbedder's, a
+ * float32 [batch, 1], [batch] or [batch, 2] output. Anything else:
+ * FoldbackError 'Invalid argument'.
+ */
+export declare function createOnnxCrossEncoder(options: OnnxCrossEncoderOptions):
+    Promise<OnnxCrossEncoder>;

@@ -11,6 +11,11 @@
 //   engine.add(docs);
 //   await engine.embedPending({ onProgress });
 //   const hits = await engine.search('termination for convenience', { mode: 'hybrid' });
+//
+// createOnnxCrossEncoder loads a cross-encoder (query and passage read
+// together, one relevance logit out — sentence-transformers' CrossEncoder,
+// e.g. ms-marco-MiniLM-L-6-v2 exported to ONNX) under the same loading rules,
+// for search(q, {rerank: 'cross-encoder', crossEncoder}).
 import { createTokenizer, FoldbackError } from './index.js';
 
 const INPUT_NAMES = ['input_ids', 'attention_mask', 'token_type_ids'];
@@ -55,32 +60,9 @@ class OnnxEmbedder {
     return this._tokenizer;
   }
 
-  _tensor(name, values, dims) {
-    const type = this._types[name] || 'int64';
-    if (type === 'int64') {
-      const data = new BigInt64Array(values.length);
-      for (let i = 0; i < values.length; ++i) data[i] = BigInt(values[i]);
-      return new this._ort.Tensor('int64', data, dims);
-    }
-    if (type === 'int32') return new this._ort.Tensor('int32', Int32Array.from(values), dims);
-    throw bad(`model input '${name}' has element type ${type}; foldback feeds int64 or int32 token ids`);
-  }
-
   async _run(texts) {
     const enc = this._tokenizer.encodeBatch(texts);
-    const dims = [enc.batch, enc.length];
-    const feeds = {};
-    for (const name of this._session.inputNames) {
-      const values = name === 'input_ids' ? enc.ids : name === 'attention_mask' ? enc.attentionMask : enc.typeIds;
-      feeds[name] = this._tensor(name, values, dims);
-    }
-    let results;
-    try {
-      results = await this._session.run(feeds, [this._output]);
-    } catch (e) {
-      throw new FoldbackError('Internal error', `the ONNX model failed to run: ${e && e.message ? e.message : e}`);
-    }
-    return { enc, out: results[this._output] };
+    return {enc, out: await runEncoded(this, enc)};
   }
 
   /** Embeds texts: one Float32Array of `dimension` floats per text, unit length. */
@@ -99,6 +81,39 @@ class OnnxEmbedder {
     this._session = null;
     this._tokenizer = null;
   }
+}
+
+function tensor(model, name, values, dims) {
+  const type = model._types[name] || 'int64';
+  if (type === 'int64') {
+    const data = new BigInt64Array(values.length);
+    for (let i = 0; i < values.length; ++i) data[i] = BigInt(values[i]);
+    return new model._ort.Tensor('int64', data, dims);
+  }
+  if (type === 'int32') return new model._ort.Tensor('int32', Int32Array.from(values), dims);
+  throw bad(
+      `model input '${name}' has element type ${type}; foldback feeds int64 or int32 token ids`);
+}
+
+// Runs a BERT-style model (embedder or cross-encoder) on an encoded batch:
+// its output tensor.
+async function runEncoded(model, enc) {
+  const dims = [enc.batch, enc.length];
+  const feeds = {};
+  for (const name of model._session.inputNames) {
+    const values = name === 'input_ids' ? enc.ids :
+        name === 'attention_mask'       ? enc.attentionMask :
+                                          enc.typeIds;
+    feeds[name] = tensor(model, name, values, dims);
+  }
+  let results;
+  try {
+    results = await model._session.run(feeds, [model._output]);
+  } catch (e) {
+    throw new FoldbackError(
+        'Internal error', `the ONNX model failed to run: ${e && e.message ? e.message : e}`);
+  }
+  return results[model._output];
 }
 
 // Mean pooling over the attention mask of a [batch, length, hidden] output,
@@ -144,21 +159,9 @@ async function loadOrt(options) {
   }
 }
 
-/**
- * createOnnxEmbedder({model, vocabulary, tokenizer?, ort?, sessionOptions?, normalize?, outputName?})
- *  - model: the .onnx bytes of a BERT-style sentence-embedding model: inputs
- *    input_ids and attention_mask (token_type_ids optional), output
- *    last_hidden_state [batch, tokens, hidden] (mean-pooled here) or an
- *    already pooled [batch, hidden] output;
- *  - vocabulary: vocab.txt / tokenizer.json / JSON vocabulary bytes (see createTokenizer);
- *  - tokenizer: WordPiece options ({lowercase, maxLength, ...}); default uncased, 512;
- *  - ort: the onnxruntime-web module (default: import('onnxruntime-web')).
- * Not ONNX, or inputs/outputs foldback cannot feed or read: FoldbackError
- * 'Invalid argument' naming what was found.
- */
-export async function createOnnxEmbedder(options = {}) {
-  if (!options.model) throw bad('createOnnxEmbedder needs the ONNX model bytes (model)');
-  if (!options.vocabulary) throw bad('createOnnxEmbedder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
+// The ONNX Runtime session of a BERT-style model (either kind), its inputs
+// checked: {ort, session, fail(message) -> error, releasing the session}.
+async function openBertSession(options) {
   const bytes = toBytes(options.model, 'model');
   if (bytes.length === 0) throw bad('model: the file is empty');
   const ort = await loadOrt(options);
@@ -178,6 +181,27 @@ export async function createOnnxEmbedder(options = {}) {
     throw fail(`model: inputs are [${inputs.join(', ')}]; foldback feeds BERT-style models with ` +
       'input_ids and attention_mask (and optionally token_type_ids)');
   }
+  return {ort, session, fail};
+}
+
+/**
+ * createOnnxEmbedder({model, vocabulary, tokenizer?, ort?, sessionOptions?, normalize?,
+ * outputName?})
+ *  - model: the .onnx bytes of a BERT-style sentence-embedding model: inputs
+ *    input_ids and attention_mask (token_type_ids optional), output
+ *    last_hidden_state [batch, tokens, hidden] (mean-pooled here) or an
+ *    already pooled [batch, hidden] output;
+ *  - vocabulary: vocab.txt / tokenizer.json / JSON vocabulary bytes (see createTokenizer);
+ *  - tokenizer: WordPiece options ({lowercase, maxLength, ...}); default uncased, 512;
+ *  - ort: the onnxruntime-web module (default: import('onnxruntime-web')).
+ * Not ONNX, or inputs/outputs foldback cannot feed or read: FoldbackError
+ * 'Invalid argument' naming what was found.
+ */
+export async function createOnnxEmbedder(options = {}) {
+  if (!options.model) throw bad('createOnnxEmbedder needs the ONNX model bytes (model)');
+  if (!options.vocabulary)
+    throw bad('createOnnxEmbedder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
+  const {ort, session, fail} = await openBertSession(options);
   const outputs = session.outputNames;
   let outputName = options.outputName;
   if (outputName && !outputs.includes(outputName)) {
@@ -228,3 +252,127 @@ export async function createOnnxEmbedder(options = {}) {
   return embedder;
 }
 
+
+const LOGIT_OUTPUTS = ['logits', 'scores', 'output'];
+
+class OnnxCrossEncoder {
+  constructor({ort, session, tokenizer, outputName, types, batchSize}) {
+    this._ort = ort;
+    this._session = session;
+    this._tokenizer = tokenizer;
+    this._output = outputName;
+    this._types = types;
+    this._batchSize = batchSize;
+    this._columns = 1;  // 2: [not relevant, relevant] logits (set by the probe)
+  }
+
+  /** The WordPiece tokenizer feeding the model. */
+  get tokenizer() {
+    return this._tokenizer;
+  }
+
+  async _run(query, texts) {
+    const enc = this._tokenizer.encodePairBatch(query, texts);
+    return {enc, out: await runEncoded(this, enc)};
+  }
+
+  /**
+   * Relevance of each passage to the query, read together: the model's
+   * logit (for a two-column output, relevant minus not relevant). Higher is
+   * more relevant. -> number[] (one per text).
+   */
+  async score(query, texts) {
+    if (typeof query !== 'string') throw bad('score() takes the query as a string');
+    if (!Array.isArray(texts)) throw bad('score() takes an array of passages');
+    const out = [];
+    for (let i = 0; i < texts.length; i += this._batchSize) {
+      const batch = texts.slice(i, i + this._batchSize);
+      const {out: t} = await this._run(query, batch);
+      const d = t.data;
+      for (let b = 0; b < batch.length; ++b) {
+        out.push(this._columns === 2 ? d[2 * b + 1] - d[2 * b] : d[b]);
+      }
+    }
+    return out;
+  }
+
+  dispose() {
+    if (this._session && this._session.release) this._session.release();
+    if (this._tokenizer) this._tokenizer.dispose();
+    this._session = null;
+    this._tokenizer = null;
+  }
+}
+
+/**
+ * createOnnxCrossEncoder({model, vocabulary, tokenizer?, ort?, sessionOptions?, outputName?,
+ * batchSize?})
+ *  - model: the .onnx bytes of a BERT-style cross-encoder: inputs input_ids
+ *    and attention_mask (token_type_ids optional; the query is segment 0,
+ *    the passage segment 1), output logits [batch, 1], [batch] or
+ *    [batch, 2] (not relevant, relevant);
+ *  - vocabulary, tokenizer, ort, sessionOptions: as createOnnxEmbedder;
+ *  - batchSize: pairs per model run (default 16).
+ * For search(q, {rerank: 'cross-encoder', crossEncoder, rerankDepth}).
+ * Not ONNX, or inputs/outputs foldback cannot feed or read: FoldbackError
+ * 'Invalid argument' naming what was found.
+ */
+export async function createOnnxCrossEncoder(options = {}) {
+  if (!options.model) throw bad('createOnnxCrossEncoder needs the ONNX model bytes (model)');
+  if (!options.vocabulary)
+    throw bad('createOnnxCrossEncoder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
+  const batchSize = options.batchSize === undefined ? 16 : options.batchSize;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw bad('batchSize must be a positive integer');
+  const {ort, session, fail} = await openBertSession(options);
+  const outputs = session.outputNames;
+  let outputName = options.outputName;
+  if (outputName && !outputs.includes(outputName)) {
+    throw fail(`model: no output '${outputName}' (outputs are [${outputs.join(', ')}])`);
+  }
+  if (!outputName) outputName = LOGIT_OUTPUTS.find((n) => outputs.includes(n));
+  if (!outputName && outputs.length === 1) outputName = outputs[0];
+  if (!outputName) {
+    throw fail(
+        `model: outputs are [${outputs.join(', ')}]; expected logits ` +
+        '(or name the output to use with outputName)');
+  }
+  let tokenizer;
+  try {
+    tokenizer = await createTokenizer({
+      ...(options.tokenizer || {}),
+      vocabulary: options.vocabulary,
+      module: options.module,
+      wasmBinary: options.wasmBinary,
+      wasmUrl: options.wasmUrl
+    });
+  } catch (e) {
+    if (session.release) session.release();
+    throw e;
+  }
+  const ce = new OnnxCrossEncoder(
+      {ort, session, tokenizer, outputName, types: inputTypes(session), batchSize});
+  // Probe once with two pairs: the output's shape now, not halfway through a search.
+  let probe;
+  try {
+    probe = await ce._run('probe', ['probe', 'probe']);
+  } catch (e) {
+    ce.dispose();
+    throw e instanceof FoldbackError && e.code === 'Invalid argument' ?
+        e :
+        bad(`model: a probe run failed (${
+            e && e.message ? e.message.replace(/^[^:]*: /, '') : e})`);
+  }
+  const dims = probe.out.dims;
+  const dtype = probe.out.type;
+  if (dtype === 'float32' && dims[0] === 2 &&
+      (dims.length === 1 || (dims.length === 2 && (dims[1] === 1 || dims[1] === 2)))) {
+    ce._columns = dims.length === 2 ? dims[1] : 1;
+  } else {
+    ce.dispose();
+    throw bad(
+        `model: output '${outputName}' is ${dtype} [${dims.join(', ')}] for two pairs; ` +
+        'expected float32 [2, 1], [2] or [2, 2] (one relevance logit per pair)');
+  }
+  return ce;
+}

@@ -120,6 +120,33 @@ export interface SearchOptions {
   rerankDepth?: number;
 }
 
+/**
+ * Scores (query, passage) pairs read together: createOnnxCrossEncoder from
+ * '@foldback/core/embedder', or your own.
+ */
+export interface CrossEncoder {
+  /** One relevance score per passage, higher first. */
+  score(query: string, passages: string[]): Promise<number[]>;
+}
+
+/**
+ * search(q, {rerank: 'cross-encoder', crossEncoder, ...}): the core admits the candidates (walls),
+ * the model scores them, the core orders them.
+ */
+export interface CrossEncoderSearchOptions extends Omit<SearchOptions, 'rerank'> {
+  rerank: 'cross-encoder';
+  crossEncoder: CrossEncoder;
+}
+
+/** What the cross-encoder did (the `rerank` property of the hits it returns). */
+export interface CrossEncoderInfo {
+  applied: boolean;
+  /** Passages scored. */
+  candidates: number;
+  /** Candidates dropped because the walls exclude their matter. */
+  walled: number;
+}
+
 /** search(q, {rerank: 'llm', host, ...}): the LLM listwise reranker (foldback/llm_rerank.h). */
 export interface LlmRerankSearchOptions extends Omit<SearchOptions, 'rerank'> {
   rerank: 'llm';
@@ -744,6 +771,8 @@ interface EngineBase {
 
 export interface Engine extends EngineBase {
   search(query: string, options: LlmRerankSearchOptions): Promise<SearchHit[] & { rerank: LlmRerankInfo }>;
+  search(query: string, options: CrossEncoderSearchOptions):
+      Promise<SearchHit[]&{rerank: CrossEncoderInfo}>;
   search(query: string, options?: SearchOptions): SearchHit[];
 }
 
@@ -753,6 +782,8 @@ export interface EmbeddingEngine extends EngineBase {
   /** Embeds every chunk waiting for a vector; resolves with how many were embedded. */
   embedPending(options?: EmbedPendingOptions): Promise<number>;
   search(query: string, options: LlmRerankSearchOptions): Promise<SearchHit[] & { rerank: LlmRerankInfo }>;
+  search(query: string, options: CrossEncoderSearchOptions):
+      Promise<SearchHit[]&{rerank: CrossEncoderInfo}>;
   /** A Promise in dense and hybrid modes (the query is embedded); BM25 answers at once. */
   search(query: string, options?: SearchOptions): Promise<SearchHit[]> | SearchHit[];
 }
@@ -802,6 +833,11 @@ export interface Tokenizer {
   tokenize(text: string): string[];
   encode(text: string): Encoding;
   encodeBatch(texts: string[]): BatchEncoding;
+  /**
+   * [CLS] first [SEP] second [SEP] per second text (type ids 1 after the first [SEP]); the longer
+   * text is cut first.
+   */
+  encodePairBatch(first: string, seconds: string[]): BatchEncoding;
   /** -1 when absent. */
   idOf(token: string): number;
   tokenOf(id: number): string;

@@ -118,6 +118,13 @@ export class Tokenizer {
   encode(text) { return this._wp.encode(wellFormed(text)); }
   /** Texts padded to the longest: {batch, length, ids, attentionMask, typeIds}, row-major. */
   encodeBatch(texts) { return this._wp.encodeBatch(texts.map(wellFormed)); }
+  /**
+   * [CLS] first [SEP] second [SEP] per second text (type ids 1 after the first [SEP]), padded; the
+   * longer text is cut first.
+   */
+  encodePairBatch(first, seconds) {
+    return this._wp.encodePairBatch(wellFormed(first), seconds.map(wellFormed));
+  }
   idOf(token) { return this._wp.idOf(String(token)); }
   tokenOf(id) { return this._wp.tokenOf(id | 0); }
   get vocabularySize() { return this._wp.vocabularySize(); }
@@ -479,8 +486,18 @@ class Engine {
       }
       return this._searchLlmRerank(q, options);
     }
+    if (options.rerank === 'cross-encoder') {
+      if (!options.crossEncoder || typeof options.crossEncoder.score !== 'function') {
+        throw new FoldbackError(
+            'Invalid argument',
+            'rerank: \'cross-encoder\' needs crossEncoder: createOnnxCrossEncoder(...) from \'@foldback/core/embedder\'');
+      }
+      return this._searchCrossEncoder(q, options);
+    }
     if (options.rerank && options.rerank !== 'none' && options.rerank !== 'learned') {
-      throw new FoldbackError('Invalid argument', `rerank must be 'none', 'learned' or 'llm', not '${options.rerank}'`);
+      throw new FoldbackError(
+          'Invalid argument',
+          `rerank must be 'none', 'learned', 'llm' or 'cross-encoder', not '${options.rerank}'`);
     }
     const learned = options.rerank === 'learned';
     if (learned && !this._reranker) {
@@ -494,6 +511,47 @@ class Engine {
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
     }
     return run(options);
+  }
+
+  /**
+   * search(q, {rerank: 'cross-encoder', crossEncoder, rerankDepth (20),
+   * ...search options}) -> Promise<hits>: the search (behind allowedMatters,
+   * with feedback as search() applies it), then the core admits its top
+   * rerankDepth hits (walls again, the index's text; foldback/rerank.h
+   * "external scores"), the cross-encoder scores each (query, passage) pair
+   * and the core orders them by those scores; the hits below keep their
+   * order. The array's `rerank` property says {applied, candidates, walled}.
+   */
+  async _searchCrossEncoder(q, options) {
+    const depth = options.rerankDepth || 20;
+    const topK = options.topK || 10;
+    const {rerank: _r, crossEncoder, ...first} = options;
+    const candidates = await this.search(q, {...first, topK: Math.max(topK, depth)});
+    const walls = options.allowedMatters ? {allowedMatters: [...options.allowedMatters]} : {};
+    const session = new this._module.ExternalRerank();
+    this._asks++;  // the index must not change while the passages are scored
+    try {
+      const input = check(session.start(
+          this._index, candidates.map((h) => ({
+                                        chunkId: h.chunkId,
+                                        score: h.score,
+                                        bm25: h.bm25,
+                                        dense: h.dense,
+                                        matter: h.matter
+                                      })),
+          walls, depth));
+      const scores = input.texts.length ? await crossEncoder.score(q, input.texts) : [];
+      const out = hits(session.apply(Array.from(scores, Number))).slice(0, topK);
+      Object.defineProperty(out, 'rerank', {
+        value:
+            {applied: input.texts.length > 0, candidates: input.texts.length, walled: input.walled},
+        enumerable: false,
+      });
+      return out;
+    } finally {
+      this._asks--;
+      session.delete();
+    }
   }
 
   /**

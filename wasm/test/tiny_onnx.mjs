@@ -99,3 +99,60 @@ export function tinyBertModel({
   if (err) throw new Error(`tiny ONNX model: ${err}`);
   return { bytes: onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish(), wordEmb, typeEmb, hidden };
 }
+
+/**
+ * tinyCrossEncoderModel({vocabSize, wordWeight, columns = 1, outputName = 'logits', outputKind})
+ *   -> {bytes}
+ * A cross-encoder shaped like BERT's (inputs input_ids, attention_mask,
+ * token_type_ids) computing
+ *   logit = sum over tokens of wordWeight[input_ids] * token_type_ids * attention_mask
+ * — the summed weights of the passage's tokens (segment 1) — as [batch, 1],
+ * or [batch, 2] = [-logit/2, logit/2] with columns 2; outputKind 'hidden'
+ * gives a [batch, sequence, 1] output a cross-encoder must not have.
+ */
+export function tinyCrossEncoderModel({ vocabSize, wordWeight, columns = 1, outputName = 'logits', outputKind = 'logits' } = {}) {
+  const inputs = [
+    valueInfo('input_ids', T.INT64, ['batch', 'sequence']),
+    valueInfo('attention_mask', T.INT64, ['batch', 'sequence']),
+    valueInfo('token_type_ids', T.INT64, ['batch', 'sequence']),
+  ];
+  const initializer = [
+    floatTensor('word_w', [vocabSize, 1], wordWeight),
+    int64Tensor('last_axis', [1], [-1]),
+    int64Tensor('token_axis', [1], [1]),
+  ];
+  const cast = (input, output) => ({ opType: 'Cast', input: [input], output: [output], name: `cast_${output}`,
+    attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.FLOAT }] });
+  const node = [
+    { opType: 'Gather', input: ['word_w', 'input_ids'], output: ['w'], name: 'weights' },
+    cast('attention_mask', 'mask_f'),
+    cast('token_type_ids', 'type_f'),
+    { opType: 'Mul', input: ['mask_f', 'type_f'], output: ['sel'], name: 'select_passage' },
+    { opType: 'Unsqueeze', input: ['sel', 'last_axis'], output: ['sel_3d'], name: 'sel_unsqueeze' },
+    { opType: 'Mul', input: ['w', 'sel_3d'], output: ['ws'], name: 'apply' },
+  ];
+  let output;
+  if (outputKind === 'hidden') {
+    node.push({ opType: 'Identity', input: ['ws'], output: [outputName], name: 'out' });
+    output = valueInfo(outputName, T.FLOAT, ['batch', 'sequence', 1]);
+  } else if (columns === 2) {
+    initializer.push(floatTensor('halves', [1, 2], [-0.5, 0.5]));
+    node.push({ opType: 'ReduceSum', input: ['ws', 'token_axis'], output: ['logit'], name: 'sum',
+      attribute: [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] });
+    node.push({ opType: 'Mul', input: ['logit', 'halves'], output: [outputName], name: 'two_columns' });
+    output = valueInfo(outputName, T.FLOAT, ['batch', 2]);
+  } else {
+    node.push({ opType: 'ReduceSum', input: ['ws', 'token_axis'], output: [outputName], name: 'sum',
+      attribute: [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] });
+    output = valueInfo(outputName, T.FLOAT, ['batch', 1]);
+  }
+  const model = {
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'foldback-tests',
+    graph: { name: 'tiny_cross_encoder', node, initializer, input: inputs, output: [output] },
+  };
+  const err = onnx.ModelProto.verify(model);
+  if (err) throw new Error(`tiny ONNX model: ${err}`);
+  return { bytes: onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish() };
+}
