@@ -23,6 +23,12 @@
  *   parity_c_driver forget-matter DIR MATTER       -> {"ok":true,"forgotten":N} | error
  *   parity_c_driver export DIR --format F --out FILE [--allowed-matters A,B]
  *     -> {"ok":true,"report":{...}} | error
+ *   parity_c_driver search DIR --query Q [--mode bm25|dense|hybrid] [--top-k N]
+ *       [--allowed-matters A,B] [--filter F=V]... [--syntax auto|plain|connectors]
+ *     -> {"ok":true,"hits":[{"chunk_id","doc_id","matter","score"}]} | error
+ *     (tests/parity/search_parity.test.mjs)
+ *   parity_c_driver delete DIR ID   (fb_index_remove, then fb_index_save)
+ *     -> {"ok":true,"documents":N} | error
  *
  * Exit status 0 whenever the JSON was written (a refusal is data); 2 for
  * bad usage.
@@ -83,7 +89,7 @@ static int refused(int code, const char* message) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: parity_c_driver ask|feedback|forget-matter|export DIR [options]\n");
+  fprintf(stderr, "usage: parity_c_driver ask|feedback|forget-matter|export|search|delete DIR [options]\n");
   return 2;
 }
 
@@ -620,11 +626,89 @@ static int cmd_export(const char* dir, int argc, char** argv) {
   return 0;
 }
 
+static int cmd_search(const char* dir, int argc, char** argv) {
+  fb_search_params p = fb_search_default_params();
+  list matters = {{0}, 0}, filters = {{0}, 0};
+  const char* query = NULL;
+  fb_results* results = NULL;
+  fb_index* index;
+  int i, rc, err = FB_OK;
+  size_t k;
+  for (i = 0; i < argc; ++i) {
+    const char* a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!v) return usage();
+    ++i;
+    if (!strcmp(a, "--query")) {
+      query = v;
+    } else if (!strcmp(a, "--mode")) {
+      p.mode = !strcmp(v, "bm25") ? FB_MODE_BM25 : !strcmp(v, "dense") ? FB_MODE_DENSE : FB_MODE_HYBRID;
+    } else if (!strcmp(a, "--top-k")) {
+      p.top_k = (uint32_t)atoi(v);
+    } else if (!strcmp(a, "--allowed-matters")) {
+      split_commas(argv[i], &matters);
+      p.restrict_matters = 1;
+    } else if (!strcmp(a, "--filter")) {
+      push(&filters, v);
+    } else if (!strcmp(a, "--syntax")) {
+      p.syntax = !strcmp(v, "plain")        ? FB_SYNTAX_PLAIN
+                 : !strcmp(v, "connectors") ? FB_SYNTAX_CONNECTORS
+                                            : FB_SYNTAX_AUTO;
+    } else {
+      return usage();
+    }
+  }
+  if (!query) return usage();
+  p.allowed_matters = matters.items;
+  p.allowed_matter_count = matters.count;
+  p.filters = filters.items;
+  p.filter_count = filters.count;
+  index = fb_index_open(dir, &err);
+  if (!index) return refused(err, "cannot open the index");
+  rc = fb_index_search(index, query, &p, &results);
+  if (rc != FB_OK) {
+    refused(rc, fb_index_last_error(index));
+  } else {
+    printf("{\"ok\":true,\"hits\":[");
+    for (k = 0; k < fb_results_count(results); ++k) {
+      const fb_hit* h = fb_results_get(results, k);
+      printf("%s{\"chunk_id\":", k ? "," : "");
+      json_string(stdout, h->chunk_id);
+      printf(",\"doc_id\":");
+      json_string(stdout, h->doc_id);
+      printf(",\"matter\":");
+      json_string(stdout, h->matter);
+      printf(",\"score\":%.17g}", h->score);
+    }
+    printf("]}\n");
+    fb_results_free(results);
+  }
+  fb_index_free(index);
+  return 0;
+}
+
+static int cmd_delete(const char* dir, const char* id) {
+  int err = FB_OK, rc;
+  fb_index* index = fb_index_open(dir, &err);
+  if (!index) return refused(err, "cannot open the index");
+  rc = fb_index_remove(index, id);
+  if (rc == FB_OK) rc = fb_index_save(index, dir);
+  if (rc != FB_OK) {
+    refused(rc, fb_index_last_error(index));
+  } else {
+    printf("{\"ok\":true,\"documents\":%lu}\n", (unsigned long)fb_index_document_count(index));
+  }
+  fb_index_free(index);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) return usage();
   if (!strcmp(argv[1], "ask")) return cmd_ask(argv[2], argc - 3, argv + 3);
   if (!strcmp(argv[1], "feedback")) return cmd_feedback(argv[2], argc - 3, argv + 3);
   if (!strcmp(argv[1], "forget-matter") && argc == 4) return cmd_forget_matter(argv[2], argv[3]);
   if (!strcmp(argv[1], "export")) return cmd_export(argv[2], argc - 3, argv + 3);
+  if (!strcmp(argv[1], "search")) return cmd_search(argv[2], argc - 3, argv + 3);
+  if (!strcmp(argv[1], "delete") && argc == 4) return cmd_delete(argv[2], argv[3]);
   return usage();
 }
