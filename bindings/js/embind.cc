@@ -717,9 +717,82 @@ class JsAsk {
   HitBuffers hits_;
 };
 
+// First-stage hits handed back by JS: [{chunkId, score, bm25, dense,
+// matter}] (the core looks each up again and checks its walls).
+std::vector<foldback::SearchHit> CandidatesOf(const val& candidates) {
+  std::vector<foldback::SearchHit> hits;
+  const size_t n = candidates["length"].as<size_t>();
+  for (size_t i = 0; i < n; ++i) {
+    const val c = candidates[i];
+    foldback::SearchHit h;
+    h.chunk_id = Str(c, "chunkId");
+    h.matter = Str(c, "matter");
+    if (Has(c, "score")) h.score = c["score"].as<double>();
+    if (Has(c, "bm25")) h.bm25 = c["bm25"].as<double>();
+    if (Has(c, "dense")) h.dense = c["dense"].as<double>();
+    hits.push_back(std::move(h));
+  }
+  return hits;
+}
+
+// options.redactPatterns compiled into *out (unchanged when absent or
+// empty); null or an error value.
+val RedactorOf(const val& options, std::shared_ptr<const foldback::Redactor>* out) {
+  if (!Has(options, "redactPatterns")) return val::null();
+  std::vector<std::string> patterns = Strings(options["redactPatterns"]);
+  if (patterns.empty()) return val::null();
+  auto red = foldback::wire::CompileRedactionPatterns(patterns);
+  if (!red.ok()) return ErrorValue(red.status());
+  *out = std::shared_ptr<const foldback::Redactor>(std::move(*red));
+  return val::null();
+}
+
+// options.program (a DSPy saved program), when given, picked by `pick`
+// into *predictor; null or an error value.
+template <class Pick>
+val ProgramPredictorOf(const val& options, Pick pick, foldback::Predictor* predictor) {
+  const std::string program = Str(options, "program");
+  if (program.empty()) return val::null();
+  auto preds = foldback::LoadDspyPredictors(program);
+  if (!preds.ok()) return ErrorValue(preds.status());
+  auto picked = pick(*preds);
+  if (!picked.ok()) return ErrorValue(picked.status());
+  *predictor = std::move(*picked);
+  return val::null();
+}
+
+// A base class's member as the derived class's (embind binds the member
+// pointer's own class, which must be the registered one).
+template <class Derived, class R, class Base, class... Args>
+R (Derived::*AsMemberOf(R (Base::*f)(Args...)))
+(Args...) {
+  return f;
+}
+template <class Derived, class R, class Base, class... Args>
+R (Derived::*AsMemberOf(R (Base::*f)(Args...) const))
+(Args...) const {
+  return f;
+}
+
+// The calls every needs-driven session (LLM rerank, questions) shares.
+template <class Session>
+class JsNeedsSession {
+ public:
+  val takeNeeds() { return NeedsValue(session_->TakeNeeds()); }
+  val provide(double id, val result, double now_ms) {
+    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), NeedResultOf(result), now_ms);
+    return s.ok() ? val::null() : ErrorValue(s);
+  }
+  void tick(double now_ms) { session_->Tick(now_ms); }
+  bool done() const { return session_ && session_->done(); }
+
+ protected:
+  std::unique_ptr<Session> session_;
+};
+
 // foldback::LlmRerankSession (llm_rerank.h): the first stage's hits in,
 // needs out, results in, the reordered hits out.
-class JsLlmRerank {
+class JsLlmRerank : public JsNeedsSession<foldback::LlmRerankSession> {
  public:
   // candidates: [{chunkId, score}] best first, from a search behind
   // searchOpts' walls (checked again); options: {depth, windowSize, step,
@@ -737,45 +810,17 @@ class JsLlmRerank {
     if (Has(options, "passageTokens")) o.passage_token_budget = options["passageTokens"].as<uint32_t>();
     if (Has(options, "deadlineMs")) o.deadline_ms = options["deadlineMs"].as<double>();
     if (Has(options, "retryBudget")) o.retry_budget = options["retryBudget"].as<uint32_t>();
-    if (Has(options, "redactPatterns")) {
-      std::vector<std::string> patterns = Strings(options["redactPatterns"]);
-      if (!patterns.empty()) {
-        auto red = foldback::wire::CompileRedactionPatterns(patterns);
-        if (!red.ok()) return ErrorValue(red.status());
-        o.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
-      }
-    }
+    err = RedactorOf(options, &o.redactor);
+    if (!err.isNull()) return err;
     foldback::Predictor predictor = foldback::RankPassagesPredictor(Str(options, "instructions"));
-    if (!Str(options, "program").empty()) {
-      auto preds = foldback::LoadDspyPredictors(Str(options, "program"));
-      if (!preds.ok()) return ErrorValue(preds.status());
-      auto picked = foldback::PickRerankPredictor(*preds);
-      if (!picked.ok()) return ErrorValue(picked.status());
-      predictor = std::move(*picked);
-    }
-    std::vector<foldback::SearchHit> hits;
-    const size_t n = candidates["length"].as<size_t>();
-    for (size_t i = 0; i < n; ++i) {
-      foldback::SearchHit h;
-      h.chunk_id = Str(candidates[i], "chunkId");
-      if (Has(candidates[i], "score")) h.score = candidates[i]["score"].as<double>();
-      if (Has(candidates[i], "bm25")) h.bm25 = candidates[i]["bm25"].as<double>();
-      if (Has(candidates[i], "dense")) h.dense = candidates[i]["dense"].as<double>();
-      hits.push_back(std::move(h));
-    }
-    auto r = foldback::LlmRerankSession::Start(*index.get(), query, hits, so, std::move(predictor),
-                                               std::move(o), now_ms);
+    err = ProgramPredictorOf(options, foldback::PickRerankPredictor, &predictor);
+    if (!err.isNull()) return err;
+    auto r = foldback::LlmRerankSession::Start(*index.get(), query, CandidatesOf(candidates), so,
+                                               std::move(predictor), std::move(o), now_ms);
     if (!r.ok()) return ErrorValue(r.status());
     session_ = std::move(r.value());
     return val::null();
   }
-  val takeNeeds() { return NeedsValue(session_->TakeNeeds()); }
-  val provide(double id, val result, double now_ms) {
-    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), NeedResultOf(result), now_ms);
-    return s.ok() ? val::null() : ErrorValue(s);
-  }
-  void tick(double now_ms) { session_->Tick(now_ms); }
-  bool done() const { return session_ && session_->done(); }
   // {hits (encoded as JsIndex::search encodes them), applied, failed,
   // error ('' or why), requests, windows, walled, redactions}. REQUIRES: done().
   val result() {
@@ -793,7 +838,6 @@ class JsLlmRerank {
   }
 
  private:
-  std::unique_ptr<foldback::LlmRerankSession> session_;
   HitBuffers hits_;
 };
 
@@ -809,20 +853,9 @@ class JsExternalRerank {
     foldback::SearchOptions so;
     val err = ToSearchOptions(search_opts, &so);
     if (!err.isNull()) return err;
-    std::vector<foldback::SearchHit> hits;
-    const size_t n = candidates["length"].as<size_t>();
-    for (size_t i = 0; i < n; ++i) {
-      foldback::SearchHit h;
-      h.chunk_id = Str(candidates[i], "chunkId");
-      h.matter = Str(candidates[i], "matter");
-      if (Has(candidates[i], "score")) h.score = candidates[i]["score"].as<double>();
-      if (Has(candidates[i], "bm25")) h.bm25 = candidates[i]["bm25"].as<double>();
-      if (Has(candidates[i], "dense")) h.dense = candidates[i]["dense"].as<double>();
-      hits.push_back(std::move(h));
-    }
     foldback::RerankOptions ro;
     ro.depth = depth >= 0 ? static_cast<size_t>(depth) : 0;
-    input_ = foldback::PrepareExternalRerank(*index.get(), hits, so, ro);
+    input_ = foldback::PrepareExternalRerank(*index.get(), CandidatesOf(candidates), so, ro);
     val texts = val::array();
     for (const foldback::SearchHit& h : input_.candidates) texts.call<void>("push", h.text);
     val out = val::object();
@@ -849,7 +882,7 @@ class JsExternalRerank {
 // foldback::QuestionSession (questions.h): passages sampled behind the
 // walls, needs out, results in, the training pairs out — as
 // fb_questions_* and `foldback train --generate-questions`.
-class JsQuestions {
+class JsQuestions : public JsNeedsSession<foldback::QuestionSession> {
  public:
   // selection: {matter, allowedMatters}; options: {sample, seed, minWords,
   // perPassage, deadlineMs, maxInFlight, redactPatterns, program (DSPy
@@ -866,23 +899,12 @@ class JsQuestions {
     if (Has(options, "perPassage")) qo.questions_per_passage = options["perPassage"].as<uint32_t>();
     if (Has(options, "deadlineMs")) qo.deadline_ms = options["deadlineMs"].as<double>();
     if (Has(options, "maxInFlight")) qo.max_in_flight = options["maxInFlight"].as<uint32_t>();
-    if (Has(options, "redactPatterns")) {
-      std::vector<std::string> patterns = Strings(options["redactPatterns"]);
-      if (!patterns.empty()) {
-        auto red = foldback::wire::CompileRedactionPatterns(patterns);
-        if (!red.ok()) return ErrorValue(red.status());
-        qo.redactor = std::shared_ptr<const foldback::Redactor>(std::move(*red));
-      }
-    }
+    val err = RedactorOf(options, &qo.redactor);
+    if (!err.isNull()) return err;
     foldback::Predictor predictor =
         foldback::GenerateQuestionsPredictor(Str(options, "instructions"));
-    if (!Str(options, "program").empty()) {
-      auto preds = foldback::LoadDspyPredictors(Str(options, "program"));
-      if (!preds.ok()) return ErrorValue(preds.status());
-      auto picked = foldback::PickQuestionPredictor(*preds);
-      if (!picked.ok()) return ErrorValue(picked.status());
-      predictor = std::move(*picked);
-    }
+    err = ProgramPredictorOf(options, foldback::PickQuestionPredictor, &predictor);
+    if (!err.isNull()) return err;
     auto passages = foldback::SampleQuestionPassages(*index.get(), sel, so);
     if (!passages.ok()) return ErrorValue(passages.status());
     program_hash_ = foldback::jobs::PredictorHash(predictor);
@@ -892,13 +914,6 @@ class JsQuestions {
     session_ = std::move(r.value());
     return val::null();
   }
-  val takeNeeds() { return NeedsValue(session_->TakeNeeds()); }
-  val provide(double id, val result, double now_ms) {
-    foldback::Status s = session_->Provide(static_cast<uint64_t>(id), NeedResultOf(result), now_ms);
-    return s.ok() ? val::null() : ErrorValue(s);
-  }
-  void tick(double now_ms) { session_->Tick(now_ms); }
-  bool done() const { return session_ && session_->done(); }
   // {pairsJsonl, pairs: [{query, chunkId, docId}], passages, answered,
   // failed, dropped, model, programHash, errors, redactions}. REQUIRES: done().
   val result() {
@@ -926,7 +941,6 @@ class JsQuestions {
   }
 
  private:
-  std::unique_ptr<foldback::QuestionSession> session_;
   std::string program_hash_;
 };
 
@@ -1929,18 +1943,18 @@ EMSCRIPTEN_BINDINGS(foldback) {
   emscripten::class_<JsQuestions>("Questions")
       .constructor<>()
       .function("start", &JsQuestions::start)
-      .function("takeNeeds", &JsQuestions::takeNeeds)
-      .function("provide", &JsQuestions::provide)
-      .function("tick", &JsQuestions::tick)
-      .function("done", &JsQuestions::done)
+      .function("takeNeeds", AsMemberOf<JsQuestions>(&JsQuestions::takeNeeds))
+      .function("provide", AsMemberOf<JsQuestions>(&JsQuestions::provide))
+      .function("tick", AsMemberOf<JsQuestions>(&JsQuestions::tick))
+      .function("done", AsMemberOf<JsQuestions>(&JsQuestions::done))
       .function("result", &JsQuestions::result);
   emscripten::class_<JsLlmRerank>("LlmRerank")
       .constructor<>()
       .function("start", &JsLlmRerank::start)
-      .function("takeNeeds", &JsLlmRerank::takeNeeds)
-      .function("provide", &JsLlmRerank::provide)
-      .function("tick", &JsLlmRerank::tick)
-      .function("done", &JsLlmRerank::done)
+      .function("takeNeeds", AsMemberOf<JsLlmRerank>(&JsLlmRerank::takeNeeds))
+      .function("provide", AsMemberOf<JsLlmRerank>(&JsLlmRerank::provide))
+      .function("tick", AsMemberOf<JsLlmRerank>(&JsLlmRerank::tick))
+      .function("done", AsMemberOf<JsLlmRerank>(&JsLlmRerank::done))
       .function("result", &JsLlmRerank::result);
   emscripten::function("wireEndpoint", &WireEndpoint);
   emscripten::class_<JsWire>("Wire")
