@@ -11,6 +11,9 @@
 #include "index/index_internal.h"
 #include "index/near_dup.h"
 #include "rewrite/ask_internal.h"
+#include "snapshot.pb.h"
+#include "store/bytes.h"
+#include "store/crc32c.h"
 
 namespace foldback {
 namespace {
@@ -111,6 +114,65 @@ SearchOptions Bm25(size_t k, double jaccard) {
 // that rule nothing out beyond the size filter (an empty bit map makes
 // MaxOverlap the smaller set's size: exactly the comparison of every pair's
 // shingles that the collapse made before sketches).
+// Sketches are stored in the snapshot (36 bytes a chunk, removed documents
+// left out) and read back instead of shingling every chunk; stored by
+// another scheme they are recomputed from the text, never trusted.
+TEST(NearDupSketch, StoredInTheSnapshotAndRecomputedUnderAnotherScheme) {
+  TextGen gen(11);
+  IndexOptions io;
+  io.dense.embedder = EmbedderKind::kNone;
+  auto made = Index::Create(io);
+  ASSERT_TRUE(made.ok());
+  for (int d = 0; d < 30; ++d) {
+    Document doc;
+    doc.id = "d" + std::to_string(d);
+    doc.text = gen.Text() + ".\n\n" + gen.Text() + ".";
+    ASSERT_TRUE((*made)->Add(doc).ok());
+  }
+  for (int d = 0; d < 30; d += 7) ASSERT_TRUE((*made)->Remove("d" + std::to_string(d)).ok());
+  auto bytes = (*made)->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  pb::Snapshot snap;
+  ASSERT_TRUE(snap.ParseFromString(bytes->substr(20)));
+  EXPECT_EQ(snap.dup_sketch_scheme(), index::DupSketch::kScheme);
+  ASSERT_EQ(snap.dup_sketches().size(), snap.chunks_size() * index::DupSketch::kEncodedSize);
+
+  auto expect_true_sketches = [](const Index& idx) {
+    for (const ChunkSlot& c : idx.rep()->chunks) {
+      const index::DupSketch want = index::DupSketch::Of(c.chunk.text);
+      ASSERT_EQ(c.sketch.shingles, want.shingles) << c.chunk.id;
+      for (int w = 0; w < index::DupSketch::kWords; ++w) ASSERT_EQ(c.sketch.bits[w], want.bits[w]);
+    }
+  };
+  auto loaded = Index::FromSnapshot(*bytes);
+  ASSERT_TRUE(loaded.ok());
+  expect_true_sketches(**loaded);
+
+  // The same snapshot with wrong sketches under another scheme: ignored.
+  snap.set_dup_sketch_scheme(index::DupSketch::kScheme + 1);
+  snap.set_dup_sketches(std::string(snap.dup_sketches().size(), '\xff'));
+  std::string payload = snap.SerializeAsString();
+  std::string rewrapped = bytes->substr(0, 8);
+  store::PutU32(&rewrapped, static_cast<uint32_t>(payload.size()));
+  store::PutU32(&rewrapped, 0);
+  store::PutU32(&rewrapped, store::MaskCrc(store::Crc32c(payload)));
+  rewrapped += payload;
+  auto other = Index::FromSnapshot(rewrapped);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  expect_true_sketches(**other);
+  // ... and read under this scheme (the check above can fail).
+  snap.set_dup_sketch_scheme(index::DupSketch::kScheme);
+  payload = snap.SerializeAsString();
+  rewrapped = bytes->substr(0, 8);
+  store::PutU32(&rewrapped, static_cast<uint32_t>(payload.size()));
+  store::PutU32(&rewrapped, 0);
+  store::PutU32(&rewrapped, store::MaskCrc(store::Crc32c(payload)));
+  rewrapped += payload;
+  auto trusted = Index::FromSnapshot(rewrapped);
+  ASSERT_TRUE(trusted.ok());
+  EXPECT_EQ((*trusted)->rep()->chunks[0].sketch.bits[0], ~uint64_t{0});
+}
+
 TEST(NearDupSketch, CollapseMatchesComparingEveryPair) {
   TextGen gen(5);
   IndexOptions io;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "rewrite/ask_internal.h"
+#include "store/bytes.h"
 
 namespace foldback::index {
 
@@ -16,6 +17,25 @@ DupSketch DupSketch::Of(std::string_view text) {
     // before taking the top 8 bits.
     const uint32_t bit = static_cast<uint32_t>((h * 0x9E3779B97F4A7C15ull) >> 56);
     s.bits[bit >> 6] |= uint64_t{1} << (bit & 63);
+  }
+  return s;
+}
+
+void DupSketch::AppendTo(std::string* out) const {
+  store::PutU32(out, shingles);
+  for (uint64_t w : bits) {
+    store::PutU32(out, static_cast<uint32_t>(w));
+    store::PutU32(out, static_cast<uint32_t>(w >> 32));
+  }
+}
+
+DupSketch DupSketch::Decode(std::string_view in, size_t at) {
+  DupSketch s;
+  std::string_view b = in.substr(at, kEncodedSize);
+  s.shingles = store::GetU32(b, 0);
+  for (int i = 0; i < kWords; ++i) {
+    s.bits[i] = static_cast<uint64_t>(store::GetU32(b, 1 + 2 * i)) |
+                static_cast<uint64_t>(store::GetU32(b, 2 + 2 * i)) << 32;
   }
   return s;
 }

@@ -4,7 +4,9 @@
 #ifndef FOLDBACK_INDEX_NEAR_DUP_H_
 #define FOLDBACK_INDEX_NEAR_DUP_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace foldback::index {
@@ -17,6 +19,15 @@ struct DupSketch {
   uint64_t bits[kWords] = {};
 
   static DupSketch Of(std::string_view text);
+
+  // How Of() maps text to a sketch: bumped whenever it changes, so that
+  // sketches stored by another scheme are recomputed, never trusted.
+  static constexpr uint32_t kScheme = 1;
+  static constexpr size_t kEncodedSize = 4 + 8 * kWords;
+  // Appends the 36-byte little-endian form; Decode reads it from `in` at
+  // byte offset `at` (REQUIRES: at + kEncodedSize <= in.size()).
+  void AppendTo(std::string* out) const;
+  static DupSketch Decode(std::string_view in, size_t at);
 };
 
 // An upper bound on |A ∩ B| for the shingle sets A and B of two sketches:

@@ -122,6 +122,13 @@ Result<std::string> Index::Snapshot() const {
     }
     ++next_doc;
   }
+  std::string* sketches = snap.mutable_dup_sketches();
+  sketches->reserve(static_cast<size_t>(next_chunk) * index::DupSketch::kEncodedSize);
+  for (const DocSlot& d : r.docs) {
+    if (!d.live) continue;
+    for (uint32_t c : d.chunks) r.chunks[c].sketch.AppendTo(sketches);
+  }
+  snap.set_dup_sketch_scheme(index::DupSketch::kScheme);
   std::vector<std::string> terms;
   pb::Lexical* lex = snap.mutable_lexical();
   index::PositionData positions;
@@ -214,6 +221,11 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     r.IndexDocFields(static_cast<uint32_t>(r.docs.size() - 1));
   }
   r.chunks.reserve(snap.chunks_size());
+  // Stored sketches of this build's scheme spare shingling every chunk.
+  const std::string& sketches = snap.dup_sketches();
+  const bool stored_sketches =
+      snap.dup_sketch_scheme() == index::DupSketch::kScheme &&
+      sketches.size() == static_cast<size_t>(snap.chunks_size()) * index::DupSketch::kEncodedSize;
   for (const pb::Chunk& pc : snap.chunks()) {
     if (pc.document() >= r.docs.size()) return Status::Corruption("snapshot chunk names no document");
     DocSlot& d = r.docs[pc.document()];
@@ -231,7 +243,9 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     c.chunk.text = d.doc.text.substr(pc.begin(), pc.end() - pc.begin());
     c.chunk.section = pc.section();
     c.chunk.role = static_cast<ChunkRole>(pc.role());
-    c.sketch = index::DupSketch::Of(c.chunk.text);
+    c.sketch = stored_sketches ? index::DupSketch::Decode(
+                                     sketches, r.chunks.size() * index::DupSketch::kEncodedSize)
+                               : index::DupSketch::Of(c.chunk.text);
     uint32_t n = static_cast<uint32_t>(r.chunks.size());
     if (!r.chunk_ids.emplace(c.chunk.id, n).second) {
       return Status::Corruption("snapshot holds chunk '" + c.chunk.id + "' twice");
