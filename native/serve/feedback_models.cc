@@ -1,0 +1,83 @@
+#include "serve/feedback_models.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "host/feedback_record.h"
+
+namespace foldback::serve {
+
+FeedbackModels::FeedbackModels(std::string index_dir, FeedbackModelsOptions options,
+                               Metrics* metrics)
+    : index_dir_(std::move(index_dir)),
+      options_(options),
+      metrics_(metrics),
+      fold_backs_(FoldBackOptions(), options.fold_back_capacity) {}
+
+Result<std::shared_ptr<const FoldBack>> FeedbackModels::FoldBackFor(const Index& index,
+                                                                    uint64_t generation,
+                                                                    const Walls& walls) {
+  bool built = false;
+  auto fb = host::FoldBackOfDir(&fold_backs_, index, generation, index_dir_, walls, &built);
+  if (built) metrics_->AddModelBuild(Metrics::ModelKind::kFoldBack);
+  return fb;
+}
+
+Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(const Index& index,
+                                                                          uint64_t generation,
+                                                                          const Walls& walls) {
+  // The version is read before the log: an append in between makes the
+  // next request train again, never keeps a stale model under a newer key.
+  Key key{walls, generation, host::FeedbackLogStamp(index_dir_)};
+  std::promise<Learned> promise;
+  std::shared_future<Learned> value;
+  bool owner = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = learned_.begin(); it != learned_.end(); ++it) {
+      if (it->key == key) {
+        learned_.splice(learned_.begin(), learned_, it);  // the most recently used
+        value = it->value;
+        break;
+      }
+    }
+    if (!value.valid()) {
+      owner = true;
+      value = promise.get_future().share();
+      learned_.push_front({key, value});
+      // An entry dropped while being trained is still finished for those
+      // already waiting on it.
+      while (learned_.size() > std::max<size_t>(1, options_.learned_capacity)) learned_.pop_back();
+    }
+  }
+  if (owner) {
+    // Trained outside the lock: other keys are served meanwhile; this key's
+    // other requests wait for this one.
+    auto forget = [&] {  // a failed training is not kept: the next request tries again
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = learned_.begin(); it != learned_.end(); ++it) {
+        if (it->key == key) {
+          learned_.erase(it);
+          break;
+        }
+      }
+    };
+    try {
+      auto trained = host::LearnedRerankerOfDir(index, index_dir_, walls);
+      metrics_->AddModelBuild(Metrics::ModelKind::kLearnedReranker);
+      if (trained.ok()) {
+        promise.set_value(std::shared_ptr<const LearnedReranker>(std::move(trained.value())));
+      } else {
+        forget();
+        promise.set_value(trained.status());
+      }
+    } catch (...) {
+      forget();
+      promise.set_exception(std::current_exception());
+    }
+  }
+  return value.get();
+}
+
+}  // namespace foldback::serve
