@@ -700,7 +700,26 @@ bool Api::RunsLong(const HttpRequest& req) const {
   bool reranked_search = path == "/v1/search" && q != std::string::npos &&
                          req.target.find("rerank=", q) != std::string::npos;
   return path == "/v1/ask" || path == "/v1/feedback" || path == "/v1/export" ||
-         path.rfind("/v1/documents", 0) == 0 || reranked_search;
+         path.rfind("/v1/documents", 0) == 0 || reranked_search ||
+         (path == "/v1/search" && SearchBuildsFoldBack(req));
+}
+
+// A search whose fold-back is not built yet for the caller's wall (after a
+// feedback record or a write): the build takes from milliseconds to seconds,
+// so it runs on the worker pool, not on an I/O thread.
+bool Api::SearchBuildsFoldBack(const HttpRequest& req) const {
+  size_t q = req.target.find('?');
+  if (q != std::string::npos && req.target.find("feedback=false", q) != std::string::npos) {
+    return false;
+  }
+  std::string auth = req.Header("authorization");
+  if (auth.size() <= 7 || strncasecmp(auth.c_str(), "Bearer ", 7) != 0) return false;
+  auto users = rep_->CurrentUsers();
+  const User* u = users->FindByToken(std::string_view(auth).substr(7));
+  if (!u) return false;  // a 401, at once
+  uint64_t generation;
+  rep_->Published(&generation);
+  return !rep_->models->FoldBackReady(generation, u->matters);
 }
 
 namespace {

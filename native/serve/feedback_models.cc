@@ -18,10 +18,44 @@ FeedbackModels::FeedbackModels(std::string index_dir, FeedbackModelsOptions opti
 Result<std::shared_ptr<const FoldBack>> FeedbackModels::FoldBackFor(const Index& index,
                                                                     uint64_t generation,
                                                                     const Walls& walls) {
+  // Read before the log (inside FoldBackOfDir): what is kept under this
+  // version holds at least what the log held then.
+  std::string version = host::FeedbackLogStamp(index_dir_);
+  {
+    std::lock_guard<std::mutex> lock(ready_mu_);
+    auto it = ready_.find(walls);
+    if (it != ready_.end() && it->second.generation == generation &&
+        it->second.log_version == version) {
+      return it->second.fold_back;
+    }
+  }
   bool built = false;
   auto fb = host::FoldBackOfDir(&fold_backs_, index, generation, index_dir_, walls, &built);
   if (built) metrics_->AddModelBuild(Metrics::ModelKind::kFoldBack);
+  if (!fb.ok()) return fb;
+  std::lock_guard<std::mutex> lock(ready_mu_);
+  auto it = ready_.find(walls);
+  if (it == ready_.end() && ready_.size() >= std::max<size_t>(1, options_.fold_back_capacity)) {
+    // Room for this wall: a stale entry first, else the first one.
+    auto victim = ready_.begin();
+    for (auto e = ready_.begin(); e != ready_.end(); ++e) {
+      if (e->second.generation != generation || e->second.log_version != version) {
+        victim = e;
+        break;
+      }
+    }
+    ready_.erase(victim);
+  }
+  ready_[walls] = Ready{generation, std::move(version), *fb};
   return fb;
+}
+
+bool FeedbackModels::FoldBackReady(uint64_t generation, const Walls& walls) {
+  std::string version = host::FeedbackLogStamp(index_dir_);
+  std::lock_guard<std::mutex> lock(ready_mu_);
+  auto it = ready_.find(walls);
+  return it != ready_.end() && it->second.generation == generation &&
+         it->second.log_version == version;
 }
 
 Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(const Index& index,

@@ -13,7 +13,11 @@
 // and the C API.
 //
 // Fold-backs go through the core's FoldBackCache (host::FoldBackOfDir), as
-// every host's do. Learned rerankers are kept in a small LRU (a few entries:
+// every host's do; the one last built for each wall is also kept where a
+// request finds it without waiting for a build of another wall (the core
+// cache builds under its lock), and FoldBackReady tells the HTTP layer
+// whether a search would build (then it runs on the worker pool, not on an
+// I/O thread). Learned rerankers are kept in a small LRU (a few entries:
 // users × walls may be many, and a reranker holds its labelled passages'
 // vectors); a reranker being trained is waited for by the other requests
 // of the same key, never trained twice, and never blocks other keys.
@@ -25,6 +29,7 @@
 #include <cstdint>
 #include <future>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,6 +63,8 @@ class FeedbackModels {
   // index published as `generation`. Null when the log holds no live record.
   Result<std::shared_ptr<const FoldBack>> FoldBackFor(const Index& index, uint64_t generation,
                                                       const Walls& walls);
+  // True when FoldBackFor would not build (a stat of the log and a lookup).
+  bool FoldBackReady(uint64_t generation, const Walls& walls);
 
   // The learned reranker trained on the log's records `walls` let through
   // (host::LearnedRerankerOfDir, as `--rerank learned`).
@@ -84,6 +91,13 @@ class FeedbackModels {
   const FeedbackModelsOptions options_;
   Metrics* metrics_;
   FoldBackCache fold_backs_;
+  struct Ready {
+    uint64_t generation = 0;
+    std::string log_version;
+    std::shared_ptr<const FoldBack> fold_back;
+  };
+  std::mutex ready_mu_;
+  std::map<Walls, Ready> ready_;  // the last fold-back built for each wall
   std::mutex mu_;
   std::list<Entry> learned_;  // most recently used first
 };
