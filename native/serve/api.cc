@@ -1041,6 +1041,8 @@ struct Routes {
     if (!r.ok()) return FromStatus(r.status());
     Status s = rep->log->Append(*r);  // fsync'ed before we answer
     if (!s.ok()) return FromStatus(s);
+    // Before the 200: the next search of a wall that may see it builds anew.
+    rep->models->Appended(*index, *r, /*replaces=*/!in.record_id.empty());
     if (!r->matter.empty()) ctx.matters.insert(r->matter);
     ctx.results = 1;
     return Json(200, {{"record_id", r->record_id},

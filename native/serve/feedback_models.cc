@@ -20,7 +20,7 @@ Result<std::shared_ptr<const FoldBack>> FeedbackModels::FoldBackFor(const Index&
                                                                     const Walls& walls) {
   // Read before the log (inside FoldBackOfDir): what is kept under this
   // version holds at least what the log held then.
-  std::string version = host::FeedbackLogStamp(index_dir_);
+  uint64_t version = WallVersion(walls);
   {
     std::lock_guard<std::mutex> lock(ready_mu_);
     auto it = ready_.find(walls);
@@ -46,12 +46,12 @@ Result<std::shared_ptr<const FoldBack>> FeedbackModels::FoldBackFor(const Index&
     }
     ready_.erase(victim);
   }
-  ready_[walls] = Ready{generation, std::move(version), *fb};
+  ready_[walls] = Ready{generation, version, *fb};
   return fb;
 }
 
 bool FeedbackModels::FoldBackReady(uint64_t generation, const Walls& walls) {
-  std::string version = host::FeedbackLogStamp(index_dir_);
+  uint64_t version = WallVersion(walls);
   std::lock_guard<std::mutex> lock(ready_mu_);
   auto it = ready_.find(walls);
   return it != ready_.end() && it->second.generation == generation &&
@@ -63,7 +63,7 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(const 
                                                                           const Walls& walls) {
   // The version is read before the log: an append in between makes the
   // next request train again, never keeps a stale model under a newer key.
-  Key key{walls, generation, host::FeedbackLogStamp(index_dir_)};
+  Key key{walls, generation, WallVersion(walls)};
   std::promise<Learned> promise;
   std::shared_future<Learned> value;
   bool owner = false;
@@ -112,6 +112,52 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(const 
     }
   }
   return value.get();
+}
+
+uint64_t FeedbackModels::WallVersion(const Walls& walls) {
+  std::string stamp = host::FeedbackLogStamp(index_dir_);
+  std::lock_guard<std::mutex> lock(versions_mu_);
+  if (stamp != known_stamp_) {
+    // Not this server's append (or one whose Appended is on its way): the
+    // file changed, every wall builds again.
+    ++every_;
+    ++total_;
+    known_stamp_ = std::move(stamp);
+  }
+  if (!walls) return total_;
+  uint64_t v = every_;
+  for (const std::string& m : *walls) {
+    auto it = matters_.find(m);
+    if (it != matters_.end()) v += it->second;
+  }
+  return v;  // grows with every bump this wall sees: never an older value again
+}
+
+void FeedbackModels::Appended(const Index& index, const FeedbackRecord& record, bool replaces) {
+  // The matters that decide who may see the record (as FoldBack::Build and
+  // the learned reranker decide it): its own, each shown passage's as
+  // recorded and as the index says, each labelled passage's.
+  std::set<std::string> touched;
+  if (!record.matter.empty()) touched.insert(record.matter);
+  auto add_chunk = [&](const std::string& chunk_id) {
+    const Chunk* c = index.FindChunk(chunk_id);
+    const Document* d = c ? index.FindDocument(c->doc_id) : nullptr;
+    if (d && !d->matter.empty()) touched.insert(d->matter);
+  };
+  for (const ShownResult& s : record.results) {
+    if (!s.matter.empty()) touched.insert(s.matter);
+    add_chunk(s.chunk_id);
+  }
+  for (const LabelledPassage& l : record.labels) add_chunk(l.chunk_id);
+  std::string stamp = host::FeedbackLogStamp(index_dir_);
+  std::lock_guard<std::mutex> lock(versions_mu_);
+  if (replaces || touched.empty()) {
+    ++every_;  // a record of no matter is every wall's
+  } else {
+    for (const std::string& m : touched) ++matters_[m];
+  }
+  ++total_;
+  known_stamp_ = std::move(stamp);
 }
 
 }  // namespace foldback::serve

@@ -5,12 +5,15 @@
 // that a part trained from feedback applies only from matters inside the
 // asker's walls.
 //
-// Both are keyed by (wall, index generation, feedback log version): a
-// publish of the index (a write) or an append to the log (a POST
-// /v1/feedback, fsync'ed before its 200) makes the next request build
-// afresh, so feedback is used by the very next search. The log version is
-// host::FeedbackLogStamp (the file's inode, size and time), as for the CLI
-// and the C API.
+// Both are keyed by (wall, index generation, the wall's feedback version):
+// a publish of the index (a write) makes every wall's next request build
+// afresh; a record appended by POST /v1/feedback (Appended, called after
+// fsync and before its 200) does so for the walls that may see it — those
+// holding a matter the record touches, or every wall for a record of no
+// matter — so feedback is used by the very next search, and a wall that
+// cannot see it keeps what it has. Any other change of the log file (its
+// host::FeedbackLogStamp — inode, size, time — as the CLI and the C API key
+// theirs — moved without an Appended) counts for every wall.
 //
 // Fold-backs go through the core's FoldBackCache (host::FoldBackOfDir), as
 // every host's do; the one last built for each wall is also kept where a
@@ -66,6 +69,12 @@ class FeedbackModels {
   // True when FoldBackFor would not build (a stat of the log and a lookup).
   bool FoldBackReady(uint64_t generation, const Walls& walls);
 
+  // `record` was appended to the log (durably) by this server; `index` the
+  // published index it was checked against (the current matter of each
+  // passage it shows). `replaces`: it may replace an earlier record (a
+  // client-chosen record id): every wall builds again.
+  void Appended(const Index& index, const FeedbackRecord& record, bool replaces);
+
   // The learned reranker trained on the log's records `walls` let through
   // (host::LearnedRerankerOfDir, as `--rerank learned`).
   Result<std::shared_ptr<const LearnedReranker>> LearnedFor(const Index& index,
@@ -73,10 +82,14 @@ class FeedbackModels {
                                                             const Walls& walls);
 
  private:
+  // The version of the log as `walls` sees it: grows whenever a record
+  // the wall may see was appended (and at any outside change of the file).
+  uint64_t WallVersion(const Walls& walls);
+
   struct Key {
     Walls walls;
     uint64_t generation = 0;
-    std::string log_version;
+    uint64_t log_version = 0;
     bool operator==(const Key& o) const {
       return generation == o.generation && log_version == o.log_version && walls == o.walls;
     }
@@ -93,13 +106,19 @@ class FeedbackModels {
   FoldBackCache fold_backs_;
   struct Ready {
     uint64_t generation = 0;
-    std::string log_version;
+    uint64_t log_version = 0;
     std::shared_ptr<const FoldBack> fold_back;
   };
   std::mutex ready_mu_;
   std::map<Walls, Ready> ready_;  // the last fold-back built for each wall
   std::mutex mu_;
   std::list<Entry> learned_;  // most recently used first
+
+  std::mutex versions_mu_;
+  uint64_t every_ = 0;                        // bumps every wall sees
+  uint64_t total_ = 0;                        // every bump (the "*" wall)
+  std::map<std::string, uint64_t> matters_;   // bumps per matter touched
+  std::string known_stamp_;                   // the log file as this server left it
 };
 
 }  // namespace foldback::serve

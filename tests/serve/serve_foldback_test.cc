@@ -191,7 +191,8 @@ int RankOf(const json& results, const std::string& chunk_id) {
 // relevant: her very next search (no restart) ranks them accordingly. Bob,
 // whose wall excludes alpha, gets byte-identical answers before and after;
 // `feedback=false` is the index alone. The fold-back is built once per
-// wall and log version, and again after an index write.
+// wall and log version — not again for a wall that cannot see the new
+// record — and again after an index write.
 TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
   const std::string question = kTopics[1].question;
   int status;
@@ -224,9 +225,11 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
   EXPECT_EQ(Search("alice", Q(question), &status), alice_after);
   EXPECT_EQ(Builds("fold_back"), folds + 1);
 
-  // Bob: nothing of alpha's feedback reaches him.
+  // Bob: nothing of alpha's feedback reaches him, and his wall, which
+  // cannot see it, keeps its fold-back (no build).
   EXPECT_EQ(Search("bob", Q(question), &status), bob_before);
   EXPECT_EQ(status, 200);
+  EXPECT_EQ(Builds("fold_back"), folds + 1);
   // Fold-back off: the index alone, as before the feedback.
   EXPECT_EQ(Search("alice", Q(question) + "&feedback=false", &status), alice_before);
   EXPECT_EQ(status, 200);
@@ -234,6 +237,7 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
   json carol = json::parse(Search("carol", Q(question), &status))["results"];
   json carol_off = json::parse(Search("carol", Q(question) + "&feedback=false", &status))["results"];
   EXPECT_NE(carol.dump(), carol_off.dump());
+  EXPECT_EQ(Builds("fold_back"), folds + 2);  // carol's wall sees alpha: built for her
 
   // The ask folds back too (its passages come from the same searches).
   auto c = Client();
@@ -271,7 +275,7 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
 
 // rerank=learned: the ranking `foldback search --rerank learned` gives on
 // the same index and log (with and without fold-back), trained once until
-// the log changes.
+// the log changes for that wall.
 TEST_F(ServeFoldBackTest, LearnedRerankMatchesTheCliAndIsTrainedOnce) {
   for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
     json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
@@ -328,6 +332,9 @@ TEST_F(ServeFoldBackTest, LearnedRerankMatchesTheCliAndIsTrainedOnce) {
   // New feedback: the next learned request trains again, and uses it.
   AskAndLabel("alice", q, "alpha", [&](size_t, const json& h) { return IsClause(h); });
   ASSERT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("alice"))->status, 200);
+  EXPECT_EQ(Builds("learned_reranker"), trained + 3);
+  // Bob's wall cannot see it: his model stays.
+  ASSERT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("bob"))->status, 200);
   EXPECT_EQ(Builds("learned_reranker"), trained + 3);
 }
 
