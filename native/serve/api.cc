@@ -291,7 +291,7 @@ struct Api::Rep {
   mutable std::mutex index_mu;  // guards the pointer and its generation only
   std::shared_ptr<const Index> index;
   uint64_t generation = 0;  // +1 at each publish: keys what is built on an index
-  std::mutex writer_mu;  // one writer at a time
+  std::mutex writer_mu;     // one writer at a time
   std::unique_ptr<host::FeedbackLogFile> log;
 
   std::mutex users_mu;
@@ -735,7 +735,7 @@ struct Routes {
   // The second stage a request asks for ('rerank': none, learned or llm).
   struct RequestReranker {
     RerankerKind kind = RerankerKind::kNone;
-    std::unique_ptr<llm::LlmClient> client;  // llm: outlives the reranker
+    std::unique_ptr<llm::LlmClient> client;    // llm: outlives the reranker
     std::shared_ptr<const Reranker> reranker;  // null: none (learned: shared, cached)
     size_t depth = RerankOptions().depth;
   };

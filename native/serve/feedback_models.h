@@ -77,8 +77,7 @@ class FeedbackModels {
 
   // The learned reranker trained on the log's records `walls` let through
   // (host::LearnedRerankerOfDir, as `--rerank learned`).
-  Result<std::shared_ptr<const LearnedReranker>> LearnedFor(const Index& index,
-                                                            uint64_t generation,
+  Result<std::shared_ptr<const LearnedReranker>> LearnedFor(const Index& index, uint64_t generation,
                                                             const Walls& walls);
 
  private:
@@ -115,10 +114,10 @@ class FeedbackModels {
   std::list<Entry> learned_;  // most recently used first
 
   std::mutex versions_mu_;
-  uint64_t every_ = 0;                        // bumps every wall sees
-  uint64_t total_ = 0;                        // every bump (the "*" wall)
-  std::map<std::string, uint64_t> matters_;   // bumps per matter touched
-  std::string known_stamp_;                   // the log file as this server left it
+  uint64_t every_ = 0;                       // bumps every wall sees
+  uint64_t total_ = 0;                       // every bump (the "*" wall)
+  std::map<std::string, uint64_t> matters_;  // bumps per matter touched
+  std::string known_stamp_;                  // the log file as this server left it
 };
 
 }  // namespace foldback::serve

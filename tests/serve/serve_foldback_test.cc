@@ -30,9 +30,8 @@ std::string Token(const std::string& user) { return "tok-" + user + "-fold-01234
 std::string UsersToml() {
   std::string out;
   auto user = [&](const std::string& name, const std::string& matters, const std::string& write) {
-    out += "[[user]]\nname = \"" + name + "\"\ntoken_sha256 = \"" +
-           host::Sha256Hex(Token(name)) + "\"\nmatters = [" + matters + "]\nwrite = [" + write +
-           "]\n\n";
+    out += "[[user]]\nname = \"" + name + "\"\ntoken_sha256 = \"" + host::Sha256Hex(Token(name)) +
+           "\"\nmatters = [" + matters + "]\nwrite = [" + write + "]\n\n";
   };
   user("alice", "\"alpha\"", "\"alpha\"");
   user("bob", "\"beta\"", "");
@@ -145,8 +144,7 @@ class ServeFoldBackTest : public ::testing::Test {
   // One question asked by `user` in `matter` (no LLM: rewrite none) and
   // labelled: the passages `relevant` says yes to are relevant, the others
   // not. The ask's results.
-  json AskAndLabel(const std::string& user, const std::string& question,
-                   const std::string& matter,
+  json AskAndLabel(const std::string& user, const std::string& question, const std::string& matter,
                    const std::function<bool(size_t rank, const json& hit)>& relevant) {
     auto c = Client();
     auto asked = c.Post("/v1/ask", Auth(user),
@@ -166,8 +164,11 @@ class ServeFoldBackTest : public ::testing::Test {
       const json& h = a["results"][i];
       (relevant(i, h) ? yes : no).push_back(h["chunk_id"]);
     }
-    json fb = {{"trace_id", a["trace_id"]}, {"rating", "up"}, {"relevant", yes},
-               {"irrelevant", no},          {"consent", true}};
+    json fb = {{"trace_id", a["trace_id"]},
+               {"rating", "up"},
+               {"relevant", yes},
+               {"irrelevant", no},
+               {"consent", true}};
     auto rated = c.Post("/v1/feedback", Auth(user), fb.dump(), "application/json");
     EXPECT_TRUE(rated && rated->status == 200) << (rated ? rated->body : "no answer");
     return a;
@@ -235,7 +236,8 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
   EXPECT_EQ(status, 200);
   // Carol sees alpha too: the feedback applies to her search as well.
   json carol = json::parse(Search("carol", Q(question), &status))["results"];
-  json carol_off = json::parse(Search("carol", Q(question) + "&feedback=false", &status))["results"];
+  json carol_off =
+      json::parse(Search("carol", Q(question) + "&feedback=false", &status))["results"];
   EXPECT_NE(carol.dump(), carol_off.dump());
   EXPECT_EQ(Builds("fold_back"), folds + 2);  // carol's wall sees alpha: built for her
 
@@ -254,10 +256,10 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
 
   // An index write is a new generation: the fold-back is built again.
   const long before_write = Builds("fold_back");
-  auto added = c.Post("/v1/documents", Auth("alice"),
-                      json({{"matter", "alpha"}, {"id", "alpha-new"}, {"text", "A new note."}})
-                          .dump(),
-                      "application/json");
+  auto added =
+      c.Post("/v1/documents", Auth("alice"),
+             json({{"matter", "alpha"}, {"id", "alpha-new"}, {"text", "A new note."}}).dump(),
+             "application/json");
   ASSERT_EQ(added->status, 201) << added->body;
   // (the new document changes the collection's statistics, so the scores)
   json rebuilt = json::parse(Search("alice", Q(question), &status))["results"];
@@ -267,10 +269,10 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
 
   // Bad values are refused, not taken for a default.
   EXPECT_EQ(c.Get("/v1/search?feedback=no&q=x", Auth("alice"))->status, 400);
-  EXPECT_EQ(c.Post("/v1/ask", Auth("alice"), R"({"question":"x","feedback":"no"})",
-                   "application/json")
-                ->status,
-            400);
+  EXPECT_EQ(
+      c.Post("/v1/ask", Auth("alice"), R"({"question":"x","feedback":"no"})", "application/json")
+          ->status,
+      400);
 }
 
 // rerank=learned: the ranking `foldback search --rerank learned` gives on
@@ -297,9 +299,9 @@ TEST_F(ServeFoldBackTest, LearnedRerankMatchesTheCliAndIsTrainedOnce) {
   auto second = c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("alice"));
   ASSERT_EQ(second->status, 200);
   EXPECT_EQ(second->body, first->body);
-  EXPECT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics[0].question), Auth("alice"))
-                ->status,
-            200);
+  EXPECT_EQ(
+      c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics[0].question), Auth("alice"))->status,
+      200);
   EXPECT_EQ(Builds("learned_reranker"), trained + 1);
   // Another wall is another model.
   ASSERT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("bob"))->status, 200);

@@ -1150,15 +1150,14 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   std::set<std::string> documented;
   for (const auto& p : spec["paths"]["/v1/search"]["get"]["parameters"])
     documented.insert(resolve(p)["name"].get<std::string>());
-  for (const char* name :
-       {"q", "top_k", "mode", "syntax", "rerank", "filter", "feedback"}) {
+  for (const char* name : {"q", "top_k", "mode", "syntax", "rerank", "filter", "feedback"}) {
     EXPECT_TRUE(documented.count(name)) << "undocumented search parameter " << name;
   }
   json ask_schema = resolve(
       spec["paths"]["/v1/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
-  for (const char* name : {"question", "hops", "depth", "top_k", "rewrite", "answer", "mode",
-                           "syntax", "rerank", "filters", "matter", "variants", "deadline_ms",
-                           "feedback"}) {
+  for (const char* name :
+       {"question", "hops", "depth", "top_k", "rewrite", "answer", "mode", "syntax", "rerank",
+        "filters", "matter", "variants", "deadline_ms", "feedback"}) {
     EXPECT_TRUE(ask_schema["properties"].contains(name)) << "undocumented ask field " << name;
   }
   EXPECT_EQ(ask_schema["properties"]["feedback"]["default"], true);
