@@ -23,23 +23,21 @@ Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string
   return foldback::BuildFeedbackRecord(index, *trace, in, ApplyFeedbackLog(*contents), notes);
 }
 
-namespace {
-
-// Identifies one version of a feedback log file ("" when there is none).
-std::string LogStamp(const std::string& dir) {
+std::string FeedbackLogStamp(const std::string& dir) {
   struct stat st;
   if (::stat(FeedbackLogPath(dir).c_str(), &st) != 0) return "";
   return fmt::format(FMT_STRING("{}:{}:{}.{}"), st.st_ino, st.st_size, st.st_mtim.tv_sec,
                      st.st_mtim.tv_nsec);
 }
 
-}  // namespace
-
 Result<std::shared_ptr<const FoldBack>> FoldBackOfDir(
     FoldBackCache* cache, const Index& index, uint64_t index_version, const std::string& index_dir,
-    const std::optional<std::set<std::string>>& walls) {
-  return cache->Get(index, index_version, LogStamp(index_dir), walls,
-                    [&] { return ReadFeedbackLogFile(index_dir); });
+    const std::optional<std::set<std::string>>& walls, bool* built) {
+  if (built) *built = false;
+  return cache->Get(index, index_version, FeedbackLogStamp(index_dir), walls, [&] {
+    if (built) *built = true;
+    return ReadFeedbackLogFile(index_dir);
+  });
 }
 
 Status ForgetFeedbackRecord(FeedbackLogFile* log, const std::string& index_dir,

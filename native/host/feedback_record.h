@@ -40,10 +40,17 @@ Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string
 // core's FoldBackCache (foldback/feedback.h): the log file's inode, size and
 // modification time are its log version, `index_version` the host's count
 // of index changes. Null when the log holds no live record (search the
-// index itself). Shared by `foldback search/ask --feedback` and the C API.
+// index itself). Shared by `foldback search/ask --feedback`, the C API and
+// `foldback serve`. `built` (may be null) is set to whether this call read
+// the log and built a fold-back (a cache miss).
 Result<std::shared_ptr<const FoldBack>> FoldBackOfDir(
     FoldBackCache* cache, const Index& index, uint64_t index_version, const std::string& index_dir,
-    const std::optional<std::set<std::string>>& walls);
+    const std::optional<std::set<std::string>>& walls, bool* built = nullptr);
+
+// The version of <index dir>/feedback.log that FoldBackOfDir keys its cache
+// with: the file's inode, size and modification time ("" when there is no
+// log). Every append changes it.
+std::string FeedbackLogStamp(const std::string& index_dir);
 
 // The learned reranker (foldback/rerank.h) trained on the live records of
 // <index dir>/feedback.log that `walls` let through: records touching a

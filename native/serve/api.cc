@@ -34,6 +34,7 @@
 #include "host/ingest_path.h"
 #include "ingest/extract.h"
 #include "llm/llm_reranker.h"
+#include "serve/feedback_models.h"
 
 namespace foldback::serve {
 
@@ -215,6 +216,17 @@ Status GetStrings(const json& j, const char* key, std::vector<std::string>* out)
   return Status::OK();
 }
 
+// A query parameter that is "true" or "false" (left as is when absent).
+Status ParseBoolParam(const Target& t, const std::string& key, bool* out) {
+  if (!t.Has(key)) return Status::OK();
+  const std::string v = t.Get(key);
+  if (v != "true" && v != "false") {
+    return Status::InvalidArgument("'" + key + "' must be true or false");
+  }
+  *out = v == "true";
+  return Status::OK();
+}
+
 Status ParseUintParam(const Target& t, const std::string& key, uint32_t lo, uint32_t hi,
                       uint32_t* out) {
   if (!t.Has(key)) return Status::OK();
@@ -276,9 +288,10 @@ struct Bucket {
 
 struct Api::Rep {
   std::string index_dir;
-  mutable std::mutex index_mu;  // guards the pointer only
+  mutable std::mutex index_mu;  // guards the pointer and its generation only
   std::shared_ptr<const Index> index;
-  std::mutex writer_mu;  // one writer at a time
+  uint64_t generation = 0;  // +1 at each publish: keys what is built on an index
+  std::mutex writer_mu;     // one writer at a time
   std::unique_ptr<host::FeedbackLogFile> log;
 
   std::mutex users_mu;
@@ -308,7 +321,18 @@ struct Api::Rep {
   void Swap(std::shared_ptr<const Index> next) {
     std::lock_guard<std::mutex> lock(index_mu);
     index = std::move(next);
+    ++generation;
   }
+  // The published index and its generation, read together.
+  std::shared_ptr<const Index> Published(uint64_t* gen) const {
+    std::lock_guard<std::mutex> lock(index_mu);
+    *gen = generation;
+    return index;
+  }
+
+  // What the feedback log teaches each wall (fold-backs, learned
+  // rerankers), cached per index generation and log version.
+  std::unique_ptr<FeedbackModels> models;
 
   // Writes (api.h, Api::Write): two copies of the index. `live` is what
   // `index` publishes; `spare` is the other, behind by `spare_behind`
@@ -527,6 +551,7 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   if (!r.wlog->pending().empty()) FB_RETURN_IF_ERROR(BuildDenseAfterWrite(r.live.get(), true));
   r.wlog->clear_pending();
   r.index = r.live;
+  r.models = std::make_unique<FeedbackModels>(r.index_dir, FeedbackModelsOptions(), &api->metrics_);
   {
     // The second copy is made while the server starts serving; the first
     // write waits for it.
@@ -675,7 +700,26 @@ bool Api::RunsLong(const HttpRequest& req) const {
   bool reranked_search = path == "/v1/search" && q != std::string::npos &&
                          req.target.find("rerank=", q) != std::string::npos;
   return path == "/v1/ask" || path == "/v1/feedback" || path == "/v1/export" ||
-         path.rfind("/v1/documents", 0) == 0 || reranked_search;
+         path.rfind("/v1/documents", 0) == 0 || reranked_search ||
+         (path == "/v1/search" && SearchBuildsFoldBack(req));
+}
+
+// A search whose fold-back is not built yet for the caller's wall (after a
+// feedback record or a write): the build takes from milliseconds to seconds,
+// so it runs on the worker pool, not on an I/O thread.
+bool Api::SearchBuildsFoldBack(const HttpRequest& req) const {
+  size_t q = req.target.find('?');
+  if (q != std::string::npos && req.target.find("feedback=false", q) != std::string::npos) {
+    return false;
+  }
+  std::string auth = req.Header("authorization");
+  if (auth.size() <= 7 || strncasecmp(auth.c_str(), "Bearer ", 7) != 0) return false;
+  auto users = rep_->CurrentUsers();
+  const User* u = users->FindByToken(std::string_view(auth).substr(7));
+  if (!u) return false;  // a 401, at once
+  uint64_t generation;
+  rep_->Published(&generation);
+  return !rep_->models->FoldBackReady(generation, u->matters);
 }
 
 namespace {
@@ -691,24 +735,26 @@ struct Routes {
   // The second stage a request asks for ('rerank': none, learned or llm).
   struct RequestReranker {
     RerankerKind kind = RerankerKind::kNone;
-    std::unique_ptr<llm::LlmClient> client;  // llm: outlives the reranker
-    std::unique_ptr<Reranker> reranker;      // null: none
+    std::unique_ptr<llm::LlmClient> client;    // llm: outlives the reranker
+    std::shared_ptr<const Reranker> reranker;  // null: none (learned: shared, cached)
     size_t depth = RerankOptions().depth;
   };
   // learned: trained on the feedback log's records the user's wall lets
   // through (host::LearnedRerankerOfDir, as `--rerank learned`), so only
-  // models of matters the user may see apply; llm: the server's endpoint
-  // (--endpoint) orders the top passages, with the server's redaction.
+  // models of matters the user may see apply — cached per wall, index
+  // generation and log version (serve/feedback_models.h); llm: the
+  // server's endpoint (--endpoint) orders the top passages, with the
+  // server's redaction.
   Status MakeReranker(const std::string& name, const User& u, const Index& index,
-                      RequestReranker* out) {
+                      uint64_t generation, RequestReranker* out) {
     if (!ParseRerankerKind(name, &out->kind)) {
       return Status::InvalidArgument("'rerank' must be none, learned or llm");
     }
     if (out->kind == RerankerKind::kNone) return Status::OK();
     if (out->kind == RerankerKind::kLearned) {
-      auto trained = host::LearnedRerankerOfDir(index, rep->index_dir, u.matters);
+      auto trained = rep->models->LearnedFor(index, generation, u.matters);
       if (!trained.ok()) return trained.status();
-      out->reranker = std::move(*trained);
+      out->reranker = *trained;
       return Status::OK();
     }
     if (o.llm.chat.url.empty()) {
@@ -724,6 +770,19 @@ struct Routes {
     out->depth = lo.depth;
     out->reranker = std::make_unique<llm::LlmClientReranker>(out->client.get(),
                                                              RankPassagesPredictor(), lo);
+    return Status::OK();
+  }
+
+  // What lawyers' feedback taught, for a user behind their wall (`feedback`
+  // on: the default, as the plugins' local engine; false: the index
+  // alone). Null when off or when the log holds no live record.
+  Status FoldBackFor(bool feedback, const User& u, const Index& index, uint64_t generation,
+                     std::shared_ptr<const FoldBack>* out) {
+    out->reset();
+    if (!feedback) return Status::OK();
+    auto fb = rep->models->FoldBackFor(index, generation, u.matters);
+    if (!fb.ok()) return fb.status();
+    *out = std::move(*fb);
     return Status::OK();
   }
 
@@ -763,14 +822,21 @@ struct Routes {
       so.filters.push_back(*f);
     }
     so.allowed_matters = u.matters;  // the wall, inside the search
-    auto index = api->index();
+    bool feedback = true;
+    s = ParseBoolParam(t, "feedback", &feedback);
+    if (!s.ok()) return FromStatus(s);
+    uint64_t generation;
+    auto index = rep->Published(&generation);
+    std::shared_ptr<const FoldBack> fb;
+    s = FoldBackFor(feedback, u, *index, generation, &fb);
+    if (!s.ok()) return FromStatus(s);
     RequestReranker rr;
-    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, *index, &rr);
+    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, *index, generation, &rr);
     if (!s.ok()) return FromStatus(s);
     RerankOptions ro;
     ro.depth = rr.depth;
     RerankReport report;
-    auto hits = SearchAndRerank(*index, nullptr, q, so, rr.reranker.get(), ro, &report);
+    auto hits = SearchAndRerank(*index, fb.get(), q, so, rr.reranker.get(), ro, &report);
     if (!hits.ok()) return FromStatus(hits.status());
     for (const auto& h : *hits) ctx.matters.insert(h.matter);
     ctx.results = hits->size();
@@ -794,6 +860,7 @@ struct Routes {
     std::vector<std::string> filters;
     Status s;
     uint32_t variants = 1, deadline_ms = 0;
+    bool feedback = true;  // fold-back, as GET /v1/search's `feedback`
     for (Status st :
          {GetString(j, "question", &question), GetString(j, "rewrite", &rewrite),
           GetString(j, "mode", &mode), GetString(j, "matter", &matter),
@@ -801,7 +868,7 @@ struct Routes {
           GetUint(j, "hops", 1, o.max_hops, &ao.hops), GetUint(j, "depth", 1, 100, &ao.depth),
           GetUint(j, "top_k", 1, o.max_top_k, &ao.top_k), GetUint(j, "variants", 1, 4, &variants),
           GetUint(j, "deadline_ms", 0, 600000, &deadline_ms), GetBool(j, "answer", &ao.answer),
-          GetStrings(j, "filters", &filters)}) {
+          GetStrings(j, "filters", &filters), GetBool(j, "feedback", &feedback)}) {
       if (!st.ok()) return FromStatus(st);
     }
     if (question.empty()) return Api::Error(400, "invalid_argument", "'question' is required");
@@ -834,9 +901,13 @@ struct Routes {
     ao.trace_id = host::NewUuidV7();  // known to the log lines about this question
     auto client = llm::LlmClient::Create(o.llm);
     if (!client.ok()) return FromStatus(client.status());
-    auto index = api->index();
+    uint64_t generation;
+    auto index = rep->Published(&generation);
+    std::shared_ptr<const FoldBack> fb;
+    s = FoldBackFor(feedback, u, *index, generation, &fb);
+    if (!s.ok()) return FromStatus(s);
     RequestReranker rr;
-    s = MakeReranker(rerank, u, *index, &rr);
+    s = MakeReranker(rerank, u, *index, generation, &rr);
     if (!s.ok()) return FromStatus(s);
     // As `foldback ask`: the answer cites the session's passage order.
     if (rr.reranker && ao.answer) {
@@ -887,7 +958,7 @@ struct Routes {
           break;
       }
     };
-    auto run = host::AskQuestion(*index, rep->index_dir, question, ao, nullptr, nullptr,
+    auto run = host::AskQuestion(*index, rep->index_dir, question, ao, nullptr, fb.get(),
                                  rr.reranker.get(), fallbacks, **client, on_event);
     if (!run.ok()) {
       HttpResponse err = FromStatus(run.status());
@@ -970,6 +1041,8 @@ struct Routes {
     if (!r.ok()) return FromStatus(r.status());
     Status s = rep->log->Append(*r);  // fsync'ed before we answer
     if (!s.ok()) return FromStatus(s);
+    // Before the 200: the next search of a wall that may see it builds anew.
+    rep->models->Appended(*index, *r, /*replaces=*/!in.record_id.empty());
     if (!r->matter.empty()) ctx.matters.insert(r->matter);
     ctx.results = 1;
     return Json(200, {{"record_id", r->record_id},

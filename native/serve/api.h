@@ -124,6 +124,8 @@ class Api {
   // True for routes that may block for long (LLM calls, fsync, ingest):
   // the HTTP layer runs them off its I/O threads. Only these may stream.
   bool RunsLong(const HttpRequest& request) const;
+  // A search that would build the caller's fold-back first (RunsLong).
+  bool SearchBuildsFoldBack(const HttpRequest& request) const;
 
   // Handles one request; calls `responder` before returning.
   void Handle(const HttpRequest& request, Responder& responder);

@@ -51,6 +51,14 @@ std::string Metrics::Render(uint64_t documents, uint64_t chunks) const {
       FMT_STRING("# HELP foldback_llm_calls_total LLM HTTP attempts made for asks.\n"
                  "# TYPE foldback_llm_calls_total counter\nfoldback_llm_calls_total {}\n"),
       llm_calls_.load());
+  fmt::format_to(
+      to,
+      FMT_STRING("# HELP foldback_model_builds_total Models built from the feedback log (cache "
+                 "misses): fold-backs and learned rerankers.\n"
+                 "# TYPE foldback_model_builds_total counter\n"
+                 "foldback_model_builds_total{{kind=\"fold_back\"}} {}\n"
+                 "foldback_model_builds_total{{kind=\"learned_reranker\"}} {}\n"),
+      fold_back_builds_.load(), learned_builds_.load());
   fmt::format_to(to,
                  FMT_STRING("# HELP foldback_http_in_flight Requests being handled.\n"
                             "# TYPE foldback_http_in_flight gauge\nfoldback_http_in_flight {}\n"),

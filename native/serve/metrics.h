@@ -1,6 +1,7 @@
 // Prometheus metrics of `foldback serve` (GET /metrics, text format 0.0.4):
 // requests by route and status, request latency by route (histogram), LLM
-// calls (attempts), requests in flight. Thread-safe.
+// calls (attempts), requests in flight, models built from the feedback log.
+// Thread-safe.
 #ifndef FOLDBACK_NATIVE_SERVE_METRICS_H_
 #define FOLDBACK_NATIVE_SERVE_METRICS_H_
 
@@ -21,6 +22,12 @@ class Metrics {
   void Observe(const std::string& route, int status, double seconds);
   void AddLlmCalls(uint64_t n) { llm_calls_ += n; }
   void InFlight(int delta) { in_flight_ += delta; }
+  // A model built from the feedback log (serve/feedback_models.h): a cache
+  // miss. foldback_model_builds_total{kind="fold_back"|"learned_reranker"}.
+  enum class ModelKind { kFoldBack, kLearnedReranker };
+  void AddModelBuild(ModelKind kind) {
+    (kind == ModelKind::kFoldBack ? fold_back_builds_ : learned_builds_) += 1;
+  }
   // The text exposition; `documents` and `chunks` describe the index.
   std::string Render(uint64_t documents, uint64_t chunks) const;
 
@@ -37,6 +44,8 @@ class Metrics {
   std::map<std::string, Histogram> latency_;
   std::atomic<uint64_t> llm_calls_{0};
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<uint64_t> fold_back_builds_{0};
+  std::atomic<uint64_t> learned_builds_{0};
 };
 
 }  // namespace foldback::serve

@@ -2,10 +2,11 @@
 // loopback (build/bin/foldback, started here on an index of two matters,
 // a users file holding a token's SHA-256), the Word task pane built with
 // that server's origin (FOLDBACK_SERVER_ORIGIN) and pointed at it in
-// Settings. The server's walls decide what the pane shows; a wrong token is
-// a clear error; hops stream in as the server sends them; the token never
-// appears in a URL, the server's logs or its feedback. A build without a
-// server origin cannot reach the server at all: its CSP blocks it.
+// Settings, and the Chromium extension of the same build (its side panel).
+// The server's walls decide what the pane shows; a wrong token is a clear
+// error; hops stream in as the server sends them; the token never appears
+// in a URL, the server's logs or its feedback. A build without a server
+// origin cannot reach the server at all: its CSP blocks it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -38,6 +39,8 @@ let foldbackUrl;
 let browser;
 let alphaDocs;
 let betaDocs;
+let extContext;
+let extId;
 
 function run(args) {
   return new Promise((resolve, reject) => {
@@ -100,15 +103,26 @@ before(async () => {
   await build({ out: serverBuild, serverOrigins: [`http://${SERVER_HOST}:*`] });
   pluginServer = await startServer({ root: serverBuild });
   defaultPlugins = await startServer({ root: BUILD });
-  foldback = await serve(['--index', path.join(tmp, 'idx'), '--users', path.join(tmp, 'users.toml'),
-    '--listen', `${SERVER_HOST}:0`, '--rate-limit', '0', '--cors-origin', pluginServer.url]);
-  foldbackUrl = foldback.url;
   // The fenced Chromium of the other tests, with the server's loopback address resolvable too.
   const args = ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${SERVER_HOST}` : a));
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  // The extension of the same build (as launchWithExtension loads it, with
+  // those args): its id is the origin the server must allow.
+  const ext = path.join(serverBuild, 'browser');
+  extContext = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+    executablePath: CHROMIUM, headless: true, viewport: { width: 420, height: 900 },
+    args: [...args, `--disable-extensions-except=${ext}`, `--load-extension=${ext}`],
+  });
+  const sw = extContext.serviceWorkers()[0] ?? await extContext.waitForEvent('serviceworker');
+  extId = new URL(sw.url()).host;
+  foldback = await serve(['--index', path.join(tmp, 'idx'), '--users', path.join(tmp, 'users.toml'),
+    '--listen', `${SERVER_HOST}:0`, '--rate-limit', '0', '--cors-origin', pluginServer.url,
+    '--cors-origin', `chrome-extension://${extId}`]);
+  foldbackUrl = foldback.url;
 });
 
 after(async () => {
+  await extContext?.close();
   await browser?.close();
   foldback?.proc.kill('SIGTERM');
   await pluginServer?.close();
@@ -189,6 +203,39 @@ test('Word pane on a firm server: walled results from the server, hops streamed,
     assert.deepEqual(problems.pageErrors, []);
   } finally {
     await context.close();
+  }
+});
+
+test('extension side panel on a firm server: the same walled search, the token kept by the background', async () => {
+  const log = await fence(extContext, { allowHosts: [SERVER_HOST] });
+  const panel = await extContext.newPage();
+  const problems = await watchPage(panel);
+  try {
+    await panel.goto(`chrome-extension://${extId}/sidepanel.html`);
+    await waitReady(panel);
+    await setOptions(panel, { hops: 2, depth: 6, topK: 6, rewrite: 'rm3' });
+    await useServer(panel, TOKEN);
+    await panel.waitForFunction(() => document.querySelector('#corpus-status')?.dataset.server === 'true', null, { timeout: 10000 })
+      .catch(async (e) => { throw new Error(`${e.message}: ${await panel.locator('#corpus-status').textContent()} ${JSON.stringify(problems)}`); });
+    const asksOfAlice = async () => (await readFile(path.join(tmp, 'idx', 'audit.log'), 'utf8')).split('\n')
+      .filter((l) => l.includes('"user":"alice"') && l.includes('"/v1/ask"')).length;
+    const asksBefore = await asksOfAlice();
+    const question = 'Either party may terminate this Agreement upon written notice';
+    const { passages } = await askAndWatch(panel, question, 2);
+    assert.ok(passages.length > 0, 'the server found passages');
+    assert.ok(passages.every((p) => /Matter alpha/.test(p.meta)), `every passage is from matter alpha: ${passages.map((p) => p.meta).join(' | ')}`);
+    // The server answered this question, as alice (the audit log names her and the ask).
+    assert.equal(await asksOfAlice(), asksBefore + 1, 'the question reached the server as alice');
+    const docs = await panel.$$eval('#results article.passage', (as) => as.map((a) => a.dataset.doc));
+    const alphaIds = new Set(alphaDocs.map((f) => f.replace(/\.txt$/, '')));
+    assert.ok(docs.every((d) => [...alphaIds].some((id) => d.includes(id))), `documents of alpha only: ${docs.join(', ')}`);
+    assert.ok(log.every((u) => !u.includes(TOKEN)), 'the token is in no URL');
+    assert.ok(!(await panel.content()).includes(TOKEN), 'the token is not in the side panel');
+    assert.deepEqual(await panel.evaluate(() => window.__csp), []);
+    assert.deepEqual(problems.pageErrors, []);
+    await shot(panel, 'server-extension-results');
+  } finally {
+    await panel.close();
   }
 });
 

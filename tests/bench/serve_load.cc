@@ -9,6 +9,7 @@
 //   serve_load --port 8080 --users alice:TOKEN:matter-a,bob:TOKEN:matter-b
 //              --queries queries.jsonl --connections 200 --seconds 60
 //              --mix search:80,ask:10,feedback:10 --mode bm25 [--check-walls] [--acked FILE]
+//              [--search-params feedback=false]   (appended to every search's query)
 //   serve_load --in-process INDEX_DIR --queries queries.jsonl --mode bm25 --seconds 10
 //              [--threads 2] [--matters matter-a]
 #include <arpa/inet.h>
@@ -63,6 +64,7 @@ struct Args {
   std::string in_process;
   int threads = 1;
   std::string matters;
+  std::string search_params;  // e.g. "feedback=false"
 };
 
 std::string UrlEncode(const std::string& s) {
@@ -272,7 +274,8 @@ int RunLoad(Args& a) {
           req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";  // HTTP alone, no search
         } else if (route == "search") {
           req = "GET /v1/search?mode=" + mode + "&top_k=" + std::to_string(a.top_k) +
-                "&q=" + UrlEncode(q) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
+                "&q=" + UrlEncode(q) + (a.search_params.empty() ? "" : "&" + a.search_params) +
+                " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + u.token +
                 "\r\n\r\n";
         } else {
           std::string b;
@@ -381,6 +384,8 @@ int main(int argc, char** argv) {
       a.threads = std::stoi(next());
     else if (k == "--matters")
       a.matters = next();
+    else if (k == "--search-params")
+      a.search_params = next();
     else if (k == "--queries")
       queries_path = next();
     else if (k == "--mix") {

@@ -1143,6 +1143,24 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   check("/v1/search", "get",
         c.Get("/v1/search?syntax=connectors&q=" + Q("\"termination notice\""), Auth("alice")));
   check("/v1/search", "get", c.Get("/v1/search?rerank=learned&q=termination", Auth("alice")));
+  check("/v1/search", "get", c.Get("/v1/search?feedback=false&q=termination", Auth("alice")));
+  check("/v1/search", "get", c.Get("/v1/search?feedback=maybe&q=termination", Auth("alice")));
+  // Every query parameter the server reads is documented (with its default
+  // when it has one), and every field of an ask's body.
+  std::set<std::string> documented;
+  for (const auto& p : spec["paths"]["/v1/search"]["get"]["parameters"])
+    documented.insert(resolve(p)["name"].get<std::string>());
+  for (const char* name : {"q", "top_k", "mode", "syntax", "rerank", "filter", "feedback"}) {
+    EXPECT_TRUE(documented.count(name)) << "undocumented search parameter " << name;
+  }
+  json ask_schema = resolve(
+      spec["paths"]["/v1/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]);
+  for (const char* name :
+       {"question", "hops", "depth", "top_k", "rewrite", "answer", "mode", "syntax", "rerank",
+        "filters", "matter", "variants", "deadline_ms", "feedback"}) {
+    EXPECT_TRUE(ask_schema["properties"].contains(name)) << "undocumented ask field " << name;
+  }
+  EXPECT_EQ(ask_schema["properties"]["feedback"]["default"], true);
   // The echo LLM orders passages by their words in common with the query;
   // it sees only passages of alice's wall.
   size_t llm_before = llm_->requests().size();
@@ -1160,7 +1178,10 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   }
   check("/v1/ask", "post",
         c.Post("/v1/ask", Auth("alice"),
-               json({{"question", "termination"}, {"rerank", "learned"}, {"syntax", "plain"}})
+               json({{"question", "termination"},
+                     {"rerank", "learned"},
+                     {"syntax", "plain"},
+                     {"feedback", false}})
                    .dump(),
                "application/json"));
   auto ask =

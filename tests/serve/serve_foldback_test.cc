@@ -1,0 +1,344 @@
+// `foldback serve` applies what lawyers taught it, as the CLI and the C API
+// do: feedback POSTed by a user changes that user's next search (no
+// restart), never the search of a user whose wall excludes the feedback's
+// matter; rerank=learned gives the ranking of `foldback search --rerank
+// learned`; fold-backs and learned rerankers are built once per wall, index
+// generation and feedback log version (foldback_model_builds_total).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "host/hash.h"
+#include "rerank_topics.h"
+#include "serve_process.h"
+
+namespace foldback::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string Token(const std::string& user) { return "tok-" + user + "-fold-0123456789"; }
+
+// alice sees and writes alpha; bob sees beta only; carol sees both.
+std::string UsersToml() {
+  std::string out;
+  auto user = [&](const std::string& name, const std::string& matters, const std::string& write) {
+    out += "[[user]]\nname = \"" + name + "\"\ntoken_sha256 = \"" + host::Sha256Hex(Token(name)) +
+           "\"\nmatters = [" + matters + "]\nwrite = [" + write + "]\n\n";
+  };
+  user("alice", "\"alpha\"", "\"alpha\"");
+  user("bob", "\"beta\"", "");
+  user("carol", "\"alpha\", \"beta\"", "");
+  return out;
+}
+
+// The CLI's stdout (stderr dropped); `code` its exit status.
+std::string RunCli(const std::string& args, int* code) {
+  std::string cmd = std::string(FOLDBACK_CLI) + " " + args + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  if (!p) {
+    *code = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *code = ::pclose(p);
+  return out;
+}
+
+std::string Quoted(const std::string& s) { return "'" + s + "'"; }  // no quote inside
+
+const std::vector<RerankTopic> kTopics(RerankTopics().begin(), RerankTopics().begin() + 6);
+
+bool IsClause(const json& hit) {
+  return hit["doc_id"].get<std::string>().find("_clause") != std::string::npos;
+}
+
+class ServeFoldBackTest : public ::testing::Test {
+ protected:
+  // Two matters of the same topics (a heading BM25 prefers and the clause
+  // a lawyer wants), three variants of each: labels have something to move.
+  static void SetUpTestSuite() {
+    base_ = fs::temp_directory_path() / ("foldback-serve-fold-" + std::to_string(getpid()));
+    fs::remove_all(base_);
+    const std::string preambles[] = {"As agreed between the parties, ",
+                                     "Save as stated otherwise herein, ",
+                                     "Notwithstanding clause one above, "};
+    const std::string closings[] = {" Signed in London by both directors in March.",
+                                    " Executed at Geneva during the April board meeting.",
+                                    " Accepted through an exchange of letters that summer."};
+    for (const std::string matter : {"alpha", "beta"}) {
+      fs::path folder = base_ / ("topics-" + matter);
+      fs::create_directories(folder);
+      for (int n = 0; n < 3; ++n) {
+        for (size_t t = 0; t < kTopics.size(); ++t) {
+          std::string name = matter + std::to_string(n) + "_t" + std::to_string(t);
+          std::ofstream(folder / (name + "_head.txt")) << kTopics[t].heading << "\n";
+          std::ofstream(folder / (name + "_clause.txt"))
+              << preambles[n] << kTopics[t].clause << closings[n] << "\n";
+        }
+      }
+      int code;
+      RunCli("ingest --index " + (base_ / "idx").string() + " --matter " + matter + " " +
+                 folder.string() + " >/dev/null",
+             &code);
+      ASSERT_EQ(code, 0);
+    }
+  }
+  static void TearDownTestSuite() { fs::remove_all(base_); }
+
+  void SetUp() override {
+    dir_ = base_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::copy(base_ / "idx", dir_ / "idx", fs::copy_options::recursive);
+    std::ofstream(dir_ / "users.toml") << UsersToml();
+    ASSERT_TRUE(server_.Start({"--index", (dir_ / "idx").string(), "--users",
+                               (dir_ / "users.toml").string(), "--rate-limit", "0"},
+                              dir_.string()))
+        << server_.output();
+  }
+  void TearDown() override {
+    server_.Kill();
+    fs::remove_all(dir_);
+  }
+
+  httplib::Client Client() {
+    httplib::Client c("127.0.0.1", server_.port());
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+  static httplib::Headers Auth(const std::string& user) {
+    return {{"Authorization", "Bearer " + Token(user)}};
+  }
+  static std::string Q(const std::string& s) { return httplib::detail::encode_query_param(s); }
+
+  // GET /v1/search as `user`: the body (status 200 asserted by the caller
+  // through `status`).
+  std::string Search(const std::string& user, const std::string& query, int* status) {
+    auto c = Client();
+    auto r = c.Get("/v1/search?top_k=10&q=" + query, Auth(user));
+    *status = r ? r->status : -1;
+    return r ? r->body : std::string();
+  }
+
+  // foldback_model_builds_total{kind=KIND}.
+  long Builds(const std::string& kind) {
+    auto c = Client();
+    auto r = c.Get("/metrics");
+    if (!r) return -1;
+    std::smatch m;
+    std::regex re("foldback_model_builds_total\\{kind=\"" + kind + "\"\\} ([0-9]+)");
+    return std::regex_search(r->body, m, re) ? std::stol(m[1]) : -1;
+  }
+
+  // One question asked by `user` in `matter` (no LLM: rewrite none) and
+  // labelled: the passages `relevant` says yes to are relevant, the others
+  // not. The ask's results.
+  json AskAndLabel(const std::string& user, const std::string& question, const std::string& matter,
+                   const std::function<bool(size_t rank, const json& hit)>& relevant) {
+    auto c = Client();
+    auto asked = c.Post("/v1/ask", Auth(user),
+                        json({{"question", question},
+                              {"hops", 1},
+                              {"depth", 10},
+                              {"top_k", 10},
+                              {"rewrite", "none"},
+                              {"matter", matter}})
+                            .dump(),
+                        "application/json");
+    EXPECT_TRUE(asked && asked->status == 200) << (asked ? asked->body : "no answer");
+    if (!asked || asked->status != 200) return json();
+    json a = json::parse(asked->body);
+    json yes = json::array(), no = json::array();
+    for (size_t i = 0; i < a["results"].size(); ++i) {
+      const json& h = a["results"][i];
+      (relevant(i, h) ? yes : no).push_back(h["chunk_id"]);
+    }
+    json fb = {{"trace_id", a["trace_id"]},
+               {"rating", "up"},
+               {"relevant", yes},
+               {"irrelevant", no},
+               {"consent", true}};
+    auto rated = c.Post("/v1/feedback", Auth(user), fb.dump(), "application/json");
+    EXPECT_TRUE(rated && rated->status == 200) << (rated ? rated->body : "no answer");
+    return a;
+  }
+
+  static fs::path base_;
+  fs::path dir_;
+  ServeProcess server_;
+};
+
+fs::path ServeFoldBackTest::base_;
+
+int RankOf(const json& results, const std::string& chunk_id) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i]["chunk_id"] == chunk_id) return static_cast<int>(i);
+  }
+  return 1000;  // below the list
+}
+
+// Alice labels her search's last passage relevant and its first not
+// relevant: her very next search (no restart) ranks them accordingly. Bob,
+// whose wall excludes alpha, gets byte-identical answers before and after;
+// `feedback=false` is the index alone. The fold-back is built once per
+// wall and log version — not again for a wall that cannot see the new
+// record — and again after an index write.
+TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
+  const std::string question = kTopics[1].question;
+  int status;
+  const std::string alice_before = Search("alice", Q(question), &status);
+  ASSERT_EQ(status, 200) << alice_before;
+  const std::string bob_before = Search("bob", Q(question), &status);
+  ASSERT_EQ(status, 200) << bob_before;
+  json before = json::parse(alice_before)["results"];
+  ASSERT_GE(before.size(), 6u);
+
+  // The same question through ask (a trace to label), then the labels.
+  json asked = AskAndLabel("alice", question, "alpha", [&](size_t rank, const json&) {
+    return rank == 5;  // a passage ranked sixth is what alice wanted
+  });
+  ASSERT_FALSE(asked.is_null());
+  const std::string wanted = asked["results"][5]["chunk_id"];
+  const std::string unwanted = asked["results"][0]["chunk_id"];
+  const int wanted_before = RankOf(before, wanted), unwanted_before = RankOf(before, unwanted);
+  ASSERT_LT(unwanted_before, wanted_before);
+
+  const long folds = Builds("fold_back");
+  const std::string alice_after = Search("alice", Q(question), &status);
+  ASSERT_EQ(status, 200) << alice_after;
+  json after = json::parse(alice_after)["results"];
+  EXPECT_LT(RankOf(after, wanted), wanted_before) << alice_after;
+  EXPECT_GT(RankOf(after, unwanted), unwanted_before) << alice_after;
+  for (const auto& h : after) EXPECT_EQ(h["matter"], "alpha");
+  // Built once for alice's wall and this log; the next search reuses it.
+  EXPECT_EQ(Builds("fold_back"), folds + 1);
+  EXPECT_EQ(Search("alice", Q(question), &status), alice_after);
+  EXPECT_EQ(Builds("fold_back"), folds + 1);
+
+  // Bob: nothing of alpha's feedback reaches him, and his wall, which
+  // cannot see it, keeps its fold-back (no build).
+  EXPECT_EQ(Search("bob", Q(question), &status), bob_before);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(Builds("fold_back"), folds + 1);
+  // Fold-back off: the index alone, as before the feedback.
+  EXPECT_EQ(Search("alice", Q(question) + "&feedback=false", &status), alice_before);
+  EXPECT_EQ(status, 200);
+  // Carol sees alpha too: the feedback applies to her search as well.
+  json carol = json::parse(Search("carol", Q(question), &status))["results"];
+  json carol_off =
+      json::parse(Search("carol", Q(question) + "&feedback=false", &status))["results"];
+  EXPECT_NE(carol.dump(), carol_off.dump());
+  EXPECT_EQ(Builds("fold_back"), folds + 2);  // carol's wall sees alpha: built for her
+
+  // The ask folds back too (its passages come from the same searches).
+  auto c = Client();
+  json ask_body = {{"question", question}, {"hops", 1}, {"top_k", 10}, {"rewrite", "none"}};
+  auto on = c.Post("/v1/ask", Auth("alice"), ask_body.dump(), "application/json");
+  ask_body["feedback"] = false;
+  auto off = c.Post("/v1/ask", Auth("alice"), ask_body.dump(), "application/json");
+  ASSERT_TRUE(on && off);
+  ASSERT_EQ(on->status, 200) << on->body;
+  ASSERT_EQ(off->status, 200) << off->body;
+  EXPECT_LT(RankOf(json::parse(on->body)["results"], wanted),
+            RankOf(json::parse(off->body)["results"], wanted))
+      << on->body;
+
+  // An index write is a new generation: the fold-back is built again.
+  const long before_write = Builds("fold_back");
+  auto added =
+      c.Post("/v1/documents", Auth("alice"),
+             json({{"matter", "alpha"}, {"id", "alpha-new"}, {"text", "A new note."}}).dump(),
+             "application/json");
+  ASSERT_EQ(added->status, 201) << added->body;
+  // (the new document changes the collection's statistics, so the scores)
+  json rebuilt = json::parse(Search("alice", Q(question), &status))["results"];
+  ASSERT_EQ(status, 200);
+  EXPECT_LT(RankOf(rebuilt, wanted), wanted_before);
+  EXPECT_EQ(Builds("fold_back"), before_write + 1);
+
+  // Bad values are refused, not taken for a default.
+  EXPECT_EQ(c.Get("/v1/search?feedback=no&q=x", Auth("alice"))->status, 400);
+  EXPECT_EQ(
+      c.Post("/v1/ask", Auth("alice"), R"({"question":"x","feedback":"no"})", "application/json")
+          ->status,
+      400);
+}
+
+// rerank=learned: the ranking `foldback search --rerank learned` gives on
+// the same index and log (with and without fold-back), trained once until
+// the log changes for that wall.
+TEST_F(ServeFoldBackTest, LearnedRerankMatchesTheCliAndIsTrainedOnce) {
+  for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
+    json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
+      return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
+             std::string::npos;
+    });
+    ASSERT_FALSE(a.is_null());
+  }
+  const std::string q = kTopics.back().question;
+  auto c = Client();
+  const long trained = Builds("learned_reranker");
+  auto first = c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("alice"));
+  ASSERT_EQ(first->status, 200) << first->body;
+  json learned = json::parse(first->body);
+  EXPECT_EQ(learned["rerank"]["applied"], true) << first->body;
+  EXPECT_TRUE(IsClause(learned["results"][0])) << first->body;
+  EXPECT_EQ(Builds("learned_reranker"), trained + 1);
+  // The second request (another query too) uses the same model.
+  auto second = c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("alice"));
+  ASSERT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, first->body);
+  EXPECT_EQ(
+      c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics[0].question), Auth("alice"))->status,
+      200);
+  EXPECT_EQ(Builds("learned_reranker"), trained + 1);
+  // Another wall is another model.
+  ASSERT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("bob"))->status, 200);
+  EXPECT_EQ(Builds("learned_reranker"), trained + 2);
+
+  // The CLI on the same index and log, with alice's wall.
+  auto cli = [&](const std::string& flags) {
+    int code;
+    std::string out = RunCli("search --index " + (dir_ / "idx").string() +
+                                 " --allowed-matters alpha --top-k 5 --rerank learned --json " +
+                                 flags + " " + Quoted(q),
+                             &code);
+    EXPECT_EQ(code, 0) << out;
+    return json::parse(out, nullptr, false);
+  };
+  auto same = [](const json& cli_hits, const json& serve_hits) {
+    ASSERT_TRUE(cli_hits.is_array());
+    ASSERT_EQ(cli_hits.size(), serve_hits.size());
+    for (size_t i = 0; i < cli_hits.size(); ++i) {
+      EXPECT_EQ(cli_hits[i]["chunk_id"], serve_hits[i]["chunk_id"]) << i;
+      EXPECT_NEAR(cli_hits[i]["score"].get<double>(), serve_hits[i]["score"].get<double>(), 1e-6);
+    }
+  };
+  same(cli("--feedback"), learned["results"]);
+  auto off = c.Get("/v1/search?top_k=5&rerank=learned&feedback=false&q=" + Q(q), Auth("alice"));
+  ASSERT_EQ(off->status, 200);
+  same(cli(""), json::parse(off->body)["results"]);
+  EXPECT_EQ(Builds("learned_reranker"), trained + 2);  // fold-back off: the same model
+
+  // New feedback: the next learned request trains again, and uses it.
+  AskAndLabel("alice", q, "alpha", [&](size_t, const json& h) { return IsClause(h); });
+  ASSERT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("alice"))->status, 200);
+  EXPECT_EQ(Builds("learned_reranker"), trained + 3);
+  // Bob's wall cannot see it: his model stays.
+  ASSERT_EQ(c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("bob"))->status, 200);
+  EXPECT_EQ(Builds("learned_reranker"), trained + 3);
+}
+
+}  // namespace
+}  // namespace foldback::testing
