@@ -100,14 +100,14 @@ struct EmbedderTrainer::Rep {
   const embed::StaticEmbedder* base_model = nullptr;  // for words()
   std::vector<std::string> words;
   uint32_t dim = 0;
-  std::vector<float> e, w;            // parameters
-  std::vector<float> e0, w0;          // the starting model (soup, interpolation)
+  std::vector<float> e, w;             // parameters
+  std::vector<float> e0, w0;           // the starting model (soup, interpolation)
   std::vector<double> soup_e, soup_w;  // sums of the finished soup members
   uint32_t soup_done = 0;              // soup members finished
   uint64_t member_steps = 0;           // steps of the current member
   bool finalized = false;              // e, w hold the model to install
-  std::vector<float> me, ve, mw, vw;  // Adam moments
-  std::vector<float> ge, gw;          // gradient accumulators (touched rows only)
+  std::vector<float> me, ve, mw, vw;   // Adam moments
+  std::vector<float> ge, gw;           // gradient accumulators (touched rows only)
   std::vector<uint32_t> touched;
   std::vector<uint8_t> is_touched;
   std::mt19937_64 rng;
@@ -315,9 +315,8 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
         fmt::format(FMT_STRING("training soup must be 1 to 16 models, got {}"), options.soup));
   }
   if (!(options.interpolation >= 0.0f && options.interpolation <= 1.0f)) {
-    return Status::InvalidArgument(
-        fmt::format(FMT_STRING("training interpolation must lie in [0, 1], got {}"),
-                    options.interpolation));
+    return Status::InvalidArgument(fmt::format(
+        FMT_STRING("training interpolation must lie in [0, 1], got {}"), options.interpolation));
   }
   const Index::Rep& r = *index.rep();
   if (r.options.dense.embedder != EmbedderKind::kStatic) {
@@ -507,8 +506,7 @@ Result<TrainProgress> EmbedderTrainer::Step() {
   double loss = idx.size() >= 2 ? r.Batch(idx, true) : 0.0;
   ++r.progress.step;
   ++r.member_steps;
-  if (r.options.soup > 1 && r.progress.step % (r.progress.steps / r.options.soup) == 0 &&
-      !done()) {
+  if (r.options.soup > 1 && r.progress.step % (r.progress.steps / r.options.soup) == 0 && !done()) {
     r.EndMember();
   }
   if (done()) r.Finalize();
