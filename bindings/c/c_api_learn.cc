@@ -31,6 +31,8 @@ fb_train_params fb_train_default_params(void) {
   p.seed = o.seed;
   p.sources = nullptr;
   p.pairs_jsonl = nullptr;
+  p.interpolation = o.interpolation;
+  p.soup = o.soup;
   return p;
 }
 
@@ -54,6 +56,8 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
     o.hard_negatives = p.hard_negatives != 0;
     o.warm_start = p.warm_start != 0;
     o.seed = p.seed;
+    o.interpolation = p.interpolation;
+    o.soup = p.soup;
     if (p.pairs_jsonl && *p.pairs_jsonl) {
       auto pairs = foldback::ParseQuestionPairs(p.pairs_jsonl);
       if (!pairs.ok()) return Report(&h->err, pairs.status());

@@ -873,6 +873,11 @@ typedef struct {
    * jobs results` of a synthesize job): trained on as the llm source beside
    * `sources`. NULL or "": none. FB_EINVALID naming the line when malformed. */
   const char* pairs_jsonl;
+  /* Mix with the starting model, in [0, 1] (WiSE-FT): installed vectors are
+   * (1 - x) * start + x * trained. FB_EINVALID outside [0, 1]. Default: 1 */
+  float interpolation;
+  /* Models trained and averaged (a model soup), 1 to 16. Default: 1 */
+  uint32_t soup;
 } fb_train_params;
 
 typedef struct {

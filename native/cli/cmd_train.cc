@@ -37,6 +37,13 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
   cmd->add_option("--" + prefix + "lr", a->learning_rate, "Adam step size")->capture_default_str();
   cmd->add_option("--" + prefix + "temperature", a->temperature, "Softmax temperature")
       ->capture_default_str();
+  cmd->add_option("--" + prefix + "interpolation", a->interpolation,
+                  "Mix of the trained model with the starting one, in [0, 1] (WiSE-FT): "
+                  "(1 - x) * start + x * trained")
+      ->capture_default_str();
+  cmd->add_option("--" + prefix + "soup", a->soup,
+                  "Train this many models (same pairs, own batch orders) and install their mean")
+      ->capture_default_str();
   cmd->add_flag("--" + prefix + "no-hard-negatives", a->no_hard_negatives,
                 "In-batch negatives only (no BM25-mined hard negatives)");
   cmd->add_flag("--" + prefix + "fixed-weights", a->fixed_weights,
@@ -63,6 +70,8 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   o.max_pairs = a.max_pairs;
   o.learning_rate = a.learning_rate;
   o.temperature = a.temperature;
+  o.interpolation = a.interpolation;
+  o.soup = a.soup;
   o.hard_negatives = !a.no_hard_negatives;
   o.train_weights = !a.fixed_weights;
   o.warm_start = a.incremental;

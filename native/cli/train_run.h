@@ -22,6 +22,8 @@ struct TrainArgs {
   uint32_t max_pairs = EmbedderTrainOptions().max_pairs;
   float learning_rate = EmbedderTrainOptions().learning_rate;
   float temperature = EmbedderTrainOptions().temperature;
+  float interpolation = EmbedderTrainOptions().interpolation;
+  uint32_t soup = EmbedderTrainOptions().soup;
   bool no_hard_negatives = false;
   bool fixed_weights = false;
   bool incremental = false;
@@ -55,7 +57,7 @@ Status CollectQuestionPairs(const Index& index, const QuestionArgs& a, bool quie
                             std::vector<QuestionPair>* out, nlohmann::json* report);
 
 // Adds --sources, --epochs, --seed, --batch-size, --max-pairs, --lr,
-// --temperature, --no-hard-negatives, --fixed-weights (and, unless
+// --temperature, --interpolation, --soup, --no-hard-negatives, --fixed-weights (and, unless
 // `for_eval`, --incremental) to `cmd`, with `prefix` before each long name
 // ("train-" gives --train-epochs).
 void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, bool for_eval);

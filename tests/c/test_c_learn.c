@@ -136,6 +136,16 @@ static void trainer(void) {
   p = fb_train_default_params();
   p.epochs = 0;
   CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
+  p = fb_train_default_params();
+  CHECK(p.interpolation == 1.0f);
+  p.interpolation = 1.5f;
+  CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
+  CHECK(strstr(fb_index_last_error(a), "interpolation") != NULL);
+  p = fb_train_default_params();
+  CHECK(p.soup == 1);
+  p.soup = 0;
+  CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
+  CHECK(strstr(fb_index_last_error(a), "soup") != NULL);
   CHECK(fb_train_step(NULL, NULL) == FB_EINVALID);
   CHECK(fb_train_done(NULL) == 0);
   CHECK(fb_train_pair_count(NULL, NULL) == 0);

@@ -3,6 +3,7 @@
 // that training learns what the mined pairs teach. Corpora are generated.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -124,6 +125,22 @@ std::vector<std::string> DenseTop(const Index& index, const std::string& q, size
   std::vector<std::string> out;
   if (hits.ok()) {
     for (const auto& h : *hits) out.push_back(h.chunk_id);
+  }
+  return out;
+}
+
+// Dense scores of a few fixed queries: differ when the models differ.
+std::vector<float> DenseVectorsOf(const Index& index) {
+  std::vector<float> out;
+  for (const char* q : {"terminate notice breach", "indemnify losses", "governed laws state"}) {
+    SearchOptions o;
+    o.mode = SearchMode::kDense;
+    o.top_k = 5;
+    auto hits = index.Search(q, o);
+    EXPECT_TRUE(hits.ok());
+    if (hits.ok()) {
+      for (const auto& h : *hits) out.push_back(static_cast<float>(h.score));
+    }
   }
   return out;
 }
@@ -287,6 +304,61 @@ TEST(Train, SameSeedSameBytes) {
   EXPECT_NE(Snap(*a), Snap(*c));
 }
 
+TEST(Train, InterpolationMixesTheStartingAndTheTrainedModel) {
+  const std::vector<std::string> queries = {"Termination", "indemnify losses claims",
+                                            "confidential information recipient", "Payment"};
+  // 0: the starting (PPMI) model's vectors, installed as a new version.
+  auto a = GeneratedIndex(30);
+  std::vector<std::vector<std::string>> start;
+  for (const auto& q : queries) start.push_back(DenseTop(*a, q));
+  EmbedderTrainOptions o = Fast(3);
+  o.interpolation = 0;
+  ASSERT_TRUE(TrainAndInstall(a.get(), o).ok());
+  for (size_t i = 0; i < queries.size(); ++i) EXPECT_EQ(DenseTop(*a, queries[i]), start[i]);
+  EXPECT_EQ(DescribeEmbedder(*a).version, 2u);
+  EXPECT_NE(DescribeEmbedder(*a).training.find("interpolation=0"), std::string::npos);
+  // Halfway: deterministic, and neither end.
+  auto b = GeneratedIndex(30);
+  auto c = GeneratedIndex(30);
+  o.interpolation = 0.5f;
+  ASSERT_TRUE(TrainAndInstall(b.get(), o).ok());
+  ASSERT_TRUE(TrainAndInstall(c.get(), o).ok());
+  EXPECT_EQ(Snap(*b), Snap(*c));
+  auto d = GeneratedIndex(30);
+  o.interpolation = 1;
+  ASSERT_TRUE(TrainAndInstall(d.get(), o).ok());
+  EXPECT_NE(DenseVectorsOf(*b), DenseVectorsOf(*d));
+  EXPECT_NE(DenseVectorsOf(*b), DenseVectorsOf(*a));
+}
+
+TEST(Train, ASoupAveragesModelsDeterministically) {
+  auto a = GeneratedIndex(30);
+  auto b = GeneratedIndex(30);
+  EmbedderTrainOptions o = Fast(5);
+  o.soup = 3;
+  o.interpolation = 0.8f;
+  auto t = EmbedderTrainer::Start(*a, o);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  double before = (*t)->MeanLoss();
+  uint64_t steps = 0;
+  while (!(*t)->done()) {
+    auto p = (*t)->Step();
+    ASSERT_TRUE(p.ok());
+    ++steps;
+  }
+  EXPECT_EQ(steps, (*t)->progress().steps);
+  EXPECT_EQ((*t)->progress().epochs, o.epochs * 3);
+  EXPECT_LT((*t)->MeanLoss(), before);  // the mean of three trained models still learned
+  ASSERT_TRUE((*t)->Install(a.get()).ok());
+  EXPECT_NE(DescribeEmbedder(*a).training.find("soup=3"), std::string::npos);
+  ASSERT_TRUE(TrainAndInstall(b.get(), o).ok());
+  EXPECT_EQ(Snap(*a), Snap(*b));
+  auto c = GeneratedIndex(30);
+  o.soup = 1;
+  ASSERT_TRUE(TrainAndInstall(c.get(), o).ok());
+  EXPECT_NE(DenseVectorsOf(*a), DenseVectorsOf(*c));
+}
+
 TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   // Empty corpus: no embedder to train.
   auto empty = Index::Create();
@@ -334,6 +406,21 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   o = Fast();
   o.batch_size = 1;
   EXPECT_EQ(EmbedderTrainer::Start(*idx, o).status().code(), Status::Code::kInvalidArgument);
+  for (uint32_t bad : {0u, 17u}) {
+    o = Fast();
+    o.soup = bad;
+    auto r = EmbedderTrainer::Start(*idx, o);
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("soup"), std::string::npos) << r.status().ToString();
+  }
+  for (float bad : {-0.1f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
+    o = Fast();
+    o.interpolation = bad;
+    auto r = EmbedderTrainer::Start(*idx, o);
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("interpolation"), std::string::npos)
+        << r.status().ToString();
+  }
 
   // An index without the static embedder.
   IndexOptions lex;

@@ -631,7 +631,8 @@ class Engine {
    * Trains the static embedder on pairs mined from the corpus' structure
    * (foldback/train.h; buildDense() first), then re-embeds every chunk.
    * options: {epochs, batchSize, maxPairs, temperature, learningRate,
-   * hardNegatives, trainWeights, warmStart, seed, sources: 'heading,cloze,...'};
+   * hardNegatives, trainWeights, warmStart, seed, interpolation (0..1, WiSE-FT
+   * mix with the starting model), soup (models averaged, 1..16), sources: 'heading,cloze,...'};
    * onProgress({epoch, epochs, step, steps, loss, epochLoss}) after each step.
    * The loop yields to the event loop every `yieldEvery` steps (default 8).
    * options.pairs: LLM-written question pairs as JSONL (generateQuestions'

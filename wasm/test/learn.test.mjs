@@ -75,6 +75,7 @@ test('train: refused without a dense side and with bad options', async () => {
   await assert.rejects(e.train({}), (err) => err instanceof FoldbackError && /embedder|dense/i.test(err.message));
   e.buildDense();
   await assert.rejects(e.train({ sources: 'heading,nonsense' }), (err) => err instanceof FoldbackError && /nonsense/.test(err.message));
+  await assert.rejects(e.train({ interpolation: 1.5 }), (err) => err instanceof FoldbackError && /interpolation/.test(err.message));
   await assert.rejects(e.train({ epochs: 0 }), (err) => err instanceof FoldbackError && err.code === 'Invalid argument');
   assert.throws(() => e.restorePreviousEmbedder(), (err) => err instanceof FoldbackError);
   e.dispose();

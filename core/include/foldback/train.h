@@ -122,6 +122,19 @@ struct EmbedderTrainOptions {
   // its corpus-trained PPMI model (version 1 or the previous model, whichever
   // is the PPMI one). Default: false.
   bool warm_start = false;
+  // Models averaged (a "model soup", Wortsman et al. 2022): train this many
+  // models from the same start on the same pairs, each with its own order
+  // of batches (drawn from `seed`), and install their mean; costs `soup`
+  // times the steps (not the mining). Progress counts the members' epochs
+  // one after the other (epochs * soup). 1 to 16 (InvalidArgument
+  // otherwise). Default: 1.
+  uint32_t soup = 1;
+  // Weight-space interpolation with the starting model (WiSE-FT, Wortsman
+  // et al. 2022): the installed word vectors and pooling weights are
+  // (1 - interpolation) * start + interpolation * trained. 1 installs the
+  // trained model as is, 0 the starting one. Must lie in [0, 1]
+  // (InvalidArgument otherwise). Default: 1.
+  float interpolation = 1.0f;
   // Seed for sampling and shuffling. Default: 42.
   uint64_t seed = 42;
   // Pairs from outside the corpus' structure (LLM-written questions:
@@ -150,7 +163,8 @@ class FOLDBACK_EXPORT EmbedderTrainer {
   // FailedPrecondition when the index has no static embedder yet (build the
   // dense side first: Index::BuildDense) or the corpus yields fewer than
   // two pairs; InvalidArgument on bad options (zero batch size or epochs,
-  // a non-positive temperature or step size).
+  // a non-positive temperature or step size, an interpolation outside
+  // [0, 1], a soup of 0 or more than 16 models).
   static Result<std::unique_ptr<EmbedderTrainer>> Start(const Index& index,
                                                         const EmbedderTrainOptions& options);
   ~EmbedderTrainer();

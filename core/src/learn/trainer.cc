@@ -100,9 +100,14 @@ struct EmbedderTrainer::Rep {
   const embed::StaticEmbedder* base_model = nullptr;  // for words()
   std::vector<std::string> words;
   uint32_t dim = 0;
-  std::vector<float> e, w;            // parameters
-  std::vector<float> me, ve, mw, vw;  // Adam moments
-  std::vector<float> ge, gw;          // gradient accumulators (touched rows only)
+  std::vector<float> e, w;             // parameters
+  std::vector<float> e0, w0;           // the starting model (soup, interpolation)
+  std::vector<double> soup_e, soup_w;  // sums of the finished soup members
+  uint32_t soup_done = 0;              // soup members finished
+  uint64_t member_steps = 0;           // steps of the current member
+  bool finalized = false;              // e, w hold the model to install
+  std::vector<float> me, ve, mw, vw;   // Adam moments
+  std::vector<float> ge, gw;           // gradient accumulators (touched rows only)
   std::vector<uint32_t> touched;
   std::vector<uint8_t> is_touched;
   std::mt19937_64 rng;
@@ -220,6 +225,47 @@ struct EmbedderTrainer::Rep {
     return loss;
   }
 
+  // A soup member is done: add it to the sum, start the next from scratch.
+  void EndMember() {
+    if (soup_e.empty()) {
+      soup_e.assign(e.size(), 0.0);
+      soup_w.assign(w.size(), 0.0);
+    }
+    for (size_t i = 0; i < e.size(); ++i) soup_e[i] += e[i];
+    for (size_t i = 0; i < w.size(); ++i) soup_w[i] += w[i];
+    ++soup_done;
+    member_steps = 0;
+    if (soup_done < options.soup) {
+      e = e0;
+      w = w0;
+      std::fill(me.begin(), me.end(), 0.0f);
+      std::fill(ve.begin(), ve.end(), 0.0f);
+      std::fill(mw.begin(), mw.end(), 0.0f);
+      std::fill(vw.begin(), vw.end(), 0.0f);
+      adam_t = 0;
+    }
+  }
+
+  // The model to install: the soup's mean (a member cut short counts as it
+  // is), then WiSE-FT's line from the starting model.
+  void Finalize() {
+    if (finalized) return;
+    finalized = true;
+    if (options.soup > 1) {
+      if (member_steps > 0 || soup_done == 0) EndMember();
+      const double k = soup_done;
+      for (size_t i = 0; i < e.size(); ++i) e[i] = static_cast<float>(soup_e[i] / k);
+      for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(soup_w[i] / k);
+      soup_e.clear();
+      soup_w.clear();
+    }
+    const float alpha = options.interpolation;
+    if (alpha < 1.0f) {
+      for (size_t i = 0; i < e.size(); ++i) e[i] = (1.0f - alpha) * e0[i] + alpha * e[i];
+      for (size_t i = 0; i < w.size(); ++i) w[i] = (1.0f - alpha) * w0[i] + alpha * w[i];
+    }
+  }
+
   void Adam() {
     constexpr float kB1 = 0.9f, kB2 = 0.999f, kEps = 1e-8f;
     ++adam_t;
@@ -263,6 +309,14 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   if (!(options.temperature > 0) || !(options.learning_rate > 0) ||
       !std::isfinite(options.learning_rate) || !std::isfinite(options.temperature)) {
     return Status::InvalidArgument("training temperature and step size must be positive");
+  }
+  if (options.soup == 0 || options.soup > 16) {
+    return Status::InvalidArgument(
+        fmt::format(FMT_STRING("training soup must be 1 to 16 models, got {}"), options.soup));
+  }
+  if (!(options.interpolation >= 0.0f && options.interpolation <= 1.0f)) {
+    return Status::InvalidArgument(fmt::format(
+        FMT_STRING("training interpolation must lie in [0, 1], got {}"), options.interpolation));
   }
   const Index::Rep& r = *index.rep();
   if (r.options.dense.embedder != EmbedderKind::kStatic) {
@@ -400,6 +454,10 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   rep->words = base->words();
   rep->e = base->vectors();
   rep->w = base->weights();
+  if (options.interpolation < 1.0f || options.soup > 1) {
+    rep->e0 = rep->e;
+    rep->w0 = rep->w;
+  }
   size_t n = rep->words.size();
   rep->me.assign(n * rep->dim, 0);
   rep->ve.assign(n * rep->dim, 0);
@@ -412,8 +470,8 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   for (uint32_t i = 0; i < rep->order.size(); ++i) rep->order[i] = i;
   Shuffle(&rep->order, &rep->rng);
   uint64_t per_epoch = (rep->examples.size() + options.batch_size - 1) / options.batch_size;
-  rep->progress.epochs = options.epochs;
-  rep->progress.steps = per_epoch * options.epochs;
+  rep->progress.epochs = options.epochs * options.soup;
+  rep->progress.steps = per_epoch * options.epochs * options.soup;
   rep->progress.epoch = 1;
   return std::unique_ptr<EmbedderTrainer>(new EmbedderTrainer(std::move(rep)));
 }
@@ -447,6 +505,11 @@ Result<TrainProgress> EmbedderTrainer::Step() {
   r.cursor = end;
   double loss = idx.size() >= 2 ? r.Batch(idx, true) : 0.0;
   ++r.progress.step;
+  ++r.member_steps;
+  if (r.options.soup > 1 && r.progress.step % (r.progress.steps / r.options.soup) == 0 && !done()) {
+    r.EndMember();
+  }
+  if (done()) r.Finalize();
   r.progress.loss = loss;
   r.epoch_loss_sum += loss;
   ++r.epoch_steps;
@@ -488,6 +551,8 @@ Status EmbedderTrainer::Install(Index* index) {
   if (r.options.dense.embedder != EmbedderKind::kStatic || !r.embedder) {
     return Status::FailedPrecondition("the index has no static embedder to replace");
   }
+  t.Finalize();
+  const float alpha = t.options.interpolation;
   auto model = embed::StaticEmbedder::FromParts(t.words, t.dim, t.e, t.w);
   if (!model.ok()) return model.status();
   std::string sources;
@@ -499,8 +564,11 @@ Status EmbedderTrainer::Install(Index* index) {
     sources += PairSourceName(static_cast<PairSource>(s));
   }
   (*model)->set_training(fmt::format(
-      FMT_STRING("contrastive sources={} epochs={} seed={} pairs={} loss={:.4f} from=v{}"), sources,
-      t.options.epochs, t.options.seed, t.examples.size(), t.progress.epoch_loss, t.base_version));
+      FMT_STRING("contrastive sources={} epochs={} seed={} pairs={} loss={:.4f} from=v{}{}"),
+      sources, t.options.epochs, t.options.seed, t.examples.size(), t.progress.epoch_loss,
+      t.base_version,
+      (t.options.soup > 1 ? fmt::format(FMT_STRING(" soup={}"), t.options.soup) : std::string()) +
+          (alpha < 1.0f ? fmt::format(FMT_STRING(" interpolation={:g}"), alpha) : std::string())));
   (*model)->set_version(r.embedder->version() + 1);
   r.previous_embedder = std::move(r.embedder);
   r.embedder = std::move(model.value());
