@@ -10,7 +10,7 @@
 //              --queries queries.jsonl --connections 200 --seconds 60
 //              --mix search:80,ask:10,feedback:10 --mode bm25 [--check-walls] [--acked FILE]
 //   serve_load --in-process INDEX_DIR --queries queries.jsonl --mode bm25 --seconds 10
-//              [--threads 2] [--matters matter-a]
+//              [--threads 2] [--matters matter-a] [--per-query N]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -63,6 +63,7 @@ struct Args {
   std::string in_process;
   int threads = 1;
   std::string matters;
+  int per_query = 0;  // > 0: time each query alone, this many times
 };
 
 std::string UrlEncode(const std::string& s) {
@@ -189,6 +190,22 @@ int RunInProcess(const Args& a) {
     std::string item;
     while (std::getline(ss, item, ',')) m.insert(item);
     so.allowed_matters = m;
+  }
+  if (a.per_query > 0) {
+    // Each query alone, one thread: which queries cost what.
+    foldback::RerankOptions ro;
+    for (const std::string& q : a.queries) {
+      std::vector<double> v;
+      size_t n = 0;
+      for (int r = 0; r < a.per_query; ++r) {
+        auto s0 = Clock::now();
+        auto hits = foldback::SearchAndRerank(**index, nullptr, q, so, nullptr, ro);
+        v.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s0).count());
+        if (hits.ok()) n = hits->size();
+      }
+      std::printf("%8.3f ms  %zu hits  %.60s\n", Percentile(v, 0.5), n, q.c_str());
+    }
+    return 0;
   }
   std::vector<std::vector<double>> lat(a.threads);
   std::atomic<bool> stop{false};
@@ -379,6 +396,8 @@ int main(int argc, char** argv) {
       a.in_process = next();
     else if (k == "--threads")
       a.threads = std::stoi(next());
+    else if (k == "--per-query")
+      a.per_query = std::stoi(next());
     else if (k == "--matters")
       a.matters = next();
     else if (k == "--queries")

@@ -179,9 +179,27 @@ std::vector<uint32_t> LexicalIndex::MatchClauses(const std::vector<PositionalCla
     }
     out.resize(kept);
   }
-  // Then the positions.
-  thread_local DecodedChunk decoded;
+  // Then the positions. Single words and prefixes (a quoted word) are
+  // found in the stream's bytes; anything else decodes the stream. (Streams
+  // were checked when added or loaded, so no candidate is dropped for a
+  // malformed one here.)
   size_t kept = 0;
+  if (std::all_of(clauses.begin(), clauses.end(), IsSingleElement)) {
+    for (uint32_t c : out) {
+      if (c >= streams_.size()) continue;
+      bool all = true;
+      for (const PositionalClause& clause : clauses) {
+        if (!StreamHasTerm(streams_[c], clause.operands[0].elements[0].second)) {
+          all = false;
+          break;
+        }
+      }
+      if (all) out[kept++] = c;
+    }
+    out.resize(kept);
+    return out;
+  }
+  thread_local DecodedChunk decoded;
   for (uint32_t c : out) {
     if (c >= streams_.size() || !decoded.Decode(streams_[c], terms_.size())) continue;
     bool all = true;
@@ -462,6 +480,9 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
 // corpus (1,025 chunks) MaxScore took 14.5 µs a query against 10.3 µs
 // (index_bench BM_QueryBm25Strategy, top 10).
 constexpr size_t kMaxScoreMinPostings = 8192;
+// What one binary search into a posting list costs against one posting
+// scored in a straight walk (a ranged mask's entry per range and term).
+constexpr size_t kRangeSearchCost = 8;
 
 std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k,
@@ -542,7 +563,19 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * terms[i].second);
   };
   bool dense_scan = false;
+  // A ranged mask of many small ranges (the passages a phrase matched,
+  // scattered over the index) costs a binary search per range and term; past
+  // about a posting's worth of searches per posting, the same term-at-a-time
+  // loop runs over a byte mask instead: the same postings visited in the same
+  // order, so the same scores bit for bit (not MaxScore, which sums in
+  // another order).
+  bool scattered = false;
   if (mask.ranged) {
+    size_t list_postings = 0;
+    for (const auto& t : terms) list_postings += postings_[t.first].size();
+    scattered = mask.ranges.size() * terms.size() * kRangeSearchCost > lengths_.size() + list_postings;
+  }
+  if (mask.ranged && !scattered) {
     // A narrow scope: enter each posting list at every range by binary
     // search (from where the previous range left it) and score only what
     // lies inside, so the cost follows the scope's postings.
@@ -570,15 +603,21 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     // Chunks a posting may score: live and allowed by the mask, one array.
     const uint8_t* ok = live_.data();
     thread_local std::vector<uint8_t> combined;
-    if (!mask.all) {
+    if (scattered) {
+      combined.assign(live_.size(), 0);
+      for (const auto& [begin, end] : mask.ranges) {
+        for (uint32_t c = begin; c < end && c < live_.size(); ++c) combined[c] = live_[c];
+      }
+      ok = combined.data();
+    } else if (!mask.all) {
       combined.assign(live_.size(), 0);
       size_t m = std::min(live_.size(), mask.allowed.size());
       for (size_t c = 0; c < m; ++c) combined[c] = live_[c] & mask.allowed[c];
       ok = combined.data();
     }
-    if (strategy_ == Strategy::kMaxScore ||
+    if (!scattered && (strategy_ == Strategy::kMaxScore ||
         (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
-         total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings))) {
+         total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings)))) {
       // Measured (index_bench BM_QueryBm25Strategy, CUAD): 3x faster for the
       // top 10, slower for the top 100 documents, where the threshold stays low.
       std::vector<ScoredTerm> weighted;
@@ -591,7 +630,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     }
     // Queries touching a large share of the chunks accumulate without
     // tracking which chunks they touched, then scan the score array.
-    dense_scan = total_postings * 4 > lengths_.size();
+    dense_scan = !scattered && total_postings * 4 > lengths_.size();
     for (size_t i = 0; i < terms.size(); ++i) {
       const uint32_t id = terms[i].first;
       const float idf = idf_of(i);
