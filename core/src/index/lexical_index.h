@@ -119,9 +119,15 @@ class LexicalIndex {
   // The live chunks allowed by `mask` that satisfy every clause, ascending.
   // Candidates come from the postings of the clauses' terms (entered at the
   // mask's ranges when ranged); each candidate's stream is then decoded
-  // and matched. REQUIRES: has_positions().
+  // and matched (single words and prefixes: searched in the stream's bytes,
+  // StreamHasTerm). REQUIRES: has_positions().
   std::vector<uint32_t> MatchClauses(const std::vector<PositionalClause>& clauses,
                                      const ChunkMask& mask) const;
+  // The chunk's word stream (positions.h); empty when positions are not
+  // stored or the chunk was removed.
+  std::string_view stream(uint32_t chunk) const {
+    return chunk < streams_.size() ? std::string_view(streams_[chunk]) : std::string_view();
+  }
   // Bytes held for positions: word streams and the surface dictionary.
   uint64_t position_bytes() const;
   size_t surface_word_count() const { return words_.size(); }
