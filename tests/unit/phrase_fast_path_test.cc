@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <set>
 #include <string>
@@ -158,7 +159,9 @@ TEST(MatchClauses, SingleWordClausesGiveTheDecodedMatches) {
   std::vector<DecodedChunk> decoded(chunks);
   for (uint32_t c = 0; c < chunks; ++c) {
     live[c] = rep.docs[rep.chunk_doc[c]].live;
-    if (live[c]) ASSERT_TRUE(decoded[c].Decode(lex.stream(c), lex.term_count()));
+    if (live[c]) {
+      ASSERT_TRUE(decoded[c].Decode(lex.stream(c), lex.term_count()));
+    }
   }
 
   auto title_term = lex.Find("zanzibarian");
@@ -269,6 +272,75 @@ TEST(ScatteredRanges, SameScoresAsTheByteMaskBitForBit) {
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
   EXPECT_EQ(compared, 560u);
+}
+
+}  // namespace
+}  // namespace foldback
+
+namespace foldback {
+namespace {
+
+// Every field of every hit, scores as bits.
+std::string Bits(const Result<std::vector<SearchHit>>& hits) {
+  if (!hits.ok()) return "error: " + hits.status().ToString();
+  std::string out;
+  for (const auto& h : *hits) {
+    uint64_t b[2];
+    std::memcpy(&b[0], &h.score, 8);
+    std::memcpy(&b[1], &h.bm25, 8);
+    out += h.chunk_id + "|" + std::to_string(b[0]) + "|" + std::to_string(b[1]) + "\n";
+  }
+  return out;
+}
+
+// Walls' masks (with their statistics scopes and per-term counts) are
+// cached across searches: users taking turns behind different walls, and
+// documents added to and removed from matters in between, must get what a
+// fresh index (nothing cached) gives, bit for bit.
+TEST(WallMaskCache, SameResultsAsAFreshIndexAcrossWallsAndChanges) {
+  auto warm = DemoIndex();
+  const std::vector<std::set<std::string>> walls = {{"m1"}, {"m2"}, {"m1", "m3"}, {"m0"}, {"m1"}};
+  const std::vector<std::string> queries = {"termination for convenience", "governing law",
+                                            "indemnify third party claims", "confidential information",
+                                            "\"payment\" within thirty days"};
+  auto run = [&](const Index& idx, const std::set<std::string>& wall, const std::string& q) {
+    SearchOptions o;
+    o.mode = SearchMode::kBm25;
+    o.top_k = 10;
+    o.allowed_matters = wall;
+    return Bits(idx.Search(q, o));
+  };
+  auto compare = [&](const char* when) {
+    auto fresh = Index::FromSnapshot(*warm->Snapshot());
+    ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+    for (int round = 0; round < 3; ++round) {  // the second and third rounds hit the cache
+      for (const auto& wall : walls) {
+        for (const auto& q : queries) {
+          // Nothing cached: a new mask and statistics scope.
+          SearchOptions o;
+          o.mode = SearchMode::kBm25;
+          o.top_k = 10;
+          o.allowed_matters = wall;
+          index::ChunkMask mask;
+          ASSERT_TRUE(warm->rep()->BuildMaskUncached(o, &mask).ok());
+          std::string want = Bits(warm->rep()->Search(q, o, mask));
+          ASSERT_FALSE(want.empty()) << q;
+          EXPECT_EQ(run(*warm, wall, q), want) << when << " round " << round << " " << q;
+          EXPECT_EQ(run(**fresh, wall, q), want) << when << " round " << round << " " << q;
+        }
+      }
+    }
+  };
+  compare("loaded");
+  Document d;
+  d.id = "late";
+  d.matter = "m2";  // another matter: m1's statistics must not move, m2's must
+  d.text = "Termination for convenience requires thirty days notice and payment of all fees. "
+           "Confidential information survives termination.";
+  ASSERT_TRUE(warm->Add(d).ok());
+  compare("after an add");
+  ASSERT_TRUE(warm->Remove("late").ok());
+  compare("after a remove");
 }
 
 }  // namespace

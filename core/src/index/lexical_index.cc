@@ -275,10 +275,18 @@ std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::NormsFor(double avg) co
   // Exact average (no staleness margin): a walled score must not move when
   // chunks outside the wall come and go. Concurrent searches with other
   // walls may each build a table; the last one stays cached.
-  std::shared_ptr<const Norms> current = std::atomic_load(&walled_norms_);
-  if (current && current->average == avg && current->count == lengths_.size() &&
-      current->generation == generation_) {
-    return current;
+  auto fits = [&](const std::shared_ptr<const Norms>& n) {
+    return n->average == avg && n->count == lengths_.size() && n->generation == generation_;
+  };
+  {
+    std::lock_guard<std::mutex> lock(walled_norms_mu_);
+    for (size_t i = 0; i < walled_norms_.size(); ++i) {
+      if (!fits(walled_norms_[i])) continue;
+      std::shared_ptr<const Norms> found = walled_norms_[i];
+      walled_norms_.erase(walled_norms_.begin() + static_cast<long>(i));
+      walled_norms_.insert(walled_norms_.begin(), found);
+      return found;
+    }
   }
   auto fresh = std::make_shared<Norms>();
   fresh->values.resize(lengths_.size());
@@ -288,7 +296,9 @@ std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::NormsFor(double avg) co
   fresh->average = avg;
   fresh->count = lengths_.size();
   fresh->generation = generation_;
-  std::atomic_store(&walled_norms_, std::shared_ptr<const Norms>(fresh));
+  std::lock_guard<std::mutex> lock(walled_norms_mu_);
+  walled_norms_.insert(walled_norms_.begin(), fresh);
+  if (walled_norms_.size() > kWalledNormTables) walled_norms_.resize(kWalledNormTables);
   return fresh;
 }
 
@@ -522,22 +532,35 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     norm_table = NormsFor(std::max(static_cast<double>(scope->total_length) / n, 1.0));
     // One pass over each query term's postings counts its visible document
     // frequency and bounds its visible postings (for MaxScore).
+    // Counted once per term and scope (StatsScope::term_stats).
     const uint8_t* vis = scope->visible.data();
     const size_t vis_n = std::min(scope->visible.size(), live_.size());
     size_t kept = 0;
+    std::unique_lock<std::mutex> lock(scope->term_mu);
+    if (scope->term_generation != generation_) {
+      scope->term_stats.clear();
+      scope->term_generation = generation_;
+    }
     for (size_t i = 0; i < terms.size(); ++i) {
       TermStats ts{0, 0, std::numeric_limits<uint32_t>::max()};
-      for (const Posting& p : postings_[terms[i].first]) {
-        if (p.chunk >= vis_n || !(vis[p.chunk] & live_[p.chunk])) continue;
-        ++ts.df;
-        ts.max_tf = std::max(ts.max_tf, p.tf);
-        ts.min_len = std::min(ts.min_len, lengths_[p.chunk]);
+      auto cached = scope->term_stats.find(terms[i].first);
+      if (cached != scope->term_stats.end()) {
+        ts = {cached->second.df, cached->second.max_tf, cached->second.min_len};
+      } else {
+        for (const Posting& p : postings_[terms[i].first]) {
+          if (p.chunk >= vis_n || !(vis[p.chunk] & live_[p.chunk])) continue;
+          ++ts.df;
+          ts.max_tf = std::max(ts.max_tf, p.tf);
+          ts.min_len = std::min(ts.min_len, lengths_[p.chunk]);
+        }
+        scope->term_stats.emplace(terms[i].first, StatsScope::TermStats{ts.df, ts.max_tf, ts.min_len});
       }
       if (ts.df == 0) continue;  // nothing visible: the term scores nothing
       terms[kept] = terms[i];
       stats[kept++] = ts;
       total_postings += ts.df;
     }
+    lock.unlock();
     terms.resize(kept);
     stats.resize(kept);
     if (terms.empty()) return out;
