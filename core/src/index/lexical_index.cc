@@ -442,6 +442,14 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
       if (cur[i].it != cur[i].end) c = std::min(c, cur[i].it->chunk);
     }
     if (c == kEnd) break;
+    if (!ok[c]) {
+      // Behind the wall or filter (or removed): step over it unscored.
+      for (size_t i = first_essential; i < cur.size(); ++i) {
+        Cursor& t = cur[i];
+        if (t.it != t.end && t.it->chunk == c) ++t.it;
+      }
+      continue;
+    }
     float score = 0;
     for (size_t i = first_essential; i < cur.size(); ++i) {
       Cursor& t = cur[i];
@@ -451,7 +459,6 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
         ++t.it;
       }
     }
-    if (!ok[c]) continue;
     float threshold = top.threshold();
     for (size_t i = first_essential; i-- > 0;) {
       if (score + prefix[i] <= threshold) break;
