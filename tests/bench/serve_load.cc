@@ -257,10 +257,12 @@ int RunInProcess(const Args& a) {
   for (double x : all) mean += x;
   mean /= std::max<size_t>(1, n);
   std::printf(
-      "in-process %s top_k=%d threads=%d walls=%s: %zu searches, %.0f /s, mean %.3f ms, p50 %.3f ms, p95 "
+      "in-process %s top_k=%d threads=%d walls=%s: %zu searches, %.0f /s, mean %.3f ms, p50 %.3f "
+      "ms, p95 "
       "%.3f ms, p99 %.3f ms\n",
-      a.mode.c_str(), a.top_k, a.threads, a.walls.empty() ? (a.matters.empty() ? "*" : a.matters.c_str()) : a.walls.c_str(), n, n / secs, mean, Percentile(all, 0.5),
-      Percentile(all, 0.95), Percentile(all, 0.99));
+      a.mode.c_str(), a.top_k, a.threads,
+      a.walls.empty() ? (a.matters.empty() ? "*" : a.matters.c_str()) : a.walls.c_str(), n,
+      n / secs, mean, Percentile(all, 0.5), Percentile(all, 0.95), Percentile(all, 0.99));
   return 0;
 }
 

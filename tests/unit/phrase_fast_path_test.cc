@@ -66,12 +66,18 @@ TEST(StreamHasTerm, SameAnswerAsDecodingAndMatching) {
   std::mt19937 rng(17);
   auto draw_id = [&]() -> uint32_t {
     switch (rng() % 6) {
-      case 0: return rng() % 125;                 // one byte
-      case 1: return 120 + rng() % 10;            // across the one/two-byte edge
-      case 2: return rng() % 16384;               // two bytes
-      case 3: return 16380 + rng() % 10;          // across the two/three-byte edge
-      case 4: return rng() % kTerms;              // up to four bytes
-      default: return (rng() % 4) * 128 + 125;    // bytes that look like continuations
+      case 0:
+        return rng() % 125;  // one byte
+      case 1:
+        return 120 + rng() % 10;  // across the one/two-byte edge
+      case 2:
+        return rng() % 16384;  // two bytes
+      case 3:
+        return 16380 + rng() % 10;  // across the two/three-byte edge
+      case 4:
+        return rng() % kTerms;  // up to four bytes
+      default:
+        return (rng() % 4) * 128 + 125;  // bytes that look like continuations
     }
   };
   size_t found = 0, compared = 0;
@@ -255,7 +261,8 @@ TEST(ScatteredRanges, SameScoresAsTheByteMaskBitForBit) {
       std::vector<index::WeightedTerm> query;
       int terms = 1 + static_cast<int>(rng() % 12);
       for (int i = 0; i < terms; ++i) {
-        size_t pick = rng() % 3 == 0 ? rng() % vocab.size() : rng() % std::min<size_t>(200, vocab.size());
+        size_t pick =
+            rng() % 3 == 0 ? rng() % vocab.size() : rng() % std::min<size_t>(200, vocab.size());
         query.push_back({vocab[pick], 0.5 + (rng() % 4) * 0.5});
       }
       const std::vector<uint32_t>* groups[] = {nullptr, &rep.chunk_doc};
@@ -300,9 +307,9 @@ std::string Bits(const Result<std::vector<SearchHit>>& hits) {
 TEST(WallMaskCache, SameResultsAsAFreshIndexAcrossWallsAndChanges) {
   auto warm = DemoIndex();
   const std::vector<std::set<std::string>> walls = {{"m1"}, {"m2"}, {"m1", "m3"}, {"m0"}, {"m1"}};
-  const std::vector<std::string> queries = {"termination for convenience", "governing law",
-                                            "indemnify third party claims", "confidential information",
-                                            "\"payment\" within thirty days"};
+  const std::vector<std::string> queries = {
+      "termination for convenience", "governing law", "indemnify third party claims",
+      "confidential information", "\"payment\" within thirty days"};
   auto run = [&](const Index& idx, const std::set<std::string>& wall, const std::string& q) {
     SearchOptions o;
     o.mode = SearchMode::kBm25;
@@ -335,8 +342,9 @@ TEST(WallMaskCache, SameResultsAsAFreshIndexAcrossWallsAndChanges) {
   Document d;
   d.id = "late";
   d.matter = "m2";  // another matter: m1's statistics must not move, m2's must
-  d.text = "Termination for convenience requires thirty days notice and payment of all fees. "
-           "Confidential information survives termination.";
+  d.text =
+      "Termination for convenience requires thirty days notice and payment of all fees. "
+      "Confidential information survives termination.";
   ASSERT_TRUE(warm->Add(d).ok());
   compare("after an add");
   ASSERT_TRUE(warm->Remove("late").ok());

@@ -560,7 +560,8 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
           ts.max_tf = std::max(ts.max_tf, p.tf);
           ts.min_len = std::min(ts.min_len, lengths_[p.chunk]);
         }
-        scope->term_stats.emplace(terms[i].first, StatsScope::TermStats{ts.df, ts.max_tf, ts.min_len});
+        scope->term_stats.emplace(terms[i].first,
+                                  StatsScope::TermStats{ts.df, ts.max_tf, ts.min_len});
       }
       if (ts.df == 0) continue;  // nothing visible: the term scores nothing
       terms[kept] = terms[i];
@@ -603,7 +604,8 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   if (mask.ranged) {
     size_t list_postings = 0;
     for (const auto& t : terms) list_postings += postings_[t.first].size();
-    scattered = mask.ranges.size() * terms.size() * kRangeSearchCost > lengths_.size() + list_postings;
+    scattered =
+        mask.ranges.size() * terms.size() * kRangeSearchCost > lengths_.size() + list_postings;
   }
   if (mask.ranged && !scattered) {
     // A narrow scope: enter each posting list at every range by binary
@@ -646,8 +648,8 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
       ok = combined.data();
     }
     if (!scattered && (strategy_ == Strategy::kMaxScore ||
-        (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
-         total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings)))) {
+                       (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
+                        total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings)))) {
       // Measured (index_bench BM_QueryBm25Strategy, CUAD): 3x faster for the
       // top 10, slower for the top 100 documents, where the threshold stays low.
       std::vector<ScoredTerm> weighted;
