@@ -188,7 +188,7 @@ bool StreamHasTerm(std::string_view stream, const std::vector<uint32_t>& ids) {
     int shift = 7;
     while (*p++ & 0x80) {
       if (p == end) return false;
-      v |= static_cast<uint32_t>(*p & 0x7f) << shift;
+      if (shift < 32) v |= static_cast<uint32_t>(*p & 0x7f) << shift;  // as ReadVarint32
       shift += 7;
     }
     if (v >= kCodeTermBase && std::binary_search(ids.begin(), ids.end(), v - kCodeTermBase))
