@@ -11,7 +11,7 @@
 //              --mix search:80,ask:10,feedback:10 --mode bm25 [--check-walls] [--acked FILE]
 //              [--search-params feedback=false]   (appended to every search's query)
 //   serve_load --in-process INDEX_DIR --queries queries.jsonl --mode bm25 --seconds 10
-//              [--threads 2] [--matters matter-a]
+//              [--threads 2] [--matters matter-a] [--walls matter-a/matter-b/*] [--per-query N]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +65,10 @@ struct Args {
   int threads = 1;
   std::string matters;
   std::string search_params;  // e.g. "feedback=false"
+  int per_query = 0;  // > 0: time each query alone, this many times
+  // In process: walls taken in turn, one per search ("matter-a/matter-b/*":
+  // the three users of the HTTP runs); empty: --matters for every search.
+  std::string walls;
 };
 
 std::string UrlEncode(const std::string& s) {
@@ -192,6 +196,41 @@ int RunInProcess(const Args& a) {
     while (std::getline(ss, item, ',')) m.insert(item);
     so.allowed_matters = m;
   }
+  if (a.per_query > 0) {
+    // Each query alone, one thread: which queries cost what.
+    foldback::RerankOptions ro;
+    for (const std::string& q : a.queries) {
+      std::vector<double> v;
+      size_t n = 0;
+      for (int r = 0; r < a.per_query; ++r) {
+        auto s0 = Clock::now();
+        auto hits = foldback::SearchAndRerank(**index, nullptr, q, so, nullptr, ro);
+        v.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s0).count());
+        if (hits.ok()) n = hits->size();
+      }
+      std::printf("%8.3f ms  %zu hits  %.60s\n", Percentile(v, 0.5), n, q.c_str());
+    }
+    return 0;
+  }
+  std::vector<foldback::SearchOptions> walled;  // one per wall, taken in turn
+  if (!a.walls.empty()) {
+    std::stringstream ws(a.walls);
+    std::string wall;
+    while (std::getline(ws, wall, '/')) {
+      foldback::SearchOptions w = so;
+      if (wall == "*") {
+        w.allowed_matters.reset();
+      } else {
+        std::set<std::string> m;
+        std::stringstream ms(wall);
+        std::string item;
+        while (std::getline(ms, item, '+')) m.insert(item);
+        w.allowed_matters = m;
+      }
+      walled.push_back(w);
+    }
+  }
+  if (walled.empty()) walled.push_back(so);
   std::vector<std::vector<double>> lat(a.threads);
   std::atomic<bool> stop{false};
   std::vector<std::thread> ts;
@@ -202,8 +241,9 @@ int RunInProcess(const Args& a) {
       foldback::RerankOptions ro;
       while (!stop) {
         auto s0 = Clock::now();
+        const foldback::SearchOptions& o = walled[i % walled.size()];
         auto hits = foldback::SearchAndRerank(**index, nullptr, a.queries[i++ % a.queries.size()],
-                                              so, nullptr, ro);
+                                              o, nullptr, ro);
         lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s0).count());
       }
     });
@@ -219,10 +259,12 @@ int RunInProcess(const Args& a) {
   for (double x : all) mean += x;
   mean /= std::max<size_t>(1, n);
   std::printf(
-      "in-process %s top_k=%d threads=%d: %zu searches, %.0f /s, mean %.3f ms, p50 %.3f ms, p95 "
+      "in-process %s top_k=%d threads=%d walls=%s: %zu searches, %.0f /s, mean %.3f ms, p50 %.3f "
+      "ms, p95 "
       "%.3f ms, p99 %.3f ms\n",
-      a.mode.c_str(), a.top_k, a.threads, n, n / secs, mean, Percentile(all, 0.5),
-      Percentile(all, 0.95), Percentile(all, 0.99));
+      a.mode.c_str(), a.top_k, a.threads,
+      a.walls.empty() ? (a.matters.empty() ? "*" : a.matters.c_str()) : a.walls.c_str(), n,
+      n / secs, mean, Percentile(all, 0.5), Percentile(all, 0.95), Percentile(all, 0.99));
   return 0;
 }
 
@@ -382,6 +424,10 @@ int main(int argc, char** argv) {
       a.in_process = next();
     else if (k == "--threads")
       a.threads = std::stoi(next());
+    else if (k == "--walls")
+      a.walls = next();
+    else if (k == "--per-query")
+      a.per_query = std::stoi(next());
     else if (k == "--matters")
       a.matters = next();
     else if (k == "--search-params")

@@ -219,6 +219,36 @@ const std::vector<uint32_t>* Index::Rep::DocsWith(const std::string& field,
 }
 
 Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) const {
+  if (!o.filters.empty() || !o.allowed_matters) return BuildMaskUncached(o, mask);
+  const uint64_t generation = lexical.generation();
+  auto same = [&](const WallMask& w) {
+    return w.generation == generation && w.docs == docs.size() && w.chunks == chunks.size() &&
+           w.matters == *o.allowed_matters;
+  };
+  {
+    std::lock_guard<std::mutex> lock(wall_masks_mu);
+    for (size_t i = 0; i < wall_masks.size(); ++i) {
+      if (!same(wall_masks[i])) continue;
+      std::rotate(wall_masks.begin(), wall_masks.begin() + static_cast<long>(i),
+                  wall_masks.begin() + static_cast<long>(i) + 1);
+      *mask = *wall_masks.front().mask;
+      return Status::OK();
+    }
+  }
+  FB_RETURN_IF_ERROR(BuildMaskUncached(o, mask));
+  WallMask w;
+  w.matters = *o.allowed_matters;
+  w.generation = generation;
+  w.docs = docs.size();
+  w.chunks = chunks.size();
+  w.mask = std::make_shared<const index::ChunkMask>(*mask);
+  std::lock_guard<std::mutex> lock(wall_masks_mu);
+  wall_masks.insert(wall_masks.begin(), std::move(w));
+  if (wall_masks.size() > kWallMasks) wall_masks.resize(kWallMasks);
+  return Status::OK();
+}
+
+Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* mask) const {
   for (const Filter& f : o.filters) {
     if (!IsBuiltinField(f.field) && !IsExtractedField(f.field) && field_counts.count(f.field) == 0) {
       std::string known;

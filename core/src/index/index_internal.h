@@ -6,6 +6,8 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -104,7 +106,21 @@ struct Index::Rep {
   std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
   // Chunks the options allow (walls + filters). InvalidArgument on an
   // unknown filter field.
+  // A wall alone (allowed_matters, no filter) is served from a small cache
+  // of recent walls' masks, valid while the index does not change: a server
+  // whose users sit behind a few walls does not rebuild the same mask and
+  // statistics scope for every search.
   Status BuildMask(const SearchOptions& options, index::ChunkMask* mask) const;
+  Status BuildMaskUncached(const SearchOptions& options, index::ChunkMask* mask) const;
+  struct WallMask {
+    std::set<std::string> matters;
+    uint64_t generation = 0;  // lexical.generation()
+    size_t docs = 0, chunks = 0;
+    std::shared_ptr<const index::ChunkMask> mask;
+  };
+  static constexpr size_t kWallMasks = 8;
+  mutable std::mutex wall_masks_mu;
+  mutable std::vector<WallMask> wall_masks;  // most recent first
   SearchHit MakeHit(uint32_t chunk, double score) const;
   // How `query` is read under `syntax` (search.cc): *connectors tells
   // whether `out` holds a terms-and-connectors query; false means the plain

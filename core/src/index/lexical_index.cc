@@ -179,9 +179,27 @@ std::vector<uint32_t> LexicalIndex::MatchClauses(const std::vector<PositionalCla
     }
     out.resize(kept);
   }
-  // Then the positions.
-  thread_local DecodedChunk decoded;
+  // Then the positions. Single words and prefixes (a quoted word) are
+  // found in the stream's bytes; anything else decodes the stream. (Streams
+  // were checked when added or loaded, so no candidate is dropped for a
+  // malformed one here.)
   size_t kept = 0;
+  if (std::all_of(clauses.begin(), clauses.end(), IsSingleElement)) {
+    for (uint32_t c : out) {
+      if (c >= streams_.size()) continue;
+      bool all = true;
+      for (const PositionalClause& clause : clauses) {
+        if (!StreamHasTerm(streams_[c], clause.operands[0].elements[0].second)) {
+          all = false;
+          break;
+        }
+      }
+      if (all) out[kept++] = c;
+    }
+    out.resize(kept);
+    return out;
+  }
+  thread_local DecodedChunk decoded;
   for (uint32_t c : out) {
     if (c >= streams_.size() || !decoded.Decode(streams_[c], terms_.size())) continue;
     bool all = true;
@@ -257,10 +275,18 @@ std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::NormsFor(double avg) co
   // Exact average (no staleness margin): a walled score must not move when
   // chunks outside the wall come and go. Concurrent searches with other
   // walls may each build a table; the last one stays cached.
-  std::shared_ptr<const Norms> current = std::atomic_load(&walled_norms_);
-  if (current && current->average == avg && current->count == lengths_.size() &&
-      current->generation == generation_) {
-    return current;
+  auto fits = [&](const std::shared_ptr<const Norms>& n) {
+    return n->average == avg && n->count == lengths_.size() && n->generation == generation_;
+  };
+  {
+    std::lock_guard<std::mutex> lock(walled_norms_mu_);
+    for (size_t i = 0; i < walled_norms_.size(); ++i) {
+      if (!fits(walled_norms_[i])) continue;
+      std::shared_ptr<const Norms> found = walled_norms_[i];
+      walled_norms_.erase(walled_norms_.begin() + static_cast<long>(i));
+      walled_norms_.insert(walled_norms_.begin(), found);
+      return found;
+    }
   }
   auto fresh = std::make_shared<Norms>();
   fresh->values.resize(lengths_.size());
@@ -270,7 +296,9 @@ std::shared_ptr<const LexicalIndex::Norms> LexicalIndex::NormsFor(double avg) co
   fresh->average = avg;
   fresh->count = lengths_.size();
   fresh->generation = generation_;
-  std::atomic_store(&walled_norms_, std::shared_ptr<const Norms>(fresh));
+  std::lock_guard<std::mutex> lock(walled_norms_mu_);
+  walled_norms_.insert(walled_norms_.begin(), fresh);
+  if (walled_norms_.size() > kWalledNormTables) walled_norms_.resize(kWalledNormTables);
   return fresh;
 }
 
@@ -414,6 +442,14 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
       if (cur[i].it != cur[i].end) c = std::min(c, cur[i].it->chunk);
     }
     if (c == kEnd) break;
+    if (!ok[c]) {
+      // Behind the wall or filter (or removed): step over it unscored.
+      for (size_t i = first_essential; i < cur.size(); ++i) {
+        Cursor& t = cur[i];
+        if (t.it != t.end && t.it->chunk == c) ++t.it;
+      }
+      continue;
+    }
     float score = 0;
     for (size_t i = first_essential; i < cur.size(); ++i) {
       Cursor& t = cur[i];
@@ -423,7 +459,6 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
         ++t.it;
       }
     }
-    if (!ok[c]) continue;
     float threshold = top.threshold();
     for (size_t i = first_essential; i-- > 0;) {
       if (score + prefix[i] <= threshold) break;
@@ -462,6 +497,9 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchMaxScore(
 // corpus (1,025 chunks) MaxScore took 14.5 µs a query against 10.3 µs
 // (index_bench BM_QueryBm25Strategy, top 10).
 constexpr size_t kMaxScoreMinPostings = 8192;
+// What one binary search into a posting list costs against one posting
+// scored in a straight walk (a ranged mask's entry per range and term).
+constexpr size_t kRangeSearchCost = 8;
 
 std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k,
@@ -501,22 +539,36 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     norm_table = NormsFor(std::max(static_cast<double>(scope->total_length) / n, 1.0));
     // One pass over each query term's postings counts its visible document
     // frequency and bounds its visible postings (for MaxScore).
+    // Counted once per term and scope (StatsScope::term_stats).
     const uint8_t* vis = scope->visible.data();
     const size_t vis_n = std::min(scope->visible.size(), live_.size());
     size_t kept = 0;
+    std::unique_lock<std::mutex> lock(scope->term_mu);
+    if (scope->term_generation != generation_) {
+      scope->term_stats.clear();
+      scope->term_generation = generation_;
+    }
     for (size_t i = 0; i < terms.size(); ++i) {
       TermStats ts{0, 0, std::numeric_limits<uint32_t>::max()};
-      for (const Posting& p : postings_[terms[i].first]) {
-        if (p.chunk >= vis_n || !(vis[p.chunk] & live_[p.chunk])) continue;
-        ++ts.df;
-        ts.max_tf = std::max(ts.max_tf, p.tf);
-        ts.min_len = std::min(ts.min_len, lengths_[p.chunk]);
+      auto cached = scope->term_stats.find(terms[i].first);
+      if (cached != scope->term_stats.end()) {
+        ts = {cached->second.df, cached->second.max_tf, cached->second.min_len};
+      } else {
+        for (const Posting& p : postings_[terms[i].first]) {
+          if (p.chunk >= vis_n || !(vis[p.chunk] & live_[p.chunk])) continue;
+          ++ts.df;
+          ts.max_tf = std::max(ts.max_tf, p.tf);
+          ts.min_len = std::min(ts.min_len, lengths_[p.chunk]);
+        }
+        scope->term_stats.emplace(terms[i].first,
+                                  StatsScope::TermStats{ts.df, ts.max_tf, ts.min_len});
       }
       if (ts.df == 0) continue;  // nothing visible: the term scores nothing
       terms[kept] = terms[i];
       stats[kept++] = ts;
       total_postings += ts.df;
     }
+    lock.unlock();
     terms.resize(kept);
     stats.resize(kept);
     if (terms.empty()) return out;
@@ -542,7 +594,20 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * terms[i].second);
   };
   bool dense_scan = false;
+  // A ranged mask of many small ranges (the passages a phrase matched,
+  // scattered over the index) costs a binary search per range and term; past
+  // about a posting's worth of searches per posting, the same term-at-a-time
+  // loop runs over a byte mask instead: the same postings visited in the same
+  // order, so the same scores bit for bit (not MaxScore, which sums in
+  // another order).
+  bool scattered = false;
   if (mask.ranged) {
+    size_t list_postings = 0;
+    for (const auto& t : terms) list_postings += postings_[t.first].size();
+    scattered =
+        mask.ranges.size() * terms.size() * kRangeSearchCost > lengths_.size() + list_postings;
+  }
+  if (mask.ranged && !scattered) {
     // A narrow scope: enter each posting list at every range by binary
     // search (from where the previous range left it) and score only what
     // lies inside, so the cost follows the scope's postings.
@@ -570,15 +635,21 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     // Chunks a posting may score: live and allowed by the mask, one array.
     const uint8_t* ok = live_.data();
     thread_local std::vector<uint8_t> combined;
-    if (!mask.all) {
+    if (scattered) {
+      combined.assign(live_.size(), 0);
+      for (const auto& [begin, end] : mask.ranges) {
+        for (uint32_t c = begin; c < end && c < live_.size(); ++c) combined[c] = live_[c];
+      }
+      ok = combined.data();
+    } else if (!mask.all) {
       combined.assign(live_.size(), 0);
       size_t m = std::min(live_.size(), mask.allowed.size());
       for (size_t c = 0; c < m; ++c) combined[c] = live_[c] & mask.allowed[c];
       ok = combined.data();
     }
-    if (strategy_ == Strategy::kMaxScore ||
-        (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
-         total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings))) {
+    if (!scattered && (strategy_ == Strategy::kMaxScore ||
+                       (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
+                        total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings)))) {
       // Measured (index_bench BM_QueryBm25Strategy, CUAD): 3x faster for the
       // top 10, slower for the top 100 documents, where the threshold stays low.
       std::vector<ScoredTerm> weighted;
@@ -591,7 +662,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     }
     // Queries touching a large share of the chunks accumulate without
     // tracking which chunks they touched, then scan the score array.
-    dense_scan = total_postings * 4 > lengths_.size();
+    dense_scan = !scattered && total_postings * 4 > lengths_.size();
     for (size_t i = 0; i < terms.size(); ++i) {
       const uint32_t id = terms[i].first;
       const float idf = idf_of(i);

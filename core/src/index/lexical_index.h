@@ -48,6 +48,18 @@ struct StatsScope {
   std::vector<uint8_t> visible;  // by chunk number
   uint64_t chunks = 0;           // visible live chunks
   uint64_t total_length = 0;     // their summed lengths
+  // A query term's visible postings: how many, their largest tf, their
+  // shortest chunk. Filled by LexicalIndex::Search as terms are met, so a
+  // scope kept across searches (Index::Rep caches walls' masks) counts each
+  // term once; dropped when the index's generation moves.
+  struct TermStats {
+    uint32_t df = 0;
+    uint32_t max_tf = 0;
+    uint32_t min_len = 0;
+  };
+  mutable std::mutex term_mu;
+  mutable uint64_t term_generation = 0;
+  mutable std::unordered_map<uint32_t, TermStats> term_stats;
 };
 
 // Live chunks a search may return: every chunk (`all`), the chunks set in
@@ -112,6 +124,8 @@ class LexicalIndex {
   // operators work. False when positions are off (Bm25Params::positions)
   // or the index was loaded from a snapshot saved without them (format 1).
   bool has_positions() const { return store_positions_ && positions_complete_; }
+  // Moves with every change of the postings (AddChunk, RemoveChunk, load).
+  uint64_t generation() const { return generation_; }
   // Terms of the indexed words starting with `prefix` (folded, unstemmed),
   // most frequent first (live document frequency, then term id), at most
   // `cap`; *total gets how many there are. Empty without positions.
@@ -119,9 +133,15 @@ class LexicalIndex {
   // The live chunks allowed by `mask` that satisfy every clause, ascending.
   // Candidates come from the postings of the clauses' terms (entered at the
   // mask's ranges when ranged); each candidate's stream is then decoded
-  // and matched. REQUIRES: has_positions().
+  // and matched (single words and prefixes: searched in the stream's bytes,
+  // StreamHasTerm). REQUIRES: has_positions().
   std::vector<uint32_t> MatchClauses(const std::vector<PositionalClause>& clauses,
                                      const ChunkMask& mask) const;
+  // The chunk's word stream (positions.h); empty when positions are not
+  // stored or the chunk was removed.
+  std::string_view stream(uint32_t chunk) const {
+    return chunk < streams_.size() ? std::string_view(streams_[chunk]) : std::string_view();
+  }
   // Bytes held for positions: word streams and the surface dictionary.
   uint64_t position_bytes() const;
   size_t surface_word_count() const { return words_.size(); }
@@ -158,7 +178,8 @@ class LexicalIndex {
   void set_params(const Bm25Params& p) {
     params_ = p;
     std::atomic_store(&norms_, std::shared_ptr<const Norms>());
-    std::atomic_store(&walled_norms_, std::shared_ptr<const Norms>());
+    std::lock_guard<std::mutex> lock(walled_norms_mu_);
+    walled_norms_.clear();
   }
 
   // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
@@ -226,9 +247,12 @@ class LexicalIndex {
   mutable std::shared_ptr<const Norms> norms_;
   mutable std::mutex norms_mu_;
   std::shared_ptr<const Norms> CurrentNorms() const;
-  // Norms for a walled search's exact average length (one cached table,
-  // rebuilt when the average, the chunk count or the index changes).
-  mutable std::shared_ptr<const Norms> walled_norms_;
+  // Norms for a walled search's exact average length (a few cached tables,
+  // one per average — users behind different walls take turns — rebuilt
+  // when the chunk count or the index changes), most recent first.
+  static constexpr size_t kWalledNormTables = 4;
+  mutable std::mutex walled_norms_mu_;
+  mutable std::vector<std::shared_ptr<const Norms>> walled_norms_;
   std::shared_ptr<const Norms> NormsFor(double average) const;
   uint64_t generation_ = 0;  // bumped by AddChunk / RemoveChunk / Deserialize
   uint64_t live_chunks_ = 0;

@@ -160,6 +160,43 @@ bool DecodedChunk::Decode(std::string_view stream, size_t term_count) {
   return true;
 }
 
+bool IsSingleElement(const PositionalClause& clause) {
+  return clause.operands.size() == 1 && clause.connectors.empty() &&
+         clause.operands[0].elements.size() == 1;
+}
+
+bool StreamHasTerm(std::string_view stream, const std::vector<uint32_t>& ids) {
+  if (ids.empty()) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(stream.data());
+  const auto* end = p + stream.size();
+  if (ids.size() == 1) {
+    // One term: look for its varint's bytes. A varint's last byte is below
+    // 0x80 and all its others are not, so a match that starts the stream
+    // or follows a byte below 0x80 starts a varint: it is the term's code.
+    uint8_t code[5];
+    uint8_t* code_end = CodedOutputStream::WriteVarint32ToArray(ids[0] + kCodeTermBase, code);
+    const std::string_view needle(reinterpret_cast<const char*>(code),
+                                  static_cast<size_t>(code_end - code));
+    for (size_t at = stream.find(needle); at != std::string_view::npos;
+         at = stream.find(needle, at + 1)) {
+      if (at == 0 || static_cast<uint8_t>(stream[at - 1]) < 0x80) return true;
+    }
+    return false;
+  }
+  while (p < end) {
+    uint32_t v = *p & 0x7f;
+    int shift = 7;
+    while (*p++ & 0x80) {
+      if (p == end) return false;
+      if (shift < 32) v |= static_cast<uint32_t>(*p & 0x7f) << shift;  // as ReadVarint32
+      shift += 7;
+    }
+    if (v >= kCodeTermBase && std::binary_search(ids.begin(), ids.end(), v - kCodeTermBase))
+      return true;
+  }
+  return false;
+}
+
 bool ClauseMatches(const PositionalClause& clause, const DecodedChunk& chunk) {
   if (clause.operands.empty() || clause.connectors.size() + 1 != clause.operands.size())
     return false;

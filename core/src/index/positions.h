@@ -82,6 +82,20 @@ struct DecodedChunk {
 // Whether the chunk satisfies the clause.
 bool ClauseMatches(const PositionalClause& clause, const DecodedChunk& chunk);
 
+// True when `clause` is a single word or prefix: one operand of one element
+// and no connector. Such a clause holds exactly when the chunk's stream
+// names one of the element's terms (StreamHasTerm), without decoding it.
+bool IsSingleElement(const PositionalClause& clause);
+
+// Whether the stream holds a word whose term id is in `ids` (sorted), read
+// straight from the varints: the same answer as decoding the stream and
+// matching a single-element clause. REQUIRES: a well-formed stream (as
+// DecodedChunk::Decode accepts; the lexical index checks streams at load)
+// of shortest-form varints, as AppendCode writes them (a longer form of a
+// single term's code, which only a hand-made snapshot could hold, is not
+// found by the byte search).
+bool StreamHasTerm(std::string_view stream, const std::vector<uint32_t>& ids);
+
 }  // namespace foldback::index
 
 #endif  // FOLDBACK_INDEX_POSITIONS_H_

@@ -1,0 +1,355 @@
+// The fast paths a served search takes (docs/benchmarks.md, "foldback serve:
+// where a search's time went"), each against the path it replaces:
+// single-word phrase clauses found in the word stream's bytes give the
+// chunks that decoding and matching gives, and a ranged mask of many
+// scattered ranges (the passages a phrase matched) scores over a byte mask
+// with the ranged path's scores bit for bit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "foldback/index.h"
+#include "host/files.h"
+#include "index/index_internal.h"
+#include "index/positions.h"
+#include "ingest/extract.h"
+
+namespace foldback {
+namespace {
+
+using index::ChunkMask;
+using index::DecodedChunk;
+using index::PositionalClause;
+using index::PositionalOperand;
+
+std::unique_ptr<Index> DemoIndex() {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kNone;
+  auto index = Index::Create(o);
+  EXPECT_TRUE(index.ok());
+  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
+  EXPECT_TRUE(files.ok());
+  int n = 0;
+  for (const auto& f : *files) {
+    if (ingest::Extension(f) != ".txt") continue;
+    auto docs = ingest::ExtractText(f, "doc" + std::to_string(n));
+    EXPECT_TRUE(docs.ok());
+    for (auto& d : *docs) {
+      d.matter = "m" + std::to_string(n % 4);
+      EXPECT_TRUE((*index)->Add(d).ok());
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 12);
+  return std::move(*index);
+}
+
+PositionalClause SingleElement(std::vector<uint32_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  PositionalOperand op;
+  op.elements.emplace_back(0, std::move(ids));
+  PositionalClause c;
+  c.operands.push_back(std::move(op));
+  return c;
+}
+
+TEST(StreamHasTerm, SameAnswerAsDecodingAndMatching) {
+  // Codes of one to four varint bytes, markers and unindexed words among
+  // them; single ids (the byte search) and sets (the varint walk).
+  const uint32_t kTerms = 3'000'000;
+  std::mt19937 rng(17);
+  auto draw_id = [&]() -> uint32_t {
+    switch (rng() % 6) {
+      case 0:
+        return rng() % 125;  // one byte
+      case 1:
+        return 120 + rng() % 10;  // across the one/two-byte edge
+      case 2:
+        return rng() % 16384;  // two bytes
+      case 3:
+        return 16380 + rng() % 10;  // across the two/three-byte edge
+      case 4:
+        return rng() % kTerms;  // up to four bytes
+      default:
+        return (rng() % 4) * 128 + 125;  // bytes that look like continuations
+    }
+  };
+  size_t found = 0, compared = 0;
+  for (int s = 0; s < 3000; ++s) {
+    std::string stream;
+    int words = static_cast<int>(rng() % 40);
+    for (int w = 0; w < words; ++w) {
+      uint32_t r = rng() % 10;
+      uint32_t code = r == 0   ? index::kCodeUnindexed
+                      : r == 1 ? index::kCodeSentence
+                      : r == 2 ? index::kCodeParagraph
+                               : draw_id() + index::kCodeTermBase;
+      index::AppendCode(&stream, code);
+    }
+    DecodedChunk decoded;
+    ASSERT_TRUE(decoded.Decode(stream, kTerms));
+    for (int q = 0; q < 8; ++q) {
+      std::vector<uint32_t> ids;
+      size_t n = q < 4 ? 1 : 1 + rng() % 5;
+      for (size_t i = 0; i < n; ++i) {
+        // Half the time a term of the stream itself.
+        if (rng() % 2 && !decoded.term.empty()) {
+          uint32_t t = decoded.term[rng() % decoded.term.size()];
+          ids.push_back(t == UINT32_MAX ? draw_id() : t);
+        } else {
+          ids.push_back(draw_id());
+        }
+      }
+      PositionalClause clause = SingleElement(ids);
+      ASSERT_TRUE(index::IsSingleElement(clause));
+      const auto& set = clause.operands[0].elements[0].second;
+      bool want = index::ClauseMatches(clause, decoded);
+      EXPECT_EQ(index::StreamHasTerm(stream, set), want) << "stream " << s << " query " << q;
+      found += want;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 24000u);
+  EXPECT_GT(found, 5000u);  // both answers are well represented
+  EXPECT_LT(found, 19000u);
+}
+
+TEST(StreamHasTerm, OnlySingleWordClausesTakeTheFastPath) {
+  PositionalClause one = SingleElement({3});
+  EXPECT_TRUE(index::IsSingleElement(one));
+  PositionalClause phrase = one;
+  phrase.operands[0].elements.emplace_back(1, std::vector<uint32_t>{4});
+  EXPECT_FALSE(index::IsSingleElement(phrase));
+  PositionalClause connected = one;
+  connected.operands.push_back(SingleElement({5}).operands[0]);
+  connected.connectors.push_back({index::Connector::Kind::kWords, 3});
+  EXPECT_FALSE(index::IsSingleElement(connected));
+}
+
+// What MatchClauses returned before the fast path: every allowed live
+// chunk whose decoded stream matches every clause.
+std::vector<uint32_t> DecodeAndMatch(const std::vector<DecodedChunk>& decoded,
+                                     const std::vector<PositionalClause>& clauses,
+                                     const ChunkMask& mask, const std::vector<uint8_t>& live) {
+  std::vector<uint32_t> out;
+  for (uint32_t c = 0; c < decoded.size(); ++c) {
+    if (!live[c] || !mask.Allows(c)) continue;
+    bool all = true;
+    for (const auto& clause : clauses) all = all && index::ClauseMatches(clause, decoded[c]);
+    if (all) out.push_back(c);
+  }
+  return out;
+}
+
+TEST(MatchClauses, SingleWordClausesGiveTheDecodedMatches) {
+  auto idx = DemoIndex();
+  // Titles are indexed (title_weight 1) but not in the streams: a title
+  // word's postings hold chunks a quoted word must not match.
+  Document titled;
+  titled.id = "titled";
+  titled.title = "Zanzibarian Memorandum";
+  titled.text = "The parties agree to the terms below. Nothing else is agreed.";
+  ASSERT_TRUE(idx->Add(titled).ok());
+  ASSERT_TRUE(idx->Remove("doc3").ok());  // removed chunks stay out
+  Index::Rep& rep = *idx->rep();
+  const index::LexicalIndex& lex = rep.lexical;
+  ASSERT_TRUE(lex.has_positions());
+  const size_t chunks = rep.chunks.size();
+  std::vector<uint8_t> live(chunks);
+  std::vector<DecodedChunk> decoded(chunks);
+  for (uint32_t c = 0; c < chunks; ++c) {
+    live[c] = rep.docs[rep.chunk_doc[c]].live;
+    if (live[c]) {
+      ASSERT_TRUE(decoded[c].Decode(lex.stream(c), lex.term_count()));
+    }
+  }
+
+  auto title_term = lex.Find("zanzibarian");
+  ASSERT_TRUE(title_term.has_value());
+  ASSERT_GT(lex.Df("zanzibarian"), 0u);  // in the postings, through the title
+  ChunkMask all;
+  EXPECT_TRUE(lex.MatchClauses({SingleElement({*title_term})}, all).empty())
+      << "a word only in a title is not in the passage text";
+
+  std::vector<uint32_t> vocab;
+  for (uint32_t t = 0; t < lex.term_count(); ++t) {
+    if (lex.Df(lex.term(t)) > 0) vocab.push_back(t);
+  }
+  std::sort(vocab.begin(), vocab.end(),
+            [&](uint32_t a, uint32_t b) { return lex.Df(lex.term(a)) > lex.Df(lex.term(b)); });
+  ChunkMask bytes;
+  bytes.all = false;
+  bytes.allowed.assign(chunks, 0);
+  for (uint32_t c = 0; c < chunks; c += 2) bytes.allowed[c] = 1;
+  ChunkMask ranged;
+  ranged.all = false;
+  ranged.ranged = true;
+  for (uint32_t c = 5; c + 3 < chunks; c += 9) ranged.ranges.emplace_back(c, c + 3);
+  const ChunkMask* masks[] = {&all, &bytes, &ranged};
+  std::mt19937 rng(5);
+  size_t nonempty = 0;
+  for (int q = 0; q < 50; ++q) {
+    std::vector<PositionalClause> clauses;
+    int n = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < n; ++i) {
+      std::vector<uint32_t> ids;
+      int width = rng() % 3 == 0 ? 2 + static_cast<int>(rng() % 4) : 1;  // prefix-like sets
+      for (int w = 0; w < width; ++w) {
+        ids.push_back(rng() % 2 ? vocab[rng() % std::min<size_t>(200, vocab.size())]
+                                : vocab[rng() % vocab.size()]);
+      }
+      if (rng() % 10 == 0) ids.push_back(*title_term);
+      clauses.push_back(SingleElement(ids));
+    }
+    for (const ChunkMask* m : masks) {
+      auto want = DecodeAndMatch(decoded, clauses, *m, live);
+      EXPECT_EQ(lex.MatchClauses(clauses, *m), want) << "query " << q;
+      nonempty += !want.empty();
+    }
+  }
+  EXPECT_GT(nonempty, 30u);
+}
+
+// A ranged mask of many small ranges takes the byte-mask loop: the ranking
+// and the scores must be the ranged walk's, bit for bit, so compare with
+// the exhaustive search over the same chunks as bytes.
+TEST(ScatteredRanges, SameScoresAsTheByteMaskBitForBit) {
+  auto idx = DemoIndex();
+  Index::Rep& rep = *idx->rep();
+  index::LexicalIndex& lex = rep.lexical;
+  const uint32_t chunks = static_cast<uint32_t>(rep.chunks.size());
+  std::vector<std::string> vocab;
+  for (uint32_t t = 0; t < lex.term_count(); ++t) {
+    if (lex.Df(lex.term(t)) > 0) vocab.push_back(lex.term(t));
+  }
+  std::sort(vocab.begin(), vocab.end(),
+            [&](const std::string& a, const std::string& b) { return lex.Df(a) > lex.Df(b); });
+  std::mt19937 rng(23);
+  // Masks from few wide ranges (the ranged walk) to many single chunks
+  // (the byte loop), with a wall's statistics on some.
+  std::vector<ChunkMask> masks;
+  for (uint32_t stride : {1u, 2u, 3u, 7u, 40u, 400u}) {
+    ChunkMask m;
+    m.all = false;
+    m.ranged = true;
+    uint32_t width = stride >= 40 ? stride / 2 : 1;
+    for (uint32_t c = stride / 3; c + width <= chunks; c += stride + width)
+      m.ranges.emplace_back(c, c + width);
+    masks.push_back(m);
+  }
+  index::ChunkMask walled;
+  SearchOptions so;
+  so.allowed_matters = std::set<std::string>{"m1"};
+  ASSERT_TRUE(rep.BuildMask(so, &walled).ok());
+  ChunkMask walled_scattered = masks[1];
+  walled_scattered.stats = walled.stats;
+  walled_scattered.ranges.clear();
+  for (uint32_t c = 0; c < chunks; ++c) {
+    if (walled.Allows(c) && c % 2 == 0) walled_scattered.ranges.emplace_back(c, c + 1);
+  }
+  masks.push_back(walled_scattered);
+  size_t compared = 0;
+  for (const ChunkMask& m : masks) {
+    ChunkMask bytes = m.AsBytes();
+    for (int q = 0; q < 40; ++q) {
+      std::vector<index::WeightedTerm> query;
+      int terms = 1 + static_cast<int>(rng() % 12);
+      for (int i = 0; i < terms; ++i) {
+        size_t pick =
+            rng() % 3 == 0 ? rng() % vocab.size() : rng() % std::min<size_t>(200, vocab.size());
+        query.push_back({vocab[pick], 0.5 + (rng() % 4) * 0.5});
+      }
+      const std::vector<uint32_t>* groups[] = {nullptr, &rep.chunk_doc};
+      for (const auto* group : groups) {
+        size_t k = 1 + rng() % 100;
+        lex.set_strategy(index::LexicalIndex::Strategy::kExhaustive);
+        auto want = lex.Search(query, bytes, k, group);
+        lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
+        auto got = lex.Search(query, m, k, group);
+        EXPECT_EQ(got, want) << "query " << q << " ranges " << m.ranges.size();
+        ++compared;
+      }
+    }
+  }
+  lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
+  EXPECT_EQ(compared, 560u);
+}
+
+}  // namespace
+}  // namespace foldback
+
+namespace foldback {
+namespace {
+
+// Every field of every hit, scores as bits.
+std::string Bits(const Result<std::vector<SearchHit>>& hits) {
+  if (!hits.ok()) return "error: " + hits.status().ToString();
+  std::string out;
+  for (const auto& h : *hits) {
+    uint64_t b[2];
+    std::memcpy(&b[0], &h.score, 8);
+    std::memcpy(&b[1], &h.bm25, 8);
+    out += h.chunk_id + "|" + std::to_string(b[0]) + "|" + std::to_string(b[1]) + "\n";
+  }
+  return out;
+}
+
+// Walls' masks (with their statistics scopes and per-term counts) are
+// cached across searches: users taking turns behind different walls, and
+// documents added to and removed from matters in between, must get what a
+// fresh index (nothing cached) gives, bit for bit.
+TEST(WallMaskCache, SameResultsAsAFreshIndexAcrossWallsAndChanges) {
+  auto warm = DemoIndex();
+  const std::vector<std::set<std::string>> walls = {{"m1"}, {"m2"}, {"m1", "m3"}, {"m0"}, {"m1"}};
+  const std::vector<std::string> queries = {
+      "termination for convenience", "governing law", "indemnify third party claims",
+      "confidential information", "\"payment\" within thirty days"};
+  auto run = [&](const Index& idx, const std::set<std::string>& wall, const std::string& q) {
+    SearchOptions o;
+    o.mode = SearchMode::kBm25;
+    o.top_k = 10;
+    o.allowed_matters = wall;
+    return Bits(idx.Search(q, o));
+  };
+  auto compare = [&](const char* when) {
+    auto fresh = Index::FromSnapshot(*warm->Snapshot());
+    ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+    for (int round = 0; round < 3; ++round) {  // the second and third rounds hit the cache
+      for (const auto& wall : walls) {
+        for (const auto& q : queries) {
+          // Nothing cached: a new mask and statistics scope.
+          SearchOptions o;
+          o.mode = SearchMode::kBm25;
+          o.top_k = 10;
+          o.allowed_matters = wall;
+          index::ChunkMask mask;
+          ASSERT_TRUE(warm->rep()->BuildMaskUncached(o, &mask).ok());
+          std::string want = Bits(warm->rep()->Search(q, o, mask));
+          ASSERT_FALSE(want.empty()) << q;
+          EXPECT_EQ(run(*warm, wall, q), want) << when << " round " << round << " " << q;
+          EXPECT_EQ(run(**fresh, wall, q), want) << when << " round " << round << " " << q;
+        }
+      }
+    }
+  };
+  compare("loaded");
+  Document d;
+  d.id = "late";
+  d.matter = "m2";  // another matter: m1's statistics must not move, m2's must
+  d.text =
+      "Termination for convenience requires thirty days notice and payment of all fees. "
+      "Confidential information survives termination.";
+  ASSERT_TRUE(warm->Add(d).ok());
+  compare("after an add");
+  ASSERT_TRUE(warm->Remove("late").ok());
+  compare("after a remove");
+}
+
+}  // namespace
+}  // namespace foldback
