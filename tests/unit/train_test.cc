@@ -88,7 +88,9 @@ std::unique_ptr<Index> GeneratedIndex(size_t docs, uint64_t seed = 1, bool build
   for (size_t d = 0; d < docs; ++d) {
     EXPECT_TRUE((*idx)->Add(Doc("c" + std::to_string(d), Contract(&rng))).ok());
   }
-  if (build) EXPECT_TRUE((*idx)->BuildDense().ok());
+  if (build) {
+    EXPECT_TRUE((*idx)->BuildDense().ok());
+  }
   return std::move(idx.value());
 }
 
