@@ -169,7 +169,7 @@ const HOSTS = {
     return { hits: norm(await e.search(c.q, o)) };
   },
   async serve(c) {
-    const p = new URLSearchParams({ q: c.q, top_k: String(c.topK || 10), mode: c.mode || 'hybrid' });
+    const p = new URLSearchParams({ q: c.q, top_k: String(c.topK || 10), mode: c.mode || 'hybrid', feedback: 'false' });
     if (c.syntax) p.set('syntax', c.syntax);
     if (c.filterFirstAlpha) p.append('filter', `id=${alphaFirst}`);
     const r = await fetch(`${server.url}/v1/search?${p}`, { headers: { authorization: `Bearer ${TOKENS[c.wall || 'all']}` } });
@@ -220,7 +220,7 @@ test('deleting a message takes its attachment away in every host', async () => {
     const body = await r.json();
     assert.equal(r.status, 200, JSON.stringify(body));
     assert.deepEqual([body.deleted, ...body.attachments].sort(), [...removed].sort(), 'serve and JS removed the same documents');
-    const q = new URLSearchParams({ q: probe.q, mode: 'bm25', top_k: '20' });
+    const q = new URLSearchParams({ q: probe.q, mode: 'bm25', top_k: '20', feedback: 'false' });
     after.serve = norm((await (await fetch(`${srv.url}/v1/search?${q}`, { headers: { authorization: `Bearer ${TOKENS.all}` } })).json()).results);
   } finally {
     await srv.stop();
