@@ -34,6 +34,8 @@ struct FeedbackEvalArgs {
   double rerank_l2 = LearnedRerankerOptions().l2;
   double rerank_min_similarity = LearnedRerankerOptions().min_similarity;
   bool rerank_prior = LearnedRerankerOptions().label_prior;
+  double min_similarity = FoldBackOptions().min_similarity;
+  double rerank_same_similarity = LearnedRerankerOptions().same_question_similarity;
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an

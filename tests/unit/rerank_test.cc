@@ -169,7 +169,7 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   auto idx = Corpus({"m1"}, 1);
   auto trained = LearnedReranker::Train(*idx, {}, SmallGate());
   ASSERT_TRUE(trained.ok());
-  ASSERT_EQ(RerankFeatureNames().size(), 31u);
+  ASSERT_EQ(RerankFeatureNames().size(), 38u);
   ASSERT_EQ(RerankGenericFeatureCount(), 25u);
   auto hits = idx->Search("termination for convenience", InContract("m10", 20));
   ASSERT_TRUE(hits.ok());
@@ -208,6 +208,7 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   EXPECT_DOUBLE_EQ(feature(head, "prior_pos"), 0.0);      // no labels, no prior
   EXPECT_DOUBLE_EQ(feature(head, "body_role"), 1.0);
   EXPECT_DOUBLE_EQ(feature(head, "mem_pos_dense"), 0.0);  // no memory asked for
+  EXPECT_DOUBLE_EQ(feature(head, "same_knn"), 0.0);
   // Metadata agreement: the query names the contract field's value.
   auto named = (*trained)->Features(*idx, "m10 termination", *hits, InContract("m10"));
   ASSERT_TRUE(named.ok());
@@ -302,6 +303,70 @@ TEST(LearnedReranker, LabelPriorFromOtherQuestions) {
   ASSERT_TRUE(without.ok());
   EXPECT_DOUBLE_EQ(value(**without, o, head, "prior_neg"), 0.0);
   EXPECT_DOUBLE_EQ(value(**without, o, clause, "prior_pos"), 0.0);
+}
+
+// The memory's second group: labels of the same question asked before on
+// other contracts (similarity >= same_question_similarity), with a kNN vote
+// of the nearest labelled passages; a merely similar question gets the
+// first group only.
+TEST(LearnedReranker, SameQuestionMemoryGroup) {
+  auto idx = Corpus({"m1"}, 5);
+  auto records = Feedback(*idx, "m1", 5);  // contracts 0-3; contract 4 never labelled
+  SearchOptions o = InContract("m14", 20);
+  auto value = [&](const LearnedReranker& r, const std::string& q, const std::string& doc,
+                   const std::string& name) {
+    size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), name) -
+               RerankFeatureNames().begin();
+    EXPECT_LT(k, RerankFeatureNames().size()) << name;
+    auto hits = idx->Search(q, o);
+    EXPECT_TRUE(hits.ok());
+    auto rows = r.Features(*idx, q, *hits, o);
+    EXPECT_TRUE(rows.ok());
+    for (size_t i = 0; i < hits->size(); ++i) {
+      if ((*hits)[i].doc_id == doc) return (*rows)[i].values[k];
+    }
+    ADD_FAILURE() << doc << " not among the candidates";
+    return -99.0;
+  };
+  auto trained = LearnedReranker::Train(*idx, records, SmallGate());
+  ASSERT_TRUE(trained.ok());
+  ASSERT_TRUE((*trained)->Models().at(0).gate_open) << (*trained)->Models().at(0).note;
+  const std::string head = DocId("m1", 1, "head", 4), clause = DocId("m1", 1, "clause", 4);
+  const std::string same = kTopics[1].question;
+  // The same question, asked on contracts 0-3: the clause is near the
+  // clauses labelled relevant, the heading near the headings labelled not.
+  EXPECT_GT(value(**trained, same, clause, "same_pos_dense"), 0.9);
+  EXPECT_DOUBLE_EQ(value(**trained, same, clause, "same_knn"), 1.0);
+  EXPECT_DOUBLE_EQ(value(**trained, same, head, "same_knn"), -1.0);
+  EXPECT_DOUBLE_EQ(value(**trained, same, clause, "same_exact"), 0.0);  // not labelled itself
+  EXPECT_GT(value(**trained, same, clause, "mem_pos_dense"), 0.9);     // the first group too
+  // A similar question (not the same): the first group only.
+  const std::string similar = "termination of the agreement for convenience";
+  EXPECT_GT(value(**trained, similar, clause, "mem_pos_dense"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**trained, similar, clause, "same_pos_dense"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**trained, similar, head, "same_knn"), 0.0);
+  // Above 1: no second group.
+  LearnedRerankerOptions one = SmallGate();
+  one.same_question_similarity = 1.5;
+  auto single = LearnedReranker::Train(*idx, records, one);
+  ASSERT_TRUE(single.ok());
+  EXPECT_DOUBLE_EQ(value(**single, same, clause, "same_pos_dense"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**single, same, head, "same_knn"), 0.0);
+  EXPECT_GT(value(**single, same, clause, "mem_pos_dense"), 0.9);
+  // Behind a wall that excludes m1, m1's labels say nothing (and its
+  // candidates are not scored at all).
+  SearchOptions walled = o;
+  walled.allowed_matters = std::set<std::string>{"m2"};
+  auto hits = idx->Search(same, o);
+  ASSERT_TRUE(hits.ok());
+  auto none = (*trained)->Features(*idx, same, *hits, walled);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // A negative threshold is refused.
+  LearnedRerankerOptions bad = SmallGate();
+  bad.same_question_similarity = -0.1;
+  EXPECT_EQ(LearnedReranker::Train(*idx, records, bad).status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 TEST(LearnedReranker, TrainingIsDeterministic) {
