@@ -26,8 +26,8 @@ struct FeedbackEvalArgs {
   // Share of the shown passages an (imperfect) simulated lawyer labels; the
   // others stay unlabelled (never negatives). 1: every shown passage.
   double label_rate = 1.0;
-  uint64_t label_seed = 7;  // which passages are labelled, with label_rate < 1
-  size_t rerank_depth = 50;  // candidates the reranker reorders (method "rerank")
+  uint64_t label_seed = 7;      // which passages are labelled, with label_rate < 1
+  size_t rerank_depth = 50;     // candidates the reranker reorders (method "rerank")
   std::string rerank = "none";  // --rerank: learned adds the method "rerank"
   // Learned reranker settings measured (LearnedRerankerOptions).
   bool rerank_memory = LearnedRerankerOptions().memory;

@@ -317,8 +317,8 @@ TEST(LearnedReranker, SameQuestionMemoryGroup) {
   for (auto& r : records) {
     if (r.question != kTopics[1].question) continue;
     for (auto& l : r.labels) {
-      l.label = l.label == PassageLabel::kRelevant ? PassageLabel::kNotRelevant
-                                                   : PassageLabel::kRelevant;
+      l.label =
+          l.label == PassageLabel::kRelevant ? PassageLabel::kNotRelevant : PassageLabel::kRelevant;
     }
   }
   SearchOptions o = InContract("m14", 20);
@@ -354,7 +354,7 @@ TEST(LearnedReranker, SameQuestionMemoryGroup) {
   EXPECT_GT(value(**trained, same, head, "same_knn"), 0.0);
   EXPECT_GT(value(**trained, same, head, "same_knn"), value(**trained, same, clause, "same_knn"));
   EXPECT_DOUBLE_EQ(value(**trained, same, head, "same_exact"), 0.0);  // not labelled itself
-  EXPECT_GT(value(**trained, same, head, "mem_pos_dense"), 0.9);     // the first group too
+  EXPECT_GT(value(**trained, same, head, "mem_pos_dense"), 0.9);      // the first group too
   // A similar question (not the same): the first group only.
   const std::string similar = "termination of the agreement for convenience";
   EXPECT_GT(value(**trained, similar, head, "mem_pos_dense"), 0.0);

@@ -177,8 +177,10 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
     size_t k = std::min(kKnn, votes.size());
     std::partial_sort(votes.begin(), votes.begin() + k, votes.end(),
                       [](const auto& a, const auto& b) {
-                        if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) > std::get<0>(b);
-                        if (std::get<2>(a) != std::get<2>(b)) return std::get<2>(a) < std::get<2>(b);
+                        if (std::get<0>(a) != std::get<0>(b))
+                          return std::get<0>(a) > std::get<0>(b);
+                        if (std::get<2>(a) != std::get<2>(b))
+                          return std::get<2>(a) < std::get<2>(b);
                         return std::get<1>(a) > std::get<1>(b);
                       });
     double vote = 0, vote_weight = 0;
@@ -643,8 +645,8 @@ void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersi
         if (any) mem.push_back(e);
       }
       if (mem.empty()) continue;
-      std::vector<double> wm = FitPairwise(mem, lo, hi, scale, raw, l2,
-                                           options.iterations, nullptr, nullptr, nullptr);
+      std::vector<double> wm =
+          FitPairwise(mem, lo, hi, scale, raw, l2, options.iterations, nullptr, nullptr, nullptr);
       std::vector<double> with = raw;
       for (int k = lo; k < hi; ++k) with[k] = scale[k] > 0 ? wm[k - lo] / scale[k] : 0;
       // Kept only when it orders those records' labels better than the
@@ -679,7 +681,8 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   uint64_t fp = Fnv(14695981039346656037ull, "rerank-v3");
   fp = Fnv(fp,
            fmt::format(
-               FMT_STRING("{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}/{:.17g}"),
+               FMT_STRING(
+                   "{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}/{:.17g}"),
                options.min_labels, options.min_relevant, options.min_questions, options.validate,
                options.min_validation_gain, options.folds, options.l2, options.use_partly,
                options.min_similarity, options.max_neighbours, options.memory, options.label_prior,
@@ -714,7 +717,8 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     for (size_t i = 0; i < ex.size(); ++i) {
       std::set<uint32_t> rel, non;
       for (size_t j = 0; j < ex.size(); ++j) {
-        if (j == i || TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.prior_max_similarity) {
+        if (j == i ||
+            TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.prior_max_similarity) {
           continue;
         }
         rel.insert(ex[j]->rel_chunks.begin(), ex[j]->rel_chunks.end());
@@ -983,7 +987,8 @@ Resolved ResolveCandidates(const Index::Rep& ix, const std::vector<SearchHit>& c
 // Returns whether the memory contributed.
 bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const QueryContext& q,
                    const SearchOptions& options, const std::vector<const ModelVersion*>& models,
-                   const std::vector<uint32_t>& chunks, std::vector<std::vector<double>>* rows_out) {
+                   const std::vector<uint32_t>& chunks,
+                   std::vector<std::vector<double>>* rows_out) {
   std::vector<std::vector<double>>& rows = *rows_out;
   bool memory_used = false;
   // Memory: entries of models whose scope is inside the walls themselves
@@ -999,9 +1004,9 @@ bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const
       if (!m->info.memory || !Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
         // Loaded without an index (Deserialize): the question's vector now.
-        double s = TermDot(q.question_vec, e.question_vec.empty()
-                                                    ? rerank::QuestionVector(ix, e.question)
-                                                    : e.question_vec);
+        double s =
+            TermDot(q.question_vec, e.question_vec.empty() ? rerank::QuestionVector(ix, e.question)
+                                                           : e.question_vec);
         if (s >= lo.min_similarity && s > 0) cand.emplace_back(s, &e);
       }
     }
@@ -1053,9 +1058,9 @@ bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const
     for (const ModelVersion* m : models) {
       if (!Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
-        double s = TermDot(q.question_vec, e.question_vec.empty()
-                                                ? rerank::QuestionVector(ix, e.question)
-                                                : e.question_vec);
+        double s =
+            TermDot(q.question_vec, e.question_vec.empty() ? rerank::QuestionVector(ix, e.question)
+                                                           : e.question_vec);
         if (s >= lo.prior_max_similarity) continue;
         add(e.relevant, &rel);
         add(e.not_relevant, &non);
@@ -1095,8 +1100,8 @@ Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
   for (auto& row : rows) row.resize(F, 0.0);
   std::vector<uint32_t> chunks;
   for (const auto& c : r.list) chunks.push_back(c.chunk);
-  ModelFeatures(rep_->options, ix, *q, options,
-                ApplyingModels(rep_->slots, rep_->options, options), chunks, &rows);
+  ModelFeatures(rep_->options, ix, *q, options, ApplyingModels(rep_->slots, rep_->options, options),
+                chunks, &rows);
   std::vector<RerankFeatureRow> out;
   for (size_t i = 0; i < rows.size(); ++i) out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
   return out;
