@@ -109,6 +109,14 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
   cmd->add_option("--rerank-prior", a->rerank_prior,
                   "Learned reranker: label prior from other questions' labelled passages (1/0)")
       ->capture_default_str();
+  cmd->add_option("--rerank-same-similarity", a->rerank_same_similarity,
+                  "Learned reranker: question similarity from which a past question counts as "
+                  "the same question (its own memory features); above 1: one group")
+      ->capture_default_str();
+  cmd->add_option("--feedback-min-similarity", a->min_similarity,
+                  "Rocchio: question similarity from which a past question's labels shift the "
+                  "query (FoldBackOptions::min_similarity)")
+      ->capture_default_str();
   cmd->add_option("--feedback-seed", a->label_seed,
                   "Seed of which passages get labelled with --feedback-label-rate < 1")
       ->capture_default_str();
@@ -240,6 +248,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     // An imperfect lawyer leaves shown passages unlabelled: they are not
     // negatives then.
     if (args.label_rate < 1) o.adapter_unlabelled_negatives = false;
+    o.min_similarity = args.min_similarity;
     return o;
   };
   for (const std::string m : {"rocchio", "adapter", "rerank"}) {
@@ -264,6 +273,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     lo.l2 = args.rerank_l2;
     lo.min_similarity = args.rerank_min_similarity;
     lo.label_prior = args.rerank_prior;
+    lo.same_question_similarity = args.rerank_same_similarity;
     auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats);
     if (!trained.ok()) return Fail(trained.status());
     reranker = std::move(trained.value());
@@ -366,6 +376,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
                             {"questions", mi.questions},
                             {"pairs", mi.pairs},
                             {"validation_ndcg_gain", mi.validation_gain},
+                            {"l2", mi.l2},
                             {"loss_before", mi.loss_before},
                             {"loss_after", mi.loss_after},
                             {"memory", mi.memory},

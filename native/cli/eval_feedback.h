@@ -26,14 +26,16 @@ struct FeedbackEvalArgs {
   // Share of the shown passages an (imperfect) simulated lawyer labels; the
   // others stay unlabelled (never negatives). 1: every shown passage.
   double label_rate = 1.0;
-  uint64_t label_seed = 7;  // which passages are labelled, with label_rate < 1
-  size_t rerank_depth = 50;  // candidates the reranker reorders (method "rerank")
+  uint64_t label_seed = 7;      // which passages are labelled, with label_rate < 1
+  size_t rerank_depth = 50;     // candidates the reranker reorders (method "rerank")
   std::string rerank = "none";  // --rerank: learned adds the method "rerank"
   // Learned reranker settings measured (LearnedRerankerOptions).
   bool rerank_memory = LearnedRerankerOptions().memory;
   double rerank_l2 = LearnedRerankerOptions().l2;
   double rerank_min_similarity = LearnedRerankerOptions().min_similarity;
   bool rerank_prior = LearnedRerankerOptions().label_prior;
+  double min_similarity = FoldBackOptions().min_similarity;
+  double rerank_same_similarity = LearnedRerankerOptions().same_question_similarity;
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an

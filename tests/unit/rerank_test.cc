@@ -169,7 +169,7 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   auto idx = Corpus({"m1"}, 1);
   auto trained = LearnedReranker::Train(*idx, {}, SmallGate());
   ASSERT_TRUE(trained.ok());
-  ASSERT_EQ(RerankFeatureNames().size(), 31u);
+  ASSERT_EQ(RerankFeatureNames().size(), 38u);
   ASSERT_EQ(RerankGenericFeatureCount(), 25u);
   auto hits = idx->Search("termination for convenience", InContract("m10", 20));
   ASSERT_TRUE(hits.ok());
@@ -208,6 +208,7 @@ TEST(RerankFeatures, DescribePassagesNotQuestions) {
   EXPECT_DOUBLE_EQ(feature(head, "prior_pos"), 0.0);      // no labels, no prior
   EXPECT_DOUBLE_EQ(feature(head, "body_role"), 1.0);
   EXPECT_DOUBLE_EQ(feature(head, "mem_pos_dense"), 0.0);  // no memory asked for
+  EXPECT_DOUBLE_EQ(feature(head, "same_knn"), 0.0);
   // Metadata agreement: the query names the contract field's value.
   auto named = (*trained)->Features(*idx, "m10 termination", *hits, InContract("m10"));
   ASSERT_TRUE(named.ok());
@@ -302,6 +303,86 @@ TEST(LearnedReranker, LabelPriorFromOtherQuestions) {
   ASSERT_TRUE(without.ok());
   EXPECT_DOUBLE_EQ(value(**without, o, head, "prior_neg"), 0.0);
   EXPECT_DOUBLE_EQ(value(**without, o, clause, "prior_pos"), 0.0);
+}
+
+// The memory's second group: labels of the same question asked before on
+// other contracts (similarity >= same_question_similarity), with a kNN vote
+// of the nearest labelled passages; a merely similar question gets the
+// first group only.
+TEST(LearnedReranker, SameQuestionMemoryGroup) {
+  auto idx = Corpus({"m1"}, 5);
+  auto records = Feedback(*idx, "m1", 5);  // contracts 0-3; contract 4 never labelled
+  // For topic 1 the lawyers want the heading, not the clause: a need the
+  // generic part (clauses first) cannot learn, so the memory is kept.
+  for (auto& r : records) {
+    if (r.question != kTopics[1].question) continue;
+    for (auto& l : r.labels) {
+      l.label =
+          l.label == PassageLabel::kRelevant ? PassageLabel::kNotRelevant : PassageLabel::kRelevant;
+    }
+  }
+  SearchOptions o = InContract("m14", 20);
+  auto value = [&](const LearnedReranker& r, const std::string& q, const std::string& doc,
+                   const std::string& name) {
+    size_t k = std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), name) -
+               RerankFeatureNames().begin();
+    EXPECT_LT(k, RerankFeatureNames().size()) << name;
+    auto hits = idx->Search(q, o);
+    EXPECT_TRUE(hits.ok());
+    auto rows = r.Features(*idx, q, *hits, o);
+    EXPECT_TRUE(rows.ok());
+    for (size_t i = 0; i < hits->size(); ++i) {
+      if ((*hits)[i].doc_id == doc) return (*rows)[i].values[k];
+    }
+    ADD_FAILURE() << doc << " not among the candidates";
+    return -99.0;
+  };
+  LearnedRerankerOptions lo = SmallGate();
+  lo.validate = false;  // the features are tested here, not the gate
+  auto trained = LearnedReranker::Train(*idx, records, lo);
+  ASSERT_TRUE(trained.ok());
+  ASSERT_TRUE((*trained)->Models().at(0).gate_open) << (*trained)->Models().at(0).note;
+  const std::string head = DocId("m1", 1, "head", 4), clause = DocId("m1", 1, "clause", 4);
+  const std::string same = kTopics[1].question;
+  ASSERT_TRUE((*trained)->Models().at(0).memory);
+  // The same question, asked on contracts 0-3: the heading is near the
+  // headings labelled relevant, the clause near the clauses labelled not.
+  EXPECT_GT(value(**trained, same, head, "same_pos_dense"), 0.9);
+  // kNN vote: the heading's nearest labelled passages lean relevant more
+  // than the clause's do (tiny 16-d embeddings: other shown passages are
+  // among the nearest too).
+  EXPECT_GT(value(**trained, same, head, "same_knn"), 0.0);
+  EXPECT_GT(value(**trained, same, head, "same_knn"), value(**trained, same, clause, "same_knn"));
+  EXPECT_DOUBLE_EQ(value(**trained, same, head, "same_exact"), 0.0);  // not labelled itself
+  EXPECT_GT(value(**trained, same, head, "mem_pos_dense"), 0.9);      // the first group too
+  // A similar question (not the same): the first group only.
+  const std::string similar = "termination of the agreement for convenience";
+  EXPECT_GT(value(**trained, similar, head, "mem_pos_dense"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**trained, similar, head, "same_pos_dense"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**trained, similar, head, "same_knn"), 0.0);
+  // Above 1: no second group.
+  LearnedRerankerOptions one = lo;
+  one.same_question_similarity = 1.5;
+  auto single = LearnedReranker::Train(*idx, records, one);
+  ASSERT_TRUE(single.ok());
+  ASSERT_TRUE((*single)->Models().at(0).memory);
+  EXPECT_DOUBLE_EQ(value(**single, same, head, "same_pos_dense"), 0.0);
+  EXPECT_DOUBLE_EQ(value(**single, same, head, "same_knn"), 0.0);
+  EXPECT_GT(value(**single, same, head, "mem_pos_dense"), 0.9);
+  // Behind a wall that excludes m1, m1's labels say nothing (and its
+  // candidates are not scored at all).
+  SearchOptions walled = o;
+  walled.allowed_matters = std::set<std::string>{"m2"};
+  auto hits = idx->Search(same, o);
+  ASSERT_TRUE(hits.ok());
+  auto none = (*trained)->Features(*idx, same, *hits, walled);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // A negative threshold is refused.
+  LearnedRerankerOptions bad = SmallGate();
+  bad.same_question_similarity = -0.1;
+  EXPECT_EQ(LearnedReranker::Train(*idx, records, bad).status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 TEST(LearnedReranker, TrainingIsDeterministic) {

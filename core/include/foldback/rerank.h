@@ -187,7 +187,14 @@ struct LearnedRerankerOptions {
   // Question similarity of a past question whose labels count as memory.
   // Default: 0.4 (tuned on ContractNLI dev splits; fold-back uses 0.5).
   double min_similarity = 0.4;
-  size_t max_neighbours = 32;  // Default: 32
+  size_t max_neighbours = 32;  // Default: 32 (in each group below)
+  // Past questions at least this similar are "the same question asked
+  // again": their labelled passages also feed a second group of memory
+  // features (with a kNN vote of the nearest labelled passages), fitted on
+  // top of the first group, which keeps the weights a new question's merely
+  // similar neighbours are scored with. Above 1: no second group. Default:
+  // 0.95 (fold-back's "same question" too).
+  double same_question_similarity = 0.95;
 
   // ---- label prior: each candidate's best cosine to passages labelled
   // relevant / not relevant for dissimilar past questions (question
@@ -222,6 +229,7 @@ struct RerankerModelInfo {
   std::string note;        // why the gate is closed
   size_t records = 0, relevant = 0, not_relevant = 0, partly = 0, pairs = 0, questions = 0;
   double validation_gain = 0;  // nDCG gain over the first stage, held-out questions
+  double l2 = 0;               // the L2 weight the model was fitted with
   double loss_before = 0, loss_after = 0;
   bool memory = false;  // has a memory part
   uint64_t fingerprint = 0;

@@ -52,14 +52,33 @@ enum Feature : int {
   kPriorPos,  // max cosine to a passage labelled relevant
   kPriorNeg,  // max cosine to a passage labelled not relevant
   kGenericCount,
+  // Memory: labelled passages of past questions, in two groups of the same
+  // layout: every past question at least LearnedRerankerOptions::
+  // min_similarity similar (the same question asked again included), and
+  // the same question asked again only (similarity >=
+  // same_question_similarity). The second group is fitted on top of the
+  // first, so the first keeps the weights it has for a new question with
+  // only similar neighbours, and the same question's labels add their own.
   kMemPosDense = kGenericCount,  // max over similar past questions: sim x cos(passage, relevant)
   kMemNegDense,                  // the same against not-relevant passages
   kMemPosLexical,                // sim x cosine of term vectors against relevant passages
   kMemExact,                     // sim x (+1 labelled relevant, -1 not relevant) for this passage
   kMemPosDenseMean,              // similarity-weighted mean over neighbours of the best cosine
   kMemPosLexicalMean,            // the same with term vectors
+  kSamePosDense,                 // the same six, from past records of the same question
+  kSameNegDense,
+  kSamePosLexical,
+  kSameExact,
+  kSamePosDenseMean,
+  kSamePosLexicalMean,
+  // kNN vote of the kKnn labelled passages (relevant +1, not relevant -1)
+  // of the same question's past records nearest to the passage, weighted
+  // by cosine (learned_reranker.cc).
+  kSameKnn,
   kFeatureCount,
 };
+constexpr int kMemoryGroupSize = kSamePosDense - kMemPosDense;
+static_assert(kSameKnn - kSamePosDense == kMemoryGroupSize, "memory groups differ");
 
 // Sparse unit term vector, sorted by term (TermDot compares two).
 using TermVec = TermVector;

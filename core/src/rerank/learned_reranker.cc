@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -129,23 +130,33 @@ struct Neighbour {
   const std::vector<uint32_t>* non = nullptr;
 };
 
-// Fills the memory features of `rows` (candidates `chunks`).
+// Labelled passages the kNN vote of a memory group counts.
+constexpr size_t kKnn = 10;
+
+// Fills one memory group of `rows` (candidates `chunks`): the features at
+// `base` .. base + kMemoryGroupSize (features.h), and the kNN vote at `knn`
+// unless it is negative, from neighbours `nbrs`.
 void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32_t>& chunks,
-                    VecCache* cache, std::vector<std::vector<double>>* rows) {
+                    VecCache* cache, std::vector<std::vector<double>>* rows, int base, int knn) {
   for (size_t i = 0; i < chunks.size(); ++i) {
     std::vector<double>& f = (*rows)[i];
-    for (int k = G; k < F; ++k) f[k] = 0;
+    for (int k = base; k < base + rerank::kMemoryGroupSize; ++k) f[k] = 0;
+    if (knn >= 0) f[knn] = 0;
     if (nbrs.empty()) continue;
     const std::vector<float>& v = cache->Vec(chunks[i]);
     const TermVec& t = cache->Terms(chunks[i]);
     double pos = 0, neg = 0, lex = 0, exact = 0;
     double pos_sum = 0, lex_sum = 0, weight = 0;
+    // (cosine, signed question similarity, chunk) of every labelled passage.
+    std::vector<std::tuple<double, double, uint32_t>> votes;
     for (const Neighbour& n : nbrs) {
       double best_pos = 0, best_lex = 0;
       for (uint32_t r : *n.rel) {
         if (r == chunks[i]) exact = std::max(exact, n.sim);
-        best_pos = std::max(best_pos, CosF(v, cache->Vec(r)));
+        double c = CosF(v, cache->Vec(r));
+        best_pos = std::max(best_pos, c);
         best_lex = std::max(best_lex, TermDot(t, cache->Terms(r)));
+        if (knn >= 0 && c > 0) votes.emplace_back(c, n.sim, r);
       }
       pos = std::max(pos, n.sim * best_pos);
       lex = std::max(lex, n.sim * best_lex);
@@ -156,17 +167,44 @@ void MemoryFeatures(const std::vector<Neighbour>& nbrs, const std::vector<uint32
       }
       for (uint32_t r : *n.non) {
         if (r == chunks[i] && exact <= 0) exact = std::min(exact, -n.sim);
-        neg = std::max(neg, n.sim * CosF(v, cache->Vec(r)));
+        double c = CosF(v, cache->Vec(r));
+        neg = std::max(neg, n.sim * c);
+        if (knn >= 0 && c > 0) votes.emplace_back(c, -n.sim, r);
       }
     }
-    f[rerank::kMemPosDense] = pos;
-    f[rerank::kMemNegDense] = neg;
-    f[rerank::kMemPosLexical] = lex;
-    f[rerank::kMemExact] = exact;
-    f[rerank::kMemPosDenseMean] = weight > 0 ? pos_sum / weight : 0;
-    f[rerank::kMemPosLexicalMean] = weight > 0 ? lex_sum / weight : 0;
+    // kNN vote: the kKnn labelled passages nearest to the candidate (ties:
+    // chunk number, so the same on every run).
+    size_t k = std::min(kKnn, votes.size());
+    std::partial_sort(votes.begin(), votes.begin() + k, votes.end(),
+                      [](const auto& a, const auto& b) {
+                        if (std::get<0>(a) != std::get<0>(b))
+                          return std::get<0>(a) > std::get<0>(b);
+                        if (std::get<2>(a) != std::get<2>(b))
+                          return std::get<2>(a) < std::get<2>(b);
+                        return std::get<1>(a) > std::get<1>(b);
+                      });
+    double vote = 0, vote_weight = 0;
+    for (size_t j = 0; j < k; ++j) {
+      vote += std::get<0>(votes[j]) * std::get<1>(votes[j]);
+      vote_weight += std::get<0>(votes[j]) * std::abs(std::get<1>(votes[j]));
+    }
+    f[base + 0] = pos;
+    f[base + 1] = neg;
+    f[base + 2] = lex;
+    f[base + 3] = exact;
+    f[base + 4] = weight > 0 ? pos_sum / weight : 0;
+    f[base + 5] = weight > 0 ? lex_sum / weight : 0;
+    if (knn >= 0 && vote_weight > 0) f[knn] = vote / vote_weight;
   }
 }
+
+// The two memory groups' neighbours: every past question at least
+// min_similarity similar, and the same question asked before (similarity >=
+// same_similarity), each the most similar first, at most `max_neighbours`
+// each.
+struct NeighbourGroups {
+  std::vector<Neighbour> similar, same;
+};
 
 // The document a passage belongs to, for the label prior: passages of
 // documents sharing a non-empty title count as one document (corpora split
@@ -208,10 +246,12 @@ void PriorFeatures(const Index::Rep& ix, const std::vector<uint32_t>& rel,
   }
 }
 
-// Most similar past questions (at least min_similarity), best first.
+// Most similar past questions (at least min_similarity), best first, in
+// their groups.
 template <typename Getter>
-std::vector<Neighbour> PickNeighbours(size_t count, const Getter& get, double min_similarity,
-                                      size_t max_neighbours, size_t skip = SIZE_MAX) {
+NeighbourGroups PickNeighbours(size_t count, const Getter& get, double min_similarity,
+                               double same_similarity, size_t max_neighbours,
+                               size_t skip = SIZE_MAX) {
   std::vector<std::pair<double, size_t>> cand;
   for (size_t i = 0; i < count; ++i) {
     if (i == skip) continue;
@@ -222,10 +262,19 @@ std::vector<Neighbour> PickNeighbours(size_t count, const Getter& get, double mi
   }
   std::stable_sort(cand.begin(), cand.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  if (cand.size() > max_neighbours) cand.resize(max_neighbours);
-  std::vector<Neighbour> out;
-  for (const auto& [s, i] : cand) out.push_back(get(i));
+  NeighbourGroups out;
+  for (const auto& [s, i] : cand) {
+    if (out.similar.size() < max_neighbours) out.similar.push_back(get(i));
+    if (s >= same_similarity && out.same.size() < max_neighbours) out.same.push_back(get(i));
+  }
   return out;
+}
+
+// Both memory groups of `rows`.
+void AllMemoryFeatures(const NeighbourGroups& g, const std::vector<uint32_t>& chunks,
+                       VecCache* cache, std::vector<std::vector<double>>* rows) {
+  MemoryFeatures(g.similar, chunks, cache, rows, rerank::kMemPosDense, -1);
+  MemoryFeatures(g.same, chunks, cache, rows, rerank::kSamePosDense, rerank::kSameKnn);
 }
 
 double Sigmoid(double x) {
@@ -399,7 +448,14 @@ const std::vector<std::string>& RerankFeatureNames() {
                                                  "mem_pos_lexical",
                                                  "mem_exact",
                                                  "mem_pos_dense_mean",
-                                                 "mem_pos_lexical_mean"};
+                                                 "mem_pos_lexical_mean",
+                                                 "same_pos_dense",
+                                                 "same_neg_dense",
+                                                 "same_pos_lexical",
+                                                 "same_exact",
+                                                 "same_pos_dense_mean",
+                                                 "same_pos_lexical_mean",
+                                                 "same_knn"};
   return names;
 }
 
@@ -413,7 +469,8 @@ struct LearnedReranker::Rep {
   std::vector<Example> Prepare(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
                                RerankTrainStats* st) const;
   ModelVersion TrainScope(const Index::Rep& ix, std::vector<Example*> ex, VecCache* cache) const;
-  void Fit(const std::vector<const Example*>& ex, ModelVersion* m, bool with_memory) const;
+  void Fit(const std::vector<const Example*>& ex, ModelVersion* m, bool with_memory,
+           double l2) const;
   void Absorb(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
               RerankTrainStats* st);
 };
@@ -539,7 +596,7 @@ std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
 }
 
 void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersion* m,
-                               bool with_memory) const {
+                               bool with_memory, double l2) const {
   // Scales: standard deviation of each feature over the labelled passages.
   std::vector<double> mean(F, 0), scale(F, 0);
   size_t n = 0;
@@ -567,29 +624,33 @@ void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersi
   double before = 0, after = 0;
   size_t pairs = 0;
   std::vector<double> wg =
-      FitPairwise(ex, 0, G, scale, {}, options.l2, options.iterations, &before, &after, &pairs);
+      FitPairwise(ex, 0, G, scale, {}, l2, options.iterations, &before, &after, &pairs);
   for (int k = 0; k < G; ++k) raw[k] = scale[k] > 0 ? wg[k] / scale[k] : 0;
   m->info.loss_before = before;
   m->info.loss_after = after;
   m->info.pairs = pairs;
   if (with_memory) {
-    // The memory part on top of the generic scores (fixed), from the
-    // records that had similar past questions.
-    std::vector<const Example*> mem;
-    for (const Example* e : ex) {
-      bool any = false;
-      for (const auto& r : e->rows) {
-        for (int k = G; k < F; ++k) any |= r[k] != 0;
+    // The memory groups in turn, each on top of the scores before it (held
+    // fixed), from the records that have such neighbours: every similar
+    // past question first (what a new question can have), then the same
+    // question asked before, on top.
+    for (const auto& [lo, hi] : {std::pair<int, int>(rerank::kMemPosDense, rerank::kSamePosDense),
+                                 std::pair<int, int>(rerank::kSamePosDense, F)}) {
+      std::vector<const Example*> mem;
+      for (const Example* e : ex) {
+        bool any = false;
+        for (const auto& r : e->rows) {
+          for (int k = lo; k < hi; ++k) any |= r[k] != 0;
+        }
+        if (any) mem.push_back(e);
       }
-      if (any) mem.push_back(e);
-    }
-    if (!mem.empty()) {
-      std::vector<double> wm = FitPairwise(mem, G, F, scale, raw, options.l2, options.iterations,
-                                           nullptr, nullptr, nullptr);
+      if (mem.empty()) continue;
+      std::vector<double> wm =
+          FitPairwise(mem, lo, hi, scale, raw, l2, options.iterations, nullptr, nullptr, nullptr);
       std::vector<double> with = raw;
-      for (int k = G; k < F; ++k) with[k] = scale[k] > 0 ? wm[k - G] / scale[k] : 0;
+      for (int k = lo; k < hi; ++k) with[k] = scale[k] > 0 ? wm[k - lo] / scale[k] : 0;
       // Kept only when it orders those records' labels better than the
-      // generic part alone.
+      // scores before it.
       double gain = 0;
       size_t counted = 0;
       for (const Example* e : mem) {
@@ -617,14 +678,15 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   info.scope = ex.front()->scope;
   info.scope_key = ScopeKey(info.scope);
   std::set<std::string> questions;
-  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v2");
+  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v3");
   fp = Fnv(fp,
            fmt::format(
-               FMT_STRING("{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}"),
+               FMT_STRING(
+                   "{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}/{:.17g}"),
                options.min_labels, options.min_relevant, options.min_questions, options.validate,
                options.min_validation_gain, options.folds, options.l2, options.use_partly,
                options.min_similarity, options.max_neighbours, options.memory, options.label_prior,
-               options.prior_max_similarity, options.seed));
+               options.prior_max_similarity, options.seed, options.same_question_similarity));
   for (Example* e : ex) {
     info.records++;
     questions.insert(e->question);
@@ -644,8 +706,9 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
         return Neighbour{TermDot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
                          &ex[j]->non_chunks};
       };
-      auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity, options.max_neighbours, i);
-      MemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
+      auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity,
+                                 options.same_question_similarity, options.max_neighbours, i);
+      AllMemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
     }
   }
   if (options.label_prior) {
@@ -654,7 +717,8 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     for (size_t i = 0; i < ex.size(); ++i) {
       std::set<uint32_t> rel, non;
       for (size_t j = 0; j < ex.size(); ++j) {
-        if (j == i || TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.prior_max_similarity) {
+        if (j == i ||
+            TermDot(ex[i]->question_vec, ex[j]->question_vec) >= options.prior_max_similarity) {
           continue;
         }
         rel.insert(ex[j]->rel_chunks.begin(), ex[j]->rel_chunks.end());
@@ -669,15 +733,21 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     for (const Example* e : ex) m.memory.push_back(e->memory);
   }
   std::vector<const Example*> all(ex.begin(), ex.end());
-  Fit(all, &m, options.memory);
 
   // The gate.
   size_t labels = info.relevant + info.not_relevant + info.partly;
+  size_t pair_count = 0;
+  for (const Example* e : all) {
+    for (int gi : e->grades) {
+      for (int gj : e->grades) pair_count += gi > gj;
+    }
+  }
   auto close = [&](std::string why) {
     info.gate_open = false;
     info.note = std::move(why);
   };
   info.gate_open = true;
+  double l2 = options.l2;
   if (labels < options.min_labels) {
     close(fmt::format(FMT_STRING("only {} labelled passages; the reranker needs {}"), labels,
                       options.min_labels));
@@ -688,7 +758,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   } else if (info.questions < options.min_questions) {
     close(fmt::format(FMT_STRING("labels on {} distinct questions; the reranker needs {}"),
                       info.questions, options.min_questions));
-  } else if (info.pairs == 0) {
+  } else if (pair_count == 0) {
     close("no (relevant, not relevant) pair in one record");
   } else if (options.validate) {
     // Cross-validation by question: distinct questions in folds (ordered by
@@ -701,25 +771,29 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     size_t folds = std::min<size_t>(std::max<uint32_t>(options.folds, 2), qs.size());
     std::map<std::string, size_t> fold_of;
     for (size_t i = 0; i < qs.size(); ++i) fold_of[qs[i].second] = i % folds;
-    double gain = 0;
-    size_t counted = 0;
-    for (size_t f = 0; f < folds; ++f) {
-      std::vector<const Example*> train, held;
-      for (const Example* e : all) (fold_of[e->question] == f ? held : train).push_back(e);
-      if (train.empty() || held.empty()) continue;
-      ModelVersion cv;
-      // Held-out questions are new questions: the generic part only (their
-      // memory features came from the same question's other records).
-      Fit(train, &cv, false);
-      for (const Example* e : held) {
-        double a = LabelledNdcg(*e, RowScores(*e, cv.info.weights));
-        double b = LabelledNdcg(*e, FirstStageScores(*e));
-        if (a < 0 || b < 0) continue;
-        gain += a - b;
-        ++counted;
+    auto validate = [&](double cv_l2, size_t* counted) {
+      double gain = 0;
+      *counted = 0;
+      for (size_t f = 0; f < folds; ++f) {
+        std::vector<const Example*> train, held;
+        for (const Example* e : all) (fold_of[e->question] == f ? held : train).push_back(e);
+        if (train.empty() || held.empty()) continue;
+        ModelVersion cv;
+        // Held-out questions are new questions: the generic part only (their
+        // memory features came from the same question's other records).
+        Fit(train, &cv, false, cv_l2);
+        for (const Example* e : held) {
+          double a = LabelledNdcg(*e, RowScores(*e, cv.info.weights));
+          double b = LabelledNdcg(*e, FirstStageScores(*e));
+          if (a < 0 || b < 0) continue;
+          gain += a - b;
+          ++*counted;
+        }
       }
-    }
-    info.validation_gain = counted ? gain / static_cast<double>(counted) : 0;
+      return *counted ? gain / static_cast<double>(*counted) : 0;
+    };
+    size_t counted = 0;
+    info.validation_gain = validate(l2, &counted);
     if (!counted) {
       close("no held-out record to validate on");
     } else if (info.validation_gain <= options.min_validation_gain) {
@@ -729,6 +803,8 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
           info.validation_gain));
     }
   }
+  Fit(all, &m, options.memory, l2);
+  info.l2 = l2;
   (void)ix;
   return m;
 }
@@ -775,10 +851,11 @@ Status CheckOptions(const LearnedRerankerOptions& o) {
   if (!std::isfinite(o.l2) || o.l2 < 0 || !std::isfinite(o.min_validation_gain) ||
       !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1 ||
       !std::isfinite(o.prior_max_similarity) || o.prior_max_similarity < 0 ||
-      o.prior_max_similarity > 1) {
+      o.prior_max_similarity > 1 || std::isnan(o.same_question_similarity) ||
+      o.same_question_similarity < 0) {
     return Status::InvalidArgument(
         "reranker options: l2 must be finite and >= 0, min_similarity and "
-        "prior_max_similarity in [0, 1]");
+        "prior_max_similarity in [0, 1], same_question_similarity >= 0");
   }
   if (o.max_versions == 0) return Status::InvalidArgument("reranker options: max_versions is 0");
   return Status::OK();
@@ -910,7 +987,8 @@ Resolved ResolveCandidates(const Index::Rep& ix, const std::vector<SearchHit>& c
 // Returns whether the memory contributed.
 bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const QueryContext& q,
                    const SearchOptions& options, const std::vector<const ModelVersion*>& models,
-                   const std::vector<uint32_t>& chunks, std::vector<std::vector<double>>* rows_out) {
+                   const std::vector<uint32_t>& chunks,
+                   std::vector<std::vector<double>>* rows_out) {
   std::vector<std::vector<double>>& rows = *rows_out;
   bool memory_used = false;
   // Memory: entries of models whose scope is inside the walls themselves
@@ -926,15 +1004,14 @@ bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const
       if (!m->info.memory || !Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
         // Loaded without an index (Deserialize): the question's vector now.
-        double s = TermDot(q.question_vec, e.question_vec.empty()
-                                                    ? rerank::QuestionVector(ix, e.question)
-                                                    : e.question_vec);
+        double s =
+            TermDot(q.question_vec, e.question_vec.empty() ? rerank::QuestionVector(ix, e.question)
+                                                           : e.question_vec);
         if (s >= lo.min_similarity && s > 0) cand.emplace_back(s, &e);
       }
     }
     std::stable_sort(cand.begin(), cand.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (cand.size() > lo.max_neighbours) cand.resize(lo.max_neighbours);
     auto resolve = [&](const std::vector<MemPassage>& in, std::vector<uint32_t>* out_chunks) {
       for (const MemPassage& p : in) {
         auto it = ix.chunk_ids.find(p.chunk_id);
@@ -954,10 +1031,13 @@ bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const
     }
   }
   if (!entries.empty()) {
-    std::vector<Neighbour> nbrs;
-    for (const auto& e : entries) nbrs.push_back({e.sim, &e.rel, &e.non});
+    auto get = [&](size_t i) {
+      return Neighbour{entries[i].sim, &entries[i].rel, &entries[i].non};
+    };
+    NeighbourGroups nbrs = PickNeighbours(entries.size(), get, lo.min_similarity,
+                                          lo.same_question_similarity, lo.max_neighbours);
     VecCache cache{&ix, {}, {}};
-    MemoryFeatures(nbrs, chunks, &cache, &rows);
+    AllMemoryFeatures(nbrs, chunks, &cache, &rows);
     memory_used = true;
   }
   if (lo.label_prior) {
@@ -978,9 +1058,9 @@ bool ModelFeatures(const LearnedRerankerOptions& lo, const Index::Rep& ix, const
     for (const ModelVersion* m : models) {
       if (!Inside(m->info.scope, options.allowed_matters, nullptr)) continue;
       for (const MemoryEntry& e : m->memory) {
-        double s = TermDot(q.question_vec, e.question_vec.empty()
-                                                ? rerank::QuestionVector(ix, e.question)
-                                                : e.question_vec);
+        double s =
+            TermDot(q.question_vec, e.question_vec.empty() ? rerank::QuestionVector(ix, e.question)
+                                                           : e.question_vec);
         if (s >= lo.prior_max_similarity) continue;
         add(e.relevant, &rel);
         add(e.not_relevant, &non);
@@ -1020,8 +1100,8 @@ Result<std::vector<RerankFeatureRow>> LearnedReranker::Features(
   for (auto& row : rows) row.resize(F, 0.0);
   std::vector<uint32_t> chunks;
   for (const auto& c : r.list) chunks.push_back(c.chunk);
-  ModelFeatures(rep_->options, ix, *q, options,
-                ApplyingModels(rep_->slots, rep_->options, options), chunks, &rows);
+  ModelFeatures(rep_->options, ix, *q, options, ApplyingModels(rep_->slots, rep_->options, options),
+                chunks, &rows);
   std::vector<RerankFeatureRow> out;
   for (size_t i = 0; i < rows.size(); ++i) out.push_back({candidates[r.kept[i]].chunk_id, rows[i]});
   return out;
@@ -1106,6 +1186,7 @@ Result<std::string> LearnedReranker::Serialize() const {
                 {"pairs", i.pairs},
                 {"questions", i.questions},
                 {"validation_gain", i.validation_gain},
+                {"l2", i.l2},
                 {"loss_before", i.loss_before},
                 {"loss_after", i.loss_after},
                 {"memory", i.memory},
@@ -1166,6 +1247,7 @@ Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Deserialize(
         i.pairs = j.at("pairs").get<size_t>();
         i.questions = j.at("questions").get<size_t>();
         i.validation_gain = j.at("validation_gain").get<double>();
+        i.l2 = j.value("l2", 0.0);  // absent before the L2 was chosen on held-out questions
         i.loss_before = j.at("loss_before").get<double>();
         i.loss_after = j.at("loss_after").get<double>();
         i.memory = j.at("memory").get<bool>();
