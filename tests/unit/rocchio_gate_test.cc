@@ -81,6 +81,9 @@ FoldBackOptions RocchioOnly() {
   FoldBackOptions o;
   o.adapter = false;
   o.demos = false;
+  // The wordings below are 0.5-0.7 similar: neighbours at this threshold
+  // (the default until 2026-12-06), so that the gate has evidence to weigh.
+  o.min_similarity = 0.5;
   return o;
 }
 
