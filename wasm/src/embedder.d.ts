@@ -1,5 +1,5 @@
 // Types for @foldback/core/embedder.
-import type {CrossEncoder, Embedder, TokenizerOptions, Tokenizer} from './index.js';
+import type { CrossEncoder, Embedder, TokenizerOptions, Tokenizer } from './index.js';
 
 export interface OnnxEmbedderOptions {
   /** The .onnx bytes of a BERT-style sentence-embedding model. */
@@ -37,9 +37,9 @@ export declare function createOnnxEmbedder(options: OnnxEmbedderOptions): Promis
 
 export interface OnnxCrossEncoderOptions {
   /** The .onnx bytes of a BERT-style cross-encoder (one relevance logit per query-passage pair). */
-  model: Uint8Array|ArrayBuffer;
+  model: Uint8Array | ArrayBuffer;
   /** vocab.txt, tokenizer.json or a JSON vocabulary (see createTokenizer). */
-  vocabulary: Uint8Array|ArrayBuffer|string;
+  vocabulary: Uint8Array | ArrayBuffer | string;
   tokenizer?: Omit<TokenizerOptions, 'vocabulary'>;
   ort?: unknown;
   sessionOptions?: Record<string, unknown>;
@@ -47,7 +47,7 @@ export interface OnnxCrossEncoderOptions {
   outputName?: string;
   /** Pairs per model run. Default: 16. */
   batchSize?: number;
-  wasmBinary?: ArrayBuffer|Uint8Array;
+  wasmBinary?: ArrayBuffer | Uint8Array;
   wasmUrl?: string;
 }
 
@@ -63,5 +63,4 @@ export interface OnnxCrossEncoder extends CrossEncoder {
  * float32 [batch, 1], [batch] or [batch, 2] output. Anything else:
  * FoldbackError 'Invalid argument'.
  */
-export declare function createOnnxCrossEncoder(options: OnnxCrossEncoderOptions):
-    Promise<OnnxCrossEncoder>;
+export declare function createOnnxCrossEncoder(options: OnnxCrossEncoderOptions): Promise<OnnxCrossEncoder>;

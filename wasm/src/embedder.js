@@ -62,7 +62,7 @@ class OnnxEmbedder {
 
   async _run(texts) {
     const enc = this._tokenizer.encodeBatch(texts);
-    return {enc, out: await runEncoded(this, enc)};
+    return { enc, out: await runEncoded(this, enc) };
   }
 
   /** Embeds texts: one Float32Array of `dimension` floats per text, unit length. */
@@ -91,8 +91,7 @@ function tensor(model, name, values, dims) {
     return new model._ort.Tensor('int64', data, dims);
   }
   if (type === 'int32') return new model._ort.Tensor('int32', Int32Array.from(values), dims);
-  throw bad(
-      `model input '${name}' has element type ${type}; foldback feeds int64 or int32 token ids`);
+  throw bad(`model input '${name}' has element type ${type}; foldback feeds int64 or int32 token ids`);
 }
 
 // Runs a BERT-style model (embedder or cross-encoder) on an encoded batch:
@@ -101,17 +100,14 @@ async function runEncoded(model, enc) {
   const dims = [enc.batch, enc.length];
   const feeds = {};
   for (const name of model._session.inputNames) {
-    const values = name === 'input_ids' ? enc.ids :
-        name === 'attention_mask'       ? enc.attentionMask :
-                                          enc.typeIds;
+    const values = name === 'input_ids' ? enc.ids : name === 'attention_mask' ? enc.attentionMask : enc.typeIds;
     feeds[name] = tensor(model, name, values, dims);
   }
   let results;
   try {
     results = await model._session.run(feeds, [model._output]);
   } catch (e) {
-    throw new FoldbackError(
-        'Internal error', `the ONNX model failed to run: ${e && e.message ? e.message : e}`);
+    throw new FoldbackError('Internal error', `the ONNX model failed to run: ${e && e.message ? e.message : e}`);
   }
   return results[model._output];
 }
@@ -181,12 +177,11 @@ async function openBertSession(options) {
     throw fail(`model: inputs are [${inputs.join(', ')}]; foldback feeds BERT-style models with ` +
       'input_ids and attention_mask (and optionally token_type_ids)');
   }
-  return {ort, session, fail};
+  return { ort, session, fail };
 }
 
 /**
- * createOnnxEmbedder({model, vocabulary, tokenizer?, ort?, sessionOptions?, normalize?,
- * outputName?})
+ * createOnnxEmbedder({model, vocabulary, tokenizer?, ort?, sessionOptions?, normalize?, outputName?})
  *  - model: the .onnx bytes of a BERT-style sentence-embedding model: inputs
  *    input_ids and attention_mask (token_type_ids optional), output
  *    last_hidden_state [batch, tokens, hidden] (mean-pooled here) or an
@@ -199,9 +194,8 @@ async function openBertSession(options) {
  */
 export async function createOnnxEmbedder(options = {}) {
   if (!options.model) throw bad('createOnnxEmbedder needs the ONNX model bytes (model)');
-  if (!options.vocabulary)
-    throw bad('createOnnxEmbedder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
-  const {ort, session, fail} = await openBertSession(options);
+  if (!options.vocabulary) throw bad('createOnnxEmbedder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
+  const { ort, session, fail } = await openBertSession(options);
   const outputs = session.outputNames;
   let outputName = options.outputName;
   if (outputName && !outputs.includes(outputName)) {
@@ -256,7 +250,7 @@ export async function createOnnxEmbedder(options = {}) {
 const LOGIT_OUTPUTS = ['logits', 'scores', 'output'];
 
 class OnnxCrossEncoder {
-  constructor({ort, session, tokenizer, outputName, types, batchSize}) {
+  constructor({ ort, session, tokenizer, outputName, types, batchSize }) {
     this._ort = ort;
     this._session = session;
     this._tokenizer = tokenizer;
@@ -273,7 +267,7 @@ class OnnxCrossEncoder {
 
   async _run(query, texts) {
     const enc = this._tokenizer.encodePairBatch(query, texts);
-    return {enc, out: await runEncoded(this, enc)};
+    return { enc, out: await runEncoded(this, enc) };
   }
 
   /**
@@ -287,7 +281,7 @@ class OnnxCrossEncoder {
     const out = [];
     for (let i = 0; i < texts.length; i += this._batchSize) {
       const batch = texts.slice(i, i + this._batchSize);
-      const {out: t} = await this._run(query, batch);
+      const { out: t } = await this._run(query, batch);
       const d = t.data;
       for (let b = 0; b < batch.length; ++b) {
         out.push(this._columns === 2 ? d[2 * b + 1] - d[2 * b] : d[b]);
@@ -305,8 +299,7 @@ class OnnxCrossEncoder {
 }
 
 /**
- * createOnnxCrossEncoder({model, vocabulary, tokenizer?, ort?, sessionOptions?, outputName?,
- * batchSize?})
+ * createOnnxCrossEncoder({model, vocabulary, tokenizer?, ort?, sessionOptions?, outputName?, batchSize?})
  *  - model: the .onnx bytes of a BERT-style cross-encoder: inputs input_ids
  *    and attention_mask (token_type_ids optional; the query is segment 0,
  *    the passage segment 1), output logits [batch, 1], [batch] or
@@ -319,12 +312,10 @@ class OnnxCrossEncoder {
  */
 export async function createOnnxCrossEncoder(options = {}) {
   if (!options.model) throw bad('createOnnxCrossEncoder needs the ONNX model bytes (model)');
-  if (!options.vocabulary)
-    throw bad('createOnnxCrossEncoder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
+  if (!options.vocabulary) throw bad('createOnnxCrossEncoder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
   const batchSize = options.batchSize === undefined ? 16 : options.batchSize;
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw bad('batchSize must be a positive integer');
-  const {ort, session, fail} = await openBertSession(options);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw bad('batchSize must be a positive integer');
+  const { ort, session, fail } = await openBertSession(options);
   const outputs = session.outputNames;
   let outputName = options.outputName;
   if (outputName && !outputs.includes(outputName)) {
@@ -333,46 +324,35 @@ export async function createOnnxCrossEncoder(options = {}) {
   if (!outputName) outputName = LOGIT_OUTPUTS.find((n) => outputs.includes(n));
   if (!outputName && outputs.length === 1) outputName = outputs[0];
   if (!outputName) {
-    throw fail(
-        `model: outputs are [${outputs.join(', ')}]; expected logits ` +
-        '(or name the output to use with outputName)');
+    throw fail(`model: outputs are [${outputs.join(', ')}]; expected logits ` +
+      '(or name the output to use with outputName)');
   }
   let tokenizer;
   try {
-    tokenizer = await createTokenizer({
-      ...(options.tokenizer || {}),
-      vocabulary: options.vocabulary,
-      module: options.module,
-      wasmBinary: options.wasmBinary,
-      wasmUrl: options.wasmUrl
-    });
+    tokenizer = await createTokenizer({ ...(options.tokenizer || {}), vocabulary: options.vocabulary,
+      module: options.module, wasmBinary: options.wasmBinary, wasmUrl: options.wasmUrl });
   } catch (e) {
     if (session.release) session.release();
     throw e;
   }
-  const ce = new OnnxCrossEncoder(
-      {ort, session, tokenizer, outputName, types: inputTypes(session), batchSize});
+  const ce = new OnnxCrossEncoder({ ort, session, tokenizer, outputName, types: inputTypes(session), batchSize });
   // Probe once with two pairs: the output's shape now, not halfway through a search.
   let probe;
   try {
     probe = await ce._run('probe', ['probe', 'probe']);
   } catch (e) {
     ce.dispose();
-    throw e instanceof FoldbackError && e.code === 'Invalid argument' ?
-        e :
-        bad(`model: a probe run failed (${
-            e && e.message ? e.message.replace(/^[^:]*: /, '') : e})`);
+    throw e instanceof FoldbackError && e.code === 'Invalid argument' ? e
+      : bad(`model: a probe run failed (${e && e.message ? e.message.replace(/^[^:]*: /, '') : e})`);
   }
   const dims = probe.out.dims;
   const dtype = probe.out.type;
-  if (dtype === 'float32' && dims[0] === 2 &&
-      (dims.length === 1 || (dims.length === 2 && (dims[1] === 1 || dims[1] === 2)))) {
+  if (dtype === 'float32' && dims[0] === 2 && (dims.length === 1 || (dims.length === 2 && (dims[1] === 1 || dims[1] === 2)))) {
     ce._columns = dims.length === 2 ? dims[1] : 1;
   } else {
     ce.dispose();
-    throw bad(
-        `model: output '${outputName}' is ${dtype} [${dims.join(', ')}] for two pairs; ` +
-        'expected float32 [2, 1], [2] or [2, 2] (one relevance logit per pair)');
+    throw bad(`model: output '${outputName}' is ${dtype} [${dims.join(', ')}] for two pairs; ` +
+      'expected float32 [2, 1], [2] or [2, 2] (one relevance logit per pair)');
   }
   return ce;
 }

@@ -209,9 +209,9 @@ export interface QuestionsOptions {
   deadlineMs?: number;
   /** Requests outstanding at once. Default: 8. */
   maxInFlight?: number;
-  redactPatterns?: (string|RegExp)[];
+  redactPatterns?: (string | RegExp)[];
   /** A DSPy saved program (JSON text or object) with a `passage, count -> questions` predictor. */
-  program?: string|object;
+  program?: string | object;
   instructions?: string;
   /** Only this matter's passages. */
   matter?: string;
@@ -715,9 +715,7 @@ export interface ChunkInfo {
 interface EngineBase {
   /** Trains the static embedder on the corpus' structure (buildDense() first); re-embeds every chunk. */
   /** LLM-written training questions for sampled passages (the core's question session). */
-  generateQuestions(options: QuestionsOptions, host: AskHost, progress?: {
-    onProgress?: (p: {answered: number}) => void
-  }): Promise<QuestionsResult>;
+  generateQuestions(options: QuestionsOptions, host: AskHost, progress?: { onProgress?: (p: { answered: number }) => void }): Promise<QuestionsResult>;
   train(options?: TrainOptions, host?: { onProgress?: (p: TrainProgress) => void; yieldEvery?: number }): Promise<TrainReport>;
   restorePreviousEmbedder(): void;
   embedderInfo(): EmbedderInfo;
@@ -771,8 +769,7 @@ interface EngineBase {
 
 export interface Engine extends EngineBase {
   search(query: string, options: LlmRerankSearchOptions): Promise<SearchHit[] & { rerank: LlmRerankInfo }>;
-  search(query: string, options: CrossEncoderSearchOptions):
-      Promise<SearchHit[]&{rerank: CrossEncoderInfo}>;
+  search(query: string, options: CrossEncoderSearchOptions): Promise<SearchHit[] & { rerank: CrossEncoderInfo }>;
   search(query: string, options?: SearchOptions): SearchHit[];
 }
 
@@ -782,8 +779,7 @@ export interface EmbeddingEngine extends EngineBase {
   /** Embeds every chunk waiting for a vector; resolves with how many were embedded. */
   embedPending(options?: EmbedPendingOptions): Promise<number>;
   search(query: string, options: LlmRerankSearchOptions): Promise<SearchHit[] & { rerank: LlmRerankInfo }>;
-  search(query: string, options: CrossEncoderSearchOptions):
-      Promise<SearchHit[]&{rerank: CrossEncoderInfo}>;
+  search(query: string, options: CrossEncoderSearchOptions): Promise<SearchHit[] & { rerank: CrossEncoderInfo }>;
   /** A Promise in dense and hybrid modes (the query is embedded); BM25 answers at once. */
   search(query: string, options?: SearchOptions): Promise<SearchHit[]> | SearchHit[];
 }

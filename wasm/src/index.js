@@ -118,13 +118,8 @@ export class Tokenizer {
   encode(text) { return this._wp.encode(wellFormed(text)); }
   /** Texts padded to the longest: {batch, length, ids, attentionMask, typeIds}, row-major. */
   encodeBatch(texts) { return this._wp.encodeBatch(texts.map(wellFormed)); }
-  /**
-   * [CLS] first [SEP] second [SEP] per second text (type ids 1 after the first [SEP]), padded; the
-   * longer text is cut first.
-   */
-  encodePairBatch(first, seconds) {
-    return this._wp.encodePairBatch(wellFormed(first), seconds.map(wellFormed));
-  }
+  /** [CLS] first [SEP] second [SEP] per second text (type ids 1 after the first [SEP]), padded; the longer text is cut first. */
+  encodePairBatch(first, seconds) { return this._wp.encodePairBatch(wellFormed(first), seconds.map(wellFormed)); }
   idOf(token) { return this._wp.idOf(String(token)); }
   tokenOf(id) { return this._wp.tokenOf(id | 0); }
   get vocabularySize() { return this._wp.vocabularySize(); }
@@ -488,16 +483,12 @@ class Engine {
     }
     if (options.rerank === 'cross-encoder') {
       if (!options.crossEncoder || typeof options.crossEncoder.score !== 'function') {
-        throw new FoldbackError(
-            'Invalid argument',
-            'rerank: \'cross-encoder\' needs crossEncoder: createOnnxCrossEncoder(...) from \'@foldback/core/embedder\'');
+        throw new FoldbackError('Invalid argument', "rerank: 'cross-encoder' needs crossEncoder: createOnnxCrossEncoder(...) from '@foldback/core/embedder'");
       }
       return this._searchCrossEncoder(q, options);
     }
     if (options.rerank && options.rerank !== 'none' && options.rerank !== 'learned') {
-      throw new FoldbackError(
-          'Invalid argument',
-          `rerank must be 'none', 'learned', 'llm' or 'cross-encoder', not '${options.rerank}'`);
+      throw new FoldbackError('Invalid argument', `rerank must be 'none', 'learned', 'llm' or 'cross-encoder', not '${options.rerank}'`);
     }
     const learned = options.rerank === 'learned';
     if (learned && !this._reranker) {
@@ -525,26 +516,19 @@ class Engine {
   async _searchCrossEncoder(q, options) {
     const depth = options.rerankDepth || 20;
     const topK = options.topK || 10;
-    const {rerank: _r, crossEncoder, ...first} = options;
-    const candidates = await this.search(q, {...first, topK: Math.max(topK, depth)});
-    const walls = options.allowedMatters ? {allowedMatters: [...options.allowedMatters]} : {};
+    const { rerank: _r, crossEncoder, ...first } = options;
+    const candidates = await this.search(q, { ...first, topK: Math.max(topK, depth) });
+    const walls = options.allowedMatters ? { allowedMatters: [...options.allowedMatters] } : {};
     const session = new this._module.ExternalRerank();
     this._asks++;  // the index must not change while the passages are scored
     try {
-      const input = check(session.start(
-          this._index, candidates.map((h) => ({
-                                        chunkId: h.chunkId,
-                                        score: h.score,
-                                        bm25: h.bm25,
-                                        dense: h.dense,
-                                        matter: h.matter
-                                      })),
-          walls, depth));
+      const input = check(session.start(this._index,
+        candidates.map((h) => ({ chunkId: h.chunkId, score: h.score, bm25: h.bm25, dense: h.dense, matter: h.matter })),
+        walls, depth));
       const scores = input.texts.length ? await crossEncoder.score(q, input.texts) : [];
       const out = hits(session.apply(Array.from(scores, Number))).slice(0, topK);
       Object.defineProperty(out, 'rerank', {
-        value:
-            {applied: input.texts.length > 0, candidates: input.texts.length, walled: input.walled},
+        value: { applied: input.texts.length > 0, candidates: input.texts.length, walled: input.walled },
         enumerable: false,
       });
       return out;
@@ -679,20 +663,17 @@ class Engine {
    * -> {pairsJsonl, pairs: [{query, chunkId, docId}], passages, answered,
    *     failed, dropped, model, programHash, errors, redactions}
    */
-  async generateQuestions(options = {}, host, {onProgress} = {}) {
+  async generateQuestions(options = {}, host, { onProgress } = {}) {
     if (!this._index) throw new FoldbackError('Failed precondition', 'the engine was disposed');
     if (!host || typeof host.perform !== 'function') {
-      throw new FoldbackError(
-          'Invalid argument', 'generateQuestions needs an LLM host (createLlmHost)');
+      throw new FoldbackError('Invalid argument', 'generateQuestions needs an LLM host (createLlmHost)');
     }
-    const {matter, allowedMatters, redactPatterns, program, ...rest} = options;
-    const patterns = [...(redactPatterns || []), ...(host.redactPatterns || [])].map(
-        (p) => (
-            p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p)));
-    const o = {...rest};
+    const { matter, allowedMatters, redactPatterns, program, ...rest } = options;
+    const patterns = [...(redactPatterns || []), ...(host.redactPatterns || [])]
+      .map((p) => (p instanceof RegExp ? `${p.flags.includes('i') ? '(?i)' : ''}${p.source}` : String(p)));
+    const o = { ...rest };
     if (patterns.length) o.redactPatterns = patterns;
-    if (program !== undefined && program !== null)
-      o.program = typeof program === 'string' ? program : JSON.stringify(program);
+    if (program !== undefined && program !== null) o.program = typeof program === 'string' ? program : JSON.stringify(program);
     const selection = {};
     if (matter) selection.matter = wellFormed(String(matter));
     if (allowedMatters) selection.allowedMatters = [...allowedMatters].map(String);
@@ -708,33 +689,21 @@ class Engine {
         for (const need of session.takeNeeds()) {
           const controller = new AbortController();
           inflight.set(need.id, controller);
-          Promise.resolve()
-              .then(() => host.perform(need, {signal: controller.signal}))
-              .catch((e) => ({
-                       ok: false,
-                       error: {
-                         code: 'Internal error',
-                         message: `the host failed: ${e && e.message ? e.message : e}`
-                       },
-                     }))
-              .then((r) => {
-                if (!inflight.delete(need.id)) return;
-                finished.push([need.id, r || {ok: false, error: 'the host returned nothing'}]);
-                wake.resolve();
-              });
+          Promise.resolve().then(() => host.perform(need, { signal: controller.signal })).catch((e) => ({
+            ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
+          })).then((r) => {
+            if (!inflight.delete(need.id)) return;
+            finished.push([need.id, r || { ok: false, error: 'the host returned nothing' }]);
+            wake.resolve();
+          });
         }
         if (session.done()) break;
         if (inflight.size === 0 && finished.length === 0) {
-          throw new FoldbackError(
-              'Internal error', 'the question session is not done but asks for nothing');
+          throw new FoldbackError('Internal error', 'the question session is not done but asks for nothing');
         }
         if (finished.length === 0) {
           let timer;
-          await Promise.race([
-            wake.promise, new Promise((r) => {
-              timer = setTimeout(r, TICK_MS);
-            })
-          ]);
+          await Promise.race([wake.promise, new Promise((r) => { timer = setTimeout(r, TICK_MS); })]);
           clearTimeout(timer);
           wake = waitable();
         }
@@ -742,7 +711,7 @@ class Engine {
         for (const [id, r] of finished.splice(0)) {
           check(session.provide(id, r, now()));
           answered++;
-          if (onProgress) onProgress({answered});
+          if (onProgress) onProgress({ answered });
         }
       }
       for (const controller of inflight.values()) controller.abort();
