@@ -35,20 +35,12 @@ export interface OnnxEmbedder extends Embedder {
  */
 export declare function createOnnxEmbedder(options: OnnxEmbedderOptions): Promise<OnnxEmbedder>;
 
-export interface OnnxCrossEncoderOptions {
-  /** The .onnx bytes of a BERT-style cross-encoder (one relevance logit per query-passage pair). */
-  model: Uint8Array | ArrayBuffer;
-  /** vocab.txt, tokenizer.json or a JSON vocabulary (see createTokenizer). */
-  vocabulary: Uint8Array | ArrayBuffer | string;
-  tokenizer?: Omit<TokenizerOptions, 'vocabulary'>;
-  ort?: unknown;
-  sessionOptions?: Record<string, unknown>;
+/** As OnnxEmbedderOptions: `model` is a BERT-style cross-encoder (one relevance logit per query-passage pair). */
+export interface OnnxCrossEncoderOptions extends Omit<OnnxEmbedderOptions, 'normalize' | 'outputName'> {
   /** The output to read; default logits / scores / output, or the only output. */
   outputName?: string;
   /** Pairs per model run. Default: 16. */
   batchSize?: number;
-  wasmBinary?: ArrayBuffer | Uint8Array;
-  wasmUrl?: string;
 }
 
 export interface OnnxCrossEncoder extends CrossEncoder {

@@ -180,6 +180,47 @@ async function openBertSession(options) {
   return { ort, session, fail };
 }
 
+// openBertSession, then the output to read (options.outputName, else the
+// first of `defaults` the model has, else its only output) and the
+// WordPiece tokenizer: what both model kinds start from.
+async function openBertModel(options, what, defaults, expected) {
+  if (!options.model) throw bad(`${what} needs the ONNX model bytes (model)`);
+  if (!options.vocabulary) throw bad(`${what} needs the model's vocabulary (vocab.txt or tokenizer.json)`);
+  const { ort, session, fail } = await openBertSession(options);
+  const outputs = session.outputNames;
+  let outputName = options.outputName;
+  if (outputName && !outputs.includes(outputName)) {
+    throw fail(`model: no output '${outputName}' (outputs are [${outputs.join(', ')}])`);
+  }
+  if (!outputName) outputName = defaults.find((n) => outputs.includes(n));
+  if (!outputName && outputs.length === 1) outputName = outputs[0];
+  if (!outputName) {
+    throw fail(`model: outputs are [${outputs.join(', ')}]; expected ${expected} ` +
+      '(or name the output to use with outputName)');
+  }
+  let tokenizer;
+  try {
+    tokenizer = await createTokenizer({ ...(options.tokenizer || {}), vocabulary: options.vocabulary,
+      module: options.module, wasmBinary: options.wasmBinary, wasmUrl: options.wasmUrl });
+  } catch (e) {
+    if (session.release) session.release();
+    throw e;
+  }
+  return { ort, session, tokenizer, outputName, types: inputTypes(session) };
+}
+
+// Runs `run` once to check the model's output now rather than halfway
+// through an ingest or a search; a failure disposes of `model`.
+async function probe(model, run) {
+  try {
+    return await run();
+  } catch (e) {
+    model.dispose();
+    throw e instanceof FoldbackError && e.code === 'Invalid argument' ? e
+      : bad(`model: a probe run failed (${e && e.message ? e.message.replace(/^[^:]*: /, '') : e})`);
+  }
+}
+
 /**
  * createOnnxEmbedder({model, vocabulary, tokenizer?, ort?, sessionOptions?, normalize?, outputName?})
  *  - model: the .onnx bytes of a BERT-style sentence-embedding model: inputs
@@ -193,44 +234,15 @@ async function openBertSession(options) {
  * 'Invalid argument' naming what was found.
  */
 export async function createOnnxEmbedder(options = {}) {
-  if (!options.model) throw bad('createOnnxEmbedder needs the ONNX model bytes (model)');
-  if (!options.vocabulary) throw bad('createOnnxEmbedder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
-  const { ort, session, fail } = await openBertSession(options);
-  const outputs = session.outputNames;
-  let outputName = options.outputName;
-  if (outputName && !outputs.includes(outputName)) {
-    throw fail(`model: no output '${outputName}' (outputs are [${outputs.join(', ')}])`);
-  }
-  if (!outputName) outputName = [...HIDDEN_OUTPUTS, ...POOLED_OUTPUTS].find((n) => outputs.includes(n));
-  if (!outputName && outputs.length === 1) outputName = outputs[0];
-  if (!outputName) {
-    throw fail(`model: outputs are [${outputs.join(', ')}]; expected last_hidden_state ` +
-      '(or name the output to use with outputName)');
-  }
-  let tokenizer;
-  try {
-    tokenizer = await createTokenizer({ ...(options.tokenizer || {}), vocabulary: options.vocabulary,
-      module: options.module, wasmBinary: options.wasmBinary, wasmUrl: options.wasmUrl });
-  } catch (e) {
-    if (session.release) session.release();
-    throw e;
-  }
-  const embedder = new OnnxEmbedder({ ort, session, tokenizer, outputName, pooled: false, dimension: 0,
-    types: inputTypes(session), normalize: options.normalize !== false });
-  // Probe once: learns the hidden size and checks the output's shape now
-  // rather than halfway through an ingest.
-  let probe;
-  try {
-    probe = await embedder._run(['probe']);
-  } catch (e) {
-    embedder.dispose();
-    throw e instanceof FoldbackError && e.code === 'Invalid argument' ? e
-      : bad(`model: a probe run failed (${e && e.message ? e.message.replace(/^[^:]*: /, '') : e})`);
-  }
-  const dims = probe.out.dims;
-  const dtype = probe.out.type;
+  const m = await openBertModel(options, 'createOnnxEmbedder', [...HIDDEN_OUTPUTS, ...POOLED_OUTPUTS], 'last_hidden_state');
+  const { outputName } = m;
+  const embedder = new OnnxEmbedder({ ...m, pooled: false, dimension: 0, normalize: options.normalize !== false });
+  // Learns the hidden size and checks the output's shape.
+  const probed = await probe(embedder, () => embedder._run(['probe']));
+  const dims = probed.out.dims;
+  const dtype = probed.out.type;
   let ok = dtype === 'float32';
-  if (ok && dims.length === 3 && dims[0] === 1 && dims[1] === probe.enc.length && dims[2] > 0) {
+  if (ok && dims.length === 3 && dims[0] === 1 && dims[1] === probed.enc.length && dims[2] > 0) {
     embedder.dimension = dims[2];
   } else if (ok && dims.length === 2 && dims[0] === 1 && dims[1] > 0) {
     embedder._pooled = true;
@@ -241,7 +253,7 @@ export async function createOnnxEmbedder(options = {}) {
   if (!ok) {
     embedder.dispose();
     throw bad(`model: output '${outputName}' is ${dtype} [${dims.join(', ')}] for one text of ` +
-      `${probe.enc.length} tokens; expected float32 [1, ${probe.enc.length}, hidden] or [1, hidden]`);
+      `${probed.enc.length} tokens; expected float32 [1, ${probed.enc.length}, hidden] or [1, hidden]`);
   }
   return embedder;
 }
@@ -311,42 +323,15 @@ class OnnxCrossEncoder {
  * 'Invalid argument' naming what was found.
  */
 export async function createOnnxCrossEncoder(options = {}) {
-  if (!options.model) throw bad('createOnnxCrossEncoder needs the ONNX model bytes (model)');
-  if (!options.vocabulary) throw bad('createOnnxCrossEncoder needs the model\'s vocabulary (vocab.txt or tokenizer.json)');
   const batchSize = options.batchSize === undefined ? 16 : options.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw bad('batchSize must be a positive integer');
-  const { ort, session, fail } = await openBertSession(options);
-  const outputs = session.outputNames;
-  let outputName = options.outputName;
-  if (outputName && !outputs.includes(outputName)) {
-    throw fail(`model: no output '${outputName}' (outputs are [${outputs.join(', ')}])`);
-  }
-  if (!outputName) outputName = LOGIT_OUTPUTS.find((n) => outputs.includes(n));
-  if (!outputName && outputs.length === 1) outputName = outputs[0];
-  if (!outputName) {
-    throw fail(`model: outputs are [${outputs.join(', ')}]; expected logits ` +
-      '(or name the output to use with outputName)');
-  }
-  let tokenizer;
-  try {
-    tokenizer = await createTokenizer({ ...(options.tokenizer || {}), vocabulary: options.vocabulary,
-      module: options.module, wasmBinary: options.wasmBinary, wasmUrl: options.wasmUrl });
-  } catch (e) {
-    if (session.release) session.release();
-    throw e;
-  }
-  const ce = new OnnxCrossEncoder({ ort, session, tokenizer, outputName, types: inputTypes(session), batchSize });
-  // Probe once with two pairs: the output's shape now, not halfway through a search.
-  let probe;
-  try {
-    probe = await ce._run('probe', ['probe', 'probe']);
-  } catch (e) {
-    ce.dispose();
-    throw e instanceof FoldbackError && e.code === 'Invalid argument' ? e
-      : bad(`model: a probe run failed (${e && e.message ? e.message.replace(/^[^:]*: /, '') : e})`);
-  }
-  const dims = probe.out.dims;
-  const dtype = probe.out.type;
+  const m = await openBertModel(options, 'createOnnxCrossEncoder', LOGIT_OUTPUTS, 'logits');
+  const { outputName } = m;
+  const ce = new OnnxCrossEncoder({ ...m, batchSize });
+  // Two pairs: the output's shape per pair.
+  const probed = await probe(ce, () => ce._run('probe', ['probe', 'probe']));
+  const dims = probed.out.dims;
+  const dtype = probed.out.type;
   if (dtype === 'float32' && dims[0] === 2 && (dims.length === 1 || (dims.length === 2 && (dims[1] === 1 || dims[1] === 2)))) {
     ce._columns = dims.length === 2 ? dims[1] : 1;
   } else {
