@@ -245,6 +245,14 @@ function traceFromJson(json) {
   };
 }
 
+// The host's answer to a need; a host that throws is a failed need, never
+// a failed session.
+function performNeed(host, need, signal) {
+  return Promise.resolve().then(() => host.perform(need, { signal })).catch((e) => ({
+    ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
+  }));
+}
+
 function waitable() {
   let resolve;
   const promise = new Promise((r) => { resolve = r; });
@@ -575,9 +583,7 @@ class Engine {
           const controller = new AbortController();
           let timer;
           const r = await Promise.race([
-            Promise.resolve().then(() => host.perform(need, { signal: controller.signal })).catch((e) => ({
-              ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
-            })),
+            performNeed(host, need, controller.signal),
             new Promise((resolve) => {
               const wait = () => {
                 session.tick(now());
@@ -689,9 +695,7 @@ class Engine {
         for (const need of session.takeNeeds()) {
           const controller = new AbortController();
           inflight.set(need.id, controller);
-          Promise.resolve().then(() => host.perform(need, { signal: controller.signal })).catch((e) => ({
-            ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
-          })).then((r) => {
+          performNeed(host, need, controller.signal).then((r) => {
             if (!inflight.delete(need.id)) return;
             finished.push([need.id, r || { ok: false, error: 'the host returned nothing' }]);
             wake.resolve();
@@ -915,9 +919,7 @@ class Engine {
         } else if (!host) {
           p = Promise.resolve({ ok: false, error: { code: 'Not supported', message: 'no LLM endpoint configured' }, attempts: 0 });
         } else {
-          p = Promise.resolve().then(() => host.perform(need, { signal })).catch((e) => ({
-            ok: false, error: { code: 'Internal error', message: `the host failed: ${e && e.message ? e.message : e}` },
-          }));
+          p = performNeed(host, need, signal);
         }
         inflight.set(need.id, { controller });
         p.then((r) => {
