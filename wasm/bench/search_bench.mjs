@@ -18,8 +18,12 @@
 //                     no feedback being recorded: the plain index search);
 //   engine.search (feedback path)  the same through JsFeedback::search, the
 //                     path the add-ins take (useFeedback left on, no feedback);
-//   embind search     JsIndex::search itself: the same minus the JS hit
-//                     objects (the encoded buffers are read, not decoded);
+//   embind search     JsIndex::search itself (options read key by key from
+//                     the object, hits returned as an object of three
+//                     views): the same minus the JS hit objects;
+//   embind searchPacked  JsIndex::searchPacked, the call engine.search makes
+//                     now (options packed in one string, hits left in the
+//                     module's memory): engine.search minus JS decoding;
 //   embind no-filter  the embind call with no options and a query matching
 //                     nothing — the fixed cost of a call.
 //
@@ -97,6 +101,11 @@ const jsCases = {
   'engine.search, passages': (q) => engine.search(q.text, addinOptions(q)).length,
   'engine.search, passages, feedback path': (q) => engine.search(q.text, addinFeedbackOptions(q)).length,
   'embind search, oneDocument': (q) => hitCount(index.search(q.text, rawOptions(q))),
+  // The packed call engine.search makes (when the package has it), hits left
+  // in the module's memory: what JS decoding adds is the difference.
+  ...(index.searchPacked ? {
+    'embind searchPacked, oneDocument': (q) => (index.searchPacked(q.text, `\0mbm25\0k${topK}\0Fdoc_id\0${q.doc_id}\0o1`) ? 1 : 0),
+  } : {}),
   'embind no-filter': () => hitCount(index.search('zzzzqqqq', null)),
 };
 // Warm-up, and a check that the paths agree.
