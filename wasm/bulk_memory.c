@@ -17,10 +17,6 @@ void* memcpy(void* restrict dest, const void* restrict src, size_t n) {
   return __builtin_memcpy(dest, src, n);
 }
 
-void* memmove(void* dest, const void* src, size_t n) {
-  return __builtin_memmove(dest, src, n);
-}
+void* memmove(void* dest, const void* src, size_t n) { return __builtin_memmove(dest, src, n); }
 
-void* memset(void* dest, int c, size_t n) {
-  return __builtin_memset(dest, c, n);
-}
+void* memset(void* dest, int c, size_t n) { return __builtin_memset(dest, c, n); }

@@ -316,7 +316,8 @@ class HitBuffers {
     numbers_.clear();
     uint32_t end = 0, wide_end = 0;
     for (const auto& h : *hits) {
-      for (const std::string* f : {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
+      for (const std::string* f :
+           {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
         const uint32_t units = Utf16Length(*f);
         if (units == f->size()) {  // ASCII: one unit per byte
           text_.append(*f);
@@ -1658,7 +1659,8 @@ class JsFeedback {
   }
 
   // search() with packed options, hits as JsIndex::searchPacked gives them.
-  uint32_t searchPacked(JsIndex& index, double index_version, std::string query, std::string packed) {
+  uint32_t searchPacked(JsIndex& index, double index_version, std::string query,
+                        std::string packed) {
     foldback::SearchOptions o;
     foldback::Status st = FromPackedOptions(packed, &o);
     if (st.ok()) st = FoldBackFor(index, index_version, o.allowed_matters);

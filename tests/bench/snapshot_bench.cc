@@ -23,9 +23,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <utility>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "foldback/index.h"
@@ -143,7 +143,8 @@ std::vector<std::pair<std::string, std::string>> ScopedQueries() {
     size_t end = data->find('\n', start);
     if (end == std::string::npos) end = data->size();
     size_t tab = data->find('\t', start);
-    if (tab < end) out.emplace_back(data->substr(start, tab - start), data->substr(tab + 1, end - tab - 1));
+    if (tab < end)
+      out.emplace_back(data->substr(start, tab - start), data->substr(tab + 1, end - tab - 1));
     start = end + 1;
   }
   return out;
@@ -172,12 +173,14 @@ void BM_ScopedSearch(benchmark::State& state) {
       if (!r.ok()) Die(r.status());
       hits += r->size();
       benchmark::DoNotOptimize(r->data());
-      micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      micros.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     }
   }
   std::nth_element(micros.begin(), micros.begin() + micros.size() / 2, micros.end());
   state.counters["p50_us"] = micros[micros.size() / 2];
-  state.counters["hits"] = static_cast<double>(hits) / static_cast<double>(state.iterations() * queries.size());
+  state.counters["hits"] =
+      static_cast<double>(hits) / static_cast<double>(state.iterations() * queries.size());
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * queries.size()));
 }
 BENCHMARK(BM_ScopedSearch)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond)->UseRealTime();
