@@ -136,12 +136,7 @@ std::optional<std::set<std::string>> ToWall(const val& list) {
   return std::set<std::string>(v.begin(), v.end());
 }
 
-// {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
-//  oneDocument, candidates, denseWeight, rrfK, efSearch, syntax}; an error value or null.
-// The keys present are listed once and only those are read: every property
-// read is a call out of wasm, and a scoped search from an add-in is small
-// enough for a dozen absent-key probes to show (docs/benchmarks.md, issue 13
-// item 7). Unknown keys are ignored; null and undefined mean absent.
+// Option values both conversions below check, with the same messages.
 foldback::Status SetMode(const std::string& v, foldback::SearchOptions* o) {
   return foldback::ParseSearchMode(v, &o->mode)
              ? foldback::Status::OK()
@@ -160,6 +155,12 @@ foldback::Status SetSyntax(const std::string& v, foldback::SearchOptions* o) {
              : foldback::Status::InvalidArgument("syntax must be auto, plain or connectors");
 }
 
+// {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
+//  oneDocument, candidates, denseWeight, rrfK, efSearch, syntax}; an error value or null.
+// The keys present are listed once and only those are read: every property
+// read is a call out of wasm, and a scoped search from an add-in is small
+// enough for a dozen absent-key probes to show (docs/benchmarks.md, issue 13
+// item 7). Unknown keys are ignored; null and undefined mean absent.
 val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
   if (opts.isUndefined() || opts.isNull()) return val::null();
   static const val object = val::global("Object");
