@@ -4,6 +4,8 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -134,6 +136,25 @@ std::optional<std::set<std::string>> ToWall(const val& list) {
   return std::set<std::string>(v.begin(), v.end());
 }
 
+// Option values both conversions below check, with the same messages.
+foldback::Status SetMode(const std::string& v, foldback::SearchOptions* o) {
+  return foldback::ParseSearchMode(v, &o->mode)
+             ? foldback::Status::OK()
+             : foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid");
+}
+
+foldback::Status SetFusion(const std::string& v, foldback::SearchOptions* o) {
+  return foldback::ParseFusion(v, &o->fusion)
+             ? foldback::Status::OK()
+             : foldback::Status::InvalidArgument("fusion must be rrf or weighted");
+}
+
+foldback::Status SetSyntax(const std::string& v, foldback::SearchOptions* o) {
+  return foldback::ParseQuerySyntax(v, &o->syntax)
+             ? foldback::Status::OK()
+             : foldback::Status::InvalidArgument("syntax must be auto, plain or connectors");
+}
+
 // {mode, topK, fusion, filter: {field: value}, allowedMatters, queryVector,
 //  oneDocument, candidates, denseWeight, rrfK, efSearch, syntax}; an error value or null.
 // The keys present are listed once and only those are read: every property
@@ -150,15 +171,13 @@ val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
     const val v = opts[k];
     if (v.isUndefined() || v.isNull()) continue;
     if (k == "mode") {
-      if (!foldback::ParseSearchMode(v.as<std::string>(), &o->mode)) {
-        return ErrorValue(foldback::Status::InvalidArgument("mode must be bm25, dense or hybrid"));
-      }
+      foldback::Status st = SetMode(v.as<std::string>(), o);
+      if (!st.ok()) return ErrorValue(st);
     } else if (k == "topK") {
       o->top_k = v.as<size_t>();
     } else if (k == "fusion") {
-      if (!foldback::ParseFusion(v.as<std::string>(), &o->fusion)) {
-        return ErrorValue(foldback::Status::InvalidArgument("fusion must be rrf or weighted"));
-      }
+      foldback::Status st = SetFusion(v.as<std::string>(), o);
+      if (!st.ok()) return ErrorValue(st);
     } else if (k == "filter") {
       const val fields = object.call<val>("keys", v);
       const size_t m = fields["length"].as<size_t>();
@@ -183,13 +202,74 @@ val ToSearchOptions(const val& opts, foldback::SearchOptions* o) {
     } else if (k == "efSearch") {
       o->ef_search = v.as<size_t>();
     } else if (k == "syntax") {
-      if (!foldback::ParseQuerySyntax(v.as<std::string>(), &o->syntax)) {
-        return ErrorValue(
-            foldback::Status::InvalidArgument("syntax must be auto, plain or connectors"));
-      }
+      foldback::Status st = SetSyntax(v.as<std::string>(), o);
+      if (!st.ok()) return ErrorValue(st);
     }
   }
   return val::null();
+}
+
+// The same options packed by wasm/src/index.js (packSearchOptions) into one
+// string, for the kinds of values the add-ins pass: walking a JS object from
+// wasm costs three or four calls out per key (docs/benchmarks.md, issue 13
+// item 7), a string crosses once. Every record starts with a NUL (JS packs
+// no string holding one; such options take the path above); no options is "":
+//   m<mode>  k<topK>  f<fusion>  s<syntax>  o0 | o1 (oneDocument)
+//   F<field> then the value's record (a filter entry)
+//   W<n> then n records, the matters (allowedMatters, n may be 0)
+// The values are checked here, as above; anything malformed is an error.
+foldback::Status FromPackedOptions(std::string_view packed, foldback::SearchOptions* o) {
+  auto bad = [] { return foldback::Status::InvalidArgument("malformed packed search options"); };
+  if (packed.empty()) return foldback::Status::OK();
+  if (packed[0] != '\0') return bad();
+  std::vector<std::string_view> r;
+  for (size_t start = 1;;) {
+    size_t end = packed.find('\0', start);
+    r.push_back(packed.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  auto count = [](std::string_view d, uint64_t* n) {
+    auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), *n);
+    return ec == std::errc() && end == d.data() + d.size() && !d.empty();
+  };
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (r[i].empty()) return bad();
+    const std::string_view v = r[i].substr(1);
+    uint64_t n = 0;
+    foldback::Status st;
+    switch (r[i][0]) {
+      case 'm':
+        st = SetMode(std::string(v), o);
+        break;
+      case 'f':
+        st = SetFusion(std::string(v), o);
+        break;
+      case 's':
+        st = SetSyntax(std::string(v), o);
+        break;
+      case 'k':
+        if (!count(v, &n) || n > UINT32_MAX) return bad();
+        o->top_k = static_cast<size_t>(n);
+        break;
+      case 'o':
+        o->one_per_document = v == "1";
+        break;
+      case 'F':
+        if (i + 1 >= r.size()) return bad();
+        o->filters.push_back({std::string(v), foldback::Filter::Op::kEq, std::string(r[++i])});
+        break;
+      case 'W':
+        if (!count(v, &n) || n > r.size() - i - 1) return bad();
+        o->allowed_matters.emplace();
+        for (uint64_t j = 0; j < n; ++j) o->allowed_matters->emplace(r[++i]);
+        break;
+      default:
+        return bad();
+    }
+    if (!st.ok()) return st;
+  }
+  return foldback::Status::OK();
 }
 
 // Search hits cross in three buffers — every string field in one UTF-8 text
@@ -219,10 +299,64 @@ class HitBuffers {
     return out;
   }
 
+  // The hits for JS to read through the module's heap views, without the
+  // dozen calls out that building the object above costs: the address of
+  // seven words — hits, ASCII text address and bytes, ends address, numbers
+  // address, other text address and bytes. Fields all ASCII go into the
+  // first text, the others into the second: a TextDecoder decodes ASCII
+  // several times faster than UTF-8 with a few curly quotes in it, and the
+  // slow path then costs only the fields that need it (docs/benchmarks.md,
+  // issue 13 item 7). `ends` holds each field's end in its text in UTF-16
+  // units, bit 31 set for the second text. Valid until the next Encode; 0
+  // with error() set when `hits` is an error.
+  uint32_t EncodeBlock(const foldback::Result<std::vector<foldback::SearchHit>>& hits) {
+    if (!hits.ok()) return Fail(hits.status());
+    text_.clear();
+    wide_.clear();
+    ends_.clear();
+    numbers_.clear();
+    uint32_t end = 0, wide_end = 0;
+    for (const auto& h : *hits) {
+      for (const std::string* f :
+           {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
+        const uint32_t units = Utf16Length(*f);
+        if (units == f->size()) {  // ASCII: one unit per byte
+          text_.append(*f);
+          end += units;
+          ends_.push_back(end);
+        } else {
+          wide_.append(*f);
+          wide_end += units;
+          ends_.push_back(wide_end | 0x80000000u);
+        }
+      }
+      numbers_.insert(numbers_.end(), {h.score, h.bm25, h.dense});
+    }
+    block_[0] = static_cast<uint32_t>(hits->size());
+    block_[1] = reinterpret_cast<uintptr_t>(text_.data());
+    block_[2] = static_cast<uint32_t>(text_.size());
+    block_[3] = reinterpret_cast<uintptr_t>(ends_.data());
+    block_[4] = reinterpret_cast<uintptr_t>(numbers_.data());
+    block_[5] = reinterpret_cast<uintptr_t>(wide_.data());
+    block_[6] = static_cast<uint32_t>(wide_.size());
+    return reinterpret_cast<uintptr_t>(block_);
+  }
+
+  uint32_t Fail(const foldback::Status& s) {
+    error_ = s;
+    return 0;
+  }
+
+  // The error of the last EncodeBlock or Fail that returned 0.
+  val error() const { return ErrorValue(error_); }
+
  private:
   std::string text_;
+  std::string wide_;
   std::vector<uint32_t> ends_;
   std::vector<double> numbers_;
+  uint32_t block_[7] = {};
+  foldback::Status error_;
 };
 
 foldback::IndexOptions ToIndexOptions(const val& o) {
@@ -317,6 +451,17 @@ class JsIndex {
     if (!r.ok()) return ErrorValue(r.status());
     return hits_.Encode(*r);
   }
+
+  // search() with packed options (FromPackedOptions): the address of the
+  // hits' block (HitBuffers::EncodeBlock), or 0 and lastError().
+  uint32_t searchPacked(std::string query, std::string packed) {
+    foldback::SearchOptions o;
+    foldback::Status st = FromPackedOptions(packed, &o);
+    if (!st.ok()) return hits_.Fail(st);
+    return hits_.EncodeBlock(index_->Search(query, o));
+  }
+
+  val lastError() const { return hits_.error(); }
 
   // The chunks with these ids as search hits (encoded as search() encodes
   // them; score 0); a chunk not in the index comes back with empty fields.
@@ -1496,13 +1641,8 @@ class JsFeedback {
   // search, expand, demosFor and JsAsk::useFeedback. Its stats, null when
   // the log holds no live record, or an error value.
   val foldBack(JsIndex& index, double index_version, val walls) {
-    auto r = cache_->Get(*index.get(), static_cast<uint64_t>(index_version),
-                         fmt::to_string(log_version_), ToWall(walls),
-                         [this]() -> foldback::Result<foldback::FeedbackLogContents> {
-                           return foldback::ReadFeedbackLog(sink_.data());
-                         });
-    if (!r.ok()) return ErrorValue(r.status());
-    foldback_ = *r;
+    foldback::Status st = FoldBackFor(index, index_version, ToWall(walls));
+    if (!st.ok()) return ErrorValue(st);
     return foldback_ ? FoldBackStats() : val::null();
   }
 
@@ -1518,6 +1658,19 @@ class JsFeedback {
     if (!r.ok()) return ErrorValue(r.status());
     return hits_.Encode(*r);
   }
+
+  // search() with packed options, hits as JsIndex::searchPacked gives them.
+  uint32_t searchPacked(JsIndex& index, double index_version, std::string query,
+                        std::string packed) {
+    foldback::SearchOptions o;
+    foldback::Status st = FromPackedOptions(packed, &o);
+    if (st.ok()) st = FoldBackFor(index, index_version, o.allowed_matters);
+    if (!st.ok()) return hits_.Fail(st);
+    return hits_.EncodeBlock(foldback_ ? foldback_->Search(*index.get(), query, o)
+                                       : index.get()->Search(query, o));
+  }
+
+  val lastError() const { return hits_.error(); }
 
   // {terms: [{term, weight}], neighbours, adapterApplied, adapterGate,
   // denseMoved}; null without feedback.
@@ -1627,6 +1780,20 @@ class JsFeedback {
             StringArray(std::vector<std::string>(state_.forgotten_matters.begin(), state_.forgotten_matters.end())));
     out.set("logBytes", static_cast<double>(sink_.data().size()));
     return out;
+  }
+
+  // Sets foldback_ to the cache's fold-back for `index` at `index_version`
+  // and a user behind `walls` (nullptr when the log holds no live record).
+  foldback::Status FoldBackFor(JsIndex& index, double index_version,
+                               const std::optional<std::set<std::string>>& walls) {
+    auto r = cache_->Get(*index.get(), static_cast<uint64_t>(index_version),
+                         fmt::to_string(log_version_), walls,
+                         [this]() -> foldback::Result<foldback::FeedbackLogContents> {
+                           return foldback::ReadFeedbackLog(sink_.data());
+                         });
+    if (!r.ok()) return r.status();
+    foldback_ = *r;
+    return foldback::Status::OK();
   }
 
   val FoldBackStats() {
@@ -1914,6 +2081,8 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("remove", &JsIndex::remove)
       .function("buildDense", &JsIndex::buildDense)
       .function("search", &JsIndex::search)
+      .function("searchPacked", &JsIndex::searchPacked)
+      .function("lastError", &JsIndex::lastError)
       .function("chunks", &JsIndex::chunks)
       .function("passages", &JsIndex::passages)
       .function("chunksMissingVectors", &JsIndex::chunksMissingVectors)
@@ -1987,6 +2156,8 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("configure", &JsFeedback::configure)
       .function("foldBack", &JsFeedback::foldBack)
       .function("search", &JsFeedback::search)
+      .function("searchPacked", &JsFeedback::searchPacked)
+      .function("lastError", &JsFeedback::lastError)
       .function("expand", &JsFeedback::expand)
       .function("demosFor", &JsFeedback::demosFor)
       .function("exportAs", &JsFeedback::exportAs);

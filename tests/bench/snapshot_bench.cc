@@ -9,12 +9,23 @@
 // embedder) and its snapshot used; without FOLDBACK_BENCH_QUERIES a built-in
 // list of clause queries is. Each iteration runs every query once; the
 // "per_query" counter is the mean time of one search.
+//
+// BM_ScopedSearch is the native twin of wasm/bench/search_bench.mjs (which
+// writes its inputs and runs it): FOLDBACK_BENCH_SCOPED names a file of
+// `scope<TAB>query` lines, each query searched in bm25 mode, top 10, with
+// the filter FOLDBACK_BENCH_SCOPE_FIELD (doc_id unless told) == scope, one
+// result per document (/1) or passages (/0). Every call is timed — options
+// built, Index::Search, the hits with their text, freed — and "p50_us" is
+// the median call, as the JS side reports it.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "foldback/index.h"
@@ -120,6 +131,61 @@ void BM_Search(benchmark::State& state, SearchMode mode) {
 BENCHMARK_CAPTURE(BM_Search, bm25, SearchMode::kBm25)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Search, dense, SearchMode::kDense)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Search, hybrid, SearchMode::kHybrid)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+std::vector<std::pair<std::string, std::string>> ScopedQueries() {
+  std::vector<std::pair<std::string, std::string>> out;
+  const char* path = std::getenv("FOLDBACK_BENCH_SCOPED");
+  if (!path || !*path) return out;
+  auto data = host::ReadFile(path);
+  if (!data.ok()) Die(data.status());
+  size_t start = 0;
+  while (start < data->size()) {
+    size_t end = data->find('\n', start);
+    if (end == std::string::npos) end = data->size();
+    size_t tab = data->find('\t', start);
+    if (tab < end)
+      out.emplace_back(data->substr(start, tab - start), data->substr(tab + 1, end - tab - 1));
+    start = end + 1;
+  }
+  return out;
+}
+
+void BM_ScopedSearch(benchmark::State& state) {
+  const auto queries = ScopedQueries();
+  if (queries.empty()) {
+    state.SkipWithError("FOLDBACK_BENCH_SCOPED names no scope<TAB>query file");
+    return;
+  }
+  const char* f = std::getenv("FOLDBACK_BENCH_SCOPE_FIELD");
+  const std::string field = f && *f ? f : "doc_id";
+  const Index& index = Shared();
+  std::vector<double> micros;
+  size_t hits = 0;
+  for (auto _ : state) {
+    for (const auto& [scope, q] : queries) {
+      auto t0 = std::chrono::steady_clock::now();
+      {  // the hits are freed inside the timer, as a search through the package frees them
+        SearchOptions o;
+        o.mode = SearchMode::kBm25;
+        o.top_k = 10;
+        o.one_per_document = state.range(0) != 0;
+        o.filters.push_back({field, Filter::Op::kEq, scope});
+        auto r = index.Search(q, o);
+        if (!r.ok()) Die(r.status());
+        hits += r->size();
+        benchmark::DoNotOptimize(r->data());
+      }
+      micros.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  std::nth_element(micros.begin(), micros.begin() + micros.size() / 2, micros.end());
+  state.counters["p50_us"] = micros[micros.size() / 2];
+  state.counters["hits"] =
+      static_cast<double>(hits) / static_cast<double>(state.iterations() * queries.size());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * queries.size()));
+}
+BENCHMARK(BM_ScopedSearch)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void BM_LoadSnapshot(benchmark::State& state) {
   const std::string& bytes = Bytes();

@@ -56,6 +56,41 @@ double MicrosPerSearch(val queries, std::string mode, int rounds) {
   return hits == 0 ? -1 : elapsed_ms * 1000.0 / (static_cast<double>(rounds) * static_cast<double>(qs.size()));
 }
 
+// Scoped searches as wasm/bench/search_bench.mjs makes them through the
+// package, timed here without any JS: for each (query, scope) pair,
+// Index::Search in bm25 mode, top `top_k`, filtered to `field` == scope,
+// one result per document or passages; the hits (text included) are what
+// Index::Search returns. Returns every call's microseconds in query order
+// (the caller takes the median), or an empty array on an error. The native
+// twin is build/bin/snapshot_bench's BM_ScopedSearch.
+val ScopedMicros(val queries, val scopes, std::string field, int top_k, bool one_document) {
+  std::vector<std::string> qs, ss;
+  size_t n = queries["length"].as<size_t>();
+  for (size_t i = 0; i < n; ++i) {
+    qs.push_back(queries[i].as<std::string>());
+    ss.push_back(scopes[i].as<std::string>());
+  }
+  std::vector<double> micros;
+  micros.reserve(n);
+  size_t hits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double start = emscripten_get_now();
+    {  // the hits are freed inside the timer, as a search through the package frees them
+      foldback::SearchOptions o;
+      o.mode = foldback::SearchMode::kBm25;
+      o.top_k = static_cast<size_t>(top_k);
+      o.one_per_document = one_document;
+      o.filters.push_back({field, foldback::Filter::Op::kEq, ss[i]});
+      auto res = g_index->Search(qs[i], o);
+      if (!res.ok()) return val::array();
+      hits += res->size();
+    }
+    micros.push_back((emscripten_get_now() - start) * 1000.0);
+  }
+  if (hits == 0) return val::array();
+  return val(emscripten::typed_memory_view(micros.size(), micros.data())).call<val>("slice");
+}
+
 // 2-hop asks as build/bin/ask_bench runs them (BM25, depth = top_k, every
 // need answered at once with a canned reply) for about `seconds`; returns the
 // mean microseconds per hop (wall clock), or -1 on an error.
@@ -100,4 +135,5 @@ EMSCRIPTEN_BINDINGS(foldback_bench) {
   emscripten::function("load", &Load);
   emscripten::function("microsPerSearch", &MicrosPerSearch);
   emscripten::function("askMicrosPerHop", &AskMicrosPerHop);
+  emscripten::function("scopedMicros", &ScopedMicros);
 }

@@ -175,6 +175,94 @@ function hits(result) {
   return out;
 }
 
+// The hits of a packed search (HitBuffers::EncodeBlock in
+// bindings/js/embind.cc), read through the module's heap views as they are
+// after the call (a search may have grown the memory): seven words at
+// `addr` — hits, ASCII text address and bytes, ends address, numbers
+// address, other text address and bytes; each field's end is in UTF-16
+// units, in the second text when bit 31 is set. No object crosses the
+// boundary: a scoped search from an add-in is small enough for that to show
+// (docs/benchmarks.md, issue 13 item 7).
+function hitsAt(module, addr) {
+  const u32 = module.HEAPU32;
+  const b = addr >>> 2;
+  const n = u32[b];
+  const out = new Array(n);
+  if (n === 0) return out;
+  const heap = module.HEAPU8;
+  const f64 = module.HEAPF64;
+  const text = u32[b + 1], wide = u32[b + 5];
+  const ascii = utf8.decode(heap.subarray(text, text + u32[b + 2]));
+  const other = u32[b + 6] ? utf8.decode(heap.subarray(wide, wide + u32[b + 6])) : '';
+  let e = u32[b + 3] >>> 2;
+  let x = u32[b + 4] >>> 3;
+  let at = 0, atOther = 0;
+  const field = () => {
+    const end = u32[e++];
+    if (end < 0x80000000) return ascii.slice(at, (at = end));
+    return other.slice(atOther, (atOther = end - 0x80000000));
+  };
+  for (let i = 0; i < n; ++i, x += 3) {
+    const chunkId = field(), docId = field(), text = field(), title = field(), section = field(), matter = field();
+    out[i] = { chunkId, docId, score: f64[x], bm25: f64[x + 1], dense: f64[x + 2], text, title, section, matter };
+  }
+  return out;
+}
+
+// Search options as one string for searchPacked (FromPackedOptions in
+// bindings/js/embind.cc, which checks the values): a NUL before every
+// record. Null when a value is not of the plain kind packed here — the
+// options then cross as an object and the module reads them key by key,
+// with the same results and errors. Marshalling only: what the values mean
+// is the core's.
+const isPlain = (v) => typeof v === 'string' && v.indexOf('\0') < 0;
+function packSearchOptions(o) {
+  if (o === undefined || o === null) return '';
+  let out = '';
+  const keys = Object.keys(o);
+  for (let i = 0; i < keys.length; ++i) {
+    const k = keys[i];
+    const v = o[k];
+    if (v === undefined || v === null) continue;
+    switch (k) {
+      case 'mode': case 'fusion': case 'syntax':
+        if (!isPlain(v)) return null;
+        out += (k === 'mode' ? '\0m' : k === 'fusion' ? '\0f' : '\0s') + v;
+        break;
+      case 'topK':
+        if (!Number.isInteger(v) || v < 0 || v > 0xFFFFFFFF) return null;
+        out += '\0k' + v;
+        break;
+      case 'oneDocument':
+        out += v ? '\0o1' : '\0o0';
+        break;
+      case 'filter': {
+        if (typeof v !== 'object') return null;
+        const fields = Object.keys(v);
+        for (let j = 0; j < fields.length; ++j) {
+          const f = fields[j];
+          if (!isPlain(f) || !isPlain(v[f])) return null;
+          out += '\0F' + f + '\0' + v[f];
+        }
+        break;
+      }
+      case 'allowedMatters':
+        if (!Array.isArray(v)) return null;
+        out += '\0W' + v.length;
+        for (let j = 0; j < v.length; ++j) {
+          if (!isPlain(v[j])) return null;
+          out += '\0' + v[j];
+        }
+        break;
+      case 'queryVector': case 'candidates': case 'denseWeight': case 'rrfK': case 'efSearch':
+        return null;
+      default:
+        break;  // not a search option (useFeedback, rerank, ...)
+    }
+  }
+  return out;
+}
+
 /** UUIDv7 (RFC 9562): time-ordered ids for traces and feedback records. */
 export function uuidv7(nowMs = Date.now()) {
   const bytes = new Uint8Array(16);
@@ -502,9 +590,18 @@ class Engine {
     if (learned && !this._reranker) {
       throw new FoldbackError('Failed precondition', "rerank: 'learned' needs trainReranker() or loadReranker() first");
     }
-    const run = (o) => hits(learned ? this._reranker.search(this._index, q, o, options.rerankDepth || 0)
-      : options.useFeedback === false ? this._index.search(q, o)
-        : this._feedback.search(this._index, this._generation, q, o));
+    const run = (o) => {
+      const packed = learned ? null : packSearchOptions(o);
+      if (packed !== null) {
+        const from = options.useFeedback === false ? this._index : this._feedback;
+        const addr = from === this._index ? from.searchPacked(q, packed)
+          : from.searchPacked(this._index, this._generation, q, packed);
+        return addr ? hitsAt(this._module, addr) : check(from.lastError());
+      }
+      return hits(learned ? this._reranker.search(this._index, q, o, options.rerankDepth || 0)
+        : options.useFeedback === false ? this._index.search(q, o)
+          : this._feedback.search(this._index, this._generation, q, o));
+    };
     if (this._embedder && mode !== 'bm25' && !options.queryVector) {
       // With a host embedder the query is embedded first: the result is a Promise.
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));

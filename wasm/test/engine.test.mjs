@@ -67,6 +67,53 @@ test('ethical walls and filters', async () => {
   e.dispose();
 });
 
+// engine.search packs plain options into one string and reads the hits
+// from the module's memory, ASCII fields apart from the others; options of
+// other kinds (here `candidates`, at its default depth, and a NUL in a
+// filter value) take the object path. Both give the same hits, fields and
+// errors, whatever the text holds.
+test('packed and object options give the same hits and errors', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add([
+    { id: 'q1', title: 'Café “Ω” 😀', text: 'The “Receiving Party” shall keep the Naïve 😀 data secret.', matter: 'mé', metadata: { scope: 's1' } },
+    { id: 'q2', title: 'Plain', text: 'The Receiving Party shall return the data.', matter: 'm2', metadata: { scope: 's1' } },
+    { id: 'q3', text: 'Receiving Party duties under \u{1F600} clause ∑.', metadata: { scope: 's2' } },
+  ]);
+  const cases = [
+    { mode: 'bm25', topK: 10 },
+    { mode: 'bm25', topK: 10, filter: { scope: 's1' }, oneDocument: true },
+    { mode: 'bm25', allowedMatters: ['mé'], useFeedback: false },
+    { mode: 'bm25', allowedMatters: [] },
+    { mode: 'bm25', filter: { scope: 'none' } },
+  ];
+  for (const o of cases) {
+    const packed = e.search('receiving party data', o);
+    const object = e.search('receiving party data', { ...o, candidates: 100 });
+    assert.deepEqual(packed, object, JSON.stringify(o));
+  }
+  const all = e.search('receiving party data', { mode: 'bm25' });
+  const q1 = all.find((h) => h.docId === 'q1');
+  assert.equal(q1.title, 'Café “Ω” 😀');
+  assert.equal(q1.matter, 'mé');
+  assert.equal(q1.text, 'The “Receiving Party” shall keep the Naïve 😀 data secret.');
+  assert.deepEqual(all.map((h) => h.docId).sort(), ['q1', 'q2', 'q3']);
+  assert.deepEqual(e.search('receiving', { mode: 'bm25', filter: { scope: 's\0' } }), []);
+  for (const bad of [{ mode: 'fast' }, { fusion: 'max' }, { syntax: 'regex' }, { filter: { colour: 'blue' } }]) {
+    const message = (o) => {
+      try {
+        e.search('data', o);
+      } catch (err) {
+        assert.ok(err instanceof FoldbackError);
+        return `${err.code}: ${err.message}`;
+      }
+      return 'no error';
+    };
+    assert.notEqual(message(bad), 'no error');
+    assert.equal(message(bad), message({ ...bad, candidates: 100 }));
+  }
+  e.dispose();
+});
+
 test('snapshot round trip, and damaged bytes are refused', async () => {
   const e = await createEngine({ index: { embedder: 'none' } });
   e.add(docs);
