@@ -585,15 +585,17 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
       for (size_t c = 0; c < m; ++c) out_ok[c] = live[c] & allowed[c];
       ok = combined.data();
     }
-    // Block-max MaxScore (lexical_blockmax.cc) for every k: on CUAD's 41
-    // category descriptions 3x faster than MaxScore for the top 10 and
-    // faster than the exhaustive loop for the top 100 documents too
-    // (index_bench BM_LexicalStrategy). Its bounds need positive weights.
+    // Block-max MaxScore (lexical_blockmax.cc) for a small k: on CUAD's 41
+    // category descriptions 2.7x faster than MaxScore for the top 10 (4.2x
+    // faster than exhaustive). Not for the top 100 documents, where the
+    // threshold stays low: 12 % faster than exhaustive unwalled, 29 % slower
+    // behind a wall of half the index (index_bench BM_LexicalStrategy,
+    // docs/benchmarks.md). Its bounds need positive weights.
     bool positive = true;
     for (const auto& t : terms) positive = positive && t.second > 0;
     if (!scattered && positive &&
         (strategy_ == Strategy::kBlockMax ||
-         (strategy_ == Strategy::kAuto && terms.size() >= 2 &&
+         (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
           total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings)))) {
       std::vector<float> idfs(terms.size()), bounds(terms.size());
       for (size_t i = 0; i < terms.size(); ++i) {
