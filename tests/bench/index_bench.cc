@@ -226,7 +226,8 @@ void BM_QueryBm25Strategy(benchmark::State& state) {
                                                       index::LexicalIndex::Strategy::kMaxScore,
                                                       index::LexicalIndex::Strategy::kBlockMax};
   lex.set_strategy(strategies[state.range(0)]);
-  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS")) lex.set_window_bits(std::atoi(bits));
+  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
+    lex.set_window_bits(std::atoi(bits));
   SearchOptions o;
   o.mode = SearchMode::kBm25;
   o.top_k = static_cast<size_t>(state.range(1));
@@ -241,7 +242,8 @@ void BM_QueryBm25Strategy(benchmark::State& state) {
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
   const char* names[] = {"exhaustive", "maxscore", "blockmax"};
   state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(state.range(1)) +
-                 (o.one_per_document ? " documents" : " chunks") + (state.range(2) ? ", wall" : ""));
+                 (o.one_per_document ? " documents" : " chunks") +
+                 (state.range(2) ? ", wall" : ""));
 }
 BENCHMARK(BM_QueryBm25Strategy)
     ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
@@ -256,7 +258,8 @@ void BM_LexicalStrategy(benchmark::State& state) {
                                                       index::LexicalIndex::Strategy::kMaxScore,
                                                       index::LexicalIndex::Strategy::kBlockMax};
   lex.set_strategy(strategies[state.range(0)]);
-  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS")) lex.set_window_bits(std::atoi(bits));
+  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
+    lex.set_window_bits(std::atoi(bits));
   SearchOptions o;
   if (state.range(2)) o.allowed_matters = std::set<std::string>{"matter-a"};
   index::ChunkMask mask;

@@ -114,7 +114,8 @@ size_t CompareBlockMax(Index& index, uint32_t seed, int queries) {
     std::vector<index::WeightedTerm> query;
     int terms = 1 + static_cast<int>(rng() % 16);
     for (int i = 0; i < terms; ++i) {
-      size_t pick = rng() % 4 == 0 ? rng() % vocab.size() : rng() % std::min<size_t>(200, vocab.size());
+      size_t pick =
+          rng() % 4 == 0 ? rng() % vocab.size() : rng() % std::min<size_t>(200, vocab.size());
       query.push_back({vocab[pick], 0.5 + (rng() % 4) * 0.5});
     }
     size_t k = rng() % 5 == 0 ? 100 : 1 + rng() % 30;

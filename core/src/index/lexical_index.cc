@@ -47,9 +47,9 @@ void LexicalIndex::AddChunk(uint32_t chunk,
   for (const auto& [id, tf] : terms) chunk_length += tf;
   lengths_[chunk] = chunk_length;  // the window blocks read it
   if (window_avg_ == 0) {
-    window_avg_ = std::max(static_cast<double>(total_length_ + chunk_length) /
-                               static_cast<double>(live_chunks_ + 1),
-                           1.0);
+    window_avg_ = std::max(
+        static_cast<double>(total_length_ + chunk_length) / static_cast<double>(live_chunks_ + 1),
+        1.0);
   }
   for (const auto& [id, tf] : terms) {
     max_tf_[id] = std::max(max_tf_[id], tf);
@@ -602,8 +602,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
         idfs[i] = idf_of(i);
         bounds[i] = idfs[i] * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len);
       }
-      return SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
-                            group_of);
+      return SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k, group_of);
     }
     if (!scattered && strategy_ == Strategy::kMaxScore) {
       // Chunk-level MaxScore, kept for comparison only (it drops terms of

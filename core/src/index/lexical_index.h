@@ -251,9 +251,9 @@ class LexicalIndex {
   uint32_t window_bits_ = 11;
   static constexpr uint32_t kWindowMinPostings = 128;
   struct WindowBlock {
-    uint32_t window;  // chunk >> window_bits_
-    uint32_t first;   // index of the window's first posting in the term's list
-    float saturation; // max tf / (tf + k1 (1 - b + b len / window_avg_)), rounded up
+    uint32_t window;   // chunk >> window_bits_
+    uint32_t first;    // index of the window's first posting in the term's list
+    float saturation;  // max tf / (tf + k1 (1 - b + b len / window_avg_)), rounded up
   };
   // `terms`: idf x weight of each query term, in the order the exhaustive
   // path sums them, whose float sums this path reproduces bit for bit.
@@ -270,7 +270,8 @@ class LexicalIndex {
   void KeepWindowAverage();
   std::vector<std::vector<WindowBlock>> windows_;  // by term; empty below kWindowMinPostings
   double window_avg_ = 0;                          // the average the saturations were taken at
-  // Tests compare the paths.
+
+  // Tests and benchmarks compare the paths.
  public:
   enum class Strategy { kAuto, kExhaustive, kMaxScore, kBlockMax };
   void set_strategy(Strategy s) { strategy_ = s; }
@@ -282,6 +283,7 @@ class LexicalIndex {
   }
   // Bytes held by the window blocks (docs/benchmarks.md states them).
   uint64_t window_bytes() const;
+
  private:
   Strategy strategy_ = Strategy::kAuto;
   mutable std::shared_ptr<const Norms> norms_;
