@@ -168,28 +168,118 @@ void RunQueries(benchmark::State& state, SearchMode mode) {
 void BM_QueryBm25(benchmark::State& state) { RunQueries(state, SearchMode::kBm25); }
 BENCHMARK(BM_QueryBm25)->Unit(benchmark::kMicrosecond);
 
-// The two lexical strategies side by side (top 10, and top 100 documents
-// as `foldback eval` asks): 0 = exhaustive, 1 = MaxScore.
+// Queries for the strategy benchmark: FOLDBACK_BENCH_QUERIES, a file of
+// one query a line (e.g. CUAD's 41 category descriptions, what the serve
+// load sends), else the legal queries above.
+const std::vector<std::string>& StrategyQueries() {
+  static const std::vector<std::string>* q = [] {
+    auto* out = new std::vector<std::string>;
+    const char* env = std::getenv("FOLDBACK_BENCH_QUERIES");
+    if (env && *env) {
+      auto text = host::ReadFile(env);
+      if (!text.ok()) {
+        std::fprintf(stderr, "%s\n", text.status().ToString().c_str());
+        std::abort();
+      }
+      size_t at = 0;
+      while (at < text->size()) {
+        size_t nl = text->find('\n', at);
+        if (nl == std::string::npos) nl = text->size();
+        if (nl > at) out->push_back(text->substr(at, nl - at));
+        at = nl + 1;
+      }
+    }
+    if (out->empty()) *out = LegalQueries();
+    return out;
+  }();
+  return *q;
+}
+
+// BM25 only, the documents in two matters by turns (as the serve load's
+// matter-a / matter-b split): the lexical strategies without building the
+// dense side.
+const Index& LexicalIndexInTwoMatters() {
+  static const Index* index = [] {
+    IndexOptions o;
+    o.dense.embedder = EmbedderKind::kNone;
+    auto built = Check(Index::Create(o));
+    const auto& docs = DemoCorpus();
+    for (size_t i = 0; i < docs.size(); ++i) {
+      Document d = docs[i];
+      d.matter = i % 2 ? "matter-b" : "matter-a";
+      Check(built->Add(d).status());
+    }
+    return built.release();
+  }();
+  return *index;
+}
+
+// The lexical strategies side by side, through Index::Search (the query's
+// analysis, the mask, the hits with their text): arg 0 = exhaustive (0),
+// MaxScore (1) or block-max MaxScore (2); arg 1 = top 10 chunks, or top 100
+// documents as `foldback eval` asks; arg 2 = no wall (0) or the wall of
+// one matter (1: half the documents, walled statistics).
 void BM_QueryBm25Strategy(benchmark::State& state) {
-  const Index& index = SharedIndex();
+  const Index& index = LexicalIndexInTwoMatters();
   auto& lex = const_cast<index::LexicalIndex&>(index.rep()->lexical);
-  lex.set_strategy(state.range(0) ? index::LexicalIndex::Strategy::kMaxScore
-                                  : index::LexicalIndex::Strategy::kExhaustive);
+  const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
+                                                      index::LexicalIndex::Strategy::kMaxScore,
+                                                      index::LexicalIndex::Strategy::kBlockMax};
+  lex.set_strategy(strategies[state.range(0)]);
+  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
+    lex.set_window_bits(std::atoi(bits));
   SearchOptions o;
   o.mode = SearchMode::kBm25;
   o.top_k = static_cast<size_t>(state.range(1));
   o.one_per_document = state.range(1) == 100;
-  const auto& queries = LegalQueries();
+  if (state.range(2)) o.allowed_matters = std::set<std::string>{"matter-a"};
+  const auto& queries = StrategyQueries();
   size_t k = 0;
   for (auto _ : state) {
     auto r = index.Search(queries[k++ % queries.size()], o);
     benchmark::DoNotOptimize(r.ok());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  state.SetLabel(std::string(state.range(0) ? "maxscore" : "exhaustive") + " top " +
-                 std::to_string(state.range(1)) + (o.one_per_document ? " documents" : " chunks"));
+  const char* names[] = {"exhaustive", "maxscore", "blockmax"};
+  state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(state.range(1)) +
+                 (o.one_per_document ? " documents" : " chunks") +
+                 (state.range(2) ? ", wall" : ""));
 }
-BENCHMARK(BM_QueryBm25Strategy)->Args({0, 10})->Args({1, 10})->Args({0, 100})->Args({1, 100})
+BENCHMARK(BM_QueryBm25Strategy)
+    ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
+
+// The lexical engine alone (LexicalIndex::Search on analysed queries and a
+// built mask): what the strategies differ in. Same args as above.
+void BM_LexicalStrategy(benchmark::State& state) {
+  const Index::Rep& r = *LexicalIndexInTwoMatters().rep();
+  auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
+  const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
+                                                      index::LexicalIndex::Strategy::kMaxScore,
+                                                      index::LexicalIndex::Strategy::kBlockMax};
+  lex.set_strategy(strategies[state.range(0)]);
+  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
+    lex.set_window_bits(std::atoi(bits));
+  SearchOptions o;
+  if (state.range(2)) o.allowed_matters = std::set<std::string>{"matter-a"};
+  index::ChunkMask mask;
+  Check(r.BuildMask(o, &mask));
+  std::vector<std::vector<index::WeightedTerm>> queries;
+  for (const std::string& q : StrategyQueries()) queries.push_back(r.QueryTerms(q));
+  const size_t k = static_cast<size_t>(state.range(1));
+  const std::vector<uint32_t>* group = k == 100 ? &r.chunk_doc : nullptr;
+  size_t i = 0;
+  for (auto _ : state) {
+    auto hits = lex.Search(queries[i++ % queries.size()], mask, k, group);
+    benchmark::DoNotOptimize(hits.data());
+  }
+  lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
+  const char* names[] = {"exhaustive", "maxscore", "blockmax"};
+  state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(k) +
+                 (group ? " documents" : " chunks") + (state.range(2) ? ", wall" : ""));
+}
+BENCHMARK(BM_LexicalStrategy)
+    ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 // The demo corpus in four matters (m0..m3, by document).

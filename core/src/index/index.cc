@@ -220,6 +220,19 @@ const std::vector<uint32_t>* Index::Rep::DocsWith(const std::string& field,
 
 Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) const {
   if (!o.filters.empty() || !o.allowed_matters) return BuildMaskUncached(o, mask);
+  auto shared = SharedMask(o);
+  if (!shared.ok()) return shared.status();
+  *mask = **shared;
+  return Status::OK();
+}
+
+Result<std::shared_ptr<const index::ChunkMask>> Index::Rep::SharedMask(
+    const SearchOptions& o) const {
+  if (!o.filters.empty() || !o.allowed_matters) {
+    auto mask = std::make_shared<index::ChunkMask>();
+    FB_RETURN_IF_ERROR(BuildMaskUncached(o, mask.get()));
+    return std::shared_ptr<const index::ChunkMask>(std::move(mask));
+  }
   const uint64_t generation = lexical.generation();
   auto same = [&](const WallMask& w) {
     return w.generation == generation && w.docs == docs.size() && w.chunks == chunks.size() &&
@@ -231,21 +244,21 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
       if (!same(wall_masks[i])) continue;
       std::rotate(wall_masks.begin(), wall_masks.begin() + static_cast<long>(i),
                   wall_masks.begin() + static_cast<long>(i) + 1);
-      *mask = *wall_masks.front().mask;
-      return Status::OK();
+      return wall_masks.front().mask;
     }
   }
-  FB_RETURN_IF_ERROR(BuildMaskUncached(o, mask));
+  auto mask = std::make_shared<index::ChunkMask>();
+  FB_RETURN_IF_ERROR(BuildMaskUncached(o, mask.get()));
   WallMask w;
   w.matters = *o.allowed_matters;
   w.generation = generation;
   w.docs = docs.size();
   w.chunks = chunks.size();
-  w.mask = std::make_shared<const index::ChunkMask>(*mask);
+  w.mask = std::move(mask);
   std::lock_guard<std::mutex> lock(wall_masks_mu);
-  wall_masks.insert(wall_masks.begin(), std::move(w));
+  wall_masks.insert(wall_masks.begin(), w);
   if (wall_masks.size() > kWallMasks) wall_masks.resize(kWallMasks);
-  return Status::OK();
+  return w.mask;
 }
 
 Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* mask) const {
@@ -589,9 +602,9 @@ Result<std::vector<SearchHit>> Index::Search(std::string_view query,
   const Rep& r = *rep_;
   if (options.top_k == 0) return std::vector<SearchHit>();
   if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
-  index::ChunkMask mask;
-  FB_RETURN_IF_ERROR(r.BuildMask(options, &mask));
-  return r.Search(query, options, mask);
+  auto mask = r.SharedMask(options);
+  if (!mask.ok()) return mask.status();
+  return r.Search(query, options, **mask);
 }
 
 Result<QueryExplanation> Index::ExplainQuery(std::string_view query,

@@ -177,6 +177,7 @@ class LexicalIndex {
   const Bm25Params& params() const { return params_; }
   void set_params(const Bm25Params& p) {
     params_ = p;
+    RebuildAllWindows();  // the saturations depend on k1 and b
     std::atomic_store(&norms_, std::shared_ptr<const Norms>());
     std::lock_guard<std::mutex> lock(walled_norms_mu_);
     walled_norms_.clear();
@@ -238,10 +239,51 @@ class LexicalIndex {
                                                           const Norms& norms, const uint8_t* ok,
                                                           size_t k,
                                                           const std::vector<uint32_t>* group_of) const;
-  // Tests compare both paths.
+
+  // Block-max MaxScore over windows of chunk numbers (lexical_blockmax.cc).
+  // A window is 2^window_bits_ consecutive chunk numbers. For a term with
+  // many postings, each window it occurs in has a WindowBlock: where its
+  // postings there begin and the largest tf / (tf + norm) among them,
+  // computed at the average length `window_avg_` (a bound at any other
+  // average after scaling, see WindowBound). Kept by AddChunk, rebuilt at
+  // load and when the average drifts; independent of how postings are
+  // encoded (a compressed list would be entered at `first` by its skips).
+  uint32_t window_bits_ = 11;
+  static constexpr uint32_t kWindowMinPostings = 128;
+  struct WindowBlock {
+    uint32_t window;   // chunk >> window_bits_
+    uint32_t first;    // index of the window's first posting in the term's list
+    float saturation;  // max tf / (tf + k1 (1 - b + b len / window_avg_)), rounded up
+  };
+  // `terms`: idf x weight of each query term, in the order the exhaustive
+  // path sums them, whose float sums this path reproduces bit for bit.
+  std::vector<std::pair<uint32_t, double>> SearchBlockMax(
+      const std::vector<std::pair<uint32_t, double>>& terms, const std::vector<float>& idfs,
+      const std::vector<float>& bounds, const Norms& norms, double average, const uint8_t* ok,
+      size_t k, const std::vector<uint32_t>* group_of) const;
+  float Saturation(uint32_t tf, uint32_t length, double average) const;
+  void BuildWindows(uint32_t term);
+  void NoteWindowPosting(uint32_t term, size_t index);
+  void RebuildAllWindows();
+  // Rebuilds the window blocks when the average length has moved by more
+  // than a quarter from `window_avg_` (the bounds stay valid, but loosen).
+  void KeepWindowAverage();
+  std::vector<std::vector<WindowBlock>> windows_;  // by term; empty below kWindowMinPostings
+  double window_avg_ = 0;                          // the average the saturations were taken at
+
+  // Tests and benchmarks compare the paths.
  public:
-  enum class Strategy { kAuto, kExhaustive, kMaxScore };
+  enum class Strategy { kAuto, kExhaustive, kMaxScore, kBlockMax };
   void set_strategy(Strategy s) { strategy_ = s; }
+  // Window size 2^bits chunk numbers (default 11; tests and benchmarks try
+  // others). Rebuilds the window blocks: not while searches run.
+  void set_window_bits(uint32_t bits) {
+    window_bits_ = std::clamp<uint32_t>(bits, 1, 16);
+    RebuildAllWindows();
+  }
+  // Bytes held by the window blocks (docs/benchmarks.md states them).
+  uint64_t window_bytes() const;
+
  private:
   Strategy strategy_ = Strategy::kAuto;
   mutable std::shared_ptr<const Norms> norms_;
