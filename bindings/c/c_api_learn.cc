@@ -33,6 +33,7 @@ fb_train_params fb_train_default_params(void) {
   p.pairs_jsonl = nullptr;
   p.interpolation = o.interpolation;
   p.soup = o.soup;
+  p.source_weights = nullptr;
   return p;
 }
 
@@ -58,6 +59,11 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
     o.seed = p.seed;
     o.interpolation = p.interpolation;
     o.soup = p.soup;
+    if (p.source_weights && *p.source_weights) {
+      auto w = foldback::ParseSourceWeights(p.source_weights);
+      if (!w.ok()) return Report(&h->err, w.status());
+      o.source_weights = *w;
+    }
     if (p.pairs_jsonl && *p.pairs_jsonl) {
       auto pairs = foldback::ParseQuestionPairs(p.pairs_jsonl);
       if (!pairs.ok()) return Report(&h->err, pairs.status());

@@ -878,6 +878,10 @@ typedef struct {
   float interpolation;
   /* Models trained and averaged (a model soup), 1 to 16. Default: 1 */
   uint32_t soup;
+  /* Loss weight per pair source, "cloze=0.3,heading=2" (names as in
+   * `sources`; unnamed sources weigh 1), each in [0, 100]. NULL or "": 1
+   * each. FB_EINVALID on an unknown name or a bad weight. */
+  const char* source_weights;
 } fb_train_params;
 
 typedef struct {

@@ -1883,7 +1883,8 @@ val ReadMsg(val bytes, std::string name, std::string id) {
 class JsTrainer {
  public:
   // {epochs, batchSize, maxPairs, temperature, learningRate, hardNegatives,
-  //  trainWeights, warmStart, seed, interpolation, soup, sources: "heading,cloze,..."}; null or
+  //  trainWeights, warmStart, seed, interpolation, soup, sources: "heading,cloze,...",
+  //  sourceWeights: "cloze=0.3,..."}; null or
   // an error value.
   val start(JsIndex& index, val o) {
     foldback::EmbedderTrainOptions t;
@@ -1903,6 +1904,11 @@ class JsTrainer {
       if (Has(o, "warmStart")) t.warm_start = o["warmStart"].as<bool>();
       if (Has(o, "interpolation")) t.interpolation = o["interpolation"].as<float>();
       if (Has(o, "soup")) t.soup = o["soup"].as<uint32_t>();
+      if (!Str(o, "sourceWeights").empty()) {
+        auto w = foldback::ParseSourceWeights(Str(o, "sourceWeights"));
+        if (!w.ok()) return ErrorValue(w.status());
+        t.source_weights = *w;
+      }
       if (Has(o, "seed")) t.seed = static_cast<uint64_t>(o["seed"].as<double>());
       // LLM-written question pairs (JSONL, as generateQuestions' pairsJsonl,
       // `foldback jobs results` or `train --pairs-out`): the llm source.

@@ -44,6 +44,8 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
   cmd->add_option("--" + prefix + "soup", a->soup,
                   "Train this many models (same pairs, own batch orders) and install their mean")
       ->capture_default_str();
+  cmd->add_option("--" + prefix + "source-weights", a->source_weights,
+                  "Loss weight per pair source, e.g. cloze=0.3,heading=2 (others 1)");
   cmd->add_flag("--" + prefix + "no-hard-negatives", a->no_hard_negatives,
                 "In-batch negatives only (no BM25-mined hard negatives)");
   cmd->add_flag("--" + prefix + "fixed-weights", a->fixed_weights,
@@ -62,8 +64,11 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
 Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann::json* report) {
   auto sources = ParsePairSources(a.sources);
   if (!sources.ok()) return sources.status();
+  auto weights = ParseSourceWeights(a.source_weights);
+  if (!weights.ok()) return weights.status();
   EmbedderTrainOptions o;
   o.sources = *sources;
+  o.source_weights = *weights;
   o.epochs = a.epochs;
   o.seed = a.seed;
   o.batch_size = a.batch_size;

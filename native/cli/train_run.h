@@ -24,6 +24,7 @@ struct TrainArgs {
   float temperature = EmbedderTrainOptions().temperature;
   float interpolation = EmbedderTrainOptions().interpolation;
   uint32_t soup = EmbedderTrainOptions().soup;
+  std::string source_weights;  // "cloze=0.3,heading=2"; empty: 1 each
   bool no_hard_negatives = false;
   bool fixed_weights = false;
   bool incremental = false;
@@ -57,8 +58,8 @@ Status CollectQuestionPairs(const Index& index, const QuestionArgs& a, bool quie
                             std::vector<QuestionPair>* out, nlohmann::json* report);
 
 // Adds --sources, --epochs, --seed, --batch-size, --max-pairs, --lr,
-// --temperature, --interpolation, --soup, --no-hard-negatives, --fixed-weights (and, unless
-// `for_eval`, --incremental) to `cmd`, with `prefix` before each long name
+// --temperature, --interpolation, --soup, --source-weights, --no-hard-negatives, --fixed-weights
+// (and, unless `for_eval`, --incremental) to `cmd`, with `prefix` before each long name
 // ("train-" gives --train-epochs).
 void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, bool for_eval);
 

@@ -146,6 +146,14 @@ static void trainer(void) {
   p.soup = 0;
   CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
   CHECK(strstr(fb_index_last_error(a), "soup") != NULL);
+  p = fb_train_default_params();
+  CHECK(p.source_weights == NULL);
+  p.source_weights = "cloze=abc";
+  CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
+  CHECK(strstr(fb_index_last_error(a), "weight") != NULL);
+  p.source_weights = "structure=0";
+  CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
+  CHECK(strstr(fb_index_last_error(a), "weight 0") != NULL);
   CHECK(fb_train_step(NULL, NULL) == FB_EINVALID);
   CHECK(fb_train_done(NULL) == 0);
   CHECK(fb_train_pair_count(NULL, NULL) == 0);

@@ -171,6 +171,27 @@ TEST(TrainSources, ParsesNamesAndRejectsUnknownOnes) {
   EXPECT_EQ(ParsePairSources(" , ").status().code(), Status::Code::kInvalidArgument);
 }
 
+TEST(TrainSources, ParsesWeightsAndRejectsBadOnes) {
+  auto w = ParseSourceWeights("cloze=0.3, heading = 2");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_FLOAT_EQ(w->Of(PairSource::kInverseCloze), 0.3f);
+  EXPECT_FLOAT_EQ(w->Of(PairSource::kHeading), 2.0f);
+  EXPECT_FLOAT_EQ(w->Of(PairSource::kCaption), 1.0f);  // unnamed: 1
+  auto all = ParseSourceWeights("structure=0.5,cloze=0");
+  ASSERT_TRUE(all.ok());
+  EXPECT_FLOAT_EQ(all->Of(PairSource::kCrossReference), 0.5f);
+  EXPECT_FLOAT_EQ(all->Of(PairSource::kInverseCloze), 0.0f);  // later names win
+  EXPECT_FLOAT_EQ(all->Of(PairSource::kGenerated), 1.0f);
+  ASSERT_TRUE(ParseSourceWeights("").ok());
+  for (const char* bad : {"cloze", "cloze=", "cloze=-1", "cloze=101", "cloze=nan", "cloze=0.3x",
+                          "cloze=abc", "feelings=1", "=1"}) {
+    auto r = ParseSourceWeights(bad);
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(ParseSourceWeights("feelings=1").status().message().find("feelings"),
+            std::string::npos);
+}
+
 TEST(TrainSources, EachSourceFindsItsPairs) {
   auto idx = Index::Create();
   ASSERT_TRUE(idx.ok());
@@ -361,6 +382,28 @@ TEST(Train, ASoupAveragesModelsDeterministically) {
   EXPECT_NE(DenseVectorsOf(*a), DenseVectorsOf(*c));
 }
 
+TEST(Train, SourceWeightsChangeTheModelDeterministically) {
+  // Weight 1 everywhere is the default model, bit for bit.
+  auto a = GeneratedIndex(30);
+  auto b = GeneratedIndex(30);
+  EmbedderTrainOptions o = Fast(5);
+  ASSERT_TRUE(TrainAndInstall(a.get(), o).ok());
+  o.source_weights = *ParseSourceWeights("structure=1");
+  ASSERT_TRUE(TrainAndInstall(b.get(), o).ok());
+  EXPECT_EQ(Snap(*a), Snap(*b));
+  // Cloze down-weighted: another model, the same for the same seed, and
+  // the weights are written into the model's training line.
+  auto c = GeneratedIndex(30);
+  auto d = GeneratedIndex(30);
+  o.source_weights = *ParseSourceWeights("cloze=0.25");
+  ASSERT_TRUE(TrainAndInstall(c.get(), o).ok());
+  ASSERT_TRUE(TrainAndInstall(d.get(), o).ok());
+  EXPECT_EQ(Snap(*c), Snap(*d));
+  EXPECT_NE(DenseVectorsOf(*a), DenseVectorsOf(*c));
+  EXPECT_NE(DescribeEmbedder(*c).training.find("weights=cloze=0.25"), std::string::npos)
+      << DescribeEmbedder(*c).training;
+}
+
 TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
   // Empty corpus: no embedder to train.
   auto empty = Index::Create();
@@ -423,6 +466,23 @@ TEST(Train, BadInputGetsAClearErrorAndChangesNothing) {
     EXPECT_NE(r.status().message().find("interpolation"), std::string::npos)
         << r.status().ToString();
   }
+
+  for (float bad : {-1.0f, 101.0f, std::numeric_limits<float>::quiet_NaN()}) {
+    o = Fast();
+    o.source_weights.weight[static_cast<int>(PairSource::kHeading)] = bad;
+    auto r = EmbedderTrainer::Start(*idx, o);
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("weight"), std::string::npos) << r.status().ToString();
+  }
+  // Every enabled source weighing 0 would learn nothing.
+  o = Fast();
+  o.sources = *ParsePairSources("heading,cloze");
+  o.source_weights = *ParseSourceWeights("heading=0,cloze=0");
+  auto zero = EmbedderTrainer::Start(*idx, o);
+  EXPECT_EQ(zero.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(zero.status().message().find("weight 0"), std::string::npos)
+      << zero.status().ToString();
+  EXPECT_EQ(Snap(*idx), before);
 
   // An index without the static embedder.
   IndexOptions lex;

@@ -190,6 +190,12 @@ export interface TrainOptions {
   seed?: number;
   /** Comma-separated: heading, caption, definition, cloze, xref, subject, reply, or 'structure'. */
   sources?: string;
+  /** Mix with the starting model, in [0, 1] (WiSE-FT): (1 - x) * start + x * trained. Default: 1. */
+  interpolation?: number;
+  /** Models trained on the same pairs and averaged (a model soup), 1..16. Default: 1. */
+  soup?: number;
+  /** Loss weight per pair source, e.g. 'cloze=0.3,heading=2' (unnamed sources 1), each in [0, 100]. */
+  sourceWeights?: string;
   /**
    * LLM-written question pairs as JSONL (QuestionsResult.pairsJsonl, `foldback jobs results`): the
    * llm source.

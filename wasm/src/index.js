@@ -719,7 +719,8 @@ class Engine {
    * (foldback/train.h; buildDense() first), then re-embeds every chunk.
    * options: {epochs, batchSize, maxPairs, temperature, learningRate,
    * hardNegatives, trainWeights, warmStart, seed, interpolation (0..1, WiSE-FT
-   * mix with the starting model), soup (models averaged, 1..16), sources: 'heading,cloze,...'};
+   * mix with the starting model), soup (models averaged, 1..16), sources: 'heading,cloze,...',
+   * sourceWeights: 'cloze=0.3,...' (loss weight per source, others 1)};
    * onProgress({epoch, epochs, step, steps, loss, epochLoss}) after each step.
    * The loop yields to the event loop every `yieldEvery` steps (default 8).
    * options.pairs: LLM-written question pairs as JSONL (generateQuestions'

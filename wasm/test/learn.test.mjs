@@ -76,6 +76,8 @@ test('train: refused without a dense side and with bad options', async () => {
   e.buildDense();
   await assert.rejects(e.train({ sources: 'heading,nonsense' }), (err) => err instanceof FoldbackError && /nonsense/.test(err.message));
   await assert.rejects(e.train({ interpolation: 1.5 }), (err) => err instanceof FoldbackError && /interpolation/.test(err.message));
+  await assert.rejects(e.train({ sourceWeights: 'cloze=-1' }), (err) => err instanceof FoldbackError && /weight/.test(err.message));
+  await assert.rejects(e.train({ sourceWeights: 'feelings=1' }), (err) => err instanceof FoldbackError && /feelings/.test(err.message));
   await assert.rejects(e.train({ epochs: 0 }), (err) => err instanceof FoldbackError && err.code === 'Invalid argument');
   assert.throws(() => e.restorePreviousEmbedder(), (err) => err instanceof FoldbackError);
   e.dispose();

@@ -84,6 +84,19 @@ struct PairSources {
 // on an unknown name or an empty list.
 Result<PairSources> ParsePairSources(const std::string& list);
 
+// How much each source's pairs count in the loss: an anchor's InfoNCE term
+// is multiplied by its source's weight (its positive still serves as an
+// in-batch negative for the others' anchors). 1 each by default.
+struct SourceWeights {
+  float weight[kPairSourceCount] = {1, 1, 1, 1, 1, 1, 1, 1};
+  float Of(PairSource s) const { return weight[static_cast<int>(s)]; }
+};
+// Parses "cloze=0.3,heading=2" (names as in ParsePairSources; "structure"
+// and "all" set every structure source / every source). Unnamed sources keep
+// 1; an empty list changes nothing. InvalidArgument on an unknown name, a
+// missing '=', or a weight that is not a number in [0, 100].
+Result<SourceWeights> ParseSourceWeights(const std::string& list);
+
 struct TrainingPair {
   PairSource source = PairSource::kHeading;
   std::string anchor;
@@ -135,6 +148,10 @@ struct EmbedderTrainOptions {
   // trained model as is, 0 the starting one. Must lie in [0, 1]
   // (InvalidArgument otherwise). Default: 1.
   float interpolation = 1.0f;
+  // Loss weight per source (see SourceWeights). Each must lie in [0, 100],
+  // and one enabled source must weigh more than 0 (InvalidArgument
+  // otherwise). Default: 1 each.
+  SourceWeights source_weights;
   // Seed for sampling and shuffling. Default: 42.
   uint64_t seed = 42;
   // Pairs from outside the corpus' structure (LLM-written questions:
@@ -164,7 +181,8 @@ class FOLDBACK_EXPORT EmbedderTrainer {
   // dense side first: Index::BuildDense) or the corpus yields fewer than
   // two pairs; InvalidArgument on bad options (zero batch size or epochs,
   // a non-positive temperature or step size, an interpolation outside
-  // [0, 1], a soup of 0 or more than 16 models).
+  // [0, 1], a soup of 0 or more than 16 models, a source weight outside
+  // [0, 100] or every enabled source weighing 0).
   static Result<std::unique_ptr<EmbedderTrainer>> Start(const Index& index,
                                                         const EmbedderTrainOptions& options);
   ~EmbedderTrainer();

@@ -7,6 +7,7 @@
 // follows a hash of the chunk id, so the pairs depend on the corpus only.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -581,6 +582,43 @@ Result<PairSources> ParsePairSources(const std::string& list) {
     }
   }
   if (!named) return Status::InvalidArgument("no training source named");
+  return out;
+}
+
+Result<SourceWeights> ParseSourceWeights(const std::string& list) {
+  SourceWeights out;
+  size_t begin = 0;
+  while (begin <= list.size()) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    std::string_view item = Trim(std::string_view(list).substr(begin, end - begin));
+    begin = end + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      return Status::InvalidArgument("source weight '" + std::string(item) +
+                                     "' is not NAME=WEIGHT (e.g. cloze=0.3)");
+    }
+    std::string name(Trim(item.substr(0, eq)));
+    std::string number(Trim(item.substr(eq + 1)));
+    // strtof accepts what a user means by a weight ("0.3", "1e-1"); the
+    // whole field must be the number.
+    char* stop = nullptr;
+    float w = number.empty() ? -1.0f : std::strtof(number.c_str(), &stop);
+    if (number.empty() || stop != number.c_str() + number.size() || !(w >= 0.0f && w <= 100.0f)) {
+      return Status::InvalidArgument("source weight of '" + name +
+                                     "' must be a number in [0, 100], got '" + number + "'");
+    }
+    auto named = ParsePairSources(name);
+    if (!named.ok() || name.find(',') != std::string::npos) {
+      return Status::InvalidArgument("unknown training source '" + name +
+                                     "' in source weights (structure, heading, caption, "
+                                     "definition, cloze, xref, subject, reply, llm, all)");
+    }
+    for (int s = 0; s < kPairSourceCount; ++s) {
+      if (named->enabled[s]) out.weight[s] = w;
+    }
+  }
   return out;
 }
 

@@ -40,6 +40,7 @@ struct Example {
   uint32_t positive_chunk = kNoChunk;
   uint32_t negative_chunk = kNoChunk;
   uint32_t anchor_key = 0;  // hash of the folded anchor: equal anchors never serve as negatives
+  float weight = 1.0f;      // the source's loss weight
 };
 
 uint32_t AnchorKey(const std::string& s) {
@@ -187,9 +188,14 @@ struct EmbedderTrainer::Rep {
     for (size_t j = 0; j < m; ++j) cn[j] = Forward(*cand_bags[j], c.row(j).data());
     const float scale = 1.0f / options.temperature;
     Matrix s = (q * c.transpose()) * scale;  // b x m
-    double loss = 0;
+    // The loss is the weighted mean of the anchors' terms; the gradient is
+    // the weighted sum over b (a source of weight 0.5 pulls half as hard,
+    // whatever the batch's mix).
+    double loss = 0, weights = 0;
     Matrix g = Matrix::Zero(b, m);
     for (size_t i = 0; i < b; ++i) {
+      const double wi = examples[idx[i]].weight;
+      weights += wi;
       uint32_t own = examples[idx[i]].positive_chunk;
       uint32_t key = examples[idx[i]].anchor_key;
       float mx = -1e30f;
@@ -205,15 +211,15 @@ struct EmbedderTrainer::Rep {
       for (size_t j = 0; j < m; ++j) {
         if (keep[j]) z += std::exp(static_cast<double>(s(i, j) - mx));
       }
-      loss += -(static_cast<double>(s(i, i) - mx) - std::log(z));
-      if (!update) continue;
+      loss += wi * -(static_cast<double>(s(i, i) - mx) - std::log(z));
+      if (!update || wi == 0) continue;
       for (size_t j = 0; j < m; ++j) {
         if (!keep[j]) continue;
         double p = std::exp(static_cast<double>(s(i, j) - mx)) / z;
-        g(i, j) = static_cast<float>((p - (j == i ? 1.0 : 0.0)) / static_cast<double>(b));
+        g(i, j) = static_cast<float>(wi * (p - (j == i ? 1.0 : 0.0)) / static_cast<double>(b));
       }
     }
-    loss /= static_cast<double>(b);
+    loss = weights > 0 ? loss / weights : 0.0;
     if (!update) return loss;
     Matrix dq = (g * c) * scale;              // b x dim
     Matrix dc = (g.transpose() * q) * scale;  // m x dim
@@ -318,6 +324,23 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
     return Status::InvalidArgument(fmt::format(
         FMT_STRING("training interpolation must lie in [0, 1], got {}"), options.interpolation));
   }
+  bool weighed = false;
+  for (int s = 0; s < kPairSourceCount; ++s) {
+    float w = options.source_weights.weight[s];
+    if (!(w >= 0.0f && w <= 100.0f)) {
+      return Status::InvalidArgument(
+          fmt::format(FMT_STRING("training source weight of {} must lie in [0, 100], got {}"),
+                      PairSourceName(static_cast<PairSource>(s)), w));
+    }
+    // The llm source counts only with questions to train on.
+    const bool used =
+        options.sources.enabled[s] &&
+        (s != static_cast<int>(PairSource::kGenerated) || !options.generated_pairs.empty());
+    weighed |= used && w > 0.0f;
+  }
+  if (!weighed) {
+    return Status::InvalidArgument("every enabled training source has weight 0: nothing to learn");
+  }
   const Index::Rep& r = *index.rep();
   if (r.options.dense.embedder != EmbedderKind::kStatic) {
     return Status::FailedPrecondition(
@@ -398,6 +421,7 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
     ex.positive = base->Bag(p.positive, r.analyzer);
     if (ex.anchor.empty() || ex.positive.empty()) continue;
     usable[i] = 1;
+    ex.weight = options.source_weights.Of(p.source);
     ex.positive_chunk = chunk_number(p.positive_chunk);
     ex.anchor_key = AnchorKey(p.anchor);
     if (!options.hard_negatives || ex.positive_chunk == kNoChunk) continue;
@@ -563,12 +587,20 @@ Status EmbedderTrainer::Install(Index* index) {
     if (!sources.empty()) sources += ',';
     sources += PairSourceName(static_cast<PairSource>(s));
   }
+  std::string weights;
+  for (int s = 0; s < kPairSourceCount; ++s) {
+    const float w = t.options.source_weights.weight[s];
+    if (!t.options.sources.enabled[s] || w == 1.0f) continue;
+    weights += fmt::format(FMT_STRING("{}{}={:g}"), weights.empty() ? " weights=" : ",",
+                           PairSourceName(static_cast<PairSource>(s)), w);
+  }
   (*model)->set_training(fmt::format(
       FMT_STRING("contrastive sources={} epochs={} seed={} pairs={} loss={:.4f} from=v{}{}"),
       sources, t.options.epochs, t.options.seed, t.examples.size(), t.progress.epoch_loss,
       t.base_version,
       (t.options.soup > 1 ? fmt::format(FMT_STRING(" soup={}"), t.options.soup) : std::string()) +
-          (alpha < 1.0f ? fmt::format(FMT_STRING(" interpolation={:g}"), alpha) : std::string())));
+          (alpha < 1.0f ? fmt::format(FMT_STRING(" interpolation={:g}"), alpha) : std::string()) +
+          weights));
   (*model)->set_version(r.embedder->version() + 1);
   r.previous_embedder = std::move(r.embedder);
   r.embedder = std::move(model.value());
