@@ -1,6 +1,7 @@
 #include "serve/feedback_models.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "host/feedback_record.h"
@@ -205,11 +206,15 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
 }
 
 void FeedbackModels::TrainerLoop() {
+  using Clock = std::chrono::steady_clock;
+  const double share = std::clamp(options_.trainer_share, 0.01, 1.0);
+  Clock::time_point rest_until = Clock::now();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty() || adapters_; });
     if (stop_) return;
-    busy_ = true;
+    if (cv_.wait_until(lock, rest_until, [&] { return stop_; })) return;
+    const Clock::time_point start = Clock::now();
     uint64_t generation = 0;
     if (!queue_.empty()) {
       Walls walls = std::move(queue_.front());
@@ -249,14 +254,9 @@ void FeedbackModels::TrainerLoop() {
       lock.lock();
       adapters_ = adapters_ || again;
     }
-    busy_ = false;
-    cv_.notify_all();
+    const auto took = Clock::now() - start;
+    rest_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(took * (1 / share - 1));
   }
-}
-
-void FeedbackModels::WaitForTraining() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return stop_ || (!busy_ && queue_.empty() && !adapters_); });
 }
 
 uint64_t FeedbackModels::WallVersion(const Walls& walls) {

@@ -21,8 +21,9 @@
 //     retrains it and swaps it in, and requests meanwhile get the previous
 //     model (never a wait for training).
 // The lag of both is bounded by the training running when the record
-// arrives plus one training of that part (a part whose records moved again
-// while it trained is trained again at once). Index writes (a new
+// arrives, the trainer's rest after it (FeedbackModelsOptions::
+// trainer_share: 3 times that training by default) and one training of that
+// part; a part whose records moved again while it trained is queued again. Index writes (a new
 // generation) and any change of the log file this server did not make
 // (its host::FeedbackLogStamp) rebuild from the log.
 //
@@ -58,6 +59,11 @@ struct FeedbackModelsOptions {
   size_t fold_back_capacity = 16;
   // Learned rerankers kept, least recently used dropped first. Default: 4.
   size_t learned_capacity = 4;
+  // The share of one core the background trainer may take: after a
+  // training of T seconds it rests T * (1 / share - 1) before the next, so
+  // a stream of feedback does not take a core from searches. Default: 0.25
+  // (rests 3 T).
+  double trainer_share = 0.25;
 };
 
 class FeedbackModels {
@@ -94,9 +100,6 @@ class FeedbackModels {
   // the wall's records moved.
   Result<std::shared_ptr<const LearnedReranker>> LearnedFor(
       const std::shared_ptr<const Index>& index, uint64_t generation, const Walls& walls);
-
-  // Blocks until the trainer has nothing left to do (tests, benchmarks).
-  void WaitForTraining();
 
  private:
   // This server's version of the log: an epoch bumped when the file changed
@@ -135,12 +138,11 @@ class FeedbackModels {
     std::shared_future<Learned> first;             // the first training
     bool queued = false;                           // a retraining is queued or running
   };
-  std::mutex mu_;  // learned_, queue_, stop_, busy_
+  std::mutex mu_;  // learned_, queue_, adapters_, stop_
   std::condition_variable cv_;
   std::list<Entry> learned_;  // most recently used first
   std::list<Walls> queue_;    // walls whose reranker the trainer retrains
   bool adapters_ = false;     // the trainer looks at the fold-backs' adapters
-  bool busy_ = false;
   bool stop_ = false;
   std::thread trainer_;
 };

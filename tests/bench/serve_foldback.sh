@@ -70,6 +70,43 @@ TOML
   run "never asked, on" "$fresh" search:1
   run "90/10 feedback mix, off" "$queries" search:90,feedback:10 feedback=false
   run "90/10 feedback mix, on" "$queries" search:90,feedback:10
+  # The lag of what is retrained in the background (servers that count
+  # it): one labelled record by alice, then the time until her learned
+  # reranker and her wall's adapter are retrained (`rerank=learned` asked
+  # once before, so that her wall has a reranker to retrain).
+  python3 - $port "$queries" <<'PY' || true
+import json, re, sys, time, urllib.request
+port, queries = sys.argv[1], [json.loads(l)['text'] for l in open(sys.argv[2]) if l.strip()]
+def req(path, body=None):
+    r = urllib.request.Request(f'http://127.0.0.1:{port}{path}', method='POST' if body else 'GET',
+                               data=json.dumps(body).encode() if body else None,
+                               headers={'Authorization': 'Bearer tok-alice',
+                                        'Content-Type': 'application/json'})
+    return urllib.request.urlopen(r).read().decode()
+def counter(name, kind):
+    m = re.search(name + r'\{kind="' + kind + r'"\} (\d+)', req('/metrics'))
+    return int(m.group(1)) if m else None
+if counter('foldback_model_updates_total', 'adapter') is None:
+    sys.exit(0)
+t = time.time(); req('/v1/search?mode=bm25&rerank=learned&q=' + urllib.parse.quote(queries[5]))
+print(f'    first rerank=learned search of alice (its training): {time.time() - t:.2f} s')
+a = json.loads(req('/v1/ask', {'question': queries[5], 'hops': 1, 'top_k': 10, 'depth': 10,
+                               'rewrite': 'none', 'matter': 'matter-a', 'mode': 'bm25'}))
+ids = [h['chunk_id'] for h in a['results']]
+learned, adapters = counter('foldback_model_builds_total', 'learned_reranker'), counter('foldback_model_updates_total', 'adapter')
+t = time.time()
+req('/v1/feedback', {'trace_id': a['trace_id'], 'rating': 'up', 'relevant': ids[4:6], 'irrelevant': ids[:3]})
+acked = time.time()
+done = {}
+while len(done) < 2 and time.time() - acked < 60:
+    if 'learned' not in done and counter('foldback_model_builds_total', 'learned_reranker') > learned:
+        done['learned'] = time.time() - acked
+    if 'adapter' not in done and counter('foldback_model_updates_total', 'adapter') > adapters:
+        done['adapter'] = time.time() - acked
+    time.sleep(0.005)
+print(f'    one record: acknowledged in {acked - t:.3f} s; learned reranker retrained '
+      f'{done.get("learned", -1):.2f} s later, adapter {done.get("adapter", -1):.2f} s later')
+PY
   kill "$serve_pid"
   wait "$serve_pid" 2>/dev/null || true
   rm -rf "$work"
