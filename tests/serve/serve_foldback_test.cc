@@ -346,9 +346,16 @@ TEST_F(ServeFoldBackTest, LearnedRerankMatchesTheCliAndIsTrainedOnce) {
   EXPECT_EQ(Builds("learned_reranker"), trained + 2);  // fold-back off: the same model
 
   // New feedback: alice's model is retrained in the background (no request
-  // waits for it), and then gives what the CLI trains from the whole log.
+  // waits for it), and so is her wall's query adapter, which this record
+  // gives enough labels to train (the first stage of a hybrid search uses
+  // it); then the ranking is what the CLI trains from the whole log.
+  const long adapters = Updates("adapter");
   AskAndLabel("alice", q, "alpha", [&](size_t, const json& h) { return IsClause(h); });
   ASSERT_TRUE(WaitForBuilds("learned_reranker", trained + 3));
+  for (int i = 0; i < 1000 && Updates("adapter") == adapters; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(Updates("adapter"), adapters + 1);
   auto retrained = c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(q), Auth("alice"));
   ASSERT_EQ(retrained->status, 200);
   same(cli("--feedback"), json::parse(retrained->body)["results"]);
