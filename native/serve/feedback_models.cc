@@ -4,6 +4,8 @@
 #include <chrono>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "host/feedback_record.h"
 #include "host/log.h"
 
@@ -40,7 +42,7 @@ std::string FeedbackModels::LogVersion() {
     known_stamp_ = std::move(stamp);
   }
   // Appends do not move it: each is folded into the kept fold-backs.
-  return std::to_string(epoch_);
+  return fmt::to_string(epoch_);
 }
 
 Result<std::shared_ptr<const FoldBack>> FeedbackModels::FoldBackFor(const Index& index,

@@ -133,7 +133,7 @@ class FeedbackModels {
   struct Entry {
     Walls walls;
     uint64_t generation = 0;
-    uint64_t version = 0;                      // the wall version `model` was trained for
+    uint64_t version = 0;                          // the wall version `model` was trained for
     std::shared_ptr<const LearnedReranker> model;  // null until the first training ends
     std::shared_future<Learned> first;             // the first training
     bool queued = false;                           // a retraining is queued or running

@@ -397,10 +397,10 @@ TEST_F(ServeFoldBackTest, FoldedInFeedbackEqualsARebuild) {
       json served = json::parse(Search(user, Q(q) + "&mode=" + step.mode, &status));
       ASSERT_EQ(status, 200) << what;
       int code;
-      std::string out = RunCli("search --index " + (dir_ / "idx").string() +
-                                   " --allowed-matters " + wall + " --top-k 10 --mode " +
-                                   step.mode + " --json --feedback " + Quoted(q),
-                               &code);
+      std::string out =
+          RunCli("search --index " + (dir_ / "idx").string() + " --allowed-matters " + wall +
+                     " --top-k 10 --mode " + step.mode + " --json --feedback " + Quoted(q),
+                 &code);
       ASSERT_EQ(code, 0) << out;
       json rebuilt = json::parse(out);
       const json& hits = served["results"];

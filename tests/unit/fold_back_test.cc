@@ -389,10 +389,9 @@ TEST(FoldBack, RefusesAnotherIndexAndBadOptions) {
   EXPECT_TRUE((*fb)->Search(*idx, "reverse engineer", so).status().IsInvalidArgument());
 }
 
-
 // The same hits with the same scores, bit for bit.
-void ExpectSameHits(const Result<std::vector<SearchHit>>& a, const Result<std::vector<SearchHit>>& b,
-                    const std::string& what) {
+void ExpectSameHits(const Result<std::vector<SearchHit>>& a,
+                    const Result<std::vector<SearchHit>>& b, const std::string& what) {
   ASSERT_EQ(a.ok(), b.ok()) << what;
   if (!a.ok()) return;
   ASSERT_EQ(a->size(), b->size()) << what;
@@ -442,13 +441,18 @@ TEST(FoldBack, AddingRecordsEqualsRebuilding) {
     std::set<std::string> yes, no;
     for (const auto& d : shown) {
       switch (pick(3)) {
-        case 0: yes.insert(d); break;
-        case 1: no.insert(d); break;
-        default: break;
+        case 0:
+          yes.insert(d);
+          break;
+        case 1:
+          no.insert(d);
+          break;
+        default:
+          break;
       }
     }
-    FeedbackRecord r = Labelled(*idx, "rec-" + std::to_string(i), matter, questions[q], shown,
-                                yes, no);
+    FeedbackRecord r =
+        Labelled(*idx, "rec-" + std::to_string(i), matter, questions[q], shown, yes, no);
     if (pick(4) == 0 && !r.labels.empty()) r.labels[0].label = PassageLabel::kPartly;
     if (pick(3) == 0) r.rating = Rating::Down();
     if (pick(3) == 0) r.preferred_rewrite = "rewrite " + std::to_string(q);
@@ -473,8 +477,9 @@ TEST(FoldBack, AddingRecordsEqualsRebuilding) {
     size_t held = 0, logged = 0;
     bool gate_closed = false, adapter_lagged = false;
     for (const FeedbackRecord& r : stream) {
-      const bool retry = logged > 0 && std::any_of(log.begin(), log.begin() + static_cast<long>(logged),
-                                                   [&](const auto& l) { return l.record_id == r.record_id; });
+      const bool retry =
+          logged > 0 && std::any_of(log.begin(), log.begin() + static_cast<long>(logged),
+                                    [&](const auto& l) { return l.record_id == r.record_id; });
       auto added = (*grown)->Add(*idx, r);
       ASSERT_TRUE(added.ok());
       if (retry) EXPECT_FALSE(*added);
@@ -512,8 +517,8 @@ TEST(FoldBack, AddingRecordsEqualsRebuilding) {
             SearchOptions so = Bm25(8);
             so.mode = mode;
             so.allowed_matters = wall;
-            const std::string what = r.record_id + " / " + q + " / mode " +
-                                     std::to_string(static_cast<int>(mode));
+            const std::string what =
+                r.record_id + " / " + q + " / mode " + std::to_string(static_cast<int>(mode));
             ExpectSameHits((*grown)->Search(*idx, q, so), (*rebuilt)->Search(*idx, q, so), what);
             auto ea = (*grown)->Expand(*idx, q, so), eb = (*rebuilt)->Expand(*idx, q, so);
             ASSERT_TRUE(ea.ok() && eb.ok());

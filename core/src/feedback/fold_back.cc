@@ -173,8 +173,8 @@ struct FoldBack::Rep {
   mutable std::shared_mutex mu;
   std::mutex add_mu;
 
-  FoldBackStats stats;  // the memory side; the adapter's come from `adapter`
-  std::deque<Past> past;  // log order; addresses stay put as it grows
+  FoldBackStats stats;                       // the memory side; the adapter's come from `adapter`
+  std::deque<Past> past;                     // log order; addresses stay put as it grows
   std::unordered_set<std::string> seen_ids;  // every record id given
   // This fold-back's dictionary: the terms of past questions and passages.
   std::unordered_map<std::string, TermId> term_ids;
@@ -495,8 +495,7 @@ struct FoldBack::Rep {
       score[i] = weight[i] * idf[i];
     }
     auto better = [&](size_t a, size_t b) {
-      return score[a] != score[b] ? score[a] > score[b]
-                                  : term_names[cand[a]] < term_names[cand[b]];
+      return score[a] != score[b] ? score[a] > score[b] : term_names[cand[a]] < term_names[cand[b]];
     };
     size_t keep = std::min(order.size(), options.expansion_terms);
     std::partial_sort(order.begin(), order.begin() + static_cast<long>(keep), order.end(), better);
