@@ -1042,7 +1042,7 @@ struct Routes {
     uint64_t generation;
     auto index = rep->Published(&generation);
     FeedbackRecordNotes notes;
-    auto r = host::BuildFeedbackRecord(*index, rep->index_dir, in, &notes);
+    auto r = rep->models->BuildRecord(*index, in, &notes);
     if (!r.ok()) return FromStatus(r.status());
     // fsync'ed, then folded into every kept fold-back that may see it, before
     // we answer: the next search of those walls uses it.

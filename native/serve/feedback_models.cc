@@ -64,6 +64,32 @@ bool FeedbackModels::FoldBackReady(const Index& index, uint64_t generation, cons
   return fold_backs_.Ready(index, generation, LogVersion(), walls);
 }
 
+Result<FeedbackRecord> FeedbackModels::BuildRecord(const Index& index,
+                                                   const host::FeedbackInput& input,
+                                                   FeedbackRecordNotes* notes) {
+  LogVersion();  // notices a change of the file this server did not make
+  uint64_t epoch;
+  {
+    std::lock_guard<std::mutex> lock(versions_mu_);
+    epoch = epoch_;
+  }
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    if (state_ && state_epoch_ == epoch) {
+      return host::BuildFeedbackRecord(index, index_dir_, input, *state_, notes);
+    }
+  }
+  auto contents = host::ReadFeedbackLogFile(index_dir_);
+  if (!contents.ok()) return contents.status();
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    state_ = ApplyFeedbackLog(*contents);
+    state_epoch_ = epoch;
+  }
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  return host::BuildFeedbackRecord(index, index_dir_, input, *state_, notes);
+}
+
 Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<const Index>& index,
                               uint64_t generation, const FeedbackRecord& record) {
   std::lock_guard<std::mutex> order(append_mu_);
@@ -107,6 +133,11 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
     ++appended_;
     known_stamp_ = std::move(stamp);
     appending_ = false;
+  }
+  {
+    // The next record's checks (a retried id) see this one.
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    if (state_ && !state_->Find(record.record_id)) state_->records.push_back(record);
   }
   // Folded in before the 200: the next search of every wall that may see
   // it uses it. A failure leaves the cache empty: the next search rebuilds

@@ -41,6 +41,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -49,6 +50,7 @@
 #include "foldback/rerank.h"
 #include "foldback/status.h"
 #include "host/feedback_log.h"
+#include "host/feedback_record.h"
 #include "serve/metrics.h"
 
 namespace foldback::serve {
@@ -85,6 +87,13 @@ class FeedbackModels {
   // True when FoldBackFor would not build (a stat of the log and a lookup).
   bool FoldBackReady(const Index& index, uint64_t generation, const Walls& walls);
 
+  // The record of a POST /v1/feedback (host::BuildFeedbackRecord) checked
+  // against the log's state kept in memory — read from the log once, again
+  // after a change of the file this server did not make, and grown by
+  // Append — instead of the whole log read and decoded for every record.
+  Result<FeedbackRecord> BuildRecord(const Index& index, const host::FeedbackInput& input,
+                                     FeedbackRecordNotes* notes);
+
   // Appends `record` to `log` (fsync'ed) and folds it into the kept
   // fold-backs of `index` (published as `generation`, the index the record
   // was checked against) before returning; wakes the trainer for what
@@ -119,6 +128,10 @@ class FeedbackModels {
   FoldBackCache fold_backs_;
 
   std::mutex append_mu_;  // one Append at a time
+
+  std::shared_mutex state_mu_;
+  std::optional<FeedbackState> state_;  // the log's meaning, for BuildRecord
+  uint64_t state_epoch_ = 0;            // the epoch_ it was read in
 
   std::mutex versions_mu_;
   bool appending_ = false;                   // an Append is between write and fold

@@ -414,6 +414,36 @@ TEST_F(ServeFoldBackTest, FoldedInFeedbackEqualsARebuild) {
   }
   EXPECT_EQ(Builds("fold_back"), builds);
   EXPECT_EQ(Updates("fold_back"), static_cast<long>(steps.size()));
+
+  // A retried write (a client-chosen record id sent twice) is acknowledged
+  // with the stored record and changes nothing: the server's in-memory view
+  // of the log has the first one at once.
+  auto c = Client();
+  auto asked = c.Post("/v1/ask", Auth("alice"),
+                      json({{"question", kTopics[2].question},
+                            {"hops", 1},
+                            {"top_k", 5},
+                            {"rewrite", "none"},
+                            {"matter", "alpha"}})
+                          .dump(),
+                      "application/json");
+  ASSERT_TRUE(asked && asked->status == 200);
+  json a = json::parse(asked->body);
+  json fb = {{"trace_id", a["trace_id"]},
+             {"record_id", "0193a1b2-0000-7000-8000-00000000f01d"},
+             {"rating", "up"},
+             {"relevant", {a["results"][0]["chunk_id"]}}};
+  auto one = c.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json");
+  auto two = c.Post("/v1/feedback", Auth("alice"), fb.dump(), "application/json");
+  ASSERT_TRUE(one && two);
+  ASSERT_EQ(one->status, 200) << one->body;
+  ASSERT_EQ(two->status, 200) << two->body;
+  EXPECT_EQ(json::parse(one->body)["record_id"], json::parse(two->body)["record_id"]);
+  EXPECT_EQ(Updates("fold_back"), static_cast<long>(steps.size()) + 1);
+  int code;
+  json listed = json::parse(
+      RunCli("feedback --index " + (dir_ / "idx").string() + " --list --json", &code));
+  EXPECT_EQ(listed.size(), steps.size() + 1);
 }
 
 }  // namespace

@@ -937,26 +937,47 @@ Result<bool> FoldBack::Add(const Index& index, const FeedbackRecord& record) {
   if (index.rep() != r.index) {
     return Status::FailedPrecondition("FoldBack::Add needs the index FoldBack was built on");
   }
-  std::lock_guard<std::mutex> order(r.add_mu);
+  std::lock_guard<std::mutex> order(r.add_mu);  // Adds and installs, one at a time
   std::unique_lock<std::shared_mutex> lock(r.mu);
   const size_t at = r.past.size();
   if (!r.AddRecord(record)) return false;
-  if (!r.gate_on()) return true;
-  Past& added = r.past[at];
-  if (!added.labelled()) return true;  // a neighbour of no one, measured by no one
+  if (!r.gate_on() || !r.past[at].labelled()) return true;  // measured by no one
   // The held-out records whose neighbours the new record joins (another
-  // question at least min_similarity similar), and the new one itself.
-  index::ChunkMask mask;
-  mask.all = false;
-  mask.allowed.assign(r.index->chunks.size(), 0);
-  SparseVec qv = r.QuestionVec(added.question);
-  for (const auto& [i, s] : r.Similar(qv)) {
-    Past& p = r.past[i];
-    if (i == at || !p.gate_candidate() || p.question == added.question) continue;
-    if (!(s >= r.options.min_similarity && s > 0)) continue;
-    r.MeasureGate(&p, &mask);
+  // question at least min_similarity similar), and the new one itself,
+  // measured again under the shared lock (searches go on; no other Add can
+  // change what they read), then written.
+  lock.unlock();
+  std::vector<Past> measured;
+  std::vector<uint32_t> where;
+  {
+    std::shared_lock<std::shared_mutex> shared(r.mu);
+    const Past& added = r.past[at];
+    index::ChunkMask mask;
+    mask.all = false;
+    mask.allowed.assign(r.index->chunks.size(), 0);
+    auto measure = [&](uint32_t i) {
+      Past copy;  // only what MeasureGate reads and writes
+      copy.question = r.past[i].question;
+      copy.relevant = r.past[i].relevant;
+      copy.not_relevant = r.past[i].not_relevant;
+      copy.labelled_shown = r.past[i].labelled_shown;
+      r.MeasureGate(&copy, &mask);
+      measured.push_back(std::move(copy));
+      where.push_back(i);
+    };
+    for (const auto& [i, s] : r.Similar(r.QuestionVec(added.question))) {
+      const Past& p = r.past[i];
+      if (i == at || !p.gate_candidate() || p.question == added.question) continue;
+      if (!(s >= r.options.min_similarity && s > 0)) continue;
+      measure(i);
+    }
+    measure(static_cast<uint32_t>(at));
   }
-  r.MeasureGate(&added, &mask);
+  lock.lock();
+  for (size_t k = 0; k < where.size(); ++k) {
+    r.past[where[k]].gate_measured = measured[k].gate_measured;
+    r.past[where[k]].gate_gain = measured[k].gate_gain;
+  }
   r.DecideGate();
   return true;
 }
