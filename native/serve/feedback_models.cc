@@ -32,9 +32,16 @@ FeedbackModels::~FeedbackModels() {
 }
 
 std::string FeedbackModels::LogVersion() {
+  uint64_t appended;
+  {
+    std::lock_guard<std::mutex> lock(versions_mu_);
+    appended = appended_;
+  }
   std::string stamp = host::FeedbackLogStamp(index_dir_);
   std::lock_guard<std::mutex> lock(versions_mu_);
-  if (!appending_ && stamp != known_stamp_) {
+  // A stamp read across one of our appends (before it, compared after it)
+  // says nothing about others' changes: only a quiet read counts.
+  if (!appending_ && appended == appended_ && stamp != known_stamp_) {
     // Not this server's append: the file changed, every wall builds again.
     ++epoch_;
     ++every_;
