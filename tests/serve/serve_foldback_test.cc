@@ -441,8 +441,8 @@ TEST_F(ServeFoldBackTest, FoldedInFeedbackEqualsARebuild) {
   EXPECT_EQ(json::parse(one->body)["record_id"], json::parse(two->body)["record_id"]);
   EXPECT_EQ(Updates("fold_back"), static_cast<long>(steps.size()) + 1);
   int code;
-  json listed = json::parse(
-      RunCli("feedback --index " + (dir_ / "idx").string() + " --list --json", &code));
+  json listed =
+      json::parse(RunCli("feedback --index " + (dir_ / "idx").string() + " --list --json", &code));
   EXPECT_EQ(listed.size(), steps.size() + 1);
 }
 
