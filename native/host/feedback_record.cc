@@ -13,14 +13,21 @@ namespace foldback::host {
 Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string& index_dir,
                                            const FeedbackInput& input, FeedbackRecordNotes* notes) {
   FB_RETURN_IF_ERROR(ValidateTraceId(input.trace_id));
-  auto trace = LoadTrace(index_dir, input.trace_id);
-  if (!trace.ok()) return trace.status();
   auto contents = ReadFeedbackLogFile(index_dir);
   if (!contents.ok()) return contents.status();
+  return BuildFeedbackRecord(index, index_dir, input, ApplyFeedbackLog(*contents), notes);
+}
+
+Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string& index_dir,
+                                           const FeedbackInput& input, const FeedbackState& state,
+                                           FeedbackRecordNotes* notes) {
+  FB_RETURN_IF_ERROR(ValidateTraceId(input.trace_id));
+  auto trace = LoadTrace(index_dir, input.trace_id);
+  if (!trace.ok()) return trace.status();
   FeedbackInput in = input;
   if (in.time_ms == 0) in.time_ms = UnixMillis();
   if (in.record_id.empty()) in.record_id = NewUuidV7(in.time_ms);
-  return foldback::BuildFeedbackRecord(index, *trace, in, ApplyFeedbackLog(*contents), notes);
+  return foldback::BuildFeedbackRecord(index, *trace, in, state, notes);
 }
 
 std::string FeedbackLogStamp(const std::string& dir) {

@@ -35,6 +35,11 @@ using FeedbackInput = foldback::FeedbackInput;
 Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string& index_dir,
                                            const FeedbackInput& input,
                                            FeedbackRecordNotes* notes = nullptr);
+// The same against the log's state the caller keeps (`foldback serve`
+// keeps it in memory instead of reading the log for every record).
+Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, const std::string& index_dir,
+                                           const FeedbackInput& input, const FeedbackState& state,
+                                           FeedbackRecordNotes* notes = nullptr);
 
 // What <index dir>/feedback.log teaches a user behind `walls`, through the
 // core's FoldBackCache (foldback/feedback.h): the log file's inode, size and

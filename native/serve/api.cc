@@ -551,7 +551,10 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   if (!r.wlog->pending().empty()) FB_RETURN_IF_ERROR(BuildDenseAfterWrite(r.live.get(), true));
   r.wlog->clear_pending();
   r.index = r.live;
-  r.models = std::make_unique<FeedbackModels>(r.index_dir, FeedbackModelsOptions(), &api->metrics_);
+  Rep* published_rep = &r;
+  r.models = std::make_unique<FeedbackModels>(
+      r.index_dir, FeedbackModelsOptions(), &api->metrics_,
+      [published_rep](uint64_t* generation) { return published_rep->Published(generation); });
   {
     // The second copy is made while the server starts serving; the first
     // write waits for it.
@@ -718,8 +721,8 @@ bool Api::SearchBuildsFoldBack(const HttpRequest& req) const {
   const User* u = users->FindByToken(std::string_view(auth).substr(7));
   if (!u) return false;  // a 401, at once
   uint64_t generation;
-  rep_->Published(&generation);
-  return !rep_->models->FoldBackReady(generation, u->matters);
+  auto index = rep_->Published(&generation);
+  return !rep_->models->FoldBackReady(*index, generation, u->matters);
 }
 
 namespace {
@@ -745,8 +748,9 @@ struct Routes {
   // generation and log version (serve/feedback_models.h); llm: the
   // server's endpoint (--endpoint) orders the top passages, with the
   // server's redaction.
-  Status MakeReranker(const std::string& name, const User& u, const Index& index,
-                      uint64_t generation, RequestReranker* out) {
+  Status MakeReranker(const std::string& name, const User& u,
+                      const std::shared_ptr<const Index>& index, uint64_t generation,
+                      RequestReranker* out) {
     if (!ParseRerankerKind(name, &out->kind)) {
       return Status::InvalidArgument("'rerank' must be none, learned or llm");
     }
@@ -831,7 +835,7 @@ struct Routes {
     s = FoldBackFor(feedback, u, *index, generation, &fb);
     if (!s.ok()) return FromStatus(s);
     RequestReranker rr;
-    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, *index, generation, &rr);
+    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, index, generation, &rr);
     if (!s.ok()) return FromStatus(s);
     RerankOptions ro;
     ro.depth = rr.depth;
@@ -907,7 +911,7 @@ struct Routes {
     s = FoldBackFor(feedback, u, *index, generation, &fb);
     if (!s.ok()) return FromStatus(s);
     RequestReranker rr;
-    s = MakeReranker(rerank, u, *index, generation, &rr);
+    s = MakeReranker(rerank, u, index, generation, &rr);
     if (!s.ok()) return FromStatus(s);
     // As `foldback ask`: the answer cites the session's passage order.
     if (rr.reranker && ao.answer) {
@@ -1035,14 +1039,15 @@ struct Routes {
     if (in.trace_id.empty()) return Api::Error(400, "invalid_argument", "'trace_id' is required");
     in.user = u.name;                // from the token, never from the body
     in.allowed_matters = u.matters;  // the wall (intersected with the trace's)
-    auto index = api->index();
+    uint64_t generation;
+    auto index = rep->Published(&generation);
     FeedbackRecordNotes notes;
-    auto r = host::BuildFeedbackRecord(*index, rep->index_dir, in, &notes);
+    auto r = rep->models->BuildRecord(*index, in, &notes);
     if (!r.ok()) return FromStatus(r.status());
-    Status s = rep->log->Append(*r);  // fsync'ed before we answer
+    // fsync'ed, then folded into every kept fold-back that may see it, before
+    // we answer: the next search of those walls uses it.
+    Status s = rep->models->Append(rep->log.get(), index, generation, *r);
     if (!s.ok()) return FromStatus(s);
-    // Before the 200: the next search of a wall that may see it builds anew.
-    rep->models->Appended(*index, *r, /*replaces=*/!in.record_id.empty());
     if (!r->matter.empty()) ctx.matters.insert(r->matter);
     ctx.results = 1;
     return Json(200, {{"record_id", r->record_id},

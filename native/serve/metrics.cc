@@ -59,6 +59,15 @@ std::string Metrics::Render(uint64_t documents, uint64_t chunks) const {
                  "foldback_model_builds_total{{kind=\"fold_back\"}} {}\n"
                  "foldback_model_builds_total{{kind=\"learned_reranker\"}} {}\n"),
       fold_back_builds_.load(), learned_builds_.load());
+  fmt::format_to(
+      to,
+      FMT_STRING("# HELP foldback_model_updates_total Models brought up to date without a build: "
+                 "feedback records folded into the kept fold-backs, query adapters retrained in "
+                 "the background.\n"
+                 "# TYPE foldback_model_updates_total counter\n"
+                 "foldback_model_updates_total{{kind=\"fold_back\"}} {}\n"
+                 "foldback_model_updates_total{{kind=\"adapter\"}} {}\n"),
+      fold_back_updates_.load(), adapter_updates_.load());
   fmt::format_to(to,
                  FMT_STRING("# HELP foldback_http_in_flight Requests being handled.\n"
                             "# TYPE foldback_http_in_flight gauge\nfoldback_http_in_flight {}\n"),

@@ -24,9 +24,16 @@ class Metrics {
   void InFlight(int delta) { in_flight_ += delta; }
   // A model built from the feedback log (serve/feedback_models.h): a cache
   // miss. foldback_model_builds_total{kind="fold_back"|"learned_reranker"}.
-  enum class ModelKind { kFoldBack, kLearnedReranker };
+  enum class ModelKind { kFoldBack, kLearnedReranker, kAdapter };
   void AddModelBuild(ModelKind kind) {
     (kind == ModelKind::kFoldBack ? fold_back_builds_ : learned_builds_) += 1;
+  }
+  // A model brought up to date without a build: a feedback record folded
+  // into the kept fold-backs (kFoldBack), a fold-back's query adapter
+  // retrained in the background (kAdapter).
+  // foldback_model_updates_total{kind="fold_back"|"adapter"}.
+  void AddModelUpdate(ModelKind kind) {
+    (kind == ModelKind::kAdapter ? adapter_updates_ : fold_back_updates_) += 1;
   }
   // The text exposition; `documents` and `chunks` describe the index.
   std::string Render(uint64_t documents, uint64_t chunks) const;
@@ -46,6 +53,8 @@ class Metrics {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> fold_back_builds_{0};
   std::atomic<uint64_t> learned_builds_{0};
+  std::atomic<uint64_t> fold_back_updates_{0};
+  std::atomic<uint64_t> adapter_updates_{0};
 };
 
 }  // namespace foldback::serve

@@ -375,5 +375,80 @@ TEST_F(FeedbackRecordTest, FoldBackCacheBuildsOncePerVersionAndWall) {
   EXPECT_EQ(failed.status().code(), Status::Code::kIOError);
 }
 
+// A record the host appended is folded into the cached fold-backs of that
+// log version (no read of the log, no rebuild): the next Get finds them
+// under the new version, holding what a build from the log would; a wall
+// that may not see it leaves it out; other versions are dropped.
+TEST_F(FeedbackRecordTest, FoldBackCacheFoldsAnAppendedRecordIn) {
+  FeedbackInput in = Input();
+  in.rating = "up";
+  in.relevant = {Chunk("acme-1")};
+  auto first = Build(TraceOf({"acme-1", "acme-2"}), in);
+  ASSERT_TRUE(first.ok());
+  in.record_id = "r-2";
+  in.relevant = {Chunk("acme-2")};
+  in.not_relevant = {Chunk("acme-1")};
+  auto second = Build(TraceOf({"acme-1", "acme-2"}), in);
+  ASSERT_TRUE(second.ok());
+  MemorySink sink;
+  FeedbackLogWriter w(&sink);
+  ASSERT_TRUE(w.Add(*first).ok());
+  int reads = 0;
+  auto read = [&]() -> Result<FeedbackLogContents> {
+    ++reads;
+    return ReadFeedbackLog(sink.data());
+  };
+  FoldBackCache cache;
+  const std::set<std::string> globex = {"globex"};
+  auto all = cache.Get(*index_, 1, "v1", std::nullopt, read);
+  auto walled = cache.Get(*index_, 1, "v1", globex, read);
+  ASSERT_TRUE(all.ok() && walled.ok());
+  EXPECT_EQ(reads, 2);
+  EXPECT_TRUE(cache.Ready(*index_, 1, "v1", std::nullopt));
+  EXPECT_FALSE(cache.Ready(*index_, 1, "v2", std::nullopt));
+  ASSERT_TRUE(w.Add(*second).ok());
+  ASSERT_TRUE(cache.Appended(*index_, 1, "v1", "v2", *second).ok());
+  EXPECT_TRUE(cache.Ready(*index_, 1, "v2", std::nullopt));
+  EXPECT_FALSE(cache.Ready(*index_, 1, "v1", std::nullopt));
+  auto grown = cache.Get(*index_, 1, "v2", std::nullopt, read);
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ(grown->get(), all->get());  // the same fold-back, grown
+  EXPECT_EQ(reads, 2);
+  EXPECT_EQ((*grown)->stats().used, 2u);
+  EXPECT_EQ((*cache.Get(*index_, 1, "v2", globex, read))->stats().used, 0u);
+  EXPECT_EQ(reads, 2);
+  // What a build from the log gives.
+  auto rebuilt = FoldBack::Build(*index_, {*first, *second});
+  ASSERT_TRUE(rebuilt.ok());
+  SearchOptions so;
+  so.mode = SearchMode::kBm25;
+  auto a = (*grown)->Search(*index_, "May the recipient reverse engineer?", so);
+  auto b = (*rebuilt)->Search(*index_, "May the recipient reverse engineer?", so);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].chunk_id, (*b)[i].chunk_id);
+    EXPECT_EQ((*a)[i].score, (*b)[i].score);
+  }
+  // A retried record changes nothing; an empty cache entry gets a first
+  // record as a one-record build.
+  ASSERT_TRUE(cache.Appended(*index_, 1, "v2", "v3", *second).ok());
+  EXPECT_EQ((*cache.Get(*index_, 1, "v3", std::nullopt, read))->stats().used, 2u);
+  FoldBackCache fresh;
+  MemorySink none;
+  auto nothing = fresh.Get(*index_, 1, "e0", std::nullopt, [&]() -> Result<FeedbackLogContents> {
+    return ReadFeedbackLog(none.data());
+  });
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_TRUE(*nothing == nullptr);
+  ASSERT_TRUE(fresh.Appended(*index_, 1, "e0", "e1", *first).ok());
+  auto one = fresh.Get(*index_, 1, "e1", std::nullopt, read);
+  ASSERT_TRUE(one.ok() && *one);
+  EXPECT_EQ((*one)->stats().used, 1u);
+  // Another index version: dropped, rebuilt from the log on the next Get.
+  ASSERT_TRUE(cache.Appended(*index_, 2, "v3", "v4", *second).ok());
+  EXPECT_FALSE(cache.Ready(*index_, 1, "v3", std::nullopt));
+}
+
 }  // namespace
 }  // namespace foldback

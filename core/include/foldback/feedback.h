@@ -456,6 +456,10 @@ struct FoldBackStats {
   size_t rocchio_gate_records = 0;
   double rocchio_gate_gain = 0;
   bool rocchio_cross_questions = true;
+  // The adapter was trained on fewer records than the fold-back holds (a
+  // record with a relevant passage was added since: FoldBack::Add); Train
+  // catches up.
+  bool adapter_pending = false;
 };
 
 // What relevance feedback does to one query (for display and tests).
@@ -472,19 +476,49 @@ struct ExpandedQuery {
 };
 
 // Everything lawyers' feedback teaches, ready for searching and prompting.
-// Immutable after Build: const methods may run concurrently.
+//
+// Built from a log's records, then kept current record by record: Add
+// folds in the next record of the log at the cost of that record (not a
+// rebuild), and what it changes is used by the very next search — demos,
+// Rocchio on both sides and the Rocchio gate are then exactly what Build
+// over all the records gives (the same scores, bit for bit). The query
+// adapter is a model trained over all records: a record that gives it a
+// new example leaves it as it was (stats().adapter_pending) until Train,
+// which the host runs when and where it likes (foldback serve: on a
+// background thread; Build: at once).
+//
+// Thread safety: every method may run concurrently with every other; Add
+// and Train's last step (the swap) briefly exclude searches' planning.
 class FOLDBACK_EXPORT FoldBack {
  public:
   // Builds from the live records of a feedback log (FeedbackState::records)
   // and the index they refer to. Labels of passages no longer in the index,
-  // or whose text changed, are skipped (stats().stale_labels). With
-  // options.adapter, a query adapter stored in the index (SaveAdapter)
-  // for exactly these records and options is reused; otherwise one is
-  // trained (seconds of CPU for thousands of labels).
+  // or whose text changed, are skipped (stats().stale_labels). A record id
+  // given twice counts once (the first, as ApplyFeedbackLog reads a retried
+  // write). With options.adapter, a query adapter stored in the index
+  // (SaveAdapter) for exactly these records and options is reused;
+  // otherwise one is trained (seconds of CPU for thousands of labels).
   static Result<std::unique_ptr<FoldBack>> Build(
       const Index& index, const std::vector<FeedbackRecord>& records,
       const FoldBackOptions& options = FoldBackOptions());
   ~FoldBack();
+
+  // Folds in `record`, appended to the log after the records this
+  // fold-back holds. Costs the record's passages and question, plus two
+  // walled-off searches for each held-out record whose Rocchio-gate
+  // measure it changes (records of other questions at least
+  // min_similarity similar to it; none for a question unlike the others).
+  // False, and nothing changes, when its id was given before (a retried
+  // write) or it touches a matter outside the build-time wall
+  // (options().allowed_matters). FailedPrecondition for another index.
+  // A tombstone cannot be folded in: build again.
+  Result<bool> Add(const Index& index, const FeedbackRecord& record);
+  // True when the adapter lags behind the records (stats().adapter_pending).
+  bool training_pending() const;
+  // Trains the adapter on the records held now (or loads the one stored
+  // in the index for exactly them) and swaps it in; searches go on meanwhile
+  // with the previous one. Nothing to do without options().adapter.
+  Status Train();
 
   // Up to k demos for a new question, most similar first (DSPy's
   // KNNFewShot). Only records every matter of which `allowed_matters`
@@ -507,7 +541,8 @@ class FOLDBACK_EXPORT FoldBack {
   // "foldback.feedback.adapter" (removes it when there is none).
   Status SaveAdapter(Index* index) const;
 
-  const FoldBackStats& stats() const;
+  // A copy: Add and Train change them.
+  FoldBackStats stats() const;
   const FoldBackOptions& options() const;
 
   struct Rep;
@@ -520,8 +555,9 @@ class FOLDBACK_EXPORT FoldBack {
 // What a feedback log teaches, built when needed and shared: every host
 // gets its FoldBack through this, so that which records teach a user behind
 // which wall, and when a fold-back is stale, is decided once.
-// Thread safety: Get and Clear may be called from several threads at once
-// (they lock; a build runs under the lock).
+// Thread safety: every method may be called from several threads at once.
+// A build runs outside the cache's lock: a Get of another key does not wait
+// for it, a Get of the same key does.
 class FOLDBACK_EXPORT FoldBackCache {
  public:
   // `options`: as for FoldBack::Build; each Get replaces its
@@ -545,6 +581,32 @@ class FOLDBACK_EXPORT FoldBackCache {
       const Index& index, uint64_t index_version, std::string_view log_version,
       const std::optional<std::set<std::string>>& walls,
       const std::function<Result<FeedbackLogContents>()>& read_log);
+  // True when Get with these arguments would return at once: a fold-back
+  // is cached and built (a host decides from it where a search may run).
+  bool Ready(const Index& index, uint64_t index_version, std::string_view log_version,
+             const std::optional<std::set<std::string>>& walls) const;
+
+  // The log moved from `log_version` to `new_log_version` by appending
+  // exactly `record` (durably). Every fold-back cached for this index and
+  // these versions folds it in (FoldBack::Add — one whose wall does not let
+  // it through leaves it out; one being built gets it when its build ends)
+  // and is kept under new_log_version, so the next Get finds it without
+  // reading the log: the record is used by the very next search, at the
+  // cost of that record. Fold-backs of other versions are dropped. Calls
+  // must come in log order, one at a time (the host appends in that order).
+  // An error of Add is returned after dropping every fold-back (the next Get
+  // rebuilds). A tombstone is not a record: change the log version (Get
+  // rebuilds).
+  Status Appended(const Index& index, uint64_t index_version, std::string_view log_version,
+                  std::string_view new_log_version, const FeedbackRecord& record);
+  // Trains every fold-back cached for this index and index version whose
+  // adapter lags behind its records (FoldBack::Train), one after another,
+  // outside the cache's lock; returns how many were trained. A host calls
+  // it where the time is free (serve: a background thread), keeping `index`
+  // unchanged meanwhile.
+  size_t TrainPending(const Index& index, uint64_t index_version);
+  bool TrainingPending(const Index& index, uint64_t index_version) const;
+
   // Drops every cached fold-back.
   void Clear();
 

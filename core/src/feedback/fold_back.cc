@@ -7,11 +7,31 @@
 // now says). A record is used for a search only when the search may see all
 // of them; the adapter is applied only when the search may see every matter
 // of the records it was trained on.
+//
+// Incremental: Build is Add of each record, then the Rocchio gate over all
+// of them and the adapter's training. Add folds one more record in at the
+// cost of that record — its passages' terms and vectors, its question in an
+// inverted index of past questions — and re-measures the Rocchio gate only
+// for the held-out records whose neighbours it changes (past questions it
+// is similar to), so demos, Rocchio and the gate equal a rebuild's at once,
+// bit for bit (the same sums in the same order). The adapter is trained
+// over all records: after an Add that gives it a new example it lags until
+// Train (the host runs that where it likes: serve in the background).
+//
+// Searching: past questions are found through the inverted index (only
+// those sharing a term with the query are compared), terms are numbered in
+// this fold-back's own dictionary, and an expansion term's idf behind a
+// wall (a pass over its postings) is computed once per wall and kept.
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -32,9 +52,16 @@ constexpr char kAdapterSection[] = "foldback.feedback.adapter";
 // question asked again (FoldBackOptions::rocchio_gate).
 constexpr double kSameQuestion = 0.95;
 constexpr uint32_t kAdapterVersion = 1;
+// Walls whose expansion-term idfs are kept (a server's fold-back is built
+// per wall and searched behind it: one).
+constexpr size_t kIdfWalls = 8;
 
+using Walls = std::optional<std::set<std::string>>;
 // Sparse vector over terms, sorted by term.
 using SparseVec = TermVector;
+// The same over this fold-back's term numbers (any order).
+using TermId = uint32_t;
+using IdVec = std::vector<std::pair<TermId, double>>;
 
 void Normalize(SparseVec* v) {
   double n = 0;
@@ -44,8 +71,7 @@ void Normalize(SparseVec* v) {
   for (auto& [t, w] : *v) w /= n;
 }
 
-bool Visible(const std::set<std::string>& matters,
-             const std::optional<std::set<std::string>>& allowed) {
+bool Visible(const std::set<std::string>& matters, const Walls& allowed) {
   if (!allowed) return true;
   for (const auto& m : matters) {
     if (!allowed->count(m)) return false;
@@ -66,7 +92,9 @@ uint64_t Fnv(uint64_t h, std::string_view s) {
 struct Past {
   std::string record_id;
   std::string question;
-  SparseVec question_vec;  // idf-weighted, unit
+  // idf-weighted, unit: (term number, weight) in the order of the terms'
+  // text, so that a similarity sums its products in TermDot's order.
+  IdVec question_vec;
   std::set<std::string> matters;
   std::vector<std::pair<uint32_t, double>> relevant;  // chunk, weight (partly: 0.5)
   std::vector<uint32_t> not_relevant;
@@ -74,38 +102,105 @@ struct Past {
   std::vector<uint32_t> labelled_shown;    // labelled passages in the order shown
   // Rocchio's sums, precomputed: weighted term vectors and embeddings of
   // the relevant and the not relevant passages, and their total weights.
-  SparseVec rel_terms, non_terms;
+  IdVec rel_terms, non_terms;
   double rel_terms_weight = 0, non_terms_weight = 0;
   std::vector<double> rel_vec, non_vec;
   double rel_vec_weight = 0, non_vec_weight = 0;
   bool is_demo = false;
   Demo demo;
+  bool adapter_example = false;  // gives the adapter a training example
+  // The Rocchio gate's measure of this record held out (gate_measured:
+  // it had neighbours then).
+  bool gate_measured = false;
+  double gate_gain = 0;
+
+  bool labelled() const { return !relevant.empty() || !not_relevant.empty(); }
+  bool gate_candidate() const {
+    return !relevant.empty() && !not_relevant.empty() && !question.empty();
+  }
 };
 
 // What the Rocchio gate changes in a plan: a question held out (its records
-// are never neighbours), and the adapter off.
+// are never neighbours), the adapter off, and other questions' labels used
+// whatever the gate decided.
 struct HeldOut {
   const std::string* question = nullptr;
   bool adapter = true;
+  bool all_questions = false;
+};
+
+// A trained (or loaded) query adapter with what it was trained on.
+struct AdapterPart {
+  bool has = false;
+  feedback::AdapterModel model;
+  std::set<std::string> scope;
+  uint64_t fingerprint = 0;
+  // Past records (by position) whose questions the adapter learned: its
+  // gate is the query's highest similarity to one of them.
+  std::vector<uint8_t> trained_on;
+  size_t inputs = 0;  // Rep::adapter_inputs it was trained for
+  bool trained = false, loaded = false;
+  size_t triplets = 0;
+  double loss_before = 0, loss_after = 0;
+  std::string note;
 };
 
 }  // namespace
 
+// What TrainAdapter needs, copied out of the fold-back so that training
+// runs while searches and Adds go on.
+struct AdapterJob {
+  const Index::Rep* index = nullptr;
+  FoldBackOptions options;
+  std::vector<feedback::AdapterExample> examples;  // query filled by Run
+  std::vector<std::string> questions;              // by example
+  std::vector<uint32_t> records;                   // past position, by example
+  std::vector<std::string> ids;
+  std::set<std::string> scope;
+  size_t past = 0;  // records held when prepared
+  size_t inputs = 0;
+  std::string note;  // set: no training possible (the part is this note)
+
+  std::shared_ptr<const AdapterPart> Run() const;
+};
+
 struct FoldBack::Rep {
   const Index::Rep* index = nullptr;
   FoldBackOptions options;
-  FoldBackStats stats;
-  std::vector<Past> past;
-  std::unordered_map<uint32_t, SparseVec> chunk_terms;          // unit tf vectors
+
+  // Searches hold it shared while planning; Add and Train's install hold it
+  // exclusively. `add_mu` orders Adds and installs among themselves.
+  mutable std::shared_mutex mu;
+  std::mutex add_mu;
+
+  FoldBackStats stats;                       // the memory side; the adapter's come from `adapter`
+  std::deque<Past> past;                     // log order; addresses stay put as it grows
+  std::unordered_set<std::string> seen_ids;  // every record id given
+  // This fold-back's dictionary: the terms of past questions and passages.
+  std::unordered_map<std::string, TermId> term_ids;
+  std::vector<std::string> term_names;
+  // Past questions by term: (past position, weight), by term number.
+  std::vector<std::vector<std::pair<uint32_t, double>>> question_postings;
+  std::unordered_map<uint32_t, IdVec> chunk_terms;              // unit tf vectors
   std::unordered_map<uint32_t, std::vector<float>> chunk_vecs;  // as in the dense index
-  bool has_adapter = false;
-  feedback::AdapterModel adapter;
-  std::set<std::string> adapter_scope;
-  uint64_t adapter_fingerprint = 0;
-  std::vector<SparseVec> adapter_questions;  // distinct training questions
   // Rocchio from other questions' labels (similarity below kSameQuestion);
   // false when the gate closed it (FoldBackOptions::rocchio_gate).
   bool cross_question_rocchio = true;
+  std::shared_ptr<const AdapterPart> adapter = std::make_shared<AdapterPart>();
+  size_t adapter_inputs = 0;  // past records with Past::adapter_example
+
+  // Expansion terms' idf behind a wall (by term number; NaN: not yet).
+  mutable std::mutex idf_mu;
+  mutable std::map<Walls, std::vector<double>> idf_memo;
+
+  TermId Intern(const std::string& term) {
+    auto [it, added] = term_ids.emplace(term, static_cast<TermId>(term_names.size()));
+    if (added) {
+      term_names.push_back(term);
+      question_postings.emplace_back();
+    }
+    return it->second;
+  }
 
   double Idf(const std::string& term) const {
     double n = static_cast<double>(index->lexical.live_chunks());
@@ -124,6 +219,21 @@ struct FoldBack::Rep {
     return v;
   }
 
+  // The similarity (TermDot of the question vectors) of `qv` to every past
+  // question sharing a term with it, by past position (ascending). Each sum
+  // adds its products in the order of qv's terms, as TermDot does.
+  std::vector<std::pair<uint32_t, double>> Similar(const SparseVec& qv) const {
+    std::unordered_map<uint32_t, double> acc;
+    for (const auto& [t, w] : qv) {
+      auto it = term_ids.find(t);
+      if (it == term_ids.end()) continue;
+      for (const auto& [i, pw] : question_postings[it->second]) acc[i] += w * pw;
+    }
+    std::vector<std::pair<uint32_t, double>> out(acc.begin(), acc.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   void CacheChunk(uint32_t chunk) {
     if (!chunk_terms.count(chunk)) {
       // The chunk's lexical terms as the index counts them: its text, and
@@ -138,7 +248,10 @@ struct FoldBack::Rep {
       }
       SparseVec v(tf.begin(), tf.end());  // sorted by term
       Normalize(&v);
-      chunk_terms.emplace(chunk, std::move(v));
+      IdVec ids;
+      ids.reserve(v.size());
+      for (const auto& [t, w] : v) ids.emplace_back(Intern(t), w);
+      chunk_terms.emplace(chunk, std::move(ids));
     }
     if (!chunk_vecs.count(chunk) && index->dense) {
       std::vector<float> v;
@@ -190,28 +303,37 @@ struct FoldBack::Rep {
 
   // `scope`: the walled search's statistics (ChunkMask::stats), so the
   // expansion terms' idf counts only chunks the user may see; null: none.
+  // REQUIRES: mu held (shared is enough).
   Result<Plan> MakePlan(std::string_view query, const SearchOptions& so,
                         const index::StatsScope* scope, HeldOut held_out = HeldOut()) const {
     Plan plan;
     plan.terms = index->QueryTerms(query);
-    auto base = BaseVector(query, so);
-    if (!base.ok()) return base.status();
-    plan.vec = std::move(base.value());
+    // A BM25 search never looks at the query's vector: neither its
+    // embedding nor the dense side of feedback is computed for it.
+    if (so.mode != SearchMode::kBm25) {
+      auto base = BaseVector(query, so);
+      if (!base.ok()) return base.status();
+      plan.vec = std::move(base.value());
+    }
     SparseVec qv = QuestionVec(query);
+    const std::vector<std::pair<uint32_t, double>> similar = Similar(qv);
 
     if (options.rocchio) {
-      std::vector<std::pair<double, size_t>> cand;
-      for (size_t i = 0; i < past.size(); ++i) {
+      const bool cross = cross_question_rocchio || held_out.all_questions;
+      std::vector<std::pair<double, uint32_t>> cand;
+      for (const auto& [i, s] : similar) {
         const Past& p = past[i];
-        if (p.relevant.empty() && p.not_relevant.empty()) continue;
-        if (!Visible(p.matters, so.allowed_matters)) continue;
+        if (!p.labelled()) continue;
+        if (!(s >= options.min_similarity && s > 0)) continue;
+        if (!cross && s < kSameQuestion) continue;
         if (held_out.question && p.question == *held_out.question) continue;
-        double s = TermDot(qv, p.question_vec);
-        if (!cross_question_rocchio && s < kSameQuestion) continue;
-        if (s >= options.min_similarity && s > 0) cand.emplace_back(s, i);
+        if (!Visible(p.matters, so.allowed_matters)) continue;
+        cand.emplace_back(s, i);
       }
-      std::stable_sort(cand.begin(), cand.end(),
-                       [](const auto& a, const auto& b) { return a.first > b.first; });
+      // Most similar first; among equals the earlier record.
+      std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
       if (cand.size() > options.max_neighbours) cand.resize(options.max_neighbours);
       for (const auto& [s, i] : cand) {
         plan.neighbours.push_back(&past[i]);
@@ -219,20 +341,23 @@ struct FoldBack::Rep {
       }
     }
 
-    if (!plan.neighbours.empty()) RocchioLexical(&plan, scope);
+    if (!plan.neighbours.empty()) RocchioLexical(&plan, so, scope);
 
     if (!plan.vec.empty()) {
-      if (held_out.adapter && options.adapter && has_adapter &&
-          Visible(adapter_scope, so.allowed_matters) &&
-          adapter.dimension == plan.vec.size()) {
+      const AdapterPart& a = *adapter;
+      if (held_out.adapter && options.adapter && a.has && Visible(a.scope, so.allowed_matters) &&
+          a.model.dimension == plan.vec.size()) {
         double g = 1;
         if (options.adapter_gate) {
+          // The highest similarity to a question the adapter learned.
           g = 0;
-          for (const auto& t : adapter_questions) g = std::max(g, TermDot(qv, t));
+          for (const auto& [i, s] : similar) {
+            if (i < a.trained_on.size() && a.trained_on[i]) g = std::max(g, s);
+          }
           g = std::min(1.0, g);
         }
         if (g > 0) {
-          std::vector<float> moved = feedback::ApplyAdapter(adapter, plan.vec);
+          std::vector<float> moved = feedback::ApplyAdapter(a.model, plan.vec);
           for (size_t k = 0; k < moved.size(); ++k) {
             moved[k] = static_cast<float>((1 - g) * plan.vec[k] + g * moved[k]);
           }
@@ -248,10 +373,10 @@ struct FoldBack::Rep {
   }
 
   // Sums, per passage label, the (weighted) term vectors and embeddings of
-  // a record's passages, once at Build.
+  // a record's passages, once when the record is added.
   void PrepareRocchio(Past* p) const {
-    std::unordered_map<std::string, double> rel, non;
-    auto add_terms = [&](uint32_t c, double w, std::unordered_map<std::string, double>* acc,
+    std::unordered_map<TermId, double> rel, non;
+    auto add_terms = [&](uint32_t c, double w, std::unordered_map<TermId, double>* acc,
                          double* total) {
       auto it = chunk_terms.find(c);
       if (it == chunk_terms.end()) return;
@@ -280,18 +405,41 @@ struct FoldBack::Rep {
     std::sort(p->non_terms.begin(), p->non_terms.end());
   }
 
-  void RocchioLexical(Plan* plan, const index::StatsScope* scope) const {
-    auto idf = [&](const std::string& term) {
-      double n = static_cast<double>(index->lexical.VisibleChunks(scope));
-      double df = index->lexical.Df(term, scope);
-      return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-    };
+  // The idf of expansion terms behind the search's wall (`scope`: its
+  // statistics, null for none), each computed once per wall.
+  std::vector<double> ExpansionIdf(const std::vector<TermId>& ids, const SearchOptions& so,
+                                   const index::StatsScope* scope) const {
+    std::vector<double> out;
+    out.reserve(ids.size());
+    std::lock_guard<std::mutex> lock(idf_mu);
+    Walls key = scope ? so.allowed_matters : Walls();
+    auto it = idf_memo.find(key);
+    if (it == idf_memo.end()) {
+      if (idf_memo.size() >= kIdfWalls) idf_memo.clear();
+      it = idf_memo.emplace(key, std::vector<double>()).first;
+    }
+    std::vector<double>& memo = it->second;
+    if (memo.size() < term_names.size()) {
+      memo.resize(term_names.size(), std::numeric_limits<double>::quiet_NaN());
+    }
+    for (TermId id : ids) {
+      if (std::isnan(memo[id])) {
+        double n = static_cast<double>(index->lexical.VisibleChunks(scope));
+        double df = index->lexical.Df(term_names[id], scope);
+        memo[id] = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+      }
+      out.push_back(memo[id]);
+    }
+    return out;
+  }
+
+  void RocchioLexical(Plan* plan, const SearchOptions& so, const index::StatsScope* scope) const {
     std::map<std::string, double> q;
     for (const auto& t : plan->terms) q[t.term] += 1;
     double qn = 0;
     for (const auto& [t, n] : q) qn += n * n;
     qn = std::sqrt(qn);
-    std::unordered_map<std::string, double> rel, non;
+    std::unordered_map<TermId, double> rel, non;
     double rel_total = 0, non_total = 0;
     for (size_t i = 0; i < plan->neighbours.size(); ++i) {
       const Past& p = *plan->neighbours[i];
@@ -302,32 +450,56 @@ struct FoldBack::Rep {
       non_total += s * p.non_terms_weight;
     }
     if (rel_total == 0 && non_total == 0) return;
-    std::unordered_map<std::string, double> w;
-    for (const auto& [t, n] : q) w[t] += options.alpha * (qn > 0 ? n / qn : 0);
-    if (rel_total > 0) {
-      for (const auto& [t, v] : rel) w[t] += options.beta * v / rel_total;
-    }
-    if (non_total > 0) {
-      for (const auto& [t, v] : non) w[t] -= options.gamma * v / non_total;
-    }
-    std::vector<index::WeightedTerm> out;
-    std::vector<std::pair<double, std::string>> expansion;
-    for (const auto& [t, v] : w) {
-      if (v <= 0) continue;
-      if (q.count(t)) {
-        out.push_back({t, v});
-      } else {
-        expansion.emplace_back(v * idf(t), t);
+    // Each term's weight: alpha for a query term, plus beta of the relevant
+    // mean, minus gamma of the not relevant mean, summed in that order.
+    auto feedback_weight = [&](TermId id, double w) {
+      if (rel_total > 0) {
+        auto r = rel.find(id);
+        if (r != rel.end()) w += options.beta * r->second / rel_total;
       }
+      if (non_total > 0) {
+        auto n = non.find(id);
+        if (n != non.end()) w -= options.gamma * n->second / non_total;
+      }
+      return w;
+    };
+    std::vector<index::WeightedTerm> out;  // query terms, by term
+    std::unordered_set<TermId> query_ids;
+    for (const auto& [t, n] : q) {
+      double w = options.alpha * (qn > 0 ? n / qn : 0);
+      auto id = term_ids.find(t);
+      if (id != term_ids.end()) {
+        query_ids.insert(id->second);
+        w = feedback_weight(id->second, w);
+      }
+      if (w > 0) out.push_back({t, w});
     }
-    std::sort(
-        out.begin(), out.end(),
-        [](const index::WeightedTerm& a, const index::WeightedTerm& b) { return a.term < b.term; });
-    std::sort(expansion.begin(), expansion.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    if (expansion.size() > options.expansion_terms) expansion.resize(options.expansion_terms);
-    for (const auto& [score, t] : expansion) out.push_back({t, w[t]});
+    std::vector<TermId> cand;
+    std::vector<double> weight;
+    auto consider = [&](TermId id) {
+      if (query_ids.count(id)) return;
+      double w = feedback_weight(id, 0.0);
+      if (w <= 0) return;
+      cand.push_back(id);
+      weight.push_back(w);
+    };
+    for (const auto& [id, v] : rel) consider(id);
+    for (const auto& [id, v] : non) {
+      if (!rel.count(id)) consider(id);
+    }
+    std::vector<double> idf = ExpansionIdf(cand, so, scope);
+    std::vector<size_t> order(cand.size());
+    std::vector<double> score(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) {
+      order[i] = i;
+      score[i] = weight[i] * idf[i];
+    }
+    auto better = [&](size_t a, size_t b) {
+      return score[a] != score[b] ? score[a] > score[b] : term_names[cand[a]] < term_names[cand[b]];
+    };
+    size_t keep = std::min(order.size(), options.expansion_terms);
+    std::partial_sort(order.begin(), order.begin() + static_cast<long>(keep), order.end(), better);
+    for (size_t i = 0; i < keep; ++i) out.push_back({term_names[cand[order[i]]], weight[order[i]]});
     plan->terms = std::move(out);
     plan->lexical_changed = true;
   }
@@ -365,13 +537,23 @@ struct FoldBack::Rep {
     return index->Rank(plan.terms, plan.vec, o, mask);
   }
 
-  // Adapter training data from the records inside the build-time wall.
-  void TrainOrLoadAdapter();
+  // Adds one record (REQUIRES: mu held exclusively). False when it is not
+  // used: a retried id, or outside the build-time wall.
+  bool AddRecord(const FeedbackRecord& r);
 
   // FoldBackOptions::rocchio_gate: held out by question, does Rocchio from
-  // the other questions' labels order each record's labelled passages
-  // better than the plain search does?
-  void GateRocchio();
+  // the other questions' labels order a record's labelled passages better
+  // than the plain search does? The measure of one record (nothing when it
+  // has no neighbour). REQUIRES: mu held. `mask`: every chunk off, left so.
+  void MeasureGate(Past* p, index::ChunkMask* mask) const;
+  // The gate's decision from the records' measures.
+  void DecideGate();
+  bool gate_on() const { return options.rocchio && options.rocchio_gate; }
+
+  // What a training of the adapter on the records held now needs.
+  // REQUIRES: mu held.
+  AdapterJob PrepareAdapter() const;
+  bool adapter_lagging() const { return options.adapter && adapter->inputs != adapter_inputs; }
 };
 
 namespace {
@@ -407,47 +589,176 @@ double LabelNdcg(const std::vector<std::pair<uint32_t, double>>& gain,
 
 }  // namespace
 
-void FoldBack::Rep::GateRocchio() {
+bool FoldBack::Rep::AddRecord(const FeedbackRecord& r) {
   const Index::Rep& ix = *index;
+  // First occurrence wins, as ApplyFeedbackLog de-duplicates a retried write.
+  if (!r.record_id.empty() && !seen_ids.insert(r.record_id).second) return false;
+  ++stats.records;
+  Past p;
+  p.record_id = r.record_id;
+  p.question = r.question;
+  if (!r.matter.empty()) p.matters.insert(r.matter);
+  // Passages: recorded matter, current matter, and whether they changed.
+  std::unordered_map<std::string, const ShownResult*> shown;
+  for (const ShownResult& s : r.results) {
+    shown[s.chunk_id] = &s;
+    if (!s.matter.empty()) p.matters.insert(s.matter);
+  }
+  auto resolve = [&](const std::string& chunk_id, uint32_t* chunk) {
+    auto it = ix.chunk_ids.find(chunk_id);
+    if (it == ix.chunk_ids.end() || !ix.chunks[it->second].live) return false;
+    const ChunkSlot& slot = ix.chunks[it->second];
+    const std::string& m = ix.docs[slot.doc].doc.matter;
+    if (!m.empty()) p.matters.insert(m);
+    auto sh = shown.find(chunk_id);
+    if (sh != shown.end() && !sh->second->text_hash.empty() &&
+        sh->second->text_hash != FeedbackTextHash(slot.chunk.text)) {
+      return false;
+    }
+    *chunk = it->second;
+    return true;
+  };
+  std::unordered_map<uint32_t, PassageLabel> labelled;
+  size_t stale = 0;
+  for (const LabelledPassage& l : r.labels) {
+    uint32_t c;
+    if (!resolve(l.chunk_id, &c)) {
+      ++stale;
+      continue;
+    }
+    labelled[c] = l.label;  // the last label of a passage wins
+  }
+  stats.stale_labels += stale;
+  uint32_t lowest_relevant = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> unlabelled;  // rank, chunk
+  for (const ShownResult& s : r.results) {
+    uint32_t c;
+    if (!resolve(s.chunk_id, &c)) continue;
+    auto l = labelled.find(c);
+    if (l == labelled.end()) {
+      unlabelled.emplace_back(s.rank, c);
+      continue;
+    }
+    if (std::find(p.labelled_shown.begin(), p.labelled_shown.end(), c) == p.labelled_shown.end())
+      p.labelled_shown.push_back(c);
+    if (l->second == PassageLabel::kRelevant) {
+      lowest_relevant = std::max(lowest_relevant, s.rank);
+    }
+  }
+  if (!Visible(p.matters, options.allowed_matters)) return false;
+  ++stats.used;
+  for (const auto& [c, label] : labelled) {
+    if (label == PassageLabel::kNotRelevant) {
+      p.not_relevant.push_back(c);
+    } else {
+      p.relevant.emplace_back(c, label == PassageLabel::kRelevant ? 1.0 : 0.5);
+    }
+    CacheChunk(c);
+  }
+  std::sort(p.relevant.begin(), p.relevant.end());
+  std::sort(p.not_relevant.begin(), p.not_relevant.end());
+  if (!p.relevant.empty()) {
+    // Hard negatives: unlabelled passages shown above the last relevant
+    // one (the top 3 when no relevant passage was among those shown).
+    uint32_t cut = lowest_relevant ? lowest_relevant : 4;
+    std::sort(unlabelled.begin(), unlabelled.end());
+    for (const auto& [rank, c] : unlabelled) {
+      if (rank >= cut) break;
+      p.unlabelled_above.push_back(c);
+      CacheChunk(c);
+    }
+  }
+  if (p.labelled()) ++stats.relevance;
+  if (options.rocchio) PrepareRocchio(&p);
+  for (const auto& [t, w] : QuestionVec(r.question)) p.question_vec.emplace_back(Intern(t), w);
+  if (options.demos && !r.question.empty() &&
+      (r.rating.positive() || !r.preferred_rewrite.empty())) {
+    std::string query = r.preferred_rewrite;
+    if (query.empty()) {
+      for (const auto& h : r.hop_queries) {
+        if (!h.empty() && h != r.question) {
+          query = h;
+          break;
+        }
+      }
+    }
+    if (!query.empty()) {
+      p.is_demo = true;
+      p.demo.question = r.question;
+      p.demo.query = query;
+      p.demo.answer = !r.corrected_answer.empty() ? r.corrected_answer
+                      : r.rating.positive()       ? r.answer
+                                                  : "";
+      p.demo.record_id = r.record_id;
+      p.demo.trace_id = r.trace_id;
+      ++stats.demos;
+    }
+  }
+  // An adapter example (AdapterJob::Run): a relevant passage with a vector
+  // and a question the static embedder gives a vector of the index's size.
+  if (options.adapter && ix.dense && ix.dense->size() > 0 &&
+      ix.options.dense.embedder == EmbedderKind::kStatic && ix.embedder) {
+    bool positive = false;
+    for (const auto& [c, w] : p.relevant) positive |= w >= 1 && chunk_vecs.count(c) > 0;
+    if (positive) {
+      std::vector<float> q = ix.embedder->Embed(p.question, ix.analyzer);
+      double n = 0;
+      for (float f : q) n += static_cast<double>(f) * f;
+      p.adapter_example = n > 0 && q.size() == ix.dense->dimension();
+    }
+  }
+  adapter_inputs += p.adapter_example;
+  const uint32_t at = static_cast<uint32_t>(past.size());
+  for (const auto& [t, w] : p.question_vec) question_postings[t].emplace_back(at, w);
+  past.push_back(std::move(p));
+  return true;
+}
+
+void FoldBack::Rep::MeasureGate(Past* p, index::ChunkMask* mask) const {
+  const Index::Rep& ix = *index;
+  p->gate_measured = false;
+  p->gate_gain = 0;
+  if (!p->gate_candidate()) return;
+  // The record's labelled passages, ranked by the plain search's plan and
+  // by Rocchio from the other questions.
+  std::vector<std::pair<uint32_t, double>> gain = p->relevant;
+  for (uint32_t c : p->not_relevant) gain.emplace_back(c, 0.0);
+  SearchOptions so;
+  so.top_k = gain.size();
+  so.collapse_jaccard = 0;
+  so.lexical_lead = 0;
+  HeldOut held{&p->question, false, true};
+  auto with = MakePlan(p->question, so, nullptr, held);
+  if (!with.ok() || with->neighbours.empty()) return;
+  Plan plain = *with;
+  plain.terms = index->QueryTerms(p->question);
+  auto base = BaseVector(p->question, so);
+  if (!base.ok()) return;
+  plain.vec = std::move(base.value());
+  for (const auto& [c, g] : gain) mask->allowed[c] = 1;
+  auto a = Run(plain, so, *mask);
+  auto b = Run(*with, so, *mask);
+  for (const auto& [c, g] : gain) mask->allowed[c] = 0;
+  if (!a.ok() || !b.ok()) return;
+  auto chunks = [&](const std::vector<SearchHit>& hits) {
+    std::vector<uint32_t> out;
+    for (const auto& h : hits) {
+      auto it = ix.chunk_ids.find(h.chunk_id);
+      if (it != ix.chunk_ids.end()) out.push_back(it->second);
+    }
+    return out;
+  };
+  p->gate_gain = LabelNdcg(gain, chunks(*b), p->labelled_shown) -
+                 LabelNdcg(gain, chunks(*a), p->labelled_shown);
+  p->gate_measured = true;
+}
+
+void FoldBack::Rep::DecideGate() {
   double sum = 0;
   size_t n = 0;
-  index::ChunkMask mask;
-  mask.all = false;
-  mask.allowed.assign(ix.chunks.size(), 0);
-  cross_question_rocchio = true;
-  for (const Past& p : past) {
-    if (p.relevant.empty() || p.not_relevant.empty() || p.question.empty()) continue;
-    // The record's labelled passages, ranked by the plain search's plan and
-    // by Rocchio from the other questions.
-    std::vector<std::pair<uint32_t, double>> gain = p.relevant;
-    for (uint32_t c : p.not_relevant) gain.emplace_back(c, 0.0);
-    SearchOptions so;
-    so.top_k = gain.size();
-    so.collapse_jaccard = 0;
-    so.lexical_lead = 0;
-    HeldOut held{&p.question, false};
-    auto with = MakePlan(p.question, so, nullptr, held);
-    if (!with.ok() || with->neighbours.empty()) continue;
-    Plan plain = *with;
-    plain.terms = index->QueryTerms(p.question);
-    auto base = BaseVector(p.question, so);
-    if (!base.ok()) continue;
-    plain.vec = std::move(base.value());
-    for (const auto& [c, g] : gain) mask.allowed[c] = 1;
-    auto a = Run(plain, so, mask);
-    auto b = Run(*with, so, mask);
-    for (const auto& [c, g] : gain) mask.allowed[c] = 0;
-    if (!a.ok() || !b.ok()) continue;
-    auto chunks = [&](const std::vector<SearchHit>& hits) {
-      std::vector<uint32_t> out;
-      for (const auto& h : hits) {
-        auto it = ix.chunk_ids.find(h.chunk_id);
-        if (it != ix.chunk_ids.end()) out.push_back(it->second);
-      }
-      return out;
-    };
-    sum += LabelNdcg(gain, chunks(*b), p.labelled_shown) -
-           LabelNdcg(gain, chunks(*a), p.labelled_shown);
+  for (const Past& p : past) {  // log order: the same sum as a rebuild's
+    if (!p.gate_measured) continue;
+    sum += p.gate_gain;
     ++n;
   }
   stats.rocchio_gate_records = n;
@@ -457,36 +768,32 @@ void FoldBack::Rep::GateRocchio() {
   stats.rocchio_cross_questions = cross_question_rocchio;
 }
 
-void FoldBack::Rep::TrainOrLoadAdapter() {
+AdapterJob FoldBack::Rep::PrepareAdapter() const {
   const Index::Rep& ix = *index;
+  AdapterJob job;
+  job.index = index;
+  job.options = options;
+  job.past = past.size();
+  job.inputs = adapter_inputs;
   if (!ix.dense || ix.dense->size() == 0) {
-    stats.adapter_note = "no dense index: the adapter works on embeddings";
-    return;
+    job.note = "no dense index: the adapter works on embeddings";
+    return job;
   }
   if (ix.options.dense.embedder != EmbedderKind::kStatic || !ix.embedder) {
-    stats.adapter_note =
+    job.note =
         "the adapter needs the questions' embeddings, which only the static embedder computes "
         "inside the core";
-    return;
+    return job;
   }
-  const uint32_t d = ix.dense->dimension();
-  std::vector<feedback::AdapterExample> examples;
-  std::vector<std::string> ids;
-  std::set<std::string> scope;
-  std::set<std::string> questions;
-  size_t pairs = 0;
-  for (const Past& p : past) {
+  for (uint32_t i = 0; i < past.size(); ++i) {
+    const Past& p = past[i];
+    if (!p.adapter_example) continue;
     feedback::AdapterExample e;
     for (const auto& [c, w] : p.relevant) {
       if (w < 1) continue;  // partly relevant: neither positive nor negative
       auto it = chunk_vecs.find(c);
       if (it != chunk_vecs.end()) e.positives.push_back(it->second);
     }
-    if (e.positives.empty()) continue;
-    e.query = ix.embedder->Embed(p.question, ix.analyzer);
-    double n = 0;
-    for (float f : e.query) n += static_cast<double>(f) * f;
-    if (n <= 0 || e.query.size() != d) continue;
     for (uint32_t c : p.not_relevant) {
       auto it = chunk_vecs.find(c);
       if (it != chunk_vecs.end()) e.negatives.push_back(it->second);
@@ -498,27 +805,44 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
       }
     }
     e.group = p.question;
-    pairs += e.positives.size();
-    examples.push_back(std::move(e));
-    ids.push_back(p.record_id);
-    scope.insert(p.matters.begin(), p.matters.end());
-    if (questions.insert(p.question).second) adapter_questions.push_back(p.question_vec);
+    job.examples.push_back(std::move(e));
+    job.questions.push_back(p.question);
+    job.records.push_back(i);
+    job.ids.push_back(p.record_id);
+    job.scope.insert(p.matters.begin(), p.matters.end());
   }
-  if (examples.empty()) {
-    adapter_questions.clear();
-    stats.adapter_note = "no record labels a passage relevant";
-    return;
+  return job;
+}
+
+std::shared_ptr<const AdapterPart> AdapterJob::Run() const {
+  auto part = std::make_shared<AdapterPart>();
+  part->inputs = inputs;
+  if (!note.empty()) {
+    part->note = note;
+    return part;
+  }
+  const Index::Rep& ix = *index;
+  const uint32_t d = ix.dense->dimension();
+  std::vector<feedback::AdapterExample> ex = examples;
+  size_t pairs = 0;
+  for (size_t i = 0; i < ex.size(); ++i) {
+    ex[i].query = ix.embedder->Embed(questions[i], ix.analyzer);
+    pairs += ex[i].positives.size();
+  }
+  if (ex.empty()) {
+    part->note = "no record labels a passage relevant";
+    return part;
   }
   if (pairs < options.adapter_min_pairs) {
-    adapter_questions.clear();
-    stats.adapter_note =
+    part->note =
         fmt::format(FMT_STRING("only {} (question, relevant passage) pairs; the adapter needs {}"),
                     pairs, options.adapter_min_pairs);
-    return;
+    return part;
   }
   // What the adapter depends on: its training records, the embedder, the
   // options.
-  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> sorted_ids = ids;
+  std::sort(sorted_ids.begin(), sorted_ids.end());
   uint64_t fp = 14695981039346656037ull;
   fp = Fnv(fp, "adapter-v1");
   fp = Fnv(fp,
@@ -529,29 +853,36 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
                            options.adapter_learning_rate, options.adapter_temperature,
                            options.adapter_l2, options.adapter_unlabelled_negatives, options.seed));
   for (const auto& m : scope) fp = Fnv(fp, m);
-  for (const auto& id : ids) fp = Fnv(fp, id);
+  for (const auto& id : sorted_ids) fp = Fnv(fp, id);
+  auto install = [&](feedback::AdapterModel model) {
+    part->has = true;
+    part->model = std::move(model);
+    part->scope = scope;
+    part->fingerprint = fp;
+    part->trained_on.assign(past, 0);
+    for (uint32_t i : records) part->trained_on[i] = 1;
+    part->triplets = part->model.pairs;
+    part->loss_before = part->model.loss_before;
+    part->loss_after = part->model.loss_after;
+  };
 
   auto stored = ix.extensions.find(kAdapterSection);
   if (stored != ix.extensions.end()) {
     pb::QueryAdapter a;
     if (a.ParseFromString(stored->second) && a.version() == kAdapterVersion && a.dimension() == d &&
         a.fingerprint() == fp && store::Count32(a.weights()) == static_cast<size_t>(d) * d) {
-      adapter.dimension = d;
-      adapter.weights.resize(static_cast<size_t>(d) * d);
-      for (size_t i = 0; i < adapter.weights.size(); ++i) {
-        adapter.weights[i] = store::GetF32(a.weights(), i);
+      feedback::AdapterModel model;
+      model.dimension = d;
+      model.weights.resize(static_cast<size_t>(d) * d);
+      for (size_t i = 0; i < model.weights.size(); ++i) {
+        model.weights[i] = store::GetF32(a.weights(), i);
       }
-      adapter.pairs = a.pairs();
-      adapter.loss_before = a.loss_before();
-      adapter.loss_after = a.loss_after();
-      has_adapter = true;
-      adapter_scope = scope;
-      adapter_fingerprint = fp;
-      stats.adapter_loaded = true;
-      stats.triplets = adapter.pairs;
-      stats.adapter_loss_before = adapter.loss_before;
-      stats.adapter_loss_after = adapter.loss_after;
-      return;
+      model.pairs = a.pairs();
+      model.loss_before = a.loss_before();
+      model.loss_after = a.loss_after();
+      install(std::move(model));
+      part->loaded = true;
+      return part;
     }
   }
   feedback::AdapterParams params;
@@ -560,19 +891,14 @@ void FoldBack::Rep::TrainOrLoadAdapter() {
   params.temperature = options.adapter_temperature;
   params.l2 = options.adapter_l2;
   params.seed = options.seed;
-  auto trained = feedback::TrainAdapter(examples, d, params);
+  auto trained = feedback::TrainAdapter(ex, d, params);
   if (!trained.ok()) {
-    stats.adapter_note = trained.status().message();
-    return;
+    part->note = trained.status().message();
+    return part;
   }
-  adapter = std::move(trained.value());
-  has_adapter = true;
-  adapter_scope = scope;
-  adapter_fingerprint = fp;
-  stats.adapter_trained = true;
-  stats.triplets = adapter.pairs;
-  stats.adapter_loss_before = adapter.loss_before;
-  stats.adapter_loss_after = adapter.loss_after;
+  install(std::move(trained.value()));
+  part->trained = true;
+  return part;
 }
 
 FoldBack::FoldBack(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -590,112 +916,94 @@ Result<std::unique_ptr<FoldBack>> FoldBack::Build(const Index& index,
   auto rep = std::make_unique<Rep>();
   rep->index = index.rep();
   rep->options = options;
-  const Index::Rep& ix = *index.rep();
-  rep->stats.records = records.size();
-  for (const FeedbackRecord& r : records) {
-    Past p;
-    p.record_id = r.record_id;
-    p.question = r.question;
-    if (!r.matter.empty()) p.matters.insert(r.matter);
-    // Passages: recorded matter, current matter, and whether they changed.
-    std::unordered_map<std::string, const ShownResult*> shown;
-    for (const ShownResult& s : r.results) {
-      shown[s.chunk_id] = &s;
-      if (!s.matter.empty()) p.matters.insert(s.matter);
+  {
+    std::unique_lock<std::shared_mutex> lock(rep->mu);
+    for (const FeedbackRecord& r : records) rep->AddRecord(r);
+    if (rep->gate_on()) {
+      index::ChunkMask mask;
+      mask.all = false;
+      mask.allowed.assign(index.rep()->chunks.size(), 0);
+      for (Past& p : rep->past) rep->MeasureGate(&p, &mask);
+      rep->DecideGate();
     }
-    auto resolve = [&](const std::string& chunk_id, uint32_t* chunk) {
-      auto it = ix.chunk_ids.find(chunk_id);
-      if (it == ix.chunk_ids.end() || !ix.chunks[it->second].live) return false;
-      const ChunkSlot& slot = ix.chunks[it->second];
-      const std::string& m = ix.docs[slot.doc].doc.matter;
-      if (!m.empty()) p.matters.insert(m);
-      auto sh = shown.find(chunk_id);
-      if (sh != shown.end() && !sh->second->text_hash.empty() &&
-          sh->second->text_hash != FeedbackTextHash(slot.chunk.text)) {
-        return false;
-      }
-      *chunk = it->second;
-      return true;
-    };
-    std::unordered_map<uint32_t, PassageLabel> labelled;
-    for (const LabelledPassage& l : r.labels) {
-      uint32_t c;
-      if (!resolve(l.chunk_id, &c)) {
-        ++rep->stats.stale_labels;
-        continue;
-      }
-      labelled[c] = l.label;  // the last label of a passage wins
-    }
-    uint32_t lowest_relevant = 0;
-    std::vector<std::pair<uint32_t, uint32_t>> unlabelled;  // rank, chunk
-    for (const ShownResult& s : r.results) {
-      uint32_t c;
-      if (!resolve(s.chunk_id, &c)) continue;
-      auto l = labelled.find(c);
-      if (l == labelled.end()) {
-        unlabelled.emplace_back(s.rank, c);
-        continue;
-      }
-      if (std::find(p.labelled_shown.begin(), p.labelled_shown.end(), c) == p.labelled_shown.end())
-        p.labelled_shown.push_back(c);
-      if (l->second == PassageLabel::kRelevant) {
-        lowest_relevant = std::max(lowest_relevant, s.rank);
-      }
-    }
-    if (!Visible(p.matters, options.allowed_matters)) continue;
-    ++rep->stats.used;
-    for (const auto& [c, label] : labelled) {
-      if (label == PassageLabel::kNotRelevant) {
-        p.not_relevant.push_back(c);
-      } else {
-        p.relevant.emplace_back(c, label == PassageLabel::kRelevant ? 1.0 : 0.5);
-      }
-      rep->CacheChunk(c);
-    }
-    std::sort(p.relevant.begin(), p.relevant.end());
-    std::sort(p.not_relevant.begin(), p.not_relevant.end());
-    if (!p.relevant.empty()) {
-      // Hard negatives: unlabelled passages shown above the last relevant
-      // one (the top 3 when no relevant passage was among those shown).
-      uint32_t cut = lowest_relevant ? lowest_relevant : 4;
-      std::sort(unlabelled.begin(), unlabelled.end());
-      for (const auto& [rank, c] : unlabelled) {
-        if (rank >= cut) break;
-        p.unlabelled_above.push_back(c);
-        rep->CacheChunk(c);
-      }
-    }
-    if (!p.relevant.empty() || !p.not_relevant.empty()) ++rep->stats.relevance;
-    if (options.rocchio) rep->PrepareRocchio(&p);
-    p.question_vec = rep->QuestionVec(r.question);
-    if (options.demos && !r.question.empty() &&
-        (r.rating.positive() || !r.preferred_rewrite.empty())) {
-      std::string query = r.preferred_rewrite;
-      if (query.empty()) {
-        for (const auto& h : r.hop_queries) {
-          if (!h.empty() && h != r.question) {
-            query = h;
-            break;
-          }
-        }
-      }
-      if (!query.empty()) {
-        p.is_demo = true;
-        p.demo.question = r.question;
-        p.demo.query = query;
-        p.demo.answer = !r.corrected_answer.empty() ? r.corrected_answer
-                        : r.rating.positive()       ? r.answer
-                                                    : "";
-        p.demo.record_id = r.record_id;
-        p.demo.trace_id = r.trace_id;
-        ++rep->stats.demos;
-      }
-    }
-    rep->past.push_back(std::move(p));
   }
-  if (options.adapter) rep->TrainOrLoadAdapter();
-  if (options.rocchio && options.rocchio_gate) rep->GateRocchio();
-  return std::unique_ptr<FoldBack>(new FoldBack(std::move(rep)));
+  std::unique_ptr<FoldBack> fb(new FoldBack(std::move(rep)));
+  if (options.adapter) FB_RETURN_IF_ERROR(fb->Train());
+  return fb;
+}
+
+Result<bool> FoldBack::Add(const Index& index, const FeedbackRecord& record) {
+  Rep& r = *rep_;
+  if (index.rep() != r.index) {
+    return Status::FailedPrecondition("FoldBack::Add needs the index FoldBack was built on");
+  }
+  std::lock_guard<std::mutex> order(r.add_mu);  // Adds and installs, one at a time
+  std::unique_lock<std::shared_mutex> lock(r.mu);
+  const size_t at = r.past.size();
+  if (!r.AddRecord(record)) return false;
+  if (!r.gate_on() || !r.past[at].labelled()) return true;  // measured by no one
+  // The held-out records whose neighbours the new record joins (another
+  // question at least min_similarity similar), and the new one itself,
+  // measured again under the shared lock (searches go on; no other Add can
+  // change what they read), then written.
+  lock.unlock();
+  std::vector<Past> measured;
+  std::vector<uint32_t> where;
+  {
+    std::shared_lock<std::shared_mutex> shared(r.mu);
+    const Past& added = r.past[at];
+    index::ChunkMask mask;
+    mask.all = false;
+    mask.allowed.assign(r.index->chunks.size(), 0);
+    auto measure = [&](uint32_t i) {
+      Past copy;  // only what MeasureGate reads and writes
+      copy.question = r.past[i].question;
+      copy.relevant = r.past[i].relevant;
+      copy.not_relevant = r.past[i].not_relevant;
+      copy.labelled_shown = r.past[i].labelled_shown;
+      r.MeasureGate(&copy, &mask);
+      measured.push_back(std::move(copy));
+      where.push_back(i);
+    };
+    for (const auto& [i, s] : r.Similar(r.QuestionVec(added.question))) {
+      const Past& p = r.past[i];
+      if (i == at || !p.gate_candidate() || p.question == added.question) continue;
+      if (!(s >= r.options.min_similarity && s > 0)) continue;
+      measure(i);
+    }
+    measure(static_cast<uint32_t>(at));
+  }
+  lock.lock();
+  for (size_t k = 0; k < where.size(); ++k) {
+    r.past[where[k]].gate_measured = measured[k].gate_measured;
+    r.past[where[k]].gate_gain = measured[k].gate_gain;
+  }
+  r.DecideGate();
+  return true;
+}
+
+bool FoldBack::training_pending() const {
+  std::shared_lock<std::shared_mutex> lock(rep_->mu);
+  return rep_->adapter_lagging();
+}
+
+Status FoldBack::Train() {
+  Rep& r = *rep_;
+  AdapterJob job;
+  {
+    std::shared_lock<std::shared_mutex> lock(r.mu);
+    if (!r.options.adapter) return Status::OK();
+    job = r.PrepareAdapter();
+  }
+  // The training itself holds no lock: searches and Adds go on.
+  std::shared_ptr<const AdapterPart> part = job.Run();
+  std::lock_guard<std::mutex> order(r.add_mu);
+  std::unique_lock<std::shared_mutex> lock(r.mu);
+  // A training prepared before another one that was installed first is
+  // older: keep the newer.
+  if (r.adapter->inputs > part->inputs) return Status::OK();
+  r.adapter = std::move(part);
+  return Status::OK();
 }
 
 std::vector<Demo> FoldBack::DemosFor(
@@ -704,12 +1012,12 @@ std::vector<Demo> FoldBack::DemosFor(
   const Rep& r = *rep_;
   std::vector<Demo> out;
   if (!r.options.demos || k == 0) return out;
+  std::shared_lock<std::shared_mutex> lock(r.mu);
   SparseVec qv = r.QuestionVec(question);
   std::vector<std::pair<double, size_t>> cand;
-  for (size_t i = 0; i < r.past.size(); ++i) {
+  for (const auto& [i, s] : r.Similar(qv)) {
     const Past& p = r.past[i];
     if (!p.is_demo || !Visible(p.matters, allowed_matters)) continue;
-    double s = TermDot(qv, p.question_vec);
     if (s > 0) cand.emplace_back(s, i);
   }
   // Most similar first; among equals the most recent record.
@@ -737,9 +1045,13 @@ Result<std::vector<SearchHit>> FoldBack::Search(const Index& index, std::string_
   if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
   index::ChunkMask mask;
   FB_RETURN_IF_ERROR(r.index->BuildMask(options, &mask));
-  auto plan = r.MakePlan(query, options, mask.stats.get());
+  auto plan = [&] {
+    std::shared_lock<std::shared_mutex> lock(r.mu);
+    return r.MakePlan(query, options, mask.stats.get());
+  }();
   if (!plan.ok()) return plan.status();
-  if (!plan->lexical_changed && !plan->dense_changed) return index.Search(query, options);
+  // Nothing moved: the index's own search, behind the mask already built.
+  if (!plan->lexical_changed && !plan->dense_changed) return r.index->Search(query, options, mask);
   return r.Run(*plan, options, mask);
 }
 
@@ -751,6 +1063,7 @@ Result<ExpandedQuery> FoldBack::Expand(const Index& index, std::string_view quer
   }
   index::ChunkMask mask;  // for a walled user's term statistics
   if (options.allowed_matters) FB_RETURN_IF_ERROR(r.index->BuildMask(options, &mask));
+  std::shared_lock<std::shared_mutex> lock(r.mu);
   auto plan = r.MakePlan(query, options, mask.stats.get());
   if (!plan.ok()) return plan.status();
   ExpandedQuery out;
@@ -774,29 +1087,48 @@ Status FoldBack::SaveAdapter(Index* index) const {
     return Status::FailedPrecondition(
         "FoldBack::SaveAdapter needs the index FoldBack was built on");
   }
+  std::shared_ptr<const AdapterPart> part;
+  {
+    std::shared_lock<std::shared_mutex> lock(r.mu);
+    part = r.adapter;
+  }
   auto& ext = index->rep()->extensions;
-  if (!r.has_adapter) {
+  if (!part->has) {
     ext.erase(kAdapterSection);
     return Status::OK();
   }
   pb::QueryAdapter a;
   a.set_version(kAdapterVersion);
-  a.set_dimension(r.adapter.dimension);
+  a.set_dimension(part->model.dimension);
   std::string* w = a.mutable_weights();
-  w->reserve(r.adapter.weights.size() * 4);
-  for (float f : r.adapter.weights) store::PutF32(w, f);
-  for (const auto& m : r.adapter_scope) a.add_scope(m);
-  a.set_fingerprint(r.adapter_fingerprint);
-  a.set_pairs(static_cast<uint32_t>(r.adapter.pairs));
-  a.set_loss_before(r.adapter.loss_before);
-  a.set_loss_after(r.adapter.loss_after);
+  w->reserve(part->model.weights.size() * 4);
+  for (float f : part->model.weights) store::PutF32(w, f);
+  for (const auto& m : part->scope) a.add_scope(m);
+  a.set_fingerprint(part->fingerprint);
+  a.set_pairs(static_cast<uint32_t>(part->model.pairs));
+  a.set_loss_before(part->model.loss_before);
+  a.set_loss_after(part->model.loss_after);
   std::string bytes;
   if (!a.SerializeToString(&bytes)) return Status::Internal("cannot serialize the query adapter");
   ext[kAdapterSection] = std::move(bytes);
   return Status::OK();
 }
 
-const FoldBackStats& FoldBack::stats() const { return rep_->stats; }
+FoldBackStats FoldBack::stats() const {
+  const Rep& r = *rep_;
+  std::shared_lock<std::shared_mutex> lock(r.mu);
+  FoldBackStats s = r.stats;
+  const AdapterPart& a = *r.adapter;
+  s.triplets = a.triplets;
+  s.adapter_trained = a.trained;
+  s.adapter_loaded = a.loaded;
+  s.adapter_loss_before = a.loss_before;
+  s.adapter_loss_after = a.loss_after;
+  s.adapter_note = a.note;
+  s.adapter_pending = r.adapter_lagging();
+  return s;
+}
+
 const FoldBackOptions& FoldBack::options() const { return rep_->options; }
 
 }  // namespace foldback
