@@ -324,7 +324,7 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
     return Status::InvalidArgument(fmt::format(
         FMT_STRING("training interpolation must lie in [0, 1], got {}"), options.interpolation));
   }
-  bool weighed = false;
+  bool used_any = false, weighed = false;
   for (int s = 0; s < kPairSourceCount; ++s) {
     float w = options.source_weights.weight[s];
     if (!(w >= 0.0f && w <= 100.0f)) {
@@ -336,9 +336,12 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
     const bool used =
         options.sources.enabled[s] &&
         (s != static_cast<int>(PairSource::kGenerated) || !options.generated_pairs.empty());
+    used_any |= used;
     weighed |= used && w > 0.0f;
   }
-  if (!weighed) {
+  // Nothing usable at all (the llm source alone, without questions) is the
+  // missing-pairs precondition below, not a weight error.
+  if (used_any && !weighed) {
     return Status::InvalidArgument("every enabled training source has weight 0: nothing to learn");
   }
   const Index::Rep& r = *index.rep();
