@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include "feedback/record_internal.h"
 #include "foldback/feedback.h"
 
 namespace foldback {
@@ -275,18 +276,7 @@ class Exporter {
 
   void Demo(const FeedbackRecord& r, const std::string& in, const std::string& outf, json* demos,
             std::set<std::pair<std::string, std::string>>* seen) {
-    if (!(r.rating.positive() || !r.preferred_rewrite.empty()) || r.question.empty()) {
-      return Count(0);
-    }
-    std::string query = r.preferred_rewrite;
-    if (query.empty()) {
-      for (const auto& h : r.hop_queries) {
-        if (!h.empty() && h != r.question) {
-          query = h;
-          break;
-        }
-      }
-    }
+    std::string query = feedback::TaughtRewrite(r);
     if (query.empty() || !seen->insert({r.question, query}).second) return Count(0);
     demos->push_back({{"augmented", true}, {in, r.question}, {outf, query}});
     Count(1);

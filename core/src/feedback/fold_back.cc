@@ -38,6 +38,7 @@
 #include "embed/static_embedder.h"
 #include "feedback.pb.h"
 #include "feedback/adapter.h"
+#include "feedback/record_internal.h"
 #include "foldback/feedback.h"
 #include "index/dense_index.h"
 #include "index/index_internal.h"
@@ -671,17 +672,8 @@ bool FoldBack::Rep::AddRecord(const FeedbackRecord& r) {
   if (p.labelled()) ++stats.relevance;
   if (options.rocchio) PrepareRocchio(&p);
   for (const auto& [t, w] : QuestionVec(r.question)) p.question_vec.emplace_back(Intern(t), w);
-  if (options.demos && !r.question.empty() &&
-      (r.rating.positive() || !r.preferred_rewrite.empty())) {
-    std::string query = r.preferred_rewrite;
-    if (query.empty()) {
-      for (const auto& h : r.hop_queries) {
-        if (!h.empty() && h != r.question) {
-          query = h;
-          break;
-        }
-      }
-    }
+  if (options.demos) {
+    std::string query = feedback::TaughtRewrite(r);
     if (!query.empty()) {
       p.is_demo = true;
       p.demo.question = r.question;

@@ -293,6 +293,15 @@ Status AppendEncodedRecord(const FeedbackRecord& record, google::protobuf::Arena
   return Status::OK();
 }
 
+std::string TaughtRewrite(const FeedbackRecord& r) {
+  if (r.question.empty() || !(r.rating.positive() || !r.preferred_rewrite.empty())) return "";
+  if (!r.preferred_rewrite.empty()) return r.preferred_rewrite;
+  for (const auto& h : r.hop_queries) {
+    if (!h.empty() && h != r.question) return h;
+  }
+  return "";
+}
+
 }  // namespace feedback
 
 Result<FeedbackRecord> DecodeFeedbackRecord(std::string_view bytes) {
