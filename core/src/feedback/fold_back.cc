@@ -1035,8 +1035,10 @@ Result<std::vector<SearchHit>> FoldBack::Search(const Index& index, std::string_
   }
   if (options.top_k == 0) return std::vector<SearchHit>();
   if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
-  index::ChunkMask mask;
-  FB_RETURN_IF_ERROR(r.index->BuildMask(options, &mask));
+  // The wall's cached mask, shared rather than copied (as Index::Search does).
+  auto shared = r.index->SharedMask(options);
+  if (!shared.ok()) return shared.status();
+  const index::ChunkMask& mask = **shared;
   auto plan = [&] {
     std::shared_lock<std::shared_mutex> lock(r.mu);
     return r.MakePlan(query, options, mask.stats.get());
