@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "foldback/index.h"
+#include "snapshot.pb.h"
+#include "store/bytes.h"
+#include "store/crc32c.h"
 #include "test_budget.h"
 
 namespace foldback {
@@ -292,6 +295,67 @@ TEST(Snapshot, DamagedBytesGiveClearErrors) {
   r = Index::FromSnapshot("hello, this is not a foldback snapshot at all");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("magic"), std::string::npos);
+}
+
+// The snapshot is written one document and one chunk at a time; the bytes
+// must be exactly protobuf's own serialization of the whole message, so that
+// snapshots of earlier builds (written whole) and of this one read alike.
+TEST(Snapshot, WrittenFieldByFieldAsProtobufWritesTheWholeMessage) {
+  auto idx = SmallIndex();
+  ASSERT_TRUE(idx->Remove("b").ok());
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  const std::string payload = bytes->substr(20);
+  pb::Snapshot whole;
+  ASSERT_TRUE(whole.ParseFromString(payload));
+  EXPECT_EQ(static_cast<uint64_t>(whole.documents_size()), idx->Stats().documents);
+  EXPECT_EQ(static_cast<uint64_t>(whole.chunks_size()), idx->Stats().chunks);
+  std::string again;
+  ASSERT_TRUE(whole.SerializeToString(&again));
+  EXPECT_EQ(again, payload);
+}
+
+// A payload whose checksum is right but whose fields are not: a clear
+// error, never a crash (the fuzz target tries many more).
+TEST(Snapshot, MalformedFieldsUnderAGoodChecksumAreCorruption) {
+  auto idx = SmallIndex();
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  auto reseal = [](const std::string& payload) {
+    std::string out = "FBSN";
+    store::PutU32(&out, 2);
+    store::PutU32(&out, static_cast<uint32_t>(payload.size()));
+    store::PutU32(&out, 0);
+    store::PutU32(&out, store::MaskCrc(store::Crc32c(payload)));
+    return out + payload;
+  };
+  const std::string payload = bytes->substr(20);
+  ASSERT_TRUE(Index::FromSnapshot(reseal(payload)).ok());
+  struct Case {
+    const char* what;
+    std::string payload;
+    const char* message;
+  };
+  const Case cases[] = {
+      // Field 5 (a document) claiming more bytes than there are.
+      {"document past the end", payload + std::string("\x2a\xff\xff\x03", 4), "does not parse"},
+      // Field 6 (a chunk) whose value is not a Chunk.
+      {"chunk of garbage", payload + std::string("\x32\x02\xff\xff", 4), "chunk does not parse"},
+      // A document of garbage.
+      {"document of garbage", std::string("\x2a\x02\xff\xff", 4) + payload,
+       "document does not parse"},
+      // A group (wire type 3), which foldback never writes.
+      {"group", payload + std::string("\x0b", 1), "does not parse"},
+      // A tag and nothing after it.
+      {"tag alone", payload + std::string("\x2a", 1), "does not parse"},
+  };
+  for (const Case& c : cases) {
+    auto r = Index::FromSnapshot(reseal(c.payload));
+    ASSERT_FALSE(r.ok()) << c.what;
+    EXPECT_TRUE(r.status().IsCorruption()) << c.what << ": " << r.status().ToString();
+    EXPECT_NE(r.status().message().find(c.message), std::string::npos)
+        << c.what << ": " << r.status().ToString();
+  }
 }
 
 }  // namespace

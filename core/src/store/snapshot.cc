@@ -7,9 +7,17 @@
 //   8       8     payload length (u64 LE)
 //   16      4     masked CRC-32C of the payload (u32 LE)
 //   20      n     payload: foldback.pb.Snapshot
+//
+// The payload is written and read one top-level field at a time: each
+// document and chunk is its own length-delimited field, so neither side holds
+// a second copy of the corpus's text in a protobuf message, and the payload
+// is not limited to protobuf's 2 GiB per message (each document, and the
+// lexical and dense parts, still are). The bytes are exactly those of
+// serializing the whole message: snapshots of earlier builds load unchanged.
 #include <limits>
 
 #include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
 
 #include "foldback/index.h"
 #include "foldback/version.h"
@@ -81,56 +89,152 @@ void PutU64(std::string* out, uint64_t v) {
   store::PutU32(out, static_cast<uint32_t>(v >> 32));
 }
 
+// Snapshot's repeated fields written and read one element at a time.
+constexpr uint32_t kDocumentsField = 5;
+constexpr uint32_t kChunksField = 6;
+constexpr uint32_t kLengthDelimited = 2;
+
+void PutVarint(uint64_t v, std::string* out) {
+  uint8_t buf[10];  // the longest varint of 64 bits
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(v, buf);
+  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
+}
+
+// Appends `m` as field `number` of the message being written, exactly as
+// serializing the containing message would. False past 2 GiB.
+bool AppendField(uint32_t number, const google::protobuf::MessageLite& m, std::string* out) {
+  PutVarint(number << 3 | kLengthDelimited, out);
+  PutVarint(m.ByteSizeLong(), out);
+  return m.AppendToString(out);
+}
+
+// One top-level field of a payload: its number and the bytes of the whole
+// field (tag included), or of its value alone for a length-delimited one.
+struct RawField {
+  uint32_t number = 0;
+  std::string_view whole;
+  std::string_view value;  // length-delimited fields only
+  bool delimited = false;
+};
+
+// Reads the field starting at `pos` (the tag and, for a length-delimited
+// field, its length through protobuf's own reader). False when the bytes
+// are not a well-formed field.
+bool NextField(std::string_view payload, size_t pos, RawField* f) {
+  const std::string_view rest = payload.substr(pos);
+  // A tag and a length take at most 15 bytes; the reader sees no more, so
+  // the 2 GiB limit of one CodedInputStream never applies to the payload.
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(rest.data()),
+                                            static_cast<int>(std::min<size_t>(rest.size(), 15)));
+  const uint32_t tag = in.ReadTag();
+  if (tag == 0) return false;
+  f->number = tag >> 3;
+  size_t value_begin = 0;
+  size_t end = 0;
+  switch (tag & 7) {
+    case 0: {  // varint
+      uint64_t v;
+      if (!in.ReadVarint64(&v)) return false;
+      end = static_cast<size_t>(in.CurrentPosition());
+      break;
+    }
+    case 1:  // fixed64
+      end = static_cast<size_t>(in.CurrentPosition()) + 8;
+      break;
+    case 5:  // fixed32
+      end = static_cast<size_t>(in.CurrentPosition()) + 4;
+      break;
+    case kLengthDelimited: {
+      uint64_t length;
+      if (!in.ReadVarint64(&length)) return false;
+      value_begin = static_cast<size_t>(in.CurrentPosition());
+      if (length > rest.size() - value_begin) return false;
+      end = value_begin + static_cast<size_t>(length);
+      f->value = rest.substr(value_begin, static_cast<size_t>(length));
+      f->delimited = true;
+      break;
+    }
+    default:  // groups: never written by foldback
+      return false;
+  }
+  if (end > rest.size()) return false;
+  f->whole = rest.substr(0, end);
+  return true;
+}
+
+bool ParseValue(std::string_view bytes, google::protobuf::MessageLite* m) {
+  return bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()) &&
+         m->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
 }  // namespace
 
 Result<std::string> Index::Snapshot() const {
   const Rep& r = *rep_;
-  pb::Snapshot snap;
-  snap.set_magic(0x4E534246u);
-  snap.set_format_version(kFormatVersion);
-  snap.set_library_version(FOLDBACK_VERSION_STRING);
-  SaveOptions(r.options, snap.mutable_options());
+  std::string out(kHeaderSize, '\0');  // the envelope, filled in last
+  // Fields 1-4, then each document (5), each chunk (6), then 7 onwards: the
+  // order in which protobuf serializes a whole Snapshot.
+  pb::Snapshot head;
+  head.set_magic(0x4E534246u);
+  head.set_format_version(kFormatVersion);
+  head.set_library_version(FOLDBACK_VERSION_STRING);
+  SaveOptions(r.options, head.mutable_options());
+  if (!head.AppendToString(&out)) return Status::Internal("snapshot header serialization failed");
 
-  std::vector<uint32_t> renumber(r.chunks.size(), kDropped);
-  uint32_t next_chunk = 0;
-  uint32_t next_doc = 0;
+  pb::Document pd;
   for (const DocSlot& d : r.docs) {
     if (!d.live) continue;
-    pb::Document* pd = snap.add_documents();
-    pd->set_id(d.doc.id);
-    pd->set_title(d.doc.title);
-    pd->set_text(d.doc.text);
-    pd->set_kind(static_cast<uint32_t>(d.doc.kind));
-    pd->set_matter(d.doc.matter);
-    pd->set_parent_id(d.doc.parent_id);
+    pd.Clear();
+    pd.set_id(d.doc.id);
+    pd.set_title(d.doc.title);
+    pd.set_text(d.doc.text);
+    pd.set_kind(static_cast<uint32_t>(d.doc.kind));
+    pd.set_matter(d.doc.matter);
+    pd.set_parent_id(d.doc.parent_id);
     for (const auto& [name, values] : d.doc.metadata) {
-      pb::MetadataField* f = pd->add_metadata();
+      pb::MetadataField* f = pd.add_metadata();
       f->set_name(name);
       for (const auto& v : values) f->add_values(v);
     }
+    if (!AppendField(kDocumentsField, pd, &out)) {
+      return Status::Internal("snapshot serialization failed: document '" + d.doc.id +
+                              "' is larger than 2 GiB");
+    }
+  }
+  std::vector<uint32_t> renumber(r.chunks.size(), kDropped);
+  uint32_t next_chunk = 0;
+  uint32_t next_doc = 0;
+  pb::Chunk pc;
+  for (const DocSlot& d : r.docs) {
+    if (!d.live) continue;
     for (uint32_t c : d.chunks) {
       const ChunkSlot& cs = r.chunks[c];
-      pb::Chunk* pc = snap.add_chunks();
-      pc->set_id(cs.chunk.id);
-      pc->set_document(next_doc);
-      pc->set_begin(cs.chunk.begin);
-      pc->set_end(cs.chunk.end);
-      pc->set_section(cs.chunk.section);
-      pc->set_role(static_cast<uint32_t>(cs.chunk.role));
-      pc->set_has_vector(cs.has_vector);
+      pc.Clear();
+      pc.set_id(cs.chunk.id);
+      pc.set_document(next_doc);
+      pc.set_begin(cs.chunk.begin);
+      pc.set_end(cs.chunk.end);
+      pc.set_section(cs.chunk.section);
+      pc.set_role(static_cast<uint32_t>(cs.chunk.role));
+      pc.set_has_vector(cs.has_vector);
+      if (!AppendField(kChunksField, pc, &out)) {
+        return Status::Internal("snapshot serialization failed: chunk '" + cs.chunk.id + "'");
+      }
       renumber[c] = next_chunk++;
     }
     ++next_doc;
   }
-  std::string* sketches = snap.mutable_dup_sketches();
+
+  pb::Snapshot tail;
+  std::string* sketches = tail.mutable_dup_sketches();
   sketches->reserve(static_cast<size_t>(next_chunk) * index::DupSketch::kEncodedSize);
   for (const DocSlot& d : r.docs) {
     if (!d.live) continue;
     for (uint32_t c : d.chunks) r.chunks[c].sketch.AppendTo(sketches);
   }
-  snap.set_dup_sketch_scheme(index::DupSketch::kScheme);
+  tail.set_dup_sketch_scheme(index::DupSketch::kScheme);
   std::vector<std::string> terms;
-  pb::Lexical* lex = snap.mutable_lexical();
+  pb::Lexical* lex = tail.mutable_lexical();
   index::PositionData positions;
   r.lexical.Serialize(renumber, &terms, lex->mutable_offsets(), lex->mutable_postings(),
                       lex->mutable_lengths(), &positions);
@@ -142,24 +246,24 @@ Result<std::string> Index::Snapshot() const {
     for (auto& w : positions.words) lex->add_words(std::move(w));
     lex->set_word_terms(std::move(positions.word_terms));
   }
-  r.SaveDense(renumber, &snap);
+  r.SaveDense(renumber, &tail);
   for (const auto& [name, payload] : r.extensions) {
-    pb::Extension* e = snap.add_extensions();
+    pb::Extension* e = tail.add_extensions();
     e->set_name(name);
     e->set_payload(payload);
   }
-
-  std::string payload;
-  if (!snap.SerializeToString(&payload)) {
-    return Status::Internal("snapshot serialization failed (index larger than 2 GiB?)");
+  if (!tail.AppendToString(&out)) {
+    return Status::Internal(
+        "snapshot serialization failed: the lexical or dense part is larger than 2 GiB");
   }
-  std::string out;
-  out.reserve(kHeaderSize + payload.size());
-  out.append(kMagic, 4);
-  store::PutU32(&out, kFormatVersion);
-  PutU64(&out, payload.size());
-  store::PutU32(&out, store::MaskCrc(store::Crc32c(payload)));
-  out += payload;
+
+  const std::string_view payload = std::string_view(out).substr(kHeaderSize);
+  std::string header;
+  header.append(kMagic, 4);
+  store::PutU32(&header, kFormatVersion);
+  PutU64(&header, payload.size());
+  store::PutU32(&header, store::MaskCrc(store::Crc32c(payload)));
+  out.replace(0, kHeaderSize, header);
   return out;
 }
 
@@ -188,9 +292,29 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   if (store::UnmaskCrc(store::GetU32(bytes, 4)) != store::Crc32c(payload)) {
     return Status::Corruption("snapshot checksum mismatch: the bytes are damaged");
   }
+  // Documents and chunks are read one at a time below; every other field is
+  // merged into `snap` as protobuf would parse it.
   pb::Snapshot snap;
-  if (!snap.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return Status::Corruption("snapshot payload does not parse");
+  std::vector<std::string_view> doc_fields;
+  std::vector<std::string_view> chunk_fields;
+  for (size_t pos = 0; pos < payload.size();) {
+    RawField f;
+    if (!NextField(payload, pos, &f)) return Status::Corruption("snapshot payload does not parse");
+    pos += f.whole.size();
+    if (f.number == kDocumentsField && f.delimited) {
+      doc_fields.push_back(f.value);
+    } else if (f.number == kChunksField && f.delimited) {
+      chunk_fields.push_back(f.value);
+    } else {
+      if (f.whole.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+        return Status::Corruption("snapshot payload does not parse");
+      }
+      google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(f.whole.data()),
+                                                static_cast<int>(f.whole.size()));
+      if (!snap.MergeFromCodedStream(&in)) {
+        return Status::Corruption("snapshot payload does not parse");
+      }
+    }
   }
   if (snap.magic() != 0x4E534246u || snap.format_version() != version) {
     return Status::Corruption("snapshot payload header is inconsistent");
@@ -199,19 +323,23 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   FB_RETURN_IF_ERROR(LoadOptions(snap.options(), &options));
   auto rep = std::make_unique<Rep>(options);
   Rep& r = *rep;
-  r.docs.reserve(snap.documents_size());
-  for (const pb::Document& pd : snap.documents()) {
+  r.docs.reserve(doc_fields.size());
+  pb::Document pd;
+  for (std::string_view field : doc_fields) {
+    if (!ParseValue(field, &pd)) return Status::Corruption("snapshot document does not parse");
     DocSlot slot;
     slot.live = true;
-    slot.doc.id = pd.id();
-    slot.doc.title = pd.title();
-    slot.doc.text = pd.text();
+    slot.doc.id = std::move(*pd.mutable_id());
+    slot.doc.title = std::move(*pd.mutable_title());
+    slot.doc.text = std::move(*pd.mutable_text());
     if (pd.kind() > 2) return Status::Corruption("snapshot document has an unknown kind");
     slot.doc.kind = static_cast<DocKind>(pd.kind());
-    slot.doc.matter = pd.matter();
-    slot.doc.parent_id = pd.parent_id();
-    for (const pb::MetadataField& f : pd.metadata()) {
-      slot.doc.metadata[f.name()] = std::vector<std::string>(f.values().begin(), f.values().end());
+    slot.doc.matter = std::move(*pd.mutable_matter());
+    slot.doc.parent_id = std::move(*pd.mutable_parent_id());
+    for (pb::MetadataField& f : *pd.mutable_metadata()) {
+      slot.doc.metadata[f.name()] =
+          std::vector<std::string>(std::make_move_iterator(f.mutable_values()->begin()),
+                                   std::make_move_iterator(f.mutable_values()->end()));
     }
     if (!r.doc_ids.emplace(slot.doc.id, static_cast<uint32_t>(r.docs.size())).second) {
       return Status::Corruption("snapshot holds document '" + slot.doc.id + "' twice");
@@ -220,13 +348,15 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     r.docs.push_back(std::move(slot));
     r.IndexDocFields(static_cast<uint32_t>(r.docs.size() - 1));
   }
-  r.chunks.reserve(snap.chunks_size());
+  r.chunks.reserve(chunk_fields.size());
   // Stored sketches of this build's scheme spare shingling every chunk.
   const std::string& sketches = snap.dup_sketches();
   const bool stored_sketches =
       snap.dup_sketch_scheme() == index::DupSketch::kScheme &&
-      sketches.size() == static_cast<size_t>(snap.chunks_size()) * index::DupSketch::kEncodedSize;
-  for (const pb::Chunk& pc : snap.chunks()) {
+      sketches.size() == chunk_fields.size() * index::DupSketch::kEncodedSize;
+  pb::Chunk pc;
+  for (std::string_view field : chunk_fields) {
+    if (!ParseValue(field, &pc)) return Status::Corruption("snapshot chunk does not parse");
     if (pc.document() >= r.docs.size()) return Status::Corruption("snapshot chunk names no document");
     DocSlot& d = r.docs[pc.document()];
     if (pc.begin() > pc.end() || pc.end() > d.doc.text.size() || pc.role() > 2) {
@@ -236,12 +366,12 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     c.live = true;
     c.doc = pc.document();
     c.has_vector = pc.has_vector();
-    c.chunk.id = pc.id();
+    c.chunk.id = std::move(*pc.mutable_id());
     c.chunk.doc_id = d.doc.id;
     c.chunk.begin = pc.begin();
     c.chunk.end = pc.end();
     c.chunk.text = d.doc.text.substr(pc.begin(), pc.end() - pc.begin());
-    c.chunk.section = pc.section();
+    c.chunk.section = std::move(*pc.mutable_section());
     c.chunk.role = static_cast<ChunkRole>(pc.role());
     c.sketch = stored_sketches ? index::DupSketch::Decode(
                                      sketches, r.chunks.size() * index::DupSketch::kEncodedSize)
