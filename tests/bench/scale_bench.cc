@@ -1,7 +1,7 @@
 // scale_bench: BM25 at 100k to millions of passages, on a synthetic corpus
 // whose vocabulary and lengths are drawn from real contracts (issue 13
-// item 8, first part: the in-memory index; the snapshot's 32-bit size
-// still caps what can be saved — see docs/benchmarks.md).
+// item 8, first part: the in-memory index; the snapshot's lexical and
+// dense parts are still capped at 2 GiB each — see docs/benchmarks.md).
 //
 //   build/bin/scale_bench [--passages 100000,1000000] [--scope 1000]
 //       [--queries 500] [--seed 7] [--model DIR]
@@ -334,7 +334,7 @@ int main(int argc, char** argv) {
       auto h = alone.at(matter_of(i))->Search(qs[i], unscoped);
       if (!h.ok()) Die(h.status().ToString());
     });
-    // The snapshot: one protobuf message today, so it fails past 2 GB.
+    // The snapshot: fails when its lexical or dense part passes 2 GiB.
     std::string snap_cell, load_cell;
     {
       auto t1 = std::chrono::steady_clock::now();
