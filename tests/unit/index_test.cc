@@ -2,8 +2,7 @@
 
 #include "foldback/index.h"
 #include "snapshot.pb.h"
-#include "store/bytes.h"
-#include "store/crc32c.h"
+#include "snapshot_envelope.h"
 #include "test_budget.h"
 
 namespace foldback {
@@ -321,14 +320,7 @@ TEST(Snapshot, MalformedFieldsUnderAGoodChecksumAreCorruption) {
   auto idx = SmallIndex();
   auto bytes = idx->Snapshot();
   ASSERT_TRUE(bytes.ok());
-  auto reseal = [](const std::string& payload) {
-    std::string out = "FBSN";
-    store::PutU32(&out, 2);
-    store::PutU32(&out, static_cast<uint32_t>(payload.size()));
-    store::PutU32(&out, 0);
-    store::PutU32(&out, store::MaskCrc(store::Crc32c(payload)));
-    return out + payload;
-  };
+  auto reseal = [](const std::string& payload) { return testing::SealSnapshot(2, payload); };
   const std::string payload = bytes->substr(20);
   ASSERT_TRUE(Index::FromSnapshot(reseal(payload)).ok());
   struct Case {

@@ -15,8 +15,7 @@
 #include "index/positions.h"
 #include "index/query.h"
 #include "snapshot.pb.h"
-#include "store/bytes.h"
-#include "store/crc32c.h"
+#include "snapshot_envelope.h"
 
 namespace foldback {
 namespace {
@@ -498,12 +497,7 @@ std::string AsFormat1(const std::string& v2) {
   lex->clear_word_terms();
   std::string payload;
   EXPECT_TRUE(snap.SerializeToString(&payload));
-  std::string out = "FBSN";
-  store::PutU32(&out, 1);
-  store::PutU32(&out, static_cast<uint32_t>(payload.size()));
-  store::PutU32(&out, 0);
-  store::PutU32(&out, store::MaskCrc(store::Crc32c(payload)));
-  return out + payload;
+  return testing::SealSnapshot(1, payload);
 }
 
 TEST(ConnectorSearch, OldSnapshotsLoadWithoutPositions) {
@@ -582,12 +576,7 @@ TEST(ConnectorSearch, CorruptPositionsAreRefused) {
   auto rewrap = [](const pb::Snapshot& s) {
     std::string payload;
     s.SerializeToString(&payload);
-    std::string out = "FBSN";
-    store::PutU32(&out, 2);
-    store::PutU32(&out, static_cast<uint32_t>(payload.size()));
-    store::PutU32(&out, 0);
-    store::PutU32(&out, store::MaskCrc(store::Crc32c(payload)));
-    return out + payload;
+    return testing::SealSnapshot(2, payload);
   };
   {
     pb::Snapshot bad = snap;
