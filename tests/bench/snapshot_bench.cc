@@ -198,6 +198,24 @@ void BM_LoadSnapshot(benchmark::State& state) {
 }
 BENCHMARK(BM_LoadSnapshot)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Index::Snapshot of the loaded index: the bytes a host writes to disk.
+void BM_SaveSnapshot(benchmark::State& state) {
+  static const Index* index = [] {
+    auto r = Index::FromSnapshot(Bytes());
+    if (!r.ok()) Die(r.status());
+    return r.value().release();
+  }();
+  size_t size = 0;
+  for (auto _ : state) {
+    auto bytes = index->Snapshot();
+    if (!bytes.ok()) Die(bytes.status());
+    size = bytes->size();
+    benchmark::DoNotOptimize(bytes->data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
+}
+BENCHMARK(BM_SaveSnapshot)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // The same snapshot without its stored near-duplicate sketches (as written
 // before they were stored): the load shingles every chunk's text.
 void BM_LoadSnapshotComputingSketches(benchmark::State& state) {

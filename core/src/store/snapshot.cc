@@ -171,60 +171,18 @@ bool ParseValue(std::string_view bytes, google::protobuf::MessageLite* m) {
 
 Result<std::string> Index::Snapshot() const {
   const Rep& r = *rep_;
-  std::string out(kHeaderSize, '\0');  // the envelope, filled in last
-  // Fields 1-4, then each document (5), each chunk (6), then 7 onwards: the
-  // order in which protobuf serializes a whole Snapshot.
-  pb::Snapshot head;
-  head.set_magic(0x4E534246u);
-  head.set_format_version(kFormatVersion);
-  head.set_library_version(FOLDBACK_VERSION_STRING);
-  SaveOptions(r.options, head.mutable_options());
-  if (!head.AppendToString(&out)) return Status::Internal("snapshot header serialization failed");
-
-  pb::Document pd;
-  for (const DocSlot& d : r.docs) {
-    if (!d.live) continue;
-    pd.Clear();
-    pd.set_id(d.doc.id);
-    pd.set_title(d.doc.title);
-    pd.set_text(d.doc.text);
-    pd.set_kind(static_cast<uint32_t>(d.doc.kind));
-    pd.set_matter(d.doc.matter);
-    pd.set_parent_id(d.doc.parent_id);
-    for (const auto& [name, values] : d.doc.metadata) {
-      pb::MetadataField* f = pd.add_metadata();
-      f->set_name(name);
-      for (const auto& v : values) f->add_values(v);
-    }
-    if (!AppendField(kDocumentsField, pd, &out)) {
-      return Status::Internal("snapshot serialization failed: document '" + d.doc.id +
-                              "' is larger than 2 GiB");
-    }
-  }
+  // Chunk numbers as written: live chunks, document by document.
   std::vector<uint32_t> renumber(r.chunks.size(), kDropped);
   uint32_t next_chunk = 0;
-  uint32_t next_doc = 0;
-  pb::Chunk pc;
   for (const DocSlot& d : r.docs) {
     if (!d.live) continue;
-    for (uint32_t c : d.chunks) {
-      const ChunkSlot& cs = r.chunks[c];
-      pc.Clear();
-      pc.set_id(cs.chunk.id);
-      pc.set_document(next_doc);
-      pc.set_begin(cs.chunk.begin);
-      pc.set_end(cs.chunk.end);
-      pc.set_section(cs.chunk.section);
-      pc.set_role(static_cast<uint32_t>(cs.chunk.role));
-      pc.set_has_vector(cs.has_vector);
-      if (!AppendField(kChunksField, pc, &out)) {
-        return Status::Internal("snapshot serialization failed: chunk '" + cs.chunk.id + "'");
-      }
-      renumber[c] = next_chunk++;
-    }
-    ++next_doc;
+    for (uint32_t c : d.chunks) renumber[c] = next_chunk++;
   }
 
+  // Fields 1-4, then each document (5), each chunk (6), then 7 onwards
+  // (`tail`): the order in which protobuf serializes a whole Snapshot. The
+  // tail is built first so that the output is allocated once: growing it by
+  // doubling copied and page-faulted the whole snapshot several times over.
   pb::Snapshot tail;
   std::string* sketches = tail.mutable_dup_sketches();
   sketches->reserve(static_cast<size_t>(next_chunk) * index::DupSketch::kEncodedSize);
@@ -252,7 +210,63 @@ Result<std::string> Index::Snapshot() const {
     e->set_name(name);
     e->set_payload(payload);
   }
-  if (!tail.AppendToString(&out)) {
+  const size_t tail_size = tail.ByteSizeLong();
+
+  std::string out(kHeaderSize, '\0');  // the envelope, filled in last
+  // Documents and chunks: their text plus a generous allowance for ids,
+  // titles, metadata and sections (pages reserved and never written cost no
+  // memory); past it the string grows as usual.
+  out.reserve(kHeaderSize + 4096 + r.text_bytes + r.live_docs * 1024 + r.live_chunks * 256 +
+              tail_size);
+  pb::Snapshot head;
+  head.set_magic(0x4E534246u);
+  head.set_format_version(kFormatVersion);
+  head.set_library_version(FOLDBACK_VERSION_STRING);
+  SaveOptions(r.options, head.mutable_options());
+  if (!head.AppendToString(&out)) return Status::Internal("snapshot header serialization failed");
+
+  pb::Document pd;
+  for (const DocSlot& d : r.docs) {
+    if (!d.live) continue;
+    pd.Clear();
+    pd.set_id(d.doc.id);
+    pd.set_title(d.doc.title);
+    pd.set_text(d.doc.text);
+    pd.set_kind(static_cast<uint32_t>(d.doc.kind));
+    pd.set_matter(d.doc.matter);
+    pd.set_parent_id(d.doc.parent_id);
+    for (const auto& [name, values] : d.doc.metadata) {
+      pb::MetadataField* f = pd.add_metadata();
+      f->set_name(name);
+      for (const auto& v : values) f->add_values(v);
+    }
+    if (!AppendField(kDocumentsField, pd, &out)) {
+      return Status::Internal("snapshot serialization failed: document '" + d.doc.id +
+                              "' is larger than 2 GiB");
+    }
+  }
+  uint32_t next_doc = 0;
+  pb::Chunk pc;
+  for (const DocSlot& d : r.docs) {
+    if (!d.live) continue;
+    for (uint32_t c : d.chunks) {
+      const ChunkSlot& cs = r.chunks[c];
+      pc.Clear();
+      pc.set_id(cs.chunk.id);
+      pc.set_document(next_doc);
+      pc.set_begin(cs.chunk.begin);
+      pc.set_end(cs.chunk.end);
+      pc.set_section(cs.chunk.section);
+      pc.set_role(static_cast<uint32_t>(cs.chunk.role));
+      pc.set_has_vector(cs.has_vector);
+      if (!AppendField(kChunksField, pc, &out)) {
+        return Status::Internal("snapshot serialization failed: chunk '" + cs.chunk.id + "'");
+      }
+    }
+    ++next_doc;
+  }
+  if (tail_size > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !tail.AppendToString(&out)) {
     return Status::Internal(
         "snapshot serialization failed: the lexical or dense part is larger than 2 GiB");
   }
