@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -367,7 +368,23 @@ namespace {
 // from before a change misses the chunks added since (the checks below
 // that the new chunks are found fail when the cache ignores changes).
 TEST(ScopeMaskCache, FilteredSearchesFollowAddsRemovesAndUpdates) {
-  auto warm = DemoIndex();
+  IndexOptions options;
+  options.dense.embedder = EmbedderKind::kNone;
+  auto created = Index::Create(options);
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<Index> warm = std::move(*created);
+  // Other documents around the contracts, so that a contract's scope is a
+  // few chunk ranges and a matter's a byte per chunk (both mask forms).
+  const char* words[] = {"notice", "termination", "payment",   "confidential",
+                         "party",  "clause",      "warranty",  "liability",
+                         "days",   "information", "governing", "law"};
+  for (int i = 0; i < 120; ++i) {
+    Document d;
+    d.id = "other" + std::to_string(i);
+    d.matter = "m" + std::to_string(i % 2);
+    for (int w = 0; w < 12; ++w) d.text += std::string(words[(i * 7 + w * 5) % 12]) + " ";
+    ASSERT_TRUE(warm->Add(d).ok());
+  }
   auto contract = [](int i, const std::string& c, const std::string& extra) {
     Document d;
     d.id = "k" + std::to_string(i);
