@@ -2,6 +2,7 @@
 // only — no logic lives here. Errors come back as {error: {code, message}}
 // values; the JS wrapper (wasm/src/index.js) turns them into exceptions.
 #include <emscripten/bind.h>
+#include <emscripten/emscripten.h>
 #include <emscripten/val.h>
 
 #include <charconv>
@@ -455,11 +456,16 @@ class JsIndex {
   // search() with packed options (FromPackedOptions): the address of the
   // hits' block (HitBuffers::EncodeBlock), or 0 and lastError().
   uint32_t searchPacked(std::string query, std::string packed) {
+    return SearchPacked(query, packed);
+  }
+  uint32_t SearchPacked(std::string_view query, std::string_view packed) {
     foldback::SearchOptions o;
     foldback::Status st = FromPackedOptions(packed, &o);
     if (!st.ok()) return hits_.Fail(st);
     return hits_.EncodeBlock(index_->Search(query, o));
   }
+  // For the plain exports (fb_js_index_search): this object's address.
+  uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
 
   val lastError() const { return hits_.error(); }
 
@@ -1662,6 +1668,12 @@ class JsFeedback {
   // search() with packed options, hits as JsIndex::searchPacked gives them.
   uint32_t searchPacked(JsIndex& index, double index_version, std::string query,
                         std::string packed) {
+    return SearchPacked(index, index_version, query, packed);
+  }
+  // For the plain exports (fb_js_feedback_search): this object's address.
+  uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
+  uint32_t SearchPacked(JsIndex& index, double index_version, std::string_view query,
+                        std::string_view packed) {
     foldback::SearchOptions o;
     foldback::Status st = FromPackedOptions(packed, &o);
     if (st.ok()) st = FoldBackFor(index, index_version, o.allowed_matters);
@@ -2077,6 +2089,55 @@ class JsReranker {
   HitBuffers hits_;
 };
 
+// engine.search's call as plain exports, without embind (docs/benchmarks.md,
+// issue 13 item 7): the package is built without eval, so an embind call
+// goes through embind's generic invoker, and each std::string argument is
+// measured, allocated, encoded by a JS loop and freed. JS writes the query
+// and the packed options (FromPackedOptions) one after the other with
+// TextEncoder.encodeInto where fb_js_input says, then calls
+// fb_js_index_search or fb_js_feedback_search with the objects' addresses
+// (address()) and the two lengths; the result is searchPacked's.
+namespace {
+std::string& JsInput() {
+  static std::string* input = new std::string();
+  return *input;
+}
+}  // namespace
+
+extern "C" {
+
+// The address of `bytes` bytes for the next search's input (valid until
+// the next call).
+EMSCRIPTEN_KEEPALIVE uint32_t fb_js_input(uint32_t bytes) {
+  JsInput().resize(bytes);
+  return reinterpret_cast<uintptr_t>(JsInput().data());
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t fb_js_index_search(uint32_t index, uint32_t query_bytes,
+                                                 uint32_t packed_bytes) {
+  auto* js = reinterpret_cast<JsIndex*>(static_cast<uintptr_t>(index));
+  const std::string_view in = JsInput();
+  if (uint64_t{query_bytes} + packed_bytes > in.size()) {
+    return js->SearchPacked("", "malformed");  // the packed options' error
+  }
+  return js->SearchPacked(in.substr(0, query_bytes), in.substr(query_bytes, packed_bytes));
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t fb_js_feedback_search(uint32_t feedback, uint32_t index,
+                                                    double index_version, uint32_t query_bytes,
+                                                    uint32_t packed_bytes) {
+  auto* fb = reinterpret_cast<JsFeedback*>(static_cast<uintptr_t>(feedback));
+  auto& js = *reinterpret_cast<JsIndex*>(static_cast<uintptr_t>(index));
+  const std::string_view in = JsInput();
+  if (uint64_t{query_bytes} + packed_bytes > in.size()) {
+    return fb->SearchPacked(js, index_version, "", "malformed");
+  }
+  return fb->SearchPacked(js, index_version, in.substr(0, query_bytes),
+                          in.substr(query_bytes, packed_bytes));
+}
+
+}  // extern "C"
+
 EMSCRIPTEN_BINDINGS(foldback) {
   emscripten::function("version", &Version);
   emscripten::class_<JsIndex>("Index")
@@ -2088,6 +2149,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("buildDense", &JsIndex::buildDense)
       .function("search", &JsIndex::search)
       .function("searchPacked", &JsIndex::searchPacked)
+      .function("address", &JsIndex::address)
       .function("lastError", &JsIndex::lastError)
       .function("chunks", &JsIndex::chunks)
       .function("passages", &JsIndex::passages)
@@ -2163,6 +2225,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("foldBack", &JsFeedback::foldBack)
       .function("search", &JsFeedback::search)
       .function("searchPacked", &JsFeedback::searchPacked)
+      .function("address", &JsFeedback::address)
       .function("lastError", &JsFeedback::lastError)
       .function("expand", &JsFeedback::expand)
       .function("demosFor", &JsFeedback::demosFor)

@@ -3,11 +3,15 @@
 // single-word phrase clauses found in the word stream's bytes give the
 // chunks that decoding and matching gives, and a ranged mask of many
 // scattered ranges (the passages a phrase matched) scores over a byte mask
-// with the ranged path's scores bit for bit.
+// with the ranged path's scores bit for bit; walls' and filters' masks
+// served from the index's cache give the hits of masks built afresh.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -349,6 +353,132 @@ TEST(WallMaskCache, SameResultsAsAFreshIndexAcrossWallsAndChanges) {
   compare("after an add");
   ASSERT_TRUE(warm->Remove("late").ok());
   compare("after a remove");
+}
+
+}  // namespace
+}  // namespace foldback
+
+namespace foldback {
+namespace {
+
+// Filters' masks are cached too (Rep::ScopeMask): an add-in asks one
+// contract question after question. Every scope — filters in either order,
+// a wall with filters — must give, at every point of a series of adds,
+// removes and updates, the hits a mask built afresh gives: a cached mask
+// from before a change misses the chunks added since (the checks below
+// that the new chunks are found fail when the cache ignores changes).
+TEST(ScopeMaskCache, FilteredSearchesFollowAddsRemovesAndUpdates) {
+  IndexOptions options;
+  options.dense.embedder = EmbedderKind::kNone;
+  auto created = Index::Create(options);
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<Index> warm = std::move(*created);
+  // Other documents around the contracts, so that a contract's scope is a
+  // few chunk ranges and a matter's a byte per chunk (both mask forms).
+  const char* words[] = {"notice", "termination", "payment",   "confidential",
+                         "party",  "clause",      "warranty",  "liability",
+                         "days",   "information", "governing", "law"};
+  for (int i = 0; i < 120; ++i) {
+    Document d;
+    d.id = "other" + std::to_string(i);
+    d.matter = "m" + std::to_string(i % 2);
+    for (int w = 0; w < 12; ++w) d.text += std::string(words[(i * 7 + w * 5) % 12]) + " ";
+    ASSERT_TRUE(warm->Add(d).ok());
+  }
+  auto contract = [](int i, const std::string& c, const std::string& extra) {
+    Document d;
+    d.id = "k" + std::to_string(i);
+    d.matter = "m" + std::to_string(i % 2);
+    d.metadata["contract"] = {c};
+    d.text = "Termination for convenience on thirty days notice, clause " + std::to_string(i) +
+             ". Confidential information is returned on termination. " + extra;
+    return d;
+  };
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(warm->Add(contract(i, "c" + std::to_string(i % 3), "")).ok());
+  auto eq = [](const std::string& f, const std::string& v) {
+    return Filter{f, Filter::Op::kEq, v};
+  };
+  std::vector<SearchOptions> scopes;
+  auto scope = [&](std::vector<Filter> filters, std::optional<std::set<std::string>> wall = {}) {
+    SearchOptions o;
+    o.mode = SearchMode::kBm25;
+    o.top_k = 10;
+    o.filters = std::move(filters);
+    o.allowed_matters = std::move(wall);
+    scopes.push_back(o);
+  };
+  scope({eq("contract", "c0")});
+  scope({eq("contract", "c1")});
+  scope({eq("contract", "c0"), eq("matter", "m1")});
+  scope({eq("matter", "m1"), eq("contract", "c0")});  // the same scope, the other order
+  scope({eq("id", "k2")});
+  scope({eq("contract", "c1")}, std::set<std::string>{"m1"});
+  scope({eq("contract", "c1")}, std::set<std::string>{"m0", "m1"});
+  scope({Filter{"contract", Filter::Op::kGe, "c1"}});
+  scope({}, std::set<std::string>{"m0"});
+  const std::vector<std::string> queries = {
+      "termination for convenience", "confidential information", "thirty days notice clause"};
+  // Hits through the cache (twice: the second search is served from it)
+  // against a mask built afresh; returns the doc ids of one scope's hits.
+  auto compare = [&](const char* when) {
+    for (int round = 0; round < 2; ++round) {
+      for (size_t s = 0; s < scopes.size(); ++s) {
+        for (const auto& q : queries) {
+          index::ChunkMask fresh;
+          ASSERT_TRUE(warm->rep()->BuildMaskUncached(scopes[s], &fresh).ok());
+          std::string want = Bits(warm->rep()->Search(q, scopes[s], fresh));
+          EXPECT_EQ(Bits(warm->Search(q, scopes[s])), want)
+              << when << " round " << round << " scope " << s << " " << q;
+        }
+      }
+    }
+  };
+  auto doc_ids = [&](const SearchOptions& o) {
+    std::set<std::string> out;
+    auto hits = warm->Search("termination for convenience", o);
+    EXPECT_TRUE(hits.ok());
+    if (hits.ok()) {
+      for (const auto& h : *hits) out.insert(h.doc_id);
+    }
+    return out;
+  };
+  compare("built");
+  EXPECT_EQ(doc_ids(scopes[0]), (std::set<std::string>{"k0", "k3"}));
+  // The same scope in either order shares one cached mask.
+  auto a = warm->rep()->SharedMask(scopes[2]);
+  auto b = warm->rep()->SharedMask(scopes[3]);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+
+  // An add into a cached scope.
+  ASSERT_TRUE(warm->Add(contract(6, "c0", "")).ok());
+  compare("after an add");
+  EXPECT_EQ(doc_ids(scopes[0]), (std::set<std::string>{"k0", "k3", "k6"}));
+  auto c = warm->rep()->SharedMask(scopes[2]);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->get(), c->get());
+  // An update moving a document into a cached scope (new chunk numbers).
+  ASSERT_TRUE(warm->Add(contract(1, "c0", "Updated.")).ok());
+  compare("after an update into the scope");
+  EXPECT_EQ(doc_ids(scopes[0]), (std::set<std::string>{"k0", "k1", "k3", "k6"}));
+  EXPECT_EQ(doc_ids(scopes[1]), (std::set<std::string>{"k4"}));
+  // An update of the text only, then a remove.
+  ASSERT_TRUE(warm->Add(contract(2, "c2", "Termination for convenience, again.")).ok());
+  compare("after a text update");
+  EXPECT_EQ(doc_ids(scopes[4]), (std::set<std::string>{"k2"}));
+  ASSERT_TRUE(warm->Remove("k3").ok());
+  compare("after a remove");
+  EXPECT_EQ(doc_ids(scopes[0]), (std::set<std::string>{"k0", "k1", "k6"}));
+
+  // Bounded: many scopes keep at most kScopeMasks masks.
+  for (int i = 0; i < 40; ++i) {
+    SearchOptions o;
+    o.filters = {eq("id", "k" + std::to_string(i))};
+    ASSERT_TRUE(warm->rep()->SharedMask(o).ok());
+  }
+  std::lock_guard<std::mutex> lock(warm->rep()->scope_masks_mu);
+  EXPECT_EQ(warm->rep()->scope_masks.size(), Index::Rep::kScopeMasks);
 }
 
 }  // namespace

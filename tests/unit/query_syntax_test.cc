@@ -34,6 +34,47 @@ TEST(QueryParser, PlainQueriesHaveNoOperators) {
   }
 }
 
+// Every quote mark the parser knows (IsQuote), a trailing '*' and a
+// connector are seen, wherever they stand: ParseQueryAst skips tokenizing
+// a query with none of their characters, and must not skip one of these.
+TEST(QueryParser, EveryOperatorCharacterIsSeen) {
+  const std::vector<std::pair<std::string, std::string>> quotes = {
+      {"\"", "\""},
+      {"\xC2\xAB", "\xC2\xBB"},          // « »
+      {"\xC2\xBB", "\xC2\xAB"},          // » «
+      {"\xE2\x80\x9C", "\xE2\x80\x9D"},  // “ ”
+      {"\xE2\x80\x9E", "\xE2\x80\x9F"},  // „ ‟
+  };
+  for (const auto& [open, close] : quotes) {
+    for (const std::string& q :
+         {open + "change of control" + close, "notice " + open + "cure" + close,
+          "caf\xC3\xA9 " + open + "x y" + close}) {
+      auto ast = ParseQueryAst(q);
+      ASSERT_TRUE(ast.ok()) << q;
+      EXPECT_TRUE(ast->has_operators) << q;
+      ASSERT_EQ(ast->clauses.size(), q.rfind("notice", 0) == 0 || q.rfind("caf", 0) == 0 ? 2u : 1u)
+          << q;
+    }
+    auto open_only = ParseQueryAst("a " + open + "b");
+    EXPECT_FALSE(open_only.ok()) << open;  // unbalanced
+  }
+  for (const char* q :
+       {"terminat*", "a b /5 c", "a w/s b", "a /p b", "x \xE2\x80\x99s terminat*"}) {
+    auto ast = ParseQueryAst(q);
+    ASSERT_TRUE(ast.ok()) << q;
+    EXPECT_TRUE(ast->has_operators) << q;
+  }
+  // Near misses stay plain: other punctuation from the same UTF-8 blocks
+  // (an apostrophe U+2019, a dash U+2014, a non-breaking space U+00A0).
+  for (const char* q : {"party\xE2\x80\x99s rights", "cure \xE2\x80\x94 thirty days",
+                        "a\xC2\xA0"
+                        "b"}) {
+    auto ast = ParseQueryAst(q);
+    ASSERT_TRUE(ast.ok()) << q;
+    EXPECT_FALSE(ast->has_operators) << q;
+  }
+}
+
 TEST(QueryParser, PhrasePrefixAndConnectors) {
   auto a = ParseQueryAst("\"termination for convenience\"");
   ASSERT_TRUE(a.ok());

@@ -155,6 +155,12 @@ export async function createTokenizer(options = {}) {
 const pause = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+// No lone surrogate (TextEncoder would write U+FFFD where embind writes the
+// surrogate's own bytes).
+const isWellFormed = typeof String.prototype.isWellFormed === 'function'
+  ? (s) => s.isWellFormed()
+  : (s) => !/[\uD800-\uDFFF]/.test(s);
 
 // Search results arrive as views of the module's memory: every string field
 // in one UTF-8 text with UTF-16 end offsets (6 per hit), 3 numbers per hit.
@@ -592,8 +598,12 @@ class Engine {
     }
     const run = (o) => {
       const packed = learned ? null : packSearchOptions(o);
+      const from = options.useFeedback === false ? this._index : this._feedback;
+      if (packed !== null && from && isWellFormed(packed)) {
+        const addr = this._searchPlain(from, q, packed);
+        return addr ? hitsAt(this._module, addr) : check(from.lastError());
+      }
       if (packed !== null) {
-        const from = options.useFeedback === false ? this._index : this._feedback;
         const addr = from === this._index ? from.searchPacked(q, packed)
           : from.searchPacked(this._index, this._generation, q, packed);
         return addr ? hitsAt(this._module, addr) : check(from.lastError());
@@ -607,6 +617,27 @@ class Engine {
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
     }
     return run(options);
+  }
+
+  // searchPacked through the module's plain exports (fb_js_* in
+  // bindings/js/embind.cc), not embind: the query and the packed options are
+  // written into the module's input buffer by TextEncoder.encodeInto. The
+  // same search and hits; `q` is well formed (wellFormed) and so is
+  // `packed` (the caller checks), so both encode as embind encodes them.
+  _searchPlain(from, q, packed) {
+    const m = this._module;
+    if (this._addresses === undefined) {
+      this._addresses = { index: this._index.address(), feedback: this._feedback.address() };
+    }
+    const room = 3 * (q.length + packed.length);
+    const at = m._fb_js_input(room);
+    const heap = m.HEAPU8;  // read after the call: it may have grown the memory
+    const queryBytes = utf8Encoder.encodeInto(q, heap.subarray(at, at + room)).written;
+    const packedBytes = utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + room)).written;
+    return from === this._index
+      ? m._fb_js_index_search(this._addresses.index, queryBytes, packedBytes)
+      : m._fb_js_feedback_search(this._addresses.feedback, this._addresses.index, this._generation,
+        queryBytes, packedBytes);
   }
 
   /**

@@ -91,6 +91,17 @@ test('packed and object options give the same hits and errors', async () => {
     const object = e.search('receiving party data', { ...o, candidates: 100 });
     assert.deepEqual(packed, object, JSON.stringify(o));
   }
+  // engine.search writes packed options into the module's input buffer
+  // (the fb_js_* exports): a non-ASCII query, one longer than any before
+  // (the buffer grows), the feedback path, and a lone surrogate in a filter
+  // value (embind's path) give what the object path gives.
+  for (const q of ['naïve “receiving party” 😀 data', 'receiving party data '.repeat(3000)]) {
+    for (const o of [{ mode: 'bm25', filter: { scope: 's1' }, useFeedback: false }, { mode: 'bm25' },
+      { mode: 'bm25', filter: { scope: 's1\uD800' } }]) {
+      assert.deepEqual(e.search(q, o), e.search(q, { ...o, candidates: 100 }), `${q.slice(0, 40)} ${JSON.stringify(o)}`);
+    }
+  }
+  assert.ok(e.search('naïve', { mode: 'bm25', useFeedback: false }).some((h) => h.docId === 'q1'));
   const all = e.search('receiving party data', { mode: 'bm25' });
   const q1 = all.find((h) => h.docId === 'q1');
   assert.equal(q1.title, 'Café “Ω” 😀');

@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <iterator>
 #include <limits>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -48,6 +50,13 @@ bool Matches(const Filter& f, const std::string& value) {
       return value <= f.value;
   }
   return false;
+}
+
+// The canonical order of a scope's filters (Rep::ScopeMask).
+bool FilterLess(const Filter& a, const Filter& b) {
+  if (a.field != b.field) return a.field < b.field;
+  if (a.op != b.op) return a.op < b.op;
+  return a.value < b.value;
 }
 
 bool DocPasses(const Document& d, const Filter& f) {
@@ -150,14 +159,13 @@ namespace {
 // "Is there a ...?", "how much notice", "how many days") but say nothing
 // about the clause sought. Dropped from
 // queries only — documents keep them. Sorted.
-constexpr const char* kQuestionWords[] = {
-    "any",  "can",   "could", "did",  "do",   "does",    "find",  "how",  "i",   "is",
-    "many", "me",    "much",  "my",   "our",  "please",  "show",  "tell", "there", "we",
-    "what", "when",  "where", "whether", "which", "who", "why",   "would", "you"};
+constexpr std::string_view kQuestionWords[] = {
+    "any",  "can",  "could", "did",     "do",    "does",   "find", "how",   "i",     "is",
+    "many", "me",   "much",  "my",      "our",   "please", "show", "tell",  "there", "we",
+    "what", "when", "where", "whether", "which", "who",    "why",  "would", "you"};
 
 bool IsQuestionWord(std::string_view w) {
-  return std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w,
-                            [](std::string_view a, std::string_view b) { return a < b; });
+  return std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w);
 }
 
 }  // namespace
@@ -219,7 +227,6 @@ const std::vector<uint32_t>* Index::Rep::DocsWith(const std::string& field,
 }
 
 Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) const {
-  if (!o.filters.empty() || !o.allowed_matters) return BuildMaskUncached(o, mask);
   auto shared = SharedMask(o);
   if (!shared.ok()) return shared.status();
   *mask = **shared;
@@ -228,37 +235,65 @@ Status Index::Rep::BuildMask(const SearchOptions& o, index::ChunkMask* mask) con
 
 Result<std::shared_ptr<const index::ChunkMask>> Index::Rep::SharedMask(
     const SearchOptions& o) const {
-  if (!o.filters.empty() || !o.allowed_matters) {
-    auto mask = std::make_shared<index::ChunkMask>();
-    FB_RETURN_IF_ERROR(BuildMaskUncached(o, mask.get()));
-    return std::shared_ptr<const index::ChunkMask>(std::move(mask));
+  if (o.filters.empty() && !o.allowed_matters) {
+    static const auto* const kEverything =
+        new std::shared_ptr<const index::ChunkMask>(std::make_shared<const index::ChunkMask>());
+    return *kEverything;
   }
-  const uint64_t generation = lexical.generation();
-  auto same = [&](const WallMask& w) {
-    return w.generation == generation && w.docs == docs.size() && w.chunks == chunks.size() &&
-           w.matters == *o.allowed_matters;
+  // The scope's key: the filters in a canonical order, pointed to (the
+  // usual few without an allocation).
+  const size_t n = o.filters.size();
+  const Filter* few[4];
+  std::vector<const Filter*> many;
+  const Filter** sorted = few;
+  if (n > std::size(few)) {
+    many.resize(n);
+    sorted = many.data();
+  }
+  for (size_t i = 0; i < n; ++i) sorted[i] = &o.filters[i];
+  std::sort(sorted, sorted + n,
+            [](const Filter* a, const Filter* b) { return FilterLess(*a, *b); });
+  auto same = [&](const ScopeMask& s) {
+    if (s.changes != changes || s.filters.size() != n) return false;
+    for (size_t i = 0; i < n; ++i) {
+      const Filter& f = *sorted[i];
+      if (s.filters[i].op != f.op || s.filters[i].field != f.field ||
+          s.filters[i].value != f.value) {
+        return false;
+      }
+    }
+    return s.matters == o.allowed_matters;
   };
   {
-    std::lock_guard<std::mutex> lock(wall_masks_mu);
-    for (size_t i = 0; i < wall_masks.size(); ++i) {
-      if (!same(wall_masks[i])) continue;
-      std::rotate(wall_masks.begin(), wall_masks.begin() + static_cast<long>(i),
-                  wall_masks.begin() + static_cast<long>(i) + 1);
-      return wall_masks.front().mask;
+    std::lock_guard<std::mutex> lock(scope_masks_mu);
+    for (size_t i = 0; i < scope_masks.size(); ++i) {
+      if (!same(scope_masks[i])) continue;
+      std::rotate(scope_masks.begin(), scope_masks.begin() + static_cast<long>(i),
+                  scope_masks.begin() + static_cast<long>(i) + 1);
+      return scope_masks.front().mask;
     }
   }
+  // Built outside the lock: readers of other scopes are not held up, and
+  // two readers building the same scope at once both keep a correct mask.
   auto mask = std::make_shared<index::ChunkMask>();
   FB_RETURN_IF_ERROR(BuildMaskUncached(o, mask.get()));
-  WallMask w;
-  w.matters = *o.allowed_matters;
-  w.generation = generation;
-  w.docs = docs.size();
-  w.chunks = chunks.size();
-  w.mask = std::move(mask);
-  std::lock_guard<std::mutex> lock(wall_masks_mu);
-  wall_masks.insert(wall_masks.begin(), w);
-  if (wall_masks.size() > kWallMasks) wall_masks.resize(kWallMasks);
-  return w.mask;
+  ScopeMask entry;
+  for (size_t i = 0; i < n; ++i) entry.filters.push_back(*sorted[i]);
+  entry.matters = o.allowed_matters;
+  entry.changes = changes;
+  entry.mask = std::move(mask);
+  std::shared_ptr<const index::ChunkMask> out = entry.mask;
+  std::lock_guard<std::mutex> lock(scope_masks_mu);
+  for (const ScopeMask& m : scope_masks) {
+    if (same(m)) return m.mask;  // another reader built it meanwhile
+  }
+  // Entries of an older index are of no use any more.
+  scope_masks.erase(std::remove_if(scope_masks.begin(), scope_masks.end(),
+                                   [&](const ScopeMask& m) { return m.changes != changes; }),
+                    scope_masks.end());
+  scope_masks.insert(scope_masks.begin(), std::move(entry));
+  if (scope_masks.size() > kScopeMasks) scope_masks.resize(kScopeMasks);
+  return out;
 }
 
 Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* mask) const {
@@ -430,6 +465,7 @@ Result<AddReport> Index::Add(const Document& in) {
     return Status::OutOfRange("document '" + in.id + "' is larger than 2 GiB");
   }
   AddReport report;
+  ++r.changes;  // cached scope masks are stale from here
   if (r.doc_ids.count(in.id)) {
     FB_RETURN_IF_ERROR(Remove(in.id));
     report.replaced = true;
@@ -496,6 +532,7 @@ Status Index::Remove(std::string_view doc_id) {
   Rep& r = *rep_;
   auto it = r.doc_ids.find(std::string(doc_id));
   if (it == r.doc_ids.end()) return Status::NotFound("no document '" + std::string(doc_id) + "'");
+  ++r.changes;  // cached scope masks are stale from here
   uint32_t d = it->second;
   DocSlot& slot = r.docs[d];
   for (uint32_t c : slot.chunks) {

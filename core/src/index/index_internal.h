@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -105,26 +106,36 @@ struct Index::Rep {
   // Analyzed query terms, each with weight 1 (duplicates kept).
   std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
   // Chunks the options allow (walls + filters). InvalidArgument on an
-  // unknown filter field.
-  // A wall alone (allowed_matters, no filter) is served from a small cache
-  // of recent walls' masks, valid while the index does not change: a server
-  // whose users sit behind a few walls does not rebuild the same mask and
-  // statistics scope for every search.
+  // unknown filter field. Served from the scope cache below.
   Status BuildMask(const SearchOptions& options, index::ChunkMask* mask) const;
   // The same mask shared rather than copied (a wall's byte mask is a byte
   // per chunk: copying it out of the cache was 10 % of a walled served
-  // search): the cached one for a wall alone, else a new one.
+  // search): the cached one for a scope searched before, else a new one.
   Result<std::shared_ptr<const index::ChunkMask>> SharedMask(const SearchOptions& options) const;
   Status BuildMaskUncached(const SearchOptions& options, index::ChunkMask* mask) const;
-  struct WallMask {
-    std::set<std::string> matters;
-    uint64_t generation = 0;  // lexical.generation()
-    size_t docs = 0, chunks = 0;
+  // The masks of recent scopes — a wall, filters, or both — most recent
+  // first, at most kScopeMasks (least recently used dropped). The same
+  // scope is searched again and again: a server's users sit behind a few
+  // walls, and an add-in asks one contract or one mail thread question
+  // after question (`filter: {doc_id}`), so its mask and a wall's
+  // statistics scope are built once per change of the index, not once per
+  // search (building a contract's mask was a fifth of a scoped search).
+  // Keyed on the filters in a canonical order (they are ANDed) and the
+  // wall; valid only while `changes` is the one it was built at. Searches
+  // take it under `scope_masks_mu` (serve's readers search concurrently);
+  // the masks themselves are immutable once shared.
+  struct ScopeMask {
+    std::vector<Filter> filters;  // sorted by (field, op, value)
+    std::optional<std::set<std::string>> matters;
+    uint64_t changes = 0;
     std::shared_ptr<const index::ChunkMask> mask;
   };
-  static constexpr size_t kWallMasks = 8;
-  mutable std::mutex wall_masks_mu;
-  mutable std::vector<WallMask> wall_masks;  // most recent first
+  static constexpr size_t kScopeMasks = 16;
+  mutable std::mutex scope_masks_mu;
+  mutable std::vector<ScopeMask> scope_masks;  // most recent first
+  // Moves with every Add and Remove (of a document, its chunks or its
+  // metadata): what a cached scope mask is checked against.
+  uint64_t changes = 0;
   SearchHit MakeHit(uint32_t chunk, double score) const;
   // How `query` is read under `syntax` (search.cc): *connectors tells
   // whether `out` holds a terms-and-connectors query; false means the plain

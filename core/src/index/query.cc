@@ -76,6 +76,27 @@ Status MakeToken(std::string_view raw, QueryToken* out, bool* has_operator) {
   return Status::OK();
 }
 
+// False when `q` holds none of the characters an operator needs — a quote
+// (IsQuote: '"', U+00AB, U+00BB, U+201C-U+201F), a '*' or a '/' (every
+// connector has one) — so that ParseQueryAst, which can only find operators
+// or fail at one of them, would give a plain query: a question typed in
+// words (most queries) is not tokenized twice.
+bool MayHaveOperators(std::string_view q) {
+  for (size_t i = 0; i < q.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(q[i]);
+    if (c == '"' || c == '*' || c == '/') return true;
+    if (c == 0xC2 && i + 1 < q.size()) {  // U+00AB, U+00BB
+      const unsigned char n = static_cast<unsigned char>(q[i + 1]);
+      if (n == 0xAB || n == 0xBB) return true;
+    }
+    if (c == 0xE2 && i + 2 < q.size() && static_cast<unsigned char>(q[i + 1]) == 0x80) {
+      const unsigned char n = static_cast<unsigned char>(q[i + 2]);  // U+201C-U+201F
+      if (n >= 0x9C && n <= 0x9F) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> Words(std::string_view text) {
   std::vector<std::string> out;
   text::ForEachWord(text, [&](std::string_view w) { out.emplace_back(w); });
@@ -85,6 +106,7 @@ std::vector<std::string> Words(std::string_view text) {
 }  // namespace
 
 Result<QueryAst> ParseQueryAst(std::string_view q) {
+  if (!MayHaveOperators(q)) return QueryAst();
   struct Item {
     bool connector = false;
     Connector conn;

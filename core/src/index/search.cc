@@ -337,6 +337,7 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
     // Distinct results, best first: a near-duplicate of a kept result is
     // folded into it.
     std::vector<SearchHit> hits;
+    hits.reserve(std::min(top_k, cands.size()));  // no moves of hits as it grows
     std::vector<uint32_t> kept;  // chunks of `hits`
     for (const Candidate& k : cands) {
       if (hits.size() == top_k) break;

@@ -42,7 +42,13 @@ void FoldInto(std::string_view raw, std::string* out) {
   bool ascii = true;
   for (char c : raw) ascii &= static_cast<unsigned char>(c) < 0x80;
   if (ascii) {
-    for (char c : raw) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
+    const size_t at = out->size();
+    out->resize(at + raw.size());
+    char* o = out->data() + at;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const char c = raw[i];
+      o[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
     return;
   }
   utf8proc_uint8_t* folded = nullptr;
@@ -87,19 +93,33 @@ class ThreadStemmer {
 
 ThreadStemmer* StemmerFor(const std::string& language) {
   thread_local std::unordered_map<std::string, std::unique_ptr<ThreadStemmer>> stemmers;
+  // The last language asked for, without hashing its name again (Stem is
+  // called a word at a time).
+  thread_local std::string last_language;
+  thread_local ThreadStemmer* last = nullptr;
+  if (last && language == last_language) return last->ok() ? last : nullptr;
   auto& slot = stemmers[language];
   if (!slot) slot = std::make_unique<ThreadStemmer>(language);
+  last_language = language;
+  last = slot.get();
   return slot->ok() ? slot.get() : nullptr;
 }
 
 }  // namespace
 
-void ForEachWord(std::string_view text, const std::function<void(std::string_view)>& fn) {
-  ForEachWordSpan(text, [&](std::string_view word, size_t, size_t) { fn(word); });
+namespace {
+
+bool IsAsciiAlnum(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-void ForEachWordSpan(std::string_view text,
-                     const std::function<void(std::string_view, size_t, size_t)>& fn) {
+// ForEachWordSpan's walk, with `fn` called directly (ForEachWord and the
+// stemming callers pay one std::function call a word, not two). Runs of
+// ASCII letters and digits — nearly all of English text — are taken whole
+// instead of a code point at a time; what they append and how they count
+// letters is what the code point path below does for each of them.
+template <typename Fn>
+void WalkWords(std::string_view text, Fn&& fn) {
   std::string raw;    // current word, as written (apostrophes normalised)
   std::string folded;
   size_t raw_begin = 0, raw_end = 0;  // the word's bytes in `text`
@@ -115,6 +135,16 @@ void ForEachWordSpan(std::string_view text,
   size_t pos = 0;
   size_t prev_letters = 0;  // letters since the word start or the last '.'
   while (pos < text.size()) {
+    if (IsAsciiAlnum(static_cast<unsigned char>(text[pos]))) {
+      size_t run = pos;
+      for (; run < text.size() && IsAsciiAlnum(static_cast<unsigned char>(text[run])); ++run) {
+        prev_letters = (text[run] >= '0' && text[run] <= '9') ? 2 : prev_letters + 1;
+      }
+      if (raw.empty()) raw_begin = pos;
+      raw.append(text.data() + pos, run - pos);
+      raw_end = pos = run;
+      continue;
+    }
     size_t start = pos;
     char32_t cp = DecodeUtf8(text, &pos);
     if (IsWordCategory(cp)) {
@@ -153,6 +183,17 @@ void ForEachWordSpan(std::string_view text,
   flush();
 }
 
+}  // namespace
+
+void ForEachWord(std::string_view text, const std::function<void(std::string_view)>& fn) {
+  WalkWords(text, [&](std::string_view word, size_t, size_t) { fn(word); });
+}
+
+void ForEachWordSpan(std::string_view text,
+                     const std::function<void(std::string_view, size_t, size_t)>& fn) {
+  WalkWords(text, fn);
+}
+
 Analyzer::Analyzer(const TextOptions& options) : language_(options.stemmer) {
   stem_ = !(language_.empty() || language_ == "none");
   const auto& list = options.stopwords ? *options.stopwords : DefaultStopwords();
@@ -163,9 +204,11 @@ Analyzer::Analyzer(const TextOptions& options) : language_(options.stemmer) {
   }
   std::sort(stopwords_.begin(), stopwords_.end());
   stopwords_.erase(std::unique(stopwords_.begin(), stopwords_.end()), stopwords_.end());
+  for (const auto& w : stopwords_) longest_stopword_ = std::max(longest_stopword_, w.size());
 }
 
 bool Analyzer::IsStopword(std::string_view folded_word) const {
+  if (folded_word.size() > longest_stopword_) return false;  // most words of a query
   auto it = std::lower_bound(stopwords_.begin(), stopwords_.end(), folded_word,
                              [](const std::string& a, std::string_view b) { return a < b; });
   return it != stopwords_.end() && *it == folded_word;
@@ -180,7 +223,7 @@ std::string Analyzer::Stem(std::string_view folded_word) const {
 void Analyzer::ForEachTerm(std::string_view text,
                            const std::function<void(std::string_view)>& fn) const {
   ThreadStemmer* stemmer = stem_ ? StemmerFor(language_) : nullptr;
-  ForEachWord(text, [&](std::string_view word) {
+  WalkWords(text, [&](std::string_view word, size_t, size_t) {
     if (IsStopword(word)) return;
     if (stemmer) {
       fn(stemmer->Stem(word));

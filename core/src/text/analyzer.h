@@ -46,6 +46,7 @@ class Analyzer {
   std::string language_;
   bool stem_ = true;
   std::vector<std::string> stopwords_;  // sorted, folded
+  size_t longest_stopword_ = 0;         // bytes
 };
 
 // foldback's default English stopword list (short on purpose: negations and
