@@ -16,7 +16,8 @@
 // the filter FOLDBACK_BENCH_SCOPE_FIELD (doc_id unless told) == scope, one
 // result per document (/1) or passages (/0). Every call is timed — options
 // built, Index::Search, the hits with their text, freed — and "p50_us" is
-// the median call, as the JS side reports it.
+// the median call, as the JS side reports it. BM_ScopedHybridSearch: the
+// same in hybrid mode.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -150,7 +151,7 @@ std::vector<std::pair<std::string, std::string>> ScopedQueries() {
   return out;
 }
 
-void BM_ScopedSearch(benchmark::State& state) {
+void ScopedSearch(benchmark::State& state, SearchMode mode) {
   const auto queries = ScopedQueries();
   if (queries.empty()) {
     state.SkipWithError("FOLDBACK_BENCH_SCOPED names no scope<TAB>query file");
@@ -166,7 +167,7 @@ void BM_ScopedSearch(benchmark::State& state) {
       auto t0 = std::chrono::steady_clock::now();
       {  // the hits are freed inside the timer, as a search through the package frees them
         SearchOptions o;
-        o.mode = SearchMode::kBm25;
+        o.mode = mode;
         o.top_k = 10;
         o.one_per_document = state.range(0) != 0;
         o.filters.push_back({field, Filter::Op::kEq, scope});
@@ -185,7 +186,12 @@ void BM_ScopedSearch(benchmark::State& state) {
       static_cast<double>(hits) / static_cast<double>(state.iterations() * queries.size());
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * queries.size()));
 }
+void BM_ScopedSearch(benchmark::State& state) { ScopedSearch(state, SearchMode::kBm25); }
 BENCHMARK(BM_ScopedSearch)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond)->UseRealTime();
+// The same scoped queries in the default (hybrid) mode: the dense side's
+// cost of a scope.
+void BM_ScopedHybridSearch(benchmark::State& state) { ScopedSearch(state, SearchMode::kHybrid); }
+BENCHMARK(BM_ScopedHybridSearch)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void BM_LoadSnapshot(benchmark::State& state) {
   const std::string& bytes = Bytes();

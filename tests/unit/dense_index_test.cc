@@ -96,5 +96,35 @@ TEST(DenseIndex, SerializedIndexAnswersTheSame) {
   }
 }
 
+// A scope of a few documents (a ranged mask) is searched through its own
+// chunks; it must answer exactly as scanning every node against the same
+// chunks as bytes, removed chunks and chunks without a vector included.
+TEST(DenseIndex, RangedScopeAnswersAsTheExactScan) {
+  auto data = RandomVectors(kCount, kDim, 7);
+  auto queries = RandomVectors(20, kDim, 8);
+  auto idx = Build(data, 8);
+  for (uint32_t i = 0; i < kCount; i += 7) idx->Remove(i);
+  std::mt19937 rng(9);
+  for (size_t q = 0; q < queries.size() / kDim; ++q) {
+    ChunkMask ranged;
+    ranged.all = false;
+    ranged.ranged = true;
+    // Up to four ranges, some past the last vector (chunks without one).
+    uint32_t at = rng() % 500;
+    for (int r = 0; r < 1 + static_cast<int>(rng() % 4); ++r) {
+      const uint32_t end = at + 1 + rng() % 300;
+      ranged.ranges.emplace_back(at, end);
+      at = end + 1 + rng() % 900;
+    }
+    if (q % 5 == 0) ranged.ranges.emplace_back(kCount - 10, kCount + 50);
+    const float* v = &queries[q * kDim];
+    auto expected = idx->SearchExact(v, 10, ranged.AsBytes());
+    ASSERT_FALSE(expected.empty());
+    EXPECT_EQ(idx->Search(v, 10, 100, ranged), expected) << q;
+    EXPECT_EQ(idx->SearchExact(v, 10, ranged), expected) << q;
+    for (const auto& [label, score] : expected) EXPECT_NE(label % 7, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace foldback::index

@@ -178,6 +178,27 @@ struct DenseIndex::Impl {
       if (!Usable(n, mask)) continue;
       all.emplace_back(LabelOf(n), 1.0 - Distance(q, n));
     }
+    return TopK(std::move(all), k);
+  }
+
+  // The same for a ranged mask (a few documents' chunks), reaching each
+  // allowed chunk's node through hnswlib's label map: the cost is the
+  // scope's, not the graph's. Same results as Exact on the mask's bytes.
+  std::vector<std::pair<uint32_t, double>> ExactInRanges(const float* q, size_t k,
+                                                         const ChunkMask& mask) const {
+    std::vector<std::pair<uint32_t, double>> all;
+    for (const auto& [begin, end] : mask.ranges) {
+      for (uint32_t label = begin; label < end; ++label) {
+        auto found = hnsw->label_lookup_.find(label);
+        if (found == hnsw->label_lookup_.end() || hnsw->isMarkedDeleted(found->second)) continue;
+        all.emplace_back(label, 1.0 - Distance(q, found->second));
+      }
+    }
+    return TopK(std::move(all), k);
+  }
+
+  static std::vector<std::pair<uint32_t, double>> TopK(std::vector<std::pair<uint32_t, double>> all,
+                                                       size_t k) {
     auto better = [](const auto& a, const auto& b) {
       return a.second != b.second ? a.second > b.second : a.first < b.first;
     };
@@ -257,18 +278,24 @@ std::vector<std::pair<uint32_t, double>> DenseIndex::Search(const float* query, 
   if (k == 0 || impl_->live == 0) return {};
   std::vector<float> q = impl_->Prepare(query);
   const Hnsw& h = *impl_->hnsw;
+  // A restrictive mask makes graph search wander; scanning the few allowed
+  // vectors is then both exact and faster.
+  auto few = [&](size_t allowed) {
+    return allowed <= std::max<size_t>(2000, 4 * ef) || allowed * 10 < h.cur_element_count;
+  };
+  // A scope of a few documents: its chunks' nodes looked up, not the graph's
+  // nodes filtered (the scope's cost, whatever the index's size).
+  if (mask.ranged && few(mask.AllowedUpperBound(0))) {
+    return impl_->ExactInRanges(q.data(), k, mask);
+  }
   // Graph nodes come in no chunk order: a ranged mask is read as bytes.
   ChunkMask bytes;
   if (mask.ranged) bytes = mask.AsBytes();
   const ChunkMask& m = mask.ranged ? bytes : mask;
   if (!m.all) {
-    // A restrictive mask makes graph search wander; scanning the few allowed
-    // vectors is then both exact and faster.
     size_t allowed = 0;
     for (uint32_t n = 0; n < h.cur_element_count; ++n) allowed += m.Allows(impl_->LabelOf(n));
-    if (allowed <= std::max<size_t>(2000, 4 * ef) || allowed * 10 < h.cur_element_count) {
-      return impl_->Exact(q.data(), k, m);
-    }
+    if (few(allowed)) return impl_->Exact(q.data(), k, m);
   }
   return impl_->GraphSearch(q.data(), k, ef, m);
 }
@@ -277,7 +304,7 @@ std::vector<std::pair<uint32_t, double>> DenseIndex::SearchExact(const float* qu
                                                                  const ChunkMask& mask) const {
   if (k == 0 || impl_->live == 0) return {};
   std::vector<float> q = impl_->Prepare(query);
-  if (mask.ranged) return impl_->Exact(q.data(), k, mask.AsBytes());
+  if (mask.ranged) return impl_->ExactInRanges(q.data(), k, mask);
   return impl_->Exact(q.data(), k, mask);
 }
 
