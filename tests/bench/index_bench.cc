@@ -224,7 +224,8 @@ void BM_QueryBm25Strategy(benchmark::State& state) {
   auto& lex = const_cast<index::LexicalIndex&>(index.rep()->lexical);
   const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
                                                       index::LexicalIndex::Strategy::kMaxScore,
-                                                      index::LexicalIndex::Strategy::kBlockMax};
+                                                      index::LexicalIndex::Strategy::kBlockMax,
+                                                      index::LexicalIndex::Strategy::kBestFirst};
   lex.set_strategy(strategies[state.range(0)]);
   if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
     lex.set_window_bits(std::atoi(bits));
@@ -240,13 +241,13 @@ void BM_QueryBm25Strategy(benchmark::State& state) {
     benchmark::DoNotOptimize(r.ok());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  const char* names[] = {"exhaustive", "maxscore", "blockmax"};
+  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
   state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(state.range(1)) +
                  (o.one_per_document ? " documents" : " chunks") +
                  (state.range(2) ? ", wall" : ""));
 }
 BENCHMARK(BM_QueryBm25Strategy)
-    ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3}, {10, 100}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 // The lexical engine alone (LexicalIndex::Search on analysed queries and a
@@ -256,7 +257,8 @@ void BM_LexicalStrategy(benchmark::State& state) {
   auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
   const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
                                                       index::LexicalIndex::Strategy::kMaxScore,
-                                                      index::LexicalIndex::Strategy::kBlockMax};
+                                                      index::LexicalIndex::Strategy::kBlockMax,
+                                                      index::LexicalIndex::Strategy::kBestFirst};
   lex.set_strategy(strategies[state.range(0)]);
   if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
     lex.set_window_bits(std::atoi(bits));
@@ -274,12 +276,43 @@ void BM_LexicalStrategy(benchmark::State& state) {
     benchmark::DoNotOptimize(hits.data());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  const char* names[] = {"exhaustive", "maxscore", "blockmax"};
+  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
   state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(k) +
                  (group ? " documents" : " chunks") + (state.range(2) ? ", wall" : ""));
 }
+void BM_ScratchCheck(benchmark::State& state) {
+  const Index::Rep& r = *LexicalIndexInTwoMatters().rep();
+  auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
+  size_t bad = 0, n = 0;
+  for (int wall = 0; wall < 2; ++wall) {
+    SearchOptions o;
+    if (wall) o.allowed_matters = std::set<std::string>{"matter-a"};
+    index::ChunkMask mask;
+    Check(r.BuildMask(o, &mask));
+    for (const std::string& q : StrategyQueries()) {
+      auto terms = r.QueryTerms(q);
+      for (size_t k : {10, 100}) {
+        for (int g = 0; g < 2; ++g) {
+          const std::vector<uint32_t>* group = g ? &r.chunk_doc : nullptr;
+          lex.set_strategy(index::LexicalIndex::Strategy::kExhaustive);
+          auto want = lex.Search(terms, mask, k, group);
+          lex.set_strategy(index::LexicalIndex::Strategy::kBestFirst);
+          auto got = lex.Search(terms, mask, k, group);
+          ++n;
+          if (got != want) ++bad;
+        }
+      }
+    }
+  }
+  lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
+  for (auto _ : state) benchmark::DoNotOptimize(bad);
+  state.counters["bad"] = bad;
+  state.counters["n"] = n;
+}
+BENCHMARK(BM_ScratchCheck)->Iterations(1);
+
 BENCHMARK(BM_LexicalStrategy)
-    ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3}, {10, 100}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 // The demo corpus in four matters (m0..m3, by document).
