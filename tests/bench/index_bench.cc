@@ -216,7 +216,8 @@ const Index& LexicalIndexInTwoMatters() {
 
 // The lexical strategies side by side, through Index::Search (the query's
 // analysis, the mask, the hits with their text): arg 0 = exhaustive (0),
-// MaxScore (1) or block-max MaxScore (2); arg 1 = top 10 chunks, or top 100
+// MaxScore (1), block-max MaxScore with windows in chunk order (2) or best
+// first (3); arg 1 = top 10 chunks, or top 100
 // documents as `foldback eval` asks; arg 2 = no wall (0) or the wall of
 // one matter (1: half the documents, walled statistics).
 void BM_QueryBm25Strategy(benchmark::State& state) {
@@ -280,37 +281,6 @@ void BM_LexicalStrategy(benchmark::State& state) {
   state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(k) +
                  (group ? " documents" : " chunks") + (state.range(2) ? ", wall" : ""));
 }
-void BM_ScratchCheck(benchmark::State& state) {
-  const Index::Rep& r = *LexicalIndexInTwoMatters().rep();
-  auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
-  size_t bad = 0, n = 0;
-  for (int wall = 0; wall < 2; ++wall) {
-    SearchOptions o;
-    if (wall) o.allowed_matters = std::set<std::string>{"matter-a"};
-    index::ChunkMask mask;
-    Check(r.BuildMask(o, &mask));
-    for (const std::string& q : StrategyQueries()) {
-      auto terms = r.QueryTerms(q);
-      for (size_t k : {10, 100}) {
-        for (int g = 0; g < 2; ++g) {
-          const std::vector<uint32_t>* group = g ? &r.chunk_doc : nullptr;
-          lex.set_strategy(index::LexicalIndex::Strategy::kExhaustive);
-          auto want = lex.Search(terms, mask, k, group);
-          lex.set_strategy(index::LexicalIndex::Strategy::kBestFirst);
-          auto got = lex.Search(terms, mask, k, group);
-          ++n;
-          if (got != want) ++bad;
-        }
-      }
-    }
-  }
-  lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  for (auto _ : state) benchmark::DoNotOptimize(bad);
-  state.counters["bad"] = bad;
-  state.counters["n"] = n;
-}
-BENCHMARK(BM_ScratchCheck)->Iterations(1);
-
 BENCHMARK(BM_LexicalStrategy)
     ->ArgsProduct({{0, 1, 2, 3}, {10, 100}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
