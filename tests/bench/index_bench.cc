@@ -223,10 +223,9 @@ const Index& LexicalIndexInTwoMatters() {
 void BM_QueryBm25Strategy(benchmark::State& state) {
   const Index& index = LexicalIndexInTwoMatters();
   auto& lex = const_cast<index::LexicalIndex&>(index.rep()->lexical);
-  const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
-                                                      index::LexicalIndex::Strategy::kMaxScore,
-                                                      index::LexicalIndex::Strategy::kBlockMax,
-                                                      index::LexicalIndex::Strategy::kBestFirst};
+  const index::LexicalIndex::Strategy strategies[] = {
+      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
+      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
   lex.set_strategy(strategies[state.range(0)]);
   if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
     lex.set_window_bits(std::atoi(bits));
@@ -256,10 +255,9 @@ BENCHMARK(BM_QueryBm25Strategy)
 void BM_LexicalStrategy(benchmark::State& state) {
   const Index::Rep& r = *LexicalIndexInTwoMatters().rep();
   auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
-  const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
-                                                      index::LexicalIndex::Strategy::kMaxScore,
-                                                      index::LexicalIndex::Strategy::kBlockMax,
-                                                      index::LexicalIndex::Strategy::kBestFirst};
+  const index::LexicalIndex::Strategy strategies[] = {
+      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
+      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
   lex.set_strategy(strategies[state.range(0)]);
   if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
     lex.set_window_bits(std::atoi(bits));

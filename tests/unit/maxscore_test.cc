@@ -144,10 +144,12 @@ size_t CompareBlockMax(Index& index, uint32_t seed, int queries, size_t k_top = 
         for (Strategy s : {Strategy::kBlockMax, Strategy::kBestFirst}) {
           lex.set_strategy(s);
           auto got = lex.Search(query, m, k, group);
-          EXPECT_EQ(got, want) << "query " << q << " k " << k << " group "
-                               << (group == &rep.chunk_doc ? "document" : group ? "scattered" : "none")
-                               << " mask " << (mask == &walls ? "wall" : mask ? "filter" : "none")
-                               << " best-first " << (s == Strategy::kBestFirst);
+          const char* grouping = !group                    ? "none"
+                                 : group == &rep.chunk_doc ? "document"
+                                                           : "scattered";
+          const char* masking = !mask ? "none" : mask == &walls ? "wall" : "filter";
+          EXPECT_EQ(got, want) << "query " << q << " k " << k << " group " << grouping << " mask "
+                               << masking << " best-first " << (s == Strategy::kBestFirst);
           ++compared;
         }
         lex.set_strategy(Strategy::kAuto);

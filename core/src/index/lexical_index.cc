@@ -595,12 +595,15 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     // documents"). Their bounds need positive weights.
     bool positive = true;
     for (const auto& t : terms) positive = positive && t.second > 0;
-    const bool enough = terms.size() >= 2 &&
-                        total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings);
+    const bool enough =
+        terms.size() >= 2 && total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings);
     Strategy pick = strategy_;
     if (pick == Strategy::kAuto && enough) {
-      pick = k <= 32 ? Strategy::kBlockMax
-                     : group_of ? Strategy::kBestFirst : Strategy::kExhaustive;
+      if (k <= 32) {
+        pick = Strategy::kBlockMax;
+      } else if (group_of) {
+        pick = Strategy::kBestFirst;
+      }
     }
     if (!scattered && positive && (pick == Strategy::kBlockMax || pick == Strategy::kBestFirst)) {
       std::vector<float> idfs(terms.size()), bounds(terms.size());
@@ -608,9 +611,12 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
         idfs[i] = idf_of(i);
         bounds[i] = idfs[i] * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len);
       }
-      return pick == Strategy::kBlockMax
-                 ? SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k, group_of)
-                 : SearchBestFirst(terms, idfs, bounds, *norm_table, norm_table->average, ok, k, group_of);
+      if (pick == Strategy::kBlockMax) {
+        return SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
+                              group_of);
+      }
+      return SearchBestFirst(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
+                             group_of);
     }
     if (!scattered && strategy_ == Strategy::kMaxScore) {
       // Chunk-level MaxScore, kept for comparison only (it drops terms of
