@@ -216,15 +216,16 @@ const Index& LexicalIndexInTwoMatters() {
 
 // The lexical strategies side by side, through Index::Search (the query's
 // analysis, the mask, the hits with their text): arg 0 = exhaustive (0),
-// MaxScore (1) or block-max MaxScore (2); arg 1 = top 10 chunks, or top 100
+// MaxScore (1), block-max MaxScore with windows in chunk order (2) or best
+// first (3); arg 1 = top 10 chunks, or top 100
 // documents as `foldback eval` asks; arg 2 = no wall (0) or the wall of
 // one matter (1: half the documents, walled statistics).
 void BM_QueryBm25Strategy(benchmark::State& state) {
   const Index& index = LexicalIndexInTwoMatters();
   auto& lex = const_cast<index::LexicalIndex&>(index.rep()->lexical);
-  const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
-                                                      index::LexicalIndex::Strategy::kMaxScore,
-                                                      index::LexicalIndex::Strategy::kBlockMax};
+  const index::LexicalIndex::Strategy strategies[] = {
+      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
+      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
   lex.set_strategy(strategies[state.range(0)]);
   if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
     lex.set_window_bits(std::atoi(bits));
@@ -240,13 +241,13 @@ void BM_QueryBm25Strategy(benchmark::State& state) {
     benchmark::DoNotOptimize(r.ok());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  const char* names[] = {"exhaustive", "maxscore", "blockmax"};
+  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
   state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(state.range(1)) +
                  (o.one_per_document ? " documents" : " chunks") +
                  (state.range(2) ? ", wall" : ""));
 }
 BENCHMARK(BM_QueryBm25Strategy)
-    ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3}, {10, 100}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 // The lexical engine alone (LexicalIndex::Search on analysed queries and a
@@ -254,9 +255,9 @@ BENCHMARK(BM_QueryBm25Strategy)
 void BM_LexicalStrategy(benchmark::State& state) {
   const Index::Rep& r = *LexicalIndexInTwoMatters().rep();
   auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
-  const index::LexicalIndex::Strategy strategies[] = {index::LexicalIndex::Strategy::kExhaustive,
-                                                      index::LexicalIndex::Strategy::kMaxScore,
-                                                      index::LexicalIndex::Strategy::kBlockMax};
+  const index::LexicalIndex::Strategy strategies[] = {
+      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
+      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
   lex.set_strategy(strategies[state.range(0)]);
   if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
     lex.set_window_bits(std::atoi(bits));
@@ -274,12 +275,12 @@ void BM_LexicalStrategy(benchmark::State& state) {
     benchmark::DoNotOptimize(hits.data());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  const char* names[] = {"exhaustive", "maxscore", "blockmax"};
+  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
   state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(k) +
                  (group ? " documents" : " chunks") + (state.range(2) ? ", wall" : ""));
 }
 BENCHMARK(BM_LexicalStrategy)
-    ->ArgsProduct({{0, 1, 2}, {10, 100}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3}, {10, 100}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 // The demo corpus in four matters (m0..m3, by document).

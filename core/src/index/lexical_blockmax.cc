@@ -20,6 +20,16 @@
 // Every pruning test compares against the threshold lowered by a relative
 // margin far wider than float rounding, so no chunk whose exact score could
 // enter the top k is ever dropped.
+//
+// For the top documents (SearchBestFirst: a larger k, the best chunk of each
+// document) the k-th best document's score stays low and almost no window
+// can be skipped: on CUAD's 41 category descriptions even the final
+// threshold, known from the start, leaves every 2^11 window and about half
+// the postings to read. There the same windows are ranked by their summed
+// bounds and visited best first (the threshold rises sooner; the first
+// window below it ends the search), a window holding no chunk the mask lets
+// through is left out, refused postings are never scored, and a window
+// whose terms are all essential sums in query order and needs no rescoring.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -280,6 +290,195 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchBlockMax(
         c.p = b == c.blocks_end ? c.end : c.base + b->first;
       } else {
         while (c.p != c.end && c.p->chunk < w1) ++c.p;
+      }
+    }
+  }
+  return top.Take();
+}
+
+std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchBestFirst(
+    const std::vector<std::pair<uint32_t, double>>& terms, const std::vector<float>& idfs,
+    const std::vector<float>& bounds, const Norms& norms, double average, const uint8_t* ok,
+    size_t k, const std::vector<uint32_t>* group_of) const {
+  const uint32_t m = static_cast<uint32_t>(terms.size());
+  const float k1p1 = static_cast<float>(params_.k1 + 1.0);
+  const double drift = window_avg_ > 0 ? std::max(1.0, average / window_avg_) : 1.0;
+  const float* nm = norms.values.data();
+  const uint32_t bits = window_bits_;
+  const uint32_t window = uint32_t{1} << bits;
+  const uint32_t chunk_count = static_cast<uint32_t>(lengths_.size());
+  const uint32_t n_windows = (chunk_count >> bits) + 1;
+  const bool masked = ok != live_.data();
+
+  // Slices: one term's postings inside one window and the term's bound
+  // there, gathered by window (a counting sort), each window's in query
+  // order.
+  struct Slice {
+    uint32_t window;
+    uint32_t term;   // position in `terms`
+    uint32_t begin;  // its postings there: [begin, end) of the term's list
+    uint32_t end;
+    float local;
+  };
+  thread_local std::vector<Slice> raw, slices;
+  thread_local std::vector<uint32_t> start, fill;
+  raw.clear();
+  for (uint32_t i = 0; i < m; ++i) {
+    const uint32_t id = terms[i].first;
+    const std::vector<Posting>& list = postings_[id];
+    const float idf = idfs[i];
+    if (id < windows_.size() && !windows_[id].empty()) {
+      const std::vector<WindowBlock>& blocks = windows_[id];
+      const float scale = static_cast<float>(idf * (params_.k1 + 1.0) * drift * 1.0001);
+      for (size_t b = 0; b < blocks.size(); ++b) {
+        const uint32_t end =
+            b + 1 < blocks.size() ? blocks[b + 1].first : static_cast<uint32_t>(list.size());
+        raw.push_back({blocks[b].window, i, blocks[b].first, end,
+                       std::min(bounds[i], blocks[b].saturation * scale)});
+      }
+      continue;
+    }
+    // A short list (no window blocks): per window, the largest contribution
+    // among the postings the search may return (none: no slice).
+    for (uint32_t p = 0; p < list.size();) {
+      const uint32_t w = list[p].chunk >> bits;
+      uint32_t q = p;
+      float best = 0;
+      for (; q < list.size() && (list[q].chunk >> bits) == w; ++q) {
+        if (!ok[list[q].chunk]) continue;
+        const float tf = static_cast<float>(list[q].tf);
+        best = std::max(best, idf * tf * k1p1 / (tf + nm[list[q].chunk]));
+      }
+      if (best > 0) raw.push_back({w, i, p, q, best});
+      p = q;
+    }
+  }
+  start.assign(n_windows + 1, 0);
+  for (const Slice& s : raw) ++start[s.window + 1];
+  for (uint32_t w = 0; w < n_windows; ++w) start[w + 1] += start[w];
+  fill.assign(start.begin(), start.end() - 1);
+  slices.resize(raw.size());
+  for (const Slice& s : raw) slices[fill[s.window]++] = s;
+
+  // Windows by their summed bounds, best first, leaving out those where
+  // the search may return no chunk (a wall's other matters).
+  struct Ranked {
+    float bound;
+    uint32_t window;
+  };
+  thread_local std::vector<Ranked> ranked;
+  ranked.clear();
+  for (uint32_t w = 0; w < n_windows; ++w) {
+    if (start[w] == start[w + 1]) continue;
+    const uint32_t w0 = w << bits;
+    const uint32_t w1 =
+        static_cast<uint32_t>(std::min<uint64_t>(uint64_t{w0} + window, chunk_count));
+    if (masked && std::find(ok + w0, ok + w1, uint8_t{1}) == ok + w1) continue;
+    float sum = 0;
+    for (uint32_t j = start[w]; j < start[w + 1]; ++j) sum += slices[j].local;
+    ranked.push_back({sum, w});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    return a.bound != b.bound ? a.bound > b.bound : a.window < b.window;
+  });
+
+  TopGroups top(k);
+  auto group = [&](uint32_t c) {
+    return group_of ? (c < group_of->size() ? (*group_of)[c] : c) : c;
+  };
+  thread_local std::vector<float> acc;
+  acc.assign(window, 0.0f);
+  thread_local std::vector<uint64_t> touched;
+  touched.assign((window + 63) / 64, 0);
+  thread_local std::vector<uint32_t> order;
+  thread_local std::vector<uint8_t> essential;
+  thread_local std::vector<const Posting*> look;
+  for (const Ranked& r : ranked) {
+    const float theta = top.threshold() * kMargin;
+    if (r.bound <= theta) break;  // nor can any window after it
+    const uint32_t w0 = r.window << bits;
+    const Slice* sl = slices.data() + start[r.window];
+    const uint32_t n = start[r.window + 1] - start[r.window];
+    order.resize(n);
+    essential.assign(n, 1);
+    look.resize(n);
+    for (uint32_t j = 0; j < n; ++j) {
+      order[j] = j;
+      look[j] = postings_[terms[sl[j].term].first].data() + sl[j].begin;
+    }
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return sl[a].local < sl[b].local; });
+    // Non-essential: the weakest slices, order[0, weak).
+    float rest = 0;
+    uint32_t weak = 0;
+    while (weak < n && rest + sl[order[weak]].local <= theta * kNonEssentialShare) {
+      rest += sl[order[weak]].local;
+      essential[order[weak]] = 0;
+      ++weak;
+    }
+    // Essential slices term at a time in query order, skipping postings the
+    // search may not return: with no slice left out, each sum is already
+    // the exhaustive path's.
+    float* a = acc.data();
+    for (uint32_t j = 0; j < n; ++j) {
+      if (!essential[j]) continue;
+      const Posting* list = postings_[terms[sl[j].term].first].data();
+      const float idf = idfs[sl[j].term];
+      for (const Posting* p = list + sl[j].begin; p != list + sl[j].end; ++p) {
+        if (masked && !ok[p->chunk]) continue;
+        const uint32_t off = p->chunk - w0;
+        const float tf = static_cast<float>(p->tf);
+        a[off] += idf * tf * k1p1 / (tf + nm[p->chunk]);
+        touched[off >> 6] |= uint64_t{1} << (off & 63);
+      }
+    }
+    const bool exact = weak == 0;
+    for (uint32_t word = 0; word < touched.size(); ++word) {
+      uint64_t left = touched[word];
+      touched[word] = 0;
+      for (; left; left &= left - 1) {
+        const uint32_t off = word * 64 + static_cast<uint32_t>(__builtin_ctzll(left));
+        const float partial = a[off];
+        a[off] = 0.0f;
+        const uint32_t chunk = w0 + off;
+        if (!ok[chunk]) continue;
+        if (exact) {
+          if (partial >= top.threshold()) top.Offer(group(chunk), chunk, partial);
+          continue;
+        }
+        // What this chunk must beat: the threshold, or its group's score
+        // when the group is already among the best.
+        const float floor = (group_of ? top.Floor(group(chunk)) : top.threshold()) * kMargin;
+        if (partial + rest <= floor) continue;
+        // Non-essential slices, strongest first, while the bound holds.
+        float bound = partial + rest;
+        bool dropped = false;
+        for (uint32_t j = weak; j-- > 0;) {
+          const uint32_t s = order[j];
+          bound -= sl[s].local;
+          const Posting* end = postings_[terms[sl[s].term].first].data() + sl[s].end;
+          look[s] = Seek(look[s], end, chunk);
+          if (look[s] != end && look[s]->chunk == chunk) {
+            const float tf = static_cast<float>(look[s]->tf);
+            bound += idfs[sl[s].term] * tf * k1p1 / (tf + nm[chunk]);
+          }
+          if (bound <= floor) {
+            dropped = true;
+            break;
+          }
+        }
+        if (dropped) continue;
+        // The exhaustive path's sum: every slice, in query order, from 0.
+        float score = 0.0f;
+        for (uint32_t s = 0; s < n; ++s) {
+          const Posting* end = postings_[terms[sl[s].term].first].data() + sl[s].end;
+          look[s] = Seek(look[s], end, chunk);
+          if (look[s] != end && look[s]->chunk == chunk) {
+            const float tf = static_cast<float>(look[s]->tf);
+            score += idfs[sl[s].term] * tf * k1p1 / (tf + nm[chunk]);
+          }
+        }
+        if (score >= top.threshold()) top.Offer(group(chunk), chunk, score);
       }
     }
   }

@@ -585,24 +585,38 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
       for (size_t c = 0; c < m; ++c) out_ok[c] = live[c] & allowed[c];
       ok = combined.data();
     }
-    // Block-max MaxScore (lexical_blockmax.cc) for a small k: on CUAD's 41
-    // category descriptions 2.7x faster than MaxScore for the top 10 (4.2x
-    // faster than exhaustive). Not for the top 100 documents, where the
-    // threshold stays low: 12 % faster than exhaustive unwalled, 29 % slower
-    // behind a wall of half the index (index_bench BM_LexicalStrategy,
-    // docs/benchmarks.md). Its bounds need positive weights.
+    // Block-max MaxScore (lexical_blockmax.cc). For a small k, windows in
+    // chunk order: on CUAD's 41 category descriptions 2.7x faster than
+    // MaxScore for the top 10 (4.2x faster than exhaustive). For the top
+    // documents (a larger k, one chunk per document) the threshold stays
+    // low and few windows can be skipped; there the windows are visited
+    // best bound first and postings the mask refuses are never scored
+    // (SearchBestFirst; docs/benchmarks.md, "Block-max for the top 100
+    // documents"). Their bounds need positive weights.
     bool positive = true;
     for (const auto& t : terms) positive = positive && t.second > 0;
-    if (!scattered && positive &&
-        (strategy_ == Strategy::kBlockMax ||
-         (strategy_ == Strategy::kAuto && k <= 32 && terms.size() >= 2 &&
-          total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings)))) {
+    const bool enough =
+        terms.size() >= 2 && total_postings > std::max<size_t>(64 * k, kMaxScoreMinPostings);
+    Strategy pick = strategy_;
+    if (pick == Strategy::kAuto && enough) {
+      if (k <= 32) {
+        pick = Strategy::kBlockMax;
+      } else if (group_of) {
+        pick = Strategy::kBestFirst;
+      }
+    }
+    if (!scattered && positive && (pick == Strategy::kBlockMax || pick == Strategy::kBestFirst)) {
       std::vector<float> idfs(terms.size()), bounds(terms.size());
       for (size_t i = 0; i < terms.size(); ++i) {
         idfs[i] = idf_of(i);
         bounds[i] = idfs[i] * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len);
       }
-      return SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k, group_of);
+      if (pick == Strategy::kBlockMax) {
+        return SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
+                              group_of);
+      }
+      return SearchBestFirst(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
+                             group_of);
     }
     if (!scattered && strategy_ == Strategy::kMaxScore) {
       // Chunk-level MaxScore, kept for comparison only (it drops terms of

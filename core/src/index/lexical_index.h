@@ -261,6 +261,15 @@ class LexicalIndex {
       const std::vector<std::pair<uint32_t, double>>& terms, const std::vector<float>& idfs,
       const std::vector<float>& bounds, const Norms& norms, double average, const uint8_t* ok,
       size_t k, const std::vector<uint32_t>* group_of) const;
+  // The same windows, for the top documents: visited in order of their
+  // summed bounds, best first, so the k-th best score rises early and the
+  // rest stop at the first window below it; windows without a chunk the
+  // mask lets through are left out and refused postings never scored.
+  // Bit-identical to the exhaustive path, as SearchBlockMax.
+  std::vector<std::pair<uint32_t, double>> SearchBestFirst(
+      const std::vector<std::pair<uint32_t, double>>& terms, const std::vector<float>& idfs,
+      const std::vector<float>& bounds, const Norms& norms, double average, const uint8_t* ok,
+      size_t k, const std::vector<uint32_t>* group_of) const;
   float Saturation(uint32_t tf, uint32_t length, double average) const;
   void BuildWindows(uint32_t term);
   void NoteWindowPosting(uint32_t term, size_t index);
@@ -273,7 +282,9 @@ class LexicalIndex {
 
   // Tests and benchmarks compare the paths.
  public:
-  enum class Strategy { kAuto, kExhaustive, kMaxScore, kBlockMax };
+  // kAuto: block-max for k <= 32, best-first block-max for more groups
+  // (documents), else exhaustive, when the query has postings enough.
+  enum class Strategy { kAuto, kExhaustive, kMaxScore, kBlockMax, kBestFirst };
   void set_strategy(Strategy s) { strategy_ = s; }
   // Window size 2^bits chunk numbers (default 11; tests and benchmarks try
   // others). Rebuilds the window blocks: not while searches run.
