@@ -9,6 +9,7 @@
 
 #include <random>
 
+#include "demo_contracts.h"
 #include "foldback/index.h"
 #include "host/files.h"
 #include "index/index_internal.h"
@@ -22,14 +23,9 @@ std::unique_ptr<Index> DemoIndex() {
   o.dense.embedder = EmbedderKind::kNone;
   auto index = Index::Create(o);
   EXPECT_TRUE(index.ok());
-  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
-  EXPECT_TRUE(files.ok());
   int n = 0;
-  for (const auto& f : *files) {
-    if (ingest::Extension(f) != ".txt") continue;
-    auto docs = ingest::ExtractText(f, "doc" + std::to_string(n));
-    EXPECT_TRUE(docs.ok());
-    for (auto& d : *docs) {
+  for (auto& docs : testing::DemoContracts()) {
+    for (auto& d : docs) {
       d.matter = n % 3 == 0 ? "m0" : "m1";
       EXPECT_TRUE((*index)->Add(d).ok());
     }
@@ -167,14 +163,8 @@ std::unique_ptr<Index> ManyDocumentsIndex() {
   o.dense.embedder = EmbedderKind::kNone;
   auto index = Index::Create(o);
   EXPECT_TRUE(index.ok());
-  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
-  EXPECT_TRUE(files.ok());
-  int n = 0;
-  for (const auto& f : *files) {
-    if (ingest::Extension(f) != ".txt") continue;
-    auto docs = ingest::ExtractText(f, "file" + std::to_string(n++));
-    EXPECT_TRUE(docs.ok());
-    for (const Document& whole : *docs) {
+  for (const auto& docs : testing::DemoContracts("file")) {
+    for (const Document& whole : docs) {
       const std::string& text = whole.text;
       size_t at = 0;
       int part = 0;

@@ -17,11 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "demo_contracts.h"
 #include "foldback/index.h"
-#include "host/files.h"
 #include "index/index_internal.h"
 #include "index/positions.h"
-#include "ingest/extract.h"
 
 namespace foldback {
 namespace {
@@ -36,14 +35,9 @@ std::unique_ptr<Index> DemoIndex() {
   o.dense.embedder = EmbedderKind::kNone;
   auto index = Index::Create(o);
   EXPECT_TRUE(index.ok());
-  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
-  EXPECT_TRUE(files.ok());
   int n = 0;
-  for (const auto& f : *files) {
-    if (ingest::Extension(f) != ".txt") continue;
-    auto docs = ingest::ExtractText(f, "doc" + std::to_string(n));
-    EXPECT_TRUE(docs.ok());
-    for (auto& d : *docs) {
+  for (auto& docs : testing::DemoContracts()) {
+    for (auto& d : docs) {
       d.matter = "m" + std::to_string(n % 4);
       EXPECT_TRUE((*index)->Add(d).ok());
     }

@@ -10,24 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "demo_contracts.h"
 #include "foldback/index.h"
-#include "host/files.h"
 #include "index/index_internal.h"
-#include "ingest/extract.h"
 
 namespace foldback {
 namespace {
 
 std::vector<Document> DemoDocs() {
   std::vector<Document> out;
-  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
-  EXPECT_TRUE(files.ok());
   int n = 0;
-  for (const auto& f : *files) {
-    if (ingest::Extension(f) != ".txt") continue;
-    auto docs = ingest::ExtractText(f, "doc" + std::to_string(n));
-    EXPECT_TRUE(docs.ok());
-    for (auto& d : *docs) {
+  for (auto& docs : testing::DemoContracts()) {
+    for (auto& d : docs) {
       d.matter = "m" + std::to_string(n % 4);
       d.metadata["client"].push_back(n % 5 == 0 ? "acme" : "other" + std::to_string(n));
       out.push_back(std::move(d));

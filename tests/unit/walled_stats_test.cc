@@ -11,10 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "demo_contracts.h"
 #include "foldback/index.h"
-#include "host/files.h"
 #include "index/index_internal.h"
-#include "ingest/extract.h"
 
 namespace foldback {
 namespace {
@@ -22,14 +21,8 @@ namespace {
 // The demo contracts (20 CUAD contracts), as documents numbered in file order.
 std::vector<Document> DemoDocs() {
   std::vector<Document> out;
-  auto files = host::ListFiles(FOLDBACK_DEMO_CORPUS);
-  EXPECT_TRUE(files.ok());
-  int n = 0;
-  for (const auto& f : *files) {
-    if (ingest::Extension(f) != ".txt") continue;
-    auto docs = ingest::ExtractText(f, "doc" + std::to_string(n++));
-    EXPECT_TRUE(docs.ok());
-    for (auto& d : *docs) out.push_back(std::move(d));
+  for (auto& docs : testing::DemoContracts()) {
+    for (auto& d : docs) out.push_back(std::move(d));
   }
   EXPECT_GE(out.size(), 12u);
   return out;
