@@ -198,20 +198,38 @@ const std::vector<std::string>& StrategyQueries() {
 // BM25 only, the documents in two matters by turns (as the serve load's
 // matter-a / matter-b split): the lexical strategies without building the
 // dense side.
+// The demo corpus, BM25 only, document i in matter `matter_of(i)`.
+template <typename MatterOf>
+const Index* DemoIndexInMatters(MatterOf matter_of) {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kNone;
+  auto built = Check(Index::Create(o));
+  const auto& docs = DemoCorpus();
+  for (size_t i = 0; i < docs.size(); ++i) {
+    Document d = docs[i];
+    d.matter = matter_of(i);
+    Check(built->Add(d).status());
+  }
+  return built.release();
+}
+
 const Index& LexicalIndexInTwoMatters() {
-  static const Index* index = [] {
-    IndexOptions o;
-    o.dense.embedder = EmbedderKind::kNone;
-    auto built = Check(Index::Create(o));
-    const auto& docs = DemoCorpus();
-    for (size_t i = 0; i < docs.size(); ++i) {
-      Document d = docs[i];
-      d.matter = i % 2 ? "matter-b" : "matter-a";
-      Check(built->Add(d).status());
-    }
-    return built.release();
-  }();
+  static const Index* index =
+      DemoIndexInMatters([](size_t i) { return std::string(i % 2 ? "matter-b" : "matter-a"); });
   return *index;
+}
+
+// Sets the strategy a benchmark's arg 0 names (and the window size that
+// FOLDBACK_BENCH_WINDOW_BITS asks for); returns its name for the label.
+const char* UseStrategy(index::LexicalIndex& lex, int64_t arg) {
+  const index::LexicalIndex::Strategy strategies[] = {
+      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
+      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
+  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
+  lex.set_strategy(strategies[arg]);
+  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
+    lex.set_window_bits(std::atoi(bits));
+  return names[arg];
 }
 
 // The lexical strategies side by side, through Index::Search (the query's
@@ -223,12 +241,7 @@ const Index& LexicalIndexInTwoMatters() {
 void BM_QueryBm25Strategy(benchmark::State& state) {
   const Index& index = LexicalIndexInTwoMatters();
   auto& lex = const_cast<index::LexicalIndex&>(index.rep()->lexical);
-  const index::LexicalIndex::Strategy strategies[] = {
-      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
-      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
-  lex.set_strategy(strategies[state.range(0)]);
-  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
-    lex.set_window_bits(std::atoi(bits));
+  const char* name = UseStrategy(lex, state.range(0));
   SearchOptions o;
   o.mode = SearchMode::kBm25;
   o.top_k = static_cast<size_t>(state.range(1));
@@ -241,8 +254,7 @@ void BM_QueryBm25Strategy(benchmark::State& state) {
     benchmark::DoNotOptimize(r.ok());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
-  state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(state.range(1)) +
+  state.SetLabel(std::string(name) + " top " + std::to_string(state.range(1)) +
                  (o.one_per_document ? " documents" : " chunks") +
                  (state.range(2) ? ", wall" : ""));
 }
@@ -255,12 +267,7 @@ BENCHMARK(BM_QueryBm25Strategy)
 void BM_LexicalStrategy(benchmark::State& state) {
   const Index::Rep& r = *LexicalIndexInTwoMatters().rep();
   auto& lex = const_cast<index::LexicalIndex&>(r.lexical);
-  const index::LexicalIndex::Strategy strategies[] = {
-      index::LexicalIndex::Strategy::kExhaustive, index::LexicalIndex::Strategy::kMaxScore,
-      index::LexicalIndex::Strategy::kBlockMax, index::LexicalIndex::Strategy::kBestFirst};
-  lex.set_strategy(strategies[state.range(0)]);
-  if (const char* bits = std::getenv("FOLDBACK_BENCH_WINDOW_BITS"))
-    lex.set_window_bits(std::atoi(bits));
+  const char* name = UseStrategy(lex, state.range(0));
   SearchOptions o;
   if (state.range(2)) o.allowed_matters = std::set<std::string>{"matter-a"};
   index::ChunkMask mask;
@@ -275,8 +282,7 @@ void BM_LexicalStrategy(benchmark::State& state) {
     benchmark::DoNotOptimize(hits.data());
   }
   lex.set_strategy(index::LexicalIndex::Strategy::kAuto);
-  const char* names[] = {"exhaustive", "maxscore", "blockmax", "bestfirst"};
-  state.SetLabel(std::string(names[state.range(0)]) + " top " + std::to_string(k) +
+  state.SetLabel(std::string(name) + " top " + std::to_string(k) +
                  (group ? " documents" : " chunks") + (state.range(2) ? ", wall" : ""));
 }
 BENCHMARK(BM_LexicalStrategy)
@@ -285,18 +291,8 @@ BENCHMARK(BM_LexicalStrategy)
 
 // The demo corpus in four matters (m0..m3, by document).
 const Index& WalledIndex() {
-  static const Index* walled = [] {
-    IndexOptions o;
-    o.dense.embedder = EmbedderKind::kNone;
-    auto index = Check(Index::Create(o));
-    const auto& docs = DemoCorpus();
-    for (size_t i = 0; i < docs.size(); ++i) {
-      Document d = docs[i];
-      d.matter = "m" + std::to_string(i % 4);
-      Check(index->Add(d).status());
-    }
-    return index.release();
-  }();
+  static const Index* walled =
+      DemoIndexInMatters([](size_t i) { return "m" + std::to_string(i % 4); });
   return *walled;
 }
 
