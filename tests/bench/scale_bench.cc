@@ -102,9 +102,8 @@ void PrintMemory(const Index& index, double heap_before_mb, double heap_after_mb
     }
   }
   doc_rest += r.doc_ids.bucket_count() * 8 + r.doc_ids.size() * HeapBlock(56);
-  uint64_t chunk_text = 0, chunk_ids = 0, chunk_slots = VectorHeap(r.chunks) + VectorHeap(r.chunk_doc);
+  uint64_t chunk_ids = 0, chunk_slots = VectorHeap(r.chunks) + VectorHeap(r.chunk_doc);
   for (const ChunkSlot& c : r.chunks) {
-    chunk_text += StringHeap(c.chunk.text);
     chunk_ids += StringHeap(c.chunk.id) + StringHeap(c.chunk.doc_id) + StringHeap(c.chunk.section);
   }
   uint64_t id_map = r.chunk_ids.bucket_count() * 8 + r.chunk_ids.size() * HeapBlock(56);
@@ -117,7 +116,6 @@ void PrintMemory(const Index& index, double heap_before_mb, double heap_after_mb
   }
   auto lex = r.lexical.MemoryUsage();
   parts = {{"document text (Document::text)", doc_text},
-           {"chunk text (Chunk::text)", chunk_text},
            {"chunk id, doc_id, section strings", chunk_ids},
            {"chunk table (ChunkSlot array, chunk_doc)", chunk_slots},
            {"chunk id map (chunk_ids)", id_map},
