@@ -72,9 +72,13 @@ double ResidentMb() {
   return -1;
 }
 
-// Heap in use (glibc's mallinfo2): what the index's structures hold,
-// without the pages malloc keeps but has freed.
-double HeapMb() { return mallinfo2().uordblks / 1048576.0; }
+// Heap in use (glibc's mallinfo2: small blocks plus the large ones malloc
+// maps apart): what the index's structures hold, without the pages malloc
+// keeps but has freed.
+double HeapMb() {
+  struct mallinfo2 m = mallinfo2();
+  return (m.uordblks + m.hblkhd) / 1048576.0;
+}
 
 uint64_t HeapBlock(uint64_t n) { return n == 0 ? 0 : std::max<uint64_t>(32, (n + 8 + 15) / 16 * 16); }
 uint64_t StringHeap(const std::string& s) { return s.capacity() > 15 ? HeapBlock(s.capacity() + 1) : 0; }
@@ -138,6 +142,9 @@ void PrintMemory(const Index& index, double heap_before_mb, double heap_after_mb
   double heap = (heap_after_mb - heap_before_mb) * 1048576.0;
   std::printf("| heap in use, after − before the build (mallinfo2) | %.1f | %.0f |\n", heap / 1048576.0, heap / n);
   std::printf("| resident set after the build | %.1f | |\n\n", ResidentMb());
+  std::printf("%llu postings (%.1f per passage, %.1f bytes each as held)\n\n",
+              static_cast<unsigned long long>(index.Stats().postings), index.Stats().postings / n,
+              lex.postings / static_cast<double>(index.Stats().postings));
   std::fflush(stdout);
 }
 

@@ -9,6 +9,7 @@
 #include "index/index_internal.h"
 #include "embed/static_embedder.h"
 #include "index/dense_index.h"
+#include "index/grow.h"
 #include "text/chunker.h"
 #include "text/metadata.h"
 #include "text/utf8.h"
@@ -518,6 +519,7 @@ Result<AddReport> Index::Add(const Document& in) {
     auto terms = r.ChunkTerms(c, /*intern=*/true, r.options.bm25.positions ? &stream : nullptr);
     r.lexical.AddChunk(chunk_no, terms, std::move(stream));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
+    index::GrowByAQuarter(&r.chunks);
     r.chunks.push_back(std::move(c));
     r.chunk_doc.push_back(doc_no);
     stored.chunks.push_back(chunk_no);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "index/grow.h"
 #include "index/top_groups.h"
 #include "store/bytes.h"
 
@@ -58,6 +59,7 @@ void LexicalIndex::AddChunk(uint32_t chunk,
     // chunks are numbered in the order they are added, so this appends.
     std::vector<Posting>& list = postings_[id];
     if (list.empty() || list.back().chunk < chunk) {
+      GrowByAQuarter(&list);
       list.push_back({chunk, tf});
       NoteWindowPosting(id, list.size() - 1);
     } else {
