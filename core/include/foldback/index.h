@@ -170,8 +170,7 @@ class FOLDBACK_EXPORT Index {
   const IndexOptions& options() const;
 
   // Lookups; nullptr when absent. Pointers stay valid until the next
-  // mutating call, and so does a Chunk's `text` (a view of its document's
-  // text), even in a copy of the Chunk.
+  // mutating call.
   const Document* FindDocument(std::string_view doc_id) const;
   const Chunk* FindChunk(std::string_view chunk_id) const;
   // Chunks of a document in order.
