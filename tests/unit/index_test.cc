@@ -248,7 +248,7 @@ TEST(Index, LargeDocument) {
 TEST(Index, ChunkTextViewsItsDocumentAsTheTableGrows) {
   auto idx = Index::Create(LexicalOnly());
   ASSERT_TRUE(idx.ok());
-  const int n = 600;
+  const int n = 200;
   auto text_of = [](int i) { return i % 3 ? "fee " + std::to_string(i) : "late fee number " + std::to_string(i) + " is due"; };
   for (int i = 0; i < n; ++i) ASSERT_TRUE((*idx)->Add(Doc("d" + std::to_string(i), text_of(i))).ok());
   ASSERT_TRUE((*idx)->Remove("d7").ok());
