@@ -504,7 +504,7 @@ class JsIndex {
       val item = val::object();
       item.set("chunkId", id);
       item.set("docId", c->doc_id);
-      item.set("text", c->text);
+      item.set("text", std::string(c->text));
       item.set("title", d ? d->title : std::string());
       item.set("section", c->section);
       item.set("matter", d ? d->matter : std::string());
@@ -522,7 +522,7 @@ class JsIndex {
       const foldback::Chunk* c = index_->FindChunk(id);
       val item = val::object();
       item.set("chunkId", id);
-      item.set("text", c ? c->text : std::string());
+      item.set("text", c ? std::string(c->text) : std::string());
       out.call<void>("push", item);
     }
     return out;

@@ -233,7 +233,7 @@ int Run(const AskArgs& a) {
           if (shown++ == 3) break;
           const Chunk* c = (*index)->FindChunk(hit.chunk_id);
           fmt::print(FMT_STRING("    {:<36} {:.4f}  {}\n"), OneLine(hit.doc_id, 36), hit.score,
-                     c ? OneLine(c->text, 70).c_str() : "");
+                     c ? OneLine(std::string(c->text), 70).c_str() : "");
         }
         break;
       }

@@ -162,7 +162,7 @@ class Runner {
       b->input.title = doc->title;
       for (const Chunk* c : index_->ChunksOf(doc->id)) {
         b->input.chunk_ids.push_back(c->id);
-        b->input.chunk_texts.push_back(c->text);
+        b->input.chunk_texts.emplace_back(c->text);
       }
       b->input.question = spec_.question;
       need->kind = Need::Kind::kLlm;
@@ -205,7 +205,7 @@ class Runner {
         failures->push_back({it.item_id, false, 0, "passage now outside the job's matters", 0});
         continue;
       }
-      need->embed.texts.push_back(c->text);
+      need->embed.texts.emplace_back(c->text);
       b->texts_for.push_back(it.item_id);
       b->request_bytes += c->text.size();
     }

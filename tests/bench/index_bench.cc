@@ -474,7 +474,7 @@ void BM_HnswRecallAt10(benchmark::State& state) {
     if (i % 10 == 9) {
       auto probe = Check(Index::Create(IndexOptions()));  // the same chunker cuts the held-out text
       Check(probe->Add(corpus[i]).status());
-      for (const Chunk* c : probe->ChunksOf(corpus[i].id)) held_texts.push_back(c->text);
+      for (const Chunk* c : probe->ChunksOf(corpus[i].id)) held_texts.emplace_back(c->text);
     } else {
       Check(held_index->Add(corpus[i]).status());
     }

@@ -228,7 +228,7 @@ Corpus LoadCuad(const std::string& dir) {
                located, mismatched);
   for (const Document& d : c.docs) {
     for (const Chunk* ch : index->ChunksOf(d.id)) {
-      c.units.push_back({ch->id, d.title, ch->text, group_of[d.id]});
+      c.units.push_back({ch->id, d.title, std::string(ch->text), group_of[d.id]});
     }
   }
   // clause level

@@ -4,7 +4,12 @@
 // dense parts are still capped at 2 GiB each — see docs/benchmarks.md).
 //
 //   build/bin/scale_bench [--passages 100000,1000000] [--scope 1000]
-//       [--queries 500] [--seed 7] [--model DIR]
+//       [--queries 500] [--seed 7] [--model DIR] [--memory] [--no-snapshot]
+//
+// `--no-snapshot` leaves out the snapshot's save and load (at the largest
+// sizes the index, the snapshot's bytes and the loaded copy do not fit in
+// memory together). `--memory` builds each size and prints where the heap goes, by part, in
+// bytes per passage (no queries, no snapshot).
 //
 // The generator. `--model DIR` (default: the bundled demo corpus, 20 CUAD
 // contracts, CC BY 4.0) is read once: every word's frequency (lower-cased,
@@ -37,6 +42,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <malloc.h>
 #include <random>
 #include <set>
 #include <cmath>
@@ -66,6 +72,82 @@ double ResidentMb() {
     if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
   }
   return -1;
+}
+
+// Heap in use (glibc's mallinfo2: small blocks plus the large ones malloc
+// maps apart): what the index's structures hold, without the pages malloc
+// keeps but has freed.
+double HeapMb() {
+  struct mallinfo2 m = mallinfo2();
+  return (m.uordblks + m.hblkhd) / 1048576.0;
+}
+
+uint64_t HeapBlock(uint64_t n) { return n == 0 ? 0 : std::max<uint64_t>(32, (n + 8 + 15) / 16 * 16); }
+uint64_t StringHeap(const std::string& s) { return s.capacity() > 15 ? HeapBlock(s.capacity() + 1) : 0; }
+template <typename T>
+uint64_t VectorHeap(const std::vector<T>& v) {
+  return HeapBlock(v.capacity() * sizeof(T));
+}
+
+// `--memory`: where the heap goes, by part, in bytes per live passage,
+// counted from container sizes and capacities (LexicalIndex::MemoryUsage
+// for the lexical side) with glibc's per-block overhead, against the heap
+// actually in use.
+void PrintMemory(const Index& index, double heap_before_mb, double heap_after_mb) {
+  const Index::Rep& r = *index.rep();
+  const double n = static_cast<double>(index.Stats().chunks);
+  std::vector<std::pair<std::string, uint64_t>> parts;
+  uint64_t doc_text = 0, doc_rest = VectorHeap(r.docs);
+  for (const DocSlot& d : r.docs) {
+    doc_text += StringHeap(d.doc.text);
+    doc_rest += StringHeap(d.doc.id) + StringHeap(d.doc.title) + StringHeap(d.doc.matter) +
+                StringHeap(d.doc.parent_id) + VectorHeap(d.chunks);
+    for (const auto& [k, vs] : d.doc.metadata) {
+      doc_rest += HeapBlock(32 + sizeof(std::string) + sizeof(vs)) + StringHeap(k) + VectorHeap(vs);
+      for (const auto& v : vs) doc_rest += StringHeap(v);
+    }
+  }
+  doc_rest += r.doc_ids.bucket_count() * 8 + r.doc_ids.size() * HeapBlock(56);
+  uint64_t chunk_ids = 0, chunk_slots = VectorHeap(r.chunks) + VectorHeap(r.chunk_doc);
+  for (const ChunkSlot& c : r.chunks) {
+    chunk_ids += StringHeap(c.chunk.id) + StringHeap(c.chunk.doc_id) + StringHeap(c.chunk.section);
+  }
+  uint64_t id_map = r.chunk_ids.bucket_count() * 8 + r.chunk_ids.size() * HeapBlock(56);
+  for (const auto& [k, v] : r.chunk_ids) id_map += StringHeap(k);
+  uint64_t word_cache = r.word_terms.bucket_count() * (sizeof(std::string) + 16);
+  for (const auto& [k, v] : r.word_terms) word_cache += StringHeap(k);
+  uint64_t fields = 0;
+  for (const auto& [f, values] : r.value_docs) {
+    for (const auto& [v, list] : values) fields += HeapBlock(64) + StringHeap(v) + VectorHeap(list);
+  }
+  auto lex = r.lexical.MemoryUsage();
+  parts = {{"document text (Document::text)", doc_text},
+           {"chunk id, doc_id, section strings", chunk_ids},
+           {"chunk table (ChunkSlot array, chunk_doc)", chunk_slots},
+           {"chunk id map (chunk_ids)", id_map},
+           {"documents: slots, ids, metadata, doc_ids", doc_rest},
+           {"field/matter lists (value_docs)", fields},
+           {"add-path word cache (word_terms)", word_cache},
+           {"postings", lex.postings},
+           {"term dictionary and per-term arrays", lex.term_arrays},
+           {"per-chunk lexical arrays (lengths, live, norms)", lex.chunk_arrays},
+           {"word streams (positions)", lex.streams},
+           {"surface dictionary (prefixes)", lex.surface_words},
+           {"block-max windows", lex.windows}};
+  uint64_t sum = 0;
+  std::printf("\n| part | MB | bytes per passage |\n|---|---|---|\n");
+  for (const auto& [name, bytes] : parts) {
+    sum += bytes;
+    std::printf("| %s | %.1f | %.0f |\n", name.c_str(), bytes / 1048576.0, bytes / n);
+  }
+  std::printf("| **sum of the parts** | %.1f | %.0f |\n", sum / 1048576.0, sum / n);
+  double heap = (heap_after_mb - heap_before_mb) * 1048576.0;
+  std::printf("| heap in use, after − before the build (mallinfo2) | %.1f | %.0f |\n", heap / 1048576.0, heap / n);
+  std::printf("| resident set after the build | %.1f | |\n\n", ResidentMb());
+  std::printf("%llu postings (%.1f per passage, %.1f bytes each as held)\n\n",
+              static_cast<unsigned long long>(index.Stats().postings), index.Stats().postings / n,
+              lex.postings / static_cast<double>(index.Stats().postings));
+  std::fflush(stdout);
 }
 
 struct Model {
@@ -257,6 +339,8 @@ int main(int argc, char** argv) {
   size_t queries = 500;
   uint32_t seed = 7;
   std::string model_dir = FOLDBACK_DEMO_CORPUS;
+  bool memory_only = false;
+  bool snapshot = true;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto val = [&]() -> std::string {
@@ -272,6 +356,10 @@ int main(int argc, char** argv) {
       queries = std::stoul(val());
     } else if (k == "--seed") {
       seed = static_cast<uint32_t>(std::stoul(val()));
+    } else if (k == "--no-snapshot") {
+      snapshot = false;
+    } else if (k == "--memory") {
+      memory_only = true;
     } else if (k == "--model") {
       model_dir = val();
     } else {
@@ -287,6 +375,7 @@ int main(int argc, char** argv) {
     const uint64_t docs = passages / 50;
     const uint64_t matters = std::max<uint64_t>(1, docs / 20);
     Generator gen(model, seed);
+    double heap_before = HeapMb();
     auto index = NewIndex();
     // The scoped queries use 16 matters spread over the corpus; their
     // documents are kept to build the "scope alone" indexes.
@@ -304,6 +393,11 @@ int main(int argc, char** argv) {
     double build = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double rss = ResidentMb();
     size_t live = index->Stats().chunks;
+    if (memory_only) {
+      std::printf("%zu passages, build %.1f s:\n", live, build);
+      PrintMemory(*index, heap_before, HeapMb());
+      continue;
+    }
     SearchOptions unscoped;
     unscoped.mode = SearchMode::kBm25;
     unscoped.top_k = 10;
@@ -335,8 +429,8 @@ int main(int argc, char** argv) {
       if (!h.ok()) Die(h.status().ToString());
     });
     // The snapshot: fails when its lexical or dense part passes 2 GiB.
-    std::string snap_cell, load_cell;
-    {
+    std::string snap_cell = "not taken", load_cell = "–";
+    if (snapshot) {
       auto t1 = std::chrono::steady_clock::now();
       auto snap = index->Snapshot();
       double save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();

@@ -241,6 +241,49 @@ TEST(Index, LargeDocument) {
   EXPECT_NE((*hits)[0].text.find("unicorn"), std::string::npos);
 }
 
+// Chunk::text views its document's text in place: it must stay right while
+// the document table grows (texts short enough for std::string's inline
+// buffer would move with their slots), after removals and replacements,
+// and in an index loaded from a snapshot.
+TEST(Index, ChunkTextViewsItsDocumentAsTheTableGrows) {
+  auto idx = Index::Create(LexicalOnly());
+  ASSERT_TRUE(idx.ok());
+  const int n = 200;
+  auto text_of = [](int i) { return i % 3 ? "fee " + std::to_string(i) : "late fee number " + std::to_string(i) + " is due"; };
+  for (int i = 0; i < n; ++i) ASSERT_TRUE((*idx)->Add(Doc("d" + std::to_string(i), text_of(i))).ok());
+  ASSERT_TRUE((*idx)->Remove("d7").ok());
+  ASSERT_TRUE((*idx)->Add(Doc("d8", "replaced")).ok());
+  auto check = [&](const Index& index) {
+    for (int i = 0; i < n; ++i) {
+      std::string id = "d" + std::to_string(i);
+      const Document* d = index.FindDocument(id);
+      if (i == 7) {
+        EXPECT_EQ(d, nullptr);
+        continue;
+      }
+      ASSERT_NE(d, nullptr) << id;
+      EXPECT_EQ(d->text, i == 8 ? "replaced" : text_of(i)) << id;
+      auto chunks = index.ChunksOf(id);
+      ASSERT_EQ(chunks.size(), 1u) << id;
+      EXPECT_EQ(chunks[0]->text, std::string_view(d->text).substr(chunks[0]->begin, chunks[0]->end - chunks[0]->begin));
+      EXPECT_EQ(chunks[0]->text.data(), d->text.data() + chunks[0]->begin) << "a view, not a copy";
+      EXPECT_EQ(index.FindChunk(chunks[0]->id), chunks[0]);
+    }
+    auto hits = index.Search("due", Bm25());
+    ASSERT_TRUE(hits.ok());
+    ASSERT_FALSE(hits->empty());
+    for (const SearchHit& h : *hits) EXPECT_NE(h.text.find("is due"), std::string::npos);
+  };
+  check(**idx);
+  auto bytes = (*idx)->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  auto loaded = Index::FromSnapshot(*bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  check(**loaded);
+  idx->reset();  // the loaded index shares nothing with the one it came from
+  check(**loaded);
+}
+
 TEST(Snapshot, RoundTripKeepsResults) {
   auto idx = SmallIndex();
   ASSERT_TRUE(idx->Remove("b").ok());  // tombstones must not leak into the snapshot

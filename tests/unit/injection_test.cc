@@ -527,7 +527,10 @@ TEST(Injection, TwoHundredPayloadsPlantedInDocumentsAndMailChangeNothingStructur
   // Hidden carriers never reach the index; every visible one does.
   std::string all_text;
   for (size_t i = 0; i < payloads.size(); ++i) {
-    for (const Chunk* ch : index.ChunksOf("inj-" + std::to_string(i))) all_text += ch->text + "\n";
+    for (const Chunk* ch : index.ChunksOf("inj-" + std::to_string(i))) {
+      all_text += ch->text;
+      all_text += "\n";
+    }
     if (const Document* d = index.FindDocument("inj-" + std::to_string(i))) all_text += d->title + "\n";
   }
   size_t visible = 0;

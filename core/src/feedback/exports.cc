@@ -149,7 +149,9 @@ class Exporter {
       out += fmt::format(FMT_STRING("\n\n[{}] {}"), n,
                          (d && !d->title.empty() ? d->title : c->doc_id));
       if (!c->section.empty()) out += " \xC2\xA7 " + c->section;
-      out += "\n<passage>\n" + c->text + "\n</passage>";
+      out += "\n<passage>\n";
+      out += c->text;
+      out += "\n</passage>";
     }
     if (n == 0) out += "\n\n(none)";
     return out;

@@ -9,6 +9,7 @@
 #include "index/index_internal.h"
 #include "embed/static_embedder.h"
 #include "index/dense_index.h"
+#include "index/grow.h"
 #include "text/chunker.h"
 #include "text/metadata.h"
 #include "text/utf8.h"
@@ -475,6 +476,7 @@ Result<AddReport> Index::Add(const Document& in) {
   slot.doc.id = in.id;
   slot.doc.title = text::RepairUtf8(in.title, &bad_title);
   slot.doc.text = text::RepairUtf8(in.text, &bad_text);
+  PinText(&slot.doc.text);  // its chunks view it in place
   slot.doc.kind = in.kind;
   slot.doc.matter = text::RepairUtf8(in.matter);
   slot.doc.parent_id = text::RepairUtf8(in.parent_id);
@@ -504,7 +506,7 @@ Result<AddReport> Index::Add(const Document& in) {
     ChunkSlot c;
     c.doc = doc_no;
     c.live = true;
-    c.chunk.text = stored.doc.text.substr(s.begin, s.end - s.begin);
+    c.chunk.text = std::string_view(stored.doc.text).substr(s.begin, s.end - s.begin);
     c.chunk.id = text::MakeChunkId(stored.doc.id, i, c.chunk.text);
     c.chunk.doc_id = stored.doc.id;
     c.chunk.begin = s.begin;
@@ -517,6 +519,7 @@ Result<AddReport> Index::Add(const Document& in) {
     auto terms = r.ChunkTerms(c, /*intern=*/true, r.options.bm25.positions ? &stream : nullptr);
     r.lexical.AddChunk(chunk_no, terms, std::move(stream));
     r.chunk_ids.emplace(c.chunk.id, chunk_no);
+    index::GrowByAQuarter(&r.chunks);
     r.chunks.push_back(std::move(c));
     r.chunk_doc.push_back(doc_no);
     stored.chunks.push_back(chunk_no);
@@ -541,8 +544,7 @@ Status Index::Remove(std::string_view doc_id) {
     r.DropVector(c);
     cs.live = false;
     r.chunk_ids.erase(cs.chunk.id);
-    cs.chunk.text.clear();
-    cs.chunk.text.shrink_to_fit();
+    cs.chunk.text = {};  // the document's text goes below
   }
   r.UnindexDocFields(d);
   r.live_docs--;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -39,6 +40,17 @@ struct DocSlot {
   std::vector<uint32_t> chunks;  // chunk numbers, in order
   bool live = false;
 };
+// Chunk::text views its document's text in place, so that text must not
+// move while the document is in the index. `docs` grows by moving its
+// slots: a moved std::string keeps its heap buffer, but a short one lives
+// inside the string itself and would move. PinText gives every stored text
+// a heap buffer (a few bytes more for texts under 32 bytes); the assertion
+// keeps the vector from copying slots (new buffers) instead of moving them.
+inline void PinText(std::string* text) {
+  if (text->size() < sizeof(std::string)) text->reserve(sizeof(std::string));
+}
+static_assert(std::is_nothrow_move_constructible_v<DocSlot>,
+              "docs must move its slots when it grows: chunks view their text");
 
 struct ChunkSlot {
   Chunk chunk;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "index/grow.h"
 #include "index/top_groups.h"
 #include "store/bytes.h"
 
@@ -58,6 +59,7 @@ void LexicalIndex::AddChunk(uint32_t chunk,
     // chunks are numbered in the order they are added, so this appends.
     std::vector<Posting>& list = postings_[id];
     if (list.empty() || list.back().chunk < chunk) {
+      GrowByAQuarter(&list);
       list.push_back({chunk, tf});
       NoteWindowPosting(id, list.size() - 1);
     } else {
@@ -252,6 +254,36 @@ double LexicalIndex::Idf(std::string_view term) const {
   if (df == 0) return 0;
   double n = static_cast<double>(live_chunks_);
   return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
+namespace {
+// A heap block of `n` bytes as glibc's malloc holds it: an 8-byte header,
+// rounded up to 16, at least 32.
+uint64_t HeapBlock(uint64_t n) { return n == 0 ? 0 : std::max<uint64_t>(32, (n + 8 + 15) / 16 * 16); }
+uint64_t StringHeap(const std::string& s) { return s.capacity() > 15 ? HeapBlock(s.capacity() + 1) : 0; }
+template <typename T>
+uint64_t VectorHeap(const std::vector<T>& v) {
+  return HeapBlock(v.capacity() * sizeof(T));
+}
+}  // namespace
+
+LexicalIndex::Memory LexicalIndex::MemoryUsage() const {
+  Memory m;
+  m.postings = VectorHeap(postings_);
+  for (const auto& p : postings_) m.postings += VectorHeap(p);
+  m.term_arrays = VectorHeap(df_) + VectorHeap(max_tf_) + VectorHeap(min_len_);
+  for (const std::string& t : terms_) m.term_arrays += sizeof(std::string) + StringHeap(t);
+  // unordered_map: a bucket pointer each, a node (next, key view, id, hash) per term.
+  m.term_arrays += term_ids_.bucket_count() * sizeof(void*) + term_ids_.size() * HeapBlock(40);
+  m.chunk_arrays = VectorHeap(lengths_) + VectorHeap(live_);
+  if (auto n = std::atomic_load(&norms_)) m.chunk_arrays += VectorHeap(n->values);
+  m.streams = VectorHeap(streams_);
+  for (const std::string& s : streams_) m.streams += StringHeap(s);
+  // std::map node: three pointers and a colour, then the key and the term.
+  for (const auto& [w, t] : words_) m.surface_words += HeapBlock(32 + sizeof(std::string) + 8) + StringHeap(w);
+  m.windows = VectorHeap(windows_);
+  for (const auto& w : windows_) m.windows += VectorHeap(w);
+  return m;
 }
 
 uint64_t LexicalIndex::posting_count() const {

@@ -294,6 +294,18 @@ class LexicalIndex {
   }
   // Bytes held by the window blocks (docs/benchmarks.md states them).
   uint64_t window_bytes() const;
+  // Heap bytes held, by part, counted from container capacities with the
+  // allocator's per-block overhead (an estimate: scale_bench compares it
+  // with the heap in use). Walks every list: for benchmarks, not searches.
+  struct Memory {
+    uint64_t postings = 0;     // the lists (capacity x 8 bytes) and their headers
+    uint64_t term_arrays = 0;  // df, max_tf, min_len, the dictionary (terms and their map)
+    uint64_t chunk_arrays = 0; // lengths, live flags, norms
+    uint64_t streams = 0;      // word streams, with their std::string headers
+    uint64_t surface_words = 0;  // the prefix dictionary (std::map nodes)
+    uint64_t windows = 0;      // block-max window blocks
+  };
+  Memory MemoryUsage() const;
 
  private:
   Strategy strategy_ = Strategy::kAuto;

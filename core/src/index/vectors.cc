@@ -85,8 +85,8 @@ Status Index::BuildDense(bool retrain) {
   // the lexical side already counts it in every chunk (title_weight).
   auto embed_text = [&r](const ChunkSlot& c) -> std::string {
     const Document& d = r.docs[c.doc].doc;
-    if (d.kind != DocKind::kEmail || d.title.empty()) return c.chunk.text;
-    return d.title + "\n" + c.chunk.text;
+    if (d.kind != DocKind::kEmail || d.title.empty()) return std::string(c.chunk.text);
+    return d.title + "\n" + std::string(c.chunk.text);
   };
   if (!r.embedder || retrain) {
     std::vector<std::string> owned;

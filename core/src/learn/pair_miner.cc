@@ -277,7 +277,7 @@ class Miner {
   }
 
  private:
-  const std::string& Text(uint32_t c) const { return r_.chunks[c].chunk.text; }
+  std::string_view Text(uint32_t c) const { return r_.chunks[c].chunk.text; }
 
   void Add(PairSource s, std::string anchor, std::string positive, uint32_t chunk) {
     anchor = std::string(Trim(anchor));
@@ -318,7 +318,7 @@ class Miner {
       if (IsHeadingPassage(c.chunk.text) && i + 1 < s.size() &&
           !IsHeadingPassage(Text(s[i + 1].chunk))) {
         std::string heading = HeadingText(c.chunk.text);
-        std::string body = Text(s[i + 1].chunk);
+        std::string body(Text(s[i + 1].chunk));
         if (CountWords(body) < 25 && i + 2 < s.size() && !IsHeadingPassage(Text(s[i + 2].chunk))) {
           body += ' ';
           body += Text(s[i + 2].chunk);
@@ -368,11 +368,11 @@ class Miner {
       const std::string quoted[] = {"\"" + term + "\"", "\xE2\x80\x9C" + term + "\xE2\x80\x9D",
                                     "'" + term + "'"};
       for (const StreamChunk& sc : s) {
-        const std::string& t = Text(sc.chunk);
+        std::string_view t = Text(sc.chunk);
         bool found = false;
         for (const auto& q : quoted) found |= t.find(q) != std::string::npos;
         if (!found) continue;
-        Add(PairSource::kDefinition, term, t, sc.chunk);
+        Add(PairSource::kDefinition, term, std::string(t), sc.chunk);
         break;
       }
     }
@@ -410,7 +410,8 @@ class Miner {
         if (!context.empty()) context += ' ';
         context += Text(s[i + 1].chunk);
       }
-      Add(PairSource::kInverseCloze, c.chunk.text, context, s[i > 0 ? i - 1 : i + 1].chunk);
+      Add(PairSource::kInverseCloze, std::string(c.chunk.text), context,
+          s[i > 0 ? i - 1 : i + 1].chunk);
     }
   }
 
@@ -430,7 +431,7 @@ class Miner {
     static const char* kRefs[] = {"section ", "sections ",  "article ",
                                   "clause ",  "paragraph ", "§ "};
     for (size_t i = 0; i < s.size(); ++i) {
-      const std::string& t = Text(s[i].chunk);
+      std::string_view t = Text(s[i].chunk);
       std::string lower(t.size(), ' ');
       for (size_t k = 0; k < t.size(); ++k)
         lower[k] = static_cast<char>(std::tolower(static_cast<unsigned char>(t[k])));
@@ -465,8 +466,8 @@ class Miner {
             if (off <= at && at < off + sent.size()) anchor = sent;
           }
           if (anchor.empty()) anchor = t;
-          Add(PairSource::kCrossReference, Clip(anchor, 60), Text(s[hit->second].chunk),
-              s[hit->second].chunk);
+          Add(PairSource::kCrossReference, Clip(anchor, 60),
+              std::string(Text(s[hit->second].chunk)), s[hit->second].chunk);
         }
       }
     }
@@ -485,13 +486,14 @@ class Miner {
     if (body < 0) return;
     if (sources_.Has(PairSource::kMailSubject)) {
       std::string subject = StripSubjectPrefixes(doc.doc.title);
-      if (CountWords(subject) >= 1) Add(PairSource::kMailSubject, subject, Text(body), body);
+      if (CountWords(subject) >= 1)
+        Add(PairSource::kMailSubject, subject, std::string(Text(body)), body);
     }
     if (sources_.Has(PairSource::kReply) && quoted >= 0) {
       // Quote markers are not words the anchor should learn.
       std::string q;
       for (char ch : Text(quoted)) q += ch == '>' ? ' ' : ch;
-      Add(PairSource::kReply, Clip(q, 80), Text(body), body);
+      Add(PairSource::kReply, Clip(q, 80), std::string(Text(body)), body);
     }
   }
 

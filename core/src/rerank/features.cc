@@ -228,7 +228,7 @@ std::vector<std::vector<double>> GenericFeatures(const Index::Rep& ix, const Que
     if (defined != md.end()) {
       for (const auto& v : defined->second) {
         if (v.empty()) continue;
-        const std::string& text = slot.chunk.text;
+        std::string_view text = slot.chunk.text;
         if (!f[kDefinesTerm] && (text.find("\"" + v) != std::string::npos ||
                                  text.find("\xE2\x80\x9C" + v) != std::string::npos)) {
           f[kDefinesTerm] = 1;

@@ -346,6 +346,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     slot.doc.id = std::move(*pd.mutable_id());
     slot.doc.title = std::move(*pd.mutable_title());
     slot.doc.text = std::move(*pd.mutable_text());
+    PinText(&slot.doc.text);  // its chunks view it in place
     if (pd.kind() > 2) return Status::Corruption("snapshot document has an unknown kind");
     slot.doc.kind = static_cast<DocKind>(pd.kind());
     slot.doc.matter = std::move(*pd.mutable_matter());
@@ -384,7 +385,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
     c.chunk.doc_id = d.doc.id;
     c.chunk.begin = pc.begin();
     c.chunk.end = pc.end();
-    c.chunk.text = d.doc.text.substr(pc.begin(), pc.end() - pc.begin());
+    c.chunk.text = std::string_view(d.doc.text).substr(pc.begin(), pc.end() - pc.begin());
     c.chunk.section = std::move(*pc.mutable_section());
     c.chunk.role = static_cast<ChunkRole>(pc.role());
     c.sketch = stored_sketches ? index::DupSketch::Decode(
