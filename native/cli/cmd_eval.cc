@@ -34,6 +34,8 @@ struct EvalArgs {
   std::string fusion = "weighted";
   size_t top_k = 100;
   double k1 = -1, b = -1;
+  std::string bm25_idf;          // empty: the index default
+  double query_saturation = -1;  // < 0: the index default
   uint32_t chunk_tokens = 0;
   size_t limit = 0;
   bool json = false;
@@ -123,6 +125,9 @@ int Run(const EvalArgs& a) {
   IndexOptions io;
   if (a.k1 >= 0) io.bm25.k1 = a.k1;
   if (a.b >= 0) io.bm25.b = a.b;
+  if (!a.bm25_idf.empty())
+    io.bm25.idf = a.bm25_idf == "plus-one" ? Bm25Idf::kPlusOne : Bm25Idf::kRobertson;
+  if (a.query_saturation >= 0) io.bm25.query_saturation = a.query_saturation;
   if (a.chunk_tokens) {
     io.chunker.target_tokens = a.chunk_tokens;
     io.chunker.max_tokens = std::max<uint32_t>(a.chunk_tokens * 2, io.chunker.max_tokens);
@@ -251,6 +256,8 @@ int Run(const EvalArgs& a) {
     out["fusion"] = a.fusion;
     out["bm25_k1"] = index.options().bm25.k1;
     out["bm25_b"] = index.options().bm25.b;
+    out["bm25_idf"] = index.options().bm25.idf == Bm25Idf::kRobertson ? "robertson" : "plus-one";
+    out["bm25_query_saturation"] = index.options().bm25.query_saturation;
     out["documents"] = index.Stats().documents;
     out["chunks"] = index.Stats().chunks;
     out["index_build_s"] = build_s;
@@ -315,6 +322,13 @@ void RegisterEval(CLI::App& app, int* exit_code) {
   cmd->add_option("--top-k", a->top_k, "Ranking depth evaluated (at least 100)")->capture_default_str();
   cmd->add_option("--k1", a->k1, "BM25 k1 (default: the index default)");
   cmd->add_option("--b", a->b, "BM25 b (default: the index default)");
+  cmd->add_option("--bm25-idf", a->bm25_idf,
+                  "BM25 idf form: robertson or plus-one (default: the index default)")
+      ->check(CLI::IsMember({"robertson", "plus-one"}));
+  cmd->add_option(
+         "--query-saturation", a->query_saturation,
+         "BM25 k3: weight of a repeated query word (0 counts each; default: the index default)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--chunk-tokens", a->chunk_tokens, "Chunk target size in tokens");
   cmd->add_option("--limit", a->limit, "Evaluate only the first N judged queries");
   cmd->add_option("--rewrite", a->rewrite,

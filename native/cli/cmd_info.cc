@@ -32,7 +32,9 @@ int Run(const std::string& dir) {
     if (e.has_previous) fmt::print(FMT_STRING("; version {} kept"), e.previous_version);
     fmt::print(FMT_STRING("\n"));
   }
-  fmt::print(FMT_STRING("  bm25             k1={:.2f} b={:.2f}\n"), o.bm25.k1, o.bm25.b);
+  fmt::print(FMT_STRING("  bm25             k1={:.2f} b={:.2f} idf={} query-saturation={:.2f}\n"),
+             o.bm25.k1, o.bm25.b, o.bm25.idf == Bm25Idf::kRobertson ? "robertson" : "plus-one",
+             o.bm25.query_saturation);
   fmt::print(FMT_STRING("  filter fields   "));
   for (const auto& f : index.FilterFields()) fmt::print(FMT_STRING(" {}"), f);
   fmt::print(FMT_STRING("\n"));

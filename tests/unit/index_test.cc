@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "foldback/index.h"
 #include "snapshot.pb.h"
 #include "snapshot_envelope.h"
@@ -391,6 +393,104 @@ TEST(Snapshot, MalformedFieldsUnderAGoodChecksumAreCorruption) {
     EXPECT_NE(r.status().message().find(c.message), std::string::npos)
         << c.what << ": " << r.status().ToString();
   }
+}
+
+// Index of `n` one-sentence documents, `common` of them mentioning
+// "agreement", one mentioning "indemnify" (twice, in a long sentence so that
+// the two words' length norms are comparable).
+std::unique_ptr<Index> Bm25Corpus(Bm25Params params, int n = 12, int common = 8) {
+  IndexOptions o = LexicalOnly();
+  o.bm25 = params;
+  auto idx = Index::Create(o);
+  EXPECT_TRUE(idx.ok());
+  for (int i = 0; i < n; ++i) {
+    std::string text = "Clause " + std::to_string(i) + " sets payment dates";
+    if (i < common) text += " under this agreement";
+    if (i == 0) text += " and the Supplier shall indemnify and indemnify again";
+    EXPECT_TRUE((*idx)->Add(Doc("d" + std::to_string(i), text + ".")).ok());
+  }
+  return std::move(idx.value());
+}
+
+double TopScore(Index& idx, const std::string& q) {
+  auto hits = idx.Search(q, Bm25(1));
+  EXPECT_TRUE(hits.ok() && hits->size() == 1) << q;
+  return hits.ok() && !hits->empty() ? (*hits)[0].score : 0;
+}
+
+TEST(Bm25, RepeatedQueryWordSaturates) {
+  Bm25Params p;  // default: query_saturation (k3) 1
+  auto idx = Bm25Corpus(p);
+  const double once = TopScore(*idx, "indemnify");
+  ASSERT_GT(once, 0);
+  EXPECT_NEAR(TopScore(*idx, "indemnify indemnify") / once, 4.0 / 3.0, 1e-5);
+  EXPECT_NEAR(TopScore(*idx, "indemnify Indemnify indemnify") / once, 1.5, 1e-5);
+  // Other words are not affected by one word's repetition.
+  const double both = TopScore(*idx, "indemnify payment");
+  EXPECT_NEAR(TopScore(*idx, "indemnify payment indemnify") - both, once / 3.0, 1e-5);
+  p.query_saturation = 0;  // every occurrence counts
+  auto linear = Bm25Corpus(p);
+  EXPECT_NEAR(TopScore(*linear, "indemnify indemnify") / TopScore(*linear, "indemnify"), 2.0, 1e-5);
+  p.query_saturation = -1;
+  IndexOptions bad = LexicalOnly();
+  bad.bm25 = p;
+  EXPECT_TRUE(Index::Create(bad).status().IsInvalidArgument());
+}
+
+TEST(Bm25, RobertsonIdfWeighsCommonWordsLess) {
+  Bm25Params plus;
+  plus.idf = Bm25Idf::kPlusOne;
+  Bm25Params robertson;  // the default
+  ASSERT_EQ(robertson.idf, Bm25Idf::kRobertson);
+  auto a = Bm25Corpus(plus);
+  auto b = Bm25Corpus(robertson);
+  // Same chunk, same tf part: the scores' ratio is the idfs' ratio.
+  // "agreement": in 8 of 12 chunks, r = (12 - 8 + 0.5) / 8.5 < 2.
+  const double r_common = 4.5 / 8.5;
+  EXPECT_NEAR(TopScore(*b, "agreement") / TopScore(*a, "agreement"),
+              std::log(r_common / 2 + 1) / std::log(1 + r_common), 1e-5);
+  // "indemnify": in 1 of 12, r = 11.5 / 1.5, no floor.
+  const double r_rare = 11.5 / 1.5;
+  EXPECT_NEAR(TopScore(*b, "indemnify") / TopScore(*a, "indemnify"),
+              std::log(r_rare) / std::log(1 + r_rare), 1e-5);
+  // A word in every chunk still weighs more than nothing.
+  EXPECT_GT(TopScore(*b, "clause"), 0);
+}
+
+// Snapshots written before Bm25Params::idf and ::query_saturation existed
+// carry neither; they keep scoring as they were built to.
+TEST(Snapshot, EarlierSnapshotsKeepTheirBm25Forms) {
+  auto idx = Bm25Corpus(Bm25Params());
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  auto same = Index::FromSnapshot(*bytes);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ((*same)->options().bm25.idf, Bm25Idf::kRobertson);
+  EXPECT_EQ((*same)->options().bm25.query_saturation, 1.0);
+  EXPECT_DOUBLE_EQ(TopScore(**same, "agreement indemnify"), TopScore(*idx, "agreement indemnify"));
+
+  pb::Snapshot whole;
+  ASSERT_TRUE(whole.ParseFromString(bytes->substr(20)));
+  whole.mutable_options()->clear_bm25_idf();
+  whole.mutable_options()->clear_bm25_query_saturation();
+  std::string earlier;
+  ASSERT_TRUE(whole.SerializeToString(&earlier));
+  auto old = Index::FromSnapshot(testing::SealSnapshot(2, earlier));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->options().bm25.idf, Bm25Idf::kPlusOne);
+  EXPECT_EQ((*old)->options().bm25.query_saturation, 0.0);
+  Bm25Params legacy;
+  legacy.idf = Bm25Idf::kPlusOne;
+  legacy.query_saturation = 0;
+  auto built_old = Bm25Corpus(legacy);
+  for (const char* q : {"agreement", "indemnify indemnify", "payment agreement"})
+    EXPECT_DOUBLE_EQ(TopScore(**old, q), TopScore(*built_old, q)) << q;
+
+  whole.mutable_options()->set_bm25_idf(7);
+  ASSERT_TRUE(whole.SerializeToString(&earlier));
+  auto bad = Index::FromSnapshot(testing::SealSnapshot(2, earlier));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsCorruption());
 }
 
 }  // namespace

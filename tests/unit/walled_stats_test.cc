@@ -206,9 +206,11 @@ TEST(WalledStats, StatisticsAreTheVisibleOnes) {
   auto hits = index->Search("alpha", o);
   ASSERT_TRUE(hits.ok());
   ASSERT_EQ(hits->size(), 1u);
-  // N = 1, df = 1, length = average: idf = ln(1 + 0.5 / 1.5), tf part = 1.
+  // N = 1, df = 1, length = average: r = 0.5 / 1.5, under 2, so the
+  // (default, Robertson) idf is ln(r / 2 + 1); tf part = 1.
   const Bm25Params p;
-  double idf = std::log(1.0 + 0.5 / 1.5);
+  ASSERT_EQ(p.idf, Bm25Idf::kRobertson);
+  double idf = std::log(0.5 / 1.5 / 2 + 1);
   double want = idf * 1 * (p.k1 + 1) / (1 + p.k1);
   EXPECT_NEAR((*hits)[0].score, want, 1e-6);
 }

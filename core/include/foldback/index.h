@@ -44,6 +44,18 @@ struct TextOptions {
   std::optional<std::vector<std::string>> stopwords;
 };
 
+// How BM25 weighs a term's rarity, from the collection size N and the
+// term's document frequency n, with r = (N - n + 0.5) / (n + 0.5):
+//   kPlusOne:   log(1 + r) — Lucene's form; snapshots written before
+//               2026-12-06 use it (they carry no choice).
+//   kRobertson: log(r), Robertson and Spärck Jones' own form, with Xapian's
+//               floor for common terms (r < 2 becomes r / 2 + 1, so the
+//               weight stays above zero). It weighs words found in a third
+//               of the passages or more about half as much as kPlusOne does,
+//               which is what long, wordy questions need (docs/benchmarks.md,
+//               "BM25 as Xapian weighs it").
+enum class Bm25Idf : int { kPlusOne = 0, kRobertson = 1 };
+
 struct Bm25Params {
   // Term-frequency saturation. Default: 0.9, chosen by measurement on
   // ContractNLI dev and CUAD (docs/benchmarks.md).
@@ -53,6 +65,14 @@ struct Bm25Params {
   // Each title term counts this many times in every chunk of its document.
   // Default: 1; 0 leaves titles out of the lexical index.
   uint32_t title_weight = 1;
+  // Default: kRobertson, chosen by measurement on ContractNLI dev and CUAD
+  // (docs/benchmarks.md).
+  Bm25Idf idf = Bm25Idf::kRobertson;
+  // A word repeated in a plain query counts (k3 + 1) c / (k3 + c) times for
+  // c occurrences (BM25's k3): with 1, twice counts 4/3 and three times 3/2.
+  // 0 counts every occurrence (snapshots written before 2026-12-06).
+  // Default: 1, chosen with `idf` (ibid.).
+  double query_saturation = 1.0;
   // Store word positions, for phrase and proximity operators (README's
   // "Query syntax"; their memory cost is in docs/benchmarks.md). Default:
   // true; false saves that memory and makes such queries fall back to

@@ -181,6 +181,19 @@ std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) 
     // A query made only of question words still searches for them.
     analyzer.ForEachTerm(query, [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
   }
+  // A word met c times: each occurrence weighs QueryWordWeight(k3, c) / c,
+  // which the lexical search adds up. Every occurrence stays a term, so
+  // what counts the query's words (RM3's query model, the lexical lead's
+  // short-query test) counts as before.
+  const double k3 = options.bm25.query_saturation;
+  if (k3 > 0 && terms.size() > 1) {
+    std::unordered_map<std::string_view, double> count;
+    for (const auto& t : terms) count[t.term] += 1;
+    for (auto& t : terms) {
+      const double c = count[t.term];
+      if (c > 1) t.weight = index::QueryWordWeight(k3, c) / c;
+    }
+  }
   return terms;
 }
 
@@ -447,8 +460,13 @@ Result<std::unique_ptr<Index>> Index::Create(const IndexOptions& options) {
   if (options.chunker.target_tokens == 0 || options.chunker.max_tokens == 0) {
     return Status::InvalidArgument("chunker token sizes must be positive");
   }
-  if (options.bm25.k1 < 0 || options.bm25.b < 0 || options.bm25.b > 1) {
-    return Status::InvalidArgument("BM25 parameters out of range (k1 >= 0, 0 <= b <= 1)");
+  if (options.bm25.k1 < 0 || options.bm25.b < 0 || options.bm25.b > 1 ||
+      !(options.bm25.query_saturation >= 0)) {
+    return Status::InvalidArgument(
+        "BM25 parameters out of range (k1 >= 0, 0 <= b <= 1, query saturation >= 0)");
+  }
+  if (options.bm25.idf != Bm25Idf::kPlusOne && options.bm25.idf != Bm25Idf::kRobertson) {
+    return Status::InvalidArgument("unknown BM25 idf form");
   }
   if (options.dense.embedder == EmbedderKind::kExternal && options.dense.dimension == 0) {
     return Status::InvalidArgument("an external embedder needs dense.dimension");

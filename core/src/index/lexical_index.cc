@@ -253,7 +253,7 @@ double LexicalIndex::Idf(std::string_view term) const {
   uint32_t df = Df(term);
   if (df == 0) return 0;
   double n = static_cast<double>(live_chunks_);
-  return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+  return Bm25IdfOf(params_.idf, n, df);
 }
 
 namespace {
@@ -556,7 +556,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   if (norms.size() < lengths_.size()) return out;  // REQUIRES-violation guard
   auto idf_of = [&](size_t i) {
     double df = stats[i].df;
-    return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)) * terms[i].second);
+    return static_cast<float>(Bm25IdfOf(params_.idf, n, df) * terms[i].second);
   };
   bool dense_scan = false;
   // A ranged mask of many small ranges (the passages a phrase matched,

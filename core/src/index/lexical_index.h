@@ -8,9 +8,10 @@
 #define FOLDBACK_INDEX_LEXICAL_INDEX_H_
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
-#include <iterator>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,12 +32,27 @@ struct Posting {
   uint32_t tf;
 };
 
-// A query term with a weight (1 for plain queries; RM3 expansions weight
-// terms differently).
+// A query term with a weight (1 for plain queries, more for a repeated
+// word: Bm25Params::query_saturation; RM3 expansions weight terms
+// differently).
 struct WeightedTerm {
   std::string term;
   double weight = 1;
 };
+
+// BM25's weight of a term's rarity: `df` of `n` chunks (Bm25Idf).
+inline double Bm25IdfOf(Bm25Idf form, double n, double df) {
+  double r = (n - df + 0.5) / (df + 0.5);
+  if (form == Bm25Idf::kPlusOne) return std::log(1.0 + r);
+  if (r < 2) r = std::max(r, 1e-6) / 2 + 1;
+  return std::log(r);
+}
+
+// Weight of a word met `count` times in a plain query (Bm25Params::
+// query_saturation: k3; 0 counts each occurrence).
+inline double QueryWordWeight(double k3, double count) {
+  return k3 > 0 ? (k3 + 1) * count / (k3 + count) : count;
+}
 
 // The chunks BM25's statistics are taken from when a search is walled
 // (SearchOptions::allowed_matters): the live chunks of the matters its user

@@ -51,6 +51,8 @@ void SaveOptions(const IndexOptions& o, pb::IndexOptions* p) {
   p->set_bm25_k1(o.bm25.k1);
   p->set_bm25_b(o.bm25.b);
   p->set_title_weight(o.bm25.title_weight);
+  p->set_bm25_idf(static_cast<uint32_t>(o.bm25.idf));
+  p->set_bm25_query_saturation(o.bm25.query_saturation);
   p->set_embedder(static_cast<uint32_t>(o.dense.embedder));
   p->set_metric(static_cast<uint32_t>(o.dense.metric));
   p->set_dimension(o.dense.dimension);
@@ -72,6 +74,10 @@ Status LoadOptions(const pb::IndexOptions& p, IndexOptions* o) {
   o->bm25.k1 = p.bm25_k1();
   o->bm25.b = p.bm25_b();
   o->bm25.title_weight = p.title_weight();
+  if (p.bm25_idf() > 1 || !(p.bm25_query_saturation() >= 0))
+    return Status::Corruption("snapshot BM25 options are invalid");
+  o->bm25.idf = static_cast<Bm25Idf>(p.bm25_idf());
+  o->bm25.query_saturation = p.bm25_query_saturation();
   o->bm25.positions = !p.no_positions();
   if (p.embedder() > 2 || p.metric() > 1) return Status::Corruption("snapshot options are invalid");
   o->dense.embedder = static_cast<EmbedderKind>(p.embedder());
