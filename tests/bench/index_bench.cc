@@ -345,6 +345,31 @@ BENCHMARK(BM_QueryDense)->Unit(benchmark::kMicrosecond);
 void BM_QueryHybrid(benchmark::State& state) { RunQueries(state, SearchMode::kHybrid); }
 BENCHMARK(BM_QueryHybrid)->Unit(benchmark::kMicrosecond);
 
+// Hybrid, one passage per document ("which contracts say X", what `foldback
+// eval` scores at collection level): arg = top 10 or top 100 documents.
+// With FOLDBACK_BENCH_CORPUS (all 510 CUAD contracts) and
+// FOLDBACK_BENCH_QUERIES (its 41 category descriptions), the search whose
+// documents' dense scores come from their best chunks (search.cc).
+void BM_QueryHybridDocuments(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  SearchOptions o;
+  o.top_k = static_cast<size_t>(state.range(0));
+  o.one_per_document = true;
+  const auto& queries = StrategyQueries();
+  size_t k = 0;
+  for (auto _ : state) {
+    auto r = index.Search(queries[k++ % queries.size()], o);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r->data());
+  }
+  state.counters["chunks"] = static_cast<double>(index.Stats().chunks);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QueryHybridDocuments)->Arg(10)->Arg(100)->Unit(benchmark::kMicrosecond);
+
 // A filtered query (one contract, as ContractNLI and clause-level CUAD ask).
 void BM_QueryBm25ScopedToOneDocument(benchmark::State& state) {
   const Index& index = SharedIndex();
