@@ -7,6 +7,8 @@
 // Queries are what a lawyer types when looking for a clause.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -344,6 +346,61 @@ BENCHMARK(BM_QueryDense)->Unit(benchmark::kMicrosecond);
 
 void BM_QueryHybrid(benchmark::State& state) { RunQueries(state, SearchMode::kHybrid); }
 BENCHMARK(BM_QueryHybrid)->Unit(benchmark::kMicrosecond);
+
+// Hybrid, one passage per document ("which contracts say X", what `foldback
+// eval` scores at collection level): arg = top 10 or top 100 documents.
+// With FOLDBACK_BENCH_CORPUS (all 510 CUAD contracts) and
+// FOLDBACK_BENCH_QUERIES (its 41 category descriptions), the search whose
+// documents' dense scores come from their best chunks (search.cc).
+void BM_QueryHybridDocuments(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  SearchOptions o;
+  o.top_k = static_cast<size_t>(state.range(0));
+  o.one_per_document = true;
+  const auto& queries = StrategyQueries();
+  size_t k = 0;
+  for (auto _ : state) {
+    auto r = index.Search(queries[k++ % queries.size()], o);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r->data());
+  }
+  state.counters["chunks"] = static_cast<double>(index.Stats().chunks);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QueryHybridDocuments)->Arg(10)->Arg(100)->Unit(benchmark::kMicrosecond);
+
+// What the search above adds per query: 20 documents' chunks scanned for
+// the most similar one (search.cc's kBestChunkDocuments), here documents
+// 0-19 of the corpus, the query vectors of the same queries made beforehand.
+void BM_BestChunkOf20Documents(benchmark::State& state) {
+  const Index& index = SharedIndex();
+  const Index::Rep& rep = *index.rep();
+  std::vector<std::vector<float>> vectors;
+  for (const std::string& q : StrategyQueries()) {
+    std::vector<float> v = Check(rep.QueryVector(q, SearchOptions()));
+    double n = 0;
+    for (float f : v) n += static_cast<double>(f) * f;
+    for (float& f : v) f = static_cast<float>(f / std::sqrt(n));
+    vectors.push_back(std::move(v));
+  }
+  const size_t docs = std::min<size_t>(20, rep.docs.size());
+  size_t k = 0, scanned = 0;
+  for (auto _ : state) {
+    const std::vector<float>& v = vectors[k++ % vectors.size()];
+    for (size_t d = 0; d < docs; ++d) {
+      std::pair<uint32_t, double> best;
+      benchmark::DoNotOptimize(
+          rep.dense->MostSimilarOf(v.data(), rep.docs[d].chunks, index::ChunkMask{}, &best));
+      scanned += rep.docs[d].chunks.size();
+    }
+  }
+  state.counters["chunks/query"] =
+      static_cast<double>(scanned) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+}
+BENCHMARK(BM_BestChunkOf20Documents)->Unit(benchmark::kMicrosecond);
 
 // A filtered query (one contract, as ContractNLI and clause-level CUAD ask).
 void BM_QueryBm25ScopedToOneDocument(benchmark::State& state) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -124,6 +125,56 @@ TEST(DenseIndex, RangedScopeAnswersAsTheExactScan) {
     EXPECT_EQ(idx->SearchExact(v, 10, ranged), expected) << q;
     for (const auto& [label, score] : expected) EXPECT_NE(label % 7, 0u);
   }
+}
+
+// A document's chunks scored by the most similar one (search.cc's
+// per-document dense score): the same answer as an exact search over those
+// chunks alone, for every kind of mask; chunks the mask refuses, removed
+// chunks and chunks without a vector never answer.
+TEST(DenseIndex, MostSimilarOfAListKeepsToTheMask) {
+  constexpr uint32_t kSmall = 200;
+  auto data = RandomVectors(kSmall, kDim, 21);
+  auto queries = RandomVectors(10, kDim, 22);
+  DenseIndex::Params p;
+  p.dimension = kDim;
+  auto idx = DenseIndex::Create(p);
+  ASSERT_TRUE(idx.ok());
+  for (uint32_t i = 0; i < kSmall; ++i) ASSERT_TRUE((*idx)->Add(i, &data[size_t{i} * kDim]).ok());
+  (*idx)->Remove(30);
+  // A document's chunks: some removed (30) or without a vector (250, 251).
+  const std::vector<uint32_t> doc = {10, 11, 12, 30, 31, 32, 33, 120, 121, 250, 251};
+  ChunkMask bytes;
+  bytes.all = false;
+  bytes.allowed.assign(kSmall + 60, 1);
+  for (uint32_t c : {11u, 31u, 121u}) bytes.allowed[c] = 0;
+  ChunkMask ranged;
+  ranged.all = false;
+  ranged.ranged = true;
+  ranged.ranges = {{10, 12}, {30, 33}, {200, 260}};
+  for (size_t q = 0; q < queries.size() / kDim; ++q) {
+    std::vector<float> v(&queries[q * kDim], &queries[q * kDim] + kDim);
+    float n = std::sqrt(Dot(v.data(), v.data(), kDim));
+    for (float& x : v) x /= n;
+    for (const ChunkMask* m : std::vector<const ChunkMask*>{&bytes, &ranged, nullptr}) {
+      ChunkMask only;  // the list's chunks that `m` allows, as bytes
+      only.all = false;
+      only.allowed.assign(kSmall + 60, 0);
+      for (uint32_t c : doc) only.allowed[c] = !m || m->Allows(c);
+      auto expected = (*idx)->SearchExact(v.data(), 1, only);
+      ASSERT_EQ(expected.size(), 1u);
+      std::pair<uint32_t, double> best;
+      ASSERT_TRUE((*idx)->MostSimilarOf(v.data(), doc, m ? *m : ChunkMask{}, &best));
+      EXPECT_EQ(best.first, expected[0].first) << q;
+      EXPECT_NEAR(best.second, expected[0].second, 1e-5) << q;
+      EXPECT_NE(best.first, 30u);
+      if (m) EXPECT_TRUE(m->Allows(best.first));
+    }
+  }
+  // Nothing allowed, removed or with a vector: no answer.
+  std::pair<uint32_t, double> none;
+  EXPECT_FALSE((*idx)->MostSimilarOf(queries.data(), {11, 31, 121}, bytes, &none));
+  EXPECT_FALSE((*idx)->MostSimilarOf(queries.data(), {30, 250}, ChunkMask{}, &none));
+  EXPECT_FALSE((*idx)->MostSimilarOf(queries.data(), {}, ChunkMask{}, &none));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "foldback/index.h"
 #include "snapshot.pb.h"
@@ -284,6 +285,133 @@ TEST(Index, ChunkTextViewsItsDocumentAsTheTableGrows) {
   check(**loaded);
   idx->reset();  // the loaded index shares nothing with the one it came from
   check(**loaded);
+// One document per search result (one_per_document): the dense side scores
+// a document by its most similar chunk, also when the graph search returned
+// none of its chunks and the lexical side put forward another one. Host
+// vectors (4-d) place each chunk at a chosen cosine to the query (1,0,0,0).
+// Documents a, b and c say "indemnify the customer" three, two and one
+// times (BM25 a > b > c); b's other chunk is close to the query (0.9) and
+// its lexical chunk far (0.0); six filler documents without the words hold
+// the twelve chunks nearest the query (0.935-0.99), so the graph search of
+// a three-candidate search returns only theirs; each filler also has a long
+// chunk with the phrase once (0.3), below c's on the lexical side.
+std::unique_ptr<Index> BestChunkCorpus() {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kExternal;
+  o.dense.dimension = 4;
+  o.chunker.target_tokens = 14;
+  o.chunker.max_tokens = 40;
+  auto idx = Index::Create(o);
+  EXPECT_TRUE(idx.ok());
+  std::map<std::string, float> cosine;  // a chunk's text -> its cosine to the query
+  auto add = [&](const std::string& id, const std::vector<std::pair<std::string, float>>& paras) {
+    std::string text;
+    for (const auto& [para, cos] : paras) {
+      text += para + "\n\n";
+      cosine[para] = cos;
+    }
+    ASSERT_TRUE((*idx)->Add(Doc(id, text)).ok());
+  };
+  add("a", {{"The supplier shall indemnify the customer; indemnify the customer fully, "
+             "indemnify the customer always.",
+             0.2f},
+            {"Payment terms are net thirty days from the date of each invoice issued.", 0.2f}});
+  add("b", {{"The supplier shall indemnify the customer and shall indemnify the customer "
+             "promptly here.",
+             0.0f},
+            {"Either party may terminate this agreement for convenience upon written notice "
+             "to the other.",
+             0.9f}});
+  add("c",
+      {{"The supplier shall indemnify the customer against losses arising from its own "
+        "negligence.",
+        0.5f},
+       {"Notices must be delivered by hand or by registered mail to the addresses above.", 0.5f}});
+  for (int i = 0; i < 6; ++i) {
+    const std::string n = std::to_string(i);
+    add("filler" + n,
+        {{"Filler " + n +
+              ": confidential information stays confidential for five years after "
+              "this agreement ends.",
+          0.99f - 0.01f * i},
+         {"Filler " + n +
+              " again: the licensee may not sublicense the software without the "
+              "licensor's prior consent.",
+          0.985f - 0.01f * i},
+         {"Filler " + n +
+              " last: in rare cases listed in schedule four the vendor may agree "
+              "to indemnify the customer for specific losses incurred during installation, "
+              "maintenance, migration and support of the hardware delivered under this order.",
+          0.3f}});
+  }
+  for (const std::string& id : (*idx)->ChunksMissingVectors()) {
+    const Chunk* c = (*idx)->FindChunk(id);
+    auto it = cosine.find(c->text);
+    EXPECT_NE(it, cosine.end()) << "not one paragraph: " << c->text;
+    if (it == cosine.end()) continue;
+    const float s = it->second;
+    EXPECT_TRUE((*idx)->SetChunkVector(id, {s, std::sqrt(1 - s * s), 0, 0}).ok());
+  }
+  return std::move(idx.value());
+}
+
+SearchOptions DocumentsHybrid() {
+  SearchOptions o;
+  o.one_per_document = true;
+  o.top_k = 5;       // found in the first round (a deeper one returns every chunk)
+  o.candidates = 3;  // the graph returns 6 chunks: the fillers' nearest
+  o.lexical_lead = 0;
+  o.query_vector = {1, 0, 0, 0};
+  return o;
+}
+
+const SearchHit* HitOf(const std::vector<SearchHit>& hits, const std::string& doc) {
+  for (const SearchHit& h : hits)
+    if (h.doc_id == doc) return &h;
+  return nullptr;
+}
+
+TEST(Index, ADocumentIsAsSimilarAsItsBestChunk) {
+  auto idx = BestChunkCorpus();
+  ASSERT_EQ(idx->ChunksOf("b").size(), 2u);
+  auto hits = idx->Search("indemnify customer", DocumentsHybrid());
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  const SearchHit* b = HitOf(*hits, "b");
+  ASSERT_NE(b, nullptr);
+  // b's best chunk (0.9), not the chunk BM25 put forward (0.0): fused, b
+  // (second lexically, near the query densely) now leads a (first
+  // lexically, 0.2 densely) and the fillers (no query word).
+  EXPECT_NEAR(b->dense, 0.9, 1e-5);
+  EXPECT_EQ((*hits)[0].doc_id, "b");
+  // The passage shown stays the lexical one, with the query's words.
+  EXPECT_NE(b->text.find("indemnify the customer"), std::string::npos);
+  // Searches of passages are unchanged: b's lexical chunk keeps its own.
+  SearchOptions chunks = DocumentsHybrid();
+  chunks.one_per_document = false;
+  auto passages = idx->Search("indemnify customer", chunks);
+  ASSERT_TRUE(passages.ok());
+  for (const SearchHit& h : *passages) {
+    if (h.text.find("promptly here") != std::string::npos) EXPECT_NEAR(h.dense, 0.0, 1e-5);
+  }
+}
+
+TEST(Index, AChunkOutsideTheMaskNeverGivesADocumentItsDenseScore) {
+  auto idx = BestChunkCorpus();
+  // A phrase narrows the search to the chunks that hold it: b's other
+  // chunk (0.9) is outside, and must not score b. The graph search
+  // returns c's and the fillers' phrase chunks, so a and b are scored
+  // among their own chunks, behind the same mask.
+  auto hits = idx->Search("\"indemnify the customer\"", DocumentsHybrid());
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  const SearchHit* b = HitOf(*hits, "b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_NEAR(b->dense, 0.0, 1e-5);
+  EXPECT_NE((*hits)[0].doc_id, "b");
+  // The twin without the phrase reaches the 0.9 chunk.
+  auto plain = idx->Search("indemnify the customer", DocumentsHybrid());
+  ASSERT_TRUE(plain.ok());
+  ASSERT_NE(HitOf(*plain, "b"), nullptr);
+  EXPECT_NEAR(HitOf(*plain, "b")->dense, 0.9, 1e-5);
 }
 
 TEST(Snapshot, RoundTripKeepsResults) {

@@ -300,6 +300,21 @@ std::vector<std::pair<uint32_t, double>> DenseIndex::Search(const float* query, 
   return impl_->GraphSearch(q.data(), k, ef, m);
 }
 
+bool DenseIndex::MostSimilarOf(const float* query, const std::vector<uint32_t>& labels,
+                               const ChunkMask& mask, std::pair<uint32_t, double>* best) const {
+  const Hnsw& h = *impl_->hnsw;
+  bool found_any = false;
+  for (uint32_t label : labels) {
+    if (!mask.Allows(label)) continue;
+    auto found = h.label_lookup_.find(label);
+    if (found == h.label_lookup_.end() || h.isMarkedDeleted(found->second)) continue;
+    double s = 1.0 - impl_->Distance(query, static_cast<uint32_t>(found->second));
+    if (!found_any || s > best->second) *best = {label, s};
+    found_any = true;
+  }
+  return found_any;
+}
+
 std::vector<std::pair<uint32_t, double>> DenseIndex::SearchExact(const float* query, size_t k,
                                                                  const ChunkMask& mask) const {
   if (k == 0 || impl_->live == 0) return {};

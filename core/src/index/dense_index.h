@@ -55,6 +55,13 @@ class DenseIndex {
   // (cosine or inner product; higher is closer).
   std::vector<std::pair<uint32_t, double>> Search(const float* query, size_t k, size_t ef,
                                                   const ChunkMask& mask) const;
+  // The most similar of `labels` (a document's chunks) among those the mask
+  // allows and that have a live vector: *best gets its label and
+  // similarity. `query` must be as this index compares it (unit length
+  // under kCosine). False when no label qualifies. The cost is the labels',
+  // whatever the index's size.
+  bool MostSimilarOf(const float* query, const std::vector<uint32_t>& labels, const ChunkMask& mask,
+                     std::pair<uint32_t, double>* best) const;
   // Exact search (brute force) with the same contract, for measuring recall.
   std::vector<std::pair<uint32_t, double>> SearchExact(const float* query, size_t k,
                                                        const ChunkMask& mask) const;

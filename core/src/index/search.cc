@@ -88,6 +88,16 @@ void SortBestFirst(Ranked* list) {
   });
 }
 
+// One document per result, hybrid: the best this many lexical candidate
+// documents (by BM25) that the graph search returned no chunk of are scored
+// on the dense side by their most similar chunk, not by the chunk BM25 put
+// forward; the others keep that chunk's similarity. A document's dense
+// score is its best chunk's wherever the graph search found one; scanning
+// every lexical candidate's chunks (up to 4096 documents) would cost as
+// much as the search, and did worse on CUAD than the best 20
+// (docs/benchmarks.md, "A document's dense score is its best chunk's").
+constexpr size_t kBestChunkDocuments = 20;
+
 struct Candidate {
   uint32_t key;    // chunk, or document with one_per_document
   uint32_t chunk;  // the chunk shown
@@ -291,9 +301,22 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
       }
       if (options.mode != SearchMode::kDense) {
         std::vector<float> v;
+        size_t exact_left = group && qnorm.size() == dense->dimension() ? kBestChunkDocuments : 0;
         for (const auto& [key, s] : lex) {
           if (sim.count(key)) continue;
           uint32_t c = representative.at(key);
+          if (exact_left > 0) {
+            // A document is as similar as its most similar chunk, whichever
+            // chunk the lexical side put forward: scanned among its own
+            // chunks, behind the same mask.
+            --exact_left;
+            std::pair<uint32_t, double> best;
+            if (dense->MostSimilarOf(qnorm.data(), docs[key].chunks, mask, &best)) {
+              sim[key] = best.second;
+              den.emplace_back(key, best.second * short_factor(best.first));
+            }
+            continue;
+          }
           if (!dense->GetVector(c, &v) || v.size() != qnorm.size()) continue;
           double d = index::Dot(qnorm.data(), v.data(), v.size());
           sim[key] = d;
