@@ -206,7 +206,9 @@ struct FoldBack::Rep {
   double Idf(const std::string& term) const {
     double n = static_cast<double>(index->lexical.live_chunks());
     double df = index->lexical.Df(term);
-    return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    // Lucene's form whatever the index's BM25 uses: the question vectors
+    // and Rocchio's weights were tuned with it (docs/benchmarks.md).
+    return index::Bm25IdfOf(Bm25Idf::kPlusOne, n, df);
   }
 
   // (1 + log tf) * idf, unit length. Terms the index does not know get the
@@ -427,7 +429,7 @@ struct FoldBack::Rep {
       if (std::isnan(memo[id])) {
         double n = static_cast<double>(index->lexical.VisibleChunks(scope));
         double df = index->lexical.Df(term_names[id], scope);
-        memo[id] = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+        memo[id] = index::Bm25IdfOf(Bm25Idf::kPlusOne, n, df);  // as Idf() above
       }
       out.push_back(memo[id]);
     }

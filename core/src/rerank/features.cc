@@ -88,7 +88,9 @@ TermVec QuestionVector(const Index::Rep& ix, std::string_view text) {
   double n = static_cast<double>(ix.lexical.live_chunks());
   for (const auto& [t, c] : tf) {
     double df = ix.lexical.Df(t);
-    v.emplace_back(t, (1 + std::log(c)) * std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
+    // Lucene's idf whatever the index's BM25 uses: the reranker's similarity
+    // features were fitted with it.
+    v.emplace_back(t, (1 + std::log(c)) * index::Bm25IdfOf(Bm25Idf::kPlusOne, n, df));
   }
   NormalizeTerms(&v);
   return v;
@@ -116,7 +118,7 @@ Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view que
     // Terms the index does not know weigh as a term seen nowhere would.
     double df = ix.lexical.Df(t);
     double n = static_cast<double>(ix.lexical.live_chunks());
-    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    double idf = index::Bm25IdfOf(Bm25Idf::kPlusOne, n, df);  // as in QuestionVector
     q.idf.push_back(idf);
     q.idf_total += idf;
   }
