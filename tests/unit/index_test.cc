@@ -285,6 +285,8 @@ TEST(Index, ChunkTextViewsItsDocumentAsTheTableGrows) {
   check(**loaded);
   idx->reset();  // the loaded index shares nothing with the one it came from
   check(**loaded);
+}
+
 // One document per search result (one_per_document): the dense side scores
 // a document by its most similar chunk, also when the graph search returned
 // none of its chunks and the lexical side put forward another one. Host
@@ -346,7 +348,7 @@ std::unique_ptr<Index> BestChunkCorpus() {
   }
   for (const std::string& id : (*idx)->ChunksMissingVectors()) {
     const Chunk* c = (*idx)->FindChunk(id);
-    auto it = cosine.find(c->text);
+    auto it = cosine.find(std::string(c->text));
     EXPECT_NE(it, cosine.end()) << "not one paragraph: " << c->text;
     if (it == cosine.end()) continue;
     const float s = it->second;
