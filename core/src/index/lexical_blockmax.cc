@@ -50,6 +50,8 @@ constexpr float kMargin = 1.0f - 1e-4f;
 // candidates (84 % on CUAD's 41 category descriptions, top 10); half
 // leaves about 3 % (docs/benchmarks.md, "Block-max MaxScore").
 constexpr float kNonEssentialShare = 0.5f;
+// How many postings ahead the essential loop prefetches a norm.
+constexpr std::ptrdiff_t kNormLookahead = 16;
 
 // The first posting at or after `chunk`, galloping from `from`.
 const Posting* Seek(const Posting* from, const Posting* end, uint32_t chunk) {
@@ -228,6 +230,10 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::SearchBlockMax(
         const Posting* p = c.p;
         const float idf = c.idf;
         for (; p != c.end && p->chunk < w1; ++p) {
+          // The norms a list's postings read are scattered over the window
+          // and, past a few million passages, rarely in cache: ask for one
+          // a few postings ahead (a hint only; no score changes).
+          if (c.end - p > kNormLookahead) __builtin_prefetch(nm + p[kNormLookahead].chunk);
           const uint32_t off = p->chunk - w0;
           const float tf = static_cast<float>(p->tf);
           a[off] += idf * tf * k1p1 / (tf + nm[p->chunk]);
