@@ -558,6 +558,11 @@ TEST(Bm25, RepeatedQueryWordSaturates) {
   // Other words are not affected by one word's repetition.
   const double both = TopScore(*idx, "indemnify payment");
   EXPECT_NEAR(TopScore(*idx, "indemnify payment indemnify") - both, once / 3.0, 1e-5);
+  // A long query (a pasted paragraph) counts its repeats the same way: 60
+  // words the index does not hold around the same two.
+  std::string pasted = "indemnify indemnify";
+  for (int i = 0; i < 60; ++i) pasted += " zq" + std::to_string(i) + "x";
+  EXPECT_NEAR(TopScore(*idx, pasted) / once, 4.0 / 3.0, 1e-5);
   p.query_saturation = 0;  // every occurrence counts
   auto linear = Bm25Corpus(p);
   EXPECT_NEAR(TopScore(*linear, "indemnify indemnify") / TopScore(*linear, "indemnify"), 2.0, 1e-5);

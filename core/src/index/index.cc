@@ -165,14 +165,29 @@ constexpr std::string_view kQuestionWords[] = {
     "many", "me",   "much",  "my",      "our",   "please", "show", "tell",  "there", "we",
     "what", "when", "where", "whether", "which", "who",    "why",  "would", "you"};
 
+// The longest question word ("whether"): longer words skip the search.
+constexpr size_t kLongestQuestionWord = 7;
+static_assert([] {
+  for (std::string_view w : kQuestionWords) {
+    if (w.size() > kLongestQuestionWord) return false;
+  }
+  return true;
+}());
+
 bool IsQuestionWord(std::string_view w) {
-  return std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w);
+  return w.size() <= kLongestQuestionWord &&
+         std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w);
 }
+
+// Up to this many query words, repeats are counted by comparing every pair
+// (no allocation); past it (a pasted paragraph), by a hash map.
+constexpr size_t kCountByScanMax = 48;
 
 }  // namespace
 
 std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) const {
   std::vector<index::WeightedTerm> terms;
+  terms.reserve(query.size() / 6 + 1);  // about one word in six bytes
   text::ForEachWord(query, [&](std::string_view w) {
     if (IsQuestionWord(w) || analyzer.IsStopword(w)) return;
     terms.push_back({analyzer.Stem(w), 1.0});
@@ -187,11 +202,19 @@ std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) 
   // short-query test) counts as before.
   const double k3 = options.bm25.query_saturation;
   if (k3 > 0 && terms.size() > 1) {
-    std::unordered_map<std::string_view, double> count;
-    for (const auto& t : terms) count[t.term] += 1;
-    for (auto& t : terms) {
-      const double c = count[t.term];
+    auto weigh = [k3](index::WeightedTerm& t, double c) {
       if (c > 1) t.weight = index::QueryWordWeight(k3, c) / c;
+    };
+    if (terms.size() <= kCountByScanMax) {
+      for (auto& t : terms) {
+        double c = 0;
+        for (const auto& u : terms) c += u.term == t.term ? 1 : 0;
+        weigh(t, c);
+      }
+    } else {
+      std::unordered_map<std::string_view, double> count;
+      for (const auto& t : terms) count[t.term] += 1;
+      for (auto& t : terms) weigh(t, count[t.term]);
     }
   }
   return terms;
