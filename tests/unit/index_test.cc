@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -468,9 +469,9 @@ TEST(Snapshot, DamagedBytesGiveClearErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("checksum"), std::string::npos);
   // Wrong version (a future one).
-  std::string v2 = b;
-  v2[4] = 3;
-  r = Index::FromSnapshot(v2);
+  std::string future = b;
+  future[4] = 4;
+  r = Index::FromSnapshot(future);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsNotSupported());
   // Not a snapshot.
@@ -658,8 +659,8 @@ TEST(PostingsCodec, RoundTripsAndRefusesBadBytes) {
   std::vector<Posting> random;
   uint32_t chunk = 0;
   for (int i = 0; i < 2000; ++i) {
-    chunk += 1 + rng() % (i % 3 == 0 ? 100000 : 10);
-    random.push_back({chunk, rng() % 4 == 0 ? 2 + rng() % 300 : 1});
+    chunk += static_cast<uint32_t>(1 + rng() % (i % 3 == 0 ? 100000 : 10));
+    random.push_back({chunk, static_cast<uint32_t>(rng() % 4 == 0 ? 2 + rng() % 300 : 1)});
   }
   const std::string bytes = round(random);
   // Every truncation fails, never reads past the end.
@@ -870,7 +871,7 @@ std::string WithPieces(pb::Snapshot snap,
 // judges them): a clear Corruption, never a crash (ASan checks the reads).
 TEST(Snapshot, DamagedLexicalPiecesAreCorruption) {
   auto idx = PieceCorpus();
-  idx->rep()->snapshot_piece_bytes = 200;
+  idx->rep()->snapshot_piece_bytes = 300;
   auto bytes = idx->Snapshot();
   ASSERT_TRUE(bytes.ok());
   const pb::Snapshot snap = WholeMessage(*bytes);
@@ -888,14 +889,19 @@ TEST(Snapshot, DamagedLexicalPiecesAreCorruption) {
     ASSERT_FALSE(r.ok()) << what;
     EXPECT_TRUE(r.status().IsCorruption()) << what << ": " << r.status().ToString();
   };
-  const std::string want = Rankings(*idx);
-  // Every piece truncated, and bytes flipped through it: Corruption, or an
-  // index that still answers (a flipped tf or length can be valid data).
+  // The first and last piece of each kind truncated, and bytes flipped
+  // through them: Corruption, or an index that still answers (a flipped tf
+  // or length can be valid data).
+  std::set<size_t> chosen;
   for (size_t i = 0; i < pieces.size(); ++i) {
+    if (i == 0 || i + 1 == pieces.size() || pieces[i].first != pieces[i - 1].first ||
+        pieces[i].first != pieces[i + 1].first) {
+      chosen.insert(i);
+    }
+  }
+  for (size_t i : chosen) {
     const std::string& piece = pieces[i].second;
     for (size_t n : {size_t{0}, piece.size() / 2, piece.size() - 1}) {
-      if (n == 0 && pieces[i].first == store::kLexicalWordsField)
-        continue;  // an empty word piece adds nothing
       auto damaged = pieces;
       damaged[i].second = piece.substr(0, n);
       auto r = Index::FromSnapshot(WithPieces(snap, damaged));
@@ -905,19 +911,19 @@ TEST(Snapshot, DamagedLexicalPiecesAreCorruption) {
         ADD_FAILURE() << "piece " << i << " cut to " << n << " bytes loaded";
       }
     }
-    for (size_t at = 0; at < piece.size(); at += 1 + piece.size() / 23) {
+    for (size_t at = 0; at < piece.size(); at += 1 + piece.size() / 5) {
       auto damaged = pieces;
       damaged[i].second[at] ^= static_cast<char>(0x5a);
       auto r = Index::FromSnapshot(WithPieces(snap, damaged));
       if (r.ok()) {
-        (void)Rankings(**r);  // searches run on whatever loaded
+        (void)(*r)->Search("termination convenience word1", Bm25());  // runs on whatever loaded
       } else {
         EXPECT_TRUE(r.status().IsCorruption()) << i << " @" << at << ": " << r.status().ToString();
       }
     }
   }
   // A piece left out, pieces out of order, a header that disagrees.
-  for (size_t i = 0; i < pieces.size(); i += 3) {
+  for (size_t i : chosen) {
     auto damaged = pieces;
     damaged.erase(damaged.begin() + static_cast<long>(i));
     expect_corrupt(damaged, "piece " + std::to_string(i) + " left out");
@@ -978,7 +984,6 @@ TEST(Snapshot, DamagedLexicalPiecesAreCorruption) {
     expect_corrupt(damaged, "continued list goes back");
     break;
   }
-  EXPECT_EQ(Rankings(*idx), want);
 }
 
 }  // namespace

@@ -117,28 +117,7 @@ Status AppendLexicalPieces(const index::LexicalIndex& lexical,
     return Status::OK();
   };
 
-  // Chunks: lengths and word streams, by chunk range.
-  pb::LexicalChunks chunks;
-  uint32_t in_piece = 0;
-  std::string stream;
-  for (uint32_t s = 0; s < plan.chunks.size(); ++s) {
-    const uint32_t c = plan.chunks[s];
-    if (in_piece == 0) chunks.set_first_chunk(s);
-    PutVarint(c == kDrop ? 0 : lexical.length(c), chunks.mutable_lengths());
-    if (plan.positions) {
-      stream.clear();
-      if (c != kDrop) lexical.SnapshotStream(c, plan, &stream);
-      PutVarint(stream.size(), chunks.mutable_streams());
-      chunks.mutable_streams()->append(stream);
-    }
-    chunks.set_chunk_count(++in_piece);
-    if (chunks.lengths().size() + chunks.streams().size() >= piece_bytes) {
-      FB_RETURN_IF_ERROR(emit(kLexicalChunksField, &chunks));
-      in_piece = 0;
-    }
-  }
-  if (in_piece > 0) FB_RETURN_IF_ERROR(emit(kLexicalChunksField, &chunks));
-
+  // In field order (16, 17, 18), as protobuf writes a whole message.
   // Terms and their postings, by term range; a list that does not fit in
   // what is left of a piece is cut and goes on in the next.
   pb::LexicalTerms terms;
@@ -173,6 +152,28 @@ Status AppendLexicalPieces(const index::LexicalIndex& lexical,
     }
   }
   if (terms.terms_size() > 0) FB_RETURN_IF_ERROR(emit(kLexicalTermsField, &terms));
+
+  // Chunks: lengths and word streams, by chunk range.
+  pb::LexicalChunks chunks;
+  uint32_t in_piece = 0;
+  std::string stream;
+  for (uint32_t s = 0; s < plan.chunks.size(); ++s) {
+    const uint32_t c = plan.chunks[s];
+    if (in_piece == 0) chunks.set_first_chunk(s);
+    PutVarint(c == kDrop ? 0 : lexical.length(c), chunks.mutable_lengths());
+    if (plan.positions) {
+      stream.clear();
+      if (c != kDrop) lexical.SnapshotStream(c, plan, &stream);
+      PutVarint(stream.size(), chunks.mutable_streams());
+      chunks.mutable_streams()->append(stream);
+    }
+    chunks.set_chunk_count(++in_piece);
+    if (chunks.lengths().size() + chunks.streams().size() >= piece_bytes) {
+      FB_RETURN_IF_ERROR(emit(kLexicalChunksField, &chunks));
+      in_piece = 0;
+    }
+  }
+  if (in_piece > 0) FB_RETURN_IF_ERROR(emit(kLexicalChunksField, &chunks));
 
   // The surface dictionary, by word range.
   if (plan.positions) {
