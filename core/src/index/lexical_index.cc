@@ -852,7 +852,7 @@ void LexicalIndex::BeginLoad(uint32_t chunk_count, bool positions) {
 }
 
 void LexicalIndex::LoadLength(uint32_t chunk, uint32_t length) {
-  total_length_ += length - lengths_[chunk];
+  total_length_ = total_length_ - lengths_[chunk] + length;
   lengths_[chunk] = length;
 }
 

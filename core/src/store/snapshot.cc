@@ -218,9 +218,10 @@ Result<std::string> Index::Snapshot() const {
   // memory); past it the string grows as usual.
   // The lexical pieces: a few bytes a posting and a chunk, the streams,
   // terms and surface words at their length plus their tags.
-  const size_t lexical_size = plan.postings * 4 + plan.chunks.size() * 8 +
-                              (plan.positions ? r.lexical.position_bytes() : 0) +
-                              plan.terms.size() * 24 + plan.words * 8;
+  const size_t lexical_size =
+      static_cast<size_t>(plan.postings * 4 + plan.chunks.size() * 8 +
+                          (plan.positions ? r.lexical.position_bytes() : 0) +
+                          plan.terms.size() * 24 + uint64_t{plan.words} * 8);
   out.reserve(kHeaderSize + 4096 + r.text_bytes + r.live_docs * 1024 + r.live_chunks * 256 +
               tail_size + lexical_size);
   pb::Snapshot head;
