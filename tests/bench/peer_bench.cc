@@ -47,6 +47,8 @@
 #include <unistd.h>
 #include <xapian.h>
 
+#include <google/protobuf/message_lite.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -68,6 +70,8 @@
 #include "host/files.h"
 #include "index/index_internal.h"
 #include "ingest/extract.h"
+#include "snapshot.pb.h"
+#include "snapshot_format2.h"
 #include "text/analyzer.h"
 
 namespace foldback {
@@ -329,20 +333,66 @@ class FoldbackEngine : public Engine {
       std::fclose(f);
       persist_ = Since(t0);
       bytes_ = static_cast<int64_t>(snap.size());
-      // The lexical part alone: terms, offsets, postings, lengths.
-      std::vector<uint32_t> identity(index_->rep()->chunks.size());
-      for (uint32_t i = 0; i < identity.size(); ++i) identity[i] = i;
-      std::vector<std::string> terms;
-      std::string offsets, postings, lengths;
-      index_->rep()->lexical.Serialize(identity, &terms, &offsets, &postings, &lengths);
-      lexical_bytes_ = static_cast<int64_t>(offsets.size() + postings.size() + lengths.size());
-      for (const auto& t : terms) lexical_bytes_ += static_cast<int64_t>(t.size() + 1);
+      // The lexical part alone, by piece (format 3, Snapshot fields 16-18,
+      // tags included): postings and the term dictionary, chunk lengths,
+      // and the positions (word streams and the prefix dictionary).
+      pb::Snapshot whole;
+      if (!whole.ParseFromArray(snap.data() + 20, static_cast<int>(snap.size() - 20)))
+        Die("snapshot parse");
+      auto field = [](const google::protobuf::MessageLite& m) {
+        const size_t n = m.ByteSizeLong();
+        return static_cast<int64_t>(n + 2 + (n >= 128) + (n >= 16384) + (n >= 2097152) +
+                                    (n >= 268435456));
+      };
+      lexical_bytes_ = positions_bytes_ = 0;
+      for (const auto& t : whole.lexical_terms()) lexical_bytes_ += field(t);
+      for (const auto& c : whole.lexical_chunks()) {
+        pb::LexicalChunks lengths = c;
+        lengths.clear_streams();
+        lexical_bytes_ += field(lengths);
+        positions_bytes_ += field(c) - field(lengths);
+      }
+      for (const auto& w : whole.lexical_words()) positions_bytes_ += field(w);
+      // Format 2's lexical message (fixed-width arrays), and each format's load.
+      const std::string v2 = testing::AsFormat2(*index_);
+      pb::Snapshot old;
+      if (!old.ParseFromArray(v2.data() + 20, static_cast<int>(v2.size() - 20)))
+        Die("format 2 parse");
+      const pb::Lexical& l = old.lexical();
+      format2_lexical_bytes_ =
+          static_cast<int64_t>(l.offsets().size() + l.postings().size() + l.lengths().size());
+      for (const auto& t : l.terms()) format2_lexical_bytes_ += static_cast<int64_t>(t.size() + 2);
+      format2_positions_bytes_ = static_cast<int64_t>(
+          l.positions().size() + l.position_offsets().size() + l.word_terms().size());
+      for (const auto& w : l.words())
+        format2_positions_bytes_ += static_cast<int64_t>(w.size() + 2);
+      format2_bytes_ = static_cast<int64_t>(v2.size());
+      auto load = [](const std::string& bytes) {
+        std::vector<double> t;
+        for (int i = 0; i < 3; ++i) {
+          auto t0 = Clock::now();
+          auto loaded = Must(Index::FromSnapshot(bytes), "load");
+          t.push_back(Since(t0));
+        }
+        std::sort(t.begin(), t.end());
+        return t[1];
+      };
+      load_s_ = load(snap);
+      format2_load_s_ = load(v2);
     }
     return s;
   }
   double persist_seconds() const override { return persist_; }
   int64_t disk_bytes() const override { return bytes_; }
   int64_t lexical_bytes() const { return lexical_bytes_; }
+  // Positions' share of the snapshot, format 2's sizes for comparison,
+  // and the load times (median of 3, Index::FromSnapshot of the bytes).
+  int64_t positions_bytes() const { return positions_bytes_; }
+  int64_t format2_lexical_bytes() const { return format2_lexical_bytes_; }
+  int64_t format2_positions_bytes() const { return format2_positions_bytes_; }
+  int64_t format2_bytes() const { return format2_bytes_; }
+  double load_s() const { return load_s_; }
+  double format2_load_s() const { return format2_load_s_; }
   void Run(const Task& t, const Query& q, Ranked* out) override {
     SearchOptions o;
     o.mode = SearchMode::kBm25;
@@ -382,7 +432,9 @@ class FoldbackEngine : public Engine {
   std::string path_;
   std::unique_ptr<Index> index_;
   double persist_ = -1;
-  int64_t bytes_ = -1, lexical_bytes_ = -1;
+  int64_t bytes_ = -1, lexical_bytes_ = -1, positions_bytes_ = -1;
+  int64_t format2_lexical_bytes_ = -1, format2_positions_bytes_ = -1, format2_bytes_ = -1;
+  double load_s_ = -1, format2_load_s_ = -1;
 };
 
 class XapianEngine : public Engine {
@@ -785,6 +837,7 @@ int main(int argc, char** argv) {
     // (task, engine) -> samples; build samples under task "build".
     std::map<std::string, std::map<std::string, Samples>> S;
     std::map<std::string, int64_t> lexical_bytes;
+    std::map<std::string, std::vector<double>> snapshot_lines;  // the last round's
     for (int rep = 0; rep < args.reps; ++rep) {
       std::fprintf(stderr, "%s: round %d/%d\n", c.name.c_str(), rep + 1, args.reps);
       for (auto& e : engines) {
@@ -798,6 +851,23 @@ int main(int argc, char** argv) {
         if (e->disk_bytes() >= 0) s.bytes.push_back(static_cast<double>(e->disk_bytes()));
         if (auto* f = dynamic_cast<FoldbackEngine*>(e.get()); f && f->lexical_bytes() >= 0) {
           lexical_bytes[c.name] = f->lexical_bytes();
+          std::fprintf(
+              stderr,
+              "  round %d foldback snapshot: format 3 %lld bytes (lexical %lld, positions %lld), "
+              "load %.3f s; format 2 %lld bytes (lexical %lld, positions %lld), load %.3f s\n",
+              rep + 1, static_cast<long long>(f->disk_bytes()),
+              static_cast<long long>(f->lexical_bytes()),
+              static_cast<long long>(f->positions_bytes()), f->load_s(),
+              static_cast<long long>(f->format2_bytes()),
+              static_cast<long long>(f->format2_lexical_bytes()),
+              static_cast<long long>(f->format2_positions_bytes()), f->format2_load_s());
+          snapshot_lines[c.name] = {static_cast<double>(f->lexical_bytes()),
+                                    static_cast<double>(f->positions_bytes()),
+                                    static_cast<double>(f->format2_lexical_bytes()),
+                                    static_cast<double>(f->format2_positions_bytes()),
+                                    static_cast<double>(f->format2_bytes()),
+                                    f->load_s(),
+                                    f->format2_load_s()};
         }
       }
       for (const Task& t : c.tasks) {
@@ -888,8 +958,17 @@ int main(int argc, char** argv) {
                         {"bytes", mb}});
     }
     std::printf(
-        "\nfoldback lexical part of the snapshot (terms, offsets, postings, lengths): %.2f MB\n",
+        "\nfoldback lexical part of the snapshot (format 3 pieces: terms, postings, chunk "
+        "lengths): %.2f MB\n",
         static_cast<double>(lexical_bytes[c.name]) / 1e6);
+    if (const auto& v = snapshot_lines[c.name]; v.size() == 7) {
+      std::printf(
+          "foldback positions (word streams, prefix dictionary): %.2f MB; format 2 would write "
+          "lexical "
+          "%.2f MB, positions %.2f MB, snapshot %.2f MB; load (median of 3) %.3f s, format 2 %.3f "
+          "s\n",
+          v[1] / 1e6, v[2] / 1e6, v[3] / 1e6, v[4] / 1e6, v[5], v[6]);
+    }
     report.push_back({{"corpus", c.name},
                       {"task", "build"},
                       {"engine", "foldback-lexical"},

@@ -1,11 +1,20 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include <google/protobuf/io/coded_stream.h>
 
 #include "foldback/index.h"
+#include "index/index_internal.h"
 #include "snapshot.pb.h"
 #include "snapshot_envelope.h"
+#include "snapshot_format2.h"
+#include "store/lexical_pieces.h"
 #include "test_budget.h"
 
 namespace foldback {
@@ -460,9 +469,9 @@ TEST(Snapshot, DamagedBytesGiveClearErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("checksum"), std::string::npos);
   // Wrong version (a future one).
-  std::string v2 = b;
-  v2[4] = 3;
-  r = Index::FromSnapshot(v2);
+  std::string future = b;
+  future[4] = 4;
+  r = Index::FromSnapshot(future);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsNotSupported());
   // Not a snapshot.
@@ -495,7 +504,7 @@ TEST(Snapshot, MalformedFieldsUnderAGoodChecksumAreCorruption) {
   auto idx = SmallIndex();
   auto bytes = idx->Snapshot();
   ASSERT_TRUE(bytes.ok());
-  auto reseal = [](const std::string& payload) { return testing::SealSnapshot(2, payload); };
+  auto reseal = [](const std::string& payload) { return testing::SealSnapshot(3, payload); };
   const std::string payload = bytes->substr(20);
   ASSERT_TRUE(Index::FromSnapshot(reseal(payload)).ok());
   struct Case {
@@ -610,7 +619,7 @@ TEST(Snapshot, EarlierSnapshotsKeepTheirBm25Forms) {
   whole.mutable_options()->clear_bm25_query_saturation();
   std::string earlier;
   ASSERT_TRUE(whole.SerializeToString(&earlier));
-  auto old = Index::FromSnapshot(testing::SealSnapshot(2, earlier));
+  auto old = Index::FromSnapshot(testing::SealSnapshot(3, earlier));
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_EQ((*old)->options().bm25.idf, Bm25Idf::kPlusOne);
   EXPECT_EQ((*old)->options().bm25.query_saturation, 0.0);
@@ -623,9 +632,363 @@ TEST(Snapshot, EarlierSnapshotsKeepTheirBm25Forms) {
 
   whole.mutable_options()->set_bm25_idf(7);
   ASSERT_TRUE(whole.SerializeToString(&earlier));
-  auto bad = Index::FromSnapshot(testing::SealSnapshot(2, earlier));
+  auto bad = Index::FromSnapshot(testing::SealSnapshot(3, earlier));
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(bad.status().IsCorruption());
+}
+
+// --- Format 3: the lexical part in pieces (store/lexical_pieces.h) ---
+
+TEST(PostingsCodec, RoundTripsAndRefusesBadBytes) {
+  using index::Posting;
+  auto round = [](const std::vector<Posting>& in) {
+    std::string bytes;
+    store::EncodePostings(in.data(), in.size(), &bytes);
+    std::string_view view = bytes;
+    std::vector<Posting> out;
+    EXPECT_TRUE(store::DecodePostings(&view, in.size(), &out));
+    EXPECT_TRUE(view.empty());
+    EXPECT_EQ(out.size(), in.size());
+    for (size_t i = 0; i < in.size() && i < out.size(); ++i) {
+      EXPECT_EQ(out[i].chunk, in[i].chunk) << i;
+      EXPECT_EQ(out[i].tf, in[i].tf) << i;
+    }
+    return bytes;
+  };
+  // tf 1 and a small gap: one byte a posting.
+  EXPECT_EQ(round({{0, 1}, {1, 1}, {2, 1}, {40, 1}}).size(), 4u);
+  // Extremes: chunk 0 and the largest, tf 2 and the largest.
+  round({{0, 2}, {7, 0xFFFFFFFFu}, {0xFFFFFFFEu, 1}, {0xFFFFFFFFu, 3}});
+  round({{0xFFFFFFFFu, 0xFFFFFFFFu}});
+  std::mt19937 rng(5);
+  std::vector<Posting> random;
+  uint32_t chunk = 0;
+  for (int i = 0; i < 2000; ++i) {
+    chunk += static_cast<uint32_t>(1 + rng() % (i % 3 == 0 ? 100000 : 10));
+    random.push_back({chunk, static_cast<uint32_t>(rng() % 4 == 0 ? 2 + rng() % 300 : 1)});
+  }
+  const std::string bytes = round(random);
+  // Every truncation fails, never reads past the end.
+  for (size_t n = 0; n < bytes.size(); n += 7) {
+    std::string_view view(bytes.data(), n);
+    std::vector<Posting> out;
+    EXPECT_FALSE(store::DecodePostings(&view, random.size(), &out)) << n;
+  }
+  auto decodes = [](std::string bytes, size_t n) {
+    std::string_view view = bytes;
+    std::vector<Posting> out;
+    return store::DecodePostings(&view, n, &out);
+  };
+  EXPECT_FALSE(decodes(std::string(11, '\xff'), 1));                     // a varint past 10 bytes
+  EXPECT_TRUE(decodes(std::string("\xfe\xff\xff\xff\x1f", 5), 1));       // chunk 2^32 - 1
+  EXPECT_FALSE(decodes(std::string("\xfe\xff\xff\xff\x3f", 5), 1));      // chunk past 32 bits
+  EXPECT_FALSE(decodes(std::string("\x01\xfe\xff\xff\xff\x0f", 6), 1));  // tf past 32 bits
+  EXPECT_FALSE(decodes(std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11),
+                       1));                                              // tf - 2 = 2^64 - 1
+  EXPECT_FALSE(decodes(std::string("\xfe\xff\xff\xff\x1f\x00", 6), 2));  // the gap overflows
+}
+
+// A corpus with long and short posting lists, tf above 1, removals (terms
+// that drop out, renumbered chunks) and positions.
+std::unique_ptr<Index> PieceCorpus() {
+  auto made = Index::Create(LexicalOnly());
+  EXPECT_TRUE(made.ok());
+  std::mt19937 rng(17);
+  const char* common[] = {"agreement", "party",  "termination", "convenience", "notice",
+                          "indemnify", "claims", "supplier",    "customer",    "fees"};
+  for (int d = 0; d < 40; ++d) {
+    std::string text;
+    for (int p = 0; p < 3; ++p) {
+      for (int w = 0; w < 30; ++w) {
+        text += rng() % 3 ? common[rng() % 10] : "word" + std::to_string(rng() % 200);
+        text += w % 9 == 8 ? ". " : " ";
+      }
+      text += "termination for convenience.\n\n";
+    }
+    EXPECT_TRUE((*made)->Add(Doc("d" + std::to_string(d), text, d % 2 ? "m1" : "m2")).ok());
+  }
+  for (int d = 3; d < 40; d += 9) EXPECT_TRUE((*made)->Remove("d" + std::to_string(d)).ok());
+  return std::move(made.value());
+}
+
+const char* kPieceQueries[] = {"termination convenience", "indemnify claims word17",
+                               "supplier fees notice word3 word150", "agreement"};
+const char* kPieceConnectorQueries[] = {"\"termination for convenience\"", "word1* /5 party",
+                                        "indemnify /s claims"};
+
+// Every hit of every query, scores to the bit.
+std::string Rankings(Index& idx) {
+  std::ostringstream out;
+  auto dump = [&](const char* q, const SearchOptions& o) {
+    auto hits = idx.Search(q, o);
+    out << q << ":";
+    if (!hits.ok()) {
+      out << hits.status().ToString() << "\n";
+      return;
+    }
+    for (const SearchHit& h : *hits) {
+      uint64_t bits;
+      std::memcpy(&bits, &h.score, sizeof bits);
+      out << " " << h.chunk_id << "=" << bits;
+    }
+    out << "\n";
+  };
+  SearchOptions o = Bm25(50);
+  for (const char* q : kPieceQueries) dump(q, o);
+  o.allowed_matters = std::set<std::string>{"m1"};  // walled statistics
+  for (const char* q : kPieceQueries) dump(q, o);
+  o = Bm25(50);
+  o.syntax = QuerySyntax::kConnectors;
+  for (const char* q : kPieceConnectorQueries) dump(q, o);
+  return out.str();
+}
+
+pb::Snapshot WholeMessage(const std::string& bytes) {
+  pb::Snapshot snap;
+  EXPECT_TRUE(snap.ParseFromArray(bytes.data() + 20, static_cast<int>(bytes.size() - 20)));
+  return snap;
+}
+
+// Small pieces (down to a byte: every term, chunk and word its own piece,
+// every long list cut posting by posting) load to the same rankings, bit
+// for bit, as the index they came from and as one piece of each kind.
+TEST(Snapshot, LexicalPiecesOfAnySizeLoadTheSameIndex) {
+  auto idx = PieceCorpus();
+  const std::string want = Rankings(*idx);
+  ASSERT_NE(want.find("="), std::string::npos);
+  auto whole = idx->Snapshot();
+  ASSERT_TRUE(whole.ok());
+  {
+    pb::Snapshot snap = WholeMessage(*whole);
+    EXPECT_EQ(snap.lexical_terms_size(), 1);
+    EXPECT_EQ(snap.lexical_chunks_size(), 1);
+    EXPECT_EQ(snap.lexical_words_size(), 1);
+    EXPECT_EQ(snap.lexical().terms_size(), 0) << "no format-2 arrays";
+    EXPECT_TRUE(snap.lexical().postings().empty());
+  }
+  for (size_t piece : {size_t{1}, size_t{48}, size_t{700}}) {
+    idx->rep()->snapshot_piece_bytes = piece;
+    auto bytes = idx->Snapshot();
+    ASSERT_TRUE(bytes.ok()) << piece;
+    pb::Snapshot snap = WholeMessage(*bytes);
+    EXPECT_GT(snap.lexical_terms_size(), 2) << piece;
+    EXPECT_GT(snap.lexical_chunks_size(), 2) << piece;
+    EXPECT_GT(snap.lexical_words_size(), 2) << piece;
+    int continued = 0;
+    for (const auto& t : snap.lexical_terms()) continued += t.continues();
+    EXPECT_GT(continued, 0) << "a list cut across pieces, at " << piece;
+    auto loaded = Index::FromSnapshot(*bytes);
+    ASSERT_TRUE(loaded.ok()) << piece << ": " << loaded.status().ToString();
+    EXPECT_EQ(Rankings(**loaded), want) << piece;
+    EXPECT_EQ((*loaded)->Stats().chunks, idx->Stats().chunks);
+    // Saved again by the loaded index (default pieces): the same bytes as
+    // the original's.
+    auto again = (*loaded)->Snapshot();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, *whole) << piece;
+  }
+}
+
+// Snapshots of format 2 (the lexical part one message of fixed-width
+// arrays) still load: the one a format-2 build wrote (tests/data), and one
+// written here by the old writer path, which must rank bit for bit as
+// format 3 does.
+TEST(Snapshot, FormatTwoStillLoads) {
+  std::ifstream in(std::string(FOLDBACK_TEST_DATA) + "/snapshots/format2/index.fbsnap",
+                   std::ios::binary);
+  std::string fixture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(fixture.size(), 20u);
+  ASSERT_EQ(store::GetU32(fixture, 1), 2u);
+  auto old = Index::FromSnapshot(fixture);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->Stats().documents, 3u);  // c deleted after ingest: a dropped chunk and terms
+  auto docs = [](Index& idx, const char* q, QuerySyntax syntax) {
+    SearchOptions o = Bm25();
+    o.syntax = syntax;
+    auto hits = idx.Search(q, o);
+    std::vector<std::string> ids;
+    if (hits.ok()) {
+      for (const SearchHit& h : *hits) ids.push_back(h.doc_id);
+    }
+    return ids;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(docs(**old, "termination", QuerySyntax::kPlain), (V{"a", "b", "d"}));
+  EXPECT_EQ(docs(**old, "third party", QuerySyntax::kPlain), (V{"b", "d", "a"}));
+  EXPECT_EQ(docs(**old, "\"termination for convenience\"", QuerySyntax::kConnectors), V{"a"});
+  EXPECT_EQ(docs(**old, "indemnif* /5 claims", QuerySyntax::kConnectors), V{"b"});
+  // Saved as format 3 and loaded: the same rankings, scores to the bit.
+  auto v3 = (*old)->Snapshot();
+  ASSERT_TRUE(v3.ok());
+  EXPECT_EQ(store::GetU32(*v3, 1), 3u);
+  auto back = Index::FromSnapshot(*v3);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  for (const char* q : {"termination", "third party", "new york", "fees convenience"}) {
+    auto a = (*old)->Search(q, Bm25());
+    auto b = (*back)->Search(q, Bm25());
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size()) << q;
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].chunk_id, (*b)[i].chunk_id) << q;
+      EXPECT_EQ((*a)[i].score, (*b)[i].score) << q;
+    }
+  }
+
+  auto idx = PieceCorpus();
+  const std::string v2 = testing::AsFormat2(*idx);
+  ASSERT_FALSE(v2.empty());
+  auto loaded = Index::FromSnapshot(v2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(Rankings(**loaded), Rankings(*idx));
+  // Format 2 with format 3's pieces (or the reverse) is refused.
+  pb::Snapshot mixed = WholeMessage(*idx->Snapshot());
+  mixed.set_format_version(2);
+  EXPECT_TRUE(Index::FromSnapshot(testing::SealSnapshot(2, mixed.SerializeAsString()))
+                  .status()
+                  .IsCorruption());
+  pb::Snapshot arrays = WholeMessage(v2);
+  arrays.set_format_version(3);
+  EXPECT_TRUE(Index::FromSnapshot(testing::SealSnapshot(3, arrays.SerializeAsString()))
+                  .status()
+                  .IsCorruption());
+}
+
+// The snapshot payload with its pieces replaced: `snap` without them, then
+// each given piece's bytes as its field, in field order (what the writer does).
+std::string WithPieces(pb::Snapshot snap,
+                       const std::vector<std::pair<uint32_t, std::string>>& pieces) {
+  snap.clear_lexical_terms();
+  snap.clear_lexical_chunks();
+  snap.clear_lexical_words();
+  std::string payload = snap.SerializeAsString();
+  for (const auto& [field, bytes] : pieces) {
+    uint8_t buf[20];
+    uint8_t* end =
+        google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(field << 3 | 2, buf);
+    end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(bytes.size(), end);
+    payload.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
+    payload += bytes;
+  }
+  return testing::SealSnapshot(3, payload);
+}
+
+// Damaged pieces under a good checksum (so that the piece reader is what
+// judges them): a clear Corruption, never a crash (ASan checks the reads).
+TEST(Snapshot, DamagedLexicalPiecesAreCorruption) {
+  auto idx = PieceCorpus();
+  idx->rep()->snapshot_piece_bytes = 300;
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  const pb::Snapshot snap = WholeMessage(*bytes);
+  std::vector<std::pair<uint32_t, std::string>> pieces;
+  for (const auto& p : snap.lexical_chunks())
+    pieces.push_back({store::kLexicalChunksField, p.SerializeAsString()});
+  for (const auto& p : snap.lexical_terms())
+    pieces.push_back({store::kLexicalTermsField, p.SerializeAsString()});
+  for (const auto& p : snap.lexical_words())
+    pieces.push_back({store::kLexicalWordsField, p.SerializeAsString()});
+  ASSERT_TRUE(Index::FromSnapshot(WithPieces(snap, pieces)).ok());
+  auto expect_corrupt = [&](const std::vector<std::pair<uint32_t, std::string>>& damaged,
+                            const std::string& what) {
+    auto r = Index::FromSnapshot(WithPieces(snap, damaged));
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_TRUE(r.status().IsCorruption()) << what << ": " << r.status().ToString();
+  };
+  // The first and last piece of each kind truncated, and bytes flipped
+  // through them: Corruption, or an index that still answers (a flipped tf
+  // or length can be valid data).
+  std::set<size_t> chosen;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (i == 0 || i + 1 == pieces.size() || pieces[i].first != pieces[i - 1].first ||
+        pieces[i].first != pieces[i + 1].first) {
+      chosen.insert(i);
+    }
+  }
+  for (size_t i : chosen) {
+    const std::string& piece = pieces[i].second;
+    for (size_t n : {size_t{0}, piece.size() / 2, piece.size() - 1}) {
+      auto damaged = pieces;
+      damaged[i].second = piece.substr(0, n);
+      auto r = Index::FromSnapshot(WithPieces(snap, damaged));
+      if (!r.ok()) {
+        EXPECT_TRUE(r.status().IsCorruption()) << i << " " << n << ": " << r.status().ToString();
+      } else {
+        ADD_FAILURE() << "piece " << i << " cut to " << n << " bytes loaded";
+      }
+    }
+    for (size_t at = 0; at < piece.size(); at += 1 + piece.size() / 5) {
+      auto damaged = pieces;
+      damaged[i].second[at] ^= static_cast<char>(0x5a);
+      auto r = Index::FromSnapshot(WithPieces(snap, damaged));
+      if (r.ok()) {
+        (void)(*r)->Search("termination convenience word1", Bm25());  // runs on whatever loaded
+      } else {
+        EXPECT_TRUE(r.status().IsCorruption()) << i << " @" << at << ": " << r.status().ToString();
+      }
+    }
+  }
+  // A piece left out, pieces out of order, a header that disagrees.
+  for (size_t i : chosen) {
+    auto damaged = pieces;
+    damaged.erase(damaged.begin() + static_cast<long>(i));
+    expect_corrupt(damaged, "piece " + std::to_string(i) + " left out");
+  }
+  {
+    auto damaged = pieces;
+    std::swap(damaged[0], damaged[1]);  // two chunk pieces
+    ASSERT_EQ(damaged[0].first, store::kLexicalChunksField);
+    expect_corrupt(damaged, "chunk pieces swapped");
+  }
+  for (int field : {10, 11, 12}) {
+    pb::Snapshot bad = snap;
+    pb::Lexical* lex = bad.mutable_lexical();
+    if (field == 10) lex->set_term_count(lex->term_count() - 1);
+    if (field == 11) lex->set_posting_count(lex->posting_count() + 1);
+    if (field == 12) lex->set_word_count(lex->word_count() + 1);
+    auto r = Index::FromSnapshot(WithPieces(bad, pieces));
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  }
+  // A stream naming a term past the dictionary; a continued list whose
+  // chunks go back.
+  {
+    pb::LexicalChunks c = snap.lexical_chunks(0);
+    const std::string& streams = c.streams();
+    google::protobuf::io::CodedInputStream read(reinterpret_cast<const uint8_t*>(streams.data()),
+                                                static_cast<int>(streams.size()));
+    uint32_t size;
+    ASSERT_TRUE(read.ReadVarint32(&size));
+    // The first stream becomes one code, term 2^21 - 4, far past the dictionary.
+    c.set_streams("\x03\xff\xff\x7f" +
+                  streams.substr(static_cast<size_t>(read.CurrentPosition()) + size));
+    auto damaged = pieces;
+    damaged[0].second = c.SerializeAsString();
+    expect_corrupt(damaged, "stream names no term");
+  }
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    pb::LexicalTerms t;
+    if (pieces[i].first != store::kLexicalTermsField || !t.ParseFromString(pieces[i].second) ||
+        !t.continues())
+      continue;
+    // The continued slice's first chunk becomes 0, before where the list was.
+    std::string_view p = t.postings();
+    google::protobuf::io::CodedInputStream read(reinterpret_cast<const uint8_t*>(p.data()),
+                                                static_cast<int>(p.size()));
+    uint32_t n;
+    ASSERT_TRUE(read.ReadVarint32(&n));
+    p.remove_prefix(static_cast<size_t>(read.CurrentPosition()));
+    std::vector<index::Posting> list;
+    ASSERT_TRUE(store::DecodePostings(&p, n, &list));
+    list[0].chunk = 0;
+    std::string rewritten(1, static_cast<char>(n));  // n < 128: a one-byte varint
+    ASSERT_LT(n, 128u);
+    store::EncodePostings(list.data(), list.size(), &rewritten);
+    t.set_postings(rewritten + std::string(p));
+    auto damaged = pieces;
+    damaged[i].second = t.SerializeAsString();
+    expect_corrupt(damaged, "continued list goes back");
+    break;
+  }
 }
 
 }  // namespace

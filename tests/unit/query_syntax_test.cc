@@ -16,6 +16,7 @@
 #include "index/query.h"
 #include "snapshot.pb.h"
 #include "snapshot_envelope.h"
+#include "snapshot_format2.h"
 
 namespace foldback {
 namespace {
@@ -526,7 +527,8 @@ TEST(ConnectorSearch, SnapshotRoundTripKeepsPositions) {
 // A format-1 snapshot: the format-2 payload without positions, under the
 // version-1 header (format 1 is exactly that: fields 5-9 of Lexical and
 // IndexOptions.no_positions came with format 2).
-std::string AsFormat1(const std::string& v2) {
+std::string AsFormat1(const Index& index) {
+  const std::string v2 = testing::AsFormat2(index);
   pb::Snapshot snap;
   EXPECT_TRUE(snap.ParseFromArray(v2.data() + 20, static_cast<int>(v2.size() - 20)));
   snap.set_format_version(1);
@@ -544,9 +546,7 @@ std::string AsFormat1(const std::string& v2) {
 TEST(ConnectorSearch, OldSnapshotsLoadWithoutPositions) {
   auto idx = MakeIndex();
   AddContracts(idx.get());
-  auto bytes = idx->Snapshot();
-  ASSERT_TRUE(bytes.ok());
-  auto old = Index::FromSnapshot(AsFormat1(*bytes));
+  auto old = Index::FromSnapshot(AsFormat1(*idx));
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_EQ((*old)->Stats().position_bytes, 0u);
   SearchOptions o;
@@ -607,13 +607,15 @@ TEST(ConnectorSearch, PositionsCanBeTurnedOff) {
   EXPECT_LT(bytes->size(), with->Snapshot()->size());
 }
 
+// Format 2's positions (format 3's: Snapshot.DamagedLexicalPiecesAreCorruption).
 TEST(ConnectorSearch, CorruptPositionsAreRefused) {
   auto idx = MakeIndex();
   AddContracts(idx.get());
-  auto bytes = idx->Snapshot();
-  ASSERT_TRUE(bytes.ok());
+  auto bytes = testing::AsFormat2(*idx);
+  ASSERT_FALSE(bytes.empty());
   pb::Snapshot snap;
-  ASSERT_TRUE(snap.ParseFromArray(bytes->data() + 20, static_cast<int>(bytes->size() - 20)));
+  ASSERT_TRUE(snap.ParseFromArray(bytes.data() + 20, static_cast<int>(bytes.size() - 20)));
+  ASSERT_TRUE(Index::FromSnapshot(bytes).ok());
   auto rewrap = [](const pb::Snapshot& s) {
     std::string payload;
     s.SerializeToString(&payload);

@@ -108,6 +108,10 @@ struct Index::Rep {
   static constexpr const char* kMatterKey = "\x01matter";
   // Opaque sections other components keep in the snapshot (name -> bytes).
   std::map<std::string, std::string> extensions;
+  // The size at which the snapshot's lexical pieces are closed (0:
+  // store::kPieceBytes, 64 MiB). Tests set a few bytes to write many pieces
+  // from a small index.
+  size_t snapshot_piece_bytes = 0;
 
   // The lexical term ids of a chunk (text + title x title_weight), with
   // counts. `intern` adds new terms to the dictionary (adding a chunk);

@@ -730,77 +730,109 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   return out;
 }
 
+LexicalIndex::SnapshotPlan LexicalIndex::PlanSnapshot(const std::vector<uint32_t>& renumber) const {
+  constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
+  SnapshotPlan plan;
+  plan.term_renumber.assign(terms_.size(), kDrop);
+  auto kept = [&](uint32_t c) {
+    return c < renumber.size() && c < live_.size() && live_[c] && renumber[c] != kDrop;
+  };
+  for (size_t t = 0; t < terms_.size(); ++t) {
+    uint64_t n = 0;
+    for (const Posting& p : postings_[t]) n += kept(p.chunk) ? 1 : 0;
+    if (n == 0) continue;  // term no longer used
+    plan.term_renumber[t] = static_cast<uint32_t>(plan.terms.size());
+    plan.terms.push_back(static_cast<uint32_t>(t));
+    plan.postings += n;
+  }
+  // Every snapshot chunk has an entry (kDrop: no length, no stream).
+  plan.chunks.assign(
+      renumber.size() - static_cast<size_t>(std::count(renumber.begin(), renumber.end(), kDrop)),
+      kDrop);
+  for (size_t c = 0; c < renumber.size() && c < live_.size(); ++c) {
+    if (kept(static_cast<uint32_t>(c)) && renumber[c] < plan.chunks.size())
+      plan.chunks[renumber[c]] = static_cast<uint32_t>(c);
+  }
+  plan.positions = has_positions();
+  if (plan.positions) {
+    for (const auto& [word, t] : words_)
+      plan.words += t < plan.term_renumber.size() && plan.term_renumber[t] != kDrop;
+  }
+  return plan;
+}
+
+void LexicalIndex::SnapshotPostings(uint32_t id, const std::vector<uint32_t>& renumber,
+                                    std::vector<Posting>* out) const {
+  constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
+  out->clear();
+  for (const Posting& p : postings_[id]) {
+    if (p.chunk >= renumber.size() || !live_[p.chunk] || renumber[p.chunk] == kDrop) continue;
+    out->push_back({renumber[p.chunk], p.tf});
+  }
+  if (!std::is_sorted(out->begin(), out->end(),
+                      [](const Posting& a, const Posting& b) { return a.chunk < b.chunk; })) {
+    std::sort(out->begin(), out->end(),
+              [](const Posting& a, const Posting& b) { return a.chunk < b.chunk; });
+  }
+}
+
+void LexicalIndex::SnapshotStream(uint32_t chunk, const SnapshotPlan& plan,
+                                  std::string* out) const {
+  constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
+  if (chunk >= streams_.size()) return;
+  const std::string& stream = streams_[chunk];
+  // Every term kept: the ids are unchanged and the bytes are copied.
+  if (plan.terms.size() == terms_.size()) {
+    out->append(stream);
+    return;
+  }
+  std::vector<uint32_t> codes;
+  if (!DecodeStream(stream, &codes)) return;
+  for (uint32_t code : codes) {
+    if (code >= kCodeTermBase) {
+      uint32_t t = code - kCodeTermBase;
+      code = t < plan.term_renumber.size() && plan.term_renumber[t] != kDrop
+                 ? plan.term_renumber[t] + kCodeTermBase
+                 : kCodeUnindexed;
+    }
+    AppendCode(out, code);
+  }
+}
+
 void LexicalIndex::Serialize(const std::vector<uint32_t>& renumber, std::vector<std::string>* terms,
                              std::string* offsets, std::string* postings,
                              std::string* lengths, PositionData* positions) const {
   constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
-  std::vector<uint32_t> term_renumber(terms_.size(), kDrop);
+  const SnapshotPlan plan = PlanSnapshot(renumber);
   uint32_t count = 0;
   store::PutU32(offsets, 0);
-  for (size_t t = 0; t < terms_.size(); ++t) {
-    uint32_t before = count;
-    std::vector<Posting> kept;
-    for (const Posting& p : postings_[t]) {
-      if (p.chunk >= renumber.size() || !live_[p.chunk] || renumber[p.chunk] == kDrop) continue;
-      kept.push_back({renumber[p.chunk], p.tf});
-    }
-    if (kept.empty()) continue;  // term no longer used
-    std::sort(kept.begin(), kept.end(), [](const Posting& a, const Posting& b) { return a.chunk < b.chunk; });
+  std::vector<Posting> kept;
+  for (uint32_t t : plan.terms) {
+    SnapshotPostings(t, renumber, &kept);
     for (const Posting& p : kept) {
       store::PutU32(postings, p.chunk);
       store::PutU32(postings, p.tf);
-      ++count;
     }
-    if (count > before) {
-      term_renumber[t] = static_cast<uint32_t>(terms->size());
-      terms->push_back(terms_[t]);
-      store::PutU32(offsets, count);
-    }
+    count += static_cast<uint32_t>(kept.size());
+    terms->push_back(terms_[t]);
+    store::PutU32(offsets, count);
   }
-  std::vector<uint32_t> out_lengths;
-  for (size_t c = 0; c < renumber.size() && c < lengths_.size(); ++c) {
-    if (renumber[c] == kDrop || !live_[c]) continue;
-    if (renumber[c] >= out_lengths.size()) out_lengths.resize(renumber[c] + 1, 0);
-    out_lengths[renumber[c]] = lengths_[c];
-  }
-  for (uint32_t l : out_lengths) store::PutU32(lengths, l);
-  if (!positions || !has_positions()) return;
+  for (uint32_t c : plan.chunks) store::PutU32(lengths, c == kDrop ? 0 : lengths_[c]);
+  if (!positions || !plan.positions) return;
   positions->present = true;
-  std::vector<uint32_t> old_of(out_lengths.size(), kDrop);  // snapshot chunk -> chunk
-  for (size_t c = 0; c < renumber.size() && c < live_.size(); ++c) {
-    if (renumber[c] != kDrop && live_[c] && renumber[c] < old_of.size()) old_of[renumber[c]] = static_cast<uint32_t>(c);
-  }
-  std::vector<uint32_t> codes;
   store::PutU32(&positions->offsets, 0);
-  for (uint32_t old : old_of) {
-    if (old != kDrop && old < streams_.size() && DecodeStream(streams_[old], &codes)) {
-      for (uint32_t code : codes) {
-        if (code >= kCodeTermBase) {
-          uint32_t t = code - kCodeTermBase;
-          code = t < term_renumber.size() && term_renumber[t] != kDrop ? term_renumber[t] + kCodeTermBase
-                                                                     : kCodeUnindexed;
-        }
-        AppendCode(&positions->streams, code);
-      }
-    }
+  for (uint32_t c : plan.chunks) {
+    if (c != kDrop) SnapshotStream(c, plan, &positions->streams);
     store::PutU32(&positions->offsets, static_cast<uint32_t>(positions->streams.size()));
   }
   for (const auto& [word, t] : words_) {
-    if (t >= term_renumber.size() || term_renumber[t] == kDrop) continue;
+    if (t >= plan.term_renumber.size() || plan.term_renumber[t] == kDrop) continue;
     positions->words.push_back(word);
-    store::PutU32(&positions->word_terms, term_renumber[t]);
+    store::PutU32(&positions->word_terms, plan.term_renumber[t]);
   }
 }
 
-bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
-                               std::string_view postings, std::string_view lengths,
-                               uint32_t chunk_count, const PositionData* positions) {
-  size_t n_off = store::Count32(offsets);
-  size_t n_post = store::Count32(postings);
-  size_t n_len = store::Count32(lengths);
-  if (n_off != terms.size() + 1 || n_post == SIZE_MAX || n_post % 2 != 0 || n_len != chunk_count) {
-    return false;
-  }
+void LexicalIndex::BeginLoad(uint32_t chunk_count, bool positions) {
   term_ids_.clear();
   terms_.clear();
   postings_.clear();
@@ -813,60 +845,115 @@ bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::strin
   live_.assign(chunk_count, 1);
   live_chunks_ = chunk_count;
   total_length_ = 0;
-  for (uint32_t c = 0; c < chunk_count; ++c) {
-    lengths_[c] = store::GetU32(lengths, c);
-    total_length_ += lengths_[c];
+  streams_.clear();
+  words_.clear();
+  positions_complete_ = positions;
+  if (positions) streams_.resize(chunk_count);
+}
+
+void LexicalIndex::LoadLength(uint32_t chunk, uint32_t length) {
+  total_length_ = total_length_ - lengths_[chunk] + length;
+  lengths_[chunk] = length;
+}
+
+bool LexicalIndex::LoadStream(uint32_t chunk, std::string_view stream, size_t term_count) {
+  DecodedChunk check;
+  if (chunk >= streams_.size() || !check.Decode(stream, term_count)) return false;
+  streams_[chunk] = std::string(stream);
+  return true;
+}
+
+bool LexicalIndex::CheckLoadedPostings(uint32_t id, const std::vector<Posting>& more) {
+  const std::vector<Posting>& list = postings_[id];
+  uint64_t next = list.empty() ? 0 : static_cast<uint64_t>(list.back().chunk) + 1;
+  uint32_t max_tf = max_tf_[id], min_len = min_len_[id];
+  for (const Posting& p : more) {
+    if (p.chunk < next || p.chunk >= lengths_.size() || p.tf == 0) return false;
+    next = static_cast<uint64_t>(p.chunk) + 1;
+    max_tf = std::max(max_tf, p.tf);
+    min_len = std::min(min_len, lengths_[p.chunk]);
   }
+  df_[id] += static_cast<uint32_t>(more.size());
+  max_tf_[id] = max_tf;
+  min_len_[id] = min_len;
+  return true;
+}
+
+bool LexicalIndex::LoadTerm(std::string term, std::vector<Posting> postings) {
+  const uint32_t id = static_cast<uint32_t>(terms_.size());
+  terms_.push_back(std::move(term));
+  if (!term_ids_.emplace(terms_.back(), id).second) return false;
+  postings_.emplace_back();
+  df_.push_back(0);
+  max_tf_.push_back(0);
+  min_len_.push_back(std::numeric_limits<uint32_t>::max());
+  if (!CheckLoadedPostings(id, postings)) return false;
+  postings_.back() = std::move(postings);  // held exactly as decoded, not copied
+  return true;
+}
+
+bool LexicalIndex::ExtendLastTerm(const std::vector<Posting>& more) {
+  if (postings_.empty()) return false;
+  const uint32_t id = static_cast<uint32_t>(postings_.size() - 1);
+  if (!CheckLoadedPostings(id, more)) return false;
+  postings_.back().insert(postings_.back().end(), more.begin(), more.end());
+  return true;
+}
+
+bool LexicalIndex::LoadWord(std::string word, uint32_t term) {
+  if (term >= terms_.size()) return false;
+  words_.emplace(std::move(word), term);
+  return true;
+}
+
+void LexicalIndex::FinishLoad() {
+  windows_.assign(postings_.size(), {});
+  RebuildAllWindows();
+}
+
+bool LexicalIndex::Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
+                               std::string_view postings, std::string_view lengths,
+                               uint32_t chunk_count, const PositionData* positions) {
+  size_t n_off = store::Count32(offsets);
+  size_t n_post = store::Count32(postings);
+  size_t n_len = store::Count32(lengths);
+  if (n_off != terms.size() + 1 || n_post == SIZE_MAX || n_post % 2 != 0 || n_len != chunk_count) {
+    return false;
+  }
+  const bool with_positions = positions && positions->present;
+  BeginLoad(chunk_count, with_positions);
+  for (uint32_t c = 0; c < chunk_count; ++c) LoadLength(c, store::GetU32(lengths, c));
   if (store::GetU32(offsets, 0) != 0) return false;
   postings_.reserve(terms.size());
   for (size_t t = 0; t < terms.size(); ++t) {
     uint32_t from = store::GetU32(offsets, t);
     uint32_t to = store::GetU32(offsets, t + 1);
     if (to < from || to > n_post / 2) return false;
-    terms_.push_back(terms[t]);
-    if (!term_ids_.emplace(terms_.back(), static_cast<uint32_t>(t)).second) return false;
     std::vector<Posting> list;
     list.reserve(to - from);
     for (uint32_t i = from; i < to; ++i) {
-      Posting p{store::GetU32(postings, 2 * i), store::GetU32(postings, 2 * i + 1)};
-      if (p.chunk >= chunk_count || p.tf == 0) return false;
-      list.push_back(p);
+      list.push_back({store::GetU32(postings, 2 * i), store::GetU32(postings, 2 * i + 1)});
     }
-    df_.push_back(static_cast<uint32_t>(list.size()));
-    uint32_t max_tf = 0, min_len = std::numeric_limits<uint32_t>::max();
-    for (const Posting& p : list) {
-      max_tf = std::max(max_tf, p.tf);
-      min_len = std::min(min_len, lengths_[p.chunk]);
+    if (!LoadTerm(terms[t], std::move(list))) return false;
+  }
+  if (with_positions) {
+    if (store::Count32(positions->offsets) != static_cast<size_t>(chunk_count) + 1 ||
+        store::Count32(positions->word_terms) != positions->words.size()) {
+      return false;
     }
-    max_tf_.push_back(max_tf);
-    min_len_.push_back(min_len);
-    postings_.push_back(std::move(list));
+    for (uint32_t c = 0; c < chunk_count; ++c) {
+      uint32_t from = store::GetU32(positions->offsets, c);
+      uint32_t to = store::GetU32(positions->offsets, c + 1);
+      if (to < from || to > positions->streams.size()) return false;
+      if (!LoadStream(c, std::string_view(positions->streams).substr(from, to - from),
+                      terms_.size()))
+        return false;
+    }
+    for (size_t w = 0; w < positions->words.size(); ++w) {
+      if (!LoadWord(positions->words[w], store::GetU32(positions->word_terms, w))) return false;
+    }
   }
-  windows_.assign(postings_.size(), {});
-  RebuildAllWindows();
-  streams_.clear();
-  words_.clear();
-  positions_complete_ = positions && positions->present;
-  if (!positions_complete_) return true;
-  if (store::Count32(positions->offsets) != static_cast<size_t>(chunk_count) + 1 ||
-      store::Count32(positions->word_terms) != positions->words.size()) {
-    return false;
-  }
-  streams_.resize(chunk_count);
-  DecodedChunk check;
-  for (uint32_t c = 0; c < chunk_count; ++c) {
-    uint32_t from = store::GetU32(positions->offsets, c);
-    uint32_t to = store::GetU32(positions->offsets, c + 1);
-    if (to < from || to > positions->streams.size()) return false;
-    std::string_view stream = std::string_view(positions->streams).substr(from, to - from);
-    if (!check.Decode(stream, terms_.size())) return false;
-    streams_[c] = std::string(stream);
-  }
-  for (size_t w = 0; w < positions->words.size(); ++w) {
-    uint32_t t = store::GetU32(positions->word_terms, w);
-    if (t >= terms_.size()) return false;
-    words_.emplace(positions->words[w], t);
-  }
+  FinishLoad();
   return true;
 }
 

@@ -199,19 +199,68 @@ class LexicalIndex {
     walled_norms_.clear();
   }
 
-  // Snapshot form; chunk numbers are remapped through `renumber` (live chunks
-  // only; entries equal to UINT32_MAX are dropped).
+  // Snapshot form. What a snapshot keeps: the terms that still have a live
+  // posting, in id order, numbered 0, 1, ... (`terms`, `term_renumber`);
+  // chunk numbers remapped through `renumber` (live chunks only; entries
+  // equal to UINT32_MAX are dropped). Format 3 writes it in pieces
+  // (store/lexical_pieces.cc) from these calls, one term or chunk at a time.
+  struct SnapshotPlan {
+    std::vector<uint32_t> terms;          // snapshot term -> term id
+    std::vector<uint32_t> term_renumber;  // term id -> snapshot term, or UINT32_MAX
+    std::vector<uint32_t> chunks;         // snapshot chunk -> chunk number
+    uint64_t postings = 0;                // live postings of the kept terms
+    uint32_t words = 0;                   // surface words of kept terms (with positions)
+    bool positions = false;               // has_positions()
+  };
+  SnapshotPlan PlanSnapshot(const std::vector<uint32_t>& renumber) const;
+  // Term `id`'s live postings, renumbered, by ascending chunk (*out cleared first).
+  void SnapshotPostings(uint32_t id, const std::vector<uint32_t>& renumber,
+                        std::vector<Posting>* out) const;
+  // The word stream of chunk `chunk` with its term ids renumbered, appended
+  // to *out. REQUIRES: plan.positions.
+  void SnapshotStream(uint32_t chunk, const SnapshotPlan& plan, std::string* out) const;
+  // The surface dictionary: folded word -> term id, sorted.
+  const std::map<std::string, uint32_t, std::less<>>& surface_words() const { return words_; }
+
+  // Format 2's arrays (one message, capped at 2 GiB): what snapshots held
+  // before format 3, kept so that tests can write a format-2 snapshot.
   // With `positions`, the word streams (renumbered) and the surface
   // dictionary too, when the index stores positions.
   void Serialize(const std::vector<uint32_t>& renumber, std::vector<std::string>* terms,
                  std::string* offsets, std::string* postings, std::string* lengths,
                  PositionData* positions = nullptr) const;
-  // Replaces the contents. Returns false if the arrays are inconsistent.
-  // Without `positions` (or not present), the index has no positions.
+  // Replaces the contents from format 2's arrays. Returns false if they are
+  // inconsistent. Without `positions` (or not present), the index has no
+  // positions.
   bool Deserialize(const std::vector<std::string>& terms, std::string_view offsets,
                    std::string_view postings, std::string_view lengths, uint32_t chunk_count,
                    const PositionData* positions = nullptr);
 
+  // Loading, step by step (Deserialize and store/lexical_pieces.cc):
+  // BeginLoad empties the index for `chunk_count` chunks, all live; then
+  // every chunk's length; then, with positions, the chunks' streams; the
+  // terms in number order with their postings; the surface words;
+  // FinishLoad. A false return means the data is inconsistent: the caller
+  // discards the index.
+  void BeginLoad(uint32_t chunk_count, bool positions);
+  void LoadLength(uint32_t chunk, uint32_t length);
+  // False when the stream does not decode or names a term >= term_count.
+  bool LoadStream(uint32_t chunk, std::string_view stream, size_t term_count);
+  // The next term and its postings (ascending chunks < chunk_count, tf >= 1).
+  bool LoadTerm(std::string term, std::vector<Posting> postings);
+  // More postings of the last term, past its last chunk.
+  bool ExtendLastTerm(const std::vector<Posting>& more);
+  // REQUIRES: `term` < the terms loaded (checked: false otherwise).
+  bool LoadWord(std::string word, uint32_t term);
+  void FinishLoad();
+
+ private:
+  // Checks postings loaded for term `id` (ascending past its last one,
+  // chunks < the chunk count, tf >= 1) and counts them into its df,
+  // largest tf and shortest chunk.
+  bool CheckLoadedPostings(uint32_t id, const std::vector<Posting>& more);
+
+ public:
  private:
   Bm25Params params_;
   // Keys view into terms_, whose deque storage never moves its strings.

@@ -9,32 +9,36 @@
 //   20      n     payload: foldback.pb.Snapshot
 //
 // The payload is written and read one top-level field at a time: each
-// document and chunk is its own length-delimited field, so neither side holds
-// a second copy of the corpus's text in a protobuf message, and the payload
-// is not limited to protobuf's 2 GiB per message (each document, and the
-// lexical and dense parts, still are). The bytes are exactly those of
-// serializing the whole message: snapshots of earlier builds load unchanged.
+// document, chunk and lexical piece (format 3, store/lexical_pieces.h) is
+// its own length-delimited field, so neither side holds a second copy of
+// the corpus's text or postings in a protobuf message, and the payload is
+// not limited to protobuf's 2 GiB per message (one document still is, and
+// the dense part: about 3.3 million 128-dimension vectors). The bytes are
+// exactly those of serializing the whole message; snapshots of formats 1
+// and 2, whose lexical part is one message, load unchanged.
 #include <limits>
 
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
 
+#include "embed/static_embedder.h"
 #include "foldback/index.h"
 #include "foldback/version.h"
-#include "index/index_internal.h"
-#include "embed/static_embedder.h"
 #include "index/dense_index.h"
+#include "index/index_internal.h"
 #include "snapshot.pb.h"
 #include "store/bytes.h"
 #include "store/crc32c.h"
+#include "store/lexical_pieces.h"
 #include "text/utf8.h"
 
 namespace foldback {
 namespace {
 
 constexpr char kMagic[4] = {'F', 'B', 'S', 'N'};
-// 2: word positions (phrases, proximity). Version 1 still loads.
-constexpr uint32_t kFormatVersion = 2;
+// 2: word positions (phrases, proximity). 3: the lexical part in pieces,
+// postings varint-coded. Versions 1 and 2 still load.
+constexpr uint32_t kFormatVersion = 3;
 constexpr uint32_t kOldestFormatVersion = 1;
 constexpr size_t kHeaderSize = 20;
 constexpr uint32_t kDropped = std::numeric_limits<uint32_t>::max();
@@ -197,19 +201,9 @@ Result<std::string> Index::Snapshot() const {
     for (uint32_t c : d.chunks) r.chunks[c].sketch.AppendTo(sketches);
   }
   tail.set_dup_sketch_scheme(index::DupSketch::kScheme);
-  std::vector<std::string> terms;
-  pb::Lexical* lex = tail.mutable_lexical();
-  index::PositionData positions;
-  r.lexical.Serialize(renumber, &terms, lex->mutable_offsets(), lex->mutable_postings(),
-                      lex->mutable_lengths(), &positions);
-  for (auto& t : terms) lex->add_terms(std::move(t));
-  if (positions.present) {
-    lex->set_has_positions(true);
-    lex->set_positions(std::move(positions.streams));
-    lex->set_position_offsets(std::move(positions.offsets));
-    for (auto& w : positions.words) lex->add_words(std::move(w));
-    lex->set_word_terms(std::move(positions.word_terms));
-  }
+  // The lexical part: its counts here, its pieces after the tail.
+  const index::LexicalIndex::SnapshotPlan plan = r.lexical.PlanSnapshot(renumber);
+  store::WriteLexicalHeader(plan, tail.mutable_lexical());
   r.SaveDense(renumber, &tail);
   for (const auto& [name, payload] : r.extensions) {
     pb::Extension* e = tail.add_extensions();
@@ -222,8 +216,14 @@ Result<std::string> Index::Snapshot() const {
   // Documents and chunks: their text plus a generous allowance for ids,
   // titles, metadata and sections (pages reserved and never written cost no
   // memory); past it the string grows as usual.
+  // The lexical pieces: a few bytes a posting and a chunk, the streams,
+  // terms and surface words at their length plus their tags.
+  const size_t lexical_size =
+      static_cast<size_t>(plan.postings * 4 + plan.chunks.size() * 8 +
+                          (plan.positions ? r.lexical.position_bytes() : 0) +
+                          plan.terms.size() * 24 + uint64_t{plan.words} * 8);
   out.reserve(kHeaderSize + 4096 + r.text_bytes + r.live_docs * 1024 + r.live_chunks * 256 +
-              tail_size);
+              tail_size + lexical_size);
   pb::Snapshot head;
   head.set_magic(0x4E534246u);
   head.set_format_version(kFormatVersion);
@@ -273,9 +273,11 @@ Result<std::string> Index::Snapshot() const {
   }
   if (tail_size > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !tail.AppendToString(&out)) {
-    return Status::Internal(
-        "snapshot serialization failed: the lexical or dense part is larger than 2 GiB");
+    return Status::Internal("snapshot serialization failed: the dense part is larger than 2 GiB");
   }
+  FB_RETURN_IF_ERROR(store::AppendLexicalPieces(
+      r.lexical, plan, renumber,
+      r.snapshot_piece_bytes ? r.snapshot_piece_bytes : store::kPieceBytes, &out));
 
   const std::string_view payload = std::string_view(out).substr(kHeaderSize);
   std::string header;
@@ -317,6 +319,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   pb::Snapshot snap;
   std::vector<std::string_view> doc_fields;
   std::vector<std::string_view> chunk_fields;
+  store::LexicalPieceFields lexical_pieces;
   for (size_t pos = 0; pos < payload.size();) {
     RawField f;
     if (!NextField(payload, pos, &f)) return Status::Corruption("snapshot payload does not parse");
@@ -325,6 +328,12 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
       doc_fields.push_back(f.value);
     } else if (f.number == kChunksField && f.delimited) {
       chunk_fields.push_back(f.value);
+    } else if (f.number == store::kLexicalTermsField && f.delimited) {
+      lexical_pieces.terms.push_back(f.value);
+    } else if (f.number == store::kLexicalChunksField && f.delimited) {
+      lexical_pieces.chunks.push_back(f.value);
+    } else if (f.number == store::kLexicalWordsField && f.delimited) {
+      lexical_pieces.words.push_back(f.value);
     } else {
       if (f.whole.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
         return Status::Corruption("snapshot payload does not parse");
@@ -408,18 +417,31 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   r.live_docs = r.docs.size();
   r.live_chunks = r.chunks.size();
   const pb::Lexical& lex = snap.lexical();
-  std::vector<std::string> terms(lex.terms().begin(), lex.terms().end());
-  index::PositionData positions;
-  if (version >= 2 && lex.has_positions()) {
-    positions.present = true;
-    positions.streams = lex.positions();
-    positions.offsets = lex.position_offsets();
-    positions.words.assign(lex.words().begin(), lex.words().end());
-    positions.word_terms = lex.word_terms();
-  }
-  if (!r.lexical.Deserialize(terms, lex.offsets(), lex.postings(), lex.lengths(),
-                             static_cast<uint32_t>(r.chunks.size()), &positions)) {
-    return Status::Corruption("snapshot lexical index is inconsistent");
+  const bool pieces = !lexical_pieces.terms.empty() || !lexical_pieces.chunks.empty() ||
+                      !lexical_pieces.words.empty();
+  const bool whole = lex.terms_size() > 0 || !lex.offsets().empty() || !lex.postings().empty() ||
+                     !lex.lengths().empty() || !lex.positions().empty() || lex.words_size() > 0;
+  if (version >= 3) {
+    if (whole)
+      return Status::Corruption("snapshot lexical part holds format 2's arrays in format 3");
+    FB_RETURN_IF_ERROR(store::LoadLexicalPieces(
+        lex, lexical_pieces, static_cast<uint32_t>(r.chunks.size()), &r.lexical));
+  } else {
+    if (pieces)
+      return Status::Corruption("snapshot of format 2 or earlier holds format 3's lexical pieces");
+    std::vector<std::string> terms(lex.terms().begin(), lex.terms().end());
+    index::PositionData positions;
+    if (version >= 2 && lex.has_positions()) {
+      positions.present = true;
+      positions.streams = lex.positions();
+      positions.offsets = lex.position_offsets();
+      positions.words.assign(lex.words().begin(), lex.words().end());
+      positions.word_terms = lex.word_terms();
+    }
+    if (!r.lexical.Deserialize(terms, lex.offsets(), lex.postings(), lex.lengths(),
+                               static_cast<uint32_t>(r.chunks.size()), &positions)) {
+      return Status::Corruption("snapshot lexical index is inconsistent");
+    }
   }
   FB_RETURN_IF_ERROR(r.LoadDense(snap));
   for (const pb::Extension& e : snap.extensions()) r.extensions[e.name()] = e.payload();
