@@ -673,7 +673,7 @@ TEST(LearnedReranker, ScoresClipFeaturesToTheRangeTheyWereFittedOn) {
   auto a = Corpus({"a"});
   auto trained = LearnedReranker::Train(*a, Feedback(*a, "a", 5), SmallGate());
   ASSERT_TRUE(trained.ok());
-  const RerankerModelInfo& m = (*trained)->Models().at(0);
+  const RerankerModelInfo m = (*trained)->Models().at(0);
   ASSERT_EQ(m.feature_min.size(), RerankFeatureNames().size());
   for (size_t k = 0; k < m.feature_min.size(); ++k) EXPECT_LE(m.feature_min[k], m.feature_max[k]);
 }

@@ -1365,11 +1365,13 @@ Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Deserialize(
           if (lo.size() != names.size() || hi.size() != names.size()) {
             return Status::Corruption("reranker feature ranges and features differ");
           }
-          // A feature this build has and the bytes lack: any value (0 weight).
-          i.feature_min.assign(F, -std::numeric_limits<double>::infinity());
-          i.feature_max.assign(F, std::numeric_limits<double>::infinity());
+          // A feature this build has and the bytes lack (0 weight): any
+          // value — the widest finite range, so the bytes written back stay
+          // JSON numbers.
+          i.feature_min.assign(F, std::numeric_limits<double>::lowest());
+          i.feature_max.assign(F, std::numeric_limits<double>::max());
           for (size_t k = 0; k < names.size(); ++k) {
-            if (std::isnan(lo[k]) || std::isnan(hi[k]) || lo[k] > hi[k]) {
+            if (!std::isfinite(lo[k]) || !std::isfinite(hi[k]) || lo[k] > hi[k]) {
               return Status::Corruption("reranker feature range is not a range");
             }
             auto o = ours.find(names[k]);
