@@ -376,6 +376,8 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
                             {"questions", mi.questions},
                             {"pairs", mi.pairs},
                             {"validation_ndcg_gain", mi.validation_gain},
+                            {"validation_question_ndcg_gain", mi.validation_question_gain},
+                            {"validation_stderr", mi.validation_stderr},
                             {"l2", mi.l2},
                             {"loss_before", mi.loss_before},
                             {"loss_after", mi.loss_after},

@@ -43,7 +43,9 @@ m = d["methods"]
 b = d["baseline"]["ndcg@10"]
 g = lambda x: f'{100 * (x - b) / b:+.1f}%'
 models = m["rerank"].get("models", [])
-gate = "; ".join(("open" if x["gate_open"] else "closed") + f' (held-out {x["validation_ndcg_gain"]:+.3f})' for x in models) or "no model"
+gate = "; ".join(("open" if x["gate_open"] else "closed") +
+                 f' (held-out {x.get("validation_question_ndcg_gain", x["validation_ndcg_gain"]):+.3f}'
+                 f' ± {x.get("validation_stderr", 0):.3f})' for x in models) or "no model"
 print(f'| {sys.argv[2]} | {sys.argv[3]} | {b:.4f} | {m["rocchio"]["ndcg@10"]:.4f} | {m["adapter"]["ndcg@10"]:.4f} | '
       f'{m["rerank"]["ndcg@10"]:.4f} | {d["with_feedback"]["ndcg@10"]:.4f} | {g(m["all_without_rerank"]["ndcg@10"])} | '
       f'{g(m["rerank"]["ndcg@10"])} | {g(d["with_feedback"]["ndcg@10"])} | {gate} |')

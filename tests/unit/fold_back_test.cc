@@ -2,6 +2,7 @@
 // ethical walls over all three.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "foldback/feedback.h"
@@ -161,6 +162,37 @@ TEST(FoldBack, RocchioBridgesWordingsOnTheLexicalSide) {
   bool has_decompile = false;
   for (const auto& t : exp->terms) has_decompile |= t.term == "decompil";
   EXPECT_TRUE(has_decompile);
+}
+
+// Rocchio moves the query as the index weighs it: a word said twice weighs
+// QueryWordWeight(k3, 2) = 4/3 (k3 = 1, the default), not 2.
+TEST(FoldBack, RocchioStartsFromTheIndexsQueryWeights) {
+  auto idx = Corpus(false);
+  FoldBackOptions o;
+  o.adapter = false;
+  auto fb = FoldBack::Build(*idx, ReverseEngineeringFeedback(*idx, "m1"), o);
+  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  SearchOptions so = Bm25();
+  auto once = (*fb)->Expand(*idx, "May the recipient reverse engineer the products?", so);
+  auto twice = (*fb)->Expand(*idx, "May the recipient reverse reverse engineer the products?", so);
+  ASSERT_TRUE(once.ok() && twice.ok());
+  ASSERT_EQ(once->neighbours.size(), 4u);
+  ASSERT_EQ(twice->neighbours, once->neighbours);
+  auto weight = [](const ExpandedQuery& e, const std::string& prefix) {
+    for (const auto& t : e.terms) {
+      if (t.term.rfind(prefix, 0) == 0) return t.weight;
+    }
+    return -1.0;
+  };
+  // The neighbours' part of a term's weight is the same for both queries;
+  // what differs is alpha x (the term's query weight) / |query|.
+  const double d_once = weight(*once, "revers") - weight(*once, "recipi");
+  const double d_twice = weight(*twice, "revers") - weight(*twice, "recipi");
+  ASSERT_GT(weight(*once, "recipi"), 0);
+  // Query terms of the plain question: may, recipi, revers, engin, product
+  // (each once) — |q| = sqrt(4 + w^2) with the repeated word at w.
+  const double w = 4.0 / 3.0;
+  EXPECT_NEAR(d_twice - d_once, o.alpha * (w - 1) / std::sqrt(4 + w * w), 1e-9);
 }
 
 TEST(FoldBack, NothingSwitchedOnOrNoNeighbourMeansPlainSearch) {

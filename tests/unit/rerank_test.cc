@@ -620,6 +620,64 @@ TEST(LearnedReranker, ForgetMatterAndVersions) {
   EXPECT_TRUE((*again)->History("b").empty());
 }
 
+// A model stored as bytes: weights on upper_ratio (10) and length_log (1),
+// with or without the feature ranges it was fitted on.
+std::string TwoFeatureModel(bool with_ranges) {
+  std::string v =
+      "{\"version\":1,\"scope\":[\"m\"],\"gate_open\":true,\"note\":\"\",\"records\":9,"
+      "\"relevant\":9,\"not_relevant\":9,\"partly\":0,\"pairs\":9,\"questions\":3,"
+      "\"validation_gain\":0.1,\"loss_before\":1,\"loss_after\":0.5,\"memory\":false,"
+      "\"fingerprint\":\"1\",\"weights\":[10,1],\"memory_entries\":[]";
+  if (with_ranges) v += ",\"feature_min\":[0,0],\"feature_max\":[0.1,10]";
+  return "{\"format\":\"foldback.rerank.learned\",\"version\":1,"
+         "\"features\":[\"upper_ratio\",\"length_log\"],"
+         "\"scopes\":[{\"key\":\"m\",\"current\":1,\"versions\":[" +
+         v + "}]}]}";
+}
+
+TEST(LearnedReranker, ScoresClipFeaturesToTheRangeTheyWereFittedOn) {
+  auto idx = Corpus({"m"}, 1);
+  SearchOptions so = InContract("m0", 10);
+  RerankOptions ro;
+  ro.depth = 10;
+  const std::string q = kTopics[1].question;
+  // Fitted where capitals were at most 10 % of letters: a heading (all
+  // capitals) weighs as if it had 10 %, and the longer clause wins.
+  auto clipped = LearnedReranker::Deserialize(TwoFeatureModel(true));
+  ASSERT_TRUE(clipped.ok()) << clipped.status().ToString();
+  auto hits = SearchAndRerank(*idx, nullptr, q, so, clipped->get(), ro);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_LT(RankOf(*hits, DocId("m", 1, "clause", 0)), RankOf(*hits, DocId("m", 1, "head", 0)));
+  ASSERT_EQ((*clipped)->Models().at(0).feature_max.size(), RerankFeatureNames().size());
+  // The ranges survive bytes.
+  auto bytes = (*clipped)->Serialize();
+  ASSERT_TRUE(bytes.ok());
+  auto back = LearnedReranker::Deserialize(*bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->Models().at(0).feature_min, (*clipped)->Models().at(0).feature_min);
+  EXPECT_EQ((*back)->Models().at(0).feature_max, (*clipped)->Models().at(0).feature_max);
+  // A model stored before ranges were kept scores as it did: unclipped, the
+  // heading's capitals win.
+  auto old = LearnedReranker::Deserialize(TwoFeatureModel(false));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_TRUE((*old)->Models().at(0).feature_min.empty());
+  auto old_hits = SearchAndRerank(*idx, nullptr, q, so, old->get(), ro);
+  ASSERT_TRUE(old_hits.ok());
+  EXPECT_LT(RankOf(*old_hits, DocId("m", 1, "head", 0)),
+            RankOf(*old_hits, DocId("m", 1, "clause", 0)));
+  // A range that is not one is refused.
+  std::string bad = TwoFeatureModel(true);
+  bad.replace(bad.find("[0.1,10]"), 8, "[0.1,-1]");
+  EXPECT_EQ(LearnedReranker::Deserialize(bad).status().code(), Status::Code::kCorruption);
+  // Training keeps each feature's range over the labelled passages.
+  auto a = Corpus({"a"});
+  auto trained = LearnedReranker::Train(*a, Feedback(*a, "a", 5), SmallGate());
+  ASSERT_TRUE(trained.ok());
+  const RerankerModelInfo m = (*trained)->Models().at(0);
+  ASSERT_EQ(m.feature_min.size(), RerankFeatureNames().size());
+  for (size_t k = 0; k < m.feature_min.size(); ++k) EXPECT_LE(m.feature_min[k], m.feature_max[k]);
+}
+
 TEST(LearnedReranker, BadBytesAndOptions) {
   EXPECT_EQ(LearnedReranker::Deserialize("not json").status().code(), Status::Code::kCorruption);
   EXPECT_EQ(LearnedReranker::Deserialize("{\"format\":\"other\"}").status().code(),

@@ -166,11 +166,17 @@ struct LearnedRerankerOptions {
   // Default: 3.
   size_t min_questions = 3;
   // Cross-validation by question before a model is kept: folds of distinct
-  // questions are held out in turn and the model must order their labelled
-  // passages better (nDCG over the labelled passages) than the first stage
-  // did, by more than min_validation_gain. Default: true, 0.
+  // questions are held out in turn, each scored as a new question is (the
+  // generic part, and the memory of the training folds' similar questions),
+  // and the gain in nDCG over their labelled passages against the first
+  // stage's order is averaged per question. The gate closes when the held-out
+  // questions show the model worse beyond their own noise: mean +
+  // validation_z x standard error <= min_validation_gain. With a handful of
+  // questions the mean alone is mostly noise (docs/rerank.md, "The gate
+  // after BM25's new weighting"). Default: true, 0, z = 2.
   bool validate = true;
   double min_validation_gain = 0.0;
+  double validation_z = 2.0;
   uint32_t folds = 5;  // Default: 5 (fewer when there are fewer questions)
 
   // ---- training: pairwise logistic loss over (relevant, not relevant)
@@ -228,12 +234,20 @@ struct RerankerModelInfo {
   bool gate_open = false;  // the model applies (else it is kept only for inspection)
   std::string note;        // why the gate is closed
   size_t records = 0, relevant = 0, not_relevant = 0, partly = 0, pairs = 0, questions = 0;
-  double validation_gain = 0;  // nDCG gain over the first stage, held-out questions
+  double validation_gain = 0;  // nDCG gain over the first stage, held-out records
+  // The same per held-out question: the mean over questions and its standard
+  // error, which the gate decides on (LearnedRerankerOptions::validation_z).
+  double validation_question_gain = 0, validation_stderr = 0;
   double l2 = 0;               // the L2 weight the model was fitted with
   double loss_before = 0, loss_after = 0;
   bool memory = false;  // has a memory part
   uint64_t fingerprint = 0;
   std::vector<double> weights;  // by feature, on raw feature values
+  // The range of each feature over the labelled passages the model was
+  // fitted on (by feature; empty: no range, as in models stored before).
+  // Scoring clips a candidate's features to it: a linear model is not
+  // trusted beyond what it was fitted on.
+  std::vector<double> feature_min, feature_max;
 };
 
 struct RerankTrainStats {

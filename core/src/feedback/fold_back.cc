@@ -437,8 +437,10 @@ struct FoldBack::Rep {
   }
 
   void RocchioLexical(Plan* plan, const SearchOptions& so, const index::StatsScope* scope) const {
+    // The query's own weights as the index reads them (QueryTerms: a word
+    // repeated c times weighs QueryWordWeight(k3, c), not c).
     std::map<std::string, double> q;
-    for (const auto& t : plan->terms) q[t.term] += 1;
+    for (const auto& t : plan->terms) q[t.term] += t.weight;
     double qn = 0;
     for (const auto& [t, n] : q) qn += n * n;
     qn = std::sqrt(qn);

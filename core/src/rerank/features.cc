@@ -118,7 +118,9 @@ Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view que
     // Terms the index does not know weigh as a term seen nowhere would.
     double df = ix.lexical.Df(t);
     double n = static_cast<double>(ix.lexical.live_chunks());
-    double idf = index::Bm25IdfOf(Bm25Idf::kPlusOne, n, df);  // as in QuestionVector
+    // The index's own idf form (Robertson's by default): coverage counts a
+    // term as much as the first stage weighs it.
+    double idf = index::Bm25IdfOf(ix.lexical.params().idf, n, df);
     q.idf.push_back(idf);
     q.idf_total += idf;
   }
@@ -143,6 +145,11 @@ Result<QueryContext> MakeQueryContext(const Index::Rep& ix, std::string_view que
     NormalizeVec(&q.vec);
   }
   q.question_vec = QuestionVector(ix, query);
+  {
+    std::map<std::string, double> w;
+    for (const auto& t : ix.QueryTerms(query)) w[t.term] += t.weight;
+    q.bm25_terms.assign(w.begin(), w.end());
+  }
   return q;
 }
 
@@ -176,13 +183,15 @@ std::vector<std::vector<double>> GenericFeatures(const Index::Rep& ix, const Que
     }
     const double len =
         ix.lexical.length(c) ? ix.lexical.length(c) : static_cast<double>(seq.size());
+    // BM25 as the first stage computes it: the query's own weights (a
+    // repeated word saturated by k3, question words out).
     double score = 0;
-    for (size_t k = 0; k < q.terms.size(); ++k) {
-      auto it = tf.find(q.terms[k]);
+    for (const auto& [t, qw] : q.bm25_terms) {
+      auto it = tf.find(t);
       if (it == tf.end()) continue;
       double n = it->second;
-      score += ix.lexical.Idf(q.terms[k]) * n * (bp.k1 + 1) /
-               (n + bp.k1 * (1 - bp.b + bp.b * len / avg));
+      score +=
+          qw * ix.lexical.Idf(t) * n * (bp.k1 + 1) / (n + bp.k1 * (1 - bp.b + bp.b * len / avg));
     }
     bm25[i] = score;
     f[kBm25Log] = std::log1p(score);

@@ -25,7 +25,7 @@ namespace foldback::rerank {
 enum Feature : int {
   kFirstScoreRel = 0,  // first-stage score / best first-stage score in the list
   kFirstRankLog,       // log2(1 + first-stage rank)
-  kBm25Log,            // log(1 + BM25 of the query against the passage)
+  kBm25Log,            // log(1 + BM25 of the query against the passage, as the index scores it)
   kBm25Rel,            // BM25 / best BM25 in the list
   kDense,              // cosine of query and passage embeddings (0: no dense side)
   kDenseGap,           // cosine - best cosine in the list
@@ -86,12 +86,16 @@ using TermVec = TermVector;
 // The query, analyzed once.
 struct QueryContext {
   std::vector<std::string> terms;  // distinct index terms
-  std::vector<double> idf;         // by terms
+  std::vector<double> idf;         // by terms, in the index's BM25 form (Bm25Params::idf)
   double idf_total = 0;
   double median_idf = 0;  // of terms (the upper median)
   std::unordered_set<std::string> term_set;
   std::vector<float> vec;  // unit embedding; empty without a dense side
   TermVec question_vec;    // (1 + log tf) * idf, unit (past-question similarity)
+  // The query's terms as the index's BM25 reads them (Index::Rep::QueryTerms:
+  // question words and stopwords out, a repeated word saturated by k3), by
+  // term, with their summed weights: the lexical feature scores with these.
+  std::vector<std::pair<std::string, double>> bm25_terms;
 };
 
 // `query_vector`: the host-computed vector for external embedders (may be

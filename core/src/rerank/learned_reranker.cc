@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -383,6 +385,25 @@ double Score(const std::vector<double>& raw, const std::vector<double>& row) {
   return s;
 }
 
+// A model's score of a candidate, each feature clipped to the range it had
+// over the labelled passages the model was fitted on (no range: a model
+// stored before ranges were kept, scored as it was). The lawyers label the
+// first page; the reranker reorders the first `depth` candidates, among
+// which a feature can reach values no labelled passage had (a heading's
+// share of capitals among body sentences), and a linear model fitted on a
+// narrow spread would extrapolate its weight far past it.
+double ClippedScore(const RerankerModelInfo& m, const std::vector<double>& row) {
+  if (m.feature_min.size() != static_cast<size_t>(F) ||
+      m.feature_max.size() != static_cast<size_t>(F)) {
+    return Score(m.weights, row);
+  }
+  double s = 0;
+  for (int k = 0; k < F; ++k) {
+    s += m.weights[k] * std::clamp(row[k], m.feature_min[k], m.feature_max[k]);
+  }
+  return s;
+}
+
 // nDCG of an example's labelled passages in the order of `score` (ties:
 // first-stage rank). -1 when every label is the same (nothing to order).
 double LabelledNdcg(const Example& e, const std::vector<double>& score) {
@@ -401,6 +422,12 @@ double LabelledNdcg(const Example& e, const std::vector<double>& score) {
     idcg += (ideal[i] / 2.0) / disc;
   }
   return idcg > 0 ? dcg / idcg : -1;
+}
+
+std::vector<double> ClippedRowScores(const Example& e, const RerankerModelInfo& m) {
+  std::vector<double> s;
+  for (const auto& r : e.rows) s.push_back(ClippedScore(m, r));
+  return s;
 }
 
 std::vector<double> RowScores(const Example& e, const std::vector<double>& raw) {
@@ -611,6 +638,16 @@ void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersi
     return;
   }
   for (double& v : mean) v /= static_cast<double>(n);
+  m->info.feature_min.assign(F, std::numeric_limits<double>::infinity());
+  m->info.feature_max.assign(F, -std::numeric_limits<double>::infinity());
+  for (const Example* e : ex) {
+    for (const auto& r : e->rows) {
+      for (int k = 0; k < F; ++k) {
+        m->info.feature_min[k] = std::min(m->info.feature_min[k], r[k]);
+        m->info.feature_max[k] = std::max(m->info.feature_max[k], r[k]);
+      }
+    }
+  }
   for (const Example* e : ex) {
     for (const auto& r : e->rows) {
       for (int k = 0; k < F; ++k) scale[k] += (r[k] - mean[k]) * (r[k] - mean[k]);
@@ -678,15 +715,17 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   info.scope = ex.front()->scope;
   info.scope_key = ScopeKey(info.scope);
   std::set<std::string> questions;
-  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v3");
+  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v4");
   fp = Fnv(fp,
            fmt::format(
                FMT_STRING(
-                   "{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}/{:.17g}"),
+                   "{}/{}/{}/{:d}/{:.17g}/{}/{:.17g}/{:d}/{:.17g}/{}/{:d}/{:d}/{:.17g}/{}/{:.17g}/"
+                   "{:.17g}"),
                options.min_labels, options.min_relevant, options.min_questions, options.validate,
                options.min_validation_gain, options.folds, options.l2, options.use_partly,
                options.min_similarity, options.max_neighbours, options.memory, options.label_prior,
-               options.prior_max_similarity, options.seed, options.same_question_similarity));
+               options.prior_max_similarity, options.seed, options.same_question_similarity,
+               options.validation_z));
   for (Example* e : ex) {
     info.records++;
     questions.insert(e->question);
@@ -771,6 +810,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
     size_t folds = std::min<size_t>(std::max<uint32_t>(options.folds, 2), qs.size());
     std::map<std::string, size_t> fold_of;
     for (size_t i = 0; i < qs.size(); ++i) fold_of[qs[i].second] = i % folds;
+    std::map<std::string, std::pair<double, size_t>> by_question;  // gain sum, records
     auto validate = [&](double cv_l2, size_t* counted) {
       double gain = 0;
       *counted = 0;
@@ -779,28 +819,71 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
         for (const Example* e : all) (fold_of[e->question] == f ? held : train).push_back(e);
         if (train.empty() || held.empty()) continue;
         ModelVersion cv;
-        // Held-out questions are new questions: the generic part only (their
-        // memory features came from the same question's other records).
-        Fit(train, &cv, false, cv_l2);
+        // Held-out questions are new questions, scored as a new question
+        // is: the generic part, and the memory of *other* similar questions
+        // — from the training folds only (the same question's records are
+        // all held out with it, so its own group is empty).
+        std::vector<Example> copies;
+        if (options.memory) {
+          copies.reserve(train.size() + held.size());
+          for (const Example* e : train) copies.push_back(*e);
+          for (const Example* e : held) copies.push_back(*e);
+          const size_t nt = train.size();
+          for (size_t i = 0; i < copies.size(); ++i) {
+            auto get = [&](size_t j) {
+              return Neighbour{TermDot(copies[i].question_vec, copies[j].question_vec),
+                               &copies[j].rel_chunks, &copies[j].non_chunks};
+            };
+            auto nbrs =
+                PickNeighbours(nt, get, options.min_similarity, options.same_question_similarity,
+                               options.max_neighbours, i < nt ? i : SIZE_MAX);
+            AllMemoryFeatures(nbrs, copies[i].chunks, cache, &copies[i].rows);
+          }
+          train.clear();
+          held.clear();
+          for (size_t i = 0; i < copies.size(); ++i) (i < nt ? train : held).push_back(&copies[i]);
+        }
+        Fit(train, &cv, options.memory, cv_l2);
         for (const Example* e : held) {
-          double a = LabelledNdcg(*e, RowScores(*e, cv.info.weights));
+          double a = LabelledNdcg(*e, ClippedRowScores(*e, cv.info));
           double b = LabelledNdcg(*e, FirstStageScores(*e));
           if (a < 0 || b < 0) continue;
           gain += a - b;
           ++*counted;
+          by_question[e->question].first += a - b;
+          by_question[e->question].second += 1;
         }
       }
       return *counted ? gain / static_cast<double>(*counted) : 0;
     };
     size_t counted = 0;
     info.validation_gain = validate(l2, &counted);
+    // The question is the unit: what a model does on one question says
+    // little of the next (records of one question move together). The mean
+    // over held-out questions and its standard error.
+    double sum = 0, sum2 = 0;
+    size_t nq = 0;
+    for (const auto& [question, v] : by_question) {
+      const double x = v.first / static_cast<double>(v.second);
+      sum += x;
+      sum2 += x * x;
+      ++nq;
+    }
+    const double mean = nq ? sum / static_cast<double>(nq) : 0;
+    double se = 0;
+    if (nq > 1) {
+      const double var = std::max(0.0, (sum2 - sum * mean) / static_cast<double>(nq - 1));
+      se = std::sqrt(var / static_cast<double>(nq));
+    }
+    info.validation_question_gain = mean;
+    info.validation_stderr = se;
     if (!counted) {
       close("no held-out record to validate on");
-    } else if (info.validation_gain <= options.min_validation_gain) {
+    } else if (mean + options.validation_z * se <= options.min_validation_gain) {
       close(fmt::format(
-          FMT_STRING("on held-out questions the model ordered labelled passages no better "
-                     "than the first stage (nDCG {:+.4f})"),
-          info.validation_gain));
+          FMT_STRING("on held-out questions the model ordered labelled passages worse than "
+                     "the first stage (nDCG {:+.4f} +- {:.4f} over {} questions)"),
+          mean, se, nq));
     }
   }
   Fit(all, &m, options.memory, l2);
@@ -852,10 +935,11 @@ Status CheckOptions(const LearnedRerankerOptions& o) {
       !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1 ||
       !std::isfinite(o.prior_max_similarity) || o.prior_max_similarity < 0 ||
       o.prior_max_similarity > 1 || std::isnan(o.same_question_similarity) ||
-      o.same_question_similarity < 0) {
+      o.same_question_similarity < 0 || !std::isfinite(o.validation_z) || o.validation_z < 0) {
     return Status::InvalidArgument(
         "reranker options: l2 must be finite and >= 0, min_similarity and "
-        "prior_max_similarity in [0, 1], same_question_similarity >= 0");
+        "prior_max_similarity in [0, 1], same_question_similarity >= 0, validation_z finite "
+        "and >= 0");
   }
   if (o.max_versions == 0) return Status::InvalidArgument("reranker options: max_versions is 0");
   return Status::OK();
@@ -1141,7 +1225,7 @@ Result<std::vector<SearchHit>> LearnedReranker::Rerank(const Index& index, std::
   for (const ModelVersion* m : models) {
     double w = static_cast<double>(std::max<size_t>(m->info.pairs, 1));
     total += w;
-    for (size_t i = 0; i < rows.size(); ++i) score[i] += w * Score(m->info.weights, rows[i]);
+    for (size_t i = 0; i < rows.size(); ++i) score[i] += w * ClippedScore(m->info, rows[i]);
   }
   for (double& s : score) s /= total;
   std::vector<size_t> order(out.size());
@@ -1186,12 +1270,19 @@ Result<std::string> LearnedReranker::Serialize() const {
                 {"pairs", i.pairs},
                 {"questions", i.questions},
                 {"validation_gain", i.validation_gain},
+                {"validation_question_gain", i.validation_question_gain},
+                {"validation_stderr", i.validation_stderr},
                 {"l2", i.l2},
                 {"loss_before", i.loss_before},
                 {"loss_after", i.loss_after},
                 {"memory", i.memory},
                 {"fingerprint", fmt::to_string(i.fingerprint)},
                 {"weights", i.weights}};
+      if (i.feature_min.size() == static_cast<size_t>(F) &&
+          i.feature_max.size() == static_cast<size_t>(F)) {
+        j["feature_min"] = i.feature_min;  // by feature, as the weights
+        j["feature_max"] = i.feature_max;
+      }
       json mem = json::array();
       for (const MemoryEntry& e : v.memory) {
         json rel = json::array(), non = json::array();
@@ -1247,6 +1338,9 @@ Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Deserialize(
         i.pairs = j.at("pairs").get<size_t>();
         i.questions = j.at("questions").get<size_t>();
         i.validation_gain = j.at("validation_gain").get<double>();
+        // Absent in models stored before the gate decided per question.
+        i.validation_question_gain = j.value("validation_question_gain", 0.0);
+        i.validation_stderr = j.value("validation_stderr", 0.0);
         i.l2 = j.value("l2", 0.0);  // absent before the L2 was chosen on held-out questions
         i.loss_before = j.at("loss_before").get<double>();
         i.loss_after = j.at("loss_after").get<double>();
@@ -1262,6 +1356,29 @@ Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Deserialize(
         }
         for (double x : i.weights) {
           if (!std::isfinite(x)) return Status::Corruption("reranker weight is not finite");
+        }
+        // Feature ranges, by name as the weights; absent in models stored
+        // before they were kept: such a model scores unclipped, as it did.
+        if (j.contains("feature_min") || j.contains("feature_max")) {
+          std::vector<double> lo = j.at("feature_min").get<std::vector<double>>();
+          std::vector<double> hi = j.at("feature_max").get<std::vector<double>>();
+          if (lo.size() != names.size() || hi.size() != names.size()) {
+            return Status::Corruption("reranker feature ranges and features differ");
+          }
+          // A feature this build has and the bytes lack (0 weight): any
+          // value — the widest finite range, so the bytes written back stay
+          // JSON numbers.
+          i.feature_min.assign(F, std::numeric_limits<double>::lowest());
+          i.feature_max.assign(F, std::numeric_limits<double>::max());
+          for (size_t k = 0; k < names.size(); ++k) {
+            if (!std::isfinite(lo[k]) || !std::isfinite(hi[k]) || lo[k] > hi[k]) {
+              return Status::Corruption("reranker feature range is not a range");
+            }
+            auto o = ours.find(names[k]);
+            if (o == ours.end()) continue;
+            i.feature_min[o->second] = lo[k];
+            i.feature_max[o->second] = hi[k];
+          }
         }
         for (const json& m : j.at("memory_entries")) {
           MemoryEntry e;
