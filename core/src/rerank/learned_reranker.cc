@@ -279,6 +279,21 @@ void AllMemoryFeatures(const NeighbourGroups& g, const std::vector<uint32_t>& ch
   MemoryFeatures(g.same, chunks, cache, rows, rerank::kSamePosDense, rerank::kSameKnn);
 }
 
+// Memory features of each record in `ex` from the past questions among the
+// first `pool` of them (a record in the pool never counts itself).
+void RecordMemoryFeatures(const std::vector<Example*>& ex, size_t pool,
+                          const LearnedRerankerOptions& o, VecCache* cache) {
+  for (size_t i = 0; i < ex.size(); ++i) {
+    auto get = [&](size_t j) {
+      return Neighbour{TermDot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
+                       &ex[j]->non_chunks};
+    };
+    auto nbrs = PickNeighbours(pool, get, o.min_similarity, o.same_question_similarity,
+                               o.max_neighbours, i < pool ? i : SIZE_MAX);
+    AllMemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
+  }
+}
+
 double Sigmoid(double x) {
   return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x));
 }
@@ -739,17 +754,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   info.questions = questions.size();
   info.fingerprint = fp;
   // Memory features of each record from the scope's other records.
-  if (options.memory) {
-    for (size_t i = 0; i < ex.size(); ++i) {
-      auto get = [&](size_t j) {
-        return Neighbour{TermDot(ex[i]->question_vec, ex[j]->question_vec), &ex[j]->rel_chunks,
-                         &ex[j]->non_chunks};
-      };
-      auto nbrs = PickNeighbours(ex.size(), get, options.min_similarity,
-                                 options.same_question_similarity, options.max_neighbours, i);
-      AllMemoryFeatures(nbrs, ex[i]->chunks, cache, &ex[i]->rows);
-    }
-  }
+  if (options.memory) RecordMemoryFeatures(ex, ex.size(), options, cache);
   if (options.label_prior) {
     // Each record's label prior from the records of dissimilar questions
     // (as a new question would see it).
@@ -829,16 +834,9 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
           for (const Example* e : train) copies.push_back(*e);
           for (const Example* e : held) copies.push_back(*e);
           const size_t nt = train.size();
-          for (size_t i = 0; i < copies.size(); ++i) {
-            auto get = [&](size_t j) {
-              return Neighbour{TermDot(copies[i].question_vec, copies[j].question_vec),
-                               &copies[j].rel_chunks, &copies[j].non_chunks};
-            };
-            auto nbrs =
-                PickNeighbours(nt, get, options.min_similarity, options.same_question_similarity,
-                               options.max_neighbours, i < nt ? i : SIZE_MAX);
-            AllMemoryFeatures(nbrs, copies[i].chunks, cache, &copies[i].rows);
-          }
+          std::vector<Example*> pointers;
+          for (Example& c : copies) pointers.push_back(&c);
+          RecordMemoryFeatures(pointers, nt, options, cache);
           train.clear();
           held.clear();
           for (size_t i = 0; i < copies.size(); ++i) (i < nt ? train : held).push_back(&copies[i]);
