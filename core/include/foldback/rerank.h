@@ -298,8 +298,11 @@ using RerankTrainingLists = std::map<std::string, std::vector<SearchHit>>;
 // seen: fold-back (options `fold_back`; every method off: the plain search)
 // built from the records of the *other* questions, asked the record's
 // question with options_for(record) (its scope and walls), its first `depth`
-// hits. One fold-back per distinct question. A record options_for gives
-// nullopt for gets no list (it trains within its shown list).
+// hits, behind the record's own matters (its matter and its shown passages',
+// within options_for's walls when it sets them): no other matter's passage
+// or labels shape a record's list. One fold-back per distinct question. A
+// record options_for gives nullopt for gets no list (it trains within its
+// shown list).
 FOLDBACK_EXPORT Result<RerankTrainingLists> HeldOutLists(
     const Index& index, const std::vector<FeedbackRecord>& records,
     const FoldBackOptions& fold_back, size_t depth,

@@ -45,6 +45,23 @@ Result<RerankTrainingLists> HeldOutLists(
       std::optional<SearchOptions> so = options_for(*r);
       if (!so) continue;
       so->top_k = depth;
+      // Behind the record's own matters (its matter and its shown
+      // passages'), inside the host's walls: no other matter's passage
+      // enters the list, and no other matter's labels move it — the model
+      // of the record's scope learns nothing from outside it.
+      std::set<std::string> own;
+      if (!r->matter.empty()) own.insert(r->matter);
+      for (const ShownResult& s : r->results) {
+        if (!s.matter.empty()) own.insert(s.matter);
+      }
+      if (so->allowed_matters) {
+        std::set<std::string> both;
+        for (const auto& m : own) {
+          if (so->allowed_matters->count(m)) both.insert(m);
+        }
+        own = std::move(both);
+      }
+      so->allowed_matters = std::move(own);
       auto hits = fb->Search(index, question, *so);
       if (!hits.ok()) return hits.status();
       out[r->record_id] = std::move(hits.value());
