@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <map>
+#include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "cli/common.h"
@@ -113,6 +116,10 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
                   "Learned reranker: question similarity from which a past question counts as "
                   "the same question (its own memory features); above 1: one group")
       ->capture_default_str();
+  cmd->add_option("--rerank-first-stage-prior", a->rerank_first_stage_prior,
+                  "Learned reranker: fixed weight on the first stage's rank the model is fitted "
+                  "on top of (per standard deviation; 0: none)")
+      ->capture_default_str();
   cmd->add_option("--feedback-min-similarity", a->min_similarity,
                   "Rocchio: question similarity from which a past question's labels shift the "
                   "query (FoldBackOptions::min_similarity)")
@@ -171,6 +178,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   FeedbackLogWriter writer(&sink);
   size_t written = 0, relevant = 0, not_relevant = 0, skipped = 0;
   size_t unlabelled = 0, unlabelled_relevant = 0;
+  std::map<std::string, const EvalQuery*> query_of;  // record id -> the query it simulates
   for (const EvalQuery& q : *train) {
     auto rel = ctx.qrels->find(q.id);
     if (rel == ctx.qrels->end()) {
@@ -216,6 +224,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     r.rating = any ? Rating::Up() : Rating::Down();
     Status s = writer.Add(r);
     if (!s.ok()) return Fail(s.WithContext("feedback record for '" + q.id + "'"));
+    query_of[r.record_id] = &q;
     ++written;
   }
   Status synced = writer.Sync();
@@ -261,11 +270,19 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   }
   runs.push_back({"all", config(methods), {}, {}, 0, 0});
   // The learned reranker, trained once from the same records.
-  std::unique_ptr<LearnedReranker> reranker;
+  // Each reranker trains within the lists it reorders (HeldOutLists): the
+  // plain search's top rerank_depth for "rerank", fold-back's for "all",
+  // each feedback question held out of the fold-back that ranks its list.
+  std::unique_ptr<LearnedReranker> reranker, all_reranker;
   RerankTrainStats rerank_stats;
-  double rerank_train_s = 0;
+  double rerank_train_s = 0, all_rerank_train_s = 0;
   RerankOptions rerank_options;
   rerank_options.depth = args.rerank_depth;
+  auto options_for = [&](const FeedbackRecord& r) -> std::optional<SearchOptions> {
+    auto q = query_of.find(r.record_id);
+    if (q == query_of.end()) return std::nullopt;
+    return Scoped(ctx, *q->second, args.rerank_depth);
+  };
   if (methods.count("rerank")) {
     auto tr = std::chrono::steady_clock::now();
     LearnedRerankerOptions lo;
@@ -274,10 +291,28 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     lo.min_similarity = args.rerank_min_similarity;
     lo.label_prior = args.rerank_prior;
     lo.same_question_similarity = args.rerank_same_similarity;
-    auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats);
+    lo.first_stage_prior = args.rerank_first_stage_prior;
+    auto plain_lists =
+        HeldOutLists(index, state.records, config({}), args.rerank_depth, options_for);
+    if (!plain_lists.ok()) return Fail(plain_lists.status());
+    auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats, &*plain_lists);
     if (!trained.ok()) return Fail(trained.status());
     reranker = std::move(trained.value());
     rerank_train_s = SecondsSince(tr);
+    std::set<std::string> first_stage = methods;
+    first_stage.erase("rerank");
+    first_stage.erase("demos");  // demos do not move a search
+    if (!first_stage.empty()) {
+      auto ta = std::chrono::steady_clock::now();
+      auto lists =
+          HeldOutLists(index, state.records, config(first_stage), args.rerank_depth, options_for);
+      if (!lists.ok()) return Fail(lists.status());
+      RerankTrainStats ignored;  // the same records: the same counts
+      auto all_trained = LearnedReranker::Train(index, state.records, lo, &ignored, &*lists);
+      if (!all_trained.ok()) return Fail(all_trained.status());
+      all_reranker = std::move(all_trained.value());
+      all_rerank_train_s = SecondsSince(ta);
+    }
   }
   std::unique_ptr<FoldBack> all_fb;
   for (Run& run : runs) {
@@ -285,11 +320,14 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     auto tb = std::chrono::steady_clock::now();
     auto fb = FoldBack::Build(index, state.records, run.options);
     if (!fb.ok()) return Fail(fb.status());
-    run.build_s = SecondsSince(tb) + (use_rerank ? rerank_train_s : 0);
+    const bool all_rerank = use_rerank && run.name == "all" && all_reranker;
+    run.build_s = SecondsSince(tb) + (all_rerank   ? all_rerank_train_s
+                                      : use_rerank ? rerank_train_s
+                                                   : 0);
     run.stats = (*fb)->stats();
     auto te = std::chrono::steady_clock::now();
     const FoldBack& f = **fb;
-    const Reranker* rr = use_rerank ? reranker.get() : nullptr;
+    const Reranker* rr = all_rerank ? all_reranker.get() : use_rerank ? reranker.get() : nullptr;
     auto m = Evaluate(ctx, [&](const std::string& q, const SearchOptions& o) {
       return SearchAndRerank(index, &f, q, o, rr, rerank_options);
     });
@@ -313,6 +351,34 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     }
   }
 
+  // A reranker's models for the JSON report.
+  auto models_json = [](const LearnedReranker& rr) {
+    nlohmann::json models = nlohmann::json::array();
+    for (const auto& mi : rr.Models()) {
+      nlohmann::json w = nlohmann::json::object();
+      for (size_t k = 0; k < mi.weights.size(); ++k) {
+        if (mi.weights[k] != 0) w[RerankFeatureNames()[k]] = mi.weights[k];
+      }
+      models.push_back({{"scope", mi.scope_key},
+                        {"version", mi.version},
+                        {"gate_open", mi.gate_open},
+                        {"note", mi.note},
+                        {"records", mi.records},
+                        {"relevant", mi.relevant},
+                        {"not_relevant", mi.not_relevant},
+                        {"questions", mi.questions},
+                        {"pairs", mi.pairs},
+                        {"validation_ndcg_gain", mi.validation_gain},
+                        {"validation_question_ndcg_gain", mi.validation_question_gain},
+                        {"validation_stderr", mi.validation_stderr},
+                        {"l2", mi.l2},
+                        {"loss_before", mi.loss_before},
+                        {"loss_after", mi.loss_after},
+                        {"memory", mi.memory},
+                        {"weights", w}});
+    }
+    return models;
+  };
   const Run& all = runs.back();
   if (ctx.json) {
     nlohmann::json out;
@@ -360,31 +426,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
                       {"walled", rerank_stats.walled},
                       {"no_labels", rerank_stats.no_labels},
                       {"unlabelled_shown_not_negatives", rerank_stats.unlabelled_shown}};
-        nlohmann::json models = nlohmann::json::array();
-        for (const auto& mi : reranker->Models()) {
-          nlohmann::json w = nlohmann::json::object();
-          for (size_t k = 0; k < mi.weights.size(); ++k) {
-            if (mi.weights[k] != 0) w[RerankFeatureNames()[k]] = mi.weights[k];
-          }
-          models.push_back({{"scope", mi.scope_key},
-                            {"version", mi.version},
-                            {"gate_open", mi.gate_open},
-                            {"note", mi.note},
-                            {"records", mi.records},
-                            {"relevant", mi.relevant},
-                            {"not_relevant", mi.not_relevant},
-                            {"questions", mi.questions},
-                            {"pairs", mi.pairs},
-                            {"validation_ndcg_gain", mi.validation_gain},
-                            {"validation_question_ndcg_gain", mi.validation_question_gain},
-                            {"validation_stderr", mi.validation_stderr},
-                            {"l2", mi.l2},
-                            {"loss_before", mi.loss_before},
-                            {"loss_after", mi.loss_after},
-                            {"memory", mi.memory},
-                            {"weights", w}});
-        }
-        j["models"] = models;
+        j["models"] = models_json(*reranker);
       }
       per[r.name] = j;
     }
@@ -401,6 +443,8 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     }
     out["methods"] = per;
     out["with_feedback"]["build_s"] = all.build_s;
+    // "all" reranks with a model trained within fold-back's lists.
+    if (all_reranker) out["with_feedback"]["rerank_models"] = models_json(*all_reranker);
     if (all.options.rocchio) {
       out["with_feedback"]["rocchio_gate"] = {
           {"records", all.stats.rocchio_gate_records},

@@ -36,6 +36,7 @@ struct FeedbackEvalArgs {
   bool rerank_prior = LearnedRerankerOptions().label_prior;
   double min_similarity = FoldBackOptions().min_similarity;
   double rerank_same_similarity = LearnedRerankerOptions().same_question_similarity;
+  double rerank_first_stage_prior = LearnedRerankerOptions().first_stage_prior;
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an

@@ -8,7 +8,9 @@
 #          the other 8 on other NDAs (no evaluated question's text is ever
 #          in the feedback).
 # Prints a Markdown table of nDCG@10 per method (fold-back's Rocchio and
-# adapter, the learned reranker, all together) and the relative gains.
+# adapter, the learned reranker, all together) and the relative gains; the
+# gate column gives the reranker's gate, then (after "all:") the gate of the
+# reranker "all" applies, trained within fold-back's lists.
 # EXTRA_ARGS (environment) is appended to every `foldback eval`, e.g.
 # EXTRA_ARGS="--feedback-depth 5 --feedback-label-rate 0.6" for an imperfect lawyer.
 #
@@ -42,13 +44,17 @@ d = json.load(open(sys.argv[1]))
 m = d["methods"]
 b = d["baseline"]["ndcg@10"]
 g = lambda x: f'{100 * (x - b) / b:+.1f}%'
-models = m["rerank"].get("models", [])
-gate = "; ".join(("open" if x["gate_open"] else "closed") +
-                 f' (held-out {x.get("validation_question_ndcg_gain", x["validation_ndcg_gain"]):+.3f}'
-                 f' ± {x.get("validation_stderr", 0):.3f})' for x in models) or "no model"
+def gate(models):
+    return "; ".join(("open" if x["gate_open"] else "closed") +
+                     f' (held-out {x.get("validation_question_ndcg_gain", x["validation_ndcg_gain"]):+.3f}'
+                     f' ± {x.get("validation_stderr", 0):.3f})' for x in models) or "no model"
+# The reranker alone, and the one "all" applies (trained within fold-back's lists).
+gates = gate(m["rerank"].get("models", []))
+if "rerank_models" in d["with_feedback"]:
+    gates += " / all: " + gate(d["with_feedback"]["rerank_models"])
 print(f'| {sys.argv[2]} | {sys.argv[3]} | {b:.4f} | {m["rocchio"]["ndcg@10"]:.4f} | {m["adapter"]["ndcg@10"]:.4f} | '
       f'{m["rerank"]["ndcg@10"]:.4f} | {d["with_feedback"]["ndcg@10"]:.4f} | {g(m["all_without_rerank"]["ndcg@10"])} | '
-      f'{g(m["rerank"]["ndcg@10"])} | {g(d["with_feedback"]["ndcg@10"])} | {gate} |')
+      f'{g(m["rerank"]["ndcg@10"])} | {g(d["with_feedback"]["ndcg@10"])} | {gates} |')
 PY
   done
 done

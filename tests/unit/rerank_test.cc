@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 #include "foldback/feedback.h"
 #include "foldback/index.h"
@@ -676,6 +678,176 @@ TEST(LearnedReranker, ScoresClipFeaturesToTheRangeTheyWereFittedOn) {
   const RerankerModelInfo m = (*trained)->Models().at(0);
   ASSERT_EQ(m.feature_min.size(), RerankFeatureNames().size());
   for (size_t k = 0; k < m.feature_min.size(); ++k) EXPECT_LE(m.feature_min[k], m.feature_max[k]);
+}
+
+size_t FeatureIndex(const std::string& name) {
+  return std::find(RerankFeatureNames().begin(), RerankFeatureNames().end(), name) -
+         RerankFeatureNames().begin();
+}
+
+// The model starts from the first stage's order (first_stage_prior): under
+// an L2 that leaves the labels no say, it ranks as the search did, the one
+// weight it keeps on the first stage's rank. Without the prior the same L2
+// leaves near-zero weights whose small differences still reorder the list.
+// (Like every feature, the rank is clipped to the range it had over the
+// labelled passages — the shown top 5 — so the order kept is the top 4's:
+// from rank 5 on the prior is flat.)
+TEST(LearnedReranker, FittedOnTopOfTheFirstStagesOrder) {
+  auto idx = Corpus({"m1"});
+  auto records = Feedback(*idx, "m1", 5);
+  LearnedRerankerOptions stiff = SmallGate();
+  stiff.l2 = 1e6;
+  stiff.validate = false;
+  EXPECT_EQ(stiff.first_stage_prior, 0.5);
+  LearnedRerankerOptions loose = stiff;
+  loose.first_stage_prior = 0;
+  auto with = LearnedReranker::Train(*idx, records, stiff);
+  auto without = LearnedReranker::Train(*idx, records, loose);
+  ASSERT_TRUE(with.ok() && without.ok());
+  const RerankerModelInfo m = (*with)->Models().at(0);
+  ASSERT_TRUE(m.gate_open) << m.note;
+  const size_t rank = FeatureIndex("first_rank_log");
+  EXPECT_LT(m.weights[rank], 0);
+  EXPECT_GT((*without)->Models().at(0).weights[rank], m.weights[rank]);
+  size_t moved = 0;
+  for (size_t t = 5; t < kTopics.size(); ++t) {
+    for (int n = 0; n < 4; ++n) {
+      SearchOptions o = InContract("m1" + std::to_string(n));
+      auto before = idx->Search(kTopics[t].question, o);
+      auto kept =
+          SearchAndRerank(*idx, nullptr, kTopics[t].question, o, with->get(), RerankOptions());
+      auto free =
+          SearchAndRerank(*idx, nullptr, kTopics[t].question, o, without->get(), RerankOptions());
+      ASSERT_TRUE(before.ok() && kept.ok() && free.ok());
+      ASSERT_EQ(kept->size(), before->size());
+      ASSERT_GE(before->size(), 4u);
+      for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ((*kept)[i].chunk_id, (*before)[i].chunk_id) << kTopics[t].question;
+        moved += (*free)[i].chunk_id != (*before)[i].chunk_id;
+      }
+    }
+  }
+  EXPECT_GT(moved, 0u);  // without the prior, tiny weights still reorder
+  LearnedRerankerOptions bad = SmallGate();
+  bad.first_stage_prior = -1;
+  EXPECT_EQ(LearnedReranker::Train(*idx, records, bad).status().code(),
+            Status::Code::kInvalidArgument);
+  bad.first_stage_prior = std::nan("");
+  EXPECT_EQ(LearnedReranker::Train(*idx, records, bad).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+// Training within the lists the reranker will reorder (HeldOutLists,
+// RerankTrainingLists): the labelled passages' ranks are read in the list
+// given; a list's passage of another matter is ignored; fold-back's lists
+// hold the record's own question out.
+TEST(LearnedReranker, TrainsWithinTheListsItReorders) {
+  auto idx = Corpus({"a", "b"});
+  auto records = Feedback(*idx, "a", 5);  // ids a-r-TOPIC-CONTRACT
+  auto options_for = [](const FeedbackRecord& r) -> std::optional<SearchOptions> {
+    return InContract("a" + r.record_id.substr(r.record_id.size() - 1), 20);
+  };
+  FoldBackOptions plain;
+  plain.demos = plain.rocchio = plain.adapter = false;
+  auto lists = HeldOutLists(*idx, records, plain, 20, options_for);
+  ASSERT_TRUE(lists.ok()) << lists.status().ToString();
+  ASSERT_EQ(lists->size(), records.size());
+  for (const FeedbackRecord& r : records) {
+    auto hits = idx->Search(r.question, *options_for(r));
+    ASSERT_TRUE(hits.ok());
+    const auto& list = lists->at(r.record_id);
+    ASSERT_EQ(list.size(), hits->size());
+    for (size_t i = 0; i < list.size(); ++i) EXPECT_EQ(list[i].chunk_id, (*hits)[i].chunk_id);
+  }
+  // Reversed, the lists put the labelled passages (the shown top 5) last.
+  RerankTrainingLists reversed = *lists;
+  for (auto& [id, list] : reversed) std::reverse(list.begin(), list.end());
+  auto shown = LearnedReranker::Train(*idx, records, SmallGate());
+  RerankTrainStats stats;
+  auto within = LearnedReranker::Train(*idx, records, SmallGate(), &stats, &reversed);
+  ASSERT_TRUE(shown.ok() && within.ok());
+  EXPECT_EQ(stats.used, records.size());
+  const size_t rank = FeatureIndex("first_rank_log");
+  const RerankerModelInfo a = (*shown)->Models().at(0), b = (*within)->Models().at(0);
+  const size_t n = lists->begin()->second.size();  // every contract's passages: 17
+  ASSERT_GT(n, 9u);
+  EXPECT_LE(a.feature_max[rank], std::log2(6.0) + 1e-12);      // ranks 1-5 as shown
+  EXPECT_GE(b.feature_min[rank], std::log2(n - 3.0) - 1e-12);  // ranks n-4 .. n
+  EXPECT_NE(a.fingerprint, b.fingerprint);                     // other data: a new version
+  // A passage of matter b in a record's list neither widens the scope nor
+  // trips a training wall of a.
+  SearchOptions in_b = InContract("b0", 1);
+  auto b_hit = idx->Search(kTopics[0].question, in_b);
+  ASSERT_TRUE(b_hit.ok() && b_hit->size() == 1u);
+  RerankTrainingLists mixed = *lists;
+  auto& first = mixed.at(records[0].record_id);
+  first.insert(first.begin(), (*b_hit)[0]);
+  LearnedRerankerOptions wall_a = SmallGate();
+  wall_a.allowed_matters = std::set<std::string>{"a"};
+  auto walled = LearnedReranker::Train(*idx, records, wall_a, &stats, &mixed);
+  ASSERT_TRUE(walled.ok());
+  EXPECT_EQ(stats.walled, 0u);
+  ASSERT_EQ((*walled)->Models().size(), 1u);
+  EXPECT_EQ((*walled)->Models()[0].scope_key, "a");
+  // Fold-back's lists: each question's records ranked by a fold-back built
+  // from the other questions' records only.
+  FoldBackOptions rocchio = plain;
+  rocchio.rocchio = true;
+  rocchio.min_similarity = 0;
+  rocchio.rocchio_gate = false;
+  auto held = HeldOutLists(*idx, records, rocchio, 20, options_for);
+  ASSERT_TRUE(held.ok());
+  std::vector<FeedbackRecord> others;
+  for (const auto& r : records) {
+    if (r.question != kTopics[0].question) others.push_back(r);
+  }
+  auto fb = FoldBack::Build(*idx, others, rocchio);
+  ASSERT_TRUE(fb.ok());
+  auto expected = (*fb)->Search(*idx, kTopics[0].question, InContract("a2", 20));
+  ASSERT_TRUE(expected.ok());
+  const auto& got = held->at("a-r-0-2");
+  ASSERT_EQ(got.size(), expected->size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].chunk_id, (*expected)[i].chunk_id);
+    EXPECT_DOUBLE_EQ(got[i].score, (*expected)[i].score);
+  }
+  // No options for a record: no list; a bad depth is refused.
+  auto none = HeldOutLists(*idx, records, plain, 20,
+                           [](const FeedbackRecord&) { return std::optional<SearchOptions>(); });
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(HeldOutLists(*idx, records, plain, 0, options_for).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+// A model stored by an older build (another fingerprint: rerank-v4's, say)
+// still loads, and Update retrains it as a new version; one stored by this
+// build is left as it is.
+TEST(LearnedReranker, OlderStoredModelsLoadAndRetrain) {
+  auto idx = Corpus({"m1"});
+  auto records = Feedback(*idx, "m1", 5);
+  auto trained = LearnedReranker::Train(*idx, records, SmallGate());
+  ASSERT_TRUE(trained.ok());
+  auto bytes = (*trained)->Serialize();
+  ASSERT_TRUE(bytes.ok());
+  const std::string fp =
+      "\"fingerprint\":\"" + std::to_string((*trained)->Models()[0].fingerprint) + "\"";
+  ASSERT_NE(bytes->find(fp), std::string::npos);
+  std::string old = *bytes;
+  old.replace(old.find(fp), fp.size(), "\"fingerprint\":\"1\"");
+  RerankTrainStats stats;
+  auto same = LearnedReranker::Deserialize(*bytes, SmallGate());
+  ASSERT_TRUE(same.ok());
+  ASSERT_TRUE((*same)->Update(*idx, records, &stats).ok());
+  EXPECT_EQ(stats.unchanged, 1u);
+  auto loaded = LearnedReranker::Deserialize(old, SmallGate());
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE((*loaded)->Update(*idx, records, &stats).ok());
+  EXPECT_EQ(stats.trained, 1u);
+  auto history = (*loaded)->History("m1");
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_TRUE(history[1].current);
+  EXPECT_EQ(history[1].weights, (*trained)->Models()[0].weights);
 }
 
 TEST(LearnedReranker, BadBytesAndOptions) {

@@ -51,6 +51,8 @@
 #define FOLDBACK_RERANK_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -184,6 +186,16 @@ struct LearnedRerankerOptions {
   // on standardized features; Newton's method.
   double l2 = 0.1;           // Default: 0.1
   uint32_t iterations = 30;  // Default: 30 Newton steps (stops earlier when converged)
+  // The model is fitted on top of the first stage's order: a fixed weight
+  // of -first_stage_prior per standard deviation of log2(1 + first-stage
+  // rank) is part of every margin, and the fitted weights add to it. L2
+  // then pulls the model towards the order the search already had — what is
+  // known without labels — and not towards all-zero weights, under which
+  // any small weight reorders the list. 0: no prior (models before
+  // rerank-v5). Default: 0.5 (ContractNLI dev tuning splits, seeds 101-110,
+  // new questions, fold-back + reranker: +3.9 % at 0, +4.6 % at 0.5, +4.3 %
+  // at 1, +2.7 % at 3; docs/benchmarks.md, the newq4 section).
+  double first_stage_prior = 0.5;
   // A passage labelled "partly" ranks between relevant and not relevant.
   // Default: true (false: partly labels are ignored).
   bool use_partly = true;
@@ -270,16 +282,44 @@ struct RerankFeatureRow {
   std::vector<double> values;  // by RerankFeatureNames()
 };
 
+// The first stage's candidates for a record's question, by record id: the
+// list the reranker will reorder when such a question comes (HeldOutLists).
+// A record then trains on its labelled passages' features *within this
+// list* — their ranks and scores in it, and every feature relative to the
+// list — instead of within the list the lawyer was shown: a model fitted on
+// the shown top 5 or 10 of the plain search and applied over fold-back's
+// top 50 reads first-stage ranks and scores that mean something else. A
+// candidate whose matter is not among the record's own (its matter and its
+// passages') is ignored: a list never widens what a record trains on, nor
+// crosses a wall.
+using RerankTrainingLists = std::map<std::string, std::vector<SearchHit>>;
+
+// Each record's list as the first stage ranks it for a question it has never
+// seen: fold-back (options `fold_back`; every method off: the plain search)
+// built from the records of the *other* questions, asked the record's
+// question with options_for(record) (its scope and walls), its first `depth`
+// hits, behind the record's own matters (its matter and its shown passages',
+// within options_for's walls when it sets them): no other matter's passage
+// or labels shape a record's list. One fold-back per distinct question. A
+// record options_for gives nullopt for gets no list (it trains within its
+// shown list).
+FOLDBACK_EXPORT Result<RerankTrainingLists> HeldOutLists(
+    const Index& index, const std::vector<FeedbackRecord>& records,
+    const FoldBackOptions& fold_back, size_t depth,
+    const std::function<std::optional<SearchOptions>(const FeedbackRecord&)>& options_for);
+
 class FOLDBACK_EXPORT LearnedReranker : public Reranker {
  public:
   // Trains one model per scope from the live records of a feedback log.
   // Never fails for lack of labels: a scope below the gate gets a model
   // whose gate is closed (the note says why). InvalidArgument on bad
-  // options.
+  // options. `lists` (may be null): the first-stage lists to train within
+  // (RerankTrainingLists); a record without one trains within its shown
+  // list.
   static Result<std::unique_ptr<LearnedReranker>> Train(
       const Index& index, const std::vector<FeedbackRecord>& records,
       const LearnedRerankerOptions& options = LearnedRerankerOptions(),
-      RerankTrainStats* stats = nullptr);
+      RerankTrainStats* stats = nullptr, const RerankTrainingLists* lists = nullptr);
   ~LearnedReranker() override;
 
   const char* name() const override { return "learned"; }
@@ -292,7 +332,7 @@ class FOLDBACK_EXPORT LearnedReranker : public Reranker {
   // labels, passages) changed gets a new version (the previous kept); a
   // scope with no record left is dropped with its history.
   Status Update(const Index& index, const std::vector<FeedbackRecord>& records,
-                RerankTrainStats* stats = nullptr);
+                RerankTrainStats* stats = nullptr, const RerankTrainingLists* lists = nullptr);
   // Makes an earlier (or later) kept version of a scope current.
   // NotFound for an unknown scope or version.
   Status Restore(const std::string& scope_key, uint32_t version);

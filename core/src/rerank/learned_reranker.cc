@@ -509,16 +509,17 @@ struct LearnedReranker::Rep {
 
   // Records -> examples (consent, privilege, walls, stale passages).
   std::vector<Example> Prepare(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
-                               RerankTrainStats* st) const;
+                               const RerankTrainingLists* lists, RerankTrainStats* st) const;
   ModelVersion TrainScope(const Index::Rep& ix, std::vector<Example*> ex, VecCache* cache) const;
   void Fit(const std::vector<const Example*>& ex, ModelVersion* m, bool with_memory,
            double l2) const;
   void Absorb(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
-              RerankTrainStats* st);
+              const RerankTrainingLists* lists, RerankTrainStats* st);
 };
 
 std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
                                                    const std::vector<FeedbackRecord>& records,
+                                                   const RerankTrainingLists* lists,
                                                    RerankTrainStats* st) const {
   std::vector<Example> out;
   for (const FeedbackRecord& r : records) {
@@ -586,7 +587,35 @@ std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
       ++st->no_labels;
       continue;
     }
-    // Labelled passages that were not shown rank after the shown ones.
+    for (const auto& c : list) {
+      if (!grade.count(c.chunk)) ++st->unlabelled_shown;
+    }
+    // The list the reranker will reorder for this question, when the host
+    // gave one (RerankTrainingLists): the labelled passages' features are
+    // taken within it. Its candidates of a matter the record does not touch
+    // are ignored.
+    const std::vector<SearchHit>* given = nullptr;
+    if (lists) {
+      auto it = lists->find(r.record_id);
+      if (it != lists->end()) given = &it->second;
+    }
+    if (given) {
+      list.clear();
+      in_list.clear();
+      for (const SearchHit& h : *given) {
+        auto it = ix.chunk_ids.find(h.chunk_id);
+        if (it == ix.chunk_ids.end() || !ix.chunks[it->second].live) continue;
+        const uint32_t c = it->second;
+        const std::string& m = ix.docs[ix.chunks[c].doc].doc.matter;
+        if ((!m.empty() && !matters.count(m)) || (!h.matter.empty() && !matters.count(h.matter)) ||
+            in_list.count(c)) {
+          continue;
+        }
+        in_list[c] = list.size();
+        list.push_back({c, static_cast<uint32_t>(list.size() + 1), h.score});
+      }
+    }
+    // Labelled passages that were not in the list rank after it.
     double lowest = 0;
     for (const auto& c : list) lowest = std::min(lowest, c.first_score);
     uint32_t next_rank = static_cast<uint32_t>(list.size());
@@ -594,9 +623,6 @@ std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
       if (in_list.count(c)) continue;
       in_list[c] = list.size();
       list.push_back({c, ++next_rank, lowest});
-    }
-    for (const auto& c : list) {
-      if (!grade.count(c.chunk)) ++st->unlabelled_shown;
     }
     Example e;
     e.record_id = r.record_id;
@@ -627,9 +653,11 @@ std::vector<Example> LearnedReranker::Rep::Prepare(const Index::Rep& ix,
       }
       fp = Fnv(fp, fmt::format(FMT_STRING("{}/{}/{}/{}"), slot.chunk.id, g, mp.text_hash,
                                list[at].first_rank));
+      if (given) fp = Fnv(fp, fmt::format(FMT_STRING("{:.17g}"), list[at].first_score));
     }
     e.memory.question = r.question;
     e.memory.question_vec = e.question_vec;
+    if (given) fp = Fnv(fp, fmt::format(FMT_STRING("list/{}"), list.size()));
     e.fingerprint = Fnv(fp, r.question);
     ++st->used;
     out.push_back(std::move(e));
@@ -675,9 +703,15 @@ void LearnedReranker::Rep::Fit(const std::vector<const Example*>& ex, ModelVersi
   std::vector<double> raw(F, 0);
   double before = 0, after = 0;
   size_t pairs = 0;
+  // The first stage's order as the starting point: a fixed weight on its
+  // rank (in standard deviations over these passages), the fit on top.
+  std::vector<double> prior(F, 0);
+  if (scale[rerank::kFirstRankLog] > 0) {
+    prior[rerank::kFirstRankLog] = -options.first_stage_prior / scale[rerank::kFirstRankLog];
+  }
   std::vector<double> wg =
-      FitPairwise(ex, 0, G, scale, {}, l2, options.iterations, &before, &after, &pairs);
-  for (int k = 0; k < G; ++k) raw[k] = scale[k] > 0 ? wg[k] / scale[k] : 0;
+      FitPairwise(ex, 0, G, scale, prior, l2, options.iterations, &before, &after, &pairs);
+  for (int k = 0; k < G; ++k) raw[k] = (scale[k] > 0 ? wg[k] / scale[k] : 0) + prior[k];
   m->info.loss_before = before;
   m->info.loss_after = after;
   m->info.pairs = pairs;
@@ -730,7 +764,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
   info.scope = ex.front()->scope;
   info.scope_key = ScopeKey(info.scope);
   std::set<std::string> questions;
-  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v4");
+  uint64_t fp = Fnv(14695981039346656037ull, "rerank-v5");
   fp = Fnv(fp,
            fmt::format(
                FMT_STRING(
@@ -741,6 +775,7 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
                options.min_similarity, options.max_neighbours, options.memory, options.label_prior,
                options.prior_max_similarity, options.seed, options.same_question_similarity,
                options.validation_z));
+  fp = Fnv(fp, fmt::format(FMT_STRING("{:.17g}"), options.first_stage_prior));
   for (Example* e : ex) {
     info.records++;
     questions.insert(e->question);
@@ -891,8 +926,8 @@ ModelVersion LearnedReranker::Rep::TrainScope(const Index::Rep& ix, std::vector<
 }
 
 void LearnedReranker::Rep::Absorb(const Index::Rep& ix, const std::vector<FeedbackRecord>& records,
-                                  RerankTrainStats* st) {
-  std::vector<Example> ex = Prepare(ix, records, st);
+                                  const RerankTrainingLists* lists, RerankTrainStats* st) {
+  std::vector<Example> ex = Prepare(ix, records, lists, st);
   std::map<std::string, std::vector<Example*>> by_scope;
   for (Example& e : ex) by_scope[ScopeKey(e.scope)].push_back(&e);
   VecCache cache{&ix, {}, {}};
@@ -933,11 +968,12 @@ Status CheckOptions(const LearnedRerankerOptions& o) {
       !std::isfinite(o.min_similarity) || o.min_similarity < 0 || o.min_similarity > 1 ||
       !std::isfinite(o.prior_max_similarity) || o.prior_max_similarity < 0 ||
       o.prior_max_similarity > 1 || std::isnan(o.same_question_similarity) ||
-      o.same_question_similarity < 0 || !std::isfinite(o.validation_z) || o.validation_z < 0) {
+      o.same_question_similarity < 0 || !std::isfinite(o.validation_z) || o.validation_z < 0 ||
+      !std::isfinite(o.first_stage_prior) || o.first_stage_prior < 0) {
     return Status::InvalidArgument(
         "reranker options: l2 must be finite and >= 0, min_similarity and "
-        "prior_max_similarity in [0, 1], same_question_similarity >= 0, validation_z finite "
-        "and >= 0");
+        "prior_max_similarity in [0, 1], same_question_similarity >= 0, validation_z and "
+        "first_stage_prior finite and >= 0");
   }
   if (o.max_versions == 0) return Status::InvalidArgument("reranker options: max_versions is 0");
   return Status::OK();
@@ -946,20 +982,21 @@ Status CheckOptions(const LearnedRerankerOptions& o) {
 
 Result<std::unique_ptr<LearnedReranker>> LearnedReranker::Train(
     const Index& index, const std::vector<FeedbackRecord>& records,
-    const LearnedRerankerOptions& options, RerankTrainStats* stats) {
+    const LearnedRerankerOptions& options, RerankTrainStats* stats,
+    const RerankTrainingLists* lists) {
   FB_RETURN_IF_ERROR(CheckOptions(options));
   auto rep = std::make_unique<Rep>();
   rep->options = options;
   RerankTrainStats st;
-  rep->Absorb(*index.rep(), records, &st);
+  rep->Absorb(*index.rep(), records, lists, &st);
   if (stats) *stats = st;
   return std::unique_ptr<LearnedReranker>(new LearnedReranker(std::move(rep)));
 }
 
 Status LearnedReranker::Update(const Index& index, const std::vector<FeedbackRecord>& records,
-                               RerankTrainStats* stats) {
+                               RerankTrainStats* stats, const RerankTrainingLists* lists) {
   RerankTrainStats st;
-  rep_->Absorb(*index.rep(), records, &st);
+  rep_->Absorb(*index.rep(), records, lists, &st);
   if (stats) *stats = st;
   return Status::OK();
 }
