@@ -382,6 +382,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   std::vector<std::string_view> chunk_fields;
   store::LexicalPieceFields lexical_pieces;
   std::vector<std::string_view> dense_pieces;
+  std::string_view sketches;  // read in place, not copied into `snap`
   for (size_t pos = 0; pos < payload.size();) {
     RawField f;
     if (!NextField(payload, pos, &f)) return Status::Corruption("snapshot payload does not parse");
@@ -398,6 +399,8 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
       lexical_pieces.words.push_back(f.value);
     } else if (f.number == kDensePiecesField && f.delimited) {
       dense_pieces.push_back(f.value);
+    } else if (f.number == kDupSketchesField && f.delimited) {
+      sketches = f.value;  // a bytes field: the last one read wins, as protobuf's
     } else {
       if (f.whole.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
         return Status::Corruption("snapshot payload does not parse");
@@ -444,7 +447,6 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   }
   r.chunks.reserve(chunk_fields.size());
   // Stored sketches of this build's scheme spare shingling every chunk.
-  const std::string& sketches = snap.dup_sketches();
   const bool stored_sketches =
       snap.dup_sketch_scheme() == index::DupSketch::kScheme &&
       sketches.size() == chunk_fields.size() * index::DupSketch::kEncodedSize;
