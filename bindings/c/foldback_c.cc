@@ -297,8 +297,8 @@ int fb_index_snapshot_to(const fb_index* h, fb_snapshot_write_fn write, void* us
       foldback::Status Append(std::string_view bytes) override {
         int rc = write_(user_, bytes.data(), bytes.size());
         if (rc == 0) return foldback::Status::OK();
-        return foldback::Status::IOError("the snapshot's write callback returned " +
-                                         std::to_string(rc));
+        return foldback::Status::IOError(
+            fmt::format(FMT_STRING("the snapshot's write callback returned {}"), rc));
       }
 
      private:

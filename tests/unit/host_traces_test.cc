@@ -87,9 +87,9 @@ std::unique_ptr<Index> ContractsIndex(int docs) {
 // An index folder's snapshot goes out streamed and comes back mapped: the
 // bytes on disk are Snapshot()'s, and the loaded index ranks the same.
 TEST(HostIndexDir, SavedStreamedAndOpenedMapped) {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("foldback-indexdir-" + std::to_string(getpid())))
-                              .string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("foldback-indexdir-" + std::to_string(getpid())))
+          .string();
   std::filesystem::remove_all(dir);
   auto idx = ContractsIndex(40);
   ASSERT_TRUE(SaveIndex(dir, *idx).ok());
@@ -108,9 +108,7 @@ TEST(HostIndexDir, SavedStreamedAndOpenedMapped) {
     EXPECT_EQ((*a)[i].score, (*b)[i].score);
   }
   // An empty or damaged file is Corruption, with the path.
-  {
-    std::ofstream(SnapshotPath(dir), std::ios::trunc).flush();
-  }
+  { std::ofstream(SnapshotPath(dir), std::ios::trunc).flush(); }
   auto empty = OpenIndex(dir, /*create=*/false);
   ASSERT_FALSE(empty.ok());
   EXPECT_TRUE(empty.status().IsCorruption()) << empty.status().ToString();

@@ -31,7 +31,8 @@ class FieldWriter {
   // Appends `m` as field `number` of the Snapshot, exactly as serializing
   // the whole message would (tag, length, value). Internal when `m` passes
   // protobuf's 2 GiB (`what` names it); the sink's error when it fails.
-  Status AppendField(uint32_t number, const google::protobuf::MessageLite& m, std::string_view what);
+  Status AppendField(uint32_t number, const google::protobuf::MessageLite& m,
+                     std::string_view what);
   // Appends every field of `m` (the payload's small fields, written as one
   // message).
   Status AppendFields(const google::protobuf::MessageLite& m, std::string_view what);
