@@ -340,9 +340,11 @@ Result<std::string> Index::Snapshot() const {
 }
 
 Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) {
+  // Every format's envelope takes 20 bytes (header, or header + trailer):
+  // anything shorter is cut, whatever its version field says.
+  if (bytes.size() < kOldHeaderSize) {
     return Status::Corruption(fmt::format(
-        FMT_STRING("snapshot is truncated: {} bytes, the header alone takes 8"), bytes.size()));
+        FMT_STRING("snapshot is truncated: {} bytes, the envelope alone takes 20"), bytes.size()));
   }
   if (bytes.substr(0, 4) != std::string_view(kMagic, 4)) {
     return Status::Corruption("not a foldback snapshot (bad magic)");
@@ -356,11 +358,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   // The length and CRC: after the payload (format 4), or in the header.
   const bool trailer = version >= kFirstTrailerVersion;
   const size_t overhead = trailer ? kHeaderSize + kTrailerSize : kOldHeaderSize;
-  if (bytes.size() < overhead) {
-    return Status::Corruption(
-        fmt::format(FMT_STRING("snapshot is truncated: {} bytes, its envelope alone takes {}"),
-                    bytes.size(), overhead));
-  }
+  static_assert(kHeaderSize + kTrailerSize == kOldHeaderSize);
   const std::string_view sums =
       trailer ? bytes.substr(bytes.size() - kTrailerSize) : bytes.substr(8);
   uint64_t length = static_cast<uint64_t>(store::GetU32(sums, 0)) |
