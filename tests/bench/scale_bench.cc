@@ -42,6 +42,11 @@
 // against: at 1M passages, a scoped query within 2x of the scope alone.
 // Build time is Index::Add of every document (chunking, metadata, BM25),
 // memory is the process's resident set after the build.
+//
+// The same source builds for WebAssembly (wasm/CMakeLists.txt,
+// `foldback_wasm_scale_bench`, run in Node with the file system of the
+// host): there "RSS" is the module's linear memory (it only grows, to at
+// most 4 GiB) and the heap is dlmalloc's.
 #include <malloc.h>
 #include <unistd.h>
 #include <algorithm>
@@ -51,7 +56,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -62,11 +69,12 @@
 #include <vector>
 
 #include "foldback/index.h"
+#include "index/index_internal.h"
+#include "store/bytes.h"
+#ifndef __EMSCRIPTEN__
 #include "host/files.h"
 #include "host/index_dir.h"
-#include "index/index_internal.h"
-#include "ingest/extract.h"
-#include "snapshot_envelope.h"
+#endif
 
 namespace foldback {
 namespace {
@@ -76,6 +84,15 @@ namespace {
   std::exit(1);
 }
 
+#ifdef __EMSCRIPTEN__
+// The linear memory: what the module holds from the host (it never shrinks).
+double ResidentMb() { return __builtin_wasm_memory_size(0) * 65536.0 / 1048576.0; }
+double HeapMb() {
+  struct mallinfo m = mallinfo();
+  return static_cast<unsigned>(m.uordblks) / 1048576.0;
+}
+int malloc_trim(size_t) { return 0; }  // the linear memory does not shrink
+#else
 // A line of /proc/self/status in MB ("VmRSS:", "VmHWM:", "RssFile:").
 double StatusMb(const char* key) {
   std::ifstream in("/proc/self/status");
@@ -102,6 +119,7 @@ double HeapMb() {
   struct mallinfo2 m = mallinfo2();
   return (m.uordblks + m.hblkhd) / 1048576.0;
 }
+#endif
 
 uint64_t HeapBlock(uint64_t n) { return n == 0 ? 0 : std::max<uint64_t>(32, (n + 8 + 15) / 16 * 16); }
 uint64_t StringHeap(const std::string& s) { return s.capacity() > 15 ? HeapBlock(s.capacity() + 1) : 0; }
@@ -177,20 +195,42 @@ struct Model {
   std::vector<uint32_t> chunk_words;   // real chunk lengths, in words
 };
 
+// The model's documents: the directory's .txt files in path order, each
+// read whole (as `foldback ingest` reads plain text: the file name as title).
+std::vector<Document> ReadModelDocuments(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().extension() == ".txt") files.push_back(it->path());
+  }
+  if (ec) Die("cannot list " + dir + ": " + ec.message());
+  std::sort(files.begin(), files.end(),
+            [](const fs::path& x, const fs::path& y) { return x.string() < y.string(); });
+  std::vector<Document> docs;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    Document d;
+    d.id = "model" + std::to_string(docs.size());
+    d.title = f.filename().string();
+    d.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) Die("cannot read " + f.string());
+    d.metadata["source_path"] = {f.string()};
+    docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
 Model ReadModel(const std::string& dir) {
-  auto files = host::ListFiles(dir);
-  if (!files.ok()) Die(files.status().ToString());
   std::unordered_map<std::string, double> counts;
   Model m;
   IndexOptions o;
   o.dense.embedder = EmbedderKind::kNone;
   auto index = Index::Create(o);
-  int n = 0;
-  for (const auto& f : *files) {
-    if (ingest::Extension(f) != ".txt") continue;
-    auto docs = ingest::ExtractText(f, "model" + std::to_string(n++));
-    if (!docs.ok()) Die(docs.status().ToString());
-    for (const auto& d : *docs) {
+  {
+    const auto docs = ReadModelDocuments(dir);
+    for (const auto& d : docs) {
       std::string w;
       for (char ch : d.text + " ") {
         if (std::isalnum(static_cast<unsigned char>(ch))) {
@@ -235,11 +275,27 @@ std::string RareWord(uint64_t r) {
   return s;
 }
 
+// Draws from the engines' raw output only: the standard's distributions
+// (std::discrete_distribution, uniform_*_distribution) are free to differ
+// between libraries, and the native (libstdc++) and wasm (libc++) builds
+// must generate the same corpus and the same queries.
+template <typename Rng>
+double Uniform01(Rng& rng) {
+  if constexpr (Rng::max() ==
+                UINT64_MAX) {  // not the result type's size: mt19937's is 64-bit on glibc
+    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  } else {
+    const uint64_t hi = rng() >> 5, lo = rng() >> 6;  // 27 + 26 bits
+    return static_cast<double>(hi * 67108864 + lo) * 0x1.0p-53;
+  }
+}
+
 class Generator {
  public:
-  Generator(const Model& m, uint32_t seed)
-      : m_(m), rng_(seed), word_(m.weights.begin(), m.weights.end()),
-        length_(0, m.chunk_words.size() - 1) {
+  Generator(const Model& m, uint32_t seed) : m_(m), rng_(seed) {
+    double total = 0;
+    word_cdf_.reserve(m.weights.size());
+    for (double w : m.weights) word_cdf_.push_back(total += w);
     // Zipf(1.1) over 2M forms by inverse CDF on a precomputed table.
     const size_t forms = 2000000;
     zipf_cdf_.resize(forms);
@@ -252,15 +308,16 @@ class Generator {
     d.id = "syn" + std::to_string(number);
     d.title = "Agreement " + std::to_string(number);
     d.matter = matter;
-    std::uniform_real_distribution<double> u(0, 1);
     for (int p = 0; p < 50; ++p) {
-      uint32_t words = m_.chunk_words[length_(rng_)];
+      uint32_t words = m_.chunk_words[rng_() % m_.chunk_words.size()];
       for (uint32_t i = 0; i < words; ++i) {
         if (rng_() % 50 == 0) {
-          auto it = std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u(rng_));
+          auto it = std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), Uniform01(rng_));
           d.text += RareWord(static_cast<uint64_t>(it - zipf_cdf_.begin()));
         } else {
-          d.text += m_.words[word_(rng_)];
+          auto it = std::upper_bound(word_cdf_.begin(), word_cdf_.end(),
+                                     Uniform01(rng_) * word_cdf_.back());
+          d.text += m_.words[std::min<size_t>(it - word_cdf_.begin(), m_.words.size() - 1)];
         }
         d.text += ' ';
       }
@@ -272,8 +329,7 @@ class Generator {
  private:
   const Model& m_;
   std::mt19937_64 rng_;
-  std::discrete_distribution<size_t> word_;
-  std::uniform_int_distribution<size_t> length_;
+  std::vector<double> word_cdf_;  // cumulative word counts
   std::vector<double> zipf_cdf_;
 };
 
@@ -316,7 +372,7 @@ std::vector<std::string> MakeQueries(const Model& m, size_t count, uint32_t seed
       auto r = rank.find(w);
       // Common words are kept less often: p = min(1, rank / 200).
       double p = r == rank.end() ? 1.0 : std::min(1.0, (r->second + 1) / 200.0);
-      if (std::uniform_real_distribution<double>(0, 1)(rng) > p) continue;
+      if (Uniform01(rng) > p) continue;
       q += (q.empty() ? "" : " ") + w;
       --n;
     }
@@ -341,7 +397,11 @@ std::string Ranking(const Index& index, const std::string& q, const SearchOption
 // Bytes of the snapshot's lexical part: its pieces (Snapshot fields
 // 16-18, format 3) with their tags, found by walking the top-level fields.
 uint64_t LexicalBytes(std::string_view snap) {
-  std::string_view p = testing::SnapshotPayload(snap);
+  if (snap.size() < 20) return 0;
+  // The payload: after the 8-byte header and before the 12-byte trailer
+  // (format 4), or after the 20-byte header (formats 1-3).
+  std::string_view p =
+      store::GetU32(snap, 1) >= 4 ? snap.substr(8, snap.size() - 20) : snap.substr(20);
   auto varint = [&p](uint64_t* v) {
     *v = 0;
     for (int shift = 0; !p.empty() && shift < 64; shift += 7) {
@@ -483,6 +543,22 @@ int main(int argc, char** argv) {
       auto h = index->Search(qs[i], unscoped);
       if (!h.ok()) Die(h.status().ToString());
     });
+    {
+      // What the unscoped queries found, as one number (FNV-1a of the
+      // top-10 chunk ids, every query), outside the timers: equal digests
+      // natively and in wasm mean the same passages ranked in the same order.
+      uint64_t digest = 1469598103934665603ull;
+      for (const auto& q : qs) {
+        auto h = index->Search(q, unscoped);
+        if (!h.ok()) Die(h.status().ToString());
+        for (const SearchHit& hit : *h) {
+          for (char ch : hit.chunk_id + "\n")
+            digest = (digest ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+        }
+      }
+      std::fprintf(stderr, "%zu passages: unscoped rankings digest %016llx\n", live,
+                   static_cast<unsigned long long>(digest));
+    }
     auto matter_of = [&](size_t i) { return chosen[(i * 7) % chosen.size()]; };
     auto scoped_opts = [&](size_t i) {
       SearchOptions o = unscoped;
@@ -515,6 +591,7 @@ int main(int argc, char** argv) {
     if (snapshot) {
       std::vector<std::string> before;
       for (size_t i = 0; i < qs.size(); ++i) before.push_back(Ranking(*index, qs[i], unscoped));
+#ifndef __EMSCRIPTEN__
       const std::string dir = snapshot_dir + "/scale_bench_" + std::to_string(::getpid());
       const double rss_before = ResidentMb();
       ResetPeak();
@@ -574,6 +651,46 @@ int main(int argc, char** argv) {
         std::remove((dir + "/serve.lock").c_str());
         ::rmdir(dir.c_str());
       }
+#else  // the wasm build: the snapshot in memory (no files)
+      (void)snapshot_dir;
+      auto t1 = std::chrono::steady_clock::now();
+      auto snap = index->Snapshot();
+      double save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      if (!snap.ok()) {
+        snap_cell = "fails: " + snap.status().ToString();
+        load_cell = "–";
+      } else {
+        const double rss_saved = ResidentMb();
+        index.reset();
+        alone.clear();
+        malloc_trim(0);
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%.0f MB (lexical %.0f MB), %.1f s", snap->size() / 1e6,
+                      LexicalBytes(*snap) / 1e6, save);
+        snap_cell = buf;
+        auto t2 = std::chrono::steady_clock::now();
+        auto loaded = Index::FromSnapshot(*snap);
+        double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+        if (!loaded.ok()) {
+          load_cell = "fails: " + loaded.status().ToString();
+        } else {
+          const double rss_loaded = ResidentMb();
+          snap->clear();
+          snap->shrink_to_fit();
+          malloc_trim(0);
+          size_t same = 0;
+          for (size_t i = 0; i < qs.size(); ++i)
+            same += Ranking(**loaded, qs[i], unscoped) == before[i];
+          std::snprintf(
+              buf, sizeof buf,
+              "%.1f s; RSS %.0f MB with the snapshot after saving, %.0f MB loaded + snapshot, "
+              "%.0f MB loaded; %zu/%zu rankings identical",
+              load, rss_saved, rss_loaded, ResidentMb(), same, qs.size());
+          load_cell = buf;
+          index = std::move(loaded.value());
+        }
+      }
+#endif
     }
     std::printf(
         "| %zu | %.1f | %.0f | %llu | %s | %s | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.2f× "

@@ -463,17 +463,21 @@ Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* m
 }
 
 SearchHit Index::Rep::MakeHit(uint32_t chunk, double score) const {
+  SearchHit hit;
+  FillHit(chunk, score, &hit);
+  return hit;
+}
+
+void Index::Rep::FillHit(uint32_t chunk, double score, SearchHit* hit) const {
   const ChunkSlot& c = chunks[chunk];
   const Document& d = docs[c.doc].doc;
-  SearchHit hit;
-  hit.chunk_id = c.chunk.id;
-  hit.doc_id = d.id;
-  hit.score = score;
-  hit.text = c.chunk.text;
-  hit.title = d.title;
-  hit.section = c.chunk.section;
-  hit.matter = d.matter;
-  return hit;
+  hit->chunk_id = c.chunk.id;
+  hit->doc_id = d.id;
+  hit->score = score;
+  hit->text = c.chunk.text;
+  hit->title = d.title;
+  hit->section = c.chunk.section;
+  hit->matter = d.matter;
 }
 
 Index::Index(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}

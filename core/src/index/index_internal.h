@@ -153,6 +153,9 @@ struct Index::Rep {
   // metadata): what a cached scope mask is checked against.
   uint64_t changes = 0;
   SearchHit MakeHit(uint32_t chunk, double score) const;
+  // The same into an existing (empty) hit: search fills its result vector
+  // in place.
+  void FillHit(uint32_t chunk, double score, SearchHit* hit) const;
   // How `query` is read under `syntax` (search.cc): *connectors tells
   // whether `out` holds a terms-and-connectors query; false means the plain
   // path (with out->notes saying why, when the query had operators). Errors

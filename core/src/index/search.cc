@@ -267,6 +267,7 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
     std::vector<Candidate> cands;
     if (!dense_used) {
       // BM25 mode, or no usable dense side: lexical scores, role weighted.
+      cands.reserve(lexical_hits.size());
       for (const auto& [c, s] : lexical_hits) {
         Candidate k{per_doc ? chunk_doc[c] : c, c, s * role_weight(c)};
         k.bm25 = s;
@@ -362,6 +363,7 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
     std::vector<SearchHit> hits;
     hits.reserve(std::min(top_k, cands.size()));  // no moves of hits as it grows
     std::vector<uint32_t> kept;  // chunks of `hits`
+    kept.reserve(hits.capacity());
     for (const Candidate& k : cands) {
       if (hits.size() == top_k) break;
       if (collapse) {
@@ -382,10 +384,10 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
           continue;
         }
       }
-      SearchHit h = MakeHit(k.chunk, k.score);
+      SearchHit& h = hits.emplace_back();  // filled in place: no hit moved
+      FillHit(k.chunk, k.score, &h);
       h.bm25 = k.bm25;
       h.dense = k.dense;
-      hits.push_back(std::move(h));
       kept.push_back(k.chunk);
     }
     // Deeper when the lists may hold more and either too few distinct
