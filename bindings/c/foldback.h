@@ -296,6 +296,16 @@ FB_API void fb_results_free(fb_results* results);
  * frees with fb_string_free, and *size_out its size. */
 FB_API int fb_index_snapshot(const fb_index* index, char** bytes_out, size_t* size_out);
 
+/* The same bytes handed to `write` piece by piece (a few MiB, at most about
+ * 64 MiB, at a time, in order), so that neither side holds the whole
+ * snapshot: for indexes too large for one buffer. `write` returns 0 to go
+ * on; any other value stops the snapshot, and fb_index_snapshot_to returns
+ * FB_EIO (the bytes received so far are then not a snapshot: discard them).
+ * The snapshot's length and checksum come last, so the destination need
+ * not seek. */
+typedef int (*fb_snapshot_write_fn)(void* user, const void* bytes, size_t size);
+FB_API int fb_index_snapshot_to(const fb_index* index, fb_snapshot_write_fn write, void* user);
+
 /* Counts of live documents and chunks. */
 FB_API uint64_t fb_index_document_count(const fb_index* index);
 FB_API uint64_t fb_index_chunk_count(const fb_index* index);

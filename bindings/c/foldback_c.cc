@@ -287,6 +287,30 @@ int fb_index_snapshot(const fb_index* h, char** bytes_out, size_t* size_out) {
   });
 }
 
+int fb_index_snapshot_to(const fb_index* h, fb_snapshot_write_fn write, void* user) {
+  if (!h) return FB_EINVALID;
+  if (!write) return Fail(&h->err, FB_EINVALID, "write is NULL");
+  return Guard(&h->err, [&]() -> int {
+    class CallbackSink : public foldback::SnapshotSink {
+     public:
+      CallbackSink(fb_snapshot_write_fn write, void* user) : write_(write), user_(user) {}
+      foldback::Status Append(std::string_view bytes) override {
+        int rc = write_(user_, bytes.data(), bytes.size());
+        if (rc == 0) return foldback::Status::OK();
+        return foldback::Status::IOError(
+            fmt::format(FMT_STRING("the snapshot's write callback returned {}"), rc));
+      }
+
+     private:
+      fb_snapshot_write_fn write_;
+      void* user_;
+    } sink(write, user);
+    foldback::Status s = h->state->index->WriteSnapshot(sink);
+    if (!s.ok()) return Report(&h->err, s);
+    return FB_OK;
+  });
+}
+
 uint64_t fb_index_document_count(const fb_index* h) {
   return h ? h->state->index->Stats().documents : 0;
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,42 +53,96 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& data) {
+Result<AtomicFile> AtomicFile::Create(const std::string& path) {
   std::random_device rd;
   std::string tmp = fmt::format(FMT_STRING("{}.tmp-{}-{}"), path, ::getpid(), rd());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", tmp);
+  return AtomicFile(path, std::move(tmp), fd);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : path_(std::move(other.path_)), tmp_(std::move(other.tmp_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(tmp_.c_str());
+}
+
+Status AtomicFile::Append(std::string_view bytes) {
+  if (fd_ < 0) return Status::FailedPrecondition("file " + tmp_ + " is no longer open");
   size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Status s = Errno("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
+      return Errno("cannot write", tmp_);
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    Status s = Errno("cannot fsync", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
+  return Status::OK();
+}
+
+Status AtomicFile::Commit() {
+  if (fd_ < 0) return Status::FailedPrecondition("file " + tmp_ + " is no longer open");
+  if (::fsync(fd_) != 0) return Errno("cannot fsync", tmp_);  // the destructor removes it
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    Status s = Errno("cannot rename onto", path_);
+    ::unlink(tmp_.c_str());
     return s;
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = Errno("cannot rename onto", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  std::string dir = DirName(path);
+  std::string dir = DirName(path_);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return Errno("cannot open directory", dir);
   int rc = ::fsync(dfd);
   ::close(dfd);
   if (rc != 0) return Errno("cannot fsync directory", dir);
   return Status::OK();
+}
+
+Status WriteFileAtomic(const std::string& path, const std::string& data) {
+  auto file = AtomicFile::Create(path);
+  if (!file.ok()) return file.status();
+  FB_RETURN_IF_ERROR(file->Append(data));
+  return file->Commit();
+}
+
+Result<MappedFile> MappedFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = Errno("cannot stat", path);
+    ::close(fd);
+    return s;
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {  // mmap refuses a length of 0
+    ::close(fd);
+    return MappedFile(nullptr, 0);
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  Status s = p == MAP_FAILED ? Errno("cannot map", path) : Status::OK();
+  ::close(fd);  // the mapping keeps the file
+  if (!s.ok()) return s;
+  // Read front to back (the checksum, then the fields): the kernel reads
+  // ahead and may drop pages behind.
+  ::madvise(p, size, MADV_SEQUENTIAL);
+  return MappedFile(static_cast<const char*>(p), size);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<char*>(data_), size_);
 }
 
 size_t RemoveStaleTemps(const std::string& path) {

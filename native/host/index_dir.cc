@@ -20,9 +20,12 @@ Result<std::unique_ptr<Index>> OpenIndex(const std::string& dir, bool create,
     if (!create) return Status::NotFound("no index in " + dir + " (run `foldback ingest` first)");
     return Index::Create(options);
   }
-  auto bytes = ReadFile(path);
-  if (!bytes.ok()) return bytes.status();
-  auto index = Index::FromSnapshot(*bytes);
+  // Mapped, not read: the snapshot is never a second copy on the heap
+  // beside the index being built from it (FromSnapshot keeps nothing of
+  // the bytes; the mapping goes when this returns).
+  auto mapped = MappedFile::Open(path);
+  if (!mapped.ok()) return mapped.status();
+  auto index = Index::FromSnapshot(mapped->bytes());
   if (!index.ok()) return index.status().WithContext(path);
   return index;
 }
@@ -62,16 +65,29 @@ Status SaveIndex(const std::string& dir, const Index& index) {
     }
     return Status::IOError("cannot lock " + ServeLockPath(dir) + ": " + std::strerror(errno));
   }
-  auto bytes = index.Snapshot();
-  Status s = bytes.status();
-  if (s.ok()) {
-    // Earlier writers killed mid-write left their temp files: a snapshot
-    // each, which would pile up.
-    RemoveStaleTemps(SnapshotPath(dir));
-    s = WriteFileAtomic(SnapshotPath(dir), *bytes);
-  }
+  // Earlier writers killed mid-write left their temp files: a snapshot
+  // each, which would pile up.
+  RemoveStaleTemps(SnapshotPath(dir));
+  Status s = WriteSnapshotFile(SnapshotPath(dir), index);
   ::close(lock);
   return s;
+}
+
+Status WriteSnapshotFile(const std::string& path, const Index& index) {
+  auto file = AtomicFile::Create(path);
+  if (!file.ok()) return file.status();
+  // The core hands the snapshot over piece by piece; each goes to the temp
+  // file as it comes, so neither side holds the whole snapshot.
+  class FileSink : public SnapshotSink {
+   public:
+    explicit FileSink(AtomicFile* f) : f_(f) {}
+    Status Append(std::string_view bytes) override { return f_->Append(bytes); }
+
+   private:
+    AtomicFile* f_;
+  } sink(&*file);
+  FB_RETURN_IF_ERROR(index.WriteSnapshot(sink));  // the temp file goes with `file`
+  return file->Commit();
 }
 
 Result<int> HoldServeLock(const std::string& dir) {

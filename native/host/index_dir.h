@@ -22,6 +22,13 @@ Result<std::unique_ptr<Index>> OpenIndex(const std::string& dir, bool create,
 // (its write log and snapshot would not know of the change).
 Status SaveIndex(const std::string& dir, const Index& index);
 
+// Writes the index's snapshot to `path` as it is produced (no copy of the
+// whole in memory): a temp file beside it, fsynced and renamed over it; on
+// any error the temp file is removed and `path` is left as it was. No lock:
+// SaveIndex is the index folder's writer; `foldback serve` calls this
+// under its own.
+Status WriteSnapshotFile(const std::string& path, const Index& index);
+
 // The lock a running `foldback serve` holds on its index folder for its
 // lifetime (`<dir>/serve.lock`); a descriptor the caller closes to let go.
 // Unavailable when another server holds it, or a SaveIndex is writing.

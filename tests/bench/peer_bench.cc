@@ -340,7 +340,8 @@ class FoldbackEngine : public Engine {
       // tags included): postings and the term dictionary, chunk lengths,
       // and the positions (word streams and the prefix dictionary).
       pb::Snapshot whole;
-      if (!whole.ParseFromArray(snap.data() + 20, static_cast<int>(snap.size() - 20)))
+      const std::string_view payload = testing::SnapshotPayload(snap);
+      if (!whole.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
         Die("snapshot parse");
       auto field = [](const google::protobuf::MessageLite& m) {
         const size_t n = m.ByteSizeLong();

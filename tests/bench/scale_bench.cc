@@ -7,9 +7,14 @@
 //       [--queries 500] [--seed 7] [--model DIR] [--memory] [--no-snapshot]
 //
 // `--no-snapshot` leaves out the snapshot's save and load. With it, the
-// index is saved, dropped, and loaded from the snapshot (the index, its
-// bytes and a loaded copy need not fit in memory together); the loaded
-// index must rank every unscoped query as the built one did. `--memory` builds each size and prints
+// index is saved as the CLI saves it (host::SaveIndex: streamed from
+// Index::WriteSnapshot to a temp file in `--snapshot-dir`, default /tmp,
+// fsynced, renamed), dropped, and loaded as the CLI loads it
+// (host::OpenIndex: the file mapped, not read); the loaded index must rank
+// every unscoped query as the built one did. The peak resident set is
+// taken over the save and over the load (VmHWM, reset before each); the
+// load's includes the mapped file's pages in the page cache (RssFile,
+// reported apart), which the kernel drops under pressure. `--memory` builds each size and prints
 // where the heap goes, by part, in bytes per passage (no queries, no snapshot).
 //
 // The generator. `--model DIR` (default: the bundled demo corpus, 20 CUAD
@@ -43,6 +48,7 @@
 // host): there "RSS" is the module's linear memory (it only grows, to at
 // most 4 GiB) and the heap is dlmalloc's.
 #include <malloc.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -64,6 +70,11 @@
 
 #include "foldback/index.h"
 #include "index/index_internal.h"
+#include "store/bytes.h"
+#ifndef __EMSCRIPTEN__
+#include "host/files.h"
+#include "host/index_dir.h"
+#endif
 
 namespace foldback {
 namespace {
@@ -82,13 +93,23 @@ double HeapMb() {
 }
 int malloc_trim(size_t) { return 0; }  // the linear memory does not shrink
 #else
-double ResidentMb() {
+// A line of /proc/self/status in MB ("VmRSS:", "VmHWM:", "RssFile:").
+double StatusMb(const char* key) {
   std::ifstream in("/proc/self/status");
   std::string line;
+  const size_t n = std::strlen(key);
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+    if (line.compare(0, n, key) == 0) return std::atof(line.c_str() + n) / 1024.0;
   }
   return -1;
+}
+
+double ResidentMb() { return StatusMb("VmRSS:"); }
+
+// The peak resident set (VmHWM) starts again from the current one.
+void ResetPeak() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
 }
 
 // Heap in use (glibc's mallinfo2: small blocks plus the large ones malloc
@@ -376,7 +397,11 @@ std::string Ranking(const Index& index, const std::string& q, const SearchOption
 // Bytes of the snapshot's lexical part: its pieces (Snapshot fields
 // 16-18, format 3) with their tags, found by walking the top-level fields.
 uint64_t LexicalBytes(std::string_view snap) {
-  std::string_view p = snap.substr(20);
+  if (snap.size() < 20) return 0;
+  // The payload: after the 8-byte header and before the 12-byte trailer
+  // (format 4), or after the 20-byte header (formats 1-3).
+  std::string_view p =
+      store::GetU32(snap, 1) >= 4 ? snap.substr(8, snap.size() - 20) : snap.substr(20);
   auto varint = [&p](uint64_t* v) {
     *v = 0;
     for (int shift = 0; !p.empty() && shift < 64; shift += 7) {
@@ -451,6 +476,7 @@ int main(int argc, char** argv) {
   std::string model_dir = FOLDBACK_DEMO_CORPUS;
   bool memory_only = false;
   bool snapshot = true;
+  std::string snapshot_dir = "/tmp";
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto val = [&]() -> std::string {
@@ -466,6 +492,8 @@ int main(int argc, char** argv) {
       queries = std::stoul(val());
     } else if (k == "--seed") {
       seed = static_cast<uint32_t>(std::stoul(val()));
+    } else if (k == "--snapshot-dir") {
+      snapshot_dir = val();
     } else if (k == "--no-snapshot") {
       snapshot = false;
     } else if (k == "--memory") {
@@ -563,6 +591,68 @@ int main(int argc, char** argv) {
     if (snapshot) {
       std::vector<std::string> before;
       for (size_t i = 0; i < qs.size(); ++i) before.push_back(Ranking(*index, qs[i], unscoped));
+#ifndef __EMSCRIPTEN__
+      const std::string dir = snapshot_dir + "/scale_bench_" + std::to_string(::getpid());
+      const double rss_before = ResidentMb();
+      ResetPeak();
+      auto t1 = std::chrono::steady_clock::now();
+      Status saved = host::SaveIndex(dir, *index);
+      double save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      const double save_peak = StatusMb("VmHWM:");
+      if (!saved.ok()) {
+        snap_cell = "fails: " + saved.ToString();
+      } else {
+        index.reset();
+        alone.clear();
+        malloc_trim(0);
+        const std::string path = host::SnapshotPath(dir);
+        uint64_t lexical = 0;
+        {
+          auto mapped = host::MappedFile::Open(path);
+          if (mapped.ok()) lexical = LexicalBytes(mapped->bytes());
+        }
+        char buf[320];
+        std::snprintf(buf, sizeof buf,
+                      "%.0f MB (lexical %.0f MB), %.1f s; peak RSS %.0f MB (index %.0f MB + %.0f)",
+                      host::FileSize(path) / 1e6, lexical / 1e6, save, save_peak, rss_before,
+                      save_peak - rss_before);
+        snap_cell = buf;
+        ResetPeak();
+        auto t2 = std::chrono::steady_clock::now();
+        // What host::OpenIndex does (the file mapped, Index::FromSnapshot
+        // over the mapping), with the mapping's resident pages read before
+        // it goes.
+        double file_pages = -1;
+        Result<std::unique_ptr<Index>> loaded = Status::Internal("not loaded");
+        {
+          auto mapped = host::MappedFile::Open(path);
+          if (!mapped.ok()) Die(mapped.status().ToString());
+          loaded = Index::FromSnapshot(mapped->bytes());
+          file_pages = StatusMb("RssFile:");
+        }
+        double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+        const double load_peak = StatusMb("VmHWM:");
+        if (!loaded.ok()) {
+          load_cell = "fails: " + loaded.status().ToString();
+        } else {
+          malloc_trim(0);
+          size_t same = 0;
+          for (size_t i = 0; i < qs.size(); ++i)
+            same += Ranking(**loaded, qs[i], unscoped) == before[i];
+          std::snprintf(buf, sizeof buf,
+                        "%.1f s; peak RSS %.0f MB, %.0f MB loaded (mapped pages resident at the "
+                        "end of the load %.0f MB); %zu/%zu "
+                        "rankings identical",
+                        load, load_peak, ResidentMb(), file_pages, same, qs.size());
+          load_cell = buf;
+          index = std::move(loaded.value());
+        }
+        std::remove(path.c_str());
+        std::remove((dir + "/serve.lock").c_str());
+        ::rmdir(dir.c_str());
+      }
+#else  // the wasm build: the snapshot in memory (no files)
+      (void)snapshot_dir;
       auto t1 = std::chrono::steady_clock::now();
       auto snap = index->Snapshot();
       double save = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
@@ -600,6 +690,7 @@ int main(int argc, char** argv) {
           index = std::move(loaded.value());
         }
       }
+#endif
     }
     std::printf(
         "| %zu | %.1f | %.0f | %llu | %s | %s | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.2f× "

@@ -244,16 +244,11 @@ BENCHMARK(BM_SaveSnapshot)->Unit(benchmark::kMillisecond)->UseRealTime();
 void BM_LoadSnapshotComputingSketches(benchmark::State& state) {
   static const std::string* legacy = [] {
     pb::Snapshot snap;
-    if (!snap.ParseFromString(Bytes().substr(20))) Die(Status::Corruption("bench snapshot"));
+    if (!snap.ParseFromString(std::string(testing::SnapshotPayload(Bytes()))))
+      Die(Status::Corruption("bench snapshot"));
     snap.clear_dup_sketches();
     snap.clear_dup_sketch_scheme();
-    const std::string payload = snap.SerializeAsString();
-    auto* out = new std::string(Bytes().substr(0, 8));  // magic, format version
-    store::PutU32(out, static_cast<uint32_t>(payload.size()));
-    store::PutU32(out, static_cast<uint32_t>(static_cast<uint64_t>(payload.size()) >> 32));
-    store::PutU32(out, store::MaskCrc(store::Crc32c(payload)));
-    *out += payload;
-    return out;
+    return new std::string(testing::SealSnapshot(snap.format_version(), snap.SerializeAsString()));
   }();
   for (auto _ : state) {
     auto r = Index::FromSnapshot(*legacy);

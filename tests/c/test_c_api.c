@@ -305,6 +305,30 @@ static void syntax_and_attachments(void) {
   fb_index_free(index);
 }
 
+/* fb_index_snapshot_to's callback: appends to a growing buffer; after
+ * `fail_after` calls (-1: never) it returns an error. */
+struct collected {
+  char* data;
+  size_t size;
+  int calls;
+  int fail_after;
+};
+
+static int collect(void* user, const void* bytes, size_t size) {
+  struct collected* c = (struct collected*)user;
+  if (c->fail_after >= 0 && c->calls >= c->fail_after) {
+    ++c->calls;
+    return 7;
+  }
+  ++c->calls;
+  char* grown = (char*)realloc(c->data, c->size + size + 1);
+  if (!grown) return 1;
+  memcpy(grown + c->size, bytes, size);
+  c->data = grown;
+  c->size += size;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   int err = 1;
   fb_index_params params = fb_index_default_params();
@@ -383,6 +407,22 @@ int main(int argc, char** argv) {
   /* Truncated bytes: FB_ECORRUPT, no crash. */
   loaded = fb_index_load(bytes, size - 3, &err);
   CHECK(loaded == NULL && err == FB_ECORRUPT);
+  /* Streamed: the same bytes through the callback; a callback that gives
+   * up stops the snapshot with FB_EIO. */
+  {
+    struct collected got = {NULL, 0, 0, -1};
+    CHECK(fb_index_snapshot_to(index, NULL, &got) == FB_EINVALID);
+    CHECK(fb_index_snapshot_to(NULL, collect, &got) == FB_EINVALID);
+    CHECK(fb_index_snapshot_to(index, collect, &got) == FB_OK);
+    CHECK(got.size == size && memcmp(got.data, bytes, size) == 0);
+    CHECK(got.calls >= 3); /* header, payload, trailer at least */
+    free(got.data);
+    struct collected failing = {NULL, 0, 0, 1};
+    CHECK(fb_index_snapshot_to(index, collect, &failing) == FB_EIO);
+    CHECK(strstr(fb_index_last_error(index), "write callback") != NULL);
+    CHECK(failing.calls == 2);
+    free(failing.data);
+  }
   fb_string_free(bytes);
 
   fb_index_free(index);

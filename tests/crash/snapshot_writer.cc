@@ -3,7 +3,8 @@
 //
 //   snapshot_writer write DIR GEN [--once]
 //     Builds generation GEN of an index, saves it with host::SaveIndex
-//     (WriteFileAtomic: temp file, fsync, rename, fsync the folder) and
+//     (the snapshot streamed into a temp file, fsync, rename, fsync the
+//     folder) and
 //     prints GEN once saved; then GEN+1, ... until killed (or after one
 //     with --once). Every document of a generation says which generation
 //     it belongs to, and a manifest document says how many there are.

@@ -1,9 +1,11 @@
-// A format-2 snapshot of an index: this build's snapshot with its lexical
-// part rewritten as format 2 wrote it — one Lexical message of fixed-width
-// arrays, from LexicalIndex::Serialize, the old writer path — under a
-// version-2 envelope. Lets tests and benchmarks check that snapshots of
-// the previous format still load (tests/data/snapshots/format2 holds one
-// written by a format-2 build) and compare the two formats' load times.
+// Snapshots of earlier formats, made from this build's (format 4): its
+// dense pieces joined into the one Dense message of arrays formats 1-3
+// wrote (AsFormat3), and for format 2 also its lexical part rewritten as
+// format 2 wrote it — one Lexical message of fixed-width arrays, from
+// LexicalIndex::Serialize, the old writer path — each under its version's
+// envelope. Lets tests and benchmarks check that snapshots of earlier
+// formats still load (tests/data/snapshots holds ones written by earlier
+// builds) and compare the formats' load times.
 #ifndef FOLDBACK_TESTS_SUPPORT_SNAPSHOT_FORMAT2_H_
 #define FOLDBACK_TESTS_SUPPORT_SNAPSHOT_FORMAT2_H_
 
@@ -20,14 +22,46 @@
 
 namespace foldback::testing {
 
+// This build's snapshot of `index` as one message, its dense pieces joined
+// into Dense's arrays as formats 1-3 held them. False when the snapshot
+// fails or does not parse as one message (past 2 GiB).
+inline bool WholeWithDenseArrays(const Index& index, pb::Snapshot* snap) {
+  auto bytes = index.Snapshot();
+  if (!bytes.ok()) return false;
+  const std::string_view payload = SnapshotPayload(*bytes);
+  if (payload.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !snap->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return false;
+  }
+  pb::Dense* dense = snap->mutable_dense();
+  for (const pb::DensePiece& p : snap->dense_pieces()) {
+    dense->mutable_labels()->append(p.labels());
+    dense->mutable_levels()->append(p.levels());
+    dense->mutable_vectors()->append(p.vectors());
+    dense->mutable_links()->append(p.links());
+    dense->mutable_deleted()->append(p.deleted());
+  }
+  dense->clear_node_count();
+  if (dense->dimension() == 0) snap->clear_dense();
+  snap->clear_dense_pieces();
+  return true;
+}
+
+// Empty when the index's snapshot fails or does not parse as one message.
+inline std::string AsFormat3(const Index& index) {
+  pb::Snapshot snap;
+  if (!WholeWithDenseArrays(index, &snap)) return {};
+  snap.set_format_version(3);
+  std::string payload;
+  if (!snap.SerializeToString(&payload)) return {};
+  return SealSnapshot(3, payload);
+}
+
 // Empty when the index's snapshot fails or does not parse as one message
 // (past 2 GiB: format 2 could not hold it either).
 inline std::string AsFormat2(const Index& index) {
-  auto bytes = index.Snapshot();
-  if (!bytes.ok() || bytes->size() - 20 > static_cast<size_t>(std::numeric_limits<int>::max()))
-    return {};
   pb::Snapshot snap;
-  if (!snap.ParseFromArray(bytes->data() + 20, static_cast<int>(bytes->size() - 20))) return {};
+  if (!WholeWithDenseArrays(index, &snap)) return {};
   snap.set_format_version(2);
   snap.clear_lexical_terms();
   snap.clear_lexical_chunks();

@@ -81,19 +81,51 @@ TEST(DenseIndex, FilterAndRemoveHoldAtScale) {
   EXPECT_GT(RecallAt10(*idx, queries, odd), 0.85);
 }
 
+// The graph written in pieces of any size (down to one node a piece) and
+// as formats 1-3 held it (one message of arrays) loads to the same answers.
 TEST(DenseIndex, SerializedIndexAnswersTheSame) {
   auto data = RandomVectors(kCount, kDim, 5);
   auto queries = RandomVectors(20, kDim, 6);
   auto idx = Build(data, 6);
+  for (uint32_t i = 0; i < kCount; i += 11) idx->Remove(i);
   std::vector<uint32_t> identity(kCount);
   for (uint32_t i = 0; i < kCount; ++i) identity[i] = i;
-  pb::Dense saved;
-  idx->Serialize(identity, &saved);
-  auto loaded = DenseIndex::Deserialize(saved, kCount);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  for (size_t q = 0; q < queries.size() / kDim; ++q) {
-    EXPECT_EQ(idx->Search(&queries[q * kDim], 10, 64, ChunkMask{}),
-              (*loaded)->Search(&queries[q * kDim], 10, 64, ChunkMask{}));
+  for (size_t piece_bytes : {size_t{1}, size_t{5000}, size_t{64} << 20}) {
+    pb::Dense header;
+    idx->SerializeHeader(&header);
+    EXPECT_EQ(header.node_count(), kCount);
+    std::vector<std::string> pieces;
+    pb::Dense whole = header;  // formats 1-3: the arrays in the header
+    whole.clear_node_count();
+    DenseIndex::PieceCursor cursor;
+    pb::DensePiece piece;
+    while (idx->SerializePiece(identity, piece_bytes, &cursor, &piece)) {
+      pieces.push_back(piece.SerializeAsString());
+      whole.mutable_labels()->append(piece.labels());
+      whole.mutable_levels()->append(piece.levels());
+      whole.mutable_vectors()->append(piece.vectors());
+      whole.mutable_links()->append(piece.links());
+      whole.mutable_deleted()->append(piece.deleted());
+    }
+    if (piece_bytes == 1) EXPECT_EQ(pieces.size(), kCount);
+    if (piece_bytes == 5000) EXPECT_GT(pieces.size(), 10u);
+    if (piece_bytes > 5000) EXPECT_EQ(pieces.size(), 1u);
+    const std::vector<std::string_view> views(pieces.begin(), pieces.end());
+    auto loaded = DenseIndex::Deserialize(header, views, /*pieced=*/true, kCount);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    auto old = DenseIndex::Deserialize(whole, {}, /*pieced=*/false, kCount);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    EXPECT_EQ((*loaded)->size(), idx->size());
+    for (size_t q = 0; q < queries.size() / kDim; ++q) {
+      const auto want = idx->Search(&queries[q * kDim], 10, 64, ChunkMask{});
+      EXPECT_EQ((*loaded)->Search(&queries[q * kDim], 10, 64, ChunkMask{}), want);
+      EXPECT_EQ((*old)->Search(&queries[q * kDim], 10, 64, ChunkMask{}), want);
+    }
+    // Each form read as the other is refused.
+    EXPECT_TRUE(
+        DenseIndex::Deserialize(whole, {}, /*pieced=*/true, kCount).status().IsCorruption());
+    EXPECT_TRUE(
+        DenseIndex::Deserialize(header, views, /*pieced=*/false, kCount).status().IsCorruption());
   }
 }
 

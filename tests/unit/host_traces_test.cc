@@ -1,11 +1,19 @@
-// Trace ids (UUIDv7) and traces on disk.
+// Trace ids (UUIDv7), traces on disk, and index folders' snapshots
+// (streamed out, mapped in).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
+#include "foldback/index.h"
+#include "host/files.h"
 #include "host/ids.h"
+#include "host/index_dir.h"
 #include "host/traces.h"
 
 namespace foldback::host {
@@ -51,6 +59,103 @@ TEST(HostTraces, SaveLoadAndHostileIds) {
   }
   EXPECT_TRUE(ValidateTraceId(std::string(129, 'a')).IsInvalidArgument());
   EXPECT_FALSE(std::filesystem::exists(dir + "/escape.json"));
+  std::filesystem::remove_all(dir);
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::unique_ptr<Index> ContractsIndex(int docs) {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kNone;
+  auto idx = Index::Create(o);
+  EXPECT_TRUE(idx.ok());
+  for (int d = 0; d < docs; ++d) {
+    Document doc;
+    doc.id = "d" + std::to_string(d);
+    doc.text = "Either party may terminate this Agreement for convenience on " + std::to_string(d) +
+               " days notice. The Supplier shall indemnify the Customer.";
+    EXPECT_TRUE((*idx)->Add(doc).ok());
+  }
+  return std::move(idx.value());
+}
+
+// An index folder's snapshot goes out streamed and comes back mapped: the
+// bytes on disk are Snapshot()'s, and the loaded index ranks the same.
+TEST(HostIndexDir, SavedStreamedAndOpenedMapped) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("foldback-indexdir-" + std::to_string(getpid())))
+          .string();
+  std::filesystem::remove_all(dir);
+  auto idx = ContractsIndex(40);
+  ASSERT_TRUE(SaveIndex(dir, *idx).ok());
+  EXPECT_EQ(FileBytes(SnapshotPath(dir)), *idx->Snapshot());
+  auto opened = OpenIndex(dir, /*create=*/false);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  SearchOptions o;
+  o.mode = SearchMode::kBm25;
+  auto a = idx->Search("terminate convenience 17", o);
+  auto b = (*opened)->Search("terminate convenience 17", o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_FALSE(a->empty());
+  ASSERT_EQ(a->size(), b->size());
+  for (size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].chunk_id, (*b)[i].chunk_id);
+    EXPECT_EQ((*a)[i].score, (*b)[i].score);
+  }
+  // An empty or damaged file is Corruption, with the path.
+  { std::ofstream(SnapshotPath(dir), std::ios::trunc).flush(); }
+  auto empty = OpenIndex(dir, /*create=*/false);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_TRUE(empty.status().IsCorruption()) << empty.status().ToString();
+  EXPECT_NE(empty.status().message().find("index.fbsnap"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// A write that fails midway (the file system refuses to grow the file:
+// RLIMIT_FSIZE, a real EFBIG from write(2)) loses nothing: the old
+// snapshot stays whole and no temp file is left.
+TEST(HostIndexDir, AWriteThatFailsMidwayKeepsTheOldSnapshot) {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("foldback-indexdir-fail-" + std::to_string(getpid())))
+                              .string();
+  std::filesystem::remove_all(dir);
+  auto old_index = ContractsIndex(20);
+  ASSERT_TRUE(SaveIndex(dir, *old_index).ok());
+  const std::string old_bytes = FileBytes(SnapshotPath(dir));
+  auto bigger = ContractsIndex(400);
+  const size_t new_size = bigger->Snapshot()->size();
+  ASSERT_GT(new_size, 2 * old_bytes.size());
+
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct sigaction ignore = {}, saved_action;
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &saved_action), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = new_size / 2;  // the header and some fields get through
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  Status s = SaveIndex(dir, *bigger);
+  setrlimit(RLIMIT_FSIZE, &saved);
+  sigaction(SIGXFSZ, &saved_action, nullptr);
+
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  EXPECT_EQ(FileBytes(SnapshotPath(dir)), old_bytes);
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
+        << "temp file left: " << e.path();
+  }
+  auto opened = OpenIndex(dir, /*create=*/false);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ((*opened)->Stats().documents, 20u);
+  // With room again, the new snapshot replaces it.
+  ASSERT_TRUE(SaveIndex(dir, *bigger).ok());
+  EXPECT_EQ(FileBytes(SnapshotPath(dir)).size(), new_size);
   std::filesystem::remove_all(dir);
 }
 

@@ -470,7 +470,7 @@ TEST(Snapshot, DamagedBytesGiveClearErrors) {
   EXPECT_NE(r.status().message().find("checksum"), std::string::npos);
   // Wrong version (a future one).
   std::string future = b;
-  future[4] = 4;
+  future[4] = 5;
   r = Index::FromSnapshot(future);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsNotSupported());
@@ -488,7 +488,7 @@ TEST(Snapshot, WrittenFieldByFieldAsProtobufWritesTheWholeMessage) {
   ASSERT_TRUE(idx->Remove("b").ok());
   auto bytes = idx->Snapshot();
   ASSERT_TRUE(bytes.ok());
-  const std::string payload = bytes->substr(20);
+  const std::string payload(testing::SnapshotPayload(*bytes));
   pb::Snapshot whole;
   ASSERT_TRUE(whole.ParseFromString(payload));
   EXPECT_EQ(static_cast<uint64_t>(whole.documents_size()), idx->Stats().documents);
@@ -504,8 +504,8 @@ TEST(Snapshot, MalformedFieldsUnderAGoodChecksumAreCorruption) {
   auto idx = SmallIndex();
   auto bytes = idx->Snapshot();
   ASSERT_TRUE(bytes.ok());
-  auto reseal = [](const std::string& payload) { return testing::SealSnapshot(3, payload); };
-  const std::string payload = bytes->substr(20);
+  auto reseal = [](const std::string& payload) { return testing::SealSnapshot(4, payload); };
+  const std::string payload(testing::SnapshotPayload(*bytes));
   ASSERT_TRUE(Index::FromSnapshot(reseal(payload)).ok());
   struct Case {
     const char* what;
@@ -614,12 +614,12 @@ TEST(Snapshot, EarlierSnapshotsKeepTheirBm25Forms) {
   EXPECT_DOUBLE_EQ(TopScore(**same, "agreement indemnify"), TopScore(*idx, "agreement indemnify"));
 
   pb::Snapshot whole;
-  ASSERT_TRUE(whole.ParseFromString(bytes->substr(20)));
+  ASSERT_TRUE(whole.ParseFromString(std::string(testing::SnapshotPayload(*bytes))));
   whole.mutable_options()->clear_bm25_idf();
   whole.mutable_options()->clear_bm25_query_saturation();
   std::string earlier;
   ASSERT_TRUE(whole.SerializeToString(&earlier));
-  auto old = Index::FromSnapshot(testing::SealSnapshot(3, earlier));
+  auto old = Index::FromSnapshot(testing::SealSnapshot(4, earlier));
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_EQ((*old)->options().bm25.idf, Bm25Idf::kPlusOne);
   EXPECT_EQ((*old)->options().bm25.query_saturation, 0.0);
@@ -632,7 +632,7 @@ TEST(Snapshot, EarlierSnapshotsKeepTheirBm25Forms) {
 
   whole.mutable_options()->set_bm25_idf(7);
   ASSERT_TRUE(whole.SerializeToString(&earlier));
-  auto bad = Index::FromSnapshot(testing::SealSnapshot(3, earlier));
+  auto bad = Index::FromSnapshot(testing::SealSnapshot(4, earlier));
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(bad.status().IsCorruption());
 }
@@ -745,7 +745,8 @@ std::string Rankings(Index& idx) {
 
 pb::Snapshot WholeMessage(const std::string& bytes) {
   pb::Snapshot snap;
-  EXPECT_TRUE(snap.ParseFromArray(bytes.data() + 20, static_cast<int>(bytes.size() - 20)));
+  const std::string_view payload = testing::SnapshotPayload(bytes);
+  EXPECT_TRUE(snap.ParseFromArray(payload.data(), static_cast<int>(payload.size())));
   return snap;
 }
 
@@ -817,11 +818,11 @@ TEST(Snapshot, FormatTwoStillLoads) {
   EXPECT_EQ(docs(**old, "third party", QuerySyntax::kPlain), (V{"b", "d", "a"}));
   EXPECT_EQ(docs(**old, "\"termination for convenience\"", QuerySyntax::kConnectors), V{"a"});
   EXPECT_EQ(docs(**old, "indemnif* /5 claims", QuerySyntax::kConnectors), V{"b"});
-  // Saved as format 3 and loaded: the same rankings, scores to the bit.
-  auto v3 = (*old)->Snapshot();
-  ASSERT_TRUE(v3.ok());
-  EXPECT_EQ(store::GetU32(*v3, 1), 3u);
-  auto back = Index::FromSnapshot(*v3);
+  // Saved as this build's format and loaded: the same rankings, scores to the bit.
+  auto v4 = (*old)->Snapshot();
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(store::GetU32(*v4, 1), 4u);
+  auto back = Index::FromSnapshot(*v4);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   for (const char* q : {"termination", "third party", "new york", "fees convenience"}) {
     auto a = (*old)->Search(q, Bm25());
@@ -869,7 +870,7 @@ std::string WithPieces(pb::Snapshot snap,
     payload.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
     payload += bytes;
   }
-  return testing::SealSnapshot(3, payload);
+  return testing::SealSnapshot(4, payload);
 }
 
 // Damaged pieces under a good checksum (so that the piece reader is what
@@ -988,6 +989,273 @@ TEST(Snapshot, DamagedLexicalPiecesAreCorruption) {
     damaged[i].second = t.SerializeAsString();
     expect_corrupt(damaged, "continued list goes back");
     break;
+  }
+}
+
+// --- Format 4: the dense part in pieces, the snapshot streamed to a sink ---
+
+// PieceCorpus with the static embedder (16 dimensions) and its graph, one
+// document removed after the build (a deleted node in the graph).
+std::unique_ptr<Index> DenseCorpus() {
+  IndexOptions o;
+  o.dense.embedder = EmbedderKind::kStatic;
+  o.dense.dimension = 16;
+  auto made = Index::Create(o);
+  EXPECT_TRUE(made.ok());
+  auto lexical = PieceCorpus();
+  for (const DocSlot& d : lexical->rep()->docs) {
+    if (d.live) EXPECT_TRUE((*made)->Add(d.doc).ok());
+  }
+  EXPECT_TRUE((*made)->BuildDense().ok());
+  EXPECT_TRUE((*made)->Remove("d5").ok());
+  return std::move(made.value());
+}
+
+// Dense and hybrid hits of the piece queries, scores to the bit.
+std::string DenseRankings(Index& idx) {
+  std::ostringstream out;
+  for (SearchMode mode : {SearchMode::kDense, SearchMode::kHybrid}) {
+    SearchOptions o;
+    o.mode = mode;
+    o.top_k = 20;
+    for (const char* q : kPieceQueries) {
+      auto hits = idx.Search(q, o);
+      out << q << ":";
+      if (!hits.ok()) out << hits.status().ToString();
+      for (const SearchHit& h : hits.ok() ? *hits : std::vector<SearchHit>()) {
+        uint64_t bits;
+        std::memcpy(&bits, &h.score, sizeof bits);
+        out << " " << h.chunk_id << "=" << bits;
+      }
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+// A sink that keeps what it is given, and fails from its `fail_at`th call
+// on (0: never).
+class CollectingSink : public SnapshotSink {
+ public:
+  explicit CollectingSink(int fail_at = 0) : fail_at_(fail_at) {}
+  Status Append(std::string_view bytes) override {
+    ++calls;
+    if (fail_at_ > 0 && calls >= fail_at_) return Status::IOError("disk full (test)");
+    bytes_.append(bytes);
+    largest = std::max(largest, bytes.size());
+    return Status::OK();
+  }
+  const std::string& bytes() const { return bytes_; }
+  int calls = 0;
+  size_t largest = 0;
+
+ private:
+  int fail_at_;
+  std::string bytes_;
+};
+
+// Small pieces (down to one node a piece) load to the same dense and
+// hybrid rankings, bit for bit, as the index they came from; streamed
+// through a sink, the bytes are Snapshot()'s.
+TEST(Snapshot, DensePiecesOfAnySizeLoadTheSameIndex) {
+  auto idx = DenseCorpus();
+  const std::string want = DenseRankings(*idx);
+  ASSERT_NE(want.find("="), std::string::npos);
+  auto whole = idx->Snapshot();
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(store::GetU32(*whole, 1), 4u);
+  {
+    pb::Snapshot snap = WholeMessage(*whole);
+    EXPECT_EQ(snap.dense_pieces_size(), 1);
+    EXPECT_TRUE(snap.dense().labels().empty()) << "no format-3 arrays";
+    EXPECT_EQ(snap.dense().node_count(), snap.dense_pieces(0).node_count());
+  }
+  for (size_t piece : {size_t{1}, size_t{300}, size_t{1500}}) {
+    idx->rep()->snapshot_piece_bytes = piece;
+    auto bytes = idx->Snapshot();
+    ASSERT_TRUE(bytes.ok()) << piece;
+    pb::Snapshot snap = WholeMessage(*bytes);
+    EXPECT_GT(snap.dense_pieces_size(), 2) << piece;
+    if (piece == 1)
+      EXPECT_EQ(static_cast<uint32_t>(snap.dense_pieces_size()), snap.dense().node_count());
+    auto loaded = Index::FromSnapshot(*bytes);
+    ASSERT_TRUE(loaded.ok()) << piece << ": " << loaded.status().ToString();
+    EXPECT_EQ(DenseRankings(**loaded), want) << piece;
+    EXPECT_EQ(Rankings(**loaded), Rankings(*idx)) << piece;
+    EXPECT_EQ((*loaded)->Stats().vectors, idx->Stats().vectors);
+    auto again = (*loaded)->Snapshot();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, *whole) << piece;
+    // Streamed: the same bytes, in parts of about a piece (the largest
+    // field, plus what was waiting in the buffer before it).
+    CollectingSink sink;
+    ASSERT_TRUE(idx->WriteSnapshot(sink).ok());
+    EXPECT_EQ(sink.bytes(), *bytes) << piece;
+    EXPECT_GT(sink.calls, 10) << piece;
+  }
+}
+
+// A sink that fails stops the write at once with its error; nothing is
+// written after it.
+TEST(Snapshot, AFailingSinkStopsTheWrite) {
+  auto idx = DenseCorpus();
+  idx->rep()->snapshot_piece_bytes = 300;
+  CollectingSink all;
+  ASSERT_TRUE(idx->WriteSnapshot(all).ok());
+  ASSERT_GT(all.calls, 3);
+  for (int at : {1, 2, all.calls / 2, all.calls}) {
+    CollectingSink failing(at);
+    Status s = idx->WriteSnapshot(failing);
+    ASSERT_FALSE(s.ok()) << at;
+    EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+    EXPECT_NE(s.message().find("disk full (test)"), std::string::npos) << s.ToString();
+    EXPECT_EQ(failing.calls, at);
+    // What arrived is not a snapshot.
+    EXPECT_FALSE(Index::FromSnapshot(failing.bytes()).ok()) << at;
+  }
+}
+
+// Snapshots of format 3 (the dense part one message of arrays) still load,
+// ranking as the index did: one written here through the old layout, and
+// the one a format-3 build wrote (tests/data).
+TEST(Snapshot, FormatThreeStillLoads) {
+  auto idx = DenseCorpus();
+  const std::string v3 = testing::AsFormat3(*idx);
+  ASSERT_FALSE(v3.empty());
+  auto loaded = Index::FromSnapshot(v3);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(DenseRankings(**loaded), DenseRankings(*idx));
+  EXPECT_EQ(Rankings(**loaded), Rankings(*idx));
+  // Format 3's arrays under version 4, or format 4's pieces under 3: refused.
+  pb::Snapshot arrays = WholeMessage(v3);
+  arrays.set_format_version(4);
+  EXPECT_TRUE(Index::FromSnapshot(testing::SealSnapshot(4, arrays.SerializeAsString()))
+                  .status()
+                  .IsCorruption());
+  pb::Snapshot pieces = WholeMessage(*idx->Snapshot());
+  pieces.set_format_version(3);
+  EXPECT_TRUE(Index::FromSnapshot(testing::SealSnapshot(3, pieces.SerializeAsString()))
+                  .status()
+                  .IsCorruption());
+
+  std::ifstream in(std::string(FOLDBACK_TEST_DATA) + "/snapshots/format3/index.fbsnap",
+                   std::ios::binary);
+  std::string fixture((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(fixture.size(), 20u);
+  ASSERT_EQ(store::GetU32(fixture, 1), 3u);
+  auto old = Index::FromSnapshot(fixture);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->Stats().documents, 3u);
+  EXPECT_GT((*old)->Stats().vectors, 0u);
+  // Saved as format 4 and loaded: the same hybrid rankings, to the bit.
+  auto v4 = (*old)->Snapshot();
+  ASSERT_TRUE(v4.ok());
+  auto back = Index::FromSnapshot(*v4);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  SearchOptions o;
+  o.mode = SearchMode::kHybrid;
+  for (const char* q : {"termination", "third party claims", "confidential information notice",
+                        "fees convenience"}) {
+    auto a = (*old)->Search(q, o);
+    auto b = (*back)->Search(q, o);
+    ASSERT_TRUE(a.ok() && b.ok()) << q;
+    ASSERT_FALSE(a->empty()) << q;
+    ASSERT_EQ(a->size(), b->size()) << q;
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].chunk_id, (*b)[i].chunk_id) << q;
+      EXPECT_EQ((*a)[i].score, (*b)[i].score) << q;
+      EXPECT_EQ((*a)[i].dense, (*b)[i].dense) << q;
+    }
+  }
+}
+
+// The snapshot payload with its dense pieces replaced by `pieces` (field
+// 19, last, as the writer puts them).
+std::string WithDensePieces(pb::Snapshot snap, const std::vector<std::string>& pieces) {
+  snap.clear_dense_pieces();
+  std::string payload = snap.SerializeAsString();
+  for (const std::string& bytes : pieces) {
+    uint8_t buf[20];
+    uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(19 << 3 | 2, buf);
+    end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(bytes.size(), end);
+    payload.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
+    payload += bytes;
+  }
+  return testing::SealSnapshot(4, payload);
+}
+
+// Damaged dense pieces under a good checksum (so that the dense reader is
+// what judges them): truncated, flipped, left out, swapped, or disagreeing
+// with the header — Corruption or an index that still answers, never a
+// crash (ASan checks the reads).
+TEST(Snapshot, DamagedDensePiecesAreCorruption) {
+  auto idx = DenseCorpus();
+  idx->rep()->snapshot_piece_bytes = 400;
+  auto bytes = idx->Snapshot();
+  ASSERT_TRUE(bytes.ok());
+  const pb::Snapshot snap = WholeMessage(*bytes);
+  std::vector<std::string> pieces;
+  for (const auto& p : snap.dense_pieces()) pieces.push_back(p.SerializeAsString());
+  ASSERT_GT(pieces.size(), 3u);
+  ASSERT_TRUE(Index::FromSnapshot(WithDensePieces(snap, pieces)).ok());
+  auto expect_corrupt = [&](const pb::Snapshot& s, const std::vector<std::string>& damaged,
+                            const std::string& what) {
+    auto r = Index::FromSnapshot(WithDensePieces(s, damaged));
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_TRUE(r.status().IsCorruption()) << what << ": " << r.status().ToString();
+  };
+  for (size_t i : {size_t{0}, pieces.size() / 2, pieces.size() - 1}) {
+    const std::string& piece = pieces[i];
+    for (size_t n : {size_t{0}, size_t{3}, piece.size() / 2, piece.size() - 1}) {
+      auto damaged = pieces;
+      damaged[i] = piece.substr(0, n);
+      expect_corrupt(snap, damaged, "piece " + std::to_string(i) + " cut to " + std::to_string(n));
+    }
+    for (size_t at = 0; at < piece.size(); at += 1 + piece.size() / 7) {
+      auto damaged = pieces;
+      damaged[i][at] ^= static_cast<char>(0x5a);
+      auto r = Index::FromSnapshot(WithDensePieces(snap, damaged));
+      if (r.ok()) {
+        SearchOptions o;
+        o.mode = SearchMode::kHybrid;
+        (void)(*r)->Search("termination convenience word1", o);  // runs on whatever loaded
+      } else {
+        EXPECT_TRUE(r.status().IsCorruption()) << i << " @" << at << ": " << r.status().ToString();
+      }
+    }
+    auto missing = pieces;
+    missing.erase(missing.begin() + static_cast<long>(i));
+    expect_corrupt(snap, missing, "piece " + std::to_string(i) + " left out");
+  }
+  {
+    auto damaged = pieces;
+    std::swap(damaged[0], damaged[1]);
+    expect_corrupt(snap, damaged, "pieces swapped");
+    damaged = pieces;
+    damaged.push_back(pieces.back());
+    expect_corrupt(snap, damaged, "a piece twice");
+  }
+  {
+    pb::Snapshot bad = snap;
+    bad.mutable_dense()->set_node_count(snap.dense().node_count() + 1);
+    expect_corrupt(bad, pieces, "header counts a node more");
+    bad.mutable_dense()->set_node_count(snap.dense().node_count() - 1);
+    expect_corrupt(bad, pieces, "header counts a node fewer");
+    bad = snap;
+    bad.clear_dense();
+    expect_corrupt(bad, pieces, "pieces without a header");
+  }
+  {
+    // A link to a node past the graph, in a piece that is otherwise whole.
+    pb::DensePiece p = snap.dense_pieces(0);
+    std::string links = p.links();
+    ASSERT_GE(links.size(), 8u);
+    ASSERT_GT(store::GetU32(links, 0), 0u);  // node 0 has a neighbour on level 0
+    links.replace(4, 4, std::string("\xff\xff\x00\x00", 4));
+    p.set_links(links);
+    auto damaged = pieces;
+    damaged[0] = p.SerializeAsString();
+    expect_corrupt(snap, damaged, "a link outside the graph");
   }
 }
 

@@ -12,6 +12,7 @@
 #include "index/near_dup.h"
 #include "rewrite/ask_internal.h"
 #include "snapshot.pb.h"
+#include "snapshot_envelope.h"
 #include "store/bytes.h"
 #include "store/crc32c.h"
 
@@ -133,7 +134,7 @@ TEST(NearDupSketch, StoredInTheSnapshotAndRecomputedUnderAnotherScheme) {
   auto bytes = (*made)->Snapshot();
   ASSERT_TRUE(bytes.ok());
   pb::Snapshot snap;
-  ASSERT_TRUE(snap.ParseFromString(bytes->substr(20)));
+  ASSERT_TRUE(snap.ParseFromString(std::string(testing::SnapshotPayload(*bytes))));
   EXPECT_EQ(snap.dup_sketch_scheme(), index::DupSketch::kScheme);
   ASSERT_EQ(snap.dup_sketches().size(), snap.chunks_size() * index::DupSketch::kEncodedSize);
 
@@ -151,24 +152,12 @@ TEST(NearDupSketch, StoredInTheSnapshotAndRecomputedUnderAnotherScheme) {
   // The same snapshot with wrong sketches under another scheme: ignored.
   snap.set_dup_sketch_scheme(index::DupSketch::kScheme + 1);
   snap.set_dup_sketches(std::string(snap.dup_sketches().size(), '\xff'));
-  std::string payload = snap.SerializeAsString();
-  std::string rewrapped = bytes->substr(0, 8);
-  store::PutU32(&rewrapped, static_cast<uint32_t>(payload.size()));
-  store::PutU32(&rewrapped, 0);
-  store::PutU32(&rewrapped, store::MaskCrc(store::Crc32c(payload)));
-  rewrapped += payload;
-  auto other = Index::FromSnapshot(rewrapped);
+  auto other = Index::FromSnapshot(testing::SealSnapshot(4, snap.SerializeAsString()));
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   expect_true_sketches(**other);
   // ... and read under this scheme (the check above can fail).
   snap.set_dup_sketch_scheme(index::DupSketch::kScheme);
-  payload = snap.SerializeAsString();
-  rewrapped = bytes->substr(0, 8);
-  store::PutU32(&rewrapped, static_cast<uint32_t>(payload.size()));
-  store::PutU32(&rewrapped, 0);
-  store::PutU32(&rewrapped, store::MaskCrc(store::Crc32c(payload)));
-  rewrapped += payload;
-  auto trusted = Index::FromSnapshot(rewrapped);
+  auto trusted = Index::FromSnapshot(testing::SealSnapshot(4, snap.SerializeAsString()));
   ASSERT_TRUE(trusted.ok());
   EXPECT_EQ((*trusted)->rep()->chunks[0].sketch.bits[0], ~uint64_t{0});
 }

@@ -128,11 +128,25 @@ struct IndexStats {
   uint64_t position_bytes = 0;  // word positions (phrases, proximity); 0 when not stored
 };
 
+// Where Index::WriteSnapshot puts a snapshot: its bytes in order, a few
+// MiB (at most one piece, about 64 MiB) at a time, so that neither the core
+// nor the host holds the whole snapshot. A non-OK status from Append stops
+// the write and is returned by WriteSnapshot; the host then discards what it
+// received (the native host writes a temp file and renames it over the old
+// snapshot only when every byte is written and fsynced).
+class FOLDBACK_EXPORT SnapshotSink {
+ public:
+  virtual ~SnapshotSink() = default;
+  virtual Status Append(std::string_view bytes) = 0;
+};
+
 class FOLDBACK_EXPORT Index {
  public:
   static Result<std::unique_ptr<Index>> Create(const IndexOptions& options = IndexOptions());
-  // Loads bytes produced by Snapshot() on any platform. Truncated, corrupt or
-  // wrong-version bytes give a Corruption / NotSupported status.
+  // Loads bytes produced by Snapshot() or WriteSnapshot() on any platform.
+  // Truncated, corrupt or wrong-version bytes give a Corruption /
+  // NotSupported status. `bytes` is read, never kept: a host may map a file
+  // and unmap it once this returns.
   static Result<std::unique_ptr<Index>> FromSnapshot(std::string_view bytes);
 
   ~Index();
@@ -183,7 +197,11 @@ class FOLDBACK_EXPORT Index {
   Result<QueryExplanation> ExplainQuery(std::string_view query,
                                         const SearchOptions& options = SearchOptions()) const;
   // The whole index as portable bytes (protobuf-lite, fixed-width
-  // little-endian arrays).
+  // little-endian arrays and varints), handed to `sink` piece by piece; the
+  // index's own peak is one piece. The length and checksum that protect the
+  // bytes come last (a trailer), so a sink need not seek.
+  Status WriteSnapshot(SnapshotSink& sink) const;
+  // The same bytes as one string (small indexes, the JS and C APIs).
   Result<std::string> Snapshot() const;
 
   IndexStats Stats() const;

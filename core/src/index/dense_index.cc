@@ -335,22 +335,33 @@ size_t DenseIndex::memory_bytes() const {
   return bytes;
 }
 
-void DenseIndex::Serialize(const std::vector<uint32_t>& renumber, pb::Dense* out) const {
+void DenseIndex::SerializeHeader(pb::Dense* out) const {
   const Hnsw& h = *impl_->hnsw;
-  const uint32_t dim = impl_->params.dimension;
-  out->set_dimension(dim);
+  out->set_dimension(impl_->params.dimension);
   out->set_metric(static_cast<uint32_t>(impl_->params.metric));
   out->set_m(static_cast<uint32_t>(h.M_));
   out->set_ef_construction(static_cast<uint32_t>(h.ef_construction_));
   out->set_entry_point(h.cur_element_count ? static_cast<uint32_t>(h.enterpoint_node_) : kNoNode);
   out->set_max_level(h.cur_element_count ? static_cast<uint32_t>(h.maxlevel_) : 0);
+  out->set_node_count(static_cast<uint32_t>(h.cur_element_count));
+}
+
+bool DenseIndex::SerializePiece(const std::vector<uint32_t>& renumber, size_t piece_bytes,
+                                PieceCursor* cursor, pb::DensePiece* out) const {
+  const Hnsw& h = *impl_->hnsw;
+  const uint32_t dim = impl_->params.dimension;
+  const uint32_t count = static_cast<uint32_t>(h.cur_element_count);
+  if (cursor->next >= count) return false;
+  out->Clear();
+  out->set_first_node(cursor->next);
   std::string* labels = out->mutable_labels();
   std::string* levels = out->mutable_levels();
   std::string* vectors = out->mutable_vectors();
   std::string* links = out->mutable_links();
   std::string* deleted = out->mutable_deleted();
-  uint32_t dead = 0;
-  for (uint32_t n = 0; n < h.cur_element_count; ++n) {
+  size_t used = 0;
+  uint32_t n = cursor->next;
+  for (; n < count && (n == cursor->next || used < piece_bytes); ++n) {
     uint32_t label = impl_->LabelOf(n);
     bool is_deleted = h.isMarkedDeleted(n);
     uint32_t mapped = label < renumber.size() ? renumber[label] : kNoNode;
@@ -358,22 +369,106 @@ void DenseIndex::Serialize(const std::vector<uint32_t>& renumber, pb::Dense* out
     // Deleted nodes keep their place in the graph (their links route
     // searches) under labels counting down from 2^32 - 2, far above any
     // chunk number.
-    store::PutU32(labels, is_deleted ? kNoNode - 1 - dead++ : mapped);
+    store::PutU32(labels, is_deleted ? kNoNode - 1 - cursor->dead++ : mapped);
     store::PutU32(levels, static_cast<uint32_t>(h.element_levels_[n]));
     const float* v = impl_->VectorOf(n);
     for (uint32_t i = 0; i < dim; ++i) store::PutF32(vectors, v[i]);
+    const size_t links_before = links->size();
     for (int level = 0; level <= h.element_levels_[n]; ++level) {
       const hnswlib::linklistsizeint* ll = h.get_linklist_at_level(n, level);
-      unsigned short count = h.getListCount(const_cast<hnswlib::linklistsizeint*>(ll));
+      unsigned short c = h.getListCount(const_cast<hnswlib::linklistsizeint*>(ll));
       const auto* l = reinterpret_cast<const hnswlib::tableint*>(ll + 1);
-      store::PutU32(links, count);
-      for (unsigned short i = 0; i < count; ++i) store::PutU32(links, l[i]);
+      store::PutU32(links, c);
+      for (unsigned short i = 0; i < c; ++i) store::PutU32(links, l[i]);
     }
     deleted->push_back(is_deleted ? 1 : 0);
+    used += 9 + size_t{dim} * 4 + (links->size() - links_before);
   }
+  out->set_node_count(n - cursor->next);
+  cursor->next = n;
+  return true;
 }
 
-Result<std::unique_ptr<DenseIndex>> DenseIndex::Deserialize(const pb::Dense& in, uint32_t chunk_count) {
+namespace {
+
+// One range of nodes as a snapshot holds them: Dense's arrays (formats 1-3,
+// the whole graph) or a DensePiece's (format 4).
+struct NodeArrays {
+  uint32_t first = 0;
+  uint32_t count = 0;
+  std::string_view labels, levels, vectors, links, deleted;
+};
+
+// Loads nodes a.first .. a.first + a.count - 1 into the graph `h`, sized
+// for `total` nodes. Links are checked against `total`; that upper-level
+// links land on nodes of that level is checked once every node is in.
+Status LoadNodes(const NodeArrays& a, uint32_t total, uint32_t max_level, uint32_t chunk_count,
+                 const DenseIndex::Params& p, Hnsw& h, size_t* live) {
+  const size_t n = a.count;
+  if (store::Count32(a.labels) != n || store::Count32(a.levels) != n || a.deleted.size() != n ||
+      store::Count32(a.vectors) != n * p.dimension || store::Count32(a.links) == SIZE_MAX) {
+    return Status::Corruption("dense index arrays have inconsistent sizes");
+  }
+  size_t link_pos = 0;
+  const size_t link_count = store::Count32(a.links);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t node = a.first + i;
+    uint32_t label = store::GetU32(a.labels, i);
+    uint32_t level = store::GetU32(a.levels, i);
+    bool is_deleted = a.deleted[i] != 0;
+    if (level > max_level) return Status::Corruption("dense index node level out of range");
+    if (!is_deleted && label >= chunk_count)
+      return Status::Corruption("dense index label out of range");
+    char* base = h.data_level0_memory_ + node * h.size_data_per_element_;
+    std::memset(base, 0, h.size_data_per_element_);
+    float* v = reinterpret_cast<float*>(base + h.offsetData_);
+    for (uint32_t d = 0; d < p.dimension; ++d)
+      v[d] = store::GetF32(a.vectors, size_t{i} * p.dimension + d);
+    hnswlib::labeltype l = label;
+    std::memcpy(base + h.label_offset_, &l, sizeof l);
+    h.element_levels_[node] = static_cast<int>(level);
+    if (level > 0) {
+      h.linkLists_[node] = static_cast<char*>(std::malloc(h.size_links_per_element_ * level));
+      if (!h.linkLists_[node]) throw std::bad_alloc();
+      std::memset(h.linkLists_[node], 0, h.size_links_per_element_ * level);
+    } else {
+      h.linkLists_[node] = nullptr;
+    }
+    // Count this node now so that the destructor frees its lists even if a
+    // later node turns out corrupt.
+    h.cur_element_count = node + 1;
+    for (uint32_t lv = 0; lv <= level; ++lv) {
+      if (link_pos >= link_count) return Status::Corruption("dense index links are truncated");
+      uint32_t count = store::GetU32(a.links, link_pos++);
+      size_t cap = lv == 0 ? h.maxM0_ : h.maxM_;
+      if (count > cap || link_pos + count > link_count) {
+        return Status::Corruption("dense index link list is too long");
+      }
+      hnswlib::linklistsizeint* ll = h.get_linklist_at_level(node, static_cast<int>(lv));
+      h.setListCount(ll, static_cast<unsigned short>(count));
+      auto* links = reinterpret_cast<hnswlib::tableint*>(ll + 1);
+      for (uint32_t k = 0; k < count; ++k) {
+        uint32_t target = store::GetU32(a.links, link_pos++);
+        if (target >= total) return Status::Corruption("dense index link points outside the graph");
+        links[k] = target;
+      }
+    }
+    h.label_lookup_[l] = node;
+    if (is_deleted) {
+      h.markDeletedInternal(node);
+    } else {
+      ++*live;
+    }
+  }
+  if (link_pos != link_count) return Status::Corruption("dense index has trailing link data");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DenseIndex>> DenseIndex::Deserialize(
+    const pb::Dense& in, const std::vector<std::string_view>& pieces, bool pieced,
+    uint32_t chunk_count) {
   Params p;
   p.dimension = in.dimension();
   p.metric = in.metric() == 1 ? Metric::kInnerProduct : Metric::kCosine;
@@ -384,67 +479,57 @@ Result<std::unique_ptr<DenseIndex>> DenseIndex::Deserialize(const pb::Dense& in,
   if (!created.ok()) return Status::Corruption("dense index: " + created.status().message());
   std::unique_ptr<DenseIndex> dense = std::move(created.value());
   Impl& impl = *dense->impl_;
-  size_t n = store::Count32(in.labels());
-  if (n == SIZE_MAX || store::Count32(in.levels()) != n || in.deleted().size() != n ||
-      store::Count32(in.vectors()) != n * p.dimension || store::Count32(in.links()) == SIZE_MAX) {
-    return Status::Corruption("dense index arrays have inconsistent sizes");
+  const bool arrays = !in.labels().empty() || !in.levels().empty() || !in.vectors().empty() ||
+                      !in.links().empty() || !in.deleted().empty();
+  size_t n;
+  if (pieced) {
+    if (arrays) return Status::Corruption("dense index holds format 3's arrays in format 4");
+    n = in.node_count();
+  } else {
+    if (!pieces.empty() || in.node_count() != 0) {
+      return Status::Corruption("dense index of format 3 or earlier holds format 4's pieces");
+    }
+    n = store::Count32(in.labels());
+    if (n == SIZE_MAX) return Status::Corruption("dense index arrays have inconsistent sizes");
   }
-  if (n == 0) return dense;
+  if (n == 0) {
+    if (!pieces.empty())
+      return Status::Corruption("dense index pieces cover the wrong number of nodes");
+    return dense;
+  }
   if (in.entry_point() >= n || in.max_level() > kMaxLevel) {
     return Status::Corruption("dense index entry point is out of range");
   }
   try {
     Hnsw& h = *impl.hnsw;
     if (n > h.max_elements_) h.resizeIndex(n);
-    size_t link_pos = 0;
-    size_t link_count = store::Count32(in.links());
-    for (uint32_t node = 0; node < n; ++node) {
-      uint32_t label = store::GetU32(in.labels(), node);
-      uint32_t level = store::GetU32(in.levels(), node);
-      bool is_deleted = in.deleted()[node] != 0;
-      if (level > in.max_level()) return Status::Corruption("dense index node level out of range");
-      if (!is_deleted && label >= chunk_count) return Status::Corruption("dense index label out of range");
-      char* base = h.data_level0_memory_ + node * h.size_data_per_element_;
-      std::memset(base, 0, h.size_data_per_element_);
-      float* v = reinterpret_cast<float*>(base + h.offsetData_);
-      for (uint32_t i = 0; i < p.dimension; ++i) v[i] = store::GetF32(in.vectors(), node * p.dimension + i);
-      hnswlib::labeltype l = label;
-      std::memcpy(base + h.label_offset_, &l, sizeof l);
-      h.element_levels_[node] = static_cast<int>(level);
-      if (level > 0) {
-        h.linkLists_[node] = static_cast<char*>(std::malloc(h.size_links_per_element_ * level));
-        if (!h.linkLists_[node]) throw std::bad_alloc();
-        std::memset(h.linkLists_[node], 0, h.size_links_per_element_ * level);
-      } else {
-        h.linkLists_[node] = nullptr;
-      }
-      // Count this node now so that the destructor frees its lists even if a
-      // later node turns out corrupt.
-      h.cur_element_count = node + 1;
-      for (uint32_t lv = 0; lv <= level; ++lv) {
-        if (link_pos >= link_count) return Status::Corruption("dense index links are truncated");
-        uint32_t count = store::GetU32(in.links(), link_pos++);
-        size_t cap = lv == 0 ? h.maxM0_ : h.maxM_;
-        if (count > cap || link_pos + count > link_count) {
-          return Status::Corruption("dense index link list is too long");
+    const uint32_t total = static_cast<uint32_t>(n);
+    if (!pieced) {
+      NodeArrays a{0, total, in.labels(), in.levels(), in.vectors(), in.links(), in.deleted()};
+      FB_RETURN_IF_ERROR(LoadNodes(a, total, in.max_level(), chunk_count, p, h, &impl.live));
+    } else {
+      // One piece parsed at a time: the loader's peak holds a piece's copy,
+      // not the graph's.
+      pb::DensePiece piece;
+      uint32_t next = 0;
+      for (std::string_view bytes : pieces) {
+        if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+            !piece.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          return Status::Corruption("dense index piece does not parse");
         }
-        hnswlib::linklistsizeint* ll = h.get_linklist_at_level(node, static_cast<int>(lv));
-        h.setListCount(ll, static_cast<unsigned short>(count));
-        auto* links = reinterpret_cast<hnswlib::tableint*>(ll + 1);
-        for (uint32_t i = 0; i < count; ++i) {
-          uint32_t target = store::GetU32(in.links(), link_pos++);
-          if (target >= n) return Status::Corruption("dense index link points outside the graph");
-          links[i] = target;
+        if (piece.first_node() != next || piece.node_count() == 0 ||
+            piece.node_count() > total - next) {
+          return Status::Corruption("dense index pieces do not follow each other");
         }
+        NodeArrays a{next,           piece.node_count(), piece.labels(),
+                     piece.levels(), piece.vectors(),    piece.links(),
+                     piece.deleted()};
+        FB_RETURN_IF_ERROR(LoadNodes(a, total, in.max_level(), chunk_count, p, h, &impl.live));
+        next += piece.node_count();
       }
-      h.label_lookup_[l] = node;
-      if (is_deleted) {
-        h.markDeletedInternal(node);
-      } else {
-        ++impl.live;
-      }
+      if (next != total)
+        return Status::Corruption("dense index pieces cover the wrong number of nodes");
     }
-    if (link_pos != link_count) return Status::Corruption("dense index has trailing link data");
     // Upper-level links must point at nodes that exist on that level.
     for (uint32_t node = 0; node < n; ++node) {
       for (int lv = 1; lv <= h.element_levels_[node]; ++lv) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,7 @@
 
 namespace foldback::pb {
 class Dense;
+class DensePiece;
 }  // namespace foldback::pb
 
 namespace foldback::index {
@@ -37,8 +39,13 @@ class DenseIndex {
   };
 
   static Result<std::unique_ptr<DenseIndex>> Create(const Params& params);
-  // REQUIRES: `in` was produced by Serialize; `chunk_count` bounds labels.
-  static Result<std::unique_ptr<DenseIndex>> Deserialize(const pb::Dense& in, uint32_t chunk_count);
+  // Loads the graph from a snapshot: `header` and, from format 4 on
+  // (`pieced`), its pieces (serialized pb::DensePiece values, in order);
+  // before format 4 the nodes are in `header`'s own arrays. `chunk_count`
+  // bounds labels. Corruption when the bytes do not make a graph.
+  static Result<std::unique_ptr<DenseIndex>> Deserialize(
+      const pb::Dense& header, const std::vector<std::string_view>& pieces, bool pieced,
+      uint32_t chunk_count);
   ~DenseIndex();
 
   // Adds (or replaces) the vector of chunk `label`. `v` has dimension() floats.
@@ -66,8 +73,18 @@ class DenseIndex {
   std::vector<std::pair<uint32_t, double>> SearchExact(const float* query, size_t k,
                                                        const ChunkMask& mask) const;
 
-  // `renumber` maps labels to snapshot chunk numbers (UINT32_MAX: dropped).
-  void Serialize(const std::vector<uint32_t>& renumber, pb::Dense* out) const;
+  // The snapshot's form (format 4): the header, then the nodes piece by
+  // piece, each closed once it holds about `piece_bytes` (at least one
+  // node), so no message nears protobuf's 2 GiB. `renumber` maps labels to
+  // snapshot chunk numbers (UINT32_MAX: dropped). The cursor carries a
+  // write from one piece to the next; false when every node is written.
+  struct PieceCursor {
+    uint32_t next = 0;  // the first node of the next piece
+    uint32_t dead = 0;  // deleted nodes written so far (their labels count down)
+  };
+  void SerializeHeader(pb::Dense* out) const;
+  bool SerializePiece(const std::vector<uint32_t>& renumber, size_t piece_bytes,
+                      PieceCursor* cursor, pb::DensePiece* out) const;
 
   uint32_t dimension() const;
   size_t size() const;  // live vectors

@@ -108,7 +108,7 @@ struct Index::Rep {
   static constexpr const char* kMatterKey = "\x01matter";
   // Opaque sections other components keep in the snapshot (name -> bytes).
   std::map<std::string, std::string> extensions;
-  // The size at which the snapshot's lexical pieces are closed (0:
+  // The size at which the snapshot's lexical and dense pieces are closed (0:
   // store::kPieceBytes, 64 MiB). Tests set a few bytes to write many pieces
   // from a small index.
   size_t snapshot_piece_bytes = 0;
@@ -185,10 +185,13 @@ struct Index::Rep {
   Result<std::vector<float>> QueryVector(std::string_view query, const SearchOptions& so) const;
   // Takes a chunk out of the dense index, if it is there (vectors.cc).
   void DropVector(uint32_t chunk);
-  // Dense index and embedder to and from a snapshot (vectors.cc). `renumber`
-  // maps chunk numbers to snapshot chunk numbers (UINT32_MAX: dropped).
-  void SaveDense(const std::vector<uint32_t>& renumber, pb::Snapshot* out) const;
-  Status LoadDense(const pb::Snapshot& in);
+  // The dense index's header and the embedders to a snapshot (vectors.cc;
+  // the graph's nodes follow as pieces, DenseIndex::SerializePiece), and
+  // the whole dense side from one: `pieces` the dense pieces' values, which
+  // a snapshot of format 4 (`pieced`) has and earlier ones lack.
+  void SaveDense(pb::Snapshot* out) const;
+  Status LoadDense(const pb::Snapshot& in, const std::vector<std::string_view>& pieces,
+                   bool pieced);
   // Maintain field_counts and value_docs for a live document.
   void IndexDocFields(uint32_t doc);
   void UnindexDocFields(uint32_t doc);

@@ -30,13 +30,14 @@ void Index::Rep::DropVector(uint32_t chunk) {
   slot.has_vector = false;
 }
 
-void Index::Rep::SaveDense(const std::vector<uint32_t>& renumber, pb::Snapshot* out) const {
-  if (dense) dense->Serialize(renumber, out->mutable_dense());
+void Index::Rep::SaveDense(pb::Snapshot* out) const {
+  if (dense) dense->SerializeHeader(out->mutable_dense());
   if (embedder) embedder->Serialize(out->mutable_embedder());
   if (previous_embedder) previous_embedder->Serialize(out->mutable_previous_embedder());
 }
 
-Status Index::Rep::LoadDense(const pb::Snapshot& in) {
+Status Index::Rep::LoadDense(const pb::Snapshot& in, const std::vector<std::string_view>& pieces,
+                             bool pieced) {
   if (in.has_embedder() && in.embedder().trained()) {
     auto e = embed::StaticEmbedder::Deserialize(in.embedder());
     if (!e.ok()) return e.status();
@@ -48,12 +49,15 @@ Status Index::Rep::LoadDense(const pb::Snapshot& in) {
     previous_embedder = std::move(e.value());
   }
   if (in.has_dense() && in.dense().dimension() > 0) {
-    auto d = index::DenseIndex::Deserialize(in.dense(), static_cast<uint32_t>(chunks.size()));
+    auto d = index::DenseIndex::Deserialize(in.dense(), pieces, pieced,
+                                            static_cast<uint32_t>(chunks.size()));
     if (!d.ok()) return d.status();
     dense = std::move(d.value());
     if (embedder && embedder->dimension() != dense->dimension()) {
       return Status::Corruption("snapshot embedder and dense index disagree on the dimension");
     }
+  } else if (!pieces.empty()) {
+    return Status::Corruption("snapshot holds dense pieces without a dense index");
   }
   for (uint32_t c = 0; c < chunks.size(); ++c) {
     bool in_graph = dense && dense->Contains(c);

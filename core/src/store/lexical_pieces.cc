@@ -13,7 +13,6 @@ namespace foldback::store {
 namespace {
 
 constexpr uint32_t kDrop = std::numeric_limits<uint32_t>::max();
-constexpr uint32_t kLengthDelimited = 2;
 
 void PutVarint(uint64_t v, std::string* out) {
   uint8_t buf[10];
@@ -43,14 +42,6 @@ bool GetVarint32(std::string_view* in, uint32_t* v) {
   if (!GetVarint(in, &wide) || wide > std::numeric_limits<uint32_t>::max()) return false;
   *v = static_cast<uint32_t>(wide);
   return true;
-}
-
-// Appends `m` as field `number` of the Snapshot being written, as
-// serializing the whole message would. False past 2 GiB.
-bool AppendField(uint32_t number, const google::protobuf::MessageLite& m, std::string* out) {
-  PutVarint(number << 3 | kLengthDelimited, out);
-  PutVarint(m.ByteSizeLong(), out);
-  return m.AppendToString(out);
 }
 
 bool ParsePiece(std::string_view bytes, google::protobuf::MessageLite* m) {
@@ -107,12 +98,9 @@ void WriteLexicalHeader(const index::LexicalIndex::SnapshotPlan& plan, pb::Lexic
 Status AppendLexicalPieces(const index::LexicalIndex& lexical,
                            const index::LexicalIndex::SnapshotPlan& plan,
                            const std::vector<uint32_t>& renumber, size_t piece_bytes,
-                           std::string* out) {
+                           FieldWriter* out) {
   auto emit = [&](uint32_t field, google::protobuf::MessageLite* piece) -> Status {
-    if (!AppendField(field, *piece, out)) {
-      return Status::Internal(
-          "snapshot serialization failed: a lexical piece is larger than 2 GiB");
-    }
+    FB_RETURN_IF_ERROR(out->AppendField(field, *piece, "a lexical piece"));
     piece->Clear();
     return Status::OK();
   };

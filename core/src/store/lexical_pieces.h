@@ -16,6 +16,7 @@
 
 #include "foldback/status.h"
 #include "index/lexical_index.h"
+#include "store/field_writer.h"
 
 namespace foldback::pb {
 class Lexical;
@@ -45,11 +46,12 @@ bool DecodePostings(std::string_view* in, size_t n, std::vector<index::Posting>*
 // Fills the header (`lexical`: has_positions and the counts) from the plan.
 void WriteLexicalHeader(const index::LexicalIndex::SnapshotPlan& plan, pb::Lexical* lexical);
 // Appends the pieces as Snapshot fields 16-18 to *out. Internal when a
-// piece cannot be serialized (a single term longer than 2 GiB).
+// piece cannot be serialized (a single term longer than 2 GiB); the sink's
+// error when it fails.
 Status AppendLexicalPieces(const index::LexicalIndex& lexical,
                            const index::LexicalIndex::SnapshotPlan& plan,
                            const std::vector<uint32_t>& renumber, size_t piece_bytes,
-                           std::string* out);
+                           FieldWriter* out);
 
 // The pieces' values (each a serialized message), in snapshot order.
 struct LexicalPieceFields {

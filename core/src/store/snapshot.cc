@@ -1,21 +1,33 @@
 // Index <-> bytes. The envelope protects the protobuf payload against
-// truncation and bit rot, which protobuf parsing alone does not detect:
+// truncation and bit rot, which protobuf parsing alone does not detect.
+// Format 4 (this build's):
 //
 //   offset  size  field
 //   0       4     magic "FBSN"
 //   4       4     format version (u32 LE)
-//   8       8     payload length (u64 LE)
-//   16      4     masked CRC-32C of the payload (u32 LE)
-//   20      n     payload: foldback.pb.Snapshot
+//   8       n     payload: foldback.pb.Snapshot
+//   8 + n   8     payload length n (u64 LE)
+//   16 + n  4     masked CRC-32C of the payload (u32 LE)
+//
+// The length and checksum come last because the writer streams the payload
+// to its host's SnapshotSink as it serializes it (Index::WriteSnapshot) and
+// knows them only at the end; a sink need not seek (a C callback, a pipe).
+// A reader checks the trailer against the bytes it was given before it
+// parses anything, as before. Formats 1 to 3 put the same two fields in
+// the header (offset 8: the u64 length, 16: the CRC, 20: the payload) and
+// still load.
 //
 // The payload is written and read one top-level field at a time: each
-// document, chunk and lexical piece (format 3, store/lexical_pieces.h) is
-// its own length-delimited field, so neither side holds a second copy of
-// the corpus's text or postings in a protobuf message, and the payload is
-// not limited to protobuf's 2 GiB per message (one document still is, and
-// the dense part: about 3.3 million 128-dimension vectors). The bytes are
-// exactly those of serializing the whole message; snapshots of formats 1
-// and 2, whose lexical part is one message, load unchanged.
+// document, chunk, lexical piece (format 3, store/lexical_pieces.h) and
+// dense piece (format 4: the HNSW graph's nodes, vectors and links by node
+// range) is its own length-delimited field, so neither side holds a second
+// copy of the corpus's text, postings or vectors in a protobuf message, and
+// the payload is not limited to protobuf's 2 GiB per message (one document
+// still is, and the near-duplicate sketches: 36 bytes a chunk, about 59
+// million chunks). The bytes are exactly those of serializing the whole
+// message; snapshots of formats 1 to 3, whose dense part is one message,
+// load unchanged.
+#include <algorithm>
 #include <limits>
 
 #include <fmt/format.h>
@@ -29,6 +41,7 @@
 #include "snapshot.pb.h"
 #include "store/bytes.h"
 #include "store/crc32c.h"
+#include "store/field_writer.h"
 #include "store/lexical_pieces.h"
 #include "text/utf8.h"
 
@@ -37,10 +50,14 @@ namespace {
 
 constexpr char kMagic[4] = {'F', 'B', 'S', 'N'};
 // 2: word positions (phrases, proximity). 3: the lexical part in pieces,
-// postings varint-coded. Versions 1 and 2 still load.
-constexpr uint32_t kFormatVersion = 3;
+// postings varint-coded. 4: the dense part in pieces, the length and
+// checksum in a trailer. Versions 1 to 3 still load.
+constexpr uint32_t kFormatVersion = 4;
 constexpr uint32_t kOldestFormatVersion = 1;
-constexpr size_t kHeaderSize = 20;
+constexpr uint32_t kFirstTrailerVersion = 4;
+constexpr size_t kHeaderSize = 8;      // magic, version
+constexpr size_t kOldHeaderSize = 20;  // formats 1-3: + length, CRC
+constexpr size_t kTrailerSize = 12;    // format 4: length, CRC
 constexpr uint32_t kDropped = std::numeric_limits<uint32_t>::max();
 
 void SaveOptions(const IndexOptions& o, pb::IndexOptions* p) {
@@ -102,21 +119,9 @@ void PutU64(std::string* out, uint64_t v) {
 // Snapshot's repeated fields written and read one element at a time.
 constexpr uint32_t kDocumentsField = 5;
 constexpr uint32_t kChunksField = 6;
+constexpr uint32_t kDupSketchesField = 11;
+constexpr uint32_t kDensePiecesField = 19;
 constexpr uint32_t kLengthDelimited = 2;
-
-void PutVarint(uint64_t v, std::string* out) {
-  uint8_t buf[10];  // the longest varint of 64 bits
-  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(v, buf);
-  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
-}
-
-// Appends `m` as field `number` of the message being written, exactly as
-// serializing the containing message would. False past 2 GiB.
-bool AppendField(uint32_t number, const google::protobuf::MessageLite& m, std::string* out) {
-  PutVarint(number << 3 | kLengthDelimited, out);
-  PutVarint(m.ByteSizeLong(), out);
-  return m.AppendToString(out);
-}
 
 // One top-level field of a payload: its number and the bytes of the whole
 // field (tag included), or of its value alone for a length-delimited one.
@@ -179,8 +184,26 @@ bool ParseValue(std::string_view bytes, google::protobuf::MessageLite* m) {
 
 }  // namespace
 
-Result<std::string> Index::Snapshot() const {
+namespace {
+
+// Snapshot() as a sink: the bytes appended to one string.
+class StringSink : public SnapshotSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+  Status Append(std::string_view bytes) override {
+    out_->append(bytes);
+    return Status::OK();
+  }
+
+ private:
+  std::string* out_;
+};
+
+}  // namespace
+
+Status Index::WriteSnapshot(SnapshotSink& sink) const {
   const Rep& r = *rep_;
+  const size_t piece_bytes = r.snapshot_piece_bytes ? r.snapshot_piece_bytes : store::kPieceBytes;
   // Chunk numbers as written: live chunks, document by document.
   std::vector<uint32_t> renumber(r.chunks.size(), kDropped);
   uint32_t next_chunk = 0;
@@ -189,47 +212,22 @@ Result<std::string> Index::Snapshot() const {
     for (uint32_t c : d.chunks) renumber[c] = next_chunk++;
   }
 
-  // Fields 1-4, then each document (5), each chunk (6), then 7 onwards
-  // (`tail`): the order in which protobuf serializes a whole Snapshot. The
-  // tail is built first so that the output is allocated once: growing it by
-  // doubling copied and page-faulted the whole snapshot several times over.
-  pb::Snapshot tail;
-  std::string* sketches = tail.mutable_dup_sketches();
-  sketches->reserve(static_cast<size_t>(next_chunk) * index::DupSketch::kEncodedSize);
-  for (const DocSlot& d : r.docs) {
-    if (!d.live) continue;
-    for (uint32_t c : d.chunks) r.chunks[c].sketch.AppendTo(sketches);
-  }
-  tail.set_dup_sketch_scheme(index::DupSketch::kScheme);
-  // The lexical part: its counts here, its pieces after the tail.
-  const index::LexicalIndex::SnapshotPlan plan = r.lexical.PlanSnapshot(renumber);
-  store::WriteLexicalHeader(plan, tail.mutable_lexical());
-  r.SaveDense(renumber, &tail);
-  for (const auto& [name, payload] : r.extensions) {
-    pb::Extension* e = tail.add_extensions();
-    e->set_name(name);
-    e->set_payload(payload);
-  }
-  const size_t tail_size = tail.ByteSizeLong();
+  std::string header;
+  header.append(kMagic, 4);
+  store::PutU32(&header, kFormatVersion);
+  FB_RETURN_IF_ERROR(sink.Append(header));
 
-  std::string out(kHeaderSize, '\0');  // the envelope, filled in last
-  // Documents and chunks: their text plus a generous allowance for ids,
-  // titles, metadata and sections (pages reserved and never written cost no
-  // memory); past it the string grows as usual.
-  // The lexical pieces: a few bytes a posting and a chunk, the streams,
-  // terms and surface words at their length plus their tags.
-  const size_t lexical_size =
-      static_cast<size_t>(plan.postings * 4 + plan.chunks.size() * 8 +
-                          (plan.positions ? r.lexical.position_bytes() : 0) +
-                          plan.terms.size() * 24 + uint64_t{plan.words} * 8);
-  out.reserve(kHeaderSize + 4096 + r.text_bytes + r.live_docs * 1024 + r.live_chunks * 256 +
-              tail_size + lexical_size);
+  // Fields 1-4, then each document (5), each chunk (6), the fields from 7
+  // to 15 (`tail`), the lexical pieces (16-18) and the dense pieces (19):
+  // the order in which protobuf serializes a whole Snapshot.
+  // The sink is given a few MiB at a time (tests' small pieces: a piece).
+  store::FieldWriter out(&sink, std::min(piece_bytes, store::FieldWriter::kFlushBytes));
   pb::Snapshot head;
   head.set_magic(0x4E534246u);
   head.set_format_version(kFormatVersion);
   head.set_library_version(FOLDBACK_VERSION_STRING);
   SaveOptions(r.options, head.mutable_options());
-  if (!head.AppendToString(&out)) return Status::Internal("snapshot header serialization failed");
+  FB_RETURN_IF_ERROR(out.AppendFields(head, "the snapshot header"));
 
   pb::Document pd;
   for (const DocSlot& d : r.docs) {
@@ -246,10 +244,8 @@ Result<std::string> Index::Snapshot() const {
       f->set_name(name);
       for (const auto& v : values) f->add_values(v);
     }
-    if (!AppendField(kDocumentsField, pd, &out)) {
-      return Status::Internal("snapshot serialization failed: document '" + d.doc.id +
-                              "' is larger than 2 GiB");
-    }
+    Status s = out.AppendField(kDocumentsField, pd, "a document");
+    if (!s.ok()) return s.WithContext("document '" + d.doc.id + "'");
   }
   uint32_t next_doc = 0;
   pb::Chunk pc;
@@ -265,34 +261,90 @@ Result<std::string> Index::Snapshot() const {
       pc.set_section(cs.chunk.section);
       pc.set_role(static_cast<uint32_t>(cs.chunk.role));
       pc.set_has_vector(cs.has_vector);
-      if (!AppendField(kChunksField, pc, &out)) {
-        return Status::Internal("snapshot serialization failed: chunk '" + cs.chunk.id + "'");
-      }
+      Status s = out.AppendField(kChunksField, pc, "a chunk");
+      if (!s.ok()) return s.WithContext("chunk '" + cs.chunk.id + "'");
     }
     ++next_doc;
   }
-  if (tail_size > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !tail.AppendToString(&out)) {
-    return Status::Internal("snapshot serialization failed: the dense part is larger than 2 GiB");
-  }
-  FB_RETURN_IF_ERROR(store::AppendLexicalPieces(
-      r.lexical, plan, renumber,
-      r.snapshot_piece_bytes ? r.snapshot_piece_bytes : store::kPieceBytes, &out));
 
-  const std::string_view payload = std::string_view(out).substr(kHeaderSize);
-  std::string header;
-  header.append(kMagic, 4);
-  store::PutU32(&header, kFormatVersion);
-  PutU64(&header, payload.size());
-  store::PutU32(&header, store::MaskCrc(store::Crc32c(payload)));
-  out.replace(0, kHeaderSize, header);
+  // Fields 7 to 15: the lexical part's counts, the dense part's header,
+  // the embedders, then the sketches — streamed (36 bytes a chunk: 360 MB
+  // at 10 million chunks, which a message would hold twice) —, their
+  // scheme and the extensions.
+  const index::LexicalIndex::SnapshotPlan plan = r.lexical.PlanSnapshot(renumber);
+  {
+    pb::Snapshot tail;
+    store::WriteLexicalHeader(plan, tail.mutable_lexical());
+    r.SaveDense(&tail);
+    FB_RETURN_IF_ERROR(out.AppendFields(tail, "the snapshot's embedders"));
+  }
+  // (An empty bytes field is not written, as protobuf leaves it out.)
+  if (next_chunk > 0) {
+    FB_RETURN_IF_ERROR(out.BeginBytesField(kDupSketchesField,
+                                           uint64_t{next_chunk} * index::DupSketch::kEncodedSize));
+  }
+  std::string sketches;
+  for (const DocSlot& d : r.docs) {
+    if (!d.live) continue;
+    for (uint32_t c : d.chunks) r.chunks[c].sketch.AppendTo(&sketches);
+    if (sketches.size() >= std::min(piece_bytes, store::FieldWriter::kFlushBytes)) {
+      FB_RETURN_IF_ERROR(out.AppendRaw(sketches));
+      sketches.clear();
+    }
+  }
+  FB_RETURN_IF_ERROR(out.AppendRaw(sketches));
+  {
+    pb::Snapshot tail;
+    tail.set_dup_sketch_scheme(index::DupSketch::kScheme);
+    for (const auto& [name, payload] : r.extensions) {
+      pb::Extension* e = tail.add_extensions();
+      e->set_name(name);
+      e->set_payload(payload);
+    }
+    FB_RETURN_IF_ERROR(out.AppendFields(tail, "the snapshot's extensions"));
+  }
+  FB_RETURN_IF_ERROR(store::AppendLexicalPieces(r.lexical, plan, renumber, piece_bytes, &out));
+  if (r.dense) {
+    index::DenseIndex::PieceCursor cursor;
+    pb::DensePiece piece;
+    while (r.dense->SerializePiece(renumber, piece_bytes, &cursor, &piece)) {
+      FB_RETURN_IF_ERROR(out.AppendField(kDensePiecesField, piece, "a dense piece"));
+    }
+  }
+  FB_RETURN_IF_ERROR(out.Flush());
+
+  std::string trailer;
+  PutU64(&trailer, out.length());
+  store::PutU32(&trailer, store::MaskCrc(out.crc()));
+  return sink.Append(trailer);
+}
+
+Result<std::string> Index::Snapshot() const {
+  const Rep& r = *rep_;
+  // Reserved once from the index's sizes, so that the string is not grown
+  // by doubling (which copied and page-faulted the whole snapshot several
+  // times over): the text plus an allowance for ids, titles, metadata and
+  // sections, a few bytes a posting, the word streams, the vectors and
+  // graph. Pages reserved and never written cost no memory; past the
+  // estimate the string grows as usual.
+  const size_t estimate = kHeaderSize + kTrailerSize + 4096 + r.text_bytes + r.live_docs * 1024 +
+                          r.live_chunks * (256 + index::DupSketch::kEncodedSize) +
+                          r.lexical.posting_count() * 4 + r.lexical.position_bytes() +
+                          r.lexical.term_count() * 24 + r.lexical.surface_word_count() * 16 +
+                          (r.dense ? r.dense->memory_bytes() : 0);
+  std::string out;
+  out.reserve(estimate);
+  StringSink sink(&out);
+  FB_RETURN_IF_ERROR(WriteSnapshot(sink));
   return out;
 }
 
 Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) {
+  // Every format's envelope takes 20 bytes (header, or header + trailer):
+  // anything shorter is cut, whatever its version field says.
+  if (bytes.size() < kOldHeaderSize) {
     return Status::Corruption(fmt::format(
-        FMT_STRING("snapshot is truncated: {} bytes, the header alone takes 20"), bytes.size()));
+        FMT_STRING("snapshot is truncated: {} bytes, the envelope alone takes 20"), bytes.size()));
   }
   if (bytes.substr(0, 4) != std::string_view(kMagic, 4)) {
     return Status::Corruption("not a foldback snapshot (bad magic)");
@@ -303,15 +355,22 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
         FMT_STRING("snapshot format version {}; this build of foldback reads versions {} to {}"),
         version, kOldestFormatVersion, kFormatVersion));
   }
-  uint64_t length = static_cast<uint64_t>(store::GetU32(bytes, 2)) |
-                    static_cast<uint64_t>(store::GetU32(bytes, 3)) << 32;
-  std::string_view payload = bytes.substr(kHeaderSize);
+  // The length and CRC: after the payload (format 4), or in the header.
+  const bool trailer = version >= kFirstTrailerVersion;
+  const size_t overhead = trailer ? kHeaderSize + kTrailerSize : kOldHeaderSize;
+  static_assert(kHeaderSize + kTrailerSize == kOldHeaderSize);
+  const std::string_view sums =
+      trailer ? bytes.substr(bytes.size() - kTrailerSize) : bytes.substr(8);
+  uint64_t length = static_cast<uint64_t>(store::GetU32(sums, 0)) |
+                    static_cast<uint64_t>(store::GetU32(sums, 1)) << 32;
+  std::string_view payload =
+      trailer ? bytes.substr(kHeaderSize, bytes.size() - overhead) : bytes.substr(kOldHeaderSize);
   if (payload.size() != length) {
     return Status::Corruption(fmt::format(
-        FMT_STRING("snapshot is truncated or padded: header says {} payload bytes, found {}"),
+        FMT_STRING("snapshot is truncated or padded: its envelope says {} payload bytes, found {}"),
         length, payload.size()));
   }
-  if (store::UnmaskCrc(store::GetU32(bytes, 4)) != store::Crc32c(payload)) {
+  if (store::UnmaskCrc(store::GetU32(sums, 2)) != store::Crc32c(payload)) {
     return Status::Corruption("snapshot checksum mismatch: the bytes are damaged");
   }
   // Documents and chunks are read one at a time below; every other field is
@@ -320,6 +379,8 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   std::vector<std::string_view> doc_fields;
   std::vector<std::string_view> chunk_fields;
   store::LexicalPieceFields lexical_pieces;
+  std::vector<std::string_view> dense_pieces;
+  std::string_view sketches;  // read in place, not copied into `snap`
   for (size_t pos = 0; pos < payload.size();) {
     RawField f;
     if (!NextField(payload, pos, &f)) return Status::Corruption("snapshot payload does not parse");
@@ -334,6 +395,10 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
       lexical_pieces.chunks.push_back(f.value);
     } else if (f.number == store::kLexicalWordsField && f.delimited) {
       lexical_pieces.words.push_back(f.value);
+    } else if (f.number == kDensePiecesField && f.delimited) {
+      dense_pieces.push_back(f.value);
+    } else if (f.number == kDupSketchesField && f.delimited) {
+      sketches = f.value;  // a bytes field: the last one read wins, as protobuf's
     } else {
       if (f.whole.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
         return Status::Corruption("snapshot payload does not parse");
@@ -380,7 +445,6 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
   }
   r.chunks.reserve(chunk_fields.size());
   // Stored sketches of this build's scheme spare shingling every chunk.
-  const std::string& sketches = snap.dup_sketches();
   const bool stored_sketches =
       snap.dup_sketch_scheme() == index::DupSketch::kScheme &&
       sketches.size() == chunk_fields.size() * index::DupSketch::kEncodedSize;
@@ -443,7 +507,7 @@ Result<std::unique_ptr<Index>> Index::FromSnapshot(std::string_view bytes) {
       return Status::Corruption("snapshot lexical index is inconsistent");
     }
   }
-  FB_RETURN_IF_ERROR(r.LoadDense(snap));
+  FB_RETURN_IF_ERROR(r.LoadDense(snap, dense_pieces, version >= 4));
   for (const pb::Extension& e : snap.extensions()) r.extensions[e.name()] = e.payload();
   return std::unique_ptr<Index>(new Index(std::move(rep)));
 }
