@@ -854,6 +854,15 @@ TEST(Snapshot, FormatTwoStillLoads) {
                   .IsCorruption());
 }
 
+// One length-delimited top-level field of the Snapshot: tag, length, bytes.
+void AppendPieceField(uint32_t field, const std::string& bytes, std::string* payload) {
+  uint8_t buf[20];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(field << 3 | 2, buf);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(bytes.size(), end);
+  payload->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
+  *payload += bytes;
+}
+
 // The snapshot payload with its pieces replaced: `snap` without them, then
 // each given piece's bytes as its field, in field order (what the writer does).
 std::string WithPieces(pb::Snapshot snap,
@@ -862,14 +871,7 @@ std::string WithPieces(pb::Snapshot snap,
   snap.clear_lexical_chunks();
   snap.clear_lexical_words();
   std::string payload = snap.SerializeAsString();
-  for (const auto& [field, bytes] : pieces) {
-    uint8_t buf[20];
-    uint8_t* end =
-        google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(field << 3 | 2, buf);
-    end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(bytes.size(), end);
-    payload.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
-    payload += bytes;
-  }
+  for (const auto& [field, bytes] : pieces) AppendPieceField(field, bytes, &payload);
   return testing::SealSnapshot(4, payload);
 }
 
@@ -1174,13 +1176,7 @@ TEST(Snapshot, FormatThreeStillLoads) {
 std::string WithDensePieces(pb::Snapshot snap, const std::vector<std::string>& pieces) {
   snap.clear_dense_pieces();
   std::string payload = snap.SerializeAsString();
-  for (const std::string& bytes : pieces) {
-    uint8_t buf[20];
-    uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(19 << 3 | 2, buf);
-    end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(bytes.size(), end);
-    payload.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
-    payload += bytes;
-  }
+  for (const std::string& bytes : pieces) AppendPieceField(19, bytes, &payload);
   return testing::SealSnapshot(4, payload);
 }
 
