@@ -21,25 +21,24 @@ Result<RerankTrainingLists> HeldOutLists(
   for (const FeedbackRecord& r : records) by_question[r.question].push_back(&r);
   const bool any_method = fold_back.rocchio || fold_back.adapter;
   RerankTrainingLists out;
-  std::unique_ptr<FoldBack> plain;  // every method off: one is enough
+  std::unique_ptr<FoldBack> plain;  // every method off: one, from no records, serves all
+  if (!any_method && !by_question.empty()) {
+    auto built = FoldBack::Build(index, {}, fold_back);
+    if (!built.ok()) return built.status();
+    plain = std::move(built.value());
+  }
   for (const auto& [question, mine] : by_question) {
     std::unique_ptr<FoldBack> held_out;
     const FoldBack* fb = plain.get();
-    if (any_method || !plain) {
+    if (any_method) {
       std::vector<FeedbackRecord> others;
-      if (any_method) {
-        for (const FeedbackRecord& r : records) {
-          if (r.question != question) others.push_back(r);
-        }
+      for (const FeedbackRecord& r : records) {
+        if (r.question != question) others.push_back(r);
       }
       auto built = FoldBack::Build(index, others, fold_back);
       if (!built.ok()) return built.status();
       held_out = std::move(built.value());
       fb = held_out.get();
-      if (!any_method) {
-        plain = std::move(held_out);
-        fb = plain.get();
-      }
     }
     for (const FeedbackRecord* r : mine) {
       std::optional<SearchOptions> so = options_for(*r);
