@@ -314,8 +314,15 @@ class FoldbackEngine : public Engine {
   // Index::Search with its default near-duplicate folding, on `full`'s index.
   FoldbackEngine(const FoldbackEngine* full, bool collapse)
       : core_(false), collapse_(collapse), full_(full) {}
+  // Index::Search's second form, into one vector kept across queries (its
+  // hits' strings reused), on `full`'s index.
+  struct Reuse {};
+  FoldbackEngine(const FoldbackEngine* full, Reuse) : core_(false), reuse_(true), full_(full) {}
   std::string name() const override {
-    return core_ ? "foldback-core" : collapse_ ? "foldback-collapse" : "foldback";
+    return core_       ? "foldback-core"
+           : collapse_ ? "foldback-collapse"
+           : reuse_    ? "foldback-reuse"
+                       : "foldback";
   }
   double Build(const Corpus& c) override {
     if (full_) return -1;  // shares the index of `full_`
@@ -410,6 +417,13 @@ class FoldbackEngine : public Engine {
     if (q.scope >= 0) o.filters.push_back({t.filter_field, Filter::Op::kEq, q.scope_value});
     if (!core_) {
       const Index& index = full_ ? *full_->index_ : *index_;
+      if (reuse_) {
+        Status st = index.Search(q.text, o, &hits_);
+        if (!st.ok()) Die("search: " + st.ToString());
+        for (const auto& h : hits_)
+          out->ids.push_back(t.collapse || t.name == "cnli" ? h.doc_id : h.chunk_id);
+        return;
+      }
       auto hits = Must(index.Search(q.text, o), "search");
       for (const auto& h : hits)
         out->ids.push_back(t.collapse || t.name == "cnli" ? h.doc_id : h.chunk_id);
@@ -432,6 +446,8 @@ class FoldbackEngine : public Engine {
  private:
   bool core_;
   bool collapse_ = false;
+  bool reuse_ = false;
+  std::vector<SearchHit> hits_;  // reuse_: kept across queries
   const FoldbackEngine* full_ = nullptr;
   std::string path_;
   std::unique_ptr<Index> index_;
@@ -827,9 +843,11 @@ int main(int argc, char** argv) {
     auto full = std::make_unique<FoldbackEngine>(args.work + "/" + c.name + ".fbidx");
     auto core = std::make_unique<FoldbackEngine>(full.get());
     auto collapse = std::make_unique<FoldbackEngine>(full.get(), true);
+    auto reuse = std::make_unique<FoldbackEngine>(full.get(), FoldbackEngine::Reuse{});
     engines.push_back(std::move(full));
     engines.push_back(std::move(core));
     engines.push_back(std::move(collapse));
+    engines.push_back(std::move(reuse));
     engines.push_back(
         std::make_unique<XapianEngine>(XapianEngine::Backend::kInMemory, false, false, ""));
     engines.push_back(std::make_unique<XapianEngine>(XapianEngine::Backend::kGlass, true, false,

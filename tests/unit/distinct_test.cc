@@ -348,5 +348,80 @@ TEST(Distinct, WallsHoldThroughCollapse) {
   }
 }
 
+// Index::Search's second form overwrites the caller's hits in place (their
+// strings keep their capacity): a vector reused across searches of every
+// shape must hold exactly what a fresh search returns — no field, folded
+// duplicate or surplus hit left over from the search before.
+TEST(Distinct, ReusedHitsEqualAFreshSearch) {
+  auto idx = Lexical();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(idx->Add(Doc("mail" + std::to_string(i), kBoilerplate, i % 2 ? "m1" : "m2",
+                             "Mail " + std::to_string(i)))
+                    .ok());
+  }
+  for (int i = 0; i < 12; ++i) {
+    std::string text = "Clause " + std::to_string(i) + ": the supplier shall deliver the goods " +
+                       std::string(static_cast<size_t>(i) * 7, 'x') +
+                       " within thirty days, and the confidential recipient shall pay.";
+    ASSERT_TRUE(idx->Add(Doc("contract" + std::to_string(i), text, i % 3 ? "m1" : "m3",
+                             "A long contract title number " + std::to_string(i)))
+                    .ok());
+  }
+  struct Case {
+    std::string query;
+    SearchOptions options;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"confidential recipient message", Bm25(10)});  // duplicates folded
+  cases.push_back({"supplier goods", Bm25(3)});                   // fewer hits, longer texts
+  SearchOptions wide = Bm25(20);
+  wide.collapse_jaccard = 0;
+  cases.push_back({"confidential recipient", wide});  // more hits than ever before
+  SearchOptions per_doc = Bm25(5);
+  per_doc.one_per_document = true;
+  cases.push_back({"deliver goods thirty days", per_doc});
+  SearchOptions walled = Bm25(10);
+  walled.allowed_matters = std::set<std::string>{"m3"};
+  cases.push_back({"confidential recipient message", walled});
+  cases.push_back({"zebra", Bm25(10)});  // nothing: the vector empties
+  cases.push_back({"confidential recipient message", Bm25(10)});
+
+  std::vector<SearchHit> reused;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.query);
+    auto fresh = idx->Search(c.query, c.options);
+    ASSERT_TRUE(fresh.ok());
+    ASSERT_TRUE(idx->Search(c.query, c.options, &reused).ok());
+    ASSERT_EQ(reused.size(), fresh->size());
+    for (size_t i = 0; i < reused.size(); ++i) {
+      const SearchHit& a = reused[i];
+      const SearchHit& b = (*fresh)[i];
+      EXPECT_EQ(a.chunk_id, b.chunk_id);
+      EXPECT_EQ(a.doc_id, b.doc_id);
+      EXPECT_EQ(a.score, b.score);
+      EXPECT_EQ(a.bm25, b.bm25);
+      EXPECT_EQ(a.dense, b.dense);
+      EXPECT_EQ(a.duplicates, b.duplicates);
+      EXPECT_EQ(a.text, b.text);
+      EXPECT_EQ(a.title, b.title);
+      EXPECT_EQ(a.section, b.section);
+      EXPECT_EQ(a.matter, b.matter);
+    }
+  }
+  // The first case folds duplicates, so the check above saw them.
+  auto first = idx->Search(cases[0].query, cases[0].options);
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->empty());
+  EXPECT_FALSE(first->front().duplicates.empty());
+  // Errors are the first form's.
+  SearchOptions bad = Bm25(10);
+  bad.filters.push_back({"no_such_field", Filter::Op::kEq, "x"});
+  EXPECT_EQ(idx->Search("supplier", bad, &reused).code(),
+            idx->Search("supplier", bad).status().code());
+  SearchOptions none = Bm25(0);
+  EXPECT_TRUE(idx->Search("supplier", none, &reused).ok());
+  EXPECT_TRUE(reused.empty());
+}
+
 }  // namespace
 }  // namespace foldback

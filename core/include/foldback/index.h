@@ -190,6 +190,14 @@ class FOLDBACK_EXPORT Index {
   // BM25 (the hits then carry dense = 0).
   Result<std::vector<SearchHit>> Search(std::string_view query,
                                         const SearchOptions& options = SearchOptions()) const;
+  // The same search into `hits`, whose elements are overwritten in place:
+  // their strings keep their capacity, so a caller that searches in a loop
+  // with one vector (a server thread, a binding, a benchmark) does not
+  // allocate for each hit's id, text and title again. On return `hits`
+  // holds exactly the results (the same as the first form's); on error its
+  // contents are unspecified. Same errors.
+  Status Search(std::string_view query, const SearchOptions& options,
+                std::vector<SearchHit>* hits) const;
 
   // How Search reads `query` under options.syntax: connectors or plain
   // words, and the notes (fallbacks, capped prefixes, unknown words). The

@@ -683,12 +683,22 @@ IndexStats Index::Stats() const {
 
 Result<std::vector<SearchHit>> Index::Search(std::string_view query,
                                              const SearchOptions& options) const {
+  std::vector<SearchHit> hits;
+  FB_RETURN_IF_ERROR(Search(query, options, &hits));
+  return hits;
+}
+
+Status Index::Search(std::string_view query, const SearchOptions& options,
+                     std::vector<SearchHit>* hits) const {
   const Rep& r = *rep_;
-  if (options.top_k == 0) return std::vector<SearchHit>();
+  if (options.top_k == 0) {
+    hits->clear();
+    return Status::OK();
+  }
   if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
   auto mask = r.SharedMask(options);
   if (!mask.ok()) return mask.status();
-  return r.Search(query, options, **mask);
+  return r.SearchInto(query, options, **mask, nullptr, hits);
 }
 
 Result<QueryExplanation> Index::ExplainQuery(std::string_view query,

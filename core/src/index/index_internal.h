@@ -168,6 +168,11 @@ struct Index::Rep {
   Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options,
                                         const index::ChunkMask& mask,
                                         const std::vector<index::WeightedTerm>* terms = nullptr) const;
+  // The same into `out`, its hits' storage reused (Index::Search's second
+  // form).
+  Status SearchInto(std::string_view query, const SearchOptions& options,
+                    const index::ChunkMask& mask, const std::vector<index::WeightedTerm>* terms,
+                    std::vector<SearchHit>* out) const;
   // The ranking itself (search.cc), from lexical terms and a query vector
   // (empty: no dense side): candidate lists behind the mask, fusion, mail
   // role weights, near-duplicate collapse, and deeper candidate lists until
@@ -177,6 +182,13 @@ struct Index::Rep {
                                       const std::vector<float>& query_vector,
                                       const SearchOptions& options,
                                       const index::ChunkMask& mask) const;
+  // Rank into `out`: the hits already in it are overwritten in place (their
+  // strings keep their capacity, so a caller searching in a loop with one
+  // vector allocates nothing for hits no longer than before); on return it
+  // holds exactly the results. On error its contents are unspecified.
+  Status RankInto(const std::vector<index::WeightedTerm>& terms,
+                  const std::vector<float>& query_vector, const SearchOptions& options,
+                  const index::ChunkMask& mask, std::vector<SearchHit>* out) const;
   // The query's vector for the dense side (vectors.cc): empty when there is
   // no usable dense index or the query has no vector (no known word, or an
   // external embedder and no SearchOptions::query_vector in a hybrid search).

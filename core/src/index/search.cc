@@ -147,6 +147,15 @@ Status Index::Rep::PlanQuery(std::string_view query, QuerySyntax syntax, index::
 Result<std::vector<SearchHit>> Index::Rep::Search(
     std::string_view query, const SearchOptions& options, const index::ChunkMask& mask,
     const std::vector<index::WeightedTerm>* terms) const {
+  std::vector<SearchHit> hits;
+  FB_RETURN_IF_ERROR(SearchInto(query, options, mask, terms, &hits));
+  return hits;
+}
+
+Status Index::Rep::SearchInto(std::string_view query, const SearchOptions& options,
+                              const index::ChunkMask& mask,
+                              const std::vector<index::WeightedTerm>* terms,
+                              std::vector<SearchHit>* out) const {
   if (!terms && options.syntax != QuerySyntax::kPlain) {
     index::ResolvedQuery plan;
     bool connectors = false;
@@ -177,7 +186,7 @@ Result<std::vector<SearchHit>> Index::Rep::Search(
         if (!v.ok()) return v.status();
         qvec = std::move(v.value());
       }
-      return Rank(plan.terms, qvec, options, *m);
+      return RankInto(plan.terms, qvec, options, *m, out);
     }
   }
   std::vector<float> qvec;
@@ -186,19 +195,30 @@ Result<std::vector<SearchHit>> Index::Rep::Search(
     if (!v.ok()) return v.status();
     qvec = std::move(v.value());
   }
-  if (terms) return Rank(*terms, qvec, options, mask);
-  return Rank(QueryTerms(query), qvec, options, mask);
+  if (terms) return RankInto(*terms, qvec, options, mask, out);
+  return RankInto(QueryTerms(query), qvec, options, mask, out);
 }
 
 Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::WeightedTerm>& terms,
                                                 const std::vector<float>& query_vector,
                                                 const SearchOptions& options,
                                                 const index::ChunkMask& mask) const {
+  std::vector<SearchHit> hits;
+  FB_RETURN_IF_ERROR(RankInto(terms, query_vector, options, mask, &hits));
+  return hits;
+}
+
+Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
+                            const std::vector<float>& query_vector, const SearchOptions& options,
+                            const index::ChunkMask& mask, std::vector<SearchHit>* out) const {
   if (!(options.lexical_lead >= 0 && options.lexical_lead <= 1)) {
     return Status::InvalidArgument("lexical_lead must be in [0, 1]");
   }
   const size_t top_k = options.top_k;
-  if (top_k == 0) return std::vector<SearchHit>();
+  if (top_k == 0) {
+    out->clear();
+    return Status::OK();
+  }
   const bool per_doc = options.one_per_document;
   const std::vector<uint32_t>* group = per_doc ? &chunk_doc : nullptr;
   const bool collapse = options.collapse_jaccard > 0 && !per_doc;
@@ -359,13 +379,15 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
     });
 
     // Distinct results, best first: a near-duplicate of a kept result is
-    // folded into it.
-    std::vector<SearchHit> hits;
+    // folded into it. The caller's hits are overwritten in place, the first
+    // `n` being this round's; the rest are dropped at the end of the round.
+    std::vector<SearchHit>& hits = *out;
     hits.reserve(std::min(top_k, cands.size()));  // no moves of hits as it grows
-    std::vector<uint32_t> kept;  // chunks of `hits`
-    kept.reserve(hits.capacity());
+    std::vector<uint32_t> kept;                   // chunks of the first n hits
+    kept.reserve(std::min(top_k, cands.size()));
+    size_t n = 0;
     for (const Candidate& k : cands) {
-      if (hits.size() == top_k) break;
+      if (n == top_k) break;
       if (collapse) {
         // The chunks' sketches rule out most pairs (sizes too far apart,
         // or too few shared shingles possible) without shingling either
@@ -384,12 +406,15 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
           continue;
         }
       }
-      SearchHit& h = hits.emplace_back();  // filled in place: no hit moved
+      SearchHit& h = n < hits.size() ? hits[n] : hits.emplace_back();  // filled in place
+      ++n;
       FillHit(k.chunk, k.score, &h);
       h.bm25 = k.bm25;
       h.dense = k.dense;
+      h.duplicates.clear();
       kept.push_back(k.chunk);
     }
+    hits.resize(n);
     // Deeper when the lists may hold more and either too few distinct
     // results came back, or (lexical only) a role-weighted score fell below
     // what an unseen chunk could still score.
@@ -399,7 +424,7 @@ Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::Weighte
       unsettled = hits.back().score < lexical_hits.back().second;
     }
     bool more = dense_used ? (lexical_more && depth < kMaxDepth) || dense_more : lexical_more;
-    if (!more || !(short_of_results || unsettled) || round >= 10) return hits;
+    if (!more || !(short_of_results || unsettled) || round >= 10) return Status::OK();
   }
 }
 
