@@ -1,6 +1,7 @@
 // Rerankers: a second stage over the top-N fused candidates of a search.
 //
-//   auto trained = LearnedReranker::Train(index, state.records, LearnedRerankerOptions());
+//   SearchRerankTraining t;            // the search it will rerank: plain, depth 50
+//   auto trained = TrainSearchReranker(index, state.records, walls, t);
 //   SearchOptions so;                  // walls in so.allowed_matters, as for any search
 //   RerankOptions ro;                  // ro.depth = N candidates reordered
 //   auto hits = SearchAndRerank(index, /*fold_back=*/nullptr, "who may terminate?", so,
