@@ -159,6 +159,12 @@ fb_reranker_params fb_reranker_default_params(void) {
 
 int fb_reranker_train(const fb_index* h, const fb_reranker_params* params,
                       fb_reranker** reranker_out) {
+  return fb_reranker_train_for_search(h, params, nullptr, 0, reranker_out);
+}
+
+int fb_reranker_train_for_search(const fb_index* h, const fb_reranker_params* params,
+                                 const fb_search_params* search, size_t depth,
+                                 fb_reranker** reranker_out) {
   if (!h) return FB_EINVALID;
   if (!reranker_out) return Fail(&h->err, FB_EINVALID, "reranker_out is NULL");
   *reranker_out = nullptr;
@@ -179,6 +185,17 @@ int fb_reranker_train(const fb_index* h, const fb_reranker_params* params,
       }
       o.allowed_matters.emplace(list.begin(), list.end());
     }
+    // The search it will serve: the lists it trains within are that
+    // search's, behind its walls (TrainSearchReranker).
+    fb_search_params sp = search ? *search : fb_search_default_params();
+    foldback::SearchRerankTraining training;
+    Status valid =
+        SearchOptionsOf(IntOf(sp.mode), nullptr, 0, sp.restrict_matters, sp.allowed_matters,
+                        sp.allowed_matter_count, IntOf(sp.syntax), &training.search);
+    if (!valid.ok()) return Report(&h->err, valid);
+    training.fold_back = sp.use_feedback != 0;
+    if (depth) training.depth = depth;
+    training.reranker = o;
     std::string dir = h->state->Dir();
     if (dir.empty()) {
       return Fail(&h->err, FB_ESTATE,
@@ -187,8 +204,9 @@ int fb_reranker_train(const fb_index* h, const fb_reranker_params* params,
     }
     auto contents = foldback::host::ReadFeedbackLogFile(dir);
     if (!contents.ok()) return Report(&h->err, contents.status());
-    auto trained = foldback::LearnedReranker::Train(
-        *h->state->index, foldback::ApplyFeedbackLog(*contents).records, o);
+    auto trained = foldback::TrainSearchReranker(*h->state->index,
+                                                 foldback::ApplyFeedbackLog(*contents).records,
+                                                 training.search.allowed_matters, training);
     if (!trained.ok()) return Report(&h->err, trained.status());
     auto out = std::make_unique<fb_reranker>();
     out->model = std::move(trained.value());

@@ -952,9 +952,23 @@ typedef struct {
 FB_API fb_reranker_params fb_reranker_default_params(void);
 /* Trains from the feedback log of the index's folder (FB_ESTATE when the
  * index has no folder; no log or no labels give a reranker with no open
- * model). Errors in fb_index_last_error. */
+ * model), as foldback::TrainSearchReranker trains every host's reranker:
+ * each record within the list the search it will reorder gives its
+ * question held out (foldback/rerank.h), in the scope the question was
+ * asked in (the filters its trace kept). fb_reranker_train: for
+ * fb_index_search_rerank with fb_search_default_params() and depth 0.
+ * Errors in fb_index_last_error. */
 FB_API int fb_reranker_train(const fb_index* index, const fb_reranker_params* params,
                              fb_reranker** reranker_out);
+/* The same for the search it will serve: `search` (NULL: the defaults) as
+ * fb_index_search_rerank will get it — its mode, use_feedback (fold-back's
+ * lists) and walls (restrict_matters: the asker's; joined with the training
+ * wall of `params`); its filters and top_k are not used (each record is
+ * ranked in its own scope) — and the `depth` it will rerank (0: 50).
+ * (since 0.3) */
+FB_API int fb_reranker_train_for_search(const fb_index* index, const fb_reranker_params* params,
+                                        const fb_search_params* search, size_t depth,
+                                        fb_reranker** reranker_out);
 /* Portable bytes of every kept model version (JSON), and back
  * (FB_ECORRUPT on bytes that are not a reranker; message in *error_out,
  * freed with fb_string_free, when error_out is not NULL). */

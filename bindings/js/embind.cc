@@ -1381,7 +1381,31 @@ val ToRecord(const val& o, foldback::FeedbackRecord* r) {
   if (Has(o, "privileged")) r->privileged = o["privileged"].as<bool>();
   r->program_version = Str(o, "programVersion");
   r->model = Str(o, "model");
+  if (Has(o, "filters")) {
+    val list = o["filters"];
+    size_t n = list["length"].as<size_t>();
+    for (size_t i = 0; i < n; ++i) {
+      foldback::Filter f;
+      f.field = Str(list[i], "field");
+      std::string op = Str(list[i], "op");
+      if (op == ">=") {
+        f.op = foldback::Filter::Op::kGe;
+      } else if (op == "<=") {
+        f.op = foldback::Filter::Op::kLe;
+      } else if (op != "=" && !op.empty()) {
+        return ErrorValue(foldback::Status::InvalidArgument(
+            "a filter's op must be '=', '>=' or '<=', not '" + op.substr(0, 40) + "'"));
+      }
+      f.value = Str(list[i], "value");
+      r->filters.push_back(std::move(f));
+    }
+  }
   return val::null();
+}
+
+// "=", ">=" or "<=", as the trace JSON writes a filter's operator.
+const char* FilterOpText(foldback::Filter::Op op) {
+  return op == foldback::Filter::Op::kGe ? ">=" : op == foldback::Filter::Op::kLe ? "<=" : "=";
 }
 
 val RecordValue(const foldback::FeedbackRecord& r) {
@@ -1424,6 +1448,15 @@ val RecordValue(const foldback::FeedbackRecord& r) {
   o.set("privileged", r.privileged);
   o.set("programVersion", r.program_version);
   o.set("model", r.model);
+  val filters = val::array();
+  for (const auto& f : r.filters) {
+    val x = val::object();
+    x.set("field", f.field);
+    x.set("op", std::string(FilterOpText(f.op)));
+    x.set("value", f.value);
+    filters.call<void>("push", x);
+  }
+  o.set("filters", filters);
   return o;
 }
 
@@ -2003,12 +2036,28 @@ val DescribeEmbedder(JsIndex& index) {
 class JsReranker {
  public:
   // {l2, memory, labelPrior, minLabels, minRelevant, minQuestions,
-  //  allowedMatters (the training wall), shareableMatters}; stats or an
-  // error value.
+  //  allowedMatters (the asker's walls: the training wall), shareableMatters,
+  //  rerankDepth, mode}; stats or an error value. Trained as every host's
+  // reranker is (foldback::TrainSearchReranker): each record within the
+  // list search() gives its question held out — the plain search in `mode`
+  // (search() reranks the plain search), in the scope the question was
+  // asked in, its first rerankDepth hits.
   val train(JsIndex& index, const JsFeedback& feedback, val o) {
-    foldback::LearnedRerankerOptions lo = Options(o);
+    foldback::SearchRerankTraining training;
+    training.reranker = Options(o);
+    if (!o.isUndefined() && !o.isNull()) {
+      if (Has(o, "rerankDepth")) training.depth = o["rerankDepth"].as<size_t>();
+      if (Has(o, "mode")) {
+        std::string mode = o["mode"].as<std::string>();
+        if (!foldback::ParseSearchMode(mode, &training.search.mode)) {
+          return ErrorValue(foldback::Status::InvalidArgument(
+              "mode must be bm25, dense or hybrid, not '" + mode.substr(0, 40) + "'"));
+        }
+      }
+    }
     foldback::RerankTrainStats st;
-    auto r = foldback::LearnedReranker::Train(*index.get(), feedback.liveRecords(), lo, &st);
+    auto r = foldback::TrainSearchReranker(*index.get(), feedback.liveRecords(),
+                                           training.reranker.allowed_matters, training, &st);
     if (!r.ok()) return ErrorValue(r.status());
     model_ = std::move(r.value());
     val out = val::object();

@@ -186,8 +186,9 @@ int Run(const AskArgs& a) {
         "order); rerank without --answer"));
   }
   const size_t rerank_depth = RerankDepth(a.rerank, a.rerank_depth, a.llm_rerank.depth_opt);
-  auto reranker = LoadReranker(a.rerank, rerank_depth, a.index_dir, **index,
-                               o.search.allowed_matters);
+  // Learned: trained within the lists the session's search gives a new
+  // question (its mode, scope and walls; fold-back with --feedback).
+  auto reranker = LoadReranker(a.rerank, rerank_depth, a.index_dir, **index, o.search, a.feedback);
   if (!reranker.ok()) return Fail(reranker.status());
   if (a.rerank == "llm") {
     // The passages the session found (behind the walls), ordered by the

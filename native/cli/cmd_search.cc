@@ -67,7 +67,7 @@ int Run(const SearchArgs& a) {
     fb = *built;
   }
   const size_t depth = RerankDepth(a.rerank, a.rerank_depth, a.llm_rerank.depth_opt);
-  auto reranker = LoadReranker(a.rerank, depth, a.index_dir, **opened, o.allowed_matters);
+  auto reranker = LoadReranker(a.rerank, depth, a.index_dir, **opened, o, a.feedback);
   if (!reranker.ok()) return Fail(reranker.status());
   std::unique_ptr<llm::LlmClient> llm_client;
   const llm::LlmClientReranker* llm_reranker = nullptr;

@@ -20,9 +20,9 @@ CLI::Option* AddRerankOptions(CLI::App* cmd, std::string* kind, size_t* depth) {
                          "Results the reranker reorders (default: 50 learned, 20 llm)");
 }
 
-Result<std::unique_ptr<Reranker>> LoadReranker(
-    const std::string& kind, size_t depth, const std::string& index_dir, const Index& index,
-    const std::optional<std::set<std::string>>& allowed_matters) {
+Result<std::unique_ptr<Reranker>> LoadReranker(const std::string& kind, size_t depth,
+                                               const std::string& index_dir, const Index& index,
+                                               const SearchOptions& search, bool feedback) {
   RerankerKind k;
   if (!ParseRerankerKind(kind, &k)) {
     return Status::InvalidArgument("--rerank must be none, learned or llm, not \"" + kind + "\"");
@@ -31,7 +31,11 @@ Result<std::unique_ptr<Reranker>> LoadReranker(
     return Status::InvalidArgument("--rerank-depth must be in 1..10000");
   }
   if (k == RerankerKind::kNone || k == RerankerKind::kLlm) return std::unique_ptr<Reranker>();
-  auto trained = host::LearnedRerankerOfDir(index, index_dir, allowed_matters);
+  SearchRerankTraining training;  // the lists this command's first stage gives
+  training.fold_back = feedback;  // fold-back as FoldBackOfDir builds it (default options)
+  training.search = search;
+  training.depth = depth;
+  auto trained = host::LearnedRerankerOfDir(index, index_dir, search.allowed_matters, training);
   if (!trained.ok()) return trained.status();
   return std::unique_ptr<Reranker>(std::move(trained.value()));
 }

@@ -25,12 +25,15 @@ CLI::Option* AddRerankOptions(CLI::App* cmd, std::string* kind, size_t* depth);
 
 // The reranker the flags ask for: null for none and for llm (MakeLlmReranker
 // builds that one); for learned, one trained from the live records of
-// DIR/feedback.log that `allowed_matters` (the user's walls) let through —
-// records touching another matter are refused before training.
-// InvalidArgument for an unknown kind or a bad depth.
-Result<std::unique_ptr<Reranker>> LoadReranker(
-    const std::string& kind, size_t depth, const std::string& index_dir, const Index& index,
-    const std::optional<std::set<std::string>>& allowed_matters);
+// DIR/feedback.log that search.allowed_matters (the user's walls) let
+// through — records touching another matter are refused before training —
+// within the lists this command's first stage gives (host::
+// LearnedRerankerOfDir): `search`'s mode and options, fold-back with
+// `feedback`, the first `depth` hits. InvalidArgument for an unknown kind
+// or a bad depth.
+Result<std::unique_ptr<Reranker>> LoadReranker(const std::string& kind, size_t depth,
+                                               const std::string& index_dir, const Index& index,
+                                               const SearchOptions& search, bool feedback);
 
 // ---- --rerank llm
 struct LlmRerankFlags {

@@ -106,12 +106,12 @@ Result<std::string> ExportFeedbackBytes(const Index& index, const std::string& i
 
 Result<std::unique_ptr<LearnedReranker>> LearnedRerankerOfDir(
     const Index& index, const std::string& index_dir,
-    const std::optional<std::set<std::string>>& walls) {
+    const std::optional<std::set<std::string>>& walls, const SearchRerankTraining& training,
+    RerankTrainStats* stats) {
   auto contents = ReadFeedbackLogFile(index_dir);
   if (!contents.ok()) return contents.status();
-  LearnedRerankerOptions o;
-  o.allowed_matters = walls;  // learn only from what this user may see
-  return LearnedReranker::Train(index, ApplyFeedbackLog(*contents).records, o);
+  // Learned only from what this user may see, within the lists it reorders.
+  return TrainSearchReranker(index, ApplyFeedbackLog(*contents).records, walls, training, stats);
 }
 
 }  // namespace foldback::host

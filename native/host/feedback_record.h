@@ -58,14 +58,19 @@ Result<std::shared_ptr<const FoldBack>> FoldBackOfDir(
 std::string FeedbackLogStamp(const std::string& index_dir);
 
 // The learned reranker (foldback/rerank.h) trained on the live records of
-// <index dir>/feedback.log that `walls` let through: records touching a
-// matter outside them are refused before training, so a user's reranker
-// holds only models of what they may see. A log without enough labels gives
-// a reranker whose gate is closed (its reports say why). Shared by
-// `--rerank learned` (search, ask, eval) and `foldback serve`.
+// <index dir>/feedback.log that `walls` let through, by the core's
+// TrainSearchReranker: each record within the list `training`'s search
+// (the host's: plain or with fold-back, its mode, the reranker's depth)
+// gives its question held out, in the scope the question was asked in.
+// Records touching a matter outside `walls` are refused, so a user's
+// reranker holds only models of what they may see. A log without enough
+// labels gives a reranker whose gate is closed (its reports say why).
+// Shared by `--rerank learned` (search, ask) and `foldback serve`.
 Result<std::unique_ptr<LearnedReranker>> LearnedRerankerOfDir(
     const Index& index, const std::string& index_dir,
-    const std::optional<std::set<std::string>>& walls);
+    const std::optional<std::set<std::string>>& walls,
+    const SearchRerankTraining& training = SearchRerankTraining(),
+    RerankTrainStats* stats = nullptr);
 
 // Appends a tombstone deleting one live record. NotFound when there is none
 // with that id (saying so when it was already forgotten).

@@ -744,19 +744,21 @@ struct Routes {
   };
   // learned: trained on the feedback log's records the user's wall lets
   // through (host::LearnedRerankerOfDir, as `--rerank learned`), so only
-  // models of matters the user may see apply — cached per wall, index
-  // generation and log version (serve/feedback_models.h); llm: the
+  // models of matters the user may see apply, within the lists the
+  // request's first stage (`feedback`, `mode`) gives — cached per wall,
+  // first stage, index generation and log version
+  // (serve/feedback_models.h); llm: the
   // server's endpoint (--endpoint) orders the top passages, with the
   // server's redaction.
   Status MakeReranker(const std::string& name, const User& u,
-                      const std::shared_ptr<const Index>& index, uint64_t generation,
-                      RequestReranker* out) {
+                      const std::shared_ptr<const Index>& index, uint64_t generation, bool feedback,
+                      SearchMode mode, RequestReranker* out) {
     if (!ParseRerankerKind(name, &out->kind)) {
       return Status::InvalidArgument("'rerank' must be none, learned or llm");
     }
     if (out->kind == RerankerKind::kNone) return Status::OK();
     if (out->kind == RerankerKind::kLearned) {
-      auto trained = rep->models->LearnedFor(index, generation, u.matters);
+      auto trained = rep->models->LearnedFor(index, generation, u.matters, {feedback, mode});
       if (!trained.ok()) return trained.status();
       out->reranker = *trained;
       return Status::OK();
@@ -835,7 +837,8 @@ struct Routes {
     s = FoldBackFor(feedback, u, *index, generation, &fb);
     if (!s.ok()) return FromStatus(s);
     RequestReranker rr;
-    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, index, generation, &rr);
+    s = MakeReranker(t.Has("rerank") ? t.Get("rerank") : "none", u, index, generation, feedback,
+                     so.mode, &rr);
     if (!s.ok()) return FromStatus(s);
     RerankOptions ro;
     ro.depth = rr.depth;
@@ -911,7 +914,7 @@ struct Routes {
     s = FoldBackFor(feedback, u, *index, generation, &fb);
     if (!s.ok()) return FromStatus(s);
     RequestReranker rr;
-    s = MakeReranker(rerank, u, index, generation, &rr);
+    s = MakeReranker(rerank, u, index, generation, feedback, ao.search.mode, &rr);
     if (!s.ok()) return FromStatus(s);
     // As `foldback ask`: the answer cites the session's passage order.
     if (rr.reranker && ao.answer) {

@@ -10,6 +10,21 @@
 #include "host/log.h"
 
 namespace foldback::serve {
+namespace {
+
+// The lists a learned reranker trains within (host::LearnedRerankerOfDir):
+// those the request's first stage gives — fold-back with the server's
+// options (as fold_backs_ is built) or the plain search, in its mode —
+// to RerankOptions' depth.
+SearchRerankTraining TrainingFor(const FirstStage& stage) {
+  SearchRerankTraining t;
+  t.fold_back = stage.fold_back;
+  t.fold_back_options = FoldBackOptions();
+  t.search.mode = stage.mode;
+  return t;
+}
+
+}  // namespace
 
 FeedbackModels::FeedbackModels(std::string index_dir, FeedbackModelsOptions options,
                                Metrics* metrics, Published published)
@@ -164,7 +179,7 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
       if (e.generation != generation || !e.model || e.queued) continue;
       if (WallVersion(e.walls) == e.version) continue;
       e.queued = true;
-      queue_.push_back(e.walls);
+      queue_.emplace_back(e.walls, e.stage);
     }
   }
   cv_.notify_all();
@@ -172,7 +187,8 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
 }
 
 Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
-    const std::shared_ptr<const Index>& index, uint64_t generation, const Walls& walls) {
+    const std::shared_ptr<const Index>& index, uint64_t generation, const Walls& walls,
+    FirstStage stage) {
   LogVersion();  // notices an outside change of the log
   // The version is read before the log: a record appended in between makes
   // the model stale, never one kept under a newer version than it holds.
@@ -182,7 +198,7 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = learned_.begin(); it != learned_.end(); ++it) {
-      if (it->walls != walls || it->generation != generation) continue;
+      if (it->walls != walls || it->stage != stage || it->generation != generation) continue;
       learned_.splice(learned_.begin(), learned_, it);  // the most recently used
       Entry& e = learned_.front();
       if (!e.model) {
@@ -192,7 +208,7 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
       if (e.version != version && !e.queued) {
         // Stale: served as it is while the trainer retrains it.
         e.queued = true;
-        queue_.push_back(walls);
+        queue_.emplace_back(walls, stage);
         cv_.notify_all();
       }
       return e.model;
@@ -200,6 +216,7 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
     if (!first.valid()) {
       Entry e;
       e.walls = walls;
+      e.stage = stage;
       e.generation = generation;
       e.version = version;
       e.first = promise.get_future().share();
@@ -215,14 +232,14 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
   auto forget = [&] {  // a failed training is not kept: the next request tries again
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = learned_.begin(); it != learned_.end(); ++it) {
-      if (it->walls == walls && it->generation == generation && !it->model) {
+      if (it->walls == walls && it->stage == stage && it->generation == generation && !it->model) {
         learned_.erase(it);
         break;
       }
     }
   };
   try {
-    auto trained = host::LearnedRerankerOfDir(*index, index_dir_, walls);
+    auto trained = host::LearnedRerankerOfDir(*index, index_dir_, walls, TrainingFor(stage));
     metrics_->AddModelBuild(Metrics::ModelKind::kLearnedReranker);
     if (!trained.ok()) {
       forget();
@@ -233,7 +250,9 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Entry& e : learned_) {
-        if (e.walls == walls && e.generation == generation && !e.model) e.model = model;
+        if (e.walls == walls && e.stage == stage && e.generation == generation && !e.model) {
+          e.model = model;
+        }
       }
     }
     promise.set_value(model);
@@ -257,24 +276,25 @@ void FeedbackModels::TrainerLoop() {
     const Clock::time_point start = Clock::now();
     uint64_t generation = 0;
     if (!queue_.empty()) {
-      Walls walls = std::move(queue_.front());
+      Walls walls = std::move(queue_.front().first);
+      const FirstStage stage = queue_.front().second;
       queue_.pop_front();
       lock.unlock();
       // Held while training: the server does not change this copy meanwhile.
       std::shared_ptr<const Index> index = published_(&generation);
       const uint64_t version = WallVersion(walls);  // before the log is read
-      auto trained = host::LearnedRerankerOfDir(*index, index_dir_, walls);
+      auto trained = host::LearnedRerankerOfDir(*index, index_dir_, walls, TrainingFor(stage));
       metrics_->AddModelBuild(Metrics::ModelKind::kLearnedReranker);
       lock.lock();
       for (Entry& e : learned_) {
-        if (e.walls != walls || !e.queued) continue;
+        if (e.walls != walls || e.stage != stage || !e.queued) continue;
         e.queued = false;
         if (!trained.ok() || e.generation != generation) break;  // kept as it was
         e.model = std::shared_ptr<const LearnedReranker>(std::move(trained.value()));
         e.version = version;
         if (WallVersion(walls) != version) {  // records came while it trained: again
           e.queued = true;
-          queue_.push_back(walls);
+          queue_.emplace_back(walls, stage);
         }
         break;
       }

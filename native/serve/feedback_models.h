@@ -68,6 +68,16 @@ struct FeedbackModelsOptions {
   double trainer_share = 0.25;
 };
 
+// The first stage a learned reranker reorders: fold-back on or off (a
+// request's `feedback`) and the search mode. Each gets its own model,
+// trained within the lists that first stage gives.
+struct FirstStage {
+  bool fold_back = true;
+  SearchMode mode = SearchMode::kHybrid;
+  bool operator==(const FirstStage& o) const { return fold_back == o.fold_back && mode == o.mode; }
+  bool operator!=(const FirstStage& o) const { return !(*this == o); }
+};
+
 class FeedbackModels {
  public:
   // The index as published now and its generation (the trainer trains
@@ -104,11 +114,13 @@ class FeedbackModels {
                 uint64_t generation, const FeedbackRecord& record);
 
   // The learned reranker trained on the log's records `walls` let through
-  // (host::LearnedRerankerOfDir, as `--rerank learned`): the last one
-  // trained for this wall and generation, retrained in the background when
+  // (host::LearnedRerankerOfDir, as `--rerank learned`), within the lists
+  // `stage` gives each feedback question held out: the last one trained for
+  // this wall, first stage and generation, retrained in the background when
   // the wall's records moved.
   Result<std::shared_ptr<const LearnedReranker>> LearnedFor(
-      const std::shared_ptr<const Index>& index, uint64_t generation, const Walls& walls);
+      const std::shared_ptr<const Index>& index, uint64_t generation, const Walls& walls,
+      FirstStage stage = FirstStage());
 
  private:
   // This server's version of the log: an epoch bumped when the file changed
@@ -145,6 +157,7 @@ class FeedbackModels {
   using Learned = Result<std::shared_ptr<const LearnedReranker>>;
   struct Entry {
     Walls walls;
+    FirstStage stage;
     uint64_t generation = 0;
     uint64_t version = 0;                          // the wall version `model` was trained for
     std::shared_ptr<const LearnedReranker> model;  // null until the first training ends
@@ -154,7 +167,8 @@ class FeedbackModels {
   std::mutex mu_;  // learned_, queue_, adapters_, stop_
   std::condition_variable cv_;
   std::list<Entry> learned_;  // most recently used first
-  std::list<Walls> queue_;    // walls whose reranker the trainer retrains
+  // Walls (and first stages) whose reranker the trainer retrains.
+  std::list<std::pair<Walls, FirstStage>> queue_;
   bool adapters_ = false;     // the trainer looks at the fold-backs' adapters
   bool stop_ = false;
   std::thread trainer_;

@@ -1005,6 +1005,23 @@ static uint64_t file_size(const char* path) {
   return n;
 }
 
+/* 1 when the file holds `needle` (bytes), 0 when not or unreadable. */
+static int file_contains(const char* path, const char* needle) {
+  FILE* f = fopen(path, "rb");
+  size_t n = strlen(needle), matched = 0;
+  int c;
+  if (!f) return 0;
+  while ((c = fgetc(f)) != EOF) {
+    if ((char)c == needle[matched]) {
+      if (++matched == n) break;
+    } else {
+      matched = (char)c == needle[0] ? 1 : 0;
+    }
+  }
+  fclose(f);
+  return matched == n;
+}
+
 /* Feedback recorded against a saved trace, checked as the CLI checks it,
  * folded back into search and ask (walled), forgotten, exported. */
 static void feedback(void) {
@@ -1066,6 +1083,7 @@ static void feedback(void) {
   CHECK(file_lines(path) != (size_t)-1);
   /* The trace carries the answer (the core's Trace::answer), as the CLI's does. */
   CHECK(strstr(fb_ask_trace_json(ask), "\"answer\":\"On notice [1].\"") != NULL);
+  CHECK(strstr(fb_ask_trace_json(ask), "\"filters\"") == NULL); /* asked unscoped */
 
   CHECK(fb_feedback_log_open(NULL, index, &log) == FB_EINVALID);
   CHECK(fb_feedback_log_open(dir, index, NULL) == FB_EINVALID);
@@ -1146,6 +1164,41 @@ static void feedback(void) {
       CHECK(fb_feedback_log_append(log, &w, NULL) == FB_EDENIED);
       CHECK(file_size(path) == size); /* nothing was written */
       fb_ask_free(walled);
+    }
+  }
+
+  /* A question scoped to one contract keeps its filter in the trace and in
+   * the record the log holds (foldback::BuildFeedbackRecord): a reranker
+   * trained on it ranks its list in that scope. */
+  {
+    const char* scope[] = {"id>=mzz-scope"}; /* nda-acme, supply-public */
+    fb_ask* scoped = NULL;
+    fb_ask_params sp2 = fb_ask_default_params();
+    fb_feedback_record w = fb_feedback_default_record();
+    uint64_t before = file_size(path);
+    char* scoped_id = NULL;
+    sp2.mode = FB_MODE_BM25;
+    sp2.filters = scope;
+    sp2.filter_count = 1;
+    CHECK(fb_ask_start(index, kQuestion, &sp2, 0, &scoped) == FB_OK);
+    if (scoped) {
+      run_canned(scoped, "terminate notice", "termination survive", "On notice [1].", &s);
+      CHECK(strstr(fb_ask_trace_json(scoped),
+                   "\"filters\":[{\"field\":\"id\",\"op\":\">=\",\"value\":\"mzz-scope\"}]") !=
+            NULL);
+      CHECK(fb_ask_save_trace(scoped, NULL) == FB_OK);
+      w.trace_id = fb_ask_trace_id(scoped);
+      w.rating = "up";
+      w.matter = "m-acme";
+      CHECK(file_contains(path, "mzz-scope") == 0);
+      CHECK(fb_feedback_log_append(log, &w, &scoped_id) == FB_OK);
+      CHECK(file_size(path) > before);
+      /* The record's filter, in the log (the value is nowhere else). */
+      CHECK(file_contains(path, "mzz-scope") == 1);
+      /* Forgotten again: the checks below count one live record. */
+      CHECK(scoped_id && fb_feedback_forget_record(log, scoped_id, NULL) == FB_OK);
+      fb_string_free(scoped_id);
+      fb_ask_free(scoped);
     }
   }
 

@@ -227,6 +227,22 @@ static void reranker(void) {
   p.allowed_matter_count = 1;
   CHECK(fb_reranker_train(index, &p, &r) == FB_EINVALID && r == NULL);
   p = fb_reranker_default_params();
+  /* For a given search: its walls and mode are checked as a search's. */
+  CHECK(fb_reranker_train_for_search(NULL, &p, &sp, 0, &r) == FB_EINVALID);
+  CHECK(fb_reranker_train_for_search(index, &p, &sp, 0, NULL) == FB_EINVALID);
+  sp.restrict_matters = 1;
+  sp.allowed_matters = walls;
+  sp.allowed_matter_count = 1;
+  CHECK(fb_reranker_train_for_search(index, &p, &sp, 0, &r) == FB_EINVALID && r == NULL);
+  sp = fb_search_default_params();
+  sp.mode = (fb_search_mode)9;
+  CHECK(fb_reranker_train_for_search(index, &p, &sp, 0, &r) == FB_EINVALID && r == NULL);
+  sp = fb_search_default_params();
+  sp.use_feedback = 1;
+  CHECK(fb_reranker_train_for_search(index, &p, &sp, 20, &r) == FB_OK && r != NULL);
+  fb_reranker_free(r);
+  r = NULL;
+  sp = fb_search_default_params();
   /* No log yet: a reranker with no model, results as the first stage's. */
   CHECK(fb_reranker_train(index, &p, &r) == FB_OK && r != NULL);
   if (!r) return;

@@ -156,6 +156,47 @@ TEST(RerankCli, LearnedRerankerReordersNewQuestionsInsideTheWalls) {
   EXPECT_FALSE(IsClause(forgotten[0])) << forgotten.dump(1);
 }
 
+// The scope a question is asked in goes from `ask --filter` to its saved
+// trace and, through `foldback feedback`, into the record in the log: the
+// reranker trained on it ranks that record's list in the same scope
+// (TrainSearchReranker).
+TEST(RerankCli, AScopedQuestionKeepsItsFilterInTheRecord) {
+  std::string idx = MakeIndex("scoped");
+  json top = SearchJson(idx, "--allowed-matters acme --top-k 1", kTopics[5].question);
+  ASSERT_EQ(top.size(), 1u);
+  const std::string doc = top[0]["doc_id"];
+  CliRun r = CliSplit("ask --index " + idx +
+                      " --rewrite none --hops 1 --json --allowed-matters acme --filter " +
+                      Q("id=" + doc) + " " + Q(kTopics[5].question));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  json asked = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(asked.contains("results") && !asked["results"].empty()) << r.out;
+  for (const auto& h : asked["results"]) EXPECT_EQ(h["doc_id"], doc);
+  const std::string trace_id = asked["trace_id"];
+  json trace = json::parse(
+      foldback::testing::ReadFile(std::filesystem::path(idx) / "traces" / (trace_id + ".json")));
+  EXPECT_EQ(trace["filters"], json::array({{{"field", "id"}, {"op", "="}, {"value", doc}}}));
+  const std::string chunk = asked["results"][0]["chunk_id"];
+  r = Cli("feedback --index " + idx + " --trace " + trace_id + " --relevant " + Q(chunk) +
+          " --allowed-matters acme --consent");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto contents = foldback::host::ReadFeedbackLogFile(idx);
+  ASSERT_TRUE(contents.ok());
+  foldback::FeedbackState state = foldback::ApplyFeedbackLog(*contents);
+  ASSERT_EQ(state.records.size(), 6u);
+  const foldback::FeedbackRecord& rec = state.records.back();
+  ASSERT_EQ(rec.filters.size(), 1u);
+  EXPECT_EQ(rec.filters[0].field, "id");
+  EXPECT_EQ(rec.filters[0].op, foldback::Filter::Op::kEq);
+  EXPECT_EQ(rec.filters[0].value, doc);
+  // The unscoped records (written without filters) and the scoped one train
+  // together.
+  json reranked = SearchJson(idx, "--allowed-matters acme --top-k 5 --rerank learned --feedback",
+                             kTopics[6].question);
+  ASSERT_FALSE(reranked.empty());
+  EXPECT_TRUE(IsClause(reranked[0])) << reranked.dump(1);
+}
+
 TEST(RerankCli, BadRerankFlagsAreClearErrors) {
   std::string idx = MakeIndex("bad");
   CliRun r = Cli("search --index " + idx + " --rerank llm x");  // no endpoint

@@ -44,6 +44,9 @@ FeedbackRecord FullRecord(int i, size_t critique_bytes = 40) {
   r.privileged = i % 5 == 0;
   r.program_version = "prog-1";
   r.model = "test-model";
+  r.filters = {{"doc_id", Filter::Op::kEq, "doc" + std::to_string(i)},
+               {"date", Filter::Op::kGe, "2020-01-01"},
+               {"date", Filter::Op::kLe, "2024-12-31"}};
   return r;
 }
 
@@ -81,6 +84,12 @@ void ExpectSame(const FeedbackRecord& a, const FeedbackRecord& b) {
   EXPECT_EQ(a.privileged, b.privileged);
   EXPECT_EQ(a.program_version, b.program_version);
   EXPECT_EQ(a.model, b.model);
+  ASSERT_EQ(a.filters.size(), b.filters.size());
+  for (size_t i = 0; i < a.filters.size(); ++i) {
+    EXPECT_EQ(a.filters[i].field, b.filters[i].field);
+    EXPECT_EQ(a.filters[i].op, b.filters[i].op);
+    EXPECT_EQ(a.filters[i].value, b.filters[i].value);
+  }
 }
 
 std::vector<std::string> Ids(const FeedbackLogContents& c) {
@@ -140,11 +149,72 @@ TEST(FeedbackRecord, ValidationNamesTheField) {
   r = FullRecord(1);
   r.version = 2;
   EXPECT_TRUE(ValidateFeedbackRecord(r).IsNotSupported());
+  // The scope the question was searched in: a field, a known operator,
+  // UTF-8 within the name limit.
+  r = FullRecord(1);
+  r.filters[0].field.clear();
+  EXPECT_TRUE(ValidateFeedbackRecord(r).IsInvalidArgument());
+  r = FullRecord(1);
+  r.filters[1].op = static_cast<Filter::Op>(3);
+  EXPECT_TRUE(ValidateFeedbackRecord(r).IsInvalidArgument());
+  r = FullRecord(1);
+  r.filters[2].value = "bad \xC3\x28 utf-8";
+  s = ValidateFeedbackRecord(r);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("filter value"), std::string::npos) << s.ToString();
+  r = FullRecord(1);
+  r.filters[0].value.assign(FeedbackLimits::kMaxNameBytes + 1, 'v');
+  EXPECT_EQ(ValidateFeedbackRecord(r).code(), Status::Code::kOutOfRange);
+  r = FullRecord(1);
+  r.filters.assign(FeedbackLimits::kMaxItems + 1, r.filters[0]);
+  EXPECT_EQ(ValidateFeedbackRecord(r).code(), Status::Code::kOutOfRange);
   Tombstone t;
   EXPECT_TRUE(ValidateTombstone(t).IsInvalidArgument());  // neither id nor matter
   t.record_id = "x";
   t.matter = "m";
   EXPECT_TRUE(ValidateTombstone(t).IsInvalidArgument());  // both
+}
+
+// A record written before filters were kept (no field 21) reads as one
+// searched over the whole index; a record with an operator this build does
+// not know is refused as damage, never read with a wider scope.
+TEST(FeedbackRecord, RecordsWithoutFiltersStillReadAndUnknownOperatorsAreRefused) {
+  FeedbackRecord r = FullRecord(3);
+  r.filters.clear();
+  pb::FeedbackRecord old;
+  old.set_version(1);
+  old.set_record_id(r.record_id);
+  old.set_trace_id(r.trace_id);
+  old.set_time_ms(r.time_ms);
+  old.set_matter(r.matter);
+  old.set_question(r.question);
+  pb::PassageLabel* l = old.add_labels();
+  l->set_chunk_id("doc3#1");
+  l->set_label(1);
+  old.set_consent_to_train(true);
+  std::string bytes = old.SerializeAsString();
+  auto back = DecodeFeedbackRecord(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->filters.empty());
+  EXPECT_EQ(back->question, r.question);
+  // The same bytes in a log, beside a record with filters.
+  MemorySink sink;
+  FeedbackLogWriter w(&sink);
+  ASSERT_TRUE(w.AddEncoded(std::string(1, '\x01') + bytes).ok());
+  ASSERT_TRUE(w.Add(FullRecord(4)).ok());
+  auto c = ReadFeedbackLog(sink.data());
+  ASSERT_EQ(c.entries.size(), 2u);
+  EXPECT_TRUE(c.damage.empty());
+  EXPECT_TRUE(c.entries[0].record.filters.empty());
+  ASSERT_EQ(c.entries[1].record.filters.size(), 3u);
+  EXPECT_EQ(c.entries[1].record.filters[1].op, Filter::Op::kGe);
+
+  pb::SearchFilter* f = old.add_filters();
+  f->set_field("date");
+  f->set_op(7);
+  f->set_value("2020-01-01");
+  EXPECT_EQ(DecodeFeedbackRecord(old.SerializeAsString()).status().code(),
+            Status::Code::kCorruption);
 }
 
 TEST(FeedbackRecord, TenMegabyteCritiqueIsRefusedAndNothingIsWritten) {

@@ -335,6 +335,54 @@ TEST(TraceJson, CarriesTheAnswerTheMatterTheUserAndTheWall) {
   EXPECT_FALSE(back->allowed_matters.has_value());
 }
 
+// The scope a question was searched in goes from the ask session's options
+// to its trace, through the trace's JSON, into the feedback record.
+TEST_F(FeedbackRecordTest, KeepsTheFiltersTheQuestionWasSearchedWith) {
+  Trace t = TraceOf({"acme-1", "acme-2"});
+  t.filters = {{"doc_id", Filter::Op::kEq, "acme-1"}, {"date", Filter::Op::kGe, "2021-03-04"}};
+  std::string json = TraceToJson(t);
+  EXPECT_NE(json.find(R"("filters":[{"field":"doc_id","op":"=","value":"acme-1"})"),
+            std::string::npos)
+      << json;
+  FeedbackInput in = Input();
+  in.relevant = {Chunk("acme-1")};
+  auto r = Build(t, in);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->filters.size(), 2u);
+  EXPECT_EQ(r->filters[0].field, "doc_id");
+  EXPECT_EQ(r->filters[0].op, Filter::Op::kEq);
+  EXPECT_EQ(r->filters[0].value, "acme-1");
+  EXPECT_EQ(r->filters[1].op, Filter::Op::kGe);
+  auto bytes = EncodeFeedbackRecord(*r);
+  ASSERT_TRUE(bytes.ok());
+  auto back = DecodeFeedbackRecord(*bytes);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->filters.size(), 2u);
+  EXPECT_EQ(back->filters[1].value, "2021-03-04");
+  // A trace without filters (or from before they were kept): none.
+  t.filters.clear();
+  EXPECT_EQ(TraceToJson(t).find("filters"), std::string::npos);
+  in.record_id = "r-2";
+  r = Build(t, in);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->filters.empty());
+  // Malformed filters in a trace: InvalidArgument naming the field.
+  for (const char* bad : {R"({"question":"q","filters":{"doc_id":"x"}})",
+                          R"({"question":"q","filters":[{"field":"doc_id","value":"x"}]})",
+                          R"({"question":"q","filters":[{"field":"","op":"=","value":"x"}]})",
+                          R"({"question":"q","filters":[{"field":"d","op":"<","value":"x"}]})"}) {
+    auto parsed = TraceFromJson(bad);
+    EXPECT_TRUE(parsed.status().IsInvalidArgument()) << bad;
+    EXPECT_NE(parsed.status().message().find("filters"), std::string::npos) << bad;
+  }
+  // Too long a value: the record is refused, naming it; nothing is built.
+  t.filters = {{"doc_id", Filter::Op::kEq, std::string(FeedbackLimits::kMaxNameBytes + 1, 'x')}};
+  in.record_id = "r-3";
+  r = Build(t, in);
+  EXPECT_EQ(r.status().code(), Status::Code::kOutOfRange) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("filter value"), std::string::npos);
+}
+
 TEST_F(FeedbackRecordTest, FoldBackCacheBuildsOncePerVersionAndWall) {
   FeedbackInput in = Input();
   in.rating = "up";

@@ -280,9 +280,13 @@ export interface RerankerOptions {
   minLabels?: number;
   minRelevant?: number;
   minQuestions?: number;
-  /** Training wall: records touching another matter are refused. */
+  /** Training wall (the asker's walls): records touching another matter are refused, and each record's training list is ranked behind them. */
   allowedMatters?: string[];
   shareableMatters?: string[];
+  /** The rerankDepth search() will use: each record is trained within the first this many hits its question gets when new. Default: 50. */
+  rerankDepth?: number;
+  /** The search mode search() will use for those lists. Default: 'hybrid'. */
+  mode?: 'bm25' | 'dense' | 'hybrid';
 }
 
 export interface RerankerModel {
@@ -506,6 +510,8 @@ export interface Trace<R = TracePassage> {
   stoppedEarly: boolean;
   /** One line per need the redaction patterns changed ("hop 1 rewrite: pattern-1 x2"); never the text. */
   redactions: string[];
+  /** The filters the question was searched with (`filter`): a feedback record on it keeps them. */
+  filters: Array<{ field: string; op: '=' | '>=' | '<='; value: string }>;
 }
 
 export interface Citation {
@@ -621,6 +627,12 @@ export interface FeedbackRecord {
   privileged: boolean;
   programVersion: string;
   model: string;
+  /**
+   * The filters the question was searched with (its trace's `filters`): the
+   * scope a reranker trained on the record ranks its list in. [] for an
+   * unscoped question, or a record written before filters were kept.
+   */
+  filters: Array<{ field: string; op: '=' | '>=' | '<='; value: string }>;
 }
 
 export interface FoldBackOptions {

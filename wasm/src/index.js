@@ -336,6 +336,9 @@ function traceFromJson(json) {
     feedbackDemos: strings(t.feedback_demos),
     stoppedEarly: Boolean(t.stopped_early),
     redactions: strings(t.redactions),
+    filters: (Array.isArray(t.filters) ? t.filters : []).map((f) => ({
+      field: String(f.field ?? ''), op: String(f.op ?? '='), value: String(f.value ?? ''),
+    })),
   };
 }
 
@@ -868,8 +871,13 @@ class Engine {
 
   /**
    * Trains the learned reranker (foldback/rerank.h) from the feedback log's
-   * labels. options: {l2, memory, labelPrior, minLabels, minRelevant,
-   * minQuestions, allowedMatters (training wall), shareableMatters}.
+   * labels, as every host trains it (the core's TrainSearchReranker): each
+   * record within the list search() gives its question when new — the
+   * plain search in `mode`, in the scope the question was asked in (the
+   * record's filters), its first `rerankDepth` hits. options: {l2, memory,
+   * labelPrior, minLabels, minRelevant, minQuestions, allowedMatters
+   * (training wall: the asker's walls), shareableMatters, rerankDepth
+   * (default 50), mode (default 'hybrid')}.
    * search(q, {rerank: 'learned', rerankDepth}) then uses it.
    * -> {records, used, walled, noLabels, ..., models: [{scope, gateOpen, note, ...}]}
    */

@@ -106,15 +106,17 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
     for (const p of r.passages) labels[p.chunkId] = p.text.length < 500 ? 'relevant' : 'not_relevant';
     await e.feedback({ traceId: r.traceId, labels, consentToTrain: true });
   }
+  // Each record kept the scope its question was searched in (none here).
+  assert.deepEqual(e.feedbackRecords().map((r) => r.filters), questions.map(() => []));
   // The gate needs 40 labels from 3 questions: a tiny gate opens, a strict one stays closed.
-  report = e.trainReranker({ minLabels: 100000 });
+  report = e.trainReranker({ minLabels: 100000, mode: 'bm25', rerankDepth: 30 });
   assert.equal(report.used, questions.length);
   assert.equal(report.models.length, 1);
   assert.equal(report.models[0].gateOpen, false);
   assert.match(report.models[0].note, /labelled passages/);
   assert.deepEqual(e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned' }).map((h) => h.chunkId), first);
 
-  report = e.trainReranker({ minLabels: 10, minRelevant: 2, minQuestions: 3 });
+  report = e.trainReranker({ minLabels: 10, minRelevant: 2, minQuestions: 3, mode: 'bm25', rerankDepth: 30 });
   const model = report.models[0];
   assert.equal(model.questions, questions.length);
   assert.ok(model.relevant > 0 && model.notRelevant > 0);
@@ -136,5 +138,28 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
   assert.throws(() => e.loadReranker('{"not": 1}'), (err) => err instanceof FoldbackError && err.code === 'Corruption');
   // Behind a training wall that excludes nothing here (no matters): still trained.
   assert.equal(e.trainReranker({ allowedMatters: [] }).walled, 0);
+  assert.throws(() => e.trainReranker({ mode: 'fuzzy' }), (err) => err instanceof FoldbackError && /mode/.test(err.message));
   e.dispose();
+});
+
+test('reranker: a question scoped to one contract keeps its scope, trace to record to log', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add(docs);
+  const doc = docs[1].id;
+  const r = await e.ask(Q, { hops: 1, depth: 5, topK: 5, rewrite: 'none', mode: 'bm25', filter: { id: doc } });
+  assert.ok(r.passages.length > 0 && r.passages.every((p) => p.docId === doc));
+  assert.deepEqual(JSON.parse(r.traceJson).filters, [{ field: 'id', op: '=', value: doc }]);
+  assert.deepEqual(r.trace.filters, [{ field: 'id', op: '=', value: doc }]);
+  await e.feedback({ traceId: r.traceId, labels: { [r.passages[0].chunkId]: 'relevant' }, consentToTrain: true });
+  const [record] = e.feedbackRecords();
+  assert.deepEqual(record.filters, [{ field: 'id', op: '=', value: doc }]);
+  // The log's bytes decoded again, as a reload from storage does
+  // (_reloadFeedback): the scope is kept.
+  const again = await createEngine({ index: { embedder: 'none' } });
+  again.add(docs);
+  assert.equal(again._feedback.load(e.feedbackLog()).records, 1);
+  assert.deepEqual(again.feedbackRecords()[0].filters, record.filters);
+  assert.equal(again.trainReranker({ mode: 'bm25' }).used, 1);
+  e.dispose();
+  again.dispose();
 });

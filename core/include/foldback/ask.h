@@ -267,6 +267,11 @@ struct Trace {
   // The ethical wall the question was asked behind
   // (options.search.allowed_matters); unset: none.
   std::optional<std::set<std::string>> allowed_matters;
+  // The scope it was searched in (options.search.filters: a contract's
+  // doc_id, a date range): a feedback record keeps it, so that a reranker
+  // trained on the record ranks its list in the scope the lawyer searched
+  // (TrainSearchReranker, foldback/rerank.h). Empty: the whole index.
+  std::vector<Filter> filters;
   // Every need the host answered, in order, and the question's whole time
   // (host clock, ms): what telemetry spans are built from.
   std::vector<TraceCall> calls;
@@ -286,7 +291,8 @@ struct AskResult {
 // redactions (when any), program_version, model, stopped_early,
 // feedback_demos, calls[{hop, purpose, operation, start_ms, end_ms,
 // attempts, model, input_tokens, output_tokens, error}], elapsed_ms, and
-// when set answer, matter, user, allowed_matters), and back.
+// when set answer, matter, user, allowed_matters, filters[{field, op,
+// value}] with op "=", ">=" or "<="), and back.
 // TraceFromJson: InvalidArgument naming the field on malformed input;
 // absent fields keep their defaults.
 std::string TraceToJson(const Trace& trace);

@@ -108,6 +108,13 @@ struct FeedbackRecord {
   bool privileged = false;
   std::string program_version;
   std::string model;
+  // The filters the question was searched with (its trace's
+  // Trace::filters: the contract, the date range the lawyer scoped it to),
+  // so that its list can be ranked again in that scope
+  // (TrainSearchReranker, foldback/rerank.h). Empty: the whole index, or a
+  // record written before filters were kept. Each has a field and a value
+  // of at most kMaxNameBytes.
+  std::vector<Filter> filters;
 };
 
 // Deletes one record (record_id) or every record of a matter (matter),
@@ -128,9 +135,10 @@ struct FeedbackLimits {
   // question, answer, critique, corrected answer, preferred rewrite, each
   // hop query: UTF-8 bytes.
   static constexpr size_t kMaxTextBytes = 64 * 1024;
-  // ids, user, matter, tags, model, program version, text hash.
+  // ids, user, matter, tags, model, program version, text hash, a
+  // filter's field and value.
   static constexpr size_t kMaxNameBytes = 1024;
-  // hop queries, results, labels, tags: items each.
+  // hop queries, results, labels, tags, filters: items each.
   static constexpr size_t kMaxItems = 1000;
   // One encoded entry.
   static constexpr size_t kMaxEntryBytes = 1024 * 1024;
@@ -352,7 +360,8 @@ struct FeedbackRecordNotes {
 //    correction, preferred rewrite or tag);
 //  - ValidateFeedbackRecord (InvalidArgument / OutOfRange naming the field).
 // The record keeps the trace's question, hop queries, answer, program
-// version and model, and every passage shown (the fused ranking, else each
+// version, model and filters (the scope it was searched in), and every
+// passage shown (the fused ranking, else each
 // hop's results, without repeats) with its rank, score, text hash and matter
 // as the index now says; labels are sorted by chunk id.
 Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, std::string_view trace_json,

@@ -1,6 +1,7 @@
 // Rerankers: a second stage over the top-N fused candidates of a search.
 //
-//   auto trained = LearnedReranker::Train(index, state.records, LearnedRerankerOptions());
+//   SearchRerankTraining t;            // the search it will rerank: plain, depth 50
+//   auto trained = TrainSearchReranker(index, state.records, walls, t);
 //   SearchOptions so;                  // walls in so.allowed_matters, as for any search
 //   RerankOptions ro;                  // ro.depth = N candidates reordered
 //   auto hits = SearchAndRerank(index, /*fold_back=*/nullptr, "who may terminate?", so,
@@ -373,6 +374,52 @@ class FOLDBACK_EXPORT LearnedReranker : public Reranker {
   explicit LearnedReranker(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };
+
+// ---------------------------------------------------------------- a host's reranker
+
+// The search a host's learned reranker will reorder. Every host — `foldback
+// search/ask --rerank learned`, `foldback serve`, the C API, the JS package
+// — trains its reranker with TrainSearchReranker, the training `foldback
+// eval --feedback-queries` measures: each record within the list its
+// question gets from this search when the question is new (HeldOutLists),
+// not within the list the lawyer was shown.
+struct SearchRerankTraining {
+  // The first stage the host searches with: fold-back from the feedback log
+  // (FoldBack::Search with fold_back_options) when true — a host searching
+  // with feedback folded back —, else the plain search. Default: false.
+  bool fold_back = false;
+  FoldBackOptions fold_back_options;
+  // The search's own options (mode, fusion, dense weight, syntax, ...).
+  // Its filters, walls, top_k and query vector are set per record.
+  SearchOptions search;
+  // Candidates the reranker reorders (RerankOptions::depth): each record's
+  // list is the first `depth` hits. Default: 50.
+  size_t depth = RerankOptions().depth;
+  LearnedRerankerOptions reranker;
+};
+
+// Each record's training list as `training`'s search ranks it for the
+// record's question held out (HeldOutLists), behind `walls` (the asker's
+// allowed matters; unset: a firm-wide user) and the record's own matters,
+// in the scope the question was asked in: the record's stored filters
+// (FeedbackRecord::filters) — a record without them, or one naming a field
+// this index no longer has, is ranked over its matters alone. A record
+// touching a matter outside `walls` (its own, a shown passage's) gets no
+// list: training refuses it. The fold-back that ranks the lists is built
+// only from records inside `walls`.
+FOLDBACK_EXPORT Result<RerankTrainingLists> SearchRerankLists(
+    const Index& index, const std::vector<FeedbackRecord>& records,
+    const std::optional<std::set<std::string>>& walls, const SearchRerankTraining& training);
+
+// The learned reranker a host searches with: LearnedReranker::Train over
+// the records within SearchRerankLists, behind `walls` (training refuses
+// every record touching a matter outside them, on top of
+// training.reranker.allowed_matters). InvalidArgument on a bad depth or bad
+// options.
+FOLDBACK_EXPORT Result<std::unique_ptr<LearnedReranker>> TrainSearchReranker(
+    const Index& index, const std::vector<FeedbackRecord>& records,
+    const std::optional<std::set<std::string>>& walls, const SearchRerankTraining& training,
+    RerankTrainStats* stats = nullptr);
 
 }  // namespace foldback
 

@@ -131,6 +131,16 @@ Status ValidateFeedbackRecord(const FeedbackRecord& r) {
       return Status::InvalidArgument(fmt::format(FMT_STRING("passage label {} is not 1..3"), v));
     }
   }
+  FB_RETURN_IF_ERROR(CheckCount("filters", r.filters.size()));
+  for (const Filter& f : r.filters) {
+    if (f.field.empty()) return Status::InvalidArgument("a filter has no field");
+    FB_RETURN_IF_ERROR(CheckText("filter field", f.field, kName));
+    FB_RETURN_IF_ERROR(CheckText("filter value", f.value, kName));
+    int op = static_cast<int>(f.op);
+    if (op < 0 || op > 2) {
+      return Status::InvalidArgument(fmt::format(FMT_STRING("filter operator {} is not 0..2"), op));
+    }
+  }
   FB_RETURN_IF_ERROR(CheckCount("tags", r.tags.size()));
   for (const auto& t : r.tags) FB_RETURN_IF_ERROR(CheckText("tag", t, kName));
   switch (r.rating.kind) {
@@ -216,6 +226,12 @@ void ToProto(const FeedbackRecord& r, pb::FeedbackRecord* p) {
   p->set_privileged(r.privileged);
   p->set_program_version(r.program_version);
   p->set_model(r.model);
+  for (const Filter& f : r.filters) {
+    pb::SearchFilter* o = p->add_filters();
+    o->set_field(f.field);
+    o->set_op(static_cast<uint32_t>(f.op));
+    o->set_value(f.value);
+  }
 }
 
 void FromProto(const pb::FeedbackRecord& p, FeedbackRecord* r) {
@@ -253,6 +269,13 @@ void FromProto(const pb::FeedbackRecord& p, FeedbackRecord* r) {
   r->privileged = p.privileged();
   r->program_version = p.program_version();
   r->model = p.model();
+  r->filters.clear();
+  for (const auto& f : p.filters()) {
+    // An operator this build does not know is kept out of range, so that
+    // validation refuses the record rather than widen its scope.
+    int op = f.op() <= 2 ? static_cast<int>(f.op()) : -1;
+    r->filters.push_back({f.field(), static_cast<Filter::Op>(op), f.value()});
+  }
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, std::string_view 
   r.answer = trace->answer;
   r.program_version = trace->program_version;
   r.model = trace->model;
+  r.filters = trace->filters;  // the scope it was searched in
   r.user = in.user.empty() ? trace->user : in.user;
 
   // The passages shown: the fused ranking, else every hop's results.

@@ -438,6 +438,7 @@ class Session final : public AskSession {
     trace_.matter = opt_.matter;
     trace_.user = opt_.user;
     trace_.allowed_matters = opt_.search.allowed_matters;
+    trace_.filters = opt_.search.filters;
     trace_.program_version = program_->version();
   }
 

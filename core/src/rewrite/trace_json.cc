@@ -19,6 +19,19 @@ ojson HitsJson(const std::vector<TraceHit>& hits) {
   return out;
 }
 
+// A filter's operator as the trace writes it ("=", ">=", "<=").
+const char* OpText(Filter::Op op) {
+  switch (op) {
+    case Filter::Op::kGe:
+      return ">=";
+    case Filter::Op::kLe:
+      return "<=";
+    case Filter::Op::kEq:
+      break;
+  }
+  return "=";
+}
+
 ojson StringsJson(const std::vector<std::string>& v) {
   ojson out = ojson::array();
   for (const std::string& s : v) out.push_back(s);
@@ -87,6 +100,35 @@ class Reader {
     }
     where_ = outer;
   }
+  // [{field, op, value}]: every key required, op one of "=", ">=", "<=".
+  void Filters(const ojson& o, const char* key, std::vector<Filter>* out) {
+    const ojson* v = Find(o, key);
+    if (!v) return;
+    const char* what = "an array of {field, op, value} objects, op \"=\", \">=\" or \"<=\"";
+    if (!v->is_array()) return Fail(key, what);
+    for (const ojson& e : *v) {
+      if (!e.is_object()) return Fail(key, what);
+      auto field = e.find("field"), op = e.find("op"), value = e.find("value");
+      if (field == e.end() || op == e.end() || value == e.end() || !field->is_string() ||
+          !op->is_string() || !value->is_string() || field->get_ref<const std::string&>().empty()) {
+        return Fail(key, what);
+      }
+      Filter f;
+      const std::string& o_text = op->get_ref<const std::string&>();
+      if (o_text == "=") {
+        f.op = Filter::Op::kEq;
+      } else if (o_text == ">=") {
+        f.op = Filter::Op::kGe;
+      } else if (o_text == "<=") {
+        f.op = Filter::Op::kLe;
+      } else {
+        return Fail(key, what);
+      }
+      f.field = field->get<std::string>();
+      f.value = value->get<std::string>();
+      out->push_back(std::move(f));
+    }
+  }
   void set_where(std::string w) { where_ = std::move(w); }
 
  private:
@@ -154,6 +196,13 @@ std::string TraceToJson(const Trace& t) {
   if (!t.user.empty()) j["user"] = t.user;
   if (t.allowed_matters) {
     j["allowed_matters"] = StringsJson({t.allowed_matters->begin(), t.allowed_matters->end()});
+  }
+  if (!t.filters.empty()) {
+    ojson filters = ojson::array();
+    for (const Filter& f : t.filters) {
+      filters.push_back({{"field", f.field}, {"op", OpText(f.op)}, {"value", f.value}});
+    }
+    j["filters"] = std::move(filters);
   }
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
@@ -239,6 +288,7 @@ Result<Trace> TraceFromJson(std::string_view json) {
     r.Strings(j, "allowed_matters", &list);
     t.allowed_matters.emplace(list.begin(), list.end());
   }
+  r.Filters(j, "filters", &t.filters);
   if (!r.status().ok()) return r.status();
   return t;
 }
