@@ -312,12 +312,15 @@ class HitBuffers {
   // with error() set when `hits` is an error.
   uint32_t EncodeBlock(const foldback::Result<std::vector<foldback::SearchHit>>& hits) {
     if (!hits.ok()) return Fail(hits.status());
+    return EncodeBlock(*hits);
+  }
+  uint32_t EncodeBlock(const std::vector<foldback::SearchHit>& hits) {
     text_.clear();
     wide_.clear();
     ends_.clear();
     numbers_.clear();
     uint32_t end = 0, wide_end = 0;
-    for (const auto& h : *hits) {
+    for (const auto& h : hits) {
       for (const std::string* f :
            {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
         const uint32_t units = Utf16Length(*f);
@@ -333,7 +336,7 @@ class HitBuffers {
       }
       numbers_.insert(numbers_.end(), {h.score, h.bm25, h.dense});
     }
-    block_[0] = static_cast<uint32_t>(hits->size());
+    block_[0] = static_cast<uint32_t>(hits.size());
     block_[1] = reinterpret_cast<uintptr_t>(text_.data());
     block_[2] = static_cast<uint32_t>(text_.size());
     block_[3] = reinterpret_cast<uintptr_t>(ends_.data());
@@ -462,7 +465,11 @@ class JsIndex {
     foldback::SearchOptions o;
     foldback::Status st = FromPackedOptions(packed, &o);
     if (!st.ok()) return hits_.Fail(st);
-    return hits_.EncodeBlock(index_->Search(query, o));
+    // Into one vector kept across calls: the hits' strings keep their
+    // capacity (Index::Search's second form), no allocation per field.
+    st = index_->Search(query, o, &found_);
+    if (!st.ok()) return hits_.Fail(st);
+    return hits_.EncodeBlock(found_);
   }
   // For the plain exports (fb_js_index_search): this object's address.
   uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
@@ -568,6 +575,7 @@ class JsIndex {
  private:
   std::unique_ptr<foldback::Index> index_;
   HitBuffers hits_;
+  std::vector<foldback::SearchHit> found_;  // SearchPacked's hits, reused
 };
 
 // foldback's BERT WordPiece tokenizer (core/src/embed/wordpiece.h).
