@@ -5,28 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "feedback/walls.h"
 #include "foldback/ask.h"
 #include "foldback/feedback.h"
 
 namespace foldback {
 namespace {
 
-using Wall = std::optional<std::set<std::string>>;
-
-// W1: the intersection of two walls (unset: no restriction).
-Wall Intersect(const Wall& a, const Wall& b) {
-  if (!a) return b;
-  if (!b) return a;
-  std::set<std::string> out;
-  for (const auto& m : *a) {
-    if (b->count(m)) out.insert(m);
-  }
-  return out;
-}
-
-bool Inside(const Wall& wall, const std::string& matter) {
-  return !wall || matter.empty() || wall->count(matter) > 0;
-}
+using walls::Inside;
+using walls::Intersect;
+using walls::Wall;
 
 // The matter of a chunk's document as the index says now ("" for none or
 // when the chunk is gone).

@@ -5,28 +5,16 @@
 #include <set>
 #include <string>
 
+#include "feedback/walls.h"
 #include "foldback/rerank.h"
 #include "text/metadata.h"
 
 namespace foldback {
 namespace {
 
-using Walls = std::optional<std::set<std::string>>;
-
-// Unset: no restriction.
-Walls Intersect(const Walls& a, const Walls& b) {
-  if (!a) return b;
-  if (!b) return a;
-  std::set<std::string> out;
-  for (const auto& m : *a) {
-    if (b->count(m)) out.insert(m);
-  }
-  return out;
-}
-
-bool Inside(const Walls& walls, const std::string& matter) {
-  return !walls || matter.empty() || walls->count(matter) > 0;
-}
+using Walls = walls::Wall;
+using walls::Inside;
+using walls::Intersect;
 
 // The record's own matters as recorded: the cheap half of the check
 // LearnedReranker::Train makes (which also asks the index).
