@@ -178,7 +178,6 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   FeedbackLogWriter writer(&sink);
   size_t written = 0, relevant = 0, not_relevant = 0, skipped = 0;
   size_t unlabelled = 0, unlabelled_relevant = 0;
-  std::map<std::string, const EvalQuery*> query_of;  // record id -> the query it simulates
   for (const EvalQuery& q : *train) {
     auto rel = ctx.qrels->find(q.id);
     if (rel == ctx.qrels->end()) {
@@ -197,6 +196,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     r.trace_id = "sim-trace-" + q.id;
     r.question = q.text;
     r.hop_queries = {q.text};
+    r.filters = Scoped(ctx, q, 0).filters;  // the scope, as a host's trace keeps it
     r.consent_to_train = true;
     bool any = false;
     uint32_t rank = 0;
@@ -224,7 +224,6 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     r.rating = any ? Rating::Up() : Rating::Down();
     Status s = writer.Add(r);
     if (!s.ok()) return Fail(s.WithContext("feedback record for '" + q.id + "'"));
-    query_of[r.record_id] = &q;
     ++written;
   }
   Status synced = writer.Sync();
@@ -269,33 +268,31 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     runs.push_back({"all_without_rerank", config(methods), {}, {}, 0, 0});
   }
   runs.push_back({"all", config(methods), {}, {}, 0, 0});
-  // The learned reranker, trained once from the same records.
-  // Each reranker trains within the lists it reorders (HeldOutLists): the
-  // plain search's top rerank_depth for "rerank", fold-back's for "all",
-  // each feedback question held out of the fold-back that ranks its list.
+  // The learned reranker, trained once from the same records, through the
+  // call every host trains with (TrainSearchReranker): each reranker within
+  // the lists it reorders — the plain search's top rerank_depth for
+  // "rerank", fold-back's for "all" —, each feedback question held out of
+  // the fold-back that ranks its list, in the scope its record keeps.
   std::unique_ptr<LearnedReranker> reranker, all_reranker;
   RerankTrainStats rerank_stats;
   double rerank_train_s = 0, all_rerank_train_s = 0;
   RerankOptions rerank_options;
   rerank_options.depth = args.rerank_depth;
-  auto options_for = [&](const FeedbackRecord& r) -> std::optional<SearchOptions> {
-    auto q = query_of.find(r.record_id);
-    if (q == query_of.end()) return std::nullopt;
-    return Scoped(ctx, *q->second, args.rerank_depth);
-  };
   if (methods.count("rerank")) {
     auto tr = std::chrono::steady_clock::now();
-    LearnedRerankerOptions lo;
+    SearchRerankTraining training;
+    training.search = ctx.search;
+    training.depth = args.rerank_depth;
+    LearnedRerankerOptions& lo = training.reranker;
     lo.memory = args.rerank_memory;
     lo.l2 = args.rerank_l2;
     lo.min_similarity = args.rerank_min_similarity;
     lo.label_prior = args.rerank_prior;
     lo.same_question_similarity = args.rerank_same_similarity;
     lo.first_stage_prior = args.rerank_first_stage_prior;
-    auto plain_lists =
-        HeldOutLists(index, state.records, config({}), args.rerank_depth, options_for);
-    if (!plain_lists.ok()) return Fail(plain_lists.status());
-    auto trained = LearnedReranker::Train(index, state.records, lo, &rerank_stats, &*plain_lists);
+    training.fold_back = false;
+    training.fold_back_options = config({});
+    auto trained = TrainSearchReranker(index, state.records, std::nullopt, training, &rerank_stats);
     if (!trained.ok()) return Fail(trained.status());
     reranker = std::move(trained.value());
     rerank_train_s = SecondsSince(tr);
@@ -304,11 +301,11 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     first_stage.erase("demos");  // demos do not move a search
     if (!first_stage.empty()) {
       auto ta = std::chrono::steady_clock::now();
-      auto lists =
-          HeldOutLists(index, state.records, config(first_stage), args.rerank_depth, options_for);
-      if (!lists.ok()) return Fail(lists.status());
+      training.fold_back = true;
+      training.fold_back_options = config(first_stage);
       RerankTrainStats ignored;  // the same records: the same counts
-      auto all_trained = LearnedReranker::Train(index, state.records, lo, &ignored, &*lists);
+      auto all_trained =
+          TrainSearchReranker(index, state.records, std::nullopt, training, &ignored);
       if (!all_trained.ok()) return Fail(all_trained.status());
       all_reranker = std::move(all_trained.value());
       all_rerank_train_s = SecondsSince(ta);
