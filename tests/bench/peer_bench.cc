@@ -27,6 +27,10 @@
 // No peer folds near-duplicate passages into one result, so "foldback" runs
 // with SearchOptions::collapse_jaccard = 0; "foldback-collapse" is the same
 // search with the default folding (0.8), to show what that costs.
+// "foldback-reuse" is "foldback" through Index::Search's second form, one
+// vector kept across queries (the hits' strings reuse their capacity; the
+// JS package searches this way); "foldback" makes a new vector per query.
+// Xapian's get_data() returns a new string each time: it has no such form.
 //
 // Tasks:
 //   cnli        ContractNLI dev spans, one query per (NDA, hypothesis), scoped
