@@ -1396,11 +1396,7 @@ val ToRecord(const val& o, foldback::FeedbackRecord* r) {
       foldback::Filter f;
       f.field = Str(list[i], "field");
       std::string op = Str(list[i], "op");
-      if (op == ">=") {
-        f.op = foldback::Filter::Op::kGe;
-      } else if (op == "<=") {
-        f.op = foldback::Filter::Op::kLe;
-      } else if (op != "=" && !op.empty()) {
+      if (!op.empty() && !foldback::ParseFilterOp(op, &f.op)) {  // none: "="
         return ErrorValue(foldback::Status::InvalidArgument(
             "a filter's op must be '=', '>=' or '<=', not '" + op.substr(0, 40) + "'"));
       }
@@ -1409,11 +1405,6 @@ val ToRecord(const val& o, foldback::FeedbackRecord* r) {
     }
   }
   return val::null();
-}
-
-// "=", ">=" or "<=", as the trace JSON writes a filter's operator.
-const char* FilterOpText(foldback::Filter::Op op) {
-  return op == foldback::Filter::Op::kGe ? ">=" : op == foldback::Filter::Op::kLe ? "<=" : "=";
 }
 
 val RecordValue(const foldback::FeedbackRecord& r) {
@@ -1460,7 +1451,7 @@ val RecordValue(const foldback::FeedbackRecord& r) {
   for (const auto& f : r.filters) {
     val x = val::object();
     x.set("field", f.field);
-    x.set("op", std::string(FilterOpText(f.op)));
+    x.set("op", std::string(foldback::FilterOpName(f.op)));
     x.set("value", f.value);
     filters.call<void>("push", x);
   }

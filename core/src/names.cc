@@ -64,6 +64,30 @@ bool ParseQuerySyntax(const std::string& name, QuerySyntax* syntax) {
   return true;
 }
 
+const char* FilterOpName(Filter::Op op) {
+  switch (op) {
+    case Filter::Op::kGe:
+      return ">=";
+    case Filter::Op::kLe:
+      return "<=";
+    case Filter::Op::kEq:
+      break;
+  }
+  return "=";
+}
+
+bool ParseFilterOp(const std::string& name, Filter::Op* op) {
+  if (name == "=")
+    *op = Filter::Op::kEq;
+  else if (name == ">=")
+    *op = Filter::Op::kGe;
+  else if (name == "<=")
+    *op = Filter::Op::kLe;
+  else
+    return false;
+  return true;
+}
+
 Result<Filter> Filter::Parse(const std::string& text) {
   Filter f;
   size_t pos = std::string::npos;

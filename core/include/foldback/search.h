@@ -82,6 +82,11 @@ struct Filter {
   static Result<Filter> Parse(const std::string& text);
 };
 
+// A filter's operator as traces, feedback records and the hosts' JSON
+// write it: "=" / ">=" / "<=".
+const char* FilterOpName(Filter::Op op);
+bool ParseFilterOp(const std::string& name, Filter::Op* op);
+
 struct SearchOptions {
   SearchMode mode = SearchMode::kHybrid;
   // Results returned. Default: 10.

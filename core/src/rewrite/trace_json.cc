@@ -19,19 +19,6 @@ ojson HitsJson(const std::vector<TraceHit>& hits) {
   return out;
 }
 
-// A filter's operator as the trace writes it ("=", ">=", "<=").
-const char* OpText(Filter::Op op) {
-  switch (op) {
-    case Filter::Op::kGe:
-      return ">=";
-    case Filter::Op::kLe:
-      return "<=";
-    case Filter::Op::kEq:
-      break;
-  }
-  return "=";
-}
-
 ojson StringsJson(const std::vector<std::string>& v) {
   ojson out = ojson::array();
   for (const std::string& s : v) out.push_back(s);
@@ -114,16 +101,7 @@ class Reader {
         return Fail(key, what);
       }
       Filter f;
-      const std::string& o_text = op->get_ref<const std::string&>();
-      if (o_text == "=") {
-        f.op = Filter::Op::kEq;
-      } else if (o_text == ">=") {
-        f.op = Filter::Op::kGe;
-      } else if (o_text == "<=") {
-        f.op = Filter::Op::kLe;
-      } else {
-        return Fail(key, what);
-      }
+      if (!ParseFilterOp(op->get_ref<const std::string&>(), &f.op)) return Fail(key, what);
       f.field = field->get<std::string>();
       f.value = value->get<std::string>();
       out->push_back(std::move(f));
@@ -200,7 +178,7 @@ std::string TraceToJson(const Trace& t) {
   if (!t.filters.empty()) {
     ojson filters = ojson::array();
     for (const Filter& f : t.filters) {
-      filters.push_back({{"field", f.field}, {"op", OpText(f.op)}, {"value", f.value}});
+      filters.push_back({{"field", f.field}, {"op", FilterOpName(f.op)}, {"value", f.value}});
     }
     j["filters"] = std::move(filters);
   }
