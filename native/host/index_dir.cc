@@ -74,6 +74,12 @@ Status SaveIndex(const std::string& dir, const Index& index) {
 }
 
 Status WriteSnapshotFile(const std::string& path, const Index& index) {
+  auto file = WriteSnapshotTemp(path, index);
+  if (!file.ok()) return file.status();
+  return file->Commit();
+}
+
+Result<AtomicFile> WriteSnapshotTemp(const std::string& path, const Index& index) {
   auto file = AtomicFile::Create(path);
   if (!file.ok()) return file.status();
   // The core hands the snapshot over piece by piece; each goes to the temp
@@ -87,7 +93,7 @@ Status WriteSnapshotFile(const std::string& path, const Index& index) {
     AtomicFile* f_;
   } sink(&*file);
   FB_RETURN_IF_ERROR(index.WriteSnapshot(sink));  // the temp file goes with `file`
-  return file->Commit();
+  return file;
 }
 
 Result<int> HoldServeLock(const std::string& dir) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "foldback/index.h"
+#include "host/files.h"
 
 namespace foldback::host {
 
@@ -28,6 +29,12 @@ Status SaveIndex(const std::string& dir, const Index& index);
 // SaveIndex is the index folder's writer; `foldback serve` calls this
 // under its own.
 Status WriteSnapshotFile(const std::string& path, const Index& index);
+
+// WriteSnapshotFile's first half: the snapshot written into the temp file,
+// not yet fsynced or renamed, so a caller can let go of the index before
+// the slow Commit() (`foldback serve`: writers wait for the index it
+// saves). The temp file is removed if the result is dropped uncommitted.
+Result<AtomicFile> WriteSnapshotTemp(const std::string& path, const Index& index);
 
 // The lock a running `foldback serve` holds on its index folder for its
 // lifetime (`<dir>/serve.lock`); a descriptor the caller closes to let go.

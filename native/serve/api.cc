@@ -397,12 +397,15 @@ struct Api::Rep {
       seq = wlog->last_seq();
       snapshotting = current.get();
     }
-    auto bytes = current->Snapshot();
+    // Streamed into the temp file as the core produces it: no second copy
+    // of the index in memory (at millions of passages that copy was the
+    // size of the snapshot file). The index is let go before the fsync.
+    host::RemoveStaleTemps(host::SnapshotPath(index_dir));
+    auto file = host::WriteSnapshotTemp(host::SnapshotPath(index_dir), *current);
     current.reset();
     snapshotting = nullptr;
-    if (!bytes.ok()) return bytes.status();
-    host::RemoveStaleTemps(host::SnapshotPath(index_dir));
-    FB_RETURN_IF_ERROR(host::WriteFileAtomic(host::SnapshotPath(index_dir), *bytes));
+    if (!file.ok()) return file.status();
+    FB_RETURN_IF_ERROR(file->Commit());
     std::lock_guard<std::mutex> lock(writer_mu);
     return wlog->Saved(seq);
   }
