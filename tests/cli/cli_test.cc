@@ -105,6 +105,27 @@ TEST(Cli, CorruptSnapshotIsReported) {
   CliRun r = Cli("info --index " + dir);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("Corruption"), std::string::npos) << r.out;
+
+  // A real snapshot cut short (a copy that stopped half way, a full disk):
+  // the mapped load refuses it before reading past the end, and a command
+  // that would write refuses too, leaving the file as it was.
+  std::string docs = dir + "/docs";
+  std::filesystem::create_directories(docs);
+  Write(docs + "/nda.txt",
+        "1. Confidentiality. The Recipient shall keep all Confidential Information secret.\n");
+  r = Cli("ingest --index " + dir + "/idx " + docs);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string snap = dir + "/idx/index.fbsnap";
+  const auto full = std::filesystem::file_size(snap);
+  for (auto size : {full / 2, full - 1}) {
+    std::filesystem::resize_file(snap, size);
+    r = Cli("info --index " + dir + "/idx");
+    EXPECT_NE(r.code, 0) << size;
+    EXPECT_NE(r.out.find("Corruption"), std::string::npos) << size << ": " << r.out;
+    r = Cli("ingest --index " + dir + "/idx " + docs);
+    EXPECT_NE(r.code, 0) << size;
+    EXPECT_EQ(std::filesystem::file_size(snap), size) << r.out;
+  }
   std::filesystem::remove_all(dir);
 }
 
