@@ -133,6 +133,9 @@ int List(const FeedbackArgs& a) {
       json labels = json::array();
       for (const auto& l : r.labels)
         labels.push_back({{"chunk_id", l.chunk_id}, {"label", PassageLabelName(l.label)}});
+      json filters = json::array();  // the scope the question was searched in
+      for (const Filter& f : r.filters)
+        filters.push_back({{"field", f.field}, {"op", FilterOpName(f.op)}, {"value", f.value}});
       out.push_back({{"record_id", r.record_id},
                      {"trace_id", r.trace_id},
                      {"matter", r.matter},
@@ -140,6 +143,7 @@ int List(const FeedbackArgs& a) {
                      {"question", r.question},
                      {"rating", r.rating.ToString()},
                      {"labels", labels},
+                     {"filters", filters},
                      {"critique", r.critique},
                      {"corrected_answer", r.corrected_answer},
                      {"preferred_rewrite", r.preferred_rewrite},

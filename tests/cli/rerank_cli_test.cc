@@ -189,6 +189,12 @@ TEST(RerankCli, AScopedQuestionKeepsItsFilterInTheRecord) {
   EXPECT_EQ(rec.filters[0].field, "id");
   EXPECT_EQ(rec.filters[0].op, foldback::Filter::Op::kEq);
   EXPECT_EQ(rec.filters[0].value, doc);
+  r = CliSplit("feedback --index " + idx + " --list --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json listed = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(listed.is_array() && listed.size() == 6u) << r.out;
+  EXPECT_EQ(listed.back()["filters"], trace["filters"]);
+  EXPECT_EQ(listed.front()["filters"], json::array());  // written without a scope
   // The unscoped records (written without filters) and the scoped one train
   // together.
   json reranked = SearchJson(idx, "--allowed-matters acme --top-k 5 --rerank learned --feedback",
