@@ -68,7 +68,9 @@
 extern "C" {
 #endif
 
-/* The version of the headers; fb_version() gives the library's. */
+/* The version of the headers; fb_version() gives the library's. A
+ * function or section marked "(since 0.2)" is not in a 0.1 library; the
+ * rest are. */
 #define FOLDBACK_VERSION FOLDBACK_VERSION_STRING
 
 enum {
@@ -302,7 +304,7 @@ FB_API int fb_index_snapshot(const fb_index* index, char** bytes_out, size_t* si
  * on; any other value stops the snapshot, and fb_index_snapshot_to returns
  * FB_EIO (the bytes received so far are then not a snapshot: discard them).
  * The snapshot's length and checksum come last, so the destination need
- * not seek. */
+ * not seek. (since 0.2) */
 typedef int (*fb_snapshot_write_fn)(void* user, const void* bytes, size_t size);
 FB_API int fb_index_snapshot_to(const fb_index* index, fb_snapshot_write_fn write, void* user);
 
@@ -548,7 +550,7 @@ FB_API int fb_ask_provide_http_response(fb_ask* session, uint64_t need_id, long 
                                         const char* body, size_t body_len, double elapsed_ms,
                                         double now_ms);
 
-/* ---- a host that retries as foldback does: one call per HTTP attempt
+/* ---- a host that retries as foldback does: one call per HTTP attempt (since 0.2)
  *
  * fb_ask_provide_http_response hands back one reply and is done; a host
  * that wants foldback's retry policy (the one its own libcurl client and
@@ -710,7 +712,7 @@ FB_API const char* fb_ask_trace_id(const fb_ask* session);
  * and "answer" when there is one. Never contains an API key. */
 FB_API const char* fb_ask_trace_json(const fb_ask* session);
 
-/* The question's OpenTelemetry spans as an OTLP/HTTP JSON body — POST it to
+/* (since 0.2) The question's OpenTelemetry spans as an OTLP/HTTP JSON body — POST it to
  * the collector's /v1/traces with Content-Type: application/json — the same
  * spans every foldback host sends (foldback/telemetry.h: an invoke_agent
  * root, a span per hop, a CLIENT span per LLM or embedding call with the
@@ -797,7 +799,7 @@ FB_API int fb_feedback_log_append(fb_feedback_log* log, const fb_feedback_record
  * refused as FB_ENOTFOUND ("unknown chunk", as for a chunk that does not
  * exist), a `matter` outside the wall and a trace showing passages outside
  * it as FB_EDENIED. The rules are foldback::BuildFeedbackRecord's
- * (core/include/foldback/feedback.h), the same in every host. (since 0.3) */
+ * (core/include/foldback/feedback.h), the same in every host. (since 0.2) */
 FB_API int fb_feedback_log_append_walled(fb_feedback_log* log, const fb_feedback_record* record,
                                          const char* const* allowed_matters,
                                          size_t allowed_matter_count, char** record_id_out);
@@ -821,10 +823,10 @@ typedef enum {
   FB_EXPORT_SFT = 2,      /* OpenAI chat fine-tuning JSONL {messages} */
   FB_EXPORT_DEMOS = 3,    /* a DSPy saved program whose query writer holds the demos */
   FB_EXPORT_DPO_CHAT = 4, /* TRL conversational JSONL {prompt: [system, user], chosen:
-                             [assistant], rejected: [assistant]} (since 0.3) */
+                             [assistant], rejected: [assistant]} (since 0.2) */
   FB_EXPORT_OPENAI_PREFERENCE = 5 /* OpenAI / Azure OpenAI preference fine-tuning JSONL
                              {input: {messages}, preferred_output, non_preferred_output}
-                             (since 0.3) */
+                             (since 0.2) */
 } fb_export_format;
 
 typedef struct {
@@ -965,7 +967,7 @@ FB_API int fb_reranker_train(const fb_index* index, const fb_reranker_params* pa
  * lists) and walls (restrict_matters: the asker's; joined with the training
  * wall of `params`); its filters and top_k are not used (each record is
  * ranked in its own scope) — and the `depth` it will rerank (0: 50).
- * (since 0.3) */
+ * (since 0.2) */
 FB_API int fb_reranker_train_for_search(const fb_index* index, const fb_reranker_params* params,
                                         const fb_search_params* search, size_t depth,
                                         fb_reranker** reranker_out);
@@ -985,7 +987,7 @@ FB_API int fb_index_search_rerank(const fb_index* index, const fb_reranker* rera
                                   const char* query, const fb_search_params* params, size_t depth,
                                   fb_results** results_out);
 
-/* ---- training questions written by an LLM (foldback/questions.h)
+/* ---- training questions written by an LLM (foldback/questions.h) (since 0.2)
  *
  * A sans-IO session like fb_ask: it samples passages of the index behind
  * the walls (deterministic by seed; passages under min_words and repeated
@@ -1045,7 +1047,7 @@ FB_API int fb_questions_pairs_jsonl(fb_questions* questions, char** jsonl_out, s
 FB_API const char* fb_questions_last_error(const fb_questions* questions);
 FB_API void fb_questions_free(fb_questions* questions);
 
-/* ---- the LLM listwise reranker (foldback/llm_rerank.h; docs/rerank.md)
+/* ---- the LLM listwise reranker (foldback/llm_rerank.h; docs/rerank.md) (since 0.2)
  *
  * RankGPT-style, off unless a host starts it: a search behind the walls of
  * `search` (top_k raised to `depth`), then a sans-IO session that emits one
@@ -1104,7 +1106,7 @@ FB_API uint32_t fb_llm_rerank_requests(const fb_llm_rerank* rerank);
 FB_API const char* fb_llm_rerank_last_error(const fb_llm_rerank* rerank);
 FB_API void fb_llm_rerank_free(fb_llm_rerank* rerank);
 
-/* ---------------------------------------------------------------- durable jobs
+/* ---------------------------------------------------------------- durable jobs (since 0.2)
  *
  * `foldback jobs` from C: embed and map jobs over a saved index folder,
  * kept in a job store (SQLite: "sqlite:PATH" or a path; PostgreSQL:
