@@ -17,7 +17,10 @@ const docs = [
 ];
 
 test('version matches the package', async () => {
+  // The core's version (CMake's project version) and the npm package's.
+  const manifest = JSON.parse(await readFile(path.join(path.dirname(pkg), 'package.json'), 'utf8'));
   assert.match(await version(), /^\d+\.\d+\.\d+$/);
+  assert.equal(await version(), manifest.version);
 });
 
 test('add and search', async () => {
