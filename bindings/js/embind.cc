@@ -1553,8 +1553,19 @@ class JsFeedback {
 
   // FoldBackOptions for every fold-back built from now on.
   void configure(val fold_back_options) {
-    cache_ = std::make_unique<foldback::FoldBackCache>(ToFoldBackOptions(fold_back_options));
+    options_ = ToFoldBackOptions(fold_back_options);
+    cache_ = std::make_unique<foldback::FoldBackCache>(options_);
     foldback_.reset();
+  }
+  const foldback::FoldBackOptions& foldBackOptions() const { return options_; }
+
+  // The fold-back search() folds back for `walls` (null without feedback):
+  // the first stage the learned reranker reorders.
+  foldback::Result<std::shared_ptr<const foldback::FoldBack>> FoldBackOf(
+      JsIndex& index, double index_version, const std::optional<std::set<std::string>>& walls) {
+    foldback::Status st = FoldBackFor(index, index_version, walls);
+    if (!st.ok()) return st;
+    return foldback_;
   }
 
   // Replaces the log with `bytes`: {records, tombstones, duplicates, deleted,
@@ -1861,6 +1872,7 @@ class JsFeedback {
   size_t pending_start_ = 0;
   foldback::FeedbackState state_;
   uint64_t log_version_ = 0;  // bumped whenever state_ changes
+  foldback::FoldBackOptions options_;  // configure()'s, the cache's
   std::unique_ptr<foldback::FoldBackCache> cache_;
   std::shared_ptr<const foldback::FoldBack> foldback_;  // the last foldBack() chose
   HitBuffers hits_;
@@ -2036,14 +2048,17 @@ class JsReranker {
  public:
   // {l2, memory, labelPrior, minLabels, minRelevant, minQuestions,
   //  allowedMatters (the asker's walls: the training wall), shareableMatters,
-  //  rerankDepth, mode}; stats or an error value. Trained as every host's
-  // reranker is (foldback::TrainSearchReranker): each record within the
-  // list search() gives its question held out — the plain search in `mode`
-  // (search() reranks the plain search), in the scope the question was
-  // asked in, its first rerankDepth hits.
+  //  rerankDepth, mode, useFeedback}; stats or an error value. Trained as
+  // every host's reranker is (foldback::TrainSearchReranker): each record
+  // within the list search() gives its question held out — in `mode`, with
+  // the feedback's fold-back as the first stage unless useFeedback is
+  // false (search() then reranks the same first stage), in the scope the
+  // question was asked in, its first rerankDepth hits.
   val train(JsIndex& index, const JsFeedback& feedback, val o) {
     foldback::SearchRerankTraining training;
     training.reranker = Options(o);
+    training.fold_back = UseFeedback(o);
+    training.fold_back_options = feedback.foldBackOptions();
     if (!o.isUndefined() && !o.isNull()) {
       if (Has(o, "rerankDepth")) training.depth = o["rerankDepth"].as<size_t>();
       if (Has(o, "mode")) {
@@ -2059,6 +2074,7 @@ class JsReranker {
                                            training.reranker.allowed_matters, training, &st);
     if (!r.ok()) return ErrorValue(r.status());
     model_ = std::move(r.value());
+    fold_back_ = training.fold_back;
     val out = val::object();
     out.set("records", static_cast<double>(st.records));
     out.set("used", static_cast<double>(st.used));
@@ -2071,15 +2087,33 @@ class JsReranker {
     out.set("trained", static_cast<double>(st.trained));
     return out;
   }
-  // The index's search, then the reranker over its first `depth` hits
-  // (0: 50), behind the options' walls; hits as Index.search encodes them.
-  val search(JsIndex& index, std::string query, val opts, double depth) {
+  // The first stage the model was trained for (the feedback's fold-back
+  // for the options' walls, or the index's search), then the reranker over
+  // its first `depth` hits (0: 50), behind the options' walls; hits as
+  // Index.search encodes them. A search asking for the other first stage
+  // (useFeedback given and different) is refused: the model's features
+  // would mean something else there.
+  val search(JsIndex& index, JsFeedback& feedback, double index_version, std::string query,
+             val opts, double depth) {
+    if (Has(opts, "useFeedback") && UseFeedback(opts) != fold_back_) {
+      return ErrorValue(foldback::Status::FailedPrecondition(
+          fold_back_ ? "the learned reranker was trained over searches with feedback folded back; "
+                       "trainReranker({useFeedback: false}) for searches without it"
+                     : "the learned reranker was trained over searches without feedback; "
+                       "trainReranker() for searches with it"));
+    }
     foldback::SearchOptions so;
     val err = ToSearchOptions(opts, &so);
     if (!err.isNull()) return err;
+    std::shared_ptr<const foldback::FoldBack> fb;
+    if (fold_back_) {
+      auto f = feedback.FoldBackOf(index, index_version, so.allowed_matters);
+      if (!f.ok()) return ErrorValue(f.status());
+      fb = *f;
+    }
     foldback::RerankOptions ro;
     if (depth > 0) ro.depth = static_cast<size_t>(depth);
-    auto r = foldback::SearchAndRerank(*index.get(), nullptr, query, so, model_.get(), ro);
+    auto r = foldback::SearchAndRerank(*index.get(), fb.get(), query, so, model_.get(), ro);
     if (!r.ok()) return ErrorValue(r.status());
     return hits_.Encode(*r);
   }
@@ -2112,14 +2146,20 @@ class JsReranker {
     out.set("bytes", *r);
     return out;
   }
+  // `o` as train()'s: its useFeedback says which first stage the bytes'
+  // model was trained for (default: with feedback, as train's).
   val load(std::string bytes, val o) {
     auto r = foldback::LearnedReranker::Deserialize(bytes, Options(o));
     if (!r.ok()) return ErrorValue(r.status());
     model_ = std::move(r.value());
+    fold_back_ = UseFeedback(o);
     return val::null();
   }
 
  private:
+  static bool UseFeedback(const val& o) {
+    return !Has(o, "useFeedback") || o["useFeedback"].as<bool>();
+  }
   static foldback::LearnedRerankerOptions Options(const val& o) {
     foldback::LearnedRerankerOptions lo;
     if (o.isUndefined() || o.isNull()) return lo;
@@ -2134,6 +2174,7 @@ class JsReranker {
     return lo;
   }
   std::unique_ptr<foldback::LearnedReranker> model_;
+  bool fold_back_ = true;  // the first stage model_ was trained for: fold-back
   HitBuffers hits_;
 };
 

@@ -114,7 +114,7 @@ export interface SearchOptions {
   syntax?: 'auto' | 'plain' | 'connectors';
   /** Apply what feedback taught (relevance feedback, query adapter). Default: true when feedback exists. */
   useFeedback?: boolean;
-  /** Second stage: 'learned' reranks with the reranker of trainReranker()/loadReranker() (over plain search); 'llm' has `host`'s model order the top passages (RankGPT-style; search() then returns a Promise). Default: 'none'. */
+  /** Second stage: 'learned' reranks with the reranker of trainReranker()/loadReranker() (over the first stage it was trained for: its useFeedback); 'llm' has `host`'s model order the top passages (RankGPT-style; search() then returns a Promise). Default: 'none'. */
   rerank?: 'none' | 'learned';
   /** Candidates the reranker reorders. Default: 50 (learned), 20 (llm). */
   rerankDepth?: number;
@@ -287,6 +287,8 @@ export interface RerankerOptions {
   rerankDepth?: number;
   /** The search mode search() will use for those lists. Default: 'hybrid'. */
   mode?: 'bm25' | 'dense' | 'hybrid';
+  /** The first stage search() will rerank: the feedback folded back (true, search()'s default) or the plain search (false). A search whose useFeedback says otherwise is refused. Default: true. */
+  useFeedback?: boolean;
 }
 
 export interface RerankerModel {

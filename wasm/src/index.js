@@ -611,7 +611,7 @@ class Engine {
           : from.searchPacked(this._index, this._generation, q, packed);
         return addr ? hitsAt(this._module, addr) : check(from.lastError());
       }
-      return hits(learned ? this._reranker.search(this._index, q, o, options.rerankDepth || 0)
+      return hits(learned ? this._reranker.search(this._index, this._feedback, this._generation, q, o, options.rerankDepth || 0)
         : options.useFeedback === false ? this._index.search(q, o)
           : this._feedback.search(this._index, this._generation, q, o));
     };
@@ -872,13 +872,17 @@ class Engine {
   /**
    * Trains the learned reranker (foldback/rerank.h) from the feedback log's
    * labels, as every host trains it (the core's TrainSearchReranker): each
-   * record within the list search() gives its question when new — the
-   * plain search in `mode`, in the scope the question was asked in (the
-   * record's filters), its first `rerankDepth` hits. options: {l2, memory,
-   * labelPrior, minLabels, minRelevant, minQuestions, allowedMatters
-   * (training wall: the asker's walls), shareableMatters, rerankDepth
-   * (default 50), mode (default 'hybrid')}.
-   * search(q, {rerank: 'learned', rerankDepth}) then uses it.
+   * record within the list search() gives its question when new — in
+   * `mode`, with the feedback folded back as search() folds it back (the
+   * first stage; useFeedback: false trains over the plain search instead),
+   * in the scope the question was asked in (the record's filters), its
+   * first `rerankDepth` hits. options: {l2, memory, labelPrior, minLabels,
+   * minRelevant, minQuestions, allowedMatters (training wall: the asker's
+   * walls), shareableMatters, rerankDepth (default 50), mode (default
+   * 'hybrid'), useFeedback (default true)}.
+   * search(q, {rerank: 'learned', rerankDepth}) then reranks that first
+   * stage; a search asking for the other one (useFeedback given and
+   * different) is refused.
    * -> {records, used, walled, noLabels, ..., models: [{scope, gateOpen, note, ...}]}
    */
   trainReranker(options = {}) {
@@ -901,7 +905,11 @@ class Engine {
     return check(this._reranker.serialize()).bytes;
   }
 
-  /** Loads a reranker from rerankerBytes() (native `foldback` writes the same format). */
+  /**
+   * Loads a reranker from rerankerBytes() (native `foldback` writes the same
+   * format). options as trainReranker's; useFeedback (default true) says
+   * which first stage the model was trained for.
+   */
   loadReranker(bytes, options = {}) {
     const r = new this._module.Reranker();
     this._call(() => r.load(String(bytes), options), r);

@@ -109,12 +109,22 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
   // Each record kept the scope its question was searched in (none here).
   assert.deepEqual(e.feedbackRecords().map((r) => r.filters), questions.map(() => []));
   // The gate needs 40 labels from 3 questions: a tiny gate opens, a strict one stays closed.
+  // Closed, results are the first stage's: the feedback folded back (search()'s default,
+  // which the labels have moved away from the plain search), or the plain search for a
+  // reranker trained with useFeedback: false.
   report = e.trainReranker({ minLabels: 100000, mode: 'bm25', rerankDepth: 30 });
   assert.equal(report.used, questions.length);
   assert.equal(report.models.length, 1);
   assert.equal(report.models[0].gateOpen, false);
   assert.match(report.models[0].note, /labelled passages/);
-  assert.deepEqual(e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned' }).map((h) => h.chunkId), first);
+  const folded = e.search(Q, { mode: 'bm25', topK: 10 }).map((h) => h.chunkId);
+  assert.notDeepEqual(folded, first, 'the feedback moved the first stage');
+  assert.deepEqual(e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned' }).map((h) => h.chunkId), folded);
+  assert.throws(() => e.search(Q, { mode: 'bm25', rerank: 'learned', useFeedback: false }),
+    (err) => err instanceof FoldbackError && err.code === 'Failed precondition' && /useFeedback: false/.test(err.message));
+  e.trainReranker({ minLabels: 100000, mode: 'bm25', rerankDepth: 30, useFeedback: false });
+  assert.deepEqual(e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned', useFeedback: false }).map((h) => h.chunkId), first);
+  assert.throws(() => e.search(Q, { mode: 'bm25', rerank: 'learned', useFeedback: true }), (err) => err instanceof FoldbackError && /trainReranker\(\)/.test(err.message));
 
   report = e.trainReranker({ minLabels: 10, minRelevant: 2, minQuestions: 3, mode: 'bm25', rerankDepth: 30 });
   const model = report.models[0];
@@ -124,16 +134,19 @@ test('reranker: trained from labels, gate, search, bytes', async () => {
   assert.equal(reranked.length, 10);
   assert.equal(model.gateOpen, true, model.note);
   assert.ok(model.validationGain > 0);
-  assert.notDeepEqual(reranked.map((h) => h.chunkId), first, 'an open model reorders');
+  assert.notDeepEqual(reranked.map((h) => h.chunkId), folded, 'an open model reorders');
   const short = (hs) => hs.slice(0, 5).filter((h) => h.text.length < 500).length;
-  assert.ok(short(reranked) > short(e.search(Q, { mode: 'bm25', topK: 10, useFeedback: false })), 'short clauses moved up');
+  assert.ok(short(reranked) > short(e.search(Q, { mode: 'bm25', topK: 10 })), 'short clauses moved up');
 
-  // Bytes and back: the same order.
+  // Bytes and back: the same order (loaded for the same first stage).
   const bytes = e.rerankerBytes();
   assert.equal(typeof bytes, 'string');
   e.loadReranker(bytes);
   assert.deepEqual(e.search(Q, { mode: 'bm25', topK: 10, rerank: 'learned', rerankDepth: 30 }).map((h) => h.chunkId),
     reranked.map((h) => h.chunkId));
+  e.loadReranker(bytes, { useFeedback: false });
+  assert.throws(() => e.search(Q, { mode: 'bm25', rerank: 'learned', useFeedback: true }), (err) => err instanceof FoldbackError);
+  e.loadReranker(bytes);
   assert.deepEqual(e.rerankerModels().map((m) => m.gateOpen), [model.gateOpen]);
   assert.throws(() => e.loadReranker('{"not": 1}'), (err) => err instanceof FoldbackError && err.code === 'Corruption');
   // Behind a training wall that excludes nothing here (no matters): still trained.
