@@ -14,6 +14,7 @@
 
 #include "cli/common.h"
 #include "cli/train_run.h"
+#include "host/feedback_log.h"
 #include "host/files.h"
 #include "host/index_dir.h"
 
@@ -23,7 +24,8 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
   cmd->add_option(
          "--" + prefix + "sources", a->sources,
          "Pair sources: structure (all), or a list of heading, caption, definition, cloze, "
-         "xref, subject, reply")
+         "xref, subject, reply; llm (LLM-written questions) and feedback (lawyers' labels) "
+         "beside them")
       ->capture_default_str();
   cmd->add_option("--" + prefix + "epochs", a->epochs, "Passes over the pairs")
       ->capture_default_str();
@@ -103,6 +105,30 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
         "the llm source needs questions: --pairs FILE, --synthetic-from-job STORE JOB or "
         "--generate-questions N");
   }
+  nlohmann::json feedback_report;
+  if (o.sources.Has(PairSource::kFeedback)) {
+    ExportOptions eo;
+    eo.unlabelled_negatives = false;  // an unlabelled passage may be relevant
+    eo.allowed_matters = SplitCommaSet(a.shareable_matters);
+    ExportReport er;
+    o.feedback_pairs = FeedbackTrainingPairs(*index, a.feedback_records, eo, &er);
+    feedback_report = {{"records", er.records},
+                       {"used", er.exported},
+                       {"pairs", er.rows},
+                       {"no_consent", er.no_consent},
+                       {"privileged", er.privileged},
+                       {"walled", er.walled},
+                       {"unusable", er.unusable},
+                       {"stale_passages", er.stale_passages}};
+    if (o.feedback_pairs.empty() && a.sources.find("feedback") != std::string::npos) {
+      return Status::FailedPrecondition(fmt::format(
+          FMT_STRING("the feedback source has no pairs: {} records, {} without consent to "
+                     "train, {} privileged, {} touching a matter not marked shareable "
+                     "(--shareable-matters), {} labelling no relevant passage still in the "
+                     "index"),
+          er.records, er.no_consent, er.privileged, er.walled, er.unusable));
+    }
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto started = EmbedderTrainer::Start(*index, o);
   if (!started.ok()) return started.status();
@@ -160,6 +186,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
     *report = {{"pairs", pairs},
                {"pairs_total", t.pairs().size()},
                {"generated_pairs_missing", missing},
+               {"feedback", feedback_report},
                {"hard_negatives", negatives},
                {"epochs", o.epochs},
                {"steps", t.progress().steps},
@@ -256,6 +283,19 @@ int Run(const TrainCmdArgs& a) {
   }
   nlohmann::json report;
   TrainArgs train = a.train;
+  auto sources = ParsePairSources(train.sources);
+  if (sources.ok() && sources->Has(PairSource::kFeedback)) {
+    // The index folder's feedback log: what lawyers labelled.
+    auto contents = host::ReadFeedbackLogFile(a.index_dir);
+    if (!contents.ok()) return Fail(contents.status());
+    for (const auto& d : contents->damage) {
+      fmt::print(stderr,
+                 FMT_STRING("warning: feedback log damage at byte {}: {} bytes skipped ({})\n"),
+                 static_cast<unsigned long long>(d.offset),
+                 static_cast<unsigned long long>(d.bytes), d.reason);
+    }
+    train.feedback_records = ApplyFeedbackLog(*contents).records;
+  }
   nlohmann::json question_report;
   if (WantsQuestions(a.questions)) {
     QuestionArgs qa = a.questions;
@@ -288,7 +328,8 @@ void RegisterTrain(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<TrainCmdArgs>();
   CLI::App* cmd = app.add_subcommand(
       "train",
-      "Train the index's embedder on pairs mined from its documents' structure (no labels)");
+      "Train the index's embedder on pairs mined from its documents' structure (no labels), "
+      "LLM-written questions or lawyers' labels");
   cmd->add_option("--index", a->index_dir, "Index folder")->required();
   AddTrainOptions(cmd, &a->train, "", /*for_eval=*/false);
   cmd->add_flag("--dry-run", a->dry_run, "Mine the pairs and report them; train nothing");
@@ -296,6 +337,10 @@ void RegisterTrain(CLI::App& app, int* exit_code) {
   cmd->add_flag("--restore", a->restore, "Swap the embedder back to the previous version");
   cmd->add_flag("--json", a->json, "Print one JSON object");
   AddQuestionOptions(cmd, &a->questions);
+  cmd->add_option("--shareable-matters", a->train.shareable_matters,
+                  "With --sources feedback: matters an administrator marks shareable "
+                  "(comma-separated); records touching any other matter are not used, the "
+                  "embedder serving every search whatever the asker's walls");
   cmd->callback([a, exit_code] { *exit_code = Run(*a); });
 }
 

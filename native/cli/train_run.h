@@ -34,6 +34,12 @@ struct TrainArgs {
   // `eval --train-pairs FILE`: pairs files read by TrainIndexEmbedder when
   // generated_pairs is empty (chunk ids are stable for the same documents).
   std::vector<std::string> pairs_files;
+  // Lawyers' labels: the feedback source, used when --sources names it (or
+  // "all") and these records give pairs (FeedbackTrainingPairs). Only
+  // records touching no matter, or only matters in shareable_matters, are
+  // used: the embedder serves every search, whatever the asker's walls.
+  std::vector<FeedbackRecord> feedback_records;
+  std::string shareable_matters;  // comma-separated
 };
 
 // Where `foldback train` gets LLM-written questions from.

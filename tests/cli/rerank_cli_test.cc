@@ -284,3 +284,39 @@ TEST(RerankCli, EvalReportsTheReranker) {
 }
 
 }  // namespace
+
+// `foldback train --sources feedback`: the lawyers' labels train the index's
+// embedder — which serves every search whatever the asker's walls — so only
+// records of matters an administrator marks shareable are used.
+TEST(RerankCli, LabelsTrainTheEmbedderOnlyFromShareableMatters) {
+  std::string idx = MakeIndex("trainfb");
+  CliRun r = CliSplit("train --index " + idx + " --sources feedback --json");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("5 touching a matter not marked shareable"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--shareable-matters"), std::string::npos) << r.err;
+  r = CliSplit("train --index " + idx + " --sources feedback --shareable-matters beta --json");
+  EXPECT_NE(r.code, 0) << r.out;  // acme's records stay out
+
+  r = CliSplit("train --index " + idx + " --sources feedback --shareable-matters acme --json");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  json report = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << r.out;
+  EXPECT_EQ(report["feedback"]["records"], 5);
+  EXPECT_EQ(report["feedback"]["used"], 5);
+  EXPECT_EQ(report["feedback"]["walled"], 0);
+  EXPECT_GT(report["pairs"]["feedback"].get<size_t>(), 0u) << r.out;
+  EXPECT_EQ(report["pairs"]["feedback"], report["pairs_total"]);  // feedback only
+  // Every pair has a hard negative: a passage the lawyer labelled not relevant.
+  EXPECT_EQ(report["hard_negatives"], report["pairs_total"]);
+  EXPECT_LT(report["loss_after"].get<double>(), report["loss_before"].get<double>());
+  EXPECT_EQ(report["version"], 2);
+  EXPECT_NE(report["training"].get<std::string>().find("sources=feedback"), std::string::npos);
+
+  // Beside the structure sources, the same way.
+  r = CliSplit("train --index " + idx +
+               " --sources structure,feedback --shareable-matters acme --incremental --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  report = json::parse(r.out, nullptr, false);
+  EXPECT_GT(report["pairs"]["feedback"].get<size_t>(), 0u);
+  EXPECT_GT(report["pairs_total"].get<size_t>(), report["pairs"]["feedback"].get<size_t>());
+}

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "foldback/export.h"
+#include "foldback/feedback.h"
 #include "foldback/index.h"
 #include "foldback/status.h"
 
@@ -65,18 +66,21 @@ enum class PairSource : int {
   // Not mined: questions an LLM wrote for sampled passages
   // (foldback/questions.h), supplied in EmbedderTrainOptions::generated_pairs.
   kGenerated = 7,
+  // Not mined: lawyers' labels (FeedbackTrainingPairs), supplied in
+  // EmbedderTrainOptions::feedback_pairs.
+  kFeedback = 8,
 };
-inline constexpr int kPairSourceCount = 8;
+inline constexpr int kPairSourceCount = 9;
 // The sources MinePairs reads from the corpus' structure: 0 .. 6.
 inline constexpr int kStructureSourceCount = 7;
 // "heading", "caption", "definition", "cloze", "xref", "subject", "reply",
-// "llm".
+// "llm", "feedback".
 const char* PairSourceName(PairSource source);
 
-// Which sources to use; all by default (llm contributes only the pairs
-// given in EmbedderTrainOptions::generated_pairs).
+// Which sources to use; all by default (llm and feedback contribute only the
+// pairs given in EmbedderTrainOptions::generated_pairs / feedback_pairs).
 struct PairSources {
-  bool enabled[kPairSourceCount] = {true, true, true, true, true, true, true, true};
+  bool enabled[kPairSourceCount] = {true, true, true, true, true, true, true, true, true};
   bool Has(PairSource s) const { return enabled[static_cast<int>(s)]; }
 };
 // Parses a comma-separated list of source names; "structure" stands for
@@ -88,7 +92,7 @@ Result<PairSources> ParsePairSources(const std::string& list);
 // is multiplied by its source's weight (its positive still serves as an
 // in-batch negative for the others' anchors). 1 each by default.
 struct SourceWeights {
-  float weight[kPairSourceCount] = {1, 1, 1, 1, 1, 1, 1, 1};
+  float weight[kPairSourceCount] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
   float Of(PairSource s) const { return weight[static_cast<int>(s)]; }
 };
 // Parses "cloze=0.3,heading=2" (names as in ParsePairSources; "structure"
@@ -105,6 +109,9 @@ struct TrainingPair {
   std::string positive_chunk;
   // BM25-mined hard negative (a chunk's text), empty when none was found.
   std::string negative;
+  // A negative the pair brings (a passage a lawyer labelled not relevant):
+  // its chunk id; the trainer uses it instead of mining one. Empty: mined.
+  std::string negative_chunk;
 };
 
 struct EmbedderTrainOptions {
@@ -159,6 +166,10 @@ struct EmbedderTrainOptions {
   // kGenerated, beside the mined ones and sampled like them. Each needs its
   // positive text and positive_chunk. Default: none.
   std::vector<TrainingPair> generated_pairs;
+  // Pairs from lawyers' labels (FeedbackTrainingPairs), used when sources
+  // has kFeedback, like generated_pairs (kept before them, up to half of
+  // max_pairs); their labelled negatives are kept. Default: none.
+  std::vector<TrainingPair> feedback_pairs;
 };
 
 struct TrainProgress {
@@ -173,6 +184,23 @@ struct TrainProgress {
 // Mines the pairs of `options.sources` from `index` (without hard negatives,
 // before sampling): what training would learn from. Deterministic.
 std::vector<TrainingPair> MinePairs(const Index& index, const PairSources& sources);
+
+// The `feedback` source: lawyers' labels as training pairs — each relevant
+// passage under its question (and under the record's preferred rewrite),
+// with a passage the record labels not relevant as its hard negative (in
+// turn; none: the trainer mines one; options.unlabelled_negatives adds
+// unlabelled passages shown above the last relevant one, as the triplets
+// export does). The records ExportFeedback would read with `options`:
+// consent to train, not privileged, every matter inside
+// options.allowed_matters when set; passages gone or changed are skipped.
+// Walls: the embedder is the index's, used by every search whatever the
+// asker's walls, so a host trains it only from records it may share
+// firm-wide — options.allowed_matters = the matters an administrator marks
+// shareable (empty: records that touch no matter). *report counts as an
+// export's (rows: pairs).
+FOLDBACK_EXPORT std::vector<TrainingPair> FeedbackTrainingPairs(
+    const Index& index, const std::vector<FeedbackRecord>& records, const ExportOptions& options,
+    ExportReport* report = nullptr);
 
 class FOLDBACK_EXPORT EmbedderTrainer {
  public:

@@ -30,6 +30,7 @@
 
 #include "feedback/record_internal.h"
 #include "foldback/feedback.h"
+#include "foldback/train.h"
 
 namespace foldback {
 namespace {
@@ -157,7 +158,12 @@ class Exporter {
     return out;
   }
 
-  void Triplets(const FeedbackRecord& r, std::string* out) {
+  // What a record teaches a retriever: its relevant passages (shown rank
+  // order) and its negatives — labelled not relevant first, then, with
+  // unlabelled_negatives, unlabelled passages shown above the last relevant
+  // one — each still in the index as it was.
+  void Choose(const FeedbackRecord& r, std::vector<const Chunk*>* positives,
+              std::vector<const Chunk*>* negatives) {
     std::vector<std::pair<uint32_t, std::string>> pos, neg_labelled;
     std::unordered_map<std::string, PassageLabel> labels;
     for (const auto& l : r.labels) labels[l.chunk_id] = l.label;
@@ -167,18 +173,17 @@ class Exporter {
     }
     std::sort(pos.begin(), pos.end());
     std::sort(neg_labelled.begin(), neg_labelled.end());
-    std::vector<const Chunk*> positives, negatives;
     uint32_t lowest = 0;
     for (const auto& [rank, id] : pos) {
       if (const Chunk* c = Lookup(r, id)) {
-        positives.push_back(c);
+        positives->push_back(c);
         if (rank != UINT32_MAX) lowest = std::max(lowest, rank);
       }
     }
     for (const auto& [rank, id] : neg_labelled) {
-      if (const Chunk* c = Lookup(r, id)) negatives.push_back(c);
+      if (const Chunk* c = Lookup(r, id)) negatives->push_back(c);
     }
-    if (o_.unlabelled_negatives && !positives.empty()) {
+    if (o_.unlabelled_negatives && !positives->empty()) {
       uint32_t cut = lowest ? lowest : 4;
       std::vector<ShownResult> shown = r.results;
       std::stable_sort(shown.begin(), shown.end(),
@@ -186,9 +191,14 @@ class Exporter {
       for (const auto& s : shown) {
         if (s.rank >= cut) break;
         if (labels.count(s.chunk_id)) continue;
-        if (const Chunk* c = Lookup(r, s.chunk_id)) negatives.push_back(c);
+        if (const Chunk* c = Lookup(r, s.chunk_id)) negatives->push_back(c);
       }
     }
+  }
+
+  void Triplets(const FeedbackRecord& r, std::string* out) {
+    std::vector<const Chunk*> positives, negatives;
+    Choose(r, &positives, &negatives);
     size_t rows = 0;
     for (const Chunk* p : positives) {
       size_t n = 0;
@@ -204,6 +214,42 @@ class Exporter {
         row["negative"] = ng->text;
         *out += Dump(row) + "\n";
         ++n;
+        ++rows;
+      }
+    }
+    Count(rows);
+  }
+
+  // The embedder's training pairs (the `feedback` source): the question to
+  // each relevant passage, the i-th positive with the i-th negative (in
+  // turn) as its hard negative — none when the record has none (the trainer
+  // then mines one); a preferred rewrite is a second anchor.
+  void Pairs(const FeedbackRecord& r, std::vector<TrainingPair>* out) {
+    std::vector<const Chunk*> positives, negatives;
+    Choose(r, &positives, &negatives);
+    std::vector<std::string> anchors = {r.question};
+    if (!r.preferred_rewrite.empty() && r.preferred_rewrite != r.question) {
+      anchors.push_back(r.preferred_rewrite);
+    }
+    size_t rows = 0;
+    for (size_t i = 0; i < positives.size(); ++i) {
+      const Chunk* neg = nullptr;
+      for (size_t k = 0; k < negatives.size() && !neg; ++k) {
+        const Chunk* c = negatives[(i + k) % negatives.size()];
+        if (c->text != positives[i]->text) neg = c;
+      }
+      for (const std::string& anchor : anchors) {
+        if (anchor.empty()) continue;
+        TrainingPair p;
+        p.source = PairSource::kFeedback;
+        p.anchor = anchor;
+        p.positive = positives[i]->text;
+        p.positive_chunk = positives[i]->id;
+        if (neg) {
+          p.negative = neg->text;
+          p.negative_chunk = neg->id;
+        }
+        out->push_back(std::move(p));
         ++rows;
       }
     }
@@ -376,6 +422,50 @@ Result<ordered_json> ParseProgramInto(const ExportOptions& o, const std::string&
   return program;
 }
 
+// Calls `use` on each record an export may read, in record-id order (UUIDv7
+// ids sort by time; the first of duplicates): with consent to train, not
+// privileged, every matter it touches inside options.allowed_matters when
+// set. Counts the others in *rep, and the matters of each record `use`
+// exported from.
+template <typename Use>
+void ForEachUsable(const Index& index, const std::vector<FeedbackRecord>& records,
+                   const ExportOptions& options, ExportReport* rep, Use use) {
+  std::vector<const FeedbackRecord*> order;
+  std::set<std::string> ids;
+  for (const auto& r : records) {
+    if (ids.insert(r.record_id).second) order.push_back(&r);
+  }
+  std::sort(order.begin(), order.end(),
+            [](const auto* a, const auto* b) { return a->record_id < b->record_id; });
+  rep->records = order.size();
+  for (const FeedbackRecord* r : order) {
+    if (!r->consent_to_train) {
+      ++rep->no_consent;
+      continue;
+    }
+    if (r->privileged) {
+      ++rep->privileged;
+      continue;
+    }
+    if (options.allowed_matters) {
+      bool inside = true;
+      for (const std::string& m : MattersOf(index, *r))
+        inside = inside && options.allowed_matters->count(m);
+      if (!inside) {
+        ++rep->walled;
+        continue;
+      }
+    }
+    const size_t exported_before = rep->exported;
+    use(r);
+    if (rep->exported > exported_before) {
+      std::set<std::string> touched = MattersOf(index, *r);
+      if (touched.empty()) touched.insert("");
+      for (const std::string& m : touched) ++rep->matters[m];
+    }
+  }
+}
+
 }  // namespace
 
 constexpr ExportFormat kAllFormats[] = {ExportFormat::kTriplets, ExportFormat::kDpo,
@@ -443,37 +533,11 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
       if (!into.ok()) return into.status();
     }
   }
-  // Record-id order (UUIDv7 ids sort by time); the first of duplicates.
-  std::vector<const FeedbackRecord*> order;
-  std::set<std::string> ids;
-  for (const auto& r : records) {
-    if (ids.insert(r.record_id).second) order.push_back(&r);
-  }
-  std::sort(order.begin(), order.end(),
-            [](const auto* a, const auto* b) { return a->record_id < b->record_id; });
-  rep->records = order.size();
   Exporter ex(index, options, rep);
   std::string out;
   json demos = json::array();
   std::set<std::pair<std::string, std::string>> seen;
-  for (const FeedbackRecord* r : order) {
-    if (!r->consent_to_train) {
-      ++rep->no_consent;
-      continue;
-    }
-    if (r->privileged) {
-      ++rep->privileged;
-      continue;
-    }
-    if (options.allowed_matters) {
-      bool inside = true;
-      for (const std::string& m : MattersOf(index, *r)) inside = inside && options.allowed_matters->count(m);
-      if (!inside) {
-        ++rep->walled;
-        continue;
-      }
-    }
-    const size_t exported_before = rep->exported;
+  ForEachUsable(index, records, options, rep, [&](const FeedbackRecord* r) {
     switch (format) {
       case ExportFormat::kTriplets:
         ex.Triplets(*r, &out);
@@ -490,12 +554,7 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
         ex.Demo(*r, question_field, out_fields[0], &demos, &seen);
         break;
     }
-    if (rep->exported > exported_before) {
-      std::set<std::string> touched = MattersOf(index, *r);
-      if (touched.empty()) touched.insert("");
-      for (const std::string& m : touched) ++rep->matters[m];
-    }
-  }
+  });
   if (format == ExportFormat::kDemos && !options.dspy_into.empty()) {
     auto into = ParseProgramInto(options, question_field, out_fields[0]);
     if (!into.ok()) return into.status();
@@ -538,6 +597,19 @@ Result<std::string> ExportFeedback(const Index& index, const std::vector<Feedbac
         {"metadata", {{"dependency_versions", json::object()}}}};
     out = program.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   }
+  return out;
+}
+
+std::vector<TrainingPair> FeedbackTrainingPairs(const Index& index,
+                                                const std::vector<FeedbackRecord>& records,
+                                                const ExportOptions& options,
+                                                ExportReport* report) {
+  ExportReport local;
+  ExportReport* rep = report ? report : &local;
+  *rep = ExportReport();
+  Exporter ex(index, options, rep);
+  std::vector<TrainingPair> out;
+  ForEachUsable(index, records, options, rep, [&](const FeedbackRecord* r) { ex.Pairs(*r, &out); });
   return out;
 }
 

@@ -550,6 +550,8 @@ const char* PairSourceName(PairSource source) {
       return "reply";
     case PairSource::kGenerated:
       return "llm";
+    case PairSource::kFeedback:
+      return "feedback";
   }
   return "?";
 }

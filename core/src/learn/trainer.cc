@@ -59,8 +59,9 @@ void Shuffle(std::vector<uint32_t>* v, std::mt19937_64* rng) {
   }
 }
 
-// Takes at most `max_pairs` pairs: LLM-written pairs (paid for, and given
-// on purpose) are all kept up to half the budget; of the rest every
+// Takes at most `max_pairs` pairs: lawyers' labels, then LLM-written pairs
+// (given on purpose, and paid for) are all kept up to half the budget
+// between them; of the rest every
 // structure source keeps its share, the inverse-cloze pairs (one per
 // passage, far more than the others) fill what the others leave, up to half
 // the remaining budget when the others need it.
@@ -71,9 +72,11 @@ std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pai
   for (auto& v : by) Shuffle(&v, rng);
   const int ict = static_cast<int>(PairSource::kInverseCloze);
   const int gen = static_cast<int>(PairSource::kGenerated);
-  const size_t gen_take = std::min(by[gen].size(), max_pairs / 2);
-  const size_t budget = max_pairs - gen_take;
-  size_t others = pairs.size() - by[ict].size() - by[gen].size();
+  const int fb = static_cast<int>(PairSource::kFeedback);
+  const size_t fb_take = std::min(by[fb].size(), max_pairs / 2);
+  const size_t gen_take = std::min(by[gen].size(), max_pairs / 2 - fb_take);
+  const size_t budget = max_pairs - gen_take - fb_take;
+  size_t others = pairs.size() - by[ict].size() - by[gen].size() - by[fb].size();
   size_t ict_take =
       std::min(by[ict].size(), std::max(budget / 2, budget > others ? budget - others : 0));
   size_t left = budget - ict_take;
@@ -82,6 +85,8 @@ std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pai
     size_t take = by[s].size();
     if (s == gen) {
       take = gen_take;
+    } else if (s == fb) {
+      take = fb_take;
     } else if (s == ict) {
       take = ict_take;
     } else if (others > left) {
@@ -90,6 +95,14 @@ std::vector<TrainingPair> Sample(std::vector<TrainingPair> pairs, size_t max_pai
     for (size_t k = 0; k < take; ++k) out.push_back(std::move(pairs[by[s][k]]));
   }
   return out;
+}
+
+// Whether source `s` has pairs to give: the llm and feedback sources only
+// with pairs supplied in the options; the mined sources always.
+bool GivenPairsPresent(const EmbedderTrainOptions& options, int s) {
+  if (s == static_cast<int>(PairSource::kGenerated)) return !options.generated_pairs.empty();
+  if (s == static_cast<int>(PairSource::kFeedback)) return !options.feedback_pairs.empty();
+  return true;
 }
 
 }  // namespace
@@ -332,10 +345,8 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
           fmt::format(FMT_STRING("training source weight of {} must lie in [0, 100], got {}"),
                       PairSourceName(static_cast<PairSource>(s)), w));
     }
-    // The llm source counts only with questions to train on.
-    const bool used =
-        options.sources.enabled[s] &&
-        (s != static_cast<int>(PairSource::kGenerated) || !options.generated_pairs.empty());
+    // The llm and feedback sources count only with pairs to train on.
+    const bool used = options.sources.enabled[s] && GivenPairsPresent(options, s);
     used_any |= used;
     weighed |= used && w > 0.0f;
   }
@@ -378,6 +389,13 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
       pairs.push_back(g);
       pairs.back().source = PairSource::kGenerated;
       pairs.back().negative.clear();
+      pairs.back().negative_chunk.clear();
+    }
+  }
+  if (options.sources.Has(PairSource::kFeedback)) {
+    for (const TrainingPair& f : options.feedback_pairs) {
+      pairs.push_back(f);
+      pairs.back().source = PairSource::kFeedback;
     }
   }
   rep->pairs = Sample(std::move(pairs), options.max_pairs, &rep->rng);
@@ -427,6 +445,17 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
     ex.weight = options.source_weights.Of(p.source);
     ex.positive_chunk = chunk_number(p.positive_chunk);
     ex.anchor_key = AnchorKey(p.anchor);
+    if (!p.negative_chunk.empty()) {  // the pair's own (a lawyer's label)
+      const uint32_t n = chunk_number(p.negative_chunk);
+      if (n != kNoChunk && n != ex.positive_chunk && r.chunks[n].chunk.text != p.positive) {
+        p.negative = r.chunks[n].chunk.text;
+        ex.negative = bag_of(n);
+        ex.negative_chunk = n;
+        continue;
+      }
+      p.negative.clear();  // gone from the index: mined like any other
+      p.negative_chunk.clear();
+    }
     if (!options.hard_negatives || ex.positive_chunk == kNoChunk) continue;
     const learn::StreamPosition own = where[ex.positive_chunk];
     const std::string& own_section = r.chunks[ex.positive_chunk].chunk.section;
@@ -584,9 +613,7 @@ Status EmbedderTrainer::Install(Index* index) {
   if (!model.ok()) return model.status();
   std::string sources;
   for (int s = 0; s < kPairSourceCount; ++s) {
-    if (!t.options.sources.enabled[s]) continue;
-    if (s == static_cast<int>(PairSource::kGenerated) && t.options.generated_pairs.empty())
-      continue;
+    if (!t.options.sources.enabled[s] || !GivenPairsPresent(t.options, s)) continue;
     if (!sources.empty()) sources += ',';
     sources += PairSourceName(static_cast<PairSource>(s));
   }
