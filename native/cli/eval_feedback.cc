@@ -13,6 +13,7 @@
 #include "cli/common.h"
 #include "foldback/feedback.h"
 #include "foldback/rerank.h"
+#include "foldback/train.h"
 #include "host/files.h"
 
 namespace foldback::cli {
@@ -87,7 +88,14 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
                   "evaluate --queries without and with it");
   cmd->add_option("--feedback-methods", a->methods,
                   "Fold-back methods measured, comma-separated: demos, rocchio, adapter, rerank "
-                  "(the learned reranker)")
+                  "(the learned reranker), finetune (the embedder trained on the labels, "
+                  "measured alone)")
+      ->capture_default_str();
+  cmd->add_option("--finetune-epochs", a->finetune_epochs,
+                  "Method finetune: passes over the labels' pairs")
+      ->capture_default_str();
+  cmd->add_option("--finetune-interpolation", a->finetune_interpolation,
+                  "Method finetune: mix of the fine-tuned model with the index's, in [0, 1]")
       ->capture_default_str();
   cmd->add_option("--feedback-depth", a->depth, "Results each simulated lawyer sees and labels")
       ->capture_default_str();
@@ -156,9 +164,9 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   std::set<std::string> methods = SplitCommaSet(args.methods);
   if (args.rerank == "learned") methods.insert("rerank");
   for (const auto& m : methods) {
-    if (m != "demos" && m != "rocchio" && m != "adapter" && m != "rerank") {
+    if (m != "demos" && m != "rocchio" && m != "adapter" && m != "rerank" && m != "finetune") {
       return Fail(Status::InvalidArgument("--feedback-methods: unknown method '" + m +
-                                          "' (demos, rocchio, adapter, rerank)"));
+                                          "' (demos, rocchio, adapter, rerank, finetune)"));
     }
   }
   if (methods.empty()) return Fail(Status::InvalidArgument("--feedback-methods is empty"));
@@ -268,6 +276,60 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     runs.push_back({"all_without_rerank", config(methods), {}, {}, 0, 0});
   }
   runs.push_back({"all", config(methods), {}, {}, 0, 0});
+  // The embedder fine-tuned on the labels (the `feedback` source of
+  // `foldback train`: FeedbackTrainingPairs, continuing from the index's
+  // model), on a copy of the index, measured with the plain search.
+  // With other methods too, "all" (and its reranker) runs on this copy:
+  // fold-back and the reranker over the fine-tuned embedder.
+  nlohmann::json finetune_json;
+  Metrics finetune_metrics;
+  std::unique_ptr<Index> tuned_index;
+  double finetune_s = 0;
+  if (methods.count("finetune")) {
+    auto tf = std::chrono::steady_clock::now();
+    auto bytes = index.Snapshot();
+    if (!bytes.ok()) return Fail(bytes.status());
+    auto tuned = Index::FromSnapshot(*bytes);
+    if (!tuned.ok()) return Fail(tuned.status());
+    ExportOptions eo;
+    eo.unlabelled_negatives = false;
+    ExportReport er;
+    EmbedderTrainOptions to;
+    to.sources = *ParsePairSources("feedback");
+    to.feedback_pairs = FeedbackTrainingPairs(**tuned, state.records, eo, &er);
+    to.warm_start = true;
+    to.epochs = args.finetune_epochs;
+    to.interpolation = args.finetune_interpolation;
+    to.seed = args.label_seed;
+    auto trainer = EmbedderTrainer::Start(**tuned, to);
+    if (!trainer.ok()) return Fail(trainer.status().WithContext("finetune"));
+    const double loss_before = (*trainer)->MeanLoss();
+    while (!(*trainer)->done()) {
+      auto step = (*trainer)->Step();
+      if (!step.ok()) return Fail(step.status());
+    }
+    const double loss_after = (*trainer)->MeanLoss();
+    Status installed = (*trainer)->Install(tuned->get());
+    if (!installed.ok()) return Fail(installed);
+    finetune_s = SecondsSince(tf);
+    auto te = std::chrono::steady_clock::now();
+    tuned_index = std::move(tuned.value());
+    const Index& ti = *tuned_index;
+    auto m = Evaluate(
+        ctx, [&](const std::string& q, const SearchOptions& o) { return ti.Search(q, o); });
+    if (!m.ok()) return Fail(m.status());
+    finetune_metrics = *m;
+    finetune_json = MetricsJson(*m);
+    finetune_json["ndcg@10_relative_gain"] = Gain(m->ndcg10, baseline->ndcg10);
+    finetune_json["build_s"] = finetune_s;
+    finetune_json["eval_s"] = SecondsSince(te);
+    finetune_json["pairs"] = (*trainer)->pairs().size();
+    finetune_json["records_used"] = er.exported;
+    finetune_json["loss_before"] = loss_before;
+    finetune_json["loss_after"] = loss_after;
+    finetune_json["epochs"] = to.epochs;
+    finetune_json["interpolation"] = to.interpolation;
+  }
   // The learned reranker, trained once from the same records, through the
   // call every host trains with (TrainSearchReranker): each reranker within
   // the lists it reorders — the plain search's top rerank_depth for
@@ -298,14 +360,15 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     rerank_train_s = SecondsSince(tr);
     std::set<std::string> first_stage = methods;
     first_stage.erase("rerank");
-    first_stage.erase("demos");  // demos do not move a search
-    if (!first_stage.empty()) {
+    first_stage.erase("demos");     // demos do not move a search
+    first_stage.erase("finetune");  // measured alone, on its own copy
+    if (!first_stage.empty() || tuned_index) {
       auto ta = std::chrono::steady_clock::now();
-      training.fold_back = true;
+      training.fold_back = !first_stage.empty();
       training.fold_back_options = config(first_stage);
       RerankTrainStats ignored;  // the same records: the same counts
-      auto all_trained =
-          TrainSearchReranker(index, state.records, std::nullopt, training, &ignored);
+      auto all_trained = TrainSearchReranker(tuned_index ? *tuned_index : index, state.records,
+                                             std::nullopt, training, &ignored);
       if (!all_trained.ok()) return Fail(all_trained.status());
       all_reranker = std::move(all_trained.value());
       all_rerank_train_s = SecondsSince(ta);
@@ -314,19 +377,25 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   std::unique_ptr<FoldBack> all_fb;
   for (Run& run : runs) {
     bool use_rerank = run.name == "rerank" || (run.name == "all" && reranker);
+    // Every method together runs over the fine-tuned embedder when there is one.
+    const Index& ri = tuned_index && (run.name == "all" || run.name == "all_without_rerank")
+                          ? *tuned_index
+                          : index;
     auto tb = std::chrono::steady_clock::now();
-    auto fb = FoldBack::Build(index, state.records, run.options);
+    auto fb = FoldBack::Build(ri, state.records, run.options);
     if (!fb.ok()) return Fail(fb.status());
     const bool all_rerank = use_rerank && run.name == "all" && all_reranker;
-    run.build_s = SecondsSince(tb) + (all_rerank   ? all_rerank_train_s
-                                      : use_rerank ? rerank_train_s
-                                                   : 0);
+    run.build_s = SecondsSince(tb) +
+                  (all_rerank   ? all_rerank_train_s
+                   : use_rerank ? rerank_train_s
+                                : 0) +
+                  (&ri != &index ? finetune_s : 0);
     run.stats = (*fb)->stats();
     auto te = std::chrono::steady_clock::now();
     const FoldBack& f = **fb;
     const Reranker* rr = all_rerank ? all_reranker.get() : use_rerank ? reranker.get() : nullptr;
     auto m = Evaluate(ctx, [&](const std::string& q, const SearchOptions& o) {
-      return SearchAndRerank(index, &f, q, o, rr, rerank_options);
+      return SearchAndRerank(ri, &f, q, o, rr, rerank_options);
     });
     if (!m.ok()) return Fail(m.status());
     run.metrics = *m;
@@ -427,6 +496,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
       }
       per[r.name] = j;
     }
+    if (methods.count("finetune")) per["finetune"] = finetune_json;
     if (methods.count("demos")) {
       per["demos"] = {{"measurable_offline", false},
                       {"note",
@@ -463,6 +533,7 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
   };
   line("baseline", *baseline);
   for (const Run& r : runs) line(r.name.c_str(), r.metrics);
+  if (methods.count("finetune")) line("finetune", finetune_metrics);
   if (methods.count("demos")) {
     fmt::print(
         FMT_STRING("demos: {} candidates; {} of {} evaluated questions get demos (not measurable "

@@ -8,9 +8,12 @@
 #          the other 8 on other NDAs (no evaluated question's text is ever
 #          in the feedback).
 # Prints a Markdown table of nDCG@10 per method (fold-back's Rocchio and
-# adapter, the learned reranker, all together) and the relative gains; the
+# adapter, the learned reranker, the embedder fine-tuned on the labels, all
+# together — "all" over the fine-tuned embedder) and the relative gains; the
 # gate column gives the reranker's gate, then (after "all:") the gate of the
 # reranker "all" applies, trained within fold-back's lists.
+# METHODS (environment) replaces the methods (default
+# rocchio,adapter,rerank,finetune; rocchio, adapter and rerank are needed).
 # EXTRA_ARGS (environment) is appended to every `foldback eval`, e.g.
 # EXTRA_ARGS="--feedback-depth 5 --feedback-label-rate 0.6" for an imperfect lawyer.
 #
@@ -26,8 +29,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/foldback-rerank.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-echo "| split | seed | baseline | rocchio | adapter | rerank | all | rocchio+adapter gain | rerank gain | all gain | rerank gate |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| split | seed | baseline | rocchio | adapter | rerank | finetune | all | rocchio+adapter(+finetune) gain | rerank gain | finetune gain | all gain | rerank gate |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for split in $SPLITS; do
   for seed in "${SEEDS[@]}"; do
     by=nda
@@ -37,7 +40,7 @@ for split in $SPLITS; do
     "$FOLDBACK" eval --corpus "$DATA/corpus.jsonl" --queries "$WORK/$split-$seed/test_queries.jsonl" \
       --qrels "$DATA/qrels/dev.tsv" --scope-field doc_id --mode hybrid \
       --feedback-queries "$WORK/$split-$seed/train_queries.jsonl" \
-      --feedback-methods rocchio,adapter,rerank ${EXTRA_ARGS:-} --json >"$WORK/out.json"
+      --feedback-methods ${METHODS:-rocchio,adapter,rerank,finetune} ${EXTRA_ARGS:-} --json >"$WORK/out.json"
     python3 - "$WORK/out.json" "$split" "$seed" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -52,9 +55,11 @@ def gate(models):
 gates = gate(m["rerank"].get("models", []))
 if "rerank_models" in d["with_feedback"]:
     gates += " / all: " + gate(d["with_feedback"]["rerank_models"])
+ft = m.get("finetune")
 print(f'| {sys.argv[2]} | {sys.argv[3]} | {b:.4f} | {m["rocchio"]["ndcg@10"]:.4f} | {m["adapter"]["ndcg@10"]:.4f} | '
-      f'{m["rerank"]["ndcg@10"]:.4f} | {d["with_feedback"]["ndcg@10"]:.4f} | {g(m["all_without_rerank"]["ndcg@10"])} | '
-      f'{g(m["rerank"]["ndcg@10"])} | {g(d["with_feedback"]["ndcg@10"])} | {gates} |')
+      f'{m["rerank"]["ndcg@10"]:.4f} | {ft["ndcg@10"] if ft else float("nan"):.4f} | {d["with_feedback"]["ndcg@10"]:.4f} | '
+      f'{g(m["all_without_rerank"]["ndcg@10"])} | {g(m["rerank"]["ndcg@10"])} | {g(ft["ndcg@10"]) if ft else "-"} | '
+      f'{g(d["with_feedback"]["ndcg@10"])} | {gates} |')
 PY
   done
 done
