@@ -27,8 +27,10 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
          "xref, subject, reply; llm (LLM-written questions) and feedback (lawyers' labels) "
          "beside them")
       ->capture_default_str();
-  cmd->add_option("--" + prefix + "epochs", a->epochs, "Passes over the pairs")
-      ->capture_default_str();
+  a->epochs_opt = cmd->add_option("--" + prefix + "epochs", a->epochs,
+                                  "Passes over the pairs (feedback alone: " +
+                                      std::to_string(kFeedbackOnlyEpochs) + " unless given)")
+                      ->capture_default_str();
   cmd->add_option("--" + prefix + "seed", a->seed, "Seed for sampling and shuffling")
       ->capture_default_str();
   cmd->add_option("--" + prefix + "batch-size", a->batch_size,
@@ -72,6 +74,12 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   o.sources = *sources;
   o.source_weights = *weights;
   o.epochs = a.epochs;
+  bool feedback_only = o.sources.Has(PairSource::kFeedback);
+  for (int s = 0; s < kPairSourceCount; ++s) {
+    feedback_only =
+        feedback_only && (s == static_cast<int>(PairSource::kFeedback) || !o.sources.enabled[s]);
+  }
+  if (feedback_only && !(a.epochs_opt && a.epochs_opt->count())) o.epochs = kFeedbackOnlyEpochs;
   o.seed = a.seed;
   o.batch_size = a.batch_size;
   o.max_pairs = a.max_pairs;

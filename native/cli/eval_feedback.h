@@ -16,6 +16,7 @@
 #include "foldback/index.h"
 #include "foldback/rerank.h"
 #include "foldback/search.h"
+#include "foldback/train.h"
 
 namespace foldback::cli {
 
@@ -38,7 +39,7 @@ struct FeedbackEvalArgs {
   double rerank_same_similarity = LearnedRerankerOptions().same_question_similarity;
   double rerank_first_stage_prior = LearnedRerankerOptions().first_stage_prior;
   // Method finetune (the embedder trained on the labels).
-  uint32_t finetune_epochs = 10;  // tuned on ContractNLI dev, seeds 101-110 (docs/benchmarks.md)
+  uint32_t finetune_epochs = kFeedbackOnlyEpochs;
   float finetune_interpolation = 1.0f;
 };
 

@@ -17,6 +17,7 @@ namespace foldback::cli {
 struct TrainArgs {
   std::string sources = "structure";
   uint32_t epochs = EmbedderTrainOptions().epochs;
+  CLI::Option* epochs_opt = nullptr;  // given: --epochs wins over kFeedbackOnlyEpochs
   uint64_t seed = EmbedderTrainOptions().seed;
   uint32_t batch_size = EmbedderTrainOptions().batch_size;
   uint32_t max_pairs = EmbedderTrainOptions().max_pairs;

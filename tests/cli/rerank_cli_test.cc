@@ -11,6 +11,7 @@
 
 #include "cli_test_util.h"
 #include "foldback/feedback.h"
+#include "foldback/train.h"
 #include "host/feedback_log.h"
 #include "rerank_topics.h"
 
@@ -311,12 +312,14 @@ TEST(RerankCli, LabelsTrainTheEmbedderOnlyFromShareableMatters) {
   EXPECT_LT(report["loss_after"].get<double>(), report["loss_before"].get<double>());
   EXPECT_EQ(report["version"], 2);
   EXPECT_NE(report["training"].get<std::string>().find("sources=feedback"), std::string::npos);
+  EXPECT_EQ(report["epochs"], foldback::kFeedbackOnlyEpochs);  // labels alone: a few pairs
 
   // Beside the structure sources, the same way.
   r = CliSplit("train --index " + idx +
                " --sources structure,feedback --shareable-matters acme --incremental --json");
   ASSERT_EQ(r.code, 0) << r.err;
   report = json::parse(r.out, nullptr, false);
+  EXPECT_EQ(report["epochs"], foldback::EmbedderTrainOptions().epochs);
   EXPECT_GT(report["pairs"]["feedback"].get<size_t>(), 0u);
   EXPECT_GT(report["pairs_total"].get<size_t>(), report["pairs"]["feedback"].get<size_t>());
 }
