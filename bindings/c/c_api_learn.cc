@@ -34,6 +34,8 @@ fb_train_params fb_train_default_params(void) {
   p.interpolation = o.interpolation;
   p.soup = o.soup;
   p.source_weights = nullptr;
+  p.shareable_matters = nullptr;
+  p.shareable_matter_count = 0;
   return p;
 }
 
@@ -44,12 +46,49 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
   return Guard(&h->err, [&]() -> int {
     fb_train_params p = params ? *params : fb_train_default_params();
     foldback::EmbedderTrainOptions o;
+    bool feedback = false;
     if (p.sources && *p.sources) {
       auto s = foldback::ParsePairSources(p.sources);
       if (!s.ok()) return Report(&h->err, s.status());
       o.sources = *s;
+      feedback = s->Has(foldback::PairSource::kFeedback);
     }
     o.epochs = p.epochs;
+    if (feedback) {
+      std::vector<std::string> shareable;
+      std::string why;
+      if (!Strings(p.shareable_matters, p.shareable_matter_count, "shareable_matters", &shareable,
+                   &why)) {
+        return Fail(&h->err, FB_EINVALID, why);
+      }
+      std::string dir = h->state->Dir();
+      if (dir.empty()) {
+        return Fail(&h->err, FB_ESTATE,
+                    "the index has no folder, so no feedback log (open it with fb_index_open or "
+                    "save it with fb_index_save first)");
+      }
+      auto contents = foldback::host::ReadFeedbackLogFile(dir);
+      if (!contents.ok()) return Report(&h->err, contents.status());
+      foldback::Status used = foldback::UseFeedbackPairs(
+          *h->state->index, foldback::ApplyFeedbackLog(*contents).records,
+          std::set<std::string>(shareable.begin(), shareable.end()), &o);
+      // Named, no pairs is an error; within "all", quietly none.
+      if (!used.ok() && std::string_view(p.sources).find("feedback") != std::string_view::npos) {
+        return Report(&h->err, used);
+      }
+      bool alone = true;
+      for (int s = 0; s < foldback::kPairSourceCount; ++s) {
+        alone = alone &&
+                (s == static_cast<int>(foldback::PairSource::kFeedback) || !o.sources.enabled[s]);
+      }
+      if (p.epochs == 0) {
+        o.epochs = alone ? foldback::kFeedbackOnlyEpochs : foldback::EmbedderTrainOptions().epochs;
+      }
+    } else {
+      // Not named: the feedback source stays out ("all" names it).
+      o.sources.enabled[static_cast<int>(foldback::PairSource::kFeedback)] = false;
+      if (p.epochs == 0) o.epochs = foldback::EmbedderTrainOptions().epochs;
+    }
     o.batch_size = p.batch_size;
     o.max_pairs = p.max_pairs;
     o.temperature = p.temperature;

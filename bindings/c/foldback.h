@@ -870,7 +870,9 @@ FB_API int fb_feedback_export_walled(const char* index_dir, fb_export_format for
 typedef struct fb_trainer fb_trainer;
 
 typedef struct {
-  uint32_t epochs;      /* Default: 2 */
+  /* Default: 2. 0: the default for the sources — 2, or 10 for "feedback"
+   * alone (a few hundred pairs; foldback/train.h kFeedbackOnlyEpochs). */
+  uint32_t epochs;
   uint32_t batch_size;  /* Default: 64 */
   uint32_t max_pairs;   /* Default: 20000 */
   float temperature;    /* Default: 0.2 */
@@ -879,7 +881,10 @@ typedef struct {
   int warm_start;       /* continue from the current (trained) model. Default: 0 */
   uint64_t seed;        /* Default: 42 */
   /* Comma-separated pair sources: heading, caption, definition, cloze, xref,
-   * subject, reply, or "structure" for all. NULL or "": all. */
+   * subject, reply, or "structure" for all; "feedback" (since 0.2): the
+   * lawyers' labels in the index folder's feedback log (FB_ESTATE when the
+   * index has no folder, or when no record gives a pair — the message says
+   * why). NULL or "": all but feedback. */
   const char* sources;
   /* LLM-written question pairs as JSONL (fb_questions_pairs_jsonl, `foldback
    * jobs results` of a synthesize job): trained on as the llm source beside
@@ -894,6 +899,11 @@ typedef struct {
    * `sources`; unnamed sources weigh 1), each in [0, 100]. NULL or "": 1
    * each. FB_EINVALID on an unknown name or a bad weight. */
   const char* source_weights;
+  /* With "feedback": the matters an administrator marks shareable. The
+   * embedder serves every search whatever the asker's walls, so only
+   * records touching no matter or only these are used. (since 0.2) */
+  const char* const* shareable_matters;
+  size_t shareable_matter_count;
 } fb_train_params;
 
 typedef struct {

@@ -115,11 +115,9 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   }
   nlohmann::json feedback_report;
   if (o.sources.Has(PairSource::kFeedback)) {
-    ExportOptions eo;
-    eo.unlabelled_negatives = false;  // an unlabelled passage may be relevant
-    eo.allowed_matters = SplitCommaSet(a.shareable_matters);
     ExportReport er;
-    o.feedback_pairs = FeedbackTrainingPairs(*index, a.feedback_records, eo, &er);
+    Status used =
+        UseFeedbackPairs(*index, a.feedback_records, SplitCommaSet(a.shareable_matters), &o, &er);
     feedback_report = {{"records", er.records},
                        {"used", er.exported},
                        {"pairs", er.rows},
@@ -128,13 +126,11 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
                        {"walled", er.walled},
                        {"unusable", er.unusable},
                        {"stale_passages", er.stale_passages}};
-    if (o.feedback_pairs.empty() && a.sources.find("feedback") != std::string::npos) {
-      return Status::FailedPrecondition(fmt::format(
-          FMT_STRING("the feedback source has no pairs: {} records, {} without consent to "
-                     "train, {} privileged, {} touching a matter not marked shareable "
-                     "(--shareable-matters), {} labelling no relevant passage still in the "
-                     "index"),
-          er.records, er.no_consent, er.privileged, er.walled, er.unusable));
+    // Named, no pairs is an error; within "all", quietly none.
+    if (!used.ok() && a.sources.find("feedback") != std::string::npos) {
+      return Status::FailedPrecondition(used.message() +
+                                        " (--shareable-matters: the matters an administrator "
+                                        "shares)");
     }
   }
   auto t0 = std::chrono::steady_clock::now();

@@ -291,12 +291,12 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     if (!bytes.ok()) return Fail(bytes.status());
     auto tuned = Index::FromSnapshot(*bytes);
     if (!tuned.ok()) return Fail(tuned.status());
-    ExportOptions eo;
-    eo.unlabelled_negatives = false;
     ExportReport er;
     EmbedderTrainOptions to;
     to.sources = *ParsePairSources("feedback");
-    to.feedback_pairs = FeedbackTrainingPairs(**tuned, state.records, eo, &er);
+    // The simulated lawyers' records touch no matter: firm-wide.
+    Status used = UseFeedbackPairs(**tuned, state.records, {}, &to, &er);
+    if (!used.ok()) return Fail(used.WithContext("finetune"));
     to.warm_start = true;
     to.epochs = args.finetune_epochs;
     to.interpolation = args.finetune_interpolation;

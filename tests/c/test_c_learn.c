@@ -3,7 +3,8 @@
  * restore, refused inputs (an index without a dense side, NULLs, bad
  * sources), and the reranker from an index folder's feedback log (none
  * here: the gate stays closed and results keep the first stage's order),
- * its bytes and damaged bytes.
+ * its bytes and damaged bytes; the embedder trained on a lawyer's labels
+ * (the feedback source), only from shareable matters.
  * usage: foldback_c_learn_test [TEST_DATA_DIR [LLM_SERVER]] (unused) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -134,8 +135,17 @@ static void trainer(void) {
   CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
   CHECK(strstr(fb_index_last_error(a), "nonsense") != NULL);
   p = fb_train_default_params();
-  p.epochs = 0;
+  p.batch_size = 0;
   CHECK(fb_train_start(a, &p, &t) == FB_EINVALID && t == NULL);
+  p = fb_train_default_params();
+  p.epochs = 0; /* the default for the sources: 2 for structure */
+  CHECK(fb_train_start(a, &p, &t) == FB_OK && t != NULL);
+  if (t) {
+    fb_train_progress pr;
+    CHECK(fb_train_step(t, &pr) == FB_OK && pr.epochs == 2);
+    fb_trainer_free(t);
+    t = NULL;
+  }
   p = fb_train_default_params();
   CHECK(p.interpolation == 1.0f);
   p.interpolation = 1.5f;
@@ -286,9 +296,88 @@ static void reranker(void) {
   }
 }
 
+/* The feedback source: questions asked and labelled in the index folder
+ * train the embedder; labels of a matter not marked shareable are not used. */
+static void feedback_source(void) {
+  char dir[] = "/tmp/foldback-c-learn-fb-XXXXXX";
+  fb_index* index = make_index(1);
+  fb_train_params tp = fb_train_default_params();
+  fb_ask_params ap = fb_ask_default_params();
+  fb_feedback_log* log = NULL;
+  fb_trainer* t = NULL;
+  const char* shared[] = {"m-open"};
+  const char* questions[] = {"how much notice to terminate", "when are fees payable",
+                             "which law governs the agreement"};
+  size_t q, i, per[7];
+  if (!index) return;
+  if (!mkdtemp(dir)) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  tp.sources = "feedback";
+  CHECK(fb_train_start(index, &tp, &t) == FB_ESTATE && t == NULL); /* no folder, no log */
+  CHECK(fb_index_save(index, dir) == FB_OK);
+  CHECK(fb_train_start(index, &tp, &t) == FB_ESTATE && t == NULL); /* no labels yet */
+  CHECK(strstr(fb_index_last_error(index), "no pairs") != NULL);
+  CHECK(fb_feedback_log_open(dir, index, &log) == FB_OK && log != NULL);
+  if (!log) return;
+  ap.rewrite = FB_REWRITE_NONE;
+  ap.mode = FB_MODE_BM25;
+  for (q = 0; q < 3; ++q) {
+    fb_ask* ask = NULL;
+    fb_feedback_record rec = fb_feedback_default_record();
+    const char* relevant[1];
+    const char* not_relevant[1];
+    CHECK(fb_ask_start(index, questions[q], &ap, 0, &ask) == FB_OK && ask != NULL);
+    if (!ask) return;
+    CHECK(fb_ask_done(ask) && fb_ask_passage_count(ask) >= 2);
+    CHECK(fb_ask_save_trace(ask, NULL) == FB_OK);
+    relevant[0] = fb_ask_passage(ask, 0)->chunk_id;
+    not_relevant[0] = fb_ask_passage(ask, 1)->chunk_id;
+    rec.trace_id = fb_ask_trace_id(ask);
+    rec.relevant = relevant;
+    rec.relevant_count = 1;
+    rec.not_relevant = not_relevant;
+    rec.not_relevant_count = 1;
+    rec.consent_to_train = 1;
+    rec.matter = "m-open";
+    CHECK(fb_feedback_log_append(log, &rec, NULL) == FB_OK);
+    fb_ask_free(ask);
+  }
+  fb_feedback_log_free(log);
+  /* Matter m-open is not marked shareable: nothing to train on. */
+  CHECK(fb_train_start(index, &tp, &t) == FB_ESTATE && t == NULL);
+  CHECK(strstr(fb_index_last_error(index), "3 touching a matter not marked shareable") != NULL);
+  tp.shareable_matters = shared;
+  tp.shareable_matter_count = 1;
+  tp.epochs = 0; /* the default for labels alone */
+  CHECK(fb_train_start(index, &tp, &t) == FB_OK && t != NULL);
+  if (!t) return;
+  CHECK(fb_train_pair_count(t, per) == 3);
+  for (i = 0; i < 7; ++i) CHECK(per[i] == 0); /* no structure pair */
+  {
+    fb_train_progress pr;
+    int steps = 0;
+    double before = fb_train_mean_loss(t);
+    while (!fb_train_done(t) && steps++ < 1000) CHECK(fb_train_step(t, &pr) == FB_OK);
+    CHECK(pr.epochs == 10);
+    CHECK(fb_train_mean_loss(t) < before);
+  }
+  CHECK(fb_train_install(t, index) == FB_OK);
+  CHECK(fb_index_embedder_version(index) == 2);
+  fb_trainer_free(t);
+  fb_index_free(index);
+  {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+  }
+}
+
 int main(void) {
   trainer();
   reranker();
+  feedback_source();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

@@ -45,6 +45,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -207,6 +208,19 @@ std::vector<TrainingPair> MinePairs(const Index& index, const PairSources& sourc
 FOLDBACK_EXPORT std::vector<TrainingPair> FeedbackTrainingPairs(
     const Index& index, const std::vector<FeedbackRecord>& records, const ExportOptions& options,
     ExportReport* report = nullptr);
+
+// Trains on the labels of `records` as the feedback source, firm-wide:
+// options->feedback_pairs = FeedbackTrainingPairs of the records touching no
+// matter or only `shareable_matters` (labelled negatives only), and the
+// feedback source enabled. FailedPrecondition, saying why (consent,
+// privilege, matters not shareable, no relevant passage left), when no
+// record gives a pair; *report (may be null) counts as an export's. The
+// CLI, the C API and the JS package call it.
+FOLDBACK_EXPORT Status UseFeedbackPairs(const Index& index,
+                                        const std::vector<FeedbackRecord>& records,
+                                        const std::set<std::string>& shareable_matters,
+                                        EmbedderTrainOptions* options,
+                                        ExportReport* report = nullptr);
 
 class FOLDBACK_EXPORT EmbedderTrainer {
  public:

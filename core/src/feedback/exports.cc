@@ -613,4 +613,25 @@ std::vector<TrainingPair> FeedbackTrainingPairs(const Index& index,
   return out;
 }
 
+Status UseFeedbackPairs(const Index& index, const std::vector<FeedbackRecord>& records,
+                        const std::set<std::string>& shareable_matters,
+                        EmbedderTrainOptions* options, ExportReport* report) {
+  ExportOptions eo;
+  eo.unlabelled_negatives = false;  // an unlabelled passage may be relevant
+  eo.allowed_matters = shareable_matters;
+  ExportReport local;
+  ExportReport* rep = report ? report : &local;
+  std::vector<TrainingPair> pairs = FeedbackTrainingPairs(index, records, eo, rep);
+  if (pairs.empty()) {
+    return Status::FailedPrecondition(fmt::format(
+        FMT_STRING("the feedback source has no pairs: {} records, {} without consent to train, "
+                   "{} privileged, {} touching a matter not marked shareable, {} labelling no "
+                   "relevant passage still in the index"),
+        rep->records, rep->no_consent, rep->privileged, rep->walled, rep->unusable));
+  }
+  options->feedback_pairs = std::move(pairs);
+  options->sources.enabled[static_cast<int>(PairSource::kFeedback)] = true;
+  return Status::OK();
+}
+
 }  // namespace foldback
