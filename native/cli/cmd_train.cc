@@ -29,7 +29,7 @@ void AddTrainOptions(CLI::App* cmd, TrainArgs* a, const std::string& prefix, boo
       ->capture_default_str();
   a->epochs_opt = cmd->add_option("--" + prefix + "epochs", a->epochs,
                                   "Passes over the pairs (feedback alone: " +
-                                      std::to_string(kFeedbackOnlyEpochs) + " unless given)")
+                                      fmt::to_string(kFeedbackOnlyEpochs) + " unless given)")
                       ->capture_default_str();
   cmd->add_option("--" + prefix + "seed", a->seed, "Seed for sampling and shuffling")
       ->capture_default_str();
