@@ -46,12 +46,14 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
   return Guard(&h->err, [&]() -> int {
     fb_train_params p = params ? *params : fb_train_default_params();
     foldback::EmbedderTrainOptions o;
-    bool feedback = false;
+    bool feedback = false, named = false;
     if (p.sources && *p.sources) {
       auto s = foldback::ParsePairSources(p.sources);
       if (!s.ok()) return Report(&h->err, s.status());
       o.sources = *s;
-      feedback = s->Has(foldback::PairSource::kFeedback);
+      named = foldback::NamesPairSource(p.sources, foldback::PairSource::kFeedback);
+      // Within "all", only where there is a log to read.
+      feedback = named || (s->Has(foldback::PairSource::kFeedback) && !h->state->Dir().empty());
     }
     o.epochs = p.epochs;
     if (feedback) {
@@ -73,22 +75,15 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
           *h->state->index, foldback::ApplyFeedbackLog(*contents).records,
           std::set<std::string>(shareable.begin(), shareable.end()), &o);
       // Named, no pairs is an error; within "all", quietly none.
-      if (!used.ok() && std::string_view(p.sources).find("feedback") != std::string_view::npos) {
+      if (!used.ok() && named) {
         return Report(&h->err, used);
       }
-      bool alone = true;
-      for (int s = 0; s < foldback::kPairSourceCount; ++s) {
-        alone = alone &&
-                (s == static_cast<int>(foldback::PairSource::kFeedback) || !o.sources.enabled[s]);
-      }
-      if (p.epochs == 0) {
-        o.epochs = alone ? foldback::kFeedbackOnlyEpochs : foldback::EmbedderTrainOptions().epochs;
-      }
+      if (!used.ok()) o.sources.enabled[static_cast<int>(foldback::PairSource::kFeedback)] = false;
     } else {
-      // Not named: the feedback source stays out ("all" names it).
+      // NULL or "", or a list without it: feedback (the folder's log) stays out.
       o.sources.enabled[static_cast<int>(foldback::PairSource::kFeedback)] = false;
-      if (p.epochs == 0) o.epochs = foldback::EmbedderTrainOptions().epochs;
     }
+    if (p.epochs == 0) o.epochs = foldback::DefaultEpochs(o.sources);
     o.batch_size = p.batch_size;
     o.max_pairs = p.max_pairs;
     o.temperature = p.temperature;

@@ -1940,16 +1940,34 @@ class JsTrainer {
  public:
   // {epochs, batchSize, maxPairs, temperature, learningRate, hardNegatives,
   //  trainWeights, warmStart, seed, interpolation, soup, sources: "heading,cloze,...",
-  //  sourceWeights: "cloze=0.3,..."}; null or
-  // an error value.
-  val start(JsIndex& index, val o) {
+  //  sourceWeights: "cloze=0.3,...", shareableMatters}; null or
+  // an error value. The feedback source: `feedback`'s live records, those
+  // touching no matter or only shareableMatters (the embedder serves every
+  // search, whatever the asker's walls).
+  val start(JsIndex& index, const JsFeedback& feedback, val o) {
     foldback::EmbedderTrainOptions t;
+    // Without sources: every source but feedback (named, or through "all").
+    t.sources.enabled[static_cast<int>(foldback::PairSource::kFeedback)] = false;
     if (!o.isUndefined() && !o.isNull()) {
       if (Has(o, "sources")) {
-        auto s = foldback::ParsePairSources(o["sources"].as<std::string>());
+        const std::string list = o["sources"].as<std::string>();
+        auto s = foldback::ParsePairSources(list);
         if (!s.ok()) return ErrorValue(s.status());
         t.sources = *s;
+        if (s->Has(foldback::PairSource::kFeedback)) {
+          auto shareable = ToMatterSet(o, "shareableMatters");
+          foldback::Status used =
+              foldback::UseFeedbackPairs(*index.get(), feedback.liveRecords(),
+                                         shareable ? *shareable : std::set<std::string>(), &t);
+          // Named, no pairs is an error; within "all", quietly none.
+          if (!used.ok() && foldback::NamesPairSource(list, foldback::PairSource::kFeedback)) {
+            return ErrorValue(used);
+          }
+          if (!used.ok())
+            t.sources.enabled[static_cast<int>(foldback::PairSource::kFeedback)] = false;
+        }
       }
+      t.epochs = foldback::DefaultEpochs(t.sources);
       if (Has(o, "epochs")) t.epochs = o["epochs"].as<uint32_t>();
       if (Has(o, "batchSize")) t.batch_size = o["batchSize"].as<uint32_t>();
       if (Has(o, "maxPairs")) t.max_pairs = o["maxPairs"].as<uint32_t>();

@@ -73,13 +73,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
   EmbedderTrainOptions o;
   o.sources = *sources;
   o.source_weights = *weights;
-  o.epochs = a.epochs;
-  bool feedback_only = o.sources.Has(PairSource::kFeedback);
-  for (int s = 0; s < kPairSourceCount; ++s) {
-    feedback_only =
-        feedback_only && (s == static_cast<int>(PairSource::kFeedback) || !o.sources.enabled[s]);
-  }
-  if (feedback_only && !(a.epochs_opt && a.epochs_opt->count())) o.epochs = kFeedbackOnlyEpochs;
+  o.epochs = a.epochs_opt && a.epochs_opt->count() ? a.epochs : DefaultEpochs(o.sources);
   o.seed = a.seed;
   o.batch_size = a.batch_size;
   o.max_pairs = a.max_pairs;
@@ -127,7 +121,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
                        {"unusable", er.unusable},
                        {"stale_passages", er.stale_passages}};
     // Named, no pairs is an error; within "all", quietly none.
-    if (!used.ok() && a.sources.find("feedback") != std::string::npos) {
+    if (!used.ok() && NamesPairSource(a.sources, PairSource::kFeedback)) {
       return Status::FailedPrecondition(used.message() +
                                         " (--shareable-matters: the matters an administrator "
                                         "shares)");

@@ -188,8 +188,10 @@ export interface TrainOptions {
   trainWeights?: boolean;
   warmStart?: boolean;
   seed?: number;
-  /** Comma-separated: heading, caption, definition, cloze, xref, subject, reply, or 'structure'. */
+  /** Comma-separated: heading, caption, definition, cloze, xref, subject, reply, or 'structure'; 'llm' (with `pairs`) and 'feedback' (the labels recorded with feedback()) beside them. */
   sources?: string;
+  /** With the feedback source: the matters an administrator marks shareable; records touching any other matter are not used (the embedder serves every search). */
+  shareableMatters?: string[];
   /** Mix with the starting model, in [0, 1] (WiSE-FT): (1 - x) * start + x * trained. Default: 1. */
   interpolation?: number;
   /** Models trained on the same pairs and averaged (a model soup), 1..16. Default: 1. */

@@ -759,6 +759,12 @@ class Engine {
    * The loop yields to the event loop every `yieldEvery` steps (default 8).
    * options.pairs: LLM-written question pairs as JSONL (generateQuestions'
    * pairsJsonl, `foldback jobs results`), trained on as the llm source.
+   * sources: 'feedback' trains on the lawyers' labels recorded with
+   * feedback() (each relevant passage under its question, a passage
+   * labelled not relevant as its hard negative; consent to train, not
+   * privileged), only those of records touching no matter or only
+   * options.shareableMatters — the embedder serves every search, whatever
+   * the asker's walls; alone, 10 epochs unless `epochs` is given.
    * -> {pairs: {total, bySource}, lossBefore, lossAfter, steps, embedder}
    */
   async train(options = {}, { onProgress, yieldEvery = 8 } = {}) {
@@ -766,7 +772,7 @@ class Engine {
     const trainer = new this._module.Trainer();
     this._asks++;  // the index must not change while the trainer reads it
     try {
-      check(trainer.start(this._index, options));
+      check(trainer.start(this._index, this._feedback, options));
       const lossBefore = trainer.meanLoss();
       let steps = 0;
       while (!trainer.done()) {

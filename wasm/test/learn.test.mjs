@@ -83,6 +83,32 @@ test('train: refused without a dense side and with bad options', async () => {
   e.dispose();
 });
 
+test('train: the feedback source — the labels recorded, only from shareable matters', async () => {
+  const e = await createEngine({});
+  e.add(docs.map((d, i) => ({ ...d, matter: i % 2 ? 'm-open' : 'm-closed' })));
+  e.buildDense();
+  await assert.rejects(e.train({ sources: 'feedback' }), (err) => err instanceof FoldbackError && /no pairs: 0 records/.test(err.message));
+  for (const q of ['termination upon written notice', 'governing law of the state', 'payment of fees and invoices']) {
+    const r = await e.ask(q, { hops: 1, depth: 5, topK: 5, rewrite: 'none', mode: 'bm25', allowedMatters: ['m-open'] });
+    assert.ok(r.passages.length >= 2);
+    await e.feedback({ traceId: r.traceId, labels: { [r.passages[0].chunkId]: 'relevant', [r.passages[1].chunkId]: 'not_relevant' }, consentToTrain: true });
+  }
+  // Matter m-open is not marked shareable: the embedder serves every search.
+  await assert.rejects(e.train({ sources: 'feedback' }), (err) => err instanceof FoldbackError && /3 touching a matter not marked shareable/.test(err.message));
+  const version = e.embedderInfo().version;
+  const progress = [];
+  const report = await e.train({ sources: 'feedback', shareableMatters: ['m-open'] }, { onProgress: (p) => progress.push(p) });
+  assert.equal(report.pairs.bySource.feedback, 3);
+  assert.equal(report.pairs.total, 3);
+  assert.equal(progress.at(-1).epochs, 10, 'labels alone: kFeedbackOnlyEpochs');
+  assert.ok(report.lossAfter < report.lossBefore, `loss ${report.lossBefore} -> ${report.lossAfter}`);
+  assert.equal(report.embedder.version, version + 1);
+  // Within the structure sources: quietly none without labels to share.
+  const again = await e.train({ sources: 'all', epochs: 1, maxPairs: 500, warmStart: true });
+  assert.equal(again.pairs.bySource.feedback, 0);
+  e.dispose();
+});
+
 test('reranker: trained from labels, gate, search, bytes', async () => {
   const e = await createEngine({ index: { embedder: 'none' } });
   e.add(docs);

@@ -179,6 +179,15 @@ struct EmbedderTrainOptions {
 // +8.8 % with every fold-back method (docs/benchmarks.md).
 inline constexpr uint32_t kFeedbackOnlyEpochs = 10;
 
+// The epochs a host trains for when its user gives none: kFeedbackOnlyEpochs
+// for the feedback source alone, else EmbedderTrainOptions' default.
+uint32_t DefaultEpochs(const PairSources& sources);
+
+// Whether the comma-separated `list` names `source` itself (not through
+// "all"): a host then reports a source with no pairs as an error, where
+// "all" quietly goes without it.
+bool NamesPairSource(const std::string& list, PairSource source);
+
 struct TrainProgress {
   uint32_t epoch = 0;  // 1-based epoch of the last step
   uint32_t epochs = 0;

@@ -556,6 +556,27 @@ const char* PairSourceName(PairSource source) {
   return "?";
 }
 
+uint32_t DefaultEpochs(const PairSources& sources) {
+  bool alone = sources.Has(PairSource::kFeedback);
+  for (int s = 0; s < kPairSourceCount; ++s) {
+    alone = alone && (s == static_cast<int>(PairSource::kFeedback) || !sources.enabled[s]);
+  }
+  return alone ? kFeedbackOnlyEpochs : EmbedderTrainOptions().epochs;
+}
+
+bool NamesPairSource(const std::string& list, PairSource source) {
+  size_t begin = 0;
+  while (begin <= list.size()) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    if (Trim(std::string_view(list).substr(begin, end - begin)) == PairSourceName(source)) {
+      return true;
+    }
+    begin = end + 1;
+  }
+  return false;
+}
+
 Result<PairSources> ParsePairSources(const std::string& list) {
   PairSources out;
   for (bool& e : out.enabled) e = false;
