@@ -274,6 +274,33 @@ foldback::Status FromPackedOptions(std::string_view packed, foldback::SearchOpti
   return foldback::Status::OK();
 }
 
+// The last packed options a search was given and what they read as: an
+// add-in asks question after question in one scope, and the same string
+// comes back each time, so it is read once (docs/benchmarks.md, "The JS API
+// ratio: allocator, flags, the call's own cost").
+class LastPackedOptions {
+ public:
+  // The options `packed` reads as (FromPackedOptions), valid until the next
+  // call; an error leaves nothing kept.
+  foldback::Status Read(std::string_view packed, const foldback::SearchOptions** out) {
+    if (!kept_ || packed != packed_) {
+      kept_ = false;
+      options_ = foldback::SearchOptions();
+      foldback::Status st = FromPackedOptions(packed, &options_);
+      if (!st.ok()) return st;
+      packed_.assign(packed);
+      kept_ = true;
+    }
+    *out = &options_;
+    return foldback::Status::OK();
+  }
+
+ private:
+  bool kept_ = false;
+  std::string packed_;
+  foldback::SearchOptions options_;
+};
+
 // Search hits cross in three buffers — every string field in one UTF-8 text
 // (decoded once in JS and sliced at `ends`, UTF-16 offsets), the scores in a
 // Float64Array — because an embind call per field, or JSON, costs several
@@ -507,12 +534,12 @@ class JsIndex {
   // (HitBuffers::EncodeBlock).
   uint32_t SearchPacked(std::string_view query, std::string_view packed,
                         const double* epoch = nullptr) {
-    foldback::SearchOptions o;
-    foldback::Status st = FromPackedOptions(packed, &o);
+    const foldback::SearchOptions* o = nullptr;
+    foldback::Status st = packed_.Read(packed, &o);
     if (!st.ok()) return hits_.Fail(st);
     // Into one vector kept across calls: the hits' strings keep their
     // capacity (Index::Search's second form), no allocation per field.
-    st = index_->Search(query, o, &found_);
+    st = index_->Search(query, *o, &found_);
     if (!st.ok()) return hits_.Fail(st);
     return hits_.EncodeBlock(found_, epoch);
   }
@@ -621,6 +648,7 @@ class JsIndex {
   std::unique_ptr<foldback::Index> index_;
   HitBuffers hits_;
   std::vector<foldback::SearchHit> found_;  // SearchPacked's hits, reused
+  LastPackedOptions packed_;
 };
 
 // foldback's BERT WordPiece tokenizer (core/src/embed/wordpiece.h).
@@ -1753,13 +1781,17 @@ class JsFeedback {
   // their epoch the index version (fb_js_feedback_search).
   uint32_t SearchPacked(JsIndex& index, double index_version, std::string_view query,
                         std::string_view packed, bool known = false) {
-    foldback::SearchOptions o;
-    foldback::Status st = FromPackedOptions(packed, &o);
-    if (st.ok()) st = FoldBackFor(index, index_version, o.allowed_matters);
+    const foldback::SearchOptions* o = nullptr;
+    foldback::Status st = packed_.Read(packed, &o);
+    if (st.ok()) st = FoldBackFor(index, index_version, o->allowed_matters);
     if (!st.ok()) return hits_.Fail(st);
-    return hits_.EncodeBlock(
-        foldback_ ? foldback_->Search(*index.get(), query, o) : index.get()->Search(query, o),
-        known ? &index_version : nullptr);
+    const double* epoch = known ? &index_version : nullptr;
+    if (foldback_) return hits_.EncodeBlock(foldback_->Search(*index.get(), query, *o), epoch);
+    // Nothing to fold back: the index's search, into a kept vector as
+    // JsIndex::SearchPacked's.
+    st = index.get()->Search(query, *o, &found_);
+    if (!st.ok()) return hits_.Fail(st);
+    return hits_.EncodeBlock(found_, epoch);
   }
 
   val lastError() const { return hits_.error(); }
@@ -1912,6 +1944,8 @@ class JsFeedback {
   std::unique_ptr<foldback::FoldBackCache> cache_;
   std::shared_ptr<const foldback::FoldBack> foldback_;  // the last foldBack() chose
   HitBuffers hits_;
+  std::vector<foldback::SearchHit> found_;  // SearchPacked's hits without feedback, reused
+  LastPackedOptions packed_;
 };
 
 void JsAsk::useFeedback(const JsFeedback& feedback) { foldback_ = feedback.foldback(); }
