@@ -18,6 +18,10 @@
 //                     no feedback being recorded: the plain index search);
 //   engine.search (feedback path)  the same through JsFeedback::search, the
 //                     path the add-ins take (useFeedback left on, no feedback);
+//   engine.search, hits not seen before  the oneDocument call with the
+//                     engine's index generation moved before each call
+//                     (nothing else changes): every hit brings its text,
+//                     none is one JS already holds (HitBuffers::EncodeBlock);
 //   embind search     JsIndex::search itself (options read key by key from
 //                     the object, hits returned as an object of three
 //                     views): the same minus the JS hit objects;
@@ -101,6 +105,10 @@ const jsCases = {
   'engine.search, oneDocument': (q) => engine.search(q.text, options(q)).length,
   'engine.search, passages': (q) => engine.search(q.text, addinOptions(q)).length,
   'engine.search, passages, feedback path': (q) => engine.search(q.text, addinFeedbackOptions(q)).length,
+  'engine.search, oneDocument, hits not seen before': (q) => {
+    engine._generation++;
+    return engine.search(q.text, options(q)).length;
+  },
   'embind search, oneDocument': (q) => hitCount(index.search(q.text, rawOptions(q))),
   // The packed call engine.search makes (when the package has it), hits left
   // in the module's memory: what JS decoding adds is the difference.
