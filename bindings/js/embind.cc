@@ -367,7 +367,7 @@ class HitBuffers {
     uint32_t forget = 0;
     if (epoch != nullptr && (*epoch != known_epoch_ || known_.size() + hits.size() > kKnownHits ||
                              known_bytes_ > kKnownBytes)) {
-      known_.clear();
+      known_ = {};  // not clear(): that keeps (and zeroes) every bucket
       known_bytes_ = 0;
       known_epoch_ = *epoch;
       forget = 1;
