@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -273,6 +274,33 @@ foldback::Status FromPackedOptions(std::string_view packed, foldback::SearchOpti
   return foldback::Status::OK();
 }
 
+// The last packed options a search was given and what they read as: an
+// add-in asks question after question in one scope, and the same string
+// comes back each time, so it is read once (docs/benchmarks.md, "The JS API
+// ratio: allocator, flags, the call's own cost").
+class LastPackedOptions {
+ public:
+  // The options `packed` reads as (FromPackedOptions), valid until the next
+  // call; an error leaves nothing kept.
+  foldback::Status Read(std::string_view packed, const foldback::SearchOptions** out) {
+    if (!kept_ || packed != packed_) {
+      kept_ = false;
+      options_ = foldback::SearchOptions();
+      foldback::Status st = FromPackedOptions(packed, &options_);
+      if (!st.ok()) return st;
+      packed_.assign(packed);
+      kept_ = true;
+    }
+    *out = &options_;
+    return foldback::Status::OK();
+  }
+
+ private:
+  bool kept_ = false;
+  std::string packed_;
+  foldback::SearchOptions options_;
+};
+
 // Search hits cross in three buffers — every string field in one UTF-8 text
 // (decoded once in JS and sliced at `ends`, UTF-16 offsets), the scores in a
 // Float64Array — because an embind call per field, or JSON, costs several
@@ -302,25 +330,58 @@ class HitBuffers {
 
   // The hits for JS to read through the module's heap views, without the
   // dozen calls out that building the object above costs: the address of
-  // seven words — hits, ASCII text address and bytes, ends address, numbers
-  // address, other text address and bytes. Fields all ASCII go into the
-  // first text, the others into the second: a TextDecoder decodes ASCII
-  // several times faster than UTF-8 with a few curly quotes in it, and the
-  // slow path then costs only the fields that need it (docs/benchmarks.md,
-  // issue 13 item 7). `ends` holds each field's end in its text in UTF-16
-  // units, bit 31 set for the second text. Valid until the next Encode; 0
-  // with error() set when `hits` is an error.
-  uint32_t EncodeBlock(const foldback::Result<std::vector<foldback::SearchHit>>& hits) {
+  // nine words — hits, ASCII text address and bytes, ends address, numbers
+  // address, other text address and bytes, slots address (0 without
+  // slots), 1 when JS is to forget the hits it knows. Fields all ASCII go
+  // into the first text, the others into the second: a TextDecoder decodes
+  // ASCII several times faster than UTF-8 with a few curly quotes in it,
+  // and the slow path then costs only the fields that need it
+  // (docs/benchmarks.md, issue 13 item 7). `ends` holds each field's end in
+  // its text in UTF-16 units, bit 31 set for the second text. Valid until
+  // the next Encode; 0 with error() set when `hits` is an error.
+  uint32_t EncodeBlock(const foldback::Result<std::vector<foldback::SearchHit>>& hits,
+                       const double* epoch = nullptr) {
     if (!hits.ok()) return Fail(hits.status());
-    return EncodeBlock(*hits);
+    return EncodeBlock(*hits, epoch);
   }
-  uint32_t EncodeBlock(const std::vector<foldback::SearchHit>& hits) {
+  // With `epoch` (the engine's index generation), the hits JS already holds
+  // cross as a number only: an add-in asks one contract question after
+  // question, and the same passages come back; copying their text into the
+  // block, decoding it in JS and slicing it was a third of the call around
+  // the core (docs/benchmarks.md, "The JS API ratio: allocator, flags, the
+  // call's own cost"). Each hit then has a slot: bit 31 set when its six
+  // fields follow in the texts (JS keeps them at that slot), clear when JS
+  // has them from an earlier block of this epoch. A new epoch, or more
+  // than kKnownHits hits or kKnownBytes of their fields known, starts
+  // again from nothing (the block's last word tells JS to drop what it
+  // holds): what JS keeps stays a few MB. The key is the chunk id, which
+  // names one chunk's text, title, section and matter until the index
+  // changes, and every change moves the epoch.
+  uint32_t EncodeBlock(const std::vector<foldback::SearchHit>& hits,
+                       const double* epoch = nullptr) {
     text_.clear();
     wide_.clear();
     ends_.clear();
     numbers_.clear();
+    slots_.clear();
+    uint32_t forget = 0;
+    if (epoch != nullptr && (*epoch != known_epoch_ || known_.size() + hits.size() > kKnownHits ||
+                             known_bytes_ > kKnownBytes)) {
+      known_ = {};  // not clear(): that keeps (and zeroes) every bucket
+      known_bytes_ = 0;
+      known_epoch_ = *epoch;
+      forget = 1;
+    }
     uint32_t end = 0, wide_end = 0;
     for (const auto& h : hits) {
+      numbers_.insert(numbers_.end(), {h.score, h.bm25, h.dense});
+      if (epoch != nullptr) {
+        auto [it, added] = known_.try_emplace(h.chunk_id, static_cast<uint32_t>(known_.size()));
+        slots_.push_back(it->second | (added ? 0x80000000u : 0));
+        if (!added) continue;
+        known_bytes_ += h.chunk_id.size() + h.doc_id.size() + h.text.size() + h.title.size() +
+                        h.section.size() + h.matter.size();
+      }
       for (const std::string* f :
            {&h.chunk_id, &h.doc_id, &h.text, &h.title, &h.section, &h.matter}) {
         const uint32_t units = Utf16Length(*f);
@@ -334,7 +395,6 @@ class HitBuffers {
           ends_.push_back(wide_end | 0x80000000u);
         }
       }
-      numbers_.insert(numbers_.end(), {h.score, h.bm25, h.dense});
     }
     block_[0] = static_cast<uint32_t>(hits.size());
     block_[1] = reinterpret_cast<uintptr_t>(text_.data());
@@ -343,6 +403,8 @@ class HitBuffers {
     block_[4] = reinterpret_cast<uintptr_t>(numbers_.data());
     block_[5] = reinterpret_cast<uintptr_t>(wide_.data());
     block_[6] = static_cast<uint32_t>(wide_.size());
+    block_[7] = epoch != nullptr ? reinterpret_cast<uintptr_t>(slots_.data()) : 0;
+    block_[8] = forget;
     return reinterpret_cast<uintptr_t>(block_);
   }
 
@@ -359,7 +421,14 @@ class HitBuffers {
   std::string wide_;
   std::vector<uint32_t> ends_;
   std::vector<double> numbers_;
-  uint32_t block_[7] = {};
+  std::vector<uint32_t> slots_;
+  // The chunk ids JS holds the fields of, with their slots, for known_epoch_.
+  static constexpr size_t kKnownHits = 4096;
+  static constexpr size_t kKnownBytes = size_t{1} << 20;
+  std::unordered_map<std::string, uint32_t> known_;
+  size_t known_bytes_ = 0;
+  double known_epoch_ = -1;
+  uint32_t block_[9] = {};
   foldback::Status error_;
 };
 
@@ -461,15 +530,18 @@ class JsIndex {
   uint32_t searchPacked(std::string query, std::string packed) {
     return SearchPacked(query, packed);
   }
-  uint32_t SearchPacked(std::string_view query, std::string_view packed) {
-    foldback::SearchOptions o;
-    foldback::Status st = FromPackedOptions(packed, &o);
+  // With `epoch` (fb_js_index_search) the hits JS holds cross as slots
+  // (HitBuffers::EncodeBlock).
+  uint32_t SearchPacked(std::string_view query, std::string_view packed,
+                        const double* epoch = nullptr) {
+    const foldback::SearchOptions* o = nullptr;
+    foldback::Status st = packed_.Read(packed, &o);
     if (!st.ok()) return hits_.Fail(st);
     // Into one vector kept across calls: the hits' strings keep their
     // capacity (Index::Search's second form), no allocation per field.
-    st = index_->Search(query, o, &found_);
+    st = index_->Search(query, *o, &found_);
     if (!st.ok()) return hits_.Fail(st);
-    return hits_.EncodeBlock(found_);
+    return hits_.EncodeBlock(found_, epoch);
   }
   // For the plain exports (fb_js_index_search): this object's address.
   uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
@@ -576,6 +648,7 @@ class JsIndex {
   std::unique_ptr<foldback::Index> index_;
   HitBuffers hits_;
   std::vector<foldback::SearchHit> found_;  // SearchPacked's hits, reused
+  LastPackedOptions packed_;
 };
 
 // foldback's BERT WordPiece tokenizer (core/src/embed/wordpiece.h).
@@ -1715,14 +1788,21 @@ class JsFeedback {
   }
   // For the plain exports (fb_js_feedback_search): this object's address.
   uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
+  // `known`: the hits JS holds cross as slots (HitBuffers::EncodeBlock),
+  // their epoch the index version (fb_js_feedback_search).
   uint32_t SearchPacked(JsIndex& index, double index_version, std::string_view query,
-                        std::string_view packed) {
-    foldback::SearchOptions o;
-    foldback::Status st = FromPackedOptions(packed, &o);
-    if (st.ok()) st = FoldBackFor(index, index_version, o.allowed_matters);
+                        std::string_view packed, bool known = false) {
+    const foldback::SearchOptions* o = nullptr;
+    foldback::Status st = packed_.Read(packed, &o);
+    if (st.ok()) st = FoldBackFor(index, index_version, o->allowed_matters);
     if (!st.ok()) return hits_.Fail(st);
-    return hits_.EncodeBlock(foldback_ ? foldback_->Search(*index.get(), query, o)
-                                       : index.get()->Search(query, o));
+    const double* epoch = known ? &index_version : nullptr;
+    if (foldback_) return hits_.EncodeBlock(foldback_->Search(*index.get(), query, *o), epoch);
+    // Nothing to fold back: the index's search, into a kept vector as
+    // JsIndex::SearchPacked's.
+    st = index.get()->Search(query, *o, &found_);
+    if (!st.ok()) return hits_.Fail(st);
+    return hits_.EncodeBlock(found_, epoch);
   }
 
   val lastError() const { return hits_.error(); }
@@ -1876,6 +1956,8 @@ class JsFeedback {
   std::unique_ptr<foldback::FoldBackCache> cache_;
   std::shared_ptr<const foldback::FoldBack> foldback_;  // the last foldBack() chose
   HitBuffers hits_;
+  std::vector<foldback::SearchHit> found_;  // SearchPacked's hits without feedback, reused
+  LastPackedOptions packed_;
 };
 
 void JsAsk::useFeedback(const JsFeedback& feedback) { foldback_ = feedback.foldback(); }
@@ -2203,7 +2285,9 @@ class JsReranker {
 // and the packed options (FromPackedOptions) one after the other with
 // TextEncoder.encodeInto where fb_js_input says, then calls
 // fb_js_index_search or fb_js_feedback_search with the objects' addresses
-// (address()) and the two lengths; the result is searchPacked's.
+// (address()), the engine's index generation and the two lengths; the
+// result is searchPacked's, except that the hits JS already holds for this
+// generation cross as slots (HitBuffers::EncodeBlock).
 namespace {
 std::string& JsInput() {
   static std::string* input = new std::string();
@@ -2220,14 +2304,15 @@ EMSCRIPTEN_KEEPALIVE uint32_t fb_js_input(uint32_t bytes) {
   return reinterpret_cast<uintptr_t>(JsInput().data());
 }
 
-EMSCRIPTEN_KEEPALIVE uint32_t fb_js_index_search(uint32_t index, uint32_t query_bytes,
-                                                 uint32_t packed_bytes) {
+EMSCRIPTEN_KEEPALIVE uint32_t fb_js_index_search(uint32_t index, double index_version,
+                                                 uint32_t query_bytes, uint32_t packed_bytes) {
   auto* js = reinterpret_cast<JsIndex*>(static_cast<uintptr_t>(index));
   const std::string_view in = JsInput();
   if (uint64_t{query_bytes} + packed_bytes > in.size()) {
     return js->SearchPacked("", "malformed");  // the packed options' error
   }
-  return js->SearchPacked(in.substr(0, query_bytes), in.substr(query_bytes, packed_bytes));
+  return js->SearchPacked(in.substr(0, query_bytes), in.substr(query_bytes, packed_bytes),
+                          &index_version);
 }
 
 EMSCRIPTEN_KEEPALIVE uint32_t fb_js_feedback_search(uint32_t feedback, uint32_t index,
@@ -2240,7 +2325,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t fb_js_feedback_search(uint32_t feedback, uint32_t 
     return fb->SearchPacked(js, index_version, "", "malformed");
   }
   return fb->SearchPacked(js, index_version, in.substr(0, query_bytes),
-                          in.substr(query_bytes, packed_bytes));
+                          in.substr(query_bytes, packed_bytes), /*known=*/true);
 }
 
 }  // extern "C"

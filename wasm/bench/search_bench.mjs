@@ -18,6 +18,13 @@
 //                     no feedback being recorded: the plain index search);
 //   engine.search (feedback path)  the same through JsFeedback::search, the
 //                     path the add-ins take (useFeedback left on, no feedback);
+//   engine.search, hits not seen before  the oneDocument call on a second
+//                     engine of the same snapshot whose index generation
+//                     moves before each call (nothing else changes): every
+//                     hit brings its text, none is one JS already holds
+//                     (HitBuffers::EncodeBlock), and the module forgets
+//                     what it knew on every call — the first engine's
+//                     cases keep theirs;
 //   embind search     JsIndex::search itself (options read key by key from
 //                     the object, hits returned as an object of three
 //                     views): the same minus the JS hit objects;
@@ -71,6 +78,7 @@ for (const d of lines('corpus.jsonl')) {
 const snapshot = builder.snapshot();
 builder.dispose();
 const engine = await createEngine({ snapshot });
+const cold = await createEngine({ snapshot });  // hits not seen before
 // Queries with a relevant span (as peer_bench's cnli task keeps them).
 const qrels = new Set(fs.readFileSync(path.join(corpusDir, 'qrels/dev.tsv'), 'utf8').split('\n').slice(1)
   .map((l) => l.split('\t')[0]).filter(Boolean));
@@ -101,6 +109,10 @@ const jsCases = {
   'engine.search, oneDocument': (q) => engine.search(q.text, options(q)).length,
   'engine.search, passages': (q) => engine.search(q.text, addinOptions(q)).length,
   'engine.search, passages, feedback path': (q) => engine.search(q.text, addinFeedbackOptions(q)).length,
+  'engine.search, oneDocument, hits not seen before': (q) => {
+    cold._generation++;
+    return cold.search(q.text, options(q)).length;
+  },
   'embind search, oneDocument': (q) => hitCount(index.search(q.text, rawOptions(q))),
   // The packed call engine.search makes (when the package has it), hits left
   // in the module's memory: what JS decoding adds is the difference.

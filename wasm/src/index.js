@@ -183,22 +183,28 @@ function hits(result) {
 
 // The hits of a packed search (HitBuffers::EncodeBlock in
 // bindings/js/embind.cc), read through the module's heap views as they are
-// after the call (a search may have grown the memory): seven words at
+// after the call (a search may have grown the memory): nine words at
 // `addr` — hits, ASCII text address and bytes, ends address, numbers
-// address, other text address and bytes; each field's end is in UTF-16
-// units, in the second text when bit 31 is set. No object crosses the
-// boundary: a scoped search from an add-in is small enough for that to show
-// (docs/benchmarks.md, issue 13 item 7).
-function hitsAt(module, addr) {
+// address, other text address and bytes, slots address, 1 to forget what
+// `known` holds; each field's end is in UTF-16 units, in the second text
+// when bit 31 is set. No object crosses the boundary: a scoped search from
+// an add-in is small enough for that to show (docs/benchmarks.md, issue 13
+// item 7). With slots (the plain exports), a hit whose slot has bit 31
+// clear is one `known` already holds the six fields of, for the engine's
+// index generation (the module decides, and says when to forget); a hit
+// with bit 31 set brings its fields, and `known` keeps them at its slot.
+function hitsAt(module, addr, known) {
   const u32 = module.HEAPU32;
   const b = addr >>> 2;
   const n = u32[b];
   const out = new Array(n);
+  const slots = u32[b + 7] >>> 2;
+  if (slots && u32[b + 8]) known.length = 0;
   if (n === 0) return out;
   const heap = module.HEAPU8;
   const f64 = module.HEAPF64;
   const text = u32[b + 1], wide = u32[b + 5];
-  const ascii = utf8.decode(heap.subarray(text, text + u32[b + 2]));
+  const ascii = u32[b + 2] ? utf8.decode(heap.subarray(text, text + u32[b + 2])) : '';
   const other = u32[b + 6] ? utf8.decode(heap.subarray(wide, wide + u32[b + 6])) : '';
   let e = u32[b + 3] >>> 2;
   let x = u32[b + 4] >>> 3;
@@ -209,8 +215,18 @@ function hitsAt(module, addr) {
     return other.slice(atOther, (atOther = end - 0x80000000));
   };
   for (let i = 0; i < n; ++i, x += 3) {
-    const chunkId = field(), docId = field(), text = field(), title = field(), section = field(), matter = field();
-    out[i] = { chunkId, docId, score: f64[x], bm25: f64[x + 1], dense: f64[x + 2], text, title, section, matter };
+    let f;
+    const slot = slots ? u32[slots + i] : 0x80000000;
+    if (slot < 0x80000000) {
+      f = known[slot];
+    } else {
+      f = { chunkId: field(), docId: field(), text: field(), title: field(), section: field(), matter: field() };
+      if (slots) known[slot - 0x80000000] = f;
+    }
+    out[i] = {
+      chunkId: f.chunkId, docId: f.docId, score: f64[x], bm25: f64[x + 1], dense: f64[x + 2],
+      text: f.text, title: f.title, section: f.section, matter: f.matter,
+    };
   }
   return out;
 }
@@ -604,7 +620,8 @@ class Engine {
       const from = options.useFeedback === false ? this._index : this._feedback;
       if (packed !== null && from && isWellFormed(packed)) {
         const addr = this._searchPlain(from, q, packed);
-        return addr ? hitsAt(this._module, addr) : check(from.lastError());
+        return addr ? hitsAt(this._module, addr, from === this._index ? this._knownHits.index : this._knownHits.feedback)
+          : check(from.lastError());
       }
       if (packed !== null) {
         const addr = from === this._index ? from.searchPacked(q, packed)
@@ -631,6 +648,8 @@ class Engine {
     const m = this._module;
     if (this._addresses === undefined) {
       this._addresses = { index: this._index.address(), feedback: this._feedback.address() };
+      // The fields of the hits each side's last blocks brought, by slot (hitsAt).
+      this._knownHits = { index: [], feedback: [] };
     }
     const room = 3 * (q.length + packed.length);
     const at = m._fb_js_input(room);
@@ -638,7 +657,7 @@ class Engine {
     const queryBytes = utf8Encoder.encodeInto(q, heap.subarray(at, at + room)).written;
     const packedBytes = utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + room)).written;
     return from === this._index
-      ? m._fb_js_index_search(this._addresses.index, queryBytes, packedBytes)
+      ? m._fb_js_index_search(this._addresses.index, this._generation, queryBytes, packedBytes)
       : m._fb_js_feedback_search(this._addresses.feedback, this._addresses.index, this._generation,
         queryBytes, packedBytes);
   }

@@ -128,6 +128,56 @@ test('packed and object options give the same hits and errors', async () => {
   e.dispose();
 });
 
+// A hit engine.search has returned before crosses the second time as a
+// slot, its fields kept in JS (HitBuffers::EncodeBlock): after an update,
+// a delete or much text seen, every hit still carries what the index
+// holds now — as the object path gives it — on both sides (the index's and
+// the feedback path).
+test('hits seen before carry the index as it is now', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add([
+    { id: 'n1', title: 'NDA one', text: 'The Receiving Party shall keep the data secret.', metadata: { scope: 's' } },
+    { id: 'n2', title: 'NDA two', text: 'The Receiving Party shall return the data.', metadata: { scope: 's' } },
+  ]);
+  const sides = [{ mode: 'bm25', filter: { scope: 's' }, useFeedback: false }, { mode: 'bm25', filter: { scope: 's' } }];
+  const same = (q, what) => {
+    for (const o of sides) {
+      const hits = e.search(q, o);
+      assert.deepEqual(hits, e.search(q, { ...o, candidates: 100 }), `${what} ${JSON.stringify(o)}`);
+      assert.deepEqual(e.search(q, o), hits, `${what}, again`);
+    }
+    return e.search(q, sides[0]);
+  };
+  assert.equal(same('receiving party data', 'first').length, 2);
+  // A chunk id names its text, not its document's title or matter: the
+  // same id comes back with a new title.
+  e.add({ id: 'n1', title: 'NDA one, renamed', text: 'The Receiving Party shall keep the data secret.', matter: 'm9', metadata: { scope: 's' } });
+  const renamed = same('receiving party data', 'after a new title').find((h) => h.docId === 'n1');
+  assert.deepEqual([renamed.title, renamed.matter], ['NDA one, renamed', 'm9']);
+  e.add({ id: 'n1', title: 'NDA one, amended', text: 'The Receiving Party shall destroy the data “at once”.', metadata: { scope: 's' } });
+  const updated = same('receiving party data', 'after an update').find((h) => h.docId === 'n1');
+  assert.equal(updated.title, 'NDA one, amended');
+  assert.equal(updated.text, 'The Receiving Party shall destroy the data “at once”.');
+  e.remove('n2');
+  assert.deepEqual(same('receiving party data', 'after a delete').map((h) => h.docId), ['n1']);
+  same('receiving party data', 'again');
+  e.dispose();
+});
+
+// The same when more text has been seen than the module lets JS keep
+// (1 MiB): it starts again.
+test('hits seen before, past what JS keeps', async () => {
+  const big = await createEngine({ index: { embedder: 'none' } });
+  const long = (i) => `Matter ${i} `.repeat(65000);  // 2 x 585 KB
+  big.add([0, 1].map((i) => ({ id: `big${i}`, matter: long(i), text: `Receiving Party schedule ${i}.` })));
+  for (const i of [0, 1, 0, 1, 1, 0]) {
+    const [h] = big.search(`schedule ${i}`, { mode: 'bm25', topK: 1, useFeedback: false });
+    assert.equal(h.docId, `big${i}`);
+    assert.ok(h.matter === long(i), `big${i}'s matter`);
+  }
+  big.dispose();
+});
+
 test('snapshot round trip, and damaged bytes are refused', async () => {
   const e = await createEngine({ index: { embedder: 'none' } });
   e.add(docs);
