@@ -171,6 +171,101 @@ TEST(TrainSources, ParsesNamesAndRejectsUnknownOnes) {
   EXPECT_EQ(ParsePairSources(" , ").status().code(), Status::Code::kInvalidArgument);
 }
 
+TEST(TrainSources, FeedbackIsNamedAloneAndHasItsOwnEpochs) {
+  EXPECT_FALSE(ParsePairSources("structure")->Has(PairSource::kFeedback));
+  EXPECT_TRUE(ParsePairSources("all")->Has(PairSource::kFeedback));
+  EXPECT_TRUE(NamesPairSource("heading, feedback", PairSource::kFeedback));
+  EXPECT_FALSE(NamesPairSource("all", PairSource::kFeedback));
+  EXPECT_FALSE(NamesPairSource("feedbacks", PairSource::kFeedback));
+  EXPECT_EQ(DefaultEpochs(*ParsePairSources("feedback")), kFeedbackOnlyEpochs);
+  EXPECT_EQ(DefaultEpochs(*ParsePairSources("structure,feedback")), EmbedderTrainOptions().epochs);
+  EXPECT_EQ(DefaultEpochs(*ParsePairSources("all")), EmbedderTrainOptions().epochs);
+}
+
+// Lawyers' labels as training pairs: each relevant passage under the
+// question and the preferred rewrite, a labelled negative beside it; only
+// records with consent, not privileged, of shareable matters; a passage
+// gone from the index gives nothing. The trainer keeps the labelled
+// negative instead of mining one.
+TEST(TrainSources, LabelsBecomePairsWithTheirNegatives) {
+  auto index = GeneratedIndex(12);
+  SearchOptions so;
+  so.top_k = 4;
+  so.mode = SearchMode::kBm25;
+  auto hits = index->Search("terminate notice breach agreement", so);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_GE(hits->size(), 3u);
+  auto record = [&](const std::string& id, const std::string& matter) {
+    FeedbackRecord r;
+    r.record_id = id;
+    r.question = "who may terminate on notice";
+    r.preferred_rewrite = "termination notice period";
+    r.matter = matter;
+    r.consent_to_train = true;
+    uint32_t rank = 0;
+    for (const auto& h : *hits) {
+      ShownResult s;
+      s.chunk_id = h.chunk_id;
+      s.rank = ++rank;
+      s.text_hash = FeedbackTextHash(h.text);
+      r.results.push_back(s);
+    }
+    r.labels = {{(*hits)[0].chunk_id, PassageLabel::kRelevant},
+                {(*hits)[1].chunk_id, PassageLabel::kRelevant},
+                {(*hits)[2].chunk_id, PassageLabel::kNotRelevant}};
+    return r;
+  };
+  std::vector<FeedbackRecord> records = {record("r1", ""), record("r2", "m-secret"),
+                                         record("r3", ""), record("r4", ""), record("r5", "")};
+  records[2].consent_to_train = false;
+  records[3].privileged = true;
+  records[4].labels = {{"c9#0-gone", PassageLabel::kRelevant}};
+  ExportOptions eo;
+  eo.unlabelled_negatives = false;
+  eo.allowed_matters = std::set<std::string>();  // nothing shared: matterless records only
+  ExportReport rep;
+  auto pairs = FeedbackTrainingPairs(*index, records, eo, &rep);
+  EXPECT_EQ(rep.records, 5u);
+  EXPECT_EQ(rep.walled, 1u);
+  EXPECT_EQ(rep.no_consent, 1u);
+  EXPECT_EQ(rep.privileged, 1u);
+  EXPECT_EQ(rep.unusable, 1u);  // its passage is gone
+  ASSERT_EQ(pairs.size(), 4u);  // 2 relevant x (question, rewrite)
+  for (const auto& p : pairs) {
+    EXPECT_EQ(p.source, PairSource::kFeedback);
+    EXPECT_TRUE(p.positive_chunk == (*hits)[0].chunk_id || p.positive_chunk == (*hits)[1].chunk_id);
+    EXPECT_EQ(p.negative_chunk, (*hits)[2].chunk_id);
+    EXPECT_EQ(p.negative, (*hits)[2].text);
+  }
+  EXPECT_EQ(pairs[0].anchor, "who may terminate on notice");
+  EXPECT_EQ(pairs[1].anchor, "termination notice period");
+  // Shared, the walled record counts too.
+  eo.allowed_matters = std::set<std::string>{"m-secret"};
+  EXPECT_EQ(FeedbackTrainingPairs(*index, records, eo).size(), 8u);
+
+  // UseFeedbackPairs: the same, or a clear refusal.
+  EmbedderTrainOptions o = Fast();
+  o.sources = *ParsePairSources("feedback");
+  ASSERT_TRUE(UseFeedbackPairs(*index, records, {}, &o).ok());
+  EXPECT_EQ(o.feedback_pairs.size(), 4u);
+  EmbedderTrainOptions none = Fast();
+  Status refused = UseFeedbackPairs(*index, {records[1]}, {}, &none);
+  EXPECT_EQ(refused.code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("1 touching a matter not marked shareable"), std::string::npos)
+      << refused.message();
+  EXPECT_TRUE(none.feedback_pairs.empty());
+
+  // The trainer keeps the lawyer's negative.
+  auto t = EmbedderTrainer::Start(*index, o);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ((*t)->pairs().size(), 4u);
+  for (const auto& p : (*t)->pairs()) EXPECT_EQ(p.negative, (*hits)[2].text);
+  EXPECT_EQ((*t)->PairsPerSource()[static_cast<int>(PairSource::kFeedback)], 4u);
+  const double before = (*t)->MeanLoss();
+  while (!(*t)->done()) ASSERT_TRUE((*t)->Step().ok());
+  EXPECT_LT((*t)->MeanLoss(), before);
+}
+
 TEST(TrainSources, ParsesWeightsAndRejectsBadOnes) {
   auto w = ParseSourceWeights("cloze=0.3, heading = 2");
   ASSERT_TRUE(w.ok()) << w.status().ToString();
