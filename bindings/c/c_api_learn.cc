@@ -18,6 +18,25 @@ struct fb_reranker {
   std::unique_ptr<foldback::LearnedReranker> model;
 };
 
+namespace {
+
+// The live records of the index folder's feedback log (what lawyers
+// labelled); FB_ESTATE, said in the index's error, when it has no folder.
+int LiveRecords(const fb_index* h, std::vector<foldback::FeedbackRecord>* out) {
+  std::string dir = h->state->Dir();
+  if (dir.empty()) {
+    return Fail(&h->err, FB_ESTATE,
+                "the index has no folder, so no feedback log (open it with fb_index_open or "
+                "save it with fb_index_save first)");
+  }
+  auto contents = foldback::host::ReadFeedbackLogFile(dir);
+  if (!contents.ok()) return Report(&h->err, contents.status());
+  *out = foldback::ApplyFeedbackLog(*contents).records;
+  return FB_OK;
+}
+
+}  // namespace
+
 fb_train_params fb_train_default_params(void) {
   foldback::EmbedderTrainOptions o;
   fb_train_params p;
@@ -63,17 +82,10 @@ int fb_train_start(const fb_index* h, const fb_train_params* params, fb_trainer*
                    &why)) {
         return Fail(&h->err, FB_EINVALID, why);
       }
-      std::string dir = h->state->Dir();
-      if (dir.empty()) {
-        return Fail(&h->err, FB_ESTATE,
-                    "the index has no folder, so no feedback log (open it with fb_index_open or "
-                    "save it with fb_index_save first)");
-      }
-      auto contents = foldback::host::ReadFeedbackLogFile(dir);
-      if (!contents.ok()) return Report(&h->err, contents.status());
+      std::vector<foldback::FeedbackRecord> records;
+      if (int rc = LiveRecords(h, &records); rc != FB_OK) return rc;
       foldback::Status used = foldback::UseFeedbackPairs(
-          *h->state->index, foldback::ApplyFeedbackLog(*contents).records,
-          std::set<std::string>(shareable.begin(), shareable.end()), &o);
+          *h->state->index, records, std::set<std::string>(shareable.begin(), shareable.end()), &o);
       // Named, no pairs is an error; within "all", quietly none.
       if (!used.ok() && named) {
         return Report(&h->err, used);
@@ -230,16 +242,9 @@ int fb_reranker_train_for_search(const fb_index* h, const fb_reranker_params* pa
     training.fold_back = sp.use_feedback != 0;
     if (depth) training.depth = depth;
     training.reranker = o;
-    std::string dir = h->state->Dir();
-    if (dir.empty()) {
-      return Fail(&h->err, FB_ESTATE,
-                  "the index has no folder, so no feedback log (open it with fb_index_open or "
-                  "save it with fb_index_save first)");
-    }
-    auto contents = foldback::host::ReadFeedbackLogFile(dir);
-    if (!contents.ok()) return Report(&h->err, contents.status());
-    auto trained = foldback::TrainSearchReranker(*h->state->index,
-                                                 foldback::ApplyFeedbackLog(*contents).records,
+    std::vector<foldback::FeedbackRecord> records;
+    if (int rc = LiveRecords(h, &records); rc != FB_OK) return rc;
+    auto trained = foldback::TrainSearchReranker(*h->state->index, records,
                                                  training.search.allowed_matters, training);
     if (!trained.ok()) return Report(&h->err, trained.status());
     auto out = std::make_unique<fb_reranker>();

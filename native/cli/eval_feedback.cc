@@ -88,8 +88,8 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
                   "evaluate --queries without and with it");
   cmd->add_option("--feedback-methods", a->methods,
                   "Fold-back methods measured, comma-separated: demos, rocchio, adapter, rerank "
-                  "(the learned reranker), finetune (the embedder trained on the labels, "
-                  "measured alone)")
+                  "(the learned reranker), finetune (the embedder trained on the labels: "
+                  "measured alone, and under the other methods in \"all\")")
       ->capture_default_str();
   cmd->add_option("--finetune-epochs", a->finetune_epochs,
                   "Method finetune: passes over the labels' pairs")

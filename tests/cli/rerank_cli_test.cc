@@ -282,6 +282,23 @@ TEST(RerankCli, EvalReportsTheReranker) {
             j["labels"]["unlabelled_shown"].get<int>());
   r = Cli(common + "--feedback-queries " + dir + "/train.jsonl --feedback-label-rate 0");
   EXPECT_NE(r.code, 0);
+  // Method finetune: the embedder trained on the labels, alone and under "all".
+  r = CliSplit(common + "--feedback-queries " + dir +
+               "/train.jsonl --feedback-methods rocchio,finetune --json");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  j = json::parse(r.out);
+  ASSERT_TRUE(j["methods"].contains("finetune")) << r.out;
+  const json& ft = j["methods"]["finetune"];
+  EXPECT_EQ(ft["epochs"], foldback::kFeedbackOnlyEpochs);
+  EXPECT_EQ(ft["records_used"], 20);  // topics 0-4 of NDAs 0-3, each labelling its clause
+  EXPECT_GT(ft["pairs"].get<int>(), 0);
+  EXPECT_LT(ft["loss_after"].get<double>(), ft["loss_before"].get<double>());
+  EXPECT_TRUE(ft.contains("ndcg@10_relative_gain"));
+  r = Cli(common + "--feedback-queries " + dir + "/train.jsonl --feedback-methods finetune,magic");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("unknown method 'magic' (demos, rocchio, adapter, rerank, finetune)"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace
