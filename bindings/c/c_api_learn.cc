@@ -180,6 +180,20 @@ int fb_index_restore_previous_embedder(fb_index* h) {
   });
 }
 
+int fb_index_forget_matter(fb_index* h, const char* matter, char** action_out) {
+  if (!h) return FB_EINVALID;
+  if (action_out) *action_out = nullptr;
+  if (!matter || !*matter) return Fail(&h->err, FB_EINVALID, "no matter to forget");
+  return Guard(&h->err, [&]() -> int {
+    if (int c = BeginChange(h)) return c;
+    std::string action;
+    Status s = foldback::ForgetMatterInEmbedder(h->state->index.get(), matter, &action);
+    if (!s.ok()) return Report(&h->err, s);
+    if (action_out && !(*action_out = Dup(action))) return FB_ENOMEM;
+    return FB_OK;
+  });
+}
+
 uint32_t fb_index_embedder_version(const fb_index* h) {
   if (!h) return 0;
   foldback::EmbedderInfo info = foldback::DescribeEmbedder(*h->state->index);

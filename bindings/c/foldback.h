@@ -811,7 +811,9 @@ FB_API int fb_feedback_forget_record(fb_feedback_log* log, const char* record_id
 
 /* Forgets every record of a matter, past and future retries included: they
  * never influence a search again nor reach an export. *affected_out (may
- * be NULL) gets the number of live records it touched. */
+ * be NULL) gets the number of live records it touched. An embedder trained
+ * on the matter's labels lives in the index, not the log: call
+ * fb_index_forget_matter on the index too, then save it. */
 FB_API int fb_feedback_forget_matter(fb_feedback_log* log, const char* matter, const char* user,
                                      uint64_t* affected_out);
 
@@ -937,6 +939,14 @@ FB_API void fb_trainer_free(fb_trainer* trainer);
 FB_API int fb_index_restore_previous_embedder(fb_index* index);
 /* The static embedder's version (0: none). */
 FB_API uint32_t fb_index_embedder_version(const fb_index* index);
+/* A forgotten matter's influence on the embedder (foldback/train.h
+ * ForgetMatterInEmbedder): a model trained on its labels is dropped — the
+ * previous model restored when it did not learn from them, else the corpus
+ * model retrained — and a previous model that did is dropped too. Needs
+ * exclusive access to the index; save it afterwards. *action_out (may be
+ * NULL; fb_string_free) says what was done, "" when nothing had learned
+ * from the matter. (since 0.2) */
+FB_API int fb_index_forget_matter(fb_index* index, const char* matter, char** action_out);
 
 /* ------------------------------------------------------------------------
  * The learned reranker (foldback/rerank.h; docs/rerank.md): trained from the

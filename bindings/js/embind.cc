@@ -2128,8 +2128,19 @@ val RestorePreviousEmbedder(JsIndex& index) {
   return s.ok() ? val::null() : ErrorValue(s);
 }
 
+// ForgetMatterInEmbedder: {action} ("" when nothing learned from the
+// matter) or an error value.
+val ForgetMatterInEmbedder(JsIndex& index, std::string matter) {
+  std::string action;
+  foldback::Status s = foldback::ForgetMatterInEmbedder(index.get(), matter, &action);
+  if (!s.ok()) return ErrorValue(s);
+  val out = val::object();
+  out.set("action", action);
+  return out;
+}
+
 // {present, version, training, dimension, vocabulary, hasPrevious,
-//  previousVersion}
+//  previousVersion, feedbackMatters, previousFeedbackMatters}
 val DescribeEmbedder(JsIndex& index) {
   foldback::EmbedderInfo e = foldback::DescribeEmbedder(*index.get());
   val out = val::object();
@@ -2140,6 +2151,8 @@ val DescribeEmbedder(JsIndex& index) {
   out.set("vocabulary", static_cast<double>(e.vocabulary));
   out.set("hasPrevious", e.has_previous);
   out.set("previousVersion", e.previous_version);
+  out.set("feedbackMatters", StringArray(e.feedback_matters));
+  out.set("previousFeedbackMatters", StringArray(e.previous_feedback_matters));
   return out;
 }
 
@@ -2432,6 +2445,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("install", &JsTrainer::install);
   emscripten::function("restorePreviousEmbedder", &RestorePreviousEmbedder);
   emscripten::function("describeEmbedder", &DescribeEmbedder);
+  emscripten::function("forgetMatterInEmbedder", &ForgetMatterInEmbedder);
   emscripten::class_<JsReranker>("Reranker")
       .constructor<>()
       .function("train", &JsReranker::train)

@@ -94,6 +94,7 @@ int Forget(const FeedbackArgs& a) {
   auto log = host::FeedbackLogFile::Open(a.index_dir);  // holds the lock from here
   if (!log.ok()) return Fail(log.status());
   size_t affected = 0;
+  std::string embedder;  // what forgetting the matter did to the embedder
   if (!a.forget.empty()) {
     Status s = host::ForgetFeedbackRecord(log->get(), a.index_dir, a.forget, a.user);
     if (!s.ok()) return Fail(s);
@@ -102,11 +103,19 @@ int Forget(const FeedbackArgs& a) {
     auto n = host::ForgetFeedbackMatter(log->get(), a.index_dir, a.forget_matter, a.user);
     if (!n.ok()) return Fail(n.status());
     affected = *n;
+    // Its labels may have trained the index's embedder (train --sources feedback).
+    Status s = host::ForgetMatterInIndexDir(a.index_dir, a.forget_matter, &embedder);
+    if (!s.ok()) return Fail(s.WithContext("the records are forgotten; the embedder is not"));
+    if (!embedder.empty() && !a.json) {
+      fmt::print(FMT_STRING("{}\n"), TerminalSafe(embedder));
+    }
   }
   if (a.json) {
-    fmt::print(FMT_STRING("{}\n"),
-               json({{"forgotten", affected}, {"record_id", a.forget}, {"matter", a.forget_matter}})
-                   .dump());
+    fmt::print(FMT_STRING("{}\n"), json({{"forgotten", affected},
+                                         {"record_id", a.forget},
+                                         {"matter", a.forget_matter},
+                                         {"embedder", embedder}})
+                                       .dump());
   } else if (!a.forget.empty()) {
     fmt::print(FMT_STRING("forgot record {}\n"), a.forget);
   } else {

@@ -31,6 +31,12 @@ int Run(const std::string& dir) {
                e.dimension, e.vocabulary, TerminalSafe(e.training, false));
     if (e.has_previous) fmt::print(FMT_STRING("; version {} kept"), e.previous_version);
     fmt::print(FMT_STRING("\n"));
+    if (!e.feedback_matters.empty()) {  // what --forget-matter would drop it for
+      std::string list;
+      for (const auto& m : e.feedback_matters) list += (list.empty() ? "" : ", ") + m;
+      fmt::print(FMT_STRING("  learned from     labels of matters {}\n"),
+                 TerminalSafe(list, false));
+    }
   }
   fmt::print(FMT_STRING("  bm25             k1={:.2f} b={:.2f} idf={} query-saturation={:.2f}\n"),
              o.bm25.k1, o.bm25.b, o.bm25.idf == Bm25Idf::kRobertson ? "robertson" : "plus-one",

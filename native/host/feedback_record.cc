@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "foldback/train.h"
 #include "host/files.h"
 #include "host/ids.h"
+#include "host/index_dir.h"
 #include "host/traces.h"
 
 namespace foldback::host {
@@ -83,6 +85,16 @@ Result<size_t> ForgetFeedbackMatter(FeedbackLogFile* log, const std::string& ind
   t.user = user;
   FB_RETURN_IF_ERROR(log->Append(t));
   return affected;
+}
+
+Status ForgetMatterInIndexDir(const std::string& index_dir, const std::string& matter,
+                              std::string* action) {
+  action->clear();
+  auto index = OpenIndex(index_dir, /*create=*/false);
+  if (!index.ok()) return index.status();
+  FB_RETURN_IF_ERROR(ForgetMatterInEmbedder(index->get(), matter, action));
+  if (action->empty()) return Status::OK();
+  return SaveIndex(index_dir, **index);
 }
 
 Status ExportFeedbackFile(const Index& index, const std::string& index_dir, ExportFormat format,

@@ -83,6 +83,13 @@ Status ForgetFeedbackRecord(FeedbackLogFile* log, const std::string& index_dir,
 Result<size_t> ForgetFeedbackMatter(FeedbackLogFile* log, const std::string& index_dir,
                                     const std::string& matter, const std::string& user);
 
+// The forgotten matter's influence on the index saved in `index_dir`: an
+// embedder trained on its labels is dropped (ForgetMatterInEmbedder) and
+// the index saved again. *action: "" when nothing had learned from it, else
+// what was done.
+Status ForgetMatterInIndexDir(const std::string& index_dir, const std::string& matter,
+                              std::string* action);
+
 // Exports the live records of <index dir>/feedback.log (ExportFeedback,
 // foldback/feedback.h) to `out_path`, written atomically. `damage` (may be
 // null) gets the stretches of the log that could not be read.

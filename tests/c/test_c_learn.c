@@ -366,6 +366,20 @@ static void feedback_source(void) {
   CHECK(fb_train_install(t, index) == FB_OK);
   CHECK(fb_index_embedder_version(index) == 2);
   fb_trainer_free(t);
+  /* Forgetting the matter drops the model its labels trained: the corpus
+   * model (version 1, the previous one) is back and nothing to restore. */
+  {
+    char* action = NULL;
+    CHECK(fb_index_forget_matter(index, NULL, &action) == FB_EINVALID);
+    CHECK(fb_index_forget_matter(index, "m-other", &action) == FB_OK && action && !*action);
+    fb_string_free(action);
+    action = NULL;
+    CHECK(fb_index_forget_matter(index, "m-open", &action) == FB_OK && action);
+    CHECK(action && strstr(action, "version 1 restored") != NULL);
+    fb_string_free(action);
+    CHECK(fb_index_embedder_version(index) == 1);
+    CHECK(fb_index_restore_previous_embedder(index) == FB_ESTATE);
+  }
   fb_index_free(index);
   {
     char cmd[300];

@@ -339,4 +339,26 @@ TEST(RerankCli, LabelsTrainTheEmbedderOnlyFromShareableMatters) {
   EXPECT_EQ(report["epochs"], foldback::EmbedderTrainOptions().epochs);
   EXPECT_GT(report["pairs"]["feedback"].get<size_t>(), 0u);
   EXPECT_GT(report["pairs_total"].get<size_t>(), report["pairs"]["feedback"].get<size_t>());
+  EXPECT_EQ(report["version"], 3);
+
+  r = CliSplit("info --index " + idx);
+  EXPECT_NE(r.out.find("learned from     labels of matters acme"), std::string::npos) << r.out;
+  // Forgetting a matter whose labels trained the embedder drops what learned
+  // from them: versions 3 and 2 both did (3 continued from 2), so the corpus
+  // model is retrained and nothing trained on acme's labels is restorable.
+  r = CliSplit("feedback --index " + idx + " --forget-matter beta --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["embedder"], "") << r.out;  // beta taught it nothing
+  r = CliSplit("feedback --index " + idx + " --forget-matter acme --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json forgot = json::parse(r.out);
+  EXPECT_EQ(forgot["forgotten"], 5);
+  EXPECT_NE(forgot["embedder"].get<std::string>().find("corpus model retrained as version 4"),
+            std::string::npos)
+      << r.out;
+  r = CliSplit("train --index " + idx + " --restore --json");
+  EXPECT_NE(r.code, 0);  // no previous model left to bring acme's labels back
+  r = CliSplit("info --index " + idx);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("ppmi-svd"), std::string::npos) << r.out;
 }

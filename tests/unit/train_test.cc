@@ -266,6 +266,66 @@ TEST(TrainSources, LabelsBecomePairsWithTheirNegatives) {
   EXPECT_LT((*t)->MeanLoss(), before);
 }
 
+// The model remembers the matters whose labels trained it (through the
+// snapshot, and through a warm start); forgetting one drops every model that
+// learned from it.
+TEST(TrainSources, AForgottenMattersLabelsLeaveTheEmbedder) {
+  auto index = GeneratedIndex(12);
+  SearchOptions so;
+  so.top_k = 3;
+  so.mode = SearchMode::kBm25;
+  auto hits = index->Search("terminate notice breach agreement", so);
+  ASSERT_TRUE(hits.ok() && hits->size() >= 2u);
+  FeedbackRecord r;
+  r.record_id = "r1";
+  r.question = "who may terminate on notice";
+  r.preferred_rewrite = "termination notice period";  // two pairs: the trainer needs two
+  r.matter = "m-a";
+  r.consent_to_train = true;
+  r.labels = {{(*hits)[0].chunk_id, PassageLabel::kRelevant},
+              {(*hits)[1].chunk_id, PassageLabel::kNotRelevant}};
+  EmbedderTrainOptions o = Fast();
+  o.sources = *ParsePairSources("feedback");
+  ASSERT_TRUE(UseFeedbackPairs(*index, {r}, {"m-a"}, &o).ok());
+  EXPECT_EQ(o.feedback_matters, std::set<std::string>{"m-a"});
+  ASSERT_TRUE(TrainAndInstall(index.get(), o).ok());
+  EXPECT_EQ(DescribeEmbedder(*index).feedback_matters, std::vector<std::string>{"m-a"});
+  // Through the snapshot.
+  auto back = Index::FromSnapshot(Snap(*index));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(DescribeEmbedder(**back).feedback_matters, std::vector<std::string>{"m-a"});
+  const std::string corpus_model = Snap(**back);
+
+  std::string action;
+  ASSERT_TRUE(ForgetMatterInEmbedder(back->get(), "m-b", &action).ok());
+  EXPECT_EQ(action, "");
+  EXPECT_EQ(Snap(**back), corpus_model);  // untouched
+  // The previous model (the corpus one) did not learn from m-a: restored.
+  ASSERT_TRUE(ForgetMatterInEmbedder(back->get(), "m-a", &action).ok());
+  EXPECT_NE(action.find("version 1 restored, version 2 dropped"), std::string::npos) << action;
+  EmbedderInfo info = DescribeEmbedder(**back);
+  EXPECT_EQ(info.version, 1u);
+  EXPECT_EQ(info.training, "ppmi-svd");
+  EXPECT_FALSE(info.has_previous);
+
+  // A structure model continued from the trained one inherits its matter:
+  // both are dropped, the corpus model retrained.
+  EmbedderTrainOptions more = Fast();
+  more.sources = *ParsePairSources("structure");
+  more.warm_start = true;
+  ASSERT_TRUE(TrainAndInstall(index.get(), more).ok());
+  info = DescribeEmbedder(*index);
+  EXPECT_EQ(info.feedback_matters, std::vector<std::string>{"m-a"});
+  EXPECT_EQ(info.previous_feedback_matters, std::vector<std::string>{"m-a"});
+  ASSERT_TRUE(ForgetMatterInEmbedder(index.get(), "m-a", &action).ok());
+  EXPECT_NE(action.find("corpus model retrained as version 4"), std::string::npos) << action;
+  info = DescribeEmbedder(*index);
+  EXPECT_TRUE(info.feedback_matters.empty());
+  EXPECT_EQ(info.training, "ppmi-svd");
+  EXPECT_FALSE(info.has_previous);
+  EXPECT_FALSE(RestorePreviousEmbedder(index.get()).ok());
+}
+
 TEST(TrainSources, ParsesWeightsAndRejectsBadOnes) {
   auto w = ParseSourceWeights("cloze=0.3, heading = 2");
   ASSERT_TRUE(w.ok()) << w.status().ToString();

@@ -273,6 +273,9 @@ export interface EmbedderInfo {
   vocabulary: number;
   hasPrevious: boolean;
   previousVersion: number;
+  /** The matters whose lawyers' labels trained the model (train({sources: 'feedback'})); forgetMatter drops such a model. */
+  feedbackMatters: string[];
+  previousFeedbackMatters: string[];
 }
 
 export interface RerankerOptions {
@@ -779,7 +782,8 @@ interface EngineBase {
   /** What feedback would do to a query; null without feedback. */
   expandQuery(query: string, options?: SearchOptions): ExpandedQuery | null;
   /** Forgets every record of a matter, for good (a durable tombstone). */
-  forgetMatter(matter: string, options?: { user?: string }): Promise<{ forgotten: number }>;
+  /** `embedder`: what forgetting did to an embedder trained on the matter's labels ('' when none had). */
+  forgetMatter(matter: string, options?: { user?: string }): Promise<{ forgotten: number; embedder: string }>;
   forgetRecord(recordId: string, options?: { user?: string }): Promise<void>;
   /** Fine-tuning data: JSONL (triplets, dpo, sft) or DSPy program JSON (demos). Consented, non-privileged records only. */
   export(format: ExportFormat, options?: ExportOptions): string;

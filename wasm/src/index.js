@@ -889,7 +889,11 @@ class Engine {
     check(this._module.restorePreviousEmbedder(this._index));
   }
 
-  /** {present, version, training, dimension, vocabulary, hasPrevious, previousVersion} */
+  /**
+   * {present, version, training, dimension, vocabulary, hasPrevious,
+   * previousVersion, feedbackMatters, previousFeedbackMatters} — the matters
+   * whose labels trained each model (forgetMatter drops such a model).
+   */
   embedderInfo() {
     return this._module.describeEmbedder(this._index);
   }
@@ -1340,7 +1344,11 @@ class Engine {
   /**
    * Forgets every feedback record of a matter (its own, or showing a passage
    * of it), now and for good: a tombstone is written durably; later retries
-   * of those records stay forgotten. Resolves with {forgotten}.
+   * of those records stay forgotten. An embedder trained on the matter's
+   * labels (train({sources: 'feedback'})) is dropped: the previous model
+   * restored when it did not learn from them, else the corpus model
+   * retrained (ForgetMatterInEmbedder). Resolves with {forgotten, embedder:
+   * what was done to the embedder, '' when nothing}.
    */
   forgetMatter(matter, { user } = {}) {
     return this._serialFeedback(async () => {
@@ -1349,7 +1357,14 @@ class Engine {
       const forgotten = this._feedback.records()
         .filter((r) => r.matter === m || r.results.some((x) => x.matter === m)).length;
       await this._append({ matter: m, timeMs: Date.now(), user: user ?? this._user }, `tombstone:${uuidv7()}`, true);
-      return { forgotten };
+      // Its labels may have trained the embedder (train({sources: 'feedback'})).
+      const info = this.embedderInfo();
+      let embedder = '';
+      if (info.feedbackMatters.includes(m) || info.previousFeedbackMatters.includes(m)) {
+        this._mutate('forget the matter in the embedder');
+        embedder = check(this._module.forgetMatterInEmbedder(this._index, m)).action;
+      }
+      return { forgotten, embedder };
     });
   }
 

@@ -103,9 +103,19 @@ test('train: the feedback source — the labels recorded, only from shareable ma
   assert.equal(progress.at(-1).epochs, 10, 'labels alone: kFeedbackOnlyEpochs');
   assert.ok(report.lossAfter < report.lossBefore, `loss ${report.lossBefore} -> ${report.lossAfter}`);
   assert.equal(report.embedder.version, version + 1);
+  assert.deepEqual(report.embedder.feedbackMatters, ['m-open']);
   // Within the structure sources: quietly none without labels to share.
   const again = await e.train({ sources: 'all', epochs: 1, maxPairs: 500, warmStart: true });
   assert.equal(again.pairs.bySource.feedback, 0);
+  assert.deepEqual(again.embedder.feedbackMatters, ['m-open'], 'continued from a model that learned from it');
+  // Forgetting the matter drops both: the corpus model is retrained.
+  assert.equal((await e.forgetMatter('m-closed')).embedder, '');
+  const forgot = await e.forgetMatter('m-open');
+  assert.equal(forgot.forgotten, 3);
+  assert.match(forgot.embedder, /corpus model retrained/);
+  assert.deepEqual(e.embedderInfo().feedbackMatters, []);
+  assert.equal(e.embedderInfo().training, 'ppmi-svd');
+  assert.throws(() => e.restorePreviousEmbedder(), (err) => err instanceof FoldbackError);
   e.dispose();
 });
 

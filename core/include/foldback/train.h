@@ -171,6 +171,10 @@ struct EmbedderTrainOptions {
   // has kFeedback, like generated_pairs (kept before them, up to half of
   // max_pairs); their labelled negatives are kept. Default: none.
   std::vector<TrainingPair> feedback_pairs;
+  // The matters those records touch (UseFeedbackPairs sets them): the
+  // installed model remembers them, with those of the model it continues
+  // from, so that forgetting a matter drops it (ForgetMatterInEmbedder).
+  std::set<std::string> feedback_matters;
 };
 
 // Epochs for training on lawyers' labels alone (the feedback source, a few
@@ -283,8 +287,22 @@ struct EmbedderInfo {
   bool has_previous = false;
   uint32_t previous_version = 0;
   std::string previous_training;
+  // The matters whose lawyers' labels trained each model (sorted).
+  std::vector<std::string> feedback_matters, previous_feedback_matters;
 };
 EmbedderInfo DescribeEmbedder(const Index& index);
+
+// A forgotten matter's influence on the embedder (`--forget-matter`): a
+// model trained on that matter's labels (EmbedderInfo::feedback_matters)
+// is dropped. The current one gives way to the previous model when that
+// one did not learn from the matter, else to a corpus model retrained
+// from the documents (Index::BuildDense(retrain)); a previous model that
+// learned from it is dropped without a replacement, so it cannot be
+// restored. Re-embeds every chunk when the current model changes.
+// *action (may be null): "" when nothing learned from the matter, else
+// what was done, for the host to say.
+FOLDBACK_EXPORT Status ForgetMatterInEmbedder(Index* index, const std::string& matter,
+                                              std::string* action = nullptr);
 
 }  // namespace foldback
 

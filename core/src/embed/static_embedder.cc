@@ -277,6 +277,7 @@ void StaticEmbedder::Serialize(pb::StaticEmbedder* out) const {
   out->set_trained(true);
   out->set_version(version_);
   out->set_training(training_);
+  for (const auto& m : feedback_matters_) out->add_feedback_matters(m);
   out->set_dimension(dimension_);
   for (const auto& w : words_) out->add_vocabulary(w);
   std::string* vec = out->mutable_vectors();
@@ -308,6 +309,8 @@ Result<std::unique_ptr<StaticEmbedder>> StaticEmbedder::Deserialize(const pb::St
   // corpus-trained model, version 1.
   out->version_ = in.version() ? in.version() : 1;
   out->training_ = in.training().empty() ? "ppmi-svd" : in.training();
+  out->feedback_matters_.assign(in.feedback_matters().begin(), in.feedback_matters().end());
+  std::sort(out->feedback_matters_.begin(), out->feedback_matters_.end());
   return out;
 }
 

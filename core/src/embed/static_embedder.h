@@ -9,6 +9,7 @@
 #ifndef FOLDBACK_EMBED_STATIC_EMBEDDER_H_
 #define FOLDBACK_EMBED_STATIC_EMBEDDER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -79,6 +80,13 @@ class StaticEmbedder {
   const std::string& training() const { return training_; }
   void set_version(uint32_t v) { version_ = v; }
   void set_training(std::string t) { training_ = std::move(t); }
+  // The matters whose lawyers' labels trained the model (sorted; none for
+  // a corpus model and for labels of no matter).
+  const std::vector<std::string>& feedback_matters() const { return feedback_matters_; }
+  void set_feedback_matters(std::vector<std::string> m) { feedback_matters_ = std::move(m); }
+  bool LearnedFrom(const std::string& matter) const {
+    return std::binary_search(feedback_matters_.begin(), feedback_matters_.end(), matter);
+  }
 
   // The vector of `text` (dimension() floats, unit length, or all zeros when
   // no word of the text is known).
@@ -92,6 +100,7 @@ class StaticEmbedder {
   std::vector<float> idf_;
   uint32_t version_ = 1;
   std::string training_ = "ppmi-svd";
+  std::vector<std::string> feedback_matters_;
 };
 
 }  // namespace foldback::embed

@@ -631,6 +631,10 @@ Status UseFeedbackPairs(const Index& index, const std::vector<FeedbackRecord>& r
   }
   options->feedback_pairs = std::move(pairs);
   options->sources.enabled[static_cast<int>(PairSource::kFeedback)] = true;
+  options->feedback_matters.clear();
+  for (const auto& [matter, n] : rep->matters) {
+    if (!matter.empty() && n) options->feedback_matters.insert(matter);
+  }
   return Status::OK();
 }
 

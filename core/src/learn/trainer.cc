@@ -17,6 +17,7 @@
 #include <cctype>
 #include <cmath>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -134,6 +135,7 @@ struct EmbedderTrainer::Rep {
   bool installed = false;
   std::string base_training;
   uint32_t base_version = 0;
+  std::vector<std::string> base_feedback_matters;  // the starting model's
 
   // Forward one text: v (unit, or zero) and |u|.
   float Forward(const Bag& bag, float* v) const {
@@ -383,6 +385,7 @@ Result<std::unique_ptr<EmbedderTrainer>> EmbedderTrainer::Start(
   rep->rng.seed(options.seed);
   rep->base_training = base->training();
   rep->base_version = base->version();
+  rep->base_feedback_matters = base->feedback_matters();
   auto pairs = MinePairs(index, options.sources);
   if (options.sources.Has(PairSource::kGenerated)) {
     for (const TrainingPair& g : options.generated_pairs) {
@@ -632,6 +635,11 @@ Status EmbedderTrainer::Install(Index* index) {
           (alpha < 1.0f ? fmt::format(FMT_STRING(" interpolation={:g}"), alpha) : std::string()) +
           weights));
   (*model)->set_version(r.embedder->version() + 1);
+  std::set<std::string> learned(t.base_feedback_matters.begin(), t.base_feedback_matters.end());
+  if (t.options.sources.Has(PairSource::kFeedback) && !t.options.feedback_pairs.empty()) {
+    learned.insert(t.options.feedback_matters.begin(), t.options.feedback_matters.end());
+  }
+  (*model)->set_feedback_matters(std::vector<std::string>(learned.begin(), learned.end()));
   r.previous_embedder = std::move(r.embedder);
   r.embedder = std::move(model.value());
   t.installed = true;
@@ -645,6 +653,35 @@ Status RestorePreviousEmbedder(Index* index) {
   return Reembed(index);
 }
 
+Status ForgetMatterInEmbedder(Index* index, const std::string& matter, std::string* action) {
+  Index::Rep& r = *index->rep();
+  std::string done;
+  if (!matter.empty() && r.embedder && r.embedder->LearnedFrom(matter)) {
+    const uint32_t version = r.embedder->version();
+    if (r.previous_embedder && !r.previous_embedder->LearnedFrom(matter)) {
+      std::swap(r.embedder, r.previous_embedder);
+      r.previous_embedder.reset();
+      FB_RETURN_IF_ERROR(Reembed(index));
+      done = fmt::format(FMT_STRING("embedder version {} learned from its labels: version {} "
+                                    "restored, version {} dropped"),
+                         version, r.embedder->version(), version);
+    } else {
+      FB_RETURN_IF_ERROR(index->BuildDense(/*retrain=*/true));
+      r.previous_embedder.reset();  // the model that learned from it
+      done = fmt::format(FMT_STRING("embedder version {} learned from its labels: dropped, the "
+                                    "corpus model retrained as version {}"),
+                         version, r.embedder->version());
+    }
+  } else if (!matter.empty() && r.previous_embedder && r.previous_embedder->LearnedFrom(matter)) {
+    done = fmt::format(FMT_STRING("the previous embedder (version {}) learned from its labels: "
+                                  "dropped, it can no longer be restored"),
+                       r.previous_embedder->version());
+    r.previous_embedder.reset();
+  }
+  if (action) *action = std::move(done);
+  return Status::OK();
+}
+
 EmbedderInfo DescribeEmbedder(const Index& index) {
   const Index::Rep& r = *index.rep();
   EmbedderInfo out;
@@ -654,11 +691,13 @@ EmbedderInfo DescribeEmbedder(const Index& index) {
     out.training = r.embedder->training();
     out.dimension = r.embedder->dimension();
     out.vocabulary = r.embedder->vocabulary_size();
+    out.feedback_matters = r.embedder->feedback_matters();
   }
   if (r.previous_embedder) {
     out.has_previous = true;
     out.previous_version = r.previous_embedder->version();
     out.previous_training = r.previous_embedder->training();
+    out.previous_feedback_matters = r.previous_embedder->feedback_matters();
   }
   return out;
 }
