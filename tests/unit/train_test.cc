@@ -147,6 +147,14 @@ std::vector<float> DenseVectorsOf(const Index& index) {
   return out;
 }
 
+// What a lawyer asking about termination is shown: the passages labelled.
+Result<std::vector<SearchHit>> ShownToALawyer(const Index& index, size_t top_k) {
+  SearchOptions so;
+  so.top_k = top_k;
+  so.mode = SearchMode::kBm25;
+  return index.Search("terminate notice breach agreement", so);
+}
+
 std::map<std::string, std::vector<TrainingPair>> BySource(const std::vector<TrainingPair>& pairs) {
   std::map<std::string, std::vector<TrainingPair>> out;
   for (const auto& p : pairs) out[PairSourceName(p.source)].push_back(p);
@@ -189,10 +197,7 @@ TEST(TrainSources, FeedbackIsNamedAloneAndHasItsOwnEpochs) {
 // negative instead of mining one.
 TEST(TrainSources, LabelsBecomePairsWithTheirNegatives) {
   auto index = GeneratedIndex(12);
-  SearchOptions so;
-  so.top_k = 4;
-  so.mode = SearchMode::kBm25;
-  auto hits = index->Search("terminate notice breach agreement", so);
+  auto hits = ShownToALawyer(*index, 4);
   ASSERT_TRUE(hits.ok());
   ASSERT_GE(hits->size(), 3u);
   auto record = [&](const std::string& id, const std::string& matter) {
@@ -271,10 +276,7 @@ TEST(TrainSources, LabelsBecomePairsWithTheirNegatives) {
 // learned from it.
 TEST(TrainSources, AForgottenMattersLabelsLeaveTheEmbedder) {
   auto index = GeneratedIndex(12);
-  SearchOptions so;
-  so.top_k = 3;
-  so.mode = SearchMode::kBm25;
-  auto hits = index->Search("terminate notice breach agreement", so);
+  auto hits = ShownToALawyer(*index, 3);
   ASSERT_TRUE(hits.ok() && hits->size() >= 2u);
   FeedbackRecord r;
   r.record_id = "r1";
