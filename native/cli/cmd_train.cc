@@ -238,10 +238,30 @@ int Run(const TrainCmdArgs& a) {
     }
     return 0;
   }
+  TrainArgs train = a.train;
+  auto sources = ParsePairSources(train.sources);
+  if (sources.ok() && sources->Has(PairSource::kFeedback)) {
+    // The index folder's feedback log: what lawyers labelled.
+    auto contents = host::ReadFeedbackLogFile(a.index_dir);
+    if (!contents.ok()) return Fail(contents.status());
+    for (const auto& d : contents->damage) {
+      fmt::print(stderr,
+                 FMT_STRING("warning: feedback log damage at byte {}: {} bytes skipped ({})\n"),
+                 static_cast<unsigned long long>(d.offset),
+                 static_cast<unsigned long long>(d.bytes), d.reason);
+    }
+    train.feedback_records = ApplyFeedbackLog(*contents).records;
+  }
   if (a.dry_run) {
-    auto sources = ParsePairSources(a.train.sources);
     if (!sources.ok()) return Fail(sources.status());
     std::vector<TrainingPair> pairs = MinePairs(index, *sources);
+    if (sources->Has(PairSource::kFeedback)) {  // what the labels would give
+      EmbedderTrainOptions o;
+      Status used = UseFeedbackPairs(index, train.feedback_records,
+                                     SplitCommaSet(train.shareable_matters), &o);
+      if (!used.ok() && NamesPairSource(train.sources, PairSource::kFeedback)) return Fail(used);
+      pairs.insert(pairs.end(), o.feedback_pairs.begin(), o.feedback_pairs.end());
+    }
     std::vector<size_t> per(kPairSourceCount, 0);
     for (const auto& p : pairs) ++per[static_cast<int>(p.source)];
     nlohmann::json counts = nlohmann::json::object();
@@ -280,20 +300,6 @@ int Run(const TrainCmdArgs& a) {
     return 0;
   }
   nlohmann::json report;
-  TrainArgs train = a.train;
-  auto sources = ParsePairSources(train.sources);
-  if (sources.ok() && sources->Has(PairSource::kFeedback)) {
-    // The index folder's feedback log: what lawyers labelled.
-    auto contents = host::ReadFeedbackLogFile(a.index_dir);
-    if (!contents.ok()) return Fail(contents.status());
-    for (const auto& d : contents->damage) {
-      fmt::print(stderr,
-                 FMT_STRING("warning: feedback log damage at byte {}: {} bytes skipped ({})\n"),
-                 static_cast<unsigned long long>(d.offset),
-                 static_cast<unsigned long long>(d.bytes), d.reason);
-    }
-    train.feedback_records = ApplyFeedbackLog(*contents).records;
-  }
   nlohmann::json question_report;
   if (WantsQuestions(a.questions)) {
     QuestionArgs qa = a.questions;

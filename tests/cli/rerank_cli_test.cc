@@ -315,9 +315,19 @@ TEST(RerankCli, LabelsTrainTheEmbedderOnlyFromShareableMatters) {
   r = CliSplit("train --index " + idx + " --sources feedback --shareable-matters beta --json");
   EXPECT_NE(r.code, 0) << r.out;  // acme's records stay out
 
+  // A dry run shows the pairs the labels would give.
+  r = CliSplit("train --index " + idx +
+               " --sources feedback --shareable-matters acme --dry-run --show-pairs 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json dry = json::parse(r.out, nullptr, false);
+  EXPECT_GT(dry["pairs"]["feedback"].get<size_t>(), 0u) << r.out;
+  ASSERT_EQ(dry["sample"].size(), 1u) << r.out;
+  EXPECT_EQ(dry["sample"][0]["source"], "feedback");
+
   r = CliSplit("train --index " + idx + " --sources feedback --shareable-matters acme --json");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   json report = json::parse(r.out, nullptr, false);
+  EXPECT_EQ(report["pairs"]["feedback"], dry["pairs"]["feedback"]);
   ASSERT_TRUE(report.is_object()) << r.out;
   EXPECT_EQ(report["feedback"]["records"], 5);
   EXPECT_EQ(report["feedback"]["used"], 5);
