@@ -1347,8 +1347,9 @@ class Engine {
    * of those records stay forgotten. An embedder trained on the matter's
    * labels (train({sources: 'feedback'})) is dropped: the previous model
    * restored when it did not learn from them, else the corpus model
-   * retrained (ForgetMatterInEmbedder). Resolves with {forgotten, embedder:
-   * what was done to the embedder, '' when nothing}.
+   * retrained (ForgetMatterInEmbedder), and with storage the snapshot is
+   * saved again. Resolves with {forgotten, embedder: what was done to the
+   * embedder, '' when nothing}.
    */
   forgetMatter(matter, { user } = {}) {
     return this._serialFeedback(async () => {
@@ -1363,6 +1364,8 @@ class Engine {
       if (info.feedbackMatters.includes(m) || info.previousFeedbackMatters.includes(m)) {
         this._mutate('forget the matter in the embedder');
         embedder = check(this._module.forgetMatterInEmbedder(this._index, m)).action;
+        // The stored snapshot still holds the model: replace it now.
+        if (this._storage) await this.save();
       }
       return { forgotten, embedder };
     });

@@ -360,3 +360,30 @@ test('without storage: feedback lives in memory, save() says what it needs', asy
   await assert.rejects(createEngine({ storage: {} }), /openStorage/);
   e.dispose();
 });
+
+test('forgetting a matter drops the embedder its labels trained, in storage too', async () => {
+  const { factory, storage } = await fresh('forget-embedder');
+  const e = await createEngine({ storage, name: 'm', user: 'u-7' });
+  e.add(docs);
+  e.buildDense();
+  await e.save();
+  for (const q of ['termination upon written notice', 'governing law of the state']) {
+    const r = await e.ask(q, { hops: 1, depth: 5, topK: 5, rewrite: 'none', mode: 'bm25', allowedMatters: ['acme'] });
+    assert.ok(r.passages.length >= 2);
+    await e.feedback({ traceId: r.traceId, labels: { [r.passages[0].chunkId]: 'relevant', [r.passages[1].chunkId]: 'not_relevant' }, consentToTrain: true });
+  }
+  await e.train({ sources: 'feedback', shareableMatters: ['acme'] });
+  assert.deepEqual(e.embedderInfo().feedbackMatters, ['acme']);
+  await e.save();
+  const forgot = await e.forgetMatter('acme');
+  assert.equal(forgot.forgotten, 2);
+  assert.match(forgot.embedder, /restored/);
+  storage.close();
+  // A new page: the stored snapshot no longer holds the model.
+  const again = await openStorage({ indexedDB: factory, IDBKeyRange, name: 'forget-embedder' });
+  const f = await createEngine({ storage: again, name: 'm' });
+  assert.deepEqual(f.embedderInfo().feedbackMatters, []);
+  assert.equal(f.embedderInfo().training, 'ppmi-svd');
+  assert.equal(f.feedbackRecords().length, 0);
+  again.close();
+});
