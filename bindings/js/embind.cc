@@ -1797,10 +1797,10 @@ class JsFeedback {
     if (st.ok()) st = FoldBackFor(index, index_version, o->allowed_matters);
     if (!st.ok()) return hits_.Fail(st);
     const double* epoch = known ? &index_version : nullptr;
-    if (foldback_) return hits_.EncodeBlock(foldback_->Search(*index.get(), query, *o), epoch);
-    // Nothing to fold back: the index's search, into a kept vector as
-    // JsIndex::SearchPacked's.
-    st = index.get()->Search(query, *o, &found_);
+    // Fold-back's search, or the index's when there is nothing to fold
+    // back, into a kept vector as JsIndex::SearchPacked's.
+    st = foldback_ ? foldback_->Search(*index.get(), query, *o, &found_)
+                   : index.get()->Search(query, *o, &found_);
     if (!st.ok()) return hits_.Fail(st);
     return hits_.EncodeBlock(found_, epoch);
   }
@@ -1956,7 +1956,7 @@ class JsFeedback {
   std::unique_ptr<foldback::FoldBackCache> cache_;
   std::shared_ptr<const foldback::FoldBack> foldback_;  // the last foldBack() chose
   HitBuffers hits_;
-  std::vector<foldback::SearchHit> found_;  // SearchPacked's hits without feedback, reused
+  std::vector<foldback::SearchHit> found_;  // SearchPacked's hits, reused
   LastPackedOptions packed_;
 };
 

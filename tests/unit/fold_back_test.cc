@@ -164,6 +164,44 @@ TEST(FoldBack, RocchioBridgesWordingsOnTheLexicalSide) {
   EXPECT_TRUE(has_decompile);
 }
 
+// The second form (hits into a kept vector) gives what the first gives, for
+// a search feedback moves, one it does not, a walled one, one with nothing
+// found and one with top_k 0, one vector throughout.
+TEST(FoldBack, ReusedHitsEqualAFreshSearch) {
+  auto idx = Corpus(true);
+  auto fb = FoldBack::Build(*idx, ReverseEngineeringFeedback(*idx, "m1"), FoldBackOptions());
+  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  SearchOptions hybrid = Bm25();
+  hybrid.mode = SearchMode::kHybrid;
+  SearchOptions walled = Bm25(5);
+  walled.allowed_matters = std::set<std::string>{"m2"};
+  const std::vector<std::pair<std::string, SearchOptions>> cases = {
+      {"Can the recipient reverse engineer it?", Bm25()},   // moved by Rocchio
+      {"Can the recipient reverse engineer it?", hybrid},   // both sides moved
+      {"Invoices payable thirty days", Bm25(3)},            // no neighbour: plain
+      {"Can the recipient reverse engineer it?", walled},   // behind a wall
+      {"zebra", Bm25()},                                    // nothing found
+      {"Can the recipient reverse engineer it?", Bm25(0)},  // nothing asked
+  };
+  std::vector<SearchHit> reused;
+  for (const auto& [q, so] : cases) {
+    SCOPED_TRACE(q + " top " + std::to_string(so.top_k));
+    auto fresh = (*fb)->Search(*idx, q, so);
+    ASSERT_TRUE(fresh.ok());
+    ASSERT_TRUE((*fb)->Search(*idx, q, so, &reused).ok());
+    ASSERT_EQ(reused.size(), fresh->size());
+    for (size_t i = 0; i < reused.size(); ++i) {
+      EXPECT_EQ(reused[i].chunk_id, (*fresh)[i].chunk_id);
+      EXPECT_EQ(reused[i].score, (*fresh)[i].score);
+      EXPECT_EQ(reused[i].text, (*fresh)[i].text);
+      EXPECT_EQ(reused[i].matter, (*fresh)[i].matter);
+    }
+  }
+  auto other = Corpus(false);
+  EXPECT_EQ((*fb)->Search(*other, "recipient", Bm25(), &reused).code(),
+            Status::Code::kFailedPrecondition);
+}
+
 // Rocchio moves the query as the index weighs it: a word said twice weighs
 // QueryWordWeight(k3, 2) = 4/3 (k3 = 1, the default), not 2.
 TEST(FoldBack, RocchioStartsFromTheIndexsQueryWeights) {

@@ -541,6 +541,12 @@ class FOLDBACK_EXPORT FoldBack {
   // FailedPrecondition when `index` is not the index Build was given.
   Result<std::vector<SearchHit>> Search(const Index& index, std::string_view query,
                                         const SearchOptions& options) const;
+  // The same into `hits`, overwritten in place (their strings keep their
+  // capacity: a host searching in a loop allocates nothing for hits no
+  // longer than before), as Index::Search's second form. On error its
+  // contents are unspecified.
+  Status Search(const Index& index, std::string_view query, const SearchOptions& options,
+                std::vector<SearchHit>* hits) const;
 
   // The lexical query and neighbours Search would use.
   Result<ExpandedQuery> Expand(const Index& index, std::string_view query,

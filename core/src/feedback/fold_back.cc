@@ -1033,11 +1033,21 @@ std::vector<Demo> FoldBack::DemosFor(
 
 Result<std::vector<SearchHit>> FoldBack::Search(const Index& index, std::string_view query,
                                                 const SearchOptions& options) const {
+  std::vector<SearchHit> hits;
+  FB_RETURN_IF_ERROR(Search(index, query, options, &hits));
+  return hits;
+}
+
+Status FoldBack::Search(const Index& index, std::string_view query, const SearchOptions& options,
+                        std::vector<SearchHit>* hits) const {
   const Rep& r = *rep_;
   if (index.rep() != r.index) {
     return Status::FailedPrecondition("FoldBack::Search needs the index FoldBack was built on");
   }
-  if (options.top_k == 0) return std::vector<SearchHit>();
+  if (options.top_k == 0) {
+    hits->clear();
+    return Status::OK();
+  }
   if (options.top_k > 10000) return Status::InvalidArgument("top_k is larger than 10000");
   // The wall's cached mask, shared rather than copied (as Index::Search does).
   auto shared = r.index->SharedMask(options);
@@ -1049,8 +1059,11 @@ Result<std::vector<SearchHit>> FoldBack::Search(const Index& index, std::string_
   }();
   if (!plan.ok()) return plan.status();
   // Nothing moved: the index's own search, behind the mask already built.
-  if (!plan->lexical_changed && !plan->dense_changed) return r.index->Search(query, options, mask);
-  return r.Run(*plan, options, mask);
+  if (!plan->lexical_changed && !plan->dense_changed) {
+    return r.index->SearchInto(query, options, mask, nullptr, hits);
+  }
+  // Run's ranking, into the caller's vector.
+  return r.index->RankInto(plan->terms, plan->vec, options, mask, hits);
 }
 
 Result<ExpandedQuery> FoldBack::Expand(const Index& index, std::string_view query,
