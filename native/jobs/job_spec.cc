@@ -2,24 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "foldback/search.h"
+
 namespace foldback::jobs {
 
 using json = nlohmann::ordered_json;
-
-namespace {
-
-const char* OpName(Filter::Op op) {
-  switch (op) {
-    case Filter::Op::kGe:
-      return ">=";
-    case Filter::Op::kLe:
-      return "<=";
-    default:
-      return "=";
-  }
-}
-
-}  // namespace
 
 std::string SpecToJson(const JobSpec& s) {
   json j;
@@ -28,7 +15,8 @@ std::string SpecToJson(const JobSpec& s) {
   json sel;
   sel["matter"] = s.selection.matter;
   json filters = json::array();
-  for (const Filter& f : s.selection.filters) filters.push_back(f.field + OpName(f.op) + f.value);
+  for (const Filter& f : s.selection.filters)
+    filters.push_back(f.field + FilterOpName(f.op) + f.value);
   sel["filters"] = filters;
   if (s.selection.allowed_matters) {
     sel["allowed_matters"] = *s.selection.allowed_matters;
