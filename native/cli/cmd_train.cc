@@ -121,11 +121,7 @@ Status TrainIndexEmbedder(Index* index, const TrainArgs& a, bool quiet, nlohmann
                        {"unusable", er.unusable},
                        {"stale_passages", er.stale_passages}};
     // Named, no pairs is an error; within "all", quietly none.
-    if (!used.ok() && NamesPairSource(a.sources, PairSource::kFeedback)) {
-      return Status::FailedPrecondition(used.message() +
-                                        " (--shareable-matters: the matters an administrator "
-                                        "shares)");
-    }
+    if (!used.ok() && NamesPairSource(a.sources, PairSource::kFeedback)) return used;
   }
   auto t0 = std::chrono::steady_clock::now();
   auto started = EmbedderTrainer::Start(*index, o);

@@ -528,16 +528,44 @@ const feedbackDrivers = {
 const forgetDrivers = {
   async cli(dir, matter) {
     const r = await runCli(['feedback', '--index', dir, '--forget-matter', matter, '--json']);
-    return r.ok ? { decision: 'accepted', forgotten: JSON.parse(r.stdout).forgotten } : cliRefusal(r.stderr, dir);
+    if (!r.ok) return cliRefusal(r.stderr, dir);
+    const { forgotten, embedder } = JSON.parse(r.stdout);
+    return { decision: 'accepted', forgotten, embedder };
   },
   async c(dir, matter) {
     const r = await runC(['forget-matter', dir, matter]);
-    return r.ok ? { decision: 'accepted', forgotten: r.forgotten } : refusal(C_CODES[r.code], r.error, dir);
+    return r.ok ? { decision: 'accepted', forgotten: r.forgotten, embedder: r.embedder } : refusal(C_CODES[r.code], r.error, dir);
   },
   async js(dir, matter, state) {
     try {
-      const { forgotten } = await state.engine.forgetMatter(matter);
-      return { decision: 'accepted', forgotten };
+      const { forgotten, embedder } = await state.engine.forgetMatter(matter);
+      return { decision: 'accepted', forgotten, embedder };
+    } catch (e) {
+      return refusal(e.code, e.message, dir);
+    }
+  },
+};
+
+// The embedder trained on the labels recorded so far (the feedback source).
+const trainDrivers = {
+  async cli(dir, t) {
+    const args = ['train', '--index', dir, '--sources', 'feedback', '--json'];
+    if (t.shareable_matters) args.push('--shareable-matters', t.shareable_matters.join(','));
+    const r = await runCli(args);
+    if (!r.ok) return cliRefusal(r.stderr, dir);
+    const report = JSON.parse(r.stdout);
+    return { decision: 'accepted', trained: `${report.pairs_total} pairs, version ${report.version}` };
+  },
+  async c(dir, t) {
+    const args = ['train', dir];
+    if (t.shareable_matters) args.push('--shareable-matters', t.shareable_matters.join(','));
+    const r = await runC(args);
+    return r.ok ? { decision: 'accepted', trained: `${r.pairs} pairs, version ${r.version}` } : refusal(C_CODES[r.code], r.error, dir);
+  },
+  async js(dir, t, state) {
+    try {
+      const r = await state.engine.train({ sources: 'feedback', ...(t.shareable_matters ? { shareableMatters: t.shareable_matters } : {}) });
+      return { decision: 'accepted', trained: `${r.pairs.total} pairs, version ${r.embedder.version}` };
     } catch (e) {
       return refusal(e.code, e.message, dir);
     }
@@ -651,6 +679,8 @@ async function playFixture(name, fixture) {
             tags: f.tags || [],
           };
           steps.push({ step: 'feedback', ...(await feedbackDrivers[kind](dir, input, state)) });
+        } else if (step.train) {
+          steps.push({ step: 'train', ...(await trainDrivers[kind](dir, step.train, state)) });
         } else if (step.forget_matter) {
           steps.push({ step: 'forget_matter', ...(await forgetDrivers[kind](dir, step.forget_matter, state)) });
         } else if (step.export) {
@@ -661,7 +691,8 @@ async function playFixture(name, fixture) {
       }
       const stored = await decodedRecords(host, dir, state);
       records[host] = {
-        decisions: steps.map((s) => `${s.step}: ${s.decision || 'done'}${s.forgotten !== undefined ? ` (${s.forgotten} forgotten)` : ''}`),
+        decisions: steps.map((s) => `${s.step}: ${s.decision || 'done'}${s.forgotten !== undefined ? ` (${s.forgotten} forgotten)` : ''}` +
+          `${s.trained ? ` (${s.trained})` : ''}${s.embedder ? ` (embedder: ${s.embedder})` : ''}`),
         messages: steps.map((s) => s.message || ''),
         passages: steps.filter((s) => s.passages).map((s) => s.passages),
         records: stored,

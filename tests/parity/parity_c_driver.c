@@ -20,7 +20,11 @@
  *       [--preferred-rewrite T] [--tag T]... [--consent] [--privileged]
  *       [--user U] [--matter M]
  *     -> {"ok":true,"record_id":...} | {"ok":false,"code":N,"error":...}
- *   parity_c_driver forget-matter DIR MATTER       -> {"ok":true,"forgotten":N} | error
+ *   parity_c_driver forget-matter DIR MATTER
+ *     -> {"ok":true,"forgotten":N,"embedder":what fb_index_forget_matter did} | error
+ *   parity_c_driver train DIR [--shareable-matters A,B]   (sources "feedback",
+ *       epochs 0: the default; installed, then fb_index_save)
+ *     -> {"ok":true,"pairs":N,"version":V} | error
  *   parity_c_driver export DIR --format F --out FILE [--allowed-matters A,B]
  *     -> {"ok":true,"report":{...}} | error
  *   parity_c_driver search DIR --query Q [--mode bm25|dense|hybrid] [--top-k N]
@@ -89,7 +93,9 @@ static int refused(int code, const char* message) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: parity_c_driver ask|feedback|forget-matter|export|search|delete DIR [options]\n");
+  fprintf(stderr,
+          "usage: parity_c_driver ask|feedback|forget-matter|export|search|delete|train DIR "
+          "[options]\n");
   return 2;
 }
 
@@ -568,9 +574,62 @@ static int cmd_forget_matter(const char* dir, const char* matter) {
   if (rc != FB_OK) {
     refused(rc, fb_feedback_log_last_error(log));
   } else {
-    printf("{\"ok\":true,\"forgotten\":%lu}\n", (unsigned long)n);
+    /* The embedder lives in the index: its part, then the index saved. */
+    int err = FB_OK;
+    char* action = NULL;
+    fb_index* index = fb_index_open(dir, &err);
+    if (!index) {
+      refused(err, "cannot open the index");
+    } else {
+      rc = fb_index_forget_matter(index, matter, &action);
+      if (rc == FB_OK && action && *action) rc = fb_index_save(index, dir);
+      if (rc != FB_OK) {
+        refused(rc, fb_index_last_error(index));
+      } else {
+        printf("{\"ok\":true,\"forgotten\":%lu,\"embedder\":", (unsigned long)n);
+        json_string(stdout, action ? action : "");
+        printf("}\n");
+      }
+      fb_string_free(action);
+      fb_index_free(index);
+    }
   }
   fb_feedback_log_free(log);
+  return 0;
+}
+
+static int cmd_train(const char* dir, int argc, char** argv) {
+  list matters = {{0}, 0};
+  int err = FB_OK, rc, i;
+  fb_index* index;
+  fb_trainer* t = NULL;
+  fb_train_params p = fb_train_default_params();
+  for (i = 0; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--shareable-matters"))
+      split_commas(argv[i + 1], &matters);
+    else
+      return usage();
+  }
+  if (i != argc) return usage();
+  index = fb_index_open(dir, &err);
+  if (!index) return refused(err, "cannot open the index");
+  p.sources = "feedback";
+  p.epochs = 0;
+  p.shareable_matters = matters.items;
+  p.shareable_matter_count = matters.count;
+  rc = fb_train_start(index, &p, &t);
+  while (rc == FB_OK && !fb_train_done(t)) rc = fb_train_step(t, NULL);
+  if (rc == FB_OK) rc = fb_train_install(t, index);
+  if (rc == FB_OK) rc = fb_index_save(index, dir);
+  if (rc != FB_OK) {
+    refused(rc, t && fb_trainer_last_error(t)[0] ? fb_trainer_last_error(t)
+                                                 : fb_index_last_error(index));
+  } else {
+    printf("{\"ok\":true,\"pairs\":%lu,\"version\":%u}\n",
+           (unsigned long)fb_train_pair_count(t, NULL), (unsigned)fb_index_embedder_version(index));
+  }
+  fb_trainer_free(t);
+  fb_index_free(index);
   return 0;
 }
 
@@ -710,5 +769,6 @@ int main(int argc, char** argv) {
   if (!strcmp(argv[1], "export")) return cmd_export(argv[2], argc - 3, argv + 3);
   if (!strcmp(argv[1], "search")) return cmd_search(argv[2], argc - 3, argv + 3);
   if (!strcmp(argv[1], "delete") && argc == 4) return cmd_delete(argv[2], argv[3]);
+  if (!strcmp(argv[1], "train")) return cmd_train(argv[2], argc - 3, argv + 3);
   return usage();
 }
