@@ -1722,6 +1722,11 @@ class JsFeedback {
     return out;
   }
 
+  // The live records a tombstone of `matter` removes (RecordsTouchingMatter).
+  double touching(std::string matter) const {
+    return static_cast<double>(foldback::RecordsTouchingMatter(state_, matter));
+  }
+
   // The live record with this id, or null.
   val record(std::string id) {
     const foldback::FeedbackRecord* r = state_.Find(id);
@@ -2421,6 +2426,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
       .function("rollback", &JsFeedback::rollback)
       .function("compact", &JsFeedback::compact)
       .function("records", &JsFeedback::records)
+      .function("touching", &JsFeedback::touching)
       .function("record", &JsFeedback::record)
       .function("info", &JsFeedback::info)
       .function("bytes", &JsFeedback::bytes)

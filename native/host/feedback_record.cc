@@ -72,13 +72,7 @@ Result<size_t> ForgetFeedbackMatter(FeedbackLogFile* log, const std::string& ind
   if (matter.empty()) return Status::InvalidArgument("no matter to forget");
   auto contents = ReadFeedbackLogFile(index_dir);
   if (!contents.ok()) return contents.status();
-  FeedbackState state = ApplyFeedbackLog(*contents);
-  size_t affected = 0;
-  for (const auto& r : state.records) {
-    bool touches = r.matter == matter;
-    for (const auto& s : r.results) touches |= s.matter == matter;
-    affected += touches;
-  }
+  size_t affected = RecordsTouchingMatter(ApplyFeedbackLog(*contents), matter);
   Tombstone t;
   t.matter = matter;
   t.time_ms = UnixMillis();

@@ -7,14 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <functional>
-#include <optional>
-#include <condition_variable>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "foldback/ask.h"
@@ -23,15 +24,16 @@
 #include "foldback/llm_rerank.h"
 #include "foldback/rerank.h"
 #include "foldback/search.h"
+#include "foldback/train.h"
 #include "host/ask_run.h"
-#include "host/otlp_exporter.h"
-#include "host/log.h"
 #include "host/feedback_record.h"
 #include "host/files.h"
 #include "host/folder_watch.h"
 #include "host/ids.h"
 #include "host/index_dir.h"
 #include "host/ingest_path.h"
+#include "host/log.h"
+#include "host/otlp_exporter.h"
 #include "ingest/extract.h"
 #include "llm/llm_reranker.h"
 #include "serve/feedback_models.h"
@@ -551,6 +553,25 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
   r.wlog = std::move(*wlog);
   for (const WriteOp& op : r.wlog->pending()) ApplyWriteOp(r.live.get(), op);
   r.writes_since_snapshot = r.wlog->pending().size();
+  {
+    // Tombstones the snapshot does not reflect yet (the server stopped
+    // after a forget and before the background save): the log is the
+    // record of what was forgotten, the snapshot catches up.
+    EmbedderInfo info = DescribeEmbedder(*r.live);
+    if (!info.feedback_matters.empty() || !info.previous_feedback_matters.empty()) {
+      auto contents = host::ReadFeedbackLogFile(r.index_dir);
+      if (!contents.ok()) return contents.status();
+      std::string action;
+      FB_RETURN_IF_ERROR(ForgetMattersInEmbedder(
+          r.live.get(), ApplyFeedbackLog(*contents).forgotten_matters, &action));
+      if (!action.empty()) {
+        host::Log(host::LogLevel::kWarning,
+                  "the snapshot still held what forgotten matters taught: " + action,
+                  {"serve", "", {}});
+        ++r.writes_since_snapshot;
+      }
+    }
+  }
   if (!r.wlog->pending().empty()) FB_RETURN_IF_ERROR(BuildDenseAfterWrite(r.live.get(), true));
   r.wlog->clear_pending();
   r.index = r.live;
@@ -682,6 +703,40 @@ Status Api::Write(const std::function<Result<WriteOp>(const Index&)>& plan, bool
   return Status::OK();
 }
 
+Status Api::ForgetMatterInEmbedder(const std::string& matter, std::string* action) {
+  Rep* r = rep_.get();
+  action->clear();
+  {
+    std::lock_guard<std::mutex> lock(r->writer_mu);
+    EmbedderInfo info = DescribeEmbedder(*r->live);
+    auto remembers = [&](const std::vector<std::string>& m) {
+      return std::find(m.begin(), m.end(), matter) != m.end();
+    };
+    if (!remembers(info.feedback_matters) && !remembers(info.previous_feedback_matters)) {
+      return Status::OK();  // nothing learned from it: no copy, no write
+    }
+    if (!r->spare) FB_RETURN_IF_ERROR(r->RebuildSpare());
+    FB_RETURN_IF_ERROR(r->CatchUpSpare());
+    Status s = foldback::ForgetMatterInEmbedder(r->spare.get(), matter, action);
+    if (!s.ok()) {
+      Status rebuilt = r->RebuildSpare();  // the spare may hold part of the change
+      return rebuilt.ok() ? s : rebuilt;
+    }
+    std::swap(r->live, r->spare);
+    r->Swap(r->live);
+    // The copy readers used until now still has the model: it is let go,
+    // and the next write makes its spare from the live index.
+    r->spare.reset();
+    r->spare_behind.clear();
+  }
+  {
+    std::lock_guard<std::mutex> slock(r->snap_mu);
+    ++r->writes_since_snapshot;
+  }
+  r->snap_cv.notify_one();
+  return Status::OK();
+}
+
 std::shared_ptr<const Index> Api::index() const {
   std::lock_guard<std::mutex> lock(rep_->index_mu);
   return rep_->index;
@@ -705,8 +760,8 @@ bool Api::RunsLong(const HttpRequest& req) const {
   // A search with a reranker trains one (learned) or calls the LLM (llm).
   bool reranked_search = path == "/v1/search" && q != std::string::npos &&
                          req.target.find("rerank=", q) != std::string::npos;
-  return path == "/v1/ask" || path == "/v1/feedback" || path == "/v1/export" ||
-         path.rfind("/v1/documents", 0) == 0 || reranked_search ||
+  return path == "/v1/ask" || path == "/v1/feedback" || path == "/v1/feedback/forget" ||
+         path == "/v1/export" || path.rfind("/v1/documents", 0) == 0 || reranked_search ||
          (path == "/v1/search" && SearchBuildsFoldBack(req));
 }
 
@@ -1063,6 +1118,73 @@ struct Routes {
                       {"rating", r->rating.ToString()}});
   }
 
+  // POST /v1/feedback/forget {"matter"} or {"record_id"}: a tombstone in
+  // the log (host::ForgetFeedbackMatter / ForgetFeedbackRecord, what
+  // `foldback feedback --forget-matter / --forget` write), every wall's
+  // models built again from the log before the answer, and for a matter
+  // the embedder that learned from its labels dropped. A matter: only a
+  // user who may write to it (a wall does not let anyone erase what others
+  // taught). A record: its author, or a user who may write to its matter;
+  // a record behind the user's wall does not exist.
+  HttpResponse Forget(Ctx& ctx, const HttpRequest& req) {
+    const User& u = *ctx.user;
+    auto body = ParseObject(req.body);
+    if (!body.ok()) return FromStatus(body.status());
+    std::string matter, record_id;
+    for (Status st :
+         {GetString(*body, "matter", &matter), GetString(*body, "record_id", &record_id)}) {
+      if (!st.ok()) return FromStatus(st);
+    }
+    if (matter.empty() == record_id.empty()) {
+      return Api::Error(400, "invalid_argument", "give one of 'matter' and 'record_id'");
+    }
+    std::string embedder;
+    Result<size_t> forgotten = size_t{0};
+    if (!matter.empty()) {
+      if (!u.MaySee(matter) || !u.MayWrite(matter)) {
+        return Api::Error(403, "forbidden", "you may not forget the feedback of this matter");
+      }
+      ctx.matters.insert(matter);
+      forgotten = rep->models->Forget([&] {
+        return host::ForgetFeedbackMatter(rep->log.get(), rep->index_dir, matter, u.name);
+      });
+      if (!forgotten.ok()) return FromStatus(forgotten.status());
+      // Its labels may have trained the embedder (train --sources feedback).
+      Status s = api->ForgetMatterInEmbedder(matter, &embedder);
+      if (!s.ok())
+        return FromStatus(s.WithContext("the records are forgotten; the embedder is not"));
+    } else {
+      auto contents = host::ReadFeedbackLogFile(rep->index_dir);
+      if (!contents.ok()) return FromStatus(contents.status());
+      FeedbackState state = ApplyFeedbackLog(*contents);
+      const FeedbackRecord* rec = state.Find(record_id);
+      if (!rec || (!rec->matter.empty() && !u.MaySee(rec->matter))) {
+        return Api::Error(404, "not_found", "no record '" + record_id + "'");
+      }
+      if (rec->user != u.name && !u.MayWrite(rec->matter)) {
+        return Api::Error(403, "forbidden",
+                          "only its author or a writer of its matter may forget a record");
+      }
+      if (!rec->matter.empty()) ctx.matters.insert(rec->matter);
+      forgotten = rep->models->Forget([&]() -> Result<size_t> {
+        FB_RETURN_IF_ERROR(
+            host::ForgetFeedbackRecord(rep->log.get(), rep->index_dir, record_id, u.name));
+        return size_t{1};
+      });
+      if (!forgotten.ok()) {
+        if (forgotten.status().code() == Status::Code::kNotFound) {  // forgotten meanwhile
+          return Api::Error(404, "not_found", "no record '" + record_id + "'");
+        }
+        return FromStatus(forgotten.status());
+      }
+    }
+    ctx.results = *forgotten;
+    return Json(200, {{"forgotten", *forgotten},
+                      {"record_id", record_id},
+                      {"matter", matter},
+                      {"embedder", embedder}});
+  }
+
   HttpResponse Export(Ctx& ctx, const Target& t) {
     const User& u = *ctx.user;
     ExportFormat format;
@@ -1259,6 +1381,8 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
       ctx.route = "/v1/ask", allow = "POST";
     else if (is({"v1", "feedback"}))
       ctx.route = "/v1/feedback", allow = "POST";
+    else if (is({"v1", "feedback", "forget"}))
+      ctx.route = "/v1/feedback/forget", allow = "POST";
     else if (is({"v1", "export"}))
       ctx.route = "/v1/export", allow = "GET";
     else if (is({"v1", "documents"}))
@@ -1328,6 +1452,7 @@ void Api::Handle(const HttpRequest& req, Responder& responder) {
     if (ctx.route == "/v1/search") return routes.Search(ctx, *target);
     if (ctx.route == "/v1/ask") return routes.Ask(ctx, req, out);
     if (ctx.route == "/v1/feedback") return routes.Feedback(ctx, req);
+    if (ctx.route == "/v1/feedback/forget") return routes.Forget(ctx, req);
     if (ctx.route == "/v1/export") return routes.Export(ctx, *target);
     if (ctx.route == "/v1/documents") return routes.AddDocuments(ctx, req, *target);
     // /v1/documents/{id}: the id may hold '/', as ingested ids do.

@@ -149,6 +149,15 @@ class Api {
                WriteResult* result = nullptr,
                const std::function<void(const Index&)>& after = nullptr);
 
+  // A forgotten matter's influence on the embedder (core's
+  // ForgetMatterInEmbedder), made as a write is: on the spare copy, which
+  // is then published; the other copy is remade from it at the next write.
+  // The snapshot follows in the background — until then the feedback log's
+  // tombstone is the record, and a restart repairs the snapshot from it
+  // (Create: ForgetMattersInEmbedder). *action: "" when no model learned
+  // from the matter (nothing changes), else what was done.
+  Status ForgetMatterInEmbedder(const std::string& matter, std::string* action);
+
   // Re-reads the users file (SIGHUP). On error the old users stay and the
   // error is returned.
   Status ReloadUsers();

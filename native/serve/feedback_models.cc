@@ -186,6 +186,36 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
   return Status::OK();
 }
 
+Result<size_t> FeedbackModels::Forget(const std::function<Result<size_t>()>& write) {
+  std::lock_guard<std::mutex> order(append_mu_);
+  {
+    std::lock_guard<std::mutex> lock(versions_mu_);
+    appending_ = true;  // the file is about to change under our hands
+  }
+  Result<size_t> written = write();
+  std::string stamp = host::FeedbackLogStamp(index_dir_);
+  {
+    std::lock_guard<std::mutex> lock(versions_mu_);
+    appending_ = false;
+    if (written.ok()) {
+      // Every wall builds again, as after a change this server did not make.
+      ++epoch_;
+      ++every_;
+      ++total_;
+      ++forgets_;
+      known_stamp_ = std::move(stamp);
+    } else {
+      known_stamp_.clear();  // the file is in doubt: the next request rebuilds from it
+    }
+  }
+  if (written.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    learned_.clear();  // waiting requests keep their shared futures
+    queue_.clear();
+  }
+  return written;
+}
+
 Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
     const std::shared_ptr<const Index>& index, uint64_t generation, const Walls& walls,
     FirstStage stage) {
@@ -193,6 +223,7 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
   // The version is read before the log: a record appended in between makes
   // the model stale, never one kept under a newer version than it holds.
   const uint64_t version = WallVersion(walls);
+  const uint64_t forgets = Forgets();
   std::promise<Learned> promise;
   std::shared_future<Learned> first;
   {
@@ -247,7 +278,7 @@ Result<std::shared_ptr<const LearnedReranker>> FeedbackModels::LearnedFor(
       return trained.status();
     }
     std::shared_ptr<const LearnedReranker> model(std::move(trained.value()));
-    {
+    if (Forgets() == forgets) {  // else it read the log before a tombstone: not kept
       std::lock_guard<std::mutex> lock(mu_);
       for (Entry& e : learned_) {
         if (e.walls == walls && e.stage == stage && e.generation == generation && !e.model) {
@@ -283,6 +314,7 @@ void FeedbackModels::TrainerLoop() {
       // Held while training: the server does not change this copy meanwhile.
       std::shared_ptr<const Index> index = published_(&generation);
       const uint64_t version = WallVersion(walls);  // before the log is read
+      const uint64_t forgets = Forgets();
       auto trained = host::LearnedRerankerOfDir(*index, index_dir_, walls, TrainingFor(stage));
       metrics_->AddModelBuild(Metrics::ModelKind::kLearnedReranker);
       lock.lock();
@@ -290,6 +322,11 @@ void FeedbackModels::TrainerLoop() {
         if (e.walls != walls || e.stage != stage || !e.queued) continue;
         e.queued = false;
         if (!trained.ok() || e.generation != generation) break;  // kept as it was
+        if (Forgets() != forgets) {  // read the log before a tombstone: again
+          e.queued = true;
+          queue_.emplace_back(walls, stage);
+          break;
+        }
         e.model = std::shared_ptr<const LearnedReranker>(std::move(trained.value()));
         e.version = version;
         if (WallVersion(walls) != version) {  // records came while it trained: again
@@ -317,6 +354,11 @@ void FeedbackModels::TrainerLoop() {
     const auto took = Clock::now() - start;
     rest_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(took * (1 / share - 1));
   }
+}
+
+uint64_t FeedbackModels::Forgets() {
+  std::lock_guard<std::mutex> lock(versions_mu_);
+  return forgets_;
 }
 
 uint64_t FeedbackModels::WallVersion(const Walls& walls) {

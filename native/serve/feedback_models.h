@@ -113,6 +113,15 @@ class FeedbackModels {
   Status Append(host::FeedbackLogFile* log, const std::shared_ptr<const Index>& index,
                 uint64_t generation, const FeedbackRecord& record);
 
+  // A tombstone: `write` appends it to the log (host::ForgetFeedbackMatter,
+  // host::ForgetFeedbackRecord) in the order of appends; then every wall
+  // builds again from the log — fold-backs, the records' state, learned
+  // rerankers, which are dropped rather than served stale while retrained
+  // (a model that learned from what was forgotten never applies again; a
+  // training that read the log before the tombstone is not kept). Returns
+  // what `write` returned; on its error nothing is dropped.
+  Result<size_t> Forget(const std::function<Result<size_t>()>& write);
+
   // The learned reranker trained on the log's records `walls` let through
   // (host::LearnedRerankerOfDir, as `--rerank learned`), within the lists
   // `stage` gives each feedback question held out: the last one trained for
@@ -129,6 +138,7 @@ class FeedbackModels {
   // Grows whenever a record the wall may see was appended (and at any
   // outside change of the file): when a learned reranker is stale.
   uint64_t WallVersion(const Walls& walls);
+  uint64_t Forgets();  // tombstones written so far
   // The background trainer: learned rerankers whose wall moved, then the
   // fold-backs' adapters.
   void TrainerLoop();
@@ -153,6 +163,7 @@ class FeedbackModels {
   uint64_t total_ = 0;                       // every bump (the "*" wall)
   std::map<std::string, uint64_t> matters_;  // bumps per matter touched
   std::string known_stamp_;                  // the log file as this server left it
+  uint64_t forgets_ = 0;                     // tombstones written (Forget)
 
   using Learned = Result<std::shared_ptr<const LearnedReranker>>;
   struct Entry {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -446,6 +447,145 @@ TEST_F(ServeFoldBackTest, FoldedInFeedbackEqualsARebuild) {
   json listed =
       json::parse(RunCli("feedback --index " + (dir_ / "idx").string() + " --list --json", &code));
   EXPECT_EQ(listed.size(), steps.size() + 1);
+}
+
+// POST /v1/feedback/forget: a forgotten matter's feedback stops applying at
+// the next search of every wall that could see it (no restart); users who
+// may not write to the matter cannot forget it, and a refused request
+// changes nothing. One record: its author may forget it; behind a wall it
+// does not exist.
+TEST_F(ServeFoldBackTest, ForgettingAMatterUndoesItsFeedbackAtOnce) {
+  const std::string question = kTopics[1].question;
+  int status;
+  const std::string alice_before = Search("alice", Q(question), &status);
+  ASSERT_EQ(status, 200) << alice_before;
+  const std::string carol_before = Search("carol", Q(question), &status);
+  ASSERT_EQ(status, 200) << carol_before;
+  json asked =
+      AskAndLabel("alice", question, "alpha", [](size_t rank, const json&) { return rank == 5; });
+  ASSERT_FALSE(asked.is_null());
+  const std::string alice_taught = Search("alice", Q(question), &status);
+  ASSERT_NE(alice_taught, alice_before);
+  ASSERT_NE(Search("carol", Q(question), &status), carol_before);
+
+  auto c = Client();
+  auto forget = [&](const std::string& user, const std::string& body) {
+    auto r = c.Post("/v1/feedback/forget", Auth(user), body, "application/json");
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(forget("bob", R"({"matter":"alpha"})"), 403);    // cannot see alpha
+  EXPECT_EQ(forget("carol", R"({"matter":"alpha"})"), 403);  // sees, may not write
+  EXPECT_EQ(forget("alice", R"({"matter":"alpha","record_id":"x"})"), 400);
+  EXPECT_EQ(forget("alice", R"({})"), 400);
+  EXPECT_EQ(forget("alice", R"({"matter":7})"), 400);
+  EXPECT_EQ(forget("alice", "not json"), 400);
+  EXPECT_EQ(c.Post("/v1/feedback/forget", R"({"matter":"alpha"})", "application/json")->status,
+            401);
+  EXPECT_EQ(Search("alice", Q(question), &status), alice_taught);  // nothing was forgotten
+
+  auto r =
+      c.Post("/v1/feedback/forget", Auth("alice"), R"({"matter":"alpha"})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json out = json::parse(r->body);
+  EXPECT_EQ(out["forgotten"], 1);
+  EXPECT_EQ(out["matter"], "alpha");
+  EXPECT_EQ(out["embedder"], "");  // no model learned from it
+  // The very next searches are the index alone again, for both walls.
+  EXPECT_EQ(Search("alice", Q(question), &status), alice_before);
+  EXPECT_EQ(Search("carol", Q(question), &status), carol_before);
+
+  // One record: bob cannot see it, carol did not write it and may not
+  // write to alpha, alice wrote it.
+  json again =
+      AskAndLabel("alice", question, "alpha", [](size_t rank, const json&) { return rank == 4; });
+  ASSERT_FALSE(again.is_null());
+  ASSERT_NE(Search("alice", Q(question), &status), alice_before);
+  // The record's id: the trace's record, as the feedback answer gave it.
+  auto fb = c.Post("/v1/feedback", Auth("alice"),
+                   json({{"trace_id", again["trace_id"]}, {"rating", "down"}}).dump(),
+                   "application/json");
+  ASSERT_TRUE(fb && fb->status == 200) << (fb ? fb->body : "");
+  const std::string record_id = json::parse(fb->body)["record_id"];
+  const std::string body = json({{"record_id", record_id}}).dump();
+  EXPECT_EQ(forget("bob", body), 404);
+  EXPECT_EQ(forget("carol", body), 403);
+  EXPECT_EQ(forget("alice", body), 200);
+  EXPECT_EQ(forget("alice", body), 404);  // already forgotten
+  EXPECT_EQ(forget("alice", R"({"record_id":"no-such-record"})"), 404);
+}
+
+// An embedder trained on alpha's labels (`foldback train --sources
+// feedback`) is dropped by the forget, in the published index at once; a
+// server killed before its background snapshot finds the tombstone in the
+// log at the next start and drops it then.
+TEST_F(ServeFoldBackTest, ForgettingAMatterDropsTheEmbedderItTaught) {
+  for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
+    json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
+      return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
+             std::string::npos;
+    });
+    ASSERT_FALSE(a.is_null());
+  }
+  server_.Signal(SIGTERM);
+  ASSERT_EQ(server_.Wait(), 0) << server_.output();
+  const std::string idx = (dir_ / "idx").string();
+  int code;
+  RunCli("train --index " + idx + " --sources feedback --shareable-matters alpha", &code);
+  ASSERT_EQ(code, 0);
+  std::string info = RunCli("info --index " + idx, &code);
+  ASSERT_EQ(code, 0);
+  ASSERT_NE(info.find("labels of matters alpha"), std::string::npos) << info;
+
+  // No background snapshot in this server's life.
+  const std::vector<std::string> args = {"--index",
+                                         idx,
+                                         "--users",
+                                         (dir_ / "users.toml").string(),
+                                         "--rate-limit",
+                                         "0",
+                                         "--snapshot-interval",
+                                         "3600",
+                                         "--snapshot-every",
+                                         "1000"};
+  ASSERT_TRUE(server_.Start(args, dir_.string())) << server_.output();
+  const std::string question = kTopics[2].question;
+  int status;
+  const std::string trained = Search("bob", Q(question), &status);
+  ASSERT_EQ(status, 200) << trained;
+  auto c = Client();
+  auto r =
+      c.Post("/v1/feedback/forget", Auth("alice"), R"({"matter":"alpha"})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string embedder = json::parse(r->body)["embedder"];
+  EXPECT_NE(embedder.find("restored"), std::string::npos) << embedder;
+  // Bob never saw alpha's feedback, but the embedder serves every search:
+  // his scores move back to the corpus model's.
+  const std::string forgotten = Search("bob", Q(question), &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_NE(forgotten, trained);
+  // A write after it makes the second copy from the new index.
+  auto added = c.Post("/v1/documents", Auth("alice"),
+                      json({{"matter", "alpha"}, {"id", "alpha-note"}, {"text", "A note."}}).dump(),
+                      "application/json");
+  ASSERT_TRUE(added && added->status == 201) << (added ? added->body : "");
+  auto removed = c.Delete("/v1/documents/alpha-note", Auth("alice"));
+  ASSERT_TRUE(removed && removed->status == 200);
+  const std::string after_writes = Search("bob", Q(question), &status);
+  ASSERT_EQ(status, 200);
+
+  server_.Kill();  // kill -9: the snapshot on disk still holds the trained model
+  info = RunCli("info --index " + idx, &code);
+  ASSERT_NE(info.find("labels of matters alpha"), std::string::npos) << info;
+  ASSERT_TRUE(server_.Start(args, dir_.string())) << server_.output();
+  // Repaired from the log at start: the writes replayed over the corpus model.
+  EXPECT_EQ(Search("bob", Q(question), &status), after_writes);
+  server_.Signal(SIGTERM);
+  ASSERT_EQ(server_.Wait(), 0) << server_.output();
+  info = RunCli("info --index " + idx, &code);
+  ASSERT_EQ(code, 0);
+  EXPECT_EQ(info.find("labels of matters"), std::string::npos) << info;
 }
 
 }  // namespace

@@ -1204,6 +1204,13 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
   check("/v1/export", "get", c.Get("/v1/export?format=sft", Auth("alice")));
   check("/v1/export", "get", c.Get("/v1/export?format=demos", Auth("alice")));
   check("/v1/export", "get", c.Get("/v1/export?format=x", Auth("alice")));
+  auto forget = [&](const std::string& user, const json& body) {
+    return c.Post("/v1/feedback/forget", Auth(user), body.dump(), "application/json");
+  };
+  check("/v1/feedback/forget", "post", forget("alice", {{"record_id", "no-such-record"}}));
+  check("/v1/feedback/forget", "post", forget("alice", {{"matter", "beta"}}));
+  check("/v1/feedback/forget", "post", forget("alice", json::object()));
+  check("/v1/feedback/forget", "post", forget("alice", {{"matter", "alpha"}}));
   json doc = {{"matter", "alpha"}, {"id", "alpha-new"}, {"text", "new"}};
   check("/v1/documents", "post",
         c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
@@ -1212,7 +1219,7 @@ TEST_F(ServeTest, OpenApiDescribesTheRealResponses) {
         c.Post("/v1/documents", Auth("alice"), doc.dump(), "application/json"));
   check("/v1/documents/{id}", "delete", c.Delete("/v1/documents/alpha-new", Auth("alice")));
   check("/v1/documents/{id}", "delete", c.Delete("/v1/documents/alpha-new", Auth("alice")));
-  EXPECT_GE(checked.size(), 17u);
+  EXPECT_GE(checked.size(), 21u);
   // Every path of the document was exercised.
   for (auto it = spec["paths"].begin(); it != spec["paths"].end(); ++it) {
     bool seen = false;

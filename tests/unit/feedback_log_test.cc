@@ -545,6 +545,30 @@ TEST(FeedbackState, RetriedWritesNeverDuplicate) {
   EXPECT_EQ(st.Find("nope"), nullptr);
 }
 
+// What a host reports for "forget this matter": the live records asked in
+// it or showing a passage of it — exactly those its tombstone removes.
+TEST(FeedbackState, RecordsTouchingAMatterAreThoseItsTombstoneRemoves) {
+  MemorySink sink;
+  FeedbackLogWriter w(&sink);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(w.Add(FullRecord(i)).ok());  // odd: acme, even: beta
+  FeedbackRecord cross = FullRecord(10);  // matter beta, but shows an acme passage
+  cross.results[1].matter = "acme";
+  ASSERT_TRUE(w.Add(cross).ok());
+  auto st = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));
+  ASSERT_EQ(st.records.size(), 7u);
+  EXPECT_EQ(RecordsTouchingMatter(st, "acme"), 4u);
+  EXPECT_EQ(RecordsTouchingMatter(st, "beta"), 4u);
+  EXPECT_EQ(RecordsTouchingMatter(st, "gamma"), 0u);
+  EXPECT_EQ(RecordsTouchingMatter(st, ""), 0u);
+  Tombstone matter;
+  matter.matter = "acme";
+  ASSERT_TRUE(w.Add(matter).ok());
+  auto after = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));
+  EXPECT_EQ(after.records.size() + 4, st.records.size());
+  EXPECT_EQ(after.deleted, 4u);
+  EXPECT_EQ(RecordsTouchingMatter(after, "acme"), 0u);
+}
+
 TEST(FeedbackState, TombstonesDeleteRecordsAndMattersForGood) {
   MemorySink sink;
   FeedbackLogWriter w(&sink);

@@ -1355,8 +1355,7 @@ class Engine {
     return this._serialFeedback(async () => {
       const m = String(matter ?? '');
       if (!m) throw new FoldbackError('Invalid argument', 'forgetMatter needs a matter');
-      const forgotten = this._feedback.records()
-        .filter((r) => r.matter === m || r.results.some((x) => x.matter === m)).length;
+      const forgotten = this._feedback.touching(m);
       await this._append({ matter: m, timeMs: Date.now(), user: user ?? this._user }, `tombstone:${uuidv7()}`, true);
       // Its labels may have trained the embedder (train({sources: 'feedback'})).
       const info = this.embedderInfo();

@@ -289,6 +289,11 @@ struct FeedbackState {
 
 FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents);
 
+// How many of `state`'s live records a tombstone of `matter` removes: those
+// asked in the matter or showing a passage of it, as ApplyFeedbackLog
+// decides. What every host's "forget this matter" reports.
+size_t RecordsTouchingMatter(const FeedbackState& state, const std::string& matter);
+
 // The bytes of a compacted log with the same meaning as `state`: its
 // tombstones, then its live records. Deterministic.
 Result<std::string> CompactFeedbackLog(const FeedbackState& state,

@@ -304,6 +304,16 @@ EmbedderInfo DescribeEmbedder(const Index& index);
 FOLDBACK_EXPORT Status ForgetMatterInEmbedder(Index* index, const std::string& matter,
                                               std::string* action = nullptr);
 
+// ForgetMatterInEmbedder for every matter of `forgotten` (a feedback log's
+// FeedbackState::forgotten_matters) that a model still remembers: what a
+// host runs after writing a matter's tombstone, and when it opens an index
+// whose snapshot may predate a tombstone (a crash between the tombstone and
+// the save: the log is the record of what was forgotten, the snapshot
+// catches up). *action (may be null): one line per matter acted on, ""
+// when no model learned from any of them.
+FOLDBACK_EXPORT Status ForgetMattersInEmbedder(Index* index, const std::set<std::string>& forgotten,
+                                               std::string* action = nullptr);
+
 }  // namespace foldback
 
 #endif  // FOLDBACK_TRAIN_H_

@@ -397,6 +397,14 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
   return st;
 }
 
+size_t RecordsTouchingMatter(const FeedbackState& state, const std::string& matter) {
+  if (matter.empty()) return 0;
+  const std::set<std::string> one = {matter};
+  size_t n = 0;
+  for (const FeedbackRecord& r : state.records) n += TouchesMatter(r, one);
+  return n;
+}
+
 const FeedbackRecord* FeedbackState::Find(std::string_view record_id) const {
   for (const auto& r : records) {
     if (r.record_id == record_id) return &r;

@@ -682,6 +682,20 @@ Status ForgetMatterInEmbedder(Index* index, const std::string& matter, std::stri
   return Status::OK();
 }
 
+Status ForgetMattersInEmbedder(Index* index, const std::set<std::string>& forgotten,
+                               std::string* action) {
+  std::string done;
+  for (const std::string& matter : forgotten) {
+    std::string one;
+    FB_RETURN_IF_ERROR(ForgetMatterInEmbedder(index, matter, &one));
+    if (one.empty()) continue;
+    if (!done.empty()) done += '\n';
+    done += fmt::format(FMT_STRING("matter {}: {}"), matter, one);
+  }
+  if (action) *action = std::move(done);
+  return Status::OK();
+}
+
 EmbedderInfo DescribeEmbedder(const Index& index) {
   const Index::Rep& r = *index.rep();
   EmbedderInfo out;
