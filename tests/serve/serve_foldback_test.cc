@@ -473,6 +473,37 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterUndoesItsFeedbackAtOnce) {
     auto r = c.Post("/v1/feedback/forget", Auth(user), body, "application/json");
     return r ? r->status : -1;
   };
+  // A second record on the trace (a rating), then a record of bob's in
+  // beta: each forgotten by its author only; behind a wall it does not exist.
+  auto rate = [&](const std::string& user, const json& trace_id) {
+    auto fb =
+        c.Post("/v1/feedback", Auth(user),
+               json({{"trace_id", trace_id}, {"rating", "down"}, {"critique", "too long"}}).dump(),
+               "application/json");
+    EXPECT_TRUE(fb && fb->status == 200) << (fb ? fb->body : "");
+    return fb && fb->status == 200
+               ? json({{"record_id", json::parse(fb->body)["record_id"]}}).dump()
+               : std::string();
+  };
+  const std::string alices = rate("alice", asked["trace_id"]);
+  ASSERT_FALSE(alices.empty());
+  json bobs_ask =
+      AskAndLabel("bob", question, "beta", [](size_t rank, const json&) { return rank == 2; });
+  ASSERT_FALSE(bobs_ask.is_null());
+  const std::string bobs = rate("bob", bobs_ask["trace_id"]);
+  ASSERT_FALSE(bobs.empty());
+  EXPECT_EQ(forget("bob", alices), 404);    // behind bob's wall
+  EXPECT_EQ(forget("carol", alices), 403);  // sees it; neither its author nor a writer of alpha
+  EXPECT_EQ(forget("alice", bobs), 404);
+  EXPECT_EQ(forget("carol", bobs), 403);
+  EXPECT_EQ(forget("bob", bobs), 200);  // its author, who may not write to beta
+  EXPECT_EQ(forget("bob", bobs), 404);  // already forgotten
+  EXPECT_EQ(forget("alice", alices), 200);
+  EXPECT_EQ(forget("alice", R"({"record_id":"no-such-record"})"), 404);
+  // Built again from the log: the one record left, as before the rating.
+  EXPECT_EQ(Search("alice", Q(question), &status), alice_taught);
+
+  // A matter: only a user who may write to it.
   EXPECT_EQ(forget("bob", R"({"matter":"alpha"})"), 403);    // cannot see alpha
   EXPECT_EQ(forget("carol", R"({"matter":"alpha"})"), 403);  // sees, may not write
   EXPECT_EQ(forget("alice", R"({"matter":"alpha","record_id":"x"})"), 400);
@@ -488,31 +519,48 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterUndoesItsFeedbackAtOnce) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   json out = json::parse(r->body);
-  EXPECT_EQ(out["forgotten"], 1);
+  EXPECT_EQ(out["forgotten"], 1);  // the labelled record; the rating was forgotten already
   EXPECT_EQ(out["matter"], "alpha");
   EXPECT_EQ(out["embedder"], "");  // no model learned from it
-  // The very next searches are the index alone again, for both walls.
+  // The very next searches are the index alone again, for both walls that
+  // saw alpha's feedback.
   EXPECT_EQ(Search("alice", Q(question), &status), alice_before);
-  EXPECT_EQ(Search("carol", Q(question), &status), carol_before);
+  EXPECT_EQ(Search("carol", Q(question) + "&feedback=false", &status), carol_before);
+  // Carol still sees bob's beta record (forgotten: his rating only).
+  json carol = json::parse(Search("carol", Q(question), &status))["results"];
+  json carol_off =
+      json::parse(Search("carol", Q(question) + "&feedback=false", &status))["results"];
+  EXPECT_NE(carol.dump(), carol_off.dump());
+  // A forgotten matter stays forgotten: its feedback is refused.
+  auto late =
+      c.Post("/v1/feedback", Auth("alice"),
+             json({{"trace_id", asked["trace_id"]}, {"rating", "up"}}).dump(), "application/json");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 409) << late->body;
+}
 
-  // One record: bob cannot see it, carol did not write it and may not
-  // write to alpha, alice wrote it.
-  json again =
-      AskAndLabel("alice", question, "alpha", [](size_t rank, const json&) { return rank == 4; });
-  ASSERT_FALSE(again.is_null());
-  ASSERT_NE(Search("alice", Q(question), &status), alice_before);
-  // The record's id: the trace's record, as the feedback answer gave it.
-  auto fb = c.Post("/v1/feedback", Auth("alice"),
-                   json({{"trace_id", again["trace_id"]}, {"rating", "down"}}).dump(),
-                   "application/json");
-  ASSERT_TRUE(fb && fb->status == 200) << (fb ? fb->body : "");
-  const std::string record_id = json::parse(fb->body)["record_id"];
-  const std::string body = json({{"record_id", record_id}}).dump();
-  EXPECT_EQ(forget("bob", body), 404);
-  EXPECT_EQ(forget("carol", body), 403);
-  EXPECT_EQ(forget("alice", body), 200);
-  EXPECT_EQ(forget("alice", body), 404);  // already forgotten
-  EXPECT_EQ(forget("alice", R"({"record_id":"no-such-record"})"), 404);
+// A learned reranker trained on a matter's labels is dropped by the forget,
+// not served as it was while a retraining runs (as after a new record).
+TEST_F(ServeFoldBackTest, ForgettingAMatterDropsItsLearnedRerankerAtOnce) {
+  for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
+    json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
+      return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
+             std::string::npos;
+    });
+    ASSERT_FALSE(a.is_null());
+  }
+  auto c = Client();
+  auto applied = [&] {
+    auto r =
+        c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics.back().question), Auth("alice"));
+    return r && r->status == 200 ? json::parse(r->body)["rerank"]["applied"] : json();
+  };
+  ASSERT_EQ(applied(), true);
+  auto r =
+      c.Post("/v1/feedback/forget", Auth("alice"), R"({"matter":"alpha"})", "application/json");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  EXPECT_EQ(json::parse(r->body)["forgotten"], kTopics.size() - 1);
+  EXPECT_EQ(applied(), false);
 }
 
 // An embedder trained on alpha's labels (`foldback train --sources
@@ -554,12 +602,21 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterDropsTheEmbedderItTaught) {
   const std::string trained = Search("bob", Q(question), &status);
   ASSERT_EQ(status, 200) << trained;
   auto c = Client();
+  // Alice's learned reranker, trained on alpha's labels, applies.
+  auto learned = [&] {
+    auto r =
+        c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics.back().question), Auth("alice"));
+    return r && r->status == 200 ? json::parse(r->body)["rerank"]["applied"] : json();
+  };
+  ASSERT_EQ(learned(), true);
   auto r =
       c.Post("/v1/feedback/forget", Auth("alice"), R"({"matter":"alpha"})", "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const std::string embedder = json::parse(r->body)["embedder"];
   EXPECT_NE(embedder.find("restored"), std::string::npos) << embedder;
+  // Not served stale while retrained: nothing of alpha is left to learn from.
+  EXPECT_EQ(learned(), false);
   // Bob never saw alpha's feedback, but the embedder serves every search:
   // his scores move back to the corpus model's.
   const std::string forgotten = Search("bob", Q(question), &status);
