@@ -116,6 +116,15 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
                               uint64_t generation, const FeedbackRecord& record) {
   std::lock_guard<std::mutex> order(append_mu_);
   if (log->Contains(record.record_id)) return log->Append(record);  // a retry: nothing new
+  {
+    // Checked by BuildRecord against the state before a Forget that came
+    // in between: the log would drop it, so no fold-back may take it.
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    if (state_ && RecordTouchesMatters(record, state_->forgotten_matters)) {
+      return Status::FailedPrecondition(
+          "the record's matter was forgotten: its feedback is no longer recorded");
+    }
+  }
   std::string version = LogVersion();
   {
     std::lock_guard<std::mutex> lock(versions_mu_);
@@ -212,6 +221,23 @@ Result<size_t> FeedbackModels::Forget(const std::function<Result<size_t>()>& wri
     std::lock_guard<std::mutex> lock(mu_);
     learned_.clear();  // waiting requests keep their shared futures
     queue_.clear();
+  }
+  if (written.ok()) {
+    // The records' state as the log now stands, before the next Append
+    // (which checks a record against it): read here, under append_mu_.
+    uint64_t epoch;
+    {
+      std::lock_guard<std::mutex> lock(versions_mu_);
+      epoch = epoch_;
+    }
+    auto contents = host::ReadFeedbackLogFile(index_dir_);
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    if (contents.ok()) {
+      state_ = ApplyFeedbackLog(*contents);
+      state_epoch_ = epoch;
+    } else {
+      state_.reset();  // read again by the next BuildRecord
+    }
   }
   return written;
 }

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -32,6 +33,23 @@ namespace fs = std::filesystem;
 using foldback::testing::CliRun;
 using foldback::testing::ScriptedReply;
 using nlohmann::json;
+
+// A scripted reply to requests whose path holds `path`, every field the
+// test does not set at the server's default (designated initializers
+// would leave -Wmissing-field-initializers warnings).
+ScriptedReply Reply(const std::string& path, const std::function<void(ScriptedReply&)>& set) {
+  ScriptedReply r;
+  r.path = path;
+  set(r);
+  return r;
+}
+// Every chat request from now on answered with `content`.
+ScriptedReply Chat(const std::string& content) {
+  return Reply("/chat/completions", [&](ScriptedReply& r) {
+    r.times = -1;
+    r.content = content;
+  });
+}
 
 const char kCanary[] = "sk-jobs-canary-4Kd8Zq1Vb6Nm3Xc9Lp2Wr7";
 const char kKeyVar[] = "FOLDBACK_JOBS_TEST_KEY";
@@ -130,7 +148,7 @@ const char kPrivileged[] =
     "[[ ## answer ## ]]\nYes: legal advice from counsel [1].\n\n[[ ## completed ## ]]";
 
 TEST_P(JobsCli, MapOverAMatterRecordsOneCitedResultPerDocument) {
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  server_->Script(Chat(kPrivileged));
   std::string job = Submit("--kind map --matter acme --instructions " +
                            Shell("Is this mail privileged? Why? Cite passages as [n]."));
   ASSERT_EQ(job.size(), 36u) << job;
@@ -187,7 +205,10 @@ TEST_P(JobsCli, TokensAreTheEndpointsUsage) {
                                           {"message", {{"role", "assistant"}, {"content", kPrivileged}}},
                                           {"finish_reason", "stop"}}})},
                 {"usage", {{"prompt_tokens", 1000}, {"completion_tokens", 11}, {"total_tokens", 1011}}}};
-  server_->Script({.path = "/chat/completions", .times = -1, .body = reply.dump()});
+  server_->Script(Reply("/chat/completions", [&](ScriptedReply& r) {
+    r.times = -1;
+    r.body = reply.dump();
+  }));
   std::string job = Submit("--kind map --matter acme --instructions " + Shell("Privileged? Cite as [n]."));
   CliRun w = Cli("jobs work " + Store() + " --until-idle");
   ASSERT_EQ(w.code, 0) << w.out << w.err;
@@ -199,7 +220,7 @@ TEST_P(JobsCli, TokensAreTheEndpointsUsage) {
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, every request of a job is a trace
 // of its own: "map item" over "chat <model>", no document text.
 TEST_P(JobsCli, EachItemIsATraceForTheCollector) {
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  server_->Script(Chat(kPrivileged));
   std::string job = Submit("--kind map --matter acme --instructions " + Shell("Privileged? Cite as [n]."));
   std::string collector = server_->base_url().substr(0, server_->base_url().rfind("/v1"));
   ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.c_str(), 1);
@@ -218,7 +239,9 @@ TEST_P(JobsCli, EachItemIsATraceForTheCollector) {
       traces.insert(span["traceId"].get<std::string>());
       for (const json& a : span["attributes"]) {
         if (a["key"] == "foldback.item_id") items.insert(a["value"]["stringValue"].get<std::string>());
-        if (a["key"] == "foldback.job_id") EXPECT_EQ(a["value"]["stringValue"], job);
+        if (a["key"] == "foldback.job_id") {
+          EXPECT_EQ(a["value"]["stringValue"], job);
+        }
       }
     }
   }
@@ -236,7 +259,7 @@ TEST_P(JobsCli, EachItemIsATraceForTheCollector) {
 }
 
 TEST_P(JobsCli, WallsAndRedactionHoldForJobs) {
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  server_->Script(Chat(kPrivileged));
   CliRun denied = Cli("jobs submit " + Store() + " --index " + Index() + " " + Endpoint() +
                       " --kind map --matter beta --allowed-matters acme --instructions x");
   EXPECT_NE(denied.code, 0);
@@ -263,10 +286,9 @@ TEST_P(JobsCli, ProgramPredictorFromADspySave) {
                    {"prefix": "Reasoning:", "description": "${reasoning}"},
                    {"prefix": "Privileged:", "description": "${privileged}"}]}},
     "metadata": {"dependency_versions": {"dspy": "2.6.5"}}})");
-  server_->Script({.path = "/chat/completions",
-                   .times = -1,
-                   .content = "[[ ## reasoning ## ]]\nCounsel gives advice.\n\n[[ ## privileged ## "
-                              "]]\nyes [1]\n\n[[ ## completed ## ]]"});
+  server_->Script(
+      Chat("[[ ## reasoning ## ]]\nCounsel gives advice.\n\n[[ ## privileged ## "
+           "]]\nyes [1]\n\n[[ ## completed ## ]]"));
   std::string job =
       Submit("--kind map --matter acme --filter id=advice --program " + Shell(program.string()));
   ASSERT_EQ(Cli("jobs work " + Store() + " --until-idle").code, 0);
@@ -285,10 +307,17 @@ TEST_P(JobsCli, ProgramPredictorFromADspySave) {
 TEST_P(JobsCli, RetryableFailuresComeBackAndOthersFailOnce) {
   // "advice": three 503s (the HTTP client's three attempts), then fine on
   // the item's second lease. "lunch": 401, failed for good at once.
-  server_->Script(
-      {.path = "/chat/completions", .match = "Counsel advises", .times = 3, .status = 503});
-  server_->Script({.path = "/chat/completions", .match = "Team lunch", .times = -1, .status = 401});
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  server_->Script(Reply("/chat/completions", [](ScriptedReply& r) {
+    r.match = "Counsel advises";
+    r.times = 3;
+    r.status = 503;
+  }));
+  server_->Script(Reply("/chat/completions", [](ScriptedReply& r) {
+    r.match = "Team lunch";
+    r.times = -1;
+    r.status = 401;
+  }));
+  server_->Script(Chat(kPrivileged));
   std::string job = Submit("--kind map --matter acme --instructions x --max-attempts 3");
   CliRun w = Cli("jobs work " + Store() + " --until-idle");
   ASSERT_EQ(w.code, 0) << w.out << w.err;
@@ -323,10 +352,12 @@ TEST_P(JobsCli, SigtermGivesItemsBackAndAResumedWorkerFinishesOnce) {
   // Four documents, one request in flight: the first answered at once, the
   // second held for 2.5 s, so SIGTERM comes while it is in flight however
   // slow the machine is to start the status command; the rest at once.
-  server_->Script({.path = "/chat/completions", .times = 1, .content = kPrivileged});
-  server_->Script(
-      {.path = "/chat/completions", .times = 1, .content = kPrivileged, .delay_ms = 2500});
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  server_->Script(Reply("/chat/completions", [](ScriptedReply& r) { r.content = kPrivileged; }));
+  server_->Script(Reply("/chat/completions", [](ScriptedReply& r) {
+    r.content = kPrivileged;
+    r.delay_ms = 2500;
+  }));
+  server_->Script(Chat(kPrivileged));
   std::string job = Submit("--kind map --instructions x");  // 4 documents (both matters)
   std::string cmd =
       std::string(FOLDBACK_CLI) + " jobs work " + Store() + " --concurrency 1 >/dev/null 2>&1";
@@ -389,7 +420,7 @@ TEST_P(JobsCli, EmbedJobVectorsBecomeTheIndexHnsw) {
 }
 
 TEST_P(JobsCli, SharedRequestBudgetStopsTheJob) {
-  server_->Script({.path = "/chat/completions", .times = -1, .content = kPrivileged});
+  server_->Script(Chat(kPrivileged));
   std::string job = Submit("--kind map --matter acme --instructions x --max-requests 2");
   CliRun w = Cli("jobs work " + Store() + " --until-idle");
   ASSERT_EQ(w.code, 0) << w.out << w.err;
@@ -466,8 +497,11 @@ TEST_P(JobsCliPg, TwoWorkerProcessesShareOneJob) {
   CliRun ingest =
       Cli("ingest --index " + Index() + " --matter acme " + Shell((dir_ / "more").string()));
   ASSERT_EQ(ingest.code, 0) << ingest.err;
-  server_->Script(
-      {.path = "/chat/completions", .times = -1, .content = kPrivileged, .delay_ms = 300});
+  server_->Script(Reply("/chat/completions", [](ScriptedReply& r) {
+    r.times = -1;
+    r.content = kPrivileged;
+    r.delay_ms = 300;
+  }));
   std::string job = Submit("--kind map --matter acme --instructions x");
   ASSERT_EQ(Status(job)["total"], 15);
   pid_t a = StartWorker("jobs work " + Store() + " --concurrency 2 --until-idle", dir_ / "a.out");
@@ -537,10 +571,12 @@ class JobsFinetuneCli : public JobsCli {
   // A question asked behind `matter`'s wall, answered, and corrected (the
   // correction is an SFT row), with or without consent to train.
   void Feedback(const std::string& matter, const std::string& question, bool consent) {
-    server_->Script({.path = "/chat/completions",
-                     .content = "[[ ## query ## ]]\n" + question + "\n\n[[ ## completed ## ]]"});
-    server_->Script({.path = "/chat/completions",
-                     .content = "[[ ## answer ## ]]\nYes [1].\n\n[[ ## completed ## ]]"});
+    server_->Script(Reply("/chat/completions", [&](ScriptedReply& r) {
+      r.content = "[[ ## query ## ]]\n" + question + "\n\n[[ ## completed ## ]]";
+    }));
+    server_->Script(Reply("/chat/completions", [](ScriptedReply& r) {
+      r.content = "[[ ## answer ## ]]\nYes [1].\n\n[[ ## completed ## ]]";
+    }));
     CliRun r = Cli("ask --index " + Index() + " " + Endpoint() +
                    " --hops 1 --answer --json --allowed-matters " + matter + " " + Shell(question));
     ASSERT_EQ(r.code, 0) << r.out << r.err;
@@ -791,9 +827,12 @@ TEST_P(JobsFinetuneCli, RetryableFailuresAreRetriedAndNeverDuplicate) {
   Feedback("acme", "Can the merger agreement be terminated for convenience?", true);
   // The upload fails once (503): it may have arrived, so the worker looks
   // for it before uploading again; the create is rate limited twice.
-  server_->Script({.path = "/files", .status = 503});
-  server_->Script({.path = "/fine_tuning/jobs", .times = 2, .status = 429,
-                   .headers = {{"Retry-After", "0.05"}}});
+  server_->Script(Reply("/files", [](ScriptedReply& r) { r.status = 503; }));
+  server_->Script(Reply("/fine_tuning/jobs", [](ScriptedReply& r) {
+    r.times = 2;
+    r.status = 429;
+    r.headers = {{"Retry-After", "0.05"}};
+  }));
   std::string job = SubmitFinetune(Endpoint() + " --format sft --poll-ms 20");
   ASSERT_EQ(Cli("jobs approve " + Store() + " " + job).code, 0);
   CliRun w = Cli("jobs work " + Store() + " --until-idle");

@@ -293,6 +293,9 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents);
 // asked in the matter or showing a passage of it, as ApplyFeedbackLog
 // decides. What every host's "forget this matter" reports.
 size_t RecordsTouchingMatter(const FeedbackState& state, const std::string& matter);
+// True when `record` was asked in one of `matters` or shows a passage of
+// one: a record a tombstone of those matters removes.
+bool RecordTouchesMatters(const FeedbackRecord& record, const std::set<std::string>& matters);
 
 // The bytes of a compacted log with the same meaning as `state`: its
 // tombstones, then its live records. Deterministic.

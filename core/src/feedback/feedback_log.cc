@@ -356,9 +356,7 @@ FeedbackLogContents ReadFeedbackLog(std::string_view bytes, size_t block_size) {
 
 // ---------------------------------------------------------------- state
 
-namespace {
-
-bool TouchesMatter(const FeedbackRecord& r, const std::set<std::string>& matters) {
+bool RecordTouchesMatters(const FeedbackRecord& r, const std::set<std::string>& matters) {
   if (matters.empty()) return false;
   if (!r.matter.empty() && matters.count(r.matter)) return true;
   for (const auto& s : r.results) {
@@ -366,8 +364,6 @@ bool TouchesMatter(const FeedbackRecord& r, const std::set<std::string>& matters
   }
   return false;
 }
-
-}  // namespace
 
 FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
   FeedbackState st;
@@ -388,7 +384,7 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
       ++st.duplicates;
       continue;
     }
-    if (st.deleted_records.count(r.record_id) || TouchesMatter(r, st.forgotten_matters)) {
+    if (st.deleted_records.count(r.record_id) || RecordTouchesMatters(r, st.forgotten_matters)) {
       ++st.deleted;
       continue;
     }
@@ -401,7 +397,7 @@ size_t RecordsTouchingMatter(const FeedbackState& state, const std::string& matt
   if (matter.empty()) return 0;
   const std::set<std::string> one = {matter};
   size_t n = 0;
-  for (const FeedbackRecord& r : state.records) n += TouchesMatter(r, one);
+  for (const FeedbackRecord& r : state.records) n += RecordTouchesMatters(r, one);
   return n;
 }
 
