@@ -186,6 +186,26 @@ class ServeFoldBackTest : public ::testing::Test {
     return a;
   }
 
+  // Alice asks every topic's question but the last in alpha and labels its
+  // clauses relevant, the rest not: enough for a learned reranker.
+  void LabelTheClauses() {
+    for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
+      json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
+        return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
+               std::string::npos;
+      });
+      ASSERT_FALSE(a.is_null());
+    }
+  }
+  // Whether alice's rerank=learned search of the last topic applied a model
+  // (null when the search failed).
+  json LearnedApplied() {
+    auto c = Client();
+    auto r =
+        c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics.back().question), Auth("alice"));
+    return r && r->status == 200 ? json::parse(r->body)["rerank"]["applied"] : json();
+  }
+
   static fs::path base_;
   fs::path dir_;
   ServeProcess server_;
@@ -294,13 +314,7 @@ TEST_F(ServeFoldBackTest, FeedbackIsUsedAtOnceInsideTheWall) {
 // requests meanwhile get the previous model) into what the CLI trains from
 // the whole log.
 TEST_F(ServeFoldBackTest, LearnedRerankMatchesTheCliAndIsTrainedOnce) {
-  for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
-    json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
-      return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
-             std::string::npos;
-    });
-    ASSERT_FALSE(a.is_null());
-  }
+  ASSERT_NO_FATAL_FAILURE(LabelTheClauses());
   const std::string q = kTopics.back().question;
   auto c = Client();
   const long trained = Builds("learned_reranker");
@@ -542,25 +556,14 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterUndoesItsFeedbackAtOnce) {
 // A learned reranker trained on a matter's labels is dropped by the forget,
 // not served as it was while a retraining runs (as after a new record).
 TEST_F(ServeFoldBackTest, ForgettingAMatterDropsItsLearnedRerankerAtOnce) {
-  for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
-    json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
-      return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
-             std::string::npos;
-    });
-    ASSERT_FALSE(a.is_null());
-  }
+  ASSERT_NO_FATAL_FAILURE(LabelTheClauses());
   auto c = Client();
-  auto applied = [&] {
-    auto r =
-        c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics.back().question), Auth("alice"));
-    return r && r->status == 200 ? json::parse(r->body)["rerank"]["applied"] : json();
-  };
-  ASSERT_EQ(applied(), true);
+  ASSERT_EQ(LearnedApplied(), true);
   auto r =
       c.Post("/v1/feedback/forget", Auth("alice"), R"({"matter":"alpha"})", "application/json");
   ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
   EXPECT_EQ(json::parse(r->body)["forgotten"], kTopics.size() - 1);
-  EXPECT_EQ(applied(), false);
+  EXPECT_EQ(LearnedApplied(), false);
 }
 
 // An embedder trained on alpha's labels (`foldback train --sources
@@ -568,13 +571,7 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterDropsItsLearnedRerankerAtOnce) {
 // server killed before its background snapshot finds the tombstone in the
 // log at the next start and drops it then.
 TEST_F(ServeFoldBackTest, ForgettingAMatterDropsTheEmbedderItTaught) {
-  for (size_t t = 0; t + 1 < kTopics.size(); ++t) {
-    json a = AskAndLabel("alice", kTopics[t].question, "alpha", [&](size_t, const json& h) {
-      return h["doc_id"].get<std::string>().find("_t" + std::to_string(t) + "_clause") !=
-             std::string::npos;
-    });
-    ASSERT_FALSE(a.is_null());
-  }
+  ASSERT_NO_FATAL_FAILURE(LabelTheClauses());
   server_.Signal(SIGTERM);
   ASSERT_EQ(server_.Wait(), 0) << server_.output();
   const std::string idx = (dir_ / "idx").string();
@@ -603,12 +600,7 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterDropsTheEmbedderItTaught) {
   ASSERT_EQ(status, 200) << trained;
   auto c = Client();
   // Alice's learned reranker, trained on alpha's labels, applies.
-  auto learned = [&] {
-    auto r =
-        c.Get("/v1/search?top_k=5&rerank=learned&q=" + Q(kTopics.back().question), Auth("alice"));
-    return r && r->status == 200 ? json::parse(r->body)["rerank"]["applied"] : json();
-  };
-  ASSERT_EQ(learned(), true);
+  ASSERT_EQ(LearnedApplied(), true);
   auto r =
       c.Post("/v1/feedback/forget", Auth("alice"), R"({"matter":"alpha"})", "application/json");
   ASSERT_TRUE(r);
@@ -616,7 +608,7 @@ TEST_F(ServeFoldBackTest, ForgettingAMatterDropsTheEmbedderItTaught) {
   const std::string embedder = json::parse(r->body)["embedder"];
   EXPECT_NE(embedder.find("restored"), std::string::npos) << embedder;
   // Not served stale while retrained: nothing of alpha is left to learn from.
-  EXPECT_EQ(learned(), false);
+  EXPECT_EQ(LearnedApplied(), false);
   // Bob never saw alpha's feedback, but the embedder serves every search:
   // his scores move back to the corpus model's.
   const std::string forgotten = Search("bob", Q(question), &status);
