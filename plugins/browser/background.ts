@@ -152,7 +152,7 @@ async function callClient(body: EngineOp, onEvent?: (r: Reply) => void): Promise
     case 'feedback': return remote.feedback(body.input as FeedbackInput);
     case 'history': return remote.history();
     case 'exportFeedback': return remote.exportFeedback(body.format as ExportFormat | undefined);
-    case 'forgetMatter': return remote.forgetMatter();
+    case 'forgetMatter': return remote.forgetMatter(body.matter);
     default: throw new Error('unknown request');
   }
 }

@@ -265,8 +265,17 @@ export class RemoteEngine implements FoldbackClient {
       consentToTrain: false, privileged: false, programVersion: '', model: '',
     };
     const empty = !input.rating && labels.length === 0 && !input.critique && !input.correctedAnswer && !input.preferredRewrite && !(input.tags ?? []).length;
-    // Nothing judged: nothing to send (the server's log is append-only; the latest record of a question counts).
-    if (empty) return blank;
+    // The latest judgment of a question replaces the earlier one, as on this
+    // computer's engine: the earlier record is forgotten on the server (its
+    // author may), so that one consented before and now privileged, or taken
+    // back, is no longer used or exported.
+    const entry = this.asked.find((e) => e.result.traceId === traceId);
+    const previous = entry?.feedback?.recordId ?? '';
+    if (empty) {
+      if (previous) await this.forgetRecord(previous);
+      if (entry) delete entry.feedback;
+      return blank;
+    }
     const pick = (l: string) => labels.filter(([, v]) => v === l).map(([k]) => k);
     const privileged = Boolean(input.privileged);
     // Only what the lawyer judged goes: never the token (it is in the header), never the key.
@@ -285,9 +294,13 @@ export class RemoteEngine implements FoldbackClient {
       correctedAnswer: input.correctedAnswer ?? '', preferredRewrite: input.preferredRewrite ?? '', tags: input.tags ?? [],
       consentToTrain: body.consent, privileged,
     };
-    const entry = this.asked.find((e) => e.result.traceId === traceId);
+    if (previous && previous !== record.recordId) await this.forgetRecord(previous);
     if (entry) entry.feedback = record;
     return record;
+  }
+
+  private async forgetRecord(recordId: string): Promise<void> {
+    await this.request('POST', '/v1/feedback/forget', { json: { record_id: recordId } });
   }
 
   async history(): Promise<HistoryEntry[]> {
@@ -299,8 +312,14 @@ export class RemoteEngine implements FoldbackClient {
     return res.text();
   }
 
-  async forgetMatter(): Promise<{ forgotten: number }> {
-    throw new AdapterError('Failed precondition', "feedback kept on your firm server is forgotten by its administrators (foldback feedback --forget-matter on the server), not from this pane");
+  /** POST /v1/feedback/forget: the server lets a user who may write to the matter forget it (else HTTP 403). */
+  async forgetMatter(matter: string): Promise<{ forgotten: number }> {
+    const m = String(matter ?? '').trim();
+    if (!m) throw new AdapterError('Invalid argument', 'name the matter whose feedback should be forgotten');
+    const res = await this.request('POST', '/v1/feedback/forget', { json: { matter: m } });
+    const r = await res.json() as { forgotten: number };
+    for (const e of this.asked) if (e.feedback?.matter === m) delete e.feedback;
+    return { forgotten: Number(r.forgotten ?? 0) };
   }
 }
 

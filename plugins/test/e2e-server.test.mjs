@@ -5,7 +5,9 @@
 // Settings, and the Chromium extension of the same build (its side panel).
 // The server's walls decide what the pane shows; a wrong token is a clear
 // error; hops stream in as the server sends them; the token never appears
-// in a URL, the server's logs or its feedback. A build without a server
+// in a URL, the server's logs or its feedback; a changed judgment replaces
+// the earlier record on the server and a matter can be forgotten from the
+// pane by a user who may write to it. A build without a server
 // origin cannot reach the server at all: its CSP blocks it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +51,16 @@ function run(args) {
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { out += d; });
     p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`foldback ${args.join(' ')}: exit ${code}\n${out}`))));
+  });
+}
+
+/** A foldback command's stdout alone (stderr dropped). */
+function runOut(args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(CLI, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`foldback ${args.join(' ')}: exit ${code}`))));
   });
 }
 
@@ -192,6 +204,31 @@ test('Word pane on a firm server: walled results from the server, hops streamed,
       if (bytes.includes(recordId)) found = true;
     }
     assert.ok(found, 'the feedback record is in the server\'s files');
+
+    // A changed judgment replaces the earlier record on the server, as on
+    // this computer's engine: the pane forgets it (alice wrote it).
+    const live = async () => JSON.parse(await runOut(['feedback', '--index', path.join(tmp, 'idx'), '--list', '--json']));
+    await page.click('#thumb-down');
+    await page.click('#save-feedback');
+    await page.waitForFunction((old) => {
+      const id = document.querySelector('#feedback-saved')?.dataset.recordId;
+      return id && id !== old;
+    }, recordId);
+    const second = await page.getAttribute('#feedback-saved', 'data-record-id');
+    assert.deepEqual((await live()).map((r) => [r.record_id, r.rating]), [[second, 'down']]);
+    // Forgetting matter alpha from the pane: alice may write to it.
+    const denied = await fetch(`${foldbackUrl}/v1/feedback/forget`, {
+      method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ matter: 'alpha' }),
+    });
+    assert.equal(denied.status, 403, 'admin sees alpha but may not write to it');
+    await page.click('#tab-history');
+    await page.fill('#forget-matter', 'alpha');
+    await page.click('#forget-matter-button');
+    await page.waitForFunction(() => document.querySelector('#status').dataset.kind === 'ok' && /Forgot/.test(document.querySelector('#status').textContent));
+    assert.match(await page.locator('#status').textContent(), /Forgot 1 feedback record of matter alpha/);
+    assert.deepEqual(await live(), []);
+    await page.click('#tab-ask');
     assert.ok(!foldback.output().includes(TOKEN), 'the token is not in the server\'s output');
     assert.ok(log.every((u) => !u.includes(TOKEN)), 'the token is in no URL');
 
@@ -234,6 +271,14 @@ test('extension side panel on a firm server: the same walled search, the token k
     assert.deepEqual(await panel.evaluate(() => window.__csp), []);
     assert.deepEqual(problems.pageErrors, []);
     await shot(panel, 'server-extension-results');
+    // Forgetting a matter goes through the background to the server (the
+    // Word test forgot alpha's feedback already: nothing left, and still
+    // the server's answer).
+    await panel.click('#tab-history');
+    await panel.fill('#forget-matter', 'alpha');
+    await panel.click('#forget-matter-button');
+    await panel.waitForFunction(() => !!document.querySelector('#status').dataset.kind && /Forgot|refused|forgotten/.test(document.querySelector('#status').textContent));
+    assert.match(await panel.locator('#status').textContent(), /Forgot 0 feedback records of matter alpha/);
   } finally {
     await panel.close();
   }
