@@ -97,6 +97,10 @@ void AddFeedbackEvalOptions(CLI::App* cmd, FeedbackEvalArgs* a) {
   cmd->add_option("--finetune-interpolation", a->finetune_interpolation,
                   "Method finetune: mix of the fine-tuned model with the index's, in [0, 1]")
       ->capture_default_str();
+  cmd->add_option("--finetune-sources", a->finetune_sources,
+                  "Method finetune: the pair sources, as `train --sources` (the labels are "
+                  "the feedback source; e.g. all: with the corpus' structure, in one training)")
+      ->capture_default_str();
   cmd->add_option("--feedback-depth", a->depth, "Results each simulated lawyer sees and labels")
       ->capture_default_str();
   cmd->add_option("--feedback-label-rate", a->label_rate,
@@ -293,7 +297,12 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     if (!tuned.ok()) return Fail(tuned.status());
     ExportReport er;
     EmbedderTrainOptions to;
-    to.sources = *ParsePairSources("feedback");
+    auto sources = ParsePairSources(args.finetune_sources);
+    if (!sources.ok()) return Fail(sources.status().WithContext("--finetune-sources"));
+    if (!sources->Has(PairSource::kFeedback)) {
+      return Fail(Status::InvalidArgument("--finetune-sources must include feedback"));
+    }
+    to.sources = *sources;
     // The simulated lawyers' records touch no matter: firm-wide.
     Status used = UseFeedbackPairs(**tuned, state.records, {}, &to, &er);
     if (!used.ok()) return Fail(used.WithContext("finetune"));
@@ -329,6 +338,15 @@ int RunFeedbackEval(const FeedbackEvalArgs& args, const FeedbackEvalContext& ctx
     finetune_json["loss_after"] = loss_after;
     finetune_json["epochs"] = to.epochs;
     finetune_json["interpolation"] = to.interpolation;
+    finetune_json["sources"] = args.finetune_sources;
+    nlohmann::json by_source = nlohmann::json::object();
+    const std::vector<size_t> per = (*trainer)->PairsPerSource();
+    for (int s = 0; s < kPairSourceCount; ++s) {
+      if (to.sources.enabled[s] && per[s] > 0) {
+        by_source[PairSourceName(static_cast<PairSource>(s))] = per[s];
+      }
+    }
+    finetune_json["pairs_by_source"] = by_source;
   }
   // The learned reranker, trained once from the same records, through the
   // call every host trains with (TrainSearchReranker): each reranker within

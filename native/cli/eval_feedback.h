@@ -41,6 +41,9 @@ struct FeedbackEvalArgs {
   // Method finetune (the embedder trained on the labels).
   uint32_t finetune_epochs = kFeedbackOnlyEpochs;
   float finetune_interpolation = 1.0f;
+  // The pair sources of that training: the labels alone, or with the
+  // corpus' structure in one training ("feedback,structure", "all").
+  std::string finetune_sources = "feedback";
 };
 
 // --rerank / --rerank-depth as given to `eval`: InvalidArgument for an

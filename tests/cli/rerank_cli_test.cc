@@ -240,6 +240,14 @@ TEST(RerankCli, EvalReportsTheReranker) {
       if (d >= 4 && t >= 5) test += line;
       qrels += qid + "\t" + base + "c\t1\n";
     }
+    // A definition (structure the trainer mines pairs from; no query's).
+    corpus += json({{"_id", doc + ":def"},
+                    {"text",
+                     "\"Confidential Information\" means every document, drawing and sample "
+                     "that either party discloses to the other under this agreement."},
+                    {"doc_id", doc}})
+                  .dump() +
+              "\n";
   }
   foldback::testing::WriteFile(dir + "/corpus.jsonl", corpus);
   foldback::testing::WriteFile(dir + "/train.jsonl", train);
@@ -294,6 +302,20 @@ TEST(RerankCli, EvalReportsTheReranker) {
   EXPECT_GT(ft["pairs"].get<int>(), 0);
   EXPECT_LT(ft["loss_after"].get<double>(), ft["loss_before"].get<double>());
   EXPECT_TRUE(ft.contains("ndcg@10_relative_gain"));
+  EXPECT_EQ(ft["sources"], "feedback");
+  // The labels with the corpus' structure, in one training: more pairs.
+  r = CliSplit(common + "--feedback-queries " + dir +
+               "/train.jsonl --feedback-methods finetune --finetune-sources all "
+               "--finetune-epochs 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const json both = json::parse(r.out)["methods"]["finetune"];
+  EXPECT_EQ(both["sources"], "all");
+  EXPECT_EQ(both["epochs"], 2);
+  EXPECT_GT(both["pairs"].get<int>(), ft["pairs"].get<int>()) << both.dump();
+  r = Cli(common + "--feedback-queries " + dir +
+          "/train.jsonl --feedback-methods finetune --finetune-sources structure");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--finetune-sources must include feedback"), std::string::npos) << r.out;
   r = Cli(common + "--feedback-queries " + dir + "/train.jsonl --feedback-methods finetune,magic");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("unknown method 'magic' (demos, rocchio, adapter, rerank, finetune)"),
