@@ -87,6 +87,17 @@ Status ForgetMatterInIndexDir(const std::string& index_dir, const std::string& m
   auto index = OpenIndex(index_dir, /*create=*/false);
   if (!index.ok()) return index.status();
   FB_RETURN_IF_ERROR(ForgetMatterInEmbedder(index->get(), matter, action));
+  // Matters the log forgot before whose model a snapshot saved earlier
+  // still holds (the process stopped between a tombstone and the save).
+  EmbedderInfo info = DescribeEmbedder(**index);
+  if (!info.feedback_matters.empty() || !info.previous_feedback_matters.empty()) {
+    auto contents = ReadFeedbackLogFile(index_dir);
+    if (!contents.ok()) return contents.status();
+    std::string earlier;
+    FB_RETURN_IF_ERROR(ForgetMattersInEmbedder(
+        index->get(), ApplyFeedbackLog(*contents).forgotten_matters, &earlier));
+    if (!earlier.empty()) *action += (action->empty() ? "" : "; ") + earlier;
+  }
   if (action->empty()) return Status::OK();
   return SaveIndex(index_dir, **index);
 }

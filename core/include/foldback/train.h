@@ -309,8 +309,8 @@ FOLDBACK_EXPORT Status ForgetMatterInEmbedder(Index* index, const std::string& m
 // host runs after writing a matter's tombstone, and when it opens an index
 // whose snapshot may predate a tombstone (a crash between the tombstone and
 // the save: the log is the record of what was forgotten, the snapshot
-// catches up). *action (may be null): one line per matter acted on, ""
-// when no model learned from any of them.
+// catches up). *action (may be null): "matter M: what was done" per
+// matter acted on, joined by "; "; "" when no model learned from any.
 FOLDBACK_EXPORT Status ForgetMattersInEmbedder(Index* index, const std::set<std::string>& forgotten,
                                                std::string* action = nullptr);
 

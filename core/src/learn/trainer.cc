@@ -689,7 +689,7 @@ Status ForgetMattersInEmbedder(Index* index, const std::set<std::string>& forgot
     std::string one;
     FB_RETURN_IF_ERROR(ForgetMatterInEmbedder(index, matter, &one));
     if (one.empty()) continue;
-    if (!done.empty()) done += '\n';
+    if (!done.empty()) done += "; ";
     done += fmt::format(FMT_STRING("matter {}: {}"), matter, one);
   }
   if (action) *action = std::move(done);
