@@ -1722,6 +1722,9 @@ class JsFeedback {
     return out;
   }
 
+  // The matters the log's tombstones forgot.
+  const std::set<std::string>& forgottenMatters() const { return state_.forgotten_matters; }
+
   // The live records a tombstone of `matter` removes (RecordsTouchingMatter).
   double touching(std::string matter) const {
     return static_cast<double>(foldback::RecordsTouchingMatter(state_, matter));
@@ -2144,6 +2147,18 @@ val ForgetMatterInEmbedder(JsIndex& index, std::string matter) {
   return out;
 }
 
+// ForgetMattersInEmbedder over the log's forgotten matters (a snapshot
+// saved before a tombstone): {action} ("" when nothing learned from them).
+val ForgetMattersInEmbedder(JsIndex& index, JsFeedback& feedback) {
+  std::string action;
+  foldback::Status s =
+      foldback::ForgetMattersInEmbedder(index.get(), feedback.forgottenMatters(), &action);
+  if (!s.ok()) return ErrorValue(s);
+  val out = val::object();
+  out.set("action", action);
+  return out;
+}
+
 // {present, version, training, dimension, vocabulary, hasPrevious,
 //  previousVersion, feedbackMatters, previousFeedbackMatters}
 val DescribeEmbedder(JsIndex& index) {
@@ -2452,6 +2467,7 @@ EMSCRIPTEN_BINDINGS(foldback) {
   emscripten::function("restorePreviousEmbedder", &RestorePreviousEmbedder);
   emscripten::function("describeEmbedder", &DescribeEmbedder);
   emscripten::function("forgetMatterInEmbedder", &ForgetMatterInEmbedder);
+  emscripten::function("forgetMattersInEmbedder", &ForgetMattersInEmbedder);
   emscripten::class_<JsReranker>("Reranker")
       .constructor<>()
       .function("train", &JsReranker::train)

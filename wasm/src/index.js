@@ -1276,6 +1276,18 @@ class Engine {
     return info;
   }
 
+  // A snapshot saved before a matter's tombstone (the page went away
+  // between forgetMatter's two writes) still holds the model that learned
+  // from it: the log is the record, as at `foldback serve`'s start
+  // (ForgetMattersInEmbedder); the snapshot is saved again.
+  async _forgetWhatTheLogForgot() {
+    const info = this.embedderInfo();
+    if (!info.feedbackMatters.length && !info.previousFeedbackMatters.length) return '';
+    const { action } = check(this._module.forgetMattersInEmbedder(this._index, this._feedback));
+    if (action) await this.save();
+    return action;
+  }
+
   /**
    * Records what the lawyer says about a question's results, as the native
    * `foldback feedback` does (the core's BuildFeedbackRecord, the same rules
@@ -1497,6 +1509,7 @@ export async function createEngine(options = {}) {
   if (storage) {
     try {
       await engine._reloadFeedback();
+      await engine._forgetWhatTheLogForgot();
     } catch (e) {
       engine.dispose();
       throw e;

@@ -387,3 +387,31 @@ test('forgetting a matter drops the embedder its labels trained, in storage too'
   assert.equal(f.feedbackRecords().length, 0);
   again.close();
 });
+
+test('a snapshot saved before a matter\'s tombstone: the next page drops what the matter taught', async () => {
+  const { factory, storage } = await fresh('forget-crash');
+  const e = await createEngine({ storage, name: 'm' });
+  e.add(docs);
+  e.buildDense();
+  for (const q of ['termination upon written notice', 'governing law of the state']) {
+    const r = await e.ask(q, { hops: 1, depth: 5, topK: 5, rewrite: 'none', mode: 'bm25', allowedMatters: ['acme'] });
+    await e.feedback({ traceId: r.traceId, labels: { [r.passages[0].chunkId]: 'relevant', [r.passages[1].chunkId]: 'not_relevant' }, consentToTrain: true });
+  }
+  await e.train({ sources: 'feedback', shareableMatters: ['acme'] });
+  await e.save();
+  const trained = e.snapshot();
+  assert.match((await e.forgetMatter('acme')).embedder, /restored/);
+  // The page went away after the tombstone and before the snapshot's save.
+  await storage.saveSnapshot('m', trained);
+  storage.close();
+  const again = await openStorage({ indexedDB: factory, IDBKeyRange, name: 'forget-crash' });
+  const f = await createEngine({ storage: again, name: 'm' });
+  assert.deepEqual(f.embedderInfo().feedbackMatters, [], 'the log\'s tombstone applied at open');
+  assert.equal(f.embedderInfo().training, 'ppmi-svd');
+  again.close();
+  // And saved: a third page loads the repaired snapshot as it is.
+  const third = await openStorage({ indexedDB: factory, IDBKeyRange, name: 'forget-crash' });
+  const g = await createEngine({ storage: third, name: 'm' });
+  assert.deepEqual(g.embedderInfo().feedbackMatters, []);
+  third.close();
+});
