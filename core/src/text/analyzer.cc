@@ -1,6 +1,7 @@
 #include "text/analyzer.h"
 
 #include <libstemmer.h>
+#include <tsl/robin_map.h>
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -73,7 +74,7 @@ class ThreadStemmer {
       : stemmer_(sb_stemmer_new(language.c_str(), "UTF_8")) {}
   bool ok() const { return stemmer_ != nullptr; }
   const std::string& Stem(std::string_view word) {
-    auto it = cache_.find(std::string(word));
+    auto it = cache_.find(word);  // no key built: a query's words are looked up as they are
     if (it != cache_.end()) return it->second;
     if (cache_.size() > kMaxCache) cache_.clear();
     const sb_symbol* s = sb_stemmer_stem(stemmer_.get(),
@@ -87,8 +88,19 @@ class ThreadStemmer {
 
  private:
   static constexpr size_t kMaxCache = 1 << 18;
+  struct WordHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct WordEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
   std::unique_ptr<sb_stemmer, StemmerDeleter> stemmer_;
-  std::unordered_map<std::string, std::string> cache_;
+  // Found by string_view (a std::string key per looked-up word was an
+  // allocation for every word past the short-string buffer: 15 bytes in
+  // libstdc++, 10 in wasm32's libc++).
+  tsl::robin_map<std::string, std::string, WordHash, WordEq> cache_;
 };
 
 ThreadStemmer* StemmerFor(const std::string& language) {
