@@ -1121,8 +1121,9 @@ struct Routes {
   // POST /v1/feedback/forget {"matter"} or {"record_id"}: a tombstone in
   // the log (host::ForgetFeedbackMatter / ForgetFeedbackRecord, what
   // `foldback feedback --forget-matter / --forget` write), every wall's
-  // models built again from the log before the answer, and for a matter
-  // the embedder that learned from its labels dropped. A matter: only a
+  // models dropped before the answer (the next request builds them from
+  // the log), and for a matter the embedder that learned from its labels
+  // dropped. A matter: only a
   // user who may write to it (a wall does not let anyone erase what others
   // taught). A record: its author, or a user who may write to its matter;
   // a record behind the user's wall does not exist.

@@ -24,8 +24,9 @@
 // arrives, the trainer's rest after it (FeedbackModelsOptions::
 // trainer_share: 3 times that training by default) and one training of that
 // part; a part whose records moved again while it trained is queued again. Index writes (a new
-// generation) and any change of the log file this server did not make
-// (its host::FeedbackLogStamp) rebuild from the log.
+// generation), a tombstone (Forget: learned rerankers dropped, not served
+// stale) and any change of the log file this server did not make (its
+// host::FeedbackLogStamp) rebuild from the log.
 //
 // Thread-safe.
 #ifndef FOLDBACK_NATIVE_SERVE_FEEDBACK_MODELS_H_
