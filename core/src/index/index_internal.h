@@ -84,15 +84,8 @@ struct Index::Rep {
   // while adding. Only used by mutating calls.
   // Looked up once per word of every text added: an open-addressing table
   // (short words stored inline) found by string_view, without building a key.
-  struct WordHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct WordEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
-  tsl::robin_map<std::string, uint32_t, WordHash, WordEq, std::allocator<std::pair<std::string, uint32_t>>,
+  tsl::robin_map<std::string, uint32_t, text::WordHash, text::WordEq,
+                 std::allocator<std::pair<std::string, uint32_t>>,
                  /*StoreHash=*/true>
       word_terms;
   static constexpr uint32_t kStopword = 0xFFFFFFFFu;

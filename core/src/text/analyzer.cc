@@ -88,14 +88,6 @@ class ThreadStemmer {
 
  private:
   static constexpr size_t kMaxCache = 1 << 18;
-  struct WordHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct WordEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
   std::unique_ptr<sb_stemmer, StemmerDeleter> stemmer_;
   // Found by string_view (a std::string key per looked-up word was an
   // allocation for every word past the short-string buffer: 15 bytes in

@@ -27,6 +27,18 @@ void ForEachWordSpan(std::string_view text,
 
 constexpr size_t kMaxWordBytes = 64;
 
+// Hash and equality for tables of words keyed by std::string and found by
+// string_view without building a key (tsl::robin_map's heterogeneous
+// lookup): the stemmer's cache, the index's word-to-term table.
+struct WordHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+struct WordEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
 class Analyzer {
  public:
   explicit Analyzer(const TextOptions& options);
