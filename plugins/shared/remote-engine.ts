@@ -294,13 +294,19 @@ export class RemoteEngine implements FoldbackClient {
       correctedAnswer: input.correctedAnswer ?? '', preferredRewrite: input.preferredRewrite ?? '', tags: input.tags ?? [],
       consentToTrain: body.consent, privileged,
     };
-    if (previous && previous !== record.recordId) await this.forgetRecord(previous);
+    // Kept first: the new record is on the server whatever the forget says.
     if (entry) entry.feedback = record;
+    if (previous && previous !== record.recordId) await this.forgetRecord(previous);
     return record;
   }
 
+  /** Forgets one of this user's records; one already gone (404) is no error. */
   private async forgetRecord(recordId: string): Promise<void> {
-    await this.request('POST', '/v1/feedback/forget', { json: { record_id: recordId } });
+    try {
+      await this.request('POST', '/v1/feedback/forget', { json: { record_id: recordId } });
+    } catch (e) {
+      if (!(e instanceof AdapterError && e.code === 'Not found')) throw e;
+    }
   }
 
   async history(): Promise<HistoryEntry[]> {

@@ -216,6 +216,21 @@ test('Word pane on a firm server: walled results from the server, hops streamed,
     }, recordId);
     const second = await page.getAttribute('#feedback-saved', 'data-record-id');
     assert.deepEqual((await live()).map((r) => [r.record_id, r.rating]), [[second, 'down']]);
+    // The earlier record already gone (forgotten elsewhere by its author):
+    // the next judgment is saved all the same.
+    const gone = await fetch(`${foldbackUrl}/v1/feedback/forget`, {
+      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ record_id: second }),
+    });
+    assert.equal(gone.status, 200);
+    await page.click('#thumb-up');
+    await page.click('#save-feedback');
+    await page.waitForFunction((old) => {
+      const id = document.querySelector('#feedback-saved')?.dataset.recordId;
+      return id && id !== old;
+    }, second);
+    const third = await page.getAttribute('#feedback-saved', 'data-record-id');
+    assert.deepEqual((await live()).map((r) => [r.record_id, r.rating]), [[third, 'up']]);
     // Forgetting matter alpha from the pane: alice may write to it.
     const denied = await fetch(`${foldbackUrl}/v1/feedback/forget`, {
       method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
