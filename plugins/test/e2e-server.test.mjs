@@ -208,35 +208,30 @@ test('Word pane on a firm server: walled results from the server, hops streamed,
     // A changed judgment replaces the earlier record on the server, as on
     // this computer's engine: the pane forgets it (alice wrote it).
     const live = async () => JSON.parse(await runOut(['feedback', '--index', path.join(tmp, 'idx'), '--list', '--json']));
-    await page.click('#thumb-down');
-    await page.click('#save-feedback');
-    await page.waitForFunction((old) => {
-      const id = document.querySelector('#feedback-saved')?.dataset.recordId;
-      return id && id !== old;
-    }, recordId);
-    const second = await page.getAttribute('#feedback-saved', 'data-record-id');
+    // A thumb clicked and saved: the new record's id, once the pane shows it.
+    const judge = async (thumb, old) => {
+      await page.click(thumb);
+      await page.click('#save-feedback');
+      await page.waitForFunction((prev) => {
+        const id = document.querySelector('#feedback-saved')?.dataset.recordId;
+        return id && id !== prev;
+      }, old);
+      return page.getAttribute('#feedback-saved', 'data-record-id');
+    };
+    const forgetOnServer = (token, body) => fetch(`${foldbackUrl}/v1/feedback/forget`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const second = await judge('#thumb-down', recordId);
     assert.deepEqual((await live()).map((r) => [r.record_id, r.rating]), [[second, 'down']]);
     // The earlier record already gone (forgotten elsewhere by its author):
     // the next judgment is saved all the same.
-    const gone = await fetch(`${foldbackUrl}/v1/feedback/forget`, {
-      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ record_id: second }),
-    });
-    assert.equal(gone.status, 200);
-    await page.click('#thumb-up');
-    await page.click('#save-feedback');
-    await page.waitForFunction((old) => {
-      const id = document.querySelector('#feedback-saved')?.dataset.recordId;
-      return id && id !== old;
-    }, second);
-    const third = await page.getAttribute('#feedback-saved', 'data-record-id');
+    assert.equal((await forgetOnServer(TOKEN, { record_id: second })).status, 200);
+    const third = await judge('#thumb-up', second);
     assert.deepEqual((await live()).map((r) => [r.record_id, r.rating]), [[third, 'up']]);
     // Forgetting matter alpha from the pane: alice may write to it.
-    const denied = await fetch(`${foldbackUrl}/v1/feedback/forget`, {
-      method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ matter: 'alpha' }),
-    });
-    assert.equal(denied.status, 403, 'admin sees alpha but may not write to it');
+    assert.equal((await forgetOnServer(ADMIN_TOKEN, { matter: 'alpha' })).status, 403,
+      'admin sees alpha but may not write to it');
     await page.click('#tab-history');
     await page.fill('#forget-matter', 'alpha');
     await page.click('#forget-matter-button');
