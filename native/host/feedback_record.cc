@@ -81,6 +81,16 @@ Result<size_t> ForgetFeedbackMatter(FeedbackLogFile* log, const std::string& ind
   return affected;
 }
 
+Status ForgetLoggedMattersInEmbedder(Index* index, const std::string& index_dir,
+                                     std::string* action) {
+  action->clear();
+  EmbedderInfo info = DescribeEmbedder(*index);
+  if (info.feedback_matters.empty() && info.previous_feedback_matters.empty()) return Status::OK();
+  auto contents = ReadFeedbackLogFile(index_dir);
+  if (!contents.ok()) return contents.status();
+  return ForgetMattersInEmbedder(index, ApplyFeedbackLog(*contents).forgotten_matters, action);
+}
+
 Status ForgetMatterInIndexDir(const std::string& index_dir, const std::string& matter,
                               std::string* action) {
   action->clear();
@@ -89,15 +99,9 @@ Status ForgetMatterInIndexDir(const std::string& index_dir, const std::string& m
   FB_RETURN_IF_ERROR(ForgetMatterInEmbedder(index->get(), matter, action));
   // Matters the log forgot before whose model a snapshot saved earlier
   // still holds (the process stopped between a tombstone and the save).
-  EmbedderInfo info = DescribeEmbedder(**index);
-  if (!info.feedback_matters.empty() || !info.previous_feedback_matters.empty()) {
-    auto contents = ReadFeedbackLogFile(index_dir);
-    if (!contents.ok()) return contents.status();
-    std::string earlier;
-    FB_RETURN_IF_ERROR(ForgetMattersInEmbedder(
-        index->get(), ApplyFeedbackLog(*contents).forgotten_matters, &earlier));
-    if (!earlier.empty()) *action += (action->empty() ? "" : "; ") + earlier;
-  }
+  std::string earlier;
+  FB_RETURN_IF_ERROR(ForgetLoggedMattersInEmbedder(index->get(), index_dir, &earlier));
+  if (!earlier.empty()) *action += (action->empty() ? "" : "; ") + earlier;
   if (action->empty()) return Status::OK();
   return SaveIndex(index_dir, **index);
 }

@@ -83,6 +83,13 @@ Status ForgetFeedbackRecord(FeedbackLogFile* log, const std::string& index_dir,
 Result<size_t> ForgetFeedbackMatter(FeedbackLogFile* log, const std::string& index_dir,
                                     const std::string& matter, const std::string& user);
 
+// What the matters the feedback log in `index_dir` has forgotten taught
+// `index`'s embedder, dropped (ForgetMattersInEmbedder) — for a snapshot
+// saved before a tombstone. Reads the log only when a model learned from
+// labels at all. *action: "" when nothing was dropped.
+Status ForgetLoggedMattersInEmbedder(Index* index, const std::string& index_dir,
+                                     std::string* action);
+
 // The forgotten matter's influence on the index saved in `index_dir`: an
 // embedder trained on its labels is dropped (ForgetMatterInEmbedder) and
 // the index saved again. *action: "" when nothing had learned from it, else

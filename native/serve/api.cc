@@ -557,19 +557,13 @@ Result<std::unique_ptr<Api>> Api::Create(ApiOptions options) {
     // Tombstones the snapshot does not reflect yet (the server stopped
     // after a forget and before the background save): the log is the
     // record of what was forgotten, the snapshot catches up.
-    EmbedderInfo info = DescribeEmbedder(*r.live);
-    if (!info.feedback_matters.empty() || !info.previous_feedback_matters.empty()) {
-      auto contents = host::ReadFeedbackLogFile(r.index_dir);
-      if (!contents.ok()) return contents.status();
-      std::string action;
-      FB_RETURN_IF_ERROR(ForgetMattersInEmbedder(
-          r.live.get(), ApplyFeedbackLog(*contents).forgotten_matters, &action));
-      if (!action.empty()) {
-        host::Log(host::LogLevel::kWarning,
-                  "the snapshot still held what forgotten matters taught: " + action,
-                  {"serve", "", {}});
-        ++r.writes_since_snapshot;
-      }
+    std::string action;
+    FB_RETURN_IF_ERROR(host::ForgetLoggedMattersInEmbedder(r.live.get(), r.index_dir, &action));
+    if (!action.empty()) {
+      host::Log(host::LogLevel::kWarning,
+                "the snapshot still held what forgotten matters taught: " + action,
+                {"serve", "", {}});
+      ++r.writes_since_snapshot;
     }
   }
   if (!r.wlog->pending().empty()) FB_RETURN_IF_ERROR(BuildDenseAfterWrite(r.live.get(), true));

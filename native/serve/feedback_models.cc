@@ -203,41 +203,35 @@ Result<size_t> FeedbackModels::Forget(const std::function<Result<size_t>()>& wri
   }
   Result<size_t> written = write();
   std::string stamp = host::FeedbackLogStamp(index_dir_);
+  uint64_t epoch;
   {
     std::lock_guard<std::mutex> lock(versions_mu_);
     appending_ = false;
-    if (written.ok()) {
-      // Every wall builds again, as after a change this server did not make.
-      ++epoch_;
-      ++every_;
-      ++total_;
-      ++forgets_;
-      known_stamp_ = std::move(stamp);
-    } else {
+    if (!written.ok()) {
       known_stamp_.clear();  // the file is in doubt: the next request rebuilds from it
+      return written;
     }
+    // Every wall builds again, as after a change this server did not make.
+    epoch = ++epoch_;
+    ++every_;
+    ++total_;
+    ++forgets_;
+    known_stamp_ = std::move(stamp);
   }
-  if (written.ok()) {
+  {
     std::lock_guard<std::mutex> lock(mu_);
     learned_.clear();  // waiting requests keep their shared futures
     queue_.clear();
   }
-  if (written.ok()) {
-    // The records' state as the log now stands, before the next Append
-    // (which checks a record against it): read here, under append_mu_.
-    uint64_t epoch;
-    {
-      std::lock_guard<std::mutex> lock(versions_mu_);
-      epoch = epoch_;
-    }
-    auto contents = host::ReadFeedbackLogFile(index_dir_);
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    if (contents.ok()) {
-      state_ = ApplyFeedbackLog(*contents);
-      state_epoch_ = epoch;
-    } else {
-      state_.reset();  // read again by the next BuildRecord
-    }
+  // The records' state as the log now stands, before the next Append
+  // (which checks a record against it): read here, under append_mu_.
+  auto contents = host::ReadFeedbackLogFile(index_dir_);
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  if (contents.ok()) {
+    state_ = ApplyFeedbackLog(*contents);
+    state_epoch_ = epoch;
+  } else {
+    state_.reset();  // read again by the next BuildRecord
   }
   return written;
 }
