@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <tsl/robin_map.h>
 
 #include "embed/wordpiece.h"
 #include "foldback/ask.h"
@@ -280,9 +281,11 @@ foldback::Status FromPackedOptions(std::string_view packed, foldback::SearchOpti
 // ratio: allocator, flags, the call's own cost").
 class LastPackedOptions {
  public:
-  // The options `packed` reads as (FromPackedOptions), valid until the next
-  // call; an error leaves nothing kept.
-  foldback::Status Read(std::string_view packed, const foldback::SearchOptions** out) {
+  // The options `packed` reads as (FromPackedOptions), with
+  // SearchOptions::hit_text as given, valid until the next call; an error
+  // leaves nothing kept.
+  foldback::Status Read(std::string_view packed, const foldback::SearchOptions** out,
+                        bool hit_text = true) {
     if (!kept_ || packed != packed_) {
       kept_ = false;
       options_ = foldback::SearchOptions();
@@ -291,6 +294,7 @@ class LastPackedOptions {
       packed_.assign(packed);
       kept_ = true;
     }
+    options_.hit_text = hit_text;
     *out = &options_;
     return foldback::Status::OK();
   }
@@ -339,7 +343,7 @@ class HitBuffers {
   // (docs/benchmarks.md, issue 13 item 7). `ends` holds each field's end in
   // its text in UTF-16 units, bit 31 set for the second text. Valid until
   // the next Encode; 0 with error() set when `hits` is an error.
-  uint32_t EncodeBlock(const foldback::Result<std::vector<foldback::SearchHit>>& hits,
+  uint32_t EncodeBlock(foldback::Result<std::vector<foldback::SearchHit>>& hits,
                        const double* epoch = nullptr) {
     if (!hits.ok()) return Fail(hits.status());
     return EncodeBlock(*hits, epoch);
@@ -357,8 +361,12 @@ class HitBuffers {
   // holds): what JS keeps stays a few MB. The key is the chunk id, which
   // names one chunk's text, title, section and matter until the index
   // changes, and every change moves the epoch.
-  uint32_t EncodeBlock(const std::vector<foldback::SearchHit>& hits,
-                       const double* epoch = nullptr) {
+  //
+  // With `fill`, the hits were searched without their text
+  // (SearchOptions::hit_text off: copying it was wasted on the hits JS
+  // holds) and the ones JS lacks are filled from `fill` here.
+  uint32_t EncodeBlock(std::vector<foldback::SearchHit>& hits, const double* epoch = nullptr,
+                       const foldback::Index* fill = nullptr) {
     text_.clear();
     wide_.clear();
     ends_.clear();
@@ -373,12 +381,24 @@ class HitBuffers {
       forget = 1;
     }
     uint32_t end = 0, wide_end = 0;
-    for (const auto& h : hits) {
-      numbers_.insert(numbers_.end(), {h.score, h.bm25, h.dense});
+    numbers_.resize(3 * hits.size());
+    double* number = numbers_.data();
+    for (auto& h : hits) {
+      *number++ = h.score;
+      *number++ = h.bm25;
+      *number++ = h.dense;
       if (epoch != nullptr) {
         auto [it, added] = known_.try_emplace(h.chunk_id, static_cast<uint32_t>(known_.size()));
         slots_.push_back(it->second | (added ? 0x80000000u : 0));
         if (!added) continue;
+        if (fill != nullptr) {
+          foldback::Status st = fill->FillHitText(&h);
+          if (!st.ok()) {  // a hit of the index just searched: cannot happen
+            known_ = {};
+            known_epoch_ = -1;
+            return Fail(st);
+          }
+        }
         known_bytes_ += h.chunk_id.size() + h.doc_id.size() + h.text.size() + h.title.size() +
                         h.section.size() + h.matter.size();
       }
@@ -425,7 +445,10 @@ class HitBuffers {
   // The chunk ids JS holds the fields of, with their slots, for known_epoch_.
   static constexpr size_t kKnownHits = 4096;
   static constexpr size_t kKnownBytes = size_t{1} << 20;
-  std::unordered_map<std::string, uint32_t> known_;
+  // Open addressing, the hash stored: one probe and one comparison a hit.
+  tsl::robin_map<std::string, uint32_t, std::hash<std::string>, std::equal_to<std::string>,
+                 std::allocator<std::pair<std::string, uint32_t>>, /*StoreHash=*/true>
+      known_;
   size_t known_bytes_ = 0;
   double known_epoch_ = -1;
   uint32_t block_[9] = {};
@@ -531,17 +554,17 @@ class JsIndex {
     return SearchPacked(query, packed);
   }
   // With `epoch` (fb_js_index_search) the hits JS holds cross as slots
-  // (HitBuffers::EncodeBlock).
+  // (HitBuffers::EncodeBlock), and only the others' text is copied.
   uint32_t SearchPacked(std::string_view query, std::string_view packed,
                         const double* epoch = nullptr) {
     const foldback::SearchOptions* o = nullptr;
-    foldback::Status st = packed_.Read(packed, &o);
+    foldback::Status st = packed_.Read(packed, &o, /*hit_text=*/epoch == nullptr);
     if (!st.ok()) return hits_.Fail(st);
     // Into one vector kept across calls: the hits' strings keep their
     // capacity (Index::Search's second form), no allocation per field.
     st = index_->Search(query, *o, &found_);
     if (!st.ok()) return hits_.Fail(st);
-    return hits_.EncodeBlock(found_, epoch);
+    return hits_.EncodeBlock(found_, epoch, epoch != nullptr ? index_.get() : nullptr);
   }
   // For the plain exports (fb_js_index_search): this object's address.
   uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
@@ -1797,11 +1820,12 @@ class JsFeedback {
   // For the plain exports (fb_js_feedback_search): this object's address.
   uint32_t address() const { return reinterpret_cast<uintptr_t>(this); }
   // `known`: the hits JS holds cross as slots (HitBuffers::EncodeBlock),
-  // their epoch the index version (fb_js_feedback_search).
+  // their epoch the index version (fb_js_feedback_search), and only the
+  // others' text is copied.
   uint32_t SearchPacked(JsIndex& index, double index_version, std::string_view query,
                         std::string_view packed, bool known = false) {
     const foldback::SearchOptions* o = nullptr;
-    foldback::Status st = packed_.Read(packed, &o);
+    foldback::Status st = packed_.Read(packed, &o, /*hit_text=*/!known);
     if (st.ok()) st = FoldBackFor(index, index_version, o->allowed_matters);
     if (!st.ok()) return hits_.Fail(st);
     const double* epoch = known ? &index_version : nullptr;
@@ -1810,7 +1834,7 @@ class JsFeedback {
     st = foldback_ ? foldback_->Search(*index.get(), query, *o, &found_)
                    : index.get()->Search(query, *o, &found_);
     if (!st.ok()) return hits_.Fail(st);
-    return hits_.EncodeBlock(found_, epoch);
+    return hits_.EncodeBlock(found_, epoch, known ? index.get() : nullptr);
   }
 
   val lastError() const { return hits_.error(); }
@@ -2330,8 +2354,8 @@ std::string& JsInput() {
 
 extern "C" {
 
-// The address of `bytes` bytes for the next search's input (valid until
-// the next call).
+// The address of `bytes` bytes for the searches' input, valid until a call
+// asks for more (JS keeps it and asks again only to grow it).
 EMSCRIPTEN_KEEPALIVE uint32_t fb_js_input(uint32_t bytes) {
   JsInput().resize(bytes);
   return reinterpret_cast<uintptr_t>(JsInput().data());

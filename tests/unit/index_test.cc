@@ -62,6 +62,46 @@ TEST(Index, FindsTheRightClause) {
   EXPECT_GT((*hits)[0].score, 0);
 }
 
+// Hits without their text (SearchOptions::hit_text off) are the same hits,
+// ids, scores and order; FillHitText gives each the fields the full search
+// gave it, into a hit that held another chunk's (the binding's kept vector).
+TEST(Index, HitsWithoutTextFilledLaterAreTheFullHits) {
+  auto idx = SmallIndex();
+  Document d = Doc("d", "Supplier indemnity: the Supplier shall defend third party claims.", "m1");
+  d.title = "Indemnity";
+  ASSERT_TRUE(idx->Add(d).ok());
+  SearchOptions o = Bm25();
+  auto full = idx->Search("supplier indemnify claims agreement", o);
+  ASSERT_TRUE(full.ok());
+  ASSERT_GE(full->size(), 3u);
+  o.hit_text = false;
+  std::vector<SearchHit> bare(1);
+  bare[0].text = "left over from another search";
+  ASSERT_TRUE(idx->Search("supplier indemnify claims agreement", o, &bare).ok());
+  ASSERT_EQ(bare.size(), full->size());
+  for (size_t i = 0; i < bare.size(); ++i) {
+    const SearchHit& f = (*full)[i];
+    SearchHit& b = bare[i];
+    EXPECT_EQ(b.chunk_id, f.chunk_id);
+    EXPECT_EQ(b.doc_id, f.doc_id);
+    EXPECT_EQ(b.score, f.score);
+    EXPECT_EQ(b.bm25, f.bm25);
+    EXPECT_TRUE(b.text.empty() && b.title.empty() && b.section.empty() && b.matter.empty()) << i;
+    b.text = (*full)[(i + 1) % full->size()].text;
+    b.title = "stale";
+    ASSERT_TRUE(idx->FillHitText(&b).ok());
+    EXPECT_EQ(b.text, f.text);
+    EXPECT_EQ(b.title, f.title);
+    EXPECT_EQ(b.section, f.section);
+    EXPECT_EQ(b.matter, f.matter);
+    EXPECT_EQ(b.score, f.score);
+  }
+  SearchHit gone;
+  gone.chunk_id = "no such chunk";
+  EXPECT_TRUE(idx->FillHitText(&gone).IsNotFound());
+  EXPECT_TRUE(gone.text.empty());
+}
+
 TEST(Index, EthicalWallExcludesOtherMattersInsideSearch) {
   auto idx = SmallIndex();
   SearchOptions o = Bm25();

@@ -43,6 +43,31 @@ TEST(Analyzer, WordsFoldCaseAndKeepLegalTokens) {
   EXPECT_EQ(Words("ﬁnal"), (std::vector<std::string>{"final"}));  // NFKC ligature
 }
 
+// Each word with its span as written: words that are one run of ASCII
+// letters and digits take a shorter path than words joined across an
+// apostrophe, a '.', a ',' or a non-ASCII letter; both must give the same.
+TEST(Analyzer, WordSpansWhateverEndsTheWord) {
+  auto spans = [](std::string_view s) {
+    std::vector<std::string> out;
+    text::ForEachWordSpan(s, [&](std::string_view w, size_t b, size_t e) {
+      out.push_back(std::string(w) + "@" + std::to_string(b) + "-" + std::to_string(e));
+    });
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(spans("Notice"), (V{"notice@0-6"}));
+  EXPECT_EQ(spans("  Notice-period\tX9;"), (V{"notice@2-8", "period@9-15", "x9@16-18"}));
+  EXPECT_EQ(spans("party's days' end"), (V{"party's@0-7", "days@8-12", "end@14-17"}));
+  EXPECT_EQ(spans("see 12.3, 1,000 and 5."), (V{"see@0-3", "12.3@4-8", "1,000@10-15", "and@16-19", "5@20-21"}));
+  EXPECT_EQ(spans("15 U.S.C. 78j"), (V{"15@0-2", "usc@3-8", "78j@10-13"}));
+  EXPECT_EQ(spans("Zürich and ZÜRICH"), (V{"zürich@0-7", "and@8-11", "zürich@12-19"}));
+  EXPECT_EQ(spans("the party\u2019s"), (V{"the@0-3", "party's@4-13"}));
+  EXPECT_EQ(spans("a\xC3\xA9 b"), (V{"aé@0-3", "b@4-5"}));
+  const std::string longword(70, 'Q');
+  EXPECT_EQ(spans(longword + " x"), (V{std::string(64, 'q') + "@0-70", "x@71-72"}));
+  EXPECT_EQ(spans("x " + longword), (V{"x@0-1", std::string(64, 'q') + "@2-72"}));
+}
+
 TEST(Analyzer, StemsAndDropsStopwords) {
   text::Analyzer a(TextOptions{});
   std::vector<std::string> terms;

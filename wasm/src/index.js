@@ -651,9 +651,17 @@ class Engine {
       // The fields of the hits each side's last blocks brought, by slot (hitsAt).
       this._knownHits = { index: [], feedback: [] };
     }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit. The module's input
+    // buffer (one per module, whichever engine uses it) is asked for again
+    // only when it must grow: its address holds until then.
     const room = 3 * (q.length + packed.length);
-    const at = m._fb_js_input(room);
-    const heap = m.HEAPU8;  // read after the call: it may have grown the memory
+    let input = m._fbInput;
+    if (input === undefined || input.room < room) {
+      const want = Math.max(room, 4096);
+      input = m._fbInput = { at: m._fb_js_input(want), room: want };
+    }
+    const at = input.at;
+    const heap = m.HEAPU8;  // read now: a call may have grown the memory
     const queryBytes = utf8Encoder.encodeInto(q, heap.subarray(at, at + room)).written;
     const packedBytes = utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + room)).written;
     return from === this._index

@@ -199,6 +199,11 @@ class FOLDBACK_EXPORT Index {
   Status Search(std::string_view query, const SearchOptions& options,
                 std::vector<SearchHit>* hits) const;
 
+  // Fills a hit's text, title, section and matter from the chunk its
+  // chunk_id names (for hits searched with SearchOptions::hit_text off).
+  // NotFound, the hit unchanged, for an id not in the index.
+  Status FillHitText(SearchHit* hit) const;
+
   // How Search reads `query` under options.syntax: connectors or plain
   // words, and the notes (fallbacks, capped prefixes, unknown words). The
   // errors Search would give for the query's syntax.

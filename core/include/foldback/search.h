@@ -149,6 +149,12 @@ struct SearchOptions {
   QuerySyntax syntax = QuerySyntax::kAuto;
   // HNSW search breadth; 0 means the index default.
   size_t ef_search = 0;
+  // Whether hits carry their chunk's text, title, section and matter (ids,
+  // scores and duplicates always). A caller that keeps the passages it was
+  // given — the JS binding, whose add-in asks one contract question after
+  // question — leaves them out and fills only the hits it lacks
+  // (Index::FillHitText). Default: true.
+  bool hit_text = true;
   // For indexes whose embedder is external: the query's vector, computed by
   // the host with the same model as the chunk vectors. Ignored otherwise.
   std::vector<float> query_vector;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -174,9 +175,32 @@ static_assert([] {
   return true;
 }());
 
+// A word of up to 7 bytes as one integer, its length in the top byte: equal
+// keys, equal words. Every query word is tested against the list, and
+// comparing integers costs less than comparing strings (each a memcmp call
+// in wasm).
+constexpr uint64_t ShortWordKey(std::string_view w) {
+  uint64_t key = uint64_t{w.size()} << 56;
+  for (size_t i = 0; i < w.size(); ++i) {
+    key |= uint64_t{static_cast<unsigned char>(w[i])} << (8 * i);
+  }
+  return key;
+}
+
+constexpr auto kQuestionWordKeys = [] {
+  std::array<uint64_t, std::size(kQuestionWords)> keys{};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    uint64_t k = ShortWordKey(kQuestionWords[i]);
+    size_t j = i;
+    for (; j > 0 && keys[j - 1] > k; --j) keys[j] = keys[j - 1];
+    keys[j] = k;
+  }
+  return keys;
+}();
+
 bool IsQuestionWord(std::string_view w) {
   return w.size() <= kLongestQuestionWord &&
-         std::binary_search(std::begin(kQuestionWords), std::end(kQuestionWords), w);
+         std::binary_search(kQuestionWordKeys.begin(), kQuestionWordKeys.end(), ShortWordKey(w));
 }
 
 // Up to this many query words, repeats are counted by comparing every pair
@@ -468,12 +492,19 @@ SearchHit Index::Rep::MakeHit(uint32_t chunk, double score) const {
   return hit;
 }
 
-void Index::Rep::FillHit(uint32_t chunk, double score, SearchHit* hit) const {
+void Index::Rep::FillHit(uint32_t chunk, double score, SearchHit* hit, bool text) const {
   const ChunkSlot& c = chunks[chunk];
   const Document& d = docs[c.doc].doc;
   hit->chunk_id = c.chunk.id;
   hit->doc_id = d.id;
   hit->score = score;
+  if (!text) {
+    hit->text.clear();
+    hit->title.clear();
+    hit->section.clear();
+    hit->matter.clear();
+    return;
+  }
   hit->text = c.chunk.text;
   hit->title = d.title;
   hit->section = c.chunk.section;
@@ -699,6 +730,14 @@ Status Index::Search(std::string_view query, const SearchOptions& options,
   auto mask = r.SharedMask(options);
   if (!mask.ok()) return mask.status();
   return r.SearchInto(query, options, **mask, nullptr, hits);
+}
+
+Status Index::FillHitText(SearchHit* hit) const {
+  const Rep& r = *rep_;
+  auto it = r.chunk_ids.find(hit->chunk_id);
+  if (it == r.chunk_ids.end()) return Status::NotFound("no chunk " + hit->chunk_id);
+  r.FillHit(it->second, hit->score, hit);
+  return Status::OK();
 }
 
 Result<QueryExplanation> Index::ExplainQuery(std::string_view query,

@@ -273,8 +273,9 @@ LexicalIndex::Memory LexicalIndex::MemoryUsage() const {
   for (const auto& p : postings_) m.postings += VectorHeap(p);
   m.term_arrays = VectorHeap(df_) + VectorHeap(max_tf_) + VectorHeap(min_len_);
   for (const std::string& t : terms_) m.term_arrays += sizeof(std::string) + StringHeap(t);
-  // unordered_map: a bucket pointer each, a node (next, key view, id, hash) per term.
-  m.term_arrays += term_ids_.bucket_count() * sizeof(void*) + term_ids_.size() * HeapBlock(40);
+  // robin_map: one array of buckets, each the key view and id behind the
+  // distance from its home bucket, a flag and the stored hash (8 bytes).
+  m.term_arrays += HeapBlock(term_ids_.bucket_count() * (sizeof(decltype(term_ids_)::value_type) + 8));
   m.chunk_arrays = VectorHeap(lengths_) + VectorHeap(live_);
   if (auto n = std::atomic_load(&norms_)) m.chunk_arrays += VectorHeap(n->values);
   m.streams = VectorHeap(streams_);

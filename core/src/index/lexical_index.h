@@ -22,8 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include <tsl/robin_map.h>
+
 #include "foldback/index.h"
 #include "index/positions.h"
+#include "text/analyzer.h"
 
 namespace foldback::index {
 
@@ -264,7 +267,11 @@ class LexicalIndex {
  private:
   Bm25Params params_;
   // Keys view into terms_, whose deque storage never moves its strings.
-  std::unordered_map<std::string_view, uint32_t> term_ids_;
+  // Looked up for every term of every query: open addressing with the hash
+  // stored, so a probe compares bytes only when the hashes agree.
+  tsl::robin_map<std::string_view, uint32_t, text::WordHash, text::WordEq,
+                 std::allocator<std::pair<std::string_view, uint32_t>>, /*StoreHash=*/true>
+      term_ids_;
   std::deque<std::string> terms_;
   std::vector<std::vector<Posting>> postings_;
   std::vector<uint32_t> df_;

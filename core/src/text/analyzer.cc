@@ -92,7 +92,10 @@ class ThreadStemmer {
   // Found by string_view (a std::string key per looked-up word was an
   // allocation for every word past the short-string buffer: 15 bytes in
   // libstdc++, 10 in wasm32's libc++).
-  tsl::robin_map<std::string, std::string, WordHash, WordEq> cache_;
+  // The hash is stored: a probe compares bytes only when the hashes agree.
+  tsl::robin_map<std::string, std::string, WordHash, WordEq,
+                 std::allocator<std::pair<std::string, std::string>>, /*StoreHash=*/true>
+      cache_;
 };
 
 ThreadStemmer* StemmerFor(const std::string& language) {
@@ -138,11 +141,29 @@ void WalkWords(std::string_view text, Fn&& fn) {
   };
   size_t pos = 0;
   size_t prev_letters = 0;  // letters since the word start or the last '.'
+  char lower[kMaxWordBytes];  // a whole-run word, folded (the fast path below)
   while (pos < text.size()) {
     if (IsAsciiAlnum(static_cast<unsigned char>(text[pos]))) {
       size_t run = pos;
       for (; run < text.size() && IsAsciiAlnum(static_cast<unsigned char>(text[run])); ++run) {
         prev_letters = (text[run] >= '0' && text[run] <= '9') ? 2 : prev_letters + 1;
+      }
+      // Most words: a run starting a word and ended by the text's end or an
+      // ASCII character that joins nothing (not an apostrophe, '.' or ',').
+      // The word is then the run itself, folded and cut as flush() would,
+      // without building `raw` and `folded` a call at a time.
+      if (raw.empty()) {
+        const unsigned char next = run < text.size() ? static_cast<unsigned char>(text[run]) : ' ';
+        if (next < 0x80 && next != '\'' && next != '.' && next != ',') {
+          const size_t n = std::min(run - pos, kMaxWordBytes);
+          for (size_t i = 0; i < n; ++i) {
+            const char c = text[pos + i];
+            lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+          }
+          fn(std::string_view(lower, n), pos, run);
+          pos = run;
+          continue;
+        }
       }
       if (raw.empty()) raw_begin = pos;
       raw.append(text.data() + pos, run - pos);
@@ -204,18 +225,14 @@ Analyzer::Analyzer(const TextOptions& options) : language_(options.stemmer) {
   for (const auto& w : list) {
     std::string folded;
     FoldInto(w, &folded);
-    stopwords_.push_back(folded);
+    longest_stopword_ = std::max(longest_stopword_, folded.size());
+    stopwords_.insert(std::move(folded));
   }
-  std::sort(stopwords_.begin(), stopwords_.end());
-  stopwords_.erase(std::unique(stopwords_.begin(), stopwords_.end()), stopwords_.end());
-  for (const auto& w : stopwords_) longest_stopword_ = std::max(longest_stopword_, w.size());
 }
 
 bool Analyzer::IsStopword(std::string_view folded_word) const {
   if (folded_word.size() > longest_stopword_) return false;  // most words of a query
-  auto it = std::lower_bound(stopwords_.begin(), stopwords_.end(), folded_word,
-                             [](const std::string& a, std::string_view b) { return a < b; });
-  return it != stopwords_.end() && *it == folded_word;
+  return stopwords_.find(folded_word) != stopwords_.end();
 }
 
 std::string Analyzer::Stem(std::string_view folded_word) const {

@@ -4,6 +4,8 @@
 #ifndef FOLDBACK_TEXT_ANALYZER_H_
 #define FOLDBACK_TEXT_ANALYZER_H_
 
+#include <tsl/robin_set.h>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -29,7 +31,8 @@ constexpr size_t kMaxWordBytes = 64;
 
 // Hash and equality for tables of words keyed by std::string and found by
 // string_view without building a key (tsl::robin_map's heterogeneous
-// lookup): the stemmer's cache, the index's word-to-term table.
+// lookup): the stemmer's cache, the stopwords, the index's word-to-term
+// table and term dictionary.
 struct WordHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -57,8 +60,10 @@ class Analyzer {
  private:
   std::string language_;
   bool stem_ = true;
-  std::vector<std::string> stopwords_;  // sorted, folded
-  size_t longest_stopword_ = 0;         // bytes
+  // Folded; looked up for every word of every query and text (a hash and
+  // one comparison: the sorted list's binary search compared eight strings).
+  tsl::robin_set<std::string, WordHash, WordEq> stopwords_;
+  size_t longest_stopword_ = 0;  // bytes
 };
 
 // foldback's default English stopword list (short on purpose: negations and
