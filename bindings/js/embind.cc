@@ -284,14 +284,18 @@ class LastPackedOptions {
   // The options `packed` reads as (FromPackedOptions), with
   // SearchOptions::hit_text as given, valid until the next call; an error
   // leaves nothing kept.
-  foldback::Status Read(std::string_view packed, const foldback::SearchOptions** out,
-                        bool hit_text = true) {
-    if (!kept_ || packed != packed_) {
+  // No `packed` (the plain exports' kSamePacked): the options kept from the
+  // last call, FailedPrecondition when none are.
+  foldback::Status Read(std::optional<std::string_view> packed,
+                        const foldback::SearchOptions** out, bool hit_text = true) {
+    if (!packed) {
+      if (!kept_) return foldback::Status::FailedPrecondition("no search options kept");
+    } else if (!kept_ || *packed != packed_) {
       kept_ = false;
       options_ = foldback::SearchOptions();
-      foldback::Status st = FromPackedOptions(packed, &options_);
+      foldback::Status st = FromPackedOptions(*packed, &options_);
       if (!st.ok()) return st;
-      packed_.assign(packed);
+      packed_.assign(*packed);
       kept_ = true;
     }
     options_.hit_text = hit_text;
@@ -555,7 +559,7 @@ class JsIndex {
   }
   // With `epoch` (fb_js_index_search) the hits JS holds cross as slots
   // (HitBuffers::EncodeBlock), and only the others' text is copied.
-  uint32_t SearchPacked(std::string_view query, std::string_view packed,
+  uint32_t SearchPacked(std::string_view query, std::optional<std::string_view> packed,
                         const double* epoch = nullptr) {
     const foldback::SearchOptions* o = nullptr;
     foldback::Status st = packed_.Read(packed, &o, /*hit_text=*/epoch == nullptr);
@@ -1823,7 +1827,7 @@ class JsFeedback {
   // their epoch the index version (fb_js_feedback_search), and only the
   // others' text is copied.
   uint32_t SearchPacked(JsIndex& index, double index_version, std::string_view query,
-                        std::string_view packed, bool known = false) {
+                        std::optional<std::string_view> packed, bool known = false) {
     const foldback::SearchOptions* o = nullptr;
     foldback::Status st = packed_.Read(packed, &o, /*hit_text=*/!known);
     if (st.ok()) st = FoldBackFor(index, index_version, o->allowed_matters);
@@ -2344,11 +2348,25 @@ class JsReranker {
 // fb_js_index_search or fb_js_feedback_search with the objects' addresses
 // (address()), the engine's index generation and the two lengths; the
 // result is searchPacked's, except that the hits JS already holds for this
-// generation cross as slots (HitBuffers::EncodeBlock).
+// generation cross as slots (HitBuffers::EncodeBlock). `packed_bytes`
+// kSamePacked: the options of the object's last search, not written again
+// (an add-in asks question after question in one scope).
 namespace {
 std::string& JsInput() {
   static std::string* input = new std::string();
   return *input;
+}
+constexpr uint32_t kSamePacked = 0xFFFFFFFFu;
+// Whether the input holds the query and the packed options it is said to.
+bool InputFits(std::string_view in, uint32_t query_bytes, uint32_t packed_bytes) {
+  const uint64_t packed = packed_bytes == kSamePacked ? 0 : packed_bytes;
+  return uint64_t{query_bytes} + packed <= in.size();
+}
+// The packed options after the query, or none for kSamePacked.
+std::optional<std::string_view> PackedInput(std::string_view in, uint32_t query_bytes,
+                                            uint32_t packed_bytes) {
+  if (packed_bytes == kSamePacked) return std::nullopt;
+  return in.substr(query_bytes, packed_bytes);
 }
 }  // namespace
 
@@ -2365,10 +2383,10 @@ EMSCRIPTEN_KEEPALIVE uint32_t fb_js_index_search(uint32_t index, double index_ve
                                                  uint32_t query_bytes, uint32_t packed_bytes) {
   auto* js = reinterpret_cast<JsIndex*>(static_cast<uintptr_t>(index));
   const std::string_view in = JsInput();
-  if (uint64_t{query_bytes} + packed_bytes > in.size()) {
+  if (!InputFits(in, query_bytes, packed_bytes)) {
     return js->SearchPacked("", "malformed");  // the packed options' error
   }
-  return js->SearchPacked(in.substr(0, query_bytes), in.substr(query_bytes, packed_bytes),
+  return js->SearchPacked(in.substr(0, query_bytes), PackedInput(in, query_bytes, packed_bytes),
                           &index_version);
 }
 
@@ -2378,11 +2396,11 @@ EMSCRIPTEN_KEEPALIVE uint32_t fb_js_feedback_search(uint32_t feedback, uint32_t 
   auto* fb = reinterpret_cast<JsFeedback*>(static_cast<uintptr_t>(feedback));
   auto& js = *reinterpret_cast<JsIndex*>(static_cast<uintptr_t>(index));
   const std::string_view in = JsInput();
-  if (uint64_t{query_bytes} + packed_bytes > in.size()) {
+  if (!InputFits(in, query_bytes, packed_bytes)) {
     return fb->SearchPacked(js, index_version, "", "malformed");
   }
   return fb->SearchPacked(js, index_version, in.substr(0, query_bytes),
-                          in.substr(query_bytes, packed_bytes), /*known=*/true);
+                          PackedInput(in, query_bytes, packed_bytes), /*known=*/true);
 }
 
 }  // extern "C"

@@ -237,6 +237,8 @@ function hitsAt(module, addr, known) {
 // options then cross as an object and the module reads them key by key,
 // with the same results and errors. Marshalling only: what the values mean
 // is the core's.
+// packed_bytes for "the options of this side's last search" (kSamePacked).
+const SAME_PACKED = 0xFFFFFFFF;
 const isPlain = (v) => typeof v === 'string' && v.indexOf('\0') < 0;
 function packSearchOptions(o) {
   if (o === undefined || o === null) return '';
@@ -624,6 +626,8 @@ class Engine {
           : check(from.lastError());
       }
       if (packed !== null) {
+        // This path reads other options into the side's kept ones.
+        if (this._packedSent) this._packedSent[from === this._index ? 'index' : 'feedback'] = null;
         const addr = from === this._index ? from.searchPacked(q, packed)
           : from.searchPacked(this._index, this._generation, q, packed);
         return addr ? hitsAt(this._module, addr) : check(from.lastError());
@@ -644,13 +648,17 @@ class Engine {
   // written into the module's input buffer by TextEncoder.encodeInto. The
   // same search and hits; `q` is well formed (wellFormed) and so is
   // `packed` (the caller checks), so both encode as embind encodes them.
+  // Options the side's last successful search was given are not written
+  // again (SAME_PACKED: the module keeps what they read as).
   _searchPlain(from, q, packed) {
     const m = this._module;
     if (this._addresses === undefined) {
       this._addresses = { index: this._index.address(), feedback: this._feedback.address() };
       // The fields of the hits each side's last blocks brought, by slot (hitsAt).
       this._knownHits = { index: [], feedback: [] };
+      this._packedSent = { index: null, feedback: null };
     }
+    const side = from === this._index ? 'index' : 'feedback';
     // UTF-8 takes at most 3 bytes per UTF-16 unit. The module's input
     // buffer (one per module, whichever engine uses it) is asked for again
     // only when it must grow: its address holds until then.
@@ -663,11 +671,14 @@ class Engine {
     const at = input.at;
     const heap = m.HEAPU8;  // read now: a call may have grown the memory
     const queryBytes = utf8Encoder.encodeInto(q, heap.subarray(at, at + room)).written;
-    const packedBytes = utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + room)).written;
-    return from === this._index
+    const packedBytes = this._packedSent[side] === packed ? SAME_PACKED
+      : utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + room)).written;
+    const addr = side === 'index'
       ? m._fb_js_index_search(this._addresses.index, this._generation, queryBytes, packedBytes)
       : m._fb_js_feedback_search(this._addresses.feedback, this._addresses.index, this._generation,
         queryBytes, packedBytes);
+    this._packedSent[side] = addr ? packed : null;
+    return addr;
   }
 
   /**

@@ -128,6 +128,51 @@ test('packed and object options give the same hits and errors', async () => {
   e.dispose();
 });
 
+// Options a side's last search was given are not written again: the module
+// reads the ones it kept. Each side (the index's, the feedback path) keeps
+// its own, embind's path (a lone surrogate) and an error replace or drop
+// them, and every search still gives what the object path gives.
+test('options repeated from the last search', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add([
+    { id: 'r1', text: 'The Receiving Party shall keep the data secret.', metadata: { scope: 's1' } },
+    { id: 'r2', text: 'The Receiving Party shall return the data.', metadata: { scope: 's2' } },
+  ]);
+  const s1 = { mode: 'bm25', filter: { scope: 's1' } };
+  const s2 = { mode: 'bm25', filter: { scope: 's2' } };
+  const index = (o) => ({ ...o, useFeedback: false });
+  const expect = (o, docs, what) => {
+    const hits = e.search('receiving party data', o);
+    assert.deepEqual(hits.map((h) => h.docId), docs, what);
+    assert.deepEqual(hits, e.search('receiving party data', { ...o, candidates: 100 }), what);
+  };
+  expect(index(s1), ['r1'], 'index, s1');
+  expect(s1, ['r1'], 'feedback path, s1: its first options');
+  expect(index(s1), ['r1'], 'index, s1 again');
+  expect(s2, ['r2'], 'feedback path, s2');
+  expect(index(s1), ['r1'], 'index, s1 a third time');
+  expect(s2, ['r2'], 'feedback path, s2 again');
+  expect({ mode: 'bm25', filter: { scope: 's2\uD800' } }, [], 'embind path');
+  expect(s2, ['r2'], 'feedback path, s2 after the embind path');
+  const error = (o) => {
+    try {
+      e.search('data', o);
+    } catch (err) {
+      assert.ok(err instanceof FoldbackError);
+      return err.message;
+    }
+    return 'no error';
+  };
+  const bad = { mode: 'fast', filter: { scope: 's2' } };
+  const first = error(bad);
+  assert.match(first, /mode must be/);
+  assert.equal(error(bad), first, 'the same bad options, the same error');
+  expect(s2, ['r2'], 'feedback path, s2 after an error');
+  assert.throws(() => e.search('data', index({ mode: 'fast' })), FoldbackError);
+  expect(index(s1), ['r1'], 'index, s1 after an error');
+  e.dispose();
+});
+
 // A hit engine.search has returned before crosses the second time as a
 // slot, its fields kept in JS (HitBuffers::EncodeBlock): after an update,
 // a delete or much text seen, every hit still carries what the index

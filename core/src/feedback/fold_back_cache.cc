@@ -9,6 +9,7 @@
 #include <future>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,7 +78,9 @@ Result<std::shared_ptr<const FoldBack>> FoldBackCache::Get(
     const std::optional<std::set<std::string>>& walls,
     const std::function<Result<FeedbackLogContents>()>& read_log) {
   Rep& r = *rep_;
-  std::promise<Built> promise;
+  // Made only for a build: a promise allocates its shared state, and most
+  // Gets (every search of a host with feedback) find their entry.
+  std::optional<std::promise<Built>> promise;
   std::list<Rep::Entry>::iterator mine;
   {
     std::unique_lock<std::mutex> lock(r.mu);
@@ -110,7 +113,7 @@ Result<std::shared_ptr<const FoldBack>> FoldBackCache::Get(
     e.log_version = std::string(log_version);
     e.walls = walls;
     e.building = true;
-    e.done = promise.get_future().share();
+    e.done = promise.emplace().get_future().share();
     mine = r.entries.insert(r.entries.end(), std::move(e));
   }
   // Built outside the lock.
@@ -150,7 +153,7 @@ Result<std::shared_ptr<const FoldBack>> FoldBackCache::Get(
   } else {
     r.entries.erase(mine);  // nothing is kept from a failed or dropped build
   }
-  promise.set_value(result);
+  promise->set_value(result);
   return result;
 }
 

@@ -472,8 +472,9 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     const std::vector<uint32_t>* group_of) const {
   std::vector<std::pair<uint32_t, double>> out;
   if (k == 0 || live_chunks_ == 0) return out;
-  // Merge duplicate terms.
-  std::vector<std::pair<uint32_t, double>> terms;
+  // Merge duplicate terms (into a kept vector: no allocation per search).
+  thread_local std::vector<std::pair<uint32_t, double>> terms;
+  terms.clear();
   for (const auto& q : query) {
     auto it = term_ids_.find(q.term);
     if (it == term_ids_.end() || df_[it->second] == 0 || q.weight == 0) continue;
