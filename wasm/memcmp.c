@@ -18,6 +18,13 @@
 #define FB_BCMP_NAME bcmp
 #endif
 
+/* The difference of the first bytes that differ, given the XOR of the
+ * words read at l and r (not zero). */
+static int FirstDifference(const unsigned char* l, const unsigned char* r, uint64_t x) {
+  const unsigned k = (unsigned)__builtin_ctzll(x) >> 3;
+  return (int)l[k] - (int)r[k];
+}
+
 int FB_MEMCMP_NAME(const void* vl, const void* vr, size_t n) {
   const unsigned char* l = (const unsigned char*)vl;
   const unsigned char* r = (const unsigned char*)vr;
@@ -25,19 +32,13 @@ int FB_MEMCMP_NAME(const void* vl, const void* vr, size_t n) {
     uint64_t a, b;
     __builtin_memcpy(&a, l, 8);
     __builtin_memcpy(&b, r, 8);
-    if (a != b) {
-      const unsigned k = (unsigned)__builtin_ctzll(a ^ b) >> 3;
-      return (int)l[k] - (int)r[k];
-    }
+    if (a != b) return FirstDifference(l, r, a ^ b);
   }
   if (n >= 4) {
     uint32_t a, b;
     __builtin_memcpy(&a, l, 4);
     __builtin_memcpy(&b, r, 4);
-    if (a != b) {
-      const unsigned k = (unsigned)__builtin_ctz(a ^ b) >> 3;
-      return (int)l[k] - (int)r[k];
-    }
+    if (a != b) return FirstDifference(l, r, a ^ b);
     n -= 4, l += 4, r += 4;
   }
   for (; n; --n, ++l, ++r) {

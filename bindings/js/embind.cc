@@ -283,9 +283,8 @@ class LastPackedOptions {
  public:
   // The options `packed` reads as (FromPackedOptions), with
   // SearchOptions::hit_text as given, valid until the next call; an error
-  // leaves nothing kept.
-  // No `packed` (the plain exports' kSamePacked): the options kept from the
-  // last call, FailedPrecondition when none are.
+  // leaves nothing kept. Without `packed` (the plain exports' kSamePacked),
+  // the options kept from the last call; FailedPrecondition when none are.
   foldback::Status Read(std::optional<std::string_view> packed,
                         const foldback::SearchOptions** out, bool hit_text = true) {
     if (!packed) {
@@ -346,12 +345,8 @@ class HitBuffers {
   // and the slow path then costs only the fields that need it
   // (docs/benchmarks.md, issue 13 item 7). `ends` holds each field's end in
   // its text in UTF-16 units, bit 31 set for the second text. Valid until
-  // the next Encode; 0 with error() set when `hits` is an error.
-  uint32_t EncodeBlock(foldback::Result<std::vector<foldback::SearchHit>>& hits,
-                       const double* epoch = nullptr) {
-    if (!hits.ok()) return Fail(hits.status());
-    return EncodeBlock(*hits, epoch);
-  }
+  // the next Encode; 0 with error() set when a hit cannot be filled.
+  //
   // With `epoch` (the engine's index generation), the hits JS already holds
   // cross as a number only: an add-in asks one contract question after
   // question, and the same passages come back; copying their text into the
