@@ -167,6 +167,27 @@ TEST(Ask, RewriteNoneSearchesTheQuestionAndStopsWhenNothingIsNew) {
   }
 }
 
+// An ask reads its passages' text whatever the search options say about
+// hits' text (SearchOptions::hit_text is for callers that keep passages).
+TEST(Ask, PassagesCarryTheirTextWhateverTheSearchOptionsSay) {
+  auto index = MakeIndex();
+  AskOptions o = Llm(3);
+  o.rewrite = RewriteMode::kNone;
+  auto with = AskSession::Start(*index, "terminate for convenience", o, 0);
+  o.search.hit_text = false;
+  auto without = AskSession::Start(*index, "terminate for convenience", o, 0);
+  ASSERT_TRUE(with.ok() && without.ok());
+  const AskResult& a = (*with)->result();
+  const AskResult& b = (*without)->result();
+  ASSERT_EQ(a.passages.size(), 3u);
+  ASSERT_EQ(b.passages.size(), a.passages.size());
+  for (size_t i = 0; i < a.passages.size(); ++i) {
+    EXPECT_FALSE(b.passages[i].text.empty());
+    EXPECT_EQ(b.passages[i].text, a.passages[i].text);
+    EXPECT_EQ(b.passages[i].title, a.passages[i].title);
+  }
+}
+
 TEST(Ask, LlmHopsShowEachQueryAndTheModelCanStop) {
   auto index = MakeIndex();
   AskOptions o = Llm(3);

@@ -418,6 +418,16 @@ TEST(LearnedReranker, TrainingIsDeterministic) {
   ASSERT_TRUE(r1.ok() && r2.ok());
   ASSERT_EQ(r1->size(), r2->size());
   for (size_t i = 0; i < r1->size(); ++i) EXPECT_EQ((*r1)[i].chunk_id, (*r2)[i].chunk_id);
+  // The reranker reads the passages whatever the options say of hits' text.
+  o.hit_text = false;
+  auto r3 = SearchAndRerank(*idx, nullptr, kTopics[6].question, o, a->get(), RerankOptions());
+  ASSERT_TRUE(r3.ok());
+  ASSERT_EQ(r3->size(), r1->size());
+  for (size_t i = 0; i < r1->size(); ++i) {
+    EXPECT_EQ((*r3)[i].chunk_id, (*r1)[i].chunk_id);
+    EXPECT_EQ((*r3)[i].text, (*r1)[i].text);
+    EXPECT_FALSE((*r3)[i].text.empty());
+  }
 }
 
 TEST(LearnedReranker, GateKeepsFewLabelsOut) {

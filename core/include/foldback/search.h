@@ -153,7 +153,8 @@ struct SearchOptions {
   // scores and duplicates always). A caller that keeps the passages it was
   // given — the JS binding, whose add-in asks one contract question after
   // question — leaves them out and fills only the hits it lacks
-  // (Index::FillHitText). Default: true.
+  // (Index::FillHitText). Ask sessions and SearchAndRerank, which read the
+  // passages, search with their text whatever this says. Default: true.
   bool hit_text = true;
   // For indexes whose embedder is external: the query's vector, computed by
   // the host with the same model as the chunk vectors. Ignored otherwise.
