@@ -71,15 +71,19 @@ async function main(): Promise<void> {
         const f = snapshot.files?.[0];
         if (!f) return;
         app.setStatus(`Loading ${f.name}…`);
+        // The outcome is said once the pane's counts show it (the footer
+        // lagged the message by a status call before).
+        let said: [string, 'ok' | 'error'];
         try {
           const s = await engine.loadSnapshot(new Uint8Array(await f.arrayBuffer()), f.name);
-          app.setStatus(`Loaded ${f.name}: ${s.documents} documents.`, 'ok');
+          said = [`Loaded ${f.name}: ${s.documents} documents.`, 'ok'];
         } catch (e) {
-          app.setStatus(`${f.name} could not be loaded: ${(e as Error).message}. The previous corpus is unchanged.`, 'error');
+          said = [`${f.name} could not be loaded: ${(e as Error).message}. The previous corpus is unchanged.`, 'error'];
         }
         snapshot.value = '';
         await showInfo();
         await app.refreshStatus();
+        app.setStatus(...said);
       });
       texts.addEventListener('change', async () => {
         app.setStatus('Indexing…');
@@ -87,15 +91,17 @@ async function main(): Promise<void> {
         for (const f of [...(texts.files ?? [])]) {
           docs.push({ id: `file:${f.name}`, title: f.name.replace(/\.(txt|md)$/i, ''), text: await f.text(), kind: 'document', source: f.name });
         }
+        let said: [string, 'ok' | 'error'];
         try {
           const r = await engine.index(docs);
-          app.setStatus(`Added ${docs.length} document${docs.length === 1 ? '' : 's'} (${r.chunks} passages).`, 'ok');
+          said = [`Added ${docs.length} document${docs.length === 1 ? '' : 's'} (${r.chunks} passages).`, 'ok'];
         } catch (e) {
-          app.setStatus((e as Error).message, 'error');
+          said = [(e as Error).message, 'error'];
         }
         texts.value = '';
         await showInfo();
         await app.refreshStatus();
+        app.setStatus(...said);
       });
       replace(container, h('h2', null, 'Firm corpus'), info,
         h('div', { class: 'row' },
