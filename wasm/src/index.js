@@ -622,12 +622,12 @@ class Engine {
       const from = options.useFeedback === false ? this._index : this._feedback;
       if (packed !== null && from && isWellFormed(packed)) {
         const addr = this._searchPlain(from, q, packed);
-        return addr ? hitsAt(this._module, addr, from === this._index ? this._knownHits.index : this._knownHits.feedback)
+        return addr ? hitsAt(this._module, addr, this._knownHits[this._sideOf(from)])
           : check(from.lastError());
       }
       if (packed !== null) {
         // This path reads other options into the side's kept ones.
-        if (this._packedSent) this._packedSent[from === this._index ? 'index' : 'feedback'] = null;
+        if (this._packedSent) this._packedSent[this._sideOf(from)] = null;
         const addr = from === this._index ? from.searchPacked(q, packed)
           : from.searchPacked(this._index, this._generation, q, packed);
         return addr ? hitsAt(this._module, addr) : check(from.lastError());
@@ -650,6 +650,10 @@ class Engine {
   // `packed` (the caller checks), so both encode as embind encodes them.
   // Options the side's last successful search was given are not written
   // again (SAME_PACKED: the module keeps what they read as).
+  _sideOf(from) {
+    return from === this._index ? 'index' : 'feedback';
+  }
+
   _searchPlain(from, q, packed) {
     const m = this._module;
     if (this._addresses === undefined) {
@@ -658,7 +662,7 @@ class Engine {
       this._knownHits = { index: [], feedback: [] };
       this._packedSent = { index: null, feedback: null };
     }
-    const side = from === this._index ? 'index' : 'feedback';
+    const side = this._sideOf(from);
     // UTF-8 takes at most 3 bytes per UTF-16 unit. The module's input
     // buffer (one per module, whichever engine uses it) is asked for again
     // only when it must grow: its address holds until then.
