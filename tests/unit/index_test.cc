@@ -151,6 +151,77 @@ TEST(Index, FiltersOnMetadataAndBuiltins) {
   EXPECT_EQ((*hits)[0].doc_id, "b");
 }
 
+// Filters together, whichever of them picks the documents the mask looks at
+// (the most selective equality): the hits are the unfiltered hits that pass
+// every filter, tested here document by document. Documents with two values
+// of a field, with none, of no matter, and removed ones are among them.
+TEST(Index, EveryFilterHoldsWhicheverOnePicksTheCandidates) {
+  auto idx = Index::Create(LexicalOnly());
+  ASSERT_TRUE(idx.ok());
+  Index& index = **idx;
+  std::map<std::string, Document> docs;
+  for (int i = 0; i < 60; ++i) {
+    Document d = Doc("d" + std::to_string(i),
+                     std::string("The supplier shall keep the confidential information secret.") +
+                         (i % 4 ? " The information stays secret." : ""),
+                     i % 5 == 0 ? "" : "m" + std::to_string(i % 3));
+    d.metadata["party"] = {std::string(1, static_cast<char>('A' + i % 4))};
+    if (i % 7 == 0) d.metadata["party"].push_back("Z");
+    if (i % 6 != 0) d.metadata["year"] = {std::to_string(2010 + i % 9)};
+    ASSERT_TRUE(index.Add(d).ok());
+    docs[d.id] = d;
+  }
+  for (const char* gone : {"d3", "d14", "d28"}) {
+    ASSERT_TRUE(index.Remove(gone).ok());
+    docs.erase(gone);
+  }
+  auto passes = [](const Document& d, const Filter& f) {
+    std::vector<std::string> values;
+    if (f.field == "id") values = {d.id};
+    else if (f.field == "matter") values = {d.matter};
+    else if (auto it = d.metadata.find(f.field); it != d.metadata.end()) values = it->second;
+    for (const auto& v : values) {
+      if (f.op == Filter::Op::kEq ? v == f.value : f.op == Filter::Op::kGe ? v >= f.value : v <= f.value) {
+        return true;
+      }
+    }
+    return false;
+  };
+  SearchOptions all = Bm25(1000);
+  all.collapse_jaccard = 0;  // the documents' texts are alike
+  auto unfiltered = index.Search("confidential information", all);
+  ASSERT_TRUE(unfiltered.ok());
+  ASSERT_EQ(unfiltered->size(), docs.size());
+  const std::vector<std::vector<Filter>> cases = {
+      {{"party", Filter::Op::kEq, "A"}, {"year", Filter::Op::kGe, "2014"}},
+      {{"year", Filter::Op::kGe, "2014"}, {"party", Filter::Op::kEq, "A"}},
+      {{"party", Filter::Op::kEq, "Z"}, {"party", Filter::Op::kEq, "A"}},  // Z is rarer: it picks
+      {{"party", Filter::Op::kEq, "A"}, {"party", Filter::Op::kEq, "Z"}},
+      {{"matter", Filter::Op::kEq, "m1"}, {"party", Filter::Op::kEq, "B"}},
+      {{"party", Filter::Op::kEq, "B"}, {"matter", Filter::Op::kEq, ""}},
+      {{"id", Filter::Op::kEq, "d7"}, {"party", Filter::Op::kEq, "D"}},
+      {{"id", Filter::Op::kEq, "d7"}, {"party", Filter::Op::kEq, "A"}},
+      {{"party", Filter::Op::kEq, "C"}, {"year", Filter::Op::kEq, "2012"}, {"matter", Filter::Op::kEq, "m2"}},
+      {{"party", Filter::Op::kEq, "nobody"}, {"year", Filter::Op::kLe, "2030"}},
+  };
+  for (const auto& filters : cases) {
+    std::vector<std::string> expected;
+    for (const SearchHit& h : *unfiltered) {
+      bool ok = true;
+      for (const Filter& f : filters) ok = ok && passes(docs.at(h.doc_id), f);
+      if (ok) expected.push_back(h.doc_id);
+    }
+    SearchOptions o = all;
+    o.filters = filters;
+    auto hits = index.Search("confidential information", o);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    std::vector<std::string> got;
+    for (const SearchHit& h : *hits) got.push_back(h.doc_id);
+    EXPECT_EQ(got, expected) << filters[0].field << "=" << filters[0].value << " and "
+                             << filters[1].field << " " << filters[1].value;
+  }
+}
+
 TEST(Index, UnknownFilterFieldIsAClearError) {
   auto idx = SmallIndex();
   SearchOptions o = Bm25();

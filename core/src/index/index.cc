@@ -212,10 +212,8 @@ constexpr size_t kCountByScanMax = 48;
 std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) const {
   std::vector<index::WeightedTerm> terms;
   terms.reserve(query.size() / 6 + 1);  // about one word in six bytes
-  text::ForEachWord(query, [&](std::string_view w) {
-    if (IsQuestionWord(w) || analyzer.IsStopword(w)) return;
-    terms.push_back({analyzer.Stem(w), 1.0});
-  });
+  analyzer.ForEachTerm(query, IsQuestionWord,
+                       [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
   if (terms.empty()) {
     // A query made only of question words still searches for them.
     analyzer.ForEachTerm(query, [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
@@ -391,22 +389,15 @@ Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* m
     }
     mask->stats = std::move(scope);
   }
-  auto passes = [&](uint32_t d) {
-    const DocSlot& slot = docs[d];
-    if (!slot.live) return false;
-    const Document& doc = slot.doc;
-    if (o.allowed_matters && !doc.matter.empty() && o.allowed_matters->count(doc.matter) == 0) {
-      return false;
-    }
-    for (const Filter& f : o.filters) {
-      if (!DocPasses(doc, f)) return false;
-    }
-    return true;
-  };
   // The documents to look at: the most selective equality filter's (or the
-  // walls') instead of every document.
+  // walls') instead of every document. Each of them has that filter's value
+  // (doc_ids and value_docs list exactly the documents that do), so it is
+  // not tested again per document: with a scope of a hundred documents,
+  // the test's field-name comparisons and metadata lookup were most of the
+  // mask's cost.
   std::vector<uint32_t> one;
   const std::vector<uint32_t>* candidates = nullptr;
+  const Filter* candidates_pass = nullptr;  // the filter every candidate passes
   bool every_doc = false;
   for (const Filter& f : o.filters) {
     if (f.op != Filter::Op::kEq) continue;
@@ -414,6 +405,7 @@ Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* m
       auto it = doc_ids.find(f.value);
       if (it != doc_ids.end()) one.push_back(it->second);
       candidates = &one;
+      candidates_pass = &f;
       break;
     }
     const std::vector<uint32_t>* list = nullptr;
@@ -426,10 +418,26 @@ Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* m
     }
     if (!list) {  // nothing has this value
       candidates = &one;
+      candidates_pass = &f;
       break;
     }
-    if (!candidates || list->size() < candidates->size()) candidates = list;
+    if (!candidates || list->size() < candidates->size()) {
+      candidates = list;
+      candidates_pass = &f;
+    }
   }
+  auto passes = [&](uint32_t d) {
+    const DocSlot& slot = docs[d];
+    if (!slot.live) return false;
+    const Document& doc = slot.doc;
+    if (o.allowed_matters && !doc.matter.empty() && o.allowed_matters->count(doc.matter) == 0) {
+      return false;
+    }
+    for (const Filter& f : o.filters) {
+      if (&f != candidates_pass && !DocPasses(doc, f)) return false;
+    }
+    return true;
+  };
   std::vector<uint32_t> walled;
   if (!candidates && o.allowed_matters && o.allowed_matters->size() < 64) {
     std::vector<std::string> matters(o.allowed_matters->begin(), o.allowed_matters->end());

@@ -243,9 +243,14 @@ std::string Analyzer::Stem(std::string_view folded_word) const {
 
 void Analyzer::ForEachTerm(std::string_view text,
                            const std::function<void(std::string_view)>& fn) const {
+  ForEachTerm(text, nullptr, fn);
+}
+
+void Analyzer::ForEachTerm(std::string_view text, bool (*drop)(std::string_view folded_word),
+                           const std::function<void(std::string_view)>& fn) const {
   ThreadStemmer* stemmer = stem_ ? StemmerFor(language_) : nullptr;
   WalkWords(text, [&](std::string_view word, size_t, size_t) {
-    if (IsStopword(word)) return;
+    if ((drop && drop(word)) || IsStopword(word)) return;
     if (stemmer) {
       fn(stemmer->Stem(word));
     } else {

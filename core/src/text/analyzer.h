@@ -48,6 +48,11 @@ class Analyzer {
 
   // Calls `fn` for each index term of `text` (folded, not a stopword, stemmed).
   void ForEachTerm(std::string_view text, const std::function<void(std::string_view)>& fn) const;
+  // The same without the words `drop` accepts (folded, before stemming): a
+  // query's terms without its question words. One call of `fn` per term,
+  // the stemmer found once per call (a query is read on every search).
+  void ForEachTerm(std::string_view text, bool (*drop)(std::string_view folded_word),
+                   const std::function<void(std::string_view)>& fn) const;
   // Convenience: appends the terms of `text` to *terms.
   void Terms(std::string_view text, std::vector<std::string>* terms) const;
 
