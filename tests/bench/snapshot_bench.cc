@@ -36,6 +36,7 @@
 #include "snapshot_format2.h"
 #include "store/bytes.h"
 #include "store/crc32c.h"
+#include "text/analyzer.h"
 
 namespace foldback {
 namespace {
@@ -190,6 +191,28 @@ void ScopedSearch(benchmark::State& state, SearchMode mode) {
       static_cast<double>(hits) / static_cast<double>(state.iterations() * queries.size());
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * queries.size()));
 }
+// A query's words read into terms (Analyzer::ForEachTerm), the scoped
+// queries' texts; the wasm twin is core_bench.cc's queryWordsNanos.
+void BM_QueryWords(benchmark::State& state) {
+  const auto queries = ScopedQueries();
+  if (queries.empty()) {
+    state.SkipWithError("FOLDBACK_BENCH_SCOPED names no scope<TAB>query file");
+    return;
+  }
+  const text::Analyzer analyzer{TextOptions{}};
+  size_t terms = 0;
+  for (auto _ : state) {
+    for (const auto& [scope, q] : queries) {
+      analyzer.ForEachTerm(q, [&](std::string_view t) { terms += t.size(); });
+    }
+  }
+  benchmark::DoNotOptimize(terms);
+  state.counters["per_query"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * queries.size()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_QueryWords);
+
 void BM_ScopedSearch(benchmark::State& state) { ScopedSearch(state, SearchMode::kBm25); }
 BENCHMARK(BM_ScopedSearch)->Arg(1)->Arg(0)->Unit(benchmark::kMicrosecond)->UseRealTime();
 // The same scoped queries in the default (hybrid) mode: the dense side's

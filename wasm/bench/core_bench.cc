@@ -16,6 +16,7 @@
 #include "foldback/ask.h"
 #include "foldback/index.h"
 #include "foldback/program.h"
+#include "text/analyzer.h"
 
 using emscripten::val;
 
@@ -54,6 +55,24 @@ double MicrosPerSearch(val queries, std::string mode, int rounds) {
   }
   double elapsed_ms = emscripten_get_now() - start;
   return hits == 0 ? -1 : elapsed_ms * 1000.0 / (static_cast<double>(rounds) * static_cast<double>(qs.size()));
+}
+
+// A query's words read into terms (Analyzer::ForEachTerm: folded, the
+// stopwords dropped, stemmed), every query `rounds` times; returns the mean
+// nanoseconds per query, or -1 when no term was read. The native twin is
+// build/bin/snapshot_bench's BM_QueryWords.
+double QueryWordsNanos(val queries, int rounds) {
+  std::vector<std::string> qs;
+  size_t n = queries["length"].as<size_t>();
+  for (size_t i = 0; i < n; ++i) qs.push_back(queries[i].as<std::string>());
+  const foldback::text::Analyzer analyzer{foldback::TextOptions{}};
+  size_t terms = 0;
+  double start = emscripten_get_now();
+  for (int r = 0; r < rounds; ++r) {
+    for (const std::string& q : qs) analyzer.ForEachTerm(q, [&](std::string_view t) { terms += t.size(); });
+  }
+  double elapsed_ms = emscripten_get_now() - start;
+  return terms == 0 ? -1 : elapsed_ms * 1e6 / (static_cast<double>(rounds) * static_cast<double>(qs.size()));
 }
 
 // Scoped searches as wasm/bench/search_bench.mjs makes them through the
@@ -138,4 +157,5 @@ EMSCRIPTEN_BINDINGS(foldback_bench) {
   emscripten::function("microsPerSearch", &MicrosPerSearch);
   emscripten::function("askMicrosPerHop", &AskMicrosPerHop);
   emscripten::function("scopedMicros", &ScopedMicros);
+  emscripten::function("queryWordsNanos", &QueryWordsNanos);
 }
