@@ -222,6 +222,61 @@ TEST(Index, EveryFilterHoldsWhicheverOnePicksTheCandidates) {
   }
 }
 
+// The index keeps its matters and attachments in the tables of metadata
+// values under names beginning with \x01. A document whose own metadata
+// uses such a name joins neither another matter (its filter, its walled
+// statistics) nor another document's attachments.
+TEST(Index, MetadataNamedLikeTheIndexsOwnKeysStaysMetadata) {
+  auto build = [](bool with_x) {
+    auto idx = Index::Create(LexicalOnly());
+    EXPECT_TRUE(idx.ok());
+    EXPECT_TRUE((*idx)->Add(Doc("a", "The supplier keeps the confidential information secret.", "m1")).ok());
+    EXPECT_TRUE((*idx)->Add(Doc("b", "Confidential information is returned on request.", "m1")).ok());
+    EXPECT_TRUE((*idx)->Add(Doc("c", "Notices are given in writing.", "m2")).ok());
+    if (with_x) {
+      Document x = Doc("x", "Confidential information confidential information, confidential.", "m2");
+      x.metadata["\x01matter"] = {"m1"};
+      x.metadata["\x01parent_id"] = {"a"};
+      EXPECT_TRUE((*idx)->Add(x).ok());
+    }
+    return std::move(idx.value());
+  };
+  auto idx = build(true);
+  auto ids = [](const Result<std::vector<SearchHit>>& hits) {
+    std::set<std::string> out;
+    for (const auto& h : *hits) out.insert(h.doc_id);
+    return out;
+  };
+  SearchOptions o = Bm25();
+  o.filters = {{"matter", Filter::Op::kEq, "m1"}};
+  auto hits = idx->Search("confidential information", o);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(ids(hits), (std::set<std::string>{"a", "b"}));
+  o.filters = {{"\x01matter", Filter::Op::kEq, "m1"}};  // the document's own field
+  hits = idx->Search("confidential information", o);
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  EXPECT_EQ(ids(hits), (std::set<std::string>{"x"}));
+  // Walled statistics: what a user of m1 sees scores as if x did not exist.
+  SearchOptions walled = Bm25();
+  walled.allowed_matters = std::set<std::string>{"m1"};
+  auto with_x = idx->Search("confidential information", walled);
+  auto without_x = build(false)->Search("confidential information", walled);
+  ASSERT_TRUE(with_x.ok() && without_x.ok());
+  ASSERT_EQ(with_x->size(), without_x->size());
+  for (size_t i = 0; i < with_x->size(); ++i) {
+    EXPECT_EQ((*with_x)[i].doc_id, (*without_x)[i].doc_id);
+    EXPECT_EQ((*with_x)[i].score, (*without_x)[i].score) << (*with_x)[i].doc_id;
+  }
+  // Not an attachment of a.
+  std::vector<std::string> removed;
+  ASSERT_TRUE(idx->RemoveWithAttachments("a", &removed).ok());
+  EXPECT_EQ(removed, std::vector<std::string>{"a"});
+  o.filters = {{"id", Filter::Op::kEq, "x"}};
+  hits = idx->Search("confidential information", o);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(ids(hits), (std::set<std::string>{"x"}));
+}
+
 TEST(Index, UnknownFilterFieldIsAClearError) {
   auto idx = SmallIndex();
   SearchOptions o = Bm25();

@@ -35,6 +35,13 @@ bool IsExtractedField(const std::string& f) {
          f == text::kFieldParty || f == text::kFieldCitation;
 }
 
+// Rep::value_docs' own keys (kMatterKey, kParentKey) begin with \x01. A
+// metadata field of such a name is not listed there: mixed with them, a
+// document would count in another matter's walled statistics, pass a
+// matter filter it does not pass, or be removed as the attachment of a
+// document it is not attached to. Filters on it test each document.
+bool IsReservedFieldKey(const std::string& name) { return !name.empty() && name[0] == '\x01'; }
+
 bool IsBuiltinField(const std::string& f) {
   for (const char* b : kBuiltinFields) {
     if (f == b) return true;
@@ -246,6 +253,7 @@ void Index::Rep::IndexDocFields(uint32_t d) {
   const Document& doc = docs[d].doc;
   for (const auto& [name, values] : doc.metadata) {
     ++field_counts[name];
+    if (IsReservedFieldKey(name)) continue;
     auto& by_value = value_docs[name];
     for (const auto& v : values) {
       auto& list = by_value[v];
@@ -271,6 +279,7 @@ void Index::Rep::UnindexDocFields(uint32_t d) {
   for (const auto& [name, values] : doc.metadata) {
     auto it = field_counts.find(name);
     if (it != field_counts.end() && --it->second == 0) field_counts.erase(it);
+    if (IsReservedFieldKey(name)) continue;
     for (const auto& v : values) drop(name, v);
   }
   drop(kMatterKey, doc.matter);
@@ -411,10 +420,10 @@ Status Index::Rep::BuildMaskUncached(const SearchOptions& o, index::ChunkMask* m
     const std::vector<uint32_t>* list = nullptr;
     if (f.field == "matter") {
       list = DocsWith(kMatterKey, f.value);
-    } else if (!IsBuiltinField(f.field)) {
+    } else if (!IsBuiltinField(f.field) && !IsReservedFieldKey(f.field)) {
       list = DocsWith(f.field, f.value);
     } else {
-      continue;  // kind, parent_id, title: not indexed
+      continue;  // kind, parent_id, title, reserved names: not indexed
     }
     if (!list) {  // nothing has this value
       candidates = &one;
