@@ -210,6 +210,30 @@ test('folded back at once: the next search knows the labels', async () => {
   e.dispose();
 });
 
+// The fold-back a search uses follows its walls from one search to the next
+// (fold-backs are cached per walls): a record of one matter never shapes a
+// search behind another matter's wall, whichever search came before.
+test('folded back behind each search\'s own walls, search after search', async () => {
+  const e = await createEngine({ index: { embedder: 'none' } });
+  e.add(docs);
+  const q = 'termination for convenience upon written notice';
+  const acme = { mode: 'bm25', topK: 10, allowedMatters: ['acme'] };
+  const globex = { mode: 'bm25', topK: 10, allowedMatters: ['globex'] };
+  const r = await e.ask(q, { hops: 1, depth: 10, topK: 10, rewrite: 'none', ...acme });
+  const liked = r.passages[r.passages.length - 1];
+  await e.feedback({ traceId: r.traceId, labels: { [liked.chunkId]: 'relevant', [r.passages[0].chunkId]: 'not_relevant' } });
+  const ids = (o) => e.search(q, o).map((h) => `${h.chunkId} ${h.score}`);
+  const acmeFolded = ids(acme);
+  assert.notDeepEqual(acmeFolded, ids({ ...acme, useFeedback: false }), 'the acme record shapes an acme search');
+  for (let round = 0; round < 2; ++round) {
+    assert.deepEqual(ids(globex), ids({ ...globex, useFeedback: false }), 'nothing of acme behind the globex wall');
+    assert.equal(e.expandQuery(q, globex).neighbours.length, 0);
+    assert.deepEqual(ids(acme), acmeFolded);
+    assert.equal(e.expandQuery(q, acme).neighbours.length, 1);
+  }
+  e.dispose();
+});
+
 test('exports: consent only, never privileged, never forgotten, behind the walls, deterministic', async () => {
   const { factory, storage } = await fresh();
   const e = await engineWith(storage);
