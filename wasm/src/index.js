@@ -643,6 +643,12 @@ class Engine {
     return run(options);
   }
 
+  // Which side of the engine `from` is (the plain index or the feedback
+  // path): the key of its known hits and of its last options sent.
+  _sideOf(from) {
+    return from === this._index ? 'index' : 'feedback';
+  }
+
   // searchPacked through the module's plain exports (fb_js_* in
   // bindings/js/embind.cc), not embind: the query and the packed options are
   // written into the module's input buffer by TextEncoder.encodeInto. The
@@ -650,10 +656,6 @@ class Engine {
   // `packed` (the caller checks), so both encode as embind encodes them.
   // Options the side's last successful search was given are not written
   // again (SAME_PACKED: the module keeps what they read as).
-  _sideOf(from) {
-    return from === this._index ? 'index' : 'feedback';
-  }
-
   _searchPlain(from, q, packed) {
     const m = this._module;
     if (this._addresses === undefined) {
