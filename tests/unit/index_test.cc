@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "foldback/index.h"
 #include "index/index_internal.h"
+#include "text/analyzer.h"
 #include "snapshot.pb.h"
 #include "snapshot_envelope.h"
 #include "snapshot_format2.h"
@@ -375,6 +377,42 @@ TEST(Index, EmptyDocumentAndStopwordOnlyQuery) {
   ASSERT_TRUE(hits.ok());
   EXPECT_TRUE(hits->empty());
   EXPECT_FALSE((*idx)->Add(Doc("", "no id")).ok());
+}
+
+// Question words ("what", "does", "how many", ...) are dropped from a
+// query, every one of them and nothing else; a query of question words only
+// still searches for them.
+TEST(Index, QuestionWordsAndOnlyThemLeaveTheQuery) {
+  const std::vector<std::string> question = {
+      "any",  "can",  "could", "did",   "do",   "does",  "find",    "how",   "i",    "is",
+      "many", "me",   "much",  "my",    "our",  "please", "show",   "tell",  "there", "we",
+      "what", "when", "where", "whether", "which", "who", "why", "would", "you"};
+  // Near misses: a letter more or less, the same first letter and length.
+  const std::vector<std::string> other = {"wha",  "whats", "howl", "mine", "thereof", "ours",
+                                          "dos",  "ye",    "whom", "whose", "anyone", "wen",
+                                          "mich", "finder", "isle", "whither", "cab"};
+  auto idx = Index::Create(LexicalOnly());
+  ASSERT_TRUE(idx.ok());
+  ASSERT_TRUE((*idx)->Add(Doc("target", "notice")).ok());
+  for (const auto& w : question) ASSERT_TRUE((*idx)->Add(Doc("q:" + w, w)).ok());
+  for (const auto& w : other) ASSERT_TRUE((*idx)->Add(Doc("n:" + w, w)).ok());
+  auto ids = [&](const std::string& q) {
+    auto hits = (*idx)->Search(q, Bm25());
+    EXPECT_TRUE(hits.ok()) << q;
+    std::set<std::string> out;
+    if (hits.ok()) {
+      for (const auto& h : *hits) out.insert(h.doc_id);
+    }
+    return out;
+  };
+  for (const auto& w : question) {
+    EXPECT_EQ(ids(w + " notice"), std::set<std::string>{"target"}) << w;
+    const auto& stop = text::DefaultStopwords();  // "is", "there": in no document
+    if (std::find(stop.begin(), stop.end(), w) == stop.end()) {
+      EXPECT_EQ(ids(w).count("q:" + w), 1u) << w << " alone";
+    }
+  }
+  for (const auto& w : other) EXPECT_EQ(ids(w + " notice").count("n:" + w), 1u) << w;
 }
 
 TEST(Index, InvalidUtf8IsReplacedAndCounted) {

@@ -60,6 +60,11 @@ TEST(Analyzer, WordSpansWhateverEndsTheWord) {
   EXPECT_EQ(spans("party's days' end"), (V{"party's@0-7", "days@8-12", "end@14-17"}));
   EXPECT_EQ(spans("see 12.3, 1,000 and 5."), (V{"see@0-3", "12.3@4-8", "1,000@10-15", "and@16-19", "5@20-21"}));
   EXPECT_EQ(spans("15 U.S.C. 78j"), (V{"15@0-2", "usc@3-8", "78j@10-13"}));
+  // Letters counted since the last digit or '.': a dotted single letter
+  // joins only after one letter, whatever the run before held.
+  EXPECT_EQ(spans("A1.B. 1A.B. B1A.C. x.y.z 7.B.C 9.Q"),
+            (V{"a1@0-2", "b@3-4", "1a@6-8", "b@9-10", "b1a@12-15", "c@16-17", "xyz@19-24",
+               "7@25-26", "bc@27-30", "9@31-32", "q@33-34"}));
   EXPECT_EQ(spans("Zürich and ZÜRICH"), (V{"zürich@0-7", "and@8-11", "zürich@12-19"}));
   EXPECT_EQ(spans("the party\u2019s"), (V{"the@0-3", "party's@4-13"}));
   EXPECT_EQ(spans("a\xC3\xA9 b"), (V{"aé@0-3", "b@4-5"}));

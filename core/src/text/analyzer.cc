@@ -5,6 +5,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
@@ -116,9 +117,18 @@ ThreadStemmer* StemmerFor(const std::string& language) {
 
 namespace {
 
-bool IsAsciiAlnum(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+// ASCII letters and digits, a byte at a time: one load instead of three
+// range tests in the walk's innermost loop (about half its time natively,
+// more inside wasm).
+constexpr auto kAsciiAlnum = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  }
+  return t;
+}();
+
+bool IsAsciiAlnum(unsigned char c) { return kAsciiAlnum[c]; }
 
 // ForEachWordSpan's walk, with `fn` called directly (ForEachWord and the
 // stemming callers pay one std::function call a word, not two). Runs of
@@ -144,27 +154,32 @@ void WalkWords(std::string_view text, Fn&& fn) {
   char lower[kMaxWordBytes];  // a whole-run word, folded (the fast path below)
   while (pos < text.size()) {
     if (IsAsciiAlnum(static_cast<unsigned char>(text[pos]))) {
+      // The run, its first kMaxWordBytes folded into `lower` on the way
+      // (an ASCII letter or digit folds to itself with bit 0x20 set).
       size_t run = pos;
-      for (; run < text.size() && IsAsciiAlnum(static_cast<unsigned char>(text[run])); ++run) {
-        prev_letters = (text[run] >= '0' && text[run] <= '9') ? 2 : prev_letters + 1;
+      const size_t copy_end = std::min(text.size(), pos + kMaxWordBytes);
+      for (; run < copy_end && IsAsciiAlnum(static_cast<unsigned char>(text[run])); ++run) {
+        lower[run - pos] = static_cast<char>(text[run] | 0x20);
       }
+      while (run < text.size() && IsAsciiAlnum(static_cast<unsigned char>(text[run]))) ++run;
       // Most words: a run starting a word and ended by the text's end or an
       // ASCII character that joins nothing (not an apostrophe, '.' or ',').
       // The word is then the run itself, folded and cut as flush() would,
-      // without building `raw` and `folded` a call at a time.
+      // without building `raw` and `folded` a call at a time. (The letter
+      // count is not needed then: the character after the run sets it to 0.)
       if (raw.empty()) {
         const unsigned char next = run < text.size() ? static_cast<unsigned char>(text[run]) : ' ';
         if (next < 0x80 && next != '\'' && next != '.' && next != ',') {
-          const size_t n = std::min(run - pos, kMaxWordBytes);
-          for (size_t i = 0; i < n; ++i) {
-            const char c = text[pos + i];
-            lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-          }
-          fn(std::string_view(lower, n), pos, run);
+          fn(std::string_view(lower, std::min(run - pos, kMaxWordBytes)), pos, run);
           pos = run;
           continue;
         }
       }
+      // Letters since the run's last digit (a digit counts as 2), else the
+      // count so far plus the run: what the code point path counts.
+      size_t d = run;
+      while (d > pos && !IsDigit(static_cast<unsigned char>(text[d - 1]))) --d;
+      prev_letters = d > pos ? 2 + (run - d) : prev_letters + (run - pos);
       if (raw.empty()) raw_begin = pos;
       raw.append(text.data() + pos, run - pos);
       raw_end = pos = run;
