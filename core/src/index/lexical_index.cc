@@ -714,8 +714,10 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     }
     for (const auto& [c, s] : out) best_of[c < group_of->size() ? (*group_of)[c] : c] = 0;
   } else {
+    out.resize(touched.size());  // written in place: emplace_back was a call a chunk
+    auto* o = out.data();
     for (uint32_t c : touched) {
-      out.emplace_back(c, scores[c]);
+      *o++ = {c, scores[c]};
       scores[c] = 0.0f;
     }
   }
