@@ -310,6 +310,156 @@ TEST_F(FeedbackRecordTest, UnknownChunksBrokenTracesAndMissingFields) {
   EXPECT_EQ(Build(t, missing).status().code(), Status::Code::kInvalidArgument);
 }
 
+// A lawyer changes their judgment: the new record replaces their earlier
+// ones of the same question in the one append that writes it — never
+// another question's, never a colleague's — and the log reads them as
+// gone for good (compaction and a retried write included).
+TEST_F(FeedbackRecordTest, ANewJudgmentReplacesTheEarlierOnesInOneWrite) {
+  MemorySink sink;
+  FeedbackLogWriter w(&sink);
+  auto append = [&](FeedbackInput in, const Trace& t) {
+    auto r = Build(t, in);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return FeedbackRecord();
+    EXPECT_TRUE(w.Add(*r).ok());
+    state_ = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));
+    return *r;
+  };
+  const Trace t1 = TraceOf({"acme-1", "acme-2"});
+  Trace t2 = TraceOf({"acme-1"});
+  t2.trace_id = "t2";
+  FeedbackInput in = Input();
+  in.user = "ann";
+  in.rating = "up";
+  in.consent_to_train = true;
+  append(in, t1);  // r-1: ann on t1, consented
+  in.record_id = "r-2";
+  in.user = "bob";
+  append(in, t1);  // r-2: bob on t1
+  in.record_id = "r-3";
+  in.user = "ann";
+  in.trace_id = "t2";
+  append(in, t2);  // r-3: ann on t2
+
+  // Without the flag a second judgment is one more record.
+  in.trace_id = "t1";
+  in.record_id = "r-4";
+  in.rating = "down";
+  EXPECT_TRUE(append(in, t1).replaces.empty());
+  ASSERT_EQ(state_.records.size(), 4u);
+
+  // With it: ann's records of t1 (r-1, r-4) go; bob's and t2's stay.
+  in.record_id = "r-5";
+  in.rating = "";
+  in.critique = "privileged after all";
+  in.consent_to_train = true;
+  in.privileged = true;
+  in.replace_earlier = true;
+  FeedbackRecord r5 = append(in, t1);
+  EXPECT_EQ(r5.replaces, (std::vector<std::string>{"r-1", "r-4"}));
+  std::vector<std::string> live;
+  for (const auto& r : state_.records) live.push_back(r.record_id);
+  EXPECT_EQ(live, (std::vector<std::string>{"r-2", "r-3", "r-5"}));
+  EXPECT_EQ(state_.deleted, 2u);
+  EXPECT_TRUE(state_.deleted_records.count("r-1"));
+  // What was consented before is no longer exported; the privileged
+  // judgment never is.
+  ExportReport rep;
+  auto out = ExportFeedback(*index_, state_.records, ExportFormat::kSft, ExportOptions(), &rep);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->find("\"r-1\""), std::string::npos);
+  EXPECT_EQ(rep.privileged, 1u);
+
+  // A retried write of a replaced record does not bring it back; nor does
+  // forgetting the record that replaced it.
+  auto r1 = Build(t1, Input());
+  EXPECT_EQ(r1.status().code(), Status::Code::kFailedPrecondition);
+  {
+    FeedbackRecord old;
+    old.record_id = "r-1";
+    old.trace_id = "t1";
+    old.user = "ann";
+    old.time_ms = 1;
+    old.rating = Rating::Up();
+    ASSERT_TRUE(w.Add(old).ok());
+    Tombstone t;
+    t.record_id = "r-5";
+    ASSERT_TRUE(w.Add(t).ok());
+  }
+  state_ = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));
+  live.clear();
+  for (const auto& r : state_.records) live.push_back(r.record_id);
+  EXPECT_EQ(live, (std::vector<std::string>{"r-2", "r-3"}));
+
+  // Compaction keeps the meaning: the replacements are written as tombstones.
+  auto compacted = CompactFeedbackLog(state_);
+  ASSERT_TRUE(compacted.ok());
+  FeedbackState again = ApplyFeedbackLog(ReadFeedbackLog(*compacted));
+  EXPECT_EQ(again.records.size(), 2u);
+  EXPECT_EQ(again.deleted_records, state_.deleted_records);
+  EXPECT_TRUE(again.deleted_records.count("r-4"));
+
+  // Nothing earlier: an empty list, not an error.
+  in.record_id = "r-6";
+  in.user = "cy";
+  EXPECT_TRUE(append(in, t1).replaces.empty());
+}
+
+// The replacement is in the record's own bytes: a write torn before its
+// end leaves the earlier judgment live and the new one absent, never both
+// live nor neither.
+TEST_F(FeedbackRecordTest, ATornReplacementLeavesTheEarlierJudgment) {
+  MemorySink sink;
+  FeedbackLogWriter w(&sink);
+  FeedbackInput in = Input();
+  in.rating = "up";
+  in.consent_to_train = true;
+  auto first = Build(TraceOf({"acme-1"}), in);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(w.Add(*first).ok());
+  const size_t before = sink.data().size();
+  state_ = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));
+  in.record_id = "r-2";
+  in.privileged = true;
+  in.replace_earlier = true;
+  auto second = Build(TraceOf({"acme-1"}), in);
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(w.Add(*second).ok());
+  const std::string whole = sink.data();
+  for (size_t cut = before + 1; cut < whole.size(); ++cut) {
+    FeedbackState st = ApplyFeedbackLog(ReadFeedbackLog(std::string_view(whole).substr(0, cut)));
+    ASSERT_EQ(st.records.size(), 1u) << cut;
+    EXPECT_EQ(st.records[0].record_id, "r-1") << cut;
+  }
+  FeedbackState st = ApplyFeedbackLog(ReadFeedbackLog(whole));
+  ASSERT_EQ(st.records.size(), 1u);
+  EXPECT_EQ(st.records[0].record_id, "r-2");
+}
+
+TEST(FeedbackRecordValidation, ReplacesHoldsOtherRecordsIds) {
+  FeedbackRecord r;
+  r.record_id = "r-1";
+  r.trace_id = "t";
+  r.rating = Rating::Up();
+  r.replaces = {"r-0"};
+  EXPECT_TRUE(ValidateFeedbackRecord(r).ok());
+  auto bytes = EncodeFeedbackRecord(r);
+  ASSERT_TRUE(bytes.ok());
+  auto back = DecodeFeedbackRecord(*bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->replaces, r.replaces);
+  r.replaces = {"r-1"};
+  EXPECT_NE(ValidateFeedbackRecord(r).message().find("cannot replace itself"), std::string::npos);
+  r.replaces = {""};
+  EXPECT_EQ(ValidateFeedbackRecord(r).code(), Status::Code::kInvalidArgument);
+  r.replaces = {std::string(FeedbackLimits::kMaxNameBytes + 1, 'x')};
+  EXPECT_EQ(ValidateFeedbackRecord(r).code(), Status::Code::kOutOfRange);
+  r.replaces.assign(FeedbackLimits::kMaxItems + 1, "r-0");
+  EXPECT_EQ(ValidateFeedbackRecord(r).code(), Status::Code::kOutOfRange);
+  r.replaces = {"\xff"};
+  EXPECT_EQ(ValidateFeedbackRecord(r).code(), Status::Code::kInvalidArgument);
+}
+
 TEST(TraceJson, CarriesTheAnswerTheMatterTheUserAndTheWall) {
   Trace t;
   t.trace_id = "t";

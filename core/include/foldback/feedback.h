@@ -115,6 +115,13 @@ struct FeedbackRecord {
   // record written before filters were kept. Each has a field and a value
   // of at most kMaxNameBytes.
   std::vector<Filter> filters;
+  // The records this one replaces: the same user's earlier judgments of the
+  // same question (FeedbackInput::replace_earlier). Each is deleted as a
+  // tombstone of its id would delete it — for good, whatever later happens
+  // to this record — and in the same append as this record, so that no
+  // crash leaves both live (an earlier judgment consented to training and
+  // this one privileged, say). Ids, none this record's own.
+  std::vector<std::string> replaces;
 };
 
 // Deletes one record (record_id) or every record of a matter (matter),
@@ -274,7 +281,9 @@ FeedbackLogContents ReadFeedbackLog(std::string_view bytes,
                                     size_t block_size = kFeedbackLogBlockSize);
 
 // What the log means: retried writes de-duplicated by record id (first
-// occurrence wins), tombstones applied.
+// occurrence wins), tombstones applied — a record's `replaces` count as
+// tombstones of those ids, written with it (listed in `tombstones`, so a
+// compacted log keeps them).
 struct FeedbackState {
   std::vector<FeedbackRecord> records;  // live, in log order
   std::vector<Tombstone> tombstones;    // distinct, in log order
@@ -321,6 +330,11 @@ struct FeedbackInput {
   std::string matter;  // "" = derived (rule W5 below)
   bool consent_to_train = false;
   bool privileged = false;  // kept as given; ExportFeedback never exports it
+  // The lawyer's new judgment of the question replaces their earlier ones:
+  // the record's `replaces` lists every live record of the same trace and
+  // the same user (the record's), and appending it deletes them in the same
+  // write. What the add-ins do when a lawyer changes a rating or a label.
+  bool replace_earlier = false;
   // The user's ethical wall: the matters this user may see now. Unset: only
   // the trace's wall (Trace::allowed_matters) applies.
   std::optional<std::set<std::string>> allowed_matters;
@@ -367,6 +381,8 @@ struct FeedbackRecordNotes {
 //  - InvalidArgument: nothing to record (no rating, label, critique,
 //    correction, preferred rewrite or tag);
 //  - ValidateFeedbackRecord (InvalidArgument / OutOfRange naming the field).
+// With input.replace_earlier, the record's `replaces` lists the live
+// records of the same trace and user (none: an empty list, not an error).
 // The record keeps the trace's question, hop queries, answer, program
 // version, model and filters (the scope it was searched in), and every
 // passage shown (the fused ranking, else each

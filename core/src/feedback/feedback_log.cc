@@ -368,13 +368,26 @@ bool RecordTouchesMatters(const FeedbackRecord& r, const std::set<std::string>& 
 FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
   FeedbackState st;
   std::set<std::pair<std::string, std::string>> tombstone_keys;
-  for (const FeedbackEntry& e : contents.entries) {
-    if (e.kind != FeedbackEntry::Kind::kTombstone) continue;
-    const Tombstone& t = e.tombstone;
-    if (!tombstone_keys.insert({t.record_id, t.matter}).second) continue;
+  auto apply = [&](const Tombstone& t) {
+    if (!tombstone_keys.insert({t.record_id, t.matter}).second) return;
     st.tombstones.push_back(t);
     if (!t.record_id.empty()) st.deleted_records.insert(t.record_id);
     if (!t.matter.empty()) st.forgotten_matters.insert(t.matter);
+  };
+  for (const FeedbackEntry& e : contents.entries) {
+    if (e.kind == FeedbackEntry::Kind::kTombstone) {
+      apply(e.tombstone);
+      continue;
+    }
+    // A record's replacements are tombstones written with it: they stand
+    // whatever becomes of the record (a retry, a later tombstone).
+    for (const std::string& id : e.record.replaces) {
+      Tombstone t;
+      t.record_id = id;
+      t.time_ms = e.record.time_ms;
+      t.user = e.record.user;
+      apply(t);
+    }
   }
   std::unordered_set<std::string> seen;
   for (const FeedbackEntry& e : contents.entries) {

@@ -143,6 +143,12 @@ Status ValidateFeedbackRecord(const FeedbackRecord& r) {
   }
   FB_RETURN_IF_ERROR(CheckCount("tags", r.tags.size()));
   for (const auto& t : r.tags) FB_RETURN_IF_ERROR(CheckText("tag", t, kName));
+  FB_RETURN_IF_ERROR(CheckCount("replaces", r.replaces.size()));
+  for (const auto& id : r.replaces) {
+    if (id.empty()) return Status::InvalidArgument("replaces holds an empty record id");
+    if (id == r.record_id) return Status::InvalidArgument("a record cannot replace itself");
+    FB_RETURN_IF_ERROR(CheckText("replaces", id, kName));
+  }
   switch (r.rating.kind) {
     case Rating::Kind::kNone:
       if (r.rating.value != 0) return Status::InvalidArgument("rating value without a rating kind");
@@ -232,6 +238,7 @@ void ToProto(const FeedbackRecord& r, pb::FeedbackRecord* p) {
     o->set_op(static_cast<uint32_t>(f.op));
     o->set_value(f.value);
   }
+  for (const auto& id : r.replaces) p->add_replaces(id);
 }
 
 void FromProto(const pb::FeedbackRecord& p, FeedbackRecord* r) {
@@ -276,6 +283,7 @@ void FromProto(const pb::FeedbackRecord& p, FeedbackRecord* r) {
     int op = f.op() <= 2 ? static_cast<int>(f.op()) : -1;
     r->filters.push_back({f.field(), static_cast<Filter::Op>(op), f.value()});
   }
+  r->replaces.assign(p.replaces().begin(), p.replaces().end());
 }
 
 }  // namespace
