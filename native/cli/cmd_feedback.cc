@@ -37,7 +37,7 @@ struct FeedbackArgs {
   std::string allowed_matters;
   bool restrict_matters = false;
   std::vector<std::string> relevant, irrelevant, partly, tags;
-  bool consent = false, privileged = false, json = false, list = false;
+  bool consent = false, privileged = false, json = false, list = false, replace_earlier = false;
   std::string forget, forget_matter;
 };
 
@@ -60,6 +60,7 @@ int Record(const FeedbackArgs& a) {
   in.matter = a.matter;
   in.consent_to_train = a.consent;
   in.privileged = a.privileged;
+  in.replace_earlier = a.replace_earlier;
   if (a.restrict_matters) in.allowed_matters = SplitCommaSet(a.allowed_matters);
   FeedbackRecordNotes notes;
   // Checked against the trace and the index before the log is touched.
@@ -79,7 +80,8 @@ int Record(const FeedbackArgs& a) {
                 {"trace_id", r->trace_id},
                 {"matter", r->matter},
                 {"labels", r->labels.size()},
-                {"rating", r->rating.ToString()}};
+                {"rating", r->rating.ToString()},
+                {"replaces", r->replaces}};
     fmt::print(FMT_STRING("{}\n"), out.dump());
   } else {
     fmt::print(FMT_STRING("{}\n"), r->record_id);
@@ -159,6 +161,7 @@ int List(const FeedbackArgs& a) {
                      {"tags", r.tags},
                      {"consent_to_train", r.consent_to_train},
                      {"privileged", r.privileged},
+                     {"replaces", r.replaces},
                      {"time_ms", r.time_ms}});
     }
     fmt::print(FMT_STRING("{}\n"),
@@ -242,6 +245,8 @@ void RegisterFeedback(CLI::App& app, int* exit_code) {
   cmd->add_option("--tag", a->tags, "A tag (repeatable)");
   cmd->add_flag("--consent", a->consent, "The lawyer consents to training on this record");
   cmd->add_flag("--privileged", a->privileged, "Privileged: never exported");
+  cmd->add_flag("--replace-earlier", a->replace_earlier,
+                "This judgment replaces the user's earlier ones of the question, in the same write");
   cmd->add_option("--user", a->user, "Pseudonymous user id");
   cmd->add_option("--matter", a->matter,
                   "Matter of the question (default: the trace's, else the one matter of its wall, "

@@ -161,6 +161,38 @@ TEST(FeedbackCli, RecordsFeedbackAndRefusesBadInput) {
   EXPECT_NE(r.out.find("already forgotten"), std::string::npos) << r.out;
 }
 
+// A lawyer changes their mind: --replace-earlier writes the new judgment
+// and retires their earlier ones of the question in one append; another
+// user's judgment of it stays.
+TEST(FeedbackCli, ANewJudgmentReplacesTheEarlierOne) {
+  Fixture f = MakeFixture("replace");
+  const std::string base = "feedback --index " + f.idx + " --trace t1 --json ";
+  CliRun first = Cli(base + "--user ann --rating up --correction 'CONSENTED answer' --consent");
+  ASSERT_EQ(first.code, 0) << first.out;
+  const std::string first_id = json::parse(first.out)["record_id"];
+  ASSERT_EQ(Cli(base + "--user bob --rating down").code, 0);
+  const uint64_t before = LogSize(f.idx);
+  CliRun second = Cli(base + "--user ann --rating 5 --correction 'PRIVILEGED answer' --consent " +
+                      "--privileged --replace-earlier");
+  ASSERT_EQ(second.code, 0) << second.out;
+  json rec = json::parse(second.out);
+  EXPECT_EQ(rec["replaces"], json::array({first_id}));
+  EXPECT_GT(LogSize(f.idx), before);
+  CliRun list = Cli("feedback --index " + f.idx + " --list --json");
+  ASSERT_EQ(list.code, 0) << list.out;
+  std::vector<std::string> users;
+  for (const auto& r : json::parse(list.out)) users.push_back(r["user"]);
+  EXPECT_EQ(users, (std::vector<std::string>{"bob", "ann"}));
+  const std::string out = f.dir + "/sft.jsonl";
+  ASSERT_EQ(Cli("export --index " + f.idx + " --format sft --out " + out).code, 0);
+  EXPECT_EQ(Read(out).find("CONSENTED"), std::string::npos);
+  EXPECT_EQ(Read(out).find("PRIVILEGED"), std::string::npos);
+  // Compaction keeps the meaning.
+  ASSERT_EQ(Cli("compact --index " + f.idx).code, 0);
+  list = Cli("feedback --index " + f.idx + " --list --json");
+  EXPECT_EQ(json::parse(list.out).size(), 2u) << list.out;
+}
+
 TEST(FeedbackCli, ExportsLoadInTheirToolsFormats) {
   Fixture f = MakeFixture("export");
   const std::string base = "feedback --index " + f.idx + " --trace t1 ";
