@@ -65,7 +65,8 @@ int ExportFeedback(const char* index_dir, int f, const char* out_path,
 // the core's FeedbackInput; the record is built and checked by the core
 // (foldback::BuildFeedbackRecord, through host::BuildFeedbackRecord).
 int AppendRecord(fb_feedback_log* log, const fb_feedback_record* record, const char* const* matters,
-                 size_t matter_count, bool walled, char** record_id_out) {
+                 size_t matter_count, bool walled, char** record_id_out,
+                 bool replace_earlier = false) {
   if (!log) return FB_EINVALID;
   if (record_id_out) *record_id_out = nullptr;
   if (!record) return Fail(&log->err, FB_EINVALID, "record is NULL");
@@ -97,6 +98,7 @@ int AppendRecord(fb_feedback_log* log, const fb_feedback_record* record, const c
     in.matter = Str(record->matter);
     in.consent_to_train = record->consent_to_train != 0;
     in.privileged = record->privileged != 0;
+    in.replace_earlier = replace_earlier;
     if (record->time_ms < 0) return Fail(&log->err, FB_EINVALID, "record.time_ms is negative");
     in.time_ms = record->time_ms;
     foldback::FeedbackRecordNotes notes;
@@ -174,6 +176,17 @@ int fb_feedback_log_append_walled(fb_feedback_log* log, const fb_feedback_record
                                   char** record_id_out) {
   return AppendRecord(log, record, allowed_matters, allowed_matter_count, /*walled=*/true,
                       record_id_out);
+}
+
+int fb_feedback_log_append_replacing(fb_feedback_log* log, const fb_feedback_record* record,
+                                     const char* const* allowed_matters,
+                                     size_t allowed_matter_count, char** record_id_out) {
+  if (log && !allowed_matters && allowed_matter_count > 0) {
+    return Fail(&log->err, FB_EINVALID, "allowed_matters is NULL with a count");
+  }
+  return AppendRecord(log, record, allowed_matters, allowed_matter_count,
+                      /*walled=*/allowed_matters != nullptr, record_id_out,
+                      /*replace_earlier=*/true);
 }
 
 int fb_feedback_forget_record(fb_feedback_log* log, const char* record_id, const char* user) {

@@ -804,6 +804,20 @@ FB_API int fb_feedback_log_append_walled(fb_feedback_log* log, const fb_feedback
                                          const char* const* allowed_matters,
                                          size_t allowed_matter_count, char** record_id_out);
 
+/* fb_feedback_log_append for a lawyer who changes their judgment: the new
+ * record replaces every live record of the same question (trace) by the
+ * same user, in the same write — a crash leaves the earlier judgment or
+ * the new one, never both, so an answer consented to training and then
+ * marked privileged is never exported. Another user's records of the
+ * question stay. `allowed_matters` NULL (count 0): no wall beyond the
+ * trace's, as fb_feedback_log_append; non-NULL: the user's wall, as
+ * fb_feedback_log_append_walled. The rule is the core's
+ * (FeedbackInput::replace_earlier), the same as `foldback feedback
+ * --replace-earlier` and the JS package's replaceEarlier. (since 0.2) */
+FB_API int fb_feedback_log_append_replacing(fb_feedback_log* log, const fb_feedback_record* record,
+                                            const char* const* allowed_matters,
+                                            size_t allowed_matter_count, char** record_id_out);
+
 /* Forgets one record (a tombstone; FB_ENOTFOUND when there is no such live
  * record). `user` may be NULL. */
 FB_API int fb_feedback_forget_record(fb_feedback_log* log, const char* record_id,

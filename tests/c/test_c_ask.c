@@ -1202,6 +1202,40 @@ static void feedback(void) {
     }
   }
 
+  /* A lawyer changes their judgment: fb_feedback_log_append_replacing
+   * retires their earlier record of the question in the same write (the
+   * core's FeedbackInput::replace_earlier). */
+  {
+    fb_feedback_record w = fb_feedback_default_record();
+    char* first = NULL;
+    char* second_id = NULL;
+    char out[512];
+    fb_export_report xr;
+    w.trace_id = fb_ask_trace_id(ask);
+    w.user = "ann";
+    w.rating = "up";
+    w.matter = "m-acme";
+    w.consent_to_train = 1;
+    w.corrected_answer = "CONSENTED answer";
+    snprintf(out, sizeof out, "%s/replace.jsonl", dir);
+    CHECK(fb_feedback_log_append(log, &w, &first) == FB_OK && first != NULL);
+    CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, out, &xr, NULL) == FB_OK && xr.rows == 1);
+    w.rating = "down";
+    w.privileged = 1;
+    CHECK(fb_feedback_log_append_replacing(log, &w, NULL, 1, &second_id) == FB_EINVALID);
+    CHECK(fb_feedback_log_append_replacing(NULL, &w, NULL, 0, &second_id) == FB_EINVALID);
+    CHECK(fb_feedback_log_append_replacing(log, &w, NULL, 0, &second_id) == FB_OK &&
+          second_id != NULL);
+    /* One live record (the new one, privileged): nothing exported. */
+    CHECK(fb_feedback_export(dir, FB_EXPORT_SFT, out, &xr, NULL) == FB_OK);
+    CHECK(xr.records == 1 && xr.rows == 0 && xr.privileged == 1 && file_lines(out) == 0);
+    CHECK(first && fb_feedback_forget_record(log, first, NULL) == FB_ENOTFOUND);
+    /* Forgotten again: the checks below count one live record. */
+    CHECK(second_id && fb_feedback_forget_record(log, second_id, NULL) == FB_OK);
+    fb_string_free(first);
+    fb_string_free(second_id);
+  }
+
   /* A good record: up, the lowest passage relevant, the top one not, a
    * preferred rewrite; in matter m-acme. */
   rec.critique = "The notice period matters most.";
