@@ -355,8 +355,20 @@ TEST_F(FeedbackRecordTest, ANewJudgmentReplacesTheEarlierOnesInOneWrite) {
   in.consent_to_train = true;
   in.privileged = true;
   in.replace_earlier = true;
+  const FeedbackState prefix = state_;
   FeedbackRecord r5 = append(in, t1);
   EXPECT_EQ(r5.replaces, (std::vector<std::string>{"r-1", "r-4"}));
+  // A host keeping the state in memory reaches the same state.
+  FeedbackState kept = prefix;
+  ApplyReplacements(r5, &kept);
+  kept.records.push_back(r5);
+  ASSERT_EQ(kept.records.size(), state_.records.size());
+  for (size_t i = 0; i < kept.records.size(); ++i) {
+    EXPECT_EQ(kept.records[i].record_id, state_.records[i].record_id);
+  }
+  EXPECT_EQ(kept.deleted_records, state_.deleted_records);
+  EXPECT_EQ(kept.tombstones.size(), state_.tombstones.size());
+  EXPECT_EQ(kept.deleted, state_.deleted);
   std::vector<std::string> live;
   for (const auto& r : state_.records) live.push_back(r.record_id);
   EXPECT_EQ(live, (std::vector<std::string>{"r-2", "r-3", "r-5"}));
@@ -646,6 +658,24 @@ TEST_F(FeedbackRecordTest, FoldBackCacheFoldsAnAppendedRecordIn) {
   // Another index version: dropped, rebuilt from the log on the next Get.
   ASSERT_TRUE(cache.Appended(*index_, 2, "v3", "v4", *second).ok());
   EXPECT_FALSE(cache.Ready(*index_, 1, "v3", std::nullopt));
+  // A record that replaces another cannot be folded in: records left the
+  // log. Dropped; the next Get reads the log and holds the new one only.
+  ASSERT_TRUE(cache.Get(*index_, 1, "v4", std::nullopt, read).ok());
+  in.record_id = "r-3";
+  in.user = "";
+  in.replace_earlier = true;
+  state_ = ApplyFeedbackLog(ReadFeedbackLog(sink.data()));
+  auto third = Build(TraceOf({"acme-1", "acme-2"}), in);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->replaces, (std::vector<std::string>{"r-1", "r-2"}));
+  ASSERT_TRUE(w.Add(*third).ok());
+  ASSERT_TRUE(cache.Appended(*index_, 1, "v4", "v5", *third).ok());
+  EXPECT_FALSE(cache.Ready(*index_, 1, "v5", std::nullopt));
+  const int before = reads;
+  auto after = cache.Get(*index_, 1, "v5", std::nullopt, read);
+  ASSERT_TRUE(after.ok() && *after);
+  EXPECT_EQ(reads, before + 1);
+  EXPECT_EQ((*after)->stats().used, 1u);
 }
 
 }  // namespace

@@ -298,6 +298,11 @@ struct FeedbackState {
 
 FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents);
 
+// The tombstones `record.replaces` stands for, applied to `state` as
+// ApplyFeedbackLog applies them: for a host that keeps the state in memory
+// and has just appended `record` (the record itself is the host's to add).
+void ApplyReplacements(const FeedbackRecord& record, FeedbackState* state);
+
 // How many of `state`'s live records a tombstone of `matter` removes: those
 // asked in the matter or showing a passage of it, as ApplyFeedbackLog
 // decides. What every host's "forget this matter" reports.
@@ -635,7 +640,9 @@ class FOLDBACK_EXPORT FoldBackCache {
   // must come in log order, one at a time (the host appends in that order).
   // An error of Add is returned after dropping every fold-back (the next Get
   // rebuilds). A tombstone is not a record: change the log version (Get
-  // rebuilds).
+  // rebuilds). A record that replaces others (FeedbackRecord::replaces)
+  // removes them as tombstones do: every fold-back is dropped and the next
+  // Get rebuilds from the log.
   Status Appended(const Index& index, uint64_t index_version, std::string_view log_version,
                   std::string_view new_log_version, const FeedbackRecord& record);
   // Trains every fold-back cached for this index and index version whose

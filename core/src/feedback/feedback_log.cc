@@ -365,6 +365,19 @@ bool RecordTouchesMatters(const FeedbackRecord& r, const std::set<std::string>& 
   return false;
 }
 
+namespace {
+
+// The tombstone a record's `replaces` entry stands for.
+Tombstone ReplacementTombstone(const FeedbackRecord& record, const std::string& id) {
+  Tombstone t;
+  t.record_id = id;
+  t.time_ms = record.time_ms;
+  t.user = record.user;
+  return t;
+}
+
+}  // namespace
+
 FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
   FeedbackState st;
   std::set<std::pair<std::string, std::string>> tombstone_keys;
@@ -381,13 +394,7 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
     }
     // A record's replacements are tombstones written with it: they stand
     // whatever becomes of the record (a retry, a later tombstone).
-    for (const std::string& id : e.record.replaces) {
-      Tombstone t;
-      t.record_id = id;
-      t.time_ms = e.record.time_ms;
-      t.user = e.record.user;
-      apply(t);
-    }
+    for (const std::string& id : e.record.replaces) apply(ReplacementTombstone(e.record, id));
   }
   std::unordered_set<std::string> seen;
   for (const FeedbackEntry& e : contents.entries) {
@@ -404,6 +411,18 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
     st.records.push_back(r);
   }
   return st;
+}
+
+void ApplyReplacements(const FeedbackRecord& record, FeedbackState* state) {
+  for (const std::string& id : record.replaces) {
+    if (!state->deleted_records.insert(id).second) continue;  // already a tombstone's
+    state->tombstones.push_back(ReplacementTombstone(record, id));
+    auto& live = state->records;
+    auto gone = std::remove_if(live.begin(), live.end(),
+                               [&](const FeedbackRecord& r) { return r.record_id == id; });
+    state->deleted += static_cast<uint64_t>(live.end() - gone);
+    live.erase(gone, live.end());
+  }
 }
 
 size_t RecordsTouchingMatter(const FeedbackState& state, const std::string& matter) {

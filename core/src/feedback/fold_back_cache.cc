@@ -168,6 +168,10 @@ bool FoldBackCache::Ready(const Index& index, uint64_t index_version, std::strin
 Status FoldBackCache::Appended(const Index& index, uint64_t index_version,
                                std::string_view log_version, std::string_view new_log_version,
                                const FeedbackRecord& record) {
+  if (!record.replaces.empty()) {
+    Clear();  // records left the log: no fold-back can take that in
+    return Status::OK();
+  }
   Rep& r = *rep_;
   std::vector<std::shared_ptr<FoldBack>> built;
   Status status;
