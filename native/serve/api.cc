@@ -1088,7 +1088,8 @@ struct Routes {
           GetString(j, "critique", &in.critique), GetString(j, "correction", &in.corrected_answer),
           GetString(j, "preferred_rewrite", &in.preferred_rewrite), GetStrings(j, "tags", &in.tags),
           GetString(j, "matter", &in.matter), GetBool(j, "consent", &in.consent_to_train),
-          GetBool(j, "privileged", &in.privileged)}) {
+          GetBool(j, "privileged", &in.privileged),
+          GetBool(j, "replace_earlier", &in.replace_earlier)}) {
       if (!st.ok()) return FromStatus(st);
     }
     if (in.trace_id.empty()) return Api::Error(400, "invalid_argument", "'trace_id' is required");
@@ -1109,7 +1110,8 @@ struct Routes {
                       {"trace_id", r->trace_id},
                       {"matter", r->matter},
                       {"labels", r->labels.size()},
-                      {"rating", r->rating.ToString()}});
+                      {"rating", r->rating.ToString()},
+                      {"replaces", r->replaces}});
   }
 
   // POST /v1/feedback/forget {"matter"} or {"record_id"}: a tombstone in

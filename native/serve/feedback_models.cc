@@ -155,8 +155,10 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
   for (const LabelledPassage& l : record.labels) add_chunk(l.chunk_id);
   {
     std::lock_guard<std::mutex> lock(versions_mu_);
-    if (touched.empty()) {
-      ++every_;  // a record of no matter is every wall's
+    if (touched.empty() || !record.replaces.empty()) {
+      // A record of no matter is every wall's; one that replaces others
+      // changes the walls of the records it removes as well.
+      ++every_;
     } else {
       for (const std::string& m : touched) ++matters_[m];
     }
@@ -168,6 +170,7 @@ Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<
   {
     // The next record's checks (a retried id) see this one.
     std::unique_lock<std::shared_mutex> lock(state_mu_);
+    if (state_) ApplyReplacements(record, &*state_);  // the records it replaces leave
     if (state_ && !state_->Find(record.record_id)) state_->records.push_back(record);
   }
   // Folded in before the 200: the next search of every wall that may see

@@ -468,6 +468,47 @@ TEST_F(ServeFoldBackTest, FoldedInFeedbackEqualsARebuild) {
 // may not write to the matter cannot forget it, and a refused request
 // changes nothing. One record: its author may forget it; behind a wall it
 // does not exist.
+// A lawyer changes their judgment (the add-ins' replace_earlier): the new
+// record retires their earlier one of the question in the same write, and
+// the very next search folds back the new judgment only — as a search
+// after forgetting the old record and recording the new one would.
+TEST_F(ServeFoldBackTest, ANewJudgmentReplacesTheEarlierOneAtOnce) {
+  const std::string question = kTopics[1].question;
+  int status;
+  const std::string before = Search("alice", Q(question), &status);
+  ASSERT_EQ(status, 200) << before;
+  json asked =
+      AskAndLabel("alice", question, "alpha", [](size_t rank, const json&) { return rank == 5; });
+  ASSERT_FALSE(asked.is_null());
+  const std::string taught = Search("alice", Q(question), &status);
+  ASSERT_NE(taught, before);
+  auto c = Client();
+  // Bob may not see alpha: his replacing record is refused like any other.
+  json change = {{"trace_id", asked["trace_id"]}, {"rating", "down"},
+                 {"critique", "not what I meant"}, {"replace_earlier", true}};
+  auto refused = c.Post("/v1/feedback", Auth("bob"), change.dump(), "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->status, 200) << refused->body;
+  // Alice's new judgment: a rating only, no labels.
+  auto replaced = c.Post("/v1/feedback", Auth("alice"), change.dump(), "application/json");
+  ASSERT_TRUE(replaced && replaced->status == 200) << (replaced ? replaced->body : "");
+  json rec = json::parse(replaced->body);
+  ASSERT_EQ(rec["replaces"].size(), 1u) << replaced->body;
+  // The labels are gone from the fold-back: the search is the index's again.
+  EXPECT_EQ(Search("alice", Q(question), &status), before);
+  EXPECT_EQ(status, 200);
+  // The replaced record is gone for its author too: forgetting it is a 404.
+  auto gone = c.Post("/v1/feedback/forget", Auth("alice"),
+                     json({{"record_id", rec["replaces"][0]}}).dump(), "application/json");
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 404) << gone->body;
+  // Replacing again retires the second record (the first is already gone).
+  change["rating"] = "up";
+  auto again = c.Post("/v1/feedback", Auth("alice"), change.dump(), "application/json");
+  ASSERT_TRUE(again && again->status == 200) << (again ? again->body : "");
+  EXPECT_EQ(json::parse(again->body)["replaces"], json::array({rec["record_id"]}));
+}
+
 TEST_F(ServeFoldBackTest, ForgettingAMatterUndoesItsFeedbackAtOnce) {
   const std::string question = kTopics[1].question;
   int status;
