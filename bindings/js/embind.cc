@@ -1499,6 +1499,7 @@ val ToRecord(const val& o, foldback::FeedbackRecord* r) {
       r->filters.push_back(std::move(f));
     }
   }
+  if (Has(o, "replaces")) r->replaces = Strings(o["replaces"]);
   return val::null();
 }
 
@@ -1551,6 +1552,7 @@ val RecordValue(const foldback::FeedbackRecord& r) {
     filters.call<void>("push", x);
   }
   o.set("filters", filters);
+  o.set("replaces", StringArray(r.replaces));
   return o;
 }
 
@@ -1591,6 +1593,7 @@ val ToFeedbackInput(const val& o, foldback::FeedbackInput* in) {
   in->matter = Str(o, "matter");
   if (Has(o, "consentToTrain")) in->consent_to_train = o["consentToTrain"].as<bool>();
   if (Has(o, "privileged")) in->privileged = o["privileged"].as<bool>();
+  if (Has(o, "replaceEarlier")) in->replace_earlier = o["replaceEarlier"].as<bool>();
   in->allowed_matters = ToMatterSet(o, "allowedMatters");
   return val::null();
 }

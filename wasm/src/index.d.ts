@@ -609,6 +609,12 @@ export interface FeedbackInput {
    * unknown chunks; a matter behind either is refused.
    */
   allowedMatters?: string[];
+  /**
+   * This judgment replaces the user's earlier records of the same question
+   * in the same durable write (the core's FeedbackInput::replace_earlier):
+   * what an add-in does when the lawyer changes a rating or a label.
+   */
+  replaceEarlier?: boolean;
 }
 
 /** The core's FeedbackRecord (core/include/foldback/feedback.h), camelCased. */
@@ -640,6 +646,8 @@ export interface FeedbackRecord {
    * unscoped question, or a record written before filters were kept.
    */
   filters: Array<{ field: string; op: '=' | '>=' | '<='; value: string }>;
+  /** The records this one replaced (replaceEarlier): gone from the log's meaning for good. */
+  replaces: string[];
 }
 
 export interface FoldBackOptions {

@@ -1319,7 +1319,7 @@ class Engine {
    * in every host):
    *   feedback({traceId, rating?: 'up'|'down'|1..5, labels?: {chunkId: 'relevant'|'partly'|'not_relevant'},
    *             critique?, correctedAnswer?, preferredRewrite?, tags?, consentToTrain?, privileged?,
-   *             user?, matter?, recordId?, allowedMatters?}) -> the stored record
+   *             user?, matter?, recordId?, allowedMatters?, replaceEarlier?}) -> the stored record
    * The question's trace supplies the question, hop queries, answer and the
    * passages shown (with their text hashes and matters); the wall it was
    * asked behind applies, and `allowedMatters` (the user's wall) too.
@@ -1329,6 +1329,10 @@ class Engine {
    * storage the promise resolves once the record is durably committed
    * (IndexedDB, durability 'strict'); the next search and question use it.
    * A recordId already recorded resolves to that record without writing again.
+   * With replaceEarlier the record replaces the user's earlier records of the
+   * same question (its `replaces` lists them) in the same durable write: a
+   * lawyer who changes a judgment never leaves both live, and a record once
+   * consented and now privileged is not exported.
    */
   feedback(input) {
     return this._serialFeedback(() => this._recordFeedback(input || {}));
@@ -1354,6 +1358,7 @@ class Engine {
       preferredRewrite: text(input.preferredRewrite), tags: (input.tags || []).map(text),
       user: input.user !== undefined && input.user !== null ? text(input.user) : '',
       matter: text(input.matter), consentToTrain: Boolean(input.consentToTrain), privileged: Boolean(input.privileged),
+      replaceEarlier: Boolean(input.replaceEarlier),
       allowedMatters: input.allowedMatters ? input.allowedMatters.map(String) : null,
     }));
     if (!built.retried) await this._append(built.record, built.record.recordId);

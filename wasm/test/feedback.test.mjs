@@ -192,6 +192,38 @@ test('a retried record id is recorded once', async () => {
   storage.close();
 });
 
+// A lawyer changes their judgment: replaceEarlier retires their earlier
+// record of the question in the same durable write (one stored entry), the
+// next search folds back the new judgment only, the export no longer holds
+// what was consented before, and a reopened engine reads the same.
+test('a new judgment replaces the earlier one in one write', async () => {
+  const { factory, storage } = await fresh('replace');
+  const e = await engineWith(storage);
+  const q = 'termination for convenience upon written notice';
+  const r = await e.ask(q, { hops: 1, depth: 10, topK: 10, rewrite: 'none', mode: 'bm25' });
+  const plain = e.search(q, { mode: 'bm25', topK: 10, useFeedback: false }).map((h) => h.chunkId);
+  const first = await e.feedback({ traceId: r.traceId, rating: 'up', consentToTrain: true,
+    correctedAnswer: 'CONSENTED answer', labels: { [r.passages[7].chunkId]: 'relevant', [r.passages[0].chunkId]: 'not_relevant' } });
+  assert.deepEqual(first.replaces, []);
+  assert.notDeepEqual(e.search(q, { mode: 'bm25', topK: 10 }).map((h) => h.chunkId), plain);
+  assert.match(await e.export('sft'), /CONSENTED/);
+  const entries = (await storedEntries(storage)).length;
+  const second = await e.feedback({ traceId: r.traceId, rating: 'down', critique: 'privileged after all',
+    consentToTrain: true, privileged: true, replaceEarlier: true });
+  assert.deepEqual(second.replaces, [first.recordId]);
+  assert.equal((await storedEntries(storage)).length, entries + 1, 'one write');
+  assert.deepEqual(e.feedbackRecords().map((x) => x.recordId), [second.recordId]);
+  assert.deepEqual(e.search(q, { mode: 'bm25', topK: 10 }).map((h) => h.chunkId), plain, 'the old labels are gone');
+  assert.doesNotMatch(await e.export('sft'), /CONSENTED|privileged after all/);
+  // The same meaning after a reload from storage.
+  storage.close();
+  const again = await openStorage({ indexedDB: factory, IDBKeyRange, name: 'replace' });
+  const e2 = await engineWith(again);
+  assert.deepEqual(e2.feedbackRecords().map((x) => x.recordId), [second.recordId]);
+  assert.equal(e2.feedbackInfo().deleted, 1);
+  again.close();
+});
+
 test('folded back at once: the next search knows the labels', async () => {
   const e = await createEngine({ index: { embedder: 'none' } });
   e.add(docs);
