@@ -156,6 +156,8 @@ export interface FeedbackRecord {
   privileged: boolean;
   programVersion: string;
   model: string;
+  /** The earlier judgments this one replaced, in the same write (absent from a server's answer). */
+  replaces?: string[];
 }
 
 export interface HistoryEntry { result: AskResult; feedback?: FeedbackRecord }
@@ -565,10 +567,11 @@ export class LocalEngine implements FoldbackClient {
         ...(input.tags ? { tags: input.tags } : {}),
         consentToTrain: Boolean(input.consentToTrain) && !input.privileged, privileged: Boolean(input.privileged),
         ...(this.opts.user ? { user: this.opts.user } : {}),
+        // The latest judgment of a question replaces the earlier one, in the
+        // same write (the core's replace_earlier): a record once consented
+        // and now privileged never stays exportable, whatever stops midway.
+        replaceEarlier: true,
       }) as FeedbackRecord;
-      // The latest judgment of a question replaces the earlier one (a record
-      // once consented and now privileged must not stay exportable).
-      if (previous) await this.engine.forgetRecord(previous.recordId);
       return record;
     });
   }

@@ -266,9 +266,10 @@ export class RemoteEngine implements FoldbackClient {
     };
     const empty = !input.rating && labels.length === 0 && !input.critique && !input.correctedAnswer && !input.preferredRewrite && !(input.tags ?? []).length;
     // The latest judgment of a question replaces the earlier one, as on this
-    // computer's engine: the earlier record is forgotten on the server (its
-    // author may), so that one consented before and now privileged, or taken
-    // back, is no longer used or exported.
+    // computer's engine: the server writes the new record with the earlier
+    // ones it replaces (replace_earlier, one write), so that one consented
+    // before and now privileged is no longer used or exported; a judgment
+    // taken back forgets the earlier record (its author may).
     const entry = this.asked.find((e) => e.result.traceId === traceId);
     const previous = entry?.feedback?.recordId ?? '';
     if (empty) {
@@ -284,19 +285,17 @@ export class RemoteEngine implements FoldbackClient {
       relevant: pick('relevant'), partly: pick('partly'), irrelevant: pick('not_relevant'),
       ...(input.critique ? { critique: input.critique } : {}), ...(input.correctedAnswer ? { correction: input.correctedAnswer } : {}),
       ...(input.preferredRewrite ? { preferred_rewrite: input.preferredRewrite } : {}), ...(input.tags?.length ? { tags: input.tags } : {}),
-      consent: Boolean(input.consentToTrain) && !privileged, privileged,
+      consent: Boolean(input.consentToTrain) && !privileged, privileged, replace_earlier: true,
     };
     const res = await this.request('POST', '/v1/feedback', { json: body });
-    const r = await res.json() as { record_id: string; trace_id: string; matter: string };
+    const r = await res.json() as { record_id: string; trace_id: string; matter: string; replaces?: string[] };
     const record: FeedbackRecord = {
       ...blank, recordId: r.record_id, matter: r.matter ?? '', rating: input.rating ?? '',
       labels: labels.map(([chunkId, label]) => ({ chunkId, label })), critique: input.critique ?? '',
       correctedAnswer: input.correctedAnswer ?? '', preferredRewrite: input.preferredRewrite ?? '', tags: input.tags ?? [],
-      consentToTrain: body.consent, privileged,
+      consentToTrain: body.consent, privileged, replaces: r.replaces ?? [],
     };
-    // Kept first: the new record is on the server whatever the forget says.
     if (entry) entry.feedback = record;
-    if (previous && previous !== record.recordId) await this.forgetRecord(previous);
     return record;
   }
 

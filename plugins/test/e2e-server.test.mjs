@@ -206,7 +206,8 @@ test('Word pane on a firm server: walled results from the server, hops streamed,
     assert.ok(found, 'the feedback record is in the server\'s files');
 
     // A changed judgment replaces the earlier record on the server, as on
-    // this computer's engine: the pane forgets it (alice wrote it).
+    // this computer's engine: the new record retires it in the same write
+    // (replace_earlier).
     const live = async () => JSON.parse(await runOut(['feedback', '--index', path.join(tmp, 'idx'), '--list', '--json']));
     // A thumb clicked and saved: the new record's id, once the pane shows it.
     const judge = async (thumb, old) => {

@@ -157,8 +157,10 @@ test('feedback: validated by the engine, persisted in IndexedDB, restored after 
   assert.equal(rec.user, 'u1');
   // A changed judgment replaces the earlier one: once privileged, never exported.
   const priv = await e.ask('indemnification', { hops: 1 }, () => {});
-  await e.feedback({ traceId: priv.traceId, rating: 'up', consentToTrain: true });
-  await e.feedback({ traceId: priv.traceId, rating: 'up', consentToTrain: true, privileged: true });
+  const consented = await e.feedback({ traceId: priv.traceId, rating: 'up', consentToTrain: true });
+  const changed = await e.feedback({ traceId: priv.traceId, rating: 'up', consentToTrain: true, privileged: true });
+  // In the same write (the core's replace_earlier), not a second call that could be lost.
+  assert.deepEqual(changed.replaces, [consented.recordId]);
   storage.close();
   const again = await A.LocalEngine.open({ storage: await storageIn(factory, 'fb-test'), allowedOrigins: ALLOWED });
   assert.equal((await again.status()).documents, docs.length, 'the corpus is restored');

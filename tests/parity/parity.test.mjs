@@ -487,6 +487,7 @@ function feedbackFlags(f) {
   for (const t of f.tags) args.push('--tag', t);
   if (f.consent) args.push('--consent');
   if (f.privileged) args.push('--privileged');
+  if (f.replace_earlier) args.push('--replace-earlier');
   if (f.user) args.push('--user', f.user);
   if (f.matter) args.push('--matter', f.matter);
   return args;
@@ -516,6 +517,7 @@ const feedbackDrivers = {
     if (f.preferred_rewrite) input.preferredRewrite = f.preferred_rewrite;
     if (f.user) input.user = f.user;
     if (f.matter) input.matter = f.matter;
+    if (f.replace_earlier) input.replaceEarlier = true;
     try {
       await state.engine.feedback(input);
       return { decision: 'accepted', message: '' };
@@ -639,7 +641,9 @@ async function decodedRecords(host, dir, state) {
   try {
     const info = fb.load(bytes);
     const records = fb.records().map((r) => {
-      const { recordId, traceId, timeMs, ...rest } = r;
+      // The ids differ from host to host: the records replaced are counted.
+      const { recordId, traceId, timeMs, replaces, ...rest } = r;
+      rest.replaced = replaces.length;
       return JSON.parse(JSON.stringify(rest, (k, v) => (k === 'score' && typeof v === 'number' ? round(v) : v)));
     });
     return { records, tombstones: info.tombstones, forgottenMatters: fb.info().forgottenMatters };

@@ -17,7 +17,7 @@
  *     The trace is saved in DIR/traces (fb_ask_save_trace).
  *   parity_c_driver feedback DIR --trace ID [--rating R] [--relevant C]...
  *       [--partly C]... [--irrelevant C]... [--critique T] [--correction T]
- *       [--preferred-rewrite T] [--tag T]... [--consent] [--privileged]
+ *       [--preferred-rewrite T] [--tag T]... [--consent] [--privileged] [--replace-earlier]
  *       [--user U] [--matter M]
  *     -> {"ok":true,"record_id":...} | {"ok":false,"code":N,"error":...}
  *   parity_c_driver forget-matter DIR MATTER
@@ -503,10 +503,14 @@ static int cmd_feedback(const char* dir, int argc, char** argv) {
   list relevant = {{0}, 0}, partly = {{0}, 0}, irrelevant = {{0}, 0}, tags = {{0}, 0};
   fb_feedback_log* log = NULL;
   char* id = NULL;
-  int rc, i;
+  int rc, i, replace_earlier = 0;
   for (i = 0; i < argc; ++i) {
     const char* a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--replace-earlier")) {
+      replace_earlier = 1;
+      continue;
+    }
     if (!strcmp(a, "--consent")) {
       r.consent_to_train = 1;
       continue;
@@ -552,7 +556,8 @@ static int cmd_feedback(const char* dir, int argc, char** argv) {
   r.tag_count = tags.count;
   rc = fb_feedback_log_open(dir, NULL, &log);
   if (rc != FB_OK) return refused(rc, "fb_feedback_log_open failed");
-  rc = fb_feedback_log_append(log, &r, &id);
+  rc = replace_earlier ? fb_feedback_log_append_replacing(log, &r, NULL, 0, &id)
+                       : fb_feedback_log_append(log, &r, &id);
   if (rc != FB_OK) {
     refused(rc, fb_feedback_log_last_error(log));
   } else {
