@@ -62,8 +62,13 @@ int Record(const FeedbackArgs& a) {
   in.privileged = a.privileged;
   in.replace_earlier = a.replace_earlier;
   if (a.restrict_matters) in.allowed_matters = SplitCommaSet(a.allowed_matters);
+  // The log's writer lock first: the record is checked against the log as
+  // it stands when appended (a retried id, the earlier judgments it
+  // replaces), with no other writer in between; nothing is written when the
+  // check fails.
+  auto log = host::FeedbackLogFile::Open(a.index_dir);
+  if (!log.ok()) return Fail(log.status());
   FeedbackRecordNotes notes;
-  // Checked against the trace and the index before the log is touched.
   auto r = host::BuildFeedbackRecord(**opened, a.index_dir, in, &notes);
   if (!r.ok()) return Fail(r.status());
   if (notes.missing_passages) {
@@ -71,8 +76,6 @@ int Record(const FeedbackArgs& a) {
                FMT_STRING("warning: {} passage(s) of trace '{}' are no longer in the index\n"),
                notes.missing_passages, a.trace_id);
   }
-  auto log = host::FeedbackLogFile::Open(a.index_dir);
-  if (!log.ok()) return Fail(log.status());
   Status s = (*log)->Append(*r);
   if (!s.ok()) return Fail(s);
   if (a.json) {

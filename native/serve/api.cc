@@ -1102,7 +1102,7 @@ struct Routes {
     if (!r.ok()) return FromStatus(r.status());
     // fsync'ed, then folded into every kept fold-back that may see it, before
     // we answer: the next search of those walls uses it.
-    Status s = rep->models->Append(rep->log.get(), index, generation, *r);
+    Status s = rep->models->Append(rep->log.get(), index, generation, &*r, in.replace_earlier);
     if (!s.ok()) return FromStatus(s);
     if (!r->matter.empty()) ctx.matters.insert(r->matter);
     ctx.results = 1;

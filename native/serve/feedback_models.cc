@@ -113,9 +113,14 @@ Result<FeedbackRecord> FeedbackModels::BuildRecord(const Index& index,
 }
 
 Status FeedbackModels::Append(host::FeedbackLogFile* log, const std::shared_ptr<const Index>& index,
-                              uint64_t generation, const FeedbackRecord& record) {
+                              uint64_t generation, FeedbackRecord* changed, bool replace_earlier) {
   std::lock_guard<std::mutex> order(append_mu_);
+  const FeedbackRecord& record = *changed;
   if (log->Contains(record.record_id)) return log->Append(record);  // a retry: nothing new
+  if (replace_earlier) {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    if (state_) changed->replaces = EarlierJudgments(*state_, record);
+  }
   {
     // Checked by BuildRecord against the state before a Forget that came
     // in between: the log would drop it, so no fold-back may take it.

@@ -110,9 +110,12 @@ class FeedbackModels {
   // was checked against) before returning; wakes the trainer for what
   // lags. One append at a time, so that every fold-back takes records in
   // the log's order. A record the log already holds (a retried write) is
-  // acknowledged and changes nothing.
+  // acknowledged and changes nothing. With `replace_earlier` (the record
+  // was built with FeedbackInput::replace_earlier) its `replaces` is listed
+  // again from the state under the append lock (EarlierJudgments): a
+  // changed judgment appended meanwhile by the same user is replaced too.
   Status Append(host::FeedbackLogFile* log, const std::shared_ptr<const Index>& index,
-                uint64_t generation, const FeedbackRecord& record);
+                uint64_t generation, FeedbackRecord* record, bool replace_earlier = false);
 
   // A tombstone: `write` appends it to the log (host::ForgetFeedbackMatter,
   // host::ForgetFeedbackRecord) in the order of appends; then every wall

@@ -303,6 +303,15 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents);
 // and has just appended `record` (the record itself is the host's to add).
 void ApplyReplacements(const FeedbackRecord& record, FeedbackState* state);
 
+// The live records of `state` that `record` replaces under
+// FeedbackInput::replace_earlier: those of the same trace by the same user,
+// in log order, never `record` itself. BuildFeedbackRecord fills
+// `replaces` with them; a host that builds records before it takes its
+// append lock lists them again under it, so that two changed judgments
+// made at once do not both leave the same earlier one behind.
+std::vector<std::string> EarlierJudgments(const FeedbackState& state,
+                                          const FeedbackRecord& record);
+
 // How many of `state`'s live records a tombstone of `matter` removes: those
 // asked in the matter or showing a passage of it, as ApplyFeedbackLog
 // decides. What every host's "forget this matter" reports.

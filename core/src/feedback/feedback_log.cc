@@ -413,6 +413,18 @@ FeedbackState ApplyFeedbackLog(const FeedbackLogContents& contents) {
   return st;
 }
 
+std::vector<std::string> EarlierJudgments(const FeedbackState& state,
+                                          const FeedbackRecord& record) {
+  std::vector<std::string> out;
+  for (const FeedbackRecord& earlier : state.records) {
+    if (earlier.trace_id == record.trace_id && earlier.user == record.user &&
+        earlier.record_id != record.record_id) {
+      out.push_back(earlier.record_id);
+    }
+  }
+  return out;
+}
+
 void ApplyReplacements(const FeedbackRecord& record, FeedbackState* state) {
   for (const std::string& id : record.replaces) {
     if (!state->deleted_records.insert(id).second) continue;  // already a tombstone's

@@ -174,14 +174,7 @@ Result<FeedbackRecord> BuildFeedbackRecord(const Index& index, std::string_view 
         "nothing to record: give a rating, passage labels, a critique, a correction, a "
         "preferred rewrite or a tag");
   }
-  if (in.replace_earlier) {
-    // The same user's earlier judgments of this question, in log order.
-    for (const FeedbackRecord& earlier : state.records) {
-      if (earlier.trace_id == r.trace_id && earlier.user == r.user) {
-        r.replaces.push_back(earlier.record_id);
-      }
-    }
-  }
+  if (in.replace_earlier) r.replaces = EarlierJudgments(state, r);
   FB_RETURN_IF_ERROR(ValidateFeedbackRecord(r));
   return r;
 }
