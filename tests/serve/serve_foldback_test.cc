@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "foldback/feedback.h"
 #include "host/hash.h"
 #include "rerank_topics.h"
 #include "serve_process.h"
@@ -507,6 +509,43 @@ TEST_F(ServeFoldBackTest, ANewJudgmentReplacesTheEarlierOneAtOnce) {
   auto again = c.Post("/v1/feedback", Auth("alice"), change.dump(), "application/json");
   ASSERT_TRUE(again && again->status == 200) << (again ? again->body : "");
   EXPECT_EQ(json::parse(again->body)["replaces"], json::array({rec["record_id"]}));
+}
+
+// Changed judgments of one question sent at once (two panes, a double
+// click): each replaces everything before it, whatever order the server
+// takes them in — the earlier records are listed under the append lock,
+// not when each request was checked. One judgment of alice's stays live.
+TEST_F(ServeFoldBackTest, ChangedJudgmentsAtOnceLeaveOneLive) {
+  json asked = AskAndLabel("alice", kTopics[1].question, "alpha",
+                           [](size_t rank, const json&) { return rank == 5; });
+  ASSERT_FALSE(asked.is_null());
+  const std::string trace = asked["trace_id"];
+  constexpr int kAtOnce = 8;
+  std::vector<std::string> ids(kAtOnce);
+  std::vector<std::thread> panes;
+  for (int i = 0; i < kAtOnce; ++i) {
+    panes.emplace_back([&, i] {
+      auto c = Client();
+      json change = {{"trace_id", trace},
+                     {"rating", i % 2 ? "up" : "down"},
+                     {"critique", "take " + std::to_string(i)},
+                     {"replace_earlier", true}};
+      auto r = c.Post("/v1/feedback", Auth("alice"), change.dump(), "application/json");
+      if (r && r->status == 200) ids[i] = json::parse(r->body)["record_id"];
+    });
+  }
+  for (auto& t : panes) t.join();
+  for (const auto& id : ids) ASSERT_FALSE(id.empty());
+  std::ifstream in(dir_ / "idx" / "feedback.log", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  foldback::FeedbackState state = foldback::ApplyFeedbackLog(foldback::ReadFeedbackLog(bytes));
+  std::vector<std::string> live;
+  for (const auto& r : state.records) {
+    if (r.trace_id == trace) live.push_back(r.record_id);
+  }
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), live[0]), ids.end());
+  EXPECT_EQ(state.deleted, static_cast<uint64_t>(kAtOnce));  // the labelled record and 7 takes
 }
 
 TEST_F(ServeFoldBackTest, ForgettingAMatterUndoesItsFeedbackAtOnce) {
