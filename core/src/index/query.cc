@@ -77,20 +77,20 @@ Status MakeToken(std::string_view raw, QueryToken* out, bool* has_operator) {
   return Status::OK();
 }
 
-// False when `q` holds none of the characters an operator needs — a quote
-// (IsQuote: '"', U+00AB, U+00BB, U+201C-U+201F), a '*' or a '/' (every
-// connector has one) — so that ParseQueryAst, which can only find operators
-// or fail at one of them, would give a plain query: a question typed in
-// words (most queries) is not tokenized twice.
-// Every query is scanned, so the bytes that may begin one of these are
-// found by a table (a load a byte, not five comparisons): the three ASCII
-// ones and the lead bytes of the other quotes.
+// The bytes that may begin an operator for MayHaveOperators: '"', '*', '/'
+// and the lead bytes of the other quotes. Every query is scanned, so a table
+// (a load a byte) rather than five comparisons a byte.
 constexpr auto kOperatorLead = [] {
   std::array<bool, 256> t{};
   for (unsigned char c : {'"', '*', '/', '\xC2', '\xE2'}) t[c] = true;
   return t;
 }();
 
+// False when `q` holds none of the characters an operator needs — a quote
+// (IsQuote: '"', U+00AB, U+00BB, U+201C-U+201F), a '*' or a '/' (every
+// connector has one) — so that ParseQueryAst, which can only find operators
+// or fail at one of them, would give a plain query: a question typed in
+// words (most queries) is not tokenized twice.
 bool MayHaveOperators(std::string_view q) {
   for (size_t i = 0; i < q.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(q[i]);

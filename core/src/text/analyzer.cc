@@ -118,8 +118,8 @@ ThreadStemmer* StemmerFor(const std::string& language) {
 namespace {
 
 // ASCII letters and digits, a byte at a time: one load instead of three
-// range tests in the walk's innermost loop (about half its time natively,
-// more inside wasm).
+// range tests in the walk's innermost loop (40 % of the walk's time
+// natively before the table, by perf annotate).
 constexpr auto kAsciiAlnum = [] {
   std::array<bool, 256> t{};
   for (int c = 0; c < 256; ++c) {
