@@ -64,8 +64,9 @@ int Record(const FeedbackArgs& a) {
   if (a.restrict_matters) in.allowed_matters = SplitCommaSet(a.allowed_matters);
   // The log's writer lock first: the record is checked against the log as
   // it stands when appended (a retried id, the earlier judgments it
-  // replaces), with no other writer in between; nothing is written when the
-  // check fails.
+  // replaces), with no other writer in between. Nothing is appended when the
+  // check fails (opening creates an empty log and its lock file if the index
+  // had none: every reader reads an empty log as no log).
   auto log = host::FeedbackLogFile::Open(a.index_dir);
   if (!log.ok()) return Fail(log.status());
   FeedbackRecordNotes notes;
