@@ -241,8 +241,17 @@ function hitsAt(module, addr, known) {
 const SAME_PACKED = 0xFFFFFFFF;
 const isPlain = (v) => typeof v === 'string' && v.indexOf('\0') < 0;
 function packSearchOptions(o) {
-  if (o === undefined || o === null) return '';
-  let out = '';
+  const parts = [];
+  return searchOptionParts(o, parts) ? parts.join('') : null;
+}
+
+// The packed string's parts, in order, into `parts` (emptied first); false
+// when a value is not plain. Equal parts pack to equal strings, so a
+// search can tell its options are the last call's without packing them
+// (engine.search: the same scope, question after question).
+function searchOptionParts(o, parts) {
+  parts.length = 0;
+  if (o === undefined || o === null) return true;
   const keys = Object.keys(o);
   for (let i = 0; i < keys.length; ++i) {
     const k = keys[i];
@@ -250,41 +259,41 @@ function packSearchOptions(o) {
     if (v === undefined || v === null) continue;
     switch (k) {
       case 'mode': case 'fusion': case 'syntax':
-        if (!isPlain(v)) return null;
-        out += (k === 'mode' ? '\0m' : k === 'fusion' ? '\0f' : '\0s') + v;
+        if (!isPlain(v)) return false;
+        parts.push(k === 'mode' ? '\0m' : k === 'fusion' ? '\0f' : '\0s', v);
         break;
       case 'topK':
-        if (!Number.isInteger(v) || v < 0 || v > 0xFFFFFFFF) return null;
-        out += '\0k' + v;
+        if (!Number.isInteger(v) || v < 0 || v > 0xFFFFFFFF) return false;
+        parts.push('\0k', v);
         break;
       case 'oneDocument':
-        out += v ? '\0o1' : '\0o0';
+        parts.push(v ? '\0o1' : '\0o0');
         break;
       case 'filter': {
-        if (typeof v !== 'object') return null;
+        if (typeof v !== 'object') return false;
         const fields = Object.keys(v);
         for (let j = 0; j < fields.length; ++j) {
           const f = fields[j];
-          if (!isPlain(f) || !isPlain(v[f])) return null;
-          out += '\0F' + f + '\0' + v[f];
+          if (!isPlain(f) || !isPlain(v[f])) return false;
+          parts.push('\0F', f, '\0', v[f]);
         }
         break;
       }
       case 'allowedMatters':
-        if (!Array.isArray(v)) return null;
-        out += '\0W' + v.length;
+        if (!Array.isArray(v)) return false;
+        parts.push('\0W', v.length);
         for (let j = 0; j < v.length; ++j) {
-          if (!isPlain(v[j])) return null;
-          out += '\0' + v[j];
+          if (!isPlain(v[j])) return false;
+          parts.push('\0', v[j]);
         }
         break;
       case 'queryVector': case 'candidates': case 'denseWeight': case 'rrfK': case 'efSearch':
-        return null;
+        return false;
       default:
         break;  // not a search option (useFeedback, rerank, ...)
     }
   }
-  return out;
+  return true;
 }
 
 /** UUIDv7 (RFC 9562): time-ordered ids for traces and feedback records. */
@@ -618,16 +627,18 @@ class Engine {
       throw new FoldbackError('Failed precondition', "rerank: 'learned' needs trainReranker() or loadReranker() first");
     }
     const run = (o) => {
-      const packed = learned ? null : packSearchOptions(o);
       const from = options.useFeedback === false ? this._index : this._feedback;
-      if (packed !== null && from && isWellFormed(packed)) {
-        const addr = this._searchPlain(from, q, packed);
-        return addr ? hitsAt(this._module, addr, this._knownHits[this._sideOf(from)])
-          : check(from.lastError());
+      if (!learned && from) {
+        const addr = this._searchPlain(from, q, o);
+        if (addr !== undefined) {
+          return addr ? hitsAt(this._module, addr, this._knownHits[this._sideOf(from)])
+            : check(from.lastError());
+        }
       }
+      const packed = learned ? null : packSearchOptions(o);
       if (packed !== null) {
         // This path reads other options into the side's kept ones.
-        if (this._packedSent) this._packedSent[this._sideOf(from)] = null;
+        if (this._sentParts) this._sentParts[this._sideOf(from)] = null;
         const addr = from === this._index ? from.searchPacked(q, packed)
           : from.searchPacked(this._index, this._generation, q, packed);
         return addr ? hitsAt(this._module, addr) : check(from.lastError());
@@ -652,38 +663,60 @@ class Engine {
   // searchPacked through the module's plain exports (fb_js_* in
   // bindings/js/embind.cc), not embind: the query and the packed options are
   // written into the module's input buffer by TextEncoder.encodeInto. The
-  // same search and hits; `q` is well formed (wellFormed) and so is
-  // `packed` (the caller checks), so both encode as embind encodes them.
-  // Options the side's last successful search was given are not written
-  // again (SAME_PACKED: the module keeps what they read as).
-  _searchPlain(from, q, packed) {
+  // same search and hits; `q` is well formed (wellFormed) and so must the
+  // packed options be, so both encode as embind encodes them. Options equal
+  // to those of the side's last successful search are neither packed nor
+  // written again (SAME_PACKED: the module keeps what they read as).
+  // Undefined, nothing searched, when the options do not pack (a value not
+  // plain, or not well formed): the caller takes the embind path.
+  _searchPlain(from, q, o) {
     const m = this._module;
     if (this._addresses === undefined) {
       this._addresses = { index: this._index.address(), feedback: this._feedback.address() };
       // The fields of the hits each side's last blocks brought, by slot (hitsAt).
       this._knownHits = { index: [], feedback: [] };
-      this._packedSent = { index: null, feedback: null };
+      // The parts of the options each side's last search was given, and a
+      // spare array to read the next call's into.
+      this._sentParts = { index: null, feedback: null };
+      this._parts = [];
     }
     const side = this._sideOf(from);
+    const parts = this._parts;
+    if (!searchOptionParts(o, parts)) return undefined;
+    const sent = this._sentParts[side];
+    let same = sent !== null && sent.length === parts.length;
+    for (let i = 0; same && i < parts.length; ++i) same = parts[i] === sent[i];
+    const packed = same ? '' : parts.join('');
+    if (!same && !isWellFormed(packed)) return undefined;
     // UTF-8 takes at most 3 bytes per UTF-16 unit. The module's input
     // buffer (one per module, whichever engine uses it) is asked for again
-    // only when it must grow: its address holds until then.
+    // only when it must grow: its address holds until then, and its view
+    // until the memory grows.
     const room = 3 * (q.length + packed.length);
     let input = m._fbInput;
     if (input === undefined || input.room < room) {
       const want = Math.max(room, 4096);
-      input = m._fbInput = { at: m._fb_js_input(want), room: want };
+      input = m._fbInput = { at: m._fb_js_input(want), room: want, heap: null, view: null };
     }
     const at = input.at;
     const heap = m.HEAPU8;  // read now: a call may have grown the memory
-    const queryBytes = utf8Encoder.encodeInto(q, heap.subarray(at, at + room)).written;
-    const packedBytes = this._packedSent[side] === packed ? SAME_PACKED
-      : utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + room)).written;
+    if (input.heap !== heap) {
+      input.heap = heap;
+      input.view = heap.subarray(at, at + input.room);
+    }
+    const queryBytes = utf8Encoder.encodeInto(q, input.view).written;
+    const packedBytes = same ? SAME_PACKED
+      : utf8Encoder.encodeInto(packed, heap.subarray(at + queryBytes, at + input.room)).written;
     const addr = side === 'index'
       ? m._fb_js_index_search(this._addresses.index, this._generation, queryBytes, packedBytes)
       : m._fb_js_feedback_search(this._addresses.feedback, this._addresses.index, this._generation,
         queryBytes, packedBytes);
-    this._packedSent[side] = addr ? packed : null;
+    if (!addr) {
+      this._sentParts[side] = null;
+    } else if (!same) {
+      this._parts = sent || [];
+      this._sentParts[side] = parts;
+    }
     return addr;
   }
 

@@ -136,7 +136,7 @@ test('options repeated from the last search', async () => {
   const e = await createEngine({ index: { embedder: 'none' } });
   e.add([
     { id: 'r1', text: 'The Receiving Party shall keep the data secret.', metadata: { scope: 's1' } },
-    { id: 'r2', text: 'The Receiving Party shall return the data.', metadata: { scope: 's2' } },
+    { id: 'r2', text: 'The Receiving Party shall return the data.', matter: 'm2', metadata: { scope: 's2' } },
   ]);
   const s1 = { mode: 'bm25', filter: { scope: 's1' } };
   const s2 = { mode: 'bm25', filter: { scope: 's2' } };
@@ -170,6 +170,17 @@ test('options repeated from the last search', async () => {
   expect(s2, ['r2'], 'feedback path, s2 after an error');
   assert.throws(() => e.search('data', index({ mode: 'fast' })), FoldbackError);
   expect(index(s1), ['r1'], 'index, s1 after an error');
+  // Options equal part by part to the last ones are not even packed: values
+  // that differ in one part only, or keys in another order, are sent again.
+  const all = (o) => index({ mode: 'bm25', ...o });
+  expect(all({ topK: 1 }), ['r2'], 'index, top 1');
+  expect(all({ topK: 2 }), ['r2', 'r1'], 'index, top 2: the same parts but one');
+  expect(all({ topK: 1 }), ['r2'], 'index, top 1 again');
+  expect(index({ filter: { scope: 's2' }, mode: 'bm25' }), ['r2'], 'index, s2, keys in another order');
+  expect(index(s1), ['r1'], 'index, s1 after s2');
+  expect(index({ ...s1, oneDocument: true }), ['r1'], 'index, s1, one per document');
+  expect(all({ filter: { scope: 's2' }, allowedMatters: ['m'] }), [], 'index, s2 behind a wall');
+  expect(all({ filter: { scope: 's2' }, allowedMatters: ['m2'] }), ['r2'], 'index, s2, its matter allowed');
   e.dispose();
 });
 
