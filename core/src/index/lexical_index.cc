@@ -467,11 +467,12 @@ constexpr size_t kMaxScoreMinPostings = 8192;
 // scored in a straight walk (a ranged mask's entry per range and term).
 constexpr size_t kRangeSearchCost = 8;
 
-std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
-    const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k,
-    const std::vector<uint32_t>* group_of) const {
-  std::vector<std::pair<uint32_t, double>> out;
-  if (k == 0 || live_chunks_ == 0) return out;
+void LexicalIndex::Search(const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k,
+                          const std::vector<uint32_t>* group_of,
+                          std::vector<std::pair<uint32_t, double>>* out_param) const {
+  std::vector<std::pair<uint32_t, double>>& out = *out_param;
+  out.clear();
+  if (k == 0 || live_chunks_ == 0) return;
   // Merge duplicate terms (into a kept vector: no allocation per search).
   thread_local std::vector<std::pair<uint32_t, double>> terms;
   terms.clear();
@@ -486,7 +487,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
       terms.emplace_back(it->second, q.weight);
     }
   }
-  if (terms.empty()) return out;
+  if (terms.empty()) return;
 
   // Statistics: the whole index's, or (walls) the visible chunks' only.
   struct TermStats {
@@ -501,7 +502,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   std::shared_ptr<const Norms> norm_table;
   size_t total_postings = 0;
   if (scope) {
-    if (scope->chunks == 0) return out;
+    if (scope->chunks == 0) return;
     n = static_cast<double>(scope->chunks);
     norm_table = NormsFor(std::max(static_cast<double>(scope->total_length) / n, 1.0));
     // One pass over each query term's postings counts its visible document
@@ -538,7 +539,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
     lock.unlock();
     terms.resize(kept);
     stats.resize(kept);
-    if (terms.empty()) return out;
+    if (terms.empty()) return;
   } else {
     norm_table = CurrentNorms();
     for (size_t i = 0; i < terms.size(); ++i) {
@@ -555,7 +556,7 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
 
   const std::vector<float>& norms = norm_table->values;
   const float k1p1 = static_cast<float>(params_.k1 + 1.0);
-  if (norms.size() < lengths_.size()) return out;  // REQUIRES-violation guard
+  if (norms.size() < lengths_.size()) return;  // REQUIRES-violation guard
   auto idf_of = [&](size_t i) {
     double df = stats[i].df;
     return static_cast<float>(Bm25IdfOf(params_.idf, n, df) * terms[i].second);
@@ -645,12 +646,12 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
         idfs[i] = idf_of(i);
         bounds[i] = idfs[i] * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len);
       }
-      if (pick == Strategy::kBlockMax) {
-        return SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
-                              group_of);
-      }
-      return SearchBestFirst(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
-                             group_of);
+      out = pick == Strategy::kBlockMax
+                ? SearchBlockMax(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
+                                 group_of)
+                : SearchBestFirst(terms, idfs, bounds, *norm_table, norm_table->average, ok, k,
+                                  group_of);
+      return;
     }
     if (!scattered && strategy_ == Strategy::kMaxScore) {
       // Chunk-level MaxScore, kept for comparison only (it drops terms of
@@ -663,7 +664,8 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
         weighted.push_back({terms[i].first, idf,
                             idf * Bound(norm_table->average, stats[i].max_tf, stats[i].min_len)});
       }
-      return SearchMaxScore(weighted, *norm_table, ok, k, group_of);
+      out = SearchMaxScore(weighted, *norm_table, ok, k, group_of);
+      return;
     }
     // Queries touching a large share of the chunks accumulate without
     // tracking which chunks they touched, then scan the score array.
@@ -731,7 +733,6 @@ std::vector<std::pair<uint32_t, double>> LexicalIndex::Search(
   } else {
     std::sort(out.begin(), out.end(), better);
   }
-  return out;
 }
 
 LexicalIndex::SnapshotPlan LexicalIndex::PlanSnapshot(const std::vector<uint32_t>& renumber) const {

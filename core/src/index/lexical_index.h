@@ -176,7 +176,16 @@ class LexicalIndex {
   // are bit-identical whatever chunks lie outside them.
   std::vector<std::pair<uint32_t, double>> Search(const std::vector<WeightedTerm>& query,
                                                   const ChunkMask& mask, size_t k,
-                                                  const std::vector<uint32_t>* group_of = nullptr) const;
+                                                  const std::vector<uint32_t>* group_of = nullptr) const {
+    std::vector<std::pair<uint32_t, double>> out;
+    Search(query, mask, k, group_of, &out);
+    return out;
+  }
+  // The same into *out (replaced; its capacity kept, so a caller that
+  // searches again into the same vector does not allocate for it).
+  void Search(const std::vector<WeightedTerm>& query, const ChunkMask& mask, size_t k,
+              const std::vector<uint32_t>* group_of,
+              std::vector<std::pair<uint32_t, double>>* out) const;
 
   // BM25 idf of a term (0 when unknown).
   double Idf(std::string_view term) const;

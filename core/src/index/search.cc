@@ -276,15 +276,19 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
       dense_hits = dense->Search(query_vector.data(), dense_k, std::max(ef, dense_k), mask);
     const bool dense_used =
         !dense_hits.empty() || (have_dense && options.mode == SearchMode::kDense);
-    Ranked lexical_hits;
+    // Kept vectors (this one, the candidates, the kept chunks): a search
+    // allocates none of them again, which inside wasm is dlmalloc's time.
+    thread_local Ranked lexical_hits;
+    lexical_hits.clear();
     size_t lexical_k = dense_used ? depth : top_k * scale;
     if (options.mode != SearchMode::kDense || !dense_used) {
-      lexical_hits = lexical.Search(terms, mask, lexical_k, group);
+      lexical.Search(terms, mask, lexical_k, group, &lexical_hits);
     }
     const bool lexical_more = !lexical_hits.empty() && lexical_hits.size() >= lexical_k;
     const bool dense_more = dense_hits.size() >= dense_k && dense_k < kMaxDepth;
 
-    std::vector<Candidate> cands;
+    thread_local std::vector<Candidate> cands;
+    cands.clear();
     if (!dense_used) {
       // BM25 mode, or no usable dense side: lexical scores, role weighted.
       cands.reserve(lexical_hits.size());
@@ -383,8 +387,8 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
     // `n` being this round's; the rest are dropped at the end of the round.
     std::vector<SearchHit>& hits = *out;
     hits.reserve(std::min(top_k, cands.size()));  // no moves of hits as it grows
-    std::vector<uint32_t> kept;                   // chunks of the first n hits
-    kept.reserve(std::min(top_k, cands.size()));
+    thread_local std::vector<uint32_t> kept;      // chunks of the first n hits
+    kept.clear();
     size_t n = 0;
     for (const Candidate& k : cands) {
       if (n == top_k) break;
