@@ -357,9 +357,11 @@ class HitBuffers {
   // has them from an earlier block of this epoch. A new epoch, or more
   // than kKnownHits hits or kKnownBytes of their fields known, starts
   // again from nothing (the block's last word tells JS to drop what it
-  // holds): what JS keeps stays a few MB. The key is the chunk id, which
+  // holds): what JS keeps stays a few MB. The key is the chunk's position
+  // in the index (SearchHit::chunk; its id for a hit no search made), which
   // names one chunk's text, title, section and matter until the index
-  // changes, and every change moves the epoch.
+  // changes, and every change moves the epoch. (Keyed by the id, hashing
+  // it and comparing it with the kept one was 7 % of the add-ins' call.)
   //
   // With `fill`, the hits were searched without their text
   // (SearchOptions::hit_text off: copying it was wasted on the hits JS
@@ -372,10 +374,9 @@ class HitBuffers {
     numbers_.clear();
     slots_.clear();
     uint32_t forget = 0;
-    if (epoch != nullptr && (*epoch != known_epoch_ || known_.size() + hits.size() > kKnownHits ||
+    if (epoch != nullptr && (*epoch != known_epoch_ || known_count_ + hits.size() > kKnownHits ||
                              known_bytes_ > kKnownBytes)) {
-      known_ = {};  // not clear(): that keeps (and zeroes) every bucket
-      known_bytes_ = 0;
+      Forget();
       known_epoch_ = *epoch;
       forget = 1;
     }
@@ -387,13 +388,27 @@ class HitBuffers {
       *number++ = h.bm25;
       *number++ = h.dense;
       if (epoch != nullptr) {
-        auto [it, added] = known_.try_emplace(h.chunk_id, static_cast<uint32_t>(known_.size()));
-        slots_.push_back(it->second | (added ? 0x80000000u : 0));
+        // By the chunk's position in the index (one integer probe, the
+        // same chunk within the epoch: the epoch is the index's generation),
+        // by its id for a hit no index search made.
+        uint32_t slot;
+        bool added;
+        if (h.chunk != foldback::SearchHit::kNoChunk) {
+          auto [it, fresh] = known_chunks_.try_emplace(h.chunk, known_count_);
+          slot = it->second;
+          added = fresh;
+        } else {
+          auto [it, fresh] = known_.try_emplace(h.chunk_id, known_count_);
+          slot = it->second;
+          added = fresh;
+        }
+        slots_.push_back(slot | (added ? 0x80000000u : 0));
         if (!added) continue;
+        ++known_count_;
         if (fill != nullptr) {
           foldback::Status st = fill->FillHitText(&h);
           if (!st.ok()) {  // a hit of the index just searched: cannot happen
-            known_ = {};
+            Forget();
             known_epoch_ = -1;
             return Fail(st);
           }
@@ -436,6 +451,13 @@ class HitBuffers {
   val error() const { return ErrorValue(error_); }
 
  private:
+  void Forget() {
+    known_ = {};  // not clear(): that keeps (and zeroes) every bucket
+    known_chunks_ = {};
+    known_count_ = 0;
+    known_bytes_ = 0;
+  }
+
   std::string text_;
   std::string wide_;
   std::vector<uint32_t> ends_;
@@ -448,6 +470,8 @@ class HitBuffers {
   tsl::robin_map<std::string, uint32_t, std::hash<std::string>, std::equal_to<std::string>,
                  std::allocator<std::pair<std::string, uint32_t>>, /*StoreHash=*/true>
       known_;
+  tsl::robin_map<uint32_t, uint32_t> known_chunks_;  // by SearchHit::chunk
+  uint32_t known_count_ = 0;                          // slots given: both maps
   size_t known_bytes_ = 0;
   double known_epoch_ = -1;
   uint32_t block_[9] = {};

@@ -88,6 +88,7 @@ TEST(Index, HitsWithoutTextFilledLaterAreTheFullHits) {
     EXPECT_EQ(b.doc_id, f.doc_id);
     EXPECT_EQ(b.score, f.score);
     EXPECT_EQ(b.bm25, f.bm25);
+    EXPECT_EQ(b.chunk, f.chunk);
     EXPECT_TRUE(b.text.empty() && b.title.empty() && b.section.empty() && b.matter.empty()) << i;
     b.text = (*full)[(i + 1) % full->size()].text;
     b.title = "stale";
@@ -100,8 +101,38 @@ TEST(Index, HitsWithoutTextFilledLaterAreTheFullHits) {
   }
   SearchHit gone;
   gone.chunk_id = "no such chunk";
+  EXPECT_EQ(gone.chunk, SearchHit::kNoChunk);
   EXPECT_TRUE(idx->FillHitText(&gone).IsNotFound());
   EXPECT_TRUE(gone.text.empty());
+}
+
+// SearchHit::chunk names one chunk for as long as the index is unchanged:
+// the same chunk the same position in every search and form, two chunks
+// never one (the JS binding keys the hits it has handed out by it).
+TEST(Index, AHitsChunkPositionNamesOneChunk) {
+  auto idx = SmallIndex();
+  ASSERT_TRUE(idx->Add(Doc("d", "Supplier indemnity: the Supplier shall defend claims.", "m1")).ok());
+  std::map<std::string, uint32_t> position;
+  std::map<uint32_t, std::string> id;
+  SearchOptions o = Bm25();
+  for (const char* q : {"supplier indemnify claims", "terminate agreement notice", "governed law"}) {
+    for (bool text : {true, false}) {
+      o.hit_text = text;
+      std::vector<SearchHit> hits;
+      ASSERT_TRUE(idx->Search(q, o, &hits).ok());
+      ASSERT_FALSE(hits.empty()) << q;
+      for (SearchHit& h : hits) {
+        ASSERT_NE(h.chunk, SearchHit::kNoChunk);
+        EXPECT_EQ(position.emplace(h.chunk_id, h.chunk).first->second, h.chunk) << h.chunk_id;
+        EXPECT_EQ(id.emplace(h.chunk, h.chunk_id).first->second, h.chunk_id) << h.chunk;
+        if (!text) {
+          ASSERT_TRUE(idx->FillHitText(&h).ok());
+          EXPECT_EQ(position.at(h.chunk_id), h.chunk);
+        }
+      }
+    }
+  }
+  EXPECT_GE(position.size(), 3u);
 }
 
 TEST(Index, EthicalWallExcludesOtherMattersInsideSearch) {

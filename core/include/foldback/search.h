@@ -2,6 +2,7 @@
 #ifndef FOLDBACK_SEARCH_H_
 #define FOLDBACK_SEARCH_H_
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -162,8 +163,17 @@ struct SearchOptions {
 };
 
 struct SearchHit {
+  static constexpr uint32_t kNoChunk = 0xFFFFFFFF;
+
   std::string chunk_id;
   std::string doc_id;
+  // The chunk's position in the index that gave this hit: the same chunk
+  // has the same position for as long as that index is not changed (any
+  // add, remove, vector or snapshot load may renumber), and no two chunks
+  // share one. A host that keeps the fields of hits it has handed out (the
+  // JS binding) keys them by it instead of hashing the id. kNoChunk when the
+  // hit was not made by an index search.
+  uint32_t chunk = kNoChunk;
   double score = 0;  // fused score (or the single side's score)
   double bm25 = 0;   // 0 when the chunk was not a lexical candidate
   double dense = 0;  // similarity; 0 when the chunk has no vector or no dense side ran

@@ -533,6 +533,7 @@ void Index::Rep::FillHit(uint32_t chunk, double score, SearchHit* hit, bool text
   const Document& d = docs[c.doc].doc;
   hit->chunk_id = c.chunk.id;
   hit->doc_id = d.id;
+  hit->chunk = chunk;
   hit->score = score;
   if (!text) {
     hit->text.clear();
