@@ -242,58 +242,63 @@ const SAME_PACKED = 0xFFFFFFFF;
 const isPlain = (v) => typeof v === 'string' && v.indexOf('\0') < 0;
 function packSearchOptions(o) {
   const parts = [];
-  return searchOptionParts(o, parts) ? parts.join('') : null;
+  const n = searchOptionParts(o, parts);
+  return n < 0 ? null : parts.slice(0, n).join('');
 }
 
-// The packed string's parts, in order, into `parts` (emptied first); false
-// when a value is not plain. Equal parts pack to equal strings, so a
-// search can tell its options are the last call's without packing them
-// (engine.search: the same scope, question after question).
+// The packed string's parts, in order, into `parts` from its start: their
+// number, or -1 when a value is not plain (what lies past them is left).
+// Equal parts pack to equal strings, so a search can tell its options are
+// the last call's without packing them (engine.search: the same scope,
+// question after question).
 function searchOptionParts(o, parts) {
-  parts.length = 0;
-  if (o === undefined || o === null) return true;
-  const keys = Object.keys(o);
-  for (let i = 0; i < keys.length; ++i) {
-    const k = keys[i];
+  let n = 0;
+  if (o === undefined || o === null) return n;
+  for (const k in o) {
     const v = o[k];
     if (v === undefined || v === null) continue;
     switch (k) {
       case 'mode': case 'fusion': case 'syntax':
-        if (!isPlain(v)) return false;
-        parts.push(k === 'mode' ? '\0m' : k === 'fusion' ? '\0f' : '\0s', v);
+        if (!isPlain(v)) return -1;
+        parts[n++] = k === 'mode' ? '\0m' : k === 'fusion' ? '\0f' : '\0s';
+        parts[n++] = v;
         break;
       case 'topK':
-        if (!Number.isInteger(v) || v < 0 || v > 0xFFFFFFFF) return false;
-        parts.push('\0k', v);
+        if (!Number.isInteger(v) || v < 0 || v > 0xFFFFFFFF) return -1;
+        parts[n++] = '\0k';
+        parts[n++] = v;
         break;
       case 'oneDocument':
-        parts.push(v ? '\0o1' : '\0o0');
+        parts[n++] = v ? '\0o1' : '\0o0';
         break;
       case 'filter': {
-        if (typeof v !== 'object') return false;
-        const fields = Object.keys(v);
-        for (let j = 0; j < fields.length; ++j) {
-          const f = fields[j];
-          if (!isPlain(f) || !isPlain(v[f])) return false;
-          parts.push('\0F', f, '\0', v[f]);
+        if (typeof v !== 'object') return -1;
+        for (const f in v) {
+          if (!isPlain(f) || !isPlain(v[f])) return -1;
+          parts[n++] = '\0F';
+          parts[n++] = f;
+          parts[n++] = '\0';
+          parts[n++] = v[f];
         }
         break;
       }
       case 'allowedMatters':
-        if (!Array.isArray(v)) return false;
-        parts.push('\0W', v.length);
+        if (!Array.isArray(v)) return -1;
+        parts[n++] = '\0W';
+        parts[n++] = v.length;
         for (let j = 0; j < v.length; ++j) {
-          if (!isPlain(v[j])) return false;
-          parts.push('\0', v[j]);
+          if (!isPlain(v[j])) return -1;
+          parts[n++] = '\0';
+          parts[n++] = v[j];
         }
         break;
       case 'queryVector': case 'candidates': case 'denseWeight': case 'rrfK': case 'efSearch':
-        return false;
+        return -1;
       default:
         break;  // not a search option (useFeedback, rerank, ...)
     }
   }
-  return true;
+  return n;
 }
 
 /** UUIDv7 (RFC 9562): time-ordered ids for traces and feedback records. */
@@ -626,15 +631,19 @@ class Engine {
     if (learned && !this._reranker) {
       throw new FoldbackError('Failed precondition', "rerank: 'learned' needs trainReranker() or loadReranker() first");
     }
-    const run = (o) => {
-      const from = options.useFeedback === false ? this._index : this._feedback;
-      if (!learned && from) {
-        const addr = this._searchPlain(from, q, o);
-        if (addr !== undefined) {
-          return addr ? hitsAt(this._module, addr, this._knownHits[this._sideOf(from)])
-            : check(from.lastError());
-        }
+    const from = options.useFeedback === false ? this._index : this._feedback;
+    const embed = this._embedder && mode !== 'bm25' && !options.queryVector;
+    if (!learned && from && !embed) {
+      // The add-ins' call, without the closure below.
+      const addr = this._searchPlain(from, q, options);
+      if (addr !== undefined) {
+        return addr ? hitsAt(this._module, addr, this._knownHits[this._sideOf(from)])
+          : check(from.lastError());
       }
+    }
+    // The other paths (options that do not pack: a query vector, a value
+    // not plain; the learned reranker).
+    const run = (o) => {
       const packed = learned ? null : packSearchOptions(o);
       if (packed !== null) {
         // This path reads other options into the side's kept ones.
@@ -647,7 +656,7 @@ class Engine {
         : options.useFeedback === false ? this._index.search(q, o)
           : this._feedback.search(this._index, this._generation, q, o));
     };
-    if (this._embedder && mode !== 'bm25' && !options.queryVector) {
+    if (embed) {
       // With a host embedder the query is embedded first: the result is a Promise.
       return this._embedder.embed([q]).then((vectors) => run({ ...options, queryVector: vectors[0] }));
     }
@@ -682,11 +691,12 @@ class Engine {
     }
     const side = this._sideOf(from);
     const parts = this._parts;
-    if (!searchOptionParts(o, parts)) return undefined;
+    const n = searchOptionParts(o, parts);
+    if (n < 0) return undefined;
     const sent = this._sentParts[side];
-    let same = sent !== null && sent.length === parts.length;
-    for (let i = 0; same && i < parts.length; ++i) same = parts[i] === sent[i];
-    const packed = same ? '' : parts.join('');
+    let same = sent !== null && sent.n === n;
+    for (let i = 0; same && i < n; ++i) same = parts[i] === sent.parts[i];
+    const packed = same ? '' : parts.slice(0, n).join('');
     if (!same && !isWellFormed(packed)) return undefined;
     // UTF-8 takes at most 3 bytes per UTF-16 unit. The module's input
     // buffer (one per module, whichever engine uses it) is asked for again
@@ -714,8 +724,8 @@ class Engine {
     if (!addr) {
       this._sentParts[side] = null;
     } else if (!same) {
-      this._parts = sent || [];
-      this._sentParts[side] = parts;
+      this._parts = sent ? sent.parts : [];
+      this._sentParts[side] = { parts, n };
     }
     return addr;
   }
