@@ -237,13 +237,30 @@ constexpr size_t kCountByScanMax = 48;
 
 std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) const {
   std::vector<index::WeightedTerm> terms;
-  terms.reserve(query.size() / 6 + 1);  // about one word in six bytes
-  analyzer.ForEachTerm(query, IsQuestionWord,
-                       [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
-  if (terms.empty()) {
+  QueryTermsInto(query, &terms);
+  return terms;
+}
+
+void Index::Rep::QueryTermsInto(std::string_view query,
+                                std::vector<index::WeightedTerm>* out) const {
+  std::vector<index::WeightedTerm>& terms = *out;
+  // Written over what the vector held: its strings keep their buffers.
+  size_t n = 0;
+  auto add = [&](std::string_view t) {
+    if (n < terms.size()) {
+      terms[n].term.assign(t);
+      terms[n].weight = 1.0;
+    } else {
+      terms.push_back({std::string(t), 1.0});
+    }
+    ++n;
+  };
+  analyzer.ForEachTerm(query, IsQuestionWord, add);
+  if (n == 0) {
     // A query made only of question words still searches for them.
-    analyzer.ForEachTerm(query, [&](std::string_view t) { terms.push_back({std::string(t), 1.0}); });
+    analyzer.ForEachTerm(query, add);
   }
+  terms.resize(n);
   // A word met c times: each occurrence weighs QueryWordWeight(k3, c) / c,
   // which the lexical search adds up. Every occurrence stays a term, so
   // what counts the query's words (RM3's query model, the lexical lead's
@@ -265,7 +282,6 @@ std::vector<index::WeightedTerm> Index::Rep::QueryTerms(std::string_view query) 
       for (auto& t : terms) weigh(t, count[t.term]);
     }
   }
-  return terms;
 }
 
 void Index::Rep::IndexDocFields(uint32_t d) {

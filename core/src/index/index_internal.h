@@ -112,8 +112,11 @@ struct Index::Rep {
   // With `stream` (adding), also the chunk's word stream (index/positions.h).
   std::vector<std::pair<uint32_t, uint32_t>> ChunkTerms(const ChunkSlot& slot, bool intern,
                                                         std::string* stream = nullptr);
-  // Analyzed query terms, each with weight 1 (duplicates kept).
+  // Analyzed query terms (duplicates kept, each weighing its share of the
+  // word's Bm25Params::query_saturation weight; 1 for a word met once).
   std::vector<index::WeightedTerm> QueryTerms(std::string_view query) const;
+  // The same into *terms (replaced; the strings it held keep their buffers).
+  void QueryTermsInto(std::string_view query, std::vector<index::WeightedTerm>* terms) const;
   // Chunks the options allow (walls + filters). InvalidArgument on an
   // unknown filter field. Served from the scope cache below.
   Status BuildMask(const SearchOptions& options, index::ChunkMask* mask) const;

@@ -196,7 +196,10 @@ Status Index::Rep::SearchInto(std::string_view query, const SearchOptions& optio
     qvec = std::move(v.value());
   }
   if (terms) return RankInto(*terms, qvec, options, mask, out);
-  return RankInto(QueryTerms(query), qvec, options, mask, out);
+  // A kept vector: no allocation for the query's terms on each search.
+  thread_local std::vector<index::WeightedTerm> query_terms;
+  QueryTermsInto(query, &query_terms);
+  return RankInto(query_terms, qvec, options, mask, out);
 }
 
 Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::WeightedTerm>& terms,
