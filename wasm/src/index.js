@@ -254,7 +254,11 @@ function packSearchOptions(o) {
 function searchOptionParts(o, parts) {
   let n = 0;
   if (o === undefined || o === null) return n;
-  for (const k in o) {
+  // Own keys only, as the object path reads them (Object.keys: for-in would
+  // also walk what a prototype, or a polluted Object.prototype, adds).
+  const keys = Object.keys(o);
+  for (let i = 0; i < keys.length; ++i) {
+    const k = keys[i];
     const v = o[k];
     if (v === undefined || v === null) continue;
     switch (k) {
@@ -273,7 +277,9 @@ function searchOptionParts(o, parts) {
         break;
       case 'filter': {
         if (typeof v !== 'object') return -1;
-        for (const f in v) {
+        const fields = Object.keys(v);
+        for (let j = 0; j < fields.length; ++j) {
+          const f = fields[j];
           if (!isPlain(f) || !isPlain(v[f])) return -1;
           parts[n++] = '\0F';
           parts[n++] = f;

@@ -181,6 +181,9 @@ test('options repeated from the last search', async () => {
   expect(index({ ...s1, oneDocument: true }), ['r1'], 'index, s1, one per document');
   expect(all({ filter: { scope: 's2' }, allowedMatters: ['m'] }), [], 'index, s2 behind a wall');
   expect(all({ filter: { scope: 's2' }, allowedMatters: ['m2'] }), ['r2'], 'index, s2, its matter allowed');
+  // Own keys only, on both paths: a filter a prototype carries is not read.
+  const inherited = Object.assign(Object.create({ filter: { scope: 's1' } }), { mode: 'bm25', useFeedback: false });
+  assert.deepEqual(e.search('receiving party data', inherited).map((h) => h.docId), ['r2', 'r1'], 'inherited filter');
   e.dispose();
 });
 
