@@ -37,9 +37,10 @@
 // Two scopes of work: `oneDocument` (one result per span document, as
 // peer_bench's cnli row) and passages (no oneDocument: the near-duplicate
 // collapse runs — what the Office / Chromium add-ins ask). Every call is
-// timed; each round gives each case's median call (p50), and the table shows
-// the median over rounds of those p50s and of the per-round ratios to native
-// (p50 survives a shared machine's stalls better than throughput).
+// timed; each round gives each case's median call (p50) — the faster of two
+// runs of every side, native and the others alternated — and the table
+// shows the median over rounds of those p50s and of the per-round ratios to
+// native (p50 survives a shared machine's stalls better than throughput).
 //
 //   cmake --build build --target snapshot_bench
 //   cmake --build build/wasm --target foldback_wasm_package foldback_wasm_bench
@@ -135,8 +136,22 @@ const qScopes = queries.map((q) => q.doc_id);
 const perRound = {};  // case -> [p50 of each round]
 const record = (name, p50) => (perRound[name] = perRound[name] || []).push(p50);
 // Each case sweeps every query in turn, as the native side does (so each
-// query meets the caches as natively); rounds repeat the sweeps.
-for (let r = 0; r < rounds; ++r) {
+// query meets the caches as natively); rounds repeat the sweeps. Within a
+// round every side runs twice, native and the others alternated, and each
+// case keeps the faster of its two p50s: a neighbour's burst during one
+// side's run (these machines are shared) then costs that round only if it
+// hits both of the side's runs.
+const sweep = (best) => {
+  const keep = (name, p50) => (best[name] = Math.min(best[name] ?? Infinity, p50));
+  if (haveNative) {
+    const out = execFileSync(nativeBin, ['--benchmark_filter=BM_ScopedSearch', '--benchmark_format=json', '--benchmark_min_time=0.5'], {
+      env: { ...process.env, FOLDBACK_BENCH_SNAPSHOT: snapPath, FOLDBACK_BENCH_SCOPED: scopedPath },
+      stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26,
+    });
+    for (const b of JSON.parse(out).benchmarks) {
+      keep(/ScopedSearch\/1\b/.test(b.name) ? 'native, oneDocument' : 'native, passages', b.p50_us);
+    }
+  }
   for (const [name, run] of Object.entries(jsCases)) {
     const calls = [];
     let sink = 0;
@@ -146,25 +161,22 @@ for (let r = 0; r < rounds; ++r) {
       calls.push(Number(process.hrtime.bigint() - t0) / 1e3);
     }
     if (sink < 0) console.log(sink);
-    record(name, median(calls));
+    keep(name, median(calls));
   }
   if (core) {
-    if (r === 0) for (const one of [true, false]) core.scopedMicros(qTexts, qScopes, 'doc_id', topK, one);
     for (const [name, one] of [['core in wasm, oneDocument', true], ['core in wasm, passages', false]]) {
       const micros = core.scopedMicros(qTexts, qScopes, 'doc_id', topK, one);
       if (!micros.length) throw new Error('the core module found no hits');
-      record(name, median(micros));
+      keep(name, median(micros));
     }
   }
-  if (haveNative) {
-    const out = execFileSync(nativeBin, ['--benchmark_filter=BM_ScopedSearch', '--benchmark_format=json', '--benchmark_min_time=0.5'], {
-      env: { ...process.env, FOLDBACK_BENCH_SNAPSHOT: snapPath, FOLDBACK_BENCH_SCOPED: scopedPath },
-      stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26,
-    });
-    for (const b of JSON.parse(out).benchmarks) {
-      record(/ScopedSearch\/1\b/.test(b.name) ? 'native, oneDocument' : 'native, passages', b.p50_us);
-    }
-  }
+};
+if (core) for (const one of [true, false]) core.scopedMicros(qTexts, qScopes, 'doc_id', topK, one);
+for (let r = 0; r < rounds; ++r) {
+  const best = {};
+  sweep(best);
+  sweep(best);
+  for (const [name, p50] of Object.entries(best)) record(name, p50);
 }
 fs.rmSync(work, { recursive: true, force: true });
 
