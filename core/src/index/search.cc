@@ -98,6 +98,22 @@ void SortBestFirst(Ranked* list) {
 // (docs/benchmarks.md, "A document's dense score is its best chunk's").
 constexpr size_t kBestChunkDocuments = 20;
 
+// A search's per-thread working vectors (kept: allocating them again on
+// every search was dlmalloc's time inside wasm) are handed back when a
+// rare deep search grew one past this many entries, so that what a thread
+// holds between searches stays small.
+constexpr size_t kKeptEntries = size_t{1} << 14;
+template <typename V>
+struct KeptVector {
+  V& v;
+  explicit KeptVector(V& kept) : v(kept) { v.clear(); }
+  ~KeptVector() {
+    if (v.capacity() > kKeptEntries) V().swap(v);
+  }
+  KeptVector(const KeptVector&) = delete;
+  KeptVector& operator=(const KeptVector&) = delete;
+};
+
 struct Candidate {
   uint32_t key;    // chunk, or document with one_per_document
   uint32_t chunk;  // the chunk shown
@@ -196,10 +212,13 @@ Status Index::Rep::SearchInto(std::string_view query, const SearchOptions& optio
     qvec = std::move(v.value());
   }
   if (terms) return RankInto(*terms, qvec, options, mask, out);
-  // A kept vector: no allocation for the query's terms on each search.
+  // A kept vector, written over (not cleared: its strings keep their
+  // buffers): no allocation for the query's terms on each search.
   thread_local std::vector<index::WeightedTerm> query_terms;
   QueryTermsInto(query, &query_terms);
-  return RankInto(query_terms, qvec, options, mask, out);
+  Status st = RankInto(query_terms, qvec, options, mask, out);
+  if (query_terms.capacity() > kKeptEntries) std::vector<index::WeightedTerm>().swap(query_terms);
+  return st;
 }
 
 Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::WeightedTerm>& terms,
@@ -267,6 +286,18 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
     return it->second;
   };
 
+  // Kept vectors (KeptVector): the lexical results, the candidates, the
+  // chunks of the hits kept.
+  thread_local Ranked lexical_kept;
+  thread_local std::vector<Candidate> cands_kept;
+  thread_local std::vector<uint32_t> chunks_kept;
+  KeptVector<Ranked> lexical_guard(lexical_kept);
+  KeptVector<std::vector<Candidate>> cands_guard(cands_kept);
+  KeptVector<std::vector<uint32_t>> chunks_guard(chunks_kept);
+  Ranked& lexical_hits = lexical_kept;
+  std::vector<Candidate>& cands = cands_kept;
+  std::vector<uint32_t>& kept = chunks_kept;
+
   for (size_t round = 0;; ++round) {
     const size_t scale = size_t{1} << (2 * std::min<size_t>(round, 10));
     const size_t depth = depth0 * scale;
@@ -279,9 +310,6 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
       dense_hits = dense->Search(query_vector.data(), dense_k, std::max(ef, dense_k), mask);
     const bool dense_used =
         !dense_hits.empty() || (have_dense && options.mode == SearchMode::kDense);
-    // Kept vectors (this one, the candidates, the kept chunks): a search
-    // allocates none of them again, which inside wasm is dlmalloc's time.
-    thread_local Ranked lexical_hits;
     lexical_hits.clear();
     size_t lexical_k = dense_used ? depth : top_k * scale;
     if (options.mode != SearchMode::kDense || !dense_used) {
@@ -290,7 +318,6 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
     const bool lexical_more = !lexical_hits.empty() && lexical_hits.size() >= lexical_k;
     const bool dense_more = dense_hits.size() >= dense_k && dense_k < kMaxDepth;
 
-    thread_local std::vector<Candidate> cands;
     cands.clear();
     if (!dense_used) {
       // BM25 mode, or no usable dense side: lexical scores, role weighted.
@@ -390,8 +417,7 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
     // `n` being this round's; the rest are dropped at the end of the round.
     std::vector<SearchHit>& hits = *out;
     hits.reserve(std::min(top_k, cands.size()));  // no moves of hits as it grows
-    thread_local std::vector<uint32_t> kept;      // chunks of the first n hits
-    kept.clear();
+    kept.clear();  // chunks of the first n hits
     size_t n = 0;
     for (const Candidate& k : cands) {
       if (n == top_k) break;
