@@ -298,6 +298,7 @@ class LastPackedOptions {
       kept_ = true;
     }
     options_.hit_text = hit_text;
+    options_.hit_ids = hit_text;  // off: the hits JS holds are known by position
     *out = &options_;
     return foldback::Status::OK();
   }

@@ -104,6 +104,37 @@ TEST(Index, HitsWithoutTextFilledLaterAreTheFullHits) {
   EXPECT_EQ(gone.chunk, SearchHit::kNoChunk);
   EXPECT_TRUE(idx->FillHitText(&gone).IsNotFound());
   EXPECT_TRUE(gone.text.empty());
+
+  // Without the ids too (SearchOptions::hit_ids off): the same hits, known
+  // by position only, and FillHitText gives each its ids with its text.
+  o.hit_ids = false;
+  std::vector<SearchHit> anonymous(2);
+  anonymous[0].chunk_id = "left over";
+  ASSERT_TRUE(idx->Search("supplier indemnify claims agreement", o, &anonymous).ok());
+  ASSERT_EQ(anonymous.size(), full->size());
+  for (size_t i = 0; i < anonymous.size(); ++i) {
+    const SearchHit& f = (*full)[i];
+    SearchHit& a = anonymous[i];
+    EXPECT_TRUE(a.chunk_id.empty() && a.doc_id.empty() && a.text.empty()) << i;
+    EXPECT_EQ(a.chunk, f.chunk);
+    EXPECT_EQ(a.score, f.score);
+    ASSERT_TRUE(idx->FillHitText(&a).ok());
+    EXPECT_EQ(a.chunk_id, f.chunk_id);
+    EXPECT_EQ(a.doc_id, f.doc_id);
+    EXPECT_EQ(a.text, f.text);
+    EXPECT_EQ(a.title, f.title);
+    EXPECT_EQ(a.matter, f.matter);
+  }
+  SearchHit nowhere;
+  nowhere.chunk = 1000000;
+  EXPECT_TRUE(idx->FillHitText(&nowhere).IsNotFound());
+  EXPECT_TRUE(nowhere.chunk_id.empty() && nowhere.text.empty());
+  // A removed document's chunks are no position to fill from.
+  SearchHit of_d = *std::find_if(full->begin(), full->end(),
+                                 [](const SearchHit& h) { return h.doc_id == "d"; });
+  ASSERT_TRUE(idx->Remove("d").ok());
+  of_d.chunk_id.clear();
+  EXPECT_TRUE(idx->FillHitText(&of_d).IsNotFound());
 }
 
 // SearchHit::chunk names one chunk for as long as the index is unchanged:

@@ -200,8 +200,11 @@ class FOLDBACK_EXPORT Index {
                 std::vector<SearchHit>* hits) const;
 
   // Fills a hit's text, title, section and matter from the chunk its
-  // chunk_id names (for hits searched with SearchOptions::hit_text off).
-  // NotFound, the hit unchanged, for an id not in the index.
+  // chunk_id names (for hits searched with SearchOptions::hit_text off) —
+  // or, when chunk_id is empty (SearchOptions::hit_ids off), its ids too
+  // from its chunk position, which must come from this index unchanged
+  // since that search. NotFound, the hit unchanged, for an id not in the
+  // index or a position past its chunks.
   Status FillHitText(SearchHit* hit) const;
 
   // How Search reads `query` under options.syntax: connectors or plain

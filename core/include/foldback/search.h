@@ -157,6 +157,14 @@ struct SearchOptions {
   // (Index::FillHitText). Ask sessions and SearchAndRerank, which read the
   // passages, search with their text whatever this says. Default: true.
   bool hit_text = true;
+  // Whether hits carry their chunk_id and doc_id (SearchHit::chunk, the
+  // scores and duplicates always). Off, with hit_text off, for a caller that
+  // keeps the hits it was given by their chunk's position (the JS binding):
+  // copying two ids a hit was most of what its hits cost it; it fills the
+  // hits it lacks with Index::FillHitText, which reads an empty chunk_id's
+  // position. Ask sessions and SearchAndRerank search with the ids whatever
+  // this says. Default: true.
+  bool hit_ids = true;
   // For indexes whose embedder is external: the query's vector, computed by
   // the host with the same model as the chunk vectors. Ignored otherwise.
   std::vector<float> query_vector;

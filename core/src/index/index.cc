@@ -544,13 +544,19 @@ SearchHit Index::Rep::MakeHit(uint32_t chunk, double score) const {
   return hit;
 }
 
-void Index::Rep::FillHit(uint32_t chunk, double score, SearchHit* hit, bool text) const {
+void Index::Rep::FillHit(uint32_t chunk, double score, SearchHit* hit, bool text,
+                         bool ids) const {
   const ChunkSlot& c = chunks[chunk];
   const Document& d = docs[c.doc].doc;
-  hit->chunk_id = c.chunk.id;
-  hit->doc_id = d.id;
   hit->chunk = chunk;
   hit->score = score;
+  if (ids) {
+    hit->chunk_id = c.chunk.id;
+    hit->doc_id = d.id;
+  } else {
+    hit->chunk_id.clear();
+    hit->doc_id.clear();
+  }
   if (!text) {
     hit->text.clear();
     hit->title.clear();
@@ -787,6 +793,13 @@ Status Index::Search(std::string_view query, const SearchOptions& options,
 
 Status Index::FillHitText(SearchHit* hit) const {
   const Rep& r = *rep_;
+  if (hit->chunk_id.empty()) {
+    if (hit->chunk >= r.chunks.size() || !r.chunks[hit->chunk].live) {
+      return Status::NotFound("no chunk at position " + std::to_string(hit->chunk));
+    }
+    r.FillHit(hit->chunk, hit->score, hit);
+    return Status::OK();
+  }
   auto it = r.chunk_ids.find(hit->chunk_id);
   if (it == r.chunk_ids.end()) return Status::NotFound("no chunk " + hit->chunk_id);
   r.FillHit(it->second, hit->score, hit);

@@ -151,8 +151,10 @@ struct Index::Rep {
   SearchHit MakeHit(uint32_t chunk, double score) const;
   // The same into an existing (empty) hit: search fills its result vector
   // in place.
-  // Ids and score; the text, title, section and matter too unless !text.
-  void FillHit(uint32_t chunk, double score, SearchHit* hit, bool text = true) const;
+  // The chunk's position and the score; its ids unless !ids; the text,
+  // title, section and matter unless !text.
+  void FillHit(uint32_t chunk, double score, SearchHit* hit, bool text = true,
+               bool ids = true) const;
   // How `query` is read under `syntax` (search.cc): *connectors tells
   // whether `out` holds a terms-and-connectors query; false means the plain
   // path (with out->notes saying why, when the query had operators). Errors

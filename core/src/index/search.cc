@@ -441,7 +441,7 @@ Status Index::Rep::RankInto(const std::vector<index::WeightedTerm>& terms,
       }
       SearchHit& h = n < hits.size() ? hits[n] : hits.emplace_back();  // filled in place
       ++n;
-      FillHit(k.chunk, k.score, &h, options.hit_text);
+      FillHit(k.chunk, k.score, &h, options.hit_text, options.hit_ids);
       h.bm25 = k.bm25;
       h.dense = k.dense;
       h.duplicates.clear();

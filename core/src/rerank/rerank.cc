@@ -45,6 +45,7 @@ Result<std::vector<SearchHit>> SearchAndRerank(const Index& index, const FoldBac
   SearchOptions first = options;
   first.top_k = std::max(options.top_k, rerank_options.depth);
   first.hit_text = true;  // a reranker reads the passages
+  first.hit_ids = true;
   auto hits = fold_back ? fold_back->Search(index, query, first) : index.Search(query, first);
   if (!hits.ok()) return hits.status();
   size_t n = std::min(rerank_options.depth, hits->size());

@@ -842,6 +842,7 @@ class Session final : public AskSession {
     SearchOptions so = opt_.search;
     so.top_k = opt_.depth;
     so.hit_text = true;  // the passages go into prompts and the result
+    so.hit_ids = true;
     // Near-duplicates disabled for the session: none collapsed in search either.
     if (opt_.near_duplicate_jaccard <= 0) so.collapse_jaccard = 0;
     so.query_vector.clear();
