@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
 #include "foldback/index.h"
 #include "index/index_internal.h"
 #include "embed/static_embedder.h"
@@ -795,7 +797,7 @@ Status Index::FillHitText(SearchHit* hit) const {
   const Rep& r = *rep_;
   if (hit->chunk_id.empty()) {
     if (hit->chunk >= r.chunks.size() || !r.chunks[hit->chunk].live) {
-      return Status::NotFound("no chunk at position " + std::to_string(hit->chunk));
+      return Status::NotFound(fmt::format(FMT_STRING("no chunk at position {}"), hit->chunk));
     }
     r.FillHit(hit->chunk, hit->score, hit);
     return Status::OK();
