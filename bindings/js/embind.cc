@@ -359,10 +359,11 @@ class HitBuffers {
   // than kKnownHits hits or kKnownBytes of their fields known, starts
   // again from nothing (the block's last word tells JS to drop what it
   // holds): what JS keeps stays a few MB. The key is the chunk's position
-  // in the index (SearchHit::chunk; its id for a hit no search made), which
-  // names one chunk's text, title, section and matter until the index
-  // changes, and every change moves the epoch. (Keyed by the id, hashing
-  // it and comparing it with the kept one was 7 % of the add-ins' call.)
+  // in the index (SearchHit::chunk), which names one chunk's text, title,
+  // section and matter until the index changes, and every change moves the
+  // epoch (keyed by the chunk id, hashing it and comparing it with the
+  // kept one was 7 % of the add-ins' call). A hit no index search made has
+  // no position: it brings its fields every time.
   //
   // With `fill`, the hits were searched without their text
   // (SearchOptions::hit_text off: copying it was wasted on the hits JS
@@ -389,17 +390,12 @@ class HitBuffers {
       *number++ = h.bm25;
       *number++ = h.dense;
       if (epoch != nullptr) {
-        // By the chunk's position in the index (one integer probe, the
-        // same chunk within the epoch: the epoch is the index's generation),
-        // by its id for a hit no index search made.
-        uint32_t slot;
-        bool added;
+        // By the chunk's position in the index: one integer probe, the
+        // same chunk within the epoch (the index's generation).
+        uint32_t slot = known_count_;
+        bool added = true;
         if (h.chunk != foldback::SearchHit::kNoChunk) {
-          auto [it, fresh] = known_chunks_.try_emplace(h.chunk, known_count_);
-          slot = it->second;
-          added = fresh;
-        } else {
-          auto [it, fresh] = known_.try_emplace(h.chunk_id, known_count_);
+          auto [it, fresh] = known_.try_emplace(h.chunk, known_count_);
           slot = it->second;
           added = fresh;
         }
@@ -454,7 +450,6 @@ class HitBuffers {
  private:
   void Forget() {
     known_ = {};  // not clear(): that keeps (and zeroes) every bucket
-    known_chunks_ = {};
     known_count_ = 0;
     known_bytes_ = 0;
   }
@@ -464,15 +459,12 @@ class HitBuffers {
   std::vector<uint32_t> ends_;
   std::vector<double> numbers_;
   std::vector<uint32_t> slots_;
-  // The chunk ids JS holds the fields of, with their slots, for known_epoch_.
+  // The chunks JS holds the fields of, by position, with their slots, for
+  // known_epoch_.
   static constexpr size_t kKnownHits = 4096;
   static constexpr size_t kKnownBytes = size_t{1} << 20;
-  // Open addressing, the hash stored: one probe and one comparison a hit.
-  tsl::robin_map<std::string, uint32_t, std::hash<std::string>, std::equal_to<std::string>,
-                 std::allocator<std::pair<std::string, uint32_t>>, /*StoreHash=*/true>
-      known_;
-  tsl::robin_map<uint32_t, uint32_t> known_chunks_;  // by SearchHit::chunk
-  uint32_t known_count_ = 0;                          // slots given: both maps
+  tsl::robin_map<uint32_t, uint32_t> known_;
+  uint32_t known_count_ = 0;  // slots given (a hit without a position takes one too)
   size_t known_bytes_ = 0;
   double known_epoch_ = -1;
   uint32_t block_[9] = {};

@@ -242,8 +242,7 @@ const SAME_PACKED = 0xFFFFFFFF;
 const isPlain = (v) => typeof v === 'string' && v.indexOf('\0') < 0;
 function packSearchOptions(o) {
   const parts = [];
-  const n = searchOptionParts(o, parts);
-  return n < 0 ? null : parts.slice(0, n).join('');
+  return searchOptionParts(o, parts) < 0 ? null : parts.join('');
 }
 
 // The packed string's parts, in order, into `parts` from its start: their

@@ -101,12 +101,12 @@ constexpr size_t kBestChunkDocuments = 20;
 // A search's per-thread working vectors (kept: allocating them again on
 // every search was dlmalloc's time inside wasm) are handed back when a
 // rare deep search grew one past this many entries, so that what a thread
-// holds between searches stays small.
+// holds between searches stays small. Their users clear or overwrite them.
 constexpr size_t kKeptEntries = size_t{1} << 14;
 template <typename V>
 struct KeptVector {
   V& v;
-  explicit KeptVector(V& kept) : v(kept) { v.clear(); }
+  explicit KeptVector(V& kept) : v(kept) {}
   ~KeptVector() {
     if (v.capacity() > kKeptEntries) V().swap(v);
   }
@@ -215,10 +215,9 @@ Status Index::Rep::SearchInto(std::string_view query, const SearchOptions& optio
   // A kept vector, written over (not cleared: its strings keep their
   // buffers): no allocation for the query's terms on each search.
   thread_local std::vector<index::WeightedTerm> query_terms;
+  KeptVector<std::vector<index::WeightedTerm>> guard(query_terms);
   QueryTermsInto(query, &query_terms);
-  Status st = RankInto(query_terms, qvec, options, mask, out);
-  if (query_terms.capacity() > kKeptEntries) std::vector<index::WeightedTerm>().swap(query_terms);
-  return st;
+  return RankInto(query_terms, qvec, options, mask, out);
 }
 
 Result<std::vector<SearchHit>> Index::Rep::Rank(const std::vector<index::WeightedTerm>& terms,
