@@ -838,6 +838,10 @@ TEST(Bm25, RepeatedQueryWordSaturates) {
   std::string pasted = "indemnify indemnify";
   for (int i = 0; i < 60; ++i) pasted += " zq" + std::to_string(i) + "x";
   EXPECT_NEAR(TopScore(*idx, pasted) / once, 4.0 / 3.0, 1e-5);
+  // Repeats are counted by word, not by what a word's key holds: a word of
+  // the same length and first seven bytes is another word.
+  EXPECT_NEAR(TopScore(*idx, "indemnify indemnifx") / once, 1.0, 1e-5);
+  EXPECT_NEAR(TopScore(*idx, "indemnify indemnifx indemnify") / once, 4.0 / 3.0, 1e-5);
   p.query_saturation = 0;  // every occurrence counts
   auto linear = Bm25Corpus(p);
   EXPECT_NEAR(TopScore(*linear, "indemnify indemnify") / TopScore(*linear, "indemnify"), 2.0, 1e-5);

@@ -93,6 +93,51 @@ TEST(Analyzer, CustomStopwordsAndNoStemming) {
   EXPECT_EQ(terms, (std::vector<std::string>{"the", "terminations", "of", "the"}));
 }
 
+// Stopwords of up to text::kShortWordBytes bytes are found by key, the
+// others by string: each found as listed (folded), and no word taken for one
+// because it shares a stopword's key, prefix or length.
+TEST(Analyzer, StopwordsOfAnyLengthFoundAsListed) {
+  TextOptions o;
+  o.stemmer = "none";
+  std::vector<std::string> list = {"of", "\xC3\x89t\xC3\xA9", "WHEREAS", "notwithstanding",
+                                   "hereinafter", "a"};
+  // Enough short ones for the table to grow past its first size.
+  for (int i = 0; i < 100; ++i) list.push_back("w" + std::to_string(i));
+  o.stopwords = list;
+  text::Analyzer a(o);
+  for (std::string_view w : {"of", "\xC3\xA9t\xC3\xA9", "whereas", "notwithstanding",
+                             "hereinafter", "a", "w0", "w57", "w99"}) {
+    EXPECT_TRUE(a.IsStopword(w)) << w;
+  }
+  for (std::string_view w :
+       {"o", "off", "f", "whereas1", "wherea", "notwithstandinx", "notwith", "notwithstandings",
+        "hereinafte", "w100", "w", "b", "", "\xC3\xA9t"}) {
+    EXPECT_FALSE(a.IsStopword(w)) << w;
+  }
+  std::vector<std::string> terms;
+  a.Terms("Notwithstanding the foregoing, WHEREAS \xC3\x89t\xC3\xA9 w7 w100 of Hereinafter", &terms);
+  EXPECT_EQ(terms, (std::vector<std::string>{"the", "foregoing", "w100"}));
+  // An empty word in the list is kept as the list gave it.
+  o.stopwords = std::vector<std::string>{""};
+  text::Analyzer empty(o);
+  EXPECT_TRUE(empty.IsStopword(""));
+  EXPECT_FALSE(empty.IsStopword("a"));
+}
+
+// WordKey: equal words, equal keys; up to kShortWordBytes bytes, equal keys
+// only for equal words.
+TEST(Analyzer, WordKeysTellShortWordsApart) {
+  EXPECT_EQ(text::WordKey("whether"), text::WordKey(std::string("whether")));
+  EXPECT_NE(text::WordKey("a"), text::WordKey(std::string_view("a\0", 2)));
+  EXPECT_NE(text::WordKey("ab"), text::WordKey("ba"));
+  EXPECT_NE(text::WordKey("whethe"), text::WordKey("whether"));
+  EXPECT_NE(text::WordKey(""), 0u + text::WordKey("a"));
+  // Longer words: the same length and first bytes give the same key.
+  EXPECT_EQ(text::WordKey("indemnify"), text::WordKey("indemnifx"));
+  EXPECT_NE(text::WordKey("indemnify"), text::WordKey("indemnifie"));
+  EXPECT_EQ(text::WordKey(std::string(300, 'a')) >> 56, 255u);
+}
+
 TEST(Analyzer, VeryLongWordIsCut) {
   std::string w(500, 'a');
   auto words = Words(w);

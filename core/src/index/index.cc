@@ -175,26 +175,15 @@ constexpr std::string_view kQuestionWords[] = {
     "many", "me",   "much",  "my",      "our",   "please", "show", "tell",  "there", "we",
     "what", "when", "where", "whether", "which", "who",    "why",  "would", "you"};
 
-// The longest question word ("whether"): longer words skip the search.
-constexpr size_t kLongestQuestionWord = 7;
+// The longest question word ("whether"); each is short enough for its key
+// to tell it apart (text::WordKey). Longer words skip the search.
+constexpr size_t kLongestQuestionWord = text::kShortWordBytes;
 static_assert([] {
   for (std::string_view w : kQuestionWords) {
     if (w.size() > kLongestQuestionWord) return false;
   }
   return true;
 }());
-
-// A word of up to 7 bytes as one integer, its length in the top byte: equal
-// keys, equal words. Every query word is tested against the list, and
-// comparing integers costs less than comparing strings (each a memcmp call
-// in wasm).
-constexpr uint64_t ShortWordKey(std::string_view w) {
-  uint64_t key = uint64_t{w.size()} << 56;
-  for (size_t i = 0; i < w.size(); ++i) {
-    key |= uint64_t{static_cast<unsigned char>(w[i])} << (8 * i);
-  }
-  return key;
-}
 
 // The question words' keys by a multiplicative hash whose top bits give
 // each its own slot of 128 (the multiplier found at compile time): a word
@@ -210,7 +199,7 @@ constexpr uint64_t kQuestionMul = [] {
     std::array<bool, size_t{1} << kQuestionSlotBits> used{};
     bool ok = true;
     for (std::string_view w : kQuestionWords) {
-      const size_t s = QuestionSlot(ShortWordKey(w), mul | 1);
+      const size_t s = QuestionSlot(text::WordKey(w), mul | 1);
       ok = ok && !used[s];
       used[s] = true;
     }
@@ -220,14 +209,14 @@ constexpr uint64_t kQuestionMul = [] {
 constexpr auto kQuestionTable = [] {
   std::array<uint64_t, size_t{1} << kQuestionSlotBits> table{};  // 0: no word (keys hold a length)
   for (std::string_view w : kQuestionWords) {
-    table[QuestionSlot(ShortWordKey(w), kQuestionMul)] = ShortWordKey(w);
+    table[QuestionSlot(text::WordKey(w), kQuestionMul)] = text::WordKey(w);
   }
   return table;
 }();
 
 bool IsQuestionWord(std::string_view w) {
   if (w.empty() || w.size() > kLongestQuestionWord) return false;
-  const uint64_t key = ShortWordKey(w);
+  const uint64_t key = text::WordKey(w);
   return kQuestionTable[QuestionSlot(key, kQuestionMul)] == key;
 }
 
@@ -273,10 +262,17 @@ void Index::Rep::QueryTermsInto(std::string_view query,
       if (c > 1) t.weight = index::QueryWordWeight(k3, c) / c;
     };
     if (terms.size() <= kCountByScanMax) {
-      for (auto& t : terms) {
+      // By key: the strings compared only when their keys agree and they
+      // are longer than a key tells apart.
+      uint64_t keys[kCountByScanMax];
+      for (size_t i = 0; i < terms.size(); ++i) keys[i] = text::WordKey(terms[i].term);
+      for (size_t i = 0; i < terms.size(); ++i) {
+        const bool short_word = terms[i].term.size() <= text::kShortWordBytes;
         double c = 0;
-        for (const auto& u : terms) c += u.term == t.term ? 1 : 0;
-        weigh(t, c);
+        for (size_t j = 0; j < terms.size(); ++j) {
+          c += keys[j] == keys[i] && (short_word || terms[j].term == terms[i].term) ? 1 : 0;
+        }
+        weigh(terms[i], c);
       }
     } else {
       std::unordered_map<std::string_view, double> count;

@@ -237,16 +237,43 @@ void ForEachWordSpan(std::string_view text,
 Analyzer::Analyzer(const TextOptions& options) : language_(options.stemmer) {
   stem_ = !(language_.empty() || language_ == "none");
   const auto& list = options.stopwords ? *options.stopwords : DefaultStopwords();
+  std::vector<uint64_t> short_keys;
   for (const auto& w : list) {
     std::string folded;
     FoldInto(w, &folded);
+    if (!folded.empty() && folded.size() <= kShortWordBytes) {
+      short_keys.push_back(WordKey(folded));
+      continue;
+    }
     longest_stopword_ = std::max(longest_stopword_, folded.size());
     stopwords_.insert(std::move(folded));
+  }
+  // At most half full, so that a probe for a word not in it (most words)
+  // meets an empty slot soon.
+  size_t slots = 16;
+  short_shift_ = 60;
+  while (slots < 2 * short_keys.size()) {
+    slots *= 2;
+    --short_shift_;
+  }
+  short_stopwords_.assign(slots, 0);
+  for (uint64_t key : short_keys) {
+    size_t i = ShortSlot(key);
+    while (short_stopwords_[i] != 0 && short_stopwords_[i] != key) i = (i + 1) & (slots - 1);
+    short_stopwords_[i] = key;
   }
 }
 
 bool Analyzer::IsStopword(std::string_view folded_word) const {
-  if (folded_word.size() > longest_stopword_) return false;  // most words of a query
+  if (folded_word.size() - 1 < kShortWordBytes) {  // 1 to kShortWordBytes bytes
+    const uint64_t key = WordKey(folded_word);
+    const size_t mask = short_stopwords_.size() - 1;
+    for (size_t i = ShortSlot(key);; i = (i + 1) & mask) {
+      if (short_stopwords_[i] == key) return true;
+      if (short_stopwords_[i] == 0) return false;
+    }
+  }
+  if (folded_word.size() > longest_stopword_) return false;  // most longer words of a query
   return stopwords_.find(folded_word) != stopwords_.end();
 }
 

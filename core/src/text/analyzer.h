@@ -6,6 +6,7 @@
 
 #include <tsl/robin_set.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,23 @@ void ForEachWordSpan(std::string_view text,
                      const std::function<void(std::string_view, size_t, size_t)>& fn);
 
 constexpr size_t kMaxWordBytes = 64;
+
+// Words of up to this many bytes have keys that tell them apart (WordKey).
+constexpr size_t kShortWordBytes = 7;
+
+// A word as one integer: its length (up to 255) in the top byte, its first
+// kShortWordBytes bytes below. Equal words have equal keys; for words of up
+// to kShortWordBytes bytes, equal keys mean equal words (longer words with
+// equal keys may still differ further on). Comparing and hashing integers
+// costs less than comparing strings, each a memcmp call in wasm: the
+// question words and the stopwords are found by key, and a query's repeated
+// words counted by key.
+constexpr uint64_t WordKey(std::string_view w) {
+  uint64_t key = uint64_t{w.size() < 255 ? w.size() : 255} << 56;
+  const size_t n = w.size() < kShortWordBytes ? w.size() : kShortWordBytes;
+  for (size_t i = 0; i < n; ++i) key |= uint64_t{static_cast<unsigned char>(w[i])} << (8 * i);
+  return key;
+}
 
 // Hash and equality for tables of words keyed by std::string and found by
 // string_view without building a key (tsl::robin_map's heterogeneous
@@ -65,10 +83,18 @@ class Analyzer {
  private:
   std::string language_;
   bool stem_ = true;
-  // Folded; looked up for every word of every query and text (a hash and
-  // one comparison: the sorted list's binary search compared eight strings).
+  // The stopwords, folded; looked up for every word of every query and
+  // text. Those of 1 to kShortWordBytes bytes (all of the default list) by
+  // WordKey in an open-addressed table (0: an empty slot; no word of a
+  // byte or more has key 0): a multiply and a load or two instead of a
+  // string hash and a memcmp. The others (longer, or empty) in a hash set.
+  std::vector<uint64_t> short_stopwords_;
+  int short_shift_ = 64;
   tsl::robin_set<std::string, WordHash, WordEq> stopwords_;
-  size_t longest_stopword_ = 0;  // bytes
+  size_t longest_stopword_ = 0;  // bytes, of those in stopwords_
+  size_t ShortSlot(uint64_t key) const {
+    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> short_shift_);
+  }
 };
 
 // foldback's default English stopword list (short on purpose: negations and
