@@ -13,6 +13,7 @@
 #include "embed/static_embedder.h"
 #include "index/dense_index.h"
 #include "index/grow.h"
+#include "text/analyzer_inl.h"
 #include "text/chunker.h"
 #include "text/metadata.h"
 #include "text/utf8.h"
@@ -214,9 +215,12 @@ constexpr auto kQuestionTable = [] {
   return table;
 }();
 
-bool IsQuestionWord(std::string_view w) {
-  if (w.empty() || w.size() > kLongestQuestionWord) return false;
-  const uint64_t key = text::WordKey(w);
+// The word as its bytes, not a std::string_view: inside wasm a view passed
+// to a function that is not inlined goes through memory
+// (text/analyzer_inl.h).
+bool IsQuestionWord(const char* data, size_t size) {
+  if (size == 0 || size > kLongestQuestionWord) return false;
+  const uint64_t key = text::WordKey(std::string_view(data, size));
   return kQuestionTable[QuestionSlot(key, kQuestionMul)] == key;
 }
 
@@ -246,10 +250,11 @@ void Index::Rep::QueryTermsInto(std::string_view query,
     }
     ++n;
   };
-  analyzer.ForEachTerm(query, IsQuestionWord, add);
+  analyzer.ForEachTermUnless(
+      query, [](std::string_view w) { return IsQuestionWord(w.data(), w.size()); }, add);
   if (n == 0) {
     // A query made only of question words still searches for them.
-    analyzer.ForEachTerm(query, add);
+    analyzer.ForEachTermUnless(query, [](std::string_view) { return false; }, add);
   }
   terms.resize(n);
   // A word met c times: each occurrence weighs QueryWordWeight(k3, c) / c,
@@ -268,11 +273,13 @@ void Index::Rep::QueryTermsInto(std::string_view query,
       for (size_t i = 0; i < terms.size(); ++i) keys[i] = text::WordKey(terms[i].term);
       for (size_t i = 0; i < terms.size(); ++i) {
         const bool short_word = terms[i].term.size() <= text::kShortWordBytes;
-        double c = 0;
+        // Counted as an integer: a double sum is a chain of additions each
+        // waiting for the last (n * n of them).
+        size_t c = 0;
         for (size_t j = 0; j < terms.size(); ++j) {
           c += keys[j] == keys[i] && (short_word || terms[j].term == terms[i].term) ? 1 : 0;
         }
-        weigh(terms[i], c);
+        weigh(terms[i], static_cast<double>(c));
       }
     } else {
       std::unordered_map<std::string_view, double> count;

@@ -7,6 +7,7 @@
 #include <tsl/robin_set.h>
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -51,13 +52,23 @@ constexpr uint64_t WordKey(std::string_view w) {
 // string_view without building a key (tsl::robin_map's heterogeneous
 // lookup): the stemmer's cache, the stopwords, the index's word-to-term
 // table and term dictionary.
+//
+// Both take the views by reference and read their two fields one by one:
+// inside wasm a view copied whole is read as one 64-bit value from where it
+// was just written as two 32-bit ones, which the processor cannot forward
+// (text/analyzer_inl.h) — a stall on every lookup of a query's words.
 struct WordHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  size_t operator()(const std::string_view& s) const {
+    return std::hash<std::string_view>{}(std::string_view(s.data(), s.size()));
+  }
 };
 struct WordEq {
   using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  bool operator()(const std::string_view& a, const std::string_view& b) const {
+    const size_t n = a.size();
+    return n == b.size() && (n == 0 || std::memcmp(a.data(), b.data(), n) == 0);
+  }
 };
 
 class Analyzer {
@@ -67,14 +78,27 @@ class Analyzer {
   // Calls `fn` for each index term of `text` (folded, not a stopword, stemmed).
   void ForEachTerm(std::string_view text, const std::function<void(std::string_view)>& fn) const;
   // The same without the words `drop` accepts (folded, before stemming): a
-  // query's terms without its question words. One call of `fn` per term,
-  // the stemmer found once per call (a query is read on every search).
-  void ForEachTerm(std::string_view text, bool (*drop)(std::string_view folded_word),
-                   const std::function<void(std::string_view)>& fn) const;
+  // query's terms without its question words. Defined in text/analyzer_inl.h
+  // (include it to call this): the walk, the tests and the stemmer's cache
+  // are inlined into the caller, with no std::function or function pointer
+  // between them — a query is read on every search, and inside wasm each
+  // call that takes a word by value copies it through memory.
+  template <typename Drop, typename Fn>
+  void ForEachTermUnless(std::string_view text, Drop&& drop, Fn&& fn) const;
   // Convenience: appends the terms of `text` to *terms.
   void Terms(std::string_view text, std::vector<std::string>* terms) const;
 
-  bool IsStopword(std::string_view folded_word) const;
+  bool IsStopword(std::string_view folded_word) const {
+    if (folded_word.size() - 1 < kShortWordBytes) {  // 1 to kShortWordBytes bytes
+      const uint64_t key = WordKey(folded_word);
+      const size_t mask = short_stopwords_.size() - 1;
+      for (size_t i = ShortSlot(key);; i = (i + 1) & mask) {
+        if (short_stopwords_[i] == key) return true;
+        if (short_stopwords_[i] == 0) return false;
+      }
+    }
+    return IsLongStopword(folded_word);
+  }
   // Stems one folded word (returns it unchanged when stemming is off).
   std::string Stem(std::string_view folded_word) const;
 
@@ -92,6 +116,7 @@ class Analyzer {
   int short_shift_ = 64;
   tsl::robin_set<std::string, WordHash, WordEq> stopwords_;
   size_t longest_stopword_ = 0;  // bytes, of those in stopwords_
+  bool IsLongStopword(std::string_view folded_word) const;
   size_t ShortSlot(uint64_t key) const {
     return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> short_shift_);
   }
