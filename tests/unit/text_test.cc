@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <random>
+
 #include "store/crc32c.h"
 #include "text/analyzer.h"
 #include "text/chunker.h"
@@ -91,6 +94,39 @@ TEST(Analyzer, CustomStopwordsAndNoStemming) {
   std::vector<std::string> terms;
   a.Terms("The terminations of the Agreement", &terms);
   EXPECT_EQ(terms, (std::vector<std::string>{"the", "terminations", "of", "the"}));
+}
+
+// The walk takes a run of ASCII letters and digits whole (its fast path):
+// runs of every length and place against the same words found byte by byte
+// here — folded, cut at kMaxWordBytes, with their spans.
+TEST(Analyzer, RunsOfEveryLengthAndPlaceAreWholeWords) {
+  std::mt19937 rng(7);
+  const std::string alnum = "abcXYZ0189mQ";
+  const std::string breaks = " ;:-!?()/\t\n@[`{";  // ASCII that joins no word
+  for (int t = 0; t < 3000; ++t) {
+    std::string text;
+    std::vector<std::string> expected;
+    const int parts = static_cast<int>(rng() % 6);
+    for (int i = 0; i < parts; ++i) {
+      const size_t gap = rng() % 4;
+      for (size_t g = 0; g < gap || (i > 0 && g == 0); ++g) text += breaks[rng() % breaks.size()];
+      const size_t len = 1 + rng() % (t % 3 == 0 ? 90 : 20);
+      const size_t begin = text.size();
+      std::string word;
+      for (size_t k = 0; k < len; ++k) {
+        const char c = alnum[rng() % alnum.size()];
+        text += c;
+        if (word.size() < text::kMaxWordBytes) word += static_cast<char>(std::tolower(c));
+      }
+      expected.push_back(word + "@" + std::to_string(begin) + "-" + std::to_string(text.size()));
+    }
+    for (size_t g = rng() % 3; g > 0; --g) text += breaks[rng() % breaks.size()];
+    std::vector<std::string> got;
+    text::ForEachWordSpan(text, [&](std::string_view w, size_t b, size_t e) {
+      got.push_back(std::string(w) + "@" + std::to_string(b) + "-" + std::to_string(e));
+    });
+    ASSERT_EQ(got, expected) << text;
+  }
 }
 
 // Stopwords of up to text::kShortWordBytes bytes are found by key, the
