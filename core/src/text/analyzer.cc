@@ -1,11 +1,9 @@
 #include "text/analyzer.h"
 
 #include <libstemmer.h>
-#include <tsl/robin_map.h>
 #include <utf8proc.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdlib>
 #include <memory>
 #include <unordered_map>
@@ -60,7 +58,6 @@ void FoldInto(std::string_view raw, std::string* out) {
   if (n >= 0) out->append(reinterpret_cast<const char*>(folded), static_cast<size_t>(n));
   std::free(folded);
 }
-
 
 void StemmerDeleter::operator()(sb_stemmer* s) const { sb_stemmer_delete(s); }
 

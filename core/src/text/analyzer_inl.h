@@ -4,9 +4,10 @@
 // the caller. Inside wasm a word passed by value to a function that is not
 // inlined is written to the shadow stack as two 32-bit halves and read back
 // as one 64-bit value, which the processor cannot forward from the two
-// stores: a stall of a dozen cycles per call and word, most of the time of
-// reading a query there (docs/benchmarks.md, issue 13 item 7). Internal to
-// the core; analyzer.cc holds the out-of-line parts.
+// stores: a stall of a dozen cycles or more per call and word, about a
+// fifth of the time of reading a query there (docs/benchmarks.md, "A query's
+// words without store-forwarding stalls"). Internal to the core;
+// analyzer.cc holds the out-of-line parts.
 #ifndef FOLDBACK_TEXT_ANALYZER_INL_H_
 #define FOLDBACK_TEXT_ANALYZER_INL_H_
 
