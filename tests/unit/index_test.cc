@@ -64,6 +64,17 @@ TEST(Index, FindsTheRightClause) {
   EXPECT_GT((*hits)[0].score, 0);
 }
 
+// A hit FillHitText filled: the fields the full search gave hit `i`.
+void ExpectFilledAs(const SearchHit& got, const SearchHit& want, size_t i) {
+  EXPECT_EQ(got.chunk_id, want.chunk_id) << i;
+  EXPECT_EQ(got.doc_id, want.doc_id) << i;
+  EXPECT_EQ(got.text, want.text) << i;
+  EXPECT_EQ(got.title, want.title) << i;
+  EXPECT_EQ(got.section, want.section) << i;
+  EXPECT_EQ(got.matter, want.matter) << i;
+  EXPECT_EQ(got.score, want.score) << i;
+}
+
 // Hits without their text (SearchOptions::hit_text off) are the same hits,
 // ids, scores and order; FillHitText gives each the fields the full search
 // gave it, into a hit that held another chunk's (the binding's kept vector).
@@ -93,11 +104,7 @@ TEST(Index, HitsWithoutTextFilledLaterAreTheFullHits) {
     b.text = (*full)[(i + 1) % full->size()].text;
     b.title = "stale";
     ASSERT_TRUE(idx->FillHitText(&b).ok());
-    EXPECT_EQ(b.text, f.text);
-    EXPECT_EQ(b.title, f.title);
-    EXPECT_EQ(b.section, f.section);
-    EXPECT_EQ(b.matter, f.matter);
-    EXPECT_EQ(b.score, f.score);
+    ExpectFilledAs(b, f, i);
   }
   SearchHit gone;
   gone.chunk_id = "no such chunk";
@@ -119,11 +126,7 @@ TEST(Index, HitsWithoutTextFilledLaterAreTheFullHits) {
     EXPECT_EQ(a.chunk, f.chunk);
     EXPECT_EQ(a.score, f.score);
     ASSERT_TRUE(idx->FillHitText(&a).ok());
-    EXPECT_EQ(a.chunk_id, f.chunk_id);
-    EXPECT_EQ(a.doc_id, f.doc_id);
-    EXPECT_EQ(a.text, f.text);
-    EXPECT_EQ(a.title, f.title);
-    EXPECT_EQ(a.matter, f.matter);
+    ExpectFilledAs(a, f, i);
   }
   SearchHit nowhere;
   nowhere.chunk = 1000000;

@@ -273,8 +273,6 @@ void Index::Rep::QueryTermsInto(std::string_view query,
       for (size_t i = 0; i < terms.size(); ++i) keys[i] = text::WordKey(terms[i].term);
       for (size_t i = 0; i < terms.size(); ++i) {
         const bool short_word = terms[i].term.size() <= text::kShortWordBytes;
-        // Counted as an integer: a double sum is a chain of additions each
-        // waiting for the last (n * n of them).
         size_t c = 0;
         for (size_t j = 0; j < terms.size(); ++j) {
           c += keys[j] == keys[i] && (short_word || terms[j].term == terms[i].term) ? 1 : 0;
